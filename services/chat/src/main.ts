@@ -1,0 +1,4 @@
+import { runStandalone } from "@caas/shared";
+import { createChatService } from "./index.js";
+
+await runStandalone("chat", createChatService);

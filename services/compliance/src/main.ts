@@ -1,0 +1,4 @@
+import { runStandalone } from "@caas/shared";
+import { createComplianceService } from "./index.js";
+
+await runStandalone("compliance", createComplianceService);

@@ -1,0 +1,4 @@
+import { runStandalone } from "@caas/shared";
+import { createCryptoService } from "./index.js";
+
+await runStandalone("crypto", createCryptoService);

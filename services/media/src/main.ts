@@ -1,0 +1,4 @@
+import { runStandalone } from "@caas/shared";
+import { createMediaService } from "./index.js";
+
+await runStandalone("media", createMediaService);

@@ -1,0 +1,93 @@
+import { createAuthService } from "@caas/auth";
+import { createChatService } from "@caas/chat";
+import { createComplianceService } from "@caas/compliance";
+import { createCryptoService } from "@caas/crypto";
+import { createGatewayService } from "@caas/gateway";
+import { createMediaService } from "@caas/media";
+import { createSearchService } from "@caas/search";
+import {
+  createLogger,
+  PeerDirectory,
+  SERVICE_NAMES,
+  startServiceHost,
+  systemClock,
+  type Clock,
+  type Config,
+  type Logger,
+  type RunningService,
+  type ServiceFactory,
+  type ServiceName,
+} from "@caas/shared";
+import { createSocketService } from "@caas/socket";
+import type { DestinationStream } from "pino";
+
+/** The one place that maps service names to their factories. */
+export const SERVICE_FACTORIES: Record<ServiceName, ServiceFactory> = {
+  gateway: createGatewayService,
+  auth: createAuthService,
+  chat: createChatService,
+  socket: createSocketService,
+  media: createMediaService,
+  search: createSearchService,
+  compliance: createComplianceService,
+  crypto: createCryptoService,
+};
+
+export interface EmbeddedPlatform {
+  services: RunningService[];
+  peers: PeerDirectory;
+  url(name: ServiceName): string;
+  close(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  config: Config;
+  clock?: Clock;
+  /** Where log lines go (default stdout). */
+  logDestination?: DestinationStream;
+}
+
+/**
+ * Starts every service in this process (embedded mode). Each service keeps its own port, logger
+ * and store; peers call each other through generated clients over loopback exactly as in cluster
+ * mode. The directory is filled in as each listener binds, so ports may be 0.
+ */
+export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const peers = new PeerDirectory();
+  const running: RunningService[] = [];
+  const loggers: Logger[] = [];
+  try {
+    for (const name of SERVICE_NAMES) {
+      const logger = createLogger({
+        service: name,
+        instance: config.instanceId,
+        level: config.logLevel,
+        destination: opts.logDestination,
+      });
+      loggers.push(logger);
+      const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers });
+      const service = await startServiceHost({ definition, config, logger });
+      peers.set(name, [service.url]);
+      running.push(service);
+    }
+  } catch (err) {
+    for (const s of running.reverse()) await s.close();
+    throw err;
+  }
+  return {
+    services: running,
+    peers,
+    url(name) {
+      const url = peers.get(name)[0];
+      if (!url) throw new Error(`service ${name} is not running`);
+      return url;
+    },
+    async close() {
+      // The edge first, so no new work arrives while the owners drain.
+      for (const s of [...running].reverse()) await s.close();
+      for (const l of loggers) l.flush();
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+
+/** The services of the mesh, in the order the platform starts them. */
+export const SERVICE_NAMES = [
+  "auth",
+  "chat",
+  "socket",
+  "media",
+  "search",
+  "compliance",
+  "crypto",
+  "gateway",
+] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Default ports (DESIGN.md); each is configurable and 0 means "pick a free port". */
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  gateway: 3000,
+  socket: 3002,
+  chat: 3004,
+  media: 3005,
+  search: 3006,
+  auth: 3007,
+  compliance: 3008,
+  crypto: 3009,
+};
+
+export type RunMode = "embedded" | "cluster";
+
+/** Addresses of the real engines used in cluster mode (all optional until a store needs one). */
+export interface ClusterEndpoints {
+  mongoUrl?: string;
+  mongoDb: string;
+  kafkaBrokers: string[];
+  schemaRegistryUrl?: string;
+  redisUrl?: string;
+  elasticsearchUrl?: string;
+  s3Endpoint?: string;
+  s3AccessKey?: string;
+  s3SecretKey?: string;
+  s3Bucket: string;
+  s3Region: string;
+}
+
+export interface Limits {
+  /** Largest request message a service accepts (Connect readMaxBytes). */
+  readMaxBytes: number;
+  /** Largest response message a service sends (Connect writeMaxBytes). */
+  writeMaxBytes: number;
+  /** Largest WebSocket frame the socket service accepts. */
+  wsMaxPayload: number;
+}
+
+export interface Config {
+  mode: RunMode;
+  /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
+  host: string;
+  /** Root of embedded-mode data (one SQLite file per service, blobs). */
+  dataDir: string;
+  logLevel: string;
+  /** Names this process in logs and platform status (e.g. chat-1). */
+  instanceId: string;
+  ports: Record<ServiceName, number>;
+  /** Peer base URLs per service. Empty in embedded mode until listeners bind. */
+  peers: Record<ServiceName, string[]>;
+  limits: Limits;
+  /** How long shutdown waits for in-flight calls and streams before closing them. */
+  shutdownGraceMs: number;
+  cluster: ClusterEndpoints;
+  version: string;
+}
+
+/** Thrown at start-up with every problem found, so an operator fixes them in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/**
+ * Reads and validates configuration from environment variables (README "Configuration" lists
+ * them). Unknown `CAAS_*` variables are reported too: a typo must not silently fall back to a
+ * default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const known = new Set<string>();
+  const get = (name: string): string | undefined => {
+    known.add(name);
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return def;
+    if (!/^\d+$/.test(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not a whole number`);
+      return def;
+    }
+    const n = Number(raw);
+    if (n < min || n > max) problems.push(`${name}=${n} is outside ${min}..${max}`);
+    return n;
+  };
+  const url = (name: string): string | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (!/^(https?|mongodb(\+srv)?|redis|rediss):$/.test(u.protocol)) {
+        problems.push(`${name}=${raw} has an unsupported scheme ${u.protocol}`);
+      }
+    } catch {
+      problems.push(`${name}=${JSON.stringify(raw)} is not a URL`);
+    }
+    return raw;
+  };
+
+  const modeRaw = get("CAAS_MODE") ?? "embedded";
+  let mode: RunMode = "embedded";
+  if (modeRaw === "embedded" || modeRaw === "cluster") mode = modeRaw;
+  else problems.push(`CAAS_MODE=${JSON.stringify(modeRaw)} must be "embedded" or "cluster"`);
+
+  const logLevel = get("CAAS_LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`CAAS_LOG_LEVEL=${logLevel} must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  const ports = {} as Record<ServiceName, number>;
+  const peers = {} as Record<ServiceName, string[]>;
+  for (const name of SERVICE_NAMES) {
+    const upper = name.toUpperCase();
+    ports[name] = int(`CAAS_${upper}_PORT`, DEFAULT_PORTS[name], 0, 65535);
+    const list = get(`CAAS_${upper}_URL`);
+    peers[name] = [];
+    if (list !== undefined) {
+      for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+        try {
+          const u = new URL(item);
+          if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+          peers[name].push(item.replace(/\/+$/, ""));
+        } catch {
+          problems.push(`CAAS_${upper}_URL has an entry ${JSON.stringify(item)} that is not an http(s) URL`);
+        }
+      }
+    }
+  }
+
+  const cluster: ClusterEndpoints = {
+    mongoUrl: url("CAAS_MONGO_URL"),
+    mongoDb: get("CAAS_MONGO_DB") ?? "caas",
+    kafkaBrokers: (get("CAAS_KAFKA_BROKERS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    schemaRegistryUrl: url("CAAS_SCHEMA_REGISTRY_URL"),
+    redisUrl: url("CAAS_REDIS_URL"),
+    elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
+    s3Endpoint: url("CAAS_S3_ENDPOINT"),
+    s3AccessKey: get("CAAS_S3_ACCESS_KEY"),
+    s3SecretKey: get("CAAS_S3_SECRET_KEY"),
+    s3Bucket: get("CAAS_S3_BUCKET") ?? "caas-media",
+    s3Region: get("CAAS_S3_REGION") ?? "us-east-1",
+  };
+  for (const name of [
+    "CAAS_REDIS_GATEWAY_URL",
+    "CAAS_REDIS_SOCKET_URL",
+    "CAAS_REDIS_COMPLIANCE_URL",
+    "CAAS_REDIS_CRYPTO_URL",
+    "CAAS_ADMIN_TOKEN",
+    "CAAS_SERVICE_SECRET",
+  ]) {
+    get(name);
+  }
+
+  const limits: Limits = {
+    readMaxBytes: int("CAAS_READ_MAX_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    writeMaxBytes: int("CAAS_WRITE_MAX_BYTES", 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    wsMaxPayload: int("CAAS_WS_MAX_PAYLOAD", 64 * 1024, 1024, 16 * 1024 * 1024),
+  };
+
+  const config: Config = {
+    mode,
+    host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
+    dataDir: resolve(get("CAAS_DATA_DIR") ?? "./data"),
+    logLevel,
+    instanceId: get("CAAS_INSTANCE_ID") ?? `${hostname()}-${process.pid}`,
+    ports,
+    peers,
+    limits,
+    shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    cluster,
+    version: get("CAAS_VERSION") ?? "0.1.0",
+  };
+
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("CAAS_") && !known.has(name) && !IGNORED_PREFIXES.some((p) => name.startsWith(p))) {
+      problems.push(`${name} is not a known setting (see README "Configuration")`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Variables under these prefixes belong to tooling (tests, infra scripts), not to services. */
+const IGNORED_PREFIXES = ["CAAS_TEST_", "CAAS_INFRA_", "CAAS_REQUIRE_INFRA", "CAAS_GRPCURL", "CAAS_BENCH_"];

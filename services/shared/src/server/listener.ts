@@ -1,0 +1,144 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { Duplex } from "node:stream";
+
+type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+export interface DualListenerOptions {
+  host: string;
+  /** 0 picks a free port; read the bound port from `port` after `listen`. */
+  port: number;
+  handler: Handler;
+  /** Gets HTTP/1.1 upgrade requests (WebSocket at /ws); without it upgrades are refused. */
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+/**
+ * One TCP port serving HTTP/2 (prior knowledge, h2c: gRPC, Connect, gRPC-web) and HTTP/1.1
+ * (Connect and gRPC-web from browsers, plain GET /health, WebSocket upgrades) with one handler.
+ *
+ * It reads the first bytes of each connection: the HTTP/2 client preface starts with "PRI".
+ * HTTP/1 sockets are handed to an http.Server after `unshift`ing the bytes. Node's http2 reads the
+ * socket's native handle and would never see unshifted bytes, so HTTP/2 connections get a small
+ * JS Duplex relay that replays the first chunk (STACK-NOTES "Connect on Node").
+ */
+export class DualListener {
+  readonly h1: http.Server;
+  readonly h2: http2.Http2Server;
+  private readonly tcp: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.Http2Session>();
+  private boundPort = 0;
+
+  constructor(private readonly opts: DualListenerOptions) {
+    this.h1 = http.createServer({ keepAliveTimeout: 65_000 }, opts.handler as http.RequestListener);
+    this.h2 = http2.createServer({}, opts.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    this.h2.on("session", (s) => {
+      this.sessions.add(s);
+      s.on("close", () => this.sessions.delete(s));
+    });
+    this.h1.on("upgrade", (req, socket, head) => {
+      if (opts.onUpgrade) opts.onUpgrade(req, socket, head);
+      else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+    });
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.route(socket));
+  }
+
+  private route(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let buffered: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (buffered.length < 3) return;
+      socket.off("data", onData);
+      socket.pause();
+      if (buffered.subarray(0, 3).toString("latin1") === "PRI") {
+        this.h2.emit("connection", relay(socket, buffered));
+      } else {
+        socket.unshift(buffered);
+        this.h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once("error", reject);
+      this.tcp.listen(this.opts.port, this.opts.host, () => {
+        this.tcp.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = this.tcp.address();
+    this.boundPort = typeof addr === "object" && addr ? addr.port : 0;
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /**
+   * Stops accepting connections, asks HTTP/2 clients to go away (GOAWAY lets in-flight streams
+   * finish) and HTTP/1 keep-alive sockets to close when idle; after `graceMs` whatever is left is
+   * destroyed.
+   */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const s of this.sessions) s.close();
+    this.h1.closeIdleConnections();
+    const deadline = Date.now() + graceMs;
+    while ((this.sessions.size > 0 || this.sockets.size > 0) && Date.now() < deadline) {
+      this.h1.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (const s of this.sessions) s.destroy();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}
+
+/** A Duplex over `socket` that first yields `first`, then whatever the socket reads. */
+function relay(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  duplex.push(first);
+  socket.on("data", (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  socket.on("error", (e) => duplex.destroy(e));
+  // http2 looks at these to decide on timeouts and keep-alive; keep them truthful.
+  Object.assign(duplex, {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    setNoDelay: () => duplex,
+    setKeepAlive: () => duplex,
+    setTimeout: (ms: number, cb?: () => void) => {
+      socket.setTimeout(ms, cb);
+      return duplex;
+    },
+  });
+  return duplex;
+}

@@ -1,0 +1,168 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import type { Duplex } from "node:stream";
+import type { DescFile, DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
+import * as reflectionV1 from "@caas/gen/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionV1alpha from "@caas/gen/grpc/reflection/v1alpha/reflection_pb.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { createCorrelationInterceptor } from "../interceptors/correlation.js";
+import { createErrorInterceptor } from "../interceptors/errors.js";
+import { createLoggingInterceptor } from "../interceptors/logging.js";
+import { anonymousResolver, createPrincipalInterceptor, type PrincipalResolver } from "../interceptors/principal.js";
+import { createValidationInterceptor } from "../interceptors/validation.js";
+import { createHealthService, HealthRegistry, ServingStatus } from "./health.js";
+import { DualListener } from "./listener.js";
+import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
+
+type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** A plain HTTP route next to the RPCs (e.g. GET /.well-known/jwks.json). */
+export type HttpRoute = (req: HttpRequest, res: HttpResponse) => void | Promise<void>;
+
+/** What a service contributes to its host: its RPC implementations and optional HTTP extras. */
+export interface ServiceDefinition {
+  /** Logical service name (gateway, auth, chat, ...). */
+  name: string;
+  /** The generated services this definition implements; reflection and health list them. */
+  services: DescService[];
+  /** Registers the implementations of `services` on the router. */
+  register(router: ConnectRouter): void;
+  /** Exact-path HTTP routes served by the same listener. */
+  httpRoutes?: Record<string, HttpRoute>;
+  /** HTTP/1.1 upgrades (the socket service's /ws). */
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Called when the server begins to drain, before listeners close (close streams, stop loops). */
+  drain?(): Promise<void>;
+}
+
+export interface ServiceHostOptions {
+  definition: ServiceDefinition;
+  config: Config;
+  logger: Logger;
+  /** Overrides config.ports[name] (tests and the embedded platform use 0). */
+  port?: number;
+  principalResolver?: PrincipalResolver;
+  /** Extra interceptors run inside the standard ones, just before the handler. */
+  interceptors?: Interceptor[];
+}
+
+/** A running service: where it listens and how to stop it. */
+export interface RunningService {
+  name: string;
+  port: number;
+  /** Base URL peers use (http://host:port). */
+  url: string;
+  health: HealthRegistry;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves one service definition on one port: Connect, gRPC and gRPC-web over HTTP/2 and
+ * HTTP/1.1, grpc.health.v1, reflection v1 and v1alpha, plain GET /health, with the standard
+ * interceptor chain (correlation id, logging, error mapping, principal, validation).
+ */
+export async function startServiceHost(opts: ServiceHostOptions): Promise<RunningService> {
+  const { definition, config, logger } = opts;
+  const serviceNames = definition.services.map((s) => s.typeName);
+  const health = new HealthRegistry(serviceNames);
+  const files: DescFile[] = [
+    ...definition.services.map((s) => s.file),
+    Health.file,
+    reflectionV1.ServerReflection.file,
+    reflectionV1alpha.ServerReflection.file,
+  ];
+  const reflection = new ReflectionIndex(files, [
+    ...serviceNames,
+    Health.typeName,
+    reflectionV1.ServerReflection.typeName,
+    reflectionV1alpha.ServerReflection.typeName,
+  ]);
+  const shutdown = new AbortController();
+
+  const interceptors: Interceptor[] = [
+    createCorrelationInterceptor({ logger }),
+    createLoggingInterceptor({ logger }),
+    createErrorInterceptor(),
+    createPrincipalInterceptor({ resolver: opts.principalResolver ?? anonymousResolver }),
+    createValidationInterceptor(),
+    ...(opts.interceptors ?? []),
+  ];
+
+  const routes = (router: ConnectRouter) => {
+    definition.register(router);
+    router.service(Health, createHealthService(health));
+    router.service(reflectionV1.ServerReflection, createReflectionV1(reflection));
+    router.service(reflectionV1alpha.ServerReflection, createReflectionV1alpha(reflection));
+  };
+
+  const httpRoutes: Record<string, HttpRoute> = {
+    "/health": (_req, res) => {
+      const serving = health.get("") === ServingStatus.SERVING;
+      const body = JSON.stringify({
+        service: definition.name,
+        instance: config.instanceId,
+        status: serving ? "SERVING" : "NOT_SERVING",
+      });
+      res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+      res.end(body);
+    },
+    ...definition.httpRoutes,
+  };
+
+  const handler = connectNodeAdapter({
+    routes,
+    interceptors,
+    readMaxBytes: config.limits.readMaxBytes,
+    writeMaxBytes: config.limits.writeMaxBytes,
+    shutdownSignal: shutdown.signal,
+    fallback(req, res) {
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      const route = httpRoutes[path];
+      if (route && (req.method === "GET" || req.method === "HEAD")) {
+        Promise.resolve(route(req, res as HttpResponse)).catch((err: unknown) => {
+          logger.error({ err, path }, "http route failed");
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        });
+        return;
+      }
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+    },
+  });
+
+  const listener = new DualListener({
+    host: config.host,
+    port: opts.port ?? config.ports[definition.name as keyof Config["ports"]] ?? 0,
+    handler,
+    onUpgrade: definition.onUpgrade,
+  });
+  const port = await listener.listen();
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  health.setAll(ServingStatus.SERVING);
+  logger.info({ port, url, services: serviceNames }, "listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: definition.name,
+    port,
+    url,
+    health,
+    close() {
+      closing ??= (async () => {
+        health.setAll(ServingStatus.NOT_SERVING);
+        await definition.drain?.();
+        shutdown.abort();
+        await listener.close(config.shutdownGraceMs);
+        logger.info("stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { runStandalone } from "@caas/shared";
+import { createSocketService } from "./index.js";
+
+await runStandalone("socket", createSocketService);
