@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run the TypeScript sources of the workspace packages: no build needed for unit tests.
     alias: [
       { find: /^@caas\/gen\/(.*)\.js$/, replacement: root("./gen/es/$1.ts") },
+      { find: /^@caas\/([a-z-]+)\/testing$/, replacement: root("./services/$1/src/testing/index.ts") },
       { find: /^@caas\/([a-z-]+)$/, replacement: root("./services/$1/src/index.ts") },
     ],
   },

@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
 import { PlatformService, GetPlatformStatusRequestSchema, GetPlatformStatusResponseSchema } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
@@ -11,6 +13,12 @@ import { readLogLines } from "../support/spawn-platform.js";
 const platform = inject("embedded");
 const gateway = platform.endpoints.gateway!;
 const SERVICES = ["gateway", "auth", "chat", "socket", "media", "search", "compliance", "crypto"];
+const OWNED: Record<string, string[]> = {
+  gateway: ["caas.gateway.v1.PlatformService"],
+  auth: ["caas.auth.v1.TenantAdminService", "caas.auth.v1.UserAdminService", "caas.auth.v1.AuthService", "caas.auth.v1.AuthInternalService"],
+  chat: ["caas.chat.v1.ChatService", "caas.chat.v1.ChatInternalService"],
+  socket: ["caas.realtime.v1.RealtimeService"],
+};
 const STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
 describe("embedded platform end to end", () => {
@@ -22,7 +30,7 @@ describe("embedded platform end to end", () => {
     const out = await bufCli(["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", platform.endpoints[name]!]);
     const listed = out.trim().split("\n");
     for (const s of STANDARD) expect(listed).toContain(s);
-    if (name === "gateway") expect(listed).toContain("caas.gateway.v1.PlatformService");
+    for (const s of OWNED[name] ?? []) expect(listed).toContain(s);
   });
 
   it.each(SERVICES)("%s answers grpc.health.v1 Check and GET /health", async (name) => {
@@ -114,6 +122,25 @@ describe("embedded platform end to end", () => {
     const client = createClient(PlatformService, allTransports(gateway)["gRPC over HTTP/2"]!);
     await client.getPlatformStatus({}, { headers: { "x-correlation-id": "bad id with spaces" }, onHeader: (h) => (echoed = h.get("x-correlation-id")) });
     expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("validates input against the protos' buf.validate rules before anything else", async () => {
+    const chat = createClient(ChatService, allTransports(platform.endpoints.chat!)["gRPC over HTTP/2"]!);
+    const err = await chat
+      .sendMessage({ conversationId: "not-a-uuid", clientMessageId: "", text: "x".repeat(4001) })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.InvalidArgument);
+    const fields = err?.findDetails(ViolationsSchema).flatMap((v) => v.violations.map((x) => x.field?.elements.map((e) => e.fieldName).join(".")));
+    expect(fields).toEqual(expect.arrayContaining(["conversation_id", "client_message_id", "text"]));
+  });
+
+  it("answers valid calls to RPCs that are not built yet with UNIMPLEMENTED naming the issue", async () => {
+    const chat = createClient(ChatService, allTransports(platform.endpoints.chat!)["connect over HTTP/1.1"]!);
+    const err = await chat
+      .sendMessage({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", clientMessageId: "m1", text: "hello" })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.Unimplemented);
+    expect(err?.rawMessage).toMatch(/caas\.chat\.v1\.ChatService\/SendMessage is not built yet \(issues #5 and #6/);
   });
 
   it("answers an unknown RPC with UNIMPLEMENTED and an unknown path with 404", async () => {

@@ -17,3 +17,4 @@ export * from "./server/listener.js";
 export * from "./server/reflection.js";
 export * from "./server/service-host.js";
 export * from "./service-runtime.js";
+export * from "./tenant-scope.js";

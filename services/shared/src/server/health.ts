@@ -16,6 +16,7 @@ export { HealthCheckResponse_ServingStatus as ServingStatus } from "@caas/gen/gr
 export class HealthRegistry {
   private readonly statuses = new Map<string, Status>();
   private readonly watchers = new Set<() => void>();
+  private stopped = false;
 
   constructor(serviceNames: string[]) {
     this.statuses.set("", Status.NOT_SERVING);
@@ -31,6 +32,17 @@ export class HealthRegistry {
   /** Marks every service, and the server, with one status. */
   setAll(status: Status): void {
     for (const name of [...this.statuses.keys()]) this.set(name, status);
+  }
+
+  /** Marks everything NOT_SERVING for good: Watch streams send that and then end. */
+  shutdown(): void {
+    this.stopped = true;
+    this.setAll(Status.NOT_SERVING);
+    for (const w of this.watchers) w();
+  }
+
+  get isShutDown(): boolean {
+    return this.stopped;
   }
 
   get(service: string): Status | undefined {
@@ -69,6 +81,7 @@ export function createHealthService(registry: HealthRegistry): ServiceImpl<typeo
             last = status;
             yield response(status);
           }
+          if (registry.isShutDown) return;
           await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
         }
       } finally {

@@ -29,6 +29,9 @@ export class DualListener {
   private readonly tcp: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.Http2Session>();
+  /** TCP sockets under an HTTP/2 session: destroyed once their session has closed. */
+  private readonly h2Sockets = new Set<net.Socket>();
+  private accepting = true;
   private boundPort = 0;
 
   constructor(private readonly opts: DualListenerOptions) {
@@ -36,7 +39,11 @@ export class DualListener {
     this.h2 = http2.createServer({}, opts.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     this.h2.on("session", (s) => {
       this.sessions.add(s);
-      s.on("close", () => this.sessions.delete(s));
+      if (!this.accepting) s.close();
+      s.on("close", () => {
+        this.sessions.delete(s);
+        if (!this.accepting && this.sessions.size === 0) for (const sock of this.h2Sockets) sock.destroy();
+      });
     });
     this.h1.on("upgrade", (req, socket, head) => {
       if (opts.onUpgrade) opts.onUpgrade(req, socket, head);
@@ -56,6 +63,8 @@ export class DualListener {
       socket.off("data", onData);
       socket.pause();
       if (buffered.subarray(0, 3).toString("latin1") === "PRI") {
+        this.h2Sockets.add(socket);
+        socket.on("close", () => this.h2Sockets.delete(socket));
         this.h2.emit("connection", relay(socket, buffered));
       } else {
         socket.unshift(buffered);
@@ -74,6 +83,10 @@ export class DualListener {
         resolve();
       });
     });
+    // The HTTP/1 server never listens itself; its connection tracking (idle detection for
+    // closeIdleConnections, headersTimeout/requestTimeout against slow clients) starts on
+    // "listening", so give it that event.
+    this.h1.emit("listening");
     const addr = this.tcp.address();
     this.boundPort = typeof addr === "object" && addr ? addr.port : 0;
     return this.boundPort;
@@ -84,21 +97,25 @@ export class DualListener {
   }
 
   /**
-   * Stops accepting connections, asks HTTP/2 clients to go away (GOAWAY lets in-flight streams
-   * finish) and HTTP/1 keep-alive sockets to close when idle; after `graceMs` whatever is left is
-   * destroyed.
+   * Stops accepting connections and asks clients to go away: HTTP/2 sessions get GOAWAY (their
+   * in-flight streams may finish), idle HTTP/1 keep-alive sockets are closed, busy ones are
+   * closed as soon as their response is done. Resolves when every connection is gone or after
+   * `graceMs`, when whatever is left is destroyed.
    */
   async close(graceMs: number): Promise<void> {
+    this.accepting = false;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const s of this.sessions) s.close();
-    this.h1.closeIdleConnections();
+    if (this.sessions.size === 0) for (const sock of this.h2Sockets) sock.destroy();
     const deadline = Date.now() + graceMs;
-    while ((this.sessions.size > 0 || this.sockets.size > 0) && Date.now() < deadline) {
+    while (this.sockets.size > 0 && Date.now() < deadline) {
       this.h1.closeIdleConnections();
-      await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 10));
     }
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
+    // Stops the HTTP/1 server's connection-checking timer (it reports "not running": ignore).
+    this.h1.close(() => {});
     await closed;
   }
 }

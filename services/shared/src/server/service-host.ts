@@ -15,6 +15,7 @@ import { createLoggingInterceptor } from "../interceptors/logging.js";
 import { anonymousResolver, createPrincipalInterceptor, type PrincipalResolver } from "../interceptors/principal.js";
 import { createValidationInterceptor } from "../interceptors/validation.js";
 import { createHealthService, HealthRegistry, ServingStatus } from "./health.js";
+import { InflightTracker } from "./inflight.js";
 import { DualListener } from "./listener.js";
 import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
 
@@ -83,6 +84,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     reflectionV1alpha.ServerReflection.typeName,
   ]);
   const shutdown = new AbortController();
+  const inflight = new InflightTracker();
 
   const interceptors: Interceptor[] = [
     createCorrelationInterceptor({ logger }),
@@ -90,6 +92,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: opts.principalResolver ?? anonymousResolver }),
     createValidationInterceptor(),
+    inflight.interceptor,
     ...(opts.interceptors ?? []),
   ];
 
@@ -156,11 +159,18 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     health,
     close() {
       closing ??= (async () => {
-        health.setAll(ServingStatus.NOT_SERVING);
+        // 1. Tell load balancers and watchers; Watch streams end after saying NOT_SERVING.
+        health.shutdown();
+        // 2. Let the service close what it owns (realtime sessions get a close frame).
         await definition.drain?.();
+        // 3. Refuse new connections, GOAWAY the rest, let in-flight calls finish in the grace period.
+        const graceEnd = Date.now() + config.shutdownGraceMs;
+        const closingListener = listener.close(config.shutdownGraceMs);
+        await inflight.idle(config.shutdownGraceMs);
+        // 4. Abort what is still running, then wait for the connections to go.
         shutdown.abort();
-        await listener.close(config.shutdownGraceMs);
-        logger.info("stopped");
+        await closingListener;
+        logger.info({ tookMs: config.shutdownGraceMs - Math.max(0, graceEnd - Date.now()) }, "stopped");
       })();
       return closing;
     },

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_PORTS, loadConfig } from "../src/config.js";
+
+describe("loadConfig", () => {
+  it("defaults to embedded mode on loopback with the documented ports", () => {
+    const c = loadConfig({});
+    expect(c.mode).toBe("embedded");
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.ports).toEqual(DEFAULT_PORTS);
+    expect(c.limits.readMaxBytes).toBe(4 * 1024 * 1024);
+    expect(c.peers.chat).toEqual([]);
+  });
+
+  it("binds all interfaces in cluster mode and reads peer lists", () => {
+    const c = loadConfig({
+      CAAS_MODE: "cluster",
+      CAAS_CHAT_URL: "http://chat-1:3004, http://chat-2:3004/",
+      CAAS_KAFKA_BROKERS: "k1:9092,k2:9092",
+      CAAS_CHAT_PORT: "0",
+    });
+    expect(c.host).toBe("0.0.0.0");
+    expect(c.peers.chat).toEqual(["http://chat-1:3004", "http://chat-2:3004"]);
+    expect(c.cluster.kafkaBrokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(c.ports.chat).toBe(0);
+  });
+
+  it("reports every problem at once, including unknown CAAS_ variables", () => {
+    let err: unknown;
+    try {
+      loadConfig({
+        CAAS_MODE: "galaxy",
+        CAAS_CHAT_PORT: "70000",
+        CAAS_AUTH_PORT: "abc",
+        CAAS_LOG_LEVEL: "loud",
+        CAAS_GATEWAY_URL: "ftp://x",
+        CAAS_MONGO_URL: "not a url",
+        CAAS_CAHT_PORT: "1",
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join("\n");
+    expect(problems).toMatch(/CAAS_MODE="galaxy"/);
+    expect(problems).toMatch(/CAAS_CHAT_PORT=70000 is outside 0..65535/);
+    expect(problems).toMatch(/CAAS_AUTH_PORT="abc" is not a whole number/);
+    expect(problems).toMatch(/CAAS_LOG_LEVEL=loud/);
+    expect(problems).toMatch(/CAAS_GATEWAY_URL/);
+    expect(problems).toMatch(/CAAS_MONGO_URL/);
+    expect(problems).toMatch(/CAAS_CAHT_PORT is not a known setting/);
+    expect((err as ConfigError).problems).toHaveLength(7);
+  });
+
+  it("ignores tooling variables", () => {
+    expect(() => loadConfig({ CAAS_REQUIRE_INFRA: "1", CAAS_TEST_RUN_ID: "x", CAAS_INFRA_HOME: "/tmp" })).not.toThrow();
+  });
+});
