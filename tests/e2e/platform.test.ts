@@ -117,6 +117,22 @@ describe("embedded platform end to end", () => {
     expect(gatewayLine).toMatchObject({ code: "OK", protocol: "connect" });
   });
 
+  it("probes the event bus end to end: every service answers, the correlation id rides the records", async () => {
+    const id = `probe-${Date.now()}`;
+    const client = createClient(PlatformService, allTransports(gateway)["gRPC over HTTP/2"]!);
+    const res = await client.probeEventBus({ timeoutMs: 10_000 }, { headers: { "x-correlation-id": id } });
+    expect(res.missingServices).toEqual([]);
+    expect(new Set(res.answers.map((a) => a.service))).toEqual(new Set(SERVICES));
+    let consumers = new Set<unknown>();
+    for (let i = 0; i < 40 && consumers.size < SERVICES.length; i++) {
+      consumers = new Set(
+        platform.logFiles.flatMap(readLogLines).filter((l) => l.correlationId === id && l.msg === "event bus probe received").map((l) => l.service),
+      );
+      if (consumers.size < SERVICES.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect([...consumers].sort()).toEqual([...SERVICES].sort());
+  });
+
   it("replaces an unusable correlation id with a generated one", async () => {
     let echoed: string | null = null;
     const client = createClient(PlatformService, allTransports(gateway)["gRPC over HTTP/2"]!);

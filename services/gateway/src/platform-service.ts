@@ -2,13 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
-import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
+import { PlatformService, type ProbeEventBusRequest } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
 import {
   PlatformStatusSchema,
   ServiceStatusSchema,
   ServingState,
   type ServiceStatus,
 } from "@caas/gen/caas/gateway/v1/platform_pb.js";
+import type { ProbeCollector } from "./probe-collector.js";
 import { createPeerClient, SERVICE_NAMES, type Clock, type PeerDirectory, type RunMode } from "@caas/shared";
 
 export interface PlatformServiceDeps {
@@ -18,6 +19,7 @@ export interface PlatformServiceDeps {
   version: string;
   /** Deadline for each health call; an instance slower than this counts as unreachable. */
   checkTimeoutMs?: number;
+  probes: ProbeCollector;
 }
 
 /** caas.gateway.v1.PlatformService: asks every known service instance for its health. */
@@ -42,6 +44,18 @@ export class PlatformServiceImpl implements ServiceImpl<typeof PlatformService> 
         checkTime: timestampFromMs(this.deps.clock.nowMs()),
         version: this.deps.version,
       }),
+    };
+  }
+
+  async probeEventBus(req: ProbeEventBusRequest) {
+    const expected = new Map(
+      SERVICE_NAMES.map((name) => [name, this.deps.peers.get(name).length] as const).filter(([, n]) => n > 0),
+    );
+    const result = await this.deps.probes.probe(expected, req.timeoutMs || 5_000);
+    return {
+      probeId: result.probeId,
+      answers: result.answers.map((a) => ({ service: a.service, instanceId: a.instanceId, latencyMs: a.latencyMs })),
+      missingServices: result.missing,
     };
   }
 

@@ -6,6 +6,7 @@ import { createGatewayService } from "@caas/gateway";
 import { createMediaService } from "@caas/media";
 import { createSearchService } from "@caas/search";
 import {
+  createEventBusForConfig,
   createLogger,
   PeerDirectory,
   SERVICE_NAMES,
@@ -56,6 +57,9 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const peers = new PeerDirectory();
+  const platformLogger = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel, destination: opts.logDestination });
+  // One bus for the whole process: every service of the embedded platform shares the SQLite log.
+  const bus = await createEventBusForConfig(config, platformLogger, clock);
   const running: RunningService[] = [];
   const loggers: Logger[] = [];
   try {
@@ -67,13 +71,14 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
         destination: opts.logDestination,
       });
       loggers.push(logger);
-      const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers });
-      const service = await startServiceHost({ definition, config, logger });
+      const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers, bus });
+      const service = await startServiceHost({ definition, config, logger, bus, clock });
       peers.set(name, [service.url]);
       running.push(service);
     }
   } catch (err) {
     for (const s of running.reverse()) await s.close();
+    await bus.close();
     throw err;
   }
   return {
@@ -87,6 +92,7 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
     async close() {
       // The edge first, so no new work arrives while the owners drain.
       for (const s of [...running].reverse()) await s.close();
+      await bus.close();
       for (const l of loggers) l.flush();
     },
   };

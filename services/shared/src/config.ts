@@ -33,6 +33,10 @@ export interface ClusterEndpoints {
   mongoUrl?: string;
   mongoDb: string;
   kafkaBrokers: string[];
+  /** Prepended to every topic and consumer group (several deployments or test runs on one Kafka). */
+  kafkaPrefix: string;
+  /** Replication factor of topics the platform creates (3 in docker-compose). */
+  kafkaReplicationFactor: number;
   schemaRegistryUrl?: string;
   redisUrl?: string;
   elasticsearchUrl?: string;
@@ -152,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongoUrl: url("CAAS_MONGO_URL"),
     mongoDb: get("CAAS_MONGO_DB") ?? "caas",
     kafkaBrokers: (get("CAAS_KAFKA_BROKERS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    kafkaPrefix: get("CAAS_KAFKA_PREFIX") ?? "",
+    kafkaReplicationFactor: int("CAAS_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
     schemaRegistryUrl: url("CAAS_SCHEMA_REGISTRY_URL"),
     redisUrl: url("CAAS_REDIS_URL"),
     elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
@@ -196,6 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (name.startsWith("CAAS_") && !known.has(name) && !IGNORED_PREFIXES.some((p) => name.startsWith(p))) {
       problems.push(`${name} is not a known setting (see README "Configuration")`);
     }
+  }
+  if (mode === "cluster") {
+    if (cluster.kafkaBrokers.length === 0) problems.push("CAAS_KAFKA_BROKERS is required in cluster mode");
+    if (!cluster.schemaRegistryUrl) problems.push("CAAS_SCHEMA_REGISTRY_URL is required in cluster mode");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

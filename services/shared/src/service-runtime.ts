@@ -1,5 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { createEventBusForConfig } from "./bus/bus-factory.js";
+import type { EventBus } from "./bus/event-bus.js";
 import { PeerDirectory } from "./clients.js";
 import { systemClock, type Clock } from "./clock.js";
 import { ConfigError, loadConfig, type Config, type ServiceName } from "./config.js";
@@ -14,6 +16,8 @@ export interface ServiceContext {
   clock: Clock;
   /** Addresses of peer services, for generated clients (createPeerClient). */
   peers: PeerDirectory;
+  /** The event bus (embedded: shared SQLite log; cluster: Kafka + Schema Registry). */
+  bus: EventBus;
 }
 
 /** Builds one service's definition from its context: `main.ts` and the embedded platform call it. */
@@ -58,12 +62,13 @@ export async function runStandalone(name: ServiceName, factory: ServiceFactory):
   }
   const logger = createLogger({ service: name, instance: config.instanceId, level: config.logLevel });
   const peers = PeerDirectory.fromConfig(config);
-  const definition = await factory({ config, logger, clock: systemClock, peers });
-  const running = await startServiceHost({ definition, config, logger });
+  const bus = await createEventBusForConfig(config, logger, systemClock);
+  const definition = await factory({ config, logger, clock: systemClock, peers, bus });
+  const running = await startServiceHost({ definition, config, logger, bus, clock: systemClock });
   if (peers.get(name).length === 0) peers.set(name, [running.url]);
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    running.close().then(
+    running.close().then(() => bus.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, "shutdown failed");

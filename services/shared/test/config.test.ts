@@ -16,6 +16,7 @@ describe("loadConfig", () => {
       CAAS_MODE: "cluster",
       CAAS_CHAT_URL: "http://chat-1:3004, http://chat-2:3004/",
       CAAS_KAFKA_BROKERS: "k1:9092,k2:9092",
+      CAAS_SCHEMA_REGISTRY_URL: "http://registry:8081",
       CAAS_CHAT_PORT: "0",
     });
     expect(c.host).toBe("0.0.0.0");
@@ -49,6 +50,10 @@ describe("loadConfig", () => {
     expect(problems).toMatch(/CAAS_MONGO_URL/);
     expect(problems).toMatch(/CAAS_CAHT_PORT is not a known setting/);
     expect((err as ConfigError).problems).toHaveLength(7);
+  });
+
+  it("requires the event bus servers in cluster mode", () => {
+    expect(() => loadConfig({ CAAS_MODE: "cluster" })).toThrow(/CAAS_KAFKA_BROKERS is required[\s\S]*CAAS_SCHEMA_REGISTRY_URL is required/);
   });
 
   it("ignores tooling variables", () => {

@@ -7,6 +7,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "@caas/gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "@caas/gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { startProbeResponder } from "../bus/probe-responder.js";
+import type { EventBus } from "../bus/event-bus.js";
+import { systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createCorrelationInterceptor } from "../interceptors/correlation.js";
@@ -37,6 +40,8 @@ export interface ServiceDefinition {
   httpRoutes?: Record<string, HttpRoute>;
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Called after the listener is bound, before the service reports SERVING (start consumers). */
+  start?(): Promise<void>;
   /** Called when the server begins to drain, before listeners close (close streams, stop loops). */
   drain?(): Promise<void>;
 }
@@ -50,6 +55,9 @@ export interface ServiceHostOptions {
   principalResolver?: PrincipalResolver;
   /** Extra interceptors run inside the standard ones, just before the handler. */
   interceptors?: Interceptor[];
+  /** When given, the instance answers event-bus probes (PlatformService.ProbeEventBus). */
+  bus?: EventBus;
+  clock?: Clock;
 }
 
 /** A running service: where it listens and how to stop it. */
@@ -148,6 +156,10 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const port = await listener.listen();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  await definition.start?.();
+  const probes = opts.bus
+    ? await startProbeResponder({ bus: opts.bus, service: definition.name, instanceId: config.instanceId, logger, clock: opts.clock ?? systemClock })
+    : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ port, url, services: serviceNames }, "listening");
 
@@ -161,7 +173,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
       closing ??= (async () => {
         // 1. Tell load balancers and watchers; Watch streams end after saying NOT_SERVING.
         health.shutdown();
-        // 2. Let the service close what it owns (realtime sessions get a close frame).
+        // 2. Let the service close what it owns (realtime sessions get a close frame, consumers stop).
+        await probes?.close();
         await definition.drain?.();
         // 3. Refuse new connections, GOAWAY the rest, let in-flight calls finish in the grace period.
         const graceEnd = Date.now() + config.shutdownGraceMs;

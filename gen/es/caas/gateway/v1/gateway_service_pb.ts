@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { PlatformStatus } from "./platform_pb.js";
 import { file_caas_gateway_v1_platform } from "./platform_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/gateway/v1/gateway_service.proto.
  */
 export const file_caas_gateway_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVjYWFzL2dhdGV3YXkvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEg9jYWFzLmdhdGV3YXkudjEiGgoYR2V0UGxhdGZvcm1TdGF0dXNSZXF1ZXN0IkwKGUdldFBsYXRmb3JtU3RhdHVzUmVzcG9uc2USLwoGc3RhdHVzGAEgASgLMh8uY2Fhcy5nYXRld2F5LnYxLlBsYXRmb3JtU3RhdHVzMn0KD1BsYXRmb3JtU2VydmljZRJqChFHZXRQbGF0Zm9ybVN0YXR1cxIpLmNhYXMuZ2F0ZXdheS52MS5HZXRQbGF0Zm9ybVN0YXR1c1JlcXVlc3QaKi5jYWFzLmdhdGV3YXkudjEuR2V0UGxhdGZvcm1TdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_caas_gateway_v1_platform]);
+  fileDesc("CiVjYWFzL2dhdGV3YXkvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEg9jYWFzLmdhdGV3YXkudjEiGgoYR2V0UGxhdGZvcm1TdGF0dXNSZXF1ZXN0IkwKGUdldFBsYXRmb3JtU3RhdHVzUmVzcG9uc2USLwoGc3RhdHVzGAEgASgLMh8uY2Fhcy5nYXRld2F5LnYxLlBsYXRmb3JtU3RhdHVzIjcKFFByb2JlRXZlbnRCdXNSZXF1ZXN0Eh8KCnRpbWVvdXRfbXMYASABKAVCC7pICBoGGLDqASgAInIKFVByb2JlRXZlbnRCdXNSZXNwb25zZRIQCghwcm9iZV9pZBgBIAEoCRItCgdhbnN3ZXJzGAIgAygLMhwuY2Fhcy5nYXRld2F5LnYxLlByb2JlQW5zd2VyEhgKEG1pc3Npbmdfc2VydmljZXMYAyADKAkiRwoLUHJvYmVBbnN3ZXISDwoHc2VydmljZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRISCgpsYXRlbmN5X21zGAMgASgNMt0BCg9QbGF0Zm9ybVNlcnZpY2USagoRR2V0UGxhdGZvcm1TdGF0dXMSKS5jYWFzLmdhdGV3YXkudjEuR2V0UGxhdGZvcm1TdGF0dXNSZXF1ZXN0GiouY2Fhcy5nYXRld2F5LnYxLkdldFBsYXRmb3JtU3RhdHVzUmVzcG9uc2USXgoNUHJvYmVFdmVudEJ1cxIlLmNhYXMuZ2F0ZXdheS52MS5Qcm9iZUV2ZW50QnVzUmVxdWVzdBomLmNhYXMuZ2F0ZXdheS52MS5Qcm9iZUV2ZW50QnVzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_caas_gateway_v1_platform]);
 
 /**
  * @generated from message caas.gateway.v1.GetPlatformStatusRequest
@@ -45,6 +46,87 @@ export const GetPlatformStatusResponseSchema: GenMessage<GetPlatformStatusRespon
   messageDesc(file_caas_gateway_v1_gateway_service, 1);
 
 /**
+ * @generated from message caas.gateway.v1.ProbeEventBusRequest
+ */
+export type ProbeEventBusRequest = Message<"caas.gateway.v1.ProbeEventBusRequest"> & {
+  /**
+   * How long to wait for replies: 100..30000 ms (default 5000 when 0).
+   *
+   * @generated from field: int32 timeout_ms = 1;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message caas.gateway.v1.ProbeEventBusRequest.
+ * Use `create(ProbeEventBusRequestSchema)` to create a new message.
+ */
+export const ProbeEventBusRequestSchema: GenMessage<ProbeEventBusRequest> = /*@__PURE__*/
+  messageDesc(file_caas_gateway_v1_gateway_service, 2);
+
+/**
+ * @generated from message caas.gateway.v1.ProbeEventBusResponse
+ */
+export type ProbeEventBusResponse = Message<"caas.gateway.v1.ProbeEventBusResponse"> & {
+  /**
+   * @generated from field: string probe_id = 1;
+   */
+  probeId: string;
+
+  /**
+   * One entry per instance that answered, in arrival order.
+   *
+   * @generated from field: repeated caas.gateway.v1.ProbeAnswer answers = 2;
+   */
+  answers: ProbeAnswer[];
+
+  /**
+   * Services (by name) from which fewer instances answered than the gateway knows of.
+   *
+   * @generated from field: repeated string missing_services = 3;
+   */
+  missingServices: string[];
+};
+
+/**
+ * Describes the message caas.gateway.v1.ProbeEventBusResponse.
+ * Use `create(ProbeEventBusResponseSchema)` to create a new message.
+ */
+export const ProbeEventBusResponseSchema: GenMessage<ProbeEventBusResponse> = /*@__PURE__*/
+  messageDesc(file_caas_gateway_v1_gateway_service, 3);
+
+/**
+ * One instance's reply to a probe.
+ *
+ * @generated from message caas.gateway.v1.ProbeAnswer
+ */
+export type ProbeAnswer = Message<"caas.gateway.v1.ProbeAnswer"> & {
+  /**
+   * @generated from field: string service = 1;
+   */
+  service: string;
+
+  /**
+   * @generated from field: string instance_id = 2;
+   */
+  instanceId: string;
+
+  /**
+   * From publishing the probe to receiving this reply.
+   *
+   * @generated from field: uint32 latency_ms = 3;
+   */
+  latencyMs: number;
+};
+
+/**
+ * Describes the message caas.gateway.v1.ProbeAnswer.
+ * Use `create(ProbeAnswerSchema)` to create a new message.
+ */
+export const ProbeAnswerSchema: GenMessage<ProbeAnswer> = /*@__PURE__*/
+  messageDesc(file_caas_gateway_v1_gateway_service, 4);
+
+/**
  * PlatformService is the operator's view of the mesh, served by the gateway.
  *
  * @generated from service caas.gateway.v1.PlatformService
@@ -61,6 +143,19 @@ export const PlatformService: GenService<{
     methodKind: "unary";
     input: typeof GetPlatformStatusRequestSchema;
     output: typeof GetPlatformStatusResponseSchema;
+  },
+  /**
+   * ProbeEventBus checks the event bus end to end: the gateway publishes a probe on
+   * `caas.platform.probes.v1`, every service instance consumes it and publishes a reply, and the
+   * gateway reports who answered within the timeout. The operator's x-correlation-id travels in
+   * the records' headers and appears in every instance's log line about the probe.
+   *
+   * @generated from rpc caas.gateway.v1.PlatformService.ProbeEventBus
+   */
+  probeEventBus: {
+    methodKind: "unary";
+    input: typeof ProbeEventBusRequestSchema;
+    output: typeof ProbeEventBusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_gateway_v1_gateway_service, 0);

@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import type { EventBus } from "./event-bus.js";
+import { createKafkaEventBus } from "./event-bus-kafka.js";
+import { createSqliteEventBus } from "./event-bus-sqlite.js";
+
+/**
+ * The one place that picks the event bus adapter from the run mode: embedded = the SQLite log in
+ * the data directory (shared by every service of the process), cluster = Kafka with the Schema
+ * Registry. The choice is logged.
+ */
+export async function createEventBusForConfig(config: Config, logger: Logger, clock: Clock): Promise<EventBus> {
+  switch (config.mode) {
+    case "embedded": {
+      mkdirSync(config.dataDir, { recursive: true });
+      const path = join(config.dataDir, "bus.db");
+      logger.info({ adapter: "sqlite", path }, "event bus");
+      return createSqliteEventBus({ path, clock, logger });
+    }
+    case "cluster": {
+      logger.info({ adapter: "kafka", brokers: config.cluster.kafkaBrokers, registry: config.cluster.schemaRegistryUrl }, "event bus");
+      return createKafkaEventBus({
+        brokers: config.cluster.kafkaBrokers,
+        schemaRegistryUrl: config.cluster.schemaRegistryUrl!,
+        clientId: config.instanceId,
+        logger,
+        prefix: config.cluster.kafkaPrefix,
+        replicationFactor: config.cluster.kafkaReplicationFactor,
+      });
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import { createMutableRegistry, fromBinary, type DescMessage } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  ProtobufSerializer,
+  SchemaId,
+  SchemaRegistryClient,
+  SerdeType,
+  type Client as SchemaRegistry,
+} from "@confluentinc/schemaregistry";
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from "kafkajs";
+import type { Logger } from "../logger.js";
+import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
+
+export interface KafkaEventBusOptions {
+  brokers: string[];
+  /** Confluent-compatible Schema Registry base URL (Apicurio: .../apis/ccompat/v7). */
+  schemaRegistryUrl: string;
+  clientId: string;
+  logger: Logger;
+  /** Prepended to topic and group names (per test run on shared servers); "" in production. */
+  prefix?: string;
+  /** Partitions for topics this bus creates (default 6). */
+  partitions?: number;
+  /** Replication factor for topics this bus creates (default 1; 3 in docker-compose). */
+  replicationFactor?: number;
+}
+
+/**
+ * The cluster event bus: Kafka through kafkajs, values in Schema Registry protobuf framing
+ * (magic byte, schema id, message indexes) written by @confluentinc/schemaregistry's
+ * ProtobufSerializer, which registers the envelope's schema (with its imports as references)
+ * under the topic's value subject on first use.
+ *
+ * Reading: the writer schema is looked up in the registry by the record's schema id and must be
+ * the topic's envelope type; the payload is then decoded with this build's compiled schema (the
+ * reader schema), so fields a newer producer added are kept as unknown fields, never an error.
+ * A record whose writer type is wrong fails its handler (and is retried), never silently
+ * decoded as something else.
+ *
+ * Producer: acks=all, idempotent, records keyed so one key stays on one partition (per-key
+ * order). Consumer: classic consumer groups; the offset is committed after the handler resolved,
+ * a throwing handler is retried (kafkajs restarts the consumer) — at least once.
+ */
+export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<EventBus> {
+  const prefix = opts.prefix ?? "";
+  const kafka = new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log }) => {
+      const { message, ...rest } = log;
+      if (level <= logLevel.ERROR) opts.logger.error({ kafka: rest }, message);
+      else if (level === logLevel.WARN) opts.logger.warn({ kafka: rest }, message);
+    },
+    retry: { retries: 8, initialRetryTime: 200 },
+  });
+  const registry: SchemaRegistry = SchemaRegistryClient.newClient({ baseURLs: [opts.schemaRegistryUrl] });
+  const types = createMutableRegistry();
+  const serializer = new ProtobufSerializer(registry, SerdeType.VALUE, { autoRegisterSchemas: true, registry: types });
+  const writerTypes = new Map<string, string>();
+
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+
+  const ensured = new Map<string, Promise<void>>();
+  const ensureTopic = (name: string) => {
+    let p = ensured.get(name);
+    if (!p) {
+      p = admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: name, numPartitions: opts.partitions ?? 6, replicationFactor: opts.replicationFactor ?? 1 }],
+        })
+        .then(() => undefined);
+      ensured.set(name, p);
+      p.catch(() => ensured.delete(name));
+    }
+    return p;
+  };
+
+  const consumers = new Set<Consumer>();
+
+  return {
+    async publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]) {
+      const name = prefix + topic.name;
+      await ensureTopic(name);
+      if (!types.getMessage(topic.schema.typeName)) types.add(topic.schema);
+      const messages = await Promise.all(
+        records.map(async (r) => ({
+          key: r.key,
+          value: await serializer.serialize(name, r.value),
+          headers: r.headers,
+        })),
+      );
+      await producer.send({ topic: name, acks: -1, messages });
+    },
+
+    async subscribe<Desc extends DescMessage>(
+      topic: TopicSpec<Desc>,
+      sub: SubscribeOptions,
+      handler: (record: BusRecord<Desc>) => Promise<void>,
+    ): Promise<Subscription> {
+      const name = prefix + topic.name;
+      await ensureTopic(name);
+      const consumer = kafka.consumer({
+        groupId: prefix + sub.group,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1_000,
+        rebalanceTimeout: 10_000,
+        allowAutoTopicCreation: false,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic: name, fromBeginning: sub.from === "earliest" });
+      const joined = new Promise<void>((resolve) => {
+        const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+          off();
+          resolve();
+        });
+      });
+      await consumer.run({
+        autoCommit: true,
+        eachMessage: async ({ message }) => {
+          if (!message.value) return;
+          const value = await decode(name, topic.schema, message.value);
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) {
+            if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+          }
+          await handler({ key: message.key?.toString("utf8") ?? "", value, headers });
+        },
+      });
+      await joined;
+      consumers.add(consumer);
+      return {
+        async close() {
+          consumers.delete(consumer);
+          await consumer.disconnect();
+        },
+      };
+    },
+
+    async close() {
+      await Promise.all([...consumers].map((c) => c.disconnect()));
+      consumers.clear();
+      await producer.disconnect();
+      await admin.disconnect();
+    },
+  };
+
+  /**
+   * Reads the Confluent framing, checks in the registry that the writer's message type is the
+   * topic's envelope, and decodes with the compiled (reader) schema. The writer's file is read
+   * in its stored form (base64 FileDescriptorProto) and not resolved with its references: that
+   * is all the type check needs, and it avoids Apicurio's `format=serialized` conversion, which
+   * fails on descriptors registered in binary form (docs/decisions/0004-kafka-schema-registry.md).
+   */
+  async function decode<Desc extends DescMessage>(topicName: string, schema: Desc, payload: Buffer) {
+    const id = new SchemaId("PROTOBUF");
+    const bytesRead = id.fromBytes(payload);
+    if (id.id === undefined) throw new Error(`record on ${topicName} has no schema id`);
+    const typeName = await writerTypeName(`${topicName}-value`, id.id, id.messageIndexes ?? [0]);
+    if (typeName !== schema.typeName) {
+      throw new Error(`topic ${topicName} carries ${typeName}, expected ${schema.typeName}`);
+    }
+    return fromBinary(schema, payload.subarray(bytesRead), { readUnknownFields: true });
+  }
+
+  async function writerTypeName(subject: string, schemaId: number, indexes: number[]): Promise<string> {
+    const cacheKey = `${schemaId}:${indexes.join(".")}`;
+    let name = writerTypes.get(cacheKey);
+    if (name === undefined) {
+      const info = await registry.getBySubjectAndId(subject, schemaId);
+      const file = fromBinary(FileDescriptorProtoSchema, Buffer.from(info.schema, "base64"));
+      let messages = file.messageType;
+      const path: string[] = [];
+      for (const index of indexes) {
+        const m = messages[index];
+        if (!m) throw new Error(`schema ${schemaId} has no message at index path ${indexes.join(".")}`);
+        path.push(m.name);
+        messages = m.nestedType;
+      }
+      name = [file.package, ...path].filter(Boolean).join(".");
+      writerTypes.set(cacheKey, name);
+    }
+    return name;
+  }
+}

@@ -1,0 +1,176 @@
+import Database from "better-sqlite3";
+import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import { runMigrations, sqliteMigrationTarget, type Migration } from "../migrations.js";
+import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
+
+export interface SqliteEventBusOptions {
+  /** Database file (one per platform in embedded mode), or ":memory:" in tests. */
+  path: string;
+  clock: Clock;
+  logger: Logger;
+  /** Records older than this are deleted, like Kafka's retention (default 7 days). */
+  retentionMs?: number;
+  /** Records fetched per read (default 256). */
+  batchSize?: number;
+}
+
+const MIGRATIONS: Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "records and group offsets",
+    up(db) {
+      db.exec(`
+        CREATE TABLE bus_records (
+          offset INTEGER PRIMARY KEY AUTOINCREMENT,
+          topic TEXT NOT NULL,
+          key TEXT NOT NULL,
+          value BLOB NOT NULL,
+          headers TEXT NOT NULL,
+          time_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX bus_records_topic ON bus_records (topic, offset);
+        CREATE TABLE bus_offsets (
+          grp TEXT NOT NULL,
+          topic TEXT NOT NULL,
+          offset INTEGER NOT NULL,
+          PRIMARY KEY (grp, topic)
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+interface Row {
+  offset: number;
+  key: string;
+  value: Buffer;
+  headers: string;
+}
+
+/**
+ * The embedded event bus: a durable log in one SQLite file with committed offsets per consumer
+ * group, so a restart loses nothing a producer was told was published and a consumer resumes
+ * where it stopped. Single process only (consumers are woken in-process); one subscription per
+ * (group, topic) per process. Records are delivered in publish order (hence per key).
+ */
+export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise<EventBus> {
+  const db = new Database(opts.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  await runMigrations(sqliteMigrationTarget(db), MIGRATIONS);
+
+  const insert = db.prepare("INSERT INTO bus_records (topic, key, value, headers, time_ms) VALUES (?, ?, ?, ?, ?)");
+  const readAfter = db.prepare("SELECT offset, key, value, headers FROM bus_records WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?");
+  const getOffset = db.prepare("SELECT offset FROM bus_offsets WHERE grp = ? AND topic = ?");
+  const setOffset = db.prepare(
+    "INSERT INTO bus_offsets (grp, topic, offset) VALUES (?, ?, ?) ON CONFLICT (grp, topic) DO UPDATE SET offset = excluded.offset",
+  );
+  const maxOffset = db.prepare("SELECT COALESCE(MAX(offset), 0) AS o FROM bus_records WHERE topic = ?");
+  const prune = db.prepare("DELETE FROM bus_records WHERE time_ms < ?");
+  const batchSize = opts.batchSize ?? 256;
+  const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
+
+  const wakers = new Map<string, Set<() => void>>();
+  const active = new Set<string>();
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
+
+  const pruneTimer = setInterval(() => prune.run(opts.clock.nowMs() - retentionMs), 60_000);
+  pruneTimer.unref();
+
+  return {
+    async publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]) {
+      if (closed) throw new Error("event bus is closed");
+      const now = opts.clock.nowMs();
+      db.transaction(() => {
+        for (const r of records) {
+          insert.run(topic.name, r.key, Buffer.from(toBinary(topic.schema, r.value)), JSON.stringify(r.headers), now);
+        }
+      })();
+      for (const wake of wakers.get(topic.name) ?? []) wake();
+    },
+
+    async subscribe<Desc extends DescMessage>(
+      topic: TopicSpec<Desc>,
+      sub: SubscribeOptions,
+      handler: (record: BusRecord<Desc>) => Promise<void>,
+    ): Promise<Subscription> {
+      const id = `${sub.group}\u0000${topic.name}`;
+      if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topic.name} in this process`);
+      active.add(id);
+      const committed = getOffset.get(sub.group, topic.name) as { offset: number } | undefined;
+      let position = committed?.offset ?? (sub.from === "earliest" ? 0 : (maxOffset.get(topic.name) as { o: number }).o);
+      if (!committed) setOffset.run(sub.group, topic.name, position);
+
+      let stopped = false;
+      let wake: (() => void) | undefined;
+      const waker = () => wake?.();
+      const set = wakers.get(topic.name) ?? new Set();
+      set.add(waker);
+      wakers.set(topic.name, set);
+      const sleep = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+
+      const loop = (async () => {
+        while (!stopped) {
+          const rows = readAfter.all(topic.name, position, batchSize) as Row[];
+          if (rows.length === 0) {
+            await sleep(1_000);
+            continue;
+          }
+          for (const row of rows) {
+            if (stopped) break;
+            const record: BusRecord<Desc> = {
+              key: row.key,
+              value: fromBinary(topic.schema, row.value),
+              headers: JSON.parse(row.headers) as Record<string, string>,
+            };
+            // At least once: the offset moves only after the handler succeeded.
+            for (let attempt = 0; !stopped; attempt++) {
+              try {
+                await handler(record);
+                break;
+              } catch (err) {
+                const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
+                opts.logger.warn({ err, topic: topic.name, group: sub.group, offset: row.offset, delay }, "consumer failed; retrying");
+                await sleep(delay);
+              }
+            }
+            if (stopped) break;
+            position = row.offset;
+            setOffset.run(sub.group, topic.name, position);
+          }
+        }
+      })();
+      const subscription: Subscription = {
+        async close() {
+          stopped = true;
+          wake?.();
+          set.delete(waker);
+          await loop;
+          subscriptions.delete(subscription);
+          active.delete(id);
+        },
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(pruneTimer);
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      db.close();
+    },
+  };
+}

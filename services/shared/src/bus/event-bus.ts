@@ -1,0 +1,49 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+
+/** A topic and the one envelope message it carries (one envelope per topic with a oneof). */
+export interface TopicSpec<Desc extends DescMessage = DescMessage> {
+  /** Logical name, e.g. "caas.chat.events.v1"; adapters may prefix it (per test run). */
+  name: string;
+  schema: Desc;
+}
+
+/** One record on a topic. */
+export interface BusRecord<Desc extends DescMessage = DescMessage> {
+  /** Ordering key: records with the same key are delivered in publish order. */
+  key: string;
+  value: MessageShape<Desc>;
+  /** String headers; always carries x-correlation-id when the producer had one. */
+  headers: Record<string, string>;
+}
+
+export interface SubscribeOptions {
+  /** Consumer group: each group receives every record; members of one group share them. */
+  group: string;
+  /** Where a group with no committed position starts: the oldest retained record, or new ones. */
+  from: "earliest" | "latest";
+}
+
+export interface Subscription {
+  /** Stops delivery; resolves when the in-flight handler call has finished. */
+  close(): Promise<void>;
+}
+
+/**
+ * The event bus between services (embedded: a durable log in SQLite; cluster: Kafka with Schema
+ * Registry protobuf).
+ *
+ * Delivery is at least once: a record is redelivered until its handler resolves, so handlers
+ * must be idempotent (the sequenced consumer drops seqs it has). Order is per key. A handler
+ * that throws is retried with backoff and blocks its key (it is never skipped silently).
+ * Consumers must skip envelope cases they do not know and still return normally.
+ */
+export interface EventBus {
+  /** Resolves once every record is durably accepted (SQLite commit; Kafka acks=all). */
+  publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]): Promise<void>;
+  subscribe<Desc extends DescMessage>(
+    topic: TopicSpec<Desc>,
+    opts: SubscribeOptions,
+    handler: (record: BusRecord<Desc>) => Promise<void>,
+  ): Promise<Subscription>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,313 @@
+import type { Binary } from "mongodb";
+import { checkName, tenantOf } from "../adapters/checks.js";
+import { bytesFromBson, isMongoDuplicateKeyError, type MongoDb } from "../adapters/mongo-client.js";
+import { mongoMigrationTarget } from "../adapters/mongo-migrations.js";
+import type { Clock } from "../clock.js";
+import { NotFoundError, UnavailableError } from "../errors.js";
+import { runMigrations, type Migration, type MigrationResult } from "../migrations.js";
+import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
+
+export interface MongoEventLogStoreOptions {
+  /** A database of a client shared with other adapters; its owner closes the client. */
+  db: MongoDb;
+  /** Starts the collection names: `<prefix>event_log` and `<prefix>event_log_migrations`. Default "". */
+  collectionPrefix?: string;
+  clock: Clock;
+  /** Told what the migration run did (for the startup log). */
+  onMigrated?: (result: MigrationResult) => void;
+  /** Insert attempts per append before giving up with UNAVAILABLE. Default 64. */
+  maxAttempts?: number;
+}
+
+interface EventDoc {
+  /** `<tenant>|<conversation>|<seq, 12 digits>`: unique per (tenant, conversation, seq) by itself. */
+  _id: string;
+  tenantId: string;
+  conversationId: string;
+  seq: number;
+  eventId: string;
+  actorId: string;
+  clientMessageId: string;
+  payloadHash: string;
+  countable: boolean;
+  countableSeq: number;
+  /** Written as a Uint8Array (stored as BSON binary), read back as a `Binary`. */
+  body: Uint8Array | Binary;
+  createTimeMs: number;
+  redacted: boolean;
+  published: boolean;
+}
+
+/** The event log's schema steps for a given collection; append only, each one idempotent. */
+export function eventLogMongoMigrations(collection: string): Migration<MongoDb>[] {
+  return [
+    {
+      version: 1,
+      name: "event log indexes",
+      async up(db) {
+        const events = db.collection<EventDoc>(collection);
+        // Also guaranteed by `_id`; this one serves head and range reads.
+        await events.createIndex({ tenantId: 1, conversationId: 1, seq: 1 }, { unique: true, name: "tenant_conversation_seq" });
+        // Events without a clientMessageId store "~" + eventId, so every document has a distinct
+        // value and no partial index is needed (FerretDB has no partial or sparse indexes).
+        await events.createIndex(
+          { tenantId: 1, conversationId: 1, actorId: 1, clientMessageId: 1 },
+          { unique: true, name: "tenant_conversation_actor_client_message_id" },
+        );
+        // The outbox, across tenants (the relay is a platform process), hence led by `published`.
+        // On MongoDB `partialFilterExpression: { published: false }` would keep it as small as the
+        // backlog; FerretDB cannot, so it indexes every event.
+        await events.createIndex({ published: 1, tenantId: 1, conversationId: 1, seq: 1 }, { name: "outbox" });
+      },
+    },
+  ];
+}
+
+/** Conversations whose last known head an instance remembers (a hint, see below). */
+const HEAD_HINTS = 10_000;
+/** Point reads walking forward from a hint before a sorted query is cheaper. */
+const HINT_STEPS = 4;
+
+/**
+ * The cluster-mode `EventLogStore`: one document per event in a MongoDB collection (a replica
+ * set; FerretDB in tests). `append` inserts head+1 with write concern majority; the unique
+ * indexes decide between concurrent writers, so any number of processes may append to one
+ * conversation and no transaction is needed.
+ *
+ * Every read uses read concern majority. That is what keeps seqs dense across a replica-set
+ * failover: a head read at "local" could see an event that is later rolled back, and the next
+ * insert would then leave a gap on the new primary. (FerretDB has no replication and ignores it.)
+ *
+ * The head: each instance remembers the last head it saw per conversation, only as a hint. An
+ * append tries hint+1 straight away (one round trip for a conversation written by one
+ * instance). On a duplicate key (11000) the error is not trusted to name the index (FerretDB
+ * does not): the event at the tried seq is read by `_id`; if it carries our (actor,
+ * clientMessageId) the append is a `duplicate`; if another event took the seq, the head is
+ * walked forward by `_id` (seqs are dense, so the first missing seq ends the log); if the seq is
+ * free the conflict was the (actor, clientMessageId) index and that event is returned. Writers
+ * that keep colliding back off with jitter; after `maxAttempts` the append fails UNAVAILABLE (the
+ * caller retries with the same clientMessageId). `_id` point reads are also what FerretDB can
+ * answer from an index: it pushes down `_id` equality only and scans for any other filter.
+ * Within one instance, appends to one conversation take turns, so only separate instances ever
+ * race for a seq.
+ */
+export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions): Promise<EventLogStore> {
+  const prefix = opts.collectionPrefix ?? "";
+  const collection = `${prefix}event_log`;
+  const { db, clock } = opts;
+  const maxAttempts = opts.maxAttempts ?? 64;
+  const result = await runMigrations(mongoMigrationTarget(db, `${prefix}event_log_migrations`), eventLogMongoMigrations(collection));
+  opts.onMigrated?.(result);
+  const events = db.collection<EventDoc>(collection, { readConcern: { level: "majority" }, writeConcern: { w: "majority" } });
+  const hints = new Map<string, LogHead>();
+  // Per conversation, the tail of this instance's appends: the next one starts after it settles.
+  const lanes = new Map<string, Promise<unknown>>();
+  let closed = false;
+
+  function inLane<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const result = (lanes.get(key) ?? Promise.resolve()).then(run);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    lanes.set(key, tail);
+    void tail.then(() => {
+      if (lanes.get(key) === tail) lanes.delete(key);
+    });
+    return result;
+  }
+
+  function open(): void {
+    if (closed) throw new Error("event log store is closed");
+  }
+
+  /** Records a committed head; hints only move forward, and the least recently used go first. */
+  function remember(key: string, head: LogHead): void {
+    const known = hints.get(key);
+    if (known && known.seq > head.seq) return;
+    hints.delete(key);
+    hints.set(key, head);
+    if (hints.size > HEAD_HINTS) hints.delete(hints.keys().next().value!);
+  }
+
+  async function eventAt(tenantId: string, conversationId: string, seq: number): Promise<EventDoc | null> {
+    return events.findOne({ _id: docId(tenantId, conversationId, seq) });
+  }
+
+  /** The committed head now: walked forward from the hint, or one sorted query. */
+  async function currentHead(tenantId: string, conversationId: string): Promise<LogHead> {
+    const key = `${tenantId}|${conversationId}`;
+    let head = hints.get(key);
+    for (let step = 0; head && step < HINT_STEPS; step++) {
+      const next = await events.findOne({ _id: docId(tenantId, conversationId, head.seq + 1) }, { projection: { seq: 1, countableSeq: 1 } });
+      if (!next) {
+        remember(key, head);
+        return head;
+      }
+      head = { seq: next.seq, countableSeq: next.countableSeq };
+    }
+    const [top] = await events
+      .find({ tenantId, conversationId }, { projection: { _id: 0, seq: 1, countableSeq: 1 } })
+      .sort({ seq: -1 })
+      .limit(1)
+      .toArray();
+    head = { seq: top?.seq ?? 0, countableSeq: top?.countableSeq ?? 0 };
+    if (head.seq > 0) remember(key, head);
+    return head;
+  }
+
+  async function byClientMessageId(tenantId: string, conversationId: string, actorId: string, clientMessageId: string) {
+    const doc = await events.findOne({ tenantId, conversationId, actorId, clientMessageId });
+    return doc ? toEvent(doc) : undefined;
+  }
+
+  async function appendInLane(tenantId: string, input: AppendInput): Promise<AppendResult> {
+    const { conversationId, actorId } = input;
+    const key = `${tenantId}|${conversationId}`;
+    const clientMessageId = input.clientMessageId ?? `~${input.eventId}`;
+    // No lookup before the insert: a retried send is rare, and the unique index catches it.
+    let head = hints.get(key) ?? (await currentHead(tenantId, conversationId));
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const seq = head.seq + 1;
+      const countableSeq = head.countableSeq + (input.countable ? 1 : 0);
+      const createTimeMs = clock.nowMs();
+      const body = input.encode({ seq, countableSeq, createTimeMs });
+      const event: LogEvent = {
+        tenantId, conversationId, seq, eventId: input.eventId, actorId, clientMessageId,
+        payloadHash: input.payloadHash, countable: input.countable, countableSeq, body, createTimeMs, redacted: false,
+      };
+      try {
+        await events.insertOne({ _id: docId(tenantId, conversationId, seq), ...event, published: false });
+        remember(key, { seq, countableSeq });
+        return { kind: "appended", event };
+      } catch (err) {
+        if (!isMongoDuplicateKeyError(err)) throw err;
+      }
+      const taken = await eventAt(tenantId, conversationId, seq);
+      if (taken) {
+        if (taken.actorId === actorId && taken.clientMessageId === clientMessageId) return { kind: "duplicate", event: toEvent(taken) };
+        remember(key, { seq: taken.seq, countableSeq: taken.countableSeq });
+      } else {
+        const prior = await byClientMessageId(tenantId, conversationId, actorId, clientMessageId);
+        if (prior) return { kind: "duplicate", event: prior };
+        // Neither is visible at majority yet: the conflicting insert is still replicating.
+      }
+      if (attempt > 2) await sleep(Math.random() * Math.min(attempt, 8));
+      head = await currentHead(tenantId, conversationId);
+    }
+    throw new UnavailableError(`conversation ${conversationId}: no free seq after ${maxAttempts} attempts (write contention); retry`);
+  }
+
+  return {
+    async append(scope, input): Promise<AppendResult> {
+      open();
+      const tenantId = tenantOf(scope);
+      checkAppend(input);
+      return inLane(`${tenantId}|${input.conversationId}`, () => appendInLane(tenantId, input));
+    },
+
+    async read(scope, conversationId, afterSeq, limit) {
+      open();
+      const docs = await events
+        .find({ tenantId: tenantOf(scope), conversationId: checkName("conversationId", conversationId, 128), seq: { $gt: checkSeq(afterSeq) } })
+        .sort({ seq: 1 })
+        .limit(checkLimit(limit))
+        .toArray();
+      return docs.map(toEvent);
+    },
+
+    async head(scope, conversationId) {
+      open();
+      return currentHead(tenantOf(scope), checkName("conversationId", conversationId, 128));
+    },
+
+    async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
+      open();
+      return byClientMessageId(tenantOf(scope), checkName("conversationId", conversationId, 128), actorId, clientMessageId);
+    },
+
+    async redact(scope, conversationId, seq, body) {
+      open();
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      const res = await events.updateOne(
+        { _id: docId(tenantId, conversationId, checkSeq(seq)), tenantId, conversationId, seq },
+        { $set: { body, redacted: true } },
+      );
+      if (res.matchedCount === 0) throw new NotFoundError("event");
+    },
+
+    async unpublished(limit, committedBeforeMs) {
+      open();
+      const docs = await events
+        .find({ published: false, createTimeMs: { $lte: committedBeforeMs } })
+        .sort({ tenantId: 1, conversationId: 1, seq: 1 })
+        .limit(checkLimit(limit))
+        .toArray();
+      return docs.map(toEvent);
+    },
+
+    async markPublished(keys: EventKey[]) {
+      open();
+      const ids = keys.map((k) => docId(k.tenantId, k.conversationId, k.seq));
+      for (let i = 0; i < ids.length; i += 500) {
+        await events.updateMany({ _id: { $in: ids.slice(i, i + 500) } }, { $set: { published: true } });
+      }
+    },
+
+    async close() {
+      closed = true;
+      hints.clear();
+    },
+  };
+}
+
+/** Tenant ids contain no "|" and seq is the last, all-digit part, so the id is unambiguous. */
+function docId(tenantId: string, conversationId: string, seq: number): string {
+  return `${tenantId}|${conversationId}|${String(seq).padStart(12, "0")}`;
+}
+
+function toEvent(d: EventDoc): LogEvent {
+  return {
+    tenantId: d.tenantId,
+    conversationId: d.conversationId,
+    seq: d.seq,
+    eventId: d.eventId,
+    actorId: d.actorId,
+    clientMessageId: d.clientMessageId,
+    payloadHash: d.payloadHash,
+    countable: d.countable,
+    countableSeq: d.countableSeq,
+    body: bytesFromBson(d.body),
+    createTimeMs: d.createTimeMs,
+    redacted: d.redacted,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The argument checks of `append`, the same as the SQLite adapter's (a programming error: RangeError). */
+function checkAppend(input: AppendInput): void {
+  checkName("conversationId", input.conversationId, 128);
+  checkName("eventId", input.eventId, 64);
+  if (typeof input.actorId !== "string" || input.actorId.length > 128) throw new RangeError("actorId must be a string of 0-128 characters");
+  if (input.clientMessageId !== undefined) {
+    checkName("clientMessageId", input.clientMessageId, 128);
+    // "~" starts the placeholder of events without one.
+    if (input.clientMessageId.startsWith("~")) throw new RangeError("clientMessageId must not start with '~'");
+  }
+  if (typeof input.payloadHash !== "string") throw new RangeError("payloadHash must be a string");
+  if (typeof input.encode !== "function") throw new RangeError("encode must be a function");
+}
+
+function checkSeq(seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`seq must be a non-negative integer, got ${String(seq)}`);
+  return seq;
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000, got ${String(limit)}`);
+  return limit;
+}

@@ -1,0 +1,294 @@
+import Database from "better-sqlite3";
+import { checkName, tenantOf } from "../adapters/checks.js";
+import type { Clock } from "../clock.js";
+import { NotFoundError } from "../errors.js";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
+import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
+
+export interface SqliteEventLogStoreOptions {
+  /**
+   * An open database shared with the service's other stores; its owner configured it (WAL) and
+   * closes it. Exactly one of `db` and `path`.
+   */
+  db?: Database.Database;
+  /** A database file this store opens (WAL, synchronous=NORMAL, busy_timeout) and closes. */
+  path?: string;
+  clock: Clock;
+  /**
+   * Runs `EVENT_LOG_SQLITE_MIGRATIONS` on open (default true). `sqliteMigrationTarget` keeps one
+   * `schema_migrations` table per database, so the owner of a database shared with other stores
+   * runs one combined migration list instead and passes false.
+   */
+  migrate?: boolean;
+  /** Told what the migration run did (for the startup log). */
+  onMigrated?: (result: MigrationResult) => void;
+}
+
+/** The event log's schema steps; append only, never edit a released one. */
+export const EVENT_LOG_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "event log",
+    up(db) {
+      db.exec(`
+        CREATE TABLE event_log (
+          tenant_id TEXT NOT NULL,
+          conversation_id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          event_id TEXT NOT NULL,
+          actor_id TEXT NOT NULL,
+          client_message_id TEXT NOT NULL,
+          payload_hash TEXT NOT NULL,
+          countable INTEGER NOT NULL,
+          countable_seq INTEGER NOT NULL,
+          body BLOB NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          redacted INTEGER NOT NULL DEFAULT 0,
+          published INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (tenant_id, conversation_id, seq),
+          UNIQUE (tenant_id, conversation_id, actor_id, client_message_id)
+        ) STRICT;
+        -- The outbox: only unpublished rows are in it, so it stays as small as the relay's backlog.
+        CREATE INDEX event_log_unpublished ON event_log (tenant_id, conversation_id, seq) WHERE published = 0;
+      `);
+    },
+  },
+];
+
+interface Row {
+  tenant_id: string;
+  conversation_id: string;
+  seq: number;
+  event_id: string;
+  actor_id: string;
+  client_message_id: string;
+  payload_hash: string;
+  countable: number;
+  countable_seq: number;
+  body: Buffer;
+  create_time_ms: number;
+  redacted: number;
+}
+
+interface PendingAppend {
+  tenantId: string;
+  input: AppendInput;
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+const COLUMNS =
+  "tenant_id, conversation_id, seq, event_id, actor_id, client_message_id, payload_hash, countable, countable_seq, body, create_time_ms, redacted";
+
+/**
+ * The embedded `EventLogStore` on better-sqlite3. Appends issued in the same tick are grouped
+ * into one `BEGIN IMMEDIATE` transaction (one commit), each in its own savepoint so one failing
+ * `encode` does not fail the others; the promises resolve after the commit. Every transaction is
+ * synchronous: none spans an `await`. Under the write lock the head read and the insert cannot
+ * race, so seqs are dense without retries, also across several connections to one file.
+ * synchronous=NORMAL in WAL: a process crash loses nothing committed; a power loss may lose the
+ * last commits. Single machine only (a SQLite file is not shared over the network).
+ */
+export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions): Promise<EventLogStore> {
+  if ((opts.db === undefined) === (opts.path === undefined)) throw new TypeError("give exactly one of db and path");
+  const owned = opts.db === undefined;
+  const db = opts.db ?? new Database(opts.path!);
+  const { clock } = opts;
+  try {
+    if (owned) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+    }
+    if (opts.migrate ?? true) {
+      const result = await runMigrations(sqliteMigrationTarget(db), EVENT_LOG_SQLITE_MIGRATIONS);
+      opts.onMigrated?.(result);
+    }
+  } catch (err) {
+    if (owned) db.close();
+    throw err;
+  }
+
+  const byClientMessageId = db.prepare<[string, string, string, string], Row>(
+    `SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND actor_id = ? AND client_message_id = ?`,
+  );
+  const headOf = db.prepare<[string, string], { seq: number; countable_seq: number }>(
+    "SELECT seq, countable_seq FROM event_log WHERE tenant_id = ? AND conversation_id = ? ORDER BY seq DESC LIMIT 1",
+  );
+  const insert = db.prepare(`INSERT INTO event_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`);
+  const readPage = db.prepare<[string, string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const redactOne = db.prepare("UPDATE event_log SET body = ?, redacted = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ?");
+  const outbox = db.prepare<[number, number], Row>(
+    `SELECT ${COLUMNS} FROM event_log WHERE published = 0 AND create_time_ms <= ? ORDER BY tenant_id, conversation_id, seq LIMIT ?`,
+  );
+  const markOne = db.prepare("UPDATE event_log SET published = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ? AND published = 0");
+
+  // Nested inside the batch transaction, better-sqlite3 runs this as a savepoint.
+  const appendOne = db.transaction((tenantId: string, input: AppendInput): AppendResult => {
+    const clientMessageId = input.clientMessageId ?? `~${input.eventId}`;
+    const prior = byClientMessageId.get(tenantId, input.conversationId, input.actorId, clientMessageId);
+    if (prior) return { kind: "duplicate", event: toEvent(prior) };
+    const head = headOf.get(tenantId, input.conversationId);
+    const assigned = {
+      seq: (head?.seq ?? 0) + 1,
+      countableSeq: (head?.countable_seq ?? 0) + (input.countable ? 1 : 0),
+      createTimeMs: clock.nowMs(),
+    };
+    const body = input.encode(assigned);
+    insert.run(
+      tenantId, input.conversationId, assigned.seq, input.eventId, input.actorId, clientMessageId, input.payloadHash,
+      input.countable ? 1 : 0, assigned.countableSeq, body, assigned.createTimeMs,
+    );
+    return {
+      kind: "appended",
+      event: {
+        tenantId,
+        conversationId: input.conversationId,
+        seq: assigned.seq,
+        eventId: input.eventId,
+        actorId: input.actorId,
+        clientMessageId,
+        payloadHash: input.payloadHash,
+        countable: input.countable,
+        countableSeq: assigned.countableSeq,
+        body,
+        createTimeMs: assigned.createTimeMs,
+        redacted: false,
+      },
+    };
+  });
+
+  let queue: PendingAppend[] = [];
+  let closed = false;
+
+  function flush(): void {
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; err: unknown })[] = [];
+    try {
+      db.transaction(() => {
+        for (const p of batch) {
+          try {
+            outcomes.push({ ok: true, result: appendOne(p.tenantId, p.input) });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      // The commit itself failed: nothing of the batch is durable.
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) p.resolve(o.result);
+      else p.reject(o.err);
+    });
+  }
+
+  function open(): void {
+    if (closed) throw new Error("event log store is closed");
+  }
+
+  return {
+    append(scope, input) {
+      return new Promise<AppendResult>((resolve, reject) => {
+        open();
+        const tenantId = tenantOf(scope);
+        checkAppend(input);
+        if (queue.length === 0) setImmediate(flush);
+        queue.push({ tenantId, input, resolve, reject });
+      });
+    },
+
+    async read(scope, conversationId, afterSeq, limit) {
+      open();
+      return readPage.all(tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(afterSeq), checkLimit(limit)).map(toEvent);
+    },
+
+    async head(scope, conversationId): Promise<LogHead> {
+      open();
+      const row = headOf.get(tenantOf(scope), checkName("conversationId", conversationId, 128));
+      return { seq: row?.seq ?? 0, countableSeq: row?.countable_seq ?? 0 };
+    },
+
+    async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
+      open();
+      const row = byClientMessageId.get(tenantOf(scope), checkName("conversationId", conversationId, 128), actorId, clientMessageId);
+      return row && toEvent(row);
+    },
+
+    async redact(scope, conversationId, seq, body) {
+      open();
+      const changed = redactOne.run(body, tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(seq)).changes;
+      if (changed === 0) throw new NotFoundError("event");
+    },
+
+    async unpublished(limit, committedBeforeMs) {
+      open();
+      return outbox.all(committedBeforeMs, checkLimit(limit)).map(toEvent);
+    },
+
+    async markPublished(keys: EventKey[]) {
+      open();
+      db.transaction(() => {
+        for (const k of keys) markOne.run(k.tenantId, k.conversationId, k.seq);
+      })();
+    },
+
+    async close() {
+      if (closed) return;
+      flush();
+      closed = true;
+      if (owned) db.close();
+    },
+  };
+}
+
+function toEvent(r: Row): LogEvent {
+  return {
+    tenantId: r.tenant_id,
+    conversationId: r.conversation_id,
+    seq: r.seq,
+    eventId: r.event_id,
+    actorId: r.actor_id,
+    clientMessageId: r.client_message_id,
+    payloadHash: r.payload_hash,
+    countable: r.countable === 1,
+    countableSeq: r.countable_seq,
+    // A plain view rather than the Buffer better-sqlite3 returns: the same type as every adapter.
+    body: new Uint8Array(r.body.buffer, r.body.byteOffset, r.body.byteLength),
+    createTimeMs: r.create_time_ms,
+    redacted: r.redacted === 1,
+  };
+}
+
+/** The argument checks of `append` (a bad argument is a programming error: RangeError). */
+function checkAppend(input: AppendInput): void {
+  checkName("conversationId", input.conversationId, 128);
+  checkName("eventId", input.eventId, 64);
+  if (typeof input.actorId !== "string" || input.actorId.length > 128) throw new RangeError("actorId must be a string of 0-128 characters");
+  if (input.clientMessageId !== undefined) {
+    checkName("clientMessageId", input.clientMessageId, 128);
+    // "~" starts the placeholder of events without one.
+    if (input.clientMessageId.startsWith("~")) throw new RangeError("clientMessageId must not start with '~'");
+  }
+  if (typeof input.payloadHash !== "string") throw new RangeError("payloadHash must be a string");
+  if (typeof input.encode !== "function") throw new RangeError("encode must be a function");
+}
+
+/** A seq argument: a non-negative safe integer. */
+function checkSeq(seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`seq must be a non-negative integer, got ${String(seq)}`);
+  return seq;
+}
+
+/** A page size: an integer in 1..1000. */
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000, got ${String(limit)}`);
+  return limit;
+}

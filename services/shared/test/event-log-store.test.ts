@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { RUN_PREFIX, infraEnv } from "@caas/shared/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { connectMongo, type MongoConnection } from "../src/adapters/mongo-client.js";
+import { FakeClock } from "../src/clock.js";
+import { createMongoEventLogStore } from "../src/eventlog/event-log-store-mongo.js";
+import { createSqliteEventLogStore } from "../src/eventlog/event-log-store-sqlite.js";
+import type { EventLogStore } from "../src/eventlog/event-log-store.js";
+import type { MigrationResult } from "../src/migrations.js";
+import { eventLogStoreContract } from "./contract/event-log-store.contract.js";
+
+const dir = mkdtempSync(join(tmpdir(), "caas-eventlog-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Makes a store's close() also release what was opened for it. */
+function closing(store: EventLogStore, release: () => Promise<void> | void): EventLogStore {
+  return { ...store, close: async () => { await store.close(); await release(); } };
+}
+
+// Every instance is its own connection to one file, like two processes (WAL allows it).
+const sqlitePath = join(dir, "chat.db");
+eventLogStoreContract("sqlite (embedded)", (opts) => createSqliteEventLogStore({ path: sqlitePath, ...opts }));
+
+describe("sqlite event log store", () => {
+  it("creates STRICT tables and tenant-led indexes through the migration runner", async () => {
+    const path = join(dir, "fresh.db");
+    const runs: MigrationResult[] = [];
+    const store = await createSqliteEventLogStore({ path, clock: new FakeClock(), onMigrated: (r) => runs.push(r) });
+    await store.close();
+    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }]);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'event_log'").get() as { sql: string };
+      expect(table.sql).toMatch(/\)\s*STRICT$/);
+      const indexes = db.prepare("SELECT name FROM pragma_index_list('event_log') ORDER BY name").all() as { name: string }[];
+      const columns = indexes.map(({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[]).map((c) => c.name));
+      expect(columns.sort()).toEqual([
+        ["tenant_id", "conversation_id", "actor_id", "client_message_id"],
+        ["tenant_id", "conversation_id", "seq"],
+        ["tenant_id", "conversation_id", "seq"],
+      ]);
+      expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("runs on a database owned by the caller and leaves it open", async () => {
+    const db = new Database(":memory:");
+    const store = await createSqliteEventLogStore({ db, clock: new FakeClock() });
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare("SELECT count(*) AS n FROM event_log").get()).toEqual({ n: 0 });
+    db.close();
+    await expect(createSqliteEventLogStore({ clock: new FakeClock() })).rejects.toThrow(/exactly one/);
+  });
+});
+
+const mongoUrl = infraEnv("CAAS_MONGO_URL");
+const dbName = `${RUN_PREFIX}_eventlog`;
+
+describe.skipIf(!mongoUrl)("mongo event log store", () => {
+  afterAll(async () => {
+    const conn = await connectMongo(mongoUrl!, dbName);
+    await conn.client.db(dbName).dropDatabase();
+    await conn.close();
+  });
+
+  // Every instance gets its own MongoClient, like two chat processes.
+  eventLogStoreContract("mongodb protocol (cluster; FerretDB here)", async (opts) => {
+    const conn = await connectMongo(mongoUrl!, dbName, { appName: "eventlog-contract" });
+    try {
+      return closing(await createMongoEventLogStore({ db: conn.db, ...opts }), () => conn.close());
+    } catch (err) {
+      await conn.close();
+      throw err;
+    }
+  });
+
+  it("creates its unique indexes through the migration runner, once", async () => {
+    const conn: MongoConnection = await connectMongo(mongoUrl!, dbName);
+    try {
+      const runs: MigrationResult[] = [];
+      const open = () => createMongoEventLogStore({ db: conn.db, collectionPrefix: "fresh_", clock: new FakeClock(), onMigrated: (r) => runs.push(r) });
+      await (await open()).close();
+      await (await open()).close();
+      expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+      const indexes = await conn.db.collection("fresh_event_log").indexes();
+      const shape = indexes.map((i) => [i.name, Object.keys(i.key), i.unique === true]).sort();
+      expect(shape).toEqual([
+        ["_id_", ["_id"], false],
+        ["outbox", ["published", "tenantId", "conversationId", "seq"], false],
+        ["tenant_conversation_actor_client_message_id", ["tenantId", "conversationId", "actorId", "clientMessageId"], true],
+        ["tenant_conversation_seq", ["tenantId", "conversationId", "seq"], true],
+      ]);
+    } finally {
+      await conn.close();
+    }
+  });
+});

@@ -1,0 +1,83 @@
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { describe, expect, inject, it } from "vitest";
+import { GetPlatformStatusRequestSchema, GetPlatformStatusResponseSchema, PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
+import { ServingState } from "@caas/gen/caas/gateway/v1/platform_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
+import { allTransports, bufCli, grpcJsUnary } from "../support/clients.js";
+import { readLogLines } from "../support/spawn-platform.js";
+
+const cluster = inject("cluster");
+
+async function logsWith(files: string[], pred: (l: Record<string, unknown>) => boolean, want: number) {
+  let lines: Record<string, unknown>[] = [];
+  for (let i = 0; i < 60; i++) {
+    lines = files.flatMap(readLogLines).filter(pred);
+    if (lines.length >= want) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return lines;
+}
+
+describe.skipIf(!cluster)("cluster mode: one process per instance on the real engines", () => {
+  const c = cluster!;
+  const gateway = c?.endpoints.gateway ?? "";
+
+  it("runs two chat and two socket instances next to one of every other service", () => {
+    const count = (s: string) => c.instances.filter((i) => i.service === s).length;
+    expect(count("chat")).toBe(2);
+    expect(count("socket")).toBe(2);
+    for (const s of ["gateway", "auth", "media", "search", "compliance", "crypto"]) expect(count(s)).toBe(1);
+  });
+
+  it("serves reflection and health on every instance", async () => {
+    for (const inst of c.instances) {
+      const out = await bufCli(["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", inst.url]);
+      expect(out).toContain("grpc.health.v1.Health");
+      expect(out).toContain("grpc.reflection.v1alpha.ServerReflection");
+      const res = await createClient(Health, createGrpcTransport({ baseUrl: inst.url })).check({ service: "" });
+      expect(res.status, inst.instanceId).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
+  });
+
+  it("reports every instance in GetPlatformStatus, over each protocol", async () => {
+    for (const transport of Object.values(allTransports(gateway))) {
+      const res = await createClient(PlatformService, transport).getPlatformStatus({});
+      expect(res.status?.mode).toBe("cluster");
+      expect(res.status?.state).toBe(ServingState.SERVING);
+      expect(res.status?.services).toHaveLength(c.instances.length);
+      expect(res.status?.services.filter((s) => s.name === "chat").map((s) => s.address).sort()).toEqual(
+        c.instances.filter((i) => i.service === "chat").map((i) => i.url).sort(),
+      );
+    }
+  });
+
+  it("answers @grpc/grpc-js and carries the correlation id over the RPC hop into each instance's log", async () => {
+    const id = `cluster-rpc-${Date.now()}`;
+    const { response, headers } = await grpcJsUnary(
+      new URL(gateway).host,
+      "/caas.gateway.v1.PlatformService/GetPlatformStatus",
+      GetPlatformStatusRequestSchema,
+      GetPlatformStatusResponseSchema,
+      create(GetPlatformStatusRequestSchema),
+      { "x-correlation-id": id },
+    );
+    expect(response.status?.services).toHaveLength(c.instances.length);
+    expect(headers.get("x-correlation-id")).toEqual([id]);
+    const lines = await logsWith(c.logFiles, (l) => l.correlationId === id, c.instances.length);
+    expect(new Set(lines.map((l) => l.instance))).toEqual(new Set(c.instances.map((i) => i.instanceId)));
+  });
+
+  it("carries the correlation id through Kafka: every instance logs the probe it consumed", async () => {
+    const id = `cluster-kafka-${Date.now()}`;
+    const client = createClient(PlatformService, createGrpcTransport({ baseUrl: gateway }));
+    const res = await client.probeEventBus({ timeoutMs: 20_000 }, { headers: { "x-correlation-id": id }, timeoutMs: 30_000 });
+    expect(res.missingServices).toEqual([]);
+    expect(new Set(res.answers.map((a) => a.instanceId))).toEqual(new Set(c.instances.map((i) => i.instanceId)));
+    const consumed = await logsWith(c.logFiles, (l) => l.correlationId === id && l.msg === "event bus probe received", c.instances.length);
+    expect(new Set(consumed.map((l) => l.instance))).toEqual(new Set(c.instances.map((i) => i.instanceId)));
+    // The consuming process is not the one that published: the id crossed Kafka in a header.
+    expect(consumed.filter((l) => l.service === "chat")).toHaveLength(2);
+  }, 40_000);
+});

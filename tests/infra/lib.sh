@@ -1,0 +1,164 @@
+# shellcheck shell=bash
+# Shared code for tests/infra/up and tests/infra/down. Not meant to be run directly.
+#
+# Everything lives under $CAAS_INFRA_HOME (default ~/.cache/caas-infra):
+#   bin/                      go-built binaries (ferretdb, versitygw, grpcurl)
+#   kafka-<v>/lib/            Kafka jars (kafka_2.13 + runtime deps from Maven Central)
+#   apicurio-registry-<v>/    Apicurio Registry Quarkus app (Maven Central "all" tar.gz)
+#   elasticsearch-<v>/        Elasticsearch integ-test-zip (Maven Central)
+#   install-logs/             output of the install steps
+#   run/<server>/             data, config, logs and pid file of each server
+#   env                       sourceable `export VAR=value` lines written by `up`
+
+set -euo pipefail
+
+CAAS_INFRA_HOME="${CAAS_INFRA_HOME:-${HOME:-/root}/.cache/caas-infra}"
+H="$CAAS_INFRA_HOME"
+RUN="$H/run"
+BIN="$H/bin"
+ILOG="$H/install-logs"
+
+# ---- versions (override with env vars if needed) -------------------------------------------
+KAFKA_VERSION="${CAAS_KAFKA_VERSION:-4.4.0}"
+APICURIO_VERSION="${CAAS_APICURIO_VERSION:-3.3.3}"
+# The integ-test-zip is published to Maven Central only for some versions: 9.2.8 is the newest
+# 9.x one found (9.3.x and 9.4.x are not there). Client @elastic/elasticsearch 9.4 talks to it.
+ES_VERSION="${CAAS_ES_VERSION:-9.2.8}"
+FERRETDB_VERSION="${CAAS_FERRETDB_VERSION:-v1.24.2}"
+VERSITYGW_VERSION="${CAAS_VERSITYGW_VERSION:-v1.7.0}"
+GRPCURL_VERSION="${CAAS_GRPCURL_VERSION:-v1.9.3}"
+SLF4J_VERSION=2.0.17
+LOG4J_VERSION=2.25.5
+MVN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+
+# ---- ports / credentials --------------------------------------------------------------------
+KAFKA_PORT=19092
+KAFKA_CONTROLLER_PORT=19093
+SR_PORT=18081
+SR_MGMT_PORT=18082
+FERRET_PORT=27018
+FERRET_DEBUG_PORT=18088
+REDIS_PORT=16379
+ES_HTTP_PORT=19200
+ES_TRANSPORT_PORT=19300
+S3_PORT=17070
+S3_ACCESS_KEY="${CAAS_S3_ACCESS_KEY:-caasaccess}"
+S3_SECRET_KEY="${CAAS_S3_SECRET_KEY:-caassecret12345}"
+ES_USER=caas-es
+
+ALL_SERVERS=(kafka schema-registry ferretdb redis elasticsearch versitygw grpcurl)
+
+log() { printf '[caas-infra] %s\n' "$*" >&2; }
+die() { printf '[caas-infra] ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# Canonical server name (accepts a few aliases).
+canon() {
+  case "$1" in
+    kafka) echo kafka ;;
+    schema-registry|schemaregistry|sr|apicurio) echo schema-registry ;;
+    ferretdb|ferret|mongo|mongodb) echo ferretdb ;;
+    redis) echo redis ;;
+    elasticsearch|es|elastic) echo elasticsearch ;;
+    versitygw|s3|minio) echo versitygw ;;
+    grpcurl) echo grpcurl ;;
+    *) return 1 ;;
+  esac
+}
+
+# fn name for a server: schema-registry -> schema_registry
+fn() { echo "${1//-/_}"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pidfile() { echo "$RUN/$1/pid"; }
+
+# Marker that must appear in /proc/<pid>/cmdline for the pid to be considered ours
+# (protects against a stale pid file whose pid was reused by something else).
+marker() {
+  echo "$RUN/$1"
+  # redis rewrites its process title to "redis-server 127.0.0.1:16379"
+  [[ "$1" != redis ]] || echo "127.0.0.1:$REDIS_PORT"
+}
+
+# pid_alive <pid>: running and not a zombie (orphans may wait a while for PID 1 to reap them).
+pid_alive() {
+  local st
+  st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
+# Prints the pid if the server's pid file points at a live process of ours.
+live_pid() {
+  local s="$1" pf pid
+  pf="$(pidfile "$s")"
+  [[ -s "$pf" ]] || return 1
+  pid="$(tr -dc '0-9' < "$pf")"
+  [[ -n "$pid" ]] && pid_alive "$pid" || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -f <(marker "$s") || return 1
+  echo "$pid"
+}
+
+# spawn <server> <logfile> cmd... : start cmd in its own session, pid written by the child itself.
+spawn() {
+  local s="$1" logf="$2"; shift 2
+  local pf; pf="$(pidfile "$s")"
+  rm -f "$pf"
+  # 9>&-: do not hand the lock fd of up/down to the server (it would hold the lock forever)
+  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pf" "$@" </dev/null >>"$logf" 2>&1 9>&- &
+  LAUNCHER_PID=$!
+}
+
+rotate_log() { [[ -f "$1" ]] && mv -f "$1" "$1.1"; return 0; }
+
+# apt_install <pkg>...: apt-get install, running `apt-get update` first if the lists are stale.
+apt_install() {
+  local logf="$ILOG/apt.log"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "$@" >>"$logf" 2>&1 && return 0
+  apt-get update >>"$logf" 2>&1 || true
+  apt-get install -y --no-install-recommends "$@" >>"$logf" 2>&1 && return 0
+  tail -n 20 "$logf" >&2
+  die "apt-get install $* failed (log: $logf)"
+}
+
+mvn_q() { mvn -B -q -Dstyle.color=never "$@"; }
+
+# Throwaway pom for Maven downloads.
+write_pom() {
+  local dir="$1" deps="$2"
+  mkdir -p "$dir"
+  cat > "$dir/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>caas.infra</groupId><artifactId>fetch</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$deps
+  </dependencies>
+</project>
+EOF
+}
+
+# fetch_artifact <G:A:V:type[:classifier]> <outdir> <logfile>
+fetch_artifact() {
+  local art="$1" out="$2" logf="$3" tmp
+  tmp="$(mktemp -d)"
+  write_pom "$tmp" ""
+  mkdir -p "$out"
+  if ! (cd "$tmp" && mvn_q "$MVN_DEP_PLUGIN:copy" -Dartifact="$art" -DoutputDirectory="$out" -Dmdep.overWriteReleases=true) >>"$logf" 2>&1; then
+    rm -rf "$tmp"; tail -n 20 "$logf" >&2; die "could not fetch $art from Maven Central (log: $logf)"
+  fi
+  rm -rf "$tmp"
+}
+
+java21_home() {
+  local cand
+  for cand in "${CAAS_JAVA21_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+    [[ -n "$cand" && -x "$cand/bin/java" && -f "$cand/release" ]] || continue
+    local v; v="$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$cand/release")"
+    if [[ -n "$v" && "$v" -ge 21 ]]; then echo "$cand"; return 0; fi
+  done
+  return 1
+}
