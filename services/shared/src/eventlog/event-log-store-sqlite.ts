@@ -3,6 +3,7 @@ import { checkName, tenantOf } from "../adapters/checks.js";
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
+import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
 import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
 
 export interface SqliteEventLogStoreOptions {
@@ -265,30 +266,4 @@ function toEvent(r: Row): LogEvent {
     createTimeMs: r.create_time_ms,
     redacted: r.redacted === 1,
   };
-}
-
-/** The argument checks of `append` (a bad argument is a programming error: RangeError). */
-function checkAppend(input: AppendInput): void {
-  checkName("conversationId", input.conversationId, 128);
-  checkName("eventId", input.eventId, 64);
-  if (typeof input.actorId !== "string" || input.actorId.length > 128) throw new RangeError("actorId must be a string of 0-128 characters");
-  if (input.clientMessageId !== undefined) {
-    checkName("clientMessageId", input.clientMessageId, 128);
-    // "~" starts the placeholder of events without one.
-    if (input.clientMessageId.startsWith("~")) throw new RangeError("clientMessageId must not start with '~'");
-  }
-  if (typeof input.payloadHash !== "string") throw new RangeError("payloadHash must be a string");
-  if (typeof input.encode !== "function") throw new RangeError("encode must be a function");
-}
-
-/** A seq argument: a non-negative safe integer. */
-function checkSeq(seq: number): number {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`seq must be a non-negative integer, got ${String(seq)}`);
-  return seq;
-}
-
-/** A page size: an integer in 1..1000. */
-function checkLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000, got ${String(limit)}`);
-  return limit;
 }
