@@ -44,3 +44,6 @@ export * from "./bus/topics.js";
 export * from "./bus/probe-responder.js";
 export * from "./eventlog/outbox-relay.js";
 export * from "./eventlog/sequenced-consumer.js";
+export * from "./ports/blob-store.js";
+export * from "./adapters/blob-store-fs.js";
+export * from "./adapters/blob-store-s3.js";
