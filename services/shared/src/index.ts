@@ -47,3 +47,6 @@ export * from "./eventlog/sequenced-consumer.js";
 export * from "./ports/blob-store.js";
 export * from "./adapters/blob-store-fs.js";
 export * from "./adapters/blob-store-s3.js";
+export * from "./ports/search-index.js";
+export * from "./adapters/search-index-sqlite.js";
+export * from "./adapters/search-index-elasticsearch.js";

@@ -49,21 +49,26 @@ export async function runMigrations<Db>(target: MigrationTarget<Db>, migrations:
   return { from, to: Math.max(from, ...applied), applied };
 }
 
-/** Migration bookkeeping in a `schema_migrations` table; each step runs in one transaction. */
-export function sqliteMigrationTarget(db: Database.Database): MigrationTarget<Database.Database> {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+/**
+ * Migration bookkeeping in a `schema_migrations` table; each step runs in one transaction.
+ * `table` names another bookkeeping table, so a store that shares a database file with others
+ * (each running its own migration list) keeps its versions apart from theirs.
+ */
+export function sqliteMigrationTarget(db: Database.Database, table = "schema_migrations"): MigrationTarget<Database.Database> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) throw new RangeError(`invalid migration table name ${JSON.stringify(table)}`);
+  db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     applied_at TEXT NOT NULL
   ) STRICT`);
   return {
     db,
-    applied: async () => (db.prepare("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]).map((r) => r.version),
+    applied: async () => (db.prepare(`SELECT version FROM ${table} ORDER BY version`).all() as { version: number }[]).map((r) => r.version),
     apply: async (m) => {
       const tx = db.transaction(() => {
         const r = m.up(db);
         if (r instanceof Promise) throw new Error(`migration ${m.name}: SQLite migrations must be synchronous`);
-        db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, new Date().toISOString());
+        db.prepare(`INSERT INTO ${table} (version, name, applied_at) VALUES (?, ?, ?)`).run(m.version, m.name, new Date().toISOString());
       });
       tx();
     },

@@ -1,0 +1,258 @@
+import { createHash } from "node:crypto";
+import Database from "better-sqlite3";
+import type { Clock } from "../clock.js";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
+import type { PageTokenCodec } from "../page-token.js";
+import type { SearchHit, SearchIndex } from "../ports/search-index.js";
+import { checkName, tenantOf } from "./checks.js";
+import { buildSnippet, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";
+
+export interface SqliteSearchIndexOptions {
+  /**
+   * An open database shared with the service's other stores; its owner configured it (WAL) and
+   * closes it. Exactly one of `db` and `path`.
+   */
+  db?: Database.Database;
+  /** A database file this index opens (WAL, synchronous=NORMAL, busy_timeout) and closes. */
+  path?: string;
+  /** Stamps `indexed_time_ms` (when a row was last written) for operators. */
+  clock: Clock;
+  pageTokens: PageTokenCodec;
+  /**
+   * Runs `SEARCH_INDEX_SQLITE_MIGRATIONS` on open (default true), recorded in their own
+   * `search_index_migrations` table so the file can be shared with stores that use the default
+   * `schema_migrations` table.
+   */
+  migrate?: boolean;
+  /** Told what the migration run did (for the startup log). */
+  onMigrated?: (result: MigrationResult) => void;
+}
+
+/** The table `SEARCH_INDEX_SQLITE_MIGRATIONS` are recorded in. */
+export const SEARCH_INDEX_MIGRATION_TABLE = "search_index_migrations";
+
+/** The search index's schema steps; append only, never edit a released one. */
+export const SEARCH_INDEX_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "search index",
+    up(db) {
+      db.exec(`
+        -- One row per message (tombstones included); doc_id is the rowid of its FTS row.
+        CREATE TABLE search_message (
+          doc_id INTEGER PRIMARY KEY,
+          tenant_id TEXT NOT NULL,
+          message_id TEXT NOT NULL,
+          conversation_id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          version INTEGER NOT NULL,
+          sender_id TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          redacted INTEGER NOT NULL,
+          indexed_time_ms INTEGER NOT NULL,
+          UNIQUE (tenant_id, message_id)
+        ) STRICT;
+        CREATE INDEX search_message_conversation ON search_message (tenant_id, conversation_id);
+        -- text: the searchable words. acl: one token naming (tenant, conversation), so a query
+        -- selects the caller's conversations of its tenant inside the full-text index itself.
+        CREATE VIRTUAL TABLE search_message_fts USING fts5(text, acl, tokenize = 'unicode61 remove_diacritics 2');
+      `);
+    },
+  },
+];
+
+interface HitRow {
+  doc_id: number;
+  message_id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  create_time_ms: number;
+  score: number;
+}
+
+/** The FTS token of one conversation of one tenant (hex: a single unicode61 token). */
+function aclToken(tenantId: string, conversationId: string): string {
+  return `a${createHash("sha256").update(`${tenantId}\u0000${conversationId}`).digest("hex").slice(0, 32)}`;
+}
+
+/** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
+const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * The embedded `SearchIndex` on better-sqlite3's FTS5: unicode61 tokenizer folding case and
+ * diacritics, bm25 ranking, highlight() for snippets. Every row carries its tenant; a search
+ * matches the words AND one (tenant, conversation) token per allowed conversation inside FTS5,
+ * then filters again on the row's tenant and conversation. Writes are visible when their
+ * promise resolves (`refresh` has nothing to do). Every transaction is synchronous. Several
+ * connections to one file are fine (WAL); single machine only. bm25 statistics (term rarity)
+ * are those of the whole file, all tenants together.
+ */
+export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): Promise<SearchIndex> {
+  if ((opts.db === undefined) === (opts.path === undefined)) throw new TypeError("give exactly one of db and path");
+  const owned = opts.db === undefined;
+  const db = opts.db ?? new Database(opts.path!);
+  const { clock, pageTokens } = opts;
+  try {
+    if (owned) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+    }
+    if (opts.migrate ?? true) {
+      const result = await runMigrations(sqliteMigrationTarget(db, SEARCH_INDEX_MIGRATION_TABLE), SEARCH_INDEX_SQLITE_MIGRATIONS);
+      opts.onMigrated?.(result);
+    }
+  } catch (err) {
+    if (owned) db.close();
+    throw err;
+  }
+
+  const current = db.prepare<[string, string], { doc_id: number; version: number }>(
+    "SELECT doc_id, version FROM search_message WHERE tenant_id = ? AND message_id = ?",
+  );
+  const insertRow = db.prepare(
+    `INSERT INTO search_message (tenant_id, message_id, conversation_id, seq, version, sender_id, create_time_ms, redacted, indexed_time_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const updateRow = db.prepare(
+    `UPDATE search_message SET conversation_id = ?, seq = ?, version = ?, sender_id = ?, create_time_ms = ?, redacted = ?, indexed_time_ms = ?
+     WHERE doc_id = ?`,
+  );
+  const insertText = db.prepare("INSERT INTO search_message_fts (rowid, text, acl) VALUES (?, ?, ?)");
+  const deleteText = db.prepare("DELETE FROM search_message_fts WHERE rowid = ?");
+  const byIds = db.prepare<[string, string], { doc_id: number }>(
+    "SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))",
+  );
+  const byConversation = db.prepare<[string, string], { doc_id: number }>(
+    "SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?",
+  );
+  const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
+  // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
+  const findHits = db.prepare<unknown[], HitRow>(`
+    SELECT m.doc_id, m.message_id, m.conversation_id, m.seq, m.sender_id, m.create_time_ms,
+           -bm25(search_message_fts, 1.0, 0.0) AS score
+    FROM search_message_fts JOIN search_message m ON m.doc_id = search_message_fts.rowid
+    WHERE search_message_fts MATCH :match
+      AND m.tenant_id = :tenant
+      AND m.conversation_id IN (SELECT value FROM json_each(:conversations))
+      AND m.redacted = 0
+      AND (:sender IS NULL OR m.sender_id = :sender)
+      AND (:sentAfter IS NULL OR m.create_time_ms >= :sentAfter)
+      AND (:sentBefore IS NULL OR m.create_time_ms < :sentBefore)
+      AND (:afterScore IS NULL OR score < :afterScore OR (score = :afterScore AND
+            (m.create_time_ms < :afterTime OR (m.create_time_ms = :afterTime AND m.message_id < :afterId))))
+    ORDER BY score DESC, m.create_time_ms DESC, m.message_id DESC
+    LIMIT :limit`);
+  // Highlighting only the hits of the page (not every match before the LIMIT). The CAST is
+  // needed: FTS5 ignores a `rowid = ?` next to MATCH when the parameter is bound as a REAL (as
+  // better-sqlite3 binds JS numbers) and would return every matching row, of every tenant.
+  const highlightOne = db.prepare<[string, number], { marked: string }>(
+    "SELECT highlight(search_message_fts, 0, char(2), char(3)) AS marked FROM search_message_fts WHERE search_message_fts MATCH ? AND rowid = CAST(? AS INTEGER)",
+  );
+
+  const dropDocs = (docIds: number[]) => {
+    for (const id of docIds) {
+      deleteText.run(id);
+      deleteRow.run(id);
+    }
+  };
+
+  let closed = false;
+  const open = () => {
+    if (closed) throw new Error("search index is closed");
+  };
+
+  return {
+    async index(scope, input) {
+      const tenantId = tenantOf(scope);
+      const docs = checkDocs(input);
+      open();
+      const now = clock.nowMs();
+      return db.transaction(() => {
+        let indexed = 0;
+        let stale = 0;
+        for (const d of docs) {
+          const prior = current.get(tenantId, d.messageId);
+          if (prior && prior.version >= d.version) {
+            stale++;
+            continue;
+          }
+          const redacted = d.redacted ? 1 : 0;
+          let docId: number;
+          if (prior) {
+            docId = prior.doc_id;
+            updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now, docId);
+            deleteText.run(docId);
+          } else {
+            docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now).lastInsertRowid);
+          }
+          if (!d.redacted) insertText.run(docId, d.text, aclToken(tenantId, d.conversationId));
+          indexed++;
+        }
+        return { indexed, stale };
+      }).immediate();
+    },
+
+    async remove(scope, messageIds) {
+      const tenantId = tenantOf(scope);
+      const ids = checkMessageIds(messageIds);
+      open();
+      if (ids.length === 0) return;
+      db.transaction(() => dropDocs(byIds.all(tenantId, JSON.stringify(ids)).map((r) => r.doc_id))).immediate();
+    },
+
+    async removeConversation(scope, conversationId) {
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      open();
+      db.transaction(() => dropDocs(byConversation.all(tenantId, conversationId).map((r) => r.doc_id))).immediate();
+    },
+
+    async search(scope, request) {
+      const q = checkSearch(scope, request, pageTokens);
+      open();
+      const text = `text : (${q.words.map(literal).join(" AND ")})`;
+      const acl = `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")})`;
+      const rows = findHits.all({
+        match: `${acl} AND ${text}`,
+        tenant: q.tenantId,
+        conversations: JSON.stringify(q.conversationIds),
+        sender: q.senderId ?? null,
+        sentAfter: q.sentAfterMs ?? null,
+        sentBefore: q.sentBeforeMs ?? null,
+        afterScore: q.after?.[0] ?? null,
+        afterTime: q.after?.[1] ?? null,
+        afterId: q.after?.[2] ?? null,
+        limit: q.pageSize + 1,
+      });
+      const page = rows.slice(0, q.pageSize);
+      const hits: SearchHit[] = page.map((r) => {
+        const { text: full, ranges } = parseMarked(highlightOne.get(text, r.doc_id)?.marked ?? "");
+        return {
+          messageId: r.message_id,
+          conversationId: r.conversation_id,
+          seq: r.seq,
+          senderId: r.sender_id,
+          createTimeMs: r.create_time_ms,
+          score: r.score,
+          snippet: buildSnippet(full, ranges),
+        };
+      });
+      const last = page[page.length - 1];
+      const key: SearchKey | undefined = last && [last.score, last.create_time_ms, last.message_id];
+      return { hits, nextPageToken: rows.length > q.pageSize && key ? q.tokenFor(key) : "" };
+    },
+
+    async refresh(scope) {
+      tenantOf(scope);
+      open();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) db.close();
+    },
+  };
+}

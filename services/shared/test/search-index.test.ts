@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import {
+  FakeClock,
+  PageTokenCodec,
+  SEARCH_INDEX_MIGRATION_TABLE,
+  createElasticsearchSearchIndex,
+  createSqliteEventLogStore,
+  createSqliteSearchIndex,
+  elasticsearchSearchIndexNames,
+  sqliteMigrationTarget,
+  type MigrationResult,
+} from "@caas/shared";
+import { RUN_PREFIX, freshTenantScope, infraEnv } from "@caas/shared/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildSnippet, foldDiacritics, parseMarked } from "../src/adapters/search-index-support.js";
+import { searchIndexContract } from "./contract/search-index.contract.js";
+
+const pageTokens = new PageTokenCodec(Buffer.from("search-index-test-secret"));
+const dir = mkdtempSync(join(tmpdir(), "caas-search-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Two connections to one file, like two processes (WAL allows it).
+const sqlitePath = join(dir, "search.db");
+searchIndexContract("sqlite fts5 (embedded)", async () => {
+  const open = () => createSqliteSearchIndex({ path: sqlitePath, clock: new FakeClock(), pageTokens });
+  const a = await open();
+  const b = await open();
+  return { a, b, close: async () => { await a.close(); await b.close(); } };
+});
+
+describe("sqlite search index", () => {
+  it("keeps its migrations in its own table, so it can share a file with other stores", async () => {
+    const path = join(dir, "shared.db");
+    const runs: MigrationResult[] = [];
+    const events = await createSqliteEventLogStore({ path, clock: new FakeClock() });
+    const open = () => createSqliteSearchIndex({ path, clock: new FakeClock(), pageTokens, onMigrated: (r) => runs.push(r) });
+    await (await open()).close();
+    await (await open()).close();
+    await events.close();
+    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare(`SELECT version, name FROM ${SEARCH_INDEX_MIGRATION_TABLE}`).all()).toEqual([{ version: 1, name: "search index" }]);
+      expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
+      const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'search_message'").get() as { sql: string };
+      expect(table.sql).toMatch(/\)\s*STRICT$/);
+      const indexes = db.prepare("SELECT name FROM pragma_index_list('search_message')").all() as { name: string }[];
+      const columns = indexes.map(({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[]).map((c) => c.name));
+      expect(columns.sort()).toEqual([["tenant_id", "conversation_id"], ["tenant_id", "message_id"]]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("runs on a database owned by the caller and leaves it open; stamps rows with the clock", async () => {
+    const db = new Database(":memory:");
+    const clock = new FakeClock(Date.UTC(2026, 5, 1));
+    const index = await createSqliteSearchIndex({ db, clock, pageTokens });
+    const scope = freshTenantScope();
+    await index.index(scope, [{ messageId: "m1", conversationId: "c1", seq: 1, version: 1, senderId: "u1", text: "hi", createTimeMs: 5 }]);
+    await index.close();
+    await index.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare("SELECT tenant_id, indexed_time_ms FROM search_message").all()).toEqual([
+      { tenant_id: scope.tenantId, indexed_time_ms: clock.nowMs() },
+    ]);
+    db.close();
+    await expect(index.search(scope, { query: "hi", conversationIds: ["c1"], pageSize: 1 })).rejects.toThrow(/closed/);
+    await expect(createSqliteSearchIndex({ clock, pageTokens })).rejects.toThrow(/exactly one/);
+  });
+
+  it("refuses a migration table name that is not an identifier", () => {
+    expect(() => sqliteMigrationTarget(new Database(":memory:"), "x; DROP TABLE y")).toThrow(RangeError);
+  });
+});
+
+describe("search snippets", () => {
+  it("folds diacritics without moving offsets", () => {
+    expect(foldDiacritics("Café Müller, naïve 🎯 Ångström")).toBe("Cafe Muller, naive 🎯 Angstrom");
+    for (const s of ["e\u0301", "ﬁ", "ß", "😀x"]) expect(foldDiacritics(s)).toHaveLength(s.length);
+  });
+
+  it("reads marked text into ranges and keeps a short text whole", () => {
+    const { text, ranges } = parseMarked("a \u0002bc\u0003\u0002d\u0003 e \u0002f\u0003");
+    expect(text).toBe("a bcd e f");
+    expect(ranges).toEqual([{ start: 2, end: 5 }, { start: 8, end: 9 }]);
+    expect(buildSnippet(text, ranges)).toEqual({ text, highlights: ranges });
+  });
+
+  it("never splits a surrogate pair at either end", () => {
+    const text = `${"🎯".repeat(50)} needle ${"🎯".repeat(100)}`;
+    const at = text.indexOf("needle");
+    const { text: cut, highlights } = buildSnippet(text, [{ start: at, end: at + 6 }]);
+    expect(cut).toBe(Buffer.from(cut, "utf8").toString("utf8")); // a lone surrogate would become U+FFFD
+    expect(highlights.map((r) => cut.slice(r.start, r.end))).toEqual(["needle"]);
+  });
+});
+
+const esUrl = infraEnv("CAAS_ELASTICSEARCH_URL");
+
+describe.skipIf(!esUrl)("elasticsearch search index", () => {
+  const indexPrefix = `${RUN_PREFIX.toLowerCase()}_search_`;
+  const names = elasticsearchSearchIndexNames(indexPrefix);
+  // Raw JSON of the REST API (the official client is imported by the adapter only).
+  const es = async (path: string, init?: RequestInit): Promise<any> => (await fetch(`${esUrl}/${path}`, init)).json();
+
+  afterAll(async () => {
+    await es(names.index, { method: "DELETE" });
+    await es(`_index_template/${names.template}`, { method: "DELETE" });
+  });
+
+  // Two clients on one index, like two search service instances.
+  searchIndexContract("elasticsearch (cluster)", async () => {
+    const open = () => createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
+    const a = await open();
+    const b = await open();
+    return { a, b, close: async () => { await a.close(); await b.close(); } };
+  });
+
+  it("puts a composable template with explicit mappings; one shared index routed by tenant", async () => {
+    const index = await createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
+    try {
+      const body = await es(`_index_template/${names.template}`);
+      const template = body.index_templates[0].index_template;
+      expect(template.index_patterns).toEqual([`${indexPrefix}messages-*`]);
+      const { mappings } = template.template;
+      expect(mappings.dynamic).toBe("strict");
+      expect(mappings._routing).toEqual({ required: true });
+      expect(mappings.properties).toMatchObject({
+        tenant_id: { type: "keyword" },
+        message_id: { type: "keyword" },
+        conversation_id: { type: "keyword" },
+        seq: { type: "long" },
+        create_time: { type: "date" },
+        text: { type: "text", analyzer: "standard" },
+      });
+      const scope = freshTenantScope();
+      await index.index(scope, [{ messageId: "m1", conversationId: "c1", seq: 1, version: 3, senderId: "u1", text: "Routed", createTimeMs: 5 }]);
+      const got = await es(`${names.index}/_doc/${scope.tenantId}:m1?routing=${scope.tenantId}`);
+      expect(got).toMatchObject({ _version: 3, _routing: scope.tenantId, _source: { tenant_id: scope.tenantId, message_id: "m1", text: "Routed" } });
+    } finally {
+      await index.close();
+    }
+  });
+});
