@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
+import { exitWithParent, repoRoot, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
 
 /** One process of the cluster. */
 export interface ClusterInstance {
@@ -66,7 +66,7 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
     const logFile = join(dir, `${p.instanceId}.log`);
     logFiles.push(logFile);
     const out = openSync(logFile, "a");
-    const child = spawn(process.execPath, [main], {
+    const child = spawn(process.execPath, [exitWithParent, process.execPath, main], {
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH ?? "",
@@ -82,7 +82,7 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
         ...peerEnv,
         ...opts.serverEnv,
       },
-      stdio: ["ignore", out, out],
+      stdio: ["pipe", out, out],
     });
     children.push(child);
     await waitForLog(logFile, (l) => l.msg === "listening", 90_000, child);

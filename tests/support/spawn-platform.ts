@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
+/** Wraps a spawned process so it ends when the test runner does (tests/support/exit-with-parent.mjs). */
+export const exitWithParent = fileURLToPath(new URL("./exit-with-parent.mjs", import.meta.url));
+
 /** What tests know about a running platform. */
 export interface PlatformInfo {
   mode: "embedded" | "cluster";
@@ -71,7 +74,7 @@ export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {
   const dir = mkdtempSync(join(tmpdir(), "caas-test-"));
   const logFile = join(dir, "platform.log");
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [exitWithParent, process.execPath, main], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",
@@ -83,7 +86,7 @@ export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {
       ...zeroPorts(),
       ...extraEnv,
     },
-    stdio: ["ignore", out, out],
+    stdio: ["pipe", out, out],
   });
   const ready = await waitForLog(logFile, (l) => l.msg === "platform ready", 60_000, child);
   return {
