@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
+import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
 import { GetPlatformStatusRequestSchema, GetPlatformStatusResponseSchema, PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
@@ -80,4 +82,27 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
     // The consuming process is not the one that published: the id crossed Kafka in a header.
     expect(consumed.filter((l) => l.service === "chat")).toHaveLength(2);
   }, 40_000);
+
+  it("issues tokens on auth (MongoDB) that every other process verifies through the JWKS", async () => {
+    const bearer = (credential: string): Interceptor => (next) => (req) => {
+      req.header.set("authorization", `Bearer ${credential}`);
+      return next(req);
+    };
+    const authUrl = c.instances.find((i) => i.service === "auth")!.url;
+    const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(c.adminToken)] }));
+    const { tenant } = await admin.createTenant({ name: "Cluster Co" });
+    const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
+    const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(secret)] }));
+    await backend.upsertUser({ userId: "carol", displayName: "Carol" });
+    const { tokens } = await backend.issueUserToken({ userId: "carol", deviceId: "carol-phone" });
+    const token = tokens!.accessToken;
+    for (const inst of c.instances.filter((i) => i.service !== "auth")) {
+      const ok = await createClient(Health, createGrpcTransport({ baseUrl: inst.url, interceptors: [bearer(token)] })).check({ service: "" });
+      expect(ok.status, inst.instanceId).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      const bad = await createClient(Health, createGrpcTransport({ baseUrl: inst.url, interceptors: [bearer(`${token.slice(0, -2)}xx`)] }))
+        .check({ service: "" })
+        .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      expect(bad?.code, inst.instanceId).toBe(Code.Unauthenticated);
+    }
+  }, 30_000);
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +15,8 @@ export interface ClusterInstance {
 
 export interface ClusterInfo extends PlatformInfo {
   instances: ClusterInstance[];
+  /** The platform-admin credential the cluster was started with. */
+  adminToken: string;
 }
 
 /** The processes of a cluster: every service once, chat and socket twice (DESIGN). */
@@ -29,6 +32,11 @@ export const CLUSTER_LAYOUT: { service: string; instanceId: string }[] = [
   { service: "crypto", instanceId: "crypto-1" },
   { service: "gateway", instanceId: "gateway-1" },
 ];
+
+/** The platform-admin credential of a test cluster (CAAS_ADMIN_TOKEN, at least 32 characters). */
+export function clusterAdminToken(runPrefix: string): string {
+  return createHash("sha256").update(`caas-test-admin:${runPrefix}`).digest("hex");
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -78,6 +86,9 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
         CAAS_INSTANCE_ID: p.instanceId,
         CAAS_DATA_DIR: join(dir, p.instanceId),
         CAAS_KAFKA_PREFIX: `${opts.runPrefix}.`,
+        // A database per run on the shared server, and a known platform-admin credential.
+        CAAS_MONGO_DB: opts.runPrefix,
+        CAAS_ADMIN_TOKEN: clusterAdminToken(opts.runPrefix),
         [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
         ...peerEnv,
         ...opts.serverEnv,
@@ -102,6 +113,7 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
       logFiles,
       dataDir: dir,
       instances: planned.map((p) => ({ service: p.service, instanceId: p.instanceId, url: `http://127.0.0.1:${p.port}` })),
+      adminToken: clusterAdminToken(opts.runPrefix),
     },
     async stop() {
       const codes = await Promise.all(

@@ -7,6 +7,7 @@ import { createMediaService } from "@caas/media";
 import { createSearchService } from "@caas/search";
 import {
   createEventBusForConfig,
+  createMeshPrincipalResolver,
   createLogger,
   PeerDirectory,
   SERVICE_NAMES,
@@ -60,6 +61,9 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
   const platformLogger = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel, destination: opts.logDestination });
   // One bus for the whole process: every service of the embedded platform shares the SQLite log.
   const bus = await createEventBusForConfig(config, platformLogger, clock);
+  // Every service verifies access tokens the same way, with one key cache for the process
+  // (the auth service brings its own resolver, which also knows API keys and the admin credential).
+  const principalResolver = createMeshPrincipalResolver({ peers, clock });
   const running: RunningService[] = [];
   const loggers: Logger[] = [];
   try {
@@ -72,7 +76,7 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
       });
       loggers.push(logger);
       const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers, bus });
-      const service = await startServiceHost({ definition, config, logger, bus, clock });
+      const service = await startServiceHost({ definition, config, logger, bus, clock, principalResolver });
       peers.set(name, [service.url]);
       running.push(service);
     }

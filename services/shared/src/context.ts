@@ -2,10 +2,15 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "./logger.js";
 
-/** Who is calling. Built by the principal interceptor; the Identity issue fills in verification. */
+/**
+ * Who is calling. Built by the principal interceptor from a verified credential only
+ * (services/shared/src/auth): an access token gives `user`, a tenant API key `api-key` (auth
+ * service only), the platform-admin credential `platform-admin`.
+ */
 export type Principal =
   | { kind: "anonymous" }
-  | { kind: "user"; tenantId: string; userId: string; sessionId: string; roles: string[] }
+  | { kind: "user"; tenantId: string; userId: string; sessionId: string; deviceId: string; scopes: string[]; roles: string[] }
+  | { kind: "api-key"; tenantId: string; apiKeyId: string }
   | { kind: "service"; service: string }
   | { kind: "platform-admin" };
 

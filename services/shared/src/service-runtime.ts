@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { createMeshPrincipalResolver } from "./auth/mesh-resolver.js";
 import { createEventBusForConfig } from "./bus/bus-factory.js";
 import type { EventBus } from "./bus/event-bus.js";
 import { PeerDirectory } from "./clients.js";
@@ -64,7 +65,8 @@ export async function runStandalone(name: ServiceName, factory: ServiceFactory):
   const peers = PeerDirectory.fromConfig(config);
   const bus = await createEventBusForConfig(config, logger, systemClock);
   const definition = await factory({ config, logger, clock: systemClock, peers, bus });
-  const running = await startServiceHost({ definition, config, logger, bus, clock: systemClock });
+  const principalResolver = createMeshPrincipalResolver({ peers, clock: systemClock });
+  const running = await startServiceHost({ definition, config, logger, bus, clock: systemClock, principalResolver });
   if (peers.get(name).length === 0) peers.set(name, [running.url]);
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");

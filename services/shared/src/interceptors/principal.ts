@@ -2,9 +2,10 @@ import type { Interceptor } from "@connectrpc/connect";
 import { principalKey, type Principal } from "../context.js";
 
 /**
- * Turns request credentials into a Principal. The Identity issue provides the JWT/JWKS-backed
- * resolver; until then every caller is anonymous. A resolver rejects a bad credential by throwing
- * UnauthenticatedError; it never trusts a header as identity by itself.
+ * Turns request credentials into a Principal. Services get the JWT/JWKS-backed resolver from
+ * services/shared/src/auth (one verifier for the whole mesh); the auth service adds API keys and
+ * the platform-admin credential. A request without credentials is anonymous; a resolver rejects a
+ * bad credential by throwing UnauthenticatedError and never trusts a header as identity by itself.
  */
 export interface PrincipalResolver {
   resolve(headers: Headers): Promise<Principal>;
@@ -18,7 +19,7 @@ export function createPrincipalInterceptor(opts: { resolver: PrincipalResolver }
   };
 }
 
-/** The resolver used until token verification exists: no credential grants anything. */
+/** A resolver that grants nothing to anyone (unit tests of services that need no caller). */
 export const anonymousResolver: PrincipalResolver = {
   resolve: async () => ({ kind: "anonymous" }),
 };

@@ -38,12 +38,20 @@ export interface ServiceDefinition {
   register(router: ConnectRouter): void;
   /** Exact-path HTTP routes served by the same listener. */
   httpRoutes?: Record<string, HttpRoute>;
+  /**
+   * Turns credentials into the caller for this service's RPCs. Default: the host's resolver
+   * (access tokens checked against the auth service's JWKS). The auth service brings its own, the
+   * same shared resolver with its API-key and admin credentials added.
+   */
+  principalResolver?: PrincipalResolver;
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Called after the listener is bound, before the service reports SERVING (start consumers). */
   start?(): Promise<void>;
   /** Called when the server begins to drain, before listeners close (close streams, stop loops). */
   drain?(): Promise<void>;
+  /** Called last, after the listener closed and in-flight calls ended (release stores). */
+  close?(): Promise<void>;
 }
 
 export interface ServiceHostOptions {
@@ -52,6 +60,7 @@ export interface ServiceHostOptions {
   logger: Logger;
   /** Overrides config.ports[name] (tests and the embedded platform use 0). */
   port?: number;
+  /** Used when the definition brings no resolver of its own (default: everyone is anonymous). */
   principalResolver?: PrincipalResolver;
   /** Extra interceptors run inside the standard ones, just before the handler. */
   interceptors?: Interceptor[];
@@ -98,7 +107,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     createCorrelationInterceptor({ logger }),
     createLoggingInterceptor({ logger }),
     createErrorInterceptor(),
-    createPrincipalInterceptor({ resolver: opts.principalResolver ?? anonymousResolver }),
+    createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
     createValidationInterceptor(),
     inflight.interceptor,
     ...(opts.interceptors ?? []),
@@ -183,6 +192,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
         // 4. Abort what is still running, then wait for the connections to go.
         shutdown.abort();
         await closingListener;
+        await definition.close?.();
         logger.info({ tookMs: config.shutdownGraceMs - Math.max(0, graceEnd - Date.now()) }, "stopped");
       })();
       return closing;

@@ -1,0 +1,99 @@
+import Database from "better-sqlite3";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+
+/**
+ * The auth service's SQLite schema steps, one list for its one database file (every auth store
+ * shares it). Append only, never edit a released step. Every table of tenant data has a primary
+ * key led by tenant_id; `api_keys` also has a platform-unique index on the key id, because admin
+ * RPCs and presented secrets name a key by id alone.
+ */
+export const AUTH_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "tenants, api keys, users, signing keys, auth state",
+    up(db) {
+      db.exec(`
+        CREATE TABLE tenants (
+          tenant_id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          status TEXT NOT NULL,
+          settings TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          update_time_ms INTEGER NOT NULL,
+          revision INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE api_keys (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          prefix TEXT NOT NULL,
+          secret_hash TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          last_used_time_ms INTEGER NOT NULL DEFAULT 0,
+          revoke_time_ms INTEGER,
+          PRIMARY KEY (tenant_id, id)
+        ) STRICT;
+        CREATE UNIQUE INDEX api_keys_id ON api_keys (id);
+        CREATE TABLE users (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          display_name TEXT NOT NULL,
+          avatar_url TEXT NOT NULL,
+          custom TEXT NOT NULL,
+          roles TEXT NOT NULL,
+          status TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          update_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        ) STRICT;
+        CREATE TABLE signing_keys (
+          kid TEXT PRIMARY KEY,
+          alg TEXT NOT NULL,
+          public_jwk TEXT NOT NULL,
+          encrypted_private_key BLOB NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          activate_time_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE auth_state (
+          name TEXT PRIMARY KEY,
+          value TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+/** The auth database file and a hook for the migration result. */
+export interface OpenAuthSqliteOptions {
+  /** The database file (embedded mode: `<dataDir>/auth.db`). */
+  path: string;
+  /** Told what the migration run did (for the startup log). */
+  onMigrated?: (result: MigrationResult) => void;
+}
+
+/**
+ * Opens the auth database (WAL, synchronous=NORMAL, busy_timeout) and brings it to the newest
+ * schema. The caller owns the handle and closes it after the stores built on it. Single machine
+ * only; several connections to one file (processes, test instances) are fine under WAL.
+ */
+export async function openAuthSqlite(opts: OpenAuthSqliteOptions): Promise<Database.Database> {
+  const db = new Database(opts.path);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    const result = await runMigrations(sqliteMigrationTarget(db), AUTH_SQLITE_MIGRATIONS);
+    opts.onMigrated?.(result);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** True for SQLite's UNIQUE / PRIMARY KEY violation. */
+export function isSqliteUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}

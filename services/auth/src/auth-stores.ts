@@ -1,0 +1,98 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { connectMongo, type Config, type Logger } from "@caas/shared";
+import { createSqliteApiKeyStore } from "./adapters/api-key-store-sqlite.js";
+import { createMongoApiKeyStore } from "./adapters/api-key-store-mongo.js";
+import { migrateAuthMongo, type AuthMongoDb } from "./adapters/auth-mongo.js";
+import { openAuthSqlite } from "./adapters/auth-sqlite.js";
+import { createSqliteAuthStateStore } from "./adapters/auth-state-store-sqlite.js";
+import { createMongoAuthStateStore } from "./adapters/auth-state-store-mongo.js";
+import { createSqliteSigningKeyStore } from "./adapters/signing-key-store-sqlite.js";
+import { createMongoSigningKeyStore } from "./adapters/signing-key-store-mongo.js";
+import { createSqliteTenantStore } from "./adapters/tenant-store-sqlite.js";
+import { createMongoTenantStore } from "./adapters/tenant-store-mongo.js";
+import { createSqliteUserStore } from "./adapters/user-store-sqlite.js";
+import { createMongoUserStore } from "./adapters/user-store-mongo.js";
+import type { ApiKeyStore } from "./ports/api-key-store.js";
+import type { AuthStateStore } from "./ports/auth-state-store.js";
+import type { SigningKeyStore } from "./ports/signing-key-store.js";
+import type { TenantStore } from "./ports/tenant-store.js";
+import type { UserStore } from "./ports/user-store.js";
+
+/** Every store of the auth service, on one backend. */
+export interface AuthStores {
+  tenants: TenantStore;
+  apiKeys: ApiKeyStore;
+  users: UserStore;
+  signingKeys: SigningKeyStore;
+  state: AuthStateStore;
+  /** Closes the stores, then the database connection they share. */
+  close(): Promise<void>;
+}
+
+/** The auth service's SQLite file under the data directory (embedded mode). */
+export const AUTH_DB_FILE = "auth.db";
+
+/**
+ * The one place the auth adapters are chosen, from the run mode: embedded uses one SQLite file
+ * (`<dataDir>/auth.db`), cluster uses MongoDB (CAAS_MONGO_URL, CAAS_MONGO_DB). Migrations run
+ * here; the choice is logged.
+ */
+export async function openAuthStores(config: Config, logger: Logger): Promise<AuthStores> {
+  const onMigrated = (result: { from: number; to: number; applied: number[] }) => logger.info(result, "auth schema migrated");
+  switch (config.mode) {
+    case "embedded": {
+      await mkdir(config.dataDir, { recursive: true });
+      const path = join(config.dataDir, AUTH_DB_FILE);
+      const db = await openAuthSqlite({ path, onMigrated });
+      logger.info({ adapter: "sqlite", path }, "auth stores opened");
+      return assemble(
+        {
+          tenants: createSqliteTenantStore({ db }),
+          apiKeys: createSqliteApiKeyStore({ db }),
+          users: createSqliteUserStore({ db }),
+          signingKeys: createSqliteSigningKeyStore({ db }),
+          state: createSqliteAuthStateStore({ db }),
+        },
+        async () => {
+          db.close();
+        },
+      );
+    }
+    case "cluster": {
+      const url = config.cluster.mongoUrl;
+      if (!url) throw new Error("the auth service needs CAAS_MONGO_URL in cluster mode");
+      const conn = await connectMongo(url, config.cluster.mongoDb, { appName: config.instanceId });
+      try {
+        const db = conn.client.db(config.cluster.mongoDb) as AuthMongoDb;
+        await migrateAuthMongo({ db, onMigrated });
+        logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "auth stores opened");
+        return assemble(
+          {
+            tenants: createMongoTenantStore({ db }),
+            apiKeys: createMongoApiKeyStore({ db }),
+            users: createMongoUserStore({ db }),
+            signingKeys: createMongoSigningKeyStore({ db }),
+            state: createMongoAuthStateStore({ db }),
+          },
+          () => conn.close(),
+        );
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+  }
+}
+
+function assemble(stores: Omit<AuthStores, "close">, release: () => Promise<void>): AuthStores {
+  let closing: Promise<void> | undefined;
+  return {
+    ...stores,
+    close: () =>
+      (closing ??= (async () => {
+        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state]) await s.close();
+        await release();
+      })()),
+  };
+}

@@ -1,0 +1,65 @@
+import {
+  looksLikeJwt,
+  PermissionDeniedError,
+  scopeForAdmin,
+  UnauthenticatedError,
+  type Clock,
+  type CredentialHandler,
+  type Logger,
+  type Principal,
+} from "@caas/shared";
+import { API_KEY_PREFIX, apiKeyIdOf, hashCredential, sameHash } from "./domain/secrets.js";
+import type { ApiKeyStore } from "./ports/api-key-store.js";
+import type { TenantStore } from "./ports/tenant-store.js";
+
+/** last_used_time is written at most this often per key. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** What the API-key check reads: the stores of record, the pepper and the clock. */
+export interface ApiKeyCredentialOptions {
+  apiKeys: ApiKeyStore;
+  tenants: TenantStore;
+  pepper: Buffer;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Tenant API keys (`Bearer caas_k_…`), checked against the store of record on every call, so a
+ * revoked key or a suspended tenant stops working at once. Unknown, wrong and revoked keys are
+ * UNAUTHENTICATED with one message; a suspended tenant's key is PERMISSION_DENIED.
+ */
+export function createApiKeyCredentialHandler(opts: ApiKeyCredentialOptions): CredentialHandler {
+  const refused = () => new UnauthenticatedError("API key is not valid");
+  return {
+    accepts: (credential) => credential.startsWith(API_KEY_PREFIX),
+    async resolve(credential): Promise<Principal> {
+      const id = apiKeyIdOf(credential);
+      if (!id) throw refused();
+      const key = await opts.apiKeys.get(id);
+      if (!key || !sameHash(key.secretHash, hashCredential(opts.pepper, credential))) throw refused();
+      const now = opts.clock.nowMs();
+      if (key.revokeTimeMs !== undefined && key.revokeTimeMs <= now) throw refused();
+      // The key's tenant comes from the record whose hash matched, never from the request.
+      const tenant = await opts.tenants.get(scopeForAdmin(key.tenantId));
+      if (!tenant) throw refused();
+      if (tenant.status !== "active") throw new PermissionDeniedError("the tenant is suspended");
+      opts.apiKeys.touch(key.id, now, TOUCH_INTERVAL_MS).catch((err: unknown) => opts.logger.warn({ err, apiKeyId: key.id }, "could not record API key use"));
+      return { kind: "api-key", tenantId: key.tenantId, apiKeyId: key.id };
+    },
+  };
+}
+
+/**
+ * The platform-admin credential: any bearer credential that is neither an access token nor an
+ * API key is compared (HMAC, constant time) with the one admin credential hash.
+ */
+export function createAdminCredentialHandler(opts: { hash: string; pepper: Buffer }): CredentialHandler {
+  return {
+    accepts: (credential) => !credential.startsWith(API_KEY_PREFIX) && !looksLikeJwt(credential),
+    async resolve(credential): Promise<Principal> {
+      if (!sameHash(opts.hash, hashCredential(opts.pepper, credential))) throw new UnauthenticatedError("credential is not valid");
+      return { kind: "platform-admin" };
+    },
+  };
+}

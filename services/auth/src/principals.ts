@@ -1,0 +1,27 @@
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  PermissionDeniedError,
+  principalKey,
+  tenantScopeOf,
+  UnauthenticatedError,
+  type TenantScope,
+} from "@caas/shared";
+
+/** Refuses every caller but the platform admin (TenantAdminService). */
+export function requireAdmin(ctx: HandlerContext): void {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "platform-admin") return;
+  if (p.kind === "anonymous") throw new UnauthenticatedError("the platform-admin credential is required (Authorization: Bearer <admin credential>)");
+  throw new PermissionDeniedError("only the platform admin may call this");
+}
+
+/**
+ * The tenant of the calling API key (UserAdminService): built from the verified key, never from
+ * a request field. Other callers are refused.
+ */
+export function requireApiKey(ctx: HandlerContext): { scope: TenantScope; apiKeyId: string } {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "api-key") return { scope: tenantScopeOf(p), apiKeyId: p.apiKeyId };
+  if (p.kind === "anonymous") throw new UnauthenticatedError("a tenant API key is required (Authorization: Bearer <API key secret>)");
+  throw new PermissionDeniedError("only a tenant API key may call this");
+}

@@ -1,0 +1,133 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { SessionTokensSchema } from "@caas/gen/caas/auth/v1/token_pb.js";
+import {
+  UserAdminService,
+  type DeactivateUserRequest,
+  type DeleteUserRequest,
+  type GetUserRequest,
+  type IssueUserTokenRequest,
+  type ListUsersRequest,
+  type ReactivateUserRequest,
+  type UpsertUserRequest,
+} from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
+import { FailedPreconditionError, InvalidArgumentError, newId, NotFoundError, type Clock, type Logger, type TenantScope } from "@caas/shared";
+import type { AccessTokenIssuer } from "./keys/token-issuer.js";
+import { userStatusFilter, userToProto } from "./domain/mapping.js";
+import type { Pager } from "./domain/paging.js";
+import type { UserRecord, UserState, UserStore } from "./ports/user-store.js";
+import { requireApiKey } from "./principals.js";
+
+/** Encoded size cap of User.custom (the protos document 8 KiB). */
+export const MAX_CUSTOM_BYTES = 8 * 1024;
+
+/** The ports and helpers UserAdminService is built from. */
+export interface UserAdminDeps {
+  users: UserStore;
+  tokens: AccessTokenIssuer;
+  pager: Pager;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * caas.auth.v1.UserAdminService: a tenant backend manages its users and mints their tokens with
+ * an API key. The tenant is always the key's (checked against the store of record on each call);
+ * ids of another tenant's users are simply not found, exactly like ids that do not exist.
+ *
+ * IssueUserToken returns an access token only: refresh tokens and stored sessions come with
+ * issue #4 stage B, until then `refresh_token` is empty and `refresh_token_expire_time` unset
+ * (the backend calls IssueUserToken again for a new access token).
+ */
+export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService> {
+  constructor(private readonly deps: UserAdminDeps) {}
+
+  async upsertUser(req: UpsertUserRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    let custom = "";
+    if (req.custom !== undefined) {
+      custom = JSON.stringify(req.custom);
+      if (Buffer.byteLength(custom) > MAX_CUSTOM_BYTES) {
+        throw new InvalidArgumentError("custom is too large", [{ field: "custom", description: `encoded size must be at most ${MAX_CUSTOM_BYTES} bytes` }]);
+      }
+    }
+    const { user, created } = await this.deps.users.upsert(
+      scope,
+      { id: req.userId, displayName: req.displayName, avatarUrl: req.avatarUrl, custom, roles: req.roles },
+      this.deps.clock.nowMs(),
+    );
+    return { user: userToProto(user), created };
+  }
+
+  async getUser(req: GetUserRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    return { user: userToProto(await this.user(scope, req.userId)) };
+  }
+
+  async listUsers(req: ListUsersRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    const status = userStatusFilter(req.status);
+    const binding = { tenantId: scope.tenantId, query: `users;status=${status ?? "any"}` };
+    const afterId = this.deps.pager.after(binding, req.pageToken);
+    const { rows, nextPageToken } = await this.deps.pager.page(
+      binding,
+      req.pageSize,
+      (limit) => this.deps.users.list(scope, { status, afterId, limit }),
+      (u) => u.id,
+    );
+    return { users: rows.map(userToProto), nextPageToken };
+  }
+
+  async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    return { user: userToProto(await this.setStatus(scope, req.userId, "deactivated")) };
+  }
+
+  async reactivateUser(req: ReactivateUserRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    return { user: userToProto(await this.setStatus(scope, req.userId, "active")) };
+  }
+
+  async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    if (!(await this.deps.users.delete(scope, req.userId))) throw new NotFoundError("user");
+    this.deps.logger.info({ tenantId: scope.tenantId, userId: req.userId }, "user deleted");
+    return {};
+  }
+
+  async issueUserToken(req: IssueUserTokenRequest, ctx: HandlerContext) {
+    const { scope } = requireApiKey(ctx);
+    const user = await this.user(scope, req.userId);
+    if (user.status !== "active") throw new FailedPreconditionError("the user is deactivated");
+    const sessionId = newId();
+    const { token, expireTimeMs } = await this.deps.tokens.issue({
+      tenantId: scope.tenantId,
+      userId: user.id,
+      sessionId,
+      deviceId: req.deviceId,
+      scopes: req.scopes,
+      roles: user.roles,
+    });
+    return {
+      tokens: create(SessionTokensSchema, {
+        sessionId,
+        userId: user.id,
+        accessToken: token,
+        accessTokenExpireTime: timestampFromMs(expireTimeMs),
+      }),
+    };
+  }
+
+  private async user(scope: TenantScope, id: string): Promise<UserRecord> {
+    const user = await this.deps.users.get(scope, id);
+    if (!user) throw new NotFoundError("user");
+    return user;
+  }
+
+  private async setStatus(scope: TenantScope, id: string, status: UserState): Promise<UserRecord> {
+    const user = await this.deps.users.setStatus(scope, id, status, this.deps.clock.nowMs());
+    if (!user) throw new NotFoundError("user");
+    return user;
+  }
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type Database from "better-sqlite3";
+import { connectMongo, type MongoConnection } from "@caas/shared";
+import { createMongoApiKeyStore } from "../../src/adapters/api-key-store-mongo.js";
+import { createSqliteApiKeyStore } from "../../src/adapters/api-key-store-sqlite.js";
+import { migrateAuthMongo, type AuthMongoDb } from "../../src/adapters/auth-mongo.js";
+import { openAuthSqlite } from "../../src/adapters/auth-sqlite.js";
+import { createMongoAuthStateStore } from "../../src/adapters/auth-state-store-mongo.js";
+import { createSqliteAuthStateStore } from "../../src/adapters/auth-state-store-sqlite.js";
+import { createMongoSigningKeyStore } from "../../src/adapters/signing-key-store-mongo.js";
+import { createSqliteSigningKeyStore } from "../../src/adapters/signing-key-store-sqlite.js";
+import { createMongoTenantStore } from "../../src/adapters/tenant-store-mongo.js";
+import { createSqliteTenantStore } from "../../src/adapters/tenant-store-sqlite.js";
+import { createMongoUserStore } from "../../src/adapters/user-store-mongo.js";
+import { createSqliteUserStore } from "../../src/adapters/user-store-sqlite.js";
+import type { ApiKeyStore } from "../../src/ports/api-key-store.js";
+import type { AuthStateStore } from "../../src/ports/auth-state-store.js";
+import type { SigningKeyStore } from "../../src/ports/signing-key-store.js";
+import type { TenantStore } from "../../src/ports/tenant-store.js";
+import type { UserStore } from "../../src/ports/user-store.js";
+
+/** One handle on every auth store of a backend, as one auth instance holds them. */
+export interface StoreSet {
+  tenants: TenantStore;
+  apiKeys: ApiKeyStore;
+  users: UserStore;
+  signingKeys: SigningKeyStore;
+  state: AuthStateStore;
+}
+
+/**
+ * Two instances on one fresh backend namespace (a new SQLite file with two connections, or a new
+ * collection prefix with two MongoClients), like two auth processes sharing a database.
+ */
+export interface Instances {
+  a: StoreSet;
+  b: StoreSet;
+  close(): Promise<void>;
+}
+
+export type OpenInstances = () => Promise<Instances>;
+
+function sqliteSet(db: Database.Database): StoreSet {
+  return {
+    tenants: createSqliteTenantStore({ db }),
+    apiKeys: createSqliteApiKeyStore({ db }),
+    users: createSqliteUserStore({ db }),
+    signingKeys: createSqliteSigningKeyStore({ db }),
+    state: createSqliteAuthStateStore({ db }),
+  };
+}
+
+/** A fresh SQLite file under `dir` per call, opened twice. */
+export function sqliteInstances(dir: string): OpenInstances {
+  return async () => {
+    const path = join(dir, `auth-${randomUUID()}.db`);
+    const first = await openAuthSqlite({ path });
+    const second = await openAuthSqlite({ path });
+    return {
+      a: sqliteSet(first),
+      b: sqliteSet(second),
+      close: async () => {
+        first.close();
+        second.close();
+      },
+    };
+  };
+}
+
+function mongoSet(db: AuthMongoDb, collectionPrefix: string): StoreSet {
+  return {
+    tenants: createMongoTenantStore({ db, collectionPrefix }),
+    apiKeys: createMongoApiKeyStore({ db, collectionPrefix }),
+    users: createMongoUserStore({ db, collectionPrefix }),
+    signingKeys: createMongoSigningKeyStore({ db, collectionPrefix }),
+    state: createMongoAuthStateStore({ db, collectionPrefix }),
+  };
+}
+
+/** A fresh collection prefix in `dbName` per call, with two MongoClients. */
+export function mongoInstances(url: string, dbName: string): OpenInstances {
+  return async () => {
+    const prefix = `t${randomUUID().replace(/-/g, "").slice(0, 12)}_`;
+    const conns: MongoConnection[] = [];
+    try {
+      for (const app of ["auth-a", "auth-b"]) conns.push(await connectMongo(url, dbName, { appName: app }));
+      const dbs = conns.map((c) => c.client.db(dbName) as AuthMongoDb);
+      await migrateAuthMongo({ db: dbs[0]!, collectionPrefix: prefix });
+      return {
+        a: mongoSet(dbs[0]!, prefix),
+        b: mongoSet(dbs[1]!, prefix),
+        close: async () => {
+          for (const c of conns) await c.close();
+        },
+      };
+    } catch (err) {
+      for (const c of conns) await c.close();
+      throw err;
+    }
+  };
+}
