@@ -1,14 +1,19 @@
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import { createMeshPrincipalResolver, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { createEdgePrincipalResolver } from "./edge-resolver.js";
+import { PUBLIC_SERVICES } from "./forwarding.js";
 import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
 
 export { PlatformServiceImpl } from "./platform-service.js";
+export { PUBLIC_SERVICES, createForwarder } from "./forwarding.js";
 
 /**
- * The gateway: the public edge. This version serves the platform status; authentication, rate
- * limits and generic forwarding of public services arrive with the Identity issue (#4).
+ * The gateway: the public edge. It serves the platform status and the event-bus probe, and
+ * forwards every public service (auth's tenant-admin, user-admin and end-user APIs, chat,
+ * realtime) to its owner, generically from the generated descriptors. Rate limits at the edge
+ * come with the rest of issue #4.
  */
 export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
@@ -21,8 +26,9 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   });
   return {
     name: "gateway",
-    services: [PlatformService],
-    register: (router) => registerRoutes(router, { platform }),
+    services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
+    register: (router) => registerRoutes(router, { platform, peers: ctx.peers }),
+    principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock })),
     start: () => probes.start(),
     drain: () => probes.stop(),
   };

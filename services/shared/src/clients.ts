@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Config, ServiceName } from "./config.js";
 import { currentScope } from "./context.js";
@@ -35,7 +35,7 @@ export class PeerDirectory {
 }
 
 export interface PeerClientOptions {
-  /** Deadline for calls whose caller set none (ms). */
+  /** Deadline for calls whose caller set none (ms); 0 for none (long-lived streams). Default 5000. */
   defaultTimeoutMs?: number;
   /** Pin the call to one URL instead of round-robin over the service's instances. */
   url?: string;
@@ -69,7 +69,7 @@ function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
     t = createGrpcTransport({
       baseUrl,
       interceptors: [createOutboundScopeInterceptor()],
-      defaultTimeoutMs,
+      defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
       pingIntervalMs: 30_000,
     });
     transports.set(key, t);
@@ -91,7 +91,9 @@ export function createPeerClient<T extends DescService>(
   let next = 0;
   const pick = (): Transport => {
     const urls = opts.url ? [opts.url] : directory.get(peer);
-    if (urls.length === 0) throw new Error(`no address configured for peer service "${peer}" (CAAS_${peer.toUpperCase()}_URL)`);
+    if (urls.length === 0) {
+      throw new ConnectError(`no address configured for peer service "${peer}" (CAAS_${peer.toUpperCase()}_URL)`, Code.Unavailable);
+    }
     const url = urls[next++ % urls.length]!;
     return transportFor(url, timeout);
   };
