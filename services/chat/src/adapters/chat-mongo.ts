@@ -1,0 +1,75 @@
+import type { Collection, CollectionOptions, Document } from "mongodb";
+import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+
+/** The collection operations the chat Mongo adapters use, and nothing else. */
+export type ChatMongoCollection<T extends Document = Document> = Pick<
+  Collection<T>,
+  "insertOne" | "findOne" | "find" | "updateOne" | "updateMany" | "deleteMany" | "countDocuments" | "createIndex" | "indexes"
+>;
+
+/**
+ * A database as the chat adapters see it (the driver's `Db` satisfies it): the shared `MongoDb`
+ * plus countDocuments and deleteMany. Only driver types are imported here; services/shared mongo-client owns
+ * the driver.
+ */
+export interface ChatMongoDb extends MongoDb {
+  collection<T extends Document = Document>(name: string, options?: Pick<CollectionOptions, "readConcern" | "writeConcern">): ChatMongoCollection<T>;
+}
+
+/** Collection names, all starting with a prefix ("chat_" in production; tests add their own). */
+export function chatCollections(prefix = "chat_") {
+  return {
+    conversations: `${prefix}conversations`,
+    members: `${prefix}members`,
+    readStates: `${prefix}read_states`,
+    state: `${prefix}state`,
+    migrations: `${prefix}migrations`,
+  };
+}
+
+/**
+ * The chat MongoDB schema steps (indexes); append only, each idempotent (FerretDB has no
+ * transactions, so a step may run again after a crash). Document ids lead with the tenant id;
+ * secondary indexes lead with `tenantId`.
+ */
+export function chatMongoMigrations(prefix = "chat_"): Migration<MongoDb>[] {
+  const c = chatCollections(prefix);
+  return [
+    {
+      version: 1,
+      name: "chat indexes",
+      async up(db) {
+        // Non-DIRECT conversations store "~" + id, so a plain unique index suffices (no partial indexes on FerretDB).
+        await db.collection(c.conversations).createIndex({ tenantId: 1, directKey: 1 }, { unique: true, name: "tenant_direct_key" });
+        await db.collection(c.conversations).createIndex({ tenantId: 1, activityMs: 1, id: 1 }, { name: "tenant_activity" });
+        await db.collection(c.conversations).createIndex({ tenantId: 1, changeMs: 1, id: 1 }, { name: "tenant_change" });
+        await db.collection(c.members).createIndex({ tenantId: 1, conversationId: 1, active: 1, joinedSeq: 1, userId: 1 }, { name: "tenant_conversation_joined" });
+        await db.collection(c.members).createIndex({ tenantId: 1, userId: 1, active: 1 }, { name: "tenant_user" });
+        await db.collection(c.readStates).createIndex({ tenantId: 1, userId: 1, conversationId: 1, lastReadSeq: 1 }, { name: "tenant_user_conversation_seq" });
+      },
+    },
+  ];
+}
+
+export interface MigrateChatMongoOptions {
+  db: MongoDb;
+  collectionPrefix?: string;
+  onMigrated?: (result: MigrationResult) => void;
+}
+
+/** Brings the chat collections to the newest schema. The caller owns the client. */
+export async function migrateChatMongo(opts: MigrateChatMongoOptions): Promise<void> {
+  const prefix = opts.collectionPrefix ?? "chat_";
+  const result = await runMigrations(mongoMigrationTarget(opts.db, chatCollections(prefix).migrations), chatMongoMigrations(prefix));
+  opts.onMigrated?.(result);
+}
+
+/** Options every chat Mongo adapter takes. */
+export interface ChatMongoOptions {
+  db: ChatMongoDb;
+  /** Default "chat_". */
+  collectionPrefix?: string;
+}
+
+/** Majority reads and writes: an acknowledged change survives a replica-set failover. */
+export const MAJORITY = { readConcern: { level: "majority" as const }, writeConcern: { w: "majority" as const } };

@@ -1,0 +1,139 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type {
+  AddMembersRequest,
+  ChatService,
+  CreateConversationRequest,
+  GetChangesRequest,
+  GetConversationRequest,
+  GetMessageRequest,
+  GetUnreadCountsRequest,
+  LeaveConversationRequest,
+  ListConversationsRequest,
+  ListMembersRequest,
+  ListMessagesRequest,
+  MarkReadRequest,
+  RemoveMemberRequest,
+  SendMessageRequest,
+  SyncRequest,
+  UpdateMemberRoleRequest,
+} from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import type { Clock, LogEvent, PageTokenCodec } from "@caas/shared";
+import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
+import { ChangesOps } from "./ops/changes-ops.js";
+import { ConversationOps } from "./ops/conversation-ops.js";
+import { MemberOps } from "./ops/member-ops.js";
+import { MessageOps } from "./ops/message-ops.js";
+import { SyncOps } from "./ops/sync-ops.js";
+
+/** The RPCs of caas.chat.v1.ChatService this class implements (the others answer UNIMPLEMENTED; see routes.ts). */
+export type ChatServiceRpcs = Pick<
+  ServiceImpl<typeof ChatService>,
+  | "createConversation"
+  | "getConversation"
+  | "listConversations"
+  | "addMembers"
+  | "removeMember"
+  | "leaveConversation"
+  | "updateMemberRole"
+  | "listMembers"
+  | "sendMessage"
+  | "listMessages"
+  | "getMessage"
+  | "sync"
+  | "getChanges"
+  | "markRead"
+  | "getUnreadCounts"
+>;
+
+export interface ChatServiceDeps {
+  stores: CoreStores;
+  clock: Clock;
+  /** Signs page tokens and changes cursors; shared by every instance (ChatStateStore). */
+  pageTokens: PageTokenCodec;
+  limits?: Partial<ChatLimits>;
+  /** Called after each new commit to the log, in the request's async context (the relay hook). */
+  onCommit?: (event: LogEvent) => void;
+}
+
+/**
+ * caas.chat.v1.ChatService for end users (issue #5 stage A): conversations, membership, sending,
+ * history, Sync, read positions, unread counts and the changes cursor. Every RPC acts for the
+ * user of the verified access token (principalKey) in that user's tenant; anything the caller
+ * may not see answers NOT_FOUND.
+ */
+export class ChatServiceImpl implements ChatServiceRpcs {
+  private readonly conversations: ConversationOps;
+  private readonly members: MemberOps;
+  private readonly messages: MessageOps;
+  private readonly syncs: SyncOps;
+  private readonly changes: ChangesOps;
+
+  constructor(deps: ChatServiceDeps) {
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.onCommit);
+    this.conversations = new ConversationOps(core);
+    this.members = new MemberOps(core);
+    this.messages = new MessageOps(core);
+    this.syncs = new SyncOps(core);
+    this.changes = new ChangesOps(core);
+  }
+
+  async createConversation(req: CreateConversationRequest, ctx: HandlerContext) {
+    return this.conversations.create(callerOf(ctx), req);
+  }
+
+  async getConversation(req: GetConversationRequest, ctx: HandlerContext) {
+    return this.conversations.get(callerOf(ctx), req.conversationId);
+  }
+
+  async listConversations(req: ListConversationsRequest, ctx: HandlerContext) {
+    return this.conversations.list(callerOf(ctx), req);
+  }
+
+  async addMembers(req: AddMembersRequest, ctx: HandlerContext) {
+    return this.members.add(callerOf(ctx), req);
+  }
+
+  async removeMember(req: RemoveMemberRequest, ctx: HandlerContext) {
+    return this.members.remove(callerOf(ctx), req);
+  }
+
+  async leaveConversation(req: LeaveConversationRequest, ctx: HandlerContext) {
+    return this.members.leave(callerOf(ctx), req.conversationId);
+  }
+
+  async updateMemberRole(req: UpdateMemberRoleRequest, ctx: HandlerContext) {
+    return this.members.updateRole(callerOf(ctx), req);
+  }
+
+  async listMembers(req: ListMembersRequest, ctx: HandlerContext) {
+    return this.members.list(callerOf(ctx), req);
+  }
+
+  async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
+    return this.messages.send(callerOf(ctx), req);
+  }
+
+  async listMessages(req: ListMessagesRequest, ctx: HandlerContext) {
+    return this.messages.list(callerOf(ctx), req);
+  }
+
+  async getMessage(req: GetMessageRequest, ctx: HandlerContext) {
+    return this.messages.get(callerOf(ctx), req);
+  }
+
+  async sync(req: SyncRequest, ctx: HandlerContext) {
+    return this.syncs.sync(callerOf(ctx), req);
+  }
+
+  async getChanges(req: GetChangesRequest, ctx: HandlerContext) {
+    return this.changes.changes(callerOf(ctx), req);
+  }
+
+  async markRead(req: MarkReadRequest, ctx: HandlerContext) {
+    return this.syncs.markRead(callerOf(ctx), req);
+  }
+
+  async getUnreadCounts(req: GetUnreadCountsRequest, ctx: HandlerContext) {
+    return this.syncs.unreadCounts(callerOf(ctx), req);
+  }
+}

@@ -1,0 +1,131 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  connectMongo,
+  createMongoEventLogStore,
+  createSqliteEventLogStore,
+  type Clock,
+  type Config,
+  type EventLogStore,
+  type Logger,
+  type MigrationResult,
+} from "@caas/shared";
+import { migrateChatMongo, type ChatMongoDb } from "./adapters/chat-mongo.js";
+import { createMongoChatStateStore } from "./adapters/chat-state-store-mongo.js";
+import { createSqliteChatStateStore } from "./adapters/chat-state-store-sqlite.js";
+import { openChatSqlite } from "./adapters/chat-sqlite.js";
+import { createMongoConversationStore } from "./adapters/conversation-store-mongo.js";
+import { createSqliteConversationStore } from "./adapters/conversation-store-sqlite.js";
+import { createMongoMemberStore } from "./adapters/member-store-mongo.js";
+import { createSqliteMemberStore } from "./adapters/member-store-sqlite.js";
+import { createMongoReadStateStore } from "./adapters/read-state-store-mongo.js";
+import { createSqliteReadStateStore } from "./adapters/read-state-store-sqlite.js";
+import type { ChatStateStore } from "./ports/chat-state-store.js";
+import type { ConversationStore } from "./ports/conversation-store.js";
+import type { MemberStore } from "./ports/member-store.js";
+import type { ReadStateStore } from "./ports/read-state-store.js";
+
+/** Every store of one chat instance, on one backend. */
+export interface ChatStores {
+  /** The conversation event log: the commit point (services/shared eventlog). */
+  events: EventLogStore;
+  conversations: ConversationStore;
+  members: MemberStore;
+  readStates: ReadStateStore;
+  state: ChatStateStore;
+  /** Closes the stores, then the connection they share. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Chat's SQLite file under the data directory (embedded mode): the event log and every chat table. */
+export const CHAT_DB_FILE = "chat.db";
+
+/** Where the chat stores live; what `openChatStores` picks from the run mode. */
+export type ChatBackend =
+  | { kind: "sqlite"; path: string }
+  | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
+
+/**
+ * The one place the chat adapters are chosen: embedded mode uses one SQLite file
+ * (`<dataDir>/chat.db`) holding the event log and the chat tables; cluster mode uses MongoDB
+ * (CAAS_MONGO_URL, CAAS_MONGO_DB) with `chat_`-prefixed collections. The choice is logged.
+ */
+export async function openChatStoresForConfig(config: Config, logger: Logger, clock: Clock): Promise<ChatStores> {
+  switch (config.mode) {
+    case "embedded": {
+      await mkdir(config.dataDir, { recursive: true });
+      const path = join(config.dataDir, CHAT_DB_FILE);
+      logger.info({ adapter: "sqlite", path }, "chat stores");
+      return openChatStores({ kind: "sqlite", path }, { logger, clock });
+    }
+    case "cluster": {
+      const url = config.cluster.mongoUrl;
+      if (!url) throw new Error("the chat service needs CAAS_MONGO_URL in cluster mode");
+      logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "chat stores");
+      return openChatStores({ kind: "mongo", url, database: config.cluster.mongoDb, appName: config.instanceId }, { logger, clock });
+    }
+  }
+}
+
+/** Opens (and migrates) the chat stores on one backend. Tests call it directly. */
+export async function openChatStores(backend: ChatBackend, deps: { logger?: Logger; clock: Clock }): Promise<ChatStores> {
+  const onMigrated = (what: string) => (result: MigrationResult) => deps.logger?.info(result, `${what} schema migrated`);
+  switch (backend.kind) {
+    case "sqlite": {
+      const db = await openChatSqlite({ path: backend.path, onMigrated: onMigrated("chat") });
+      try {
+        const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log") });
+        return assemble(
+          {
+            events,
+            conversations: createSqliteConversationStore({ db }),
+            members: createSqliteMemberStore({ db }),
+            readStates: createSqliteReadStateStore({ db }),
+            state: createSqliteChatStateStore({ db }),
+          },
+          async () => {
+            db.close();
+          },
+        );
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    }
+    case "mongo": {
+      const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
+      try {
+        const db = conn.client.db(backend.database) as ChatMongoDb;
+        const collectionPrefix = backend.collectionPrefix ?? "chat_";
+        await migrateChatMongo({ db, collectionPrefix, onMigrated: onMigrated("chat") });
+        const events = await createMongoEventLogStore({ db, collectionPrefix, clock: deps.clock, onMigrated: onMigrated("event log") });
+        return assemble(
+          {
+            events,
+            conversations: createMongoConversationStore({ db, collectionPrefix }),
+            members: createMongoMemberStore({ db, collectionPrefix }),
+            readStates: createMongoReadStateStore({ db, collectionPrefix }),
+            state: createMongoChatStateStore({ db, collectionPrefix }),
+          },
+          () => conn.close(),
+        );
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+  }
+}
+
+function assemble(stores: Omit<ChatStores, "close">, release: () => Promise<void>): ChatStores {
+  let closing: Promise<void> | undefined;
+  return {
+    ...stores,
+    close: () =>
+      (closing ??= (async () => {
+        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.state]) await s.close();
+        await release();
+      })()),
+  };
+}
+

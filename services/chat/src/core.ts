@@ -1,0 +1,123 @@
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  NotFoundError,
+  PermissionDeniedError,
+  principalKey,
+  scopeFromVerifiedClaims,
+  UnauthenticatedError,
+  type Clock,
+  type EventLogStore,
+  type LogEvent,
+  type PageTokenCodec,
+  type TenantScope,
+} from "@caas/shared";
+import { LogWriter } from "./log-writer.js";
+import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
+import type { MemberRecord, MemberStore } from "./ports/member-store.js";
+import type { ReadStateStore } from "./ports/read-state-store.js";
+
+/** The end user calling, from the verified access token only (DESIGN "Tenant scope by construction"). */
+export interface Caller {
+  scope: TenantScope;
+  userId: string;
+}
+
+/**
+ * The caller of a ChatService RPC. Anonymous callers get UNAUTHENTICATED; other credentials
+ * (services, the platform admin, API keys) PERMISSION_DENIED: ChatService acts for end users.
+ */
+export function callerOf(ctx: HandlerContext): Caller {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "anonymous") throw new UnauthenticatedError("a user access token is required");
+  if (p.kind !== "user") throw new PermissionDeniedError("ChatService serves end users with a user access token");
+  return { scope: scopeFromVerifiedClaims({ tenant: p.tenantId }), userId: p.userId };
+}
+
+/** Tunables of the chat service. */
+export interface ChatLimits {
+  /** Most current members of one conversation. */
+  maxMembers: number;
+  /** Largest encoded `custom` Struct of a conversation or message, in bytes. */
+  maxCustomBytes: number;
+  /**
+   * GetChanges re-reads this much before a cursor's position (by commit time): the tolerance for
+   * clock skew between instances and for commits still in flight when the cursor was made.
+   */
+  changesOverlapMs: number;
+  /** A changes cursor older than this is expired (FAILED_PRECONDITION: start again). */
+  changesCursorMaxAgeMs: number;
+}
+
+export const DEFAULT_LIMITS: ChatLimits = {
+  maxMembers: 10_000,
+  maxCustomBytes: 8 * 1024,
+  changesOverlapMs: 10_000,
+  changesCursorMaxAgeMs: 30 * 24 * 3600 * 1000,
+};
+
+/** The stores one chat instance works on. */
+export interface CoreStores {
+  events: EventLogStore;
+  conversations: ConversationStore;
+  members: MemberStore;
+  readStates: ReadStateStore;
+}
+
+/** A member's own view of a conversation they belong to. */
+export interface MemberAccess {
+  conversation: ConversationRecord;
+  member: MemberRecord;
+}
+
+/** What a caller may read of a conversation. */
+export type ReadAccess =
+  | { kind: "member"; conversation: ConversationRecord; member: MemberRecord }
+  /** A non-member of an OPEN conversation. */
+  | { kind: "viewer"; conversation: ConversationRecord }
+  /** A former member: events up to their departure, for Sync only. */
+  | { kind: "former"; conversation: ConversationRecord; member: MemberRecord };
+
+/**
+ * What every RPC module shares: the stores, the log writer, time, page tokens, limits, and the
+ * access checks. Access is always read from the store of record (never cached), and anything a
+ * caller may not see is NOT_FOUND, exactly like an id that does not exist.
+ */
+export class ChatCore {
+  readonly writer: LogWriter;
+
+  constructor(
+    readonly stores: CoreStores,
+    readonly clock: Clock,
+    readonly pageTokens: PageTokenCodec,
+    readonly limits: ChatLimits,
+    onCommit?: (event: LogEvent) => void,
+  ) {
+    this.writer = new LogWriter({ events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
+  }
+
+  /** The caller's active membership, or NOT_FOUND. */
+  async requireMember(caller: Caller, conversationId: string): Promise<MemberAccess> {
+    const [conversation, member] = await Promise.all([
+      this.stores.conversations.get(caller.scope, conversationId),
+      this.stores.members.get(caller.scope, conversationId, caller.userId),
+    ]);
+    if (!conversation || !member?.active) throw new NotFoundError("conversation");
+    return { conversation, member };
+  }
+
+  /**
+   * Read access: members, and anyone for OPEN conversations; former members too when
+   * `allowFormer` (Sync). NOT_FOUND otherwise.
+   */
+  async requireReader(caller: Caller, conversationId: string, allowFormer = false): Promise<ReadAccess> {
+    const [conversation, member] = await Promise.all([
+      this.stores.conversations.get(caller.scope, conversationId),
+      this.stores.members.get(caller.scope, conversationId, caller.userId),
+    ]);
+    if (!conversation) throw new NotFoundError("conversation");
+    if (member?.active) return { kind: "member", conversation, member };
+    if (conversation.joinPolicy === "open") return { kind: "viewer", conversation };
+    if (member && allowFormer) return { kind: "former", conversation, member };
+    throw new NotFoundError("conversation");
+  }
+}

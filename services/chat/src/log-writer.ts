@@ -1,0 +1,91 @@
+import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { newId, type EventLogStore, type LogEvent, type TenantScope } from "@caas/shared";
+import { buildEvent, decodeEvent, encodeEvent, summaryOf, type EventHeader } from "./domain/events.js";
+import type { ConversationStore, EventSummary } from "./ports/conversation-store.js";
+
+/** One event to commit. */
+export interface AppendRequest {
+  conversationId: string;
+  /** The user causing the event (the caller; never a request field). */
+  actorId: string;
+  /** The idempotency key: a client's client_message_id, or a `systemKey`. */
+  clientMessageId?: string;
+  payloadHash: string;
+  /** New messages count towards unread. */
+  countable: boolean;
+  /** The event's payload, built once the seq and commit time are known (again on a retry). */
+  payload(header: EventHeader): Event["payload"];
+}
+
+/** What the log holds after an append. */
+export interface Committed {
+  /** `duplicate`: an event with the same (actor, idempotency key) was committed before; it is returned as is. */
+  kind: "appended" | "duplicate";
+  log: LogEvent;
+  event: Event;
+}
+
+/**
+ * Appends events to the conversation log (the commit point) and then moves the conversation
+ * projection forward (head, countable counter, activity, last message). The projection update
+ * is idempotent and order-free, and it also runs for duplicates, so a retried request repairs a
+ * projection left behind by a crash between the commit and the update.
+ */
+export class LogWriter {
+  constructor(
+    private readonly deps: {
+      events: EventLogStore;
+      conversations: ConversationStore;
+      /** Called after each new commit (not for duplicates), in the request's async context. */
+      onCommit?: (event: LogEvent) => void;
+    },
+  ) {}
+
+  async append(scope: TenantScope, req: AppendRequest): Promise<Committed> {
+    const eventId = newId();
+    let built: Event | undefined;
+    const result = await this.deps.events.append(scope, {
+      conversationId: req.conversationId,
+      eventId,
+      actorId: req.actorId,
+      ...(req.clientMessageId === undefined ? {} : { clientMessageId: req.clientMessageId }),
+      payloadHash: req.payloadHash,
+      countable: req.countable,
+      encode: ({ seq, createTimeMs }) => {
+        const header = { conversationId: req.conversationId, seq, eventId, actorId: req.actorId, createTimeMs };
+        built = buildEvent(header, req.payload(header));
+        return encodeEvent(built);
+      },
+    });
+    const event = result.kind === "appended" && built ? built : decodeEvent(result.event);
+    await this.project(scope, result.event, event);
+    if (result.kind === "appended") this.deps.onCommit?.(result.event);
+    return { kind: result.kind, log: result.event, event };
+  }
+
+  /** Moves the conversation projection to a committed event. */
+  async project(scope: TenantScope, log: LogEvent, event: Event): Promise<void> {
+    await this.deps.conversations.recordEvent(scope, log.conversationId, projectionOf(log, event));
+  }
+}
+
+/** What the conversation projection takes from one event. */
+export function projectionOf(log: LogEvent, event: Event): EventSummary {
+  const p = event.payload;
+  const activity =
+    p.case === "messageCreated" ||
+    p.case === "conversationCreated" ||
+    p.case === "memberJoined" ||
+    p.case === "memberLeft" ||
+    p.case === "memberRemoved" ||
+    p.case === "memberRoleChanged" ||
+    p.case === "memberBanned";
+  const topLevel = p.case === "messageCreated" && p.value.message !== undefined && p.value.message.threadParentId === "";
+  return {
+    seq: log.seq,
+    countableSeq: log.countableSeq,
+    timeMs: log.createTimeMs,
+    activity,
+    ...(topLevel && !log.redacted ? { lastMessage: summaryOf(p.value.message!, log.createTimeMs) } : {}),
+  };
+}

@@ -1,0 +1,111 @@
+import { create } from "@bufbuild/protobuf";
+import { GetChangesResponseSchema, type GetChangesRequest, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ConversationChangesSchema, type ConversationChanges } from "@caas/gen/caas/chat/v1/changes_pb.js";
+import { FailedPreconditionError, InvalidArgumentError } from "@caas/shared";
+import type { Caller, ChatCore } from "../core.js";
+import { decodeEvent } from "../domain/events.js";
+import { invalid } from "../domain/input.js";
+import { conversationView, readStateView } from "../domain/views.js";
+import type { ConversationRecord } from "../ports/conversation-store.js";
+import type { MemberRecord } from "../ports/member-store.js";
+
+/**
+ * What a changes cursor holds (signed and bound to the tenant and user by the page token codec).
+ * A pass walks the caller's conversations changed after `s` in (changeMs, id) order; `t` is when
+ * the pass began and `a` where it stands. When a pass ends, the next cursor is `{ s: t }`.
+ */
+interface CursorKey {
+  /** The start of the previous complete pass (epoch ms); absent on the first pass. */
+  s?: number;
+  /** The start of this pass. */
+  t?: number;
+  /** The (changeMs, id) of the last conversation returned in this pass. */
+  a?: [number, string];
+}
+
+/**
+ * GetChanges: the per-user catch-up across all of the caller's conversations.
+ *
+ * Selection is by commit time with an overlap: a pass after a cursor made at time `s` looks at
+ * conversations whose newest event committed after `s - changesOverlapMs` and returns their
+ * events committed after that instant (the newest per_conversation_limit of them, `limited`
+ * when there are more). The overlap absorbs clock skew between instances and commits still in
+ * flight when the cursor was made, so a response may repeat events (clients dedupe by
+ * conversation and seq) but does not leave one out; should a commit ever fall outside it, the
+ * client still sees the seq gap in the next event and fills it through Sync. Times only select
+ * here: nothing is ordered by them.
+ */
+export class ChangesOps {
+  constructor(private readonly core: ChatCore) {}
+
+  async changes(caller: Caller, req: GetChangesRequest): Promise<GetChangesResponse> {
+    if (req.limit < 0 || req.limit > 100) throw invalid("limit", "must be between 0 and 100");
+    if (req.perConversationLimit < 0 || req.perConversationLimit > 200) throw invalid("per_conversation_limit", "must be between 0 and 200");
+    const limit = req.limit === 0 ? 50 : req.limit;
+    const perConversation = req.perConversationLimit === 0 ? 50 : req.perConversationLimit;
+    const { stores, clock, limits, pageTokens } = this.core;
+    const binding = { tenantId: caller.scope.tenantId, query: `changes|${caller.userId}` };
+    let decoded: CursorKey | undefined;
+    try {
+      decoded = pageTokens.decode<CursorKey>(binding, req.cursor);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw invalid("cursor", "malformed, or issued to another user");
+      throw err;
+    }
+    const key = checkKey(decoded);
+    const now = clock.nowMs();
+    if (key.s !== undefined && now - key.s > limits.changesCursorMaxAgeMs) {
+      throw new FailedPreconditionError("the changes cursor expired: start again with an empty cursor");
+    }
+    const passStart = key.t ?? now;
+    const from = key.s === undefined ? undefined : key.s - limits.changesOverlapMs;
+
+    const memberships = await stores.members.ofUser(caller.scope, caller.userId, from === undefined ? {} : { leftAfterMs: from });
+    const byId = new Map(memberships.map((m) => [m.conversationId, m]));
+    const page = await stores.conversations.listByChange(caller.scope, {
+      ids: [...byId.keys()],
+      ...(from === undefined ? {} : { changedAfterMs: from }),
+      ...(key.a ? { after: { changeMs: key.a[0], id: key.a[1] } } : {}),
+      limit: limit + 1,
+    });
+    const shown = page.slice(0, limit);
+    const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, from, perConversation)));
+    const last = shown[shown.length - 1];
+    const hasMore = page.length > limit && last !== undefined;
+    const next: CursorKey = hasMore ? { ...(key.s === undefined ? {} : { s: key.s }), t: passStart, a: [last.changeMs, last.id] } : { s: passStart };
+    return create(GetChangesResponseSchema, { conversations, nextCursor: pageTokens.encode(binding, next), hasMore });
+  }
+
+  private async changesOf(caller: Caller, c: ConversationRecord, m: MemberRecord, from: number | undefined, perConversation: number): Promise<ConversationChanges> {
+    const { events, members, readStates } = this.core.stores;
+    const head = await events.head(caller.scope, c.id);
+    const top = m.active ? head.seq : Math.min(m.leftSeq, head.seq);
+    const low = Math.max(0, top - perConversation - 1);
+    const window = top > low ? await events.read(caller.scope, c.id, low, top - low) : [];
+    let start = from === undefined ? 0 : window.findIndex((e) => e.createTimeMs > from);
+    if (start < 0) start = window.length;
+    const fresh = window.slice(start);
+    const base = { conversationId: c.id, events: fresh.slice(-perConversation).map(decodeEvent), limited: fresh.length > perConversation };
+    if (!m.active) return create(ConversationChangesSchema, base);
+    const [count, rs] = await Promise.all([members.count(caller.scope, c.id), readStates.get(caller.scope, c.id, caller.userId)]);
+    return create(ConversationChangesSchema, {
+      ...base,
+      conversation: conversationView(c, count, head),
+      readState: readStateView(c.id, caller.userId, rs, Math.max(head.countableSeq, c.countableSeq)),
+    });
+  }
+}
+
+/** A decoded cursor key with the expected shape (its MAC was valid, so this only guards versions). */
+function checkKey(key: CursorKey | undefined): CursorKey {
+  if (key === undefined) return {};
+  const int = (v: unknown) => v === undefined || Number.isSafeInteger(v);
+  const ok =
+    typeof key === "object" &&
+    key !== null &&
+    int(key.s) &&
+    int(key.t) &&
+    (key.a === undefined || (Array.isArray(key.a) && key.a.length === 2 && Number.isSafeInteger(key.a[0]) && typeof key.a[1] === "string"));
+  if (!ok) throw invalid("cursor", "malformed cursor");
+  return key;
+}

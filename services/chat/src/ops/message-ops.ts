@@ -1,0 +1,187 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  GetMessageResponseSchema,
+  ListMessagesResponseSchema,
+  MessageOrder,
+  SendMessageResponseSchema,
+  type GetMessageRequest,
+  type GetMessageResponse,
+  type ListMessagesRequest,
+  type ListMessagesResponse,
+  type SendMessageRequest,
+  type SendMessageResponse,
+} from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { MessageSchema, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnimplementedError,
+  type LogEvent,
+  type TenantScope,
+} from "@caas/shared";
+import type { Caller, ChatCore } from "../core.js";
+import { decodeEvent, payloadHash } from "../domain/events.js";
+import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
+import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
+import { maySend } from "../domain/rules.js";
+
+const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
+/** Characters (code points) of a message text. */
+export const MAX_TEXT_CHARS = 4000;
+
+/** SendMessage, ListMessages, GetMessage. Messages are read from the log itself. */
+export class MessageOps {
+  constructor(private readonly core: ChatCore) {}
+
+  async send(caller: Caller, req: SendMessageRequest): Promise<SendMessageResponse> {
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
+    if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
+    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined) throw invalid("text", "a message needs text, attachments or custom data");
+    if (req.attachments.length > 0) throw new UnimplementedError("attachments are not built yet (issue #5 stage B: media references)");
+    if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
+    const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
+    if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");
+    checkCustom("custom", req.custom, this.core.limits.maxCustomBytes);
+    const replyTo = req.replyToMessageId === "" ? "" : checkUuid("reply_to_message_id", req.replyToMessageId);
+    const threadParent = req.threadParentId === "" ? "" : checkUuid("thread_parent_id", req.threadParentId);
+    // The request's payload (the sender is the caller, never a field), for idempotent retries.
+    const hash = payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent });
+
+    const { stores, writer } = this.core;
+    const { conversation, member } = await this.core.requireMember(caller, conversationId);
+    if (!maySend(conversation.kind, member.role)) throw new PermissionDeniedError("only owners and admins post in a CHANNEL");
+    if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
+    if (conversation.frozen && member.role === "member") throw new FailedPreconditionError("the conversation is frozen");
+    if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");
+    if (threadParent !== "") {
+      const parent = await this.find(caller.scope, conversationId, threadParent);
+      if (!parent) throw new NotFoundError("thread_parent_id");
+      if (parent.message.threadParentId !== "") throw invalid("thread_parent_id", "a thread reply cannot have replies; use its root");
+    }
+    const members = mentions.length === 0 ? [] : await stores.members.getMany(caller.scope, conversationId, mentions);
+    const mentionable = new Set(members.filter((m) => m.active).map((m) => m.userId));
+
+    const committed = await writer.append(caller.scope, {
+      conversationId,
+      actorId: caller.userId,
+      clientMessageId: req.clientMessageId,
+      payloadHash: hash,
+      countable: true,
+      payload: (h) => ({
+        case: "messageCreated",
+        value: create(MessageCreatedSchema, {
+          message: create(MessageSchema, {
+            id: messageIdFor(h.seq, h.createTimeMs),
+            conversationId,
+            seq: BigInt(h.seq),
+            senderId: caller.userId,
+            clientMessageId: req.clientMessageId,
+            text: req.text,
+            mentionedUserIds: mentions.filter((m) => mentionable.has(m)),
+            ...(req.custom === undefined ? {} : { custom: req.custom }),
+            replyToMessageId: replyTo,
+            threadParentId: threadParent,
+            createTime: timestampFromMs(h.createTimeMs),
+          }),
+        }),
+      }),
+    });
+    const payload = committed.event.payload;
+    if (committed.kind === "duplicate" && (committed.log.payloadHash !== hash || payload.case !== "messageCreated")) {
+      throw new AlreadyExistsError("client_message_id was already used for another message in this conversation");
+    }
+    const { seq, countableSeq, createTimeMs } = committed.log;
+    // Sending reads everything up to one's own message.
+    await stores.readStates.advance(caller.scope, { conversationId, userId: caller.userId, seq, countableSeq, timeMs: createTimeMs });
+    return create(SendMessageResponseSchema, {
+      messageId: payload.case === "messageCreated" ? payload.value.message!.id : "",
+      seq: BigInt(seq),
+      createTime: timestampFromMs(createTimeMs),
+      duplicate: committed.kind === "duplicate",
+    });
+  }
+
+  async get(caller: Caller, req: GetMessageRequest): Promise<GetMessageResponse> {
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    const messageId = checkUuid("message_id", req.messageId);
+    await this.core.requireReader(caller, conversationId);
+    const found = await this.find(caller.scope, conversationId, messageId);
+    if (!found) throw new NotFoundError("message");
+    return create(GetMessageResponseSchema, { message: found.message });
+  }
+
+  async list(caller: Caller, req: ListMessagesRequest): Promise<ListMessagesResponse> {
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    const limit = pageSize(req.pageSize, 50, 200);
+    if (req.beforeSeq !== 0n && req.afterSeq >= req.beforeSeq) throw invalid("after_seq", "must be lower than before_seq");
+    if (req.order !== MessageOrder.UNSPECIFIED && req.order !== MessageOrder.NEWEST_FIRST && req.order !== MessageOrder.OLDEST_FIRST) throw invalid("order", "unknown order");
+    await this.core.requireReader(caller, conversationId);
+    const { events } = this.core.stores;
+    const head = (await events.head(caller.scope, conversationId)).seq;
+    const newestFirst = req.order !== MessageOrder.OLDEST_FIRST;
+    const binding = {
+      tenantId: caller.scope.tenantId,
+      query: `messages|${conversationId}|${req.beforeSeq}|${req.afterSeq}|${newestFirst ? "desc" : "asc"}|${req.excludeThreadReplies}`,
+    };
+    const token = this.core.pageTokens.decode<number>(binding, req.pageToken);
+    // The open range (low, high) of seqs still to page through.
+    let low = clampSeq(req.afterSeq, head);
+    let high = req.beforeSeq === 0n ? head + 1 : Math.min(clampSeq(req.beforeSeq, head + 1), head + 1);
+    if (token !== undefined) {
+      if (!Number.isSafeInteger(token)) throw invalid("page_token", "not valid for this query");
+      if (newestFirst) high = Math.min(high, token);
+      else low = Math.max(low, token);
+    }
+    const window = Math.min(1000, Math.max(100, limit * 2));
+    const out: Message[] = [];
+    while (out.length <= limit && high - low > 1) {
+      const from = newestFirst ? Math.max(low, high - 1 - window) : low;
+      const count = Math.min(window, high - 1 - from);
+      const batch = await events.read(caller.scope, conversationId, from, count);
+      if (batch.length === 0) break;
+      const ordered = newestFirst ? batch.reverse() : batch;
+      for (const e of ordered) {
+        const m = messageOf(e, decodeEvent(e));
+        if (m && !(req.excludeThreadReplies && m.threadParentId !== "")) out.push(m);
+        if (out.length > limit) break;
+      }
+      if (newestFirst) high = batch[batch.length - 1]!.seq;
+      else low = batch[batch.length - 1]!.seq;
+    }
+    const shown = out.slice(0, limit);
+    const last = shown[shown.length - 1];
+    const next = out.length > limit && last ? Number(last.seq) : undefined;
+    return create(ListMessagesResponseSchema, {
+      messages: shown,
+      nextPageToken: next === undefined ? "" : this.core.pageTokens.encode(binding, next),
+    });
+  }
+
+  /** The message with this id in this conversation (one point read of the log), if any. */
+  async find(scope: TenantScope, conversationId: string, messageId: string): Promise<{ log: LogEvent; message: Message } | undefined> {
+    const seq = seqOfMessageId(messageId);
+    if (seq === undefined) return undefined;
+    const [log] = await this.core.stores.events.read(scope, conversationId, seq - 1, 1);
+    if (!log || log.seq !== seq) return undefined;
+    const message = messageOf(log, decodeEvent(log));
+    return message && message.id.toLowerCase() === messageId.toLowerCase() ? { log, message } : undefined;
+  }
+}
+
+/** The message a MessageCreated event carries (a tombstone when redacted); undefined for other events. */
+export function messageOf(log: LogEvent, event: Event): Message | undefined {
+  if (event.payload.case !== "messageCreated" || !event.payload.value.message) return undefined;
+  const m = event.payload.value.message;
+  if (!log.redacted) return m;
+  return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, attachments: [], deleted: true });
+}
+
+/** A uint64 seq from a request as a number, capped at `max`. */
+function clampSeq(seq: bigint, max: number): number {
+  return seq > BigInt(max) ? max : Number(seq);
+}

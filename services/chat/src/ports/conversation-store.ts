@@ -1,0 +1,136 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { TenantScope } from "@caas/shared";
+
+/** Kind of conversation, fixed at creation (caas.chat.v1.ConversationType). */
+export type ConversationKind = "direct" | "group" | "channel";
+
+/** Who may join (caas.chat.v1.JoinPolicy). */
+export type JoinPolicyKind = "open" | "invite_only" | "closed";
+
+/** The newest top-level message of a conversation, for conversation lists. */
+export interface MessageSummaryRecord {
+  messageId: string;
+  seq: number;
+  senderId: string;
+  /** The first 200 characters of the text. */
+  textPreview: string;
+  attachmentCount: number;
+  createTimeMs: number;
+}
+
+/** What CreateConversation stores. */
+export interface NewConversation {
+  /** UUIDv7. */
+  id: string;
+  kind: ConversationKind;
+  title: string;
+  /** "" when none. */
+  avatarUrl: string;
+  custom?: JsonObject;
+  createdBy: string;
+  createTimeMs: number;
+  joinPolicy: JoinPolicyKind;
+  /**
+   * DIRECT conversations only: the deterministic key of the pair of users (`directKey`), unique
+   * per tenant, so two concurrent creations of one pair end with one conversation.
+   */
+  directKey?: string;
+}
+
+/**
+ * A conversation as stored: its own fields plus a projection of its event log (head, countable
+ * counter, activity times, last message) that writers move forward after each commit.
+ */
+export interface ConversationRecord extends NewConversation {
+  updateTimeMs: number;
+  archived: boolean;
+  frozen: boolean;
+  /** Seq of the newest event the projection has seen (the log itself is the store of record). */
+  lastSeq: number;
+  /** Countable messages up to lastSeq. */
+  countableSeq: number;
+  /** Commit time of the newest message or membership change (ListConversations orders by it). */
+  activityMs: number;
+  /** Commit time of the newest event of any kind (GetChanges selects by it). */
+  changeMs: number;
+  lastMessage?: MessageSummaryRecord;
+}
+
+/** One committed event, as the conversation projection needs it. */
+export interface EventSummary {
+  seq: number;
+  countableSeq: number;
+  timeMs: number;
+  /** Messages and membership changes move `activityMs`; every event moves `changeMs`. */
+  activity: boolean;
+  /** Set for top-level messages: becomes `lastMessage` unless a newer one is there. */
+  lastMessage?: MessageSummaryRecord;
+}
+
+/** Keyset position in activity order (newest first). */
+export interface ActivityKey {
+  activityMs: number;
+  id: string;
+}
+
+/** Keyset position in change order (oldest first). */
+export interface ChangeKey {
+  changeMs: number;
+  id: string;
+}
+
+export interface ActivityQuery {
+  /** Only these conversations (the caller's memberships); at most 10 000. */
+  ids: string[];
+  /** Only conversations strictly after this key in (activityMs desc, id desc) order. */
+  after?: ActivityKey;
+  kind?: ConversationKind;
+  includeArchived: boolean;
+  /** 1..1000. */
+  limit: number;
+}
+
+export interface ChangeQuery {
+  /** Only these conversations (the caller's memberships); at most 10 000. */
+  ids: string[];
+  /** Only conversations whose changeMs is greater; all when omitted. */
+  changedAfterMs?: number;
+  /** Only conversations strictly after this key in (changeMs asc, id asc) order. */
+  after?: ChangeKey;
+  /** 1..1000. */
+  limit: number;
+}
+
+/**
+ * Conversations of a tenant. Every method is scoped to one tenant; another tenant's ids are
+ * simply not found.
+ */
+export interface ConversationStore {
+  /**
+   * Stores a new conversation. A DIRECT conversation whose pair already has one is not created:
+   * the existing one comes back with `created: false` (also under concurrent creations, through a
+   * unique index on (tenant, directKey)).
+   */
+  create(scope: TenantScope, conversation: NewConversation): Promise<{ created: boolean; conversation: ConversationRecord }>;
+
+  get(scope: TenantScope, id: string): Promise<ConversationRecord | undefined>;
+
+  /** The conversations of `ids` that exist, in no particular order. At most 1000 ids. */
+  getMany(scope: TenantScope, ids: string[]): Promise<ConversationRecord[]>;
+
+  /**
+   * Moves the log projection forward to a committed event. Every field only moves forward
+   * (lastSeq, countableSeq and the times are maxima; lastMessage is replaced only by a newer
+   * seq), so calls may come in any order, twice, or from several instances. Unknown ids are
+   * ignored.
+   */
+  recordEvent(scope: TenantScope, id: string, event: EventSummary): Promise<void>;
+
+  /** ListConversations: newest activity first, ties by id descending. */
+  listByActivity(scope: TenantScope, query: ActivityQuery): Promise<ConversationRecord[]>;
+
+  /** GetChanges: oldest change first, ties by id ascending. */
+  listByChange(scope: TenantScope, query: ChangeQuery): Promise<ConversationRecord[]>;
+
+  close(): Promise<void>;
+}

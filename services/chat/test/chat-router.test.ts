@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
+import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
+import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { BadRequestSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { registerChatRoutes } from "../src/routes.js";
+import { sqliteWorld, type World } from "./support/harness.js";
+import { chatClientAs, routerTransport } from "./support/router.js";
+
+const dir = mkdtempSync(join(tmpdir(), "caas-chat-router-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  if (!err) expect.fail("the call succeeded but should have failed");
+  return err;
+}
+
+describe("ChatService over an in-memory router (tier 2: routes, validation, error mapping)", () => {
+  let w: World;
+  let register: (router: ConnectRouter) => void;
+  const as = (user?: string, tenant?: string, opts = {}) => chatClientAs(register, user === undefined ? undefined : `${tenant ?? w.tenantId}/${user}`, opts);
+
+  beforeEach(async () => {
+    w = await sqliteWorld(dir);
+    register = (router) => registerChatRoutes(router, w.instance.impl);
+  });
+  afterEach(() => w.close());
+
+  it("runs a conversation end to end through the routes", async () => {
+    const alice = as("alice");
+    const bob = as("bob");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "t" });
+    const ack = await bob.sendMessage({ conversationId: conversation!.id, clientMessageId: "k1", text: "hi" });
+    expect(ack.seq).toBe(2n);
+    const sync = await alice.sync({ conversationId: conversation!.id });
+    expect(sync.events.map((e) => e.payload.case)).toEqual(["conversationCreated", "messageCreated"]);
+    expect((await alice.getUnreadCounts({})).totalUnreadCount).toBe(1);
+  });
+
+  it("answers UNAUTHENTICATED without a credential", async () => {
+    const err = await failure(as(undefined).listConversations({}));
+    expect(err.code).toBe(Code.Unauthenticated);
+  });
+
+  it("validates requests against the protos before the handler (field violations)", async () => {
+    const err = await failure(as("alice").sendMessage({ conversationId: "nope", clientMessageId: "", text: "x".repeat(4001) }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    const fields = err.findDetails(ViolationsSchema).flatMap((v) => v.violations.map((x) => x.field?.elements.map((e) => e.fieldName).join(".")));
+    expect(fields).toEqual(expect.arrayContaining(["conversation_id", "client_message_id", "text"]));
+    const empty = await failure(as("alice").sendMessage({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", clientMessageId: "k" }));
+    expect(empty.code).toBe(Code.InvalidArgument);
+  });
+
+  it("maps domain errors centrally, with field details for semantic input errors", async () => {
+    const alice = as("alice");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP });
+    const id = conversation!.id;
+    await alice.sendMessage({ conversationId: id, clientMessageId: "k", text: "one" });
+    expect((await failure(alice.sendMessage({ conversationId: id, clientMessageId: "k", text: "two" }))).code).toBe(Code.AlreadyExists);
+    expect((await failure(as("mallory").getConversation({ conversationId: id }))).code).toBe(Code.NotFound);
+    expect((await failure(as("alice", "othertenant").getConversation({ conversationId: id }))).code).toBe(Code.NotFound);
+    const direct = await failure(alice.createConversation({ type: ConversationType.DIRECT, memberIds: ["alice"] }));
+    expect(direct.code).toBe(Code.InvalidArgument);
+    const custom = await failure(alice.sendMessage({ conversationId: id, clientMessageId: "big", custom: { b: "x".repeat(9000) } }));
+    expect(custom.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual(["custom"]);
+  });
+
+  it("takes the sender from the credential only: headers claiming another user change nothing", async () => {
+    const alice = as("alice");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] });
+    const forged = as("bob", undefined, { headers: { "x-user-id": "alice", "x-caas-user": "alice", "x-tenant-id": "othertenant" } });
+    const ack = await forged.sendMessage({ conversationId: conversation!.id, clientMessageId: "f1", text: "who am i" });
+    const { message } = await alice.getMessage({ conversationId: conversation!.id, messageId: ack.messageId });
+    expect(message?.senderId).toBe("bob");
+  });
+
+  it("refuses a request larger than the read limit", async () => {
+    const small = chatClientAs(register, `${w.tenantId}/alice`, { readMaxBytes: 1024 });
+    const err = await failure(small.sendMessage({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", clientMessageId: "k", text: "x".repeat(2000) }));
+    expect(err.code).toBe(Code.ResourceExhausted);
+  });
+
+  it("answers RPCs of later stages with UNIMPLEMENTED naming the issue that builds them", async () => {
+    const id = "0190d2a4-5b6c-7d8e-9f01-23456789abcd";
+    const stageB = await failure(as("alice").archiveConversation({ conversationId: id }));
+    expect(stageB.code).toBe(Code.Unimplemented);
+    expect(stageB.rawMessage).toMatch(/ChatService\/ArchiveConversation is not built yet \(issue #5 stage B/);
+    const coreII = await failure(as("alice").editMessage({ conversationId: id, messageId: id, text: "x" }));
+    expect(coreII.rawMessage).toMatch(/ChatService\/EditMessage is not built yet \(issue #6/);
+    const internal = createClient(ChatInternalService, routerTransport(register));
+    const err = await failure(internal.syncInternal({ tenantId: id, conversationId: id }));
+    expect(err.code).toBe(Code.Unimplemented);
+  });
+});

@@ -1,0 +1,133 @@
+import { newId, type TenantScope } from "@caas/shared";
+import { freshTenantScope } from "@caas/shared/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ConversationStore, NewConversation } from "../../src/ports/conversation-store.js";
+import type { Instances, OpenInstances } from "../support/backends.js";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function group(o: Partial<NewConversation> = {}): NewConversation {
+  return { id: newId(), kind: "group", title: "g", avatarUrl: "", createdBy: "alice", createTimeMs: T0, joinPolicy: "invite_only", ...o };
+}
+
+function direct(a: string, b: string, o: Partial<NewConversation> = {}): NewConversation {
+  return { id: newId(), kind: "direct", title: "", avatarUrl: "", createdBy: a, createTimeMs: T0, joinPolicy: "closed", directKey: a < b ? `${a}|${b}` : `${b}|${a}`, ...o };
+}
+
+/** The ConversationStore contract, run against every adapter. */
+export function conversationStoreContract(name: string, open: OpenInstances): void {
+  describe(`ConversationStore contract: ${name}`, () => {
+    let inst: Instances;
+    let store: ConversationStore;
+    let scope: TenantScope;
+
+    beforeEach(async () => {
+      inst = await open();
+      store = inst.a.conversations;
+      scope = freshTenantScope();
+    });
+    afterEach(() => inst.close());
+
+    it("stores a conversation with an empty log projection and reads it back", async () => {
+      const input = group({ title: "Team", avatarUrl: "https://x.example/a.png", custom: { "a.b": { $c: [1, "two"] } }, joinPolicy: "open" });
+      const { created, conversation } = await store.create(scope, input);
+      expect(created).toBe(true);
+      const expected = { ...input, updateTimeMs: T0, archived: false, frozen: false, lastSeq: 0, countableSeq: 0, activityMs: T0, changeMs: T0 };
+      expect(conversation).toEqual(expected);
+      expect(await inst.b.conversations.get(scope, input.id)).toEqual(expected);
+      expect(await store.get(scope, newId())).toBeUndefined();
+    });
+
+    it("keeps one DIRECT conversation per pair, also when two instances create it at once", async () => {
+      const [x, y] = await Promise.all([store.create(scope, direct("ann", "bob")), inst.b.conversations.create(scope, direct("bob", "ann"))]);
+      expect([x.created, y.created].sort()).toEqual([false, true]);
+      expect(x.conversation.id).toBe(y.conversation.id);
+      expect(x.conversation.directKey).toBe("ann|bob");
+      const again = await store.create(scope, direct("ann", "bob"));
+      expect(again).toMatchObject({ created: false, conversation: { id: x.conversation.id } });
+      // Another pair and groups are independent.
+      expect((await store.create(scope, direct("ann", "cid"))).created).toBe(true);
+      expect((await store.create(scope, group())).created).toBe(true);
+    });
+
+    it("refuses a second conversation with an existing id", async () => {
+      const input = group();
+      await store.create(scope, input);
+      await expect(store.create(scope, { ...input, title: "other" })).rejects.toThrow();
+      expect((await store.get(scope, input.id))?.title).toBe("g");
+    });
+
+    it("moves the projection forward only, in any order and from any instance", async () => {
+      const { conversation: c } = await store.create(scope, group());
+      const summary = (seq: number) => ({ messageId: newId(), seq, senderId: "bob", textPreview: `m${seq}`, attachmentCount: 0, createTimeMs: T0 + seq });
+      await inst.b.conversations.recordEvent(scope, c.id, { seq: 5, countableSeq: 3, timeMs: T0 + 50, activity: true, lastMessage: summary(5) });
+      await store.recordEvent(scope, c.id, { seq: 4, countableSeq: 2, timeMs: T0 + 40, activity: true, lastMessage: summary(4) });
+      await store.recordEvent(scope, c.id, { seq: 6, countableSeq: 3, timeMs: T0 + 60, activity: false });
+      await store.recordEvent(scope, c.id, { seq: 6, countableSeq: 3, timeMs: T0 + 60, activity: false });
+      await store.recordEvent(scope, newId(), { seq: 1, countableSeq: 0, timeMs: T0, activity: true });
+      const got = (await store.get(scope, c.id))!;
+      expect(got).toMatchObject({ lastSeq: 6, countableSeq: 3, activityMs: T0 + 50, changeMs: T0 + 60 });
+      expect(got.lastMessage).toMatchObject({ seq: 5, textPreview: "m5" });
+    });
+
+    it("lists by activity, newest first, with a keyset, a kind filter and only the given ids", async () => {
+      const made = [];
+      for (let i = 0; i < 5; i++) {
+        const { conversation } = await store.create(scope, i === 4 ? direct("ann", `u${i}`) : group());
+        await store.recordEvent(scope, conversation.id, { seq: 1, countableSeq: 0, timeMs: T0 + (i % 3) * 10, activity: true });
+        made.push(conversation.id);
+      }
+      const stranger = (await store.create(scope, group())).conversation.id;
+      const ids = [...made];
+      const all = await store.listByActivity(scope, { ids, includeArchived: false, limit: 10 });
+      expect(all.map((c) => c.id)).not.toContain(stranger);
+      const keys = all.map((c) => [c.activityMs, c.id] as const);
+      expect(keys).toEqual([...keys].sort((a, b) => b[0] - a[0] || (a[1] < b[1] ? 1 : -1)));
+      expect(all).toHaveLength(5);
+      const first = await store.listByActivity(scope, { ids, includeArchived: false, limit: 2 });
+      const rest = await store.listByActivity(scope, { ids, includeArchived: false, limit: 10, after: { activityMs: first[1]!.activityMs, id: first[1]!.id } });
+      expect([...first, ...rest].map((c) => c.id)).toEqual(all.map((c) => c.id));
+      const directs = await store.listByActivity(scope, { ids, includeArchived: false, limit: 10, kind: "direct" });
+      expect(directs.map((c) => c.id)).toEqual([made[4]]);
+      expect(await store.listByActivity(scope, { ids: [], includeArchived: false, limit: 10 })).toEqual([]);
+    });
+
+    it("lists by change, oldest first, after a time and a keyset", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const { conversation } = await store.create(scope, group());
+        await store.recordEvent(scope, conversation.id, { seq: 1, countableSeq: 0, timeMs: T0 + i * 10, activity: false });
+        ids.push(conversation.id);
+      }
+      const all = await store.listByChange(scope, { ids, limit: 10 });
+      expect(all.map((c) => c.id)).toEqual(ids);
+      expect((await store.listByChange(scope, { ids, limit: 10, changedAfterMs: T0 + 10 })).map((c) => c.id)).toEqual(ids.slice(2));
+      expect((await store.listByChange(scope, { ids, limit: 1, after: { changeMs: T0 + 10, id: ids[1]! } })).map((c) => c.id)).toEqual([ids[2]]);
+      expect((await store.getMany(scope, [ids[3]!, ids[0]!, newId()])).map((c) => c.id).sort()).toEqual([ids[0], ids[3]].sort());
+    });
+
+    it("keeps tenants apart", async () => {
+      const other = freshTenantScope();
+      const { conversation: mine } = await store.create(scope, direct("ann", "bob"));
+      expect(await store.get(other, mine.id)).toBeUndefined();
+      expect(await store.getMany(other, [mine.id])).toEqual([]);
+      expect(await store.listByActivity(other, { ids: [mine.id], includeArchived: true, limit: 10 })).toEqual([]);
+      expect(await store.listByChange(other, { ids: [mine.id], limit: 10 })).toEqual([]);
+      // The same pair in another tenant is another conversation.
+      const theirs = await store.create(other, direct("ann", "bob"));
+      expect(theirs.created).toBe(true);
+      expect(theirs.conversation.id).not.toBe(mine.id);
+      await store.recordEvent(other, mine.id, { seq: 9, countableSeq: 9, timeMs: T0 + 9, activity: true });
+      expect((await store.get(scope, mine.id))?.lastSeq).toBe(0);
+    });
+
+    it("refuses arguments every adapter refuses", async () => {
+      await expect(store.get({ tenantId: scope.tenantId } as TenantScope, newId())).rejects.toThrow(TypeError);
+      await expect(store.get(scope, "a|b")).rejects.toThrow(RangeError);
+      await expect(store.create(scope, { ...group(), directKey: "a|b" })).rejects.toThrow(RangeError);
+      await expect(store.create(scope, { ...direct("a", "b"), directKey: undefined })).rejects.toThrow(RangeError);
+      await expect(store.listByActivity(scope, { ids: [], includeArchived: false, limit: 0 })).rejects.toThrow(RangeError);
+      await expect(store.recordEvent(scope, newId(), { seq: -1, countableSeq: 0, timeMs: T0, activity: true })).rejects.toThrow(RangeError);
+    });
+  });
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type Database from "better-sqlite3";
+import { connectMongo, type MongoConnection } from "@caas/shared";
+import { migrateChatMongo, type ChatMongoDb } from "../../src/adapters/chat-mongo.js";
+import { openChatSqlite } from "../../src/adapters/chat-sqlite.js";
+import { createMongoChatStateStore } from "../../src/adapters/chat-state-store-mongo.js";
+import { createSqliteChatStateStore } from "../../src/adapters/chat-state-store-sqlite.js";
+import { createMongoConversationStore } from "../../src/adapters/conversation-store-mongo.js";
+import { createSqliteConversationStore } from "../../src/adapters/conversation-store-sqlite.js";
+import { createMongoMemberStore } from "../../src/adapters/member-store-mongo.js";
+import { createSqliteMemberStore } from "../../src/adapters/member-store-sqlite.js";
+import { createMongoReadStateStore } from "../../src/adapters/read-state-store-mongo.js";
+import { createSqliteReadStateStore } from "../../src/adapters/read-state-store-sqlite.js";
+import type { ChatStateStore } from "../../src/ports/chat-state-store.js";
+import type { ConversationStore } from "../../src/ports/conversation-store.js";
+import type { MemberStore } from "../../src/ports/member-store.js";
+import type { ReadStateStore } from "../../src/ports/read-state-store.js";
+
+/** One handle on every chat store (the event log aside) of a backend, as one chat instance holds them. */
+export interface StoreSet {
+  conversations: ConversationStore;
+  members: MemberStore;
+  readStates: ReadStateStore;
+  state: ChatStateStore;
+}
+
+/**
+ * Two instances on one fresh backend namespace (a new SQLite file with two connections, or a new
+ * collection prefix with two MongoClients), like two chat processes sharing a database.
+ */
+export interface Instances {
+  a: StoreSet;
+  b: StoreSet;
+  close(): Promise<void>;
+}
+
+export type OpenInstances = () => Promise<Instances>;
+
+function sqliteSet(db: Database.Database): StoreSet {
+  return {
+    conversations: createSqliteConversationStore({ db }),
+    members: createSqliteMemberStore({ db }),
+    readStates: createSqliteReadStateStore({ db }),
+    state: createSqliteChatStateStore({ db }),
+  };
+}
+
+/** A fresh SQLite file under `dir` per call, opened twice. */
+export function sqliteInstances(dir: string): OpenInstances {
+  return async () => {
+    const path = join(dir, `chat-${randomUUID()}.db`);
+    const first = await openChatSqlite({ path });
+    const second = await openChatSqlite({ path });
+    return {
+      a: sqliteSet(first),
+      b: sqliteSet(second),
+      close: async () => {
+        first.close();
+        second.close();
+      },
+    };
+  };
+}
+
+function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
+  return {
+    conversations: createMongoConversationStore({ db, collectionPrefix }),
+    members: createMongoMemberStore({ db, collectionPrefix }),
+    readStates: createMongoReadStateStore({ db, collectionPrefix }),
+    state: createMongoChatStateStore({ db, collectionPrefix }),
+  };
+}
+
+/** A fresh collection prefix in `dbName` per call, with two MongoClients. */
+export function mongoInstances(url: string, dbName: string): OpenInstances {
+  return async () => {
+    const prefix = `t${randomUUID().replace(/-/g, "").slice(0, 12)}_`;
+    const conns: MongoConnection[] = [];
+    try {
+      for (const app of ["chat-a", "chat-b"]) conns.push(await connectMongo(url, dbName, { appName: app }));
+      const dbs = conns.map((c) => c.client.db(dbName) as ChatMongoDb);
+      await migrateChatMongo({ db: dbs[0]!, collectionPrefix: prefix });
+      return {
+        a: mongoSet(dbs[0]!, prefix),
+        b: mongoSet(dbs[1]!, prefix),
+        close: async () => {
+          for (const c of conns) await c.close();
+        },
+      };
+    } catch (err) {
+      for (const c of conns) await c.close();
+      throw err;
+    }
+  };
+}

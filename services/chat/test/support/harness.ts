@@ -1,0 +1,88 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { createContextValues, createHandlerContext, type Client, type HandlerContext } from "@connectrpc/connect";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { FakeClock, PageTokenCodec, principalKey, type LogEvent, type Principal } from "@caas/shared";
+import { freshTenantScope } from "@caas/shared/testing";
+import { ChatServiceImpl } from "../../src/chat-service.js";
+import { openChatStores, type ChatBackend, type ChatStores } from "../../src/chat-stores.js";
+import type { ChatLimits } from "../../src/core.js";
+
+/** A user principal as the identity interceptor builds it from a verified token. */
+export function userPrincipal(tenantId: string, userId: string): Principal {
+  return { kind: "user", tenantId, userId, sessionId: `s-${userId}`, deviceId: "d1", scopes: [], roles: [] } as Principal;
+}
+
+/** A handler context carrying `principal` (tier 1: calling the service class directly). */
+export function contextFor(principal: Principal): HandlerContext {
+  return createHandlerContext({
+    service: ChatService,
+    method: ChatService.method.sendMessage,
+    protocolName: "connect",
+    requestMethod: "POST",
+    url: "http://chat.test/",
+    contextValues: createContextValues().set(principalKey, principal),
+  });
+}
+
+/** The service class seen as a client acting for one principal: requests are built from init shapes, like a real client. */
+export type Tier1Client = Client<typeof ChatService>;
+
+export function asPrincipal(impl: ChatServiceImpl, principal: Principal): Tier1Client {
+  const out: Record<string, unknown> = {};
+  for (const m of ChatService.methods) {
+    const fn = (impl as unknown as Record<string, ((req: unknown, ctx: HandlerContext) => Promise<unknown>) | undefined>)[m.localName];
+    out[m.localName] = async (init: object) => {
+      if (!fn) throw new Error(`${m.name} is not implemented by the class`);
+      return fn.call(impl, create(m.input, init as never), contextFor(principal));
+    };
+  }
+  return out as Tier1Client;
+}
+
+/** One chat instance over a backend, with a fake clock, for tier-1 tests. */
+export interface Instance {
+  impl: ChatServiceImpl;
+  stores: ChatStores;
+  commits: LogEvent[];
+  close(): Promise<void>;
+}
+
+export async function openInstance(
+  backend: ChatBackend,
+  opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits> },
+): Promise<Instance> {
+  const stores = await openChatStores(backend, { clock: opts.clock });
+  const commits: LogEvent[] = [];
+  const impl = new ChatServiceImpl({
+    stores,
+    clock: opts.clock,
+    pageTokens: new PageTokenCodec(opts.secret),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    onCommit: (e) => commits.push(e),
+  });
+  return { impl, stores, commits, close: () => stores.close() };
+}
+
+/** A fresh tenant with clients for named users, on one SQLite file. */
+export interface World {
+  tenantId: string;
+  clock: FakeClock;
+  instance: Instance;
+  as(userId: string, tenantId?: string): Tier1Client;
+  close(): Promise<void>;
+}
+
+export async function sqliteWorld(dir: string, limits?: Partial<ChatLimits>): Promise<World> {
+  const clock = new FakeClock();
+  const instance = await openInstance({ kind: "sqlite", path: join(dir, `chat-${randomUUID()}.db`) }, { clock, secret: randomBytes(32), ...(limits ? { limits } : {}) });
+  const tenantId = freshTenantScope().tenantId;
+  return {
+    tenantId,
+    clock,
+    instance,
+    as: (userId, tenant = tenantId) => asPrincipal(instance.impl, userPrincipal(tenant, userId)),
+    close: () => instance.close(),
+  };
+}
