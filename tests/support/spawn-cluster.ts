@@ -89,6 +89,8 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
         // A database per run on the shared server, and a known platform-admin credential.
         CAAS_MONGO_DB: opts.runPrefix,
         CAAS_ADMIN_TOKEN: clusterAdminToken(opts.runPrefix),
+        // The service-token root every process shares (cluster mode requires it).
+        CAAS_SERVICE_SECRET: createHash("sha256").update(`caas-test-services:${opts.runPrefix}`).digest("hex"),
         [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
         ...peerEnv,
         ...opts.serverEnv,

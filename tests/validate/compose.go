@@ -27,7 +27,11 @@ const AdminTokenSentinel = "validate-admin-token-from-env"
 // the caller's shell leaks in, and required variables (${VAR:?}) get a value.
 var composeEnv = []string{
 	"CAAS_ADMIN_TOKEN=" + AdminTokenSentinel,
+	"CAAS_SERVICE_SECRET=" + ServiceSecretSentinel,
 }
+
+// ServiceSecretSentinel plays the same role for CAAS_SERVICE_SECRET.
+const ServiceSecretSentinel = "validate-service-secret-from-env"
 
 // caasInstances maps each CAAS compose service to the service kind it runs.
 var caasInstances = map[string]string{
@@ -276,10 +280,11 @@ func checkCaasServices(project *types.Project, projectDir string, p *problems) {
 			return *v, true
 		}
 		expect := map[string]string{
-			"CAAS_MODE":        "cluster",
-			"CAAS_HOST":        "0.0.0.0",
-			"CAAS_INSTANCE_ID": name,
-			"CAAS_ADMIN_TOKEN": AdminTokenSentinel,
+			"CAAS_MODE":           "cluster",
+			"CAAS_HOST":           "0.0.0.0",
+			"CAAS_INSTANCE_ID":    name,
+			"CAAS_ADMIN_TOKEN":    AdminTokenSentinel,
+			"CAAS_SERVICE_SECRET": ServiceSecretSentinel,
 			fmt.Sprintf("CAAS_%s_PORT", strings.ToUpper(kind)): strconv.Itoa(port),
 		}
 		for _, k := range sortedKeys(expect) {
@@ -287,9 +292,9 @@ func checkCaasServices(project *types.Project, projectDir string, p *problems) {
 			switch {
 			case !ok:
 				p.add("%s: environment lacks %s", sp, k)
-			case k == "CAAS_ADMIN_TOKEN" && v != expect[k]:
-				p.add("%s: CAAS_ADMIN_TOKEN must come from the environment / .env (${CAAS_ADMIN_TOKEN...}), not be written in the file", sp)
-			case k != "CAAS_ADMIN_TOKEN" && v != expect[k]:
+			case (k == "CAAS_ADMIN_TOKEN" || k == "CAAS_SERVICE_SECRET") && v != expect[k]:
+				p.add("%s: %s must come from the environment / .env (${%s...}), not be written in the file", sp, k, k)
+			case v != expect[k]:
 				p.add("%s: %s=%q, want %q", sp, k, v, expect[k])
 			}
 		}

@@ -7,6 +7,12 @@ import { migrateAuthMongo, type AuthMongoDb } from "./adapters/auth-mongo.js";
 import { openAuthSqlite } from "./adapters/auth-sqlite.js";
 import { createSqliteAuthStateStore } from "./adapters/auth-state-store-sqlite.js";
 import { createMongoAuthStateStore } from "./adapters/auth-state-store-mongo.js";
+import { createSqlitePasswordStore } from "./adapters/password-store-sqlite.js";
+import { createMongoPasswordStore } from "./adapters/password-store-mongo.js";
+import { createSqliteTotpStore } from "./adapters/totp-store-sqlite.js";
+import { createMongoTotpStore } from "./adapters/totp-store-mongo.js";
+import { createSqliteSessionStore } from "./adapters/session-store-sqlite.js";
+import { createMongoSessionStore } from "./adapters/session-store-mongo.js";
 import { createSqliteSigningKeyStore } from "./adapters/signing-key-store-sqlite.js";
 import { createMongoSigningKeyStore } from "./adapters/signing-key-store-mongo.js";
 import { createSqliteTenantStore } from "./adapters/tenant-store-sqlite.js";
@@ -15,6 +21,9 @@ import { createSqliteUserStore } from "./adapters/user-store-sqlite.js";
 import { createMongoUserStore } from "./adapters/user-store-mongo.js";
 import type { ApiKeyStore } from "./ports/api-key-store.js";
 import type { AuthStateStore } from "./ports/auth-state-store.js";
+import type { PasswordStore } from "./ports/password-store.js";
+import type { SessionStore } from "./ports/session-store.js";
+import type { TotpStore } from "./ports/totp-store.js";
 import type { SigningKeyStore } from "./ports/signing-key-store.js";
 import type { TenantStore } from "./ports/tenant-store.js";
 import type { UserStore } from "./ports/user-store.js";
@@ -26,6 +35,9 @@ export interface AuthStores {
   users: UserStore;
   signingKeys: SigningKeyStore;
   state: AuthStateStore;
+  sessions: SessionStore;
+  passwords: PasswordStore;
+  totp: TotpStore;
   /** Closes the stores, then the database connection they share. */
   close(): Promise<void>;
 }
@@ -53,6 +65,9 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
           users: createSqliteUserStore({ db }),
           signingKeys: createSqliteSigningKeyStore({ db }),
           state: createSqliteAuthStateStore({ db }),
+          sessions: createSqliteSessionStore({ db }),
+          passwords: createSqlitePasswordStore({ db }),
+          totp: createSqliteTotpStore({ db }),
         },
         async () => {
           db.close();
@@ -74,6 +89,9 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
             users: createMongoUserStore({ db }),
             signingKeys: createMongoSigningKeyStore({ db }),
             state: createMongoAuthStateStore({ db }),
+            sessions: createMongoSessionStore({ db }),
+            passwords: createMongoPasswordStore({ db }),
+            totp: createMongoTotpStore({ db }),
           },
           () => conn.close(),
         );
@@ -91,7 +109,7 @@ function assemble(stores: Omit<AuthStores, "close">, release: () => Promise<void
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state]) await s.close();
+        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state, stores.sessions, stores.passwords, stores.totp]) await s.close();
         await release();
       })()),
   };

@@ -9,7 +9,7 @@ import {
   type Principal,
 } from "@caas/shared";
 import { API_KEY_PREFIX, apiKeyIdOf, hashCredential, sameHash } from "./domain/secrets.js";
-import type { ApiKeyStore } from "./ports/api-key-store.js";
+import type { ApiKeyRecord, ApiKeyStore } from "./ports/api-key-store.js";
 import type { TenantStore } from "./ports/tenant-store.js";
 
 /** last_used_time is written at most this often per key. */
@@ -30,23 +30,35 @@ export interface ApiKeyCredentialOptions {
  * UNAUTHENTICATED with one message; a suspended tenant's key is PERMISSION_DENIED.
  */
 export function createApiKeyCredentialHandler(opts: ApiKeyCredentialOptions): CredentialHandler {
-  const refused = () => new UnauthenticatedError("API key is not valid");
+  const check = createApiKeyCheck(opts);
   return {
     accepts: (credential) => credential.startsWith(API_KEY_PREFIX),
     async resolve(credential): Promise<Principal> {
-      const id = apiKeyIdOf(credential);
-      if (!id) throw refused();
-      const key = await opts.apiKeys.get(id);
-      if (!key || !sameHash(key.secretHash, hashCredential(opts.pepper, credential))) throw refused();
-      const now = opts.clock.nowMs();
-      if (key.revokeTimeMs !== undefined && key.revokeTimeMs <= now) throw refused();
-      // The key's tenant comes from the record whose hash matched, never from the request.
-      const tenant = await opts.tenants.get(scopeForAdmin(key.tenantId));
-      if (!tenant) throw refused();
-      if (tenant.status !== "active") throw new PermissionDeniedError("the tenant is suspended");
-      opts.apiKeys.touch(key.id, now, TOUCH_INTERVAL_MS).catch((err: unknown) => opts.logger.warn({ err, apiKeyId: key.id }, "could not record API key use"));
+      const key = await check(credential);
       return { kind: "api-key", tenantId: key.tenantId, apiKeyId: key.id };
     },
+  };
+}
+
+/**
+ * The API-key check itself (the credential handler above and AuthInternalService.VerifyApiKey):
+ * the key's record, or UNAUTHENTICATED (unknown, wrong, revoked) / PERMISSION_DENIED (suspended tenant).
+ */
+export function createApiKeyCheck(opts: ApiKeyCredentialOptions): (secret: string) => Promise<ApiKeyRecord> {
+  const refused = () => new UnauthenticatedError("API key is not valid");
+  return async (credential) => {
+    const id = apiKeyIdOf(credential);
+    if (!id) throw refused();
+    const key = await opts.apiKeys.get(id);
+    if (!key || !sameHash(key.secretHash, hashCredential(opts.pepper, credential))) throw refused();
+    const now = opts.clock.nowMs();
+    if (key.revokeTimeMs !== undefined && key.revokeTimeMs <= now) throw refused();
+    // The key's tenant comes from the record whose hash matched, never from the request.
+    const tenant = await opts.tenants.get(scopeForAdmin(key.tenantId));
+    if (!tenant) throw refused();
+    if (tenant.status !== "active") throw new PermissionDeniedError("the tenant is suspended");
+    opts.apiKeys.touch(key.id, now, TOUCH_INTERVAL_MS).catch((err: unknown) => opts.logger.warn({ err, apiKeyId: key.id }, "could not record API key use"));
+    return key;
   };
 }
 

@@ -9,42 +9,58 @@ import {
   createJwtVerifier,
   createPrincipalResolver,
   JWKS_PATH,
-  notBuiltYet,
+  RevocationSet,
+  startRevocationFeed,
   type ServiceContext,
   type ServiceDefinition,
 } from "@caas/shared";
 import { establishAdminCredential } from "./admin-credential.js";
-import { createAuthServiceImpl, STAGE_B } from "./auth-public-service.js";
+import { AuthEventPublisher } from "./auth-events.js";
+import { createAuthInternalServiceImpl, serviceSecretCredentialHandler } from "./auth-internal-service.js";
+import { createAuthServiceImpl } from "./auth-public-service.js";
+import { PasswordAccounts } from "./password-accounts.js";
+import { TotpMfa } from "./totp-mfa.js";
 import { openAuthStores } from "./auth-stores.js";
-import { createAdminCredentialHandler, createApiKeyCredentialHandler } from "./credentials.js";
+import { createAdminCredentialHandler, createApiKeyCheck, createApiKeyCredentialHandler } from "./credentials.js";
 import { Pager } from "./domain/paging.js";
 import { deriveKeyring, loadRootKey } from "./keys/keyring.js";
 import { SigningKeyManager } from "./keys/signing-keys.js";
+import { SessionManager } from "./sessions.js";
 import { AccessTokenIssuer } from "./keys/token-issuer.js";
 import { TenantAdminServiceImpl } from "./tenant-admin-service.js";
 import { UserAdminServiceImpl } from "./user-admin-service.js";
+import { AuthThrottle, openAuthRateLimiter, type AuthRateRules } from "./throttle.js";
 
 export { ADMIN_CREDENTIAL_FILE } from "./admin-credential.js";
 export { API_KEY_PREFIX, ADMIN_CREDENTIAL_PREFIX } from "./domain/secrets.js";
+export { DEFAULT_AUTH_RATE_RULES, type AuthRateRules } from "./throttle.js";
 
 /** Settings of the auth service beyond Config (the composition root reads them from the environment). */
 export interface AuthServiceOptions {
   /** CAAS_ADMIN_TOKEN: the platform-admin credential, instead of a generated one. */
   adminToken?: string;
+  /** Limits on minting sessions; DEFAULT_AUTH_RATE_RULES when omitted. */
+  rateRules?: AuthRateRules;
 }
 
 /**
- * The auth service (stage A of issue #4): tenants and API keys for the platform admin, users and
- * access tokens for tenant backends, the token signing keys and their JWKS (`GetJwks` and
- * `GET /.well-known/jwks.json`). Its principal resolver is the shared one, verifying access
+ * The auth service (issue #4 stages A and B): tenants and API keys for the platform admin, users
+ * and sessions (access + rotating refresh tokens) for tenant backends, sign-out and session
+ * management for users, service tokens for services, the token signing keys and their JWKS
+ * (`GetJwks` and `GET /.well-known/jwks.json`). Revocations are published on the auth events
+ * topic and applied to the process deny-set. Its principal resolver is the shared one, verifying
  * tokens against its own keys in process and also accepting tenant API keys and the
- * platform-admin credential, both checked against the store of record on every call. Sessions,
- * refresh tokens, passwords, MFA, service tokens and revocation events answer UNIMPLEMENTED
- * naming stage B.
+ * platform-admin credential, both checked against the store of record on every call. Password
+ * accounts sign up and in with an optional TOTP second factor. ListRevocations answers
+ * UNIMPLEMENTED naming stage B.
  */
 export async function createAuthService(ctx: ServiceContext, options: AuthServiceOptions = { adminToken: envAdminToken() }): Promise<ServiceDefinition> {
-  const { config, logger, clock } = ctx;
+  const { config, logger, clock, bus } = ctx;
   const stores = await openAuthStores(config, logger);
+  const rateLimiter = openAuthRateLimiter(config, logger, clock);
+  // The process's deny-set when the composition root keeps one; otherwise one of its own.
+  const revocations = ctx.revocations ?? new RevocationSet(clock);
+  let feed: { close(): Promise<void> } | undefined;
   try {
     const keyring = deriveKeyring(await loadRootKey({ mode: config.mode, dataDir: config.dataDir, state: stores.state, clock, logger }));
     const adminHash = await establishAdminCredential({
@@ -59,8 +75,37 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
     await keys.start();
     const tokens = new AccessTokenIssuer({ keys, clock });
     const pager = new Pager(keyring.pageTokenSecret);
-    const tenantAdmin = new TenantAdminServiceImpl({ tenants: stores.tenants, apiKeys: stores.apiKeys, pager, apiKeyPepper: keyring.apiKeyPepper, clock, logger });
-    const userAdmin = new UserAdminServiceImpl({ users: stores.users, tokens, pager, clock, logger });
+    const events = new AuthEventPublisher({ bus, revocations, clock, logger });
+    // Revocations made by other auth instances reach the deny-set through the bus.
+    if (!ctx.revocations) feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.auth.${config.instanceId}`, logger });
+    const tenantAdmin = new TenantAdminServiceImpl({ tenants: stores.tenants, apiKeys: stores.apiKeys, pager, apiKeyPepper: keyring.apiKeyPepper, events, clock, logger });
+    const sessionManager = new SessionManager({
+      sessions: stores.sessions,
+      users: stores.users,
+      tenants: stores.tenants,
+      tokens,
+      pepper: keyring.refreshTokenPepper,
+      clock,
+      logger,
+      onRevoked: (session) => events.sessionRevoked(session),
+    });
+    const throttle = new AuthThrottle(rateLimiter.limiter, options.rateRules);
+    const mfa = new TotpMfa({
+      totp: stores.totp,
+      passwords: stores.passwords,
+      users: stores.users,
+      tenants: stores.tenants,
+      sessions: sessionManager,
+      throttle,
+      secretKek: keyring.totpKek,
+      challengeKey: keyring.mfaChallengeKey,
+      recoveryPepper: keyring.recoveryCodePepper,
+      clock,
+      logger,
+    });
+    const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger });
+    const userAdmin = new UserAdminServiceImpl({ users: stores.users, sessions: sessionManager, events, throttle, pager, clock, logger });
+    const apiKeyCheckOptions = { apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger };
     const principalResolver = createPrincipalResolver({
       verifier: createJwtVerifier({
         jwksProvider: () => keys.jwks(),
@@ -70,18 +115,22 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         clock,
       }),
       credentials: [
-        createApiKeyCredentialHandler({ apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger }),
+        createApiKeyCredentialHandler(apiKeyCheckOptions),
+        serviceSecretCredentialHandler,
         createAdminCredentialHandler({ hash: adminHash, pepper: keyring.adminPepper }),
       ],
+      revocations,
+      serviceAudience: "auth",
     });
+
     return {
       name: "auth",
       services: [TenantAdminService, UserAdminService, AuthService, AuthInternalService],
       register(router) {
         router.service(TenantAdminService, tenantAdmin);
         router.service(UserAdminService, userAdmin);
-        router.service(AuthService, createAuthServiceImpl({ keys }));
-        router.service(AuthInternalService, notBuiltYet(AuthInternalService, STAGE_B));
+        router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock }));
+        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), users: stores.users, logger }));
       },
       httpRoutes: {
         [JWKS_PATH]: async (_req, res) => {
@@ -91,9 +140,15 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         },
       },
       principalResolver,
-      close: () => stores.close(),
+      close: async () => {
+        await feed?.close();
+        await rateLimiter.close();
+        await stores.close();
+      },
     };
   } catch (err) {
+    await feed?.close();
+    await rateLimiter.close();
     await stores.close();
     throw err;
   }

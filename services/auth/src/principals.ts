@@ -4,6 +4,7 @@ import {
   principalKey,
   tenantScopeOf,
   UnauthenticatedError,
+  type Principal,
   type TenantScope,
 } from "@caas/shared";
 
@@ -24,4 +25,12 @@ export function requireApiKey(ctx: HandlerContext): { scope: TenantScope; apiKey
   if (p.kind === "api-key") return { scope: tenantScopeOf(p), apiKeyId: p.apiKeyId };
   if (p.kind === "anonymous") throw new UnauthenticatedError("a tenant API key is required (Authorization: Bearer <API key secret>)");
   throw new PermissionDeniedError("only a tenant API key may call this");
+}
+
+/** A signed-in user (access token) of AuthService's own-account RPCs, with its tenant scope. */
+export function requireUser(ctx: HandlerContext): { scope: TenantScope; user: Extract<Principal, { kind: "user" }> } {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "user") return { scope: tenantScopeOf(p), user: p };
+  if (p.kind === "anonymous") throw new UnauthenticatedError("an access token is required (Authorization: Bearer <access token>)");
+  throw new PermissionDeniedError("only a signed-in user may call this");
 }

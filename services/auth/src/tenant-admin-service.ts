@@ -32,6 +32,7 @@ import { hashCredential, newApiKeySecret } from "./domain/secrets.js";
 import type { ApiKeyRecord, ApiKeyStore } from "./ports/api-key-store.js";
 import type { TenantChanges, TenantRecord, TenantState, TenantStore } from "./ports/tenant-store.js";
 import { requireAdmin } from "./principals.js";
+import type { AuthEventPublisher } from "./auth-events.js";
 
 /** Active (not revoked) API keys a tenant may hold. */
 export const MAX_ACTIVE_API_KEYS = 50;
@@ -45,6 +46,7 @@ export interface TenantAdminDeps {
   pager: Pager;
   /** Pepper of API key hashes (Keyring.apiKeyPepper). */
   apiKeyPepper: Buffer;
+  events: AuthEventPublisher;
   clock: Clock;
   logger: Logger;
 }
@@ -115,6 +117,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "suspended");
     this.deps.logger.info({ tenantId: tenant.id, reason: req.reason }, "tenant suspended");
+    await this.deps.events.tenantSuspended(tenant.id);
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -122,6 +125,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "active");
     this.deps.logger.info({ tenantId: tenant.id }, "tenant resumed");
+    await this.deps.events.tenantResumed(tenant.id);
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -158,6 +162,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const result = await this.deps.apiKeys.revoke(req.apiKeyId, this.deps.clock.nowMs(), "earliest");
     if (!result) throw new NotFoundError("API key");
     if (result.changed) this.deps.logger.info({ tenantId: result.record.tenantId, apiKeyId: req.apiKeyId }, "API key revoked");
+    await this.deps.events.apiKeyRevoked(result.record.tenantId, result.record.id, result.record.revokeTimeMs ?? this.deps.clock.nowMs());
     return { apiKey: apiKeyToProto(result.record) };
   }
 

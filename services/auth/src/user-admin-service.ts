@@ -1,7 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { SessionTokensSchema } from "@caas/gen/caas/auth/v1/token_pb.js";
 import {
   UserAdminService,
   type DeactivateUserRequest,
@@ -12,12 +9,14 @@ import {
   type ReactivateUserRequest,
   type UpsertUserRequest,
 } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import { FailedPreconditionError, InvalidArgumentError, newId, NotFoundError, type Clock, type Logger, type TenantScope } from "@caas/shared";
-import type { AccessTokenIssuer } from "./keys/token-issuer.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Clock, type Logger, type TenantScope } from "@caas/shared";
 import { userStatusFilter, userToProto } from "./domain/mapping.js";
 import type { Pager } from "./domain/paging.js";
 import type { UserRecord, UserState, UserStore } from "./ports/user-store.js";
 import { requireApiKey } from "./principals.js";
+import type { SessionManager } from "./sessions.js";
+import type { AuthEventPublisher } from "./auth-events.js";
+import type { AuthThrottle } from "./throttle.js";
 
 /** Encoded size cap of User.custom (the protos document 8 KiB). */
 export const MAX_CUSTOM_BYTES = 8 * 1024;
@@ -25,7 +24,9 @@ export const MAX_CUSTOM_BYTES = 8 * 1024;
 /** The ports and helpers UserAdminService is built from. */
 export interface UserAdminDeps {
   users: UserStore;
-  tokens: AccessTokenIssuer;
+  sessions: SessionManager;
+  events: AuthEventPublisher;
+  throttle: AuthThrottle;
   pager: Pager;
   clock: Clock;
   logger: Logger;
@@ -35,10 +36,7 @@ export interface UserAdminDeps {
  * caas.auth.v1.UserAdminService: a tenant backend manages its users and mints their tokens with
  * an API key. The tenant is always the key's (checked against the store of record on each call);
  * ids of another tenant's users are simply not found, exactly like ids that do not exist.
- *
- * IssueUserToken returns an access token only: refresh tokens and stored sessions come with
- * issue #4 stage B, until then `refresh_token` is empty and `refresh_token_expire_time` unset
- * (the backend calls IssueUserToken again for a new access token).
+ * IssueUserToken starts a new session (one per call) and returns its access and refresh tokens.
  */
 export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService> {
   constructor(private readonly deps: UserAdminDeps) {}
@@ -81,42 +79,41 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
 
   async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
-    return { user: userToProto(await this.setStatus(scope, req.userId, "deactivated")) };
+    const user = await this.setStatus(scope, req.userId, "deactivated");
+    await this.deps.events.userDeactivated(scope.tenantId, user.id);
+    return { user: userToProto(user) };
   }
 
   async reactivateUser(req: ReactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
-    return { user: userToProto(await this.setStatus(scope, req.userId, "active")) };
+    const user = await this.setStatus(scope, req.userId, "active");
+    await this.deps.events.userReactivated(scope.tenantId, user.id);
+    return { user: userToProto(user) };
   }
 
   async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
     if (!(await this.deps.users.delete(scope, req.userId))) throw new NotFoundError("user");
     this.deps.logger.info({ tenantId: scope.tenantId, userId: req.userId }, "user deleted");
+    await this.deps.events.userDeleted(scope.tenantId, req.userId);
     return {};
   }
 
   async issueUserToken(req: IssueUserTokenRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
+    await this.deps.throttle.issueUserToken(scope, req.userId);
     const user = await this.user(scope, req.userId);
     if (user.status !== "active") throw new FailedPreconditionError("the user is deactivated");
-    const sessionId = newId();
-    const { token, expireTimeMs } = await this.deps.tokens.issue({
-      tenantId: scope.tenantId,
-      userId: user.id,
-      sessionId,
+    // The tenant backend vouches for the user: its own sign-in counts as complete.
+    const tokens = await this.deps.sessions.start({
+      scope,
+      user,
       deviceId: req.deviceId,
+      deviceName: req.deviceName,
       scopes: req.scopes,
-      roles: user.roles,
+      mfaSatisfied: false,
     });
-    return {
-      tokens: create(SessionTokensSchema, {
-        sessionId,
-        userId: user.id,
-        accessToken: token,
-        accessTokenExpireTime: timestampFromMs(expireTimeMs),
-      }),
-    };
+    return { tokens };
   }
 
   private async user(scope: TenantScope, id: string): Promise<UserRecord> {

@@ -1,10 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { newId } from "@caas/shared";
 import { describe, expect, it } from "vitest";
-import { ADMIN_CREDENTIAL_PREFIX, API_KEY_PREFIX, apiKeyIdOf, hashCredential, newAdminCredential, newApiKeySecret, sameHash } from "../src/domain/secrets.js";
+import { ADMIN_CREDENTIAL_PREFIX, API_KEY_PREFIX, apiKeyIdOf, hashCredential, newAdminCredential, newApiKeySecret, newRefreshToken, refreshTokenTenantOf, sameHash } from "../src/domain/secrets.js";
 import { deriveKeyring } from "../src/keys/keyring.js";
 
 describe("credential formats and hashing", () => {
+  it("makes refresh tokens that name their tenant and differ every time", () => {
+    const tenantId = newId();
+    const a = newRefreshToken(tenantId);
+    expect(a).toMatch(/^caas_r_[A-Za-z0-9_-]{64}$/);
+    expect(newRefreshToken(tenantId)).not.toBe(a);
+    expect(refreshTokenTenantOf(a)).toBe(tenantId);
+    expect(refreshTokenTenantOf(`${a}x`)).toBeUndefined();
+    expect(refreshTokenTenantOf(a.replace("caas_r_", "caas_k_"))).toBeUndefined();
+    expect(refreshTokenTenantOf("caas_r_short")).toBeUndefined();
+  });
+
   it("makes API key secrets that name their key and show a distinguishing prefix", () => {
     const id = newId();
     const a = newApiKeySecret(id);

@@ -9,6 +9,9 @@ import { authCollections, migrateAuthMongo, type AuthMongoDb } from "../src/adap
 import { openAuthSqlite } from "../src/adapters/auth-sqlite.js";
 import { apiKeyStoreContract } from "./contract/api-key-store.contract.js";
 import { authStateStoreContract } from "./contract/auth-state-store.contract.js";
+import { passwordStoreContract } from "./contract/password-store.contract.js";
+import { totpStoreContract } from "./contract/totp-store.contract.js";
+import { sessionStoreContract } from "./contract/session-store.contract.js";
 import { signingKeyStoreContract } from "./contract/signing-key-store.contract.js";
 import { tenantStoreContract } from "./contract/tenant-store.contract.js";
 import { userStoreContract } from "./contract/user-store.contract.js";
@@ -24,18 +27,21 @@ describe("auth stores on SQLite (embedded)", () => {
   userStoreContract("sqlite", open);
   signingKeyStoreContract("sqlite", open);
   authStateStoreContract("sqlite", open);
+  sessionStoreContract("sqlite", open);
+  passwordStoreContract("sqlite", open);
+  totpStoreContract("sqlite", open);
 
   it("creates STRICT tables whose keys lead with tenant_id, through the migration runner, once", async () => {
     const path = join(dir, "schema.db");
     const runs: MigrationResult[] = [];
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       const tables = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'schema_%'").all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["api_keys", "auth_state", "signing_keys", "tenants", "users"]);
+      expect(tables.map((t) => t.name).sort()).toEqual(["api_keys", "auth_state", "passwords", "refresh_tokens", "sessions", "signing_keys", "tenants", "totp", "totp_claims", "users"]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       const indexColumns = (table: string) =>
         (db.prepare("SELECT name FROM pragma_index_list(?) ORDER BY name").all(table) as { name: string }[]).map(({ name }) => ({
@@ -45,6 +51,11 @@ describe("auth stores on SQLite (embedded)", () => {
       // Tenant data: every key leads with tenant_id, except the platform-unique API key id.
       expect(indexColumns("users").map((i) => i.columns)).toEqual([["tenant_id", "id"]]);
       expect(indexColumns("tenants").map((i) => i.columns)).toEqual([["tenant_id"]]);
+      expect(indexColumns("sessions").map((i) => i.columns)).toEqual([["tenant_id", "user_id", "last_seen_time_ms", "id"], ["tenant_id", "id"]]);
+      expect(indexColumns("refresh_tokens").map((i) => i.columns)).toEqual([["tenant_id", "hash"]]);
+      expect(indexColumns("passwords").map((i) => i.columns)).toEqual([["tenant_id", "user_id"], ["tenant_id", "login"]]);
+      expect(indexColumns("totp").map((i) => i.columns)).toEqual([["tenant_id", "user_id"]]);
+      expect(indexColumns("totp_claims").map((i) => i.columns)).toEqual([["tenant_id", "user_id", "use_key"]]);
       expect(indexColumns("api_keys")).toEqual([
         { name: "api_keys_id", columns: ["id"] },
         { name: "sqlite_autoindex_api_keys_1", columns: ["tenant_id", "id"] },
@@ -71,6 +82,9 @@ describe.skipIf(!mongoUrl)("auth stores on the MongoDB protocol (cluster; Ferret
   userStoreContract("mongodb", open);
   signingKeyStoreContract("mongodb", open);
   authStateStoreContract("mongodb", open);
+  sessionStoreContract("mongodb", open);
+  passwordStoreContract("mongodb", open);
+  totpStoreContract("mongodb", open);
 
   it("creates indexes led by tenantId through the migration runner, once", async () => {
     const conn = await connectMongo(mongoUrl!, dbName);
@@ -79,11 +93,12 @@ describe.skipIf(!mongoUrl)("auth stores on the MongoDB protocol (cluster; Ferret
       const runs: MigrationResult[] = [];
       await migrateAuthMongo({ db, collectionPrefix: "schema_", onMigrated: (r) => runs.push(r) });
       await migrateAuthMongo({ db, collectionPrefix: "schema_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+      expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
       const c = authCollections("schema_");
       const shape = async (name: string) => (await db.collection(name).indexes()).map((i) => [i.name, Object.keys(i.key)]).sort();
       expect(await shape(c.users)).toEqual([["_id_", ["_id"]], ["tenant_id", ["tenantId", "id"]]]);
       expect(await shape(c.apiKeys)).toEqual([["_id_", ["_id"]], ["tenant_id_desc", ["tenantId", "id"]]]);
+      expect(await shape(c.sessions)).toEqual([["_id_", ["_id"]], ["tenant_user_seen", ["tenantId", "userId", "lastSeenTimeMs", "id"]]]);
     } finally {
       await conn.close();
     }

@@ -28,7 +28,9 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
     register: (router) => registerRoutes(router, { platform, peers: ctx.peers }),
-    principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock })),
+    principalResolver: createEdgePrincipalResolver(
+      createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" }),
+    ),
     start: () => probes.start(),
     drain: () => probes.stop(),
   };

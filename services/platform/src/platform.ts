@@ -7,10 +7,14 @@ import { createMediaService } from "@caas/media";
 import { createSearchService } from "@caas/search";
 import {
   createEventBusForConfig,
+  createMeshJwtVerifier,
   createMeshPrincipalResolver,
+  loadServiceSecretRoot,
   createLogger,
   PeerDirectory,
+  RevocationSet,
   SERVICE_NAMES,
+  startRevocationFeed,
   startServiceHost,
   systemClock,
   type Clock,
@@ -61,9 +65,14 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
   const platformLogger = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel, destination: opts.logDestination });
   // One bus for the whole process: every service of the embedded platform shares the SQLite log.
   const bus = await createEventBusForConfig(config, platformLogger, clock);
-  // Every service verifies access tokens the same way, with one key cache for the process
-  // (the auth service brings its own resolver, which also knows API keys and the admin credential).
-  const principalResolver = createMeshPrincipalResolver({ peers, clock });
+  // One deny-set for the process, fed from auth events; the auth service shares it.
+  const revocations = new RevocationSet(clock);
+  const feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.platform.${config.instanceId}`, logger: platformLogger });
+  // Every service verifies tokens the same way, over one key cache for the process; each resolver
+  // accepts the service tokens addressed to its own service (the auth service brings its own
+  // resolver, which also knows API keys and the admin credential).
+  const verifier = createMeshJwtVerifier({ peers, clock });
+  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: process.env.CAAS_SERVICE_SECRET });
   const running: RunningService[] = [];
   const loggers: Logger[] = [];
   try {
@@ -75,13 +84,15 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
         destination: opts.logDestination,
       });
       loggers.push(logger);
-      const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers, bus });
+      const definition = await SERVICE_FACTORIES[name]({ config, logger, clock, peers, bus, revocations, serviceSecret });
+      const principalResolver = createMeshPrincipalResolver({ peers, clock, revocations, serviceAudience: name, verifier });
       const service = await startServiceHost({ definition, config, logger, bus, clock, principalResolver });
       peers.set(name, [service.url]);
       running.push(service);
     }
   } catch (err) {
     for (const s of running.reverse()) await s.close();
+    await feed.close();
     await bus.close();
     throw err;
   }
@@ -96,6 +107,7 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
     async close() {
       // The edge first, so no new work arrives while the owners drain.
       for (const s of [...running].reverse()) await s.close();
+      await feed.close();
       await bus.close();
       for (const l of loggers) l.flush();
     },

@@ -53,3 +53,6 @@ export * from "./adapters/blob-store-s3.js";
 export * from "./auth/jwt-verifier.js";
 export * from "./auth/principal-resolver.js";
 export * from "./auth/mesh-resolver.js";
+export * from "./auth/revocations.js";
+export * from "./auth/service-tokens.js";
+export * from "./auth/internal-guard.js";

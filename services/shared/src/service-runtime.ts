@@ -1,6 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { createMeshPrincipalResolver } from "./auth/mesh-resolver.js";
+import { RevocationSet, startRevocationFeed } from "./auth/revocations.js";
+import { loadServiceSecretRoot } from "./auth/service-tokens.js";
 import { createEventBusForConfig } from "./bus/bus-factory.js";
 import type { EventBus } from "./bus/event-bus.js";
 import { PeerDirectory } from "./clients.js";
@@ -19,6 +21,16 @@ export interface ServiceContext {
   peers: PeerDirectory;
   /** The event bus (embedded: shared SQLite log; cluster: Kafka + Schema Registry). */
   bus: EventBus;
+  /**
+   * The process's deny-set of revoked sessions, users and tenants, kept current from auth events
+   * by the composition root; pass it to createMeshPrincipalResolver. Absent in hand-built contexts.
+   */
+  revocations?: RevocationSet;
+  /**
+   * The service-secret root (CAAS_SERVICE_SECRET, or generated in embedded mode), from which each
+   * service derives its bootstrap secret for service tokens; absent when none is configured.
+   */
+  serviceSecret?: string;
 }
 
 /** Builds one service's definition from its context: `main.ts` and the embedded platform call it. */
@@ -64,13 +76,17 @@ export async function runStandalone(name: ServiceName, factory: ServiceFactory):
   const logger = createLogger({ service: name, instance: config.instanceId, level: config.logLevel });
   const peers = PeerDirectory.fromConfig(config);
   const bus = await createEventBusForConfig(config, logger, systemClock);
-  const definition = await factory({ config, logger, clock: systemClock, peers, bus });
-  const principalResolver = createMeshPrincipalResolver({ peers, clock: systemClock });
+  // The process's deny-set, fed from auth events in a group of this instance's own.
+  const revocations = new RevocationSet(systemClock);
+  const feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.${name}.${config.instanceId}`, logger });
+  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: process.env.CAAS_SERVICE_SECRET });
+  const definition = await factory({ config, logger, clock: systemClock, peers, bus, revocations, serviceSecret });
+  const principalResolver = createMeshPrincipalResolver({ peers, clock: systemClock, revocations, serviceAudience: name });
   const running = await startServiceHost({ definition, config, logger, bus, clock: systemClock, principalResolver });
   if (peers.get(name).length === 0) peers.set(name, [running.url]);
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    running.close().then(() => bus.close()).then(
+    running.close().then(() => feed.close()).then(() => bus.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, "shutdown failed");

@@ -1,17 +1,79 @@
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
-import { notBuiltYet, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import {
+  CHAT_EVENTS,
+  createMeshJwtVerifier,
+  createPeerClient,
+  type ServiceContext,
+  type ServiceDefinition,
+  type Subscription,
+} from "@caas/shared";
+import { Hub } from "./hub.js";
+import { RealtimeServiceImpl } from "./realtime-service.js";
+import { SeqOrder } from "./seq-order.js";
+import type { SessionLimits } from "./session.js";
+import { SessionRegistry } from "./sessions.js";
+import { createWebSocketEndpoint } from "./transports/websocket.js";
+
+export { Hub, membershipChanges } from "./hub.js";
+export { SeqOrder } from "./seq-order.js";
+export { Session, type FrameSink, type SessionLimits } from "./session.js";
+export { WS_PATH } from "./transports/websocket.js";
+
+/** Stage A defaults (issue #7): the timings a client reads from AuthOk. */
+export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
+  authTimeoutMs: 10_000,
+  heartbeatMs: 30_000,
+  maxQueuedFrames: 1_024,
+  retryAfterMs: 1_000,
+};
+
+/** A socket instance's bytes a WebSocket may hold unsent before it counts as a slow consumer. */
+const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
- * The socket service holds client sessions (WebSocket at /ws, gRPC bidi Connect, gRPC-web
- * Subscribe plus unary Send), fans events out, and keeps presence and typing. The envelope is
- * final for v1; the implementation comes with the Realtime issue.
+ * The socket service: client sessions on WebSocket (/ws on the service's port), gRPC bidi
+ * Connect and gRPC-web Subscribe + Send, all running one session core. Sends go to chat's
+ * SendMessage with the user's own token; live events come from CHAT_EVENTS (a consumer group per
+ * instance, from the newest record) and fan out to every local session of every member.
+ * Presence, typing, receipts and re-auth answer UNIMPLEMENTED until issue #7 stage B.
  */
-export function createSocketService(_ctx: ServiceContext): ServiceDefinition {
+export function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): ServiceDefinition {
+  const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, maxFrameBytes: ctx.config.limits.wsMaxPayload, ...overrides };
+  const hub = new Hub();
+  const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
+  const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
+  const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
+  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, clock: ctx.clock, logger: ctx.logger, limits });
+  const ws = createWebSocketEndpoint({
+    maxPayload: ctx.config.limits.wsMaxPayload,
+    maxBufferedBytes: MAX_WS_BUFFERED_BYTES,
+    newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
+    logger: ctx.logger,
+  });
+  let feed: Subscription | undefined;
+
   return {
     name: "socket",
     services: [RealtimeService],
     register(router) {
-      router.service(RealtimeService, notBuiltYet(RealtimeService, "issue #7, Realtime"));
+      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames));
+    },
+    onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
+    async start() {
+      feed = await ctx.bus.subscribe(CHAT_EVENTS, { group: `socket.${ctx.config.instanceId}`, from: "latest" }, async (record) => {
+        const env = record.value;
+        if (env.payload.case === "event") order.push(env.tenantId, env.payload.value);
+      });
+    },
+    async drain() {
+      registry.drain();
+      await feed?.close();
+      feed = undefined;
+      order.close();
+    },
+    async close() {
+      await ws.close();
     },
   };
 }

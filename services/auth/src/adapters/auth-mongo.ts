@@ -23,6 +23,12 @@ export function authCollections(prefix = "") {
     users: `${prefix}auth_users`,
     signingKeys: `${prefix}auth_signing_keys`,
     state: `${prefix}auth_state`,
+    sessions: `${prefix}auth_sessions`,
+    refreshTokens: `${prefix}auth_refresh_tokens`,
+    refreshTokenUses: `${prefix}auth_refresh_token_uses`,
+    passwords: `${prefix}auth_passwords`,
+    totp: `${prefix}auth_totp`,
+    totpClaims: `${prefix}auth_totp_claims`,
     migrations: `${prefix}auth_migrations`,
   };
 }
@@ -43,6 +49,20 @@ export function authMongoMigrations(prefix = ""): Migration<MongoDb>[] {
         await db.collection(c.apiKeys).createIndex({ tenantId: 1, id: -1 }, { unique: true, name: "tenant_id_desc" });
         await db.collection(c.users).createIndex({ tenantId: 1, id: 1 }, { unique: true, name: "tenant_id" });
         await db.collection(c.signingKeys).createIndex({ activateTimeMs: 1, _id: 1 }, { name: "activation" });
+      },
+    },
+    {
+      version: 2,
+      name: "sessions",
+      async up(db) {
+        await db.collection(c.sessions).createIndex({ tenantId: 1, userId: 1, lastSeenTimeMs: -1, id: -1 }, { name: "tenant_user_seen" });
+      },
+    },
+    {
+      version: 3,
+      name: "password logins by user",
+      async up(db) {
+        await db.collection(c.passwords).createIndex({ tenantId: 1, userId: 1 }, { name: "tenant_user" });
       },
     },
   ];

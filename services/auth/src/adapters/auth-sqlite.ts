@@ -62,6 +62,71 @@ export const AUTH_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "sessions and refresh tokens",
+    up(db) {
+      db.exec(`
+        CREATE TABLE sessions (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          device_id TEXT NOT NULL,
+          device_name TEXT NOT NULL,
+          scopes TEXT NOT NULL,
+          mfa_satisfied INTEGER NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          last_seen_time_ms INTEGER NOT NULL,
+          expire_time_ms INTEGER NOT NULL,
+          revoke_time_ms INTEGER,
+          revoke_reason TEXT,
+          PRIMARY KEY (tenant_id, id)
+        ) STRICT;
+        CREATE INDEX sessions_user_seen ON sessions (tenant_id, user_id, last_seen_time_ms DESC, id DESC);
+        CREATE TABLE refresh_tokens (
+          tenant_id TEXT NOT NULL,
+          hash TEXT NOT NULL,
+          session_id TEXT NOT NULL,
+          expire_time_ms INTEGER NOT NULL,
+          used_time_ms INTEGER,
+          PRIMARY KEY (tenant_id, hash)
+        ) STRICT;
+      `);
+    },
+  },
+  {
+    version: 3,
+    name: "password logins and TOTP",
+    up(db) {
+      db.exec(`
+        CREATE TABLE passwords (
+          tenant_id TEXT NOT NULL,
+          login TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          hash TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, login)
+        ) STRICT;
+        CREATE INDEX passwords_user ON passwords (tenant_id, user_id);
+        CREATE TABLE totp (
+          tenant_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          sealed_secret TEXT NOT NULL,
+          enabled INTEGER NOT NULL,
+          recovery_hashes TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, user_id)
+        ) STRICT;
+        CREATE TABLE totp_claims (
+          tenant_id TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          use_key TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, user_id, use_key)
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** The auth database file and a hook for the migration result. */

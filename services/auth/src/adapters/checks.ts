@@ -1,5 +1,7 @@
 import { isTenantScope, type TenantScope } from "@caas/shared";
 import type { ApiKeyRecord, RevokeMode } from "../ports/api-key-store.js";
+import type { PasswordRecord } from "../ports/password-store.js";
+import type { RefreshTokenRecord, SessionRecord, SessionRevokeReason } from "../ports/session-store.js";
 import type { SigningKeyRecord } from "../ports/signing-key-store.js";
 import type { TenantChanges, TenantRecord, TenantState } from "../ports/tenant-store.js";
 import type { UserProfile, UserState } from "../ports/user-store.js";
@@ -102,4 +104,44 @@ export function checkSigningKeyRecord(r: SigningKeyRecord): void {
   if (!(r.encryptedPrivateKey instanceof Uint8Array) || r.encryptedPrivateKey.length === 0) throw new RangeError("encryptedPrivateKey must be bytes");
   checkTime("createTimeMs", r.createTimeMs);
   checkTime("activateTimeMs", r.activateTimeMs);
+}
+
+const REVOKE_REASONS: readonly SessionRevokeReason[] = ["sign-out", "revoked-by-user", "refresh-token-reused"];
+
+/** A new session record for the scope's tenant. */
+export function checkSessionRecord(tenantId: string, r: SessionRecord): void {
+  checkId("id", r.id, 64);
+  if (r.tenantId !== tenantId) throw new RangeError("session.tenantId must be the scope's tenant");
+  checkId("userId", r.userId, 128);
+  checkId("deviceId", r.deviceId, 128);
+  if (typeof r.deviceName !== "string" || r.deviceName.length > 128) throw new RangeError("deviceName must be a string of at most 128 characters");
+  if (!Array.isArray(r.scopes) || r.scopes.length > 16 || !r.scopes.every((s) => typeof s === "string" && s.length > 0 && s.length <= 64)) {
+    throw new RangeError("scopes must be at most 16 strings of 1-64 characters");
+  }
+  if (typeof r.mfaSatisfied !== "boolean") throw new RangeError("mfaSatisfied must be a boolean");
+  checkTime("createTimeMs", r.createTimeMs);
+  checkTime("lastSeenTimeMs", r.lastSeenTimeMs);
+  checkTime("expireTimeMs", r.expireTimeMs);
+  if (r.revokeTimeMs !== undefined || r.revokeReason !== undefined) throw new RangeError("a new session is not revoked");
+}
+
+/** A new password login for the scope's tenant. */
+export function checkPasswordRecord(tenantId: string, r: PasswordRecord): void {
+  if (r.tenantId !== tenantId) throw new RangeError("record.tenantId must be the scope's tenant");
+  checkId("login", r.login, 300);
+  checkId("userId", r.userId, 128);
+  checkId("hash", r.hash, 512);
+  checkTime("createTimeMs", r.createTimeMs);
+}
+
+/** A refresh token record. */
+export function checkRefreshRecord(r: RefreshTokenRecord): void {
+  checkId("hash", r.hash, 256);
+  checkTime("expireTimeMs", r.expireTimeMs);
+}
+
+/** A session revoke reason. */
+export function checkRevokeReason(reason: SessionRevokeReason): SessionRevokeReason {
+  if (!REVOKE_REASONS.includes(reason)) throw new RangeError(`unknown revoke reason ${String(reason)}`);
+  return reason;
 }

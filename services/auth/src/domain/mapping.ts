@@ -4,6 +4,8 @@ import { ApiKeySchema, type ApiKey } from "@caas/gen/caas/auth/v1/api_key_pb.js"
 import { TenantSchema, TenantSettingsSchema, TenantStatus, type Tenant, type TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
 import { UserSchema, UserStatus, type User } from "@caas/gen/caas/auth/v1/user_pb.js";
 import type { ApiKeyRecord } from "../ports/api-key-store.js";
+import { SessionSchema, type Session } from "@caas/gen/caas/auth/v1/session_pb.js";
+import type { SessionRecord } from "../ports/session-store.js";
 import type { TenantRecord, TenantState } from "../ports/tenant-store.js";
 import type { UserRecord, UserState } from "../ports/user-store.js";
 
@@ -78,4 +80,19 @@ export function userStatusFilter(s: UserStatus): UserState | undefined {
   if (s === UserStatus.ACTIVE) return "active";
   if (s === UserStatus.DEACTIVATED) return "deactivated";
   return undefined;
+}
+
+/** A stored session as caas.auth.v1.Session; `current` when it is the caller's own. */
+export function sessionToProto(r: SessionRecord, current: boolean): Session {
+  return create(SessionSchema, {
+    id: r.id,
+    userId: r.userId,
+    deviceId: r.deviceId,
+    deviceName: r.deviceName,
+    createTime: timestampFromMs(r.createTimeMs),
+    lastSeenTime: timestampFromMs(r.lastSeenTimeMs),
+    expireTime: timestampFromMs(r.expireTimeMs),
+    mfaSatisfied: r.mfaSatisfied,
+    current,
+  });
 }

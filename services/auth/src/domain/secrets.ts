@@ -13,6 +13,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 export const API_KEY_PREFIX = "caas_k_";
 /** Starts the generated platform-admin credential. */
 export const ADMIN_CREDENTIAL_PREFIX = "caas_admin_";
+/** Starts every refresh token. */
+export const REFRESH_TOKEN_PREFIX = "caas_r_";
 /** Characters of a secret shown as ApiKey.prefix ("caas_k_" + 8). */
 const SHOWN = API_KEY_PREFIX.length + 8;
 
@@ -38,13 +40,31 @@ export function apiKeyIdOf(secret: string): string | undefined {
   if (!API_KEY_BODY.test(body)) return undefined;
   const bytes = Buffer.from(body, "base64url");
   if (bytes.length !== RANDOM_BYTES + ID_BYTES) return undefined;
-  const hex = bytes.subarray(RANDOM_BYTES).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidString(bytes.subarray(RANDOM_BYTES));
 }
 
 /** A new platform-admin credential: `caas_admin_` + base64url(32 random bytes). */
 export function newAdminCredential(): string {
   return `${ADMIN_CREDENTIAL_PREFIX}${randomBytes(RANDOM_BYTES).toString("base64url")}`;
+}
+
+/**
+ * A new refresh token of a session of tenant `tenantId` (a UUID): `caas_r_` + base64url(the
+ * tenant id's 16 bytes ‖ 32 random bytes). The tenant lets the check look the token's hash up
+ * within that tenant; the random part is the secret.
+ */
+export function newRefreshToken(tenantId: string): string {
+  return `${REFRESH_TOKEN_PREFIX}${Buffer.concat([uuidBytes(tenantId), randomBytes(RANDOM_BYTES)]).toString("base64url")}`;
+}
+
+/** The tenant id inside a refresh token, or undefined when it is not shaped like one. */
+export function refreshTokenTenantOf(token: string): string | undefined {
+  if (!token.startsWith(REFRESH_TOKEN_PREFIX)) return undefined;
+  const body = token.slice(REFRESH_TOKEN_PREFIX.length);
+  if (!API_KEY_BODY.test(body)) return undefined;
+  const bytes = Buffer.from(body, "base64url");
+  if (bytes.length !== ID_BYTES + RANDOM_BYTES) return undefined;
+  return uuidString(bytes.subarray(0, ID_BYTES));
 }
 
 /** HMAC-SHA256 of a credential under `pepper`, base64url. */
@@ -57,6 +77,11 @@ export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, "base64url");
   const y = Buffer.from(b, "base64url");
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+function uuidString(bytes: Buffer): string {
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function uuidBytes(uuid: string): Buffer {

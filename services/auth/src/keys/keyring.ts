@@ -14,6 +14,14 @@ export interface Keyring {
   signingKeyKek: Buffer;
   /** Signs page tokens. */
   pageTokenSecret: Buffer;
+  /** Pepper of refresh token hashes. */
+  refreshTokenPepper: Buffer;
+  /** Encrypts TOTP secrets at rest (AES-256-GCM). */
+  totpKek: Buffer;
+  /** Seals MFA challenges (AES-256-GCM). */
+  mfaChallengeKey: Buffer;
+  /** Pepper of recovery code hashes. */
+  recoveryCodePepper: Buffer;
 }
 
 /** Name of the root key file under the data directory. */
@@ -28,6 +36,10 @@ export function deriveKeyring(root: Buffer): Keyring {
     adminPepper: derive("admin-credential-pepper"),
     signingKeyKek: derive("signing-key-kek"),
     pageTokenSecret: derive("page-token-secret"),
+    refreshTokenPepper: derive("refresh-token-pepper"),
+    totpKek: derive("totp-kek"),
+    mfaChallengeKey: derive("mfa-challenge-key"),
+    recoveryCodePepper: derive("recovery-code-pepper"),
   };
 }
 

@@ -1,5 +1,14 @@
 import { SignJWT } from "jose";
-import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, ACCESS_TOKEN_MAX_LIFETIME_SEC, ACCESS_TOKEN_TYPE, newId, type Clock } from "@caas/shared";
+import {
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  ACCESS_TOKEN_MAX_LIFETIME_SEC,
+  ACCESS_TOKEN_TYPE,
+  newId,
+  SERVICE_SUBJECT_PREFIX,
+  SERVICE_TOKEN_TYPE,
+  type Clock,
+} from "@caas/shared";
 import { SIGNING_ALG, type SigningKeyManager } from "./signing-keys.js";
 
 /** Who a token is for. */
@@ -39,6 +48,27 @@ export class AccessTokenIssuer {
       .setIssuer(ACCESS_TOKEN_ISSUER)
       .setAudience(ACCESS_TOKEN_AUDIENCE)
       .setSubject(s.userId)
+      .setJti(newId())
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(exp)
+      .sign(signer.key);
+    return { token, expireTimeMs: exp * 1000 };
+  }
+
+  /**
+   * Signs a service token: typ "svc+jwt", iss, sub `svc:<service>`, aud the target service,
+   * jti, iat, nbf = iat, exp = iat + lifetime; no tenant, session or roles.
+   */
+  async issueService(service: string, audience: string): Promise<IssuedToken> {
+    const signer = await this.opts.keys.signer();
+    const iat = Math.floor(this.opts.clock.nowMs() / 1000);
+    const exp = iat + this.lifetimeSec;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: signer.kid, typ: SERVICE_TOKEN_TYPE })
+      .setIssuer(ACCESS_TOKEN_ISSUER)
+      .setAudience(audience)
+      .setSubject(`${SERVICE_SUBJECT_PREFIX}${service}`)
       .setJti(newId())
       .setIssuedAt(iat)
       .setNotBefore(iat)

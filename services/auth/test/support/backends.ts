@@ -8,6 +8,12 @@ import { migrateAuthMongo, type AuthMongoDb } from "../../src/adapters/auth-mong
 import { openAuthSqlite } from "../../src/adapters/auth-sqlite.js";
 import { createMongoAuthStateStore } from "../../src/adapters/auth-state-store-mongo.js";
 import { createSqliteAuthStateStore } from "../../src/adapters/auth-state-store-sqlite.js";
+import { createMongoPasswordStore } from "../../src/adapters/password-store-mongo.js";
+import { createSqlitePasswordStore } from "../../src/adapters/password-store-sqlite.js";
+import { createMongoTotpStore } from "../../src/adapters/totp-store-mongo.js";
+import { createSqliteTotpStore } from "../../src/adapters/totp-store-sqlite.js";
+import { createMongoSessionStore } from "../../src/adapters/session-store-mongo.js";
+import { createSqliteSessionStore } from "../../src/adapters/session-store-sqlite.js";
 import { createMongoSigningKeyStore } from "../../src/adapters/signing-key-store-mongo.js";
 import { createSqliteSigningKeyStore } from "../../src/adapters/signing-key-store-sqlite.js";
 import { createMongoTenantStore } from "../../src/adapters/tenant-store-mongo.js";
@@ -16,6 +22,9 @@ import { createMongoUserStore } from "../../src/adapters/user-store-mongo.js";
 import { createSqliteUserStore } from "../../src/adapters/user-store-sqlite.js";
 import type { ApiKeyStore } from "../../src/ports/api-key-store.js";
 import type { AuthStateStore } from "../../src/ports/auth-state-store.js";
+import type { PasswordStore } from "../../src/ports/password-store.js";
+import type { SessionStore } from "../../src/ports/session-store.js";
+import type { TotpStore } from "../../src/ports/totp-store.js";
 import type { SigningKeyStore } from "../../src/ports/signing-key-store.js";
 import type { TenantStore } from "../../src/ports/tenant-store.js";
 import type { UserStore } from "../../src/ports/user-store.js";
@@ -27,6 +36,9 @@ export interface StoreSet {
   users: UserStore;
   signingKeys: SigningKeyStore;
   state: AuthStateStore;
+  sessions: SessionStore;
+  passwords: PasswordStore;
+  totp: TotpStore;
 }
 
 /**
@@ -48,6 +60,9 @@ function sqliteSet(db: Database.Database): StoreSet {
     users: createSqliteUserStore({ db }),
     signingKeys: createSqliteSigningKeyStore({ db }),
     state: createSqliteAuthStateStore({ db }),
+    sessions: createSqliteSessionStore({ db }),
+    passwords: createSqlitePasswordStore({ db }),
+    totp: createSqliteTotpStore({ db }),
   };
 }
 
@@ -75,6 +90,9 @@ function mongoSet(db: AuthMongoDb, collectionPrefix: string): StoreSet {
     users: createMongoUserStore({ db, collectionPrefix }),
     signingKeys: createMongoSigningKeyStore({ db, collectionPrefix }),
     state: createMongoAuthStateStore({ db, collectionPrefix }),
+    sessions: createMongoSessionStore({ db, collectionPrefix }),
+    passwords: createMongoPasswordStore({ db, collectionPrefix }),
+    totp: createMongoTotpStore({ db, collectionPrefix }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import type { Clock } from "../clock.js";
+import { SERVICE_SUBJECT_PREFIX, SERVICE_TOKEN_TYPE } from "./service-tokens.js";
 import { UnauthenticatedError, UnavailableError } from "../errors.js";
 
 /** `iss` of every access token the auth service signs. */
@@ -76,7 +77,14 @@ export interface JwtVerifier {
    * not yet valid, unknown kid, malformed). UnavailableError when no keys could ever be fetched.
    */
   verify(token: string): Promise<VerifiedAccessToken>;
+  /**
+   * Checks a service token (typ svc+jwt, same keys, issuer and lifetime rules) addressed to
+   * `audience`; returns the calling service's name. UnauthenticatedError otherwise.
+   */
+  verifyServiceToken(token: string, audience: string): Promise<{ service: string }>;
 }
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 interface CachedKeys {
   kids: Set<string>;
@@ -138,37 +146,51 @@ export function createJwtVerifier(opts: JwtVerifierOptions): JwtVerifier {
     return cache!;
   }
 
+  /** Header, key and signature checks shared by both token kinds; the payload, once verified. */
+  async function verifyJwt(token: string, wantTyp: string, audience: string): Promise<{ payload: JWTPayload; kid: string }> {
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new UnauthenticatedError("access token is malformed");
+    }
+    if (typeof header.alg !== "string" || !opts.algorithms.includes(header.alg)) {
+      throw new UnauthenticatedError("access token algorithm is not accepted");
+    }
+    if (header.typ !== wantTyp) throw new UnauthenticatedError(wantTyp === typ ? "token is not an access token" : "token is not a service token");
+    if (typeof header.kid !== "string" || header.kid === "") throw new UnauthenticatedError("access token has no key id");
+    const keys = await keysFor(header.kid);
+    if (!keys.kids.has(header.kid)) throw new UnauthenticatedError("access token signing key is unknown");
+    try {
+      const { payload } = await jwtVerify(token, keys.resolve, {
+        issuer: opts.issuer,
+        audience,
+        algorithms: [...opts.algorithms],
+        typ: wantTyp,
+        currentDate: clock.now(),
+        clockTolerance: tolerance,
+        maxTokenAge: maxLifetime + tolerance,
+        requiredClaims: ["exp", "nbf", "iat", "sub", "jti"],
+      });
+      if (payload.exp! - payload.iat! > maxLifetime) throw new UnauthenticatedError("access token lifetime is too long");
+      return { payload, kid: header.kid };
+    } catch (err) {
+      if (err instanceof UnauthenticatedError) throw err;
+      throw new UnauthenticatedError(describe(err));
+    }
+  }
+
   return {
     async verify(token) {
-      let header: ReturnType<typeof decodeProtectedHeader>;
-      try {
-        header = decodeProtectedHeader(token);
-      } catch {
-        throw new UnauthenticatedError("access token is malformed");
-      }
-      if (typeof header.alg !== "string" || !opts.algorithms.includes(header.alg)) {
-        throw new UnauthenticatedError("access token algorithm is not accepted");
-      }
-      if (header.typ !== typ) throw new UnauthenticatedError("token is not an access token");
-      if (typeof header.kid !== "string" || header.kid === "") throw new UnauthenticatedError("access token has no key id");
-      const keys = await keysFor(header.kid);
-      if (!keys.kids.has(header.kid)) throw new UnauthenticatedError("access token signing key is unknown");
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, keys.resolve, {
-          issuer: opts.issuer,
-          audience: opts.audience,
-          algorithms: [...opts.algorithms],
-          typ,
-          currentDate: clock.now(),
-          clockTolerance: tolerance,
-          maxTokenAge: maxLifetime + tolerance,
-          requiredClaims: ["exp", "nbf", "iat", "sub", "jti"],
-        }));
-      } catch (err) {
-        throw new UnauthenticatedError(describe(err));
-      }
-      return { claims: checkClaims(payload, maxLifetime), kid: header.kid };
+      const { payload, kid } = await verifyJwt(token, typ, opts.audience);
+      return { claims: checkClaims(payload, maxLifetime), kid };
+    },
+
+    async verifyServiceToken(token, audience) {
+      const { payload } = await verifyJwt(token, SERVICE_TOKEN_TYPE, audience);
+      const service = typeof payload.sub === "string" && payload.sub.startsWith(SERVICE_SUBJECT_PREFIX) ? payload.sub.slice(SERVICE_SUBJECT_PREFIX.length) : "";
+      if (!SERVICE_NAME.test(service)) throw new UnauthenticatedError("service token has a malformed subject");
+      return { service };
     },
   };
 }

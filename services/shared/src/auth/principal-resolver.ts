@@ -1,8 +1,11 @@
+import { decodeProtectedHeader } from "jose";
 import type { Principal } from "../context.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import type { PrincipalResolver } from "../interceptors/principal.js";
 import { scopeFromVerifiedClaims, type TenantScope } from "../tenant-scope.js";
 import type { JwtVerifier } from "./jwt-verifier.js";
+import type { RevocationChecker } from "./revocations.js";
+import { SERVICE_TOKEN_TYPE } from "./service-tokens.js";
 
 /**
  * A credential other than an access token that one service understands (the auth service: tenant
@@ -19,6 +22,13 @@ export interface CredentialHandler {
 export interface PrincipalResolverOptions {
   verifier: JwtVerifier;
   credentials?: CredentialHandler[];
+  /** The deny-set: a verified token it denies is refused as revoked. */
+  revocations?: RevocationChecker;
+  /**
+   * This service's name: service tokens (typ svc+jwt) addressed to it give a `service`
+   * principal. Without it every service token is refused.
+   */
+  serviceAudience?: string;
 }
 
 const BEARER = /^Bearer +([\x21-\x7e]{1,4096})$/i;
@@ -33,8 +43,8 @@ export function looksLikeJwt(credential: string): boolean {
 /**
  * The PrincipalResolver of every service: `Authorization: Bearer <credential>`. No header means
  * anonymous; a header that is malformed, names a credential this service does not accept, or
- * fails verification is UNAUTHENTICATED. Access tokens are verified locally with the shared
- * verifier; nothing in a request other than a verified credential ever becomes identity.
+ * fails verification is UNAUTHENTICATED, and so is a valid access token the deny-set holds as
+ * revoked. Access tokens are verified locally with the shared verifier; nothing in a request other than a verified credential ever becomes identity.
  */
 export function createPrincipalResolver(opts: PrincipalResolverOptions): PrincipalResolver {
   const handlers = opts.credentials ?? [];
@@ -48,8 +58,16 @@ export function createPrincipalResolver(opts: PrincipalResolverOptions): Princip
       const handler = handlers.find((h) => h.accepts(credential));
       if (handler) return handler.resolve(credential);
       if (!looksLikeJwt(credential)) throw new UnauthenticatedError("this service does not accept that credential");
-      const { claims } = await opts.verifier.verify(credential);
+      if (isServiceToken(credential)) {
+        if (!opts.serviceAudience) throw new UnauthenticatedError("this service does not accept service tokens");
+        const { service } = await opts.verifier.verifyServiceToken(credential, opts.serviceAudience);
+        return { kind: "service", service };
+      }
+      const { claims, kid } = await opts.verifier.verify(credential);
       if (!TENANT_CLAIM.test(claims.tenant)) throw new UnauthenticatedError("access token has a malformed tenant claim");
+      if (opts.revocations?.denies({ tenantId: claims.tenant, userId: claims.sub, sessionId: claims.sid, kid, issuedAtSec: claims.iat })) {
+        throw new UnauthenticatedError("access token has been revoked");
+      }
       return {
         kind: "user",
         tenantId: claims.tenant,
@@ -61,6 +79,14 @@ export function createPrincipalResolver(opts: PrincipalResolverOptions): Princip
       };
     },
   };
+}
+
+function isServiceToken(credential: string): boolean {
+  try {
+    return decodeProtectedHeader(credential).typ === SERVICE_TOKEN_TYPE;
+  } catch {
+    return false;
+  }
 }
 
 /**

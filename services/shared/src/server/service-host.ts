@@ -7,6 +7,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "@caas/gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "@caas/gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { createInternalServiceInterceptor } from "../auth/internal-guard.js";
 import { startProbeResponder } from "../bus/probe-responder.js";
 import type { EventBus } from "../bus/event-bus.js";
 import { systemClock, type Clock } from "../clock.js";
@@ -108,6 +109,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     createLoggingInterceptor({ logger }),
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
+    createInternalServiceInterceptor(),
     createValidationInterceptor(),
     inflight.interceptor,
     ...(opts.interceptors ?? []),

@@ -1,0 +1,44 @@
+import { isMongoDuplicateKeyError } from "@caas/shared";
+import type { PasswordRecord, PasswordStore } from "../ports/password-store.js";
+import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
+import { checkId, checkPasswordRecord, tenantOf } from "./checks.js";
+
+interface PasswordDoc {
+  /** `<tenant>|<login>`: the unique `_id` makes a taken login a duplicate-key error. */
+  _id: string;
+  tenantId: string;
+  login: string;
+  userId: string;
+  hash: string;
+  createTimeMs: number;
+}
+
+/** The cluster-mode PasswordStore: one document per login, `_id` led by the tenant id, an index on (tenantId, userId). */
+export function createMongoPasswordStore(opts: MongoAdapterOptions): PasswordStore {
+  const passwords = opts.db.collection<PasswordDoc>(authCollections(opts.collectionPrefix).passwords, MAJORITY);
+  const key = (tenantId: string, login: string) => `${tenantId}|${login}`;
+  return {
+    async hasLogin(scope, userId) {
+      return (await passwords.findOne({ tenantId: tenantOf(scope), userId: checkId("userId", userId) })) !== null;
+    },
+
+    async create(scope, r) {
+      const tenantId = tenantOf(scope);
+      checkPasswordRecord(tenantId, r);
+      try {
+        await passwords.insertOne({ _id: key(tenantId, r.login), tenantId, login: r.login, userId: r.userId, hash: r.hash, createTimeMs: r.createTimeMs });
+        return true;
+      } catch (err) {
+        if (isMongoDuplicateKeyError(err)) return false;
+        throw err;
+      }
+    },
+
+    async getByLogin(scope, login): Promise<PasswordRecord | undefined> {
+      const doc = await passwords.findOne({ _id: key(tenantOf(scope), checkId("login", login, 300)) });
+      return doc ? { tenantId: doc.tenantId, login: doc.login, userId: doc.userId, hash: doc.hash, createTimeMs: doc.createTimeMs } : undefined;
+    },
+
+    async close() {},
+  };
+}

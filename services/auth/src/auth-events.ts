@@ -1,0 +1,90 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { AuthEventEnvelopeSchema, SessionRevokeReason as ProtoReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
+import {
+  AUTH_EVENTS,
+  CORRELATION_HEADER,
+  currentScope,
+  newId,
+  revocationsOf,
+  type Clock,
+  type EventBus,
+  type Logger,
+  type RevocationSet,
+} from "@caas/shared";
+import type { SessionRecord, SessionRevokeReason } from "./ports/session-store.js";
+
+/** What the publisher writes to and which deny-set it updates at once. */
+export interface AuthEventPublisherDeps {
+  bus: EventBus;
+  /** The auth service's own deny-set: revocations apply to it before they are published. */
+  revocations: RevocationSet;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** One payload case of the envelope, as an init shape. */
+type Payload = Extract<NonNullable<MessageInitShape<typeof AuthEventEnvelopeSchema>["payload"]>, { case: string }>;
+
+const REASONS: Record<SessionRevokeReason, ProtoReason> = {
+  "sign-out": ProtoReason.SIGN_OUT,
+  "revoked-by-user": ProtoReason.REVOKED_BY_USER,
+  "refresh-token-reused": ProtoReason.REFRESH_TOKEN_REUSED,
+};
+
+/**
+ * Publishes identity changes on `caas.auth.events.v1` (key = tenant id, header and field
+ * x-correlation-id from the request being served). Every call publishes, also when the change
+ * was already made (a retried RPC), so a publish that failed after the store write is made good
+ * by the retry; consumers are idempotent. Revocations are applied to the auth service's own
+ * deny-set first, so auth refuses the revoked tokens even before the record comes back.
+ */
+export class AuthEventPublisher {
+  constructor(private readonly deps: AuthEventPublisherDeps) {}
+
+  /** A session ended early: tokens with its `sid` issued until its revoke time are denied. */
+  sessionRevoked(s: SessionRecord): Promise<void> {
+    return this.publish(s.tenantId, s.revokeTimeMs ?? this.deps.clock.nowMs(), {
+      case: "sessionRevoked",
+      value: { userId: s.userId, sessionId: s.id, reason: s.revokeReason ? REASONS[s.revokeReason] : ProtoReason.UNSPECIFIED },
+    });
+  }
+
+  userDeactivated(tenantId: string, userId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeactivated", value: { userId } });
+  }
+
+  userReactivated(tenantId: string, userId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userReactivated", value: { userId } });
+  }
+
+  userDeleted(tenantId: string, userId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeleted", value: { userId } });
+  }
+
+  tenantSuspended(tenantId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSuspended", value: {} });
+  }
+
+  tenantResumed(tenantId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantResumed", value: {} });
+  }
+
+  apiKeyRevoked(tenantId: string, apiKeyId: string, timeMs: number): Promise<void> {
+    return this.publish(tenantId, timeMs, { case: "apiKeyRevoked", value: { apiKeyId } });
+  }
+
+  private async publish(tenantId: string, timeMs: number, payload: Payload): Promise<void> {
+    const correlationId = currentScope()?.correlationId ?? "";
+    const value = create(AuthEventEnvelopeSchema, {
+      eventId: newId(),
+      tenantId,
+      createTime: timestampFromMs(timeMs),
+      correlationId,
+      payload,
+    });
+    for (const e of revocationsOf(value)) this.deps.revocations.add(e);
+    await this.deps.bus.publish(AUTH_EVENTS, [{ key: tenantId, value, headers: correlationId ? { [CORRELATION_HEADER]: correlationId } : {} }]);
+    this.deps.logger.debug({ tenantId, event: payload.case, eventId: value.eventId }, "auth event published");
+  }
+}

@@ -1,0 +1,86 @@
+import { timingSafeEqual } from "node:crypto";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  AuthInternalService,
+  type BatchGetUsersRequest,
+  type IssueServiceTokenRequest,
+  type VerifyApiKeyRequest,
+} from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  notBuiltYet,
+  PermissionDeniedError,
+  scopeForAdmin,
+  SERVICE_NAMES,
+  SERVICE_SECRET_PREFIX,
+  serviceSecretFor,
+  UnauthenticatedError,
+  type CredentialHandler,
+  type Logger,
+} from "@caas/shared";
+import { STAGE_B } from "./auth-public-service.js";
+import { apiKeyToProto, userToProto } from "./domain/mapping.js";
+import type { AccessTokenIssuer } from "./keys/token-issuer.js";
+import type { ApiKeyRecord } from "./ports/api-key-store.js";
+import type { UserStore } from "./ports/user-store.js";
+
+const BEARER = /^Bearer +(\S+)$/i;
+
+/**
+ * Bootstrap service secrets (`Bearer caas_s_…`) give no identity: the principal is anonymous, so
+ * the secret opens nothing but IssueServiceToken, which checks it itself.
+ */
+export const serviceSecretCredentialHandler: CredentialHandler = {
+  accepts: (credential) => credential.startsWith(SERVICE_SECRET_PREFIX),
+  resolve: async () => ({ kind: "anonymous" }),
+};
+
+/**
+ * caas.auth.v1.AuthInternalService. IssueServiceToken: the caller presents its bootstrap secret
+ * (derived from the service-secret root for its name) and gets a service token for one target
+ * service. VerifyApiKey and BatchGetUsers require a service token (enforced for every
+ * `*InternalService` by the shared internal-service interceptor); the tenant of BatchGetUsers is
+ * named by the calling service, which acts for the platform. ListRevocations answers
+ * UNIMPLEMENTED naming issue #4 stage B (verifiers catch up by replaying the auth events topic).
+ */
+export function createAuthInternalServiceImpl(deps: {
+  tokens: AccessTokenIssuer;
+  serviceSecret: string | undefined;
+  checkApiKey: (secret: string) => Promise<ApiKeyRecord>;
+  users: UserStore;
+  logger: Logger;
+}): ServiceImpl<typeof AuthInternalService> {
+  // Each service's secret, derived once; compared in constant time.
+  const secrets = deps.serviceSecret ? SERVICE_NAMES.map((name) => ({ name, secret: Buffer.from(serviceSecretFor(deps.serviceSecret!, name)) })) : [];
+  return {
+    ...notBuiltYet(AuthInternalService, STAGE_B),
+
+    async issueServiceToken(req: IssueServiceTokenRequest, ctx: HandlerContext) {
+      if (secrets.length === 0) throw new FailedPreconditionError("service tokens are not configured (CAAS_SERVICE_SECRET)");
+      const presented = BEARER.exec(ctx.requestHeader.get("authorization")?.trim() ?? "")?.[1];
+      if (!presented) throw new UnauthenticatedError("the service's bootstrap secret is required (Authorization: Bearer <service secret>)");
+      const bytes = Buffer.from(presented);
+      const owner = secrets.find((s) => s.secret.length === bytes.length && timingSafeEqual(s.secret, bytes));
+      if (!owner) throw new UnauthenticatedError("service secret is not valid");
+      if (owner.name !== req.serviceName) throw new PermissionDeniedError("the secret is not the named service's");
+      if (!(SERVICE_NAMES as readonly string[]).includes(req.audience)) {
+        throw new InvalidArgumentError("unknown audience", [{ field: "audience", description: "must name a CAAS service" }]);
+      }
+      const { token, expireTimeMs } = await deps.tokens.issueService(owner.name, req.audience);
+      deps.logger.debug({ service: owner.name, audience: req.audience }, "service token issued");
+      return { token, expireTime: timestampFromMs(expireTimeMs) };
+    },
+
+    async verifyApiKey(req: VerifyApiKeyRequest) {
+      return { apiKey: apiKeyToProto(await deps.checkApiKey(req.secret)) };
+    },
+
+    async batchGetUsers(req: BatchGetUsersRequest) {
+      const scope = scopeForAdmin(req.tenantId);
+      const found = await Promise.all(req.userIds.map((id) => deps.users.get(scope, id)));
+      return { users: found.filter((u) => u !== undefined).map(userToProto) };
+    },
+  };
+}

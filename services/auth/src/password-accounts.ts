@@ -1,0 +1,116 @@
+import type { SignInRequest, SignUpRequest } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
+import type { SessionTokens } from "@caas/gen/caas/auth/v1/token_pb.js";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  newId,
+  NotFoundError,
+  PermissionDeniedError,
+  scopeForAdmin,
+  UnauthenticatedError,
+  UnimplementedError,
+  type Clock,
+  type Logger,
+  type TenantScope,
+} from "@caas/shared";
+import { settingsFromJson } from "./domain/mapping.js";
+import { hashPassword, verifyPassword } from "./domain/passwords.js";
+import type { PasswordStore } from "./ports/password-store.js";
+import type { TenantRecord, TenantStore } from "./ports/tenant-store.js";
+import type { UserRecord, UserStore } from "./ports/user-store.js";
+import type { SessionManager } from "./sessions.js";
+import type { AuthThrottle } from "./throttle.js";
+import type { TotpMfa } from "./totp-mfa.js";
+
+/** What password accounts are built from. */
+export interface PasswordAccountsDeps {
+  passwords: PasswordStore;
+  users: UserStore;
+  tenants: TenantStore;
+  sessions: SessionManager;
+  throttle: AuthThrottle;
+  mfa: TotpMfa;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The normalized login of a request: `email:` or `username:` and the lower-cased value. */
+export function loginOf(login: SignUpRequest["login"] | SignInRequest["login"]): string {
+  if (login.case === "email") return `email:${login.value.toLowerCase()}`;
+  if (login.case === "username") return `username:${login.value.toLowerCase()}`;
+  throw new UnauthenticatedError("a login is required");
+}
+
+/** What a sign-in that passed its password gets: tokens, or a second-factor challenge. */
+export type SignInOutcome = { tokens: SessionTokens } | { mfaChallenge: string; expireTimeMs: number };
+
+/**
+ * Built-in password accounts for tenants with password_auth_enabled (AuthService SignUp and
+ * SignIn). Passwords are kept as scrypt hashes (domain/passwords.ts). A wrong login and a wrong
+ * password get the same answer after the same work (an unknown login is checked against a dummy
+ * hash). Sign-in attempts are throttled per tenant and login, sign-ups per tenant.
+ */
+export class PasswordAccounts {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly deps: PasswordAccountsDeps) {}
+
+  /** Creates the user (server-assigned UUIDv7 id) and its login, and starts a session. */
+  async signUp(req: SignUpRequest): Promise<{ user: UserRecord; tokens: SessionTokens }> {
+    const scope = scopeForAdmin(req.tenantId);
+    await this.passwordTenant(scope);
+    await this.deps.throttle.signUp(scope);
+    const login = loginOf(req.login);
+    if (await this.deps.passwords.getByLogin(scope, login)) throw new AlreadyExistsError("the login is taken");
+    const hash = await hashPassword(req.password);
+    const now = this.deps.clock.nowMs();
+    const { user } = await this.deps.users.upsert(scope, { id: newId(), displayName: req.displayName, avatarUrl: "", custom: "", roles: [] }, now);
+    if (!(await this.deps.passwords.create(scope, { tenantId: scope.tenantId, login, userId: user.id, hash, createTimeMs: now }))) {
+      // Another sign-up took the login meanwhile: this user never existed.
+      await this.deps.users.delete(scope, user.id);
+      throw new AlreadyExistsError("the login is taken");
+    }
+    this.deps.logger.info({ tenantId: scope.tenantId, userId: user.id }, "password account created");
+    const tokens = await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false });
+    return { user, tokens };
+  }
+
+  /** Checks the password and starts a session, or answers a challenge when TOTP is enabled. */
+  async signIn(req: SignInRequest): Promise<SignInOutcome> {
+    const scope = scopeForAdmin(req.tenantId);
+    const tenant = await this.passwordTenant(scope);
+    const login = loginOf(req.login);
+    await this.deps.throttle.signIn(scope, login);
+    const refused = () => new UnauthenticatedError("the login or the password is wrong");
+    const record = await this.deps.passwords.getByLogin(scope, login);
+    if (!record) {
+      await verifyPassword(req.password, await this.dummy());
+      throw refused();
+    }
+    if (!(await verifyPassword(req.password, record.hash))) throw refused();
+    const user = await this.deps.users.get(scope, record.userId);
+    if (!user || user.status !== "active") throw refused();
+    if (await this.deps.mfa.isEnabled(scope, user.id)) {
+      const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName);
+      return { mfaChallenge: challenge, expireTimeMs };
+    }
+    if (settingsFromJson(tenant.settings).mfaRequired) {
+      // Enrolling first needs a session restricted to enrollment, which does not exist yet.
+      throw new UnimplementedError("sign-in before TOTP enrollment in a tenant that requires MFA is not built yet (issue #4 stage B)");
+    }
+    return { tokens: await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false }) };
+  }
+
+  /** The tenant, if it exists, is active and allows password accounts. */
+  private async passwordTenant(scope: TenantScope): Promise<TenantRecord> {
+    const tenant = await this.deps.tenants.get(scope);
+    if (!tenant) throw new NotFoundError("tenant");
+    if (tenant.status !== "active") throw new PermissionDeniedError("the tenant is suspended");
+    if (!settingsFromJson(tenant.settings).passwordAuthEnabled) throw new FailedPreconditionError("the tenant does not allow password accounts");
+    return tenant;
+  }
+
+  private dummy(): Promise<string> {
+    return (this.dummyHash ??= hashPassword(newId()));
+  }
+}

@@ -1,0 +1,62 @@
+import { create } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import { ChatService, SendMessageRequestSchema, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import type { SendMessage } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { serverFrame } from "./frames.js";
+
+/** The generated chat client the socket service calls with each user's own token. */
+export type ChatClient = Client<typeof ChatService>;
+
+/** Call options presenting the user's access token (DESIGN: the callee verifies it itself). */
+export function asUser(accessToken: string): { headers: Record<string, string> } {
+  return { headers: { authorization: `Bearer ${accessToken}` } };
+}
+
+/** Runs a `send` frame through ChatService.SendMessage; the SendAck answering frame `replyTo`. */
+export async function sendThroughChat(chat: ChatClient, accessToken: string, replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
+  const req = create(SendMessageRequestSchema, {
+    conversationId: send.conversationId,
+    clientMessageId: send.clientMessageId,
+    text: send.text,
+    mentionedUserIds: send.mentionedUserIds,
+    custom: send.custom,
+    attachments: send.attachments,
+    replyToMessageId: send.replyToMessageId,
+    threadParentId: send.threadParentId,
+  });
+  const ack = await chat.sendMessage(req, asUser(accessToken));
+  return serverFrame(replyTo, {
+    case: "sendAck",
+    value: { messageId: ack.messageId, seq: ack.seq, createTime: ack.createTime, duplicate: ack.duplicate },
+  });
+}
+
+/** Every conversation id the user is a member of (ListConversations, all pages, archived too). */
+export async function listMemberships(chat: ChatClient, accessToken: string): Promise<string[]> {
+  const ids: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await chat.listConversations({ pageSize: 200, pageToken, includeArchived: true }, asUser(accessToken));
+    for (const view of page.conversations) if (view.conversation && view.membership) ids.push(view.conversation.id);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return ids;
+}
+
+/** Pages GetChanges from `cursor` until nothing more waits; calls `onPage` for each page in order. */
+export async function changesSince(
+  chat: ChatClient,
+  accessToken: string,
+  cursor: string,
+  perConversationLimit: number,
+  onPage: (page: GetChangesResponse) => void,
+): Promise<string> {
+  let next = cursor;
+  for (;;) {
+    const page = await chat.getChanges({ cursor: next, limit: 100, perConversationLimit }, asUser(accessToken));
+    onPage(page);
+    next = page.nextCursor;
+    if (!page.hasMore) return next;
+  }
+}

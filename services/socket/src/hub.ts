@@ -1,0 +1,152 @@
+import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+
+/** A local session as the hub sees it: whose it is and how it takes a live event. */
+export interface Recipient {
+  readonly tenantId: string;
+  readonly userId: string;
+  deliver(event: Event): void;
+}
+
+/** One user with live sessions on this instance, and the conversations they belong to. */
+interface LocalUser {
+  tenantId: string;
+  userId: string;
+  sessions: Set<Recipient>;
+  conversations: Set<string>;
+  /** Newest seq handed out per conversation: the bus delivers at least once. */
+  lastSeq: Map<string, bigint>;
+  /** Settles when the membership list is loaded. */
+  ready: Promise<void>;
+  /** Conversations left while the list was loading (the list may predate the leave). */
+  leftWhileLoading?: Set<string>;
+}
+
+const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
+
+/**
+ * The instance's fan-out index: which local users belong to which conversation. Membership is
+ * loaded once per user when their first session authenticates and is then kept current from
+ * the conversation events themselves, applied in the order the bus delivers them (per
+ * conversation, in seq order): a joining member gets the join event and everything after it, a
+ * leaving, removed or banned member gets that event and nothing after it. Single process.
+ */
+export class Hub {
+  private readonly users = new Map<string, LocalUser>();
+  private readonly conversations = new Map<string, Set<LocalUser>>();
+
+  /**
+   * Registers a session and resolves once its user's memberships are known; `load` lists them
+   * (called only for the user's first session on this instance). Rejects, with the session
+   * unregistered, when the list cannot be loaded.
+   */
+  async join(session: Recipient, load: () => Promise<string[]>): Promise<void> {
+    const k = key(session.tenantId, session.userId);
+    let user = this.users.get(k);
+    if (!user) {
+      const created: LocalUser = {
+        tenantId: session.tenantId,
+        userId: session.userId,
+        sessions: new Set(),
+        conversations: new Set(),
+        lastSeq: new Map(),
+        ready: Promise.resolve(),
+        leftWhileLoading: new Set(),
+      };
+      created.ready = load().then((ids) => {
+        for (const id of ids) if (!created.leftWhileLoading!.has(id)) this.addMembership(created, id);
+        created.leftWhileLoading = undefined;
+      });
+      this.users.set(k, created);
+      user = created;
+    }
+    user.sessions.add(session);
+    try {
+      await user.ready;
+    } catch (err) {
+      this.leave(session);
+      if (this.users.get(k) === user) this.dropUser(user);
+      throw err;
+    }
+  }
+
+  /** Unregisters a session; the user's index entry goes with their last session. */
+  leave(session: Recipient): void {
+    const user = this.users.get(key(session.tenantId, session.userId));
+    if (!user || !user.sessions.delete(session)) return;
+    if (user.sessions.size === 0) this.dropUser(user);
+  }
+
+  /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
+  dispatch(tenantId: string, event: Event): void {
+    const { joined, left } = membershipChanges(event);
+    for (const userId of joined) {
+      const user = this.users.get(key(tenantId, userId));
+      if (user) this.addMembership(user, event.conversationId);
+    }
+    const convKey = key(tenantId, event.conversationId);
+    const members = this.conversations.get(convKey);
+    if (members) {
+      for (const user of members) {
+        const last = user.lastSeq.get(event.conversationId) ?? 0n;
+        if (event.seq <= last) continue;
+        user.lastSeq.set(event.conversationId, event.seq);
+        for (const session of user.sessions) session.deliver(event);
+      }
+    }
+    const leaving = left === "everyone" ? [...(members ?? [])].map((u) => u.userId) : left;
+    for (const userId of leaving) {
+      const user = this.users.get(key(tenantId, userId));
+      if (!user) continue;
+      user.leftWhileLoading?.add(event.conversationId);
+      this.removeMembership(user, event.conversationId);
+    }
+  }
+
+  /** Local sessions and users (for status and tests). */
+  stats(): { users: number; conversations: number } {
+    return { users: this.users.size, conversations: this.conversations.size };
+  }
+
+  private addMembership(user: LocalUser, conversationId: string): void {
+    user.conversations.add(conversationId);
+    user.leftWhileLoading?.delete(conversationId);
+    const k = key(user.tenantId, conversationId);
+    let set = this.conversations.get(k);
+    if (!set) this.conversations.set(k, (set = new Set()));
+    set.add(user);
+  }
+
+  private removeMembership(user: LocalUser, conversationId: string): void {
+    user.conversations.delete(conversationId);
+    user.lastSeq.delete(conversationId);
+    const k = key(user.tenantId, conversationId);
+    const set = this.conversations.get(k);
+    if (!set) return;
+    set.delete(user);
+    if (set.size === 0) this.conversations.delete(k);
+  }
+
+  private dropUser(user: LocalUser): void {
+    for (const id of [...user.conversations]) this.removeMembership(user, id);
+    this.users.delete(key(user.tenantId, user.userId));
+  }
+}
+
+/** Who an event adds to or removes from its conversation. */
+export function membershipChanges(event: Event): { joined: string[]; left: string[] | "everyone" } {
+  const p = event.payload;
+  switch (p.case) {
+    case "conversationCreated":
+      return { joined: p.value.members.map((m) => m.userId), left: [] };
+    case "memberJoined":
+      return { joined: p.value.member ? [p.value.member.userId] : [], left: [] };
+    case "memberLeft":
+    case "memberRemoved":
+    case "memberBanned":
+      return { joined: [], left: [p.value.userId] };
+    case "conversationDeleted":
+      return { joined: [], left: "everyone" };
+    default:
+      return { joined: [], left: [] };
+  }
+}

@@ -1,0 +1,96 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { RealtimeService, ConnectRequest, SendRequest, SubscribeRequest } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
+import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
+import { principalKey } from "@caas/shared";
+import { sendThroughChat, type ChatClient } from "./chat-calls.js";
+import { isStageB, serverFrame } from "./frames.js";
+import type { SessionRegistry } from "./sessions.js";
+import { StreamSink } from "./transports/stream-sink.js";
+
+const BEARER = /^Bearer +(\S+)$/i;
+
+/** The caller's access token, already verified by the principal interceptor; undefined when absent. */
+function bearerToken(ctx: HandlerContext): string | undefined {
+  const principal = ctx.values.get(principalKey);
+  if (principal.kind === "anonymous") return undefined;
+  if (principal.kind !== "user") throw new ConnectError("realtime streams are for end users", Code.PermissionDenied);
+  return BEARER.exec(ctx.requestHeader.get("authorization") ?? "")?.[1];
+}
+
+/**
+ * RealtimeService over gRPC transports: Connect (bidi, the WebSocket protocol frame for frame),
+ * Subscribe (server stream; AuthOk first, its connection id ties Send calls to it) and Send
+ * (unary: send and ping for anyone with a token, resume on one of the caller's Subscribe streams).
+ */
+export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> {
+  constructor(
+    private readonly registry: SessionRegistry,
+    private readonly chat: ChatClient,
+    private readonly maxBacklog: number,
+  ) {}
+
+  async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext) {
+    const sink = new StreamSink(this.maxBacklog);
+    const session = this.registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    const token = bearerToken(ctx);
+    if (token) void session.authenticate(token, 0n);
+    const pump = (async () => {
+      for await (const req of requests) {
+        if (req.frame) session.receive(req.frame);
+        else session.protocolError(0n, "ConnectRequest.frame is required");
+      }
+    })();
+    pump.catch(() => session.detach());
+    try {
+      for await (const frame of sink.frames(ctx.signal)) yield create(ConnectResponseSchema, { frame });
+    } finally {
+      session.detach();
+    }
+  }
+
+  async *subscribe(req: SubscribeRequest, ctx: HandlerContext) {
+    const token = bearerToken(ctx);
+    if (!token) throw new ConnectError("Subscribe needs an Authorization: Bearer <access token> header", Code.Unauthenticated);
+    const sink = new StreamSink(this.maxBacklog);
+    const session = this.registry.open(sink, { clientHeartbeats: false, serverPongs: true });
+    session.restrictTo(req.conversationIds);
+    try {
+      const opened = await session.authenticate(token, 0n);
+      if (opened && req.resume) void session.resume(0n, req.resume);
+      for await (const frame of sink.frames(ctx.signal)) yield create(SubscribeResponseSchema, { frame });
+    } finally {
+      session.detach();
+    }
+  }
+
+  async send(req: SendRequest, ctx: HandlerContext) {
+    const token = bearerToken(ctx);
+    if (!token) throw new ConnectError("Send needs an Authorization: Bearer <access token> header", Code.Unauthenticated);
+    const frame = req.frame!;
+    const f = frame.frame;
+    switch (f.case) {
+      case "auth":
+        throw new ConnectError("Send does not take auth frames: authenticate with the Authorization header", Code.InvalidArgument);
+      case "send": {
+        const reply = await sendThroughChat(this.chat, token, frame.id, f.value);
+        return create(SendResponseSchema, { frame: reply });
+      }
+      case "ping":
+        return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "pong", value: { nonce: f.value.nonce } }) });
+      case "resume": {
+        const principal = ctx.values.get(principalKey);
+        const session = this.registry.get(req.connectionId);
+        const who = session?.who;
+        if (!session || !who || principal.kind !== "user" || who.tenantId !== principal.tenantId || who.sessionId !== principal.sessionId) {
+          throw new ConnectError("connection_id is not an open Subscribe stream of this session", Code.NotFound);
+        }
+        void session.resume(frame.id, f.value);
+        return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "ack", value: {} }) });
+      }
+      default:
+        if (f.case !== undefined && isStageB(f.case)) throw new ConnectError(`${f.case} frames are not built yet (issue #7 stage B)`, Code.Unimplemented);
+        throw new ConnectError("unknown client frame case", Code.Unimplemented);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
+
+/** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+  private draining = false;
+
+  constructor(private readonly deps: Omit<SessionDeps, "onEnd">) {}
+
+  /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
+  open(sink: FrameSink, opts: SessionOptions): Session {
+    const session = new Session(sink, { ...this.deps, onEnd: (s) => this.sessions.delete(s.id) }, opts);
+    this.sessions.set(session.id, session);
+    if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
+    return session;
+  }
+
+  /** The open session with this connection id, if any. */
+  get(connectionId: string): Session | undefined {
+    return this.sessions.get(connectionId);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Sends every session Closing SERVER_SHUTDOWN and refuses new ones. */
+  drain(): void {
+    this.draining = true;
+    for (const s of [...this.sessions.values()]) s.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
+  }
+}

@@ -1,0 +1,152 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it, vi } from "vitest";
+import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { createLogger, systemClock, UnauthenticatedError, type JwtVerifier } from "@caas/shared";
+import type { ChatClient } from "../src/chat-calls.js";
+import { Hub } from "../src/hub.js";
+import type { FrameSink, SessionLimits } from "../src/session.js";
+import { SessionRegistry } from "../src/sessions.js";
+
+const limits: SessionLimits = { authTimeoutMs: 50, heartbeatMs: 60_000, maxQueuedFrames: 8, maxFrameBytes: 1024, retryAfterMs: 1_000 };
+
+/** A sink recording batches and the close code. */
+function recordingSink() {
+  const batches: ServerFrame[][] = [];
+  const sink: FrameSink & { batches: ServerFrame[][]; ended?: CloseCode; frames(): ServerFrame[] } = {
+    batches,
+    write: (frames) => batches.push(frames),
+    congested: () => false,
+    end(code) {
+      sink.ended = code;
+    },
+    frames: () => batches.flat(),
+  };
+  return sink;
+}
+
+const verifier: JwtVerifier = {
+  async verify(token) {
+    if (token !== "good") throw new UnauthenticatedError("access token is malformed");
+    const now = Math.floor(Date.now() / 1000);
+    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300 } };
+  },
+  verifyServiceToken: async () => ({ service: "x" }),
+};
+
+function setup(chat: Partial<ChatClient> = {}) {
+  const hub = new Hub();
+  const fakeChat = {
+    listConversations: async () => ({ conversations: [{ conversation: { id: "c1" }, membership: { userId: "bob" } }], nextPageToken: "" }),
+    ...chat,
+  } as unknown as ChatClient;
+  const registry = new SessionRegistry({ verifier, chat: fakeChat, hub, clock: systemClock, logger: createLogger({ service: "socket-test", instance: "test", level: "silent" }), limits });
+  return { hub, registry };
+}
+
+const message = (conversationId: string, seq: bigint): Event =>
+  create(EventSchema, { conversationId, seq, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, text: `t${seq}` } } } });
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("session core", () => {
+  it("closes with AUTH_TIMEOUT when no auth frame arrives in time", async () => {
+    const { registry } = setup();
+    const sink = recordingSink();
+    registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await vi.waitFor(() => expect(sink.ended).toBe(CloseCode.AUTH_TIMEOUT), { timeout: 1_000 });
+    expect(sink.frames().at(-1)?.frame.case).toBe("closing");
+    expect(registry.size).toBe(0);
+  });
+
+  it("coalesces one tick's events into one write and drops redelivered seqs", async () => {
+    const { hub, registry } = setup();
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    expect(await session.authenticate("good", 1n)).toBe(true);
+    await tick();
+    sink.batches.length = 0;
+    for (const seq of [5n, 6n, 6n, 7n]) hub.dispatch("t1", message("c1", seq));
+    hub.dispatch("t2", message("c1", 8n));
+    await tick();
+    expect(sink.batches).toHaveLength(1);
+    expect(sink.batches[0]!.map((f) => (f.frame.case === "event" ? f.frame.value.seq : -1n))).toEqual([5n, 6n, 7n]);
+  });
+
+  it("applies membership from the event stream: removal stops delivery, a join starts it", async () => {
+    const { hub, registry } = setup();
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 1n);
+    hub.dispatch("t1", create(EventSchema, { conversationId: "c1", seq: 2n, payload: { case: "memberRemoved", value: { userId: "bob" } } }));
+    hub.dispatch("t1", message("c1", 3n));
+    hub.dispatch("t1", message("c2", 1n));
+    hub.dispatch("t1", create(EventSchema, { conversationId: "c2", seq: 2n, payload: { case: "memberJoined", value: { member: { userId: "bob" } } } }));
+    hub.dispatch("t1", message("c2", 3n));
+    await tick();
+    const events = sink.frames().flatMap((f) => (f.frame.case === "event" ? [`${f.frame.value.conversationId}:${f.frame.value.seq}`] : []));
+    expect(events).toEqual(["c1:2", "c2:2", "c2:3"]);
+  });
+
+  it("closes with SLOW_CONSUMER when the bounded queue overflows, leaving others unharmed", async () => {
+    const { hub, registry } = setup();
+    const slow = recordingSink();
+    slow.congested = () => true;
+    const fine = recordingSink();
+    const a = registry.open(slow, { clientHeartbeats: true, serverPongs: false });
+    const b = registry.open(fine, { clientHeartbeats: true, serverPongs: false });
+    await a.authenticate("good", 0n);
+    await b.authenticate("good", 0n);
+    expect(slow.ended).toBe(CloseCode.SLOW_CONSUMER);
+    hub.dispatch("t1", message("c1", 1n));
+    await tick();
+    expect(fine.ended).toBeUndefined();
+    expect(fine.frames().some((f) => f.frame.case === "event")).toBe(true);
+  });
+
+  it("refuses a bad token with a FrameError and AUTH_FAILED", async () => {
+    const { registry } = setup();
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    session.receive({ id: 3n, frame: { case: "auth", value: { accessToken: "bad" } } } as never);
+    await vi.waitFor(() => expect(sink.ended).toBe(CloseCode.AUTH_FAILED));
+    expect(sink.frames().map((f) => f.frame.case)).toEqual(["error", "closing"]);
+  });
+
+  it("holds live events during a resume and drops the seqs the catch-up carried", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { hub, registry } = setup({
+      getChanges: (async () => {
+        await gate;
+        return { conversations: [{ conversationId: "c1", events: [message("c1", 4n), message("c1", 5n)] }], nextCursor: "next", hasMore: false };
+      }) as never,
+    });
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 0n);
+    const resuming = session.resume(9n, { cursor: "old", perConversationLimit: 0 } as never);
+    hub.dispatch("t1", message("c1", 5n));
+    hub.dispatch("t1", message("c1", 6n));
+    release();
+    await resuming;
+    await tick();
+    const kinds = sink.frames().filter((f) => f.frame.case !== "authOk").map((f) => (f.frame.case === "event" ? `event:${f.frame.value.seq}` : f.frame.case));
+    expect(kinds).toEqual(["changes", "resumeDone", "event:6"]);
+  });
+
+  it("drains every session with SERVER_SHUTDOWN and refuses new ones", async () => {
+    const { registry } = setup();
+    const sinks = [recordingSink(), recordingSink()];
+    for (const s of sinks) await registry.open(s, { clientHeartbeats: true, serverPongs: false }).authenticate("good", 0n);
+    registry.drain();
+    for (const s of sinks) {
+      expect(s.ended).toBe(CloseCode.SERVER_SHUTDOWN);
+      const closing = s.frames().at(-1)!;
+      expect(closing.frame.case === "closing" && closing.frame.value.retryAfter?.seconds).toBe(1n);
+    }
+    const late = recordingSink();
+    registry.open(late, { clientHeartbeats: true, serverPongs: false });
+    expect(late.ended).toBe(CloseCode.SERVER_SHUTDOWN);
+    expect(registry.size).toBe(0);
+  });
+});
