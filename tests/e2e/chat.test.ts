@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService, type SendMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
+import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
 
@@ -157,6 +159,51 @@ describe("chat end to end with real access tokens (embedded platform)", () => {
     expect([x.created, y.created].sort()).toEqual([false, true]);
     const { conversations } = await viaEdge.listConversations({ type: ConversationType.DIRECT });
     expect(conversations.map((c) => c.conversation!.id)).toContain(x.conversation!.id);
+  });
+  it("updates, archives, joins, invites and deletes conversations by role; NOT_FOUND to other tenants (stage B)", async () => {
+    const alice = as("alice", "gRPC over HTTP/2");
+    const bob = as("bob", "gRPC over HTTP/2");
+    const mallory = as("mallory", "gRPC over HTTP/2");
+    const stranger = createClient(ChatService, transports(chatUrl, bearer(other.token("alice")))["gRPC over HTTP/2"]!);
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "before", joinPolicy: JoinPolicy.OPEN });
+    const id = conversation!.id;
+    const mask = { paths: ["title"] };
+    expect((await failure(bob.updateConversation({ conversation: { id, title: "x" }, updateMask: mask }))).code).toBe(Code.PermissionDenied);
+    expect((await failure(stranger.updateConversation({ conversation: { id, title: "x" }, updateMask: mask }))).code).toBe(Code.NotFound);
+    expect((await failure(stranger.joinConversation({ conversationId: id }))).code).toBe(Code.NotFound);
+    expect((await alice.updateConversation({ conversation: { id, title: "after" }, updateMask: mask })).conversation?.title).toBe("after");
+    expect((await mallory.joinConversation({ conversationId: id })).member).toMatchObject({ userId: "mallory", role: MemberRole.MEMBER });
+    expect((await alice.archiveConversation({ conversationId: id })).conversation?.archived).toBe(true);
+    expect((await failure(bob.sendMessage({ conversationId: id, clientMessageId: "late", text: "x" }))).code).toBe(Code.FailedPrecondition);
+    expect((await failure(mallory.deleteConversation({ conversationId: id }))).code).toBe(Code.PermissionDenied);
+    await alice.deleteConversation({ conversationId: id });
+    expect((await failure(bob.getConversation({ conversationId: id }))).code).toBe(Code.NotFound);
+    const events = await syncAll(bob, id);
+    expect(events.map((e) => e.payload.case)).toEqual(["conversationCreated", "conversationUpdated", "memberJoined", "conversationArchived", "conversationDeleted"]);
+    // INVITE_ONLY: a code from an owner lets a user in once; another tenant's user finds nothing.
+    const invited = (await alice.createConversation({ type: ConversationType.GROUP, title: "by invite" })).conversation!.id;
+    expect((await failure(mallory.joinConversation({ conversationId: invited }))).code).toBe(Code.NotFound);
+    const { invite } = await alice.createInvite({ conversationId: invited, maxUses: 1 });
+    expect((await failure(stranger.acceptInvite({ code: invite!.code }))).code).toBe(Code.NotFound);
+    expect((await mallory.acceptInvite({ code: invite!.code })).member).toMatchObject({ userId: "mallory", role: MemberRole.MEMBER });
+    expect((await failure(bob.acceptInvite({ code: invite!.code }))).code).toBe(Code.FailedPrecondition);
+    expect((await alice.revokeInvite({ conversationId: invited, inviteId: invite!.id })).invite?.useCount).toBe(1);
+  });
+
+  it("limits sends per user with RESOURCE_EXHAUSTED and RetryInfo, and refuses user tokens on ChatInternalService", async () => {
+    const t = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["burst"]);
+    const burst = createClient(ChatService, transports(chatUrl, bearer(t.token("burst")))["gRPC over HTTP/2"]!);
+    const { conversation } = await burst.createConversation({ type: ConversationType.GROUP });
+    const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => burst.sendMessage({ conversationId: conversation!.id, clientMessageId: `b${i}`, text: "x" })));
+    const refused = results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : []));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(20);
+    expect(refused.every((e) => e.code === Code.ResourceExhausted)).toBe(true);
+    const delay = refused[0]!.findDetails(RetryInfoSchema)[0]?.retryDelay;
+    expect(Number(delay?.seconds ?? 0n) * 1000 + (delay?.nanos ?? 0) / 1e6).toBeGreaterThan(0);
+    const internal = createClient(ChatInternalService, transports(chatUrl, bearer(t.token("burst")))["gRPC over HTTP/2"]!);
+    const err = await failure(internal.checkAccess({ tenantId: t.tenantId, userId: "burst", conversationIds: [conversation!.id] }));
+    expect(err.code).toBe(Code.PermissionDenied);
   });
 });
 

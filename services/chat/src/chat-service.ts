@@ -1,7 +1,14 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
+  AcceptInviteRequest,
   AddMembersRequest,
+  ArchiveConversationRequest,
   ChatService,
+  CreateInviteRequest,
+  DeleteConversationRequest,
+  JoinConversationRequest,
+  UnarchiveConversationRequest,
+  UpdateConversationRequest,
   CreateConversationRequest,
   GetChangesRequest,
   GetConversationRequest,
@@ -13,16 +20,19 @@ import type {
   ListMessagesRequest,
   MarkReadRequest,
   RemoveMemberRequest,
+  RevokeInviteRequest,
   SendMessageRequest,
   SyncRequest,
   UpdateMemberRoleRequest,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import type { Clock, LogEvent, PageTokenCodec } from "@caas/shared";
+import type { Clock, LogEvent, PageTokenCodec, RateLimiter } from "@caas/shared";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
+import { InviteOps } from "./ops/invite-ops.js";
 import { MemberOps } from "./ops/member-ops.js";
 import { MessageOps } from "./ops/message-ops.js";
+import { SettingsOps } from "./ops/settings-ops.js";
 import { SyncOps } from "./ops/sync-ops.js";
 
 /** The RPCs of caas.chat.v1.ChatService this class implements (the others answer UNIMPLEMENTED; see routes.ts). */
@@ -31,6 +41,14 @@ export type ChatServiceRpcs = Pick<
   | "createConversation"
   | "getConversation"
   | "listConversations"
+  | "updateConversation"
+  | "archiveConversation"
+  | "unarchiveConversation"
+  | "deleteConversation"
+  | "joinConversation"
+  | "createInvite"
+  | "acceptInvite"
+  | "revokeInvite"
   | "addMembers"
   | "removeMember"
   | "leaveConversation"
@@ -51,27 +69,34 @@ export interface ChatServiceDeps {
   /** Signs page tokens and changes cursors; shared by every instance (ChatStateStore). */
   pageTokens: PageTokenCodec;
   limits?: Partial<ChatLimits>;
+  /** Per-user rate limits (memory or Redis, chosen by the run mode in chat-rate-limiter.ts). */
+  rateLimiter: RateLimiter;
   /** Called after each new commit to the log, in the request's async context (the relay hook). */
   onCommit?: (event: LogEvent) => void;
 }
 
 /**
- * caas.chat.v1.ChatService for end users (issue #5 stage A): conversations, membership, sending,
+ * caas.chat.v1.ChatService for end users (issue #5): conversations and their settings, membership
+ * and invites, sending,
  * history, Sync, read positions, unread counts and the changes cursor. Every RPC acts for the
  * user of the verified access token (principalKey) in that user's tenant; anything the caller
  * may not see answers NOT_FOUND.
  */
 export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly conversations: ConversationOps;
+  private readonly settings: SettingsOps;
   private readonly members: MemberOps;
+  private readonly invites: InviteOps;
   private readonly messages: MessageOps;
   private readonly syncs: SyncOps;
   private readonly changes: ChangesOps;
 
   constructor(deps: ChatServiceDeps) {
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.onCommit);
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, deps.onCommit);
     this.conversations = new ConversationOps(core);
-    this.members = new MemberOps(core);
+    this.settings = new SettingsOps(core, this.conversations);
+    this.members = new MemberOps(core, this.conversations);
+    this.invites = new InviteOps(core, this.conversations, this.members);
     this.messages = new MessageOps(core);
     this.syncs = new SyncOps(core);
     this.changes = new ChangesOps(core);
@@ -87,6 +112,38 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   async listConversations(req: ListConversationsRequest, ctx: HandlerContext) {
     return this.conversations.list(callerOf(ctx), req);
+  }
+
+  async updateConversation(req: UpdateConversationRequest, ctx: HandlerContext) {
+    return this.settings.update(callerOf(ctx), req);
+  }
+
+  async archiveConversation(req: ArchiveConversationRequest, ctx: HandlerContext) {
+    return this.settings.archive(callerOf(ctx), req.conversationId);
+  }
+
+  async unarchiveConversation(req: UnarchiveConversationRequest, ctx: HandlerContext) {
+    return this.settings.unarchive(callerOf(ctx), req.conversationId);
+  }
+
+  async deleteConversation(req: DeleteConversationRequest, ctx: HandlerContext) {
+    return this.settings.delete(callerOf(ctx), req.conversationId);
+  }
+
+  async joinConversation(req: JoinConversationRequest, ctx: HandlerContext) {
+    return this.members.join(callerOf(ctx), req.conversationId);
+  }
+
+  async createInvite(req: CreateInviteRequest, ctx: HandlerContext) {
+    return this.invites.create(callerOf(ctx), req);
+  }
+
+  async acceptInvite(req: AcceptInviteRequest, ctx: HandlerContext) {
+    return this.invites.accept(callerOf(ctx), req);
+  }
+
+  async revokeInvite(req: RevokeInviteRequest, ctx: HandlerContext) {
+    return this.invites.revoke(callerOf(ctx), req);
   }
 
   async addMembers(req: AddMembersRequest, ctx: HandlerContext) {

@@ -15,6 +15,8 @@ import { createMongoChatStateStore } from "./adapters/chat-state-store-mongo.js"
 import { createSqliteChatStateStore } from "./adapters/chat-state-store-sqlite.js";
 import { openChatSqlite } from "./adapters/chat-sqlite.js";
 import { createMongoConversationStore } from "./adapters/conversation-store-mongo.js";
+import { createMongoInviteStore } from "./adapters/invite-store-mongo.js";
+import { createSqliteInviteStore } from "./adapters/invite-store-sqlite.js";
 import { createSqliteConversationStore } from "./adapters/conversation-store-sqlite.js";
 import { createMongoMemberStore } from "./adapters/member-store-mongo.js";
 import { createSqliteMemberStore } from "./adapters/member-store-sqlite.js";
@@ -22,6 +24,7 @@ import { createMongoReadStateStore } from "./adapters/read-state-store-mongo.js"
 import { createSqliteReadStateStore } from "./adapters/read-state-store-sqlite.js";
 import type { ChatStateStore } from "./ports/chat-state-store.js";
 import type { ConversationStore } from "./ports/conversation-store.js";
+import type { InviteStore } from "./ports/invite-store.js";
 import type { MemberStore } from "./ports/member-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
 
@@ -32,6 +35,7 @@ export interface ChatStores {
   conversations: ConversationStore;
   members: MemberStore;
   readStates: ReadStateStore;
+  invites: InviteStore;
   state: ChatStateStore;
   /** Closes the stores, then the connection they share. Idempotent. */
   close(): Promise<void>;
@@ -81,6 +85,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             conversations: createSqliteConversationStore({ db }),
             members: createSqliteMemberStore({ db }),
             readStates: createSqliteReadStateStore({ db }),
+            invites: createSqliteInviteStore({ db }),
             state: createSqliteChatStateStore({ db }),
           },
           async () => {
@@ -105,6 +110,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             conversations: createMongoConversationStore({ db, collectionPrefix }),
             members: createMongoMemberStore({ db, collectionPrefix }),
             readStates: createMongoReadStateStore({ db, collectionPrefix }),
+            invites: createMongoInviteStore({ db, collectionPrefix }),
             state: createMongoChatStateStore({ db, collectionPrefix }),
           },
           () => conn.close(),
@@ -123,7 +129,7 @@ function assemble(stores: Omit<ChatStores, "close">, release: () => Promise<void
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.state]) await s.close();
+        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.state]) await s.close();
         await release();
       })()),
   };

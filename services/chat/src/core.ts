@@ -2,6 +2,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import {
   NotFoundError,
   PermissionDeniedError,
+  ResourceExhaustedError,
   principalKey,
   scopeFromVerifiedClaims,
   UnauthenticatedError,
@@ -9,11 +10,13 @@ import {
   type EventLogStore,
   type LogEvent,
   type PageTokenCodec,
+  type RateLimiter,
   type TenantScope,
 } from "@caas/shared";
 import { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
 import type { MemberRecord, MemberStore } from "./ports/member-store.js";
+import type { InviteStore } from "./ports/invite-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
 
 /** The end user calling, from the verified access token only (DESIGN "Tenant scope by construction"). */
@@ -46,6 +49,8 @@ export interface ChatLimits {
   changesOverlapMs: number;
   /** A changes cursor older than this is expired (FAILED_PRECONDITION: start again). */
   changesCursorMaxAgeMs: number;
+  /** SendMessage per user (per tenant): a burst of `capacity`, refilled at `refillPerSec`. */
+  sendRate: { capacity: number; refillPerSec: number };
 }
 
 export const DEFAULT_LIMITS: ChatLimits = {
@@ -53,6 +58,7 @@ export const DEFAULT_LIMITS: ChatLimits = {
   maxCustomBytes: 8 * 1024,
   changesOverlapMs: 10_000,
   changesCursorMaxAgeMs: 30 * 24 * 3600 * 1000,
+  sendRate: { capacity: 20, refillPerSec: 10 },
 };
 
 /** The stores one chat instance works on. */
@@ -61,6 +67,7 @@ export interface CoreStores {
   conversations: ConversationStore;
   members: MemberStore;
   readStates: ReadStateStore;
+  invites: InviteStore;
 }
 
 /** A member's own view of a conversation they belong to. */
@@ -90,9 +97,19 @@ export class ChatCore {
     readonly clock: Clock,
     readonly pageTokens: PageTokenCodec,
     readonly limits: ChatLimits,
+    private readonly rateLimiter: RateLimiter,
     onCommit?: (event: LogEvent) => void,
   ) {
     this.writer = new LogWriter({ events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
+  }
+
+  /**
+   * Takes one token of the caller's bucket for `action` (per user within the tenant);
+   * RESOURCE_EXHAUSTED with the retry delay (google.rpc.RetryInfo) when it is empty.
+   */
+  async throttle(caller: Caller, action: "send", rule: ChatLimits["sendRate"]): Promise<void> {
+    const decision = await this.rateLimiter.take(caller.scope, `${action}:user:${caller.userId}`, rule);
+    if (!decision.allowed) throw new ResourceExhaustedError(`too many ${action} calls; retry in ${decision.retryAfterMs} ms`, decision.retryAfterMs);
   }
 
   /** The caller's active membership, or NOT_FOUND. */
@@ -101,13 +118,14 @@ export class ChatCore {
       this.stores.conversations.get(caller.scope, conversationId),
       this.stores.members.get(caller.scope, conversationId, caller.userId),
     ]);
-    if (!conversation || !member?.active) throw new NotFoundError("conversation");
+    if (!conversation || conversation.deletedSeq > 0 || !member?.active) throw new NotFoundError("conversation");
     return { conversation, member };
   }
 
   /**
    * Read access: members, and anyone for OPEN conversations; former members too when
-   * `allowFormer` (Sync). NOT_FOUND otherwise.
+   * `allowFormer` (Sync), and after a deletion only they (every member then is a former one, up
+   * to the deletion's seq). NOT_FOUND otherwise.
    */
   async requireReader(caller: Caller, conversationId: string, allowFormer = false): Promise<ReadAccess> {
     const [conversation, member] = await Promise.all([
@@ -115,6 +133,12 @@ export class ChatCore {
       this.stores.members.get(caller.scope, conversationId, caller.userId),
     ]);
     if (!conversation) throw new NotFoundError("conversation");
+    if (conversation.deletedSeq > 0) {
+      // After a deletion only Sync of its former members answers, up to the deletion.
+      if (!member || !allowFormer) throw new NotFoundError("conversation");
+      const leftSeq = member.active ? conversation.deletedSeq : Math.min(member.leftSeq, conversation.deletedSeq);
+      return { kind: "former", conversation, member: { ...member, active: false, leftSeq } };
+    }
     if (member?.active) return { kind: "member", conversation, member };
     if (conversation.joinPolicy === "open") return { kind: "viewer", conversation };
     if (member && allowFormer) return { kind: "former", conversation, member };

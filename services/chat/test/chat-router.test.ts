@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
-import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { BadRequestSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registerChatRoutes } from "../src/routes.js";
 import { sqliteWorld, type World } from "./support/harness.js";
@@ -27,7 +27,7 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
 
   beforeEach(async () => {
     w = await sqliteWorld(dir);
-    register = (router) => registerChatRoutes(router, w.instance.impl);
+    register = (router) => registerChatRoutes(router, w.instance.impl, w.instance.internal);
   });
   afterEach(() => w.close());
 
@@ -40,6 +40,39 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
     const sync = await alice.sync({ conversationId: conversation!.id });
     expect(sync.events.map((e) => e.payload.case)).toEqual(["conversationCreated", "messageCreated"]);
     expect((await alice.getUnreadCounts({})).totalUnreadCount).toBe(1);
+  });
+
+  it("validates UpdateConversation's mask against the proto and runs the stage B conversation RPCs through the routes", async () => {
+    const alice = as("alice");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, joinPolicy: JoinPolicy.OPEN });
+    const id = conversation!.id;
+    const bad = await failure(alice.updateConversation({ conversation: { id, title: "x" }, updateMask: { paths: ["created_by"] } }));
+    expect(bad.code).toBe(Code.InvalidArgument);
+    const updated = await alice.updateConversation({ conversation: { id, title: "new" }, updateMask: { paths: ["title"] } });
+    expect(updated.conversation?.title).toBe("new");
+    expect((await as("bob").joinConversation({ conversationId: id })).member?.userId).toBe("bob");
+    expect((await alice.archiveConversation({ conversationId: id })).conversation?.archived).toBe(true);
+    await alice.deleteConversation({ conversationId: id });
+    expect((await failure(as("bob").getConversation({ conversationId: id }))).code).toBe(Code.NotFound);
+  });
+
+  it("limits sends per user: RESOURCE_EXHAUSTED with the retry delay in RetryInfo, per user and per tenant", async () => {
+    await w.close();
+    w = await sqliteWorld(dir, { sendRate: { capacity: 2, refillPerSec: 1 } });
+    const alice = as("alice");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] });
+    const id = conversation!.id;
+    await alice.sendMessage({ conversationId: id, clientMessageId: "r1", text: "1" });
+    await alice.sendMessage({ conversationId: id, clientMessageId: "r2", text: "2" });
+    const err = await failure(alice.sendMessage({ conversationId: id, clientMessageId: "r3", text: "3" }));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    const retry = err.findDetails(RetryInfoSchema)[0];
+    expect(Number(retry?.retryDelay?.seconds ?? 0n) * 1000 + (retry?.retryDelay?.nanos ?? 0) / 1e6).toBe(1000);
+    // Other users, and the same user id in another tenant, have buckets of their own.
+    await as("bob").sendMessage({ conversationId: id, clientMessageId: "b1", text: "b" });
+    expect((await failure(as("alice", "othertenant").sendMessage({ conversationId: id, clientMessageId: "x", text: "x" }))).code).toBe(Code.NotFound);
+    w.clock.advance(1000);
+    expect((await alice.sendMessage({ conversationId: id, clientMessageId: "r3", text: "3" })).seq).toBe(5n);
   });
 
   it("answers UNAUTHENTICATED without a credential", async () => {
@@ -87,13 +120,11 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
 
   it("answers RPCs of later stages with UNIMPLEMENTED naming the issue that builds them", async () => {
     const id = "0190d2a4-5b6c-7d8e-9f01-23456789abcd";
-    const stageB = await failure(as("alice").archiveConversation({ conversationId: id }));
-    expect(stageB.code).toBe(Code.Unimplemented);
-    expect(stageB.rawMessage).toMatch(/ChatService\/ArchiveConversation is not built yet \(issue #5 stage B/);
     const coreII = await failure(as("alice").editMessage({ conversationId: id, messageId: id, text: "x" }));
     expect(coreII.rawMessage).toMatch(/ChatService\/EditMessage is not built yet \(issue #6/);
-    const internal = createClient(ChatInternalService, routerTransport(register));
-    const err = await failure(internal.syncInternal({ tenantId: id, conversationId: id }));
+    const internal = createClient(ChatInternalService, routerTransport(register, { headers: { "x-test-principal": "svc:search" } }));
+    const err = await failure(internal.scanConversations({ tenantId: id }));
     expect(err.code).toBe(Code.Unimplemented);
+    expect(err.rawMessage).toMatch(/ChatInternalService\/ScanConversations is not built yet \(issue #5 stage B/);
   });
 });

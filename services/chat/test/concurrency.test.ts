@@ -21,6 +21,9 @@ const USERS = ["u1", "u2", "u3", "u4"];
  * same client_message_id, as a client would. Every acknowledged message must be in the log
  * exactly once, every client_message_id exactly once, and the seqs dense and ordered.
  */
+/** This test is about ordering, not rate limits: buckets far larger than the burst. */
+const UNLIMITED_SENDS = { sendRate: { capacity: 10_000, refillPerSec: 10_000 } };
+
 async function burst(open: () => Promise<Instance>, perUser: number) {
   const a = await open();
   const b = await open();
@@ -84,7 +87,7 @@ describe("seq dense and ordered with concurrent senders through two chat instanc
     const path = join(dir, `chat-${randomUUID()}.db`);
     const secret = randomBytes(32);
     const clock = new FakeClock();
-    const r = await burst(() => openInstance({ kind: "sqlite", path }, { clock, secret }), 40);
+    const r = await burst(() => openInstance({ kind: "sqlite", path }, { clock, secret, limits: UNLIMITED_SENDS }), 40);
     // B died with sends in flight or still to come: they failed and were retried through A.
     expect(r.failed).toBeGreaterThan(0);
   });
@@ -104,7 +107,7 @@ describe("seq dense and ordered with concurrent senders through two chat instanc
       const collectionPrefix = `t${randomUUID().replace(/-/g, "").slice(0, 10)}_`;
       let n = 0;
       const backend = (): ChatBackend => ({ kind: "mongo", url: mongoUrl!, database: dbName, appName: `chat-${++n}`, collectionPrefix });
-      const r = await burst(() => openInstance(backend(), { clock, secret }), 16);
+      const r = await burst(() => openInstance(backend(), { clock, secret, limits: UNLIMITED_SENDS }), 16);
       expect(r.failed).toBeGreaterThan(0);
     });
   });

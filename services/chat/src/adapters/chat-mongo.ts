@@ -23,6 +23,8 @@ export function chatCollections(prefix = "chat_") {
     members: `${prefix}members`,
     readStates: `${prefix}read_states`,
     state: `${prefix}state`,
+    invites: `${prefix}invites`,
+    inviteUses: `${prefix}invite_uses`,
     migrations: `${prefix}migrations`,
   };
 }
@@ -46,6 +48,14 @@ export function chatMongoMigrations(prefix = "chat_"): Migration<MongoDb>[] {
         await db.collection(c.members).createIndex({ tenantId: 1, conversationId: 1, active: 1, joinedSeq: 1, userId: 1 }, { name: "tenant_conversation_joined" });
         await db.collection(c.members).createIndex({ tenantId: 1, userId: 1, active: 1 }, { name: "tenant_user" });
         await db.collection(c.readStates).createIndex({ tenantId: 1, userId: 1, conversationId: 1, lastReadSeq: 1 }, { name: "tenant_user_conversation_seq" });
+      },
+    },
+    {
+      version: 2,
+      name: "invites",
+      async up(db) {
+        await db.collection(c.invites).createIndex({ tenantId: 1, codeHash: 1 }, { unique: true, name: "tenant_code" });
+        await db.collection(c.inviteUses).createIndex({ tenantId: 1, inviteId: 1, userId: 1 }, { unique: true, name: "tenant_invite_user" });
       },
     },
   ];

@@ -75,6 +75,38 @@ export const CHAT_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "conversation settings seq and deletion, invites",
+    up(db) {
+      db.exec(`
+        ALTER TABLE conversations ADD COLUMN settings_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE conversations ADD COLUMN deleted_seq INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE invites (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          conversation_id TEXT NOT NULL,
+          code_hash TEXT NOT NULL,
+          created_by TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          expire_time_ms INTEGER NOT NULL,
+          max_uses INTEGER NOT NULL,
+          revoke_time_ms INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (tenant_id, id),
+          UNIQUE (tenant_id, code_hash)
+        ) STRICT;
+        CREATE TABLE invite_uses (
+          tenant_id TEXT NOT NULL,
+          invite_id TEXT NOT NULL,
+          slot INTEGER NOT NULL,
+          user_id TEXT NOT NULL,
+          use_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, invite_id, slot),
+          UNIQUE (tenant_id, invite_id, user_id)
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 export interface OpenChatSqliteOptions {

@@ -1,4 +1,4 @@
-import type { ActivityQuery, ChangeQuery, EventSummary, NewConversation } from "../ports/conversation-store.js";
+import type { ActivityQuery, ChangeQuery, EventSummary, NewConversation, SettingsChange } from "../ports/conversation-store.js";
 import { checkId, checkIds, checkJoinPolicy, checkKind, checkLimit, checkSeq, checkTime } from "./checks.js";
 
 /** The arguments of ConversationStore.create, checked the same way by every adapter. */
@@ -43,4 +43,14 @@ export function checkChangeQuery(q: ChangeQuery): void {
     checkTime("after.changeMs", q.after.changeMs);
     checkId("after.id", q.after.id);
   }
+}
+
+export function checkSettingsChange(c: SettingsChange): void {
+  checkSeq("seq", c.seq);
+  checkTime("timeMs", c.timeMs);
+  if (c.title !== undefined && typeof c.title !== "string") throw new RangeError("title must be a string");
+  if (c.avatarUrl !== undefined && typeof c.avatarUrl !== "string") throw new RangeError("avatarUrl must be a string");
+  if (c.joinPolicy !== undefined) checkJoinPolicy(c.joinPolicy);
+  if (c.custom !== undefined && c.custom !== null && (typeof c.custom !== "object" || Array.isArray(c.custom))) throw new RangeError("custom must be a JSON object or null");
+  if (c.archived !== undefined && typeof c.archived !== "boolean") throw new RangeError("archived must be a boolean");
 }

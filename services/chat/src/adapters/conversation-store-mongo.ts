@@ -9,9 +9,10 @@ import type {
   EventSummary,
   MessageSummaryRecord,
   NewConversation,
+  SettingsChange,
 } from "../ports/conversation-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
-import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary } from "./conversation-checks.js";
+import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, tenantOf } from "./checks.js";
 
 interface ConversationDoc {
@@ -38,6 +39,9 @@ interface ConversationDoc {
   changeMs: number;
   lastMessageSeq: number;
   lastMessage: MessageSummaryRecord | null;
+  settingsSeq: number;
+  /** 0 while the conversation exists. */
+  deletedSeq: number;
 }
 
 /**
@@ -79,6 +83,8 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
         changeMs: input.createTimeMs,
         lastMessageSeq: 0,
         lastMessage: null,
+        settingsSeq: 0,
+        deletedSeq: 0,
       };
       try {
         await conversations.insertOne(doc);
@@ -123,11 +129,30 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       }
     },
 
+    async applySettings(scope, id, change: SettingsChange) {
+      const _id = docId(tenantOf(scope), checkId("id", id));
+      checkSettingsChange(change);
+      if (change.deleted) {
+        await conversations.updateOne({ _id, deletedSeq: 0 }, { $set: { deletedSeq: change.seq } });
+        return;
+      }
+      const set: Partial<ConversationDoc> = { settingsSeq: change.seq };
+      if (change.title !== undefined) set.title = change.title;
+      if (change.avatarUrl !== undefined) set.avatarUrl = change.avatarUrl;
+      if (change.custom !== undefined) set.custom = change.custom === null ? null : JSON.stringify(change.custom);
+      if (change.joinPolicy !== undefined) set.joinPolicy = change.joinPolicy;
+      if (change.archived !== undefined) set.archived = change.archived;
+      await conversations.updateOne(
+        { _id, settingsSeq: { $lt: change.seq } },
+        { $set: set, $max: { updateTimeMs: change.timeMs } },
+      );
+    },
+
     async listByActivity(scope, query: ActivityQuery) {
       const tenantId = tenantOf(scope);
       checkActivityQuery(query);
       if (query.ids.length === 0) return [];
-      const filter: Filter<ConversationDoc> = { tenantId, _id: { $in: query.ids.map((id) => docId(tenantId, id)) } };
+      const filter: Filter<ConversationDoc> = { tenantId, _id: { $in: query.ids.map((id) => docId(tenantId, id)) }, deletedSeq: 0 };
       if (query.after) filter.$or = [{ activityMs: { $lt: query.after.activityMs } }, { activityMs: query.after.activityMs, id: { $lt: query.after.id } }];
       if (query.kind) filter.kind = query.kind;
       if (!query.includeArchived) filter.archived = false;
@@ -169,5 +194,7 @@ function toRecord(d: ConversationDoc): ConversationRecord {
     activityMs: d.activityMs,
     changeMs: d.changeMs,
     ...(d.lastMessage === null ? {} : { lastMessage: { ...d.lastMessage } }),
+    settingsSeq: d.settingsSeq,
+    deletedSeq: d.deletedSeq,
   };
 }

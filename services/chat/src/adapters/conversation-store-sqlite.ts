@@ -8,9 +8,10 @@ import type {
   EventSummary,
   MessageSummaryRecord,
   NewConversation,
+  SettingsChange,
 } from "../ports/conversation-store.js";
 import { idList, jsonOrNull } from "./chat-sqlite.js";
-import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery } from "./conversation-checks.js";
+import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, tenantOf } from "./checks.js";
 
 interface Row {
@@ -31,10 +32,12 @@ interface Row {
   activity_ms: number;
   change_ms: number;
   last_message: string | null;
+  settings_seq: number;
+  deleted_seq: number;
 }
 
 const COLUMNS =
-  "id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, archived, frozen, join_policy, direct_key, last_seq, countable_seq, activity_ms, change_ms, last_message";
+  "id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, archived, frozen, join_policy, direct_key, last_seq, countable_seq, activity_ms, change_ms, last_message, settings_seq, deleted_seq";
 
 /**
  * The embedded ConversationStore: rows of `conversations` in chat's SQLite file (see
@@ -62,6 +65,18 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
   const lastMessage = db.prepare(
     "UPDATE conversations SET last_message_seq = @seq, last_message = @summary WHERE tenant_id = @tenantId AND id = @id AND last_message_seq < @seq",
   );
+  const settings = db.prepare(
+    `UPDATE conversations SET
+       title = CASE WHEN @setTitle = 1 THEN @title ELSE title END,
+       avatar_url = CASE WHEN @setAvatar = 1 THEN @avatarUrl ELSE avatar_url END,
+       custom = CASE WHEN @setCustom = 1 THEN @custom ELSE custom END,
+       join_policy = CASE WHEN @setPolicy = 1 THEN @joinPolicy ELSE join_policy END,
+       archived = CASE WHEN @setArchived = 1 THEN @archived ELSE archived END,
+       update_time_ms = MAX(update_time_ms, @timeMs),
+       settings_seq = @seq
+     WHERE tenant_id = @tenantId AND id = @id AND settings_seq < @seq`,
+  );
+  const markDeleted = db.prepare("UPDATE conversations SET deleted_seq = @seq WHERE tenant_id = @tenantId AND id = @id AND deleted_seq = 0");
   // The list queries vary by filter: one prepared statement per shape, made on first use.
   const shapes = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
   const prepared = (sql: string) => {
@@ -116,10 +131,36 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
       );
     },
 
+    async applySettings(scope, id, change: SettingsChange) {
+      const tenantId = tenantOf(scope);
+      checkId("id", id);
+      checkSettingsChange(change);
+      if (change.deleted) {
+        markDeleted.run({ tenantId, id, seq: change.seq });
+        return;
+      }
+      settings.run({
+        tenantId,
+        id,
+        seq: change.seq,
+        timeMs: change.timeMs,
+        setTitle: change.title === undefined ? 0 : 1,
+        title: change.title ?? "",
+        setAvatar: change.avatarUrl === undefined ? 0 : 1,
+        avatarUrl: change.avatarUrl ?? "",
+        setCustom: change.custom === undefined ? 0 : 1,
+        custom: change.custom === undefined ? null : jsonOrNull(change.custom ?? undefined),
+        setPolicy: change.joinPolicy === undefined ? 0 : 1,
+        joinPolicy: change.joinPolicy ?? "",
+        setArchived: change.archived === undefined ? 0 : 1,
+        archived: change.archived ? 1 : 0,
+      });
+    },
+
     async listByActivity(scope, query: ActivityQuery) {
       const tenantId = tenantOf(scope);
       checkActivityQuery(query);
-      const where = ["tenant_id = @tenantId", "id IN (SELECT value FROM json_each(@ids))"];
+      const where = ["tenant_id = @tenantId", "id IN (SELECT value FROM json_each(@ids))", "deleted_seq = 0"];
       if (query.after) where.push("(activity_ms < @afterMs OR (activity_ms = @afterMs AND id < @afterId))");
       if (query.kind) where.push("kind = @kind");
       if (!query.includeArchived) where.push("archived = 0");
@@ -174,5 +215,7 @@ function toRecord(r: Row): ConversationRecord {
     activityMs: r.activity_ms,
     changeMs: r.change_ms,
     ...(r.last_message === null ? {} : { lastMessage: JSON.parse(r.last_message) as MessageSummaryRecord }),
+    settingsSeq: r.settings_seq,
+    deletedSeq: r.deleted_seq,
   };
 }

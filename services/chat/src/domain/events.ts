@@ -37,7 +37,7 @@ export function encodeEvent(e: Event): Uint8Array {
 }
 
 /** Kinds of events the service makes idempotent with a key of its own (not a client's). */
-export type SystemKeyKind = "conversation created" | "member joined" | "member left" | "member removed";
+export type SystemKeyKind = "conversation created" | "conversation deleted" | "member joined" | "member left" | "member removed";
 
 /**
  * The idempotency key of an event the service appends on its own behalf (membership changes,

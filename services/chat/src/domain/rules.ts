@@ -35,3 +35,8 @@ export function maySend(kind: ConversationKind, actor: RoleKind): boolean {
 export function directKey(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
+
+/** Owners and admins change a conversation's fields and archive it. */
+export function mayManageConversation(actor: RoleKind): boolean {
+  return actor === "owner" || actor === "admin";
+}

@@ -79,14 +79,16 @@ export class ChangesOps {
   private async changesOf(caller: Caller, c: ConversationRecord, m: MemberRecord, from: number | undefined, perConversation: number): Promise<ConversationChanges> {
     const { events, members, readStates } = this.core.stores;
     const head = await events.head(caller.scope, c.id);
-    const top = m.active ? head.seq : Math.min(m.leftSeq, head.seq);
+    // After a deletion every member is a former one, up to the deletion (its last event).
+    const member = c.deletedSeq > 0 ? { ...m, active: false, leftSeq: m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq) } : m;
+    const top = member.active ? head.seq : Math.min(member.leftSeq, head.seq);
     const low = Math.max(0, top - perConversation - 1);
     const window = top > low ? await events.read(caller.scope, c.id, low, top - low) : [];
     let start = from === undefined ? 0 : window.findIndex((e) => e.createTimeMs > from);
     if (start < 0) start = window.length;
     const fresh = window.slice(start);
     const base = { conversationId: c.id, events: fresh.slice(-perConversation).map(decodeEvent), limited: fresh.length > perConversation };
-    if (!m.active) return create(ConversationChangesSchema, base);
+    if (!member.active) return create(ConversationChangesSchema, base);
     const [count, rs] = await Promise.all([members.count(caller.scope, c.id), readStates.get(caller.scope, c.id, caller.userId)]);
     return create(ConversationChangesSchema, {
       ...base,

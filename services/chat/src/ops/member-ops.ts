@@ -1,12 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import {
   AddMembersResponseSchema,
+  JoinConversationResponseSchema,
   LeaveConversationResponseSchema,
   ListMembersResponseSchema,
   RemoveMemberResponseSchema,
   UpdateMemberRoleResponseSchema,
   type AddMembersRequest,
   type AddMembersResponse,
+  type JoinConversationResponse,
   type LeaveConversationResponse,
   type ListMembersRequest,
   type ListMembersResponse,
@@ -23,15 +25,19 @@ import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { mayAddMembers, mayAddWithRole, mayChangeRole, mayRemove } from "../domain/rules.js";
 import { memberView, roleEnum, roleOf } from "../domain/views.js";
-import type { MemberRecord } from "../ports/member-store.js";
+import type { MemberRecord, RoleKind } from "../ports/member-store.js";
+import type { ConversationOps } from "./conversation-ops.js";
 
 /**
- * AddMembers, RemoveMember, LeaveConversation, UpdateMemberRole, ListMembers. Every membership
+ * AddMembers, JoinConversation, RemoveMember, LeaveConversation, UpdateMemberRole, ListMembers. Every membership
  * change is an event of the conversation's log first; the member row (the store of record for
  * authorization) follows it, carrying the event's seq.
  */
 export class MemberOps {
-  constructor(private readonly core: ChatCore) {}
+  constructor(
+    private readonly core: ChatCore,
+    private readonly conversations: ConversationOps,
+  ) {}
 
   async add(caller: Caller, req: AddMembersRequest): Promise<AddMembersResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
@@ -53,30 +59,57 @@ export class MemberOps {
     const members = [];
     for (const userId of userIds) {
       const prior = existing.get(userId);
-      if (prior?.active) {
-        members.push(memberView(prior));
-        continue;
-      }
-      // One MemberJoined per membership period: the key names the period (0, or the seq it last ended at).
-      const committed = await writer.append(caller.scope, {
-        conversationId,
-        actorId: caller.userId,
-        clientMessageId: systemKey("member joined", userId, prior?.leftSeq ?? 0),
-        payloadHash: payloadHash({ userId, role }),
-        countable: false,
-        payload: (h) => ({
-          case: "memberJoined",
-          value: create(MemberJoinedSchema, { member: memberView({ conversationId, userId, role, joinedSeq: h.seq, joinTimeMs: h.createTimeMs }) }),
-        }),
-      });
-      const { seq, createTimeMs, countableSeq } = committed.log;
-      const p = committed.event.payload;
-      const joinedRole = p.case === "memberJoined" ? (roleOf(p.value.member?.role ?? MemberRole.MEMBER) ?? "member") : role;
-      const row = await stores.members.join(caller.scope, { conversationId, userId, role: joinedRole, joinedSeq: seq, joinTimeMs: createTimeMs });
-      await stores.readStates.advance(caller.scope, { conversationId, userId, seq, countableSeq, timeMs: createTimeMs });
-      members.push(memberView(row));
+      members.push(memberView(prior?.active ? prior : await this.admit(caller, conversationId, userId, role, prior)));
     }
     return create(AddMembersResponseSchema, { members });
+  }
+
+  /**
+   * JoinConversation: the caller joins an OPEN conversation as MEMBER (idempotent for members).
+   * NOT_FOUND unless the conversation is OPEN (or the caller is a member already).
+   */
+  async join(caller: Caller, conversationId: string): Promise<JoinConversationResponse> {
+    const id = checkUuid("conversation_id", conversationId);
+    const { stores } = this.core;
+    const [conversation, prior] = await Promise.all([stores.conversations.get(caller.scope, id), stores.members.get(caller.scope, id, caller.userId)]);
+    if (!conversation || conversation.deletedSeq > 0) throw new NotFoundError("conversation");
+    let row = prior?.active ? prior : undefined;
+    if (!row) {
+      if (conversation.joinPolicy !== "open") throw new NotFoundError("conversation");
+      if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
+      if ((await stores.members.count(caller.scope, id)) + 1 > this.core.limits.maxMembers) {
+        throw new FailedPreconditionError(`a conversation has at most ${this.core.limits.maxMembers} members`);
+      }
+      row = await this.admit(caller, id, caller.userId, "member", prior);
+    }
+    const view = await this.conversations.view(caller, id);
+    return create(JoinConversationResponseSchema, { conversation: view.conversation, member: memberView(row) });
+  }
+
+  /**
+   * Appends MemberJoined (one per membership period: the key names the period, 0 or the seq it
+   * last ended at; `inviteId` when joining through an invite), then the member row and read
+   * position follow it. The caller has checked the permissions and the member limit.
+   */
+  async admit(caller: Caller, conversationId: string, userId: string, role: RoleKind, prior: MemberRecord | undefined, inviteId = ""): Promise<MemberRecord> {
+    const { stores, writer } = this.core;
+    const committed = await writer.append(caller.scope, {
+      conversationId,
+      actorId: caller.userId,
+      clientMessageId: systemKey("member joined", userId, prior?.leftSeq ?? 0),
+      payloadHash: payloadHash({ userId, role }),
+      countable: false,
+      payload: (h) => ({
+        case: "memberJoined",
+        value: create(MemberJoinedSchema, { member: memberView({ conversationId, userId, role, joinedSeq: h.seq, joinTimeMs: h.createTimeMs }), inviteId }),
+      }),
+    });
+    const { seq, createTimeMs, countableSeq } = committed.log;
+    const p = committed.event.payload;
+    const joinedRole = p.case === "memberJoined" ? (roleOf(p.value.member?.role ?? MemberRole.MEMBER) ?? "member") : role;
+    const row = await stores.members.join(caller.scope, { conversationId, userId, role: joinedRole, joinedSeq: seq, joinTimeMs: createTimeMs });
+    await stores.readStates.advance(caller.scope, { conversationId, userId, seq, countableSeq, timeMs: createTimeMs });
+    return row;
   }
 
   async remove(caller: Caller, req: RemoveMemberRequest): Promise<RemoveMemberResponse> {

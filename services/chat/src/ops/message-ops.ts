@@ -52,6 +52,7 @@ export class MessageOps {
     // The request's payload (the sender is the caller, never a field), for idempotent retries.
     const hash = payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent });
 
+    await this.core.throttle(caller, "send", this.core.limits.sendRate);
     const { stores, writer } = this.core;
     const { conversation, member } = await this.core.requireMember(caller, conversationId);
     if (!maySend(conversation.kind, member.role)) throw new PermissionDeniedError("only owners and admins post in a CHANNEL");

@@ -75,7 +75,7 @@ export class SyncOps {
 
   /**
    * Unread counts from the conversation projection's countable counter and the caller's read
-   * positions; totals cover every current conversation of the caller except archived ones.
+   * positions; totals cover every current conversation of the caller except archived and deleted ones.
    */
   async unreadCounts(caller: Caller, req: GetUnreadCountsRequest): Promise<GetUnreadCountsResponse> {
     if (req.conversationIds.length > 100) throw invalid("conversation_ids", "at most 100");
@@ -85,7 +85,10 @@ export class SyncOps {
     const memberships = await stores.members.ofUser(caller.scope, caller.userId);
     const ids = memberships.map((m) => m.conversationId);
     const conversations = [];
-    for (let i = 0; i < ids.length; i += 1000) conversations.push(...(await stores.conversations.getMany(caller.scope, ids.slice(i, i + 1000))));
+    for (let i = 0; i < ids.length; i += 1000) {
+      // Deleted conversations are gone for everyone.
+      conversations.push(...(await stores.conversations.getMany(caller.scope, ids.slice(i, i + 1000))).filter((c) => c.deletedSeq === 0));
+    }
     const states = new Map((await stores.readStates.ofUser(caller.scope, caller.userId, ids)).map((s) => [s.conversationId, s]));
     const byId = new Map(conversations.map((c) => [c.id, c]));
     let totalUnread = 0;

@@ -54,6 +54,26 @@ export interface ConversationRecord extends NewConversation {
   /** Commit time of the newest event of any kind (GetChanges selects by it). */
   changeMs: number;
   lastMessage?: MessageSummaryRecord;
+  /** Seq of the newest settings event (update, archive, unarchive) applied to the fields above. */
+  settingsSeq: number;
+  /** Seq of the ConversationDeleted event; 0 while the conversation exists. */
+  deletedSeq: number;
+}
+
+/**
+ * A change of a conversation's own fields, committed to its log at `seq`. Only the fields set
+ * change; `custom: null` clears the custom data.
+ */
+export interface SettingsChange {
+  seq: number;
+  timeMs: number;
+  title?: string;
+  avatarUrl?: string;
+  custom?: JsonObject | null;
+  joinPolicy?: JoinPolicyKind;
+  archived?: boolean;
+  /** Marks the conversation deleted at `seq` (for good: nothing undeletes it). */
+  deleted?: boolean;
 }
 
 /** One committed event, as the conversation projection needs it. */
@@ -126,7 +146,14 @@ export interface ConversationStore {
    */
   recordEvent(scope: TenantScope, id: string, event: EventSummary): Promise<void>;
 
-  /** ListConversations: newest activity first, ties by id descending. */
+  /**
+   * Applies a settings event: the fields change only when `seq` is newer than the last applied
+   * settings event, so replays and out-of-order calls change nothing; `deleted` always sticks
+   * (the first deletion seq is kept). Unknown ids are ignored.
+   */
+  applySettings(scope: TenantScope, id: string, change: SettingsChange): Promise<void>;
+
+  /** ListConversations: newest activity first (deleted conversations never appear), ties by id descending. */
   listByActivity(scope: TenantScope, query: ActivityQuery): Promise<ConversationRecord[]>;
 
   /** GetChanges: oldest change first, ties by id ascending. */

@@ -32,10 +32,36 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       const input = group({ title: "Team", avatarUrl: "https://x.example/a.png", custom: { "a.b": { $c: [1, "two"] } }, joinPolicy: "open" });
       const { created, conversation } = await store.create(scope, input);
       expect(created).toBe(true);
-      const expected = { ...input, updateTimeMs: T0, archived: false, frozen: false, lastSeq: 0, countableSeq: 0, activityMs: T0, changeMs: T0 };
+      const expected = { ...input, updateTimeMs: T0, archived: false, frozen: false, lastSeq: 0, countableSeq: 0, activityMs: T0, changeMs: T0, settingsSeq: 0, deletedSeq: 0 };
       expect(conversation).toEqual(expected);
       expect(await inst.b.conversations.get(scope, input.id)).toEqual(expected);
       expect(await store.get(scope, newId())).toBeUndefined();
+    });
+
+    it("applies settings in seq order only, and a deletion for good", async () => {
+      const input = group({ title: "Team", custom: { a: 1 } });
+      await store.create(scope, input);
+      await store.applySettings(scope, input.id, { seq: 3, timeMs: T0 + 30, title: "Renamed", custom: null, archived: true });
+      // An older settings event arriving late changes nothing.
+      await inst.b.conversations.applySettings(scope, input.id, { seq: 2, timeMs: T0 + 20, title: "Old", avatarUrl: "https://x.example/b.png" });
+      let got = await inst.b.conversations.get(scope, input.id);
+      expect(got).toMatchObject({ title: "Renamed", avatarUrl: "", archived: true, settingsSeq: 3, updateTimeMs: T0 + 30, joinPolicy: "invite_only", deletedSeq: 0 });
+      expect(got?.custom).toBeUndefined();
+      await store.applySettings(scope, input.id, { seq: 4, timeMs: T0 + 40, joinPolicy: "open", archived: false, custom: { b: "x" } });
+      got = await store.get(scope, input.id);
+      expect(got).toMatchObject({ title: "Renamed", archived: false, joinPolicy: "open", custom: { b: "x" }, settingsSeq: 4 });
+      // Listed until deleted; the first deletion seq sticks.
+      const listed = () => store.listByActivity(scope, { ids: [input.id], includeArchived: true, limit: 10 });
+      expect(await listed()).toHaveLength(1);
+      await store.applySettings(scope, input.id, { seq: 5, timeMs: T0 + 50, deleted: true });
+      await store.applySettings(scope, input.id, { seq: 9, timeMs: T0 + 90, deleted: true });
+      expect(await store.get(scope, input.id)).toMatchObject({ deletedSeq: 5 });
+      expect(await listed()).toEqual([]);
+      // Other tenants and unknown ids are untouched and no error.
+      await store.applySettings(freshTenantScope(), input.id, { seq: 10, timeMs: T0, title: "X" });
+      await store.applySettings(scope, newId(), { seq: 10, timeMs: T0, title: "X" });
+      expect((await store.get(scope, input.id))?.title).toBe("Renamed");
+      await expect(store.applySettings(scope, input.id, { seq: -1, timeMs: T0, title: "X" })).rejects.toThrow(RangeError);
     });
 
     it("keeps one DIRECT conversation per pair, also when two instances create it at once", async () => {

@@ -8,12 +8,15 @@ import { createMongoChatStateStore } from "../../src/adapters/chat-state-store-m
 import { createSqliteChatStateStore } from "../../src/adapters/chat-state-store-sqlite.js";
 import { createMongoConversationStore } from "../../src/adapters/conversation-store-mongo.js";
 import { createSqliteConversationStore } from "../../src/adapters/conversation-store-sqlite.js";
+import { createMongoInviteStore } from "../../src/adapters/invite-store-mongo.js";
+import { createSqliteInviteStore } from "../../src/adapters/invite-store-sqlite.js";
 import { createMongoMemberStore } from "../../src/adapters/member-store-mongo.js";
 import { createSqliteMemberStore } from "../../src/adapters/member-store-sqlite.js";
 import { createMongoReadStateStore } from "../../src/adapters/read-state-store-mongo.js";
 import { createSqliteReadStateStore } from "../../src/adapters/read-state-store-sqlite.js";
 import type { ChatStateStore } from "../../src/ports/chat-state-store.js";
 import type { ConversationStore } from "../../src/ports/conversation-store.js";
+import type { InviteStore } from "../../src/ports/invite-store.js";
 import type { MemberStore } from "../../src/ports/member-store.js";
 import type { ReadStateStore } from "../../src/ports/read-state-store.js";
 
@@ -22,6 +25,7 @@ export interface StoreSet {
   conversations: ConversationStore;
   members: MemberStore;
   readStates: ReadStateStore;
+  invites: InviteStore;
   state: ChatStateStore;
 }
 
@@ -42,6 +46,7 @@ function sqliteSet(db: Database.Database): StoreSet {
     conversations: createSqliteConversationStore({ db }),
     members: createSqliteMemberStore({ db }),
     readStates: createSqliteReadStateStore({ db }),
+    invites: createSqliteInviteStore({ db }),
     state: createSqliteChatStateStore({ db }),
   };
 }
@@ -68,6 +73,7 @@ function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
     conversations: createMongoConversationStore({ db, collectionPrefix }),
     members: createMongoMemberStore({ db, collectionPrefix }),
     readStates: createMongoReadStateStore({ db, collectionPrefix }),
+    invites: createMongoInviteStore({ db, collectionPrefix }),
     state: createMongoChatStateStore({ db, collectionPrefix }),
   };
 }

@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createContextValues, createHandlerContext, type Client, type HandlerContext } from "@connectrpc/connect";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { FakeClock, PageTokenCodec, principalKey, type LogEvent, type Principal } from "@caas/shared";
+import { createMemoryRateLimiter, FakeClock, PageTokenCodec, principalKey, type LogEvent, type Principal } from "@caas/shared";
 import { freshTenantScope } from "@caas/shared/testing";
 import { ChatServiceImpl } from "../../src/chat-service.js";
+import { ChatInternalServiceImpl } from "../../src/chat-internal-service.js";
 import { openChatStores, type ChatBackend, type ChatStores } from "../../src/chat-stores.js";
 import type { ChatLimits } from "../../src/core.js";
 
@@ -44,6 +45,7 @@ export function asPrincipal(impl: ChatServiceImpl, principal: Principal): Tier1C
 /** One chat instance over a backend, with a fake clock, for tier-1 tests. */
 export interface Instance {
   impl: ChatServiceImpl;
+  internal: ChatInternalServiceImpl;
   stores: ChatStores;
   commits: LogEvent[];
   close(): Promise<void>;
@@ -55,14 +57,17 @@ export async function openInstance(
 ): Promise<Instance> {
   const stores = await openChatStores(backend, { clock: opts.clock });
   const commits: LogEvent[] = [];
+  const pageTokens = new PageTokenCodec(opts.secret);
+  const internal = new ChatInternalServiceImpl({ stores, pageTokens });
   const impl = new ChatServiceImpl({
     stores,
     clock: opts.clock,
-    pageTokens: new PageTokenCodec(opts.secret),
+    pageTokens,
+    rateLimiter: createMemoryRateLimiter({ clock: opts.clock }),
     ...(opts.limits ? { limits: opts.limits } : {}),
     onCommit: (e) => commits.push(e),
   });
-  return { impl, stores, commits, close: () => stores.close() };
+  return { impl, internal, stores, commits, close: () => stores.close() };
 }
 
 /** A fresh tenant with clients for named users, on one SQLite file. */
@@ -74,10 +79,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function sqliteWorld(dir: string, limits?: Partial<ChatLimits>): Promise<World> {
+export async function sqliteWorld(dir: string, limits?: Partial<ChatLimits>, tenantId = freshTenantScope().tenantId): Promise<World> {
   const clock = new FakeClock();
   const instance = await openInstance({ kind: "sqlite", path: join(dir, `chat-${randomUUID()}.db`) }, { clock, secret: randomBytes(32), ...(limits ? { limits } : {}) });
-  const tenantId = freshTenantScope().tenantId;
   return {
     tenantId,
     clock,

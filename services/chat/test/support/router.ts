@@ -3,14 +3,19 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { createErrorInterceptor, createValidationInterceptor, principalKey } from "@caas/shared";
 import { userPrincipal } from "./harness.js";
 
-/** Test-only header naming the caller as `<tenant>/<user>`; the real host resolves a verified JWT instead. */
+/**
+ * Test-only header naming the caller as `<tenant>/<user>`, or a service as `svc:<name>`; the real
+ * host resolves a verified JWT instead.
+ */
 export const TEST_PRINCIPAL_HEADER = "x-test-principal";
 
 /** Sets principalKey from TEST_PRINCIPAL_HEADER (anonymous without it), as the identity interceptor would. */
 export function testPrincipalInterceptor(): Interceptor {
   return (next) => async (req) => {
     const named = req.header.get(TEST_PRINCIPAL_HEADER);
-    if (named) {
+    if (named?.startsWith("svc:")) {
+      req.contextValues.set(principalKey, { kind: "service", service: named.slice(4) });
+    } else if (named) {
       const [tenantId, userId] = named.split("/") as [string, string];
       req.contextValues.set(principalKey, userPrincipal(tenantId, userId));
     }

@@ -1,0 +1,192 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  CheckAccessResponseSchema,
+  ConversationAccessSchema,
+  GetConversationMembersResponseSchema,
+  ListMembershipsResponseSchema,
+  SyncInternalResponseSchema,
+  type ChatInternalService,
+  type CheckAccessRequest,
+  type CheckAccessResponse,
+  type GetConversationMembersRequest,
+  type GetConversationMembersResponse,
+  type ListMembershipsRequest,
+  type ListMembershipsResponse,
+  type SyncInternalRequest,
+  type SyncInternalResponse,
+} from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
+import {
+  NotFoundError,
+  PermissionDeniedError,
+  principalKey,
+  scopeForAdmin,
+  UnauthenticatedError,
+  type EventLogStore,
+  type PageTokenCodec,
+  type TenantScope,
+} from "@caas/shared";
+import { decodeEvent } from "./domain/events.js";
+import { checkUserId, checkUuid, invalid, pageSize } from "./domain/input.js";
+import { memberView } from "./domain/views.js";
+import type { ConversationStore } from "./ports/conversation-store.js";
+import type { MemberStore } from "./ports/member-store.js";
+
+/** The ChatInternalService RPCs this class implements (ScanConversations answers UNIMPLEMENTED; see routes.ts). */
+export type ChatInternalRpcs = Pick<ServiceImpl<typeof ChatInternalService>, "checkAccess" | "getConversationMembers" | "listMemberships" | "syncInternal">;
+
+/** Most rows one store call returns: larger requested pages come back in pages of this size. */
+const STORE_PAGE_MAX = 1000;
+
+export interface ChatInternalDeps {
+  stores: { events: EventLogStore; conversations: ConversationStore; members: MemberStore };
+  /** Signs page tokens (the same codec as ChatService's; bindings keep the two apart). */
+  pageTokens: PageTokenCodec;
+}
+
+/**
+ * The calling service's name. Only `service` principals may call ChatInternalService: anonymous
+ * callers get UNAUTHENTICATED, users, API keys and the platform admin PERMISSION_DENIED.
+ */
+export function serviceCallerOf(ctx: HandlerContext): string {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "anonymous") throw new UnauthenticatedError("a service token is required");
+  if (p.kind !== "service") throw new PermissionDeniedError("ChatInternalService serves other CAAS services only");
+  return p.service;
+}
+
+/**
+ * caas.chat.v1.ChatInternalService (issue #5 stage B): access checks, member lists for fan-out,
+ * a user's memberships and the raw log, for socket, search and projections. Requests name their
+ * tenant; the caller is a verified service, and every read is scoped to that tenant.
+ */
+export class ChatInternalServiceImpl implements ChatInternalRpcs {
+  constructor(private readonly deps: ChatInternalDeps) {}
+
+  /**
+   * Per conversation, what the user may read: members and viewers of OPEN conversations from
+   * seq 1 with no upper bound (viewers without a member), former members up to their
+   * departure, and after a deletion every former member up to it. Unknown conversations and
+   * users with no access come back with both bounds 0.
+   */
+  async checkAccess(req: CheckAccessRequest, ctx: HandlerContext): Promise<CheckAccessResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const userId = checkUserId("user_id", req.userId);
+    if (req.conversationIds.length === 0 || req.conversationIds.length > 100) throw invalid("conversation_ids", "between 1 and 100");
+    const ids = req.conversationIds.map((id, i) => checkUuid(`conversation_ids[${i}]`, id));
+    if (new Set(ids).size !== ids.length) throw invalid("conversation_ids", "must be unique");
+    const { conversations, members } = this.deps.stores;
+    const [found, rows] = await Promise.all([
+      conversations.getMany(scope, ids),
+      Promise.all(ids.map((id) => members.get(scope, id, userId))),
+    ]);
+    const byId = new Map(found.map((c) => [c.id, c]));
+    const accesses = ids.map((conversationId, i) => {
+      const c = byId.get(conversationId);
+      const m = rows[i];
+      const none = create(ConversationAccessSchema, { conversationId });
+      if (!c) return none;
+      if (c.deletedSeq > 0) {
+        if (!m) return none;
+        return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n, lastVisibleSeq: BigInt(m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq)) });
+      }
+      if (m?.active) return create(ConversationAccessSchema, { conversationId, member: memberView(m), firstVisibleSeq: 1n });
+      if (c.joinPolicy === "open") return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n });
+      if (m) return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n, lastVisibleSeq: BigInt(m.leftSeq) });
+      return none;
+    });
+    return create(CheckAccessResponseSchema, { accesses });
+  }
+
+  /**
+   * Current members for fan-out, in (joined_seq, user_id) order. `as_of_seq` is the log head read
+   * before the first page; members who joined after it are left out of every page, so the
+   * caller applies membership events after as_of_seq from the stream (a departure after it may
+   * already be reflected; applying it again changes nothing). NOT_FOUND for unknown or deleted
+   * conversations.
+   */
+  async getConversationMembers(req: GetConversationMembersRequest, ctx: HandlerContext): Promise<GetConversationMembersResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    const limit = Math.min(pageSize(req.pageSize, 1000, 5000), STORE_PAGE_MAX);
+    const { conversations, members, events } = this.deps.stores;
+    const binding = { tenantId: scope.tenantId, query: `internal-members|${conversationId}` };
+    const after = this.deps.pageTokens.decode<[number, number, string]>(binding, req.pageToken);
+    const conversation = await conversations.get(scope, conversationId);
+    if (!conversation || conversation.deletedSeq > 0) throw new NotFoundError("conversation");
+    const asOf = after ? after[0] : (await events.head(scope, conversationId)).seq;
+    // A full page may be followed by an empty last one (no look-ahead row: pages reach the store's maximum).
+    const rows = await members.list(scope, conversationId, { ...(after ? { after: { joinedSeq: after[1], userId: after[2] } } : {}), limit });
+    const more = rows.length === limit;
+    const last = rows[rows.length - 1];
+    return create(GetConversationMembersResponseSchema, {
+      members: rows.filter((m) => m.joinedSeq <= asOf).map(memberView),
+      nextPageToken: more && last ? this.deps.pageTokens.encode(binding, [asOf, last.joinedSeq, last.userId]) : "",
+      asOfSeq: BigInt(asOf),
+    });
+  }
+
+  /** A user's current memberships (deleted conversations excluded), ordered by conversation id. */
+  async listMemberships(req: ListMembershipsRequest, ctx: HandlerContext): Promise<ListMembershipsResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const userId = checkUserId("user_id", req.userId);
+    const limit = pageSize(req.pageSize, 1000, 5000);
+    const binding = { tenantId: scope.tenantId, query: `internal-memberships|${userId}` };
+    const after = this.deps.pageTokens.decode<string>(binding, req.pageToken);
+    const { members, conversations } = this.deps.stores;
+    const rows = (await members.ofUser(scope, userId)).filter((m) => after === undefined || m.conversationId > after).sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
+    const live = new Set<string>();
+    // Drop deleted conversations, reading them a store page at a time until the page is full.
+    const shown = [];
+    for (let i = 0; i < rows.length && shown.length <= limit; i += STORE_PAGE_MAX) {
+      const chunk = rows.slice(i, i + STORE_PAGE_MAX);
+      for (const c of await conversations.getMany(scope, chunk.map((m) => m.conversationId))) if (c.deletedSeq === 0) live.add(c.id);
+      shown.push(...chunk.filter((m) => live.has(m.conversationId)));
+    }
+    const page = shown.slice(0, limit);
+    const last = page[page.length - 1];
+    return create(ListMembershipsResponseSchema, {
+      memberships: page.map(memberView),
+      nextPageToken: shown.length > limit && last ? this.deps.pageTokens.encode(binding, last.conversationId) : "",
+    });
+  }
+
+  /** The stored log after a seq, with no per-user visibility (at most 1000 events per call). */
+  async syncInternal(req: SyncInternalRequest, ctx: HandlerContext): Promise<SyncInternalResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    if (req.limit < 0 || req.limit > 2000) throw invalid("limit", "must be between 0 and 2000");
+    const limit = Math.min(req.limit === 0 ? 500 : req.limit, STORE_PAGE_MAX);
+    const { events, conversations } = this.deps.stores;
+    if (!(await conversations.get(scope, conversationId))) throw new NotFoundError("conversation");
+    const [head, [first]] = await Promise.all([events.head(scope, conversationId), events.read(scope, conversationId, 0, 1)]);
+    const firstAvailable = first?.seq ?? 0;
+    const after = Math.max(req.afterSeq > BigInt(head.seq) ? head.seq : Number(req.afterSeq), firstAvailable - 1, 0);
+    const count = Math.min(limit, head.seq - after);
+    const batch = count > 0 ? await events.read(scope, conversationId, after, count) : [];
+    const last = batch[batch.length - 1];
+    return create(SyncInternalResponseSchema, {
+      events: batch.map(decodeEvent),
+      hasMore: (last?.seq ?? after) < head.seq,
+      firstAvailableSeq: BigInt(firstAvailable),
+      headSeq: BigInt(head.seq),
+    });
+  }
+}
+
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The tenant a service request names (a UUID, as the protos declare). Internal callers act for
+ * the platform, like a platform-admin operation naming a tenant: the principal was verified
+ * (serviceCallerOf) before any request field is trusted, and the tenant comes from the event
+ * envelope or user token that caller is serving.
+ */
+function tenantScope(tenantId: string): TenantScope {
+  if (!TENANT_ID.test(tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+  return scopeForAdmin(tenantId);
+}

@@ -1,0 +1,221 @@
+// Benchmark: chat SendMessage on the compiled embedded platform. Reports acknowledged sends per
+// second, ack latency, and ack-to-visible-in-history latency (a sample of acked messages read
+// back by another member through Sync), each p50/p99.
+//
+// The platform runs as `node services/platform/dist/main.js` (embedded mode, free ports, a fresh
+// data directory) pinned to core 0; the load runs in a separate process pinned to core 1
+// (taskset, when available). Sends are spread over many users, each in a conversation of its
+// own with a reader, so the per-user send limit (default 10/s, burst 20) is not what is measured;
+// refusals (RESOURCE_EXHAUSTED) are counted and honoured (the sender waits the RetryInfo delay).
+//
+// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64]
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
+import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+
+const self = fileURLToPath(import.meta.url);
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET
+  ? false
+  : (() => {
+      try {
+        execFileSync("taskset", ["-c", "0", "true"]);
+        return cpus().length > 1;
+      } catch {
+        return false;
+      }
+    })();
+
+/** Runs `args` with node, pinned to `core` when taskset is available. */
+function pinned(core, args, opts) {
+  return haveTaskset ? spawn("taskset", ["-c", String(core), process.execPath, ...args], opts) : spawn(process.execPath, args, opts);
+}
+
+const bearer = (token) => (next) => (req) => {
+  req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+
+function quantiles(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p) => (v.length === 0 ? NaN : Number(v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(2)));
+  return { n: v.length, p50: q(0.5), p99: q(0.99) };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The load process: `node chat-send.bench.mjs --load` with the plan as JSON on stdin; prints the
+// result as one JSON line.
+
+async function load(plan) {
+  // A few HTTP/2 connections, the caller's token per call.
+  const transports = Array.from({ length: 4 }, () => createGrpcTransport({ baseUrl: plan.chatUrl }));
+  const clients = transports.map((t) => createClient(ChatService, t));
+  const headersOf = (token) => ({ headers: { authorization: `Bearer ${token}` } });
+  const ackMs = [];
+  const visibleMs = [];
+  let acked = 0;
+  let limited = 0;
+  let failed = 0;
+  let next = 0;
+  const started = performance.now();
+  const end = started + plan.seconds * 1000;
+  await Promise.all(
+    Array.from({ length: plan.concurrency }, async (_, worker) => {
+      const client = clients[worker % clients.length];
+      let n = 0;
+      while (performance.now() < end) {
+        const u = plan.users[next++ % plan.users.length];
+        const t0 = performance.now();
+        try {
+          const ack = await client.sendMessage({ conversationId: u.conversationId, clientMessageId: `w${worker}-${n++}`, text: "benchmark message" }, headersOf(u.token));
+          const t1 = performance.now();
+          ackMs.push(t1 - t0);
+          acked++;
+          if (n % plan.sampleEvery === 0) {
+            // Visible in history to another member: Sync from just before the acked seq.
+            for (;;) {
+              const page = await client.sync({ conversationId: u.conversationId, afterSeq: ack.seq - 1n, limit: 1 }, headersOf(plan.readerToken));
+              if (page.events.some((e) => e.seq === ack.seq)) break;
+            }
+            visibleMs.push(performance.now() - t1);
+          }
+        } catch (err) {
+          const e = ConnectError.from(err);
+          if (e.code !== Code.ResourceExhausted) {
+            failed++;
+            if (failed < 5) process.stderr.write(`send failed: ${e.message}\n`);
+            continue;
+          }
+          limited++;
+          const delay = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
+          await sleep(delay ? Number(delay.seconds) * 1000 + delay.nanos / 1e6 : 100);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { acked, sendsPerSec: Math.round(acked / elapsed), limited, failed, ackMs: quantiles(ackMs), ackToVisibleMs: quantiles(visibleMs) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The coordinator: starts the platform, sets up a tenant, users and conversations, runs the load
+// process and prints the result.
+
+async function startPlatform() {
+  const main = join(repoRoot, "services/platform/dist/main.js");
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
+  const dir = mkdtempSync(join(tmpdir(), "caas-bench-chat-"));
+  const logFile = join(dir, "platform.log");
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
+  for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
+  const child = pinned(0, [main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ready = readFileSync(logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === "platform ready");
+    if (ready) {
+      return {
+        endpoints: ready.endpoints,
+        adminCredential: readFileSync(join(dir, "data", "admin-credential"), "utf8").trim(),
+        stop: async () => {
+          if (child.exitCode === null) {
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await exited;
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the platform did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
+    await sleep(100);
+  }
+}
+
+async function setup(platform, userCount) {
+  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth, interceptors: [bearer(platform.adminCredential)] }));
+  const { tenant } = await admin.createTenant({ name: `bench-${Date.now()}` });
+  const { secret } = await admin.createApiKey({ tenantId: tenant.id, name: "bench" });
+  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth, interceptors: [bearer(secret)] }));
+  const tokenOf = async (userId) => {
+    await backend.upsertUser({ userId, displayName: userId });
+    return (await backend.issueUserToken({ userId, deviceId: "bench" })).tokens.accessToken;
+  };
+  const readerToken = await tokenOf("reader");
+  const chat = createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.chat }));
+  const users = [];
+  for (let i = 0; i < userCount; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, userCount - i) }, async (_, j) => {
+        const token = await tokenOf(`u${i + j}`);
+        const { conversation } = await chat.createConversation(
+          { type: ConversationType.GROUP, memberIds: ["reader"], title: `bench ${i + j}` },
+          { headers: { authorization: `Bearer ${token}` } },
+        );
+        return { token, conversationId: conversation.id };
+      }),
+    );
+    users.push(...batch);
+  }
+  return { users, readerToken };
+}
+
+async function coordinate() {
+  const seconds = Number(process.argv[2] ?? 10);
+  const userCount = Number(process.argv[3] ?? 400);
+  const concurrency = Number(process.argv[4] ?? 64);
+  process.stderr.write(haveTaskset ? "platform pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
+  const platform = await startPlatform();
+  try {
+    const t = performance.now();
+    const { users, readerToken } = await setup(platform, userCount);
+    process.stderr.write(`set up ${users.length} users and conversations in ${((performance.now() - t) / 1000).toFixed(1)} s; loading for ${seconds} s\n`);
+    const plan = { chatUrl: platform.endpoints.chat, seconds, concurrency, sampleEvery: 10, users, readerToken };
+    const child = pinned(1, [self, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+    child.stdin.end(JSON.stringify(plan));
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const code = await new Promise((r) => child.once("exit", r));
+    if (code !== 0) throw new Error(`the load process exited with ${code}`);
+    const result = JSON.parse(out.trim().split("\n").pop());
+    console.table([
+      {
+        "acked sends/s": result.sendsPerSec,
+        "ack p50 ms": result.ackMs.p50,
+        "ack p99 ms": result.ackMs.p99,
+        "ack→visible p50 ms": result.ackToVisibleMs.p50,
+        "ack→visible p99 ms": result.ackToVisibleMs.p99,
+        "rate limited": result.limited,
+        failed: result.failed,
+      },
+    ]);
+    console.log(JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, pinned: haveTaskset, seconds, users: userCount, concurrency, ...result }));
+  } finally {
+    await platform.stop();
+  }
+}
+
+if (process.argv[2] === "--load") {
+  let input = "";
+  for await (const chunk of process.stdin) input += chunk;
+  const result = await load(JSON.parse(input));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+} else {
+  await coordinate();
+  process.exit(0);
+}
