@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -9,7 +10,7 @@ import { ChatService, type SendMessageResponse } from "@caas/gen/caas/chat/v1/ch
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
 
 const platform = inject("embedded");
@@ -57,6 +58,65 @@ async function syncAll(client: Client<typeof ChatService>, conversationId: strin
     out.push(...page.events);
     if (!page.hasMore) return out;
     after = page.events[page.events.length - 1]!.seq;
+  }
+}
+
+/** Whether `text` occurs in any of the encoded events (every field, nested ones too). */
+function eventsContain(events: Event[], text: string): boolean {
+  return events.some((e) => Buffer.from(toBinary(EventSchema, e)).includes(Buffer.from(text)));
+}
+
+/**
+ * Chat core II through real clients: edit, react, pin, delete. The deleted body is gone from
+ * ListMessages, GetMessage, ListEditHistory and Sync; each operation's event shows in Sync.
+ */
+async function editReactPinDelete(alice: Client<typeof ChatService>, bob: Client<typeof ChatService>, stranger: Client<typeof ChatService>) {
+  const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "core II" });
+  const id = conversation!.id;
+  const { messageId } = await bob.sendMessage({ conversationId: id, clientMessageId: "core2-1", text: "original secret" });
+  const ids = { conversationId: id, messageId };
+  expect((await bob.editMessage({ ...ids, text: "edited secret" })).message?.text).toBe("edited secret");
+  expect((await failure(alice.editMessage({ ...ids, text: "not mine" }))).code).toBe(Code.PermissionDenied);
+  expect((await alice.getMessage(ids)).message?.text).toBe("edited secret");
+  expect((await alice.listEditHistory(ids)).revisions.map((r) => r.text)).toEqual(["original secret", "edited secret"]);
+  await alice.addReaction({ ...ids, reaction: "👍" });
+  await alice.addReaction({ ...ids, reaction: "👍" });
+  await bob.addReaction({ ...ids, reaction: "👍" });
+  expect((await bob.getMessage(ids)).message?.reactions.map((r) => [r.reaction, r.count, r.reacted])).toEqual([["👍", 2, true]]);
+  expect((await failure(bob.pinMessage(ids))).code).toBe(Code.PermissionDenied);
+  await alice.pinMessage(ids);
+  expect((await bob.listPins({ conversationId: id })).pins.map((p) => [p.message?.id, p.pinnedBy])).toEqual([[messageId, "alice"]]);
+  for (const probe of [
+    () => stranger.editMessage({ ...ids, text: "x" }),
+    () => stranger.deleteMessage(ids),
+    () => stranger.addReaction({ ...ids, reaction: "👍" }),
+    () => stranger.pinMessage(ids),
+    () => stranger.listPins({ conversationId: id }),
+    () => stranger.listEditHistory(ids),
+  ]) {
+    expect((await failure(probe())).code).toBe(Code.NotFound);
+  }
+  await bob.deleteMessage(ids);
+  expect((await failure(bob.addReaction({ ...ids, reaction: "❤️" }))).code).toBe(Code.FailedPrecondition);
+
+  const listed = (await alice.listMessages({ conversationId: id })).messages;
+  expect(listed.map((m) => [m.id, m.text, m.deleted])).toEqual([[messageId, "", true]]);
+  expect((await alice.getMessage(ids)).message).toMatchObject({ text: "", deleted: true });
+  expect((await alice.listEditHistory(ids)).revisions).toEqual([]);
+  expect((await alice.getConversation({ conversationId: id })).conversation?.lastMessage).toMatchObject({ textPreview: "", deleted: true });
+  const events = await syncAll(alice, id);
+  expect(events.map((e) => e.payload.case)).toEqual([
+    "conversationCreated",
+    "messageCreated",
+    "messageEdited",
+    "reactionAdded",
+    "reactionAdded",
+    "messagePinned",
+    "messageDeleted",
+  ]);
+  for (const text of ["original secret", "edited secret"]) {
+    expect(eventsContain(events, text)).toBe(false);
+    expect(listed.some((m) => m.text.includes(text))).toBe(false);
   }
 }
 
@@ -190,6 +250,11 @@ describe("chat end to end with real access tokens (embedded platform)", () => {
     expect((await alice.revokeInvite({ conversationId: invited, inviteId: invite!.id })).invite?.useCount).toBe(1);
   });
 
+  it("edits, reacts, pins and deletes for everyone; the deleted body is gone from every read path (issue #6)", async () => {
+    const stranger = createClient(ChatService, transports(chatUrl, bearer(other.token("alice")))["gRPC over HTTP/2"]!);
+    await editReactPinDelete(as("alice", "gRPC over HTTP/2"), as("bob", "Connect over HTTP/1.1"), stranger);
+  });
+
   it("limits sends per user with RESOURCE_EXHAUSTED and RetryInfo, and refuses user tokens on ChatInternalService", async () => {
     const t = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["burst"]);
     const burst = createClient(ChatService, transports(chatUrl, bearer(t.token("burst")))["gRPC over HTTP/2"]!);
@@ -234,5 +299,15 @@ describe.skipIf(!cluster)("chat in cluster mode: two chat instances on the Mongo
     const messages = events.flatMap((e) => (e.payload.case === "messageCreated" ? [e.payload.value.message!] : []));
     for (const ack of acks) expect(messages.filter((m) => m.id === ack.messageId && m.seq === ack.seq)).toHaveLength(1);
     expect(new Set(messages.map((m) => m.clientMessageId)).size).toBe(30);
+  }, 60_000);
+
+  it("edits, reacts, pins and deletes across both instances; the deleted body is gone from every read path", async () => {
+    const c = cluster!;
+    const authUrl = c.instances.find((i) => i.service === "auth")!.url;
+    const chats = c.instances.filter((i) => i.service === "chat").map((i) => i.url);
+    const t = await tenantWithUsers(authUrl, c.adminToken, ["alice", "bob"]);
+    const o = await tenantWithUsers(authUrl, c.adminToken, ["alice"]);
+    const client = (token: string, i: number) => createClient(ChatService, createGrpcTransport({ baseUrl: chats[i % 2]!, interceptors: [headers(bearer(token))] }));
+    await editReactPinDelete(client(t.token("alice"), 0), client(t.token("bob"), 1), client(o.token("alice"), 0));
   }, 60_000);
 });

@@ -152,13 +152,13 @@ describe("embedded platform end to end", () => {
 
   it("answers valid calls to RPCs that are not built yet with UNIMPLEMENTED naming the issue", async () => {
     // The shells answer before any credential is needed: the compliance, crypto, media and search
-    // contracts arrive with their issues; chat's edit comes with issue #6.
+    // contracts arrive with their issues; chat's moderation comes with issue #6.
     const chat = createClient(ChatService, allTransports(platform.endpoints.chat!)["connect over HTTP/1.1"]!);
     const err = await chat
-      .editMessage({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", messageId: "0190d2a4-5b6c-7d8e-9f01-23456789abce", text: "hello" })
+      .freezeConversation({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", reason: "probe" })
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.Unimplemented);
-    expect(err?.rawMessage).toMatch(/caas\.chat\.v1\.ChatService\/EditMessage is not built yet \(issue #6/);
+    expect(err?.rawMessage).toMatch(/caas\.chat\.v1\.ChatService\/FreezeConversation is not built yet \(issue #6/);
   });
 
   it("answers an unknown RPC with UNIMPLEMENTED and an unknown path with 404", async () => {

@@ -31,7 +31,9 @@ export async function tenantWithUsers(authUrl: string, adminCredential: string, 
     await backend.upsertUser({ userId, displayName: userId });
     tokens[userId] = (await backend.issueUserToken({ userId, deviceId: "d1" })).tokens!.accessToken;
   }
-  return { tenantId: tenant!.id, token: (user: string) => tokens[user]! };
+  /** A new session for `userId` on `deviceId`: access and refresh tokens and the session id. */
+  const issue = async (userId: string, deviceId: string) => (await backend.issueUserToken({ userId, deviceId })).tokens!;
+  return { tenantId: tenant!.id, token: (user: string) => tokens[user]!, issue, backend, admin };
 }
 
 /** One realtime connection as a test sees it: what arrived, how to send, how it ended. */

@@ -197,7 +197,7 @@ describe("realtime on the embedded platform: WebSocket, gRPC bidi and gRPC-web",
     const web = grpcWebConnection(socketUrl, "garbage.token.value", "bad-web");
     expect((await web.waitClosed()).code).toBe(Code.Unauthenticated);
 
-    const stageB = await neighbour.call({ id: id(), frame: { case: "typing", value: { conversationId: dm, started: true } } });
+    const stageB = await neighbour.call({ id: id(), frame: { case: "markRead", value: { conversationId: dm, seq: 1n } } });
     expect(stageB.frame.case === "error" && stageB.frame.value.code).toBe(Code.Unimplemented);
     expect(stageB.frame.case === "error" && stageB.frame.value.message).toContain("issue #7 stage B");
     const invalid = await neighbour.call({ id: id(), frame: { case: "send", value: { conversationId: "nope", clientMessageId: "x", text: "x" } } });

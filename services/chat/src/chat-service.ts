@@ -6,6 +6,14 @@ import type {
   ChatService,
   CreateInviteRequest,
   DeleteConversationRequest,
+  DeleteMessageRequest,
+  EditMessageRequest,
+  ListEditHistoryRequest,
+  AddReactionRequest,
+  RemoveReactionRequest,
+  PinMessageRequest,
+  UnpinMessageRequest,
+  ListPinsRequest,
   JoinConversationRequest,
   UnarchiveConversationRequest,
   UpdateConversationRequest,
@@ -29,6 +37,10 @@ import type { Clock, LogEvent, PageTokenCodec, RateLimiter } from "@caas/shared"
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
+import { DeleteOps } from "./ops/delete-ops.js";
+import { EditOps } from "./ops/edit-ops.js";
+import { PinOps } from "./ops/pin-ops.js";
+import { ReactionOps } from "./ops/reaction-ops.js";
 import { InviteOps } from "./ops/invite-ops.js";
 import { MemberOps } from "./ops/member-ops.js";
 import { MessageOps } from "./ops/message-ops.js";
@@ -55,6 +67,14 @@ export type ChatServiceRpcs = Pick<
   | "updateMemberRole"
   | "listMembers"
   | "sendMessage"
+  | "editMessage"
+  | "deleteMessage"
+  | "listEditHistory"
+  | "addReaction"
+  | "removeReaction"
+  | "pinMessage"
+  | "unpinMessage"
+  | "listPins"
   | "listMessages"
   | "getMessage"
   | "sync"
@@ -78,7 +98,7 @@ export interface ChatServiceDeps {
 /**
  * caas.chat.v1.ChatService for end users (issue #5): conversations and their settings, membership
  * and invites, sending,
- * history, Sync, read positions, unread counts and the changes cursor. Every RPC acts for the
+ * edits with their history, delete for everyone, reactions and pins (issue #6), history, Sync, read positions, unread counts and the changes cursor. Every RPC acts for the
  * user of the verified access token (principalKey) in that user's tenant; anything the caller
  * may not see answers NOT_FOUND.
  */
@@ -88,6 +108,10 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly members: MemberOps;
   private readonly invites: InviteOps;
   private readonly messages: MessageOps;
+  private readonly deletes: DeleteOps;
+  private readonly edits: EditOps;
+  private readonly reactions: ReactionOps;
+  private readonly pins: PinOps;
   private readonly syncs: SyncOps;
   private readonly changes: ChangesOps;
 
@@ -98,6 +122,10 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     this.members = new MemberOps(core, this.conversations);
     this.invites = new InviteOps(core, this.conversations, this.members);
     this.messages = new MessageOps(core);
+    this.deletes = new DeleteOps(core, this.messages);
+    this.edits = new EditOps(core, this.messages);
+    this.reactions = new ReactionOps(core, this.messages);
+    this.pins = new PinOps(core, this.messages);
     this.syncs = new SyncOps(core);
     this.changes = new ChangesOps(core);
   }
@@ -168,6 +196,38 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
     return this.messages.send(callerOf(ctx), req);
+  }
+
+  async editMessage(req: EditMessageRequest, ctx: HandlerContext) {
+    return this.edits.edit(callerOf(ctx), req);
+  }
+
+  async listEditHistory(req: ListEditHistoryRequest, ctx: HandlerContext) {
+    return this.edits.history(callerOf(ctx), req);
+  }
+
+  async addReaction(req: AddReactionRequest, ctx: HandlerContext) {
+    return this.reactions.add(callerOf(ctx), req);
+  }
+
+  async removeReaction(req: RemoveReactionRequest, ctx: HandlerContext) {
+    return this.reactions.remove(callerOf(ctx), req);
+  }
+
+  async pinMessage(req: PinMessageRequest, ctx: HandlerContext) {
+    return this.pins.pin(callerOf(ctx), req);
+  }
+
+  async unpinMessage(req: UnpinMessageRequest, ctx: HandlerContext) {
+    return this.pins.unpin(callerOf(ctx), req);
+  }
+
+  async listPins(req: ListPinsRequest, ctx: HandlerContext) {
+    return this.pins.list(callerOf(ctx), req);
+  }
+
+  async deleteMessage(req: DeleteMessageRequest, ctx: HandlerContext) {
+    return this.deletes.delete(callerOf(ctx), req);
   }
 
   async listMessages(req: ListMessagesRequest, ctx: HandlerContext) {

@@ -18,6 +18,8 @@ import { createMongoConversationStore } from "./adapters/conversation-store-mong
 import { createMongoInviteStore } from "./adapters/invite-store-mongo.js";
 import { createSqliteInviteStore } from "./adapters/invite-store-sqlite.js";
 import { createSqliteConversationStore } from "./adapters/conversation-store-sqlite.js";
+import { createMongoMessageMarkStore } from "./adapters/message-mark-store-mongo.js";
+import { createSqliteMessageMarkStore } from "./adapters/message-mark-store-sqlite.js";
 import { createMongoMemberStore } from "./adapters/member-store-mongo.js";
 import { createSqliteMemberStore } from "./adapters/member-store-sqlite.js";
 import { createMongoReadStateStore } from "./adapters/read-state-store-mongo.js";
@@ -26,6 +28,7 @@ import type { ChatStateStore } from "./ports/chat-state-store.js";
 import type { ConversationStore } from "./ports/conversation-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
 import type { MemberStore } from "./ports/member-store.js";
+import type { MessageMarkStore } from "./ports/message-mark-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
 
 /** Every store of one chat instance, on one backend. */
@@ -36,6 +39,8 @@ export interface ChatStores {
   members: MemberStore;
   readStates: ReadStateStore;
   invites: InviteStore;
+  /** Reactions, pins and edits per message: a projection of the log (ADR 0018). */
+  marks: MessageMarkStore;
   state: ChatStateStore;
   /** Closes the stores, then the connection they share. Idempotent. */
   close(): Promise<void>;
@@ -86,6 +91,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             members: createSqliteMemberStore({ db }),
             readStates: createSqliteReadStateStore({ db }),
             invites: createSqliteInviteStore({ db }),
+            marks: createSqliteMessageMarkStore({ db }),
             state: createSqliteChatStateStore({ db }),
           },
           async () => {
@@ -111,6 +117,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             members: createMongoMemberStore({ db, collectionPrefix }),
             readStates: createMongoReadStateStore({ db, collectionPrefix }),
             invites: createMongoInviteStore({ db, collectionPrefix }),
+            marks: createMongoMessageMarkStore({ db, collectionPrefix }),
             state: createMongoChatStateStore({ db, collectionPrefix }),
           },
           () => conn.close(),
@@ -129,7 +136,7 @@ function assemble(stores: Omit<ChatStores, "close">, release: () => Promise<void
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.state]) await s.close();
+        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.marks, stores.state]) await s.close();
         await release();
       })()),
   };

@@ -17,6 +17,7 @@ import { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
 import type { MemberRecord, MemberStore } from "./ports/member-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
+import type { MessageMarkStore } from "./ports/message-mark-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
 
 /** The end user calling, from the verified access token only (DESIGN "Tenant scope by construction"). */
@@ -68,6 +69,7 @@ export interface CoreStores {
   members: MemberStore;
   readStates: ReadStateStore;
   invites: InviteStore;
+  marks: MessageMarkStore;
 }
 
 /** A member's own view of a conversation they belong to. */

@@ -118,10 +118,41 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
     expect(err.code).toBe(Code.ResourceExhausted);
   });
 
+  it("runs edit, reactions, pins and delete through the routes, with the contract's validation and error codes", async () => {
+    const alice = as("alice");
+    const bob = as("bob");
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] });
+    const conversationId = conversation!.id;
+    const { messageId } = await bob.sendMessage({ conversationId, clientMessageId: "k1", text: "hi" });
+    const ids = { conversationId, messageId };
+    expect((await bob.editMessage({ ...ids, text: "hi!" })).message?.text).toBe("hi!");
+    expect((await failure(alice.editMessage({ ...ids, text: "x" }))).code).toBe(Code.PermissionDenied);
+    expect((await failure(bob.addReaction({ ...ids, reaction: "x".repeat(33) }))).code).toBe(Code.InvalidArgument);
+    expect((await failure(bob.addReaction({ conversationId, messageId: "nope", reaction: "x" }))).code).toBe(Code.InvalidArgument);
+    await bob.addReaction({ ...ids, reaction: "👍" });
+    expect((await failure(bob.pinMessage(ids))).code).toBe(Code.PermissionDenied);
+    await alice.pinMessage(ids);
+    expect((await alice.listPins({ conversationId })).pins).toHaveLength(1);
+    expect((await failure(as("mallory").deleteMessage(ids))).code).toBe(Code.NotFound);
+    expect((await failure(as("bob", "tenantbee").listEditHistory(ids))).code).toBe(Code.NotFound);
+    await alice.deleteMessage(ids);
+    expect((await failure(bob.editMessage({ ...ids, text: "late" }))).code).toBe(Code.FailedPrecondition);
+    const sync = await bob.sync({ conversationId });
+    expect(sync.events.map((e) => e.payload.case)).toEqual(["conversationCreated", "messageCreated", "messageEdited", "reactionAdded", "messagePinned", "messageDeleted"]);
+  });
+
   it("answers RPCs of later stages with UNIMPLEMENTED naming the issue that builds them", async () => {
     const id = "0190d2a4-5b6c-7d8e-9f01-23456789abcd";
-    const coreII = await failure(as("alice").editMessage({ conversationId: id, messageId: id, text: "x" }));
-    expect(coreII.rawMessage).toMatch(/ChatService\/EditMessage is not built yet \(issue #6/);
+    const coreII = await failure(as("alice").forwardMessage({ conversationId: id, messageId: id, targetConversationId: id, clientMessageId: "k" }));
+    expect(coreII.code).toBe(Code.Unimplemented);
+    expect(coreII.rawMessage).toMatch(/ChatService\/ForwardMessage is not built yet \(issue #6/);
+    for (const call of [
+      () => as("alice").listThreadReplies({ conversationId: id, threadParentId: id }),
+      () => as("alice").muteMember({ conversationId: id, userId: "bob" }),
+      () => as("alice").freezeConversation({ conversationId: id }),
+    ]) {
+      expect((await failure(call())).rawMessage).toMatch(/is not built yet \(issue #6/);
+    }
     const internal = createClient(ChatInternalService, routerTransport(register, { headers: { "x-test-principal": "svc:search" } }));
     const err = await failure(internal.scanConversations({ tenantId: id }));
     expect(err.code).toBe(Code.Unimplemented);

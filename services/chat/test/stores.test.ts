@@ -11,6 +11,7 @@ import { openChatStores } from "../src/chat-stores.js";
 import { conversationStoreContract } from "./contract/conversation-store.contract.js";
 import { inviteStoreContract } from "./contract/invite-store.contract.js";
 import { memberStoreContract } from "./contract/member-store.contract.js";
+import { messageMarkStoreContract } from "./contract/message-mark-store.contract.js";
 import { readStateStoreContract } from "./contract/read-state-store.contract.js";
 import { mongoInstances, sqliteInstances } from "./support/backends.js";
 
@@ -23,6 +24,7 @@ describe("chat stores on SQLite (embedded)", () => {
   memberStoreContract("sqlite", open);
   readStateStoreContract("sqlite", open);
   inviteStoreContract("sqlite", open);
+  messageMarkStoreContract("sqlite", open);
 
   it("creates STRICT, tenant-led tables next to the event log in one file, each with its own migration table", async () => {
     const path = join(dir, "schema.db");
@@ -32,23 +34,23 @@ describe("chat stores on SQLite (embedded)", () => {
       await stores.close();
     }
     expect(runs).toEqual([
-      'chat schema migrated {"from":0,"to":2,"applied":[1,2]}',
+      'chat schema migrated {"from":0,"to":3,"applied":[1,2,3]}',
       'event log schema migrated {"from":0,"to":1,"applied":[1]}',
-      'chat schema migrated {"from":2,"to":2,"applied":[]}',
+      'chat schema migrated {"from":3,"to":3,"applied":[]}',
       'event log schema migrated {"from":1,"to":1,"applied":[]}',
     ]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       const tables = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%schema_migrations'").all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["chat_state", "conversations", "event_log", "invite_uses", "invites", "members", "read_states"]);
+      expect(tables.map((t) => t.name).sort()).toEqual(["chat_state", "conversations", "event_log", "invite_uses", "invites", "members", "message_marks", "read_states"]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       const leading = (table: string) =>
         (db.prepare("SELECT name FROM pragma_index_list(?)").all(table) as { name: string }[]).map(
           ({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[])[0]!.name,
         );
-      for (const t of ["conversations", "members", "read_states", "invites", "invite_uses"]) expect(new Set(leading(t))).toEqual(new Set(["tenant_id"]));
-      expect(db.prepare(`SELECT version FROM ${CHAT_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }, { version: 2 }]);
+      for (const t of ["conversations", "members", "read_states", "invites", "invite_uses", "message_marks"]) expect(new Set(leading(t))).toEqual(new Set(["tenant_id"]));
+      expect(db.prepare(`SELECT version FROM ${CHAT_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
     } finally {
       db.close();
@@ -80,6 +82,7 @@ describe.skipIf(!mongoUrl)("chat stores on the MongoDB protocol (cluster; Ferret
   memberStoreContract("mongodb protocol", open);
   readStateStoreContract("mongodb protocol", open);
   inviteStoreContract("mongodb protocol", open);
+  messageMarkStoreContract("mongodb protocol", open);
 
   it("creates tenant-led indexes through the migration runner, once", async () => {
     const conn = await connectMongo(mongoUrl!, dbName);
@@ -87,12 +90,13 @@ describe.skipIf(!mongoUrl)("chat stores on the MongoDB protocol (cluster; Ferret
       const db = conn.client.db(dbName) as ChatMongoDb;
       const runs: MigrationResult[] = [];
       for (let i = 0; i < 2; i++) await migrateChatMongo({ db, collectionPrefix: "fresh_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 2, applied: [1, 2] }, { from: 2, to: 2, applied: [] }]);
+      expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
       const c = chatCollections("fresh_");
       const conversations = await db.collection(c.conversations).indexes();
       expect(conversations.find((i) => i.name === "tenant_direct_key")).toMatchObject({ key: { tenantId: 1, directKey: 1 }, unique: true });
       expect((await db.collection(c.inviteUses).indexes()).find((i) => i.name === "tenant_invite_user")).toMatchObject({ unique: true });
-      for (const col of [c.conversations, c.members, c.readStates, c.invites, c.inviteUses]) {
+      expect((await db.collection(c.marks).indexes()).map((i) => i.name).sort()).toEqual(["_id_", "tenant_conversation_kind_seq", "tenant_conversation_message"]);
+      for (const col of [c.conversations, c.members, c.readStates, c.invites, c.inviteUses, c.marks]) {
         for (const i of await db.collection(col).indexes()) if (i.name !== "_id_") expect(Object.keys(i.key)[0]).toBe("tenantId");
       }
     } finally {

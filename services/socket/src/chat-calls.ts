@@ -60,3 +60,17 @@ export async function changesSince(
     if (!page.hasMore) return next;
   }
 }
+
+/** Every current member of the listed conversations (ListMembers, all pages, with the user's token). */
+export async function membersOf(chat: ChatClient, accessToken: string, conversationIds: readonly string[]): Promise<Set<string>> {
+  const members = new Set<string>();
+  for (const conversationId of conversationIds) {
+    let pageToken = "";
+    do {
+      const page = await chat.listMembers({ conversationId, pageSize: 500, pageToken }, asUser(accessToken));
+      for (const m of page.members) members.add(m.userId);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+  }
+  return members;
+}

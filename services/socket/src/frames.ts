@@ -31,8 +31,8 @@ export function failure(replyTo: bigint, code: Code, message: string): ServerFra
   return serverFrame(replyTo, { case: "error", value: { code, message } });
 }
 
-/** Client frame cases stage A leaves for issue #7 stage B (presence, typing, receipts, re-auth). */
-const STAGE_B = new Set<ClientFrame["frame"]["case"]>(["reauth", "typing", "markRead", "markDelivered", "subscribePresence"]);
+/** Client frame cases left for issue #7 stage B (presence, receipts; typing on Send and without a relay). */
+const STAGE_B = new Set<ClientFrame["frame"]["case"]>(["typing", "markRead", "markDelivered", "subscribePresence"]);
 
 /** True for the client frame cases answered with UNIMPLEMENTED until issue #7 stage B. */
 export function isStageB(kind: ClientFrame["frame"]["case"]): boolean {

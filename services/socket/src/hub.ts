@@ -1,10 +1,13 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import type { Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 
 /** A local session as the hub sees it: whose it is and how it takes a live event. */
 export interface Recipient {
   readonly tenantId: string;
   readonly userId: string;
   deliver(event: Event): void;
+  /** A typing indicator of another member of one of the user's conversations. */
+  deliverTyping(typing: Typing): void;
 }
 
 /** One user with live sessions on this instance, and the conversations they belong to. */
@@ -100,6 +103,22 @@ export class Hub {
       user.leftWhileLoading?.add(event.conversationId);
       this.removeMembership(user, event.conversationId);
     }
+  }
+
+  /** Whether `userId`, who has a session here, is a member of the conversation now. */
+  isMember(tenantId: string, userId: string, conversationId: string): boolean {
+    return this.users.get(key(tenantId, userId))?.conversations.has(conversationId) ?? false;
+  }
+
+  /** The conversations of `userId`, who has a session here. */
+  conversationsOf(tenantId: string, userId: string): string[] {
+    return [...(this.users.get(key(tenantId, userId))?.conversations ?? [])];
+  }
+
+  /** Every local session of every member of the conversation. */
+  localMembers(tenantId: string, conversationId: string): Recipient[] {
+    const members = this.conversations.get(key(tenantId, conversationId));
+    return members ? [...members].flatMap((u) => [...u.sessions]) : [];
   }
 
   /** Local sessions and users (for status and tests). */

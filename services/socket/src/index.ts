@@ -10,12 +10,18 @@ import {
 } from "@caas/shared";
 import { Hub } from "./hub.js";
 import { RealtimeServiceImpl } from "./realtime-service.js";
+import { PresenceTracker } from "./presence.js";
+import { openRealtimeAdapters } from "./realtime-adapters.js";
+import { startRevocationWatch } from "./revocation-watch.js";
+import { TypingRelay } from "./typing.js";
 import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
 import { SessionRegistry } from "./sessions.js";
 import { createWebSocketEndpoint } from "./transports/websocket.js";
 
 export { Hub, membershipChanges } from "./hub.js";
+export { TypingRelay, TYPING_RATE, TYPING_TTL_MS } from "./typing.js";
+export { PresenceTracker } from "./presence.js";
 export { SeqOrder } from "./seq-order.js";
 export { Session, type FrameSink, type SessionLimits } from "./session.js";
 export { WS_PATH } from "./transports/websocket.js";
@@ -28,6 +34,9 @@ export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
   retryAfterMs: 1_000,
 };
 
+/** A connection stays online this many heartbeat intervals after its last one (the server touches every interval). */
+const PRESENCE_TTL_HEARTBEATS = 2.5;
+
 /** A socket instance's bytes a WebSocket may hold unsent before it counts as a slow consumer. */
 const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
 
@@ -36,7 +45,9 @@ const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
  * Connect and gRPC-web Subscribe + Send, all running one session core. Sends go to chat's
  * SendMessage with the user's own token; live events come from CHAT_EVENTS (a consumer group per
  * instance, from the newest record) and fan out to every local session of every member.
- * Presence, typing, receipts and re-auth answer UNIMPLEMENTED until issue #7 stage B.
+ * Revocations (auth events) close the affected sessions with REVOKED; ReAuth replaces a
+ * session's token; SetTyping fans out across instances over pub/sub and presence is kept in the
+ * Presence port (memory or Redis by mode). Receipts answer UNIMPLEMENTED until issue #7 stage B.
  */
 export function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): ServiceDefinition {
   const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, maxFrameBytes: ctx.config.limits.wsMaxPayload, ...overrides };
@@ -44,7 +55,16 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
   const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
-  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, clock: ctx.clock, logger: ctx.logger, limits });
+  const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
+  const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger });
+  const presence = new PresenceTracker({
+    presence: adapters.presence,
+    pubsub: adapters.pubsub,
+    logger: ctx.logger,
+    instanceId: ctx.config.instanceId,
+    ttlMs: Math.round(PRESENCE_TTL_HEARTBEATS * limits.heartbeatMs),
+  });
+  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
   const ws = createWebSocketEndpoint({
     maxPayload: ctx.config.limits.wsMaxPayload,
     maxBufferedBytes: MAX_WS_BUFFERED_BYTES,
@@ -52,6 +72,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     logger: ctx.logger,
   });
   let feed: Subscription | undefined;
+  let revoked: Subscription | undefined;
 
   return {
     name: "socket",
@@ -65,15 +86,26 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
         const env = record.value;
         if (env.payload.case === "event") order.push(env.tenantId, env.payload.value);
       });
+      revoked = await startRevocationWatch({
+        bus: ctx.bus,
+        group: `socket-revocations.${ctx.config.instanceId}`,
+        registry,
+        revocations: ctx.revocations,
+        clock: ctx.clock,
+        logger: ctx.logger,
+      });
     },
     async drain() {
       registry.drain();
       await feed?.close();
+      await revoked?.close();
       feed = undefined;
+      revoked = undefined;
       order.close();
     },
     async close() {
       await ws.close();
+      await adapters.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } fr
 import { principalKey } from "@caas/shared";
 import { sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { isStageB, serverFrame } from "./frames.js";
+import type { Session } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
 
@@ -79,18 +80,31 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       case "ping":
         return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "pong", value: { nonce: f.value.nonce } }) });
       case "resume": {
-        const principal = ctx.values.get(principalKey);
-        const session = this.registry.get(req.connectionId);
-        const who = session?.who;
-        if (!session || !who || principal.kind !== "user" || who.tenantId !== principal.tenantId || who.sessionId !== principal.sessionId) {
-          throw new ConnectError("connection_id is not an open Subscribe stream of this session", Code.NotFound);
-        }
-        void session.resume(frame.id, f.value);
+        void this.ownSession(req.connectionId, ctx).resume(frame.id, f.value);
         return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "ack", value: {} }) });
       }
+      case "reauth": {
+        const reply = await this.ownSession(req.connectionId, ctx).reauth(0n, f.value.accessToken);
+        if (reply.frame.case === "error") throw new ConnectError(reply.frame.value.message, reply.frame.value.code);
+        reply.replyTo = frame.id;
+        return create(SendResponseSchema, { frame: reply });
+      }
+      case "typing":
+        throw new ConnectError("typing through Send is not built yet (issue #7 stage B): send SetTyping on WebSocket or Connect", Code.Unimplemented);
       default:
         if (f.case !== undefined && isStageB(f.case)) throw new ConnectError(`${f.case} frames are not built yet (issue #7 stage B)`, Code.Unimplemented);
         throw new ConnectError("unknown client frame case", Code.Unimplemented);
     }
+  }
+
+  /** The open Subscribe stream `connectionId` of the caller's own session; NOT_FOUND otherwise. */
+  private ownSession(connectionId: string, ctx: HandlerContext): Session {
+    const principal = ctx.values.get(principalKey);
+    const session = this.registry.get(connectionId);
+    const who = session?.who;
+    if (!session || !who || principal.kind !== "user" || who.tenantId !== principal.tenantId || who.sessionId !== principal.sessionId) {
+      throw new ConnectError("connection_id is not an open Subscribe stream of this session", Code.NotFound);
+    }
+    return session;
   }
 }

@@ -8,11 +8,18 @@ import {
   type ClientFrame,
   type Resume,
   type ServerFrame,
+  type Presence,
+  type Typing,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { newId, UnauthenticatedError, UnavailableError, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
-import { changesSince, listMemberships, sendThroughChat, type ChatClient } from "./chat-calls.js";
+import { newId, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
+import { changesSince, listMemberships, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { closingFrame, errorFrame, failure, isStageB, serverFrame, stageBFrame } from "./frames.js";
 import type { Hub, Recipient } from "./hub.js";
+
+export type { SessionIdentity } from "./session-auth.js";
+import type { PresenceTracker } from "./presence.js";
+import { checkToken, type SessionIdentity } from "./session-auth.js";
+import type { TypingRelay } from "./typing.js";
 
 /** Where a session's frames go: one WebSocket, gRPC Connect stream or Subscribe stream. */
 export interface FrameSink {
@@ -44,6 +51,10 @@ export interface SessionDeps {
   revocations?: RevocationChecker;
   chat: ChatClient;
   hub: Hub;
+  /** Typing indicators; without it SetTyping answers UNIMPLEMENTED. */
+  typing?: TypingRelay;
+  /** Presence; without it SubscribePresence answers UNIMPLEMENTED. */
+  presence?: PresenceTracker;
   clock: Clock;
   logger: Logger;
   limits: SessionLimits;
@@ -59,19 +70,13 @@ export interface SessionOptions {
   serverPongs: boolean;
 }
 
-/** The verified identity of an authenticated session. */
-export interface SessionIdentity {
-  tenantId: string;
-  userId: string;
-  sessionId: string;
-  accessToken: string;
-  expireMs: number;
-}
-
 type State = "new" | "authenticating" | "open" | "closed";
 
 /** Frames pipelined behind Auth are held at most this many, then the client broke the protocol. */
 const MAX_EARLY_FRAMES = 32;
+
+/** SubscribePresence.user_ids holds at most this many (frame.proto). */
+const MAX_FOLLOWED = 200;
 
 /**
  * One client connection, whatever its transport: authentication, frame handling, live delivery
@@ -88,6 +93,10 @@ export class Session implements Recipient {
   private filter?: Set<string>;
   private lastSeenMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
+  private expiry?: NodeJS.Timeout;
+  private reauthing = false;
+  private typingAttached = false;
+  private presenceOnline = false;
 
   constructor(
     private readonly sink: FrameSink,
@@ -157,23 +166,14 @@ export class Session implements Recipient {
   async authenticate(accessToken: string, replyTo: bigint): Promise<boolean> {
     if (this.state !== "new") return false;
     this.state = "authenticating";
-    const { verifier, revocations, hub, chat, clock, limits } = this.deps;
-    let identity: SessionIdentity;
-    try {
-      const { claims, kid } = await verifier.verify(accessToken);
-      if (revocations?.denies({ tenantId: claims.tenant, userId: claims.sub, sessionId: claims.sid, kid, issuedAtSec: claims.iat })) {
-        this.reply(replyTo, failure(replyTo, Code.Unauthenticated, "access token has been revoked"));
-        this.close(CloseCode.REVOKED, "the session was revoked");
-        return false;
-      }
-      identity = { tenantId: claims.tenant, userId: claims.sub, sessionId: claims.sid, accessToken, expireMs: claims.exp * 1000 };
-    } catch (err) {
-      this.reply(replyTo, errorFrame(replyTo, err));
-      if (err instanceof UnavailableError) this.close(CloseCode.INTERNAL_ERROR, "token keys are unavailable; retry");
-      else if (err instanceof UnauthenticatedError && /expired|"exp"/i.test(err.message)) this.close(CloseCode.TOKEN_EXPIRED, "the access token expired");
-      else this.close(CloseCode.AUTH_FAILED, "the access token was refused");
+    const { verifier, revocations, hub, chat, limits } = this.deps;
+    const checked = await checkToken(verifier, revocations, accessToken, replyTo);
+    if (!checked.ok) {
+      this.reply(replyTo, checked.error);
+      this.close(checked.close, checked.reason);
       return false;
     }
+    const identity = checked.identity;
     if (this.state !== "authenticating") return false;
     this.identity = identity;
     try {
@@ -187,27 +187,70 @@ export class Session implements Recipient {
       hub.leave(this);
       return false;
     }
+    if (this.deps.typing) {
+      this.typingAttached = true;
+      await this.deps.typing.attach(identity).catch((err: unknown) => this.deps.logger.warn({ err }, "typing subscription failed"));
+      if (this.state !== "authenticating") return false;
+    }
+    if (this.deps.presence) {
+      this.presenceOnline = true;
+      await this.deps.presence.online(this).catch((err: unknown) => this.deps.logger.warn({ err }, "presence registration failed"));
+      if (this.state !== "authenticating") return false;
+    }
     this.state = "open";
     clearTimeout(this.timers.shift());
-    this.push(
-      serverFrame(replyTo, {
-        case: "authOk",
-        value: {
-          userId: identity.userId,
-          sessionId: identity.sessionId,
-          connectionId: this.id,
-          expireTime: timestampFromMs(identity.expireMs),
-          heartbeatInterval: durationFromMs(limits.heartbeatMs),
-          maxFrameBytes: limits.maxFrameBytes,
-        },
-      }),
-    );
-    this.timers.push(setTimeout(() => this.close(CloseCode.TOKEN_EXPIRED, "the access token expired"), Math.max(0, identity.expireMs - clock.nowMs())));
+    this.push(this.authOk(replyTo));
+    this.armExpiry();
     this.timers.push(setInterval(() => this.heartbeat(), limits.heartbeatMs));
     for (const t of this.timers) t.unref();
     const early = this.early;
     this.early = [];
     for (const f of early) this.dispatch(f);
+    return true;
+  }
+
+  /**
+   * Replaces the token of an open session (ReAuth): the new token must verify, be unrevoked and
+   * name the same tenant, user and session. Success answers AuthOk with the new expire_time and
+   * re-arms the expiry; any refusal answers a FrameError and closes the session (AUTH_FAILED,
+   * TOKEN_EXPIRED or REVOKED). Resolves to the reply frame (also pushed unless `replyTo` is 0).
+   */
+  async reauth(replyTo: bigint, accessToken: string): Promise<ServerFrame> {
+    const current = this.who;
+    if (!current) return failure(replyTo, Code.FailedPrecondition, "the connection is not authenticated");
+    if (this.reauthing) {
+      const busy = failure(replyTo, Code.FailedPrecondition, "a reauth is already running on this connection");
+      this.reply(replyTo, busy);
+      return busy;
+    }
+    this.reauthing = true;
+    try {
+      const checked = await checkToken(this.deps.verifier, this.deps.revocations, accessToken, replyTo);
+      if (!checked.ok) return this.refuse(replyTo, checked.error, checked.close, checked.reason);
+      const next = checked.identity;
+      if (next.tenantId !== current.tenantId || next.userId !== current.userId || next.sessionId !== current.sessionId) {
+        const message = "the reauth token belongs to another user or session";
+        return this.refuse(replyTo, failure(replyTo, Code.PermissionDenied, message), CloseCode.AUTH_FAILED, message);
+      }
+      if (this.state !== "open") return failure(replyTo, Code.FailedPrecondition, "the connection closed during reauth");
+      this.identity = next;
+      this.armExpiry();
+      const ok = this.authOk(replyTo);
+      this.reply(replyTo, ok);
+      return ok;
+    } finally {
+      this.reauthing = false;
+    }
+  }
+
+  /**
+   * Closes the session with REVOKED when `checker` denies its current token (a revoked session,
+   * user, tenant or signing key). Returns whether it closed.
+   */
+  closeIfRevoked(checker: RevocationChecker): boolean {
+    const who = this.who;
+    if (!who || !checker.denies(who)) return false;
+    this.close(CloseCode.REVOKED, "the session was revoked");
     return true;
   }
 
@@ -220,6 +263,43 @@ export class Session implements Recipient {
       return;
     }
     this.push(serverFrame(0n, { case: "event", value: event }));
+  }
+
+  /** A typing indicator of another member (from the typing relay). */
+  deliverTyping(typing: Typing): void {
+    if (this.state !== "open" || (this.filter && !this.filter.has(typing.conversationId))) return;
+    this.push(serverFrame(0n, { case: "typing", value: typing }));
+  }
+
+  /** A followed user's presence (from the presence tracker). */
+  deliverPresence(presence: Presence): void {
+    if (this.state === "open") this.push(serverFrame(0n, { case: "presence", value: presence }));
+  }
+
+  /**
+   * SubscribePresence: follows the listed users who share a conversation with this user (and the
+   * user themself); others are left out silently, so presence reveals nothing about strangers.
+   * Answers Ack, then a Presence frame per followed user, then one on every change.
+   */
+  async subscribePresence(replyTo: bigint, userIds: string[]): Promise<void> {
+    const who = this.who;
+    const tracker = this.deps.presence;
+    if (!who || !tracker) return;
+    if (userIds.length > MAX_FOLLOWED) {
+      this.reply(replyTo, failure(replyTo, Code.InvalidArgument, `subscribe_presence.user_ids: at most ${MAX_FOLLOWED} users`));
+      return;
+    }
+    try {
+      const wanted = [...new Set(userIds)];
+      const others = wanted.filter((u) => u !== who.userId);
+      const visible = others.length > 0 ? await membersOf(this.deps.chat, who.accessToken, this.deps.hub.conversationsOf(who.tenantId, who.userId)) : new Set<string>();
+      if (this.state !== "open") return;
+      const frames = await tracker.follow(this, wanted.filter((u) => u === who.userId || visible.has(u)));
+      this.reply(replyTo, serverFrame(replyTo, { case: "ack", value: {} }));
+      for (const p of frames) this.push(serverFrame(0n, { case: "presence", value: p }));
+    } catch (err) {
+      this.reply(replyTo, errorFrame(replyTo, err));
+    }
   }
 
   /**
@@ -275,7 +355,12 @@ export class Session implements Recipient {
   private end(): void {
     this.state = "closed";
     for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.expiry);
     this.deps.hub.leave(this);
+    if (this.typingAttached) this.deps.typing?.detach(this.identity!);
+    this.typingAttached = false;
+    if (this.presenceOnline) this.deps.presence?.offline(this).catch((err: unknown) => this.deps.logger.warn({ err }, "presence removal failed"));
+    this.presenceOnline = false;
     this.deps.onEnd(this);
   }
 
@@ -300,10 +385,25 @@ export class Session implements Recipient {
       case "resume":
         void this.resume(id, f.value);
         return;
-      default:
-        if (f.case !== undefined && isStageB(f.case)) this.reply(id, stageBFrame(id, f.case));
-        else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
+      case "reauth":
+        void this.reauth(id, f.value.accessToken);
+        return;
+      case "subscribePresence":
+        if (!this.deps.presence) break;
+        void this.subscribePresence(id, f.value.userIds);
+        return;
+      case "typing": {
+        const relay = this.deps.typing;
+        if (!relay) break;
+        relay.set(this.identity!, id, f.value).then(
+          (reply) => this.reply(id, reply),
+          (err: unknown) => this.reply(id, errorFrame(id, err)),
+        );
+        return;
+      }
     }
+    if (f.case !== undefined && isStageB(f.case)) this.reply(id, stageBFrame(id, f.case));
+    else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
   }
 
   /** The client broke the protocol: FrameError INVALID_ARGUMENT (when asked for), then Closing PROTOCOL_ERROR. */
@@ -312,8 +412,40 @@ export class Session implements Recipient {
     this.close(CloseCode.PROTOCOL_ERROR, message);
   }
 
+  /** AuthOk for the current identity (reply_to `replyTo`). */
+  private authOk(replyTo: bigint): ServerFrame {
+    const identity = this.identity!;
+    const { limits } = this.deps;
+    return serverFrame(replyTo, {
+      case: "authOk",
+      value: {
+        userId: identity.userId,
+        sessionId: identity.sessionId,
+        connectionId: this.id,
+        expireTime: timestampFromMs(identity.expireMs),
+        heartbeatInterval: durationFromMs(limits.heartbeatMs),
+        maxFrameBytes: limits.maxFrameBytes,
+      },
+    });
+  }
+
+  /** (Re)starts the TOKEN_EXPIRED timer for the current token. */
+  private armExpiry(): void {
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => this.close(CloseCode.TOKEN_EXPIRED, "the access token expired"), Math.max(0, this.identity!.expireMs - this.deps.clock.nowMs()));
+    this.expiry.unref();
+  }
+
+  /** A reauth refusal: FrameError, then Closing `code`. */
+  private refuse(replyTo: bigint, frame: ServerFrame, code: CloseCode, reason: string): ServerFrame {
+    this.reply(replyTo, frame);
+    this.close(code, reason);
+    return frame;
+  }
+
   private heartbeat(): void {
     const now = this.deps.clock.nowMs();
+    if (this.presenceOnline) this.deps.presence?.touch(this).catch((err: unknown) => this.deps.logger.warn({ err }, "presence heartbeat failed"));
     if (this.opts.clientHeartbeats && now - this.lastSeenMs > 2 * this.deps.limits.heartbeatMs) {
       this.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame from the client for two heartbeat intervals");
     } else if (this.opts.serverPongs) {

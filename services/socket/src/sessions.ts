@@ -1,4 +1,5 @@
 import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { RevocationChecker } from "@caas/shared";
 import { Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
@@ -23,6 +24,13 @@ export class SessionRegistry {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Closes with REVOKED every open session whose token `checker` denies; returns how many. */
+  closeRevoked(checker: RevocationChecker): number {
+    let closed = 0;
+    for (const s of [...this.sessions.values()]) if (s.closeIfRevoked(checker)) closed++;
+    return closed;
   }
 
   /** Sends every session Closing SERVER_SHUTDOWN and refuses new ones. */

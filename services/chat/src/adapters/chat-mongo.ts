@@ -25,6 +25,7 @@ export function chatCollections(prefix = "chat_") {
     state: `${prefix}state`,
     invites: `${prefix}invites`,
     inviteUses: `${prefix}invite_uses`,
+    marks: `${prefix}message_marks`,
     migrations: `${prefix}migrations`,
   };
 }
@@ -56,6 +57,14 @@ export function chatMongoMigrations(prefix = "chat_"): Migration<MongoDb>[] {
       async up(db) {
         await db.collection(c.invites).createIndex({ tenantId: 1, codeHash: 1 }, { unique: true, name: "tenant_code" });
         await db.collection(c.inviteUses).createIndex({ tenantId: 1, inviteId: 1, userId: 1 }, { unique: true, name: "tenant_invite_user" });
+      },
+    },
+    {
+      version: 3,
+      name: "message marks",
+      async up(db) {
+        await db.collection(c.marks).createIndex({ tenantId: 1, conversationId: 1, messageSeq: 1, kind: 1 }, { name: "tenant_conversation_message" });
+        await db.collection(c.marks).createIndex({ tenantId: 1, conversationId: 1, kind: 1, seq: 1 }, { name: "tenant_conversation_kind_seq" });
       },
     },
   ];

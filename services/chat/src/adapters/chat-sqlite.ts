@@ -107,6 +107,28 @@ export const CHAT_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: "message marks (reactions, pins, edits)",
+    up(db) {
+      db.exec(`
+        CREATE TABLE message_marks (
+          tenant_id TEXT NOT NULL,
+          conversation_id TEXT NOT NULL,
+          message_seq INTEGER NOT NULL,
+          kind TEXT NOT NULL,
+          key TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          present INTEGER NOT NULL,
+          actor_id TEXT NOT NULL,
+          time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, conversation_id, message_seq, kind, key, user_id)
+        ) STRICT;
+        CREATE INDEX message_marks_pins ON message_marks (tenant_id, conversation_id, kind, present, seq);
+      `);
+    },
+  },
 ];
 
 export interface OpenChatSqliteOptions {

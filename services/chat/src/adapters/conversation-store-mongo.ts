@@ -13,7 +13,7 @@ import type {
 } from "../ports/conversation-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkSettingsChange } from "./conversation-checks.js";
-import { checkId, checkIds, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
 
 interface ConversationDoc {
   /** `<tenant>|<id>`: tenant ids and conversation ids contain no "|". */
@@ -127,6 +127,15 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       if (event.lastMessage) {
         await conversations.updateOne({ _id, lastMessageSeq: { $lt: event.seq } }, { $set: { lastMessageSeq: event.seq, lastMessage: { ...event.lastMessage } } });
       }
+    },
+
+    async redactLastMessage(scope, id, seq) {
+      const _id = docId(tenantOf(scope), checkId("id", id));
+      checkSeq("seq", seq);
+      await conversations.updateOne(
+        { _id, lastMessageSeq: seq, lastMessage: { $ne: null } },
+        { $set: { "lastMessage.textPreview": "", "lastMessage.attachmentCount": 0, "lastMessage.deleted": true } },
+      );
     },
 
     async applySettings(scope, id, change: SettingsChange) {

@@ -12,7 +12,7 @@ import type {
 } from "../ports/conversation-store.js";
 import { idList, jsonOrNull } from "./chat-sqlite.js";
 import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkSettingsChange } from "./conversation-checks.js";
-import { checkId, checkIds, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
 
 interface Row {
   id: string;
@@ -76,6 +76,10 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
        settings_seq = @seq
      WHERE tenant_id = @tenantId AND id = @id AND settings_seq < @seq`,
   );
+  const redactLast = db.prepare(
+    `UPDATE conversations SET last_message = json_set(last_message, '$.textPreview', '', '$.attachmentCount', 0, '$.deleted', json('true'))
+     WHERE tenant_id = @tenantId AND id = @id AND last_message_seq = @seq AND last_message IS NOT NULL`,
+  );
   const markDeleted = db.prepare("UPDATE conversations SET deleted_seq = @seq WHERE tenant_id = @tenantId AND id = @id AND deleted_seq = 0");
   // The list queries vary by filter: one prepared statement per shape, made on first use.
   const shapes = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
@@ -129,6 +133,13 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
         { tenantId, id, seq: event.seq, countableSeq: event.countableSeq, timeMs: event.timeMs, activity: event.activity ? 1 : 0 },
         event.lastMessage ? JSON.stringify(event.lastMessage) : null,
       );
+    },
+
+    async redactLastMessage(scope, id, seq) {
+      const tenantId = tenantOf(scope);
+      checkId("id", id);
+      checkSeq("seq", seq);
+      redactLast.run({ tenantId, id, seq });
     },
 
     async applySettings(scope, id, change: SettingsChange) {

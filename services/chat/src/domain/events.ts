@@ -37,7 +37,18 @@ export function encodeEvent(e: Event): Uint8Array {
 }
 
 /** Kinds of events the service makes idempotent with a key of its own (not a client's). */
-export type SystemKeyKind = "conversation created" | "conversation deleted" | "member joined" | "member left" | "member removed";
+export type SystemKeyKind =
+  | "conversation created"
+  | "conversation deleted"
+  | "member joined"
+  | "member left"
+  | "member removed"
+  | "message deleted"
+  | "message edited"
+  | "reaction added"
+  | "reaction removed"
+  | "message pinned"
+  | "message unpinned";
 
 /**
  * The idempotency key of an event the service appends on its own behalf (membership changes,

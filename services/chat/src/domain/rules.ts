@@ -40,3 +40,13 @@ export function directKey(a: string, b: string): string {
 export function mayManageConversation(actor: RoleKind): boolean {
   return actor === "owner" || actor === "admin";
 }
+
+/** A message is deleted for everyone by its sender, or by an owner or admin (as moderator). */
+export function mayDeleteMessage(actor: RoleKind, isSender: boolean): boolean {
+  return isSender || actor === "owner" || actor === "admin";
+}
+
+/** Owners and admins pin and unpin; in DIRECT conversations either member does. */
+export function mayPin(kind: ConversationKind, actor: RoleKind): boolean {
+  return kind === "direct" || actor === "owner" || actor === "admin";
+}

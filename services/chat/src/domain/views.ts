@@ -77,6 +77,7 @@ export function conversationView(c: ConversationRecord, memberCount: number, hea
             textPreview: c.lastMessage.textPreview,
             attachmentCount: c.lastMessage.attachmentCount,
             createTime: timestampFromMs(c.lastMessage.createTimeMs),
+            deleted: c.lastMessage.deleted === true,
           }),
         }
       : {}),

@@ -28,6 +28,7 @@ import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
 import { maySend } from "../domain/rules.js";
+import { MessageViews, type LoggedMessage } from "./message-views.js";
 
 const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
 /** Characters (code points) of a message text. */
@@ -35,7 +36,11 @@ export const MAX_TEXT_CHARS = 4000;
 
 /** SendMessage, ListMessages, GetMessage. Messages are read from the log itself. */
 export class MessageOps {
-  constructor(private readonly core: ChatCore) {}
+  private readonly views: MessageViews;
+
+  constructor(private readonly core: ChatCore) {
+    this.views = new MessageViews(core);
+  }
 
   async send(caller: Caller, req: SendMessageRequest): Promise<SendMessageResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
@@ -113,7 +118,8 @@ export class MessageOps {
     await this.core.requireReader(caller, conversationId);
     const found = await this.find(caller.scope, conversationId, messageId);
     if (!found) throw new NotFoundError("message");
-    return create(GetMessageResponseSchema, { message: found.message });
+    const [message] = await this.views.materialize(caller.scope, caller.userId, conversationId, [found]);
+    return create(GetMessageResponseSchema, { message: message! });
   }
 
   async list(caller: Caller, req: ListMessagesRequest): Promise<ListMessagesResponse> {
@@ -139,7 +145,7 @@ export class MessageOps {
       else low = Math.max(low, token);
     }
     const window = Math.min(1000, Math.max(100, limit * 2));
-    const out: Message[] = [];
+    const out: LoggedMessage[] = [];
     while (out.length <= limit && high - low > 1) {
       const from = newestFirst ? Math.max(low, high - 1 - window) : low;
       const count = Math.min(window, high - 1 - from);
@@ -148,7 +154,7 @@ export class MessageOps {
       const ordered = newestFirst ? batch.reverse() : batch;
       for (const e of ordered) {
         const m = messageOf(e, decodeEvent(e));
-        if (m && !(req.excludeThreadReplies && m.threadParentId !== "")) out.push(m);
+        if (m && !(req.excludeThreadReplies && m.threadParentId !== "")) out.push({ log: e, message: m });
         if (out.length > limit) break;
       }
       if (newestFirst) high = batch[batch.length - 1]!.seq;
@@ -156,15 +162,15 @@ export class MessageOps {
     }
     const shown = out.slice(0, limit);
     const last = shown[shown.length - 1];
-    const next = out.length > limit && last ? Number(last.seq) : undefined;
+    const next = out.length > limit && last ? last.log.seq : undefined;
     return create(ListMessagesResponseSchema, {
-      messages: shown,
+      messages: await this.views.materialize(caller.scope, caller.userId, conversationId, shown),
       nextPageToken: next === undefined ? "" : this.core.pageTokens.encode(binding, next),
     });
   }
 
   /** The message with this id in this conversation (one point read of the log), if any. */
-  async find(scope: TenantScope, conversationId: string, messageId: string): Promise<{ log: LogEvent; message: Message } | undefined> {
+  async find(scope: TenantScope, conversationId: string, messageId: string): Promise<LoggedMessage | undefined> {
     const seq = seqOfMessageId(messageId);
     if (seq === undefined) return undefined;
     const [log] = await this.core.stores.events.read(scope, conversationId, seq - 1, 1);

@@ -16,6 +16,8 @@ export interface MessageSummaryRecord {
   textPreview: string;
   attachmentCount: number;
   createTimeMs: number;
+  /** The message was deleted for everyone (the preview is then empty). */
+  deleted?: boolean;
 }
 
 /** What CreateConversation stores. */
@@ -145,6 +147,12 @@ export interface ConversationStore {
    * ignored.
    */
   recordEvent(scope: TenantScope, id: string, event: EventSummary): Promise<void>;
+
+  /**
+   * Delete for everyone: when `lastMessage` is the message at `seq`, its preview is emptied and
+   * it is flagged deleted; otherwise nothing changes. Idempotent. Unknown ids are ignored.
+   */
+  redactLastMessage(scope: TenantScope, id: string, seq: number): Promise<void>;
 
   /**
    * Applies a settings event: the fields change only when `seq` is newer than the last applied

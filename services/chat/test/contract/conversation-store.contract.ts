@@ -96,6 +96,30 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       expect(got.lastMessage).toMatchObject({ seq: 5, textPreview: "m5" });
     });
 
+    it("redacts the last message's preview only when it is the message at that seq, idempotently and per tenant", async () => {
+      const { conversation: c } = await store.create(scope, group());
+      const summary = (seq: number) => ({ messageId: newId(), seq, senderId: "bob", textPreview: `secret${seq}`, attachmentCount: 2, createTimeMs: T0 + seq });
+      await store.redactLastMessage(scope, c.id, 1);
+      expect((await store.get(scope, c.id))?.lastMessage).toBeUndefined();
+      await store.recordEvent(scope, c.id, { seq: 3, countableSeq: 1, timeMs: T0 + 3, activity: true, lastMessage: summary(3) });
+      // Another seq, another tenant, an unknown id: nothing changes.
+      await store.redactLastMessage(scope, c.id, 2);
+      await store.redactLastMessage(freshTenantScope(), c.id, 3);
+      await store.redactLastMessage(scope, newId(), 3);
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 3, textPreview: "secret3", attachmentCount: 2 });
+      await store.redactLastMessage(scope, c.id, 3);
+      await inst.b.conversations.redactLastMessage(scope, c.id, 3);
+      const got = (await inst.b.conversations.get(scope, c.id))!;
+      expect(got.lastMessage).toEqual({ ...summary(3), messageId: got.lastMessage!.messageId, textPreview: "", attachmentCount: 0, deleted: true });
+      // A replayed event at the same seq does not bring the text back; a newer message replaces the tombstone.
+      await store.recordEvent(scope, c.id, { seq: 3, countableSeq: 1, timeMs: T0 + 3, activity: true, lastMessage: summary(3) });
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ textPreview: "", deleted: true });
+      await store.recordEvent(scope, c.id, { seq: 4, countableSeq: 2, timeMs: T0 + 4, activity: true, lastMessage: summary(4) });
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 4, textPreview: "secret4" });
+      expect((await store.get(scope, c.id))?.lastMessage?.deleted).toBeUndefined();
+      await expect(store.redactLastMessage(scope, c.id, -1)).rejects.toThrow(RangeError);
+    });
+
     it("lists by activity, newest first, with a keyset, a kind filter and only the given ids", async () => {
       const made = [];
       for (let i = 0; i < 5; i++) {

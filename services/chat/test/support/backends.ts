@@ -10,6 +10,8 @@ import { createMongoConversationStore } from "../../src/adapters/conversation-st
 import { createSqliteConversationStore } from "../../src/adapters/conversation-store-sqlite.js";
 import { createMongoInviteStore } from "../../src/adapters/invite-store-mongo.js";
 import { createSqliteInviteStore } from "../../src/adapters/invite-store-sqlite.js";
+import { createMongoMessageMarkStore } from "../../src/adapters/message-mark-store-mongo.js";
+import { createSqliteMessageMarkStore } from "../../src/adapters/message-mark-store-sqlite.js";
 import { createMongoMemberStore } from "../../src/adapters/member-store-mongo.js";
 import { createSqliteMemberStore } from "../../src/adapters/member-store-sqlite.js";
 import { createMongoReadStateStore } from "../../src/adapters/read-state-store-mongo.js";
@@ -18,6 +20,7 @@ import type { ChatStateStore } from "../../src/ports/chat-state-store.js";
 import type { ConversationStore } from "../../src/ports/conversation-store.js";
 import type { InviteStore } from "../../src/ports/invite-store.js";
 import type { MemberStore } from "../../src/ports/member-store.js";
+import type { MessageMarkStore } from "../../src/ports/message-mark-store.js";
 import type { ReadStateStore } from "../../src/ports/read-state-store.js";
 
 /** One handle on every chat store (the event log aside) of a backend, as one chat instance holds them. */
@@ -26,6 +29,7 @@ export interface StoreSet {
   members: MemberStore;
   readStates: ReadStateStore;
   invites: InviteStore;
+  marks: MessageMarkStore;
   state: ChatStateStore;
 }
 
@@ -47,6 +51,7 @@ function sqliteSet(db: Database.Database): StoreSet {
     members: createSqliteMemberStore({ db }),
     readStates: createSqliteReadStateStore({ db }),
     invites: createSqliteInviteStore({ db }),
+    marks: createSqliteMessageMarkStore({ db }),
     state: createSqliteChatStateStore({ db }),
   };
 }
@@ -74,6 +79,7 @@ function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
     members: createMongoMemberStore({ db, collectionPrefix }),
     readStates: createMongoReadStateStore({ db, collectionPrefix }),
     invites: createMongoInviteStore({ db, collectionPrefix }),
+    marks: createMongoMessageMarkStore({ db, collectionPrefix }),
     state: createMongoChatStateStore({ db, collectionPrefix }),
   };
 }

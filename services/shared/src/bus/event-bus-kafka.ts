@@ -65,15 +65,38 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
   await producer.connect();
 
   const ensured = new Map<string, Promise<void>>();
+  /**
+   * Creates a topic if it is missing and waits until every partition has a leader. Several
+   * processes start at once and race to create the same topics: "already exists", "not the
+   * leader / does not host this partition" and timeouts are normal then, so they are retried
+   * with backoff until the topic's metadata is complete (bounded; the last error is rethrown).
+   */
+  const createAndAwait = async (name: string): Promise<void> => {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: name, numPartitions: opts.partitions ?? 6, replicationFactor: opts.replicationFactor ?? 1 }],
+        });
+      } catch (err) {
+        lastError = err; // another process may be creating it right now: check the metadata below
+      }
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [name] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      } catch (err) {
+        lastError = err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+    }
+    throw lastError instanceof Error ? lastError : new Error(`topic ${name} did not become ready`);
+  };
   const ensureTopic = (name: string) => {
     let p = ensured.get(name);
     if (!p) {
-      p = admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [{ topic: name, numPartitions: opts.partitions ?? 6, replicationFactor: opts.replicationFactor ?? 1 }],
-        })
-        .then(() => undefined);
+      p = createAndAwait(name);
       ensured.set(name, p);
       p.catch(() => ensured.delete(name));
     }

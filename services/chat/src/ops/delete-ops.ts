@@ -1,0 +1,53 @@
+import { create } from "@bufbuild/protobuf";
+import { DeleteMessageResponseSchema, type DeleteMessageRequest, type DeleteMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { MessageDeletedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { NotFoundError, PermissionDeniedError } from "@caas/shared";
+import type { Caller, ChatCore } from "../core.js";
+import { payloadHash, systemKey } from "../domain/events.js";
+import { checkUuid } from "../domain/input.js";
+import { mayDeleteMessage } from "../domain/rules.js";
+import type { MessageOps } from "./message-ops.js";
+import { redactEdits, redactMessage } from "./redaction.js";
+
+/**
+ * DeleteMessage: delete for everyone (DESIGN "The conversation event log"). MessageDeleted is
+ * appended first (idempotent per actor and message), then the MessageCreated event's body is
+ * redacted in place, as are its MessageEdited events, and the conversation's last-message
+ * preview is emptied. A retry after a crash
+ * between the steps finds the message not yet redacted and completes them; once redacted, a call
+ * changes nothing.
+ */
+export class DeleteOps {
+  constructor(
+    private readonly core: ChatCore,
+    private readonly messages: MessageOps,
+  ) {}
+
+  async delete(caller: Caller, req: DeleteMessageRequest): Promise<DeleteMessageResponse> {
+    const conversationId = checkUuid("conversation_id", req.conversationId);
+    const messageId = checkUuid("message_id", req.messageId);
+    const { member } = await this.core.requireMember(caller, conversationId);
+    const found = await this.messages.find(caller.scope, conversationId, messageId);
+    if (!found) throw new NotFoundError("message");
+    if (!mayDeleteMessage(member.role, found.message.senderId === caller.userId)) {
+      throw new PermissionDeniedError("only the sender, owners and admins delete a message");
+    }
+    if (found.log.redacted) {
+      // Edits committed while a delete ran are redacted by their editor; this catches any left.
+      await redactEdits(this.core, caller.scope, conversationId, found.log.seq);
+      return create(DeleteMessageResponseSchema, {});
+    }
+    const id = found.message.id;
+    await this.core.writer.append(caller.scope, {
+      conversationId,
+      actorId: caller.userId,
+      clientMessageId: systemKey("message deleted", id),
+      payloadHash: payloadHash({ deleted: id }),
+      countable: false,
+      payload: () => ({ case: "messageDeleted", value: create(MessageDeletedSchema, { messageId: id }) }),
+    });
+    await redactMessage(this.core, caller.scope, found.log);
+    await redactEdits(this.core, caller.scope, conversationId, found.log.seq);
+    return create(DeleteMessageResponseSchema, {});
+  }
+}

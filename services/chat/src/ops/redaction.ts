@@ -1,0 +1,36 @@
+import { create } from "@bufbuild/protobuf";
+import { MessageCreatedSchema, MessageEditedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
+import type { LogEvent, TenantScope } from "@caas/shared";
+import type { ChatCore } from "../core.js";
+import { decodeEvent, encodeEvent } from "../domain/events.js";
+import { messageOf } from "./message-ops.js";
+
+/**
+ * Replaces a MessageCreated event's body with its tombstone (the same event, the message's body
+ * redacted) and empties the conversation's last-message preview if it is this message.
+ */
+export async function redactMessage(core: ChatCore, scope: TenantScope, log: LogEvent): Promise<void> {
+  const event = decodeEvent(log);
+  const tombstone = messageOf({ ...log, redacted: true }, event);
+  if (!tombstone) return;
+  event.payload = { case: "messageCreated", value: create(MessageCreatedSchema, { message: tombstone }) };
+  await core.stores.events.redact(scope, log.conversationId, log.seq, encodeEvent(event));
+  await core.stores.conversations.redactLastMessage(scope, log.conversationId, log.seq);
+}
+
+/**
+ * Redacts every MessageEdited event of a message (known from the marks projection): each keeps
+ * its message id and edit time, and loses text, mentions and custom data.
+ */
+export async function redactEdits(core: ChatCore, scope: TenantScope, conversationId: string, messageSeq: number): Promise<void> {
+  const edits = (await core.stores.marks.ofMessages(scope, conversationId, [messageSeq])).filter((m) => m.kind === "edit");
+  for (const mark of edits) {
+    const [log] = await core.stores.events.read(scope, conversationId, mark.seq - 1, 1);
+    if (!log || log.seq !== mark.seq || log.redacted) continue;
+    const event = decodeEvent(log);
+    if (event.payload.case !== "messageEdited") continue;
+    const { messageId, editTime } = event.payload.value;
+    event.payload = { case: "messageEdited", value: create(MessageEditedSchema, { messageId, ...(editTime ? { editTime } : {}) }) };
+    await core.stores.events.redact(scope, conversationId, log.seq, encodeEvent(event));
+  }
+}

@@ -1,0 +1,65 @@
+import {
+  createMemoryPresence,
+  createMemoryPubSub,
+  createMemoryRateLimiter,
+  createRedisClient,
+  createRedisPresence,
+  createRedisPubSub,
+  createRedisRateLimiter,
+  type Clock,
+  type Config,
+  type Logger,
+  type Presence,
+  type PubSub,
+  type RateLimiter,
+} from "@caas/shared";
+
+/** The shared-state adapters of a socket instance and how to let go of them. */
+export interface RealtimeAdapters {
+  /** Typing and presence-change broadcasts between socket instances. */
+  pubsub: PubSub;
+  /** Who is online, across instances. */
+  presence: Presence;
+  /** Per-user typing rates. */
+  limiter: RateLimiter;
+  close(): Promise<void>;
+}
+
+/**
+ * The one place the socket service picks its adapters, from the run mode: embedded keeps pub/sub,
+ * presence and rate buckets in this process (one socket instance); cluster shares them in Redis
+ * (CAAS_REDIS_URL), so socket-1 and socket-2 see each other's broadcasts and connections and
+ * count a user's typing against one bucket.
+ */
+export function openRealtimeAdapters(config: Config, logger: Logger, clock: Clock): RealtimeAdapters {
+  const onHandlerError = (err: unknown, channel: string) => logger.warn({ err, channel }, "realtime pub/sub handler failed");
+  switch (config.mode) {
+    case "embedded":
+      logger.info({ adapter: "memory" }, "realtime pub/sub, presence and rate limits");
+      return {
+        pubsub: createMemoryPubSub({ onHandlerError }),
+        presence: createMemoryPresence({ clock }),
+        limiter: createMemoryRateLimiter({ clock }),
+        close: async () => {},
+      };
+    case "cluster": {
+      const url = config.cluster.redisUrl;
+      if (!url) throw new Error("the socket service needs CAAS_REDIS_URL in cluster mode (pub/sub, presence, rate limits)");
+      const redis = createRedisClient(url, {
+        connectionName: `${config.instanceId}-socket`,
+        onError: (err) => logger.warn({ err }, "socket Redis connection error"),
+      });
+      const pubsub = createRedisPubSub({ redis, prefix: "caas:socket", onHandlerError });
+      logger.info({ adapter: "redis" }, "realtime pub/sub, presence and rate limits");
+      return {
+        pubsub,
+        presence: createRedisPresence({ redis, prefix: "caas:socket:presence", clock }),
+        limiter: createRedisRateLimiter({ redis, prefix: "caas:socket" }),
+        close: async () => {
+          await pubsub.close();
+          await redis.close();
+        },
+      };
+    }
+  }
+}
