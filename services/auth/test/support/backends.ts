@@ -1,7 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { connectMongo, type MongoConnection } from "@caas/shared";
+import { twoMongoInstances, twoSqliteInstances, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { createMongoApiKeyStore } from "../../src/adapters/api-key-store-mongo.js";
 import { createSqliteApiKeyStore } from "../../src/adapters/api-key-store-sqlite.js";
 import { migrateAuthMongo, type AuthMongoDb } from "../../src/adapters/auth-mongo.js";
@@ -41,17 +39,9 @@ export interface StoreSet {
   totp: TotpStore;
 }
 
-/**
- * Two instances on one fresh backend namespace (a new SQLite file with two connections, or a new
- * collection prefix with two MongoClients), like two auth processes sharing a database.
- */
-export interface Instances {
-  a: StoreSet;
-  b: StoreSet;
-  close(): Promise<void>;
-}
-
-export type OpenInstances = () => Promise<Instances>;
+/** Two auth instances on one fresh backend namespace, like two auth processes sharing a database. */
+export type Instances = TwoInstances<StoreSet>;
+export type OpenInstances = OpenTwoInstances<StoreSet>;
 
 function sqliteSet(db: Database.Database): StoreSet {
   return {
@@ -68,19 +58,7 @@ function sqliteSet(db: Database.Database): StoreSet {
 
 /** A fresh SQLite file under `dir` per call, opened twice. */
 export function sqliteInstances(dir: string): OpenInstances {
-  return async () => {
-    const path = join(dir, `auth-${randomUUID()}.db`);
-    const first = await openAuthSqlite({ path });
-    const second = await openAuthSqlite({ path });
-    return {
-      a: sqliteSet(first),
-      b: sqliteSet(second),
-      close: async () => {
-        first.close();
-        second.close();
-      },
-    };
-  };
+  return twoSqliteInstances({ dir, name: "auth", open: (path) => openAuthSqlite({ path }), make: sqliteSet });
 }
 
 function mongoSet(db: AuthMongoDb, collectionPrefix: string): StoreSet {
@@ -98,23 +76,11 @@ function mongoSet(db: AuthMongoDb, collectionPrefix: string): StoreSet {
 
 /** A fresh collection prefix in `dbName` per call, with two MongoClients. */
 export function mongoInstances(url: string, dbName: string): OpenInstances {
-  return async () => {
-    const prefix = `t${randomUUID().replace(/-/g, "").slice(0, 12)}_`;
-    const conns: MongoConnection[] = [];
-    try {
-      for (const app of ["auth-a", "auth-b"]) conns.push(await connectMongo(url, dbName, { appName: app }));
-      const dbs = conns.map((c) => c.client.db(dbName) as AuthMongoDb);
-      await migrateAuthMongo({ db: dbs[0]!, collectionPrefix: prefix });
-      return {
-        a: mongoSet(dbs[0]!, prefix),
-        b: mongoSet(dbs[1]!, prefix),
-        close: async () => {
-          for (const c of conns) await c.close();
-        },
-      };
-    } catch (err) {
-      for (const c of conns) await c.close();
-      throw err;
-    }
-  };
+  return twoMongoInstances<AuthMongoDb, StoreSet>({
+    url,
+    dbName,
+    name: "auth",
+    migrate: (db, collectionPrefix) => migrateAuthMongo({ db, collectionPrefix }),
+    make: mongoSet,
+  });
 }

@@ -1,7 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { connectMongo, type MongoConnection } from "@caas/shared";
+import { twoMongoInstances, twoSqliteInstances, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { migrateChatMongo, type ChatMongoDb } from "../../src/adapters/chat-mongo.js";
 import { openChatSqlite } from "../../src/adapters/chat-sqlite.js";
 import { createMongoChatStateStore } from "../../src/adapters/chat-state-store-mongo.js";
@@ -33,17 +31,9 @@ export interface StoreSet {
   state: ChatStateStore;
 }
 
-/**
- * Two instances on one fresh backend namespace (a new SQLite file with two connections, or a new
- * collection prefix with two MongoClients), like two chat processes sharing a database.
- */
-export interface Instances {
-  a: StoreSet;
-  b: StoreSet;
-  close(): Promise<void>;
-}
-
-export type OpenInstances = () => Promise<Instances>;
+/** Two chat instances on one fresh backend namespace, like two chat processes sharing a database. */
+export type Instances = TwoInstances<StoreSet>;
+export type OpenInstances = OpenTwoInstances<StoreSet>;
 
 function sqliteSet(db: Database.Database): StoreSet {
   return {
@@ -58,19 +48,7 @@ function sqliteSet(db: Database.Database): StoreSet {
 
 /** A fresh SQLite file under `dir` per call, opened twice. */
 export function sqliteInstances(dir: string): OpenInstances {
-  return async () => {
-    const path = join(dir, `chat-${randomUUID()}.db`);
-    const first = await openChatSqlite({ path });
-    const second = await openChatSqlite({ path });
-    return {
-      a: sqliteSet(first),
-      b: sqliteSet(second),
-      close: async () => {
-        first.close();
-        second.close();
-      },
-    };
-  };
+  return twoSqliteInstances({ dir, name: "chat", open: (path) => openChatSqlite({ path }), make: sqliteSet });
 }
 
 function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
@@ -86,23 +64,11 @@ function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
 
 /** A fresh collection prefix in `dbName` per call, with two MongoClients. */
 export function mongoInstances(url: string, dbName: string): OpenInstances {
-  return async () => {
-    const prefix = `t${randomUUID().replace(/-/g, "").slice(0, 12)}_`;
-    const conns: MongoConnection[] = [];
-    try {
-      for (const app of ["chat-a", "chat-b"]) conns.push(await connectMongo(url, dbName, { appName: app }));
-      const dbs = conns.map((c) => c.client.db(dbName) as ChatMongoDb);
-      await migrateChatMongo({ db: dbs[0]!, collectionPrefix: prefix });
-      return {
-        a: mongoSet(dbs[0]!, prefix),
-        b: mongoSet(dbs[1]!, prefix),
-        close: async () => {
-          for (const c of conns) await c.close();
-        },
-      };
-    } catch (err) {
-      for (const c of conns) await c.close();
-      throw err;
-    }
-  };
+  return twoMongoInstances<ChatMongoDb, StoreSet>({
+    url,
+    dbName,
+    name: "chat",
+    migrate: (db, collectionPrefix) => migrateChatMongo({ db, collectionPrefix }),
+    make: mongoSet,
+  });
 }

@@ -1,2 +1,3 @@
 export * from "./scopes.js";
 export * from "./infra.js";
+export * from "./two-instances.js";
