@@ -56,3 +56,4 @@ export * from "./auth/mesh-resolver.js";
 export * from "./auth/revocations.js";
 export * from "./auth/service-tokens.js";
 export * from "./auth/internal-guard.js";
+export * from "./sqlite.js";

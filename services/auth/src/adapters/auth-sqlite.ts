@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqliteDatabase } from "@caas/shared";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
 
 /**
@@ -143,11 +144,8 @@ export interface OpenAuthSqliteOptions {
  * only; several connections to one file (processes, test instances) are fine under WAL.
  */
 export async function openAuthSqlite(opts: OpenAuthSqliteOptions): Promise<Database.Database> {
-  const db = new Database(opts.path);
+  const db = openSqliteDatabase(opts.path);
   try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
     const result = await runMigrations(sqliteMigrationTarget(db), AUTH_SQLITE_MIGRATIONS);
     opts.onMigrated?.(result);
     return db;

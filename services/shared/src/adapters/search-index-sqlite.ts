@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqliteDatabase } from "../sqlite.js";
 import type { Clock } from "../clock.js";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
 import type { PageTokenCodec } from "../page-token.js";
@@ -91,14 +92,9 @@ const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
 export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): Promise<SearchIndex> {
   if ((opts.db === undefined) === (opts.path === undefined)) throw new TypeError("give exactly one of db and path");
   const owned = opts.db === undefined;
-  const db = opts.db ?? new Database(opts.path!);
+  const db = opts.db ?? openSqliteDatabase(opts.path!);
   const { clock, pageTokens } = opts;
   try {
-    if (owned) {
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.pragma("busy_timeout = 5000");
-    }
     if (opts.migrate ?? true) {
       const result = await runMigrations(sqliteMigrationTarget(db, SEARCH_INDEX_MIGRATION_TABLE), SEARCH_INDEX_SQLITE_MIGRATIONS);
       opts.onMigrated?.(result);

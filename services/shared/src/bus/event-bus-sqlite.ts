@@ -1,7 +1,8 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import { openSqliteDatabase } from "../sqlite.js";
 import { runMigrations, sqliteMigrationTarget, type Migration } from "../migrations.js";
 import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
@@ -56,10 +57,7 @@ interface Row {
  * (group, topic) per process. Records are delivered in publish order (hence per key).
  */
 export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise<EventBus> {
-  const db = new Database(opts.path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
+  const db = openSqliteDatabase(opts.path);
   await runMigrations(sqliteMigrationTarget(db), MIGRATIONS);
 
   const insert = db.prepare("INSERT INTO bus_records (topic, key, value, headers, time_ms) VALUES (?, ?, ?, ?, ?)");

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqliteDatabase } from "../sqlite.js";
 import { checkName, tenantOf } from "../adapters/checks.js";
 import type { Clock } from "../clock.js";
 import { NotFoundError } from "../errors.js";
@@ -93,14 +94,9 @@ const COLUMNS =
 export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions): Promise<EventLogStore> {
   if ((opts.db === undefined) === (opts.path === undefined)) throw new TypeError("give exactly one of db and path");
   const owned = opts.db === undefined;
-  const db = opts.db ?? new Database(opts.path!);
+  const db = opts.db ?? openSqliteDatabase(opts.path!);
   const { clock } = opts;
   try {
-    if (owned) {
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.pragma("busy_timeout = 5000");
-    }
     if (opts.migrate ?? true) {
       const result = await runMigrations(sqliteMigrationTarget(db), EVENT_LOG_SQLITE_MIGRATIONS);
       opts.onMigrated?.(result);
