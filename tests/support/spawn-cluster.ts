@@ -38,16 +38,26 @@ export function clusterAdminToken(runPrefix: string): string {
   return createHash("sha256").update(`caas-test-admin:${runPrefix}`).digest("hex");
 }
 
+/**
+ * A free port for a cluster process. Chosen below the kernel's ephemeral range (32768+ here):
+ * a port picked by binding :0 and closing can be taken again before the process binds it, by any
+ * outgoing connection's local port (Kafka, Redis and MongoDB clients open many). Ports in
+ * 21000-26999 are never handed out as ephemeral ports and hold none of tests/infra's servers.
+ */
+const takenPorts = new Set<number>();
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 21000 + Math.floor(Math.random() * 6000);
+    if (takenPorts.has(port)) continue;
+    takenPorts.add(port);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error("no free port in 21000-26999 for the test cluster");
 }
 
 /**
