@@ -41,6 +41,8 @@ export interface KafkaEventBusOptions {
  * order). Consumer: classic consumer groups; the offset is committed after the handler resolved,
  * a throwing handler is retried (kafkajs restarts the consumer) — at least once.
  */
+const JOIN_TIMEOUT_MS = 45_000;
+
 export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<EventBus> {
   const prefix = opts.prefix ?? "";
   const kafka = new Kafka({
@@ -132,15 +134,26 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
         sessionTimeout: 10_000,
         heartbeatInterval: 1_000,
         rebalanceTimeout: 10_000,
+        // Fetches return as soon as a record arrives; this only bounds how long an idle fetch
+        // (and so disconnect) waits.
+        maxWaitTimeInMs: 1_000,
         allowAutoTopicCreation: false,
       });
       await consumer.connect();
       await consumer.subscribe({ topic: name, fromBeginning: sub.from === "earliest" });
-      const joined = new Promise<void>((resolve) => {
-        const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-          off();
-          resolve();
-        });
+      let offJoin = () => {};
+      let joinTimer: NodeJS.Timeout | undefined;
+      const joined = new Promise<void>((resolve, reject) => {
+        offJoin = consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+        // kafkajs retries a failed join on its own; this bounds the wait so a broker that never
+        // lets the group form is a clear error instead of a hang.
+        joinTimer = setTimeout(
+          () => reject(new Error(`consumer group ${prefix + sub.group} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)),
+          JOIN_TIMEOUT_MS,
+        );
+      }).finally(() => {
+        offJoin();
+        clearTimeout(joinTimer);
       });
       await consumer.run({
         autoCommit: true,
@@ -154,7 +167,12 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
           await handler({ key: message.key?.toString("utf8") ?? "", value, headers });
         },
       });
-      await joined;
+      try {
+        await joined;
+      } catch (err) {
+        await consumer.disconnect().catch(() => {});
+        throw err;
+      }
       consumers.add(consumer);
       return {
         async close() {
