@@ -12,6 +12,7 @@ import {
   type Logger,
   type RevocationSet,
 } from "@caas/shared";
+import type { RevocationStore } from "./ports/revocation-store.js";
 import type { SessionRecord, SessionRevokeReason } from "./ports/session-store.js";
 
 /** What the publisher writes to and which deny-set it updates at once. */
@@ -19,6 +20,8 @@ export interface AuthEventPublisherDeps {
   bus: EventBus;
   /** The auth service's own deny-set: revocations apply to it before they are published. */
   revocations: RevocationSet;
+  /** Where the published deny-set entries are kept for ListRevocations (verifiers starting late). */
+  store?: RevocationStore;
   clock: Clock;
   logger: Logger;
 }
@@ -37,7 +40,8 @@ const REASONS: Record<SessionRevokeReason, ProtoReason> = {
  * x-correlation-id from the request being served). Every call publishes, also when the change
  * was already made (a retried RPC), so a publish that failed after the store write is made good
  * by the retry; consumers are idempotent. Revocations are applied to the auth service's own
- * deny-set first, so auth refuses the revoked tokens even before the record comes back.
+ * deny-set first, so auth refuses the revoked tokens even before the record comes back, and
+ * recorded in the RevocationStore, from which verifiers that start later load them.
  */
 export class AuthEventPublisher {
   constructor(private readonly deps: AuthEventPublisherDeps) {}
@@ -70,6 +74,11 @@ export class AuthEventPublisher {
     return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantResumed", value: {} });
   }
 
+  /** The tenant's settings changed: caches of derived answers (ABAC role grants) are dropped. */
+  tenantSettingsChanged(tenantId: string): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSettingsChanged", value: {} });
+  }
+
   apiKeyRevoked(tenantId: string, apiKeyId: string, timeMs: number): Promise<void> {
     return this.publish(tenantId, timeMs, { case: "apiKeyRevoked", value: { apiKeyId } });
   }
@@ -83,7 +92,10 @@ export class AuthEventPublisher {
       correlationId,
       payload,
     });
-    for (const e of revocationsOf(value)) this.deps.revocations.add(e);
+    const entries = revocationsOf(value);
+    for (const e of entries) this.deps.revocations.add(e);
+    // Recorded before the publish: a verifier that lists them later never misses a published one.
+    for (const e of entries) await this.deps.store?.add({ id: newId(), ...e });
     await this.deps.bus.publish(AUTH_EVENTS, [{ key: tenantId, value, headers: correlationId ? { [CORRELATION_HEADER]: correlationId } : {} }]);
     this.deps.logger.debug({ tenantId, event: payload.case, eventId: value.eventId }, "auth event published");
   }

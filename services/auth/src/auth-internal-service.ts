@@ -4,12 +4,15 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   AuthInternalService,
   type BatchGetUsersRequest,
+  type GetTenantPolicyRequest,
   type IssueServiceTokenRequest,
+  type ListRevocationsRequest,
   type VerifyApiKeyRequest,
 } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import {
   FailedPreconditionError,
   InvalidArgumentError,
+  NotFoundError,
   notBuiltYet,
   PermissionDeniedError,
   scopeForAdmin,
@@ -17,14 +20,19 @@ import {
   SERVICE_SECRET_PREFIX,
   serviceSecretFor,
   UnauthenticatedError,
+  type Clock,
   type CredentialHandler,
   type Logger,
 } from "@caas/shared";
+import type { RevocationStore } from "./ports/revocation-store.js";
+import { listRevocationsPage } from "./revocation-listing.js";
 import { STAGE_B } from "./auth-public-service.js";
 import { apiKeyToProto, userToProto } from "./domain/mapping.js";
 import type { AccessTokenIssuer } from "./keys/token-issuer.js";
 import type { ApiKeyRecord } from "./ports/api-key-store.js";
 import type { UserStore } from "./ports/user-store.js";
+import type { TenantStore } from "./ports/tenant-store.js";
+import { settingsFromJson } from "./domain/mapping.js";
 
 const BEARER = /^Bearer +(\S+)$/i;
 
@@ -42,14 +50,19 @@ export const serviceSecretCredentialHandler: CredentialHandler = {
  * (derived from the service-secret root for its name) and gets a service token for one target
  * service. VerifyApiKey and BatchGetUsers require a service token (enforced for every
  * `*InternalService` by the shared internal-service interceptor); the tenant of BatchGetUsers is
- * named by the calling service, which acts for the platform. ListRevocations answers
- * UNIMPLEMENTED naming issue #4 stage B (verifiers catch up by replaying the auth events topic).
+ * named by the calling service, which acts for the platform. ListRevocations pages the deny-set
+ * entries still in force, for verifiers that start late.
  */
 export function createAuthInternalServiceImpl(deps: {
   tokens: AccessTokenIssuer;
   serviceSecret: string | undefined;
   checkApiKey: (secret: string) => Promise<ApiKeyRecord>;
   users: UserStore;
+  /** GetTenantPolicy reads the role grants from here (the store of record); absent: NOT_FOUND. */
+  tenants?: TenantStore;
+  /** ListRevocations reads here. */
+  revocations: RevocationStore;
+  clock: Clock;
   logger: Logger;
 }): ServiceImpl<typeof AuthInternalService> {
   // Each service's secret, derived once; compared in constant time.
@@ -77,10 +90,20 @@ export function createAuthInternalServiceImpl(deps: {
       return { apiKey: apiKeyToProto(await deps.checkApiKey(req.secret)) };
     },
 
+    async listRevocations(req: ListRevocationsRequest) {
+      return listRevocationsPage(deps.revocations, deps.clock, req.cursor, req.limit);
+    },
+
     async batchGetUsers(req: BatchGetUsersRequest) {
       const scope = scopeForAdmin(req.tenantId);
       const found = await Promise.all(req.userIds.map((id) => deps.users.get(scope, id)));
       return { users: found.filter((u) => u !== undefined).map(userToProto) };
+    },
+
+    async getTenantPolicy(req: GetTenantPolicyRequest) {
+      const tenant = await deps.tenants?.get(scopeForAdmin(req.tenantId));
+      if (!tenant) throw new NotFoundError("tenant");
+      return { roleGrants: settingsFromJson(tenant.settings).roleGrants };
     },
   };
 }

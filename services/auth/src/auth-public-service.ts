@@ -6,6 +6,7 @@ import {
   type ListSessionsRequest,
   type RefreshTokenRequest,
   type ConfirmTotpRequest,
+  type EnrollTotpRequest,
   type DisableTotpRequest,
   type RevokeSessionRequest,
   type VerifyMfaRequest,
@@ -73,14 +74,27 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     },
 
     async signUp(req: SignUpRequest) {
-      const { user, tokens } = await deps.passwords.signUp(req);
+      const { user, tokens, enrollment } = await deps.passwords.signUp(req);
+      if (enrollment) {
+        return {
+          user: userToProto(user),
+          mfaEnrollmentRequired: true,
+          mfaChallenge: enrollment.mfaChallenge,
+          mfaChallengeExpireTime: timestampFromMs(enrollment.expireTimeMs),
+        };
+      }
       return { user: userToProto(user), tokens };
     },
 
     async signIn(req: SignInRequest) {
       const outcome = await deps.passwords.signIn(req);
       if ("tokens" in outcome) return { tokens: outcome.tokens };
-      return { mfaRequired: true, mfaChallenge: outcome.mfaChallenge, mfaChallengeExpireTime: timestampFromMs(outcome.expireTimeMs) };
+      return {
+        mfaRequired: true,
+        mfaChallenge: outcome.mfaChallenge,
+        mfaChallengeExpireTime: timestampFromMs(outcome.expireTimeMs),
+        mfaEnrollmentRequired: outcome.enrollmentRequired,
+      };
     },
 
     async verifyMfa(req: VerifyMfaRequest) {
@@ -88,7 +102,9 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       return { tokens: await deps.mfa.verify(req.mfaChallenge, req.code) };
     },
 
-    async enrollTotp(_req: unknown, ctx: HandlerContext) {
+    async enrollTotp(req: EnrollTotpRequest, ctx: HandlerContext) {
+      // An enrollment challenge (MFA-required tenant) stands in for the access token.
+      if (req.mfaChallenge !== "") return deps.mfa.enrollWithChallenge(req.mfaChallenge);
       const { scope, user } = requireUser(ctx);
       const record = await deps.users.get(scope, user.userId);
       if (!record) throw new NotFoundError("user");
@@ -96,6 +112,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     },
 
     async confirmTotp(req: ConfirmTotpRequest, ctx: HandlerContext) {
+      if (req.mfaChallenge !== "") return deps.mfa.confirmWithChallenge(req.mfaChallenge, req.totpCode);
       const { scope, user } = requireUser(ctx);
       return { recoveryCodes: await deps.mfa.confirm(scope, user.userId, req.totpCode) };
     },

@@ -19,6 +19,9 @@ import { createSqliteTenantStore } from "./adapters/tenant-store-sqlite.js";
 import { createMongoTenantStore } from "./adapters/tenant-store-mongo.js";
 import { createSqliteUserStore } from "./adapters/user-store-sqlite.js";
 import { createMongoUserStore } from "./adapters/user-store-mongo.js";
+import { createSqliteRevocationStore } from "./adapters/revocation-store-sqlite.js";
+import { createMongoRevocationStore } from "./adapters/revocation-store-mongo.js";
+import type { RevocationStore } from "./ports/revocation-store.js";
 import type { ApiKeyStore } from "./ports/api-key-store.js";
 import type { AuthStateStore } from "./ports/auth-state-store.js";
 import type { PasswordStore } from "./ports/password-store.js";
@@ -38,6 +41,7 @@ export interface AuthStores {
   sessions: SessionStore;
   passwords: PasswordStore;
   totp: TotpStore;
+  revocations: RevocationStore;
   /** Closes the stores, then the database connection they share. */
   close(): Promise<void>;
 }
@@ -68,6 +72,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
           sessions: createSqliteSessionStore({ db }),
           passwords: createSqlitePasswordStore({ db }),
           totp: createSqliteTotpStore({ db }),
+          revocations: createSqliteRevocationStore({ db }),
         },
         async () => {
           db.close();
@@ -92,6 +97,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
             sessions: createMongoSessionStore({ db }),
             passwords: createMongoPasswordStore({ db }),
             totp: createMongoTotpStore({ db }),
+            revocations: createMongoRevocationStore({ db }),
           },
           () => conn.close(),
         );
@@ -109,7 +115,7 @@ function assemble(stores: Omit<AuthStores, "close">, release: () => Promise<void
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state, stores.sessions, stores.passwords, stores.totp]) await s.close();
+        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state, stores.sessions, stores.passwords, stores.totp, stores.revocations]) await s.close();
         await release();
       })()),
   };

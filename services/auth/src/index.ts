@@ -9,6 +9,7 @@ import {
   createJwtVerifier,
   createPrincipalResolver,
   JWKS_PATH,
+  loadRevocations,
   RevocationSet,
   startRevocationFeed,
   type ServiceContext,
@@ -17,6 +18,7 @@ import {
 import { establishAdminCredential } from "./admin-credential.js";
 import { AuthEventPublisher } from "./auth-events.js";
 import { createAuthInternalServiceImpl, serviceSecretCredentialHandler } from "./auth-internal-service.js";
+import { listRevocationsPage } from "./revocation-listing.js";
 import { createAuthServiceImpl } from "./auth-public-service.js";
 import { PasswordAccounts } from "./password-accounts.js";
 import { TotpMfa } from "./totp-mfa.js";
@@ -51,8 +53,8 @@ export interface AuthServiceOptions {
  * topic and applied to the process deny-set. Its principal resolver is the shared one, verifying
  * tokens against its own keys in process and also accepting tenant API keys and the
  * platform-admin credential, both checked against the store of record on every call. Password
- * accounts sign up and in with an optional TOTP second factor. ListRevocations answers
- * UNIMPLEMENTED naming stage B.
+ * accounts sign up and in with an optional TOTP second factor (required in tenants whose settings
+ * say so). Published revocations are kept for ListRevocations.
  */
 export async function createAuthService(ctx: ServiceContext, options: AuthServiceOptions = { adminToken: envAdminToken() }): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
@@ -75,7 +77,10 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
     await keys.start();
     const tokens = new AccessTokenIssuer({ keys, clock });
     const pager = new Pager(keyring.pageTokenSecret);
-    const events = new AuthEventPublisher({ bus, revocations, clock, logger });
+    const events = new AuthEventPublisher({ bus, revocations, store: stores.revocations, clock, logger });
+    // This process's deny-set starts with what is still in force (a restarted embedded platform
+    // shares it with every service; cluster verifiers ask ListRevocations).
+    await loadRevocations({ set: revocations, page: (cursor) => listRevocationsPage(stores.revocations, clock, cursor), logger });
     // Revocations made by other auth instances reach the deny-set through the bus.
     if (!ctx.revocations) feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.auth.${config.instanceId}`, logger });
     const tenantAdmin = new TenantAdminServiceImpl({ tenants: stores.tenants, apiKeys: stores.apiKeys, pager, apiKeyPepper: keyring.apiKeyPepper, events, clock, logger });
@@ -130,7 +135,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         router.service(TenantAdminService, tenantAdmin);
         router.service(UserAdminService, userAdmin);
         router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock }));
-        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), users: stores.users, logger }));
+        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), users: stores.users, tenants: stores.tenants, revocations: stores.revocations, clock, logger }));
       },
       httpRoutes: {
         [JWKS_PATH]: async (_req, res) => {

@@ -8,7 +8,6 @@ import {
   PermissionDeniedError,
   scopeForAdmin,
   UnauthenticatedError,
-  UnimplementedError,
   type Clock,
   type Logger,
   type TenantScope,
@@ -42,7 +41,7 @@ export function loginOf(login: SignUpRequest["login"] | SignInRequest["login"]):
 }
 
 /** What a sign-in that passed its password gets: tokens, or a second-factor challenge. */
-export type SignInOutcome = { tokens: SessionTokens } | { mfaChallenge: string; expireTimeMs: number };
+export type SignInOutcome = { tokens: SessionTokens } | { mfaChallenge: string; expireTimeMs: number; enrollmentRequired: boolean };
 
 /**
  * Built-in password accounts for tenants with password_auth_enabled (AuthService SignUp and
@@ -55,10 +54,13 @@ export class PasswordAccounts {
 
   constructor(private readonly deps: PasswordAccountsDeps) {}
 
-  /** Creates the user (server-assigned UUIDv7 id) and its login, and starts a session. */
-  async signUp(req: SignUpRequest): Promise<{ user: UserRecord; tokens: SessionTokens }> {
+  /**
+   * Creates the user (server-assigned UUIDv7 id) and its login, and starts a session; in a tenant
+   * that requires MFA it answers an enrollment challenge instead of a session.
+   */
+  async signUp(req: SignUpRequest): Promise<{ user: UserRecord; tokens?: SessionTokens; enrollment?: { mfaChallenge: string; expireTimeMs: number } }> {
     const scope = scopeForAdmin(req.tenantId);
-    await this.passwordTenant(scope);
+    const tenant = await this.passwordTenant(scope);
     await this.deps.throttle.signUp(scope);
     const login = loginOf(req.login);
     if (await this.deps.passwords.getByLogin(scope, login)) throw new AlreadyExistsError("the login is taken");
@@ -71,6 +73,10 @@ export class PasswordAccounts {
       throw new AlreadyExistsError("the login is taken");
     }
     this.deps.logger.info({ tenantId: scope.tenantId, userId: user.id }, "password account created");
+    if (settingsFromJson(tenant.settings).mfaRequired) {
+      const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName, "enroll");
+      return { user, enrollment: { mfaChallenge: challenge, expireTimeMs } };
+    }
     const tokens = await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false });
     return { user, tokens };
   }
@@ -92,11 +98,12 @@ export class PasswordAccounts {
     if (!user || user.status !== "active") throw refused();
     if (await this.deps.mfa.isEnabled(scope, user.id)) {
       const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName);
-      return { mfaChallenge: challenge, expireTimeMs };
+      return { mfaChallenge: challenge, expireTimeMs, enrollmentRequired: false };
     }
     if (settingsFromJson(tenant.settings).mfaRequired) {
-      // Enrolling first needs a session restricted to enrollment, which does not exist yet.
-      throw new UnimplementedError("sign-in before TOTP enrollment in a tenant that requires MFA is not built yet (issue #4 stage B)");
+      // No tokens until TOTP is enrolled: the challenge only allows EnrollTotp and ConfirmTotp.
+      const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName, "enroll");
+      return { mfaChallenge: challenge, expireTimeMs, enrollmentRequired: true };
     }
     return { tokens: await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false }) };
   }

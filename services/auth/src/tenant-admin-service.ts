@@ -26,6 +26,7 @@ import {
   type TenantScope,
 } from "@caas/shared";
 import { QuotaExceededError } from "./domain/errors.js";
+import { checkRoleGrants } from "./domain/role-grants.js";
 import { apiKeyToProto, settingsFromJson, settingsToJson, tenantStatusFilter, tenantToProto } from "./domain/mapping.js";
 import { PLATFORM_BINDING_TENANT, type Pager } from "./domain/paging.js";
 import { hashCredential, newApiKeySecret } from "./domain/secrets.js";
@@ -61,6 +62,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
 
   async createTenant(req: CreateTenantRequest, ctx: HandlerContext) {
     requireAdmin(ctx);
+    checkRoleGrants(req.settings, "settings.role_grants");
     const now = this.deps.clock.nowMs();
     const record: TenantRecord = {
       id: newId(),
@@ -100,6 +102,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const given = req.tenant!;
     const paths = req.updateMask?.paths ?? [];
     const settingsFields = checkMask(paths);
+    checkRoleGrants(given.settings);
     const scope = scopeForAdmin(given.id);
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const current = await this.tenant(scope);
@@ -108,7 +111,11 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
       if (paths.includes("settings")) changes.settings = settingsToJson(given.settings);
       else if (settingsFields.length > 0) changes.settings = settingsToJson(mergeSettings(settingsFromJson(current.settings), given.settings, settingsFields));
       const updated = await this.deps.tenants.update(scope, changes, this.deps.clock.nowMs(), current.revision);
-      if (updated) return { tenant: tenantToProto(updated) };
+      if (updated) {
+        // Services caching answers derived from the settings (the ABAC role grants) drop them.
+        if (changes.settings !== undefined && changes.settings !== current.settings) await this.deps.events.tenantSettingsChanged(updated.id);
+        return { tenant: tenantToProto(updated) };
+      }
     }
     throw new UnavailableError("the tenant changed concurrently; retry");
   }

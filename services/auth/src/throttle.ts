@@ -1,11 +1,10 @@
 import {
-  createMemoryRateLimiter,
-  createRedisClient,
-  createRedisRateLimiter,
+  openRateLimiter,
   ResourceExhaustedError,
   type Clock,
   type Config,
   type Logger,
+  type OpenedRateLimiter,
   type RateLimiter,
   type RateRule,
   type TenantScope,
@@ -85,31 +84,11 @@ export class AuthThrottle {
   }
 }
 
-/** A rate limiter and how to release what it holds. */
-export interface OpenedRateLimiter {
-  limiter: RateLimiter;
-  close(): Promise<void>;
-}
-
 /**
- * The one place the auth rate-limiter adapter is chosen, from the run mode: embedded keeps the
- * buckets in this process (one process serves every call); cluster shares them in Redis
- * (CAAS_REDIS_URL), so every auth instance counts against the same buckets. The choice is logged.
+ * The auth service's rate limiter, chosen by the shared `openRateLimiter` from the run mode:
+ * memory embedded, Redis (CAAS_REDIS_URL) in cluster mode, so every auth instance counts against
+ * the same buckets.
  */
 export function openAuthRateLimiter(config: Config, logger: Logger, clock: Clock): OpenedRateLimiter {
-  switch (config.mode) {
-    case "embedded":
-      logger.info({ adapter: "memory" }, "auth rate limiter opened");
-      return { limiter: createMemoryRateLimiter({ clock }), close: async () => {} };
-    case "cluster": {
-      const url = config.cluster.redisUrl;
-      if (!url) throw new Error("the auth service needs CAAS_REDIS_URL in cluster mode (rate limits)");
-      const redis = createRedisClient(url, {
-        connectionName: `${config.instanceId}-ratelimit`,
-        onError: (err) => logger.warn({ err }, "rate limiter Redis connection error"),
-      });
-      logger.info({ adapter: "redis" }, "auth rate limiter opened");
-      return { limiter: createRedisRateLimiter({ redis, prefix: "caas:auth:rl:" }), close: () => redis.close() };
-    }
-  }
+  return openRateLimiter(config, logger, clock, { service: "auth", prefix: "caas:auth:rl:" });
 }

@@ -47,6 +47,9 @@ export interface TotpMfaDeps {
   logger: Logger;
 }
 
+/** What a challenge allows: completing a sign-in (VerifyMfa) or only enrolling TOTP first. */
+export type ChallengeKind = "sign-in" | "enroll";
+
 interface ChallengeBody {
   t: string;
   u: string;
@@ -54,6 +57,8 @@ interface ChallengeBody {
   n: string;
   e: number;
   i: string;
+  /** "enroll" for enrollment challenges; absent for sign-in challenges. */
+  k?: "enroll";
 }
 
 /**
@@ -105,10 +110,15 @@ export class TotpMfa {
     this.deps.logger.info({ tenantId: scope.tenantId, userId }, "TOTP disabled");
   }
 
-  /** A sealed, expiring challenge for a sign-in that passed its password. */
-  challenge(scope: TenantScope, userId: string, deviceId: string, deviceName: string): { challenge: string; expireTimeMs: number } {
+  /**
+   * A sealed, expiring challenge for a sign-in that passed its password: a "sign-in" challenge is
+   * completed by VerifyMfa; an "enroll" one (MFA-required tenant, no TOTP yet) only lets EnrollTotp
+   * and ConfirmTotp act on the account, and ConfirmTotp then completes the sign-in.
+   */
+  challenge(scope: TenantScope, userId: string, deviceId: string, deviceName: string, kind: ChallengeKind = "sign-in"): { challenge: string; expireTimeMs: number } {
     const expireTimeMs = this.deps.clock.nowMs() + MFA_CHALLENGE_TTL_MS;
     const body: ChallengeBody = { t: scope.tenantId, u: userId, d: deviceId, n: deviceName, e: expireTimeMs, i: randomBytes(16).toString("base64url") };
+    if (kind === "enroll") body.k = "enroll";
     const sealed = sealPrivateKey(this.deps.challengeKey, "mfa-challenge", Buffer.from(JSON.stringify(body)));
     return { challenge: `${CHALLENGE_PREFIX}${Buffer.from(sealed).toString("base64url")}`, expireTimeMs };
   }
@@ -119,6 +129,8 @@ export class TotpMfa {
    */
   async verify(challenge: string, code: SecondFactor): Promise<SessionTokens> {
     const body = this.openChallenge(challenge);
+    // An enrollment challenge completes a sign-in only through ConfirmTotp.
+    if (body.k === "enroll") throw new UnauthenticatedError("this challenge is for TOTP enrollment: call EnrollTotp and ConfirmTotp with it");
     const scope = scopeForAdmin(body.t);
     await this.deps.throttle.challenge(scope, body.i);
     await this.deps.throttle.totp(scope, body.u);
@@ -131,6 +143,39 @@ export class TotpMfa {
     const user = await this.deps.users.get(scope, body.u);
     if (!user || user.status !== "active") throw new UnauthenticatedError("the login or the password is wrong");
     return this.deps.sessions.start({ scope, user, deviceId: body.d, deviceName: body.n, scopes: [], mfaSatisfied: true });
+  }
+
+  /** EnrollTotp with an enrollment challenge instead of an access token. */
+  async enrollWithChallenge(challenge: string): Promise<{ otpauthUri: string; secret: string }> {
+    const { scope, user } = await this.enrollmentAccount(challenge);
+    return this.enroll(scope, user);
+  }
+
+  /**
+   * ConfirmTotp with an enrollment challenge: enables TOTP, uses up the challenge and starts the
+   * session the sign-in asked for (mfa_satisfied: the code just checked is the second factor).
+   */
+  async confirmWithChallenge(challenge: string, code: string): Promise<{ recoveryCodes: string[]; tokens: SessionTokens }> {
+    const { scope, user, body } = await this.enrollmentAccount(challenge);
+    const recoveryCodes = await this.confirm(scope, user.id, code);
+    if (!(await this.deps.totp.claim(scope, user.id, `challenge:${body.i}`, this.deps.clock.nowMs()))) throw new UnauthenticatedError("the challenge was already used");
+    const tokens = await this.deps.sessions.start({ scope, user, deviceId: body.d, deviceName: body.n, scopes: [], mfaSatisfied: true });
+    this.deps.logger.info({ tenantId: scope.tenantId, userId: user.id }, "TOTP enrolled at sign-in");
+    return { recoveryCodes, tokens };
+  }
+
+  /** The account an enrollment challenge acts for, after its attempt is counted. */
+  private async enrollmentAccount(challenge: string): Promise<{ scope: TenantScope; user: UserRecord; body: ChallengeBody }> {
+    const body = this.openChallenge(challenge);
+    if (body.k !== "enroll") throw new UnauthenticatedError("the MFA challenge is not an enrollment challenge; complete the sign-in with VerifyMfa");
+    const scope = scopeForAdmin(body.t);
+    await this.deps.throttle.challenge(scope, body.i);
+    const tenant = await this.deps.tenants.get(scope);
+    if (!tenant) throw new UnauthenticatedError("the MFA challenge is not valid");
+    if (tenant.status !== "active") throw new PermissionDeniedError("the tenant is suspended");
+    const user = await this.deps.users.get(scope, body.u);
+    if (!user || user.status !== "active") throw new UnauthenticatedError("the login or the password is wrong");
+    return { scope, user, body };
   }
 
   private openChallenge(challenge: string): ChallengeBody {

@@ -15,6 +15,7 @@ import { sessionStoreContract } from "./contract/session-store.contract.js";
 import { signingKeyStoreContract } from "./contract/signing-key-store.contract.js";
 import { tenantStoreContract } from "./contract/tenant-store.contract.js";
 import { userStoreContract } from "./contract/user-store.contract.js";
+import { revocationStoreContract } from "./contract/revocation-store.contract.js";
 import { mongoInstances, sqliteInstances } from "./support/backends.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-auth-stores-"));
@@ -30,18 +31,19 @@ describe("auth stores on SQLite (embedded)", () => {
   sessionStoreContract("sqlite", open);
   passwordStoreContract("sqlite", open);
   totpStoreContract("sqlite", open);
+  revocationStoreContract("sqlite", open);
 
   it("creates STRICT tables whose keys lead with tenant_id, through the migration runner, once", async () => {
     const path = join(dir, "schema.db");
     const runs: MigrationResult[] = [];
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
+    expect(runs).toEqual([{ from: 0, to: 4, applied: [1, 2, 3, 4] }, { from: 4, to: 4, applied: [] }]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       const tables = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'schema_%'").all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["api_keys", "auth_state", "passwords", "refresh_tokens", "sessions", "signing_keys", "tenants", "totp", "totp_claims", "users"]);
+      expect(tables.map((t) => t.name).sort()).toEqual(["api_keys", "auth_state", "passwords", "refresh_tokens", "revocations", "sessions", "signing_keys", "tenants", "totp", "totp_claims", "users"]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       const indexColumns = (table: string) =>
         (db.prepare("SELECT name FROM pragma_index_list(?) ORDER BY name").all(table) as { name: string }[]).map(({ name }) => ({
@@ -56,6 +58,8 @@ describe("auth stores on SQLite (embedded)", () => {
       expect(indexColumns("passwords").map((i) => i.columns)).toEqual([["tenant_id", "user_id"], ["tenant_id", "login"]]);
       expect(indexColumns("totp").map((i) => i.columns)).toEqual([["tenant_id", "user_id"]]);
       expect(indexColumns("totp_claims").map((i) => i.columns)).toEqual([["tenant_id", "user_id", "use_key"]]);
+      // Platform-wide deny-set entries (every tenant's, for verifiers): ordered by id, swept by expiry.
+      expect(indexColumns("revocations").map((i) => i.columns)).toEqual([["expire_time_ms"], ["id"]]);
       expect(indexColumns("api_keys")).toEqual([
         { name: "api_keys_id", columns: ["id"] },
         { name: "sqlite_autoindex_api_keys_1", columns: ["tenant_id", "id"] },
@@ -85,6 +89,7 @@ describe.skipIf(!mongoUrl)("auth stores on the MongoDB protocol (cluster; Ferret
   sessionStoreContract("mongodb", open);
   passwordStoreContract("mongodb", open);
   totpStoreContract("mongodb", open);
+  revocationStoreContract("mongodb", open);
 
   it("creates indexes led by tenantId through the migration runner, once", async () => {
     const conn = await connectMongo(mongoUrl!, dbName);

@@ -1,5 +1,5 @@
-import type { DescService } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
@@ -19,7 +19,14 @@ export const PUBLIC_SERVICES: { service: DescService; owner: ServiceName }[] = [
   { service: RealtimeService, owner: "socket" },
 ];
 
-type AnyMethod = (input: unknown, ctx: { signal: AbortSignal }) => unknown;
+type AnyMethod = (input: unknown, ctx: HandlerContext) => unknown;
+type ClientMethod = (input: unknown, opts: { signal: AbortSignal }) => unknown;
+
+/**
+ * Runs before a call is forwarded (the edge rate limits); throwing refuses the call. `input` is
+ * the request message of unary calls, undefined for streams (checked once, when opened).
+ */
+export type ForwardGuard = (method: DescMethod, input: unknown, ctx: HandlerContext) => Promise<void>;
 
 /**
  * An implementation of `service` built from its descriptor alone: every method calls the same
@@ -28,17 +35,59 @@ type AnyMethod = (input: unknown, ctx: { signal: AbortSignal }) => unknown;
  * scope, docs/decisions/0002); the owner verifies the credential itself, so the gateway never
  * re-implements a public service and never vouches for a caller.
  */
-export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory): ServiceImpl<T> {
+export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory, guard?: ForwardGuard): ServiceImpl<T> {
   // Unary calls get a deadline when the caller set none; streams (realtime sessions) live as long
   // as the caller keeps them open.
-  const unary = createPeerClient(service, owner, peers, { defaultTimeoutMs: 30_000 }) as unknown as Record<string, AnyMethod>;
-  const streams = createPeerClient(service, owner, peers, { defaultTimeoutMs: 0 }) as unknown as Record<string, AnyMethod>;
+  const unary = createPeerClient(service, owner, peers, { defaultTimeoutMs: 30_000 }) as unknown as Record<string, ClientMethod>;
+  const streams = createPeerClient(service, owner, peers, { defaultTimeoutMs: 0 }) as unknown as Record<string, ClientMethod>;
   const impl: Record<string, AnyMethod> = {};
   for (const method of service.methods) {
     const call = (method.methodKind === "unary" ? unary : streams)[method.localName]!;
     // Unary and client streaming return a promise, server and bidi streaming an async iterable:
     // either way the owner's answer (or error) is the gateway's answer.
-    impl[method.localName] = (input, ctx) => call(input, { signal: ctx.signal });
+    const forward: AnyMethod = (input, ctx) => call(input, { signal: ctx.signal });
+    const check = guard ?? (async () => {});
+    if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
+      const unaryInput = method.methodKind === "unary";
+      impl[method.localName] = async (input, ctx) => {
+        await check(method, unaryInput ? input : undefined, ctx);
+        try {
+          return await (forward(input, ctx) as Promise<unknown>);
+        } catch (err) {
+          throw ownerError(err);
+        }
+      };
+    } else {
+      impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
+        await check(method, undefined, ctx);
+        try {
+          yield* forward(input, ctx) as AsyncIterable<unknown>;
+        } catch (err) {
+          throw ownerError(err);
+        }
+      };
+    }
   }
   return impl as unknown as ServiceImpl<T>;
+}
+
+/** Response headers of the owner's transport that must not reach the caller's (other) protocol. */
+const TRANSPORT_HEADERS = /^(content-type|content-length|content-encoding|transfer-encoding|connection|keep-alive|date|grpc-.*|connect-.*|accept-encoding|trailer)$/i;
+
+/**
+ * The owner's error as the gateway's answer: same code, message and details, with the owner's
+ * application metadata but without its transport headers. Left in, the owner's `content-type`
+ * (application/grpc) would replace the gateway's in a Connect error response, and a browser
+ * client, unable to read the body, would see only the HTTP status (e.g. 400 -> INTERNAL).
+ */
+function ownerError(err: unknown): ConnectError {
+  const e = ConnectError.from(err);
+  const metadata = new Headers();
+  e.metadata.forEach((value, key) => {
+    if (!TRANSPORT_HEADERS.test(key)) metadata.append(key, value);
+  });
+  const out = new ConnectError(e.rawMessage, e.code, metadata, undefined, e.cause);
+  // Details as received (wire-encoded Any): passed on unchanged, whatever their type.
+  out.details = e.details;
+  return out;
 }

@@ -1,19 +1,24 @@
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import { createMeshPrincipalResolver, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { createMeshPrincipalResolver, openRateLimiter, principalKey, type ServiceContext, type ServiceDefinition } from "@caas/shared";
 import { createEdgePrincipalResolver } from "./edge-resolver.js";
+import { EdgeRateLimits } from "./edge-rate-limits.js";
+import { actionOf } from "./rate-limit-actions.js";
 import { PUBLIC_SERVICES } from "./forwarding.js";
 import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
 
 export { PlatformServiceImpl } from "./platform-service.js";
-export { PUBLIC_SERVICES, createForwarder } from "./forwarding.js";
+export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
+export { EdgeRateLimits } from "./edge-rate-limits.js";
+export { METHOD_ACTIONS, actionOf, methodName } from "./rate-limit-actions.js";
 
 /**
  * The gateway: the public edge. It serves the platform status and the event-bus probe, and
  * forwards every public service (auth's tenant-admin, user-admin and end-user APIs, chat,
- * realtime) to its owner, generically from the generated descriptors. Rate limits at the edge
- * come with the rest of issue #4.
+ * realtime) to its owner, generically from the generated descriptors. Every forwarded call of a
+ * signed-in user is rate limited per user and per tenant by action (CAAS_RATE_LIMITS), in memory
+ * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode.
  */
 export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
@@ -24,14 +29,26 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     mode: ctx.config.mode,
     version: ctx.config.version,
   });
+  const rate = openRateLimiter(ctx.config, ctx.logger, ctx.clock, {
+    service: "gateway",
+    prefix: "caas:gateway",
+    redisUrl: ctx.config.cluster.redisGatewayUrl,
+  });
+  const limits = new EdgeRateLimits(rate.limiter, ctx.config.rateLimits);
   return {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
-    register: (router) => registerRoutes(router, { platform, peers: ctx.peers }),
+    register: (router) =>
+      registerRoutes(router, {
+        platform,
+        peers: ctx.peers,
+        guard: (method, input, hctx) => limits.check(hctx.values.get(principalKey), actionOf(method, input)),
+      }),
     principalResolver: createEdgePrincipalResolver(
       createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" }),
     ),
     start: () => probes.start(),
     drain: () => probes.stop(),
+    close: () => rate.close(),
   };
 }

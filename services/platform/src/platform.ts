@@ -72,7 +72,7 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
   // accepts the service tokens addressed to its own service (the auth service brings its own
   // resolver, which also knows API keys and the admin credential).
   const verifier = createMeshJwtVerifier({ peers, clock });
-  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: process.env.CAAS_SERVICE_SECRET });
+  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: config.serviceSecret });
   const running: RunningService[] = [];
   const loggers: Logger[] = [];
   try {

@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { systemClock, type Clock } from "./clock.js";
 import type { Config, ServiceName } from "./config.js";
 import { currentScope } from "./context.js";
 import { newId } from "./ids.js";
@@ -9,9 +10,20 @@ import { CORRELATION_HEADER } from "./interceptors/correlation.js";
 /**
  * The mesh address book: base URLs per service. In cluster mode it comes from configuration; in
  * embedded mode the platform fills it in after each listener binds (ports may be 0).
+ *
+ * It also remembers instances that just failed with UNAVAILABLE (a killed or restarting process):
+ * round-robin skips them for `unavailableCooldownMs`, then tries them again, so one dead chat
+ * instance costs its in-flight calls, not every other call until it is back.
  */
 export class PeerDirectory {
   private readonly urls = new Map<ServiceName, string[]>();
+  /** URL -> time (ms) until which it is skipped. */
+  private readonly unavailableUntil = new Map<string, number>();
+
+  constructor(
+    private readonly clock: Clock = systemClock,
+    readonly unavailableCooldownMs = 2_000,
+  ) {}
 
   static fromConfig(config: Config): PeerDirectory {
     const dir = new PeerDirectory();
@@ -27,6 +39,19 @@ export class PeerDirectory {
 
   get(name: ServiceName): string[] {
     return this.urls.get(name) ?? [];
+  }
+
+  /** The instances of `name` to call now: those not recently unavailable, or all when none is left. */
+  available(name: ServiceName): string[] {
+    const all = this.get(name);
+    const now = this.clock.nowMs();
+    const up = all.filter((url) => (this.unavailableUntil.get(url) ?? 0) <= now);
+    return up.length > 0 ? up : all;
+  }
+
+  /** Records that a call to `url` failed with UNAVAILABLE: skip it for the cooldown. */
+  markUnavailable(url: string): void {
+    this.unavailableUntil.set(url, this.clock.nowMs() + this.unavailableCooldownMs);
   }
 
   entries(): [ServiceName, string[]][] {
@@ -89,17 +114,50 @@ export function createPeerClient<T extends DescService>(
 ): Client<T> {
   const timeout = opts.defaultTimeoutMs ?? 5_000;
   let next = 0;
-  const pick = (): Transport => {
-    const urls = opts.url ? [opts.url] : directory.get(peer);
+  const pick = (): string => {
+    const urls = opts.url ? [opts.url] : directory.available(peer);
     if (urls.length === 0) {
       throw new ConnectError(`no address configured for peer service "${peer}" (CAAS_${peer.toUpperCase()}_URL)`, Code.Unavailable);
     }
-    const url = urls[next++ % urls.length]!;
-    return transportFor(url, timeout);
+    return urls[next++ % urls.length]!;
+  };
+  /**
+   * Remembers an UNAVAILABLE instance so the next calls go to the others, and passes the error
+   * on. A stream the peer reset (CANCEL) although our caller did not cancel means the instance
+   * went away mid-call (killed, restarting): that is UNAVAILABLE to the caller, who may retry.
+   */
+  const noteFailure = (url: string, signal: AbortSignal | undefined, err: unknown): never => {
+    let e = ConnectError.from(err);
+    if (e.code === Code.Canceled && !signal?.aborted) e = new ConnectError(`${peer} instance went away mid-call: ${e.rawMessage}`, Code.Unavailable, undefined, undefined, e);
+    if (e.code === Code.Unavailable) directory.markUnavailable(url);
+    throw e;
   };
   const transport: Transport = {
-    unary: (...args) => pick().unary(...args),
-    stream: (...args) => pick().stream(...args),
+    unary: async (...args) => {
+      const url = pick();
+      try {
+        return await transportFor(url, timeout).unary(...args);
+      } catch (err) {
+        // A refused connection never delivered the request, so it is safe to send it once more
+        // to another instance (when there is one); anything else goes back to the caller.
+        if (!opts.url && connectionRefused(err)) {
+          directory.markUnavailable(url);
+          const other = pick();
+          if (other !== url) return transportFor(other, timeout).unary(...args).catch((e: unknown) => noteFailure(other, args[1], e));
+        }
+        return noteFailure(url, args[1], err);
+      }
+    },
+    stream: (...args) => {
+      const url = pick();
+      return transportFor(url, timeout).stream(...args).catch((err: unknown) => noteFailure(url, args[1], err));
+    },
   };
   return createClient(service, transport);
+}
+
+/** Whether a call failed because the instance refused the connection (nothing was sent). */
+function connectionRefused(err: unknown): boolean {
+  const e = ConnectError.from(err);
+  return e.code === Code.Unavailable && (e.cause as { code?: unknown } | undefined)?.code === "ECONNREFUSED";
 }

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { DEFAULT_TENANT_RATE_FACTOR, parseRateLimits, type RateLimitConfig } from "./rate-limits.js";
 
 /** The services of the mesh, in the order the platform starts them. */
 export const SERVICE_NAMES = [
@@ -39,6 +40,11 @@ export interface ClusterEndpoints {
   kafkaReplicationFactor: number;
   schemaRegistryUrl?: string;
   redisUrl?: string;
+  /** Redis split by purpose (CAAS_REDIS_<PURPOSE>_URL); each falls back to redisUrl when unset. */
+  redisGatewayUrl?: string;
+  redisSocketUrl?: string;
+  redisComplianceUrl?: string;
+  redisCryptoUrl?: string;
   elasticsearchUrl?: string;
   s3Endpoint?: string;
   s3AccessKey?: string;
@@ -54,6 +60,12 @@ export interface Limits {
   writeMaxBytes: number;
   /** Largest WebSocket frame the socket service accepts. */
   wsMaxPayload: number;
+  /** Realtime: open connections per user (cluster-wide, counted in the Presence port). */
+  realtimeMaxConnectionsPerUser: number;
+  /** Realtime: send frames a connection may have outstanding (not yet acknowledged). */
+  realtimeMaxInflightSends: number;
+  /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
+  realtimeCheckpointMs: number;
 }
 
 export interface Config {
@@ -72,6 +84,13 @@ export interface Config {
   /** How long shutdown waits for in-flight calls and streams before closing them. */
   shutdownGraceMs: number;
   cluster: ClusterEndpoints;
+  /** Per-user and per-tenant rate limits by action (CAAS_RATE_LIMITS, CAAS_RATE_LIMIT_TENANT_FACTOR). */
+  rateLimits: RateLimitConfig;
+  /**
+   * The service-secret root (CAAS_SERVICE_SECRET, at least 32 characters) when set; embedded mode
+   * generates one otherwise (loadServiceSecretRoot).
+   */
+  serviceSecret?: string;
   version: string;
 }
 
@@ -160,6 +179,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaReplicationFactor: int("CAAS_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
     schemaRegistryUrl: url("CAAS_SCHEMA_REGISTRY_URL"),
     redisUrl: url("CAAS_REDIS_URL"),
+    redisGatewayUrl: url("CAAS_REDIS_GATEWAY_URL"),
+    redisSocketUrl: url("CAAS_REDIS_SOCKET_URL"),
+    redisComplianceUrl: url("CAAS_REDIS_COMPLIANCE_URL"),
+    redisCryptoUrl: url("CAAS_REDIS_CRYPTO_URL"),
     elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
     s3Endpoint: url("CAAS_S3_ENDPOINT"),
     s3AccessKey: get("CAAS_S3_ACCESS_KEY"),
@@ -167,21 +190,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3Bucket: get("CAAS_S3_BUCKET") ?? "caas-media",
     s3Region: get("CAAS_S3_REGION") ?? "us-east-1",
   };
-  for (const name of [
-    "CAAS_REDIS_GATEWAY_URL",
-    "CAAS_REDIS_SOCKET_URL",
-    "CAAS_REDIS_COMPLIANCE_URL",
-    "CAAS_REDIS_CRYPTO_URL",
-    "CAAS_ADMIN_TOKEN",
-    "CAAS_SERVICE_SECRET",
-  ]) {
+  for (const name of ["CAAS_ADMIN_TOKEN"]) {
     get(name);
   }
+  const serviceSecret = get("CAAS_SERVICE_SECRET");
+  if (serviceSecret !== undefined && serviceSecret.length < 32) problems.push("CAAS_SERVICE_SECRET must be at least 32 characters");
+  const rates = parseRateLimits(get("CAAS_RATE_LIMITS"));
+  problems.push(...rates.problems);
+  const rateLimits: RateLimitConfig = {
+    perUser: rates.perUser,
+    tenantFactor: int("CAAS_RATE_LIMIT_TENANT_FACTOR", DEFAULT_TENANT_RATE_FACTOR, 1, 1_000_000),
+  };
 
   const limits: Limits = {
     readMaxBytes: int("CAAS_READ_MAX_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     writeMaxBytes: int("CAAS_WRITE_MAX_BYTES", 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     wsMaxPayload: int("CAAS_WS_MAX_PAYLOAD", 64 * 1024, 1024, 16 * 1024 * 1024),
+    realtimeMaxConnectionsPerUser: int("CAAS_REALTIME_MAX_CONNECTIONS_PER_USER", 16, 1, 10_000),
+    realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
+    realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
   };
 
   const config: Config = {
@@ -195,6 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits,
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     cluster,
+    rateLimits,
+    ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     version: get("CAAS_VERSION") ?? "0.1.0",
   };
 

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { createMeshPrincipalResolver } from "./auth/mesh-resolver.js";
-import { RevocationSet, startRevocationFeed } from "./auth/revocations.js";
+import { loadRevocationsFromAuth, RevocationSet, startRevocationFeed } from "./auth/revocations.js";
 import { loadServiceSecretRoot } from "./auth/service-tokens.js";
 import { createEventBusForConfig } from "./bus/bus-factory.js";
 import type { EventBus } from "./bus/event-bus.js";
@@ -79,7 +79,10 @@ export async function runStandalone(name: ServiceName, factory: ServiceFactory):
   // The process's deny-set, fed from auth events in a group of this instance's own.
   const revocations = new RevocationSet(systemClock);
   const feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.${name}.${config.instanceId}`, logger });
-  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: process.env.CAAS_SERVICE_SECRET });
+  const serviceSecret = await loadServiceSecretRoot({ mode: config.mode, dataDir: config.dataDir, env: config.serviceSecret });
+  // Revocations still in force, before the first call: a restarted verifier must not accept a
+  // revoked session's token while the feed catches up (the auth service loads its own store).
+  if (name !== "auth" && serviceSecret) await loadRevocationsFromAuth({ set: revocations, service: name, root: serviceSecret, peers, clock: systemClock, logger });
   const definition = await factory({ config, logger, clock: systemClock, peers, bus, revocations, serviceSecret });
   const principalResolver = createMeshPrincipalResolver({ peers, clock: systemClock, revocations, serviceAudience: name });
   const running = await startServiceHost({ definition, config, logger, bus, clock: systemClock, principalResolver });

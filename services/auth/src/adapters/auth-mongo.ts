@@ -29,6 +29,7 @@ export function authCollections(prefix = "") {
     passwords: `${prefix}auth_passwords`,
     totp: `${prefix}auth_totp`,
     totpClaims: `${prefix}auth_totp_claims`,
+    revocations: `${prefix}auth_revocations`,
     migrations: `${prefix}auth_migrations`,
   };
 }

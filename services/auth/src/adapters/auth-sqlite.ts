@@ -128,6 +128,24 @@ export const AUTH_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: "revocations for ListRevocations",
+    up(db) {
+      // Platform-wide (verifiers read every tenant's entries), ordered by the UUIDv7 id.
+      db.exec(`
+        CREATE TABLE revocations (
+          id TEXT NOT NULL PRIMARY KEY,
+          kind TEXT NOT NULL,
+          tenant_id TEXT NOT NULL,
+          subject_id TEXT NOT NULL,
+          revoke_time_ms INTEGER NOT NULL,
+          expire_time_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX revocations_expiry ON revocations (expire_time_ms);
+      `);
+    },
+  },
 ];
 
 /** The auth database file and a hook for the migration result. */

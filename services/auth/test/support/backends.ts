@@ -18,6 +18,9 @@ import { createMongoTenantStore } from "../../src/adapters/tenant-store-mongo.js
 import { createSqliteTenantStore } from "../../src/adapters/tenant-store-sqlite.js";
 import { createMongoUserStore } from "../../src/adapters/user-store-mongo.js";
 import { createSqliteUserStore } from "../../src/adapters/user-store-sqlite.js";
+import { createMongoRevocationStore } from "../../src/adapters/revocation-store-mongo.js";
+import { createSqliteRevocationStore } from "../../src/adapters/revocation-store-sqlite.js";
+import type { RevocationStore } from "../../src/ports/revocation-store.js";
 import type { ApiKeyStore } from "../../src/ports/api-key-store.js";
 import type { AuthStateStore } from "../../src/ports/auth-state-store.js";
 import type { PasswordStore } from "../../src/ports/password-store.js";
@@ -37,6 +40,7 @@ export interface StoreSet {
   sessions: SessionStore;
   passwords: PasswordStore;
   totp: TotpStore;
+  revocations: RevocationStore;
 }
 
 /** Two auth instances on one fresh backend namespace, like two auth processes sharing a database. */
@@ -53,6 +57,7 @@ function sqliteSet(db: Database.Database): StoreSet {
     sessions: createSqliteSessionStore({ db }),
     passwords: createSqlitePasswordStore({ db }),
     totp: createSqliteTotpStore({ db }),
+    revocations: createSqliteRevocationStore({ db }),
   };
 }
 
@@ -71,6 +76,7 @@ function mongoSet(db: AuthMongoDb, collectionPrefix: string): StoreSet {
     sessions: createMongoSessionStore({ db, collectionPrefix }),
     passwords: createMongoPasswordStore({ db, collectionPrefix }),
     totp: createMongoTotpStore({ db, collectionPrefix }),
+    revocations: createMongoRevocationStore({ db, collectionPrefix }),
   };
 }
 

@@ -1,10 +1,14 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
+import { RevocationKind as ProtoKind, type Revocation } from "@caas/gen/caas/auth/v1/revocation_pb.js";
 import type { AuthEventEnvelope } from "@caas/gen/caas/events/v1/auth_events_pb.js";
+import { createPeerClient, type PeerDirectory } from "../clients.js";
 import type { EventBus, Subscription } from "../bus/event-bus.js";
 import { AUTH_EVENTS } from "../bus/topics.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { ACCESS_TOKEN_MAX_LIFETIME_SEC } from "./jwt-verifier.js";
+import { createPeerServiceTokenSource } from "./service-tokens.js";
 
 /** What a deny-set entry denies (caas.auth.v1.RevocationKind, without API keys: auth checks those in its store). */
 export type RevocationKind = "session" | "user" | "tenant" | "signing-key";
@@ -144,4 +148,91 @@ export async function startRevocationFeed(opts: RevocationFeedOptions): Promise<
       opts.logger.debug({ kind: e.kind, tenantId: e.tenantId, subjectId: e.subjectId }, "revocation received");
     }
   });
+}
+
+/** One page of caas.auth.v1.AuthInternalService/ListRevocations. */
+export interface RevocationPage {
+  revocations: Revocation[];
+  nextCursor: string;
+  hasMore: boolean;
+}
+
+const KINDS: Partial<Record<ProtoKind, RevocationKind>> = {
+  [ProtoKind.SESSION]: "session",
+  [ProtoKind.USER]: "user",
+  [ProtoKind.TENANT]: "tenant",
+  [ProtoKind.SIGNING_KEY]: "signing-key",
+};
+
+/** A listed revocation as a deny-set entry; undefined for kinds verifiers do not hold (API keys). */
+export function revocationFromProto(r: Revocation): RevocationEntry | undefined {
+  const kind = KINDS[r.kind];
+  if (!kind || !r.revokeTime || !r.expireTime) return undefined;
+  return { kind, tenantId: r.tenantId, subjectId: r.subjectId, revokeTimeMs: timestampMs(r.revokeTime), expireTimeMs: timestampMs(r.expireTime) };
+}
+
+/**
+ * Loads the revocations still in force into `set`, page by page from `page` (ListRevocations or
+ * auth's own store), so a verifier that starts late refuses a revoked session's token from its
+ * first call, before the auth events topic has been replayed. Returns how many entries it added.
+ */
+export async function loadRevocations(opts: { set: RevocationSet; page: (cursor: string) => Promise<RevocationPage>; logger: Logger }): Promise<number> {
+  let cursor = "";
+  let added = 0;
+  for (;;) {
+    const page = await opts.page(cursor);
+    for (const r of page.revocations) {
+      const e = revocationFromProto(r);
+      if (e) {
+        opts.set.add(e);
+        added++;
+      }
+    }
+    if (!page.hasMore || page.nextCursor === cursor) break;
+    cursor = page.nextCursor;
+  }
+  opts.logger.info({ entries: added }, "revocations loaded");
+  return added;
+}
+
+/**
+ * The ListRevocations pages of the auth service, called with a service token of `service`
+ * (derived from the service-secret root): what `loadRevocations` reads in a process without
+ * auth's store.
+ */
+export function revocationPagesFromAuth(opts: { service: string; root: string; peers: PeerDirectory; clock: Clock }): (cursor: string) => Promise<RevocationPage> {
+  const tokens = createPeerServiceTokenSource(opts);
+  const client = createPeerClient(AuthInternalService, "auth", opts.peers);
+  return async (cursor) => client.listRevocations({ cursor }, { headers: { authorization: `Bearer ${await tokens.token("auth")}` } });
+}
+
+/**
+ * At a verifier's start: `loadRevocations` from auth's ListRevocations, retried while auth itself
+ * is still starting (every `retryDelayMs`, `attempts` times). Gives up with a warning rather than
+ * not starting: the auth events feed, replayed from its earliest record, still fills the set.
+ */
+export async function loadRevocationsFromAuth(opts: {
+  set: RevocationSet;
+  service: string;
+  root: string;
+  peers: PeerDirectory;
+  clock: Clock;
+  logger: Logger;
+  attempts?: number;
+  retryDelayMs?: number;
+}): Promise<void> {
+  const page = revocationPagesFromAuth(opts);
+  const attempts = opts.attempts ?? 10;
+  for (let i = 1; ; i++) {
+    try {
+      await loadRevocations({ set: opts.set, page, logger: opts.logger });
+      return;
+    } catch (err) {
+      if (i >= attempts) {
+        opts.logger.warn({ err }, "could not load revocations from auth; relying on the auth events feed");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1_000));
+    }
+  }
 }

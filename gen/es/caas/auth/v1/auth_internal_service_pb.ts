@@ -9,6 +9,8 @@ import type { ApiKey } from "./api_key_pb.js";
 import { file_caas_auth_v1_api_key } from "./api_key_pb.js";
 import type { Revocation } from "./revocation_pb.js";
 import { file_caas_auth_v1_revocation } from "./revocation_pb.js";
+import type { RoleGrant } from "./tenant_pb.js";
+import { file_caas_auth_v1_tenant } from "./tenant_pb.js";
 import type { User } from "./user_pb.js";
 import { file_caas_auth_v1_user } from "./user_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -19,7 +21,43 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/auth_internal_service.proto.
  */
 export const file_caas_auth_v1_auth_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEigAEKGElzc3VlU2VydmljZVRva2VuUmVxdWVzdBIzCgxzZXJ2aWNlX25hbWUYASABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kEi8KCGF1ZGllbmNlGAIgASgJQh26SBpyGDIWXlthLXpdW2EtejAtOS1dezAsNjJ9JCJbChlJc3N1ZVNlcnZpY2VUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChNWZXJpZnlBcGlLZXlSZXF1ZXN0EhoKBnNlY3JldBgBIAEoCUIKukgHcgUQARiAAiI9ChRWZXJpZnlBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuY2Fhcy5hdXRoLnYxLkFwaUtleSJNChZMaXN0UmV2b2NhdGlvbnNSZXF1ZXN0EhgKBmN1cnNvchgBIAEoCUIIukgFcgMYgAgSGQoFbGltaXQYAiABKAVCCrpIBxoFGOgHKAAibwoXTGlzdFJldm9jYXRpb25zUmVzcG9uc2USLQoLcmV2b2NhdGlvbnMYASADKAsyGC5jYWFzLmF1dGgudjEuUmV2b2NhdGlvbhITCgtuZXh0X2N1cnNvchgCIAEoCRIQCghoYXNfbW9yZRgDIAEoCCJyChRCYXRjaEdldFVzZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEj0KCHVzZXJfaWRzGAIgAygJQiu6SCiSASUIARBkGAEiHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kIjoKFUJhdGNoR2V0VXNlcnNSZXNwb25zZRIhCgV1c2VycxgBIAMoCzISLmNhYXMuYXV0aC52MS5Vc2VyMowDChNBdXRoSW50ZXJuYWxTZXJ2aWNlEmQKEUlzc3VlU2VydmljZVRva2VuEiYuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVxdWVzdBonLmNhYXMuYXV0aC52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlc3BvbnNlElUKDFZlcmlmeUFwaUtleRIhLmNhYXMuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXF1ZXN0GiIuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlc3BvbnNlEl4KD0xpc3RSZXZvY2F0aW9ucxIkLmNhYXMuYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXF1ZXN0GiUuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1Jlc3BvbnNlElgKDUJhdGNoR2V0VXNlcnMSIi5jYWFzLmF1dGgudjEuQmF0Y2hHZXRVc2Vyc1JlcXVlc3QaIy5jYWFzLmF1dGgudjEuQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5Ik0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIy7AMKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message caas.auth.v1.GetTenantPolicyRequest
+ */
+export type GetTenantPolicyRequest = Message<"caas.auth.v1.GetTenantPolicyRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.GetTenantPolicyRequest.
+ * Use `create(GetTenantPolicyRequestSchema)` to create a new message.
+ */
+export const GetTenantPolicyRequestSchema: GenMessage<GetTenantPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+
+/**
+ * @generated from message caas.auth.v1.GetTenantPolicyResponse
+ */
+export type GetTenantPolicyResponse = Message<"caas.auth.v1.GetTenantPolicyResponse"> & {
+  /**
+   * Empty when the tenant only uses the default policy.
+   *
+   * @generated from field: repeated caas.auth.v1.RoleGrant role_grants = 1;
+   */
+  roleGrants: RoleGrant[];
+};
+
+/**
+ * Describes the message caas.auth.v1.GetTenantPolicyResponse.
+ * Use `create(GetTenantPolicyResponseSchema)` to create a new message.
+ */
+export const GetTenantPolicyResponseSchema: GenMessage<GetTenantPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenRequest
@@ -45,7 +83,7 @@ export type IssueServiceTokenRequest = Message<"caas.auth.v1.IssueServiceTokenRe
  * Use `create(IssueServiceTokenRequestSchema)` to create a new message.
  */
 export const IssueServiceTokenRequestSchema: GenMessage<IssueServiceTokenRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenResponse
@@ -69,7 +107,7 @@ export type IssueServiceTokenResponse = Message<"caas.auth.v1.IssueServiceTokenR
  * Use `create(IssueServiceTokenResponseSchema)` to create a new message.
  */
 export const IssueServiceTokenResponseSchema: GenMessage<IssueServiceTokenResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyRequest
@@ -88,7 +126,7 @@ export type VerifyApiKeyRequest = Message<"caas.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyResponse
@@ -107,7 +145,7 @@ export type VerifyApiKeyResponse = Message<"caas.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsRequest
@@ -133,7 +171,7 @@ export type ListRevocationsRequest = Message<"caas.auth.v1.ListRevocationsReques
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsResponse
@@ -164,7 +202,7 @@ export type ListRevocationsResponse = Message<"caas.auth.v1.ListRevocationsRespo
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersRequest
@@ -186,7 +224,7 @@ export type BatchGetUsersRequest = Message<"caas.auth.v1.BatchGetUsersRequest"> 
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersResponse
@@ -203,7 +241,7 @@ export type BatchGetUsersResponse = Message<"caas.auth.v1.BatchGetUsersResponse"
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
 
 /**
  * Calls between CAAS services. Every RPC except IssueServiceToken requires a service token
@@ -257,6 +295,18 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof BatchGetUsersRequestSchema;
     output: typeof BatchGetUsersResponseSchema;
+  },
+  /**
+   * Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
+   * record, for services that authorize through the policy engine. They cache the answer and
+   * drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.GetTenantPolicy
+   */
+  getTenantPolicy: {
+    methodKind: "unary";
+    input: typeof GetTenantPolicyRequestSchema;
+    output: typeof GetTenantPolicyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_auth_v1_auth_internal_service, 0);

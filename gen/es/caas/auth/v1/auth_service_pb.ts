@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/auth_service.proto.
  */
 export const file_caas_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9jYWFzL2F1dGgvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEioAIKDVNpZ25VcFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIbCgVlbWFpbBgCIAEoCUIKukgHcgUY/gFgAUgAEjEKCHVzZXJuYW1lGAMgASgJQh26SBpyGDIWXltBLVphLXowLTlfLi1dezMsNjR9JEgAEhwKCHBhc3N3b3JkGAQgASgJQgq6SAdyBRAIGIABEiAKDGRpc3BsYXlfbmFtZRgFIAEoCUIKukgHcgUQARiAARIzCglkZXZpY2VfaWQYBiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh0KC2RldmljZV9uYW1lGAcgASgJQgi6SAVyAxiAAUIOCgVsb2dpbhIFukgCCAEiXwoOU2lnblVwUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLmNhYXMuYXV0aC52MS5Vc2VyEisKBnRva2VucxgCIAEoCzIbLmNhYXMuYXV0aC52MS5TZXNzaW9uVG9rZW5zIv4BCg1TaWduSW5SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESGwoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAFIABIxCgh1c2VybmFtZRgDIAEoCUIdukgachgyFl5bQS1aYS16MC05Xy4tXXszLDY0fSRIABIcCghwYXNzd29yZBgEIAEoCUIKukgHcgUQARiAARIzCglkZXZpY2VfaWQYBSABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh0KC2RldmljZV9uYW1lGAYgASgJQgi6SAVyAxiAAUIOCgVsb2dpbhIFukgCCAEiqQEKDlNpZ25JblJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmNhYXMuYXV0aC52MS5TZXNzaW9uVG9rZW5zEhQKDG1mYV9yZXF1aXJlZBgCIAEoCBIVCg1tZmFfY2hhbGxlbmdlGAMgASgJEj0KGW1mYV9jaGFsbGVuZ2VfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqIBChBWZXJpZnlNZmFSZXF1ZXN0EiEKDW1mYV9jaGFsbGVuZ2UYASABKAlCCrpIB3IFEAEYgBASJgoJdG90cF9jb2RlGAIgASgJQhG6SA5yDDIKXlswLTldezZ9JEgAEjQKDXJlY292ZXJ5X2NvZGUYAyABKAlCG7pIGHIWMhReW0EtWmEtejAtOS1dezgsMzJ9JEgAQg0KBGNvZGUSBbpIAggBIkAKEVZlcmlmeU1mYVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmNhYXMuYXV0aC52MS5TZXNzaW9uVG9rZW5zIjgKE1JlZnJlc2hUb2tlblJlcXVlc3QSIQoNcmVmcmVzaF90b2tlbhgBIAEoCUIKukgHcgUQARiABCJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5jYWFzLmF1dGgudjEuU2Vzc2lvblRva2VucyIxCg5TaWduT3V0UmVxdWVzdBIfCg1yZWZyZXNoX3Rva2VuGAEgASgJQgi6SAVyAxiABCIRCg9TaWduT3V0UmVzcG9uc2UiUgoTTGlzdFNlc3Npb25zUmVxdWVzdBIdCglwYWdlX3NpemUYASABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgiWAoUTGlzdFNlc3Npb25zUmVzcG9uc2USJwoIc2Vzc2lvbnMYASADKAsyFS5jYWFzLmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNAoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQEiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIhMKEUVucm9sbFRvdHBSZXF1ZXN0IjkKEkVucm9sbFRvdHBSZXNwb25zZRITCgtvdHBhdXRoX3VyaRgBIAEoCRIOCgZzZWNyZXQYAiABKAkiOgoSQ29uZmlybVRvdHBSZXF1ZXN0EiQKCXRvdHBfY29kZRgBIAEoCUIRukgOcgwyCl5bMC05XXs2fSQiLQoTQ29uZmlybVRvdHBSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSKBAQoSRGlzYWJsZVRvdHBSZXF1ZXN0EiYKCXRvdHBfY29kZRgBIAEoCUIRukgOcgwyCl5bMC05XXs2fSRIABI0Cg1yZWNvdmVyeV9jb2RlGAIgASgJQhu6SBhyFjIUXltBLVphLXowLTktXXs4LDMyfSRIAEINCgRjb2RlEgW6SAIIASIVChNEaXNhYmxlVG90cFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRqd2tzGAEgASgLMhIuY2Fhcy5hdXRoLnYxLkp3a3My9gYKC0F1dGhTZXJ2aWNlEkMKBlNpZ25VcBIbLmNhYXMuYXV0aC52MS5TaWduVXBSZXF1ZXN0GhwuY2Fhcy5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlEkMKBlNpZ25JbhIbLmNhYXMuYXV0aC52MS5TaWduSW5SZXF1ZXN0GhwuY2Fhcy5hdXRoLnYxLlNpZ25JblJlc3BvbnNlEkwKCVZlcmlmeU1mYRIeLmNhYXMuYXV0aC52MS5WZXJpZnlNZmFSZXF1ZXN0Gh8uY2Fhcy5hdXRoLnYxLlZlcmlmeU1mYVJlc3BvbnNlElUKDFJlZnJlc2hUb2tlbhIhLmNhYXMuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiIuY2Fhcy5hdXRoLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEkYKB1NpZ25PdXQSHC5jYWFzLmF1dGgudjEuU2lnbk91dFJlcXVlc3QaHS5jYWFzLmF1dGgudjEuU2lnbk91dFJlc3BvbnNlElUKDExpc3RTZXNzaW9ucxIhLmNhYXMuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiIuY2Fhcy5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElgKDVJldm9rZVNlc3Npb24SIi5jYWFzLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIy5jYWFzLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEk8KCkVucm9sbFRvdHASHy5jYWFzLmF1dGgudjEuRW5yb2xsVG90cFJlcXVlc3QaIC5jYWFzLmF1dGgudjEuRW5yb2xsVG90cFJlc3BvbnNlElIKC0NvbmZpcm1Ub3RwEiAuY2Fhcy5hdXRoLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBohLmNhYXMuYXV0aC52MS5Db25maXJtVG90cFJlc3BvbnNlElIKC0Rpc2FibGVUb3RwEiAuY2Fhcy5hdXRoLnYxLkRpc2FibGVUb3RwUmVxdWVzdBohLmNhYXMuYXV0aC52MS5EaXNhYmxlVG90cFJlc3BvbnNlEkYKB0dldEp3a3MSHC5jYWFzLmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHS5jYWFzLmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_caas_auth_v1_jwk, file_caas_auth_v1_session, file_caas_auth_v1_token, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Ch9jYWFzL2F1dGgvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEioAIKDVNpZ25VcFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIbCgVlbWFpbBgCIAEoCUIKukgHcgUY/gFgAUgAEjEKCHVzZXJuYW1lGAMgASgJQh26SBpyGDIWXltBLVphLXowLTlfLi1dezMsNjR9JEgAEhwKCHBhc3N3b3JkGAQgASgJQgq6SAdyBRAIGIABEiAKDGRpc3BsYXlfbmFtZRgFIAEoCUIKukgHcgUQARiAARIzCglkZXZpY2VfaWQYBiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh0KC2RldmljZV9uYW1lGAcgASgJQgi6SAVyAxiAAUIOCgVsb2dpbhIFukgCCAEi1gEKDlNpZ25VcFJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5jYWFzLmF1dGgudjEuVXNlchIrCgZ0b2tlbnMYAiABKAsyGy5jYWFzLmF1dGgudjEuU2Vzc2lvblRva2VucxIfChdtZmFfZW5yb2xsbWVudF9yZXF1aXJlZBgDIAEoCBIVCg1tZmFfY2hhbGxlbmdlGAQgASgJEj0KGW1mYV9jaGFsbGVuZ2VfZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIv4BCg1TaWduSW5SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESGwoFZW1haWwYAiABKAlCCrpIB3IFGP4BYAFIABIxCgh1c2VybmFtZRgDIAEoCUIdukgachgyFl5bQS1aYS16MC05Xy4tXXszLDY0fSRIABIcCghwYXNzd29yZBgEIAEoCUIKukgHcgUQARiAARIzCglkZXZpY2VfaWQYBSABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh0KC2RldmljZV9uYW1lGAYgASgJQgi6SAVyAxiAAUIOCgVsb2dpbhIFukgCCAEiygEKDlNpZ25JblJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmNhYXMuYXV0aC52MS5TZXNzaW9uVG9rZW5zEhQKDG1mYV9yZXF1aXJlZBgCIAEoCBIVCg1tZmFfY2hhbGxlbmdlGAMgASgJEj0KGW1mYV9jaGFsbGVuZ2VfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KF21mYV9lbnJvbGxtZW50X3JlcXVpcmVkGAUgASgIIqIBChBWZXJpZnlNZmFSZXF1ZXN0EiEKDW1mYV9jaGFsbGVuZ2UYASABKAlCCrpIB3IFEAEYgBASJgoJdG90cF9jb2RlGAIgASgJQhG6SA5yDDIKXlswLTldezZ9JEgAEjQKDXJlY292ZXJ5X2NvZGUYAyABKAlCG7pIGHIWMhReW0EtWmEtejAtOS1dezgsMzJ9JEgAQg0KBGNvZGUSBbpIAggBIkAKEVZlcmlmeU1mYVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmNhYXMuYXV0aC52MS5TZXNzaW9uVG9rZW5zIjgKE1JlZnJlc2hUb2tlblJlcXVlc3QSIQoNcmVmcmVzaF90b2tlbhgBIAEoCUIKukgHcgUQARiABCJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5jYWFzLmF1dGgudjEuU2Vzc2lvblRva2VucyIxCg5TaWduT3V0UmVxdWVzdBIfCg1yZWZyZXNoX3Rva2VuGAEgASgJQgi6SAVyAxiABCIRCg9TaWduT3V0UmVzcG9uc2UiUgoTTGlzdFNlc3Npb25zUmVxdWVzdBIdCglwYWdlX3NpemUYASABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgiWAoUTGlzdFNlc3Npb25zUmVzcG9uc2USJwoIc2Vzc2lvbnMYASADKAsyFS5jYWFzLmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNAoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQEiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIjQKEUVucm9sbFRvdHBSZXF1ZXN0Eh8KDW1mYV9jaGFsbGVuZ2UYASABKAlCCLpIBXIDGIAQIjkKEkVucm9sbFRvdHBSZXNwb25zZRITCgtvdHBhdXRoX3VyaRgBIAEoCRIOCgZzZWNyZXQYAiABKAkiWwoSQ29uZmlybVRvdHBSZXF1ZXN0EiQKCXRvdHBfY29kZRgBIAEoCUIRukgOcgwyCl5bMC05XXs2fSQSHwoNbWZhX2NoYWxsZW5nZRgCIAEoCUIIukgFcgMYgBAiWgoTQ29uZmlybVRvdHBSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCRIrCgZ0b2tlbnMYAiABKAsyGy5jYWFzLmF1dGgudjEuU2Vzc2lvblRva2VucyKBAQoSRGlzYWJsZVRvdHBSZXF1ZXN0EiYKCXRvdHBfY29kZRgBIAEoCUIRukgOcgwyCl5bMC05XXs2fSRIABI0Cg1yZWNvdmVyeV9jb2RlGAIgASgJQhu6SBhyFjIUXltBLVphLXowLTktXXs4LDMyfSRIAEINCgRjb2RlEgW6SAIIASIVChNEaXNhYmxlVG90cFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRqd2tzGAEgASgLMhIuY2Fhcy5hdXRoLnYxLkp3a3My9gYKC0F1dGhTZXJ2aWNlEkMKBlNpZ25VcBIbLmNhYXMuYXV0aC52MS5TaWduVXBSZXF1ZXN0GhwuY2Fhcy5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlEkMKBlNpZ25JbhIbLmNhYXMuYXV0aC52MS5TaWduSW5SZXF1ZXN0GhwuY2Fhcy5hdXRoLnYxLlNpZ25JblJlc3BvbnNlEkwKCVZlcmlmeU1mYRIeLmNhYXMuYXV0aC52MS5WZXJpZnlNZmFSZXF1ZXN0Gh8uY2Fhcy5hdXRoLnYxLlZlcmlmeU1mYVJlc3BvbnNlElUKDFJlZnJlc2hUb2tlbhIhLmNhYXMuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiIuY2Fhcy5hdXRoLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlEkYKB1NpZ25PdXQSHC5jYWFzLmF1dGgudjEuU2lnbk91dFJlcXVlc3QaHS5jYWFzLmF1dGgudjEuU2lnbk91dFJlc3BvbnNlElUKDExpc3RTZXNzaW9ucxIhLmNhYXMuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiIuY2Fhcy5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElgKDVJldm9rZVNlc3Npb24SIi5jYWFzLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIy5jYWFzLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEk8KCkVucm9sbFRvdHASHy5jYWFzLmF1dGgudjEuRW5yb2xsVG90cFJlcXVlc3QaIC5jYWFzLmF1dGgudjEuRW5yb2xsVG90cFJlc3BvbnNlElIKC0NvbmZpcm1Ub3RwEiAuY2Fhcy5hdXRoLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBohLmNhYXMuYXV0aC52MS5Db25maXJtVG90cFJlc3BvbnNlElIKC0Rpc2FibGVUb3RwEiAuY2Fhcy5hdXRoLnYxLkRpc2FibGVUb3RwUmVxdWVzdBohLmNhYXMuYXV0aC52MS5EaXNhYmxlVG90cFJlc3BvbnNlEkYKB0dldEp3a3MSHC5jYWFzLmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHS5jYWFzLmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_caas_auth_v1_jwk, file_caas_auth_v1_session, file_caas_auth_v1_token, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.auth.v1.SignUpRequest
@@ -93,9 +93,31 @@ export type SignUpResponse = Message<"caas.auth.v1.SignUpResponse"> & {
   user?: User | undefined;
 
   /**
+   * Unset when mfa_enrollment_required.
+   *
    * @generated from field: caas.auth.v1.SessionTokens tokens = 2;
    */
   tokens?: SessionTokens | undefined;
+
+  /**
+   * True when the tenant requires MFA: enroll TOTP with mfa_challenge (EnrollTotp, then
+   * ConfirmTotp, which returns the tokens), as after SignIn.
+   *
+   * @generated from field: bool mfa_enrollment_required = 3;
+   */
+  mfaEnrollmentRequired: boolean;
+
+  /**
+   * Opaque, single use, valid until mfa_challenge_expire_time (5 minutes).
+   *
+   * @generated from field: string mfa_challenge = 4;
+   */
+  mfaChallenge: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp mfa_challenge_expire_time = 5;
+   */
+  mfaChallengeExpireTime?: Timestamp | undefined;
 };
 
 /**
@@ -185,6 +207,14 @@ export type SignInResponse = Message<"caas.auth.v1.SignInResponse"> & {
    * @generated from field: google.protobuf.Timestamp mfa_challenge_expire_time = 4;
    */
   mfaChallengeExpireTime?: Timestamp | undefined;
+
+  /**
+   * True (with mfa_required) when the tenant requires MFA and the account has not enrolled TOTP:
+   * mfa_challenge then only works as the mfa_challenge of EnrollTotp and ConfirmTotp.
+   *
+   * @generated from field: bool mfa_enrollment_required = 5;
+   */
+  mfaEnrollmentRequired: boolean;
 };
 
 /**
@@ -397,6 +427,13 @@ export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*
  * @generated from message caas.auth.v1.EnrollTotpRequest
  */
 export type EnrollTotpRequest = Message<"caas.auth.v1.EnrollTotpRequest"> & {
+  /**
+   * The enrollment challenge of a SignIn that answered mfa_enrollment_required, for a caller
+   * without an access token. Empty when the caller sends their access token.
+   *
+   * @generated from field: string mfa_challenge = 1;
+   */
+  mfaChallenge: string;
 };
 
 /**
@@ -440,6 +477,13 @@ export type ConfirmTotpRequest = Message<"caas.auth.v1.ConfirmTotpRequest"> & {
    * @generated from field: string totp_code = 1;
    */
   totpCode: string;
+
+  /**
+   * The enrollment challenge EnrollTotp was called with, for a caller without an access token.
+   *
+   * @generated from field: string mfa_challenge = 2;
+   */
+  mfaChallenge: string;
 };
 
 /**
@@ -459,6 +503,13 @@ export type ConfirmTotpResponse = Message<"caas.auth.v1.ConfirmTotpResponse"> & 
    * @generated from field: repeated string recovery_codes = 1;
    */
   recoveryCodes: string[];
+
+  /**
+   * Set when confirmed with an enrollment challenge: the session the sign-in asked for.
+   *
+   * @generated from field: caas.auth.v1.SessionTokens tokens = 2;
+   */
+  tokens?: SessionTokens | undefined;
 };
 
 /**
@@ -554,7 +605,8 @@ export const AuthService: GenService<{
   /**
    * Creates a password account and signs it in. The user id is server-assigned (UUIDv7).
    * NOT_FOUND for an unknown tenant; FAILED_PRECONDITION if password accounts are disabled;
-   * ALREADY_EXISTS if the email or username is taken.
+   * ALREADY_EXISTS if the email or username is taken. In a tenant whose settings require MFA the
+   * answer has no tokens but an enrollment challenge, as SignIn's mfa_enrollment_required.
    *
    * @generated from rpc caas.auth.v1.AuthService.SignUp
    */
@@ -565,8 +617,10 @@ export const AuthService: GenService<{
   },
   /**
    * Checks a password. Returns the session tokens, or mfa_required with a challenge to pass to
-   * VerifyMfa. UNAUTHENTICATED for a wrong login or password (never says which) and for
-   * deactivated users; NOT_FOUND for an unknown tenant.
+   * VerifyMfa. In a tenant whose settings require MFA, an account without TOTP gets
+   * mfa_required and mfa_enrollment_required instead: its challenge only allows EnrollTotp and
+   * ConfirmTotp, and ConfirmTotp then returns the tokens. UNAUTHENTICATED for a wrong login or
+   * password (never says which) and for deactivated users; NOT_FOUND for an unknown tenant.
    *
    * @generated from rpc caas.auth.v1.AuthService.SignIn
    */
@@ -633,7 +687,10 @@ export const AuthService: GenService<{
   /**
    * Starts TOTP enrollment (RFC 6238, SHA-1, 6 digits, 30 s). Enrollment takes effect at
    * ConfirmTotp. FAILED_PRECONDITION if TOTP is already enabled or the account has no password
-   * (tenant-managed users authenticate through their tenant).
+   * (tenant-managed users authenticate through their tenant). Acts on the caller's account, or,
+   * without an access token, on the account of an enrollment challenge (mfa_challenge from a
+   * SignIn that answered mfa_enrollment_required); UNAUTHENTICATED for a challenge that is not
+   * valid, expired, or not an enrollment challenge.
    *
    * @generated from rpc caas.auth.v1.AuthService.EnrollTotp
    */
@@ -645,7 +702,8 @@ export const AuthService: GenService<{
   /**
    * Confirms enrollment with a first code and enables TOTP; returns the recovery codes, the only
    * time they are shown. INVALID_ARGUMENT for a wrong code; FAILED_PRECONDITION if no enrollment
-   * is pending.
+   * is pending. With an enrollment challenge instead of an access token it also completes the
+   * sign-in: tokens is the new session (mfa_satisfied), and the challenge is used up.
    *
    * @generated from rpc caas.auth.v1.AuthService.ConfirmTotp
    */

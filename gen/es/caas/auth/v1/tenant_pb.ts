@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/tenant.proto.
  */
 export const file_caas_auth_v1_tenant: GenFile = /*@__PURE__*/
-  fileDesc("ChljYWFzL2F1dGgvdjEvdGVuYW50LnByb3RvEgxjYWFzLmF1dGgudjEi9AEKBlRlbmFudBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFgoEbmFtZRgCIAEoCUIIukgFcgMYgAESKgoGc3RhdHVzGAMgASgOMhouY2Fhcy5hdXRoLnYxLlRlbmFudFN0YXR1cxIuCghzZXR0aW5ncxgEIAEoCzIcLmNhYXMuYXV0aC52MS5UZW5hbnRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrQCCg5UZW5hbnRTZXR0aW5ncxIdChVwYXNzd29yZF9hdXRoX2VuYWJsZWQYASABKAgSFAoMbWZhX3JlcXVpcmVkGAIgASgIEkYKEW1lc3NhZ2VfcmV0ZW50aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhC6SA2qAQoiBgiAhrCWATIAEkcKE21lc3NhZ2VfZWRpdF93aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCIDnhA8yABItCg9hbGxvd2VkX29yaWdpbnMYBSADKAlCFLpIEZIBDhAgGAEiCHIGGIACiAEBEi0KGG1heF9jb252ZXJzYXRpb25fbWVtYmVycxgGIAEoBUILukgIGgYYwIQ9KAAqZAoMVGVuYW50U3RhdHVzEh0KGVRFTkFOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRURU5BTlRfU1RBVFVTX0FDVElWRRABEhsKF1RFTkFOVF9TVEFUVVNfU1VTUEVOREVEEAJiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChljYWFzL2F1dGgvdjEvdGVuYW50LnByb3RvEgxjYWFzLmF1dGgudjEi9AEKBlRlbmFudBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFgoEbmFtZRgCIAEoCUIIukgFcgMYgAESKgoGc3RhdHVzGAMgASgOMhouY2Fhcy5hdXRoLnYxLlRlbmFudFN0YXR1cxIuCghzZXR0aW5ncxgEIAEoCzIcLmNhYXMuYXV0aC52MS5UZW5hbnRTZXR0aW5ncxIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuwCCg5UZW5hbnRTZXR0aW5ncxIdChVwYXNzd29yZF9hdXRoX2VuYWJsZWQYASABKAgSFAoMbWZhX3JlcXVpcmVkGAIgASgIEkYKEW1lc3NhZ2VfcmV0ZW50aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhC6SA2qAQoiBgiAhrCWATIAEkcKE21lc3NhZ2VfZWRpdF93aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCIDnhA8yABItCg9hbGxvd2VkX29yaWdpbnMYBSADKAlCFLpIEZIBDhAgGAEiCHIGGIACiAEBEi0KGG1heF9jb252ZXJzYXRpb25fbWVtYmVycxgGIAEoBUILukgIGgYYwIQ9KAASNgoLcm9sZV9ncmFudHMYByADKAsyFy5jYWFzLmF1dGgudjEuUm9sZUdyYW50Qgi6SAWSAQIQECJxCglSb2xlR3JhbnQSLAoEcm9sZRgBIAEoCUIeukgbchkyF15bQS1aYS16MC05Xy46LV17MSw2NH0kEjYKB2FjdGlvbnMYAiADKAlCJbpIIpIBHwgBECAYASIXchUyE15bYS16XSsoXC5bYS16XSspKiQqZAoMVGVuYW50U3RhdHVzEh0KGVRFTkFOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRURU5BTlRfU1RBVFVTX0FDVElWRRABEhsKF1RFTkFOVF9TVEFUVVNfU1VTUEVOREVEEAJiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A tenant: one app developer's isolated space of users, conversations and data.
@@ -116,6 +116,15 @@ export type TenantSettings = Message<"caas.auth.v1.TenantSettings"> & {
    * @generated from field: int32 max_conversation_members = 6;
    */
   maxConversationMembers: number;
+
+  /**
+   * Extra rights of tenant roles in every conversation of the tenant, on top of the platform's
+   * default policy (tenant admins and moderators moderate; see docs/decisions/0020). Grants only
+   * add rights. One entry per role.
+   *
+   * @generated from field: repeated caas.auth.v1.RoleGrant role_grants = 7;
+   */
+  roleGrants: RoleGrant[];
 };
 
 /**
@@ -124,6 +133,35 @@ export type TenantSettings = Message<"caas.auth.v1.TenantSettings"> & {
  */
 export const TenantSettingsSchema: GenMessage<TenantSettings> = /*@__PURE__*/
   messageDesc(file_caas_auth_v1_tenant, 1);
+
+/**
+ * The actions a tenant role is granted in every conversation of the tenant (ABAC policy).
+ *
+ * @generated from message caas.auth.v1.RoleGrant
+ */
+export type RoleGrant = Message<"caas.auth.v1.RoleGrant"> & {
+  /**
+   * A tenant role as carried in access tokens, e.g. "moderator" or "support".
+   *
+   * @generated from field: string role = 1;
+   */
+  role: string;
+
+  /**
+   * Named actions of the policy engine, e.g. "message.pin", "member.mute",
+   * "conversation.freeze", "message.delete.any". Unknown names get INVALID_ARGUMENT.
+   *
+   * @generated from field: repeated string actions = 2;
+   */
+  actions: string[];
+};
+
+/**
+ * Describes the message caas.auth.v1.RoleGrant.
+ * Use `create(RoleGrantSchema)` to create a new message.
+ */
+export const RoleGrantSchema: GenMessage<RoleGrant> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_tenant, 2);
 
 /**
  * Lifecycle state of a tenant.
