@@ -325,7 +325,7 @@ describe("identity stage A end to end (embedded platform, real clients)", () => 
   });
 
   it("refuses a forged MFA challenge and internal RPCs without a service token", async () => {
-    // The RPCs still UNIMPLEMENTED (naming stage B) are internal: tests/e2e/auth-service-tokens.test.ts reaches them.
+    // Internal RPCs with a service token: tests/e2e/auth-service-tokens.test.ts and auth-list-revocations.test.ts.
     const verifyMfa = await failure(createClient(AuthService, transport()).verifyMfa({ mfaChallenge: "x", code: { case: "totpCode", value: "123456" } }));
     expect(verifyMfa.code).toBe(Code.Unauthenticated);
     const verify = await failure(createClient(AuthInternalService, transport()).verifyApiKey({ secret: "x" }));

@@ -102,14 +102,24 @@ export class RealtimeConnection {
 }
 
 /** A WebSocket client at /ws (binary frames); resolves once the socket is open. */
-export async function wsConnection(baseUrl: string, label = "ws"): Promise<RealtimeConnection & { raw(bytes: Uint8Array | string): void }> {
+export async function wsConnection(
+  baseUrl: string,
+  label = "ws",
+): Promise<RealtimeConnection & { raw(bytes: Uint8Array | string): void; burst(frames: FrameInit[]): void }> {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`);
   const conn = new RealtimeConnection(
     label,
     (f) => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, f))),
     () => ws.close(),
-  ) as RealtimeConnection & { raw(bytes: Uint8Array | string): void };
+  ) as RealtimeConnection & { raw(bytes: Uint8Array | string): void; burst(frames: FrameInit[]): void };
   conn.raw = (bytes) => ws.send(bytes);
+  /** Sends the frames as one TCP write (corked), so the server reads them together. */
+  conn.burst = (frames) => {
+    const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
+    for (const f of frames) ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, f)));
+    process.nextTick(() => socket.uncork());
+  };
   ws.on("message", (data: Buffer) => conn.receive(fromBinary(ServerFrameSchema, data)));
   ws.on("close", (code, reason) => conn.end(code, reason.toString()));
   ws.on("error", () => undefined);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, openSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,15 @@ export interface ClusterInfo extends PlatformInfo {
   instances: ClusterInstance[];
   /** The platform-admin credential the cluster was started with. */
   adminToken: string;
+}
+
+/** A running cluster; only the process that spawned it can kill and restart its instances. */
+export interface SpawnedCluster extends SpawnedPlatform {
+  info: ClusterInfo;
+  /** SIGKILLs one instance's service process; resolves once it has exited. */
+  kill(instanceId: string): Promise<void>;
+  /** Starts a killed instance again (same port, data directory, log file); resolves once it listens. */
+  start(instanceId: string): Promise<void>;
 }
 
 /** The processes of a cluster: every service once, chat and socket twice (DESIGN). */
@@ -65,10 +74,15 @@ async function freePort(): Promise<number> {
  * JavaScript (`node services/<name>/dist/main.js`), against the real engines named by the
  * CAAS_* server variables (tests/infra/up). Topics and groups get a per-run prefix.
  */
-export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<string, string> }): Promise<SpawnedPlatform & { info: ClusterInfo }> {
+export async function spawnCluster(opts: {
+  runPrefix: string;
+  serverEnv: Record<string, string>;
+  /** Which processes to start (default CLUSTER_LAYOUT); a test may start a private subset. */
+  layout?: { service: string; instanceId: string }[];
+}): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
   const planned = await Promise.all(
-    CLUSTER_LAYOUT.map(async (p) => ({ ...p, port: await freePort() })),
+    (opts.layout ?? CLUSTER_LAYOUT).map(async (p) => ({ ...p, port: await freePort() })),
   );
   const peerEnv: Record<string, string> = {};
   for (const p of planned) {
@@ -76,14 +90,15 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
     const url = `http://127.0.0.1:${p.port}`;
     peerEnv[key] = peerEnv[key] ? `${peerEnv[key]},${url}` : url;
   }
-  const children: ChildProcess[] = [];
-  const logFiles: string[] = [];
-  const started = planned.map(async (p) => {
+  const children = new Map<string, ChildProcess>();
+  const logFiles: string[] = planned.map((p) => join(dir, `${p.instanceId}.log`));
+  /** Starts one instance (again, after a kill: same port, data directory and log file). */
+  const start = async (p: (typeof planned)[number]) => {
     const main = join(repoRoot, `services/${p.service}/dist/main.js`);
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
     const logFile = join(dir, `${p.instanceId}.log`);
-    logFiles.push(logFile);
     const out = openSync(logFile, "a");
+    const since = Date.now() - 1;
     const child = spawn(process.execPath, [exitWithParent, process.execPath, main], {
       cwd: repoRoot,
       env: {
@@ -107,15 +122,34 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
       },
       stdio: ["pipe", out, out],
     });
-    children.push(child);
-    await waitForLog(logFile, (l) => l.msg === "listening", 90_000, child);
-  });
+    children.set(p.instanceId, child);
+    // The log file is appended to across restarts: only a line of this start counts.
+    await waitForLog(logFile, (l) => l.msg === "listening" && Date.parse(String(l.time)) >= since, 90_000, child);
+  };
   try {
-    await Promise.all(started);
+    await Promise.all(planned.map(start));
   } catch (err) {
-    for (const c of children) c.kill("SIGKILL");
+    for (const c of children.values()) c.kill("SIGKILL");
     throw err;
   }
+  const control = {
+    async kill(instanceId: string) {
+      const child = children.get(instanceId);
+      if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`${instanceId} is not running`);
+      const exited = new Promise((r) => child.once("exit", r));
+      // SIGKILL the service itself, not the exit-with-parent wrapper around it (a wrapper killed
+      // this way could not pass the signal on): the wrapper then exits too.
+      process.kill(servicePid(child), "SIGKILL");
+      await exited;
+    },
+    async start(instanceId: string) {
+      const p = planned.find((x) => x.instanceId === instanceId);
+      if (!p) throw new Error(`no instance ${instanceId}`);
+      const child = children.get(instanceId);
+      if (child && child.exitCode === null && child.signalCode === null) throw new Error(`${instanceId} is running`);
+      await start(p);
+    },
+  };
   const endpoints: Record<string, string> = {};
   for (const p of planned) endpoints[p.service] ??= `http://127.0.0.1:${p.port}`;
   return {
@@ -127,9 +161,10 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
       instances: planned.map((p) => ({ service: p.service, instanceId: p.instanceId, url: `http://127.0.0.1:${p.port}` })),
       adminToken: clusterAdminToken(opts.runPrefix),
     },
+    ...control,
     async stop() {
       const codes = await Promise.all(
-        children.map(
+        [...children.values()].map(
           (c) =>
             new Promise<number | null>((resolve) => {
               if (c.exitCode !== null) return resolve(c.exitCode);
@@ -141,4 +176,12 @@ export async function spawnCluster(opts: { runPrefix: string; serverEnv: Record<
       return codes.every((c) => c === 0) ? 0 : (codes.find((c) => c !== 0) ?? null);
     },
   };
+}
+
+/** The pid of the service process an exit-with-parent wrapper runs (its only child). */
+function servicePid(wrapper: ChildProcess): number {
+  const pid = wrapper.pid!;
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  if (kids.length !== 1) throw new Error(`expected one service process under wrapper ${pid}, found [${kids.join(", ")}]`);
+  return Number(kids[0]);
 }

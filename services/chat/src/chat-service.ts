@@ -26,14 +26,27 @@ import type {
   ListConversationsRequest,
   ListMembersRequest,
   ListMessagesRequest,
+  ListThreadRepliesRequest,
   MarkReadRequest,
+  MarkDeliveredRequest,
+  ForwardMessageRequest,
+  ListReadByRequest,
   RemoveMemberRequest,
   RevokeInviteRequest,
   SendMessageRequest,
   SyncRequest,
   UpdateMemberRoleRequest,
+  MuteMemberRequest,
+  UnmuteMemberRequest,
+  BanMemberRequest,
+  UnbanMemberRequest,
+  FreezeConversationRequest,
+  UnfreezeConversationRequest,
+  BlockUserRequest,
+  UnblockUserRequest,
+  ListBlockedUsersRequest,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import type { Clock, LogEvent, PageTokenCodec, RateLimiter } from "@caas/shared";
+import type { Clock, LogEvent, PageTokenCodec, RateLimiter, TenantPolicyLookup } from "@caas/shared";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
@@ -46,6 +59,12 @@ import { MemberOps } from "./ops/member-ops.js";
 import { MessageOps } from "./ops/message-ops.js";
 import { SettingsOps } from "./ops/settings-ops.js";
 import { SyncOps } from "./ops/sync-ops.js";
+import { ForwardOps } from "./ops/forward-ops.js";
+import { BlockOps } from "./ops/block-ops.js";
+import { ModerationOps } from "./ops/moderation-ops.js";
+import { ReceiptOps } from "./ops/receipt-ops.js";
+import type { UserStatePublisher } from "./user-state.js";
+import { ThreadOps } from "./ops/thread-ops.js";
 
 /** The RPCs of caas.chat.v1.ChatService this class implements (the others answer UNIMPLEMENTED; see routes.ts). */
 export type ChatServiceRpcs = Pick<
@@ -77,9 +96,22 @@ export type ChatServiceRpcs = Pick<
   | "listPins"
   | "listMessages"
   | "getMessage"
+  | "listThreadReplies"
   | "sync"
   | "getChanges"
   | "markRead"
+  | "markDelivered"
+  | "listReadBy"
+  | "forwardMessage"
+  | "muteMember"
+  | "unmuteMember"
+  | "banMember"
+  | "unbanMember"
+  | "freezeConversation"
+  | "unfreezeConversation"
+  | "blockUser"
+  | "unblockUser"
+  | "listBlockedUsers"
   | "getUnreadCounts"
 >;
 
@@ -93,12 +125,16 @@ export interface ChatServiceDeps {
   rateLimiter: RateLimiter;
   /** Called after each new commit to the log, in the request's async context (the relay hook). */
   onCommit?: (event: LogEvent) => void;
+  /** Publishes read and delivery marker moves on `caas.chat.userstate.v1` (live receipts); none: not published. */
+  publishUserState?: UserStatePublisher;
+  /** The tenant's ABAC policy (defaults plus per-tenant grants); the defaults when omitted (ADR 0020). */
+  policyFor?: TenantPolicyLookup;
 }
 
 /**
  * caas.chat.v1.ChatService for end users (issue #5): conversations and their settings, membership
  * and invites, sending,
- * edits with their history, delete for everyone, reactions and pins (issue #6), history, Sync, read positions, unread counts and the changes cursor. Every RPC acts for the
+ * edits with their history, delete for everyone, reactions and pins, forwards, mentions, delivery and read markers and read-by (issue #6), history, Sync, unread counts and the changes cursor. Every RPC acts for the
  * user of the verified access token (principalKey) in that user's tenant; anything the caller
  * may not see answers NOT_FOUND.
  */
@@ -113,10 +149,15 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly reactions: ReactionOps;
   private readonly pins: PinOps;
   private readonly syncs: SyncOps;
+  private readonly threads: ThreadOps;
   private readonly changes: ChangesOps;
+  private readonly forwards: ForwardOps;
+  private readonly moderation: ModerationOps;
+  private readonly blocks: BlockOps;
+  private readonly receipts: ReceiptOps;
 
   constructor(deps: ChatServiceDeps) {
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, deps.onCommit);
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, deps.onCommit, deps.policyFor);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);
@@ -127,7 +168,12 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     this.reactions = new ReactionOps(core, this.messages);
     this.pins = new PinOps(core, this.messages);
     this.syncs = new SyncOps(core);
+    this.threads = new ThreadOps(core, this.messages);
     this.changes = new ChangesOps(core);
+    this.forwards = new ForwardOps(core, this.messages);
+    this.moderation = new ModerationOps(core);
+    this.blocks = new BlockOps(core, deps.publishUserState);
+    this.receipts = new ReceiptOps(core, this.messages, deps.publishUserState);
   }
 
   async createConversation(req: CreateConversationRequest, ctx: HandlerContext) {
@@ -238,6 +284,10 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     return this.messages.get(callerOf(ctx), req);
   }
 
+  async listThreadReplies(req: ListThreadRepliesRequest, ctx: HandlerContext) {
+    return this.threads.replies(callerOf(ctx), req);
+  }
+
   async sync(req: SyncRequest, ctx: HandlerContext) {
     return this.syncs.sync(callerOf(ctx), req);
   }
@@ -247,10 +297,58 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   }
 
   async markRead(req: MarkReadRequest, ctx: HandlerContext) {
-    return this.syncs.markRead(callerOf(ctx), req);
+    return this.receipts.markRead(callerOf(ctx), req);
+  }
+
+  async markDelivered(req: MarkDeliveredRequest, ctx: HandlerContext) {
+    return this.receipts.markDelivered(callerOf(ctx), req);
+  }
+
+  async listReadBy(req: ListReadByRequest, ctx: HandlerContext) {
+    return this.receipts.listReadBy(callerOf(ctx), req);
+  }
+
+  async forwardMessage(req: ForwardMessageRequest, ctx: HandlerContext) {
+    return this.forwards.forward(callerOf(ctx), req);
   }
 
   async getUnreadCounts(req: GetUnreadCountsRequest, ctx: HandlerContext) {
     return this.syncs.unreadCounts(callerOf(ctx), req);
+  }
+
+  async muteMember(req: MuteMemberRequest, ctx: HandlerContext) {
+    return this.moderation.mute(callerOf(ctx), req);
+  }
+
+  async unmuteMember(req: UnmuteMemberRequest, ctx: HandlerContext) {
+    return this.moderation.unmute(callerOf(ctx), req);
+  }
+
+  async banMember(req: BanMemberRequest, ctx: HandlerContext) {
+    return this.moderation.ban(callerOf(ctx), req);
+  }
+
+  async unbanMember(req: UnbanMemberRequest, ctx: HandlerContext) {
+    return this.moderation.unban(callerOf(ctx), req);
+  }
+
+  async freezeConversation(req: FreezeConversationRequest, ctx: HandlerContext) {
+    return this.moderation.freeze(callerOf(ctx), req);
+  }
+
+  async unfreezeConversation(req: UnfreezeConversationRequest, ctx: HandlerContext) {
+    return this.moderation.unfreeze(callerOf(ctx), req.conversationId);
+  }
+
+  async blockUser(req: BlockUserRequest, ctx: HandlerContext) {
+    return this.blocks.block(callerOf(ctx), req);
+  }
+
+  async unblockUser(req: UnblockUserRequest, ctx: HandlerContext) {
+    return this.blocks.unblock(callerOf(ctx), req);
+  }
+
+  async listBlockedUsers(req: ListBlockedUsersRequest, ctx: HandlerContext) {
+    return this.blocks.list(callerOf(ctx), req);
   }
 }

@@ -24,7 +24,19 @@ import { createMongoMemberStore } from "./adapters/member-store-mongo.js";
 import { createSqliteMemberStore } from "./adapters/member-store-sqlite.js";
 import { createMongoReadStateStore } from "./adapters/read-state-store-mongo.js";
 import { createSqliteReadStateStore } from "./adapters/read-state-store-sqlite.js";
+import { createMongoMentionStore } from "./adapters/mention-store-mongo.js";
+import { createSqliteMentionStore } from "./adapters/mention-store-sqlite.js";
+import type { MentionStore } from "./ports/mention-store.js";
+import { createMongoBlockStore } from "./adapters/block-store-mongo.js";
+import { createSqliteBlockStore } from "./adapters/block-store-sqlite.js";
+import { createMongoModerationStore } from "./adapters/moderation-store-mongo.js";
+import { createSqliteModerationStore } from "./adapters/moderation-store-sqlite.js";
+import type { BlockStore } from "./ports/block-store.js";
+import type { ModerationStore } from "./ports/moderation-store.js";
 import type { ChatStateStore } from "./ports/chat-state-store.js";
+import type { ProjectionStateStore } from "./projections/projection-state-store.js";
+import { createMongoProjectionStateStore } from "./projections/projection-state-store-mongo.js";
+import { createSqliteProjectionStateStore } from "./projections/projection-state-store-sqlite.js";
 import type { ConversationStore } from "./ports/conversation-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
 import type { MemberStore } from "./ports/member-store.js";
@@ -41,6 +53,14 @@ export interface ChatStores {
   invites: InviteStore;
   /** Reactions, pins and edits per message: a projection of the log (ADR 0018). */
   marks: MessageMarkStore;
+  /** Where the projector stands per conversation, and the projections' version (ADR 0021). */
+  projections: ProjectionStateStore;
+  /** Per-user mention records (mention counts). */
+  mentions: MentionStore;
+  /** Mutes and bans per conversation (a projection of the log, read uncached on the write path). */
+  moderation: ModerationStore;
+  /** User-to-user blocks. */
+  blocks: BlockStore;
   state: ChatStateStore;
   /** Closes the stores, then the connection they share. Idempotent. */
   close(): Promise<void>;
@@ -84,6 +104,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
       const db = await openChatSqlite({ path: backend.path, onMigrated: onMigrated("chat") });
       try {
         const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log") });
+        const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
         return assemble(
           {
             events,
@@ -92,6 +113,10 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             readStates: createSqliteReadStateStore({ db }),
             invites: createSqliteInviteStore({ db }),
             marks: createSqliteMessageMarkStore({ db }),
+            projections,
+            mentions: createSqliteMentionStore({ db }),
+            moderation: createSqliteModerationStore({ db }),
+            blocks: createSqliteBlockStore({ db }),
             state: createSqliteChatStateStore({ db }),
           },
           async () => {
@@ -110,6 +135,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
         const collectionPrefix = backend.collectionPrefix ?? "chat_";
         await migrateChatMongo({ db, collectionPrefix, onMigrated: onMigrated("chat") });
         const events = await createMongoEventLogStore({ db, collectionPrefix, clock: deps.clock, onMigrated: onMigrated("event log") });
+        const projections = await createMongoProjectionStateStore({ db, collectionPrefix, onMigrated: onMigrated("chat projections") });
         return assemble(
           {
             events,
@@ -118,6 +144,10 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
             readStates: createMongoReadStateStore({ db, collectionPrefix }),
             invites: createMongoInviteStore({ db, collectionPrefix }),
             marks: createMongoMessageMarkStore({ db, collectionPrefix }),
+            projections,
+            mentions: createMongoMentionStore({ db, collectionPrefix }),
+            moderation: createMongoModerationStore({ db, collectionPrefix }),
+            blocks: createMongoBlockStore({ db, collectionPrefix }),
             state: createMongoChatStateStore({ db, collectionPrefix }),
           },
           () => conn.close(),
@@ -136,7 +166,7 @@ function assemble(stores: Omit<ChatStores, "close">, release: () => Promise<void
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.marks, stores.state]) await s.close();
+        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.marks, stores.mentions, stores.projections, stores.moderation, stores.blocks, stores.state]) await s.close();
         await release();
       })()),
   };

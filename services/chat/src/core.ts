@@ -12,18 +12,26 @@ import {
   type PageTokenCodec,
   type RateLimiter,
   type TenantScope,
+  type TenantPolicyLookup,
+  defaultPolicyLookup,
 } from "@caas/shared";
-import { LogWriter } from "./log-writer.js";
+import type { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
 import type { MemberRecord, MemberStore } from "./ports/member-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
 import type { MessageMarkStore } from "./ports/message-mark-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
+import { ProjectingLogWriter } from "./projections/apply.js";
+import type { MentionStore } from "./ports/mention-store.js";
+import type { BlockStore } from "./ports/block-store.js";
+import type { ModerationStore } from "./ports/moderation-store.js";
 
 /** The end user calling, from the verified access token only (DESIGN "Tenant scope by construction"). */
 export interface Caller {
   scope: TenantScope;
   userId: string;
+  /** Tenant roles from the access token (the ABAC subject's roles); none when unset. */
+  roles?: readonly string[];
 }
 
 /**
@@ -34,7 +42,7 @@ export function callerOf(ctx: HandlerContext): Caller {
   const p = ctx.values.get(principalKey);
   if (p.kind === "anonymous") throw new UnauthenticatedError("a user access token is required");
   if (p.kind !== "user") throw new PermissionDeniedError("ChatService serves end users with a user access token");
-  return { scope: scopeFromVerifiedClaims({ tenant: p.tenantId }), userId: p.userId };
+  return { scope: scopeFromVerifiedClaims({ tenant: p.tenantId }), userId: p.userId, roles: p.roles };
 }
 
 /** Tunables of the chat service. */
@@ -70,6 +78,11 @@ export interface CoreStores {
   readStates: ReadStateStore;
   invites: InviteStore;
   marks: MessageMarkStore;
+  /** Per-user mention records (mention counts). */
+  mentions: MentionStore;
+  /** Mutes and bans (store of record for moderation; never cached). */
+  moderation: ModerationStore;
+  blocks: BlockStore;
 }
 
 /** A member's own view of a conversation they belong to. */
@@ -101,8 +114,11 @@ export class ChatCore {
     readonly limits: ChatLimits,
     private readonly rateLimiter: RateLimiter,
     onCommit?: (event: LogEvent) => void,
+    /** The tenant's ABAC policy (defaults plus its grants); see ops/authorize.ts. */
+    readonly policyFor: TenantPolicyLookup = defaultPolicyLookup,
   ) {
-    this.writer = new LogWriter({ events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
+    // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
+    this.writer = new ProjectingLogWriter(stores, { events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
   }
 
   /**

@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { CHAT_EVENTS, currentScope, OutboxRelay, PageTokenCodec, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { bucketOf, CHAT_EVENTS, currentScope, OutboxRelay, PageTokenCodec, USER_STATE_EVENTS, type ServiceContext, type ServiceDefinition } from "@caas/shared";
 import { ChatServiceImpl } from "./chat-service.js";
 import { openChatStoresForConfig, type ChatStores } from "./chat-stores.js";
 import { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
 import { ChatInternalServiceImpl } from "./chat-internal-service.js";
 import { chatEventRecord, CommitCorrelations } from "./relay.js";
 import { registerChatRoutes } from "./routes.js";
+import { openTenantPolicies } from "./tenant-policy.js";
+import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
 
 export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
 export { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
@@ -34,28 +36,44 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     const correlations = new CommitCorrelations();
     const relay = new OutboxRelay({ store: stores.events, bus, topic: CHAT_EVENTS, toRecord: chatEventRecord(correlations), clock, logger });
     const pageTokens = new PageTokenCodec(Buffer.from(secret, "base64url"));
+    // The tenants' ABAC role grants from auth, cached until TenantSettingsChanged (ADR 0020).
+    const policies = openTenantPolicies(ctx);
     const internal = new ChatInternalServiceImpl({ stores, pageTokens });
     const service = new ChatServiceImpl({
       stores,
       clock,
       pageTokens,
       rateLimiter: limiter.limiter,
+      policyFor: policies.lookup,
+      // SendMessage per user: the message.send rate of CAAS_RATE_LIMITS (the gateway counts it too).
+      limits: { sendRate: bucketOf(config.rateLimits.perUser["message.send"]) },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);
         relay.notify();
       },
+      // Marker moves are committed before this runs and are in GetChanges: a failed live push is logged, not an error.
+      publishUserState: (record) =>
+        bus.publish(USER_STATE_EVENTS, [record]).catch((err: unknown) => logger.warn({ err, key: record.key }, "user state record not published; clients catch up through GetChanges")),
     });
     let closing: Promise<void> | undefined;
+    let projector: RunningProjector | undefined;
     return {
       name: "chat",
       services: [ChatService, ChatInternalService],
       register: (router) => registerChatRoutes(router, service, internal),
-      start: async () => relay.start(),
-      drain: () => relay.stop(),
+      start: async () => {
+        await relay.start();
+        await policies.start();
+        projector = startProjector({ stores, bus, logger });
+      },
+      drain: async () => {
+        await Promise.all([relay.stop(), projector?.stop(), policies.stop()]);
+      },
       close: () =>
         (closing ??= (async () => {
           // Calls that finished after drain() may have committed: publish them before the stores go.
           await relay.flush().catch((err: unknown) => logger.warn({ err }, "final outbox flush failed; the next start publishes it"));
+          await projector?.stop();
           await Promise.all([stores.close(), limiter.close()]);
         })()),
     };

@@ -143,16 +143,8 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
 
   it("answers RPCs of later stages with UNIMPLEMENTED naming the issue that builds them", async () => {
     const id = "0190d2a4-5b6c-7d8e-9f01-23456789abcd";
-    const coreII = await failure(as("alice").forwardMessage({ conversationId: id, messageId: id, targetConversationId: id, clientMessageId: "k" }));
-    expect(coreII.code).toBe(Code.Unimplemented);
-    expect(coreII.rawMessage).toMatch(/ChatService\/ForwardMessage is not built yet \(issue #6/);
-    for (const call of [
-      () => as("alice").listThreadReplies({ conversationId: id, threadParentId: id }),
-      () => as("alice").muteMember({ conversationId: id, userId: "bob" }),
-      () => as("alice").freezeConversation({ conversationId: id }),
-    ]) {
-      expect((await failure(call())).rawMessage).toMatch(/is not built yet \(issue #6/);
-    }
+    // ListThreadReplies is built (ADR 0021): an unknown conversation is NOT_FOUND, not UNIMPLEMENTED.
+    expect((await failure(as("alice").listThreadReplies({ conversationId: id, threadParentId: id }))).code).toBe(Code.NotFound);
     const internal = createClient(ChatInternalService, routerTransport(register, { headers: { "x-test-principal": "svc:search" } }));
     const err = await failure(internal.scanConversations({ tenantId: id }));
     expect(err.code).toBe(Code.Unimplemented);

@@ -4,6 +4,7 @@ import { ChatService, SendMessageRequestSchema, type GetChangesResponse } from "
 import type { SendMessage } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { serverFrame } from "./frames.js";
+import type { ConversationFact } from "./hub.js";
 
 /** The generated chat client the socket service calls with each user's own token. */
 export type ChatClient = Client<typeof ChatService>;
@@ -32,13 +33,19 @@ export async function sendThroughChat(chat: ChatClient, accessToken: string, rep
   });
 }
 
-/** Every conversation id the user is a member of (ListConversations, all pages, archived too). */
-export async function listMemberships(chat: ChatClient, accessToken: string): Promise<string[]> {
-  const ids: string[] = [];
+/**
+ * Every conversation the user is a member of (ListConversations, all pages, archived too), with
+ * the type and member count that decide whether receipts are shared.
+ */
+export async function listMemberships(chat: ChatClient, accessToken: string): Promise<ConversationFact[]> {
+  const ids: ConversationFact[] = [];
   let pageToken = "";
   do {
     const page = await chat.listConversations({ pageSize: 200, pageToken, includeArchived: true }, asUser(accessToken));
-    for (const view of page.conversations) if (view.conversation && view.membership) ids.push(view.conversation.id);
+    for (const view of page.conversations) {
+      const c = view.conversation;
+      if (c && view.membership) ids.push({ id: c.id, type: c.type, memberCount: c.memberCount, lastSeq: c.lastSeq });
+    }
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
   return ids;
@@ -73,4 +80,17 @@ export async function membersOf(chat: ChatClient, accessToken: string, conversat
     } while (pageToken !== "");
   }
   return members;
+}
+
+/** Runs a `mark_read` or `mark_delivered` frame through chat; the read_state answering `replyTo`. */
+export async function markThroughChat(
+  chat: ChatClient,
+  accessToken: string,
+  replyTo: bigint,
+  kind: "read" | "delivered",
+  req: { conversationId: string; seq: bigint },
+): Promise<ServerFrame> {
+  const call = { conversationId: req.conversationId, seq: req.seq };
+  const res = kind === "read" ? await chat.markRead(call, asUser(accessToken)) : await chat.markDelivered(call, asUser(accessToken));
+  return serverFrame(replyTo, { case: "readState", value: res.readState ?? { conversationId: req.conversationId } });
 }

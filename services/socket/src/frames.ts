@@ -7,6 +7,7 @@ import {
   type ClientFrame,
   type ServerFrame,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { toConnectError } from "@caas/shared";
 
 /** The server frame payload cases, as protobuf-es writes them. */
@@ -23,7 +24,13 @@ export function serverFrame(replyTo: bigint, frame: ServerFrameCase): ServerFram
  */
 export function errorFrame(replyTo: bigint, err: unknown): ServerFrame {
   const ce = err instanceof ConnectError ? err : toConnectError(err);
-  return serverFrame(replyTo, { case: "error", value: { code: ce.code, message: ce.rawMessage } });
+  const retryAfter = ce.findDetails(RetryInfoSchema)[0]?.retryDelay;
+  return serverFrame(replyTo, { case: "error", value: { code: ce.code, message: ce.rawMessage, retryAfter } });
+}
+
+/** A RESOURCE_EXHAUSTED FrameError telling the client to wait `retryAfterMs` before retrying. */
+export function exhausted(replyTo: bigint, message: string, retryAfterMs: number): ServerFrame {
+  return serverFrame(replyTo, { case: "error", value: { code: Code.ResourceExhausted, message, retryAfter: durationFromMs(Math.max(1, Math.ceil(retryAfterMs))) } });
 }
 
 /** A FrameError with an explicit code and message. */
@@ -31,8 +38,8 @@ export function failure(replyTo: bigint, code: Code, message: string): ServerFra
   return serverFrame(replyTo, { case: "error", value: { code, message } });
 }
 
-/** Client frame cases left for issue #7 stage B (presence, receipts; typing on Send and without a relay). */
-const STAGE_B = new Set<ClientFrame["frame"]["case"]>(["typing", "markRead", "markDelivered", "subscribePresence"]);
+/** Client frame cases a transport or configuration does not serve yet (typing and presence on Send, or without their relay). */
+const STAGE_B = new Set<ClientFrame["frame"]["case"]>(["typing", "subscribePresence"]);
 
 /** True for the client frame cases answered with UNIMPLEMENTED until issue #7 stage B. */
 export function isStageB(kind: ClientFrame["frame"]["case"]): boolean {

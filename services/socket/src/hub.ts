@@ -1,4 +1,6 @@
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import type { Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 
 /** A local session as the hub sees it: whose it is and how it takes a live event. */
@@ -8,7 +10,26 @@ export interface Recipient {
   deliver(event: Event): void;
   /** A typing indicator of another member of one of the user's conversations. */
   deliverTyping(typing: Typing): void;
+  /** The user's own read state moved (on any of their devices). */
+  deliverReadState?(state: ReadState): void;
+  /** Another member's read or delivery marker moved in a conversation that shares receipts. */
+  deliverReceipt?(receipt: Receipt): void;
 }
+
+/** What the hub keeps of a conversation to decide whether receipts are shared. */
+export interface ConversationFact {
+  id: string;
+  type: ConversationType;
+  memberCount: number;
+  /** The log head the count is as of (ListConversations' last_seq); older events do not change it. */
+  lastSeq?: bigint;
+}
+
+/**
+ * Receipts are shared in DIRECT conversations and in GROUPs of at most this many members
+ * (chat_service.proto ListReadBy: not in CHANNELs, not in GROUPs over 100 members).
+ */
+export const RECEIPT_GROUP_LIMIT = 100;
 
 /** One user with live sessions on this instance, and the conversations they belong to. */
 interface LocalUser {
@@ -36,13 +57,16 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 export class Hub {
   private readonly users = new Map<string, LocalUser>();
   private readonly conversations = new Map<string, Set<LocalUser>>();
+  /** Type and member count of the conversations that have local members (receipt sharing). */
+  private readonly facts = new Map<string, { type: ConversationType; memberCount: number; seq: bigint }>();
 
   /**
    * Registers a session and resolves once its user's memberships are known; `load` lists them
-   * (called only for the user's first session on this instance). Rejects, with the session
-   * unregistered, when the list cannot be loaded.
+   * (called only for the user's first session on this instance), as ids or with the type and
+   * member count that decide receipt sharing. Rejects, with the session unregistered, when the
+   * list cannot be loaded.
    */
-  async join(session: Recipient, load: () => Promise<string[]>): Promise<void> {
+  async join(session: Recipient, load: () => Promise<Array<string | ConversationFact>>): Promise<void> {
     const k = key(session.tenantId, session.userId);
     let user = this.users.get(k);
     if (!user) {
@@ -55,8 +79,13 @@ export class Hub {
         ready: Promise.resolve(),
         leftWhileLoading: new Set(),
       };
-      created.ready = load().then((ids) => {
-        for (const id of ids) if (!created.leftWhileLoading!.has(id)) this.addMembership(created, id);
+      created.ready = load().then((list) => {
+        for (const item of list) {
+          const id = typeof item === "string" ? item : item.id;
+          if (created.leftWhileLoading!.has(id)) continue;
+          if (typeof item !== "string" && !this.facts.has(key(created.tenantId, id))) this.facts.set(key(created.tenantId, id), { type: item.type, memberCount: item.memberCount, seq: item.lastSeq ?? 0n });
+          this.addMembership(created, id);
+        }
         created.leftWhileLoading = undefined;
       });
       this.users.set(k, created);
@@ -82,6 +111,7 @@ export class Hub {
   /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
   dispatch(tenantId: string, event: Event): void {
     const { joined, left } = membershipChanges(event);
+    this.updateFacts(tenantId, event, joined.length, left === "everyone" ? 0 : left.length);
     for (const userId of joined) {
       const user = this.users.get(key(tenantId, userId));
       if (user) this.addMembership(user, event.conversationId);
@@ -103,6 +133,7 @@ export class Hub {
       user.leftWhileLoading?.add(event.conversationId);
       this.removeMembership(user, event.conversationId);
     }
+    if (!this.conversations.has(convKey)) this.facts.delete(convKey);
   }
 
   /** Whether `userId`, who has a session here, is a member of the conversation now. */
@@ -119,6 +150,29 @@ export class Hub {
   localMembers(tenantId: string, conversationId: string): Recipient[] {
     const members = this.conversations.get(key(tenantId, conversationId));
     return members ? [...members].flatMap((u) => [...u.sessions]) : [];
+  }
+
+  /** Every local session of `userId`. */
+  sessionsOf(tenantId: string, userId: string): Recipient[] {
+    return [...(this.users.get(key(tenantId, userId))?.sessions ?? [])];
+  }
+
+  /**
+   * Whether members see each other's read and delivery markers in the conversation: DIRECT, or a
+   * GROUP of at most RECEIPT_GROUP_LIMIT members. False when the conversation is unknown here.
+   */
+  receiptsShared(tenantId: string, conversationId: string): boolean {
+    const fact = this.facts.get(key(tenantId, conversationId));
+    if (!fact) return false;
+    return fact.type === ConversationType.DIRECT || (fact.type === ConversationType.GROUP && fact.memberCount <= RECEIPT_GROUP_LIMIT);
+  }
+
+  /**
+   * The newest seq of the conversation this instance has handed to its local members (or the
+   * log head when the membership list was loaded); undefined when no local user belongs to it.
+   */
+  headSeq(tenantId: string, conversationId: string): bigint | undefined {
+    return this.facts.get(key(tenantId, conversationId))?.seq;
   }
 
   /** Local sessions and users (for status and tests). */
@@ -142,7 +196,25 @@ export class Hub {
     const set = this.conversations.get(k);
     if (!set) return;
     set.delete(user);
-    if (set.size === 0) this.conversations.delete(k);
+    if (set.size === 0) {
+      this.conversations.delete(k);
+      this.facts.delete(k);
+    }
+  }
+
+  /** Keeps type and member count current from the log (only for conversations known here). */
+  private updateFacts(tenantId: string, event: Event, joined: number, left: number): void {
+    const k = key(tenantId, event.conversationId);
+    const p = event.payload;
+    if (p.case === "conversationCreated") {
+      if ((this.facts.get(k)?.seq ?? 0n) >= event.seq) return;
+      this.facts.set(k, { type: p.value.conversation?.type ?? ConversationType.UNSPECIFIED, memberCount: p.value.members.length, seq: event.seq });
+      return;
+    }
+    const fact = this.facts.get(k);
+    if (!fact || event.seq <= fact.seq) return;
+    fact.seq = event.seq;
+    fact.memberCount = Math.max(0, fact.memberCount + joined - left);
   }
 
   private dropUser(user: LocalUser): void {

@@ -14,6 +14,8 @@ import { PresenceTracker } from "./presence.js";
 import { openRealtimeAdapters } from "./realtime-adapters.js";
 import { startRevocationWatch } from "./revocation-watch.js";
 import { TypingRelay } from "./typing.js";
+import { SendRate } from "./send-limits.js";
+import { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
 import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
 import { SessionRegistry } from "./sessions.js";
@@ -25,8 +27,10 @@ export { PresenceTracker } from "./presence.js";
 export { SeqOrder } from "./seq-order.js";
 export { Session, type FrameSink, type SessionLimits } from "./session.js";
 export { WS_PATH } from "./transports/websocket.js";
+export { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
+export { SendRate, INFLIGHT_RETRY_MS } from "./send-limits.js";
 
-/** Stage A defaults (issue #7): the timings a client reads from AuthOk. */
+/** Session timings (issue #7): those a client reads from AuthOk. */
 export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
   authTimeoutMs: 10_000,
   heartbeatMs: 30_000,
@@ -36,6 +40,13 @@ export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
 
 /** A connection stays online this many heartbeat intervals after its last one (the server touches every interval). */
 const PRESENCE_TTL_HEARTBEATS = 2.5;
+
+/**
+ * A WebSocket message up to this many times max_frame_bytes (and at most 1 MiB over it) is read
+ * and refused with Closing FRAME_TOO_LARGE (4006); a larger one is cut off by the ws library
+ * itself with 1009.
+ */
+const WS_OVERSIZE_READ_FACTOR = 4;
 
 /** A socket instance's bytes a WebSocket may hold unsent before it counts as a slow consumer. */
 const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -47,16 +58,29 @@ const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
  * instance, from the newest record) and fan out to every local session of every member.
  * Revocations (auth events) close the affected sessions with REVOKED; ReAuth replaces a
  * session's token; SetTyping fans out across instances over pub/sub and presence is kept in the
- * Presence port (memory or Redis by mode). Receipts answer UNIMPLEMENTED until issue #7 stage B.
+ * Presence port (memory or Redis by mode). Read and delivery markers moved on chat arrive on
+ * USER_STATE_EVENTS and are pushed as read_state (own devices) and receipt (other members).
+ * Limits (config): max_frame_bytes on every transport, connections per user, sends in flight per
+ * connection, per-user send and typing rates (RateLimiter port).
  */
 export function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): ServiceDefinition {
-  const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, maxFrameBytes: ctx.config.limits.wsMaxPayload, ...overrides };
+  const limits: SessionLimits = {
+    ...DEFAULT_SESSION_LIMITS,
+    maxFrameBytes: ctx.config.limits.wsMaxPayload,
+    maxInflightSends: ctx.config.limits.realtimeMaxInflightSends,
+    maxConnectionsPerUser: ctx.config.limits.realtimeMaxConnectionsPerUser,
+    checkpointMs: ctx.config.limits.realtimeCheckpointMs > 0 ? ctx.config.limits.realtimeCheckpointMs : undefined,
+    ...overrides,
+  };
   const hub = new Hub();
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
   const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
   const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
-  const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger });
+  const rates = ctx.config.rateLimits.perUser;
+  const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger, rule: rates.typing });
+  const sendRate = new SendRate(adapters.limiter, rates["message.send"]);
+  const receipts = new ReceiptRelay(hub);
   const presence = new PresenceTracker({
     presence: adapters.presence,
     pubsub: adapters.pubsub,
@@ -64,21 +88,23 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     instanceId: ctx.config.instanceId,
     ttlMs: Math.round(PRESENCE_TTL_HEARTBEATS * limits.heartbeatMs),
   });
-  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
+  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, typing, presence, sendRate, clock: ctx.clock, logger: ctx.logger, limits });
   const ws = createWebSocketEndpoint({
-    maxPayload: ctx.config.limits.wsMaxPayload,
+    maxFrameBytes: limits.maxFrameBytes,
+    maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
     maxBufferedBytes: MAX_WS_BUFFERED_BYTES,
     newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
     logger: ctx.logger,
   });
   let feed: Subscription | undefined;
   let revoked: Subscription | undefined;
+  let userState: Subscription | undefined;
 
   return {
     name: "socket",
     services: [RealtimeService],
     register(router) {
-      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames));
+      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes, sendRate }));
     },
     onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
     async start() {
@@ -86,6 +112,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
         const env = record.value;
         if (env.payload.case === "event") order.push(env.tenantId, env.payload.value);
       });
+      userState = await startUserStateFeed(ctx.bus, `socket-userstate.${ctx.config.instanceId}`, receipts);
       revoked = await startRevocationWatch({
         bus: ctx.bus,
         group: `socket-revocations.${ctx.config.instanceId}`,
@@ -99,8 +126,10 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
       registry.drain();
       await feed?.close();
       await revoked?.close();
+      await userState?.close();
       feed = undefined;
       revoked = undefined;
+      userState = undefined;
       order.close();
     },
     async close() {

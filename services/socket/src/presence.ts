@@ -82,6 +82,12 @@ export class PresenceTracker {
     await this.announce(h.tenantId, h.userId);
   }
 
+  /** How many live connections the user has, across every instance that shares the Presence port. */
+  async connections(tenantId: string, userId: string): Promise<number> {
+    const [p] = await this.deps.presence.get(scopeOf(tenantId), [userId]);
+    return p?.connections.length ?? 0;
+  }
+
   /** Heartbeat: keeps the connection alive (re-adding it if it had expired). */
   async touch(h: PresenceHolder): Promise<void> {
     const alive = await this.deps.presence.touch(scopeOf(h.tenantId), h.userId, h.id, this.deps.ttlMs);

@@ -1,9 +1,11 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { RealtimeService, ConnectRequest, SendRequest, SubscribeRequest } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
-import { principalKey } from "@caas/shared";
-import { sendThroughChat, type ChatClient } from "./chat-calls.js";
+import { ClientFrameSchema, type ClientFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { principalKey, ResourceExhaustedError, toConnectError } from "@caas/shared";
+import { markThroughChat, sendThroughChat, type ChatClient } from "./chat-calls.js";
+import type { SendRate } from "./send-limits.js";
 import { isStageB, serverFrame } from "./frames.js";
 import type { Session } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
@@ -29,7 +31,14 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     private readonly registry: SessionRegistry,
     private readonly chat: ChatClient,
     private readonly maxBacklog: number,
+    private readonly bounds: { maxFrameBytes: number; sendRate?: SendRate } = { maxFrameBytes: Number.MAX_SAFE_INTEGER },
   ) {}
+
+  /** The encoded size of `frame` when it exceeds max_frame_bytes (gRPC transports), else undefined. */
+  private oversize(frame: ClientFrame): number | undefined {
+    const bytes = toBinary(ClientFrameSchema, frame).byteLength;
+    return bytes > this.bounds.maxFrameBytes ? bytes : undefined;
+  }
 
   async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext) {
     const sink = new StreamSink(this.maxBacklog);
@@ -38,11 +47,20 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     if (token) void session.authenticate(token, 0n);
     const pump = (async () => {
       for await (const req of requests) {
-        if (req.frame) session.receive(req.frame);
-        else session.protocolError(0n, "ConnectRequest.frame is required");
+        if (!req.frame) session.protocolError(0n, "ConnectRequest.frame is required");
+        else {
+          const big = this.oversize(req.frame);
+          if (big === undefined) session.receive(req.frame);
+          else session.frameTooLarge(big);
+        }
       }
     })();
-    pump.catch(() => session.detach());
+    // A request message that fails the protovalidate rules ends the request stream (the
+    // validation interceptor throws from it): say why and close, rather than leave a deaf stream.
+    pump.catch((err: unknown) => {
+      if (ctx.signal.aborted) session.detach();
+      else session.protocolError(0n, `a ClientFrame was refused and the request stream ended: ${ConnectError.from(err).rawMessage}`);
+    });
     try {
       for await (const frame of sink.frames(ctx.signal)) yield create(ConnectResponseSchema, { frame });
     } finally {
@@ -69,12 +87,25 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     const token = bearerToken(ctx);
     if (!token) throw new ConnectError("Send needs an Authorization: Bearer <access token> header", Code.Unauthenticated);
     const frame = req.frame!;
+    const big = this.oversize(frame);
+    if (big !== undefined) throw new ConnectError(`a frame of ${big} bytes exceeds max_frame_bytes (${this.bounds.maxFrameBytes})`, Code.ResourceExhausted);
     const f = frame.frame;
     switch (f.case) {
       case "auth":
         throw new ConnectError("Send does not take auth frames: authenticate with the Authorization header", Code.InvalidArgument);
       case "send": {
+        const principal = ctx.values.get(principalKey);
+        const refused = principal.kind === "user" ? await this.bounds.sendRate?.check(principal.tenantId, principal.userId, frame.id) : undefined;
+        if (refused?.frame.case === "error") {
+          const e = refused.frame.value;
+          throw toConnectError(new ResourceExhaustedError(e.message, e.retryAfter ? Number(e.retryAfter.seconds) * 1000 + Math.ceil(e.retryAfter.nanos / 1e6) : 0));
+        }
         const reply = await sendThroughChat(this.chat, token, frame.id, f.value);
+        return create(SendResponseSchema, { frame: reply });
+      }
+      case "markRead":
+      case "markDelivered": {
+        const reply = await markThroughChat(this.chat, token, frame.id, f.case === "markRead" ? "read" : "delivered", f.value);
         return create(SendResponseSchema, { frame: reply });
       }
       case "ping":

@@ -7,13 +7,17 @@ import {
   CloseCode,
   type ClientFrame,
   type Resume,
+  type SendMessage,
   type ServerFrame,
   type Presence,
   type Typing,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { newId, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
-import { changesSince, listMemberships, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
-import { closingFrame, errorFrame, failure, isStageB, serverFrame, stageBFrame } from "./frames.js";
+import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
+import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
+import { closingFrame, errorFrame, exhausted, failure, isStageB, serverFrame, stageBFrame } from "./frames.js";
+import { INFLIGHT_RETRY_MS, type SendRate } from "./send-limits.js";
+import { freshCheckpoint } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
 
 export type { SessionIdentity } from "./session-auth.js";
@@ -43,6 +47,12 @@ export interface SessionLimits {
   maxFrameBytes: number;
   /** Suggested wait before reconnecting after SLOW_CONSUMER and SERVER_SHUTDOWN. */
   retryAfterMs: number;
+  /** Send frames outstanding on one connection; more are refused with RESOURCE_EXHAUSTED. Unset: no bound. */
+  maxInflightSends?: number;
+  /** Open connections of one user (Presence port, else this instance); the next closes with TOO_MANY_CONNECTIONS. Unset: no bound. */
+  maxConnectionsPerUser?: number;
+  /** At most one Checkpoint per this interval, after live activity. Unset: no checkpoints. */
+  checkpointMs?: number;
 }
 
 /** What every session shares: the verifier, the chat client, the fan-out index. */
@@ -55,6 +65,8 @@ export interface SessionDeps {
   typing?: TypingRelay;
   /** Presence; without it SubscribePresence answers UNIMPLEMENTED. */
   presence?: PresenceTracker;
+  /** The per-user send rate; without it only chat's own limit applies. */
+  sendRate?: SendRate;
   clock: Clock;
   logger: Logger;
   limits: SessionLimits;
@@ -97,6 +109,12 @@ export class Session implements Recipient {
   private reauthing = false;
   private typingAttached = false;
   private presenceOnline = false;
+  private inflightSends = 0;
+  /** The newest cursor the client was given (ResumeDone or Checkpoint). */
+  private cursor = "";
+  /** Live events were pushed since the last checkpoint. */
+  private active = false;
+  private checkpointing = false;
 
   constructor(
     private readonly sink: FrameSink,
@@ -176,6 +194,7 @@ export class Session implements Recipient {
     const identity = checked.identity;
     if (this.state !== "authenticating") return false;
     this.identity = identity;
+    if (await this.tooManyConnections(replyTo)) return false;
     try {
       await hub.join(this, () => listMemberships(chat, accessToken));
     } catch (err) {
@@ -202,6 +221,7 @@ export class Session implements Recipient {
     this.push(this.authOk(replyTo));
     this.armExpiry();
     this.timers.push(setInterval(() => this.heartbeat(), limits.heartbeatMs));
+    if (limits.checkpointMs !== undefined) this.timers.push(setInterval(() => void this.checkpoint(), limits.checkpointMs));
     for (const t of this.timers) t.unref();
     const early = this.early;
     this.early = [];
@@ -262,7 +282,56 @@ export class Session implements Recipient {
       if (this.held.length > this.deps.limits.maxQueuedFrames) this.close(CloseCode.SLOW_CONSUMER, "too many events arrived during resume", this.deps.limits.retryAfterMs);
       return;
     }
+    this.active = true;
     this.push(serverFrame(0n, { case: "event", value: event }));
+  }
+
+  /**
+   * Pushes a Checkpoint when live events went out since the last one: a fresh cursor from
+   * GetChanges, only once this connection was handed everything it covers (`freshCheckpoint`);
+   * otherwise the next interval tries again. Queued behind the events it covers; not during a
+   * Resume.
+   */
+  async checkpoint(): Promise<void> {
+    const who = this.who;
+    if (!who || !this.active || this.held || this.checkpointing) return;
+    this.active = false;
+    this.checkpointing = true;
+    try {
+      const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.filter);
+      if (this.state !== "open" || this.held) return;
+      if (cursor === undefined) {
+        this.active = true;
+        return;
+      }
+      this.cursor = cursor;
+      this.push(serverFrame(0n, { case: "checkpoint", value: { cursor } }));
+    } catch (err) {
+      this.active = true;
+      this.deps.logger.debug({ err }, "checkpoint skipped");
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  /** The user's own read state moved (from the user-state feed). */
+  deliverReadState(state: ReadState): void {
+    if (this.state !== "open" || (this.filter && !this.filter.has(state.conversationId))) return;
+    this.push(serverFrame(0n, { case: "readState", value: state }));
+  }
+
+  /** Another member's markers moved where receipts are shared (from the user-state feed). */
+  deliverReceipt(receipt: Receipt): void {
+    if (this.state !== "open" || (this.filter && !this.filter.has(receipt.conversationId))) return;
+    this.push(serverFrame(0n, { case: "receipt", value: receipt }));
+  }
+
+  /**
+   * A frame larger than max_frame_bytes arrived (its size as the transport measured it): Closing
+   * FRAME_TOO_LARGE (frame.proto: such frames close the connection).
+   */
+  frameTooLarge(bytes: number): void {
+    this.close(CloseCode.FRAME_TOO_LARGE, `a frame of ${bytes} bytes exceeds max_frame_bytes (${this.deps.limits.maxFrameBytes})`);
   }
 
   /** A typing indicator of another member (from the typing relay). */
@@ -326,6 +395,7 @@ export class Session implements Recipient {
         }
       });
       outcome = serverFrame(replyTo, { case: "resumeDone", value: { cursor } });
+      this.cursor = cursor;
     } catch (err) {
       outcome = errorFrame(replyTo, err);
     }
@@ -372,9 +442,23 @@ export class Session implements Recipient {
         this.reply(id, failure(id, Code.FailedPrecondition, "the connection is already authenticated"));
         return;
       case "send": {
-        const who = this.identity!;
-        sendThroughChat(this.deps.chat, who.accessToken, id, f.value).then(
+        const max = this.deps.limits.maxInflightSends;
+        if (max !== undefined && this.inflightSends >= max) {
+          this.reply(id, exhausted(id, `too many sends in flight on this connection (at most ${max}): wait for their acks`, INFLIGHT_RETRY_MS));
+          return;
+        }
+        this.inflightSends++;
+        this.send(id, f.value).then(
           (ack) => this.reply(id, ack),
+          (err: unknown) => this.reply(id, errorFrame(id, err)),
+        ).finally(() => this.inflightSends--);
+        return;
+      }
+      case "markRead":
+      case "markDelivered": {
+        const who = this.identity!;
+        markThroughChat(this.deps.chat, who.accessToken, id, f.case === "markRead" ? "read" : "delivered", f.value).then(
+          (state) => this.reply(id, state),
           (err: unknown) => this.reply(id, errorFrame(id, err)),
         );
         return;
@@ -404,6 +488,37 @@ export class Session implements Recipient {
     }
     if (f.case !== undefined && isStageB(f.case)) this.reply(id, stageBFrame(id, f.case));
     else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
+  }
+
+  /** One send frame: the per-user rate first, then chat's write path with the user's token. */
+  private async send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
+    const who = this.identity!;
+    const refused = await this.deps.sendRate?.check(who.tenantId, who.userId, replyTo);
+    return refused ?? sendThroughChat(this.deps.chat, who.accessToken, replyTo, send);
+  }
+
+  /**
+   * Connections per user: with the Presence port the user's live connections on every instance
+   * count (this one is not registered yet), else this instance's. Over the bound: FrameError
+   * RESOURCE_EXHAUSTED and Closing TOO_MANY_CONNECTIONS with retry_after. Resolves true when refused.
+   */
+  private async tooManyConnections(replyTo: bigint): Promise<boolean> {
+    const max = this.deps.limits.maxConnectionsPerUser;
+    if (max === undefined) return false;
+    const { tenantId, userId } = this.identity!;
+    let open: number;
+    try {
+      open = this.deps.presence ? await this.deps.presence.connections(tenantId, userId) : this.deps.hub.sessionsOf(tenantId, userId).length;
+    } catch (err) {
+      this.deps.logger.warn({ err }, "connection count unavailable; admitting the connection");
+      return false;
+    }
+    if (open < max) return this.state !== "authenticating";
+    const message = `the user already has ${open} open connections (at most ${max}): close unused ones`;
+    const retryAfterMs = Math.max(this.deps.limits.retryAfterMs, 5_000);
+    this.reply(replyTo, exhausted(replyTo, message, retryAfterMs));
+    this.close(CloseCode.TOO_MANY_CONNECTIONS, message, retryAfterMs);
+    return true;
   }
 
   /** The client broke the protocol: FrameError INVALID_ARGUMENT (when asked for), then Closing PROTOCOL_ERROR. */

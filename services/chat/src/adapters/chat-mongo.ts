@@ -1,5 +1,7 @@
 import type { Collection, CollectionOptions, Document } from "mongodb";
 import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+import { migrateReceiptsMongo } from "./receipts-schema.js";
+import { migrateModerationMongo } from "./moderation-schema.js";
 
 /** The collection operations the chat Mongo adapters use, and nothing else. */
 export type ChatMongoCollection<T extends Document = Document> = Pick<
@@ -81,6 +83,8 @@ export async function migrateChatMongo(opts: MigrateChatMongoOptions): Promise<v
   const prefix = opts.collectionPrefix ?? "chat_";
   const result = await runMigrations(mongoMigrationTarget(opts.db, chatCollections(prefix).migrations), chatMongoMigrations(prefix));
   opts.onMigrated?.(result);
+  await migrateReceiptsMongo(opts.db, prefix);
+  await migrateModerationMongo(opts.db, prefix);
 }
 
 /** Options every chat Mongo adapter takes. */

@@ -1,6 +1,8 @@
 import type Database from "better-sqlite3";
 import { openSqliteDatabase } from "@caas/shared";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import { migrateReceiptsSqlite } from "./receipts-schema.js";
+import { migrateModerationSqlite } from "./moderation-schema.js";
 
 /**
  * The bookkeeping table of the chat schema. The event log keeps its own (`schema_migrations`) in
@@ -148,6 +150,8 @@ export async function openChatSqlite(opts: OpenChatSqliteOptions): Promise<Datab
   try {
     const result = await runMigrations(sqliteMigrationTarget(db, CHAT_SQLITE_MIGRATION_TABLE), CHAT_SQLITE_MIGRATIONS);
     opts.onMigrated?.(result);
+    await migrateReceiptsSqlite(db);
+    await migrateModerationSqlite(db);
     return db;
   } catch (err) {
     db.close();

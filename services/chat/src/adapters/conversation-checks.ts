@@ -53,4 +53,5 @@ export function checkSettingsChange(c: SettingsChange): void {
   if (c.joinPolicy !== undefined) checkJoinPolicy(c.joinPolicy);
   if (c.custom !== undefined && c.custom !== null && (typeof c.custom !== "object" || Array.isArray(c.custom))) throw new RangeError("custom must be a JSON object or null");
   if (c.archived !== undefined && typeof c.archived !== "boolean") throw new RangeError("archived must be a boolean");
+  if (c.frozen !== undefined && typeof c.frozen !== "boolean") throw new RangeError("frozen must be a boolean");
 }

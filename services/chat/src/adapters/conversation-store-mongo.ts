@@ -138,6 +138,14 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       );
     },
 
+    async resetLastMessage(scope, id) {
+      const _id = docId(tenantOf(scope), checkId("id", id));
+      const doc = await conversations.findOne({ _id });
+      if (!doc) return;
+      // The creation time never changes, so reading it first races with nothing.
+      await conversations.updateOne({ _id }, { $set: { lastMessageSeq: 0, lastMessage: null, activityMs: doc.createTimeMs } });
+    },
+
     async applySettings(scope, id, change: SettingsChange) {
       const _id = docId(tenantOf(scope), checkId("id", id));
       checkSettingsChange(change);
@@ -151,6 +159,7 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       if (change.custom !== undefined) set.custom = change.custom === null ? null : JSON.stringify(change.custom);
       if (change.joinPolicy !== undefined) set.joinPolicy = change.joinPolicy;
       if (change.archived !== undefined) set.archived = change.archived;
+      if (change.frozen !== undefined) set.frozen = change.frozen;
       await conversations.updateOne(
         { _id, settingsSeq: { $lt: change.seq } },
         { $set: set, $max: { updateTimeMs: change.timeMs } },

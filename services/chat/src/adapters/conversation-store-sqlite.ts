@@ -72,6 +72,7 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
        custom = CASE WHEN @setCustom = 1 THEN @custom ELSE custom END,
        join_policy = CASE WHEN @setPolicy = 1 THEN @joinPolicy ELSE join_policy END,
        archived = CASE WHEN @setArchived = 1 THEN @archived ELSE archived END,
+       frozen = CASE WHEN @setFrozen = 1 THEN @frozen ELSE frozen END,
        update_time_ms = MAX(update_time_ms, @timeMs),
        settings_seq = @seq
      WHERE tenant_id = @tenantId AND id = @id AND settings_seq < @seq`,
@@ -79,6 +80,9 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
   const redactLast = db.prepare(
     `UPDATE conversations SET last_message = json_set(last_message, '$.textPreview', '', '$.attachmentCount', 0, '$.deleted', json('true'))
      WHERE tenant_id = @tenantId AND id = @id AND last_message_seq = @seq AND last_message IS NOT NULL`,
+  );
+  const resetLast = db.prepare(
+    "UPDATE conversations SET last_message_seq = 0, last_message = NULL, activity_ms = create_time_ms WHERE tenant_id = @tenantId AND id = @id",
   );
   const markDeleted = db.prepare("UPDATE conversations SET deleted_seq = @seq WHERE tenant_id = @tenantId AND id = @id AND deleted_seq = 0");
   // The list queries vary by filter: one prepared statement per shape, made on first use.
@@ -142,6 +146,10 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
       redactLast.run({ tenantId, id, seq });
     },
 
+    async resetLastMessage(scope, id) {
+      resetLast.run({ tenantId: tenantOf(scope), id: checkId("id", id) });
+    },
+
     async applySettings(scope, id, change: SettingsChange) {
       const tenantId = tenantOf(scope);
       checkId("id", id);
@@ -165,6 +173,8 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
         joinPolicy: change.joinPolicy ?? "",
         setArchived: change.archived === undefined ? 0 : 1,
         archived: change.archived ? 1 : 0,
+        setFrozen: change.frozen === undefined ? 0 : 1,
+        frozen: change.frozen ? 1 : 0,
       });
     },
 

@@ -1,7 +1,7 @@
 import type { MarkCountQuery, MarkKind, MarkRecord } from "../ports/message-mark-store.js";
 import { checkId, checkSeq, checkTime } from "./checks.js";
 
-const KINDS: readonly string[] = ["reaction", "pin", "edit"];
+const KINDS: readonly string[] = ["reaction", "pin", "edit", "reply"];
 
 export function checkMarkKind(value: unknown): MarkKind {
   if (!KINDS.includes(value as string)) throw new RangeError(`unknown mark kind ${String(value)}`);
@@ -19,6 +19,10 @@ export function checkMarkIdentity(kind: MarkKind, key: unknown, userId: unknown)
     case "edit":
       if (!/^[1-9][0-9]{0,15}$/.test(key) || userId !== "") throw new RangeError("an edit mark's key is its seq and it has no user");
       return;
+    case "reply":
+      if (!/^[1-9][0-9]{0,15}$/.test(key)) throw new RangeError("a reply mark's key is the reply's seq");
+      checkId("userId", userId);
+      return;
     case "pin":
       if (key !== "" || userId !== "") throw new RangeError("a pin mark has no key and no user");
   }
@@ -30,7 +34,7 @@ export function checkMark(m: MarkRecord): void {
   checkMarkIdentity(checkMarkKind(m.kind), m.key, m.userId);
   checkSeq("seq", m.seq);
   if (m.seq <= m.messageSeq) throw new RangeError("a mark's seq must follow its message's seq");
-  if (m.kind === "edit" && m.key !== String(m.seq)) throw new RangeError("an edit mark's key is its own seq");
+  if ((m.kind === "edit" || m.kind === "reply") && m.key !== String(m.seq)) throw new RangeError(`a${m.kind === "edit" ? "n edit" : " reply"} mark's key is its own seq`);
   if (typeof m.present !== "boolean") throw new RangeError("present must be a boolean");
   checkId("actorId", m.actorId);
   checkTime("timeMs", m.timeMs);

@@ -1,6 +1,6 @@
 import type { Filter } from "mongodb";
 import { isMongoDuplicateKeyError } from "@caas/shared";
-import type { MarkCountQuery, MarkKind, MarkRecord, MessageMarkStore } from "../ports/message-mark-store.js";
+import { THREAD_PARTICIPANTS, type MarkCountQuery, type MarkKind, type MarkRecord, type MessageMarkStore, type ThreadRecord } from "../ports/message-mark-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkLimit, checkSeq, tenantOf } from "./checks.js";
 import { checkCountQuery, checkMark, checkMarkIdentity, checkMarkKind } from "./mark-checks.js";
@@ -62,7 +62,7 @@ export function createMongoMessageMarkStore(opts: ChatMongoOptions): MessageMark
       if (!Array.isArray(messageSeqs) || messageSeqs.length > 1000) throw new RangeError("messageSeqs: at most 1000");
       messageSeqs.forEach((s) => checkSeq("messageSeqs", s));
       if (messageSeqs.length === 0) return [];
-      return latest(await marks.find({ tenantId, conversationId, messageSeq: { $in: messageSeqs } }).toArray()).filter((m) => m.present);
+      return latest(await marks.find({ tenantId, conversationId, messageSeq: { $in: messageSeqs }, kind: { $ne: "reply" } }).toArray()).filter((m) => m.present);
     },
 
     async pins(scope, conversationId, query) {
@@ -86,6 +86,46 @@ export function createMongoMessageMarkStore(opts: ChatMongoOptions): MessageMark
       if (query.messageSeq !== undefined) filter.messageSeq = query.messageSeq;
       if (query.userId !== undefined) filter.userId = query.userId;
       return latest(await marks.find(filter).toArray()).filter((m) => m.present).length;
+    },
+
+    async threads(scope, conversationId, messageSeqs) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      if (!Array.isArray(messageSeqs) || messageSeqs.length > 1000) throw new RangeError("messageSeqs: at most 1000");
+      messageSeqs.forEach((s) => checkSeq("messageSeqs", s));
+      if (messageSeqs.length === 0) return [];
+      // A reply mark is written once and never changes, so every document is one reply.
+      const docs = await marks
+        .find({ tenantId, conversationId, kind: "reply", messageSeq: { $in: messageSeqs } })
+        .sort({ seq: -1 })
+        .toArray();
+      const out = new Map<number, ThreadRecord>();
+      for (const d of docs) {
+        const t = out.get(d.messageSeq);
+        if (!t) out.set(d.messageSeq, { messageSeq: d.messageSeq, replyCount: 1, lastReplySeq: d.seq, lastReplyTimeMs: d.timeMs, participantIds: [d.userId] });
+        else {
+          t.replyCount++;
+          if (t.participantIds.length < THREAD_PARTICIPANTS && !t.participantIds.includes(d.userId)) t.participantIds.push(d.userId);
+        }
+      }
+      return [...out.values()];
+    },
+
+    async replies(scope, conversationId, messageSeq, query) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      checkSeq("messageSeq", messageSeq);
+      const afterSeq = checkSeq("afterSeq", query.afterSeq);
+      const docs = await marks
+        .find({ tenantId, conversationId, messageSeq, kind: "reply", seq: { $gt: afterSeq } })
+        .sort({ seq: 1 })
+        .limit(checkLimit(query.limit))
+        .toArray();
+      return docs.map(toRecord);
+    },
+
+    async clear(scope, conversationId) {
+      await marks.deleteMany({ tenantId: tenantOf(scope), conversationId: checkId("conversationId", conversationId) });
     },
 
     async close() {},

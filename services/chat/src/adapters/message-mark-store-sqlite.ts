@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { MarkCountQuery, MarkKind, MarkRecord, MessageMarkStore } from "../ports/message-mark-store.js";
+import { THREAD_PARTICIPANTS, type MarkCountQuery, type MarkKind, type MarkRecord, type MessageMarkStore } from "../ports/message-mark-store.js";
 import { checkId, checkLimit, checkSeq, tenantOf } from "./checks.js";
 import { checkCountQuery, checkMark, checkMarkIdentity, checkMarkKind } from "./mark-checks.js";
 
@@ -31,8 +31,21 @@ export function createSqliteMessageMarkStore(opts: { db: Database.Database }): M
     `SELECT ${COLUMNS} FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND message_seq = ? AND kind = ? AND key = ? AND user_id = ?`,
   );
   const ofMessages = db.prepare<[string, string, string], Row>(
-    `SELECT ${COLUMNS} FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND present = 1 AND message_seq IN (SELECT value FROM json_each(?))`,
+    `SELECT ${COLUMNS} FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND present = 1 AND kind != 'reply' AND message_seq IN (SELECT value FROM json_each(?))`,
   );
+  // SQLite takes the bare column time_ms from the row holding MAX(seq).
+  const threads = db.prepare<[string, string, string], { message_seq: number; n: number; last: number; time_ms: number }>(
+    `SELECT message_seq, COUNT(*) AS n, MAX(seq) AS last, time_ms FROM message_marks
+     WHERE tenant_id = ? AND conversation_id = ? AND kind = 'reply' AND message_seq IN (SELECT value FROM json_each(?)) GROUP BY message_seq`,
+  );
+  const participants = db.prepare<[string, string, number, number], { user_id: string }>(
+    `SELECT user_id, MAX(seq) AS latest FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND message_seq = ? AND kind = 'reply'
+     GROUP BY user_id ORDER BY latest DESC LIMIT ?`,
+  );
+  const replies = db.prepare<[string, string, number, number, number], Row>(
+    `SELECT ${COLUMNS} FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND message_seq = ? AND kind = 'reply' AND seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const clear = db.prepare<[string, string]>("DELETE FROM message_marks WHERE tenant_id = ? AND conversation_id = ?");
   const pins = db.prepare<[string, string, number, number], Row>(
     `SELECT ${COLUMNS} FROM message_marks WHERE tenant_id = ? AND conversation_id = ? AND kind = 'pin' AND present = 1 AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
@@ -84,6 +97,32 @@ export function createSqliteMessageMarkStore(opts: { db: Database.Database }): M
       if (!stmt) counts.set(sql, (stmt = db.prepare<Record<string, unknown>, { n: number }>(sql)));
       const row = stmt.get({ tenantId, conversationId, ...query });
       return row?.n ?? 0;
+    },
+
+    async threads(scope, conversationId, messageSeqs) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      if (!Array.isArray(messageSeqs) || messageSeqs.length > 1000) throw new RangeError("messageSeqs: at most 1000");
+      messageSeqs.forEach((s) => checkSeq("messageSeqs", s));
+      if (messageSeqs.length === 0) return [];
+      return threads.all(tenantId, conversationId, JSON.stringify(messageSeqs)).map((r) => ({
+        messageSeq: r.message_seq,
+        replyCount: r.n,
+        lastReplySeq: r.last,
+        lastReplyTimeMs: r.time_ms,
+        participantIds: participants.all(tenantId, conversationId, r.message_seq, THREAD_PARTICIPANTS).map((p) => p.user_id),
+      }));
+    },
+
+    async replies(scope, conversationId, messageSeq, query) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      checkSeq("messageSeq", messageSeq);
+      return replies.all(tenantId, conversationId, messageSeq, checkSeq("afterSeq", query.afterSeq), checkLimit(query.limit)).map(toRecord);
+    },
+
+    async clear(scope, conversationId) {
+      clear.run(tenantOf(scope), checkId("conversationId", conversationId));
     },
 
     async close() {},

@@ -1,13 +1,29 @@
 import type { Filter } from "mongodb";
 import { isMongoDuplicateKeyError } from "@caas/shared";
-import type { ReadStateRecord, ReadStateStore } from "../ports/read-state-store.js";
+import type { MarkerMove, ReadStateRecord, ReadStateStore } from "../ports/read-state-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
-import { checkId, checkIds, checkSeq, checkTime, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkLimit, checkSeq, checkTime, tenantOf } from "./checks.js";
+import { receiptCollections } from "./receipts-schema.js";
 
-interface PositionDoc extends ReadStateRecord {
+interface PositionDoc {
   /** `<tenant>|<user>|<conversation>|<seq, 15 digits>`: one document per position reached. */
   _id: string;
   tenantId: string;
+  conversationId: string;
+  userId: string;
+  lastReadSeq: number;
+  lastReadCountable: number;
+  updateTimeMs: number;
+}
+
+interface DeliveryDoc {
+  /** Like PositionDoc's. */
+  _id: string;
+  tenantId: string;
+  conversationId: string;
+  userId: string;
+  lastDeliveredSeq: number;
+  updateTimeMs: number;
 }
 
 /**
@@ -17,48 +33,83 @@ interface PositionDoc extends ReadStateRecord {
  * that the MongoDB-protocol servers we run on all apply atomically: FerretDB 1.x applies
  * conditional updates read-modify-write, so two devices marking read at once could move a single
  * document backwards there. Here nothing can: the maximum of the inserted positions only grows.
+ * Read positions live in `read_states`, delivery positions in `delivery_states`, the same way;
+ * a record merges the two. `ofConversation` reads a whole conversation's rows (receipts are only
+ * shared in conversations of at most 100 members).
  */
 export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStore {
   const positions = opts.db.collection<PositionDoc>(chatCollections(opts.collectionPrefix).readStates, MAJORITY);
+  const deliveries = opts.db.collection<DeliveryDoc>(receiptCollections(opts.collectionPrefix).deliveryStates, MAJORITY);
   const docId = (tenantId: string, userId: string, conversationId: string, seq: number) => `${tenantId}|${userId}|${conversationId}|${String(seq).padStart(15, "0")}`;
 
-  async function current(tenantId: string, userId: string, conversationId: string): Promise<PositionDoc | null> {
+  async function currentRead(tenantId: string, userId: string, conversationId: string): Promise<PositionDoc | null> {
     const [top] = await positions.find({ tenantId, userId, conversationId }).sort({ lastReadSeq: -1 }).limit(1).toArray();
     return top ?? null;
+  }
+
+  async function currentDelivery(tenantId: string, userId: string, conversationId: string): Promise<DeliveryDoc | null> {
+    const [top] = await deliveries.find({ tenantId, userId, conversationId }).sort({ lastDeliveredSeq: -1 }).limit(1).toArray();
+    return top ?? null;
+  }
+
+  async function record(tenantId: string, userId: string, conversationId: string): Promise<ReadStateRecord | undefined> {
+    const [read, delivery] = await Promise.all([currentRead(tenantId, userId, conversationId), currentDelivery(tenantId, userId, conversationId)]);
+    return merge(read, delivery);
+  }
+
+  function checkMove(p: MarkerMove): void {
+    checkId("conversationId", p.conversationId);
+    checkId("userId", p.userId);
+    checkSeq("seq", p.seq);
+    checkTime("timeMs", p.timeMs);
   }
 
   return {
     async advance(scope, p) {
       const tenantId = tenantOf(scope);
-      checkId("conversationId", p.conversationId);
-      checkId("userId", p.userId);
-      checkSeq("seq", p.seq);
+      checkMove(p);
       checkSeq("countableSeq", p.countableSeq);
-      checkTime("timeMs", p.timeMs);
       const { conversationId, userId } = p;
-      const before = await current(tenantId, userId, conversationId);
-      if (before && before.lastReadSeq >= p.seq) return toRecord(before);
-      try {
-        await positions.insertOne({
-          _id: docId(tenantId, userId, conversationId, p.seq),
-          tenantId,
-          conversationId,
-          userId,
-          lastReadSeq: p.seq,
-          lastReadCountable: p.countableSeq,
-          updateTimeMs: p.timeMs,
-        });
-      } catch (err) {
-        if (!isMongoDuplicateKeyError(err)) throw err;
+      const before = await currentRead(tenantId, userId, conversationId);
+      if (!before || before.lastReadSeq < p.seq) {
+        try {
+          await positions.insertOne({
+            _id: docId(tenantId, userId, conversationId, p.seq),
+            tenantId,
+            conversationId,
+            userId,
+            lastReadSeq: p.seq,
+            lastReadCountable: p.countableSeq,
+            updateTimeMs: p.timeMs,
+          });
+        } catch (err) {
+          if (!isMongoDuplicateKeyError(err)) throw err;
+        }
+        const now = (await currentRead(tenantId, userId, conversationId))!;
+        await positions.deleteMany({ tenantId, userId, conversationId, lastReadSeq: { $lt: now.lastReadSeq } });
       }
-      const now = (await current(tenantId, userId, conversationId))!;
-      await positions.deleteMany({ tenantId, userId, conversationId, lastReadSeq: { $lt: now.lastReadSeq } });
-      return toRecord(now);
+      return (await record(tenantId, userId, conversationId))!;
+    },
+
+    async advanceDelivered(scope, p) {
+      const tenantId = tenantOf(scope);
+      checkMove(p);
+      const { conversationId, userId } = p;
+      const before = await currentDelivery(tenantId, userId, conversationId);
+      if (!before || before.lastDeliveredSeq < p.seq) {
+        try {
+          await deliveries.insertOne({ _id: docId(tenantId, userId, conversationId, p.seq), tenantId, conversationId, userId, lastDeliveredSeq: p.seq, updateTimeMs: p.timeMs });
+        } catch (err) {
+          if (!isMongoDuplicateKeyError(err)) throw err;
+        }
+        const now = (await currentDelivery(tenantId, userId, conversationId))!;
+        await deliveries.deleteMany({ tenantId, userId, conversationId, lastDeliveredSeq: { $lt: now.lastDeliveredSeq } });
+      }
+      return (await record(tenantId, userId, conversationId))!;
     },
 
     async get(scope, conversationId, userId) {
-      const doc = await current(tenantOf(scope), checkId("userId", userId), checkId("conversationId", conversationId));
-      return doc ? toRecord(doc) : undefined;
+      return record(tenantOf(scope), checkId("userId", userId), checkId("conversationId", conversationId));
     },
 
     async ofUser(scope, userId, conversationIds) {
@@ -66,25 +117,56 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
       checkId("userId", userId);
       const ids = checkIds("conversationIds", conversationIds, 10_000);
       if (ids.length === 0) return [];
-      const filter: Filter<PositionDoc> = { tenantId, userId, conversationId: { $in: ids } };
-      const best = new Map<string, PositionDoc>();
-      for (const doc of await positions.find(filter).toArray()) {
-        const known = best.get(doc.conversationId);
-        if (!known || known.lastReadSeq < doc.lastReadSeq) best.set(doc.conversationId, doc);
-      }
-      return [...best.values()].map(toRecord);
+      const [reads, delivered] = await Promise.all([
+        positions.find({ tenantId, userId, conversationId: { $in: ids } } as Filter<PositionDoc>).toArray(),
+        deliveries.find({ tenantId, userId, conversationId: { $in: ids } } as Filter<DeliveryDoc>).toArray(),
+      ]);
+      return mergeAll(reads, delivered, (d) => d.conversationId);
+    },
+
+    async ofConversation(scope, conversationId, query) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      const limit = checkLimit(query.limit);
+      const after = query.afterUserId === undefined ? "" : checkId("afterUserId", query.afterUserId);
+      const changedAfter = query.changedAfterMs === undefined ? -1 : checkTime("changedAfterMs", query.changedAfterMs);
+      const filter = { tenantId, conversationId, userId: { $gt: after } };
+      const [reads, delivered] = await Promise.all([positions.find(filter as Filter<PositionDoc>).toArray(), deliveries.find(filter as Filter<DeliveryDoc>).toArray()]);
+      return mergeAll(reads, delivered, (d) => d.userId)
+        .filter((r) => r.updateTimeMs > changedAfter)
+        .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        .slice(0, limit);
     },
 
     async close() {},
   };
 }
 
-function toRecord(d: PositionDoc): ReadStateRecord {
+/** The highest read and delivery documents per key, merged into records. */
+function mergeAll(reads: PositionDoc[], delivered: DeliveryDoc[], keyOf: (d: { conversationId: string; userId: string }) => string): ReadStateRecord[] {
+  const bestRead = new Map<string, PositionDoc>();
+  for (const d of reads) {
+    const known = bestRead.get(keyOf(d));
+    if (!known || known.lastReadSeq < d.lastReadSeq) bestRead.set(keyOf(d), d);
+  }
+  const bestDelivery = new Map<string, DeliveryDoc>();
+  for (const d of delivered) {
+    const known = bestDelivery.get(keyOf(d));
+    if (!known || known.lastDeliveredSeq < d.lastDeliveredSeq) bestDelivery.set(keyOf(d), d);
+  }
+  const keys = new Set([...bestRead.keys(), ...bestDelivery.keys()]);
+  return [...keys].map((k) => merge(bestRead.get(k) ?? null, bestDelivery.get(k) ?? null)!);
+}
+
+function merge(read: PositionDoc | null, delivery: DeliveryDoc | null): ReadStateRecord | undefined {
+  const base = read ?? delivery;
+  if (!base) return undefined;
   return {
-    conversationId: d.conversationId,
-    userId: d.userId,
-    lastReadSeq: d.lastReadSeq,
-    lastReadCountable: d.lastReadCountable,
-    updateTimeMs: d.updateTimeMs,
+    conversationId: base.conversationId,
+    userId: base.userId,
+    lastReadSeq: read?.lastReadSeq ?? 0,
+    lastReadCountable: read?.lastReadCountable ?? 0,
+    lastDeliveredSeq: delivery?.lastDeliveredSeq ?? 0,
+    updateTimeMs: Math.max(read?.updateTimeMs ?? 0, delivery?.updateTimeMs ?? 0),
   };
 }

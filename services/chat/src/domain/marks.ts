@@ -5,8 +5,9 @@ import { decodeEvent } from "./events.js";
 import { seqOfMessageId } from "./message-ids.js";
 
 /**
- * The message mark an event sets (ADR 0018): reactions added or removed, pins and unpins, edits.
- * Undefined for every other event.
+ * The message mark an event sets (ADR 0018): reactions added or removed, pins and unpins, edits,
+ * and thread replies (a reply's MessageCreated marks its root, ADR 0021; a redacted reply still
+ * names its root, so it stays counted). Undefined for every other event.
  */
 export function markOf(log: LogEvent, event: Event): MarkRecord | undefined {
   const p = event.payload;
@@ -29,6 +30,12 @@ export function markOf(log: LogEvent, event: Event): MarkRecord | undefined {
       const messageSeq = on(p.value.messageId);
       if (messageSeq === undefined) return undefined;
       return { ...base, messageSeq, kind: "edit", key: String(log.seq), userId: "", present: true };
+    }
+    case "messageCreated": {
+      const parent = p.value.message?.threadParentId ?? "";
+      const messageSeq = parent === "" ? undefined : on(parent);
+      if (messageSeq === undefined || messageSeq >= log.seq) return undefined;
+      return { ...base, messageSeq, kind: "reply", key: String(log.seq), userId: p.value.message!.senderId, present: true };
     }
     default:
       return undefined;

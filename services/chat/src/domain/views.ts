@@ -101,14 +101,18 @@ export function memberView(m: Pick<MemberRecord, "conversationId" | "userId" | "
 
 /**
  * The caller's read state in a conversation whose countable counter stands at `countableSeq`:
- * unread = that counter minus the counter at the read position (DESIGN "Unread").
+ * unread = that counter minus the counter at the read position (DESIGN "Unread"); `mentionCount`
+ * comes from the mention records. What was read was delivered: the delivery marker shown is never
+ * behind the read marker.
  */
-export function readStateView(conversationId: string, userId: string, rs: ReadStateRecord | undefined, countableSeq: number): ReadState {
+export function readStateView(conversationId: string, userId: string, rs: ReadStateRecord | undefined, countableSeq: number, mentionCount = 0): ReadState {
   return create(ReadStateSchema, {
     conversationId,
     userId,
     lastReadSeq: BigInt(rs?.lastReadSeq ?? 0),
+    lastDeliveredSeq: BigInt(Math.max(rs?.lastReadSeq ?? 0, rs?.lastDeliveredSeq ?? 0)),
     unreadCount: unreadCount(rs, countableSeq),
+    mentionCount: Math.min(2_147_483_647, mentionCount),
     ...(rs ? { updateTime: timestampFromMs(rs.updateTimeMs) } : {}),
   });
 }

@@ -8,6 +8,9 @@ import { invalid } from "../domain/input.js";
 import { conversationView, readStateView } from "../domain/views.js";
 import type { ConversationRecord } from "../ports/conversation-store.js";
 import type { MemberRecord } from "../ports/member-store.js";
+import { sharesReceipts } from "../domain/receipt-rules.js";
+import { mentionCount } from "./mention-ops.js";
+import { receiptView } from "./receipt-ops.js";
 
 /**
  * What a changes cursor holds (signed and bound to the tenant and user by the page token codec).
@@ -90,10 +93,15 @@ export class ChangesOps {
     const base = { conversationId: c.id, events: fresh.slice(-perConversation).map(decodeEvent), limited: fresh.length > perConversation };
     if (!member.active) return create(ConversationChangesSchema, base);
     const [count, rs] = await Promise.all([members.count(caller.scope, c.id), readStates.get(caller.scope, c.id, caller.userId)]);
+    // Others' positions that moved since the cursor (all of them on a first pass), where receipts are shared.
+    const receipts = sharesReceipts(c.kind, count)
+      ? (await readStates.ofConversation(caller.scope, c.id, { ...(from === undefined ? {} : { changedAfterMs: Math.max(0, from) }), limit: 1000 })).filter((r) => r.userId !== caller.userId)
+      : [];
     return create(ConversationChangesSchema, {
       ...base,
       conversation: conversationView(c, count, head),
-      readState: readStateView(c.id, caller.userId, rs, Math.max(head.countableSeq, c.countableSeq)),
+      readState: readStateView(c.id, caller.userId, rs, Math.max(head.countableSeq, c.countableSeq), await mentionCount(this.core, caller.scope, caller.userId, c.id, rs)),
+      receipts: receipts.map(receiptView),
     });
   }
 }

@@ -10,12 +10,13 @@ import type {
   ListConversationsResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { CreateConversationResponseSchema, GetConversationResponseSchema, ListConversationsResponseSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { newId } from "@caas/shared";
+import { newId, PermissionDeniedError } from "@caas/shared";
 import type { Caller, ChatCore } from "../core.js";
 import { systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { directKey } from "../domain/rules.js";
 import { conversationView, kindOf, memberView, policyOf, readStateView } from "../domain/views.js";
+import { mentionCount, mentionCounts } from "./mention-ops.js";
 import type { ActivityKey, ConversationRecord, JoinPolicyKind } from "../ports/conversation-store.js";
 import type { NewMember, RoleKind } from "../ports/member-store.js";
 
@@ -37,6 +38,10 @@ export class ConversationOps {
       joinPolicy = "closed";
     } else {
       joinPolicy = policyOf(req.joinPolicy) ?? "invite_only";
+    }
+    // A block either way keeps both users from opening a DIRECT conversation (store of record, uncached).
+    if (kind === "direct" && (await this.core.stores.blocks.between(caller.scope, caller.userId, others[0]!))) {
+      throw new PermissionDeniedError("one of you blocked the other: no DIRECT conversation");
     }
     const now = this.core.clock.nowMs();
     const { created, conversation } = await this.core.stores.conversations.create(caller.scope, {
@@ -125,7 +130,7 @@ export class ConversationOps {
     return create(ConversationViewSchema, {
       conversation,
       membership: memberView(access.member),
-      readState: readStateView(conversationId, caller.userId, rs, Math.max(head.countableSeq, access.conversation.countableSeq)),
+      readState: readStateView(conversationId, caller.userId, rs, Math.max(head.countableSeq, access.conversation.countableSeq), await mentionCount(this.core, caller.scope, caller.userId, conversationId, rs)),
     });
   }
 
@@ -150,11 +155,12 @@ export class ConversationOps {
       Promise.all(shown.map((c) => stores.members.count(caller.scope, c.id))),
     ]);
     const stateOf = new Map(states.map((s) => [s.conversationId, s]));
+    const mentions = await mentionCounts(this.core, caller.scope, caller.userId, shown.map((c) => c.id), stateOf);
     const conversations = shown.map((c, i) =>
       create(ConversationViewSchema, {
         conversation: conversationView(c, counts[i]!),
         membership: memberView(byId.get(c.id)!),
-        readState: readStateView(c.id, caller.userId, stateOf.get(c.id), c.countableSeq),
+        readState: readStateView(c.id, caller.userId, stateOf.get(c.id), c.countableSeq, mentions.get(c.id) ?? 0),
       }),
     );
     const last = shown[shown.length - 1];

@@ -1,11 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { DeleteMessageResponseSchema, type DeleteMessageRequest, type DeleteMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageDeletedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { NotFoundError, PermissionDeniedError } from "@caas/shared";
+import { NotFoundError } from "@caas/shared";
 import type { Caller, ChatCore } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid } from "../domain/input.js";
-import { mayDeleteMessage } from "../domain/rules.js";
+import { authorizeAction, conversationAttrs, tenantGranted } from "./authorize.js";
 import type { MessageOps } from "./message-ops.js";
 import { redactEdits, redactMessage } from "./redaction.js";
 
@@ -26,12 +26,15 @@ export class DeleteOps {
   async delete(caller: Caller, req: DeleteMessageRequest): Promise<DeleteMessageResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     const messageId = checkUuid("message_id", req.messageId);
-    const { member } = await this.core.requireMember(caller, conversationId);
+    // Members, and tenant moderators in any conversation of the tenant (ABAC engine, store of record).
+    const { stores } = this.core;
+    const [conversation, member] = await Promise.all([stores.conversations.get(caller.scope, conversationId), stores.members.get(caller.scope, conversationId, caller.userId)]);
+    if (!conversation || conversation.deletedSeq > 0) throw new NotFoundError("conversation");
+    const attrs = conversationAttrs(conversation, member);
+    if (attrs.role === undefined && !(await tenantGranted(this.core, caller, "message.delete.any"))) throw new NotFoundError("conversation");
     const found = await this.messages.find(caller.scope, conversationId, messageId);
     if (!found) throw new NotFoundError("message");
-    if (!mayDeleteMessage(member.role, found.message.senderId === caller.userId)) {
-      throw new PermissionDeniedError("only the sender, owners and admins delete a message");
-    }
+    await authorizeAction(this.core, caller, "message.delete", { ...attrs, isOwner: found.message.senderId === caller.userId });
     if (found.log.redacted) {
       // Edits committed while a delete ran are redacted by their editor; this catches any left.
       await redactEdits(this.core, caller.scope, conversationId, found.log.seq);

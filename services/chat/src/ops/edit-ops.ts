@@ -18,6 +18,7 @@ import { markOf } from "../domain/marks.js";
 import { MAX_TEXT_CHARS, type MessageOps } from "./message-ops.js";
 import { writableMessage } from "./message-target.js";
 import { MessageViews } from "./message-views.js";
+import { recordMentions } from "./mention-ops.js";
 import { redactEdits } from "./redaction.js";
 
 /**
@@ -41,7 +42,7 @@ export class EditOps {
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
     if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");
     checkCustom("custom", req.custom, this.core.limits.maxCustomBytes);
-    const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false });
+    const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false, action: "message.edit" });
     const { message, log } = t.found;
     if (message.senderId !== caller.userId) throw new PermissionDeniedError("only the sender edits a message");
     if (req.text === "" && req.custom === undefined && message.attachments.length === 0) throw invalid("text", "a message needs text, attachments or custom data");
@@ -77,6 +78,7 @@ export class EditOps {
       await redactEdits(this.core, caller.scope, t.conversationId, log.seq);
       throw new FailedPreconditionError("the message was deleted");
     }
+    await recordMentions(this.core, caller.scope, { conversationId: t.conversationId, seq: message.seq, senderId: message.senderId, mentionedUserIds: kept }, committed.log.createTimeMs);
     const [view] = await this.views.materialize(caller.scope, caller.userId, t.conversationId, [now]);
     return create(EditMessageResponseSchema, { message: view! });
   }

@@ -16,7 +16,7 @@ import { InviteSchema, type Invite } from "@caas/gen/caas/chat/v1/invite_pb.js";
 import { FailedPreconditionError, newId, NotFoundError, PermissionDeniedError } from "@caas/shared";
 import type { Caller, ChatCore } from "../core.js";
 import { checkUuid, invalid } from "../domain/input.js";
-import { mayAddMembers, mayManageConversation } from "../domain/rules.js";
+import { authorizeAction, conversationAttrs, restrictionOf } from "./authorize.js";
 import { memberView } from "../domain/views.js";
 import type { InviteRecord } from "../ports/invite-store.js";
 import type { ConversationOps } from "./conversation-ops.js";
@@ -54,7 +54,7 @@ export class InviteOps {
     if (!Number.isInteger(req.maxUses) || req.maxUses < 0 || req.maxUses > MAX_USES) throw invalid("max_uses", `between 0 and ${MAX_USES}`);
     const { conversation, member } = await this.core.requireMember(caller, conversationId);
     if (conversation.kind === "direct") throw new FailedPreconditionError("DIRECT conversations take no invites");
-    if (!mayAddMembers(member.role, conversation.joinPolicy)) throw new PermissionDeniedError("only owners and admins invite to this conversation");
+    await authorizeAction(this.core, caller, "member.invite", conversationAttrs(conversation, member));
     if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
     const now = this.core.clock.nowMs();
     const code = randomBytes(24).toString("base64url");
@@ -87,6 +87,9 @@ export class InviteOps {
     if (!conversation || conversation.deletedSeq > 0) throw new NotFoundError("invite");
     let row = prior?.active ? prior : undefined;
     if (!row) {
+      // Banned users cannot come back through an invite (ABAC engine, ban read from the store of record).
+      const banned = await restrictionOf(this.core, caller, id, caller.userId, "ban");
+      await authorizeAction(this.core, caller, "member.join", { ...conversationAttrs(conversation, undefined), invited: true, callerBanned: banned !== undefined });
       if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
       if ((await stores.members.count(caller.scope, id)) + 1 > limits.maxMembers) throw new FailedPreconditionError(`a conversation has at most ${limits.maxMembers} members`);
       if ((await stores.invites.claim(caller.scope, invite, caller.userId, now)) === "exhausted") throw new FailedPreconditionError("the invite has no uses left");
@@ -100,11 +103,11 @@ export class InviteOps {
   async revoke(caller: Caller, req: RevokeInviteRequest): Promise<RevokeInviteResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     const inviteId = checkUuid("invite_id", req.inviteId);
-    const { member } = await this.core.requireMember(caller, conversationId);
+    const { conversation, member } = await this.core.requireMember(caller, conversationId);
     const { invites } = this.core.stores;
     const invite = await invites.get(caller.scope, inviteId);
     if (!invite || invite.conversationId !== conversationId) throw new NotFoundError("invite");
-    if (!mayManageConversation(member.role) && invite.createdBy !== caller.userId) throw new PermissionDeniedError("only owners, admins and its creator revoke an invite");
+    await authorizeAction(this.core, caller, "invite.revoke", { ...conversationAttrs(conversation, member), isOwner: invite.createdBy === caller.userId });
     const revoked = (await invites.revoke(caller.scope, inviteId, this.core.clock.nowMs())) ?? invite;
     return create(RevokeInviteResponseSchema, { invite: inviteView(revoked, await invites.useCount(caller.scope, inviteId)) });
   }

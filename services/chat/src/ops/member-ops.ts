@@ -23,7 +23,9 @@ import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
-import { mayAddMembers, mayAddWithRole, mayChangeRole, mayRemove } from "../domain/rules.js";
+import { inForce } from "../ports/moderation-store.js";
+import { authorizeAction, conversationAttrs, restrictionOf } from "./authorize.js";
+import { ModerationOps } from "./moderation-ops.js";
 import { memberView, roleEnum, roleOf } from "../domain/views.js";
 import type { MemberRecord, RoleKind } from "../ports/member-store.js";
 import type { ConversationOps } from "./conversation-ops.js";
@@ -48,11 +50,15 @@ export class MemberOps {
     if (role !== "member" && role !== "admin") throw invalid("role", "must be MEMBER or ADMIN");
     const { conversation, member: actor } = await this.core.requireMember(caller, conversationId);
     refuseDirect(conversation.kind);
-    if (!mayAddMembers(actor.role, conversation.joinPolicy)) throw new PermissionDeniedError("only owners and admins add members to this conversation");
-    if (!mayAddWithRole(actor.role, role)) throw new PermissionDeniedError("only owners add admins");
+    await authorizeAction(this.core, caller, "member.add", { ...conversationAttrs(conversation, actor), newRole: role });
     const { stores, writer } = this.core;
     const existing = new Map((await stores.members.getMany(caller.scope, conversationId, userIds)).map((m) => [m.userId, m]));
     const joining = userIds.filter((u) => !existing.get(u)?.active);
+    // Banned users cannot be added back until unbanned (FAILED_PRECONDITION, as the contract says).
+    const now = this.core.clock.nowMs();
+    for (const u of joining) {
+      if (inForce(await stores.moderation.get(caller.scope, conversationId, u, "ban"), now)) throw new FailedPreconditionError(`user ${u} is banned from this conversation`);
+    }
     if (joining.length > 0 && (await stores.members.count(caller.scope, conversationId)) + joining.length > this.core.limits.maxMembers) {
       throw new FailedPreconditionError(`a conversation has at most ${this.core.limits.maxMembers} members`);
     }
@@ -76,6 +82,9 @@ export class MemberOps {
     let row = prior?.active ? prior : undefined;
     if (!row) {
       if (conversation.joinPolicy !== "open") throw new NotFoundError("conversation");
+      // Banned users cannot rejoin (ABAC engine, ban read from the store of record).
+      const banned = await restrictionOf(this.core, caller, id, caller.userId, "ban");
+      await authorizeAction(this.core, caller, "member.join", { ...conversationAttrs(conversation, undefined), callerBanned: banned !== undefined });
       if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
       if ((await stores.members.count(caller.scope, id)) + 1 > this.core.limits.maxMembers) {
         throw new FailedPreconditionError(`a conversation has at most ${this.core.limits.maxMembers} members`);
@@ -118,10 +127,11 @@ export class MemberOps {
     if (userId === caller.userId) throw invalid("user_id", "use LeaveConversation to leave");
     const { conversation, member: actor } = await this.core.requireMember(caller, conversationId);
     refuseDirect(conversation.kind);
-    if (actor.role === "member") throw new PermissionDeniedError("only owners and admins remove members");
+    // Members learn nothing of the target: the right is checked as if it were a member first.
+    await authorizeAction(this.core, caller, "member.remove", { ...conversationAttrs(conversation, actor), targetRole: "member" });
     const target = await this.core.stores.members.get(caller.scope, conversationId, userId);
     if (!target?.active) throw new NotFoundError("member");
-    if (!mayRemove(actor.role, target.role)) throw new PermissionDeniedError("admins remove members only");
+    await authorizeAction(this.core, caller, "member.remove", { ...conversationAttrs(conversation, actor), targetRole: target.role });
     await this.end(caller, target, "member removed");
     return create(RemoveMemberResponseSchema, {});
   }
@@ -144,7 +154,7 @@ export class MemberOps {
     const { stores, writer } = this.core;
     const target = userId === caller.userId ? access.member : await stores.members.get(caller.scope, conversationId, userId);
     if (!target?.active) throw new NotFoundError("member");
-    if (!mayChangeRole(access.member.role, target.role, role)) throw new PermissionDeniedError("owners change roles; admins only make members admins");
+    await authorizeAction(this.core, caller, "member.role.change", { ...conversationAttrs(access.conversation, access.member), targetRole: target.role, newRole: role });
     if (target.role === role) return create(UpdateMemberRoleResponseSchema, { member: memberView(target) });
     if (target.role === "owner") await this.refuseLastOwner(caller, access, "change the role of the last owner", true);
     const committed = await writer.append(caller.scope, {
@@ -163,11 +173,7 @@ export class MemberOps {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     const limit = pageSize(req.pageSize, 100, 500);
     const access = await this.core.requireReader(caller, conversationId);
-    if (req.state === MemberState.BANNED) {
-      // Bans come with issue #6; until then the list is empty, and only moderators may ask.
-      if (access.kind !== "member" || access.member.role === "member") throw new PermissionDeniedError("only owners and admins list bans");
-      return create(ListMembersResponseSchema, {});
-    }
+    if (req.state === MemberState.BANNED) return new ModerationOps(this.core).listBans(caller, access, limit, req.pageToken);
     if (req.state === MemberState.MUTED) throw invalid("state", "UNSPECIFIED lists current members; BANNED lists bans");
     const binding = { tenantId: caller.scope.tenantId, query: `members|${conversationId}|${req.state}` };
     const after = this.core.pageTokens.decode<[number, string]>(binding, req.pageToken);

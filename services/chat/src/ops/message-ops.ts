@@ -13,7 +13,7 @@ import {
   type SendMessageResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { MessageSchema, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
+import { MessageSchema, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -27,8 +27,9 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
-import { maySend } from "../domain/rules.js";
+import { authorizeAction, writeAttrs } from "./authorize.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
+import { recordMentions } from "./mention-ops.js";
 
 const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
 /** Characters (code points) of a message text. */
@@ -42,7 +43,11 @@ export class MessageOps {
     this.views = new MessageViews(core);
   }
 
-  async send(caller: Caller, req: SendMessageRequest): Promise<SendMessageResponse> {
+  /**
+   * Sends a message. `forwardedFrom` (ForwardMessage) marks a copy of another message; its
+   * idempotent retries are then recognised by the source, whatever its body became since.
+   */
+  async send(caller: Caller, req: SendMessageRequest, extra: { forwardedFrom?: ForwardedFrom } = {}): Promise<SendMessageResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
     if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
@@ -55,14 +60,16 @@ export class MessageOps {
     const replyTo = req.replyToMessageId === "" ? "" : checkUuid("reply_to_message_id", req.replyToMessageId);
     const threadParent = req.threadParentId === "" ? "" : checkUuid("thread_parent_id", req.threadParentId);
     // The request's payload (the sender is the caller, never a field), for idempotent retries.
-    const hash = payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent });
+    const forwardedFrom = extra.forwardedFrom;
+    const hash = forwardedFrom
+      ? payloadHash({ forwardedFrom: { conversationId: forwardedFrom.conversationId, messageId: forwardedFrom.messageId } })
+      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent });
 
     await this.core.throttle(caller, "send", this.core.limits.sendRate);
     const { stores, writer } = this.core;
     const { conversation, member } = await this.core.requireMember(caller, conversationId);
-    if (!maySend(conversation.kind, member.role)) throw new PermissionDeniedError("only owners and admins post in a CHANNEL");
-    if (conversation.archived) throw new FailedPreconditionError("the conversation is archived");
-    if (conversation.frozen && member.role === "member") throw new FailedPreconditionError("the conversation is frozen");
+    // The ABAC engine on the store of record: channel roles, mute, DIRECT blocks, archived, frozen.
+    await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member));
     if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");
     if (threadParent !== "") {
       const parent = await this.find(caller.scope, conversationId, threadParent);
@@ -92,6 +99,7 @@ export class MessageOps {
             ...(req.custom === undefined ? {} : { custom: req.custom }),
             replyToMessageId: replyTo,
             threadParentId: threadParent,
+            ...(forwardedFrom ? { forwardedFrom } : {}),
             createTime: timestampFromMs(h.createTimeMs),
           }),
         }),
@@ -104,6 +112,7 @@ export class MessageOps {
     const { seq, countableSeq, createTimeMs } = committed.log;
     // Sending reads everything up to one's own message.
     await stores.readStates.advance(caller.scope, { conversationId, userId: caller.userId, seq, countableSeq, timeMs: createTimeMs });
+    if (payload.case === "messageCreated" && payload.value.message) await recordMentions(this.core, caller.scope, payload.value.message, createTimeMs);
     return create(SendMessageResponseSchema, {
       messageId: payload.case === "messageCreated" ? payload.value.message!.id : "",
       seq: BigInt(seq),

@@ -1,6 +1,7 @@
-import { FailedPreconditionError, NotFoundError } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, type Action } from "@caas/shared";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { checkUuid } from "../domain/input.js";
+import { authorizeAction, writeAttrs } from "./authorize.js";
 import type { MessageOps } from "./message-ops.js";
 import type { LoggedMessage } from "./message-views.js";
 
@@ -21,15 +22,17 @@ export async function writableMessage(
   messages: MessageOps,
   caller: Caller,
   ids: { conversationId: string; messageId: string },
-  opts: { allowDeleted: boolean },
+  opts: { allowDeleted: boolean; action?: Action },
 ): Promise<MessageTarget> {
   const conversationId = checkUuid("conversation_id", ids.conversationId);
   const messageId = checkUuid("message_id", ids.messageId);
   const access = await core.requireMember(caller, conversationId);
-  if (access.conversation.archived) throw new FailedPreconditionError("the conversation is archived");
-  if (access.conversation.frozen && access.member.role === "member") throw new FailedPreconditionError("the conversation is frozen");
   const found = await messages.find(caller.scope, conversationId, messageId);
   if (!found) throw new NotFoundError("message");
+  // The ABAC engine on the store of record. Without an action only the conversation's state
+  // counts (archived; frozen for non-moderators): removals that tidy up stay open to muted members.
+  const attrs = await writeAttrs(core, caller, access.conversation, access.member, { mute: opts.action !== undefined });
+  await authorizeAction(core, caller, opts.action ?? "message.react", { ...attrs, isOwner: found.message.senderId === caller.userId, blocked: false });
   if (found.message.deleted && !opts.allowDeleted) throw new FailedPreconditionError("the message was deleted");
   return { ...access, conversationId, found };
 }

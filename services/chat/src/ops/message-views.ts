@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MessageSchema, ReactionCountSchema, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
+import { MessageSchema, ReactionCountSchema, ThreadSummarySchema, type Message, type ThreadSummary } from "@caas/gen/caas/chat/v1/message_pb.js";
 import type { LogEvent, TenantScope } from "@caas/shared";
 import type { ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
-import type { MarkRecord } from "../ports/message-mark-store.js";
+import type { MarkRecord, ThreadRecord } from "../ports/message-mark-store.js";
 
 /** A message as its MessageCreated event carries it, with that event. */
 export interface LoggedMessage {
@@ -23,10 +23,18 @@ export class MessageViews {
 
   async materialize(scope: TenantScope, readerId: string, conversationId: string, found: LoggedMessage[]): Promise<Message[]> {
     if (found.length === 0) return [];
-    const marks = await this.core.stores.marks.ofMessages(scope, conversationId, found.map((f) => f.log.seq));
+    const seqs = found.map((f) => f.log.seq);
+    const [marks, threads] = await Promise.all([this.core.stores.marks.ofMessages(scope, conversationId, seqs), this.core.stores.marks.threads(scope, conversationId, seqs)]);
     const bySeq = new Map<number, MarkRecord[]>();
     for (const m of marks) bySeq.set(m.messageSeq, [...(bySeq.get(m.messageSeq) ?? []), m]);
-    return Promise.all(found.map((f) => this.one(scope, readerId, f, bySeq.get(f.log.seq) ?? [])));
+    const threadOf = new Map(threads.map((t) => [t.messageSeq, threadView(t)]));
+    const messages = await Promise.all(found.map((f) => this.one(scope, readerId, f, bySeq.get(f.log.seq) ?? [])));
+    // Thread roots carry their summary (ADR 0021), tombstones too: their replies stay listed.
+    for (const m of messages) {
+      const thread = threadOf.get(Number(m.seq));
+      if (thread) m.thread = thread;
+    }
+    return messages;
   }
 
   private async one(scope: TenantScope, readerId: string, f: LoggedMessage, marks: MarkRecord[]): Promise<Message> {
@@ -58,4 +66,14 @@ export class MessageViews {
       editTime: p.value.editTime ?? timestampFromMs(log.createTimeMs),
     };
   }
+}
+
+/** The public thread summary of a root message. */
+function threadView(t: ThreadRecord): ThreadSummary {
+  return create(ThreadSummarySchema, {
+    replyCount: Math.min(t.replyCount, 2_147_483_647),
+    lastReplySeq: BigInt(t.lastReplySeq),
+    lastReplyTime: timestampFromMs(t.lastReplyTimeMs),
+    participantIds: t.participantIds,
+  });
 }

@@ -18,7 +18,6 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
-import { mayPin } from "../domain/rules.js";
 import type { Committed } from "../log-writer.js";
 import { messageOf, type MessageOps } from "./message-ops.js";
 import { writableMessage, type MessageTarget } from "./message-target.js";
@@ -109,9 +108,8 @@ export class PinOps {
   }
 
   private async target(caller: Caller, req: { conversationId: string; messageId: string }, allowDeleted: boolean): Promise<MessageTarget> {
-    const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted });
-    if (!mayPin(t.conversation.kind, t.member.role)) throw new PermissionDeniedError("only owners and admins pin messages");
-    return t;
+    // The ABAC engine decides message.pin (role, tenant grants, archived, frozen) in writableMessage.
+    return writableMessage(this.core, this.messages, caller, req, { allowDeleted, action: "message.pin" });
   }
 
   private async apply(caller: Caller, committed: Committed): Promise<void> {

@@ -34,7 +34,7 @@ export class ReactionOps {
 
   async add(caller: Caller, req: AddReactionRequest): Promise<AddReactionResponse> {
     const reaction = checkReaction(req.reaction);
-    const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false });
+    const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false, action: "message.react" });
     const { marks } = this.core.stores;
     const messageSeq = t.found.log.seq;
     const current = await marks.get(caller.scope, t.conversationId, messageSeq, "reaction", reaction, caller.userId);

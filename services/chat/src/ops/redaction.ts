@@ -7,12 +7,15 @@ import { messageOf } from "./message-ops.js";
 
 /**
  * Replaces a MessageCreated event's body with its tombstone (the same event, the message's body
- * redacted) and empties the conversation's last-message preview if it is this message.
+ * redacted), drops its mention records and empties the conversation's last-message preview if it
+ * is this message.
  */
 export async function redactMessage(core: ChatCore, scope: TenantScope, log: LogEvent): Promise<void> {
   const event = decodeEvent(log);
   const tombstone = messageOf({ ...log, redacted: true }, event);
   if (!tombstone) return;
+  // First, so that a retry after a crash (which finds the message not yet redacted) gets here again.
+  await core.stores.mentions.forget(scope, log.conversationId, log.seq);
   event.payload = { case: "messageCreated", value: create(MessageCreatedSchema, { message: tombstone }) };
   await core.stores.events.redact(scope, log.conversationId, log.seq, encodeEvent(event));
   await core.stores.conversations.redactLastMessage(scope, log.conversationId, log.seq);

@@ -22,7 +22,7 @@ import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkCustom, checkUuid, invalid } from "../domain/input.js";
-import { mayManageConversation } from "../domain/rules.js";
+import { authorizeAction, conversationAttrs } from "./authorize.js";
 import { policyOf } from "../domain/views.js";
 import type { SettingsChange } from "../ports/conversation-store.js";
 import type { ConversationOps } from "./conversation-ops.js";
@@ -113,8 +113,8 @@ export class SettingsOps {
    */
   async delete(caller: Caller, conversationId: string): Promise<DeleteConversationResponse> {
     const id = checkUuid("conversation_id", conversationId);
-    const { member } = await this.core.requireMember(caller, id);
-    if (member.role !== "owner") throw new PermissionDeniedError("only owners delete a conversation");
+    const access = await this.core.requireMember(caller, id);
+    await authorizeAction(this.core, caller, "conversation.delete", conversationAttrs(access.conversation, access.member));
     const committed = await this.core.writer.append(caller.scope, {
       conversationId: id,
       actorId: caller.userId,
@@ -130,7 +130,7 @@ export class SettingsOps {
   /** The caller's membership as an owner or admin; PERMISSION_DENIED for plain members. */
   private async manager(caller: Caller, conversationId: string): Promise<MemberAccess> {
     const access = await this.core.requireMember(caller, conversationId);
-    if (!mayManageConversation(access.member.role)) throw new PermissionDeniedError("only owners and admins change a conversation");
+    await authorizeAction(this.core, caller, "conversation.update", conversationAttrs(access.conversation, access.member));
     return access;
   }
 

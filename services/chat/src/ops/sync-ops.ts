@@ -1,12 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import {
   GetUnreadCountsResponseSchema,
-  MarkReadResponseSchema,
   SyncResponseSchema,
   type GetUnreadCountsRequest,
   type GetUnreadCountsResponse,
-  type MarkReadRequest,
-  type MarkReadResponse,
   type SyncRequest,
   type SyncResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
@@ -16,11 +13,12 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUuid, invalid } from "../domain/input.js";
 import { readStateView, unreadCount } from "../domain/views.js";
+import { mentionCounts } from "./mention-ops.js";
 
 /** Most conversations GetUnreadCounts lists when none are named. */
 const UNREAD_LIST_MAX = 200;
 
-/** Sync, MarkRead, GetUnreadCounts. */
+/** Sync, GetUnreadCounts (MarkRead lives with the other markers in receipt-ops.ts). */
 export class SyncOps {
   constructor(private readonly core: ChatCore) {}
 
@@ -49,30 +47,6 @@ export class SyncOps {
     });
   }
 
-  /** Moves the caller's read marker forward (clamped to the head; a lower seq changes nothing). */
-  async markRead(caller: Caller, req: MarkReadRequest): Promise<MarkReadResponse> {
-    const conversationId = checkUuid("conversation_id", req.conversationId);
-    if (req.seq <= 0n) throw invalid("seq", "must be positive");
-    await this.core.requireMember(caller, conversationId);
-    const { events, readStates } = this.core.stores;
-    const head = await events.head(caller.scope, conversationId);
-    const seq = req.seq > BigInt(head.seq) ? head.seq : Number(req.seq);
-    let state = await readStates.get(caller.scope, conversationId, caller.userId);
-    if (seq > (state?.lastReadSeq ?? 0)) {
-      const [at] = await events.read(caller.scope, conversationId, seq - 1, 1);
-      if (at) {
-        state = await readStates.advance(caller.scope, {
-          conversationId,
-          userId: caller.userId,
-          seq,
-          countableSeq: at.countableSeq,
-          timeMs: this.core.clock.nowMs(),
-        });
-      }
-    }
-    return create(MarkReadResponseSchema, { readState: readStateView(conversationId, caller.userId, state, head.countableSeq) });
-  }
-
   /**
    * Unread counts from the conversation projection's countable counter and the caller's read
    * positions; totals cover every current conversation of the caller except archived and deleted ones.
@@ -91,15 +65,18 @@ export class SyncOps {
     }
     const states = new Map((await stores.readStates.ofUser(caller.scope, caller.userId, ids)).map((s) => [s.conversationId, s]));
     const byId = new Map(conversations.map((c) => [c.id, c]));
+    const mentions = await mentionCounts(this.core, caller.scope, caller.userId, conversations.map((c) => c.id), states);
     let totalUnread = 0;
+    let totalMentions = 0;
     let unreadConversations = 0;
     for (const c of conversations) {
       if (c.archived) continue;
       const n = unreadCount(states.get(c.id), c.countableSeq);
       totalUnread += n;
+      totalMentions += mentions.get(c.id) ?? 0;
       if (n > 0) unreadConversations++;
     }
-    const view = (id: string): ReadState => readStateView(id, caller.userId, states.get(id), byId.get(id)!.countableSeq);
+    const view = (id: string): ReadState => readStateView(id, caller.userId, states.get(id), byId.get(id)!.countableSeq, mentions.get(id) ?? 0);
     let listed: ReadState[];
     let truncated = false;
     if (requested.length > 0) {
@@ -108,7 +85,7 @@ export class SyncOps {
       listed = requested.map(view);
     } else {
       const unread = conversations
-        .filter((c) => !c.archived && unreadCount(states.get(c.id), c.countableSeq) > 0)
+        .filter((c) => !c.archived && (unreadCount(states.get(c.id), c.countableSeq) > 0 || (mentions.get(c.id) ?? 0) > 0))
         .sort((a, b) => b.activityMs - a.activityMs || (a.id < b.id ? 1 : -1));
       truncated = unread.length > UNREAD_LIST_MAX;
       listed = unread.slice(0, UNREAD_LIST_MAX).map((c) => view(c.id));
@@ -116,7 +93,7 @@ export class SyncOps {
     return create(GetUnreadCountsResponseSchema, {
       readStates: listed,
       totalUnreadCount: Math.min(totalUnread, 2_147_483_647),
-      totalMentionCount: 0,
+      totalMentionCount: Math.min(totalMentions, 2_147_483_647),
       unreadConversationCount: unreadConversations,
       truncated,
     });

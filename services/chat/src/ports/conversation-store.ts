@@ -74,6 +74,8 @@ export interface SettingsChange {
   custom?: JsonObject | null;
   joinPolicy?: JoinPolicyKind;
   archived?: boolean;
+  /** FreezeConversation / UnfreezeConversation (moderation). */
+  frozen?: boolean;
   /** Marks the conversation deleted at `seq` (for good: nothing undeletes it). */
   deleted?: boolean;
 }
@@ -153,6 +155,13 @@ export interface ConversationStore {
    * it is flagged deleted; otherwise nothing changes. Idempotent. Unknown ids are ignored.
    */
   redactLastMessage(scope: TenantScope, id: string, seq: number): Promise<void>;
+
+  /**
+   * Projection rebuild (ADR 0021): forgets the last message and moves `activityMs` back to the
+   * creation time, so replaying the log sets both again from scratch. The counters (lastSeq,
+   * countableSeq, changeMs) are kept: they are maxima a replay reaches anyway. Unknown ids are ignored.
+   */
+  resetLastMessage(scope: TenantScope, id: string): Promise<void>;
 
   /**
    * Applies a settings event: the fields change only when `seq` is newer than the last applied

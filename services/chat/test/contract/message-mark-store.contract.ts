@@ -86,6 +86,52 @@ export function messageMarkStoreContract(name: string, open: OpenInstances): voi
       expect(all[0]).toEqual(pin(2, 16));
     });
 
+    const reply = (messageSeq: number, seq: number, userId: string): MarkRecord => ({ conversationId: conv, messageSeq, kind: "reply", key: String(seq), userId, seq, present: true, actorId: userId, timeMs: T0 + seq });
+
+    it("sums up thread replies per root, pages a root's replies oldest first, and keeps them out of ofMessages", async () => {
+      for (const [seq, user] of [[3, "bob"], [4, "carol"], [6, "bob"], [7, "dan"], [8, "erin"], [9, "fay"], [10, "gus"]] as const) {
+        await store.apply(scope, reply(2, seq, user));
+      }
+      await inst.b.marks.apply(scope, reply(2, 6, "bob"));
+      await store.apply(scope, reply(5, 11, "bob"));
+      await store.apply(scope, reaction(2, "👍", "bob", 12));
+      const threads = (await inst.b.marks.threads(scope, conv, [2, 5, 99])).sort((x, y) => x.messageSeq - y.messageSeq);
+      expect(threads).toEqual([
+        { messageSeq: 2, replyCount: 7, lastReplySeq: 10, lastReplyTimeMs: T0 + 10, participantIds: ["gus", "fay", "erin", "dan", "bob"] },
+        { messageSeq: 5, replyCount: 1, lastReplySeq: 11, lastReplyTimeMs: T0 + 11, participantIds: ["bob"] },
+      ]);
+      expect(await store.threads(scope, conv, [])).toEqual([]);
+      expect((await store.replies(scope, conv, 2, { afterSeq: 0, limit: 3 })).map((m) => m.seq)).toEqual([3, 4, 6]);
+      expect((await inst.b.marks.replies(scope, conv, 2, { afterSeq: 6, limit: 10 })).map((m) => [m.seq, m.userId])).toEqual([
+        [7, "dan"],
+        [8, "erin"],
+        [9, "fay"],
+        [10, "gus"],
+      ]);
+      expect((await store.ofMessages(scope, conv, [2, 5])).map((m) => m.kind)).toEqual(["reaction"]);
+      expect(await store.count(scope, conv, { kind: "reply", messageSeq: 2 })).toBe(7);
+      expect(await store.threads(freshTenantScope(), conv, [2])).toEqual([]);
+      expect(await store.replies(freshTenantScope(), conv, 2, { afterSeq: 0, limit: 10 })).toEqual([]);
+      await expect(store.apply(scope, { ...reply(2, 13, "bob"), key: "12" })).rejects.toThrow(RangeError);
+      await expect(store.apply(scope, reply(2, 14, ""))).rejects.toThrow(RangeError);
+      await expect(store.replies(scope, conv, 2, { afterSeq: 0, limit: 0 })).rejects.toThrow(RangeError);
+    });
+
+    it("clears one conversation's marks of one tenant only", async () => {
+      const otherConv = newId();
+      const other = freshTenantScope();
+      await store.apply(scope, reaction(2, "👍", "bob", 4));
+      await store.apply(scope, reply(2, 5, "bob"));
+      await store.apply(scope, { ...pin(2, 6), conversationId: otherConv });
+      await store.apply(other, reaction(2, "👍", "bob", 4));
+      await inst.b.marks.clear(scope, conv);
+      await store.clear(scope, conv);
+      expect(await store.ofMessages(scope, conv, [2])).toEqual([]);
+      expect(await store.threads(scope, conv, [2])).toEqual([]);
+      expect(await store.count(scope, otherConv, { kind: "pin" })).toBe(1);
+      expect(await store.count(other, conv, { kind: "reaction" })).toBe(1);
+    });
+
     it("keeps tenants and conversations apart", async () => {
       await store.apply(scope, reaction(2, "👍", "bob", 4));
       await store.apply(scope, pin(2, 5));

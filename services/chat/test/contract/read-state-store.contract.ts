@@ -25,7 +25,7 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
 
     it("creates the position and only ever moves it forward", async () => {
       expect(await store.get(scope, conv, "ann")).toBeUndefined();
-      expect(await store.advance(scope, at(3, 2))).toEqual({ conversationId: conv, userId: "ann", lastReadSeq: 3, lastReadCountable: 2, updateTimeMs: T0 + 3 });
+      expect(await store.advance(scope, at(3, 2))).toEqual({ conversationId: conv, userId: "ann", lastReadSeq: 3, lastReadCountable: 2, lastDeliveredSeq: 0, updateTimeMs: T0 + 3 });
       expect(await inst.b.readStates.advance(scope, at(2, 1))).toMatchObject({ lastReadSeq: 3, lastReadCountable: 2, updateTimeMs: T0 + 3 });
       expect(await store.advance(scope, at(3, 3))).toMatchObject({ lastReadSeq: 3, lastReadCountable: 2 });
       expect(await store.advance(scope, at(9, 4))).toMatchObject({ lastReadSeq: 9, lastReadCountable: 4 });
@@ -61,6 +61,56 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
       await expect(store.get({ tenantId: scope.tenantId } as TenantScope, conv, "ann")).rejects.toThrow(TypeError);
       await expect(store.advance(scope, { ...at(1), seq: -1 })).rejects.toThrow(RangeError);
       await expect(store.advance(scope, { ...at(1), userId: "" })).rejects.toThrow(RangeError);
+      await expect(store.advanceDelivered(scope, { conversationId: conv, userId: "ann", seq: 1.5, timeMs: T0 })).rejects.toThrow(RangeError);
+      await expect(store.advanceDelivered({ tenantId: scope.tenantId } as TenantScope, { conversationId: conv, userId: "ann", seq: 1, timeMs: T0 })).rejects.toThrow(TypeError);
+      await expect(store.ofConversation(scope, conv, { limit: 0 })).rejects.toThrow(RangeError);
+    });
+
+    const delivered = (seq: number, userId = "ann", timeMs = T0 + 100 + seq) => ({ conversationId: conv, userId, seq, timeMs });
+
+    it("moves the delivery marker forward only, apart from the read marker", async () => {
+      expect(await store.advanceDelivered(scope, delivered(4))).toEqual({ conversationId: conv, userId: "ann", lastReadSeq: 0, lastReadCountable: 0, lastDeliveredSeq: 4, updateTimeMs: T0 + 104 });
+      expect(await inst.b.readStates.advanceDelivered(scope, delivered(2))).toMatchObject({ lastDeliveredSeq: 4, updateTimeMs: T0 + 104 });
+      // The read marker moves on its own and leaves the delivery marker where it is.
+      expect(await store.advance(scope, at(3, 2))).toMatchObject({ lastReadSeq: 3, lastReadCountable: 2, lastDeliveredSeq: 4 });
+      expect(await store.advanceDelivered(scope, delivered(9))).toMatchObject({ lastReadSeq: 3, lastDeliveredSeq: 9, updateTimeMs: T0 + 109 });
+      expect(await store.advance(scope, at(2, 1))).toMatchObject({ lastReadSeq: 3, lastDeliveredSeq: 9 });
+      expect(await inst.b.readStates.get(scope, conv, "ann")).toMatchObject({ lastReadSeq: 3, lastDeliveredSeq: 9 });
+      expect((await store.ofUser(scope, "ann", [conv]))[0]).toMatchObject({ lastReadSeq: 3, lastDeliveredSeq: 9 });
+    });
+
+    it("ends at the highest delivery seq under concurrent moves from two instances", async () => {
+      const seqs = [5, 2, 9, 7, 1, 8, 3];
+      await Promise.all(seqs.map((s, i) => (i % 2 === 0 ? store : inst.b.readStates).advanceDelivered(scope, delivered(s))));
+      expect(await store.get(scope, conv, "ann")).toMatchObject({ lastDeliveredSeq: 9, lastReadSeq: 0 });
+    });
+
+    it("lists a conversation's rows by user, paged, and those changed after a time", async () => {
+      await store.advance(scope, { ...at(2, 2, "cid"), timeMs: T0 + 10 });
+      await store.advance(scope, { ...at(5, 4, "ann"), timeMs: T0 + 20 });
+      await store.advanceDelivered(scope, delivered(7, "bob", T0 + 30));
+      await store.advance(scope, { ...at(9, 9, "dan"), conversationId: newId() });
+      const all = await store.ofConversation(scope, conv, { limit: 10 });
+      expect(all.map((r) => [r.userId, r.lastReadSeq, r.lastDeliveredSeq])).toEqual([
+        ["ann", 5, 0],
+        ["bob", 0, 7],
+        ["cid", 2, 0],
+      ]);
+      expect((await inst.b.readStates.ofConversation(scope, conv, { limit: 2 })).map((r) => r.userId)).toEqual(["ann", "bob"]);
+      expect((await store.ofConversation(scope, conv, { afterUserId: "bob", limit: 2 })).map((r) => r.userId)).toEqual(["cid"]);
+      expect((await store.ofConversation(scope, conv, { changedAfterMs: T0 + 10, limit: 10 })).map((r) => r.userId)).toEqual(["ann", "bob"]);
+      // A delivery move counts as a change of the row.
+      await store.advanceDelivered(scope, delivered(3, "cid", T0 + 40));
+      expect((await store.ofConversation(scope, conv, { changedAfterMs: T0 + 30, limit: 10 })).map((r) => [r.userId, r.lastReadSeq, r.lastDeliveredSeq])).toEqual([["cid", 2, 3]]);
+      expect(await store.ofConversation(freshTenantScope(), conv, { limit: 10 })).toEqual([]);
+    });
+
+    it("keeps delivery markers of tenants apart", async () => {
+      const other = freshTenantScope();
+      await store.advanceDelivered(scope, delivered(5));
+      expect(await store.get(other, conv, "ann")).toBeUndefined();
+      expect(await store.advanceDelivered(other, delivered(1))).toMatchObject({ lastDeliveredSeq: 1 });
+      expect(await store.get(scope, conv, "ann")).toMatchObject({ lastDeliveredSeq: 5 });
     });
   });
 

@@ -14,12 +14,21 @@ import { createMongoMemberStore } from "../../src/adapters/member-store-mongo.js
 import { createSqliteMemberStore } from "../../src/adapters/member-store-sqlite.js";
 import { createMongoReadStateStore } from "../../src/adapters/read-state-store-mongo.js";
 import { createSqliteReadStateStore } from "../../src/adapters/read-state-store-sqlite.js";
+import { createMongoMentionStore } from "../../src/adapters/mention-store-mongo.js";
+import { createSqliteMentionStore } from "../../src/adapters/mention-store-sqlite.js";
+import type { MentionStore } from "../../src/ports/mention-store.js";
 import type { ChatStateStore } from "../../src/ports/chat-state-store.js";
 import type { ConversationStore } from "../../src/ports/conversation-store.js";
 import type { InviteStore } from "../../src/ports/invite-store.js";
 import type { MemberStore } from "../../src/ports/member-store.js";
 import type { MessageMarkStore } from "../../src/ports/message-mark-store.js";
 import type { ReadStateStore } from "../../src/ports/read-state-store.js";
+import { createMongoBlockStore } from "../../src/adapters/block-store-mongo.js";
+import { createSqliteBlockStore } from "../../src/adapters/block-store-sqlite.js";
+import { createMongoModerationStore } from "../../src/adapters/moderation-store-mongo.js";
+import { createSqliteModerationStore } from "../../src/adapters/moderation-store-sqlite.js";
+import type { BlockStore } from "../../src/ports/block-store.js";
+import type { ModerationStore } from "../../src/ports/moderation-store.js";
 
 /** One handle on every chat store (the event log aside) of a backend, as one chat instance holds them. */
 export interface StoreSet {
@@ -28,7 +37,10 @@ export interface StoreSet {
   readStates: ReadStateStore;
   invites: InviteStore;
   marks: MessageMarkStore;
+  mentions: MentionStore;
   state: ChatStateStore;
+  moderation: ModerationStore;
+  blocks: BlockStore;
 }
 
 /** Two chat instances on one fresh backend namespace, like two chat processes sharing a database. */
@@ -42,7 +54,10 @@ function sqliteSet(db: Database.Database): StoreSet {
     readStates: createSqliteReadStateStore({ db }),
     invites: createSqliteInviteStore({ db }),
     marks: createSqliteMessageMarkStore({ db }),
+    mentions: createSqliteMentionStore({ db }),
     state: createSqliteChatStateStore({ db }),
+    moderation: createSqliteModerationStore({ db }),
+    blocks: createSqliteBlockStore({ db }),
   };
 }
 
@@ -58,7 +73,10 @@ function mongoSet(db: ChatMongoDb, collectionPrefix: string): StoreSet {
     readStates: createMongoReadStateStore({ db, collectionPrefix }),
     invites: createMongoInviteStore({ db, collectionPrefix }),
     marks: createMongoMessageMarkStore({ db, collectionPrefix }),
+    mentions: createMongoMentionStore({ db, collectionPrefix }),
     state: createMongoChatStateStore({ db, collectionPrefix }),
+    moderation: createMongoModerationStore({ db, collectionPrefix }),
+    blocks: createMongoBlockStore({ db, collectionPrefix }),
   };
 }
 

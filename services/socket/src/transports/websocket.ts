@@ -7,12 +7,32 @@ import type { Logger } from "@caas/shared";
 import type { FrameSink, Session } from "../session.js";
 import { shortReason, wsCloseStatus } from "../frames.js";
 
+/**
+ * Encoded pushed event frames, by the event they carry. The hub hands one Event object to every
+ * recipient session; its frame bytes are the same for all of them (reply_to 0), so a fan-out to
+ * N connections encodes once, not N times. Events are never mutated after dispatch.
+ */
+const pushedEvents = new WeakMap<object, Uint8Array>();
+
+/** A ServerFrame's wire bytes; pushed event frames are encoded once per event. */
+export function encodeFrame(f: ServerFrame): Uint8Array {
+  if (f.replyTo !== 0n || f.frame.case !== "event") return toBinary(ServerFrameSchema, f);
+  let bytes = pushedEvents.get(f.frame.value);
+  if (!bytes) {
+    bytes = toBinary(ServerFrameSchema, f);
+    pushedEvents.set(f.frame.value, bytes);
+  }
+  return bytes;
+}
+
 /** The WebSocket path on the socket service's port. */
 export const WS_PATH = "/ws";
 
 /** How the WebSocket endpoint is bounded and where its sessions come from. */
 export interface WebSocketEndpointOptions {
-  /** ws maxPayload: a bigger message closes the connection with 1009 (RFC 6455 "message too big"). */
+  /** Largest ClientFrame (AuthOk.max_frame_bytes): a bigger message closes with 4006 FRAME_TOO_LARGE. */
+  maxFrameBytes: number;
+  /** ws maxPayload (above maxFrameBytes): a message bigger still is cut off by ws with 1009 (RFC 6455 "message too big"). */
   maxPayload: number;
   /** Bytes the socket may hold unsent before the session counts as a slow consumer. */
   maxBufferedBytes: number;
@@ -29,7 +49,8 @@ export interface WebSocketEndpoint {
 /**
  * Binary WebSocket frames at /ws, one ClientFrame or ServerFrame per message. Each tick's frames
  * for a connection go out corked into one socket write. Text messages and undecodable bytes
- * close with 4010 (PROTOCOL_ERROR); other close codes are 4000 + CloseCode.
+ * close with 4010 (PROTOCOL_ERROR), a message over max_frame_bytes with 4006 (FRAME_TOO_LARGE);
+ * other close codes are 4000 + CloseCode.
  */
 export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, clientTracking: true });
@@ -39,7 +60,7 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
       write(frames: ServerFrame[]) {
         if (ws.readyState !== ws.OPEN) return;
         socket.cork();
-        for (const f of frames) ws.send(toBinary(ServerFrameSchema, f));
+        for (const f of frames) ws.send(encodeFrame(f));
         socket.uncork();
       },
       congested: () => ws.bufferedAmount > opts.maxBufferedBytes,
@@ -55,7 +76,8 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
         return;
       }
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-      session.receiveBytes(bytes);
+      if (bytes.byteLength > opts.maxFrameBytes) session.frameTooLarge(bytes.byteLength);
+      else session.receiveBytes(bytes);
     });
     ws.on("close", () => session.detach());
     ws.on("error", (err) => opts.logger.debug({ err: err.message }, "websocket error"));

@@ -1,0 +1,61 @@
+import { create } from "@bufbuild/protobuf";
+import { ReceiptSchema } from "@caas/gen/caas/chat/v1/read_state_pb.js";
+import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
+import { USER_STATE_EVENTS, type EventBus, type Subscription } from "@caas/shared";
+import type { Hub } from "./hub.js";
+
+/** Markers remembered per (tenant, user, conversation) to drop redelivered or older records. */
+const MAX_TRACKED_MARKERS = 100_000;
+
+/**
+ * Live receipts from `caas.chat.userstate.v1`: a moved read or delivery marker goes as
+ * `read_state` to every local connection of its user (their other devices) and, where the
+ * conversation shares receipts (DIRECT, GROUP of at most 100 members), as `receipt` to the local
+ * connections of the other members. Records are at least once and markers only move forward, so
+ * a record that advances neither marker beyond what this instance last pushed is dropped. Other
+ * payload cases (blocks) are skipped.
+ */
+export class ReceiptRelay {
+  private readonly seen = new Map<string, { read: bigint; delivered: bigint }>();
+
+  constructor(private readonly hub: Hub) {}
+
+  /** Applies one user-state record. */
+  apply(env: UserStateEventEnvelope): void {
+    const p = env.payload;
+    if (p.case !== "readMarkerMoved" && p.case !== "deliveryMarkerMoved") return;
+    const state = p.value.readState;
+    if (!state || state.conversationId === "" || env.tenantId === "" || env.userId === "") return;
+    const userId = env.userId;
+    if (!this.advances(`${env.tenantId}\u0000${userId}\u0000${state.conversationId}`, state.lastReadSeq, state.lastDeliveredSeq)) return;
+    const own = state.userId === userId ? state : { ...state, userId };
+    for (const s of this.hub.sessionsOf(env.tenantId, userId)) s.deliverReadState?.(own);
+    if (!this.hub.receiptsShared(env.tenantId, state.conversationId)) return;
+    const receipt = create(ReceiptSchema, {
+      conversationId: state.conversationId,
+      userId,
+      lastReadSeq: state.lastReadSeq,
+      lastDeliveredSeq: state.lastDeliveredSeq,
+      updateTime: state.updateTime,
+    });
+    for (const r of this.hub.localMembers(env.tenantId, state.conversationId)) if (r.userId !== userId) r.deliverReceipt?.(receipt);
+  }
+
+  private advances(k: string, read: bigint, delivered: bigint): boolean {
+    const last = this.seen.get(k);
+    if (last && read <= last.read && delivered <= last.delivered) return false;
+    this.seen.delete(k);
+    this.seen.set(k, { read: last && last.read > read ? last.read : read, delivered: last && last.delivered > delivered ? last.delivered : delivered });
+    if (this.seen.size > MAX_TRACKED_MARKERS) this.seen.delete(this.seen.keys().next().value!);
+    return true;
+  }
+}
+
+/**
+ * Feeds `relay` from the user-state topic in a consumer group of this instance's own (every
+ * socket instance must see every record), from the newest record: connections opened later get
+ * markers from Resume / GetChanges.
+ */
+export function startUserStateFeed(bus: EventBus, group: string, relay: ReceiptRelay): Promise<Subscription> {
+  return bus.subscribe(USER_STATE_EVENTS, { group, from: "latest" }, async (record) => relay.apply(record.value));
+}

@@ -1,0 +1,228 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { UserStateEventEnvelopeSchema } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
+import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import {
+  createLogger,
+  createMemoryPresence,
+  createMemoryPubSub,
+  createMemoryRateLimiter,
+  createSqliteEventBus,
+  newId,
+  systemClock,
+  USER_STATE_EVENTS,
+  type EventBus,
+  type JwtVerifier,
+  type Subscription,
+} from "@caas/shared";
+import type { ChatClient } from "../src/chat-calls.js";
+import { Hub } from "../src/hub.js";
+import { PresenceTracker } from "../src/presence.js";
+import { SendRate } from "../src/send-limits.js";
+import type { FrameSink, SessionLimits } from "../src/session.js";
+import { SessionRegistry } from "../src/sessions.js";
+import { ReceiptRelay, startUserStateFeed } from "../src/user-state-feed.js";
+
+const logger = createLogger({ service: "socket-test", instance: "test", level: "silent" });
+const limits: SessionLimits = { authTimeoutMs: 5_000, heartbeatMs: 60_000, maxQueuedFrames: 256, maxFrameBytes: 1024, retryAfterMs: 1_000 };
+
+/** Tokens are "<tenant>.<user>.<session>". */
+const verifier: JwtVerifier = {
+  async verify(token) {
+    const [tenant, sub, sid] = token.split(".") as [string, string, string];
+    const iat = Math.floor(Date.now() / 1000) - 1;
+    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub, tenant, sid, device: "d1", scopes: [], roles: [], jti: token, iat, nbf: iat, exp: iat + 300 } };
+  },
+  verifyServiceToken: async () => ({ service: "x" }),
+};
+
+const DIRECT = "0190f000-0000-7000-8000-000000000001";
+const GROUP = "0190f000-0000-7000-8000-000000000002";
+const BIG_GROUP = "0190f000-0000-7000-8000-000000000003";
+const CHANNEL = "0190f000-0000-7000-8000-000000000004";
+const ELSEWHERE = "0190f000-0000-7000-8000-000000000005";
+
+/** Who belongs where (per tenant the same ids, so a cross-tenant leak would show). */
+const MEMBERSHIP: Record<string, Array<{ id: string; type: ConversationType; memberCount: number }>> = {
+  ann: [
+    { id: DIRECT, type: ConversationType.DIRECT, memberCount: 2 },
+    { id: GROUP, type: ConversationType.GROUP, memberCount: 3 },
+    { id: BIG_GROUP, type: ConversationType.GROUP, memberCount: 101 },
+    { id: CHANNEL, type: ConversationType.CHANNEL, memberCount: 2 },
+  ],
+  ben: [
+    { id: DIRECT, type: ConversationType.DIRECT, memberCount: 2 },
+    { id: GROUP, type: ConversationType.GROUP, memberCount: 3 },
+    { id: BIG_GROUP, type: ConversationType.GROUP, memberCount: 101 },
+    { id: CHANNEL, type: ConversationType.CHANNEL, memberCount: 2 },
+  ],
+  cal: [{ id: ELSEWHERE, type: ConversationType.GROUP, memberCount: 2 }],
+};
+
+function recordingSink() {
+  const frames: ServerFrame[] = [];
+  const s: FrameSink & { frames: ServerFrame[]; ended?: CloseCode } = {
+    frames,
+    write: (batch) => frames.push(...batch),
+    congested: () => false,
+    end(code) {
+      s.ended = code;
+    },
+  };
+  return s;
+}
+
+function fakeChat(onSend?: () => Promise<void>): ChatClient {
+  return {
+    listConversations: async (_req: unknown, opts: { headers: Record<string, string> }) => {
+      const user = opts.headers.authorization!.split(".")[1]!;
+      return {
+        conversations: (MEMBERSHIP[user] ?? []).map((c) => ({ conversation: { id: c.id, type: c.type, memberCount: c.memberCount, lastSeq: 5n }, membership: { userId: user } })),
+        nextPageToken: "",
+      };
+    },
+    sendMessage: async () => {
+      await onSend?.();
+      return { messageId: newId(), seq: 1n, duplicate: false };
+    },
+  } as unknown as ChatClient;
+}
+
+async function openSession(reg: SessionRegistry, token: string) {
+  const sink = recordingSink();
+  const session = reg.open(sink, { clientHeartbeats: true, serverPongs: false });
+  const opened = await session.authenticate(token, 1n);
+  return { session, sink, opened };
+}
+
+const marker = (tenantId: string, userId: string, conversationId: string, read: bigint, delivered: bigint, kind: "readMarkerMoved" | "deliveryMarkerMoved" = "readMarkerMoved") =>
+  create(UserStateEventEnvelopeSchema, {
+    eventId: newId(),
+    tenantId,
+    userId,
+    createTime: timestampNow(),
+    payload: { case: kind, value: { readState: { conversationId, userId, lastReadSeq: read, lastDeliveredSeq: delivered, unreadCount: 0, updateTime: timestampNow() } } },
+  });
+
+const of = (frames: ServerFrame[], kind: "readState" | "receipt") => frames.filter((f) => f.frame.case === kind).map((f) => f.frame.value as { conversationId: string; userId: string; lastReadSeq: bigint });
+
+describe("live receipts from the user-state topic (SQLite bus, real sessions)", () => {
+  let bus: EventBus;
+  let feed: Subscription;
+  const hub = new Hub();
+  const reg = new SessionRegistry({ verifier, chat: fakeChat(), hub, clock: systemClock, logger, limits });
+
+  beforeAll(async () => {
+    bus = await createSqliteEventBus({ path: ":memory:", clock: systemClock, logger });
+    feed = await startUserStateFeed(bus, "socket-userstate.test", new ReceiptRelay(hub));
+  });
+  afterAll(async () => {
+    await feed.close();
+    await bus.close();
+  });
+
+  it("pushes read_state to every device of the user and receipts to other members where shared, nothing across tenants", async () => {
+    const ann1 = await openSession(reg, "t1.ann.s1");
+    const ann2 = await openSession(reg, "t1.ann.s2");
+    const ben = await openSession(reg, "t1.ben.s3");
+    const cal = await openSession(reg, "t1.cal.s4");
+    const otherAnn = await openSession(reg, "t2.ann.s5");
+    const otherBen = await openSession(reg, "t2.ben.s6");
+    const publish = (...envs: ReturnType<typeof marker>[]) => bus.publish(USER_STATE_EVENTS, envs.map((value) => ({ key: `${value.tenantId}/${value.userId}`, value, headers: {} })));
+
+    await publish(
+      marker("t1", "ann", DIRECT, 7n, 7n),
+      marker("t1", "ann", DIRECT, 7n, 7n), // redelivered: dropped
+      marker("t1", "ann", GROUP, 3n, 4n),
+      marker("t1", "ann", BIG_GROUP, 2n, 2n),
+      marker("t1", "ann", CHANNEL, 1n, 1n),
+      marker("t1", "ann", DIRECT, 5n, 9n, "deliveryMarkerMoved"), // read behind, delivered ahead: pushed
+    );
+    // An unknown-to-receipts case is skipped and later records still flow.
+    await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: create(UserStateEventEnvelopeSchema, { eventId: newId(), tenantId: "t1", userId: "ann", payload: { case: "userBlocked", value: { blockedUserId: "cal" } } }), headers: {} }]);
+    await publish(marker("t1", "ben", GROUP, 8n, 8n));
+
+    await vi.waitFor(() => expect(of(ann1.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ben:${GROUP}:8`]), { timeout: 5_000 });
+    for (const device of [ann1, ann2]) {
+      expect(of(device.sink.frames, "readState").map((r) => `${r.conversationId}:${r.lastReadSeq}`)).toEqual([`${DIRECT}:7`, `${GROUP}:3`, `${BIG_GROUP}:2`, `${CHANNEL}:1`, `${DIRECT}:5`]);
+    }
+    // Receipts only in DIRECT and the small GROUP; never in the big group or the channel.
+    expect(of(ben.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ann:${DIRECT}:7`, `ann:${GROUP}:3`, `ann:${DIRECT}:5`]);
+    expect(of(ben.sink.frames, "readState").map((r) => r.conversationId)).toEqual([GROUP]);
+    for (const outsider of [cal, otherAnn, otherBen]) expect(outsider.sink.frames.filter((f) => f.frame.case === "receipt" || f.frame.case === "readState")).toEqual([]);
+  });
+});
+
+describe("session limits", () => {
+  it("refuses sends beyond the in-flight bound with RESOURCE_EXHAUSTED and retry_after; the connection stays usable", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const reg = new SessionRegistry({ verifier, chat: fakeChat(() => gate), hub: new Hub(), clock: systemClock, logger, limits: { ...limits, maxInflightSends: 2 } });
+    const { session, sink } = await openSession(reg, "t1.ann.s1");
+    const send = (id: bigint) => session.receive({ id, frame: { case: "send", value: { conversationId: DIRECT, clientMessageId: `m${id}`, text: "hi" } } } as never);
+    for (const id of [10n, 11n, 12n]) send(id);
+    await vi.waitFor(() => expect(sink.frames.some((f) => f.replyTo === 12n)).toBe(true));
+    const refused = sink.frames.find((f) => f.replyTo === 12n)!;
+    expect(refused.frame).toMatchObject({ case: "error", value: { code: Code.ResourceExhausted } });
+    expect(refused.frame.case === "error" && refused.frame.value.retryAfter).toBeTruthy();
+    release();
+    await vi.waitFor(() => expect(sink.frames.filter((f) => f.frame.case === "sendAck").map((f) => f.replyTo)).toEqual([10n, 11n]));
+    send(13n);
+    await vi.waitFor(() => expect(sink.frames.find((f) => f.replyTo === 13n)?.frame.case).toBe("sendAck"));
+    expect(sink.ended).toBeUndefined();
+  });
+
+  it("refuses sends past the per-user rate (shared by the user's connections) with retry_after", async () => {
+    const hub = new Hub();
+    const sendRate = new SendRate(createMemoryRateLimiter({ clock: systemClock }), { capacity: 3, refillPerSec: 0.01 });
+    const reg = new SessionRegistry({ verifier, chat: fakeChat(), hub, sendRate, clock: systemClock, logger, limits });
+    const a = await openSession(reg, "t1.ann.s1");
+    const b = await openSession(reg, "t1.ann.s2");
+    const other = await openSession(reg, "t2.ann.s3");
+    let next = 100n;
+    const send = async (s: typeof a) => {
+      const id = next++;
+      s.session.receive({ id, frame: { case: "send", value: { conversationId: DIRECT, clientMessageId: `m${id}`, text: "hi" } } } as never);
+      await vi.waitFor(() => expect(s.sink.frames.some((f) => f.replyTo === id)).toBe(true));
+      return s.sink.frames.find((f) => f.replyTo === id)!;
+    };
+    for (const s of [a, b, a]) expect((await send(s)).frame.case).toBe("sendAck");
+    const refused = await send(b);
+    expect(refused.frame).toMatchObject({ case: "error", value: { code: Code.ResourceExhausted } });
+    expect(refused.frame.case === "error" && Number(refused.frame.value.retryAfter?.seconds ?? 0n)).toBeGreaterThan(0);
+    // Another tenant's user of the same id has a bucket of their own.
+    expect((await send(other)).frame.case).toBe("sendAck");
+  });
+
+  it("closes the user's connection beyond the per-user bound with TOO_MANY_CONNECTIONS; others are unaffected", async () => {
+    const hub = new Hub();
+    const presence = new PresenceTracker({ presence: createMemoryPresence({ clock: systemClock }), pubsub: createMemoryPubSub({}), logger, instanceId: "test", ttlMs: 60_000 });
+    const reg = new SessionRegistry({ verifier, chat: fakeChat(), hub, presence, clock: systemClock, logger, limits: { ...limits, maxConnectionsPerUser: 2 } });
+    const first = await openSession(reg, "t1.ann.s1");
+    const second = await openSession(reg, "t1.ann.s2");
+    const third = await openSession(reg, "t1.ann.s3");
+    expect([first.opened, second.opened, third.opened]).toEqual([true, true, false]);
+    expect(third.sink.ended).toBe(CloseCode.TOO_MANY_CONNECTIONS);
+    expect(third.sink.frames.map((f) => f.frame.case)).toEqual(["error", "closing"]);
+    const closing = third.sink.frames[1]!;
+    expect(closing.frame.case === "closing" && closing.frame.value.retryAfter).toBeTruthy();
+    expect((await openSession(reg, "t1.ben.s4")).opened).toBe(true);
+    expect((await openSession(reg, "t2.ann.s5")).opened).toBe(true);
+    first.session.close(CloseCode.UNSPECIFIED, "done");
+    await vi.waitFor(async () => expect((await openSession(reg, "t1.ann.s6")).opened).toBe(true));
+    expect(first.sink.ended).toBe(CloseCode.UNSPECIFIED);
+    expect(second.sink.ended).toBeUndefined();
+  });
+
+  it("closes on an oversized frame with FRAME_TOO_LARGE", async () => {
+    const reg = new SessionRegistry({ verifier, chat: fakeChat(), hub: new Hub(), clock: systemClock, logger, limits });
+    const { session, sink } = await openSession(reg, "t1.ann.s1");
+    session.frameTooLarge(5_000);
+    expect(sink.ended).toBe(CloseCode.FRAME_TOO_LARGE);
+    const closing = sink.frames.at(-1)!;
+    expect(closing.frame.case === "closing" && closing.frame.value.reason).toContain("5000 bytes exceeds max_frame_bytes (1024)");
+  });
+});
