@@ -8,7 +8,12 @@
 // own with a reader, so the per-user send limit (default 10/s, burst 20) is not what is measured;
 // refusals (RESOURCE_EXHAUSTED) are counted and honoured (the sender waits the RetryInfo delay).
 //
-// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64]
+// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--cluster]
+//
+// --cluster: after the embedded run (the baseline, measured in the same run), the same load
+// against the cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat
+// and socket twice, on the real engines; `source ~/.cache/caas-infra/env` first). Sends spread
+// over both chat instances; ack-to-visible reads through the other chat instance than the send.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -21,6 +26,7 @@ import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.j
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { clusterServerEnv, startClusterPlatform } from "./cluster-platform.mjs";
 
 const self = fileURLToPath(import.meta.url);
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -58,8 +64,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // result as one JSON line.
 
 async function load(plan) {
-  // A few HTTP/2 connections, the caller's token per call.
-  const transports = Array.from({ length: 4 }, () => createGrpcTransport({ baseUrl: plan.chatUrl }));
+  // A few HTTP/2 connections (spread over the chat instances), the caller's token per call.
+  const transports = Array.from({ length: 4 }, (_, i) => createGrpcTransport({ baseUrl: plan.chatUrls[i % plan.chatUrls.length] }));
   const clients = transports.map((t) => createClient(ChatService, t));
   const headersOf = (token) => ({ headers: { authorization: `Bearer ${token}` } });
   const ackMs = [];
@@ -73,6 +79,8 @@ async function load(plan) {
   await Promise.all(
     Array.from({ length: plan.concurrency }, async (_, worker) => {
       const client = clients[worker % clients.length];
+      // Read back through another chat instance when there is one (cluster).
+      const reader = clients[(worker + 1) % clients.length];
       let n = 0;
       while (performance.now() < end) {
         const u = plan.users[next++ % plan.users.length];
@@ -82,10 +90,11 @@ async function load(plan) {
           const t1 = performance.now();
           ackMs.push(t1 - t0);
           acked++;
-          if (n % plan.sampleEvery === 0) {
+          // Sample each worker's 1st, 11th, 21st... ack (a short run still gets samples).
+          if (n % plan.sampleEvery === 1) {
             // Visible in history to another member: Sync from just before the acked seq.
             for (;;) {
-              const page = await client.sync({ conversationId: u.conversationId, afterSeq: ack.seq - 1n, limit: 1 }, headersOf(plan.readerToken));
+              const page = await reader.sync({ conversationId: u.conversationId, afterSeq: ack.seq - 1n, limit: 1 }, headersOf(plan.readerToken));
               if (page.events.some((e) => e.seq === ack.seq)) break;
             }
             visibleMs.push(performance.now() - t1);
@@ -174,38 +183,60 @@ async function setup(platform, userCount) {
   return { users, readerToken };
 }
 
+/** Sets up users on `platform`, runs the load process against `chatUrls`, returns its result. */
+async function measure(platform, chatUrls, { seconds, userCount, concurrency }) {
+  const t = performance.now();
+  const { users, readerToken } = await setup(platform, userCount);
+  process.stderr.write(`set up ${users.length} users and conversations in ${((performance.now() - t) / 1000).toFixed(1)} s; loading for ${seconds} s\n`);
+  const plan = { chatUrls, seconds, concurrency, sampleEvery: 10, users, readerToken };
+  const child = pinned(1, [self, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(JSON.stringify(plan));
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const code = await new Promise((r) => child.once("exit", r));
+  if (code !== 0) throw new Error(`the load process exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
 async function coordinate() {
-  const seconds = Number(process.argv[2] ?? 10);
-  const userCount = Number(process.argv[3] ?? 400);
-  const concurrency = Number(process.argv[4] ?? 64);
+  const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+  const withCluster = process.argv.includes("--cluster");
+  if (withCluster) clusterServerEnv(); // fail before the embedded run when the engines are not configured
+  const seconds = Number(args[0] ?? 10);
+  const userCount = Number(args[1] ?? 400);
+  const concurrency = Number(args[2] ?? 64);
+  const shape = { seconds, userCount, concurrency };
   process.stderr.write(haveTaskset ? "platform pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
+  const results = [];
   const platform = await startPlatform();
   try {
-    const t = performance.now();
-    const { users, readerToken } = await setup(platform, userCount);
-    process.stderr.write(`set up ${users.length} users and conversations in ${((performance.now() - t) / 1000).toFixed(1)} s; loading for ${seconds} s\n`);
-    const plan = { chatUrl: platform.endpoints.chat, seconds, concurrency, sampleEvery: 10, users, readerToken };
-    const child = pinned(1, [self, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
-    child.stdin.end(JSON.stringify(plan));
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    const code = await new Promise((r) => child.once("exit", r));
-    if (code !== 0) throw new Error(`the load process exited with ${code}`);
-    const result = JSON.parse(out.trim().split("\n").pop());
-    console.table([
-      {
-        "acked sends/s": result.sendsPerSec,
+    results.push({ mode: "embedded", ...(await measure(platform, [platform.endpoints.chat], shape)) });
+  } finally {
+    await platform.stop();
+  }
+  if (withCluster) {
+    process.stderr.write("starting the cluster (10 processes on the real engines)\n");
+    const cluster = await startClusterPlatform((args, opts) => pinned(0, args, opts));
+    try {
+      results.push({ mode: "cluster", ...(await measure(cluster, cluster.chatUrls, shape)) });
+    } finally {
+      await cluster.stop();
+    }
+  }
+  console.table(
+    results.map((result) => ({
+      mode: result.mode,
+      "acked sends/s": result.sendsPerSec,
         "ack p50 ms": result.ackMs.p50,
         "ack p99 ms": result.ackMs.p99,
         "ack→visible p50 ms": result.ackToVisibleMs.p50,
         "ack→visible p99 ms": result.ackToVisibleMs.p99,
-        "rate limited": result.limited,
-        failed: result.failed,
-      },
-    ]);
+      "rate limited": result.limited,
+      failed: result.failed,
+    })),
+  );
+  for (const result of results) {
     console.log(JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, pinned: haveTaskset, seconds, users: userCount, concurrency, ...result }));
-  } finally {
-    await platform.stop();
   }
 }
 

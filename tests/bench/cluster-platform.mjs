@@ -1,0 +1,162 @@
+// The cluster-mode platform for benchmarks: every service instance its own process running the
+// compiled JavaScript (`node services/<name>/dist/main.js`), chat and socket twice, against the
+// real engines named by CAAS_KAFKA_BROKERS, CAAS_SCHEMA_REGISTRY_URL, CAAS_MONGO_URL and
+// CAAS_REDIS_URL (tests/infra/up writes them to ~/.cache/caas-infra/env). It mirrors
+// tests/support/spawn-cluster.ts (same layout, ports, environment) in plain JavaScript, because
+// benchmarks run with node, not vitest. Topics, consumer groups and the MongoDB database get a
+// per-run prefix; the database is dropped on stop.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MongoClient } from "mongodb";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+// Ends the service processes when the benchmark dies, however it dies.
+const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
+const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL"];
+
+/** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
+const LAYOUT = [
+  ["auth", "auth-1"],
+  ["chat", "chat-1"],
+  ["chat", "chat-2"],
+  ["socket", "socket-1"],
+  ["socket", "socket-2"],
+  ["media", "media-1"],
+  ["search", "search-1"],
+  ["compliance", "compliance-1"],
+  ["crypto", "crypto-1"],
+  ["gateway", "gateway-1"],
+];
+
+/** The engine addresses from the environment, or an error naming what is missing. */
+export function clusterServerEnv() {
+  const missing = SERVER_VARS.filter((v) => !process.env[v]);
+  if (missing.length > 0) throw new Error(`cluster mode needs ${missing.join(", ")}: run tests/infra/up and \`source ~/.cache/caas-infra/env\``);
+  return Object.fromEntries(SERVER_VARS.map((v) => [v, process.env[v]]));
+}
+
+/** A port below the ephemeral range (see spawn-cluster.ts freePort for why). */
+const taken = new Set();
+async function freePort() {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 21000 + Math.floor(Math.random() * 6000);
+    if (taken.has(port)) continue;
+    taken.add(port);
+    const free = await new Promise((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free port in 21000-26999");
+}
+
+function logLines(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Starts the cluster; `run(args, opts)` spawns a node process (the caller pins it to a core).
+ * Resolves with the endpoints once every process logs "listening".
+ */
+export async function startClusterPlatform(run) {
+  const serverEnv = clusterServerEnv();
+  const runPrefix = `caas_bench_${Date.now().toString(36)}_${process.pid}`;
+  const adminToken = randomBytes(32).toString("hex");
+  const dir = mkdtempSync(join(tmpdir(), "caas-bench-cluster-"));
+  const planned = await Promise.all(LAYOUT.map(async ([service, instanceId]) => ({ service, instanceId, port: await freePort() })));
+  const peerEnv = {};
+  for (const p of planned) {
+    const key = `CAAS_${p.service.toUpperCase()}_URL`;
+    const url = `http://127.0.0.1:${p.port}`;
+    peerEnv[key] = peerEnv[key] ? `${peerEnv[key]},${url}` : url;
+  }
+  const children = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", resolve);
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+    const mongo = new MongoClient(serverEnv.CAAS_MONGO_URL);
+    try {
+      await mongo.connect();
+      await mongo.db(runPrefix).dropDatabase();
+    } catch (err) {
+      process.stderr.write(`could not drop the benchmark database ${runPrefix}: ${err}\n`);
+    } finally {
+      await mongo.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(
+      planned.map(async (p) => {
+        const main = join(repoRoot, `services/${p.service}/dist/main.js`);
+        if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
+        const logFile = join(dir, `${p.instanceId}.log`);
+        const out = openSync(logFile, "a");
+        const child = run([exitWithParent, process.execPath, main], {
+          cwd: repoRoot,
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: process.env.HOME ?? "",
+            KAFKAJS_NO_PARTITIONER_WARNING: "1",
+            CAAS_MODE: "cluster",
+            CAAS_HOST: "127.0.0.1",
+            CAAS_LOG_LEVEL: "info",
+            CAAS_INSTANCE_ID: p.instanceId,
+            CAAS_DATA_DIR: join(dir, p.instanceId),
+            CAAS_KAFKA_PREFIX: `${runPrefix}.`,
+            CAAS_MONGO_DB: runPrefix,
+            CAAS_ADMIN_TOKEN: adminToken,
+            CAAS_SERVICE_SECRET: createHash("sha256").update(`caas-bench-services:${runPrefix}`).digest("hex"),
+            [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
+            ...peerEnv,
+            ...serverEnv,
+          },
+          stdio: ["pipe", out, out],
+        });
+        children.push(child);
+        const deadline = Date.now() + 120_000;
+        while (!logLines(logFile).some((l) => l.msg === "listening")) {
+          if (child.exitCode !== null || Date.now() > deadline) {
+            throw new Error(`${p.instanceId} did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const urlsOf = (service) => planned.filter((p) => p.service === service).map((p) => `http://127.0.0.1:${p.port}`);
+  return {
+    endpoints: { auth: urlsOf("auth")[0], gateway: urlsOf("gateway")[0], chat: urlsOf("chat")[0] },
+    chatUrls: urlsOf("chat"),
+    adminCredential: adminToken,
+    stop,
+  };
+}
