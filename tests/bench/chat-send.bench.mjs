@@ -14,10 +14,7 @@
 // against the cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat
 // and socket twice, on the real engines; `source ~/.cache/caas-infra/env` first). Sends spread
 // over both chat instances; ack-to-visible reads through the other chat instance than the send.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -27,37 +24,13 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { clusterServerEnv, startClusterPlatform } from "./cluster-platform.mjs";
+import { haveTaskset, pinned, quantiles, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
 
 const self = fileURLToPath(import.meta.url);
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET
-  ? false
-  : (() => {
-      try {
-        execFileSync("taskset", ["-c", "0", "true"]);
-        return cpus().length > 1;
-      } catch {
-        return false;
-      }
-    })();
-
-/** Runs `args` with node, pinned to `core` when taskset is available. */
-function pinned(core, args, opts) {
-  return haveTaskset ? spawn("taskset", ["-c", String(core), process.execPath, ...args], opts) : spawn(process.execPath, args, opts);
-}
-
 const bearer = (token) => (next) => (req) => {
   req.header.set("authorization", `Bearer ${token}`);
   return next(req);
 };
-
-function quantiles(values) {
-  const v = [...values].sort((a, b) => a - b);
-  const q = (p) => (v.length === 0 ? NaN : Number(v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(2)));
-  return { n: v.length, p50: q(0.5), p99: q(0.99) };
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The load process: `node chat-send.bench.mjs --load` with the plan as JSON on stdin; prints the
@@ -121,40 +94,6 @@ async function load(plan) {
 // The coordinator: starts the platform, sets up a tenant, users and conversations, runs the load
 // process and prints the result.
 
-async function startPlatform() {
-  const main = join(repoRoot, "services/platform/dist/main.js");
-  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
-  const dir = mkdtempSync(join(tmpdir(), "caas-bench-chat-"));
-  const logFile = join(dir, "platform.log");
-  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
-  for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
-  const child = pinned(0, [main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ready = readFileSync(logFile, "utf8")
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l))
-      .find((l) => l.msg === "platform ready");
-    if (ready) {
-      return {
-        endpoints: ready.endpoints,
-        adminCredential: readFileSync(join(dir, "data", "admin-credential"), "utf8").trim(),
-        stop: async () => {
-          if (child.exitCode === null) {
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await exited;
-          }
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the platform did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
-    await sleep(100);
-  }
-}
-
 async function setup(platform, userCount) {
   const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth, interceptors: [bearer(platform.adminCredential)] }));
   const { tenant } = await admin.createTenant({ name: `bench-${Date.now()}` });
@@ -208,7 +147,7 @@ async function coordinate() {
   const shape = { seconds, userCount, concurrency };
   process.stderr.write(haveTaskset ? "platform pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
   const results = [];
-  const platform = await startPlatform();
+  const platform = await startEmbeddedPlatform("bench-chat");
   try {
     results.push({ mode: "embedded", ...(await measure(platform, [platform.endpoints.chat], shape)) });
   } finally {

@@ -24,12 +24,10 @@
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
 //        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset)
-import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -41,32 +39,9 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { ClientFrameSchema, ServerFrameSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { haveTaskset, pinned, quantiles, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
 
 const self = fileURLToPath(import.meta.url);
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET
-  ? false
-  : (() => {
-      try {
-        execFileSync("taskset", ["-c", "0", "true"]);
-        return cpus().length > 1;
-      } catch {
-        return false;
-      }
-    })();
-
-/** Runs `args` with node, pinned to `core` when taskset is available (taskset execs: same pid). */
-function pinned(core, args, opts) {
-  return haveTaskset ? spawn("taskset", ["-c", String(core), process.execPath, ...args], opts) : spawn(process.execPath, args, opts);
-}
-
-function quantiles(values) {
-  const v = Float64Array.from(values).sort();
-  const q = (p) => (v.length === 0 ? NaN : Number(v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(2)));
-  return { n: v.length, p50: q(0.5), p99: q(0.99) };
-}
-
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
 
 // The first byte of a ServerFrame pushed with reply_to 0 whose case is `event` (field 13,
@@ -291,43 +266,6 @@ async function loadMain() {
 // ---------------------------------------------------------------------------------------------
 // The coordinator.
 
-async function startPlatform() {
-  const main = join(repoRoot, "services/platform/dist/main.js");
-  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
-  const dir = mkdtempSync(join(tmpdir(), "caas-bench-rt-"));
-  const logFile = join(dir, "platform.log");
-  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
-  for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
-  const child = pinned(0, [main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const text = readFileSync(logFile, "utf8");
-    const ready = text
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l))
-      .find((l) => l.msg === "platform ready");
-    if (ready) {
-      return {
-        pid: child.pid,
-        endpoints: ready.endpoints,
-        adminCredential: readFileSync(join(dir, "data", "admin-credential"), "utf8").trim(),
-        stop: async () => {
-          if (child.exitCode === null) {
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await exited;
-          }
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the platform did not start:\n${text.slice(-3000)}`);
-    await sleep(100);
-  }
-}
-
 async function startBare(mode) {
   const child = pinned(0, [self, "--bare", mode], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
@@ -457,7 +395,7 @@ async function coordinate() {
   const results = { node: process.version, cpu: cpus()[0]?.model, cpus: cpus().length, pinned: haveTaskset, stepSeconds, fanout: [], latency: [], memory: [] };
   const textBytes = 100;
   const servers = [
-    { name: "caas socket (embedded platform)", kind: "ours", start: startPlatform },
+    { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt") },
     { name: "bare ws, one write per message", kind: "direct", start: () => startBare("direct") },
     { name: "bare ws, coalesced per tick", kind: "coalesced", start: () => startBare("coalesced") },
   ];

@@ -1,8 +1,6 @@
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService, type SendMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
@@ -10,29 +8,14 @@ import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { connectMongo } from "@caas/shared";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";
+import { bearer, tenantWithUsers } from "../support/tenants.js";
 
 const cluster = inject("cluster");
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
 
 /** Failures a client retries with the same client_message_id: the instance went away mid-call. */
 const RETRYABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled, Code.Unknown, Code.Internal, Code.Aborted]);
 
-async function tenantWithUsers(authUrl: string, adminToken: string, userIds: string[]) {
-  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(adminToken)] }));
-  const { tenant } = await admin.createTenant({ name: `failover-${Date.now()}` });
-  const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
-  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(secret)] }));
-  const tokens: Record<string, string> = {};
-  for (const userId of userIds) {
-    await backend.upsertUser({ userId, displayName: userId });
-    tokens[userId] = (await backend.issueUserToken({ userId, deviceId: "d1" })).tokens!.accessToken;
-  }
-  return tokens;
-}
 
 async function syncAll(client: Client<typeof ChatService>, conversationId: string): Promise<Event[]> {
   const out: Event[] = [];
@@ -104,7 +87,7 @@ describe.skipIf(!cluster)("chat failover in cluster mode: one of two chat proces
     const survivor = chats[0]!;
     const gateway = c.endpoints.gateway!;
     const users = ["s1", "s2", "s3", "s4", "s5", "s6"];
-    const tokens = await tenantWithUsers(authUrl, c.adminToken, [...users, "reader"]);
+    const tokens = (await tenantWithUsers(authUrl, c.adminToken, [...users, "reader"], "failover")).tokens;
     const clients = new Map<string, Client<typeof ChatService>>();
     const client = (user: string, baseUrl: string) => {
       const key = `${user} ${baseUrl}`;

@@ -1,41 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { bearer, codeOf as code, tenantWithUsers } from "../support/tenants.js";
 
 const platform = inject("embedded");
 const cluster = inject("cluster");
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
 
-async function code(p: Promise<unknown>): Promise<Code | undefined> {
-  return p.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e).code,
-  );
-}
 
-/** A fresh tenant with users and their access tokens, issued by the running auth service (through the gateway). */
-async function tenantWithUsers(gatewayUrl: string, adminCredential: string, userIds: string[]) {
-  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: gatewayUrl, interceptors: [bearer(adminCredential)] }));
-  const { tenant } = await admin.createTenant({ name: `receipts-e2e-${Date.now()}` });
-  const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
-  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: gatewayUrl, interceptors: [bearer(secret)] }));
-  const tokens: Record<string, string> = {};
-  for (const userId of userIds) {
-    await backend.upsertUser({ userId, displayName: userId });
-    tokens[userId] = (await backend.issueUserToken({ userId, deviceId: "d1" })).tokens!.accessToken;
-  }
-  return (user: string) => tokens[user]!;
-}
 
 type Chat = Client<typeof ChatService>;
 
@@ -91,8 +67,8 @@ describe("mentions, receipts and forwards end to end (embedded platform, through
   it("counts mentions, moves markers, lists read-by and forwards, over gRPC and Connect", async () => {
     const gateway = platform.endpoints.gateway!;
     const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
-    const acme = await tenantWithUsers(gateway, adminCredential, ["alice", "bob", "carol", "mallory"]);
-    const other = await tenantWithUsers(gateway, adminCredential, ["bob"]);
+    const acme = await tenantWithUsers(gateway, adminCredential, ["alice", "bob", "carol", "mallory"], "receipts-e2e").then((t) => t.token);
+    const other = await tenantWithUsers(gateway, adminCredential, ["bob"], "receipts-e2e").then((t) => t.token);
     const grpc = (token: string) => createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
     const connect = (token: string) => createClient(ChatService, createConnectTransport({ baseUrl: gateway, httpVersion: "1.1", interceptors: [bearer(token)] }));
     await receiptsWalkThrough(grpc(acme("alice")), connect(acme("bob")), grpc(acme("carol")), connect(acme("mallory")), grpc(other("bob")));
@@ -103,8 +79,8 @@ describe.skipIf(!cluster)("mentions, receipts and forwards in cluster mode (thro
   it("counts mentions, moves markers, lists read-by and forwards", async () => {
     const c = cluster!;
     const gateway = c.instances.find((i) => i.service === "gateway")!.url;
-    const acme = await tenantWithUsers(gateway, c.adminToken, ["alice", "bob", "carol", "mallory"]);
-    const other = await tenantWithUsers(gateway, c.adminToken, ["bob"]);
+    const acme = await tenantWithUsers(gateway, c.adminToken, ["alice", "bob", "carol", "mallory"], "receipts-e2e").then((t) => t.token);
+    const other = await tenantWithUsers(gateway, c.adminToken, ["bob"], "receipts-e2e").then((t) => t.token);
     const client = (token: string) => createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
     await receiptsWalkThrough(client(acme("alice")), client(acme("bob")), client(acme("carol")), client(acme("mallory")), client(other("bob")));
   }, 60_000);

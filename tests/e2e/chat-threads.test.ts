@@ -1,41 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { bearer, codeOf as code, tenantWithUsers } from "../support/tenants.js";
 
 const platform = inject("embedded");
 const cluster = inject("cluster");
 
-const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-};
 
-async function code(p: Promise<unknown>): Promise<Code | undefined> {
-  return p.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e).code,
-  );
-}
 
-/** A fresh tenant with users and their access tokens, issued by the running auth service. */
-async function tenantWithUsers(authUrl: string, adminCredential: string, userIds: string[]) {
-  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(adminCredential)] }));
-  const { tenant } = await admin.createTenant({ name: `threads-e2e-${Date.now()}` });
-  const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
-  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(secret)] }));
-  const tokens: Record<string, string> = {};
-  for (const userId of userIds) {
-    await backend.upsertUser({ userId, displayName: userId });
-    tokens[userId] = (await backend.issueUserToken({ userId, deviceId: "d1" })).tokens!.accessToken;
-  }
-  return (user: string) => tokens[user]!;
-}
 
 /**
  * Replies in a thread through real clients: the replies listed oldest first and paged, the
@@ -72,8 +48,8 @@ async function repliesInAThread(alice: Client<typeof ChatService>, bob: Client<t
 describe("thread replies end to end (embedded platform)", () => {
   it("lists replies in a thread and shows the root's summary in history, over gRPC and Connect", async () => {
     const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
-    const acme = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["alice", "bob", "mallory"]);
-    const other = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["alice"]);
+    const acme = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["alice", "bob", "mallory"], "threads-e2e").then((t) => t.token);
+    const other = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["alice"], "threads-e2e").then((t) => t.token);
     const chatUrl = platform.endpoints.chat!;
     const grpc = (token: string) => createClient(ChatService, createGrpcTransport({ baseUrl: chatUrl, interceptors: [bearer(token)] }));
     const connect = (token: string) => createClient(ChatService, createConnectTransport({ baseUrl: chatUrl, httpVersion: "1.1", interceptors: [bearer(token)] }));
@@ -86,8 +62,8 @@ describe.skipIf(!cluster)("thread replies in cluster mode: two chat instances on
     const c = cluster!;
     const authUrl = c.instances.find((i) => i.service === "auth")!.url;
     const chats = c.instances.filter((i) => i.service === "chat").map((i) => i.url);
-    const acme = await tenantWithUsers(authUrl, c.adminToken, ["alice", "bob", "mallory"]);
-    const other = await tenantWithUsers(authUrl, c.adminToken, ["alice"]);
+    const acme = await tenantWithUsers(authUrl, c.adminToken, ["alice", "bob", "mallory"], "threads-e2e").then((t) => t.token);
+    const other = await tenantWithUsers(authUrl, c.adminToken, ["alice"], "threads-e2e").then((t) => t.token);
     const client = (token: string, i: number) => createClient(ChatService, createGrpcTransport({ baseUrl: chats[i % 2]!, interceptors: [bearer(token)] }));
     await repliesInAThread(client(acme("alice"), 0), client(acme("bob"), 1), client(acme("mallory"), 0), client(other("alice"), 1));
   }, 60_000);

@@ -150,17 +150,6 @@ describe("embedded platform end to end", () => {
     expect(fields).toEqual(expect.arrayContaining(["conversation_id", "client_message_id", "text"]));
   });
 
-  it("answers valid calls to RPCs that are not built yet with UNIMPLEMENTED naming the issue", async () => {
-    // The shells answer before any credential is needed: the compliance, crypto, media and search
-    // contracts arrive with their issues; chat's moderation comes with issue #6.
-    const chat = createClient(ChatService, allTransports(platform.endpoints.chat!)["connect over HTTP/1.1"]!);
-    const err = await chat
-      .freezeConversation({ conversationId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd", reason: "probe" })
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
-    expect(err?.code).toBe(Code.Unimplemented);
-    expect(err?.rawMessage).toMatch(/caas\.chat\.v1\.ChatService\/FreezeConversation is not built yet \(issue #6/);
-  });
-
   it("answers an unknown RPC with UNIMPLEMENTED and an unknown path with 404", async () => {
     const res = await fetch(`${gateway}/caas.nope.v1.NopeService/Nope`, {
       method: "POST",

@@ -1,40 +1,17 @@
 import { EventEmitter, once } from "node:events";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import WebSocket from "ws";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
+import { bearer } from "../support/tenants.js";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { ConnectRequestSchema, ConnectResponseSchema, RealtimeService, type ConnectRequest, type ConnectResponse } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 
 /** A ClientFrame as written by tests. */
 export type FrameInit = MessageInitShape<typeof ClientFrameSchema>;
 
-const headers = (h: Record<string, string>): Interceptor => (next) => (req) => {
-  for (const [k, v] of Object.entries(h)) req.header.set(k, v);
-  return next(req);
-};
-
-/** `Authorization: Bearer <credential>` as an interceptor. */
-export const bearer = (credential: string) => headers({ authorization: `Bearer ${credential}` });
-
-/** A fresh tenant with users and one access token each, issued by the running auth service. */
-export async function tenantWithUsers(authUrl: string, adminCredential: string, userIds: string[]) {
-  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(adminCredential)] }));
-  const { tenant } = await admin.createTenant({ name: `realtime-e2e-${Date.now()}` });
-  const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
-  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(secret)] }));
-  const tokens: Record<string, string> = {};
-  for (const userId of userIds) {
-    await backend.upsertUser({ userId, displayName: userId });
-    tokens[userId] = (await backend.issueUserToken({ userId, deviceId: "d1" })).tokens!.accessToken;
-  }
-  /** A new session for `userId` on `deviceId`: access and refresh tokens and the session id. */
-  const issue = async (userId: string, deviceId: string) => (await backend.issueUserToken({ userId, deviceId })).tokens!;
-  return { tenantId: tenant!.id, token: (user: string) => tokens[user]!, issue, backend, admin };
-}
+export { bearer, tenantWithUsers } from "../support/tenants.js";
 
 /** One realtime connection as a test sees it: what arrived, how to send, how it ended. */
 export class RealtimeConnection {

@@ -35,11 +35,29 @@ async function wsAs(url: string, token: string, label: string) {
   return c;
 }
 
+/**
+ * Runs `send`, waiting out RESOURCE_EXHAUSTED refusals by their RetryInfo delay (the sender's
+ * bucket may still be empty from a burst a moment ago); other errors fail the test.
+ */
+async function sendPatiently(send: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code !== Code.ResourceExhausted || attempt >= 20) throw e;
+      const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
+      await new Promise((r) => setTimeout(r, d ? Number(d.seconds) * 1000 + d.nanos / 1e6 + 10 : 200));
+    }
+  }
+}
+
 /** Proves a connection is alive and still served: a ping round trip and then a live message. */
 async function stillServed(c: RealtimeConnection, send: () => Promise<unknown>, conversationId: string, text: string) {
   const pong = await c.call({ id: id(), frame: { case: "ping", value: { nonce: 5n } } });
   expect(pong.frame.case).toBe("pong");
-  await send();
+  await sendPatiently(send);
   await c.waitFor(messageText(conversationId, text), 20_000, `live message ${text}`);
   expect(c.closed).toBeUndefined();
 }

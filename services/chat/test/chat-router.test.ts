@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registerChatRoutes } from "../src/routes.js";
+import { ChatServiceImpl } from "../src/chat-service.js";
 import { sqliteWorld, type World } from "./support/harness.js";
 import { chatClientAs, routerTransport } from "./support/router.js";
 
@@ -139,6 +141,11 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
     expect((await failure(bob.editMessage({ ...ids, text: "late" }))).code).toBe(Code.FailedPrecondition);
     const sync = await bob.sync({ conversationId });
     expect(sync.events.map((e) => e.payload.case)).toEqual(["conversationCreated", "messageCreated", "messageEdited", "reactionAdded", "messagePinned", "messageDeleted"]);
+  });
+
+  it("implements every public ChatService RPC (none falls back to UNIMPLEMENTED)", () => {
+    const proto = ChatServiceImpl.prototype as unknown as Record<string, unknown>;
+    expect(ChatService.methods.filter((m) => typeof proto[m.localName] !== "function").map((m) => m.name)).toEqual([]);
   });
 
   it("answers RPCs of later stages with UNIMPLEMENTED naming the issue that builds them", async () => {

@@ -123,12 +123,13 @@ export function createPeerClient<T extends DescService>(
   };
   /**
    * Remembers an UNAVAILABLE instance so the next calls go to the others, and passes the error
-   * on. A stream the peer reset (CANCEL) although our caller did not cancel means the instance
-   * went away mid-call (killed, restarting): that is UNAVAILABLE to the caller, who may retry.
+   * on. A stream the peer reset (CANCEL), or a connection reset under the call (connect-node
+   * reports ECONNRESET as ABORTED), although our caller did not cancel, means the instance went
+   * away mid-call (killed, restarting): that is UNAVAILABLE to the caller, who may retry.
    */
   const noteFailure = (url: string, signal: AbortSignal | undefined, err: unknown): never => {
     let e = ConnectError.from(err);
-    if (e.code === Code.Canceled && !signal?.aborted) e = new ConnectError(`${peer} instance went away mid-call: ${e.rawMessage}`, Code.Unavailable, undefined, undefined, e);
+    if ((e.code === Code.Canceled || connectionReset(e)) && !signal?.aborted) e = new ConnectError(`${peer} instance went away mid-call: ${e.rawMessage}`, Code.Unavailable, undefined, undefined, e);
     if (e.code === Code.Unavailable) directory.markUnavailable(url);
     throw e;
   };
@@ -154,6 +155,17 @@ export function createPeerClient<T extends DescService>(
     },
   };
   return createClient(service, transport);
+}
+
+/** Whether connect-node turned a reset or destroyed connection into ABORTED (node-error.js). */
+function connectionReset(e: ConnectError): boolean {
+  if (e.code !== Code.Aborted) return false;
+  for (let c: unknown = e.cause; c instanceof Error || (typeof c === "object" && c !== null); c = (c as { cause?: unknown }).cause) {
+    const code = (c as { code?: unknown }).code;
+    if (code === "ECONNRESET" || code === "ERR_STREAM_DESTROYED" || code === "ERR_HTTP2_INVALID_STREAM") return true;
+    if (c === (c as { cause?: unknown }).cause) break;
+  }
+  return false;
 }
 
 /** Whether a call failed because the instance refused the connection (nothing was sent). */

@@ -20,6 +20,10 @@ describe("peer clients fail over from an unavailable instance", () => {
   let dropping: Server;
   let droppingUrl: string;
   let droppedConnections = 0;
+  // Reads the request's first bytes, then resets the connection (TCP RST): ECONNRESET mid-call,
+  // like a process killed while serving.
+  let resetting: Server;
+  let resettingUrl: string;
   // Nothing listens here: the connection is refused.
   let refusedUrl: string;
 
@@ -45,6 +49,9 @@ describe("peer clients fail over from an unavailable instance", () => {
       socket.destroy();
     });
     droppingUrl = await listen(dropping);
+    // (After a moment: an immediate reset reads as an HTTP/2 CANCEL instead.)
+    resetting = createServer((socket) => socket.once("data", () => setTimeout(() => socket.resetAndDestroy(), 30)));
+    resettingUrl = await listen(resetting);
     const closed = createServer();
     refusedUrl = await listen(closed);
     await new Promise((r) => closed.close(r));
@@ -52,6 +59,7 @@ describe("peer clients fail over from an unavailable instance", () => {
 
   afterAll(async () => {
     await new Promise((r) => dropping.close(r));
+    await new Promise((r) => resetting.close(r));
     // The peer clients keep their HTTP/2 sessions open (cached transports): end them.
     for (const session of sessions) session.destroy();
     await new Promise((r) => live.close(r));
@@ -90,6 +98,16 @@ describe("peer clients fail over from an unavailable instance", () => {
     const results = await Promise.allSettled([client.check({ service: "" }), client.check({ service: "" })]);
     expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
     expect(droppedConnections).toBeGreaterThan(dropped);
+  });
+
+  it("reports a connection reset under a call (connect-node: ABORTED) as UNAVAILABLE and skips that instance", async () => {
+    const dir = new PeerDirectory(new FakeClock(), 2_000);
+    dir.set("chat", [resettingUrl, liveUrl]);
+    const client = createPeerClient(Health, "chat", dir);
+    const err = await failure(client.check({ service: "" }));
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.message).toContain("went away mid-call");
+    expect(dir.available("chat")).toEqual([liveUrl]);
   });
 
   it("still calls the instances when every one is unavailable, and never redirects a pinned call", async () => {

@@ -1,0 +1,76 @@
+// What the benchmarks share: core pinning, quantiles, and the compiled embedded platform started
+// as its own process (pinned to core 0) on free ports with a fresh data directory.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** taskset works and there is more than one core (CAAS_BENCH_NO_TASKSET turns pinning off). */
+export const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET
+  ? false
+  : (() => {
+      try {
+        execFileSync("taskset", ["-c", "0", "true"]);
+        return cpus().length > 1;
+      } catch {
+        return false;
+      }
+    })();
+
+/** Runs `args` with node, pinned to `core` when taskset is available (taskset execs: same pid). */
+export function pinned(core, args, opts) {
+  return haveTaskset ? spawn("taskset", ["-c", String(core), process.execPath, ...args], opts) : spawn(process.execPath, args, opts);
+}
+
+/** Count, p50 and p99 of `values` (milliseconds, two decimals). */
+export function quantiles(values) {
+  const v = Float64Array.from(values).sort();
+  const q = (p) => (v.length === 0 ? NaN : Number(v[Math.min(v.length - 1, Math.floor(p * v.length))].toFixed(2)));
+  return { n: v.length, p50: q(0.5), p99: q(0.99) };
+}
+
+/**
+ * Starts `node services/platform/dist/main.js` in embedded mode pinned to core 0; resolves once it
+ * logged "platform ready". Variables named CAAS_BENCH_ENV_<NAME> are passed to it as <NAME>
+ * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS).
+ */
+export async function startEmbeddedPlatform(name = "bench") {
+  const main = join(repoRoot, "services/platform/dist/main.js");
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
+  const dir = mkdtempSync(join(tmpdir(), `caas-${name}-`));
+  const logFile = join(dir, "platform.log");
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
+  for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
+  const child = pinned(0, [main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = readFileSync(logFile, "utf8");
+    const ready = text
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === "platform ready");
+    if (ready) {
+      return {
+        pid: child.pid,
+        endpoints: ready.endpoints,
+        adminCredential: readFileSync(join(dir, "data", "admin-credential"), "utf8").trim(),
+        stop: async () => {
+          if (child.exitCode === null) {
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await exited;
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the platform did not start:\n${text.slice(-3000)}`);
+    await sleep(100);
+  }
+}
