@@ -36,7 +36,7 @@ export function quantiles(values) {
 /**
  * Starts `node services/platform/dist/main.js` in embedded mode pinned to core 0; resolves once it
  * logged "platform ready". Variables named CAAS_BENCH_ENV_<NAME> are passed to it as <NAME>
- * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS).
+ * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS); CAAS_BENCH_NODE_ARGS adds node flags.
  */
 export async function startEmbeddedPlatform(name = "bench") {
   const main = join(repoRoot, "services/platform/dist/main.js");
@@ -46,7 +46,9 @@ export async function startEmbeddedPlatform(name = "bench") {
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
   for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
-  const child = pinned(0, [main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
+  // CAAS_BENCH_NODE_ARGS: extra node flags for the platform (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.CAAS_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = pinned(0, [...nodeArgs, main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
   const deadline = Date.now() + 60_000;
   for (;;) {
     const text = readFileSync(logFile, "utf8");

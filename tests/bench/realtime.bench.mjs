@@ -321,7 +321,8 @@ async function tenantUsers(platform, count, prefix) {
         Array.from({ length: Math.min(50, count - i) }, async (_, j) => {
           const userId = `${prefix}${i + j}`;
           await backend.upsertUser({ userId, displayName: userId });
-          return { userId, token: await issue(userId) };
+          // Tokens live 5 minutes: they are issued right before the connections open (freshTokens).
+          return { userId, issue: () => issue(userId) };
         }),
       )),
     );
@@ -329,7 +330,13 @@ async function tenantUsers(platform, count, prefix) {
   return users;
 }
 
-/** `count` users with tokens over as many tenants as needed. */
+/** Issues every member a new access token (just before its connections open: tokens live 5 minutes). */
+async function freshTokens(members) {
+  for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map(async (m) => (m.token = await m.issue())));
+  return members;
+}
+
+/** `count` users over as many tenants as needed. */
 async function manyUsers(platform, count, prefix) {
   const users = [];
   for (let i = 0; i < count; i += USERS_PER_TENANT) users.push(...(await tenantUsers(platform, Math.min(USERS_PER_TENANT, count - i), `${prefix}t${i}-`)));
@@ -356,7 +363,7 @@ async function roomsOf(platform, users, rooms, size) {
       Array.from({ length: Math.min(10, rooms - r) }, async (_, k) => {
         const room = users.slice((r + k) * size, (r + k + 1) * size);
         const owner = room[0];
-        const auth = { headers: { authorization: `Bearer ${owner.token}` } };
+        const auth = { headers: { authorization: `Bearer ${await owner.issue()}` } };
         const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, title: `bench ${r + k}`, memberIds: room.slice(1, 100).map((u) => u.userId) }, auth);
         for (let i = 100; i < room.length; i += 100) {
           await chat.addMembers({ conversationId: conversation.id, userIds: room.slice(i, i + 100).map((u) => u.userId) }, auth);
@@ -404,14 +411,16 @@ async function coordinate() {
     { label: "100 conversations x 100 members", rooms: 100, size: 100, sendersPerRoom: 2, startRate: 50, maxRate: 50000 },
   ];
   let runId = 0;
-  for (const server of servers) {
-    const s = await server.start();
-    const url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
+  const onlyServers = process.env.CAAS_BENCH_SERVERS?.split(",");
+  for (const server of servers.filter((sv) => !onlyServers || onlyServers.includes(sv.kind))) {
+    let s = await server.start();
+    let url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
     try {
       const membersOf = async (rooms, size, prefix) => (server.kind === "ours" ? ourRooms(s, rooms, size, `${prefix}${runId}-`) : bareRooms(rooms, size));
+      const withTokens = async (members) => (server.kind === "ours" ? freshTokens(members) : members);
       if (only.has("fanout")) {
-        for (const shape of shapes) {
-          const members = await membersOf(shape.rooms, shape.size, "f");
+        for (const shape of shapes.filter((sh) => !process.env.CAAS_BENCH_SHAPE || sh.label.startsWith(process.env.CAAS_BENCH_SHAPE))) {
+          const members = await withTokens(await membersOf(shape.rooms, shape.size, "f"));
           const r = await ask({ kind: server.kind, url, members, roomSize: shape.size, textBytes, sendersPerRoom: shape.sendersPerRoom, startRate: shape.startRate, maxRate: shape.maxRate, stepSeconds, runId: runId++ });
           const best = r.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
           results.fanout.push({ server: server.name, shape: shape.label, deliveriesPerSec: best.deliveredPerSec, atOfferedMsgsPerSec: best.rate, closed: r.steps.at(-1).closed, refused: r.refused, steps: r.steps.map(({ rate, deliveredPerSec, expectedPerSec, closed }) => ({ rate, deliveredPerSec, expectedPerSec, closed })) });
@@ -421,21 +430,27 @@ async function coordinate() {
       if (only.has("latency")) {
         const rooms = 200;
         const size = 3;
-        const members = await membersOf(rooms, size, "l");
+        const members = await withTokens(await membersOf(rooms, size, "l"));
         const base = { kind: server.kind, url, members, roomSize: size, textBytes, sendersPerRoom: size, stepSeconds, runId: runId++ };
         const ramp = await ask({ ...base, startRate: 100, maxRate: 50_000 });
         const best = ramp.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
         // Half of the highest sustained message rate in this shape.
         const maxMsgs = best.deliveredPerSec / size;
         const half = Math.max(1, Math.round(maxMsgs / 2));
-        const measured = await ask({ ...base, members: server.kind === "ours" ? await membersOf(rooms, size, "m") : members, fixedRate: half, runId: runId++ });
+        const measured = await ask({ ...base, members, fixedRate: half, runId: runId++ });
         const st = measured.steps[0];
         results.latency.push({ server: server.name, shape: `${rooms} conversations x ${size} members`, maxDeliveriesPerSec: best.deliveredPerSec, offeredMsgsPerSec: half, deliveredPerSec: st.deliveredPerSec, p50Ms: st.latency.p50, p99Ms: st.latency.p99, samples: st.latency.n, closed: st.closed, refused: measured.refused });
         process.stderr.write(`${server.name} / latency at ${half} msgs/s: p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms\n`);
       }
       if (only.has("memory")) {
+        if (only.has("fanout") || only.has("latency")) {
+          // A fresh server: what the load phases left on the heap must not blur the measurement.
+          await s.stop();
+          s = await server.start();
+          url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
+        }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
-        const members = server.kind === "ours" ? (await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
+        const members = server.kind === "ours" ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
         await sleep(2000);
         const before = rssKiB(s.pid);
         load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);

@@ -84,6 +84,35 @@ export interface SessionOptions {
 
 type State = "new" | "authenticating" | "open" | "closed";
 
+/**
+ * One flush per tick for every session with frames waiting: a fan-out to N sessions schedules
+ * one callback, not N (each session still writes its own batch, in order).
+ */
+const dirty: Session[] = [];
+function scheduleFlush(session: Session): void {
+  dirty.push(session);
+  if (dirty.length === 1) setImmediate(flushDirty);
+}
+function flushDirty(): void {
+  const sessions = dirty.splice(0);
+  for (const s of sessions) s.flush();
+}
+
+/**
+ * The pushed frame of a live event, made once per event: the hub hands the same Event object to
+ * every recipient session and the frame (reply_to 0) is the same for all of them; frames are
+ * never mutated after they are queued.
+ */
+const eventFrames = new WeakMap<Event, ServerFrame>();
+function eventFrame(event: Event): ServerFrame {
+  let frame = eventFrames.get(event);
+  if (!frame) {
+    frame = serverFrame(0n, { case: "event", value: event });
+    eventFrames.set(event, frame);
+  }
+  return frame;
+}
+
 /** Frames pipelined behind Auth are held at most this many, then the client broke the protocol. */
 const MAX_EARLY_FRAMES = 32;
 
@@ -283,7 +312,7 @@ export class Session implements Recipient {
       return;
     }
     this.active = true;
-    this.push(serverFrame(0n, { case: "event", value: event }));
+    this.push(eventFrame(event));
   }
 
   /**
@@ -583,11 +612,12 @@ export class Session implements Recipient {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      scheduleFlush(this);
     }
   }
 
-  private flush(): void {
+  /** Writes this tick's frames as one batch (called by the tick's flush of every session). */
+  flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
     const batch = this.pending;
