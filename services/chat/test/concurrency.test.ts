@@ -36,9 +36,22 @@ async function burst(open: () => Promise<Instance>, perUser: number) {
     const failed: { user: string; key: string }[] = [];
     let acked = 0;
     let killed: Promise<void> | undefined;
+    // A client gives up on a call to the dead instance after a deadline, as real clients do: on
+    // FerretDB a send in flight through B when its MongoClient closes has been seen never to settle
+    // (about one run in four; noted for the next session).
+    const deadlineAfterKill = () =>
+      new Promise<never>((_, reject) => {
+        const wait = setInterval(() => {
+          if (killed === undefined) return;
+          clearInterval(wait);
+          void killed.finally(() => setTimeout(() => reject(new Error("deadline: instance B is gone")), 5_000).unref());
+        }, 50);
+        wait.unref();
+      });
     const send = async (user: string, key: string, via: Instance) => {
       try {
-        const ack = await client(via, user).sendMessage({ conversationId, clientMessageId: key, text: `${key} text` });
+        const call = client(via, user).sendMessage({ conversationId, clientMessageId: key, text: `${key} text` });
+        const ack = await (via === b ? Promise.race([call, deadlineAfterKill()]) : call);
         acks.set(key, ack);
         if (++acked === Math.floor((USERS.length * perUser) / 3)) killed = b.close();
       } catch {
@@ -109,6 +122,6 @@ describe("seq dense and ordered with concurrent senders through two chat instanc
       const backend = (): ChatBackend => ({ kind: "mongo", url: mongoUrl!, database: dbName, appName: `chat-${++n}`, collectionPrefix });
       const r = await burst(() => openInstance(backend(), { clock, secret, limits: UNLIMITED_SENDS }), 16);
       expect(r.failed).toBeGreaterThan(0);
-    });
+    }, 60_000);
   });
 });
