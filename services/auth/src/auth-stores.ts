@@ -1,3 +1,4 @@
+import type Database from "better-sqlite3";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { connectMongo, type Config, type Logger } from "@caas/shared";
@@ -63,17 +64,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
       const db = await openAuthSqlite({ path, onMigrated });
       logger.info({ adapter: "sqlite", path }, "auth stores opened");
       return assemble(
-        {
-          tenants: createSqliteTenantStore({ db }),
-          apiKeys: createSqliteApiKeyStore({ db }),
-          users: createSqliteUserStore({ db }),
-          signingKeys: createSqliteSigningKeyStore({ db }),
-          state: createSqliteAuthStateStore({ db }),
-          sessions: createSqliteSessionStore({ db }),
-          passwords: createSqlitePasswordStore({ db }),
-          totp: createSqliteTotpStore({ db }),
-          revocations: createSqliteRevocationStore({ db }),
-        },
+        sqliteAuthStores(db),
         async () => {
           db.close();
         },
@@ -88,17 +79,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
         await migrateAuthMongo({ db, onMigrated });
         logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "auth stores opened");
         return assemble(
-          {
-            tenants: createMongoTenantStore({ db }),
-            apiKeys: createMongoApiKeyStore({ db }),
-            users: createMongoUserStore({ db }),
-            signingKeys: createMongoSigningKeyStore({ db }),
-            state: createMongoAuthStateStore({ db }),
-            sessions: createMongoSessionStore({ db }),
-            passwords: createMongoPasswordStore({ db }),
-            totp: createMongoTotpStore({ db }),
-            revocations: createMongoRevocationStore({ db }),
-          },
+          mongoAuthStores(db),
           () => conn.close(),
         );
       } catch (err) {
@@ -109,13 +90,44 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
   }
 }
 
+/** Every auth store on one open, migrated SQLite database (also how tests open two instances on one file). */
+export function sqliteAuthStores(db: Database.Database): Omit<AuthStores, "close"> {
+  return {
+    tenants: createSqliteTenantStore({ db }),
+    apiKeys: createSqliteApiKeyStore({ db }),
+    users: createSqliteUserStore({ db }),
+    signingKeys: createSqliteSigningKeyStore({ db }),
+    state: createSqliteAuthStateStore({ db }),
+    sessions: createSqliteSessionStore({ db }),
+    passwords: createSqlitePasswordStore({ db }),
+    totp: createSqliteTotpStore({ db }),
+    revocations: createSqliteRevocationStore({ db }),
+  };
+}
+
+/** Every auth store on one migrated MongoDB database, under `collectionPrefix` when given. */
+export function mongoAuthStores(db: AuthMongoDb, collectionPrefix?: string): Omit<AuthStores, "close"> {
+  const o = collectionPrefix === undefined ? { db } : { db, collectionPrefix };
+  return {
+    tenants: createMongoTenantStore(o),
+    apiKeys: createMongoApiKeyStore(o),
+    users: createMongoUserStore(o),
+    signingKeys: createMongoSigningKeyStore(o),
+    state: createMongoAuthStateStore(o),
+    sessions: createMongoSessionStore(o),
+    passwords: createMongoPasswordStore(o),
+    totp: createMongoTotpStore(o),
+    revocations: createMongoRevocationStore(o),
+  };
+}
+
 function assemble(stores: Omit<AuthStores, "close">, release: () => Promise<void>): AuthStores {
   let closing: Promise<void> | undefined;
   return {
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.tenants, stores.apiKeys, stores.users, stores.signingKeys, stores.state, stores.sessions, stores.passwords, stores.totp, stores.revocations]) await s.close();
+        for (const s of Object.values(stores)) await s.close();
         await release();
       })()),
   };

@@ -1,3 +1,4 @@
+import type Database from "better-sqlite3";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -106,19 +107,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
         const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log") });
         const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
         return assemble(
-          {
-            events,
-            conversations: createSqliteConversationStore({ db }),
-            members: createSqliteMemberStore({ db }),
-            readStates: createSqliteReadStateStore({ db }),
-            invites: createSqliteInviteStore({ db }),
-            marks: createSqliteMessageMarkStore({ db }),
-            projections,
-            mentions: createSqliteMentionStore({ db }),
-            moderation: createSqliteModerationStore({ db }),
-            blocks: createSqliteBlockStore({ db }),
-            state: createSqliteChatStateStore({ db }),
-          },
+          { events, projections, ...sqliteTableStores(db) },
           async () => {
             db.close();
           },
@@ -137,19 +126,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
         const events = await createMongoEventLogStore({ db, collectionPrefix, clock: deps.clock, onMigrated: onMigrated("event log") });
         const projections = await createMongoProjectionStateStore({ db, collectionPrefix, onMigrated: onMigrated("chat projections") });
         return assemble(
-          {
-            events,
-            conversations: createMongoConversationStore({ db, collectionPrefix }),
-            members: createMongoMemberStore({ db, collectionPrefix }),
-            readStates: createMongoReadStateStore({ db, collectionPrefix }),
-            invites: createMongoInviteStore({ db, collectionPrefix }),
-            marks: createMongoMessageMarkStore({ db, collectionPrefix }),
-            projections,
-            mentions: createMongoMentionStore({ db, collectionPrefix }),
-            moderation: createMongoModerationStore({ db, collectionPrefix }),
-            blocks: createMongoBlockStore({ db, collectionPrefix }),
-            state: createMongoChatStateStore({ db, collectionPrefix }),
-          },
+          { events, projections, ...mongoTableStores(db, collectionPrefix) },
           () => conn.close(),
         );
       } catch (err) {
@@ -160,13 +137,46 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
   }
 }
 
+/** The chat stores built straight on an open, migrated database (all but the event log and the projection state, which migrate themselves). */
+export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close">;
+
+/** The table stores on one SQLite database (also how tests open two instances on one file). */
+export function sqliteTableStores(db: Database.Database): ChatTableStores {
+  return {
+    conversations: createSqliteConversationStore({ db }),
+    members: createSqliteMemberStore({ db }),
+    readStates: createSqliteReadStateStore({ db }),
+    invites: createSqliteInviteStore({ db }),
+    marks: createSqliteMessageMarkStore({ db }),
+    mentions: createSqliteMentionStore({ db }),
+    moderation: createSqliteModerationStore({ db }),
+    blocks: createSqliteBlockStore({ db }),
+    state: createSqliteChatStateStore({ db }),
+  };
+}
+
+/** The table stores on one MongoDB database under `collectionPrefix`. */
+export function mongoTableStores(db: ChatMongoDb, collectionPrefix: string): ChatTableStores {
+  return {
+    conversations: createMongoConversationStore({ db, collectionPrefix }),
+    members: createMongoMemberStore({ db, collectionPrefix }),
+    readStates: createMongoReadStateStore({ db, collectionPrefix }),
+    invites: createMongoInviteStore({ db, collectionPrefix }),
+    marks: createMongoMessageMarkStore({ db, collectionPrefix }),
+    mentions: createMongoMentionStore({ db, collectionPrefix }),
+    moderation: createMongoModerationStore({ db, collectionPrefix }),
+    blocks: createMongoBlockStore({ db, collectionPrefix }),
+    state: createMongoChatStateStore({ db, collectionPrefix }),
+  };
+}
+
 function assemble(stores: Omit<ChatStores, "close">, release: () => Promise<void>): ChatStores {
   let closing: Promise<void> | undefined;
   return {
     ...stores,
     close: () =>
       (closing ??= (async () => {
-        for (const s of [stores.events, stores.conversations, stores.members, stores.readStates, stores.invites, stores.marks, stores.mentions, stores.projections, stores.moderation, stores.blocks, stores.state]) await s.close();
+        for (const s of Object.values(stores)) await s.close();
         await release();
       })()),
   };

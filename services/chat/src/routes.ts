@@ -5,23 +5,13 @@ import { notBuiltYet } from "@caas/shared";
 import type { ChatServiceRpcs } from "./chat-service.js";
 import type { ChatInternalRpcs } from "./chat-internal-service.js";
 
-/** Where the RPCs of Chat core I not built yet come from. */
+/** Where the internal RPCs not built yet come from. */
 export const STAGE_B = "issue #5 stage B, Chat core I";
-export const CHAT_CORE_II = "issue #6, Chat core II";
 
-/**
- * The full ChatService: the implemented RPCs from `impl`, every other one answering UNIMPLEMENTED
- * with a message naming the issue that builds it.
- */
+/** ChatService with every RPC bound to `impl`. */
 export function chatServiceRoutes(impl: ChatServiceRpcs): ServiceImpl<typeof ChatService> {
-  const coreII = notBuiltYet(ChatService, CHAT_CORE_II) as unknown as Record<string, unknown>;
-  const own = impl as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  const out: Record<string, unknown> = {};
-  for (const m of ChatService.methods) {
-    const mine = own[m.localName];
-    out[m.localName] = typeof mine === "function" ? mine.bind(impl) : coreII[m.localName];
-  }
-  return out as ServiceImpl<typeof ChatService>;
+  const own = impl as unknown as Record<string, (...args: unknown[]) => unknown>;
+  return Object.fromEntries(ChatService.methods.map((m) => [m.localName, own[m.localName]!.bind(impl)])) as ServiceImpl<typeof ChatService>;
 }
 
 /** The full ChatInternalService: the implemented RPCs from `impl`, the others UNIMPLEMENTED (stage B). */

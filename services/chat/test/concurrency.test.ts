@@ -39,21 +39,22 @@ async function burst(open: () => Promise<Instance>, perUser: number) {
     // A client gives up on a call to the dead instance after a deadline, as real clients do: on
     // FerretDB a send in flight through B when its MongoClient closes has been seen never to settle
     // (about one run in four; noted for the next session).
-    const deadlineAfterKill = () =>
-      new Promise<never>((_, reject) => {
-        const wait = setInterval(() => {
-          if (killed === undefined) return;
-          clearInterval(wait);
-          void killed.finally(() => setTimeout(() => reject(new Error("deadline: instance B is gone")), 5_000).unref());
-        }, 50);
-        wait.unref();
-      });
+    let onKill!: () => void;
+    const killStarted = new Promise<void>((resolve) => (onKill = resolve));
+    /** Rejects 5 s after B's close finished; raced against every call through B. */
+    const deadlineAfterKill = killStarted
+      .then(() => killed)
+      .then(() => new Promise<never>((_, reject) => setTimeout(() => reject(new Error("deadline: instance B is gone")), 5_000).unref()));
+    deadlineAfterKill.catch(() => undefined); // B may see no call after the kill
     const send = async (user: string, key: string, via: Instance) => {
       try {
         const call = client(via, user).sendMessage({ conversationId, clientMessageId: key, text: `${key} text` });
-        const ack = await (via === b ? Promise.race([call, deadlineAfterKill()]) : call);
+        const ack = await (via === b ? Promise.race([call, deadlineAfterKill]) : call);
         acks.set(key, ack);
-        if (++acked === Math.floor((USERS.length * perUser) / 3)) killed = b.close();
+        if (++acked === Math.floor((USERS.length * perUser) / 3)) {
+          killed = b.close();
+          onKill();
+        }
       } catch {
         failed.push({ user, key });
       }
