@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
@@ -6,6 +7,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
 import { GetPlatformStatusRequestSchema, GetPlatformStatusResponseSchema, PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
 import { ServingState } from "@caas/gen/caas/gateway/v1/platform_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
 import { allTransports, bufCli, grpcJsUnary } from "../support/clients.js";
 import { readLogLines } from "../support/spawn-platform.js";
@@ -104,5 +106,32 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
         .then(() => undefined, (e: unknown) => ConnectError.from(e));
       expect(bad?.code, inst.instanceId).toBe(Code.Unauthenticated);
     }
+  }, 30_000);
+
+  it("uploads, completes and downloads media through the gateway, the bytes on S3 and the record on MongoDB", async () => {
+    const bearer = (credential: string): Interceptor => (next) => (req) => {
+      req.header.set("authorization", `Bearer ${credential}`);
+      return next(req);
+    };
+    const authUrl = c.instances.find((i) => i.service === "auth")!.url;
+    const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(c.adminToken)] }));
+    const { tenant } = await admin.createTenant({ name: "Cluster Media" });
+    const { secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "backend" });
+    const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(secret)] }));
+    await backend.upsertUser({ userId: "dana", displayName: "Dana" });
+    const { tokens } = await backend.issueUserToken({ userId: "dana", deviceId: "dana-phone" });
+    const media = createClient(MediaService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(tokens!.accessToken)] }));
+    const bytes = randomBytes(40_000);
+    const { media: m, upload } = await media.createUpload({ name: "scan.png", mimeType: "image/png", sizeBytes: BigInt(bytes.length) });
+    const form = new FormData();
+    for (const f of upload!.fields) form.append(f.name, f.value);
+    form.append(upload!.fileField, new Blob([bytes]), "scan.png");
+    expect((await fetch(upload!.url, { method: "POST", body: form })).status).toBeLessThan(300);
+    expect((await media.completeUpload({ mediaId: m!.id })).media?.sizeBytes).toBe(BigInt(bytes.length));
+    const res = await fetch((await media.getDownloadUrl({ mediaId: m!.id })).url);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+    await media.deleteMedia({ mediaId: m!.id });
+    expect((await media.getMedia({ mediaId: m!.id }).then(() => undefined, (e: unknown) => ConnectError.from(e)))?.code).toBe(Code.NotFound);
   }, 30_000);
 });

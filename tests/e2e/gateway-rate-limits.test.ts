@@ -109,9 +109,15 @@ describe("gateway rate limits over the network", () => {
 
     // The same user id in another tenant has buckets of its own.
     expect((await chat(t2("a1")).listConversations({})).conversations).toEqual([]);
-    // Sends count against their own action.
+    // Sends are not counted here at all (ADR 0023): chat counts every send, on every path, so
+    // five sends pass this gateway's message.send=3/min (chat's own budget is the platform's) and
+    // leave the user's `default` bucket as it was: a1 of t2 made 2 calls of it, the third passes.
     const { conversation } = await chat(t2("a1")).createConversation({ type: ConversationType.GROUP });
-    expect((await chat(t2("a1")).sendMessage({ conversationId: conversation!.id, clientMessageId: "m1", text: "hi" })).seq).toBeGreaterThan(0n);
+    for (let i = 0; i < 5; i++) {
+      expect((await chat(t2("a1")).sendMessage({ conversationId: conversation!.id, clientMessageId: `m${i}`, text: "hi" })).seq).toBe(BigInt(i + 2));
+    }
+    expect((await chat(t2("a1")).listConversations({})).conversations).toHaveLength(1);
+    expect((await refused(chat(t2("a1")).listConversations({})))?.code).toBe(Code.ResourceExhausted);
   });
 
   it("forwards streams and counts each one once, when it is opened", async () => {

@@ -94,6 +94,27 @@ async function connectionsPerUser(urls: string[], token: string) {
   }
 }
 
+/**
+ * Opens MAX + 4 connections of one user at once (spread over `urls`): exactly MAX get AuthOk,
+ * the others TOO_MANY_CONNECTIONS, however their authentications interleave.
+ */
+async function concurrentConnections(urls: string[], token: string) {
+  const extra = 4;
+  const conns = await Promise.all(Array.from({ length: MAX_CONNECTIONS_PER_USER + extra }, (_, i) => wsConnection(urls[i % urls.length]!, `race-${i}`)));
+  try {
+    const replies = await Promise.all(conns.map((c) => c.call({ id: 9n, frame: { case: "auth", value: { accessToken: token } } }, 20_000)));
+    expect(replies.filter((f) => f.frame.case === "authOk")).toHaveLength(MAX_CONNECTIONS_PER_USER);
+    const refused = conns.filter((_, i) => replies[i]!.frame.case !== "authOk");
+    expect(refused).toHaveLength(extra);
+    for (const c of refused) {
+      expect(errorOf(c.frames.find((f) => f.replyTo === 9n))).toMatchObject({ code: Code.ResourceExhausted });
+      expect((await c.waitClosed()).code).toBe(4000 + CloseCode.TOO_MANY_CONNECTIONS);
+    }
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
 describe("realtime limits on the embedded platform", () => {
   const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
   const socketUrl = platform.endpoints.socket!;
@@ -164,6 +185,11 @@ describe("realtime limits on the embedded platform", () => {
     await connectionsPerUser([socketUrl], t.token("dan"));
   }, 60_000);
 
+  it("admits exactly the per-user bound of connections opened all at once", async () => {
+    const race = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["eve"]);
+    await concurrentConnections([socketUrl], race.token("eve"));
+  }, 60_000);
+
   it("closes oversized frames clearly on every transport while a neighbour and the server are unharmed", async () => {
     const neighbour = await wsAs(socketUrl, t.token("ben"), "ben-size-neighbour");
     const big = "x".repeat(MAX_FRAME_BYTES + 1024);
@@ -220,5 +246,12 @@ describe.skipIf(!cluster)("realtime limits across two socket instances (cluster)
     const urls = ["socket-1", "socket-2"].map((name) => c.instances.find((i) => i.instanceId === name)!.url);
     const t = await tenantWithUsers(c.endpoints.auth!, c.adminToken, ["many"]);
     await connectionsPerUser(urls, t.token("many"));
+  }, 90_000);
+
+  it("admits exactly the bound of a user's connections opened at once on both instances", async () => {
+    const c = cluster!;
+    const urls = ["socket-1", "socket-2"].map((name) => c.instances.find((i) => i.instanceId === name)!.url);
+    const t = await tenantWithUsers(c.endpoints.auth!, c.adminToken, ["racer"]);
+    await concurrentConnections(urls, t.token("racer"));
   }, 90_000);
 });

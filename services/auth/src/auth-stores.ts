@@ -75,7 +75,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
       if (!url) throw new Error("the auth service needs CAAS_MONGO_URL in cluster mode");
       const conn = await connectMongo(url, config.cluster.mongoDb, { appName: config.instanceId });
       try {
-        const db = conn.client.db(config.cluster.mongoDb) as AuthMongoDb;
+        const db = conn.database(config.cluster.mongoDb) as AuthMongoDb;
         await migrateAuthMongo({ db, onMigrated });
         logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "auth stores opened");
         return assemble(

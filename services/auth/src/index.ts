@@ -37,9 +37,9 @@ export { ADMIN_CREDENTIAL_FILE } from "./admin-credential.js";
 export { API_KEY_PREFIX, ADMIN_CREDENTIAL_PREFIX } from "./domain/secrets.js";
 export { DEFAULT_AUTH_RATE_RULES, type AuthRateRules } from "./throttle.js";
 
-/** Settings of the auth service beyond Config (the composition root reads them from the environment). */
+/** Settings of the auth service beyond what it reads from Config. */
 export interface AuthServiceOptions {
-  /** CAAS_ADMIN_TOKEN: the platform-admin credential, instead of a generated one. */
+  /** The platform-admin credential instead of a generated one; default `config.adminToken` (CAAS_ADMIN_TOKEN). */
   adminToken?: string;
   /** Limits on minting sessions; DEFAULT_AUTH_RATE_RULES when omitted. */
   rateRules?: AuthRateRules;
@@ -56,7 +56,7 @@ export interface AuthServiceOptions {
  * accounts sign up and in with an optional TOTP second factor (required in tenants whose settings
  * say so). Published revocations are kept for ListRevocations.
  */
-export async function createAuthService(ctx: ServiceContext, options: AuthServiceOptions = { adminToken: envAdminToken() }): Promise<ServiceDefinition> {
+export async function createAuthService(ctx: ServiceContext, options: AuthServiceOptions = { adminToken: ctx.config.adminToken }): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
   const stores = await openAuthStores(config, logger);
   const rateLimiter = openAuthRateLimiter(config, logger, clock);
@@ -157,10 +157,4 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
     await stores.close();
     throw err;
   }
-}
-
-/** CAAS_ADMIN_TOKEN (validated as a known name by loadConfig), if set. */
-function envAdminToken(): string | undefined {
-  const v = process.env.CAAS_ADMIN_TOKEN?.trim();
-  return v ? v : undefined;
 }

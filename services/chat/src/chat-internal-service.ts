@@ -5,6 +5,7 @@ import {
   ConversationAccessSchema,
   GetConversationMembersResponseSchema,
   ListMembershipsResponseSchema,
+  ScanConversationsResponseSchema,
   SyncInternalResponseSchema,
   type ChatInternalService,
   type CheckAccessRequest,
@@ -13,6 +14,8 @@ import {
   type GetConversationMembersResponse,
   type ListMembershipsRequest,
   type ListMembershipsResponse,
+  type ScanConversationsRequest,
+  type ScanConversationsResponse,
   type SyncInternalRequest,
   type SyncInternalResponse,
 } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
@@ -28,12 +31,12 @@ import {
 } from "@caas/shared";
 import { decodeEvent } from "./domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "./domain/input.js";
-import { memberView } from "./domain/views.js";
+import { conversationView, memberView } from "./domain/views.js";
 import type { ConversationStore } from "./ports/conversation-store.js";
 import type { MemberStore } from "./ports/member-store.js";
 
-/** The ChatInternalService RPCs this class implements (ScanConversations answers UNIMPLEMENTED; see routes.ts). */
-export type ChatInternalRpcs = Pick<ServiceImpl<typeof ChatInternalService>, "checkAccess" | "getConversationMembers" | "listMemberships" | "syncInternal">;
+/** Every RPC of caas.chat.v1.ChatInternalService: the compiler checks the class implements them all. */
+export type ChatInternalRpcs = ServiceImpl<typeof ChatInternalService>;
 
 /** Most rows one store call returns: larger requested pages come back in pages of this size. */
 const STORE_PAGE_MAX = 1000;
@@ -151,6 +154,39 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     return create(ListMembershipsResponseSchema, {
       memberships: page.map(memberView),
       nextPageToken: shown.length > limit && last ? this.deps.pageTokens.encode(binding, last.conversationId) : "",
+    });
+  }
+
+  /**
+   * A tenant's conversations (deleted ones excluded) in ascending id order, for projection
+   * rebuilds and retention sweeps. page_size 0 means 500, at most 2000; the page token is the
+   * last id shown, bound to the tenant. Conversations created during a scan appear when their id
+   * sorts after the position reached (UUIDv7 ids mostly do).
+   */
+  async scanConversations(req: ScanConversationsRequest, ctx: HandlerContext): Promise<ScanConversationsResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const limit = pageSize(req.pageSize, 500, 2000);
+    const binding = { tenantId: scope.tenantId, query: "internal-scan-conversations" };
+    const after = this.deps.pageTokens.decode<string>(binding, req.pageToken);
+    if (after !== undefined && typeof after !== "string") throw invalid("page_token", "not valid for this query");
+    const { conversations, members } = this.deps.stores;
+    // One row past the page tells whether another page follows; the store gives at most STORE_PAGE_MAX per call.
+    const rows = [];
+    let afterId = after;
+    while (rows.length <= limit) {
+      const want = Math.min(limit + 1 - rows.length, STORE_PAGE_MAX);
+      const batch = await conversations.scan(scope, { ...(afterId === undefined ? {} : { afterId }), limit: want });
+      rows.push(...batch);
+      if (batch.length < want) break;
+      afterId = batch[batch.length - 1]!.id;
+    }
+    const page = rows.slice(0, limit);
+    const counts = await Promise.all(page.map((c) => members.count(scope, c.id)));
+    const last = page[page.length - 1];
+    return create(ScanConversationsResponseSchema, {
+      conversations: page.map((c, i) => conversationView(c, counts[i]!)),
+      nextPageToken: rows.length > limit && last ? this.deps.pageTokens.encode(binding, last.id) : "",
     });
   }
 

@@ -64,6 +64,7 @@ import { BlockOps } from "./ops/block-ops.js";
 import { ModerationOps } from "./ops/moderation-ops.js";
 import { ReceiptOps } from "./ops/receipt-ops.js";
 import type { UserStatePublisher } from "./user-state.js";
+import type { MediaAttacher } from "./ports/media-attacher.js";
 import { ThreadOps } from "./ops/thread-ops.js";
 
 /** Every RPC of caas.chat.v1.ChatService: the compiler checks the class implements them all. */
@@ -83,6 +84,8 @@ export interface ChatServiceDeps {
   publishUserState?: UserStatePublisher;
   /** The tenant's ABAC policy (defaults plus per-tenant grants); the defaults when omitted (ADR 0020). */
   policyFor?: TenantPolicyLookup;
+  /** Attaches message attachments through the media service; none: sends with attachments are UNAVAILABLE. */
+  media?: MediaAttacher;
 }
 
 /**
@@ -116,7 +119,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);
     this.invites = new InviteOps(core, this.conversations, this.members);
-    this.messages = new MessageOps(core);
+    this.messages = new MessageOps(core, deps.media);
     this.deletes = new DeleteOps(core, this.messages);
     this.edits = new EditOps(core, this.messages);
     this.reactions = new ReactionOps(core, this.messages);

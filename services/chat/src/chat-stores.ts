@@ -120,7 +120,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
     case "mongo": {
       const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
       try {
-        const db = conn.client.db(backend.database) as ChatMongoDb;
+        const db = conn.database(backend.database) as ChatMongoDb;
         const collectionPrefix = backend.collectionPrefix ?? "chat_";
         await migrateChatMongo({ db, collectionPrefix, onMigrated: onMigrated("chat") });
         const events = await createMongoEventLogStore({ db, collectionPrefix, clock: deps.clock, onMigrated: onMigrated("event log") });

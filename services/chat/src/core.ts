@@ -2,7 +2,6 @@ import type { HandlerContext } from "@connectrpc/connect";
 import {
   NotFoundError,
   PermissionDeniedError,
-  ResourceExhaustedError,
   principalKey,
   scopeFromVerifiedClaims,
   UnauthenticatedError,
@@ -14,7 +13,9 @@ import {
   type TenantScope,
   type TenantPolicyLookup,
   defaultPolicyLookup,
+  DEFAULT_TENANT_RATE_FACTOR,
 } from "@caas/shared";
+import { takeSend } from "./chat-rate-limiter.js";
 import type { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
 import type { MemberRecord, MemberStore } from "./ports/member-store.js";
@@ -60,6 +61,8 @@ export interface ChatLimits {
   changesCursorMaxAgeMs: number;
   /** SendMessage per user (per tenant): a burst of `capacity`, refilled at `refillPerSec`. */
   sendRate: { capacity: number; refillPerSec: number };
+  /** The tenant's send bucket is the user's times this (CAAS_RATE_LIMIT_TENANT_FACTOR). */
+  sendTenantFactor: number;
 }
 
 export const DEFAULT_LIMITS: ChatLimits = {
@@ -68,6 +71,7 @@ export const DEFAULT_LIMITS: ChatLimits = {
   changesOverlapMs: 10_000,
   changesCursorMaxAgeMs: 30 * 24 * 3600 * 1000,
   sendRate: { capacity: 20, refillPerSec: 10 },
+  sendTenantFactor: DEFAULT_TENANT_RATE_FACTOR,
 };
 
 /** The stores one chat instance works on. */
@@ -122,12 +126,12 @@ export class ChatCore {
   }
 
   /**
-   * Takes one token of the caller's bucket for `action` (per user within the tenant);
-   * RESOURCE_EXHAUSTED with the retry delay (google.rpc.RetryInfo) when it is empty.
+   * Counts one send of the caller against the user's and the tenant's `message.send` buckets
+   * (the one place a send is counted, ADR 0023); RESOURCE_EXHAUSTED with the retry delay
+   * (google.rpc.RetryInfo) when either is empty.
    */
-  async throttle(caller: Caller, action: "send", rule: ChatLimits["sendRate"]): Promise<void> {
-    const decision = await this.rateLimiter.take(caller.scope, `${action}:user:${caller.userId}`, rule);
-    if (!decision.allowed) throw new ResourceExhaustedError(`too many ${action} calls; retry in ${decision.retryAfterMs} ms`, decision.retryAfterMs);
+  async throttle(caller: Caller, _action: "send", rule: ChatLimits["sendRate"]): Promise<void> {
+    await takeSend(this.rateLimiter, caller.scope, caller.userId, rule, this.limits.sendTenantFactor);
   }
 
   /** The caller's active membership, or NOT_FOUND. */

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { bucketOf, CHAT_EVENTS, currentScope, OutboxRelay, PageTokenCodec, USER_STATE_EVENTS, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { bucketOf, CHAT_EVENTS, createPeerClient, createPeerServiceTokenSource, currentScope, OutboxRelay, PageTokenCodec, USER_STATE_EVENTS, type ServiceContext, type ServiceDefinition } from "@caas/shared";
 import { ChatServiceImpl } from "./chat-service.js";
 import { openChatStoresForConfig, type ChatStores } from "./chat-stores.js";
 import { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
@@ -9,6 +10,8 @@ import { ChatInternalServiceImpl } from "./chat-internal-service.js";
 import { chatEventRecord, CommitCorrelations } from "./relay.js";
 import { registerChatRoutes } from "./routes.js";
 import { openTenantPolicies } from "./tenant-policy.js";
+import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
+import type { MediaAttacher } from "./ports/media-attacher.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
 
 export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
@@ -23,8 +26,8 @@ const PAGE_TOKEN_SECRET = "page-token-secret";
  * The chat service (issue #5): conversations and their settings, membership, the conversation
  * event log, idempotent and per-user rate-limited sends, history, Sync, read positions, unread counts and the changes cursor. Stores
  * come from the run mode (chat-stores.ts); the outbox relay publishes every committed event to
- * `caas.chat.events.v1` from `start()` until `drain()`. RPCs of later stages answer
- * UNIMPLEMENTED naming their issue.
+ * `caas.chat.events.v1` from `start()` until `drain()`. Message attachments are attached
+ * through the media service before the commit (openMediaAttacher).
  */
 export async function createChatService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
@@ -39,14 +42,17 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     // The tenants' ABAC role grants from auth, cached until TenantSettingsChanged (ADR 0020).
     const policies = openTenantPolicies(ctx);
     const internal = new ChatInternalServiceImpl({ stores, pageTokens });
+    const media = openMediaAttacher(ctx);
     const service = new ChatServiceImpl({
       stores,
       clock,
       pageTokens,
       rateLimiter: limiter.limiter,
       policyFor: policies.lookup,
-      // SendMessage per user: the message.send rate of CAAS_RATE_LIMITS (the gateway counts it too).
-      limits: { sendRate: bucketOf(config.rateLimits.perUser["message.send"]) },
+      media,
+      // Every send (SendMessage, ForwardMessage, realtime send frames) is counted here and only
+      // here: the message.send rate of CAAS_RATE_LIMITS, per user and per tenant (ADR 0023).
+      limits: { sendRate: bucketOf(config.rateLimits.perUser["message.send"]), sendTenantFactor: config.rateLimits.tenantFactor },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);
         relay.notify();
@@ -81,4 +87,21 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     await Promise.all([stores.close(), rate?.close()]);
     throw err;
   }
+}
+
+/**
+ * Attachments go through the media service (MediaInternalService.AttachMedia with chat's service
+ * token), in both run modes over the mesh: in embedded mode the platform fills in media's address
+ * once it binds. Without a service secret chat cannot call it, and sends with attachments are
+ * UNAVAILABLE; so are they while media cannot be reached.
+ */
+function openMediaAttacher(ctx: ServiceContext): MediaAttacher {
+  const { logger, peers, clock, serviceSecret } = ctx;
+  if (!serviceSecret) {
+    logger.warn("no service secret: messages with attachments are refused (UNAVAILABLE)");
+    return unavailableMediaAttacher("this chat instance has no service secret to call the media service with (CAAS_SERVICE_SECRET)");
+  }
+  const tokens = createPeerServiceTokenSource({ service: "chat", root: serviceSecret, peers, clock });
+  const client = createPeerClient(MediaInternalService, "media", peers, { defaultTimeoutMs: 5_000 });
+  return createGrpcMediaAttacher({ client, serviceToken: () => tokens.token("media") });
 }

@@ -1,5 +1,5 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { newId, type EventLogStore, type LogEvent, type TenantScope } from "@caas/shared";
+import { newId, type EventLogStore, type LogEvent, type LogHead, type TenantScope } from "@caas/shared";
 import { buildEvent, decodeEvent, encodeEvent, summaryOf, type EventHeader } from "./domain/events.js";
 import type { ConversationStore, EventSummary } from "./ports/conversation-store.js";
 
@@ -15,6 +15,14 @@ export interface AppendRequest {
   countable: boolean;
   /** The event's payload, built once the seq and commit time are known (again on a retry). */
   payload(header: EventHeader): Event["payload"];
+  /** The conversation's head as its projection had it (the store checks it; see AppendInput.headHint). */
+  headHint?: LogHead;
+  /**
+   * The caller's own follow-up of the commit (e.g. the sender's read position), run alongside
+   * the projection update instead of after it: one round trip less on the send path. It runs for
+   * duplicates too (it must be idempotent), and the call fails if it fails.
+   */
+  alongside?(committed: Committed): Promise<void>;
 }
 
 /** What the log holds after an append. */
@@ -29,7 +37,9 @@ export interface Committed {
  * Appends events to the conversation log (the commit point) and then moves the conversation
  * projection forward (head, countable counter, activity, last message). The projection update
  * is idempotent and order-free, and it also runs for duplicates, so a retried request repairs a
- * projection left behind by a crash between the commit and the update.
+ * projection left behind by a crash between the commit and the update. A failure after the
+ * commit still fails the call (the client retries and gets the original ack); the relay is told
+ * of the commit either way.
  */
 export class LogWriter {
   constructor(
@@ -51,6 +61,7 @@ export class LogWriter {
       ...(req.clientMessageId === undefined ? {} : { clientMessageId: req.clientMessageId }),
       payloadHash: req.payloadHash,
       countable: req.countable,
+      ...(req.headHint === undefined ? {} : { headHint: req.headHint }),
       encode: ({ seq, createTimeMs }) => {
         const header = { conversationId: req.conversationId, seq, eventId, actorId: req.actorId, createTimeMs };
         built = buildEvent(header, req.payload(header));
@@ -58,9 +69,13 @@ export class LogWriter {
       },
     });
     const event = result.kind === "appended" && built ? built : decodeEvent(result.event);
-    await this.project(scope, result.event, event);
+    const committed: Committed = { kind: result.kind, log: result.event, event };
+    const [projected, followed] = await Promise.allSettled([this.project(scope, result.event, event), req.alongside?.(committed)]);
+    // The event is committed whatever happened after: hand it to the relay first.
     if (result.kind === "appended") this.deps.onCommit?.(result.event);
-    return { kind: result.kind, log: result.event, event };
+    if (projected.status === "rejected") throw projected.reason;
+    if (followed.status === "rejected") throw followed.reason;
+    return committed;
   }
 
   /** Moves the conversation projection to a committed event. */

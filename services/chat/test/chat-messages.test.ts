@@ -103,7 +103,8 @@ describe("ChatService messages, history, Sync and read state (tier 1: the class)
     await expectCode(bob.sendMessage({ conversationId: "nope", clientMessageId: "e3", text: "x" }), Code.InvalidArgument);
     await expectCode(bob.sendMessage({ conversationId: conv, clientMessageId: "e3", custom: { big: "y".repeat(9000) } }), Code.InvalidArgument);
     await expectCode(bob.sendMessage({ conversationId: conv, clientMessageId: "e3", text: "x", mentionedUserIds: ["a", "a"] }), Code.InvalidArgument);
-    await expectCode(bob.sendMessage({ conversationId: conv, clientMessageId: "e3", attachments: [{ mediaId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd" }] }), Code.Unimplemented);
+    // This world has no media service: attachments are UNAVAILABLE (chat-attachments.test.ts wires the real one).
+    await expectCode(bob.sendMessage({ conversationId: conv, clientMessageId: "e3", attachments: [{ mediaId: "0190d2a4-5b6c-7d8e-9f01-23456789abcd" }] }), Code.Unavailable);
     expect((await alice.sync({ conversationId: conv })).headSeq).toBe(2n);
   });
 

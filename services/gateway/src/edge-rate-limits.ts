@@ -17,7 +17,8 @@ import {
  *
  * Only `user` principals are counted here: API keys and the platform-admin credential are not
  * resolved at the edge (auth verifies them and throttles the credential-minting RPCs itself, as
- * it does sign-in and sign-up), and service tokens are the mesh's own calls.
+ * it does sign-in and sign-up), and service tokens are the mesh's own calls. Nor are calls whose
+ * owner counts their action itself (`actionOf` answers undefined: sends, counted by chat).
  */
 export class EdgeRateLimits {
   constructor(
@@ -25,9 +26,9 @@ export class EdgeRateLimits {
     private readonly config: RateLimitConfig,
   ) {}
 
-  /** Takes the tokens of one call, or throws ResourceExhaustedError. */
-  async check(principal: Principal, action: RateLimitAction): Promise<void> {
-    if (principal.kind !== "user") return;
+  /** Takes the tokens of one call, or throws ResourceExhaustedError; no action: not counted here. */
+  async check(principal: Principal, action: RateLimitAction | undefined): Promise<void> {
+    if (principal.kind !== "user" || action === undefined) return;
     const scope = scopeFromVerifiedClaims({ tenant: principal.tenantId });
     const rule = this.config.perUser[action];
     const user = await this.limiter.take(scope, `${action}:user:${principal.userId}`, rule);

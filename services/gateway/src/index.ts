@@ -11,14 +11,15 @@ import { registerRoutes } from "./routes.js";
 export { PlatformServiceImpl } from "./platform-service.js";
 export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
 export { EdgeRateLimits } from "./edge-rate-limits.js";
-export { METHOD_ACTIONS, actionOf, methodName } from "./rate-limit-actions.js";
+export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limit-actions.js";
 
 /**
  * The gateway: the public edge. It serves the platform status and the event-bus probe, and
  * forwards every public service (auth's tenant-admin, user-admin and end-user APIs, chat,
  * realtime) to its owner, generically from the generated descriptors. Every forwarded call of a
  * signed-in user is rate limited per user and per tenant by action (CAAS_RATE_LIMITS), in memory
- * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode.
+ * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode; sends
+ * are the exception, counted once by chat whatever path they take (ADR 0023).
  */
 export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);

@@ -13,7 +13,7 @@ import {
   type RateLimitConfig,
 } from "@caas/shared";
 import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
-import { actionOf, EdgeRateLimits, METHOD_ACTIONS, PUBLIC_SERVICES } from "../src/index.js";
+import { actionOf, EdgeRateLimits, METHOD_ACTIONS, OWNER_COUNTED, PUBLIC_SERVICES } from "../src/index.js";
 
 const method = (service: { methods: { name: string }[] }, name: string) => service.methods.find((m) => m.name === name)! as never;
 const user = (tenantId: string, userId: string): Principal => ({ kind: "user", tenantId, userId, sessionId: "s", deviceId: "d", scopes: [], roles: [] });
@@ -33,15 +33,22 @@ describe("RPC -> action table", () => {
   it("names only methods the gateway serves", () => {
     const served = new Set(PUBLIC_SERVICES.flatMap(({ service }) => service.methods.map((m) => `${service.typeName}/${m.name}`)));
     for (const name of Object.keys(METHOD_ACTIONS)) expect(served, name).toContain(name);
+    for (const name of Object.keys(OWNER_COUNTED)) expect(served, name).toContain(name.split("#")[0]);
   });
 
-  it("maps sends and deletes, realtime frames by their case, and everything else to default", () => {
-    expect(actionOf(method(ChatService, "SendMessage"), {})).toBe("message.send");
+  it("leaves sends to chat, which counts every send on every path (ADR 0023)", () => {
+    expect(actionOf(method(ChatService, "SendMessage"), {})).toBeUndefined();
+    expect(actionOf(method(ChatService, "ForwardMessage"), {})).toBeUndefined();
+    const send = method(RealtimeService, "Send");
+    expect(actionOf(send, create(SendRequestSchema, { frame: { frame: { case: "send", value: { conversationId: "c", clientMessageId: "m" } } } }))).toBeUndefined();
+    expect(Object.values(METHOD_ACTIONS)).not.toContain("message.send");
+  });
+
+  it("maps deletes, realtime frames by their case, and everything else to default", () => {
     expect(actionOf(method(ChatService, "DeleteMessage"), {})).toBe("delete");
     expect(actionOf(method(ChatService, "ListConversations"), {})).toBe("default");
     const send = method(RealtimeService, "Send");
     expect(actionOf(send, create(SendRequestSchema, { frame: { frame: { case: "typing", value: { conversationId: "c", started: true } } } }))).toBe("typing");
-    expect(actionOf(send, create(SendRequestSchema, { frame: { frame: { case: "send", value: { conversationId: "c", clientMessageId: "m" } } } }))).toBe("message.send");
     expect(actionOf(send, create(SendRequestSchema, { frame: { frame: { case: "ping", value: {} } } }))).toBe("default");
     expect(actionOf(method(RealtimeService, "Subscribe"), undefined)).toBe("default");
   });
@@ -57,8 +64,9 @@ describe("EdgeRateLimits", () => {
     const err = await refusal(limits.check(alice, "default"));
     expect(err.message).toMatch(/default.*this user/);
     expect(err.retryAfterMs).toBe(30_000);
-    // Actions have buckets of their own.
-    await limits.check(alice, "message.send");
+    // Actions have buckets of their own; an owner-counted call takes nothing here.
+    await limits.check(alice, "delete");
+    for (let i = 0; i < 5; i++) await limits.check(alice, undefined);
     clock.advance(30_000);
     await limits.check(alice, "default");
   });

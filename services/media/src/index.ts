@@ -1,14 +1,60 @@
+import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import { checkAccessOverMesh, createChatConversationAccess } from "./chat-access.js";
+import { openMediaBlobsForConfig } from "./media-blobs.js";
+import { createMediaImpls } from "./media-impls.js";
+import { openMediaStoreForConfig } from "./media-stores.js";
+import { DEFAULT_SWEEP_GRACE_MS, MediaSweeper } from "./media-sweeper.js";
+import { registerMediaRoutes } from "./routes.js";
+
+export { createMediaImpls, type MediaImpls } from "./media-impls.js";
+export { blobKeyOf, readyBlobKeyOf, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
+export { MediaSweeper, DEFAULT_SWEEP_GRACE_MS, type MediaSweeperOptions, type SweepResult } from "./media-sweeper.js";
+export { MediaServiceImpl, mediaCallerOf } from "./media-service.js";
+export { MediaInternalServiceImpl } from "./media-internal-service.js";
+export { registerMediaRoutes } from "./routes.js";
+export { createChatConversationAccess, checkAccessOverMesh, type CheckAccessCall } from "./chat-access.js";
+export { openMediaStore, openMediaStoreForConfig, MEDIA_DB_FILE, type MediaBackend } from "./media-stores.js";
+export { openMediaBlobsForConfig, BLOB_PATH, type MediaBlobs } from "./media-blobs.js";
+export type { MediaStore, MediaRecord, MediaStateKind, UploadToSweep } from "./ports/media-store.js";
+export type { ConversationAccess } from "./ports/conversation-access.js";
 
 /**
- * The media service owns uploads and downloads through presigned URLs, file metadata and authorization.
- * Its contracts come with its own issue; until then it is a real, reachable shell that serves
- * health, reflection and GET /health on its port, so the mesh and the platform status are whole.
+ * The media service: presigned uploads and downloads (MediaService), attachment links for chat
+ * (MediaInternalService). The store (SQLite / MongoDB) and the blob store (filesystem with
+ * signed URLs served on this listener / S3) come from the run mode; who may read attached
+ * media is asked of chat's CheckAccess with media's service token. A sweeper removes uploads
+ * abandoned past their form's expiry (CAAS_MEDIA_SWEEP_INTERVAL_MS).
  */
-export function createMediaService(_ctx: ServiceContext): ServiceDefinition {
+export async function createMediaService(ctx: ServiceContext): Promise<ServiceDefinition> {
+  const { config, logger, clock, peers, serviceSecret } = ctx;
+  if (!serviceSecret) throw new Error("the media service needs CAAS_SERVICE_SECRET: it asks chat who may read attached media with a service token");
+  const blobs = await openMediaBlobsForConfig({ config, logger, clock, serviceSecret });
+  const store = await openMediaStoreForConfig(config, logger);
+  const deps = {
+    store,
+    blobs: blobs.store,
+    clock,
+    access: createChatConversationAccess(checkAccessOverMesh({ peers, serviceSecret, clock })),
+    maxUploadBytes: config.media.maxUploadBytes,
+  };
+  const impls = createMediaImpls(deps);
+  const sweeper = new MediaSweeper({ deps, logger });
   return {
     name: "media",
-    services: [],
-    register: () => {},
+    services: [MediaService, MediaInternalService],
+    register: (router) => registerMediaRoutes(router, impls),
+    httpPrefixRoutes: blobs.httpPrefixRoutes,
+    start: async (bound) => {
+      await blobs.bind(bound?.url);
+      sweeper.start(config.media.sweepIntervalMs);
+      logger.info({ intervalMs: config.media.sweepIntervalMs, graceMs: DEFAULT_SWEEP_GRACE_MS }, config.media.sweepIntervalMs > 0 ? "media upload sweeper started" : "media upload sweeper off");
+    },
+    drain: () => sweeper.stop(),
+    close: async () => {
+      await sweeper.stop();
+      await store.close();
+    },
   };
 }

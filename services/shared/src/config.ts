@@ -47,6 +47,8 @@ export interface ClusterEndpoints {
   redisCryptoUrl?: string;
   elasticsearchUrl?: string;
   s3Endpoint?: string;
+  /** The S3 address clients use for presigned uploads and downloads, when not s3Endpoint (CAAS_S3_PUBLIC_ENDPOINT). */
+  s3PublicEndpoint?: string;
   s3AccessKey?: string;
   s3SecretKey?: string;
   s3Bucket: string;
@@ -68,6 +70,23 @@ export interface Limits {
   realtimeCheckpointMs: number;
 }
 
+/** The media service's settings (README "Configuration"). */
+export interface MediaConfig {
+  /** The largest upload CreateUpload accepts, in bytes (CAAS_MEDIA_MAX_BYTES). */
+  maxUploadBytes: number;
+  /**
+   * Embedded mode: the absolute URL clients reach media's blob endpoint at (CAAS_MEDIA_PUBLIC_URL,
+   * e.g. `https://chat.example.com/blobs`, its path always /blobs: a proxy forwards it unchanged to
+   * media's listener); unset, `<media's bound address>/blobs`.
+   */
+  publicUrl?: string;
+  /**
+   * How often the media service sweeps abandoned uploads (CAAS_MEDIA_SWEEP_INTERVAL_MS, default
+   * one minute; 0 turns the sweeper off).
+   */
+  sweepIntervalMs: number;
+}
+
 export interface Config {
   mode: RunMode;
   /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
@@ -84,6 +103,7 @@ export interface Config {
   /** How long shutdown waits for in-flight calls and streams before closing them. */
   shutdownGraceMs: number;
   cluster: ClusterEndpoints;
+  media: MediaConfig;
   /** Per-user and per-tenant rate limits by action (CAAS_RATE_LIMITS, CAAS_RATE_LIMIT_TENANT_FACTOR). */
   rateLimits: RateLimitConfig;
   /**
@@ -91,8 +111,16 @@ export interface Config {
    * generates one otherwise (loadServiceSecretRoot).
    */
   serviceSecret?: string;
+  /**
+   * The platform-admin credential (CAAS_ADMIN_TOKEN, at least 32 characters) when the operator
+   * supplies it; otherwise auth generates one at first start (ADR 0012).
+   */
+  adminToken?: string;
   version: string;
 }
+
+/** CAAS_ADMIN_TOKEN must be at least this long (the auth service hashes it; nothing is stored). */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 /** Thrown at start-up with every problem found, so an operator fixes them in one go. */
 export class ConfigError extends Error {
@@ -141,6 +169,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return raw;
   };
 
+  /** A URL setting that must name a Redis server (the generic check also admits http and mongodb). */
+  const redisOnly = (value: string | undefined, name: string): string | undefined => {
+    if (value !== undefined && URL.canParse(value) && !/^rediss?:$/.test(new URL(value).protocol)) {
+      problems.push(`${name}=${value} must be a redis:// or rediss:// URL`);
+    }
+    return value;
+  };
+
   const modeRaw = get("CAAS_MODE") ?? "embedded";
   let mode: RunMode = "embedded";
   if (modeRaw === "embedded" || modeRaw === "cluster") mode = modeRaw;
@@ -180,18 +216,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaRegistryUrl: url("CAAS_SCHEMA_REGISTRY_URL"),
     redisUrl: url("CAAS_REDIS_URL"),
     redisGatewayUrl: url("CAAS_REDIS_GATEWAY_URL"),
-    redisSocketUrl: url("CAAS_REDIS_SOCKET_URL"),
+    redisSocketUrl: redisOnly(url("CAAS_REDIS_SOCKET_URL"), "CAAS_REDIS_SOCKET_URL"),
     redisComplianceUrl: url("CAAS_REDIS_COMPLIANCE_URL"),
     redisCryptoUrl: url("CAAS_REDIS_CRYPTO_URL"),
     elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
     s3Endpoint: url("CAAS_S3_ENDPOINT"),
+    s3PublicEndpoint: url("CAAS_S3_PUBLIC_ENDPOINT"),
     s3AccessKey: get("CAAS_S3_ACCESS_KEY"),
     s3SecretKey: get("CAAS_S3_SECRET_KEY"),
     s3Bucket: get("CAAS_S3_BUCKET") ?? "caas-media",
     s3Region: get("CAAS_S3_REGION") ?? "us-east-1",
   };
-  for (const name of ["CAAS_ADMIN_TOKEN"]) {
-    get(name);
+  const adminToken = get("CAAS_ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    problems.push(`CAAS_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  } else if (adminToken !== undefined && /\s/.test(adminToken)) {
+    problems.push("CAAS_ADMIN_TOKEN must not contain whitespace (it is sent as a Bearer credential)");
   }
   const serviceSecret = get("CAAS_SERVICE_SECRET");
   if (serviceSecret !== undefined && serviceSecret.length < 32) problems.push("CAAS_SERVICE_SECRET must be at least 32 characters");
@@ -211,6 +251,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
   };
 
+  const mediaPublicUrl = url("CAAS_MEDIA_PUBLIC_URL");
+  if (mediaPublicUrl !== undefined && !/^https?:\/\/[^/?#]+\/blobs\/?$/.test(mediaPublicUrl)) {
+    problems.push(`CAAS_MEDIA_PUBLIC_URL=${mediaPublicUrl} must be an http(s) URL whose path is /blobs (proxied unchanged to media's /blobs/)`);
+  }
+  const mediaSweepIntervalMs = int("CAAS_MEDIA_SWEEP_INTERVAL_MS", 60_000, 0, 86_400_000);
+  if (mediaSweepIntervalMs > 0 && mediaSweepIntervalMs < 1000) {
+    problems.push(`CAAS_MEDIA_SWEEP_INTERVAL_MS=${mediaSweepIntervalMs} must be 0 (no sweeper) or at least 1000`);
+  }
+  const media: MediaConfig = {
+    maxUploadBytes: int("CAAS_MEDIA_MAX_BYTES", 100 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
+    sweepIntervalMs: mediaSweepIntervalMs,
+    ...(mediaPublicUrl !== undefined ? { publicUrl: mediaPublicUrl.replace(/\/+$/, "") } : {}),
+  };
+
   const config: Config = {
     mode,
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
@@ -222,8 +276,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits,
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     cluster,
+    media,
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
+    ...(adminToken !== undefined ? { adminToken } : {}),
     version: get("CAAS_VERSION") ?? "0.1.0",
   };
 

@@ -60,3 +60,34 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ CAAS_REQUIRE_INFRA: "1", CAAS_TEST_RUN_ID: "x", CAAS_INFRA_HOME: "/tmp" })).not.toThrow();
   });
 });
+
+describe("settings once read outside the validated config", () => {
+  it("CAAS_ADMIN_TOKEN: carried in the config when valid, refused at start when short or spaced", () => {
+    const token = "a".repeat(64);
+    expect(loadConfig({ CAAS_ADMIN_TOKEN: ` ${token} ` }).adminToken).toBe(token);
+    expect(loadConfig({}).adminToken).toBeUndefined();
+    expect(loadConfig({ CAAS_ADMIN_TOKEN: "   " }).adminToken).toBeUndefined();
+    expect(() => loadConfig({ CAAS_ADMIN_TOKEN: "changeme" })).toThrow(/CAAS_ADMIN_TOKEN must be at least 32 characters \(e\.g\. openssl rand -hex 32\)/);
+    expect(() => loadConfig({ CAAS_ADMIN_TOKEN: `${"a".repeat(20)} ${"b".repeat(20)}` })).toThrow(/CAAS_ADMIN_TOKEN must not contain whitespace/);
+    // Every problem is reported at once, with the others.
+    const err = (() => {
+      try {
+        loadConfig({ CAAS_ADMIN_TOKEN: "short", CAAS_REDIS_SOCKET_URL: "nope" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'CAAS_REDIS_SOCKET_URL="nope" is not a URL',
+      "CAAS_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)",
+    ]);
+  });
+
+  it("CAAS_REDIS_SOCKET_URL: a redis:// or rediss:// URL, else a clear start-up error", () => {
+    expect(loadConfig({ CAAS_REDIS_SOCKET_URL: "rediss://socket:6380" }).cluster.redisSocketUrl).toBe("rediss://socket:6380");
+    expect(loadConfig({}).cluster.redisSocketUrl).toBeUndefined();
+    expect(() => loadConfig({ CAAS_REDIS_SOCKET_URL: "http://socket:6379" })).toThrow(/CAAS_REDIS_SOCKET_URL=http:\/\/socket:6379 must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => loadConfig({ CAAS_REDIS_SOCKET_URL: "redis socket" })).toThrow(/CAAS_REDIS_SOCKET_URL="redis socket" is not a URL/);
+  });
+});

@@ -99,4 +99,34 @@ describe("service host", () => {
     expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(running.port).toBeGreaterThan(0);
   });
+
+  it("hands start() its bound URL and serves prefix routes for any method, exact routes and RPCs first", async () => {
+    const config = loadConfig({ CAAS_SHUTDOWN_GRACE_MS: "2000" });
+    const logger = createLogger({ service: "probe", instance: "t", level: "silent" });
+    let bound: { url: string; port: number } | undefined;
+    running = await startServiceHost({
+      definition: {
+        name: "probe",
+        services: [],
+        register: () => {},
+        httpPrefixRoutes: {
+          "/files/": (req, res) => {
+            res.writeHead(200, { "content-type": "text/plain" });
+            res.end(`${req.method} ${req.url}`);
+          },
+        },
+        start: async (b) => {
+          bound = b;
+        },
+      },
+      config,
+      logger,
+      port: 0,
+    });
+    expect(bound).toEqual({ url: running.url, port: running.port });
+    const post = await fetch(`${running.url}/files/a/b?x=1`, { method: "POST", body: "data" });
+    expect(await post.text()).toBe("POST /files/a/b?x=1");
+    expect((await fetch(`${running.url}/health`)).headers.get("content-type")).toBe("application/json");
+    expect((await fetch(`${running.url}/other`, { method: "POST" })).status).toBe(404);
+  });
 });

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { ConnectError, type Client } from "@connectrpc/connect";
 import { ChatService, SendMessageRequestSchema, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { SendMessage } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
@@ -12,6 +12,18 @@ export type ChatClient = Client<typeof ChatService>;
 /** Call options presenting the user's access token (DESIGN: the callee verifies it itself). */
 export function asUser(accessToken: string): { headers: Record<string, string> } {
   return { headers: { authorization: `Bearer ${accessToken}` } };
+}
+
+/**
+ * Chat's error as the answer of a socket RPC: same code, message and details (RetryInfo of a
+ * refused send), without chat's response headers, whose gRPC content-type would otherwise replace
+ * this call's in a Connect or gRPC-web error answer. Anything else is passed on as it is.
+ */
+export function peerError(err: unknown): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  const out = new ConnectError(err.rawMessage, err.code, undefined, undefined, err.cause);
+  out.details = err.details;
+  return out;
 }
 
 /** Runs a `send` frame through ChatService.SendMessage; the SendAck answering frame `replyTo`. */

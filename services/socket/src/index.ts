@@ -12,9 +12,8 @@ import { Hub } from "./hub.js";
 import { RealtimeServiceImpl } from "./realtime-service.js";
 import { PresenceTracker } from "./presence.js";
 import { openRealtimeAdapters } from "./realtime-adapters.js";
-import { startRevocationWatch } from "./revocation-watch.js";
+import { createRevocationWatch } from "./revocation-watch.js";
 import { TypingRelay } from "./typing.js";
-import { SendRate } from "./send-limits.js";
 import { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
 import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
@@ -25,10 +24,9 @@ export { Hub, membershipChanges } from "./hub.js";
 export { TypingRelay, TYPING_RATE, TYPING_TTL_MS } from "./typing.js";
 export { PresenceTracker } from "./presence.js";
 export { SeqOrder } from "./seq-order.js";
-export { Session, type FrameSink, type SessionLimits } from "./session.js";
+export { Session, INFLIGHT_RETRY_MS, type FrameSink, type SessionLimits } from "./session.js";
 export { WS_PATH } from "./transports/websocket.js";
 export { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
-export { SendRate, INFLIGHT_RETRY_MS } from "./send-limits.js";
 
 /** Session timings (issue #7): those a client reads from AuthOk. */
 export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
@@ -56,12 +54,14 @@ const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
  * Connect and gRPC-web Subscribe + Send, all running one session core. Sends go to chat's
  * SendMessage with the user's own token; live events come from CHAT_EVENTS (a consumer group per
  * instance, from the newest record) and fan out to every local session of every member.
- * Revocations (auth events) close the affected sessions with REVOKED; ReAuth replaces a
+ * Revocations close the affected sessions with REVOKED, heard from the process deny-set (the
+ * process's one auth-events subscription, not one of the socket's own); ReAuth replaces a
  * session's token; SetTyping fans out across instances over pub/sub and presence is kept in the
  * Presence port (memory or Redis by mode). Read and delivery markers moved on chat arrive on
  * USER_STATE_EVENTS and are pushed as read_state (own devices) and receipt (other members).
  * Limits (config): max_frame_bytes on every transport, connections per user, sends in flight per
- * connection, per-user send and typing rates (RateLimiter port).
+ * connection, per-user typing rates (RateLimiter port). Sends are counted by chat, on every path
+ * (ADR 0023); a refusal arrives as RESOURCE_EXHAUSTED with chat's retry delay.
  */
 export function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): ServiceDefinition {
   const limits: SessionLimits = {
@@ -79,7 +79,6 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
   const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
   const rates = ctx.config.rateLimits.perUser;
   const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger, rule: rates.typing });
-  const sendRate = new SendRate(adapters.limiter, rates["message.send"]);
   const receipts = new ReceiptRelay(hub);
   const presence = new PresenceTracker({
     presence: adapters.presence,
@@ -88,7 +87,8 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     instanceId: ctx.config.instanceId,
     ttlMs: Math.round(PRESENCE_TTL_HEARTBEATS * limits.heartbeatMs),
   });
-  const registry = new SessionRegistry({ verifier, revocations: ctx.revocations, chat, hub, typing, presence, sendRate, clock: ctx.clock, logger: ctx.logger, limits });
+  const watch = createRevocationWatch(ctx);
+  const registry = new SessionRegistry({ verifier, revocations: watch.revocations, chat, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
   const ws = createWebSocketEndpoint({
     maxFrameBytes: limits.maxFrameBytes,
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
@@ -97,14 +97,13 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     logger: ctx.logger,
   });
   let feed: Subscription | undefined;
-  let revoked: Subscription | undefined;
   let userState: Subscription | undefined;
 
   return {
     name: "socket",
     services: [RealtimeService],
     register(router) {
-      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes, sendRate }));
+      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes }));
     },
     onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
     async start() {
@@ -113,22 +112,14 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
         if (env.payload.case === "event") order.push(env.tenantId, env.payload.value);
       });
       userState = await startUserStateFeed(ctx.bus, `socket-userstate.${ctx.config.instanceId}`, receipts);
-      revoked = await startRevocationWatch({
-        bus: ctx.bus,
-        group: `socket-revocations.${ctx.config.instanceId}`,
-        registry,
-        revocations: ctx.revocations,
-        clock: ctx.clock,
-        logger: ctx.logger,
-      });
+      await watch.start(registry);
     },
     async drain() {
       registry.drain();
       await feed?.close();
-      await revoked?.close();
+      await watch.stop();
       await userState?.close();
       feed = undefined;
-      revoked = undefined;
       userState = undefined;
       order.close();
     },

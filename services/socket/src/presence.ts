@@ -82,10 +82,19 @@ export class PresenceTracker {
     await this.announce(h.tenantId, h.userId);
   }
 
-  /** How many live connections the user has, across every instance that shares the Presence port. */
-  async connections(tenantId: string, userId: string): Promise<number> {
-    const [p] = await this.deps.presence.get(scopeOf(tenantId), [userId]);
-    return p?.connections.length ?? 0;
+  /**
+   * Takes one of the user's `max` connection places for `h`, cluster-wide and atomically: the
+   * connection is registered in the Presence port only if the user has fewer than `max` others
+   * alive (on any instance sharing the port), so concurrent connects admit exactly the room left.
+   * Nothing is announced yet (`online` does that once the session is open). False when full.
+   */
+  async reserve(h: PresenceHolder, max: number): Promise<boolean> {
+    return this.deps.presence.addBounded(scopeOf(h.tenantId), h.userId, h.id, this.deps.ttlMs, { instance: this.deps.instanceId }, max);
+  }
+
+  /** Gives back a place `reserve` took for a session that never went `online`. */
+  async release(h: PresenceHolder): Promise<void> {
+    await this.deps.presence.remove(scopeOf(h.tenantId), h.userId, h.id);
   }
 
   /** Heartbeat: keeps the connection alive (re-adding it if it had expired). */

@@ -28,7 +28,7 @@ export interface RealtimeAdapters {
 /**
  * The one place the socket service picks its adapters, from the run mode: embedded keeps pub/sub,
  * presence and rate buckets in this process (one socket instance); cluster shares them in Redis
- * (CAAS_REDIS_URL), so socket-1 and socket-2 see each other's broadcasts and connections and
+ * (CAAS_REDIS_SOCKET_URL, else CAAS_REDIS_URL), so socket-1 and socket-2 see each other's broadcasts and connections and
  * count a user's typing against one bucket.
  */
 export function openRealtimeAdapters(config: Config, logger: Logger, clock: Clock): RealtimeAdapters {
@@ -43,14 +43,14 @@ export function openRealtimeAdapters(config: Config, logger: Logger, clock: Cloc
         close: async () => {},
       };
     case "cluster": {
-      const url = config.cluster.redisUrl;
-      if (!url) throw new Error("the socket service needs CAAS_REDIS_URL in cluster mode (pub/sub, presence, rate limits)");
+      const url = config.cluster.redisSocketUrl ?? config.cluster.redisUrl;
+      if (!url) throw new Error("the socket service needs CAAS_REDIS_SOCKET_URL or CAAS_REDIS_URL in cluster mode (pub/sub, presence, typing rates)");
       const redis = createRedisClient(url, {
         connectionName: `${config.instanceId}-socket`,
         onError: (err) => logger.warn({ err }, "socket Redis connection error"),
       });
       const pubsub = createRedisPubSub({ redis, prefix: "caas:socket", onHandlerError });
-      logger.info({ adapter: "redis" }, "realtime pub/sub, presence and rate limits");
+      logger.info({ adapter: "redis", purpose: config.cluster.redisSocketUrl ? "CAAS_REDIS_SOCKET_URL" : "CAAS_REDIS_URL" }, "realtime pub/sub, presence and rate limits");
       return {
         pubsub,
         presence: createRedisPresence({ redis, prefix: "caas:socket:presence", clock }),

@@ -3,9 +3,8 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import type { RealtimeService, ConnectRequest, SendRequest, SubscribeRequest } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ClientFrameSchema, type ClientFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { principalKey, ResourceExhaustedError, toConnectError } from "@caas/shared";
-import { markThroughChat, sendThroughChat, type ChatClient } from "./chat-calls.js";
-import type { SendRate } from "./send-limits.js";
+import { principalKey } from "@caas/shared";
+import { markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { isStageB, serverFrame } from "./frames.js";
 import type { Session } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
@@ -31,7 +30,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     private readonly registry: SessionRegistry,
     private readonly chat: ChatClient,
     private readonly maxBacklog: number,
-    private readonly bounds: { maxFrameBytes: number; sendRate?: SendRate } = { maxFrameBytes: Number.MAX_SAFE_INTEGER },
+    private readonly bounds: { maxFrameBytes: number } = { maxFrameBytes: Number.MAX_SAFE_INTEGER },
   ) {}
 
   /** The encoded size of `frame` when it exceeds max_frame_bytes (gRPC transports), else undefined. */
@@ -94,18 +93,15 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       case "auth":
         throw new ConnectError("Send does not take auth frames: authenticate with the Authorization header", Code.InvalidArgument);
       case "send": {
-        const principal = ctx.values.get(principalKey);
-        const refused = principal.kind === "user" ? await this.bounds.sendRate?.check(principal.tenantId, principal.userId, frame.id) : undefined;
-        if (refused?.frame.case === "error") {
-          const e = refused.frame.value;
-          throw toConnectError(new ResourceExhaustedError(e.message, e.retryAfter ? Number(e.retryAfter.seconds) * 1000 + Math.ceil(e.retryAfter.nanos / 1e6) : 0));
-        }
-        const reply = await sendThroughChat(this.chat, token, frame.id, f.value);
+        // Chat counts the send (ADR 0023); its refusal, RetryInfo included, is this call's answer.
+        const reply = await sendThroughChat(this.chat, token, frame.id, f.value).catch((err: unknown) => Promise.reject(peerError(err)));
         return create(SendResponseSchema, { frame: reply });
       }
       case "markRead":
       case "markDelivered": {
-        const reply = await markThroughChat(this.chat, token, frame.id, f.case === "markRead" ? "read" : "delivered", f.value);
+        const reply = await markThroughChat(this.chat, token, frame.id, f.case === "markRead" ? "read" : "delivered", f.value).catch((err: unknown) =>
+          Promise.reject(peerError(err)),
+        );
         return create(SendResponseSchema, { frame: reply });
       }
       case "ping":

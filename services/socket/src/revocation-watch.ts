@@ -1,42 +1,43 @@
-import {
-  AUTH_EVENTS,
-  RevocationSet,
-  revocationsOf,
-  type Clock,
-  type EventBus,
-  type Logger,
-  type RevocationChecker,
-  type Subscription,
-} from "@caas/shared";
+import { RevocationSet, startRevocationFeed, type ServiceContext, type Subscription } from "@caas/shared";
 import type { SessionRegistry } from "./sessions.js";
 
-/** What the revocation watch reads and acts on. */
-export interface RevocationWatchOptions {
-  bus: EventBus;
-  /** A consumer group of this instance's own: every socket instance must see every record. */
-  group: string;
-  registry: SessionRegistry;
-  /** The process's deny-set (ServiceContext.revocations), checked too on every revoking event. */
-  revocations?: RevocationChecker;
-  clock: Clock;
-  logger: Logger;
+/** The deny-set the socket service checks and watches, and how to stop watching. */
+export interface RevocationWatch {
+  /** The process deny-set (or the socket's own, in a context without one): checked at Auth and ReAuth. */
+  readonly revocations: RevocationSet;
+  /** Starts closing revoked sessions; with a deny-set of its own, starts its feed too. */
+  start(registry: SessionRegistry): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /**
  * Closes open sessions with REVOKED as soon as an auth event revokes their session, user, tenant
- * or signing key (DESIGN.md: within 2 s). Reads `caas.auth.events.v1` from the newest record:
- * sessions opened later are checked against the deny-set when they authenticate. Each revoking
- * record is matched on its own entries (no wait for the process deny-set's feed) and then against
- * the whole deny-set.
+ * or signing key (DESIGN.md: within 2 s). It reads no topic of its own: it listens to the
+ * process deny-set (`RevocationSet.onRevoked`), which the composition root keeps current from
+ * `caas.auth.events.v1` in the process's one consumer group for auth events, and closes every
+ * session the set (which already holds the event's entries) now denies. Sessions opened later are
+ * checked against the same set when they authenticate. A context without a deny-set (a hand-built
+ * one) gets a set and feed of the socket's own: still one subscription per process.
  */
-export async function startRevocationWatch(opts: RevocationWatchOptions): Promise<Subscription> {
-  return opts.bus.subscribe(AUTH_EVENTS, { group: opts.group, from: "latest" }, async (record) => {
-    const entries = revocationsOf(record.value);
-    if (entries.length === 0) return;
-    const these = new RevocationSet(opts.clock);
-    for (const e of entries) these.add(e);
-    const either: RevocationChecker = { denies: (t) => these.denies(t) || (opts.revocations?.denies(t) ?? false) };
-    const closed = opts.registry.closeRevoked(either);
-    if (closed > 0) opts.logger.info({ closed, kinds: entries.map((e) => e.kind) }, "revoked sessions closed");
-  });
+export function createRevocationWatch(ctx: Pick<ServiceContext, "bus" | "clock" | "logger" | "config" | "revocations">): RevocationWatch {
+  const own = ctx.revocations === undefined;
+  const revocations = ctx.revocations ?? new RevocationSet(ctx.clock);
+  let feed: Subscription | undefined;
+  let unlisten: (() => void) | undefined;
+  return {
+    revocations,
+    async start(registry) {
+      unlisten = revocations.onRevoked((entries) => {
+        const closed = registry.closeRevoked(revocations);
+        if (closed > 0) ctx.logger.info({ closed, kinds: entries.map((e) => e.kind) }, "revoked sessions closed");
+      });
+      if (own) feed = await startRevocationFeed({ bus: ctx.bus, set: revocations, group: `revocations.socket.${ctx.config.instanceId}`, logger: ctx.logger });
+    },
+    async stop() {
+      unlisten?.();
+      unlisten = undefined;
+      await feed?.close();
+      feed = undefined;
+    },
+  };
 }

@@ -16,7 +16,6 @@ import { newId, type Clock, type JwtVerifier, type Logger, type RevocationChecke
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { closingFrame, errorFrame, exhausted, failure, isStageB, serverFrame, stageBFrame } from "./frames.js";
-import { INFLIGHT_RETRY_MS, type SendRate } from "./send-limits.js";
 import { freshCheckpoint } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
 
@@ -55,6 +54,9 @@ export interface SessionLimits {
   checkpointMs?: number;
 }
 
+/** A client should wait this long after an in-flight refusal: about one chat round trip. */
+export const INFLIGHT_RETRY_MS = 100;
+
 /** What every session shares: the verifier, the chat client, the fan-out index. */
 export interface SessionDeps {
   verifier: JwtVerifier;
@@ -63,10 +65,10 @@ export interface SessionDeps {
   hub: Hub;
   /** Typing indicators; without it SetTyping answers UNIMPLEMENTED. */
   typing?: TypingRelay;
-  /** Presence; without it SubscribePresence answers UNIMPLEMENTED. */
+  /** Presence; without it SubscribePresence answers UNIMPLEMENTED and connections are counted in `slots`. */
   presence?: PresenceTracker;
-  /** The per-user send rate; without it only chat's own limit applies. */
-  sendRate?: SendRate;
+  /** This instance's connection places per user, used when there is no Presence port. */
+  slots?: LocalConnectionSlots;
   clock: Clock;
   logger: Logger;
   limits: SessionLimits;
@@ -83,6 +85,32 @@ export interface SessionOptions {
 }
 
 type State = "new" | "authenticating" | "open" | "closed";
+
+/**
+ * A user's connection places on this instance alone, for sessions without a Presence port.
+ * Check and take are one synchronous step, so connections of one user authenticating at once
+ * cannot both take the last place.
+ */
+export class LocalConnectionSlots {
+  private readonly held = new Map<string, number>();
+
+  /** Takes a place of the user when fewer than `max` are held; false otherwise. */
+  tryTake(tenantId: string, userId: string, max: number): boolean {
+    const key = `${tenantId}\u0000${userId}`;
+    const n = this.held.get(key) ?? 0;
+    if (n >= max) return false;
+    this.held.set(key, n + 1);
+    return true;
+  }
+
+  /** Gives back a place taken with `tryTake`. */
+  give(tenantId: string, userId: string): void {
+    const key = `${tenantId}\u0000${userId}`;
+    const n = (this.held.get(key) ?? 0) - 1;
+    if (n > 0) this.held.set(key, n);
+    else this.held.delete(key);
+  }
+}
 
 /**
  * One flush per tick for every session with frames waiting: a fan-out to N sessions schedules
@@ -138,6 +166,8 @@ export class Session implements Recipient {
   private reauthing = false;
   private typingAttached = false;
   private presenceOnline = false;
+  /** Where this session holds one of its user's connection places, if it holds one. */
+  private place: "none" | "presence" | "local" = "none";
   private inflightSends = 0;
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
@@ -223,7 +253,7 @@ export class Session implements Recipient {
     const identity = checked.identity;
     if (this.state !== "authenticating") return false;
     this.identity = identity;
-    if (await this.tooManyConnections(replyTo)) return false;
+    if (await this.takeConnectionPlace(replyTo)) return false;
     try {
       await hub.join(this, () => listMemberships(chat, accessToken));
     } catch (err) {
@@ -456,6 +486,7 @@ export class Session implements Recipient {
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.expiry);
     this.deps.hub.leave(this);
+    this.releaseConnectionPlace();
     if (this.typingAttached) this.deps.typing?.detach(this.identity!);
     this.typingAttached = false;
     if (this.presenceOnline) this.deps.presence?.offline(this).catch((err: unknown) => this.deps.logger.warn({ err }, "presence removal failed"));
@@ -519,35 +550,61 @@ export class Session implements Recipient {
     else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
   }
 
-  /** One send frame: the per-user rate first, then chat's write path with the user's token. */
-  private async send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
-    const who = this.identity!;
-    const refused = await this.deps.sendRate?.check(who.tenantId, who.userId, replyTo);
-    return refused ?? sendThroughChat(this.deps.chat, who.accessToken, replyTo, send);
+  /**
+   * One send frame: chat's write path with the user's token. Chat counts the send against the
+   * user's `message.send` rate (the only place sends are counted, ADR 0023); its
+   * RESOURCE_EXHAUSTED comes back as a FrameError with retry_after from its RetryInfo.
+   */
+  private send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
+    return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send);
   }
 
   /**
-   * Connections per user: with the Presence port the user's live connections on every instance
-   * count (this one is not registered yet), else this instance's. Over the bound: FrameError
-   * RESOURCE_EXHAUSTED and Closing TOO_MANY_CONNECTIONS with retry_after. Resolves true when refused.
+   * Connections per user: takes one of the user's places before anything else awaits, atomically
+   * (the Presence port's bounded add across every instance sharing it, else this instance's
+   * slots), so of N connections authenticating at once exactly the room left get in. The place is
+   * given back when the session ends, however it ends. Over the bound: FrameError
+   * RESOURCE_EXHAUSTED and Closing TOO_MANY_CONNECTIONS with retry_after. Resolves true when the
+   * session must not go on (refused, or closed meanwhile).
    */
-  private async tooManyConnections(replyTo: bigint): Promise<boolean> {
+  private async takeConnectionPlace(replyTo: bigint): Promise<boolean> {
     const max = this.deps.limits.maxConnectionsPerUser;
     if (max === undefined) return false;
     const { tenantId, userId } = this.identity!;
-    let open: number;
-    try {
-      open = this.deps.presence ? await this.deps.presence.connections(tenantId, userId) : this.deps.hub.sessionsOf(tenantId, userId).length;
-    } catch (err) {
-      this.deps.logger.warn({ err }, "connection count unavailable; admitting the connection");
-      return false;
+    const { presence, slots } = this.deps;
+    let taken: boolean;
+    if (presence) {
+      try {
+        taken = await presence.reserve(this, max);
+      } catch (err) {
+        this.deps.logger.warn({ err }, "connection count unavailable; admitting the connection");
+        return this.state !== "authenticating";
+      }
+      if (taken) {
+        this.place = "presence";
+        // Closed while the place was being taken: end() found none to give back, so give it here.
+        if (this.state !== "authenticating") this.releaseConnectionPlace();
+      }
+    } else {
+      taken = slots ? slots.tryTake(tenantId, userId, max) : true;
+      if (taken && slots) this.place = "local";
     }
-    if (open < max) return this.state !== "authenticating";
-    const message = `the user already has ${open} open connections (at most ${max}): close unused ones`;
+    if (taken) return this.state !== "authenticating";
+    const message = `the user already has ${max} open connections (at most ${max}): close unused ones`;
     const retryAfterMs = Math.max(this.deps.limits.retryAfterMs, 5_000);
     this.reply(replyTo, exhausted(replyTo, message, retryAfterMs));
     this.close(CloseCode.TOO_MANY_CONNECTIONS, message, retryAfterMs);
     return true;
+  }
+
+  /** Gives back the connection place this session holds (once it went online, `offline` removes it). */
+  private releaseConnectionPlace(): void {
+    const place = this.place;
+    this.place = "none";
+    if (place === "local") this.deps.slots?.give(this.identity!.tenantId, this.identity!.userId);
+    else if (place === "presence" && !this.presenceOnline) {
+      this.deps.presence?.release(this).catch((err: unknown) => this.deps.logger.warn({ err }, "connection place not given back; it expires with its TTL"));
+    }
   }
 
   /** The client broke the protocol: FrameError INVALID_ARGUMENT (when asked for), then Closing PROTOCOL_ERROR. */

@@ -1,17 +1,19 @@
 import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { RevocationChecker } from "@caas/shared";
-import { Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
+import { LocalConnectionSlots, Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private draining = false;
+  /** Connection places per user when the sessions have no Presence port to count them in. */
+  private readonly slots = new LocalConnectionSlots();
 
-  constructor(private readonly deps: Omit<SessionDeps, "onEnd">) {}
+  constructor(private readonly deps: Omit<SessionDeps, "onEnd" | "slots">) {}
 
   /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
   open(sink: FrameSink, opts: SessionOptions): Session {
-    const session = new Session(sink, { ...this.deps, onEnd: (s) => this.sessions.delete(s.id) }, opts);
+    const session = new Session(sink, { ...this.deps, slots: this.slots, onEnd: (s) => this.sessions.delete(s.id) }, opts);
     this.sessions.set(session.id, session);
     if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
     return session;

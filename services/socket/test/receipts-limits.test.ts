@@ -9,9 +9,11 @@ import {
   createLogger,
   createMemoryPresence,
   createMemoryPubSub,
-  createMemoryRateLimiter,
   createSqliteEventBus,
   newId,
+  ResourceExhaustedError,
+  scopeFromVerifiedClaims,
+  toConnectError,
   systemClock,
   USER_STATE_EVENTS,
   type EventBus,
@@ -21,7 +23,6 @@ import {
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import { PresenceTracker } from "../src/presence.js";
-import { SendRate } from "../src/send-limits.js";
 import type { FrameSink, SessionLimits } from "../src/session.js";
 import { SessionRegistry } from "../src/sessions.js";
 import { ReceiptRelay, startUserStateFeed } from "../src/user-state-feed.js";
@@ -175,26 +176,32 @@ describe("session limits", () => {
     expect(sink.ended).toBeUndefined();
   });
 
-  it("refuses sends past the per-user rate (shared by the user's connections) with retry_after", async () => {
-    const hub = new Hub();
-    const sendRate = new SendRate(createMemoryRateLimiter({ clock: systemClock }), { capacity: 3, refillPerSec: 0.01 });
-    const reg = new SessionRegistry({ verifier, chat: fakeChat(), hub, sendRate, clock: systemClock, logger, limits });
+  it("counts no sends itself: every send frame reaches chat, whose refusal arrives as RESOURCE_EXHAUSTED with its retry_after", async () => {
+    // Chat is the one place sends are counted (ADR 0023): here it accepts three and refuses the rest as it does.
+    let calls = 0;
+    const chat = {
+      ...fakeChat(),
+      sendMessage: async () => {
+        if (++calls > 3) throw toConnectError(new ResourceExhaustedError("send rate limit reached for this user; retry in 1500 ms", 1500));
+        return { messageId: newId(), seq: BigInt(calls), duplicate: false };
+      },
+    } as unknown as ChatClient;
+    const reg = new SessionRegistry({ verifier, chat, hub: new Hub(), clock: systemClock, logger, limits });
     const a = await openSession(reg, "t1.ann.s1");
-    const b = await openSession(reg, "t1.ann.s2");
-    const other = await openSession(reg, "t2.ann.s3");
     let next = 100n;
-    const send = async (s: typeof a) => {
+    const send = async () => {
       const id = next++;
-      s.session.receive({ id, frame: { case: "send", value: { conversationId: DIRECT, clientMessageId: `m${id}`, text: "hi" } } } as never);
-      await vi.waitFor(() => expect(s.sink.frames.some((f) => f.replyTo === id)).toBe(true));
-      return s.sink.frames.find((f) => f.replyTo === id)!;
+      a.session.receive({ id, frame: { case: "send", value: { conversationId: DIRECT, clientMessageId: `m${id}`, text: "hi" } } } as never);
+      await vi.waitFor(() => expect(a.sink.frames.some((f) => f.replyTo === id)).toBe(true));
+      return a.sink.frames.find((f) => f.replyTo === id)!;
     };
-    for (const s of [a, b, a]) expect((await send(s)).frame.case).toBe("sendAck");
-    const refused = await send(b);
-    expect(refused.frame).toMatchObject({ case: "error", value: { code: Code.ResourceExhausted } });
-    expect(refused.frame.case === "error" && Number(refused.frame.value.retryAfter?.seconds ?? 0n)).toBeGreaterThan(0);
-    // Another tenant's user of the same id has a bucket of their own.
-    expect((await send(other)).frame.case).toBe("sendAck");
+    for (let i = 0; i < 3; i++) expect((await send()).frame.case).toBe("sendAck");
+    const refused = await send();
+    expect(refused.frame).toMatchObject({ case: "error", value: { code: Code.ResourceExhausted, message: "send rate limit reached for this user; retry in 1500 ms" } });
+    const retry = refused.frame.case === "error" ? refused.frame.value.retryAfter : undefined;
+    expect(retry && Number(retry.seconds) * 1000 + retry.nanos / 1e6).toBe(1500);
+    expect(calls, "the refused send was chat's to refuse, not the socket's").toBe(4);
+    expect(a.sink.ended).toBeUndefined();
   });
 
   it("closes the user's connection beyond the per-user bound with TOO_MANY_CONNECTIONS; others are unaffected", async () => {
@@ -215,6 +222,73 @@ describe("session limits", () => {
     await vi.waitFor(async () => expect((await openSession(reg, "t1.ann.s6")).opened).toBe(true));
     expect(first.sink.ended).toBe(CloseCode.UNSPECIFIED);
     expect(second.sink.ended).toBeUndefined();
+  });
+
+  it("admits exactly the bound of a user's connections authenticating at once, across instances, and frees each place when it ends", async () => {
+    const MAX = 3;
+    const EXTRA = 5;
+    // Loading the conversation list takes a while, as it does over the network: the window in
+    // which a check-then-register count let every concurrent connection in.
+    const slowChat = {
+      ...fakeChat(),
+      listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return fakeChat().listConversations(req as never, opts as never);
+      },
+    } as unknown as ChatClient;
+    const shared = createMemoryPresence({ clock: systemClock });
+    const instance = (id: string) =>
+      new SessionRegistry({
+        verifier,
+        chat: slowChat,
+        hub: new Hub(),
+        presence: new PresenceTracker({ presence: shared, pubsub: createMemoryPubSub({}), logger, instanceId: id, ttlMs: 60_000 }),
+        clock: systemClock,
+        logger,
+        limits: { ...limits, maxConnectionsPerUser: MAX },
+      });
+    const [one, two] = [instance("socket-1"), instance("socket-2")];
+    const attempts = await Promise.all(Array.from({ length: MAX + EXTRA }, (_, i) => openSession(i % 2 ? one : two, `t1.ann.s${i}`)));
+    const admitted = attempts.filter((a) => a.opened);
+    const refused = attempts.filter((a) => !a.opened);
+    expect(admitted).toHaveLength(MAX);
+    expect(refused).toHaveLength(EXTRA);
+    for (const r of refused) {
+      expect(r.sink.ended).toBe(CloseCode.TOO_MANY_CONNECTIONS);
+      expect(r.sink.frames[0]?.frame).toMatchObject({ case: "error", value: { code: Code.ResourceExhausted, message: expect.stringContaining(`at most ${MAX}`) } });
+    }
+    // The refused ones hold no place: the Presence port has exactly the admitted connections.
+    const [ann] = await shared.get(scopeFromVerifiedClaims({ tenant: "t1" }), ["ann"]);
+    expect(ann!.connections.map((c) => c.connectionId).sort()).toEqual(admitted.map((a) => a.session.id).sort());
+    // Ending one frees exactly one place.
+    admitted[0]!.session.close(CloseCode.UNSPECIFIED, "done");
+    await vi.waitFor(async () => {
+      const again = await Promise.all([openSession(one, "t1.ann.n1"), openSession(two, "t1.ann.n2")]);
+      expect(again.filter((a) => a.opened)).toHaveLength(1);
+    });
+    one.drain();
+    two.drain();
+  });
+
+  it("without a Presence port counts this instance's places, as exactly: concurrent connections get the bound, no more", async () => {
+    const MAX = 2;
+    const slowChat = {
+      ...fakeChat(),
+      listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return fakeChat().listConversations(req as never, opts as never);
+      },
+    } as unknown as ChatClient;
+    const reg = new SessionRegistry({ verifier, chat: slowChat, hub: new Hub(), clock: systemClock, logger, limits: { ...limits, maxConnectionsPerUser: MAX } });
+    const attempts = await Promise.all(Array.from({ length: 6 }, (_, i) => openSession(reg, `t1.ben.s${i}`)));
+    expect(attempts.filter((a) => a.opened)).toHaveLength(MAX);
+    // Another user and another tenant's same user id have places of their own.
+    expect((await openSession(reg, "t1.cal.s9")).opened).toBe(true);
+    expect((await openSession(reg, "t2.ben.s9")).opened).toBe(true);
+    attempts.find((a) => a.opened)!.session.close(CloseCode.UNSPECIFIED, "done");
+    const after = await Promise.all(Array.from({ length: 3 }, (_, i) => openSession(reg, `t1.ben.m${i}`)));
+    expect(after.filter((a) => a.opened)).toHaveLength(1);
+    reg.drain();
   });
 
   it("closes on an oversized frame with FRAME_TOO_LARGE", async () => {

@@ -1,4 +1,4 @@
-import type { ActivityQuery, ChangeQuery, EventSummary, NewConversation, SettingsChange } from "../ports/conversation-store.js";
+import type { ActivityQuery, ChangeQuery, EventSummary, NewConversation, ScanQuery, SettingsChange } from "../ports/conversation-store.js";
 import { checkId, checkIds, checkJoinPolicy, checkKind, checkLimit, checkSeq, checkTime } from "./checks.js";
 
 /** The arguments of ConversationStore.create, checked the same way by every adapter. */
@@ -43,6 +43,11 @@ export function checkChangeQuery(q: ChangeQuery): void {
     checkTime("after.changeMs", q.after.changeMs);
     checkId("after.id", q.after.id);
   }
+}
+
+export function checkScanQuery(q: ScanQuery): void {
+  checkLimit(q.limit);
+  if (q.afterId !== undefined) checkId("afterId", q.afterId);
 }
 
 export function checkSettingsChange(c: SettingsChange): void {

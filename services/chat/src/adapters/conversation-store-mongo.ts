@@ -9,10 +9,11 @@ import type {
   EventSummary,
   MessageSummaryRecord,
   NewConversation,
+  ScanQuery,
   SettingsChange,
 } from "../ports/conversation-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
-import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkSettingsChange } from "./conversation-checks.js";
+import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
 
 interface ConversationDoc {
@@ -113,20 +114,22 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
     async recordEvent(scope, id, event: EventSummary) {
       const _id = docId(tenantOf(scope), checkId("id", id));
       checkEventSummary(event);
-      await conversations.updateOne(
-        { _id },
-        {
-          $max: {
-            lastSeq: event.seq,
-            countableSeq: event.countableSeq,
-            changeMs: event.timeMs,
-            ...(event.activity ? { activityMs: event.timeMs } : {}),
-          },
-        },
-      );
+      const $max = {
+        lastSeq: event.seq,
+        countableSeq: event.countableSeq,
+        changeMs: event.timeMs,
+        ...(event.activity ? { activityMs: event.timeMs } : {}),
+      };
+      // A new message is normally the newest: one write moves the counters and the last message
+      // together. Only when a newer last message is already there do the counters move alone.
       if (event.lastMessage) {
-        await conversations.updateOne({ _id, lastMessageSeq: { $lt: event.seq } }, { $set: { lastMessageSeq: event.seq, lastMessage: { ...event.lastMessage } } });
+        const res = await conversations.updateOne(
+          { _id, lastMessageSeq: { $lt: event.seq } },
+          { $max, $set: { lastMessageSeq: event.seq, lastMessage: { ...event.lastMessage } } },
+        );
+        if (res.matchedCount > 0) return;
       }
+      await conversations.updateOne({ _id }, { $max });
     },
 
     async redactLastMessage(scope, id, seq) {
@@ -186,6 +189,19 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       if (query.changedAfterMs !== undefined) and.push({ changeMs: { $gt: query.changedAfterMs } });
       if (query.after) and.push({ $or: [{ changeMs: { $gt: query.after.changeMs } }, { changeMs: query.after.changeMs, id: { $gt: query.after.id } }] });
       const docs = await conversations.find({ $and: and }).sort({ changeMs: 1, id: 1 }).limit(query.limit).toArray();
+      return docs.map(toRecord);
+    },
+
+    async scan(scope, query: ScanQuery) {
+      const tenantId = tenantOf(scope);
+      checkScanQuery(query);
+      // `_id` is "<tenant>|<id>", so the _id index alone serves the tenant's range in id order
+      // ("}" sorts right after "|", closing the tenant's range).
+      const docs = await conversations
+        .find({ _id: { $gt: docId(tenantId, query.afterId ?? ""), $lt: `${tenantId}}` }, tenantId, deletedSeq: 0 })
+        .sort({ _id: 1 })
+        .limit(query.limit)
+        .toArray();
       return docs.map(toRecord);
     },
 

@@ -8,10 +8,11 @@ import type {
   EventSummary,
   MessageSummaryRecord,
   NewConversation,
+  ScanQuery,
   SettingsChange,
 } from "../ports/conversation-store.js";
 import { idList, jsonOrNull } from "./chat-sqlite.js";
-import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkSettingsChange } from "./conversation-checks.js";
+import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
 
 interface Row {
@@ -83,6 +84,10 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
   );
   const resetLast = db.prepare(
     "UPDATE conversations SET last_message_seq = 0, last_message = NULL, activity_ms = create_time_ms WHERE tenant_id = @tenantId AND id = @id",
+  );
+  // The primary key (tenant_id, id) serves the scan in id order.
+  const scanAfter = db.prepare<[string, string, number], Row>(
+    `SELECT ${COLUMNS} FROM conversations WHERE tenant_id = ? AND id > ? AND deleted_seq = 0 ORDER BY id LIMIT ?`,
   );
   const markDeleted = db.prepare("UPDATE conversations SET deleted_seq = @seq WHERE tenant_id = @tenantId AND id = @id AND deleted_seq = 0");
   // The list queries vary by filter: one prepared statement per shape, made on first use.
@@ -211,6 +216,12 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
         limit: query.limit,
       });
       return rows.map(toRecord);
+    },
+
+    async scan(scope, query: ScanQuery) {
+      const tenantId = tenantOf(scope);
+      checkScanQuery(query);
+      return scanAfter.all(tenantId, query.afterId ?? "", query.limit).map(toRecord);
     },
 
     async close() {},

@@ -1,7 +1,7 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError, type TenantScope } from "@caas/shared";
 import type { MarkerMove, ReadStateRecord, ReadStateStore } from "../ports/read-state-store.js";
-import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
+import { chatCollections, MAJORITY, type ChatMongoCollection, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkIds, checkLimit, checkSeq, checkTime, tenantOf } from "./checks.js";
 import { receiptCollections } from "./receipts-schema.js";
 
@@ -36,6 +36,11 @@ interface DeliveryDoc {
  * Read positions live in `read_states`, delivery positions in `delivery_states`, the same way;
  * a record merges the two. `ofConversation` reads a whole conversation's rows (receipts are only
  * shared in conversations of at most 100 members).
+ *
+ * A move is two round trips: the insert, then the state read while the positions behind the new
+ * one are deleted (`moveRead`, on the send path, reads nothing back). Nothing is read first: a position at or behind the
+ * current one inserts a document that is not the highest, so the state does not change, and the
+ * next move forward deletes it.
  */
 export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStore {
   const positions = opts.db.collection<PositionDoc>(chatCollections(opts.collectionPrefix).readStates, MAJORITY);
@@ -57,6 +62,19 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
     return merge(read, delivery);
   }
 
+  /** Inserts the read position; `behind()` then deletes the positions behind it. */
+  async function moveRead(scope: TenantScope, p: MarkerMove & { countableSeq: number }) {
+    const tenantId = tenantOf(scope);
+    checkMove(p);
+    checkSeq("countableSeq", p.countableSeq);
+    const { conversationId, userId } = p;
+    await insertPosition(positions, { _id: docId(tenantId, userId, conversationId, p.seq), tenantId, conversationId, userId, lastReadSeq: p.seq, lastReadCountable: p.countableSeq, updateTimeMs: p.timeMs });
+    const behind = async () => {
+      await positions.deleteMany({ tenantId, userId, conversationId, lastReadSeq: { $lt: p.seq } });
+    };
+    return { tenantId, conversationId, userId, behind };
+  }
+
   function checkMove(p: MarkerMove): void {
     checkId("conversationId", p.conversationId);
     checkId("userId", p.userId);
@@ -66,46 +84,23 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
 
   return {
     async advance(scope, p) {
-      const tenantId = tenantOf(scope);
-      checkMove(p);
-      checkSeq("countableSeq", p.countableSeq);
-      const { conversationId, userId } = p;
-      const before = await currentRead(tenantId, userId, conversationId);
-      if (!before || before.lastReadSeq < p.seq) {
-        try {
-          await positions.insertOne({
-            _id: docId(tenantId, userId, conversationId, p.seq),
-            tenantId,
-            conversationId,
-            userId,
-            lastReadSeq: p.seq,
-            lastReadCountable: p.countableSeq,
-            updateTimeMs: p.timeMs,
-          });
-        } catch (err) {
-          if (!isMongoDuplicateKeyError(err)) throw err;
-        }
-        const now = (await currentRead(tenantId, userId, conversationId))!;
-        await positions.deleteMany({ tenantId, userId, conversationId, lastReadSeq: { $lt: now.lastReadSeq } });
-      }
-      return (await record(tenantId, userId, conversationId))!;
+      const { tenantId, conversationId, userId, behind } = await moveRead(scope, p);
+      // The positions behind this one go while the state is read: neither is the highest.
+      const [state] = await Promise.all([record(tenantId, userId, conversationId), behind()]);
+      return state!;
+    },
+
+    async moveRead(scope, p) {
+      await (await moveRead(scope, p)).behind();
     },
 
     async advanceDelivered(scope, p) {
       const tenantId = tenantOf(scope);
       checkMove(p);
       const { conversationId, userId } = p;
-      const before = await currentDelivery(tenantId, userId, conversationId);
-      if (!before || before.lastDeliveredSeq < p.seq) {
-        try {
-          await deliveries.insertOne({ _id: docId(tenantId, userId, conversationId, p.seq), tenantId, conversationId, userId, lastDeliveredSeq: p.seq, updateTimeMs: p.timeMs });
-        } catch (err) {
-          if (!isMongoDuplicateKeyError(err)) throw err;
-        }
-        const now = (await currentDelivery(tenantId, userId, conversationId))!;
-        await deliveries.deleteMany({ tenantId, userId, conversationId, lastDeliveredSeq: { $lt: now.lastDeliveredSeq } });
-      }
-      return (await record(tenantId, userId, conversationId))!;
+      await insertPosition(deliveries, { _id: docId(tenantId, userId, conversationId, p.seq), tenantId, conversationId, userId, lastDeliveredSeq: p.seq, updateTimeMs: p.timeMs });
+      const [state] = await Promise.all([record(tenantId, userId, conversationId), deliveries.deleteMany({ tenantId, userId, conversationId, lastDeliveredSeq: { $lt: p.seq } })]);
+      return state!;
     },
 
     async get(scope, conversationId, userId) {
@@ -140,6 +135,15 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
 
     async close() {},
   };
+}
+
+/** Inserts a position document; one already there (the same seq, from a retry or another device) is kept as it is. */
+async function insertPosition<T extends { _id: string }>(collection: ChatMongoCollection<T>, doc: T): Promise<void> {
+  try {
+    await collection.insertOne(doc as never);
+  } catch (err) {
+    if (!isMongoDuplicateKeyError(err)) throw err;
+  }
 }
 
 /** The highest read and delivery documents per key, merged into records. */

@@ -46,7 +46,7 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
      ORDER BY user_id LIMIT @limit`,
   );
 
-  return {
+  const store: ReadStateStore = {
     async advance(scope, p) {
       const tenantId = tenantOf(scope);
       checkId("conversationId", p.conversationId);
@@ -56,6 +56,10 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
       checkTime("timeMs", p.timeMs);
       advance.run({ tenantId, conversationId: p.conversationId, userId: p.userId, seq: p.seq, countableSeq: p.countableSeq, timeMs: p.timeMs });
       return toRecord(one.get(tenantId, p.userId, p.conversationId)!);
+    },
+
+    async moveRead(scope, p) {
+      await store.advance(scope, p);
     },
 
     async advanceDelivered(scope, p) {
@@ -91,6 +95,7 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
 
     async close() {},
   };
+  return store;
 }
 
 function toRecord(r: Row): ReadStateRecord {

@@ -49,10 +49,17 @@ export async function restrictionOf(core: ChatCore, caller: Caller, conversation
  * The attributes of a write by an active member: the conversation's, plus whether the caller is
  * muted and, in a DIRECT conversation, whether either user blocked the other.
  */
-export async function writeAttrs(core: ChatCore, caller: Caller, conversation: ConversationRecord, member: MemberRecord, opts: { mute?: boolean } = {}): Promise<ResourceAttributes> {
+export async function writeAttrs(
+  core: ChatCore,
+  caller: Caller,
+  conversation: ConversationRecord,
+  member: MemberRecord,
+  /** `mute`: false skips the mute check; the caller's mute already read (restrictionOf) spares the read. */
+  opts: { mute?: boolean | { record: RestrictionRecord | undefined } } = {},
+): Promise<ResourceAttributes> {
   const peer = conversation.kind === "direct" ? directPeer(conversation.directKey, caller.userId) : undefined;
   const [muted, blocked] = await Promise.all([
-    opts.mute === false ? undefined : restrictionOf(core, caller, conversation.id, caller.userId, "mute"),
+    opts.mute === false ? undefined : typeof opts.mute === "object" ? opts.mute.record : restrictionOf(core, caller, conversation.id, caller.userId, "mute"),
     peer === undefined ? false : core.stores.blocks.between(caller.scope, caller.userId, peer),
   ]);
   return { ...conversationAttrs(conversation, member), callerMuted: muted !== undefined, blocked };

@@ -25,6 +25,11 @@ const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
  * SendMessage's path for the target: its permissions, rate limit, idempotency per
  * client_message_id (a retry for the same source returns the original ack, another payload under
  * that id is ALREADY_EXISTS) and its seq'd MessageCreated event.
+ *
+ * Attachments keep their media ids and names; before the commit the media service attaches them
+ * to the target conversation on the authority of the source conversation (where the forwarding
+ * user just proved read access), so the target's members may read them. Media its owner deleted
+ * since makes the message unforwardable (FAILED_PRECONDITION).
  */
 export class ForwardOps {
   private readonly views: MessageViews;

@@ -13,13 +13,12 @@ import {
   type SendMessageResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { MessageSchema, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
+import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import {
   AlreadyExistsError,
   FailedPreconditionError,
   NotFoundError,
   PermissionDeniedError,
-  UnimplementedError,
   type LogEvent,
   type TenantScope,
 } from "@caas/shared";
@@ -27,19 +26,32 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
-import { authorizeAction, writeAttrs } from "./authorize.js";
+import { authorizeAction, restrictionOf, writeAttrs } from "./authorize.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 import { recordMentions } from "./mention-ops.js";
+import { unavailableMediaAttacher } from "../adapters/media-attacher-grpc.js";
+import type { AttachedMedia, MediaAttacher } from "../ports/media-attacher.js";
 
 const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
 /** Characters (code points) of a message text. */
 export const MAX_TEXT_CHARS = 4000;
+/** Attachments of one message (AttachMedia takes at most this many). */
+export const MAX_ATTACHMENTS = 10;
+/** An attachment name: like an uploaded file name, no control characters and no path separators. */
+const ATTACHMENT_NAME = /^[^\x00-\x1f\x7f/\\]{1,255}$/u;
 
-/** SendMessage, ListMessages, GetMessage. Messages are read from the log itself. */
+/**
+ * SendMessage, ListMessages, GetMessage. Messages are read from the log itself. Attachments name
+ * media uploaded through the media service; `media` attaches them to the conversation before the
+ * commit (without one, sends with attachments are UNAVAILABLE).
+ */
 export class MessageOps {
   private readonly views: MessageViews;
 
-  constructor(private readonly core: ChatCore) {
+  constructor(
+    private readonly core: ChatCore,
+    private readonly media: MediaAttacher = unavailableMediaAttacher("this chat instance has no media service"),
+  ) {
     this.views = new MessageViews(core);
   }
 
@@ -52,7 +64,7 @@ export class MessageOps {
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
     if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
     if (req.text === "" && req.attachments.length === 0 && req.custom === undefined) throw invalid("text", "a message needs text, attachments or custom data");
-    if (req.attachments.length > 0) throw new UnimplementedError("attachments are not built yet (issue #5 stage B: media references)");
+    const attachments = checkAttachments(req.attachments);
     if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
     if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");
@@ -63,13 +75,17 @@ export class MessageOps {
     const forwardedFrom = extra.forwardedFrom;
     const hash = forwardedFrom
       ? payloadHash({ forwardedFrom: { conversationId: forwardedFrom.conversationId, messageId: forwardedFrom.messageId } })
-      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent });
+      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent, ...(attachments.length > 0 ? { attachments } : {}) });
 
     await this.core.throttle(caller, "send", this.core.limits.sendRate);
     const { stores, writer } = this.core;
-    const { conversation, member } = await this.core.requireMember(caller, conversationId);
+    // The caller's mute is read with the membership (one round trip less, ADR 0026).
+    const [{ conversation, member }, mute] = await Promise.all([
+      this.core.requireMember(caller, conversationId),
+      restrictionOf(this.core, caller, conversationId, caller.userId, "mute"),
+    ]);
     // The ABAC engine on the store of record: channel roles, mute, DIRECT blocks, archived, frozen.
-    await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member));
+    await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member, { mute: { record: mute } }));
     if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");
     if (threadParent !== "") {
       const parent = await this.find(caller.scope, conversationId, threadParent);
@@ -78,6 +94,7 @@ export class MessageOps {
     }
     const members = mentions.length === 0 ? [] : await stores.members.getMany(caller.scope, conversationId, mentions);
     const mentionable = new Set(members.filter((m) => m.active).map((m) => m.userId));
+    const attached = await this.attach(caller, conversationId, req.clientMessageId, attachments, forwardedFrom);
 
     const committed = await writer.append(caller.scope, {
       conversationId,
@@ -85,6 +102,17 @@ export class MessageOps {
       clientMessageId: req.clientMessageId,
       payloadHash: hash,
       countable: true,
+      headHint: { seq: conversation.lastSeq, countableSeq: conversation.countableSeq },
+      // Sending reads everything up to one's own message; the read position and the mention
+      // records move alongside the projection (ADR 0026). A refused duplicate (below) moves nothing.
+      alongside: async ({ kind, log, event }) => {
+        const p = event.payload;
+        if (kind === "duplicate" && (log.payloadHash !== hash || p.case !== "messageCreated")) return;
+        await Promise.all([
+          stores.readStates.moveRead(caller.scope, { conversationId, userId: caller.userId, seq: log.seq, countableSeq: log.countableSeq, timeMs: log.createTimeMs }),
+          p.case === "messageCreated" && p.value.message ? recordMentions(this.core, caller.scope, p.value.message, log.createTimeMs) : undefined,
+        ]);
+      },
       payload: (h) => ({
         case: "messageCreated",
         value: create(MessageCreatedSchema, {
@@ -97,6 +125,7 @@ export class MessageOps {
             text: req.text,
             mentionedUserIds: mentions.filter((m) => mentionable.has(m)),
             ...(req.custom === undefined ? {} : { custom: req.custom }),
+            attachments: attachmentsOf(attachments, attached),
             replyToMessageId: replyTo,
             threadParentId: threadParent,
             ...(forwardedFrom ? { forwardedFrom } : {}),
@@ -109,16 +138,34 @@ export class MessageOps {
     if (committed.kind === "duplicate" && (committed.log.payloadHash !== hash || payload.case !== "messageCreated")) {
       throw new AlreadyExistsError("client_message_id was already used for another message in this conversation");
     }
-    const { seq, countableSeq, createTimeMs } = committed.log;
-    // Sending reads everything up to one's own message.
-    await stores.readStates.advance(caller.scope, { conversationId, userId: caller.userId, seq, countableSeq, timeMs: createTimeMs });
-    if (payload.case === "messageCreated" && payload.value.message) await recordMentions(this.core, caller.scope, payload.value.message, createTimeMs);
+    const { seq, createTimeMs } = committed.log;
     return create(SendMessageResponseSchema, {
       messageId: payload.case === "messageCreated" ? payload.value.message!.id : "",
       seq: BigInt(seq),
       createTime: timestampFromMs(createTimeMs),
       duplicate: committed.kind === "duplicate",
     });
+  }
+
+  /**
+   * Attaches the message's media to the conversation (before the commit: a failure commits
+   * nothing). A retry of a message already committed under this client_message_id skips the
+   * media service: the log returns the original ack (or ALREADY_EXISTS for another payload)
+   * whether or not media is reachable now. A forward attaches by its source conversation; media
+   * deleted since the source was sent cannot be forwarded.
+   */
+  private async attach(caller: Caller, conversationId: string, clientMessageId: string, wanted: RequestedAttachment[], forwardedFrom: ForwardedFrom | undefined): Promise<AttachedMedia[]> {
+    if (wanted.length === 0) return [];
+    const prior = await this.core.stores.events.findByClientMessageId(caller.scope, conversationId, caller.userId, clientMessageId);
+    if (prior) return committedMedia(prior, wanted);
+    const ids = wanted.map((a) => a.mediaId);
+    if (!forwardedFrom) return this.media.attach(caller.scope, conversationId, ids, { uploaderId: caller.userId });
+    try {
+      return await this.media.attach(caller.scope, conversationId, ids, { sourceConversationId: forwardedFrom.conversationId });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new FailedPreconditionError("an attachment of the message was deleted by its owner; the message cannot be forwarded");
+      throw err;
+    }
   }
 
   async get(caller: Caller, req: GetMessageRequest): Promise<GetMessageResponse> {
@@ -195,6 +242,45 @@ export function messageOf(log: LogEvent, event: Event): Message | undefined {
   const m = event.payload.value.message;
   if (!log.redacted) return m;
   return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, attachments: [], deleted: true });
+}
+
+/** An attachment as requested: the media id and the name to show ("" for the uploaded name). */
+interface RequestedAttachment {
+  mediaId: string;
+  name: string;
+}
+
+/** SendMessage's attachments: at most 10, unique media ids, names like file names; mime_type and size_bytes are ignored. */
+function checkAttachments(list: readonly Attachment[]): RequestedAttachment[] {
+  if (list.length > MAX_ATTACHMENTS) throw invalid("attachments", `at most ${MAX_ATTACHMENTS}`);
+  const out = list.map((a, i) => {
+    const mediaId = checkUuid(`attachments[${i}].media_id`, a.mediaId);
+    if (a.name !== "" && !ATTACHMENT_NAME.test(a.name)) throw invalid(`attachments[${i}].name`, "1-255 characters, no control characters, '/' or '\\'");
+    return { mediaId, name: a.name };
+  });
+  if (new Set(out.map((a) => a.mediaId)).size !== out.length) throw invalid("attachments", "media ids must be unique");
+  return out;
+}
+
+/**
+ * For a retry of a committed send: the media fields as that commit holds them (blank for ids it
+ * does not hold). The append that follows returns the commit itself (an event log adapter may
+ * still build the payload before it finds the duplicate; that payload is never stored).
+ */
+function committedMedia(prior: LogEvent, wanted: RequestedAttachment[]): AttachedMedia[] {
+  const held = new Map((messageOf(prior, decodeEvent(prior))?.attachments ?? []).map((a) => [a.mediaId, a]));
+  return wanted.map(({ mediaId }) => {
+    const a = held.get(mediaId);
+    return { id: mediaId, name: a?.name ?? "", mimeType: a?.mimeType ?? "", sizeBytes: a?.sizeBytes ?? 0n };
+  });
+}
+
+/** The committed attachments: each requested one with the media record's type, size and (by default) name. */
+function attachmentsOf(wanted: RequestedAttachment[], attached: AttachedMedia[]): Attachment[] {
+  return wanted.map((a, i) => {
+    const m = attached[i]!;
+    return create(AttachmentSchema, { mediaId: a.mediaId, mimeType: m.mimeType, sizeBytes: m.sizeBytes, name: a.name === "" ? m.name : a.name });
+  });
 }
 
 /** A uint64 seq from a request as a number, capped at `max`. */

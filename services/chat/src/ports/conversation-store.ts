@@ -125,6 +125,14 @@ export interface ChangeQuery {
   limit: number;
 }
 
+/** Keyset page of a tenant-wide scan (ScanConversations). */
+export interface ScanQuery {
+  /** Only conversations whose id is strictly greater; from the first when omitted. */
+  afterId?: string;
+  /** 1..1000. */
+  limit: number;
+}
+
 /**
  * Conversations of a tenant. Every method is scoped to one tenant; another tenant's ids are
  * simply not found.
@@ -175,6 +183,13 @@ export interface ConversationStore {
 
   /** GetChanges: oldest change first, ties by id ascending. */
   listByChange(scope: TenantScope, query: ChangeQuery): Promise<ConversationRecord[]>;
+
+  /**
+   * ScanConversations (projection rebuilds, retention sweeps): every conversation of the tenant
+   * not deleted, in ascending id order, after `afterId`. Keyset paging: conversations created or
+   * deleted during a scan may or may not appear, the others appear exactly once.
+   */
+  scan(scope: TenantScope, query: ScanQuery): Promise<ConversationRecord[]>;
 
   close(): Promise<void>;
 }

@@ -35,6 +35,12 @@ export interface ReadStateStore {
   advance(scope: TenantScope, position: MarkerMove & { countableSeq: number }): Promise<ReadStateRecord>;
 
   /**
+   * `advance` without reading back the resulting state, for callers that need nothing back (a
+   * sender's own position moving to the message it sent): the same rules, fewer round trips.
+   */
+  moveRead(scope: TenantScope, position: MarkerMove & { countableSeq: number }): Promise<void>;
+
+  /**
    * Moves the user's delivery position forward to `seq`, with the same rules as `advance`; the
    * read position is left alone (and the other way round).
    */

@@ -171,6 +171,37 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       expect((await store.get(scope, mine.id))?.lastSeq).toBe(0);
     });
 
+    it("scans one tenant's live conversations in id order, a keyset page at a time", async () => {
+      const other = freshTenantScope();
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) ids.push((await store.create(scope, group({ title: `g${i}` }))).conversation.id);
+      ids.push((await store.create(scope, direct("ann", "bob"))).conversation.id);
+      const theirs = [(await store.create(other, group())).conversation.id, (await store.create(other, direct("ann", "bob"))).conversation.id];
+      // A deleted conversation never appears; an archived one does.
+      await store.applySettings(scope, ids[3]!, { seq: 2, timeMs: T0 + 2, deleted: true });
+      await store.applySettings(scope, ids[4]!, { seq: 2, timeMs: T0 + 2, archived: true });
+      const live = ids.filter((id) => id !== ids[3]).sort();
+      const pages: string[][] = [];
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await (pages.length % 2 === 0 ? store : inst.b.conversations).scan(scope, { ...(afterId ? { afterId } : {}), limit: 3 });
+        if (page.length === 0) break;
+        pages.push(page.map((c) => c.id));
+        afterId = page[page.length - 1]!.id;
+      }
+      expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+      expect(pages.flat()).toEqual(live);
+      const all = await store.scan(scope, { limit: 1000 });
+      expect(all.find((c) => c.id === ids[4])).toMatchObject({ archived: true, title: "g4" });
+      expect(all.find((c) => c.kind === "direct")?.directKey).toBe("ann|bob");
+      expect((await store.scan(other, { limit: 1000 })).map((c) => c.id)).toEqual([...theirs].sort());
+      expect(await store.scan(freshTenantScope(), { limit: 10 })).toEqual([]);
+      expect(await store.scan(scope, { afterId: live[live.length - 1]!, limit: 10 })).toEqual([]);
+      await expect(store.scan(scope, { limit: 0 })).rejects.toThrow(RangeError);
+      await expect(store.scan(scope, { limit: 1001 })).rejects.toThrow(RangeError);
+      await expect(store.scan(scope, { afterId: "a|b", limit: 1 })).rejects.toThrow(RangeError);
+    });
+
     it("refuses arguments every adapter refuses", async () => {
       await expect(store.get({ tenantId: scope.tenantId } as TenantScope, newId())).rejects.toThrow(TypeError);
       await expect(store.get(scope, "a|b")).rejects.toThrow(RangeError);

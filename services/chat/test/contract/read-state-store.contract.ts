@@ -32,6 +32,17 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
       expect(await inst.b.readStates.get(scope, conv, "ann")).toMatchObject({ lastReadSeq: 9 });
     });
 
+    it("moveRead moves like advance, reading nothing back", async () => {
+      await store.moveRead(scope, at(4, 3));
+      expect(await store.get(scope, conv, "ann")).toMatchObject({ lastReadSeq: 4, lastReadCountable: 3, updateTimeMs: T0 + 4 });
+      await inst.b.readStates.moveRead(scope, at(2, 1));
+      await store.moveRead(scope, at(4, 4));
+      expect(await inst.b.readStates.get(scope, conv, "ann")).toMatchObject({ lastReadSeq: 4, lastReadCountable: 3 });
+      await Promise.all([7, 5, 9, 6].map((s, i) => (i % 2 === 0 ? store : inst.b.readStates).moveRead(scope, at(s))));
+      expect(await store.advance(scope, at(8))).toMatchObject({ lastReadSeq: 9, lastReadCountable: 9 });
+      await expect(store.moveRead(scope, { ...at(1), seq: -1 })).rejects.toThrow(RangeError);
+    });
+
     it("ends at the highest seq under concurrent moves from two instances", async () => {
       const seqs = [5, 2, 9, 7, 1, 8, 3];
       await Promise.all(seqs.map((s, i) => (i % 2 === 0 ? store : inst.b.readStates).advance(scope, at(s))));

@@ -9,6 +9,7 @@ import { ChatServiceImpl } from "../../src/chat-service.js";
 import { ChatInternalServiceImpl } from "../../src/chat-internal-service.js";
 import { openChatStores, type ChatBackend, type ChatStores } from "../../src/chat-stores.js";
 import type { ChatLimits } from "../../src/core.js";
+import type { MediaAttacher } from "../../src/ports/media-attacher.js";
 
 /** A user principal as the identity interceptor builds it from a verified token. */
 export function userPrincipal(tenantId: string, userId: string): Principal {
@@ -53,7 +54,7 @@ export interface Instance {
 
 export async function openInstance(
   backend: ChatBackend,
-  opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits> },
+  opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits>; media?: MediaAttacher },
 ): Promise<Instance> {
   const stores = await openChatStores(backend, { clock: opts.clock });
   const commits: LogEvent[] = [];
@@ -65,12 +66,13 @@ export async function openInstance(
     pageTokens,
     rateLimiter: createMemoryRateLimiter({ clock: opts.clock }),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.media ? { media: opts.media } : {}),
     onCommit: (e) => commits.push(e),
   });
   return { impl, internal, stores, commits, close: () => stores.close() };
 }
 
-/** A fresh tenant with clients for named users, on one SQLite file. */
+/** A fresh tenant with clients for named users, on one chat backend. */
 export interface World {
   tenantId: string;
   clock: FakeClock;
@@ -79,9 +81,22 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function sqliteWorld(dir: string, limits?: Partial<ChatLimits>, tenantId = freshTenantScope().tenantId): Promise<World> {
-  const clock = new FakeClock();
-  const instance = await openInstance({ kind: "sqlite", path: join(dir, `chat-${randomUUID()}.db`) }, { clock, secret: randomBytes(32), ...(limits ? { limits } : {}) });
+export interface WorldOptions {
+  /** Attaches message attachments (support/media.ts builds the real media service in-process); none: sends with attachments are UNAVAILABLE. */
+  media?: MediaAttacher;
+  /** One fake clock shared with what else the test runs (e.g. media). */
+  clock?: FakeClock;
+}
+
+/** A world on a fresh SQLite file in `dir`. */
+export async function sqliteWorld(dir: string, limits?: Partial<ChatLimits>, tenantId = freshTenantScope().tenantId, opts: WorldOptions = {}): Promise<World> {
+  return backendWorld({ kind: "sqlite", path: join(dir, `chat-${randomUUID()}.db`) }, limits, tenantId, opts);
+}
+
+/** A fresh tenant with clients for named users, on any chat backend. */
+export async function backendWorld(backend: ChatBackend, limits?: Partial<ChatLimits>, tenantId = freshTenantScope().tenantId, opts: WorldOptions = {}): Promise<World> {
+  const clock = opts.clock ?? new FakeClock();
+  const instance = await openInstance(backend, { clock, secret: randomBytes(32), ...(limits ? { limits } : {}), ...(opts.media ? { media: opts.media } : {}) });
   return {
     tenantId,
     clock,

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
-import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { copyFile, link, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +10,7 @@ import { FailedPreconditionError, NotFoundError } from "../errors.js";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
   MAX_UPLOAD_EXPIRY_SECONDS,
+  checkBlobCopyKeys,
   checkBlobKey,
   checkBlobContentType,
   checkBlobExpiresIn,
@@ -78,7 +80,9 @@ const internals = new WeakMap<FsBlobStore, FsInternals>();
  * are directories), written to `<root>/.tmp` first, synced, then renamed into place, so a partial
  * upload is never visible. Presigned URLs are HMAC-SHA256 signed (method, tenant, key, expiry,
  * and for uploads the maximum size and content type) and served by `createFsBlobHttpHandler`,
- * which the media service mounts under `publicBaseUrl`. Several processes may share one root on
+ * which the media service mounts under `publicBaseUrl`. `copy` hard-links the source file into
+ * the temp dir and renames it into place (copying the bytes where hard links are unavailable).
+ * Several processes may share one root on
  * one filesystem (with one secret); empty directories left by deletes are not removed.
  */
 export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
@@ -99,6 +103,29 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
   const sign = (payload: readonly string[]) =>
     createHmac("sha256", secret).update(["caas-blob-v1", ...payload].join("\n")).digest();
 
+  const tmpFile = async () => {
+    tmpReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
+      tmpReady = undefined;
+      throw err;
+    });
+    await tmpReady;
+    return join(tmpDir, randomUUID());
+  };
+  /** Moves a finished temp file onto `key` in one rename (replacing what was there). */
+  const place = async (tmp: string, tenant: string, key: string) => {
+    const target = blobPath(tenant, key);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await rename(tmp, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" || code === "ENOTDIR" || code === "EISDIR" || code === "ENOTEMPTY") {
+        throw new FailedPreconditionError(`blob key ${JSON.stringify(key)} conflicts with another key's directory`);
+      }
+      throw err;
+    }
+  };
+
   const fs: FsInternals = {
     pathPrefix,
     clock,
@@ -108,12 +135,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
     },
 
     async write(tenant, key, contentType, source, maxBytes) {
-      tmpReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
-        tmpReady = undefined;
-        throw err;
-      });
-      await tmpReady;
-      const tmp = join(tmpDir, randomUUID());
+      const tmp = await tmpFile();
       const fh = await open(tmp, "wx", 0o600);
       let closed = false;
       let renamed = false;
@@ -132,17 +154,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
         await fh.datasync();
         closed = true;
         await fh.close();
-        const target = blobPath(tenant, key);
-        try {
-          await mkdir(dirname(target), { recursive: true });
-          await rename(tmp, target);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "EEXIST" || code === "ENOTDIR" || code === "EISDIR" || code === "ENOTEMPTY") {
-            throw new FailedPreconditionError(`blob key ${JSON.stringify(key)} conflicts with another key's directory`);
-          }
-          throw err;
-        }
+        await place(tmp, tenant, key);
         renamed = true;
         return info;
       } finally {
@@ -152,25 +164,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
     },
 
     async openBlob(tenant, key) {
-      const path = blobPath(tenant, key);
-      let fh: FileHandle;
-      try {
-        fh = await open(path, "r");
-      } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
-      }
-      try {
-        const header = Buffer.alloc(HEADER_BYTES);
-        const { bytesRead } = await fh.read(header, 0, HEADER_BYTES, 0);
-        const info = bytesRead === HEADER_BYTES ? decodeHeader(header) : undefined;
-        if (!info || (await fh.stat()).size !== HEADER_BYTES + info.size) throw new Error(`corrupt blob file ${path}`);
-        return { info, fh };
-      } catch (err) {
-        await fh.close();
-        if (isMissing(err)) return undefined; // e.g. EISDIR: the key is another key's directory
-        throw err;
-      }
+      return openBlobFile(blobPath(tenant, key));
     },
   };
 
@@ -224,6 +218,45 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
       checkBlobKey(key);
       const contentType = checkBlobContentType(options.contentType);
       return fs.write(tenant, key, contentType, chunksOf(body), Number.POSITIVE_INFINITY);
+    },
+
+    async copy(scope, fromKey, toKey, options = {}) {
+      const tenant = tenantOf(scope);
+      const [from, to] = checkBlobCopyKeys(fromKey, toKey);
+      const source = blobPath(tenant, from);
+      const tmp = await tmpFile();
+      let placed = false;
+      try {
+        // Object files are never changed in place (every write renames a new file over the old),
+        // so a hard link is a copy that later writes or deletes of the source leave alone.
+        try {
+          await link(source, tmp);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (isMissing(err)) throw new NotFoundError(`blob ${JSON.stringify(from)}`);
+          if (code !== "EPERM" && code !== "EXDEV" && code !== "EMLINK" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
+          // No hard link here (or the source is a directory): copy the file's bytes instead.
+          try {
+            await copyFile(source, tmp, fsConstants.COPYFILE_EXCL);
+          } catch (copyErr) {
+            if (isMissing(copyErr)) throw new NotFoundError(`blob ${JSON.stringify(from)}`);
+            throw copyErr;
+          }
+          const fh = await open(tmp, "r+");
+          await fh.datasync().finally(() => fh.close());
+        }
+        const blob = await openBlobFile(tmp);
+        if (!blob) throw new NotFoundError(`blob ${JSON.stringify(from)}`);
+        await blob.fh.close();
+        if (options.ifEtag !== undefined && blob.info.etag !== options.ifEtag) {
+          throw new FailedPreconditionError(`blob ${JSON.stringify(from)} is no longer version ${options.ifEtag}`);
+        }
+        await place(tmp, tenant, to);
+        placed = true;
+        return blob.info;
+      } finally {
+        if (!placed) await unlink(tmp).catch(() => {});
+      }
     },
 
     async delete(scope, key) {
@@ -458,6 +491,28 @@ function reply(
     ...headers,
   });
   res.end(body);
+}
+
+/** The checked header of the object file at `path` and an open handle; undefined when there is none. */
+async function openBlobFile(path: string): Promise<{ info: BlobInfo; fh: FileHandle } | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await fh.read(header, 0, HEADER_BYTES, 0);
+    const info = bytesRead === HEADER_BYTES ? decodeHeader(header) : undefined;
+    if (!info || (await fh.stat()).size !== HEADER_BYTES + info.size) throw new Error(`corrupt blob file ${path}`);
+    return { info, fh };
+  } catch (err) {
+    await fh.close();
+    if (isMissing(err)) return undefined; // e.g. EISDIR: the key is another key's directory
+    throw err;
+  }
 }
 
 function bodyStream(fh: FileHandle, size: number): Readable {

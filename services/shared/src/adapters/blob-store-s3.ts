@@ -1,11 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { Client, S3Error } from "minio";
+import { Client, CopyConditions, S3Error } from "minio";
 import type { Clock } from "../clock.js";
-import { NotFoundError } from "../errors.js";
+import { FailedPreconditionError, NotFoundError } from "../errors.js";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
   MAX_UPLOAD_EXPIRY_SECONDS,
+  checkBlobCopyKeys,
   checkBlobKey,
   checkBlobContentType,
   checkBlobExpiresIn,
@@ -25,6 +26,12 @@ export interface S3BlobStoreOptions {
   endPoint?: string;
   port?: number;
   useSSL?: boolean;
+  /**
+   * `http(s)://host[:port]` clients reach the same S3 server at, when it differs from `endpoint`
+   * (e.g. `http://minio:9000` inside a compose network): presigned forms and URLs name it.
+   * Default: the endpoint.
+   */
+  publicEndpoint?: string;
   accessKey: string;
   secretKey: string;
   region: string;
@@ -59,7 +66,8 @@ const SLICE_BYTES = MIB;
  * only this file imports. Objects live at `<prefix><tenant>/<key>` (tenant ids contain no `/`).
  * Uploads are presigned POST policies (`eq $key`, `eq $Content-Type`, `content-length-range
  * 0..maxBytes`, expiration); downloads are presigned SigV4 GETs, with
- * `response-content-disposition` for a filename. A `put` up to one part long is one PutObject;
+ * `response-content-disposition` for a filename. `copy` is one server-side CopyObject (up to
+ * 5 GiB, the largest upload). A `put` up to one part long is one PutObject;
  * a longer one is a multipart upload (aborted if the body fails). Any number of instances may
  * share a bucket, but concurrent multipart `put`s of one key are not supported: the client
  * resumes a pending upload of the same key.
@@ -157,6 +165,17 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<S3Blo
       return { size, contentType, etag };
     },
 
+    async copy(scope, fromKey, toKey, options = {}) {
+      const [from, to] = checkBlobCopyKeys(fromKey, toKey);
+      const copied = await s3.copy(objectKey(scope, from), objectKey(scope, to), options.ifEtag);
+      if (copied === "missing") throw notFound(from);
+      if (copied === "changed") throw new FailedPreconditionError(`blob ${JSON.stringify(from)} is no longer version ${options.ifEtag}`);
+      // Only this store writes `to`; what it holds now is the copy.
+      const info = await s3.stat(objectKey(scope, to));
+      if (!info) throw notFound(to);
+      return info;
+    },
+
     async delete(scope, key) {
       await s3.remove(objectKey(scope, key));
     },
@@ -180,6 +199,8 @@ interface S3Client {
   put(name: string, body: Buffer, size: number, contentType: string): Promise<string>;
   /** A multipart upload of `body`, aborted when it fails; returns the etag. */
   putMultipart(name: string, body: Readable, contentType: string): Promise<string>;
+  /** A server-side CopyObject (metadata copied), of version `ifEtag` only when given. */
+  copy(from: string, to: string, ifEtag: string | undefined): Promise<"copied" | "missing" | "changed">;
   remove(name: string): Promise<void>;
   removeAll(prefix: string): Promise<void>;
   removeBucketIfEmpty(): Promise<void>;
@@ -196,6 +217,11 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
     // Fixed part size: otherwise a stream of unknown length is planned for 5 TiB (528 MiB parts).
     partSize,
   });
+  // Presigning is computed locally (the region is given): a client on the public address signs.
+  const signer =
+    opts.publicEndpoint === undefined
+      ? client
+      : new Client({ ...endpointOf({ ...opts, endpoint: opts.publicEndpoint }), accessKey: opts.accessKey, secretKey: opts.secretKey, region, pathStyle: true });
   const missing = (err: unknown) => err instanceof S3Error && (err.code === "NoSuchKey" || err.code === "NotFound");
   const unquote = (etag: string) => etag.replace(/^"|"$/g, "");
 
@@ -211,13 +237,13 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
     },
 
     async presignPost(name, contentType, maxBytes, expiresAt) {
-      const policy = client.newPostPolicy();
+      const policy = signer.newPostPolicy();
       policy.setBucket(bucket);
       policy.setKey(name);
       policy.setContentType(contentType);
       policy.setContentLengthRange(0, maxBytes);
       policy.setExpires(expiresAt);
-      const { postURL, formData } = await client.presignedPostPolicy(policy);
+      const { postURL, formData } = await signer.presignedPostPolicy(policy);
       // The bucket is named by the URL; its form field is not checked by every server, so leave it out.
       const fields: Record<string, string> = {};
       for (const [field, value] of Object.entries(formData as Record<string, string>)) {
@@ -228,7 +254,7 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
 
     presignGet(name, expiresInSeconds, signedAt, filename) {
       const headers: Record<string, string> = filename === undefined ? {} : { "response-content-disposition": contentDispositionFor(filename) };
-      return client.presignedGetObject(bucket, name, expiresInSeconds, headers, signedAt);
+      return signer.presignedGetObject(bucket, name, expiresInSeconds, headers, signedAt);
     },
 
     async stat(name) {
@@ -282,6 +308,19 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
       } catch (err) {
         body.destroy();
         await client.removeIncompleteUpload(bucket, name).catch(() => {});
+        throw err;
+      }
+    },
+
+    async copy(from, to, ifEtag) {
+      const conditions = new CopyConditions();
+      if (ifEtag !== undefined) conditions.setMatchETag(`"${ifEtag}"`);
+      try {
+        await client.copyObject(bucket, to, `/${bucket}/${from}`, conditions);
+        return "copied";
+      } catch (err) {
+        if (missing(err)) return "missing";
+        if (err instanceof S3Error && err.code === "PreconditionFailed") return "changed";
         throw err;
       }
     },

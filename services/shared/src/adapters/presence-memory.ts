@@ -7,6 +7,7 @@ import {
   aggregate,
   checkConnectionId,
   checkInfo,
+  checkMaxConnections,
   checkUserId,
   type StoredConnection,
 } from "./presence-state.js";
@@ -76,6 +77,20 @@ export function createMemoryPresence(opts: MemoryPresenceOptions = {}): Presence
       const stored = checkInfo(info);
       const nowMs = clock.nowMs();
       write(key, nowMs, true)!.connections.set(connectionId, { expiresAtMs: nowMs + ttl, info: stored });
+    },
+
+    async addBounded(scope, userId, connectionId, ttlMs, info, maxConnections) {
+      const key = recordKey(scope, userId);
+      checkConnectionId(connectionId);
+      const ttl = checkTtl(ttlMs);
+      const stored = checkInfo(info);
+      const max = checkMaxConnections(maxConnections);
+      const nowMs = clock.nowMs();
+      const record = write(key, nowMs, true)!;
+      const others = record.connections.size - (record.connections.has(connectionId) ? 1 : 0);
+      if (others >= max) return false;
+      record.connections.set(connectionId, { expiresAtMs: nowMs + ttl, info: stored });
+      return true;
     },
 
     async touch(scope, userId, connectionId, ttlMs) {

@@ -7,6 +7,7 @@ import {
   aggregate,
   checkConnectionId,
   checkInfo,
+  checkMaxConnections,
   checkUserId,
   type StoredConnection,
 } from "./presence-state.js";
@@ -29,15 +30,16 @@ export interface RedisPresenceOptions {
  * memory adapter), applies the operation, then sets the key to live until its last connection
  * expires plus the last-seen retention (or deletes it when nothing is left to remember).
  * Hash fields: `e:<connectionId>` expiry ms, `i:<connectionId>` info JSON, `ls` last-seen ms.
- * KEYS[1] user hash; ARGV: op, now, connectionId, ttlMs, infoJson, retentionMs. Returns 1 when
- * the add, touch or remove applied to an alive connection, else 0.
+ * KEYS[1] user hash; ARGV: op, now, connectionId, ttlMs, infoJson, retentionMs, maxConnections
+ * (op `addmax`: an add only while fewer than that many other connections are alive). Returns 1
+ * when the add, touch or remove applied to an alive connection, else 0.
  */
 const WRITE = defineScript(`
 local key = KEYS[1]
 local op, now, conn = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local retention = tonumber(ARGV[6])
 local fields = redis.call('HGETALL', key)
-local lastSeen, maxAlive = nil, nil
+local lastSeen, maxAlive, others = nil, nil, 0
 for i = 1, #fields, 2 do
   if fields[i] == 'ls' then
     local ls = tonumber(fields[i + 1])
@@ -51,14 +53,15 @@ for i = 1, #fields, 2 do
     if now >= exp then
       if lastSeen == nil or exp > lastSeen then lastSeen = exp end
       redis.call('HDEL', key, f, 'i:' .. id)
-    elseif id ~= conn and (maxAlive == nil or exp > maxAlive) then
-      maxAlive = exp
+    elseif id ~= conn then
+      others = others + 1
+      if maxAlive == nil or exp > maxAlive then maxAlive = exp end
     end
   end
 end
 local result, ef, inf = 0, 'e:' .. conn, 'i:' .. conn
 local newExp = now + tonumber(ARGV[4] ~= '' and ARGV[4] or '0')
-if op == 'add' then
+if op == 'add' or (op == 'addmax' and others < tonumber(ARGV[7])) then
   redis.call('HSET', key, ef, string.format('%.0f', newExp), inf, ARGV[5])
   result = 1
 elseif op == 'touch' then
@@ -101,13 +104,14 @@ export function createRedisPresence(opts: RedisPresenceOptions): Presence {
   const now = () => Math.floor(clock.nowMs());
 
   async function write(
-    op: "add" | "touch" | "remove",
+    op: "add" | "addmax" | "touch" | "remove",
     key: string,
     connectionId: string,
     ttlMs: number | undefined,
     infoJson: string,
+    maxConnections = 0,
   ): Promise<boolean> {
-    const args = [op, now(), connectionId, ttlMs ?? "", infoJson, retentionMs];
+    const args = [op, now(), connectionId, ttlMs ?? "", infoJson, retentionMs, maxConnections];
     return (await redis.runScript(WRITE, [key], args)) === 1;
   }
 
@@ -117,6 +121,13 @@ export function createRedisPresence(opts: RedisPresenceOptions): Presence {
       checkConnectionId(connectionId);
       const ttl = checkTtl(ttlMs);
       await write("add", key, connectionId, ttl, JSON.stringify(checkInfo(info)));
+    },
+
+    async addBounded(scope, userId, connectionId, ttlMs, info, maxConnections) {
+      const key = userKey(scope, userId);
+      checkConnectionId(connectionId);
+      const ttl = checkTtl(ttlMs);
+      return write("addmax", key, connectionId, ttl, JSON.stringify(checkInfo(info)), checkMaxConnections(maxConnections));
     },
 
     async touch(scope, userId, connectionId, ttlMs) {

@@ -12,6 +12,12 @@ export const DEFAULT_LAST_SEEN_RETENTION_MS = 30 * 24 * 3600 * 1000;
 export const checkUserId = (userId: string) => checkName("user id", userId, 256);
 export const checkConnectionId = (connectionId: string) => checkName("connection id", connectionId, 256);
 
+/** addBounded's bound: a positive integer. */
+export function checkMaxConnections(max: unknown): number {
+  if (typeof max !== "number" || !Number.isSafeInteger(max) || max <= 0) throw new RangeError(`maxConnections must be a positive integer, got ${String(max)}`);
+  return max;
+}
+
 /** Info must be a flat object of strings (it is stored as JSON and shown to other services). */
 export function checkInfo(info: ConnectionInfo): ConnectionInfo {
   if (typeof info !== "object" || info === null || Array.isArray(info)) {

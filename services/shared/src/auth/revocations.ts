@@ -46,14 +46,22 @@ export interface RevocationChecker {
  */
 export const REVOCATION_TTL_MS = (ACCESS_TOKEN_MAX_LIFETIME_SEC + 30) * 1000;
 
+/** Told the entries of each revoking auth event once the set holds them (RevocationSet.onRevoked). */
+export type RevocationListener = (entries: readonly RevocationEntry[]) => void;
+
 /**
  * The deny-set a verifier keeps in memory: revoked sessions, users, tenants and signing keys,
  * each until no token it matches can still be unexpired. A token matches when its `iat` is at or
  * before the revocation (whole seconds, so a token issued in the same second as a revocation is
  * denied too). Adding an entry twice keeps the later revocation. Single process.
+ *
+ * The set is also the process's one reader of revocations as they happen: whoever must act on
+ * one (the socket service closing revoked sessions) listens here (`onRevoked`) instead of
+ * subscribing to the auth events topic a second time.
  */
 export class RevocationSet implements RevocationChecker {
   private readonly entries = new Map<string, RevocationEntry>();
+  private readonly listeners = new Set<RevocationListener>();
   private lastSweepMs = 0;
 
   constructor(private readonly clock: Clock) {}
@@ -79,6 +87,33 @@ export class RevocationSet implements RevocationChecker {
     return (
       hit("session", t.tenantId, t.sessionId) || hit("user", t.tenantId, t.userId) || hit("tenant", t.tenantId, "") || hit("signing-key", "", t.kid)
     );
+  }
+
+  /**
+   * Adds the entries of one revoking event (the feed calls it per auth event), then tells every
+   * listener, after the set holds them: a listener checking tokens against the set sees them.
+   * A listener that throws is reported through `onListenerError` and does not stop the others.
+   */
+  addRevoked(entries: readonly RevocationEntry[], onListenerError?: (err: unknown) => void): void {
+    if (entries.length === 0) return;
+    for (const e of entries) this.add(e);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(entries);
+      } catch (err) {
+        onListenerError?.(err);
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with the entries of every revoking auth event the feed adds from now on
+   * (the replay of older records at start included; entries loaded from ListRevocations are not
+   * announced). Returns the function that stops it.
+   */
+  onRevoked(listener: RevocationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Entries held now (expired ones may linger until the next sweep). */
@@ -137,16 +172,17 @@ export interface RevocationFeedOptions {
 }
 
 /**
- * Keeps a deny-set current from `caas.auth.events.v1`. The group starts at the earliest retained
- * record, so a verifier that starts (or restarts) catches up on revocations whose tokens may
- * still be alive; entries already expired are skipped. Unknown payload cases are ignored.
+ * Keeps a deny-set current from `caas.auth.events.v1`: the process's one subscription to the
+ * topic for revocations (the set's `onRevoked` listeners act on each revoking event). The group
+ * starts at the earliest retained record, so a verifier that starts (or restarts) catches up on
+ * revocations whose tokens may still be alive; entries already expired are skipped. Unknown
+ * payload cases are ignored.
  */
 export async function startRevocationFeed(opts: RevocationFeedOptions): Promise<Subscription> {
   return opts.bus.subscribe(AUTH_EVENTS, { group: opts.group, from: "earliest" }, async (record) => {
-    for (const e of revocationsOf(record.value)) {
-      opts.set.add(e);
-      opts.logger.debug({ kind: e.kind, tenantId: e.tenantId, subjectId: e.subjectId }, "revocation received");
-    }
+    const entries = revocationsOf(record.value);
+    for (const e of entries) opts.logger.debug({ kind: e.kind, tenantId: e.tenantId, subjectId: e.subjectId }, "revocation received");
+    opts.set.addRevoked(entries, (err) => opts.logger.warn({ err }, "a revocation listener failed"));
   });
 }
 

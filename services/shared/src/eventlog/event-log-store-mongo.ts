@@ -81,7 +81,9 @@ const HINT_STEPS = 4;
  *
  * The head: each instance remembers the last head it saw per conversation, only as a hint. An
  * append tries hint+1 straight away (one round trip for a conversation written by one
- * instance). On a duplicate key (11000) the error is not trusted to name the index (FerretDB
+ * instance). Without one (the first append of this instance to the conversation), the caller's
+ * `headHint` (the conversation projection's head) is checked by a point read, which spares the
+ * sorted query FerretDB answers by scanning the collection. On a duplicate key (11000) the error is not trusted to name the index (FerretDB
  * does not): the event at the tried seq is read by `_id`; if it carries our (actor,
  * clientMessageId) the append is a `duplicate`; if another event took the seq, the head is
  * walked forward by `_id` (seqs are dense, so the first missing seq ends the log); if the seq is
@@ -118,8 +120,9 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     return result;
   }
 
+  /** A closed store refuses calls UNAVAILABLE: the instance is going away, the caller retries elsewhere. */
   function open(): void {
-    if (closed) throw new Error("event log store is closed");
+    if (closed) throw new UnavailableError("the event log store is closed; retry");
   }
 
   /** Records a committed head; hints only move forward, and the least recently used go first. */
@@ -157,6 +160,21 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     return head;
   }
 
+  /**
+   * The caller's head hint checked by one point read of the event at its seq (the countable
+   * counter is taken from the log, not from the hint); undefined when it cannot be checked.
+   * A hint behind the head is still a good start: the insert conflicts and the head is walked
+   * forward by `_id` from there.
+   */
+  async function hintedHead(tenantId: string, conversationId: string, hint: LogHead | undefined): Promise<LogHead | undefined> {
+    if (!hint || !Number.isSafeInteger(hint.seq) || hint.seq < 1) return undefined;
+    const at = await events.findOne({ _id: docId(tenantId, conversationId, hint.seq) }, { projection: { seq: 1, countableSeq: 1 } });
+    if (!at) return undefined;
+    const head = { seq: at.seq, countableSeq: at.countableSeq };
+    remember(`${tenantId}|${conversationId}`, head);
+    return head;
+  }
+
   async function byClientMessageId(tenantId: string, conversationId: string, actorId: string, clientMessageId: string) {
     const doc = await events.findOne({ tenantId, conversationId, actorId, clientMessageId });
     return doc ? toEvent(doc) : undefined;
@@ -167,7 +185,7 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     const key = `${tenantId}|${conversationId}`;
     const clientMessageId = input.clientMessageId ?? `~${input.eventId}`;
     // No lookup before the insert: a retried send is rare, and the unique index catches it.
-    let head = hints.get(key) ?? (await currentHead(tenantId, conversationId));
+    let head = hints.get(key) ?? (await hintedHead(tenantId, conversationId, input.headHint)) ?? (await currentHead(tenantId, conversationId));
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const seq = head.seq + 1;
       const countableSeq = head.countableSeq + (input.countable ? 1 : 0);
@@ -204,7 +222,11 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       open();
       const tenantId = tenantOf(scope);
       checkAppend(input);
-      return inLane(`${tenantId}|${input.conversationId}`, () => appendInLane(tenantId, input));
+      // Appends queued behind one in flight when the store closed fail at their turn, not later.
+      return inLane(`${tenantId}|${input.conversationId}`, () => {
+        open();
+        return appendInLane(tenantId, input);
+      });
     },
 
     async read(scope, conversationId, afterSeq, limit) {

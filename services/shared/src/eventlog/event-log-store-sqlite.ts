@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { openSqliteDatabase } from "../sqlite.js";
 import { checkName, tenantOf } from "../adapters/checks.js";
 import type { Clock } from "../clock.js";
-import { NotFoundError } from "../errors.js";
+import { NotFoundError, UnavailableError } from "../errors.js";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
 import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
 import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
@@ -187,8 +187,9 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
     });
   }
 
+  /** A closed store refuses calls UNAVAILABLE: the instance is going away, the caller retries elsewhere. */
   function open(): void {
-    if (closed) throw new Error("event log store is closed");
+    if (closed) throw new UnavailableError("the event log store is closed; retry");
   }
 
   return {

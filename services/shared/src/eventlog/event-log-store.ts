@@ -37,6 +37,12 @@ export interface AppendInput {
   clientMessageId?: string;
   payloadHash: string;
   countable: boolean;
+  /**
+   * A head the caller saw committed (the conversation projection's), for a store that keeps no
+   * head of its own for the conversation yet: where to look first. Never trusted: a store checks
+   * it against the log (one point read) and ignores one that does not match.
+   */
+  headHint?: LogHead;
   /** Builds the body once the seq is known (it is called again if the insert must retry). */
   encode(assigned: { seq: number; countableSeq: number; createTimeMs: number }): Uint8Array;
 }

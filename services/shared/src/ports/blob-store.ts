@@ -72,6 +72,11 @@ export interface PresignDownloadOptions {
   filename?: string;
 }
 
+export interface CopyBlobOptions {
+  /** Copy only the source version with this etag (as `stat` returned it). */
+  ifEtag?: string;
+}
+
 export interface PutBlobOptions {
   /** Exact content type, as for `presignUpload`. */
   contentType: string;
@@ -92,7 +97,7 @@ export interface PutBlobOptions {
  * (`a` and `a/b`: the second write fails with `FailedPreconditionError`); the S3 adapter allows
  * both. Keep keys flat or uniformly deep.
  *
- * Consistency: each write (upload, `put`, `delete`) is atomic; once its promise resolves (or its
+ * Consistency: each write (upload, `put`, `copy`, `delete`) is atomic; once its promise resolves (or its
  * HTTP response arrived) every later read on any instance sees it. Concurrent writes to one key:
  * the last to complete wins. Presigning does not look at the object (a download URL for a
  * missing object is valid and answers 404).
@@ -120,6 +125,17 @@ export interface BlobStore {
    * a body stream that fails leaves the previous object in place.
    */
   put(scope: TenantScope, key: string, body: BlobBody, options: PutBlobOptions): Promise<BlobInfo>;
+
+  /**
+   * Copies the object at `fromKey` to `toKey` of the same tenant inside the backend (the bytes do
+   * not pass through the caller), replacing any object at `toKey`, and returns what was stored.
+   * The copy is one consistent version of `fromKey` and independent of it from then on: a later
+   * upload, put or delete of `fromKey` leaves `toKey` unchanged. Atomic like every write (readers
+   * of `toKey` see the old object or the whole copy). With `ifEtag`, only the version with that
+   * etag is copied: another one is `FailedPreconditionError` and nothing is written.
+   * `NotFoundError` when `fromKey` has no object; `fromKey === toKey` is a RangeError.
+   */
+  copy(scope: TenantScope, fromKey: string, toKey: string, options?: CopyBlobOptions): Promise<BlobInfo>;
 
   /** Removes the object. Idempotent: deleting a missing key (or another tenant's) does nothing. */
   delete(scope: TenantScope, key: string): Promise<void>;
@@ -175,6 +191,14 @@ export function checkBlobMaxBytes(maxBytes: unknown, limit: number): number {
     throw new RangeError(`maxBytes must be an integer from 1 to ${limit}, got ${String(maxBytes)}`);
   }
   return maxBytes;
+}
+
+/** Two distinct valid keys for `copy`. */
+export function checkBlobCopyKeys(fromKey: unknown, toKey: unknown): [string, string] {
+  const from = checkBlobKey(fromKey);
+  const to = checkBlobKey(toKey);
+  if (from === to) throw new RangeError(`cannot copy blob key ${JSON.stringify(from)} onto itself`);
+  return [from, to];
 }
 
 /** A download filename: 1-255 characters without control characters. */

@@ -52,6 +52,15 @@ export interface Presence {
   add(scope: TenantScope, userId: string, connectionId: string, ttlMs: number, info: ConnectionInfo): Promise<void>;
 
   /**
+   * `add`, bounded: registers the connection only while the user has fewer than `maxConnections`
+   * alive connections besides this one, checked and added in one atomic step (also across
+   * instances on a shared backend), so N concurrent calls for a user with room for C allow
+   * exactly min(N, C). Returns whether the connection was added; a refusal changes nothing.
+   * `maxConnections` is a positive integer.
+   */
+  addBounded(scope: TenantScope, userId: string, connectionId: string, ttlMs: number, info: ConnectionInfo, maxConnections: number): Promise<boolean>;
+
+  /**
    * Heartbeat: extends an alive connection to `ttlMs` from now. Returns false, changing nothing,
    * when the connection is unknown or has already expired (an expired connection is never
    * revived: the user was already reported offline, so the caller must `add` it again).

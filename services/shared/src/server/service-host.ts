@@ -40,6 +40,11 @@ export interface ServiceDefinition {
   /** Exact-path HTTP routes served by the same listener. */
   httpRoutes?: Record<string, HttpRoute>;
   /**
+   * HTTP routes for every path under a prefix (ending in `/`), any method, the body unread (the
+   * media service's signed blob URLs). Exact routes and RPCs win.
+   */
+  httpPrefixRoutes?: Record<string, HttpRoute>;
+  /**
    * Turns credentials into the caller for this service's RPCs. Default: the host's resolver
    * (access tokens checked against the auth service's JWKS). The auth service brings its own, the
    * same shared resolver with its API-key and admin credentials added.
@@ -47,8 +52,8 @@ export interface ServiceDefinition {
   principalResolver?: PrincipalResolver;
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** Called after the listener is bound, before the service reports SERVING (start consumers). */
-  start?(): Promise<void>;
+  /** Called after the listener is bound, with its base URL (the host always passes it), before the service reports SERVING (start consumers). */
+  start?(bound?: { url: string; port: number }): Promise<void>;
   /** Called when the server begins to drain, before listeners close (close streams, stop loops). */
   drain?(): Promise<void>;
   /** Called last, after the listener closed and in-flight calls ended (release stores). */
@@ -144,8 +149,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     shutdownSignal: shutdown.signal,
     fallback(req, res) {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
-      const route = httpRoutes[path];
-      if (route && (req.method === "GET" || req.method === "HEAD")) {
+      let route = req.method === "GET" || req.method === "HEAD" ? httpRoutes[path] : undefined;
+      for (const [prefix, r] of Object.entries(definition.httpPrefixRoutes ?? {})) if (!route && path.startsWith(prefix)) route = r;
+      if (route) {
         Promise.resolve(route(req, res as HttpResponse)).catch((err: unknown) => {
           logger.error({ err, path }, "http route failed");
           if (!res.headersSent) res.writeHead(500);
@@ -167,7 +173,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const port = await listener.listen();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  await definition.start?.();
+  await definition.start?.({ url, port });
   const probes = opts.bus
     ? await startProbeResponder({ bus: opts.bus, service: definition.name, instanceId: config.instanceId, logger, clock: opts.clock ?? systemClock })
     : undefined;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import {
+  FailedPreconditionError,
   NotFoundError,
   contentDispositionFor,
   type BlobStore,
@@ -212,6 +213,47 @@ export function blobStoreContract(name: string, factory: () => Promise<BlobStore
       await h.store.delete(scope, "notes/n1.txt");
       await h.store.delete(scope, "never/was.txt");
       await expectStatus(await fetch(down.url), h.status.notFound);
+    });
+
+    it("copies an object server-side into an independent object that later writes of the source leave alone", async () => {
+      const scope = freshTenantScope();
+      const v1 = randomBytes(700);
+      const up = await h.store.presignUpload(scope, "up/m1", { contentType: PNG, maxBytes: 1000, expiresInSeconds: 300 });
+      const posted = await send(up, v1);
+      await posted.text();
+      expect(posted.ok).toBe(true);
+      const source = await h.store.stat(scope, "up/m1");
+
+      const copied = await h.store.copy(scope, "up/m1", "done/m1", { ifEtag: source.etag });
+      expect(copied).toMatchObject({ size: 700, contentType: PNG });
+      expect(await h.store.stat(scope, "done/m1")).toEqual(copied);
+      const down = await h.store.presignDownload(scope, "done/m1", { expiresInSeconds: 60 });
+      await expectBytes(await fetch(down.url), v1);
+
+      // The same form, posted again, replaces the source only; deleting the source leaves the copy.
+      const v2 = randomBytes(900);
+      const again = await send(up, v2);
+      await again.text();
+      expect(again.ok).toBe(true);
+      expect((await h.store.stat(scope, "up/m1")).size).toBe(900);
+      await expectBytes(await fetch(down.url), v1);
+      // A copy of a version that is no longer there writes nothing.
+      await expect(h.store.copy(scope, "up/m1", "done/m1", { ifEtag: source.etag })).rejects.toThrow(FailedPreconditionError);
+      await expectBytes(await fetch(down.url), v1);
+      await h.store.delete(scope, "up/m1");
+      await expectBytes(await fetch(down.url), v1);
+      expect(sha256(await buffer((await h.store.get(scope, "done/m1")).body))).toBe(sha256(v1));
+
+      // Copying replaces the target whole; a missing source, another tenant's or the key itself are refused.
+      await h.store.put(scope, "up/m2", Buffer.from("second"), { contentType: "text/plain" });
+      expect(await h.store.copy(scope, "up/m2", "done/m1")).toMatchObject({ size: 6, contentType: "text/plain" });
+      await expectBytes(await fetch((await h.store.presignDownload(scope, "done/m1", { expiresInSeconds: 60 })).url), Buffer.from("second"));
+      await expect(h.store.copy(scope, "up/m1", "done/m3")).rejects.toThrow(NotFoundError);
+      await expect(h.store.copy(freshTenantScope(), "up/m2", "done/m3")).rejects.toThrow(NotFoundError);
+      await expectMissing(h.store, scope, "done/m3");
+      await expect(h.store.copy(scope, "up/m2", "up/m2")).rejects.toThrow(RangeError);
+      await expect(h.store.copy(scope, "up/m2", "../x")).rejects.toThrow(RangeError);
+      await expect(h.store.copy(forgedScope, "up/m2", "done/m4")).rejects.toThrow(TypeError);
     });
 
     it("keeps tenants apart: another tenant can neither reach an object nor replay its URLs", async () => {

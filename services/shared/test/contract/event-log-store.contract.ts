@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeClock, type Clock } from "../../src/clock.js";
-import { NotFoundError } from "../../src/errors.js";
+import { NotFoundError, UnavailableError } from "../../src/errors.js";
 import type { AppendInput, EventLogStore, LogEvent } from "../../src/eventlog/event-log-store.js";
 import { newId } from "../../src/ids.js";
 import type { MigrationResult } from "../../src/migrations.js";
@@ -283,11 +283,32 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       expect((await store.append(scope, input(conv))).event.seq).toBe(3);
     });
 
-    it("refuses calls after close", async () => {
+    it("takes a head hint as a place to start, never as the truth", async () => {
+      // Another instance wrote the log, so this one knows no head of its own for it.
+      const writer = await another();
+      await appendN(writer, scope, conv, 5, (i) => i !== 2);
+      const fresh = await another();
+      const hinted = async (headHint: { seq: number; countableSeq: number }) => {
+        const r = await (await another()).append(scope, { ...input(conv), headHint });
+        expect(r.kind).toBe("appended");
+        return [r.event.seq, r.event.countableSeq];
+      };
+      // Right, behind, with a wrong counter, ahead of the log, and nonsense: always the next seq and the true count.
+      expect(await hinted({ seq: 5, countableSeq: 4 })).toEqual([6, 5]);
+      expect(await hinted({ seq: 2, countableSeq: 2 })).toEqual([7, 6]);
+      expect(await hinted({ seq: 7, countableSeq: 99 })).toEqual([8, 7]);
+      expect(await hinted({ seq: 50, countableSeq: 40 })).toEqual([9, 8]);
+      expect(await hinted({ seq: -1, countableSeq: 0.5 })).toEqual([10, 9]);
+      const r = await fresh.append(scope, { ...input(conv), headHint: { seq: 0, countableSeq: 0 } });
+      expect([r.event.seq, r.event.countableSeq]).toEqual([11, 10]);
+      expect((await store.read(scope, conv, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    });
+
+    it("refuses calls after close UNAVAILABLE (the caller retries on another instance)", async () => {
       const s = await another();
       await s.close();
-      await expect(s.head(scope, conv)).rejects.toThrow(/closed/);
-      await expect(s.append(scope, input(conv))).rejects.toThrow(/closed/);
+      await expect(s.head(scope, conv)).rejects.toThrow(UnavailableError);
+      await expect(s.append(scope, input(conv))).rejects.toThrow(UnavailableError);
     });
   });
 }

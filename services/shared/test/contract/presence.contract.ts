@@ -113,6 +113,30 @@ export function presenceContract(name: string, factory: () => Promise<PresenceHa
       expect(await h.a.get(scope, ["u1"])).toEqual([offline("u1", t0 + SEC)]);
     });
 
+    it("addBounded: concurrent adds through both instances admit exactly the room left, atomically", async () => {
+      const scope = freshTenantScope();
+      await h.a.add(scope, "u1", "c0", 10 * SEC, info);
+      // Room for 3 besides c0 (bound 4): 10 connections racing through two instances, exactly 3 get in.
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? h.a : h.b).addBounded(scope, "u1", `r${i}`, 10 * SEC, info, 4)));
+      expect(results.filter(Boolean)).toHaveLength(3);
+      const [user] = await h.a.get(scope, ["u1"]);
+      expect(user!.connections).toHaveLength(4);
+      // A refused add changed nothing; re-adding an admitted connection is a replacement, not another one.
+      const admitted = results.flatMap((ok, i) => (ok ? [`r${i}`] : []));
+      expect(await h.b.addBounded(scope, "u1", admitted[0]!, 20 * SEC, { device: "again" }, 4)).toBe(true);
+      expect(await h.b.addBounded(scope, "u1", "late", 10 * SEC, info, 4)).toBe(false);
+      // Room comes back when a connection is removed or expires; other users and tenants have their own.
+      await h.a.remove(scope, "u1", "c0");
+      expect(await h.b.addBounded(scope, "u1", "late", 10 * SEC, info, 4)).toBe(true);
+      h.clock.advance(10 * SEC);
+      expect(await h.a.addBounded(scope, "u1", "fresh", 10 * SEC, info, 1)).toBe(false);
+      h.clock.advance(10 * SEC);
+      expect(await h.a.addBounded(scope, "u1", "fresh", 10 * SEC, info, 1)).toBe(true);
+      expect(await h.a.addBounded(scope, "u2", "x", 10 * SEC, info, 1)).toBe(true);
+      expect(await h.a.addBounded(freshTenantScope(), "u1", "x", 10 * SEC, info, 1)).toBe(true);
+      await expect(h.a.addBounded(scope, "u1", "c9", 10 * SEC, info, 0)).rejects.toThrow(RangeError);
+    });
+
     it("comes back online on a new connection and records a new last-seen time", async () => {
       const scope = freshTenantScope();
       await h.a.add(scope, "u1", "c1", 10 * SEC, info);

@@ -411,7 +411,9 @@ export const ChatInternalService: GenService<{
   },
   /**
    * Enumerates a tenant's conversations (deleted ones excluded) ordered by id, for projection
-   * rebuilds and retention sweeps.
+   * rebuilds and retention sweeps. Keyset pages: conversations created or deleted during a scan
+   * may or may not appear, every other one appears exactly once. Page tokens are bound to the
+   * tenant.
    *
    * @generated from rpc caas.chat.v1.ChatInternalService.ScanConversations
    */

@@ -772,7 +772,9 @@ export type SendMessageRequest = Message<"caas.chat.v1.SendMessageRequest"> & {
   custom?: JsonObject | undefined;
 
   /**
-   * Media uploaded by the caller. The server fills mime_type and size_bytes from media.
+   * Media uploaded by the caller and READY, unique media ids. The server fills mime_type and
+   * size_bytes from media, and name when left empty. Part of the idempotent payload (media ids
+   * and names).
    *
    * @generated from field: repeated caas.chat.v1.Attachment attachments = 6;
    */
@@ -2395,6 +2397,12 @@ export const ChatService: GenService<{
    * PERMISSION_DENIED for muted members, non-moderators of a CHANNEL, or a DIRECT peer who
    * blocked the caller; FAILED_PRECONDITION if frozen or archived; NOT_FOUND if the reply target,
    * thread parent or a media id is not found in this conversation or tenant.
+   * Attachments: before the commit the media service attaches them to the conversation (from
+   * then on its members may read them through MediaService). NOT_FOUND naming the attachment for
+   * media that is unknown, deleted or not uploaded by the caller; FAILED_PRECONDITION for media
+   * still PENDING (CompleteUpload first); UNAVAILABLE when the media service cannot be reached.
+   * Nothing is committed in those cases. A retry of a committed message is answered from the
+   * log without asking the media service.
    *
    * @generated from rpc caas.chat.v1.ChatService.SendMessage
    */
@@ -2428,7 +2436,9 @@ export const ChatService: GenService<{
   /**
    * Copies a message the caller can see into another conversation as a new message of the
    * caller, with forwarded_from set. Same idempotency and errors as SendMessage for the target;
-   * FAILED_PRECONDITION for deleted source messages.
+   * FAILED_PRECONDITION for deleted source messages. The copy's attachments are attached to the
+   * target conversation on the authority of the source conversation; FAILED_PRECONDITION when
+   * their owner deleted one of them since.
    *
    * @generated from rpc caas.chat.v1.ChatService.ForwardMessage
    */

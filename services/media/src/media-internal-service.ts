@@ -1,0 +1,77 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  AttachMediaResponseSchema,
+  type AttachMediaRequest,
+  type AttachMediaResponse,
+  type MediaInternalService,
+} from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  principalKey,
+  scopeForAdmin,
+  UnauthenticatedError,
+  type TenantScope,
+} from "@caas/shared";
+import { mediaNotFound, type MediaDeps } from "./media-core.js";
+import { mediaView } from "./views.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+const MAX_ATTACH = 10;
+
+function invalid(field: string, description: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${field}: ${description}`, [{ field, description }]);
+}
+
+/** Only service principals call MediaInternalService (the host's guard says so too; in-process callers skip it). */
+function requireService(ctx: HandlerContext): string {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "anonymous") throw new UnauthenticatedError("a service token is required");
+  if (p.kind !== "service") throw new PermissionDeniedError("MediaInternalService serves other CAAS services only");
+  return p.service;
+}
+
+/**
+ * caas.media.v1.MediaInternalService: chat attaches READY media to a conversation before it
+ * commits a message naming them. The request names the tenant (the caller is a verified
+ * service); the authority is the uploader (a send) or a conversation the media is already
+ * attached to (a forward).
+ */
+export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInternalService> {
+  constructor(private readonly deps: MediaDeps) {}
+
+  async attachMedia(req: AttachMediaRequest, ctx: HandlerContext): Promise<AttachMediaResponse> {
+    requireService(ctx);
+    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+    if (!UUID.test(req.conversationId)) throw invalid("conversation_id", "must be a lowercase UUID");
+    const ids = req.mediaIds;
+    if (ids.length === 0 || ids.length > MAX_ATTACH) throw invalid("media_ids", `between 1 and ${MAX_ATTACH}`);
+    ids.forEach((id, i) => {
+      if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
+    });
+    if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+    const authority = req.authority;
+    if (authority.case === "uploaderId" && !USER_ID.test(authority.value)) throw invalid("uploader_id", "must be a user id");
+    if (authority.case === "sourceConversationId" && !UUID.test(authority.value)) throw invalid("source_conversation_id", "must be a lowercase UUID");
+    if (authority.case === undefined) throw invalid("authority", "uploader_id or source_conversation_id is required");
+
+    const scope: TenantScope = scopeForAdmin(req.tenantId);
+    const { store, clock } = this.deps;
+    const byId = new Map((await store.getMany(scope, ids)).map((r) => [r.id, r]));
+    const linked = authority.case === "sourceConversationId" ? await store.linkedTo(scope, authority.value, ids) : undefined;
+    const records = ids.map((id) => {
+      const r = byId.get(id);
+      if (!r || r.deleteTimeMs > 0) throw mediaNotFound(id);
+      if (authority.case === "uploaderId" && r.ownerId !== authority.value) throw mediaNotFound(id);
+      if (linked && !linked.has(id)) throw mediaNotFound(id);
+      return r;
+    });
+    const pending = records.find((r) => r.state !== "ready");
+    if (pending) throw new FailedPreconditionError(`media ${pending.id} is still PENDING: the uploader must complete the upload first`);
+    await store.link(scope, req.conversationId, ids, clock.nowMs());
+    return create(AttachMediaResponseSchema, { media: records.map(mediaView) });
+  }
+}

@@ -1,0 +1,10 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
+import type { MediaImpls } from "./media-impls.js";
+
+/** Registers MediaService and MediaInternalService on a router. */
+export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): void {
+  router.service(MediaService, impls.media);
+  router.service(MediaInternalService, impls.internal);
+}
