@@ -65,6 +65,10 @@ describe("media through the gateway (embedded platform, real clients, presigned 
     expect(posted.headers.get("access-control-allow-origin")).toBe("*");
     const ready = (await alice.completeUpload({ mediaId: pending!.id })).media!;
     expect(ready).toMatchObject({ state: MediaState.READY, sizeBytes: BigInt(bytes.length), mimeType: "application/pdf" });
+    // The form outlives the completion, but what it uploads now never reaches a reader.
+    const swapped = await postForm(upload!, randomBytes(bytes.length));
+    expect(swapped.status).toBe(204);
+    expect((await alice.completeUpload({ mediaId: pending!.id })).media).toEqual(ready);
 
     // Connect over HTTP/1.1 through the gateway too.
     const aliceH1 = createClient(MediaService, createConnectTransport({ baseUrl: gateway, httpVersion: "1.1", interceptors: [bearer(acme.token("alice"))] }));

@@ -3,6 +3,7 @@ import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import type { ServiceContext, ServiceDefinition } from "@caas/shared";
 import { checkAccessOverMesh, createChatConversationAccess } from "./chat-access.js";
 import { openMediaBlobsForConfig } from "./media-blobs.js";
+import type { MediaDeps } from "./media-core.js";
 import { createMediaImpls } from "./media-impls.js";
 import { openMediaStoreForConfig } from "./media-stores.js";
 import { DEFAULT_SWEEP_GRACE_MS, MediaSweeper } from "./media-sweeper.js";
@@ -32,7 +33,7 @@ export async function createMediaService(ctx: ServiceContext): Promise<ServiceDe
   if (!serviceSecret) throw new Error("the media service needs CAAS_SERVICE_SECRET: it asks chat who may read attached media with a service token");
   const blobs = await openMediaBlobsForConfig({ config, logger, clock, serviceSecret });
   const store = await openMediaStoreForConfig(config, logger);
-  const deps = {
+  const deps: MediaDeps = {
     store,
     blobs: blobs.store,
     clock,

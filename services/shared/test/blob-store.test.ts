@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { createServer, request, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -181,6 +181,25 @@ describe("filesystem blob store", () => {
     await expect(fx.store.stat(scope, "a/b/c")).rejects.toThrow(NotFoundError);
     await fx.store.delete(scope, "a");
     expect((await fx.store.stat(scope, "a/b")).size).toBe(1);
+    expect(await readdir(join(fx.root, ".tmp"))).toEqual([]);
+  });
+
+  it("copies by hard link, leaving nothing in the temp dir, and refuses a target that is another key's directory", async () => {
+    const scope = freshTenantScope();
+    await fx.store.put(scope, "up/m1", Buffer.from("bytes"), { contentType: "text/plain" });
+    await fx.store.copy(scope, "up/m1", "ready/m1");
+    const source = await stat(join(fx.root, scope.tenantId, "up", "m1"));
+    const target = await stat(join(fx.root, scope.tenantId, "ready", "m1"));
+    expect(target.ino).toBe(source.ino);
+    expect(target.nlink).toBe(2);
+    // A later write of the source is a new file: the copy keeps its inode and bytes.
+    await fx.store.put(scope, "up/m1", Buffer.from("other"), { contentType: "text/plain" });
+    expect(await buffer((await fx.store.get(scope, "ready/m1")).body)).toEqual(Buffer.from("bytes"));
+    await fx.store.put(scope, "a/b", Buffer.from("1"), { contentType: "text/plain" });
+    await expect(fx.store.copy(scope, "up/m1", "a")).rejects.toThrow(FailedPreconditionError);
+    await expect(fx.store.copy(scope, "a", "x")).rejects.toThrow(NotFoundError); // a directory, not an object
+    await expect(fx.store.copy(scope, "up/m1", "ready/m1", { ifEtag: "0".repeat(32) })).rejects.toThrow(FailedPreconditionError);
+    expect(await buffer((await fx.store.get(scope, "ready/m1")).body)).toEqual(Buffer.from("bytes"));
     expect(await readdir(join(fx.root, ".tmp"))).toEqual([]);
   });
 

@@ -284,7 +284,9 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
  *    when the key collides with another key's directory;
  *  - 403 for a missing, bad or expired signature (nothing is read first), 404 for paths outside
  *    the prefix, 405 for other methods.
- * A refused upload closes the connection instead of reading the rest of its body.
+ * A refused upload closes the connection instead of reading the rest of its body, except that
+ * a refusal mid-form (413 while streaming, 415) first reads up to 64 KiB more, so a client that
+ * is still sending a small form sees the status rather than a broken pipe.
  */
 export function createFsBlobHttpHandler(
   store: FsBlobStore,
@@ -364,8 +366,14 @@ async function upload(
   if (!boundary) return reply(req, res, 400, "expected a multipart/form-data body");
   if (Number(req.headers["content-length"] ?? 0) > max + FORM_ALLOWANCE) return reply(req, res, 413, "too large");
 
+  const form = new FormReader(req, (boundary[1] ?? boundary[2])!);
+  // A refusal mid-form reads a short rest of the body first: closing on a client still sending
+  // it makes the client fail with EPIPE instead of seeing the status. A long rest is not read.
+  const refuse = async (status: number, message: string) => {
+    await form.drain(FORM_ALLOWANCE).catch(() => false);
+    reply(req, res, status, message);
+  };
   try {
-    const form = new FormReader(req, (boundary[1] ?? boundary[2])!);
     const fields = new Map<string, string>();
     for (;;) {
       const part = await form.nextPart();
@@ -375,12 +383,12 @@ async function upload(
       // Field names are case-insensitive, as on S3.
       fields.set(part.name.toLowerCase(), await form.readField(MAX_FIELD_BYTES));
     }
-    if (fields.get("content-type") !== contentType) return reply(req, res, 415, "wrong content type");
+    if (fields.get("content-type") !== contentType) return await refuse(415, "wrong content type");
     const info = await fs.write(tenant, key, contentType, form.body(), max);
     res.writeHead(204, { etag: `"${info.etag}"`, ...(req.complete ? {} : { connection: "close" }) });
     res.end();
   } catch (err) {
-    if (err instanceof TooLargeError) return reply(req, res, 413, "too large");
+    if (err instanceof TooLargeError) return await refuse(413, "too large");
     if (err instanceof FormError) return reply(req, res, 400, err.message);
     if (err instanceof FailedPreconditionError) return reply(req, res, 409, err.message);
     if (req.destroyed) return; // the client went away mid-upload: nothing was stored
@@ -441,6 +449,18 @@ class FormReader {
       }
       await this.more();
     }
+  }
+
+  /** Reads and drops the rest of the request body, at most `limit` bytes more; true when it ended within them. */
+  async drain(limit: number): Promise<boolean> {
+    let seen = this.buf.length;
+    this.buf = Buffer.alloc(0);
+    while (seen <= limit) {
+      const next = await this.source.next();
+      if (next.done) return true;
+      seen += next.value.length;
+    }
+    return false;
   }
 
   /** The current part's body as text, refusing more than `limit` bytes. */
