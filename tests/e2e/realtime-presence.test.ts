@@ -7,7 +7,7 @@ import { describe, expect, inject, it } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { PresenceStatus, type Presence, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { bearer, grpcConnection, tenantWithUsers, wsConnection, type RealtimeConnection } from "./realtime-clients.js";
+import { bearer, grpcConnection, grpcWebConnection, tenantWithUsers, wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
 const platform = inject("embedded");
 const cluster = inject("cluster");
@@ -91,6 +91,19 @@ describe("presence (embedded platform, WebSocket and gRPC bidi)", () => {
     expect(presencesOf(rex, "pia")).toEqual([]);
     expect(presencesOf(rex, "rex").map((p) => p.status)).toEqual([PresenceStatus.ONLINE]);
     rex.close();
+  });
+
+  it("follows through the unary Send on a gRPC-web Subscribe stream (connection_id), with updates pushed on that stream", async () => {
+    const t = await world(platform.endpoints.auth!, platform.endpoints.chat!, adminCredential);
+    const quinn = grpcWebConnection(socketUrl, t.token("quinn"), "quinn-web");
+    await quinn.waitFor((f) => f.frame.case === "authOk", 10_000, "AuthOk");
+    const ack = await quinn.call({ id: id(), frame: { case: "subscribePresence", value: { userIds: ["pia", "rex"] } } });
+    expect(ack.frame.case).toBe("ack");
+    expect((await nthPresence(quinn, "pia", 1)).status).toBe(PresenceStatus.OFFLINE);
+    const pia = await connect("ws", socketUrl, t.token("pia"), "pia-ws");
+    expect((await nthPresence(quinn, "pia", 2)).status).toBe(PresenceStatus.ONLINE);
+    expect(presencesOf(quinn, "rex")).toEqual([]);
+    for (const c of [pia, quinn]) c.close();
   });
 });
 

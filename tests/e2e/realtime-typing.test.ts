@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { ServerFrame, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { bearer, grpcConnection, tenantWithUsers, wsConnection, type RealtimeConnection } from "./realtime-clients.js";
+import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { bearer, grpcConnection, grpcWebConnection, tenantWithUsers, wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
 const platform = inject("embedded");
 const cluster = inject("cluster");
@@ -100,6 +101,39 @@ describe("typing indicators (embedded platform, WebSocket and gRPC bidi)", () =>
   });
 });
 
+describe("typing through the unary Send (gRPC-web clients)", () => {
+  const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
+  const socketUrl = platform.endpoints.socket!;
+
+  it("reaches the other member, refuses a non-member with NOT_FOUND and a burst with RESOURCE_EXHAUSTED and RetryInfo", async () => {
+    const w = await world(platform.endpoints.auth!, platform.endpoints.chat!, adminCredential);
+    const ben = await connect("ws", socketUrl, w.t.token("ben"), "ben-ws");
+    // ann has no realtime session at all: Send alone, as a browser between Subscribe reconnects.
+    const ann = grpcWebConnection(socketUrl, w.t.token("ann"), "ann-web");
+    const reply = await ann.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: true } } } });
+    expect(reply.frame?.frame.case).toBe("ack");
+    expect(typingOf(await ben.waitFor(typingIn(w.room, true), 5_000, "Typing via Send"))?.userId).toBe("ann");
+
+    const dan = grpcWebConnection(socketUrl, w.t.token("dan"), "dan-web");
+    const refused = await dan.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: true } } } }).then(
+      () => expect.fail("a non-member's typing was accepted"),
+      (err: unknown) => ConnectError.from(err),
+    );
+    expect(Code[refused.code]).toBe("NotFound");
+
+    const burst = await Promise.allSettled(
+      Array.from({ length: 8 }, () => ann.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: true } } } })),
+    );
+    const errors = burst.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => ConnectError.from(r.reason));
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) {
+      expect(Code[e.code]).toBe("ResourceExhausted");
+      expect(Number(e.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds ?? 0n) * 1000 + (e.findDetails(RetryInfoSchema)[0]?.retryDelay?.nanos ?? 0) / 1e6).toBeGreaterThan(0);
+    }
+    for (const c of [ben, ann, dan]) c.close();
+  });
+});
+
 describe.skipIf(!cluster)("typing across two socket instances (cluster, Redis pub/sub)", () => {
   const c = cluster!;
 
@@ -113,6 +147,12 @@ describe.skipIf(!cluster)("typing across two socket instances (cluster, Redis pu
     expect(typingOf(await ben.waitFor(typingIn(w.room, true), 10_000, "Typing across instances"))?.userId).toBe("ann");
     await cal.call({ id: id(), frame: { case: "ping", value: { nonce: 1n } } });
     expect(cal.frames.filter((f) => f.frame.case === "typing")).toEqual([]);
-    for (const x of [ann, ben, cal]) x.close();
+    // Send on socket-1 by a user with no session on that instance: membership comes from chat.
+    const annWeb = grpcWebConnection(url("socket-1"), w.t.token("ann"), "ann-web@socket-1");
+    ben.frames.length = 0;
+    const viaSend = await annWeb.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: false } } } });
+    expect(viaSend.frame?.frame.case).toBe("ack");
+    expect(typingOf(await ben.waitFor(typingIn(w.room, false), 10_000, "Typing via Send across instances"))?.userId).toBe("ann");
+    for (const x of [ann, ben, cal, annWeb]) x.close();
   });
 });

@@ -216,7 +216,8 @@ describe("realtime on the embedded platform: WebSocket, gRPC bidi and gRPC-web",
     const fail = (p: Promise<unknown>) => p.then(() => expect.fail("succeeded"), (e: unknown) => ConnectError.from(e).code);
     expect(await fail(web.rpc.send({ frame: { id: 1n, frame: { case: "auth", value: { accessToken: "x" } } } }))).toBe(Code.InvalidArgument);
     expect(await fail(web.rpc.send({ connectionId: "nope", frame: { id: 2n, frame: { case: "resume", value: {} } } }))).toBe(Code.NotFound);
-    expect(await fail(web.rpc.send({ frame: { id: 3n, frame: { case: "subscribePresence", value: {} } } }))).toBe(Code.Unimplemented);
+    // subscribe_presence pushes on a Subscribe stream: without one of the caller's, NOT_FOUND.
+    expect(await fail(web.rpc.send({ frame: { id: 3n, frame: { case: "subscribePresence", value: {} } } }))).toBe(Code.NotFound);
     const pong = await web.rpc.send({ frame: { id: 4n, frame: { case: "ping", value: { nonce: 3n } } } });
     expect(pong.frame?.frame.case).toBe("pong");
     const resumed = await web.call({ id: 5n, frame: { case: "resume", value: { cursor: "" } } });

@@ -13,7 +13,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  notBuiltYet,
   PermissionDeniedError,
   scopeForAdmin,
   SERVICE_NAMES,
@@ -26,7 +25,6 @@ import {
 } from "@caas/shared";
 import type { RevocationStore } from "./ports/revocation-store.js";
 import { listRevocationsPage } from "./revocation-listing.js";
-import { STAGE_B } from "./auth-public-service.js";
 import { apiKeyToProto, userToProto } from "./domain/mapping.js";
 import type { AccessTokenIssuer } from "./keys/token-issuer.js";
 import type { ApiKeyRecord } from "./ports/api-key-store.js";
@@ -68,8 +66,6 @@ export function createAuthInternalServiceImpl(deps: {
   // Each service's secret, derived once; compared in constant time.
   const secrets = deps.serviceSecret ? SERVICE_NAMES.map((name) => ({ name, secret: Buffer.from(serviceSecretFor(deps.serviceSecret!, name)) })) : [];
   return {
-    ...notBuiltYet(AuthInternalService, STAGE_B),
-
     async issueServiceToken(req: IssueServiceTokenRequest, ctx: HandlerContext) {
       if (secrets.length === 0) throw new FailedPreconditionError("service tokens are not configured (CAAS_SERVICE_SECRET)");
       const presented = BEARER.exec(ctx.requestHeader.get("authorization")?.trim() ?? "")?.[1];

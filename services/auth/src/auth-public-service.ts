@@ -27,9 +27,6 @@ import type { SessionStore } from "./ports/session-store.js";
 import { requireUser } from "./principals.js";
 import type { SessionManager } from "./sessions.js";
 
-/** Names the stage that builds what still answers UNIMPLEMENTED. */
-export const STAGE_B = "issue #4 stage B";
-
 /** A JWK set as the caas.auth.v1.Jwks message (its JSON form is the same document). */
 export function jwksToProto(set: JSONWebKeySet): Jwks {
   return create(JwksSchema, {

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { ChatService, SendMessageRequestSchema, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { SendMessage } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
@@ -105,4 +105,15 @@ export async function markThroughChat(
   const call = { conversationId: req.conversationId, seq: req.seq };
   const res = kind === "read" ? await chat.markRead(call, asUser(accessToken)) : await chat.markDelivered(call, asUser(accessToken));
   return serverFrame(replyTo, { case: "readState", value: res.readState ?? { conversationId: req.conversationId } });
+}
+
+/** Whether the user (by their own token) is a member of the conversation; false when chat says NOT_FOUND. */
+export async function isMemberOf(chat: ChatClient, accessToken: string, conversationId: string): Promise<boolean> {
+  try {
+    const got = await chat.getConversation({ conversationId }, asUser(accessToken));
+    return got.membership !== undefined;
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.NotFound) return false;
+    throw peerError(err);
+  }
 }

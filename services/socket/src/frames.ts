@@ -1,14 +1,14 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   CloseCode,
   ServerFrameSchema,
-  type ClientFrame,
+  type FrameError,
   type ServerFrame,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { toConnectError } from "@caas/shared";
+import { ResourceExhaustedError, toConnectError } from "@caas/shared";
 
 /** The server frame payload cases, as protobuf-es writes them. */
 export type ServerFrameCase = NonNullable<MessageInitShape<typeof ServerFrameSchema>["frame"]>;
@@ -39,16 +39,13 @@ export function failure(replyTo: bigint, code: Code, message: string): ServerFra
 }
 
 /** Client frame cases a transport or configuration does not serve yet (typing and presence on Send, or without their relay). */
-const STAGE_B = new Set<ClientFrame["frame"]["case"]>(["typing", "subscribePresence"]);
-
-/** True for the client frame cases answered with UNIMPLEMENTED until issue #7 stage B. */
-export function isStageB(kind: ClientFrame["frame"]["case"]): boolean {
-  return STAGE_B.has(kind);
-}
-
-/** The UNIMPLEMENTED answer for a stage-B frame. */
-export function stageBFrame(replyTo: bigint, kind: string): ServerFrame {
-  return failure(replyTo, Code.Unimplemented, `${kind} frames are not built yet (issue #7 stage B)`);
+/**
+ * A FrameError as the error of a unary Send: the same code and message, with RESOURCE_EXHAUSTED's
+ * retry_after as google.rpc.RetryInfo (what every other path answers with).
+ */
+export function frameErrorAsConnectError(e: FrameError): Error {
+  if (e.code === Code.ResourceExhausted && e.retryAfter) return new ResourceExhaustedError(e.message, Math.ceil(durationMs(e.retryAfter)));
+  return new ConnectError(e.message, e.code);
 }
 
 /** The Closing frame the server sends last; retry_after is set where frame.proto asks for it. */

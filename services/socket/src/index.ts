@@ -103,7 +103,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     name: "socket",
     services: [RealtimeService],
     register(router) {
-      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes }));
+      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes }, typing));
     },
     onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
     async start() {

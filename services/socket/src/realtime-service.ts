@@ -4,11 +4,12 @@ import type { RealtimeService, ConnectRequest, SendRequest, SubscribeRequest } f
 import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ClientFrameSchema, type ClientFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { principalKey } from "@caas/shared";
-import { markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
-import { isStageB, serverFrame } from "./frames.js";
+import { isMemberOf, markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
+import { frameErrorAsConnectError, serverFrame } from "./frames.js";
 import type { Session } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
+import type { Typist, TypingRelay } from "./typing.js";
 
 const BEARER = /^Bearer +(\S+)$/i;
 
@@ -20,10 +21,18 @@ function bearerToken(ctx: HandlerContext): string | undefined {
   return BEARER.exec(ctx.requestHeader.get("authorization") ?? "")?.[1];
 }
 
+/** The verified user calling (bearerToken already refused everyone else). */
+function userOf(ctx: HandlerContext): Typist {
+  const principal = ctx.values.get(principalKey);
+  if (principal.kind !== "user") throw new ConnectError("realtime calls are for end users", Code.PermissionDenied);
+  return { tenantId: principal.tenantId, userId: principal.userId };
+}
+
 /**
  * RealtimeService over gRPC transports: Connect (bidi, the WebSocket protocol frame for frame),
  * Subscribe (server stream; AuthOk first, its connection id ties Send calls to it) and Send
- * (unary: send and ping for anyone with a token, resume on one of the caller's Subscribe streams).
+ * (unary: send, typing, mark_read/mark_delivered and ping for anyone with a token; reauth, resume
+ * and subscribe_presence on one of the caller's Subscribe streams).
  */
 export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> {
   constructor(
@@ -31,6 +40,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     private readonly chat: ChatClient,
     private readonly maxBacklog: number,
     private readonly bounds: { maxFrameBytes: number } = { maxFrameBytes: Number.MAX_SAFE_INTEGER },
+    private readonly typing?: TypingRelay,
   ) {}
 
   /** The encoded size of `frame` when it exceeds max_frame_bytes (gRPC transports), else undefined. */
@@ -116,10 +126,24 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
         reply.replyTo = frame.id;
         return create(SendResponseSchema, { frame: reply });
       }
-      case "typing":
-        throw new ConnectError("typing through Send is not built yet (issue #7 stage B): send SetTyping on WebSocket or Connect", Code.Unimplemented);
+      case "typing": {
+        if (!this.typing) throw new ConnectError("typing indicators are not served by this socket instance", Code.Unavailable);
+        // No local session need exist (Send may reach another instance than the Subscribe
+        // stream): chat, with the user's own token, says whether the caller is a member.
+        const who = userOf(ctx);
+        const reply = await this.typing.set(who, frame.id, f.value, (conversationId) => isMemberOf(this.chat, token, conversationId));
+        if (reply.frame.case === "error") throw frameErrorAsConnectError(reply.frame.value);
+        return create(SendResponseSchema, { frame: reply });
+      }
+      case "subscribePresence": {
+        // Followed users' Presence frames are pushed on the Subscribe stream named by connection_id.
+        const session = this.ownSession(req.connectionId, ctx);
+        const now = await session.followPresence(f.value.userIds).catch((err: unknown) => Promise.reject(peerError(err)));
+        if (now === undefined) throw new ConnectError("presence is not served by this socket instance", Code.Unavailable);
+        session.pushPresence(now);
+        return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "ack", value: {} }) });
+      }
       default:
-        if (f.case !== undefined && isStageB(f.case)) throw new ConnectError(`${f.case} frames are not built yet (issue #7 stage B)`, Code.Unimplemented);
         throw new ConnectError("unknown client frame case", Code.Unimplemented);
     }
   }

@@ -12,10 +12,10 @@ import {
   type Presence,
   type Typing,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { newId, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
+import { InvalidArgumentError, newId, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
-import { closingFrame, errorFrame, exhausted, failure, isStageB, serverFrame, stageBFrame } from "./frames.js";
+import { closingFrame, errorFrame, exhausted, failure, serverFrame } from "./frames.js";
 import { freshCheckpoint } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
 
@@ -145,7 +145,8 @@ function eventFrame(event: Event): ServerFrame {
 const MAX_EARLY_FRAMES = 32;
 
 /** SubscribePresence.user_ids holds at most this many (frame.proto). */
-const MAX_FOLLOWED = 200;
+/** The most users one SubscribePresence may follow. */
+export const MAX_FOLLOWED = 200;
 
 /**
  * One client connection, whatever its transport: authentication, frame handling, live delivery
@@ -410,24 +411,37 @@ export class Session implements Recipient {
    * Answers Ack, then a Presence frame per followed user, then one on every change.
    */
   async subscribePresence(replyTo: bigint, userIds: string[]): Promise<void> {
-    const who = this.who;
-    const tracker = this.deps.presence;
-    if (!who || !tracker) return;
-    if (userIds.length > MAX_FOLLOWED) {
-      this.reply(replyTo, failure(replyTo, Code.InvalidArgument, `subscribe_presence.user_ids: at most ${MAX_FOLLOWED} users`));
-      return;
-    }
     try {
-      const wanted = [...new Set(userIds)];
-      const others = wanted.filter((u) => u !== who.userId);
-      const visible = others.length > 0 ? await membersOf(this.deps.chat, who.accessToken, this.deps.hub.conversationsOf(who.tenantId, who.userId)) : new Set<string>();
-      if (this.state !== "open") return;
-      const frames = await tracker.follow(this, wanted.filter((u) => u === who.userId || visible.has(u)));
+      const now = await this.followPresence(userIds);
+      if (now === undefined) return;
       this.reply(replyTo, serverFrame(replyTo, { case: "ack", value: {} }));
-      for (const p of frames) this.push(serverFrame(0n, { case: "presence", value: p }));
+      this.pushPresence(now);
     } catch (err) {
       this.reply(replyTo, errorFrame(replyTo, err));
     }
+  }
+
+  /**
+   * The work of SubscribePresence without its answer frames (the unary Send answers for itself):
+   * starts following and returns each followed user's presence now, for `pushPresence`; undefined
+   * when the session is not open or presence is not served. Throws INVALID_ARGUMENT past
+   * MAX_FOLLOWED users, and chat's errors.
+   */
+  async followPresence(userIds: string[]): Promise<Presence[] | undefined> {
+    const who = this.who;
+    const tracker = this.deps.presence;
+    if (!who || !tracker) return undefined;
+    if (userIds.length > MAX_FOLLOWED) throw new InvalidArgumentError(`subscribe_presence.user_ids: at most ${MAX_FOLLOWED} users`);
+    const wanted = [...new Set(userIds)];
+    const others = wanted.filter((u) => u !== who.userId);
+    const visible = others.length > 0 ? await membersOf(this.deps.chat, who.accessToken, this.deps.hub.conversationsOf(who.tenantId, who.userId)) : new Set<string>();
+    if (this.state !== "open") return undefined;
+    return tracker.follow(this, wanted.filter((u) => u === who.userId || visible.has(u)));
+  }
+
+  /** Pushes Presence frames (what `followPresence` returned) on this session. */
+  pushPresence(now: readonly Presence[]): void {
+    for (const p of now) this.push(serverFrame(0n, { case: "presence", value: p }));
   }
 
   /**
@@ -546,7 +560,7 @@ export class Session implements Recipient {
         return;
       }
     }
-    if (f.case !== undefined && isStageB(f.case)) this.reply(id, stageBFrame(id, f.case));
+    if (f.case === "typing" || f.case === "subscribePresence") this.reply(id, failure(id, Code.Unavailable, `${f.case} is not served by this socket instance`));
     else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
   }
 

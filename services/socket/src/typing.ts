@@ -64,13 +64,16 @@ export class TypingRelay {
   }
 
   /**
-   * Handles SetTyping from `who`: NOT_FOUND unless a member of the conversation,
+   * Handles SetTyping from `who`: NOT_FOUND unless a member of the conversation (by this
+   * instance's hub, which knows the memberships of its local sessions, or by `isMember` for a
+   * caller without a local session: the unary Send),
    * RESOURCE_EXHAUSTED (with retry_after) past the per-user rate; otherwise broadcasts and
    * answers Ack (reply_to `replyTo`).
    */
-  async set(who: Typist, replyTo: bigint, req: SetTyping): Promise<ServerFrame> {
+  async set(who: Typist, replyTo: bigint, req: SetTyping, isMember?: (conversationId: string) => Promise<boolean>): Promise<ServerFrame> {
     const { hub, limiter, pubsub, clock } = this.deps;
-    if (!hub.isMember(who.tenantId, who.userId, req.conversationId)) return failure(replyTo, Code.NotFound, "conversation not found");
+    const member = isMember ? await isMember(req.conversationId) : hub.isMember(who.tenantId, who.userId, req.conversationId);
+    if (!member) return failure(replyTo, Code.NotFound, "conversation not found");
     const scope = scopeFromVerifiedClaims({ tenant: who.tenantId });
     const decision = await limiter.take(scope, `typing:user:${who.userId}`, this.deps.rule ?? TYPING_RATE);
     if (!decision.allowed) {
