@@ -24,10 +24,12 @@
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
 //        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset)
+//        node tests/bench/realtime.bench.mjs --hub [connections=1000] [events/s=200] [seconds=8]
+//        (the socket service's fan-out alone: see hubBench)
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -43,6 +45,20 @@ import { haveTaskset, pinned, quantiles, repoRoot, sleep, startEmbeddedPlatform 
 
 const self = fileURLToPath(import.meta.url);
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+/**
+ * CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat (utime and
+ * stime are fields 14 and 15, in clock ticks of 10 ms): what the server spent, whatever else
+ * the machine was running; NaN without /proc.
+ */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 
 // The first byte of a ServerFrame pushed with reply_to 0 whose case is `event` (field 13,
 // length-delimited): (13 << 3) | 2.
@@ -178,6 +194,7 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
     c.latencies = withLatency ? [] : undefined;
   }
   const text = "x".repeat(plan.textBytes);
+  const cpu0 = cpuMs(plan.serverPid);
   let sent = 0;
   let owed = 0;
   const t0 = performance.now();
@@ -200,9 +217,14 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
   // Let the tail drain before the next step (not counted in this step's rate).
   const expected = sent * plan.roomSize;
   for (let i = 0; i < 100 && conns.reduce((n, c) => n + c.events, 0) < expected; i++) await sleep(50);
+  // Server CPU per delivery over the step and its drain (every delivery of the step's sends):
+  // the server's cost, which other load on the machine disturbs far less than the rate.
+  const drained = conns.reduce((n, c) => n + c.events, 0);
+  const cpu = cpuMs(plan.serverPid) - cpu0;
+  const serverCpuUsPerDelivery = drained > 0 ? Number(((cpu * 1000) / drained).toFixed(2)) : NaN;
   const latencies = withLatency ? conns.flatMap((c) => c.latencies ?? []) : [];
   const closed = conns.filter((c) => c.closed).length;
-  return { rate, sent, delivered, deliveredPerSec: Math.round(delivered / elapsed), expectedPerSec: Math.round((sent * plan.roomSize) / elapsed), closed, latency: quantiles(latencies) };
+  return { rate, sent, delivered, deliveredPerSec: Math.round(delivered / elapsed), expectedPerSec: Math.round((sent * plan.roomSize) / elapsed), closed, serverCpuUsPerDelivery, latency: quantiles(latencies) };
 }
 
 async function runPlan(plan) {
@@ -421,17 +443,17 @@ async function coordinate() {
       if (only.has("fanout")) {
         for (const shape of shapes.filter((sh) => !process.env.CAAS_BENCH_SHAPE || sh.label.startsWith(process.env.CAAS_BENCH_SHAPE))) {
           const members = await withTokens(await membersOf(shape.rooms, shape.size, "f"));
-          const r = await ask({ kind: server.kind, url, members, roomSize: shape.size, textBytes, sendersPerRoom: shape.sendersPerRoom, startRate: shape.startRate, maxRate: shape.maxRate, stepSeconds, runId: runId++ });
+          const r = await ask({ kind: server.kind, serverPid: s.pid, url, members, roomSize: shape.size, textBytes, sendersPerRoom: shape.sendersPerRoom, startRate: shape.startRate, maxRate: shape.maxRate, stepSeconds, runId: runId++ });
           const best = r.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
-          results.fanout.push({ server: server.name, shape: shape.label, deliveriesPerSec: best.deliveredPerSec, atOfferedMsgsPerSec: best.rate, closed: r.steps.at(-1).closed, refused: r.refused, steps: r.steps.map(({ rate, deliveredPerSec, expectedPerSec, closed }) => ({ rate, deliveredPerSec, expectedPerSec, closed })) });
-          process.stderr.write(`${server.name} / ${shape.label}: ${best.deliveredPerSec} deliveries/s (offered ${best.rate} msgs/s)\n`);
+          results.fanout.push({ server: server.name, shape: shape.label, deliveriesPerSec: best.deliveredPerSec, atOfferedMsgsPerSec: best.rate, cpuUsPerDelivery: best.serverCpuUsPerDelivery, closed: r.steps.at(-1).closed, refused: r.refused, steps: r.steps.map(({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery }) => ({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery })) });
+          process.stderr.write(`${server.name} / ${shape.label}: ${best.deliveredPerSec} deliveries/s (offered ${best.rate} msgs/s), server CPU ${best.serverCpuUsPerDelivery} us per delivery\n`);
         }
       }
       if (only.has("latency")) {
         const rooms = 200;
         const size = 3;
         const members = await withTokens(await membersOf(rooms, size, "l"));
-        const base = { kind: server.kind, url, members, roomSize: size, textBytes, sendersPerRoom: size, stepSeconds, runId: runId++ };
+        const base = { kind: server.kind, serverPid: s.pid, url, members, roomSize: size, textBytes, sendersPerRoom: size, stepSeconds, runId: runId++ };
         const ramp = await ask({ ...base, startRate: 100, maxRate: 50_000 });
         const best = ramp.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
         // Half of the highest sustained message rate in this shape.
@@ -479,7 +501,94 @@ async function coordinate() {
   console.log(JSON.stringify(results));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The socket service's fan-out alone (`--hub [connections=1000] [events/s=200] [seconds=8]`): the
+// compiled hub, sessions and WebSocket transport of this tree in this process (no chat, no bus,
+// a verifier that accepts any token), every connection a member of one conversation, held by a
+// `--hub-client` child; events are dispatched into the hub one per tick at a fixed rate. Prints
+// the events dispatched, the deliveries received and the server's CPU time per delivery
+// (process.cpuUsage), which other load on the machine disturbs far less than a rate does.
+
+async function hubBench() {
+  const [connections, rate, seconds] = [Number(process.argv[3] ?? 1000), Number(process.argv[4] ?? 200), Number(process.argv[5] ?? 8)];
+  const dist = (p) => import(new URL(`../../${p}`, import.meta.url).href);
+  const { createLogger, systemClock } = await dist("services/shared/dist/index.js");
+  const { EventSchema } = await import("@caas/gen/caas/chat/v1/event_pb.js");
+  const { Hub } = await dist("services/socket/dist/hub.js");
+  const { SessionRegistry } = await dist("services/socket/dist/sessions.js");
+  const { createWebSocketEndpoint } = await dist("services/socket/dist/transports/websocket.js");
+  const verifier = {
+    async verify(token) {
+      const now = Math.floor(Date.now() / 1000);
+      return { kid: "k", claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: "t1", sid: `s-${token}`, device: "d", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 3600 } };
+    },
+    verifyServiceToken: async () => ({ service: "bench" }),
+  };
+  const chat = { listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: ConversationType.GROUP, memberCount: connections, lastSeq: 0n }, membership: {} }], nextPageToken: "" }) };
+  const logger = createLogger({ service: "bench", instance: "bench", level: "silent" });
+  const hub = new Hub();
+  const limits = { authTimeoutMs: 10_000, heartbeatMs: 30_000, maxQueuedFrames: 1_024, maxFrameBytes: 65_536, retryAfterMs: 1_000 };
+  const registry = new SessionRegistry({ verifier, chat, hub, clock: systemClock, logger, limits });
+  const endpoint = createWebSocketEndpoint({ maxFrameBytes: 65_536, maxPayload: 1 << 20, maxBufferedBytes: 4 << 20, logger, newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }) });
+  const server = http.createServer();
+  server.on("upgrade", (req, socket, head) => endpoint.onUpgrade(req, socket, head));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const child = pinned(1, [self, "--hub-client", String(server.address().port), String(connections)], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  const lines = (async function* () {
+    let buf = "";
+    for await (const chunk of child.stdout) {
+      buf += chunk;
+      for (let nl; (nl = buf.indexOf("\n")) >= 0; buf = buf.slice(nl + 1)) yield buf.slice(0, nl);
+    }
+  })();
+  await lines.next();
+  const received = async () => {
+    child.stdin.write("?\n");
+    return Number((await lines.next()).value);
+  };
+  const text = "x".repeat(140);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let seq = 0n;
+  while (performance.now() - t0 < seconds * 1000) {
+    if (Number(seq) + 1 > ((performance.now() - t0) / 1000) * rate) {
+      await sleep(1);
+      continue;
+    }
+    seq++;
+    hub.dispatch("t1", create(EventSchema, { conversationId: "c1", seq, eventId: `e${seq}`, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, conversationId: "c1", senderId: "u0", text } } } }));
+    await new Promise((r) => setImmediate(r));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const expected = Number(seq) * connections;
+  let got = 0;
+  for (let i = 0; i < 200 && (got = await received()) < expected; i++) await sleep(50);
+  const cpu = process.cpuUsage(cpu0);
+  const result = { connections, offeredEventsPerSec: rate, events: Number(seq), deliveriesPerSec: Math.round(expected / elapsed), received: got, expected, cpuUsPerDelivery: Number(((cpu.user + cpu.system) / got).toFixed(2)), load: loadavg().map((l) => l.toFixed(2)).join(" ") };
+  console.log(JSON.stringify(result));
+  child.kill();
+  process.exit(0);
+}
+
+async function hubClient() {
+  const [port, n] = [Number(process.argv[3]), Number(process.argv[4])];
+  let events = 0;
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, (_, j) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
+        ws.on("open", () => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id: 1n, frame: { case: "auth", value: { accessToken: `u${i + j}` } } }))));
+        return new Promise((resolve) => ws.on("message", (d) => (d[0] === EVENT_TAG ? events++ : resolve())));
+      }),
+    );
+  }
+  process.stdout.write("ready\n");
+  for await (const _ of stdinLines) process.stdout.write(`${events}\n`);
+}
+
 if (process.argv[2] === "--bare") bareServer(process.argv[3]);
+else if (process.argv[2] === "--hub") await hubBench();
+else if (process.argv[2] === "--hub-client") await hubClient();
 else if (process.argv[2] === "--load") {
   await loadMain();
   process.exit(0);

@@ -37,12 +37,21 @@ interface LocalUser {
   userId: string;
   sessions: Set<Recipient>;
   conversations: Set<string>;
-  /** Newest seq handed out per conversation: the bus delivers at least once. */
-  lastSeq: Map<string, bigint>;
   /** Settles when the membership list is loaded. */
   ready: Promise<void>;
   /** Conversations left while the list was loading (the list may predate the leave). */
   leftWhileLoading?: Set<string>;
+}
+
+/** A conversation with local members: who they are and the newest seq handed to them. */
+interface LocalConversation {
+  members: Set<LocalUser>;
+  /**
+   * Newest seq handed out (the bus delivers at least once): kept per conversation, not per member,
+   * so a delivery costs no lookup per member, and a member who joined later is never handed a
+   * redelivered event from before the join.
+   */
+  lastSeq: bigint;
 }
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
@@ -56,7 +65,7 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
  */
 export class Hub {
   private readonly users = new Map<string, LocalUser>();
-  private readonly conversations = new Map<string, Set<LocalUser>>();
+  private readonly conversations = new Map<string, LocalConversation>();
   /** Type and member count of the conversations that have local members (receipt sharing). */
   private readonly facts = new Map<string, { type: ConversationType; memberCount: number; seq: bigint }>();
 
@@ -75,7 +84,6 @@ export class Hub {
         userId: session.userId,
         sessions: new Set(),
         conversations: new Set(),
-        lastSeq: new Map(),
         ready: Promise.resolve(),
         leftWhileLoading: new Set(),
       };
@@ -117,16 +125,12 @@ export class Hub {
       if (user) this.addMembership(user, event.conversationId);
     }
     const convKey = key(tenantId, event.conversationId);
-    const members = this.conversations.get(convKey);
-    if (members) {
-      for (const user of members) {
-        const last = user.lastSeq.get(event.conversationId) ?? 0n;
-        if (event.seq <= last) continue;
-        user.lastSeq.set(event.conversationId, event.seq);
-        for (const session of user.sessions) session.deliver(event);
-      }
+    const local = this.conversations.get(convKey);
+    if (local && event.seq > local.lastSeq) {
+      local.lastSeq = event.seq;
+      for (const user of local.members) for (const session of user.sessions) session.deliver(event);
     }
-    const leaving = left === "everyone" ? [...(members ?? [])].map((u) => u.userId) : left;
+    const leaving = left === "everyone" ? [...(local?.members ?? [])].map((u) => u.userId) : left;
     for (const userId of leaving) {
       const user = this.users.get(key(tenantId, userId));
       if (!user) continue;
@@ -148,8 +152,8 @@ export class Hub {
 
   /** Every local session of every member of the conversation. */
   localMembers(tenantId: string, conversationId: string): Recipient[] {
-    const members = this.conversations.get(key(tenantId, conversationId));
-    return members ? [...members].flatMap((u) => [...u.sessions]) : [];
+    const local = this.conversations.get(key(tenantId, conversationId));
+    return local ? [...local.members].flatMap((u) => [...u.sessions]) : [];
   }
 
   /** Every local session of `userId`. */
@@ -184,19 +188,18 @@ export class Hub {
     user.conversations.add(conversationId);
     user.leftWhileLoading?.delete(conversationId);
     const k = key(user.tenantId, conversationId);
-    let set = this.conversations.get(k);
-    if (!set) this.conversations.set(k, (set = new Set()));
-    set.add(user);
+    let local = this.conversations.get(k);
+    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n }));
+    local.members.add(user);
   }
 
   private removeMembership(user: LocalUser, conversationId: string): void {
     user.conversations.delete(conversationId);
-    user.lastSeq.delete(conversationId);
     const k = key(user.tenantId, conversationId);
-    const set = this.conversations.get(k);
-    if (!set) return;
-    set.delete(user);
-    if (set.size === 0) {
+    const local = this.conversations.get(k);
+    if (!local) return;
+    local.members.delete(user);
+    if (local.members.size === 0) {
       this.conversations.delete(k);
       this.facts.delete(k);
     }

@@ -26,7 +26,7 @@ import type { TypingRelay } from "./typing.js";
 
 /** Where a session's frames go: one WebSocket, gRPC Connect stream or Subscribe stream. */
 export interface FrameSink {
-  /** Writes frames in order, as one batch (one write per tick on WebSocket). */
+  /** Writes frames in order, as one batch (one socket write per flush on WebSocket). */
   write(frames: ServerFrame[]): void;
   /** True when frames already written are still waiting for the client beyond the bound. */
   congested(): boolean;
@@ -113,17 +113,45 @@ export class LocalConnectionSlots {
 }
 
 /**
+ * A flush that wrote to at least this many sessions and took at least FLUSH_HOLD_MIN_MS is a
+ * heavy fan-out: the next flush waits (see scheduleFlush).
+ */
+const FLUSH_HOLD_MIN_SESSIONS = 100;
+const FLUSH_HOLD_MIN_MS = 1;
+/** The longest a flush is held after a heavy one. */
+const FLUSH_HOLD_MAX_MS = 10;
+
+/**
  * One flush per tick for every session with frames waiting: a fan-out to N sessions schedules
- * one callback, not N (each session still writes its own batch, in order).
+ * one callback, not N (each session still writes its own batch, in order). After a heavy flush
+ * (many sessions, long), the next one starts no sooner than that flush took after it ended, at
+ * most FLUSH_HOLD_MAX_MS: flushing then takes at most about half the time, and the events that
+ * arrive meanwhile go out in the same socket write per connection instead of one write each
+ * (a write's system call, not the bytes, is the cost of a delivery). Small flushes never hold.
  */
 const dirty: Session[] = [];
+let lastFlushEnd = 0;
+let holdMs = 0;
 function scheduleFlush(session: Session): void {
   dirty.push(session);
-  if (dirty.length === 1) setImmediate(flushDirty);
+  if (dirty.length !== 1) return;
+  const wait = holdMs > 0 ? lastFlushEnd + holdMs - performance.now() : 0;
+  if (wait >= 1) setTimeout(heldFlush, Math.ceil(wait));
+  else setImmediate(flushDirty);
+}
+/** The held flush; a timer armed in the tick of a long flush counts from that tick's start, so it re-arms when early. */
+function heldFlush(): void {
+  const wait = lastFlushEnd + holdMs - performance.now();
+  if (wait >= 1) setTimeout(heldFlush, Math.ceil(wait));
+  else flushDirty();
 }
 function flushDirty(): void {
+  const start = performance.now();
   const sessions = dirty.splice(0);
   for (const s of sessions) s.flush();
+  lastFlushEnd = performance.now();
+  const took = lastFlushEnd - start;
+  holdMs = sessions.length >= FLUSH_HOLD_MIN_SESSIONS && took >= FLUSH_HOLD_MIN_MS ? Math.min(took, FLUSH_HOLD_MAX_MS) : 0;
 }
 
 /**
@@ -150,7 +178,8 @@ export const MAX_FOLLOWED = 200;
 
 /**
  * One client connection, whatever its transport: authentication, frame handling, live delivery
- * with per-tick coalesced writes into a bounded queue, and the closing handshake.
+ * with coalesced writes (one flush of every session per tick, held after a heavy one) into a
+ * bounded queue, and the closing handshake.
  */
 export class Session implements Recipient {
   readonly id = newId();
@@ -687,7 +716,7 @@ export class Session implements Recipient {
     }
   }
 
-  /** Writes this tick's frames as one batch (called by the tick's flush of every session). */
+  /** Writes the frames queued since the last flush as one batch (called by the shared flush of every session). */
   flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;

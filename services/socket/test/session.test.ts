@@ -4,7 +4,7 @@ import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createLogger, systemClock, UnauthenticatedError, type JwtVerifier } from "@caas/shared";
 import type { ChatClient } from "../src/chat-calls.js";
-import { Hub } from "../src/hub.js";
+import { Hub, type Recipient } from "../src/hub.js";
 import type { FrameSink, SessionLimits } from "../src/session.js";
 import { SessionRegistry } from "../src/sessions.js";
 
@@ -70,6 +70,26 @@ describe("session core", () => {
     await tick();
     expect(sink.batches).toHaveLength(1);
     expect(sink.batches[0]!.map((f) => (f.frame.case === "event" ? f.frame.value.seq : -1n))).toEqual([5n, 6n, 7n]);
+  });
+
+  it("hands each seq out once per conversation: a later joiner gets no redelivered event from before the join", async () => {
+    const hub = new Hub();
+    const got: Record<string, string[]> = { ann: [], bob: [] };
+    const recipient = (userId: string): Recipient => ({
+      tenantId: "t1",
+      userId,
+      deliver: (e) => got[userId]!.push(`${e.conversationId}:${e.seq}`),
+      deliverTyping: () => undefined,
+    });
+    await hub.join(recipient("ann"), async () => ["c1"]);
+    await hub.join(recipient("bob"), async () => []);
+    hub.dispatch("t1", message("c1", 4n));
+    hub.dispatch("t1", create(EventSchema, { conversationId: "c1", seq: 5n, payload: { case: "memberJoined", value: { member: { userId: "bob" } } } }));
+    hub.dispatch("t1", message("c1", 4n));
+    hub.dispatch("t1", message("c1", 5n));
+    hub.dispatch("t1", message("c1", 6n));
+    expect(got.ann).toEqual(["c1:4", "c1:5", "c1:6"]);
+    expect(got.bob).toEqual(["c1:5", "c1:6"]);
   });
 
   it("applies membership from the event stream: removal stops delivery, a join starts it", async () => {
@@ -148,5 +168,50 @@ describe("session core", () => {
     registry.open(late, { clientHeartbeats: true, serverPongs: false });
     expect(late.ended).toBe(CloseCode.SERVER_SHUTDOWN);
     expect(registry.size).toBe(0);
+  });
+
+  it("after a heavy flush holds the next one about as long (at most 10 ms), keeping every connection's order", async () => {
+    const { hub, registry } = setup();
+    const busy = (ms: number) => {
+      for (const end = performance.now() + ms; performance.now() < end; );
+    };
+    // 120 connections whose writes take 0.1 ms each: a flush of all of them takes at least 12 ms.
+    const writes: Array<{ at: number; seqs: bigint[] }[]> = [];
+    const sinks = Array.from({ length: 120 }, (_, i) => {
+      const sink = recordingSink();
+      writes[i] = [];
+      sink.write = (frames) => {
+        busy(0.1);
+        sink.batches.push(frames);
+        writes[i]!.push({ at: performance.now(), seqs: frames.flatMap((f) => (f.frame.case === "event" ? [f.frame.value.seq] : [])) });
+      };
+      return sink;
+    });
+    for (const sink of sinks) expect(await registry.open(sink, { clientHeartbeats: true, serverPongs: false }).authenticate("good", 0n)).toBe(true);
+    await new Promise((r) => setTimeout(r, 30));
+    for (const w of writes) w.length = 0;
+    // The write that carried event `seq` to each connection (other frames, e.g. late membership
+    // or heartbeat frames of a loaded machine, may be written in between and are ignored).
+    const writeOf = (w: { at: number; seqs: bigint[] }[], seq: bigint) => w.find((x) => x.seqs.includes(seq));
+    hub.dispatch("t1", message("c1", 1n));
+    // Event 1's flush to all 120 is the heavy one (at least 12 ms of writes).
+    await vi.waitFor(() => expect(writes.every((w) => writeOf(w, 1n) !== undefined)).toBe(true), { timeout: 1_000 });
+    const heavyEnd = Math.max(...writes.map((w) => writeOf(w, 1n)!.at));
+    hub.dispatch("t1", message("c1", 2n));
+    await tick();
+    hub.dispatch("t1", message("c1", 3n));
+    await vi.waitFor(() => expect(writes.every((w) => w.flatMap((x) => x.seqs).length === 3)).toBe(true), { timeout: 1_000 });
+    for (const w of writes) {
+      expect(w.flatMap((x) => x.seqs)).toEqual([1n, 2n, 3n]);
+      // Held: event 2 went out about 10 ms (the cap; the flush took longer) after the heavy flush
+      // ended, not on the next tick (timers may fire up to a millisecond early).
+      expect(writeOf(w, 2n)!.at - heavyEnd).toBeGreaterThanOrEqual(8.5);
+    }
+    // Once that long has passed nothing is held: a new session's AuthOk goes out on the next tick.
+    await new Promise((r) => setTimeout(r, 30));
+    const one = recordingSink();
+    expect(await registry.open(one, { clientHeartbeats: true, serverPongs: false }).authenticate("good", 0n)).toBe(true);
+    await tick();
+    expect(one.batches).toHaveLength(1);
   });
 });

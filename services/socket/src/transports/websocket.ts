@@ -8,19 +8,43 @@ import type { FrameSink, Session } from "../session.js";
 import { shortReason, wsCloseStatus } from "../frames.js";
 
 /**
- * Encoded pushed event frames, by the event they carry. The hub hands one Event object to every
- * recipient session; its frame bytes are the same for all of them (reply_to 0), so a fan-out to
- * N connections encodes once, not N times. Events are never mutated after dispatch.
+ * One unfragmented, unmasked binary WebSocket message (RFC 6455 section 5.2: FIN, opcode 2, the
+ * payload length in 7, 16 or 64 bits), header and payload in one buffer. A server's frames are
+ * never masked, so a message's bytes are the same on every connection.
  */
-const pushedEvents = new WeakMap<object, Uint8Array>();
+export function wsBinaryMessage(payload: Uint8Array): Buffer {
+  const n = payload.byteLength;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x82;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  out.set(payload, head);
+  return out;
+}
 
-/** A ServerFrame's wire bytes; pushed event frames are encoded once per event. */
-export function encodeFrame(f: ServerFrame): Uint8Array {
-  if (f.replyTo !== 0n || f.frame.case !== "event") return toBinary(ServerFrameSchema, f);
-  let bytes = pushedEvents.get(f.frame.value);
+/**
+ * Pushed event frames as whole WebSocket messages, by the event they carry. The hub hands one
+ * Event object to every recipient session and the frame (reply_to 0) is the same for all of them,
+ * so a fan-out to N connections encodes and frames once, not N times. Events are never mutated
+ * after dispatch.
+ */
+const pushedMessages = new WeakMap<object, Buffer>();
+
+/** A ServerFrame as one WebSocket message's bytes; a pushed event's message is built once per event. */
+export function wsFrameMessage(f: ServerFrame): Buffer {
+  if (f.replyTo !== 0n || f.frame.case !== "event") return wsBinaryMessage(toBinary(ServerFrameSchema, f));
+  let bytes = pushedMessages.get(f.frame.value);
   if (!bytes) {
-    bytes = toBinary(ServerFrameSchema, f);
-    pushedEvents.set(f.frame.value, bytes);
+    bytes = wsBinaryMessage(toBinary(ServerFrameSchema, f));
+    pushedMessages.set(f.frame.value, bytes);
   }
   return bytes;
 }
@@ -47,8 +71,8 @@ export interface WebSocketEndpoint {
 }
 
 /**
- * Binary WebSocket frames at /ws, one ClientFrame or ServerFrame per message. Each tick's frames
- * for a connection go out corked into one socket write. Text messages and undecodable bytes
+ * Binary WebSocket frames at /ws, one ClientFrame or ServerFrame per message. Each flush's frames
+ * for a connection go out as one socket write. Text messages and undecodable bytes
  * close with 4010 (PROTOCOL_ERROR), a message over max_frame_bytes with 4006 (FRAME_TOO_LARGE);
  * other close codes are 4000 + CloseCode.
  */
@@ -57,11 +81,15 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
 
   function attach(ws: WebSocket, socket: Duplex): void {
     const sink: FrameSink = {
+      // A flush's frames as one socket write of whole WebSocket messages, built here rather than
+      // by ws.send (which writes header and payload separately per message): with
+      // perMessageDeflate off ws's sender never queues, so writes on the socket keep their order
+      // with the control frames ws writes itself (pong, close), and ws.bufferedAmount (the
+      // slow-consumer bound) still counts these bytes.
       write(frames: ServerFrame[]) {
         if (ws.readyState !== ws.OPEN) return;
-        socket.cork();
-        for (const f of frames) ws.send(encodeFrame(f));
-        socket.uncork();
+        if (frames.length === 1) socket.write(wsFrameMessage(frames[0]!));
+        else socket.write(Buffer.concat(frames.map(wsFrameMessage)));
       },
       congested: () => ws.bufferedAmount > opts.maxBufferedBytes,
       end(code: CloseCode, reason: string) {
