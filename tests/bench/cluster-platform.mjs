@@ -1,7 +1,7 @@
 // The cluster-mode platform for benchmarks: every service instance its own process running the
 // compiled JavaScript (`node services/<name>/dist/main.js`), chat and socket twice, against the
 // real engines named by CAAS_KAFKA_BROKERS, CAAS_SCHEMA_REGISTRY_URL, CAAS_MONGO_URL and
-// CAAS_REDIS_URL (tests/infra/up writes them to ~/.cache/caas-infra/env). It mirrors
+// CAAS_REDIS_URL, and the S3 server by CAAS_S3_* (tests/infra/up writes them to ~/.cache/caas-infra/env). It mirrors
 // tests/support/spawn-cluster.ts (same layout, ports, environment) in plain JavaScript, because
 // benchmarks run with node, not vitest. Topics, consumer groups and the MongoDB database get a
 // per-run prefix; the database is dropped on stop.
@@ -17,7 +17,8 @@ import { MongoClient } from "mongodb";
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
 const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL"];
+// Same list as tests/setup/global-setup.ts: media needs S3 in cluster mode.
+const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"];
 
 /** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
 const LAYOUT = [
