@@ -2,31 +2,22 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { newId, scopeForAdmin } from "@caas/shared";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registerChatRoutes } from "../src/routes.js";
 import { sqliteWorld, type World } from "./support/harness.js";
-import { routerTransport, TEST_PRINCIPAL_HEADER } from "./support/router.js";
+import { failure } from "./support/expect.js";
+import { internalClientAs } from "./support/router.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-chat-scan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
-  if (!err) expect.fail("the call succeeded but should have failed");
-  return err;
-}
-
 describe("ChatInternalService.ScanConversations (tier 2: routes with a service principal set directly)", () => {
   let w: World;
-  const internalAs = (who?: string): Client<typeof ChatInternalService> =>
-    createClient(
-      ChatInternalService,
-      routerTransport((router) => registerChatRoutes(router, w.instance.impl, w.instance.internal), who ? { headers: { [TEST_PRINCIPAL_HEADER]: who } } : {}),
-    );
+  const internalAs = (who?: string) => internalClientAs((router) => registerChatRoutes(router, w.instance.impl, w.instance.internal), who);
   let svc: Client<typeof ChatInternalService>;
 
   beforeEach(async () => {

@@ -1,4 +1,5 @@
 import { createClient, createRouterTransport, type Client, type ConnectRouter, type Interceptor, type Transport } from "@connectrpc/connect";
+import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { createErrorInterceptor, createValidationInterceptor, principalKey } from "@caas/shared";
 import { userPrincipal } from "./harness.js";
@@ -53,4 +54,9 @@ export function routerTransport(register: (router: ConnectRouter) => void, opts:
 export function chatClientAs(register: (router: ConnectRouter) => void, who: string | undefined, opts: RouterOptions = {}): Client<typeof ChatService> {
   const headers = { ...opts.headers, ...(who ? { [TEST_PRINCIPAL_HEADER]: who } : {}) };
   return createClient(ChatService, routerTransport(register, { ...opts, headers }));
+}
+
+/** A ChatInternalService client acting as `svc:<name>` or `<tenant>/<user>` (anonymous when `who` is undefined). */
+export function internalClientAs(register: (router: ConnectRouter) => void, who: string | undefined): Client<typeof ChatInternalService> {
+  return createClient(ChatInternalService, routerTransport(register, who ? { headers: { [TEST_PRINCIPAL_HEADER]: who } } : {}));
 }
