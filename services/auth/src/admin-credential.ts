@@ -9,12 +9,10 @@ import type { AuthStateStore } from "./ports/auth-state-store.js";
 export const ADMIN_CREDENTIAL_FILE = "admin-credential";
 /** The auth state entry holding the generated credential's hash. */
 const STATE_NAME = "admin-credential-hash";
-/** CAAS_ADMIN_TOKEN must be at least this long. */
-export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 /** Where the admin credential comes from and where its hash goes. */
 export interface AdminCredentialOptions {
-  /** CAAS_ADMIN_TOKEN, when the operator supplies the credential. */
+  /** CAAS_ADMIN_TOKEN, when the operator supplies the credential (length checked by loadConfig). */
   envToken?: string;
   dataDir: string;
   state: AuthStateStore;
@@ -34,9 +32,6 @@ export interface AdminCredentialOptions {
 export async function establishAdminCredential(opts: AdminCredentialOptions): Promise<string> {
   const { logger } = opts;
   if (opts.envToken !== undefined) {
-    if (opts.envToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-      throw new Error(`CAAS_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`);
-    }
     logger.info("platform-admin credential taken from CAAS_ADMIN_TOKEN");
     return hashCredential(opts.pepper, opts.envToken);
   }

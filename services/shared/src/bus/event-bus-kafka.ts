@@ -7,7 +7,7 @@ import {
   SerdeType,
   type Client as SchemaRegistry,
 } from "@confluentinc/schemaregistry";
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from "kafkajs";
+import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
 import type { Logger } from "../logger.js";
 import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
@@ -39,9 +39,10 @@ export interface KafkaEventBusOptions {
  *
  * Producer: acks=all, idempotent, records keyed so one key stays on one partition (per-key
  * order). Consumer: classic consumer groups; the offset is committed after the handler resolved,
- * a throwing handler is retried (kafkajs restarts the consumer) — at least once.
+ * a throwing handler is retried on the same record with backoff — at least once.
  */
 const JOIN_TIMEOUT_MS = 45_000;
+const TOPIC_READY_TIMEOUT_MS = 60_000;
 
 export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<EventBus> {
   const prefix = opts.prefix ?? "";
@@ -75,7 +76,10 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
    */
   const createAndAwait = async (name: string): Promise<void> => {
     let lastError: unknown;
-    for (let attempt = 0; attempt < 12; attempt++) {
+    // Bounded by time, not attempts: on a loaded single-node broker, leader election for a new
+    // topic has been seen to take tens of seconds.
+    const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
       try {
         await admin.createTopics({
           waitForLeaders: true,
@@ -105,7 +109,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
     return p;
   };
 
-  const consumers = new Set<Consumer>();
+  const subscriptions = new Set<Subscription>();
 
   return {
     async publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]) {
@@ -155,36 +159,73 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
         offJoin();
         clearTimeout(joinTimer);
       });
+      // A failed handler is retried here, on the same record, with backoff (heartbeating so the
+      // group keeps this member), rather than thrown to kafkajs: a throw makes kafkajs restart its
+      // fetchers for every partition, which on a loaded machine has been seen to stall delivery
+      // for minutes. Close ends the retries; the record was not committed and is redelivered.
+      let stopping = false;
+      const wakers = new Set<() => void>();
+      const pauseFor = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(t);
+            wakers.delete(wake);
+            resolve();
+          };
+          const t = setTimeout(wake, ms);
+          wakers.add(wake);
+        });
       await consumer.run({
         autoCommit: true,
-        eachMessage: async ({ message }) => {
+        eachMessage: async ({ message, partition, heartbeat }) => {
           if (!message.value) return;
-          const value = await decode(name, topic.schema, message.value);
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) {
-            if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const value = await decode(name, topic.schema, message.value);
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(message.headers ?? {})) {
+                if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+              }
+              await handler({ key: message.key?.toString("utf8") ?? "", value, headers });
+              return;
+            } catch (err) {
+              if (stopping) throw err;
+              const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
+              opts.logger.warn(
+                { err, topic: name, group: prefix + sub.group, partition, offset: message.offset, attempt, delay },
+                "consumer failed; retrying",
+              );
+              await pauseFor(delay);
+              if (stopping) throw err;
+              // Throws when the group is rebalancing: kafkajs rejoins and the record comes again.
+              await heartbeat();
+            }
           }
-          await handler({ key: message.key?.toString("utf8") ?? "", value, headers });
         },
       });
+      consumer.on(consumer.events.CRASH, (e) =>
+        opts.logger.error({ err: e.payload.error, group: prefix + sub.group, restart: e.payload.restart }, "kafka consumer crashed"),
+      );
       try {
         await joined;
       } catch (err) {
         await consumer.disconnect().catch(() => {});
         throw err;
       }
-      consumers.add(consumer);
-      return {
+      const subscription: Subscription = {
         async close() {
-          consumers.delete(consumer);
+          stopping = true;
+          for (const wake of [...wakers]) wake();
+          subscriptions.delete(subscription);
           await consumer.disconnect();
         },
       };
+      subscriptions.add(subscription);
+      return subscription;
     },
 
     async close() {
-      await Promise.all([...consumers].map((c) => c.disconnect()));
-      consumers.clear();
+      await Promise.all([...subscriptions].map((s) => s.close()));
       await producer.disconnect();
       await admin.disconnect();
     },
