@@ -52,8 +52,11 @@ export function readyBlobKeyOf(mediaId: string, etag: string): string {
 }
 
 /** NOT_FOUND for a media: unknown, deleted, another tenant's, or not readable by the caller alike. */
+/** The ResourceInfo type media's errors name (with the media id), so callers need not parse text. */
+export const MEDIA_RESOURCE = "caas.media.v1.Media";
+
 export function mediaNotFound(id: string): NotFoundError {
-  return new NotFoundError(`media ${id}`);
+  return new NotFoundError(`media ${id}`).about(MEDIA_RESOURCE, id);
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   UnauthenticatedError,
   type TenantScope,
 } from "@caas/shared";
-import { mediaNotFound, type MediaDeps } from "./media-core.js";
+import { MEDIA_RESOURCE, mediaNotFound, type MediaDeps } from "./media-core.js";
 import { mediaView } from "./views.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -70,7 +70,9 @@ export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInterna
       return r;
     });
     const pending = records.find((r) => r.state !== "ready");
-    if (pending) throw new FailedPreconditionError(`media ${pending.id} is still PENDING: the uploader must complete the upload first`);
+    if (pending) {
+      throw new FailedPreconditionError(`media ${pending.id} is still PENDING: the uploader must complete the upload first`).about(MEDIA_RESOURCE, pending.id);
+    }
     await store.link(scope, req.conversationId, ids, clock.nowMs());
     return create(AttachMediaResponseSchema, { media: records.map(mediaView) });
   }

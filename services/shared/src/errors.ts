@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   BadRequestSchema,
   BadRequest_FieldViolationSchema,
+  ResourceInfoSchema,
   RetryInfoSchema,
 } from "@caas/gen/google/rpc/error_details_pb.js";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
@@ -19,6 +20,14 @@ export interface FieldViolation {
  */
 export abstract class DomainError extends Error {
   abstract readonly code: Code;
+  /** The resource the error is about, sent as google.rpc.ResourceInfo (set with `about`). */
+  resource?: { type: string; name: string };
+
+  /** Names the resource (e.g. "caas.media.v1.Media", its id) so callers need not parse text. */
+  about(type: string, name: string): this {
+    this.resource = { type, name };
+    return this;
+  }
 }
 
 /** The resource does not exist *for this caller*: also used for another tenant's ids. */
@@ -104,6 +113,10 @@ export function toConnectError(err: unknown): ConnectError {
       return new ConnectError(err.message, err.code, undefined, [
         { desc: RetryInfoSchema, value: detail },
       ]);
+    }
+    if (err.resource) {
+      const detail = create(ResourceInfoSchema, { resourceType: err.resource.type, resourceName: err.resource.name });
+      return new ConnectError(err.message, err.code, undefined, [{ desc: ResourceInfoSchema, value: detail }]);
     }
     return new ConnectError(err.message, err.code);
   }

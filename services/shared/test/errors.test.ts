@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ResourceInfoSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
@@ -31,6 +31,13 @@ describe("toConnectError", () => {
     const [detail] = err.findDetails(RetryInfoSchema);
     expect(detail?.retryDelay?.seconds).toBe(1n);
     expect(detail?.retryDelay?.nanos).toBe(500_000_000);
+  });
+
+  it("names the resource an error is about as google.rpc.ResourceInfo", () => {
+    const err = toConnectError(new NotFoundError("media m1").about("caas.media.v1.Media", "m1"));
+    expect([err.code, err.rawMessage]).toEqual([Code.NotFound, "media m1 not found"]);
+    expect(err.findDetails(ResourceInfoSchema).map((r) => [r.resourceType, r.resourceName])).toEqual([["caas.media.v1.Media", "m1"]]);
+    expect(toConnectError(new NotFoundError("media m1")).findDetails(ResourceInfoSchema)).toEqual([]);
   });
 
   it("hides the message of unexpected errors", () => {

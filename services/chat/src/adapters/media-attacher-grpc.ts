@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { ResourceInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { FailedPreconditionError, NotFoundError, UnavailableError, type TenantScope } from "@caas/shared";
 import type { AttachAuthority, AttachedMedia, MediaAttacher } from "../ports/media-attacher.js";
 
@@ -41,7 +42,7 @@ export function createGrpcMediaAttacher(opts: GrpcMediaAttacherOptions): MediaAt
         ));
       } catch (err) {
         const e = ConnectError.from(err);
-        const field = attachmentField(mediaIds, e.rawMessage);
+        const field = attachmentField(mediaIds, e);
         if (e.code === Code.NotFound) throw new NotFoundError(field);
         if (e.code === Code.FailedPrecondition) throw new FailedPreconditionError(`${field}: ${e.rawMessage}`);
         if (TRANSIENT.has(e.code)) throw new UnavailableError(`the media service is unavailable (${e.rawMessage}); nothing was sent`);
@@ -59,13 +60,13 @@ export function createGrpcMediaAttacher(opts: GrpcMediaAttacherOptions): MediaAt
 }
 
 /**
- * The request field an error of media is about: `attachments[i].media_id` when the message names
- * one of the caller's own ids (media's messages do: "media <id> not found"; the caller sent those
- * ids, so naming one reveals nothing), else `attachments.media_id`.
+ * The request field an error of media is about: `attachments[i].media_id` when the error's
+ * google.rpc.ResourceInfo names one of the caller's own ids (the caller sent those ids, so
+ * naming one reveals nothing), else `attachments.media_id`.
  */
-function attachmentField(mediaIds: readonly string[], message: string): string {
-  const text = message.toLowerCase();
-  const i = mediaIds.findIndex((id) => text.includes(id));
+function attachmentField(mediaIds: readonly string[], err: ConnectError): string {
+  const named = err.findDetails(ResourceInfoSchema).find((r) => r.resourceType === "caas.media.v1.Media")?.resourceName;
+  const i = named === undefined ? -1 : mediaIds.indexOf(named.toLowerCase());
   return mediaIds.length === 1 ? "attachments[0].media_id" : i >= 0 ? `attachments[${i}].media_id` : "attachments.media_id";
 }
 
