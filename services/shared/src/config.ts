@@ -68,6 +68,8 @@ export interface Limits {
   realtimeMaxInflightSends: number;
   /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
   realtimeCheckpointMs: number;
+  /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */
+  realtimeCheckpointsPerSec: number;
 }
 
 /** The media service's settings (README "Configuration"). */
@@ -249,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtimeMaxConnectionsPerUser: int("CAAS_REALTIME_MAX_CONNECTIONS_PER_USER", 16, 1, 10_000),
     realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
+    realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
   };
 
   const mediaPublicUrl = url("CAAS_MEDIA_PUBLIC_URL");

@@ -70,6 +70,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     maxInflightSends: ctx.config.limits.realtimeMaxInflightSends,
     maxConnectionsPerUser: ctx.config.limits.realtimeMaxConnectionsPerUser,
     checkpointMs: ctx.config.limits.realtimeCheckpointMs > 0 ? ctx.config.limits.realtimeCheckpointMs : undefined,
+    checkpointsPerSec: ctx.config.limits.realtimeCheckpointsPerSec,
     ...overrides,
   };
   const hub = new Hub();

@@ -52,6 +52,11 @@ export interface SessionLimits {
   maxConnectionsPerUser?: number;
   /** At most one Checkpoint per this interval, after live activity. Unset: no checkpoints. */
   checkpointMs?: number;
+  /**
+   * Checkpoints (each one GetChanges call to chat) this instance starts per second, across all
+   * its sessions; a session refused a place tries again at its next interval. Unset: no bound.
+   */
+  checkpointsPerSec?: number;
 }
 
 /** A client should wait this long after an in-flight refusal: about one chat round trip. */
@@ -72,6 +77,8 @@ export interface SessionDeps {
   clock: Clock;
   logger: Logger;
   limits: SessionLimits;
+  /** A place for one checkpoint in the instance's budget (`limits.checkpointsPerSec`); absent: always. */
+  checkpointPlace?(): Promise<boolean>;
   /** Called once when the session ends, however it ends. */
   onEnd(session: Session): void;
 }
@@ -310,7 +317,17 @@ export class Session implements Recipient {
     this.push(this.authOk(replyTo));
     this.armExpiry();
     this.timers.push(setInterval(() => this.heartbeat(), limits.heartbeatMs));
-    if (limits.checkpointMs !== undefined) this.timers.push(setInterval(() => void this.checkpoint(), limits.checkpointMs));
+    const checkpointMs = limits.checkpointMs;
+    if (checkpointMs !== undefined) {
+      // Started at a random point of the first interval, so that connections opened together
+      // (a deploy, a reconnect storm) do not all ask chat in the same instant.
+      const first = setTimeout(() => {
+        if (this.state !== "open") return;
+        void this.checkpoint();
+        this.timers.push(setInterval(() => void this.checkpoint(), checkpointMs).unref());
+      }, Math.floor(Math.random() * checkpointMs));
+      this.timers.push(first);
+    }
     for (const t of this.timers) t.unref();
     const early = this.early;
     this.early = [];
@@ -384,8 +401,16 @@ export class Session implements Recipient {
   async checkpoint(): Promise<void> {
     const who = this.who;
     if (!who || !this.active || this.held || this.checkpointing) return;
-    this.active = false;
     this.checkpointing = true;
+    if (this.deps.checkpointPlace && !(await this.deps.checkpointPlace())) {
+      this.checkpointing = false; // the instance's budget is spent: the next interval tries again
+      return;
+    }
+    if (this.state !== "open" || this.held) {
+      this.checkpointing = false;
+      return;
+    }
+    this.active = false;
     try {
       const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.filter);
       if (this.state !== "open" || this.held) return;

@@ -1,5 +1,5 @@
 import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import type { RevocationChecker } from "@caas/shared";
+import { createMemoryRateLimiter, scopeForAdmin, type RevocationChecker } from "@caas/shared";
 import { LocalConnectionSlots, Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
@@ -9,11 +9,26 @@ export class SessionRegistry {
   /** Connection places per user when the sessions have no Presence port to count them in. */
   private readonly slots = new LocalConnectionSlots();
 
-  constructor(private readonly deps: Omit<SessionDeps, "onEnd" | "slots">) {}
+  /** The instance's checkpoint budget (limits.checkpointsPerSec), when bounded. */
+  private readonly checkpointPlace: (() => Promise<boolean>) | undefined;
+
+  constructor(private readonly deps: Omit<SessionDeps, "onEnd" | "slots" | "checkpointPlace">) {
+    const perSec = deps.limits.checkpointsPerSec;
+    if (perSec !== undefined) {
+      const limiter = createMemoryRateLimiter({ clock: deps.clock });
+      const scope = scopeForAdmin("socket-instance");
+      const rule = { capacity: perSec, refillPerSec: perSec };
+      this.checkpointPlace = async () => (await limiter.take(scope, "checkpoints", rule)).allowed;
+    }
+  }
 
   /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
   open(sink: FrameSink, opts: SessionOptions): Session {
-    const session = new Session(sink, { ...this.deps, slots: this.slots, onEnd: (s) => this.sessions.delete(s.id) }, opts);
+    const session = new Session(
+      sink,
+      { ...this.deps, slots: this.slots, ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}), onEnd: (s) => this.sessions.delete(s.id) },
+      opts,
+    );
     this.sessions.set(session.id, session);
     if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
     return session;

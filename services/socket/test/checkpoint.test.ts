@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it, vi } from "vitest";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { createLogger, systemClock, type JwtVerifier } from "@caas/shared";
+import { createLogger, FakeClock, systemClock, type Clock, type JwtVerifier } from "@caas/shared";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import type { FrameSink, SessionLimits } from "../src/session.js";
@@ -22,7 +22,7 @@ const message = (conversationId: string, seq: bigint): Event =>
   create(EventSchema, { conversationId, seq, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, text: `t${seq}` } } } });
 
 /** A chat whose GetChanges reports `head` as c1's newest event and records the cursors it was given. */
-function setup() {
+function setup(opts: { limits?: Partial<SessionLimits>; clock?: Clock } = {}) {
   const state = { head: 3n, cursors: [] as string[], calls: 0 };
   const chat = {
     listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: 2, memberCount: 2, lastSeq: 2n }, membership: { userId: "bob" } }], nextPageToken: "" }),
@@ -34,7 +34,14 @@ function setup() {
     },
   } as unknown as ChatClient;
   const hub = new Hub();
-  const registry = new SessionRegistry({ verifier, chat, hub, clock: systemClock, logger: createLogger({ service: "socket-test", instance: "test", level: "silent" }), limits });
+  const registry = new SessionRegistry({
+    verifier,
+    chat,
+    hub,
+    clock: opts.clock ?? systemClock,
+    logger: createLogger({ service: "socket-test", instance: "test", level: "silent" }),
+    limits: { ...limits, ...opts.limits },
+  });
   const frames: ServerFrame[] = [];
   const sink: FrameSink = { write: (b) => frames.push(...b), congested: () => false, end: () => undefined };
   return { state, hub, registry, frames, sink };
@@ -69,5 +76,26 @@ describe("checkpoints", () => {
     await vi.waitFor(() => expect(checkpoints(frames)).toEqual(["cursor-2", "cursor-3"]), { timeout: 2_000 });
     expect(state.cursors).toEqual(["", "", "cursor-2"]);
     session.close(0, "done");
+  });
+
+  it("keeps to the instance's checkpoint budget: a session refused a place gets its checkpoint at a later interval", async () => {
+    const clock = new FakeClock(Date.now());
+    // No timer-driven checkpoints here: the test calls checkpoint() as the interval would.
+    const { state, hub, registry, sink } = setup({ clock, limits: { checkpointMs: undefined, checkpointsPerSec: 2 } });
+    const sessions = [0, 1, 2].map(() => registry.open(sink, { clientHeartbeats: true, serverPongs: false }));
+    for (const s of sessions) expect(await s.authenticate("t", 1n)).toBe(true);
+    state.head = 3n;
+    hub.dispatch("t1", message("c1", 3n));
+
+    for (const s of sessions) await s.checkpoint();
+    expect(state.calls).toBe(2); // a burst of two, the third refused: it asked chat nothing
+
+    for (const s of sessions) await s.checkpoint();
+    expect(state.calls).toBe(2); // still no place: the first two are idle, the third is refused
+
+    clock.advance(500); // one place refilled
+    for (const s of sessions) await s.checkpoint();
+    expect(state.calls).toBe(3); // the third session's turn; the others have nothing new
+    for (const s of sessions) s.close(0, "done");
   });
 });
