@@ -118,8 +118,17 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
           };
         });
 
+      // The offset is committed once per batch read (and before a retry's wait), not per record:
+      // a crash redelivers at most the rest of one batch, which at-least-once allows.
+      let committedPosition = position;
+      const commit = () => {
+        if (position === committedPosition) return;
+        setOffset.run(sub.group, topic.name, position);
+        committedPosition = position;
+      };
       const loop = (async () => {
         while (!stopped) {
+          commit();
           const rows = readAfter.all(topic.name, position, batchSize) as Row[];
           if (rows.length === 0) {
             await sleep(1_000);
@@ -140,14 +149,15 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
               } catch (err) {
                 const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
                 opts.logger.warn({ err, topic: topic.name, group: sub.group, offset: row.offset, delay }, "consumer failed; retrying");
+                commit();
                 await sleep(delay);
               }
             }
             if (stopped) break;
             position = row.offset;
-            setOffset.run(sub.group, topic.name, position);
           }
         }
+        if (db.open) commit();
       })();
       const subscription: Subscription = {
         async close() {
