@@ -87,13 +87,25 @@ async function liveReceipts(authUrl: string, chatUrl: string, adminCredential: s
     const invalid = await annA.call({ id: id(), frame: { case: "markRead", value: { conversationId: "not-a-uuid", seq: 1n } } });
     expect(invalid.frame.case === "error" && invalid.frame.value.code).toBe(Code.InvalidArgument);
     expect(annA.closed).toBeUndefined();
+
+    // ann blocks and unblocks cal through chat: both of her devices learn it, in order; nobody else does.
+    await chatAs("ann").blockUser({ userId: "cal" });
+    await chatAs("ann").unblockUser({ userId: "cal" });
+    const blockOf = (f: ServerFrame) => (f.frame.case === "blockChanged" ? [`${f.frame.value.userId}:${f.frame.value.blocked}`] : []);
+    for (const [device, label] of [[annA, "ws"], [annB, "grpc"]] as const) {
+      await device.waitFor((f) => f.frame.case === "blockChanged" && !f.frame.value.blocked, waitMs, `the unblock on ann's ${label} device`);
+      expect(device.frames.flatMap(blockOf)).toEqual(["cal:true", "cal:false"]);
+    }
+    await ben.call({ id: id(), frame: { case: "ping", value: { nonce: 2n } } });
+    await cal.call({ id: id(), frame: { case: "ping", value: { nonce: 2n } } });
+    expect([...ben.frames, ...cal.frames].flatMap(blockOf)).toEqual([]);
   } finally {
     for (const c of conns) c.close();
   }
 }
 
 describe("live read and delivery receipts on the embedded platform", () => {
-  it("pushes read_state to the user's other devices and receipts to the other member where shared", async () => {
+  it("pushes read_state and block changes to the user's other devices and receipts to the other member where shared", async () => {
     const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
     const url = platform.endpoints.socket!;
     await liveReceipts(platform.endpoints.auth!, platform.endpoints.chat!, adminCredential, { annA: url, annB: url, ben: url, cal: url }, 10_000);

@@ -14,7 +14,7 @@ import { PresenceTracker } from "./presence.js";
 import { openRealtimeAdapters } from "./realtime-adapters.js";
 import { createRevocationWatch } from "./revocation-watch.js";
 import { TypingRelay } from "./typing.js";
-import { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
+import { UserStateRelay, startUserStateFeed } from "./user-state-feed.js";
 import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
 import { SessionRegistry } from "./sessions.js";
@@ -26,7 +26,7 @@ export { PresenceTracker } from "./presence.js";
 export { SeqOrder } from "./seq-order.js";
 export { Session, INFLIGHT_RETRY_MS, type FrameSink, type SessionLimits } from "./session.js";
 export { WS_PATH } from "./transports/websocket.js";
-export { ReceiptRelay, startUserStateFeed } from "./user-state-feed.js";
+export { UserStateRelay, startUserStateFeed } from "./user-state-feed.js";
 
 /** Session timings (issue #7): those a client reads from AuthOk. */
 export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
@@ -80,7 +80,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
   const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
   const rates = ctx.config.rateLimits.perUser;
   const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger, rule: rates.typing });
-  const receipts = new ReceiptRelay(hub);
+  const receipts = new UserStateRelay(hub);
   const presence = new PresenceTracker({
     presence: adapters.presence,
     pubsub: adapters.pubsub,

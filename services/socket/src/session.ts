@@ -5,6 +5,7 @@ import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import {
   ClientFrameSchema,
   CloseCode,
+  type BlockChanged,
   type ClientFrame,
   type Resume,
   type SendMessage,
@@ -432,6 +433,12 @@ export class Session implements Recipient {
   deliverReadState(state: ReadState): void {
     if (this.state !== "open" || (this.filter && !this.filter.has(state.conversationId))) return;
     this.push(serverFrame(0n, { case: "readState", value: state }));
+  }
+
+  /** The user's block list changed (from the user-state feed); not limited by a conversation filter. */
+  deliverBlockChanged(change: BlockChanged): void {
+    if (this.state !== "open") return;
+    this.push(serverFrame(0n, { case: "blockChanged", value: change }));
   }
 
   /** Another member's markers moved where receipts are shared (from the user-state feed). */

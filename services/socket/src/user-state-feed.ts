@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ReceiptSchema } from "@caas/gen/caas/chat/v1/read_state_pb.js";
+import { BlockChangedSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { USER_STATE_EVENTS, type EventBus, type Subscription } from "@caas/shared";
 import type { Hub } from "./hub.js";
@@ -8,14 +9,15 @@ import type { Hub } from "./hub.js";
 const MAX_TRACKED_MARKERS = 100_000;
 
 /**
- * Live receipts from `caas.chat.userstate.v1`: a moved read or delivery marker goes as
+ * Live user state from `caas.chat.userstate.v1`: a moved read or delivery marker goes as
  * `read_state` to every local connection of its user (their other devices) and, where the
  * conversation shares receipts (DIRECT, GROUP of at most 100 members), as `receipt` to the local
  * connections of the other members. Records are at least once and markers only move forward, so
- * a record that advances neither marker beyond what this instance last pushed is dropped. Other
- * payload cases (blocks) are skipped.
+ * a record that advances neither marker beyond what this instance last pushed is dropped. A block
+ * or unblock goes as `block_changed` to every local connection of its user, in record order
+ * (a redelivered one repeats a state the client already applied). Unknown cases are skipped.
  */
-export class ReceiptRelay {
+export class UserStateRelay {
   private readonly seen = new Map<string, { read: bigint; delivered: bigint }>();
 
   constructor(private readonly hub: Hub) {}
@@ -23,6 +25,16 @@ export class ReceiptRelay {
   /** Applies one user-state record. */
   apply(env: UserStateEventEnvelope): void {
     const p = env.payload;
+    if (p.case === "userBlocked" || p.case === "userUnblocked") {
+      if (env.tenantId === "" || env.userId === "" || p.value.blockedUserId === "") return;
+      const change = create(BlockChangedSchema, {
+        userId: p.value.blockedUserId,
+        blocked: p.case === "userBlocked",
+        ...(env.createTime ? { updateTime: env.createTime } : {}),
+      });
+      for (const s of this.hub.sessionsOf(env.tenantId, env.userId)) s.deliverBlockChanged?.(change);
+      return;
+    }
     if (p.case !== "readMarkerMoved" && p.case !== "deliveryMarkerMoved") return;
     const state = p.value.readState;
     if (!state || state.conversationId === "" || env.tenantId === "" || env.userId === "") return;
@@ -56,6 +68,6 @@ export class ReceiptRelay {
  * socket instance must see every record), from the newest record: connections opened later get
  * markers from Resume / GetChanges.
  */
-export function startUserStateFeed(bus: EventBus, group: string, relay: ReceiptRelay): Promise<Subscription> {
+export function startUserStateFeed(bus: EventBus, group: string, relay: UserStateRelay): Promise<Subscription> {
   return bus.subscribe(USER_STATE_EVENTS, { group, from: "latest" }, async (record) => relay.apply(record.value));
 }

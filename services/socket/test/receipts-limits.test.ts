@@ -25,7 +25,7 @@ import { Hub } from "../src/hub.js";
 import { PresenceTracker } from "../src/presence.js";
 import type { FrameSink, SessionLimits } from "../src/session.js";
 import { SessionRegistry } from "../src/sessions.js";
-import { ReceiptRelay, startUserStateFeed } from "../src/user-state-feed.js";
+import { UserStateRelay, startUserStateFeed } from "../src/user-state-feed.js";
 
 const logger = createLogger({ service: "socket-test", instance: "test", level: "silent" });
 const limits: SessionLimits = { authTimeoutMs: 5_000, heartbeatMs: 60_000, maxQueuedFrames: 256, maxFrameBytes: 1024, retryAfterMs: 1_000 };
@@ -118,7 +118,7 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
 
   beforeAll(async () => {
     bus = await createSqliteEventBus({ path: ":memory:", clock: systemClock, logger });
-    feed = await startUserStateFeed(bus, "socket-userstate.test", new ReceiptRelay(hub));
+    feed = await startUserStateFeed(bus, "socket-userstate.test", new UserStateRelay(hub));
   });
   afterAll(async () => {
     await feed.close();
@@ -142,8 +142,16 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
       marker("t1", "ann", CHANNEL, 1n, 1n),
       marker("t1", "ann", DIRECT, 5n, 9n, "deliveryMarkerMoved"), // read behind, delivered ahead: pushed
     );
-    // An unknown-to-receipts case is skipped and later records still flow.
-    await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: create(UserStateEventEnvelopeSchema, { eventId: newId(), tenantId: "t1", userId: "ann", payload: { case: "userBlocked", value: { blockedUserId: "cal" } } }), headers: {} }]);
+    // Blocks go to the user's own devices, in order, and later records still flow.
+    const block = (blocked: boolean) =>
+      create(UserStateEventEnvelopeSchema, {
+        eventId: newId(),
+        tenantId: "t1",
+        userId: "ann",
+        createTime: timestampNow(),
+        payload: blocked ? { case: "userBlocked", value: { blockedUserId: "cal" } } : { case: "userUnblocked", value: { blockedUserId: "cal" } },
+      });
+    await bus.publish(USER_STATE_EVENTS, [block(true), block(false)].map((value) => ({ key: "t1/ann", value, headers: {} })));
     await publish(marker("t1", "ben", GROUP, 8n, 8n));
 
     await vi.waitFor(() => expect(of(ann1.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ben:${GROUP}:8`]), { timeout: 5_000 });
@@ -154,6 +162,12 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
     expect(of(ben.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ann:${DIRECT}:7`, `ann:${GROUP}:3`, `ann:${DIRECT}:5`]);
     expect(of(ben.sink.frames, "readState").map((r) => r.conversationId)).toEqual([GROUP]);
     for (const outsider of [cal, otherAnn, otherBen]) expect(outsider.sink.frames.filter((f) => f.frame.case === "receipt" || f.frame.case === "readState")).toEqual([]);
+    for (const device of [ann1, ann2]) {
+      const blocks = device.sink.frames.flatMap((f) => (f.frame.case === "blockChanged" ? [f.frame.value] : []));
+      expect(blocks.map((b) => `${b.userId}:${b.blocked}`)).toEqual(["cal:true", "cal:false"]);
+      expect(blocks.every((b) => b.updateTime !== undefined)).toBe(true);
+    }
+    for (const other of [ben, cal, otherAnn, otherBen]) expect(other.sink.frames.filter((f) => f.frame.case === "blockChanged")).toEqual([]);
   });
 });
 
