@@ -68,6 +68,12 @@ export interface JwtVerifierOptions {
   maxAgeMs?: number;
   /** Timeout of one JWKS fetch over HTTP (ms). Default 5 s. */
   fetchTimeoutMs?: number;
+  /**
+   * Tokens whose signature was verified are remembered (at most this many, least recently used
+   * out first) so the same token is not verified again on every call; 0 turns this off.
+   * Default 4,096.
+   */
+  verifiedCacheSize?: number;
 }
 
 /** Checks access tokens locally against the auth service's published keys. */
@@ -115,6 +121,10 @@ export function createJwtVerifier(opts: JwtVerifierOptions): JwtVerifier {
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? 5_000;
   const provider: JwksProvider = opts.jwksProvider ?? (() => fetchJwks(typeof opts.jwksUrl === "function" ? opts.jwksUrl() : opts.jwksUrl!, fetchTimeoutMs));
 
+  const verifiedCacheSize = opts.verifiedCacheSize ?? 4_096;
+  /** `typ|aud|token` -> what verifying it gave; only tokens that passed every check. */
+  const verified = new Map<string, { payload: JWTPayload; kid: string }>();
+
   let cache: CachedKeys | undefined;
   let lastFetchMs = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | undefined;
@@ -146,8 +156,44 @@ export function createJwtVerifier(opts: JwtVerifierOptions): JwtVerifier {
     return cache!;
   }
 
+  /**
+   * A token verified before, if its key is still in the key set and its times still hold (the
+   * signature, issuer, audience, alg and typ cannot have changed: the entry is for these exact
+   * bytes and this typ and audience). Time moves, so exp, nbf and the age limit are checked again
+   * with the injected clock and the same tolerance as jose's.
+   */
+  function remembered(key: string): { payload: JWTPayload; kid: string } | undefined {
+    const hit = verified.get(key);
+    if (!hit) return undefined;
+    const now = Math.floor(clock.nowMs() / 1000);
+    const { exp, nbf, iat } = hit.payload as { exp: number; nbf: number; iat: number };
+    const fresh = now < exp + tolerance && now >= nbf - tolerance && now - iat <= maxLifetime + tolerance;
+    if (!fresh || !cache || !cache.kids.has(hit.kid) || clock.nowMs() - cache.fetchedAtMs >= maxAgeMs) {
+      verified.delete(key); // verified again from scratch (which also refreshes old keys)
+      return undefined;
+    }
+    verified.delete(key);
+    verified.set(key, hit); // most recently used last
+    return hit;
+  }
+
+  function remember(key: string, result: { payload: JWTPayload; kid: string }): void {
+    if (verifiedCacheSize <= 0) return;
+    verified.set(key, result);
+    if (verified.size > verifiedCacheSize) verified.delete(verified.keys().next().value!);
+  }
+
   /** Header, key and signature checks shared by both token kinds; the payload, once verified. */
   async function verifyJwt(token: string, wantTyp: string, audience: string): Promise<{ payload: JWTPayload; kid: string }> {
+    const cacheKey = `${wantTyp}|${audience}|${token}`;
+    const hit = remembered(cacheKey);
+    if (hit) return hit;
+    const result = await verifyJwtFully(token, wantTyp, audience);
+    remember(cacheKey, result);
+    return result;
+  }
+
+  async function verifyJwtFully(token: string, wantTyp: string, audience: string): Promise<{ payload: JWTPayload; kid: string }> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
