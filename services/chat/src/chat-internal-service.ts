@@ -182,10 +182,13 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
       afterId = batch[batch.length - 1]!.id;
     }
     const page = rows.slice(0, limit);
-    const counts = await Promise.all(page.map((c) => members.count(scope, c.id)));
+    const counts = new Map<string, number>();
+    for (let i = 0; i < page.length; i += 1000) {
+      for (const [id, n] of await members.countMany(scope, page.slice(i, i + 1000).map((c) => c.id))) counts.set(id, n);
+    }
     const last = page[page.length - 1];
     return create(ScanConversationsResponseSchema, {
-      conversations: page.map((c, i) => conversationView(c, counts[i]!)),
+      conversations: page.map((c) => conversationView(c, counts.get(c.id) ?? 0)),
       nextPageToken: rows.length > limit && last ? this.deps.pageTokens.encode(binding, last.id) : "",
     });
   }

@@ -11,11 +11,11 @@ import {
 
 /** The verified-token cache: the same token is not verified twice, and nothing it remembers outlives a check. */
 describe("JwtVerifier: verified tokens are remembered, never beyond their validity or their key", () => {
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   let publicJwk: JWK;
   beforeAll(async () => {
     const pair = await generateKeyPair("EdDSA", { extractable: true });
-    privateKey = pair.privateKey as CryptoKey;
+    privateKey = pair.privateKey;
     publicJwk = await exportJWK(pair.publicKey);
   });
   afterEach(() => vi.restoreAllMocks());

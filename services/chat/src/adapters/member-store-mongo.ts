@@ -70,6 +70,21 @@ export function createMongoMemberStore(opts: ChatMongoOptions): MemberStore {
       return members.countDocuments(filter);
     },
 
+    async countMany(scope, conversationIds) {
+      const tenantId = tenantOf(scope);
+      const ids = checkIds("conversationIds", [...conversationIds], 1000);
+      const counts = new Map(ids.map((id) => [id, 0]));
+      if (ids.length === 0) return counts;
+      const rows = await members
+        .aggregate<{ _id: string; n: number }>([
+          { $match: { tenantId, conversationId: { $in: ids }, active: true } },
+          { $group: { _id: "$conversationId", n: { $sum: 1 } } },
+        ])
+        .toArray();
+      for (const row of rows) counts.set(row._id, row.n);
+      return counts;
+    },
+
     async leave(scope, conversationId, userId, seq, timeMs) {
       const _id = docId(tenantOf(scope), checkId("conversationId", conversationId), checkId("userId", userId));
       checkEventSeq(seq);

@@ -44,6 +44,10 @@ export function createSqliteMemberStore(opts: { db: Database.Database }): Member
      ORDER BY joined_seq, user_id LIMIT @limit`,
   );
   const countAll = db.prepare<[string, string], { n: number }>("SELECT count(*) AS n FROM members WHERE tenant_id = ? AND conversation_id = ? AND active = 1");
+  const countEach = db.prepare<[string, string], { conversation_id: string; n: number }>(
+    `SELECT conversation_id, count(*) AS n FROM members
+     WHERE tenant_id = ? AND conversation_id IN (SELECT value FROM json_each(?)) AND active = 1 GROUP BY conversation_id`,
+  );
   const countRole = db.prepare<[string, string, string], { n: number }>(
     "SELECT count(*) AS n FROM members WHERE tenant_id = ? AND conversation_id = ? AND active = 1 AND role = ?",
   );
@@ -96,6 +100,15 @@ export function createSqliteMemberStore(opts: { db: Database.Database }): Member
       const tenantId = tenantOf(scope);
       checkId("conversationId", conversationId);
       return (role === undefined ? countAll.get(tenantId, conversationId) : countRole.get(tenantId, conversationId, checkRole(role)))!.n;
+    },
+
+    async countMany(scope, conversationIds) {
+      const tenantId = tenantOf(scope);
+      const ids = checkIds("conversationIds", [...conversationIds], 1000);
+      const counts = new Map(ids.map((id) => [id, 0]));
+      if (ids.length === 0) return counts;
+      for (const row of countEach.all(tenantId, idList(ids))) counts.set(row.conversation_id, row.n);
+      return counts;
     },
 
     async leave(scope, conversationId, userId, seq, timeMs) {

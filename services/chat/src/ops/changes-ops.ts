@@ -72,15 +72,16 @@ export class ChangesOps {
       limit: limit + 1,
     });
     const shown = page.slice(0, limit);
-    const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, from, perConversation)));
+    const counts = await stores.members.countMany(caller.scope, shown.map((c) => c.id));
+    const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, counts.get(c.id) ?? 0, from, perConversation)));
     const last = shown[shown.length - 1];
     const hasMore = page.length > limit && last !== undefined;
     const next: CursorKey = hasMore ? { ...(key.s === undefined ? {} : { s: key.s }), t: passStart, a: [last.changeMs, last.id] } : { s: passStart };
     return create(GetChangesResponseSchema, { conversations, nextCursor: pageTokens.encode(binding, next), hasMore });
   }
 
-  private async changesOf(caller: Caller, c: ConversationRecord, m: MemberRecord, from: number | undefined, perConversation: number): Promise<ConversationChanges> {
-    const { events, members, readStates } = this.core.stores;
+  private async changesOf(caller: Caller, c: ConversationRecord, m: MemberRecord, count: number, from: number | undefined, perConversation: number): Promise<ConversationChanges> {
+    const { events, readStates } = this.core.stores;
     const head = await events.head(caller.scope, c.id);
     // After a deletion every member is a former one, up to the deletion (its last event).
     const member = c.deletedSeq > 0 ? { ...m, active: false, leftSeq: m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq) } : m;
@@ -92,7 +93,7 @@ export class ChangesOps {
     const fresh = window.slice(start);
     const base = { conversationId: c.id, events: fresh.slice(-perConversation).map(decodeEvent), limited: fresh.length > perConversation };
     if (!member.active) return create(ConversationChangesSchema, base);
-    const [count, rs] = await Promise.all([members.count(caller.scope, c.id), readStates.get(caller.scope, c.id, caller.userId)]);
+    const rs = await readStates.get(caller.scope, c.id, caller.userId);
     // Others' positions that moved since the cursor (all of them on a first pass), where receipts are shared.
     const receipts = sharesReceipts(c.kind, count)
       ? (await readStates.ofConversation(caller.scope, c.id, { ...(from === undefined ? {} : { changedAfterMs: Math.max(0, from) }), limit: 1000 })).filter((r) => r.userId !== caller.userId)

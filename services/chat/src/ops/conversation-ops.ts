@@ -152,13 +152,13 @@ export class ConversationOps {
     const shown = page.slice(0, limit);
     const [states, counts] = await Promise.all([
       stores.readStates.ofUser(caller.scope, caller.userId, shown.map((c) => c.id)),
-      Promise.all(shown.map((c) => stores.members.count(caller.scope, c.id))),
+      stores.members.countMany(caller.scope, shown.map((c) => c.id)),
     ]);
     const stateOf = new Map(states.map((s) => [s.conversationId, s]));
     const mentions = await mentionCounts(this.core, caller.scope, caller.userId, shown.map((c) => c.id), stateOf);
-    const conversations = shown.map((c, i) =>
+    const conversations = shown.map((c) =>
       create(ConversationViewSchema, {
-        conversation: conversationView(c, counts[i]!),
+        conversation: conversationView(c, counts.get(c.id) ?? 0),
         membership: memberView(byId.get(c.id)!),
         readState: readStateView(c.id, caller.userId, stateOf.get(c.id), c.countableSeq, mentions.get(c.id) ?? 0),
       }),

@@ -58,6 +58,12 @@ export interface MemberStore {
   count(scope: TenantScope, conversationId: string, role?: RoleKind): Promise<number>;
 
   /**
+   * The number of active members of each of these conversations (at most 1000 ids), in one
+   * query: every id given is a key of the result (0 for none or unknown).
+   */
+  countMany(scope: TenantScope, conversationIds: readonly string[]): Promise<Map<string, number>>;
+
+  /**
    * Ends an active membership at the seq of its MemberLeft/MemberRemoved event. False when the
    * row is not active or already saw a newer event.
    */

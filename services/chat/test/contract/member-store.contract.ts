@@ -84,6 +84,23 @@ export function memberStoreContract(name: string, open: OpenInstances): void {
       ]);
     });
 
+    it("counts the active members of many conversations in one call, 0 for empty or unknown ones, per tenant", async () => {
+      const [c1, c2, c3] = [newId(), newId(), newId()];
+      for (const u of ["ann", "bob", "cid"]) await store.join(scope, { ...member(u), conversationId: c1 });
+      await store.join(scope, { ...member("ann"), conversationId: c2 });
+      await store.join(scope, { ...member("bob"), conversationId: c2 });
+      await store.leave(scope, c2, "bob", 3, T0);
+      await store.join(scope, { ...member("ann"), conversationId: c3 });
+      await store.leave(scope, c3, "ann", 3, T0);
+      const unknown = newId();
+      const counts = await inst.b.members.countMany(scope, [c1, c2, c3, unknown]);
+      expect([...counts.entries()].sort()).toEqual([[c1, 3], [c2, 1], [c3, 0], [unknown, 0]].sort());
+      expect(await store.countMany(scope, [])).toEqual(new Map());
+      const other = freshTenantScope();
+      expect([...(await store.countMany(other, [c1, c2])).values()]).toEqual([0, 0]);
+      await expect(store.countMany(scope, Array.from({ length: 1001 }, () => newId()))).rejects.toThrow(RangeError);
+    });
+
     it("lists a user's memberships: active ones, and former ones that ended after a time", async () => {
       const [c1, c2, c3] = [newId(), newId(), newId()];
       await store.join(scope, { ...member("ann"), conversationId: c1 });
