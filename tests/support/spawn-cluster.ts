@@ -129,7 +129,12 @@ export async function spawnCluster(opts: {
   try {
     await Promise.all(planned.map(start));
   } catch (err) {
-    for (const c of children.values()) c.kill("SIGKILL");
+    // SIGTERM, which the exit-with-parent wrapper passes on to the service; a SIGKILLed wrapper
+    // could not, and its service would outlive the run (orphans were seen after a slow start).
+    for (const c of children.values()) {
+      c.stdin?.end();
+      c.kill("SIGTERM");
+    }
     throw err;
   }
   const control = {
