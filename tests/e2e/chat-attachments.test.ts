@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MediaState } from "@caas/gen/caas/media/v1/media_pb.js";
@@ -81,17 +81,24 @@ async function attachmentEndToEnd(endpoints: Record<string, string>, adminCreden
     expect([err.code, err.rawMessage]).toEqual([Code.NotFound, "attachments[0].media_id not found"]);
     const pending = (await bob.media.createUpload({ name: "later.txt", mimeType: "text/plain", sizeBytes: 3n })).media!;
     expect((await failure(bob.chat.sendMessage({ conversationId, clientMessageId: "att-e2e-3", attachments: [{ mediaId: pending.id }] }))).code).toBe(Code.FailedPrecondition);
+
+    // 6. Deleted for everyone: the media is detached from the conversation (by chat's consumer of
+    // its own events, so shortly after the delete); bob can no longer download it, alice still can.
+    await alice.chat.deleteMessage({ conversationId, messageId: ack.messageId });
+    await vi.waitFor(async () => expect((await failure(bob.media.getDownloadUrl({ mediaId: media!.id }))).code).toBe(Code.NotFound), { timeout: 20_000, interval: 100 });
+    expect((await failure(bob.media.getMedia({ mediaId: media!.id }))).code).toBe(Code.NotFound);
+    expect((await alice.media.getDownloadUrl({ mediaId: media!.id })).url).not.toBe("");
   }
 }
 
 describe("message attachments through the gateway (embedded platform: SQLite, filesystem blobs)", () => {
-  it("uploads, sends a message with the attachment; a member downloads it, a non-member gets NOT_FOUND", async () => {
+  it("uploads, sends a message with the attachment; a member downloads it, a non-member gets NOT_FOUND; deleted, the member no longer can", async () => {
     await attachmentEndToEnd(platform.endpoints, readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim());
   });
 });
 
 describe.skipIf(!cluster)("message attachments through the gateway (cluster: two chat instances, MongoDB protocol, S3)", () => {
-  it("uploads, sends a message with the attachment; a member downloads it, a non-member gets NOT_FOUND", async () => {
+  it("uploads, sends a message with the attachment; a member downloads it, a non-member gets NOT_FOUND; deleted, the member no longer can", async () => {
     await attachmentEndToEnd(cluster!.endpoints, cluster!.adminToken);
   });
 });

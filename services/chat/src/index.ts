@@ -13,6 +13,7 @@ import { openTenantPolicies } from "./tenant-policy.js";
 import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
+import { startMediaDetach, type RunningMediaDetach } from "./media-detach.js";
 
 export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
 export { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
@@ -27,7 +28,8 @@ const PAGE_TOKEN_SECRET = "page-token-secret";
  * event log, idempotent and per-user rate-limited sends, history, Sync, read positions, unread counts and the changes cursor. Stores
  * come from the run mode (chat-stores.ts); the outbox relay publishes every committed event to
  * `caas.chat.events.v1` from `start()` until `drain()`. Message attachments are attached
- * through the media service before the commit (openMediaAttacher).
+ * through the media service before the commit (openMediaAttacher), and detached again by a
+ * consumer of the chat events once their message is deleted for everyone (startMediaDetach).
  */
 export async function createChatService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
@@ -63,6 +65,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     });
     let closing: Promise<void> | undefined;
     let projector: RunningProjector | undefined;
+    let detach: RunningMediaDetach | undefined;
     return {
       name: "chat",
       services: [ChatService, ChatInternalService],
@@ -71,15 +74,16 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
         await relay.start();
         await policies.start();
         projector = startProjector({ stores, bus, logger });
+        detach = startMediaDetach({ bus, media, logger });
       },
       drain: async () => {
-        await Promise.all([relay.stop(), projector?.stop(), policies.stop()]);
+        await Promise.all([relay.stop(), projector?.stop(), detach?.stop(), policies.stop()]);
       },
       close: () =>
         (closing ??= (async () => {
           // Calls that finished after drain() may have committed: publish them before the stores go.
           await relay.flush().catch((err: unknown) => logger.warn({ err }, "final outbox flush failed; the next start publishes it"));
-          await projector?.stop();
+          await Promise.all([projector?.stop(), detach?.stop()]);
           await Promise.all([stores.close(), limiter.close()]);
         })()),
     };

@@ -2,8 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   AttachMediaResponseSchema,
+  DetachMediaResponseSchema,
   type AttachMediaRequest,
   type AttachMediaResponse,
+  type DetachMediaRequest,
+  type DetachMediaResponse,
   type MediaInternalService,
 } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import {
@@ -75,5 +78,20 @@ export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInterna
     }
     await store.link(scope, req.conversationId, ids, clock.nowMs());
     return create(AttachMediaResponseSchema, { media: records.map(mediaView) });
+  }
+
+  /** Removes the media's links to the conversation (after a delete for everyone); idempotent. */
+  async detachMedia(req: DetachMediaRequest, ctx: HandlerContext): Promise<DetachMediaResponse> {
+    requireService(ctx);
+    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+    if (!UUID.test(req.conversationId)) throw invalid("conversation_id", "must be a lowercase UUID");
+    const ids = req.mediaIds;
+    if (ids.length === 0 || ids.length > MAX_ATTACH) throw invalid("media_ids", `between 1 and ${MAX_ATTACH}`);
+    ids.forEach((id, i) => {
+      if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
+    });
+    if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+    await this.deps.store.unlink(scopeForAdmin(req.tenantId), req.conversationId, ids);
+    return create(DetachMediaResponseSchema, {});
   }
 }

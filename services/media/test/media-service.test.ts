@@ -231,7 +231,7 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     expect(await w.store.get(scope, after.id)).toBeDefined();
   });
 
-  it("hides media from other users until it is attached to a conversation they can read, and from other tenants always", async () => {
+  it("hides media from other users until it is attached to a conversation they can read (and after it is detached), and from other tenants always", async () => {
     const m = await uploaded("alice", randomBytes(100));
     for (const who of ["bob", "carol"]) {
       expect((await failure(w.media(who).getMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
@@ -253,6 +253,17 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     expect((await failure(w.media("carol").getMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
     expect((await failure(w.media("carol").deleteMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
     expect((await failure(w.media("bob", randomUUID()).getMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
+
+    // Detached (its message deleted for everyone): bob no longer reads it, alice still does; only services may detach.
+    const detach = { tenantId: w.tenantId, conversationId: conv.id, mediaIds: [m.id] };
+    expect((await failure(w.internal(`${w.tenantId}/bob`).detachMedia(detach))).code).toBe(Code.PermissionDenied);
+    expect((await failure(w.internal(undefined).detachMedia(detach))).code).toBe(Code.Unauthenticated);
+    expect((await failure(w.internal("svc:chat").detachMedia({ ...detach, mediaIds: [] }))).code).toBe(Code.InvalidArgument);
+    await w.internal("svc:chat").detachMedia(detach);
+    await w.internal("svc:chat").detachMedia({ ...detach, mediaIds: [m.id, newId()] }); // idempotent; unknown ids skipped
+    expect((await failure(w.media("bob").getMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
+    expect((await failure(w.media("bob").getDownloadUrl({ mediaId: m.id }))).code).toBe(Code.NotFound);
+    expect((await w.media("alice").getMedia({ mediaId: m.id })).media).toEqual(m);
   });
 
   it("attaches READY media only, on the uploader's or a source conversation's authority, idempotently and in request order", async () => {

@@ -56,6 +56,14 @@ export function createGrpcMediaAttacher(opts: GrpcMediaAttacherOptions): MediaAt
         return { id, name: m.name, mimeType: m.mimeType, sizeBytes: m.sizeBytes };
       });
     },
+
+    async detach(scope: TenantScope, conversationId: string, mediaIds: readonly string[]): Promise<void> {
+      const token = await opts.serviceToken();
+      await opts.client.detachMedia(
+        { tenantId: scope.tenantId, conversationId, mediaIds: [...mediaIds] },
+        { headers: { authorization: `Bearer ${token}` } },
+      );
+    },
   };
 }
 
@@ -75,6 +83,9 @@ export function unavailableMediaAttacher(reason: string): MediaAttacher {
   return {
     async attach() {
       throw new UnavailableError(`attachments are unavailable: ${reason}; nothing was sent`);
+    },
+    async detach() {
+      throw new UnavailableError(`attachments cannot be detached: ${reason}`);
     },
   };
 }

@@ -47,7 +47,8 @@ export class DeleteOps {
       clientMessageId: systemKey("message deleted", id),
       payloadHash: payloadHash({ deleted: id }),
       countable: false,
-      payload: () => ({ case: "messageDeleted", value: create(MessageDeletedSchema, { messageId: id }) }),
+      // The attachments' media ids: chat's media-detach consumer detaches them from the conversation.
+      payload: () => ({ case: "messageDeleted", value: create(MessageDeletedSchema, { messageId: id, mediaIds: found.message.attachments.map((a) => a.mediaId) }) }),
     });
     await redactMessage(this.core, caller.scope, found.log);
     await redactEdits(this.core, caller.scope, conversationId, found.log.seq);

@@ -30,4 +30,11 @@ export interface MediaAttacher {
    * cannot be reached (the caller then commits nothing).
    */
   attach(scope: TenantScope, conversationId: string, mediaIds: readonly string[], authority: AttachAuthority): Promise<AttachedMedia[]>;
+
+  /**
+   * Detaches media (1..10 unique ids) from `conversationId` after the message naming them was
+   * deleted for everyone, so its members can no longer read them through it. Idempotent.
+   * Rejects (UnavailableError or other) when the media service did not do it: the caller retries.
+   */
+  detach(scope: TenantScope, conversationId: string, mediaIds: readonly string[]): Promise<void>;
 }

@@ -1,8 +1,8 @@
 import type { Collection, CollectionOptions, Document } from "mongodb";
 import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoCollection, type MongoDb } from "@caas/shared";
 
-/** The collection operations the media Mongo adapters use: the shared ones plus deleteOne (the sweeper removes abandoned uploads). */
-export type MediaMongoCollection<T extends Document = Document> = MongoCollection<T> & Pick<Collection<T>, "deleteOne">;
+/** The collection operations the media Mongo adapters use: the shared ones plus deleteOne (the sweeper removes abandoned uploads) and deleteMany (DetachMedia). */
+export type MediaMongoCollection<T extends Document = Document> = MongoCollection<T> & Pick<Collection<T>, "deleteOne" | "deleteMany">;
 
 /**
  * A database as the media adapters see it (the driver's `Db` satisfies it). Only driver types

@@ -97,6 +97,14 @@ export function createMongoMediaStore(opts: { db: MediaMongoDb; collectionPrefix
       }
     },
 
+    async unlink(scope, conversationId, mediaIds) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      const ids = checkIdList("mediaIds", mediaIds);
+      if (ids.length === 0) return;
+      await links.deleteMany({ _id: { $in: ids.map((m) => `${tenantId}|${m}|${conversationId}`) } });
+    },
+
     async linkedTo(scope, conversationId, mediaIds) {
       const tenantId = tenantOf(scope);
       checkId("conversationId", conversationId);

@@ -34,6 +34,10 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
   const linkMany = db.transaction((tenantId: string, conversationId: string, ids: string[], time: number) => {
     for (const id of ids) linkOne.run(tenantId, id, conversationId, time);
   });
+  const unlinkOne = db.prepare("DELETE FROM media_links WHERE tenant_id = ? AND media_id = ? AND conversation_id = ?");
+  const unlinkMany = db.transaction((tenantId: string, conversationId: string, ids: string[]) => {
+    for (const id of ids) unlinkOne.run(tenantId, id, conversationId);
+  });
   const isLinked = db.prepare<[string, string, string], { media_id: string }>(
     "SELECT media_id FROM media_links WHERE tenant_id = ? AND conversation_id = ? AND media_id = ?",
   );
@@ -88,6 +92,11 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
     async link(scope, conversationId, mediaIds, linkTimeMs) {
       const tenantId = tenantOf(scope);
       linkMany(tenantId, checkId("conversationId", conversationId), checkIdList("mediaIds", mediaIds), checkCount("linkTimeMs", linkTimeMs));
+    },
+
+    async unlink(scope, conversationId, mediaIds) {
+      const tenantId = tenantOf(scope);
+      unlinkMany(tenantId, checkId("conversationId", conversationId), checkIdList("mediaIds", mediaIds));
     },
 
     async linkedTo(scope, conversationId, mediaIds) {

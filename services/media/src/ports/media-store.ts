@@ -73,6 +73,9 @@ export interface MediaStore {
    */
   link(scope: TenantScope, conversationId: string, mediaIds: readonly string[], linkTimeMs: number): Promise<void>;
 
+  /** Removes the links of `mediaIds` (at most 100) to `conversationId`. Idempotent; ids not linked are skipped. */
+  unlink(scope: TenantScope, conversationId: string, mediaIds: readonly string[]): Promise<void>;
+
   /** Which of `mediaIds` (at most 100) are linked to `conversationId`. */
   linkedTo(scope: TenantScope, conversationId: string, mediaIds: readonly string[]): Promise<Set<string>>;
 

@@ -92,6 +92,15 @@ export function mediaStoreContract(name: string, open: OpenTwoInstances<MediaSto
       expect(await inst.b.linkedConversations(scope, m1, { limit: 2 })).toEqual([convs[0], convs[2]]);
       expect(await inst.b.linkedConversations(scope, m1, { after: convs[2]!, limit: 10 })).toEqual([convs[3], convs[4]]);
       expect(await store.linkedConversations(scope, m2, { limit: 10 })).toEqual([convs[2]]);
+
+      // Unlinking removes only the named links, idempotently, and only in this tenant.
+      await store.unlink(freshTenantScope(), convs[2]!, [m1]);
+      expect(await store.linkedTo(scope, convs[2]!, [m1, m2])).toEqual(new Set([m1, m2]));
+      await inst.b.unlink(scope, convs[2]!, [m1, newId()]);
+      await store.unlink(scope, convs[2]!, [m1]);
+      expect(await store.linkedTo(scope, convs[2]!, [m1, m2])).toEqual(new Set([m2]));
+      expect(await store.linkedConversations(scope, m1, { limit: 10 })).toEqual([convs[0], convs[3], convs[4]]);
+      await store.unlink(scope, convs[2]!, []);
     });
 
     it("lists open uploads across tenants, oldest first, in bounded batches; removes abandoned ones once and closes the rest", async () => {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/media/v1/media_internal_service.proto.
  */
 export const file_caas_media_v1_media_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYTJsChRNZWRpYUludGVybmFsU2VydmljZRJUCgtBdHRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_caas_media_v1_media]);
+  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlMsIBChRNZWRpYUludGVybmFsU2VydmljZRJUCgtBdHRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlc3BvbnNlElQKC0RldGFjaE1lZGlhEiEuY2Fhcy5tZWRpYS52MS5EZXRhY2hNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkRldGFjaE1lZGlhUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_caas_media_v1_media]);
 
 /**
  * @generated from message caas.media.v1.AttachMediaRequest
@@ -86,6 +86,46 @@ export const AttachMediaResponseSchema: GenMessage<AttachMediaResponse> = /*@__P
   messageDesc(file_caas_media_v1_media_internal_service, 1);
 
 /**
+ * @generated from message caas.media.v1.DetachMediaRequest
+ */
+export type DetachMediaRequest = Message<"caas.media.v1.DetachMediaRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string conversation_id = 2;
+   */
+  conversationId: string;
+
+  /**
+   * @generated from field: repeated string media_ids = 3;
+   */
+  mediaIds: string[];
+};
+
+/**
+ * Describes the message caas.media.v1.DetachMediaRequest.
+ * Use `create(DetachMediaRequestSchema)` to create a new message.
+ */
+export const DetachMediaRequestSchema: GenMessage<DetachMediaRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 2);
+
+/**
+ * @generated from message caas.media.v1.DetachMediaResponse
+ */
+export type DetachMediaResponse = Message<"caas.media.v1.DetachMediaResponse"> & {
+};
+
+/**
+ * Describes the message caas.media.v1.DetachMediaResponse.
+ * Use `create(DetachMediaResponseSchema)` to create a new message.
+ */
+export const DetachMediaResponseSchema: GenMessage<DetachMediaResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 3);
+
+/**
  * Calls from other CAAS services. Every RPC requires a service token (`sub=svc:<name>`,
  * `aud=media`); user tokens get PERMISSION_DENIED. Requests name the tenant explicitly.
  *
@@ -106,6 +146,19 @@ export const MediaInternalService: GenService<{
     methodKind: "unary";
     input: typeof AttachMediaRequestSchema;
     output: typeof AttachMediaResponseSchema;
+  },
+  /**
+   * Detaches media from a conversation (chat calls it after a message with attachments was
+   * deleted for everyone): members of that conversation can no longer read them through it. The
+   * uploader still can, and so can members of other conversations the media is attached to.
+   * Unknown, deleted or unattached media are skipped. Idempotent.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.DetachMedia
+   */
+  detachMedia: {
+    methodKind: "unary";
+    input: typeof DetachMediaRequestSchema;
+    output: typeof DetachMediaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_media_v1_media_internal_service, 0);
