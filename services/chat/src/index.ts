@@ -13,7 +13,8 @@ import { openTenantPolicies } from "./tenant-policy.js";
 import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
-import { startMediaDetach, type RunningMediaDetach } from "./media-detach.js";
+import { startMediaDetach } from "./media-detach.js";
+import type { RunningChatConsumer } from "./chat-consumer.js";
 
 export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
 export { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
@@ -65,7 +66,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     });
     let closing: Promise<void> | undefined;
     let projector: RunningProjector | undefined;
-    let detach: RunningMediaDetach | undefined;
+    let detach: RunningChatConsumer | undefined;
     return {
       name: "chat",
       services: [ChatService, ChatInternalService],

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CHAT_EVENTS, scopeFromEvent, type EventBus, type Logger, type Subscription } from "@caas/shared";
+import { scopeFromEvent, type EventBus, type Logger } from "@caas/shared";
+import { startChatConsumer, type RunningChatConsumer } from "./chat-consumer.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
 
 /** The consumer group that detaches deleted messages' media; chat's instances share it. */
@@ -7,12 +8,6 @@ export const MEDIA_DETACH_GROUP = "chat.media-detach";
 
 /** Answers that will not change on a retry: the record is logged and skipped. */
 const PERMANENT = new Set([Code.InvalidArgument, Code.NotFound, Code.FailedPrecondition, Code.OutOfRange, Code.Unimplemented]);
-
-/** A running media-detach consumer. */
-export interface RunningMediaDetach {
-  /** Stops consuming; resolves when the record in hand is done. Idempotent. */
-  stop(): Promise<void>;
-}
 
 /**
  * Detaches the media of messages deleted for everyone (MessageDeleted.media_ids) from their
@@ -22,13 +17,15 @@ export interface RunningMediaDetach {
  * token) is retried by the bus and blocks this group's partition until it succeeds; an answer
  * that cannot change is logged and skipped. DetachMedia is idempotent, so redelivery is harmless.
  */
-export function startMediaDetach(opts: { bus: EventBus; media: MediaAttacher; logger: Logger }): RunningMediaDetach {
-  const { bus, media, logger } = opts;
-  let stopped = false;
-  const subscribed: Promise<Subscription | undefined> = bus
-    .subscribe(CHAT_EVENTS, { group: MEDIA_DETACH_GROUP, from: "earliest" }, async (record) => {
-      const { tenantId, conversationId, payload } = record.value;
-      if (payload.case !== "event" || stopped) return;
+export function startMediaDetach(opts: { bus: EventBus; media: MediaAttacher; logger: Logger }): RunningChatConsumer {
+  const { media, logger } = opts;
+  return startChatConsumer({
+    bus: opts.bus,
+    group: MEDIA_DETACH_GROUP,
+    logger,
+    unsubscribed: "deleted messages' media stay readable by members",
+    async handle({ tenantId, conversationId, payload }) {
+      if (payload.case !== "event") return;
       const deleted = payload.value.payload;
       if (deleted.case !== "messageDeleted" || deleted.value.mediaIds.length === 0) return;
       try {
@@ -38,22 +35,6 @@ export function startMediaDetach(opts: { bus: EventBus; media: MediaAttacher; lo
         if (code === undefined || !PERMANENT.has(code)) throw err;
         logger.error({ err, tenantId, conversationId, mediaIds: deleted.value.mediaIds }, "media of a deleted message could not be detached; skipped");
       }
-    })
-    .catch((err: unknown) => {
-      logger.error({ err }, "chat media detach: could not subscribe to the chat events; deleted messages' media stay readable by members");
-      return undefined;
-    });
-  let subscription: Subscription | undefined;
-  void subscribed.then((s) => {
-    subscription = s;
-    if (stopped) void s?.close().catch((err: unknown) => logger.warn({ err }, "chat media detach: closing the subscription failed"));
+    },
   });
-  let stopping: Promise<void> | undefined;
-  return {
-    stop: () =>
-      (stopping ??= (async () => {
-        stopped = true;
-        await subscription?.close();
-      })()),
-  };
 }

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
 import { CHAT_EVENTS, createLogger, createSqliteEventBus, systemClock, type EventBus, type TenantScope } from "@caas/shared";
-import { startMediaDetach, type RunningMediaDetach } from "../src/media-detach.js";
+import { startMediaDetach } from "../src/media-detach.js";
+import type { RunningChatConsumer } from "../src/chat-consumer.js";
 import type { MediaAttacher } from "../src/ports/media-attacher.js";
 
 const logger = createLogger({ service: "chat-test", instance: "t", level: "silent" });
@@ -21,7 +22,7 @@ const deleted = (seq: number, mediaIds: string[]) => record(seq, { case: "messag
 
 describe("chat's media-detach consumer (SQLite bus)", () => {
   let bus: EventBus | undefined;
-  let running: RunningMediaDetach | undefined;
+  let running: RunningChatConsumer | undefined;
   afterEach(async () => {
     await running?.stop();
     await bus?.close();

@@ -38,6 +38,22 @@ function requireService(ctx: HandlerContext): string {
 }
 
 /**
+ * The tenant, conversation and media ids AttachMedia and DetachMedia both take (protovalidate
+ * checks them at the edge; in-process callers skip the interceptor). Returns the media ids.
+ */
+function checkTarget(req: { tenantId: string; conversationId: string; mediaIds: string[] }): string[] {
+  if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+  if (!UUID.test(req.conversationId)) throw invalid("conversation_id", "must be a lowercase UUID");
+  const ids = req.mediaIds;
+  if (ids.length === 0 || ids.length > MAX_ATTACH) throw invalid("media_ids", `between 1 and ${MAX_ATTACH}`);
+  ids.forEach((id, i) => {
+    if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
+  });
+  if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+  return ids;
+}
+
+/**
  * caas.media.v1.MediaInternalService: chat attaches READY media to a conversation before it
  * commits a message naming them. The request names the tenant (the caller is a verified
  * service); the authority is the uploader (a send) or a conversation the media is already
@@ -48,14 +64,7 @@ export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInterna
 
   async attachMedia(req: AttachMediaRequest, ctx: HandlerContext): Promise<AttachMediaResponse> {
     requireService(ctx);
-    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
-    if (!UUID.test(req.conversationId)) throw invalid("conversation_id", "must be a lowercase UUID");
-    const ids = req.mediaIds;
-    if (ids.length === 0 || ids.length > MAX_ATTACH) throw invalid("media_ids", `between 1 and ${MAX_ATTACH}`);
-    ids.forEach((id, i) => {
-      if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
-    });
-    if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+    const ids = checkTarget(req);
     const authority = req.authority;
     if (authority.case === "uploaderId" && !USER_ID.test(authority.value)) throw invalid("uploader_id", "must be a user id");
     if (authority.case === "sourceConversationId" && !UUID.test(authority.value)) throw invalid("source_conversation_id", "must be a lowercase UUID");
@@ -83,14 +92,7 @@ export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInterna
   /** Removes the media's links to the conversation (after a delete for everyone); idempotent. */
   async detachMedia(req: DetachMediaRequest, ctx: HandlerContext): Promise<DetachMediaResponse> {
     requireService(ctx);
-    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
-    if (!UUID.test(req.conversationId)) throw invalid("conversation_id", "must be a lowercase UUID");
-    const ids = req.mediaIds;
-    if (ids.length === 0 || ids.length > MAX_ATTACH) throw invalid("media_ids", `between 1 and ${MAX_ATTACH}`);
-    ids.forEach((id, i) => {
-      if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
-    });
-    if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+    const ids = checkTarget(req);
     await this.deps.store.unlink(scopeForAdmin(req.tenantId), req.conversationId, ids);
     return create(DetachMediaResponseSchema, {});
   }

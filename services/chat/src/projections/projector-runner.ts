@@ -1,4 +1,5 @@
-import { CHAT_EVENTS, type EventBus, type Logger, type Subscription } from "@caas/shared";
+import type { EventBus, Logger } from "@caas/shared";
+import { startChatConsumer } from "../chat-consumer.js";
 import { ChatProjector, type ProjectorStores } from "./chat-projector.js";
 
 /** The consumer group of the chat projector: the instances of chat share the conversations between them. */
@@ -21,33 +22,25 @@ export interface RunningProjector {
 export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; logger: Logger }): RunningProjector {
   const { bus, logger } = opts;
   const projector = new ChatProjector(opts.stores, logger);
-  let stopped = false;
   const rebuilt = projector.rebuildIfStale().catch((err: unknown) => logger.error({ err }, "chat projections: rebuild failed; it runs again at the next start"));
-  const subscribed: Promise<Subscription | undefined> = bus
-    .subscribe(CHAT_EVENTS, { group: PROJECTOR_GROUP, from: "earliest" }, async (record) => {
-      const { tenantId, conversationId, payload } = record.value;
+  const consumer = startChatConsumer({
+    bus,
+    group: PROJECTOR_GROUP,
+    logger,
+    unsubscribed: "chat projections are applied by the commit path only",
+    async handle({ tenantId, conversationId, payload }) {
       // Envelope cases this version does not know are skipped (DESIGN "Cross-cutting rules").
-      if (payload.case !== "event" || stopped) return;
+      if (payload.case !== "event") return;
       await projector.handle({ tenantId, conversationId, seq: Number(payload.value.seq) });
-    })
-    .catch((err: unknown) => {
-      logger.error({ err }, "chat projections: could not subscribe to the chat events; the commit path still applies every change");
-      return undefined;
-    });
-  // A subscription still joining when the instance stops is closed once it is there, without waiting for it.
-  let subscription: Subscription | undefined;
-  void subscribed.then((s) => {
-    subscription = s;
-    if (stopped) void s?.close().catch((err: unknown) => logger.warn({ err }, "chat projections: closing the subscription failed"));
+    },
   });
   let stopping: Promise<void> | undefined;
   return {
     projector,
     stop: () =>
       (stopping ??= (async () => {
-        stopped = true;
         projector.stop();
-        await subscription?.close();
+        await consumer.stop();
         await rebuilt;
       })()),
   };
