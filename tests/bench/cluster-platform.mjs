@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
+import { startNodeFlags } from "./embedded-platform.mjs";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
@@ -118,7 +119,8 @@ export async function startClusterPlatform(run) {
         if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
         const logFile = join(dir, `${p.instanceId}.log`);
         const out = openSync(logFile, "a");
-        const child = run([exitWithParent, process.execPath, main], {
+        // The node flags of `npm start` (the Docker image sets the same in NODE_OPTIONS; ADR 0029).
+        const child = run([exitWithParent, process.execPath, ...startNodeFlags(), main], {
           cwd: repoRoot,
           env: {
             PATH: process.env.PATH ?? "",

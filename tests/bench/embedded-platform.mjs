@@ -38,6 +38,14 @@ export function quantiles(values) {
  * logged "platform ready". Variables named CAAS_BENCH_ENV_<NAME> are passed to it as <NAME>
  * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS); CAAS_BENCH_NODE_ARGS adds node flags.
  */
+/** The node flags in package.json's `start` script (`node <flags> services/...`), so the bench runs what users run. */
+export function startNodeFlags() {
+  const start = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts.start;
+  const m = /\bnode((?: --\S+)*) services\//.exec(start);
+  if (!m) throw new Error(`cannot find the node command in package.json's start script: ${start}`);
+  return m[1].split(" ").filter(Boolean);
+}
+
 export async function startEmbeddedPlatform(name = "bench") {
   const main = join(repoRoot, "services/platform/dist/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
@@ -46,8 +54,9 @@ export async function startEmbeddedPlatform(name = "bench") {
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
   for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
-  // CAAS_BENCH_NODE_ARGS: extra node flags for the platform (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = (process.env.CAAS_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // The node flags `npm start` runs the platform with (ADR 0029), then CAAS_BENCH_NODE_ARGS: extra
+  // flags for the platform (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = [...startNodeFlags(), ...(process.env.CAAS_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   const child = pinned(0, [...nodeArgs, main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -50,6 +50,20 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
  * stime are fields 14 and 15, in clock ticks of 10 ms): what the server spent, whatever else
  * the machine was running; NaN without /proc.
  */
+/**
+ * Waits until `pid` used under 10 % of a core over 500 ms (at most 30 s); returns how long it
+ * waited. Used after an overloaded ramp, before a measurement at a fixed rate.
+ */
+async function settle(pid) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 30_000) {
+    const c0 = cpuMs(pid);
+    await sleep(500);
+    if (cpuMs(pid) - c0 < 50) break;
+  }
+  return Date.now() - t0;
+}
+
 function cpuMs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -459,10 +473,13 @@ async function coordinate() {
         // Half of the highest sustained message rate in this shape.
         const maxMsgs = best.deliveredPerSec / size;
         const half = Math.max(1, Math.round(maxMsgs / 2));
+        // The ramp ends overloaded: wait until the server has worked off its backlog, or the first
+        // samples at half rate measure the ramp's queue (p99 swung between 23 and 197 ms before).
+        const settledMs = await settle(s.pid);
         const measured = await ask({ ...base, members, fixedRate: half, runId: runId++ });
         const st = measured.steps[0];
-        results.latency.push({ server: server.name, shape: `${rooms} conversations x ${size} members`, maxDeliveriesPerSec: best.deliveredPerSec, offeredMsgsPerSec: half, deliveredPerSec: st.deliveredPerSec, p50Ms: st.latency.p50, p99Ms: st.latency.p99, samples: st.latency.n, closed: st.closed, refused: measured.refused });
-        process.stderr.write(`${server.name} / latency at ${half} msgs/s: p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms\n`);
+        results.latency.push({ server: server.name, shape: `${rooms} conversations x ${size} members`, maxDeliveriesPerSec: best.deliveredPerSec, offeredMsgsPerSec: half, settledMs, deliveredPerSec: st.deliveredPerSec, p50Ms: st.latency.p50, p99Ms: st.latency.p99, samples: st.latency.n, closed: st.closed, refused: measured.refused });
+        process.stderr.write(`${server.name} / latency at ${half} msgs/s (after ${settledMs} ms settling): p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms\n`);
       }
       if (only.has("memory")) {
         if (only.has("fanout") || only.has("latency")) {
