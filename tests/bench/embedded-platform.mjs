@@ -46,7 +46,7 @@ export function startNodeFlags() {
   return m[1].split(" ").filter(Boolean);
 }
 
-export async function startEmbeddedPlatform(name = "bench") {
+export async function startEmbeddedPlatform(name = "bench", opts = {}) {
   const main = join(repoRoot, "services/platform/dist/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\``);
   const dir = mkdtempSync(join(tmpdir(), `caas-${name}-`));
@@ -56,7 +56,7 @@ export async function startEmbeddedPlatform(name = "bench") {
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
   // The node flags `npm start` runs the platform with (ADR 0029), then CAAS_BENCH_NODE_ARGS: extra
   // flags for the platform (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = [...startNodeFlags(), ...(process.env.CAAS_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+  const nodeArgs = [...startNodeFlags(), ...(opts.nodeArgs ?? []), ...(process.env.CAAS_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   const child = pinned(0, [...nodeArgs, main], { cwd: repoRoot, env, stdio: ["pipe", openSync(logFile, "a"), openSync(logFile, "a")] });
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -27,9 +27,10 @@
 //        node tests/bench/realtime.bench.mjs --hub [connections=1000] [events/s=200] [seconds=8]
 //        (the socket service's fan-out alone: see hubBench)
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import http from "node:http";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -44,6 +45,24 @@ import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { haveTaskset, pinned, quantiles, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
 
 const self = fileURLToPath(import.meta.url);
+/** Node flags for every server under test: SIGUSR2 then runs a full GC (gc-on-signal.cjs). */
+const GC_ON_SIGNAL = ["--expose-gc", "--require", join(repoRoot, "tests/bench/gc-on-signal.cjs")];
+
+/** Where servers write their memory use after a full GC (gc-on-signal.cjs). */
+const MEMORY_FILE = process.env.CAAS_BENCH_MEMORY_FILE ?? join(mkdtempSync(join(tmpdir(), "caas-bench-mem-")), "memory.jsonl");
+process.env.CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // bare servers inherit the environment
+process.env.CAAS_BENCH_ENV_CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // the platform gets CAAS_BENCH_ENV_*
+
+/** The JS heap `pid` holds after a full garbage collection, in KiB (SIGUSR2, see GC_ON_SIGNAL). */
+async function liveHeapKiB(pid) {
+  const lines = () => (existsSync(MEMORY_FILE) ? readFileSync(MEMORY_FILE, "utf8").trim().split("\n").filter(Boolean) : []);
+  const n = lines().length;
+  process.kill(pid, "SIGUSR2");
+  for (let i = 0; i < 100 && lines().length === n; i++) await sleep(50);
+  const m = JSON.parse(lines().at(-1));
+  return (m.heapUsed + m.external) / 1024;
+}
+
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
 /**
  * CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat (utime and
@@ -303,7 +322,7 @@ async function loadMain() {
 // The coordinator.
 
 async function startBare(mode) {
-  const child = pinned(0, [self, "--bare", mode], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  const child = pinned(0, [...GC_ON_SIGNAL, self, "--bare", mode], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
   for await (const chunk of child.stdout) {
     out += chunk;
@@ -438,7 +457,7 @@ async function coordinate() {
   const results = { node: process.version, cpu: cpus()[0]?.model, cpus: cpus().length, pinned: haveTaskset, stepSeconds, fanout: [], latency: [], memory: [] };
   const textBytes = 100;
   const servers = [
-    { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt") },
+    { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
     { name: "bare ws, one write per message", kind: "direct", start: () => startBare("direct") },
     { name: "bare ws, coalesced per tick", kind: "coalesced", start: () => startBare("coalesced") },
   ];
@@ -492,14 +511,28 @@ async function coordinate() {
         const members = server.kind === "ours" ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
         await sleep(2000);
         const before = rssKiB(s.pid);
+        const heapBefore = await liveHeapKiB(s.pid);
         load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);
         const opened = (await replies.next()).value;
         await sleep(3000);
         const after = rssKiB(s.pid);
+        // RSS as the operator sees it right after the connections arrived (authentication garbage
+        // and heap growth included), and the live JS heap after a full GC in the server: what the
+        // connections' objects really hold (socket buffers and other native memory not included).
+        const heapAfter = await liveHeapKiB(s.pid);
         load.stdin.write("done\n");
         await replies.next();
-        results.memory.push({ server: server.name, connections: opened.open, closedEarly: opened.closed, rssBeforeMiB: Math.round(before / 1024), rssAfterMiB: Math.round(after / 1024), kibPerConnection: Number(((after - before) / opened.open).toFixed(2)) });
-        process.stderr.write(`${server.name}: ${((after - before) / opened.open).toFixed(2)} KiB per idle connection\n`);
+        const perConnection = (a, b) => Number(((a - b) / opened.open).toFixed(2));
+        results.memory.push({
+          server: server.name,
+          connections: opened.open,
+          closedEarly: opened.closed,
+          rssBeforeMiB: Math.round(before / 1024),
+          rssAfterMiB: Math.round(after / 1024),
+          kibPerConnection: perConnection(after, before),
+          liveHeapKibPerConnection: perConnection(heapAfter, heapBefore),
+        });
+        process.stderr.write(`${server.name}: ${perConnection(after, before)} KiB RSS per idle connection, ${perConnection(heapAfter, heapBefore)} KiB of live JS heap\n`);
       }
     } finally {
       await s.stop();
