@@ -171,6 +171,20 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
   });
 });
 
+/**
+ * A chat whose conversation list takes a while to load, as it does over the network: the window
+ * in which a check-then-register count let every concurrent connection in.
+ */
+function slowListChat(): ChatClient {
+  return {
+    ...fakeChat(),
+    listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return fakeChat().listConversations(req as never, opts as never);
+    },
+  } as unknown as ChatClient;
+}
+
 describe("session limits", () => {
   it("refuses sends beyond the in-flight bound with RESOURCE_EXHAUSTED and retry_after; the connection stays usable", async () => {
     let release!: () => void;
@@ -241,15 +255,7 @@ describe("session limits", () => {
   it("admits exactly the bound of a user's connections authenticating at once, across instances, and frees each place when it ends", async () => {
     const MAX = 3;
     const EXTRA = 5;
-    // Loading the conversation list takes a while, as it does over the network: the window in
-    // which a check-then-register count let every concurrent connection in.
-    const slowChat = {
-      ...fakeChat(),
-      listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
-        await new Promise((r) => setTimeout(r, 20));
-        return fakeChat().listConversations(req as never, opts as never);
-      },
-    } as unknown as ChatClient;
+    const slowChat = slowListChat();
     const shared = createMemoryPresence({ clock: systemClock });
     const instance = (id: string) =>
       new SessionRegistry({
@@ -286,13 +292,7 @@ describe("session limits", () => {
 
   it("without a Presence port counts this instance's places, as exactly: concurrent connections get the bound, no more", async () => {
     const MAX = 2;
-    const slowChat = {
-      ...fakeChat(),
-      listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
-        await new Promise((r) => setTimeout(r, 20));
-        return fakeChat().listConversations(req as never, opts as never);
-      },
-    } as unknown as ChatClient;
+    const slowChat = slowListChat();
     const reg = new SessionRegistry({ verifier, chat: slowChat, hub: new Hub(), clock: systemClock, logger, limits: { ...limits, maxConnectionsPerUser: MAX } });
     const attempts = await Promise.all(Array.from({ length: 6 }, (_, i) => openSession(reg, `t1.ben.s${i}`)));
     expect(attempts.filter((a) => a.opened)).toHaveLength(MAX);
