@@ -1,23 +1,9 @@
 import { mkdirSync } from "node:fs";
-import { ConfigError, createLogger, loadConfig, type Config } from "@caas/shared";
+import { createLogger, startConfig } from "@caas/shared";
 import { startEmbeddedPlatform } from "./platform.js";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`caas: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
-if (config.mode !== "embedded") {
-  process.stderr.write(
-    "caas: npm start runs the embedded platform; in cluster mode start each service with `node services/<name>/dist/main.js` (README \"Cluster mode\")\n",
-  );
-  process.exit(2);
-}
+// Validated before anything opens; `--check-config` prints the settings and exits here.
+const config = startConfig("platform");
 mkdirSync(config.dataDir, { recursive: true });
 const log = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel });
 const platform = await startEmbeddedPlatform({ config });

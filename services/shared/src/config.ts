@@ -1,5 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { kafkaBrokersProblem, maskSecrets, mongoUrlProblem, s3EndpointProblem, urlProblem } from "./config-addresses.js";
+import { clusterNeedProblems } from "./config-needs.js";
 import { DEFAULT_TENANT_RATE_FACTOR, parseRateLimits, type RateLimitConfig } from "./rate-limits.js";
 
 /** The services of the mesh, in the order the platform starts them. */
@@ -119,6 +121,11 @@ export interface Config {
    */
   adminToken?: string;
   version: string;
+  /**
+   * CAAS_CHECK_CONFIG=1 (or the `--check-config` flag): validate, print the resolved settings with
+   * secrets masked and exit without opening a connection (config-check.ts).
+   */
+  checkOnly: boolean;
 }
 
 /** CAAS_ADMIN_TOKEN must be at least this long (the auth service hashes it; nothing is stored). */
@@ -136,9 +143,10 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 /**
  * Reads and validates configuration from environment variables (README "Configuration" lists
  * them). Unknown `CAAS_*` variables are reported too: a typo must not silently fall back to a
- * default.
+ * default. With `service`, also what that service needs in cluster mode (config-needs.ts), so every
+ * problem is reported at once.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: ServiceName): Config {
   const problems: string[] = [];
   const known = new Set<string>();
   const get = (name: string): string | undefined => {
@@ -157,27 +165,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (n < min || n > max) problems.push(`${name}=${n} is outside ${min}..${max}`);
     return n;
   };
-  const url = (name: string): string | undefined => {
+  const flag = (name: string): boolean => {
+    const raw = get(name);
+    if (raw === undefined || raw === "0" || raw === "false") return false;
+    if (raw === "1" || raw === "true") return true;
+    problems.push(`${name}=${JSON.stringify(raw)} must be 1 or 0`);
+    return false;
+  };
+  /**
+   * A server address: `check` (config-addresses.ts) says what is wrong; the problem line names
+   * the variable and shows the value with any password masked.
+   */
+  const address = (name: string, check: (raw: string) => string | undefined): string | undefined => {
     const raw = get(name);
     if (raw === undefined) return undefined;
-    try {
-      const u = new URL(raw);
-      if (!/^(https?|mongodb(\+srv)?|redis|rediss):$/.test(u.protocol)) {
-        problems.push(`${name}=${raw} has an unsupported scheme ${u.protocol}`);
-      }
-    } catch {
-      problems.push(`${name}=${JSON.stringify(raw)} is not a URL`);
-    }
+    const problem = check(raw);
+    if (problem !== undefined) problems.push(`${name}=${JSON.stringify(maskSecrets(raw))} ${problem}`);
     return raw;
   };
-
-  /** A URL setting that must name a Redis server (the generic check also admits http and mongodb). */
-  const redisOnly = (value: string | undefined, name: string): string | undefined => {
-    if (value !== undefined && URL.canParse(value) && !/^rediss?:$/.test(new URL(value).protocol)) {
-      problems.push(`${name}=${value} must be a redis:// or rediss:// URL`);
-    }
-    return value;
-  };
+  const httpUrl = (name: string) => address(name, (raw) => urlProblem(raw, ["http:", "https:"]));
+  const redisUrl = (name: string) => address(name, (raw) => urlProblem(raw, ["redis:", "rediss:"]));
 
   const modeRaw = get("CAAS_MODE") ?? "embedded";
   let mode: RunMode = "embedded";
@@ -203,27 +210,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
           peers[name].push(item.replace(/\/+$/, ""));
         } catch {
-          problems.push(`CAAS_${upper}_URL has an entry ${JSON.stringify(item)} that is not an http(s) URL`);
+          problems.push(`CAAS_${upper}_URL has an entry ${JSON.stringify(maskSecrets(item))} that is not an http(s) URL`);
         }
       }
     }
   }
 
+  const kafkaBrokers = (get("CAAS_KAFKA_BROKERS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const brokersProblem = kafkaBrokersProblem(kafkaBrokers);
+  if (brokersProblem !== undefined) problems.push(`CAAS_KAFKA_BROKERS ${brokersProblem}`);
   const cluster: ClusterEndpoints = {
-    mongoUrl: url("CAAS_MONGO_URL"),
+    mongoUrl: address("CAAS_MONGO_URL", mongoUrlProblem),
     mongoDb: get("CAAS_MONGO_DB") ?? "caas",
-    kafkaBrokers: (get("CAAS_KAFKA_BROKERS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    kafkaBrokers,
     kafkaPrefix: get("CAAS_KAFKA_PREFIX") ?? "",
     kafkaReplicationFactor: int("CAAS_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
-    schemaRegistryUrl: url("CAAS_SCHEMA_REGISTRY_URL"),
-    redisUrl: redisOnly(url("CAAS_REDIS_URL"), "CAAS_REDIS_URL"),
-    redisGatewayUrl: redisOnly(url("CAAS_REDIS_GATEWAY_URL"), "CAAS_REDIS_GATEWAY_URL"),
-    redisSocketUrl: redisOnly(url("CAAS_REDIS_SOCKET_URL"), "CAAS_REDIS_SOCKET_URL"),
-    redisComplianceUrl: redisOnly(url("CAAS_REDIS_COMPLIANCE_URL"), "CAAS_REDIS_COMPLIANCE_URL"),
-    redisCryptoUrl: redisOnly(url("CAAS_REDIS_CRYPTO_URL"), "CAAS_REDIS_CRYPTO_URL"),
-    elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
-    s3Endpoint: url("CAAS_S3_ENDPOINT"),
-    s3PublicEndpoint: url("CAAS_S3_PUBLIC_ENDPOINT"),
+    schemaRegistryUrl: httpUrl("CAAS_SCHEMA_REGISTRY_URL"),
+    redisUrl: redisUrl("CAAS_REDIS_URL"),
+    redisGatewayUrl: redisUrl("CAAS_REDIS_GATEWAY_URL"),
+    redisSocketUrl: redisUrl("CAAS_REDIS_SOCKET_URL"),
+    redisComplianceUrl: redisUrl("CAAS_REDIS_COMPLIANCE_URL"),
+    redisCryptoUrl: redisUrl("CAAS_REDIS_CRYPTO_URL"),
+    elasticsearchUrl: httpUrl("CAAS_ELASTICSEARCH_URL"),
+    s3Endpoint: address("CAAS_S3_ENDPOINT", s3EndpointProblem),
+    s3PublicEndpoint: address("CAAS_S3_PUBLIC_ENDPOINT", s3EndpointProblem),
     s3AccessKey: get("CAAS_S3_ACCESS_KEY"),
     s3SecretKey: get("CAAS_S3_SECRET_KEY"),
     s3Bucket: get("CAAS_S3_BUCKET") ?? "caas-media",
@@ -254,8 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
   };
 
-  const mediaPublicUrl = url("CAAS_MEDIA_PUBLIC_URL");
-  if (mediaPublicUrl !== undefined && !/^https?:\/\/[^/?#]+\/blobs\/?$/.test(mediaPublicUrl)) {
+  const mediaPublicUrl = httpUrl("CAAS_MEDIA_PUBLIC_URL");
+  if (mediaPublicUrl !== undefined && URL.canParse(mediaPublicUrl) && !/^https?:\/\/[^/?#]+\/blobs\/?$/.test(mediaPublicUrl)) {
     problems.push(`CAAS_MEDIA_PUBLIC_URL=${mediaPublicUrl} must be an http(s) URL whose path is /blobs (proxied unchanged to media's /blobs/)`);
   }
   const mediaSweepIntervalMs = int("CAAS_MEDIA_SWEEP_INTERVAL_MS", 60_000, 0, 86_400_000);
@@ -284,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
     version: get("CAAS_VERSION") ?? "0.1.0",
+    checkOnly: flag("CAAS_CHECK_CONFIG"),
   };
 
   for (const name of Object.keys(env)) {
@@ -295,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (cluster.kafkaBrokers.length === 0) problems.push("CAAS_KAFKA_BROKERS is required in cluster mode");
     if (!cluster.schemaRegistryUrl) problems.push("CAAS_SCHEMA_REGISTRY_URL is required in cluster mode");
   }
+  if (service !== undefined) problems.push(...clusterNeedProblems(service, config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

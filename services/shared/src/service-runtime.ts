@@ -7,7 +7,8 @@ import { createEventBusForConfig } from "./bus/bus-factory.js";
 import type { EventBus } from "./bus/event-bus.js";
 import { PeerDirectory } from "./clients.js";
 import { systemClock, type Clock } from "./clock.js";
-import { ConfigError, loadConfig, type Config, type ServiceName } from "./config.js";
+import { startConfig } from "./config-check.js";
+import type { Config, ServiceName } from "./config.js";
 import { UnimplementedError } from "./errors.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startServiceHost, type RunningService, type ServiceDefinition } from "./server/service-host.js";
@@ -59,20 +60,14 @@ export function notBuiltYet<T extends DescService>(service: T, issue: string): S
 }
 
 /**
- * Runs one service as its own process (cluster mode): validated configuration, peers from
- * configuration, one listener, and a graceful stop on SIGTERM/SIGINT.
+ * Runs one service as its own process (cluster mode): validated configuration (with
+ * `--check-config` or CAAS_CHECK_CONFIG=1 only that: see startConfig), peers from configuration,
+ * one listener, and a graceful stop on SIGTERM/SIGINT.
  */
 export async function runStandalone(name: ServiceName, factory: ServiceFactory): Promise<RunningService> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${name}: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  // Every setting this service needs is checked before anything opens; `--check-config` prints
+  // the resolved settings and exits here.
+  const config = startConfig(name);
   const logger = createLogger({ service: name, instance: config.instanceId, level: config.logLevel });
   const peers = PeerDirectory.fromConfig(config);
   const bus = await createEventBusForConfig(config, logger, systemClock);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import type { Clock } from "../clock.js";
+import { maskSecrets } from "../config-addresses.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
@@ -21,7 +22,7 @@ export async function createEventBusForConfig(config: Config, logger: Logger, cl
       return createSqliteEventBus({ path, clock, logger });
     }
     case "cluster": {
-      logger.info({ adapter: "kafka", brokers: config.cluster.kafkaBrokers, registry: config.cluster.schemaRegistryUrl }, "event bus");
+      logger.info({ adapter: "kafka", brokers: config.cluster.kafkaBrokers, registry: maskSecrets(config.cluster.schemaRegistryUrl ?? "") }, "event bus");
       return createKafkaEventBus({
         brokers: config.cluster.kafkaBrokers,
         schemaRegistryUrl: config.cluster.schemaRegistryUrl!,
