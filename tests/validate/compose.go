@@ -83,7 +83,7 @@ var (
 
 // caasNeeds is the platform contract: which servers each service kind needs.
 var caasNeeds = map[string][][]string{
-	"gateway":    {envRedisGateway},
+	"gateway":    {envKafka, envSchemaReg, envRedisGateway},
 	"auth":       {envMongo, envKafka, envSchemaReg, envRedis},
 	"chat":       {envMongo, envKafka, envSchemaReg, envRedis},
 	"socket":     {envKafka, envSchemaReg, envRedisSocket},
@@ -129,10 +129,16 @@ const (
 // interpolation, normalization, consistency checks such as depends_on targets), with
 // the repository root as project directory and a fixed environment.
 func LoadCompose(ctx context.Context, file, projectDir string) (*types.Project, error) {
+	return LoadComposeWithEnv(ctx, file, projectDir, composeEnv)
+}
+
+// LoadComposeWithEnv is LoadCompose with `env` (KEY=value entries) as the whole environment the
+// file is interpolated with, e.g. the values of .env.example.
+func LoadComposeWithEnv(ctx context.Context, file, projectDir string, env []string) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions([]string{file},
 		cli.WithName("caas"),
 		cli.WithWorkingDirectory(projectDir),
-		cli.WithEnv(composeEnv),
+		cli.WithEnv(env),
 		cli.WithInterpolation(true),
 		cli.WithNormalization(true),
 		cli.WithConsistency(true),
