@@ -107,7 +107,7 @@ describe("docker-compose.yml with a bad setting: one line naming the variable, e
 
   it("media without its S3 secret key, and a Redis URL with a password and a bad scheme", async () => {
     const media = services.find((s) => s.name === "media")!;
-    const env = { ...media.environment, CAAS_REDIS_URL: "http://:compose-redis-password@redis:6379" };
+    const env: Record<string, string> = { ...media.environment, CAAS_REDIS_URL: "http://:compose-redis-password@redis:6379" };
     delete env.CAAS_S3_SECRET_KEY;
     const r = await runEntryPoint(media.main, env);
     expect(r.code).toBe(2);
