@@ -28,6 +28,13 @@ export interface SpawnedCluster extends SpawnedPlatform {
   start(instanceId: string): Promise<void>;
 }
 
+/** One process of a cluster about to start, with the port it will listen on. */
+export interface PlannedInstance {
+  service: string;
+  instanceId: string;
+  port: number;
+}
+
 /** The processes of a cluster: every service once, chat and socket twice (DESIGN). */
 export const CLUSTER_LAYOUT: { service: string; instanceId: string }[] = [
   { service: "auth", instanceId: "auth-1" },
@@ -79,6 +86,11 @@ export async function spawnCluster(opts: {
   serverEnv: Record<string, string>;
   /** Which processes to start (default CLUSTER_LAYOUT); a test may start a private subset. */
   layout?: { service: string; instanceId: string }[];
+  /**
+   * The whole environment of each process, given every planned instance and its port, instead of
+   * the default one (the compose-topology test runs compose's own environments).
+   */
+  envFor?: (instance: PlannedInstance, all: PlannedInstance[]) => Record<string, string>;
 }): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
   const planned = await Promise.all(
@@ -101,7 +113,7 @@ export async function spawnCluster(opts: {
     const since = Date.now() - 1;
     const child = spawn(process.execPath, [exitWithParent, process.execPath, main], {
       cwd: repoRoot,
-      env: {
+      env: opts.envFor?.(p, planned) ?? {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
         KAFKAJS_NO_PARTITIONER_WARNING: "1",
