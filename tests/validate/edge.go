@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -10,7 +11,7 @@ import (
 )
 
 // CheckEnvoyAgainstCompose checks the two files against each other: every Envoy upstream
-// endpoint is a compose service, on the port that service listens on, and the envoy
+// endpoint is a compose service, on a port that service listens on (listenPorts), and the envoy
 // service waits for it to be healthy.
 func CheckEnvoyAgainstCompose(b *bootstrapv3.Bootstrap, project *types.Project) error {
 	p := &problems{}
@@ -29,10 +30,10 @@ func CheckEnvoyAgainstCompose(b *bootstrapv3.Bootstrap, project *types.Project) 
 				p.add("envoy cluster %q: endpoint host %q is not a compose service", cluster, host)
 				continue
 			}
-			if kind, ok := caasInstances[host]; ok {
-				if want := strconv.Itoa(caasPorts[kind]); portStr != want {
-					p.add("envoy cluster %q: endpoint %s, but %s listens on %s", cluster, hp, host, want)
-				}
+			// The port the service really listens on (a CAAS service: its CAAS_<KIND>_PORT).
+			port, _ := strconv.Atoi(portStr)
+			if ports := listenPorts(host, project.Services[host]); !slices.Contains(ports, port) {
+				p.add("envoy cluster %q: endpoint %s, but %s listens on %v", cluster, hp, host, ports)
 			}
 			if ok && envoySvc.DependsOn[host].Condition != types.ServiceConditionHealthy {
 				p.add("envoy cluster %q: compose service envoy does not wait for %q to be healthy", cluster, host)
