@@ -32,8 +32,14 @@ LOG4J_VERSION=2.25.5
 MVN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
 # ---- ports / credentials --------------------------------------------------------------------
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
+# Kafka's ports (node i of a 3-broker cluster: these + 10*(i-1)); overridable to run a second
+# Kafka beside the shared one (another CAAS_INFRA_HOME, other ports).
+KAFKA_PORT="${CAAS_INFRA_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${CAAS_INFRA_KAFKA_CONTROLLER_PORT:-19093}"
+# 1 (default): one KRaft node, replication factor 1. 3: three combined broker+controller nodes,
+# replication factor 3 and min.insync.replicas 2, as docker-compose.yml runs them.
+KAFKA_NODES="${CAAS_KAFKA_BROKERS_COUNT:-1}"
+[[ "$KAFKA_NODES" == 1 || "$KAFKA_NODES" == 3 ]] || { printf '[caas-infra] ERROR: CAAS_KAFKA_BROKERS_COUNT=%s: 1 or 3\n' "$KAFKA_NODES" >&2; exit 1; }
 SR_PORT=18081
 SR_MGMT_PORT=18082
 FERRET_PORT=27018
