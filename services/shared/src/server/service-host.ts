@@ -50,6 +50,12 @@ export interface ServiceDefinition {
    * same shared resolver with its API-key and admin credentials added.
    */
   principalResolver?: PrincipalResolver;
+  /**
+   * Runs first for every HTTP request on the listener, RPCs included, on both protocols; returns
+   * true when it has answered the request itself (the gateway's CORS preflights). It may also set
+   * response headers and return false to let the request go on.
+   */
+  httpFilter?: (req: HttpRequest, res: HttpResponse) => boolean;
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Called after the listener is bound, with its base URL (the host always passes it), before the service reports SERVING (start consumers). */
@@ -164,10 +170,11 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     },
   });
 
+  const filter = definition.httpFilter;
   const listener = new DualListener({
     host: config.host,
     port: opts.port ?? config.ports[definition.name as keyof Config["ports"]] ?? 0,
-    handler,
+    handler: filter ? (req, res) => filter(req, res) || handler(req, res) : handler,
     onUpgrade: definition.onUpgrade,
   });
   const port = await listener.listen();
