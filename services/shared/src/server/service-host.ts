@@ -117,7 +117,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
 
   const interceptors: Interceptor[] = [
     createCorrelationInterceptor({ logger }),
-    createLoggingInterceptor({ logger }),
+    createLoggingInterceptor({ logger, shutdownSignal: shutdown.signal }),
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
     createInternalServiceInterceptor(),
