@@ -95,6 +95,29 @@ function browserEdgeSuite(gateway: string, adminCredential: () => string) {
     expect(other.headers.get("access-control-expose-headers")).toBeNull();
   });
 
+  it("serves gRPC-web text mode through the gateway to an allowed origin (Google's grpc-web client's default)", async () => {
+    const body = Buffer.alloc(5); // one empty ListConversationsRequest
+    const res = await fetch(`${gateway}/caas.chat.v1.ChatService/ListConversations`, {
+      method: "POST",
+      headers: { origin: TEST_ALLOWED_ORIGIN, "content-type": "application/grpc-web-text", "x-grpc-web": "1", authorization: `Bearer ${t.token("ada")}` },
+      body: body.toString("base64"),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/grpc-web-text+proto");
+    expect(res.headers.get("access-control-allow-origin")).toBe(TEST_ALLOWED_ORIGIN);
+    const text = await res.text();
+    const bytes = Buffer.concat((text.match(/[A-Za-z0-9+/]*={0,2}/g) ?? []).filter(Boolean).map((x) => Buffer.from(x, "base64")));
+    // The last frame is the trailer (flag 0x80) with grpc-status 0.
+    let at = 0;
+    let trailer = "";
+    while (at < bytes.length) {
+      const len = bytes.readUInt32BE(at + 1);
+      if (bytes[at]! & 0x80) trailer = bytes.subarray(at + 5, at + 5 + len).toString("latin1");
+      at += 5 + len;
+    }
+    expect(trailer).toMatch(/grpc-status:\s*0/);
+  });
+
   it("relays /ws: an allowed browser origin and a client without Origin authenticate, send, get the ack and the live event", async () => {
     const chat = createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(t.token("ada"))] }));
     const { conversation } = await chat.createConversation({ type: ConversationType.DIRECT, memberIds: ["bea"] });

@@ -3,7 +3,6 @@ import type http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "@caas/gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "@caas/gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -22,6 +21,7 @@ import { createHealthService, HealthRegistry, ServingStatus } from "./health.js"
 import { InflightTracker } from "./inflight.js";
 import { DualListener } from "./listener.js";
 import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
+import { createRpcHandler } from "./rpc-handler.js";
 
 type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -147,8 +147,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     ...definition.httpRoutes,
   };
 
-  const handler = connectNodeAdapter({
+  const handler = createRpcHandler({
     routes,
+    logger,
     interceptors,
     readMaxBytes: config.limits.readMaxBytes,
     writeMaxBytes: config.limits.writeMaxBytes,
