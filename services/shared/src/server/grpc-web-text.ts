@@ -8,10 +8,10 @@ const TEXT_CONTENT_TYPE = /^application\/grpc-web-text(\+proto)?$/i;
  * Serves `application/grpc-web-text` on a connect-es method handler, which refuses it (415):
  * the request body is base64-decoded and handed to the handler as `application/grpc-web+proto`,
  * and the response body (messages and the trailer frame) is base64-encoded back, chunk by chunk,
- * as `application/grpc-web-text+proto`. Each written chunk is padded base64 of its own, which the
- * gRPC-web protocol allows (PROTOCOL-WEB.md: the client decodes padded chunks; Envoy's grpc_web
- * filter writes them the same way), so server streams are not buffered. Other content types pass
- * through untouched.
+ * as `application/grpc-web-text+proto`. Each written chunk (a message or the trailer) is padded
+ * base64 of its own, as the gRPC-web protocol has it (PROTOCOL-WEB.md: messages are encoded and
+ * flushed atomically; clients accept padding anywhere), so server streams are not buffered.
+ * Other content types pass through untouched.
  */
 export function withGrpcWebText(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
