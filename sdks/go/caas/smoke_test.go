@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/caas-dev/caas/sdks/go/caas"
 	authv1 "github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1"
@@ -170,6 +173,24 @@ func TestTwoUsersExchangeALiveMessage(t *testing.T) {
 	}
 	if tokens["alice"].Current().GetAccessToken() == before {
 		t.Fatal("Refresh kept the same access token")
+	}
+
+	// The grpc-go stubs reach the same gateway (gRPC over h2c, the token as per-call metadata).
+	conn, err := grpc.NewClient(strings.TrimPrefix(gateway, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	defer conn.Close()
+	bobToken, err := tokens["bob"].Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := chatv1.NewChatServiceClient(conn).ListConversations(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+bobToken), &chatv1.ListConversationsRequest{})
+	if err != nil {
+		t.Fatalf("grpc-go ListConversations: %v", err)
+	}
+	if len(listed.GetConversations()) != 1 || listed.GetConversations()[0].GetConversation().GetId() != dm {
+		t.Fatalf("grpc-go ListConversations: %v, want only %s", listed.GetConversations(), dm)
 	}
 
 	// bob goes away; alice sends; bob resumes from his cursor and gets what he missed.
