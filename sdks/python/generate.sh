@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 py="${PYTHON:-python}"
 root=../..
-rm -rf src/caas/auth src/caas/chat src/caas/events src/caas/gateway src/caas/media src/caas/realtime src/caas/search src/buf
-mkdir -p src
+# Every package under src/caas is generated (the hand-written modules sit at its top level).
+mkdir -p src/caas
+find src/caas -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+rm -rf src/buf
 mapfile -t protos < <(cd "$root/proto" && find caas -name '*.proto' | sort)
 "$py" -m grpc_tools.protoc -I"$root/proto" -I"$root/vendor/proto" --python_out=src --pyi_out=src --grpc_python_out=src "${protos[@]}"
 "$py" -m grpc_tools.protoc -I"$root/vendor/proto" --python_out=src --pyi_out=src buf/validate/validate.proto
