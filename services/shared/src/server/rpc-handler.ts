@@ -23,14 +23,15 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
  * with console.error.
  */
 export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...opts });
-  opts.routes(router);
+  const { routes, fallback, logger, ...routerOptions } = opts;
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...routerOptions });
+  routes(router);
   const paths = new Map<string, UniversalHandler>();
   for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(h));
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {
-      opts.fallback(req, res);
+      fallback(req, res);
       return;
     }
     const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
@@ -40,8 +41,8 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
         // Writing to a client that has gone (connect-node reports it as Aborted) is no failure.
         const gone = ConnectError.from(reason).code === Code.Aborted || uReq.signal.aborted;
         const fields = { rpc: `${handler.service.typeName}/${handler.method.name}`, err: reason };
-        if (gone) opts.logger.debug(fields, "response not delivered: the client has gone");
-        else opts.logger.error(fields, "response failed");
+        if (gone) logger.debug(fields, "response not delivered: the client has gone");
+        else logger.error(fields, "response failed");
       });
   };
 }
