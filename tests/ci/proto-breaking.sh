@@ -9,7 +9,9 @@ if ! git rev-parse --verify --quiet "$base^{commit}" >/dev/null; then
   echo "proto-breaking: no base commit $base (first commit?): nothing to compare"
   exit 0
 fi
-if ! git ls-tree -r --name-only "$base" | grep -q '^buf.yaml$'; then
+# (git cat-file, not `ls-tree | grep -q`: under pipefail grep's early exit SIGPIPEs ls-tree on a
+# large tree and the check would wrongly skip.)
+if ! git cat-file -e "$base:buf.yaml" 2>/dev/null; then
   echo "proto-breaking: $base has no buf.yaml: nothing to compare"
   exit 0
 fi

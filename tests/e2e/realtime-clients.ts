@@ -78,12 +78,16 @@ export class RealtimeConnection {
   }
 }
 
-/** A WebSocket client at /ws (binary frames); resolves once the socket is open. */
+/**
+ * A WebSocket client at /ws (binary frames); resolves once the socket is open. `origin` sends an
+ * Origin header as a browser page on that origin would.
+ */
 export async function wsConnection(
   baseUrl: string,
   label = "ws",
+  opts: { origin?: string } = {},
 ): Promise<RealtimeConnection & { raw(bytes: Uint8Array | string): void; burst(frames: FrameInit[]): void }> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`);
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, opts.origin !== undefined ? { origin: opts.origin } : {});
   const conn = new RealtimeConnection(
     label,
     (f) => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, f))),

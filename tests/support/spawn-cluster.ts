@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exitWithParent, repoRoot, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
+import { exitWithParent, repoRoot, TEST_ALLOWED_ORIGIN, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
 
 /** One process of the cluster. */
 export interface ClusterInstance {
@@ -121,6 +121,7 @@ export async function spawnCluster(opts: {
         CAAS_HOST: "127.0.0.1",
         CAAS_LOG_LEVEL: "info",
         CAAS_INSTANCE_ID: p.instanceId,
+        CAAS_CORS_ORIGINS: TEST_ALLOWED_ORIGIN,
         CAAS_DATA_DIR: join(dir, p.instanceId),
         CAAS_KAFKA_PREFIX: `${opts.runPrefix}.`,
         // A database per run on the shared server, and a known platform-admin credential.

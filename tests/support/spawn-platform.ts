@@ -24,6 +24,12 @@ export interface SpawnedPlatform {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The browser origin test platforms allow (CAAS_CORS_ORIGINS): cross-origin calls and /ws from
+ * it are admitted, from any other origin refused.
+ */
+export const TEST_ALLOWED_ORIGIN = "http://app.caas.test:8080";
+
 /** Every service port set to 0, so a test platform never collides with a running `npm start`. */
 export function zeroPorts(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -83,6 +89,7 @@ export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {
       CAAS_DATA_DIR: join(dir, "data"),
       CAAS_LOG_LEVEL: "info",
       CAAS_INSTANCE_ID: "test-embedded",
+      CAAS_CORS_ORIGINS: TEST_ALLOWED_ORIGIN,
       ...zeroPorts(),
       ...extraEnv,
     },

@@ -1,5 +1,6 @@
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
 import { createMeshPrincipalResolver, openRateLimiter, principalKey, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { createOriginPolicy } from "./cors.js";
 import { createEdgePrincipalResolver } from "./edge-resolver.js";
 import { EdgeRateLimits } from "./edge-rate-limits.js";
 import { actionOf } from "./rate-limit-actions.js";
@@ -7,9 +8,12 @@ import { PUBLIC_SERVICES } from "./forwarding.js";
 import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
+import { createWsRelay } from "./ws-relay.js";
 
 export { PlatformServiceImpl } from "./platform-service.js";
 export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
+export { createOriginPolicy, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type OriginPolicy } from "./cors.js";
+export { createWsRelay, WS_PATH } from "./ws-relay.js";
 export { EdgeRateLimits } from "./edge-rate-limits.js";
 export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limit-actions.js";
 
@@ -19,7 +23,9 @@ export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limi
  * realtime) to its owner, generically from the generated descriptors. Every forwarded call of a
  * signed-in user is rate limited per user and per tenant by action (CAAS_RATE_LIMITS), in memory
  * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode; sends
- * are the exception, counted once by chat whatever path they take (ADR 0023).
+ * are the exception, counted once by chat whatever path they take (ADR 0023). Browsers on the
+ * origins of CAAS_CORS_ORIGINS may call it cross-origin, and /ws is relayed to a socket instance
+ * under the same Origin allowlist (ADR 0055).
  */
 export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
@@ -36,6 +42,8 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     redisUrl: ctx.config.cluster.redisGatewayUrl,
   });
   const limits = new EdgeRateLimits(rate.limiter, ctx.config.rateLimits);
+  const origins = createOriginPolicy(ctx.config.corsOrigins);
+  const ws = createWsRelay({ peers: ctx.peers, origins, logger: ctx.logger });
   return {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
@@ -48,8 +56,13 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     principalResolver: createEdgePrincipalResolver(
       createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" }),
     ),
+    httpFilter: origins.filter,
+    onUpgrade: ws.onUpgrade,
     start: () => probes.start(),
-    drain: () => probes.stop(),
+    drain: async () => {
+      ws.close();
+      await probes.stop();
+    },
     close: () => rate.close(),
   };
 }

@@ -120,6 +120,11 @@ export interface Config {
    * supplies it; otherwise auth generates one at first start (ADR 0012).
    */
   adminToken?: string;
+  /**
+   * Browser origins (scheme://host[:port]) allowed to call the gateway cross-origin and to open
+   * its /ws (CAAS_CORS_ORIGINS, comma-separated; default none).
+   */
+  corsOrigins: string[];
   version: string;
   /**
    * CAAS_CHECK_CONFIG=1 (or the `--check-config` flag): validate, print the resolved settings with
@@ -278,6 +283,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     ...(mediaPublicUrl !== undefined ? { publicUrl: mediaPublicUrl.replace(/\/+$/, "") } : {}),
   };
 
+  const corsOrigins = parseCorsOrigins(get("CAAS_CORS_ORIGINS"), problems);
+
   const config: Config = {
     mode,
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
@@ -293,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
+    corsOrigins,
     version: get("CAAS_VERSION") ?? "0.1.0",
     checkOnly: flag("CAAS_CHECK_CONFIG"),
   };
@@ -309,6 +317,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   if (service !== undefined) problems.push(...clusterNeedProblems(service, config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * CAAS_CORS_ORIGINS: a comma-separated list of exact browser origins, each an http(s) URL with
+ * nothing after the host and port, kept in the form browsers send in `Origin` (lower-case host,
+ * default port left out). A wildcard is refused: the list is what stands between a page on any
+ * site and the user's token.
+ */
+function parseCorsOrigins(raw: string | undefined, problems: string[]): string[] {
+  const origins: string[] = [];
+  for (const item of (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const u = URL.canParse(item) ? new URL(item) : undefined;
+    if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || u.origin === "null") {
+      problems.push(`CAAS_CORS_ORIGINS has an entry ${JSON.stringify(item)} that is not an http(s) origin`);
+    } else if (u.username || u.password || u.search || u.hash || !/^[a-z]+:\/\/[^/]+\/?$/i.test(item)) {
+      problems.push(`CAAS_CORS_ORIGINS entry ${JSON.stringify(item)} must be only scheme://host[:port] (no path, query or credentials)`);
+    } else if (!origins.includes(u.origin)) {
+      origins.push(u.origin);
+    }
+  }
+  return origins;
 }
 
 /** Variables under these prefixes belong to tooling (tests, infra scripts), not to services. */

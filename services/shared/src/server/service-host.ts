@@ -3,7 +3,6 @@ import type http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "@caas/gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "@caas/gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -22,6 +21,7 @@ import { createHealthService, HealthRegistry, ServingStatus } from "./health.js"
 import { InflightTracker } from "./inflight.js";
 import { DualListener } from "./listener.js";
 import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
+import { createRpcHandler } from "./rpc-handler.js";
 
 type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -50,6 +50,12 @@ export interface ServiceDefinition {
    * same shared resolver with its API-key and admin credentials added.
    */
   principalResolver?: PrincipalResolver;
+  /**
+   * Runs first for every HTTP request on the listener, RPCs included, on both protocols; returns
+   * true when it has answered the request itself (the gateway's CORS preflights). It may also set
+   * response headers and return false to let the request go on.
+   */
+  httpFilter?: (req: HttpRequest, res: HttpResponse) => boolean;
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Called after the listener is bound, with its base URL (the host always passes it), before the service reports SERVING (start consumers). */
@@ -111,7 +117,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
 
   const interceptors: Interceptor[] = [
     createCorrelationInterceptor({ logger }),
-    createLoggingInterceptor({ logger }),
+    createLoggingInterceptor({ logger, shutdownSignal: shutdown.signal }),
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
     createInternalServiceInterceptor(),
@@ -141,8 +147,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     ...definition.httpRoutes,
   };
 
-  const handler = connectNodeAdapter({
+  const handler = createRpcHandler({
     routes,
+    logger,
     interceptors,
     readMaxBytes: config.limits.readMaxBytes,
     writeMaxBytes: config.limits.writeMaxBytes,
@@ -164,10 +171,11 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     },
   });
 
+  const filter = definition.httpFilter;
   const listener = new DualListener({
     host: config.host,
     port: opts.port ?? config.ports[definition.name as keyof Config["ports"]] ?? 0,
-    handler,
+    handler: filter ? (req, res) => filter(req, res) || handler(req, res) : handler,
     onUpgrade: definition.onUpgrade,
   });
   const port = await listener.listen();

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/jwk.proto.
  */
 export const file_caas_auth_v1_jwk: GenFile = /*@__PURE__*/
-  fileDesc("ChZjYWFzL2F1dGgvdjEvandrLnByb3RvEgxjYWFzLmF1dGgudjEiXAoDSndrEgsKA2t0eRgBIAEoCRILCgNraWQYAiABKAkSCwoDdXNlGAMgASgJEgsKA2FsZxgEIAEoCRILCgNjcnYYBSABKAkSCQoBeBgGIAEoCRIJCgF5GAcgASgJIicKBEp3a3MSHwoEa2V5cxgBIAMoCzIRLmNhYXMuYXV0aC52MS5Kd2tiBnByb3RvMw");
+  fileDesc("ChZjYWFzL2F1dGgvdjEvandrLnByb3RvEgxjYWFzLmF1dGgudjEiXAoDSndrEgsKA2t0eRgBIAEoCRILCgNraWQYAiABKAkSCwoDdXNlGAMgASgJEgsKA2FsZxgEIAEoCRILCgNjcnYYBSABKAkSCQoBeBgGIAEoCRIJCgF5GAcgASgJIicKBEp3a3MSHwoEa2V5cxgBIAMoCzIRLmNhYXMuYXV0aC52MS5Kd2tCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw");
 
 /**
  * One public signing key in JWK form (RFC 7517). Only EdDSA (OKP, Ed25519) and ES256

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/block.proto.
  */
 export const file_caas_chat_v1_block: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYWFzL2NoYXQvdjEvYmxvY2sucHJvdG8SDGNhYXMuY2hhdC52MSJPCgtCbG9ja2VkVXNlchIPCgd1c2VyX2lkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhjYWFzL2NoYXQvdjEvYmxvY2sucHJvdG8SDGNhYXMuY2hhdC52MSJPCgtCbG9ja2VkVXNlchIPCgd1c2VyX2lkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A user the caller has blocked.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/events/v1/chat_events.proto.
  */
 export const file_caas_events_v1_chat_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBjYWFzL2V2ZW50cy92MS9jaGF0X2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEiiAEKEUNoYXRFdmVudEVudmVsb3BlEhEKCXRlbmFudF9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSFgoOY29ycmVsYXRpb25faWQYAyABKAkSJAoFZXZlbnQYCiABKAsyEy5jYWFzLmNoYXQudjEuRXZlbnRIAEIJCgdwYXlsb2FkYgZwcm90bzM", [file_caas_chat_v1_event]);
+  fileDesc("CiBjYWFzL2V2ZW50cy92MS9jaGF0X2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEiiAEKEUNoYXRFdmVudEVudmVsb3BlEhEKCXRlbmFudF9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSFgoOY29ycmVsYXRpb25faWQYAyABKAkSJAoFZXZlbnQYCiABKAsyEy5jYWFzLmNoYXQudjEuRXZlbnRIAEIJCgdwYXlsb2FkQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2V2ZW50cy92MTtldmVudHN2MWIGcHJvdG8z", [file_caas_chat_v1_event]);
 
 /**
  * The record of Kafka topic `caas.chat.events.v1`.
