@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseGuide, runGuide } from "../support/guide-runner.js";
+import { repoRoot, spawnEmbeddedPlatform } from "../support/spawn-platform.js";
+
+const guideDir = join(repoRoot, "docs/guide");
+const guides = readdirSync(guideDir)
+  .filter((f) => f.endsWith(".md"))
+  .sort()
+  .map((f) => ({ file: `docs/guide/${f}`, steps: parseGuide(readFileSync(join(guideDir, f), "utf8")) }))
+  .filter((g) => g.steps.length > 0);
+
+/**
+ * Every guide runs as a reader would run it: its shell blocks in order in one bash, against a
+ * platform of its own started like `npm start` (fresh data directory, here on free ports). The
+ * guides name their addresses with defaults (`GATEWAY=${GATEWAY:-http://127.0.0.1:3000}`) and
+ * read the platform-admin credential from the data directory, as a newcomer does; the test sets
+ * those variables to the fresh platform. Conventions: docs/testing.md "Guides".
+ */
+describe("docs/guide", () => {
+  it("has guides to run", () => {
+    expect(guides.map((g) => g.file)).toEqual(expect.arrayContaining(["docs/guide/identity.md", "docs/guide/chat.md", "docs/guide/media.md", "docs/guide/realtime.md"]));
+  });
+
+  it.each(guides)("$file runs as written", async ({ steps }) => {
+    const platform = await spawnEmbeddedPlatform();
+    try {
+      const { endpoints, dataDir } = platform.info;
+      const failure = await runGuide(steps, {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          LANG: "C.UTF-8",
+          npm_config_update_notifier: "false",
+          GATEWAY: endpoints.gateway!,
+          AUTH: endpoints.auth!,
+          SOCKET: endpoints.socket!,
+          CAAS_DATA_DIR: dataDir,
+        },
+        stepTimeoutMs: 60_000,
+      });
+      if (failure) {
+        expect.fail(`step at line ${failure.line}: ${failure.reason}\n--- script\n${failure.script}\n--- output\n${failure.output}`);
+      }
+    } finally {
+      await platform.stop();
+    }
+  }, 300_000);
+});
