@@ -5,10 +5,11 @@ const fence = "```";
 const run = (md: string) => runGuide(parseGuide(md), { cwd: process.cwd(), env: { PATH: process.env.PATH ?? "" }, stepTimeoutMs: 10_000 });
 
 describe("guide runner", () => {
-  it("pairs each shell block with the text block right after it, and nothing else", () => {
+  it("pairs each shell block with the text block right after it, and leaves manual blocks out", () => {
     const steps = parseGuide(
       [`${fence}sh`, "echo a", fence, "", `${fence}text`, "a", fence, "prose", `${fence}text`, "not an output", fence,
-        `${fence}bash fails`, "false", fence, "", `${fence}json`, "{}", fence, `${fence}text`, "x", fence].join("\n"),
+        `${fence}bash fails`, "false", fence, "", `${fence}json`, "{}", fence, `${fence}text`, "x", fence,
+        `${fence}sh manual`, "npm start", fence, `${fence}text`, "up", fence].join("\n"),
     );
     expect(steps).toEqual([
       { line: 1, script: "echo a", expectFailure: false, expected: "a" },

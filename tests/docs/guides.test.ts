@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,10 +10,11 @@ const guides = readdirSync(guideDir)
   .filter((f) => f.endsWith(".md"))
   .sort()
   .map((f) => ({ file: `docs/guide/${f}`, steps: parseGuide(readFileSync(join(guideDir, f), "utf8")) }))
+  .concat([{ file: "README.md", steps: parseGuide(readFileSync(join(repoRoot, "README.md"), "utf8")) }])
   .filter((g) => g.steps.length > 0);
 
 /**
- * Every guide runs as a reader would run it: its shell blocks in order in one bash, against a
+ * Every guide, and the first-message example of the README, runs as a reader would run it: its shell blocks in order in one bash, against a
  * platform of its own started like `npm start` (fresh data directory, here on free ports). The
  * guides name their addresses with defaults (`GATEWAY=${GATEWAY:-http://127.0.0.1:3000}`) and
  * read the platform-admin credential from the data directory, as a newcomer does; the test sets
@@ -20,7 +22,12 @@ const guides = readdirSync(guideDir)
  */
 describe("docs/guide", () => {
   it("has guides to run", () => {
-    expect(guides.map((g) => g.file)).toEqual(expect.arrayContaining(["docs/guide/identity.md", "docs/guide/chat.md", "docs/guide/media.md", "docs/guide/realtime.md"]));
+    expect(guides.map((g) => g.file)).toEqual(expect.arrayContaining(["README.md", "docs/guide/calling.md", "docs/guide/identity.md", "docs/guide/chat.md", "docs/guide/media.md", "docs/guide/realtime.md"]));
+  });
+
+  it("finds the tools the guides use (CI installs them in .ci/run)", () => {
+    const missing = ["bash", "curl", "jq", "npx"].filter((t) => spawnSync("bash", ["-c", `command -v ${t}`]).status !== 0);
+    expect(missing).toEqual([]);
   });
 
   it.each(guides)("$file runs as written", async ({ steps }) => {

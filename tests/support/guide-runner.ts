@@ -27,8 +27,9 @@ export interface GuideFailure {
 const FENCE = /^```(\S*)(.*)$/;
 
 /**
- * The steps of a guide, in order. Only ```sh and ```bash blocks run; a ```text block counts as
- * the expected output when nothing but blank lines separates it from the block before it.
+ * The steps of a guide, in order. Only ```sh and ```bash blocks run (not ```sh manual: what the
+ * reader does by hand, like starting the platform); a ```text block counts as the expected output
+ * when nothing but blank lines separates it from the block before it.
  */
 export function parseGuide(markdown: string): GuideStep[] {
   const lines = markdown.split("\n");
@@ -46,7 +47,7 @@ export function parseGuide(markdown: string): GuideStep[] {
     while (j < lines.length && !lines[j]!.startsWith("```")) body.push(lines[j++]!);
     const lang = open[1]!;
     const info = open[2]!.trim().split(/\s+/);
-    if (lang === "sh" || lang === "bash") {
+    if ((lang === "sh" || lang === "bash") && !info.includes("manual")) {
       last = { line: i + 1, script: body.join("\n"), expectFailure: info.includes("fails"), expected: undefined };
       steps.push(last);
     } else if (lang === "text" && last && blankSinceLast && last.expected === undefined) {
