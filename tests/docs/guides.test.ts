@@ -15,7 +15,7 @@ const guides = readdirSync(guideDir)
 
 /**
  * Every guide, and the first-message example of the README, runs as a reader would run it: its shell blocks in order in one bash, against a
- * platform of its own started like `npm start` (fresh data directory, here on free ports). The
+ * platform of its own (the compiled platform `npm start` runs, on free ports, fresh data directory). The
  * guides name their addresses with defaults (`GATEWAY=${GATEWAY:-http://127.0.0.1:3000}`) and
  * read the platform-admin credential from the data directory, as a newcomer does; the test sets
  * those variables to the fresh platform. Conventions: docs/testing.md "Guides".

@@ -113,7 +113,7 @@ export async function runGuide(steps: GuideStep[], opts: RunOptions): Promise<Gu
       // The ERR trap records failing commands without ending the shell; stdin is /dev/null so
       // no command of the guide can read the runner's control stream.
       shell.stdin.write(
-        `trap 'printf "%s (exit %s)\\n" "$BASH_COMMAND" "$?" >> ${errs}' ERR\n` +
+        `trap 'printf "block line %s: %s (exit %s)\\n" "$LINENO" "$BASH_COMMAND" "$?" >> ${errs}' ERR\n` +
           `source ${file} > ${out} 2>&1 < /dev/null\ntrap - ERR\necho "__step_done__ ${n}"\n`,
       );
       const marker = `__step_done__ ${n}\n`;
