@@ -3,7 +3,8 @@
 GATEWAY=${GATEWAY:-http://127.0.0.1:3000}   # the gateway of `npm start`
 SOCKET=${SOCKET:-http://127.0.0.1:3002}     # the socket service (WebSocket /ws)
 rpc() { curl -s --fail-with-body -w '\n' -H 'content-type: application/json' "$@"; }
-ADMIN=$(cat "${CAAS_DATA_DIR:-data}/admin-credential")
+# The platform-admin credential: $ADMIN when set, else the file the first start wrote.
+ADMIN=${ADMIN:-$(cat "${CAAS_DATA_DIR:-data}/admin-credential")}
 TENANT=$(rpc -H "authorization: Bearer $ADMIN" -d '{"name":"Acme"}' \
   $GATEWAY/caas.auth.v1.TenantAdminService/CreateTenant | jq -r .tenant.id)
 KEY=$(rpc -H "authorization: Bearer $ADMIN" -d "{\"tenant_id\":\"$TENANT\",\"name\":\"backend\"}" \
