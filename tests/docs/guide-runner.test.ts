@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { outputMatches, parseGuide, runGuide } from "../support/guide-runner.js";
+import { outputLikeComments, outputMatches, parseGuide, runGuide } from "../support/guide-runner.js";
 
 const fence = "```";
 const run = (md: string) => runGuide(parseGuide(md), { cwd: process.cwd(), env: { PATH: process.env.PATH ?? "" }, stepTimeoutMs: 10_000 });
@@ -24,6 +24,11 @@ describe("guide runner", () => {
     expect(outputMatches("first\n…\nlast", "first\nlast")).toBe(true);
     expect(outputMatches("a\nb", "a\nb\nc")).toBe(false);
     expect(outputMatches("a…", "a\nb")).toBe(false);
+  });
+
+  it("finds outputs written as comments in shell blocks", () => {
+    const steps = parseGuide([`${fence}sh`, "# a comment", "echo '{}'", '# {"seq":"2"}', fence].join("\n"));
+    expect(outputLikeComments(steps)).toEqual(['block at line 1: # {"seq":"2"}']);
   });
 
   it("carries variables from step to step in one shell", async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseGuide, runGuide } from "../support/guide-runner.js";
+import { outputLikeComments, parseGuide, runGuide } from "../support/guide-runner.js";
 import { repoRoot, spawnEmbeddedPlatform } from "../support/spawn-platform.js";
 
 const guideDir = join(repoRoot, "docs/guide");
@@ -28,6 +28,10 @@ describe("docs/guide", () => {
   it("finds the tools the guides use (CI installs them in .ci/run)", () => {
     const missing = ["bash", "curl", "jq", "npx"].filter((t) => spawnSync("bash", ["-c", `command -v ${t}`]).status !== 0);
     expect(missing).toEqual([]);
+  });
+
+  it.each(guides)("$file shows outputs in text blocks, where they are checked, not in comments", ({ steps }) => {
+    expect(outputLikeComments(steps)).toEqual([]);
   });
 
   it.each(guides)("$file runs as written", async ({ steps }) => {

@@ -61,6 +61,14 @@ export function parseGuide(markdown: string): GuideStep[] {
   return steps;
 }
 
+/**
+ * Comment lines of shell blocks that look like output (`# {"seq":…}`, `# [`, `# "`): outputs
+ * written as comments are never checked, so guides show them in a ```text block instead.
+ */
+export function outputLikeComments(steps: GuideStep[]): string[] {
+  return steps.flatMap((s) => s.script.split("\n").filter((l) => /^\s*#\s*[[{"]/.test(l)).map((l) => `block at line ${s.line}: ${l.trim()}`));
+}
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
