@@ -54,6 +54,31 @@ interface LocalConversation {
    * redelivered event from before the join.
    */
   lastSeq: bigint;
+  /**
+   * How far this instance's live path has followed the log: the newest seq dispatched, or the log
+   * head the membership list reported (events up to it are a resume's business). Undefined until
+   * either is known (a conversation joined through its own event starts at that event).
+   */
+  head?: bigint;
+  /** The newest stretch of seqs the live path skipped (a gap SeqOrder gave up on, a late consumer). */
+  hole?: LiveHole;
+}
+
+/**
+ * Seqs of a conversation the live path went past without handing them out: every seq up to `to`
+ * not dispatched before `epoch` may be missing on the connections that were open then.
+ */
+export interface LiveHole {
+  /** The hub's epoch when the hole was seen; connections anchored at or after it are not affected. */
+  epoch: number;
+  /** The highest skipped seq. */
+  to: bigint;
+}
+
+/** What the live path has handed out of one conversation, for deciding what a cursor may cover. */
+export interface LiveCoverage {
+  head: bigint;
+  hole?: LiveHole;
 }
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
@@ -70,6 +95,8 @@ export class Hub {
   private readonly conversations = new Map<string, LocalConversation>();
   /** Type and member count of the conversations that have local members (receipt sharing). */
   private readonly facts = new Map<string, { type: ConversationType; memberCount: number; seq: bigint }>();
+  /** Counts holes seen; a connection remembers it when it anchors (opens or resumes). */
+  private holes = 0;
 
   /**
    * Registers a session and resolves once its user's memberships are known; `load` lists them
@@ -94,7 +121,7 @@ export class Hub {
           const id = typeof item === "string" ? item : item.id;
           if (created.leftWhileLoading!.has(id)) continue;
           if (typeof item !== "string" && !this.facts.has(key(created.tenantId, id))) this.facts.set(key(created.tenantId, id), { type: item.type, memberCount: item.memberCount, seq: item.lastSeq ?? 0n });
-          this.addMembership(created, id);
+          this.addMembership(created, id, typeof item === "string" ? undefined : item.lastSeq);
         }
         created.leftWhileLoading = undefined;
       });
@@ -128,6 +155,7 @@ export class Hub {
     }
     const convKey = key(tenantId, event.conversationId);
     const local = this.conversations.get(convKey);
+    if (local) this.follow(local, event.seq);
     if (local && event.seq > local.lastSeq) {
       local.lastSeq = event.seq;
       for (const user of local.members) for (const session of user.sessions) session.deliver(event);
@@ -174,11 +202,23 @@ export class Hub {
   }
 
   /**
-   * The newest seq of the conversation this instance has handed to its local members (or the
-   * log head when the membership list was loaded); undefined when no local user belongs to it.
+   * The newest seq of the conversation this instance has dispatched (or the log head when the
+   * membership list was loaded), with the newest stretch its live path skipped; undefined when no
+   * local user belongs to it or nothing is known of it yet.
    */
-  headSeq(tenantId: string, conversationId: string): bigint | undefined {
-    return this.facts.get(key(tenantId, conversationId))?.seq;
+  coverage(tenantId: string, conversationId: string): LiveCoverage | undefined {
+    const local = this.conversations.get(key(tenantId, conversationId));
+    if (local?.head === undefined) return undefined;
+    return local.hole ? { head: local.head, hole: local.hole } : { head: local.head };
+  }
+
+  /**
+   * The current epoch: a connection that anchors now (opens without a cursor, or starts a
+   * resume's catch-up) is not affected by holes seen before it, because the catch-up reads the
+   * log after them.
+   */
+  get epoch(): number {
+    return this.holes;
   }
 
   /** Local sessions and users (for status and tests). */
@@ -186,13 +226,29 @@ export class Hub {
     return { users: this.users.size, conversations: this.conversations.size };
   }
 
-  private addMembership(user: LocalUser, conversationId: string): void {
+  /** `head`: the log head the membership list reported, when it came from one. */
+  private addMembership(user: LocalUser, conversationId: string, head?: bigint): void {
     user.conversations.add(conversationId);
     user.leftWhileLoading?.delete(conversationId);
     const k = key(user.tenantId, conversationId);
     let local = this.conversations.get(k);
-    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n }));
+    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n, ...(head === undefined || head < 1n ? {} : { head }) }));
     local.members.add(user);
+  }
+
+  /**
+   * Moves the live path's position: an event past the next expected seq means the seqs between
+   * were not handed out here (SeqOrder gave up waiting, or the bus consumer started or resumed
+   * past them), which is recorded as a hole so no cursor covers them for connections open now.
+   */
+  private follow(local: LocalConversation, seq: bigint): void {
+    if (local.head === undefined) {
+      local.head = seq;
+      return;
+    }
+    if (seq <= local.head) return;
+    if (seq > local.head + 1n) local.hole = { epoch: ++this.holes, to: seq - 1n };
+    local.head = seq;
   }
 
   private removeMembership(user: LocalUser, conversationId: string): void {

@@ -17,7 +17,7 @@ import { InvalidArgumentError, newId, type Clock, type JwtVerifier, type Logger,
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { closingFrame, errorFrame, exhausted, failure, serverFrame } from "./frames.js";
-import { freshCheckpoint } from "./checkpoints.js";
+import { freshCheckpoint, type ConnectionAnchor } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
 
 export type { SessionIdentity } from "./session-auth.js";
@@ -209,6 +209,8 @@ export class Session implements Recipient {
   private inflightSends = 0;
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
+  /** Where this connection's knowledge of the log starts (set when it opens, then by each resume). */
+  private anchor: ConnectionAnchor = { epoch: 0, caughtUp: new Map() };
   /** Live events were pushed since the last checkpoint. */
   private active = false;
   private checkpointing = false;
@@ -314,6 +316,7 @@ export class Session implements Recipient {
       if (this.state !== "authenticating") return false;
     }
     this.state = "open";
+    this.anchor = { epoch: hub.epoch, caughtUp: new Map() };
     clearTimeout(this.timers.shift());
     this.push(this.authOk(replyTo));
     this.armExpiry();
@@ -413,7 +416,7 @@ export class Session implements Recipient {
     }
     this.active = false;
     try {
-      const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.filter);
+      const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.anchor, this.filter);
       if (this.state !== "open" || this.held) return;
       if (cursor === undefined) {
         this.active = true;
@@ -518,6 +521,8 @@ export class Session implements Recipient {
       return;
     }
     this.held = [];
+    // Holes the live path leaves from here on may hold events this catch-up does not read.
+    const epoch = this.deps.hub.epoch;
     const covered = new Map<string, bigint>();
     let outcome: ServerFrame;
     try {
@@ -530,6 +535,7 @@ export class Session implements Recipient {
       });
       outcome = serverFrame(replyTo, { case: "resumeDone", value: { cursor } });
       this.cursor = cursor;
+      this.anchor = { epoch, caughtUp: covered };
     } catch (err) {
       outcome = errorFrame(replyTo, err);
     }

@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeClock } from "@caas/shared";
+import { advance, ModelClient, ModelInstance, ModelLog, modelEvent } from "./support/realtime-model.js";
+
+const FAKED = ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate"] as const;
+
+describe("cursors and the live path's holes", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: [...FAKED] }));
+  afterEach(async () => {
+    // Session flushes are shared by every session of the process: let a pending one run.
+    await vi.runOnlyPendingTimersAsync();
+    vi.useRealTimers();
+  });
+
+  it("no checkpoint covers events a restarted instance's consumer went past before it was positioned", async () => {
+    const clock = new FakeClock(Date.now());
+    const log = new ModelLog(clock, ["c1"]);
+    log.commit("c1");
+    log.commit("c1");
+    await advance(clock, 20_000);
+    // The instance was just restarted: its new consumer group starts from the newest record once
+    // it has joined, 3 s from now; the client reconnects at once and resumes.
+    const instance = new ModelInstance(log, clock.nowMs() + 3_000);
+    const client = new ModelClient("bob", log);
+    await client.connect(instance);
+    for (const wait of [1_000, 1_000]) {
+      await advance(clock, wait);
+      instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seqs 3 and 4: published before the consumer is positioned
+    }
+    await advance(clock, 2_000);
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seq 5: the first event this connection is pushed
+    await advance(clock, 1);
+    client.drain();
+    await advance(clock, 15_000);
+    await client.session!.checkpoint();
+    await advance(clock, 1);
+    client.drain();
+    // The old checkpoint took the hub's head (5) as delivered and covered seqs 3 and 4.
+    expect(client.overreaching()).toEqual([]);
+
+    client.drop();
+    await client.connect(instance);
+    expect(client.missing()).toEqual([]);
+    client.drop();
+    instance.stop();
+  });
+
+  it("no checkpoint covers a gap SeqOrder gave up waiting for, even when the client filled it through Sync", async () => {
+    const clock = new FakeClock(Date.now());
+    const log = new ModelLog(clock, ["c1"]);
+    const instance = new ModelInstance(log, clock.nowMs());
+    const client = new ModelClient("bob", log);
+    await client.connect(instance);
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs());
+    const late = log.commit("c1"); // seq 2 reaches the instance only after the hold
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs());
+    await advance(clock, 1_000);
+    instance.consume(modelEvent(late), clock.nowMs()); // dropped: the position already moved past it
+    await advance(clock, 1);
+    client.drain();
+    expect(client.missing()).toEqual([]); // the client saw 1 then 3 and asked Sync for 2
+    await advance(clock, 15_000);
+    await client.session!.checkpoint();
+    await advance(clock, 1);
+    client.drain();
+    expect(client.overreaching()).toEqual([]);
+    client.drop();
+    instance.stop();
+  });
+
+  it("a connection that resumed after a hole gets checkpoints again", async () => {
+    const clock = new FakeClock(Date.now());
+    const log = new ModelLog(clock, ["c1"]);
+    const instance = new ModelInstance(log, clock.nowMs());
+    const first = new ModelClient("bob", log);
+    await first.connect(instance);
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs());
+    log.commit("c1"); // seq 2 never reaches the instance
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs());
+    await advance(clock, 1_000);
+    const second = new ModelClient("ann", log);
+    await second.connect(instance); // its catch-up reads seqs 1-3 from the log
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs());
+    await advance(clock, 15_000);
+    for (const c of [first, second]) {
+      c.drain();
+      await c.session!.checkpoint();
+    }
+    await advance(clock, 1);
+    first.drain();
+    second.drain();
+    expect(first.cursors.map((r) => r.kind)).toEqual(["resumeDone"]);
+    expect(second.cursors.map((r) => r.kind)).toEqual(["resumeDone", "checkpoint"]);
+    expect([...first.overreaching(), ...second.overreaching()]).toEqual([]);
+    first.drop();
+    second.drop();
+    instance.stop();
+  });
+});
