@@ -207,6 +207,8 @@ export class Session implements Recipient {
   /** Where this session holds one of its user's connection places, if it holds one. */
   private place: "none" | "presence" | "local" = "none";
   private inflightSends = 0;
+  /** Aborts when the session ends: its sends still in flight at chat are abandoned unless committed. */
+  private readonly gone = new AbortController();
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
   /** Where this connection's knowledge of the log starts (set when it opens, then by each resume). */
@@ -564,6 +566,7 @@ export class Session implements Recipient {
 
   private end(): void {
     this.state = "closed";
+    this.gone.abort();
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.expiry);
     this.deps.hub.leave(this);
@@ -637,7 +640,7 @@ export class Session implements Recipient {
    * RESOURCE_EXHAUSTED comes back as a FrameError with retry_after from its RetryInfo.
    */
   private send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
-    return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send);
+    return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send, this.gone.signal);
   }
 
   /**
