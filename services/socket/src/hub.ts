@@ -7,6 +7,8 @@ import type { BlockChanged, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.j
 export interface Recipient {
   readonly tenantId: string;
   readonly userId: string;
+  /** The user's access token, for reading the log on the members' behalf (filling a hole). */
+  readonly accessToken?: string;
   deliver(event: Event): void;
   /** A typing indicator of another member of one of the user's conversations. */
   deliverTyping(typing: Typing): void;
@@ -62,7 +64,12 @@ interface LocalConversation {
   head?: bigint;
   /** The newest stretch of seqs the live path skipped (a gap SeqOrder gave up on, a late consumer). */
   hole?: LiveHole;
+  /** Holes seen and not yet filled from the log (see `fill`). */
+  unfilled: number;
 }
+
+/** Called when the live path skips seqs `from`..`to` of a conversation that has local members. */
+export type HoleListener = (tenantId: string, conversationId: string, from: bigint, to: bigint) => void;
 
 /**
  * Seqs of a conversation the live path went past without handing them out: every seq up to `to`
@@ -91,6 +98,9 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
  * leaving, removed or banned member gets that event and nothing after it. Single process.
  */
 export class Hub {
+  /** `onHole`: the live path skipped seqs of a conversation with local members (e.g. a HoleFiller). */
+  constructor(private readonly onHole?: HoleListener) {}
+
   private readonly users = new Map<string, LocalUser>();
   private readonly conversations = new Map<string, LocalConversation>();
   /** Type and member count of the conversations that have local members (receipt sharing). */
@@ -147,6 +157,24 @@ export class Hub {
 
   /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
   dispatch(tenantId: string, event: Event): void {
+    this.apply(tenantId, event, false);
+  }
+
+  /**
+   * Hands out events the live path skipped (read from the log after a hole, in seq order), to the
+   * conversation's local members as they stand at each event; membership changes among them are
+   * applied too. Once every hole of the conversation seen so far was filled, cursors may cover
+   * it again for every connection.
+   */
+  fill(tenantId: string, conversationId: string, events: Event[]): void {
+    for (const e of events) if (e.conversationId === conversationId) this.apply(tenantId, e, true);
+    const local = this.conversations.get(key(tenantId, conversationId));
+    if (!local || local.unfilled === 0) return;
+    local.unfilled--;
+    if (local.unfilled === 0) local.hole = undefined;
+  }
+
+  private apply(tenantId: string, event: Event, late: boolean): void {
     const { joined, left } = membershipChanges(event);
     this.updateFacts(tenantId, event, joined.length, left === "everyone" ? 0 : left.length);
     for (const userId of joined) {
@@ -155,9 +183,9 @@ export class Hub {
     }
     const convKey = key(tenantId, event.conversationId);
     const local = this.conversations.get(convKey);
-    if (local) this.follow(local, event.seq);
-    if (local && event.seq > local.lastSeq) {
-      local.lastSeq = event.seq;
+    if (local && !late) this.follow(tenantId, event.conversationId, local, event.seq);
+    if (local && (late || event.seq > local.lastSeq)) {
+      if (event.seq > local.lastSeq) local.lastSeq = event.seq;
       for (const user of local.members) for (const session of user.sessions) session.deliver(event);
     }
     const leaving = left === "everyone" ? [...(local?.members ?? [])].map((u) => u.userId) : left;
@@ -232,7 +260,7 @@ export class Hub {
     user.leftWhileLoading?.delete(conversationId);
     const k = key(user.tenantId, conversationId);
     let local = this.conversations.get(k);
-    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n, ...(head === undefined || head < 1n ? {} : { head }) }));
+    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n, unfilled: 0, ...(head === undefined || head < 1n ? {} : { head }) }));
     local.members.add(user);
   }
 
@@ -241,14 +269,18 @@ export class Hub {
    * were not handed out here (SeqOrder gave up waiting, or the bus consumer started or resumed
    * past them), which is recorded as a hole so no cursor covers them for connections open now.
    */
-  private follow(local: LocalConversation, seq: bigint): void {
+  private follow(tenantId: string, conversationId: string, local: LocalConversation, seq: bigint): void {
     if (local.head === undefined) {
       local.head = seq;
       return;
     }
     if (seq <= local.head) return;
-    if (seq > local.head + 1n) local.hole = { epoch: ++this.holes, to: seq - 1n };
+    const from = local.head + 1n;
     local.head = seq;
+    if (seq === from) return;
+    local.hole = { epoch: ++this.holes, to: seq - 1n };
+    local.unfilled++;
+    this.onHole?.(tenantId, conversationId, from, seq - 1n);
   }
 
   private removeMembership(user: LocalUser, conversationId: string): void {

@@ -234,6 +234,11 @@ export class Session implements Recipient {
     return this.identity?.userId ?? "";
   }
 
+  /** The current access token once open ("" before): the hub reads the log with it to fill holes. */
+  get accessToken(): string {
+    return this.state === "open" ? this.identity!.accessToken : "";
+  }
+
   /** The identity once authenticated. */
   get who(): SessionIdentity | undefined {
     return this.state === "open" ? this.identity : undefined;

@@ -96,4 +96,27 @@ describe("cursors and the live path's holes", () => {
     second.drop();
     instance.stop();
   });
+  it("an instance that fills its holes from the log hands the skipped seqs out late, then checkpoints cover them", async () => {
+    const clock = new FakeClock(Date.now());
+    const log = new ModelLog(clock, ["c1"]);
+    log.commit("c1");
+    const instance = new ModelInstance(log, clock.nowMs() + 3_000, { fillHoles: true });
+    const client = new ModelClient("bob", log);
+    await client.connect(instance);
+    await advance(clock, 1_000);
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seq 2: before the consumer is positioned
+    await advance(clock, 3_000);
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seq 3: a hole at 2, read from the log
+    await advance(clock, 1);
+    client.drain();
+    expect(client.missing(true)).toEqual([]);
+    await advance(clock, 15_000);
+    await client.session!.checkpoint();
+    await advance(clock, 1);
+    client.drain();
+    expect(client.cursors.map((r) => r.kind)).toEqual(["resumeDone", "checkpoint"]);
+    expect(client.overreaching()).toEqual([]);
+    client.drop();
+    instance.stop();
+  });
 });

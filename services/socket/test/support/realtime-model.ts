@@ -4,6 +4,7 @@ import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ResumeSchema, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createLogger, FakeClock, type JwtVerifier } from "@caas/shared";
 import type { ChatClient } from "../../src/chat-calls.js";
+import { HoleFiller } from "../../src/hole-filler.js";
 import { Hub } from "../../src/hub.js";
 import { SeqOrder } from "../../src/seq-order.js";
 import type { FrameSink, Session, SessionLimits } from "../../src/session.js";
@@ -84,6 +85,7 @@ export class ModelLog {
         }
         return { conversations, nextCursor: JSON.stringify({ s: this.clock.nowMs() }), hasMore: false };
       },
+      sync: async (req: { conversationId: string; afterSeq: bigint }) => ({ events: this.sync(req.conversationId, req.afterSeq), hasMore: false }),
     } as unknown as ChatClient;
   }
 }
@@ -100,16 +102,22 @@ const limits: SessionLimits = { authTimeoutMs: 60_000, heartbeatMs: 3_600_000, m
 
 /** One socket instance: its hub, seq ordering, sessions, and where its bus consumer stands. */
 export class ModelInstance {
-  readonly hub = new Hub();
+  readonly hub: Hub;
   readonly order: SeqOrder;
   readonly registry: SessionRegistry;
   /** Records delivered before this time are not seen (a new consumer group starts from the newest record once positioned). */
   positionedAtMs: number;
 
-  constructor(log: ModelLog, positionedAtMs: number, holdMs = 250) {
+  /** `fillHoles`: the instance reads skipped seqs from the log (HoleFiller), as the service does. */
+  constructor(log: ModelLog, positionedAtMs: number, opts: { fillHoles?: boolean; holdMs?: number } = {}) {
+    const holdMs = opts.holdMs ?? 250;
+    const logger = createLogger({ service: "socket-model", instance: "m", level: "silent" });
+    const filler = opts.fillHoles ? new HoleFiller(log.client(), logger) : undefined;
+    this.hub = new Hub(filler?.onHole);
+    filler?.attach(this.hub);
     this.positionedAtMs = positionedAtMs;
     this.order = new SeqOrder((tenantId, event) => this.hub.dispatch(tenantId, event), { holdMs, maxTracked: 10_000 });
-    this.registry = new SessionRegistry({ verifier, chat: log.client(), hub: this.hub, clock: log.clock, logger: createLogger({ service: "socket-model", instance: "m", level: "silent" }), limits });
+    this.registry = new SessionRegistry({ verifier, chat: log.client(), hub: this.hub, clock: log.clock, logger, limits });
   }
 
   /** A bus record reaches the instance's consumer at the current time. */
@@ -142,6 +150,8 @@ const k = (conversationId: string, seq: bigint) => `${conversationId}#${seq}`;
  */
 export class ModelClient {
   readonly have = new Set<string>();
+  /** What reached the client on its connections (catch-up and pushed events), Sync left out. */
+  readonly received = new Set<string>();
   cursor = "";
   readonly cursors: CursorRecord[] = [];
   session?: Session;
@@ -202,6 +212,7 @@ export class ModelClient {
 
   private take(conversationId: string, seq: bigint): void {
     this.delivered.add(k(conversationId, seq));
+    this.received.add(k(conversationId, seq));
     this.have.add(k(conversationId, seq));
   }
 
@@ -227,12 +238,13 @@ export class ModelClient {
     return out;
   }
 
-  /** Events of the log this client does not have. */
-  missing(): string[] {
+  /** Events of the log this client does not have; `connectionsOnly`: counting only what its connections carried. */
+  missing(connectionsOnly = false): string[] {
+    const got = connectionsOnly ? this.received : this.have;
     return this.log
       .all()
       .map((c) => k(c.conversationId, c.seq))
-      .filter((id) => !this.have.has(id));
+      .filter((id) => !got.has(id));
   }
 }
 
