@@ -76,7 +76,7 @@ export const DEFAULT_LIMITS: ChatLimits = {
   changesCursorMaxAgeMs: 30 * 24 * 3600 * 1000,
   sendRate: { capacity: 20, refillPerSec: 10 },
   sendTenantFactor: DEFAULT_TENANT_RATE_FACTOR,
-  maxPendingSends: 256,
+  maxPendingSends: 64,
   overloadRetryMs: 1_000,
 };
 

@@ -254,7 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
-    chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 256, 1, 100_000),
+    chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 64, 1, 100_000),
   };
 
   const mediaPublicUrl = url("CAAS_MEDIA_PUBLIC_URL");
