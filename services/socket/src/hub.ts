@@ -157,24 +157,39 @@ export class Hub {
 
   /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
   dispatch(tenantId: string, event: Event): void {
-    this.apply(tenantId, event, false);
+    this.apply(tenantId, event);
   }
 
   /**
-   * Hands out events the live path skipped (read from the log after a hole, in seq order), to the
-   * conversation's local members as they stand at each event; membership changes among them are
-   * applied too. Once every hole of the conversation seen so far was filled, cursors may cover
-   * it again for every connection.
+   * Hands out events the live path skipped (read from the log after a hole, in seq order) to the
+   * conversation's current local members. Their membership changes are not applied: the index
+   * already follows the events dispatched after them, and a late leave or join would undo a
+   * later one. Once every hole of the conversation seen so far was filled, cursors may cover it
+   * again for every connection; not when the filled stretch changed membership, since whoever
+   * left or joined in it may be owed events the current members' delivery did not reach.
    */
   fill(tenantId: string, conversationId: string, events: Event[]): void {
-    for (const e of events) if (e.conversationId === conversationId) this.apply(tenantId, e, true);
+    let changesMembership = false;
+    for (const e of events) {
+      if (e.conversationId !== conversationId) continue;
+      const { joined, left } = membershipChanges(e);
+      changesMembership ||= joined.length > 0 || left === "everyone" || left.length > 0;
+      this.deliverLate(tenantId, e);
+    }
     const local = this.conversations.get(key(tenantId, conversationId));
-    if (!local || local.unfilled === 0) return;
+    if (!local || local.unfilled === 0 || changesMembership) return;
     local.unfilled--;
     if (local.unfilled === 0) local.hole = undefined;
   }
 
-  private apply(tenantId: string, event: Event, late: boolean): void {
+  private deliverLate(tenantId: string, event: Event): void {
+    const local = this.conversations.get(key(tenantId, event.conversationId));
+    if (!local) return;
+    if (event.seq > local.lastSeq) local.lastSeq = event.seq;
+    for (const user of local.members) for (const session of user.sessions) session.deliver(event);
+  }
+
+  private apply(tenantId: string, event: Event): void {
     const { joined, left } = membershipChanges(event);
     this.updateFacts(tenantId, event, joined.length, left === "everyone" ? 0 : left.length);
     for (const userId of joined) {
@@ -183,9 +198,9 @@ export class Hub {
     }
     const convKey = key(tenantId, event.conversationId);
     const local = this.conversations.get(convKey);
-    if (local && !late) this.follow(tenantId, event.conversationId, local, event.seq);
-    if (local && (late || event.seq > local.lastSeq)) {
-      if (event.seq > local.lastSeq) local.lastSeq = event.seq;
+    if (local) this.follow(tenantId, event.conversationId, local, event.seq);
+    if (local && event.seq > local.lastSeq) {
+      local.lastSeq = event.seq;
       for (const user of local.members) for (const session of user.sessions) session.deliver(event);
     }
     const leaving = left === "everyone" ? [...(local?.members ?? [])].map((u) => u.userId) : left;

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeClock } from "@caas/shared";
-import { advance, ModelClient, ModelInstance, ModelLog, modelEvent } from "./support/realtime-model.js";
+import { create } from "@bufbuild/protobuf";
+import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { Hub, type Recipient } from "../src/hub.js";
+import { advance, MODEL_TENANT, ModelClient, ModelInstance, ModelLog, modelEvent } from "./support/realtime-model.js";
 
 const FAKED = ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate"] as const;
 
@@ -118,5 +121,23 @@ describe("cursors and the live path's holes", () => {
     expect(client.overreaching()).toEqual([]);
     client.drop();
     instance.stop();
+  });
+  it("a fill does not apply the membership changes it carries, and a stretch that changed membership keeps its hole", async () => {
+    const holes: bigint[][] = [];
+    const hub = new Hub((_t, _c, from, to) => holes.push([from, to]));
+    const got: bigint[] = [];
+    const bob: Recipient = { tenantId: MODEL_TENANT, userId: "bob", accessToken: "bob", deliver: (e) => got.push(e.seq), deliverTyping: () => undefined };
+    await hub.join(bob, async () => [{ id: "c1", type: 2, memberCount: 2, lastSeq: 1n }]);
+    const left = create(EventSchema, { conversationId: "c1", seq: 2n, payload: { case: "memberLeft", value: { userId: "bob" } } });
+    const joined = create(EventSchema, { conversationId: "c1", seq: 3n, payload: { case: "memberJoined", value: { member: { userId: "bob" } } } });
+    hub.dispatch(MODEL_TENANT, joined); // bob left at 2 and joined again at 3; the live path skipped 2
+    expect(holes).toEqual([[2n, 2n]]);
+    hub.fill(MODEL_TENANT, "c1", [left]);
+    expect(hub.isMember(MODEL_TENANT, "bob", "c1")).toBe(true);
+    expect(got).toEqual([3n, 2n]);
+    expect(hub.coverage(MODEL_TENANT, "c1")?.hole).toMatchObject({ to: 2n });
+    hub.dispatch(MODEL_TENANT, modelEvent({ conversationId: "c1", seq: 5n })); // a hole at 4, filled with a message
+    hub.fill(MODEL_TENANT, "c1", [modelEvent({ conversationId: "c1", seq: 4n })]);
+    expect(hub.coverage(MODEL_TENANT, "c1")?.hole).toMatchObject({ to: 4n }); // the earlier stretch still holds it
   });
 });

@@ -32,7 +32,7 @@ interface Committed {
 /** A cursor of the model chat: the time its pass began (empty: from scratch). */
 const cursorTime = (cursor: string): number | undefined => (cursor === "" ? undefined : (JSON.parse(cursor) as { s: number }).s);
 
-const eventOf = (c: Committed): Event =>
+const eventOf = (c: { conversationId: string; seq: bigint }): Event =>
   create(EventSchema, { conversationId: c.conversationId, seq: c.seq, payload: { case: "messageCreated", value: { message: { id: `${c.conversationId}-${c.seq}` } } } });
 
 /** The store of record: every conversation's log, and the chat RPCs the socket and clients use. */
