@@ -177,6 +177,9 @@ function eventFrame(event: Event): ServerFrame {
   return frame;
 }
 
+/** The anchor of a connection before it opens, and the (shared, never written) catch-up of one that did not resume. */
+const NO_ANCHOR: ConnectionAnchor = { epoch: 0, caughtUp: new Map() };
+
 /** Frames pipelined behind Auth are held at most this many, then the client broke the protocol. */
 const MAX_EARLY_FRAMES = 32;
 
@@ -207,12 +210,15 @@ export class Session implements Recipient {
   /** Where this session holds one of its user's connection places, if it holds one. */
   private place: "none" | "presence" | "local" = "none";
   private inflightSends = 0;
-  /** Aborts when the session ends: its sends still in flight at chat are abandoned unless committed. */
-  private readonly gone = new AbortController();
+  /**
+   * Aborts when the session ends: its sends still in flight at chat are abandoned unless
+   * committed. Made at the first send (an idle connection carries none: memory per connection).
+   */
+  private gone?: AbortController;
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
   /** Where this connection's knowledge of the log starts (set when it opens, then by each resume). */
-  private anchor: ConnectionAnchor = { epoch: 0, caughtUp: new Map() };
+  private anchor: ConnectionAnchor = NO_ANCHOR;
   /** Live events were pushed since the last checkpoint. */
   private active = false;
   private checkpointing = false;
@@ -323,7 +329,7 @@ export class Session implements Recipient {
       if (this.state !== "authenticating") return false;
     }
     this.state = "open";
-    this.anchor = { epoch: hub.epoch, caughtUp: new Map() };
+    this.anchor = { epoch: hub.epoch, caughtUp: NO_ANCHOR.caughtUp };
     clearTimeout(this.timers.shift());
     this.push(this.authOk(replyTo));
     this.armExpiry();
@@ -571,7 +577,7 @@ export class Session implements Recipient {
 
   private end(): void {
     this.state = "closed";
-    this.gone.abort();
+    this.gone?.abort();
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.expiry);
     this.deps.hub.leave(this);
@@ -645,6 +651,7 @@ export class Session implements Recipient {
    * RESOURCE_EXHAUSTED comes back as a FrameError with retry_after from its RetryInfo.
    */
   private send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
+    this.gone ??= new AbortController();
     return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send, this.gone.signal);
   }
 
