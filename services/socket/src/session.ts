@@ -217,6 +217,11 @@ export class Session implements Recipient {
   private gone?: AbortController;
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
+  /**
+   * The last resume failed: events dropped before the connection opened may be missing, and no
+   * catch-up read them, so no checkpoint until a resume succeeds.
+   */
+  private resumeFailed = false;
   /** Where this connection's knowledge of the log starts (set when it opens, then by each resume). */
   private anchor: ConnectionAnchor = NO_ANCHOR;
   /** Live events were pushed since the last checkpoint. */
@@ -417,7 +422,7 @@ export class Session implements Recipient {
    */
   async checkpoint(): Promise<void> {
     const who = this.who;
-    if (!who || !this.active || this.held || this.checkpointing) return;
+    if (!who || !this.active || this.held || this.checkpointing || this.resumeFailed) return;
     this.checkpointing = true;
     if (this.deps.checkpointPlace && !(await this.deps.checkpointPlace())) {
       this.checkpointing = false; // the instance's budget is spent: the next interval tries again
@@ -549,7 +554,9 @@ export class Session implements Recipient {
       outcome = serverFrame(replyTo, { case: "resumeDone", value: { cursor } });
       this.cursor = cursor;
       this.anchor = { epoch, caughtUp: covered };
+      this.resumeFailed = false;
     } catch (err) {
+      this.resumeFailed = true;
       outcome = errorFrame(replyTo, err);
     }
     const held = this.held;

@@ -140,4 +140,31 @@ describe("cursors and the live path's holes", () => {
     hub.fill(MODEL_TENANT, "c1", [modelEvent({ conversationId: "c1", seq: 4n })]);
     expect(hub.coverage(MODEL_TENANT, "c1")?.hole).toMatchObject({ to: 4n }); // the earlier stretch still holds it
   });
+  it("no checkpoint after a failed resume: the connection never read what happened while it was away", async () => {
+    const clock = new FakeClock(Date.now());
+    const log = new ModelLog(clock, ["c1"]);
+    log.commit("c1");
+    const instance = new ModelInstance(log, clock.nowMs());
+    const [bob, ann] = [new ModelClient("bob", log), new ModelClient("ann", log)];
+    await bob.connect(instance);
+    await ann.connect(instance);
+    bob.drop();
+    for (let i = 0; i < 2; i++) instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seqs 2 and 3, bob away
+    await advance(clock, 1_000);
+    log.failChanges = 1;
+    await bob.connect(instance); // opens, but its resume fails: nothing read 2 and 3
+    instance.consume(modelEvent(log.commit("c1")), clock.nowMs()); // seq 4, pushed to bob
+    await advance(clock, 15_000);
+    bob.drain();
+    await bob.session!.checkpoint();
+    await advance(clock, 1);
+    bob.drain();
+    expect(bob.overreaching()).toEqual([]);
+    expect(bob.cursors.filter((r) => r.kind === "checkpoint")).toEqual([]);
+    await bob.resume(); // the client retries the resume; now it reads 2 and 3
+    expect(bob.missing(true)).toEqual([]);
+    bob.drop();
+    ann.drop();
+    instance.stop();
+  });
 });

@@ -60,9 +60,14 @@ async function run(seed: number, fillHoles: boolean): Promise<{ missing: string[
       instance = new ModelInstance(log, clock.nowMs() + Math.floor(rnd() * 4_000), { fillHoles });
       for (const c of clients) await c.connect(instance);
     } else if (r < 0.78) {
+      // One client is away for a while (the other keeps the conversations followed on the instance).
       const c = pick(clients);
       c.drop();
+      await runFor(Math.floor(rnd() * 2_000));
+      if (rnd() < 0.3) log.failChanges = 1; // chat is restarting: the resume is refused
       await c.connect(instance);
+    } else if (r < 0.79) {
+      log.failChanges = 1; // a chat instance restarting: the next GetChanges fails (a resume, or a checkpoint)
     } else if (r < 0.8) {
       outageUntil = clock.nowMs() + 5_000 + Math.floor(rnd() * 20_000); // the broker is down
     } else if (r < 0.82) {
@@ -72,9 +77,12 @@ async function run(seed: number, fillHoles: boolean): Promise<{ missing: string[
       for (const c of clients) await c.session?.checkpoint();
       await runFor(1);
     }
+    // A client whose resume was refused resumes again (after a backoff: some steps later).
+    for (const c of clients) if (c.session && c.resumeRefused && rnd() < 0.3) await c.resume();
   }
   // Faults end: everything published reaches the instance, then every client resumes once more.
   outageUntil = 0;
+  log.failChanges = 0;
   await runFor(Math.max(0, (deliveries.at(-1)?.at ?? 0) - clock.nowMs()) + 30_000);
   for (const c of clients) {
     c.drop();

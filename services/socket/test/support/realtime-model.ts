@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { vi } from "vitest";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ResumeSchema, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
@@ -38,6 +39,8 @@ const eventOf = (c: { conversationId: string; seq: bigint }): Event =>
 /** The store of record: every conversation's log, and the chat RPCs the socket and clients use. */
 export class ModelLog {
   readonly logs = new Map<string, Committed[]>();
+  /** GetChanges calls that fail UNAVAILABLE before it answers again (a chat instance restarting). */
+  failChanges = 0;
 
   constructor(
     readonly clock: FakeClock,
@@ -75,6 +78,10 @@ export class ModelLog {
         nextPageToken: "",
       }),
       getChanges: async (req: { cursor: string; perConversationLimit: number }) => {
+        if (this.failChanges > 0) {
+          this.failChanges--;
+          throw new ConnectError("chat is restarting", Code.Unavailable);
+        }
         const s = cursorTime(req.cursor);
         const limit = req.perConversationLimit === 0 ? 50 : req.perConversationLimit;
         const conversations = [];
@@ -154,6 +161,8 @@ export class ModelClient {
   readonly received = new Set<string>();
   cursor = "";
   readonly cursors: CursorRecord[] = [];
+  /** The last resume was refused (FrameError): the client resumes again. */
+  resumeRefused = false;
   session?: Session;
   private frames: ServerFrame[] = [];
   private read = 0;
@@ -177,7 +186,13 @@ export class ModelClient {
     const session = instance.registry.open(sink, { clientHeartbeats: false, serverPongs: false });
     this.session = session;
     if (!(await session.authenticate(this.user, 1n))) throw new Error("model client could not authenticate");
-    await session.resume(2n, create(ResumeSchema, { cursor: this.cursor, perConversationLimit: 200 }));
+    await this.resume();
+  }
+
+  /** Resumes on the open connection from the stored cursor (again after a failed resume). */
+  async resume(): Promise<void> {
+    this.resumedFrom = this.cursor;
+    await this.session!.resume(2n, create(ResumeSchema, { cursor: this.cursor, perConversationLimit: 200 }));
     await vi.advanceTimersByTimeAsync(0); // the session's flush
     this.drain();
   }
@@ -203,7 +218,10 @@ export class ModelClient {
         if (prev !== undefined && e.seq > prev + 1n) this.fill(e.conversationId, prev);
         if (prev === undefined || e.seq > prev) this.lastPushed.set(e.conversationId, e.seq);
         this.take(e.conversationId, e.seq);
+      } else if (f.case === "error" && this.frames[this.read]!.replyTo === 2n) {
+        this.resumeRefused = true;
       } else if (f.case === "resumeDone" || f.case === "checkpoint") {
+        if (f.case === "resumeDone") this.resumeRefused = false;
         this.cursor = f.value.cursor;
         this.cursors.push({ cursor: f.value.cursor, kind: f.case, resumedFrom: this.resumedFrom, delivered: new Set(this.delivered) });
       }
