@@ -84,8 +84,12 @@ async function freePort(): Promise<number> {
 export async function spawnCluster(opts: {
   runPrefix: string;
   serverEnv: Record<string, string>;
-  /** Which processes to start (default CLUSTER_LAYOUT); a test may start a private subset. */
-  layout?: { service: string; instanceId: string }[];
+  /**
+   * Which processes to start (default CLUSTER_LAYOUT); a test may start a private subset. `env`
+   * is evaluated at every start of the instance (e.g. a new CAAS_INSTANCE_ID per start, as a
+   * process that takes its default from host and pid gets).
+   */
+  layout?: { service: string; instanceId: string; env?: () => Record<string, string> }[];
   /**
    * The whole environment of each process, given every planned instance and its port, instead of
    * the default one (the compose-topology test runs compose's own environments).
@@ -94,7 +98,7 @@ export async function spawnCluster(opts: {
 }): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
   const planned = await Promise.all(
-    (opts.layout ?? CLUSTER_LAYOUT).map(async (p) => ({ ...p, port: await freePort() })),
+    (opts.layout ?? (CLUSTER_LAYOUT as NonNullable<typeof opts.layout>)).map(async (p) => ({ ...p, port: await freePort() })),
   );
   const peerEnv: Record<string, string> = {};
   for (const p of planned) {
@@ -132,6 +136,7 @@ export async function spawnCluster(opts: {
         [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
         ...peerEnv,
         ...opts.serverEnv,
+        ...p.env?.(),
       },
       stdio: ["pipe", out, out],
     });

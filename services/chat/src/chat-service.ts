@@ -48,6 +48,7 @@ import type {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { Clock, LogEvent, PageTokenCodec, RateLimiter, TenantPolicyLookup } from "@caas/shared";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
+import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
 import { DeleteOps } from "./ops/delete-ops.js";
@@ -112,9 +113,13 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly moderation: ModerationOps;
   private readonly blocks: BlockOps;
   private readonly receipts: ReceiptOps;
+  /** The bound on sends in progress (SendMessage and ForwardMessage): refused early past it. */
+  private readonly admission: SendAdmission;
 
   constructor(deps: ChatServiceDeps) {
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, deps.onCommit, deps.policyFor);
+    const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, deps.onCommit, deps.policyFor);
+    this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);
@@ -197,8 +202,10 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     return this.members.list(callerOf(ctx), req);
   }
 
+  /** Past the instance's bound: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send. */
   async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
-    return this.messages.send(callerOf(ctx), req);
+    const caller = callerOf(ctx);
+    return this.admission.run(() => this.messages.send(caller, req, { signal: ctx.signal }));
   }
 
   async editMessage(req: EditMessageRequest, ctx: HandlerContext) {
@@ -266,7 +273,8 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   }
 
   async forwardMessage(req: ForwardMessageRequest, ctx: HandlerContext) {
-    return this.forwards.forward(callerOf(ctx), req);
+    const caller = callerOf(ctx);
+    return this.admission.run(() => this.forwards.forward(caller, req, ctx.signal));
   }
 
   async getUnreadCounts(req: GetUnreadCountsRequest, ctx: HandlerContext) {

@@ -63,6 +63,10 @@ export interface ChatLimits {
   sendRate: { capacity: number; refillPerSec: number };
   /** The tenant's send bucket is the user's times this (CAAS_RATE_LIMIT_TENANT_FACTOR). */
   sendTenantFactor: number;
+  /** Sends one instance works on at once (CAAS_CHAT_MAX_PENDING_SENDS); more are refused with a retry delay. */
+  maxPendingSends: number;
+  /** The retry delay of a send refused because the instance is at `maxPendingSends`. */
+  overloadRetryMs: number;
 }
 
 export const DEFAULT_LIMITS: ChatLimits = {
@@ -72,6 +76,8 @@ export const DEFAULT_LIMITS: ChatLimits = {
   changesCursorMaxAgeMs: 30 * 24 * 3600 * 1000,
   sendRate: { capacity: 20, refillPerSec: 10 },
   sendTenantFactor: DEFAULT_TENANT_RATE_FACTOR,
+  maxPendingSends: 64,
+  overloadRetryMs: 1_000,
 };
 
 /** The stores one chat instance works on. */

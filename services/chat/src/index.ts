@@ -55,7 +55,11 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       media,
       // Every send (SendMessage, ForwardMessage, realtime send frames) is counted here and only
       // here: the message.send rate of CAAS_RATE_LIMITS, per user and per tenant (ADR 0023).
-      limits: { sendRate: bucketOf(config.rateLimits.perUser["message.send"]), sendTenantFactor: config.rateLimits.tenantFactor },
+      limits: {
+        sendRate: bucketOf(config.rateLimits.perUser["message.send"]),
+        sendTenantFactor: config.rateLimits.tenantFactor,
+        maxPendingSends: config.limits.chatMaxPendingSends,
+      },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);
         relay.notify();

@@ -17,6 +17,8 @@ export interface AppendRequest {
   payload(header: EventHeader): Event["payload"];
   /** The conversation's head as its projection had it (the store checks it; see AppendInput.headHint). */
   headHint?: LogHead;
+  /** The caller's cancellation: not committed when it aborted before the append's turn (AppendInput.signal). */
+  signal?: AbortSignal;
   /**
    * The caller's own follow-up of the commit (e.g. the sender's read position), run alongside
    * the projection update instead of after it: one round trip less on the send path. It runs for
@@ -62,6 +64,7 @@ export class LogWriter {
       payloadHash: req.payloadHash,
       countable: req.countable,
       ...(req.headHint === undefined ? {} : { headHint: req.headHint }),
+      ...(req.signal === undefined ? {} : { signal: req.signal }),
       encode: ({ seq, createTimeMs }) => {
         const header = { conversationId: req.conversationId, seq, eventId, actorId: req.actorId, createTimeMs };
         built = buildEvent(header, req.payload(header));

@@ -72,6 +72,8 @@ export interface Limits {
   realtimeCheckpointMs: number;
   /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */
   realtimeCheckpointsPerSec: number;
+  /** Sends one chat instance works on at once; more are refused RESOURCE_EXHAUSTED with a retry delay. */
+  chatMaxPendingSends: number;
 }
 
 /** The media service's settings (README "Configuration"). */
@@ -267,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
+    chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 64, 1, 100_000),
   };
 
   const mediaPublicUrl = httpUrl("CAAS_MEDIA_PUBLIC_URL");

@@ -26,8 +26,12 @@ export function peerError(err: unknown): unknown {
   return out;
 }
 
-/** Runs a `send` frame through ChatService.SendMessage; the SendAck answering frame `replyTo`. */
-export async function sendThroughChat(chat: ChatClient, accessToken: string, replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
+/**
+ * Runs a `send` frame through ChatService.SendMessage; the SendAck answering frame `replyTo`.
+ * `signal`: the sender's connection or call went away; chat then abandons the send unless it
+ * already committed (a retry with the same client_message_id returns the ack either way).
+ */
+export async function sendThroughChat(chat: ChatClient, accessToken: string, replyTo: bigint, send: SendMessage, signal?: AbortSignal): Promise<ServerFrame> {
   const req = create(SendMessageRequestSchema, {
     conversationId: send.conversationId,
     clientMessageId: send.clientMessageId,
@@ -38,7 +42,7 @@ export async function sendThroughChat(chat: ChatClient, accessToken: string, rep
     replyToMessageId: send.replyToMessageId,
     threadParentId: send.threadParentId,
   });
-  const ack = await chat.sendMessage(req, asUser(accessToken));
+  const ack = await chat.sendMessage(req, { ...asUser(accessToken), ...(signal ? { signal } : {}) });
   return serverFrame(replyTo, {
     case: "sendAck",
     value: { messageId: ack.messageId, seq: ack.seq, createTime: ack.createTime, duplicate: ack.duplicate },

@@ -7,6 +7,8 @@ import type { BlockChanged, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.j
 export interface Recipient {
   readonly tenantId: string;
   readonly userId: string;
+  /** The user's access token, for reading the log on the members' behalf (filling a hole). */
+  readonly accessToken?: string;
   deliver(event: Event): void;
   /** A typing indicator of another member of one of the user's conversations. */
   deliverTyping(typing: Typing): void;
@@ -54,6 +56,36 @@ interface LocalConversation {
    * redelivered event from before the join.
    */
   lastSeq: bigint;
+  /**
+   * How far this instance's live path has followed the log: the newest seq dispatched, or the log
+   * head the membership list reported (events up to it are a resume's business). Undefined until
+   * either is known (a conversation joined through its own event starts at that event).
+   */
+  head?: bigint;
+  /** The newest stretch of seqs the live path skipped (a gap SeqOrder gave up on, a late consumer). */
+  hole?: LiveHole;
+  /** Holes seen and not yet filled from the log (see `fill`). */
+  unfilled: number;
+}
+
+/** Called when the live path skips seqs `from`..`to` of a conversation that has local members. */
+export type HoleListener = (tenantId: string, conversationId: string, from: bigint, to: bigint) => void;
+
+/**
+ * Seqs of a conversation the live path went past without handing them out: every seq up to `to`
+ * not dispatched before `epoch` may be missing on the connections that were open then.
+ */
+export interface LiveHole {
+  /** The hub's epoch when the hole was seen; connections anchored at or after it are not affected. */
+  epoch: number;
+  /** The highest skipped seq. */
+  to: bigint;
+}
+
+/** What the live path has handed out of one conversation, for deciding what a cursor may cover. */
+export interface LiveCoverage {
+  head: bigint;
+  hole?: LiveHole;
 }
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
@@ -66,10 +98,15 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
  * leaving, removed or banned member gets that event and nothing after it. Single process.
  */
 export class Hub {
+  /** `onHole`: the live path skipped seqs of a conversation with local members (e.g. a HoleFiller). */
+  constructor(private readonly onHole?: HoleListener) {}
+
   private readonly users = new Map<string, LocalUser>();
   private readonly conversations = new Map<string, LocalConversation>();
   /** Type and member count of the conversations that have local members (receipt sharing). */
   private readonly facts = new Map<string, { type: ConversationType; memberCount: number; seq: bigint }>();
+  /** Counts holes seen; a connection remembers it when it anchors (opens or resumes). */
+  private holes = 0;
 
   /**
    * Registers a session and resolves once its user's memberships are known; `load` lists them
@@ -94,7 +131,7 @@ export class Hub {
           const id = typeof item === "string" ? item : item.id;
           if (created.leftWhileLoading!.has(id)) continue;
           if (typeof item !== "string" && !this.facts.has(key(created.tenantId, id))) this.facts.set(key(created.tenantId, id), { type: item.type, memberCount: item.memberCount, seq: item.lastSeq ?? 0n });
-          this.addMembership(created, id);
+          this.addMembership(created, id, typeof item === "string" ? undefined : item.lastSeq);
         }
         created.leftWhileLoading = undefined;
       });
@@ -120,6 +157,39 @@ export class Hub {
 
   /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
   dispatch(tenantId: string, event: Event): void {
+    this.apply(tenantId, event);
+  }
+
+  /**
+   * Hands out events the live path skipped (read from the log after a hole, in seq order) to the
+   * conversation's current local members. Their membership changes are not applied: the index
+   * already follows the events dispatched after them, and a late leave or join would undo a
+   * later one. Once every hole of the conversation seen so far was filled, cursors may cover it
+   * again for every connection; not when the filled stretch changed membership, since whoever
+   * left or joined in it may be owed events the current members' delivery did not reach.
+   */
+  fill(tenantId: string, conversationId: string, events: Event[]): void {
+    let changesMembership = false;
+    for (const e of events) {
+      if (e.conversationId !== conversationId) continue;
+      const { joined, left } = membershipChanges(e);
+      changesMembership ||= joined.length > 0 || left === "everyone" || left.length > 0;
+      this.deliverLate(tenantId, e);
+    }
+    const local = this.conversations.get(key(tenantId, conversationId));
+    if (!local || local.unfilled === 0 || changesMembership) return;
+    local.unfilled--;
+    if (local.unfilled === 0) local.hole = undefined;
+  }
+
+  private deliverLate(tenantId: string, event: Event): void {
+    const local = this.conversations.get(key(tenantId, event.conversationId));
+    if (!local) return;
+    if (event.seq > local.lastSeq) local.lastSeq = event.seq;
+    for (const user of local.members) for (const session of user.sessions) session.deliver(event);
+  }
+
+  private apply(tenantId: string, event: Event): void {
     const { joined, left } = membershipChanges(event);
     this.updateFacts(tenantId, event, joined.length, left === "everyone" ? 0 : left.length);
     for (const userId of joined) {
@@ -128,6 +198,7 @@ export class Hub {
     }
     const convKey = key(tenantId, event.conversationId);
     const local = this.conversations.get(convKey);
+    if (local) this.follow(tenantId, event.conversationId, local, event.seq);
     if (local && event.seq > local.lastSeq) {
       local.lastSeq = event.seq;
       for (const user of local.members) for (const session of user.sessions) session.deliver(event);
@@ -174,11 +245,23 @@ export class Hub {
   }
 
   /**
-   * The newest seq of the conversation this instance has handed to its local members (or the
-   * log head when the membership list was loaded); undefined when no local user belongs to it.
+   * The newest seq of the conversation this instance has dispatched (or the log head when the
+   * membership list was loaded), with the newest stretch its live path skipped; undefined when no
+   * local user belongs to it or nothing is known of it yet.
    */
-  headSeq(tenantId: string, conversationId: string): bigint | undefined {
-    return this.facts.get(key(tenantId, conversationId))?.seq;
+  coverage(tenantId: string, conversationId: string): LiveCoverage | undefined {
+    const local = this.conversations.get(key(tenantId, conversationId));
+    if (local?.head === undefined) return undefined;
+    return local.hole ? { head: local.head, hole: local.hole } : { head: local.head };
+  }
+
+  /**
+   * The current epoch: a connection that anchors now (opens without a cursor, or starts a
+   * resume's catch-up) is not affected by holes seen before it, because the catch-up reads the
+   * log after them.
+   */
+  get epoch(): number {
+    return this.holes;
   }
 
   /** Local sessions and users (for status and tests). */
@@ -186,13 +269,33 @@ export class Hub {
     return { users: this.users.size, conversations: this.conversations.size };
   }
 
-  private addMembership(user: LocalUser, conversationId: string): void {
+  /** `head`: the log head the membership list reported, when it came from one. */
+  private addMembership(user: LocalUser, conversationId: string, head?: bigint): void {
     user.conversations.add(conversationId);
     user.leftWhileLoading?.delete(conversationId);
     const k = key(user.tenantId, conversationId);
     let local = this.conversations.get(k);
-    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n }));
+    if (!local) this.conversations.set(k, (local = { members: new Set(), lastSeq: 0n, unfilled: 0, ...(head === undefined || head < 1n ? {} : { head }) }));
     local.members.add(user);
+  }
+
+  /**
+   * Moves the live path's position: an event past the next expected seq means the seqs between
+   * were not handed out here (SeqOrder gave up waiting, or the bus consumer started or resumed
+   * past them), which is recorded as a hole so no cursor covers them for connections open now.
+   */
+  private follow(tenantId: string, conversationId: string, local: LocalConversation, seq: bigint): void {
+    if (local.head === undefined) {
+      local.head = seq;
+      return;
+    }
+    if (seq <= local.head) return;
+    const from = local.head + 1n;
+    local.head = seq;
+    if (seq === from) return;
+    local.hole = { epoch: ++this.holes, to: seq - 1n };
+    local.unfilled++;
+    this.onHole?.(tenantId, conversationId, from, seq - 1n);
   }
 
   private removeMembership(user: LocalUser, conversationId: string): void {

@@ -8,6 +8,7 @@ import {
   type ServiceDefinition,
   type Subscription,
 } from "@caas/shared";
+import { HoleFiller } from "./hole-filler.js";
 import { Hub } from "./hub.js";
 import { RealtimeServiceImpl } from "./realtime-service.js";
 import { PresenceTracker } from "./presence.js";
@@ -73,9 +74,12 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     checkpointsPerSec: ctx.config.limits.realtimeCheckpointsPerSec,
     ...overrides,
   };
-  const hub = new Hub();
-  const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
+  // Seqs the live path skips are read from chat and handed out late, so connections stay complete.
+  const filler = new HoleFiller(chat, ctx.logger);
+  const hub = new Hub(filler.onHole);
+  filler.attach(hub);
+  const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
   const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
   const rates = ctx.config.rateLimits.perUser;

@@ -104,7 +104,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
         throw new ConnectError("Send does not take auth frames: authenticate with the Authorization header", Code.InvalidArgument);
       case "send": {
         // Chat counts the send (ADR 0023); its refusal, RetryInfo included, is this call's answer.
-        const reply = await sendThroughChat(this.chat, token, frame.id, f.value).catch((err: unknown) => Promise.reject(peerError(err)));
+        const reply = await sendThroughChat(this.chat, token, frame.id, f.value, ctx.signal).catch((err: unknown) => Promise.reject(peerError(err)));
         return create(SendResponseSchema, { frame: reply });
       }
       case "markRead":

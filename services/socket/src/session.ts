@@ -17,7 +17,7 @@ import { InvalidArgumentError, newId, type Clock, type JwtVerifier, type Logger,
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { closingFrame, errorFrame, exhausted, failure, serverFrame } from "./frames.js";
-import { freshCheckpoint } from "./checkpoints.js";
+import { freshCheckpoint, type ConnectionAnchor } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
 
 export type { SessionIdentity } from "./session-auth.js";
@@ -177,6 +177,9 @@ function eventFrame(event: Event): ServerFrame {
   return frame;
 }
 
+/** The anchor of a connection before it opens, and the (shared, never written) catch-up of one that did not resume. */
+const NO_ANCHOR: ConnectionAnchor = { epoch: 0, caughtUp: new Map() };
+
 /** Frames pipelined behind Auth are held at most this many, then the client broke the protocol. */
 const MAX_EARLY_FRAMES = 32;
 
@@ -207,8 +210,20 @@ export class Session implements Recipient {
   /** Where this session holds one of its user's connection places, if it holds one. */
   private place: "none" | "presence" | "local" = "none";
   private inflightSends = 0;
+  /**
+   * Aborts when the session ends: its sends still in flight at chat are abandoned unless
+   * committed. Made at the first send (an idle connection carries none: memory per connection).
+   */
+  private gone?: AbortController;
   /** The newest cursor the client was given (ResumeDone or Checkpoint). */
   private cursor = "";
+  /**
+   * The last resume failed: events dropped before the connection opened may be missing, and no
+   * catch-up read them, so no checkpoint until a resume succeeds.
+   */
+  private resumeFailed = false;
+  /** Where this connection's knowledge of the log starts (set when it opens, then by each resume). */
+  private anchor: ConnectionAnchor = NO_ANCHOR;
   /** Live events were pushed since the last checkpoint. */
   private active = false;
   private checkpointing = false;
@@ -228,6 +243,11 @@ export class Session implements Recipient {
 
   get userId(): string {
     return this.identity?.userId ?? "";
+  }
+
+  /** The current access token once open ("" before): the hub reads the log with it to fill holes. */
+  get accessToken(): string {
+    return this.state === "open" ? this.identity!.accessToken : "";
   }
 
   /** The identity once authenticated. */
@@ -314,6 +334,7 @@ export class Session implements Recipient {
       if (this.state !== "authenticating") return false;
     }
     this.state = "open";
+    this.anchor = { epoch: hub.epoch, caughtUp: NO_ANCHOR.caughtUp };
     clearTimeout(this.timers.shift());
     this.push(this.authOk(replyTo));
     this.armExpiry();
@@ -401,7 +422,7 @@ export class Session implements Recipient {
    */
   async checkpoint(): Promise<void> {
     const who = this.who;
-    if (!who || !this.active || this.held || this.checkpointing) return;
+    if (!who || !this.active || this.held || this.checkpointing || this.resumeFailed) return;
     this.checkpointing = true;
     if (this.deps.checkpointPlace && !(await this.deps.checkpointPlace())) {
       this.checkpointing = false; // the instance's budget is spent: the next interval tries again
@@ -413,7 +434,7 @@ export class Session implements Recipient {
     }
     this.active = false;
     try {
-      const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.filter);
+      const cursor = await freshCheckpoint(this.deps.chat, this.deps.hub, who, this.cursor, this.anchor, this.filter);
       if (this.state !== "open" || this.held) return;
       if (cursor === undefined) {
         this.active = true;
@@ -518,6 +539,8 @@ export class Session implements Recipient {
       return;
     }
     this.held = [];
+    // Holes the live path leaves from here on may hold events this catch-up does not read.
+    const epoch = this.deps.hub.epoch;
     const covered = new Map<string, bigint>();
     let outcome: ServerFrame;
     try {
@@ -530,7 +553,10 @@ export class Session implements Recipient {
       });
       outcome = serverFrame(replyTo, { case: "resumeDone", value: { cursor } });
       this.cursor = cursor;
+      this.anchor = { epoch, caughtUp: covered };
+      this.resumeFailed = false;
     } catch (err) {
+      this.resumeFailed = true;
       outcome = errorFrame(replyTo, err);
     }
     const held = this.held;
@@ -558,6 +584,7 @@ export class Session implements Recipient {
 
   private end(): void {
     this.state = "closed";
+    this.gone?.abort();
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.expiry);
     this.deps.hub.leave(this);
@@ -631,7 +658,8 @@ export class Session implements Recipient {
    * RESOURCE_EXHAUSTED comes back as a FrameError with retry_after from its RetryInfo.
    */
   private send(replyTo: bigint, send: SendMessage): Promise<ServerFrame> {
-    return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send);
+    this.gone ??= new AbortController();
+    return sendThroughChat(this.deps.chat, this.identity!.accessToken, replyTo, send, this.gone.signal);
   }
 
   /**

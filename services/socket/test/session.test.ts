@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it, vi } from "vitest";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { ClientFrameSchema, CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createLogger, systemClock, UnauthenticatedError, type JwtVerifier } from "@caas/shared";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub, type Recipient } from "../src/hub.js";
@@ -213,5 +213,22 @@ describe("session core", () => {
     expect(await registry.open(one, { clientHeartbeats: true, serverPongs: false }).authenticate("good", 0n)).toBe(true);
     await tick();
     expect(one.batches).toHaveLength(1);
+  });
+  it("abandons the sends still in flight at chat when the connection goes away", async () => {
+    const signals: AbortSignal[] = [];
+    const { registry } = setup({
+      sendMessage: ((_req: unknown, opts: { signal?: AbortSignal }) => {
+        signals.push(opts.signal!);
+        return new Promise(() => undefined); // chat is slow: the answer never comes before the client leaves
+      }) as unknown as ChatClient["sendMessage"],
+    });
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    expect(await session.authenticate("good", 1n)).toBe(true);
+    session.receive(create(ClientFrameSchema, { id: 2n, frame: { case: "send", value: { conversationId: "c1", clientMessageId: "m1", text: "hi" } } }));
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    expect(signals[0]!.aborted).toBe(false);
+    session.detach();
+    expect(signals[0]!.aborted).toBe(true);
   });
 });

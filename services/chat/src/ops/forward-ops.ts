@@ -41,7 +41,8 @@ export class ForwardOps {
     this.views = new MessageViews(core);
   }
 
-  async forward(caller: Caller, req: ForwardMessageRequest): Promise<ForwardMessageResponse> {
+  /** `signal`: the caller's cancellation; a forward whose caller left before the commit is abandoned. */
+  async forward(caller: Caller, req: ForwardMessageRequest, signal?: AbortSignal): Promise<ForwardMessageResponse> {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     const messageId = checkUuid("message_id", req.messageId);
     const targetId = checkUuid("target_conversation_id", req.targetConversationId);
@@ -62,7 +63,7 @@ export class ForwardOps {
         attachments: source!.attachments,
         ...(source!.custom === undefined ? {} : { custom: source!.custom }),
       }),
-      { forwardedFrom: create(ForwardedFromSchema, { conversationId, messageId: found.message.id, senderId: found.message.senderId }) },
+      { forwardedFrom: create(ForwardedFromSchema, { conversationId, messageId: found.message.id, senderId: found.message.senderId }), ...(signal ? { signal } : {}) },
     );
     return create(ForwardMessageResponseSchema, { messageId: ack.messageId, seq: ack.seq, createTime: ack.createTime, duplicate: ack.duplicate });
   }

@@ -15,6 +15,7 @@ import {
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import {
+  abandonedAppend,
   AlreadyExistsError,
   FailedPreconditionError,
   NotFoundError,
@@ -58,8 +59,12 @@ export class MessageOps {
   /**
    * Sends a message. `forwardedFrom` (ForwardMessage) marks a copy of another message; its
    * idempotent retries are then recognised by the source, whatever its body became since.
+   * `signal` is the caller's cancellation (its deadline or its going away): a send whose caller
+   * is gone before the commit is abandoned (CANCELED or DEADLINE_EXCEEDED, nothing written); one
+   * that committed stays committed, and a retry with the same client_message_id returns its ack.
    */
-  async send(caller: Caller, req: SendMessageRequest, extra: { forwardedFrom?: ForwardedFrom } = {}): Promise<SendMessageResponse> {
+  async send(caller: Caller, req: SendMessageRequest, extra: { forwardedFrom?: ForwardedFrom; signal?: AbortSignal } = {}): Promise<SendMessageResponse> {
+    const { signal } = extra;
     const conversationId = checkUuid("conversation_id", req.conversationId);
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
     if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
@@ -96,7 +101,10 @@ export class MessageOps {
     const mentionable = new Set(members.filter((m) => m.active).map((m) => m.userId));
     const attached = await this.attach(caller, conversationId, req.clientMessageId, attachments, forwardedFrom);
 
+    // The reads above may have waited long (an overloaded store): nobody is waiting for this send any more.
+    if (signal?.aborted) throw abandonedAppend(signal);
     const committed = await writer.append(caller.scope, {
+      ...(signal ? { signal } : {}),
       conversationId,
       actorId: caller.userId,
       clientMessageId: req.clientMessageId,

@@ -6,7 +6,7 @@ import type { Clock } from "../clock.js";
 import { NotFoundError, UnavailableError } from "../errors.js";
 import { runMigrations, type Migration, type MigrationResult } from "../migrations.js";
 import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
-import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
+import { abandonedAppend, type AppendInput, type AppendResult, type EventKey, type EventLogStore, type LogEvent, type LogHead } from "./event-log-store.js";
 
 export interface MongoEventLogStoreOptions {
   /** A database of a client shared with other adapters; its owner closes the client. */
@@ -225,6 +225,8 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       // Appends queued behind one in flight when the store closed fail at their turn, not later.
       return inLane(`${tenantId}|${input.conversationId}`, () => {
         open();
+        // The caller left while this append waited behind others: nobody waits for it any more.
+        if (input.signal?.aborted) throw abandonedAppend(input.signal);
         return appendInLane(tenantId, input);
       });
     },

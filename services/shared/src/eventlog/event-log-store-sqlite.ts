@@ -5,7 +5,7 @@ import type { Clock } from "../clock.js";
 import { NotFoundError, UnavailableError } from "../errors.js";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
 import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
-import type { AppendInput, AppendResult, EventKey, EventLogStore, LogEvent, LogHead } from "./event-log-store.js";
+import { abandonedAppend, type AppendInput, type AppendResult, type EventKey, type EventLogStore, type LogEvent, type LogHead } from "./event-log-store.js";
 
 export interface SqliteEventLogStoreOptions {
   /**
@@ -161,7 +161,12 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
   let closed = false;
 
   function flush(): void {
-    const batch = queue;
+    // Appends whose caller left while they waited for the batch are not committed.
+    const batch = queue.filter((p) => {
+      if (!p.input.signal?.aborted) return true;
+      p.reject(abandonedAppend(p.input.signal));
+      return false;
+    });
     queue = [];
     if (batch.length === 0) return;
     const outcomes: ({ ok: true; result: AppendResult } | { ok: false; err: unknown })[] = [];

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { TenantScope } from "../tenant-scope.js";
 
 /**
@@ -45,6 +46,23 @@ export interface AppendInput {
   headHint?: LogHead;
   /** Builds the body once the seq is known (it is called again if the insert must retry). */
   encode(assigned: { seq: number; countableSeq: number; createTimeMs: number }): Uint8Array;
+  /**
+   * The caller's cancellation: an append whose signal has aborted when its turn comes (behind
+   * the appends queued before it) is not committed and rejects with `abandonedAppend`. Once the
+   * insert has started it completes whatever the signal does.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * The error of an append abandoned because its caller went away: DEADLINE_EXCEEDED when the
+ * caller's deadline passed, CANCELED otherwise. Nothing was committed, so a retry with the same
+ * idempotency key commits it once.
+ */
+export function abandonedAppend(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  const code = reason instanceof ConnectError && reason.code === Code.DeadlineExceeded ? Code.DeadlineExceeded : Code.Canceled;
+  return new ConnectError("the caller went away before the event was committed; nothing was written", code);
 }
 
 export type AppendResult =

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeClock, type Clock } from "../../src/clock.js";
 import { NotFoundError, UnavailableError } from "../../src/errors.js";
@@ -33,6 +34,7 @@ function input(conversationId: string, o: Partial<Omit<AppendInput, "encode">> &
     ...(o.clientMessageId === undefined ? {} : { clientMessageId: o.clientMessageId }),
     payloadHash: o.payloadHash ?? "h1",
     countable: o.countable ?? true,
+    ...(o.signal ? { signal: o.signal } : {}),
     encode: ({ seq, countableSeq, createTimeMs }) => text.encode(JSON.stringify({ eventId, seq, countableSeq, createTimeMs, tag: o.tag ?? "" })),
   };
 }
@@ -147,6 +149,23 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       expect(a.event.clientMessageId).toBe(`~${a.event.eventId}`);
       expect(await store.append(scope, plain)).toEqual({ kind: "duplicate", event: a.event });
       await expect(store.append(scope, input(conv, { clientMessageId: "~sneaky" }))).rejects.toThrow(RangeError);
+    });
+
+    it("does not commit an append whose caller left while it waited its turn; a retry commits it once", async () => {
+      const gone = new AbortController();
+      const first = store.append(scope, input(conv, { clientMessageId: "c-1" }));
+      const abandoned = store.append(scope, input(conv, { clientMessageId: "c-2", signal: gone.signal }));
+      gone.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      expect((await first).kind).toBe("appended");
+      await expect(abandoned).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+      // Already gone before it was queued: refused the same way (CANCELED for a plain abort).
+      const left = new AbortController();
+      left.abort();
+      await expect(store.append(scope, input(conv, { clientMessageId: "c-3", signal: left.signal }))).rejects.toMatchObject({ code: Code.Canceled });
+      expect((await store.read(scope, conv, 0, 10)).map((e) => e.clientMessageId)).toEqual(["c-1"]);
+      const retry = await store.append(scope, input(conv, { clientMessageId: "c-2" }));
+      expect(retry.kind).toBe("appended");
+      expect(retry.event.seq).toBe(2);
     });
 
     it("gives 200 appends from 8 concurrent writers on two instances exactly seqs 1..200", async () => {
