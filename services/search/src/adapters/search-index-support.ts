@@ -1,5 +1,5 @@
-import { InvalidArgumentError, type FieldViolation } from "../errors.js";
-import type { PageTokenCodec, PageTokenBinding } from "../page-token.js";
+import { InvalidArgumentError, type FieldViolation } from "@caas/shared";
+import type { PageTokenCodec, PageTokenBinding } from "@caas/shared";
 import {
   SEARCH_MAX_BATCH,
   SEARCH_MAX_CONVERSATION_IDS,
@@ -13,7 +13,7 @@ import {
   type SearchRequest,
   type Snippet,
 } from "../ports/search-index.js";
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared";
 import { checkName, tenantOf } from "./checks.js";
 
 /*

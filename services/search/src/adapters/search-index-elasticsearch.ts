@@ -1,6 +1,6 @@
 import { Client, errors } from "@elastic/elasticsearch";
-import { UnavailableError } from "../errors.js";
-import type { PageTokenCodec } from "../page-token.js";
+import { UnavailableError } from "@caas/shared";
+import type { PageTokenCodec } from "@caas/shared";
 import type { SearchDocument, SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import {
