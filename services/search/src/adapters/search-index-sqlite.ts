@@ -133,7 +133,8 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       AND m.tenant_id = :tenant
       AND m.conversation_id IN (SELECT value FROM json_each(:conversations))
       AND m.redacted = 0
-      AND (:sender IS NULL OR m.sender_id = :sender)
+      AND (:senders IS NULL OR m.sender_id IN (SELECT value FROM json_each(:senders)))
+      AND m.seq <= COALESCE((SELECT b.value FROM json_each(:maxSeqs) b WHERE b.key = m.conversation_id), m.seq)
       AND (:sentAfter IS NULL OR m.create_time_ms >= :sentAfter)
       AND (:sentBefore IS NULL OR m.create_time_ms < :sentBefore)
       AND (:afterScore IS NULL OR score < :afterScore OR (score = :afterScore AND
@@ -214,7 +215,8 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
         match: `${acl} AND ${text}`,
         tenant: q.tenantId,
         conversations: JSON.stringify(q.conversationIds),
-        sender: q.senderId ?? null,
+        senders: q.senderIds ? JSON.stringify(q.senderIds) : null,
+        maxSeqs: JSON.stringify(Object.fromEntries(q.maxSeqs)),
         sentAfter: q.sentAfterMs ?? null,
         sentBefore: q.sentBeforeMs ?? null,
         afterScore: q.after?.[0] ?? null,
