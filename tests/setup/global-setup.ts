@@ -10,7 +10,7 @@ declare module "vitest" {
   }
 }
 
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"] as const;
+const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_ELASTICSEARCH_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"] as const;
 
 /**
  * One embedded platform per test run (DESIGN "Tests on 2 cores") and, when the real servers are

@@ -46,6 +46,8 @@ export interface ClusterEndpoints {
   redisComplianceUrl?: string;
   redisCryptoUrl?: string;
   elasticsearchUrl?: string;
+  /** Starts the search service's Elasticsearch index and template names (CAAS_ELASTICSEARCH_INDEX_PREFIX, default `caas-`). */
+  elasticsearchIndexPrefix: string;
   s3Endpoint?: string;
   /** The S3 address clients use for presigned uploads and downloads, when not s3Endpoint (CAAS_S3_PUBLIC_ENDPOINT). */
   s3PublicEndpoint?: string;
@@ -222,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisComplianceUrl: redisOnly(url("CAAS_REDIS_COMPLIANCE_URL"), "CAAS_REDIS_COMPLIANCE_URL"),
     redisCryptoUrl: redisOnly(url("CAAS_REDIS_CRYPTO_URL"), "CAAS_REDIS_CRYPTO_URL"),
     elasticsearchUrl: url("CAAS_ELASTICSEARCH_URL"),
+    elasticsearchIndexPrefix: get("CAAS_ELASTICSEARCH_INDEX_PREFIX") ?? "caas-",
     s3Endpoint: url("CAAS_S3_ENDPOINT"),
     s3PublicEndpoint: url("CAAS_S3_PUBLIC_ENDPOINT"),
     s3AccessKey: get("CAAS_S3_ACCESS_KEY"),

@@ -1,0 +1,178 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { SearchService, type SearchMessagesRequest } from "@caas/gen/caas/search/v1/search_service_pb.js";
+import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
+import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { newId } from "@caas/shared";
+import { bearer, tenantWithUsers } from "../support/tenants.js";
+
+const embedded = inject("embedded");
+const cluster = inject("cluster");
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  if (!err) expect.fail("the call succeeded but should have failed");
+  return err;
+}
+
+/**
+ * Polls until `check` passes: indexing follows the event log, so a write is found shortly after.
+ * Every poll is a search against the 30-a-minute limit, so polls are spaced and tests spread them
+ * over several users.
+ */
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 10_000, interval: 300 });
+
+/** The fields named by an INVALID_ARGUMENT's details (the service's BadRequest or the schema's Violations). */
+function violatedFields(err: ConnectError): string[] {
+  return [
+    ...err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field)),
+    ...err.findDetails(ViolationsSchema).flatMap((d) => d.violations.map((v) => v.field?.elements.map((e) => e.fieldName).join(".") ?? "")),
+  ];
+}
+
+/** The search scenarios, run against one platform through its gateway. */
+function searchScenarios(target: () => { gateway: string; auth: string; admin: string }) {
+  let t: Awaited<ReturnType<typeof tenantWithUsers>>;
+  let other: Awaited<ReturnType<typeof tenantWithUsers>>;
+  const USERS = ["alice", "bob", "carol", "dave", "erin", "frank"];
+  const transport = (token: string) => createGrpcTransport({ baseUrl: target().gateway, interceptors: [bearer(token)] });
+  const chat = (token: string) => createClient(ChatService, transport(token));
+  const search = (token: string): Client<typeof SearchService> => createClient(SearchService, transport(token));
+  const found = async (token: string, query: string, extra: Partial<SearchMessagesRequest> = {}) =>
+    (await search(token).searchMessages({ query, ...extra })).hits.map((h) => h.messageId);
+
+  // A fresh tenant per test: each test's searches count against its own users' buckets.
+  beforeEach(async () => {
+    const { auth, admin } = target();
+    [t, other] = await Promise.all([tenantWithUsers(auth, admin, USERS, "search"), tenantWithUsers(auth, admin, ["alice"], "search-other")]);
+  });
+
+  it("finds a sent word shortly after, with its snippet; not for a non-member or another tenant", async () => {
+    const alice = chat(t.token("alice"));
+    const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, title: "Launch Plans", memberIds: ["bob"] });
+    const id = conversation!.id;
+    const sent = await alice.sendMessage({ conversationId: id, clientMessageId: "m1", text: "The zeppelin leaves at noon" });
+    // The same word in another tenant's conversation with the same user id.
+    const o = chat(other.token("alice"));
+    const theirs = (await o.createConversation({ type: ConversationType.GROUP })).conversation!.id;
+    const foreign = await o.sendMessage({ conversationId: theirs, clientMessageId: "m1", text: "zeppelin elsewhere" });
+    await eventually(async () => expect(await found(t.token("bob"), "ZEPPELIN")).toEqual([sent.messageId]));
+    const hit = (await search(t.token("alice")).searchMessages({ query: "zeppelin", conversationIds: [id] })).hits[0]!;
+    expect(hit).toMatchObject({ conversationId: id, seq: sent.seq, senderId: "alice" });
+    expect(hit.snippet!.highlights.map((r) => hit.snippet!.text.slice(r.start, r.end))).toEqual(["zeppelin"]);
+    await eventually(async () => expect(await found(other.token("alice"), "zeppelin")).toEqual([foreign.messageId]));
+    expect(await found(t.token("carol"), "zeppelin")).toEqual([]);
+    // Naming the conversation: NOT_FOUND for a non-member, for an unknown id and for another tenant's id alike.
+    for (const [token, conversationId] of [[t.token("carol"), id], [t.token("alice"), newId()], [other.token("alice"), id]] as const) {
+      const err = await failure(search(token).searchMessages({ query: "zeppelin", conversationIds: [conversationId] }));
+      expect(err.code).toBe(Code.NotFound);
+      expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations.map((v) => v.field)).toEqual(["conversation_ids[0]"]);
+    }
+    // Conversations by title prefix.
+    const convs = await search(t.token("bob")).searchConversations({ query: "laun pl" });
+    expect(convs.conversations.map((c) => [c.conversationId, c.title])).toEqual([[id, "Launch Plans"]]);
+    expect((await search(t.token("carol")).searchConversations({ query: "launch" })).conversations).toEqual([]);
+  });
+
+  it("finds an edit by its new text and not its old; never finds a deleted message", async () => {
+    const alice = chat(t.token("alice"));
+    const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
+    const m = await alice.sendMessage({ conversationId: id, clientMessageId: "e1", text: "quokka sighting" });
+    const gone = await alice.sendMessage({ conversationId: id, clientMessageId: "e2", text: "wombat secret" });
+    await eventually(async () => expect(await found(t.token("bob"), "quokka")).toEqual([m.messageId]));
+    expect(await found(t.token("carol"), "wombat", { conversationIds: [id] }).catch((e: unknown) => ConnectError.from(e).code)).toBe(Code.NotFound);
+    expect(await found(t.token("alice"), "wombat")).toEqual([gone.messageId]);
+    await alice.editMessage({ conversationId: id, messageId: m.messageId, text: "platypus sighting" });
+    await alice.deleteMessage({ conversationId: id, messageId: gone.messageId });
+    await eventually(async () => expect(await found(t.token("alice"), "platypus")).toEqual([m.messageId]));
+    await eventually(async () => expect(await found(t.token("bob"), "wombat")).toEqual([]));
+    expect(await found(t.token("bob"), "quokka")).toEqual([]);
+    expect(await found(t.token("bob"), "sighting")).toEqual([m.messageId]);
+    expect(await found(t.token("alice"), "secret")).toEqual([]);
+  });
+
+  it("a member who left finds what was sent before leaving, nothing after", async () => {
+    const alice = chat(t.token("alice"));
+    const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["dave"] })).conversation!.id;
+    const before = await alice.sendMessage({ conversationId: id, clientMessageId: "l1", text: "narwhal before" });
+    await eventually(async () => expect(await found(t.token("dave"), "narwhal")).toEqual([before.messageId]));
+    await chat(t.token("dave")).leaveConversation({ conversationId: id });
+    const after = await alice.sendMessage({ conversationId: id, clientMessageId: "l2", text: "narwhal after" });
+    await eventually(async () => expect((await found(t.token("alice"), "narwhal")).sort()).toEqual([before.messageId, after.messageId].sort()));
+    expect(await found(t.token("dave"), "narwhal")).toEqual([before.messageId]);
+  });
+
+  it("refuses bad input before searching: empty, operators only, too long, too many words, a page token of another query", async () => {
+    const s = search(t.token("erin"));
+    const fieldOf = async (p: Promise<unknown>) => {
+      const err = await failure(p);
+      expect(err.code).toBe(Code.InvalidArgument);
+      return violatedFields(err);
+    };
+    expect(await fieldOf(s.searchMessages({ query: "" }))).toEqual(["query"]);
+    expect(await fieldOf(s.searchMessages({ query: "   " }))).toEqual(["query"]);
+    expect(await fieldOf(s.searchMessages({ query: '"" * - ()' }))).toEqual(["query"]);
+    expect(await fieldOf(s.searchMessages({ query: "x".repeat(257) }))).toEqual(["query"]);
+    expect(await fieldOf(s.searchMessages({ query: Array.from({ length: 33 }, (_, i) => `w${i}`).join(" ") }))).toEqual(["query"]);
+    expect(await fieldOf(s.searchMessages({ query: "ok", pageToken: "forged" }))).toEqual(["page_token"]);
+    // A real token of another query (erin needs a conversation with two hits to get one).
+    const e = chat(t.token("erin"));
+    const id = (await e.createConversation({ type: ConversationType.GROUP })).conversation!.id;
+    for (const n of [1, 2]) await e.sendMessage({ conversationId: id, clientMessageId: `p${n}`, text: `pelican ${n}` });
+    let token = "";
+    await eventually(async () => {
+      token = (await s.searchMessages({ query: "pelican", pageSize: 1 })).nextPageToken;
+      expect(token).not.toBe("");
+    });
+    expect(await fieldOf(s.searchMessages({ query: "pelican 2", pageSize: 1, pageToken: token }))).toEqual(["page_token"]);
+  });
+
+  it("finds users by display-name prefix or id prefix; not deactivated ones", async () => {
+    await t.backend.upsertUser({ userId: "zed-1", displayName: "Zoë Quill" });
+    await t.backend.upsertUser({ userId: "zed-2", displayName: "Zack Quill" });
+    const s = search(t.token("alice"));
+    await eventually(async () => expect((await s.searchUsers({ query: "quill" })).users.map((u) => u.userId)).toEqual(["zed-2", "zed-1"]));
+    // Pages of one, bound to the query.
+    const first = await s.searchUsers({ query: "quill", pageSize: 1 });
+    expect(first.users.map((u) => u.userId)).toEqual(["zed-2"]);
+    expect((await s.searchUsers({ query: "quill", pageSize: 1, pageToken: first.nextPageToken })).users.map((u) => u.userId)).toEqual(["zed-1"]);
+    expect(violatedFields(await failure(s.searchUsers({ query: "zack", pageToken: first.nextPageToken })))).toEqual(["page_token"]);
+    expect((await s.searchUsers({ query: "zoe" })).users.map((u) => [u.userId, u.displayName])).toEqual([["zed-1", "Zoë Quill"]]);
+    expect((await s.searchUsers({ query: "zed-" })).users.map((u) => u.userId).sort()).toEqual(["zed-1", "zed-2"]);
+    expect((await search(other.token("alice")).searchUsers({ query: "quill" })).users).toEqual([]);
+    await t.backend.deactivateUser({ userId: "zed-2" });
+    await eventually(async () => expect((await search(t.token("bob")).searchUsers({ query: "quill" })).users.map((u) => u.userId)).toEqual(["zed-1"]));
+  });
+
+  it("the 31st search of a user in a minute is RESOURCE_EXHAUSTED with RetryInfo", async () => {
+    const s = search(t.token("frank"));
+    for (let i = 0; i < 30; i++) await s.searchConversations({ query: `q${i}` });
+    const err = await failure(s.searchMessages({ query: "anything" }));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    const delay = err.findDetails(RetryInfoSchema)[0]!.retryDelay!;
+    expect(Number(delay.seconds) * 1000 + delay.nanos / 1e6).toBeGreaterThan(0);
+    // Another user of the tenant is not affected.
+    expect((await search(t.token("erin")).searchConversations({ query: "x" })).conversations).toEqual([]);
+  });
+}
+
+describe("search through the gateway (embedded platform: SQLite FTS5, memory caches)", () => {
+  searchScenarios(() => ({
+    gateway: embedded.endpoints.gateway!,
+    auth: embedded.endpoints.auth!,
+    admin: readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim(),
+  }));
+});
+
+describe.skipIf(!cluster)("search through the gateway (cluster: Elasticsearch, MongoDB directory, Redis caches, Kafka)", () => {
+  searchScenarios(() => ({
+    gateway: cluster!.endpoints.gateway!,
+    auth: cluster!.instances.find((i) => i.service === "auth")!.url,
+    admin: cluster!.adminToken,
+  }));
+});
