@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { SearchService, type SearchMessagesRequest } from "@caas/gen/caas/search/v1/search_service_pb.js";
+import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { newId } from "@caas/shared";
@@ -43,7 +43,7 @@ function searchScenarios(target: () => { gateway: string; auth: string; admin: s
   const transport = (token: string) => createGrpcTransport({ baseUrl: target().gateway, interceptors: [bearer(token)] });
   const chat = (token: string) => createClient(ChatService, transport(token));
   const search = (token: string): Client<typeof SearchService> => createClient(SearchService, transport(token));
-  const found = async (token: string, query: string, extra: Partial<SearchMessagesRequest> = {}) =>
+  const found = async (token: string, query: string, extra: { conversationIds?: string[] } = {}) =>
     (await search(token).searchMessages({ query, ...extra })).hits.map((h) => h.messageId);
 
   // A fresh tenant per test: each test's searches count against its own users' buckets.
