@@ -68,7 +68,7 @@ export class SearchCache {
     if (unknown.length === 0) return { allowed, denied: [] };
     const refusedBefore = await this.cache.getMany<boolean>(scope, unknown.map((id) => `deny:${userId}:${id}`));
     const ask = unknown.filter((_, i) => refusedBefore[i] !== true);
-    const granted = new Map((await this.access.check(scope, userId, ask)).map((c) => [c.conversationId, c]));
+    const granted = new Map((ask.length > 0 ? await this.access.check(scope, userId, ask) : []).map((c) => [c.conversationId, c]));
     const denied = unknown.filter((id) => !granted.has(id));
     allowed.push(...granted.values());
     await Promise.all(ask.filter((id) => !granted.has(id)).map((id) => this.cache.set(scope, `deny:${userId}:${id}`, true, ACCESS_DENIED_TTL_MS)));
