@@ -10,6 +10,7 @@ import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { newId } from "@caas/shared";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
+import { wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
 const embedded = inject("embedded");
 const cluster = inject("cluster");
@@ -36,7 +37,15 @@ function violatedFields(err: ConnectError): string[] {
 }
 
 /** The search scenarios, run against one platform through its gateway. */
-function searchScenarios(target: () => { gateway: string; auth: string; admin: string }) {
+function searchScenarios(target: () => { gateway: string; auth: string; socket: string; admin: string }) {
+  let frameId = 0n;
+  /** An authenticated WebSocket realtime connection of `token`. */
+  const realtime = async (token: string): Promise<RealtimeConnection> => {
+    const c = await wsConnection(target().socket, "search-ws");
+    const ok = await c.call({ id: ++frameId, frame: { case: "auth", value: { accessToken: token } } });
+    expect(ok.frame.case).toBe("authOk");
+    return c;
+  };
   let t: Awaited<ReturnType<typeof tenantWithUsers>>;
   let other: Awaited<ReturnType<typeof tenantWithUsers>>;
   const USERS = ["alice", "bob", "carol", "dave", "erin", "frank"];
@@ -76,6 +85,23 @@ function searchScenarios(target: () => { gateway: string; auth: string; admin: s
     // Conversations by title prefix.
     const convs = await search(t.token("bob")).searchConversations({ query: "laun pl" });
     expect(convs.conversations.map((c) => [c.conversationId, c.title])).toEqual([[id, "Launch Plans"]]);
+
+    // The realtime search frames answer the same as the RPCs, on the same connection.
+    const ws = await realtime(t.token("bob"));
+    try {
+      const rpc = await search(t.token("bob")).searchMessages({ query: "zeppelin" });
+      const framed = await ws.call({ id: ++frameId, frame: { case: "searchMessages", value: { query: "zeppelin" } } });
+      expect(framed.frame.case).toBe("searchMessages");
+      expect(framed.frame.value).toEqual(rpc);
+      const framedConvs = await ws.call({ id: ++frameId, frame: { case: "searchConversations", value: { query: "laun pl" } } });
+      expect(framedConvs.frame.value).toEqual(convs);
+      const framedUsers = await ws.call({ id: ++frameId, frame: { case: "searchUsers", value: { query: "alice" } } });
+      expect(framedUsers.frame.case).toBe("searchUsers");
+      const bad = await ws.call({ id: ++frameId, frame: { case: "searchMessages", value: { query: "zeppelin", conversationIds: [newId()] } } });
+      expect(bad.frame.case === "error" && bad.frame.value.code).toBe(Code.NotFound);
+    } finally {
+      ws.close();
+    }
     expect((await search(t.token("carol")).searchConversations({ query: "launch" })).conversations).toEqual([]);
   });
 
@@ -86,7 +112,7 @@ function searchScenarios(target: () => { gateway: string; auth: string; admin: s
     const gone = await alice.sendMessage({ conversationId: id, clientMessageId: "e2", text: "wombat secret" });
     await eventually(async () => expect(await found(t.token("bob"), "quokka")).toEqual([m.messageId]));
     expect(await found(t.token("carol"), "wombat", { conversationIds: [id] }).catch((e: unknown) => ConnectError.from(e).code)).toBe(Code.NotFound);
-    expect(await found(t.token("alice"), "wombat")).toEqual([gone.messageId]);
+    await eventually(async () => expect(await found(t.token("alice"), "wombat")).toEqual([gone.messageId]));
     await alice.editMessage({ conversationId: id, messageId: m.messageId, text: "platypus sighting" });
     await alice.deleteMessage({ conversationId: id, messageId: gone.messageId });
     await eventually(async () => expect(await found(t.token("alice"), "platypus")).toEqual([m.messageId]));
@@ -149,9 +175,21 @@ function searchScenarios(target: () => { gateway: string; auth: string; admin: s
     await eventually(async () => expect((await search(t.token("bob")).searchUsers({ query: "quill" })).users.map((u) => u.userId)).toEqual(["zed-1"]));
   });
 
-  it("the 31st search of a user in a minute is RESOURCE_EXHAUSTED with RetryInfo", async () => {
+  it("the 31st search of a user in a minute is RESOURCE_EXHAUSTED with RetryInfo, RPCs and realtime frames counted together", async () => {
     const s = search(t.token("frank"));
-    for (let i = 0; i < 30; i++) await s.searchConversations({ query: `q${i}` });
+    const ws = await realtime(t.token("frank"));
+    try {
+      for (let i = 0; i < 15; i++) await s.searchConversations({ query: `q${i}` });
+      for (let i = 0; i < 15; i++) {
+        const reply = await ws.call({ id: ++frameId, frame: { case: "searchConversations", value: { query: `f${i}` } } });
+        expect(reply.frame.case).toBe("searchConversations");
+      }
+      const refused = await ws.call({ id: ++frameId, frame: { case: "searchMessages", value: { query: "anything" } } });
+      expect(refused.frame.case === "error" && refused.frame.value.code).toBe(Code.ResourceExhausted);
+      expect(refused.frame.case === "error" && refused.frame.value.retryAfter).toBeTruthy();
+    } finally {
+      ws.close();
+    }
     const err = await failure(s.searchMessages({ query: "anything" }));
     expect(err.code).toBe(Code.ResourceExhausted);
     const delay = err.findDetails(RetryInfoSchema)[0]!.retryDelay!;
@@ -165,6 +203,7 @@ describe("search through the gateway (embedded platform: SQLite FTS5, memory cac
   searchScenarios(() => ({
     gateway: embedded.endpoints.gateway!,
     auth: embedded.endpoints.auth!,
+    socket: embedded.endpoints.socket!,
     admin: readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim(),
   }));
 });
@@ -173,6 +212,7 @@ describe.skipIf(!cluster)("search through the gateway (cluster: Elasticsearch, M
   searchScenarios(() => ({
     gateway: cluster!.endpoints.gateway!,
     auth: cluster!.instances.find((i) => i.service === "auth")!.url,
+    socket: cluster!.instances.find((i) => i.service === "socket")!.url,
     admin: cluster!.adminToken,
   }));
 });

@@ -31,6 +31,9 @@ export const OWNER_COUNTED: Readonly<Record<string, RateLimitAction>> = {
   "caas.search.v1.SearchService/SearchMessages": "search",
   "caas.search.v1.SearchService/SearchConversations": "search",
   "caas.search.v1.SearchService/SearchUsers": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchMessages": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchConversations": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchUsers": "search",
 };
 
 /** Frames of RealtimeService/Send that have an action of their own (`send` frames: OWNER_COUNTED). */

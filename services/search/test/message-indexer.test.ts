@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import Database from "better-sqlite3";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
@@ -20,9 +20,9 @@ const C = "c1";
 /** A conversation log as chat stores it: events by seq, bodies redacted in place by a delete. */
 class Log {
   readonly events: Event[] = [];
-  add(payload: Event["payload"], o: Partial<Event> = {}): Event {
+  add(payload: Event["payload"]): Event {
     const seq = BigInt(this.events.length + 1);
-    const e = create(EventSchema, { conversationId: C, seq, eventId: `e${seq}`, actorId: "ann", createTime: timestampFromMs(T0 + Number(seq)), payload, ...o });
+    const e = create(EventSchema, { conversationId: C, seq, eventId: `e${seq}`, actorId: "ann", createTime: timestampFromMs(T0 + Number(seq)), payload });
     this.events.push(e);
     return e;
   }
@@ -66,11 +66,11 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
       index,
       cache: new SearchCache(createMemoryCache(), access),
       positions: createMemoryPositionStore(),
-      logger: createLogger({ service: "search-test", level: "silent" }),
+      logger: createLogger({ service: "search-test", instance: "test", level: "silent" }),
       fetchAfter: async (_t, _c, after, limit) => {
         fetches++;
         // As SyncInternal: the stored (possibly redacted) form, cloned.
-        return log.events.filter((e) => Number(e.seq) > after).slice(0, limit).map((e) => create(EventSchema, { ...e, redacted: e.redacted }));
+        return log.events.filter((e) => Number(e.seq) > after).slice(0, limit).map((e) => clone(EventSchema, e));
       },
     });
   const deliver = (ix: MessageIndexer, e: Event) => ix.handle(create(ChatEventEnvelopeSchema, { tenantId: scope.tenantId, conversationId: C, payload: { case: "event", value: e } }));
@@ -102,8 +102,8 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
 
   it("an edit replaces the text; a delete leaves a tombstone no replayed create or edit revives", async () => {
     const ix = indexer();
-    const created = create(EventSchema, log.created("m1", "original words"));
-    const edit = create(EventSchema, log.edited("m1", 1, "edited words"));
+    const created = clone(EventSchema, log.created("m1", "original words"));
+    const edit = clone(EventSchema, log.edited("m1", 1, "edited words"));
     await deliver(ix, created);
     await deliver(ix, edit);
     expect(await found("edited")).toEqual(["m1"]);
