@@ -53,7 +53,8 @@ const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 export async function createSqliteUserDirectory(opts: { db: Database.Database; onMigrated?: (r: MigrationResult) => void }): Promise<UserDirectory> {
   const { db } = opts;
-  opts.onMigrated?.(await runMigrations(sqliteMigrationTarget(db, USER_DIRECTORY_MIGRATION_TABLE), MIGRATIONS));
+  const migrated = await runMigrations(sqliteMigrationTarget(db, USER_DIRECTORY_MIGRATION_TABLE), MIGRATIONS);
+  opts.onMigrated?.(migrated);
   const put = db.prepare(`
     INSERT INTO directory_user (tenant_id, user_id, display_name, avatar_url, name_folded, name_words, active)
     VALUES (?, ?, ?, ?, ?, ?, 1)
