@@ -8,7 +8,8 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { newId } from "@caas/shared";
+import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
+import { createPeerServiceTokenSource, newId, PeerDirectory, SERVICE_SECRET_FILE, systemClock } from "@caas/shared";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 import { wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
@@ -206,6 +207,31 @@ describe("search through the gateway (embedded platform: SQLite FTS5, memory cac
     socket: embedded.endpoints.socket!,
     admin: readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim(),
   }));
+});
+
+describe("SearchInternalService (embedded platform, a service token)", () => {
+  it("reindexes a tenant from chat's log and tells the indexer's position against the log head", async () => {
+    const admin = readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim();
+    const t = await tenantWithUsers(embedded.endpoints.auth!, admin, ["alice"], "search-internal");
+    const alice = createClient(ChatService, createGrpcTransport({ baseUrl: embedded.endpoints.gateway!, interceptors: [bearer(t.token("alice"))] }));
+    const id = (await alice.createConversation({ type: ConversationType.GROUP })).conversation!.id;
+    await alice.sendMessage({ conversationId: id, clientMessageId: "r1", text: "heron" });
+    const peers = new PeerDirectory();
+    peers.set("auth", [embedded.endpoints.auth!]);
+    const root = readFileSync(join(embedded.dataDir, SERVICE_SECRET_FILE), "utf8").trim();
+    const tokens = createPeerServiceTokenSource({ service: "compliance", root, peers, clock: systemClock });
+    const internal = createClient(SearchInternalService, createGrpcTransport({ baseUrl: embedded.endpoints.search!, interceptors: [bearer(await tokens.token("search"))] }));
+    await eventually(async () => {
+      const [status] = (await internal.getIndexStatus({ tenantId: t.tenantId, conversationIds: [id] })).conversations;
+      expect(status).toMatchObject({ conversationId: id, indexedSeq: 2n, headSeq: 2n, lagEvents: 0n });
+    });
+    const res = await internal.reindex({ tenantId: t.tenantId });
+    expect(res).toMatchObject({ conversations: 1, events: 2n, indexed: 0n });
+    expect((await internal.reindex({ tenantId: t.tenantId, conversationId: id })).conversations).toBe(1);
+    // Users are refused.
+    const asUser = createClient(SearchInternalService, createGrpcTransport({ baseUrl: embedded.endpoints.search!, interceptors: [bearer(t.token("alice"))] }));
+    expect((await failure(asUser.reindex({ tenantId: t.tenantId }))).code).toBe(Code.PermissionDenied);
+  });
 });
 
 describe.skipIf(!cluster)("search through the gateway (cluster: Elasticsearch, MongoDB directory, Redis caches, Kafka)", () => {

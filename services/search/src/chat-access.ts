@@ -5,7 +5,7 @@ import type { Client } from "@connectrpc/connect";
 import type { ConversationAccess } from "./ports/conversation-access.js";
 
 /** ChatInternalService as search calls it: with search's service token added to every call. */
-export type ChatInternalCalls = Pick<Client<typeof ChatInternalService>, "listReadableConversations" | "checkAccess" | "syncInternal">;
+export type ChatInternalCalls = Pick<Client<typeof ChatInternalService>, "listReadableConversations" | "checkAccess" | "syncInternal" | "scanConversations">;
 
 /** ChatInternalService over the mesh with search's own service token (audience `chat`). */
 export function chatInternalOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): ChatInternalCalls {
@@ -16,6 +16,7 @@ export function chatInternalOverMesh(opts: { peers: PeerDirectory; serviceSecret
     listReadableConversations: async (req) => chat.listReadableConversations(req, await auth()),
     checkAccess: async (req) => chat.checkAccess(req, await auth()),
     syncInternal: async (req) => chat.syncInternal(req, await auth()),
+    scanConversations: async (req) => chat.scanConversations(req, await auth()),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import {
   AUTH_EVENTS,
@@ -15,10 +16,12 @@ import { chatInternalOverMesh, createChatConversationAccess, syncFromChat } from
 import { MessageIndexer } from "./message-indexer.js";
 import { registerSearchRoutes } from "./routes.js";
 import { SearchCache } from "./search-cache.js";
+import { SearchInternalServiceImpl } from "./search-internal-service.js";
 import { SearchServiceImpl } from "./search-service.js";
 import { openSearchStores } from "./search-stores.js";
 import { applyAuthEvent, applyUserStateEvent, UserSearch } from "./user-search.js";
 
+export { SearchInternalServiceImpl } from "./search-internal-service.js";
 export { SearchServiceImpl, searchCallerOf, type SearchCaller, type SearchDeps } from "./search-service.js";
 export { MessageIndexer, type MessageIndexerOptions } from "./message-indexer.js";
 export { SearchCache, ACCESS_ALLOWED_TTL_MS, ACCESS_DENIED_TTL_MS, RESULT_TTL_MS } from "./search-cache.js";
@@ -59,8 +62,10 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
     positions: createMemoryPositionStore(),
     fetchAfter: syncFromChat(chat),
     logger,
+    clock,
     visibilityDelayMs: stores.visibilityDelayMs,
   });
+  const internal = new SearchInternalServiceImpl({ chat, indexer, clock });
   const subscriptions: Promise<Subscription | undefined>[] = [];
   const subscribe = (what: string, open: () => Promise<Subscription>) =>
     subscriptions.push(
@@ -78,8 +83,8 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
     })());
   return {
     name: "search",
-    services: [SearchService],
-    register: (router) => registerSearchRoutes(router, service),
+    services: [SearchService, SearchInternalService],
+    register: (router) => registerSearchRoutes(router, service, internal),
     start: async () => {
       subscribe("chat events", () => bus.subscribe(CHAT_EVENTS, { group: SEARCH_GROUPS.messages, from: "earliest" }, async (r) => void (await indexer.handle(r.value))));
       subscribe("auth events", () => bus.subscribe(AUTH_EVENTS, { group: SEARCH_GROUPS.users, from: "earliest" }, (r) => applyAuthEvent(stores.directory, r.value)));

@@ -119,6 +119,24 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
     expect(await found("edited")).toEqual([]);
   });
 
+  it("replays a whole conversation from the log into an index that lost it, and reports its position", async () => {
+    const ix = indexer();
+    log.created("m1", "kestrel one");
+    log.created("m2", "kestrel two");
+    log.deleted("m1", 1);
+    // Three states written: the redacted create (a tombstone), m2, the delete's newer tombstone.
+    expect(await ix.replay(scope.tenantId, C)).toEqual({ events: 3, indexed: 3 });
+    expect(await found("kestrel")).toEqual(["m2"]);
+    // Again: nothing new to write.
+    expect(await ix.replay(scope.tenantId, C)).toEqual({ events: 3, indexed: 0 });
+    // A replay is outside the consumer's positions; delivering advances them.
+    expect((await ix.position(scope.tenantId, C)).seq).toBe(0);
+    await deliver(ix, log.events[2]!);
+    const at = await ix.position(scope.tenantId, C);
+    expect(at.seq).toBe(3);
+    expect(at.appliedAtMs).toBeGreaterThan(0);
+  });
+
   it("indexes the redacted form when a gap fill reads a message deleted since", async () => {
     const ix = indexer();
     log.created("m1", "secret plan");
