@@ -125,10 +125,13 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   );
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
+  // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
+  // the caller's conversations' rows and run the whole MATCH once per row (measured: 0.4 s for
+  // 500 rows in 50 conversations, against 1 ms this way).
   const findHits = db.prepare<unknown[], HitRow>(`
     SELECT m.doc_id, m.message_id, m.conversation_id, m.seq, m.sender_id, m.create_time_ms,
            -bm25(search_message_fts, 1.0, 0.0) AS score
-    FROM search_message_fts JOIN search_message m ON m.doc_id = search_message_fts.rowid
+    FROM search_message_fts CROSS JOIN search_message m ON m.doc_id = search_message_fts.rowid
     WHERE search_message_fts MATCH :match
       AND m.tenant_id = :tenant
       AND m.conversation_id IN (SELECT value FROM json_each(:conversations))
