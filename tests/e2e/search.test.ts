@@ -172,6 +172,10 @@ function searchScenarios(target: () => { gateway: string; auth: string; socket: 
     expect((await s.searchUsers({ query: "zoe" })).users.map((u) => [u.userId, u.displayName])).toEqual([["zed-1", "Zoë Quill"]]);
     expect((await s.searchUsers({ query: "zed-" })).users.map((u) => u.userId).sort()).toEqual(["zed-1", "zed-2"]);
     expect((await search(other.token("alice")).searchUsers({ query: "quill" })).users).toEqual([]);
+    // A user who blocked the caller is not shown to them; others still see them.
+    await chat(t.token("dave")).blockUser({ userId: "carol" });
+    await eventually(async () => expect((await search(t.token("carol")).searchUsers({ query: "dave" })).users).toEqual([]));
+    expect((await search(t.token("erin")).searchUsers({ query: "dave" })).users.map((u) => u.userId)).toEqual(["dave"]);
     await t.backend.deactivateUser({ userId: "zed-2" });
     await eventually(async () => expect((await search(t.token("bob")).searchUsers({ query: "quill" })).users.map((u) => u.userId)).toEqual(["zed-1"]));
   });

@@ -77,14 +77,17 @@ function aclToken(tenantId: string, conversationId: string): string {
   return `a${createHash("sha256").update(`${tenantId}\u0000${conversationId}`).digest("hex").slice(0, 32)}`;
 }
 
+/** Most conversations whose ACL tokens are put into the full-text match (see search). */
+const ACL_TOKEN_MAX = 16;
+
 /** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
 const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
  * The embedded `SearchIndex` on better-sqlite3's FTS5: unicode61 tokenizer folding case and
  * diacritics, bm25 ranking, highlight() for snippets. Every row carries its tenant; a search
- * matches the words AND one (tenant, conversation) token per allowed conversation inside FTS5,
- * then filters again on the row's tenant and conversation. Writes are visible when their
+ * over a few conversations matches the words AND one (tenant, conversation) token per allowed
+ * conversation inside FTS5; every search filters on the row's tenant and conversation. Writes are visible when their
  * promise resolves (`refresh` has nothing to do). Every transaction is synchronous. Several
  * connections to one file are fine (WAL); single machine only. bm25 statistics (term rarity)
  * are those of the whole file, all tenants together.
@@ -213,9 +216,13 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = `text : (${q.words.map(literal).join(" AND ")})`;
-      const acl = `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")})`;
+      // Few conversations: their tokens narrow the match inside FTS5. Many: an OR of that many
+      // doclists costs more than it saves (measured at 200 conversations and 20,000 messages:
+      // 561 ms against 95 ms for a word in every message), so the match is the words alone and
+      // the join keeps the tenant's listed conversations, as it always does.
+      const acl = q.conversationIds.length <= ACL_TOKEN_MAX ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
       const rows = findHits.all({
-        match: `${acl} AND ${text}`,
+        match: `${acl}${text}`,
         tenant: q.tenantId,
         conversations: JSON.stringify(q.conversationIds),
         senders: q.senderIds ? JSON.stringify(q.senderIds) : null,

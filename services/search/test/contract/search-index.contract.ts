@@ -127,6 +127,20 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       expect((await s.search(tenantB, req("launch", ["c1"]))).hits).toEqual([]);
     });
 
+    it("keeps tenants and conversations apart for a caller in many conversations too", async () => {
+      const tenantA = freshTenantScope();
+      const tenantB = freshTenantScope();
+      const many = Array.from({ length: 40 }, (_, i) => `c${i}`);
+      await put(tenantA, many.map((c) => doc(c, 1, `shared word ${c}`)));
+      await put(tenantB, many.map((c) => doc(c, 1, `shared word ${c}`)));
+      await put(tenantA, [doc("outside", 1, "shared word outside")]);
+      const hits = (await s.search(tenantA, req("shared word", many, { pageSize: 100 }))).hits;
+      expect(hits).toHaveLength(40);
+      expect(new Set(hits.map((h) => h.conversationId))).toEqual(new Set(many));
+      const other = (await s.search(tenantB, req("outside", [...many, "outside"]))).hits;
+      expect(other).toEqual([]);
+    });
+
     it("upserts by messageId: a newer version replaces the text", async () => {
       const scope = freshTenantScope();
       await put(scope, [doc("c1", 1, "see you at noon")]);
