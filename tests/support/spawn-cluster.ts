@@ -130,6 +130,7 @@ export async function spawnCluster(opts: {
         CAAS_KAFKA_PREFIX: `${opts.runPrefix}.`,
         // A database per run on the shared server, and a known platform-admin credential.
         CAAS_MONGO_DB: opts.runPrefix,
+        CAAS_ELASTICSEARCH_INDEX_PREFIX: `${opts.runPrefix.toLowerCase()}-`,
         CAAS_ADMIN_TOKEN: clusterAdminToken(opts.runPrefix),
         // The service-token root every process shares (cluster mode requires it).
         CAAS_SERVICE_SECRET: createHash("sha256").update(`caas-test-services:${opts.runPrefix}`).digest("hex"),

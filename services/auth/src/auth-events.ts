@@ -1,5 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { User } from "@caas/gen/caas/auth/v1/user_pb.js";
 import { AuthEventEnvelopeSchema, SessionRevokeReason as ProtoReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import {
   AUTH_EVENTS,
@@ -52,6 +53,11 @@ export class AuthEventPublisher {
       case: "sessionRevoked",
       value: { userId: s.userId, sessionId: s.id, reason: s.revokeReason ? REASONS[s.revokeReason] : ProtoReason.UNSPECIFIED },
     });
+  }
+
+  /** A user was created or changed (UpsertUser, SignUp): directories such as search's follow it. */
+  userUpserted(tenantId: string, user: User, created: boolean): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userUpserted", value: { user, created } });
   }
 
   userDeactivated(tenantId: string, userId: string): Promise<void> {

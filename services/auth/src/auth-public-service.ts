@@ -17,6 +17,7 @@ import {
 import { JwkSchema, JwksSchema, type Jwks } from "@caas/gen/caas/auth/v1/jwk_pb.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, principalKey, UnauthenticatedError, type Clock } from "@caas/shared";
 import type { JSONWebKeySet } from "jose";
+import type { AuthEventPublisher } from "./auth-events.js";
 import { sessionToProto, userToProto } from "./domain/mapping.js";
 import type { PasswordAccounts } from "./password-accounts.js";
 import type { TotpMfa } from "./totp-mfa.js";
@@ -54,6 +55,8 @@ export interface AuthServiceDeps {
   users: UserStore;
   pager: Pager;
   clock: Clock;
+  /** Publishes the accounts SignUp creates (UserUpserted). */
+  events: AuthEventPublisher;
 }
 
 const SESSION_CURSOR = /^(\d{1,16}):([0-9a-f-]{36})$/;
@@ -72,6 +75,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
 
     async signUp(req: SignUpRequest) {
       const { user, tokens, enrollment } = await deps.passwords.signUp(req);
+      await deps.events.userUpserted(user.tenantId, userToProto(user), true);
       if (enrollment) {
         return {
           user: userToProto(user),

@@ -134,7 +134,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
       register(router) {
         router.service(TenantAdminService, tenantAdmin);
         router.service(UserAdminService, userAdmin);
-        router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock }));
+        router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock, events }));
         router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), users: stores.users, tenants: stores.tenants, revocations: stores.revocations, clock, logger }));
       },
       httpRoutes: {

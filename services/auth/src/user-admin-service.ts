@@ -55,7 +55,9 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
       { id: req.userId, displayName: req.displayName, avatarUrl: req.avatarUrl, custom, roles: req.roles },
       this.deps.clock.nowMs(),
     );
-    return { user: userToProto(user), created };
+    const view = userToProto(user);
+    await this.deps.events.userUpserted(scope.tenantId, view, created);
+    return { user: view, created };
   }
 
   async getUser(req: GetUserRequest, ctx: HandlerContext) {

@@ -4,6 +4,8 @@ import {
   CheckAccessResponseSchema,
   ConversationAccessSchema,
   GetConversationMembersResponseSchema,
+  ListReadableConversationsResponseSchema,
+  ReadableConversationSchema,
   ListMembershipsResponseSchema,
   ScanConversationsResponseSchema,
   SyncInternalResponseSchema,
@@ -14,6 +16,9 @@ import {
   type GetConversationMembersResponse,
   type ListMembershipsRequest,
   type ListMembershipsResponse,
+  type ListReadableConversationsRequest,
+  type ListReadableConversationsResponse,
+  type ReadableConversation,
   type ScanConversationsRequest,
   type ScanConversationsResponse,
   type SyncInternalRequest,
@@ -32,8 +37,8 @@ import {
 import { decodeEvent } from "./domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "./domain/input.js";
 import { conversationView, memberView } from "./domain/views.js";
-import type { ConversationStore } from "./ports/conversation-store.js";
-import type { MemberStore } from "./ports/member-store.js";
+import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
+import type { MemberRecord, MemberStore } from "./ports/member-store.js";
 
 /** Every RPC of caas.chat.v1.ChatInternalService: the compiler checks the class implements them all. */
 export type ChatInternalRpcs = ServiceImpl<typeof ChatInternalService>;
@@ -88,16 +93,12 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     const accesses = ids.map((conversationId, i) => {
       const c = byId.get(conversationId);
       const m = rows[i];
-      const none = create(ConversationAccessSchema, { conversationId });
-      if (!c) return none;
-      if (c.deletedSeq > 0) {
-        if (!m) return none;
-        return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n, lastVisibleSeq: BigInt(m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq)) });
-      }
-      if (m?.active) return create(ConversationAccessSchema, { conversationId, member: memberView(m), firstVisibleSeq: 1n });
-      if (c.joinPolicy === "open") return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n });
-      if (m) return create(ConversationAccessSchema, { conversationId, firstVisibleSeq: 1n, lastVisibleSeq: BigInt(m.leftSeq) });
-      return none;
+      const range = c ? readableRange(c, m) : undefined;
+      return create(ConversationAccessSchema, {
+        conversationId,
+        ...(m?.active && c?.deletedSeq === 0 ? { member: memberView(m) } : {}),
+        ...(range ? { firstVisibleSeq: BigInt(range.first), lastVisibleSeq: BigInt(range.last) } : {}),
+      });
     });
     return create(CheckAccessResponseSchema, { accesses });
   }
@@ -193,6 +194,41 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     });
   }
 
+  /**
+   * The conversations a user is or was a member of, with the range CheckAccess gives for each
+   * (deleted conversations excluded), ordered by id; the page token is the last id shown.
+   */
+  async listReadableConversations(req: ListReadableConversationsRequest, ctx: HandlerContext): Promise<ListReadableConversationsResponse> {
+    serviceCallerOf(ctx);
+    const scope = tenantScope(req.tenantId);
+    const userId = checkUserId("user_id", req.userId);
+    const limit = pageSize(req.pageSize, 1000, 5000);
+    const binding = { tenantId: scope.tenantId, query: `internal-readable|${userId}` };
+    const after = this.deps.pageTokens.decode<string>(binding, req.pageToken);
+    if (after !== undefined && typeof after !== "string") throw invalid("page_token", "not valid for this query");
+    const { members, conversations } = this.deps.stores;
+    // Former members keep their history up to the departure: every row with a departure time.
+    const rows = (await members.ofUser(scope, userId, { leftAfterMs: 0 }))
+      .filter((m) => after === undefined || m.conversationId > after)
+      .sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
+    const shown: ReadableConversation[] = [];
+    for (let i = 0; i < rows.length && shown.length <= limit; i += STORE_PAGE_MAX) {
+      const chunk = rows.slice(i, i + STORE_PAGE_MAX);
+      const byId = new Map((await conversations.getMany(scope, chunk.map((m) => m.conversationId))).map((c) => [c.id, c]));
+      for (const m of chunk) {
+        const c = byId.get(m.conversationId);
+        const range = c && c.deletedSeq === 0 ? readableRange(c, m) : undefined;
+        if (c && range) shown.push(create(ReadableConversationSchema, { conversationId: c.id, title: c.title, firstVisibleSeq: BigInt(range.first), lastVisibleSeq: BigInt(range.last) }));
+      }
+    }
+    const page = shown.slice(0, limit);
+    const last = page[page.length - 1];
+    return create(ListReadableConversationsResponseSchema, {
+      conversations: page,
+      nextPageToken: shown.length > limit && last ? this.deps.pageTokens.encode(binding, last.conversationId) : "",
+    });
+  }
+
   /** The stored log after a seq, with no per-user visibility (at most 1000 events per call). */
   async syncInternal(req: SyncInternalRequest, ctx: HandlerContext): Promise<SyncInternalResponse> {
     serviceCallerOf(ctx);
@@ -215,6 +251,18 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
       headSeq: BigInt(head.seq),
     });
   }
+}
+
+/**
+ * The seqs a user may read in a conversation (both bounds inclusive; `last` 0 = no bound), or
+ * undefined for none: members and viewers of OPEN conversations from seq 1 with no upper bound,
+ * former members up to their departure, and after a deletion every former member up to it.
+ */
+function readableRange(c: ConversationRecord, m: MemberRecord | undefined): { first: number; last: number } | undefined {
+  if (c.deletedSeq > 0) return m ? { first: 1, last: m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq) } : undefined;
+  if (m?.active || c.joinPolicy === "open") return { first: 1, last: 0 };
+  if (m) return { first: 1, last: m.leftSeq };
+  return undefined;
 }
 
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

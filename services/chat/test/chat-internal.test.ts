@@ -86,6 +86,40 @@ describe("ChatInternalService (tier 2: routes with a service principal set direc
     expect(after.accesses[0]!.member).toBeUndefined();
   });
 
+  it("ListReadableConversations gives a user's conversations with CheckAccess's ranges, paged, per tenant", async () => {
+    const kept = (await alice.createConversation({ type: ConversationType.GROUP, title: "Kept", memberIds: ["bob"] })).conversation!.id;
+    const left = (await alice.createConversation({ type: ConversationType.GROUP, title: "Left", memberIds: ["bob"] })).conversation!.id;
+    const gone = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
+    const open = (await alice.createConversation({ type: ConversationType.GROUP, joinPolicy: JoinPolicy.OPEN })).conversation!.id;
+    await alice.sendMessage({ conversationId: left, clientMessageId: "m1", text: "hi" });
+    await alice.removeMember({ conversationId: left, userId: "bob" });
+    await alice.sendMessage({ conversationId: left, clientMessageId: "m2", text: "after" });
+    await alice.deleteConversation({ conversationId: gone });
+    const list = async (userId: string, tenantId = w.tenantId) => {
+      const seen: [string, string, bigint, bigint][] = [];
+      let pageToken = "";
+      do {
+        const page = await svc.listReadableConversations({ tenantId, userId, pageSize: 1, pageToken });
+        seen.push(...page.conversations.map((c) => [c.conversationId, c.title, c.firstVisibleSeq, c.lastVisibleSeq] as [string, string, bigint, bigint]));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      return seen;
+    };
+    const sorted = (rows: [string, string, bigint, bigint][]) => rows.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    // bob left one conversation at seq 3 (created 1, message 2, removal 3); the deleted one and the
+    // OPEN one he never joined are not listed.
+    expect(await list("bob")).toEqual(sorted([[kept, "Kept", 1n, 0n], [left, "Left", 1n, 3n]]));
+    expect(await list("alice")).toEqual(sorted([[kept, "Kept", 1n, 0n], [left, "Left", 1n, 0n], [open, "", 1n, 0n]]));
+    // The ranges are those CheckAccess gives.
+    const checked = await svc.checkAccess({ tenantId: w.tenantId, userId: "bob", conversationIds: [kept, left] });
+    expect(checked.accesses.map((a) => [a.firstVisibleSeq, a.lastVisibleSeq])).toEqual([[1n, 0n], [1n, 3n]]);
+    expect(await list("carol")).toEqual([]);
+    expect(await list("bob", randomUUID())).toEqual([]);
+    const first = await svc.listReadableConversations({ tenantId: w.tenantId, userId: "bob", pageSize: 1 });
+    expect((await failure(svc.listReadableConversations({ tenantId: w.tenantId, userId: "alice", pageToken: first.nextPageToken }))).code).toBe(Code.InvalidArgument);
+    expect((await failure(internalAs(`${w.tenantId}/bob`).listReadableConversations({ tenantId: w.tenantId, userId: "bob" }))).code).toBe(Code.PermissionDenied);
+  });
+
   it("GetConversationMembers pages current members as of one seq; NOT_FOUND for unknown, deleted or other tenants' conversations", async () => {
     const users = ["bob", "carol", "dave", "erin"];
     const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: users })).conversation!.id;

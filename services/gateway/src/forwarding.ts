@@ -6,6 +6,7 @@ import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.j
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
+import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { createPeerClient, type PeerDirectory, type ServiceName } from "@caas/shared";
 
 /**
@@ -19,6 +20,7 @@ export const PUBLIC_SERVICES: { service: DescService; owner: ServiceName }[] = [
   { service: ChatService, owner: "chat" },
   { service: MediaService, owner: "media" },
   { service: RealtimeService, owner: "socket" },
+  { service: SearchService, owner: "search" },
 ];
 
 type AnyMethod = (input: unknown, ctx: HandlerContext) => unknown;

@@ -5,7 +5,7 @@ import type { RateLimitAction } from "@caas/shared";
  * Which rate-limit action each public RPC counts against, by fully-qualified method name
  * (`<package>.<Service>/<Method>`). Methods not listed count as `default` (a generous limit), so
  * a new RPC is limited from the day it is served. RealtimeService/Send is decided per frame
- * (`actionOf`). search names the search RPCs once that service is served through the gateway. Sends are not here: see OWNER_COUNTED.
+ * (`actionOf`). Sends and searches are not here: see OWNER_COUNTED.
  */
 export const METHOD_ACTIONS: Readonly<Record<string, RateLimitAction>> = {
   "caas.chat.v1.ChatService/DeleteMessage": "delete",
@@ -17,7 +17,8 @@ export const METHOD_ACTIONS: Readonly<Record<string, RateLimitAction>> = {
 };
 
 /**
- * RPCs whose owner counts their action itself, so the gateway counts them not at all (ADR 0023):
+ * RPCs whose owner counts their action itself, so the gateway counts them not at all (ADR 0023,
+ * and ADR 0040 for searches):
  * every send reaches chat's send path, also those that never pass the gateway (the socket
  * service's WebSocket, Connect and Send paths), so chat is the one place `message.send` is
  * counted; counting here too would take two tokens per send through the gateway and one around it.
@@ -26,6 +27,13 @@ export const OWNER_COUNTED: Readonly<Record<string, RateLimitAction>> = {
   "caas.chat.v1.ChatService/SendMessage": "message.send",
   "caas.chat.v1.ChatService/ForwardMessage": "message.send",
   "caas.realtime.v1.RealtimeService/Send#send": "message.send",
+  // The search service counts every search (these RPCs and the realtime search frames) in one bucket.
+  "caas.search.v1.SearchService/SearchMessages": "search",
+  "caas.search.v1.SearchService/SearchConversations": "search",
+  "caas.search.v1.SearchService/SearchUsers": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchMessages": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchConversations": "search",
+  "caas.realtime.v1.RealtimeService/Send#searchUsers": "search",
 };
 
 /** Frames of RealtimeService/Send that have an action of their own (`send` frames: OWNER_COUNTED). */

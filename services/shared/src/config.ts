@@ -48,6 +48,8 @@ export interface ClusterEndpoints {
   redisComplianceUrl?: string;
   redisCryptoUrl?: string;
   elasticsearchUrl?: string;
+  /** Starts the search service's Elasticsearch index and template names (CAAS_ELASTICSEARCH_INDEX_PREFIX, default `caas-`). */
+  elasticsearchIndexPrefix: string;
   s3Endpoint?: string;
   /** The S3 address clients use for presigned uploads and downloads, when not s3Endpoint (CAAS_S3_PUBLIC_ENDPOINT). */
   s3PublicEndpoint?: string;
@@ -241,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     elasticsearchUrl: httpUrl("CAAS_ELASTICSEARCH_URL"),
     s3Endpoint: address("CAAS_S3_ENDPOINT", s3EndpointProblem),
     s3PublicEndpoint: address("CAAS_S3_PUBLIC_ENDPOINT", s3EndpointProblem),
+    elasticsearchIndexPrefix: get("CAAS_ELASTICSEARCH_INDEX_PREFIX") ?? "caas-",
     s3AccessKey: get("CAAS_S3_ACCESS_KEY"),
     s3SecretKey: get("CAAS_S3_SECRET_KEY"),
     s3Bucket: get("CAAS_S3_BUCKET") ?? "caas-media",

@@ -1,4 +1,4 @@
-import { createRedisCache, createRedisClient, createRedisPresence, createRedisPubSub, createRedisRateLimiter, defineScript, type RedisClient } from "@caas/shared";
+import { createRedisClient, createRedisPresence, createRedisPubSub, createRedisRateLimiter, defineScript, type RedisClient } from "@caas/shared";
 import { randomUUID } from "node:crypto";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -27,12 +27,10 @@ describe.skipIf(!redisUrl)("redis adapters", () => {
   it("puts every key under the prefix and the tenant", async () => {
     const scope = freshTenantScope();
     const layoutPrefix = `${prefix}:layout`;
-    await createRedisCache({ redis, prefix: layoutPrefix }).set(scope, "conv:1", { a: 1 }, 60_000);
     await createRedisPresence({ redis, prefix: layoutPrefix }).add(scope, "u1", "c1", 60_000, {});
     await createRedisRateLimiter({ redis, prefix: layoutPrefix }).take(scope, "send:u1", { capacity: 5, refillPerSec: 1 });
     const keys = (await keysUnder(redis, layoutPrefix)).sort();
     expect(keys).toEqual([
-      `${layoutPrefix}:cache:${scope.tenantId}:conv:1`,
       `${layoutPrefix}:presence:${scope.tenantId}:u1`,
       `${layoutPrefix}:rl:${scope.tenantId}:send:u1`,
     ]);

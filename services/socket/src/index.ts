@@ -20,6 +20,7 @@ import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
 import { SessionRegistry } from "./sessions.js";
 import { createWebSocketEndpoint } from "./transports/websocket.js";
+import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 
 export { Hub, membershipChanges } from "./hub.js";
 export { TypingRelay, TYPING_RATE, TYPING_TTL_MS } from "./typing.js";
@@ -80,6 +81,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
   const hub = new Hub(filler.onHole);
   filler.attach(hub);
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
+  const search = createPeerClient(SearchService, "search", ctx.peers, { defaultTimeoutMs: 10_000 });
   const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
   const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
   const rates = ctx.config.rateLimits.perUser;
@@ -93,7 +95,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     ttlMs: Math.round(PRESENCE_TTL_HEARTBEATS * limits.heartbeatMs),
   });
   const watch = createRevocationWatch(ctx);
-  const registry = new SessionRegistry({ verifier, revocations: watch.revocations, chat, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
+  const registry = new SessionRegistry({ verifier, revocations: watch.revocations, chat, search, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
   const ws = createWebSocketEndpoint({
     maxFrameBytes: limits.maxFrameBytes,
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
@@ -108,7 +110,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
     name: "socket",
     services: [RealtimeService],
     register(router) {
-      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes }, typing));
+      router.service(RealtimeService, new RealtimeServiceImpl(registry, chat, limits.maxQueuedFrames, { maxFrameBytes: limits.maxFrameBytes }, typing, search));
     },
     onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
     async start() {

@@ -10,6 +10,7 @@ import type { Session } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
 import type { Typist, TypingRelay } from "./typing.js";
+import { searchThroughSearch, type SearchClient } from "./search-calls.js";
 
 const BEARER = /^Bearer +(\S+)$/i;
 
@@ -41,6 +42,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     private readonly maxBacklog: number,
     private readonly bounds: { maxFrameBytes: number } = { maxFrameBytes: Number.MAX_SAFE_INTEGER },
     private readonly typing?: TypingRelay,
+    private readonly search?: SearchClient,
   ) {}
 
   /** The encoded size of `frame` when it exceeds max_frame_bytes (gRPC transports), else undefined. */
@@ -116,6 +118,14 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       }
       case "ping":
         return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "pong", value: { nonce: f.value.nonce } }) });
+      case "searchMessages":
+      case "searchConversations":
+      case "searchUsers": {
+        if (!this.search) throw new ConnectError("search is not served by this socket instance", Code.Unavailable);
+        // The search service counts it in the caller's `search` bucket; its refusal is this call's answer.
+        const reply = await searchThroughSearch(this.search, token, frame.id, f).catch((err: unknown) => Promise.reject(peerError(err)));
+        return create(SendResponseSchema, { frame: reply });
+      }
       case "resume": {
         void this.ownSession(req.connectionId, ctx).resume(frame.id, f.value);
         return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "ack", value: {} }) });

@@ -19,6 +19,7 @@ import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughC
 import { closingFrame, errorFrame, exhausted, failure, serverFrame } from "./frames.js";
 import { freshCheckpoint, type ConnectionAnchor } from "./checkpoints.js";
 import type { Hub, Recipient } from "./hub.js";
+import { searchThroughSearch, isSearchFrame, type SearchClient } from "./search-calls.js";
 
 export type { SessionIdentity } from "./session-auth.js";
 import type { PresenceTracker } from "./presence.js";
@@ -71,6 +72,8 @@ export interface SessionDeps {
   hub: Hub;
   /** Typing indicators; without it SetTyping answers UNIMPLEMENTED. */
   typing?: TypingRelay;
+  /** The search service; without it search frames answer UNAVAILABLE. */
+  search?: SearchClient;
   /** Presence; without it SubscribePresence answers UNIMPLEMENTED and connections are counted in `slots`. */
   presence?: PresenceTracker;
   /** This instance's connection places per user, used when there is no Presence port. */
@@ -638,6 +641,17 @@ export class Session implements Recipient {
         if (!this.deps.presence) break;
         void this.subscribePresence(id, f.value.userIds);
         return;
+      case "searchMessages":
+      case "searchConversations":
+      case "searchUsers": {
+        const search = this.deps.search;
+        if (!search) break;
+        searchThroughSearch(search, this.identity!.accessToken, id, f).then(
+          (reply) => this.reply(id, reply),
+          (err: unknown) => this.reply(id, errorFrame(id, err)),
+        );
+        return;
+      }
       case "typing": {
         const relay = this.deps.typing;
         if (!relay) break;
@@ -648,7 +662,7 @@ export class Session implements Recipient {
         return;
       }
     }
-    if (f.case === "typing" || f.case === "subscribePresence") this.reply(id, failure(id, Code.Unavailable, `${f.case} is not served by this socket instance`));
+    if (f.case === "typing" || f.case === "subscribePresence" || isSearchFrame(f)) this.reply(id, failure(id, Code.Unavailable, `${f.case} is not served by this socket instance`));
     else this.reply(id, failure(id, Code.Unimplemented, "unknown client frame case"));
   }
 

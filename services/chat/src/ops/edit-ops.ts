@@ -67,6 +67,9 @@ export class EditOps {
           mentionedUserIds: kept,
           ...(req.custom === undefined ? {} : { custom: req.custom }),
           editTime: timestampFromMs(h.createTimeMs),
+          messageSeq: BigInt(log.seq),
+          senderId: message.senderId,
+          ...(message.createTime ? { messageCreateTime: message.createTime } : {}),
         }),
       }),
     });

@@ -23,7 +23,7 @@ export async function redactMessage(core: ChatCore, scope: TenantScope, log: Log
 
 /**
  * Redacts every MessageEdited event of a message (known from the marks projection): each keeps
- * its message id and edit time, and loses text, mentions and custom data.
+ * its message id, edit time and the message's seq, sender and send time, and loses text, mentions and custom data.
  */
 export async function redactEdits(core: ChatCore, scope: TenantScope, conversationId: string, messageSeq: number): Promise<void> {
   const edits = (await core.stores.marks.ofMessages(scope, conversationId, [messageSeq])).filter((m) => m.kind === "edit");
@@ -32,8 +32,9 @@ export async function redactEdits(core: ChatCore, scope: TenantScope, conversati
     if (!log || log.seq !== mark.seq || log.redacted) continue;
     const event = decodeEvent(log);
     if (event.payload.case !== "messageEdited") continue;
-    const { messageId, editTime } = event.payload.value;
-    event.payload = { case: "messageEdited", value: create(MessageEditedSchema, { messageId, ...(editTime ? { editTime } : {}) }) };
+    const { messageId, editTime, messageSeq, senderId, messageCreateTime } = event.payload.value;
+    const kept = { messageId, messageSeq, senderId, ...(editTime ? { editTime } : {}), ...(messageCreateTime ? { messageCreateTime } : {}) };
+    event.payload = { case: "messageEdited", value: create(MessageEditedSchema, kept) };
     await core.stores.events.redact(scope, conversationId, log.seq, encodeEvent(event));
   }
 }

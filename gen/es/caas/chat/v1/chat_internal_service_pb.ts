@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/chat_internal_service.proto.
  */
 export const file_caas_chat_v1_chat_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky+wMKE0NoYXRJbnRlcm5hbFNlcnZpY2USUgoLQ2hlY2tBY2Nlc3MSIC5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0GiEuY2Fhcy5jaGF0LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UScwoWR2V0Q29udmVyc2F0aW9uTWVtYmVycxIrLmNhYXMuY2hhdC52MS5HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBosLmNhYXMuY2hhdC52MS5HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVzcG9uc2USXgoPTGlzdE1lbWJlcnNoaXBzEiQuY2Fhcy5jaGF0LnYxLkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QaJS5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2USVQoMU3luY0ludGVybmFsEiEuY2Fhcy5jaGF0LnYxLlN5bmNJbnRlcm5hbFJlcXVlc3QaIi5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVzcG9uc2USZAoRU2NhbkNvbnZlcnNhdGlvbnMSJi5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXF1ZXN0GicuY2Fhcy5jaGF0LnYxLlNjYW5Db252ZXJzYXRpb25zUmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member]);
+  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBDL5BAoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member]);
 
 /**
  * @generated from message caas.chat.v1.CheckAccessRequest
@@ -355,6 +355,104 @@ export const ScanConversationsResponseSchema: GenMessage<ScanConversationsRespon
   messageDesc(file_caas_chat_v1_chat_internal_service, 10);
 
 /**
+ * @generated from message caas.chat.v1.ListReadableConversationsRequest
+ */
+export type ListReadableConversationsRequest = Message<"caas.chat.v1.ListReadableConversationsRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * 0 means 1000.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ListReadableConversationsRequest.
+ * Use `create(ListReadableConversationsRequestSchema)` to create a new message.
+ */
+export const ListReadableConversationsRequestSchema: GenMessage<ListReadableConversationsRequest> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 11);
+
+/**
+ * @generated from message caas.chat.v1.ListReadableConversationsResponse
+ */
+export type ListReadableConversationsResponse = Message<"caas.chat.v1.ListReadableConversationsResponse"> & {
+  /**
+   * @generated from field: repeated caas.chat.v1.ReadableConversation conversations = 1;
+   */
+  conversations: ReadableConversation[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ListReadableConversationsResponse.
+ * Use `create(ListReadableConversationsResponseSchema)` to create a new message.
+ */
+export const ListReadableConversationsResponseSchema: GenMessage<ListReadableConversationsResponse> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 12);
+
+/**
+ * A conversation one user may read, and which part of it.
+ *
+ * @generated from message caas.chat.v1.ReadableConversation
+ */
+export type ReadableConversation = Message<"caas.chat.v1.ReadableConversation"> & {
+  /**
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * The conversation's title (empty for DIRECT conversations).
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * The user may read events with first_visible_seq <= seq <= last_visible_seq.
+   *
+   * @generated from field: uint64 first_visible_seq = 3;
+   */
+  firstVisibleSeq: bigint;
+
+  /**
+   * 0 means no upper bound (a current member). For former members, the seq of their departure.
+   *
+   * @generated from field: uint64 last_visible_seq = 4;
+   */
+  lastVisibleSeq: bigint;
+};
+
+/**
+ * Describes the message caas.chat.v1.ReadableConversation.
+ * Use `create(ReadableConversationSchema)` to create a new message.
+ */
+export const ReadableConversationSchema: GenMessage<ReadableConversation> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 13);
+
+/**
  * Calls from other CAAS services (socket fan-out, search, compliance, projection rebuilds). Every
  * RPC requires a service token (`sub=svc:<name>`, `aud=chat`); user tokens get PERMISSION_DENIED.
  * Requests name the tenant explicitly: the caller acts for the platform, with the tenant taken
@@ -421,6 +519,18 @@ export const ChatInternalService: GenService<{
     methodKind: "unary";
     input: typeof ScanConversationsRequestSchema;
     output: typeof ScanConversationsResponseSchema;
+  },
+  /**
+   * Every conversation a user is or was a member of and may still read, with the seq range the
+   * user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+   * OPEN conversations the user never joined are left out. Ordered by conversation id.
+   *
+   * @generated from rpc caas.chat.v1.ChatInternalService.ListReadableConversations
+   */
+  listReadableConversations: {
+    methodKind: "unary";
+    input: typeof ListReadableConversationsRequestSchema;
+    output: typeof ListReadableConversationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_chat_v1_chat_internal_service, 0);

@@ -707,6 +707,200 @@ func (x *ScanConversationsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListReadableConversationsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// 0 means 1000.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReadableConversationsRequest) Reset() {
+	*x = ListReadableConversationsRequest{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReadableConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReadableConversationsRequest) ProtoMessage() {}
+
+func (x *ListReadableConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReadableConversationsRequest.ProtoReflect.Descriptor instead.
+func (*ListReadableConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListReadableConversationsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListReadableConversationsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListReadableConversationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReadableConversationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReadableConversationsResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Conversations []*ReadableConversation `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReadableConversationsResponse) Reset() {
+	*x = ListReadableConversationsResponse{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReadableConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReadableConversationsResponse) ProtoMessage() {}
+
+func (x *ListReadableConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReadableConversationsResponse.ProtoReflect.Descriptor instead.
+func (*ListReadableConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListReadableConversationsResponse) GetConversations() []*ReadableConversation {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+func (x *ListReadableConversationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// A conversation one user may read, and which part of it.
+type ReadableConversation struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// The conversation's title (empty for DIRECT conversations).
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The user may read events with first_visible_seq <= seq <= last_visible_seq.
+	FirstVisibleSeq uint64 `protobuf:"varint,3,opt,name=first_visible_seq,json=firstVisibleSeq,proto3" json:"first_visible_seq,omitempty"`
+	// 0 means no upper bound (a current member). For former members, the seq of their departure.
+	LastVisibleSeq uint64 `protobuf:"varint,4,opt,name=last_visible_seq,json=lastVisibleSeq,proto3" json:"last_visible_seq,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReadableConversation) Reset() {
+	*x = ReadableConversation{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadableConversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadableConversation) ProtoMessage() {}
+
+func (x *ReadableConversation) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadableConversation.ProtoReflect.Descriptor instead.
+func (*ReadableConversation) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReadableConversation) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ReadableConversation) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ReadableConversation) GetFirstVisibleSeq() uint64 {
+	if x != nil {
+		return x.FirstVisibleSeq
+	}
+	return 0
+}
+
+func (x *ReadableConversation) GetLastVisibleSeq() uint64 {
+	if x != nil {
+		return x.LastVisibleSeq
+	}
+	return 0
+}
+
 var File_caas_chat_v1_chat_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
@@ -763,13 +957,29 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x85\x01\n" +
 	"\x19ScanConversationsResponse\x12@\n" +
 	"\rconversations\x18\x01 \x03(\v2\x1a.caas.chat.v1.ConversationR\rconversations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xfb\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd6\x01\n" +
+	" ListReadableConversationsRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x88'(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x95\x01\n" +
+	"!ListReadableConversationsResponse\x12H\n" +
+	"\rconversations\x18\x01 \x03(\v2\".caas.chat.v1.ReadableConversationR\rconversations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x01\n" +
+	"\x14ReadableConversation\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12*\n" +
+	"\x11first_visible_seq\x18\x03 \x01(\x04R\x0ffirstVisibleSeq\x12(\n" +
+	"\x10last_visible_seq\x18\x04 \x01(\x04R\x0elastVisibleSeq2\xf9\x04\n" +
 	"\x13ChatInternalService\x12R\n" +
 	"\vCheckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n" +
 	"\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n" +
 	"\x0fListMemberships\x12$.caas.chat.v1.ListMembershipsRequest\x1a%.caas.chat.v1.ListMembershipsResponse\x12U\n" +
 	"\fSyncInternal\x12!.caas.chat.v1.SyncInternalRequest\x1a\".caas.chat.v1.SyncInternalResponse\x12d\n" +
-	"\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a'.caas.chat.v1.ScanConversationsResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a'.caas.chat.v1.ScanConversationsResponse\x12|\n" +
+	"\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_chat_internal_service_proto_rawDescOnce sync.Once
@@ -783,45 +993,51 @@ func file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_chat_v1_chat_internal_service_proto_rawDescData
 }
 
-var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
-	(*CheckAccessRequest)(nil),             // 0: caas.chat.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),            // 1: caas.chat.v1.CheckAccessResponse
-	(*ConversationAccess)(nil),             // 2: caas.chat.v1.ConversationAccess
-	(*GetConversationMembersRequest)(nil),  // 3: caas.chat.v1.GetConversationMembersRequest
-	(*GetConversationMembersResponse)(nil), // 4: caas.chat.v1.GetConversationMembersResponse
-	(*ListMembershipsRequest)(nil),         // 5: caas.chat.v1.ListMembershipsRequest
-	(*ListMembershipsResponse)(nil),        // 6: caas.chat.v1.ListMembershipsResponse
-	(*SyncInternalRequest)(nil),            // 7: caas.chat.v1.SyncInternalRequest
-	(*SyncInternalResponse)(nil),           // 8: caas.chat.v1.SyncInternalResponse
-	(*ScanConversationsRequest)(nil),       // 9: caas.chat.v1.ScanConversationsRequest
-	(*ScanConversationsResponse)(nil),      // 10: caas.chat.v1.ScanConversationsResponse
-	(*Member)(nil),                         // 11: caas.chat.v1.Member
-	(*Event)(nil),                          // 12: caas.chat.v1.Event
-	(*Conversation)(nil),                   // 13: caas.chat.v1.Conversation
+	(*CheckAccessRequest)(nil),                // 0: caas.chat.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),               // 1: caas.chat.v1.CheckAccessResponse
+	(*ConversationAccess)(nil),                // 2: caas.chat.v1.ConversationAccess
+	(*GetConversationMembersRequest)(nil),     // 3: caas.chat.v1.GetConversationMembersRequest
+	(*GetConversationMembersResponse)(nil),    // 4: caas.chat.v1.GetConversationMembersResponse
+	(*ListMembershipsRequest)(nil),            // 5: caas.chat.v1.ListMembershipsRequest
+	(*ListMembershipsResponse)(nil),           // 6: caas.chat.v1.ListMembershipsResponse
+	(*SyncInternalRequest)(nil),               // 7: caas.chat.v1.SyncInternalRequest
+	(*SyncInternalResponse)(nil),              // 8: caas.chat.v1.SyncInternalResponse
+	(*ScanConversationsRequest)(nil),          // 9: caas.chat.v1.ScanConversationsRequest
+	(*ScanConversationsResponse)(nil),         // 10: caas.chat.v1.ScanConversationsResponse
+	(*ListReadableConversationsRequest)(nil),  // 11: caas.chat.v1.ListReadableConversationsRequest
+	(*ListReadableConversationsResponse)(nil), // 12: caas.chat.v1.ListReadableConversationsResponse
+	(*ReadableConversation)(nil),              // 13: caas.chat.v1.ReadableConversation
+	(*Member)(nil),                            // 14: caas.chat.v1.Member
+	(*Event)(nil),                             // 15: caas.chat.v1.Event
+	(*Conversation)(nil),                      // 16: caas.chat.v1.Conversation
 }
 var file_caas_chat_v1_chat_internal_service_proto_depIdxs = []int32{
 	2,  // 0: caas.chat.v1.CheckAccessResponse.accesses:type_name -> caas.chat.v1.ConversationAccess
-	11, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
-	11, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
-	11, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
-	12, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
-	13, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
-	0,  // 6: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
-	3,  // 7: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
-	5,  // 8: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
-	7,  // 9: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
-	9,  // 10: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
-	1,  // 11: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
-	4,  // 12: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
-	6,  // 13: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
-	8,  // 14: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
-	10, // 15: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	14, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
+	14, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
+	14, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
+	15, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
+	16, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
+	13, // 6: caas.chat.v1.ListReadableConversationsResponse.conversations:type_name -> caas.chat.v1.ReadableConversation
+	0,  // 7: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
+	3,  // 8: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
+	5,  // 9: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
+	7,  // 10: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
+	9,  // 11: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
+	11, // 12: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
+	1,  // 13: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
+	4,  // 14: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
+	6,  // 15: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
+	8,  // 16: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
+	10, // 17: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
+	12, // 18: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_chat_internal_service_proto_init() }
@@ -838,7 +1054,7 @@ func file_caas_chat_v1_chat_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_chat_v1_chat_internal_service_proto_rawDesc), len(file_caas_chat_v1_chat_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatInternalService_CheckAccess_FullMethodName            = "/caas.chat.v1.ChatInternalService/CheckAccess"
-	ChatInternalService_GetConversationMembers_FullMethodName = "/caas.chat.v1.ChatInternalService/GetConversationMembers"
-	ChatInternalService_ListMemberships_FullMethodName        = "/caas.chat.v1.ChatInternalService/ListMemberships"
-	ChatInternalService_SyncInternal_FullMethodName           = "/caas.chat.v1.ChatInternalService/SyncInternal"
-	ChatInternalService_ScanConversations_FullMethodName      = "/caas.chat.v1.ChatInternalService/ScanConversations"
+	ChatInternalService_CheckAccess_FullMethodName               = "/caas.chat.v1.ChatInternalService/CheckAccess"
+	ChatInternalService_GetConversationMembers_FullMethodName    = "/caas.chat.v1.ChatInternalService/GetConversationMembers"
+	ChatInternalService_ListMemberships_FullMethodName           = "/caas.chat.v1.ChatInternalService/ListMemberships"
+	ChatInternalService_SyncInternal_FullMethodName              = "/caas.chat.v1.ChatInternalService/SyncInternal"
+	ChatInternalService_ScanConversations_FullMethodName         = "/caas.chat.v1.ChatInternalService/ScanConversations"
+	ChatInternalService_ListReadableConversations_FullMethodName = "/caas.chat.v1.ChatInternalService/ListReadableConversations"
 )
 
 // ChatInternalServiceClient is the client API for ChatInternalService service.
@@ -54,6 +55,10 @@ type ChatInternalServiceClient interface {
 	// may or may not appear, every other one appears exactly once. Page tokens are bound to the
 	// tenant.
 	ScanConversations(ctx context.Context, in *ScanConversationsRequest, opts ...grpc.CallOption) (*ScanConversationsResponse, error)
+	// Every conversation a user is or was a member of and may still read, with the seq range the
+	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+	// OPEN conversations the user never joined are left out. Ordered by conversation id.
+	ListReadableConversations(ctx context.Context, in *ListReadableConversationsRequest, opts ...grpc.CallOption) (*ListReadableConversationsResponse, error)
 }
 
 type chatInternalServiceClient struct {
@@ -114,6 +119,16 @@ func (c *chatInternalServiceClient) ScanConversations(ctx context.Context, in *S
 	return out, nil
 }
 
+func (c *chatInternalServiceClient) ListReadableConversations(ctx context.Context, in *ListReadableConversationsRequest, opts ...grpc.CallOption) (*ListReadableConversationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReadableConversationsResponse)
+	err := c.cc.Invoke(ctx, ChatInternalService_ListReadableConversations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatInternalServiceServer is the server API for ChatInternalService service.
 // All implementations must embed UnimplementedChatInternalServiceServer
 // for forward compatibility.
@@ -142,6 +157,10 @@ type ChatInternalServiceServer interface {
 	// may or may not appear, every other one appears exactly once. Page tokens are bound to the
 	// tenant.
 	ScanConversations(context.Context, *ScanConversationsRequest) (*ScanConversationsResponse, error)
+	// Every conversation a user is or was a member of and may still read, with the seq range the
+	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+	// OPEN conversations the user never joined are left out. Ordered by conversation id.
+	ListReadableConversations(context.Context, *ListReadableConversationsRequest) (*ListReadableConversationsResponse, error)
 	mustEmbedUnimplementedChatInternalServiceServer()
 }
 
@@ -166,6 +185,9 @@ func (UnimplementedChatInternalServiceServer) SyncInternal(context.Context, *Syn
 }
 func (UnimplementedChatInternalServiceServer) ScanConversations(context.Context, *ScanConversationsRequest) (*ScanConversationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ScanConversations not implemented")
+}
+func (UnimplementedChatInternalServiceServer) ListReadableConversations(context.Context, *ListReadableConversationsRequest) (*ListReadableConversationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReadableConversations not implemented")
 }
 func (UnimplementedChatInternalServiceServer) mustEmbedUnimplementedChatInternalServiceServer() {}
 func (UnimplementedChatInternalServiceServer) testEmbeddedByValue()                             {}
@@ -278,6 +300,24 @@ func _ChatInternalService_ScanConversations_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatInternalService_ListReadableConversations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReadableConversationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatInternalServiceServer).ListReadableConversations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatInternalService_ListReadableConversations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatInternalServiceServer).ListReadableConversations(ctx, req.(*ListReadableConversationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatInternalService_ServiceDesc is the grpc.ServiceDesc for ChatInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -304,6 +344,10 @@ var ChatInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ScanConversations",
 			Handler:    _ChatInternalService_ScanConversations_Handler,
+		},
+		{
+			MethodName: "ListReadableConversations",
+			Handler:    _ChatInternalService_ListReadableConversations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -540,8 +540,14 @@ type MessageEdited struct {
 	MentionedUserIds []string               `protobuf:"bytes,3,rep,name=mentioned_user_ids,json=mentionedUserIds,proto3" json:"mentioned_user_ids,omitempty"`
 	Custom           *structpb.Struct       `protobuf:"bytes,4,opt,name=custom,proto3" json:"custom,omitempty"`
 	EditTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=edit_time,json=editTime,proto3" json:"edit_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The edited message's own seq (of its MessageCreated), sender and send time, so consumers
+	// (the search index) can apply the edit without reading the message; 0/empty in events
+	// written before these fields existed. Kept when the edit's body is redacted.
+	MessageSeq        uint64                 `protobuf:"varint,6,opt,name=message_seq,json=messageSeq,proto3" json:"message_seq,omitempty"`
+	SenderId          string                 `protobuf:"bytes,7,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	MessageCreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=message_create_time,json=messageCreateTime,proto3" json:"message_create_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *MessageEdited) Reset() {
@@ -609,15 +615,41 @@ func (x *MessageEdited) GetEditTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MessageEdited) GetMessageSeq() uint64 {
+	if x != nil {
+		return x.MessageSeq
+	}
+	return 0
+}
+
+func (x *MessageEdited) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *MessageEdited) GetMessageCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MessageCreateTime
+	}
+	return nil
+}
+
 // A message was deleted for everyone; its MessageCreated and MessageEdited events are redacted.
 type MessageDeleted struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	// The media the deleted message had attached (ids only): chat detaches them from the
 	// conversation, so its members can no longer download them.
-	MediaIds      []string `protobuf:"bytes,2,rep,name=media_ids,json=mediaIds,proto3" json:"media_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MediaIds []string `protobuf:"bytes,2,rep,name=media_ids,json=mediaIds,proto3" json:"media_ids,omitempty"`
+	// The deleted message's own seq, sender and send time (as in MessageEdited): the search index
+	// keeps a tombstone that blocks older states of the message.
+	MessageSeq        uint64                 `protobuf:"varint,3,opt,name=message_seq,json=messageSeq,proto3" json:"message_seq,omitempty"`
+	SenderId          string                 `protobuf:"bytes,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	MessageCreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=message_create_time,json=messageCreateTime,proto3" json:"message_create_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *MessageDeleted) Reset() {
@@ -660,6 +692,27 @@ func (x *MessageDeleted) GetMessageId() string {
 func (x *MessageDeleted) GetMediaIds() []string {
 	if x != nil {
 		return x.MediaIds
+	}
+	return nil
+}
+
+func (x *MessageDeleted) GetMessageSeq() uint64 {
+	if x != nil {
+		return x.MessageSeq
+	}
+	return 0
+}
+
+func (x *MessageDeleted) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *MessageDeleted) GetMessageCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MessageCreateTime
 	}
 	return nil
 }
@@ -1613,18 +1666,26 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\x14conversation_deleted\x18$ \x01(\v2!.caas.chat.v1.ConversationDeletedH\x00R\x13conversationDeletedB\t\n" +
 	"\apayload\"A\n" +
 	"\x0eMessageCreated\x12/\n" +
-	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\xda\x01\n" +
+	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\xe4\x02\n" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12,\n" +
 	"\x12mentioned_user_ids\x18\x03 \x03(\tR\x10mentionedUserIds\x12/\n" +
 	"\x06custom\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06custom\x127\n" +
-	"\tedit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\"L\n" +
+	"\tedit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x1f\n" +
+	"\vmessage_seq\x18\x06 \x01(\x04R\n" +
+	"messageSeq\x12\x1b\n" +
+	"\tsender_id\x18\a \x01(\tR\bsenderId\x12J\n" +
+	"\x13message_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\"\xd6\x01\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
-	"\tmedia_ids\x18\x02 \x03(\tR\bmediaIds\"J\n" +
+	"\tmedia_ids\x18\x02 \x03(\tR\bmediaIds\x12\x1f\n" +
+	"\vmessage_seq\x18\x03 \x01(\x04R\n" +
+	"messageSeq\x12\x1b\n" +
+	"\tsender_id\x18\x04 \x01(\tR\bsenderId\x12J\n" +
+	"\x13message_create_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\"J\n" +
 	"\rReactionAdded\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +
@@ -1750,19 +1811,21 @@ var file_caas_chat_v1_event_proto_depIdxs = []int32{
 	24, // 23: caas.chat.v1.MessageCreated.message:type_name -> caas.chat.v1.Message
 	25, // 24: caas.chat.v1.MessageEdited.custom:type_name -> google.protobuf.Struct
 	23, // 25: caas.chat.v1.MessageEdited.edit_time:type_name -> google.protobuf.Timestamp
-	26, // 26: caas.chat.v1.MemberJoined.member:type_name -> caas.chat.v1.Member
-	27, // 27: caas.chat.v1.MemberRoleChanged.role:type_name -> caas.chat.v1.MemberRole
-	23, // 28: caas.chat.v1.MemberMuted.expire_time:type_name -> google.protobuf.Timestamp
-	23, // 29: caas.chat.v1.MemberBanned.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 30: caas.chat.v1.ConversationCreated.conversation:type_name -> caas.chat.v1.Conversation
-	26, // 31: caas.chat.v1.ConversationCreated.members:type_name -> caas.chat.v1.Member
-	28, // 32: caas.chat.v1.ConversationUpdated.conversation:type_name -> caas.chat.v1.Conversation
-	29, // 33: caas.chat.v1.ConversationUpdated.update_mask:type_name -> google.protobuf.FieldMask
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	23, // 26: caas.chat.v1.MessageEdited.message_create_time:type_name -> google.protobuf.Timestamp
+	23, // 27: caas.chat.v1.MessageDeleted.message_create_time:type_name -> google.protobuf.Timestamp
+	26, // 28: caas.chat.v1.MemberJoined.member:type_name -> caas.chat.v1.Member
+	27, // 29: caas.chat.v1.MemberRoleChanged.role:type_name -> caas.chat.v1.MemberRole
+	23, // 30: caas.chat.v1.MemberMuted.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 31: caas.chat.v1.MemberBanned.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 32: caas.chat.v1.ConversationCreated.conversation:type_name -> caas.chat.v1.Conversation
+	26, // 33: caas.chat.v1.ConversationCreated.members:type_name -> caas.chat.v1.Member
+	28, // 34: caas.chat.v1.ConversationUpdated.conversation:type_name -> caas.chat.v1.Conversation
+	29, // 35: caas.chat.v1.ConversationUpdated.update_mask:type_name -> google.protobuf.FieldMask
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_event_proto_init() }

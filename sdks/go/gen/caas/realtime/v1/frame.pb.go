@@ -8,7 +8,8 @@ package realtimev1
 
 import (
 	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	v1 "github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1"
+	v11 "github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1"
+	v1 "github.com/caas-dev/caas/sdks/go/gen/caas/search/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -200,6 +201,9 @@ type ClientFrame struct {
 	//	*ClientFrame_Resume
 	//	*ClientFrame_SubscribePresence
 	//	*ClientFrame_Ping
+	//	*ClientFrame_SearchMessages
+	//	*ClientFrame_SearchConversations
+	//	*ClientFrame_SearchUsers
 	Frame         isClientFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -330,6 +334,33 @@ func (x *ClientFrame) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientFrame) GetSearchMessages() *v1.SearchMessagesRequest {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_SearchMessages); ok {
+			return x.SearchMessages
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSearchConversations() *v1.SearchConversationsRequest {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_SearchConversations); ok {
+			return x.SearchConversations
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSearchUsers() *v1.SearchUsersRequest {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_SearchUsers); ok {
+			return x.SearchUsers
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Frame interface {
 	isClientFrame_Frame()
 }
@@ -384,6 +415,21 @@ type ClientFrame_Ping struct {
 	Ping *Ping `protobuf:"bytes,18,opt,name=ping,proto3,oneof"`
 }
 
+type ClientFrame_SearchMessages struct {
+	// Searches, like SearchService.SearchMessages / SearchConversations / SearchUsers, counted
+	// in the same `search` rate limit. Reply: the matching search_* frame or FrameError (the
+	// RPC's code and message; retry_after when rate limited).
+	SearchMessages *v1.SearchMessagesRequest `protobuf:"bytes,19,opt,name=search_messages,json=searchMessages,proto3,oneof"`
+}
+
+type ClientFrame_SearchConversations struct {
+	SearchConversations *v1.SearchConversationsRequest `protobuf:"bytes,20,opt,name=search_conversations,json=searchConversations,proto3,oneof"`
+}
+
+type ClientFrame_SearchUsers struct {
+	SearchUsers *v1.SearchUsersRequest `protobuf:"bytes,21,opt,name=search_users,json=searchUsers,proto3,oneof"`
+}
+
 func (*ClientFrame_Auth) isClientFrame_Frame() {}
 
 func (*ClientFrame_Reauth) isClientFrame_Frame() {}
@@ -401,6 +447,12 @@ func (*ClientFrame_Resume) isClientFrame_Frame() {}
 func (*ClientFrame_SubscribePresence) isClientFrame_Frame() {}
 
 func (*ClientFrame_Ping) isClientFrame_Frame() {}
+
+func (*ClientFrame_SearchMessages) isClientFrame_Frame() {}
+
+func (*ClientFrame_SearchConversations) isClientFrame_Frame() {}
+
+func (*ClientFrame_SearchUsers) isClientFrame_Frame() {}
 
 // A frame from server to client. Clients must ignore cases they do not know.
 type ServerFrame struct {
@@ -424,6 +476,9 @@ type ServerFrame struct {
 	//	*ServerFrame_Error
 	//	*ServerFrame_Closing
 	//	*ServerFrame_BlockChanged
+	//	*ServerFrame_SearchMessages
+	//	*ServerFrame_SearchConversations
+	//	*ServerFrame_SearchUsers
 	Frame         isServerFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -500,7 +555,7 @@ func (x *ServerFrame) GetAck() *Ack {
 	return nil
 }
 
-func (x *ServerFrame) GetEvent() *v1.Event {
+func (x *ServerFrame) GetEvent() *v11.Event {
 	if x != nil {
 		if x, ok := x.Frame.(*ServerFrame_Event); ok {
 			return x.Event
@@ -527,7 +582,7 @@ func (x *ServerFrame) GetPresence() *Presence {
 	return nil
 }
 
-func (x *ServerFrame) GetReceipt() *v1.Receipt {
+func (x *ServerFrame) GetReceipt() *v11.Receipt {
 	if x != nil {
 		if x, ok := x.Frame.(*ServerFrame_Receipt); ok {
 			return x.Receipt
@@ -536,7 +591,7 @@ func (x *ServerFrame) GetReceipt() *v1.Receipt {
 	return nil
 }
 
-func (x *ServerFrame) GetReadState() *v1.ReadState {
+func (x *ServerFrame) GetReadState() *v11.ReadState {
 	if x != nil {
 		if x, ok := x.Frame.(*ServerFrame_ReadState); ok {
 			return x.ReadState
@@ -545,7 +600,7 @@ func (x *ServerFrame) GetReadState() *v1.ReadState {
 	return nil
 }
 
-func (x *ServerFrame) GetChanges() *v1.ConversationChanges {
+func (x *ServerFrame) GetChanges() *v11.ConversationChanges {
 	if x != nil {
 		if x, ok := x.Frame.(*ServerFrame_Changes); ok {
 			return x.Changes
@@ -608,6 +663,33 @@ func (x *ServerFrame) GetBlockChanged() *BlockChanged {
 	return nil
 }
 
+func (x *ServerFrame) GetSearchMessages() *v1.SearchMessagesResponse {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_SearchMessages); ok {
+			return x.SearchMessages
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSearchConversations() *v1.SearchConversationsResponse {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_SearchConversations); ok {
+			return x.SearchConversations
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSearchUsers() *v1.SearchUsersResponse {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_SearchUsers); ok {
+			return x.SearchUsers
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Frame interface {
 	isServerFrame_Frame()
 }
@@ -628,7 +710,7 @@ type ServerFrame_Ack struct {
 type ServerFrame_Event struct {
 	// A conversation event, pushed live to every connection of every member. Best effort:
 	// on a seq gap the client calls ChatService.Sync.
-	Event *v1.Event `protobuf:"bytes,13,opt,name=event,proto3,oneof"`
+	Event *v11.Event `protobuf:"bytes,13,opt,name=event,proto3,oneof"`
 }
 
 type ServerFrame_Typing struct {
@@ -641,18 +723,18 @@ type ServerFrame_Presence struct {
 
 type ServerFrame_Receipt struct {
 	// Another member's read or delivery marker moved (where receipts are shared).
-	Receipt *v1.Receipt `protobuf:"bytes,16,opt,name=receipt,proto3,oneof"`
+	Receipt *v11.Receipt `protobuf:"bytes,16,opt,name=receipt,proto3,oneof"`
 }
 
 type ServerFrame_ReadState struct {
 	// The user's own read state changed, on this or another device; also the reply to
 	// mark_read and mark_delivered.
-	ReadState *v1.ReadState `protobuf:"bytes,17,opt,name=read_state,json=readState,proto3,oneof"`
+	ReadState *v11.ReadState `protobuf:"bytes,17,opt,name=read_state,json=readState,proto3,oneof"`
 }
 
 type ServerFrame_Changes struct {
 	// Catch-up for one conversation during a Resume; same meaning as in GetChanges.
-	Changes *v1.ConversationChanges `protobuf:"bytes,18,opt,name=changes,proto3,oneof"`
+	Changes *v11.ConversationChanges `protobuf:"bytes,18,opt,name=changes,proto3,oneof"`
 }
 
 type ServerFrame_ResumeDone struct {
@@ -680,6 +762,19 @@ type ServerFrame_BlockChanged struct {
 	// The user blocked or unblocked someone, on this or another device. After a reconnect the
 	// full list comes from ChatService.ListBlockedUsers.
 	BlockChanged *BlockChanged `protobuf:"bytes,24,opt,name=block_changed,json=blockChanged,proto3,oneof"`
+}
+
+type ServerFrame_SearchMessages struct {
+	// Replies to the search frames.
+	SearchMessages *v1.SearchMessagesResponse `protobuf:"bytes,25,opt,name=search_messages,json=searchMessages,proto3,oneof"`
+}
+
+type ServerFrame_SearchConversations struct {
+	SearchConversations *v1.SearchConversationsResponse `protobuf:"bytes,26,opt,name=search_conversations,json=searchConversations,proto3,oneof"`
+}
+
+type ServerFrame_SearchUsers struct {
+	SearchUsers *v1.SearchUsersResponse `protobuf:"bytes,27,opt,name=search_users,json=searchUsers,proto3,oneof"`
 }
 
 func (*ServerFrame_AuthOk) isServerFrame_Frame() {}
@@ -711,6 +806,12 @@ func (*ServerFrame_Error) isServerFrame_Frame() {}
 func (*ServerFrame_Closing) isServerFrame_Frame() {}
 
 func (*ServerFrame_BlockChanged) isServerFrame_Frame() {}
+
+func (*ServerFrame_SearchMessages) isServerFrame_Frame() {}
+
+func (*ServerFrame_SearchConversations) isServerFrame_Frame() {}
+
+func (*ServerFrame_SearchUsers) isServerFrame_Frame() {}
 
 // Authenticates the connection.
 type Auth struct {
@@ -811,7 +912,7 @@ type SendMessage struct {
 	Text             string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	MentionedUserIds []string               `protobuf:"bytes,4,rep,name=mentioned_user_ids,json=mentionedUserIds,proto3" json:"mentioned_user_ids,omitempty"`
 	Custom           *structpb.Struct       `protobuf:"bytes,5,opt,name=custom,proto3" json:"custom,omitempty"`
-	Attachments      []*v1.Attachment       `protobuf:"bytes,6,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments      []*v11.Attachment      `protobuf:"bytes,6,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	ReplyToMessageId string                 `protobuf:"bytes,7,opt,name=reply_to_message_id,json=replyToMessageId,proto3" json:"reply_to_message_id,omitempty"`
 	ThreadParentId   string                 `protobuf:"bytes,8,opt,name=thread_parent_id,json=threadParentId,proto3" json:"thread_parent_id,omitempty"`
 	unknownFields    protoimpl.UnknownFields
@@ -883,7 +984,7 @@ func (x *SendMessage) GetCustom() *structpb.Struct {
 	return nil
 }
 
-func (x *SendMessage) GetAttachments() []*v1.Attachment {
+func (x *SendMessage) GetAttachments() []*v11.Attachment {
 	if x != nil {
 		return x.Attachments
 	}
@@ -1882,7 +1983,7 @@ var File_caas_realtime_v1_frame_proto protoreflect.FileDescriptor
 
 const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccaas/realtime/v1/frame.proto\x12\x10caas.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x04\n" +
+	"\x1ccaas/realtime/v1/frame.proto\x12\x10caas.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a#caas/search/v1/search_service.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x06\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
 	"\x04auth\x18\n" +
@@ -1894,8 +1995,11 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x0emark_delivered\x18\x0f \x01(\v2\x1f.caas.realtime.v1.MarkDeliveredH\x00R\rmarkDelivered\x122\n" +
 	"\x06resume\x18\x10 \x01(\v2\x18.caas.realtime.v1.ResumeH\x00R\x06resume\x12T\n" +
 	"\x12subscribe_presence\x18\x11 \x01(\v2#.caas.realtime.v1.SubscribePresenceH\x00R\x11subscribePresence\x12,\n" +
-	"\x04ping\x18\x12 \x01(\v2\x16.caas.realtime.v1.PingH\x00R\x04pingB\a\n" +
-	"\x05frame\"\xf3\x06\n" +
+	"\x04ping\x18\x12 \x01(\v2\x16.caas.realtime.v1.PingH\x00R\x04ping\x12P\n" +
+	"\x0fsearch_messages\x18\x13 \x01(\v2%.caas.search.v1.SearchMessagesRequestH\x00R\x0esearchMessages\x12_\n" +
+	"\x14search_conversations\x18\x14 \x01(\v2*.caas.search.v1.SearchConversationsRequestH\x00R\x13searchConversations\x12G\n" +
+	"\fsearch_users\x18\x15 \x01(\v2\".caas.search.v1.SearchUsersRequestH\x00R\vsearchUsersB\a\n" +
+	"\x05frame\"\xf2\b\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\x04R\areplyTo\x123\n" +
 	"\aauth_ok\x18\n" +
@@ -1917,7 +2021,10 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x04pong\x18\x15 \x01(\v2\x16.caas.realtime.v1.PongH\x00R\x04pong\x124\n" +
 	"\x05error\x18\x16 \x01(\v2\x1c.caas.realtime.v1.FrameErrorH\x00R\x05error\x125\n" +
 	"\aclosing\x18\x17 \x01(\v2\x19.caas.realtime.v1.ClosingH\x00R\aclosing\x12E\n" +
-	"\rblock_changed\x18\x18 \x01(\v2\x1e.caas.realtime.v1.BlockChangedH\x00R\fblockChangedB\a\n" +
+	"\rblock_changed\x18\x18 \x01(\v2\x1e.caas.realtime.v1.BlockChangedH\x00R\fblockChanged\x12Q\n" +
+	"\x0fsearch_messages\x18\x19 \x01(\v2&.caas.search.v1.SearchMessagesResponseH\x00R\x0esearchMessages\x12`\n" +
+	"\x14search_conversations\x18\x1a \x01(\v2+.caas.search.v1.SearchConversationsResponseH\x00R\x13searchConversations\x12H\n" +
+	"\fsearch_users\x18\x1b \x01(\v2#.caas.search.v1.SearchUsersResponseH\x00R\vsearchUsersB\a\n" +
 	"\x05frame\"5\n" +
 	"\x04Auth\x12-\n" +
 	"\faccess_token\x18\x01 \x01(\tB\n" +
@@ -2042,39 +2149,45 @@ func file_caas_realtime_v1_frame_proto_rawDescGZIP() []byte {
 var file_caas_realtime_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_caas_realtime_v1_frame_proto_goTypes = []any{
-	(PresenceStatus)(0),            // 0: caas.realtime.v1.PresenceStatus
-	(CloseCode)(0),                 // 1: caas.realtime.v1.CloseCode
-	(*ClientFrame)(nil),            // 2: caas.realtime.v1.ClientFrame
-	(*ServerFrame)(nil),            // 3: caas.realtime.v1.ServerFrame
-	(*Auth)(nil),                   // 4: caas.realtime.v1.Auth
-	(*ReAuth)(nil),                 // 5: caas.realtime.v1.ReAuth
-	(*SendMessage)(nil),            // 6: caas.realtime.v1.SendMessage
-	(*SetTyping)(nil),              // 7: caas.realtime.v1.SetTyping
-	(*MarkRead)(nil),               // 8: caas.realtime.v1.MarkRead
-	(*MarkDelivered)(nil),          // 9: caas.realtime.v1.MarkDelivered
-	(*Resume)(nil),                 // 10: caas.realtime.v1.Resume
-	(*SubscribePresence)(nil),      // 11: caas.realtime.v1.SubscribePresence
-	(*Ping)(nil),                   // 12: caas.realtime.v1.Ping
-	(*AuthOk)(nil),                 // 13: caas.realtime.v1.AuthOk
-	(*SendAck)(nil),                // 14: caas.realtime.v1.SendAck
-	(*Ack)(nil),                    // 15: caas.realtime.v1.Ack
-	(*Typing)(nil),                 // 16: caas.realtime.v1.Typing
-	(*Presence)(nil),               // 17: caas.realtime.v1.Presence
-	(*ResumeDone)(nil),             // 18: caas.realtime.v1.ResumeDone
-	(*Checkpoint)(nil),             // 19: caas.realtime.v1.Checkpoint
-	(*Pong)(nil),                   // 20: caas.realtime.v1.Pong
-	(*BlockChanged)(nil),           // 21: caas.realtime.v1.BlockChanged
-	(*FrameError)(nil),             // 22: caas.realtime.v1.FrameError
-	(*Closing)(nil),                // 23: caas.realtime.v1.Closing
-	(*v1.Event)(nil),               // 24: caas.chat.v1.Event
-	(*v1.Receipt)(nil),             // 25: caas.chat.v1.Receipt
-	(*v1.ReadState)(nil),           // 26: caas.chat.v1.ReadState
-	(*v1.ConversationChanges)(nil), // 27: caas.chat.v1.ConversationChanges
-	(*structpb.Struct)(nil),        // 28: google.protobuf.Struct
-	(*v1.Attachment)(nil),          // 29: caas.chat.v1.Attachment
-	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 31: google.protobuf.Duration
-	(*validate.Violations)(nil),    // 32: buf.validate.Violations
+	(PresenceStatus)(0),                    // 0: caas.realtime.v1.PresenceStatus
+	(CloseCode)(0),                         // 1: caas.realtime.v1.CloseCode
+	(*ClientFrame)(nil),                    // 2: caas.realtime.v1.ClientFrame
+	(*ServerFrame)(nil),                    // 3: caas.realtime.v1.ServerFrame
+	(*Auth)(nil),                           // 4: caas.realtime.v1.Auth
+	(*ReAuth)(nil),                         // 5: caas.realtime.v1.ReAuth
+	(*SendMessage)(nil),                    // 6: caas.realtime.v1.SendMessage
+	(*SetTyping)(nil),                      // 7: caas.realtime.v1.SetTyping
+	(*MarkRead)(nil),                       // 8: caas.realtime.v1.MarkRead
+	(*MarkDelivered)(nil),                  // 9: caas.realtime.v1.MarkDelivered
+	(*Resume)(nil),                         // 10: caas.realtime.v1.Resume
+	(*SubscribePresence)(nil),              // 11: caas.realtime.v1.SubscribePresence
+	(*Ping)(nil),                           // 12: caas.realtime.v1.Ping
+	(*AuthOk)(nil),                         // 13: caas.realtime.v1.AuthOk
+	(*SendAck)(nil),                        // 14: caas.realtime.v1.SendAck
+	(*Ack)(nil),                            // 15: caas.realtime.v1.Ack
+	(*Typing)(nil),                         // 16: caas.realtime.v1.Typing
+	(*Presence)(nil),                       // 17: caas.realtime.v1.Presence
+	(*ResumeDone)(nil),                     // 18: caas.realtime.v1.ResumeDone
+	(*Checkpoint)(nil),                     // 19: caas.realtime.v1.Checkpoint
+	(*Pong)(nil),                           // 20: caas.realtime.v1.Pong
+	(*BlockChanged)(nil),                   // 21: caas.realtime.v1.BlockChanged
+	(*FrameError)(nil),                     // 22: caas.realtime.v1.FrameError
+	(*Closing)(nil),                        // 23: caas.realtime.v1.Closing
+	(*v1.SearchMessagesRequest)(nil),       // 24: caas.search.v1.SearchMessagesRequest
+	(*v1.SearchConversationsRequest)(nil),  // 25: caas.search.v1.SearchConversationsRequest
+	(*v1.SearchUsersRequest)(nil),          // 26: caas.search.v1.SearchUsersRequest
+	(*v11.Event)(nil),                      // 27: caas.chat.v1.Event
+	(*v11.Receipt)(nil),                    // 28: caas.chat.v1.Receipt
+	(*v11.ReadState)(nil),                  // 29: caas.chat.v1.ReadState
+	(*v11.ConversationChanges)(nil),        // 30: caas.chat.v1.ConversationChanges
+	(*v1.SearchMessagesResponse)(nil),      // 31: caas.search.v1.SearchMessagesResponse
+	(*v1.SearchConversationsResponse)(nil), // 32: caas.search.v1.SearchConversationsResponse
+	(*v1.SearchUsersResponse)(nil),         // 33: caas.search.v1.SearchUsersResponse
+	(*structpb.Struct)(nil),                // 34: google.protobuf.Struct
+	(*v11.Attachment)(nil),                 // 35: caas.chat.v1.Attachment
+	(*timestamppb.Timestamp)(nil),          // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 37: google.protobuf.Duration
+	(*validate.Violations)(nil),            // 38: buf.validate.Violations
 }
 var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	4,  // 0: caas.realtime.v1.ClientFrame.auth:type_name -> caas.realtime.v1.Auth
@@ -2086,39 +2199,45 @@ var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	10, // 6: caas.realtime.v1.ClientFrame.resume:type_name -> caas.realtime.v1.Resume
 	11, // 7: caas.realtime.v1.ClientFrame.subscribe_presence:type_name -> caas.realtime.v1.SubscribePresence
 	12, // 8: caas.realtime.v1.ClientFrame.ping:type_name -> caas.realtime.v1.Ping
-	13, // 9: caas.realtime.v1.ServerFrame.auth_ok:type_name -> caas.realtime.v1.AuthOk
-	14, // 10: caas.realtime.v1.ServerFrame.send_ack:type_name -> caas.realtime.v1.SendAck
-	15, // 11: caas.realtime.v1.ServerFrame.ack:type_name -> caas.realtime.v1.Ack
-	24, // 12: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
-	16, // 13: caas.realtime.v1.ServerFrame.typing:type_name -> caas.realtime.v1.Typing
-	17, // 14: caas.realtime.v1.ServerFrame.presence:type_name -> caas.realtime.v1.Presence
-	25, // 15: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
-	26, // 16: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
-	27, // 17: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
-	18, // 18: caas.realtime.v1.ServerFrame.resume_done:type_name -> caas.realtime.v1.ResumeDone
-	19, // 19: caas.realtime.v1.ServerFrame.checkpoint:type_name -> caas.realtime.v1.Checkpoint
-	20, // 20: caas.realtime.v1.ServerFrame.pong:type_name -> caas.realtime.v1.Pong
-	22, // 21: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
-	23, // 22: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
-	21, // 23: caas.realtime.v1.ServerFrame.block_changed:type_name -> caas.realtime.v1.BlockChanged
-	28, // 24: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
-	29, // 25: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
-	30, // 26: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 27: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
-	30, // 28: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
-	30, // 29: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 30: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
-	30, // 31: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
-	30, // 32: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
-	31, // 33: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
-	32, // 34: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
-	1,  // 35: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
-	31, // 36: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	24, // 9: caas.realtime.v1.ClientFrame.search_messages:type_name -> caas.search.v1.SearchMessagesRequest
+	25, // 10: caas.realtime.v1.ClientFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsRequest
+	26, // 11: caas.realtime.v1.ClientFrame.search_users:type_name -> caas.search.v1.SearchUsersRequest
+	13, // 12: caas.realtime.v1.ServerFrame.auth_ok:type_name -> caas.realtime.v1.AuthOk
+	14, // 13: caas.realtime.v1.ServerFrame.send_ack:type_name -> caas.realtime.v1.SendAck
+	15, // 14: caas.realtime.v1.ServerFrame.ack:type_name -> caas.realtime.v1.Ack
+	27, // 15: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
+	16, // 16: caas.realtime.v1.ServerFrame.typing:type_name -> caas.realtime.v1.Typing
+	17, // 17: caas.realtime.v1.ServerFrame.presence:type_name -> caas.realtime.v1.Presence
+	28, // 18: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
+	29, // 19: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
+	30, // 20: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
+	18, // 21: caas.realtime.v1.ServerFrame.resume_done:type_name -> caas.realtime.v1.ResumeDone
+	19, // 22: caas.realtime.v1.ServerFrame.checkpoint:type_name -> caas.realtime.v1.Checkpoint
+	20, // 23: caas.realtime.v1.ServerFrame.pong:type_name -> caas.realtime.v1.Pong
+	22, // 24: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
+	23, // 25: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
+	21, // 26: caas.realtime.v1.ServerFrame.block_changed:type_name -> caas.realtime.v1.BlockChanged
+	31, // 27: caas.realtime.v1.ServerFrame.search_messages:type_name -> caas.search.v1.SearchMessagesResponse
+	32, // 28: caas.realtime.v1.ServerFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsResponse
+	33, // 29: caas.realtime.v1.ServerFrame.search_users:type_name -> caas.search.v1.SearchUsersResponse
+	34, // 30: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
+	35, // 31: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
+	36, // 32: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 33: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
+	36, // 34: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
+	36, // 35: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 36: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
+	36, // 37: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
+	36, // 38: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
+	37, // 39: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
+	38, // 40: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
+	1,  // 41: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
+	37, // 42: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_caas_realtime_v1_frame_proto_init() }
@@ -2136,6 +2255,9 @@ func file_caas_realtime_v1_frame_proto_init() {
 		(*ClientFrame_Resume)(nil),
 		(*ClientFrame_SubscribePresence)(nil),
 		(*ClientFrame_Ping)(nil),
+		(*ClientFrame_SearchMessages)(nil),
+		(*ClientFrame_SearchConversations)(nil),
+		(*ClientFrame_SearchUsers)(nil),
 	}
 	file_caas_realtime_v1_frame_proto_msgTypes[1].OneofWrappers = []any{
 		(*ServerFrame_AuthOk)(nil),
@@ -2153,6 +2275,9 @@ func file_caas_realtime_v1_frame_proto_init() {
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Closing)(nil),
 		(*ServerFrame_BlockChanged)(nil),
+		(*ServerFrame_SearchMessages)(nil),
+		(*ServerFrame_SearchConversations)(nil),
+		(*ServerFrame_SearchUsers)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

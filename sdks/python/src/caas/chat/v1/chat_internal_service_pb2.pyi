@@ -121,3 +121,35 @@ class ScanConversationsResponse(_message.Message):
     conversations: _containers.RepeatedCompositeFieldContainer[_conversation_pb2.Conversation]
     next_page_token: str
     def __init__(self, conversations: _Optional[_Iterable[_Union[_conversation_pb2.Conversation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListReadableConversationsRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReadableConversationsResponse(_message.Message):
+    __slots__ = ("conversations", "next_page_token")
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[ReadableConversation]
+    next_page_token: str
+    def __init__(self, conversations: _Optional[_Iterable[_Union[ReadableConversation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReadableConversation(_message.Message):
+    __slots__ = ("conversation_id", "title", "first_visible_seq", "last_visible_seq")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_VISIBLE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_VISIBLE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    title: str
+    first_visible_seq: int
+    last_visible_seq: int
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., first_visible_seq: _Optional[int] = ..., last_visible_seq: _Optional[int] = ...) -> None: ...

@@ -64,6 +64,11 @@ class ChatInternalServiceStub:
                 request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsRequest.SerializeToString,
                 response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsResponse.FromString,
                 _registered_method=True)
+        self.ListReadableConversations = channel.unary_unary(
+                '/caas.chat.v1.ChatInternalService/ListReadableConversations',
+                request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.SerializeToString,
+                response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class ChatInternalServiceServicer:
@@ -117,6 +122,15 @@ class ChatInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReadableConversations(self, request, context):
+        """Every conversation a user is or was a member of and may still read, with the seq range the
+        user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+        OPEN conversations the user never joined are left out. Ordered by conversation id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +158,11 @@ def add_ChatInternalServiceServicer_to_server(servicer, server):
                     servicer.ScanConversations,
                     request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsRequest.FromString,
                     response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsResponse.SerializeToString,
+            ),
+            'ListReadableConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReadableConversations,
+                    request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.FromString,
+                    response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -286,6 +305,33 @@ class ChatInternalService:
             '/caas.chat.v1.ChatInternalService/ScanConversations',
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsRequest.SerializeToString,
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ScanConversationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReadableConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.chat.v1.ChatInternalService/ListReadableConversations',
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.SerializeToString,
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ from caas.chat.v1 import changes_pb2 as _changes_pb2
 from caas.chat.v1 import event_pb2 as _event_pb2
 from caas.chat.v1 import message_pb2 as _message_pb2
 from caas.chat.v1 import read_state_pb2 as _read_state_pb2
+from caas.search.v1 import search_service_pb2 as _search_service_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -56,7 +57,7 @@ CLOSE_CODE_HEARTBEAT_TIMEOUT: CloseCode
 CLOSE_CODE_INTERNAL_ERROR: CloseCode
 
 class ClientFrame(_message.Message):
-    __slots__ = ("id", "auth", "reauth", "send", "typing", "mark_read", "mark_delivered", "resume", "subscribe_presence", "ping")
+    __slots__ = ("id", "auth", "reauth", "send", "typing", "mark_read", "mark_delivered", "resume", "subscribe_presence", "ping", "search_messages", "search_conversations", "search_users")
     ID_FIELD_NUMBER: _ClassVar[int]
     AUTH_FIELD_NUMBER: _ClassVar[int]
     REAUTH_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +68,9 @@ class ClientFrame(_message.Message):
     RESUME_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_USERS_FIELD_NUMBER: _ClassVar[int]
     id: int
     auth: Auth
     reauth: ReAuth
@@ -77,10 +81,13 @@ class ClientFrame(_message.Message):
     resume: Resume
     subscribe_presence: SubscribePresence
     ping: Ping
-    def __init__(self, id: _Optional[int] = ..., auth: _Optional[_Union[Auth, _Mapping]] = ..., reauth: _Optional[_Union[ReAuth, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., typing: _Optional[_Union[SetTyping, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_delivered: _Optional[_Union[MarkDelivered, _Mapping]] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ..., subscribe_presence: _Optional[_Union[SubscribePresence, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ...) -> None: ...
+    search_messages: _search_service_pb2.SearchMessagesRequest
+    search_conversations: _search_service_pb2.SearchConversationsRequest
+    search_users: _search_service_pb2.SearchUsersRequest
+    def __init__(self, id: _Optional[int] = ..., auth: _Optional[_Union[Auth, _Mapping]] = ..., reauth: _Optional[_Union[ReAuth, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., typing: _Optional[_Union[SetTyping, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_delivered: _Optional[_Union[MarkDelivered, _Mapping]] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ..., subscribe_presence: _Optional[_Union[SubscribePresence, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesRequest, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsRequest, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersRequest, _Mapping]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed")
+    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed", "search_messages", "search_conversations", "search_users")
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     AUTH_OK_FIELD_NUMBER: _ClassVar[int]
     SEND_ACK_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +104,9 @@ class ServerFrame(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CLOSING_FIELD_NUMBER: _ClassVar[int]
     BLOCK_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_USERS_FIELD_NUMBER: _ClassVar[int]
     reply_to: int
     auth_ok: AuthOk
     send_ack: SendAck
@@ -113,7 +123,10 @@ class ServerFrame(_message.Message):
     error: FrameError
     closing: Closing
     block_changed: BlockChanged
-    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ...) -> None: ...
+    search_messages: _search_service_pb2.SearchMessagesResponse
+    search_conversations: _search_service_pb2.SearchConversationsResponse
+    search_users: _search_service_pb2.SearchUsersResponse
+    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesResponse, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsResponse, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersResponse, _Mapping]] = ...) -> None: ...
 
 class Auth(_message.Message):
     __slots__ = ("access_token",)

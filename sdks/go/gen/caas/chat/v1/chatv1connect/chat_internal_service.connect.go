@@ -48,6 +48,9 @@ const (
 	// ChatInternalServiceScanConversationsProcedure is the fully-qualified name of the
 	// ChatInternalService's ScanConversations RPC.
 	ChatInternalServiceScanConversationsProcedure = "/caas.chat.v1.ChatInternalService/ScanConversations"
+	// ChatInternalServiceListReadableConversationsProcedure is the fully-qualified name of the
+	// ChatInternalService's ListReadableConversations RPC.
+	ChatInternalServiceListReadableConversationsProcedure = "/caas.chat.v1.ChatInternalService/ListReadableConversations"
 )
 
 // ChatInternalServiceClient is a client for the caas.chat.v1.ChatInternalService service.
@@ -70,6 +73,10 @@ type ChatInternalServiceClient interface {
 	// may or may not appear, every other one appears exactly once. Page tokens are bound to the
 	// tenant.
 	ScanConversations(context.Context, *connect.Request[v1.ScanConversationsRequest]) (*connect.Response[v1.ScanConversationsResponse], error)
+	// Every conversation a user is or was a member of and may still read, with the seq range the
+	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+	// OPEN conversations the user never joined are left out. Ordered by conversation id.
+	ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error)
 }
 
 // NewChatInternalServiceClient constructs a client for the caas.chat.v1.ChatInternalService
@@ -113,16 +120,23 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("ScanConversations")),
 			connect.WithClientOptions(opts...),
 		),
+		listReadableConversations: connect.NewClient[v1.ListReadableConversationsRequest, v1.ListReadableConversationsResponse](
+			httpClient,
+			baseURL+ChatInternalServiceListReadableConversationsProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("ListReadableConversations")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // chatInternalServiceClient implements ChatInternalServiceClient.
 type chatInternalServiceClient struct {
-	checkAccess            *connect.Client[v1.CheckAccessRequest, v1.CheckAccessResponse]
-	getConversationMembers *connect.Client[v1.GetConversationMembersRequest, v1.GetConversationMembersResponse]
-	listMemberships        *connect.Client[v1.ListMembershipsRequest, v1.ListMembershipsResponse]
-	syncInternal           *connect.Client[v1.SyncInternalRequest, v1.SyncInternalResponse]
-	scanConversations      *connect.Client[v1.ScanConversationsRequest, v1.ScanConversationsResponse]
+	checkAccess               *connect.Client[v1.CheckAccessRequest, v1.CheckAccessResponse]
+	getConversationMembers    *connect.Client[v1.GetConversationMembersRequest, v1.GetConversationMembersResponse]
+	listMemberships           *connect.Client[v1.ListMembershipsRequest, v1.ListMembershipsResponse]
+	syncInternal              *connect.Client[v1.SyncInternalRequest, v1.SyncInternalResponse]
+	scanConversations         *connect.Client[v1.ScanConversationsRequest, v1.ScanConversationsResponse]
+	listReadableConversations *connect.Client[v1.ListReadableConversationsRequest, v1.ListReadableConversationsResponse]
 }
 
 // CheckAccess calls caas.chat.v1.ChatInternalService.CheckAccess.
@@ -150,6 +164,11 @@ func (c *chatInternalServiceClient) ScanConversations(ctx context.Context, req *
 	return c.scanConversations.CallUnary(ctx, req)
 }
 
+// ListReadableConversations calls caas.chat.v1.ChatInternalService.ListReadableConversations.
+func (c *chatInternalServiceClient) ListReadableConversations(ctx context.Context, req *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error) {
+	return c.listReadableConversations.CallUnary(ctx, req)
+}
+
 // ChatInternalServiceHandler is an implementation of the caas.chat.v1.ChatInternalService service.
 type ChatInternalServiceHandler interface {
 	// Tells, for one user and up to 100 conversations, whether and which seq range the user may
@@ -170,6 +189,10 @@ type ChatInternalServiceHandler interface {
 	// may or may not appear, every other one appears exactly once. Page tokens are bound to the
 	// tenant.
 	ScanConversations(context.Context, *connect.Request[v1.ScanConversationsRequest]) (*connect.Response[v1.ScanConversationsResponse], error)
+	// Every conversation a user is or was a member of and may still read, with the seq range the
+	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
+	// OPEN conversations the user never joined are left out. Ordered by conversation id.
+	ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error)
 }
 
 // NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -209,6 +232,12 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("ScanConversations")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceListReadableConversationsHandler := connect.NewUnaryHandler(
+		ChatInternalServiceListReadableConversationsProcedure,
+		svc.ListReadableConversations,
+		connect.WithSchema(chatInternalServiceMethods.ByName("ListReadableConversations")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatInternalServiceCheckAccessProcedure:
@@ -221,6 +250,8 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 			chatInternalServiceSyncInternalHandler.ServeHTTP(w, r)
 		case ChatInternalServiceScanConversationsProcedure:
 			chatInternalServiceScanConversationsHandler.ServeHTTP(w, r)
+		case ChatInternalServiceListReadableConversationsProcedure:
+			chatInternalServiceListReadableConversationsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -248,4 +279,8 @@ func (UnimplementedChatInternalServiceHandler) SyncInternal(context.Context, *co
 
 func (UnimplementedChatInternalServiceHandler) ScanConversations(context.Context, *connect.Request[v1.ScanConversationsRequest]) (*connect.Response[v1.ScanConversationsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ScanConversations is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ListReadableConversations is not implemented"))
 }

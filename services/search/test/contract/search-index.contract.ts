@@ -1,13 +1,12 @@
+import { InvalidArgumentError, type TenantScope } from "@caas/shared";
 import {
-  InvalidArgumentError,
   SEARCH_MAX_CONVERSATION_IDS,
   SEARCH_SNIPPET_LENGTH,
   type SearchDocument,
   type SearchHit,
   type SearchIndex,
   type SearchRequest,
-  type TenantScope,
-} from "@caas/shared";
+} from "../../src/ports/search-index.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forgedScope, type Instances } from "./harness.js";
@@ -128,6 +127,20 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       expect((await s.search(tenantB, req("launch", ["c1"]))).hits).toEqual([]);
     });
 
+    it("keeps tenants and conversations apart for a caller in many conversations too", async () => {
+      const tenantA = freshTenantScope();
+      const tenantB = freshTenantScope();
+      const many = Array.from({ length: 40 }, (_, i) => `c${i}`);
+      await put(tenantA, many.map((c) => doc(c, 1, `shared word ${c}`)));
+      await put(tenantB, many.map((c) => doc(c, 1, `shared word ${c}`)));
+      await put(tenantA, [doc("outside", 1, "shared word outside")]);
+      const hits = (await s.search(tenantA, req("shared word", many, { pageSize: 100 }))).hits;
+      expect(hits).toHaveLength(40);
+      expect(new Set(hits.map((h) => h.conversationId))).toEqual(new Set(many));
+      const other = (await s.search(tenantB, req("outside", [...many, "outside"]))).hits;
+      expect(other).toEqual([]);
+    });
+
     it("upserts by messageId: a newer version replaces the text", async () => {
       const scope = freshTenantScope();
       await put(scope, [doc("c1", 1, "see you at noon")]);
@@ -188,12 +201,29 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
         doc("c1", 3, "status quo", { senderId: "ann" }),
         doc("c1", 4, "status check", { senderId: "ann" }),
       ]);
-      expect(ids((await s.search(scope, req("status", ["c1"], { senderId: "ann" }))).hits).sort()).toEqual(["m-c1-1", "m-c1-3", "m-c1-4"]);
+      expect(ids((await s.search(scope, req("status", ["c1"], { senderIds: ["ann"] }))).hits).sort()).toEqual(["m-c1-1", "m-c1-3", "m-c1-4"]);
       const window = { sentAfterMs: T0 + 2000, sentBeforeMs: T0 + 4000 };
       expect(ids((await s.search(scope, req("status", ["c1"], window))).hits).sort()).toEqual(["m-c1-2", "m-c1-3"]);
-      expect(ids((await s.search(scope, req("status", ["c1"], { ...window, senderId: "ann" }))).hits)).toEqual(["m-c1-3"]);
+      expect(ids((await s.search(scope, req("status", ["c1"], { ...window, senderIds: ["ann"] }))).hits)).toEqual(["m-c1-3"]);
       expect(ids((await s.search(scope, req("status", ["c1"], { sentAfterMs: T0 + 4000 }))).hits)).toEqual(["m-c1-4"]);
       expect(ids((await s.search(scope, req("status", ["c1"], { sentBeforeMs: T0 + 2000 }))).hits)).toEqual(["m-c1-1"]);
+    });
+
+    it("filters by several senders, and by a seq bound per conversation (a former member's history)", async () => {
+      const scope = freshTenantScope();
+      await put(scope, [
+        doc("c1", 1, "memo one", { senderId: "ann" }),
+        doc("c1", 2, "memo two", { senderId: "bob" }),
+        doc("c1", 3, "memo three", { senderId: "cid" }),
+        doc("c2", 1, "memo four", { senderId: "ann" }),
+        doc("c2", 5, "memo five", { senderId: "bob" }),
+      ]);
+      const found = async (o: Partial<SearchRequest>) => ids((await s.search(scope, req("memo", ["c1", "c2"], o))).hits).sort();
+      expect(await found({ senderIds: ["ann", "bob", "ann"] })).toEqual(["m-c1-1", "m-c1-2", "m-c2-1", "m-c2-5"]);
+      // c1 up to seq 2, c2 unbounded; a bound of 0 hides the whole conversation.
+      expect(await found({ maxSeqs: { c1: 2 } })).toEqual(["m-c1-1", "m-c1-2", "m-c2-1", "m-c2-5"]);
+      expect(await found({ maxSeqs: { c1: 2, c2: 4 } })).toEqual(["m-c1-1", "m-c1-2", "m-c2-1"]);
+      expect(await found({ maxSeqs: { c1: 0, c2: 5 }, senderIds: ["bob"] })).toEqual(["m-c2-5"]);
     });
 
     it("orders by relevance, then newest first, then message id", async () => {
@@ -242,16 +272,17 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       const docs = [1, 2, 3].map((i) => doc("c1", i, "token test"));
       await put(scope, docs);
       await put(other, docs);
-      const { nextPageToken } = await s.search(scope, req("token", ["c1"], { pageSize: 1, senderId: "u1" }));
+      const { nextPageToken } = await s.search(scope, req("token", ["c1"], { pageSize: 1, senderIds: ["u1"] }));
       expect(nextPageToken).not.toBe("");
-      const again = { pageSize: 1, senderId: "u1", pageToken: nextPageToken };
+      const again = { pageSize: 1, senderIds: ["u1"], pageToken: nextPageToken };
       expect((await s.search(scope, req("token", ["c1"], { ...again, pageSize: 2 }))).hits).toHaveLength(2);
       for (const [tenant, query, extra] of [
         [other, "token", {}],
         [scope, "test", {}],
         [scope, "token test", {}],
         [scope, "token", { conversationIds: ["c1", "c2"] }],
-        [scope, "token", { senderId: "u2" }],
+        [scope, "token", { senderIds: ["u1", "u2"] }],
+        [scope, "token", { maxSeqs: { c1: 2 } }],
         [scope, "token", { sentBeforeMs: T0 + 10_000 }],
         [scope, "token", { pageToken: nextPageToken.replace(/^./, (ch) => (ch === "A" ? "B" : "A")) }],
         [scope, "token", { pageToken: "garbage" }],
@@ -275,7 +306,11 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       for (const pageSize of [0, 101, 1.5, Number.NaN]) {
         expect(await violationsOf(s.search(scope, req("ok", c, { pageSize })))).toEqual(["page_size"]);
       }
-      expect(await violationsOf(s.search(scope, req("ok", c, { senderId: "" })))).toEqual(["sender_id"]);
+      expect(await violationsOf(s.search(scope, req("ok", c, { senderIds: [""] })))).toEqual(["sender_ids"]);
+      expect(await violationsOf(s.search(scope, req("ok", c, { senderIds: [] })))).toEqual(["sender_ids"]);
+      expect(await violationsOf(s.search(scope, req("ok", c, { senderIds: Array.from({ length: 21 }, (_, i) => `u${i}`) })))).toEqual(["sender_ids"]);
+      expect(await violationsOf(s.search(scope, req("ok", c, { maxSeqs: { elsewhere: 3 } })))).toEqual(["max_seqs"]);
+      expect(await violationsOf(s.search(scope, req("ok", c, { maxSeqs: { [c[0]!]: -1 } })))).toEqual(["max_seqs"]);
       expect(await violationsOf(s.search(scope, req("ok", c, { sentAfterMs: 5, sentBeforeMs: 5 })))).toEqual(["sent_before_ms"]);
       expect(await violationsOf(s.search(scope, req("ok", c, { sentAfterMs: -1 })))).toEqual(["sent_after_ms"]);
       expect(await violationsOf(s.search(scope, req("", [], { pageSize: 0 })))).toEqual(["conversation_ids", "page_size", "query"]);

@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, type Clock } from "@caas/shared";
 import type { Cache } from "../ports/cache.js";
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared";
 import { checkName, checkTtl, encodeJson, tenantOf } from "./checks.js";
 
 export interface MemoryCacheOptions {

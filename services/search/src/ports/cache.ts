@@ -1,4 +1,4 @@
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared";
 
 /**
  * A small key/value cache for JSON-serializable values, namespaced by tenant: the same `key`

@@ -1,11 +1,12 @@
-import { InvalidArgumentError, type FieldViolation } from "../errors.js";
-import type { PageTokenCodec, PageTokenBinding } from "../page-token.js";
+import { InvalidArgumentError, type FieldViolation } from "@caas/shared";
+import type { PageTokenCodec, PageTokenBinding } from "@caas/shared";
 import {
   SEARCH_MAX_BATCH,
   SEARCH_MAX_CONVERSATION_IDS,
   SEARCH_MAX_PAGE_SIZE,
   SEARCH_MAX_QUERY_LENGTH,
   SEARCH_MAX_QUERY_WORDS,
+  SEARCH_MAX_SENDER_IDS,
   SEARCH_MAX_TEXT_LENGTH,
   SEARCH_SNIPPET_LENGTH,
   type HighlightRange,
@@ -13,7 +14,7 @@ import {
   type SearchRequest,
   type Snippet,
 } from "../ports/search-index.js";
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared";
 import { checkName, tenantOf } from "./checks.js";
 
 /*
@@ -94,7 +95,10 @@ export interface CheckedSearch {
   /** Query words (whitespace-separated, each with a letter or digit), in the order given. */
   words: string[];
   conversationIds: string[];
-  senderId: string | undefined;
+  /** Sorted and distinct; undefined for any sender. */
+  senderIds: string[] | undefined;
+  /** [conversationId, maxSeq] pairs sorted by id, for conversations with a bound. */
+  maxSeqs: [string, number][];
   sentAfterMs: number | undefined;
   sentBeforeMs: number | undefined;
   pageSize: number;
@@ -130,9 +134,25 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
     bad("conversation_ids", `every id must be 1-${ID_MAX} characters`);
   }
 
-  const { senderId, sentAfterMs, sentBeforeMs, pageSize } = request;
-  if (senderId !== undefined && (typeof senderId !== "string" || senderId.length === 0 || senderId.length > ID_MAX)) {
-    bad("sender_id", `must be 1-${ID_MAX} characters`);
+  const { senderIds: senders, maxSeqs: bounds, sentAfterMs, sentBeforeMs, pageSize } = request;
+  if (senders !== undefined) {
+    if (!Array.isArray(senders) || senders.length === 0 || senders.length > SEARCH_MAX_SENDER_IDS) {
+      bad("sender_ids", `must name 1-${SEARCH_MAX_SENDER_IDS} senders`);
+    } else if (senders.some((id) => typeof id !== "string" || id.length === 0 || id.length > ID_MAX)) {
+      bad("sender_ids", `every id must be 1-${ID_MAX} characters`);
+    }
+  }
+  const maxSeqs: [string, number][] = [];
+  if (bounds !== undefined) {
+    const named = new Set(ids);
+    for (const [id, seq] of Object.entries(bounds ?? {})) {
+      if (!named.has(id) || !Number.isSafeInteger(seq) || seq < 0) {
+        bad("max_seqs", "every bound must name a searched conversation and be a non-negative integer");
+        break;
+      }
+      maxSeqs.push([id, seq]);
+    }
+    maxSeqs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
   if (sentAfterMs !== undefined && !isTime(sentAfterMs)) bad("sent_after_ms", "must be a non-negative integer");
   if (sentBeforeMs !== undefined && !isTime(sentBeforeMs)) bad("sent_before_ms", "must be a non-negative integer");
@@ -146,9 +166,10 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
   if (violations.length > 0) throw new InvalidArgumentError("invalid search request", violations);
 
   const conversationIds = [...new Set(ids)].sort();
+  const senderIds = senders === undefined ? undefined : [...new Set(senders)].sort();
   const binding: PageTokenBinding = {
     tenantId,
-    query: JSON.stringify(["search-index/v1", words.join(" "), conversationIds, senderId ?? null, sentAfterMs ?? null, sentBeforeMs ?? null]),
+    query: JSON.stringify(["search-index/v1", words.join(" "), conversationIds, senderIds ?? null, sentAfterMs ?? null, sentBeforeMs ?? null, maxSeqs]),
   };
   const after = pageTokens.decode<unknown>(binding, request.pageToken ?? "");
   if (after !== undefined && !isSearchKey(after)) {
@@ -158,7 +179,8 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
     tenantId,
     words,
     conversationIds,
-    senderId,
+    senderIds,
+    maxSeqs,
     sentAfterMs,
     sentBeforeMs,
     pageSize,

@@ -1,8 +1,11 @@
-import { FakeClock, createMemoryCache, createRedisCache, createRedisClient } from "@caas/shared";
-import { afterAll, describe } from "vitest";
+import { FakeClock, createRedisClient } from "@caas/shared";
+import { createMemoryCache } from "../src/adapters/cache-memory.js";
+import { createRedisCache } from "../src/adapters/cache-redis.js";
+import { freshTenantScope } from "@caas/shared/testing";
+import { afterAll, describe, expect, it } from "vitest";
 import { cacheContract } from "./contract/cache.contract.js";
 import { fakeTime, realTime } from "./contract/harness.js";
-import { cleanUp, redisPrefix, redisUrl } from "./redis-support.js";
+import { cleanUp, redisPrefix, redisUrl } from "./support/redis.js";
 
 cacheContract("memory", async () => {
   const clock = new FakeClock();
@@ -25,5 +28,17 @@ describe.skipIf(!redisUrl)("redis", () => {
         await Promise.all(clients.map((c) => c.close()));
       },
     };
+  });
+
+  it("puts every key under the prefix and the tenant", async () => {
+    const redis = createRedisClient(redisUrl!);
+    try {
+      const scope = freshTenantScope();
+      const layoutPrefix = `${prefix}:layout`;
+      await createRedisCache({ redis, prefix: layoutPrefix }).set(scope, "conv:1", { a: 1 }, 60_000);
+      expect(await redis.scan(`${layoutPrefix}:*`)).toEqual([`${layoutPrefix}:cache:${scope.tenantId}:conv:1`]);
+    } finally {
+      await redis.close();
+    }
   });
 });

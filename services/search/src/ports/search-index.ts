@@ -1,7 +1,9 @@
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared";
 
 /** Most conversations one search may cover (the caller's ACL). */
 export const SEARCH_MAX_CONVERSATION_IDS = 1000;
+/** Most senders one search may name. */
+export const SEARCH_MAX_SENDER_IDS = 20;
 /** Longest query, in UTF-16 code units (after trimming). */
 export const SEARCH_MAX_QUERY_LENGTH = 256;
 /** Most whitespace-separated words in one query. */
@@ -62,8 +64,14 @@ export interface SearchRequest {
    * SEARCH_MAX_CONVERSATION_IDS ids; order and duplicates do not matter.
    */
   conversationIds: readonly string[];
-  /** Only messages by this sender. */
-  senderId?: string;
+  /** Only messages by one of these senders (1 to SEARCH_MAX_SENDER_IDS ids); any sender when absent. */
+  senderIds?: readonly string[];
+  /**
+   * Per conversation of `conversationIds`, the highest seq the caller may read (a former member
+   * reads up to their departure): that conversation's messages with a higher seq are left out.
+   * Conversations not named here have no bound. Keys must be among `conversationIds`.
+   */
+  maxSeqs?: Readonly<Record<string, number>>;
   /** Only messages sent at or after this time (ms since the epoch). */
   sentAfterMs?: number;
   /** Only messages sent before this time (exclusive). */
@@ -155,7 +163,7 @@ export interface SearchIndex {
    * Pages are keyset-based: walking them returns every match exactly once while the index does
    * not change; under concurrent writes (which move relevance scores) a hit may repeat or be
    * skipped. The page token is bound to the tenant and to the query, conversations, sender and
-   * time range (not to pageSize); any other use is an InvalidArgumentError on `page_token`.
+   * time range, senders and seq bounds (not to pageSize); any other use is an InvalidArgumentError on `page_token`.
    */
   search(scope: TenantScope, request: SearchRequest): Promise<SearchPage>;
 

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
-import { openSqliteDatabase } from "../sqlite.js";
-import type { Clock } from "../clock.js";
-import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
-import type { PageTokenCodec } from "../page-token.js";
+import { openSqliteDatabase } from "@caas/shared";
+import type { Clock } from "@caas/shared";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import type { PageTokenCodec } from "@caas/shared";
 import type { SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import { buildSnippet, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";
@@ -77,14 +77,17 @@ function aclToken(tenantId: string, conversationId: string): string {
   return `a${createHash("sha256").update(`${tenantId}\u0000${conversationId}`).digest("hex").slice(0, 32)}`;
 }
 
+/** Most conversations whose ACL tokens are put into the full-text match (see search). */
+const ACL_TOKEN_MAX = 16;
+
 /** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
 const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
  * The embedded `SearchIndex` on better-sqlite3's FTS5: unicode61 tokenizer folding case and
  * diacritics, bm25 ranking, highlight() for snippets. Every row carries its tenant; a search
- * matches the words AND one (tenant, conversation) token per allowed conversation inside FTS5,
- * then filters again on the row's tenant and conversation. Writes are visible when their
+ * over a few conversations matches the words AND one (tenant, conversation) token per allowed
+ * conversation inside FTS5; every search filters on the row's tenant and conversation. Writes are visible when their
  * promise resolves (`refresh` has nothing to do). Every transaction is synchronous. Several
  * connections to one file are fine (WAL); single machine only. bm25 statistics (term rarity)
  * are those of the whole file, all tenants together.
@@ -125,15 +128,19 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   );
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
+  // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
+  // the caller's conversations' rows and run the whole MATCH once per row (measured: 0.4 s for
+  // 500 rows in 50 conversations, against 1 ms this way).
   const findHits = db.prepare<unknown[], HitRow>(`
     SELECT m.doc_id, m.message_id, m.conversation_id, m.seq, m.sender_id, m.create_time_ms,
            -bm25(search_message_fts, 1.0, 0.0) AS score
-    FROM search_message_fts JOIN search_message m ON m.doc_id = search_message_fts.rowid
+    FROM search_message_fts CROSS JOIN search_message m ON m.doc_id = search_message_fts.rowid
     WHERE search_message_fts MATCH :match
       AND m.tenant_id = :tenant
       AND m.conversation_id IN (SELECT value FROM json_each(:conversations))
       AND m.redacted = 0
-      AND (:sender IS NULL OR m.sender_id = :sender)
+      AND (:senders IS NULL OR m.sender_id IN (SELECT value FROM json_each(:senders)))
+      AND m.seq <= COALESCE((SELECT b.value FROM json_each(:maxSeqs) b WHERE b.key = m.conversation_id), m.seq)
       AND (:sentAfter IS NULL OR m.create_time_ms >= :sentAfter)
       AND (:sentBefore IS NULL OR m.create_time_ms < :sentBefore)
       AND (:afterScore IS NULL OR score < :afterScore OR (score = :afterScore AND
@@ -209,12 +216,17 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = `text : (${q.words.map(literal).join(" AND ")})`;
-      const acl = `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")})`;
+      // Few conversations: their tokens narrow the match inside FTS5. Many: an OR of that many
+      // doclists costs more than it saves (measured at 200 conversations and 20,000 messages:
+      // 561 ms against 95 ms for a word in every message), so the match is the words alone and
+      // the join keeps the tenant's listed conversations, as it always does.
+      const acl = q.conversationIds.length <= ACL_TOKEN_MAX ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
       const rows = findHits.all({
-        match: `${acl} AND ${text}`,
+        match: `${acl}${text}`,
         tenant: q.tenantId,
         conversations: JSON.stringify(q.conversationIds),
-        sender: q.senderId ?? null,
+        senders: q.senderIds ? JSON.stringify(q.senderIds) : null,
+        maxSeqs: JSON.stringify(Object.fromEntries(q.maxSeqs)),
         sentAfter: q.sentAfterMs ?? null,
         sentBefore: q.sentBeforeMs ?? null,
         afterScore: q.after?.[0] ?? null,

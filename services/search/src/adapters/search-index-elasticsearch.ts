@@ -1,6 +1,6 @@
 import { Client, errors } from "@elastic/elasticsearch";
-import { UnavailableError } from "../errors.js";
-import type { PageTokenCodec } from "../page-token.js";
+import { UnavailableError } from "@caas/shared";
+import type { PageTokenCodec } from "@caas/shared";
 import type { SearchDocument, SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import {
@@ -207,12 +207,20 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = q.words.join(" ");
-      const filter: object[] = [
-        { term: { tenant_id: q.tenantId } },
-        { terms: { conversation_id: q.conversationIds } },
-        { term: { redacted: false } },
-      ];
-      if (q.senderId !== undefined) filter.push({ term: { sender_id: q.senderId } });
+      const filter: object[] = [{ term: { tenant_id: q.tenantId } }, { term: { redacted: false } }];
+      // The conversations without a bound, or with a bound and a seq at or below it.
+      const bounded = new Set(q.maxSeqs.map(([id]) => id));
+      const free = q.conversationIds.filter((id) => !bounded.has(id));
+      filter.push({
+        bool: {
+          minimum_should_match: 1,
+          should: [
+            ...(free.length > 0 ? [{ terms: { conversation_id: free } }] : []),
+            ...q.maxSeqs.map(([id, max]) => ({ bool: { filter: [{ term: { conversation_id: id } }, { range: { seq: { lte: max } } }] } })),
+          ],
+        },
+      });
+      if (q.senderIds !== undefined) filter.push({ terms: { sender_id: q.senderIds } });
       if (q.sentAfterMs !== undefined || q.sentBeforeMs !== undefined) {
         filter.push({ range: { create_time: { gte: q.sentAfterMs, lt: q.sentBeforeMs } } });
       }

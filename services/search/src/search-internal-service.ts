@@ -1,0 +1,80 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  ConversationIndexStatusSchema,
+  GetIndexStatusResponseSchema,
+  ReindexResponseSchema,
+  type GetIndexStatusRequest,
+  type GetIndexStatusResponse,
+  type ReindexRequest,
+  type ReindexResponse,
+  type SearchInternalService,
+} from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
+import { PermissionDeniedError, principalKey, UnauthenticatedError, type Clock } from "@caas/shared";
+import type { ChatInternalCalls } from "./chat-access.js";
+import type { MessageIndexer } from "./message-indexer.js";
+
+/** Only service principals call SearchInternalService (the host's guard says so too). */
+function serviceCallerOf(ctx: HandlerContext): string {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "anonymous") throw new UnauthenticatedError("a service token is required");
+  if (p.kind !== "service") throw new PermissionDeniedError("SearchInternalService serves operators and other CAAS services with a service token");
+  return p.service;
+}
+
+/**
+ * caas.search.v1.SearchInternalService: rebuilding the index of a conversation or a tenant from
+ * chat's log, and the indexer's position against the log head. Tenant and conversation ids are
+ * checked by the schema (UUIDs); a conversation chat does not know is NOT_FOUND from chat.
+ */
+export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInternalService> {
+  constructor(private readonly deps: { chat: ChatInternalCalls; indexer: MessageIndexer; clock: Clock }) {}
+
+  async reindex(req: ReindexRequest, ctx: HandlerContext): Promise<ReindexResponse> {
+    serviceCallerOf(ctx);
+    const { chat, indexer } = this.deps;
+    const ids: string[] = [];
+    if (req.conversationId !== "") ids.push(req.conversationId);
+    else {
+      let pageToken = "";
+      do {
+        const page = await chat.scanConversations({ tenantId: req.tenantId, pageSize: 2000, pageToken });
+        ids.push(...page.conversations.map((c) => c.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+    }
+    let events = 0;
+    let indexed = 0;
+    for (const id of ids) {
+      const r = await indexer.replay(req.tenantId, id);
+      events += r.events;
+      indexed += r.indexed;
+    }
+    return create(ReindexResponseSchema, { conversations: ids.length, events: BigInt(events), indexed: BigInt(indexed) });
+  }
+
+  async getIndexStatus(req: GetIndexStatusRequest, ctx: HandlerContext): Promise<GetIndexStatusResponse> {
+    serviceCallerOf(ctx);
+    const { chat, indexer, clock } = this.deps;
+    const now = clock.nowMs();
+    const conversations = await Promise.all(
+      req.conversationIds.map(async (conversationId) => {
+        const [position, head] = await Promise.all([
+          indexer.position(req.tenantId, conversationId),
+          chat.syncInternal({ tenantId: req.tenantId, conversationId, afterSeq: BigInt(Number.MAX_SAFE_INTEGER), limit: 1 }).then(
+            (r) => Number(r.headSeq),
+            () => 0,
+          ),
+        ]);
+        return create(ConversationIndexStatusSchema, {
+          conversationId,
+          indexedSeq: BigInt(position.seq),
+          headSeq: BigInt(head),
+          lagEvents: BigInt(Math.max(0, head - position.seq)),
+          sinceLastAppliedMs: BigInt(position.appliedAtMs > 0 ? Math.max(0, now - position.appliedAtMs) : 0),
+        });
+      }),
+    );
+    return create(GetIndexStatusResponseSchema, { conversations });
+  }
+}
