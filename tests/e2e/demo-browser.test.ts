@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +45,24 @@ const sendText = async (page: Page, text: string) => {
 };
 const texts = (page: Page) => page.getByTestId("messages").getByTestId("text").allTextContents();
 const committed = (page: Page) => page.locator('[data-testid="message"][data-state="sent"] [data-testid="text"]').allTextContents();
+
+describe("the demo's server side", () => {
+  it("prints its address at start, keeps its credentials private, and signs in demo users only", async () => {
+    expect(readFileSync(platform.info.logFiles[0]!, "utf8")).toContain(`Web chat demo: ${demoUrl}`);
+    expect(statSync(join(platform.info.dataDir, "demo", "credentials.json")).mode & 0o777).toBe(0o600);
+    const users = (await (await fetch(`${demoUrl}api/users`)).json()) as { users: { userId: string }[] };
+    expect(users.users.map((u) => u.userId)).toEqual(["alice", "bob", "carol"]);
+    const post = (userId: string) => fetch(`${demoUrl}api/session`, { method: "POST", body: JSON.stringify({ userId }) });
+    const ok = (await (await post("bob")).json()) as { userId: string; accessToken: string; refreshToken: string; apiKey?: string };
+    expect(ok.userId).toBe("bob");
+    expect(ok.accessToken.split(".")).toHaveLength(3);
+    expect(Object.keys(ok).sort()).toEqual(["accessToken", "refreshToken", "userId"]);
+    expect((await post("mallory")).status).toBe(400);
+    // Only the built files are served: no way out of the static directory.
+    expect((await fetch(`${demoUrl}..%2f..%2fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${demoUrl}app.js`)).headers.get("content-type")).toContain("javascript");
+  });
+});
 
 describe("web chat demo in Chromium", () => {
   it("two users exchange messages live; one goes offline and back; both see the same history", async () => {
