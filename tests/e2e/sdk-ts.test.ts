@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { CaasError, Code, ConversationType, createCaasClient, type Event, type WebSocketLike } from "@caas/client";
+import { CaasError, Code, ConversationType, createCaasClient, Sequencer, type Event, type WebSocketLike } from "@caas/client";
 
 const platform = inject("embedded");
 const gateway = platform.endpoints.gateway!;
@@ -187,6 +187,33 @@ describe("@caas/client against the embedded platform", () => {
     expect(other?.code).toBe(Code.NotFound);
     expect(other?.fieldViolations).toEqual([]);
     client.realtime.stop();
+  });
+
+  it("fills a seq gap through the server's Sync, in order, paging past one page", async () => {
+    const a = createCaasClient({ baseUrl: gateway, accessToken: alice });
+    const { conversation } = await a.chat.createConversation({ type: ConversationType.GROUP, title: "gap", memberIds: ["bob"] });
+    const id = conversation!.id;
+    for (let i = 0; i < 5; i++) await a.chat.sendMessage({ conversationId: id, clientMessageId: `gap-${i}`, text: `gap ${i}` });
+    const head = (await a.chat.sync({ conversationId: id, afterSeq: 5n })).events[0]!;
+    const out: bigint[] = [];
+    const pages: bigint[] = [];
+    const s = new Sequencer(
+      (e) => out.push(e.seq),
+      async (conv, afterSeq) => {
+        pages.push(afterSeq);
+        // Two events a page, so the fill must follow has_more.
+        const r = await a.chat.sync({ conversationId: conv, afterSeq, limit: 2 });
+        return { events: r.events, hasMore: r.hasMore };
+      },
+      (_c, err) => {
+        throw err;
+      },
+    );
+    s.seed(id, 1n);
+    s.push(head); // seq 6 arrives live while 2..5 never did
+    await until("the gap filled", () => out.length === 5);
+    expect(out).toEqual([2n, 3n, 4n, 5n, 6n]);
+    expect(pages.slice(0, 2)).toEqual([1n, 3n]);
   });
 
   it("refreshes a refused token through the callback and retries the call", async () => {
