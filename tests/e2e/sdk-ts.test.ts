@@ -56,6 +56,8 @@ async function until(what: string, pred: () => boolean, ms = 15_000): Promise<vo
 let alice: string;
 let bob: string;
 let conversationId: string;
+/** A fresh session (access and refresh token) for a user. */
+let issue: (userId: string, deviceId: string) => Promise<{ accessToken: string; refreshToken: string }>;
 
 beforeAll(async () => {
   // The SDK's own admin and backend clients set the tenant up: admin credential, then API key.
@@ -68,6 +70,7 @@ beforeAll(async () => {
     return (await backend.users.issueUserToken({ userId, deviceId: "sdk" })).tokens!.accessToken;
   };
   [alice, bob] = await Promise.all([token("alice"), token("bob")]);
+  issue = async (userId, deviceId) => (await backend.users.issueUserToken({ userId, deviceId })).tokens!;
   const a = createCaasClient({ baseUrl: gateway, accessToken: alice });
   conversationId = (await a.chat.createConversation({ type: ConversationType.DIRECT, memberIds: ["bob"] })).conversation!.id;
 });
@@ -214,6 +217,33 @@ describe("@caas/client against the embedded platform", () => {
     await until("the gap filled", () => out.length === 5);
     expect(out).toEqual([2n, 3n, 4n, 5n, 6n]);
     expect(pages.slice(0, 2)).toEqual([1n, 3n]);
+  });
+
+  it("refreshes the token when the realtime connection is refused for it, and stops for good when the session is revoked", async () => {
+    const session = await issue("alice", "revoked-later");
+    let refreshed = 0;
+    const client = createCaasClient({
+      baseUrl: gateway,
+      accessToken: "not-a-token",
+      refresh: async () => {
+        refreshed++;
+        return session.accessToken;
+      },
+      realtime: { backoff: { initialMs: 50, maxMs: 100 } },
+    });
+    const states: string[] = [];
+    client.realtime.on("state", (s) => states.push(s));
+    client.realtime.start();
+    await client.realtime.next("open");
+    expect(refreshed).toBe(1);
+    expect(states.filter((s) => s === "connecting")).toHaveLength(2);
+
+    const closed = client.realtime.next("closed");
+    await client.auth.signOut({});
+    expect((await closed).code).toBe(4000 + 4); // CloseCode.REVOKED: sign in again, never reconnect
+    await new Promise((r) => setTimeout(r, 300));
+    expect(client.realtime.state).toBe("closed");
+    expect(states.filter((s) => s === "connecting")).toHaveLength(2);
   });
 
   it("refreshes a refused token through the callback and retries the call", async () => {

@@ -11,6 +11,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { memoryOutboxStore, Outbox, type OutboxStore, type QueuedSend } from "./outbox.js";
 import { Sequencer } from "./sequencer.js";
 import { FrameSocket, type WebSocketFactory } from "./socket.js";
+import { randomId, watchNetwork } from "./environment.js";
 
 /** Where the realtime connection stands. */
 export type ConnectionState = "idle" | "connecting" | "open" | "waiting" | "closed";
@@ -350,22 +351,4 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
   }
-}
-
-/** A random client_message_id (crypto.randomUUID needs a secure context; this does not). */
-function randomId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** Calls `offline`/`online` on the browser's network events; does nothing elsewhere. */
-function watchNetwork(offline: () => void, online: () => void): () => void {
-  const g = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void };
-  if (typeof g.addEventListener !== "function" || typeof g.removeEventListener !== "function") return () => undefined;
-  g.addEventListener("offline", offline);
-  g.addEventListener("online", online);
-  return () => {
-    g.removeEventListener?.("offline", offline);
-    g.removeEventListener?.("online", online);
-  };
 }
