@@ -97,8 +97,17 @@ describe("web chat demo in Chromium", () => {
     expect(a).toEqual(b);
     for (const t of want) expect(a.filter((x) => x === t)).toHaveLength(1);
 
+    // Unread counts: bob writes in the DM while alice has the room open.
+    await bob.page.getByTestId("conversation").filter({ hasText: "Direct message" }).click();
+    await sendText(bob.page, "a word in private");
+    const dm = alice.page.getByTestId("conversation").filter({ hasText: "Direct message" });
+    await expect.poll(() => dm.getByTestId("unread").textContent(), { timeout: 15_000 }).toBe("1");
+
     mkdirSync(ARTIFACT_DIR, { recursive: true });
     await alice.page.screenshot({ path: join(ARTIFACT_DIR, "demo.png") });
+    await dm.click();
+    await expect.poll(() => texts(alice.page), { timeout: 15_000 }).toContain("a word in private");
+    await expect.poll(() => dm.getByTestId("unread").count()).toBe(0);
     await alice.context.close();
     await bob.context.close();
   }, 120_000);
