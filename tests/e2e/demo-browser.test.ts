@@ -13,12 +13,15 @@ const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "
 /** Where the run keeps the screenshot (docs/guide/img/demo.png is a copy of it). */
 export const ARTIFACT_DIR = join(repoRoot, "test-results", "browser");
 
+/** A short shutdown grace: the restart case stops the platform with browser connections open. */
+const DEMO_ENV = { CAAS_DEMO: "1", CAAS_SHUTDOWN_GRACE_MS: "2000" };
+
 let platform: SpawnedPlatform;
 let browser: Browser;
 let demoUrl: string;
 
 beforeAll(async () => {
-  platform = await spawnEmbeddedPlatform({ CAAS_DEMO: "1" });
+  platform = await spawnEmbeddedPlatform(DEMO_ENV);
   demoUrl = `${platform.info.endpoints.gateway}/demo/`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 120_000);
@@ -117,10 +120,14 @@ describe("web chat demo in Chromium", () => {
     const bob = await signedIn("bob");
     const gatewayPort = new URL(platform.info.endpoints.gateway!).port;
     const dataDir = platform.info.dataDir;
+    const credentials = () => readFileSync(join(dataDir, "demo", "credentials.json"), "utf8");
+    const before = credentials();
     await platform.stop();
     await expect.poll(() => alice.page.getByTestId("status").textContent(), { timeout: 20_000 }).not.toBe("connected");
     await sendText(alice.page, "sent while the server was down");
-    platform = await spawnEmbeddedPlatform({ CAAS_DEMO: "1", CAAS_DATA_DIR: dataDir, CAAS_GATEWAY_PORT: gatewayPort });
+    platform = await spawnEmbeddedPlatform({ ...DEMO_ENV, CAAS_DATA_DIR: dataDir, CAAS_GATEWAY_PORT: gatewayPort });
+    // A later start reuses the demo tenant and key rather than making new ones.
+    expect(credentials()).toBe(before);
     for (const p of [alice.page, bob.page]) {
       await expect.poll(() => p.getByTestId("status").textContent(), { timeout: 30_000 }).toBe("connected");
     }
