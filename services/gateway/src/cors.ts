@@ -25,9 +25,10 @@ const PREFLIGHT_MAX_AGE_S = 7200;
 export interface OriginPolicy {
   /**
    * True when a request with this Origin header may go on: no Origin (a client that is not a
-   * browser, or a same-origin navigation) or one on the allowlist.
+   * browser, or a same-origin navigation), one on the allowlist, or, given the request's Host,
+   * the gateway's own origin (a page it serves itself, such as the demo at /demo).
    */
-  admits(origin: string | undefined): boolean;
+  admits(origin: string | undefined, host?: string): boolean;
   /**
    * The listener's HTTP filter: answers preflights (allowed origins get the methods and headers
    * Connect and gRPC-web need; others a 403 without any Access-Control-* header, which the browser
@@ -44,7 +45,8 @@ export interface OriginPolicy {
  */
 export function createOriginPolicy(origins: readonly string[]): OriginPolicy {
   const allowed = new Set(origins);
-  const admits = (origin: string | undefined) => origin === undefined || allowed.has(origin);
+  const admits = (origin: string | undefined, host?: string) =>
+    origin === undefined || allowed.has(origin) || (host !== undefined && (origin === `http://${host}` || origin === `https://${host}`));
   return {
     admits,
     filter(req, res) {

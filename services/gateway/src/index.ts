@@ -9,11 +9,14 @@ import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
 import { createWsRelay } from "./ws-relay.js";
+import { createDemoRoutes } from "./demo/demo-routes.js";
 
 export { PlatformServiceImpl } from "./platform-service.js";
 export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
 export { createOriginPolicy, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type OriginPolicy } from "./cors.js";
 export { createWsRelay, WS_PATH } from "./ws-relay.js";
+export { ensureDemo, readDemoCredentials, demoCredentialsPath, type DemoCredentials } from "./demo/demo-setup.js";
+export { createDemoRoutes, DEMO_STATIC_DIR } from "./demo/demo-routes.js";
 export { EdgeRateLimits } from "./edge-rate-limits.js";
 export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limit-actions.js";
 
@@ -25,7 +28,8 @@ export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limi
  * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode; sends
  * are the exception, counted once by chat whatever path they take (ADR 0023). Browsers on the
  * origins of CAAS_CORS_ORIGINS may call it cross-origin, and /ws is relayed to a socket instance
- * under the same Origin allowlist (ADR 0055).
+ * under the same Origin allowlist (ADR 0055). With CAAS_DEMO=1 (embedded mode) it also serves the
+ * web chat demo at /demo.
  */
 export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
@@ -44,6 +48,7 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   const limits = new EdgeRateLimits(rate.limiter, ctx.config.rateLimits);
   const origins = createOriginPolicy(ctx.config.corsOrigins);
   const ws = createWsRelay({ peers: ctx.peers, origins, logger: ctx.logger });
+  const demo = ctx.config.demo && ctx.config.mode === "embedded" ? createDemoRoutes({ dataDir: ctx.config.dataDir, peers: ctx.peers, logger: ctx.logger }) : undefined;
   return {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
@@ -56,6 +61,7 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     principalResolver: createEdgePrincipalResolver(
       createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" }),
     ),
+    ...(demo ? { httpRoutes: demo.httpRoutes, httpPrefixRoutes: demo.httpPrefixRoutes } : {}),
     httpFilter: origins.filter,
     onUpgrade: ws.onUpgrade,
     start: () => probes.start(),

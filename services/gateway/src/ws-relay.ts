@@ -93,7 +93,7 @@ export function createWsRelay(opts: WsRelayOptions): WsRelay {
         return;
       }
       const origin = req.headers.origin;
-      if (!opts.origins.admits(origin)) {
+      if (!opts.origins.admits(origin, req.headers.host)) {
         opts.logger.info({ origin }, "/ws refused: origin not allowed");
         refuse(socket, "403 Forbidden");
         return;

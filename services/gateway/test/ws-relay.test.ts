@@ -102,6 +102,19 @@ describe("the gateway's /ws relay", () => {
     await gw.close();
   });
 
+  it("admits a page the gateway serves itself (Origin equal to its own host) and still refuses a look-alike", async () => {
+    const peers = new PeerDirectory();
+    peers.set("socket", [instance.url]);
+    const gw = await gateway(peers);
+    const own = gw.ws.replace(/^ws:/, "http:");
+    const ws = await open(`${gw.ws}/ws`, own);
+    expect([...(await echo(ws, Buffer.from([9])))]).toEqual([9]);
+    ws.close();
+    await expect(open(`${gw.ws}/ws`, `${own}.evil.example.test`)).rejects.toThrow(/403/);
+    await expect(open(`${gw.ws}/ws`, own.replace(/:\d+$/, ":1"))).rejects.toThrow(/403/);
+    await gw.close();
+  });
+
   it("cuts relayed connections when the gateway closes", async () => {
     const peers = new PeerDirectory();
     peers.set("socket", [instance.url]);

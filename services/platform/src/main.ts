@@ -1,19 +1,32 @@
 import { mkdirSync } from "node:fs";
+import { ensureDemo } from "@caas/gateway";
 import { createLogger, startConfig } from "@caas/shared";
 import { startEmbeddedPlatform } from "./platform.js";
 
 // Validated before anything opens; `--check-config` prints the settings and exits here.
-const config = startConfig("platform");
+const checked = startConfig("platform");
+// `npm start -- --demo` is the same as CAAS_DEMO=1.
+const config = process.argv.slice(2).includes("--demo") ? { ...checked, demo: true } : checked;
 mkdirSync(config.dataDir, { recursive: true });
 const log = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel });
 const platform = await startEmbeddedPlatform({ config });
 const endpoints = Object.fromEntries(platform.services.map((s) => [s.name, s.url]));
-log.info({ endpoints, dataDir: config.dataDir, mode: config.mode }, "platform ready");
+let demoUrl: string | undefined;
+if (config.demo) {
+  try {
+    await ensureDemo({ dataDir: config.dataDir, gatewayUrl: platform.url("gateway"), adminToken: config.adminToken, logger: log });
+    demoUrl = `${platform.url("gateway")}/demo/`;
+  } catch (err) {
+    log.error({ err }, "the demo could not be set up");
+  }
+}
+log.info({ endpoints, dataDir: config.dataDir, mode: config.mode, ...(demoUrl ? { demo: demoUrl } : {}) }, "platform ready");
 {
   const width = Math.max(...platform.services.map((s) => s.name.length));
   process.stderr.write(
     `\nCAAS ${config.version} is up (embedded mode, data in ${config.dataDir})\n` +
       platform.services.map((s) => `  ${s.name.padEnd(width)}  ${s.url}`).join("\n") +
+      (demoUrl ? `\n\nWeb chat demo: ${demoUrl}  (pick a demo user; open a second window as another)` : "") +
       `\n\nTry: npx buf curl --protocol grpc --http2-prior-knowledge --list-services ${platform.url("gateway")}\n\n`,
   );
 }

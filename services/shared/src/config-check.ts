@@ -58,6 +58,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_REALTIME_CHECKPOINT_RATE", String(config.limits.realtimeCheckpointsPerSec)],
     ["CAAS_RATE_LIMITS", JSON.stringify(config.rateLimits.perUser)],
     ["CAAS_RATE_LIMIT_TENANT_FACTOR", String(config.rateLimits.tenantFactor)],
+    ["CAAS_DEMO", config.demo ? "1" : "0"],
     ["CAAS_VERSION", config.version],
   ];
   return lines.map(([k, v]) => `${k}=${v}`);

@@ -129,6 +129,11 @@ export interface Config {
    * its /ws (CAAS_CORS_ORIGINS, comma-separated; default none).
    */
   corsOrigins: string[];
+  /**
+   * Embedded mode: serve the web chat demo at /demo on the gateway and create its demo tenant and
+   * users at start (CAAS_DEMO=1, or `npm start -- --demo`; default off, refused in cluster mode).
+   */
+  demo: boolean;
   version: string;
   /**
    * CAAS_CHECK_CONFIG=1 (or the `--check-config` flag): validate, print the resolved settings with
@@ -307,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
     corsOrigins,
+    demo: flag("CAAS_DEMO"),
     version: get("CAAS_VERSION") ?? "0.1.0",
     checkOnly: flag("CAAS_CHECK_CONFIG"),
   };
@@ -319,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   if (mode === "cluster") {
     if (cluster.kafkaBrokers.length === 0) problems.push("CAAS_KAFKA_BROKERS is required in cluster mode");
     if (!cluster.schemaRegistryUrl) problems.push("CAAS_SCHEMA_REGISTRY_URL is required in cluster mode");
+    // The demo mints tokens for its users to any visitor: never on a deployed cluster.
+    if (config.demo) problems.push("CAAS_DEMO=1 is for embedded mode only (the demo hands out its users' tokens to any visitor)");
   }
   if (service !== undefined) problems.push(...clusterNeedProblems(service, config));
   if (problems.length > 0) throw new ConfigError(problems);

@@ -7,7 +7,8 @@ import {
   type FrameError,
   type ServerFrame,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { FieldPathElementSchema, FieldPathSchema, ViolationSchema, ViolationsSchema, type Violations } from "@caas/gen/buf/validate/validate_pb.js";
+import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { ResourceExhaustedError, toConnectError } from "@caas/shared";
 
 /** The server frame payload cases, as protobuf-es writes them. */
@@ -20,12 +21,27 @@ export function serverFrame(replyTo: bigint, frame: ServerFrameCase): ServerFram
 
 /**
  * The FrameError for any failure: domain errors and peer ConnectErrors keep their gRPC code and
- * message (the same meaning as for the matching ChatService RPC), anything else is INTERNAL.
+ * message (the same meaning as for the matching ChatService RPC), their retry delay and field
+ * violations (buf.validate details, and google.rpc.BadRequest fields as one-element paths);
+ * anything else is INTERNAL.
  */
 export function errorFrame(replyTo: bigint, err: unknown): ServerFrame {
   const ce = err instanceof ConnectError ? err : toConnectError(err);
   const retryAfter = ce.findDetails(RetryInfoSchema)[0]?.retryDelay;
-  return serverFrame(replyTo, { case: "error", value: { code: ce.code, message: ce.rawMessage, retryAfter } });
+  const violations = violationsOf(ce);
+  return serverFrame(replyTo, { case: "error", value: { code: ce.code, message: ce.rawMessage, retryAfter, ...(violations ? { violations } : {}) } });
+}
+
+/** The field violations an error carries, as FrameError.violations; undefined when none. */
+function violationsOf(ce: ConnectError): Violations | undefined {
+  const list = ce.findDetails(ViolationsSchema).flatMap((v) => v.violations);
+  for (const b of ce.findDetails(BadRequestSchema)) {
+    for (const f of b.fieldViolations) {
+      const elements = f.field.split(".").map((fieldName) => create(FieldPathElementSchema, { fieldName }));
+      list.push(create(ViolationSchema, { field: create(FieldPathSchema, { elements }), message: f.description }));
+    }
+  }
+  return list.length > 0 ? create(ViolationsSchema, { violations: list }) : undefined;
 }
 
 /** A RESOURCE_EXHAUSTED FrameError telling the client to wait `retryAfterMs` before retrying. */
