@@ -5,6 +5,7 @@ import { UserAdminService } from "./gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "./gen/caas/chat/v1/chat_service_pb.js";
 import { MediaService } from "./gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "./gen/caas/realtime/v1/realtime_service_pb.js";
+import { SearchService } from "./gen/caas/search/v1/search_service_pb.js";
 import type { BackoffOptions } from "./realtime/backoff.js";
 import type { OutboxStore } from "./realtime/outbox.js";
 import { RealtimeSession, type CursorStore } from "./realtime/session.js";
@@ -34,6 +35,8 @@ export interface CaasClient {
   chat: Client<typeof ChatService>;
   /** Uploads and downloads. */
   media: Client<typeof MediaService>;
+  /** Full-text search over the caller's messages, conversations and the user directory. */
+  search: Client<typeof SearchService>;
   /** Users and user tokens (a tenant's backend, with an API key as the token). */
   users: Client<typeof UserAdminService>;
   /** Tenants and API keys (the platform admin). */
@@ -72,6 +75,7 @@ export function createCaasClientWith(platform: PlatformAdapters, opts: CaasClien
     auth: createClient(AuthService, transport),
     chat,
     media: createClient(MediaService, transport),
+    search: createClient(SearchService, transport),
     users: createClient(UserAdminService, transport),
     tenants: createClient(TenantAdminService, transport),
     realtimeRpc: createClient(RealtimeService, transport),
