@@ -1,17 +1,11 @@
 import { createHmac } from "node:crypto";
 import type http from "node:http";
 import { join } from "node:path";
-import {
-  createFsBlobHttpHandler,
-  createFsBlobStore,
-  createS3BlobStore,
-  UnavailableError,
-  type BlobStore,
-  type Clock,
-  type Config,
-  type HttpRoute,
-  type Logger,
-} from "@caas/shared";
+import { createFsBlobHttpHandler } from "./adapters/blob-store-fs-http.js";
+import { createFsBlobStore } from "./adapters/blob-store-fs.js";
+import { createS3BlobStore } from "./adapters/blob-store-s3.js";
+import { UnavailableError, type Clock, type Config, type HttpRoute, type Logger } from "@caas/shared";
+import type { BlobStore } from "./ports/blob-store.js";
 
 /** Path of the embedded blob endpoint on media's own listener. */
 export const BLOB_PATH = "/blobs/";

@@ -1,11 +1,6 @@
 import { createHash } from "node:crypto";
-import {
-  FailedPreconditionError,
-  NotFoundError,
-  type BlobStore,
-  type Clock,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, type Clock, type TenantScope } from "@caas/shared";
+import type { BlobStore } from "./ports/blob-store.js";
 import { MAX_ACCESS_BATCH, type ConversationAccess } from "./ports/conversation-access.js";
 import type { MediaRecord, MediaStore } from "./ports/media-store.js";
 

@@ -1,18 +1,10 @@
-import {
-  createMemoryPresence,
-  createMemoryPubSub,
-  createMemoryRateLimiter,
-  createRedisClient,
-  createRedisPresence,
-  createRedisPubSub,
-  createRedisRateLimiter,
-  type Clock,
-  type Config,
-  type Logger,
-  type Presence,
-  type PubSub,
-  type RateLimiter,
-} from "@caas/shared";
+import { createMemoryPresence } from "./adapters/presence-memory.js";
+import { createMemoryPubSub } from "./adapters/pubsub-memory.js";
+import { createMemoryRateLimiter, createRedisClient, createRedisRateLimiter, type Clock, type Config, type Logger, type RateLimiter } from "@caas/shared";
+import { createRedisPresence } from "./adapters/presence-redis.js";
+import { createRedisPubSub } from "./adapters/pubsub-redis.js";
+import type { Presence } from "./ports/presence.js";
+import type { PubSub } from "./ports/pubsub.js";
 
 /** The shared-state adapters of a socket instance and how to let go of them. */
 export interface RealtimeAdapters {

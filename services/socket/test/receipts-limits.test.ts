@@ -5,21 +5,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { UserStateEventEnvelopeSchema } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import {
-  createLogger,
-  createMemoryPresence,
-  createMemoryPubSub,
-  createSqliteEventBus,
-  newId,
-  ResourceExhaustedError,
-  scopeFromVerifiedClaims,
-  toConnectError,
-  systemClock,
-  USER_STATE_EVENTS,
-  type EventBus,
-  type JwtVerifier,
-  type Subscription,
-} from "@caas/shared";
+import { createLogger, createSqliteEventBus, newId, ResourceExhaustedError, scopeFromVerifiedClaims, toConnectError, systemClock, USER_STATE_EVENTS, type EventBus, type JwtVerifier, type Subscription } from "@caas/shared";
+import { createMemoryPresence } from "../src/adapters/presence-memory.js";
+import { createMemoryPubSub } from "../src/adapters/pubsub-memory.js";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import { PresenceTracker } from "../src/presence.js";

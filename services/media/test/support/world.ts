@@ -7,22 +7,12 @@ import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_servic
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import { ChatInternalServiceImpl, ChatServiceImpl, openChatStores } from "@caas/chat";
-import {
-  createErrorInterceptor,
-  createFsBlobHttpHandler,
-  createFsBlobStore,
-  createInternalServiceInterceptor,
-  createMemoryRateLimiter,
-  createS3BlobStore,
-  systemClock,
-  createValidationInterceptor,
-  FakeClock,
-  PageTokenCodec,
-  principalKey,
-  type BlobStore,
-  type Principal,
-} from "@caas/shared";
+import { ChatInternalServiceImpl, ChatServiceImpl, openChatStores } from "@caas/chat/testing";
+import { createErrorInterceptor, createInternalServiceInterceptor, createMemoryRateLimiter, systemClock, createValidationInterceptor, FakeClock, PageTokenCodec, principalKey, type Principal } from "@caas/shared";
+import { createFsBlobHttpHandler } from "../../src/adapters/blob-store-fs-http.js";
+import { createFsBlobStore } from "../../src/adapters/blob-store-fs.js";
+import { createS3BlobStore } from "../../src/adapters/blob-store-s3.js";
+import type { BlobStore } from "../../src/ports/blob-store.js";
 import { createChatConversationAccess } from "../../src/chat-access.js";
 import type { MediaDeps } from "../../src/media-core.js";
 import { createMediaImpls } from "../../src/media-impls.js";

@@ -1,4 +1,3 @@
-import { SYSTEM_CHANNELS, type SystemChannel } from "../ports/pubsub.js";
 import type { RateRule } from "../ports/rate-limiter.js";
 import { isTenantScope, type TenantScope } from "../tenant-scope.js";
 
@@ -22,14 +21,6 @@ export function checkName(what: string, value: unknown, max: number): string {
     throw new RangeError(`${what} must be a string of 1-${max} characters`);
   }
   return value;
-}
-
-/** A system channel from `SYSTEM_CHANNELS` (a cast can get another string past the type). */
-export function checkSystemChannel(channel: SystemChannel): SystemChannel {
-  if (!(SYSTEM_CHANNELS as readonly string[]).includes(channel)) {
-    throw new RangeError(`unknown system channel ${JSON.stringify(channel)}`);
-  }
-  return channel;
 }
 
 /** A TTL: a positive safe integer number of milliseconds. */

@@ -1,18 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import {
-  FailedPreconditionError,
-  NotFoundError,
-  contentDispositionFor,
-  type BlobStore,
-  type Clock,
-  type PresignedUpload,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, type Clock, type TenantScope } from "@caas/shared";
+import { contentDispositionFor, type BlobStore, type PresignedUpload } from "../../src/ports/blob-store.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type TestTime } from "./harness.js";
+import { forgedScope, type TestTime } from "@caas/shared/testing";
 
 export interface BlobStoreHarness {
   store: BlobStore;
