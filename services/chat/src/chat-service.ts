@@ -46,7 +46,11 @@ import type {
   UnblockUserRequest,
   ListBlockedUsersRequest,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import type { Clock, LogEvent, PageTokenCodec, RateLimiter, TenantPolicyLookup } from "@caas/shared";
+import type { Clock } from "@caas/shared/clock";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { PageTokenCodec } from "@caas/shared/page-token";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";

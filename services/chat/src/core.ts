@@ -1,20 +1,13 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import {
-  NotFoundError,
-  PermissionDeniedError,
-  principalKey,
-  scopeFromVerifiedClaims,
-  UnauthenticatedError,
-  type Clock,
-  type EventLogStore,
-  type LogEvent,
-  type PageTokenCodec,
-  type RateLimiter,
-  type TenantScope,
-  type TenantPolicyLookup,
-  defaultPolicyLookup,
-  DEFAULT_TENANT_RATE_FACTOR,
-} from "@caas/shared";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { PageTokenCodec } from "@caas/shared/page-token";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import { type TenantPolicyLookup, defaultPolicyLookup } from "@caas/shared/identity/policy";
+import { DEFAULT_TENANT_RATE_FACTOR } from "@caas/shared/rate-limiting/rules";
 import { takeSend } from "./chat-rate-limiter.js";
 import type { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";

@@ -1,5 +1,9 @@
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import { createMeshPrincipalResolver, openRateLimiter, principalKey, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { createMeshPrincipalResolver } from "@caas/shared/identity/mesh-resolver";
+import { openRateLimiter } from "@caas/shared/rate-limiting/select";
+import { principalKey } from "@caas/shared/context";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { createEdgePrincipalResolver } from "./edge-resolver.js";
 import { EdgeRateLimits } from "./edge-rate-limits.js";
 import { actionOf } from "./rate-limit-actions.js";
@@ -21,7 +25,7 @@ export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limi
  * embedded and in Redis (CAAS_REDIS_GATEWAY_URL, else CAAS_REDIS_URL) in cluster mode; sends
  * are the exception, counted once by chat whatever path they take (ADR 0023).
  */
-export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
+export async function createGatewayService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
   const platform = new PlatformServiceImpl({
     probes,
@@ -30,7 +34,7 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     mode: ctx.config.mode,
     version: ctx.config.version,
   });
-  const rate = openRateLimiter(ctx.config, ctx.logger, ctx.clock, {
+  const rate = await openRateLimiter(ctx.config, ctx.logger, ctx.clock, {
     service: "gateway",
     prefix: "caas:gateway",
     redisUrl: ctx.config.cluster.redisGatewayUrl,

@@ -1,6 +1,7 @@
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { checkAccessOverMesh, createChatConversationAccess } from "./chat-access.js";
 import { openMediaBlobsForConfig } from "./media-blobs.js";
 import type { MediaDeps } from "./media-core.js";

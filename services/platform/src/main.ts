@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
-import { ConfigError, createLogger, loadConfig, type Config } from "@caas/shared";
+import { ConfigError, loadConfig, type Config } from "@caas/shared/config";
+import { createLogger } from "@caas/shared/logger";
 import { startEmbeddedPlatform } from "./platform.js";
 
 let config: Config;

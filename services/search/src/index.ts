@@ -1,4 +1,5 @@
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 
 /**
  * The search service owns the indexing consumer and full-text search with access control.

@@ -1,4 +1,7 @@
-import { FakeClock, createMemoryCache, createRedisCache, createRedisClient } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { createMemoryCache } from "../src/adapters/cache-memory.js";
+import { createRedisCache } from "../src/adapters/cache-redis.js";
+import { createRedisClient } from "@caas/shared/redis";
 import { afterAll, describe } from "vitest";
 import { cacheContract } from "./contract/cache.contract.js";
 import { fakeTime, realTime } from "./contract/harness.js";

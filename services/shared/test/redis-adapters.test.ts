@@ -1,4 +1,6 @@
-import { createRedisCache, createRedisClient, createRedisRateLimiter, defineScript, type RedisClient } from "@caas/shared";
+import { createRedisCache } from "../src/adapters/cache-redis.js";
+import { createRedisClient, defineScript, type RedisClient } from "@caas/shared/redis";
+import { createRedisRateLimiter } from "@caas/shared/rate-limiting/redis";
 import { randomUUID } from "node:crypto";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

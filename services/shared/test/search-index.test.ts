@@ -2,17 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import {
-  FakeClock,
-  PageTokenCodec,
-  SEARCH_INDEX_MIGRATION_TABLE,
-  createElasticsearchSearchIndex,
-  createSqliteEventLogStore,
-  createSqliteSearchIndex,
-  elasticsearchSearchIndexNames,
-  sqliteMigrationTarget,
-  type MigrationResult,
-} from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import { SEARCH_INDEX_MIGRATION_TABLE, createSqliteSearchIndex } from "../src/adapters/search-index-sqlite.js";
+import { createElasticsearchSearchIndex, elasticsearchSearchIndexNames } from "../src/adapters/search-index-elasticsearch.js";
+import { createSqliteEventLogStore } from "@caas/shared/eventing/log-sqlite";
+import { sqliteMigrationTarget, type MigrationResult } from "@caas/shared/migrations";
 import { RUN_PREFIX, freshTenantScope, infraEnv } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSnippet, foldDiacritics, parseMarked } from "../src/adapters/search-index-support.js";

@@ -8,7 +8,7 @@ import {
   type ServerFrame,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { ResourceExhaustedError, toConnectError } from "@caas/shared";
+import { ResourceExhaustedError, toConnectError } from "@caas/shared/errors";
 
 /** The server frame payload cases, as protobuf-es writes them. */
 export type ServerFrameCase = NonNullable<MessageInitShape<typeof ServerFrameSchema>["frame"]>;

@@ -1,4 +1,5 @@
-import { FakeClock, createRedisClient } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { createRedisClient } from "@caas/shared/redis";
 import { createMemoryPresence } from "../src/adapters/presence-memory.js";
 import { createRedisPresence } from "../src/adapters/presence-redis.js";
 import { freshTenantScope } from "@caas/shared/testing";

@@ -1,5 +1,5 @@
 import { createMemoryPubSub } from "../src/adapters/pubsub-memory.js";
-import { createRedisClient } from "@caas/shared";
+import { createRedisClient } from "@caas/shared/redis";
 import { createRedisPubSub } from "../src/adapters/pubsub-redis.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it, vi } from "vitest";

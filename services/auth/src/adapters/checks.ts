@@ -1,4 +1,4 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
+import { isTenantScope, type TenantScope } from "@caas/shared/tenant-scope";
 import type { ApiKeyRecord, RevokeMode } from "../ports/api-key-store.js";
 import type { PasswordRecord } from "../ports/password-store.js";
 import type { RefreshTokenRecord, SessionRecord, SessionRevokeReason } from "../ports/session-store.js";

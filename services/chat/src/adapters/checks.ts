@@ -1,4 +1,4 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
+import { isTenantScope, type TenantScope } from "@caas/shared/tenant-scope";
 import type { ConversationKind, JoinPolicyKind } from "../ports/conversation-store.js";
 import type { RoleKind } from "../ports/member-store.js";
 

@@ -14,14 +14,9 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
-import {
-  AlreadyExistsError,
-  FailedPreconditionError,
-  NotFoundError,
-  PermissionDeniedError,
-  type LogEvent,
-  type TenantScope,
-} from "@caas/shared";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";

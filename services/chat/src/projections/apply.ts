@@ -1,5 +1,6 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { LogEvent, TenantScope } from "@caas/shared";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { decodeEvent, summaryOf } from "../domain/events.js";
 import { markOf } from "../domain/marks.js";
 import { seqOfMessageId } from "../domain/message-ids.js";

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
-import { FailedPreconditionError } from "@caas/shared";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import { contentDispositionFor } from "../ports/blob-store.js";
 import { bodyStream, isValidKey } from "./blob-store-fs-file.js";
 import { downloadPayload, fsInternalsOf, TooLargeError, uploadPayload, type FsBlobStore, type FsInternals } from "./blob-store-fs.js";

@@ -5,8 +5,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { Clock } from "@caas/shared";
-import { FailedPreconditionError, NotFoundError } from "@caas/shared";
+import type { Clock } from "@caas/shared/clock";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
   MAX_UPLOAD_EXPIRY_SECONDS,

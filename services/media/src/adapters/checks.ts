@@ -1,4 +1,4 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
+import { isTenantScope, type TenantScope } from "@caas/shared/tenant-scope";
 import { MAX_LINKS_PAGE, MAX_SWEEP_BATCH, type MediaRecord } from "../ports/media-store.js";
 
 /*

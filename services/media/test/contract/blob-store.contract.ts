@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { FailedPreconditionError, NotFoundError, type Clock, type TenantScope } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { contentDispositionFor, type BlobStore, type PresignedUpload } from "../../src/ports/blob-store.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

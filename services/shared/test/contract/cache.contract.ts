@@ -1,4 +1,4 @@
-import type { Cache } from "@caas/shared";
+import type { Cache } from "../../src/ports/cache.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forgedScope, type Instances, type TestTime } from "./harness.js";

@@ -1,13 +1,6 @@
-import {
-  InvalidArgumentError,
-  SEARCH_MAX_CONVERSATION_IDS,
-  SEARCH_SNIPPET_LENGTH,
-  type SearchDocument,
-  type SearchHit,
-  type SearchIndex,
-  type SearchRequest,
-  type TenantScope,
-} from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { SEARCH_MAX_CONVERSATION_IDS, SEARCH_SNIPPET_LENGTH, type SearchDocument, type SearchHit, type SearchIndex, type SearchRequest } from "../../src/ports/search-index.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forgedScope, type Instances } from "./harness.js";

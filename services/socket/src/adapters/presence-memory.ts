@@ -1,7 +1,7 @@
-import { systemClock, type Clock } from "@caas/shared";
+import { systemClock, type Clock } from "@caas/shared/clock";
 import type { Presence } from "../ports/presence.js";
-import type { TenantScope } from "@caas/shared";
-import { checkTtl, tenantOf } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import { checkTtl, tenantOf } from "@caas/shared/checks";
 import {
   DEFAULT_LAST_SEEN_RETENTION_MS,
   aggregate,

@@ -1,5 +1,5 @@
 import type { PubSub, PubSubHandler, PubSubUnsubscribe } from "../ports/pubsub.js";
-import { checkName, tenantOf } from "@caas/shared";
+import { checkName, tenantOf } from "@caas/shared/checks";
 import { checkSystemChannel } from "../ports/pubsub.js";
 
 export interface MemoryPubSubOptions {

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * Called with each message of a channel. Delivery is asynchronous (never inside `publish`), one

@@ -1,4 +1,4 @@
-import type { FakeClock } from "@caas/shared";
+import type { FakeClock } from "@caas/shared/clock";
 import type { Presence } from "../../src/ports/presence.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
