@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { Config } from "@caas/shared/config";
 import type { Logger } from "@caas/shared/logger";
 import { openStoreSet, storeBackendForConfig } from "@caas/shared/store-set";
+import type { AuthStores } from "./ports/auth-stores.js";
 import { createSqliteApiKeyStore } from "./adapters/api-key-store-sqlite.js";
 import type { AuthMongoDb } from "./adapters/auth-mongo.js";
 import { openAuthSqlite } from "./adapters/auth-sqlite.js";
@@ -13,30 +14,8 @@ import { createSqliteSigningKeyStore } from "./adapters/signing-key-store-sqlite
 import { createSqliteTenantStore } from "./adapters/tenant-store-sqlite.js";
 import { createSqliteUserStore } from "./adapters/user-store-sqlite.js";
 import { createSqliteRevocationStore } from "./adapters/revocation-store-sqlite.js";
-import type { RevocationStore } from "./ports/revocation-store.js";
-import type { ApiKeyStore } from "./ports/api-key-store.js";
-import type { AuthStateStore } from "./ports/auth-state-store.js";
-import type { PasswordStore } from "./ports/password-store.js";
-import type { SessionStore } from "./ports/session-store.js";
-import type { TotpStore } from "./ports/totp-store.js";
-import type { SigningKeyStore } from "./ports/signing-key-store.js";
-import type { TenantStore } from "./ports/tenant-store.js";
-import type { UserStore } from "./ports/user-store.js";
 
-/** Every store of the auth service, on one backend. */
-export interface AuthStores {
-  tenants: TenantStore;
-  apiKeys: ApiKeyStore;
-  users: UserStore;
-  signingKeys: SigningKeyStore;
-  state: AuthStateStore;
-  sessions: SessionStore;
-  passwords: PasswordStore;
-  totp: TotpStore;
-  revocations: RevocationStore;
-  /** Closes the stores, then the database connection they share. */
-  close(): Promise<void>;
-}
+export type { AuthStores } from "./ports/auth-stores.js";
 
 /** The auth service's SQLite file under the data directory (embedded mode). */
 export const AUTH_DB_FILE = "auth.db";

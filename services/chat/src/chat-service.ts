@@ -51,6 +51,7 @@ import type { LogEvent } from "@caas/shared/eventing/log";
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { RateLimiter } from "@caas/shared/rate-limiting";
 import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
+import { ProjectingLogWriter } from "./projections/apply.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
@@ -118,7 +119,9 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly receipts: ReceiptOps;
 
   constructor(deps: ChatServiceDeps) {
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, deps.onCommit, deps.policyFor);
+    // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
+    const writer = new ProjectingLogWriter(deps.stores, { events: deps.stores.events, conversations: deps.stores.conversations, ...(deps.onCommit ? { onCommit: deps.onCommit } : {}) });
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, { ...DEFAULT_LIMITS, ...deps.limits }, deps.rateLimiter, writer, deps.policyFor);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);

@@ -2,10 +2,10 @@ import type Database from "better-sqlite3";
 import { createSqliteEventLogStore } from "@caas/shared/eventing/log-sqlite";
 import type { Clock } from "@caas/shared/clock";
 import type { Config } from "@caas/shared/config";
-import type { EventLogStore } from "@caas/shared/eventing/log";
 import type { Logger } from "@caas/shared/logger";
 import type { MigrationResult } from "@caas/shared/migrations";
 import { openStoreSet, storeBackendForConfig, type StoreBackend } from "@caas/shared/store-set";
+import type { ChatStores, ChatTableStores } from "./ports/chat-stores.js";
 import type { ChatMongoDb } from "./adapters/chat-mongo.js";
 import { createSqliteChatStateStore } from "./adapters/chat-state-store-sqlite.js";
 import { openChatSqlite } from "./adapters/chat-sqlite.js";
@@ -15,42 +15,11 @@ import { createSqliteMessageMarkStore } from "./adapters/message-mark-store-sqli
 import { createSqliteMemberStore } from "./adapters/member-store-sqlite.js";
 import { createSqliteReadStateStore } from "./adapters/read-state-store-sqlite.js";
 import { createSqliteMentionStore } from "./adapters/mention-store-sqlite.js";
-import type { MentionStore } from "./ports/mention-store.js";
 import { createSqliteBlockStore } from "./adapters/block-store-sqlite.js";
 import { createSqliteModerationStore } from "./adapters/moderation-store-sqlite.js";
-import type { BlockStore } from "./ports/block-store.js";
-import type { ModerationStore } from "./ports/moderation-store.js";
-import type { ChatStateStore } from "./ports/chat-state-store.js";
-import type { ProjectionStateStore } from "./projections/projection-state-store.js";
 import { createSqliteProjectionStateStore } from "./projections/projection-state-store-sqlite.js";
-import type { ConversationStore } from "./ports/conversation-store.js";
-import type { InviteStore } from "./ports/invite-store.js";
-import type { MemberStore } from "./ports/member-store.js";
-import type { MessageMarkStore } from "./ports/message-mark-store.js";
-import type { ReadStateStore } from "./ports/read-state-store.js";
 
-/** Every store of one chat instance, on one backend. */
-export interface ChatStores {
-  /** The conversation event log: the commit point (services/shared eventlog). */
-  events: EventLogStore;
-  conversations: ConversationStore;
-  members: MemberStore;
-  readStates: ReadStateStore;
-  invites: InviteStore;
-  /** Reactions, pins and edits per message: a projection of the log (ADR 0018). */
-  marks: MessageMarkStore;
-  /** Where the projector stands per conversation, and the projections' version (ADR 0021). */
-  projections: ProjectionStateStore;
-  /** Per-user mention records (mention counts). */
-  mentions: MentionStore;
-  /** Mutes and bans per conversation (a projection of the log, read uncached on the write path). */
-  moderation: ModerationStore;
-  /** User-to-user blocks. */
-  blocks: BlockStore;
-  state: ChatStateStore;
-  /** Closes the stores, then the connection they share. Idempotent. */
-  close(): Promise<void>;
-}
+export type { ChatStores, ChatTableStores } from "./ports/chat-stores.js";
 
 /** Chat's SQLite file under the data directory (embedded mode): the event log and every chat table. */
 export const CHAT_DB_FILE = "chat.db";
@@ -95,8 +64,6 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
   });
 }
 
-/** The chat stores built straight on an open, migrated database (all but the event log and the projection state, which migrate themselves). */
-export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close">;
 
 /** The table stores on one SQLite database (also how tests open two instances on one file). */
 export function sqliteTableStores(db: Database.Database): ChatTableStores {

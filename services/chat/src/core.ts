@@ -15,7 +15,6 @@ import type { MemberRecord, MemberStore } from "./ports/member-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
 import type { MessageMarkStore } from "./ports/message-mark-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
-import { ProjectingLogWriter } from "./projections/apply.js";
 import type { MentionStore } from "./ports/mention-store.js";
 import type { BlockStore } from "./ports/block-store.js";
 import type { ModerationStore } from "./ports/moderation-store.js";
@@ -102,21 +101,17 @@ export type ReadAccess =
  * caller may not see is NOT_FOUND, exactly like an id that does not exist.
  */
 export class ChatCore {
-  readonly writer: LogWriter;
-
   constructor(
     readonly stores: CoreStores,
     readonly clock: Clock,
     readonly pageTokens: PageTokenCodec,
     readonly limits: ChatLimits,
     private readonly rateLimiter: RateLimiter,
-    onCommit?: (event: LogEvent) => void,
+    /** Appends events to the log; the service passes one that also applies the projections (projections/apply.ts). */
+    readonly writer: LogWriter,
     /** The tenant's ABAC policy (defaults plus its grants); see ops/authorize.ts. */
     readonly policyFor: TenantPolicyLookup = defaultPolicyLookup,
-  ) {
-    // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
-    this.writer = new ProjectingLogWriter(stores, { events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
-  }
+  ) {}
 
   /**
    * Counts one send of the caller against the user's and the tenant's `message.send` buckets

@@ -1,5 +1,5 @@
 import type { MigrationResult } from "@caas/shared/migrations";
-import type { AuthStores } from "../auth-stores.js";
+import type { AuthStores } from "../ports/auth-stores.js";
 import { createMongoApiKeyStore } from "./api-key-store-mongo.js";
 import { migrateAuthMongo, type AuthMongoDb } from "./auth-mongo.js";
 import { createMongoAuthStateStore } from "./auth-state-store-mongo.js";

@@ -1,7 +1,7 @@
 import type { Clock } from "@caas/shared/clock";
 import { createMongoEventLogStore } from "@caas/shared/eventing/log-mongo";
 import type { MigrationResult } from "@caas/shared/migrations";
-import type { ChatStores, ChatTableStores } from "../chat-stores.js";
+import type { ChatStores, ChatTableStores } from "../ports/chat-stores.js";
 import { createMongoProjectionStateStore } from "../projections/projection-state-store-mongo.js";
 import { createMongoBlockStore } from "./block-store-mongo.js";
 import { migrateChatMongo, type ChatMongoDb } from "./chat-mongo.js";

@@ -21,6 +21,7 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
+import { messageOf } from "../domain/message-view.js";
 import { authorizeAction, restrictionOf, writeAttrs } from "./authorize.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 import { recordMentions } from "./mention-ops.js";
@@ -229,14 +230,6 @@ export class MessageOps {
     const message = messageOf(log, decodeEvent(log));
     return message && message.id.toLowerCase() === messageId.toLowerCase() ? { log, message } : undefined;
   }
-}
-
-/** The message a MessageCreated event carries (a tombstone when redacted); undefined for other events. */
-export function messageOf(log: LogEvent, event: Event): Message | undefined {
-  if (event.payload.case !== "messageCreated" || !event.payload.value.message) return undefined;
-  const m = event.payload.value.message;
-  if (!log.redacted) return m;
-  return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, attachments: [], deleted: true });
 }
 
 /** An attachment as requested: the media id and the name to show ("" for the uploaded name). */

@@ -19,7 +19,8 @@ import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import type { Committed } from "../log-writer.js";
-import { messageOf, type MessageOps } from "./message-ops.js";
+import { messageOf } from "../domain/message-view.js";
+import type { MessageOps } from "./message-ops.js";
 import { writableMessage, type MessageTarget } from "./message-target.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 

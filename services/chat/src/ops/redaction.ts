@@ -4,7 +4,7 @@ import type { LogEvent } from "@caas/shared/eventing/log";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChatCore } from "../core.js";
 import { decodeEvent, encodeEvent } from "../domain/events.js";
-import { messageOf } from "./message-ops.js";
+import { messageOf } from "../domain/message-view.js";
 
 /**
  * Replaces a MessageCreated event's body with its tombstone (the same event, the message's body
