@@ -15,6 +15,20 @@ export function tenantOf(scope: TenantScope): string {
   return scope.tenantId;
 }
 
+/** A page size: an integer in 1..`max` (default 1000). */
+export function checkLimit(limit: unknown, max = 1000): number {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new RangeError(`limit must be an integer in 1..${max}, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/** A time in epoch milliseconds: a non-negative safe integer. */
+export function checkTime(what: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be epoch milliseconds, got ${String(value)}`);
+  return value;
+}
+
 /** A key, channel or id: a non-empty string of at most `max` characters. */
 export function checkName(what: string, value: unknown, max: number): string {
   if (typeof value !== "string" || value.length === 0 || value.length > max) {
