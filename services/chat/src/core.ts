@@ -3,7 +3,7 @@ import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caa
 import { principalKey } from "@caas/shared/context";
 import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { Clock } from "@caas/shared/clock";
-import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { EventLogStore } from "@caas/shared/eventing/log";
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { RateLimiter } from "@caas/shared/rate-limiting";
 import { type TenantPolicyLookup, defaultPolicyLookup } from "@caas/shared/identity/policy";

@@ -38,10 +38,10 @@ export async function openMediaStore(backend: MediaBackend, deps: { logger?: Log
       // Cluster mode only: the Mongo adapter (and the driver) load here.
       const [{ migrateMediaMongo }, { createMongoMediaStore }] = await Promise.all([import("./adapters/media-mongo.js"), import("./adapters/media-store-mongo.js")]);
       const collectionPrefix = prefix ?? "media_";
-      await migrateMediaMongo({ db: db as MediaMongoDb, collectionPrefix, onMigrated });
+      await migrateMediaMongo({ db, collectionPrefix, onMigrated });
       return { media: createMongoMediaStore({ db: db as MediaMongoDb, collectionPrefix }) };
     },
   });
   // The store's own close, widened to release the database it sits on.
-  return { ...set.media, close: set.close };
+  return { ...set.media, close: () => set.close() };
 }

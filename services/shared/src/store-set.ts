@@ -17,7 +17,7 @@ export interface ClosableStore {
 /** A service's stores on an open SQLite database, and how to release that database. */
 export interface SqliteStoreSet<S> {
   stores: S;
-  release(): Promise<void>;
+  release: () => Promise<void>;
 }
 
 /**

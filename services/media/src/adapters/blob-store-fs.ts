@@ -1,10 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { copyFile, link, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Clock } from "@caas/shared/clock";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import {
@@ -16,8 +13,6 @@ import {
   checkBlobExpiresIn,
   checkBlobFilename,
   checkBlobMaxBytes,
-  contentDispositionFor,
-  type BlobBody,
   type BlobInfo,
   type BlobStore,
 } from "../ports/blob-store.js";
@@ -171,7 +166,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
       params.set("signature", sign(uploadPayload(tenant, key, params)).toString("hex"));
       return {
         method: "POST",
-        url: `${urlBase}${tenant}/${key}?${params}`,
+        url: `${urlBase}${tenant}/${key}?${params.toString()}`,
         fields: { "Content-Type": contentType },
         fileField: "file",
         expiresAt: new Date(expiresAt),
@@ -187,7 +182,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
       const params = new URLSearchParams({ expires: String(expiresAt) });
       if (options.filename !== undefined) params.set("filename", checkBlobFilename(options.filename));
       params.set("signature", sign(downloadPayload(tenant, key, params)).toString("hex"));
-      return { url: `${urlBase}${tenant}/${key}?${params}`, expiresAt: new Date(expiresAt) };
+      return { url: `${urlBase}${tenant}/${key}?${params.toString()}`, expiresAt: new Date(expiresAt) };
     },
 
     async stat(scope, key) {
