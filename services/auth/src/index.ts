@@ -25,10 +25,6 @@ import { TenantAdminServiceImpl } from "./tenant-admin-service.js";
 import { UserAdminServiceImpl } from "./user-admin-service.js";
 import { AuthThrottle, openAuthRateLimiter, type AuthRateRules } from "./throttle.js";
 
-export { ADMIN_CREDENTIAL_FILE } from "./admin-credential.js";
-export { API_KEY_PREFIX, ADMIN_CREDENTIAL_PREFIX } from "./domain/secrets.js";
-export { DEFAULT_AUTH_RATE_RULES, type AuthRateRules } from "./throttle.js";
-
 /** Settings of the auth service beyond what it reads from Config. */
 export interface AuthServiceOptions {
   /** The platform-admin credential instead of a generated one; default `config.adminToken` (CAAS_ADMIN_TOKEN). */

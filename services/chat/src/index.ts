@@ -24,11 +24,6 @@ import { startProjector, type RunningProjector } from "./projections/projector-r
 import { startMediaDetach } from "./media-detach.js";
 import type { RunningChatConsumer } from "./chat-consumer.js";
 
-export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
-export { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
-export { ChatInternalServiceImpl, type ChatInternalDeps } from "./chat-internal-service.js";
-export { openChatStores, openChatStoresForConfig, CHAT_DB_FILE, type ChatStores, type ChatBackend } from "./chat-stores.js";
-
 /** Name of the page token secret in the ChatStateStore. */
 const PAGE_TOKEN_SECRET = "page-token-secret";
 

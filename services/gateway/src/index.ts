@@ -12,11 +12,6 @@ import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
 
-export { PlatformServiceImpl } from "./platform-service.js";
-export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
-export { EdgeRateLimits } from "./edge-rate-limits.js";
-export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limit-actions.js";
-
 /**
  * The gateway: the public edge. It serves the platform status and the event-bus probe, and
  * forwards every public service (auth's tenant-admin, user-admin and end-user APIs, chat,
