@@ -6,6 +6,7 @@ import { checkBlobKey, type BlobBody, type BlobInfo } from "../ports/blob-store.
  * Object files hold a fixed 512-byte header (magic line, JSON info, space padding) before the
  * bytes, so an object and its content type and etag are replaced by one atomic rename.
  */
+/** Size of the header before the object bytes. */
 export const HEADER_BYTES = 512;
 const MAGIC = "CAASBLOB1\n";
 
@@ -31,6 +32,7 @@ export async function openBlobFile(path: string): Promise<{ info: BlobInfo; fh: 
   }
 }
 
+/** The object bytes of an open blob file (after its header), as a stream that closes the handle. */
 export function bodyStream(fh: FileHandle, size: number): Readable {
   if (size === 0) {
     void fh.close();
@@ -39,6 +41,7 @@ export function bodyStream(fh: FileHandle, size: number): Readable {
   return fh.createReadStream({ start: HEADER_BYTES, end: HEADER_BYTES + size - 1 });
 }
 
+/** A `BlobBody` (bytes, a Node stream or an async iterable) as chunks of bytes. */
 export function chunksOf(body: BlobBody): AsyncIterable<Uint8Array> {
   if (body instanceof Uint8Array) {
     return (async function* () {
@@ -51,6 +54,7 @@ export function chunksOf(body: BlobBody): AsyncIterable<Uint8Array> {
   return body;
 }
 
+/** Writes every byte of `data` at `position` (a single write may be partial). */
 export async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < data.byteLength; ) {
     const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
@@ -58,6 +62,7 @@ export async function writeAll(fh: FileHandle, data: Uint8Array, position: numbe
   }
 }
 
+/** The fixed-size header of an object file for `info`. */
 export function encodeHeader(info: BlobInfo): Buffer {
   const text = `${MAGIC}${JSON.stringify({ size: info.size, contentType: info.contentType, etag: info.etag })}`;
   // A content type is at most 255 ASCII characters, so the text always fits.
@@ -67,6 +72,7 @@ export function encodeHeader(info: BlobInfo): Buffer {
   return header;
 }
 
+/** The info of a header read back; undefined when it is not one (wrong magic or bad JSON). */
 export function decodeHeader(header: Buffer): BlobInfo | undefined {
   if (header.subarray(0, MAGIC.length).toString("latin1") !== MAGIC) return undefined;
   try {
@@ -78,6 +84,7 @@ export function decodeHeader(header: Buffer): BlobInfo | undefined {
   }
 }
 
+/** True for a key the HTTP side may map to a file path (the port's key rules). */
 export function isValidKey(key: string): boolean {
   try {
     checkBlobKey(key);
@@ -87,6 +94,7 @@ export function isValidKey(key: string): boolean {
   }
 }
 
+/** True for a filesystem error that means "no such object" (ENOENT, ENOTDIR, EISDIR). */
 export function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR";
