@@ -8,17 +8,13 @@ import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { RevocationKind } from "@caas/gen/caas/auth/v1/revocation_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import {
-  createLogger,
-  createMeshPrincipalResolver,
-  createPeerServiceTokenSource,
-  loadRevocationsFromAuth,
-  PeerDirectory,
-  RevocationSet,
-  SERVICE_SECRET_FILE,
-  systemClock,
-  UnauthenticatedError,
-} from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { createMeshPrincipalResolver } from "@caas/shared/identity/mesh-resolver";
+import { createPeerServiceTokenSource, SERVICE_SECRET_FILE } from "@caas/shared/identity/service-tokens";
+import { loadRevocationsFromAuth, RevocationSet } from "@caas/shared/identity/revocations";
+import { PeerDirectory } from "@caas/shared/clients";
+import { systemClock } from "@caas/shared/clock";
+import { UnauthenticatedError } from "@caas/shared/errors";
 
 const platform = inject("embedded");
 const auth = platform.endpoints.auth!;

@@ -7,7 +7,7 @@ import { describe, expect, inject, it } from "vitest";
 import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { base32Decode, hotp, totpStep } from "../../services/auth/src/domain/totp.js";
+import { base32Decode, hotp, totpStep } from "@caas/auth/testing";
 
 const platform = inject("embedded");
 const gateway = platform.endpoints.gateway!;

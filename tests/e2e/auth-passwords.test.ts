@@ -9,7 +9,7 @@ import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
-import { base32Decode, hotp, totpStep } from "../../services/auth/src/domain/totp.js";
+import { base32Decode, hotp, totpStep } from "@caas/auth/testing";
 
 const platform = inject("embedded");
 const auth = platform.endpoints.auth!;

@@ -9,7 +9,9 @@ import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
-import { createPeerServiceTokenSource, PeerDirectory, SERVICE_SECRET_FILE, serviceSecretFor, systemClock } from "@caas/shared";
+import { createPeerServiceTokenSource, SERVICE_SECRET_FILE, serviceSecretFor } from "@caas/shared/identity/service-tokens";
+import { PeerDirectory } from "@caas/shared/clients";
+import { systemClock } from "@caas/shared/clock";
 
 const platform = inject("embedded");
 const auth = platform.endpoints.auth!;

@@ -8,18 +8,9 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
-import {
-  ACCESS_TOKEN_ALGORITHMS,
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  createJwtVerifier,
-  FakeClock,
-  JWKS_PATH,
-  systemClock,
-  UnauthenticatedError,
-  type Clock,
-  type JwtVerifier,
-} from "@caas/shared";
+import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH, type JwtVerifier } from "@caas/shared/identity/jwt-verifier";
+import { FakeClock, systemClock, type Clock } from "@caas/shared/clock";
+import { UnauthenticatedError } from "@caas/shared/errors";
 
 const platform = inject("embedded");
 const auth = platform.endpoints.auth!;

@@ -14,7 +14,7 @@ import { UpsertUserRequestSchema, UserAdminService } from "@caas/gen/caas/auth/v
 import { UserStatus } from "@caas/gen/caas/auth/v1/user_pb.js";
 import { BadRequestSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
-import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, JWKS_PATH } from "@caas/shared";
+import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { readLogLines } from "../support/spawn-platform.js";
 
 const platform = inject("embedded");

@@ -6,7 +6,7 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { connectMongo } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 

@@ -8,7 +8,7 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
 import { ServingState } from "@caas/gen/caas/gateway/v1/platform_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import { connectMongo } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
 import { caasServices, loadComposeServices, type ComposeCaasService } from "../support/compose-services.js";
 import { composeAddressTable, composeOverrides, composeProcessEnv, type TestServers } from "../support/compose-topology.js";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";

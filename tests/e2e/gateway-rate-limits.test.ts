@@ -11,18 +11,14 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { createGatewayService } from "@caas/gateway";
-import {
-  createEventBusForConfig,
-  createLogger,
-  loadConfig,
-  PeerDirectory,
-  RevocationSet,
-  SERVICE_NAMES,
-  startServiceHost,
-  systemClock,
-  type EventBus,
-  type RunningService,
-} from "@caas/shared";
+import { createEventBusForConfig } from "@caas/shared/eventing/select";
+import { createLogger } from "@caas/shared/logger";
+import { loadConfig, SERVICE_NAMES } from "@caas/shared/config";
+import { PeerDirectory } from "@caas/shared/clients";
+import { RevocationSet } from "@caas/shared/identity/revocations";
+import { startServiceHost, type RunningService } from "@caas/shared/server/service-host";
+import { systemClock } from "@caas/shared/clock";
+import type { EventBus } from "@caas/shared/eventing/bus";
 
 const platform = inject("embedded");
 const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();

@@ -9,7 +9,10 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { MediaState, type UploadForm } from "@caas/gen/caas/media/v1/media_pb.js";
-import { createPeerServiceTokenSource, newId, PeerDirectory, SERVICE_SECRET_FILE, systemClock } from "@caas/shared";
+import { createPeerServiceTokenSource, SERVICE_SECRET_FILE } from "@caas/shared/identity/service-tokens";
+import { newId } from "@caas/shared/ids";
+import { PeerDirectory } from "@caas/shared/clients";
+import { systemClock } from "@caas/shared/clock";
 import { bufCli } from "../support/clients.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 

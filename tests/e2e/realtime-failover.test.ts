@@ -3,7 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { connectMongo } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 import { wsConnection, type RealtimeConnection } from "./realtime-clients.js";

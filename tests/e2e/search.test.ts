@@ -9,7 +9,10 @@ import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
-import { createPeerServiceTokenSource, newId, PeerDirectory, SERVICE_SECRET_FILE, systemClock } from "@caas/shared";
+import { createPeerServiceTokenSource, SERVICE_SECRET_FILE } from "@caas/shared/identity/service-tokens";
+import { newId } from "@caas/shared/ids";
+import { PeerDirectory } from "@caas/shared/clients";
+import { systemClock } from "@caas/shared/clock";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 import { wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 

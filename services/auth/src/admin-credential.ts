@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock, Logger } from "@caas/shared";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import { hashCredential, newAdminCredential } from "./domain/secrets.js";
 import type { AuthStateStore } from "./ports/auth-state-store.js";
 

@@ -2,17 +2,14 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { User } from "@caas/gen/caas/auth/v1/user_pb.js";
 import { AuthEventEnvelopeSchema, SessionRevokeReason as ProtoReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
-import {
-  AUTH_EVENTS,
-  CORRELATION_HEADER,
-  currentScope,
-  newId,
-  revocationsOf,
-  type Clock,
-  type EventBus,
-  type Logger,
-  type RevocationSet,
-} from "@caas/shared";
+import { AUTH_EVENTS } from "@caas/shared/eventing/topics";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import { currentScope } from "@caas/shared/context";
+import { newId } from "@caas/shared/ids";
+import { revocationsOf, type RevocationSet } from "@caas/shared/identity/revocations";
+import type { Clock } from "@caas/shared/clock";
+import type { EventBus } from "@caas/shared/eventing/bus";
+import type { Logger } from "@caas/shared/logger";
 import type { RevocationStore } from "./ports/revocation-store.js";
 import type { SessionRecord, SessionRevokeReason } from "./ports/session-store.js";
 

@@ -9,20 +9,13 @@ import {
   type ListRevocationsRequest,
   type VerifyApiKeyRequest,
 } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  PermissionDeniedError,
-  scopeForAdmin,
-  SERVICE_NAMES,
-  SERVICE_SECRET_PREFIX,
-  serviceSecretFor,
-  UnauthenticatedError,
-  type Clock,
-  type CredentialHandler,
-  type Logger,
-} from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import { SERVICE_NAMES } from "@caas/shared/config";
+import { SERVICE_SECRET_PREFIX, serviceSecretFor } from "@caas/shared/identity/service-tokens";
+import type { Clock } from "@caas/shared/clock";
+import type { CredentialHandler } from "@caas/shared/identity/principal-resolver";
+import type { Logger } from "@caas/shared/logger";
 import type { RevocationStore } from "./ports/revocation-store.js";
 import { listRevocationsPage } from "./revocation-listing.js";
 import { apiKeyToProto, userToProto } from "./domain/mapping.js";

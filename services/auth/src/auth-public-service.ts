@@ -15,7 +15,9 @@ import {
   type SignUpRequest,
 } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { JwkSchema, JwksSchema, type Jwks } from "@caas/gen/caas/auth/v1/jwk_pb.js";
-import { InvalidArgumentError, NotFoundError, PermissionDeniedError, principalKey, UnauthenticatedError, type Clock } from "@caas/shared";
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import type { Clock } from "@caas/shared/clock";
 import type { JSONWebKeySet } from "jose";
 import type { AuthEventPublisher } from "./auth-events.js";
 import { sessionToProto, userToProto } from "./domain/mapping.js";

@@ -1,51 +1,21 @@
 import type Database from "better-sqlite3";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { connectMongo, type Config, type Logger } from "@caas/shared";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import { openStoreSet, storeBackendForConfig } from "@caas/shared/store-set";
+import type { AuthStores } from "./ports/auth-stores.js";
 import { createSqliteApiKeyStore } from "./adapters/api-key-store-sqlite.js";
-import { createMongoApiKeyStore } from "./adapters/api-key-store-mongo.js";
-import { migrateAuthMongo, type AuthMongoDb } from "./adapters/auth-mongo.js";
+import type { AuthMongoDb } from "./adapters/auth-mongo.js";
 import { openAuthSqlite } from "./adapters/auth-sqlite.js";
 import { createSqliteAuthStateStore } from "./adapters/auth-state-store-sqlite.js";
-import { createMongoAuthStateStore } from "./adapters/auth-state-store-mongo.js";
 import { createSqlitePasswordStore } from "./adapters/password-store-sqlite.js";
-import { createMongoPasswordStore } from "./adapters/password-store-mongo.js";
 import { createSqliteTotpStore } from "./adapters/totp-store-sqlite.js";
-import { createMongoTotpStore } from "./adapters/totp-store-mongo.js";
 import { createSqliteSessionStore } from "./adapters/session-store-sqlite.js";
-import { createMongoSessionStore } from "./adapters/session-store-mongo.js";
 import { createSqliteSigningKeyStore } from "./adapters/signing-key-store-sqlite.js";
-import { createMongoSigningKeyStore } from "./adapters/signing-key-store-mongo.js";
 import { createSqliteTenantStore } from "./adapters/tenant-store-sqlite.js";
-import { createMongoTenantStore } from "./adapters/tenant-store-mongo.js";
 import { createSqliteUserStore } from "./adapters/user-store-sqlite.js";
-import { createMongoUserStore } from "./adapters/user-store-mongo.js";
 import { createSqliteRevocationStore } from "./adapters/revocation-store-sqlite.js";
-import { createMongoRevocationStore } from "./adapters/revocation-store-mongo.js";
-import type { RevocationStore } from "./ports/revocation-store.js";
-import type { ApiKeyStore } from "./ports/api-key-store.js";
-import type { AuthStateStore } from "./ports/auth-state-store.js";
-import type { PasswordStore } from "./ports/password-store.js";
-import type { SessionStore } from "./ports/session-store.js";
-import type { TotpStore } from "./ports/totp-store.js";
-import type { SigningKeyStore } from "./ports/signing-key-store.js";
-import type { TenantStore } from "./ports/tenant-store.js";
-import type { UserStore } from "./ports/user-store.js";
 
-/** Every store of the auth service, on one backend. */
-export interface AuthStores {
-  tenants: TenantStore;
-  apiKeys: ApiKeyStore;
-  users: UserStore;
-  signingKeys: SigningKeyStore;
-  state: AuthStateStore;
-  sessions: SessionStore;
-  passwords: PasswordStore;
-  totp: TotpStore;
-  revocations: RevocationStore;
-  /** Closes the stores, then the database connection they share. */
-  close(): Promise<void>;
-}
+export type { AuthStores } from "./ports/auth-stores.js";
 
 /** The auth service's SQLite file under the data directory (embedded mode). */
 export const AUTH_DB_FILE = "auth.db";
@@ -57,37 +27,22 @@ export const AUTH_DB_FILE = "auth.db";
  */
 export async function openAuthStores(config: Config, logger: Logger): Promise<AuthStores> {
   const onMigrated = (result: { from: number; to: number; applied: number[] }) => logger.info(result, "auth schema migrated");
-  switch (config.mode) {
-    case "embedded": {
-      await mkdir(config.dataDir, { recursive: true });
-      const path = join(config.dataDir, AUTH_DB_FILE);
+  const backend = await storeBackendForConfig(config, logger, "auth", AUTH_DB_FILE);
+  return openStoreSet(backend, {
+    sqlite: async (path) => {
       const db = await openAuthSqlite({ path, onMigrated });
-      logger.info({ adapter: "sqlite", path }, "auth stores opened");
-      return assemble(
-        sqliteAuthStores(db),
-        async () => {
+      return {
+        stores: sqliteAuthStores(db),
+        release: async () => {
           db.close();
         },
-      );
-    }
-    case "cluster": {
-      const url = config.cluster.mongoUrl;
-      if (!url) throw new Error("the auth service needs CAAS_MONGO_URL in cluster mode");
-      const conn = await connectMongo(url, config.cluster.mongoDb, { appName: config.instanceId });
-      try {
-        const db = conn.database(config.cluster.mongoDb) as AuthMongoDb;
-        await migrateAuthMongo({ db, onMigrated });
-        logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "auth stores opened");
-        return assemble(
-          mongoAuthStores(db),
-          () => conn.close(),
-        );
-      } catch (err) {
-        await conn.close();
-        throw err;
-      }
-    }
-  }
+      };
+    },
+    mongo: async (db) => {
+      const { openMongoAuthStores } = await import("./adapters/auth-stores-mongo.js");
+      return openMongoAuthStores(db as AuthMongoDb, onMigrated);
+    },
+  });
 }
 
 /** Every auth store on one open, migrated SQLite database (also how tests open two instances on one file). */
@@ -102,33 +57,5 @@ export function sqliteAuthStores(db: Database.Database): Omit<AuthStores, "close
     passwords: createSqlitePasswordStore({ db }),
     totp: createSqliteTotpStore({ db }),
     revocations: createSqliteRevocationStore({ db }),
-  };
-}
-
-/** Every auth store on one migrated MongoDB database, under `collectionPrefix` when given. */
-export function mongoAuthStores(db: AuthMongoDb, collectionPrefix?: string): Omit<AuthStores, "close"> {
-  const o = collectionPrefix === undefined ? { db } : { db, collectionPrefix };
-  return {
-    tenants: createMongoTenantStore(o),
-    apiKeys: createMongoApiKeyStore(o),
-    users: createMongoUserStore(o),
-    signingKeys: createMongoSigningKeyStore(o),
-    state: createMongoAuthStateStore(o),
-    sessions: createMongoSessionStore(o),
-    passwords: createMongoPasswordStore(o),
-    totp: createMongoTotpStore(o),
-    revocations: createMongoRevocationStore(o),
-  };
-}
-
-function assemble(stores: Omit<AuthStores, "close">, release: () => Promise<void>): AuthStores {
-  let closing: Promise<void> | undefined;
-  return {
-    ...stores,
-    close: () =>
-      (closing ??= (async () => {
-        for (const s of Object.values(stores)) await s.close();
-        await release();
-      })()),
   };
 }

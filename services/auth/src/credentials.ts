@@ -1,13 +1,9 @@
-import {
-  looksLikeJwt,
-  PermissionDeniedError,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type Clock,
-  type CredentialHandler,
-  type Logger,
-  type Principal,
-} from "@caas/shared";
+import { looksLikeJwt, type CredentialHandler } from "@caas/shared/identity/principal-resolver";
+import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import type { Principal } from "@caas/shared/context";
 import { API_KEY_PREFIX, apiKeyIdOf, hashCredential, sameHash } from "./domain/secrets.js";
 import type { ApiKeyRecord, ApiKeyStore } from "./ports/api-key-store.js";
 import type { TenantStore } from "./ports/tenant-store.js";

@@ -2,19 +2,11 @@ import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_servic
 import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import {
-  ACCESS_TOKEN_ALGORITHMS,
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  createJwtVerifier,
-  createPrincipalResolver,
-  JWKS_PATH,
-  loadRevocations,
-  RevocationSet,
-  startRevocationFeed,
-  type ServiceContext,
-  type ServiceDefinition,
-} from "@caas/shared";
+import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
+import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
+import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { establishAdminCredential } from "./admin-credential.js";
 import { AuthEventPublisher } from "./auth-events.js";
 import { createAuthInternalServiceImpl, serviceSecretCredentialHandler } from "./auth-internal-service.js";
@@ -32,10 +24,6 @@ import { AccessTokenIssuer } from "./keys/token-issuer.js";
 import { TenantAdminServiceImpl } from "./tenant-admin-service.js";
 import { UserAdminServiceImpl } from "./user-admin-service.js";
 import { AuthThrottle, openAuthRateLimiter, type AuthRateRules } from "./throttle.js";
-
-export { ADMIN_CREDENTIAL_FILE } from "./admin-credential.js";
-export { API_KEY_PREFIX, ADMIN_CREDENTIAL_PREFIX } from "./domain/secrets.js";
-export { DEFAULT_AUTH_RATE_RULES, type AuthRateRules } from "./throttle.js";
 
 /** Settings of the auth service beyond what it reads from Config. */
 export interface AuthServiceOptions {
@@ -59,7 +47,7 @@ export interface AuthServiceOptions {
 export async function createAuthService(ctx: ServiceContext, options: AuthServiceOptions = { adminToken: ctx.config.adminToken }): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
   const stores = await openAuthStores(config, logger);
-  const rateLimiter = openAuthRateLimiter(config, logger, clock);
+  const rateLimiter = await openAuthRateLimiter(config, logger, clock);
   // The process's deny-set when the composition root keeps one; otherwise one of its own.
   const revocations = ctx.revocations ?? new RevocationSet(clock);
   let feed: { close(): Promise<void> } | undefined;

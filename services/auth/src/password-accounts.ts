@@ -1,17 +1,10 @@
 import type { SignInRequest, SignUpRequest } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import type { SessionTokens } from "@caas/gen/caas/auth/v1/token_pb.js";
-import {
-  AlreadyExistsError,
-  FailedPreconditionError,
-  newId,
-  NotFoundError,
-  PermissionDeniedError,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type Clock,
-  type Logger,
-  type TenantScope,
-} from "@caas/shared";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import { settingsFromJson } from "./domain/mapping.js";
 import { hashPassword, verifyPassword } from "./domain/passwords.js";
 import type { PasswordStore } from "./ports/password-store.js";

@@ -1,12 +1,8 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import {
-  PermissionDeniedError,
-  principalKey,
-  tenantScopeOf,
-  UnauthenticatedError,
-  type Principal,
-  type TenantScope,
-} from "@caas/shared";
+import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey, type Principal } from "@caas/shared/context";
+import { tenantScopeOf } from "@caas/shared/identity/principal-resolver";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Refuses every caller but the platform admin (TenantAdminService). */
 export function requireAdmin(ctx: HandlerContext): void {

@@ -3,7 +3,9 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ListRevocationsResponse } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { ListRevocationsResponseSchema } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { RevocationKind as ProtoKind, RevocationSchema } from "@caas/gen/caas/auth/v1/revocation_pb.js";
-import { InvalidArgumentError, type Clock, type RevocationKind } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { RevocationKind } from "@caas/shared/identity/revocations";
 import type { RevocationStore } from "./ports/revocation-store.js";
 
 const KINDS: Record<RevocationKind, ProtoKind> = {

@@ -1,15 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SessionTokensSchema, type SessionTokens } from "@caas/gen/caas/auth/v1/token_pb.js";
-import {
-  newId,
-  PermissionDeniedError,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type Clock,
-  type Logger,
-  type TenantScope,
-} from "@caas/shared";
+import { newId } from "@caas/shared/ids";
+import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import { hashCredential, newRefreshToken, refreshTokenTenantOf } from "./domain/secrets.js";
 import type { AccessTokenIssuer } from "./keys/token-issuer.js";
 import type { SessionRecord, SessionRevokeReason, SessionStore } from "./ports/session-store.js";

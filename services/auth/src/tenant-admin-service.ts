@@ -14,17 +14,11 @@ import {
   type UpdateTenantRequest,
 } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { TenantSettingsSchema, type TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  newId,
-  NotFoundError,
-  scopeForAdmin,
-  UnavailableError,
-  type Clock,
-  type Logger,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import { QuotaExceededError } from "./domain/errors.js";
 import { checkRoleGrants } from "./domain/role-grants.js";
 import { apiKeyToProto, settingsFromJson, settingsToJson, tenantStatusFilter, tenantToProto } from "./domain/mapping.js";

@@ -1,14 +1,10 @@
-import {
-  openRateLimiter,
-  ResourceExhaustedError,
-  type Clock,
-  type Config,
-  type Logger,
-  type OpenedRateLimiter,
-  type RateLimiter,
-  type RateRule,
-  type TenantScope,
-} from "@caas/shared";
+import { openRateLimiter, type OpenedRateLimiter } from "@caas/shared/rate-limiting/select";
+import { ResourceExhaustedError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import type { RateLimiter, RateRule } from "@caas/shared/rate-limiting";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** The limits on minting sessions. */
 export interface AuthRateRules {
@@ -89,6 +85,6 @@ export class AuthThrottle {
  * memory embedded, Redis (CAAS_REDIS_URL) in cluster mode, so every auth instance counts against
  * the same buckets.
  */
-export function openAuthRateLimiter(config: Config, logger: Logger, clock: Clock): OpenedRateLimiter {
+export function openAuthRateLimiter(config: Config, logger: Logger, clock: Clock): Promise<OpenedRateLimiter> {
   return openRateLimiter(config, logger, clock, { service: "auth", prefix: "caas:auth:rl:" });
 }

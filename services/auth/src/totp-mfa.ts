@@ -1,15 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { SessionTokens } from "@caas/gen/caas/auth/v1/token_pb.js";
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  PermissionDeniedError,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type Clock,
-  type Logger,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import { settingsFromJson } from "./domain/mapping.js";
 import { hashCredential, sameHash } from "./domain/secrets.js";
 import { matchTotp, newRecoveryCodes, newTotpSecret, otpauthUri, base32Encode, totpStep } from "./domain/totp.js";

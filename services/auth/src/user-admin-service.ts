@@ -9,7 +9,10 @@ import {
   type ReactivateUserRequest,
   type UpsertUserRequest,
 } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Clock, type Logger, type TenantScope } from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { userStatusFilter, userToProto } from "./domain/mapping.js";
 import type { Pager } from "./domain/paging.js";
 import type { UserRecord, UserState, UserStore } from "./ports/user-store.js";

@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, FakeClock, InvalidArgumentError, loadRevocations, newId, RevocationSet } from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { FakeClock } from "@caas/shared/clock";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { loadRevocations, RevocationSet } from "@caas/shared/identity/revocations";
+import { newId } from "@caas/shared/ids";
 import { afterAll, describe, expect, it } from "vitest";
 import { RevocationKind } from "@caas/gen/caas/auth/v1/revocation_pb.js";
 import { openAuthSqlite } from "../src/adapters/auth-sqlite.js";

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { AuthEventEnvelopeSchema } from "@caas/gen/caas/events/v1/auth_events_pb.js";
-import { FakeClock, REVOCATION_TTL_MS, RevocationSet, revocationsOf, type TokenFacts } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { REVOCATION_TTL_MS, RevocationSet, revocationsOf, type TokenFacts } from "@caas/shared/identity/revocations";
 import { describe, expect, it } from "vitest";
 
 const T0 = Date.UTC(2030, 0, 1, 12);

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { TenantSettingsSchema } from "@caas/gen/caas/auth/v1/tenant_pb.js";
-import { InvalidArgumentError } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
 import { describe, expect, it } from "vitest";
 import { checkRoleGrants } from "../src/domain/role-grants.js";
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { newId } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
 import { describe, expect, it } from "vitest";
 import { ADMIN_CREDENTIAL_PREFIX, API_KEY_PREFIX, apiKeyIdOf, hashCredential, newAdminCredential, newApiKeySecret, newRefreshToken, refreshTokenTenantOf, sameHash } from "../src/domain/secrets.js";
 import { deriveKeyring } from "../src/keys/keyring.js";

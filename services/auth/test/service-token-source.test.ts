@@ -1,4 +1,5 @@
-import { FakeClock, ServiceTokenSource } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { ServiceTokenSource } from "@caas/shared/identity/service-tokens";
 import { describe, expect, it } from "vitest";
 
 describe("ServiceTokenSource (shared client helper)", () => {

@@ -3,15 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import {
-  ACCESS_TOKEN_ALGORITHMS,
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  createJwtVerifier,
-  createLogger,
-  FakeClock,
-  UnauthenticatedError,
-} from "@caas/shared";
+import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier } from "@caas/shared/identity/jwt-verifier";
+import { createLogger } from "@caas/shared/logger";
+import { FakeClock } from "@caas/shared/clock";
+import { UnauthenticatedError } from "@caas/shared/errors";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openPrivateKey, sealPrivateKey, deriveKeyring } from "../src/keys/keyring.js";
 import { SigningKeyManager } from "../src/keys/signing-keys.js";

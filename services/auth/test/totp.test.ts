@@ -2,15 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import {
-  createLogger,
-  createMemoryRateLimiter,
-  FailedPreconditionError,
-  FakeClock,
-  InvalidArgumentError,
-  ResourceExhaustedError,
-  UnauthenticatedError,
-} from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError, UnauthenticatedError } from "@caas/shared/errors";
+import { FakeClock } from "@caas/shared/clock";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { base32Decode, base32Encode, hotp, matchTotp, otpauthUri, totpStep } from "../src/domain/totp.js";

@@ -1,5 +1,7 @@
 import type { ChatEventEnvelope } from "@caas/gen/caas/events/v1/chat_events_pb.js";
-import { CHAT_EVENTS, type EventBus, type Logger, type Subscription } from "@caas/shared";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
+import type { Logger } from "@caas/shared/logger";
 
 /** A consumer of chat's own events started by `startChatConsumer`. */
 export interface RunningChatConsumer {

@@ -24,16 +24,11 @@ import {
   type SyncInternalRequest,
   type SyncInternalResponse,
 } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
-import {
-  NotFoundError,
-  PermissionDeniedError,
-  principalKey,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type EventLogStore,
-  type PageTokenCodec,
-  type TenantScope,
-} from "@caas/shared";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import type { EventLogStore } from "@caas/shared/eventing/log";
+import type { PageTokenCodec } from "@caas/shared/page-token";
 import { decodeEvent } from "./domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "./domain/input.js";
 import { conversationView, memberView } from "./domain/views.js";

@@ -1,13 +1,10 @@
-import {
-  openRateLimiter,
-  ResourceExhaustedError,
-  type Clock,
-  type Config,
-  type Logger,
-  type OpenedRateLimiter,
-  type RateLimiter,
-  type TenantScope,
-} from "@caas/shared";
+import { openRateLimiter, type OpenedRateLimiter } from "@caas/shared/rate-limiting/select";
+import { ResourceExhaustedError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A rate limiter and how to let go of its connection. */
 export type ChatRateLimiter = OpenedRateLimiter;
@@ -17,7 +14,7 @@ export type ChatRateLimiter = OpenedRateLimiter;
  * Redis (CAAS_REDIS_URL) in cluster mode, so every chat instance counts a user's sends against
  * the same bucket.
  */
-export function openChatRateLimiter(config: Config, logger: Logger, clock: Clock): ChatRateLimiter {
+export function openChatRateLimiter(config: Config, logger: Logger, clock: Clock): Promise<ChatRateLimiter> {
   return openRateLimiter(config, logger, clock, { service: "chat", prefix: "caas:chat" });
 }
 

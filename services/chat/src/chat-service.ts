@@ -46,7 +46,12 @@ import type {
   UnblockUserRequest,
   ListBlockedUsersRequest,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import type { Clock, LogEvent, PageTokenCodec, RateLimiter, TenantPolicyLookup } from "@caas/shared";
+import type { Clock } from "@caas/shared/clock";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { PageTokenCodec } from "@caas/shared/page-token";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
+import { ProjectingLogWriter } from "./projections/apply.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
@@ -118,7 +123,9 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   constructor(deps: ChatServiceDeps) {
     const limits = { ...DEFAULT_LIMITS, ...deps.limits };
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, deps.onCommit, deps.policyFor);
+    // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
+    const writer = new ProjectingLogWriter(deps.stores, { events: deps.stores.events, conversations: deps.stores.conversations, ...(deps.onCommit ? { onCommit: deps.onCommit } : {}) });
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor);
     this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);

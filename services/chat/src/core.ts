@@ -1,20 +1,13 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import {
-  NotFoundError,
-  PermissionDeniedError,
-  principalKey,
-  scopeFromVerifiedClaims,
-  UnauthenticatedError,
-  type Clock,
-  type EventLogStore,
-  type LogEvent,
-  type PageTokenCodec,
-  type RateLimiter,
-  type TenantScope,
-  type TenantPolicyLookup,
-  defaultPolicyLookup,
-  DEFAULT_TENANT_RATE_FACTOR,
-} from "@caas/shared";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { EventLogStore } from "@caas/shared/eventing/log";
+import type { PageTokenCodec } from "@caas/shared/page-token";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import { type TenantPolicyLookup, defaultPolicyLookup } from "@caas/shared/identity/policy";
+import { DEFAULT_TENANT_RATE_FACTOR } from "@caas/shared/rate-limiting/rules";
 import { takeSend } from "./chat-rate-limiter.js";
 import type { LogWriter } from "./log-writer.js";
 import type { ConversationRecord, ConversationStore } from "./ports/conversation-store.js";
@@ -22,7 +15,6 @@ import type { MemberRecord, MemberStore } from "./ports/member-store.js";
 import type { InviteStore } from "./ports/invite-store.js";
 import type { MessageMarkStore } from "./ports/message-mark-store.js";
 import type { ReadStateStore } from "./ports/read-state-store.js";
-import { ProjectingLogWriter } from "./projections/apply.js";
 import type { MentionStore } from "./ports/mention-store.js";
 import type { BlockStore } from "./ports/block-store.js";
 import type { ModerationStore } from "./ports/moderation-store.js";
@@ -115,21 +107,17 @@ export type ReadAccess =
  * caller may not see is NOT_FOUND, exactly like an id that does not exist.
  */
 export class ChatCore {
-  readonly writer: LogWriter;
-
   constructor(
     readonly stores: CoreStores,
     readonly clock: Clock,
     readonly pageTokens: PageTokenCodec,
     readonly limits: ChatLimits,
     private readonly rateLimiter: RateLimiter,
-    onCommit?: (event: LogEvent) => void,
+    /** Appends events to the log; the service passes one that also applies the projections (projections/apply.ts). */
+    readonly writer: LogWriter,
     /** The tenant's ABAC policy (defaults plus its grants); see ops/authorize.ts. */
     readonly policyFor: TenantPolicyLookup = defaultPolicyLookup,
-  ) {
-    // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
-    this.writer = new ProjectingLogWriter(stores, { events: stores.events, conversations: stores.conversations, ...(onCommit ? { onCommit } : {}) });
-  }
+  ) {}
 
   /**
    * Counts one send of the caller against the user's and the tenant's `message.send` buckets

@@ -2,7 +2,15 @@ import { randomBytes } from "node:crypto";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
-import { bucketOf, CHAT_EVENTS, createPeerClient, createPeerServiceTokenSource, currentScope, OutboxRelay, PageTokenCodec, USER_STATE_EVENTS, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { bucketOf } from "@caas/shared/rate-limiting/rules";
+import { CHAT_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import { createPeerClient } from "@caas/shared/clients";
+import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
+import { currentScope } from "@caas/shared/context";
+import { OutboxRelay } from "@caas/shared/eventing/outbox-relay";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { ChatServiceImpl } from "./chat-service.js";
 import { openChatStoresForConfig, type ChatStores } from "./chat-stores.js";
 import { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
@@ -15,11 +23,6 @@ import type { MediaAttacher } from "./ports/media-attacher.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
 import { startMediaDetach } from "./media-detach.js";
 import type { RunningChatConsumer } from "./chat-consumer.js";
-
-export { ChatServiceImpl, type ChatServiceDeps } from "./chat-service.js";
-export { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.js";
-export { ChatInternalServiceImpl, type ChatInternalDeps } from "./chat-internal-service.js";
-export { openChatStores, openChatStoresForConfig, CHAT_DB_FILE, type ChatStores, type ChatBackend } from "./chat-stores.js";
 
 /** Name of the page token secret in the ChatStateStore. */
 const PAGE_TOKEN_SECRET = "page-token-secret";
@@ -37,7 +40,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
   const stores: ChatStores = await openChatStoresForConfig(config, logger, clock);
   let rate: ChatRateLimiter | undefined;
   try {
-    const limiter = (rate = openChatRateLimiter(config, logger, clock));
+    const limiter = (rate = await openChatRateLimiter(config, logger, clock));
     const secret = await stores.state.putIfAbsent(PAGE_TOKEN_SECRET, randomBytes(32).toString("base64url"), clock.nowMs());
     const correlations = new CommitCorrelations();
     const relay = new OutboxRelay({ store: stores.events, bus, topic: CHAT_EVENTS, toRecord: chatEventRecord(correlations), clock, logger });

@@ -1,5 +1,7 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { newId, type EventLogStore, type LogEvent, type LogHead, type TenantScope } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
+import type { EventLogStore, LogEvent, LogHead } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { buildEvent, decodeEvent, encodeEvent, summaryOf, type EventHeader } from "./domain/events.js";
 import type { ConversationStore, EventSummary } from "./ports/conversation-store.js";
 

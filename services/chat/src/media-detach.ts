@@ -1,5 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { scopeFromEvent, type EventBus, type Logger } from "@caas/shared";
+import { scopeFromEvent } from "@caas/shared/tenant-scope";
+import type { EventBus } from "@caas/shared/eventing/bus";
+import type { Logger } from "@caas/shared/logger";
 import { startChatConsumer, type RunningChatConsumer } from "./chat-consumer.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
 

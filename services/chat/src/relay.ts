@@ -1,7 +1,10 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
-import { CHAT_EVENTS, CORRELATION_HEADER, type BusRecord, type LogEvent } from "@caas/shared";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import type { BusRecord } from "@caas/shared/eventing/bus";
+import type { LogEvent } from "@caas/shared/eventing/log";
 
 /** How many commits' correlation ids an instance keeps for its relay (the newest win). */
 const REMEMBERED = 10_000;

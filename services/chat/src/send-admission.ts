@@ -1,4 +1,4 @@
-import { ResourceExhaustedError } from "@caas/shared";
+import { ResourceExhaustedError } from "@caas/shared/errors";
 
 /**
  * The bound on sends one chat instance works on at once. Past it a send is refused at once with

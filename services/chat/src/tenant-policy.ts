@@ -1,19 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
-import {
-  AUTH_EVENTS,
-  createPeerClient,
-  createPeerServiceTokenSource,
-  DEFAULT_POLICY,
-  withGrants,
-  type AuthzPolicy,
-  type Clock,
-  type Logger,
-  type RoleGrant,
-  type ServiceContext,
-  type Subscription,
-  type TenantPolicyLookup,
-} from "@caas/shared";
+import { AUTH_EVENTS } from "@caas/shared/eventing/topics";
+import { createPeerClient } from "@caas/shared/clients";
+import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
+import { DEFAULT_POLICY, withGrants, type AuthzPolicy, type RoleGrant, type TenantPolicyLookup } from "@caas/shared/identity/policy";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { Subscription } from "@caas/shared/eventing/bus";
 
 /** Reads a tenant's role grants from auth (AuthInternalService.GetTenantPolicy); undefined for an unknown tenant. */
 export type RoleGrantFetcher = (tenantId: string) => Promise<readonly RoleGrant[] | undefined>;

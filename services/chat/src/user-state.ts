@@ -7,7 +7,10 @@ import {
   UserStateEventEnvelopeSchema,
   type UserStateEventEnvelope,
 } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
-import { CORRELATION_HEADER, newId, type BusRecord, type USER_STATE_EVENTS } from "@caas/shared";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import { newId } from "@caas/shared/ids";
+import type { BusRecord } from "@caas/shared/eventing/bus";
+import type { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
 
 /** A record of `caas.chat.userstate.v1`. */
 export type UserStateRecord = BusRecord<typeof USER_STATE_EVENTS.schema>;

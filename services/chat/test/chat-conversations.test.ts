@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { ChatService, CreateConversationRequestSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MemberRole, MemberState } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { principalKey } from "@caas/shared";
+import { principalKey } from "@caas/shared/context";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectCode } from "./support/expect.js";
 import { sqliteWorld, type Tier1Client, type World } from "./support/harness.js";

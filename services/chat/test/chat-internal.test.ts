@@ -6,7 +6,7 @@ import { Code, type Client } from "@connectrpc/connect";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { newId } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registerChatRoutes } from "../src/routes.js";
 import { sqliteWorld, type Tier1Client, type World } from "./support/harness.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { scopeFromVerifiedClaims } from "@caas/shared";
+import { scopeFromVerifiedClaims } from "@caas/shared/tenant-scope";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openChatSqlite } from "../src/adapters/chat-sqlite.js";
 import { createSqliteMessageMarkStore } from "../src/adapters/message-mark-store-sqlite.js";

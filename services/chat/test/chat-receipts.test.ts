@@ -4,18 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import {
-  createLogger,
-  createMemoryRateLimiter,
-  createKafkaEventBus,
-  createSqliteEventBus,
-  FakeClock,
-  PageTokenCodec,
-  systemClock,
-  USER_STATE_EVENTS,
-  type EventBus,
-  type Subscription,
-} from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { createKafkaEventBus } from "@caas/shared/eventing/kafka";
+import { createSqliteEventBus } from "@caas/shared/eventing/sqlite";
+import { FakeClock, systemClock } from "@caas/shared/clock";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
 import { freshTenantScope, infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ChatServiceImpl } from "../src/chat-service.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { ConversationType, JoinPolicy } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { newId } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectCode } from "./support/expect.js";
 import { sqliteWorld, type Tier1Client, type World } from "./support/harness.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isId } from "@caas/shared";
+import { isId } from "@caas/shared/ids";
 import { canonicalJson, payloadHash, systemKey } from "../src/domain/events.js";
 import { MAX_MESSAGE_SEQ, messageIdFor, seqOfMessageId } from "../src/domain/message-ids.js";
 import { directKey, mayAddMembers, mayAddWithRole, mayChangeRole, mayRemove, maySend } from "../src/domain/rules.js";

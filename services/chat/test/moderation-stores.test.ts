@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { connectMongo } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
 import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ChatMongoDb } from "../src/adapters/chat-mongo.js";

@@ -2,17 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import {
-  CHAT_EVENTS,
-  createCorrelationInterceptor,
-  createLogger,
-  createSqliteEventBus,
-  loadConfig,
-  PeerDirectory,
-  systemClock,
-  type BusRecord,
-  type EventBus,
-} from "@caas/shared";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import { createCorrelationInterceptor } from "@caas/shared/interceptors/correlation";
+import { createLogger } from "@caas/shared/logger";
+import { createSqliteEventBus } from "@caas/shared/eventing/sqlite";
+import { loadConfig } from "@caas/shared/config";
+import { PeerDirectory } from "@caas/shared/clients";
+import { systemClock } from "@caas/shared/clock";
+import type { BusRecord, EventBus } from "@caas/shared/eventing/bus";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { createChatService } from "../src/index.js";

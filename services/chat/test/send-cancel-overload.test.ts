@@ -6,7 +6,8 @@ import { Code, ConnectError, createContextValues, createHandlerContext } from "@
 import { ChatService, SendMessageRequestSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { principalKey, toConnectError } from "@caas/shared";
+import { principalKey } from "@caas/shared/context";
+import { toConnectError } from "@caas/shared/errors";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sqliteWorld, userPrincipal, type World } from "./support/harness.js";
 

@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { connectMongo, FakeClock, toConnectError } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
+import { FakeClock } from "@caas/shared/clock";
+import { toConnectError } from "@caas/shared/errors";
 import { freshTenantScope, infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ChatBackend } from "../src/chat-stores.js";

@@ -1,4 +1,5 @@
-import { DEFAULT_POLICY, FakeClock, type RoleGrant } from "@caas/shared";
+import { DEFAULT_POLICY, type RoleGrant } from "@caas/shared/identity/policy";
+import { FakeClock } from "@caas/shared/clock";
 import { describe, expect, it } from "vitest";
 import { TenantPolicyCache } from "../src/tenant-policy.js";
 

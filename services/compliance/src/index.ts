@@ -1,4 +1,5 @@
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 
 /**
  * The compliance service owns the hash-chained audit log, GDPR export and erasure, retention and legal hold.

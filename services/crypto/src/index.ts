@@ -1,4 +1,5 @@
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 
 /**
  * The crypto service owns the E2EE key directory (device keys, signed and one-time prekeys) and at-rest key management.

@@ -1,7 +1,7 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import { cors } from "@connectrpc/connect";
-import { CORRELATION_HEADER } from "@caas/shared";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
 
 type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;

@@ -1,12 +1,8 @@
-import {
-  ResourceExhaustedError,
-  scopeFromVerifiedClaims,
-  tenantRule,
-  type Principal,
-  type RateLimitAction,
-  type RateLimitConfig,
-  type RateLimiter,
-} from "@caas/shared";
+import { ResourceExhaustedError } from "@caas/shared/errors";
+import { scopeFromVerifiedClaims } from "@caas/shared/tenant-scope";
+import { tenantRule, type RateLimitAction, type RateLimitConfig } from "@caas/shared/rate-limiting/rules";
+import type { Principal } from "@caas/shared/context";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
 
 /**
  * The gateway's per-user and per-tenant limits (DESIGN "Rate limits per user and per tenant per

@@ -1,4 +1,5 @@
-import { looksLikeJwt, type PrincipalResolver } from "@caas/shared";
+import { looksLikeJwt } from "@caas/shared/identity/principal-resolver";
+import type { PrincipalResolver } from "@caas/shared/interceptors/principal";
 
 const BEARER = /^Bearer +(\S+)$/i;
 

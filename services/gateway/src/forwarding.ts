@@ -7,7 +7,8 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
-import { createPeerClient, type PeerDirectory, type ServiceName } from "@caas/shared";
+import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
+import type { ServiceName } from "@caas/shared/config";
 
 /**
  * The public services the gateway exposes, and which service owns each. Internal services

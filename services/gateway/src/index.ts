@@ -1,5 +1,9 @@
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import { createMeshPrincipalResolver, openRateLimiter, principalKey, type ServiceContext, type ServiceDefinition } from "@caas/shared";
+import { createMeshPrincipalResolver } from "@caas/shared/identity/mesh-resolver";
+import { openRateLimiter } from "@caas/shared/rate-limiting/select";
+import { principalKey } from "@caas/shared/context";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { createOriginPolicy } from "./cors.js";
 import { createEdgePrincipalResolver } from "./edge-resolver.js";
 import { EdgeRateLimits } from "./edge-rate-limits.js";
@@ -31,7 +35,7 @@ export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limi
  * under the same Origin allowlist (ADR 0055). With CAAS_DEMO=1 (embedded mode) it also serves the
  * web chat demo at /demo.
  */
-export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
+export async function createGatewayService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
   const platform = new PlatformServiceImpl({
     probes,
@@ -40,7 +44,7 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
     mode: ctx.config.mode,
     version: ctx.config.version,
   });
-  const rate = openRateLimiter(ctx.config, ctx.logger, ctx.clock, {
+  const rate = await openRateLimiter(ctx.config, ctx.logger, ctx.clock, {
     service: "gateway",
     prefix: "caas:gateway",
     redisUrl: ctx.config.cluster.redisGatewayUrl,

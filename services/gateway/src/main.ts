@@ -1,4 +1,4 @@
-import { runStandalone } from "@caas/shared";
+import { runStandalone } from "@caas/shared/service-runtime";
 import { createGatewayService } from "./index.js";
 
 await runStandalone("gateway", createGatewayService);

@@ -10,7 +10,9 @@ import {
   type ServiceStatus,
 } from "@caas/gen/caas/gateway/v1/platform_pb.js";
 import type { ProbeCollector } from "./probe-collector.js";
-import { createPeerClient, SERVICE_NAMES, type Clock, type PeerDirectory, type RunMode } from "@caas/shared";
+import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
+import { SERVICE_NAMES, type RunMode } from "@caas/shared/config";
+import type { Clock } from "@caas/shared/clock";
 
 export interface PlatformServiceDeps {
   peers: PeerDirectory;

@@ -1,15 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { PlatformProbeEnvelopeSchema } from "@caas/gen/caas/events/v1/platform_events_pb.js";
-import {
-  CORRELATION_HEADER,
-  currentScope,
-  newId,
-  PLATFORM_PROBES,
-  type Clock,
-  type EventBus,
-  type Subscription,
-} from "@caas/shared";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import { currentScope } from "@caas/shared/context";
+import { newId } from "@caas/shared/ids";
+import { PLATFORM_PROBES } from "@caas/shared/eventing/topics";
+import type { Clock } from "@caas/shared/clock";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
 
 /** One instance's answer to a probe. */
 export interface ProbeAnswerRecord {

@@ -1,5 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { RateLimitAction } from "@caas/shared";
+import type { RateLimitAction } from "@caas/shared/rate-limiting/rules";
 
 /**
  * Which rate-limit action each public RPC counts against, by fully-qualified method name

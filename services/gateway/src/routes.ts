@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { PlatformService } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import type { PeerDirectory } from "@caas/shared";
+import type { PeerDirectory } from "@caas/shared/clients";
 import { createForwarder, PUBLIC_SERVICES, type ForwardGuard } from "./forwarding.js";
 import type { PlatformServiceImpl } from "./platform-service.js";
 

@@ -2,7 +2,8 @@ import type http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { Logger, PeerDirectory } from "@caas/shared";
+import type { Logger } from "@caas/shared/logger";
+import type { PeerDirectory } from "@caas/shared/clients";
 import type { OriginPolicy } from "./cors.js";
 
 /** The realtime WebSocket path, the same on the gateway as on a socket instance. */

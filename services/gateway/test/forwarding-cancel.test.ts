@@ -4,7 +4,9 @@ import { Code, ConnectError, createClient, type HandlerContext } from "@connectr
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { createCorrelationInterceptor, createLogger, PeerDirectory } from "@caas/shared";
+import { createCorrelationInterceptor } from "@caas/shared/interceptors/correlation";
+import { createLogger } from "@caas/shared/logger";
+import { PeerDirectory } from "@caas/shared/clients";
 import { createForwarder } from "../src/index.js";
 
 /** What the owner saw of one forwarded call. */

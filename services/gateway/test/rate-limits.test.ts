@@ -2,18 +2,17 @@ import { create } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { RealtimeService, SendRequestSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
-import {
-  createMemoryRateLimiter,
-  createRedisClient,
-  createRedisRateLimiter,
-  DEFAULT_RATE_LIMITS,
-  FakeClock,
-  ResourceExhaustedError,
-  type Principal,
-  type RateLimitConfig,
-} from "@caas/shared";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { createRedisClient } from "@caas/shared/redis";
+import { createRedisRateLimiter } from "@caas/shared/rate-limiting/redis";
+import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from "@caas/shared/rate-limiting/rules";
+import { FakeClock } from "@caas/shared/clock";
+import { ResourceExhaustedError } from "@caas/shared/errors";
+import type { Principal } from "@caas/shared/context";
 import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
-import { actionOf, EdgeRateLimits, METHOD_ACTIONS, OWNER_COUNTED, PUBLIC_SERVICES } from "../src/index.js";
+import { EdgeRateLimits } from "../src/edge-rate-limits.js";
+import { PUBLIC_SERVICES } from "../src/forwarding.js";
+import { actionOf, METHOD_ACTIONS, OWNER_COUNTED } from "../src/rate-limit-actions.js";
 
 const method = (service: { methods: { name: string }[] }, name: string) => service.methods.find((m) => m.name === name)! as never;
 const user = (tenantId: string, userId: string): Principal => ({ kind: "user", tenantId, userId, sessionId: "s", deviceId: "d", scopes: [], roles: [] });

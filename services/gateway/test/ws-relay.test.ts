@@ -3,7 +3,8 @@ import http from "node:http";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { createLogger, PeerDirectory } from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { PeerDirectory } from "@caas/shared/clients";
 import { createOriginPolicy, createWsRelay } from "../src/index.js";
 
 const ALLOWED = "https://app.example.test";

@@ -1,6 +1,8 @@
 import type { CheckAccessRequest, CheckAccessResponse } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
-import { createPeerClient, createPeerServiceTokenSource, type Clock, type PeerDirectory } from "@caas/shared";
+import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
+import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
+import type { Clock } from "@caas/shared/clock";
 import type { ConversationAccess } from "./ports/conversation-access.js";
 
 /** One ChatInternalService.CheckAccess call, however it reaches chat (over the mesh, or in-process in tests). */

@@ -1,6 +1,7 @@
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import type { ServiceContext, ServiceDefinition } from "@caas/shared";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { checkAccessOverMesh, createChatConversationAccess } from "./chat-access.js";
 import { openMediaBlobsForConfig } from "./media-blobs.js";
 import type { MediaDeps } from "./media-core.js";
@@ -8,18 +9,6 @@ import { createMediaImpls } from "./media-impls.js";
 import { openMediaStoreForConfig } from "./media-stores.js";
 import { DEFAULT_SWEEP_GRACE_MS, MediaSweeper } from "./media-sweeper.js";
 import { registerMediaRoutes } from "./routes.js";
-
-export { createMediaImpls, type MediaImpls } from "./media-impls.js";
-export { blobKeyOf, readyBlobKeyOf, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
-export { MediaSweeper, DEFAULT_SWEEP_GRACE_MS, type MediaSweeperOptions, type SweepResult } from "./media-sweeper.js";
-export { MediaServiceImpl, mediaCallerOf } from "./media-service.js";
-export { MediaInternalServiceImpl } from "./media-internal-service.js";
-export { registerMediaRoutes } from "./routes.js";
-export { createChatConversationAccess, checkAccessOverMesh, type CheckAccessCall } from "./chat-access.js";
-export { openMediaStore, openMediaStoreForConfig, MEDIA_DB_FILE, type MediaBackend } from "./media-stores.js";
-export { openMediaBlobsForConfig, BLOB_PATH, type MediaBlobs } from "./media-blobs.js";
-export type { MediaStore, MediaRecord, MediaStateKind, UploadToSweep } from "./ports/media-store.js";
-export type { ConversationAccess } from "./ports/conversation-access.js";
 
 /**
  * The media service: presigned uploads and downloads (MediaService), attachment links for chat

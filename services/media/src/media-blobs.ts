@@ -1,17 +1,14 @@
 import { createHmac } from "node:crypto";
 import type http from "node:http";
 import { join } from "node:path";
-import {
-  createFsBlobHttpHandler,
-  createFsBlobStore,
-  createS3BlobStore,
-  UnavailableError,
-  type BlobStore,
-  type Clock,
-  type Config,
-  type HttpRoute,
-  type Logger,
-} from "@caas/shared";
+import { createFsBlobHttpHandler } from "./adapters/blob-store-fs-http.js";
+import { createFsBlobStore } from "./adapters/blob-store-fs.js";
+import { UnavailableError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { Config } from "@caas/shared/config";
+import type { HttpRoute } from "@caas/shared/server/service-host";
+import type { Logger } from "@caas/shared/logger";
+import type { BlobStore } from "./ports/blob-store.js";
 
 /** Path of the embedded blob endpoint on media's own listener. */
 export const BLOB_PATH = "/blobs/";
@@ -82,6 +79,8 @@ export async function openMediaBlobsForConfig(opts: { config: Config; logger: Lo
         throw new Error("the media service needs CAAS_S3_ENDPOINT, CAAS_S3_ACCESS_KEY and CAAS_S3_SECRET_KEY in cluster mode");
       }
       const publicEndpoint = c.s3PublicEndpoint;
+      // Loaded here, not at import: the embedded mode never needs the minio client.
+      const { createS3BlobStore } = await import("./adapters/blob-store-s3.js");
       const store = await createS3BlobStore({
         endpoint: c.s3Endpoint,
         ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),

@@ -1,11 +1,8 @@
 import { createHash } from "node:crypto";
-import {
-  FailedPreconditionError,
-  NotFoundError,
-  type BlobStore,
-  type Clock,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import type { BlobStore } from "./ports/blob-store.js";
 import { MAX_ACCESS_BATCH, type ConversationAccess } from "./ports/conversation-access.js";
 import type { MediaRecord, MediaStore } from "./ports/media-store.js";
 

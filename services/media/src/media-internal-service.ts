@@ -9,15 +9,9 @@ import {
   type DetachMediaResponse,
   type MediaInternalService,
 } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
-import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  PermissionDeniedError,
-  principalKey,
-  scopeForAdmin,
-  UnauthenticatedError,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { MEDIA_RESOURCE, mediaNotFound, type MediaDeps } from "./media-core.js";
 import { mediaView } from "./views.js";
 

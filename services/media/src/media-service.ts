@@ -20,17 +20,11 @@ import {
   type GetMediaResponse,
   type MediaService,
 } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import {
-  checkBlobContentType,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  newId,
-  PermissionDeniedError,
-  principalKey,
-  scopeFromVerifiedClaims,
-  UnauthenticatedError,
-  type TenantScope,
-} from "@caas/shared";
+import { checkBlobContentType } from "./ports/blob-store.js";
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import { principalKey } from "@caas/shared/context";
+import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import { completeUpload, DEFAULT_UPLOAD_EXPIRY_SECONDS, mediaNotFound, readableMedia, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import type { MediaRecord } from "./ports/media-store.js";
 import { mediaView } from "./views.js";

@@ -1,4 +1,6 @@
-import { NotFoundError, scopeForAdmin, type Logger } from "@caas/shared";
+import { NotFoundError } from "@caas/shared/errors";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import type { Logger } from "@caas/shared/logger";
 import { DEFAULT_UPLOAD_EXPIRY_SECONDS, readyBlobKeyOf, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import type { UploadToSweep } from "./ports/media-store.js";
 

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from "@caas/shared";
+import { ConfigError, loadConfig } from "@caas/shared/config";
 import { describe, expect, it } from "vitest";
 
 describe("media configuration", () => {

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { ensureDemo } from "@caas/gateway";
-import { createLogger, startConfig } from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { startConfig } from "@caas/shared/config-check";
 import { startEmbeddedPlatform } from "./platform.js";
 
 // Validated before anything opens; `--check-config` prints the settings and exits here.

@@ -5,25 +5,16 @@ import { createCryptoService } from "@caas/crypto";
 import { createGatewayService } from "@caas/gateway";
 import { createMediaService } from "@caas/media";
 import { createSearchService } from "@caas/search";
-import {
-  createEventBusForConfig,
-  createMeshJwtVerifier,
-  createMeshPrincipalResolver,
-  loadServiceSecretRoot,
-  createLogger,
-  PeerDirectory,
-  RevocationSet,
-  SERVICE_NAMES,
-  startRevocationFeed,
-  startServiceHost,
-  systemClock,
-  type Clock,
-  type Config,
-  type Logger,
-  type RunningService,
-  type ServiceFactory,
-  type ServiceName,
-} from "@caas/shared";
+import { createEventBusForConfig } from "@caas/shared/eventing/select";
+import { createMeshJwtVerifier, createMeshPrincipalResolver } from "@caas/shared/identity/mesh-resolver";
+import { loadServiceSecretRoot } from "@caas/shared/identity/service-tokens";
+import { createLogger, type Logger } from "@caas/shared/logger";
+import { PeerDirectory } from "@caas/shared/clients";
+import { RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
+import { SERVICE_NAMES, type Config, type ServiceName } from "@caas/shared/config";
+import { startServiceHost, type RunningService } from "@caas/shared/server/service-host";
+import { systemClock, type Clock } from "@caas/shared/clock";
+import type { ServiceFactory } from "@caas/shared/service-runtime";
 import { createSocketService } from "@caas/socket";
 import type { DestinationStream } from "pino";
 

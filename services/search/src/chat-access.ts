@@ -1,6 +1,8 @@
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { createPeerClient, createPeerServiceTokenSource, type Clock, type PeerDirectory } from "@caas/shared";
+import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
+import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
+import type { Clock } from "@caas/shared/clock";
 import type { Client } from "@connectrpc/connect";
 import type { ConversationAccess } from "./ports/conversation-access.js";
 

@@ -1,17 +1,13 @@
 import { createHmac } from "node:crypto";
 import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
-import {
-  AUTH_EVENTS,
-  CHAT_EVENTS,
-  createMemoryPositionStore,
-  openRateLimiter,
-  PageTokenCodec,
-  USER_STATE_EVENTS,
-  type ServiceContext,
-  type ServiceDefinition,
-  type Subscription,
-} from "@caas/shared";
+import { AUTH_EVENTS, CHAT_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import { createMemoryPositionStore } from "@caas/shared/eventing/sequenced-consumer";
+import { openRateLimiter } from "@caas/shared/rate-limiting/select";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
+import type { Subscription } from "@caas/shared/eventing/bus";
 import { chatInternalOverMesh, createChatConversationAccess, syncFromChat } from "./chat-access.js";
 import { MessageIndexer } from "./message-indexer.js";
 import { registerSearchRoutes } from "./routes.js";
@@ -44,7 +40,7 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
   // Every instance derives the same page-token key, so a page from one continues on another.
   const pageTokens = new PageTokenCodec(createHmac("sha256", serviceSecret).update("caas search page tokens").digest());
   const stores = await openSearchStores(config, logger, clock, pageTokens);
-  const rate = openRateLimiter(config, logger, clock, { service: "search", prefix: "caas:search" });
+  const rate = await openRateLimiter(config, logger, clock, { service: "search", prefix: "caas:search" });
   const chat = chatInternalOverMesh({ peers, serviceSecret, clock });
   const cache = new SearchCache(stores.cache, createChatConversationAccess(chat));
   const rule = config.rateLimits.perUser.search;

@@ -1,4 +1,4 @@
-import { runStandalone } from "@caas/shared";
+import { runStandalone } from "@caas/shared/service-runtime";
 import { createSearchService } from "./index.js";
 
 await runStandalone("search", createSearchService);

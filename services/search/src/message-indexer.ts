@@ -1,7 +1,10 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ChatEventEnvelope } from "@caas/gen/caas/events/v1/chat_events_pb.js";
-import { scopeFromEvent, SequencedConsumer, systemClock, type Clock, type ConsumeOutcome, type Logger, type PositionStore, type TenantScope } from "@caas/shared";
+import { scopeFromEvent, type TenantScope } from "@caas/shared/tenant-scope";
+import { SequencedConsumer, type ConsumeOutcome, type PositionStore } from "@caas/shared/eventing/sequenced-consumer";
+import { systemClock, type Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import type { SearchDocument, SearchIndex } from "./ports/search-index.js";
 import type { SearchCache } from "./search-cache.js";
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Cache } from "./ports/cache.js";
 import type { ConversationAccess, ReadableConversation } from "./ports/conversation-access.js";
 

@@ -10,7 +10,9 @@ import {
   type ReindexResponse,
   type SearchInternalService,
 } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
-import { PermissionDeniedError, principalKey, UnauthenticatedError, type Clock } from "@caas/shared";
+import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import type { Clock } from "@caas/shared/clock";
 import type { ChatInternalCalls } from "./chat-access.js";
 import type { MessageIndexer } from "./message-indexer.js";
 

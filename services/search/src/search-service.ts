@@ -16,17 +16,11 @@ import {
   type SearchUsersRequest,
   type SearchUsersResponse,
 } from "@caas/gen/caas/search/v1/search_service_pb.js";
-import {
-  InvalidArgumentError,
-  PermissionDeniedError,
-  principalKey,
-  ResourceExhaustedError,
-  scopeFromVerifiedClaims,
-  UnauthenticatedError,
-  type PageTokenCodec,
-  type RateLimiter,
-  type TenantScope,
-} from "@caas/shared";
+import { InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
+import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
+import type { PageTokenCodec } from "@caas/shared/page-token";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
 import { pageSizeOf, prefixMatch, queryWords } from "./domain/query.js";
 import { SEARCH_MAX_CONVERSATION_IDS, type SearchIndex } from "./ports/search-index.js";
 import type { SearchCache } from "./search-cache.js";

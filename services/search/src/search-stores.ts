@@ -1,6 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { connectMongo, createRedisClient, openSqliteDatabase, type Clock, type Config, type Logger, type PageTokenCodec } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
+import { createRedisClient } from "@caas/shared/redis";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
+import type { Clock } from "@caas/shared/clock";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import type { PageTokenCodec } from "@caas/shared/page-token";
 import { createMemoryCache } from "./adapters/cache-memory.js";
 import { createRedisCache } from "./adapters/cache-redis.js";
 import { createElasticsearchSearchIndex } from "./adapters/search-index-elasticsearch.js";

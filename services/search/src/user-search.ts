@@ -3,7 +3,9 @@ import { SearchUsersResponseSchema, UserHitSchema, type SearchUsersRequest, type
 import type { AuthEventEnvelope } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { UserStatus } from "@caas/gen/caas/auth/v1/user_pb.js";
-import { InvalidArgumentError, scopeFromEvent, type PageTokenCodec, type TenantScope } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { scopeFromEvent, type TenantScope } from "@caas/shared/tenant-scope";
+import type { PageTokenCodec } from "@caas/shared/page-token";
 import { foldForMatch, pageSizeOf, queryWords } from "./domain/query.js";
 import type { DirectoryKey, UserDirectory } from "./ports/user-directory.js";
 

@@ -1,4 +1,5 @@
-import { FakeClock, createRedisClient } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { createRedisClient } from "@caas/shared/redis";
 import { createMemoryCache } from "../src/adapters/cache-memory.js";
 import { createRedisCache } from "../src/adapters/cache-redis.js";
 import { freshTenantScope } from "@caas/shared/testing";

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectMongo, openSqliteDatabase } from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
 import { RUN_PREFIX, infraEnv, twoMongoInstances } from "@caas/shared/testing";
 import { afterAll, describe } from "vitest";
 import { createMongoUserDirectory, migrateDirectoryMongo, type DirectoryMongoDb } from "../src/adapters/user-directory-mongo.js";

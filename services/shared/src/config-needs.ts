@@ -1,4 +1,4 @@
-import type { Config, ServiceName } from "./config.js";
+import type { Config, ServiceName } from "./config-types.js";
 
 /** One setting a service cannot run without in cluster mode, and what it is for. */
 export interface ClusterNeed {
@@ -49,7 +49,14 @@ export const CLUSTER_NEEDS: Record<ServiceName, readonly ClusterNeed[]> = {
     AUTH,
     peer("chat", "who may read attached media"),
   ],
-  search: [need("CAAS_ELASTICSEARCH_URL", "the search index", (c) => c.cluster.elasticsearchUrl), SERVICE_SECRET, AUTH],
+  search: [
+    need("CAAS_ELASTICSEARCH_URL", "the message index", (c) => c.cluster.elasticsearchUrl),
+    need("CAAS_MONGO_URL", "the user directory", (c) => c.cluster.mongoUrl),
+    need("CAAS_REDIS_URL", "access and result caches shared by every instance", (c) => c.cluster.redisUrl),
+    SERVICE_SECRET,
+    AUTH,
+    peer("chat", "who may read which conversations, and gap fills of the event log"),
+  ],
   compliance: [SERVICE_SECRET, AUTH],
   crypto: [SERVICE_SECRET, AUTH],
   gateway: [

@@ -3,147 +3,29 @@ import { resolve } from "node:path";
 import { kafkaBrokersProblem, maskSecrets, mongoUrlProblem, s3EndpointProblem, urlProblem } from "./config-addresses.js";
 import { clusterNeedProblems } from "./config-needs.js";
 import { DEFAULT_TENANT_RATE_FACTOR, parseRateLimits, type RateLimitConfig } from "./rate-limits.js";
+import {
+  DEFAULT_PORTS,
+  MIN_ADMIN_TOKEN_LENGTH,
+  SERVICE_NAMES,
+  type ClusterEndpoints,
+  type Config,
+  type Limits,
+  type MediaConfig,
+  type RunMode,
+  type ServiceName,
+} from "./config-types.js";
 
-/** The services of the mesh, in the order the platform starts them. */
-export const SERVICE_NAMES = [
-  "auth",
-  "chat",
-  "socket",
-  "media",
-  "search",
-  "compliance",
-  "crypto",
-  "gateway",
-] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
-
-/** Default ports (DESIGN.md); each is configurable and 0 means "pick a free port". */
-export const DEFAULT_PORTS: Record<ServiceName, number> = {
-  gateway: 3000,
-  socket: 3002,
-  chat: 3004,
-  media: 3005,
-  search: 3006,
-  auth: 3007,
-  compliance: 3008,
-  crypto: 3009,
-};
-
-export type RunMode = "embedded" | "cluster";
-
-/** Addresses of the real engines used in cluster mode (all optional until a store needs one). */
-export interface ClusterEndpoints {
-  mongoUrl?: string;
-  mongoDb: string;
-  kafkaBrokers: string[];
-  /** Prepended to every topic and consumer group (several deployments or test runs on one Kafka). */
-  kafkaPrefix: string;
-  /** Replication factor of topics the platform creates (3 in docker-compose). */
-  kafkaReplicationFactor: number;
-  schemaRegistryUrl?: string;
-  redisUrl?: string;
-  /** Redis split by purpose (CAAS_REDIS_<PURPOSE>_URL); each falls back to redisUrl when unset. */
-  redisGatewayUrl?: string;
-  redisSocketUrl?: string;
-  redisComplianceUrl?: string;
-  redisCryptoUrl?: string;
-  elasticsearchUrl?: string;
-  /** Starts the search service's Elasticsearch index and template names (CAAS_ELASTICSEARCH_INDEX_PREFIX, default `caas-`). */
-  elasticsearchIndexPrefix: string;
-  s3Endpoint?: string;
-  /** The S3 address clients use for presigned uploads and downloads, when not s3Endpoint (CAAS_S3_PUBLIC_ENDPOINT). */
-  s3PublicEndpoint?: string;
-  s3AccessKey?: string;
-  s3SecretKey?: string;
-  s3Bucket: string;
-  s3Region: string;
-}
-
-export interface Limits {
-  /** Largest request message a service accepts (Connect readMaxBytes). */
-  readMaxBytes: number;
-  /** Largest response message a service sends (Connect writeMaxBytes). */
-  writeMaxBytes: number;
-  /** Largest WebSocket frame the socket service accepts. */
-  wsMaxPayload: number;
-  /** Realtime: open connections per user (cluster-wide, counted in the Presence port). */
-  realtimeMaxConnectionsPerUser: number;
-  /** Realtime: send frames a connection may have outstanding (not yet acknowledged). */
-  realtimeMaxInflightSends: number;
-  /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
-  realtimeCheckpointMs: number;
-  /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */
-  realtimeCheckpointsPerSec: number;
-  /** Sends one chat instance works on at once; more are refused RESOURCE_EXHAUSTED with a retry delay. */
-  chatMaxPendingSends: number;
-}
-
-/** The media service's settings (README "Configuration"). */
-export interface MediaConfig {
-  /** The largest upload CreateUpload accepts, in bytes (CAAS_MEDIA_MAX_BYTES). */
-  maxUploadBytes: number;
-  /**
-   * Embedded mode: the absolute URL clients reach media's blob endpoint at (CAAS_MEDIA_PUBLIC_URL,
-   * e.g. `https://chat.example.com/blobs`, its path always /blobs: a proxy forwards it unchanged to
-   * media's listener); unset, `<media's bound address>/blobs`.
-   */
-  publicUrl?: string;
-  /**
-   * How often the media service sweeps abandoned uploads (CAAS_MEDIA_SWEEP_INTERVAL_MS, default
-   * one minute; 0 turns the sweeper off).
-   */
-  sweepIntervalMs: number;
-}
-
-export interface Config {
-  mode: RunMode;
-  /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
-  host: string;
-  /** Root of embedded-mode data (one SQLite file per service, blobs). */
-  dataDir: string;
-  logLevel: string;
-  /** Names this process in logs and platform status (e.g. chat-1). */
-  instanceId: string;
-  ports: Record<ServiceName, number>;
-  /** Peer base URLs per service. Empty in embedded mode until listeners bind. */
-  peers: Record<ServiceName, string[]>;
-  limits: Limits;
-  /** How long shutdown waits for in-flight calls and streams before closing them. */
-  shutdownGraceMs: number;
-  cluster: ClusterEndpoints;
-  media: MediaConfig;
-  /** Per-user and per-tenant rate limits by action (CAAS_RATE_LIMITS, CAAS_RATE_LIMIT_TENANT_FACTOR). */
-  rateLimits: RateLimitConfig;
-  /**
-   * The service-secret root (CAAS_SERVICE_SECRET, at least 32 characters) when set; embedded mode
-   * generates one otherwise (loadServiceSecretRoot).
-   */
-  serviceSecret?: string;
-  /**
-   * The platform-admin credential (CAAS_ADMIN_TOKEN, at least 32 characters) when the operator
-   * supplies it; otherwise auth generates one at first start (ADR 0012).
-   */
-  adminToken?: string;
-  /**
-   * Browser origins (scheme://host[:port]) allowed to call the gateway cross-origin and to open
-   * its /ws (CAAS_CORS_ORIGINS, comma-separated; default none).
-   */
-  corsOrigins: string[];
-  /**
-   * Embedded mode: serve the web chat demo at /demo on the gateway and create its demo tenant and
-   * users at start (CAAS_DEMO=1, or `npm start -- --demo`; default off, refused in cluster mode).
-   */
-  demo: boolean;
-  version: string;
-  /**
-   * CAAS_CHECK_CONFIG=1 (or the `--check-config` flag): validate, print the resolved settings with
-   * secrets masked and exit without opening a connection (config-check.ts).
-   */
-  checkOnly: boolean;
-}
-
-/** CAAS_ADMIN_TOKEN must be at least this long (the auth service hashes it; nothing is stored). */
-export const MIN_ADMIN_TOKEN_LENGTH = 32;
+export {
+  DEFAULT_PORTS,
+  MIN_ADMIN_TOKEN_LENGTH,
+  SERVICE_NAMES,
+  type ClusterEndpoints,
+  type Config,
+  type Limits,
+  type MediaConfig,
+  type RunMode,
+  type ServiceName,
+} from "./config-types.js";
 
 /** Thrown at start-up with every problem found, so an operator fixes them in one go. */
 export class ConfigError extends Error {

@@ -1,6 +1,4 @@
 import { createMemoryRateLimiter } from "./adapters/rate-limiter-memory.js";
-import { createRedisRateLimiter } from "./adapters/rate-limiter-redis.js";
-import { createRedisClient } from "./adapters/redis-client.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -26,7 +24,7 @@ export interface OpenRateLimiterOptions {
  * buckets in this process (one process serves every call); cluster shares them in Redis, so every
  * instance of the service counts against the same buckets. The choice is logged.
  */
-export function openRateLimiter(config: Config, logger: Logger, clock: Clock, opts: OpenRateLimiterOptions): OpenedRateLimiter {
+export async function openRateLimiter(config: Config, logger: Logger, clock: Clock, opts: OpenRateLimiterOptions): Promise<OpenedRateLimiter> {
   switch (config.mode) {
     case "embedded":
       logger.info({ adapter: "memory" }, `${opts.service} rate limiter opened`);
@@ -34,6 +32,8 @@ export function openRateLimiter(config: Config, logger: Logger, clock: Clock, op
     case "cluster": {
       const url = opts.redisUrl ?? config.cluster.redisUrl;
       if (!url) throw new Error(`the ${opts.service} service needs CAAS_REDIS_URL in cluster mode (rate limits)`);
+      // Loaded here, not at import: the embedded mode never needs ioredis.
+      const [{ createRedisClient }, { createRedisRateLimiter }] = await Promise.all([import("./adapters/redis-client.js"), import("./adapters/rate-limiter-redis.js")]);
       const redis = createRedisClient(url, {
         connectionName: `${config.instanceId}-${opts.service}-ratelimit`,
         onError: (err) => logger.warn({ err }, `${opts.service} rate limiter Redis connection error`),

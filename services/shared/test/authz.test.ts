@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  ACTIONS,
-  authorize,
-  DEFAULT_POLICY,
-  enforce,
-  FailedPreconditionError,
-  NotFoundError,
-  PermissionDeniedError,
-  withGrants,
-  type Action,
-  type ConversationRole,
-  type DenyCode,
-  type ResourceAttributes,
-  type Subject,
-} from "../src/index.js";
+import { ACTIONS, authorize, DEFAULT_POLICY, withGrants, type Action, type ConversationRole, type DenyCode, type ResourceAttributes, type Subject } from "@caas/shared/identity/policy";
+import { enforce } from "@caas/shared/identity/enforce";
+import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
 
 const user: Subject = { tenantId: "t1", userId: "u1", tenantRoles: ["user"] };
 const moderator: Subject = { ...user, tenantRoles: ["moderator"] };

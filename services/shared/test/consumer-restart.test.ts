@@ -3,27 +3,18 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
-import {
-  CHAT_EVENTS,
-  connectMongo,
-  createKafkaEventBus,
-  createLogger,
-  createMongoEventLogStore,
-  createRedisClient,
-  defineScript,
-  newId,
-  OutboxRelay,
-  SequencedConsumer,
-  systemClock,
-  type BusRecord,
-  type ConsumeOutcome,
-  type EventBus,
-  type EventLogStore,
-  type LogEvent,
-  type PositionStore,
-  type RedisClient,
-  type Subscription,
-} from "@caas/shared";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import { connectMongo } from "@caas/shared/mongo";
+import { createKafkaEventBus } from "@caas/shared/eventing/kafka";
+import { createLogger } from "@caas/shared/logger";
+import { createMongoEventLogStore } from "@caas/shared/eventing/log-mongo";
+import { createRedisClient, defineScript, type RedisClient } from "@caas/shared/redis";
+import { newId } from "@caas/shared/ids";
+import { OutboxRelay } from "@caas/shared/eventing/outbox-relay";
+import { SequencedConsumer, type ConsumeOutcome, type PositionStore } from "@caas/shared/eventing/sequenced-consumer";
+import { systemClock } from "@caas/shared/clock";
+import type { BusRecord, EventBus, Subscription } from "@caas/shared/eventing/bus";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
 import { freshTenantScope, infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { cleanUp, redisPrefix } from "./redis-support.js";
 

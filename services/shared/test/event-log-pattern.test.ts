@@ -6,25 +6,20 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
-import {
-  connectMongo,
-  createKafkaEventBus,
-  createMongoEventLogStore,
-  createSqliteEventBus,
-  createSqliteEventLogStore,
-  createLogger,
-  createMemoryPositionStore,
-  CHAT_EVENTS,
-  newId,
-  OutboxRelay,
-  SequencedConsumer,
-  systemClock,
-  type BusRecord,
-  type EventBus,
-  type EventLogStore,
-  type LogEvent,
-  type TenantScope,
-} from "@caas/shared";
+import { connectMongo } from "@caas/shared/mongo";
+import { createKafkaEventBus } from "@caas/shared/eventing/kafka";
+import { createMongoEventLogStore } from "@caas/shared/eventing/log-mongo";
+import { createSqliteEventBus } from "@caas/shared/eventing/sqlite";
+import { createSqliteEventLogStore } from "@caas/shared/eventing/log-sqlite";
+import { createLogger } from "@caas/shared/logger";
+import { createMemoryPositionStore, SequencedConsumer } from "@caas/shared/eventing/sequenced-consumer";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import { newId } from "@caas/shared/ids";
+import { OutboxRelay } from "@caas/shared/eventing/outbox-relay";
+import { systemClock } from "@caas/shared/clock";
+import type { BusRecord, EventBus } from "@caas/shared/eventing/bus";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope, infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 
 const logger = createLogger({ service: "test", instance: "t", level: "silent" });

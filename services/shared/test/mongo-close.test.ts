@@ -1,5 +1,6 @@
 import { MongoNetworkError, MongoServerError } from "mongodb";
-import { connectMongo, isTransientMongoError, UnavailableError, type MongoConnection } from "@caas/shared";
+import { connectMongo, isTransientMongoError, type MongoConnection } from "@caas/shared/mongo";
+import { UnavailableError } from "@caas/shared/errors";
 import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

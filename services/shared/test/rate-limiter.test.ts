@@ -1,4 +1,7 @@
-import { FakeClock, createMemoryRateLimiter, createRedisClient, createRedisRateLimiter } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { createRedisClient } from "@caas/shared/redis";
+import { createRedisRateLimiter } from "@caas/shared/rate-limiting/redis";
 import { afterAll, describe } from "vitest";
 import { fakeTime, realTime } from "./contract/harness.js";
 import { rateLimiterContract } from "./contract/rate-limiter.contract.js";

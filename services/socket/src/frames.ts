@@ -9,7 +9,7 @@ import {
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { FieldPathElementSchema, FieldPathSchema, ViolationSchema, ViolationsSchema, type Violations } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { ResourceExhaustedError, toConnectError } from "@caas/shared";
+import { ResourceExhaustedError, toConnectError } from "@caas/shared/errors";
 
 /** The server frame payload cases, as protobuf-es writes them. */
 export type ServerFrameCase = NonNullable<MessageInitShape<typeof ServerFrameSchema>["frame"]>;

@@ -1,5 +1,5 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { Logger } from "@caas/shared";
+import type { Logger } from "@caas/shared/logger";
 import { asUser, type ChatClient } from "./chat-calls.js";
 import type { Hub } from "./hub.js";
 

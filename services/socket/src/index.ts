@@ -1,13 +1,11 @@
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import {
-  CHAT_EVENTS,
-  createMeshJwtVerifier,
-  createPeerClient,
-  type ServiceContext,
-  type ServiceDefinition,
-  type Subscription,
-} from "@caas/shared";
+import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
+import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
+import { createPeerClient } from "@caas/shared/clients";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { ServiceDefinition } from "@caas/shared/server/service-host";
+import type { Subscription } from "@caas/shared/eventing/bus";
 import { HoleFiller } from "./hole-filler.js";
 import { Hub } from "./hub.js";
 import { RealtimeServiceImpl } from "./realtime-service.js";
@@ -65,7 +63,7 @@ const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
  * connection, per-user typing rates (RateLimiter port). Sends are counted by chat, on every path
  * (ADR 0023); a refusal arrives as RESOURCE_EXHAUSTED with chat's retry delay.
  */
-export function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): ServiceDefinition {
+export async function createSocketService(ctx: ServiceContext, overrides: Partial<SessionLimits> = {}): Promise<ServiceDefinition> {
   const limits: SessionLimits = {
     ...DEFAULT_SESSION_LIMITS,
     maxFrameBytes: ctx.config.limits.wsMaxPayload,
@@ -83,7 +81,7 @@ export function createSocketService(ctx: ServiceContext, overrides: Partial<Sess
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const search = createPeerClient(SearchService, "search", ctx.peers, { defaultTimeoutMs: 10_000 });
   const verifier = createMeshJwtVerifier({ peers: ctx.peers, clock: ctx.clock });
-  const adapters = openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
+  const adapters = await openRealtimeAdapters(ctx.config, ctx.logger, ctx.clock);
   const rates = ctx.config.rateLimits.perUser;
   const typing = new TypingRelay({ pubsub: adapters.pubsub, limiter: adapters.limiter, hub, clock: ctx.clock, logger: ctx.logger, rule: rates.typing });
   const receipts = new UserStateRelay(hub);

@@ -1,15 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { PresenceSchema, PresenceStatus, type Presence as PresenceFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import {
-  scopeFromVerifiedClaims,
-  type Logger,
-  type Presence,
-  type PubSub,
-  type PubSubUnsubscribe,
-  type TenantScope,
-  type UserPresence,
-} from "@caas/shared";
+import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
+import type { Logger } from "@caas/shared/logger";
+import type { Presence, UserPresence } from "./ports/presence.js";
+import type { PubSub, PubSubUnsubscribe } from "./ports/pubsub.js";
 
 /** The tenant pub/sub channel on which instances announce that a user's presence may have changed. */
 export const PRESENCE_CHANNEL = "realtime:presence";

@@ -1,18 +1,12 @@
-import {
-  createMemoryPresence,
-  createMemoryPubSub,
-  createMemoryRateLimiter,
-  createRedisClient,
-  createRedisPresence,
-  createRedisPubSub,
-  createRedisRateLimiter,
-  type Clock,
-  type Config,
-  type Logger,
-  type Presence,
-  type PubSub,
-  type RateLimiter,
-} from "@caas/shared";
+import { createMemoryPresence } from "./adapters/presence-memory.js";
+import { createMemoryPubSub } from "./adapters/pubsub-memory.js";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import type { Clock } from "@caas/shared/clock";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import type { RateLimiter } from "@caas/shared/rate-limiting";
+import type { Presence } from "./ports/presence.js";
+import type { PubSub } from "./ports/pubsub.js";
 
 /** The shared-state adapters of a socket instance and how to let go of them. */
 export interface RealtimeAdapters {
@@ -31,7 +25,7 @@ export interface RealtimeAdapters {
  * (CAAS_REDIS_SOCKET_URL, else CAAS_REDIS_URL), so socket-1 and socket-2 see each other's broadcasts and connections and
  * count a user's typing against one bucket.
  */
-export function openRealtimeAdapters(config: Config, logger: Logger, clock: Clock): RealtimeAdapters {
+export async function openRealtimeAdapters(config: Config, logger: Logger, clock: Clock): Promise<RealtimeAdapters> {
   const onHandlerError = (err: unknown, channel: string) => logger.warn({ err, channel }, "realtime pub/sub handler failed");
   switch (config.mode) {
     case "embedded":
@@ -45,6 +39,13 @@ export function openRealtimeAdapters(config: Config, logger: Logger, clock: Cloc
     case "cluster": {
       const url = config.cluster.redisSocketUrl ?? config.cluster.redisUrl;
       if (!url) throw new Error("the socket service needs CAAS_REDIS_SOCKET_URL or CAAS_REDIS_URL in cluster mode (pub/sub, presence, typing rates)");
+      // Loaded here, not at import: the embedded mode never needs ioredis.
+      const [{ createRedisClient }, { createRedisRateLimiter }, { createRedisPresence }, { createRedisPubSub }] = await Promise.all([
+        import("@caas/shared/redis"),
+        import("@caas/shared/rate-limiting/redis"),
+        import("./adapters/presence-redis.js"),
+        import("./adapters/pubsub-redis.js"),
+      ]);
       const redis = createRedisClient(url, {
         connectionName: `${config.instanceId}-socket`,
         onError: (err) => logger.warn({ err }, "socket Redis connection error"),

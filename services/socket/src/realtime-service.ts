@@ -3,7 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import type { RealtimeService, ConnectRequest, SendRequest, SubscribeRequest } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ConnectResponseSchema, SendResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { ClientFrameSchema, type ClientFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { principalKey } from "@caas/shared";
+import { principalKey } from "@caas/shared/context";
 import { isMemberOf, markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { frameErrorAsConnectError, serverFrame } from "./frames.js";
 import type { Session } from "./session.js";

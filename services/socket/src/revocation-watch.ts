@@ -1,4 +1,6 @@
-import { RevocationSet, startRevocationFeed, type ServiceContext, type Subscription } from "@caas/shared";
+import { RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
+import type { ServiceContext } from "@caas/shared/service-runtime";
+import type { Subscription } from "@caas/shared/eventing/bus";
 import type { SessionRegistry } from "./sessions.js";
 
 /** The deny-set the socket service checks and watches, and how to stop watching. */

@@ -1,6 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { UnauthenticatedError, UnavailableError, type JwtVerifier, type RevocationChecker } from "@caas/shared";
+import { UnauthenticatedError, UnavailableError } from "@caas/shared/errors";
+import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
+import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import { errorFrame, failure } from "./frames.js";
 
 /** The verified identity of an authenticated session. */

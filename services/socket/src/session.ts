@@ -13,7 +13,12 @@ import {
   type Presence,
   type Typing,
 } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { InvalidArgumentError, newId, type Clock, type JwtVerifier, type Logger, type RevocationChecker } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import type { Clock } from "@caas/shared/clock";
+import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
+import type { Logger } from "@caas/shared/logger";
+import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { changesSince, listMemberships, markThroughChat, membersOf, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { closingFrame, errorFrame, exhausted, failure, serverFrame } from "./frames.js";

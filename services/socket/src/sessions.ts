@@ -1,5 +1,7 @@
 import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { createMemoryRateLimiter, scopeForAdmin, type RevocationChecker } from "@caas/shared";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import { LocalConnectionSlots, Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */

@@ -2,7 +2,11 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { TypingSchema, type ServerFrame, type SetTyping, type Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { scopeFromVerifiedClaims, type Clock, type Logger, type PubSub, type PubSubUnsubscribe, type RateLimiter, type RateRule } from "@caas/shared";
+import { scopeFromVerifiedClaims } from "@caas/shared/tenant-scope";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import type { RateLimiter, RateRule } from "@caas/shared/rate-limiting";
+import type { PubSub, PubSubUnsubscribe } from "./ports/pubsub.js";
 import { failure, serverFrame } from "./frames.js";
 import type { Hub } from "./hub.js";
 

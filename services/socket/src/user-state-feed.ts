@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { ReceiptSchema } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { BlockChangedSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
-import { USER_STATE_EVENTS, type EventBus, type Subscription } from "@caas/shared";
+import { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
 import type { Hub } from "./hub.js";
 
 /** Markers remembered per (tenant, user, conversation) to drop redelivered or older records. */

@@ -6,20 +6,16 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AuthEventEnvelopeSchema } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import {
-  AUTH_EVENTS,
-  createLogger,
-  createSqliteEventBus,
-  loadConfig,
-  newId,
-  PeerDirectory,
-  RevocationSet,
-  startRevocationFeed,
-  systemClock,
-  type EventBus,
-  type JwtVerifier,
-  type Subscription,
-} from "@caas/shared";
+import { AUTH_EVENTS } from "@caas/shared/eventing/topics";
+import { createLogger } from "@caas/shared/logger";
+import { createSqliteEventBus } from "@caas/shared/eventing/sqlite";
+import { loadConfig } from "@caas/shared/config";
+import { newId } from "@caas/shared/ids";
+import { PeerDirectory } from "@caas/shared/clients";
+import { RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
+import { systemClock } from "@caas/shared/clock";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
+import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import { createSocketService } from "../src/index.js";
@@ -81,7 +77,7 @@ describe("the socket process reads auth events once", () => {
     // As runStandalone and the embedded platform do: one deny-set per process, fed from auth events.
     const revocations = new RevocationSet(systemClock);
     feed = await startRevocationFeed({ bus, set: revocations, group: "revocations.socket.socket-once", logger });
-    const socket = createSocketService({ config, logger, clock: systemClock, peers: new PeerDirectory(), bus, revocations });
+    const socket = await createSocketService({ config, logger, clock: systemClock, peers: new PeerDirectory(), bus, revocations });
     await socket.start!();
     try {
       expect(bus.groups(AUTH_EVENTS.name)).toEqual(["revocations.socket.socket-once"]);
@@ -95,7 +91,7 @@ describe("the socket process reads auth events once", () => {
   it("without a process deny-set (a hand-built context) the socket keeps one of its own: still one group", async () => {
     const config = loadConfig({ CAAS_DATA_DIR: dir, CAAS_LOG_LEVEL: "silent", CAAS_INSTANCE_ID: "socket-alone" });
     const before = bus.groups(AUTH_EVENTS.name).length;
-    const socket = createSocketService({ config, logger, clock: systemClock, peers: new PeerDirectory(), bus });
+    const socket = await createSocketService({ config, logger, clock: systemClock, peers: new PeerDirectory(), bus });
     await socket.start!();
     try {
       expect(bus.groups(AUTH_EVENTS.name).slice(before)).toEqual(["revocations.socket.socket-alone"]);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeClock } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
 import { create } from "@bufbuild/protobuf";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { Hub, type Recipient } from "../src/hub.js";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { FakeClock } from "@caas/shared";
+import { FakeClock } from "@caas/shared/clock";
 import { advance, ModelClient, ModelInstance, ModelLog, modelEvent, seeded } from "./support/realtime-model.js";
 
 const FAKED = ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate"] as const;

@@ -5,21 +5,17 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { UserStateEventEnvelopeSchema } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import {
-  createLogger,
-  createMemoryPresence,
-  createMemoryPubSub,
-  createSqliteEventBus,
-  newId,
-  ResourceExhaustedError,
-  scopeFromVerifiedClaims,
-  toConnectError,
-  systemClock,
-  USER_STATE_EVENTS,
-  type EventBus,
-  type JwtVerifier,
-  type Subscription,
-} from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { createSqliteEventBus } from "@caas/shared/eventing/sqlite";
+import { newId } from "@caas/shared/ids";
+import { ResourceExhaustedError, toConnectError } from "@caas/shared/errors";
+import { scopeFromVerifiedClaims } from "@caas/shared/tenant-scope";
+import { systemClock } from "@caas/shared/clock";
+import { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
+import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
+import { createMemoryPresence } from "../src/adapters/presence-memory.js";
+import { createMemoryPubSub } from "../src/adapters/pubsub-memory.js";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import { PresenceTracker } from "../src/presence.js";

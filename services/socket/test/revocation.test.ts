@@ -1,7 +1,11 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import { createLogger, RevocationSet, systemClock, UnauthenticatedError, type JwtVerifier } from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { RevocationSet } from "@caas/shared/identity/revocations";
+import { systemClock } from "@caas/shared/clock";
+import { UnauthenticatedError } from "@caas/shared/errors";
+import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
 import type { ChatClient } from "../src/chat-calls.js";
 import { Hub } from "../src/hub.js";
 import type { FrameSink, SessionLimits } from "../src/session.js";

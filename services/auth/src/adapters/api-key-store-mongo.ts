@@ -1,4 +1,5 @@
-import { AlreadyExistsError, isMongoDuplicateKeyError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { ApiKeyListQuery, ApiKeyRecord, ApiKeyStore } from "../ports/api-key-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkApiKeyRecord, checkId, checkLimit, checkRevokeMode, checkTime, tenantOf } from "./checks.js";

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { AlreadyExistsError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
 import type { ApiKeyListQuery, ApiKeyRecord, ApiKeyStore, RevokeMode } from "../ports/api-key-store.js";
 import { isSqliteUniqueViolation } from "./auth-sqlite.js";
 import { checkApiKeyRecord, checkId, checkLimit, checkRevokeMode, checkTime, tenantOf } from "./checks.js";

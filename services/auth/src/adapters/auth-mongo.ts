@@ -1,5 +1,7 @@
 import type { Collection, CollectionOptions, Document } from "mongodb";
-import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoDb } from "@caas/shared/mongo";
 
 /** The collection operations the auth Mongo adapters use, and nothing else. */
 export type AuthMongoCollection<T extends Document = Document> = Pick<

@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { AuthStateStore } from "../ports/auth-state-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkTime } from "./checks.js";

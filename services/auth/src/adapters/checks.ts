@@ -1,4 +1,3 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
 import type { ApiKeyRecord, RevokeMode } from "../ports/api-key-store.js";
 import type { PasswordRecord } from "../ports/password-store.js";
 import type { RefreshTokenRecord, SessionRecord, SessionRevokeReason } from "../ports/session-store.js";
@@ -6,16 +5,15 @@ import type { SigningKeyRecord } from "../ports/signing-key-store.js";
 import type { TenantChanges, TenantRecord, TenantState } from "../ports/tenant-store.js";
 import type { UserProfile, UserState } from "../ports/user-store.js";
 
+import { checkLimit, checkTime, tenantOf } from "@caas/shared/checks";
+
+/** The checks every store shares come from the kit; re-exported so each adapter imports its checks from one place. */
+export { checkLimit, checkTime, tenantOf };
+
 /*
  * Argument checks shared by the adapters of the auth stores, so every adapter refuses exactly the
  * same inputs. A bad argument is a programming error: RangeError / TypeError.
  */
-
-/** The tenant id of a real TenantScope (a plain `{ tenantId }` cast past the type is refused). */
-export function tenantOf(scope: TenantScope): string {
-  if (!isTenantScope(scope)) throw new TypeError("a TenantScope is required");
-  return scope.tenantId;
-}
 
 /** An id or name: a non-empty string of at most `max` characters. */
 export function checkId(what: string, value: unknown, max = 128): string {
@@ -23,18 +21,6 @@ export function checkId(what: string, value: unknown, max = 128): string {
     throw new RangeError(`${what} must be a string of 1-${max} characters`);
   }
   return value;
-}
-
-/** A page size: an integer in 1..1000. */
-export function checkLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000, got ${String(limit)}`);
-  return limit;
-}
-
-/** A time in epoch ms: a non-negative safe integer. */
-export function checkTime(what: string, ms: unknown): number {
-  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`${what} must be epoch milliseconds, got ${String(ms)}`);
-  return ms;
 }
 
 /** A new tenant record. */

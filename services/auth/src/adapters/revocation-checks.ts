@@ -1,4 +1,4 @@
-import type { RevocationKind } from "@caas/shared";
+import type { RevocationKind } from "@caas/shared/identity/revocations";
 import type { StoredRevocation } from "../ports/revocation-store.js";
 import { checkId, checkTime } from "./checks.js";
 

@@ -1,4 +1,5 @@
-import { isMongoDuplicateKeyError, type RevocationKind } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
+import type { RevocationKind } from "@caas/shared/identity/revocations";
 import type { RevocationStore, StoredRevocation } from "../ports/revocation-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkLimit, checkTime } from "./checks.js";

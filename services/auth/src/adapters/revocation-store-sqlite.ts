@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { RevocationKind } from "@caas/shared";
+import type { RevocationKind } from "@caas/shared/identity/revocations";
 import type { RevocationStore, StoredRevocation } from "../ports/revocation-store.js";
 import { checkId, checkLimit, checkTime } from "./checks.js";
 import { checkRevocation } from "./revocation-checks.js";

@@ -1,5 +1,6 @@
 import type { Binary } from "mongodb";
-import { AlreadyExistsError, bytesFromBson, isMongoDuplicateKeyError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { bytesFromBson, isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { SigningKeyStore } from "../ports/signing-key-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkSigningKeyRecord } from "./checks.js";

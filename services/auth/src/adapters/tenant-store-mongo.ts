@@ -1,4 +1,5 @@
-import { AlreadyExistsError, isMongoDuplicateKeyError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { TenantChanges, TenantListQuery, TenantRecord, TenantState, TenantStore } from "../ports/tenant-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkLimit, checkTenantChanges, checkTenantRecord, checkTenantState, checkTime, tenantOf } from "./checks.js";

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { AlreadyExistsError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
 import type { TenantChanges, TenantListQuery, TenantRecord, TenantState, TenantStore } from "../ports/tenant-store.js";
 import { isSqliteUniqueViolation } from "./auth-sqlite.js";
 import { checkLimit, checkTenantChanges, checkTenantRecord, checkTenantState, checkTime, tenantOf } from "./checks.js";

@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { UserListQuery, UserRecord, UserState, UserStore } from "../ports/user-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkLimit, checkTime, checkUserProfile, checkUserState, tenantOf } from "./checks.js";

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { DomainError } from "@caas/shared";
+import { DomainError } from "@caas/shared/errors";
 
 /**
  * A fixed quota is used up (e.g. active API keys per tenant): RESOURCE_EXHAUSTED without a retry

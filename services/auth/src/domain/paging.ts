@@ -1,4 +1,5 @@
-import { InvalidArgumentError, PageTokenCodec, type PageTokenBinding } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { PageTokenCodec, type PageTokenBinding } from "@caas/shared/page-token";
 
 /** page_size 0 means this many (AIP-158, as the protos document). */
 export const DEFAULT_PAGE_SIZE = 50;

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, isAction } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import { isAction } from "@caas/shared/identity/policy";
 import type { TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
 
 /**

@@ -1,7 +1,9 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock, Logger, RunMode } from "@caas/shared";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import type { RunMode } from "@caas/shared/config";
 import type { AuthStateStore } from "../ports/auth-state-store.js";
 
 /** Secrets derived from the auth root key, one per purpose (HKDF-SHA256). */

@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { calculateJwkThumbprint, importJWK, type CryptoKey, type JSONWebKeySet, type JWK } from "jose";
-import { AlreadyExistsError, type Clock, type Logger } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
 import type { SigningKeyRecord, SigningKeyStore } from "../ports/signing-key-store.js";
 import { openPrivateKey, sealPrivateKey } from "./keyring.js";
 

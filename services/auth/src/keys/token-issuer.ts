@@ -1,14 +1,8 @@
 import { SignJWT } from "jose";
-import {
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  ACCESS_TOKEN_MAX_LIFETIME_SEC,
-  ACCESS_TOKEN_TYPE,
-  newId,
-  SERVICE_SUBJECT_PREFIX,
-  SERVICE_TOKEN_TYPE,
-  type Clock,
-} from "@caas/shared";
+import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, ACCESS_TOKEN_MAX_LIFETIME_SEC, ACCESS_TOKEN_TYPE } from "@caas/shared/identity/jwt-verifier";
+import { newId } from "@caas/shared/ids";
+import { SERVICE_SUBJECT_PREFIX, SERVICE_TOKEN_TYPE } from "@caas/shared/identity/service-tokens";
+import type { Clock } from "@caas/shared/clock";
 import { SIGNING_ALG, type SigningKeyManager } from "./signing-keys.js";
 
 /** Who a token is for. */

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A tenant API key as stored: never the secret, only its keyed hash. */
 export interface ApiKeyRecord {

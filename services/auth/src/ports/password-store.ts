@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A password login of a user (built-in accounts of standalone apps). */
 export interface PasswordRecord {

@@ -1,4 +1,4 @@
-import type { RevocationEntry } from "@caas/shared";
+import type { RevocationEntry } from "@caas/shared/identity/revocations";
 
 /** A deny-set entry as kept by auth, with the id that orders ListRevocations. */
 export interface StoredRevocation extends RevocationEntry {

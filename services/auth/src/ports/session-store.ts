@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Why a session ended early (caas.events.v1.SessionRevokeReason). */
 export type SessionRevokeReason = "sign-out" | "revoked-by-user" | "refresh-token-reused";

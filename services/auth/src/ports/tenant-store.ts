@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Lifecycle state of a tenant (caas.auth.v1.TenantStatus). */
 export type TenantState = "active" | "suspended";

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Whether a user may obtain tokens (caas.auth.v1.UserStatus). */
 export type UserState = "active" | "deactivated";

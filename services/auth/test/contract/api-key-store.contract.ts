@@ -1,4 +1,6 @@
-import { AlreadyExistsError, newId, scopeForAdmin, type TenantScope } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApiKeyRecord } from "../../src/ports/api-key-store.js";

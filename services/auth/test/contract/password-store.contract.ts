@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PasswordRecord } from "../../src/ports/password-store.js";

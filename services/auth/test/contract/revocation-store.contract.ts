@@ -1,4 +1,4 @@
-import { newId } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StoredRevocation } from "../../src/ports/revocation-store.js";
 import type { Instances, OpenInstances } from "../support/backends.js";

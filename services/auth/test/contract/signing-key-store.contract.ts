@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { AlreadyExistsError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SigningKeyRecord } from "../../src/ports/signing-key-store.js";
 import type { Instances, OpenInstances } from "../support/backends.js";

@@ -1,4 +1,6 @@
-import { AlreadyExistsError, newId, scopeForAdmin } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TenantRecord } from "../../src/ports/tenant-store.js";
 import type { Instances, OpenInstances } from "../support/backends.js";

@@ -1,7 +1,8 @@
 import { twoMongoInstances, twoSqliteInstances, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { migrateAuthMongo, type AuthMongoDb } from "../../src/adapters/auth-mongo.js";
 import { openAuthSqlite } from "../../src/adapters/auth-sqlite.js";
-import { mongoAuthStores, sqliteAuthStores, type AuthStores } from "../../src/auth-stores.js";
+import { sqliteAuthStores, type AuthStores } from "../../src/auth-stores.js";
+import { mongoAuthStores } from "../../src/adapters/auth-stores-mongo.js";
 
 /** One handle on every auth store of a backend, as one auth instance holds them. */
 export type StoreSet = Omit<AuthStores, "close">;

@@ -1,5 +1,5 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { BlockRecord, BlockStore } from "../ports/block-store.js";
 import { MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, tenantOf } from "./checks.js";

@@ -1,5 +1,7 @@
 import type { Collection, CollectionOptions, Document } from "mongodb";
-import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoDb } from "@caas/shared/mongo";
 import { migrateReceiptsMongo } from "./receipts-schema.js";
 import { migrateModerationMongo } from "./moderation-schema.js";
 

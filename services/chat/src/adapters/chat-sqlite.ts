@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
-import { openSqliteDatabase } from "@caas/shared";
-import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import { migrateReceiptsSqlite } from "./receipts-schema.js";
 import { migrateModerationSqlite } from "./moderation-schema.js";
 

@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { ChatStateStore } from "../ports/chat-state-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkTime } from "./checks.js";

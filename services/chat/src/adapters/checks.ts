@@ -1,17 +1,15 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
 import type { ConversationKind, JoinPolicyKind } from "../ports/conversation-store.js";
 import type { RoleKind } from "../ports/member-store.js";
+
+import { checkLimit, checkTime, tenantOf } from "@caas/shared/checks";
+
+/** The checks every store shares come from the kit; re-exported so each adapter imports its checks from one place. */
+export { checkLimit, checkTime, tenantOf };
 
 /*
  * Argument checks shared by the adapters of the chat ports, so every adapter refuses exactly the
  * same inputs. A bad argument is a programming error: RangeError / TypeError.
  */
-
-/** The tenant id of a real TenantScope (a plain `{ tenantId }` cast past the type is refused). */
-export function tenantOf(scope: TenantScope): string {
-  if (!isTenantScope(scope)) throw new TypeError("a TenantScope is required");
-  return scope.tenantId;
-}
 
 /** An id: a non-empty string of at most `max` characters without "|" (it joins document ids). */
 export function checkId(what: string, value: unknown, max = 128): string {
@@ -31,18 +29,6 @@ export function checkIds(what: string, values: unknown, max: number): string[] {
 export function checkSeq(what: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer`);
   return value;
-}
-
-/** A time in epoch milliseconds. */
-export function checkTime(what: string, value: unknown): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be epoch milliseconds`);
-  return value;
-}
-
-/** A page size: an integer in 1..1000. */
-export function checkLimit(limit: unknown): number {
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000`);
-  return limit;
 }
 
 const KINDS: readonly string[] = ["direct", "group", "channel"];

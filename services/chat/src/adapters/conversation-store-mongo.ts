@@ -1,6 +1,6 @@
 import type { Filter } from "mongodb";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type {
   ActivityQuery,
   ChangeQuery,

@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { InviteRecord, InviteStore } from "../ports/invite-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkTime, tenantOf } from "./checks.js";

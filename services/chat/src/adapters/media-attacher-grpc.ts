@@ -1,7 +1,8 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { ResourceInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { FailedPreconditionError, NotFoundError, UnavailableError, type TenantScope } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "@caas/shared/errors";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { AttachAuthority, AttachedMedia, MediaAttacher } from "../ports/media-attacher.js";
 
 export interface GrpcMediaAttacherOptions {

@@ -1,5 +1,5 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { MemberKey, MemberRecord, MemberStore, NewMember, RoleKind } from "../ports/member-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkIds, checkRole, checkTime, tenantOf } from "./checks.js";

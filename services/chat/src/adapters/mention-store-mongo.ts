@@ -1,5 +1,5 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { MentionStore } from "../ports/mention-store.js";
 import { MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkIds, checkSeq, checkTime, tenantOf } from "./checks.js";

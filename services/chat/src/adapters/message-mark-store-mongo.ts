@@ -1,5 +1,5 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import { THREAD_PARTICIPANTS, type MarkCountQuery, type MarkKind, type MarkRecord, type MessageMarkStore, type ThreadRecord } from "../ports/message-mark-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkLimit, checkSeq, tenantOf } from "./checks.js";

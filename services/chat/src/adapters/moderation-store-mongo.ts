@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { ModerationStore, RestrictionRecord } from "../ports/moderation-store.js";
 import { MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, tenantOf } from "./checks.js";

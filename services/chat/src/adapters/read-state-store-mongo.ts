@@ -1,5 +1,6 @@
 import type { Filter } from "mongodb";
-import { isMongoDuplicateKeyError, type TenantScope } from "@caas/shared";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { MarkerMove, ReadStateRecord, ReadStateStore } from "../ports/read-state-store.js";
 import { chatCollections, MAJORITY, type ChatMongoCollection, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkIds, checkLimit, checkSeq, checkTime, tenantOf } from "./checks.js";

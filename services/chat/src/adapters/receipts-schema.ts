@@ -1,5 +1,7 @@
 import type Database from "better-sqlite3";
-import { mongoMigrationTarget, runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoDb } from "@caas/shared/mongo";
 
 /*
  * The schema of receipts and mentions (issue #6): delivery markers next to read markers, and

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
-import type { LogEvent } from "@caas/shared";
+import type { LogEvent } from "@caas/shared/eventing/log";
 import type { MessageSummaryRecord } from "../ports/conversation-store.js";
 
 /** What the log assigned to an event, plus its identity: everything an Event needs besides its payload. */

@@ -1,5 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import { InvalidArgumentError } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
 
 /*
  * Semantic input checks beyond the protos' buf.validate rules (which the validation interceptor

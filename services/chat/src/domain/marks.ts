@@ -1,5 +1,6 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { EventLogStore, LogEvent, TenantScope } from "@caas/shared";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { MarkRecord, MessageMarkStore } from "../ports/message-mark-store.js";
 import { decodeEvent } from "./events.js";
 import { seqOfMessageId } from "./message-ids.js";

@@ -1,4 +1,4 @@
-import { authorize, type Action, type ResourceAttributes, type Subject } from "@caas/shared";
+import { authorize, type Action, type ResourceAttributes, type Subject } from "@caas/shared/identity/policy";
 import type { ConversationKind, JoinPolicyKind } from "../ports/conversation-store.js";
 import type { RoleKind } from "../ports/member-store.js";
 

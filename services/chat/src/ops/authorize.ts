@@ -1,4 +1,5 @@
-import { authorize, enforce, type Action, type ResourceAttributes, type Subject } from "@caas/shared";
+import { authorize, type Action, type ResourceAttributes, type Subject } from "@caas/shared/identity/policy";
+import { enforce } from "@caas/shared/identity/enforce";
 import type { Caller, ChatCore } from "../core.js";
 import { directPeer } from "../domain/rules.js";
 import type { ConversationRecord } from "../ports/conversation-store.js";

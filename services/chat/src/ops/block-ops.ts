@@ -13,7 +13,9 @@ import {
   type UnblockUserResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { UserBlockedSchema, UserStateEventEnvelopeSchema, UserUnblockedSchema, type UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
-import { CORRELATION_HEADER, currentScope, newId } from "@caas/shared";
+import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import { currentScope } from "@caas/shared/context";
+import { newId } from "@caas/shared/ids";
 import type { Caller, ChatCore } from "../core.js";
 import { checkUserId, invalid, pageSize } from "../domain/input.js";
 import type { UserStatePublisher, UserStateRecord } from "../user-state.js";

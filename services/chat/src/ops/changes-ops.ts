@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { GetChangesResponseSchema, type GetChangesRequest, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationChangesSchema, type ConversationChanges } from "@caas/gen/caas/chat/v1/changes_pb.js";
-import { FailedPreconditionError, InvalidArgumentError } from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { invalid } from "../domain/input.js";

@@ -10,7 +10,8 @@ import type {
   ListConversationsResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { CreateConversationResponseSchema, GetConversationResponseSchema, ListConversationsResponseSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { newId, PermissionDeniedError } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
+import { PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DeleteMessageResponseSchema, type DeleteMessageRequest, type DeleteMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageDeletedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { NotFoundError } from "@caas/shared";
+import { NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid } from "../domain/input.js";

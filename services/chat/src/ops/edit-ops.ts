@@ -10,7 +10,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageEditedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MessageRevisionSchema, type MessageRevision } from "@caas/gen/caas/chat/v1/message_pb.js";
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";

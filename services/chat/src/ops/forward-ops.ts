@@ -6,7 +6,7 @@ import {
   type ForwardMessageResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ForwardedFromSchema } from "@caas/gen/caas/chat/v1/message_pb.js";
-import { FailedPreconditionError, NotFoundError } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { checkUuid, invalid } from "../domain/input.js";
 import type { MessageOps } from "./message-ops.js";

@@ -19,7 +19,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MemberJoinedSchema, MemberLeftSchema, MemberRemovedSchema, MemberRoleChangedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole, MemberState } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";

@@ -1,5 +1,5 @@
 import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChatCore } from "../core.js";
 import type { ReadStateRecord } from "../ports/read-state-store.js";
 

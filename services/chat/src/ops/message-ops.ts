@@ -14,19 +14,14 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
-import {
-  abandonedAppend,
-  AlreadyExistsError,
-  FailedPreconditionError,
-  NotFoundError,
-  PermissionDeniedError,
-  type LogEvent,
-  type TenantScope,
-} from "@caas/shared";
+import { abandonedAppend, type LogEvent } from "@caas/shared/eventing/log";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
+import { messageOf } from "../domain/message-view.js";
 import { authorizeAction, restrictionOf, writeAttrs } from "./authorize.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 import { recordMentions } from "./mention-ops.js";
@@ -242,14 +237,6 @@ export class MessageOps {
     const message = messageOf(log, decodeEvent(log));
     return message && message.id.toLowerCase() === messageId.toLowerCase() ? { log, message } : undefined;
   }
-}
-
-/** The message a MessageCreated event carries (a tombstone when redacted); undefined for other events. */
-export function messageOf(log: LogEvent, event: Event): Message | undefined {
-  if (event.payload.case !== "messageCreated" || !event.payload.value.message) return undefined;
-  const m = event.payload.value.message;
-  if (!log.redacted) return m;
-  return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, attachments: [], deleted: true });
 }
 
 /** An attachment as requested: the media id and the name to show ("" for the uploaded name). */

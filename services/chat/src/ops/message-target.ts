@@ -1,4 +1,5 @@
-import { FailedPreconditionError, NotFoundError, type Action } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { Action } from "@caas/shared/identity/policy";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { checkUuid } from "../domain/input.js";
 import { authorizeAction, writeAttrs } from "./authorize.js";

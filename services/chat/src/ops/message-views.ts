@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MessageSchema, ReactionCountSchema, ThreadSummarySchema, type Message, type ThreadSummary } from "@caas/gen/caas/chat/v1/message_pb.js";
-import type { LogEvent, TenantScope } from "@caas/shared";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import type { MarkRecord, ThreadRecord } from "../ports/message-mark-store.js";

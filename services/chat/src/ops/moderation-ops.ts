@@ -32,7 +32,8 @@ import {
   type Event,
 } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberSchema, MemberState, type Member } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { FailedPreconditionError, NotFoundError, type Action } from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { Action } from "@caas/shared/identity/policy";
 import type { Caller, ChatCore, ReadAccess } from "../core.js";
 import { payloadHash } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid } from "../domain/input.js";

@@ -13,13 +13,14 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessagePinnedSchema, MessageUnpinnedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { PinnedMessageSchema } from "@caas/gen/caas/chat/v1/message_pb.js";
-import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared";
+import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import type { Committed } from "../log-writer.js";
-import { messageOf, type MessageOps } from "./message-ops.js";
+import { messageOf } from "../domain/message-view.js";
+import type { MessageOps } from "./message-ops.js";
 import { writableMessage, type MessageTarget } from "./message-target.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 

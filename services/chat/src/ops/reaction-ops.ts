@@ -8,7 +8,7 @@ import {
   type RemoveReactionResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ReactionAddedSchema, ReactionRemovedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { FailedPreconditionError } from "@caas/shared";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { invalid } from "../domain/input.js";

@@ -12,7 +12,8 @@ import {
   type MarkReadResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ReceiptSchema, type ReadState, type Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { currentScope, FailedPreconditionError, NotFoundError } from "@caas/shared";
+import { currentScope } from "@caas/shared/context";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { sharesReceipts } from "../domain/receipt-rules.js";

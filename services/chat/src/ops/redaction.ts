@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { MessageCreatedSchema, MessageEditedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { LogEvent, TenantScope } from "@caas/shared";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChatCore } from "../core.js";
 import { decodeEvent, encodeEvent } from "../domain/events.js";
-import { messageOf } from "./message-ops.js";
+import { messageOf } from "../domain/message-view.js";
 
 /**
  * Replaces a MessageCreated event's body with its tombstone (the same event, the message's body

@@ -18,7 +18,7 @@ import {
   ConversationUnarchivedSchema,
   ConversationUpdatedSchema,
 } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared";
+import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkCustom, checkUuid, invalid } from "../domain/input.js";

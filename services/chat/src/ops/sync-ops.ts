@@ -8,7 +8,7 @@ import {
   type SyncResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { ReadState } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { NotFoundError } from "@caas/shared";
+import { NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUuid, invalid } from "../domain/input.js";

@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { ListThreadRepliesResponseSchema, type ListThreadRepliesRequest, type ListThreadRepliesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { NotFoundError } from "@caas/shared";
+import { NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
-import { messageOf, type MessageOps } from "./message-ops.js";
+import { messageOf } from "../domain/message-view.js";
+import type { MessageOps } from "./message-ops.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** `blockerId` blocked `blockedId` (per tenant; users of other tenants are other users). */
 export interface BlockRecord {

@@ -1,5 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Kind of conversation, fixed at creation (caas.chat.v1.ConversationType). */
 export type ConversationKind = "direct" | "group" | "channel";

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A shareable invite into a GROUP or CHANNEL (caas.chat.v1.Invite), as stored. */
 export interface InviteRecord {

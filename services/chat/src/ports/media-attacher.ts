@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** What a message's attachment takes from a media record (caas.media.v1.Media). */
 export interface AttachedMedia {

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A member's permissions within a conversation (caas.chat.v1.MemberRole). */
 export type RoleKind = "owner" | "admin" | "member";

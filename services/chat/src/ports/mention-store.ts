@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A message mentioning users: one record per (user, conversation, message seq). */
 export interface MentionRecord {

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * What a mark records about a message: a user's reaction, the message's pin, one edit, or one

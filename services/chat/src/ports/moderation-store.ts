@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A conversation-level restriction of one user (caas.chat.v1.MemberState MUTED / BANNED). */
 export type RestrictionKind = "mute" | "ban";

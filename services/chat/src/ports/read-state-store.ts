@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * A user's read and delivery positions in one conversation. Per-user state, not an event of the

@@ -1,10 +1,11 @@
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { LogEvent, TenantScope } from "@caas/shared";
+import type { LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { decodeEvent, summaryOf } from "../domain/events.js";
 import { markOf } from "../domain/marks.js";
 import { seqOfMessageId } from "../domain/message-ids.js";
 import { LogWriter, projectionOf } from "../log-writer.js";
-import { messageOf } from "../ops/message-ops.js";
+import { messageOf } from "../domain/message-view.js";
 import type { ConversationStore, EventSummary } from "../ports/conversation-store.js";
 import type { MessageMarkStore } from "../ports/message-mark-store.js";
 

@@ -1,4 +1,7 @@
-import { scopeFromEvent, SequencedConsumer, type ConsumeOutcome, type EventLogStore, type LogEvent, type Logger, type TenantScope } from "@caas/shared";
+import { scopeFromEvent, type TenantScope } from "@caas/shared/tenant-scope";
+import { SequencedConsumer, type ConsumeOutcome } from "@caas/shared/eventing/sequenced-consumer";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { Logger } from "@caas/shared/logger";
 import { applyToProjections, type ProjectionTargets } from "./apply.js";
 import type { ConversationRef, ProjectionStateStore } from "./projection-state-store.js";
 

@@ -1,4 +1,6 @@
-import { isMongoDuplicateKeyError, mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoDb } from "@caas/shared";
+import { isMongoDuplicateKeyError, type MongoDb } from "@caas/shared/mongo";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "../adapters/chat-mongo.js";
 import { checkId, checkLimit, checkSeq, tenantOf } from "../adapters/checks.js";
 import type { ConversationRef, ProjectionStateStore } from "./projection-state-store.js";

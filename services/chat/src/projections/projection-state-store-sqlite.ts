@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import { checkId, checkLimit, checkSeq, tenantOf } from "../adapters/checks.js";
 import type { ConversationRef, ProjectionStateStore } from "./projection-state-store.js";
 

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** One conversation of some tenant, as the full rebuild enumerates them. */
 export interface ConversationRef {

@@ -1,4 +1,5 @@
-import type { EventBus, Logger } from "@caas/shared";
+import type { EventBus } from "@caas/shared/eventing/bus";
+import type { Logger } from "@caas/shared/logger";
 import { startChatConsumer } from "../chat-consumer.js";
 import { ChatProjector, type ProjectorStores } from "./chat-projector.js";
 

@@ -1,4 +1,5 @@
-import { newId, type TenantScope } from "@caas/shared";
+import { newId } from "@caas/shared/ids";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ConversationStore, NewConversation } from "../../src/ports/conversation-store.js";

@@ -1,7 +1,8 @@
 import { twoMongoInstances, twoSqliteInstances, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { migrateChatMongo, type ChatMongoDb } from "../../src/adapters/chat-mongo.js";
 import { openChatSqlite } from "../../src/adapters/chat-sqlite.js";
-import { mongoTableStores, sqliteTableStores, type ChatTableStores } from "../../src/chat-stores.js";
+import { sqliteTableStores, type ChatTableStores } from "../../src/chat-stores.js";
+import { mongoTableStores } from "../../src/adapters/chat-stores-mongo.js";
 
 /** One handle on every chat store (the event log aside) of a backend, as one chat instance holds them. */
 export type StoreSet = ChatTableStores;

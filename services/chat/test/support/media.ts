@@ -4,8 +4,10 @@ import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_servic
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import type { Media } from "@caas/gen/caas/media/v1/media_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import { blobKeyOf, createChatConversationAccess, createMediaImpls, openMediaStore, registerMediaRoutes, type MediaImpls } from "@caas/media";
-import { createFsBlobStore, scopeForAdmin, type BlobStore, type FakeClock } from "@caas/shared";
+import { blobKeyOf, createChatConversationAccess, createMediaImpls, openMediaStore, registerMediaRoutes, type MediaImpls } from "@caas/media/testing";
+import { createFsBlobStore, type BlobStore } from "@caas/media/testing";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import type { FakeClock } from "@caas/shared/clock";
 import { createGrpcMediaAttacher } from "../../src/adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "../../src/ports/media-attacher.js";
 import { registerChatRoutes } from "../../src/routes.js";

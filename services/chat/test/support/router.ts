@@ -1,7 +1,9 @@
 import { createClient, createRouterTransport, type Client, type ConnectRouter, type Interceptor, type Transport } from "@connectrpc/connect";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { createErrorInterceptor, createValidationInterceptor, principalKey } from "@caas/shared";
+import { createErrorInterceptor } from "@caas/shared/interceptors/errors";
+import { createValidationInterceptor } from "@caas/shared/interceptors/validation";
+import { principalKey } from "@caas/shared/context";
 import { userPrincipal } from "./harness.js";
 
 /**

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import type { HttpRoute, Logger, PeerDirectory } from "@caas/shared";
+import type { HttpRoute } from "@caas/shared/server/service-host";
+import type { Logger } from "@caas/shared/logger";
+import type { PeerDirectory } from "@caas/shared/clients";
 import { readDemoCredentials, type DemoCredentials } from "./demo-setup.js";
 
 /** The demo's built files (web/demo, bundled by `npm run build`). */

@@ -7,7 +7,7 @@ import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import type { Logger } from "@caas/shared";
+import type { Logger } from "@caas/shared/logger";
 
 /** What the demo keeps in `<dataDir>/demo/credentials.json` (mode 0600): its tenant's API key and users. */
 export interface DemoCredentials {

@@ -1,16 +1,14 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
 import { MAX_LINKS_PAGE, MAX_SWEEP_BATCH, type MediaRecord } from "../ports/media-store.js";
+
+import { tenantOf } from "@caas/shared/checks";
+
+/** The checks every store shares come from the kit; re-exported so each adapter imports its checks from one place. */
+export { tenantOf };
 
 /*
  * Argument checks shared by the MediaStore adapters, so every adapter refuses exactly the same
  * inputs. A bad argument is a programming error: RangeError / TypeError.
  */
-
-/** The tenant id of a real TenantScope (a plain `{ tenantId }` cast past the type is refused). */
-export function tenantOf(scope: TenantScope): string {
-  if (!isTenantScope(scope)) throw new TypeError("a TenantScope is required");
-  return scope.tenantId;
-}
 
 /** An id: a non-empty string of at most 128 characters without "|" (it joins document ids). */
 export function checkId(what: string, value: unknown): string {

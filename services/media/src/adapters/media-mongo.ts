@@ -1,5 +1,7 @@
 import type { Collection, CollectionOptions, Document } from "mongodb";
-import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResult, type MongoCollection, type MongoDb } from "@caas/shared";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoCollection, MongoDb } from "@caas/shared/mongo";
 
 /** The collection operations the media Mongo adapters use: the shared ones plus deleteOne (the sweeper removes abandoned uploads) and deleteMany (DetachMedia). */
 export type MediaMongoCollection<T extends Document = Document> = MongoCollection<T> & Pick<Collection<T>, "deleteOne" | "deleteMany">;

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import { openSqliteDatabase, runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
 
 /** The bookkeeping table of the media schema. */
 export const MEDIA_SQLITE_MIGRATION_TABLE = "media_schema_migrations";

@@ -1,4 +1,5 @@
-import { AlreadyExistsError, isMongoDuplicateKeyError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { MediaRecord, MediaStore } from "../ports/media-store.js";
 import { checkBlobKeyField, checkCount, checkId, checkIdList, checkLimit, checkNewRecord, checkSweepLimit, tenantOf } from "./checks.js";
 import { MAJORITY, mediaCollections, type MediaMongoDb } from "./media-mongo.js";

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { AlreadyExistsError } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
 import type { MediaRecord, MediaStore } from "../ports/media-store.js";
 import { checkBlobKeyField, checkCount, checkId, checkIdList, checkLimit, checkNewRecord, checkSweepLimit, tenantOf } from "./checks.js";
 

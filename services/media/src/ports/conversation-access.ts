@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** The most conversations one `readable` call may name (ChatInternalService.CheckAccess's limit). */
 export const MAX_ACCESS_BATCH = 100;

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Where a media record stands: reserved by CreateUpload, or confirmed by CompleteUpload. */
 export type MediaStateKind = "pending" | "ready";

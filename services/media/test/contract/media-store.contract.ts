@@ -1,4 +1,6 @@
-import { AlreadyExistsError, newId, type TenantScope } from "@caas/shared";
+import { AlreadyExistsError } from "@caas/shared/errors";
+import { newId } from "@caas/shared/ids";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { MediaRecord, MediaStore } from "../../src/ports/media-store.js";

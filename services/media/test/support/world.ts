@@ -7,22 +7,18 @@ import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_servic
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import { ChatInternalServiceImpl, ChatServiceImpl, openChatStores } from "@caas/chat";
-import {
-  createErrorInterceptor,
-  createFsBlobHttpHandler,
-  createFsBlobStore,
-  createInternalServiceInterceptor,
-  createMemoryRateLimiter,
-  createS3BlobStore,
-  systemClock,
-  createValidationInterceptor,
-  FakeClock,
-  PageTokenCodec,
-  principalKey,
-  type BlobStore,
-  type Principal,
-} from "@caas/shared";
+import { ChatInternalServiceImpl, ChatServiceImpl, openChatStores } from "@caas/chat/testing";
+import { createErrorInterceptor } from "@caas/shared/interceptors/errors";
+import { createInternalServiceInterceptor } from "@caas/shared/identity/internal-guard";
+import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
+import { systemClock, FakeClock } from "@caas/shared/clock";
+import { createValidationInterceptor } from "@caas/shared/interceptors/validation";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import { principalKey, type Principal } from "@caas/shared/context";
+import { createFsBlobHttpHandler } from "../../src/adapters/blob-store-fs-http.js";
+import { createFsBlobStore } from "../../src/adapters/blob-store-fs.js";
+import { createS3BlobStore } from "../../src/adapters/blob-store-s3.js";
+import type { BlobStore } from "../../src/ports/blob-store.js";
 import { createChatConversationAccess } from "../../src/chat-access.js";
 import type { MediaDeps } from "../../src/media-core.js";
 import { createMediaImpls } from "../../src/media-impls.js";

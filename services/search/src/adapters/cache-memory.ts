@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from "@caas/shared";
+import { systemClock, type Clock } from "@caas/shared/clock";
 import type { Cache } from "../ports/cache.js";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { checkName, checkTtl, encodeJson, tenantOf } from "./checks.js";
 
 export interface MemoryCacheOptions {

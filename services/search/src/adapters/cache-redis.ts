@@ -1,7 +1,7 @@
 import type { Cache } from "../ports/cache.js";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { checkName, checkTtl, encodeJson, tenantOf } from "./checks.js";
-import type { RedisClient } from "@caas/shared";
+import type { RedisClient } from "@caas/shared/redis";
 
 export interface RedisCacheOptions {
   /** A client shared with other adapters; its owner closes it. */

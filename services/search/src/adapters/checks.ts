@@ -1,4 +1,4 @@
-import { isTenantScope, type TenantScope } from "@caas/shared";
+import { isTenantScope, type TenantScope } from "@caas/shared/tenant-scope";
 
 /*
  * Argument checks shared by the adapters of one port, so every adapter refuses exactly the same

@@ -1,6 +1,6 @@
 import { Client, errors } from "@elastic/elasticsearch";
-import { UnavailableError } from "@caas/shared";
-import type { PageTokenCodec } from "@caas/shared";
+import { UnavailableError } from "@caas/shared/errors";
+import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { SearchDocument, SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import {

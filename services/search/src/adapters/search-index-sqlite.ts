@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
-import { openSqliteDatabase } from "@caas/shared";
-import type { Clock } from "@caas/shared";
-import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
-import type { PageTokenCodec } from "@caas/shared";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
+import type { Clock } from "@caas/shared/clock";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import { buildSnippet, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";

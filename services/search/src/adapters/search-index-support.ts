@@ -1,5 +1,5 @@
-import { InvalidArgumentError, type FieldViolation } from "@caas/shared";
-import type { PageTokenCodec, PageTokenBinding } from "@caas/shared";
+import { InvalidArgumentError, type FieldViolation } from "@caas/shared/errors";
+import type { PageTokenCodec, PageTokenBinding } from "@caas/shared/page-token";
 import {
   SEARCH_MAX_BATCH,
   SEARCH_MAX_CONVERSATION_IDS,
@@ -14,7 +14,7 @@ import {
   type SearchRequest,
   type Snippet,
 } from "../ports/search-index.js";
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { checkName, tenantOf } from "./checks.js";
 
 /*

@@ -1,5 +1,7 @@
 import type { Collection, Document } from "mongodb";
-import { mongoMigrationTarget, runMigrations, type MigrationResult, type MongoCollection, type MongoDb } from "@caas/shared";
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoCollection, MongoDb } from "@caas/shared/mongo";
 import type { UserDirectory } from "../ports/user-directory.js";
 import { tenantOf } from "./checks.js";
 import { nameKeys } from "./user-directory-sqlite.js";

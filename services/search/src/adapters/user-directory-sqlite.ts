@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import { foldForMatch } from "../domain/query.js";
 import type { UserDirectory } from "../ports/user-directory.js";
 import { tenantOf } from "./checks.js";

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
 import { SEARCH_MAX_PAGE_SIZE, SEARCH_MAX_QUERY_LENGTH, SEARCH_MAX_QUERY_WORDS } from "../ports/search-index.js";
 
 /** The page size of a request: 0 means the default (20); the schema caps it at SEARCH_MAX_PAGE_SIZE. */

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * A small key/value cache for JSON-serializable values, namespaced by tenant: the same `key`

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A conversation a user may read, and up to which seq (chat's reading rules). */
 export interface ReadableConversation {

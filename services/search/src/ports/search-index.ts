@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Most conversations one search may cover (the caller's ACL). */
 export const SEARCH_MAX_CONVERSATION_IDS = 1000;

@@ -1,4 +1,4 @@
-import type { TenantScope } from "@caas/shared";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** A user as the directory keeps them (from auth's user events). */
 export interface DirectoryUser {

@@ -1,4 +1,4 @@
-import type { FakeClock } from "@caas/shared";
+import type { FakeClock } from "@caas/shared/clock";
 
 /**
  * How a contract suite lets time pass for the adapter under test: a fake clock is advanced

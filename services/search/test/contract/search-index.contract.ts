@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type TenantScope } from "@caas/shared";
+import { InvalidArgumentError } from "@caas/shared/errors";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import {
   SEARCH_MAX_CONVERSATION_IDS,
   SEARCH_SNIPPET_LENGTH,

@@ -1,4 +1,4 @@
-import { createRedisClient } from "@caas/shared";
+import { createRedisClient } from "@caas/shared/redis";
 import { RUN_PREFIX, infraEnv } from "@caas/shared/testing";
 
 /** The Redis of the cluster-adapter tests, or undefined (the suites skip, loudly; CI requires it). */

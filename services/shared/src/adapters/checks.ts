@@ -1,4 +1,3 @@
-import { SYSTEM_CHANNELS, type SystemChannel } from "../ports/pubsub.js";
 import type { RateRule } from "../ports/rate-limiter.js";
 import { isTenantScope, type TenantScope } from "../tenant-scope.js";
 
@@ -16,20 +15,26 @@ export function tenantOf(scope: TenantScope): string {
   return scope.tenantId;
 }
 
+/** A page size: an integer in 1..`max` (default 1000). */
+export function checkLimit(limit: unknown, max = 1000): number {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new RangeError(`limit must be an integer in 1..${max}, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/** A time in epoch milliseconds: a non-negative safe integer. */
+export function checkTime(what: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be epoch milliseconds, got ${String(value)}`);
+  return value;
+}
+
 /** A key, channel or id: a non-empty string of at most `max` characters. */
 export function checkName(what: string, value: unknown, max: number): string {
   if (typeof value !== "string" || value.length === 0 || value.length > max) {
     throw new RangeError(`${what} must be a string of 1-${max} characters`);
   }
   return value;
-}
-
-/** A system channel from `SYSTEM_CHANNELS` (a cast can get another string past the type). */
-export function checkSystemChannel(channel: SystemChannel): SystemChannel {
-  if (!(SYSTEM_CHANNELS as readonly string[]).includes(channel)) {
-    throw new RangeError(`unknown system channel ${JSON.stringify(channel)}`);
-  }
-  return channel;
 }
 
 /** A TTL: a positive safe integer number of milliseconds. */

@@ -207,13 +207,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return isObject(value) && typeof (value as { then?: unknown }).then === "function";
 }
 
-/**
- * True for a duplicate-key error (code 11000) of any unique index, `_id` included. Which index
- * it was is deliberately not reported: FerretDB does not name it (no `keyPattern`/`keyValue`).
- */
-export function isMongoDuplicateKeyError(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 11000;
-}
+export { isMongoDuplicateKeyError } from "./mongo-errors.js";
 
 /**
  * The bytes of a BSON binary field as read back by the driver (a `Binary`, or a Buffer when

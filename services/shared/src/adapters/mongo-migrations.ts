@@ -1,5 +1,6 @@
 import type { Migration, MigrationTarget } from "../migrations.js";
-import { isMongoDuplicateKeyError, type MongoDb } from "./mongo-client.js";
+import type { MongoDb } from "./mongo-client.js";
+import { isMongoDuplicateKeyError } from "./mongo-errors.js";
 
 interface MigrationDoc {
   /** The migration version. */

@@ -5,7 +5,6 @@ import { maskSecrets } from "../config-addresses.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
-import { createKafkaEventBus } from "./event-bus-kafka.js";
 import { createSqliteEventBus } from "./event-bus-sqlite.js";
 
 /**
@@ -23,6 +22,8 @@ export async function createEventBusForConfig(config: Config, logger: Logger, cl
     }
     case "cluster": {
       logger.info({ adapter: "kafka", brokers: config.cluster.kafkaBrokers, registry: maskSecrets(config.cluster.schemaRegistryUrl ?? "") }, "event bus");
+      // Loaded here, not at import: the embedded mode never needs kafkajs or the registry client.
+      const { createKafkaEventBus } = await import("./event-bus-kafka.js");
       return createKafkaEventBus({
         brokers: config.cluster.kafkaBrokers,
         schemaRegistryUrl: config.cluster.schemaRegistryUrl!,

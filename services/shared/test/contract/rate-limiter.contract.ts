@@ -1,4 +1,4 @@
-import type { RateDecision, RateLimiter, RateRule } from "@caas/shared";
+import type { RateDecision, RateLimiter, RateRule } from "@caas/shared/rate-limiting";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forgedScope, type Instances, type TestTime } from "./harness.js";

@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { toBinary } from "@bufbuild/protobuf";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ServerFrameSchema, type CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import type { Logger } from "@caas/shared";
+import type { Logger } from "@caas/shared/logger";
 import type { FrameSink, Session } from "../session.js";
 import { shortReason, wsCloseStatus } from "../frames.js";
 

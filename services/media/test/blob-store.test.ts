@@ -6,21 +6,15 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
-import {
-  FailedPreconditionError,
-  FakeClock,
-  NotFoundError,
-  createFsBlobHttpHandler,
-  createFsBlobStore,
-  createS3BlobStore,
-  systemClock,
-  type FsBlobStore,
-  type S3BlobStore,
-} from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import { FakeClock, systemClock } from "@caas/shared/clock";
+import { createFsBlobHttpHandler } from "../src/adapters/blob-store-fs-http.js";
+import { createFsBlobStore, type FsBlobStore } from "../src/adapters/blob-store-fs.js";
+import { createS3BlobStore, type S3BlobStore } from "../src/adapters/blob-store-s3.js";
 import { RUN_PREFIX, freshTenantScope, infraEnv } from "@caas/shared/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { blobStoreContract } from "./contract/blob-store.contract.js";
-import { fakeTime, realTime } from "./contract/harness.js";
+import { fakeTime, realTime } from "@caas/shared/testing";
 
 const MiB = 1024 * 1024;
 const SECRET = "test-secret-of-at-least-32-bytes!";

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * How a client uploads one object without the bytes passing through a CAAS service: an

@@ -1,7 +1,8 @@
 import type { PubSub, PubSubHandler, PubSubUnsubscribe, SystemChannel } from "../ports/pubsub.js";
-import type { TenantScope } from "../tenant-scope.js";
-import { checkName, checkSystemChannel, tenantOf } from "./checks.js";
-import type { RedisClient, RedisSubscriber } from "./redis-client.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import { checkName, tenantOf } from "@caas/shared/checks";
+import { checkSystemChannel } from "../ports/pubsub.js";
+import type { RedisClient, RedisSubscriber } from "@caas/shared/redis";
 
 export interface RedisPubSubOptions {
   /** Publishes on this client (shared with other adapters; its owner closes it). */

@@ -1,5 +1,5 @@
 import type { ConnectionInfo, PresenceConnection, UserPresence } from "../ports/presence.js";
-import { checkName } from "./checks.js";
+import { checkName } from "@caas/shared/checks";
 
 /*
  * The presence rules both adapters apply, so they cannot drift: the memory adapter runs them on

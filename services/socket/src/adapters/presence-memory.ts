@@ -1,7 +1,7 @@
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, type Clock } from "@caas/shared/clock";
 import type { Presence } from "../ports/presence.js";
-import type { TenantScope } from "../tenant-scope.js";
-import { checkTtl, tenantOf } from "./checks.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import { checkTtl, tenantOf } from "@caas/shared/checks";
 import {
   DEFAULT_LAST_SEEN_RETENTION_MS,
   aggregate,

@@ -1,4 +1,4 @@
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /**
  * Called with each message of a channel. Delivery is asynchronous (never inside `publish`), one
@@ -22,6 +22,14 @@ export type PubSubUnsubscribe = () => Promise<void>;
  */
 export const SYSTEM_CHANNELS = ["revocations", "tenant-status"] as const;
 export type SystemChannel = (typeof SYSTEM_CHANNELS)[number];
+
+/** A system channel from `SYSTEM_CHANNELS` (a cast can get another string past the type). */
+export function checkSystemChannel(channel: SystemChannel): SystemChannel {
+  if (!(SYSTEM_CHANNELS as readonly string[]).includes(channel)) {
+    throw new RangeError(`unknown system channel ${JSON.stringify(channel)}`);
+  }
+  return channel;
+}
 
 /**
  * Best-effort broadcast between service instances (socket fan-out across instances).

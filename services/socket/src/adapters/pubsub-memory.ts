@@ -1,5 +1,6 @@
 import type { PubSub, PubSubHandler, PubSubUnsubscribe } from "../ports/pubsub.js";
-import { checkName, checkSystemChannel, tenantOf } from "./checks.js";
+import { checkName, tenantOf } from "@caas/shared/checks";
+import { checkSystemChannel } from "../ports/pubsub.js";
 
 export interface MemoryPubSubOptions {
   /** Called when a handler throws; the subscription continues. Default: `console.error`. */

@@ -1,7 +1,7 @@
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, type Clock } from "@caas/shared/clock";
 import type { ConnectionInfo, Presence } from "../ports/presence.js";
-import type { TenantScope } from "../tenant-scope.js";
-import { checkName, checkTtl, tenantOf } from "./checks.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import { checkName, checkTtl, tenantOf } from "@caas/shared/checks";
 import {
   DEFAULT_LAST_SEEN_RETENTION_MS,
   aggregate,
@@ -11,7 +11,7 @@ import {
   checkUserId,
   type StoredConnection,
 } from "./presence-state.js";
-import { defineScript, type RedisClient } from "./redis-client.js";
+import { defineScript, type RedisClient } from "@caas/shared/redis";
 
 export interface RedisPresenceOptions {
   /** A client shared with other adapters; its owner closes it. */

@@ -1,18 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import {
-  FailedPreconditionError,
-  NotFoundError,
-  contentDispositionFor,
-  type BlobStore,
-  type Clock,
-  type PresignedUpload,
-  type TenantScope,
-} from "@caas/shared";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { Clock } from "@caas/shared/clock";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import { contentDispositionFor, type BlobStore, type PresignedUpload } from "../../src/ports/blob-store.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type TestTime } from "./harness.js";
+import { forgedScope, type TestTime } from "@caas/shared/testing";
 
 export interface BlobStoreHarness {
   store: BlobStore;

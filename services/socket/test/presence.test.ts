@@ -1,7 +1,11 @@
-import { FakeClock, createMemoryPresence, createRedisClient, createRedisPresence } from "@caas/shared";
-import { afterAll, describe } from "vitest";
+import { FakeClock } from "@caas/shared/clock";
+import { createRedisClient } from "@caas/shared/redis";
+import { createMemoryPresence } from "../src/adapters/presence-memory.js";
+import { createRedisPresence } from "../src/adapters/presence-redis.js";
+import { freshTenantScope } from "@caas/shared/testing";
+import { afterAll, describe, expect, it } from "vitest";
 import { PRESENCE_RETENTION_MS, presenceContract } from "./contract/presence.contract.js";
-import { cleanUp, redisPrefix, redisUrl } from "./redis-support.js";
+import { cleanUp, keysUnder, redisPrefix, redisUrl } from "@caas/shared/testing/redis";
 
 presenceContract("memory", async () => {
   const clock = new FakeClock();
@@ -28,5 +32,17 @@ describe.skipIf(!redisUrl)("redis", () => {
         await Promise.all(clients.map((c) => c.close()));
       },
     };
+  });
+
+  it("puts every key under the prefix and the tenant", async () => {
+    const redis = createRedisClient(redisUrl!);
+    try {
+      const scope = freshTenantScope();
+      const layoutPrefix = `${prefix}:layout`;
+      await createRedisPresence({ redis, prefix: layoutPrefix }).add(scope, "u1", "c1", 60_000, {});
+      expect(await keysUnder(redis, layoutPrefix)).toEqual([`${layoutPrefix}:presence:${scope.tenantId}:u1`]);
+    } finally {
+      await redis.close();
+    }
   });
 });

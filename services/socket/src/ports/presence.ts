@@ -1,4 +1,4 @@
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Small per-connection facts kept with a connection (e.g. `{ instance: "socket-1", device: "ios" }`). */
 export type ConnectionInfo = Readonly<Record<string, string>>;

@@ -1,7 +1,7 @@
-import type { PubSub, SystemChannel } from "@caas/shared";
+import type { PubSub, SystemChannel } from "../../src/ports/pubsub.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { forgedScope, type Instances } from "./harness.js";
+import { forgedScope, type Instances } from "@caas/shared/testing";
 
 /** The factory passes `onHandlerError` to every adapter it creates. */
 export type PubSubFactory = (opts: { onHandlerError: (err: unknown, channel: string) => void }) => Promise<Instances<PubSub>>;

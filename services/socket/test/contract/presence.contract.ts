@@ -1,7 +1,8 @@
-import type { FakeClock, Presence } from "@caas/shared";
+import type { FakeClock } from "@caas/shared/clock";
+import type { Presence } from "../../src/ports/presence.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type Instances } from "./harness.js";
+import { forgedScope, type Instances } from "@caas/shared/testing";
 
 /** Both adapters take their time from the injected clock, so the suite drives a fake one. */
 export interface PresenceHarness extends Instances<Presence> {

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { Client, CopyConditions, S3Error } from "minio";
-import type { Clock } from "../clock.js";
-import { FailedPreconditionError, NotFoundError } from "../errors.js";
+import type { Clock } from "@caas/shared/clock";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
   MAX_UPLOAD_EXPIRY_SECONDS,
@@ -17,7 +17,7 @@ import {
   type BlobObject,
   type BlobStore,
 } from "../ports/blob-store.js";
-import type { TenantScope } from "../tenant-scope.js";
+import type { TenantScope } from "@caas/shared/tenant-scope";
 import { tenantOf } from "./checks.js";
 
 export interface S3BlobStoreOptions {

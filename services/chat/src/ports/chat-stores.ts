@@ -1,0 +1,37 @@
+import type { EventLogStore } from "@caas/shared/eventing/log";
+import type { MentionStore } from "./mention-store.js";
+import type { BlockStore } from "./block-store.js";
+import type { ModerationStore } from "./moderation-store.js";
+import type { ChatStateStore } from "./chat-state-store.js";
+import type { ProjectionStateStore } from "../projections/projection-state-store.js";
+import type { ConversationStore } from "./conversation-store.js";
+import type { InviteStore } from "./invite-store.js";
+import type { MemberStore } from "./member-store.js";
+import type { MessageMarkStore } from "./message-mark-store.js";
+import type { ReadStateStore } from "./read-state-store.js";
+
+/** Every store of one chat instance, on one backend. */
+export interface ChatStores {
+  /** The conversation event log: the commit point (services/shared eventlog). */
+  events: EventLogStore;
+  conversations: ConversationStore;
+  members: MemberStore;
+  readStates: ReadStateStore;
+  invites: InviteStore;
+  /** Reactions, pins and edits per message: a projection of the log (ADR 0018). */
+  marks: MessageMarkStore;
+  /** Where the projector stands per conversation, and the projections' version (ADR 0021). */
+  projections: ProjectionStateStore;
+  /** Per-user mention records (mention counts). */
+  mentions: MentionStore;
+  /** Mutes and bans per conversation (a projection of the log, read uncached on the write path). */
+  moderation: ModerationStore;
+  /** User-to-user blocks. */
+  blocks: BlockStore;
+  state: ChatStateStore;
+  /** Closes the stores, then the connection they share. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The chat stores built straight on an open, migrated database (all but the event log and the projection state, which migrate themselves). */
+export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close">;
