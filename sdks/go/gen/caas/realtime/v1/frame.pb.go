@@ -424,6 +424,7 @@ type ServerFrame struct {
 	//	*ServerFrame_Error
 	//	*ServerFrame_Closing
 	//	*ServerFrame_BlockChanged
+	//	*ServerFrame_PrekeysLow
 	Frame         isServerFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -608,6 +609,15 @@ func (x *ServerFrame) GetBlockChanged() *BlockChanged {
 	return nil
 }
 
+func (x *ServerFrame) GetPrekeysLow() *PreKeysLow {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_PrekeysLow); ok {
+			return x.PrekeysLow
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Frame interface {
 	isServerFrame_Frame()
 }
@@ -682,6 +692,12 @@ type ServerFrame_BlockChanged struct {
 	BlockChanged *BlockChanged `protobuf:"bytes,24,opt,name=block_changed,json=blockChanged,proto3,oneof"`
 }
 
+type ServerFrame_PrekeysLow struct {
+	// One of the user's devices is running out of one-time prekeys in the key directory
+	// (caas.crypto.v1.KeyDirectoryService): that device should upload more.
+	PrekeysLow *PreKeysLow `protobuf:"bytes,31,opt,name=prekeys_low,json=prekeysLow,proto3,oneof"`
+}
+
 func (*ServerFrame_AuthOk) isServerFrame_Frame() {}
 
 func (*ServerFrame_SendAck) isServerFrame_Frame() {}
@@ -711,6 +727,8 @@ func (*ServerFrame_Error) isServerFrame_Frame() {}
 func (*ServerFrame_Closing) isServerFrame_Frame() {}
 
 func (*ServerFrame_BlockChanged) isServerFrame_Frame() {}
+
+func (*ServerFrame_PrekeysLow) isServerFrame_Frame() {}
 
 // Authenticates the connection.
 type Auth struct {
@@ -1739,6 +1757,70 @@ func (x *BlockChanged) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A device's one-time prekey supply fell below the directory's low-water mark after a claim.
+// Pushed to every connection of the device's owner; the device itself should call
+// KeyDirectoryService.UploadOneTimePreKeys.
+type PreKeysLow struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId uint32                 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// One-time prekeys not yet handed out.
+	Remaining     uint32 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	Threshold     uint32 `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreKeysLow) Reset() {
+	*x = PreKeysLow{}
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreKeysLow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreKeysLow) ProtoMessage() {}
+
+func (x *PreKeysLow) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreKeysLow.ProtoReflect.Descriptor instead.
+func (*PreKeysLow) Descriptor() ([]byte, []int) {
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PreKeysLow) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *PreKeysLow) GetRemaining() uint32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *PreKeysLow) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 // A client frame failed. The connection stays open unless a Closing frame follows.
 type FrameError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1758,7 +1840,7 @@ type FrameError struct {
 
 func (x *FrameError) Reset() {
 	*x = FrameError{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1852,7 @@ func (x *FrameError) String() string {
 func (*FrameError) ProtoMessage() {}
 
 func (x *FrameError) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1865,7 @@ func (x *FrameError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameError.ProtoReflect.Descriptor instead.
 func (*FrameError) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{20}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FrameError) GetCode() int32 {
@@ -1829,7 +1911,7 @@ type Closing struct {
 
 func (x *Closing) Reset() {
 	*x = Closing{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1923,7 @@ func (x *Closing) String() string {
 func (*Closing) ProtoMessage() {}
 
 func (x *Closing) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1936,7 @@ func (x *Closing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closing.ProtoReflect.Descriptor instead.
 func (*Closing) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Closing) GetCode() CloseCode {
@@ -1895,7 +1977,7 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x06resume\x18\x10 \x01(\v2\x18.caas.realtime.v1.ResumeH\x00R\x06resume\x12T\n" +
 	"\x12subscribe_presence\x18\x11 \x01(\v2#.caas.realtime.v1.SubscribePresenceH\x00R\x11subscribePresence\x12,\n" +
 	"\x04ping\x18\x12 \x01(\v2\x16.caas.realtime.v1.PingH\x00R\x04pingB\a\n" +
-	"\x05frame\"\xf3\x06\n" +
+	"\x05frame\"\xb4\a\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\x04R\areplyTo\x123\n" +
 	"\aauth_ok\x18\n" +
@@ -1917,7 +1999,9 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x04pong\x18\x15 \x01(\v2\x16.caas.realtime.v1.PongH\x00R\x04pong\x124\n" +
 	"\x05error\x18\x16 \x01(\v2\x1c.caas.realtime.v1.FrameErrorH\x00R\x05error\x125\n" +
 	"\aclosing\x18\x17 \x01(\v2\x19.caas.realtime.v1.ClosingH\x00R\aclosing\x12E\n" +
-	"\rblock_changed\x18\x18 \x01(\v2\x1e.caas.realtime.v1.BlockChangedH\x00R\fblockChangedB\a\n" +
+	"\rblock_changed\x18\x18 \x01(\v2\x1e.caas.realtime.v1.BlockChangedH\x00R\fblockChanged\x12?\n" +
+	"\vprekeys_low\x18\x1f \x01(\v2\x1c.caas.realtime.v1.PreKeysLowH\x00R\n" +
+	"prekeysLowB\a\n" +
 	"\x05frame\"5\n" +
 	"\x04Auth\x12-\n" +
 	"\faccess_token\x18\x01 \x01(\tB\n" +
@@ -1992,7 +2076,12 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\x12;\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xb0\x01\n" +
+	"updateTime\"e\n" +
+	"\n" +
+	"PreKeysLow\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\rR\tremaining\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\"\xb0\x01\n" +
 	"\n" +
 	"FrameError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -2040,7 +2129,7 @@ func file_caas_realtime_v1_frame_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_realtime_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(PresenceStatus)(0),            // 0: caas.realtime.v1.PresenceStatus
 	(CloseCode)(0),                 // 1: caas.realtime.v1.CloseCode
@@ -2064,17 +2153,18 @@ var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(*Checkpoint)(nil),             // 19: caas.realtime.v1.Checkpoint
 	(*Pong)(nil),                   // 20: caas.realtime.v1.Pong
 	(*BlockChanged)(nil),           // 21: caas.realtime.v1.BlockChanged
-	(*FrameError)(nil),             // 22: caas.realtime.v1.FrameError
-	(*Closing)(nil),                // 23: caas.realtime.v1.Closing
-	(*v1.Event)(nil),               // 24: caas.chat.v1.Event
-	(*v1.Receipt)(nil),             // 25: caas.chat.v1.Receipt
-	(*v1.ReadState)(nil),           // 26: caas.chat.v1.ReadState
-	(*v1.ConversationChanges)(nil), // 27: caas.chat.v1.ConversationChanges
-	(*structpb.Struct)(nil),        // 28: google.protobuf.Struct
-	(*v1.Attachment)(nil),          // 29: caas.chat.v1.Attachment
-	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 31: google.protobuf.Duration
-	(*validate.Violations)(nil),    // 32: buf.validate.Violations
+	(*PreKeysLow)(nil),             // 22: caas.realtime.v1.PreKeysLow
+	(*FrameError)(nil),             // 23: caas.realtime.v1.FrameError
+	(*Closing)(nil),                // 24: caas.realtime.v1.Closing
+	(*v1.Event)(nil),               // 25: caas.chat.v1.Event
+	(*v1.Receipt)(nil),             // 26: caas.chat.v1.Receipt
+	(*v1.ReadState)(nil),           // 27: caas.chat.v1.ReadState
+	(*v1.ConversationChanges)(nil), // 28: caas.chat.v1.ConversationChanges
+	(*structpb.Struct)(nil),        // 29: google.protobuf.Struct
+	(*v1.Attachment)(nil),          // 30: caas.chat.v1.Attachment
+	(*timestamppb.Timestamp)(nil),  // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 32: google.protobuf.Duration
+	(*validate.Violations)(nil),    // 33: buf.validate.Violations
 }
 var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	4,  // 0: caas.realtime.v1.ClientFrame.auth:type_name -> caas.realtime.v1.Auth
@@ -2089,36 +2179,37 @@ var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	13, // 9: caas.realtime.v1.ServerFrame.auth_ok:type_name -> caas.realtime.v1.AuthOk
 	14, // 10: caas.realtime.v1.ServerFrame.send_ack:type_name -> caas.realtime.v1.SendAck
 	15, // 11: caas.realtime.v1.ServerFrame.ack:type_name -> caas.realtime.v1.Ack
-	24, // 12: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
+	25, // 12: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
 	16, // 13: caas.realtime.v1.ServerFrame.typing:type_name -> caas.realtime.v1.Typing
 	17, // 14: caas.realtime.v1.ServerFrame.presence:type_name -> caas.realtime.v1.Presence
-	25, // 15: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
-	26, // 16: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
-	27, // 17: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
+	26, // 15: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
+	27, // 16: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
+	28, // 17: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
 	18, // 18: caas.realtime.v1.ServerFrame.resume_done:type_name -> caas.realtime.v1.ResumeDone
 	19, // 19: caas.realtime.v1.ServerFrame.checkpoint:type_name -> caas.realtime.v1.Checkpoint
 	20, // 20: caas.realtime.v1.ServerFrame.pong:type_name -> caas.realtime.v1.Pong
-	22, // 21: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
-	23, // 22: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
+	23, // 21: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
+	24, // 22: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
 	21, // 23: caas.realtime.v1.ServerFrame.block_changed:type_name -> caas.realtime.v1.BlockChanged
-	28, // 24: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
-	29, // 25: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
-	30, // 26: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 27: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
-	30, // 28: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
-	30, // 29: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 30: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
-	30, // 31: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
-	30, // 32: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
-	31, // 33: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
-	32, // 34: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
-	1,  // 35: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
-	31, // 36: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	22, // 24: caas.realtime.v1.ServerFrame.prekeys_low:type_name -> caas.realtime.v1.PreKeysLow
+	29, // 25: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
+	30, // 26: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
+	31, // 27: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
+	32, // 28: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
+	31, // 29: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
+	31, // 30: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 31: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
+	31, // 32: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
+	31, // 33: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
+	32, // 34: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
+	33, // 35: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
+	1,  // 36: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
+	32, // 37: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_caas_realtime_v1_frame_proto_init() }
@@ -2153,6 +2244,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Closing)(nil),
 		(*ServerFrame_BlockChanged)(nil),
+		(*ServerFrame_PrekeysLow)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2160,7 +2252,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_realtime_v1_frame_proto_rawDesc), len(file_caas_realtime_v1_frame_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
