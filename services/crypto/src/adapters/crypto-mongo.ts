@@ -3,7 +3,7 @@ import { mongoMigrationTarget, runMigrations, type Migration, type MigrationResu
 
 /** The collection operations the crypto Mongo adapters use: the shared ones plus deletes and countDocuments. */
 export type CryptoMongoCollection<T extends Document = Document> = MongoCollection<T> &
-  Pick<Collection<T>, "insertMany" | "deleteOne" | "deleteMany" | "countDocuments" | "findOneAndDelete">;
+  Pick<Collection<T>, "insertMany" | "deleteOne" | "deleteMany" | "countDocuments" | "findOneAndDelete" | "findOneAndUpdate">;
 
 /**
  * A database as the crypto adapters see it (the driver's `Db` satisfies it). Only driver types

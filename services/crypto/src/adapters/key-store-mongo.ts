@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { AlreadyExistsError, isMongoDuplicateKeyError } from "@caas/shared";
+import { setTimeout as delay } from "node:timers/promises";
+import { AlreadyExistsError, isMongoDuplicateKeyError, UnavailableError } from "@caas/shared";
 import type { DeviceRecord, KeyStore, OneTimeKey, SignedKey } from "../ports/key-store.js";
 import { checkCount, checkDevice, checkDeviceId, checkId, checkOneTimeKeys, checkRef, checkSignedKey, tenantOf } from "./checks.js";
 import { bytesOf, cryptoCollections, MAJORITY, type CryptoMongoDb } from "./crypto-mongo.js";
@@ -36,11 +37,14 @@ interface KeyDoc {
   keyId: number;
   /** Removed when claimed. */
   publicKey?: Uint8Array;
-  /** A hint that a claim marker exists; the marker itself decides. */
+  /** Set by the claimer that took it; the claim marker decides between racing claimers. */
   claimed: boolean;
   /** The upload that stored it, so a refused upload removes exactly its own documents. */
   batch: string;
 }
+
+/** Tries of a claim marker insert on a busy store before the claim fails UNAVAILABLE. */
+const MARKER_ATTEMPTS = 5;
 
 interface ClaimDoc {
   /** The claimed KeyDoc's _id: the unique _id makes the claim atomic. */
@@ -50,15 +54,14 @@ interface ClaimDoc {
   deviceId: number;
 }
 
-/** Candidates read per claim round; concurrent claimers race over them, losers try the next. */
-const CLAIM_CANDIDATES = 8;
-
 /**
  * The cluster-mode KeyStore: devices (`<prefix>devices`), one-time prekeys (`<prefix>one_time_keys`)
  * and claim markers (`<prefix>claims`). FerretDB has no transactions and its conditional
  * updates are not atomic (ADR 0015), so a claim is the insert of a marker whose `_id` is the
  * key's: the unique-id insert succeeds for exactly one claimer on any number of instances; the
- * `claimed` flag on the key only steers later reads past taken keys.
+ * `claimed` flag, set by findOneAndUpdate, steers concurrent claimers to different keys (it
+ * alone would suffice on MongoDB, where findOneAndUpdate is atomic). A claimer that stops
+ * between the two steps loses that key: it is never handed out rather than possibly twice.
  */
 export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?: string }): KeyStore {
   const c = cryptoCollections(opts.collectionPrefix);
@@ -86,6 +89,25 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
       await keys.deleteMany({ batch, claimed: false });
       if (isMongoDuplicateKeyError(err)) throw new AlreadyExistsError("a one-time prekey id was uploaded before");
       throw err;
+    }
+  };
+
+  /**
+   * Inserts a claim marker: true when this claimer won the key. The key is already flagged, so
+   * giving up here loses it (never handed out); a busy store (UNAVAILABLE: FerretDB's write lock,
+   * nothing written) is therefore retried a few times first. A retry that finds its own earlier
+   * insert after all (a network error) sees a duplicate and also gives the key up.
+   */
+  const insertMarker = async (doc: ClaimDoc): Promise<boolean> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await claims.insertOne(doc);
+        return true;
+      } catch (err) {
+        if (isMongoDuplicateKeyError(err)) return false;
+        if (!(err instanceof UnavailableError) || attempt >= MARKER_ATTEMPTS) throw err;
+        await delay(10 * attempt);
+      }
     }
   };
 
@@ -163,24 +185,16 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
       const tenantId = tenantOf(scope);
       const { userId, deviceId, generation } = checkRef(ref);
       for (;;) {
-        const candidates = await keys
-          .find({ tenantId, userId, deviceId, generation, claimed: false })
-          .sort({ tenantId: 1, userId: 1, deviceId: 1, generation: 1, claimed: 1, keyId: 1 })
-          .limit(CLAIM_CANDIDATES)
-          .toArray();
-        if (candidates.length === 0) return undefined;
-        for (const cand of candidates) {
-          let won = true;
-          try {
-            await claims.insertOne({ _id: cand._id, tenantId, userId, deviceId });
-          } catch (err) {
-            if (!isMongoDuplicateKeyError(err)) throw err;
-            won = false;
-          }
-          // Winner or not, the key is taken: steer later reads past it.
-          await keys.updateOne({ _id: cand._id }, { $set: { claimed: true }, $unset: { publicKey: "" } });
-          if (won && cand.publicKey) return { keyId: cand.keyId, publicKey: bytesOf(cand.publicKey) };
-        }
+        // Take the lowest unclaimed key; on MongoDB this is atomic already, on FerretDB two
+        // claimers may both get it, and the marker insert below lets exactly one keep it.
+        const cand = await keys.findOneAndUpdate(
+          { tenantId, userId, deviceId, generation, claimed: false },
+          { $set: { claimed: true }, $unset: { publicKey: "" } },
+          { sort: { tenantId: 1, userId: 1, deviceId: 1, generation: 1, claimed: 1, keyId: 1 }, returnDocument: "before" },
+        );
+        if (!cand) return undefined;
+        if (!(await insertMarker({ _id: cand._id, tenantId, userId, deviceId }))) continue;
+        if (cand.publicKey) return { keyId: cand.keyId, publicKey: bytesOf(cand.publicKey) };
       }
     },
 
