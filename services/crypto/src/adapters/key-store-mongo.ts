@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { AlreadyExistsError, isMongoDuplicateKeyError, UnavailableError } from "@caas/shared";
+import { AlreadyExistsError, isMongoDuplicateKeyError, isTransientMongoError, UnavailableError } from "@caas/shared";
 import type { DeviceRecord, KeyStore, OneTimeKey, SignedKey } from "../ports/key-store.js";
 import { checkCount, checkDevice, checkDeviceId, checkId, checkOneTimeKeys, checkRef, checkSignedKey, tenantOf } from "./checks.js";
 import { bytesOf, cryptoCollections, MAJORITY, type CryptoMongoDb } from "./crypto-mongo.js";
@@ -96,7 +96,9 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
    * Inserts a claim marker: true when this claimer won the key. The key is already flagged, so
    * giving up here loses it (never handed out); a busy store (UNAVAILABLE: FerretDB's write lock,
    * nothing written) is therefore retried a few times first. A retry that finds its own earlier
-   * insert after all (a network error) sees a duplicate and also gives the key up.
+   * insert after all (a network error) sees a duplicate and also gives the key up. Both forms of
+   * a busy store are recognised: UNAVAILABLE from a guarded connection, the driver's error from
+   * a bare one.
    */
   const insertMarker = async (doc: ClaimDoc): Promise<boolean> => {
     for (let attempt = 1; ; attempt++) {
@@ -105,7 +107,7 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
         return true;
       } catch (err) {
         if (isMongoDuplicateKeyError(err)) return false;
-        if (!(err instanceof UnavailableError) || attempt >= MARKER_ATTEMPTS) throw err;
+        if (!(err instanceof UnavailableError || isTransientMongoError(err)) || attempt >= MARKER_ATTEMPTS) throw err;
         await delay(10 * attempt);
       }
     }
