@@ -1,7 +1,7 @@
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import type { BlockChanged, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { BlockChanged, PreKeysLow, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 
 /** A local session as the hub sees it: whose it is and how it takes a live event. */
 export interface Recipient {
@@ -18,6 +18,8 @@ export interface Recipient {
   deliverReceipt?(receipt: Receipt): void;
   /** The user's own block list changed (on any of their devices). */
   deliverBlockChanged?(change: BlockChanged): void;
+  /** One of the user's devices runs low on one-time prekeys in the key directory. */
+  deliverPreKeysLow?(notice: PreKeysLow): void;
 }
 
 /** What the hub keeps of a conversation to decide whether receipts are shared. */

@@ -7,6 +7,7 @@ import {
   CloseCode,
   type BlockChanged,
   type ClientFrame,
+  type PreKeysLow,
   type Resume,
   type SendMessage,
   type ServerFrame,
@@ -468,6 +469,12 @@ export class Session implements Recipient {
   deliverBlockChanged(change: BlockChanged): void {
     if (this.state !== "open") return;
     this.push(serverFrame(0n, { case: "blockChanged", value: change }));
+  }
+
+  /** One of the user's devices runs low on one-time prekeys (from the user-state feed); not limited by a conversation filter. */
+  deliverPreKeysLow(notice: PreKeysLow): void {
+    if (this.state !== "open") return;
+    this.push(serverFrame(0n, { case: "prekeysLow", value: notice }));
   }
 
   /** Another member's markers moved where receipts are shared (from the user-state feed). */

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ReceiptSchema } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { BlockChangedSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { BlockChangedSchema, PreKeysLowSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
 import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
@@ -16,7 +16,9 @@ const MAX_TRACKED_MARKERS = 100_000;
  * connections of the other members. Records are at least once and markers only move forward, so
  * a record that advances neither marker beyond what this instance last pushed is dropped. A block
  * or unblock goes as `block_changed` to every local connection of its user, in record order
- * (a redelivered one repeats a state the client already applied). Unknown cases are skipped.
+ * (a redelivered one repeats a state the client already applied). A key directory notice that a
+ * device runs low on one-time prekeys goes as `prekeys_low` to every local connection of the
+ * device's owner. Unknown cases are skipped.
  */
 export class UserStateRelay {
   private readonly seen = new Map<string, { read: bigint; delivered: bigint }>();
@@ -34,6 +36,12 @@ export class UserStateRelay {
         ...(env.createTime ? { updateTime: env.createTime } : {}),
       });
       for (const s of this.hub.sessionsOf(env.tenantId, env.userId)) s.deliverBlockChanged?.(change);
+      return;
+    }
+    if (p.case === "oneTimePrekeysLow") {
+      if (env.tenantId === "" || env.userId === "") return;
+      const notice = create(PreKeysLowSchema, { deviceId: p.value.deviceId, remaining: p.value.remaining, threshold: p.value.threshold });
+      for (const s of this.hub.sessionsOf(env.tenantId, env.userId)) s.deliverPreKeysLow?.(notice);
       return;
     }
     if (p.case !== "readMarkerMoved" && p.case !== "deliveryMarkerMoved") return;

@@ -148,6 +148,9 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
         payload: blocked ? { case: "userBlocked", value: { blockedUserId: "cal" } } : { case: "userUnblocked", value: { blockedUserId: "cal" } },
       });
     await bus.publish(USER_STATE_EVENTS, [block(true), block(false)].map((value) => ({ key: "t1/ann", value, headers: {} })));
+    // The key directory's notice that one of ann's devices runs low on one-time prekeys.
+    const low = create(UserStateEventEnvelopeSchema, { eventId: newId(), tenantId: "t1", userId: "ann", payload: { case: "oneTimePrekeysLow", value: { deviceId: 3, remaining: 9, threshold: 10 } } });
+    await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: low, headers: {} }]);
     await publish(marker("t1", "ben", GROUP, 8n, 8n));
 
     await vi.waitFor(() => expect(of(ann1.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ben:${GROUP}:8`]), { timeout: 5_000 });
@@ -164,6 +167,10 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
       expect(blocks.every((b) => b.updateTime !== undefined)).toBe(true);
     }
     for (const other of [ben, cal, otherAnn, otherBen]) expect(other.sink.frames.filter((f) => f.frame.case === "blockChanged")).toEqual([]);
+    for (const device of [ann1, ann2]) {
+      expect(device.sink.frames.flatMap((f) => (f.frame.case === "prekeysLow" ? [`${f.frame.value.deviceId}:${f.frame.value.remaining}:${f.frame.value.threshold}`] : []))).toEqual(["3:9:10"]);
+    }
+    for (const other of [ben, cal, otherAnn, otherBen]) expect(other.sink.frames.filter((f) => f.frame.case === "prekeysLow")).toEqual([]);
   });
 });
 

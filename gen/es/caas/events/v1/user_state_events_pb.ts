@@ -14,12 +14,13 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/events/v1/user_state_events.proto.
  */
 export const file_caas_events_v1_user_state_events: GenFile = /*@__PURE__*/
-  fileDesc("CiZjYWFzL2V2ZW50cy92MS91c2VyX3N0YXRlX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEilAMKFlVzZXJTdGF0ZUV2ZW50RW52ZWxvcGUSEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAUgASgJEjwKEXJlYWRfbWFya2VyX21vdmVkGAogASgLMh8uY2Fhcy5ldmVudHMudjEuUmVhZE1hcmtlck1vdmVkSAASRAoVZGVsaXZlcnlfbWFya2VyX21vdmVkGAsgASgLMiMuY2Fhcy5ldmVudHMudjEuRGVsaXZlcnlNYXJrZXJNb3ZlZEgAEjMKDHVzZXJfYmxvY2tlZBgMIAEoCzIbLmNhYXMuZXZlbnRzLnYxLlVzZXJCbG9ja2VkSAASNwoOdXNlcl91bmJsb2NrZWQYDSABKAsyHS5jYWFzLmV2ZW50cy52MS5Vc2VyVW5ibG9ja2VkSABCCQoHcGF5bG9hZCI+Cg9SZWFkTWFya2VyTW92ZWQSKwoKcmVhZF9zdGF0ZRgBIAEoCzIXLmNhYXMuY2hhdC52MS5SZWFkU3RhdGUiQgoTRGVsaXZlcnlNYXJrZXJNb3ZlZBIrCgpyZWFkX3N0YXRlGAEgASgLMhcuY2Fhcy5jaGF0LnYxLlJlYWRTdGF0ZSImCgtVc2VyQmxvY2tlZBIXCg9ibG9ja2VkX3VzZXJfaWQYASABKAkiKAoNVXNlclVuYmxvY2tlZBIXCg9ibG9ja2VkX3VzZXJfaWQYASABKAlCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvZXZlbnRzL3YxO2V2ZW50c3YxYgZwcm90bzM", [file_caas_chat_v1_read_state, file_google_protobuf_timestamp]);
+  fileDesc("CiZjYWFzL2V2ZW50cy92MS91c2VyX3N0YXRlX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEi1wMKFlVzZXJTdGF0ZUV2ZW50RW52ZWxvcGUSEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAUgASgJEjwKEXJlYWRfbWFya2VyX21vdmVkGAogASgLMh8uY2Fhcy5ldmVudHMudjEuUmVhZE1hcmtlck1vdmVkSAASRAoVZGVsaXZlcnlfbWFya2VyX21vdmVkGAsgASgLMiMuY2Fhcy5ldmVudHMudjEuRGVsaXZlcnlNYXJrZXJNb3ZlZEgAEjMKDHVzZXJfYmxvY2tlZBgMIAEoCzIbLmNhYXMuZXZlbnRzLnYxLlVzZXJCbG9ja2VkSAASNwoOdXNlcl91bmJsb2NrZWQYDSABKAsyHS5jYWFzLmV2ZW50cy52MS5Vc2VyVW5ibG9ja2VkSAASQQoUb25lX3RpbWVfcHJla2V5c19sb3cYDiABKAsyIS5jYWFzLmV2ZW50cy52MS5PbmVUaW1lUHJlS2V5c0xvd0gAQgkKB3BheWxvYWQiPgoPUmVhZE1hcmtlck1vdmVkEisKCnJlYWRfc3RhdGUYASABKAsyFy5jYWFzLmNoYXQudjEuUmVhZFN0YXRlIkIKE0RlbGl2ZXJ5TWFya2VyTW92ZWQSKwoKcmVhZF9zdGF0ZRgBIAEoCzIXLmNhYXMuY2hhdC52MS5SZWFkU3RhdGUiJgoLVXNlckJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIigKDVVzZXJVbmJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIkwKEU9uZVRpbWVQcmVLZXlzTG93EhEKCWRldmljZV9pZBgBIAEoDRIRCglyZW1haW5pbmcYAiABKA0SEQoJdGhyZXNob2xkGAMgASgNQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2V2ZW50cy92MTtldmVudHN2MWIGcHJvdG8z", [file_caas_chat_v1_read_state, file_google_protobuf_timestamp]);
 
 /**
- * The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept by chat outside the
- * conversation logs (read and delivery markers, blocks). Socket pushes it to the user's devices
- * and, for markers where receipts are shared, to the other members.
+ * The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept outside the
+ * conversation logs (chat's read and delivery markers and blocks; the crypto key directory's
+ * low one-time prekey supply). Socket pushes it to the user's devices and, for markers where
+ * receipts are shared, to the other members.
  *
  * Key: `<tenant_id>/<user_id>` (UTF-8), so one user's changes stay in order. Value: this message,
  * Schema Registry protobuf framing. Headers: `x-correlation-id`. Published at least once; markers
@@ -88,6 +89,12 @@ export type UserStateEventEnvelope = Message<"caas.events.v1.UserStateEventEnvel
      */
     value: UserUnblocked;
     case: "userUnblocked";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.OneTimePreKeysLow one_time_prekeys_low = 14;
+     */
+    value: OneTimePreKeysLow;
+    case: "oneTimePrekeysLow";
   } | { case: undefined; value?: undefined };
 };
 
@@ -175,4 +182,38 @@ export type UserUnblocked = Message<"caas.events.v1.UserUnblocked"> & {
  */
 export const UserUnblockedSchema: GenMessage<UserUnblocked> = /*@__PURE__*/
   messageDesc(file_caas_events_v1_user_state_events, 4);
+
+/**
+ * One of the user's devices has few one-time prekeys left in the key directory (published by
+ * the crypto service after a claim took its supply below the low-water mark).
+ *
+ * @generated from message caas.events.v1.OneTimePreKeysLow
+ */
+export type OneTimePreKeysLow = Message<"caas.events.v1.OneTimePreKeysLow"> & {
+  /**
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+
+  /**
+   * One-time prekeys not yet handed out.
+   *
+   * @generated from field: uint32 remaining = 2;
+   */
+  remaining: number;
+
+  /**
+   * The low-water mark the supply fell below.
+   *
+   * @generated from field: uint32 threshold = 3;
+   */
+  threshold: number;
+};
+
+/**
+ * Describes the message caas.events.v1.OneTimePreKeysLow.
+ * Use `create(OneTimePreKeysLowSchema)` to create a new message.
+ */
+export const OneTimePreKeysLowSchema: GenMessage<OneTimePreKeysLow> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_user_state_events, 5);
 

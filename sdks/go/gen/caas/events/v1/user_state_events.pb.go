@@ -23,9 +23,10 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept by chat outside the
-// conversation logs (read and delivery markers, blocks). Socket pushes it to the user's devices
-// and, for markers where receipts are shared, to the other members.
+// The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept outside the
+// conversation logs (chat's read and delivery markers and blocks; the crypto key directory's
+// low one-time prekey supply). Socket pushes it to the user's devices and, for markers where
+// receipts are shared, to the other members.
 //
 // Key: `<tenant_id>/<user_id>` (UTF-8), so one user's changes stay in order. Value: this message,
 // Schema Registry protobuf framing. Headers: `x-correlation-id`. Published at least once; markers
@@ -48,6 +49,7 @@ type UserStateEventEnvelope struct {
 	//	*UserStateEventEnvelope_DeliveryMarkerMoved
 	//	*UserStateEventEnvelope_UserBlocked
 	//	*UserStateEventEnvelope_UserUnblocked
+	//	*UserStateEventEnvelope_OneTimePrekeysLow
 	Payload       isUserStateEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -161,6 +163,15 @@ func (x *UserStateEventEnvelope) GetUserUnblocked() *UserUnblocked {
 	return nil
 }
 
+func (x *UserStateEventEnvelope) GetOneTimePrekeysLow() *OneTimePreKeysLow {
+	if x != nil {
+		if x, ok := x.Payload.(*UserStateEventEnvelope_OneTimePrekeysLow); ok {
+			return x.OneTimePrekeysLow
+		}
+	}
+	return nil
+}
+
 type isUserStateEventEnvelope_Payload interface {
 	isUserStateEventEnvelope_Payload()
 }
@@ -181,6 +192,10 @@ type UserStateEventEnvelope_UserUnblocked struct {
 	UserUnblocked *UserUnblocked `protobuf:"bytes,13,opt,name=user_unblocked,json=userUnblocked,proto3,oneof"`
 }
 
+type UserStateEventEnvelope_OneTimePrekeysLow struct {
+	OneTimePrekeysLow *OneTimePreKeysLow `protobuf:"bytes,14,opt,name=one_time_prekeys_low,json=oneTimePrekeysLow,proto3,oneof"`
+}
+
 func (*UserStateEventEnvelope_ReadMarkerMoved) isUserStateEventEnvelope_Payload() {}
 
 func (*UserStateEventEnvelope_DeliveryMarkerMoved) isUserStateEventEnvelope_Payload() {}
@@ -188,6 +203,8 @@ func (*UserStateEventEnvelope_DeliveryMarkerMoved) isUserStateEventEnvelope_Payl
 func (*UserStateEventEnvelope_UserBlocked) isUserStateEventEnvelope_Payload() {}
 
 func (*UserStateEventEnvelope_UserUnblocked) isUserStateEventEnvelope_Payload() {}
+
+func (*UserStateEventEnvelope_OneTimePrekeysLow) isUserStateEventEnvelope_Payload() {}
 
 // The user's read marker moved forward in a conversation.
 type ReadMarkerMoved struct {
@@ -370,11 +387,75 @@ func (x *UserUnblocked) GetBlockedUserId() string {
 	return ""
 }
 
+// One of the user's devices has few one-time prekeys left in the key directory (published by
+// the crypto service after a claim took its supply below the low-water mark).
+type OneTimePreKeysLow struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId uint32                 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// One-time prekeys not yet handed out.
+	Remaining uint32 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// The low-water mark the supply fell below.
+	Threshold     uint32 `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OneTimePreKeysLow) Reset() {
+	*x = OneTimePreKeysLow{}
+	mi := &file_caas_events_v1_user_state_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OneTimePreKeysLow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OneTimePreKeysLow) ProtoMessage() {}
+
+func (x *OneTimePreKeysLow) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_user_state_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OneTimePreKeysLow.ProtoReflect.Descriptor instead.
+func (*OneTimePreKeysLow) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_user_state_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OneTimePreKeysLow) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *OneTimePreKeysLow) GetRemaining() uint32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *OneTimePreKeysLow) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 var File_caas_events_v1_user_state_events_proto protoreflect.FileDescriptor
 
 const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	"\n" +
-	"&caas/events/v1/user_state_events.proto\x12\x0ecaas.events.v1\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x04\n" +
+	"&caas/events/v1/user_state_events.proto\x12\x0ecaas.events.v1\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x04\n" +
 	"\x16UserStateEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x17\n" +
@@ -386,7 +467,8 @@ const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	" \x01(\v2\x1f.caas.events.v1.ReadMarkerMovedH\x00R\x0freadMarkerMoved\x12Y\n" +
 	"\x15delivery_marker_moved\x18\v \x01(\v2#.caas.events.v1.DeliveryMarkerMovedH\x00R\x13deliveryMarkerMoved\x12@\n" +
 	"\fuser_blocked\x18\f \x01(\v2\x1b.caas.events.v1.UserBlockedH\x00R\vuserBlocked\x12F\n" +
-	"\x0euser_unblocked\x18\r \x01(\v2\x1d.caas.events.v1.UserUnblockedH\x00R\ruserUnblockedB\t\n" +
+	"\x0euser_unblocked\x18\r \x01(\v2\x1d.caas.events.v1.UserUnblockedH\x00R\ruserUnblocked\x12T\n" +
+	"\x14one_time_prekeys_low\x18\x0e \x01(\v2!.caas.events.v1.OneTimePreKeysLowH\x00R\x11oneTimePrekeysLowB\t\n" +
 	"\apayload\"I\n" +
 	"\x0fReadMarkerMoved\x126\n" +
 	"\n" +
@@ -397,7 +479,11 @@ const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	"\vUserBlocked\x12&\n" +
 	"\x0fblocked_user_id\x18\x01 \x01(\tR\rblockedUserId\"7\n" +
 	"\rUserUnblocked\x12&\n" +
-	"\x0fblocked_user_id\x18\x01 \x01(\tR\rblockedUserIdB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
+	"\x0fblocked_user_id\x18\x01 \x01(\tR\rblockedUserId\"l\n" +
+	"\x11OneTimePreKeysLow\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\rR\tremaining\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthresholdB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_caas_events_v1_user_state_events_proto_rawDescOnce sync.Once
@@ -411,29 +497,31 @@ func file_caas_events_v1_user_state_events_proto_rawDescGZIP() []byte {
 	return file_caas_events_v1_user_state_events_proto_rawDescData
 }
 
-var file_caas_events_v1_user_state_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_caas_events_v1_user_state_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_caas_events_v1_user_state_events_proto_goTypes = []any{
 	(*UserStateEventEnvelope)(nil), // 0: caas.events.v1.UserStateEventEnvelope
 	(*ReadMarkerMoved)(nil),        // 1: caas.events.v1.ReadMarkerMoved
 	(*DeliveryMarkerMoved)(nil),    // 2: caas.events.v1.DeliveryMarkerMoved
 	(*UserBlocked)(nil),            // 3: caas.events.v1.UserBlocked
 	(*UserUnblocked)(nil),          // 4: caas.events.v1.UserUnblocked
-	(*timestamppb.Timestamp)(nil),  // 5: google.protobuf.Timestamp
-	(*v1.ReadState)(nil),           // 6: caas.chat.v1.ReadState
+	(*OneTimePreKeysLow)(nil),      // 5: caas.events.v1.OneTimePreKeysLow
+	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
+	(*v1.ReadState)(nil),           // 7: caas.chat.v1.ReadState
 }
 var file_caas_events_v1_user_state_events_proto_depIdxs = []int32{
-	5, // 0: caas.events.v1.UserStateEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
+	6, // 0: caas.events.v1.UserStateEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
 	1, // 1: caas.events.v1.UserStateEventEnvelope.read_marker_moved:type_name -> caas.events.v1.ReadMarkerMoved
 	2, // 2: caas.events.v1.UserStateEventEnvelope.delivery_marker_moved:type_name -> caas.events.v1.DeliveryMarkerMoved
 	3, // 3: caas.events.v1.UserStateEventEnvelope.user_blocked:type_name -> caas.events.v1.UserBlocked
 	4, // 4: caas.events.v1.UserStateEventEnvelope.user_unblocked:type_name -> caas.events.v1.UserUnblocked
-	6, // 5: caas.events.v1.ReadMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
-	6, // 6: caas.events.v1.DeliveryMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5, // 5: caas.events.v1.UserStateEventEnvelope.one_time_prekeys_low:type_name -> caas.events.v1.OneTimePreKeysLow
+	7, // 6: caas.events.v1.ReadMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
+	7, // 7: caas.events.v1.DeliveryMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_caas_events_v1_user_state_events_proto_init() }
@@ -446,6 +534,7 @@ func file_caas_events_v1_user_state_events_proto_init() {
 		(*UserStateEventEnvelope_DeliveryMarkerMoved)(nil),
 		(*UserStateEventEnvelope_UserBlocked)(nil),
 		(*UserStateEventEnvelope_UserUnblocked)(nil),
+		(*UserStateEventEnvelope_OneTimePrekeysLow)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -453,7 +542,7 @@ func file_caas_events_v1_user_state_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_events_v1_user_state_events_proto_rawDesc), len(file_caas_events_v1_user_state_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

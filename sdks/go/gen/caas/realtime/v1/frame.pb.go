@@ -479,6 +479,7 @@ type ServerFrame struct {
 	//	*ServerFrame_SearchMessages
 	//	*ServerFrame_SearchConversations
 	//	*ServerFrame_SearchUsers
+	//	*ServerFrame_PrekeysLow
 	Frame         isServerFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -690,6 +691,15 @@ func (x *ServerFrame) GetSearchUsers() *v1.SearchUsersResponse {
 	return nil
 }
 
+func (x *ServerFrame) GetPrekeysLow() *PreKeysLow {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_PrekeysLow); ok {
+			return x.PrekeysLow
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Frame interface {
 	isServerFrame_Frame()
 }
@@ -777,6 +787,12 @@ type ServerFrame_SearchUsers struct {
 	SearchUsers *v1.SearchUsersResponse `protobuf:"bytes,27,opt,name=search_users,json=searchUsers,proto3,oneof"`
 }
 
+type ServerFrame_PrekeysLow struct {
+	// One of the user's devices is running out of one-time prekeys in the key directory
+	// (caas.crypto.v1.KeyDirectoryService): that device should upload more.
+	PrekeysLow *PreKeysLow `protobuf:"bytes,31,opt,name=prekeys_low,json=prekeysLow,proto3,oneof"`
+}
+
 func (*ServerFrame_AuthOk) isServerFrame_Frame() {}
 
 func (*ServerFrame_SendAck) isServerFrame_Frame() {}
@@ -812,6 +828,8 @@ func (*ServerFrame_SearchMessages) isServerFrame_Frame() {}
 func (*ServerFrame_SearchConversations) isServerFrame_Frame() {}
 
 func (*ServerFrame_SearchUsers) isServerFrame_Frame() {}
+
+func (*ServerFrame_PrekeysLow) isServerFrame_Frame() {}
 
 // Authenticates the connection.
 type Auth struct {
@@ -1840,6 +1858,70 @@ func (x *BlockChanged) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A device's one-time prekey supply fell below the directory's low-water mark after a claim.
+// Pushed to every connection of the device's owner; the device itself should call
+// KeyDirectoryService.UploadOneTimePreKeys.
+type PreKeysLow struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId uint32                 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// One-time prekeys not yet handed out.
+	Remaining     uint32 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	Threshold     uint32 `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreKeysLow) Reset() {
+	*x = PreKeysLow{}
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreKeysLow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreKeysLow) ProtoMessage() {}
+
+func (x *PreKeysLow) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreKeysLow.ProtoReflect.Descriptor instead.
+func (*PreKeysLow) Descriptor() ([]byte, []int) {
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PreKeysLow) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *PreKeysLow) GetRemaining() uint32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *PreKeysLow) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 // A client frame failed. The connection stays open unless a Closing frame follows.
 type FrameError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1859,7 +1941,7 @@ type FrameError struct {
 
 func (x *FrameError) Reset() {
 	*x = FrameError{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +1953,7 @@ func (x *FrameError) String() string {
 func (*FrameError) ProtoMessage() {}
 
 func (x *FrameError) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[20]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +1966,7 @@ func (x *FrameError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameError.ProtoReflect.Descriptor instead.
 func (*FrameError) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{20}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FrameError) GetCode() int32 {
@@ -1930,7 +2012,7 @@ type Closing struct {
 
 func (x *Closing) Reset() {
 	*x = Closing{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2024,7 @@ func (x *Closing) String() string {
 func (*Closing) ProtoMessage() {}
 
 func (x *Closing) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2037,7 @@ func (x *Closing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closing.ProtoReflect.Descriptor instead.
 func (*Closing) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Closing) GetCode() CloseCode {
@@ -1999,7 +2081,7 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x0fsearch_messages\x18\x13 \x01(\v2%.caas.search.v1.SearchMessagesRequestH\x00R\x0esearchMessages\x12_\n" +
 	"\x14search_conversations\x18\x14 \x01(\v2*.caas.search.v1.SearchConversationsRequestH\x00R\x13searchConversations\x12G\n" +
 	"\fsearch_users\x18\x15 \x01(\v2\".caas.search.v1.SearchUsersRequestH\x00R\vsearchUsersB\a\n" +
-	"\x05frame\"\xf2\b\n" +
+	"\x05frame\"\xb3\t\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\x04R\areplyTo\x123\n" +
 	"\aauth_ok\x18\n" +
@@ -2024,7 +2106,9 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\rblock_changed\x18\x18 \x01(\v2\x1e.caas.realtime.v1.BlockChangedH\x00R\fblockChanged\x12Q\n" +
 	"\x0fsearch_messages\x18\x19 \x01(\v2&.caas.search.v1.SearchMessagesResponseH\x00R\x0esearchMessages\x12`\n" +
 	"\x14search_conversations\x18\x1a \x01(\v2+.caas.search.v1.SearchConversationsResponseH\x00R\x13searchConversations\x12H\n" +
-	"\fsearch_users\x18\x1b \x01(\v2#.caas.search.v1.SearchUsersResponseH\x00R\vsearchUsersB\a\n" +
+	"\fsearch_users\x18\x1b \x01(\v2#.caas.search.v1.SearchUsersResponseH\x00R\vsearchUsers\x12?\n" +
+	"\vprekeys_low\x18\x1f \x01(\v2\x1c.caas.realtime.v1.PreKeysLowH\x00R\n" +
+	"prekeysLowB\a\n" +
 	"\x05frame\"5\n" +
 	"\x04Auth\x12-\n" +
 	"\faccess_token\x18\x01 \x01(\tB\n" +
@@ -2099,7 +2183,12 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x18\n" +
 	"\ablocked\x18\x02 \x01(\bR\ablocked\x12;\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xb0\x01\n" +
+	"updateTime\"e\n" +
+	"\n" +
+	"PreKeysLow\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\rR\tremaining\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\"\xb0\x01\n" +
 	"\n" +
 	"FrameError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -2147,7 +2236,7 @@ func file_caas_realtime_v1_frame_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_realtime_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(PresenceStatus)(0),                    // 0: caas.realtime.v1.PresenceStatus
 	(CloseCode)(0),                         // 1: caas.realtime.v1.CloseCode
@@ -2171,23 +2260,24 @@ var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(*Checkpoint)(nil),                     // 19: caas.realtime.v1.Checkpoint
 	(*Pong)(nil),                           // 20: caas.realtime.v1.Pong
 	(*BlockChanged)(nil),                   // 21: caas.realtime.v1.BlockChanged
-	(*FrameError)(nil),                     // 22: caas.realtime.v1.FrameError
-	(*Closing)(nil),                        // 23: caas.realtime.v1.Closing
-	(*v1.SearchMessagesRequest)(nil),       // 24: caas.search.v1.SearchMessagesRequest
-	(*v1.SearchConversationsRequest)(nil),  // 25: caas.search.v1.SearchConversationsRequest
-	(*v1.SearchUsersRequest)(nil),          // 26: caas.search.v1.SearchUsersRequest
-	(*v11.Event)(nil),                      // 27: caas.chat.v1.Event
-	(*v11.Receipt)(nil),                    // 28: caas.chat.v1.Receipt
-	(*v11.ReadState)(nil),                  // 29: caas.chat.v1.ReadState
-	(*v11.ConversationChanges)(nil),        // 30: caas.chat.v1.ConversationChanges
-	(*v1.SearchMessagesResponse)(nil),      // 31: caas.search.v1.SearchMessagesResponse
-	(*v1.SearchConversationsResponse)(nil), // 32: caas.search.v1.SearchConversationsResponse
-	(*v1.SearchUsersResponse)(nil),         // 33: caas.search.v1.SearchUsersResponse
-	(*structpb.Struct)(nil),                // 34: google.protobuf.Struct
-	(*v11.Attachment)(nil),                 // 35: caas.chat.v1.Attachment
-	(*timestamppb.Timestamp)(nil),          // 36: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 37: google.protobuf.Duration
-	(*validate.Violations)(nil),            // 38: buf.validate.Violations
+	(*PreKeysLow)(nil),                     // 22: caas.realtime.v1.PreKeysLow
+	(*FrameError)(nil),                     // 23: caas.realtime.v1.FrameError
+	(*Closing)(nil),                        // 24: caas.realtime.v1.Closing
+	(*v1.SearchMessagesRequest)(nil),       // 25: caas.search.v1.SearchMessagesRequest
+	(*v1.SearchConversationsRequest)(nil),  // 26: caas.search.v1.SearchConversationsRequest
+	(*v1.SearchUsersRequest)(nil),          // 27: caas.search.v1.SearchUsersRequest
+	(*v11.Event)(nil),                      // 28: caas.chat.v1.Event
+	(*v11.Receipt)(nil),                    // 29: caas.chat.v1.Receipt
+	(*v11.ReadState)(nil),                  // 30: caas.chat.v1.ReadState
+	(*v11.ConversationChanges)(nil),        // 31: caas.chat.v1.ConversationChanges
+	(*v1.SearchMessagesResponse)(nil),      // 32: caas.search.v1.SearchMessagesResponse
+	(*v1.SearchConversationsResponse)(nil), // 33: caas.search.v1.SearchConversationsResponse
+	(*v1.SearchUsersResponse)(nil),         // 34: caas.search.v1.SearchUsersResponse
+	(*structpb.Struct)(nil),                // 35: google.protobuf.Struct
+	(*v11.Attachment)(nil),                 // 36: caas.chat.v1.Attachment
+	(*timestamppb.Timestamp)(nil),          // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 38: google.protobuf.Duration
+	(*validate.Violations)(nil),            // 39: buf.validate.Violations
 }
 var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	4,  // 0: caas.realtime.v1.ClientFrame.auth:type_name -> caas.realtime.v1.Auth
@@ -2199,45 +2289,46 @@ var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	10, // 6: caas.realtime.v1.ClientFrame.resume:type_name -> caas.realtime.v1.Resume
 	11, // 7: caas.realtime.v1.ClientFrame.subscribe_presence:type_name -> caas.realtime.v1.SubscribePresence
 	12, // 8: caas.realtime.v1.ClientFrame.ping:type_name -> caas.realtime.v1.Ping
-	24, // 9: caas.realtime.v1.ClientFrame.search_messages:type_name -> caas.search.v1.SearchMessagesRequest
-	25, // 10: caas.realtime.v1.ClientFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsRequest
-	26, // 11: caas.realtime.v1.ClientFrame.search_users:type_name -> caas.search.v1.SearchUsersRequest
+	25, // 9: caas.realtime.v1.ClientFrame.search_messages:type_name -> caas.search.v1.SearchMessagesRequest
+	26, // 10: caas.realtime.v1.ClientFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsRequest
+	27, // 11: caas.realtime.v1.ClientFrame.search_users:type_name -> caas.search.v1.SearchUsersRequest
 	13, // 12: caas.realtime.v1.ServerFrame.auth_ok:type_name -> caas.realtime.v1.AuthOk
 	14, // 13: caas.realtime.v1.ServerFrame.send_ack:type_name -> caas.realtime.v1.SendAck
 	15, // 14: caas.realtime.v1.ServerFrame.ack:type_name -> caas.realtime.v1.Ack
-	27, // 15: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
+	28, // 15: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
 	16, // 16: caas.realtime.v1.ServerFrame.typing:type_name -> caas.realtime.v1.Typing
 	17, // 17: caas.realtime.v1.ServerFrame.presence:type_name -> caas.realtime.v1.Presence
-	28, // 18: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
-	29, // 19: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
-	30, // 20: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
+	29, // 18: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
+	30, // 19: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
+	31, // 20: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
 	18, // 21: caas.realtime.v1.ServerFrame.resume_done:type_name -> caas.realtime.v1.ResumeDone
 	19, // 22: caas.realtime.v1.ServerFrame.checkpoint:type_name -> caas.realtime.v1.Checkpoint
 	20, // 23: caas.realtime.v1.ServerFrame.pong:type_name -> caas.realtime.v1.Pong
-	22, // 24: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
-	23, // 25: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
+	23, // 24: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
+	24, // 25: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
 	21, // 26: caas.realtime.v1.ServerFrame.block_changed:type_name -> caas.realtime.v1.BlockChanged
-	31, // 27: caas.realtime.v1.ServerFrame.search_messages:type_name -> caas.search.v1.SearchMessagesResponse
-	32, // 28: caas.realtime.v1.ServerFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsResponse
-	33, // 29: caas.realtime.v1.ServerFrame.search_users:type_name -> caas.search.v1.SearchUsersResponse
-	34, // 30: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
-	35, // 31: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
-	36, // 32: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 33: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
-	36, // 34: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
-	36, // 35: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 36: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
-	36, // 37: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
-	36, // 38: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
-	37, // 39: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
-	38, // 40: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
-	1,  // 41: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
-	37, // 42: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	32, // 27: caas.realtime.v1.ServerFrame.search_messages:type_name -> caas.search.v1.SearchMessagesResponse
+	33, // 28: caas.realtime.v1.ServerFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsResponse
+	34, // 29: caas.realtime.v1.ServerFrame.search_users:type_name -> caas.search.v1.SearchUsersResponse
+	22, // 30: caas.realtime.v1.ServerFrame.prekeys_low:type_name -> caas.realtime.v1.PreKeysLow
+	35, // 31: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
+	36, // 32: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
+	37, // 33: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 34: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
+	37, // 35: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
+	37, // 36: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 37: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
+	37, // 38: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
+	37, // 39: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
+	38, // 40: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
+	39, // 41: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
+	1,  // 42: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
+	38, // 43: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_caas_realtime_v1_frame_proto_init() }
@@ -2278,6 +2369,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 		(*ServerFrame_SearchMessages)(nil),
 		(*ServerFrame_SearchConversations)(nil),
 		(*ServerFrame_SearchUsers)(nil),
+		(*ServerFrame_PrekeysLow)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2285,7 +2377,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_realtime_v1_frame_proto_rawDesc), len(file_caas_realtime_v1_frame_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

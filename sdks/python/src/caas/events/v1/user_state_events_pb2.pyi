@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UserStateEventEnvelope(_message.Message):
-    __slots__ = ("event_id", "tenant_id", "user_id", "create_time", "correlation_id", "read_marker_moved", "delivery_marker_moved", "user_blocked", "user_unblocked")
+    __slots__ = ("event_id", "tenant_id", "user_id", "create_time", "correlation_id", "read_marker_moved", "delivery_marker_moved", "user_blocked", "user_unblocked", "one_time_prekeys_low")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class UserStateEventEnvelope(_message.Message):
     DELIVERY_MARKER_MOVED_FIELD_NUMBER: _ClassVar[int]
     USER_BLOCKED_FIELD_NUMBER: _ClassVar[int]
     USER_UNBLOCKED_FIELD_NUMBER: _ClassVar[int]
+    ONE_TIME_PREKEYS_LOW_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     tenant_id: str
     user_id: str
@@ -29,7 +30,8 @@ class UserStateEventEnvelope(_message.Message):
     delivery_marker_moved: DeliveryMarkerMoved
     user_blocked: UserBlocked
     user_unblocked: UserUnblocked
-    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., read_marker_moved: _Optional[_Union[ReadMarkerMoved, _Mapping]] = ..., delivery_marker_moved: _Optional[_Union[DeliveryMarkerMoved, _Mapping]] = ..., user_blocked: _Optional[_Union[UserBlocked, _Mapping]] = ..., user_unblocked: _Optional[_Union[UserUnblocked, _Mapping]] = ...) -> None: ...
+    one_time_prekeys_low: OneTimePreKeysLow
+    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., read_marker_moved: _Optional[_Union[ReadMarkerMoved, _Mapping]] = ..., delivery_marker_moved: _Optional[_Union[DeliveryMarkerMoved, _Mapping]] = ..., user_blocked: _Optional[_Union[UserBlocked, _Mapping]] = ..., user_unblocked: _Optional[_Union[UserUnblocked, _Mapping]] = ..., one_time_prekeys_low: _Optional[_Union[OneTimePreKeysLow, _Mapping]] = ...) -> None: ...
 
 class ReadMarkerMoved(_message.Message):
     __slots__ = ("read_state",)
@@ -54,3 +56,13 @@ class UserUnblocked(_message.Message):
     BLOCKED_USER_ID_FIELD_NUMBER: _ClassVar[int]
     blocked_user_id: str
     def __init__(self, blocked_user_id: _Optional[str] = ...) -> None: ...
+
+class OneTimePreKeysLow(_message.Message):
+    __slots__ = ("device_id", "remaining", "threshold")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    device_id: int
+    remaining: int
+    threshold: int
+    def __init__(self, device_id: _Optional[int] = ..., remaining: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...

@@ -87,7 +87,7 @@ class ClientFrame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., auth: _Optional[_Union[Auth, _Mapping]] = ..., reauth: _Optional[_Union[ReAuth, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., typing: _Optional[_Union[SetTyping, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_delivered: _Optional[_Union[MarkDelivered, _Mapping]] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ..., subscribe_presence: _Optional[_Union[SubscribePresence, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesRequest, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsRequest, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersRequest, _Mapping]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed", "search_messages", "search_conversations", "search_users")
+    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed", "search_messages", "search_conversations", "search_users", "prekeys_low")
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     AUTH_OK_FIELD_NUMBER: _ClassVar[int]
     SEND_ACK_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,7 @@ class ServerFrame(_message.Message):
     SEARCH_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SEARCH_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
     SEARCH_USERS_FIELD_NUMBER: _ClassVar[int]
+    PREKEYS_LOW_FIELD_NUMBER: _ClassVar[int]
     reply_to: int
     auth_ok: AuthOk
     send_ack: SendAck
@@ -126,7 +127,8 @@ class ServerFrame(_message.Message):
     search_messages: _search_service_pb2.SearchMessagesResponse
     search_conversations: _search_service_pb2.SearchConversationsResponse
     search_users: _search_service_pb2.SearchUsersResponse
-    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesResponse, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsResponse, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersResponse, _Mapping]] = ...) -> None: ...
+    prekeys_low: PreKeysLow
+    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesResponse, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsResponse, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersResponse, _Mapping]] = ..., prekeys_low: _Optional[_Union[PreKeysLow, _Mapping]] = ...) -> None: ...
 
 class Auth(_message.Message):
     __slots__ = ("access_token",)
@@ -285,6 +287,16 @@ class BlockChanged(_message.Message):
     blocked: bool
     update_time: _timestamp_pb2.Timestamp
     def __init__(self, user_id: _Optional[str] = ..., blocked: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PreKeysLow(_message.Message):
+    __slots__ = ("device_id", "remaining", "threshold")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    device_id: int
+    remaining: int
+    threshold: int
+    def __init__(self, device_id: _Optional[int] = ..., remaining: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class FrameError(_message.Message):
     __slots__ = ("code", "message", "retry_after", "violations")
