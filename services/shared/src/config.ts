@@ -91,6 +91,14 @@ export interface MediaConfig {
   sweepIntervalMs: number;
 }
 
+/** The compliance service's settings. */
+export interface ComplianceConfig {
+  /** A signed audit checkpoint every this many records of a tenant (CAAS_AUDIT_CHECKPOINT_EVERY, default 100). */
+  auditCheckpointEvery: number;
+  /** And at most this long after a tenant's last record (CAAS_AUDIT_CHECKPOINT_INTERVAL_MS, default 10 s; 0: count only). */
+  auditCheckpointIntervalMs: number;
+}
+
 export interface Config {
   mode: RunMode;
   /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
@@ -108,6 +116,7 @@ export interface Config {
   shutdownGraceMs: number;
   cluster: ClusterEndpoints;
   media: MediaConfig;
+  compliance: ComplianceConfig;
   /** Per-user and per-tenant rate limits by action (CAAS_RATE_LIMITS, CAAS_RATE_LIMIT_TENANT_FACTOR). */
   rateLimits: RateLimitConfig;
   /**
@@ -278,6 +287,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     ...(mediaPublicUrl !== undefined ? { publicUrl: mediaPublicUrl.replace(/\/+$/, "") } : {}),
   };
 
+  const compliance: ComplianceConfig = {
+    auditCheckpointEvery: int("CAAS_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
+    auditCheckpointIntervalMs: int("CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", 10_000, 0, 86_400_000),
+  };
+
   const config: Config = {
     mode,
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
@@ -290,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     cluster,
     media,
+    compliance,
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
