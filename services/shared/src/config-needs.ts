@@ -50,7 +50,7 @@ export const CLUSTER_NEEDS: Record<ServiceName, readonly ClusterNeed[]> = {
     peer("chat", "who may read attached media"),
   ],
   search: [need("CAAS_ELASTICSEARCH_URL", "the search index", (c) => c.cluster.elasticsearchUrl), SERVICE_SECRET, AUTH],
-  compliance: [SERVICE_SECRET, AUTH],
+  compliance: [MONGO, SERVICE_SECRET, AUTH],
   crypto: [SERVICE_SECRET, AUTH],
   gateway: [
     need("CAAS_REDIS_GATEWAY_URL or CAAS_REDIS_URL", "edge rate limits shared by every instance", (c) => c.cluster.redisGatewayUrl ?? c.cluster.redisUrl),
