@@ -69,7 +69,7 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   await acme.backend.deactivateUser({ userId: "bob" });
 
   const byKey = audit(acme.secret);
-  const wanted = ["chat.member.ban", "auth.session.revoke", "auth.user.deactivate"];
+  const wanted = ["auth.tenant.create", "auth.api_key.create", "auth.user.create", "chat.member.ban", "auth.session.revoke", "auth.user.deactivate"];
   const { events } = await until(
     () => byKey.listAuditEvents({ pageSize: 500 }),
     (r) => wanted.every((a) => r.events.some((e) => e.action === a)),
@@ -79,6 +79,13 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   expect(events.every((e) => e.tenantId === acme.tenantId)).toBe(true);
   expect(events.map((e) => e.position)).toEqual(events.map((_, i) => BigInt(i + 1)));
   expect(find("chat.member.ban", "bob")).toMatchObject({ actor: { kind: AuditActorKind.USER, id: "alice" }, target: { conversationId: conversation.id } });
+  expect(events.find((e) => e.action === "auth.tenant.create")).toMatchObject({ actor: { kind: AuditActorKind.PLATFORM_ADMIN }, target: { type: "tenant", id: acme.tenantId } });
+  expect(events.find((e) => e.action === "auth.api_key.create")).toMatchObject({ actor: { kind: AuditActorKind.PLATFORM_ADMIN } });
+  expect(find("auth.user.create", "boss")).toMatchObject({
+    actor: { kind: AuditActorKind.API_KEY },
+    correlationId: `audit-e2e-${acme.tenantId}`,
+    details: [expect.objectContaining({ key: "roles", value: "admin" })],
+  });
   // The moderator's free-text reason is not recorded.
   expect(find("chat.member.ban", "bob")!.details.map((d) => d.value)).not.toContain("spam");
   const signOut = events.find((e) => e.action === "auth.session.revoke")!;

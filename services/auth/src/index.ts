@@ -107,8 +107,9 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
       recoveryPepper: keyring.recoveryCodePepper,
       clock,
       logger,
+      events,
     });
-    const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger });
+    const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger, events });
     const userAdmin = new UserAdminServiceImpl({ users: stores.users, sessions: sessionManager, events, throttle, pager, clock, logger });
     const apiKeyCheckOptions = { apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger };
     const principalResolver = createPrincipalResolver({

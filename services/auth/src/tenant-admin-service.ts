@@ -19,6 +19,7 @@ import {
   InvalidArgumentError,
   newId,
   NotFoundError,
+  principalKey,
   scopeForAdmin,
   UnavailableError,
   type Clock,
@@ -75,6 +76,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     };
     await this.deps.tenants.create(record);
     this.deps.logger.info({ tenantId: record.id }, "tenant created");
+    await this.deps.events.tenantCreated(record.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(record) };
   }
 
@@ -113,7 +115,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
       const updated = await this.deps.tenants.update(scope, changes, this.deps.clock.nowMs(), current.revision);
       if (updated) {
         // Services caching answers derived from the settings (the ABAC role grants) drop them.
-        if (changes.settings !== undefined && changes.settings !== current.settings) await this.deps.events.tenantSettingsChanged(updated.id);
+        if (changes.settings !== undefined && changes.settings !== current.settings) await this.deps.events.tenantSettingsChanged(updated.id, ctx.values.get(principalKey));
         return { tenant: tenantToProto(updated) };
       }
     }
@@ -124,7 +126,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "suspended");
     this.deps.logger.info({ tenantId: tenant.id, reason: req.reason }, "tenant suspended");
-    await this.deps.events.tenantSuspended(tenant.id);
+    await this.deps.events.tenantSuspended(tenant.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -132,7 +134,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "active");
     this.deps.logger.info({ tenantId: tenant.id }, "tenant resumed");
-    await this.deps.events.tenantResumed(tenant.id);
+    await this.deps.events.tenantResumed(tenant.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -145,6 +147,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     }
     const { record, secret } = await this.newKey(scope, req.name);
     this.deps.logger.info({ tenantId: scope.tenantId, apiKeyId: record.id }, "API key created");
+    await this.deps.events.apiKeyCreated(scope.tenantId, record.id, ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(record), secret };
   }
 
@@ -169,7 +172,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const result = await this.deps.apiKeys.revoke(req.apiKeyId, this.deps.clock.nowMs(), "earliest");
     if (!result) throw new NotFoundError("API key");
     if (result.changed) this.deps.logger.info({ tenantId: result.record.tenantId, apiKeyId: req.apiKeyId }, "API key revoked");
-    await this.deps.events.apiKeyRevoked(result.record.tenantId, result.record.id, result.record.revokeTimeMs ?? this.deps.clock.nowMs());
+    await this.deps.events.apiKeyRevoked(result.record.tenantId, result.record.id, result.record.revokeTimeMs ?? this.deps.clock.nowMs(), ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(result.record) };
   }
 
@@ -182,6 +185,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const previous = result.record;
     const { record, secret } = await this.newKey(scopeForAdmin(previous.tenantId), previous.name);
     this.deps.logger.info({ tenantId: previous.tenantId, apiKeyId: record.id, previousApiKeyId: previous.id }, "API key rotated");
+    await this.deps.events.apiKeyRotated(previous.tenantId, record.id, previous.id, previous.revokeTimeMs ?? this.deps.clock.nowMs(), ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(record), secret, previousApiKey: apiKeyToProto(previous) };
   }
 

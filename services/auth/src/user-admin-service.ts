@@ -9,7 +9,7 @@ import {
   type ReactivateUserRequest,
   type UpsertUserRequest,
 } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Clock, type Logger, type TenantScope } from "@caas/shared";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, principalKey, type Clock, type Logger, type TenantScope } from "@caas/shared";
 import { userStatusFilter, userToProto } from "./domain/mapping.js";
 import type { Pager } from "./domain/paging.js";
 import type { UserRecord, UserState, UserStore } from "./ports/user-store.js";
@@ -55,7 +55,9 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
       { id: req.userId, displayName: req.displayName, avatarUrl: req.avatarUrl, custom, roles: req.roles },
       this.deps.clock.nowMs(),
     );
-    return { user: userToProto(user), created };
+    const view = userToProto(user);
+    await this.deps.events.userUpserted(view, created, ctx.values.get(principalKey));
+    return { user: view, created };
   }
 
   async getUser(req: GetUserRequest, ctx: HandlerContext) {
@@ -80,14 +82,14 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
   async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
     const user = await this.setStatus(scope, req.userId, "deactivated");
-    await this.deps.events.userDeactivated(scope.tenantId, user.id);
+    await this.deps.events.userDeactivated(scope.tenantId, user.id, ctx.values.get(principalKey));
     return { user: userToProto(user) };
   }
 
   async reactivateUser(req: ReactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
     const user = await this.setStatus(scope, req.userId, "active");
-    await this.deps.events.userReactivated(scope.tenantId, user.id);
+    await this.deps.events.userReactivated(scope.tenantId, user.id, ctx.values.get(principalKey));
     return { user: userToProto(user) };
   }
 
@@ -95,7 +97,7 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
     const { scope } = requireApiKey(ctx);
     if (!(await this.deps.users.delete(scope, req.userId))) throw new NotFoundError("user");
     this.deps.logger.info({ tenantId: scope.tenantId, userId: req.userId }, "user deleted");
-    await this.deps.events.userDeleted(scope.tenantId, req.userId);
+    await this.deps.events.userDeleted(scope.tenantId, req.userId, ctx.values.get(principalKey));
     return {};
   }
 

@@ -21,7 +21,7 @@ export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord 
 
 /**
  * The compliance service: the tamper-evident audit log (AuditService). Records come from the bus
- * only (auth, chat and user-state topics, consumer group `compliance-audit`) and are appended to
+ * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
  * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
  * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
  * its last record. Readers: a tenant's API key (checked by auth) or a tenant admin's access token.
