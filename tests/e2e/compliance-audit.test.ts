@@ -113,6 +113,15 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   expect(await codeOf(audit(acme.token("alice")).verifyAuditLog({}))).toBe(Code.PermissionDenied);
   const anonymous = createClient(AuditService, createGrpcTransport({ baseUrl: gateway }));
   expect(await codeOf(anonymous.listAuditEvents({}))).toBe(Code.Unauthenticated);
+  // A tenant may not name another tenant; the platform admin names any and must name one.
+  expect(await codeOf(audit(acme.token("boss")).listAuditEvents({ tenantId: other.tenantId }))).toBe(Code.PermissionDenied);
+  expect(await codeOf(byKey.verifyAuditLog({ tenantId: other.tenantId }))).toBe(Code.PermissionDenied);
+  const platformAdmin = audit(adminCredential);
+  expect(await codeOf(platformAdmin.listAuditEvents({}))).toBe(Code.InvalidArgument);
+  const adminView = await platformAdmin.listAuditEvents({ tenantId: acme.tenantId, action: "chat.member.ban" });
+  expect(adminView.events.map((e) => [e.tenantId, e.target?.id])).toEqual([[acme.tenantId, "bob"]]);
+  expect(await platformAdmin.verifyAuditLog({ tenantId: other.tenantId })).toMatchObject({ ok: true });
+  expect(await codeOf(audit("not-the-admin-credential-0123456789").listAuditEvents({ tenantId: acme.tenantId }))).toBe(Code.Unauthenticated);
 
   // The chain verifies online, and its export offline with the published keys.
   expect(await byKey.verifyAuditLog({})).toMatchObject({ ok: true });

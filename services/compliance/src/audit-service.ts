@@ -10,7 +10,7 @@ import {
   type VerifyAuditLogRequest,
 } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import type { AuditCheckpoint, AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
-import { InvalidArgumentError, PageTokenCodec, PermissionDeniedError, principalKey, scopeFromVerifiedClaims, UnauthenticatedError, type TenantScope } from "@caas/shared";
+import { InvalidArgumentError, PageTokenCodec, PermissionDeniedError, principalKey, scopeForAdmin, scopeFromVerifiedClaims, UnauthenticatedError, type TenantScope } from "@caas/shared";
 import type { AuditKeyManager } from "./audit-keys.js";
 import { exportCheckpointLine, exportHeaderLine, exportRecordLine } from "./audit-export.js";
 import { GENESIS_HASH } from "./domain/audit-chain.js";
@@ -30,20 +30,41 @@ export const AUDIT_READER_ROLE = "admin";
 const LAST = BigInt(Number.MAX_SAFE_INTEGER);
 const BATCH = 1000;
 
-/** The tenant an AuditService caller may read: its API key's, or its own when a user holds the admin role. */
-export function auditCallerOf(ctx: HandlerContext): TenantScope {
+/**
+ * The tenant an AuditService call reads: a tenant API key's, a tenant admin's own (both may name
+ * only their own tenant), or the one the platform admin names.
+ */
+export function auditScopeOf(ctx: HandlerContext, tenantId: string): TenantScope {
   const p = ctx.values.get(principalKey);
+  const own = (tenant: string) => {
+    if (tenantId && tenantId !== tenant) throw new PermissionDeniedError("a tenant reads its own audit log only");
+    return scopeFromVerifiedClaims({ tenant });
+  };
   switch (p.kind) {
     case "anonymous":
-      throw new UnauthenticatedError("a tenant API key or a tenant admin's access token is required");
+      throw new UnauthenticatedError("a tenant API key, a tenant admin's access token or the platform-admin credential is required");
     case "api-key":
-      return scopeFromVerifiedClaims({ tenant: p.tenantId });
+      return own(p.tenantId);
     case "user":
-      if (p.roles.includes(AUDIT_READER_ROLE)) return scopeFromVerifiedClaims({ tenant: p.tenantId });
+      if (p.roles.includes(AUDIT_READER_ROLE)) return own(p.tenantId);
       throw new PermissionDeniedError("the audit log is for tenant admins");
+    case "platform-admin":
+      if (!tenantId) throw invalid("tenant_id", "the platform admin names the tenant to read");
+      try {
+        return scopeForAdmin(tenantId);
+      } catch {
+        throw invalid("tenant_id", "not a tenant id");
+      }
     default:
-      throw new PermissionDeniedError("the audit log is read with a tenant API key or a tenant admin's access token");
+      throw new PermissionDeniedError("the audit log is read with a tenant API key, a tenant admin's access token or the platform-admin credential");
   }
+}
+
+/** The caller may read some tenant's audit log (GetAuditPublicKeys). */
+function requireReader(ctx: HandlerContext): void {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "platform-admin") return;
+  auditScopeOf(ctx, "");
 }
 
 function invalid(field: string, description: string): InvalidArgumentError {
@@ -55,7 +76,7 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
   constructor(private readonly deps: AuditServiceDeps) {}
 
   async listAuditEvents(req: ListAuditEventsRequest, ctx: HandlerContext) {
-    const scope = auditCallerOf(ctx);
+    const scope = auditScopeOf(ctx, req.tenantId);
     const filter: AuditFilter = {
       ...(req.actorId ? { actorId: req.actorId } : {}),
       ...(req.action ? { action: req.action } : {}),
@@ -76,7 +97,7 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
   }
 
   async verifyAuditLog(req: VerifyAuditLogRequest, ctx: HandlerContext) {
-    const scope = auditCallerOf(ctx);
+    const scope = auditScopeOf(ctx, req.tenantId);
     const { start, end } = this.range(req);
     const anchor = await this.anchor(scope, start);
     const keys = new Map((await this.deps.keys.publicKeys()).map((k) => [k.keyId, k.publicKey]));
@@ -86,7 +107,7 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
   }
 
   async *exportAuditLog(req: ExportAuditLogRequest, ctx: HandlerContext): AsyncGenerator<ExportAuditLogResponse> {
-    const scope = auditCallerOf(ctx);
+    const scope = auditScopeOf(ctx, req.tenantId);
     const { start, end } = this.range(req);
     const head = await this.deps.store.head(scope);
     const last = end ?? head.position;
@@ -107,7 +128,7 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
   }
 
   async getAuditPublicKeys(_req: unknown, ctx: HandlerContext) {
-    auditCallerOf(ctx);
+    requireReader(ctx);
     return { keys: await this.deps.keys.publicKeys() };
   }
 

@@ -1,7 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { createMeshJwtVerifier, createPrincipalResolver, PageTokenCodec, type ServiceContext, type ServiceDefinition } from "@caas/shared";
-import { createApiKeyOverMesh } from "./api-key-credentials.js";
+import { createCredentialsOverMesh } from "./mesh-credentials.js";
 import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
 import { AuditRecorder } from "./audit-recorder.js";
@@ -12,7 +12,7 @@ import { registerComplianceRoutes } from "./routes.js";
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
 export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
-export { AuditServiceImpl, auditCallerOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
+export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
 export { openAuditStore, openAuditStoreForConfig, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
 export { canonicalEventBytes, chainHash, checkpointSignatureValid, GENESIS_HASH } from "./domain/audit-chain.js";
@@ -24,7 +24,8 @@ export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord 
  * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
  * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
  * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
- * its last record. Readers: a tenant's API key (checked by auth) or a tenant admin's access token.
+ * its last record. Readers: a tenant's API key or a tenant admin's access token (their tenant), the
+ * platform-admin credential (any tenant); auth checks API keys and the admin credential.
  */
 export async function createComplianceService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const { config, logger, clock, peers, bus, serviceSecret } = ctx;
@@ -37,7 +38,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),
-    credentials: [createApiKeyOverMesh({ peers, serviceSecret, clock })],
+    credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),
     ...(ctx.revocations ? { revocations: ctx.revocations } : {}),
     serviceAudience: "compliance",
   });

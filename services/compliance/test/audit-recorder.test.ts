@@ -1,7 +1,7 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { AuditActorKind } from "@caas/gen/caas/compliance/v1/audit_pb.js";
-import { AuthEventActorKind, AuthEventEnvelopeSchema, SessionRevokeReason, type AuthEventEnvelope } from "@caas/gen/caas/events/v1/auth_events_pb.js";
+import { AuthEventActorKind, AuthEventEnvelopeSchema, SessionRevokeReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
 import { UserStateEventEnvelopeSchema } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import { auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT } from "../src/audit-recorder.js";
 
 const T = Date.UTC(2026, 5, 1);
-const auth = (payload: AuthEventEnvelope["payload"], actor?: { kind: AuthEventActorKind; id: string }) =>
+type AuthPayload = MessageInitShape<typeof AuthEventEnvelopeSchema>["payload"];
+const auth = (payload: AuthPayload, actor?: { kind: AuthEventActorKind; id: string }) =>
   create(AuthEventEnvelopeSchema, { eventId: "e1", tenantId: "acme", createTime: timestampFromMs(T), correlationId: "c1", payload, ...(actor ? { actor } : {}) });
 const summary = (m: ReturnType<typeof auditOfAuthEvent>) =>
   m && { tenant: m.tenantId, action: m.draft.action, actor: [AuditActorKind[m.draft.actor.kind], m.draft.actor.id], target: [m.draft.target.type, m.draft.target.id], details: m.draft.details ?? {} };
@@ -21,7 +22,7 @@ describe("audit records of auth events", () => {
     const m = auditOfAuthEvent(auth({ case: "userUpserted", value: { user: { id: "u1", tenantId: "acme", roles: ["admin", "moderator"] }, created: true } }, apiKey), 0)!;
     expect(m.draft).toMatchObject({ sourceEventId: "auth:e1", source: "caas.auth.events.v1", eventTimeMs: T, correlationId: "c1" });
     expect(summary(m)).toEqual({ tenant: "acme", action: "auth.user.create", actor: ["API_KEY", "k1"], target: ["user", "u1"], details: { roles: "admin,moderator" } });
-    const cases: [AuthEventEnvelope["payload"], { kind: AuthEventActorKind; id: string } | undefined, unknown][] = [
+    const cases: [NonNullable<AuthPayload>, { kind: AuthEventActorKind; id: string } | undefined, unknown][] = [
       [{ case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.SIGN_OUT } }, undefined, { action: "auth.session.revoke", actor: ["USER", "u1"], target: ["session", "s1"] }],
       [{ case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.REFRESH_TOKEN_REUSED } }, undefined, { action: "auth.refresh_token.reuse_detected", actor: ["SERVICE", "auth"] }],
       [{ case: "userDeactivated", value: { userId: "u1" } }, apiKey, { action: "auth.user.deactivate", actor: ["API_KEY", "k1"] }],
@@ -35,7 +36,7 @@ describe("audit records of auth events", () => {
       [{ case: "totpEnabled", value: { userId: "u1" } }, undefined, { action: "auth.mfa.enable", actor: ["USER", "u1"] }],
       [{ case: "totpDisabled", value: { userId: "u1" } }, undefined, { action: "auth.mfa.disable", actor: ["USER", "u1"] }],
     ];
-    for (const [payload, actor, expected] of cases) expect(summary(auditOfAuthEvent(auth(payload, actor), 0)), payload.case).toMatchObject(expected as object);
+    for (const [payload, actor, expected] of cases) expect(summary(auditOfAuthEvent(auth(payload, actor), 0)), String(payload.case)).toMatchObject(expected as object);
   });
 
   it("records platform-wide signing key rotation under the platform tenant", () => {

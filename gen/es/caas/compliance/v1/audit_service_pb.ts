@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/audit_service.proto.
  */
 export const file_caas_compliance_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZjYWFzL2NvbXBsaWFuY2UvdjEvYXVkaXRfc2VydmljZS5wcm90bxISY2Fhcy5jb21wbGlhbmNlLnYxIvwBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUY9AMoABISCgpwYWdlX3Rva2VuGAIgASgJEhoKCGFjdG9yX2lkGAMgASgJQgi6SAVyAxiAARIYCgZhY3Rpb24YBCABKAlCCLpIBXIDGIABEhsKCXRhcmdldF9pZBgFIAEoCUIIukgFcgMYgAESLgoKc3RhcnRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImIKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEi4KBmV2ZW50cxgBIAMoCzIeLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJFChVWZXJpZnlBdWRpdExvZ1JlcXVlc3QSFgoOc3RhcnRfcG9zaXRpb24YASABKAQSFAoMZW5kX3Bvc2l0aW9uGAIgASgEItYBChZWZXJpZnlBdWRpdExvZ1Jlc3BvbnNlEgoKAm9rGAEgASgIEhcKD2Jyb2tlbl9wb3NpdGlvbhgCIAEoBBI0CgZyZWFzb24YAyABKA4yJC5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRCcmVha1JlYXNvbhITCgtkZXNjcmlwdGlvbhgEIAEoCRIXCg9yZWNvcmRzX2NoZWNrZWQYBSABKAQSGwoTY2hlY2twb2ludHNfY2hlY2tlZBgGIAEoBBIWCg5zaWduZWRfdGhyb3VnaBgHIAEoBCJFChVFeHBvcnRBdWRpdExvZ1JlcXVlc3QSFgoOc3RhcnRfcG9zaXRpb24YASABKAQSFAoMZW5kX3Bvc2l0aW9uGAIgASgEIicKFkV4cG9ydEF1ZGl0TG9nUmVzcG9uc2USDQoFY2h1bmsYASABKAwiGwoZR2V0QXVkaXRQdWJsaWNLZXlzUmVxdWVzdCJOChpHZXRBdWRpdFB1YmxpY0tleXNSZXNwb25zZRIwCgRrZXlzGAEgAygLMiIuY2Fhcy5jb21wbGlhbmNlLnYxLkF1ZGl0UHVibGljS2V5MsMDCgxBdWRpdFNlcnZpY2USagoPTGlzdEF1ZGl0RXZlbnRzEiouY2Fhcy5jb21wbGlhbmNlLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaKy5jYWFzLmNvbXBsaWFuY2UudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USZwoOVmVyaWZ5QXVkaXRMb2cSKS5jYWFzLmNvbXBsaWFuY2UudjEuVmVyaWZ5QXVkaXRMb2dSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USaQoORXhwb3J0QXVkaXRMb2cSKS5jYWFzLmNvbXBsaWFuY2UudjEuRXhwb3J0QXVkaXRMb2dSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLkV4cG9ydEF1ZGl0TG9nUmVzcG9uc2UwARJzChJHZXRBdWRpdFB1YmxpY0tleXMSLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0QXVkaXRQdWJsaWNLZXlzUmVxdWVzdBouLmNhYXMuY29tcGxpYW5jZS52MS5HZXRBdWRpdFB1YmxpY0tleXNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_caas_compliance_v1_audit, file_google_protobuf_timestamp]);
+  fileDesc("CiZjYWFzL2NvbXBsaWFuY2UvdjEvYXVkaXRfc2VydmljZS5wcm90bxISY2Fhcy5jb21wbGlhbmNlLnYxIpgCChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUY9AMoABISCgpwYWdlX3Rva2VuGAIgASgJEhoKCGFjdG9yX2lkGAMgASgJQgi6SAVyAxiAARIYCgZhY3Rpb24YBCABKAlCCLpIBXIDGIABEhsKCXRhcmdldF9pZBgFIAEoCUIIukgFcgMYgAESLgoKc3RhcnRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXRlbmFudF9pZBgIIAEoCUIHukgEcgIYQCJiChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIuCgZldmVudHMYASADKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiYQoVVmVyaWZ5QXVkaXRMb2dSZXF1ZXN0EhYKDnN0YXJ0X3Bvc2l0aW9uGAEgASgEEhQKDGVuZF9wb3NpdGlvbhgCIAEoBBIaCgl0ZW5hbnRfaWQYAyABKAlCB7pIBHICGEAi1gEKFlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USCgoCb2sYASABKAgSFwoPYnJva2VuX3Bvc2l0aW9uGAIgASgEEjQKBnJlYXNvbhgDIAEoDjIkLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdEJyZWFrUmVhc29uEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhcKD3JlY29yZHNfY2hlY2tlZBgFIAEoBBIbChNjaGVja3BvaW50c19jaGVja2VkGAYgASgEEhYKDnNpZ25lZF90aHJvdWdoGAcgASgEImEKFUV4cG9ydEF1ZGl0TG9nUmVxdWVzdBIWCg5zdGFydF9wb3NpdGlvbhgBIAEoBBIUCgxlbmRfcG9zaXRpb24YAiABKAQSGgoJdGVuYW50X2lkGAMgASgJQge6SARyAhhAIicKFkV4cG9ydEF1ZGl0TG9nUmVzcG9uc2USDQoFY2h1bmsYASABKAwiGwoZR2V0QXVkaXRQdWJsaWNLZXlzUmVxdWVzdCJOChpHZXRBdWRpdFB1YmxpY0tleXNSZXNwb25zZRIwCgRrZXlzGAEgAygLMiIuY2Fhcy5jb21wbGlhbmNlLnYxLkF1ZGl0UHVibGljS2V5MsMDCgxBdWRpdFNlcnZpY2USagoPTGlzdEF1ZGl0RXZlbnRzEiouY2Fhcy5jb21wbGlhbmNlLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaKy5jYWFzLmNvbXBsaWFuY2UudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USZwoOVmVyaWZ5QXVkaXRMb2cSKS5jYWFzLmNvbXBsaWFuY2UudjEuVmVyaWZ5QXVkaXRMb2dSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USaQoORXhwb3J0QXVkaXRMb2cSKS5jYWFzLmNvbXBsaWFuY2UudjEuRXhwb3J0QXVkaXRMb2dSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLkV4cG9ydEF1ZGl0TG9nUmVzcG9uc2UwARJzChJHZXRBdWRpdFB1YmxpY0tleXMSLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0QXVkaXRQdWJsaWNLZXlzUmVxdWVzdBouLmNhYXMuY29tcGxpYW5jZS52MS5HZXRBdWRpdFB1YmxpY0tleXNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_caas_compliance_v1_audit, file_google_protobuf_timestamp]);
 
 /**
  * Filters of ListAuditEvents; unset fields match everything.
@@ -69,6 +69,14 @@ export type ListAuditEventsRequest = Message<"caas.compliance.v1.ListAuditEvents
    * @generated from field: google.protobuf.Timestamp end_time = 7;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * The tenant to read: required for the platform admin; tenant callers leave it empty or name
+   * their own (another tenant is PERMISSION_DENIED).
+   *
+   * @generated from field: string tenant_id = 8;
+   */
+  tenantId: string;
 };
 
 /**
@@ -119,6 +127,14 @@ export type VerifyAuditLogRequest = Message<"caas.compliance.v1.VerifyAuditLogRe
    * @generated from field: uint64 end_position = 2;
    */
   endPosition: bigint;
+
+  /**
+   * The tenant to read: required for the platform admin; tenant callers leave it empty or name
+   * their own (another tenant is PERMISSION_DENIED).
+   *
+   * @generated from field: string tenant_id = 3;
+   */
+  tenantId: string;
 };
 
 /**
@@ -202,6 +218,14 @@ export type ExportAuditLogRequest = Message<"caas.compliance.v1.ExportAuditLogRe
    * @generated from field: uint64 end_position = 2;
    */
   endPosition: bigint;
+
+  /**
+   * The tenant to read: required for the platform admin; tenant callers leave it empty or name
+   * their own (another tenant is PERMISSION_DENIED).
+   *
+   * @generated from field: string tenant_id = 3;
+   */
+  tenantId: string;
 };
 
 /**
@@ -263,8 +287,9 @@ export const GetAuditPublicKeysResponseSchema: GenMessage<GetAuditPublicKeysResp
 /**
  * The tamper-evident audit log of security-relevant actions. Records are made by the compliance
  * service from the event bus only. Callers: a tenant's API key or a user whose access token
- * carries the tenant role "admin" see their own tenant; other users get PERMISSION_DENIED and
- * anonymous callers UNAUTHENTICATED.
+ * carries the tenant role "admin" see their own tenant; the platform admin names any tenant in
+ * `tenant_id` ("_platform" holds platform-wide actions such as signing key rotation); other users
+ * get PERMISSION_DENIED and anonymous callers UNAUTHENTICATED.
  *
  * @generated from service caas.compliance.v1.AuditService
  */
