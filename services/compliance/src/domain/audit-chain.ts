@@ -1,6 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { clone, create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { AuditCheckpointSchema, AuditEventSchema, type AuditCheckpoint, type AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+
+const EMPTY = new Uint8Array(0);
 
 /** The hash the first record of every tenant chains from. */
 export const GENESIS_HASH = new Uint8Array(32);
@@ -11,11 +13,11 @@ export const GENESIS_HASH = new Uint8Array(32);
  * so equal records always give equal bytes.
  */
 export function canonicalEventBytes(event: AuditEvent): Uint8Array {
-  const copy = clone(AuditEventSchema, event);
-  copy.hash = new Uint8Array(0);
-  copy.details.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  copy.$unknown = undefined;
-  return toBinary(AuditEventSchema, copy);
+  const sorted = event.details.every((d, i, all) => i === 0 || all[i - 1]!.key <= d.key);
+  const details = sorted ? event.details : [...event.details].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // A shallow copy: the caller's message is left as it was.
+  const { $unknown: _unknown, ...fields } = event;
+  return toBinary(AuditEventSchema, { ...fields, hash: EMPTY, details });
 }
 
 /** SHA-256(previous hash || canonical bytes): a record's place in its tenant's chain. */
