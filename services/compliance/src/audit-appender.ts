@@ -38,7 +38,7 @@ const MAX_ATTEMPTS = 1000;
 /**
  * Appends records to tenants' chains. Each append reads the head, chains the record after it and
  * inserts it at head + 1; when another writer took that position first, it reads the head again
- * and retries, so concurrent instances never fork a chain and never skip a position. A source
+ * and retries (after a short random pause from the second loss on), so concurrent instances never fork a chain and never skip a position. A source
  * event already recorded returns its record (redeliveries are no-ops). Every `checkpointEvery`
  * records, and whenever `checkpointTouched` runs (the timer), the head is signed.
  */
@@ -82,6 +82,9 @@ export class AuditAppender {
         if (event.position % this.every === 0n) await this.checkpointAt(scope, event.position, event.hash);
         return { event, duplicate: false };
       }
+      // Lost the position to another writer: a short random pause spreads writers that would
+      // otherwise keep colliding on the same head.
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
     }
     throw new UnavailableError("the audit chain is too contended to append; retry");
   }
