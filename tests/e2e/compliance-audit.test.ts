@@ -11,7 +11,7 @@ import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { AuditActorKind, type AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { AuditActorKind, AuditOutcome, type AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { AuditService, GetAuditPublicKeysResponseSchema } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 
 const embedded = inject("embedded");
@@ -122,6 +122,28 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   expect(adminView.events.map((e) => [e.tenantId, e.target?.id])).toEqual([[acme.tenantId, "bob"]]);
   expect(await platformAdmin.verifyAuditLog({ tenantId: other.tenantId })).toMatchObject({ ok: true });
   expect(await codeOf(audit("not-the-admin-credential-0123456789").listAuditEvents({ tenantId: acme.tenantId }))).toBe(Code.Unauthenticated);
+
+  // Password sign-ins, failed and successful, and the settings change that allowed them.
+  const tenantAdmin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: gateway, interceptors: [headers(bearer(adminCredential))] }));
+  const pw = (await tenantAdmin.createTenant({ name: `audit-e2e-pw-${Date.now()}` })).tenant!.id;
+  await tenantAdmin.updateTenant({ tenant: { id: pw, settings: { passwordAuthEnabled: true } }, updateMask: { paths: ["settings.password_auth_enabled"] } });
+  const anon = createClient(AuthService, createGrpcTransport({ baseUrl: gateway }));
+  const login = { case: "email" as const, value: "erin@example.com" };
+  const erin = (await anon.signUp({ tenantId: pw, login, password: "the-password", displayName: "Erin", deviceId: "d" })).tokens!.userId;
+  expect(await codeOf(anon.signIn({ tenantId: pw, login, password: "a-guess", deviceId: "d" }))).toBe(Code.Unauthenticated);
+  await anon.signIn({ tenantId: pw, login, password: "the-password", deviceId: "d" });
+  const signIns = await until(
+    () => platformAdmin.listAuditEvents({ tenantId: pw, action: "auth.sign_in" }),
+    (r) => r.events.length === 2,
+    "the sign-in records",
+  );
+  expect(signIns.events.map((e) => [e.target?.id, e.outcome, e.details.map((d) => `${d.key}=${d.key === "session_id" ? "…" : d.value}`)])).toEqual([
+    [erin, AuditOutcome.FAILURE, ["failure=wrong_password"]],
+    [erin, AuditOutcome.SUCCESS, ["session_id=…"]],
+  ]);
+  expect(JSON.stringify(signIns.events, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toMatch(/erin@example\.com|a-guess|the-password/);
+  const update = await until(() => platformAdmin.listAuditEvents({ tenantId: pw, action: "auth.tenant.update" }), (r) => r.events.length === 1, "the settings change");
+  expect(update.events[0]!.actor).toMatchObject({ kind: AuditActorKind.PLATFORM_ADMIN });
 
   // The chain verifies online, and its export offline with the published keys.
   expect(await byKey.verifyAuditLog({})).toMatchObject({ ok: true });
