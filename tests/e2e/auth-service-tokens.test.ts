@@ -89,6 +89,12 @@ describe("service tokens and internal RPCs (embedded platform, real clients)", (
     expect((await failure(internal(userToken).verifyApiKey({ secret: "x" }))).code).toBe(Code.PermissionDenied);
     expect((await failure(internal(apiKey).verifyApiKey({ secret: "x" }))).code).toBe(Code.PermissionDenied);
     expect((await failure(internal(adminCredential).listRevocations({}))).code).toBe(Code.PermissionDenied);
+    // The platform-admin credential is checked for a service, never accepted from a caller.
+    expect(await internal(forAuth).verifyAdminCredential({ secret: adminCredential })).toBeDefined();
+    expect((await failure(internal(forAuth).verifyAdminCredential({ secret: `${adminCredential}x` }))).code).toBe(Code.Unauthenticated);
+    expect((await failure(internal(forAuth).verifyAdminCredential({ secret: apiKey }))).code).toBe(Code.Unauthenticated);
+    expect((await failure(internal(adminCredential).verifyAdminCredential({ secret: adminCredential }))).code).toBe(Code.PermissionDenied);
+    expect((await failure(internal(userToken).verifyAdminCredential({ secret: adminCredential }))).code).toBe(Code.PermissionDenied);
     // A token for another audience is not a credential here.
     expect((await failure(internal(forChat).verifyApiKey({ secret: "x" }))).code).toBe(Code.Unauthenticated);
     expect((await createClient(Health, transport(chat, forChat)).check({ service: "" })).status).toBeDefined();

@@ -6,6 +6,8 @@ import { ChatService } from "./gen/caas/chat/v1/chat_service_pb.js";
 import { MediaService } from "./gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "./gen/caas/realtime/v1/realtime_service_pb.js";
 import { SearchService } from "./gen/caas/search/v1/search_service_pb.js";
+import { KeyDirectoryService } from "./gen/caas/crypto/v1/key_directory_service_pb.js";
+import { AuditService } from "./gen/caas/compliance/v1/audit_service_pb.js";
 import type { BackoffOptions } from "./realtime/backoff.js";
 import type { OutboxStore } from "./realtime/outbox.js";
 import { RealtimeSession, type CursorStore } from "./realtime/session.js";
@@ -37,6 +39,10 @@ export interface CaasClient {
   media: Client<typeof MediaService>;
   /** Full-text search over the caller's messages, conversations and the user directory. */
   search: Client<typeof SearchService>;
+  /** End-to-end encryption key directory: device keys, prekey bundles, device-list history, safety numbers. */
+  keys: Client<typeof KeyDirectoryService>;
+  /** The tenant's tamper-evident audit log (tenant admins and API keys). */
+  audit: Client<typeof AuditService>;
   /** Users and user tokens (a tenant's backend, with an API key as the token). */
   users: Client<typeof UserAdminService>;
   /** Tenants and API keys (the platform admin). */
@@ -76,6 +82,8 @@ export function createCaasClientWith(platform: PlatformAdapters, opts: CaasClien
     chat,
     media: createClient(MediaService, transport),
     search: createClient(SearchService, transport),
+    keys: createClient(KeyDirectoryService, transport),
+    audit: createClient(AuditService, transport),
     users: createClient(UserAdminService, transport),
     tenants: createClient(TenantAdminService, transport),
     realtimeRpc: createClient(RealtimeService, transport),

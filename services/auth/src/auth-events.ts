@@ -1,10 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { AuthEventActorKind, AuthEventEnvelopeSchema, SessionRevokeReason as ProtoReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import type { User } from "@caas/gen/caas/auth/v1/user_pb.js";
-import { AuthEventEnvelopeSchema, SessionRevokeReason as ProtoReason } from "@caas/gen/caas/events/v1/auth_events_pb.js";
 import { AUTH_EVENTS } from "@caas/shared/eventing/topics";
 import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
-import { currentScope } from "@caas/shared/context";
+import { currentScope, type Principal } from "@caas/shared/context";
 import { newId } from "@caas/shared/ids";
 import { revocationsOf, type RevocationSet } from "@caas/shared/identity/revocations";
 import type { Clock } from "@caas/shared/clock";
@@ -52,47 +52,81 @@ export class AuthEventPublisher {
     });
   }
 
-  /** A user was created or changed (UpsertUser, SignUp): directories such as search's follow it. */
-  userUpserted(tenantId: string, user: User, created: boolean): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userUpserted", value: { user, created } });
+  userDeactivated(tenantId: string, userId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeactivated", value: { userId } }, actor);
   }
 
-  userDeactivated(tenantId: string, userId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeactivated", value: { userId } });
+  userReactivated(tenantId: string, userId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userReactivated", value: { userId } }, actor);
   }
 
-  userReactivated(tenantId: string, userId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userReactivated", value: { userId } });
+  userDeleted(tenantId: string, userId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeleted", value: { userId } }, actor);
   }
 
-  userDeleted(tenantId: string, userId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "userDeleted", value: { userId } });
+  tenantSuspended(tenantId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSuspended", value: {} }, actor);
   }
 
-  tenantSuspended(tenantId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSuspended", value: {} });
-  }
-
-  tenantResumed(tenantId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantResumed", value: {} });
+  tenantResumed(tenantId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantResumed", value: {} }, actor);
   }
 
   /** The tenant's settings changed: caches of derived answers (ABAC role grants) are dropped. */
-  tenantSettingsChanged(tenantId: string): Promise<void> {
-    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSettingsChanged", value: {} });
+  tenantSettingsChanged(tenantId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantSettingsChanged", value: {} }, actor);
   }
 
-  apiKeyRevoked(tenantId: string, apiKeyId: string, timeMs: number): Promise<void> {
-    return this.publish(tenantId, timeMs, { case: "apiKeyRevoked", value: { apiKeyId } });
+  apiKeyRevoked(tenantId: string, apiKeyId: string, timeMs: number, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, timeMs, { case: "apiKeyRevoked", value: { apiKeyId } }, actor);
   }
 
-  private async publish(tenantId: string, timeMs: number, payload: Payload): Promise<void> {
+  /** A user was created or its profile replaced (UserAdminService.UpsertUser). */
+  userUpserted(user: User, created: boolean, actor?: Principal): Promise<void> {
+    return this.publish(user.tenantId, this.deps.clock.nowMs(), { case: "userUpserted", value: { user, created } }, actor);
+  }
+
+  tenantCreated(tenantId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "tenantCreated", value: {} }, actor);
+  }
+
+  apiKeyCreated(tenantId: string, apiKeyId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "apiKeyCreated", value: { apiKeyId } }, actor);
+  }
+
+  apiKeyRotated(tenantId: string, apiKeyId: string, previousApiKeyId: string, previousExpireTimeMs: number, actor?: Principal): Promise<void> {
+    return this.publish(
+      tenantId,
+      this.deps.clock.nowMs(),
+      { case: "apiKeyRotated", value: { apiKeyId, previousApiKeyId, previousExpireTime: timestampFromMs(previousExpireTimeMs) } },
+      actor,
+    );
+  }
+
+  totpEnabled(tenantId: string, userId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "totpEnabled", value: { userId } }, actor);
+  }
+
+  totpDisabled(tenantId: string, userId: string, actor?: Principal): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "totpDisabled", value: { userId } }, actor);
+  }
+
+  /** A password sign-in attempt and how it ended. */
+  signInAttempted(tenantId: string, attempt: { userId?: string; succeeded: boolean; failure?: string; sessionId?: string; mfaPending?: boolean }): Promise<void> {
+    return this.publish(tenantId, this.deps.clock.nowMs(), {
+      case: "signInAttempted",
+      value: { userId: attempt.userId ?? "", succeeded: attempt.succeeded, failure: attempt.failure ?? "", sessionId: attempt.sessionId ?? "", mfaPending: attempt.mfaPending ?? false },
+    });
+  }
+
+  private async publish(tenantId: string, timeMs: number, payload: Payload, actor?: Principal): Promise<void> {
     const correlationId = currentScope()?.correlationId ?? "";
     const value = create(AuthEventEnvelopeSchema, {
       eventId: newId(),
       tenantId,
       createTime: timestampFromMs(timeMs),
       correlationId,
+      ...(actor ? { actor: actorOf(actor) } : {}),
       payload,
     });
     const entries = revocationsOf(value);
@@ -101,5 +135,21 @@ export class AuthEventPublisher {
     for (const e of entries) await this.deps.store?.add({ id: newId(), ...e });
     await this.deps.bus.publish(AUTH_EVENTS, [{ key: tenantId, value, headers: correlationId ? { [CORRELATION_HEADER]: correlationId } : {} }]);
     this.deps.logger.debug({ tenantId, event: payload.case, eventId: value.eventId }, "auth event published");
+  }
+}
+
+/** The envelope's actor of a request's caller (anonymous callers are left out). */
+function actorOf(p: Principal): { kind: AuthEventActorKind; id: string } | undefined {
+  switch (p.kind) {
+    case "user":
+      return { kind: AuthEventActorKind.USER, id: p.userId };
+    case "api-key":
+      return { kind: AuthEventActorKind.API_KEY, id: p.apiKeyId };
+    case "service":
+      return { kind: AuthEventActorKind.SERVICE, id: p.service };
+    case "platform-admin":
+      return { kind: AuthEventActorKind.PLATFORM_ADMIN, id: "" };
+    case "anonymous":
+      return undefined;
   }
 }

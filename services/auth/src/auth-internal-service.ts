@@ -7,6 +7,7 @@ import {
   type GetTenantPolicyRequest,
   type IssueServiceTokenRequest,
   type ListRevocationsRequest,
+  type VerifyAdminCredentialRequest,
   type VerifyApiKeyRequest,
 } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
@@ -48,6 +49,8 @@ export function createAuthInternalServiceImpl(deps: {
   tokens: AccessTokenIssuer;
   serviceSecret: string | undefined;
   checkApiKey: (secret: string) => Promise<ApiKeyRecord>;
+  /** True for the platform-admin credential (VerifyAdminCredential). */
+  checkAdmin?: (secret: string) => Promise<boolean>;
   users: UserStore;
   /** GetTenantPolicy reads the role grants from here (the store of record); absent: NOT_FOUND. */
   tenants?: TenantStore;
@@ -77,6 +80,11 @@ export function createAuthInternalServiceImpl(deps: {
 
     async verifyApiKey(req: VerifyApiKeyRequest) {
       return { apiKey: apiKeyToProto(await deps.checkApiKey(req.secret)) };
+    },
+
+    async verifyAdminCredential(req: VerifyAdminCredentialRequest) {
+      if (!deps.checkAdmin || !(await deps.checkAdmin(req.secret))) throw new UnauthenticatedError("credential is not valid");
+      return {};
     },
 
     async listRevocations(req: ListRevocationsRequest) {

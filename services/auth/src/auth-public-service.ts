@@ -77,7 +77,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
 
     async signUp(req: SignUpRequest) {
       const { user, tokens, enrollment } = await deps.passwords.signUp(req);
-      await deps.events.userUpserted(user.tenantId, userToProto(user), true);
+      await deps.events.userUpserted(userToProto(user), true);
       if (enrollment) {
         return {
           user: userToProto(user),

@@ -95,10 +95,14 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
       recoveryPepper: keyring.recoveryCodePepper,
       clock,
       logger,
+      events,
     });
-    const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger });
+    const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger, events });
     const userAdmin = new UserAdminServiceImpl({ users: stores.users, sessions: sessionManager, events, throttle, pager, clock, logger });
     const apiKeyCheckOptions = { apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger };
+    const adminCredentials = createAdminCredentialHandler({ hash: adminHash, pepper: keyring.adminPepper });
+    const adminCheck = (secret: string) =>
+      adminCredentials.accepts(secret) ? adminCredentials.resolve(secret).then(() => true, () => false) : Promise.resolve(false);
     const principalResolver = createPrincipalResolver({
       verifier: createJwtVerifier({
         jwksProvider: () => keys.jwks(),
@@ -110,7 +114,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
       credentials: [
         createApiKeyCredentialHandler(apiKeyCheckOptions),
         serviceSecretCredentialHandler,
-        createAdminCredentialHandler({ hash: adminHash, pepper: keyring.adminPepper }),
+        adminCredentials,
       ],
       revocations,
       serviceAudience: "auth",
@@ -123,7 +127,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         router.service(TenantAdminService, tenantAdmin);
         router.service(UserAdminService, userAdmin);
         router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock, events }));
-        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), users: stores.users, tenants: stores.tenants, revocations: stores.revocations, clock, logger }));
+        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), checkAdmin: adminCheck, users: stores.users, tenants: stores.tenants, revocations: stores.revocations, clock, logger }));
       },
       httpRoutes: {
         [JWKS_PATH]: async (_req, res) => {

@@ -13,6 +13,7 @@ import type { UserRecord, UserStore } from "./ports/user-store.js";
 import type { SessionManager } from "./sessions.js";
 import type { AuthThrottle } from "./throttle.js";
 import type { TotpMfa } from "./totp-mfa.js";
+import type { AuthEventPublisher } from "./auth-events.js";
 
 /** What password accounts are built from. */
 export interface PasswordAccountsDeps {
@@ -24,6 +25,8 @@ export interface PasswordAccountsDeps {
   mfa: TotpMfa;
   clock: Clock;
   logger: Logger;
+  /** Publishes SignInAttempted (audited security actions). */
+  events?: Pick<AuthEventPublisher, "signInAttempted">;
 }
 
 /** The normalized login of a request: `email:` or `username:` and the lower-cased value. */
@@ -81,24 +84,36 @@ export class PasswordAccounts {
     const login = loginOf(req.login);
     await this.deps.throttle.signIn(scope, login);
     const refused = () => new UnauthenticatedError("the login or the password is wrong");
+    const attempt = (a: Parameters<NonNullable<PasswordAccountsDeps["events"]>["signInAttempted"]>[1]) => this.deps.events?.signInAttempted(scope.tenantId, a);
     const record = await this.deps.passwords.getByLogin(scope, login);
     if (!record) {
       await verifyPassword(req.password, await this.dummy());
+      await attempt({ succeeded: false, failure: "unknown_login" });
       throw refused();
     }
-    if (!(await verifyPassword(req.password, record.hash))) throw refused();
+    if (!(await verifyPassword(req.password, record.hash))) {
+      await attempt({ userId: record.userId, succeeded: false, failure: "wrong_password" });
+      throw refused();
+    }
     const user = await this.deps.users.get(scope, record.userId);
-    if (!user || user.status !== "active") throw refused();
+    if (!user || user.status !== "active") {
+      await attempt({ userId: record.userId, succeeded: false, failure: "inactive_user" });
+      throw refused();
+    }
     if (await this.deps.mfa.isEnabled(scope, user.id)) {
       const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName);
+      await attempt({ userId: user.id, succeeded: true, mfaPending: true });
       return { mfaChallenge: challenge, expireTimeMs, enrollmentRequired: false };
     }
     if (settingsFromJson(tenant.settings).mfaRequired) {
       // No tokens until TOTP is enrolled: the challenge only allows EnrollTotp and ConfirmTotp.
       const { challenge, expireTimeMs } = this.deps.mfa.challenge(scope, user.id, req.deviceId, req.deviceName, "enroll");
+      await attempt({ userId: user.id, succeeded: true, mfaPending: true });
       return { mfaChallenge: challenge, expireTimeMs, enrollmentRequired: true };
     }
-    return { tokens: await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false }) };
+    const tokens = await this.deps.sessions.start({ scope, user, deviceId: req.deviceId, deviceName: req.deviceName, scopes: [], mfaSatisfied: false });
+    await attempt({ userId: user.id, succeeded: true, sessionId: tokens.sessionId });
+    return { tokens };
   }
 
   /** The tenant, if it exists, is active and allows password accounts. */

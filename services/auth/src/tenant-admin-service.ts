@@ -16,6 +16,7 @@ import {
 import { TenantSettingsSchema, type TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "@caas/shared/errors";
 import { newId } from "@caas/shared/ids";
+import { principalKey } from "@caas/shared/context";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
@@ -69,6 +70,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     };
     await this.deps.tenants.create(record);
     this.deps.logger.info({ tenantId: record.id }, "tenant created");
+    await this.deps.events.tenantCreated(record.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(record) };
   }
 
@@ -107,7 +109,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
       const updated = await this.deps.tenants.update(scope, changes, this.deps.clock.nowMs(), current.revision);
       if (updated) {
         // Services caching answers derived from the settings (the ABAC role grants) drop them.
-        if (changes.settings !== undefined && changes.settings !== current.settings) await this.deps.events.tenantSettingsChanged(updated.id);
+        if (changes.settings !== undefined && changes.settings !== current.settings) await this.deps.events.tenantSettingsChanged(updated.id, ctx.values.get(principalKey));
         return { tenant: tenantToProto(updated) };
       }
     }
@@ -118,7 +120,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "suspended");
     this.deps.logger.info({ tenantId: tenant.id, reason: req.reason }, "tenant suspended");
-    await this.deps.events.tenantSuspended(tenant.id);
+    await this.deps.events.tenantSuspended(tenant.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -126,7 +128,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     requireAdmin(ctx);
     const tenant = await this.setStatus(scopeForAdmin(req.tenantId), "active");
     this.deps.logger.info({ tenantId: tenant.id }, "tenant resumed");
-    await this.deps.events.tenantResumed(tenant.id);
+    await this.deps.events.tenantResumed(tenant.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(tenant) };
   }
 
@@ -139,6 +141,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     }
     const { record, secret } = await this.newKey(scope, req.name);
     this.deps.logger.info({ tenantId: scope.tenantId, apiKeyId: record.id }, "API key created");
+    await this.deps.events.apiKeyCreated(scope.tenantId, record.id, ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(record), secret };
   }
 
@@ -163,7 +166,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const result = await this.deps.apiKeys.revoke(req.apiKeyId, this.deps.clock.nowMs(), "earliest");
     if (!result) throw new NotFoundError("API key");
     if (result.changed) this.deps.logger.info({ tenantId: result.record.tenantId, apiKeyId: req.apiKeyId }, "API key revoked");
-    await this.deps.events.apiKeyRevoked(result.record.tenantId, result.record.id, result.record.revokeTimeMs ?? this.deps.clock.nowMs());
+    await this.deps.events.apiKeyRevoked(result.record.tenantId, result.record.id, result.record.revokeTimeMs ?? this.deps.clock.nowMs(), ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(result.record) };
   }
 
@@ -176,6 +179,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     const previous = result.record;
     const { record, secret } = await this.newKey(scopeForAdmin(previous.tenantId), previous.name);
     this.deps.logger.info({ tenantId: previous.tenantId, apiKeyId: record.id, previousApiKeyId: previous.id }, "API key rotated");
+    await this.deps.events.apiKeyRotated(previous.tenantId, record.id, previous.id, previous.revokeTimeMs ?? this.deps.clock.nowMs(), ctx.values.get(principalKey));
     return { apiKey: apiKeyToProto(record), secret, previousApiKey: apiKeyToProto(previous) };
   }
 

@@ -14,6 +14,7 @@ import type { TotpRecord, TotpStore } from "./ports/totp-store.js";
 import type { UserRecord, UserStore } from "./ports/user-store.js";
 import type { SessionManager } from "./sessions.js";
 import type { AuthThrottle } from "./throttle.js";
+import type { AuthEventPublisher } from "./auth-events.js";
 
 /** An MFA challenge is valid this long. */
 export const MFA_CHALLENGE_TTL_MS = 5 * 60_000;
@@ -39,6 +40,8 @@ export interface TotpMfaDeps {
   recoveryPepper: Buffer;
   clock: Clock;
   logger: Logger;
+  /** Publishes TotpEnabled / TotpDisabled (audited security actions). */
+  events?: Pick<AuthEventPublisher, "totpEnabled" | "totpDisabled">;
 }
 
 /** What a challenge allows: completing a sign-in (VerifyMfa) or only enrolling TOTP first. */
@@ -89,6 +92,7 @@ export class TotpMfa {
     const codes = newRecoveryCodes();
     if (!(await this.deps.totp.enable(scope, userId, codes.map((c) => this.recoveryHash(c))))) throw new FailedPreconditionError("no TOTP enrollment is pending");
     this.deps.logger.info({ tenantId: scope.tenantId, userId }, "TOTP enabled");
+    await this.deps.events?.totpEnabled(scope.tenantId, userId);
     return codes;
   }
 
@@ -102,6 +106,7 @@ export class TotpMfa {
     if (!(await this.check(scope, record, code))) throw new InvalidArgumentError("the code is wrong", [{ field: code.case === "totpCode" ? "totp_code" : "recovery_code", description: "not valid" }]);
     await this.deps.totp.remove(scope, userId);
     this.deps.logger.info({ tenantId: scope.tenantId, userId }, "TOTP disabled");
+    await this.deps.events?.totpDisabled(scope.tenantId, userId);
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   type UpsertUserRequest,
 } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@caas/shared/errors";
+import { principalKey } from "@caas/shared/context";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import type { TenantScope } from "@caas/shared/tenant-scope";
@@ -59,7 +60,7 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
       this.deps.clock.nowMs(),
     );
     const view = userToProto(user);
-    await this.deps.events.userUpserted(scope.tenantId, view, created);
+    await this.deps.events.userUpserted(view, created, ctx.values.get(principalKey));
     return { user: view, created };
   }
 
@@ -85,14 +86,14 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
   async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
     const user = await this.setStatus(scope, req.userId, "deactivated");
-    await this.deps.events.userDeactivated(scope.tenantId, user.id);
+    await this.deps.events.userDeactivated(scope.tenantId, user.id, ctx.values.get(principalKey));
     return { user: userToProto(user) };
   }
 
   async reactivateUser(req: ReactivateUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
     const user = await this.setStatus(scope, req.userId, "active");
-    await this.deps.events.userReactivated(scope.tenantId, user.id);
+    await this.deps.events.userReactivated(scope.tenantId, user.id, ctx.values.get(principalKey));
     return { user: userToProto(user) };
   }
 
@@ -100,7 +101,7 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
     const { scope } = requireApiKey(ctx);
     if (!(await this.deps.users.delete(scope, req.userId))) throw new NotFoundError("user");
     this.deps.logger.info({ tenantId: scope.tenantId, userId: req.userId }, "user deleted");
-    await this.deps.events.userDeleted(scope.tenantId, req.userId);
+    await this.deps.events.userDeleted(scope.tenantId, req.userId, ctx.values.get(principalKey));
     return {};
   }
 

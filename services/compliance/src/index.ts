@@ -1,15 +1,79 @@
+import { hkdfSync } from "node:crypto";
+import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
+import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
+import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
+import { PageTokenCodec } from "@caas/shared/page-token";
 import type { ServiceContext } from "@caas/shared/service-runtime";
 import type { ServiceDefinition } from "@caas/shared/server/service-host";
+import { createCredentialsOverMesh } from "./mesh-credentials.js";
+import { AuditAppender } from "./audit-appender.js";
+import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
+import { AuditRecorder } from "./audit-recorder.js";
+import { AuditServiceImpl } from "./audit-service.js";
+import { openAuditStoreForConfig } from "./audit-stores.js";
+import { registerComplianceRoutes } from "./routes.js";
+
+export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
+export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
+export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
+export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
+export { openAuditStore, openAuditStoreForConfig, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { EXPORT_FORMAT } from "./audit-export.js";
+export { canonicalEventBytes, chainHash, checkpointSignatureValid, GENESIS_HASH } from "./domain/audit-chain.js";
+export { verifyChain, type VerifyInput, type VerifyResult, type ChainAnchor } from "./domain/audit-verify.js";
+export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord } from "./ports/audit-store.js";
 
 /**
- * The compliance service owns the hash-chained audit log, GDPR export and erasure, retention and legal hold.
- * Its contracts come with its own issue; until then it is a real, reachable shell that serves
- * health, reflection and GET /health on its port, so the mesh and the platform status are whole.
+ * The compliance service: the tamper-evident audit log (AuditService). Records come from the bus
+ * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
+ * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
+ * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
+ * its last record. Readers: a tenant's API key or a tenant admin's access token (their tenant), the
+ * platform-admin credential (any tenant); auth checks API keys and the admin credential.
  */
-export function createComplianceService(_ctx: ServiceContext): ServiceDefinition {
+export async function createComplianceService(ctx: ServiceContext): Promise<ServiceDefinition> {
+  const { config, logger, clock, peers, bus, serviceSecret } = ctx;
+  if (!serviceSecret) throw new Error("the compliance service needs CAAS_SERVICE_SECRET: its signing keys are sealed with a key derived from it and it checks API keys with a service token");
+  const store = await openAuditStoreForConfig(config, logger);
+  const keys = new AuditKeyManager({ store, kek: auditKeyKek(serviceSecret), clock, logger });
+  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery });
+  const recorder = new AuditRecorder({ bus, appender, nowMs: () => clock.nowMs(), logger });
+  const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
+  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
+  const principalResolver = createPrincipalResolver({
+    verifier: createMeshJwtVerifier({ peers, clock }),
+    credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),
+    ...(ctx.revocations ? { revocations: ctx.revocations } : {}),
+    serviceAudience: "compliance",
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<unknown> = Promise.resolve();
+  const intervalMs = config.compliance.auditCheckpointIntervalMs;
   return {
     name: "compliance",
-    services: [],
-    register: () => {},
+    services: [AuditService],
+    register: (router) => registerComplianceRoutes(router, { audit }),
+    principalResolver,
+    start: async () => {
+      await recorder.start();
+      if (intervalMs > 0) {
+        timer = setInterval(() => {
+          ticking = ticking.then(() => appender.checkpointTouched()).catch((err: unknown) => logger.warn({ err }, "audit checkpoint failed; retried at the next tick"));
+        }, intervalMs);
+        timer.unref();
+      }
+      logger.info({ checkpointEvery: config.compliance.auditCheckpointEvery, checkpointIntervalMs: intervalMs }, "audit recorder started");
+    },
+    drain: async () => {
+      if (timer) clearInterval(timer);
+      await recorder.stop();
+      await ticking;
+    },
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await recorder.stop();
+      await ticking;
+      await store.close();
+    },
   };
 }

@@ -48,6 +48,8 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_MEDIA_PUBLIC_URL", show(config.media.publicUrl)],
     ["CAAS_MEDIA_MAX_BYTES", String(config.media.maxUploadBytes)],
     ["CAAS_MEDIA_SWEEP_INTERVAL_MS", String(config.media.sweepIntervalMs)],
+    ["CAAS_AUDIT_CHECKPOINT_EVERY", String(config.compliance.auditCheckpointEvery)],
+    ["CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", String(config.compliance.auditCheckpointIntervalMs)],
     ["CAAS_SHUTDOWN_GRACE_MS", String(config.shutdownGraceMs)],
     ["CAAS_READ_MAX_BYTES", String(config.limits.readMaxBytes)],
     ["CAAS_WRITE_MAX_BYTES", String(config.limits.writeMaxBytes)],

@@ -57,7 +57,7 @@ export const CLUSTER_NEEDS: Record<ServiceName, readonly ClusterNeed[]> = {
     AUTH,
     peer("chat", "who may read which conversations, and gap fills of the event log"),
   ],
-  compliance: [SERVICE_SECRET, AUTH],
+  compliance: [MONGO, SERVICE_SECRET, AUTH],
   crypto: [MONGO, SERVICE_SECRET, AUTH],
   gateway: [
     need("CAAS_REDIS_GATEWAY_URL or CAAS_REDIS_URL", "edge rate limits shared by every instance", (c) => c.cluster.redisGatewayUrl ?? c.cluster.redisUrl),

@@ -91,6 +91,14 @@ export interface MediaConfig {
   sweepIntervalMs: number;
 }
 
+/** The compliance service's settings. */
+export interface ComplianceConfig {
+  /** A signed audit checkpoint every this many records of a tenant (CAAS_AUDIT_CHECKPOINT_EVERY, default 100). */
+  auditCheckpointEvery: number;
+  /** And at most this long after a tenant's last record (CAAS_AUDIT_CHECKPOINT_INTERVAL_MS, default 10 s; 0: count only). */
+  auditCheckpointIntervalMs: number;
+}
+
 export interface Config {
   mode: RunMode;
   /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
@@ -108,6 +116,7 @@ export interface Config {
   shutdownGraceMs: number;
   cluster: ClusterEndpoints;
   media: MediaConfig;
+  compliance: ComplianceConfig;
   /** Per-user and per-tenant rate limits by action (CAAS_RATE_LIMITS, CAAS_RATE_LIMIT_TENANT_FACTOR). */
   rateLimits: RateLimitConfig;
   /**

@@ -8,6 +8,7 @@ import {
   MIN_ADMIN_TOKEN_LENGTH,
   SERVICE_NAMES,
   type ClusterEndpoints,
+  type ComplianceConfig,
   type Config,
   type Limits,
   type MediaConfig,
@@ -22,6 +23,7 @@ export {
   type ClusterEndpoints,
   type Config,
   type Limits,
+  type ComplianceConfig,
   type MediaConfig,
   type RunMode,
   type ServiceName,
@@ -177,6 +179,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   };
 
   const corsOrigins = parseCorsOrigins(get("CAAS_CORS_ORIGINS"), problems);
+  const compliance: ComplianceConfig = {
+    auditCheckpointEvery: int("CAAS_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
+    auditCheckpointIntervalMs: int("CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", 10_000, 0, 86_400_000),
+  };
 
   const config: Config = {
     mode,
@@ -190,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     cluster,
     media,
+    compliance,
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/events/v1/auth_events.proto.
  */
 export const file_caas_events_v1_auth_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBjYWFzL2V2ZW50cy92MS9hdXRoX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEi6QUKEUF1dGhFdmVudEVudmVsb3BlEhAKCGV2ZW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY29ycmVsYXRpb25faWQYBCABKAkSOQoPc2Vzc2lvbl9yZXZva2VkGAogASgLMh4uY2Fhcy5ldmVudHMudjEuU2Vzc2lvblJldm9rZWRIABI1Cg11c2VyX3Vwc2VydGVkGAsgASgLMhwuY2Fhcy5ldmVudHMudjEuVXNlclVwc2VydGVkSAASOwoQdXNlcl9kZWFjdGl2YXRlZBgMIAEoCzIfLmNhYXMuZXZlbnRzLnYxLlVzZXJEZWFjdGl2YXRlZEgAEjsKEHVzZXJfcmVhY3RpdmF0ZWQYDSABKAsyHy5jYWFzLmV2ZW50cy52MS5Vc2VyUmVhY3RpdmF0ZWRIABIzCgx1c2VyX2RlbGV0ZWQYDiABKAsyGy5jYWFzLmV2ZW50cy52MS5Vc2VyRGVsZXRlZEgAEjsKEHRlbmFudF9zdXNwZW5kZWQYDyABKAsyHy5jYWFzLmV2ZW50cy52MS5UZW5hbnRTdXNwZW5kZWRIABI3Cg50ZW5hbnRfcmVzdW1lZBgQIAEoCzIdLmNhYXMuZXZlbnRzLnYxLlRlbmFudFJlc3VtZWRIABI4Cg9hcGlfa2V5X3Jldm9rZWQYESABKAsyHS5jYWFzLmV2ZW50cy52MS5BcGlLZXlSZXZva2VkSAASQAoTc2lnbmluZ19rZXlfcm90YXRlZBgSIAEoCzIhLmNhYXMuZXZlbnRzLnYxLlNpZ25pbmdLZXlSb3RhdGVkSAASSAoXdGVuYW50X3NldHRpbmdzX2NoYW5nZWQYEyABKAsyJS5jYWFzLmV2ZW50cy52MS5UZW5hbnRTZXR0aW5nc0NoYW5nZWRIAEIJCgdwYXlsb2FkImoKDlNlc3Npb25SZXZva2VkEg8KB3VzZXJfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIzCgZyZWFzb24YAyABKA4yIy5jYWFzLmV2ZW50cy52MS5TZXNzaW9uUmV2b2tlUmVhc29uIkEKDFVzZXJVcHNlcnRlZBIgCgR1c2VyGAEgASgLMhIuY2Fhcy5hdXRoLnYxLlVzZXISDwoHY3JlYXRlZBgCIAEoCCIiCg9Vc2VyRGVhY3RpdmF0ZWQSDwoHdXNlcl9pZBgBIAEoCSIiCg9Vc2VyUmVhY3RpdmF0ZWQSDwoHdXNlcl9pZBgBIAEoCSIeCgtVc2VyRGVsZXRlZBIPCgd1c2VyX2lkGAEgASgJIhEKD1RlbmFudFN1c3BlbmRlZCIPCg1UZW5hbnRSZXN1bWVkIiMKDUFwaUtleVJldm9rZWQSEgoKYXBpX2tleV9pZBgBIAEoCSI2ChFTaWduaW5nS2V5Um90YXRlZBILCgNraWQYASABKAkSFAoMcmV2b2tlZF9raWRzGAIgAygJIhcKFVRlbmFudFNldHRpbmdzQ2hhbmdlZCq7AQoTU2Vzc2lvblJldm9rZVJlYXNvbhIlCiFTRVNTSU9OX1JFVk9LRV9SRUFTT05fVU5TUEVDSUZJRUQQABIiCh5TRVNTSU9OX1JFVk9LRV9SRUFTT05fU0lHTl9PVVQQARIpCiVTRVNTSU9OX1JFVk9LRV9SRUFTT05fUkVWT0tFRF9CWV9VU0VSEAISLgoqU0VTU0lPTl9SRVZPS0VfUkVBU09OX1JFRlJFU0hfVE9LRU5fUkVVU0VEEANCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvZXZlbnRzL3YxO2V2ZW50c3YxYgZwcm90bzM", [file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CiBjYWFzL2V2ZW50cy92MS9hdXRoX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEi7wgKEUF1dGhFdmVudEVudmVsb3BlEhAKCGV2ZW50X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY29ycmVsYXRpb25faWQYBCABKAkSLQoFYWN0b3IYBSABKAsyHi5jYWFzLmV2ZW50cy52MS5BdXRoRXZlbnRBY3RvchI5Cg9zZXNzaW9uX3Jldm9rZWQYCiABKAsyHi5jYWFzLmV2ZW50cy52MS5TZXNzaW9uUmV2b2tlZEgAEjUKDXVzZXJfdXBzZXJ0ZWQYCyABKAsyHC5jYWFzLmV2ZW50cy52MS5Vc2VyVXBzZXJ0ZWRIABI7ChB1c2VyX2RlYWN0aXZhdGVkGAwgASgLMh8uY2Fhcy5ldmVudHMudjEuVXNlckRlYWN0aXZhdGVkSAASOwoQdXNlcl9yZWFjdGl2YXRlZBgNIAEoCzIfLmNhYXMuZXZlbnRzLnYxLlVzZXJSZWFjdGl2YXRlZEgAEjMKDHVzZXJfZGVsZXRlZBgOIAEoCzIbLmNhYXMuZXZlbnRzLnYxLlVzZXJEZWxldGVkSAASOwoQdGVuYW50X3N1c3BlbmRlZBgPIAEoCzIfLmNhYXMuZXZlbnRzLnYxLlRlbmFudFN1c3BlbmRlZEgAEjcKDnRlbmFudF9yZXN1bWVkGBAgASgLMh0uY2Fhcy5ldmVudHMudjEuVGVuYW50UmVzdW1lZEgAEjgKD2FwaV9rZXlfcmV2b2tlZBgRIAEoCzIdLmNhYXMuZXZlbnRzLnYxLkFwaUtleVJldm9rZWRIABJAChNzaWduaW5nX2tleV9yb3RhdGVkGBIgASgLMiEuY2Fhcy5ldmVudHMudjEuU2lnbmluZ0tleVJvdGF0ZWRIABJIChd0ZW5hbnRfc2V0dGluZ3NfY2hhbmdlZBgTIAEoCzIlLmNhYXMuZXZlbnRzLnYxLlRlbmFudFNldHRpbmdzQ2hhbmdlZEgAEjcKDnRlbmFudF9jcmVhdGVkGBQgASgLMh0uY2Fhcy5ldmVudHMudjEuVGVuYW50Q3JlYXRlZEgAEjgKD2FwaV9rZXlfY3JlYXRlZBgVIAEoCzIdLmNhYXMuZXZlbnRzLnYxLkFwaUtleUNyZWF0ZWRIABI4Cg9hcGlfa2V5X3JvdGF0ZWQYFiABKAsyHS5jYWFzLmV2ZW50cy52MS5BcGlLZXlSb3RhdGVkSAASMwoMdG90cF9lbmFibGVkGBcgASgLMhsuY2Fhcy5ldmVudHMudjEuVG90cEVuYWJsZWRIABI1Cg10b3RwX2Rpc2FibGVkGBggASgLMhwuY2Fhcy5ldmVudHMudjEuVG90cERpc2FibGVkSAASPAoRc2lnbl9pbl9hdHRlbXB0ZWQYGSABKAsyHy5jYWFzLmV2ZW50cy52MS5TaWduSW5BdHRlbXB0ZWRIAEIJCgdwYXlsb2FkIk4KDkF1dGhFdmVudEFjdG9yEjAKBGtpbmQYASABKA4yIi5jYWFzLmV2ZW50cy52MS5BdXRoRXZlbnRBY3RvcktpbmQSCgoCaWQYAiABKAkiDwoNVGVuYW50Q3JlYXRlZCIjCg1BcGlLZXlDcmVhdGVkEhIKCmFwaV9rZXlfaWQYASABKAkiegoNQXBpS2V5Um90YXRlZBISCgphcGlfa2V5X2lkGAEgASgJEhsKE3ByZXZpb3VzX2FwaV9rZXlfaWQYAiABKAkSOAoUcHJldmlvdXNfZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIh4KC1RvdHBFbmFibGVkEg8KB3VzZXJfaWQYASABKAkiHwoMVG90cERpc2FibGVkEg8KB3VzZXJfaWQYASABKAkiagoOU2Vzc2lvblJldm9rZWQSDwoHdXNlcl9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEjMKBnJlYXNvbhgDIAEoDjIjLmNhYXMuZXZlbnRzLnYxLlNlc3Npb25SZXZva2VSZWFzb24iQQoMVXNlclVwc2VydGVkEiAKBHVzZXIYASABKAsyEi5jYWFzLmF1dGgudjEuVXNlchIPCgdjcmVhdGVkGAIgASgIIiIKD1VzZXJEZWFjdGl2YXRlZBIPCgd1c2VyX2lkGAEgASgJIiIKD1VzZXJSZWFjdGl2YXRlZBIPCgd1c2VyX2lkGAEgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkiEQoPVGVuYW50U3VzcGVuZGVkIg8KDVRlbmFudFJlc3VtZWQiIwoNQXBpS2V5UmV2b2tlZBISCgphcGlfa2V5X2lkGAEgASgJIjYKEVNpZ25pbmdLZXlSb3RhdGVkEgsKA2tpZBgBIAEoCRIUCgxyZXZva2VkX2tpZHMYAiADKAkiFwoVVGVuYW50U2V0dGluZ3NDaGFuZ2VkIm8KD1NpZ25JbkF0dGVtcHRlZBIPCgd1c2VyX2lkGAEgASgJEhEKCXN1Y2NlZWRlZBgCIAEoCBIPCgdmYWlsdXJlGAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSEwoLbWZhX3BlbmRpbmcYBSABKAgqywEKEkF1dGhFdmVudEFjdG9yS2luZBIlCiFBVVRIX0VWRU5UX0FDVE9SX0tJTkRfVU5TUEVDSUZJRUQQABIeChpBVVRIX0VWRU5UX0FDVE9SX0tJTkRfVVNFUhABEiEKHUFVVEhfRVZFTlRfQUNUT1JfS0lORF9BUElfS0VZEAISIQodQVVUSF9FVkVOVF9BQ1RPUl9LSU5EX1NFUlZJQ0UQAxIoCiRBVVRIX0VWRU5UX0FDVE9SX0tJTkRfUExBVEZPUk1fQURNSU4QBCq7AQoTU2Vzc2lvblJldm9rZVJlYXNvbhIlCiFTRVNTSU9OX1JFVk9LRV9SRUFTT05fVU5TUEVDSUZJRUQQABIiCh5TRVNTSU9OX1JFVk9LRV9SRUFTT05fU0lHTl9PVVQQARIpCiVTRVNTSU9OX1JFVk9LRV9SRUFTT05fUkVWT0tFRF9CWV9VU0VSEAISLgoqU0VTU0lPTl9SRVZPS0VfUkVBU09OX1JFRlJFU0hfVE9LRU5fUkVVU0VEEANCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvZXZlbnRzL3YxO2V2ZW50c3YxYgZwcm90bzM", [file_caas_auth_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * The record of Kafka topic `caas.auth.events.v1`: identity changes other services react to
@@ -58,6 +58,13 @@ export type AuthEventEnvelope = Message<"caas.events.v1.AuthEventEnvelope"> & {
    * @generated from field: string correlation_id = 4;
    */
   correlationId: string;
+
+  /**
+   * Who made the change, when a request did (unset for changes auth makes by itself).
+   *
+   * @generated from field: caas.events.v1.AuthEventActor actor = 5;
+   */
+  actor?: AuthEventActor | undefined;
 
   /**
    * @generated from oneof caas.events.v1.AuthEventEnvelope.payload
@@ -122,6 +129,42 @@ export type AuthEventEnvelope = Message<"caas.events.v1.AuthEventEnvelope"> & {
      */
     value: TenantSettingsChanged;
     case: "tenantSettingsChanged";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.TenantCreated tenant_created = 20;
+     */
+    value: TenantCreated;
+    case: "tenantCreated";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.ApiKeyCreated api_key_created = 21;
+     */
+    value: ApiKeyCreated;
+    case: "apiKeyCreated";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.ApiKeyRotated api_key_rotated = 22;
+     */
+    value: ApiKeyRotated;
+    case: "apiKeyRotated";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.TotpEnabled totp_enabled = 23;
+     */
+    value: TotpEnabled;
+    case: "totpEnabled";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.TotpDisabled totp_disabled = 24;
+     */
+    value: TotpDisabled;
+    case: "totpDisabled";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.SignInAttempted sign_in_attempted = 25;
+     */
+    value: SignInAttempted;
+    case: "signInAttempted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -131,6 +174,135 @@ export type AuthEventEnvelope = Message<"caas.events.v1.AuthEventEnvelope"> & {
  */
 export const AuthEventEnvelopeSchema: GenMessage<AuthEventEnvelope> = /*@__PURE__*/
   messageDesc(file_caas_events_v1_auth_events, 0);
+
+/**
+ * The caller whose request made a change.
+ *
+ * @generated from message caas.events.v1.AuthEventActor
+ */
+export type AuthEventActor = Message<"caas.events.v1.AuthEventActor"> & {
+  /**
+   * @generated from field: caas.events.v1.AuthEventActorKind kind = 1;
+   */
+  kind: AuthEventActorKind;
+
+  /**
+   * The user id, API key id or service name; empty for the platform admin.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message caas.events.v1.AuthEventActor.
+ * Use `create(AuthEventActorSchema)` to create a new message.
+ */
+export const AuthEventActorSchema: GenMessage<AuthEventActor> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 1);
+
+/**
+ * A tenant was created (TenantAdminService.CreateTenant).
+ *
+ * @generated from message caas.events.v1.TenantCreated
+ */
+export type TenantCreated = Message<"caas.events.v1.TenantCreated"> & {
+};
+
+/**
+ * Describes the message caas.events.v1.TenantCreated.
+ * Use `create(TenantCreatedSchema)` to create a new message.
+ */
+export const TenantCreatedSchema: GenMessage<TenantCreated> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 2);
+
+/**
+ * An API key was created; its secret is never published.
+ *
+ * @generated from message caas.events.v1.ApiKeyCreated
+ */
+export type ApiKeyCreated = Message<"caas.events.v1.ApiKeyCreated"> & {
+  /**
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message caas.events.v1.ApiKeyCreated.
+ * Use `create(ApiKeyCreatedSchema)` to create a new message.
+ */
+export const ApiKeyCreatedSchema: GenMessage<ApiKeyCreated> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 3);
+
+/**
+ * An API key was rotated: a successor was created and the previous key expires after its grace period.
+ *
+ * @generated from message caas.events.v1.ApiKeyRotated
+ */
+export type ApiKeyRotated = Message<"caas.events.v1.ApiKeyRotated"> & {
+  /**
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+
+  /**
+   * @generated from field: string previous_api_key_id = 2;
+   */
+  previousApiKeyId: string;
+
+  /**
+   * When the previous key stops being accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp previous_expire_time = 3;
+   */
+  previousExpireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message caas.events.v1.ApiKeyRotated.
+ * Use `create(ApiKeyRotatedSchema)` to create a new message.
+ */
+export const ApiKeyRotatedSchema: GenMessage<ApiKeyRotated> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 4);
+
+/**
+ * A user confirmed TOTP enrollment: sign-in now needs a second factor.
+ *
+ * @generated from message caas.events.v1.TotpEnabled
+ */
+export type TotpEnabled = Message<"caas.events.v1.TotpEnabled"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message caas.events.v1.TotpEnabled.
+ * Use `create(TotpEnabledSchema)` to create a new message.
+ */
+export const TotpEnabledSchema: GenMessage<TotpEnabled> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 5);
+
+/**
+ * A user turned TOTP off.
+ *
+ * @generated from message caas.events.v1.TotpDisabled
+ */
+export type TotpDisabled = Message<"caas.events.v1.TotpDisabled"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message caas.events.v1.TotpDisabled.
+ * Use `create(TotpDisabledSchema)` to create a new message.
+ */
+export const TotpDisabledSchema: GenMessage<TotpDisabled> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 6);
 
 /**
  * A session ended before expiry: tokens with its `sid` are denied and its refresh family is dead.
@@ -159,7 +331,7 @@ export type SessionRevoked = Message<"caas.events.v1.SessionRevoked"> & {
  * Use `create(SessionRevokedSchema)` to create a new message.
  */
 export const SessionRevokedSchema: GenMessage<SessionRevoked> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 1);
+  messageDesc(file_caas_events_v1_auth_events, 7);
 
 /**
  * A user was created or its profile replaced.
@@ -185,7 +357,7 @@ export type UserUpserted = Message<"caas.events.v1.UserUpserted"> & {
  * Use `create(UserUpsertedSchema)` to create a new message.
  */
 export const UserUpsertedSchema: GenMessage<UserUpserted> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 2);
+  messageDesc(file_caas_events_v1_auth_events, 8);
 
 /**
  * All the user's tokens are denied; connections close.
@@ -204,7 +376,7 @@ export type UserDeactivated = Message<"caas.events.v1.UserDeactivated"> & {
  * Use `create(UserDeactivatedSchema)` to create a new message.
  */
 export const UserDeactivatedSchema: GenMessage<UserDeactivated> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 3);
+  messageDesc(file_caas_events_v1_auth_events, 9);
 
 /**
  * The user may obtain tokens again (tokens denied by the deactivation stay denied).
@@ -223,7 +395,7 @@ export type UserReactivated = Message<"caas.events.v1.UserReactivated"> & {
  * Use `create(UserReactivatedSchema)` to create a new message.
  */
 export const UserReactivatedSchema: GenMessage<UserReactivated> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 4);
+  messageDesc(file_caas_events_v1_auth_events, 10);
 
 /**
  * The user's account is gone; all its tokens are denied.
@@ -242,7 +414,7 @@ export type UserDeleted = Message<"caas.events.v1.UserDeleted"> & {
  * Use `create(UserDeletedSchema)` to create a new message.
  */
 export const UserDeletedSchema: GenMessage<UserDeleted> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 5);
+  messageDesc(file_caas_events_v1_auth_events, 11);
 
 /**
  * All the tenant's tokens and API keys are refused until TenantResumed.
@@ -257,7 +429,7 @@ export type TenantSuspended = Message<"caas.events.v1.TenantSuspended"> & {
  * Use `create(TenantSuspendedSchema)` to create a new message.
  */
 export const TenantSuspendedSchema: GenMessage<TenantSuspended> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 6);
+  messageDesc(file_caas_events_v1_auth_events, 12);
 
 /**
  * The tenant is active again (tokens denied by the suspension stay denied).
@@ -272,7 +444,7 @@ export type TenantResumed = Message<"caas.events.v1.TenantResumed"> & {
  * Use `create(TenantResumedSchema)` to create a new message.
  */
 export const TenantResumedSchema: GenMessage<TenantResumed> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 7);
+  messageDesc(file_caas_events_v1_auth_events, 13);
 
 /**
  * An API key stopped being accepted; verifiers drop cached answers for it.
@@ -291,7 +463,7 @@ export type ApiKeyRevoked = Message<"caas.events.v1.ApiKeyRevoked"> & {
  * Use `create(ApiKeyRevokedSchema)` to create a new message.
  */
 export const ApiKeyRevokedSchema: GenMessage<ApiKeyRevoked> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 8);
+  messageDesc(file_caas_events_v1_auth_events, 14);
 
 /**
  * Token signing moved to a new key. Verifiers refetch the JWKS.
@@ -320,7 +492,7 @@ export type SigningKeyRotated = Message<"caas.events.v1.SigningKeyRotated"> & {
  * Use `create(SigningKeyRotatedSchema)` to create a new message.
  */
 export const SigningKeyRotatedSchema: GenMessage<SigningKeyRotated> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 9);
+  messageDesc(file_caas_events_v1_auth_events, 15);
 
 /**
  * The tenant's settings changed (UpdateTenant). Services caching derived answers (the ABAC role
@@ -336,7 +508,94 @@ export type TenantSettingsChanged = Message<"caas.events.v1.TenantSettingsChange
  * Use `create(TenantSettingsChangedSchema)` to create a new message.
  */
 export const TenantSettingsChangedSchema: GenMessage<TenantSettingsChanged> = /*@__PURE__*/
-  messageDesc(file_caas_events_v1_auth_events, 10);
+  messageDesc(file_caas_events_v1_auth_events, 16);
+
+/**
+ * A password sign-in was tried (AuthService.SignIn). Neither the login nor the password is published.
+ *
+ * @generated from message caas.events.v1.SignInAttempted
+ */
+export type SignInAttempted = Message<"caas.events.v1.SignInAttempted"> & {
+  /**
+   * Empty when the login matches no account.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The password was right and the account active.
+   *
+   * @generated from field: bool succeeded = 2;
+   */
+  succeeded: boolean;
+
+  /**
+   * Why it failed: "unknown_login", "wrong_password" or "inactive_user"; empty on success.
+   *
+   * @generated from field: string failure = 3;
+   */
+  failure: string;
+
+  /**
+   * The session started; empty when a second factor is still required.
+   *
+   * @generated from field: string session_id = 4;
+   */
+  sessionId: string;
+
+  /**
+   * The password was right and a TOTP code (or TOTP enrollment) is required next.
+   *
+   * @generated from field: bool mfa_pending = 5;
+   */
+  mfaPending: boolean;
+};
+
+/**
+ * Describes the message caas.events.v1.SignInAttempted.
+ * Use `create(SignInAttemptedSchema)` to create a new message.
+ */
+export const SignInAttemptedSchema: GenMessage<SignInAttempted> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_auth_events, 17);
+
+/**
+ * The kinds of callers.
+ *
+ * @generated from enum caas.events.v1.AuthEventActorKind
+ */
+export enum AuthEventActorKind {
+  /**
+   * @generated from enum value: AUTH_EVENT_ACTOR_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AUTH_EVENT_ACTOR_KIND_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * @generated from enum value: AUTH_EVENT_ACTOR_KIND_API_KEY = 2;
+   */
+  API_KEY = 2,
+
+  /**
+   * @generated from enum value: AUTH_EVENT_ACTOR_KIND_SERVICE = 3;
+   */
+  SERVICE = 3,
+
+  /**
+   * @generated from enum value: AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN = 4;
+   */
+  PLATFORM_ADMIN = 4,
+}
+
+/**
+ * Describes the enum caas.events.v1.AuthEventActorKind.
+ */
+export const AuthEventActorKindSchema: GenEnum<AuthEventActorKind> = /*@__PURE__*/
+  enumDesc(file_caas_events_v1_auth_events, 0);
 
 /**
  * Why a session was revoked.
@@ -375,5 +634,5 @@ export enum SessionRevokeReason {
  * Describes the enum caas.events.v1.SessionRevokeReason.
  */
 export const SessionRevokeReasonSchema: GenEnum<SessionRevokeReason> = /*@__PURE__*/
-  enumDesc(file_caas_events_v1_auth_events, 0);
+  enumDesc(file_caas_events_v1_auth_events, 1);
 

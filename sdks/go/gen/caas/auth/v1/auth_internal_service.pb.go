@@ -309,6 +309,87 @@ func (x *VerifyApiKeyResponse) GetApiKey() *ApiKey {
 	return nil
 }
 
+type VerifyAdminCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The credential as presented by the caller.
+	Secret        string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAdminCredentialRequest) Reset() {
+	*x = VerifyAdminCredentialRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAdminCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAdminCredentialRequest) ProtoMessage() {}
+
+func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAdminCredentialRequest.ProtoReflect.Descriptor instead.
+func (*VerifyAdminCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VerifyAdminCredentialRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type VerifyAdminCredentialResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAdminCredentialResponse) Reset() {
+	*x = VerifyAdminCredentialResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAdminCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAdminCredentialResponse) ProtoMessage() {}
+
+func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAdminCredentialResponse.ProtoReflect.Descriptor instead.
+func (*VerifyAdminCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
+}
+
 type ListRevocationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Opaque; empty starts with the oldest unexpired entry.
@@ -321,7 +402,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +414,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +427,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListRevocationsRequest) GetCursor() string {
@@ -376,7 +457,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +469,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +482,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -435,7 +516,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +528,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +541,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BatchGetUsersRequest) GetTenantId() string {
@@ -486,7 +567,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +579,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +592,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*User {
@@ -542,7 +623,11 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\x06secret\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06secret\"E\n" +
 	"\x14VerifyApiKeyResponse\x12-\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x14.caas.auth.v1.ApiKeyR\x06apiKey\"\\\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x14.caas.auth.v1.ApiKeyR\x06apiKey\"B\n" +
+	"\x1cVerifyAdminCredentialRequest\x12\"\n" +
+	"\x06secret\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06secret\"\x1f\n" +
+	"\x1dVerifyAdminCredentialResponse\"\\\n" +
 	"\x16ListRevocationsRequest\x12 \n" +
 	"\x06cursor\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06cursor\x12 \n" +
 	"\x05limit\x18\x02 \x01(\x05B\n" +
@@ -556,10 +641,11 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12F\n" +
 	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"A\n" +
 	"\x15BatchGetUsersResponse\x12(\n" +
-	"\x05users\x18\x01 \x03(\v2\x12.caas.auth.v1.UserR\x05users2\xec\x03\n" +
+	"\x05users\x18\x01 \x03(\v2\x12.caas.auth.v1.UserR\x05users2\xde\x04\n" +
 	"\x13AuthInternalService\x12d\n" +
 	"\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a'.caas.auth.v1.IssueServiceTokenResponse\x12U\n" +
-	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12^\n" +
+	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n" +
+	"\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n" +
 	"\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n" +
 	"\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12^\n" +
 	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
@@ -576,42 +662,46 @@ func file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_auth_internal_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
-	(*GetTenantPolicyRequest)(nil),    // 0: caas.auth.v1.GetTenantPolicyRequest
-	(*GetTenantPolicyResponse)(nil),   // 1: caas.auth.v1.GetTenantPolicyResponse
-	(*IssueServiceTokenRequest)(nil),  // 2: caas.auth.v1.IssueServiceTokenRequest
-	(*IssueServiceTokenResponse)(nil), // 3: caas.auth.v1.IssueServiceTokenResponse
-	(*VerifyApiKeyRequest)(nil),       // 4: caas.auth.v1.VerifyApiKeyRequest
-	(*VerifyApiKeyResponse)(nil),      // 5: caas.auth.v1.VerifyApiKeyResponse
-	(*ListRevocationsRequest)(nil),    // 6: caas.auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),   // 7: caas.auth.v1.ListRevocationsResponse
-	(*BatchGetUsersRequest)(nil),      // 8: caas.auth.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),     // 9: caas.auth.v1.BatchGetUsersResponse
-	(*RoleGrant)(nil),                 // 10: caas.auth.v1.RoleGrant
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
-	(*ApiKey)(nil),                    // 12: caas.auth.v1.ApiKey
-	(*Revocation)(nil),                // 13: caas.auth.v1.Revocation
-	(*User)(nil),                      // 14: caas.auth.v1.User
+	(*GetTenantPolicyRequest)(nil),        // 0: caas.auth.v1.GetTenantPolicyRequest
+	(*GetTenantPolicyResponse)(nil),       // 1: caas.auth.v1.GetTenantPolicyResponse
+	(*IssueServiceTokenRequest)(nil),      // 2: caas.auth.v1.IssueServiceTokenRequest
+	(*IssueServiceTokenResponse)(nil),     // 3: caas.auth.v1.IssueServiceTokenResponse
+	(*VerifyApiKeyRequest)(nil),           // 4: caas.auth.v1.VerifyApiKeyRequest
+	(*VerifyApiKeyResponse)(nil),          // 5: caas.auth.v1.VerifyApiKeyResponse
+	(*VerifyAdminCredentialRequest)(nil),  // 6: caas.auth.v1.VerifyAdminCredentialRequest
+	(*VerifyAdminCredentialResponse)(nil), // 7: caas.auth.v1.VerifyAdminCredentialResponse
+	(*ListRevocationsRequest)(nil),        // 8: caas.auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),       // 9: caas.auth.v1.ListRevocationsResponse
+	(*BatchGetUsersRequest)(nil),          // 10: caas.auth.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),         // 11: caas.auth.v1.BatchGetUsersResponse
+	(*RoleGrant)(nil),                     // 12: caas.auth.v1.RoleGrant
+	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
+	(*ApiKey)(nil),                        // 14: caas.auth.v1.ApiKey
+	(*Revocation)(nil),                    // 15: caas.auth.v1.Revocation
+	(*User)(nil),                          // 16: caas.auth.v1.User
 }
 var file_caas_auth_v1_auth_internal_service_proto_depIdxs = []int32{
-	10, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
-	11, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	12, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	13, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
-	14, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
+	12, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
+	13, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	14, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	15, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
+	16, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
 	2,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
 	4,  // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
-	6,  // 7: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
-	8,  // 8: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
-	0,  // 9: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
-	3,  // 10: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
-	5,  // 11: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
-	7,  // 12: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
-	9,  // 13: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
-	1,  // 14: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
+	6,  // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
+	8,  // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
+	10, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
+	0,  // 10: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
+	3,  // 11: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
+	5,  // 12: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
+	7,  // 13: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
+	9,  // 14: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
+	11, // 15: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
+	1,  // 16: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -632,7 +722,7 @@ func file_caas_auth_v1_auth_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_auth_internal_service_proto_rawDesc), len(file_caas_auth_v1_auth_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

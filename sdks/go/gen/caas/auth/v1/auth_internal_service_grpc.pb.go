@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthInternalService_IssueServiceToken_FullMethodName = "/caas.auth.v1.AuthInternalService/IssueServiceToken"
-	AuthInternalService_VerifyApiKey_FullMethodName      = "/caas.auth.v1.AuthInternalService/VerifyApiKey"
-	AuthInternalService_ListRevocations_FullMethodName   = "/caas.auth.v1.AuthInternalService/ListRevocations"
-	AuthInternalService_BatchGetUsers_FullMethodName     = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
-	AuthInternalService_GetTenantPolicy_FullMethodName   = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
+	AuthInternalService_IssueServiceToken_FullMethodName     = "/caas.auth.v1.AuthInternalService/IssueServiceToken"
+	AuthInternalService_VerifyApiKey_FullMethodName          = "/caas.auth.v1.AuthInternalService/VerifyApiKey"
+	AuthInternalService_VerifyAdminCredential_FullMethodName = "/caas.auth.v1.AuthInternalService/VerifyAdminCredential"
+	AuthInternalService_ListRevocations_FullMethodName       = "/caas.auth.v1.AuthInternalService/ListRevocations"
+	AuthInternalService_BatchGetUsers_FullMethodName         = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
+	AuthInternalService_GetTenantPolicy_FullMethodName       = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
 )
 
 // AuthInternalServiceClient is the client API for AuthInternalService service.
@@ -42,6 +43,9 @@ type AuthInternalServiceClient interface {
 	// Verifies a tenant API key secret (for the gateway and other services). UNAUTHENTICATED for an
 	// unknown or revoked key; PERMISSION_DENIED if the tenant is suspended.
 	VerifyApiKey(ctx context.Context, in *VerifyApiKeyRequest, opts ...grpc.CallOption) (*VerifyApiKeyResponse, error)
+	// Verifies the platform-admin credential (for services that serve the platform admin, such
+	// as compliance's audit log). UNAUTHENTICATED when it is not the credential.
+	VerifyAdminCredential(ctx context.Context, in *VerifyAdminCredentialRequest, opts ...grpc.CallOption) (*VerifyAdminCredentialResponse, error)
 	// Returns deny-set entries after a cursor, oldest first, for token verifiers catching up (on
 	// start, or after missing auth events). Entries already expired are omitted.
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
@@ -75,6 +79,16 @@ func (c *authInternalServiceClient) VerifyApiKey(ctx context.Context, in *Verify
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VerifyApiKeyResponse)
 	err := c.cc.Invoke(ctx, AuthInternalService_VerifyApiKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authInternalServiceClient) VerifyAdminCredential(ctx context.Context, in *VerifyAdminCredentialRequest, opts ...grpc.CallOption) (*VerifyAdminCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyAdminCredentialResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_VerifyAdminCredential_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +141,9 @@ type AuthInternalServiceServer interface {
 	// Verifies a tenant API key secret (for the gateway and other services). UNAUTHENTICATED for an
 	// unknown or revoked key; PERMISSION_DENIED if the tenant is suspended.
 	VerifyApiKey(context.Context, *VerifyApiKeyRequest) (*VerifyApiKeyResponse, error)
+	// Verifies the platform-admin credential (for services that serve the platform admin, such
+	// as compliance's audit log). UNAUTHENTICATED when it is not the credential.
+	VerifyAdminCredential(context.Context, *VerifyAdminCredentialRequest) (*VerifyAdminCredentialResponse, error)
 	// Returns deny-set entries after a cursor, oldest first, for token verifiers catching up (on
 	// start, or after missing auth events). Entries already expired are omitted.
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
@@ -151,6 +168,9 @@ func (UnimplementedAuthInternalServiceServer) IssueServiceToken(context.Context,
 }
 func (UnimplementedAuthInternalServiceServer) VerifyApiKey(context.Context, *VerifyApiKeyRequest) (*VerifyApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyApiKey not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) VerifyAdminCredential(context.Context, *VerifyAdminCredentialRequest) (*VerifyAdminCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyAdminCredential not implemented")
 }
 func (UnimplementedAuthInternalServiceServer) ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRevocations not implemented")
@@ -214,6 +234,24 @@ func _AuthInternalService_VerifyApiKey_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AuthInternalServiceServer).VerifyApiKey(ctx, req.(*VerifyApiKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthInternalService_VerifyAdminCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyAdminCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).VerifyAdminCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_VerifyAdminCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).VerifyAdminCredential(ctx, req.(*VerifyAdminCredentialRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -286,6 +324,10 @@ var AuthInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyApiKey",
 			Handler:    _AuthInternalService_VerifyApiKey_Handler,
+		},
+		{
+			MethodName: "VerifyAdminCredential",
+			Handler:    _AuthInternalService_VerifyAdminCredential_Handler,
 		},
 		{
 			MethodName: "ListRevocations",

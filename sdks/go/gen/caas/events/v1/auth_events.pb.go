@@ -23,6 +23,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The kinds of callers.
+type AuthEventActorKind int32
+
+const (
+	AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_UNSPECIFIED    AuthEventActorKind = 0
+	AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_USER           AuthEventActorKind = 1
+	AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_API_KEY        AuthEventActorKind = 2
+	AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_SERVICE        AuthEventActorKind = 3
+	AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN AuthEventActorKind = 4
+)
+
+// Enum value maps for AuthEventActorKind.
+var (
+	AuthEventActorKind_name = map[int32]string{
+		0: "AUTH_EVENT_ACTOR_KIND_UNSPECIFIED",
+		1: "AUTH_EVENT_ACTOR_KIND_USER",
+		2: "AUTH_EVENT_ACTOR_KIND_API_KEY",
+		3: "AUTH_EVENT_ACTOR_KIND_SERVICE",
+		4: "AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN",
+	}
+	AuthEventActorKind_value = map[string]int32{
+		"AUTH_EVENT_ACTOR_KIND_UNSPECIFIED":    0,
+		"AUTH_EVENT_ACTOR_KIND_USER":           1,
+		"AUTH_EVENT_ACTOR_KIND_API_KEY":        2,
+		"AUTH_EVENT_ACTOR_KIND_SERVICE":        3,
+		"AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN": 4,
+	}
+)
+
+func (x AuthEventActorKind) Enum() *AuthEventActorKind {
+	p := new(AuthEventActorKind)
+	*p = x
+	return p
+}
+
+func (x AuthEventActorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuthEventActorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_caas_events_v1_auth_events_proto_enumTypes[0].Descriptor()
+}
+
+func (AuthEventActorKind) Type() protoreflect.EnumType {
+	return &file_caas_events_v1_auth_events_proto_enumTypes[0]
+}
+
+func (x AuthEventActorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuthEventActorKind.Descriptor instead.
+func (AuthEventActorKind) EnumDescriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{0}
+}
+
 // Why a session was revoked.
 type SessionRevokeReason int32
 
@@ -63,11 +119,11 @@ func (x SessionRevokeReason) String() string {
 }
 
 func (SessionRevokeReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_caas_events_v1_auth_events_proto_enumTypes[0].Descriptor()
+	return file_caas_events_v1_auth_events_proto_enumTypes[1].Descriptor()
 }
 
 func (SessionRevokeReason) Type() protoreflect.EnumType {
-	return &file_caas_events_v1_auth_events_proto_enumTypes[0]
+	return &file_caas_events_v1_auth_events_proto_enumTypes[1]
 }
 
 func (x SessionRevokeReason) Number() protoreflect.EnumNumber {
@@ -76,7 +132,7 @@ func (x SessionRevokeReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SessionRevokeReason.Descriptor instead.
 func (SessionRevokeReason) EnumDescriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{0}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{1}
 }
 
 // The record of Kafka topic `caas.auth.events.v1`: identity changes other services react to
@@ -99,6 +155,8 @@ type AuthEventEnvelope struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The x-correlation-id of the request that caused the record, when known (also a header).
 	CorrelationId string `protobuf:"bytes,4,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// Who made the change, when a request did (unset for changes auth makes by itself).
+	Actor *AuthEventActor `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	// Types that are valid to be assigned to Payload:
 	//
 	//	*AuthEventEnvelope_SessionRevoked
@@ -111,6 +169,12 @@ type AuthEventEnvelope struct {
 	//	*AuthEventEnvelope_ApiKeyRevoked
 	//	*AuthEventEnvelope_SigningKeyRotated
 	//	*AuthEventEnvelope_TenantSettingsChanged
+	//	*AuthEventEnvelope_TenantCreated
+	//	*AuthEventEnvelope_ApiKeyCreated
+	//	*AuthEventEnvelope_ApiKeyRotated
+	//	*AuthEventEnvelope_TotpEnabled
+	//	*AuthEventEnvelope_TotpDisabled
+	//	*AuthEventEnvelope_SignInAttempted
 	Payload       isAuthEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -172,6 +236,13 @@ func (x *AuthEventEnvelope) GetCorrelationId() string {
 		return x.CorrelationId
 	}
 	return ""
+}
+
+func (x *AuthEventEnvelope) GetActor() *AuthEventActor {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
 }
 
 func (x *AuthEventEnvelope) GetPayload() isAuthEventEnvelope_Payload {
@@ -271,6 +342,60 @@ func (x *AuthEventEnvelope) GetTenantSettingsChanged() *TenantSettingsChanged {
 	return nil
 }
 
+func (x *AuthEventEnvelope) GetTenantCreated() *TenantCreated {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_TenantCreated); ok {
+			return x.TenantCreated
+		}
+	}
+	return nil
+}
+
+func (x *AuthEventEnvelope) GetApiKeyCreated() *ApiKeyCreated {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_ApiKeyCreated); ok {
+			return x.ApiKeyCreated
+		}
+	}
+	return nil
+}
+
+func (x *AuthEventEnvelope) GetApiKeyRotated() *ApiKeyRotated {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_ApiKeyRotated); ok {
+			return x.ApiKeyRotated
+		}
+	}
+	return nil
+}
+
+func (x *AuthEventEnvelope) GetTotpEnabled() *TotpEnabled {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_TotpEnabled); ok {
+			return x.TotpEnabled
+		}
+	}
+	return nil
+}
+
+func (x *AuthEventEnvelope) GetTotpDisabled() *TotpDisabled {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_TotpDisabled); ok {
+			return x.TotpDisabled
+		}
+	}
+	return nil
+}
+
+func (x *AuthEventEnvelope) GetSignInAttempted() *SignInAttempted {
+	if x != nil {
+		if x, ok := x.Payload.(*AuthEventEnvelope_SignInAttempted); ok {
+			return x.SignInAttempted
+		}
+	}
+	return nil
+}
+
 type isAuthEventEnvelope_Payload interface {
 	isAuthEventEnvelope_Payload()
 }
@@ -315,6 +440,30 @@ type AuthEventEnvelope_TenantSettingsChanged struct {
 	TenantSettingsChanged *TenantSettingsChanged `protobuf:"bytes,19,opt,name=tenant_settings_changed,json=tenantSettingsChanged,proto3,oneof"`
 }
 
+type AuthEventEnvelope_TenantCreated struct {
+	TenantCreated *TenantCreated `protobuf:"bytes,20,opt,name=tenant_created,json=tenantCreated,proto3,oneof"`
+}
+
+type AuthEventEnvelope_ApiKeyCreated struct {
+	ApiKeyCreated *ApiKeyCreated `protobuf:"bytes,21,opt,name=api_key_created,json=apiKeyCreated,proto3,oneof"`
+}
+
+type AuthEventEnvelope_ApiKeyRotated struct {
+	ApiKeyRotated *ApiKeyRotated `protobuf:"bytes,22,opt,name=api_key_rotated,json=apiKeyRotated,proto3,oneof"`
+}
+
+type AuthEventEnvelope_TotpEnabled struct {
+	TotpEnabled *TotpEnabled `protobuf:"bytes,23,opt,name=totp_enabled,json=totpEnabled,proto3,oneof"`
+}
+
+type AuthEventEnvelope_TotpDisabled struct {
+	TotpDisabled *TotpDisabled `protobuf:"bytes,24,opt,name=totp_disabled,json=totpDisabled,proto3,oneof"`
+}
+
+type AuthEventEnvelope_SignInAttempted struct {
+	SignInAttempted *SignInAttempted `protobuf:"bytes,25,opt,name=sign_in_attempted,json=signInAttempted,proto3,oneof"`
+}
+
 func (*AuthEventEnvelope_SessionRevoked) isAuthEventEnvelope_Payload() {}
 
 func (*AuthEventEnvelope_UserUpserted) isAuthEventEnvelope_Payload() {}
@@ -335,6 +484,306 @@ func (*AuthEventEnvelope_SigningKeyRotated) isAuthEventEnvelope_Payload() {}
 
 func (*AuthEventEnvelope_TenantSettingsChanged) isAuthEventEnvelope_Payload() {}
 
+func (*AuthEventEnvelope_TenantCreated) isAuthEventEnvelope_Payload() {}
+
+func (*AuthEventEnvelope_ApiKeyCreated) isAuthEventEnvelope_Payload() {}
+
+func (*AuthEventEnvelope_ApiKeyRotated) isAuthEventEnvelope_Payload() {}
+
+func (*AuthEventEnvelope_TotpEnabled) isAuthEventEnvelope_Payload() {}
+
+func (*AuthEventEnvelope_TotpDisabled) isAuthEventEnvelope_Payload() {}
+
+func (*AuthEventEnvelope_SignInAttempted) isAuthEventEnvelope_Payload() {}
+
+// The caller whose request made a change.
+type AuthEventActor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  AuthEventActorKind     `protobuf:"varint,1,opt,name=kind,proto3,enum=caas.events.v1.AuthEventActorKind" json:"kind,omitempty"`
+	// The user id, API key id or service name; empty for the platform admin.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthEventActor) Reset() {
+	*x = AuthEventActor{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthEventActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthEventActor) ProtoMessage() {}
+
+func (x *AuthEventActor) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthEventActor.ProtoReflect.Descriptor instead.
+func (*AuthEventActor) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AuthEventActor) GetKind() AuthEventActorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return AuthEventActorKind_AUTH_EVENT_ACTOR_KIND_UNSPECIFIED
+}
+
+func (x *AuthEventActor) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// A tenant was created (TenantAdminService.CreateTenant).
+type TenantCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantCreated) Reset() {
+	*x = TenantCreated{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantCreated) ProtoMessage() {}
+
+func (x *TenantCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantCreated.ProtoReflect.Descriptor instead.
+func (*TenantCreated) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{2}
+}
+
+// An API key was created; its secret is never published.
+type ApiKeyCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyCreated) Reset() {
+	*x = ApiKeyCreated{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyCreated) ProtoMessage() {}
+
+func (x *ApiKeyCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyCreated.ProtoReflect.Descriptor instead.
+func (*ApiKeyCreated) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ApiKeyCreated) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+// An API key was rotated: a successor was created and the previous key expires after its grace period.
+type ApiKeyRotated struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId         string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	PreviousApiKeyId string                 `protobuf:"bytes,2,opt,name=previous_api_key_id,json=previousApiKeyId,proto3" json:"previous_api_key_id,omitempty"`
+	// When the previous key stops being accepted.
+	PreviousExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=previous_expire_time,json=previousExpireTime,proto3" json:"previous_expire_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ApiKeyRotated) Reset() {
+	*x = ApiKeyRotated{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyRotated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyRotated) ProtoMessage() {}
+
+func (x *ApiKeyRotated) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyRotated.ProtoReflect.Descriptor instead.
+func (*ApiKeyRotated) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ApiKeyRotated) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+func (x *ApiKeyRotated) GetPreviousApiKeyId() string {
+	if x != nil {
+		return x.PreviousApiKeyId
+	}
+	return ""
+}
+
+func (x *ApiKeyRotated) GetPreviousExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousExpireTime
+	}
+	return nil
+}
+
+// A user confirmed TOTP enrollment: sign-in now needs a second factor.
+type TotpEnabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TotpEnabled) Reset() {
+	*x = TotpEnabled{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TotpEnabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TotpEnabled) ProtoMessage() {}
+
+func (x *TotpEnabled) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TotpEnabled.ProtoReflect.Descriptor instead.
+func (*TotpEnabled) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TotpEnabled) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// A user turned TOTP off.
+type TotpDisabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TotpDisabled) Reset() {
+	*x = TotpDisabled{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TotpDisabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TotpDisabled) ProtoMessage() {}
+
+func (x *TotpDisabled) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TotpDisabled.ProtoReflect.Descriptor instead.
+func (*TotpDisabled) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TotpDisabled) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
 // A session ended before expiry: tokens with its `sid` are denied and its refresh family is dead.
 type SessionRevoked struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -347,7 +796,7 @@ type SessionRevoked struct {
 
 func (x *SessionRevoked) Reset() {
 	*x = SessionRevoked{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[1]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +808,7 @@ func (x *SessionRevoked) String() string {
 func (*SessionRevoked) ProtoMessage() {}
 
 func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[1]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +821,7 @@ func (x *SessionRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRevoked.ProtoReflect.Descriptor instead.
 func (*SessionRevoked) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{1}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionRevoked) GetUserId() string {
@@ -408,7 +857,7 @@ type UserUpserted struct {
 
 func (x *UserUpserted) Reset() {
 	*x = UserUpserted{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[2]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +869,7 @@ func (x *UserUpserted) String() string {
 func (*UserUpserted) ProtoMessage() {}
 
 func (x *UserUpserted) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[2]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +882,7 @@ func (x *UserUpserted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserUpserted.ProtoReflect.Descriptor instead.
 func (*UserUpserted) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{2}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UserUpserted) GetUser() *v1.User {
@@ -460,7 +909,7 @@ type UserDeactivated struct {
 
 func (x *UserDeactivated) Reset() {
 	*x = UserDeactivated{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[3]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +921,7 @@ func (x *UserDeactivated) String() string {
 func (*UserDeactivated) ProtoMessage() {}
 
 func (x *UserDeactivated) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[3]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +934,7 @@ func (x *UserDeactivated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserDeactivated.ProtoReflect.Descriptor instead.
 func (*UserDeactivated) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{3}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UserDeactivated) GetUserId() string {
@@ -505,7 +954,7 @@ type UserReactivated struct {
 
 func (x *UserReactivated) Reset() {
 	*x = UserReactivated{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[4]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +966,7 @@ func (x *UserReactivated) String() string {
 func (*UserReactivated) ProtoMessage() {}
 
 func (x *UserReactivated) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[4]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +979,7 @@ func (x *UserReactivated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReactivated.ProtoReflect.Descriptor instead.
 func (*UserReactivated) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{4}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UserReactivated) GetUserId() string {
@@ -550,7 +999,7 @@ type UserDeleted struct {
 
 func (x *UserDeleted) Reset() {
 	*x = UserDeleted{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[5]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +1011,7 @@ func (x *UserDeleted) String() string {
 func (*UserDeleted) ProtoMessage() {}
 
 func (x *UserDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[5]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +1024,7 @@ func (x *UserDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserDeleted.ProtoReflect.Descriptor instead.
 func (*UserDeleted) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{5}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UserDeleted) GetUserId() string {
@@ -594,7 +1043,7 @@ type TenantSuspended struct {
 
 func (x *TenantSuspended) Reset() {
 	*x = TenantSuspended{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[6]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +1055,7 @@ func (x *TenantSuspended) String() string {
 func (*TenantSuspended) ProtoMessage() {}
 
 func (x *TenantSuspended) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[6]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +1068,7 @@ func (x *TenantSuspended) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantSuspended.ProtoReflect.Descriptor instead.
 func (*TenantSuspended) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{6}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{12}
 }
 
 // The tenant is active again (tokens denied by the suspension stay denied).
@@ -631,7 +1080,7 @@ type TenantResumed struct {
 
 func (x *TenantResumed) Reset() {
 	*x = TenantResumed{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[7]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +1092,7 @@ func (x *TenantResumed) String() string {
 func (*TenantResumed) ProtoMessage() {}
 
 func (x *TenantResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[7]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +1105,7 @@ func (x *TenantResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantResumed.ProtoReflect.Descriptor instead.
 func (*TenantResumed) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{7}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{13}
 }
 
 // An API key stopped being accepted; verifiers drop cached answers for it.
@@ -669,7 +1118,7 @@ type ApiKeyRevoked struct {
 
 func (x *ApiKeyRevoked) Reset() {
 	*x = ApiKeyRevoked{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[8]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +1130,7 @@ func (x *ApiKeyRevoked) String() string {
 func (*ApiKeyRevoked) ProtoMessage() {}
 
 func (x *ApiKeyRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[8]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +1143,7 @@ func (x *ApiKeyRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKeyRevoked.ProtoReflect.Descriptor instead.
 func (*ApiKeyRevoked) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{8}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApiKeyRevoked) GetApiKeyId() string {
@@ -718,7 +1167,7 @@ type SigningKeyRotated struct {
 
 func (x *SigningKeyRotated) Reset() {
 	*x = SigningKeyRotated{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[9]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +1179,7 @@ func (x *SigningKeyRotated) String() string {
 func (*SigningKeyRotated) ProtoMessage() {}
 
 func (x *SigningKeyRotated) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[9]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +1192,7 @@ func (x *SigningKeyRotated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKeyRotated.ProtoReflect.Descriptor instead.
 func (*SigningKeyRotated) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{9}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SigningKeyRotated) GetKid() string {
@@ -770,7 +1219,7 @@ type TenantSettingsChanged struct {
 
 func (x *TenantSettingsChanged) Reset() {
 	*x = TenantSettingsChanged{}
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[10]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1231,7 @@ func (x *TenantSettingsChanged) String() string {
 func (*TenantSettingsChanged) ProtoMessage() {}
 
 func (x *TenantSettingsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_events_v1_auth_events_proto_msgTypes[10]
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,20 +1244,103 @@ func (x *TenantSettingsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantSettingsChanged.ProtoReflect.Descriptor instead.
 func (*TenantSettingsChanged) Descriptor() ([]byte, []int) {
-	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{10}
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{16}
+}
+
+// A password sign-in was tried (AuthService.SignIn). Neither the login nor the password is published.
+type SignInAttempted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty when the login matches no account.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The password was right and the account active.
+	Succeeded bool `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// Why it failed: "unknown_login", "wrong_password" or "inactive_user"; empty on success.
+	Failure string `protobuf:"bytes,3,opt,name=failure,proto3" json:"failure,omitempty"`
+	// The session started; empty when a second factor is still required.
+	SessionId string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The password was right and a TOTP code (or TOTP enrollment) is required next.
+	MfaPending    bool `protobuf:"varint,5,opt,name=mfa_pending,json=mfaPending,proto3" json:"mfa_pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInAttempted) Reset() {
+	*x = SignInAttempted{}
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInAttempted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInAttempted) ProtoMessage() {}
+
+func (x *SignInAttempted) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_auth_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInAttempted.ProtoReflect.Descriptor instead.
+func (*SignInAttempted) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_auth_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SignInAttempted) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SignInAttempted) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
+func (x *SignInAttempted) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
+}
+
+func (x *SignInAttempted) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SignInAttempted) GetMfaPending() bool {
+	if x != nil {
+		return x.MfaPending
+	}
+	return false
 }
 
 var File_caas_events_v1_auth_events_proto protoreflect.FileDescriptor
 
 const file_caas_events_v1_auth_events_proto_rawDesc = "" +
 	"\n" +
-	" caas/events/v1/auth_events.proto\x12\x0ecaas.events.v1\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\a\n" +
+	" caas/events/v1/auth_events.proto\x12\x0ecaas.events.v1\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\v\n" +
 	"\x11AuthEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12%\n" +
-	"\x0ecorrelation_id\x18\x04 \x01(\tR\rcorrelationId\x12I\n" +
+	"\x0ecorrelation_id\x18\x04 \x01(\tR\rcorrelationId\x124\n" +
+	"\x05actor\x18\x05 \x01(\v2\x1e.caas.events.v1.AuthEventActorR\x05actor\x12I\n" +
 	"\x0fsession_revoked\x18\n" +
 	" \x01(\v2\x1e.caas.events.v1.SessionRevokedH\x00R\x0esessionRevoked\x12C\n" +
 	"\ruser_upserted\x18\v \x01(\v2\x1c.caas.events.v1.UserUpsertedH\x00R\fuserUpserted\x12L\n" +
@@ -819,8 +1351,30 @@ const file_caas_events_v1_auth_events_proto_rawDesc = "" +
 	"\x0etenant_resumed\x18\x10 \x01(\v2\x1d.caas.events.v1.TenantResumedH\x00R\rtenantResumed\x12G\n" +
 	"\x0fapi_key_revoked\x18\x11 \x01(\v2\x1d.caas.events.v1.ApiKeyRevokedH\x00R\rapiKeyRevoked\x12S\n" +
 	"\x13signing_key_rotated\x18\x12 \x01(\v2!.caas.events.v1.SigningKeyRotatedH\x00R\x11signingKeyRotated\x12_\n" +
-	"\x17tenant_settings_changed\x18\x13 \x01(\v2%.caas.events.v1.TenantSettingsChangedH\x00R\x15tenantSettingsChangedB\t\n" +
-	"\apayload\"\x85\x01\n" +
+	"\x17tenant_settings_changed\x18\x13 \x01(\v2%.caas.events.v1.TenantSettingsChangedH\x00R\x15tenantSettingsChanged\x12F\n" +
+	"\x0etenant_created\x18\x14 \x01(\v2\x1d.caas.events.v1.TenantCreatedH\x00R\rtenantCreated\x12G\n" +
+	"\x0fapi_key_created\x18\x15 \x01(\v2\x1d.caas.events.v1.ApiKeyCreatedH\x00R\rapiKeyCreated\x12G\n" +
+	"\x0fapi_key_rotated\x18\x16 \x01(\v2\x1d.caas.events.v1.ApiKeyRotatedH\x00R\rapiKeyRotated\x12@\n" +
+	"\ftotp_enabled\x18\x17 \x01(\v2\x1b.caas.events.v1.TotpEnabledH\x00R\vtotpEnabled\x12C\n" +
+	"\rtotp_disabled\x18\x18 \x01(\v2\x1c.caas.events.v1.TotpDisabledH\x00R\ftotpDisabled\x12M\n" +
+	"\x11sign_in_attempted\x18\x19 \x01(\v2\x1f.caas.events.v1.SignInAttemptedH\x00R\x0fsignInAttemptedB\t\n" +
+	"\apayload\"X\n" +
+	"\x0eAuthEventActor\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".caas.events.v1.AuthEventActorKindR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x0f\n" +
+	"\rTenantCreated\"-\n" +
+	"\rApiKeyCreated\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\"\xaa\x01\n" +
+	"\rApiKeyRotated\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12-\n" +
+	"\x13previous_api_key_id\x18\x02 \x01(\tR\x10previousApiKeyId\x12L\n" +
+	"\x14previous_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12previousExpireTime\"&\n" +
+	"\vTotpEnabled\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"'\n" +
+	"\fTotpDisabled\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x85\x01\n" +
 	"\x0eSessionRevoked\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1d\n" +
 	"\n" +
@@ -843,7 +1397,21 @@ const file_caas_events_v1_auth_events_proto_rawDesc = "" +
 	"\x11SigningKeyRotated\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\x12!\n" +
 	"\frevoked_kids\x18\x02 \x03(\tR\vrevokedKids\"\x17\n" +
-	"\x15TenantSettingsChanged*\xbb\x01\n" +
+	"\x15TenantSettingsChanged\"\xa2\x01\n" +
+	"\x0fSignInAttempted\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\bR\tsucceeded\x12\x18\n" +
+	"\afailure\x18\x03 \x01(\tR\afailure\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tR\tsessionId\x12\x1f\n" +
+	"\vmfa_pending\x18\x05 \x01(\bR\n" +
+	"mfaPending*\xcb\x01\n" +
+	"\x12AuthEventActorKind\x12%\n" +
+	"!AUTH_EVENT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aAUTH_EVENT_ACTOR_KIND_USER\x10\x01\x12!\n" +
+	"\x1dAUTH_EVENT_ACTOR_KIND_API_KEY\x10\x02\x12!\n" +
+	"\x1dAUTH_EVENT_ACTOR_KIND_SERVICE\x10\x03\x12(\n" +
+	"$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\xbb\x01\n" +
 	"\x13SessionRevokeReason\x12%\n" +
 	"!SESSION_REVOKE_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSESSION_REVOKE_REASON_SIGN_OUT\x10\x01\x12)\n" +
@@ -862,43 +1430,60 @@ func file_caas_events_v1_auth_events_proto_rawDescGZIP() []byte {
 	return file_caas_events_v1_auth_events_proto_rawDescData
 }
 
-var file_caas_events_v1_auth_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_caas_events_v1_auth_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_caas_events_v1_auth_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_caas_events_v1_auth_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_caas_events_v1_auth_events_proto_goTypes = []any{
-	(SessionRevokeReason)(0),      // 0: caas.events.v1.SessionRevokeReason
-	(*AuthEventEnvelope)(nil),     // 1: caas.events.v1.AuthEventEnvelope
-	(*SessionRevoked)(nil),        // 2: caas.events.v1.SessionRevoked
-	(*UserUpserted)(nil),          // 3: caas.events.v1.UserUpserted
-	(*UserDeactivated)(nil),       // 4: caas.events.v1.UserDeactivated
-	(*UserReactivated)(nil),       // 5: caas.events.v1.UserReactivated
-	(*UserDeleted)(nil),           // 6: caas.events.v1.UserDeleted
-	(*TenantSuspended)(nil),       // 7: caas.events.v1.TenantSuspended
-	(*TenantResumed)(nil),         // 8: caas.events.v1.TenantResumed
-	(*ApiKeyRevoked)(nil),         // 9: caas.events.v1.ApiKeyRevoked
-	(*SigningKeyRotated)(nil),     // 10: caas.events.v1.SigningKeyRotated
-	(*TenantSettingsChanged)(nil), // 11: caas.events.v1.TenantSettingsChanged
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*v1.User)(nil),               // 13: caas.auth.v1.User
+	(AuthEventActorKind)(0),       // 0: caas.events.v1.AuthEventActorKind
+	(SessionRevokeReason)(0),      // 1: caas.events.v1.SessionRevokeReason
+	(*AuthEventEnvelope)(nil),     // 2: caas.events.v1.AuthEventEnvelope
+	(*AuthEventActor)(nil),        // 3: caas.events.v1.AuthEventActor
+	(*TenantCreated)(nil),         // 4: caas.events.v1.TenantCreated
+	(*ApiKeyCreated)(nil),         // 5: caas.events.v1.ApiKeyCreated
+	(*ApiKeyRotated)(nil),         // 6: caas.events.v1.ApiKeyRotated
+	(*TotpEnabled)(nil),           // 7: caas.events.v1.TotpEnabled
+	(*TotpDisabled)(nil),          // 8: caas.events.v1.TotpDisabled
+	(*SessionRevoked)(nil),        // 9: caas.events.v1.SessionRevoked
+	(*UserUpserted)(nil),          // 10: caas.events.v1.UserUpserted
+	(*UserDeactivated)(nil),       // 11: caas.events.v1.UserDeactivated
+	(*UserReactivated)(nil),       // 12: caas.events.v1.UserReactivated
+	(*UserDeleted)(nil),           // 13: caas.events.v1.UserDeleted
+	(*TenantSuspended)(nil),       // 14: caas.events.v1.TenantSuspended
+	(*TenantResumed)(nil),         // 15: caas.events.v1.TenantResumed
+	(*ApiKeyRevoked)(nil),         // 16: caas.events.v1.ApiKeyRevoked
+	(*SigningKeyRotated)(nil),     // 17: caas.events.v1.SigningKeyRotated
+	(*TenantSettingsChanged)(nil), // 18: caas.events.v1.TenantSettingsChanged
+	(*SignInAttempted)(nil),       // 19: caas.events.v1.SignInAttempted
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*v1.User)(nil),               // 21: caas.auth.v1.User
 }
 var file_caas_events_v1_auth_events_proto_depIdxs = []int32{
-	12, // 0: caas.events.v1.AuthEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: caas.events.v1.AuthEventEnvelope.session_revoked:type_name -> caas.events.v1.SessionRevoked
-	3,  // 2: caas.events.v1.AuthEventEnvelope.user_upserted:type_name -> caas.events.v1.UserUpserted
-	4,  // 3: caas.events.v1.AuthEventEnvelope.user_deactivated:type_name -> caas.events.v1.UserDeactivated
-	5,  // 4: caas.events.v1.AuthEventEnvelope.user_reactivated:type_name -> caas.events.v1.UserReactivated
-	6,  // 5: caas.events.v1.AuthEventEnvelope.user_deleted:type_name -> caas.events.v1.UserDeleted
-	7,  // 6: caas.events.v1.AuthEventEnvelope.tenant_suspended:type_name -> caas.events.v1.TenantSuspended
-	8,  // 7: caas.events.v1.AuthEventEnvelope.tenant_resumed:type_name -> caas.events.v1.TenantResumed
-	9,  // 8: caas.events.v1.AuthEventEnvelope.api_key_revoked:type_name -> caas.events.v1.ApiKeyRevoked
-	10, // 9: caas.events.v1.AuthEventEnvelope.signing_key_rotated:type_name -> caas.events.v1.SigningKeyRotated
-	11, // 10: caas.events.v1.AuthEventEnvelope.tenant_settings_changed:type_name -> caas.events.v1.TenantSettingsChanged
-	0,  // 11: caas.events.v1.SessionRevoked.reason:type_name -> caas.events.v1.SessionRevokeReason
-	13, // 12: caas.events.v1.UserUpserted.user:type_name -> caas.auth.v1.User
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	20, // 0: caas.events.v1.AuthEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 1: caas.events.v1.AuthEventEnvelope.actor:type_name -> caas.events.v1.AuthEventActor
+	9,  // 2: caas.events.v1.AuthEventEnvelope.session_revoked:type_name -> caas.events.v1.SessionRevoked
+	10, // 3: caas.events.v1.AuthEventEnvelope.user_upserted:type_name -> caas.events.v1.UserUpserted
+	11, // 4: caas.events.v1.AuthEventEnvelope.user_deactivated:type_name -> caas.events.v1.UserDeactivated
+	12, // 5: caas.events.v1.AuthEventEnvelope.user_reactivated:type_name -> caas.events.v1.UserReactivated
+	13, // 6: caas.events.v1.AuthEventEnvelope.user_deleted:type_name -> caas.events.v1.UserDeleted
+	14, // 7: caas.events.v1.AuthEventEnvelope.tenant_suspended:type_name -> caas.events.v1.TenantSuspended
+	15, // 8: caas.events.v1.AuthEventEnvelope.tenant_resumed:type_name -> caas.events.v1.TenantResumed
+	16, // 9: caas.events.v1.AuthEventEnvelope.api_key_revoked:type_name -> caas.events.v1.ApiKeyRevoked
+	17, // 10: caas.events.v1.AuthEventEnvelope.signing_key_rotated:type_name -> caas.events.v1.SigningKeyRotated
+	18, // 11: caas.events.v1.AuthEventEnvelope.tenant_settings_changed:type_name -> caas.events.v1.TenantSettingsChanged
+	4,  // 12: caas.events.v1.AuthEventEnvelope.tenant_created:type_name -> caas.events.v1.TenantCreated
+	5,  // 13: caas.events.v1.AuthEventEnvelope.api_key_created:type_name -> caas.events.v1.ApiKeyCreated
+	6,  // 14: caas.events.v1.AuthEventEnvelope.api_key_rotated:type_name -> caas.events.v1.ApiKeyRotated
+	7,  // 15: caas.events.v1.AuthEventEnvelope.totp_enabled:type_name -> caas.events.v1.TotpEnabled
+	8,  // 16: caas.events.v1.AuthEventEnvelope.totp_disabled:type_name -> caas.events.v1.TotpDisabled
+	19, // 17: caas.events.v1.AuthEventEnvelope.sign_in_attempted:type_name -> caas.events.v1.SignInAttempted
+	0,  // 18: caas.events.v1.AuthEventActor.kind:type_name -> caas.events.v1.AuthEventActorKind
+	20, // 19: caas.events.v1.ApiKeyRotated.previous_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 20: caas.events.v1.SessionRevoked.reason:type_name -> caas.events.v1.SessionRevokeReason
+	21, // 21: caas.events.v1.UserUpserted.user:type_name -> caas.auth.v1.User
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_caas_events_v1_auth_events_proto_init() }
@@ -917,14 +1502,20 @@ func file_caas_events_v1_auth_events_proto_init() {
 		(*AuthEventEnvelope_ApiKeyRevoked)(nil),
 		(*AuthEventEnvelope_SigningKeyRotated)(nil),
 		(*AuthEventEnvelope_TenantSettingsChanged)(nil),
+		(*AuthEventEnvelope_TenantCreated)(nil),
+		(*AuthEventEnvelope_ApiKeyCreated)(nil),
+		(*AuthEventEnvelope_ApiKeyRotated)(nil),
+		(*AuthEventEnvelope_TotpEnabled)(nil),
+		(*AuthEventEnvelope_TotpDisabled)(nil),
+		(*AuthEventEnvelope_SignInAttempted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_events_v1_auth_events_proto_rawDesc), len(file_caas_events_v1_auth_events_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   11,
+			NumEnums:      2,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

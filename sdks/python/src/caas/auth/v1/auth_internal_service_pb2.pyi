@@ -54,6 +54,16 @@ class VerifyApiKeyResponse(_message.Message):
     api_key: _api_key_pb2.ApiKey
     def __init__(self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ...) -> None: ...
 
+class VerifyAdminCredentialRequest(_message.Message):
+    __slots__ = ("secret",)
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    secret: str
+    def __init__(self, secret: _Optional[str] = ...) -> None: ...
+
+class VerifyAdminCredentialResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ListRevocationsRequest(_message.Message):
     __slots__ = ("cursor", "limit")
     CURSOR_FIELD_NUMBER: _ClassVar[int]

@@ -47,6 +47,11 @@ class AuthInternalServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyResponse.FromString,
                 _registered_method=True)
+        self.VerifyAdminCredential = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/VerifyAdminCredential',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialResponse.FromString,
+                _registered_method=True)
         self.ListRevocations = channel.unary_unary(
                 '/caas.auth.v1.AuthInternalService/ListRevocations',
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListRevocationsRequest.SerializeToString,
@@ -88,6 +93,14 @@ class AuthInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyAdminCredential(self, request, context):
+        """Verifies the platform-admin credential (for services that serve the platform admin, such
+        as compliance's audit log). UNAUTHENTICATED when it is not the credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListRevocations(self, request, context):
         """Returns deny-set entries after a cursor, oldest first, for token verifiers catching up (on
         start, or after missing auth events). Entries already expired are omitted.
@@ -124,6 +137,11 @@ def add_AuthInternalServiceServicer_to_server(servicer, server):
                     servicer.VerifyApiKey,
                     request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyResponse.SerializeToString,
+            ),
+            'VerifyAdminCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAdminCredential,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialResponse.SerializeToString,
             ),
             'ListRevocations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRevocations,
@@ -198,6 +216,33 @@ class AuthInternalService:
             '/caas.auth.v1.AuthInternalService/VerifyApiKey',
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAdminCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/VerifyAdminCredential',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.VerifyAdminCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from caas.auth.v1 import user_pb2 as caas_dot_auth_dot_v1_dot_user__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n caas/events/v1/auth_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x05\n\x11\x41uthEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\t\x12\x39\n\x0fsession_revoked\x18\n \x01(\x0b\x32\x1e.caas.events.v1.SessionRevokedH\x00\x12\x35\n\ruser_upserted\x18\x0b \x01(\x0b\x32\x1c.caas.events.v1.UserUpsertedH\x00\x12;\n\x10user_deactivated\x18\x0c \x01(\x0b\x32\x1f.caas.events.v1.UserDeactivatedH\x00\x12;\n\x10user_reactivated\x18\r \x01(\x0b\x32\x1f.caas.events.v1.UserReactivatedH\x00\x12\x33\n\x0cuser_deleted\x18\x0e \x01(\x0b\x32\x1b.caas.events.v1.UserDeletedH\x00\x12;\n\x10tenant_suspended\x18\x0f \x01(\x0b\x32\x1f.caas.events.v1.TenantSuspendedH\x00\x12\x37\n\x0etenant_resumed\x18\x10 \x01(\x0b\x32\x1d.caas.events.v1.TenantResumedH\x00\x12\x38\n\x0f\x61pi_key_revoked\x18\x11 \x01(\x0b\x32\x1d.caas.events.v1.ApiKeyRevokedH\x00\x12@\n\x13signing_key_rotated\x18\x12 \x01(\x0b\x32!.caas.events.v1.SigningKeyRotatedH\x00\x12H\n\x17tenant_settings_changed\x18\x13 \x01(\x0b\x32%.caas.events.v1.TenantSettingsChangedH\x00\x42\t\n\x07payload\"j\n\x0eSessionRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.caas.events.v1.SessionRevokeReason\"A\n\x0cUserUpserted\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.caas.auth.v1.User\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\"\n\x0fUserDeactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\"\n\x0fUserReactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x11\n\x0fTenantSuspended\"\x0f\n\rTenantResumed\"#\n\rApiKeyRevoked\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"6\n\x11SigningKeyRotated\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x14\n\x0crevoked_kids\x18\x02 \x03(\t\"\x17\n\x15TenantSettingsChanged*\xbb\x01\n\x13SessionRevokeReason\x12%\n!SESSION_REVOKE_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1eSESSION_REVOKE_REASON_SIGN_OUT\x10\x01\x12)\n%SESSION_REVOKE_REASON_REVOKED_BY_USER\x10\x02\x12.\n*SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED\x10\x03\x42>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n caas/events/v1/auth_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x08\n\x11\x41uthEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\t\x12-\n\x05\x61\x63tor\x18\x05 \x01(\x0b\x32\x1e.caas.events.v1.AuthEventActor\x12\x39\n\x0fsession_revoked\x18\n \x01(\x0b\x32\x1e.caas.events.v1.SessionRevokedH\x00\x12\x35\n\ruser_upserted\x18\x0b \x01(\x0b\x32\x1c.caas.events.v1.UserUpsertedH\x00\x12;\n\x10user_deactivated\x18\x0c \x01(\x0b\x32\x1f.caas.events.v1.UserDeactivatedH\x00\x12;\n\x10user_reactivated\x18\r \x01(\x0b\x32\x1f.caas.events.v1.UserReactivatedH\x00\x12\x33\n\x0cuser_deleted\x18\x0e \x01(\x0b\x32\x1b.caas.events.v1.UserDeletedH\x00\x12;\n\x10tenant_suspended\x18\x0f \x01(\x0b\x32\x1f.caas.events.v1.TenantSuspendedH\x00\x12\x37\n\x0etenant_resumed\x18\x10 \x01(\x0b\x32\x1d.caas.events.v1.TenantResumedH\x00\x12\x38\n\x0f\x61pi_key_revoked\x18\x11 \x01(\x0b\x32\x1d.caas.events.v1.ApiKeyRevokedH\x00\x12@\n\x13signing_key_rotated\x18\x12 \x01(\x0b\x32!.caas.events.v1.SigningKeyRotatedH\x00\x12H\n\x17tenant_settings_changed\x18\x13 \x01(\x0b\x32%.caas.events.v1.TenantSettingsChangedH\x00\x12\x37\n\x0etenant_created\x18\x14 \x01(\x0b\x32\x1d.caas.events.v1.TenantCreatedH\x00\x12\x38\n\x0f\x61pi_key_created\x18\x15 \x01(\x0b\x32\x1d.caas.events.v1.ApiKeyCreatedH\x00\x12\x38\n\x0f\x61pi_key_rotated\x18\x16 \x01(\x0b\x32\x1d.caas.events.v1.ApiKeyRotatedH\x00\x12\x33\n\x0ctotp_enabled\x18\x17 \x01(\x0b\x32\x1b.caas.events.v1.TotpEnabledH\x00\x12\x35\n\rtotp_disabled\x18\x18 \x01(\x0b\x32\x1c.caas.events.v1.TotpDisabledH\x00\x12<\n\x11sign_in_attempted\x18\x19 \x01(\x0b\x32\x1f.caas.events.v1.SignInAttemptedH\x00\x42\t\n\x07payload\"N\n\x0e\x41uthEventActor\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".caas.events.v1.AuthEventActorKind\x12\n\n\x02id\x18\x02 \x01(\t\"\x0f\n\rTenantCreated\"#\n\rApiKeyCreated\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"z\n\rApiKeyRotated\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x1b\n\x13previous_api_key_id\x18\x02 \x01(\t\x12\x38\n\x14previous_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\x0bTotpEnabled\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1f\n\x0cTotpDisabled\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"j\n\x0eSessionRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x33\n\x06reason\x18\x03 \x01(\x0e\x32#.caas.events.v1.SessionRevokeReason\"A\n\x0cUserUpserted\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.caas.auth.v1.User\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\"\n\x0fUserDeactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\"\n\x0fUserReactivated\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x11\n\x0fTenantSuspended\"\x0f\n\rTenantResumed\"#\n\rApiKeyRevoked\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"6\n\x11SigningKeyRotated\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x14\n\x0crevoked_kids\x18\x02 \x03(\t\"\x17\n\x15TenantSettingsChanged\"o\n\x0fSignInAttempted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12\x0f\n\x07\x66\x61ilure\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x13\n\x0bmfa_pending\x18\x05 \x01(\x08*\xcb\x01\n\x12\x41uthEventActorKind\x12%\n!AUTH_EVENT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41UTH_EVENT_ACTOR_KIND_USER\x10\x01\x12!\n\x1d\x41UTH_EVENT_ACTOR_KIND_API_KEY\x10\x02\x12!\n\x1d\x41UTH_EVENT_ACTOR_KIND_SERVICE\x10\x03\x12(\n$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\xbb\x01\n\x13SessionRevokeReason\x12%\n!SESSION_REVOKE_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1eSESSION_REVOKE_REASON_SIGN_OUT\x10\x01\x12)\n%SESSION_REVOKE_REASON_REVOKED_BY_USER\x10\x02\x12.\n*SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED\x10\x03\x42>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,28 +34,44 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.events.v1.auth_events_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1'
-  _globals['_SESSIONREVOKEREASON']._serialized_start=1292
-  _globals['_SESSIONREVOKEREASON']._serialized_end=1479
+  _globals['_AUTHEVENTACTORKIND']._serialized_start=2118
+  _globals['_AUTHEVENTACTORKIND']._serialized_end=2321
+  _globals['_SESSIONREVOKEREASON']._serialized_start=2324
+  _globals['_SESSIONREVOKEREASON']._serialized_end=2511
   _globals['_AUTHEVENTENVELOPE']._serialized_start=111
-  _globals['_AUTHEVENTENVELOPE']._serialized_end=856
-  _globals['_SESSIONREVOKED']._serialized_start=858
-  _globals['_SESSIONREVOKED']._serialized_end=964
-  _globals['_USERUPSERTED']._serialized_start=966
-  _globals['_USERUPSERTED']._serialized_end=1031
-  _globals['_USERDEACTIVATED']._serialized_start=1033
-  _globals['_USERDEACTIVATED']._serialized_end=1067
-  _globals['_USERREACTIVATED']._serialized_start=1069
-  _globals['_USERREACTIVATED']._serialized_end=1103
-  _globals['_USERDELETED']._serialized_start=1105
-  _globals['_USERDELETED']._serialized_end=1135
-  _globals['_TENANTSUSPENDED']._serialized_start=1137
-  _globals['_TENANTSUSPENDED']._serialized_end=1154
-  _globals['_TENANTRESUMED']._serialized_start=1156
-  _globals['_TENANTRESUMED']._serialized_end=1171
-  _globals['_APIKEYREVOKED']._serialized_start=1173
-  _globals['_APIKEYREVOKED']._serialized_end=1208
-  _globals['_SIGNINGKEYROTATED']._serialized_start=1210
-  _globals['_SIGNINGKEYROTATED']._serialized_end=1264
-  _globals['_TENANTSETTINGSCHANGED']._serialized_start=1266
-  _globals['_TENANTSETTINGSCHANGED']._serialized_end=1289
+  _globals['_AUTHEVENTENVELOPE']._serialized_end=1246
+  _globals['_AUTHEVENTACTOR']._serialized_start=1248
+  _globals['_AUTHEVENTACTOR']._serialized_end=1326
+  _globals['_TENANTCREATED']._serialized_start=1328
+  _globals['_TENANTCREATED']._serialized_end=1343
+  _globals['_APIKEYCREATED']._serialized_start=1345
+  _globals['_APIKEYCREATED']._serialized_end=1380
+  _globals['_APIKEYROTATED']._serialized_start=1382
+  _globals['_APIKEYROTATED']._serialized_end=1504
+  _globals['_TOTPENABLED']._serialized_start=1506
+  _globals['_TOTPENABLED']._serialized_end=1536
+  _globals['_TOTPDISABLED']._serialized_start=1538
+  _globals['_TOTPDISABLED']._serialized_end=1569
+  _globals['_SESSIONREVOKED']._serialized_start=1571
+  _globals['_SESSIONREVOKED']._serialized_end=1677
+  _globals['_USERUPSERTED']._serialized_start=1679
+  _globals['_USERUPSERTED']._serialized_end=1744
+  _globals['_USERDEACTIVATED']._serialized_start=1746
+  _globals['_USERDEACTIVATED']._serialized_end=1780
+  _globals['_USERREACTIVATED']._serialized_start=1782
+  _globals['_USERREACTIVATED']._serialized_end=1816
+  _globals['_USERDELETED']._serialized_start=1818
+  _globals['_USERDELETED']._serialized_end=1848
+  _globals['_TENANTSUSPENDED']._serialized_start=1850
+  _globals['_TENANTSUSPENDED']._serialized_end=1867
+  _globals['_TENANTRESUMED']._serialized_start=1869
+  _globals['_TENANTRESUMED']._serialized_end=1884
+  _globals['_APIKEYREVOKED']._serialized_start=1886
+  _globals['_APIKEYREVOKED']._serialized_end=1921
+  _globals['_SIGNINGKEYROTATED']._serialized_start=1923
+  _globals['_SIGNINGKEYROTATED']._serialized_end=1977
+  _globals['_TENANTSETTINGSCHANGED']._serialized_start=1979
+  _globals['_TENANTSETTINGSCHANGED']._serialized_end=2002
+  _globals['_SIGNINATTEMPTED']._serialized_start=2004
+  _globals['_SIGNINATTEMPTED']._serialized_end=2115
 # @@protoc_insertion_point(module_scope)

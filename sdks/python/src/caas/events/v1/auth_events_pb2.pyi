@@ -11,23 +11,37 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AuthEventActorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUTH_EVENT_ACTOR_KIND_UNSPECIFIED: _ClassVar[AuthEventActorKind]
+    AUTH_EVENT_ACTOR_KIND_USER: _ClassVar[AuthEventActorKind]
+    AUTH_EVENT_ACTOR_KIND_API_KEY: _ClassVar[AuthEventActorKind]
+    AUTH_EVENT_ACTOR_KIND_SERVICE: _ClassVar[AuthEventActorKind]
+    AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN: _ClassVar[AuthEventActorKind]
+
 class SessionRevokeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SESSION_REVOKE_REASON_UNSPECIFIED: _ClassVar[SessionRevokeReason]
     SESSION_REVOKE_REASON_SIGN_OUT: _ClassVar[SessionRevokeReason]
     SESSION_REVOKE_REASON_REVOKED_BY_USER: _ClassVar[SessionRevokeReason]
     SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED: _ClassVar[SessionRevokeReason]
+AUTH_EVENT_ACTOR_KIND_UNSPECIFIED: AuthEventActorKind
+AUTH_EVENT_ACTOR_KIND_USER: AuthEventActorKind
+AUTH_EVENT_ACTOR_KIND_API_KEY: AuthEventActorKind
+AUTH_EVENT_ACTOR_KIND_SERVICE: AuthEventActorKind
+AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN: AuthEventActorKind
 SESSION_REVOKE_REASON_UNSPECIFIED: SessionRevokeReason
 SESSION_REVOKE_REASON_SIGN_OUT: SessionRevokeReason
 SESSION_REVOKE_REASON_REVOKED_BY_USER: SessionRevokeReason
 SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED: SessionRevokeReason
 
 class AuthEventEnvelope(_message.Message):
-    __slots__ = ("event_id", "tenant_id", "create_time", "correlation_id", "session_revoked", "user_upserted", "user_deactivated", "user_reactivated", "user_deleted", "tenant_suspended", "tenant_resumed", "api_key_revoked", "signing_key_rotated", "tenant_settings_changed")
+    __slots__ = ("event_id", "tenant_id", "create_time", "correlation_id", "actor", "session_revoked", "user_upserted", "user_deactivated", "user_reactivated", "user_deleted", "tenant_suspended", "tenant_resumed", "api_key_revoked", "signing_key_rotated", "tenant_settings_changed", "tenant_created", "api_key_created", "api_key_rotated", "totp_enabled", "totp_disabled", "sign_in_attempted")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     SESSION_REVOKED_FIELD_NUMBER: _ClassVar[int]
     USER_UPSERTED_FIELD_NUMBER: _ClassVar[int]
     USER_DEACTIVATED_FIELD_NUMBER: _ClassVar[int]
@@ -38,10 +52,17 @@ class AuthEventEnvelope(_message.Message):
     API_KEY_REVOKED_FIELD_NUMBER: _ClassVar[int]
     SIGNING_KEY_ROTATED_FIELD_NUMBER: _ClassVar[int]
     TENANT_SETTINGS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_CREATED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ROTATED_FIELD_NUMBER: _ClassVar[int]
+    TOTP_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TOTP_DISABLED_FIELD_NUMBER: _ClassVar[int]
+    SIGN_IN_ATTEMPTED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     tenant_id: str
     create_time: _timestamp_pb2.Timestamp
     correlation_id: str
+    actor: AuthEventActor
     session_revoked: SessionRevoked
     user_upserted: UserUpserted
     user_deactivated: UserDeactivated
@@ -52,7 +73,53 @@ class AuthEventEnvelope(_message.Message):
     api_key_revoked: ApiKeyRevoked
     signing_key_rotated: SigningKeyRotated
     tenant_settings_changed: TenantSettingsChanged
-    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., session_revoked: _Optional[_Union[SessionRevoked, _Mapping]] = ..., user_upserted: _Optional[_Union[UserUpserted, _Mapping]] = ..., user_deactivated: _Optional[_Union[UserDeactivated, _Mapping]] = ..., user_reactivated: _Optional[_Union[UserReactivated, _Mapping]] = ..., user_deleted: _Optional[_Union[UserDeleted, _Mapping]] = ..., tenant_suspended: _Optional[_Union[TenantSuspended, _Mapping]] = ..., tenant_resumed: _Optional[_Union[TenantResumed, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., signing_key_rotated: _Optional[_Union[SigningKeyRotated, _Mapping]] = ..., tenant_settings_changed: _Optional[_Union[TenantSettingsChanged, _Mapping]] = ...) -> None: ...
+    tenant_created: TenantCreated
+    api_key_created: ApiKeyCreated
+    api_key_rotated: ApiKeyRotated
+    totp_enabled: TotpEnabled
+    totp_disabled: TotpDisabled
+    sign_in_attempted: SignInAttempted
+    def __init__(self, event_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., actor: _Optional[_Union[AuthEventActor, _Mapping]] = ..., session_revoked: _Optional[_Union[SessionRevoked, _Mapping]] = ..., user_upserted: _Optional[_Union[UserUpserted, _Mapping]] = ..., user_deactivated: _Optional[_Union[UserDeactivated, _Mapping]] = ..., user_reactivated: _Optional[_Union[UserReactivated, _Mapping]] = ..., user_deleted: _Optional[_Union[UserDeleted, _Mapping]] = ..., tenant_suspended: _Optional[_Union[TenantSuspended, _Mapping]] = ..., tenant_resumed: _Optional[_Union[TenantResumed, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., signing_key_rotated: _Optional[_Union[SigningKeyRotated, _Mapping]] = ..., tenant_settings_changed: _Optional[_Union[TenantSettingsChanged, _Mapping]] = ..., tenant_created: _Optional[_Union[TenantCreated, _Mapping]] = ..., api_key_created: _Optional[_Union[ApiKeyCreated, _Mapping]] = ..., api_key_rotated: _Optional[_Union[ApiKeyRotated, _Mapping]] = ..., totp_enabled: _Optional[_Union[TotpEnabled, _Mapping]] = ..., totp_disabled: _Optional[_Union[TotpDisabled, _Mapping]] = ..., sign_in_attempted: _Optional[_Union[SignInAttempted, _Mapping]] = ...) -> None: ...
+
+class AuthEventActor(_message.Message):
+    __slots__ = ("kind", "id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    kind: AuthEventActorKind
+    id: str
+    def __init__(self, kind: _Optional[_Union[AuthEventActorKind, str]] = ..., id: _Optional[str] = ...) -> None: ...
+
+class TenantCreated(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ApiKeyCreated(_message.Message):
+    __slots__ = ("api_key_id",)
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    def __init__(self, api_key_id: _Optional[str] = ...) -> None: ...
+
+class ApiKeyRotated(_message.Message):
+    __slots__ = ("api_key_id", "previous_api_key_id", "previous_expire_time")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    previous_api_key_id: str
+    previous_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, api_key_id: _Optional[str] = ..., previous_api_key_id: _Optional[str] = ..., previous_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TotpEnabled(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class TotpDisabled(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class SessionRevoked(_message.Message):
     __slots__ = ("user_id", "session_id", "reason")
@@ -115,3 +182,17 @@ class SigningKeyRotated(_message.Message):
 class TenantSettingsChanged(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class SignInAttempted(_message.Message):
+    __slots__ = ("user_id", "succeeded", "failure", "session_id", "mfa_pending")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MFA_PENDING_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    succeeded: bool
+    failure: str
+    session_id: str
+    mfa_pending: bool
+    def __init__(self, user_id: _Optional[str] = ..., succeeded: _Optional[bool] = ..., failure: _Optional[str] = ..., session_id: _Optional[str] = ..., mfa_pending: _Optional[bool] = ...) -> None: ...

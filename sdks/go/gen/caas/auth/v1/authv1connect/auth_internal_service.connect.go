@@ -39,6 +39,9 @@ const (
 	// AuthInternalServiceVerifyApiKeyProcedure is the fully-qualified name of the AuthInternalService's
 	// VerifyApiKey RPC.
 	AuthInternalServiceVerifyApiKeyProcedure = "/caas.auth.v1.AuthInternalService/VerifyApiKey"
+	// AuthInternalServiceVerifyAdminCredentialProcedure is the fully-qualified name of the
+	// AuthInternalService's VerifyAdminCredential RPC.
+	AuthInternalServiceVerifyAdminCredentialProcedure = "/caas.auth.v1.AuthInternalService/VerifyAdminCredential"
 	// AuthInternalServiceListRevocationsProcedure is the fully-qualified name of the
 	// AuthInternalService's ListRevocations RPC.
 	AuthInternalServiceListRevocationsProcedure = "/caas.auth.v1.AuthInternalService/ListRevocations"
@@ -60,6 +63,9 @@ type AuthInternalServiceClient interface {
 	// Verifies a tenant API key secret (for the gateway and other services). UNAUTHENTICATED for an
 	// unknown or revoked key; PERMISSION_DENIED if the tenant is suspended.
 	VerifyApiKey(context.Context, *connect.Request[v1.VerifyApiKeyRequest]) (*connect.Response[v1.VerifyApiKeyResponse], error)
+	// Verifies the platform-admin credential (for services that serve the platform admin, such
+	// as compliance's audit log). UNAUTHENTICATED when it is not the credential.
+	VerifyAdminCredential(context.Context, *connect.Request[v1.VerifyAdminCredentialRequest]) (*connect.Response[v1.VerifyAdminCredentialResponse], error)
 	// Returns deny-set entries after a cursor, oldest first, for token verifiers catching up (on
 	// start, or after missing auth events). Entries already expired are omitted.
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
@@ -94,6 +100,12 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(authInternalServiceMethods.ByName("VerifyApiKey")),
 			connect.WithClientOptions(opts...),
 		),
+		verifyAdminCredential: connect.NewClient[v1.VerifyAdminCredentialRequest, v1.VerifyAdminCredentialResponse](
+			httpClient,
+			baseURL+AuthInternalServiceVerifyAdminCredentialProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("VerifyAdminCredential")),
+			connect.WithClientOptions(opts...),
+		),
 		listRevocations: connect.NewClient[v1.ListRevocationsRequest, v1.ListRevocationsResponse](
 			httpClient,
 			baseURL+AuthInternalServiceListRevocationsProcedure,
@@ -117,11 +129,12 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 
 // authInternalServiceClient implements AuthInternalServiceClient.
 type authInternalServiceClient struct {
-	issueServiceToken *connect.Client[v1.IssueServiceTokenRequest, v1.IssueServiceTokenResponse]
-	verifyApiKey      *connect.Client[v1.VerifyApiKeyRequest, v1.VerifyApiKeyResponse]
-	listRevocations   *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
-	batchGetUsers     *connect.Client[v1.BatchGetUsersRequest, v1.BatchGetUsersResponse]
-	getTenantPolicy   *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
+	issueServiceToken     *connect.Client[v1.IssueServiceTokenRequest, v1.IssueServiceTokenResponse]
+	verifyApiKey          *connect.Client[v1.VerifyApiKeyRequest, v1.VerifyApiKeyResponse]
+	verifyAdminCredential *connect.Client[v1.VerifyAdminCredentialRequest, v1.VerifyAdminCredentialResponse]
+	listRevocations       *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
+	batchGetUsers         *connect.Client[v1.BatchGetUsersRequest, v1.BatchGetUsersResponse]
+	getTenantPolicy       *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
 }
 
 // IssueServiceToken calls caas.auth.v1.AuthInternalService.IssueServiceToken.
@@ -132,6 +145,11 @@ func (c *authInternalServiceClient) IssueServiceToken(ctx context.Context, req *
 // VerifyApiKey calls caas.auth.v1.AuthInternalService.VerifyApiKey.
 func (c *authInternalServiceClient) VerifyApiKey(ctx context.Context, req *connect.Request[v1.VerifyApiKeyRequest]) (*connect.Response[v1.VerifyApiKeyResponse], error) {
 	return c.verifyApiKey.CallUnary(ctx, req)
+}
+
+// VerifyAdminCredential calls caas.auth.v1.AuthInternalService.VerifyAdminCredential.
+func (c *authInternalServiceClient) VerifyAdminCredential(ctx context.Context, req *connect.Request[v1.VerifyAdminCredentialRequest]) (*connect.Response[v1.VerifyAdminCredentialResponse], error) {
+	return c.verifyAdminCredential.CallUnary(ctx, req)
 }
 
 // ListRevocations calls caas.auth.v1.AuthInternalService.ListRevocations.
@@ -159,6 +177,9 @@ type AuthInternalServiceHandler interface {
 	// Verifies a tenant API key secret (for the gateway and other services). UNAUTHENTICATED for an
 	// unknown or revoked key; PERMISSION_DENIED if the tenant is suspended.
 	VerifyApiKey(context.Context, *connect.Request[v1.VerifyApiKeyRequest]) (*connect.Response[v1.VerifyApiKeyResponse], error)
+	// Verifies the platform-admin credential (for services that serve the platform admin, such
+	// as compliance's audit log). UNAUTHENTICATED when it is not the credential.
+	VerifyAdminCredential(context.Context, *connect.Request[v1.VerifyAdminCredentialRequest]) (*connect.Response[v1.VerifyAdminCredentialResponse], error)
 	// Returns deny-set entries after a cursor, oldest first, for token verifiers catching up (on
 	// start, or after missing auth events). Entries already expired are omitted.
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
@@ -189,6 +210,12 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithSchema(authInternalServiceMethods.ByName("VerifyApiKey")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceVerifyAdminCredentialHandler := connect.NewUnaryHandler(
+		AuthInternalServiceVerifyAdminCredentialProcedure,
+		svc.VerifyAdminCredential,
+		connect.WithSchema(authInternalServiceMethods.ByName("VerifyAdminCredential")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authInternalServiceListRevocationsHandler := connect.NewUnaryHandler(
 		AuthInternalServiceListRevocationsProcedure,
 		svc.ListRevocations,
@@ -213,6 +240,8 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceIssueServiceTokenHandler.ServeHTTP(w, r)
 		case AuthInternalServiceVerifyApiKeyProcedure:
 			authInternalServiceVerifyApiKeyHandler.ServeHTTP(w, r)
+		case AuthInternalServiceVerifyAdminCredentialProcedure:
+			authInternalServiceVerifyAdminCredentialHandler.ServeHTTP(w, r)
 		case AuthInternalServiceListRevocationsProcedure:
 			authInternalServiceListRevocationsHandler.ServeHTTP(w, r)
 		case AuthInternalServiceBatchGetUsersProcedure:
@@ -234,6 +263,10 @@ func (UnimplementedAuthInternalServiceHandler) IssueServiceToken(context.Context
 
 func (UnimplementedAuthInternalServiceHandler) VerifyApiKey(context.Context, *connect.Request[v1.VerifyApiKeyRequest]) (*connect.Response[v1.VerifyApiKeyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.VerifyApiKey is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) VerifyAdminCredential(context.Context, *connect.Request[v1.VerifyAdminCredentialRequest]) (*connect.Response[v1.VerifyAdminCredentialResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.VerifyAdminCredential is not implemented"))
 }
 
 func (UnimplementedAuthInternalServiceHandler) ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error) {

@@ -1,0 +1,48 @@
+import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
+import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
+import type { MongoDb } from "@caas/shared/mongo";
+
+/** Collection names, all starting with a prefix ("compliance_" in production; tests add their own). */
+export function complianceCollections(prefix = "compliance_") {
+  return {
+    events: `${prefix}audit_events`,
+    checkpoints: `${prefix}audit_checkpoints`,
+    keys: `${prefix}audit_keys`,
+    migrations: `${prefix}migrations`,
+  };
+}
+
+/** Write concern of every compliance write (a replica set acknowledges on a majority). */
+export const MAJORITY = { writeConcern: { w: "majority" as const } };
+
+/**
+ * The compliance MongoDB schema steps (indexes); append only, each idempotent. Record ids are
+ * `<tenant>|<position>`, so `_id` claims a position; the unique source index makes appends
+ * exactly once per source event. Secondary indexes lead with `tenantId`.
+ */
+export function complianceMongoMigrations(prefix = "compliance_"): Migration<MongoDb>[] {
+  const c = complianceCollections(prefix);
+  return [
+    {
+      version: 1,
+      name: "audit record indexes",
+      async up(db) {
+        const events = db.collection(c.events);
+        await events.createIndex({ tenantId: 1, sourceEventId: 1 }, { name: "tenant_source", unique: true });
+        await events.createIndex({ tenantId: 1, position: 1 }, { name: "tenant_position" });
+        await events.createIndex({ tenantId: 1, actorId: 1, position: 1 }, { name: "tenant_actor_position" });
+        await events.createIndex({ tenantId: 1, action: 1, position: 1 }, { name: "tenant_action_position" });
+        await events.createIndex({ tenantId: 1, targetId: 1, position: 1 }, { name: "tenant_target_position" });
+        await db.collection(c.checkpoints).createIndex({ tenantId: 1, position: 1 }, { name: "tenant_position" });
+      },
+    },
+  ];
+}
+
+/** Brings the compliance collections under `collectionPrefix` up to the newest migration. */
+export async function migrateComplianceMongo(opts: { db: MongoDb; collectionPrefix?: string; onMigrated?: (result: MigrationResult) => void }): Promise<MigrationResult> {
+  const prefix = opts.collectionPrefix ?? "compliance_";
+  const result = await runMigrations(mongoMigrationTarget(opts.db, complianceCollections(prefix).migrations), complianceMongoMigrations(prefix));
+  opts.onMigrated?.(result);
+  return result;
+}

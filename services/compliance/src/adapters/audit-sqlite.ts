@@ -1,0 +1,70 @@
+import type Database from "better-sqlite3";
+import { openSqliteDatabase } from "@caas/shared/sqlite";
+import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
+
+/** The bookkeeping table of the compliance schema. */
+export const COMPLIANCE_SQLITE_MIGRATION_TABLE = "compliance_schema_migrations";
+
+/** The compliance service's SQLite schema steps. Append only; keys of tenant data lead with tenant_id. */
+export const COMPLIANCE_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
+  {
+    version: 1,
+    name: "audit records, checkpoints and signing keys",
+    up(db) {
+      // The primary key claims a position; the unique source index makes appends exactly once.
+      db.exec(`
+        CREATE TABLE audit_events (
+          tenant_id TEXT NOT NULL,
+          position INTEGER NOT NULL,
+          source_event_id TEXT NOT NULL,
+          source TEXT NOT NULL,
+          event_time_ms INTEGER NOT NULL,
+          actor_kind INTEGER NOT NULL,
+          actor_id TEXT NOT NULL,
+          action TEXT NOT NULL,
+          target_type TEXT NOT NULL,
+          target_id TEXT NOT NULL,
+          target_conversation_id TEXT NOT NULL,
+          outcome INTEGER NOT NULL,
+          correlation_id TEXT NOT NULL,
+          details TEXT NOT NULL,
+          record_time_ms INTEGER NOT NULL,
+          hash BLOB NOT NULL,
+          PRIMARY KEY (tenant_id, position)
+        ) STRICT;
+        CREATE UNIQUE INDEX audit_events_source ON audit_events (tenant_id, source_event_id);
+        CREATE INDEX audit_events_actor ON audit_events (tenant_id, actor_id, position);
+        CREATE INDEX audit_events_action ON audit_events (tenant_id, action, position);
+        CREATE INDEX audit_events_target ON audit_events (tenant_id, target_id, position);
+        CREATE TABLE audit_checkpoints (
+          tenant_id TEXT NOT NULL,
+          position INTEGER NOT NULL,
+          head_hash BLOB NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          key_id TEXT NOT NULL,
+          signature BLOB NOT NULL,
+          PRIMARY KEY (tenant_id, position)
+        ) STRICT;
+        CREATE TABLE audit_keys (
+          key_id TEXT NOT NULL PRIMARY KEY,
+          public_key BLOB NOT NULL,
+          sealed_private_key BLOB NOT NULL,
+          create_time_ms INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+/** Opens (creating and migrating) compliance's SQLite file. */
+export async function openComplianceSqlite(opts: { path: string; onMigrated?: (result: MigrationResult) => void }): Promise<Database.Database> {
+  const db = openSqliteDatabase(opts.path);
+  try {
+    const result = await runMigrations(sqliteMigrationTarget(db, COMPLIANCE_SQLITE_MIGRATION_TABLE), COMPLIANCE_SQLITE_MIGRATIONS);
+    opts.onMigrated?.(result);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

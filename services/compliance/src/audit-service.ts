@@ -1,0 +1,159 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  ExportAuditLogResponseSchema,
+  type AuditService,
+  type ExportAuditLogRequest,
+  type ExportAuditLogResponse,
+  type ListAuditEventsRequest,
+  type VerifyAuditLogRequest,
+} from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
+import type { AuditCheckpoint, AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import { principalKey } from "@caas/shared/context";
+import { scopeForAdmin, scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
+import type { AuditKeyManager } from "./audit-keys.js";
+import { exportCheckpointLine, exportHeaderLine, exportRecordLine } from "./audit-export.js";
+import { GENESIS_HASH } from "./domain/audit-chain.js";
+import { verifyChain, type ChainAnchor } from "./domain/audit-verify.js";
+import { MAX_AUDIT_PAGE, type AuditFilter, type AuditStore } from "./ports/audit-store.js";
+
+/** What AuditService needs. */
+export interface AuditServiceDeps {
+  store: AuditStore;
+  keys: Pick<AuditKeyManager, "publicKeys">;
+  pageTokens: PageTokenCodec;
+}
+
+/** The tenant role that may read the audit log with a user access token. */
+export const AUDIT_READER_ROLE = "admin";
+
+const LAST = BigInt(Number.MAX_SAFE_INTEGER);
+const BATCH = 1000;
+
+/**
+ * The tenant an AuditService call reads: a tenant API key's, a tenant admin's own (both may name
+ * only their own tenant), or the one the platform admin names.
+ */
+export function auditScopeOf(ctx: HandlerContext, tenantId: string): TenantScope {
+  const p = ctx.values.get(principalKey);
+  const own = (tenant: string) => {
+    if (tenantId && tenantId !== tenant) throw new PermissionDeniedError("a tenant reads its own audit log only");
+    return scopeFromVerifiedClaims({ tenant });
+  };
+  switch (p.kind) {
+    case "anonymous":
+      throw new UnauthenticatedError("a tenant API key, a tenant admin's access token or the platform-admin credential is required");
+    case "api-key":
+      return own(p.tenantId);
+    case "user":
+      if (p.roles.includes(AUDIT_READER_ROLE)) return own(p.tenantId);
+      throw new PermissionDeniedError("the audit log is for tenant admins");
+    case "platform-admin":
+      if (!tenantId) throw invalid("tenant_id", "the platform admin names the tenant to read");
+      try {
+        return scopeForAdmin(tenantId);
+      } catch {
+        throw invalid("tenant_id", "not a tenant id");
+      }
+    default:
+      throw new PermissionDeniedError("the audit log is read with a tenant API key, a tenant admin's access token or the platform-admin credential");
+  }
+}
+
+/** The caller may read some tenant's audit log (GetAuditPublicKeys). */
+function requireReader(ctx: HandlerContext): void {
+  const p = ctx.values.get(principalKey);
+  if (p.kind === "platform-admin") return;
+  auditScopeOf(ctx, "");
+}
+
+function invalid(field: string, description: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${field}: ${description}`, [{ field, description }]);
+}
+
+/** caas.compliance.v1.AuditService over the audit store. */
+export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
+  constructor(private readonly deps: AuditServiceDeps) {}
+
+  async listAuditEvents(req: ListAuditEventsRequest, ctx: HandlerContext) {
+    const scope = auditScopeOf(ctx, req.tenantId);
+    const filter: AuditFilter = {
+      ...(req.actorId ? { actorId: req.actorId } : {}),
+      ...(req.action ? { action: req.action } : {}),
+      ...(req.targetId ? { targetId: req.targetId } : {}),
+      ...(req.startTime ? { startTimeMs: Number(timestampMs(req.startTime)) } : {}),
+      ...(req.endTime ? { endTimeMs: Number(timestampMs(req.endTime)) } : {}),
+    };
+    if (filter.startTimeMs !== undefined && filter.endTimeMs !== undefined && filter.endTimeMs < filter.startTimeMs) {
+      throw invalid("end_time", "must not be before start_time");
+    }
+    const size = req.pageSize === 0 ? 50 : Math.min(req.pageSize, MAX_AUDIT_PAGE);
+    const binding = { tenantId: scope.tenantId, query: JSON.stringify(["list-audit-events", filter]) };
+    const after = this.deps.pageTokens.decode<string>(binding, req.pageToken);
+    const rows = await this.deps.store.list(scope, filter, after ? BigInt(after) : 0n, size + 1);
+    const events = rows.slice(0, size);
+    const nextPageToken = rows.length > size ? this.deps.pageTokens.encode(binding, String(events.at(-1)!.position)) : "";
+    return { events, nextPageToken };
+  }
+
+  async verifyAuditLog(req: VerifyAuditLogRequest, ctx: HandlerContext) {
+    const scope = auditScopeOf(ctx, req.tenantId);
+    const { start, end } = this.range(req);
+    const anchor = await this.anchor(scope, start);
+    const keys = new Map((await this.deps.keys.publicKeys()).map((k) => [k.keyId, k.publicKey]));
+    const checkpoints = await this.deps.store.checkpoints(scope, anchor.position, end ?? LAST);
+    const result = await verifyChain({ anchor, rows: this.rows(scope, anchor.position + 1n, end ?? LAST), checkpoints, keys, ...(end ? { endPosition: end } : {}) });
+    return result;
+  }
+
+  async *exportAuditLog(req: ExportAuditLogRequest, ctx: HandlerContext): AsyncGenerator<ExportAuditLogResponse> {
+    const scope = auditScopeOf(ctx, req.tenantId);
+    const { start, end } = this.range(req);
+    const head = await this.deps.store.head(scope);
+    const last = end ?? head.position;
+    const anchor = await this.anchor(scope, start);
+    const chunk = (text: string) => create(ExportAuditLogResponseSchema, { chunk: new TextEncoder().encode(text) });
+    yield chunk(exportHeaderLine({ tenantId: scope.tenantId, startPosition: start, endPosition: last, anchorPosition: anchor.position, anchorHash: anchor.hash }));
+    let lines: string[] = [];
+    for await (const event of this.rows(scope, anchor.position + 1n, last)) {
+      lines.push(exportRecordLine(event));
+      if (lines.length >= 200) {
+        yield chunk(lines.join(""));
+        lines = [];
+      }
+    }
+    // Without an end, checkpoints past the stored head are exported too: they show records deleted from the end.
+    for (const cp of await this.deps.store.checkpoints(scope, anchor.position, end ?? LAST)) lines.push(exportCheckpointLine(cp));
+    if (lines.length > 0) yield chunk(lines.join(""));
+  }
+
+  async getAuditPublicKeys(_req: unknown, ctx: HandlerContext) {
+    requireReader(ctx);
+    return { keys: await this.deps.keys.publicKeys() };
+  }
+
+  private range(req: { startPosition: bigint; endPosition: bigint }): { start: bigint; end: bigint | undefined } {
+    const start = req.startPosition === 0n ? 1n : req.startPosition;
+    if (req.endPosition !== 0n && req.endPosition < start) throw invalid("end_position", "must not be before start_position");
+    return { start, end: req.endPosition === 0n ? undefined : req.endPosition };
+  }
+
+  /** The chain is recomputed from the last signed checkpoint before `start` (or the genesis), so the range's first hash is signed. */
+  private async anchor(scope: TenantScope, start: bigint): Promise<ChainAnchor & { checkpoint?: AuditCheckpoint }> {
+    const cp = start > 1n ? await this.deps.store.checkpointAtOrBefore(scope, start - 1n) : undefined;
+    return cp ? { position: cp.position, hash: cp.headHash, checkpoint: cp } : { position: 0n, hash: GENESIS_HASH };
+  }
+
+  private async *rows(scope: TenantScope, from: bigint, to: bigint): AsyncGenerator<AuditEvent> {
+    let next = from;
+    for (;;) {
+      const batch = await this.deps.store.range(scope, next, to, BATCH);
+      yield* batch;
+      if (batch.length < BATCH) return;
+      next = batch.at(-1)!.position + 1n;
+    }
+  }
+}

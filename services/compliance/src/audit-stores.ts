@@ -1,0 +1,63 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { connectMongo } from "@caas/shared/mongo";
+import type { Config } from "@caas/shared/config";
+import type { Logger } from "@caas/shared/logger";
+import type { MigrationResult } from "@caas/shared/migrations";
+import { migrateComplianceMongo } from "./adapters/audit-mongo.js";
+import { openComplianceSqlite } from "./adapters/audit-sqlite.js";
+import { createMongoAuditStore } from "./adapters/audit-store-mongo.js";
+import { createSqliteAuditStore } from "./adapters/audit-store-sqlite.js";
+import type { AuditStore } from "./ports/audit-store.js";
+
+/** Compliance's SQLite file under the data directory (embedded mode). */
+export const COMPLIANCE_DB_FILE = "compliance.db";
+
+/** Where the audit store lives. */
+export type AuditBackend =
+  | { kind: "sqlite"; path: string }
+  | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
+
+/**
+ * The one place the audit store adapter is chosen: embedded mode uses `<dataDir>/compliance.db`,
+ * cluster mode MongoDB (CAAS_MONGO_URL, CAAS_MONGO_DB) with `compliance_`-prefixed collections.
+ */
+export async function openAuditStoreForConfig(config: Config, logger: Logger): Promise<AuditStore> {
+  switch (config.mode) {
+    case "embedded": {
+      await mkdir(config.dataDir, { recursive: true });
+      const path = join(config.dataDir, COMPLIANCE_DB_FILE);
+      logger.info({ adapter: "sqlite", path }, "audit store");
+      return openAuditStore({ kind: "sqlite", path }, { logger });
+    }
+    case "cluster": {
+      const url = config.cluster.mongoUrl;
+      if (!url) throw new Error("the compliance service needs CAAS_MONGO_URL in cluster mode");
+      logger.info({ adapter: "mongodb", database: config.cluster.mongoDb }, "audit store");
+      return openAuditStore({ kind: "mongo", url, database: config.cluster.mongoDb, appName: config.instanceId }, { logger });
+    }
+  }
+}
+
+/** Opens (and migrates) the audit store on one backend; its `close` releases the connection. */
+export async function openAuditStore(backend: AuditBackend, deps: { logger?: Logger } = {}): Promise<AuditStore> {
+  const onMigrated = (result: MigrationResult) => deps.logger?.info(result, "compliance schema migrated");
+  switch (backend.kind) {
+    case "sqlite": {
+      const db = await openComplianceSqlite({ path: backend.path, onMigrated });
+      return { ...createSqliteAuditStore({ db }), close: async () => void db.close() };
+    }
+    case "mongo": {
+      const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
+      try {
+        const db = conn.database(backend.database);
+        const collectionPrefix = backend.collectionPrefix ?? "compliance_";
+        await migrateComplianceMongo({ db, collectionPrefix, onMigrated });
+        return { ...createMongoAuditStore({ db, collectionPrefix }), close: () => conn.close() };
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { connectMongo } from "@caas/shared/mongo";
+import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { COMPLIANCE_SQLITE_MIGRATION_TABLE, openComplianceSqlite } from "../src/adapters/audit-sqlite.js";
+import { auditStoreContract } from "./contract/audit-store.contract.js";
+import { mongoAuditBackend, sqliteAuditBackend } from "./support/backends.js";
+
+const dir = mkdtempSync(join(tmpdir(), "caas-compliance-stores-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("audit store on SQLite (embedded)", () => {
+  auditStoreContract("sqlite", sqliteAuditBackend(dir));
+
+  it("creates STRICT, tenant-led tables through the migration runner, once", async () => {
+    const path = join(dir, "schema.db");
+    const runs: unknown[] = [];
+    for (let i = 0; i < 2; i++) (await openComplianceSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
+    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    const db = new Database(path);
+    try {
+      const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${COMPLIANCE_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];
+      expect(tables.map((t) => t.name).sort()).toEqual(["audit_checkpoints", "audit_events", "audit_keys"]);
+      for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
+      for (const t of ["audit_events", "audit_checkpoints"]) {
+        for (const { name } of db.prepare("SELECT name FROM pragma_index_list(?)").all(t) as { name: string }[]) {
+          expect((db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[])[0]!.name).toBe("tenant_id");
+        }
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
+
+const mongoUrl = infraEnv("CAAS_MONGO_URL");
+const dbName = `${RUN_PREFIX}_compliance_stores`;
+
+describe.skipIf(!mongoUrl)("audit store on the MongoDB protocol (cluster; FerretDB here)", () => {
+  afterAll(async () => {
+    const conn = await connectMongo(mongoUrl!, dbName);
+    await conn.client.db(dbName).dropDatabase();
+    await conn.close();
+  });
+
+  auditStoreContract("mongodb protocol", mongoAuditBackend(mongoUrl!, dbName));
+});
