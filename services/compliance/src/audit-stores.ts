@@ -1,12 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { connectMongo } from "@caas/shared/mongo";
 import type { Config } from "@caas/shared/config";
 import type { Logger } from "@caas/shared/logger";
 import type { MigrationResult } from "@caas/shared/migrations";
-import { migrateComplianceMongo } from "./adapters/audit-mongo.js";
 import { openComplianceSqlite } from "./adapters/audit-sqlite.js";
-import { createMongoAuditStore } from "./adapters/audit-store-mongo.js";
 import { createSqliteAuditStore } from "./adapters/audit-store-sqlite.js";
 import type { AuditStore } from "./ports/audit-store.js";
 
@@ -48,6 +45,12 @@ export async function openAuditStore(backend: AuditBackend, deps: { logger?: Log
       return { ...createSqliteAuditStore({ db }), close: async () => void db.close() };
     }
     case "mongo": {
+      // Loaded here, not at import: embedded mode never needs the MongoDB driver.
+      const [{ connectMongo }, { migrateComplianceMongo }, { createMongoAuditStore }] = await Promise.all([
+        import("@caas/shared/mongo"),
+        import("./adapters/audit-mongo.js"),
+        import("./adapters/audit-store-mongo.js"),
+      ]);
       const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
       try {
         const db = conn.database(backend.database);

@@ -1,14 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { connectMongo } from "@caas/shared/mongo";
 import type { Config } from "@caas/shared/config";
 import type { Logger } from "@caas/shared/logger";
 import type { MigrationResult } from "@caas/shared/migrations";
-import { migrateCryptoMongo, type CryptoMongoDb } from "./adapters/crypto-mongo.js";
+import type { CryptoMongoDb } from "./adapters/crypto-mongo.js";
 import { openCryptoSqlite } from "./adapters/crypto-sqlite.js";
-import { createMongoDeviceHistoryStore } from "./adapters/device-history-store-mongo.js";
 import { createSqliteDeviceHistoryStore } from "./adapters/device-history-store-sqlite.js";
-import { createMongoKeyStore } from "./adapters/key-store-mongo.js";
 import { createSqliteKeyStore } from "./adapters/key-store-sqlite.js";
 import type { DeviceHistoryStore } from "./ports/device-history-store.js";
 import type { KeyStore } from "./ports/key-store.js";
@@ -67,6 +64,13 @@ export async function openCryptoStores(backend: CryptoBackend, deps: { logger?: 
       };
     }
     case "mongo": {
+      // Loaded here, not at import: embedded mode never needs the MongoDB driver.
+      const [{ connectMongo }, { migrateCryptoMongo }, { createMongoKeyStore }, { createMongoDeviceHistoryStore }] = await Promise.all([
+        import("@caas/shared/mongo"),
+        import("./adapters/crypto-mongo.js"),
+        import("./adapters/key-store-mongo.js"),
+        import("./adapters/device-history-store-mongo.js"),
+      ]);
       const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
       try {
         const db = conn.database(backend.database) as CryptoMongoDb;

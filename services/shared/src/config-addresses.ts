@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { MongoClient } from "mongodb";
+import { createRequire } from "node:module";
 
 /**
  * Checks of the server addresses a deployment names. Each answers `undefined` when the value is
@@ -16,6 +16,8 @@ import { MongoClient } from "mongodb";
 export function mongoUrlProblem(raw: string): string | undefined {
   try {
     // The client is never connected: nothing to close, no socket or timer is opened.
+    // Required here, not imported: only a configuration that names MongoDB loads the driver.
+    const { MongoClient } = createRequire(import.meta.url)("mongodb") as typeof import("mongodb");
     new MongoClient(raw);
     return undefined;
   } catch (e) {
