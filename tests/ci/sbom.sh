@@ -21,7 +21,8 @@ cp package.json package-lock.json "$scratch/"
 for manifest in gen/package.json services/*/package.json; do
   mkdir -p "$scratch/$(dirname "$manifest")" && cp "$manifest" "$scratch/$manifest"
 done
-cp -al node_modules "$scratch/node_modules"
+# Hard links need one filesystem; a scratch directory elsewhere gets a copy.
+cp -al node_modules "$scratch/node_modules" 2>/dev/null || { rm -rf "$scratch/node_modules"; cp -a node_modules "$scratch/node_modules"; }
 rm -f "$scratch/node_modules/.package-lock.json"
 (
   cd "$scratch"
