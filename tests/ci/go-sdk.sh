@@ -4,6 +4,15 @@
 # `npm run build` first; npm test's pretest does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Generated code and the runtime libraries must be the same release.
+# shellcheck source=../infra/versions.env
+source tests/infra/versions.env
+for pin in "google.golang.org/protobuf $PROTOC_GEN_GO_VERSION" "connectrpc.com/connect $PROTOC_GEN_CONNECT_GO_VERSION"; do
+  if ! grep -q "^[[:space:]]*$pin\b" sdks/go/go.mod; then
+    echo "go-sdk: sdks/go/go.mod does not require $pin (tests/infra/versions.env): keep the plugins and the libraries together" >&2
+    exit 1
+  fi
+done
 sdks/go/generate.sh
 if [ -n "$(git status --porcelain -- sdks/go/gen)" ]; then
   git status --short -- sdks/go/gen | head -20

@@ -18,18 +18,15 @@ RUN="$H/run"
 BIN="$H/bin"
 ILOG="$H/install-logs"
 
-# ---- versions (override with env vars if needed) -------------------------------------------
-KAFKA_VERSION="${CAAS_KAFKA_VERSION:-4.4.0}"
-APICURIO_VERSION="${CAAS_APICURIO_VERSION:-3.3.3}"
-# The integ-test-zip is published to Maven Central only for some versions: 9.2.8 is the newest
-# 9.x one found (9.3.x and 9.4.x are not there). Client @elastic/elasticsearch 9.4 talks to it.
-ES_VERSION="${CAAS_ES_VERSION:-9.2.8}"
-FERRETDB_VERSION="${CAAS_FERRETDB_VERSION:-v1.24.2}"
-VERSITYGW_VERSION="${CAAS_VERSITYGW_VERSION:-v1.7.0}"
-GRPCURL_VERSION="${CAAS_GRPCURL_VERSION:-v1.9.3}"
-SLF4J_VERSION=2.0.17
-LOG4J_VERSION=2.25.5
-MVN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+# ---- versions: tests/infra/versions.env (the servers' overridable with env vars) ------------
+# shellcheck source=versions.env
+source "$(dirname "${BASH_SOURCE[0]}")/versions.env"
+KAFKA_VERSION="${CAAS_KAFKA_VERSION:-$KAFKA_VERSION}"
+APICURIO_VERSION="${CAAS_APICURIO_VERSION:-$APICURIO_VERSION}"
+ES_VERSION="${CAAS_ES_VERSION:-$ES_VERSION}"
+FERRETDB_VERSION="${CAAS_FERRETDB_VERSION:-$FERRETDB_VERSION}"
+VERSITYGW_VERSION="${CAAS_VERSITYGW_VERSION:-$VERSITYGW_VERSION}"
+GRPCURL_VERSION="${CAAS_GRPCURL_VERSION:-$GRPCURL_VERSION}"
 
 # ---- ports / credentials --------------------------------------------------------------------
 # Kafka's ports (node i of a 3-broker cluster: these + 10*(i-1)); overridable to run a second

@@ -30,6 +30,10 @@ var buildContextDrops = []string{
 	"tests/validate/go.mod",
 }
 
+// nodeImage is the base of every stage: Node 24, the active LTS line (Node 20 reached its end of
+// life in April 2026), on Debian bookworm slim.
+const nodeImage = "node:24-bookworm-slim"
+
 // CheckDockerfile parses the Dockerfile with BuildKit's own parser and instruction
 // decoder (the code `docker build` runs), reports parser and lint warnings, and checks
 // the CAAS image contract.
@@ -62,7 +66,8 @@ func CheckDockerfile(path string) error {
 		p.add("want a multi-stage build (build tools stay out of the runtime image), found %d stage(s)", len(stages))
 	}
 
-	// Base images: node:20-bookworm-slim, directly or through a global ARG.
+	// Base images: the Node LTS line the project supports (nodeImage), directly or through a
+	// global ARG.
 	args := map[string]string{}
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
@@ -74,8 +79,8 @@ func CheckDockerfile(path string) error {
 	names := map[string]int{}
 	for i, s := range stages {
 		base := expandArgs(s.BaseName, args)
-		if _, isStage := names[strings.ToLower(base)]; !isStage && base != "node:20-bookworm-slim" && !strings.HasPrefix(base, "node:20-bookworm-slim@") {
-			p.add("stage %d %q: FROM %s, want node:20-bookworm-slim", i, s.Name, base)
+		if _, isStage := names[strings.ToLower(base)]; !isStage && base != nodeImage && !strings.HasPrefix(base, nodeImage+"@") {
+			p.add("stage %d %q: FROM %s, want %s", i, s.Name, base, nodeImage)
 		}
 		if s.Name != "" {
 			if _, dup := names[strings.ToLower(s.Name)]; dup {

@@ -36,6 +36,7 @@ func TestDockerValidatorsRejectBrokenFiles(t *testing.T) {
 		"dockerfile/bad_copy_from.Dockerfile":     {CheckDockerfile, "COPY --from=builder names no earlier stage"},
 		"dockerfile/shell_cmd.Dockerfile":         {CheckDockerfile, "CMD in shell form"},
 		"dockerfile/bad_instruction.Dockerfile":   {CheckDockerfile, "FROM"},
+		"dockerfile/old_node.Dockerfile":          {CheckDockerfile, "FROM node:20-bookworm-slim, want node:24-bookworm-slim"},
 		"dockerignore/drops_sources.dockerignore": {CheckDockerignore, "services/chat/src/main.ts is excluded"},
 		"dockerignore/keeps_env.dockerignore":     {CheckDockerignore, ".env is sent to the build context"},
 	}

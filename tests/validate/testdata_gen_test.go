@@ -111,6 +111,8 @@ var dockerfileBreakages = map[string]struct {
 		{"COPY --from=build /out/ ./", "COPY --from=builder /out/ ./"}}},
 	"shell_cmd.Dockerfile": {"CMD in shell form", []edit{
 		{`CMD ["node", "services/platform/dist/main.js"]`, "CMD node services/platform/dist/main.js"}}},
+	"old_node.Dockerfile": {"a Node line past its end of life", []edit{
+		{"ARG NODE_IMAGE=node:24-bookworm-slim", "ARG NODE_IMAGE=node:20-bookworm-slim"}}},
 	"bad_instruction.Dockerfile": {"a malformed FROM", []edit{
 		{"FROM ${NODE_IMAGE} AS runtime\n", "FROM ${NODE_IMAGE} AS runtime extra\n"}}},
 }

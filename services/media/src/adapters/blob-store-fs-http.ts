@@ -27,11 +27,13 @@ const MAX_FIELD_BYTES = 4096;
  *    exceeds the signed size (checked while streaming, and up front from Content-Length); 415
  *    when the form's Content-Type field is missing or differs; 400 for a malformed form; 409
  *    when the key collides with another key's directory;
- *  - 403 for a missing, bad or expired signature (nothing is read first), 404 for paths outside
- *    the prefix, 405 for other methods.
- * A refused upload closes the connection instead of reading the rest of its body, except that
- * a refusal mid-form (413 while streaming, 415) first reads up to 64 KiB more, so a client that
- * is still sending a small form sees the status rather than a broken pipe.
+ *  - 403 for a missing, bad or expired signature (nothing is stored or parsed), 404 for paths
+ *    outside the prefix, 405 for other methods.
+ * A refused upload closes the connection instead of reading the rest of its body, except that a
+ * short rest is read first (up to 64 KiB: a refusal mid-form, 413 while streaming or 415, and a
+ * refusal before the form whose Content-Length is that small), so a client that is still
+ * sending a small form sees the status rather than a broken pipe (Node 24's fetch reports the
+ * broken pipe, not the early response).
  */
 export function createFsBlobHttpHandler(
   store: FsBlobStore,
@@ -101,14 +103,14 @@ async function upload(
   const maxBytes = params.get("maxBytes") ?? "";
   const contentType = params.get("contentType") ?? "";
   if (!/^\d{1,15}$/.test(maxBytes) || !fs.verify(uploadPayload(tenant, key, params), params.get("signature"))) {
-    return reply(req, res, 403, "bad signature");
+    return refuseShort(req, res, 403, "bad signature");
   }
-  if (fs.clock.nowMs() > Number(expires)) return reply(req, res, 403, "expired");
+  if (fs.clock.nowMs() > Number(expires)) return refuseShort(req, res, 403, "expired");
   const max = Number(maxBytes);
   const boundary = /^multipart\/form-data\s*;.*?\bboundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(
     req.headers["content-type"] ?? "",
   );
-  if (!boundary) return reply(req, res, 400, "expected a multipart/form-data body");
+  if (!boundary) return refuseShort(req, res, 400, "expected a multipart/form-data body");
   if (Number(req.headers["content-length"] ?? 0) > max + FORM_ALLOWANCE) return reply(req, res, 413, "too large");
 
   const form = new FormReader(req, (boundary[1] ?? boundary[2])!);
@@ -139,6 +141,22 @@ async function upload(
     if (req.destroyed) return; // the client went away mid-upload: nothing was stored
     throw err;
   }
+}
+
+/**
+ * Refuses an upload before reading its form: a body whose Content-Length is at most
+ * FORM_ALLOWANCE is read (and dropped) first so the client sees the status; a longer or unsized
+ * one is not read, and the connection closes.
+ */
+async function refuseShort(req: IncomingMessage, res: ServerResponse, status: number, message: string): Promise<void> {
+  const length = Number(req.headers["content-length"] ?? Number.NaN);
+  if (!req.complete && Number.isSafeInteger(length) && length <= FORM_ALLOWANCE) {
+    await new Promise<void>((resolve) => {
+      req.once("end", resolve).once("close", resolve).once("error", () => resolve());
+      req.resume();
+    });
+  }
+  reply(req, res, status, message);
 }
 
 function reply(

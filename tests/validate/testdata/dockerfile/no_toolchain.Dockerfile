@@ -9,7 +9,8 @@
 # under /app/data); it binds 127.0.0.1 unless told otherwise:
 #   docker run -e CAAS_HOST=0.0.0.0 -p 3000:3000 -v caas-data:/app/data caas:local
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the active LTS line (Node 20 reached its end of life in April 2026).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- manifests: only the package manifests, so `npm ci` stays cached across source edits ---
 FROM ${NODE_IMAGE} AS manifests
