@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock, Logger } from "@caas/shared";
+import { PRIVATE_DIR_MODE, type Clock, type Logger } from "@caas/shared";
 import { hashCredential, newAdminCredential } from "./domain/secrets.js";
 import type { AuthStateStore } from "./ports/auth-state-store.js";
 
@@ -43,7 +43,7 @@ export async function establishAdminCredential(opts: AdminCredentialOptions): Pr
   const credential = newAdminCredential();
   const hash = hashCredential(opts.pepper, credential);
   const path = join(opts.dataDir, ADMIN_CREDENTIAL_FILE);
-  await mkdir(opts.dataDir, { recursive: true });
+  await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   await writeFile(temp, `${credential}\n`, { mode: 0o600, flag: "wx" });
   await rename(temp, path);

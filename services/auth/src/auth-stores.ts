@@ -1,7 +1,6 @@
 import type Database from "better-sqlite3";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { connectMongo, type Config, type Logger } from "@caas/shared";
+import { connectMongo, ensurePrivateDir, type Config, type Logger } from "@caas/shared";
 import { createSqliteApiKeyStore } from "./adapters/api-key-store-sqlite.js";
 import { createMongoApiKeyStore } from "./adapters/api-key-store-mongo.js";
 import { migrateAuthMongo, type AuthMongoDb } from "./adapters/auth-mongo.js";
@@ -59,7 +58,7 @@ export async function openAuthStores(config: Config, logger: Logger): Promise<Au
   const onMigrated = (result: { from: number; to: number; applied: number[] }) => logger.info(result, "auth schema migrated");
   switch (config.mode) {
     case "embedded": {
-      await mkdir(config.dataDir, { recursive: true });
+      await ensurePrivateDir(config.dataDir);
       const path = join(config.dataDir, AUTH_DB_FILE);
       const db = await openAuthSqlite({ path, onMigrated });
       logger.info({ adapter: "sqlite", path }, "auth stores opened");

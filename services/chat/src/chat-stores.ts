@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  ensurePrivateDir,
   connectMongo,
   createMongoEventLogStore,
   createSqliteEventLogStore,
@@ -83,7 +83,7 @@ export type ChatBackend =
 export async function openChatStoresForConfig(config: Config, logger: Logger, clock: Clock): Promise<ChatStores> {
   switch (config.mode) {
     case "embedded": {
-      await mkdir(config.dataDir, { recursive: true });
+      await ensurePrivateDir(config.dataDir);
       const path = join(config.dataDir, CHAT_DB_FILE);
       logger.info({ adapter: "sqlite", path }, "chat stores");
       return openChatStores({ kind: "sqlite", path }, { logger, clock });

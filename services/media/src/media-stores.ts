@@ -1,6 +1,5 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { connectMongo, type Config, type Logger, type MigrationResult } from "@caas/shared";
+import { connectMongo, ensurePrivateDir, type Config, type Logger, type MigrationResult } from "@caas/shared";
 import { migrateMediaMongo, type MediaMongoDb } from "./adapters/media-mongo.js";
 import { openMediaSqlite } from "./adapters/media-sqlite.js";
 import { createMongoMediaStore } from "./adapters/media-store-mongo.js";
@@ -22,7 +21,7 @@ export type MediaBackend =
 export async function openMediaStoreForConfig(config: Config, logger: Logger): Promise<MediaStore> {
   switch (config.mode) {
     case "embedded": {
-      await mkdir(config.dataDir, { recursive: true });
+      await ensurePrivateDir(config.dataDir);
       const path = join(config.dataDir, MEDIA_DB_FILE);
       logger.info({ adapter: "sqlite", path }, "media store");
       return openMediaStore({ kind: "sqlite", path }, { logger });

@@ -1,10 +1,9 @@
-import { mkdirSync } from "node:fs";
-import { createLogger, startConfig } from "@caas/shared";
+import { createLogger, ensurePrivateDirSync, startConfig } from "@caas/shared";
 import { startEmbeddedPlatform } from "./platform.js";
 
 // Validated before anything opens; `--check-config` prints the settings and exits here.
 const config = startConfig("platform");
-mkdirSync(config.dataDir, { recursive: true });
+ensurePrivateDirSync(config.dataDir);
 const log = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel });
 const platform = await startEmbeddedPlatform({ config });
 const endpoints = Object.fromEntries(platform.services.map((s) => [s.name, s.url]));

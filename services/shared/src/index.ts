@@ -5,6 +5,7 @@ export * from "./config-addresses.js";
 export * from "./config-needs.js";
 export * from "./config-check.js";
 export * from "./context.js";
+export * from "./data-dir.js";
 export * from "./errors.js";
 export * from "./ids.js";
 export * from "./logger.js";

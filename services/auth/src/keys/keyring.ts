@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock, Logger, RunMode } from "@caas/shared";
+import { PRIVATE_DIR_MODE, type Clock, type Logger, type RunMode } from "@caas/shared";
 import type { AuthStateStore } from "../ports/auth-state-store.js";
 
 /** Secrets derived from the auth root key, one per purpose (HKDF-SHA256). */
@@ -65,7 +65,7 @@ export async function loadRootKey(opts: LoadRootKeyOptions): Promise<Buffer> {
   if (fromFile) return fromFile;
   const fresh = randomBytes(32).toString("base64url");
   if (opts.mode === "embedded") {
-    await mkdir(opts.dataDir, { recursive: true });
+    await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     try {
       await writeFile(path, `${fresh}\n`, { mode: 0o600, flag: "wx" });
       opts.logger.info({ path }, "auth root key created");

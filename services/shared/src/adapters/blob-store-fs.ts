@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Clock } from "../clock.js";
+import { PRIVATE_DIR_MODE } from "../data-dir.js";
 import { FailedPreconditionError, NotFoundError } from "../errors.js";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
@@ -104,7 +105,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
     createHmac("sha256", secret).update(["caas-blob-v1", ...payload].join("\n")).digest();
 
   const tmpFile = async () => {
-    tmpReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
+    tmpReady ??= mkdir(tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
       tmpReady = undefined;
       throw err;
     });
@@ -115,7 +116,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
   const place = async (tmp: string, tenant: string, key: string) => {
     const target = blobPath(tenant, key);
     try {
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
