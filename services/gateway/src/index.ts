@@ -47,6 +47,7 @@ export function createGatewayService(ctx: ServiceContext): ServiceDefinition {
   return {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
+    forwardedServices: PUBLIC_SERVICES.map((p) => p.service.typeName),
     register: (router) =>
       registerRoutes(router, {
         platform,
