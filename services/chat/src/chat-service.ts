@@ -66,6 +66,7 @@ import { ModerationOps } from "./ops/moderation-ops.js";
 import { ReceiptOps } from "./ops/receipt-ops.js";
 import type { UserStatePublisher } from "./user-state.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
+import type { UserDirectory } from "./ports/user-directory.js";
 import { ThreadOps } from "./ops/thread-ops.js";
 
 /** Every RPC of caas.chat.v1.ChatService: the compiler checks the class implements them all. */
@@ -85,6 +86,8 @@ export interface ChatServiceDeps {
   publishUserState?: UserStatePublisher;
   /** The tenant's ABAC policy (defaults plus per-tenant grants); the defaults when omitted (ADR 0020). */
   policyFor?: TenantPolicyLookup;
+  /** The tenant's users: conversations and AddMembers refuse ids that are not active users; none: not checked. */
+  users?: UserDirectory;
   /** Attaches message attachments through the media service; none: sends with attachments are UNAVAILABLE. */
   media?: MediaAttacher;
 }
@@ -118,7 +121,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   constructor(deps: ChatServiceDeps) {
     const limits = { ...DEFAULT_LIMITS, ...deps.limits };
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, deps.onCommit, deps.policyFor);
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, deps.onCommit, deps.policyFor, deps.users);
     this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
