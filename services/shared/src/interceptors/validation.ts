@@ -1,6 +1,7 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createValidator, violationsToProto, type Validator } from "@bufbuild/protovalidate";
+import { unknownEnumError } from "../server/json-enum-check.js";
 
 /**
  * How many field violations an INVALID_ARGUMENT error carries at most. A hostile request with
@@ -20,13 +21,17 @@ export interface ValidationInterceptorOptions {
  * Validates every request message against the protovalidate (buf.validate) constraints declared
  * in the protos; a violation answers INVALID_ARGUMENT with field details before the handler runs.
  * The message names the first violation and how many there were in all; the details carry the
- * first `maxViolations`.
+ * first `maxViolations`. An enum name that names no value in a Connect JSON request (found by
+ * withJsonEnumCheck) is answered first, as a violation naming the value.
  */
 export function createValidationInterceptor(opts: ValidationInterceptorOptions = {}): Interceptor {
   const validator = createValidator();
   const skip = new Set(opts.skipServices ?? []);
   const max = opts.maxViolations ?? MAX_REPORTED_VIOLATIONS;
   return (next) => (req) => {
+    // An unknown enum name is lost once parsed: the owner behind a forwarding host cannot see it.
+    const unknownEnum = unknownEnumError(req.contextValues, max);
+    if (unknownEnum) throw unknownEnum;
     if (skip.has(req.service.typeName)) return next(req);
     const input = req.method.input;
     if (!req.stream) {

@@ -5,6 +5,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { Logger } from "../logger.js";
 import { withGrpcWebText } from "./grpc-web-text.js";
+import { withJsonEnumCheck } from "./json-enum-check.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -27,7 +28,8 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...routerOptions });
   routes(router);
   const paths = new Map<string, UniversalHandler>();
-  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(h));
+  const maxBytes = opts.readMaxBytes ?? 4 * 1024 * 1024;
+  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(withJsonEnumCheck(h, maxBytes)));
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {
