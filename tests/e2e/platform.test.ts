@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { WireType } from "@bufbuild/protobuf/wire";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it } from "vitest";
 import { PlatformService, GetPlatformStatusRequestSchema, GetPlatformStatusResponseSchema } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
 import { ServingState } from "@caas/gen/caas/gateway/v1/platform_pb.js";
@@ -19,6 +20,12 @@ const OWNED: Record<string, string[]> = {
   chat: ["caas.chat.v1.ChatService", "caas.chat.v1.ChatInternalService"],
   socket: ["caas.realtime.v1.RealtimeService"],
 };
+/** A GetPlatformStatusRequest of 5 MiB (an unknown field), over the default 4 MiB read limit. */
+function oversized() {
+  const req = create(GetPlatformStatusRequestSchema);
+  req.$unknown = [{ no: 999, wireType: WireType.LengthDelimited, data: new Uint8Array(5 * 1024 * 1024) }];
+  return req;
+}
 const STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
 describe("embedded platform end to end", () => {
@@ -161,13 +168,47 @@ describe("embedded platform end to end", () => {
     expect(missing.status).toBe(404);
   });
 
-  it("refuses a request larger than the configured read limit", async () => {
+  it("refuses a request larger than the configured read limit: 413 invalid_argument on Connect, not a retryable 429", async () => {
     const res = await fetch(`${gateway}/caas.gateway.v1.PlatformService/GetPlatformStatus`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ pad: "x".repeat(5 * 1024 * 1024) }),
     });
-    expect(res.status).toBe(429);
-    expect(((await res.json()) as { code: string }).code).toBe("resource_exhausted");
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe("invalid_argument");
+    expect(body.message).toMatch(/larger than the limit/);
+    // A chunked body (no Content-Length) is refused while it is read, with the same answer.
+    const chunk = new TextEncoder().encode("x".repeat(1024 * 1024));
+    const chunked = await fetch(`${gateway}/caas.gateway.v1.PlatformService/GetPlatformStatus`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('{"pad":"'));
+          for (let i = 0; i < 5; i++) c.enqueue(chunk);
+          c.enqueue(new TextEncoder().encode('"}'));
+          c.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(((await chunked.json()) as { code: string }).code).toBe("invalid_argument");
+    const client = createClient(PlatformService, createConnectTransport({ baseUrl: gateway, httpVersion: "1.1", useBinaryFormat: true }));
+    const err = await client.getPlatformStatus(oversized()).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.InvalidArgument);
+  });
+
+  it("keeps RESOURCE_EXHAUSTED for an oversized gRPC message, as the gRPC status-code spec prescribes", async () => {
+    const client = createClient(PlatformService, createGrpcTransport({ baseUrl: gateway }));
+    const err = await client.getPlatformStatus(oversized()).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.ResourceExhausted);
   });
 });

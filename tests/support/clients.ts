@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { repoRoot } from "./spawn-platform.js";
@@ -12,12 +12,12 @@ import { repoRoot } from "./spawn-platform.js";
 export const run = promisify(execFile);
 
 /** The four protocol/HTTP-version pairs every service must answer on its one port. */
-export function allTransports(baseUrl: string): Record<string, Transport> {
+export function allTransports(baseUrl: string, interceptors: Interceptor[] = []): Record<string, Transport> {
   return {
-    "connect over HTTP/1.1": createConnectTransport({ baseUrl, httpVersion: "1.1" }),
-    "gRPC-web over HTTP/1.1": createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
-    "connect over HTTP/2": createConnectTransport({ baseUrl, httpVersion: "2" }),
-    "gRPC over HTTP/2": createGrpcTransport({ baseUrl }),
+    "connect over HTTP/1.1": createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }),
+    "gRPC-web over HTTP/1.1": createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }),
+    "connect over HTTP/2": createConnectTransport({ baseUrl, httpVersion: "2", interceptors }),
+    "gRPC over HTTP/2": createGrpcTransport({ baseUrl, interceptors }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PRIVATE_DIR_MODE } from "@caas/shared/data-dir";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import { hashCredential, newAdminCredential } from "./domain/secrets.js";
@@ -44,7 +45,7 @@ export async function establishAdminCredential(opts: AdminCredentialOptions): Pr
   const credential = newAdminCredential();
   const hash = hashCredential(opts.pepper, credential);
   const path = join(opts.dataDir, ADMIN_CREDENTIAL_FILE);
-  await mkdir(opts.dataDir, { recursive: true });
+  await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   await writeFile(temp, `${credential}\n`, { mode: 0o600, flag: "wx" });
   await rename(temp, path);

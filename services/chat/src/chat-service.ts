@@ -71,6 +71,7 @@ import { ModerationOps } from "./ops/moderation-ops.js";
 import { ReceiptOps } from "./ops/receipt-ops.js";
 import type { UserStatePublisher } from "./user-state.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
+import type { UserDirectory } from "./ports/user-directory.js";
 import { ThreadOps } from "./ops/thread-ops.js";
 
 /** Every RPC of caas.chat.v1.ChatService: the compiler checks the class implements them all. */
@@ -90,6 +91,8 @@ export interface ChatServiceDeps {
   publishUserState?: UserStatePublisher;
   /** The tenant's ABAC policy (defaults plus per-tenant grants); the defaults when omitted (ADR 0020). */
   policyFor?: TenantPolicyLookup;
+  /** The tenant's users: conversations and AddMembers refuse ids that are not active users; none: not checked. */
+  users?: UserDirectory;
   /** Attaches message attachments through the media service; none: sends with attachments are UNAVAILABLE. */
   media?: MediaAttacher;
 }
@@ -125,7 +128,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     const limits = { ...DEFAULT_LIMITS, ...deps.limits };
     // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
     const writer = new ProjectingLogWriter(deps.stores, { events: deps.stores.events, conversations: deps.stores.conversations, ...(deps.onCommit ? { onCommit: deps.onCommit } : {}) });
-    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor);
+    const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor, deps.users);
     this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);

@@ -18,6 +18,7 @@ import type { ReadStateStore } from "./ports/read-state-store.js";
 import type { MentionStore } from "./ports/mention-store.js";
 import type { BlockStore } from "./ports/block-store.js";
 import type { ModerationStore } from "./ports/moderation-store.js";
+import type { UserDirectory } from "./ports/user-directory.js";
 
 /** The end user calling, from the verified access token only (DESIGN "Tenant scope by construction"). */
 export interface Caller {
@@ -117,6 +118,8 @@ export class ChatCore {
     readonly writer: LogWriter,
     /** The tenant's ABAC policy (defaults plus its grants); see ops/authorize.ts. */
     readonly policyFor: TenantPolicyLookup = defaultPolicyLookup,
+    /** The tenant's users (auth); when absent, member ids are not checked against them. */
+    private readonly users?: UserDirectory,
   ) {}
 
   /**
@@ -126,6 +129,18 @@ export class ChatCore {
    */
   async throttle(caller: Caller, _action: "send", rule: ChatLimits["sendRate"]): Promise<void> {
     await takeSend(this.rateLimiter, caller.scope, caller.userId, rule, this.limits.sendTenantFactor);
+  }
+
+  /**
+   * NOT_FOUND naming the ids that are not active users of the caller's tenant (unknown or
+   * deactivated): nobody becomes a member of a conversation without being a user. The ids are
+   * the caller's own input and the answer covers only the caller's tenant, so it reveals nothing
+   * about other tenants.
+   */
+  async requireUsers(caller: Caller, userIds: readonly string[]): Promise<void> {
+    if (!this.users || userIds.length === 0) return;
+    const missing = await this.users.missing(caller.scope, userIds);
+    if (missing.length > 0) throw new NotFoundError(`users (${missing.join(", ")})`);
   }
 
   /** The caller's active membership, or NOT_FOUND. */

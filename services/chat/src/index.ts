@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { bucketOf } from "@caas/shared/rate-limiting/rules";
 import { CHAT_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
 import { createPeerClient } from "@caas/shared/clients";
@@ -20,6 +21,8 @@ import { registerChatRoutes } from "./routes.js";
 import { openTenantPolicies } from "./tenant-policy.js";
 import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
+import { createGrpcUserDirectory } from "./adapters/user-directory-grpc.js";
+import type { UserDirectory } from "./ports/user-directory.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
 import { startMediaDetach } from "./media-detach.js";
 import type { RunningChatConsumer } from "./chat-consumer.js";
@@ -49,6 +52,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     const policies = openTenantPolicies(ctx);
     const internal = new ChatInternalServiceImpl({ stores, pageTokens });
     const media = openMediaAttacher(ctx);
+    const users = openUserDirectory(ctx);
     const service = new ChatServiceImpl({
       stores,
       clock,
@@ -56,6 +60,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       rateLimiter: limiter.limiter,
       policyFor: policies.lookup,
       media,
+      ...(users ? { users } : {}),
       // Every send (SendMessage, ForwardMessage, realtime send frames) is counted here and only
       // here: the message.send rate of CAAS_RATE_LIMITS, per user and per tenant (ADR 0023).
       limits: {
@@ -116,4 +121,20 @@ function openMediaAttacher(ctx: ServiceContext): MediaAttacher {
   const tokens = createPeerServiceTokenSource({ service: "chat", root: serviceSecret, peers, clock });
   const client = createPeerClient(MediaInternalService, "media", peers, { defaultTimeoutMs: 5_000 });
   return createGrpcMediaAttacher({ client, serviceToken: () => tokens.token("media") });
+}
+
+/**
+ * Member ids are checked against auth's users (AuthInternalService.BatchGetUsers with chat's
+ * service token). Without a service secret chat cannot call auth, and member ids are then taken
+ * as given (logged once at start).
+ */
+function openUserDirectory(ctx: ServiceContext): UserDirectory | undefined {
+  const { logger, peers, clock, serviceSecret } = ctx;
+  if (!serviceSecret) {
+    logger.warn("no service secret: conversation member ids are not checked against the tenant's users");
+    return undefined;
+  }
+  const tokens = createPeerServiceTokenSource({ service: "chat", root: serviceSecret, peers, clock });
+  const client = createPeerClient(AuthInternalService, "auth", peers, { defaultTimeoutMs: 5_000 });
+  return createGrpcUserDirectory({ client, serviceToken: () => tokens.token("auth") });
 }

@@ -56,6 +56,7 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
   return {
     name: "gateway",
     services: [PlatformService, ...PUBLIC_SERVICES.map((p) => p.service)],
+    forwardedServices: PUBLIC_SERVICES.map((p) => p.service.typeName),
     register: (router) =>
       registerRoutes(router, {
         platform,

@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
 import { ensureDemo } from "@caas/gateway";
 import { createLogger } from "@caas/shared/logger";
+import { ensurePrivateDirSync } from "@caas/shared/data-dir";
 import { startConfig } from "@caas/shared/config-check";
 import { startEmbeddedPlatform } from "./platform.js";
 
@@ -8,7 +8,7 @@ import { startEmbeddedPlatform } from "./platform.js";
 const checked = startConfig("platform");
 // `npm start -- --demo` is the same as CAAS_DEMO=1.
 const config = process.argv.slice(2).includes("--demo") ? { ...checked, demo: true } : checked;
-mkdirSync(config.dataDir, { recursive: true });
+ensurePrivateDirSync(config.dataDir);
 const log = createLogger({ service: "platform", instance: config.instanceId, level: config.logLevel });
 const platform = await startEmbeddedPlatform({ config });
 const endpoints = Object.fromEntries(platform.services.map((s) => [s.name, s.url]));

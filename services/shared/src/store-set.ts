@@ -1,6 +1,6 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "./config.js";
+import { ensurePrivateDir } from "./data-dir.js";
 import type { Logger } from "./logger.js";
 import type { MongoDb } from "./adapters/mongo-client.js";
 
@@ -33,13 +33,13 @@ export interface StoreSetBuilders<S> {
 
 /**
  * The backend of the run mode for `service`: `<dataDir>/<sqliteFile>` in embedded mode (the
- * directory is created), MongoDB (CAAS_MONGO_URL, CAAS_MONGO_DB) in cluster mode. The choice is
+ * directory is created owner-only), MongoDB (CAAS_MONGO_URL, CAAS_MONGO_DB) in cluster mode. The choice is
  * logged.
  */
 export async function storeBackendForConfig(config: Config, logger: Logger, service: string, sqliteFile: string): Promise<StoreBackend> {
   switch (config.mode) {
     case "embedded": {
-      await mkdir(config.dataDir, { recursive: true });
+      await ensurePrivateDir(config.dataDir);
       const path = join(config.dataDir, sqliteFile);
       logger.info({ adapter: "sqlite", path }, `${service} stores`);
       return { kind: "sqlite", path };

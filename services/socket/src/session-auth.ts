@@ -12,6 +12,8 @@ export interface SessionIdentity {
   sessionId: string;
   accessToken: string;
   expireMs: number;
+  /** When the session ends as TOKEN_EXPIRED: the token's exp plus the verifier's clock tolerance (the RPC rule). */
+  acceptedUntilMs: number;
   /** The token's signing key id and `iat` (seconds): what the revocation deny-set matches. */
   kid: string;
   issuedAtSec: number;
@@ -30,13 +32,14 @@ export type TokenCheck =
  */
 export async function checkToken(verifier: JwtVerifier, revocations: RevocationChecker | undefined, accessToken: string, replyTo: bigint): Promise<TokenCheck> {
   try {
-    const { claims, kid } = await verifier.verify(accessToken);
+    const { claims, kid, acceptedUntilMs } = await verifier.verify(accessToken);
     const identity: SessionIdentity = {
       tenantId: claims.tenant,
       userId: claims.sub,
       sessionId: claims.sid,
       accessToken,
       expireMs: claims.exp * 1000,
+      acceptedUntilMs,
       kid,
       issuedAtSec: claims.iat,
     };

@@ -762,7 +762,7 @@ export class Session implements Recipient {
   /** (Re)starts the TOKEN_EXPIRED timer for the current token. */
   private armExpiry(): void {
     clearTimeout(this.expiry);
-    this.expiry = setTimeout(() => this.close(CloseCode.TOKEN_EXPIRED, "the access token expired"), Math.max(0, this.identity!.expireMs - this.deps.clock.nowMs()));
+    this.expiry = setTimeout(() => this.close(CloseCode.TOKEN_EXPIRED, "the access token expired"), Math.max(0, this.identity!.acceptedUntilMs - this.deps.clock.nowMs()));
     this.expiry.unref();
   }
 

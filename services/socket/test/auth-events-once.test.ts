@@ -45,7 +45,8 @@ const verifier: JwtVerifier = {
   async verify(token) {
     const [sub, sid] = token.split(".") as [string, string];
     const iat = Math.floor(Date.now() / 1000) - 1;
-    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub, tenant: "t1", sid, device: "d1", scopes: [], roles: [], jti: token, iat, nbf: iat, exp: iat + 300 } };
+    const claims = { iss: "caas-auth", aud: "caas-api", sub, tenant: "t1", sid, device: "d1", scopes: [], roles: [], jti: token, iat, nbf: iat, exp: iat + 300 };
+    return { kid: "k1", claims, acceptedUntilMs: claims.exp * 1000 };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };

@@ -15,7 +15,8 @@ const limits: SessionLimits = { authTimeoutMs: 5_000, heartbeatMs: 60_000, maxQu
 const verifier: JwtVerifier = {
   async verify() {
     const iat = Math.floor(Date.now() / 1000) - 1;
-    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat, nbf: iat, exp: iat + 300 } };
+    const claims = { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat, nbf: iat, exp: iat + 300 };
+    return { kid: "k1", claims, acceptedUntilMs: claims.exp * 1000 };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };

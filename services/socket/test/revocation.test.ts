@@ -20,7 +20,8 @@ const verifier: JwtVerifier = {
     const [sub, sid, ttl] = token.split(".");
     if (!sub || !sid) throw new UnauthenticatedError("access token is malformed");
     const iat = nowSec() - 1;
-    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub, tenant: "t1", sid, device: "d1", scopes: [], roles: [], jti: token, iat, nbf: iat, exp: iat + Number(ttl ?? 300) } };
+    const claims = { iss: "caas-auth", aud: "caas-api", sub, tenant: "t1", sid, device: "d1", scopes: [], roles: [], jti: token, iat, nbf: iat, exp: iat + Number(ttl ?? 300) };
+    return { kid: "k1", claims, acceptedUntilMs: claims.exp * 1000 };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };

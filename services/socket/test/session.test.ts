@@ -32,7 +32,7 @@ const verifier: JwtVerifier = {
   async verify(token) {
     if (token !== "good") throw new UnauthenticatedError("access token is malformed");
     const now = Math.floor(Date.now() / 1000);
-    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300 } };
+    return { kid: "k1", acceptedUntilMs: (now + 330) * 1000, claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300 } };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };

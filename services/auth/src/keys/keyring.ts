@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PRIVATE_DIR_MODE } from "@caas/shared/data-dir";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import type { RunMode } from "@caas/shared/config";
@@ -67,7 +68,7 @@ export async function loadRootKey(opts: LoadRootKeyOptions): Promise<Buffer> {
   if (fromFile) return fromFile;
   const fresh = randomBytes(32).toString("base64url");
   if (opts.mode === "embedded") {
-    await mkdir(opts.dataDir, { recursive: true });
+    await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     try {
       await writeFile(path, `${fresh}\n`, { mode: 0o600, flag: "wx" });
       opts.logger.info({ path }, "auth root key created");

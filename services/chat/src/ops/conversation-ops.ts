@@ -40,6 +40,7 @@ export class ConversationOps {
     } else {
       joinPolicy = policyOf(req.joinPolicy) ?? "invite_only";
     }
+    await this.core.requireUsers(caller, others);
     // A block either way keeps both users from opening a DIRECT conversation (store of record, uncached).
     if (kind === "direct" && (await this.core.stores.blocks.between(caller.scope, caller.userId, others[0]!))) {
       throw new PermissionDeniedError("one of you blocked the other: no DIRECT conversation");

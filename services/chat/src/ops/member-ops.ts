@@ -54,6 +54,7 @@ export class MemberOps {
     const { stores, writer } = this.core;
     const existing = new Map((await stores.members.getMany(caller.scope, conversationId, userIds)).map((m) => [m.userId, m]));
     const joining = userIds.filter((u) => !existing.get(u)?.active);
+    await this.core.requireUsers(caller, joining);
     // Banned users cannot be added back until unbanned (FAILED_PRECONDITION, as the contract says).
     const now = this.core.clock.nowMs();
     for (const u of joining) {

@@ -3,6 +3,7 @@ import { constants as fsConstants } from "node:fs";
 import { copyFile, link, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Clock } from "@caas/shared/clock";
+import { PRIVATE_DIR_MODE } from "@caas/shared/data-dir";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import {
   MAX_DOWNLOAD_EXPIRY_SECONDS,
@@ -89,7 +90,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
     createHmac("sha256", secret).update(["caas-blob-v1", ...payload].join("\n")).digest();
 
   const tmpFile = async () => {
-    tmpReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
+    tmpReady ??= mkdir(tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
       tmpReady = undefined;
       throw err;
     });
@@ -100,7 +101,7 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
   const place = async (tmp: string, tenant: string, key: string) => {
     const target = blobPath(tenant, key);
     try {
-      await mkdir(dirname(target), { recursive: true });
+      await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

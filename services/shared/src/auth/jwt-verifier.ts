@@ -40,6 +40,11 @@ export interface AccessTokenClaims {
 export interface VerifiedAccessToken {
   claims: AccessTokenClaims;
   kid: string;
+  /**
+   * The last instant (ms) this verifier accepts the token: `exp` plus the clock tolerance. Long
+   * sessions (realtime) end here, so a token is good for exactly as long on RPCs and streams.
+   */
+  acceptedUntilMs: number;
 }
 
 /** Supplies the current public keys (e.g. read in-process by the auth service itself). */
@@ -229,7 +234,8 @@ export function createJwtVerifier(opts: JwtVerifierOptions): JwtVerifier {
   return {
     async verify(token) {
       const { payload, kid } = await verifyJwt(token, typ, opts.audience);
-      return { claims: checkClaims(payload, maxLifetime), kid };
+      const claims = checkClaims(payload, maxLifetime);
+      return { claims, kid, acceptedUntilMs: (claims.exp + tolerance) * 1000 };
     },
 
     async verifyServiceToken(token, audience) {

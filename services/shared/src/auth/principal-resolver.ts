@@ -57,7 +57,7 @@ export function createPrincipalResolver(opts: PrincipalResolverOptions): Princip
       const credential = m[1]!;
       const handler = handlers.find((h) => h.accepts(credential));
       if (handler) return handler.resolve(credential);
-      if (!looksLikeJwt(credential)) throw new UnauthenticatedError("this service does not accept that credential");
+      if (!looksLikeJwt(credential)) throw new UnauthenticatedError("access token is malformed");
       if (isServiceToken(credential)) {
         if (!opts.serviceAudience) throw new UnauthenticatedError("this service does not accept service tokens");
         const { service } = await opts.verifier.verifyServiceToken(credential, opts.serviceAudience);

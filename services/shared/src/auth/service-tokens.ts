@@ -6,6 +6,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createPeerClient, type PeerDirectory } from "../clients.js";
 import type { Clock } from "../clock.js";
 import type { RunMode } from "../config.js";
+import { PRIVATE_DIR_MODE } from "../data-dir.js";
 
 /** The JWT `typ` of service tokens, so a service token never passes for an access token or back. */
 export const SERVICE_TOKEN_TYPE = "svc+jwt";
@@ -41,7 +42,7 @@ export async function loadServiceSecretRoot(opts: { mode: RunMode; dataDir: stri
   const path = join(opts.dataDir, SERVICE_SECRET_FILE);
   const existing = await readFile(path, "utf8").then((s) => s.trim(), () => "");
   if (existing) return existing;
-  await mkdir(opts.dataDir, { recursive: true });
+  await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const fresh = randomBytes(32).toString("base64url");
   try {
     await writeFile(path, `${fresh}\n`, { mode: 0o600, flag: "wx" });

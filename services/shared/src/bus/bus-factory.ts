@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
 import type { Clock } from "../clock.js";
 import { maskSecrets } from "../config-addresses.js";
 import type { Config } from "../config.js";
+import { ensurePrivateDirSync } from "../data-dir.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
 import { createSqliteEventBus } from "./event-bus-sqlite.js";
@@ -15,7 +15,7 @@ import { createSqliteEventBus } from "./event-bus-sqlite.js";
 export async function createEventBusForConfig(config: Config, logger: Logger, clock: Clock): Promise<EventBus> {
   switch (config.mode) {
     case "embedded": {
-      mkdirSync(config.dataDir, { recursive: true });
+      ensurePrivateDirSync(config.dataDir);
       const path = join(config.dataDir, "bus.db");
       logger.info({ adapter: "sqlite", path }, "event bus");
       return createSqliteEventBus({ path, clock, logger });

@@ -1,10 +1,11 @@
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Logger } from "../logger.js";
 import { withGrpcWebText } from "./grpc-web-text.js";
+import { withJsonEnumCheck } from "./json-enum-check.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -27,15 +28,18 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...routerOptions });
   routes(router);
   const paths = new Map<string, UniversalHandler>();
-  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(h));
+  const maxBytes = opts.readMaxBytes ?? 4 * 1024 * 1024;
+  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(withJsonEnumCheck(h, maxBytes)));
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {
       fallback(req, res);
       return;
     }
+    if (opts.readMaxBytes !== undefined && refuseOversizedConnectUnary(req, res, opts.readMaxBytes)) return;
     const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
     handler(uReq)
+      .then((uRes) => (uRes.status === 429 && isConnectUnary(req) ? sizeRefusalAs413(uRes) : uRes))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         // Writing to a client that has gone (connect-node reports it as Aborted) is no failure.
@@ -45,4 +49,53 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
         else logger.error(fields, "response failed");
       });
   };
+}
+
+/** Connect unary requests (not gRPC, gRPC-web or Connect streams): their errors have an HTTP status of their own. */
+const CONNECT_UNARY = /^application\/(json|proto)(;|$)/i;
+
+/**
+ * A Connect unary request whose declared body is over the read limit is refused before it is
+ * read, as INVALID_ARGUMENT with HTTP 413: resending the same body can never succeed, which the
+ * RESOURCE_EXHAUSTED / 429 connect-es answers with would tell the client to retry. gRPC and
+ * gRPC-web keep RESOURCE_EXHAUSTED, which the gRPC status-code spec prescribes for a message
+ * over the configured size (ADR 0075). True when it has answered.
+ */
+function refuseOversizedConnectUnary(req: NodeRequest, res: NodeResponse, readMaxBytes: number): boolean {
+  if (!isConnectUnary(req)) return false;
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
+  if (!Number.isFinite(declared) || declared <= readMaxBytes) return false;
+  const body = tooLargeBody(`the request body (${declared} bytes) is larger than the limit of ${readMaxBytes} bytes`);
+  const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
+  // HTTP/1.1: the unread body would otherwise be taken for the next request.
+  if (req.httpVersionMajor === 1) headers.connection = "close";
+  res.writeHead(413, headers);
+  res.end(body);
+  return true;
+}
+
+function isConnectUnary(req: NodeRequest): boolean {
+  return req.method === "POST" && CONNECT_UNARY.test(req.headers["content-type"] ?? "");
+}
+
+function tooLargeBody(message: string): string {
+  return JSON.stringify({ code: "invalid_argument", message });
+}
+
+/** connect-es's own refusal of a body over readMaxBytes (a chunked body, no Content-Length) becomes the same 413. */
+async function sizeRefusalAs413(uRes: UniversalServerResponse): Promise<UniversalServerResponse> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of uRes.body ?? []) chunks.push(c);
+  const text = Buffer.concat(chunks).toString("utf8");
+  let parsed: { message?: unknown } = {};
+  try {
+    parsed = JSON.parse(text) as { message?: unknown };
+  } catch {
+    // Not a Connect error body: passed on unchanged below.
+  }
+  const limit = typeof parsed.message === "string" ? /larger than configured readMaxBytes (\d+)/.exec(parsed.message) : null;
+  const body = limit ? Buffer.from(tooLargeBody(`the request body is larger than the limit of ${limit[1]} bytes`)) : Buffer.from(text);
+  const header = new Headers(uRes.header);
+  header.set("content-length", String(body.length));
+  return { ...uRes, status: limit ? 413 : uRes.status, header, body: (async function* () { yield new Uint8Array(body); })() };
 }

@@ -51,6 +51,12 @@ export interface ServiceDefinition {
    */
   principalResolver?: PrincipalResolver;
   /**
+   * Type names of services this host only forwards to their owner (the gateway): their requests
+   * are not validated here but by the owner, after it has authenticated the caller, so a caller
+   * with a wrong credential learns UNAUTHENTICATED and nothing about the request shape.
+   */
+  forwardedServices?: readonly string[];
+  /**
    * Runs first for every HTTP request on the listener, RPCs included, on both protocols; returns
    * true when it has answered the request itself (the gateway's CORS preflights). It may also set
    * response headers and return false to let the request go on.
@@ -121,7 +127,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
     createInternalServiceInterceptor(),
-    createValidationInterceptor(),
+    createValidationInterceptor({ skipServices: definition.forwardedServices }),
     inflight.interceptor,
     ...(opts.interceptors ?? []),
   ];

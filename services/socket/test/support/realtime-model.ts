@@ -102,7 +102,8 @@ export class ModelLog {
 const verifier: JwtVerifier = {
   async verify(token) {
     const iat = Math.floor(Date.now() / 1000) - 1;
-    return { kid: "k1", claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: TENANT, sid: `s-${token}`, device: "d1", scopes: [], roles: [], jti: "j", iat, nbf: iat, exp: iat + 1_000_000 } };
+    const claims = { iss: "caas-auth", aud: "caas-api", sub: token, tenant: TENANT, sid: `s-${token}`, device: "d1", scopes: [], roles: [], jti: "j", iat, nbf: iat, exp: iat + 1_000_000 };
+    return { kid: "k1", claims, acceptedUntilMs: claims.exp * 1000 };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };
