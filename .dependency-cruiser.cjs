@@ -22,8 +22,7 @@ module.exports = {
     {
       name: "no-service-imports-another-service",
       severity: "error",
-      comment:
-        "A service reaches another over the mesh, never through its code. Only the platform imports the composition roots (src/index.ts).",
+      comment: "A service reaches another over the mesh, never through its code. Only the platform imports the composition roots (src/index.ts).",
       from: { path: "^services/((?!shared/|platform/)[^/]+)/src/" },
       to: { path: "^services/(?!shared/)[^/]+/", pathNot: "^services/$1/" },
     },
@@ -37,8 +36,7 @@ module.exports = {
     {
       name: "tests-use-testing-subpaths",
       severity: "error",
-      comment:
-        "A service's tests, and the cross-service tests, use another service's ./testing subpath (or its composition root), never its src.",
+      comment: "A service's tests, and the cross-service tests, use another service's ./testing subpath (or its composition root), never its src.",
       from: { path: "^(services/([^/]+)/test/|tests/)" },
       to: {
         path: "^services/(?!shared/)[^/]+/src/",

@@ -110,10 +110,7 @@ async function setup(platform, userCount) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(20, userCount - i) }, async (_, j) => {
         const token = await tokenOf(`u${i + j}`);
-        const { conversation } = await chat.createConversation(
-          { type: ConversationType.GROUP, memberIds: ["reader"], title: `bench ${i + j}` },
-          { headers: { authorization: `Bearer ${token}` } },
-        );
+        const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, memberIds: ["reader"], title: `bench ${i + j}` }, { headers: { authorization: `Bearer ${token}` } });
         return { token, conversationId: conversation.id };
       }),
     );
@@ -166,10 +163,10 @@ async function coordinate() {
     results.map((result) => ({
       mode: result.mode,
       "acked sends/s": result.sendsPerSec,
-        "ack p50 ms": result.ackMs.p50,
-        "ack p99 ms": result.ackMs.p99,
-        "ack→visible p50 ms": result.ackToVisibleMs.p50,
-        "ack→visible p99 ms": result.ackToVisibleMs.p99,
+      "ack p50 ms": result.ackMs.p50,
+      "ack p99 ms": result.ackMs.p99,
+      "ack→visible p50 ms": result.ackToVisibleMs.p50,
+      "ack→visible p99 ms": result.ackToVisibleMs.p99,
       "rate limited": result.limited,
       failed: result.failed,
     })),

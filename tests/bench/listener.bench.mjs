@@ -11,14 +11,16 @@ import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
 const seconds = Number(process.argv[2] ?? 5);
 const concurrency = Number(process.argv[3] ?? 32);
 const here = fileURLToPath(new URL(".", import.meta.url));
-const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET ? false : (() => {
-  try {
-    execFileSync("taskset", ["-c", "0", "true"]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveTaskset = process.env.CAAS_BENCH_NO_TASKSET
+  ? false
+  : (() => {
+      try {
+        execFileSync("taskset", ["-c", "0", "true"]);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
 
 async function startServer(mode) {
   const cmd = haveTaskset ? "taskset" : process.execPath;

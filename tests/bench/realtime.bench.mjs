@@ -209,12 +209,7 @@ async function openConnections(plan) {
 function sendFrom(plan, c, seq, text) {
   if (plan.kind === "ours") {
     const id = c.nextId++;
-    c.ws.send(
-      toBinary(
-        ClientFrameSchema,
-        create(ClientFrameSchema, { id, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } }),
-      ),
-    );
+    c.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } })));
   } else {
     c.ws.send(Buffer.concat([Buffer.from([2]), Buffer.from(text)]));
   }
@@ -257,7 +252,16 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
   const serverCpuUsPerDelivery = drained > 0 ? Number(((cpu * 1000) / drained).toFixed(2)) : NaN;
   const latencies = withLatency ? conns.flatMap((c) => c.latencies ?? []) : [];
   const closed = conns.filter((c) => c.closed).length;
-  return { rate, sent, delivered, deliveredPerSec: Math.round(delivered / elapsed), expectedPerSec: Math.round((sent * plan.roomSize) / elapsed), closed, serverCpuUsPerDelivery, latency: quantiles(latencies) };
+  return {
+    rate,
+    sent,
+    delivered,
+    deliveredPerSec: Math.round(delivered / elapsed),
+    expectedPerSec: Math.round((sent * plan.roomSize) / elapsed),
+    closed,
+    serverCpuUsPerDelivery,
+    latency: quantiles(latencies),
+  };
 }
 
 async function runPlan(plan) {
@@ -476,9 +480,30 @@ async function coordinate() {
       if (only.has("fanout")) {
         for (const shape of shapes.filter((sh) => !process.env.CAAS_BENCH_SHAPE || sh.label.startsWith(process.env.CAAS_BENCH_SHAPE))) {
           const members = await withTokens(await membersOf(shape.rooms, shape.size, "f"));
-          const r = await ask({ kind: server.kind, serverPid: s.pid, url, members, roomSize: shape.size, textBytes, sendersPerRoom: shape.sendersPerRoom, startRate: shape.startRate, maxRate: shape.maxRate, stepSeconds, runId: runId++ });
+          const r = await ask({
+            kind: server.kind,
+            serverPid: s.pid,
+            url,
+            members,
+            roomSize: shape.size,
+            textBytes,
+            sendersPerRoom: shape.sendersPerRoom,
+            startRate: shape.startRate,
+            maxRate: shape.maxRate,
+            stepSeconds,
+            runId: runId++,
+          });
           const best = r.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
-          results.fanout.push({ server: server.name, shape: shape.label, deliveriesPerSec: best.deliveredPerSec, atOfferedMsgsPerSec: best.rate, cpuUsPerDelivery: best.serverCpuUsPerDelivery, closed: r.steps.at(-1).closed, refused: r.refused, steps: r.steps.map(({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery }) => ({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery })) });
+          results.fanout.push({
+            server: server.name,
+            shape: shape.label,
+            deliveriesPerSec: best.deliveredPerSec,
+            atOfferedMsgsPerSec: best.rate,
+            cpuUsPerDelivery: best.serverCpuUsPerDelivery,
+            closed: r.steps.at(-1).closed,
+            refused: r.refused,
+            steps: r.steps.map(({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery }) => ({ rate, deliveredPerSec, expectedPerSec, closed, serverCpuUsPerDelivery })),
+          });
           process.stderr.write(`${server.name} / ${shape.label}: ${best.deliveredPerSec} deliveries/s (offered ${best.rate} msgs/s), server CPU ${best.serverCpuUsPerDelivery} us per delivery\n`);
         }
       }
@@ -497,7 +522,19 @@ async function coordinate() {
         const settledMs = await settle(s.pid);
         const measured = await ask({ ...base, members, fixedRate: half, runId: runId++ });
         const st = measured.steps[0];
-        results.latency.push({ server: server.name, shape: `${rooms} conversations x ${size} members`, maxDeliveriesPerSec: best.deliveredPerSec, offeredMsgsPerSec: half, settledMs, deliveredPerSec: st.deliveredPerSec, p50Ms: st.latency.p50, p99Ms: st.latency.p99, samples: st.latency.n, closed: st.closed, refused: measured.refused });
+        results.latency.push({
+          server: server.name,
+          shape: `${rooms} conversations x ${size} members`,
+          maxDeliveriesPerSec: best.deliveredPerSec,
+          offeredMsgsPerSec: half,
+          settledMs,
+          deliveredPerSec: st.deliveredPerSec,
+          p50Ms: st.latency.p50,
+          p99Ms: st.latency.p99,
+          samples: st.latency.n,
+          closed: st.closed,
+          refused: measured.refused,
+        });
         process.stderr.write(`${server.name} / latency at ${half} msgs/s (after ${settledMs} ms settling): p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms\n`);
       }
       if (only.has("memory")) {
@@ -508,7 +545,8 @@ async function coordinate() {
           url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
         }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
-        const members = server.kind === "ours" ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
+        const members =
+          server.kind === "ours" ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
         await sleep(2000);
         const before = rssKiB(s.pid);
         const heapBefore = await liveHeapKiB(s.pid);
@@ -570,16 +608,27 @@ async function hubBench() {
   const verifier = {
     async verify(token) {
       const now = Math.floor(Date.now() / 1000);
-      return { kid: "k", claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: "t1", sid: `s-${token}`, device: "d", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 3600 } };
+      return {
+        kid: "k",
+        claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: "t1", sid: `s-${token}`, device: "d", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 3600 },
+      };
     },
     verifyServiceToken: async () => ({ service: "bench" }),
   };
-  const chat = { listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: ConversationType.GROUP, memberCount: connections, lastSeq: 0n }, membership: {} }], nextPageToken: "" }) };
+  const chat = {
+    listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: ConversationType.GROUP, memberCount: connections, lastSeq: 0n }, membership: {} }], nextPageToken: "" }),
+  };
   const logger = createLogger({ service: "bench", instance: "bench", level: "silent" });
   const hub = new Hub();
   const limits = { authTimeoutMs: 10_000, heartbeatMs: 30_000, maxQueuedFrames: 1_024, maxFrameBytes: 65_536, retryAfterMs: 1_000 };
   const registry = new SessionRegistry({ verifier, chat, hub, clock: systemClock, logger, limits });
-  const endpoint = createWebSocketEndpoint({ maxFrameBytes: 65_536, maxPayload: 1 << 20, maxBufferedBytes: 4 << 20, logger, newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }) });
+  const endpoint = createWebSocketEndpoint({
+    maxFrameBytes: 65_536,
+    maxPayload: 1 << 20,
+    maxBufferedBytes: 4 << 20,
+    logger,
+    newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
+  });
   const server = http.createServer();
   server.on("upgrade", (req, socket, head) => endpoint.onUpgrade(req, socket, head));
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -606,7 +655,10 @@ async function hubBench() {
       continue;
     }
     seq++;
-    hub.dispatch("t1", create(EventSchema, { conversationId: "c1", seq, eventId: `e${seq}`, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, conversationId: "c1", senderId: "u0", text } } } }));
+    hub.dispatch(
+      "t1",
+      create(EventSchema, { conversationId: "c1", seq, eventId: `e${seq}`, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, conversationId: "c1", senderId: "u0", text } } } }),
+    );
     await new Promise((r) => setImmediate(r));
   }
   const elapsed = (performance.now() - t0) / 1000;
@@ -614,7 +666,18 @@ async function hubBench() {
   let got = 0;
   for (let i = 0; i < 200 && (got = await received()) < expected; i++) await sleep(50);
   const cpu = process.cpuUsage(cpu0);
-  const result = { connections, offeredEventsPerSec: rate, events: Number(seq), deliveriesPerSec: Math.round(expected / elapsed), received: got, expected, cpuUsPerDelivery: Number(((cpu.user + cpu.system) / got).toFixed(2)), load: loadavg().map((l) => l.toFixed(2)).join(" ") };
+  const result = {
+    connections,
+    offeredEventsPerSec: rate,
+    events: Number(seq),
+    deliveriesPerSec: Math.round(expected / elapsed),
+    received: got,
+    expected,
+    cpuUsPerDelivery: Number(((cpu.user + cpu.system) / got).toFixed(2)),
+    load: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
+  };
   console.log(JSON.stringify(result));
   child.kill();
   process.exit(0);

@@ -40,7 +40,7 @@ const TENANT = "0190f0c0-0000-7000-8000-000000000001";
 
 // A deterministic generator, so both adapters index the same text.
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const VOCAB = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${"aeiou"[i % 5]}${"lmnrst"[i % 6]}`);
 // Zipf (s = 1): word i with weight 1/(i+1), sampled through the cumulative weights.
 const cumulative = [];
@@ -105,7 +105,18 @@ async function run(name, index) {
   };
   const cold = await timed("cold");
   const cached = await timed("cached");
-  console.log(JSON.stringify({ adapter: name, messages: MESSAGES, conversations: CONVERSATIONS, indexSeconds: Number(indexSeconds.toFixed(1)), messagesPerSec: Math.round(MESSAGES / indexSeconds), searchColdMs: cold, searchCachedMs: cached, userConversations: USER_CONVERSATIONS }));
+  console.log(
+    JSON.stringify({
+      adapter: name,
+      messages: MESSAGES,
+      conversations: CONVERSATIONS,
+      indexSeconds: Number(indexSeconds.toFixed(1)),
+      messagesPerSec: Math.round(MESSAGES / indexSeconds),
+      searchColdMs: cold,
+      searchCachedMs: cached,
+      userConversations: USER_CONVERSATIONS,
+    }),
+  );
 }
 
 const pageTokens = new PageTokenCodec(Buffer.from("search-bench-page-token-secret"));

@@ -76,9 +76,7 @@ for (const [pkg, vuln] of Object.entries(report.vulnerabilities)) {
   }
 }
 const counts = report.metadata?.vulnerabilities ?? {};
-console.log(
-  `audit: ${counts.total ?? 0} advisories in runtime dependencies (critical ${counts.critical ?? 0}, high ${counts.high ?? 0}, moderate ${counts.moderate ?? 0}, low ${counts.low ?? 0})`,
-);
+console.log(`audit: ${counts.total ?? 0} advisories in runtime dependencies (critical ${counts.critical ?? 0}, high ${counts.high ?? 0}, moderate ${counts.moderate ?? 0}, low ${counts.low ?? 0})`);
 for (const a of [...new Set(accepted)]) console.log(`audit: accepted ${a}`);
 for (const f of [...new Set(findings)]) console.error(`audit: BLOCKING ${f}`);
 process.exit(findings.length > 0 || problems.length > 0 ? 1 : 0);

@@ -33,14 +33,16 @@ function licenseOf(component) {
 
 /** Whether an SPDX expression is satisfied by the allowed ids: any side of OR, every side of AND. */
 function accepted(expression) {
-  const e = expression.trim().replace(/^\((.*)\)$/, "$1").trim();
+  const e = expression
+    .trim()
+    .replace(/^\((.*)\)$/, "$1")
+    .trim();
   if (e === "") return false;
   if (/[()]/.test(e)) return false; // nested expressions: list the package instead
   return e.split(/\s+OR\s+/).some((alt) => alt.split(/\s+AND\s+/).every((id) => allowed.has(id.trim())));
 }
 
-const isOwn = (c) =>
-  c.purl?.startsWith("pkg:npm/%40caas/") && (c.properties ?? []).some((p) => p.name === "cdx:npm:package:private" && p.value === "true");
+const isOwn = (c) => c.purl?.startsWith("pkg:npm/%40caas/") && (c.properties ?? []).some((p) => p.name === "cdx:npm:package:private" && p.value === "true");
 const rows = [];
 const counts = new Map();
 const usedExceptions = new Set();
@@ -65,7 +67,10 @@ for (const e of exceptions) {
   if (!usedExceptions.has(e)) problems.push(`${allowlistPath}: ${e.package}${e.version ? `@${e.version}` : ""} is listed but not in the SBOM: remove the entry`);
 }
 if (listingPath) writeFileSync(listingPath, `${rows.sort().join("\n")}\n`);
-const summary = [...counts].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}`).join(", ");
+const summary = [...counts]
+  .sort((a, b) => b[1] - a[1])
+  .map(([l, n]) => `${l} ${n}`)
+  .join(", ");
 console.log(`licenses: ${rows.length} runtime packages: ${summary}`);
 for (const p of problems) console.error(`licenses: ${p}`);
 process.exit(problems.length > 0 ? 1 : 0);

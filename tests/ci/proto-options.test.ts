@@ -7,9 +7,7 @@ import { repoRoot } from "../support/spawn-platform.js";
 const GO_MODULE = "github.com/caas-dev/caas/sdks/go";
 
 function protoFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? protoFiles(join(dir, e.name)) : e.name.endsWith(".proto") ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? protoFiles(join(dir, e.name)) : e.name.endsWith(".proto") ? [join(dir, e.name)] : []));
 }
 
 describe("proto language options", () => {

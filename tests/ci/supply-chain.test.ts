@@ -95,12 +95,7 @@ describe("license check (tests/ci/license-check.mjs)", () => {
     expect(r.code).toBe(0);
   });
   it("fails on a license not allowed, on AND with one side not allowed and on a missing license", () => {
-    const sbom = bom([
-      comp("gpl", "1.0.0", [{ license: { id: "GPL-3.0-only" } }]),
-      comp("both", "1.0.0", [{ expression: "MIT AND GPL-2.0-only" }]),
-      comp("none", "2.0.0", []),
-      legacy,
-    ]);
+    const sbom = bom([comp("gpl", "1.0.0", [{ license: { id: "GPL-3.0-only" } }]), comp("both", "1.0.0", [{ expression: "MIT AND GPL-2.0-only" }]), comp("none", "2.0.0", []), legacy]);
     const r = run("license-check.mjs", [sbom, list]);
     expect(r.code).toBe(1);
     expect(r.out).toContain('gpl@1.0.0: license "GPL-3.0-only" is not accepted');

@@ -21,13 +21,21 @@ const auth = platform.endpoints.auth!;
 const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
 const root = readFileSync(join(platform.dataDir, SERVICE_SECRET_FILE), "utf8").trim();
 const logger = createLogger({ service: "test", instance: "t", level: "silent" });
-const bearer = (credential: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${credential}`);
-  return next(req);
-};
-const client = <T extends Parameters<typeof createClient>[0]>(service: T, credential: string) =>
-  createClient(service, createGrpcTransport({ baseUrl: auth, interceptors: [bearer(credential)] }));
-const failure = (p: Promise<unknown>) => p.then(() => { throw new Error("expected the call to fail"); }, (e: unknown) => ConnectError.from(e));
+const bearer =
+  (credential: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${credential}`);
+    return next(req);
+  };
+const client = <T extends Parameters<typeof createClient>[0]>(service: T, credential: string) => createClient(service, createGrpcTransport({ baseUrl: auth, interceptors: [bearer(credential)] }));
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
 
 async function signedOutSession() {
   const { tenant } = await client(TenantAdminService, adminCredential).createTenant({ name: "late-verifier" });
@@ -90,7 +98,10 @@ describe("ListRevocations: verifiers that start after a revocation (embedded pla
     }
     expect(seen).toContainEqual({ kind: RevocationKind.SESSION, tenantId, subjectId: revoked.sessionId });
 
-    const { tokens } = await client(UserAdminService, (await client(TenantAdminService, adminCredential).createApiKey({ tenantId, name: "k2" })).secret).issueUserToken({ userId: "alice", deviceId: "d" });
+    const { tokens } = await client(UserAdminService, (await client(TenantAdminService, adminCredential).createApiKey({ tenantId, name: "k2" })).secret).issueUserToken({
+      userId: "alice",
+      deviceId: "d",
+    });
     expect((await failure(client(AuthInternalService, tokens!.accessToken).listRevocations({}))).code).toBe(Code.PermissionDenied);
     expect((await failure(client(AuthInternalService, adminCredential).listRevocations({}))).code).toBe(Code.PermissionDenied);
     expect((await failure(internal.listRevocations({ cursor: "not-a-cursor" }))).code).toBe(Code.InvalidArgument);

@@ -12,14 +12,23 @@ import { base32Decode, hotp, totpStep } from "@caas/auth/testing";
 const platform = inject("embedded");
 const gateway = platform.endpoints.gateway!;
 const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
-const bearer = (credential?: string): Interceptor => (next) => (req) => {
-  if (credential !== undefined) req.header.set("authorization", `Bearer ${credential}`);
-  return next(req);
-};
+const bearer =
+  (credential?: string): Interceptor =>
+  (next) =>
+  (req) => {
+    if (credential !== undefined) req.header.set("authorization", `Bearer ${credential}`);
+    return next(req);
+  };
 const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth!, interceptors: [bearer(adminCredential)] }));
 // Browsers' path: Connect over HTTP/1.1, through the gateway, with no credential.
 const anon = createClient(AuthService, createConnectTransport({ baseUrl: gateway, httpVersion: "1.1" }));
-const failure = (p: Promise<unknown>) => p.then(() => { throw new Error("expected the call to fail"); }, (e: unknown) => ConnectError.from(e));
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
 const email = (value: string) => ({ case: "email" as const, value });
 
 describe("a tenant that requires MFA (embedded platform through the gateway)", () => {

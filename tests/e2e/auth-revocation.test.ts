@@ -31,7 +31,10 @@ const admin = createClient(TenantAdminService, transport(auth, adminCredential))
 async function answer(base: string, token: string): Promise<Code | "ok"> {
   return createClient(Health, transport(base, token))
     .check({ service: "" })
-    .then(() => "ok" as const, (e: unknown) => ConnectError.from(e).code);
+    .then(
+      () => "ok" as const,
+      (e: unknown) => ConnectError.from(e).code,
+    );
 }
 
 /** Waits until every service refuses `token` as UNAUTHENTICATED; returns how long that took. */
@@ -71,7 +74,9 @@ describe("revocation reaches every verifier within 2 s (embedded platform, over 
     await createClient(AuthService, transport(auth, phone.accessToken)).signOut({});
     expect(await refusedEverywhereWithin(phone.accessToken, 2000)).toBeLessThan(2000);
     await acceptedEverywhere(laptop.accessToken);
-    const err = await createClient(AuthService, transport(auth, phone.accessToken)).listSessions({}).catch((e: unknown) => ConnectError.from(e));
+    const err = await createClient(AuthService, transport(auth, phone.accessToken))
+      .listSessions({})
+      .catch((e: unknown) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.Unauthenticated, rawMessage: "access token has been revoked" });
   });
 
@@ -83,7 +88,9 @@ describe("revocation reaches every verifier within 2 s (embedded platform, over 
     expect(await refusedEverywhereWithin(phone.accessToken, 2000)).toBeLessThan(2000);
     const tablet = await issue("alice", "tablet");
     const rotated = (await createClient(AuthService, transport(auth)).refreshToken({ refreshToken: tablet.refreshToken })).tokens!;
-    await createClient(AuthService, transport(auth)).refreshToken({ refreshToken: tablet.refreshToken }).catch(() => undefined);
+    await createClient(AuthService, transport(auth))
+      .refreshToken({ refreshToken: tablet.refreshToken })
+      .catch(() => undefined);
     expect(await refusedEverywhereWithin(rotated.accessToken, 2000)).toBeLessThan(2000);
     await acceptedEverywhere(laptop.accessToken);
   });

@@ -47,8 +47,7 @@ async function foreignSigner() {
   const key = await importJWK({ ...(privateKey.export({ format: "jwk" }) as JWK), alg: "EdDSA" }, "EdDSA");
   return {
     publicJwk: jwk,
-    sign: (claims: Record<string, unknown>, header: Record<string, unknown>) =>
-      new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", ...header }).sign(key),
+    sign: (claims: Record<string, unknown>, header: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", ...header }).sign(key),
   };
 }
 
@@ -70,11 +69,21 @@ describe("access tokens: every negative against the shared verifier and over the
 
   /** Refused by the verifier, by another service (chat) and by auth itself: UNAUTHENTICATED. */
   async function refusedEverywhere(token: string, reason?: RegExp) {
-    const err = await platformVerifier().verify(token).then(() => undefined, (e: unknown) => e);
+    const err = await platformVerifier()
+      .verify(token)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(UnauthenticatedError);
     if (reason) expect((err as Error).message).toMatch(reason);
     for (const base of [chat, auth]) {
-      const res = await createClient(Health, transport(base, token)).check({ service: "" }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      const res = await createClient(Health, transport(base, token))
+        .check({ service: "" })
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
       expect(res?.code, base).toBe(Code.Unauthenticated);
     }
   }
@@ -136,8 +145,18 @@ describe("access tokens: every negative against the shared verifier and over the
     const clock = new FakeClock(Date.UTC(2030, 0, 1));
     const now = Math.floor(clock.nowMs() / 1000);
     const good = () => ({
-      iss: ACCESS_TOKEN_ISSUER, aud: ACCESS_TOKEN_AUDIENCE, sub: "u", tenant: "t1", sid: "s", device: "d",
-      scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300,
+      iss: ACCESS_TOKEN_ISSUER,
+      aud: ACCESS_TOKEN_AUDIENCE,
+      sub: "u",
+      tenant: "t1",
+      sid: "s",
+      device: "d",
+      scopes: [],
+      roles: [],
+      jti: "j",
+      iat: now,
+      nbf: now,
+      exp: now + 300,
     });
 
     beforeAll(async () => {

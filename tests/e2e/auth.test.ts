@@ -64,7 +64,10 @@ describe("identity stage A end to end (embedded platform, real clients)", () => 
     expect((await backend.upsertUser({ userId: "alice", displayName: "Alice A.", roles: ["member", "mod"] })).created).toBe(false);
 
     const jwks = createRemoteJWKSet(new URL(`${auth}${JWKS_PATH}`));
-    for (const [userId, device] of [["alice", "phone-1"], ["bob@example.com", "laptop"]] as const) {
+    for (const [userId, device] of [
+      ["alice", "phone-1"],
+      ["bob@example.com", "laptop"],
+    ] as const) {
       const { tokens } = await backend.issueUserToken({ userId, deviceId: device, scopes: ["chat.read"] });
       expect(tokens!.refreshToken).toMatch(/^caas_r_[A-Za-z0-9_-]{64}$/);
       const header = decodeProtectedHeader(tokens!.accessToken);
@@ -96,10 +99,12 @@ describe("identity stage A end to end (embedded platform, real clients)", () => 
   it("keeps the admin credential in a 0600 file and no secret in any log line", async () => {
     expect(statSync(join(platform.dataDir, "admin-credential")).mode & 0o777).toBe(0o600);
     const { secret } = await tenantWithKey();
-    const token = (await (async () => {
-      await users(secret).upsertUser({ userId: "u1", displayName: "U" });
-      return users(secret).issueUserToken({ userId: "u1", deviceId: "d" });
-    })()).tokens!.accessToken;
+    const token = (
+      await (async () => {
+        await users(secret).upsertUser({ userId: "u1", displayName: "U" });
+        return users(secret).issueUserToken({ userId: "u1", deviceId: "d" });
+      })()
+    ).tokens!.accessToken;
     await new Promise((r) => setTimeout(r, 200));
     const lines = platform.logFiles.flatMap(readLogLines);
     expect(lines.some((l) => l.msg?.toString().startsWith("platform-admin credential created") && l.path === join(platform.dataDir, "admin-credential"))).toBe(true);

@@ -12,14 +12,12 @@ import { bearer, tenantWithUsers } from "../support/tenants.js";
 
 const cluster = inject("cluster");
 
-
 /** Failures a client retries with the same client_message_id: the instance went away mid-call. */
 const RETRYABLE = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled, Code.Unknown, Code.Internal, Code.Aborted]);
 
-
 async function syncAll(client: Client<typeof ChatService>, conversationId: string): Promise<Event[]> {
   const out: Event[] = [];
-  for (let after = 0n; ; ) {
+  for (let after = 0n; ;) {
     const page = await client.sync({ conversationId, afterSeq: after, limit: 500 });
     out.push(...page.events);
     if (!page.hasMore) return out;
@@ -29,7 +27,7 @@ async function syncAll(client: Client<typeof ChatService>, conversationId: strin
 
 async function historyAll(client: Client<typeof ChatService>, conversationId: string): Promise<Message[]> {
   const out: Message[] = [];
-  for (let pageToken = ""; ; ) {
+  for (let pageToken = ""; ;) {
     const page = await client.listMessages({ conversationId, pageSize: 200, pageToken });
     out.push(...page.messages);
     if (!page.nextPageToken) return out;

@@ -11,14 +11,20 @@ import { MemberState } from "@caas/gen/caas/chat/v1/member_pb.js";
 
 const platform = inject("embedded");
 
-const headers = (h: Record<string, string>): Interceptor => (next) => (req) => {
-  for (const [k, v] of Object.entries(h)) req.header.set(k, v);
-  return next(req);
-};
+const headers =
+  (h: Record<string, string>): Interceptor =>
+  (next) =>
+  (req) => {
+    for (const [k, v] of Object.entries(h)) req.header.set(k, v);
+    return next(req);
+  };
 const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -118,7 +124,9 @@ describe("chat moderation end to end through the gateway (embedded platform)", (
     const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
     const { messageId } = await bob.sendMessage({ conversationId: id, clientMessageId: "e2e-g1", text: "pin me" });
     expect((await failure(bob.pinMessage({ conversationId: id, messageId }))).code).toBe(Code.PermissionDenied);
-    const bad = await failure(tenant.admin.updateTenant({ tenant: { id: tenant.tenantId, settings: { roleGrants: [{ role: "user", actions: ["message.fly"] }] } }, updateMask: { paths: ["settings.role_grants"] } }));
+    const bad = await failure(
+      tenant.admin.updateTenant({ tenant: { id: tenant.tenantId, settings: { roleGrants: [{ role: "user", actions: ["message.fly"] }] } }, updateMask: { paths: ["settings.role_grants"] } }),
+    );
     expect(bad.code).toBe(Code.InvalidArgument);
     const updated = await tenant.admin.updateTenant({
       tenant: { id: tenant.tenantId, settings: { roleGrants: [{ role: "user", actions: ["message.pin"] }] } },

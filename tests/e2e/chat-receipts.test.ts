@@ -10,9 +10,6 @@ import { bearer, codeOf as code, tenantWithUsers } from "../support/tenants.js";
 const platform = inject("embedded");
 const cluster = inject("cluster");
 
-
-
-
 type Chat = Client<typeof ChatService>;
 
 /**
@@ -42,13 +39,7 @@ async function receiptsWalkThrough(alice: Chat, bob: Chat, carol: Chat, mallory:
   const dm = (await alice.createConversation({ type: ConversationType.DIRECT, memberIds: ["carol"] })).conversation!.id;
   const fwd = await alice.forwardMessage({ conversationId: group, messageId: sent.messageId, targetConversationId: dm, clientMessageId: "f1" });
   const copy = (await carol.getMessage({ conversationId: dm, messageId: fwd.messageId })).message!;
-  expect([copy.senderId, copy.text, copy.forwardedFrom?.conversationId, copy.forwardedFrom?.messageId, copy.forwardedFrom?.senderId]).toEqual([
-    "alice",
-    "@bob lunch?",
-    group,
-    sent.messageId,
-    "alice",
-  ]);
+  expect([copy.senderId, copy.text, copy.forwardedFrom?.conversationId, copy.forwardedFrom?.messageId, copy.forwardedFrom?.senderId]).toEqual(["alice", "@bob lunch?", group, sent.messageId, "alice"]);
   expect((await alice.forwardMessage({ conversationId: group, messageId: sent.messageId, targetConversationId: dm, clientMessageId: "f1" })).duplicate).toBe(true);
   expect(await code(carol.forwardMessage({ conversationId: group, messageId: sent.messageId, targetConversationId: dm, clientMessageId: "f2" }))).toBe(Code.NotFound);
 

@@ -10,9 +10,6 @@ import { bearer, codeOf as code, tenantWithUsers } from "../support/tenants.js";
 const platform = inject("embedded");
 const cluster = inject("cluster");
 
-
-
-
 /**
  * Replies in a thread through real clients: the replies listed oldest first and paged, the
  * root's summary in history and GetMessage, and NOT_FOUND for non-members and other tenants.

@@ -16,10 +16,13 @@ import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
 const platform = inject("embedded");
 const cluster = inject("cluster");
 
-const headers = (h: Record<string, string>): Interceptor => (next) => (req) => {
-  for (const [k, v] of Object.entries(h)) req.header.set(k, v);
-  return next(req);
-};
+const headers =
+  (h: Record<string, string>): Interceptor =>
+  (next) =>
+  (req) => {
+    for (const [k, v] of Object.entries(h)) req.header.set(k, v);
+    return next(req);
+  };
 const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
 /** gRPC over HTTP/2 and Connect over HTTP/1.1 to one base URL, presenting `h`. */
@@ -31,7 +34,10 @@ function transports(baseUrl: string, h: Record<string, string> = {}): Record<str
 }
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -53,7 +59,7 @@ async function tenantWithUsers(authUrl: string, adminCredential: string, userIds
 /** All events of a conversation, paging Sync. */
 async function syncAll(client: Client<typeof ChatService>, conversationId: string): Promise<Event[]> {
   const out: Event[] = [];
-  for (let after = 0n; ; ) {
+  for (let after = 0n; ;) {
     const page = await client.sync({ conversationId, afterSeq: after, limit: 500 });
     out.push(...page.events);
     if (!page.hasMore) return out;
@@ -105,15 +111,7 @@ async function editReactPinDelete(alice: Client<typeof ChatService>, bob: Client
   expect((await alice.listEditHistory(ids)).revisions).toEqual([]);
   expect((await alice.getConversation({ conversationId: id })).conversation?.lastMessage).toMatchObject({ textPreview: "", deleted: true });
   const events = await syncAll(alice, id);
-  expect(events.map((e) => e.payload.case)).toEqual([
-    "conversationCreated",
-    "messageCreated",
-    "messageEdited",
-    "reactionAdded",
-    "reactionAdded",
-    "messagePinned",
-    "messageDeleted",
-  ]);
+  expect(events.map((e) => e.payload.case)).toEqual(["conversationCreated", "messageCreated", "messageEdited", "reactionAdded", "reactionAdded", "messagePinned", "messageDeleted"]);
   for (const text of ["original secret", "edited secret"]) {
     expect(eventsContain(events, text)).toBe(false);
     expect(listed.some((m) => m.text.includes(text))).toBe(false);

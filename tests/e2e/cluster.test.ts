@@ -51,8 +51,16 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
       expect(res.status?.mode).toBe("cluster");
       expect(res.status?.state).toBe(ServingState.SERVING);
       expect(res.status?.services).toHaveLength(c.instances.length);
-      expect(res.status?.services.filter((s) => s.name === "chat").map((s) => s.address).sort()).toEqual(
-        c.instances.filter((i) => i.service === "chat").map((i) => i.url).sort(),
+      expect(
+        res.status?.services
+          .filter((s) => s.name === "chat")
+          .map((s) => s.address)
+          .sort(),
+      ).toEqual(
+        c.instances
+          .filter((i) => i.service === "chat")
+          .map((i) => i.url)
+          .sort(),
       );
     }
   });
@@ -86,10 +94,13 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
   }, 40_000);
 
   it("issues tokens on auth (MongoDB) that every other process verifies through the JWKS", async () => {
-    const bearer = (credential: string): Interceptor => (next) => (req) => {
-      req.header.set("authorization", `Bearer ${credential}`);
-      return next(req);
-    };
+    const bearer =
+      (credential: string): Interceptor =>
+      (next) =>
+      (req) => {
+        req.header.set("authorization", `Bearer ${credential}`);
+        return next(req);
+      };
     const authUrl = c.instances.find((i) => i.service === "auth")!.url;
     const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(c.adminToken)] }));
     const { tenant } = await admin.createTenant({ name: "Cluster Co" });
@@ -103,16 +114,22 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
       expect(ok.status, inst.instanceId).toBe(HealthCheckResponse_ServingStatus.SERVING);
       const bad = await createClient(Health, createGrpcTransport({ baseUrl: inst.url, interceptors: [bearer(`${token.slice(0, -2)}xx`)] }))
         .check({ service: "" })
-        .then(() => undefined, (e: unknown) => ConnectError.from(e));
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
       expect(bad?.code, inst.instanceId).toBe(Code.Unauthenticated);
     }
   }, 30_000);
 
   it("uploads, completes and downloads media through the gateway, the bytes on S3 and the record on MongoDB", async () => {
-    const bearer = (credential: string): Interceptor => (next) => (req) => {
-      req.header.set("authorization", `Bearer ${credential}`);
-      return next(req);
-    };
+    const bearer =
+      (credential: string): Interceptor =>
+      (next) =>
+      (req) => {
+        req.header.set("authorization", `Bearer ${credential}`);
+        return next(req);
+      };
     const authUrl = c.instances.find((i) => i.service === "auth")!.url;
     const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: authUrl, interceptors: [bearer(c.adminToken)] }));
     const { tenant } = await admin.createTenant({ name: "Cluster Media" });
@@ -132,6 +149,13 @@ describe.skipIf(!cluster)("cluster mode: one process per instance on the real en
     expect(res.headers.get("content-type")).toBe("image/png");
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
     await media.deleteMedia({ mediaId: m!.id });
-    expect((await media.getMedia({ mediaId: m!.id }).then(() => undefined, (e: unknown) => ConnectError.from(e)))?.code).toBe(Code.NotFound);
+    expect(
+      (
+        await media.getMedia({ mediaId: m!.id }).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        )
+      )?.code,
+    ).toBe(Code.NotFound);
   }, 30_000);
 });

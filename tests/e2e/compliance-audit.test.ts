@@ -18,14 +18,20 @@ const embedded = inject("embedded");
 const cluster = inject("cluster");
 const VERIFIER = join(import.meta.dirname, "../../services/compliance/bin/verify-audit-log.mjs");
 
-const headers = (h: Record<string, string>): Interceptor => (next) => (req) => {
-  for (const [k, v] of Object.entries(h)) req.header.set(k, v);
-  return next(req);
-};
+const headers =
+  (h: Record<string, string>): Interceptor =>
+  (next) =>
+  (req) => {
+    for (const [k, v] of Object.entries(h)) req.header.set(k, v);
+    return next(req);
+  };
 const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
 async function codeOf(p: Promise<unknown>): Promise<Code | undefined> {
-  return p.then(() => undefined, (e: unknown) => ConnectError.from(e).code);
+  return p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e).code,
+  );
 }
 
 /** Polls `read` until `done` holds (records arrive from the bus asynchronously); no fixed sleeps. */
@@ -90,7 +96,10 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   expect(find("chat.member.ban", "bob")!.details.map((d) => d.value)).not.toContain("spam");
   const signOut = events.find((e) => e.action === "auth.session.revoke")!;
   expect(signOut.actor).toMatchObject({ kind: AuditActorKind.USER, id: "bob" });
-  expect(signOut.details.map((d) => [d.key, d.value])).toEqual([["reason", "SIGN_OUT"], ["user_id", "bob"]]);
+  expect(signOut.details.map((d) => [d.key, d.value])).toEqual([
+    ["reason", "SIGN_OUT"],
+    ["user_id", "bob"],
+  ]);
   expect(find("auth.user.deactivate", "bob")).toMatchObject({ correlationId: `audit-e2e-${acme.tenantId}` });
 
   // Filters and pages through the gateway.
@@ -106,7 +115,11 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
   const bossView = await audit(acme.token("boss")).listAuditEvents({ pageSize: 500 });
   expect(bossView.events.length).toBeGreaterThanOrEqual(events.length);
   expect(bossView.events.every((e) => e.tenantId === acme.tenantId)).toBe(true);
-  const malloryView = await until(() => audit(other.token("mallory")).listAuditEvents({ pageSize: 500 }), (r) => r.events.length > 0, "the other tenant's records");
+  const malloryView = await until(
+    () => audit(other.token("mallory")).listAuditEvents({ pageSize: 500 }),
+    (r) => r.events.length > 0,
+    "the other tenant's records",
+  );
   expect(malloryView.events.every((e) => e.tenantId === other.tenantId)).toBe(true);
   expect(malloryView.events.some((e) => e.target?.id === "bob" || e.actor?.id === "alice")).toBe(false);
   expect(await codeOf(audit(acme.token("alice")).listAuditEvents({}))).toBe(Code.PermissionDenied);
@@ -142,7 +155,11 @@ async function auditEndToEnd(gateway: string, adminCredential: string): Promise<
     [erin, AuditOutcome.SUCCESS, ["session_id=…"]],
   ]);
   expect(JSON.stringify(signIns.events, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toMatch(/erin@example\.com|a-guess|the-password/);
-  const update = await until(() => platformAdmin.listAuditEvents({ tenantId: pw, action: "auth.tenant.update" }), (r) => r.events.length === 1, "the settings change");
+  const update = await until(
+    () => platformAdmin.listAuditEvents({ tenantId: pw, action: "auth.tenant.update" }),
+    (r) => r.events.length === 1,
+    "the settings change",
+  );
   expect(update.events[0]!.actor).toMatchObject({ kind: AuditActorKind.PLATFORM_ADMIN });
 
   // The chain verifies online, and its export offline with the published keys.

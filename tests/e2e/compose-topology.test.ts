@@ -42,7 +42,8 @@ const servers: TestServers | undefined =
 if (!servers && env.CAAS_REQUIRE_INFRA === "1") throw new Error("CAAS_REQUIRE_INFRA=1 but the test servers are not configured (source tests/infra/up's env file)");
 
 /** What the processes may differ in from compose: nothing else is overridden. */
-const ALLOWED_OVERRIDES = /^CAAS_((GATEWAY|AUTH|CHAT|SOCKET|MEDIA|SEARCH|COMPLIANCE|CRYPTO)_PORT|HOST|MONGO_URL|MONGO_DB|KAFKA_PREFIX|KAFKA_REPLICATION_FACTOR|SCHEMA_REGISTRY_URL|S3_ACCESS_KEY|S3_SECRET_KEY|S3_PUBLIC_ENDPOINT)$/;
+const ALLOWED_OVERRIDES =
+  /^CAAS_((GATEWAY|AUTH|CHAT|SOCKET|MEDIA|SEARCH|COMPLIANCE|CRYPTO)_PORT|HOST|MONGO_URL|MONGO_DB|KAFKA_PREFIX|KAFKA_REPLICATION_FACTOR|SCHEMA_REGISTRY_URL|S3_ACCESS_KEY|S3_SECRET_KEY|S3_PUBLIC_ENDPOINT)$/;
 
 describe.skipIf(!servers)("docker-compose.yml's topology on this host: the CAAS services from compose's own definitions", () => {
   const runPrefix = `caas_compose_${Date.now().toString(36)}_${process.pid}`;
@@ -80,12 +81,23 @@ describe.skipIf(!servers)("docker-compose.yml's topology on this host: the CAAS 
 
   it("starts every CAAS service of the compose file, chat and socket twice, changing only ports, host and what the test servers force", () => {
     expect(services.map((s) => `${s.name}=${s.kind}`)).toEqual([
-      "auth=auth", "chat-1=chat", "chat-2=chat", "compliance=compliance", "crypto=crypto",
-      "gateway=gateway", "media=media", "search=search", "socket-1=socket", "socket-2=socket",
+      "auth=auth",
+      "chat-1=chat",
+      "chat-2=chat",
+      "compliance=compliance",
+      "crypto=crypto",
+      "gateway=gateway",
+      "media=media",
+      "search=search",
+      "socket-1=socket",
+      "socket-2=socket",
     ]);
     for (const s of services) {
       const o = overrides.get(s.name)!;
-      expect(Object.keys(o).filter((k) => !ALLOWED_OVERRIDES.test(k)), s.name).toEqual([]);
+      expect(
+        Object.keys(o).filter((k) => !ALLOWED_OVERRIDES.test(k)),
+        s.name,
+      ).toEqual([]);
       // Peers stay compose's own names: the preload routes them, the environment does not.
       expect(o.CAAS_CHAT_URL).toBeUndefined();
       expect(s.environment.CAAS_CHAT_URL).toBe("http://chat-1:3004,http://chat-2:3004");
@@ -108,16 +120,16 @@ describe.skipIf(!servers)("docker-compose.yml's topology on this host: the CAAS 
     const ann = await wsConnection(url("socket-1"), "ann@socket-1");
     expect((await ann.call({ id: 1n, frame: { case: "auth", value: { accessToken: t.token("ann") } } })).frame.case).toBe("authOk");
     const sent = await chatAs("ann").sendMessage({ conversationId: dm, clientMessageId: "compose-1", text: "hello from compose" });
-    const live = await ben.waitFor(
-      (f) => f.frame.case === "event" && f.frame.value.conversationId === dm && f.frame.value.payload.case === "messageCreated",
-      30_000,
-      "the live message event",
-    );
+    const live = await ben.waitFor((f) => f.frame.case === "event" && f.frame.value.conversationId === dm && f.frame.value.payload.case === "messageCreated", 30_000, "the live message event");
     expect(live.frame.case === "event" && live.frame.value.seq).toBe(sent.seq);
     // And the other way round: a send on socket-1's connection reaches socket-2.
     const ack = await ann.call({ id: 2n, frame: { case: "send", value: { conversationId: dm, clientMessageId: "compose-2", text: "over the socket" } } });
     expect(ack.frame.case).toBe("sendAck");
-    await ben.waitFor((f) => f.frame.case === "event" && f.frame.value.payload.case === "messageCreated" && f.frame.value.payload.value.message?.text === "over the socket", 30_000, "the second event");
+    await ben.waitFor(
+      (f) => f.frame.case === "event" && f.frame.value.payload.case === "messageCreated" && f.frame.value.payload.value.message?.text === "over the socket",
+      30_000,
+      "the second event",
+    );
     ann.close();
     ben.close();
 
@@ -139,10 +151,19 @@ describe.skipIf(!servers)("docker-compose.yml's topology on this host: the CAAS 
     expect(status?.state).toBe(ServingState.SERVING);
     expect(status?.services.map((s) => `${s.name}@${s.address}:${ServingState[s.state]}`).sort()).toEqual(
       [
-        "auth@http://auth:3007", "chat@http://chat-1:3004", "chat@http://chat-2:3004", "compliance@http://compliance:3008",
-        "crypto@http://crypto:3009", "gateway@http://gateway:3000", "media@http://media:3005", "search@http://search:3006",
-        "socket@http://socket-1:3002", "socket@http://socket-2:3002",
-      ].map((x) => `${x}:SERVING`).sort(),
+        "auth@http://auth:3007",
+        "chat@http://chat-1:3004",
+        "chat@http://chat-2:3004",
+        "compliance@http://compliance:3008",
+        "crypto@http://crypto:3009",
+        "gateway@http://gateway:3000",
+        "media@http://media:3005",
+        "search@http://search:3006",
+        "socket@http://socket-1:3002",
+        "socket@http://socket-2:3002",
+      ]
+        .map((x) => `${x}:SERVING`)
+        .sort(),
     );
   }, 120_000);
 

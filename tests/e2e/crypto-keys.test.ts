@@ -28,7 +28,10 @@ function envelopeOf(custom: JsonObject | undefined, device: string): Envelope {
 }
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -79,7 +82,12 @@ async function walkThrough(gateway: string, adminCredential: string) {
   await bobDir.publishDeviceKeys(bob1.publishRequest(10));
   await dir(bob2Token).publishDeviceKeys(bob2.publishRequest(3));
   const listed = await aliceDir.listDevices({ userId: "bob" });
-  expect(listed.devices.map((d) => [d.deviceId, Buffer.from(d.identityKey).equals(Buffer.from(d.deviceId === 1 ? bob1.identity.publicKey.serialize() : bob2.identity.publicKey.serialize()))])).toEqual([[1, true], [2, true]]);
+  expect(listed.devices.map((d) => [d.deviceId, Buffer.from(d.identityKey).equals(Buffer.from(d.deviceId === 1 ? bob1.identity.publicKey.serialize() : bob2.identity.publicKey.serialize()))])).toEqual(
+    [
+      [1, true],
+      [2, true],
+    ],
+  );
   expect(listed.devices.map((d) => d.oneTimePrekeyCount)).toEqual([0, 0]);
   expect((await bobDir.listDevices({ userId: "bob" })).devices.map((d) => d.oneTimePrekeyCount)).toEqual([10, 3]);
 
@@ -89,7 +97,10 @@ async function walkThrough(gateway: string, adminCredential: string) {
     expect((await bobLive.call({ id: 1n, frame: { case: "auth", value: { accessToken: t.token("bob") } } })).frame.case).toBe("authOk");
 
     const { bundles } = await aliceDir.claimPreKeyBundles({ userId: "bob" });
-    expect(bundles.map((b) => [b.deviceId, b.oneTimePrekey?.keyId])).toEqual([[1, 1], [2, 1]]);
+    expect(bundles.map((b) => [b.deviceId, b.oneTimePrekey?.keyId])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
     for (const b of bundles) await alice1.startSession(b);
     const low = await bobLive.waitFor((f: ServerFrame) => f.frame.case === "prekeysLow", 15_000, "prekeys_low");
     expect(low.frame.value).toMatchObject({ deviceId: 1, remaining: 9, threshold: 10 });

@@ -17,10 +17,7 @@ const OTHER_ORIGIN = "http://evil.caas.test:8080";
 let nextId = 1n;
 const id = () => nextId++;
 const isText = (conversationId: string, text: string) => (f: ServerFrame) =>
-  f.frame.case === "event" &&
-  f.frame.value.conversationId === conversationId &&
-  f.frame.value.payload.case === "messageCreated" &&
-  f.frame.value.payload.value.message?.text === text;
+  f.frame.case === "event" && f.frame.value.conversationId === conversationId && f.frame.value.payload.case === "messageCreated" && f.frame.value.payload.value.message?.text === text;
 
 /** A preflight as a browser sends it before a cross-origin Connect or gRPC-web POST. */
 function preflight(gateway: string, origin: string, path = "/caas.chat.v1.ChatService/ListConversations") {

@@ -46,10 +46,12 @@ describe("authentication before validation", () => {
   const wrongKey = "caas_k_0000000000000000_not-a-key-of-anyone";
   for (const [name, transport] of Object.entries(allTransports(platform.endpoints.gateway!, [bearer(wrongKey)]))) {
     it(`a wrong API key with an empty UpdateTenant is UNAUTHENTICATED through the gateway (${name})`, async () => {
-      const err = await createClient(TenantAdminService, transport).updateTenant({}).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await createClient(TenantAdminService, transport)
+        .updateTenant({})
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
       expect(err?.code).toBe(Code.Unauthenticated);
     });
   }
@@ -61,8 +63,7 @@ describe("authentication before validation", () => {
     ["chat", "chat"],
   ])("a wrong credential with an empty %s request is UNAUTHENTICATED at the %s", async (owner, at) => {
     const transport = createGrpcTransport({ baseUrl: platform.endpoints[at]!, interceptors: [bearer(wrongKey)] });
-    const call =
-      owner === "auth" ? createClient(TenantAdminService, transport).updateTenant({}) : createClient(ChatService, transport).createConversation({});
+    const call = owner === "auth" ? createClient(TenantAdminService, transport).updateTenant({}) : createClient(ChatService, transport).createConversation({});
     const err = await call.then(
       () => undefined,
       (e: unknown) => ConnectError.from(e),

@@ -22,10 +22,13 @@ import type { EventBus } from "@caas/shared/eventing/bus";
 
 const platform = inject("embedded");
 const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
-const bearer = (credential: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${credential}`);
-  return next(req);
-};
+const bearer =
+  (credential: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${credential}`);
+    return next(req);
+  };
 
 /** A tenant of the test platform with `userIds`, and an access token per user. */
 async function tenantWithUsers(userIds: string[]) {
@@ -79,11 +82,13 @@ describe("gateway rate limits over the network", () => {
     const chat = (token: string, http2 = true) =>
       createClient(
         ChatService,
-        http2
-          ? createGrpcTransport({ baseUrl: gateway.url, interceptors: [bearer(token)] })
-          : createConnectTransport({ baseUrl: gateway.url, httpVersion: "1.1", interceptors: [bearer(token)] }),
+        http2 ? createGrpcTransport({ baseUrl: gateway.url, interceptors: [bearer(token)] }) : createConnectTransport({ baseUrl: gateway.url, httpVersion: "1.1", interceptors: [bearer(token)] }),
       );
-    const refused = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const refused = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
 
     // a1: three calls forwarded to chat and answered, the fourth refused at the edge.
     for (let i = 0; i < 3; i++) expect((await chat(t1("a1")).listConversations({})).conversations).toEqual([]);

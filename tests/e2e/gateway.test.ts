@@ -16,22 +16,36 @@ const platform = inject("embedded");
 const gateway = platform.endpoints.gateway!;
 const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
 
-const withHeaders = (headers: Record<string, string>): Interceptor => (next) => (req) => {
-  for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
-  return next(req);
-};
+const withHeaders =
+  (headers: Record<string, string>): Interceptor =>
+  (next) =>
+  (req) => {
+    for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
+    return next(req);
+  };
 const transports = (baseUrl: string, headers: Record<string, string> = {}): Record<string, Transport> => ({
   "gRPC over HTTP/2": createGrpcTransport({ baseUrl, interceptors: [withHeaders(headers)] }),
   "Connect over HTTP/1.1": createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [withHeaders(headers)] }),
   "gRPC-web over HTTP/1.1": createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: [withHeaders(headers)] }),
 });
 const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
 
 describe("the gateway forwards every public service to its owner", () => {
   it("lists the public services through reflection, and no internal one", async () => {
     const listed = (await bufCli(["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", gateway])).trim().split("\n");
-    for (const s of ["caas.auth.v1.TenantAdminService", "caas.auth.v1.UserAdminService", "caas.auth.v1.AuthService", "caas.chat.v1.ChatService", "caas.realtime.v1.RealtimeService", "caas.gateway.v1.PlatformService"]) {
+    for (const s of [
+      "caas.auth.v1.TenantAdminService",
+      "caas.auth.v1.UserAdminService",
+      "caas.auth.v1.AuthService",
+      "caas.chat.v1.ChatService",
+      "caas.realtime.v1.RealtimeService",
+      "caas.gateway.v1.PlatformService",
+    ]) {
       expect(listed).toContain(s);
     }
     expect(listed.filter((s) => s.includes("Internal"))).toEqual([]);
@@ -96,7 +110,12 @@ describe("the gateway forwards every public service to its owner", () => {
     );
     expect(err?.code).toBe(Code.Unauthenticated);
     await new Promise((r) => setTimeout(r, 100));
-    const services = new Set(platform.logFiles.flatMap(readLogLines).filter((l) => l.correlationId === id).map((l) => l.service));
+    const services = new Set(
+      platform.logFiles
+        .flatMap(readLogLines)
+        .filter((l) => l.correlationId === id)
+        .map((l) => l.service),
+    );
     expect([...services]).toEqual(["gateway"]);
   });
 

@@ -22,7 +22,10 @@ const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"),
 const root = readFileSync(join(platform.dataDir, SERVICE_SECRET_FILE), "utf8").trim();
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }

@@ -112,15 +112,16 @@ describe("embedded platform end to end", () => {
     let services = new Set<unknown>();
     for (let i = 0; i < 40 && services.size < SERVICES.length; i++) {
       services = new Set(
-        platform.logFiles.flatMap(readLogLines).filter((l) => l.correlationId === id).map((l) => l.service),
+        platform.logFiles
+          .flatMap(readLogLines)
+          .filter((l) => l.correlationId === id)
+          .map((l) => l.service),
       );
       if (services.size < SERVICES.length) await new Promise((r) => setTimeout(r, 50));
     }
     // The gateway logged the public call; every service it asked logged the health call.
     expect([...services].sort()).toEqual([...SERVICES].sort());
-    const gatewayLine = platform.logFiles
-      .flatMap(readLogLines)
-      .find((l) => l.correlationId === id && l.service === "gateway" && l.rpc === "caas.gateway.v1.PlatformService/GetPlatformStatus");
+    const gatewayLine = platform.logFiles.flatMap(readLogLines).find((l) => l.correlationId === id && l.service === "gateway" && l.rpc === "caas.gateway.v1.PlatformService/GetPlatformStatus");
     expect(gatewayLine).toMatchObject({ code: "OK", protocol: "connect" });
   });
 
@@ -133,7 +134,10 @@ describe("embedded platform end to end", () => {
     let consumers = new Set<unknown>();
     for (let i = 0; i < 40 && consumers.size < SERVICES.length; i++) {
       consumers = new Set(
-        platform.logFiles.flatMap(readLogLines).filter((l) => l.correlationId === id && l.msg === "event bus probe received").map((l) => l.service),
+        platform.logFiles
+          .flatMap(readLogLines)
+          .filter((l) => l.correlationId === id && l.msg === "event bus probe received")
+          .map((l) => l.service),
       );
       if (consumers.size < SERVICES.length) await new Promise((r) => setTimeout(r, 50));
     }
@@ -149,9 +153,10 @@ describe("embedded platform end to end", () => {
 
   it("validates input against the protos' buf.validate rules before anything else", async () => {
     const chat = createClient(ChatService, allTransports(platform.endpoints.chat!)["gRPC over HTTP/2"]!);
-    const err = await chat
-      .sendMessage({ conversationId: "not-a-uuid", clientMessageId: "", text: "x".repeat(4001) })
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const err = await chat.sendMessage({ conversationId: "not-a-uuid", clientMessageId: "", text: "x".repeat(4001) }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
     expect(err?.code).toBe(Code.InvalidArgument);
     const fields = err?.findDetails(ViolationsSchema).flatMap((v) => v.violations.map((x) => x.field?.elements.map((e) => e.fieldName).join(".")));
     expect(fields).toEqual(expect.arrayContaining(["conversation_id", "client_message_id", "text"]));

@@ -143,7 +143,8 @@ export function grpcWebConnection(baseUrl: string, token: string, label = "grpc-
       const connectionId = conn.frames.find((x) => x.frame.case === "authOk")?.frame.value as { connectionId?: string } | undefined;
       rpc.send({ connectionId: connectionId?.connectionId ?? "", frame: f }).then(
         (r) => r.frame && conn.receive(r.frame),
-        (err: unknown) => conn.receive(create(ServerFrameSchema, { replyTo: BigInt(f.id ?? 0), frame: { case: "error", value: { code: (err as { code?: number }).code ?? 2, message: String(err) } } })),
+        (err: unknown) =>
+          conn.receive(create(ServerFrameSchema, { replyTo: BigInt(f.id ?? 0), frame: { case: "error", value: { code: (err as { code?: number }).code ?? 2, message: String(err) } } })),
       );
     },
     () => abort.abort(),

@@ -34,7 +34,12 @@ async function connectAll(t: Awaited<ReturnType<typeof tenantWithUsers>>, users:
     users.map(async (user, i) => {
       const label = `${user}@${place.where(i)}`;
       const kind = i % 5 === 3 ? "grpc" : i % 5 === 4 ? "grpc-web" : "ws";
-      const c = kind === "ws" ? await wsConnection(place.url(i), `${label}-ws`) : kind === "grpc" ? grpcConnection(place.url(i), t.token(user), `${label}-grpc`) : grpcWebConnection(place.url(i), t.token(user), `${label}-web`);
+      const c =
+        kind === "ws"
+          ? await wsConnection(place.url(i), `${label}-ws`)
+          : kind === "grpc"
+            ? grpcConnection(place.url(i), t.token(user), `${label}-grpc`)
+            : grpcWebConnection(place.url(i), t.token(user), `${label}-web`);
       if (kind === "ws") {
         const ok = await c.call({ id: id(), frame: { case: "auth", value: { accessToken: t.token(user) } } });
         expect(ok.frame.case, label).toBe("authOk");

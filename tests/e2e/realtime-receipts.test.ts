@@ -59,17 +59,37 @@ async function liveReceipts(authUrl: string, chatUrl: string, adminCredential: s
     // Channel first: ann's own devices learn it, ben gets no receipt (checked after the DM barrier below).
     const inChannel = await annA.call({ id: id(), frame: { case: "markRead", value: { conversationId: channel, seq: c1.seq } } });
     expect(inChannel.frame.case === "readState" && inChannel.frame.value.lastReadSeq).toBe(c1.seq);
-    await annB.waitFor(pushedState(channel, (s) => s.lastReadSeq === c1.seq), waitMs, "channel read state on the other device");
+    await annB.waitFor(
+      pushedState(channel, (s) => s.lastReadSeq === c1.seq),
+      waitMs,
+      "channel read state on the other device",
+    );
 
     const delivered = await annA.call({ id: id(), frame: { case: "markDelivered", value: { conversationId: dm, seq: m2.seq } } });
     expect(delivered.frame.case === "readState" && delivered.frame.value.lastDeliveredSeq).toBe(m2.seq);
     const read = await annA.call({ id: id(), frame: { case: "markRead", value: { conversationId: dm, seq: m1.seq } } });
     expect(read.frame.case === "readState" && read.frame.value).toMatchObject({ conversationId: dm, userId: "ann", lastReadSeq: m1.seq, unreadCount: 1 });
 
-    const onOther = (await annB.waitFor(pushedState(dm, (s) => s.lastReadSeq === m1.seq), waitMs, "DM read state on the other device")).frame.value as ReadState;
+    const onOther = (
+      await annB.waitFor(
+        pushedState(dm, (s) => s.lastReadSeq === m1.seq),
+        waitMs,
+        "DM read state on the other device",
+      )
+    ).frame.value as ReadState;
     expect(onOther).toMatchObject({ userId: "ann", lastDeliveredSeq: m2.seq, unreadCount: 1 });
-    await ben.waitFor(receiptOf("ann", dm, (r) => r.lastDeliveredSeq === m2.seq), waitMs, "ann's delivery receipt");
-    const receipt = (await ben.waitFor(receiptOf("ann", dm, (r) => r.lastReadSeq === m1.seq), waitMs, "ann's read receipt")).frame.value as Receipt;
+    await ben.waitFor(
+      receiptOf("ann", dm, (r) => r.lastDeliveredSeq === m2.seq),
+      waitMs,
+      "ann's delivery receipt",
+    );
+    const receipt = (
+      await ben.waitFor(
+        receiptOf("ann", dm, (r) => r.lastReadSeq === m1.seq),
+        waitMs,
+        "ann's read receipt",
+      )
+    ).frame.value as Receipt;
     expect(receipt.lastDeliveredSeq).toBe(m2.seq);
     expect(receipt.updateTime).toBeDefined();
 
@@ -92,7 +112,10 @@ async function liveReceipts(authUrl: string, chatUrl: string, adminCredential: s
     await chatAs("ann").blockUser({ userId: "cal" });
     await chatAs("ann").unblockUser({ userId: "cal" });
     const blockOf = (f: ServerFrame) => (f.frame.case === "blockChanged" ? [`${f.frame.value.userId}:${f.frame.value.blocked}`] : []);
-    for (const [device, label] of [[annA, "ws"], [annB, "grpc"]] as const) {
+    for (const [device, label] of [
+      [annA, "ws"],
+      [annB, "grpc"],
+    ] as const) {
       await device.waitFor((f) => f.frame.case === "blockChanged" && !f.frame.value.blocked, waitMs, `the unblock on ann's ${label} device`);
       expect(device.frames.flatMap(blockOf)).toEqual(["cal:true", "cal:false"]);
     }

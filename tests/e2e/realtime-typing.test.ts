@@ -70,7 +70,10 @@ describe("typing indicators (embedded platform, WebSocket and gRPC bidi)", () =>
     // A ping round trip after the broadcasts: anything meant for cal or ann would be queued before the pong.
     for (const c of [cal, ann, annGrpc]) {
       await c.call({ id: id(), frame: { case: "ping", value: { nonce: 1n } } });
-      expect(c.frames.filter((f) => f.frame.case === "typing"), c.label).toEqual([]);
+      expect(
+        c.frames.filter((f) => f.frame.case === "typing"),
+        c.label,
+      ).toEqual([]);
     }
     for (const c of [ann, annGrpc, benWs, benGrpc, cal]) c.close();
   });
@@ -121,9 +124,7 @@ describe("typing through the unary Send (gRPC-web clients)", () => {
     );
     expect(Code[refused.code]).toBe("NotFound");
 
-    const burst = await Promise.allSettled(
-      Array.from({ length: 8 }, () => ann.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: true } } } })),
-    );
+    const burst = await Promise.allSettled(Array.from({ length: 8 }, () => ann.rpc.send({ frame: { id: id(), frame: { case: "typing", value: { conversationId: w.room, started: true } } } })));
     const errors = burst.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => ConnectError.from(r.reason));
     expect(errors.length).toBeGreaterThan(0);
     for (const e of errors) {

@@ -7,14 +7,7 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
-import {
-  bearer,
-  grpcConnection,
-  grpcWebConnection,
-  tenantWithUsers,
-  wsConnection,
-  type RealtimeConnection,
-} from "./realtime-clients.js";
+import { bearer, grpcConnection, grpcWebConnection, tenantWithUsers, wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
 const platform = inject("embedded");
 const cluster = inject("cluster");
@@ -135,7 +128,10 @@ describe("realtime on the embedded platform: WebSocket, gRPC bidi and gRPC-web",
     const live = await chatAs("alice").sendMessage({ conversationId: room, clientMessageId: "back", text: "back" });
     expect(live.seq).toBe(missed[2]! + 1n);
     expect(eventOf(await again.waitFor(messageEvent(room, "back")))!.seq).toBe(live.seq);
-    const liveSeqs = again.frames.map(eventOf).filter((e): e is Event => e?.conversationId === room).map((e) => e.seq);
+    const liveSeqs = again.frames
+      .map(eventOf)
+      .filter((e): e is Event => e?.conversationId === room)
+      .map((e) => e.seq);
     expect(liveSeqs).toEqual([live.seq]);
     const all = seqsOf(again.frames, room);
     expect(new Set(all).size).toBe(all.length);
@@ -213,7 +209,11 @@ describe("realtime on the embedded platform: WebSocket, gRPC bidi and gRPC-web",
   it("answers Send with gRPC errors: auth frames, unknown connection ids, stage-B frames", async () => {
     const web = grpcWebConnection(socketUrl, t.token("alice"), "alice-web");
     await web.waitFor(isAuthOk);
-    const fail = (p: Promise<unknown>) => p.then(() => expect.fail("succeeded"), (e: unknown) => ConnectError.from(e).code);
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => expect.fail("succeeded"),
+        (e: unknown) => ConnectError.from(e).code,
+      );
     expect(await fail(web.rpc.send({ frame: { id: 1n, frame: { case: "auth", value: { accessToken: "x" } } } }))).toBe(Code.InvalidArgument);
     expect(await fail(web.rpc.send({ connectionId: "nope", frame: { id: 2n, frame: { case: "resume", value: {} } } }))).toBe(Code.NotFound);
     // subscribe_presence pushes on a Subscribe stream: without one of the caller's, NOT_FOUND.

@@ -267,4 +267,3 @@ describe("@caas/client against the embedded platform", () => {
     expect(err?.code).toBe(Code.Unauthenticated);
   });
 });
-

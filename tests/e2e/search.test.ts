@@ -20,7 +20,10 @@ const embedded = inject("embedded");
 const cluster = inject("cluster");
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -56,8 +59,7 @@ function searchScenarios(target: () => { gateway: string; auth: string; socket: 
   const transport = (token: string) => createGrpcTransport({ baseUrl: target().gateway, interceptors: [bearer(token)] });
   const chat = (token: string) => createClient(ChatService, transport(token));
   const search = (token: string): Client<typeof SearchService> => createClient(SearchService, transport(token));
-  const found = async (token: string, query: string, extra: { conversationIds?: string[] } = {}) =>
-    (await search(token).searchMessages({ query, ...extra })).hits.map((h) => h.messageId);
+  const found = async (token: string, query: string, extra: { conversationIds?: string[] } = {}) => (await search(token).searchMessages({ query, ...extra })).hits.map((h) => h.messageId);
 
   // A fresh tenant per test: each test's searches count against its own users' buckets.
   beforeEach(async () => {
@@ -81,7 +83,11 @@ function searchScenarios(target: () => { gateway: string; auth: string; socket: 
     await eventually(async () => expect(await found(other.token("alice"), "zeppelin")).toEqual([foreign.messageId]));
     expect(await found(t.token("carol"), "zeppelin")).toEqual([]);
     // Naming the conversation: NOT_FOUND for a non-member, for an unknown id and for another tenant's id alike.
-    for (const [token, conversationId] of [[t.token("carol"), id], [t.token("alice"), newId()], [other.token("alice"), id]] as const) {
+    for (const [token, conversationId] of [
+      [t.token("carol"), id],
+      [t.token("alice"), newId()],
+      [other.token("alice"), id],
+    ] as const) {
       const err = await failure(search(token).searchMessages({ query: "zeppelin", conversationIds: [conversationId] }));
       expect(err.code).toBe(Code.NotFound);
       expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations.map((v) => v.field)).toEqual(["conversation_ids[0]"]);

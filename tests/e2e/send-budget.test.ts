@@ -36,7 +36,11 @@ afterAll(async () => {
 
 let nextId = 1n;
 const id = () => nextId++;
-const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
 const retryMsOf = (e: ConnectError | undefined) => {
   const d = e?.findDetails(RetryInfoSchema)[0]?.retryDelay;
   return d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0;
@@ -61,9 +65,7 @@ async function world(users: string[]) {
   const chatAt = (base: string, user: string, http1 = false) =>
     createClient(
       ChatService,
-      http1
-        ? createConnectTransport({ baseUrl: base, httpVersion: "1.1", interceptors: [bearer(t.token(user))] })
-        : createGrpcTransport({ baseUrl: base, interceptors: [bearer(t.token(user))] }),
+      http1 ? createConnectTransport({ baseUrl: base, httpVersion: "1.1", interceptors: [bearer(t.token(user))] }) : createGrpcTransport({ baseUrl: base, interceptors: [bearer(t.token(user))] }),
     );
   const realtimeAt = (base: string, user: string) => createClient(RealtimeService, createGrpcTransport({ baseUrl: base, interceptors: [bearer(t.token(user))] }));
   const { conversation } = await chatAt(urls.chat!, users[0]!).createConversation({ type: ConversationType.GROUP, memberIds: users.slice(1) });
@@ -84,7 +86,10 @@ describe("one send budget per user, counted once by chat on every path", () => {
     // Five sends: the budget is spent, on whichever path the next one comes.
     expectSendRefused(await refusal(viaGateway.sendMessage({ conversationId: w.conversationId, clientMessageId: "g-6", text: "six" })), "user");
     expectSendRefused(await refusal(w.chatAt(urls.gateway!, "gina", true).sendMessage({ conversationId: w.conversationId, clientMessageId: "g-6h1", text: "six" })), "user");
-    expectSendRefused(await refusal(viaGateway.forwardMessage({ conversationId: w.conversationId, messageId: first.messageId, targetConversationId: w.conversationId, clientMessageId: "g-fwd2" })), "user");
+    expectSendRefused(
+      await refusal(viaGateway.forwardMessage({ conversationId: w.conversationId, messageId: first.messageId, targetConversationId: w.conversationId, clientMessageId: "g-fwd2" })),
+      "user",
+    );
     expectSendRefused(await refusal(rtViaGateway.send(sendFrame(3))), "user");
     expectSendRefused(await refusal(w.chatAt(urls.chat!, "gina").sendMessage({ conversationId: w.conversationId, clientMessageId: "c-6", text: "six" })), "user");
     // The gateway took nothing of the user's other budgets for those sends: ordinary calls still pass.
@@ -99,11 +104,16 @@ describe("one send budget per user, counted once by chat on every path", () => {
     expect((await ws.call({ id: id(), frame: { case: "auth", value: { accessToken: w.t.token("sam") } } })).frame.case).toBe("authOk");
     // Two through the gateway first: the socket paths get the three that are left, no more.
     await w.chatAt(urls.gateway!, "sam").sendMessage({ conversationId: w.conversationId, clientMessageId: "gw-1", text: "gw 1" });
-    expect((await w.realtimeAt(urls.gateway!, "sam").send({ frame: { id: id(), frame: { case: "send", value: { conversationId: w.conversationId, clientMessageId: "gw-2", text: "gw 2" } } } })).frame?.frame.case).toBe("sendAck");
+    expect(
+      (await w.realtimeAt(urls.gateway!, "sam").send({ frame: { id: id(), frame: { case: "send", value: { conversationId: w.conversationId, clientMessageId: "gw-2", text: "gw 2" } } } })).frame?.frame
+        .case,
+    ).toBe("sendAck");
     // A burst of eight frames at once on the WebSocket (well under the in-flight bound).
     const firstId = nextId;
     nextId += 8n;
-    ws.burst(Array.from({ length: 8 }, (_, i) => ({ id: firstId + BigInt(i), frame: { case: "send" as const, value: { conversationId: w.conversationId, clientMessageId: `ws-${i}`, text: `ws ${i}` } } })));
+    ws.burst(
+      Array.from({ length: 8 }, (_, i) => ({ id: firstId + BigInt(i), frame: { case: "send" as const, value: { conversationId: w.conversationId, clientMessageId: `ws-${i}`, text: `ws ${i}` } } })),
+    );
     const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => ws.waitFor((f) => f.replyTo === firstId + BigInt(i), 20_000, `reply ${i}`)));
     expect(replies.filter((f) => f.frame.case === "sendAck")).toHaveLength(BUDGET - 2);
     const refused = replies.filter((f) => f.frame.case === "error");
@@ -114,7 +124,10 @@ describe("one send budget per user, counted once by chat on every path", () => {
     }
     expect(ws.closed, "a refused send leaves the connection open").toBeUndefined();
     // The socket's unary Send and a Connect stream are refused the same way.
-    expectSendRefused(await refusal(w.realtimeAt(urls.socket!, "sam").send({ frame: { id: id(), frame: { case: "send", value: { conversationId: w.conversationId, clientMessageId: "rpc-1", text: "rpc" } } } })), "user");
+    expectSendRefused(
+      await refusal(w.realtimeAt(urls.socket!, "sam").send({ frame: { id: id(), frame: { case: "send", value: { conversationId: w.conversationId, clientMessageId: "rpc-1", text: "rpc" } } } })),
+      "user",
+    );
     const grpc = grpcConnection(urls.socket!, w.t.token("sam"), "sam-grpc");
     await grpc.waitFor((f) => f.frame.case === "authOk");
     const viaConnect = await grpc.call({ id: id(), frame: { case: "send", value: { conversationId: w.conversationId, clientMessageId: "bidi-1", text: "bidi" } } });

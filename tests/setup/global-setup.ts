@@ -10,7 +10,17 @@ declare module "vitest" {
   }
 }
 
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_ELASTICSEARCH_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"] as const;
+const SERVER_VARS = [
+  "CAAS_KAFKA_BROKERS",
+  "CAAS_SCHEMA_REGISTRY_URL",
+  "CAAS_MONGO_URL",
+  "CAAS_REDIS_URL",
+  "CAAS_ELASTICSEARCH_URL",
+  "CAAS_S3_ENDPOINT",
+  "CAAS_S3_ACCESS_KEY",
+  "CAAS_S3_SECRET_KEY",
+  "CAAS_S3_REGION",
+] as const;
 
 /**
  * One embedded platform per test run (DESIGN "Tests on 2 cores") and, when the real servers are
@@ -26,10 +36,7 @@ export default async function setup(project: TestProject) {
   }
   if (!haveServers) console.warn("SKIPPING the cluster-mode platform: the real servers are not configured (tests/infra/up); CI requires them");
   const runPrefix = `caas_e2e_${Date.now().toString(36)}_${process.pid}`;
-  const [embedded, cluster] = await Promise.all([
-    spawnEmbeddedPlatform(),
-    haveServers ? spawnCluster({ runPrefix, serverEnv }) : Promise.resolve(undefined),
-  ]);
+  const [embedded, cluster] = await Promise.all([spawnEmbeddedPlatform(), haveServers ? spawnCluster({ runPrefix, serverEnv }) : Promise.resolve(undefined)]);
   project.provide("embedded", embedded.info);
   project.provide("cluster", cluster?.info);
   return async () => {

@@ -66,7 +66,12 @@ export function parseGuide(markdown: string): GuideStep[] {
  * written as comments are never checked, so guides show them in a ```text block instead.
  */
 export function outputLikeComments(steps: GuideStep[]): string[] {
-  return steps.flatMap((s) => s.script.split("\n").filter((l) => /^\s*#\s*[[{"]/.test(l)).map((l) => `block at line ${s.line}: ${l.trim()}`));
+  return steps.flatMap((s) =>
+    s.script
+      .split("\n")
+      .filter((l) => /^\s*#\s*[[{"]/.test(l))
+      .map((l) => `block at line ${s.line}: ${l.trim()}`),
+  );
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -77,7 +82,12 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
  * (ids, times, tokens), and a line that is only `…` for any number of whole lines.
  */
 export function outputMatches(expected: string, actual: string): boolean {
-  const norm = (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n").replace(/^\n+|\n+$/g, "");
+  const norm = (s: string) =>
+    s
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .join("\n")
+      .replace(/^\n+|\n+$/g, "");
   const pattern = norm(expected)
     .split("\n")
     .map((l) => (l.trim() === "…" ? "(?:[^\\n]*\\n)*?" : `${l.split("…").map(escape).join("[^\\n]*?")}\\n`))
@@ -121,8 +131,7 @@ export async function runGuide(steps: GuideStep[], opts: RunOptions): Promise<Gu
       // The ERR trap records failing commands without ending the shell; stdin is /dev/null so
       // no command of the guide can read the runner's control stream.
       shell.stdin.write(
-        `trap 'printf "block line %s: %s (exit %s)\\n" "$LINENO" "$BASH_COMMAND" "$?" >> ${errs}' ERR\n` +
-          `source ${file} > ${out} 2>&1 < /dev/null\ntrap - ERR\necho "__step_done__ ${n}"\n`,
+        `trap 'printf "block line %s: %s (exit %s)\\n" "$LINENO" "$BASH_COMMAND" "$?" >> ${errs}' ERR\n` + `source ${file} > ${out} 2>&1 < /dev/null\ntrap - ERR\necho "__step_done__ ${n}"\n`,
       );
       const marker = `__step_done__ ${n}\n`;
       const deadline = Date.now() + opts.stepTimeoutMs;

@@ -97,9 +97,7 @@ export async function spawnCluster(opts: {
   envFor?: (instance: PlannedInstance, all: PlannedInstance[]) => Record<string, string>;
 }): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
-  const planned = await Promise.all(
-    (opts.layout ?? (CLUSTER_LAYOUT as NonNullable<typeof opts.layout>)).map(async (p) => ({ ...p, port: await freePort() })),
-  );
+  const planned = await Promise.all((opts.layout ?? (CLUSTER_LAYOUT as NonNullable<typeof opts.layout>)).map(async (p) => ({ ...p, port: await freePort() })));
   const peerEnv: Record<string, string> = {};
   for (const p of planned) {
     const key = `CAAS_${p.service.toUpperCase()}_URL`;

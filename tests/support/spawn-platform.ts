@@ -53,12 +53,7 @@ export function readLogLines(file: string): Record<string, unknown>[] {
 }
 
 /** Polls `file` until a log line matches, or fails with the file's tail. */
-export async function waitForLog(
-  file: string,
-  match: (line: Record<string, unknown>) => boolean,
-  timeoutMs: number,
-  child?: ChildProcess,
-): Promise<Record<string, unknown>> {
+export async function waitForLog(file: string, match: (line: Record<string, unknown>) => boolean, timeoutMs: number, child?: ChildProcess): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const hit = readLogLines(file).find(match);

@@ -4,10 +4,13 @@ import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 
 /** `Authorization: Bearer <credential>` as an interceptor. */
-export const bearer = (credential: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${credential}`);
-  return next(req);
-};
+export const bearer =
+  (credential: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${credential}`);
+    return next(req);
+  };
 
 /** The gRPC code a call failed with, or undefined when it succeeded. */
 export async function codeOf(p: Promise<unknown>): Promise<Code | undefined> {

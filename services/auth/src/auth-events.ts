@@ -95,12 +95,7 @@ export class AuthEventPublisher {
   }
 
   apiKeyRotated(tenantId: string, apiKeyId: string, previousApiKeyId: string, previousExpireTimeMs: number, actor?: Principal): Promise<void> {
-    return this.publish(
-      tenantId,
-      this.deps.clock.nowMs(),
-      { case: "apiKeyRotated", value: { apiKeyId, previousApiKeyId, previousExpireTime: timestampFromMs(previousExpireTimeMs) } },
-      actor,
-    );
+    return this.publish(tenantId, this.deps.clock.nowMs(), { case: "apiKeyRotated", value: { apiKeyId, previousApiKeyId, previousExpireTime: timestampFromMs(previousExpireTimeMs) } }, actor);
   }
 
   totpEnabled(tenantId: string, userId: string, actor?: Principal): Promise<void> {

@@ -102,7 +102,12 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
     const apiKeyCheckOptions = { apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger };
     const adminCredentials = createAdminCredentialHandler({ hash: adminHash, pepper: keyring.adminPepper });
     const adminCheck = (secret: string) =>
-      adminCredentials.accepts(secret) ? adminCredentials.resolve(secret).then(() => true, () => false) : Promise.resolve(false);
+      adminCredentials.accepts(secret)
+        ? adminCredentials.resolve(secret).then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false);
     const principalResolver = createPrincipalResolver({
       verifier: createJwtVerifier({
         jwksProvider: () => keys.jwks(),
@@ -111,11 +116,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         algorithms: ACCESS_TOKEN_ALGORITHMS,
         clock,
       }),
-      credentials: [
-        createApiKeyCredentialHandler(apiKeyCheckOptions),
-        serviceSecretCredentialHandler,
-        adminCredentials,
-      ],
+      credentials: [createApiKeyCredentialHandler(apiKeyCheckOptions), serviceSecretCredentialHandler, adminCredentials],
       revocations,
       serviceAudience: "auth",
     });
@@ -127,7 +128,20 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
         router.service(TenantAdminService, tenantAdmin);
         router.service(UserAdminService, userAdmin);
         router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock, events }));
-        router.service(AuthInternalService, createAuthInternalServiceImpl({ tokens, serviceSecret: ctx.serviceSecret, checkApiKey: createApiKeyCheck(apiKeyCheckOptions), checkAdmin: adminCheck, users: stores.users, tenants: stores.tenants, revocations: stores.revocations, clock, logger }));
+        router.service(
+          AuthInternalService,
+          createAuthInternalServiceImpl({
+            tokens,
+            serviceSecret: ctx.serviceSecret,
+            checkApiKey: createApiKeyCheck(apiKeyCheckOptions),
+            checkAdmin: adminCheck,
+            users: stores.users,
+            tenants: stores.tenants,
+            revocations: stores.revocations,
+            clock,
+            logger,
+          }),
+        );
       },
       httpRoutes: {
         [JWKS_PATH]: async (_req, res) => {

@@ -90,7 +90,14 @@ export class TotpMfa {
     await this.deps.throttle.totp(scope, userId);
     if (!(await this.check(scope, record, { case: "totpCode", value: code }))) throw new InvalidArgumentError("the code is wrong", [{ field: "totp_code", description: "not the current code" }]);
     const codes = newRecoveryCodes();
-    if (!(await this.deps.totp.enable(scope, userId, codes.map((c) => this.recoveryHash(c))))) throw new FailedPreconditionError("no TOTP enrollment is pending");
+    if (
+      !(await this.deps.totp.enable(
+        scope,
+        userId,
+        codes.map((c) => this.recoveryHash(c)),
+      ))
+    )
+      throw new FailedPreconditionError("no TOTP enrollment is pending");
     this.deps.logger.info({ tenantId: scope.tenantId, userId }, "TOTP enabled");
     await this.deps.events?.totpEnabled(scope.tenantId, userId);
     return codes;

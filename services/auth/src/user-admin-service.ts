@@ -54,11 +54,7 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
         throw new InvalidArgumentError("custom is too large", [{ field: "custom", description: `encoded size must be at most ${MAX_CUSTOM_BYTES} bytes` }]);
       }
     }
-    const { user, created } = await this.deps.users.upsert(
-      scope,
-      { id: req.userId, displayName: req.displayName, avatarUrl: req.avatarUrl, custom, roles: req.roles },
-      this.deps.clock.nowMs(),
-    );
+    const { user, created } = await this.deps.users.upsert(scope, { id: req.userId, displayName: req.displayName, avatarUrl: req.avatarUrl, custom, roles: req.roles }, this.deps.clock.nowMs());
     const view = userToProto(user);
     await this.deps.events.userUpserted(view, created, ctx.values.get(principalKey));
     return { user: view, created };

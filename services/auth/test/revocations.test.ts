@@ -52,8 +52,7 @@ describe("the verifiers' deny-set (shared RevocationSet)", () => {
   });
 
   it("reads the entries from auth event envelopes, at the envelope's create time", () => {
-    const env = (payload: Parameters<typeof create<typeof AuthEventEnvelopeSchema>>[1]) =>
-      create(AuthEventEnvelopeSchema, { tenantId: "t1", createTime: timestampFromMs(T0), ...payload });
+    const env = (payload: Parameters<typeof create<typeof AuthEventEnvelopeSchema>>[1]) => create(AuthEventEnvelopeSchema, { tenantId: "t1", createTime: timestampFromMs(T0), ...payload });
     const one = (e: ReturnType<typeof env>) => revocationsOf(e).map((r) => [r.kind, r.tenantId, r.subjectId, r.revokeTimeMs, r.expireTimeMs - r.revokeTimeMs]);
     expect(one(env({ payload: { case: "sessionRevoked", value: { sessionId: "s1", userId: "alice" } } }))).toEqual([["session", "t1", "s1", T0, REVOCATION_TTL_MS]]);
     expect(one(env({ payload: { case: "userDeactivated", value: { userId: "alice" } } }))).toEqual([["user", "t1", "alice", T0, REVOCATION_TTL_MS]]);

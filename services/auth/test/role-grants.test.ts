@@ -8,7 +8,14 @@ describe("TenantSettings.role_grants checks", () => {
   const settings = (roleGrants: { role: string; actions: string[] }[]) => create(TenantSettingsSchema, { roleGrants });
 
   it("accepts grants of known actions, one entry per role", () => {
-    expect(() => checkRoleGrants(settings([{ role: "user", actions: ["message.pin"] }, { role: "support", actions: ["conversation.freeze", "member.mute"] }]))).not.toThrow();
+    expect(() =>
+      checkRoleGrants(
+        settings([
+          { role: "user", actions: ["message.pin"] },
+          { role: "support", actions: ["conversation.freeze", "member.mute"] },
+        ]),
+      ),
+    ).not.toThrow();
     expect(() => checkRoleGrants(undefined)).not.toThrow();
   });
 
@@ -22,6 +29,13 @@ describe("TenantSettings.role_grants checks", () => {
     })();
     expect(unknown).toBeInstanceOf(InvalidArgumentError);
     expect((unknown as InvalidArgumentError).violations).toEqual([{ field: "tenant.settings.role_grants[0].actions[1]", description: "unknown action message.fly" }]);
-    expect(() => checkRoleGrants(settings([{ role: "user", actions: ["message.pin"] }, { role: "user", actions: ["member.mute"] }]))).toThrow(/role_grants/);
+    expect(() =>
+      checkRoleGrants(
+        settings([
+          { role: "user", actions: ["message.pin"] },
+          { role: "user", actions: ["member.mute"] },
+        ]),
+      ),
+    ).toThrow(/role_grants/);
   });
 });

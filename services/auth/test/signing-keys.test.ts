@@ -23,8 +23,7 @@ describe("signing keys", () => {
   let s: Instances;
   let clock: FakeClock;
   const kek = deriveKeyring(randomBytes(32)).signingKeyKek;
-  const manager = (o: Partial<ConstructorParameters<typeof SigningKeyManager>[0]> = {}) =>
-    new SigningKeyManager({ store: s.a.signingKeys, kek, clock, logger, reloadIntervalMs: 0, ...o });
+  const manager = (o: Partial<ConstructorParameters<typeof SigningKeyManager>[0]> = {}) => new SigningKeyManager({ store: s.a.signingKeys, kek, clock, logger, reloadIntervalMs: 0, ...o });
 
   beforeEach(async () => {
     s = await sqliteInstances(dir)();

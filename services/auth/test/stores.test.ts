@@ -39,7 +39,10 @@ describe("auth stores on SQLite (embedded)", () => {
     const runs: MigrationResult[] = [];
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     (await openAuthSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 4, applied: [1, 2, 3, 4] }, { from: 4, to: 4, applied: [] }]);
+    expect(runs).toEqual([
+      { from: 0, to: 4, applied: [1, 2, 3, 4] },
+      { from: 4, to: 4, applied: [] },
+    ]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
@@ -54,9 +57,15 @@ describe("auth stores on SQLite (embedded)", () => {
       // Tenant data: every key leads with tenant_id, except the platform-unique API key id.
       expect(indexColumns("users").map((i) => i.columns)).toEqual([["tenant_id", "id"]]);
       expect(indexColumns("tenants").map((i) => i.columns)).toEqual([["tenant_id"]]);
-      expect(indexColumns("sessions").map((i) => i.columns)).toEqual([["tenant_id", "user_id", "last_seen_time_ms", "id"], ["tenant_id", "id"]]);
+      expect(indexColumns("sessions").map((i) => i.columns)).toEqual([
+        ["tenant_id", "user_id", "last_seen_time_ms", "id"],
+        ["tenant_id", "id"],
+      ]);
       expect(indexColumns("refresh_tokens").map((i) => i.columns)).toEqual([["tenant_id", "hash"]]);
-      expect(indexColumns("passwords").map((i) => i.columns)).toEqual([["tenant_id", "user_id"], ["tenant_id", "login"]]);
+      expect(indexColumns("passwords").map((i) => i.columns)).toEqual([
+        ["tenant_id", "user_id"],
+        ["tenant_id", "login"],
+      ]);
       expect(indexColumns("totp").map((i) => i.columns)).toEqual([["tenant_id", "user_id"]]);
       expect(indexColumns("totp_claims").map((i) => i.columns)).toEqual([["tenant_id", "user_id", "use_key"]]);
       // Platform-wide deny-set entries (every tenant's, for verifiers): ordered by id, swept by expiry.
@@ -99,12 +108,24 @@ describe.skipIf(!mongoUrl)("auth stores on the MongoDB protocol (cluster; Ferret
       const runs: MigrationResult[] = [];
       await migrateAuthMongo({ db, collectionPrefix: "schema_", onMigrated: (r) => runs.push(r) });
       await migrateAuthMongo({ db, collectionPrefix: "schema_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 3, applied: [1, 2, 3] },
+        { from: 3, to: 3, applied: [] },
+      ]);
       const c = authCollections("schema_");
       const shape = async (name: string) => (await db.collection(name).indexes()).map((i) => [i.name, Object.keys(i.key)]).sort();
-      expect(await shape(c.users)).toEqual([["_id_", ["_id"]], ["tenant_id", ["tenantId", "id"]]]);
-      expect(await shape(c.apiKeys)).toEqual([["_id_", ["_id"]], ["tenant_id_desc", ["tenantId", "id"]]]);
-      expect(await shape(c.sessions)).toEqual([["_id_", ["_id"]], ["tenant_user_seen", ["tenantId", "userId", "lastSeenTimeMs", "id"]]]);
+      expect(await shape(c.users)).toEqual([
+        ["_id_", ["_id"]],
+        ["tenant_id", ["tenantId", "id"]],
+      ]);
+      expect(await shape(c.apiKeys)).toEqual([
+        ["_id_", ["_id"]],
+        ["tenant_id_desc", ["tenantId", "id"]],
+      ]);
+      expect(await shape(c.sessions)).toEqual([
+        ["_id_", ["_id"]],
+        ["tenant_user_seen", ["tenantId", "userId", "lastSeenTimeMs", "id"]],
+      ]);
     } finally {
       await conn.close();
     }

@@ -22,7 +22,13 @@ describe("TOTP primitives (RFC 6238 / RFC 4226 / RFC 4648)", () => {
   const rfcSecret = Buffer.from("12345678901234567890");
 
   it("matches the RFC 6238 SHA-1 test vectors (last six digits)", () => {
-    for (const [t, code] of [[59, "287082"], [1111111109, "081804"], [1111111111, "050471"], [1234567890, "005924"], [2000000000, "279037"]] as const) {
+    for (const [t, code] of [
+      [59, "287082"],
+      [1111111109, "081804"],
+      [1111111111, "050471"],
+      [1234567890, "005924"],
+      [2000000000, "279037"],
+    ] as const) {
       expect(hotp(rfcSecret, totpStep(t * 1000))).toBe(code);
     }
   });
@@ -42,9 +48,7 @@ describe("TOTP primitives (RFC 6238 / RFC 4226 / RFC 4648)", () => {
     expect(base32Decode("mzxw6ytboi======").toString()).toBe("foobar");
     const secret = randomBytes(20);
     expect(base32Decode(base32Encode(secret))).toEqual(secret);
-    expect(otpauthUri("CAAS", "Alice Smith", rfcSecret)).toBe(
-      "otpauth://totp/CAAS:Alice%20Smith?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=CAAS&algorithm=SHA1&digits=6&period=30",
-    );
+    expect(otpauthUri("CAAS", "Alice Smith", rfcSecret)).toBe("otpauth://totp/CAAS:Alice%20Smith?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=CAAS&algorithm=SHA1&digits=6&period=30");
   });
 });
 

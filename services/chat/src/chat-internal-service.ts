@@ -80,10 +80,7 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     const ids = req.conversationIds.map((id, i) => checkUuid(`conversation_ids[${i}]`, id));
     if (new Set(ids).size !== ids.length) throw invalid("conversation_ids", "must be unique");
     const { conversations, members } = this.deps.stores;
-    const [found, rows] = await Promise.all([
-      conversations.getMany(scope, ids),
-      Promise.all(ids.map((id) => members.get(scope, id, userId))),
-    ]);
+    const [found, rows] = await Promise.all([conversations.getMany(scope, ids), Promise.all(ids.map((id) => members.get(scope, id, userId)))]);
     const byId = new Map(found.map((c) => [c.id, c]));
     const accesses = ids.map((conversationId, i) => {
       const c = byId.get(conversationId);
@@ -142,7 +139,11 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     const shown = [];
     for (let i = 0; i < rows.length && shown.length <= limit; i += STORE_PAGE_MAX) {
       const chunk = rows.slice(i, i + STORE_PAGE_MAX);
-      for (const c of await conversations.getMany(scope, chunk.map((m) => m.conversationId))) if (c.deletedSeq === 0) live.add(c.id);
+      for (const c of await conversations.getMany(
+        scope,
+        chunk.map((m) => m.conversationId),
+      ))
+        if (c.deletedSeq === 0) live.add(c.id);
       shown.push(...chunk.filter((m) => live.has(m.conversationId)));
     }
     const page = shown.slice(0, limit);
@@ -180,7 +181,11 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     const page = rows.slice(0, limit);
     const counts = new Map<string, number>();
     for (let i = 0; i < page.length; i += 1000) {
-      for (const [id, n] of await members.countMany(scope, page.slice(i, i + 1000).map((c) => c.id))) counts.set(id, n);
+      for (const [id, n] of await members.countMany(
+        scope,
+        page.slice(i, i + 1000).map((c) => c.id),
+      ))
+        counts.set(id, n);
     }
     const last = page[page.length - 1];
     return create(ScanConversationsResponseSchema, {
@@ -209,7 +214,14 @@ export class ChatInternalServiceImpl implements ChatInternalRpcs {
     const shown: ReadableConversation[] = [];
     for (let i = 0; i < rows.length && shown.length <= limit; i += STORE_PAGE_MAX) {
       const chunk = rows.slice(i, i + STORE_PAGE_MAX);
-      const byId = new Map((await conversations.getMany(scope, chunk.map((m) => m.conversationId))).map((c) => [c.id, c]));
+      const byId = new Map(
+        (
+          await conversations.getMany(
+            scope,
+            chunk.map((m) => m.conversationId),
+          )
+        ).map((c) => [c.id, c]),
+      );
       for (const m of chunk) {
         const c = byId.get(m.conversationId);
         const range = c && c.deletedSeq === 0 ? readableRange(c, m) : undefined;

@@ -64,7 +64,6 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
   });
 }
 
-
 /** The table stores on one SQLite database (also how tests open two instances on one file). */
 export function sqliteTableStores(db: Database.Database): ChatTableStores {
   return {

@@ -145,10 +145,7 @@ export class ChatCore {
 
   /** The caller's active membership, or NOT_FOUND. */
   async requireMember(caller: Caller, conversationId: string): Promise<MemberAccess> {
-    const [conversation, member] = await Promise.all([
-      this.stores.conversations.get(caller.scope, conversationId),
-      this.stores.members.get(caller.scope, conversationId, caller.userId),
-    ]);
+    const [conversation, member] = await Promise.all([this.stores.conversations.get(caller.scope, conversationId), this.stores.members.get(caller.scope, conversationId, caller.userId)]);
     if (!conversation || conversation.deletedSeq > 0 || !member?.active) throw new NotFoundError("conversation");
     return { conversation, member };
   }
@@ -159,10 +156,7 @@ export class ChatCore {
    * to the deletion's seq). NOT_FOUND otherwise.
    */
   async requireReader(caller: Caller, conversationId: string, allowFormer = false): Promise<ReadAccess> {
-    const [conversation, member] = await Promise.all([
-      this.stores.conversations.get(caller.scope, conversationId),
-      this.stores.members.get(caller.scope, conversationId, caller.userId),
-    ]);
+    const [conversation, member] = await Promise.all([this.stores.conversations.get(caller.scope, conversationId), this.stores.members.get(caller.scope, conversationId, caller.userId)]);
     if (!conversation) throw new NotFoundError("conversation");
     if (conversation.deletedSeq > 0) {
       // After a deletion only Sync of its former members answers, up to the deletion.

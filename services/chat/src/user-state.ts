@@ -1,12 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ReadState } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import {
-  DeliveryMarkerMovedSchema,
-  ReadMarkerMovedSchema,
-  UserStateEventEnvelopeSchema,
-  type UserStateEventEnvelope,
-} from "@caas/gen/caas/events/v1/user_state_events_pb.js";
+import { DeliveryMarkerMovedSchema, ReadMarkerMovedSchema, UserStateEventEnvelopeSchema, type UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
 import { newId } from "@caas/shared/ids";
 import type { BusRecord } from "@caas/shared/eventing/bus";
@@ -26,18 +21,9 @@ export type UserStatePublisher = (record: UserStateRecord) => Promise<void>;
  * proto/caas/events/v1/user_state_events.proto with the resulting ReadState, the correlation id
  * in the envelope and as a header.
  */
-export function markerMovedRecord(
-  tenantId: string,
-  userId: string,
-  marker: "read" | "delivered",
-  readState: ReadState,
-  timeMs: number,
-  correlationId: string | undefined,
-): UserStateRecord {
+export function markerMovedRecord(tenantId: string, userId: string, marker: "read" | "delivered", readState: ReadState, timeMs: number, correlationId: string | undefined): UserStateRecord {
   const payload: UserStateEventEnvelope["payload"] =
-    marker === "read"
-      ? { case: "readMarkerMoved", value: create(ReadMarkerMovedSchema, { readState }) }
-      : { case: "deliveryMarkerMoved", value: create(DeliveryMarkerMovedSchema, { readState }) };
+    marker === "read" ? { case: "readMarkerMoved", value: create(ReadMarkerMovedSchema, { readState }) } : { case: "deliveryMarkerMoved", value: create(DeliveryMarkerMovedSchema, { readState }) };
   return {
     key: `${tenantId}/${userId}`,
     headers: correlationId ? { [CORRELATION_HEADER]: correlationId } : {},

@@ -23,7 +23,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The error a call failed with, as the host's error interceptor maps it for the caller. */
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => toConnectError(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => toConnectError(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -65,7 +68,10 @@ function attachmentSuite(name: string, backend: () => ChatBackend): void {
         conversationId,
         clientMessageId: "att-1",
         // Output-only fields sent by a client are ignored.
-        attachments: [{ mediaId: a.id, mimeType: "application/x-lie", sizeBytes: 1n }, { mediaId: b.id.toUpperCase(), name: "Meeting notes.txt" }],
+        attachments: [
+          { mediaId: a.id, mimeType: "application/x-lie", sizeBytes: 1n },
+          { mediaId: b.id.toUpperCase(), name: "Meeting notes.txt" },
+        ],
       });
       const { message } = await bob.getMessage({ conversationId, messageId: ack.messageId });
       expect(message!.text).toBe("");
@@ -142,7 +148,10 @@ function attachmentSuite(name: string, backend: () => ChatBackend): void {
       expect(message!.attachments.map((x) => [x.mediaId, x.mimeType, x.sizeBytes, x.name])).toEqual([[a.id, "image/png", 7n, "holiday.png"]]);
       expect((await m.as(w.tenantId, "dave").getDownloadUrl({ mediaId: a.id })).url).not.toBe("");
       // A retry of the forward is the same message.
-      expect(await bob.forwardMessage({ conversationId, messageId: sent.messageId, targetConversationId: target, clientMessageId: "fw1" })).toMatchObject({ messageId: fwd.messageId, duplicate: true });
+      expect(await bob.forwardMessage({ conversationId, messageId: sent.messageId, targetConversationId: target, clientMessageId: "fw1" })).toMatchObject({
+        messageId: fwd.messageId,
+        duplicate: true,
+      });
       // Once its owner deleted the media, the message can no longer be forwarded.
       await m.as(w.tenantId, "alice").deleteMedia({ mediaId: a.id });
       const before = await head(target);
@@ -172,7 +181,10 @@ function attachmentSuite(name: string, backend: () => ChatBackend): void {
         const err = await failure(alice.sendMessage({ conversationId, clientMessageId: "v", text: "t", attachments }));
         expect([err.code, err.rawMessage.split(":")[0]]).toEqual([Code.InvalidArgument, field]);
       };
-      await bad(Array.from({ length: 11 }, () => ({ mediaId: newId() })), "attachments");
+      await bad(
+        Array.from({ length: 11 }, () => ({ mediaId: newId() })),
+        "attachments",
+      );
       await bad([{ mediaId: a.id }, { mediaId: a.id.toUpperCase() }], "attachments");
       await bad([{ mediaId: "not-a-uuid" }], "attachments[0].media_id");
       await bad([{ mediaId: a.id, name: "../etc/passwd" }], "attachments[0].name");
@@ -184,7 +196,6 @@ function attachmentSuite(name: string, backend: () => ChatBackend): void {
       expect((await alice.getMessage({ conversationId, messageId: ack.messageId })).message!.attachments.map((x) => x.name)).toEqual(ten.map((_, i) => `n${i}.txt`));
     });
   });
-
 }
 
 attachmentSuite("SQLite", () => ({ kind: "sqlite", path: join(dir, `chat-${randomUUID()}.db`) }));

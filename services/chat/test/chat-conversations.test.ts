@@ -43,7 +43,14 @@ describe("ChatService conversations and membership (tier 1: the class)", () => {
 
   it("refuses callers without a user access token", async () => {
     const ctx = (principal: never) =>
-      createHandlerContext({ service: ChatService, method: ChatService.method.createConversation, protocolName: "grpc", requestMethod: "POST", url: "http://x/", contextValues: createContextValues().set(principalKey, principal) });
+      createHandlerContext({
+        service: ChatService,
+        method: ChatService.method.createConversation,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url: "http://x/",
+        contextValues: createContextValues().set(principalKey, principal),
+      });
     const req = create(CreateConversationRequestSchema, { type: GROUP });
     await expectCode(w.instance.impl.createConversation(req, ctx({ kind: "anonymous" } as never)), Code.Unauthenticated);
     await expectCode(w.instance.impl.createConversation(req, ctx({ kind: "service", service: "socket" } as never)), Code.PermissionDenied);
@@ -73,10 +80,7 @@ describe("ChatService conversations and membership (tier 1: the class)", () => {
   });
 
   it("keeps one DIRECT conversation per pair, both members OWNERs, also under concurrent creation", async () => {
-    const [x, y] = await Promise.all([
-      alice.createConversation({ type: DIRECT, memberIds: ["bob"] }),
-      bob.createConversation({ type: DIRECT, memberIds: ["alice"] }),
-    ]);
+    const [x, y] = await Promise.all([alice.createConversation({ type: DIRECT, memberIds: ["bob"] }), bob.createConversation({ type: DIRECT, memberIds: ["alice"] })]);
     expect(x.conversation!.id).toBe(y.conversation!.id);
     expect([x.created, y.created].sort()).toEqual([false, true]);
     const again = await alice.createConversation({ type: DIRECT, memberIds: ["bob"] });
@@ -246,7 +250,9 @@ describe("ChatService conversations and membership (tier 1: the class)", () => {
       ["carol", MemberRole.OWNER],
     ]);
     const events = await carol.sync({ conversationId: id });
-    const changed = events.events.filter((e) => e.payload.case === "memberRoleChanged").map((e) => (e.payload.case === "memberRoleChanged" ? [e.actorId, e.payload.value.userId, e.payload.value.role] : []));
+    const changed = events.events
+      .filter((e) => e.payload.case === "memberRoleChanged")
+      .map((e) => (e.payload.case === "memberRoleChanged" ? [e.actorId, e.payload.value.userId, e.payload.value.role] : []));
     expect(changed).toEqual([
       ["alice", "bob", MemberRole.ADMIN],
       ["bob", "carol", MemberRole.ADMIN],
@@ -261,7 +267,10 @@ describe("ChatService conversations and membership (tier 1: the class)", () => {
     const p1 = await bob.listMembers({ conversationId: id, pageSize: 2 });
     expect(p1.members.map((m) => m.userId)).toEqual(["alice", "bob"]);
     const p2 = await bob.listMembers({ conversationId: id, pageSize: 2, pageToken: p1.nextPageToken });
-    expect(p2.members.map((m) => [m.userId, m.joinedSeq])).toEqual([["carol", 1n], ["dave", 2n]]);
+    expect(p2.members.map((m) => [m.userId, m.joinedSeq])).toEqual([
+      ["carol", 1n],
+      ["dave", 2n],
+    ]);
     expect(p2.nextPageToken).toBe("");
     const other = await group(["bob"]);
     await expectCode(bob.listMembers({ conversationId: other, pageSize: 2, pageToken: p1.nextPageToken }), Code.InvalidArgument);

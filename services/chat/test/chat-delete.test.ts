@@ -52,7 +52,12 @@ describe("DeleteMessage: delete for everyone (tier 1: the class)", () => {
     expect(bytesContain(events, "password123")).toBe(false);
 
     const changes = await carol.getChanges({ perConversationLimit: 10 });
-    expect(bytesContain(changes.conversations.flatMap((c) => c.events), "password123")).toBe(false);
+    expect(
+      bytesContain(
+        changes.conversations.flatMap((c) => c.events),
+        "password123",
+      ),
+    ).toBe(false);
     expect(changes.conversations[0]?.events.map((e) => e.payload.case)).toContain("messageDeleted");
 
     const preview = (await carol.getConversation({ conversationId: conv })).conversation?.lastMessage;

@@ -108,11 +108,25 @@ describe("ChatInternalService (tier 2: routes with a service principal set direc
     const sorted = (rows: [string, string, bigint, bigint][]) => rows.sort((a, b) => (a[0] < b[0] ? -1 : 1));
     // bob left one conversation at seq 3 (created 1, message 2, removal 3); the deleted one and the
     // OPEN one he never joined are not listed.
-    expect(await list("bob")).toEqual(sorted([[kept, "Kept", 1n, 0n], [left, "Left", 1n, 3n]]));
-    expect(await list("alice")).toEqual(sorted([[kept, "Kept", 1n, 0n], [left, "Left", 1n, 0n], [open, "", 1n, 0n]]));
+    expect(await list("bob")).toEqual(
+      sorted([
+        [kept, "Kept", 1n, 0n],
+        [left, "Left", 1n, 3n],
+      ]),
+    );
+    expect(await list("alice")).toEqual(
+      sorted([
+        [kept, "Kept", 1n, 0n],
+        [left, "Left", 1n, 0n],
+        [open, "", 1n, 0n],
+      ]),
+    );
     // The ranges are those CheckAccess gives.
     const checked = await svc.checkAccess({ tenantId: w.tenantId, userId: "bob", conversationIds: [kept, left] });
-    expect(checked.accesses.map((a) => [a.firstVisibleSeq, a.lastVisibleSeq])).toEqual([[1n, 0n], [1n, 3n]]);
+    expect(checked.accesses.map((a) => [a.firstVisibleSeq, a.lastVisibleSeq])).toEqual([
+      [1n, 0n],
+      [1n, 3n],
+    ]);
     expect(await list("carol")).toEqual([]);
     expect(await list("bob", randomUUID())).toEqual([]);
     const first = await svc.listReadableConversations({ tenantId: w.tenantId, userId: "bob", pageSize: 1 });
@@ -131,9 +145,7 @@ describe("ChatInternalService (tier 2: routes with a service principal set direc
     await alice.addMembers({ conversationId: id, userIds: ["frank"] });
     const second = await svc.getConversationMembers({ tenantId: w.tenantId, conversationId: id, pageSize: 2, pageToken: first.nextPageToken });
     expect(second.asOfSeq).toBe(2n);
-    const rest = second.nextPageToken
-      ? await svc.getConversationMembers({ tenantId: w.tenantId, conversationId: id, pageSize: 2, pageToken: second.nextPageToken })
-      : undefined;
+    const rest = second.nextPageToken ? await svc.getConversationMembers({ tenantId: w.tenantId, conversationId: id, pageSize: 2, pageToken: second.nextPageToken }) : undefined;
     const all = [...first.members, ...second.members, ...(rest?.members ?? [])].map((m) => m.userId);
     expect(all.sort()).toEqual(["alice", "bob", "carol", "erin"]);
     const fresh = await svc.getConversationMembers({ tenantId: w.tenantId, conversationId: id });

@@ -28,8 +28,7 @@ describe("ChatService messages, history, Sync and read state (tier 1: the class)
   });
   afterEach(() => w.close());
 
-  const send = (client: Tier1Client, text: string, o: Record<string, unknown> = {}) =>
-    client.sendMessage({ conversationId: conv, clientMessageId: `c-${text}`, text, ...o });
+  const send = (client: Tier1Client, text: string, o: Record<string, unknown> = {}) => client.sendMessage({ conversationId: conv, clientMessageId: `c-${text}`, text, ...o });
 
   it("acknowledges a send after the commit with the message id, seq and server time; the sender is the caller", async () => {
     w.clock.advance(1234);

@@ -186,7 +186,10 @@ describe("moderation (tier 1: the class)", () => {
       const dm = (await alice.createConversation({ type: ConversationType.DIRECT, memberIds: ["bob"] })).conversation!.id;
       await bob.blockUser({ userId: "alice" });
       await bob.blockUser({ userId: "alice" });
-      for (const [c, key] of [[alice, "d1"], [bob, "d2"]] as const) {
+      for (const [c, key] of [
+        [alice, "d1"],
+        [bob, "d2"],
+      ] as const) {
         const f = await failure(send(c, key, dm));
         expect(f.code).toBe(Code.PermissionDenied);
         expect(f.message).toMatch(/blocked/);

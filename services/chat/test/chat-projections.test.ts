@@ -190,7 +190,12 @@ function projectionSuite(name: string, backend: () => ChatBackend): void {
       await p.reset(scope, conv);
       expect(await p.position(scope, conv)).toBe(0);
       const listed = await p.conversations(undefined, 1000);
-      expect(listed).toEqual(expect.arrayContaining([{ tenantId: scope.tenantId, conversationId: conv }, { tenantId: scope.tenantId, conversationId: quiet }]));
+      expect(listed).toEqual(
+        expect.arrayContaining([
+          { tenantId: scope.tenantId, conversationId: conv },
+          { tenantId: scope.tenantId, conversationId: quiet },
+        ]),
+      );
       const firstTwo = await p.conversations(undefined, 1);
       expect(await p.conversations(firstTwo[0], 1000)).toEqual(listed.slice(1));
     });

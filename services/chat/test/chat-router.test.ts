@@ -17,7 +17,10 @@ const dir = mkdtempSync(join(tmpdir(), "caas-chat-router-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }

@@ -64,7 +64,7 @@ async function burst(open: () => Promise<Instance>, perUser: number) {
     for (const { user, key } of failed) acks.set(key, await client(a, user).sendMessage({ conversationId, clientMessageId: key, text: `${key} text` }));
 
     const events = [];
-    for (let after = 0n; ; ) {
+    for (let after = 0n; ;) {
       const page = await client(a, "u2").sync({ conversationId, afterSeq: after, limit: 500 });
       events.push(...page.events);
       if (!page.hasMore) break;

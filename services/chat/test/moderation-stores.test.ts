@@ -57,7 +57,10 @@ describe.skipIf(!mongoUrl)("moderation stores on the MongoDB protocol (cluster; 
     try {
       const db = conn.client.db(dbName) as ChatMongoDb;
       const runs = [await migrateModerationMongo(db, "fresh_"), await migrateModerationMongo(db, "fresh_")];
-      expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 1, applied: [1] },
+        { from: 1, to: 1, applied: [] },
+      ]);
       const c = moderationCollections("fresh_");
       for (const col of [c.moderation, c.blocks]) {
         const indexes = (await db.collection(col).indexes()).filter((i) => i.name !== "_id_");

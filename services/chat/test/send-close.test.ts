@@ -56,19 +56,26 @@ describe.skipIf(!mongoUrl)("sends in flight through an instance whose stores clo
           Array.from({ length: 4 }, (_, i) => {
             const key = `${user}-${i}`;
             const call = client(b, user).sendMessage({ conversationId, clientMessageId: key, text: key });
-            void call.then(() => {
-              if (++acked === round * 2) closing = b.close();
-            }, () => undefined);
+            void call.then(
+              () => {
+                if (++acked === round * 2) closing = b.close();
+              },
+              () => undefined,
+            );
             return { user, key, result: outcome(call) };
           }),
         );
         if (round === 0) closing = b.close(); // before any send has gone anywhere
-        const results = await Promise.all(
-          calls.map(async (c) => ({ ...c, result: await Promise.race([c.result, new Promise<string>((r) => setTimeout(() => r("pending"), 15_000))]) })),
-        );
+        const results = await Promise.all(calls.map(async (c) => ({ ...c, result: await Promise.race([c.result, new Promise<string>((r) => setTimeout(() => r("pending"), 15_000))]) })));
         await (closing ?? b.close());
-        expect(results.filter((r) => r.result === "pending").map((r) => r.key), `round ${round}`).toEqual([]);
-        expect(results.filter((r) => r.result !== "ok" && r.result !== "Unavailable").map((r) => `${r.key}: ${r.result}`), `round ${round}`).toEqual([]);
+        expect(
+          results.filter((r) => r.result === "pending").map((r) => r.key),
+          `round ${round}`,
+        ).toEqual([]);
+        expect(
+          results.filter((r) => r.result !== "ok" && r.result !== "Unavailable").map((r) => `${r.key}: ${r.result}`),
+          `round ${round}`,
+        ).toEqual([]);
         refused += results.filter((r) => r.result === "Unavailable").length;
         // The client retries the refused sends through A; every message is then in the log exactly once.
         for (const r of results) if (r.result !== "ok") await client(a, r.user).sendMessage({ conversationId, clientMessageId: r.key, text: r.key });

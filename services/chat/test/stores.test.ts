@@ -36,7 +36,10 @@ describe("chat stores on SQLite (embedded)", () => {
     const path = join(dir, "schema.db");
     const runs: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const stores = await openChatStores({ kind: "sqlite", path }, { clock: new FakeClock(), logger: { info: (r: MigrationResult, msg: string) => runs.push(`${msg} ${JSON.stringify(r)}`) } as never });
+      const stores = await openChatStores(
+        { kind: "sqlite", path },
+        { clock: new FakeClock(), logger: { info: (r: MigrationResult, msg: string) => runs.push(`${msg} ${JSON.stringify(r)}`) } as never },
+      );
       await stores.close();
     }
     expect(runs).toEqual([
@@ -51,13 +54,28 @@ describe("chat stores on SQLite (embedded)", () => {
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       const tables = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%schema_migrations'").all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["blocks", "chat_state", "conversations", "event_log", "invite_uses", "invites", "members", "mentions", "message_marks", "moderation", "projection_positions", "projection_state", "read_states"]);
+      expect(tables.map((t) => t.name).sort()).toEqual([
+        "blocks",
+        "chat_state",
+        "conversations",
+        "event_log",
+        "invite_uses",
+        "invites",
+        "members",
+        "mentions",
+        "message_marks",
+        "moderation",
+        "projection_positions",
+        "projection_state",
+        "read_states",
+      ]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       const leading = (table: string) =>
         (db.prepare("SELECT name FROM pragma_index_list(?)").all(table) as { name: string }[]).map(
           ({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[])[0]!.name,
         );
-      for (const t of ["conversations", "members", "read_states", "invites", "invite_uses", "message_marks", "mentions", "moderation", "blocks", "projection_positions"]) expect(new Set(leading(t))).toEqual(new Set(["tenant_id"]));
+      for (const t of ["conversations", "members", "read_states", "invites", "invite_uses", "message_marks", "mentions", "moderation", "blocks", "projection_positions"])
+        expect(new Set(leading(t))).toEqual(new Set(["tenant_id"]));
       expect(db.prepare(`SELECT version FROM ${PROJECTION_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }]);
       expect(db.prepare(`SELECT version FROM ${RECEIPTS_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }]);
       expect(db.prepare(`SELECT version FROM ${CHAT_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
@@ -101,7 +119,10 @@ describe.skipIf(!mongoUrl)("chat stores on the MongoDB protocol (cluster; Ferret
       const db = conn.client.db(dbName) as ChatMongoDb;
       const runs: MigrationResult[] = [];
       for (let i = 0; i < 2; i++) await migrateChatMongo({ db, collectionPrefix: "fresh_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 3, applied: [1, 2, 3] }, { from: 3, to: 3, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 3, applied: [1, 2, 3] },
+        { from: 3, to: 3, applied: [] },
+      ]);
       const c = chatCollections("fresh_");
       const conversations = await db.collection(c.conversations).indexes();
       expect(conversations.find((i) => i.name === "tenant_direct_key")).toMatchObject({ key: { tenantId: 1, directKey: 1 }, unique: true });

@@ -34,7 +34,7 @@ const str = (field, s) => (s ? lenField(field, Buffer.from(s, "utf8")) : Buffer.
 const num = (field, n) => (n !== undefined && BigInt(n) !== 0n ? Buffer.concat([tag(field, 0), varint(n)]) : Buffer.alloc(0));
 const bytes = (field, b64) => (b64 ? lenField(field, Buffer.from(b64, "base64")) : Buffer.alloc(0));
 const msg = (field, value, encode) => (value === undefined ? Buffer.alloc(0) : lenField(field, encode(value)));
-const enumOf = (names, v) => (typeof v === "number" ? v : v === undefined ? 0 : names[v] ?? fail(`unknown enum value ${v}`));
+const enumOf = (names, v) => (typeof v === "number" ? v : v === undefined ? 0 : (names[v] ?? fail(`unknown enum value ${v}`)));
 
 function timestamp(text) {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text);
@@ -84,17 +84,32 @@ export function verifyExport(exportText, keysJson) {
   for (const k of JSON.parse(keysJson).keys ?? []) {
     keys.set(k.keyId, createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(k.publicKey, "base64").toString("base64url") }, format: "jwk" }));
   }
-  const lines = exportText.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  const lines = exportText
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l));
   const header = lines[0];
   if (!header || header.type !== "header" || header.format !== "caas-audit-export-v1") fail("not a caas-audit-export-v1 file");
   const rows = lines.filter((l) => l.type === "record").map((l) => ({ event: l.event, position: BigInt(l.event.position ?? 0), hash: Buffer.from(l.event.hash ?? "", "base64") }));
-  const checkpoints = lines.filter((l) => l.type === "checkpoint").map((l) => l.checkpoint).sort((a, b) => (BigInt(a.position ?? 0) < BigInt(b.position ?? 0) ? -1 : 1));
+  const checkpoints = lines
+    .filter((l) => l.type === "checkpoint")
+    .map((l) => l.checkpoint)
+    .sort((a, b) => (BigInt(a.position ?? 0) < BigInt(b.position ?? 0) ? -1 : 1));
   const anchorPosition = BigInt(header.anchor.position);
   let prev = Buffer.from(header.anchor.hash, "hex");
   let checked = 0n;
   let checkpointsChecked = 0n;
   let signedThrough = anchorPosition;
-  const result = (ok, position, reason, description) => ({ ok, tenantId: header.tenantId, brokenPosition: String(position), reason, description, recordsChecked: String(checked), checkpointsChecked: String(checkpointsChecked), signedThrough: String(signedThrough) });
+  const result = (ok, position, reason, description) => ({
+    ok,
+    tenantId: header.tenantId,
+    brokenPosition: String(position),
+    reason,
+    description,
+    recordsChecked: String(checked),
+    checkpointsChecked: String(checkpointsChecked),
+    signedThrough: String(signedThrough),
+  });
   const broken = (position, reason, description) => result(false, position, reason, description);
 
   const pending = [...checkpoints];

@@ -11,9 +11,7 @@ import type { AuditStore } from "./ports/audit-store.js";
 export const COMPLIANCE_DB_FILE = "compliance.db";
 
 /** Where the audit store lives. */
-export type AuditBackend =
-  | { kind: "sqlite"; path: string }
-  | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
+export type AuditBackend = { kind: "sqlite"; path: string } | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
 
 /**
  * The one place the audit store adapter is chosen: embedded mode uses `<dataDir>/compliance.db`,

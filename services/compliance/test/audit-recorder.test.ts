@@ -23,15 +23,27 @@ describe("audit records of auth events", () => {
     expect(m.draft).toMatchObject({ sourceEventId: "auth:e1", source: "caas.auth.events.v1", eventTimeMs: T, correlationId: "c1" });
     expect(summary(m)).toEqual({ tenant: "acme", action: "auth.user.create", actor: ["API_KEY", "k1"], target: ["user", "u1"], details: { roles: "admin,moderator" } });
     const cases: [NonNullable<AuthPayload>, { kind: AuthEventActorKind; id: string } | undefined, unknown][] = [
-      [{ case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.SIGN_OUT } }, undefined, { action: "auth.session.revoke", actor: ["USER", "u1"], target: ["session", "s1"] }],
-      [{ case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.REFRESH_TOKEN_REUSED } }, undefined, { action: "auth.refresh_token.reuse_detected", actor: ["SERVICE", "auth"] }],
+      [
+        { case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.SIGN_OUT } },
+        undefined,
+        { action: "auth.session.revoke", actor: ["USER", "u1"], target: ["session", "s1"] },
+      ],
+      [
+        { case: "sessionRevoked", value: { userId: "u1", sessionId: "s1", reason: SessionRevokeReason.REFRESH_TOKEN_REUSED } },
+        undefined,
+        { action: "auth.refresh_token.reuse_detected", actor: ["SERVICE", "auth"] },
+      ],
       [{ case: "userDeactivated", value: { userId: "u1" } }, apiKey, { action: "auth.user.deactivate", actor: ["API_KEY", "k1"] }],
       [{ case: "userDeleted", value: { userId: "u1" } }, apiKey, { action: "auth.user.delete", target: ["user", "u1"] }],
       [{ case: "tenantCreated", value: {} }, admin, { action: "auth.tenant.create", actor: ["PLATFORM_ADMIN", ""], target: ["tenant", "acme"] }],
       [{ case: "tenantSettingsChanged", value: {} }, admin, { action: "auth.tenant.update" }],
       [{ case: "tenantSuspended", value: {} }, admin, { action: "auth.tenant.suspend" }],
       [{ case: "apiKeyCreated", value: { apiKeyId: "k2" } }, admin, { action: "auth.api_key.create", target: ["api_key", "k2"] }],
-      [{ case: "apiKeyRotated", value: { apiKeyId: "k3", previousApiKeyId: "k2", previousExpireTime: timestampFromMs(T + 5) } }, admin, { action: "auth.api_key.rotate", details: { previous_api_key_id: "k2", previous_expire_time_ms: String(T + 5) } }],
+      [
+        { case: "apiKeyRotated", value: { apiKeyId: "k3", previousApiKeyId: "k2", previousExpireTime: timestampFromMs(T + 5) } },
+        admin,
+        { action: "auth.api_key.rotate", details: { previous_api_key_id: "k2", previous_expire_time_ms: String(T + 5) } },
+      ],
       [{ case: "apiKeyRevoked", value: { apiKeyId: "k2" } }, admin, { action: "auth.api_key.revoke", target: ["api_key", "k2"] }],
       [{ case: "totpEnabled", value: { userId: "u1" } }, undefined, { action: "auth.mfa.enable", actor: ["USER", "u1"] }],
       [{ case: "totpDisabled", value: { userId: "u1" } }, undefined, { action: "auth.mfa.disable", actor: ["USER", "u1"] }],
@@ -41,7 +53,13 @@ describe("audit records of auth events", () => {
 
   it("records platform-wide signing key rotation under the platform tenant", () => {
     const env = create(AuthEventEnvelopeSchema, { eventId: "e2", payload: { case: "signingKeyRotated", value: { kid: "kid2", revokedKids: ["kid1"] } } });
-    expect(summary(auditOfAuthEvent(env, T))).toEqual({ tenant: PLATFORM_TENANT, action: "auth.signing_key.rotate", actor: ["SERVICE", "auth"], target: ["signing_key", "kid2"], details: { revoked_kids: "kid1" } });
+    expect(summary(auditOfAuthEvent(env, T))).toEqual({
+      tenant: PLATFORM_TENANT,
+      action: "auth.signing_key.rotate",
+      actor: ["SERVICE", "auth"],
+      target: ["signing_key", "kid2"],
+      details: { revoked_kids: "kid1" },
+    });
   });
 
   it("skips cases that are not security actions", () => {
@@ -61,7 +79,12 @@ describe("audit records of chat and user-state events", () => {
 
   it("records moderation, role changes and deletions with the conversation, never free-text reasons or bodies", () => {
     const ban = auditOfChatEvent(chat({ case: "memberBanned", value: { userId: "bob", reason: "secret words", expireTime: timestampFromMs(T + 1000) } }), 0)!;
-    expect(ban.draft).toMatchObject({ sourceEventId: "chat:ev7", action: "chat.member.ban", actor: { kind: AuditActorKind.USER, id: "mod" }, target: { type: "user", id: "bob", conversationId: "conv1" } });
+    expect(ban.draft).toMatchObject({
+      sourceEventId: "chat:ev7",
+      action: "chat.member.ban",
+      actor: { kind: AuditActorKind.USER, id: "mod" },
+      target: { type: "user", id: "bob", conversationId: "conv1" },
+    });
     expect(ban.draft.details).toEqual({ seq: "7", expire_time_ms: String(T + 1000) });
     expect(JSON.stringify(ban)).not.toContain("secret words");
     const actions = [

@@ -19,7 +19,10 @@ describe("audit store on SQLite (embedded)", () => {
     const path = join(dir, "schema.db");
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openComplianceSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    expect(runs).toEqual([
+      { from: 0, to: 1, applied: [1] },
+      { from: 1, to: 1, applied: [] },
+    ]);
     const db = new Database(path);
     try {
       const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${COMPLIANCE_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];

@@ -14,9 +14,7 @@ import type { KeyStore } from "./ports/key-store.js";
 export const CRYPTO_DB_FILE = "crypto.db";
 
 /** Where the crypto stores live. */
-export type CryptoBackend =
-  | { kind: "sqlite"; path: string }
-  | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
+export type CryptoBackend = { kind: "sqlite"; path: string } | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
 
 /** The crypto service's stores on one backend; `close` releases the connection. */
 export interface CryptoStores {

@@ -88,11 +88,13 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
     let targets = all;
     if (req.deviceIds.length > 0) {
       const byId = new Map(all.map((d) => [d.deviceId, d]));
-      targets = [...req.deviceIds].sort((a, b) => a - b).map((id) => {
-        const d = byId.get(id);
-        if (!d) throw new NotFoundError(`device ${id} of user ${req.userId}`);
-        return d;
-      });
+      targets = [...req.deviceIds]
+        .sort((a, b) => a - b)
+        .map((id) => {
+          const d = byId.get(id);
+          if (!d) throw new NotFoundError(`device ${id} of user ${req.userId}`);
+          return d;
+        });
     }
     const bundles = [];
     for (const d of targets) {

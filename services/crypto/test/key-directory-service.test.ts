@@ -20,10 +20,13 @@ const dir = mkdtempSync(join(tmpdir(), "caas-crypto-service-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The caller as a context value (the real host verifies a JWT instead). */
-const as = (tenantId: string, userId: string): Interceptor => (next) => (req) => {
-  req.contextValues.set(principalKey, { kind: "user", tenantId, userId, sessionId: `s-${userId}`, deviceId: "d1", scopes: [], roles: [] } satisfies Principal);
-  return next(req);
-};
+const as =
+  (tenantId: string, userId: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.contextValues.set(principalKey, { kind: "user", tenantId, userId, sessionId: `s-${userId}`, deviceId: "d1", scopes: [], roles: [] } satisfies Principal);
+    return next(req);
+  };
 
 describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)", () => {
   let stores: CryptoStores;

@@ -22,7 +22,10 @@ describe("crypto stores on SQLite (embedded)", () => {
     const path = join(dir, "schema.db");
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openCryptoSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    expect(runs).toEqual([
+      { from: 0, to: 1, applied: [1] },
+      { from: 1, to: 1, applied: [] },
+    ]);
     const db = new Database(path);
     try {
       const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${CRYPTO_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];
@@ -59,7 +62,10 @@ describe.skipIf(!mongoUrl)("crypto stores on the MongoDB protocol (cluster; Ferr
       const db = conn.client.db(dbName) as unknown as MongoDb;
       const runs: unknown[] = [];
       for (let i = 0; i < 2; i++) await migrateCryptoMongo({ db, collectionPrefix: "fresh_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 1, applied: [1] },
+        { from: 1, to: 1, applied: [] },
+      ]);
       const c = cryptoCollections("fresh_");
       for (const name of [c.devices, c.oneTimeKeys, c.claims]) {
         for (const i of await db.collection(name).indexes()) if (i.name !== "_id_") expect(Object.keys(i.key)[0]).toBe("tenantId");

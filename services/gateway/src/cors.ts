@@ -45,8 +45,7 @@ export interface OriginPolicy {
  */
 export function createOriginPolicy(origins: readonly string[]): OriginPolicy {
   const allowed = new Set(origins);
-  const admits = (origin: string | undefined, host?: string) =>
-    origin === undefined || allowed.has(origin) || (host !== undefined && (origin === `http://${host}` || origin === `https://${host}`));
+  const admits = (origin: string | undefined, host?: string) => origin === undefined || allowed.has(origin) || (host !== undefined && (origin === `http://${host}` || origin === `https://${host}`));
   return {
     admits,
     filter(req, res) {

@@ -63,9 +63,7 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
         peers: ctx.peers,
         guard: (method, input, hctx) => limits.check(hctx.values.get(principalKey), actionOf(method, input)),
       }),
-    principalResolver: createEdgePrincipalResolver(
-      createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" }),
-    ),
+    principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" })),
     ...(demo ? { httpRoutes: demo.httpRoutes, httpPrefixRoutes: demo.httpPrefixRoutes } : {}),
     httpFilter: origins.filter,
     onUpgrade: ws.onUpgrade,

@@ -3,12 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
 import { PlatformService, type ProbeEventBusRequest } from "@caas/gen/caas/gateway/v1/gateway_service_pb.js";
-import {
-  PlatformStatusSchema,
-  ServiceStatusSchema,
-  ServingState,
-  type ServiceStatus,
-} from "@caas/gen/caas/gateway/v1/platform_pb.js";
+import { PlatformStatusSchema, ServiceStatusSchema, ServingState, type ServiceStatus } from "@caas/gen/caas/gateway/v1/platform_pb.js";
 import type { ProbeCollector } from "./probe-collector.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import { SERVICE_NAMES, type RunMode } from "@caas/shared/config";
@@ -32,12 +27,7 @@ export class PlatformServiceImpl implements ServiceImpl<typeof PlatformService> 
     const targets = SERVICE_NAMES.flatMap((name) => this.deps.peers.get(name).map((url) => ({ name, url })));
     const services = await Promise.all(targets.map((t) => this.check(t.name, t.url)));
     const serving = services.filter((s) => s.state === ServingState.SERVING).length;
-    const state =
-      services.length > 0 && serving === services.length
-        ? ServingState.SERVING
-        : serving === 0
-          ? ServingState.NOT_SERVING
-          : ServingState.DEGRADED;
+    const state = services.length > 0 && serving === services.length ? ServingState.SERVING : serving === 0 ? ServingState.NOT_SERVING : ServingState.DEGRADED;
     return {
       status: create(PlatformStatusSchema, {
         state,
@@ -50,9 +40,7 @@ export class PlatformServiceImpl implements ServiceImpl<typeof PlatformService> 
   }
 
   async probeEventBus(req: ProbeEventBusRequest) {
-    const expected = new Map(
-      SERVICE_NAMES.map((name) => [name, this.deps.peers.get(name).length] as const).filter(([, n]) => n > 0),
-    );
+    const expected = new Map(SERVICE_NAMES.map((name) => [name, this.deps.peers.get(name).length] as const).filter(([, n]) => n > 0));
     const result = await this.deps.probes.probe(expected, req.timeoutMs || 5_000);
     return {
       probeId: result.probeId,

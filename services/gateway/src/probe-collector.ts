@@ -30,20 +30,16 @@ export class ProbeCollector {
   ) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.bus.subscribe(
-      PLATFORM_PROBES,
-      { group: `probe-collector.gateway.${this.instanceId}`, from: "earliest" },
-      async (record) => {
-        const probe = record.value;
-        if (probe.payload.case !== "reply") return;
-        const waiting = this.pending.get(probe.probeId);
-        if (!waiting) return;
-        const { service, instanceId } = probe.payload.value;
-        if (waiting.answers.some((a) => a.service === service && a.instanceId === instanceId)) return;
-        waiting.answers.push({ service, instanceId, latencyMs: Math.max(0, this.clock.nowMs() - waiting.started) });
-        waiting.onAnswer();
-      },
-    );
+    this.subscription = await this.bus.subscribe(PLATFORM_PROBES, { group: `probe-collector.gateway.${this.instanceId}`, from: "earliest" }, async (record) => {
+      const probe = record.value;
+      if (probe.payload.case !== "reply") return;
+      const waiting = this.pending.get(probe.probeId);
+      if (!waiting) return;
+      const { service, instanceId } = probe.payload.value;
+      if (waiting.answers.some((a) => a.service === service && a.instanceId === instanceId)) return;
+      waiting.answers.push({ service, instanceId, latencyMs: Math.max(0, this.clock.nowMs() - waiting.started) });
+      waiting.onAnswer();
+    });
   }
 
   async stop(): Promise<void> {
@@ -61,8 +57,7 @@ export class ProbeCollector {
     let wake: () => void = () => {};
     const entry = { started: this.clock.nowMs(), answers: [] as ProbeAnswerRecord[], onAnswer: () => wake() };
     this.pending.set(probeId, entry);
-    const missing = () =>
-      [...expected].filter(([service, instances]) => entry.answers.filter((a) => a.service === service).length < instances).map(([service]) => service);
+    const missing = () => [...expected].filter(([service, instances]) => entry.answers.filter((a) => a.service === service).length < instances).map(([service]) => service);
     try {
       await this.bus.publish(PLATFORM_PROBES, [
         {

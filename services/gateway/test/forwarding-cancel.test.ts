@@ -72,7 +72,10 @@ describe("gateway forwarding: deadline and cancellation reach the owner", () => 
     const before = seen.length;
     const err = await client()
       .sendMessage(request, { timeoutMs: 800 })
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      .then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     expect(err?.code).toBe(Code.DeadlineExceeded);
     const call = seen[before]!;
     expect(call.timeoutMs).toBeGreaterThan(0);
@@ -85,7 +88,10 @@ describe("gateway forwarding: deadline and cancellation reach the owner", () => 
     const abort = new AbortController();
     const pending = client()
       .sendMessage(request, { signal: abort.signal, timeoutMs: 60_000 })
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      .then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     await vi.waitFor(() => expect(seen.length).toBe(before + 1), { timeout: 3_000 });
     abort.abort();
     expect((await pending)?.code).toBe(Code.Canceled);

@@ -23,7 +23,10 @@ const config = (limit: number, tenantFactor: number): RateLimitConfig => ({
 
 /** The error of a refused check (fails the test when the check passed). */
 async function refusal(p: Promise<void>): Promise<ResourceExhaustedError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ResourceExhaustedError);
   return err as ResourceExhaustedError;
 }

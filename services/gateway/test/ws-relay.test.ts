@@ -21,7 +21,15 @@ async function echoInstance() {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as net.AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, upgrades, close: () => new Promise<void>((r) => { wss.close(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    upgrades,
+    close: () =>
+      new Promise<void>((r) => {
+        wss.close();
+        server.close(() => r());
+      }),
+  };
 }
 
 /** A port nothing listens on. */
@@ -41,7 +49,16 @@ async function gateway(peers: PeerDirectory) {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as net.AddressInfo;
-  return { ws: `ws://127.0.0.1:${port}`, relay, close: () => new Promise<void>((r) => { relay.close(); server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    ws: `ws://127.0.0.1:${port}`,
+    relay,
+    close: () =>
+      new Promise<void>((r) => {
+        relay.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 /** Opens a WebSocket; resolves with it once open, or rejects with the refusal. */

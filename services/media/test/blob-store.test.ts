@@ -55,7 +55,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !(await check()); ) {
+  for (const deadline = Date.now() + 5000; !(await check());) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

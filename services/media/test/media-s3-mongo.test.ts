@@ -24,7 +24,10 @@ const dbName = `${RUN_PREFIX}_media_service`;
 const bucket = `caas-media-test-${randomUUID().slice(0, 8)}`;
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }

@@ -23,7 +23,10 @@ const SWEEP_AGE_MS = 900_000 + DEFAULT_SWEEP_GRACE_MS;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
   if (!err) expect.fail("the call succeeded but should have failed");
   return err;
 }
@@ -86,7 +89,9 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     expect((await failure(w.media("alice").createUpload({ name: "a.txt", mimeType: "text/plain", sizeBytes: 0n }))).code).toBe(Code.InvalidArgument);
     expect((await failure(w.media("alice").getMedia({ mediaId: "nope" }))).code).toBe(Code.InvalidArgument);
     expect((await failure(w.media(undefined).getMedia({ mediaId: newId() }))).code).toBe(Code.Unauthenticated);
-    expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(Code.InvalidArgument);
+    expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(
+      Code.InvalidArgument,
+    );
     expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [newId()] }))).code).toBe(Code.InvalidArgument);
   });
 
@@ -223,7 +228,7 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await w.store.get(scope, never.id)).toBeDefined();
     sweeper.start(10);
-    for (const deadline = Date.now() + 5_000; await w.store.get(scope, never.id); ) {
+    for (const deadline = Date.now() + 5_000; await w.store.get(scope, never.id);) {
       if (Date.now() > deadline) expect.fail("the sweeper did not run");
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -279,8 +284,12 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     const attach = (mediaIds: string[], authority: { case: "uploaderId" | "sourceConversationId"; value: string }, conversationId = conv, tenantId = w.tenantId) =>
       svc.attachMedia({ tenantId, conversationId, mediaIds, authority });
 
-    expect((await failure(w.internal(`${w.tenantId}/alice`).attachMedia({ tenantId: w.tenantId, conversationId: conv, mediaIds: [a.id], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(Code.PermissionDenied);
-    expect((await failure(w.internal(undefined).attachMedia({ tenantId: w.tenantId, conversationId: conv, mediaIds: [a.id], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(Code.Unauthenticated);
+    expect(
+      (await failure(w.internal(`${w.tenantId}/alice`).attachMedia({ tenantId: w.tenantId, conversationId: conv, mediaIds: [a.id], authority: { case: "uploaderId", value: "alice" } }))).code,
+    ).toBe(Code.PermissionDenied);
+    expect((await failure(w.internal(undefined).attachMedia({ tenantId: w.tenantId, conversationId: conv, mediaIds: [a.id], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(
+      Code.Unauthenticated,
+    );
     expect((await failure(attach([a.id, pending.id], { case: "uploaderId", value: "alice" }))).code).toBe(Code.FailedPrecondition);
     expect((await failure(attach([a.id, bobs.id], { case: "uploaderId", value: "alice" }))).code).toBe(Code.NotFound);
     expect((await failure(attach([a.id, newId()], { case: "uploaderId", value: "alice" }))).code).toBe(Code.NotFound);
@@ -313,8 +322,12 @@ describe("MediaService and MediaInternalService (routes over SQLite, fs blobs on
     }
     expect((await failure(w.media("bob").deleteMedia({ mediaId: m.id }))).code).toBe(Code.NotFound);
     expect((await failure(w.media("alice").deleteMedia({ mediaId: newId() }))).code).toBe(Code.NotFound);
-    expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [m.id], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(Code.NotFound);
-    expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [m.id], authority: { case: "sourceConversationId", value: conv.id } }))).code).toBe(Code.NotFound);
+    expect((await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [m.id], authority: { case: "uploaderId", value: "alice" } }))).code).toBe(
+      Code.NotFound,
+    );
+    expect(
+      (await failure(w.internal("svc:chat").attachMedia({ tenantId: w.tenantId, conversationId: newId(), mediaIds: [m.id], authority: { case: "sourceConversationId", value: conv.id } }))).code,
+    ).toBe(Code.NotFound);
   });
 
   it("lets a member read attached media only while chat says they can read the conversation", async () => {

@@ -23,7 +23,10 @@ describe("media store on SQLite (embedded)", () => {
     const path = join(dir, "schema.db");
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openMediaSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
-    expect(runs).toEqual([{ from: 0, to: 2, applied: [1, 2] }, { from: 2, to: 2, applied: [] }]);
+    expect(runs).toEqual([
+      { from: 0, to: 2, applied: [1, 2] },
+      { from: 2, to: 2, applied: [] },
+    ]);
     const db = new Database(path);
     try {
       const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${MEDIA_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];
@@ -85,7 +88,10 @@ describe.skipIf(!mongoUrl)("media store on the MongoDB protocol (cluster; Ferret
       const db = conn.client.db(dbName) as unknown as MongoDb;
       const runs: unknown[] = [];
       for (let i = 0; i < 2; i++) await migrateMediaMongo({ db, collectionPrefix: "fresh_", onMigrated: (r) => runs.push(r) });
-      expect(runs).toEqual([{ from: 0, to: 2, applied: [1, 2] }, { from: 2, to: 2, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 2, applied: [1, 2] },
+        { from: 2, to: 2, applied: [] },
+      ]);
       const indexes = await db.collection(mediaCollections("fresh_").links).indexes();
       expect(indexes.map((i) => i.name).sort()).toEqual(["_id_", "tenant_conversation_media", "tenant_media_conversation"]);
       for (const i of indexes) if (i.name !== "_id_") expect(Object.keys(i.key)[0]).toBe("tenantId");

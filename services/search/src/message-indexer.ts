@@ -84,7 +84,7 @@ export class MessageIndexer {
    */
   async replay(tenantId: string, conversationId: string): Promise<ReplayResult> {
     const out = { events: 0, indexed: 0 };
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const page = await this.opts.fetchAfter(tenantId, conversationId, after, 500);
       for (const event of page) {
         out.indexed += await this.apply({ tenantId, conversationId, seq: Number(event.seq), event });
@@ -126,7 +126,16 @@ export class MessageIndexer {
         if (!m) return 0;
         const text = event.redacted || m.deleted ? "" : m.text;
         const createTimeMs = m.createTime ? timestampMs(m.createTime) : at;
-        return this.write(scope, conversationId, { messageId: m.id, conversationId, seq, version: seq, senderId: m.senderId || event.actorId || "system", text, createTimeMs, redacted: text === "" && (event.redacted || m.deleted) });
+        return this.write(scope, conversationId, {
+          messageId: m.id,
+          conversationId,
+          seq,
+          version: seq,
+          senderId: m.senderId || event.actorId || "system",
+          text,
+          createTimeMs,
+          redacted: text === "" && (event.redacted || m.deleted),
+        });
       }
       case "messageEdited":
       case "messageDeleted": {
@@ -141,7 +150,16 @@ export class MessageIndexer {
         }
         const createTimeMs = v.messageCreateTime ? timestampMs(v.messageCreateTime) : at;
         const text = p.case === "messageEdited" && !event.redacted ? p.value.text : "";
-        return this.write(scope, conversationId, { messageId: v.messageId, conversationId, seq: messageSeq, version: seq, senderId: v.senderId, text, createTimeMs, redacted: p.case === "messageDeleted" || event.redacted });
+        return this.write(scope, conversationId, {
+          messageId: v.messageId,
+          conversationId,
+          seq: messageSeq,
+          version: seq,
+          senderId: v.senderId,
+          text,
+          createTimeMs,
+          redacted: p.case === "messageDeleted" || event.redacted,
+        });
       }
       case "memberJoined":
         if (p.value.member) await cache.membershipChanged(scope, p.value.member.userId, conversationId);

@@ -47,7 +47,12 @@ export class SearchCache {
     const hit = await this.cache.get<Compact[]>(scope, key);
     if (hit) return hit.map(([conversationId, title, maxSeq]) => ({ conversationId, title, maxSeq }));
     const list = await this.access.listReadable(scope, userId);
-    await this.cache.set(scope, key, list.map((c): Compact => [c.conversationId, c.title, c.maxSeq]), ACCESS_ALLOWED_TTL_MS);
+    await this.cache.set(
+      scope,
+      key,
+      list.map((c): Compact => [c.conversationId, c.title, c.maxSeq]),
+      ACCESS_ALLOWED_TTL_MS,
+    );
     return list;
   }
 
@@ -66,7 +71,10 @@ export class SearchCache {
       else unknown.push(id);
     }
     if (unknown.length === 0) return { allowed, denied: [] };
-    const refusedBefore = await this.cache.getMany<boolean>(scope, unknown.map((id) => `deny:${userId}:${id}`));
+    const refusedBefore = await this.cache.getMany<boolean>(
+      scope,
+      unknown.map((id) => `deny:${userId}:${id}`),
+    );
     const ask = unknown.filter((_, i) => refusedBefore[i] !== true);
     const granted = new Map((ask.length > 0 ? await this.access.check(scope, userId, ask) : []).map((c) => [c.conversationId, c]));
     const denied = unknown.filter((id) => !granted.has(id));
@@ -81,7 +89,12 @@ export class SearchCache {
    */
   async page<T>(scope: TenantScope, userId: string, request: unknown, conversationIds: readonly string[], run: () => Promise<T>): Promise<T> {
     const key = `res:${userId}:${digest(request)}`;
-    const gens = digest(await this.cache.getMany<string>(scope, [...conversationIds].sort().map((id) => `gen:conv:${id}`)));
+    const gens = digest(
+      await this.cache.getMany<string>(
+        scope,
+        [...conversationIds].sort().map((id) => `gen:conv:${id}`),
+      ),
+    );
     const hit = await this.cache.get<{ gens: string; value: T }>(scope, key);
     if (hit && hit.gens === gens) return hit.value;
     const value = await run();
@@ -91,10 +104,7 @@ export class SearchCache {
 
   /** A membership change of `userId` in `conversationId`: their list, refusal and pages are re-read. */
   async membershipChanged(scope: TenantScope, userId: string, conversationId: string): Promise<void> {
-    await Promise.all([
-      this.cache.set(scope, `gen:user:${userId}`, randomUUID(), GENERATION_TTL_MS),
-      this.cache.delete(scope, `deny:${userId}:${conversationId}`),
-    ]);
+    await Promise.all([this.cache.set(scope, `gen:user:${userId}`, randomUUID(), GENERATION_TTL_MS), this.cache.delete(scope, `deny:${userId}:${conversationId}`)]);
   }
 
   /** A conversation deleted or renamed: every user's list in the tenant is re-read. */

@@ -32,15 +32,34 @@ class Log {
   }
   created(id: string, text: string): Event {
     const seq = BigInt(this.events.length + 1);
-    return this.add({ case: "messageCreated", value: { $typeName: "caas.chat.v1.MessageCreated", message: create(MessageSchema, { id, conversationId: C, seq, senderId: "ann", text, createTime: timestampFromMs(T0 + Number(seq)) }) } });
+    return this.add({
+      case: "messageCreated",
+      value: { $typeName: "caas.chat.v1.MessageCreated", message: create(MessageSchema, { id, conversationId: C, seq, senderId: "ann", text, createTime: timestampFromMs(T0 + Number(seq)) }) },
+    });
   }
   edited(id: string, messageSeq: number, text: string): Event {
-    return this.add({ case: "messageEdited", value: { $typeName: "caas.chat.v1.MessageEdited", messageId: id, text, mentionedUserIds: [], messageSeq: BigInt(messageSeq), senderId: "ann", messageCreateTime: timestampFromMs(T0 + messageSeq) } });
+    return this.add({
+      case: "messageEdited",
+      value: {
+        $typeName: "caas.chat.v1.MessageEdited",
+        messageId: id,
+        text,
+        mentionedUserIds: [],
+        messageSeq: BigInt(messageSeq),
+        senderId: "ann",
+        messageCreateTime: timestampFromMs(T0 + messageSeq),
+      },
+    });
   }
   deleted(id: string, messageSeq: number): Event {
-    const e = this.add({ case: "messageDeleted", value: { $typeName: "caas.chat.v1.MessageDeleted", messageId: id, mediaIds: [], messageSeq: BigInt(messageSeq), senderId: "ann", messageCreateTime: timestampFromMs(T0 + messageSeq) } });
+    const e = this.add({
+      case: "messageDeleted",
+      value: { $typeName: "caas.chat.v1.MessageDeleted", messageId: id, mediaIds: [], messageSeq: BigInt(messageSeq), senderId: "ann", messageCreateTime: timestampFromMs(T0 + messageSeq) },
+    });
     // Chat redacts the message's earlier bodies in its store.
-    for (const old of this.events) if (old !== e && ((old.payload.case === "messageCreated" && old.payload.value.message?.id === id) || (old.payload.case === "messageEdited" && old.payload.value.messageId === id))) old.redacted = true;
+    for (const old of this.events)
+      if (old !== e && ((old.payload.case === "messageCreated" && old.payload.value.message?.id === id) || (old.payload.case === "messageEdited" && old.payload.value.messageId === id)))
+        old.redacted = true;
     return e;
   }
 }
@@ -74,7 +93,10 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
       fetchAfter: async (_t, _c, after, limit) => {
         fetches++;
         // As SyncInternal: the stored (possibly redacted) form, cloned.
-        return log.events.filter((e) => Number(e.seq) > after).slice(0, limit).map((e) => clone(EventSchema, e));
+        return log.events
+          .filter((e) => Number(e.seq) > after)
+          .slice(0, limit)
+          .map((e) => clone(EventSchema, e));
       },
     });
   const deliver = (ix: MessageIndexer, e: Event) => ix.handle(create(ChatEventEnvelopeSchema, { tenantId: scope.tenantId, conversationId: C, payload: { case: "event", value: e } }));

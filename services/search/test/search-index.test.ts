@@ -23,7 +23,14 @@ searchIndexContract("sqlite fts5 (embedded)", async () => {
   const open = () => createSqliteSearchIndex({ path: sqlitePath, clock: new FakeClock(), pageTokens });
   const a = await open();
   const b = await open();
-  return { a, b, close: async () => { await a.close(); await b.close(); } };
+  return {
+    a,
+    b,
+    close: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
 });
 
 describe("sqlite search index", () => {
@@ -35,7 +42,10 @@ describe("sqlite search index", () => {
     await (await open()).close();
     await (await open()).close();
     await events.close();
-    expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+    expect(runs).toEqual([
+      { from: 0, to: 1, applied: [1] },
+      { from: 1, to: 1, applied: [] },
+    ]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare(`SELECT version, name FROM ${SEARCH_INDEX_MIGRATION_TABLE}`).all()).toEqual([{ version: 1, name: "search index" }]);
@@ -44,7 +54,10 @@ describe("sqlite search index", () => {
       expect(table.sql).toMatch(/\)\s*STRICT$/);
       const indexes = db.prepare("SELECT name FROM pragma_index_list('search_message')").all() as { name: string }[];
       const columns = indexes.map(({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[]).map((c) => c.name));
-      expect(columns.sort()).toEqual([["tenant_id", "conversation_id"], ["tenant_id", "message_id"]]);
+      expect(columns.sort()).toEqual([
+        ["tenant_id", "conversation_id"],
+        ["tenant_id", "message_id"],
+      ]);
     } finally {
       db.close();
     }
@@ -59,9 +72,7 @@ describe("sqlite search index", () => {
     await index.close();
     await index.close();
     expect(db.open).toBe(true);
-    expect(db.prepare("SELECT tenant_id, indexed_time_ms FROM search_message").all()).toEqual([
-      { tenant_id: scope.tenantId, indexed_time_ms: clock.nowMs() },
-    ]);
+    expect(db.prepare("SELECT tenant_id, indexed_time_ms FROM search_message").all()).toEqual([{ tenant_id: scope.tenantId, indexed_time_ms: clock.nowMs() }]);
     db.close();
     await expect(index.search(scope, { query: "hi", conversationIds: ["c1"], pageSize: 1 })).rejects.toThrow(/closed/);
     await expect(createSqliteSearchIndex({ clock, pageTokens })).rejects.toThrow(/exactly one/);
@@ -81,7 +92,10 @@ describe("search snippets", () => {
   it("reads marked text into ranges and keeps a short text whole", () => {
     const { text, ranges } = parseMarked("a \u0002bc\u0003\u0002d\u0003 e \u0002f\u0003");
     expect(text).toBe("a bcd e f");
-    expect(ranges).toEqual([{ start: 2, end: 5 }, { start: 8, end: 9 }]);
+    expect(ranges).toEqual([
+      { start: 2, end: 5 },
+      { start: 8, end: 9 },
+    ]);
     expect(buildSnippet(text, ranges)).toEqual({ text, highlights: ranges });
   });
 
@@ -112,7 +126,14 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
     const open = () => createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
     const a = await open();
     const b = await open();
-    return { a, b, close: async () => { await a.close(); await b.close(); } };
+    return {
+      a,
+      b,
+      close: async () => {
+        await a.close();
+        await b.close();
+      },
+    };
   });
 
   it("puts a composable template with explicit mappings; one shared index routed by tenant", async () => {

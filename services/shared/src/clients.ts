@@ -106,12 +106,7 @@ function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
  * A generated client for a peer service. Instances are looked up on every call (round-robin), so
  * the directory may change after the client is built: peers are wired after binding.
  */
-export function createPeerClient<T extends DescService>(
-  service: T,
-  peer: ServiceName,
-  directory: PeerDirectory,
-  opts: PeerClientOptions = {},
-): Client<T> {
+export function createPeerClient<T extends DescService>(service: T, peer: ServiceName, directory: PeerDirectory, opts: PeerClientOptions = {}): Client<T> {
   const timeout = opts.defaultTimeoutMs ?? 5_000;
   let next = 0;
   const pick = (): string => {
@@ -144,14 +139,19 @@ export function createPeerClient<T extends DescService>(
         if (!opts.url && connectionRefused(err)) {
           directory.markUnavailable(url);
           const other = pick();
-          if (other !== url) return transportFor(other, timeout).unary(...args).catch((e: unknown) => noteFailure(other, args[1], e));
+          if (other !== url)
+            return transportFor(other, timeout)
+              .unary(...args)
+              .catch((e: unknown) => noteFailure(other, args[1], e));
         }
         return noteFailure(url, args[1], err);
       }
     },
     stream: (...args) => {
       const url = pick();
-      return transportFor(url, timeout).stream(...args).catch((err: unknown) => noteFailure(url, args[1], err));
+      return transportFor(url, timeout)
+        .stream(...args)
+        .catch((err: unknown) => noteFailure(url, args[1], err));
     },
   };
   return createClient(service, transport);

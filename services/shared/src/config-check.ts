@@ -106,7 +106,11 @@ export function startConfig(service: ServiceName | "platform", io: ConfigCheckIo
     return io.exit(2);
   }
   if (config.checkOnly || io.argv.slice(2).includes(CHECK_CONFIG_FLAG)) {
-    io.out(`${label}: configuration is valid (${config.mode} mode); resolved settings, secrets masked:\n${describeConfig(config, service === "platform" ? undefined : service).map((l) => `  ${l}\n`).join("")}`);
+    io.out(
+      `${label}: configuration is valid (${config.mode} mode); resolved settings, secrets masked:\n${describeConfig(config, service === "platform" ? undefined : service)
+        .map((l) => `  ${l}\n`)
+        .join("")}`,
+    );
     return io.exit(0);
   }
   return config;

@@ -14,8 +14,7 @@ const need = (variable: string, purpose: string, present: (c: Config) => unknown
   purpose,
   present: (c) => Boolean(present(c)),
 });
-const peer = (service: ServiceName, purpose: string): ClusterNeed =>
-  need(`CAAS_${service.toUpperCase()}_URL`, purpose, (c) => c.peers[service].length > 0);
+const peer = (service: ServiceName, purpose: string): ClusterNeed => need(`CAAS_${service.toUpperCase()}_URL`, purpose, (c) => c.peers[service].length > 0);
 
 const MONGO = need("CAAS_MONGO_URL", "its stores", (c) => c.cluster.mongoUrl);
 const REDIS = need("CAAS_REDIS_URL", "rate limits shared by every instance", (c) => c.cluster.redisUrl);
@@ -59,17 +58,11 @@ export const CLUSTER_NEEDS: Record<ServiceName, readonly ClusterNeed[]> = {
   ],
   compliance: [MONGO, SERVICE_SECRET, AUTH],
   crypto: [MONGO, SERVICE_SECRET, AUTH],
-  gateway: [
-    need("CAAS_REDIS_GATEWAY_URL or CAAS_REDIS_URL", "edge rate limits shared by every instance", (c) => c.cluster.redisGatewayUrl ?? c.cluster.redisUrl),
-    SERVICE_SECRET,
-    AUTH,
-  ],
+  gateway: [need("CAAS_REDIS_GATEWAY_URL or CAAS_REDIS_URL", "edge rate limits shared by every instance", (c) => c.cluster.redisGatewayUrl ?? c.cluster.redisUrl), SERVICE_SECRET, AUTH],
 };
 
 /** One line per setting `service` lacks in cluster mode; none in embedded mode (the platform fills them). */
 export function clusterNeedProblems(service: ServiceName, config: Config): string[] {
   if (config.mode !== "cluster") return [];
-  return CLUSTER_NEEDS[service]
-    .filter((n) => !n.present(config))
-    .map((n) => `${n.variable} is required for the ${service} service in cluster mode (${n.purpose})`);
+  return CLUSTER_NEEDS[service].filter((n) => !n.present(config)).map((n) => `${n.variable} is required for the ${service} service in cluster mode (${n.purpose})`);
 }

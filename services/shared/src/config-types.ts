@@ -1,16 +1,7 @@
 import type { RateLimitConfig } from "./rate-limits.js";
 
 /** The services of the mesh, in the order the platform starts them. */
-export const SERVICE_NAMES = [
-  "auth",
-  "chat",
-  "socket",
-  "media",
-  "search",
-  "compliance",
-  "crypto",
-  "gateway",
-] as const;
+export const SERVICE_NAMES = ["auth", "chat", "socket", "media", "search", "compliance", "crypto", "gateway"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Default ports (DESIGN.md); each is configurable and 0 means "pick a free port". */

@@ -102,7 +102,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     const list = get(`CAAS_${upper}_URL`);
     peers[name] = [];
     if (list !== undefined) {
-      for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+      for (const item of list
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         try {
           const u = new URL(item);
           if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
@@ -114,7 +117,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     }
   }
 
-  const kafkaBrokers = (get("CAAS_KAFKA_BROKERS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const kafkaBrokers = (get("CAAS_KAFKA_BROKERS") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const brokersProblem = kafkaBrokersProblem(kafkaBrokers);
   if (brokersProblem !== undefined) problems.push(`CAAS_KAFKA_BROKERS ${brokersProblem}`);
   const cluster: ClusterEndpoints = {
@@ -230,7 +236,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
  */
 function parseCorsOrigins(raw: string | undefined, problems: string[]): string[] {
   const origins: string[] = [];
-  for (const item of (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const u = URL.canParse(item) ? new URL(item) : undefined;
     if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || u.origin === "null") {
       problems.push(`CAAS_CORS_ORIGINS has an entry ${JSON.stringify(item)} that is not an http(s) origin`);

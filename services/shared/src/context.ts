@@ -16,10 +16,7 @@ export type Principal =
 
 /** Per-request values every handler can read from Connect's context values. */
 export const correlationIdKey = createContextKey<string>("", { description: "x-correlation-id" });
-export const principalKey = createContextKey<Principal>(
-  { kind: "anonymous" },
-  { description: "authenticated caller" },
-);
+export const principalKey = createContextKey<Principal>({ kind: "anonymous" }, { description: "authenticated caller" });
 
 /**
  * The request being served, carried across awaits so that outbound generated clients can forward

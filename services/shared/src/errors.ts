@@ -1,11 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import {
-  BadRequestSchema,
-  BadRequest_FieldViolationSchema,
-  ResourceInfoSchema,
-  RetryInfoSchema,
-} from "@caas/gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, BadRequest_FieldViolationSchema, ResourceInfoSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 
 /** A field that failed validation, reported to the caller as google.rpc.BadRequest. */
@@ -94,13 +89,9 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof DomainError) {
     if (err instanceof InvalidArgumentError && err.violations.length > 0) {
       const detail = create(BadRequestSchema, {
-        fieldViolations: err.violations.map((v) =>
-          create(BadRequest_FieldViolationSchema, v),
-        ),
+        fieldViolations: err.violations.map((v) => create(BadRequest_FieldViolationSchema, v)),
       });
-      return new ConnectError(err.message, err.code, undefined, [
-        { desc: BadRequestSchema, value: detail },
-      ]);
+      return new ConnectError(err.message, err.code, undefined, [{ desc: BadRequestSchema, value: detail }]);
     }
     if (err instanceof ResourceExhaustedError) {
       const ms = Math.max(0, Math.ceil(err.retryAfterMs));
@@ -110,9 +101,7 @@ export function toConnectError(err: unknown): ConnectError {
           nanos: (ms % 1000) * 1_000_000,
         }),
       });
-      return new ConnectError(err.message, err.code, undefined, [
-        { desc: RetryInfoSchema, value: detail },
-      ]);
+      return new ConnectError(err.message, err.code, undefined, [{ desc: RetryInfoSchema, value: detail }]);
     }
     if (err.resource) {
       const detail = create(ResourceInfoSchema, { resourceType: err.resource.type, resourceName: err.resource.name });

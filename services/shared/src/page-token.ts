@@ -26,9 +26,7 @@ export class PageTokenCodec {
   /** The key inside `token`; "" (first page) gives undefined. */
   decode<K>(binding: PageTokenBinding, token: string): K | undefined {
     if (token === "") return undefined;
-    const bad = () => new InvalidArgumentError("page_token is not valid for this query", [
-      { field: "page_token", description: "not issued for this query, or altered" },
-    ]);
+    const bad = () => new InvalidArgumentError("page_token is not valid for this query", [{ field: "page_token", description: "not issued for this query, or altered" }]);
     const [payload, mac, extra] = token.split(".");
     if (!payload || !mac || extra !== undefined) throw bad();
     const expected = Buffer.from(this.mac(binding, payload), "base64url");

@@ -44,8 +44,7 @@ export type ServiceFactory = (ctx: ServiceContext) => ServiceDefinition | Promis
 export function notBuiltYet<T extends DescService>(service: T, issue: string): ServiceImpl<T> {
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
-    const error = () =>
-      new UnimplementedError(`${service.typeName}/${method.name} is not built yet (${issue})`);
+    const error = () => new UnimplementedError(`${service.typeName}/${method.name} is not built yet (${issue})`);
     impl[method.localName] =
       method.methodKind === "unary" || method.methodKind === "client_streaming"
         ? async () => {
@@ -84,13 +83,17 @@ export async function runStandalone(name: ServiceName, factory: ServiceFactory):
   if (peers.get(name).length === 0) peers.set(name, [running.url]);
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");
-    running.close().then(() => feed.close()).then(() => bus.close()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    running
+      .close()
+      .then(() => feed.close())
+      .then(() => bus.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));

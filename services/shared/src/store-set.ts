@@ -5,9 +5,7 @@ import type { Logger } from "./logger.js";
 import type { MongoDb } from "./adapters/mongo-client.js";
 
 /** Where one service's stores live: a SQLite file (embedded mode) or a MongoDB database (cluster mode). */
-export type StoreBackend =
-  | { kind: "sqlite"; path: string }
-  | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
+export type StoreBackend = { kind: "sqlite"; path: string } | { kind: "mongo"; url: string; database: string; appName: string; collectionPrefix?: string };
 
 /** Anything a store set holds: each store closes itself. */
 export interface ClosableStore {

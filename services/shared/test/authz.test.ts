@@ -58,12 +58,12 @@ describe("ABAC engine: conversation roles (a table over actions x roles)", () =>
     ["message.delete.any", {}, "allow", "allow", "permission_denied", "not_found"],
   ];
   it.each(table)("%s %o: owner %s, admin %s, member %s, non-member %s", (action, more, o, a, m, none) => {
-    expect([outcome(user, action, group("owner", more)), outcome(user, action, group("admin", more)), outcome(user, action, group("member", more)), outcome(user, action, group(undefined, more))]).toEqual([
-      o,
-      a,
-      m,
-      none,
-    ]);
+    expect([
+      outcome(user, action, group("owner", more)),
+      outcome(user, action, group("admin", more)),
+      outcome(user, action, group("member", more)),
+      outcome(user, action, group(undefined, more)),
+    ]).toEqual([o, a, m, none]);
   });
 
   it("covers every action in the table", () => {

@@ -26,10 +26,7 @@ function recordingClient() {
 describe("outbound scope propagation", () => {
   it("forwards the correlation id, the caller's Authorization and the remaining deadline", async () => {
     const { client, seen } = recordingClient();
-    await runInScope(
-      { correlationId: "corr-7", authorization: "Bearer user-jwt", deadlineMs: Date.now() + 1500, logger },
-      () => client.check({ service: "" }),
-    );
+    await runInScope({ correlationId: "corr-7", authorization: "Bearer user-jwt", deadlineMs: Date.now() + 1500, logger }, () => client.check({ service: "" }));
     const h = seen[0]!;
     expect(h.get("x-correlation-id")).toBe("corr-7");
     expect(h.get("authorization")).toBe("Bearer user-jwt");
@@ -47,9 +44,7 @@ describe("outbound scope propagation", () => {
 
   it("keeps an explicitly set Authorization (a service token) over the caller's", async () => {
     const { client, seen } = recordingClient();
-    await runInScope({ correlationId: "c", authorization: "Bearer user", logger }, () =>
-      client.check({ service: "" }, { headers: { authorization: "Bearer svc" } }),
-    );
+    await runInScope({ correlationId: "c", authorization: "Bearer user", logger }, () => client.check({ service: "" }, { headers: { authorization: "Bearer svc" } }));
     expect(seen[0]!.get("authorization")).toBe("Bearer svc");
   });
 });

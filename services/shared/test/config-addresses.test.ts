@@ -40,12 +40,7 @@ describe("server addresses: every form the drivers accept", () => {
 
   it("Kafka broker lists: host:port entries, DNS names, IPv4 and bracketed IPv6", () => {
     const brokers = "kafka-1:9092, kafka-2.internal.example:19092,10.0.0.7:9092,[fd00::7]:9092";
-    expect(loadConfig({ CAAS_KAFKA_BROKERS: brokers }).cluster.kafkaBrokers).toEqual([
-      "kafka-1:9092",
-      "kafka-2.internal.example:19092",
-      "10.0.0.7:9092",
-      "[fd00::7]:9092",
-    ]);
+    expect(loadConfig({ CAAS_KAFKA_BROKERS: brokers }).cluster.kafkaBrokers).toEqual(["kafka-1:9092", "kafka-2.internal.example:19092", "10.0.0.7:9092", "[fd00::7]:9092"]);
     expect(problemsOf({ CAAS_KAFKA_BROKERS: "kafka-1:9092,kafka-2,kafka-3:70000" })).toEqual([
       'CAAS_KAFKA_BROKERS has entries "kafka-2", "kafka-3:70000" that are not host:port (e.g. kafka-1:9092,kafka-2:9092)',
     ]);

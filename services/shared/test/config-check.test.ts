@@ -91,7 +91,9 @@ describe("--check-config", () => {
       const lines = r.err.trimEnd().split("\n");
       expect(lines[0]).toBe("media: invalid configuration:");
       expect(lines.slice(1)).toEqual([
-        expect.stringMatching(/^ {2}- CAAS_MONGO_URL="mongodb:\/\/caas:\*\*\*@mongo-1:27017\/\?replicaSett=rs0" is not a MongoDB connection string the driver accepts \(.*replicasett is not supported\)$/),
+        expect.stringMatching(
+          /^ {2}- CAAS_MONGO_URL="mongodb:\/\/caas:\*\*\*@mongo-1:27017\/\?replicaSett=rs0" is not a MongoDB connection string the driver accepts \(.*replicasett is not supported\)$/,
+        ),
         "  - CAAS_S3_SECRET_KEY is required for the media service in cluster mode (the blob store)",
       ]);
       for (const s of Object.values(SECRETS)) expect(r.err).not.toContain(s);

@@ -24,9 +24,7 @@ describe("CAAS_CORS_ORIGINS", () => {
 
   it("refuses wildcards, other schemes, paths, queries and credentials, naming each entry", () => {
     expect(problemsOf({ CAAS_CORS_ORIGINS: "*" })).toEqual(['CAAS_CORS_ORIGINS has an entry "*" that is not an http(s) origin']);
-    expect(problemsOf({ CAAS_CORS_ORIGINS: "ftp://files.example.com,https://ok.example.com" })).toEqual([
-      'CAAS_CORS_ORIGINS has an entry "ftp://files.example.com" that is not an http(s) origin',
-    ]);
+    expect(problemsOf({ CAAS_CORS_ORIGINS: "ftp://files.example.com,https://ok.example.com" })).toEqual(['CAAS_CORS_ORIGINS has an entry "ftp://files.example.com" that is not an http(s) origin']);
     for (const bad of ["https://app.example.com/chat", "https://app.example.com?x=1", "https://u:p@app.example.com", "https://app.example.com#top"]) {
       expect(problemsOf({ CAAS_CORS_ORIGINS: bad })).toEqual([`CAAS_CORS_ORIGINS entry ${JSON.stringify(bad)} must be only scheme://host[:port] (no path, query or credentials)`]);
     }

@@ -78,10 +78,7 @@ describe("settings once read outside the validated config", () => {
       }
     })();
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual([
-      'CAAS_REDIS_SOCKET_URL="nope" is not a URL',
-      "CAAS_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)",
-    ]);
+    expect((err as ConfigError).problems).toEqual(['CAAS_REDIS_SOCKET_URL="nope" is not a URL', "CAAS_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)"]);
   });
 
   it("every CAAS_REDIS_*_URL must be redis:// or rediss://", () => {

@@ -56,8 +56,7 @@ async function until(cond: () => boolean, ms: number, what: string) {
   }
 }
 
-const newBus = (clientId: string) =>
-  createKafkaEventBus({ brokers: brokers!.split(","), schemaRegistryUrl: registry!, clientId, logger, prefix: `${RUN_PREFIX}.`, partitions: 3 });
+const newBus = (clientId: string) => createKafkaEventBus({ brokers: brokers!.split(","), schemaRegistryUrl: registry!, clientId, logger, prefix: `${RUN_PREFIX}.`, partitions: 3 });
 
 afterAll(() => cleanUp(prefix));
 
@@ -73,10 +72,7 @@ describe.skipIf(!mongoUrl || !brokers || !registry || !redisUrl)("consumer resta
   it("applies every committed event once, in order, across a stop mid-burst, a restart and a redelivery from the start", async () => {
     const dbName = `${RUN_PREFIX}_consumer_restart`;
     const [m1, m2] = [await connectMongo(mongoUrl!, dbName), await connectMongo(mongoUrl!, dbName)];
-    const stores: EventLogStore[] = [
-      await createMongoEventLogStore({ db: m1.db, clock: systemClock }),
-      await createMongoEventLogStore({ db: m2.db, clock: systemClock }),
-    ];
+    const stores: EventLogStore[] = [await createMongoEventLogStore({ db: m1.db, clock: systemClock }), await createMongoEventLogStore({ db: m2.db, clock: systemClock })];
     const writerBus = await newBus("restart-writers");
     const relays = stores.map((store) => new OutboxRelay({ store, bus: writerBus, topic: CHAT_EVENTS, toRecord, clock: systemClock, logger, sweepIntervalMs: 200, sweepGraceMs: 300 }));
     relays.forEach((r) => r.start());
@@ -125,8 +121,7 @@ describe.skipIf(!mongoUrl || !brokers || !registry || !redisUrl)("consumer resta
                 clientMessageId: `m-${i}`,
                 payloadHash: `h-${i}`,
                 countable: true,
-                encode: ({ seq, createTimeMs }) =>
-                  toBinary(EventSchema, create(EventSchema, { conversationId, seq: BigInt(seq), actorId: "alice", createTime: timestampFromMs(createTimeMs) })),
+                encode: ({ seq, createTimeMs }) => toBinary(EventSchema, create(EventSchema, { conversationId, seq: BigInt(seq), actorId: "alice", createTime: timestampFromMs(createTimeMs) })),
               });
               relays[w]!.notify();
             }),

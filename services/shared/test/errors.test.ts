@@ -1,14 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { BadRequestSchema, ResourceInfoSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import {
-  AlreadyExistsError,
-  InvalidArgumentError,
-  NotFoundError,
-  ResourceExhaustedError,
-  toConnectError,
-  UnimplementedError,
-} from "../src/errors.js";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, toConnectError, UnimplementedError } from "../src/errors.js";
 
 describe("toConnectError", () => {
   it("maps domain errors to their codes", () => {

@@ -39,8 +39,7 @@ function append(store: EventLogStore, scope: TenantScope, conversationId: string
     clientMessageId: `m-${i}`,
     payloadHash: `h-${i}`,
     countable: true,
-    encode: ({ seq, createTimeMs }) =>
-      toBinary(EventSchema, create(EventSchema, { conversationId, seq: BigInt(seq), actorId: "alice", createTime: timestampFromMs(createTimeMs) })),
+    encode: ({ seq, createTimeMs }) => toBinary(EventSchema, create(EventSchema, { conversationId, seq: BigInt(seq), actorId: "alice", createTime: timestampFromMs(createTimeMs) })),
   });
 }
 
@@ -64,57 +63,61 @@ async function until(cond: () => boolean, ms: number, what: string) {
 
 function patternSuite(name: string, make: () => Promise<Pair>, timeoutMs: number) {
   describe(`event log pattern: ${name}`, () => {
-    it("relays every committed event once per consumer, in seq order, through two writers, a crash and a consumer restart", async () => {
-      const pair = await make();
-      const scope = freshTenantScope();
-      const conv = newId();
-      try {
-        const [a, b] = pair.stores;
-        // Writer A relays at once; writer B "crashes" after committing (never notifies its relay).
-        const relayA = new OutboxRelay({ store: a, bus: pair.bus, topic: pair.topic, toRecord, clock: systemClock, logger, sweepIntervalMs: 200, sweepGraceMs: 300 });
-        relayA.start();
-        const applied: number[] = [];
-        const positions = createMemoryPositionStore();
-        const consumer = new SequencedConsumer<{ tenantId: string; conversationId: string; seq: number }>({
-          positions,
-          fetchAfter: async (t, c, after, limit) => (await a.read(scope, c, after, limit)).map((e) => ({ tenantId: t, conversationId: c, seq: e.seq })),
-          apply: async (e) => void applied.push(e.seq),
-        });
-        const handle = async (r: BusRecord<typeof ChatEventEnvelopeSchema>) => {
-          if (r.value.payload.case !== "event" || r.value.conversationId !== conv) return;
-          await consumer.handle({ tenantId: r.value.tenantId, conversationId: r.value.conversationId, seq: Number(r.value.payload.value.seq) });
-        };
-        let sub = await pair.bus.subscribe(pair.topic, { group: `pattern-${conv}`, from: "earliest" }, handle);
+    it(
+      "relays every committed event once per consumer, in seq order, through two writers, a crash and a consumer restart",
+      async () => {
+        const pair = await make();
+        const scope = freshTenantScope();
+        const conv = newId();
+        try {
+          const [a, b] = pair.stores;
+          // Writer A relays at once; writer B "crashes" after committing (never notifies its relay).
+          const relayA = new OutboxRelay({ store: a, bus: pair.bus, topic: pair.topic, toRecord, clock: systemClock, logger, sweepIntervalMs: 200, sweepGraceMs: 300 });
+          relayA.start();
+          const applied: number[] = [];
+          const positions = createMemoryPositionStore();
+          const consumer = new SequencedConsumer<{ tenantId: string; conversationId: string; seq: number }>({
+            positions,
+            fetchAfter: async (t, c, after, limit) => (await a.read(scope, c, after, limit)).map((e) => ({ tenantId: t, conversationId: c, seq: e.seq })),
+            apply: async (e) => void applied.push(e.seq),
+          });
+          const handle = async (r: BusRecord<typeof ChatEventEnvelopeSchema>) => {
+            if (r.value.payload.case !== "event" || r.value.conversationId !== conv) return;
+            await consumer.handle({ tenantId: r.value.tenantId, conversationId: r.value.conversationId, seq: Number(r.value.payload.value.seq) });
+          };
+          let sub = await pair.bus.subscribe(pair.topic, { group: `pattern-${conv}`, from: "earliest" }, handle);
 
-        const writes: Promise<unknown>[] = [];
-        for (let i = 0; i < 60; i++) {
-          const store = i % 2 === 0 ? a : b;
-          writes.push(append(store, scope, conv, i).then(() => (store === a ? relayA.notify() : undefined)));
-          if (i === 30) {
-            // The consumer goes away mid-burst and comes back: nothing lost, nothing applied twice.
-            await Promise.all(writes);
-            await sub.close();
-            sub = await pair.bus.subscribe(pair.topic, { group: `pattern-${conv}`, from: "earliest" }, handle);
+          const writes: Promise<unknown>[] = [];
+          for (let i = 0; i < 60; i++) {
+            const store = i % 2 === 0 ? a : b;
+            writes.push(append(store, scope, conv, i).then(() => (store === a ? relayA.notify() : undefined)));
+            if (i === 30) {
+              // The consumer goes away mid-burst and comes back: nothing lost, nothing applied twice.
+              await Promise.all(writes);
+              await sub.close();
+              sub = await pair.bus.subscribe(pair.topic, { group: `pattern-${conv}`, from: "earliest" }, handle);
+            }
           }
+          await Promise.all(writes);
+          // B's events only reach the bus through A's sweeper (after the grace period).
+          await until(() => applied.length >= 60, timeoutMs, "60 applied events");
+          expect(applied).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+          // The consumer may have filled B's events from the store before the sweeper published
+          // them; the outbox still drains completely.
+          let left = await a.unpublished(100, Date.now() + 1000);
+          for (let i = 0; left.length > 0 && i < 100; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            left = await a.unpublished(100, Date.now() + 1000);
+          }
+          expect(left).toEqual([]);
+          await sub.close();
+          await relayA.stop();
+        } finally {
+          await pair.dispose();
         }
-        await Promise.all(writes);
-        // B's events only reach the bus through A's sweeper (after the grace period).
-        await until(() => applied.length >= 60, timeoutMs, "60 applied events");
-        expect(applied).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-        // The consumer may have filled B's events from the store before the sweeper published
-        // them; the outbox still drains completely.
-        let left = await a.unpublished(100, Date.now() + 1000);
-        for (let i = 0; left.length > 0 && i < 100; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          left = await a.unpublished(100, Date.now() + 1000);
-        }
-        expect(left).toEqual([]);
-        await sub.close();
-        await relayA.stop();
-      } finally {
-        await pair.dispose();
-      }
-    }, timeoutMs * 2);
+      },
+      timeoutMs * 2,
+    );
   });
 }
 

@@ -17,7 +17,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Makes a store's close() also release what was opened for it. */
 function closing(store: EventLogStore, release: () => Promise<void> | void): EventLogStore {
-  return { ...store, close: async () => { await store.close(); await release(); } };
+  return {
+    ...store,
+    close: async () => {
+      await store.close();
+      await release();
+    },
+  };
 }
 
 // Every instance is its own connection to one file, like two processes (WAL allows it).
@@ -88,7 +94,10 @@ describe.skipIf(!mongoUrl)("mongo event log store", () => {
       const open = () => createMongoEventLogStore({ db: conn.db, collectionPrefix: "fresh_", clock: new FakeClock(), onMigrated: (r) => runs.push(r) });
       await (await open()).close();
       await (await open()).close();
-      expect(runs).toEqual([{ from: 0, to: 1, applied: [1] }, { from: 1, to: 1, applied: [] }]);
+      expect(runs).toEqual([
+        { from: 0, to: 1, applied: [1] },
+        { from: 1, to: 1, applied: [] },
+      ]);
       const indexes = await conn.db.collection("fresh_event_log").indexes();
       const shape = indexes.map((i) => [i.name, Object.keys(i.key), i.unique === true]).sort();
       expect(shape).toEqual([

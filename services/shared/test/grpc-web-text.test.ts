@@ -31,7 +31,7 @@ function frame(flag: number, payload: Uint8Array): Buffer {
 function parseFrames(body: Buffer): { messages: Buffer[]; trailer: Record<string, string> } {
   const messages: Buffer[] = [];
   const trailer: Record<string, string> = {};
-  for (let at = 0; at < body.length; ) {
+  for (let at = 0; at < body.length;) {
     const len = body.readUInt32BE(at + 1);
     const payload = body.subarray(at + 5, at + 5 + len);
     if (body[at]! & 0x80) {

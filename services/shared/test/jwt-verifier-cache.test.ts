@@ -1,13 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { FakeClock } from "../src/clock.js";
-import {
-  ACCESS_TOKEN_ALGORITHMS,
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  ACCESS_TOKEN_TYPE,
-  createJwtVerifier,
-} from "../src/auth/jwt-verifier.js";
+import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, ACCESS_TOKEN_TYPE, createJwtVerifier } from "../src/auth/jwt-verifier.js";
 
 /** The verified-token cache: the same token is not verified twice, and nothing it remembers outlives a check. */
 describe("JwtVerifier: verified tokens are remembered, never beyond their validity or their key", () => {

@@ -54,9 +54,15 @@ describe.skipIf(!url)("a MongoDB connection's close settles every operation (Fer
       await conn.close();
       const results = await Promise.all(ops.map((op) => within(op, 2_000)));
       outcomes.push(...results);
-      expect(results.filter((r) => r === "pending"), `close ${offset} microtasks after the operations started`).toEqual([]);
+      expect(
+        results.filter((r) => r === "pending"),
+        `close ${offset} microtasks after the operations started`,
+      ).toEqual([]);
       // Whatever did not complete before the close failed UNAVAILABLE (retry elsewhere), never another code.
-      expect(results.filter((r) => r !== "ok" && r !== "UNAVAILABLE"), `offset ${offset}`).toEqual([]);
+      expect(
+        results.filter((r) => r !== "ok" && r !== "UNAVAILABLE"),
+        `offset ${offset}`,
+      ).toEqual([]);
     }
     // The range covered closes that caught operations in flight.
     expect(outcomes.filter((r) => r === "UNAVAILABLE").length).toBeGreaterThan(0);

@@ -27,8 +27,7 @@ describe("peer clients fail over from an unavailable instance", () => {
   // Nothing listens here: the connection is refused.
   let refusedUrl: string;
 
-  const listen = (srv: Server | http2.Http2Server) =>
-    new Promise<string>((resolve) => srv.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`)));
+  const listen = (srv: Server | http2.Http2Server) => new Promise<string>((resolve) => srv.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`)));
 
   beforeAll(async () => {
     live = http2.createServer(
@@ -65,7 +64,11 @@ describe("peer clients fail over from an unavailable instance", () => {
     await new Promise((r) => live.close(r));
   });
 
-  const failure = (p: Promise<unknown>) => p.then(() => expect.fail("the call should have failed"), (e: unknown) => ConnectError.from(e));
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail("the call should have failed"),
+      (e: unknown) => ConnectError.from(e),
+    );
 
   it("sends a call whose connection was refused to the other instance, and skips the refusing one", async () => {
     const clock = new FakeClock();

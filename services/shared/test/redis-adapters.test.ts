@@ -30,9 +30,7 @@ describe.skipIf(!redisUrl)("redis adapters", () => {
     const layoutPrefix = `${prefix}:layout`;
     await createRedisRateLimiter({ redis, prefix: layoutPrefix }).take(scope, "send:u1", { capacity: 5, refillPerSec: 1 });
     const keys = (await keysUnder(redis, layoutPrefix)).sort();
-    expect(keys).toEqual([
-      `${layoutPrefix}:rl:${scope.tenantId}:send:u1`,
-    ]);
+    expect(keys).toEqual([`${layoutPrefix}:rl:${scope.tenantId}:send:u1`]);
   });
 
   it("gives rate-limit keys a Redis TTL, so nothing needs a cleanup job", async () => {

@@ -7,7 +7,7 @@ import { ServerReflectionRequestSchema } from "@caas/gen/grpc/reflection/v1/refl
 import { ReflectionIndex } from "../src/server/reflection.js";
 
 const index = new ReflectionIndex([PlatformService.file, Health.file], [PlatformService.typeName, Health.typeName]);
-const ask = (messageRequest: Parameters<typeof create<typeof ServerReflectionRequestSchema>>[1] extends infer T ? T extends { messageRequest?: infer M } ? M : never : never) =>
+const ask = (messageRequest: Parameters<typeof create<typeof ServerReflectionRequestSchema>>[1] extends infer T ? (T extends { messageRequest?: infer M } ? M : never) : never) =>
   index.answer(create(ServerReflectionRequestSchema, { messageRequest }));
 
 function fileNames(answer: ReturnType<typeof ask>): string[] {
@@ -18,18 +18,11 @@ function fileNames(answer: ReturnType<typeof ask>): string[] {
 describe("ReflectionIndex", () => {
   it("lists the services", () => {
     const a = ask({ case: "listServices", value: "" });
-    expect(a.case === "listServicesResponse" && a.value.service.map((s) => s.name)).toEqual([
-      "caas.gateway.v1.PlatformService",
-      "grpc.health.v1.Health",
-    ]);
+    expect(a.case === "listServicesResponse" && a.value.service.map((s) => s.name)).toEqual(["caas.gateway.v1.PlatformService", "grpc.health.v1.Health"]);
   });
 
   it("finds the file of a service, a method and a nested message, with dependencies", () => {
-    for (const symbol of [
-      "caas.gateway.v1.PlatformService",
-      "caas.gateway.v1.PlatformService.GetPlatformStatus",
-      "caas.gateway.v1.GetPlatformStatusResponse",
-    ]) {
+    for (const symbol of ["caas.gateway.v1.PlatformService", "caas.gateway.v1.PlatformService.GetPlatformStatus", "caas.gateway.v1.GetPlatformStatusResponse"]) {
       const names = fileNames(ask({ case: "fileContainingSymbol", value: symbol }));
       expect(names[0]).toBe("caas/gateway/v1/gateway_service.proto");
       expect(names).toContain("caas/gateway/v1/platform.proto");

@@ -29,7 +29,9 @@ function describe(f) {
     case "sendAck":
       return { sendAck: { messageId: v.messageId, seq: v.seq } };
     case "event":
-      return { event: { conversationId: v.conversationId, seq: v.seq, actorId: v.actorId, kind: v.payload.case, text: v.payload.case === "messageCreated" ? v.payload.value.message?.text : undefined } };
+      return {
+        event: { conversationId: v.conversationId, seq: v.seq, actorId: v.actorId, kind: v.payload.case, text: v.payload.case === "messageCreated" ? v.payload.value.message?.text : undefined },
+      };
     case "changes":
       return { changes: { conversationId: v.conversationId, seqs: v.events.map((e) => e.seq) } };
     case "resumeDone":

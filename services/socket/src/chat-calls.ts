@@ -68,13 +68,7 @@ export async function listMemberships(chat: ChatClient, accessToken: string): Pr
 }
 
 /** Pages GetChanges from `cursor` until nothing more waits; calls `onPage` for each page in order. */
-export async function changesSince(
-  chat: ChatClient,
-  accessToken: string,
-  cursor: string,
-  perConversationLimit: number,
-  onPage: (page: GetChangesResponse) => void,
-): Promise<string> {
+export async function changesSince(chat: ChatClient, accessToken: string, cursor: string, perConversationLimit: number, onPage: (page: GetChangesResponse) => void): Promise<string> {
   let next = cursor;
   for (;;) {
     const page = await chat.getChanges({ cursor: next, limit: 100, perConversationLimit }, asUser(accessToken));
@@ -99,13 +93,7 @@ export async function membersOf(chat: ChatClient, accessToken: string, conversat
 }
 
 /** Runs a `mark_read` or `mark_delivered` frame through chat; the read_state answering `replyTo`. */
-export async function markThroughChat(
-  chat: ChatClient,
-  accessToken: string,
-  replyTo: bigint,
-  kind: "read" | "delivered",
-  req: { conversationId: string; seq: bigint },
-): Promise<ServerFrame> {
+export async function markThroughChat(chat: ChatClient, accessToken: string, replyTo: bigint, kind: "read" | "delivered", req: { conversationId: string; seq: bigint }): Promise<ServerFrame> {
   const call = { conversationId: req.conversationId, seq: req.seq };
   const res = kind === "read" ? await chat.markRead(call, asUser(accessToken)) : await chat.markDelivered(call, asUser(accessToken));
   return serverFrame(replyTo, { case: "readState", value: res.readState ?? { conversationId: req.conversationId } });

@@ -33,14 +33,7 @@ export function mayCover(hub: Hub, who: SessionIdentity, anchor: ConnectionAncho
  * be covered (`mayCover`; conversations outside `filter` are ignored), so a client storing it has
  * received everything it covers and a later resume from it loses nothing. Rejects when chat does.
  */
-export async function freshCheckpoint(
-  chat: ChatClient,
-  hub: Hub,
-  who: SessionIdentity,
-  cursor: string,
-  anchor: ConnectionAnchor,
-  filter?: ReadonlySet<string>,
-): Promise<string | undefined> {
+export async function freshCheckpoint(chat: ChatClient, hub: Hub, who: SessionIdentity, cursor: string, anchor: ConnectionAnchor, filter?: ReadonlySet<string>): Promise<string | undefined> {
   const heads = new Map<string, bigint>();
   const next = await changesSince(chat, who.accessToken, cursor, 1, (page) => {
     for (const c of page.conversations) {

@@ -1,12 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  CloseCode,
-  ServerFrameSchema,
-  type FrameError,
-  type ServerFrame,
-} from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { CloseCode, ServerFrameSchema, type FrameError, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { FieldPathElementSchema, FieldPathSchema, ViolationSchema, ViolationsSchema, type Violations } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { ResourceExhaustedError, toConnectError } from "@caas/shared/errors";

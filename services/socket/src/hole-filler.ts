@@ -40,7 +40,7 @@ export class HoleFiller {
     if (!hub || !token) return false;
     const events: Event[] = [];
     try {
-      for (let after = from - 1n; after < to; ) {
+      for (let after = from - 1n; after < to;) {
         const page = await this.chat.sync({ conversationId, afterSeq: after, limit: PAGE }, asUser(token));
         const wanted = page.events.filter((e) => e.seq > after && e.seq <= to);
         if (wanted.length === 0) break;

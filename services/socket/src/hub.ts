@@ -132,7 +132,8 @@ export class Hub {
         for (const item of list) {
           const id = typeof item === "string" ? item : item.id;
           if (created.leftWhileLoading!.has(id)) continue;
-          if (typeof item !== "string" && !this.facts.has(key(created.tenantId, id))) this.facts.set(key(created.tenantId, id), { type: item.type, memberCount: item.memberCount, seq: item.lastSeq ?? 0n });
+          if (typeof item !== "string" && !this.facts.has(key(created.tenantId, id)))
+            this.facts.set(key(created.tenantId, id), { type: item.type, memberCount: item.memberCount, seq: item.lastSeq ?? 0n });
           this.addMembership(created, id, typeof item === "string" ? undefined : item.lastSeq);
         }
         created.leftWhileLoading = undefined;

@@ -111,9 +111,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       }
       case "markRead":
       case "markDelivered": {
-        const reply = await markThroughChat(this.chat, token, frame.id, f.case === "markRead" ? "read" : "delivered", f.value).catch((err: unknown) =>
-          Promise.reject(peerError(err)),
-        );
+        const reply = await markThroughChat(this.chat, token, frame.id, f.case === "markRead" ? "read" : "delivered", f.value).catch((err: unknown) => Promise.reject(peerError(err)));
         return create(SendResponseSchema, { frame: reply });
       }
       case "ping":

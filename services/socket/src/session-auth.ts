@@ -20,9 +20,7 @@ export interface SessionIdentity {
 }
 
 /** A token check: the identity, or the FrameError to answer and the close that follows it. */
-export type TokenCheck =
-  | { ok: true; identity: SessionIdentity }
-  | { ok: false; error: ServerFrame; close: CloseCode; reason: string };
+export type TokenCheck = { ok: true; identity: SessionIdentity } | { ok: false; error: ServerFrame; close: CloseCode; reason: string };
 
 /**
  * Verifies an access token (Auth and ReAuth frames) and consults the deny-set. Refusals carry

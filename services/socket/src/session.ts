@@ -352,11 +352,14 @@ export class Session implements Recipient {
     if (checkpointMs !== undefined) {
       // Started at a random point of the first interval, so that connections opened together
       // (a deploy, a reconnect storm) do not all ask chat in the same instant.
-      const first = setTimeout(() => {
-        if (this.state !== "open") return;
-        void this.checkpoint();
-        this.timers.push(setInterval(() => void this.checkpoint(), checkpointMs).unref());
-      }, Math.floor(Math.random() * checkpointMs));
+      const first = setTimeout(
+        () => {
+          if (this.state !== "open") return;
+          void this.checkpoint();
+          this.timers.push(setInterval(() => void this.checkpoint(), checkpointMs).unref());
+        },
+        Math.floor(Math.random() * checkpointMs),
+      );
       this.timers.push(first);
     }
     for (const t of this.timers) t.unref();
@@ -533,7 +536,10 @@ export class Session implements Recipient {
     const others = wanted.filter((u) => u !== who.userId);
     const visible = others.length > 0 ? await membersOf(this.deps.chat, who.accessToken, this.deps.hub.conversationsOf(who.tenantId, who.userId)) : new Set<string>();
     if (this.state !== "open") return undefined;
-    return tracker.follow(this, wanted.filter((u) => u === who.userId || visible.has(u)));
+    return tracker.follow(
+      this,
+      wanted.filter((u) => u === who.userId || visible.has(u)),
+    );
   }
 
   /** Pushes Presence frames (what `followPresence` returned) on this session. */
@@ -625,10 +631,12 @@ export class Session implements Recipient {
           return;
         }
         this.inflightSends++;
-        this.send(id, f.value).then(
-          (ack) => this.reply(id, ack),
-          (err: unknown) => this.reply(id, errorFrame(id, err)),
-        ).finally(() => this.inflightSends--);
+        this.send(id, f.value)
+          .then(
+            (ack) => this.reply(id, ack),
+            (err: unknown) => this.reply(id, errorFrame(id, err)),
+          )
+          .finally(() => this.inflightSends--);
         return;
       }
       case "markRead":

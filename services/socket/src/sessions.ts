@@ -26,11 +26,7 @@ export class SessionRegistry {
 
   /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
   open(sink: FrameSink, opts: SessionOptions): Session {
-    const session = new Session(
-      sink,
-      { ...this.deps, slots: this.slots, ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}), onEnd: (s) => this.sessions.delete(s.id) },
-      opts,
-    );
+    const session = new Session(sink, { ...this.deps, slots: this.slots, ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}), onEnd: (s) => this.sessions.delete(s.id) }, opts);
     this.sessions.set(session.id, session);
     if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
     return session;

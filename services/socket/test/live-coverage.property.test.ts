@@ -108,17 +108,21 @@ describe("cursor coverage under reordered, repeated and late deliveries and rest
   it.each([
     { fillHoles: false, minCheckpoints: SEEDS },
     { fillHoles: true, minCheckpoints: SEEDS * 3 },
-  ])(`every cursor covers only what reached its connection, and every client ends with every event (${SEEDS} seeds, holes filled: $fillHoles)`, async ({ fillHoles, minCheckpoints }) => {
-    const failures: Array<{ seed: number; missing: string[]; overreaching: unknown[] }> = [];
-    let checkpoints = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const { checkpoints: handed, ...got } = await run(seed, fillHoles);
-      checkpoints += handed;
-      if (got.missing.length > 0 || got.overreaching.length > 0) failures.push({ seed, ...got });
-    }
-    expect(failures).toEqual([]);
-    // Not vacuous: connections still get checkpoints (a hole only blocks the conversations it is in, until the connection resumes).
-    expect(checkpoints).toBeGreaterThan(minCheckpoints);
-    console.log(`checkpoints handed out over ${SEEDS} seeds: ${checkpoints}`);
-  }, 120_000);
+  ])(
+    `every cursor covers only what reached its connection, and every client ends with every event (${SEEDS} seeds, holes filled: $fillHoles)`,
+    async ({ fillHoles, minCheckpoints }) => {
+      const failures: Array<{ seed: number; missing: string[]; overreaching: unknown[] }> = [];
+      let checkpoints = 0;
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const { checkpoints: handed, ...got } = await run(seed, fillHoles);
+        checkpoints += handed;
+        if (got.missing.length > 0 || got.overreaching.length > 0) failures.push({ seed, ...got });
+      }
+      expect(failures).toEqual([]);
+      // Not vacuous: connections still get checkpoints (a hole only blocks the conversations it is in, until the connection resumes).
+      expect(checkpoints).toBeGreaterThan(minCheckpoints);
+      console.log(`checkpoints handed out over ${SEEDS} seeds: ${checkpoints}`);
+    },
+    120_000,
+  );
 });

@@ -21,9 +21,7 @@ describe.skipIf(!redisUrl)("redis", () => {
     // Two instances sharing one (fake) clock: the adapter passes it into its script.
     const clock = new FakeClock();
     const clients = [createRedisClient(redisUrl!), createRedisClient(redisUrl!)] as const;
-    const [a, b] = clients.map((redis) =>
-      createRedisPresence({ redis, prefix, clock, lastSeenRetentionMs: PRESENCE_RETENTION_MS }),
-    );
+    const [a, b] = clients.map((redis) => createRedisPresence({ redis, prefix, clock, lastSeenRetentionMs: PRESENCE_RETENTION_MS }));
     return {
       a: a!,
       b: b!,

@@ -105,7 +105,8 @@ const marker = (tenantId: string, userId: string, conversationId: string, read: 
     payload: { case: kind, value: { readState: { conversationId, userId, lastReadSeq: read, lastDeliveredSeq: delivered, unreadCount: 0, updateTime: timestampNow() } } },
   });
 
-const of = (frames: ServerFrame[], kind: "readState" | "receipt") => frames.filter((f) => f.frame.case === kind).map((f) => f.frame.value as { conversationId: string; userId: string; lastReadSeq: bigint });
+const of = (frames: ServerFrame[], kind: "readState" | "receipt") =>
+  frames.filter((f) => f.frame.case === kind).map((f) => f.frame.value as { conversationId: string; userId: string; lastReadSeq: bigint });
 
 describe("live receipts from the user-state topic (SQLite bus, real sessions)", () => {
   let bus: EventBus;
@@ -129,7 +130,11 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
     const cal = await openSession(reg, "t1.cal.s4");
     const otherAnn = await openSession(reg, "t2.ann.s5");
     const otherBen = await openSession(reg, "t2.ben.s6");
-    const publish = (...envs: ReturnType<typeof marker>[]) => bus.publish(USER_STATE_EVENTS, envs.map((value) => ({ key: `${value.tenantId}/${value.userId}`, value, headers: {} })));
+    const publish = (...envs: ReturnType<typeof marker>[]) =>
+      bus.publish(
+        USER_STATE_EVENTS,
+        envs.map((value) => ({ key: `${value.tenantId}/${value.userId}`, value, headers: {} })),
+      );
 
     await publish(
       marker("t1", "ann", DIRECT, 7n, 7n),
@@ -148,7 +153,10 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
         createTime: timestampNow(),
         payload: blocked ? { case: "userBlocked", value: { blockedUserId: "cal" } } : { case: "userUnblocked", value: { blockedUserId: "cal" } },
       });
-    await bus.publish(USER_STATE_EVENTS, [block(true), block(false)].map((value) => ({ key: "t1/ann", value, headers: {} })));
+    await bus.publish(
+      USER_STATE_EVENTS,
+      [block(true), block(false)].map((value) => ({ key: "t1/ann", value, headers: {} })),
+    );
     // The key directory's notice that one of ann's devices runs low on one-time prekeys.
     const low = create(UserStateEventEnvelopeSchema, { eventId: newId(), tenantId: "t1", userId: "ann", payload: { case: "oneTimePrekeysLow", value: { deviceId: 3, remaining: 9, threshold: 10 } } });
     await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: low, headers: {} }]);

@@ -32,7 +32,11 @@ const verifier: JwtVerifier = {
   async verify(token) {
     if (token !== "good") throw new UnauthenticatedError("access token is malformed");
     const now = Math.floor(Date.now() / 1000);
-    return { kid: "k1", acceptedUntilMs: (now + 330) * 1000, claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300 } };
+    return {
+      kid: "k1",
+      acceptedUntilMs: (now + 330) * 1000,
+      claims: { iss: "caas-auth", aud: "caas-api", sub: "bob", tenant: "t1", sid: "s1", device: "d1", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 300 },
+    };
   },
   verifyServiceToken: async () => ({ service: "x" }),
 };
@@ -153,7 +157,10 @@ describe("session core", () => {
     release();
     await resuming;
     await tick();
-    const kinds = sink.frames().filter((f) => f.frame.case !== "authOk").map((f) => (f.frame.case === "event" ? `event:${f.frame.value.seq}` : f.frame.case));
+    const kinds = sink
+      .frames()
+      .filter((f) => f.frame.case !== "authOk")
+      .map((f) => (f.frame.case === "event" ? `event:${f.frame.value.seq}` : f.frame.case));
     expect(kinds).toEqual(["changes", "resumeDone", "event:6"]);
   });
 
@@ -176,7 +183,7 @@ describe("session core", () => {
   it("after a heavy flush holds the next one about as long (at most 10 ms), keeping every connection's order", async () => {
     const { hub, registry } = setup();
     const busy = (ms: number) => {
-      for (const end = performance.now() + ms; performance.now() < end; );
+      for (const end = performance.now() + ms; performance.now() < end;);
     };
     // 120 connections whose writes take 0.1 ms each: a flush of all of them takes at least 12 ms.
     const writes: Array<{ at: number; seqs: bigint[] }[]> = [];

@@ -17,10 +17,11 @@ interface Room {
 
 const saved = sessionStorage.getItem(SESSION_KEY);
 if (saved) void start(JSON.parse(saved) as DemoSession);
-else void renderPicker(app, (s) => {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-  void start(s);
-});
+else
+  void renderPicker(app, (s) => {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+    void start(s);
+  });
 
 async function start(session: DemoSession): Promise<void> {
   const refresher = createCaasClient({ baseUrl: location.origin });
@@ -55,7 +56,9 @@ async function start(session: DemoSession): Promise<void> {
     location.reload();
   };
   app.replaceChildren(
-    el("div", { class: "shell" },
+    el(
+      "div",
+      { class: "shell" },
       el("aside", { class: "side" }, el("header", {}, el("div", { class: "me", "data-testid": "me" }, `Signed in as ${me}`), status, signOut), list),
       el("section", { class: "chat" }, title, messages, typing, form),
     ),
@@ -67,7 +70,9 @@ async function start(session: DemoSession): Promise<void> {
       ...[...rooms.values()].map((r) => {
         const id = r.view.conversation!.id;
         const last = [...r.messages.values()].at(-1);
-        const li = el("li", { class: id === current ? "active" : "", "data-testid": "conversation", "data-id": id },
+        const li = el(
+          "li",
+          { class: id === current ? "active" : "", "data-testid": "conversation", "data-id": id },
           el("div", {}, el("div", {}, nameOf(r.view)), el("div", { class: "preview" }, last ? `${last.senderId}: ${last.text}` : "")),
           r.unread > 0 ? el("span", { class: "badge", "data-testid": "unread" }, String(r.unread)) : "",
         );
@@ -88,14 +93,18 @@ async function start(session: DemoSession): Promise<void> {
     const seenBy = lastMine ? [...room.readBy].filter(([u, seq]) => u !== me && seq >= lastMine.seq).map(([u]) => u) : [];
     messages.replaceChildren(
       ...sorted.map((m) =>
-        el("div", { class: `message${m.senderId === me ? " mine" : ""}`, "data-testid": "message", "data-state": "sent", "data-seq": String(m.seq) },
+        el(
+          "div",
+          { class: `message${m.senderId === me ? " mine" : ""}`, "data-testid": "message", "data-state": "sent", "data-seq": String(m.seq) },
           m.senderId === me ? "" : el("div", { class: "sender" }, m.senderId),
           el("div", { "data-testid": "text" }, m.text),
           m === lastMine && seenBy.length > 0 ? el("div", { class: "meta", "data-testid": "seen" }, `Seen by ${seenBy.join(", ")}`) : "",
         ),
       ),
       ...pending.map((p: QueuedSend) =>
-        el("div", { class: "message mine", "data-testid": "message", "data-state": failed.has(p.clientMessageId) ? "failed" : "pending" },
+        el(
+          "div",
+          { class: "message mine", "data-testid": "message", "data-state": failed.has(p.clientMessageId) ? "failed" : "pending" },
           el("div", { "data-testid": "text" }, p.text),
           el("div", { class: "meta" }, "sending…"),
         ),

@@ -30,7 +30,9 @@ export async function renderPicker(root: HTMLElement, chosen: (s: DemoSession) =
     return b;
   });
   root.replaceChildren(
-    el("div", { class: "picker" },
+    el(
+      "div",
+      { class: "picker" },
       el("h1", {}, "CAAS web chat demo"),
       el("p", { class: "muted" }, "Pick a demo user. Open another window (or a private one) as someone else to chat live."),
       ...buttons,

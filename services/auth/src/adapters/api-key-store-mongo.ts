@@ -82,10 +82,7 @@ export function createMongoApiKeyStore(opts: MongoAdapterOptions): ApiKeyStore {
 
     async touch(id, atMs, minIntervalMs) {
       checkTime("atMs", atMs);
-      await keys.updateOne(
-        { _id: checkId("id", id, 64), lastUsedTimeMs: { $lte: atMs - checkTime("minIntervalMs", minIntervalMs) } },
-        { $set: { lastUsedTimeMs: atMs } },
-      );
+      await keys.updateOne({ _id: checkId("id", id, 64), lastUsedTimeMs: { $lte: atMs - checkTime("minIntervalMs", minIntervalMs) } }, { $set: { lastUsedTimeMs: atMs } });
     },
 
     async close() {},

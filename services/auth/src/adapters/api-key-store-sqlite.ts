@@ -31,9 +31,7 @@ export function createSqliteApiKeyStore(opts: { db: Database.Database }): ApiKey
     `SELECT ${COLUMNS} FROM api_keys WHERE tenant_id = ? AND id < ? AND (? = 1 OR revoke_time_ms IS NULL OR revoke_time_ms > ?)
      ORDER BY id DESC LIMIT ?`,
   );
-  const active = db.prepare<[string, number], { n: number }>(
-    "SELECT count(*) AS n FROM api_keys WHERE tenant_id = ? AND (revoke_time_ms IS NULL OR revoke_time_ms > ?)",
-  );
+  const active = db.prepare<[string, number], { n: number }>("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ? AND (revoke_time_ms IS NULL OR revoke_time_ms > ?)");
   const revokeEarliest = db.prepare("UPDATE api_keys SET revoke_time_ms = ? WHERE id = ? AND (revoke_time_ms IS NULL OR revoke_time_ms > ?)");
   const revokeIfUnrevoked = db.prepare("UPDATE api_keys SET revoke_time_ms = ? WHERE id = ? AND revoke_time_ms IS NULL");
   const touch = db.prepare("UPDATE api_keys SET last_used_time_ms = ? WHERE id = ? AND last_used_time_ms <= ?");
@@ -62,9 +60,7 @@ export function createSqliteApiKeyStore(opts: { db: Database.Database }): ApiKey
     },
 
     async list(scope, query: ApiKeyListQuery) {
-      return page
-        .all(tenantOf(scope), query.beforeId ?? TOP, query.includeRevoked ? 1 : 0, checkTime("nowMs", query.nowMs), checkLimit(query.limit))
-        .map(toRecord);
+      return page.all(tenantOf(scope), query.beforeId ?? TOP, query.includeRevoked ? 1 : 0, checkTime("nowMs", query.nowMs), checkLimit(query.limit)).map(toRecord);
     },
 
     async countActive(scope, nowMs) {

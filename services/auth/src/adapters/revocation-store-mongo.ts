@@ -38,17 +38,19 @@ export function createMongoRevocationStore(opts: MongoAdapterOptions): Revocatio
       const after = q.afterId === undefined ? "" : checkId("afterId", q.afterId, 64);
       const limit = checkLimit(q.limit);
       await docs.deleteMany({ expireTimeMs: { $lte: nowMs } });
-      const rows = await docs.find({ _id: { $gt: after }, expireTimeMs: { $gt: nowMs } }).sort({ _id: 1 }).limit(limit).toArray();
-      return rows.map(
-        (d): StoredRevocation => ({
-          id: d._id,
-          kind: d.kind as RevocationKind,
-          tenantId: d.tenantId,
-          subjectId: d.subjectId,
-          revokeTimeMs: d.revokeTimeMs,
-          expireTimeMs: d.expireTimeMs,
-        }),
-      );
+      const rows = await docs
+        .find({ _id: { $gt: after }, expireTimeMs: { $gt: nowMs } })
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
+      return rows.map((d): StoredRevocation => ({
+        id: d._id,
+        kind: d.kind as RevocationKind,
+        tenantId: d.tenantId,
+        subjectId: d.subjectId,
+        revokeTimeMs: d.revokeTimeMs,
+        expireTimeMs: d.expireTimeMs,
+      }));
     },
 
     async close() {},

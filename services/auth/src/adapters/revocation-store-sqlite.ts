@@ -19,9 +19,7 @@ interface Row {
  */
 export function createSqliteRevocationStore(opts: { db: Database.Database }): RevocationStore {
   const { db } = opts;
-  const insert = db.prepare(
-    "INSERT OR IGNORE INTO revocations (id, kind, tenant_id, subject_id, revoke_time_ms, expire_time_ms) VALUES (?, ?, ?, ?, ?, ?)",
-  );
+  const insert = db.prepare("INSERT OR IGNORE INTO revocations (id, kind, tenant_id, subject_id, revoke_time_ms, expire_time_ms) VALUES (?, ?, ?, ?, ?, ?)");
   const sweep = db.prepare("DELETE FROM revocations WHERE expire_time_ms <= ?");
   const page = db.prepare<[string, number, number], Row>("SELECT * FROM revocations WHERE id > ? AND expire_time_ms > ? ORDER BY id LIMIT ?");
 

@@ -108,11 +108,7 @@ export function createMongoSessionStore(opts: MongoAdapterOptions): SessionStore
         return doc ? { kind: "reused", session: toRecord(doc) } : { kind: "unknown" };
       }
       await tokens.insertOne({ _id: key(tenantId, next.hash), tenantId, sessionId: token.sessionId, expireTimeMs: next.expireTimeMs });
-      const doc = await sessions.findOneAndUpdate(
-        { _id: key(tenantId, token.sessionId) },
-        { $set: { lastSeenTimeMs: nowMs, expireTimeMs: next.expireTimeMs } },
-        { returnDocument: "after" },
-      );
+      const doc = await sessions.findOneAndUpdate({ _id: key(tenantId, token.sessionId) }, { $set: { lastSeenTimeMs: nowMs, expireTimeMs: next.expireTimeMs } }, { returnDocument: "after" });
       return doc ? { kind: "rotated", session: toRecord(doc) } : { kind: "unknown" };
     },
 
@@ -128,9 +124,7 @@ export function createMongoSessionStore(opts: MongoAdapterOptions): SessionStore
       const tenantId = tenantOf(scope);
       checkId("userId", q.userId);
       checkTime("nowMs", q.nowMs);
-      const keyset = q.after
-        ? { $or: [{ lastSeenTimeMs: { $lt: q.after.lastSeenTimeMs } }, { lastSeenTimeMs: q.after.lastSeenTimeMs, id: { $lt: q.after.id } }] }
-        : {};
+      const keyset = q.after ? { $or: [{ lastSeenTimeMs: { $lt: q.after.lastSeenTimeMs } }, { lastSeenTimeMs: q.after.lastSeenTimeMs, id: { $lt: q.after.id } }] } : {};
       const docs = await sessions
         .find({ tenantId, userId: q.userId, revokeTimeMs: NEVER, expireTimeMs: { $gt: q.nowMs }, ...keyset })
         .sort({ lastSeenTimeMs: -1, id: -1 })

@@ -17,8 +17,7 @@ interface Row {
   revoke_reason: string | null;
 }
 
-const COLUMNS =
-  "tenant_id, id, user_id, device_id, device_name, scopes, mfa_satisfied, create_time_ms, last_seen_time_ms, expire_time_ms, revoke_time_ms, revoke_reason";
+const COLUMNS = "tenant_id, id, user_id, device_id, device_name, scopes, mfa_satisfied, create_time_ms, last_seen_time_ms, expire_time_ms, revoke_time_ms, revoke_reason";
 
 /**
  * The embedded SessionStore on the auth database (`openAuthSqlite`): tables `sessions` and
@@ -30,14 +29,10 @@ export function createSqliteSessionStore(opts: { db: Database.Database }): Sessi
   const byId = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`);
   const insertSession = db.prepare(`INSERT INTO sessions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`);
   const insertToken = db.prepare("INSERT INTO refresh_tokens (tenant_id, hash, session_id, expire_time_ms, used_time_ms) VALUES (?, ?, ?, ?, NULL)");
-  const tokenByHash = db.prepare<[string, string], { session_id: string; expire_time_ms: number }>(
-    "SELECT session_id, expire_time_ms FROM refresh_tokens WHERE tenant_id = ? AND hash = ?",
-  );
+  const tokenByHash = db.prepare<[string, string], { session_id: string; expire_time_ms: number }>("SELECT session_id, expire_time_ms FROM refresh_tokens WHERE tenant_id = ? AND hash = ?");
   const markUsed = db.prepare("UPDATE refresh_tokens SET used_time_ms = ? WHERE tenant_id = ? AND hash = ? AND used_time_ms IS NULL");
   const extend = db.prepare("UPDATE sessions SET last_seen_time_ms = ?, expire_time_ms = ? WHERE tenant_id = ? AND id = ?");
-  const revoke = db.prepare(
-    "UPDATE sessions SET revoke_time_ms = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoke_time_ms IS NULL",
-  );
+  const revoke = db.prepare("UPDATE sessions SET revoke_time_ms = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoke_time_ms IS NULL");
   const page = db.prepare<[string, string, number, number, number, string, number], Row>(
     `SELECT ${COLUMNS} FROM sessions
      WHERE tenant_id = ? AND user_id = ? AND revoke_time_ms IS NULL AND expire_time_ms > ?
@@ -101,9 +96,7 @@ export function createSqliteSessionStore(opts: { db: Database.Database }): Sessi
       const after = q.after ?? { lastSeenTimeMs: Number.MAX_SAFE_INTEGER, id: "" };
       // Without a keyset every row passes `last_seen < MAX`; with one, ties break on id.
       const afterId = q.after ? after.id : "\uffff";
-      return page
-        .all(tenantId, q.userId, checkTime("nowMs", q.nowMs), after.lastSeenTimeMs, after.lastSeenTimeMs, afterId, checkLimit(q.limit))
-        .map(toRecord);
+      return page.all(tenantId, q.userId, checkTime("nowMs", q.nowMs), after.lastSeenTimeMs, after.lastSeenTimeMs, afterId, checkLimit(q.limit)).map(toRecord);
     },
 
     async close() {},

@@ -24,9 +24,7 @@ export function createSqliteTenantStore(opts: { db: Database.Database }): Tenant
   const { db } = opts;
   const insert = db.prepare(`INSERT INTO tenants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const byId = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM tenants WHERE tenant_id = ?`);
-  const page = db.prepare<[string, string, string, number], Row>(
-    `SELECT ${COLUMNS} FROM tenants WHERE tenant_id > ? AND (? = '' OR status = ?) ORDER BY tenant_id LIMIT ?`,
-  );
+  const page = db.prepare<[string, string, string, number], Row>(`SELECT ${COLUMNS} FROM tenants WHERE tenant_id > ? AND (? = '' OR status = ?) ORDER BY tenant_id LIMIT ?`);
   const update = db.prepare<[string | null, string | null, string | null, number, string, number | null, number | null], Row>(
     `UPDATE tenants SET name = coalesce(?, name), settings = coalesce(?, settings), status = coalesce(?, status),
        update_time_ms = ?, revision = revision + 1

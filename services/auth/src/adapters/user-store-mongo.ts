@@ -79,11 +79,7 @@ export function createMongoUserStore(opts: MongoAdapterOptions): UserStore {
     async setStatus(scope, id, status, nowMs) {
       const _id = docId(tenantOf(scope), checkId("id", id));
       checkUserState(status);
-      const changed = await users.findOneAndUpdate(
-        { _id, status: { $ne: status } },
-        { $set: { status, updateTimeMs: checkTime("nowMs", nowMs) } },
-        { returnDocument: "after" },
-      );
+      const changed = await users.findOneAndUpdate({ _id, status: { $ne: status } }, { $set: { status, updateTimeMs: checkTime("nowMs", nowMs) } }, { returnDocument: "after" });
       if (changed) return toRecord(changed);
       const doc = await users.findOne({ _id });
       return doc ? toRecord(doc) : undefined;

@@ -24,15 +24,9 @@ export function createSqliteUserStore(opts: { db: Database.Database }): UserStor
   const { db } = opts;
   const byId = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`);
   const insert = db.prepare(`INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)`);
-  const replace = db.prepare(
-    "UPDATE users SET display_name = ?, avatar_url = ?, custom = ?, roles = ?, update_time_ms = ? WHERE tenant_id = ? AND id = ?",
-  );
-  const page = db.prepare<[string, string, string, string, number], Row>(
-    `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? AND (? = '' OR status = ?) ORDER BY id LIMIT ?`,
-  );
-  const setStatus = db.prepare<[string, number, string, string, string], Row>(
-    `UPDATE users SET status = ?, update_time_ms = ? WHERE tenant_id = ? AND id = ? AND status <> ? RETURNING ${COLUMNS}`,
-  );
+  const replace = db.prepare("UPDATE users SET display_name = ?, avatar_url = ?, custom = ?, roles = ?, update_time_ms = ? WHERE tenant_id = ? AND id = ?");
+  const page = db.prepare<[string, string, string, string, number], Row>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? AND (? = '' OR status = ?) ORDER BY id LIMIT ?`);
+  const setStatus = db.prepare<[string, number, string, string, string], Row>(`UPDATE users SET status = ?, update_time_ms = ? WHERE tenant_id = ? AND id = ? AND status <> ? RETURNING ${COLUMNS}`);
   const remove = db.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?");
 
   // Synchronous, so nothing runs between the read and the write.

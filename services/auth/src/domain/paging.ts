@@ -28,12 +28,7 @@ export class Pager {
   }
 
   /** Reads a page through `read(limit)` (which returns rows after the token's key) and builds the next token. */
-  async page<R>(
-    binding: PageTokenBinding,
-    pageSize: number,
-    read: (limit: number) => Promise<R[]>,
-    keyOf: (row: R) => string,
-  ): Promise<{ rows: R[]; nextPageToken: string }> {
+  async page<R>(binding: PageTokenBinding, pageSize: number, read: (limit: number) => Promise<R[]>, keyOf: (row: R) => string): Promise<{ rows: R[]; nextPageToken: string }> {
     const size = pageSize > 0 ? pageSize : DEFAULT_PAGE_SIZE;
     const rows = await read(size + 1);
     if (rows.length <= size) return { rows, nextPageToken: "" };

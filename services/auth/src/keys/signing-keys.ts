@@ -96,9 +96,7 @@ export class SigningKeyManager {
     const now = this.opts.clock.nowMs();
     await this.serial(() => this.reloadIfStale(now));
     return {
-      keys: this.keys
-        .filter((k) => this.publishedUntil(k, now) > now)
-        .map((k) => ({ ...(JSON.parse(k.publicJwk) as JWK), kid: k.kid, alg: k.alg, use: "sig" })),
+      keys: this.keys.filter((k) => this.publishedUntil(k, now) > now).map((k) => ({ ...(JSON.parse(k.publicJwk) as JWK), kid: k.kid, alg: k.alg, use: "sig" })),
     };
   }
 

@@ -24,9 +24,7 @@ export function authStateStoreContract(name: string, open: OpenInstances): void 
     });
 
     it("gives every concurrent caller the one winning value", async () => {
-      const results = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? s.a : s.b).state.putIfAbsent("race", `v${i}`, i)),
-      );
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? s.a : s.b).state.putIfAbsent("race", `v${i}`, i)));
       expect(new Set(results).size).toBe(1);
       expect(await s.a.state.get("race")).toBe(results[0]);
     });

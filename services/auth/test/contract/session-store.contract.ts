@@ -15,8 +15,17 @@ function sessionId(): string {
 
 function session(scope: TenantScope, o: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    tenantId: scope.tenantId, id: sessionId(), userId: "alice", deviceId: "phone", deviceName: "Pixel",
-    scopes: [], mfaSatisfied: false, createTimeMs: 1000, lastSeenTimeMs: 1000, expireTimeMs: 1000 + DAY, ...o,
+    tenantId: scope.tenantId,
+    id: sessionId(),
+    userId: "alice",
+    deviceId: "phone",
+    deviceName: "Pixel",
+    scopes: [],
+    mfaSatisfied: false,
+    createTimeMs: 1000,
+    lastSeenTimeMs: 1000,
+    expireTimeMs: 1000 + DAY,
+    ...o,
   };
 }
 

@@ -43,7 +43,12 @@ export function signingKeyStoreContract(name: string, open: OpenInstances): void
     });
 
     it("deletes keys idempotently, ignoring unknown kids", async () => {
-      for (const [kid, t] of [["k1", 1], ["k2", 2], ["k3", 3]] as const) await s.a.signingKeys.insert(signingKey(kid, t));
+      for (const [kid, t] of [
+        ["k1", 1],
+        ["k2", 2],
+        ["k3", 3],
+      ] as const)
+        await s.a.signingKeys.insert(signingKey(kid, t));
       await s.b.signingKeys.delete(["k1", "k3", "nope"]);
       await s.b.signingKeys.delete(["k1"]);
       await s.b.signingKeys.delete([]);

@@ -28,8 +28,15 @@ export function userStoreContract(name: string, open: OpenInstances): void {
       expect(first).toEqual({
         created: true,
         user: {
-          tenantId: scope.tenantId, id: "alice", displayName: "User alice", avatarUrl: "https://x.test/a.png",
-          custom: '{"plan":"pro"}', roles: ["member"], status: "active", createTimeMs: 1000, updateTimeMs: 1000,
+          tenantId: scope.tenantId,
+          id: "alice",
+          displayName: "User alice",
+          avatarUrl: "https://x.test/a.png",
+          custom: '{"plan":"pro"}',
+          roles: ["member"],
+          status: "active",
+          createTimeMs: 1000,
+          updateTimeMs: 1000,
         },
       });
       await s.b.users.setStatus(scope, "alice", "deactivated", 1500);
@@ -37,18 +44,22 @@ export function userStoreContract(name: string, open: OpenInstances): void {
       expect(second).toEqual({
         created: false,
         user: {
-          tenantId: scope.tenantId, id: "alice", displayName: "Alice", avatarUrl: "", custom: "",
-          roles: ["admin", "member"], status: "deactivated", createTimeMs: 1000, updateTimeMs: 2000,
+          tenantId: scope.tenantId,
+          id: "alice",
+          displayName: "Alice",
+          avatarUrl: "",
+          custom: "",
+          roles: ["admin", "member"],
+          status: "deactivated",
+          createTimeMs: 1000,
+          updateTimeMs: 2000,
         },
       });
       expect(await s.a.users.get(scope, "alice")).toEqual(second.user);
     });
 
     it("creates a new id once when two instances upsert it at the same time", async () => {
-      const results = await Promise.all([
-        s.a.users.upsert(scope, profile("bob", { displayName: "from a" }), 1000),
-        s.b.users.upsert(scope, profile("bob", { displayName: "from b" }), 1000),
-      ]);
+      const results = await Promise.all([s.a.users.upsert(scope, profile("bob", { displayName: "from a" }), 1000), s.b.users.upsert(scope, profile("bob", { displayName: "from b" }), 1000)]);
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(["from a", "from b"]).toContain((await s.a.users.get(scope, "bob"))?.displayName);
       expect(await s.a.users.list(scope, { limit: 10 })).toHaveLength(1);

@@ -1,17 +1,7 @@
 import type { Filter } from "mongodb";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
-import type {
-  ActivityQuery,
-  ChangeQuery,
-  ConversationRecord,
-  ConversationStore,
-  EventSummary,
-  MessageSummaryRecord,
-  NewConversation,
-  ScanQuery,
-  SettingsChange,
-} from "../ports/conversation-store.js";
+import type { ActivityQuery, ChangeQuery, ConversationRecord, ConversationStore, EventSummary, MessageSummaryRecord, NewConversation, ScanQuery, SettingsChange } from "../ports/conversation-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
@@ -123,10 +113,7 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       // A new message is normally the newest: one write moves the counters and the last message
       // together. Only when a newer last message is already there do the counters move alone.
       if (event.lastMessage) {
-        const res = await conversations.updateOne(
-          { _id, lastMessageSeq: { $lt: event.seq } },
-          { $max, $set: { lastMessageSeq: event.seq, lastMessage: { ...event.lastMessage } } },
-        );
+        const res = await conversations.updateOne({ _id, lastMessageSeq: { $lt: event.seq } }, { $max, $set: { lastMessageSeq: event.seq, lastMessage: { ...event.lastMessage } } });
         if (res.matchedCount > 0) return;
       }
       await conversations.updateOne({ _id }, { $max });
@@ -163,10 +150,7 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       if (change.joinPolicy !== undefined) set.joinPolicy = change.joinPolicy;
       if (change.archived !== undefined) set.archived = change.archived;
       if (change.frozen !== undefined) set.frozen = change.frozen;
-      await conversations.updateOne(
-        { _id, settingsSeq: { $lt: change.seq } },
-        { $set: set, $max: { updateTimeMs: change.timeMs } },
-      );
+      await conversations.updateOne({ _id, settingsSeq: { $lt: change.seq } }, { $set: set, $max: { updateTimeMs: change.timeMs } });
     },
 
     async listByActivity(scope, query: ActivityQuery) {

@@ -1,16 +1,6 @@
 import type Database from "better-sqlite3";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type {
-  ActivityQuery,
-  ChangeQuery,
-  ConversationRecord,
-  ConversationStore,
-  EventSummary,
-  MessageSummaryRecord,
-  NewConversation,
-  ScanQuery,
-  SettingsChange,
-} from "../ports/conversation-store.js";
+import type { ActivityQuery, ChangeQuery, ConversationRecord, ConversationStore, EventSummary, MessageSummaryRecord, NewConversation, ScanQuery, SettingsChange } from "../ports/conversation-store.js";
 import { idList, jsonOrNull } from "./chat-sqlite.js";
 import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
 import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
@@ -63,9 +53,7 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
        change_ms = MAX(change_ms, @timeMs)
      WHERE tenant_id = @tenantId AND id = @id`,
   );
-  const lastMessage = db.prepare(
-    "UPDATE conversations SET last_message_seq = @seq, last_message = @summary WHERE tenant_id = @tenantId AND id = @id AND last_message_seq < @seq",
-  );
+  const lastMessage = db.prepare("UPDATE conversations SET last_message_seq = @seq, last_message = @summary WHERE tenant_id = @tenantId AND id = @id AND last_message_seq < @seq");
   const settings = db.prepare(
     `UPDATE conversations SET
        title = CASE WHEN @setTitle = 1 THEN @title ELSE title END,
@@ -82,13 +70,9 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
     `UPDATE conversations SET last_message = json_set(last_message, '$.textPreview', '', '$.attachmentCount', 0, '$.deleted', json('true'))
      WHERE tenant_id = @tenantId AND id = @id AND last_message_seq = @seq AND last_message IS NOT NULL`,
   );
-  const resetLast = db.prepare(
-    "UPDATE conversations SET last_message_seq = 0, last_message = NULL, activity_ms = create_time_ms WHERE tenant_id = @tenantId AND id = @id",
-  );
+  const resetLast = db.prepare("UPDATE conversations SET last_message_seq = 0, last_message = NULL, activity_ms = create_time_ms WHERE tenant_id = @tenantId AND id = @id");
   // The primary key (tenant_id, id) serves the scan in id order.
-  const scanAfter = db.prepare<[string, string, number], Row>(
-    `SELECT ${COLUMNS} FROM conversations WHERE tenant_id = ? AND id > ? AND deleted_seq = 0 ORDER BY id LIMIT ?`,
-  );
+  const scanAfter = db.prepare<[string, string, number], Row>(`SELECT ${COLUMNS} FROM conversations WHERE tenant_id = ? AND id > ? AND deleted_seq = 0 ORDER BY id LIMIT ?`);
   const markDeleted = db.prepare("UPDATE conversations SET deleted_seq = @seq WHERE tenant_id = @tenantId AND id = @id AND deleted_seq = 0");
   // The list queries vary by filter: one prepared statement per shape, made on first use.
   const shapes = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
@@ -138,10 +122,7 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
       const tenantId = tenantOf(scope);
       checkId("id", id);
       checkEventSummary(event);
-      record(
-        { tenantId, id, seq: event.seq, countableSeq: event.countableSeq, timeMs: event.timeMs, activity: event.activity ? 1 : 0 },
-        event.lastMessage ? JSON.stringify(event.lastMessage) : null,
-      );
+      record({ tenantId, id, seq: event.seq, countableSeq: event.countableSeq, timeMs: event.timeMs, activity: event.activity ? 1 : 0 }, event.lastMessage ? JSON.stringify(event.lastMessage) : null);
     },
 
     async redactLastMessage(scope, id, seq) {

@@ -60,10 +60,7 @@ export function createGrpcMediaAttacher(opts: GrpcMediaAttacherOptions): MediaAt
 
     async detach(scope: TenantScope, conversationId: string, mediaIds: readonly string[]): Promise<void> {
       const token = await opts.serviceToken();
-      await opts.client.detachMedia(
-        { tenantId: scope.tenantId, conversationId, mediaIds: [...mediaIds] },
-        { headers: { authorization: `Bearer ${token}` } },
-      );
+      await opts.client.detachMedia({ tenantId: scope.tenantId, conversationId, mediaIds: [...mediaIds] }, { headers: { authorization: `Bearer ${token}` } });
     },
   };
 }

@@ -76,10 +76,7 @@ export function createMongoMemberStore(opts: ChatMongoOptions): MemberStore {
       const counts = new Map(ids.map((id) => [id, 0]));
       if (ids.length === 0) return counts;
       const rows = await members
-        .aggregate<{ _id: string; n: number }>([
-          { $match: { tenantId, conversationId: { $in: ids }, active: true } },
-          { $group: { _id: "$conversationId", n: { $sum: 1 } } },
-        ])
+        .aggregate<{ _id: string; n: number }>([{ $match: { tenantId, conversationId: { $in: ids }, active: true } }, { $group: { _id: "$conversationId", n: { $sum: 1 } } }])
         .toArray();
       for (const row of rows) counts.set(row._id, row.n);
       return counts;
@@ -106,8 +103,7 @@ export function createMongoMemberStore(opts: ChatMongoOptions): MemberStore {
       checkId("userId", userId);
       const since = opts.leftAfterMs;
       if (since !== undefined && !Number.isSafeInteger(since)) throw new RangeError("leftAfterMs must be an integer");
-      const filter: Filter<MemberDoc> =
-        since === undefined ? { tenantId, userId, active: true } : { tenantId, userId, $or: [{ active: true }, { leftTimeMs: { $gt: since } }] };
+      const filter: Filter<MemberDoc> = since === undefined ? { tenantId, userId, active: true } : { tenantId, userId, $or: [{ active: true }, { leftTimeMs: { $gt: since } }] };
       const docs = await members.find(filter).limit(10_000).toArray();
       return docs.map(toRecord);
     },

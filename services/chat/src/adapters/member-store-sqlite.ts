@@ -33,9 +33,7 @@ export function createSqliteMemberStore(opts: { db: Database.Database }): Member
      WHERE members.active = 0 AND members.state_seq < excluded.state_seq`,
   );
   const one = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM members WHERE tenant_id = ? AND conversation_id = ? AND user_id = ?`);
-  const many = db.prepare<[string, string, string], Row>(
-    `SELECT ${COLUMNS} FROM members WHERE tenant_id = ? AND conversation_id = ? AND user_id IN (SELECT value FROM json_each(?))`,
-  );
+  const many = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM members WHERE tenant_id = ? AND conversation_id = ? AND user_id IN (SELECT value FROM json_each(?))`);
   const page = db.prepare<Record<string, unknown>, Row>(
     `SELECT ${COLUMNS} FROM members
      WHERE tenant_id = @tenantId AND conversation_id = @conversationId AND active = 1
@@ -48,9 +46,7 @@ export function createSqliteMemberStore(opts: { db: Database.Database }): Member
     `SELECT conversation_id, count(*) AS n FROM members
      WHERE tenant_id = ? AND conversation_id IN (SELECT value FROM json_each(?)) AND active = 1 GROUP BY conversation_id`,
   );
-  const countRole = db.prepare<[string, string, string], { n: number }>(
-    "SELECT count(*) AS n FROM members WHERE tenant_id = ? AND conversation_id = ? AND active = 1 AND role = ?",
-  );
+  const countRole = db.prepare<[string, string, string], { n: number }>("SELECT count(*) AS n FROM members WHERE tenant_id = ? AND conversation_id = ? AND active = 1 AND role = ?");
   const leave = db.prepare(
     `UPDATE members SET active = 0, left_seq = @seq, left_time_ms = @timeMs, state_seq = @seq
      WHERE tenant_id = @tenantId AND conversation_id = @conversationId AND user_id = @userId AND active = 1 AND state_seq < @seq`,
@@ -59,9 +55,7 @@ export function createSqliteMemberStore(opts: { db: Database.Database }): Member
     `UPDATE members SET role = @role, state_seq = @seq
      WHERE tenant_id = @tenantId AND conversation_id = @conversationId AND user_id = @userId AND active = 1 AND state_seq < @seq`,
   );
-  const ofUser = db.prepare<[string, string, number], Row>(
-    `SELECT ${COLUMNS} FROM members WHERE tenant_id = ? AND user_id = ? AND (active = 1 OR left_time_ms > ?) LIMIT 10000`,
-  );
+  const ofUser = db.prepare<[string, string, number], Row>(`SELECT ${COLUMNS} FROM members WHERE tenant_id = ? AND user_id = ? AND (active = 1 OR left_time_ms > ?) LIMIT 10000`);
 
   return {
     async join(scope, member: NewMember) {

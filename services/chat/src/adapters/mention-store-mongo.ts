@@ -65,7 +65,12 @@ export function createMongoMentionStore(opts: ChatMongoOptions): MentionStore {
     },
 
     async prune(scope, userId, conversationId, uptoSeq) {
-      await mentions.deleteMany({ tenantId: tenantOf(scope), userId: checkId("userId", userId), conversationId: checkId("conversationId", conversationId), seq: { $lte: checkSeq("uptoSeq", uptoSeq) } });
+      await mentions.deleteMany({
+        tenantId: tenantOf(scope),
+        userId: checkId("userId", userId),
+        conversationId: checkId("conversationId", conversationId),
+        seq: { $lte: checkSeq("uptoSeq", uptoSeq) },
+      });
     },
 
     async close() {},

@@ -8,9 +8,7 @@ import { checkId, checkIds, checkSeq, checkTime, tenantOf } from "./checks.js";
  */
 export function createSqliteMentionStore(opts: { db: Database.Database }): MentionStore {
   const { db } = opts;
-  const insert = db.prepare(
-    "INSERT INTO mentions (tenant_id, user_id, conversation_id, seq, time_ms) VALUES (@tenantId, @userId, @conversationId, @seq, @timeMs) ON CONFLICT DO NOTHING",
-  );
+  const insert = db.prepare("INSERT INTO mentions (tenant_id, user_id, conversation_id, seq, time_ms) VALUES (@tenantId, @userId, @conversationId, @seq, @timeMs) ON CONFLICT DO NOTHING");
   const insertAll = db.transaction((rows: { tenantId: string; userId: string; conversationId: string; seq: number; timeMs: number }[]) => {
     for (const r of rows) insert.run(r);
   });

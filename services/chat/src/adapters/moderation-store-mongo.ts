@@ -37,7 +37,9 @@ export function createMongoModerationStore(opts: ChatMongoOptions): ModerationSt
     },
 
     async get(scope, conversationId, userId, kind) {
-      const doc = await docs.findOne({ _id: docId(tenantOf(scope), { conversationId: checkId("conversationId", conversationId), userId: checkId("userId", userId), kind: checkRestrictionKind(kind) }) });
+      const doc = await docs.findOne({
+        _id: docId(tenantOf(scope), { conversationId: checkId("conversationId", conversationId), userId: checkId("userId", userId), kind: checkRestrictionKind(kind) }),
+      });
       return doc ? toRecord(doc) : undefined;
     },
 

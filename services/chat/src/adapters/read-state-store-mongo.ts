@@ -69,7 +69,15 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
     checkMove(p);
     checkSeq("countableSeq", p.countableSeq);
     const { conversationId, userId } = p;
-    await insertPosition(positions, { _id: docId(tenantId, userId, conversationId, p.seq), tenantId, conversationId, userId, lastReadSeq: p.seq, lastReadCountable: p.countableSeq, updateTimeMs: p.timeMs });
+    await insertPosition(positions, {
+      _id: docId(tenantId, userId, conversationId, p.seq),
+      tenantId,
+      conversationId,
+      userId,
+      lastReadSeq: p.seq,
+      lastReadCountable: p.countableSeq,
+      updateTimeMs: p.timeMs,
+    });
     const behind = async () => {
       await positions.deleteMany({ tenantId, userId, conversationId, lastReadSeq: { $lt: p.seq } });
     };

@@ -37,9 +37,7 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
      WHERE read_states.last_delivered_seq < excluded.last_delivered_seq`,
   );
   const one = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id = ?`);
-  const many = db.prepare<[string, string, string], Row>(
-    `SELECT ${COLUMNS} FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id IN (SELECT value FROM json_each(?))`,
-  );
+  const many = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id IN (SELECT value FROM json_each(?))`);
   const byConversation = db.prepare<{ tenantId: string; conversationId: string; afterUserId: string; changedAfterMs: number; limit: number }, Row>(
     `SELECT ${COLUMNS} FROM read_states
      WHERE tenant_id = @tenantId AND conversation_id = @conversationId AND user_id > @afterUserId AND update_time_ms > @changedAfterMs

@@ -1,12 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import {
-  ConversationSchema,
-  ConversationType,
-  JoinPolicy,
-  MessageSummarySchema,
-  type Conversation,
-} from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { ConversationSchema, ConversationType, JoinPolicy, MessageSummarySchema, type Conversation } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { MemberRole, MemberSchema, MemberState, type Member } from "@caas/gen/caas/chat/v1/member_pb.js";
 import { ReadStateSchema, type ReadState } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import type { ConversationKind, ConversationRecord, JoinPolicyKind } from "../ports/conversation-store.js";

@@ -72,9 +72,7 @@ export class BlockOps {
 /** The `caas.chat.userstate.v1` record of a block change: key `<tenant>/<blocker>`. */
 export function blockRecord(tenantId: string, userId: string, what: "blocked" | "unblocked", other: string, timeMs: number, correlationId: string | undefined): UserStateRecord {
   const payload: UserStateEventEnvelope["payload"] =
-    what === "blocked"
-      ? { case: "userBlocked", value: create(UserBlockedSchema, { blockedUserId: other }) }
-      : { case: "userUnblocked", value: create(UserUnblockedSchema, { blockedUserId: other }) };
+    what === "blocked" ? { case: "userBlocked", value: create(UserBlockedSchema, { blockedUserId: other }) } : { case: "userUnblocked", value: create(UserUnblockedSchema, { blockedUserId: other }) };
   return {
     key: `${tenantId}/${userId}`,
     headers: correlationId ? { [CORRELATION_HEADER]: correlationId } : {},

@@ -72,7 +72,10 @@ export class ChangesOps {
       limit: limit + 1,
     });
     const shown = page.slice(0, limit);
-    const counts = await stores.members.countMany(caller.scope, shown.map((c) => c.id));
+    const counts = await stores.members.countMany(
+      caller.scope,
+      shown.map((c) => c.id),
+    );
     const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, counts.get(c.id) ?? 0, from, perConversation)));
     const last = shown[shown.length - 1];
     const hasMore = page.length > limit && last !== undefined;

@@ -2,13 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { ConversationType, ConversationViewSchema, type ConversationView } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { ConversationCreatedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
-import type {
-  CreateConversationRequest,
-  CreateConversationResponse,
-  GetConversationResponse,
-  ListConversationsRequest,
-  ListConversationsResponse,
-} from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import type { CreateConversationRequest, CreateConversationResponse, GetConversationResponse, ListConversationsRequest, ListConversationsResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { CreateConversationResponseSchema, GetConversationResponseSchema, ListConversationsResponseSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { newId } from "@caas/shared/ids";
 import { PermissionDeniedError } from "@caas/shared/errors";
@@ -74,7 +68,11 @@ export class ConversationOps {
   private async complete(caller: Caller, c: ConversationRecord, members: { userId: string; role: RoleKind }[], created: boolean): Promise<void> {
     const { stores, writer } = this.core;
     if (!created) {
-      const rows = await stores.members.getMany(caller.scope, c.id, members.map((m) => m.userId));
+      const rows = await stores.members.getMany(
+        caller.scope,
+        c.id,
+        members.map((m) => m.userId),
+      );
       if (rows.length === members.length && rows.every((r) => r.active)) return;
     }
     const committed = await writer.append(caller.scope, {
@@ -122,17 +120,20 @@ export class ConversationOps {
   async view(caller: Caller, conversationId: string): Promise<ConversationView> {
     const { stores } = this.core;
     const access = await this.core.requireReader(caller, conversationId);
-    const [head, count] = await Promise.all([
-      stores.events.head(caller.scope, conversationId),
-      stores.members.count(caller.scope, conversationId),
-    ]);
+    const [head, count] = await Promise.all([stores.events.head(caller.scope, conversationId), stores.members.count(caller.scope, conversationId)]);
     const conversation = conversationView(access.conversation, count, head);
     if (access.kind !== "member") return create(ConversationViewSchema, { conversation });
     const rs = await stores.readStates.get(caller.scope, conversationId, caller.userId);
     return create(ConversationViewSchema, {
       conversation,
       membership: memberView(access.member),
-      readState: readStateView(conversationId, caller.userId, rs, Math.max(head.countableSeq, access.conversation.countableSeq), await mentionCount(this.core, caller.scope, caller.userId, conversationId, rs)),
+      readState: readStateView(
+        conversationId,
+        caller.userId,
+        rs,
+        Math.max(head.countableSeq, access.conversation.countableSeq),
+        await mentionCount(this.core, caller.scope, caller.userId, conversationId, rs),
+      ),
     });
   }
 
@@ -153,11 +154,24 @@ export class ConversationOps {
     });
     const shown = page.slice(0, limit);
     const [states, counts] = await Promise.all([
-      stores.readStates.ofUser(caller.scope, caller.userId, shown.map((c) => c.id)),
-      stores.members.countMany(caller.scope, shown.map((c) => c.id)),
+      stores.readStates.ofUser(
+        caller.scope,
+        caller.userId,
+        shown.map((c) => c.id),
+      ),
+      stores.members.countMany(
+        caller.scope,
+        shown.map((c) => c.id),
+      ),
     ]);
     const stateOf = new Map(states.map((s) => [s.conversationId, s]));
-    const mentions = await mentionCounts(this.core, caller.scope, caller.userId, shown.map((c) => c.id), stateOf);
+    const mentions = await mentionCounts(
+      this.core,
+      caller.scope,
+      caller.userId,
+      shown.map((c) => c.id),
+      stateOf,
+    );
     const conversations = shown.map((c) =>
       create(ConversationViewSchema, {
         conversation: conversationView(c, counts.get(c.id) ?? 0),

@@ -48,13 +48,16 @@ export class DeleteOps {
       payloadHash: payloadHash({ deleted: id }),
       countable: false,
       // The attachments' media ids: chat's media-detach consumer detaches them from the conversation.
-      payload: () => ({ case: "messageDeleted", value: create(MessageDeletedSchema, {
+      payload: () => ({
+        case: "messageDeleted",
+        value: create(MessageDeletedSchema, {
           messageId: id,
           mediaIds: found.message.attachments.map((a) => a.mediaId),
           messageSeq: BigInt(found.log.seq),
           senderId: found.message.senderId,
           ...(found.message.createTime ? { messageCreateTime: found.message.createTime } : {}),
-        }) }),
+        }),
+      }),
     });
     await redactMessage(this.core, caller.scope, found.log);
     await redactEdits(this.core, caller.scope, conversationId, found.log.seq);

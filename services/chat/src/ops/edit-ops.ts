@@ -100,7 +100,13 @@ export class EditOps {
     if (found.message.deleted) return create(ListEditHistoryResponseSchema, {});
     const m = found.message;
     const revisions: MessageRevision[] = [
-      create(MessageRevisionSchema, { seq: m.seq, text: m.text, mentionedUserIds: m.mentionedUserIds, ...(m.custom ? { custom: m.custom } : {}), ...(m.createTime ? { createTime: m.createTime } : {}) }),
+      create(MessageRevisionSchema, {
+        seq: m.seq,
+        text: m.text,
+        mentionedUserIds: m.mentionedUserIds,
+        ...(m.custom ? { custom: m.custom } : {}),
+        ...(m.createTime ? { createTime: m.createTime } : {}),
+      }),
     ];
     const edits = (await this.core.stores.marks.ofMessages(caller.scope, conversationId, [found.log.seq])).filter((x) => x.kind === "edit").sort((a, b) => a.seq - b.seq);
     for (const e of edits.filter((x) => x.seq > after)) {
@@ -109,7 +115,15 @@ export class EditOps {
       if (!log || log.seq !== e.seq || log.redacted) continue;
       const p = decodeEvent(log).payload;
       if (p.case !== "messageEdited") continue;
-      revisions.push(create(MessageRevisionSchema, { seq: BigInt(log.seq), text: p.value.text, mentionedUserIds: p.value.mentionedUserIds, ...(p.value.custom ? { custom: p.value.custom } : {}), createTime: timestampFromMs(log.createTimeMs) }));
+      revisions.push(
+        create(MessageRevisionSchema, {
+          seq: BigInt(log.seq),
+          text: p.value.text,
+          mentionedUserIds: p.value.mentionedUserIds,
+          ...(p.value.custom ? { custom: p.value.custom } : {}),
+          createTime: timestampFromMs(log.createTimeMs),
+        }),
+      );
     }
     const page = revisions.filter((r) => Number(r.seq) > after);
     const shown = page.slice(0, limit);

@@ -1,10 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  ForwardMessageResponseSchema,
-  SendMessageRequestSchema,
-  type ForwardMessageRequest,
-  type ForwardMessageResponse,
-} from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ForwardMessageResponseSchema, SendMessageRequestSchema, type ForwardMessageRequest, type ForwardMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ForwardedFromSchema } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";

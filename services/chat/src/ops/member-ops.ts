@@ -199,10 +199,7 @@ export class MemberOps {
       clientMessageId: systemKey(kind, userId, target.joinedSeq),
       payloadHash: payloadHash({ kind, userId }),
       countable: false,
-      payload: () =>
-        kind === "member left"
-          ? { case: "memberLeft", value: create(MemberLeftSchema, { userId }) }
-          : { case: "memberRemoved", value: create(MemberRemovedSchema, { userId }) },
+      payload: () => (kind === "member left" ? { case: "memberLeft", value: create(MemberLeftSchema, { userId }) } : { case: "memberRemoved", value: create(MemberRemovedSchema, { userId }) }),
     });
     await this.core.stores.members.leave(caller.scope, conversationId, userId, committed.log.seq, committed.log.createTimeMs);
   }

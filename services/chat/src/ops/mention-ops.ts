@@ -15,12 +15,7 @@ import type { ReadStateRecord } from "../ports/read-state-store.js";
  * mention an edit removes keeps its record). Idempotent, so a retried send repairs a record a
  * crash left out.
  */
-export async function recordMentions(
-  core: ChatCore,
-  scope: TenantScope,
-  message: Pick<Message, "conversationId" | "seq" | "senderId" | "mentionedUserIds">,
-  timeMs: number,
-): Promise<void> {
+export async function recordMentions(core: ChatCore, scope: TenantScope, message: Pick<Message, "conversationId" | "seq" | "senderId" | "mentionedUserIds">, timeMs: number): Promise<void> {
   const userIds = message.mentionedUserIds.filter((id) => id !== message.senderId);
   if (userIds.length === 0) return;
   await core.stores.mentions.record(scope, { conversationId: message.conversationId, seq: Number(message.seq), userIds, timeMs });

@@ -80,10 +80,7 @@ export class MessageOps {
     await this.core.throttle(caller, "send", this.core.limits.sendRate);
     const { stores, writer } = this.core;
     // The caller's mute is read with the membership (one round trip less, ADR 0026).
-    const [{ conversation, member }, mute] = await Promise.all([
-      this.core.requireMember(caller, conversationId),
-      restrictionOf(this.core, caller, conversationId, caller.userId, "mute"),
-    ]);
+    const [{ conversation, member }, mute] = await Promise.all([this.core.requireMember(caller, conversationId), restrictionOf(this.core, caller, conversationId, caller.userId, "mute")]);
     // The ABAC engine on the store of record: channel roles, mute, DIRECT blocks, archived, frozen.
     await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member, { mute: { record: mute } }));
     if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");

@@ -22,15 +22,7 @@ import {
   type UnmuteMemberResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { Conversation } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import {
-  ConversationFrozenSchema,
-  ConversationUnfrozenSchema,
-  MemberBannedSchema,
-  MemberMutedSchema,
-  MemberUnbannedSchema,
-  MemberUnmutedSchema,
-  type Event,
-} from "@caas/gen/caas/chat/v1/event_pb.js";
+import { ConversationFrozenSchema, ConversationUnfrozenSchema, MemberBannedSchema, MemberMutedSchema, MemberUnbannedSchema, MemberUnmutedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberSchema, MemberState, type Member } from "@caas/gen/caas/chat/v1/member_pb.js";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Action } from "@caas/shared/identity/policy";
@@ -221,8 +213,7 @@ export class ModerationOps {
       actorId: caller.userId,
       payloadHash: payloadHash({ lift: kind, userId }),
       countable: false,
-      payload: () =>
-        kind === "mute" ? { case: "memberUnmuted", value: create(MemberUnmutedSchema, { userId }) } : { case: "memberUnbanned", value: create(MemberUnbannedSchema, { userId }) },
+      payload: () => (kind === "mute" ? { case: "memberUnmuted", value: create(MemberUnmutedSchema, { userId }) } : { case: "memberUnbanned", value: create(MemberUnbannedSchema, { userId }) }),
     });
     const { seq, createTimeMs } = committed.log;
     await this.core.stores.moderation.put(caller.scope, { ...existing, present: false, expireTimeMs: 0, actorId: caller.userId, seq, timeMs: createTimeMs });

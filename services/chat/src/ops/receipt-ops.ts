@@ -89,7 +89,15 @@ export class ReceiptOps {
       const rows = await stores.readStates.ofConversation(caller.scope, conversationId, { ...(cursor === undefined ? {} : { afterUserId: cursor }), limit: 500 });
       const candidates = rows.filter((r) => r.lastReadSeq >= seq && r.userId !== found.message.senderId);
       const active = new Set(
-        candidates.length === 0 ? [] : (await stores.members.getMany(caller.scope, conversationId, candidates.map((r) => r.userId)))
+        candidates.length === 0
+          ? []
+          : (
+              await stores.members.getMany(
+                caller.scope,
+                conversationId,
+                candidates.map((r) => r.userId),
+              )
+            )
               .filter((m) => m.active && m.joinedSeq <= seq)
               .map((m) => m.userId),
       );

@@ -65,7 +65,13 @@ export class SyncOps {
     }
     const states = new Map((await stores.readStates.ofUser(caller.scope, caller.userId, ids)).map((s) => [s.conversationId, s]));
     const byId = new Map(conversations.map((c) => [c.id, c]));
-    const mentions = await mentionCounts(this.core, caller.scope, caller.userId, conversations.map((c) => c.id), states);
+    const mentions = await mentionCounts(
+      this.core,
+      caller.scope,
+      caller.userId,
+      conversations.map((c) => c.id),
+      states,
+    );
     let totalUnread = 0;
     let totalMentions = 0;
     let unreadConversations = 0;

@@ -48,7 +48,12 @@ export class ThreadOps {
     );
     const last = shown[shown.length - 1];
     return create(ListThreadRepliesResponseSchema, {
-      messages: await this.views.materialize(caller.scope, caller.userId, conversationId, found.filter((f): f is LoggedMessage => f !== undefined)),
+      messages: await this.views.materialize(
+        caller.scope,
+        caller.userId,
+        conversationId,
+        found.filter((f): f is LoggedMessage => f !== undefined),
+      ),
       nextPageToken: replies.length > limit && last ? this.core.pageTokens.encode(binding, last.seq) : "",
     });
   }

@@ -55,11 +55,7 @@ export interface ReadStateStore {
    * Every user's row in one conversation, by user id ascending, starting after `afterUserId`;
    * with `changedAfterMs`, only rows whose updateTimeMs is greater. At most `limit` (1..1000).
    */
-  ofConversation(
-    scope: TenantScope,
-    conversationId: string,
-    query: { afterUserId?: string; changedAfterMs?: number; limit: number },
-  ): Promise<ReadStateRecord[]>;
+  ofConversation(scope: TenantScope, conversationId: string, query: { afterUserId?: string; changedAfterMs?: number; limit: number }): Promise<ReadStateRecord[]>;
 
   close(): Promise<void>;
 }

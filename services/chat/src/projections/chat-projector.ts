@@ -50,8 +50,7 @@ export class ChatProjector {
         get: (t, c) => stores.projections.position(scopeFromEvent({ tenantId: t }), c),
         set: (t, c, seq) => stores.projections.advance(scopeFromEvent({ tenantId: t }), c, seq),
       },
-      fetchAfter: async (t, c, after, limit) =>
-        (await stores.events.read(scopeFromEvent({ tenantId: t }), c, after, limit)).map((log) => ({ tenantId: t, conversationId: c, seq: log.seq, log })),
+      fetchAfter: async (t, c, after, limit) => (await stores.events.read(scopeFromEvent({ tenantId: t }), c, after, limit)).map((log) => ({ tenantId: t, conversationId: c, seq: log.seq, log })),
       apply: (ref) => this.applyRef(ref),
       pageSize: REPLAY_PAGE,
     });

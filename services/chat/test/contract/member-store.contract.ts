@@ -95,11 +95,23 @@ export function memberStoreContract(name: string, open: OpenInstances): void {
       await store.leave(scope, c3, "ann", 3, T0);
       const unknown = newId();
       const counts = await inst.b.members.countMany(scope, [c1, c2, c3, unknown]);
-      expect([...counts.entries()].sort()).toEqual([[c1, 3], [c2, 1], [c3, 0], [unknown, 0]].sort());
+      expect([...counts.entries()].sort()).toEqual(
+        [
+          [c1, 3],
+          [c2, 1],
+          [c3, 0],
+          [unknown, 0],
+        ].sort(),
+      );
       expect(await store.countMany(scope, [])).toEqual(new Map());
       const other = freshTenantScope();
       expect([...(await store.countMany(other, [c1, c2])).values()]).toEqual([0, 0]);
-      await expect(store.countMany(scope, Array.from({ length: 1001 }, () => newId()))).rejects.toThrow(RangeError);
+      await expect(
+        store.countMany(
+          scope,
+          Array.from({ length: 1001 }, () => newId()),
+        ),
+      ).rejects.toThrow(RangeError);
     });
 
     it("lists a user's memberships: active ones, and former ones that ended after a time", async () => {

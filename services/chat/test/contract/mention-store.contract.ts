@@ -33,7 +33,12 @@ export function mentionStoreContract(name: string, open: OpenInstances): void {
         { conversationId: other, afterSeq: 0 },
         { conversationId: newId(), afterSeq: 0 },
       ]);
-      expect([...counts.entries()].sort()).toEqual([[conv, 2], [other, 1]].sort());
+      expect([...counts.entries()].sort()).toEqual(
+        [
+          [conv, 2],
+          [other, 1],
+        ].sort(),
+      );
       expect(await store.count(scope, "ann", [{ conversationId: conv, afterSeq: 3 }])).toEqual(new Map([[conv, 1]]));
       expect(await store.count(scope, "ann", [{ conversationId: conv, afterSeq: 7 }])).toEqual(new Map());
       expect(await inst.b.mentions.count(scope, "bob", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map([[conv, 1]]));

@@ -34,8 +34,28 @@ export function messageMarkStoreContract(name: string, open: OpenInstances): voi
       actorId: userId,
       timeMs: T0 + seq,
     });
-    const pin = (messageSeq: number, seq: number, present = true): MarkRecord => ({ conversationId: conv, messageSeq, kind: "pin", key: "", userId: "", seq, present, actorId: "mod", timeMs: T0 + seq });
-    const edit = (messageSeq: number, seq: number): MarkRecord => ({ conversationId: conv, messageSeq, kind: "edit", key: String(seq), userId: "", seq, present: true, actorId: "bob", timeMs: T0 + seq });
+    const pin = (messageSeq: number, seq: number, present = true): MarkRecord => ({
+      conversationId: conv,
+      messageSeq,
+      kind: "pin",
+      key: "",
+      userId: "",
+      seq,
+      present,
+      actorId: "mod",
+      timeMs: T0 + seq,
+    });
+    const edit = (messageSeq: number, seq: number): MarkRecord => ({
+      conversationId: conv,
+      messageSeq,
+      kind: "edit",
+      key: String(seq),
+      userId: "",
+      seq,
+      present: true,
+      actorId: "bob",
+      timeMs: T0 + seq,
+    });
 
     it("keeps the state of the highest seq applied, in any order, twice, and from any instance", async () => {
       await store.apply(scope, reaction(2, "👍", "bob", 5, false));
@@ -87,10 +107,28 @@ export function messageMarkStoreContract(name: string, open: OpenInstances): voi
       expect(all[0]).toEqual(pin(2, 16));
     });
 
-    const reply = (messageSeq: number, seq: number, userId: string): MarkRecord => ({ conversationId: conv, messageSeq, kind: "reply", key: String(seq), userId, seq, present: true, actorId: userId, timeMs: T0 + seq });
+    const reply = (messageSeq: number, seq: number, userId: string): MarkRecord => ({
+      conversationId: conv,
+      messageSeq,
+      kind: "reply",
+      key: String(seq),
+      userId,
+      seq,
+      present: true,
+      actorId: userId,
+      timeMs: T0 + seq,
+    });
 
     it("sums up thread replies per root, pages a root's replies oldest first, and keeps them out of ofMessages", async () => {
-      for (const [seq, user] of [[3, "bob"], [4, "carol"], [6, "bob"], [7, "dan"], [8, "erin"], [9, "fay"], [10, "gus"]] as const) {
+      for (const [seq, user] of [
+        [3, "bob"],
+        [4, "carol"],
+        [6, "bob"],
+        [7, "dan"],
+        [8, "erin"],
+        [9, "fay"],
+        [10, "gus"],
+      ] as const) {
         await store.apply(scope, reply(2, seq, user));
       }
       await inst.b.marks.apply(scope, reply(2, 6, "bob"));
@@ -151,7 +189,13 @@ export function messageMarkStoreContract(name: string, open: OpenInstances): voi
       await expect(store.apply(scope, reaction(2, "", "bob", 4))).rejects.toThrow(RangeError);
       await expect(store.apply(scope, reaction(5, "👍", "bob", 5))).rejects.toThrow(RangeError);
       await expect(store.apply(scope, { ...pin(2, 5), kind: "star" as never })).rejects.toThrow(RangeError);
-      await expect(store.ofMessages(scope, conv, Array.from({ length: 1001 }, (_, i) => i))).rejects.toThrow(RangeError);
+      await expect(
+        store.ofMessages(
+          scope,
+          conv,
+          Array.from({ length: 1001 }, (_, i) => i),
+        ),
+      ).rejects.toThrow(RangeError);
       await expect(store.pins(scope, conv, { limit: 0 })).rejects.toThrow(RangeError);
       await expect(store.count(scope, conv, { kind: "reaction", userId: "a|b" })).rejects.toThrow(RangeError);
     });

@@ -56,7 +56,12 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
       await store.advance(scope, { ...at(4), conversationId: other });
       await store.advance(scope, at(2, 2, "bob"));
       const mine = await store.ofUser(scope, "ann", [conv, other, newId()]);
-      expect(mine.map((r) => [r.conversationId, r.lastReadSeq]).sort()).toEqual([[conv, 1], [other, 4]].sort());
+      expect(mine.map((r) => [r.conversationId, r.lastReadSeq]).sort()).toEqual(
+        [
+          [conv, 1],
+          [other, 4],
+        ].sort(),
+      );
       expect(await store.ofUser(scope, "ann", [])).toEqual([]);
     });
 

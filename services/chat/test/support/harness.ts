@@ -56,10 +56,7 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-export async function openInstance(
-  backend: ChatBackend,
-  opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits>; media?: MediaAttacher },
-): Promise<Instance> {
+export async function openInstance(backend: ChatBackend, opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits>; media?: MediaAttacher }): Promise<Instance> {
   const stores = await openChatStores(backend, { clock: opts.clock });
   const commits: LogEvent[] = [];
   const pageTokens = new PageTokenCodec(opts.secret);

@@ -33,7 +33,11 @@ export function createMongoAuditStore(opts: { db: MongoDb; collectionPrefix?: st
 
   return {
     async head(scope) {
-      const [doc] = await events.find({ tenantId: tenantOf(scope) }, { projection: { position: 1, hash: 1 } }).sort({ position: -1 }).limit(1).toArray();
+      const [doc] = await events
+        .find({ tenantId: tenantOf(scope) }, { projection: { position: 1, hash: 1 } })
+        .sort({ position: -1 })
+        .limit(1)
+        .toArray();
       return doc ? { position: BigInt(doc.position), hash: bytesFromBson(doc.hash) } : { position: 0n, hash: GENESIS_HASH };
     },
 
@@ -90,7 +94,11 @@ export function createMongoAuditStore(opts: { db: MongoDb; collectionPrefix?: st
     },
 
     async checkpointAtOrBefore(scope, position) {
-      const [doc] = await checkpoints.find({ tenantId: tenantOf(scope), position: { $lte: positionNumber(position) } }).sort({ position: -1 }).limit(1).toArray();
+      const [doc] = await checkpoints
+        .find({ tenantId: tenantOf(scope), position: { $lte: positionNumber(position) } })
+        .sort({ position: -1 })
+        .limit(1)
+        .toArray();
       return doc ? toCheckpoint(doc) : undefined;
     },
 

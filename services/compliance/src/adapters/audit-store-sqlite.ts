@@ -28,7 +28,9 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
   const cpRange = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND position >= ? AND position <= ? ORDER BY position`);
   const cpBefore = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND position <= ? ORDER BY position DESC LIMIT 1`);
   const insertKey = db.prepare("INSERT OR IGNORE INTO audit_keys (key_id, public_key, sealed_private_key, create_time_ms) VALUES (?, ?, ?, ?)");
-  const listKeys = db.prepare("SELECT key_id AS keyId, public_key AS publicKey, sealed_private_key AS sealedPrivateKey, create_time_ms AS createTimeMs FROM audit_keys ORDER BY create_time_ms, key_id");
+  const listKeys = db.prepare(
+    "SELECT key_id AS keyId, public_key AS publicKey, sealed_private_key AS sealedPrivateKey, create_time_ms AS createTimeMs FROM audit_keys ORDER BY create_time_ms, key_id",
+  );
 
   return {
     async head(scope) {

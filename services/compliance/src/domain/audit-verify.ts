@@ -51,7 +51,13 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
   let prev = input.anchor.hash;
   let expected = input.anchor.position + 1n;
   const broken = (position: bigint, reason: AuditBreakReason, description: string): VerifyResult => ({
-    ok: false, brokenPosition: position, reason, description, recordsChecked, checkpointsChecked, signedThrough,
+    ok: false,
+    brokenPosition: position,
+    reason,
+    description,
+    recordsChecked,
+    checkpointsChecked,
+    signedThrough,
   });
   // Checkpoints at `position`: signature first, then the head they sign.
   const checkpointsAt = (position: bigint, head: Uint8Array): VerifyResult | undefined => {
@@ -105,12 +111,7 @@ export async function verifyChain(input: VerifyInput): Promise<VerifyResult> {
   return { ok: true, brokenPosition: 0n, reason: AuditBreakReason.UNSPECIFIED, description: `${recordsChecked} records chain correctly`, recordsChecked, checkpointsChecked, signedThrough };
 }
 
-function classify(
-  buffer: readonly AuditEvent[],
-  prev: Uint8Array,
-  position: bigint,
-  broken: (position: bigint, reason: AuditBreakReason, description: string) => VerifyResult,
-): VerifyResult {
+function classify(buffer: readonly AuditEvent[], prev: Uint8Array, position: bigint, broken: (position: bigint, reason: AuditBreakReason, description: string) => VerifyResult): VerifyResult {
   const row = buffer[0]!;
   for (let j = 1; j < buffer.length; j++) {
     const candidate = buffer[j]!;

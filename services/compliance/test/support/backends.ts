@@ -62,8 +62,12 @@ export function sqliteAuditBackend(dir: string): () => Promise<AuditBackendUnder
         raw.transaction(() => {
           raw.prepare("UPDATE audit_events SET position = -position WHERE tenant_id = ? AND position >= ?").run(t, p);
           raw.prepare("UPDATE audit_events SET position = 1 - position WHERE tenant_id = ? AND position < 0").run(t);
-          raw.prepare(`INSERT INTO audit_events SELECT tenant_id, ?, 'forged-' || source_event_id, source, event_time_ms, actor_kind, actor_id, action,
-            target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, ? FROM audit_events WHERE tenant_id = ? AND position = ?`).run(p, forgedHash(), t, p - 1);
+          raw
+            .prepare(
+              `INSERT INTO audit_events SELECT tenant_id, ?, 'forged-' || source_event_id, source, event_time_ms, actor_kind, actor_id, action,
+            target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, ? FROM audit_events WHERE tenant_id = ? AND position = ?`,
+            )
+            .run(p, forgedHash(), t, p - 1);
         })();
       },
       async setHash(t, p, hash) {

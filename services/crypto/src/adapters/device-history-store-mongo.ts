@@ -41,7 +41,11 @@ export function createMongoDeviceHistoryStore(opts: { db: CryptoMongoDb; collect
       checkId("userId", userId);
       for (;;) {
         // Ids sort by seq within a user, so the last entry is the greatest id under the prefix.
-        const last = await history.find({ _id: { $gte: prefix(tenantId, userId), $lt: `${prefix(tenantId, userId)}~` } }).sort({ _id: -1 }).limit(1).toArray();
+        const last = await history
+          .find({ _id: { $gte: prefix(tenantId, userId), $lt: `${prefix(tenantId, userId)}~` } })
+          .sort({ _id: -1 })
+          .limit(1)
+          .toArray();
         const prev = last[0] ? entryOf(last[0]) : undefined;
         const seq = (prev?.seq ?? 0) + 1;
         const entry = checkEntry(build(seq, prev), seq);

@@ -20,9 +20,7 @@ export function createSqliteDeviceHistoryStore(opts: { db: Database.Database }):
   const { db } = opts;
   const last = db.prepare<[string, string], Row>("SELECT seq, change, signature, key_id FROM device_history WHERE tenant_id = ? AND user_id = ? ORDER BY seq DESC LIMIT 1");
   const insert = db.prepare("INSERT INTO device_history (tenant_id, user_id, seq, change, signature, key_id) VALUES (?, ?, ?, ?, ?, ?)");
-  const page = db.prepare<[string, string, number, number], Row>(
-    "SELECT seq, change, signature, key_id FROM device_history WHERE tenant_id = ? AND user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-  );
+  const page = db.prepare<[string, string, number, number], Row>("SELECT seq, change, signature, key_id FROM device_history WHERE tenant_id = ? AND user_id = ? AND seq > ? ORDER BY seq LIMIT ?");
   const append = db.transaction((tenantId: string, userId: string, build: (seq: number, previous: HistoryEntry | undefined) => HistoryEntry) => {
     const prev = last.get(tenantId, userId);
     const seq = (prev?.seq ?? 0) + 1;

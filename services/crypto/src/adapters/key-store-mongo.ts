@@ -138,7 +138,10 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
     },
 
     async listDevices(scope, userId) {
-      const docs = await devices.find({ tenantId: tenantOf(scope), userId: checkId("userId", userId) }).sort({ tenantId: 1, userId: 1, deviceId: 1 }).toArray();
+      const docs = await devices
+        .find({ tenantId: tenantOf(scope), userId: checkId("userId", userId) })
+        .sort({ tenantId: 1, userId: 1, deviceId: 1 })
+        .toArray();
       return docs.map(toRecord);
     },
 

@@ -63,11 +63,7 @@ export interface KeyStore {
    * replaced signed prekey kept until `previousExpireTimeMs`. Returns the updated device, or
    * undefined when that registration no longer exists.
    */
-  replaceSignedPreKey(
-    scope: TenantScope,
-    ref: DeviceRef,
-    keys: { signedPreKey: SignedKey; kyberPreKey?: SignedKey; nowMs: number; previousExpireTimeMs: number },
-  ): Promise<DeviceRecord | undefined>;
+  replaceSignedPreKey(scope: TenantScope, ref: DeviceRef, keys: { signedPreKey: SignedKey; kyberPreKey?: SignedKey; nowMs: number; previousExpireTimeMs: number }): Promise<DeviceRecord | undefined>;
   /** Removes a device and its one-time prekeys; returns the removed record, or undefined. */
   removeDevice(scope: TenantScope, userId: string, deviceId: number): Promise<DeviceRecord | undefined>;
   /**

@@ -6,12 +6,14 @@ import type { DeviceHistoryStore, HistoryEntry } from "../../src/ports/device-hi
 import type { CryptoStoreSet } from "../support/backends.js";
 
 /** An entry whose change bytes name its seq and its predecessor's seq (so the chain is checkable). */
-const entry = (tag: string) => (seq: number, prev: HistoryEntry | undefined): HistoryEntry => ({
-  seq,
-  change: new TextEncoder().encode(`${tag}:${seq}:${prev?.seq ?? 0}`),
-  signature: new Uint8Array(randomBytes(64)),
-  keyId: "k1",
-});
+const entry =
+  (tag: string) =>
+  (seq: number, prev: HistoryEntry | undefined): HistoryEntry => ({
+    seq,
+    change: new TextEncoder().encode(`${tag}:${seq}:${prev?.seq ?? 0}`),
+    signature: new Uint8Array(randomBytes(64)),
+    keyId: "k1",
+  });
 
 /** The DeviceHistoryStore contract, run against every adapter (two handles on one backend). */
 export function deviceHistoryStoreContract(name: string, open: OpenTwoInstances<CryptoStoreSet>): void {

@@ -56,7 +56,7 @@ export function chunksOf(body: BlobBody): AsyncIterable<Uint8Array> {
 
 /** Writes every byte of `data` at `position` (a single write may be partial). */
 export async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < data.byteLength; ) {
+  for (let done = 0; done < data.byteLength;) {
     const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
     done += bytesWritten;
   }

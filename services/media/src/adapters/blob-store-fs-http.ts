@@ -35,10 +35,7 @@ const MAX_FIELD_BYTES = 4096;
  * sending a small form sees the status rather than a broken pipe (Node 24's fetch reports the
  * broken pipe, not the early response).
  */
-export function createFsBlobHttpHandler(
-  store: FsBlobStore,
-  options: FsBlobHttpHandlerOptions = {},
-): (req: IncomingMessage, res: ServerResponse) => void {
+export function createFsBlobHttpHandler(store: FsBlobStore, options: FsBlobHttpHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const fs = fsInternalsOf(store);
   if (!fs) throw new TypeError("createFsBlobHttpHandler needs a store made by createFsBlobStore");
   return (req, res) => {
@@ -64,14 +61,7 @@ async function serve(fs: FsInternals, req: IncomingMessage, res: ServerResponse)
   return reply(req, res, 405, "method not allowed", { allow: "GET, POST" });
 }
 
-async function download(
-  fs: FsInternals,
-  req: IncomingMessage,
-  res: ServerResponse,
-  tenant: string,
-  key: string,
-  params: URLSearchParams,
-): Promise<void> {
+async function download(fs: FsInternals, req: IncomingMessage, res: ServerResponse, tenant: string, key: string, params: URLSearchParams): Promise<void> {
   const expires = params.get("expires") ?? "";
   const filename = params.get("filename") ?? "";
   if (!fs.verify(downloadPayload(tenant, key, params), params.get("signature"))) {
@@ -91,14 +81,7 @@ async function download(
   await pipeline(bodyStream(fh, info.size), res).catch(() => res.destroy());
 }
 
-async function upload(
-  fs: FsInternals,
-  req: IncomingMessage,
-  res: ServerResponse,
-  tenant: string,
-  key: string,
-  params: URLSearchParams,
-): Promise<void> {
+async function upload(fs: FsInternals, req: IncomingMessage, res: ServerResponse, tenant: string, key: string, params: URLSearchParams): Promise<void> {
   const expires = params.get("expires") ?? "";
   const maxBytes = params.get("maxBytes") ?? "";
   const contentType = params.get("contentType") ?? "";
@@ -107,9 +90,7 @@ async function upload(
   }
   if (fs.clock.nowMs() > Number(expires)) return refuseShort(req, res, 403, "expired");
   const max = Number(maxBytes);
-  const boundary = /^multipart\/form-data\s*;.*?\bboundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(
-    req.headers["content-type"] ?? "",
-  );
+  const boundary = /^multipart\/form-data\s*;.*?\bboundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(req.headers["content-type"] ?? "");
   if (!boundary) return refuseShort(req, res, 400, "expected a multipart/form-data body");
   if (Number(req.headers["content-length"] ?? 0) > max + FORM_ALLOWANCE) return reply(req, res, 413, "too large");
 
@@ -152,20 +133,17 @@ async function refuseShort(req: IncomingMessage, res: ServerResponse, status: nu
   const length = Number(req.headers["content-length"] ?? Number.NaN);
   if (!req.complete && Number.isSafeInteger(length) && length <= FORM_ALLOWANCE) {
     await new Promise<void>((resolve) => {
-      req.once("end", resolve).once("close", resolve).once("error", () => resolve());
+      req
+        .once("end", resolve)
+        .once("close", resolve)
+        .once("error", () => resolve());
       req.resume();
     });
   }
   reply(req, res, status, message);
 }
 
-function reply(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
+function reply(req: IncomingMessage, res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;

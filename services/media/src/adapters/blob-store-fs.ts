@@ -87,7 +87,9 @@ export function createFsBlobStore(opts: FsBlobStoreOptions): FsBlobStore {
 
   const blobPath = (tenant: string, key: string) => join(root, tenant, ...key.split("/"));
   const sign = (payload: readonly string[]) =>
-    createHmac("sha256", secret).update(["caas-blob-v1", ...payload].join("\n")).digest();
+    createHmac("sha256", secret)
+      .update(["caas-blob-v1", ...payload].join("\n"))
+      .digest();
 
   const tmpFile = async () => {
     tmpReady ??= mkdir(tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {

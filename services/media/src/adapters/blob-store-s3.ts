@@ -127,10 +127,7 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<S3Blo
       const contentType = checkBlobContentType(options.contentType);
       if (body instanceof Uint8Array) {
         const size = body.byteLength;
-        const etag =
-          size <= partSize
-            ? await s3.put(name, Buffer.from(body.buffer, body.byteOffset, size), size, contentType)
-            : await s3.putMultipart(name, Readable.from(slices(body)), contentType);
+        const etag = size <= partSize ? await s3.put(name, Buffer.from(body.buffer, body.byteOffset, size), size, contentType) : await s3.putMultipart(name, Readable.from(slices(body)), contentType);
         return { size, contentType, etag };
       }
       if (body === null || typeof body !== "object" || !(Symbol.asyncIterator in body)) {

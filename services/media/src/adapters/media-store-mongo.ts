@@ -119,10 +119,12 @@ export function createMongoMediaStore(opts: { db: MediaMongoDb; collectionPrefix
       const tenantId = tenantOf(scope);
       checkId("mediaId", mediaId);
       const limit = checkLimit(query.limit);
-      const filter = query.after === undefined
-        ? { tenantId, mediaId }
-        : { tenantId, mediaId, conversationId: { $gt: checkId("after", query.after) } };
-      const docs = await links.find(filter, { projection: { conversationId: 1 } }).sort({ tenantId: 1, mediaId: 1, conversationId: 1 }).limit(limit).toArray();
+      const filter = query.after === undefined ? { tenantId, mediaId } : { tenantId, mediaId, conversationId: { $gt: checkId("after", query.after) } };
+      const docs = await links
+        .find(filter, { projection: { conversationId: 1 } })
+        .sort({ tenantId: 1, mediaId: 1, conversationId: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map((d) => d.conversationId);
     },
 

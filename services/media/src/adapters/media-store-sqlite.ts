@@ -22,13 +22,9 @@ const COLUMNS = "id, owner_id, name, mime_type, max_bytes, size_bytes, state, cr
 /** The embedded MediaStore: `media` and `media_links` in media's SQLite file (openMediaSqlite). Single machine only. */
 export function createSqliteMediaStore(opts: { db: Database.Database }): MediaStore {
   const { db } = opts;
-  const insert = db.prepare(
-    `INSERT INTO media (tenant_id, ${COLUMNS}) VALUES (@tenantId, @id, @ownerId, @name, @mimeType, @maxBytes, 0, 'pending', @createTimeMs, 0, 0, '') ON CONFLICT DO NOTHING`,
-  );
+  const insert = db.prepare(`INSERT INTO media (tenant_id, ${COLUMNS}) VALUES (@tenantId, @id, @ownerId, @name, @mimeType, @maxBytes, 0, 'pending', @createTimeMs, 0, 0, '') ON CONFLICT DO NOTHING`);
   const one = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? AND id = ?`);
-  const ready = db.prepare(
-    "UPDATE media SET state = 'ready', size_bytes = ?, ready_time_ms = ?, blob_key = ? WHERE tenant_id = ? AND id = ? AND state = 'pending' AND delete_time_ms = 0",
-  );
+  const ready = db.prepare("UPDATE media SET state = 'ready', size_bytes = ?, ready_time_ms = ?, blob_key = ? WHERE tenant_id = ? AND id = ? AND state = 'pending' AND delete_time_ms = 0");
   const remove = db.prepare("UPDATE media SET delete_time_ms = ? WHERE tenant_id = ? AND id = ? AND delete_time_ms = 0");
   const linkOne = db.prepare("INSERT INTO media_links (tenant_id, media_id, conversation_id, link_time_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
   const linkMany = db.transaction((tenantId: string, conversationId: string, ids: string[], time: number) => {
@@ -38,15 +34,11 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
   const unlinkMany = db.transaction((tenantId: string, conversationId: string, ids: string[]) => {
     for (const id of ids) unlinkOne.run(tenantId, id, conversationId);
   });
-  const isLinked = db.prepare<[string, string, string], { media_id: string }>(
-    "SELECT media_id FROM media_links WHERE tenant_id = ? AND conversation_id = ? AND media_id = ?",
-  );
+  const isLinked = db.prepare<[string, string, string], { media_id: string }>("SELECT media_id FROM media_links WHERE tenant_id = ? AND conversation_id = ? AND media_id = ?");
   const openUploads = db.prepare<[number, number], Row & { tenant_id: string }>(
     `SELECT tenant_id, ${COLUMNS} FROM media WHERE upload_open = 1 AND create_time_ms < ? ORDER BY create_time_ms, tenant_id, id LIMIT ?`,
   );
-  const removeAbandoned = db.prepare(
-    "DELETE FROM media WHERE tenant_id = ? AND id = ? AND state = 'pending' AND delete_time_ms = 0 AND create_time_ms < ?",
-  );
+  const removeAbandoned = db.prepare("DELETE FROM media WHERE tenant_id = ? AND id = ? AND state = 'pending' AND delete_time_ms = 0 AND create_time_ms < ?");
   const closeUpload = db.prepare("UPDATE media SET upload_open = 0 WHERE tenant_id = ? AND id = ? AND upload_open = 1");
   const conversations = db.prepare<[string, string, string, number], { conversation_id: string }>(
     "SELECT conversation_id FROM media_links WHERE tenant_id = ? AND media_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?",
@@ -68,9 +60,7 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
       const tenantId = tenantOf(scope);
       const list = checkIdList("ids", ids);
       if (list.length === 0) return [];
-      const rows = db
-        .prepare<unknown[], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? AND id IN (${list.map(() => "?").join(", ")})`)
-        .all(tenantId, ...list);
+      const rows = db.prepare<unknown[], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? AND id IN (${list.map(() => "?").join(", ")})`).all(tenantId, ...list);
       return rows.map(toRecord);
     },
 

@@ -159,11 +159,7 @@ const CONTENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#
 
 /** `key` if it is a valid blob key. */
 export function checkBlobKey(key: unknown): string {
-  if (
-    typeof key !== "string" ||
-    !BLOB_KEY_PATTERN.test(key) ||
-    key.split("/").some((segment) => segment === "" || segment === "." || segment === "..")
-  ) {
+  if (typeof key !== "string" || !BLOB_KEY_PATTERN.test(key) || key.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) {
     throw new RangeError(`invalid blob key ${JSON.stringify(key)}`);
   }
   return key;

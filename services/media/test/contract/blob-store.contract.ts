@@ -108,9 +108,9 @@ export function blobStoreContract(name: string, factory: () => Promise<BlobStore
       expect(got.headers.get("content-disposition")).toBeNull();
       await expectBytes(got, bytes);
 
-      const named = await h.store.presignDownload(scope, key, { expiresInSeconds: 60, filename: "résumé 1 \"final\".png" });
+      const named = await h.store.presignDownload(scope, key, { expiresInSeconds: 60, filename: 'résumé 1 "final".png' });
       const attachment = await fetch(named.url);
-      expect(attachment.headers.get("content-disposition")).toBe(contentDispositionFor("résumé 1 \"final\".png"));
+      expect(attachment.headers.get("content-disposition")).toBe(contentDispositionFor('résumé 1 "final".png'));
       await expectBytes(attachment, bytes);
 
       // A second upload replaces the object whole; an empty object is an object.
@@ -287,7 +287,10 @@ export function blobStoreContract(name: string, factory: () => Promise<BlobStore
       };
       const fromStream = await h.store.put(scope, "media/big-stream.bin", Readable.from(chunks()), { contentType: "video/mp4" });
       const fromBuffer = await h.store.put(scope, "media/big-buffer.bin", big, { contentType: "video/mp4" });
-      for (const [key, info] of [["media/big-stream.bin", fromStream], ["media/big-buffer.bin", fromBuffer]] as const) {
+      for (const [key, info] of [
+        ["media/big-stream.bin", fromStream],
+        ["media/big-buffer.bin", fromBuffer],
+      ] as const) {
         expect(info).toMatchObject({ size: big.length, contentType: "video/mp4" });
         expect(await h.store.stat(scope, key)).toEqual(info);
         const got = await h.store.get(scope, key);

@@ -8,7 +8,20 @@ import type { MediaRecord, MediaStore } from "../../src/ports/media-store.js";
 const T0 = Date.UTC(2026, 0, 1);
 
 function pending(over: Partial<MediaRecord> = {}): MediaRecord {
-  return { id: newId(), ownerId: "alice", name: "cat.png", mimeType: "image/png", maxBytes: 1000, sizeBytes: 0, state: "pending", createTimeMs: T0, readyTimeMs: 0, deleteTimeMs: 0, blobKey: "", ...over };
+  return {
+    id: newId(),
+    ownerId: "alice",
+    name: "cat.png",
+    mimeType: "image/png",
+    maxBytes: 1000,
+    sizeBytes: 0,
+    state: "pending",
+    createTimeMs: T0,
+    readyTimeMs: 0,
+    deleteTimeMs: 0,
+    blobKey: "",
+    ...over,
+  };
 }
 
 /** The MediaStore contract, run against every adapter (two handles on one backend, like two media processes). */
@@ -158,7 +171,12 @@ export function mediaStoreContract(name: string, open: OpenTwoInstances<MediaSto
       await expect(store.create(scope, pending({ id: "a|b" }))).rejects.toThrow(RangeError);
       await expect(store.create(scope, pending({ maxBytes: 0 }))).rejects.toThrow(RangeError);
       await expect(store.create({ tenantId: "t" } as unknown as TenantScope, pending())).rejects.toThrow(TypeError);
-      await expect(store.getMany(scope, Array.from({ length: 101 }, () => newId()))).rejects.toThrow(RangeError);
+      await expect(
+        store.getMany(
+          scope,
+          Array.from({ length: 101 }, () => newId()),
+        ),
+      ).rejects.toThrow(RangeError);
       await expect(store.link(scope, newId(), ["x", "x"], T0)).rejects.toThrow(RangeError);
       await expect(store.linkedConversations(scope, newId(), { limit: 101 })).rejects.toThrow(RangeError);
       await expect(store.markReady(scope, newId(), { sizeBytes: -1, readyTimeMs: T0, blobKey: "ready/x" })).rejects.toThrow(RangeError);

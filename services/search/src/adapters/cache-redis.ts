@@ -25,8 +25,7 @@ export function createRedisCache(opts: RedisCacheOptions): Cache {
   const { redis } = opts;
   const prefix = checkName("redis prefix", opts.prefix, 128);
   const maxValueBytes = opts.maxValueBytes ?? 64 * 1024;
-  const redisKey = (scope: TenantScope, key: string) =>
-    `${prefix}:cache:${tenantOf(scope)}:${checkName("cache key", key, 512)}`;
+  const redisKey = (scope: TenantScope, key: string) => `${prefix}:cache:${tenantOf(scope)}:${checkName("cache key", key, 512)}`;
   const decode = (text: string | null) => (text === null ? undefined : (JSON.parse(text) as unknown));
 
   return {

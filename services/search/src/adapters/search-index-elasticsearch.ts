@@ -3,17 +3,7 @@ import { UnavailableError } from "@caas/shared/errors";
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { SearchDocument, SearchHit, SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
-import {
-  MARK_CLOSE,
-  MARK_OPEN,
-  buildSnippet,
-  checkDocs,
-  checkMessageIds,
-  checkSearch,
-  foldDiacritics,
-  parseMarked,
-  type SearchKey,
-} from "./search-index-support.js";
+import { MARK_CLOSE, MARK_OPEN, buildSnippet, checkDocs, checkMessageIds, checkSearch, foldDiacritics, parseMarked, type SearchKey } from "./search-index-support.js";
 
 export interface ElasticsearchSearchIndexOptions {
   /** e.g. http://127.0.0.1:9200 (security is the deployment's concern: put credentials in the URL or a proxy). */
@@ -197,7 +187,10 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
           }),
         );
         const hits = res.hits.hits;
-        await deleteIds(tenantId, hits.map((h) => h._id!.slice(tenantId.length + 1)));
+        await deleteIds(
+          tenantId,
+          hits.map((h) => h._id!.slice(tenantId.length + 1)),
+        );
         if (hits.length < BATCH) return;
         after = hits[hits.length - 1]!.sort as string[];
       }
@@ -301,10 +294,7 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     const status = err instanceof errors.ResponseError ? err.meta.statusCode : undefined;
     const transient =
-      err instanceof errors.ConnectionError ||
-      err instanceof errors.TimeoutError ||
-      err instanceof errors.NoLivingConnectionsError ||
-      (status !== undefined && (status === 429 || status >= 500));
+      err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError || (status !== undefined && (status === 429 || status >= 500));
     if (transient) throw new UnavailableError(`search index unavailable: ${(err as Error).message}`, { cause: err });
     throw err;
   }

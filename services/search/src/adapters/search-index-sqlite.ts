@@ -107,9 +107,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
     throw err;
   }
 
-  const current = db.prepare<[string, string], { doc_id: number; version: number }>(
-    "SELECT doc_id, version FROM search_message WHERE tenant_id = ? AND message_id = ?",
-  );
+  const current = db.prepare<[string, string], { doc_id: number; version: number }>("SELECT doc_id, version FROM search_message WHERE tenant_id = ? AND message_id = ?");
   const insertRow = db.prepare(
     `INSERT INTO search_message (tenant_id, message_id, conversation_id, seq, version, sender_id, create_time_ms, redacted, indexed_time_ms)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -120,12 +118,8 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   );
   const insertText = db.prepare("INSERT INTO search_message_fts (rowid, text, acl) VALUES (?, ?, ?)");
   const deleteText = db.prepare("DELETE FROM search_message_fts WHERE rowid = ?");
-  const byIds = db.prepare<[string, string], { doc_id: number }>(
-    "SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))",
-  );
-  const byConversation = db.prepare<[string, string], { doc_id: number }>(
-    "SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?",
-  );
+  const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
+  const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
@@ -172,29 +166,31 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const docs = checkDocs(input);
       open();
       const now = clock.nowMs();
-      return db.transaction(() => {
-        let indexed = 0;
-        let stale = 0;
-        for (const d of docs) {
-          const prior = current.get(tenantId, d.messageId);
-          if (prior && prior.version >= d.version) {
-            stale++;
-            continue;
+      return db
+        .transaction(() => {
+          let indexed = 0;
+          let stale = 0;
+          for (const d of docs) {
+            const prior = current.get(tenantId, d.messageId);
+            if (prior && prior.version >= d.version) {
+              stale++;
+              continue;
+            }
+            const redacted = d.redacted ? 1 : 0;
+            let docId: number;
+            if (prior) {
+              docId = prior.doc_id;
+              updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now, docId);
+              deleteText.run(docId);
+            } else {
+              docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now).lastInsertRowid);
+            }
+            if (!d.redacted) insertText.run(docId, d.text, aclToken(tenantId, d.conversationId));
+            indexed++;
           }
-          const redacted = d.redacted ? 1 : 0;
-          let docId: number;
-          if (prior) {
-            docId = prior.doc_id;
-            updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now, docId);
-            deleteText.run(docId);
-          } else {
-            docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now).lastInsertRowid);
-          }
-          if (!d.redacted) insertText.run(docId, d.text, aclToken(tenantId, d.conversationId));
-          indexed++;
-        }
-        return { indexed, stale };
-      }).immediate();
+          return { indexed, stale };
+        })
+        .immediate();
     },
 
     async remove(scope, messageIds) {

@@ -62,7 +62,10 @@ export function checkDocs(docs: readonly SearchDocument[]): SearchDocument[] {
     checkName("messageId", d.messageId, ID_MAX);
     checkName("conversationId", d.conversationId, ID_MAX);
     checkName("senderId", d.senderId, ID_MAX);
-    for (const [name, v] of [["seq", d.seq], ["version", d.version]] as const) {
+    for (const [name, v] of [
+      ["seq", d.seq],
+      ["version", d.version],
+    ] as const) {
       if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
     }
     if (d.version < d.seq) throw new RangeError(`version ${d.version} is below the message seq ${d.seq}`);
@@ -190,8 +193,7 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
 }
 
 function isSearchKey(k: unknown): k is SearchKey {
-  return Array.isArray(k) && k.length === 3 && typeof k[0] === "number" && Number.isFinite(k[0]) &&
-    isTime(k[1]) && typeof k[2] === "string";
+  return Array.isArray(k) && k.length === 3 && typeof k[0] === "number" && Number.isFinite(k[0]) && isTime(k[1]) && typeof k[2] === "string";
 }
 
 /** The text and match ranges of a text highlighted with MARK_OPEN / MARK_CLOSE. */
@@ -240,9 +242,7 @@ export function buildSnippet(text: string, ranges: readonly HighlightRange[]): S
   const prefix = start > 0 ? "…" : "";
   const body = text.slice(start, end);
   const shift = prefix.length - start;
-  const highlights = ranges
-    .filter((r) => r.end > start && r.start < end)
-    .map((r) => ({ start: Math.max(r.start, start) + shift, end: Math.min(r.end, end) + shift }));
+  const highlights = ranges.filter((r) => r.end > start && r.start < end).map((r) => ({ start: Math.max(r.start, start) + shift, end: Math.min(r.end, end) + shift }));
   return { text: `${prefix}${body}${end < text.length ? "…" : ""}`, highlights };
 }
 

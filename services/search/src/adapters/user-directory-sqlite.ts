@@ -97,14 +97,9 @@ export async function createSqliteUserDirectory(opts: { db: Database.Database; o
         ORDER BY name_folded, user_id
         LIMIT ?`;
       const [afterName, afterId] = q.after ?? [null, null];
-      return db.prepare(sql).all(
-        tenantId,
-        ...q.words.map((w) => `% ${likeEscape(w)}%`),
-        q.idPrefix, q.idPrefix, q.idPrefix,
-        q.viewerId,
-        afterName, afterName, afterName, afterId,
-        q.limit,
-      ) as (DirectoryUserRow)[];
+      return db
+        .prepare(sql)
+        .all(tenantId, ...q.words.map((w) => `% ${likeEscape(w)}%`), q.idPrefix, q.idPrefix, q.idPrefix, q.viewerId, afterName, afterName, afterName, afterId, q.limit) as DirectoryUserRow[];
     },
     async close() {},
   };

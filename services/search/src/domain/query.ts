@@ -28,7 +28,10 @@ export function queryWords(query: string, maxLength = SEARCH_MAX_QUERY_LENGTH): 
 
 /** Lowercase, diacritics removed, for prefix matching of names ("Zoë" and "zoe" compare equal). */
 export function foldForMatch(text: string): string {
-  return text.normalize("NFD").replace(/\p{M}+/gu, "").toLowerCase();
+  return text
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase();
 }
 
 /** A word of `text` and where it starts. */

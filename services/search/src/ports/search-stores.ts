@@ -14,4 +14,3 @@ export interface SearchStores {
   visibilityDelayMs: number;
   close(): Promise<void>;
 }
-

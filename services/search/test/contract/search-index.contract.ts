@@ -1,13 +1,6 @@
 import { InvalidArgumentError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
-import {
-  SEARCH_MAX_CONVERSATION_IDS,
-  SEARCH_SNIPPET_LENGTH,
-  type SearchDocument,
-  type SearchHit,
-  type SearchIndex,
-  type SearchRequest,
-} from "../../src/ports/search-index.js";
+import { SEARCH_MAX_CONVERSATION_IDS, SEARCH_SNIPPET_LENGTH, type SearchDocument, type SearchHit, type SearchIndex, type SearchRequest } from "../../src/ports/search-index.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { forgedScope, type Instances } from "./harness.js";
@@ -73,8 +66,7 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
 
     it("finds a word case-insensitively, with its highlight and the message's fields", async () => {
       const scope = freshTenantScope();
-      expect(await put(scope, [doc("c1", 1, "Hello World from the lab"), doc("c1", 2, "nothing to see", { senderId: "u2" })]))
-        .toEqual({ indexed: 2, stale: 0 });
+      expect(await put(scope, [doc("c1", 1, "Hello World from the lab"), doc("c1", 2, "nothing to see", { senderId: "u2" })])).toEqual({ indexed: 2, stale: 0 });
       for (const query of ["world", "WORLD", "  wOrLd "]) {
         const page = await s.search(scope, req(query, ["c1"]));
         expect(page.nextPageToken).toBe("");
@@ -132,8 +124,14 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       const tenantA = freshTenantScope();
       const tenantB = freshTenantScope();
       const many = Array.from({ length: 40 }, (_, i) => `c${i}`);
-      await put(tenantA, many.map((c) => doc(c, 1, `shared word ${c}`)));
-      await put(tenantB, many.map((c) => doc(c, 1, `shared word ${c}`)));
+      await put(
+        tenantA,
+        many.map((c) => doc(c, 1, `shared word ${c}`)),
+      );
+      await put(
+        tenantB,
+        many.map((c) => doc(c, 1, `shared word ${c}`)),
+      );
       await put(tenantA, [doc("outside", 1, "shared word outside")]);
       const hits = (await s.search(tenantA, req("shared word", many, { pageSize: 100 }))).hits;
       expect(hits).toHaveLength(40);
@@ -230,13 +228,7 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
     it("orders by relevance, then newest first, then message id", async () => {
       const scope = freshTenantScope();
       const filler = "with a great many other words around it so that the match is diluted";
-      await put(scope, [
-        doc("c1", 1, "kiwi"),
-        doc("c1", 2, `kiwi ${filler}`),
-        doc("c1", 3, "kiwi"),
-        doc("c2", 3, "kiwi"),
-        doc("c1", 4, "banana bread"),
-      ]);
+      await put(scope, [doc("c1", 1, "kiwi"), doc("c1", 2, `kiwi ${filler}`), doc("c1", 3, "kiwi"), doc("c2", 3, "kiwi"), doc("c1", 4, "banana bread")]);
       const hits = (await s.search(scope, req("kiwi", ["c1", "c2"]))).hits;
       // Equal scores (same text): newer first; equal times: higher message id first.
       expect(ids(hits)).toEqual(["m-c2-3", "m-c1-3", "m-c1-1", "m-c1-2"]);
@@ -337,7 +329,12 @@ export function searchIndexContract(name: string, factory: () => Promise<SearchI
       ]) {
         await expect(s.index(scope, [doc("c1", 9, "good"), bad])).rejects.toThrow(RangeError);
       }
-      await expect(s.index(scope, Array.from({ length: 1001 }, (_, i) => doc("c1", i + 1, "x")))).rejects.toThrow(RangeError);
+      await expect(
+        s.index(
+          scope,
+          Array.from({ length: 1001 }, (_, i) => doc("c1", i + 1, "x")),
+        ),
+      ).rejects.toThrow(RangeError);
       await expect(s.remove(scope, [""])).rejects.toThrow(RangeError);
       await s.refresh(scope);
       expect((await s.search(scope, req("good", ["c1"]))).hits).toEqual([]);

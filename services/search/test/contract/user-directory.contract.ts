@@ -38,7 +38,12 @@ export function userDirectoryContract(name: string, factory: () => Promise<UserD
 
     it("pages by (folded name, id) after a key", async () => {
       const scope = freshTenantScope();
-      for (const [id, name] of [["a", "Sam Lee"], ["b", "Sam Lee"], ["c", "Sam Moe"]] as const) await h.a.put(scope, { userId: id, displayName: name, avatarUrl: "" });
+      for (const [id, name] of [
+        ["a", "Sam Lee"],
+        ["b", "Sam Lee"],
+        ["c", "Sam Moe"],
+      ] as const)
+        await h.a.put(scope, { userId: id, displayName: name, avatarUrl: "" });
       const first = await h.a.search(scope, q(["sam"], { limit: 2 }));
       expect(first.map((u) => u.userId)).toEqual(["a", "b"]);
       const last = first[1]!;

@@ -61,10 +61,7 @@ export function encodeJson(value: unknown, maxBytes: number): string {
 
 /** The token-bucket form of a rule: both numbers finite and positive. */
 export function toBucket(rule: RateRule): { capacity: number; refillPerSec: number } {
-  const bucket =
-    "capacity" in rule
-      ? { capacity: rule.capacity, refillPerSec: rule.refillPerSec }
-      : { capacity: rule.limit, refillPerSec: (rule.limit / rule.windowMs) * 1000 };
+  const bucket = "capacity" in rule ? { capacity: rule.capacity, refillPerSec: rule.refillPerSec } : { capacity: rule.limit, refillPerSec: (rule.limit / rule.windowMs) * 1000 };
   for (const [name, v] of Object.entries(bucket)) {
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
       throw new RangeError(`rate rule ${name} must be a positive number, got ${String(v)}`);

@@ -25,7 +25,10 @@ export function mongoMigrationTarget(db: MongoDb, collection = "schema_migration
   return {
     db,
     applied: async () => {
-      const docs = await records.find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray();
+      const docs = await records
+        .find({}, { projection: { _id: 1 } })
+        .sort({ _id: 1 })
+        .toArray();
       return docs.map((d) => d._id);
     },
     apply: async (m: Migration<MongoDb>) => {

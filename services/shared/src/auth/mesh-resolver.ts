@@ -2,14 +2,7 @@ import type { PeerDirectory } from "../clients.js";
 import type { Clock } from "../clock.js";
 import { UnavailableError } from "../errors.js";
 import type { PrincipalResolver } from "../interceptors/principal.js";
-import {
-  type JwtVerifier,
-  ACCESS_TOKEN_ALGORITHMS,
-  ACCESS_TOKEN_AUDIENCE,
-  ACCESS_TOKEN_ISSUER,
-  createJwtVerifier,
-  JWKS_PATH,
-} from "./jwt-verifier.js";
+import { type JwtVerifier, ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "./jwt-verifier.js";
 import { createPrincipalResolver } from "./principal-resolver.js";
 import type { RevocationChecker } from "./revocations.js";
 

@@ -84,9 +84,7 @@ export class RevocationSet implements RevocationChecker {
       const e = this.entries.get(keyOf(kind, tenantId, subjectId));
       return e !== undefined && e.expireTimeMs > now && issuedMs <= e.revokeTimeMs;
     };
-    return (
-      hit("session", t.tenantId, t.sessionId) || hit("user", t.tenantId, t.userId) || hit("tenant", t.tenantId, "") || hit("signing-key", "", t.kid)
-    );
+    return hit("session", t.tenantId, t.sessionId) || hit("user", t.tenantId, t.userId) || hit("tenant", t.tenantId, "") || hit("signing-key", "", t.kid);
   }
 
   /**

@@ -40,7 +40,10 @@ export async function loadServiceSecretRoot(opts: { mode: RunMode; dataDir: stri
   }
   if (opts.mode !== "embedded") return undefined;
   const path = join(opts.dataDir, SERVICE_SECRET_FILE);
-  const existing = await readFile(path, "utf8").then((s) => s.trim(), () => "");
+  const existing = await readFile(path, "utf8").then(
+    (s) => s.trim(),
+    () => "",
+  );
   if (existing) return existing;
   await mkdir(opts.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const fresh = randomBytes(32).toString("base64url");

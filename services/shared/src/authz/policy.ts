@@ -175,9 +175,7 @@ function rightOf(action: Action, r: ResourceAttributes, granted: boolean): Decis
     case "member.remove":
       return role === "owner" || (role === "admin" && r.targetRole === "member") ? undefined : pd("owners remove anyone; admins remove members only");
     case "member.role.change":
-      return role === "owner" || (role === "admin" && r.targetRole === "member" && r.newRole === "admin")
-        ? undefined
-        : pd("owners change roles; admins only make members admins");
+      return role === "owner" || (role === "admin" && r.targetRole === "member" && r.newRole === "admin") ? undefined : pd("owners change roles; admins only make members admins");
     case "member.mute":
     case "member.ban": {
       const verb = action === "member.mute" ? "mute" : "ban";

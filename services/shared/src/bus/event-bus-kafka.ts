@@ -1,12 +1,6 @@
 import { createMutableRegistry, fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import {
-  ProtobufSerializer,
-  SchemaId,
-  SchemaRegistryClient,
-  SerdeType,
-  type Client as SchemaRegistry,
-} from "@confluentinc/schemaregistry";
+import { ProtobufSerializer, SchemaId, SchemaRegistryClient, SerdeType, type Client as SchemaRegistry } from "@confluentinc/schemaregistry";
 import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
 import type { Logger } from "../logger.js";
 import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
@@ -50,11 +44,13 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
     clientId: opts.clientId,
     brokers: opts.brokers,
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log }) => {
-      const { message, ...rest } = log;
-      if (level <= logLevel.ERROR) opts.logger.error({ kafka: rest }, message);
-      else if (level === logLevel.WARN) opts.logger.warn({ kafka: rest }, message);
-    },
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...rest } = log;
+        if (level <= logLevel.ERROR) opts.logger.error({ kafka: rest }, message);
+        else if (level === logLevel.WARN) opts.logger.warn({ kafka: rest }, message);
+      },
     retry: { retries: 8, initialRetryTime: 200 },
   });
   const registry: SchemaRegistry = SchemaRegistryClient.newClient({ baseURLs: [opts.schemaRegistryUrl] });
@@ -126,11 +122,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
       await producer.send({ topic: name, acks: -1, messages });
     },
 
-    async subscribe<Desc extends DescMessage>(
-      topic: TopicSpec<Desc>,
-      sub: SubscribeOptions,
-      handler: (record: BusRecord<Desc>) => Promise<void>,
-    ): Promise<Subscription> {
+    async subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription> {
       const name = prefix + topic.name;
       await ensureTopic(name);
       const consumer = kafka.consumer({
@@ -151,10 +143,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
         offJoin = consumer.on(consumer.events.GROUP_JOIN, () => resolve());
         // kafkajs retries a failed join on its own; this bounds the wait so a broker that never
         // lets the group form is a clear error instead of a hang.
-        joinTimer = setTimeout(
-          () => reject(new Error(`consumer group ${prefix + sub.group} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)),
-          JOIN_TIMEOUT_MS,
-        );
+        joinTimer = setTimeout(() => reject(new Error(`consumer group ${prefix + sub.group} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
       }).finally(() => {
         offJoin();
         clearTimeout(joinTimer);
@@ -191,10 +180,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
             } catch (err) {
               if (stopping) throw err;
               const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
-              opts.logger.warn(
-                { err, topic: name, group: prefix + sub.group, partition, offset: message.offset, attempt, delay },
-                "consumer failed; retrying",
-              );
+              opts.logger.warn({ err, topic: name, group: prefix + sub.group, partition, offset: message.offset, attempt, delay }, "consumer failed; retrying");
               await pauseFor(delay);
               if (stopping) throw err;
               // Throws when the group is rebalancing: kafkajs rejoins and the record comes again.
@@ -203,9 +189,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
           }
         },
       });
-      consumer.on(consumer.events.CRASH, (e) =>
-        opts.logger.error({ err: e.payload.error, group: prefix + sub.group, restart: e.payload.restart }, "kafka consumer crashed"),
-      );
+      consumer.on(consumer.events.CRASH, (e) => opts.logger.error({ err: e.payload.error, group: prefix + sub.group, restart: e.payload.restart }, "kafka consumer crashed"));
       try {
         await joined;
       } catch (err) {

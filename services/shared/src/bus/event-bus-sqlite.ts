@@ -63,9 +63,7 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
   const insert = db.prepare("INSERT INTO bus_records (topic, key, value, headers, time_ms) VALUES (?, ?, ?, ?, ?)");
   const readAfter = db.prepare("SELECT offset, key, value, headers FROM bus_records WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?");
   const getOffset = db.prepare("SELECT offset FROM bus_offsets WHERE grp = ? AND topic = ?");
-  const setOffset = db.prepare(
-    "INSERT INTO bus_offsets (grp, topic, offset) VALUES (?, ?, ?) ON CONFLICT (grp, topic) DO UPDATE SET offset = excluded.offset",
-  );
+  const setOffset = db.prepare("INSERT INTO bus_offsets (grp, topic, offset) VALUES (?, ?, ?) ON CONFLICT (grp, topic) DO UPDATE SET offset = excluded.offset");
   const maxOffset = db.prepare("SELECT COALESCE(MAX(offset), 0) AS o FROM bus_records WHERE topic = ?");
   const prune = db.prepare("DELETE FROM bus_records WHERE time_ms < ?");
   const batchSize = opts.batchSize ?? 256;
@@ -91,11 +89,7 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
       for (const wake of wakers.get(topic.name) ?? []) wake();
     },
 
-    async subscribe<Desc extends DescMessage>(
-      topic: TopicSpec<Desc>,
-      sub: SubscribeOptions,
-      handler: (record: BusRecord<Desc>) => Promise<void>,
-    ): Promise<Subscription> {
+    async subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription> {
       const id = `${sub.group}\u0000${topic.name}`;
       if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topic.name} in this process`);
       active.add(id);

@@ -40,10 +40,6 @@ export interface Subscription {
 export interface EventBus {
   /** Resolves once every record is durably accepted (SQLite commit; Kafka acks=all). */
   publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]): Promise<void>;
-  subscribe<Desc extends DescMessage>(
-    topic: TopicSpec<Desc>,
-    opts: SubscribeOptions,
-    handler: (record: BusRecord<Desc>) => Promise<void>,
-  ): Promise<Subscription>;
+  subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, opts: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -51,10 +51,7 @@ export function eventLogMongoMigrations(collection: string): Migration<MongoDb>[
         await events.createIndex({ tenantId: 1, conversationId: 1, seq: 1 }, { unique: true, name: "tenant_conversation_seq" });
         // Events without a clientMessageId store "~" + eventId, so every document has a distinct
         // value and no partial index is needed (FerretDB has no partial or sparse indexes).
-        await events.createIndex(
-          { tenantId: 1, conversationId: 1, actorId: 1, clientMessageId: 1 },
-          { unique: true, name: "tenant_conversation_actor_client_message_id" },
-        );
+        await events.createIndex({ tenantId: 1, conversationId: 1, actorId: 1, clientMessageId: 1 }, { unique: true, name: "tenant_conversation_actor_client_message_id" });
         // The outbox, across tenants (the relay is a platform process), hence led by `published`.
         // On MongoDB `partialFilterExpression: { published: false }` would keep it as small as the
         // backlog; FerretDB cannot, so it indexes every event.
@@ -192,8 +189,18 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       const createTimeMs = clock.nowMs();
       const body = input.encode({ seq, countableSeq, createTimeMs });
       const event: LogEvent = {
-        tenantId, conversationId, seq, eventId: input.eventId, actorId, clientMessageId,
-        payloadHash: input.payloadHash, countable: input.countable, countableSeq, body, createTimeMs, redacted: false,
+        tenantId,
+        conversationId,
+        seq,
+        eventId: input.eventId,
+        actorId,
+        clientMessageId,
+        payloadHash: input.payloadHash,
+        countable: input.countable,
+        countableSeq,
+        body,
+        createTimeMs,
+        redacted: false,
       };
       try {
         await events.insertOne({ _id: docId(tenantId, conversationId, seq), ...event, published: false });
@@ -255,10 +262,7 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       open();
       const tenantId = tenantOf(scope);
       checkName("conversationId", conversationId, 128);
-      const res = await events.updateOne(
-        { _id: docId(tenantId, conversationId, checkSeq(seq)), tenantId, conversationId, seq },
-        { $set: { body, redacted: true } },
-      );
+      const res = await events.updateOne({ _id: docId(tenantId, conversationId, checkSeq(seq)), tenantId, conversationId, seq }, { $set: { body, redacted: true } });
       if (res.matchedCount === 0) throw new NotFoundError("event");
     },
 

@@ -79,8 +79,7 @@ interface PendingAppend {
   reject(err: unknown): void;
 }
 
-const COLUMNS =
-  "tenant_id, conversation_id, seq, event_id, actor_id, client_message_id, payload_hash, countable, countable_seq, body, create_time_ms, redacted";
+const COLUMNS = "tenant_id, conversation_id, seq, event_id, actor_id, client_message_id, payload_hash, countable, countable_seq, body, create_time_ms, redacted";
 
 /**
  * The embedded `EventLogStore` on better-sqlite3. Appends issued in the same tick are grouped
@@ -109,17 +108,11 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
   const byClientMessageId = db.prepare<[string, string, string, string], Row>(
     `SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND actor_id = ? AND client_message_id = ?`,
   );
-  const headOf = db.prepare<[string, string], { seq: number; countable_seq: number }>(
-    "SELECT seq, countable_seq FROM event_log WHERE tenant_id = ? AND conversation_id = ? ORDER BY seq DESC LIMIT 1",
-  );
+  const headOf = db.prepare<[string, string], { seq: number; countable_seq: number }>("SELECT seq, countable_seq FROM event_log WHERE tenant_id = ? AND conversation_id = ? ORDER BY seq DESC LIMIT 1");
   const insert = db.prepare(`INSERT INTO event_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`);
-  const readPage = db.prepare<[string, string, number, number], Row>(
-    `SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-  );
+  const readPage = db.prepare<[string, string, number, number], Row>(`SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
   const redactOne = db.prepare("UPDATE event_log SET body = ?, redacted = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ?");
-  const outbox = db.prepare<[number, number], Row>(
-    `SELECT ${COLUMNS} FROM event_log WHERE published = 0 AND create_time_ms <= ? ORDER BY tenant_id, conversation_id, seq LIMIT ?`,
-  );
+  const outbox = db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM event_log WHERE published = 0 AND create_time_ms <= ? ORDER BY tenant_id, conversation_id, seq LIMIT ?`);
   const markOne = db.prepare("UPDATE event_log SET published = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ? AND published = 0");
 
   // Nested inside the batch transaction, better-sqlite3 runs this as a savepoint.
@@ -135,8 +128,17 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
     };
     const body = input.encode(assigned);
     insert.run(
-      tenantId, input.conversationId, assigned.seq, input.eventId, input.actorId, clientMessageId, input.payloadHash,
-      input.countable ? 1 : 0, assigned.countableSeq, body, assigned.createTimeMs,
+      tenantId,
+      input.conversationId,
+      assigned.seq,
+      input.eventId,
+      input.actorId,
+      clientMessageId,
+      input.payloadHash,
+      input.countable ? 1 : 0,
+      assigned.countableSeq,
+      body,
+      assigned.createTimeMs,
     );
     return {
       kind: "appended",

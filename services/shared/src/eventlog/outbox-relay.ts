@@ -99,7 +99,10 @@ export class OutboxRelay<Desc extends DescMessage> {
     for (;;) {
       const events = await this.opts.store.unpublished(batch, this.opts.clock.nowMs() - grace);
       if (events.length === 0) return;
-      await this.opts.bus.publish(this.opts.topic, events.map((e) => this.opts.toRecord(e)));
+      await this.opts.bus.publish(
+        this.opts.topic,
+        events.map((e) => this.opts.toRecord(e)),
+      );
       await this.opts.store.markPublished(events.map((e) => ({ tenantId: e.tenantId, conversationId: e.conversationId, seq: e.seq })));
       this.published += events.length;
       if (events.length < batch) return;

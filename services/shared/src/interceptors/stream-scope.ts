@@ -10,10 +10,8 @@ export function bindStream<T>(scope: RequestScope, source: AsyncIterable<T>): As
       const it = source[Symbol.asyncIterator]();
       return {
         next: (...args: [] | [undefined]) => runInScope(scope, () => it.next(...args)),
-        return: (value?: unknown) =>
-          runInScope(scope, () => (it.return ? it.return(value as T) : Promise.resolve({ done: true as const, value: undefined as T }))),
-        throw: (e?: unknown) =>
-          runInScope(scope, () => (it.throw ? it.throw(e) : Promise.reject(e))),
+        return: (value?: unknown) => runInScope(scope, () => (it.return ? it.return(value as T) : Promise.resolve({ done: true as const, value: undefined as T }))),
+        throw: (e?: unknown) => runInScope(scope, () => (it.throw ? it.throw(e) : Promise.reject(e))),
       };
     },
   };

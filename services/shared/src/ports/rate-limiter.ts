@@ -6,9 +6,7 @@ import type { TenantScope } from "../tenant-scope.js";
  * windowMs * 1000 }`: a burst of `limit`, then one more every `windowMs / limit` (a smooth
  * window, not a fixed one that resets on the minute). Both numbers must be positive.
  */
-export type RateRule =
-  | { readonly capacity: number; readonly refillPerSec: number }
-  | { readonly limit: number; readonly windowMs: number };
+export type RateRule = { readonly capacity: number; readonly refillPerSec: number } | { readonly limit: number; readonly windowMs: number };
 
 /** The answer to one `take`. */
 export interface RateDecision {

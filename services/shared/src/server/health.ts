@@ -1,11 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import {
-  Health,
-  HealthCheckResponseSchema,
-  HealthCheckResponse_ServingStatus as Status,
-  type HealthCheckResponse,
-} from "@caas/gen/grpc/health/v1/health_pb.js";
+import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Status, type HealthCheckResponse } from "@caas/gen/grpc/health/v1/health_pb.js";
 
 export { HealthCheckResponse_ServingStatus as ServingStatus } from "@caas/gen/grpc/health/v1/health_pb.js";
 

@@ -27,9 +27,7 @@ export class ReflectionIndex {
       all.set(f.name, f);
     };
     files.forEach(visit);
-    this.registry = createFileRegistry(
-      create(FileDescriptorSetSchema, { file: [...all.values()].map((f) => f.proto) }),
-    );
+    this.registry = createFileRegistry(create(FileDescriptorSetSchema, { file: [...all.values()].map((f) => f.proto) }));
   }
 
   /** The answer for one request, as a plain init object valid for v1 and v1alpha alike. */

@@ -97,5 +97,12 @@ async function sizeRefusalAs413(uRes: UniversalServerResponse): Promise<Universa
   const body = limit ? Buffer.from(tooLargeBody(`the request body is larger than the limit of ${limit[1]} bytes`)) : Buffer.from(text);
   const header = new Headers(uRes.header);
   header.set("content-length", String(body.length));
-  return { ...uRes, status: limit ? 413 : uRes.status, header, body: (async function* () { yield new Uint8Array(body); })() };
+  return {
+    ...uRes,
+    status: limit ? 413 : uRes.status,
+    header,
+    body: (async function* () {
+      yield new Uint8Array(body);
+    })(),
+  };
 }

@@ -106,18 +106,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const { definition, config, logger } = opts;
   const serviceNames = definition.services.map((s) => s.typeName);
   const health = new HealthRegistry(serviceNames);
-  const files: DescFile[] = [
-    ...definition.services.map((s) => s.file),
-    Health.file,
-    reflectionV1.ServerReflection.file,
-    reflectionV1alpha.ServerReflection.file,
-  ];
-  const reflection = new ReflectionIndex(files, [
-    ...serviceNames,
-    Health.typeName,
-    reflectionV1.ServerReflection.typeName,
-    reflectionV1alpha.ServerReflection.typeName,
-  ]);
+  const files: DescFile[] = [...definition.services.map((s) => s.file), Health.file, reflectionV1.ServerReflection.file, reflectionV1alpha.ServerReflection.file];
+  const reflection = new ReflectionIndex(files, [...serviceNames, Health.typeName, reflectionV1.ServerReflection.typeName, reflectionV1alpha.ServerReflection.typeName]);
   const shutdown = new AbortController();
   const inflight = new InflightTracker();
 
@@ -188,9 +178,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   await definition.start?.({ url, port });
-  const probes = opts.bus
-    ? await startProbeResponder({ bus: opts.bus, service: definition.name, instanceId: config.instanceId, logger, clock: opts.clock ?? systemClock })
-    : undefined;
+  const probes = opts.bus ? await startProbeResponder({ bus: opts.bus, service: definition.name, instanceId: config.instanceId, logger, clock: opts.clock ?? systemClock }) : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ port, url, services: serviceNames }, "listening");
 

@@ -3,13 +3,7 @@
  * that CI sources). A suite whose server is not configured is skipped with a loud warning; with
  * CAAS_REQUIRE_INFRA=1 (CI) a missing server is an error instead, so CI can never skip.
  */
-export type InfraVar =
-  | "CAAS_MONGO_URL"
-  | "CAAS_KAFKA_BROKERS"
-  | "CAAS_SCHEMA_REGISTRY_URL"
-  | "CAAS_REDIS_URL"
-  | "CAAS_ELASTICSEARCH_URL"
-  | "CAAS_S3_ENDPOINT";
+export type InfraVar = "CAAS_MONGO_URL" | "CAAS_KAFKA_BROKERS" | "CAAS_SCHEMA_REGISTRY_URL" | "CAAS_REDIS_URL" | "CAAS_ELASTICSEARCH_URL" | "CAAS_S3_ENDPOINT";
 
 export function infraEnv(name: InfraVar): string | undefined {
   const value = process.env[name]?.trim();

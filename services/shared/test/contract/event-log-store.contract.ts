@@ -95,7 +95,14 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       clock.advance(1234);
       const last = await store.append(scope, input(conv, { countable: false }));
       expect(last.kind).toBe("appended");
-      expect([...events, last.event].map((e) => [e.seq, e.countableSeq])).toEqual([[1, 1], [2, 1], [3, 2], [4, 2], [5, 3], [6, 3]]);
+      expect([...events, last.event].map((e) => [e.seq, e.countableSeq])).toEqual([
+        [1, 1],
+        [2, 1],
+        [3, 2],
+        [4, 2],
+        [5, 3],
+        [6, 3],
+      ]);
       expect(events.map((e) => e.createTimeMs)).toEqual(Array(5).fill(t0));
       expect(last.event.createTimeMs).toBe(t0 + 1234);
       expect(await store.head(scope, conv)).toEqual({ seq: 6, countableSeq: 3 });
@@ -210,9 +217,7 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       const instances = [store, await another()];
       await appendN(store, scope, conv, 1);
       const results = await Promise.all([
-        ...Array.from({ length: 8 }, (_, i) =>
-          instances[i % 2]!.append(scope, input(conv, { clientMessageId: "same", payloadHash: `h${i}`, tag: `try${i}` })),
-        ),
+        ...Array.from({ length: 8 }, (_, i) => instances[i % 2]!.append(scope, input(conv, { clientMessageId: "same", payloadHash: `h${i}`, tag: `try${i}` }))),
         // Unrelated writers racing for the same seqs.
         ...Array.from({ length: 4 }, (_, i) => instances[i % 2]!.append(scope, input(conv, { actorId: "u9", clientMessageId: `other-${i}` }))),
       ]);

@@ -86,9 +86,7 @@ export function rateLimiterContract(name: string, factory: () => Promise<RateLim
     it("stays exact under 50 concurrent takes from two instances", async () => {
       const scope = freshTenantScope();
       const rule: RateRule = { capacity: 20, refillPerSec: NO_REFILL };
-      const decisions = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? h.a : h.b).take(scope, "search:tenant", rule)),
-      );
+      const decisions = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? h.a : h.b).take(scope, "search:tenant", rule)));
       const allowed = decisions.filter((d) => d.allowed);
       expect(allowed).toHaveLength(20);
       expect(allowed.map((d) => d.remaining).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));

@@ -2,15 +2,7 @@ import { systemClock, type Clock } from "@caas/shared/clock";
 import type { Presence } from "../ports/presence.js";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { checkTtl, tenantOf } from "@caas/shared/checks";
-import {
-  DEFAULT_LAST_SEEN_RETENTION_MS,
-  aggregate,
-  checkConnectionId,
-  checkInfo,
-  checkMaxConnections,
-  checkUserId,
-  type StoredConnection,
-} from "./presence-state.js";
+import { DEFAULT_LAST_SEEN_RETENTION_MS, aggregate, checkConnectionId, checkInfo, checkMaxConnections, checkUserId, type StoredConnection } from "./presence-state.js";
 
 export interface MemoryPresenceOptions {
   clock?: Clock;

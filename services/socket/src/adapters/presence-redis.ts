@@ -2,15 +2,7 @@ import { systemClock, type Clock } from "@caas/shared/clock";
 import type { ConnectionInfo, Presence } from "../ports/presence.js";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { checkName, checkTtl, tenantOf } from "@caas/shared/checks";
-import {
-  DEFAULT_LAST_SEEN_RETENTION_MS,
-  aggregate,
-  checkConnectionId,
-  checkInfo,
-  checkMaxConnections,
-  checkUserId,
-  type StoredConnection,
-} from "./presence-state.js";
+import { DEFAULT_LAST_SEEN_RETENTION_MS, aggregate, checkConnectionId, checkInfo, checkMaxConnections, checkUserId, type StoredConnection } from "./presence-state.js";
 import { defineScript, type RedisClient } from "@caas/shared/redis";
 
 export interface RedisPresenceOptions {
@@ -103,14 +95,7 @@ export function createRedisPresence(opts: RedisPresenceOptions): Presence {
   const userKey = (scope: TenantScope, userId: string) => `${prefix}:presence:${tenantOf(scope)}:${checkUserId(userId)}`;
   const now = () => Math.floor(clock.nowMs());
 
-  async function write(
-    op: "add" | "addmax" | "touch" | "remove",
-    key: string,
-    connectionId: string,
-    ttlMs: number | undefined,
-    infoJson: string,
-    maxConnections = 0,
-  ): Promise<boolean> {
+  async function write(op: "add" | "addmax" | "touch" | "remove", key: string, connectionId: string, ttlMs: number | undefined, infoJson: string, maxConnections = 0): Promise<boolean> {
     const args = [op, now(), connectionId, ttlMs ?? "", infoJson, retentionMs, maxConnections];
     return (await redis.runScript(WRITE, [key], args)) === 1;
   }

@@ -41,13 +41,7 @@ export interface StoredConnection {
  * expiresAtMs`); otherwise last seen at the latest of the stored last-seen time and the expiry
  * times of the connections that expired, unless that is older than the retention.
  */
-export function aggregate(
-  userId: string,
-  connections: Iterable<[string, StoredConnection]>,
-  storedLastSeenMs: number | null,
-  nowMs: number,
-  retentionMs: number,
-): UserPresence {
+export function aggregate(userId: string, connections: Iterable<[string, StoredConnection]>, storedLastSeenMs: number | null, nowMs: number, retentionMs: number): UserPresence {
   const alive: PresenceConnection[] = [];
   let lastSeenMs = storedLastSeenMs;
   for (const [connectionId, c] of connections) {

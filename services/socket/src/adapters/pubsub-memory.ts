@@ -49,8 +49,7 @@ export function createMemoryPubSub(opts: MemoryPubSubOptions = {}): PubSub {
     };
   }
 
-  const tenantChannel = (tenantId: string, channel: string) =>
-    `t\u0000${tenantId}\u0000${checkName("channel", channel, 256)}`;
+  const tenantChannel = (tenantId: string, channel: string) => `t\u0000${tenantId}\u0000${checkName("channel", channel, 256)}`;
 
   return {
     async publish(scope, channel, message) {

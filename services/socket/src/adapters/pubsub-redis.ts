@@ -94,10 +94,8 @@ export function createRedisPubSub(opts: RedisPubSubOptions): RedisPubSub {
     return unsubscribe;
   }
 
-  const tenantChannel = (scope: TenantScope, channel: string) =>
-    `${prefix}:ps:t:${tenantOf(scope)}:${checkName("channel", channel, 256)}`;
-  const systemChannel = (channel: SystemChannel) =>
-    `${prefix}:ps:sys:${checkSystemChannel(channel)}`;
+  const tenantChannel = (scope: TenantScope, channel: string) => `${prefix}:ps:t:${tenantOf(scope)}:${checkName("channel", channel, 256)}`;
+  const systemChannel = (channel: SystemChannel) => `${prefix}:ps:sys:${checkSystemChannel(channel)}`;
 
   return {
     async publish(scope, channel, message) {

@@ -120,9 +120,10 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
       }
       wss.handleUpgrade(req, socket, head, (ws) => attach(ws, socket));
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
   };
 }

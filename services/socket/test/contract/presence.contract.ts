@@ -40,11 +40,7 @@ export function presenceContract(name: string, factory: () => Promise<PresenceHa
       const scope = freshTenantScope();
       await h.a.add(scope, "u1", "c1", 60 * SEC, info);
       const got = await h.b.get(scope, ["u2", "u1", "u2"]);
-      expect(got).toEqual([
-        offline("u2", null),
-        { userId: "u1", online: true, lastSeenMs: null, connections: [{ connectionId: "c1", expiresAtMs: t0 + 60 * SEC, info }] },
-        offline("u2", null),
-      ]);
+      expect(got).toEqual([offline("u2", null), { userId: "u1", online: true, lastSeenMs: null, connections: [{ connectionId: "c1", expiresAtMs: t0 + 60 * SEC, info }] }, offline("u2", null)]);
     });
 
     it("aggregates a user's connections: online while any is alive, last seen when the last left", async () => {

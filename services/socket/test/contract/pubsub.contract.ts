@@ -76,7 +76,12 @@ export function pubSubContract(name: string, factory: PubSubFactory): void {
       await unsubscribe();
       await unsubscribe(); // idempotent
       await h.b.publish(scope, "room", enc("two"));
-      await eventually(() => expect([staying.got, elsewhere.got]).toEqual([["one", "two"], ["one", "two"]]));
+      await eventually(() =>
+        expect([staying.got, elsewhere.got]).toEqual([
+          ["one", "two"],
+          ["one", "two"],
+        ]),
+      );
       expect(leaving.got).toEqual(["one"]);
     });
 
@@ -96,7 +101,9 @@ export function pubSubContract(name: string, factory: PubSubFactory): void {
     it("subscribes again after the last subscription of a channel left", async () => {
       const scope = freshTenantScope();
       const first = recorder();
-      await (await h.b.subscribe(scope, "c", first.handler))();
+      await (
+        await h.b.subscribe(scope, "c", first.handler)
+      )();
       const again = recorder();
       await h.b.subscribe(scope, "c", again.handler);
       await h.a.publish(scope, "c", enc("x"));

@@ -69,7 +69,10 @@ export class ModelLog {
   }
 
   sync(conversationId: string, afterSeq: bigint): Event[] {
-    return this.logs.get(conversationId)!.filter((c) => c.seq > afterSeq).map(eventOf);
+    return this.logs
+      .get(conversationId)!
+      .filter((c) => c.seq > afterSeq)
+      .map(eventOf);
   }
 
   /** The ChatClient the socket instance calls (ListConversations, GetChanges). */
