@@ -1,9 +1,12 @@
-import { KEMPublicKey, PublicKey } from "@signalapp/libsignal-client";
 import { InvalidArgumentError } from "@caas/shared/errors";
 import type { OneTimeKey, SignedKey } from "../ports/key-store.js";
+import { verifyXEdDsa } from "./xeddsa.js";
 
 /** A libsignal Curve25519 public key: type byte 0x05 then 32 bytes. */
 export const CURVE_KEY_BYTES = 33;
+const CURVE_KEY_TYPE = 0x05;
+/** The Kyber-1024 key type byte in libsignal's serialized form. */
+const KYBER_KEY_TYPE = 0x08;
 /** A libsignal Kyber-1024 public key: type byte 0x08 then 1568 bytes. */
 export const KYBER_KEY_BYTES = 1569;
 /** An XEdDSA signature. */
@@ -15,33 +18,26 @@ export function invalid(field: string, description: string): InvalidArgumentErro
 }
 
 /**
- * A Curve25519 public key in libsignal's serialized form, parsed by libsignal itself (the same
- * code the clients run), so the directory stores only keys a client can use.
+ * A Curve25519 public key in libsignal's serialized form (type byte 0x05, then the 32-byte
+ * u-coordinate), the form every Signal-protocol client sends; returns the 32 key bytes.
  */
-export function curveKey(field: string, bytes: Uint8Array): PublicKey {
+export function curveKey(field: string, bytes: Uint8Array): Uint8Array {
   if (bytes.length !== CURVE_KEY_BYTES) throw invalid(field, `must be ${CURVE_KEY_BYTES} bytes (libsignal's serialized Curve25519 public key)`);
-  try {
-    return PublicKey.deserialize(new Uint8Array(bytes));
-  } catch {
-    throw invalid(field, "is not a libsignal Curve25519 public key (type byte 0x05)");
-  }
+  if (bytes[0] !== CURVE_KEY_TYPE) throw invalid(field, "is not a libsignal Curve25519 public key (type byte 0x05)");
+  return bytes.subarray(1);
 }
 
 function kyberKey(field: string, bytes: Uint8Array): void {
   if (bytes.length !== KYBER_KEY_BYTES) throw invalid(field, `must be ${KYBER_KEY_BYTES} bytes (libsignal's serialized Kyber-1024 public key)`);
-  try {
-    KEMPublicKey.deserialize(new Uint8Array(bytes));
-  } catch {
-    throw invalid(field, "is not a libsignal Kyber-1024 public key (type byte 0x08)");
-  }
+  if (bytes[0] !== KYBER_KEY_TYPE) throw invalid(field, "is not a libsignal Kyber-1024 public key (type byte 0x08)");
 }
 
-/** Checks a signed prekey's key and its XEdDSA signature by `identity`. */
-export function checkSignedPreKey(field: string, identity: PublicKey, k: { keyId: number; publicKey: Uint8Array; signature: Uint8Array }, kind: "curve" | "kyber"): SignedKey {
+/** Checks a signed prekey's key and its XEdDSA signature by `identity` (the 32 key bytes from {@link curveKey}). */
+export function checkSignedPreKey(field: string, identity: Uint8Array, k: { keyId: number; publicKey: Uint8Array; signature: Uint8Array }, kind: "curve" | "kyber"): SignedKey {
   if (kind === "curve") curveKey(`${field}.public_key`, k.publicKey);
   else kyberKey(`${field}.public_key`, k.publicKey);
   if (k.signature.length !== SIGNATURE_BYTES) throw invalid(`${field}.signature`, `must be ${SIGNATURE_BYTES} bytes`);
-  if (!identity.verify(new Uint8Array(k.publicKey), new Uint8Array(k.signature))) {
+  if (!verifyXEdDsa(identity, k.publicKey, k.signature)) {
     throw invalid(`${field}.signature`, "does not verify with the device's identity key");
   }
   return { keyId: k.keyId, publicKey: new Uint8Array(k.publicKey), signature: new Uint8Array(k.signature) };
