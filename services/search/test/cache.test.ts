@@ -5,8 +5,8 @@ import { createRedisCache } from "../src/adapters/cache-redis.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { cacheContract } from "./contract/cache.contract.js";
-import { fakeTime, realTime } from "./contract/harness.js";
-import { cleanUp, redisPrefix, redisUrl } from "./support/redis.js";
+import { fakeTime, realTime } from "@caas/shared/testing";
+import { cleanUp, redisPrefix, redisUrl } from "@caas/shared/testing/redis";
 
 cacheContract("memory", async () => {
   const clock = new FakeClock();
@@ -15,7 +15,7 @@ cacheContract("memory", async () => {
 });
 
 describe.skipIf(!redisUrl)("redis", () => {
-  const prefix = redisPrefix("cache");
+  const prefix = redisPrefix("search-cache");
   afterAll(() => cleanUp(prefix));
 
   cacheContract("redis", async () => {

@@ -16,7 +16,7 @@ import { systemClock } from "@caas/shared/clock";
 import type { BusRecord, EventBus, Subscription } from "@caas/shared/eventing/bus";
 import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
 import { freshTenantScope, infraEnv, RUN_PREFIX } from "@caas/shared/testing";
-import { cleanUp, redisPrefix } from "./redis-support.js";
+import { cleanUp, redisPrefix } from "@caas/shared/testing/redis";
 
 const logger = createLogger({ service: "test", instance: "t", level: "silent" });
 const mongoUrl = infraEnv("CAAS_MONGO_URL");

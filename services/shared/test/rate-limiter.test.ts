@@ -3,9 +3,9 @@ import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
 import { createRedisClient } from "@caas/shared/redis";
 import { createRedisRateLimiter } from "@caas/shared/rate-limiting/redis";
 import { afterAll, describe } from "vitest";
-import { fakeTime, realTime } from "./contract/harness.js";
+import { fakeTime, realTime } from "@caas/shared/testing";
 import { rateLimiterContract } from "./contract/rate-limiter.contract.js";
-import { cleanUp, redisPrefix, redisUrl } from "./redis-support.js";
+import { cleanUp, redisPrefix, redisUrl } from "@caas/shared/testing/redis";
 
 rateLimiterContract("memory", async () => {
   const clock = new FakeClock();

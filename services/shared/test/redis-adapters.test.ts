@@ -3,7 +3,7 @@ import { createRedisRateLimiter } from "@caas/shared/rate-limiting/redis";
 import { randomUUID } from "node:crypto";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanUp, keysUnder, redisPrefix, redisUrl } from "./redis-support.js";
+import { cleanUp, keysUnder, redisPrefix, redisUrl } from "@caas/shared/testing/redis";
 
 /** What only the Redis adapters have: the narrow client, the key layout, connection handling. */
 describe.skipIf(!redisUrl)("redis adapters", () => {

@@ -1,7 +1,7 @@
 import type { Cache } from "../../src/ports/cache.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type Instances, type TestTime } from "./harness.js";
+import { forgedScope, type Instances, type TestTime } from "@caas/shared/testing";
 
 export interface CacheHarness extends Instances<Cache> {
   time: TestTime;

@@ -3,7 +3,7 @@ import type { TenantScope } from "@caas/shared/tenant-scope";
 import { SEARCH_MAX_CONVERSATION_IDS, SEARCH_SNIPPET_LENGTH, type SearchDocument, type SearchHit, type SearchIndex, type SearchRequest } from "../../src/ports/search-index.js";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type Instances } from "./harness.js";
+import { forgedScope, type Instances } from "@caas/shared/testing";
 
 /**
  * Two handles on one backend (two connections to one SQLite file; two clients on one

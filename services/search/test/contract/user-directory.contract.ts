@@ -1,7 +1,7 @@
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DirectoryQuery, UserDirectory } from "../../src/ports/user-directory.js";
-import { forgedScope, type Instances } from "./harness.js";
+import { forgedScope, type Instances } from "@caas/shared/testing";
 
 /** Two handles on one backend, as two search instances hold them. */
 export type UserDirectoryHarness = Instances<UserDirectory>;

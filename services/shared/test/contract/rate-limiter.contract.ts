@@ -1,7 +1,7 @@
 import type { RateDecision, RateLimiter, RateRule } from "@caas/shared/rate-limiting";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { forgedScope, type Instances, type TestTime } from "./harness.js";
+import { forgedScope, type Instances, type TestTime } from "@caas/shared/testing";
 
 export interface RateLimiterHarness extends Instances<RateLimiter> {
   /** Fake time for the memory adapter; real waiting for Redis, which uses its server clock. */

@@ -1,1 +1,0 @@
-export { fakeTime, forgedScope, realTime, type Instances, type TestTime } from "@caas/shared/testing";

@@ -1,1 +1,0 @@
-export { cleanUp, keysUnder, redisPrefix, redisUrl } from "@caas/shared/testing/redis";
