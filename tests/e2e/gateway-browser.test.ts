@@ -32,7 +32,7 @@ function preflight(gateway: string, origin: string, path = "/caas.chat.v1.ChatSe
 }
 
 /** The browser-facing edge, run against one platform (embedded, or the cluster's gateway). */
-function browserEdgeSuite(gateway: string, adminCredential: () => string) {
+function browserEdgeSuite(gateway: string, socket: string, adminCredential: () => string) {
   let t: Awaited<ReturnType<typeof tenantWithUsers>>;
   beforeAll(async () => {
     t = await tenantWithUsers(gateway, adminCredential(), ["ada", "bea"], "browser");
@@ -140,12 +140,26 @@ function browserEdgeSuite(gateway: string, adminCredential: () => string) {
     const err = await new Promise<Error>((resolve) => sock.once("error", resolve));
     expect(err.message).toMatch(/404/);
   });
+
+  it("applies the same Origin allowlist on the socket service's own /ws port", async () => {
+    await expect(wsConnection(socket, "evil-direct", { origin: OTHER_ORIGIN })).rejects.toThrow(/403/);
+    // A look-alike of the socket's own host is still another origin.
+    await expect(wsConnection(socket, "evil-host", { origin: `${socket}.evil.test` })).rejects.toThrow(/403/);
+    const listed = await wsConnection(socket, "listed-direct", { origin: TEST_ALLOWED_ORIGIN });
+    const ok = await listed.call({ id: id(), frame: { case: "auth", value: { accessToken: t.token("ada") } } });
+    expect(ok.frame.case).toBe("authOk");
+    listed.close();
+    const native = await wsConnection(socket, "no-origin-direct");
+    const ok2 = await native.call({ id: id(), frame: { case: "auth", value: { accessToken: t.token("bea") } } });
+    expect(ok2.frame.case).toBe("authOk");
+    native.close();
+  });
 }
 
 describe("the gateway for browsers, embedded: CORS allowlist and /ws", () => {
-  browserEdgeSuite(embedded.endpoints.gateway!, () => readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim());
+  browserEdgeSuite(embedded.endpoints.gateway!, embedded.endpoints.socket!, () => readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim());
 });
 
 describe.skipIf(!cluster)("the gateway for browsers, cluster: CORS allowlist and /ws relayed to the socket instances", () => {
-  browserEdgeSuite(cluster?.endpoints.gateway ?? "", () => cluster!.adminToken);
+  browserEdgeSuite(cluster?.endpoints.gateway ?? "", cluster?.endpoints.socket ?? "", () => cluster!.adminToken);
 });

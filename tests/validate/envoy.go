@@ -53,17 +53,6 @@ var canonicalHTTPFilterTypes = map[string]string{
 	"envoy.filters.http.router":          typeRouter,
 }
 
-// Request headers browsers must be allowed to send (Connect, gRPC-web, auth, correlation).
-var requiredCorsAllowHeaders = []string{
-	"content-type", "x-grpc-web", "x-user-agent", "connect-protocol-version",
-	"connect-timeout-ms", "grpc-timeout", "authorization", "x-correlation-id",
-}
-
-// Response headers browsers must be allowed to read.
-var requiredCorsExposeHeaders = []string{
-	"grpc-status", "grpc-message", "x-correlation-id", "x-request-id",
-}
-
 // ParseEnvoy decodes an Envoy bootstrap YAML file into the v3 Bootstrap proto. Decoding
 // is strict: duplicate YAML keys, unknown fields (at any depth, including inside typed
 // Anys) and unresolvable "@type"s are errors, as they are for Envoy itself.
@@ -390,17 +379,14 @@ func checkHCM(h *hcmv3.HttpConnectionManager, hp string, clusters map[string]*cl
 	if idAt < 0 {
 		idAt = pos(typeHeaderMutation)
 	}
-	if corsAt < 0 {
-		p.add("%s: envoy.filters.http.cors missing", hp)
+	if corsAt >= 0 {
+		p.add("%s: envoy.filters.http.cors present: Envoy must not answer CORS itself; the gateway applies CAAS_CORS_ORIGINS (and the socket instances the same list to /ws)", hp)
 	}
 	if grpcWebAt < 0 {
 		p.add("%s: envoy.filters.http.grpc_web missing", hp)
 	}
 	if idAt < 0 {
 		p.add("%s: no envoy.filters.http.lua (or header_mutation) setting x-correlation-id", hp)
-	}
-	if corsAt >= 0 && grpcWebAt >= 0 && corsAt > grpcWebAt {
-		p.add("%s: cors must come before grpc_web (preflights answered first)", hp)
 	}
 	if grpcWebAt >= 0 && idAt >= 0 && grpcWebAt > idAt {
 		p.add("%s: grpc_web must come before the correlation-id filter", hp)
@@ -435,18 +421,15 @@ func checkHCM(h *hcmv3.HttpConnectionManager, hp string, clusters map[string]*cl
 	for _, vh := range rc.GetVirtualHosts() {
 		vp := fmt.Sprintf("%s virtual_host %q", hp, vh.GetName())
 		checkPerFilterKeys(vh.GetTypedPerFilterConfig(), names, vp, p)
-		vhCors := corsPolicy(vh.GetTypedPerFilterConfig())
-		if vhCors != nil {
-			checkCors(vhCors, vp, p)
+		if corsPolicy(vh.GetTypedPerFilterConfig()) != nil {
+			p.add("%s: a CORS policy: Envoy must not answer CORS itself; the gateway applies CAAS_CORS_ORIGINS", vp)
 		}
 		routes := vh.GetRoutes()
 		for ri, r := range routes {
 			rp := fmt.Sprintf("%s route[%d] %q", vp, ri, r.GetName())
 			checkPerFilterKeys(r.GetTypedPerFilterConfig(), names, rp, p)
-			if rc := corsPolicy(r.GetTypedPerFilterConfig()); rc != nil {
-				checkCors(rc, rp, p)
-			} else if vhCors == nil && corsAt >= 0 {
-				p.add("%s: no CORS policy on the route or its virtual host", rp)
+			if corsPolicy(r.GetTypedPerFilterConfig()) != nil {
+				p.add("%s: a CORS policy: Envoy must not answer CORS itself; the gateway applies CAAS_CORS_ORIGINS", rp)
 			}
 			for si := 0; si < ri; si++ {
 				if shadows(routes[si].GetMatch(), r.GetMatch()) {
@@ -541,39 +524,6 @@ func corsPolicy(m map[string]*anypb.Any) *corsv3.CorsPolicy {
 		}
 	}
 	return nil
-}
-
-func headerSet(s string) map[string]bool {
-	out := map[string]bool{}
-	for _, h := range strings.Split(s, ",") {
-		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
-			out[h] = true
-		}
-	}
-	return out
-}
-
-func checkCors(c *corsv3.CorsPolicy, where string, p *problems) {
-	if len(c.GetAllowOriginStringMatch()) == 0 {
-		p.add("%s: CORS policy allows no origin", where)
-	}
-	allow, expose := headerSet(c.GetAllowHeaders()), headerSet(c.GetExposeHeaders())
-	for _, h := range requiredCorsAllowHeaders {
-		if !allow[h] {
-			p.add("%s: CORS allow_headers lacks %s", where, h)
-		}
-	}
-	for _, h := range requiredCorsExposeHeaders {
-		if !expose[h] {
-			p.add("%s: CORS expose_headers lacks %s", where, h)
-		}
-	}
-	methods := headerSet(c.GetAllowMethods())
-	for _, m := range []string{"get", "post", "options"} {
-		if !methods[m] {
-			p.add("%s: CORS allow_methods lacks %s", where, strings.ToUpper(m))
-		}
-	}
 }
 
 func checkLua(a *anypb.Any, where string, p *problems) {

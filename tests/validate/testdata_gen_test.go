@@ -62,8 +62,8 @@ var envoyBreakages = map[string]struct {
 		{"      connect_timeout: 2s\n      lb_policy: ROUND_ROBIN\n      typed_extension_protocol_options:", "      connect_timeout: 2s\n      connect_timeout: 5s\n      lb_policy: ROUND_ROBIN\n      typed_extension_protocol_options:"}}},
 	"admin_public.yaml": {"the admin API on all interfaces", []edit{
 		{"socket_address: { address: 127.0.0.1, port_value: 9901 }", "socket_address: { address: 0.0.0.0, port_value: 9901 }"}}},
-	"cors_headers.yaml": {"CORS without the Connect protocol header", []edit{
-		{"connect-protocol-version, ", ""}}},
+	"envoy_cors.yaml": {"a CORS filter in Envoy answering preflights before the gateway's allowlist", []edit{
+		{"                  - name: envoy.filters.http.grpc_web\n", "                  - name: envoy.filters.http.cors\n                    typed_config:\n                      \"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors\n                  - name: envoy.filters.http.grpc_web\n"}}},
 }
 
 var composeBreakages = map[string]struct {

@@ -2,6 +2,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { cors } from "@connectrpc/connect";
 import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
+import { createOriginAllowlist } from "@caas/shared/server/origin";
 
 type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -44,17 +45,16 @@ export interface OriginPolicy {
  * let the page read the answer; requests without Origin are untouched.
  */
 export function createOriginPolicy(origins: readonly string[]): OriginPolicy {
-  const allowed = new Set(origins);
-  const admits = (origin: string | undefined, host?: string) => origin === undefined || allowed.has(origin) || (host !== undefined && (origin === `http://${host}` || origin === `https://${host}`));
+  const allowlist = createOriginAllowlist(origins);
   return {
-    admits,
+    admits: allowlist.admits,
     filter(req, res) {
       const origin = headerOf(req, "origin");
       if (origin === undefined) return false;
       // Answers differ by Origin: caches in between must key on it.
       res.setHeader("vary", "Origin");
       const preflight = req.method === "OPTIONS" && headerOf(req, "access-control-request-method") !== undefined;
-      if (!allowed.has(origin)) {
+      if (!allowlist.lists(origin)) {
         if (!preflight) return false;
         res.writeHead(403, { "content-type": "text/plain" });
         res.end("origin not allowed\n");

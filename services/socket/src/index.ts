@@ -18,6 +18,7 @@ import { SeqOrder } from "./seq-order.js";
 import type { SessionLimits } from "./session.js";
 import { SessionRegistry } from "./sessions.js";
 import { createWebSocketEndpoint } from "./transports/websocket.js";
+import { createOriginAllowlist } from "@caas/shared/server/origin";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 
 export { Hub, membershipChanges } from "./hub.js";
@@ -99,6 +100,7 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
     maxBufferedBytes: MAX_WS_BUFFERED_BYTES,
     newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
+    origins: createOriginAllowlist(ctx.config.corsOrigins),
     logger: ctx.logger,
   });
   let feed: Subscription | undefined;

@@ -4,6 +4,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ServerFrameSchema, type CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { Logger } from "@caas/shared/logger";
+import type { OriginAllowlist } from "@caas/shared/server/origin";
 import type { FrameSink, Session } from "../session.js";
 import { shortReason, wsCloseStatus } from "../frames.js";
 
@@ -61,6 +62,8 @@ export interface WebSocketEndpointOptions {
   /** Bytes the socket may hold unsent before the session counts as a slow consumer. */
   maxBufferedBytes: number;
   newSession(sink: FrameSink): Session;
+  /** Browsers whose Origin is not admitted are refused with 403 before the handshake; clients without Origin pass. */
+  origins: OriginAllowlist;
   logger: Logger;
 }
 
@@ -116,6 +119,14 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
       const path = (req.url ?? "/").split("?")[0];
       if (path !== WS_PATH) {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      // The same allowlist as the gateway's: a page refused there must not reach the socket
+      // service's own port either (the gateway relays the browser's Origin and Host unchanged).
+      const origin = req.headers.origin;
+      if (!opts.origins.admits(origin, req.headers.host)) {
+        opts.logger.info({ origin }, "/ws refused: origin not allowed");
+        socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => attach(ws, socket));

@@ -18,7 +18,7 @@ WORKDIR /src
 COPY . .
 RUN mkdir -p /out \
  && cp package.json package-lock.json /out/ \
- && find gen services -maxdepth 2 -name package.json -exec cp --parents {} /out/ \;
+ && find gen services sdks -maxdepth 2 -name package.json -exec cp --parents {} /out/ \;
 
 # --- build: install, generate (if needed), compile, prune dev dependencies ---
 FROM ${NODE_IMAGE} AS build
@@ -42,7 +42,7 @@ RUN if [ ! -d gen/es ]; then npm run generate; fi \
 # and the compiled dist/ of each workspace. Sources and build info stay behind.
 RUN mkdir -p /out \
  && cp -a package.json package-lock.json node_modules /out/ \
- && for d in gen services/*; do \
+ && for d in gen services/* sdks/ts; do \
       if [ -f "$d/package.json" ]; then \
         mkdir -p "/out/$d" && cp -a "$d/package.json" "/out/$d/"; \
         if [ -d "$d/dist" ]; then cp -a "$d/dist" "/out/$d/"; fi; \
