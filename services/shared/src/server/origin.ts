@@ -5,14 +5,14 @@
  */
 export interface OriginAllowlist {
   /** True when the origin is listed exactly. */
-  lists(origin: string): boolean;
+  lists: (origin: string) => boolean;
   /**
    * True when a request with this Origin header may go on: no Origin (a client that is not a
    * browser), a listed origin, or, given the request's Host, the host's own origin (a page served
    * by the same address, such as the gateway's demo at /demo). The gateway relays /ws with the
    * client's Host unchanged, so the socket service sees the same Host the browser used.
    */
-  admits(origin: string | undefined, host?: string): boolean;
+  admits: (origin: string | undefined, host?: string) => boolean;
 }
 
 /** The allowlist for the given origins. */
