@@ -22,7 +22,7 @@ const guides = readdirSync(guideDir)
  */
 describe("docs/guide", () => {
   it("has guides to run", () => {
-    expect(guides.map((g) => g.file)).toEqual(expect.arrayContaining(["README.md", "docs/guide/calling.md", "docs/guide/identity.md", "docs/guide/chat.md", "docs/guide/media.md", "docs/guide/realtime.md"]));
+    expect(guides.map((g) => g.file)).toEqual(expect.arrayContaining(["README.md", "docs/guide/calling.md", "docs/guide/identity.md", "docs/guide/chat.md", "docs/guide/media.md", "docs/guide/realtime.md", "docs/guide/sdk-typescript.md", "docs/guide/sdk-go.md", "docs/guide/sdk-python.md"]));
   });
 
   it("finds the tools the guides use (CI installs them in .ci/run)", () => {
@@ -50,7 +50,8 @@ describe("docs/guide", () => {
           SOCKET: endpoints.socket!,
           CAAS_DATA_DIR: dataDir,
         },
-        stepTimeoutMs: 60_000,
+        // A first `go run` or `pip install` of an SDK guide compiles or downloads its dependencies.
+        stepTimeoutMs: 240_000,
       });
       if (failure) {
         expect.fail(`step at line ${failure.line}: ${failure.reason}\n--- script\n${failure.script}\n--- output\n${failure.output}`);
@@ -58,5 +59,5 @@ describe("docs/guide", () => {
     } finally {
       await platform.stop();
     }
-  }, 300_000);
+  }, 600_000);
 });
