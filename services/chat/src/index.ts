@@ -84,7 +84,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       services: [ChatService, ChatInternalService],
       register: (router) => registerChatRoutes(router, service, internal),
       start: async () => {
-        await relay.start();
+        relay.start();
         await policies.start();
         projector = startProjector({ stores, bus, logger });
         detach = startMediaDetach({ bus, media, logger });
