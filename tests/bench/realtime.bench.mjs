@@ -1,4 +1,4 @@
-// Benchmark: realtime fan-out of the socket service (issue 7) against bare `ws` broadcast
+// Benchmark: realtime fan-out of the socket service against bare `ws` broadcast
 // servers measured in the same run.
 //
 //   (a) fan-out deliveries per second: one 1000-member conversation, and 100 conversations of 100

@@ -61,7 +61,7 @@ const newBus = (clientId: string) => createKafkaEventBus({ brokers: brokers!.spl
 afterAll(() => cleanUp(prefix));
 
 /**
- * Issue 5, cluster engines: a consumer of CHAT_EVENTS (a SequencedConsumer on the Kafka bus,
+ * Cluster engines: a consumer of CHAT_EVENTS (a SequencedConsumer on the Kafka bus,
  * positions in Redis) is stopped while two writers (two MongoDB clients on the FerretDB event log,
  * each with its outbox relay) keep committing, and started again as a new "process" (new Kafka
  * client, new Redis connection, new consumer object). Then a third incarnation whose consumer
