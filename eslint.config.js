@@ -16,8 +16,6 @@ const SIZE_EXCEPTIONS = [
   "services/socket/src/session.ts",
   // One delegating method per RPC of caas.chat.v1.ChatService (44 RPCs); the compiler checks the set.
   "services/chat/src/chat-service.ts",
-  // Temporary: a self-spawning benchmark (coordinator, load process and bare ws servers in one file).
-  "tests/bench/realtime.bench.mjs",
 ];
 
 export default tseslint.config(
