@@ -29,9 +29,9 @@ module.exports = {
     {
       name: "platform-imports-composition-roots-only",
       severity: "error",
-      comment: "The embedded platform starts services through createXService, nothing deeper.",
+      comment: "The embedded platform starts services through createXService, nothing deeper; main.ts seeds the demo through @caas/gateway/demo first.",
       from: { path: "^services/platform/src/" },
-      to: { path: "^services/(?!shared/|platform/)[^/]+/src/", pathNot: "^services/[^/]+/src/index\\.ts$" },
+      to: { path: "^services/(?!shared/|platform/)[^/]+/src/", pathNot: ["^services/[^/]+/src/index\\.ts$", "^services/gateway/src/demo/demo-setup\\.ts$"] },
     },
     {
       name: "tests-use-testing-subpaths",

@@ -85,3 +85,18 @@ export async function startEmbeddedPlatform(name = "bench", opts = {}) {
     await sleep(100);
   }
 }
+
+/**
+ * CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat (utime and
+ * stime are fields 14 and 15, in clock ticks of 10 ms): what the server spent, whatever else
+ * the machine was running; NaN without /proc.
+ */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}

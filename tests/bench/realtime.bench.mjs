@@ -1,4 +1,4 @@
-// Benchmark: realtime fan-out of the socket service (issue 7) against bare `ws` broadcast
+// Benchmark: realtime fan-out of the socket service against bare `ws` broadcast
 // servers measured in the same run.
 //
 //   (a) fan-out deliveries per second: one 1000-member conversation, and 100 conversations of 100
@@ -24,27 +24,23 @@
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
 //        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset)
-//        node tests/bench/realtime.bench.mjs --hub [connections=1000] [events/s=200] [seconds=8]
-//        (the socket service's fan-out alone: see hubBench)
-import { once } from "node:events";
+//        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
+//        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import http from "node:http";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import WebSocket, { WebSocketServer } from "ws";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { ClientFrameSchema, ServerFrameSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
-import { haveTaskset, pinned, quantiles, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+import { cpuMs, haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
 
-const self = fileURLToPath(import.meta.url);
+/** The load process and the bare ws servers (realtime-load.mjs). */
+const LOAD_SCRIPT = fileURLToPath(new URL("./realtime-load.mjs", import.meta.url));
 /** Node flags for every server under test: SIGUSR2 then runs a full GC (gc-on-signal.cjs). */
 const GC_ON_SIGNAL = ["--expose-gc", "--require", join(repoRoot, "tests/bench/gc-on-signal.cjs")];
 
@@ -65,11 +61,6 @@ async function liveHeapKiB(pid) {
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
 /**
- * CPU time (user + system, ms) the process has used so far, from /proc/<pid>/stat (utime and
- * stime are fields 14 and 15, in clock ticks of 10 ms): what the server spent, whatever else
- * the machine was running; NaN without /proc.
- */
-/**
  * Waits until `pid` used under 10 % of a core over 500 ms (at most 30 s); returns how long it
  * waited. Used after an overloaded ramp, before a measurement at a fixed rate.
  */
@@ -83,250 +74,11 @@ async function settle(pid) {
   return Date.now() - t0;
 }
 
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
-// The first byte of a ServerFrame pushed with reply_to 0 whose case is `event` (field 13,
-// length-delimited): (13 << 3) | 2.
-const EVENT_TAG = 0x6a;
-// Latency stamp in a message's text: "@@<performance.now() of the load process>;<sender index>;".
-const STAMP = Buffer.from("@@");
-function stampOf(buf) {
-  const at = buf.indexOf(STAMP);
-  if (at < 0) return undefined;
-  const end = buf.indexOf(0x3b, at); // ';'
-  const end2 = buf.indexOf(0x3b, end + 1);
-  return { t: Number(buf.toString("latin1", at + 2, end)), sender: Number(buf.toString("latin1", end + 1, end2)) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bare ws broadcast servers (the baselines): `--bare direct|coalesced`. A client message is
-// [op, ...rest]: op 1 joins the room named by rest, op 2 broadcasts rest to every connection in
-// the sender's room (the sender included, like a conversation event).
-
-function bareServer(mode) {
-  const rooms = new Map();
-  const server = http.createServer((_, res) => res.writeHead(404).end());
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  server.on("upgrade", (req, socket, head) =>
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = { ws, socket, pending: [], scheduled: false, room: undefined };
-      ws.on("message", (data) => {
-        const op = data[0];
-        if (op === 1) {
-          conn.room = data.toString("utf8", 1);
-          let members = rooms.get(conn.room);
-          if (!members) rooms.set(conn.room, (members = []));
-          members.push(conn);
-          ws.send(Buffer.from([1]));
-        } else if (op === 2) {
-          const payload = data.subarray(1);
-          for (const m of rooms.get(conn.room) ?? []) {
-            if (mode === "direct") m.ws.send(payload);
-            else {
-              m.pending.push(payload);
-              if (!m.scheduled) {
-                m.scheduled = true;
-                setImmediate(() => {
-                  m.scheduled = false;
-                  const batch = m.pending;
-                  m.pending = [];
-                  m.socket.cork();
-                  for (const p of batch) m.ws.send(p);
-                  m.socket.uncork();
-                });
-              }
-            }
-          }
-        }
-      });
-      ws.on("close", () => {
-        const members = rooms.get(conn.room);
-        if (members) members.splice(members.indexOf(conn), 1);
-      });
-    }),
-  );
-  server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The load process: `--load` reads one plan per line on stdin and answers one JSON line each.
-
-/** Opens connections to the server under test; returns them with their counters. */
-async function openConnections(plan) {
-  const conns = [];
-  const batch = 100;
-  for (let i = 0; i < plan.members.length; i += batch) {
-    conns.push(
-      ...(await Promise.all(
-        plan.members.slice(i, i + batch).map(async (m) => {
-          const ws = new WebSocket(plan.kind === "ours" ? `${plan.url}/ws` : plan.url, { perMessageDeflate: false });
-          const c = { ws, member: m, events: 0, closed: undefined, acks: 0, refused: 0, nextId: 2n, latencies: undefined };
-          await once(ws, "open");
-          const ready = new Promise((resolve, reject) => {
-            ws.once("message", (data) => {
-              if (plan.kind !== "ours") return resolve();
-              const f = fromBinary(ServerFrameSchema, data);
-              if (f.frame.case === "authOk") resolve();
-              else reject(new Error(`auth failed: ${f.frame.case} ${JSON.stringify(f.frame.value?.message ?? "")}`));
-            });
-          });
-          if (plan.kind === "ours") ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id: 1n, frame: { case: "auth", value: { accessToken: m.token } } })));
-          else ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(m.room)]));
-          await ready;
-          ws.on("message", (data) => {
-            if (data[0] === EVENT_TAG || plan.kind !== "ours") {
-              c.events++;
-              if (c.latencies) {
-                const stamp = stampOf(data);
-                // Only what other connections sent: a sender's own copy is not a delivery to measure.
-                if (stamp !== undefined && stamp.sender !== c.index) c.latencies.push(performance.now() - stamp.t);
-              }
-            } else if (data[0] === 0x08) {
-              // A reply (reply_to set): an ack or an error.
-              const f = fromBinary(ServerFrameSchema, data);
-              if (f.frame.case === "sendAck") c.acks++;
-              else if (f.frame.case === "error") c.refused++;
-            }
-          });
-          ws.on("close", (code, reason) => (c.closed ??= `${code} ${reason}`));
-          ws.on("error", () => undefined);
-          return c;
-        }),
-      )),
-    );
-  }
-  return conns;
-}
-
-function sendFrom(plan, c, seq, text) {
-  if (plan.kind === "ours") {
-    const id = c.nextId++;
-    c.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } })));
-  } else {
-    c.ws.send(Buffer.concat([Buffer.from([2]), Buffer.from(text)]));
-  }
-}
-
-/** Offers `rate` messages/s for `seconds`, spread round-robin over `senders`; counts deliveries. */
-async function step(plan, conns, senders, rate, seconds, withLatency) {
-  for (const c of conns) {
-    c.events = 0;
-    c.latencies = withLatency ? [] : undefined;
-  }
-  const text = "x".repeat(plan.textBytes);
-  const cpu0 = cpuMs(plan.serverPid);
-  let sent = 0;
-  let owed = 0;
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let last = t0;
-  while (performance.now() < end) {
-    await sleep(5);
-    const now = performance.now();
-    owed += ((now - last) / 1000) * rate;
-    last = now;
-    while (owed >= 1) {
-      owed--;
-      const s = senders[sent % senders.length];
-      sendFrom(plan, s, `${plan.runId}-${rate}-${sent}`, `@@${performance.now()};${s.index};${text}`);
-      sent++;
-    }
-  }
-  const elapsed = (performance.now() - t0) / 1000;
-  const delivered = conns.reduce((n, c) => n + c.events, 0);
-  // Let the tail drain before the next step (not counted in this step's rate).
-  const expected = sent * plan.roomSize;
-  for (let i = 0; i < 100 && conns.reduce((n, c) => n + c.events, 0) < expected; i++) await sleep(50);
-  // Server CPU per delivery over the step and its drain (every delivery of the step's sends):
-  // the server's cost, which other load on the machine disturbs far less than the rate.
-  const drained = conns.reduce((n, c) => n + c.events, 0);
-  const cpu = cpuMs(plan.serverPid) - cpu0;
-  const serverCpuUsPerDelivery = drained > 0 ? Number(((cpu * 1000) / drained).toFixed(2)) : NaN;
-  const latencies = withLatency ? conns.flatMap((c) => c.latencies ?? []) : [];
-  const closed = conns.filter((c) => c.closed).length;
-  return {
-    rate,
-    sent,
-    delivered,
-    deliveredPerSec: Math.round(delivered / elapsed),
-    expectedPerSec: Math.round((sent * plan.roomSize) / elapsed),
-    closed,
-    serverCpuUsPerDelivery,
-    latency: quantiles(latencies),
-  };
-}
-
-async function runPlan(plan) {
-  const conns = await openConnections(plan);
-  conns.forEach((c, i) => (c.index = i));
-  if (process.env.CAAS_BENCH_DEBUG) process.stderr.write(`  load: ${conns.length} connections open\n`);
-  if (plan.idle) {
-    process.stdout.write(`${JSON.stringify({ open: conns.length, closed: conns.filter((c) => c.closed).length })}\n`);
-    // Stay connected until the coordinator has measured the server ("done"), then close.
-    await stdinLines.next();
-    for (const c of conns) c.ws.terminate();
-    return { idle: true };
-  }
-  // Senders: the first `sendersPerRoom` members of every room.
-  const byRoom = new Map();
-  for (const c of conns) {
-    const list = byRoom.get(c.member.room) ?? [];
-    list.push(c);
-    byRoom.set(c.member.room, list);
-  }
-  const senders = [];
-  for (let i = 0; i < plan.sendersPerRoom; i++) for (const list of byRoom.values()) if (list[i]) senders.push(list[i]);
-  const steps = [];
-  if (plan.fixedRate) {
-    steps.push(await step(plan, conns, senders, plan.fixedRate, plan.stepSeconds * 2, true));
-  } else {
-    for (let rate = plan.startRate; rate <= plan.maxRate; rate *= 2) {
-      const s = await step(plan, conns, senders, rate, plan.stepSeconds, false);
-      steps.push(s);
-      if (s.closed > 0 || s.deliveredPerSec < 0.8 * s.expectedPerSec) break;
-    }
-  }
-  const acks = conns.reduce((n, c) => n + c.acks, 0);
-  const refused = conns.reduce((n, c) => n + c.refused, 0);
-  for (const c of conns) c.ws.terminate();
-  return { steps, acks, refused };
-}
-
-/** The load process's stdin, one line at a time (plans, and "done" after an idle measurement). */
-const stdinLines = (async function* () {
-  let buffered = "";
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) {
-    buffered += chunk;
-    let nl;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim()) yield line;
-    }
-  }
-})();
-
-async function loadMain() {
-  for await (const line of stdinLines) {
-    const result = await runPlan(JSON.parse(line));
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The coordinator.
 
 async function startBare(mode) {
-  const child = pinned(0, [...GC_ON_SIGNAL, self, "--bare", mode], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  const child = pinned(0, [...GC_ON_SIGNAL, LOAD_SCRIPT, "--bare", mode], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
   for await (const chunk of child.stdout) {
     out += chunk;
@@ -441,7 +193,7 @@ async function coordinate() {
   const idleCount = Number(process.argv[3] ?? 10_000);
   const only = new Set((process.env.CAAS_BENCH_ONLY ?? "fanout,latency,memory").split(","));
   process.stderr.write(haveTaskset ? "server pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
-  const load = pinned(1, ["--max-old-space-size=4096", self, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  const load = pinned(1, ["--max-old-space-size=4096", LOAD_SCRIPT, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   const replies = (async function* () {
     let buf = "";
     for await (const chunk of load.stdout) {
@@ -590,122 +342,6 @@ async function coordinate() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The socket service's fan-out alone (`--hub [connections=1000] [events/s=200] [seconds=8]`): the
-// compiled hub, sessions and WebSocket transport of this tree in this process (no chat, no bus,
-// a verifier that accepts any token), every connection a member of one conversation, held by a
-// `--hub-client` child; events are dispatched into the hub one per tick at a fixed rate. Prints
-// the events dispatched, the deliveries received and the server's CPU time per delivery
-// (process.cpuUsage), which other load on the machine disturbs far less than a rate does.
 
-async function hubBench() {
-  const [connections, rate, seconds] = [Number(process.argv[3] ?? 1000), Number(process.argv[4] ?? 200), Number(process.argv[5] ?? 8)];
-  const dist = (p) => import(new URL(`../../${p}`, import.meta.url).href);
-  const { createLogger, systemClock } = await dist("services/shared/dist/index.js");
-  const { EventSchema } = await import("@caas/gen/caas/chat/v1/event_pb.js");
-  const { Hub } = await dist("services/socket/dist/hub.js");
-  const { SessionRegistry } = await dist("services/socket/dist/sessions.js");
-  const { createWebSocketEndpoint } = await dist("services/socket/dist/transports/websocket.js");
-  const verifier = {
-    async verify(token) {
-      const now = Math.floor(Date.now() / 1000);
-      return {
-        kid: "k",
-        claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: "t1", sid: `s-${token}`, device: "d", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 3600 },
-      };
-    },
-    verifyServiceToken: async () => ({ service: "bench" }),
-  };
-  const chat = {
-    listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: ConversationType.GROUP, memberCount: connections, lastSeq: 0n }, membership: {} }], nextPageToken: "" }),
-  };
-  const logger = createLogger({ service: "bench", instance: "bench", level: "silent" });
-  const hub = new Hub();
-  const limits = { authTimeoutMs: 10_000, heartbeatMs: 30_000, maxQueuedFrames: 1_024, maxFrameBytes: 65_536, retryAfterMs: 1_000 };
-  const registry = new SessionRegistry({ verifier, chat, hub, clock: systemClock, logger, limits });
-  const endpoint = createWebSocketEndpoint({
-    maxFrameBytes: 65_536,
-    maxPayload: 1 << 20,
-    maxBufferedBytes: 4 << 20,
-    logger,
-    newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
-  });
-  const server = http.createServer();
-  server.on("upgrade", (req, socket, head) => endpoint.onUpgrade(req, socket, head));
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const child = pinned(1, [self, "--hub-client", String(server.address().port), String(connections)], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
-  const lines = (async function* () {
-    let buf = "";
-    for await (const chunk of child.stdout) {
-      buf += chunk;
-      for (let nl; (nl = buf.indexOf("\n")) >= 0; buf = buf.slice(nl + 1)) yield buf.slice(0, nl);
-    }
-  })();
-  await lines.next();
-  const received = async () => {
-    child.stdin.write("?\n");
-    return Number((await lines.next()).value);
-  };
-  const text = "x".repeat(140);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let seq = 0n;
-  while (performance.now() - t0 < seconds * 1000) {
-    if (Number(seq) + 1 > ((performance.now() - t0) / 1000) * rate) {
-      await sleep(1);
-      continue;
-    }
-    seq++;
-    hub.dispatch(
-      "t1",
-      create(EventSchema, { conversationId: "c1", seq, eventId: `e${seq}`, payload: { case: "messageCreated", value: { message: { id: `m${seq}`, conversationId: "c1", senderId: "u0", text } } } }),
-    );
-    await new Promise((r) => setImmediate(r));
-  }
-  const elapsed = (performance.now() - t0) / 1000;
-  const expected = Number(seq) * connections;
-  let got = 0;
-  for (let i = 0; i < 200 && (got = await received()) < expected; i++) await sleep(50);
-  const cpu = process.cpuUsage(cpu0);
-  const result = {
-    connections,
-    offeredEventsPerSec: rate,
-    events: Number(seq),
-    deliveriesPerSec: Math.round(expected / elapsed),
-    received: got,
-    expected,
-    cpuUsPerDelivery: Number(((cpu.user + cpu.system) / got).toFixed(2)),
-    load: loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" "),
-  };
-  console.log(JSON.stringify(result));
-  child.kill();
-  process.exit(0);
-}
-
-async function hubClient() {
-  const [port, n] = [Number(process.argv[3]), Number(process.argv[4])];
-  let events = 0;
-  for (let i = 0; i < n; i += 100) {
-    await Promise.all(
-      Array.from({ length: Math.min(100, n - i) }, (_, j) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
-        ws.on("open", () => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id: 1n, frame: { case: "auth", value: { accessToken: `u${i + j}` } } }))));
-        return new Promise((resolve) => ws.on("message", (d) => (d[0] === EVENT_TAG ? events++ : resolve())));
-      }),
-    );
-  }
-  process.stdout.write("ready\n");
-  for await (const _ of stdinLines) process.stdout.write(`${events}\n`);
-}
-
-if (process.argv[2] === "--bare") bareServer(process.argv[3]);
-else if (process.argv[2] === "--hub") await hubBench();
-else if (process.argv[2] === "--hub-client") await hubClient();
-else if (process.argv[2] === "--load") {
-  await loadMain();
-  process.exit(0);
-} else {
-  await coordinate();
-  process.exit(0);
-}
+await coordinate();
+process.exit(0);

@@ -43,7 +43,7 @@ const payloadOf = (token: string) => JSON.parse(Buffer.from(parts(token)[1], "ba
 /** An Ed25519 key of some other issuer, and a way to sign arbitrary tokens with it. */
 async function foreignSigner() {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const jwk = (await exportJWK(publicKey)) as JWK;
+  const jwk: JWK = await exportJWK(publicKey);
   const key = await importJWK({ ...(privateKey.export({ format: "jwk" }) as JWK), alg: "EdDSA" }, "EdDSA");
   return {
     publicJwk: jwk,

@@ -49,7 +49,7 @@ async function tenantWithKey(name = "Acme") {
   return { tenant: tenant!, apiKey: created.apiKey!, secret: created.secret };
 }
 
-describe("identity stage A end to end (embedded platform, real clients)", () => {
+describe("identity: tenants, API keys, users and tokens end to end (embedded platform, real clients)", () => {
   it("walks the first steps: tenant, API key, two users, their tokens, verified with the published JWKS", async () => {
     const { tenant, apiKey, secret } = await tenantWithKey();
     expect(tenant.status).toBe(TenantStatus.ACTIVE);

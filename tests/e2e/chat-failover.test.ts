@@ -38,7 +38,7 @@ async function historyAll(client: Client<typeof ChatService>, conversationId: st
 const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL"] as const;
 
 /**
- * Issue 5: concurrent senders through two chat instances, one chat process SIGKILLed mid-burst.
+ * Concurrent senders through two chat instances, one chat process SIGKILLed mid-burst.
  * Senders retry a failed send with the same client_message_id through the gateway, which stops
  * routing to the dead instance. Every acknowledged message is in the history exactly once and the
  * log stays dense and ordered; the killed instance is started again and serves the same log.

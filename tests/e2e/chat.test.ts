@@ -218,7 +218,7 @@ describe("chat end to end with real access tokens (embedded platform)", () => {
     const { conversations } = await viaEdge.listConversations({ type: ConversationType.DIRECT });
     expect(conversations.map((c) => c.conversation!.id)).toContain(x.conversation!.id);
   });
-  it("updates, archives, joins, invites and deletes conversations by role; NOT_FOUND to other tenants (stage B)", async () => {
+  it("updates, archives, joins, invites and deletes conversations by role; NOT_FOUND to other tenants", async () => {
     const alice = as("alice", "gRPC over HTTP/2");
     const bob = as("bob", "gRPC over HTTP/2");
     const mallory = as("mallory", "gRPC over HTTP/2");
@@ -248,7 +248,7 @@ describe("chat end to end with real access tokens (embedded platform)", () => {
     expect((await alice.revokeInvite({ conversationId: invited, inviteId: invite!.id })).invite?.useCount).toBe(1);
   });
 
-  it("edits, reacts, pins and deletes for everyone; the deleted body is gone from every read path (issue #6)", async () => {
+  it("edits, reacts, pins and deletes for everyone; the deleted body is gone from every read path", async () => {
     const stranger = createClient(ChatService, transports(chatUrl, bearer(other.token("alice")))["gRPC over HTTP/2"]!);
     await editReactPinDelete(as("alice", "gRPC over HTTP/2"), as("bob", "Connect over HTTP/1.1"), stranger);
   });

@@ -93,7 +93,15 @@ describe("web chat demo in Chromium", () => {
 
     const want = ["hi bob, from alice", "hey", "are you there?", "written while offline"];
     for (const p of [alice.page, bob.page]) {
-      await expect.poll(async () => want.every((t) => texts(p).then((all) => all.includes(t))), { timeout: 20_000 }).toBe(true);
+      await expect
+        .poll(
+          async () => {
+            const all = await texts(p);
+            return want.every((t) => all.includes(t));
+          },
+          { timeout: 20_000 },
+        )
+        .toBe(true);
       await expect.poll(() => p.locator('[data-testid="message"]:not([data-state="sent"])').count(), { timeout: 20_000 }).toBe(0);
     }
     const [a, b] = [await committed(alice.page), await committed(bob.page)];

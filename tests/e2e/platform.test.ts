@@ -75,7 +75,7 @@ describe("embedded platform end to end", () => {
     const described = await run(grpcurl, ["-plaintext", host, "describe", "caas.gateway.v1.PlatformStatus"]);
     expect(described.stdout).toContain("check_time");
     const called = await run(grpcurl, ["-plaintext", "-H", "x-correlation-id: grpcurl-probe-1", host, "caas.gateway.v1.PlatformService/GetPlatformStatus"]);
-    expect(JSON.parse(called.stdout).status.state).toBe("SERVING_STATE_SERVING");
+    expect((JSON.parse(called.stdout) as { status: { state: string } }).status.state).toBe("SERVING_STATE_SERVING");
   });
 
   for (const [label, transport] of Object.entries(allTransports(gateway))) {
@@ -197,7 +197,7 @@ describe("embedded platform end to end", () => {
         },
       }),
       duplex: "half",
-    } as RequestInit);
+    });
     expect(chunked.status).toBe(413);
     expect(((await chunked.json()) as { code: string }).code).toBe("invalid_argument");
     const client = createClient(PlatformService, createConnectTransport({ baseUrl: gateway, httpVersion: "1.1", useBinaryFormat: true }));

@@ -98,7 +98,7 @@ describe.skipIf(!cluster)("realtime in cluster mode: a socket process killed and
 
   it("a resuming subscriber gets every message sent before, during and after the restart", async () => {
     const url = (service: string) => spawned.info.instances.find((i) => i.service === service)!.url;
-    const users = await tenantWithUsers(url("auth"), spawned.info.adminToken!, ["alice", "bob"], "rt-failover");
+    const users = await tenantWithUsers(url("auth"), spawned.info.adminToken, ["alice", "bob"], "rt-failover");
     const alice: Client<typeof ChatService> = createClient(ChatService, createGrpcTransport({ baseUrl: url("gateway"), interceptors: [bearer(users.token("alice"))] }));
     const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "failover" });
     const conversationId = conversation!.id;

@@ -209,7 +209,8 @@ export class SignalDevice {
   async decrypt(userId: string, deviceId: number, env: Envelope): Promise<{ text: string; preKeyId: number | null }> {
     const from = ProtocolAddress.new(userId, deviceId);
     const bytes = u8(Buffer.from(env.body, "base64"));
-    if (env.type === CiphertextMessageType.PreKey) {
+    // The type travels as a JSON number: read it as libsignal's enum.
+    if ((env.type as CiphertextMessageType) === CiphertextMessageType.PreKey) {
       const m = PreKeySignalMessage.deserialize(bytes);
       const plain = await signalDecryptPreKey(m, from, this.address, this.sessions, this.identities, this.preKeys, this.signedPreKeys, this.kyberPreKeys);
       return { text: new TextDecoder().decode(plain), preKeyId: m.preKeyId() };

@@ -6,8 +6,8 @@ export class Emitter<Events extends object> {
   on<K extends keyof Events>(type: K, fn: (value: Events[K]) => void): () => void {
     let set = this.listeners.get(type);
     if (!set) this.listeners.set(type, (set = new Set()));
-    set.add(fn as (value: never) => void);
-    return () => set.delete(fn as (value: never) => void);
+    set.add(fn);
+    return () => set.delete(fn);
   }
 
   /** Resolves with the next `type` event that passes `pred`. */

@@ -38,7 +38,7 @@ export class CaasError extends ConnectError {
 
   /** Only real CaasErrors (ConnectError's own check accepts any error shaped like one). */
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return typeof v === "object" && v !== null && CaasError.prototype.isPrototypeOf(v);
+    return typeof v === "object" && v !== null && Object.prototype.isPrototypeOf.call(CaasError.prototype, v);
   }
 
   /** The code's name as in the gRPC spec, e.g. `INVALID_ARGUMENT`. */
@@ -66,7 +66,7 @@ export class CaasError extends ConnectError {
 
   /** The error a realtime frame was answered with. */
   static fromFrame(f: FrameError): CaasError {
-    return new CaasError(f.message, (f.code || Code.Unknown) as Code, {
+    return new CaasError(f.message, f.code || Code.Unknown, {
       fieldViolations: f.violations ? fromViolations(f.violations) : [],
       ...(f.retryAfter ? { retryAfterMs: durationMs(f.retryAfter) } : {}),
     });

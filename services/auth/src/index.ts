@@ -1,7 +1,3 @@
-import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
-import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
@@ -15,6 +11,7 @@ import { createAuthServiceImpl } from "./auth-public-service.js";
 import { PasswordAccounts } from "./password-accounts.js";
 import { TotpMfa } from "./totp-mfa.js";
 import { openAuthStores } from "./auth-stores.js";
+import { AUTH_SERVICES, registerAuthRoutes } from "./routes.js";
 import { createAdminCredentialHandler, createApiKeyCheck, createApiKeyCredentialHandler } from "./credentials.js";
 import { Pager } from "./domain/paging.js";
 import { deriveKeyring, loadRootKey } from "./keys/keyring.js";
@@ -34,7 +31,7 @@ export interface AuthServiceOptions {
 }
 
 /**
- * The auth service (issue #4 stages A and B): tenants and API keys for the platform admin, users
+ * The auth service: tenants and API keys for the platform admin, users
  * and sessions (access + rotating refresh tokens) for tenant backends, sign-out and session
  * management for users, service tokens for services, the token signing keys and their JWKS
  * (`GetJwks` and `GET /.well-known/jwks.json`). Revocations are published on the auth events
@@ -123,14 +120,13 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
 
     return {
       name: "auth",
-      services: [TenantAdminService, UserAdminService, AuthService, AuthInternalService],
-      register(router) {
-        router.service(TenantAdminService, tenantAdmin);
-        router.service(UserAdminService, userAdmin);
-        router.service(AuthService, createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock, events }));
-        router.service(
-          AuthInternalService,
-          createAuthInternalServiceImpl({
+      services: AUTH_SERVICES,
+      register: (router) =>
+        registerAuthRoutes(router, {
+          tenantAdmin,
+          userAdmin,
+          auth: createAuthServiceImpl({ keys, sessionManager, sessions: stores.sessions, passwords, mfa, users: stores.users, pager, clock, events }),
+          internal: createAuthInternalServiceImpl({
             tokens,
             serviceSecret: ctx.serviceSecret,
             checkApiKey: createApiKeyCheck(apiKeyCheckOptions),
@@ -141,8 +137,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             clock,
             logger,
           }),
-        );
-      },
+        }),
       httpRoutes: {
         [JWKS_PATH]: async (_req, res) => {
           const body = JSON.stringify(await keys.jwks());

@@ -59,7 +59,7 @@ export function serviceCallerOf(ctx: HandlerContext): string {
 }
 
 /**
- * caas.chat.v1.ChatInternalService (issue #5 stage B): access checks, member lists for fan-out,
+ * caas.chat.v1.ChatInternalService: access checks, member lists for fan-out,
  * a user's memberships and the raw log, for socket, search and projections. Requests name their
  * tenant; the caller is a verified service, and every read is scoped to that tenant.
  */

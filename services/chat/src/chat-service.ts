@@ -98,9 +98,9 @@ export interface ChatServiceDeps {
 }
 
 /**
- * caas.chat.v1.ChatService for end users (issue #5): conversations and their settings, membership
+ * caas.chat.v1.ChatService for end users: conversations and their settings, membership
  * and invites, sending,
- * edits with their history, delete for everyone, reactions and pins, forwards, mentions, delivery and read markers and read-by (issue #6), history, Sync, unread counts and the changes cursor. Every RPC acts for the
+ * edits with their history, delete for everyone, reactions and pins, forwards, mentions, delivery and read markers and read-by, history, Sync, unread counts and the changes cursor. Every RPC acts for the
  * user of the verified access token (principalKey) in that user's tenant; anything the caller
  * may not see answers NOT_FOUND.
  */

@@ -31,7 +31,7 @@ import type { RunningChatConsumer } from "./chat-consumer.js";
 const PAGE_TOKEN_SECRET = "page-token-secret";
 
 /**
- * The chat service (issue #5): conversations and their settings, membership, the conversation
+ * The chat service: conversations and their settings, membership, the conversation
  * event log, idempotent and per-user rate-limited sends, history, Sync, read positions, unread counts and the changes cursor. Stores
  * come from the run mode (chat-stores.ts); the outbox relay publishes every committed event to
  * `caas.chat.events.v1` from `start()` until `drain()`. Message attachments are attached
@@ -84,7 +84,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       services: [ChatService, ChatInternalService],
       register: (router) => registerChatRoutes(router, service, internal),
       start: async () => {
-        await relay.start();
+        relay.start();
         await policies.start();
         projector = startProjector({ stores, bus, logger });
         detach = startMediaDetach({ bus, media, logger });

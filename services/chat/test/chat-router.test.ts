@@ -47,7 +47,7 @@ describe("ChatService over an in-memory router (tier 2: routes, validation, erro
     expect((await alice.getUnreadCounts({})).totalUnreadCount).toBe(1);
   });
 
-  it("validates UpdateConversation's mask against the proto and runs the stage B conversation RPCs through the routes", async () => {
+  it("validates UpdateConversation's mask against the proto and runs the conversation settings, invite and membership RPCs through the routes", async () => {
     const alice = as("alice");
     const { conversation } = await alice.createConversation({ type: ConversationType.GROUP, joinPolicy: JoinPolicy.OPEN });
     const id = conversation!.id;

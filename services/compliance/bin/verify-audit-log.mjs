@@ -118,7 +118,7 @@ export function verifyExport(exportText, keysJson) {
       const cp = pending.shift();
       const at = BigInt(cp.position ?? 0);
       const key = keys.get(cp.keyId);
-      let valid = false;
+      let valid;
       try {
         valid = key !== undefined && verify(null, checkpointBytes(cp), key, Buffer.from(cp.signature ?? "", "base64"));
       } catch {

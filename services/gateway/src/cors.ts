@@ -36,7 +36,7 @@ export interface OriginPolicy {
    * treats as a refusal) and adds Access-Control-Allow-Origin and -Expose-Headers to the actual
    * responses of allowed origins. Returns true when it has answered.
    */
-  filter(req: HttpRequest, res: HttpResponse): boolean;
+  filter: (req: HttpRequest, res: HttpResponse) => boolean;
 }
 
 /**

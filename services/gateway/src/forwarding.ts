@@ -61,7 +61,7 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
       impl[method.localName] = async (input, ctx) => {
         await check(method, unaryInput ? input : undefined, ctx);
         try {
-          return await (forward(input, ctx) as Promise<unknown>);
+          return await forward(input, ctx);
         } catch (err) {
           throw ownerError(err);
         }

@@ -7,22 +7,13 @@ import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { createOriginPolicy } from "./cors.js";
 import { createEdgePrincipalResolver } from "./edge-resolver.js";
 import { EdgeRateLimits } from "./edge-rate-limits.js";
-import { actionOf } from "./rate-limit-actions.js";
+import { actionOf } from "./domain/rate-limit-actions.js";
 import { PUBLIC_SERVICES } from "./forwarding.js";
 import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
 import { createWsRelay } from "./ws-relay.js";
 import { createDemoRoutes } from "./demo/demo-routes.js";
-
-export { PlatformServiceImpl } from "./platform-service.js";
-export { PUBLIC_SERVICES, createForwarder, type ForwardGuard } from "./forwarding.js";
-export { createOriginPolicy, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type OriginPolicy } from "./cors.js";
-export { createWsRelay, WS_PATH } from "./ws-relay.js";
-export { ensureDemo, readDemoCredentials, demoCredentialsPath, type DemoCredentials } from "./demo/demo-setup.js";
-export { createDemoRoutes, DEMO_STATIC_DIR } from "./demo/demo-routes.js";
-export { EdgeRateLimits } from "./edge-rate-limits.js";
-export { METHOD_ACTIONS, OWNER_COUNTED, actionOf, methodName } from "./rate-limit-actions.js";
 
 /**
  * The gateway: the public edge. It serves the platform status and the event-bus probe, and

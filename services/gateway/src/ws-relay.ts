@@ -21,7 +21,7 @@ export interface WsRelayOptions {
 
 /** The gateway's /ws: the listener hands it HTTP/1.1 upgrades. */
 export interface WsRelay {
-  onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  onUpgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Cuts every relayed connection (the gateway is going away; clients reconnect and resume). */
   close(): void;
 }

@@ -7,7 +7,7 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { createCorrelationInterceptor } from "@caas/shared/interceptors/correlation";
 import { createLogger } from "@caas/shared/logger";
 import { PeerDirectory } from "@caas/shared/clients";
-import { createForwarder } from "../src/index.js";
+import { createForwarder } from "../src/forwarding.js";
 
 /** What the owner saw of one forwarded call. */
 interface Seen {

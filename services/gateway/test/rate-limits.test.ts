@@ -12,7 +12,7 @@ import type { Principal } from "@caas/shared/context";
 import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { EdgeRateLimits } from "../src/edge-rate-limits.js";
 import { PUBLIC_SERVICES } from "../src/forwarding.js";
-import { actionOf, METHOD_ACTIONS, OWNER_COUNTED } from "../src/rate-limit-actions.js";
+import { actionOf, METHOD_ACTIONS, OWNER_COUNTED } from "../src/domain/rate-limit-actions.js";
 
 const method = (service: { methods: { name: string }[] }, name: string) => service.methods.find((m) => m.name === name)! as never;
 const user = (tenantId: string, userId: string): Principal => ({ kind: "user", tenantId, userId, sessionId: "s", deviceId: "d", scopes: [], roles: [] });

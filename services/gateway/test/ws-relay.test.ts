@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { createLogger } from "@caas/shared/logger";
 import { PeerDirectory } from "@caas/shared/clients";
-import { createOriginPolicy, createWsRelay } from "../src/index.js";
+import { createOriginPolicy } from "../src/cors.js";
+import { createWsRelay } from "../src/ws-relay.js";
 
 const ALLOWED = "https://app.example.test";
 

@@ -2,7 +2,7 @@ import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_ser
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import type { ServiceContext } from "@caas/shared/service-runtime";
 import type { ServiceDefinition } from "@caas/shared/server/service-host";
-import { checkAccessOverMesh, createChatConversationAccess } from "./chat-access.js";
+import { checkAccessOverMesh, createChatConversationAccess } from "./adapters/conversation-access-grpc.js";
 import { openMediaBlobsForConfig } from "./media-blobs.js";
 import type { MediaDeps } from "./media-core.js";
 import { createMediaImpls } from "./media-impls.js";

@@ -13,7 +13,7 @@ import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, U
 import { principalKey } from "@caas/shared/context";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { MEDIA_RESOURCE, mediaNotFound, type MediaDeps } from "./media-core.js";
-import { mediaView } from "./views.js";
+import { mediaView } from "./domain/views.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;

@@ -27,7 +27,7 @@ import { principalKey } from "@caas/shared/context";
 import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import { completeUpload, DEFAULT_UPLOAD_EXPIRY_SECONDS, mediaNotFound, readableMedia, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import type { MediaRecord } from "./ports/media-store.js";
-import { mediaView } from "./views.js";
+import { mediaView } from "./domain/views.js";
 
 const DEFAULT_DOWNLOAD_EXPIRY_SECONDS = 300;
 const NAME = /^[^\x00-\x1f\x7f/\\]+$/;

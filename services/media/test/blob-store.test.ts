@@ -24,7 +24,7 @@ interface FsFixture {
   clock: FakeClock;
   store: FsBlobStore;
   base: string;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** A filesystem store in a temp dir, its handler on a real HTTP server on port 0 under `/blobs/`. */

@@ -1,1 +1,2 @@
-export * from "./platform.js";
+// The platform composes every service (platform.ts): these are its entry points.
+export { SERVICE_FACTORIES, startEmbeddedPlatform, type EmbeddedOptions, type EmbeddedPlatform } from "./platform.js";

@@ -1,4 +1,4 @@
-import { ensureDemo } from "@caas/gateway";
+import { ensureDemo } from "@caas/gateway/demo";
 import { createLogger } from "@caas/shared/logger";
 import { ensurePrivateDirSync } from "@caas/shared/data-dir";
 import { startConfig } from "@caas/shared/config-check";

@@ -110,11 +110,16 @@ describe("search snippets", () => {
 
 const esUrl = infraEnv("CAAS_ELASTICSEARCH_URL");
 
+/** The part of GET _index_template this test reads. */
+interface IndexTemplates {
+  index_templates: { index_template: { index_patterns: string[]; template: { mappings: { dynamic: string; _routing: unknown; properties: Record<string, unknown> } } } }[];
+}
+
 describe.skipIf(!esUrl)("elasticsearch search index", () => {
   const indexPrefix = `${RUN_PREFIX.toLowerCase()}_search_`;
   const names = elasticsearchSearchIndexNames(indexPrefix);
   // Raw JSON of the REST API (the official client is imported by the adapter only).
-  const es = async (path: string, init?: RequestInit): Promise<any> => (await fetch(`${esUrl}/${path}`, init)).json();
+  const es = async <T = unknown>(path: string, init?: RequestInit): Promise<T> => (await fetch(`${esUrl}/${path}`, init)).json() as Promise<T>;
 
   afterAll(async () => {
     await es(names.index, { method: "DELETE" });
@@ -139,8 +144,8 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
   it("puts a composable template with explicit mappings; one shared index routed by tenant", async () => {
     const index = await createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
     try {
-      const body = await es(`_index_template/${names.template}`);
-      const template = body.index_templates[0].index_template;
+      const body = await es<IndexTemplates>(`_index_template/${names.template}`);
+      const template = body.index_templates[0]!.index_template;
       expect(template.index_patterns).toEqual([`${indexPrefix}messages-*`]);
       const { mappings } = template.template;
       expect(mappings.dynamic).toBe("strict");

@@ -55,8 +55,9 @@ export function failure(replyTo: bigint, code: Code, message: string): ServerFra
  * retry_after as google.rpc.RetryInfo (what every other path answers with).
  */
 export function frameErrorAsConnectError(e: FrameError): Error {
-  if (e.code === Code.ResourceExhausted && e.retryAfter) return new ResourceExhaustedError(e.message, Math.ceil(durationMs(e.retryAfter)));
-  return new ConnectError(e.message, e.code);
+  const code: Code = e.code;
+  if (code === Code.ResourceExhausted && e.retryAfter) return new ResourceExhaustedError(e.message, Math.ceil(durationMs(e.retryAfter)));
+  return new ConnectError(e.message, code);
 }
 
 /** The Closing frame the server sends last; retry_after is set where frame.proto asks for it. */

@@ -29,7 +29,7 @@ export { Session, INFLIGHT_RETRY_MS, type FrameSink, type SessionLimits } from "
 export { WS_PATH } from "./transports/websocket.js";
 export { UserStateRelay, startUserStateFeed } from "./user-state-feed.js";
 
-/** Session timings (issue #7): those a client reads from AuthOk. */
+/** Session timings: those a client reads from AuthOk. */
 export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
   authTimeoutMs: 10_000,
   heartbeatMs: 30_000,

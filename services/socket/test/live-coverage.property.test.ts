@@ -23,7 +23,7 @@ async function run(seed: number, fillHoles: boolean): Promise<{ missing: string[
   let instance = new ModelInstance(log, clock.nowMs(), { fillHoles });
   const clients = [new ModelClient("bob", log), new ModelClient("ann", log)];
   for (const c of clients) await c.connect(instance);
-  let deliveries: Array<{ at: number; event: Event }> = [];
+  const deliveries: Array<{ at: number; event: Event }> = [];
   let outageUntil = 0;
 
   const schedule = (event: Event, delay: number) => {

@@ -192,7 +192,7 @@ function slowListChat(): ChatClient {
     ...fakeChat(),
     listConversations: async (req: unknown, opts: { headers: Record<string, string> }) => {
       await new Promise((r) => setTimeout(r, 20));
-      return fakeChat().listConversations(req as never, opts as never);
+      return fakeChat().listConversations(req as never, opts);
     },
   } as unknown as ChatClient;
 }

@@ -48,7 +48,7 @@ export class Sequencer {
       return;
     }
     let held = this.held.get(conv);
-    if (!held) this.held.set(conv, (held = new Map()));
+    if (!held) this.held.set(conv, (held = new Map<bigint, Event>()));
     held.set(e.seq, e);
     void this.fill(conv);
   }

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { PasswordRecord, PasswordStore } from "../ports/password-store.js";
+import type { PasswordStore } from "../ports/password-store.js";
 import { isSqliteUniqueViolation } from "./auth-sqlite.js";
 import { checkId, checkPasswordRecord, tenantOf } from "./checks.js";
 

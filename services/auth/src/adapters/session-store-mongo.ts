@@ -1,5 +1,5 @@
 import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
-import type { RefreshTokenRecord, SessionListQuery, SessionRecord, SessionRevokeReason, SessionStore } from "../ports/session-store.js";
+import type { SessionListQuery, SessionRecord, SessionRevokeReason, SessionStore } from "../ports/session-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkLimit, checkRefreshRecord, checkRevokeReason, checkSessionRecord, checkTime, tenantOf } from "./checks.js";
 

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { AlreadyExistsError } from "@caas/shared/errors";
-import type { SigningKeyRecord, SigningKeyStore } from "../ports/signing-key-store.js";
+import type { SigningKeyStore } from "../ports/signing-key-store.js";
 import { isSqliteUniqueViolation } from "./auth-sqlite.js";
 import { checkId, checkSigningKeyRecord } from "./checks.js";
 

@@ -54,7 +54,7 @@ export function createMongoInviteStore(opts: ChatMongoOptions): InviteStore {
       try {
         await invites.insertOne({ _id: docId(tenantId, invite.id), tenantId, ...invite });
       } catch (err) {
-        if (isMongoDuplicateKeyError(err)) throw new RangeError(`invite ${invite.id} or its code already exists`);
+        if (isMongoDuplicateKeyError(err)) throw new RangeError(`invite ${invite.id} or its code already exists`, { cause: err });
         throw err;
       }
     },

@@ -48,7 +48,7 @@ export function createGrpcMediaAttacher(opts: GrpcMediaAttacherOptions): MediaAt
         if (e.code === Code.FailedPrecondition) throw new FailedPreconditionError(`${field}: ${e.rawMessage}`);
         if (TRANSIENT.has(e.code)) throw new UnavailableError(`the media service is unavailable (${e.rawMessage}); nothing was sent`);
         // Not a ConnectError: the error interceptor would pass its code (e.g. PERMISSION_DENIED) on to the user.
-        throw new Error(`MediaInternalService.AttachMedia failed: ${Code[e.code]}: ${e.rawMessage}`, { cause: e });
+        throw new Error(`MediaInternalService.AttachMedia failed: ${Code[e.code]}: ${e.rawMessage}`, { cause: err });
       }
       const byId = new Map(media.map((m) => [m.id.toLowerCase(), m]));
       return mediaIds.map((id) => {

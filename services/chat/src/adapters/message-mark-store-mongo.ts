@@ -36,7 +36,7 @@ export function createMongoMessageMarkStore(opts: ChatMongoOptions): MessageMark
     async apply(scope, mark: MarkRecord) {
       const tenantId = tenantOf(scope);
       checkMark(mark);
-      const doc: MarkDoc = { _id: `${tenantId}|${mark.conversationId}|${identity(mark)}|${String(mark.seq).padStart(15, "0")}`, tenantId, ...toRecord(mark as MarkDoc) };
+      const doc: MarkDoc = { _id: `${tenantId}|${mark.conversationId}|${identity(mark)}|${String(mark.seq).padStart(15, "0")}`, tenantId, ...toRecord(mark) };
       try {
         await marks.insertOne(doc);
       } catch (err) {

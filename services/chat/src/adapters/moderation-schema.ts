@@ -4,7 +4,7 @@ import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationRes
 import type { MongoDb } from "@caas/shared/mongo";
 
 /*
- * The schema of moderation (issue #6): mutes and bans per conversation, user-to-user blocks. A
+ * The schema of moderation: mutes and bans per conversation, user-to-user blocks. A
  * migration list of its own (own bookkeeping table or collection), applied after the chat schema
  * by openChatSqlite / migrateChatMongo, so its versions never interleave with another list's.
  */

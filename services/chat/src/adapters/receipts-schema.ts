@@ -4,7 +4,7 @@ import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationRes
 import type { MongoDb } from "@caas/shared/mongo";
 
 /*
- * The schema of receipts and mentions (issue #6): delivery markers next to read markers, and
+ * The schema of receipts and mentions: delivery markers next to read markers, and
  * per-user mention records. A migration list of its own (with its own bookkeeping table or
  * collection), applied right after the chat schema by openChatSqlite / migrateChatMongo, so its
  * versions never interleave with the chat list's.

@@ -34,7 +34,7 @@ export function createGrpcUserDirectory(opts: GrpcUserDirectoryOptions): UserDir
         } catch (err) {
           const e = ConnectError.from(err);
           if (TRANSIENT.has(e.code)) throw new UnavailableError(`the users cannot be checked now (${e.rawMessage}); nothing was changed`);
-          throw new Error(`AuthInternalService.BatchGetUsers failed: ${Code[e.code]}: ${e.rawMessage}`, { cause: e });
+          throw new Error(`AuthInternalService.BatchGetUsers failed: ${Code[e.code]}: ${e.rawMessage}`, { cause: err });
         }
       }
       return userIds.filter((id) => !active.has(id));

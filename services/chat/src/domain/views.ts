@@ -81,7 +81,7 @@ export function conversationView(c: ConversationRecord, memberCount: number, hea
   });
 }
 
-/** The public form of a membership (state ACTIVE: muting and bans come with issue #6). */
+/** The public form of a membership (state ACTIVE: mutes and bans are kept by the moderation store, not here). */
 export function memberView(m: Pick<MemberRecord, "conversationId" | "userId" | "role" | "joinedSeq" | "joinTimeMs">): Member {
   return create(MemberSchema, {
     conversationId: m.conversationId,

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { ConversationType, ConversationViewSchema, type ConversationView } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { ConversationType, ConversationViewSchema, JoinPolicy, type ConversationView } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { ConversationCreatedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole } from "@caas/gen/caas/chat/v1/member_pb.js";
 import type { CreateConversationRequest, CreateConversationResponse, GetConversationResponse, ListConversationsRequest, ListConversationsResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
@@ -29,7 +29,7 @@ export class ConversationOps {
     if (kind === "direct") {
       if (others.length !== 1) throw invalid("member_ids", "a DIRECT conversation takes exactly one other user");
       if (req.title !== "" || req.avatarUrl !== "") throw invalid("title", "DIRECT conversations have no title or avatar");
-      if (req.joinPolicy !== 0 && policyOf(req.joinPolicy) !== "closed") throw invalid("join_policy", "DIRECT conversations are CLOSED");
+      if (req.joinPolicy !== JoinPolicy.UNSPECIFIED && policyOf(req.joinPolicy) !== "closed") throw invalid("join_policy", "DIRECT conversations are CLOSED");
       joinPolicy = "closed";
     } else {
       joinPolicy = policyOf(req.joinPolicy) ?? "invite_only";

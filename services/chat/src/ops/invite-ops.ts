@@ -13,7 +13,7 @@ import {
   type RevokeInviteResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { InviteSchema, type Invite } from "@caas/gen/caas/chat/v1/invite_pb.js";
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import { newId } from "@caas/shared/ids";
 import type { Caller, ChatCore } from "../core.js";
 import { checkUuid, invalid } from "../domain/input.js";

@@ -19,7 +19,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MemberJoinedSchema, MemberLeftSchema, MemberRemovedSchema, MemberRoleChangedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { MemberRole, MemberState } from "@caas/gen/caas/chat/v1/member_pb.js";
-import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
+import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
@@ -51,7 +51,7 @@ export class MemberOps {
     const { conversation, member: actor } = await this.core.requireMember(caller, conversationId);
     refuseDirect(conversation.kind);
     await authorizeAction(this.core, caller, "member.add", { ...conversationAttrs(conversation, actor), newRole: role });
-    const { stores, writer } = this.core;
+    const { stores } = this.core;
     const existing = new Map((await stores.members.getMany(caller.scope, conversationId, userIds)).map((m) => [m.userId, m]));
     const joining = userIds.filter((u) => !existing.get(u)?.active);
     await this.core.requireUsers(caller, joining);

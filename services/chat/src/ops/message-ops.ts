@@ -12,10 +12,10 @@ import {
   type SendMessageRequest,
   type SendMessageResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom, type Message } from "@caas/gen/caas/chat/v1/message_pb.js";
+import { MessageCreatedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { abandonedAppend, type LogEvent } from "@caas/shared/eventing/log";
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";

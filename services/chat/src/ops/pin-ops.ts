@@ -13,7 +13,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessagePinnedSchema, MessageUnpinnedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { PinnedMessageSchema } from "@caas/gen/caas/chat/v1/message_pb.js";
-import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared/errors";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";

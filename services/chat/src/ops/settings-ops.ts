@@ -13,7 +13,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationSchema, type Conversation } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { ConversationArchivedSchema, ConversationDeletedSchema, ConversationUnarchivedSchema, ConversationUpdatedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { FailedPreconditionError, PermissionDeniedError } from "@caas/shared/errors";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
 import { checkCustom, checkUuid, invalid } from "../domain/input.js";

@@ -17,7 +17,7 @@ import type { MediaAttacher } from "../../src/ports/media-attacher.js";
 
 /** A user principal as the identity interceptor builds it from a verified token. */
 export function userPrincipal(tenantId: string, userId: string): Principal {
-  return { kind: "user", tenantId, userId, sessionId: `s-${userId}`, deviceId: "d1", scopes: [], roles: [] } as Principal;
+  return { kind: "user", tenantId, userId, sessionId: `s-${userId}`, deviceId: "d1", scopes: [], roles: [] };
 }
 
 /** A handler context carrying `principal` (tier 1: calling the service class directly). */

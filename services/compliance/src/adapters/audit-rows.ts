@@ -77,7 +77,7 @@ export function rowOf(tenantId: string, e: AuditEvent): AuditRow {
 
 /** The record a row holds (every message field set, as the appender builds them). */
 export function eventOf(r: AuditRow): AuditEvent {
-  let details: [string, string][] = [];
+  let details: [string, string][];
   try {
     details = JSON.parse(r.details) as [string, string][];
   } catch {

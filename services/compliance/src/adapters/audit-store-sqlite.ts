@@ -105,9 +105,13 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
 }
 
 function addFilter(where: string[], params: Record<string, unknown>, filter: AuditFilter): void {
-  if (filter.actorId) (where.push("actor_id = @actorId"), (params.actorId = filter.actorId));
-  if (filter.action) (where.push("action = @action"), (params.action = filter.action));
-  if (filter.targetId) (where.push("target_id = @targetId"), (params.targetId = filter.targetId));
-  if (filter.startTimeMs !== undefined) (where.push("event_time_ms >= @startTimeMs"), (params.startTimeMs = filter.startTimeMs));
-  if (filter.endTimeMs !== undefined) (where.push("event_time_ms < @endTimeMs"), (params.endTimeMs = filter.endTimeMs));
+  const add = (clause: string, name: string, value: unknown): void => {
+    where.push(clause);
+    params[name] = value;
+  };
+  if (filter.actorId) add("actor_id = @actorId", "actorId", filter.actorId);
+  if (filter.action) add("action = @action", "action", filter.action);
+  if (filter.targetId) add("target_id = @targetId", "targetId", filter.targetId);
+  if (filter.startTimeMs !== undefined) add("event_time_ms >= @startTimeMs", "startTimeMs", filter.startTimeMs);
+  if (filter.endTimeMs !== undefined) add("event_time_ms < @endTimeMs", "endTimeMs", filter.endTimeMs);
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { Client, CopyConditions, S3Error } from "minio";
+import { Client, CopyConditions, S3Error, type IncompleteUploadedBucketItem } from "minio";
 import type { Clock } from "@caas/shared/clock";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import {
@@ -243,7 +243,7 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
       const { postURL, formData } = await signer.presignedPostPolicy(policy);
       // The bucket is named by the URL; its form field is not checked by every server, so leave it out.
       const fields: Record<string, string> = {};
-      for (const [field, value] of Object.entries(formData as Record<string, string>)) {
+      for (const [field, value] of Object.entries(formData)) {
         if (field !== "bucket") fields[field] = String(value);
       }
       return { url: postURL, fields };
@@ -332,13 +332,14 @@ function createMinioClient(opts: S3BlobStoreOptions, partSize: number): S3Client
         if (batch.length > 0) await client.removeObjects(bucket, batch);
         batch = [];
       };
-      for await (const object of client.listObjects(bucket, prefix, true)) {
+      // The streams are Node Readables, whose iterators yield `any`: name the item types they carry.
+      for await (const object of client.listObjects(bucket, prefix, true) as AsyncIterable<{ name?: string }>) {
         if (object.name) batch.push(object.name);
         if (batch.length === 1000) await flush();
       }
       await flush();
       const pending = new Set<string>();
-      for await (const upload of client.listIncompleteUploads(bucket, prefix, true)) pending.add(upload.key);
+      for await (const upload of client.listIncompleteUploads(bucket, prefix, true) as AsyncIterable<IncompleteUploadedBucketItem>) pending.add(upload.key);
       for (const key of pending) await client.removeIncompleteUpload(bucket, key);
     },
 

@@ -6,7 +6,7 @@
 export { createMediaImpls, type MediaImpls } from "../media-impls.js";
 export { blobKeyOf } from "../media-core.js";
 export { registerMediaRoutes } from "../routes.js";
-export { createChatConversationAccess } from "../chat-access.js";
+export { createChatConversationAccess } from "../adapters/conversation-access-grpc.js";
 export { openMediaStore } from "../media-stores.js";
 export { createFsBlobStore } from "../adapters/blob-store-fs.js";
 export type { BlobStore } from "../ports/blob-store.js";

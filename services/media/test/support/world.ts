@@ -19,7 +19,7 @@ import { createFsBlobHttpHandler } from "../../src/adapters/blob-store-fs-http.j
 import { createFsBlobStore } from "../../src/adapters/blob-store-fs.js";
 import { createS3BlobStore } from "../../src/adapters/blob-store-s3.js";
 import type { BlobStore } from "../../src/ports/blob-store.js";
-import { createChatConversationAccess } from "../../src/chat-access.js";
+import { createChatConversationAccess } from "../../src/adapters/conversation-access-grpc.js";
 import type { MediaDeps } from "../../src/media-core.js";
 import { createMediaImpls } from "../../src/media-impls.js";
 import { openMediaStore, type MediaBackend } from "../../src/media-stores.js";

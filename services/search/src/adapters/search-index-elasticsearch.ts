@@ -103,7 +103,7 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
       try {
         await client.indices.create({ index });
       } catch (err) {
-        if (!(err instanceof errors.ResponseError && err.body?.error?.type === "resource_already_exists_exception")) throw err;
+        if (!(err instanceof errors.ResponseError && (err.body as { error?: { type?: string } } | undefined)?.error?.type === "resource_already_exists_exception")) throw err;
       }
     });
   } catch (err) {

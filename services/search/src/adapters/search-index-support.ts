@@ -58,7 +58,8 @@ export function checkDocs(docs: readonly SearchDocument[]): SearchDocument[] {
   if (!Array.isArray(docs) || docs.length > SEARCH_MAX_BATCH) {
     throw new RangeError(`index takes an array of at most ${SEARCH_MAX_BATCH} documents`);
   }
-  return docs.map((d) => {
+  // Array.isArray narrows a readonly array to any[]: the parameter types say what the items are.
+  return docs.map((d: SearchDocument) => {
     checkName("messageId", d.messageId, ID_MAX);
     checkName("conversationId", d.conversationId, ID_MAX);
     checkName("senderId", d.senderId, ID_MAX);
@@ -86,7 +87,7 @@ export function checkMessageIds(ids: readonly string[]): string[] {
   if (!Array.isArray(ids) || ids.length > SEARCH_MAX_BATCH) {
     throw new RangeError(`remove takes an array of at most ${SEARCH_MAX_BATCH} message ids`);
   }
-  return [...new Set(ids.map((id) => checkName("messageId", id, ID_MAX)))];
+  return [...new Set(ids.map((id: string) => checkName("messageId", id, ID_MAX)))];
 }
 
 /** The position of a hit in the result order: [score, createTimeMs, messageId]. */
@@ -168,8 +169,8 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
   if (request.pageToken !== undefined && typeof request.pageToken !== "string") bad("page_token", "must be a string");
   if (violations.length > 0) throw new InvalidArgumentError("invalid search request", violations);
 
-  const conversationIds = [...new Set(ids)].sort();
-  const senderIds = senders === undefined ? undefined : [...new Set(senders)].sort();
+  const conversationIds = [...new Set<string>(ids)].sort();
+  const senderIds = senders === undefined ? undefined : [...new Set<string>(senders)].sort();
   const binding: PageTokenBinding = {
     tenantId,
     query: JSON.stringify(["search-index/v1", words.join(" "), conversationIds, senderIds ?? null, sentAfterMs ?? null, sentBeforeMs ?? null, maxSeqs]),

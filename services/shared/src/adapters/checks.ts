@@ -51,7 +51,7 @@ export function encodeJson(value: unknown, maxBytes: number): string {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new RangeError(`cache value is not JSON-serializable: ${(err as Error).message}`);
+    throw new RangeError(`cache value is not JSON-serializable: ${(err as Error).message}`, { cause: err });
   }
   if (text === undefined) throw new RangeError("cache value is not JSON-serializable");
   const bytes = Buffer.byteLength(text);

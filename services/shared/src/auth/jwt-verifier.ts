@@ -283,7 +283,7 @@ function checkClaims(p: JWTPayload, maxLifetime: number): AccessTokenClaims {
 async function fetchJwks(url: string, timeoutMs: number): Promise<JSONWebKeySet> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
   if (!res.ok) throw new Error(`GET ${url} answered ${res.status}`);
-  const body = (await res.json()) as unknown;
+  const body: unknown = await res.json();
   if (typeof body !== "object" || body === null || !Array.isArray((body as JSONWebKeySet).keys)) {
     throw new Error(`GET ${url} did not return a JWK set`);
   }

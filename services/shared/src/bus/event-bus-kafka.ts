@@ -166,7 +166,8 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
         });
       await consumer.run({
         autoCommit: true,
-        eachMessage: async ({ message, partition, heartbeat }) => {
+        eachMessage: async (payload) => {
+          const { message, partition } = payload;
           if (!message.value) return;
           for (let attempt = 0; ; attempt++) {
             try {
@@ -184,7 +185,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
               await pauseFor(delay);
               if (stopping) throw err;
               // Throws when the group is rebalancing: kafkajs rejoins and the record comes again.
-              await heartbeat();
+              await payload.heartbeat();
             }
           }
         },

@@ -7,7 +7,7 @@ import { bindStream } from "./stream-scope.js";
 /** Header that carries the correlation id on every hop (HTTP, gRPC metadata, Kafka). */
 export const CORRELATION_HEADER = "x-correlation-id";
 
-const VALID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const VALID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** A correlation id a client sent, or a fresh one when it sent none or an unusable one. */
 export function acceptCorrelationId(value: string | null | undefined): string {

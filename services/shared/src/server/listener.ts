@@ -126,7 +126,7 @@ function relay(socket: net.Socket, first: Buffer): Duplex {
     read() {
       socket.resume();
     },
-    write(chunk, _enc, cb) {
+    write(chunk: Buffer, _enc, cb) {
       socket.write(chunk, cb);
     },
     final(cb) {

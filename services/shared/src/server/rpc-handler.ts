@@ -11,9 +11,9 @@ type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
-  routes(router: ConnectRouter): void;
+  routes: (router: ConnectRouter) => void;
   /** Requests for any other path (plain HTTP routes, 404). */
-  fallback(req: NodeRequest, res: NodeResponse): void;
+  fallback: (req: NodeRequest, res: NodeResponse) => void;
   logger: Logger;
 }
 

@@ -36,7 +36,7 @@ export interface ServiceDefinition {
   /** The generated services this definition implements; reflection and health list them. */
   services: DescService[];
   /** Registers the implementations of `services` on the router. */
-  register(router: ConnectRouter): void;
+  register: (router: ConnectRouter) => void;
   /** Exact-path HTTP routes served by the same listener. */
   httpRoutes?: Record<string, HttpRoute>;
   /**
@@ -65,11 +65,11 @@ export interface ServiceDefinition {
   /** HTTP/1.1 upgrades (the socket service's /ws). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Called after the listener is bound, with its base URL (the host always passes it), before the service reports SERVING (start consumers). */
-  start?(bound?: { url: string; port: number }): Promise<void>;
+  start?: (bound?: { url: string; port: number }) => Promise<void>;
   /** Called when the server begins to drain, before listeners close (close streams, stop loops). */
-  drain?(): Promise<void>;
+  drain?: () => Promise<void>;
   /** Called last, after the listener closed and in-flight calls ended (release stores). */
-  close?(): Promise<void>;
+  close?: () => Promise<void>;
 }
 
 export interface ServiceHostOptions {
@@ -155,7 +155,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
       let route = req.method === "GET" || req.method === "HEAD" ? httpRoutes[path] : undefined;
       for (const [prefix, r] of Object.entries(definition.httpPrefixRoutes ?? {})) if (!route && path.startsWith(prefix)) route = r;
       if (route) {
-        Promise.resolve(route(req, res as HttpResponse)).catch((err: unknown) => {
+        Promise.resolve(route(req, res)).catch((err: unknown) => {
           logger.error({ err, path }, "http route failed");
           if (!res.headersSent) res.writeHead(500);
           res.end();

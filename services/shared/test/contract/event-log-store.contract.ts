@@ -40,7 +40,7 @@ function input(conversationId: string, o: Partial<Omit<AppendInput, "encode">> &
 }
 
 function bodyOf(e: LogEvent): { eventId: string; seq: number; countableSeq: number; createTimeMs: number; tag: string } {
-  return JSON.parse(untext.decode(e.body));
+  return JSON.parse(untext.decode(e.body)) as ReturnType<typeof bodyOf>;
 }
 
 async function appendN(store: EventLogStore, scope: TenantScope, conversationId: string, n: number, countable = (_i: number) => true) {

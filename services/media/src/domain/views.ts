@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MediaSchema, MediaState, type Media } from "@caas/gen/caas/media/v1/media_pb.js";
-import type { MediaRecord } from "./ports/media-store.js";
+import type { MediaRecord } from "../ports/media-store.js";
 
 /** The public view of a media record. */
 export function mediaView(r: MediaRecord): Media {

@@ -3,7 +3,7 @@ import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_servic
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
 import type { Clock } from "@caas/shared/clock";
-import type { ConversationAccess } from "./ports/conversation-access.js";
+import type { ConversationAccess } from "../ports/conversation-access.js";
 
 /** One ChatInternalService.CheckAccess call, however it reaches chat (over the mesh, or in-process in tests). */
 export type CheckAccessCall = (req: Pick<CheckAccessRequest, "tenantId" | "userId" | "conversationIds">) => Promise<CheckAccessResponse>;
