@@ -8,6 +8,7 @@ import http from "node:http";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import WebSocket, { WebSocketServer } from "ws";
 import { ClientFrameSchema, ServerFrameSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { centrifugoJoin, centrifugoLines } from "./centrifugo.mjs";
 import { cpuMs, quantiles, sleep } from "./embedded-platform.mjs";
 
 // The first byte of a ServerFrame pushed with reply_to 0 whose case is `event` (field 13,
@@ -87,6 +88,7 @@ async function openConnections(plan) {
           const ws = new WebSocket(plan.kind === "ours" ? `${plan.url}/ws` : plan.url, { perMessageDeflate: false });
           const c = { ws, member: m, events: 0, closed: undefined, acks: 0, refused: 0, nextId: 2n, latencies: undefined };
           await once(ws, "open");
+          if (plan.kind === "centrifugo") return centrifugoConnection(ws, c);
           const ready = new Promise((resolve, reject) => {
             ws.once("message", (data) => {
               if (plan.kind !== "ours") return resolve();
@@ -123,10 +125,34 @@ async function openConnections(plan) {
   return conns;
 }
 
+/** A Centrifugo connection (connected and subscribed), counting publications pushed and publish replies. */
+async function centrifugoConnection(ws, c) {
+  await centrifugoJoin(ws, c.member);
+  c.nextId = 3;
+  ws.on("message", (data) => {
+    for (const line of centrifugoLines(data)) {
+      if (line.startsWith('{"push"')) {
+        if (!line.includes('"pub"')) continue;
+        c.events++;
+        if (c.latencies) {
+          const stamp = stampOf(Buffer.from(line));
+          if (stamp !== undefined && stamp.sender !== c.index) c.latencies.push(performance.now() - stamp.t);
+        }
+      } else if (line.includes('"error"')) c.refused++;
+      else if (line.includes('"publish"')) c.acks++;
+    }
+  });
+  ws.on("close", (code, reason) => (c.closed ??= `${code} ${reason}`));
+  ws.on("error", () => undefined);
+  return c;
+}
+
 function sendFrom(plan, c, seq, text) {
   if (plan.kind === "ours") {
     const id = c.nextId++;
     c.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } })));
+  } else if (plan.kind === "centrifugo") {
+    c.ws.send(JSON.stringify({ id: c.nextId++, publish: { channel: c.member.room, data: { text } } }));
   } else {
     c.ws.send(Buffer.concat([Buffer.from([2]), Buffer.from(text)]));
   }

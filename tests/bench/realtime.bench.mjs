@@ -9,7 +9,10 @@
 //   (d) the same shapes on a bare `ws` broadcast server that writes each message with one
 //       ws.send per connection ("bare ws, direct"), and one that queues each connection's
 //       messages and writes them corked once per tick ("bare ws, coalesced", what the socket
-//       service does), and the ratios of ours to each.
+//       service does), and the ratios of ours to each;
+//   (e) the same shapes on a real peer, Centrifugo v6 (memory engine, every channel with history
+//       and recovery on, clients publishing into their channel over the same WebSocket;
+//       tests/bench/centrifugo.mjs), when its binary is installed (tests/ci/centrifugo.sh).
 //
 // Method. The server under test (the compiled embedded platform, or a bare server) runs pinned
 // to core 0; the load (all client connections, senders and receivers) runs in one separate
@@ -23,7 +26,8 @@
 // keep up; latency is read from a timestamp carried in the message text.
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
-//        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset)
+//        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset; CAAS_BENCH_SERVERS=ours,direct,
+//        coalesced,centrifugo to choose servers; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -37,6 +41,7 @@ import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.j
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { centrifugoBinary, centrifugoToken, startCentrifugo } from "./centrifugo.mjs";
 import { cpuMs, haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
 
 /** The load process and the bare ws servers (realtime-load.mjs). */
@@ -216,19 +221,32 @@ async function coordinate() {
     { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
     { name: "bare ws, one write per message", kind: "direct", start: () => startBare("direct") },
     { name: "bare ws, coalesced per tick", kind: "coalesced", start: () => startBare("coalesced") },
+    { name: "Centrifugo v6.9.1 (memory engine, history + recovery)", kind: "centrifugo", start: () => startCentrifugo() },
   ];
-  const shapes = [
-    { label: "1 conversation x 1000 members", rooms: 1, size: 1000, sendersPerRoom: 50, startRate: 10, maxRate: 5000 },
-    { label: "100 conversations x 100 members", rooms: 100, size: 100, sendersPerRoom: 2, startRate: 50, maxRate: 50000 },
-  ];
+  const smoke = process.env.CAAS_BENCH_SMOKE === "1";
+  const shapes = smoke
+    ? [
+        { label: "1 conversation x 20 members", rooms: 1, size: 20, sendersPerRoom: 2, startRate: 5, maxRate: 10 },
+        { label: "3 conversations x 5 members", rooms: 3, size: 5, sendersPerRoom: 1, startRate: 5, maxRate: 10 },
+      ]
+    : [
+        { label: "1 conversation x 1000 members", rooms: 1, size: 1000, sendersPerRoom: 50, startRate: 10, maxRate: 5000 },
+        { label: "100 conversations x 100 members", rooms: 100, size: 100, sendersPerRoom: 2, startRate: 50, maxRate: 50000 },
+      ];
   let runId = 0;
-  const onlyServers = process.env.CAAS_BENCH_SERVERS?.split(",");
-  for (const server of servers.filter((sv) => !onlyServers || onlyServers.includes(sv.kind))) {
+  // Centrifugo runs when asked for by name, or by default when its binary is installed.
+  const onlyServers = process.env.CAAS_BENCH_SERVERS?.split(",") ?? ["ours", "direct", "coalesced", ...(centrifugoBinary() ? ["centrifugo"] : [])];
+  if (!onlyServers.includes("centrifugo")) process.stderr.write("Centrifugo not installed (tests/ci/centrifugo.sh): the real peer is left out of this run\n");
+  for (const server of servers.filter((sv) => onlyServers.includes(sv.kind))) {
     let s = await server.start();
     let url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
     try {
       const membersOf = async (rooms, size, prefix) => (server.kind === "ours" ? ourRooms(s, rooms, size, `${prefix}${runId}-`) : bareRooms(rooms, size));
-      const withTokens = async (members) => (server.kind === "ours" ? freshTokens(members) : members);
+      const withTokens = async (members) => {
+        if (server.kind === "ours") return freshTokens(members);
+        if (server.kind === "centrifugo") for (const [i, m] of members.entries()) m.token = await centrifugoToken(`u${i}`);
+        return members;
+      };
       if (only.has("fanout")) {
         for (const shape of shapes.filter((sh) => !process.env.CAAS_BENCH_SHAPE || sh.label.startsWith(process.env.CAAS_BENCH_SHAPE))) {
           const members = await withTokens(await membersOf(shape.rooms, shape.size, "f"));
@@ -260,11 +278,11 @@ async function coordinate() {
         }
       }
       if (only.has("latency")) {
-        const rooms = 200;
+        const rooms = smoke ? 4 : 200;
         const size = 3;
         const members = await withTokens(await membersOf(rooms, size, "l"));
         const base = { kind: server.kind, serverPid: s.pid, url, members, roomSize: size, textBytes, sendersPerRoom: size, stepSeconds, runId: runId++ };
-        const ramp = await ask({ ...base, startRate: 100, maxRate: 50_000 });
+        const ramp = await ask({ ...base, startRate: 100, maxRate: smoke ? 200 : 50_000 });
         const best = ramp.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
         // Half of the highest sustained message rate in this shape.
         const maxMsgs = best.deliveredPerSec / size;
@@ -298,10 +316,15 @@ async function coordinate() {
         }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
         const members =
-          server.kind === "ours" ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))) : Array.from({ length: idleCount }, () => ({ room: "idle" }));
+          server.kind === "ours"
+            ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })))
+            : server.kind === "centrifugo"
+              ? await withTokens(Array.from({ length: idleCount }, () => ({ room: "" })))
+              : Array.from({ length: idleCount }, () => ({ room: "idle" }));
         await sleep(2000);
         const before = rssKiB(s.pid);
-        const heapBefore = await liveHeapKiB(s.pid);
+        // Centrifugo is a Go process: RSS only, no JS heap.
+        const heapBefore = server.kind === "centrifugo" ? NaN : await liveHeapKiB(s.pid);
         load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);
         const opened = (await replies.next()).value;
         await sleep(3000);
@@ -309,7 +332,7 @@ async function coordinate() {
         // RSS as the operator sees it right after the connections arrived (authentication garbage
         // and heap growth included), and the live JS heap after a full GC in the server: what the
         // connections' objects really hold (socket buffers and other native memory not included).
-        const heapAfter = await liveHeapKiB(s.pid);
+        const heapAfter = server.kind === "centrifugo" ? NaN : await liveHeapKiB(s.pid);
         load.stdin.write("done\n");
         await replies.next();
         const perConnection = (a, b) => Number(((a - b) / opened.open).toFixed(2));
