@@ -65,8 +65,10 @@ export class CatchUp {
 
   /**
    * Catch-up from a cursor: one `changes` frame per changed conversation, then ResumeDone
-   * (reply_to `replyTo`). Live events arriving meanwhile are held and sent after ResumeDone,
-   * minus the seqs the catch-up already carried.
+   * (reply_to `replyTo`). With positions (the client's newest seq per conversation) chat leaves
+   * out what the client holds. Live events arriving meanwhile are held and sent after
+   * ResumeDone, minus the seqs the catch-up already carried. The anchor keeps only what the
+   * catch-up carried (not the positions), so checkpoints stay as strict as without them.
    */
   async resume(replyTo: bigint, resume: Resume): Promise<void> {
     const who = this.host.who;
@@ -82,13 +84,20 @@ export class CatchUp {
     const filter = this.host.filter;
     let outcome: ServerFrame;
     try {
-      const cursor = await changesSince(this.deps.chat, who.accessToken, resume.cursor, resume.perConversationLimit, (page) => {
-        for (const changes of page.conversations) {
-          if (filter && !filter.has(changes.conversationId)) continue;
-          for (const e of changes.events) if (e.seq > (covered.get(e.conversationId) ?? 0n)) covered.set(e.conversationId, e.seq);
-          this.host.push(serverFrame(0n, { case: "changes", value: changes }));
-        }
-      });
+      const cursor = await changesSince(
+        this.deps.chat,
+        who.accessToken,
+        resume.cursor,
+        resume.perConversationLimit,
+        (page) => {
+          for (const changes of page.conversations) {
+            if (filter && !filter.has(changes.conversationId)) continue;
+            for (const e of changes.events) if (e.seq > (covered.get(e.conversationId) ?? 0n)) covered.set(e.conversationId, e.seq);
+            this.host.push(serverFrame(0n, { case: "changes", value: changes }));
+          }
+        },
+        resume.positions,
+      );
       outcome = serverFrame(replyTo, { case: "resumeDone", value: { cursor } });
       this.cursor = cursor;
       this.anchor = { epoch, caughtUp: covered };
