@@ -99,7 +99,7 @@ async function retrying(fn, stopped = () => false) {
       return await fn();
     } catch (err) {
       const code = ConnectError.from(err).code;
-      if (stopped() || ![Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Internal, Code.Unknown, Code.Canceled].includes(code)) throw err;
+      if (stopped() || ![Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Internal, Code.Unknown, Code.Canceled, Code.Aborted].includes(code)) throw err;
       await sleep(300);
     }
   }
@@ -212,8 +212,9 @@ async function main() {
         );
         acked.push({ conversationId: rooms[i % ROOMS], seq: ack.seq });
       } catch (err) {
-        if (ConnectError.from(err).code === Code.Unauthenticated) senderToken = await retrying(issue("sender"));
-        else if (running) throw err;
+        // An expired token gets a fresh one; anything else is retried as another message.
+        if (ConnectError.from(err).code === Code.Unauthenticated) senderToken = await retrying(issue("sender")).catch(() => senderToken);
+        else process.stderr.write(`  send ${i}: ${ConnectError.from(err).message}\n`);
       }
       await sleep(Math.max(0, 1000 / SENDS_PER_SEC - (Date.now() - at)));
     }
