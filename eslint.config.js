@@ -12,7 +12,8 @@ const METHOD_PAST_MAX = Array.from({ length: MAX_METHODS + 1 }, () => METHOD).jo
 
 // The only files allowed past the size limits, each with its reason. This list only shrinks.
 const SIZE_EXCEPTIONS = [
-  // Temporary: being split into the session, its flush scheduler, connection places and presence following.
+  // The session after its split (353 lines): 5 getters and 25 methods, six of them the deliver*
+  // callbacks the hub's Recipient and PresenceHolder interfaces require; still over the count.
   "services/socket/src/session.ts",
   // One delegating method per RPC of caas.chat.v1.ChatService (44 RPCs); the compiler checks the set.
   "services/chat/src/chat-service.ts",

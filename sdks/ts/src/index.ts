@@ -4,7 +4,7 @@ export { CaasError, Code, codeName, isRetryable, type FieldViolation } from "./e
 export { TokenKeeper, createAuthInterceptor, jwtExpiry, type TokenOptions } from "./tokens.js";
 export { RealtimeSession, type ConnectionState, type CursorStore, type RealtimeEvents, type RealtimeOptions, type SendInput } from "./realtime/session.js";
 export { memoryOutboxStore, type OutboxStore, type QueuedSend } from "./realtime/outbox.js";
-export { Sequencer, type SyncPage } from "./realtime/sequencer.js";
+export { Sequencer, MAX_POSITIONS, type Position, type SyncPage } from "./realtime/sequencer.js";
 export { backoffDelay, type BackoffOptions } from "./realtime/backoff.js";
 export type { WebSocketFactory, WebSocketLike } from "./realtime/socket.js";
 export type { Event } from "./gen/caas/chat/v1/event_pb.js";

@@ -1,12 +1,31 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { backoffDelay, Sequencer, type Event } from "@caas/client";
+import { backoffDelay, MAX_POSITIONS, Sequencer, type Event } from "@caas/client";
 import { EventSchema } from "../src/gen/caas/chat/v1/event_pb.js";
 
 const ev = (conversationId: string, seq: number): Event => create(EventSchema, { conversationId, seq: BigInt(seq) });
 const seqs = (list: Event[]) => list.map((e) => `${e.conversationId}:${e.seq}`);
 
 describe("Sequencer", () => {
+  it("reports the last delivered seq per conversation as resume positions, most recently advanced first, at most the limit", () => {
+    const s = new Sequencer(
+      () => undefined,
+      async () => ({ events: [], hasMore: false }),
+      () => undefined,
+    );
+    s.push(ev("a", 1));
+    s.push(ev("b", 1));
+    s.push(ev("a", 2));
+    s.push(ev("c", 4)); // first sight of c
+    s.push(ev("c", 6)); // held behind a gap: not delivered, not held by the client yet
+    s.seed("d", 9n);
+    const at = (list: { conversationId: string; seq: bigint }[]) => list.map((p) => `${p.conversationId}:${p.seq}`);
+    expect(at(s.positions())).toEqual(["d:9", "c:4", "a:2", "b:1"]);
+    expect(at(s.positions(2))).toEqual(["d:9", "c:4"]);
+    for (let i = 0; i < MAX_POSITIONS + 10; i++) s.seed(`x${i}`, 1n);
+    expect(s.positions()).toHaveLength(MAX_POSITIONS);
+  });
+
   it("delivers each (conversation, seq) once and in order, filling a gap through Sync", async () => {
     const out: Event[] = [];
     const syncCalls: string[] = [];

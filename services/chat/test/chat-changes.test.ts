@@ -55,6 +55,26 @@ describe("ChatService GetChanges (tier 1: the class)", () => {
     expect(seqs(later)).toEqual({ [b]: [2, 3] });
   });
 
+  it("leaves out what the client's positions say it holds; limited counts only the rest; a position past the head is ignored", async () => {
+    const a = await group();
+    const b = await group();
+    await send(a, 10); // seqs 2..11 after the creation
+    await send(b, 2); // seqs 2..3
+    const at = (conversationId: string, seq: number) => ({ conversationId, seq: BigInt(seq) });
+    const limitedOf = (res: GetChangesResponse, id: string) => res.conversations.find((c) => c.conversationId === id)?.limited;
+    const near = await bob.getChanges({ perConversationLimit: 3, positions: [at(a, 9)] });
+    expect(seqs(near)).toEqual({ [a]: [10, 11], [b]: [1, 2, 3] });
+    expect(limitedOf(near, a)).toBe(false);
+    const far = await bob.getChanges({ perConversationLimit: 3, positions: [at(a, 5), at(b, 3)] });
+    expect(seqs(far)).toEqual({ [a]: [9, 10, 11], [b]: [] });
+    expect(limitedOf(far, a)).toBe(true);
+    // Listed twice: the lower seq counts. Past the head: as if not listed.
+    expect(seqs(await bob.getChanges({ perConversationLimit: 3, positions: [at(a, 10), at(a, 9)] }))[a]).toEqual([10, 11]);
+    const beyond = await bob.getChanges({ perConversationLimit: 3, positions: [at(a, 12)] });
+    expect(seqs(beyond)).toEqual(seqs(await bob.getChanges({ perConversationLimit: 3 })));
+    expect(limitedOf(beyond, a)).toBe(true);
+  });
+
   it("includes new conversations and membership changes, and a removal ends the caller's events", async () => {
     const kept = await group();
     w.clock.advance(60_000);

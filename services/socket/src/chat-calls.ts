@@ -4,6 +4,7 @@ import { ChatService, SendMessageRequestSchema, type GetChangesResponse } from "
 import type { SendMessage } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { serverFrame } from "./frames.js";
+import type { ConversationPosition } from "@caas/gen/caas/chat/v1/changes_pb.js";
 import type { ConversationFact } from "./hub.js";
 
 /** The generated chat client the socket service calls with each user's own token. */
@@ -67,11 +68,22 @@ export async function listMemberships(chat: ChatClient, accessToken: string): Pr
   return ids;
 }
 
-/** Pages GetChanges from `cursor` until nothing more waits; calls `onPage` for each page in order. */
-export async function changesSince(chat: ChatClient, accessToken: string, cursor: string, perConversationLimit: number, onPage: (page: GetChangesResponse) => void): Promise<string> {
+/**
+ * Pages GetChanges from `cursor` until nothing more waits; calls `onPage` for each page in order.
+ * `positions` (the client's newest seq per conversation, Resume.positions) go with every page:
+ * chat trims what the client holds, and ignores what the caller may not read.
+ */
+export async function changesSince(
+  chat: ChatClient,
+  accessToken: string,
+  cursor: string,
+  perConversationLimit: number,
+  onPage: (page: GetChangesResponse) => void,
+  positions: readonly ConversationPosition[] = [],
+): Promise<string> {
   let next = cursor;
   for (;;) {
-    const page = await chat.getChanges({ cursor: next, limit: 100, perConversationLimit }, asUser(accessToken));
+    const page = await chat.getChanges({ cursor: next, limit: 100, perConversationLimit, positions: [...positions] }, asUser(accessToken));
     onPage(page);
     next = page.nextCursor;
     if (!page.hasMore) return next;

@@ -2,6 +2,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CloseCode, ServerFrameSchema, type FrameError, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { FieldPathElementSchema, FieldPathSchema, ViolationSchema, ViolationsSchema, type Violations } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { ResourceExhaustedError, toConnectError } from "@caas/shared/errors";
@@ -77,4 +78,19 @@ export function wsCloseStatus(code: CloseCode): number {
 export function shortReason(reason: string): string {
   const buf = Buffer.from(reason, "utf8");
   return buf.length <= 123 ? reason : buf.subarray(0, 120).toString("utf8");
+}
+
+/**
+ * The pushed frame of a live event, made once per event: the hub hands the same Event object to
+ * every recipient session and the frame (reply_to 0) is the same for all of them; frames are
+ * never mutated after they are queued.
+ */
+const eventFrames = new WeakMap<Event, ServerFrame>();
+export function eventFrame(event: Event): ServerFrame {
+  let frame = eventFrames.get(event);
+  if (!frame) {
+    frame = serverFrame(0n, { case: "event", value: event });
+    eventFrames.set(event, frame);
+  }
+  return frame;
 }

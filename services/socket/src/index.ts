@@ -6,6 +6,7 @@ import { createPeerClient } from "@caas/shared/clients";
 import type { ServiceContext } from "@caas/shared/service-runtime";
 import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import type { Subscription } from "@caas/shared/eventing/bus";
+import { FlushScheduler } from "./flush-scheduler.js";
 import { HoleFiller } from "./hole-filler.js";
 import { Hub } from "./hub.js";
 import { RealtimeServiceImpl } from "./realtime-service.js";
@@ -15,7 +16,7 @@ import { createRevocationWatch } from "./revocation-watch.js";
 import { TypingRelay } from "./typing.js";
 import { UserStateRelay, startUserStateFeed } from "./user-state-feed.js";
 import { SeqOrder } from "./seq-order.js";
-import type { SessionLimits } from "./session.js";
+import type { SessionLimits } from "./session-types.js";
 import { SessionRegistry } from "./sessions.js";
 import { createWebSocketEndpoint } from "./transports/websocket.js";
 import { createOriginAllowlist } from "@caas/shared/server/origin";
@@ -94,7 +95,9 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
     ttlMs: Math.round(PRESENCE_TTL_HEARTBEATS * limits.heartbeatMs),
   });
   const watch = createRevocationWatch(ctx);
-  const registry = new SessionRegistry({ verifier, revocations: watch.revocations, chat, search, hub, typing, presence, clock: ctx.clock, logger: ctx.logger, limits });
+  // This instance's one flush per tick: another instance in the same process flushes on its own.
+  const flush = new FlushScheduler();
+  const registry = new SessionRegistry({ verifier, revocations: watch.revocations, chat, search, hub, typing, presence, flush, clock: ctx.clock, logger: ctx.logger, limits });
   const ws = createWebSocketEndpoint({
     maxFrameBytes: limits.maxFrameBytes,
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),

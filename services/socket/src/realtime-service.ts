@@ -7,6 +7,7 @@ import { principalKey } from "@caas/shared/context";
 import { isMemberOf, markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { frameErrorAsConnectError, serverFrame } from "./frames.js";
 import type { Session } from "./session.js";
+import { followPresence, pushPresence } from "./presence-following.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
 import type { Typist, TypingRelay } from "./typing.js";
@@ -146,9 +147,9 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       case "subscribePresence": {
         // Followed users' Presence frames are pushed on the Subscribe stream named by connection_id.
         const session = this.ownSession(req.connectionId, ctx);
-        const now = await session.followPresence(f.value.userIds).catch((err: unknown) => Promise.reject(peerError(err)));
+        const now = await followPresence(this.registry.following, session, f.value.userIds).catch((err: unknown) => Promise.reject(peerError(err)));
         if (now === undefined) throw new ConnectError("presence is not served by this socket instance", Code.Unavailable);
-        session.pushPresence(now);
+        pushPresence(session, now);
         return create(SendResponseSchema, { frame: serverFrame(frame.id, { case: "ack", value: {} }) });
       }
       default:

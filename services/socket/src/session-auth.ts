@@ -1,9 +1,11 @@
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { UnauthenticatedError, UnavailableError } from "@caas/shared/errors";
 import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
-import { errorFrame, failure } from "./frames.js";
+import { errorFrame, failure, serverFrame } from "./frames.js";
+import type { SessionLimits } from "./session-types.js";
 
 /** The verified identity of an authenticated session. */
 export interface SessionIdentity {
@@ -51,4 +53,19 @@ export async function checkToken(verifier: JwtVerifier, revocations: RevocationC
     if (err instanceof UnauthenticatedError && /expired|"exp"/i.test(err.message)) return { ok: false, error, close: CloseCode.TOKEN_EXPIRED, reason: "the access token expired" };
     return { ok: false, error, close: CloseCode.AUTH_FAILED, reason: "the access token was refused" };
   }
+}
+
+/** AuthOk for `identity` on connection `connectionId` (reply_to `replyTo`). */
+export function authOkFrame(replyTo: bigint, identity: SessionIdentity, connectionId: string, limits: Pick<SessionLimits, "heartbeatMs" | "maxFrameBytes">): ServerFrame {
+  return serverFrame(replyTo, {
+    case: "authOk",
+    value: {
+      userId: identity.userId,
+      sessionId: identity.sessionId,
+      connectionId,
+      expireTime: timestampFromMs(identity.expireMs),
+      heartbeatInterval: durationFromMs(limits.heartbeatMs),
+      maxFrameBytes: limits.maxFrameBytes,
+    },
+  });
 }

@@ -2,19 +2,26 @@ import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
-import { LocalConnectionSlots, Session, type FrameSink, type SessionDeps, type SessionOptions } from "./session.js";
+import { ConnectionPlaces } from "./connection-places.js";
+import { FlushScheduler } from "./flush-scheduler.js";
+import type { FollowingDeps } from "./presence-following.js";
+import { Session } from "./session.js";
+import type { FrameSink, SessionDeps, SessionOptions } from "./session-types.js";
+
+/** What the registry is built from: the session deps it does not make itself; `flush` is the instance's scheduler (a new one when absent). */
+export type RegistryDeps = Omit<SessionDeps, "onEnd" | "places" | "checkpointPlace" | "flush"> & { flush?: FlushScheduler };
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private draining = false;
-  /** Connection places per user when the sessions have no Presence port to count them in. */
-  private readonly slots = new LocalConnectionSlots();
+  /** The sessions' deps shared by all of them. */
+  private readonly shared: Omit<SessionDeps, "onEnd">;
 
   /** The instance's checkpoint budget (limits.checkpointsPerSec), when bounded. */
   private readonly checkpointPlace: (() => Promise<boolean>) | undefined;
 
-  constructor(private readonly deps: Omit<SessionDeps, "onEnd" | "slots" | "checkpointPlace">) {
+  constructor(private readonly deps: RegistryDeps) {
     const perSec = deps.limits.checkpointsPerSec;
     if (perSec !== undefined) {
       const limiter = createMemoryRateLimiter({ clock: deps.clock });
@@ -22,11 +29,22 @@ export class SessionRegistry {
       const rule = { capacity: perSec, refillPerSec: perSec };
       this.checkpointPlace = async () => (await limiter.take(scope, "checkpoints", rule)).allowed;
     }
+    this.shared = {
+      ...deps,
+      flush: deps.flush ?? new FlushScheduler(),
+      places: new ConnectionPlaces(deps.presence, deps.logger),
+      ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}),
+    };
+  }
+
+  /** What presence following (the unary SubscribePresence) needs of the instance. */
+  get following(): FollowingDeps {
+    return this.shared;
   }
 
   /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
   open(sink: FrameSink, opts: SessionOptions): Session {
-    const session = new Session(sink, { ...this.deps, slots: this.slots, ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}), onEnd: (s) => this.sessions.delete(s.id) }, opts);
+    const session = new Session(sink, { ...this.shared, onEnd: (s) => this.sessions.delete(s.id) }, opts);
     this.sessions.set(session.id, session);
     if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
     return session;

@@ -3,6 +3,15 @@ import type { Event } from "../gen/caas/chat/v1/event_pb.js";
 /** One page of ChatService.Sync: events after `afterSeq` in seq order. */
 export type SyncPage = (conversationId: string, afterSeq: bigint) => Promise<{ events: Event[]; hasMore: boolean }>;
 
+/** The most positions a Resume (or GetChanges) carries: the server refuses more. */
+export const MAX_POSITIONS = 500;
+
+/** The newest seq a client holds in one conversation (Resume.positions, GetChangesRequest.positions). */
+export interface Position {
+  conversationId: string;
+  seq: bigint;
+}
+
 /**
  * Delivers each conversation's events once and in seq order, whatever order and repetition they
  * arrive in (live frames, Resume catch-up after a reconnect, Sync pages). An event at or below
@@ -31,7 +40,25 @@ export class Sequencer {
   /** Says that events up to `seq` are already known (e.g. loaded as history). Never moves back. */
   seed(conversationId: string, seq: bigint): void {
     const cur = this.last.get(conversationId);
-    if (cur === undefined || seq > cur) this.last.set(conversationId, seq);
+    if (cur === undefined || seq > cur) this.moveTo(conversationId, seq);
+  }
+
+  /**
+   * Where the client stands: the last delivered seq of the `max` most recently advanced
+   * conversations, newest first. Sent with Resume, the catch-up carries only what comes after
+   * them; conversations left out start from the cursor (and repeats are still dropped here).
+   */
+  positions(max = MAX_POSITIONS): Position[] {
+    const all = [...this.last];
+    const out: Position[] = [];
+    for (let i = all.length - 1; i >= 0 && out.length < max; i--) out.push({ conversationId: all[i]![0], seq: all[i]![1] });
+    return out;
+  }
+
+  /** Sets a conversation's last seq and makes it the most recently advanced (Map order is recency). */
+  private moveTo(conversationId: string, seq: bigint): void {
+    this.last.delete(conversationId);
+    this.last.set(conversationId, seq);
   }
 
   /** Takes one event from any source. */
@@ -60,7 +87,7 @@ export class Sequencer {
 
   private accept(e: Event): void {
     const conv = e.conversationId;
-    this.last.set(conv, e.seq);
+    this.moveTo(conv, e.seq);
     this.deliver(e);
     const held = this.held.get(conv);
     if (!held) return;

@@ -9,7 +9,7 @@ import { CloseCode, type AuthOk, type BlockChanged, type Presence, type SendAck,
 import { jwtExpiry, type TokenKeeper } from "../tokens.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { memoryOutboxStore, Outbox, type OutboxStore, type QueuedSend } from "./outbox.js";
-import { Sequencer } from "./sequencer.js";
+import { Sequencer, type Position } from "./sequencer.js";
 import { FrameSocket, type WebSocketFactory } from "./socket.js";
 import { randomId, watchNetwork } from "./environment.js";
 
@@ -181,6 +181,11 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     this.sequencer.seed(conversationId, seq);
   }
 
+  /** Where the client stands per conversation (what the next Resume sends), most recently advanced first. */
+  positions(max?: number): Position[] {
+    return this.sequencer.positions(max);
+  }
+
   /** The last seq delivered for a conversation. */
   lastSeq(conversationId: string): bigint | undefined {
     return this.sequencer.lastSeq(conversationId);
@@ -248,7 +253,8 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     this.timers.push(setTimeout(beat, heartbeatMs / 2));
     this.scheduleReauth(socket, token);
     if (this.presenceUsers.length > 0) socket.post({ case: "subscribePresence", value: { userIds: this.presenceUsers } });
-    socket.call({ case: "resume", value: { cursor: this.cursors.load() ?? "" } }).catch((err: unknown) => {
+    // Positions say exactly what this client holds, so the catch-up repeats nothing it has.
+    socket.call({ case: "resume", value: { cursor: this.cursors.load() ?? "", positions: this.sequencer.positions() } }).catch((err: unknown) => {
       // An expired cursor: start again from scratch (the sequencer still drops repeats).
       this.cursors.save("");
       this.emit("error", CaasError.from(err));

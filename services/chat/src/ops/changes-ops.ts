@@ -76,14 +76,23 @@ export class ChangesOps {
       caller.scope,
       shown.map((c) => c.id),
     );
-    const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, counts.get(c.id) ?? 0, from, perConversation)));
+    const positions = positionsOf(req);
+    const conversations = await Promise.all(shown.map((c) => this.changesOf(caller, c, byId.get(c.id)!, counts.get(c.id) ?? 0, from, perConversation, positions.get(c.id))));
     const last = shown[shown.length - 1];
     const hasMore = page.length > limit && last !== undefined;
     const next: CursorKey = hasMore ? { ...(key.s === undefined ? {} : { s: key.s }), t: passStart, a: [last.changeMs, last.id] } : { s: passStart };
     return create(GetChangesResponseSchema, { conversations, nextCursor: pageTokens.encode(binding, next), hasMore });
   }
 
-  private async changesOf(caller: Caller, c: ConversationRecord, m: MemberRecord, count: number, from: number | undefined, perConversation: number): Promise<ConversationChanges> {
+  private async changesOf(
+    caller: Caller,
+    c: ConversationRecord,
+    m: MemberRecord,
+    count: number,
+    from: number | undefined,
+    perConversation: number,
+    position: number | undefined,
+  ): Promise<ConversationChanges> {
     const { events, readStates } = this.core.stores;
     const head = await events.head(caller.scope, c.id);
     // After a deletion every member is a former one, up to the deletion (its last event).
@@ -91,7 +100,9 @@ export class ChangesOps {
     const top = member.active ? head.seq : Math.min(member.leftSeq, head.seq);
     const low = Math.max(0, top - perConversation - 1);
     const window = top > low ? await events.read(caller.scope, c.id, low, top - low) : [];
-    let start = from === undefined ? 0 : window.findIndex((e) => e.createTimeMs > from);
+    // The client's position trims what it already holds; one past what the caller may read is ignored.
+    const held = position !== undefined && position <= top ? position : 0;
+    let start = window.findIndex((e) => e.seq > held && (from === undefined || e.createTimeMs > from));
     if (start < 0) start = window.length;
     const fresh = window.slice(start);
     const base = { conversationId: c.id, events: fresh.slice(-perConversation).map(decodeEvent), limited: fresh.length > perConversation };
@@ -108,6 +119,21 @@ export class ChangesOps {
       receipts: receipts.map(receiptView),
     });
   }
+}
+
+/**
+ * The client's positions by conversation (GetChangesRequest.positions; at most 500 by the
+ * request's rules): the lowest seq when a conversation is listed twice, so a repeat never trims
+ * more than the client holds.
+ */
+function positionsOf(req: GetChangesRequest): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of req.positions) {
+    const seq = Number(p.seq);
+    const had = out.get(p.conversationId);
+    if (had === undefined || seq < had) out.set(p.conversationId, seq);
+  }
+  return out;
 }
 
 /** A decoded cursor key with the expected shape (its MAC was valid, so this only guards versions). */

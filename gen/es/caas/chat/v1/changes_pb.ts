@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Conversation } from "./conversation_pb.js";
 import { file_caas_chat_v1_conversation } from "./conversation_pb.js";
 import type { Event } from "./event_pb.js";
@@ -16,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/changes.proto.
  */
 export const file_caas_chat_v1_changes: GenFile = /*@__PURE__*/
-  fileDesc("ChpjYWFzL2NoYXQvdjEvY2hhbmdlcy5wcm90bxIMY2Fhcy5jaGF0LnYxIuwBChNDb252ZXJzYXRpb25DaGFuZ2VzEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIwCgxjb252ZXJzYXRpb24YAiABKAsyGi5jYWFzLmNoYXQudjEuQ29udmVyc2F0aW9uEiMKBmV2ZW50cxgDIAMoCzITLmNhYXMuY2hhdC52MS5FdmVudBIPCgdsaW1pdGVkGAQgASgIEisKCnJlYWRfc3RhdGUYBSABKAsyFy5jYWFzLmNoYXQudjEuUmVhZFN0YXRlEicKCHJlY2VpcHRzGAYgAygLMhUuY2Fhcy5jaGF0LnYxLlJlY2VpcHRCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_read_state]);
+  fileDesc("ChpjYWFzL2NoYXQvdjEvY2hhbmdlcy5wcm90bxIMY2Fhcy5jaGF0LnYxIuwBChNDb252ZXJzYXRpb25DaGFuZ2VzEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIwCgxjb252ZXJzYXRpb24YAiABKAsyGi5jYWFzLmNoYXQudjEuQ29udmVyc2F0aW9uEiMKBmV2ZW50cxgDIAMoCzITLmNhYXMuY2hhdC52MS5FdmVudBIPCgdsaW1pdGVkGAQgASgIEisKCnJlYWRfc3RhdGUYBSABKAsyFy5jYWFzLmNoYXQudjEuUmVhZFN0YXRlEicKCHJlY2VpcHRzGAYgAygLMhUuY2Fhcy5jaGF0LnYxLlJlY2VpcHQiTwoUQ29udmVyc2F0aW9uUG9zaXRpb24SIQoPY29udmVyc2F0aW9uX2lkGAEgASgJQgi6SAVyA7ABARIUCgNzZXEYAiABKARCB7pIBDICIABCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_read_state]);
 
 /**
  * What changed in one conversation since a changes cursor (GetChanges, realtime Resume).
@@ -78,4 +79,32 @@ export type ConversationChanges = Message<"caas.chat.v1.ConversationChanges"> & 
  */
 export const ConversationChangesSchema: GenMessage<ConversationChanges> = /*@__PURE__*/
   messageDesc(file_caas_chat_v1_changes, 0);
+
+/**
+ * Where the client stands in one conversation: the newest seq it holds, with every seq before it
+ * (GetChanges and realtime Resume `positions`). The catch-up then sends only events after `seq`
+ * for that conversation. A position is a hint that trims: one for a conversation the caller
+ * cannot read (unknown, another tenant's, left before the cursor) or with a seq beyond the
+ * conversation's head is ignored, exactly like a conversation that did not change.
+ *
+ * @generated from message caas.chat.v1.ConversationPosition
+ */
+export type ConversationPosition = Message<"caas.chat.v1.ConversationPosition"> & {
+  /**
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message caas.chat.v1.ConversationPosition.
+ * Use `create(ConversationPositionSchema)` to create a new message.
+ */
+export const ConversationPositionSchema: GenMessage<ConversationPosition> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_changes, 1);
 

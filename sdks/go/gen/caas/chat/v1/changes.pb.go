@@ -7,6 +7,7 @@
 package chatv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -118,11 +119,68 @@ func (x *ConversationChanges) GetReceipts() []*Receipt {
 	return nil
 }
 
+// Where the client stands in one conversation: the newest seq it holds, with every seq before it
+// (GetChanges and realtime Resume `positions`). The catch-up then sends only events after `seq`
+// for that conversation. A position is a hint that trims: one for a conversation the caller
+// cannot read (unknown, another tenant's, left before the cursor) or with a seq beyond the
+// conversation's head is ignored, exactly like a conversation that did not change.
+type ConversationPosition struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	Seq            uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ConversationPosition) Reset() {
+	*x = ConversationPosition{}
+	mi := &file_caas_chat_v1_changes_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationPosition) ProtoMessage() {}
+
+func (x *ConversationPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_changes_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationPosition.ProtoReflect.Descriptor instead.
+func (*ConversationPosition) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_changes_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConversationPosition) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ConversationPosition) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_caas_chat_v1_changes_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_changes_proto_rawDesc = "" +
 	"\n" +
-	"\x1acaas/chat/v1/changes.proto\x12\fcaas.chat.v1\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1dcaas/chat/v1/read_state.proto\"\xb0\x02\n" +
+	"\x1acaas/chat/v1/changes.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1dcaas/chat/v1/read_state.proto\"\xb0\x02\n" +
 	"\x13ConversationChanges\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12>\n" +
 	"\fconversation\x18\x02 \x01(\v2\x1a.caas.chat.v1.ConversationR\fconversation\x12+\n" +
@@ -130,7 +188,10 @@ const file_caas_chat_v1_changes_proto_rawDesc = "" +
 	"\alimited\x18\x04 \x01(\bR\alimited\x126\n" +
 	"\n" +
 	"read_state\x18\x05 \x01(\v2\x17.caas.chat.v1.ReadStateR\treadState\x121\n" +
-	"\breceipts\x18\x06 \x03(\v2\x15.caas.chat.v1.ReceiptR\breceiptsB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"\breceipts\x18\x06 \x03(\v2\x15.caas.chat.v1.ReceiptR\breceipts\"d\n" +
+	"\x14ConversationPosition\x121\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12\x19\n" +
+	"\x03seq\x18\x02 \x01(\x04B\a\xbaH\x042\x02 \x00R\x03seqB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_changes_proto_rawDescOnce sync.Once
@@ -144,19 +205,20 @@ func file_caas_chat_v1_changes_proto_rawDescGZIP() []byte {
 	return file_caas_chat_v1_changes_proto_rawDescData
 }
 
-var file_caas_chat_v1_changes_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_caas_chat_v1_changes_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_caas_chat_v1_changes_proto_goTypes = []any{
-	(*ConversationChanges)(nil), // 0: caas.chat.v1.ConversationChanges
-	(*Conversation)(nil),        // 1: caas.chat.v1.Conversation
-	(*Event)(nil),               // 2: caas.chat.v1.Event
-	(*ReadState)(nil),           // 3: caas.chat.v1.ReadState
-	(*Receipt)(nil),             // 4: caas.chat.v1.Receipt
+	(*ConversationChanges)(nil),  // 0: caas.chat.v1.ConversationChanges
+	(*ConversationPosition)(nil), // 1: caas.chat.v1.ConversationPosition
+	(*Conversation)(nil),         // 2: caas.chat.v1.Conversation
+	(*Event)(nil),                // 3: caas.chat.v1.Event
+	(*ReadState)(nil),            // 4: caas.chat.v1.ReadState
+	(*Receipt)(nil),              // 5: caas.chat.v1.Receipt
 }
 var file_caas_chat_v1_changes_proto_depIdxs = []int32{
-	1, // 0: caas.chat.v1.ConversationChanges.conversation:type_name -> caas.chat.v1.Conversation
-	2, // 1: caas.chat.v1.ConversationChanges.events:type_name -> caas.chat.v1.Event
-	3, // 2: caas.chat.v1.ConversationChanges.read_state:type_name -> caas.chat.v1.ReadState
-	4, // 3: caas.chat.v1.ConversationChanges.receipts:type_name -> caas.chat.v1.Receipt
+	2, // 0: caas.chat.v1.ConversationChanges.conversation:type_name -> caas.chat.v1.Conversation
+	3, // 1: caas.chat.v1.ConversationChanges.events:type_name -> caas.chat.v1.Event
+	4, // 2: caas.chat.v1.ConversationChanges.read_state:type_name -> caas.chat.v1.ReadState
+	5, // 3: caas.chat.v1.ConversationChanges.receipts:type_name -> caas.chat.v1.Receipt
 	4, // [4:4] is the sub-list for method output_type
 	4, // [4:4] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
@@ -178,7 +240,7 @@ func file_caas_chat_v1_changes_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_chat_v1_changes_proto_rawDesc), len(file_caas_chat_v1_changes_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3348,8 +3348,13 @@ type GetChangesRequest struct {
 	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Maximum events per conversation; 0 means 50. More make the conversation `limited`.
 	PerConversationLimit int32 `protobuf:"varint,3,opt,name=per_conversation_limit,json=perConversationLimit,proto3" json:"per_conversation_limit,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The newest seq the client holds per conversation (at most 500, e.g. the most recently active
+	// ones): a returned conversation carries only events after its position, so a client that
+	// reports what it holds receives no event twice. Conversations not listed get the cursor's
+	// events, as without positions. See ConversationPosition for what is ignored.
+	Positions     []*ConversationPosition `protobuf:"bytes,4,rep,name=positions,proto3" json:"positions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetChangesRequest) Reset() {
@@ -3401,6 +3406,13 @@ func (x *GetChangesRequest) GetPerConversationLimit() int32 {
 		return x.PerConversationLimit
 	}
 	return 0
+}
+
+func (x *GetChangesRequest) GetPositions() []*ConversationPosition {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
 }
 
 type GetChangesResponse struct {
@@ -5005,12 +5017,13 @@ const file_caas_chat_v1_chat_service_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x13.caas.chat.v1.EventR\x06events\x12\x19\n" +
 	"\bhas_more\x18\x02 \x01(\bR\ahasMore\x12.\n" +
 	"\x13first_available_seq\x18\x03 \x01(\x04R\x11firstAvailableSeq\x12\x19\n" +
-	"\bhead_seq\x18\x04 \x01(\x04R\aheadSeq\"\x98\x01\n" +
+	"\bhead_seq\x18\x04 \x01(\x04R\aheadSeq\"\xe5\x01\n" +
 	"\x11GetChangesRequest\x12 \n" +
 	"\x06cursor\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06cursor\x12\x1f\n" +
 	"\x05limit\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\x12@\n" +
 	"\x16per_conversation_limit\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\x14perConversationLimit\"\x99\x01\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\x14perConversationLimit\x12K\n" +
+	"\tpositions\x18\x04 \x03(\v2\".caas.chat.v1.ConversationPositionB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03R\tpositions\"\x99\x01\n" +
 	"\x12GetChangesResponse\x12G\n" +
 	"\rconversations\x18\x01 \x03(\v2!.caas.chat.v1.ConversationChangesR\rconversations\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -5272,9 +5285,10 @@ var file_caas_chat_v1_chat_service_proto_goTypes = []any{
 	(*PinnedMessage)(nil),                 // 104: caas.chat.v1.PinnedMessage
 	(*MessageRevision)(nil),               // 105: caas.chat.v1.MessageRevision
 	(*Event)(nil),                         // 106: caas.chat.v1.Event
-	(*ConversationChanges)(nil),           // 107: caas.chat.v1.ConversationChanges
-	(*Receipt)(nil),                       // 108: caas.chat.v1.Receipt
-	(*BlockedUser)(nil),                   // 109: caas.chat.v1.BlockedUser
+	(*ConversationPosition)(nil),          // 107: caas.chat.v1.ConversationPosition
+	(*ConversationChanges)(nil),           // 108: caas.chat.v1.ConversationChanges
+	(*Receipt)(nil),                       // 109: caas.chat.v1.Receipt
+	(*BlockedUser)(nil),                   // 110: caas.chat.v1.BlockedUser
 }
 var file_caas_chat_v1_chat_service_proto_depIdxs = []int32{
 	89,  // 0: caas.chat.v1.CreateConversationRequest.type:type_name -> caas.chat.v1.ConversationType
@@ -5317,112 +5331,113 @@ var file_caas_chat_v1_chat_service_proto_depIdxs = []int32{
 	103, // 37: caas.chat.v1.ListThreadRepliesResponse.messages:type_name -> caas.chat.v1.Message
 	105, // 38: caas.chat.v1.ListEditHistoryResponse.revisions:type_name -> caas.chat.v1.MessageRevision
 	106, // 39: caas.chat.v1.SyncResponse.events:type_name -> caas.chat.v1.Event
-	107, // 40: caas.chat.v1.GetChangesResponse.conversations:type_name -> caas.chat.v1.ConversationChanges
-	94,  // 41: caas.chat.v1.MarkReadResponse.read_state:type_name -> caas.chat.v1.ReadState
-	94,  // 42: caas.chat.v1.MarkDeliveredResponse.read_state:type_name -> caas.chat.v1.ReadState
-	94,  // 43: caas.chat.v1.GetUnreadCountsResponse.read_states:type_name -> caas.chat.v1.ReadState
-	108, // 44: caas.chat.v1.ListReadByResponse.receipts:type_name -> caas.chat.v1.Receipt
-	99,  // 45: caas.chat.v1.MuteMemberRequest.duration:type_name -> google.protobuf.Duration
-	93,  // 46: caas.chat.v1.MuteMemberResponse.member:type_name -> caas.chat.v1.Member
-	93,  // 47: caas.chat.v1.UnmuteMemberResponse.member:type_name -> caas.chat.v1.Member
-	99,  // 48: caas.chat.v1.BanMemberRequest.duration:type_name -> google.protobuf.Duration
-	93,  // 49: caas.chat.v1.BanMemberResponse.member:type_name -> caas.chat.v1.Member
-	92,  // 50: caas.chat.v1.FreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
-	92,  // 51: caas.chat.v1.UnfreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
-	109, // 52: caas.chat.v1.ListBlockedUsersResponse.blocked_users:type_name -> caas.chat.v1.BlockedUser
-	1,   // 53: caas.chat.v1.ChatService.CreateConversation:input_type -> caas.chat.v1.CreateConversationRequest
-	3,   // 54: caas.chat.v1.ChatService.GetConversation:input_type -> caas.chat.v1.GetConversationRequest
-	5,   // 55: caas.chat.v1.ChatService.ListConversations:input_type -> caas.chat.v1.ListConversationsRequest
-	7,   // 56: caas.chat.v1.ChatService.UpdateConversation:input_type -> caas.chat.v1.UpdateConversationRequest
-	9,   // 57: caas.chat.v1.ChatService.ArchiveConversation:input_type -> caas.chat.v1.ArchiveConversationRequest
-	11,  // 58: caas.chat.v1.ChatService.UnarchiveConversation:input_type -> caas.chat.v1.UnarchiveConversationRequest
-	13,  // 59: caas.chat.v1.ChatService.DeleteConversation:input_type -> caas.chat.v1.DeleteConversationRequest
-	15,  // 60: caas.chat.v1.ChatService.AddMembers:input_type -> caas.chat.v1.AddMembersRequest
-	17,  // 61: caas.chat.v1.ChatService.RemoveMember:input_type -> caas.chat.v1.RemoveMemberRequest
-	19,  // 62: caas.chat.v1.ChatService.LeaveConversation:input_type -> caas.chat.v1.LeaveConversationRequest
-	21,  // 63: caas.chat.v1.ChatService.UpdateMemberRole:input_type -> caas.chat.v1.UpdateMemberRoleRequest
-	23,  // 64: caas.chat.v1.ChatService.ListMembers:input_type -> caas.chat.v1.ListMembersRequest
-	25,  // 65: caas.chat.v1.ChatService.JoinConversation:input_type -> caas.chat.v1.JoinConversationRequest
-	27,  // 66: caas.chat.v1.ChatService.CreateInvite:input_type -> caas.chat.v1.CreateInviteRequest
-	29,  // 67: caas.chat.v1.ChatService.AcceptInvite:input_type -> caas.chat.v1.AcceptInviteRequest
-	31,  // 68: caas.chat.v1.ChatService.RevokeInvite:input_type -> caas.chat.v1.RevokeInviteRequest
-	33,  // 69: caas.chat.v1.ChatService.SendMessage:input_type -> caas.chat.v1.SendMessageRequest
-	35,  // 70: caas.chat.v1.ChatService.EditMessage:input_type -> caas.chat.v1.EditMessageRequest
-	37,  // 71: caas.chat.v1.ChatService.DeleteMessage:input_type -> caas.chat.v1.DeleteMessageRequest
-	39,  // 72: caas.chat.v1.ChatService.ForwardMessage:input_type -> caas.chat.v1.ForwardMessageRequest
-	41,  // 73: caas.chat.v1.ChatService.AddReaction:input_type -> caas.chat.v1.AddReactionRequest
-	43,  // 74: caas.chat.v1.ChatService.RemoveReaction:input_type -> caas.chat.v1.RemoveReactionRequest
-	45,  // 75: caas.chat.v1.ChatService.PinMessage:input_type -> caas.chat.v1.PinMessageRequest
-	47,  // 76: caas.chat.v1.ChatService.UnpinMessage:input_type -> caas.chat.v1.UnpinMessageRequest
-	49,  // 77: caas.chat.v1.ChatService.ListPins:input_type -> caas.chat.v1.ListPinsRequest
-	51,  // 78: caas.chat.v1.ChatService.ListMessages:input_type -> caas.chat.v1.ListMessagesRequest
-	53,  // 79: caas.chat.v1.ChatService.GetMessage:input_type -> caas.chat.v1.GetMessageRequest
-	55,  // 80: caas.chat.v1.ChatService.ListThreadReplies:input_type -> caas.chat.v1.ListThreadRepliesRequest
-	57,  // 81: caas.chat.v1.ChatService.ListEditHistory:input_type -> caas.chat.v1.ListEditHistoryRequest
-	59,  // 82: caas.chat.v1.ChatService.Sync:input_type -> caas.chat.v1.SyncRequest
-	61,  // 83: caas.chat.v1.ChatService.GetChanges:input_type -> caas.chat.v1.GetChangesRequest
-	63,  // 84: caas.chat.v1.ChatService.MarkRead:input_type -> caas.chat.v1.MarkReadRequest
-	65,  // 85: caas.chat.v1.ChatService.MarkDelivered:input_type -> caas.chat.v1.MarkDeliveredRequest
-	67,  // 86: caas.chat.v1.ChatService.GetUnreadCounts:input_type -> caas.chat.v1.GetUnreadCountsRequest
-	69,  // 87: caas.chat.v1.ChatService.ListReadBy:input_type -> caas.chat.v1.ListReadByRequest
-	71,  // 88: caas.chat.v1.ChatService.MuteMember:input_type -> caas.chat.v1.MuteMemberRequest
-	73,  // 89: caas.chat.v1.ChatService.UnmuteMember:input_type -> caas.chat.v1.UnmuteMemberRequest
-	75,  // 90: caas.chat.v1.ChatService.BanMember:input_type -> caas.chat.v1.BanMemberRequest
-	77,  // 91: caas.chat.v1.ChatService.UnbanMember:input_type -> caas.chat.v1.UnbanMemberRequest
-	79,  // 92: caas.chat.v1.ChatService.FreezeConversation:input_type -> caas.chat.v1.FreezeConversationRequest
-	81,  // 93: caas.chat.v1.ChatService.UnfreezeConversation:input_type -> caas.chat.v1.UnfreezeConversationRequest
-	83,  // 94: caas.chat.v1.ChatService.BlockUser:input_type -> caas.chat.v1.BlockUserRequest
-	85,  // 95: caas.chat.v1.ChatService.UnblockUser:input_type -> caas.chat.v1.UnblockUserRequest
-	87,  // 96: caas.chat.v1.ChatService.ListBlockedUsers:input_type -> caas.chat.v1.ListBlockedUsersRequest
-	2,   // 97: caas.chat.v1.ChatService.CreateConversation:output_type -> caas.chat.v1.CreateConversationResponse
-	4,   // 98: caas.chat.v1.ChatService.GetConversation:output_type -> caas.chat.v1.GetConversationResponse
-	6,   // 99: caas.chat.v1.ChatService.ListConversations:output_type -> caas.chat.v1.ListConversationsResponse
-	8,   // 100: caas.chat.v1.ChatService.UpdateConversation:output_type -> caas.chat.v1.UpdateConversationResponse
-	10,  // 101: caas.chat.v1.ChatService.ArchiveConversation:output_type -> caas.chat.v1.ArchiveConversationResponse
-	12,  // 102: caas.chat.v1.ChatService.UnarchiveConversation:output_type -> caas.chat.v1.UnarchiveConversationResponse
-	14,  // 103: caas.chat.v1.ChatService.DeleteConversation:output_type -> caas.chat.v1.DeleteConversationResponse
-	16,  // 104: caas.chat.v1.ChatService.AddMembers:output_type -> caas.chat.v1.AddMembersResponse
-	18,  // 105: caas.chat.v1.ChatService.RemoveMember:output_type -> caas.chat.v1.RemoveMemberResponse
-	20,  // 106: caas.chat.v1.ChatService.LeaveConversation:output_type -> caas.chat.v1.LeaveConversationResponse
-	22,  // 107: caas.chat.v1.ChatService.UpdateMemberRole:output_type -> caas.chat.v1.UpdateMemberRoleResponse
-	24,  // 108: caas.chat.v1.ChatService.ListMembers:output_type -> caas.chat.v1.ListMembersResponse
-	26,  // 109: caas.chat.v1.ChatService.JoinConversation:output_type -> caas.chat.v1.JoinConversationResponse
-	28,  // 110: caas.chat.v1.ChatService.CreateInvite:output_type -> caas.chat.v1.CreateInviteResponse
-	30,  // 111: caas.chat.v1.ChatService.AcceptInvite:output_type -> caas.chat.v1.AcceptInviteResponse
-	32,  // 112: caas.chat.v1.ChatService.RevokeInvite:output_type -> caas.chat.v1.RevokeInviteResponse
-	34,  // 113: caas.chat.v1.ChatService.SendMessage:output_type -> caas.chat.v1.SendMessageResponse
-	36,  // 114: caas.chat.v1.ChatService.EditMessage:output_type -> caas.chat.v1.EditMessageResponse
-	38,  // 115: caas.chat.v1.ChatService.DeleteMessage:output_type -> caas.chat.v1.DeleteMessageResponse
-	40,  // 116: caas.chat.v1.ChatService.ForwardMessage:output_type -> caas.chat.v1.ForwardMessageResponse
-	42,  // 117: caas.chat.v1.ChatService.AddReaction:output_type -> caas.chat.v1.AddReactionResponse
-	44,  // 118: caas.chat.v1.ChatService.RemoveReaction:output_type -> caas.chat.v1.RemoveReactionResponse
-	46,  // 119: caas.chat.v1.ChatService.PinMessage:output_type -> caas.chat.v1.PinMessageResponse
-	48,  // 120: caas.chat.v1.ChatService.UnpinMessage:output_type -> caas.chat.v1.UnpinMessageResponse
-	50,  // 121: caas.chat.v1.ChatService.ListPins:output_type -> caas.chat.v1.ListPinsResponse
-	52,  // 122: caas.chat.v1.ChatService.ListMessages:output_type -> caas.chat.v1.ListMessagesResponse
-	54,  // 123: caas.chat.v1.ChatService.GetMessage:output_type -> caas.chat.v1.GetMessageResponse
-	56,  // 124: caas.chat.v1.ChatService.ListThreadReplies:output_type -> caas.chat.v1.ListThreadRepliesResponse
-	58,  // 125: caas.chat.v1.ChatService.ListEditHistory:output_type -> caas.chat.v1.ListEditHistoryResponse
-	60,  // 126: caas.chat.v1.ChatService.Sync:output_type -> caas.chat.v1.SyncResponse
-	62,  // 127: caas.chat.v1.ChatService.GetChanges:output_type -> caas.chat.v1.GetChangesResponse
-	64,  // 128: caas.chat.v1.ChatService.MarkRead:output_type -> caas.chat.v1.MarkReadResponse
-	66,  // 129: caas.chat.v1.ChatService.MarkDelivered:output_type -> caas.chat.v1.MarkDeliveredResponse
-	68,  // 130: caas.chat.v1.ChatService.GetUnreadCounts:output_type -> caas.chat.v1.GetUnreadCountsResponse
-	70,  // 131: caas.chat.v1.ChatService.ListReadBy:output_type -> caas.chat.v1.ListReadByResponse
-	72,  // 132: caas.chat.v1.ChatService.MuteMember:output_type -> caas.chat.v1.MuteMemberResponse
-	74,  // 133: caas.chat.v1.ChatService.UnmuteMember:output_type -> caas.chat.v1.UnmuteMemberResponse
-	76,  // 134: caas.chat.v1.ChatService.BanMember:output_type -> caas.chat.v1.BanMemberResponse
-	78,  // 135: caas.chat.v1.ChatService.UnbanMember:output_type -> caas.chat.v1.UnbanMemberResponse
-	80,  // 136: caas.chat.v1.ChatService.FreezeConversation:output_type -> caas.chat.v1.FreezeConversationResponse
-	82,  // 137: caas.chat.v1.ChatService.UnfreezeConversation:output_type -> caas.chat.v1.UnfreezeConversationResponse
-	84,  // 138: caas.chat.v1.ChatService.BlockUser:output_type -> caas.chat.v1.BlockUserResponse
-	86,  // 139: caas.chat.v1.ChatService.UnblockUser:output_type -> caas.chat.v1.UnblockUserResponse
-	88,  // 140: caas.chat.v1.ChatService.ListBlockedUsers:output_type -> caas.chat.v1.ListBlockedUsersResponse
-	97,  // [97:141] is the sub-list for method output_type
-	53,  // [53:97] is the sub-list for method input_type
-	53,  // [53:53] is the sub-list for extension type_name
-	53,  // [53:53] is the sub-list for extension extendee
-	0,   // [0:53] is the sub-list for field type_name
+	107, // 40: caas.chat.v1.GetChangesRequest.positions:type_name -> caas.chat.v1.ConversationPosition
+	108, // 41: caas.chat.v1.GetChangesResponse.conversations:type_name -> caas.chat.v1.ConversationChanges
+	94,  // 42: caas.chat.v1.MarkReadResponse.read_state:type_name -> caas.chat.v1.ReadState
+	94,  // 43: caas.chat.v1.MarkDeliveredResponse.read_state:type_name -> caas.chat.v1.ReadState
+	94,  // 44: caas.chat.v1.GetUnreadCountsResponse.read_states:type_name -> caas.chat.v1.ReadState
+	109, // 45: caas.chat.v1.ListReadByResponse.receipts:type_name -> caas.chat.v1.Receipt
+	99,  // 46: caas.chat.v1.MuteMemberRequest.duration:type_name -> google.protobuf.Duration
+	93,  // 47: caas.chat.v1.MuteMemberResponse.member:type_name -> caas.chat.v1.Member
+	93,  // 48: caas.chat.v1.UnmuteMemberResponse.member:type_name -> caas.chat.v1.Member
+	99,  // 49: caas.chat.v1.BanMemberRequest.duration:type_name -> google.protobuf.Duration
+	93,  // 50: caas.chat.v1.BanMemberResponse.member:type_name -> caas.chat.v1.Member
+	92,  // 51: caas.chat.v1.FreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
+	92,  // 52: caas.chat.v1.UnfreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
+	110, // 53: caas.chat.v1.ListBlockedUsersResponse.blocked_users:type_name -> caas.chat.v1.BlockedUser
+	1,   // 54: caas.chat.v1.ChatService.CreateConversation:input_type -> caas.chat.v1.CreateConversationRequest
+	3,   // 55: caas.chat.v1.ChatService.GetConversation:input_type -> caas.chat.v1.GetConversationRequest
+	5,   // 56: caas.chat.v1.ChatService.ListConversations:input_type -> caas.chat.v1.ListConversationsRequest
+	7,   // 57: caas.chat.v1.ChatService.UpdateConversation:input_type -> caas.chat.v1.UpdateConversationRequest
+	9,   // 58: caas.chat.v1.ChatService.ArchiveConversation:input_type -> caas.chat.v1.ArchiveConversationRequest
+	11,  // 59: caas.chat.v1.ChatService.UnarchiveConversation:input_type -> caas.chat.v1.UnarchiveConversationRequest
+	13,  // 60: caas.chat.v1.ChatService.DeleteConversation:input_type -> caas.chat.v1.DeleteConversationRequest
+	15,  // 61: caas.chat.v1.ChatService.AddMembers:input_type -> caas.chat.v1.AddMembersRequest
+	17,  // 62: caas.chat.v1.ChatService.RemoveMember:input_type -> caas.chat.v1.RemoveMemberRequest
+	19,  // 63: caas.chat.v1.ChatService.LeaveConversation:input_type -> caas.chat.v1.LeaveConversationRequest
+	21,  // 64: caas.chat.v1.ChatService.UpdateMemberRole:input_type -> caas.chat.v1.UpdateMemberRoleRequest
+	23,  // 65: caas.chat.v1.ChatService.ListMembers:input_type -> caas.chat.v1.ListMembersRequest
+	25,  // 66: caas.chat.v1.ChatService.JoinConversation:input_type -> caas.chat.v1.JoinConversationRequest
+	27,  // 67: caas.chat.v1.ChatService.CreateInvite:input_type -> caas.chat.v1.CreateInviteRequest
+	29,  // 68: caas.chat.v1.ChatService.AcceptInvite:input_type -> caas.chat.v1.AcceptInviteRequest
+	31,  // 69: caas.chat.v1.ChatService.RevokeInvite:input_type -> caas.chat.v1.RevokeInviteRequest
+	33,  // 70: caas.chat.v1.ChatService.SendMessage:input_type -> caas.chat.v1.SendMessageRequest
+	35,  // 71: caas.chat.v1.ChatService.EditMessage:input_type -> caas.chat.v1.EditMessageRequest
+	37,  // 72: caas.chat.v1.ChatService.DeleteMessage:input_type -> caas.chat.v1.DeleteMessageRequest
+	39,  // 73: caas.chat.v1.ChatService.ForwardMessage:input_type -> caas.chat.v1.ForwardMessageRequest
+	41,  // 74: caas.chat.v1.ChatService.AddReaction:input_type -> caas.chat.v1.AddReactionRequest
+	43,  // 75: caas.chat.v1.ChatService.RemoveReaction:input_type -> caas.chat.v1.RemoveReactionRequest
+	45,  // 76: caas.chat.v1.ChatService.PinMessage:input_type -> caas.chat.v1.PinMessageRequest
+	47,  // 77: caas.chat.v1.ChatService.UnpinMessage:input_type -> caas.chat.v1.UnpinMessageRequest
+	49,  // 78: caas.chat.v1.ChatService.ListPins:input_type -> caas.chat.v1.ListPinsRequest
+	51,  // 79: caas.chat.v1.ChatService.ListMessages:input_type -> caas.chat.v1.ListMessagesRequest
+	53,  // 80: caas.chat.v1.ChatService.GetMessage:input_type -> caas.chat.v1.GetMessageRequest
+	55,  // 81: caas.chat.v1.ChatService.ListThreadReplies:input_type -> caas.chat.v1.ListThreadRepliesRequest
+	57,  // 82: caas.chat.v1.ChatService.ListEditHistory:input_type -> caas.chat.v1.ListEditHistoryRequest
+	59,  // 83: caas.chat.v1.ChatService.Sync:input_type -> caas.chat.v1.SyncRequest
+	61,  // 84: caas.chat.v1.ChatService.GetChanges:input_type -> caas.chat.v1.GetChangesRequest
+	63,  // 85: caas.chat.v1.ChatService.MarkRead:input_type -> caas.chat.v1.MarkReadRequest
+	65,  // 86: caas.chat.v1.ChatService.MarkDelivered:input_type -> caas.chat.v1.MarkDeliveredRequest
+	67,  // 87: caas.chat.v1.ChatService.GetUnreadCounts:input_type -> caas.chat.v1.GetUnreadCountsRequest
+	69,  // 88: caas.chat.v1.ChatService.ListReadBy:input_type -> caas.chat.v1.ListReadByRequest
+	71,  // 89: caas.chat.v1.ChatService.MuteMember:input_type -> caas.chat.v1.MuteMemberRequest
+	73,  // 90: caas.chat.v1.ChatService.UnmuteMember:input_type -> caas.chat.v1.UnmuteMemberRequest
+	75,  // 91: caas.chat.v1.ChatService.BanMember:input_type -> caas.chat.v1.BanMemberRequest
+	77,  // 92: caas.chat.v1.ChatService.UnbanMember:input_type -> caas.chat.v1.UnbanMemberRequest
+	79,  // 93: caas.chat.v1.ChatService.FreezeConversation:input_type -> caas.chat.v1.FreezeConversationRequest
+	81,  // 94: caas.chat.v1.ChatService.UnfreezeConversation:input_type -> caas.chat.v1.UnfreezeConversationRequest
+	83,  // 95: caas.chat.v1.ChatService.BlockUser:input_type -> caas.chat.v1.BlockUserRequest
+	85,  // 96: caas.chat.v1.ChatService.UnblockUser:input_type -> caas.chat.v1.UnblockUserRequest
+	87,  // 97: caas.chat.v1.ChatService.ListBlockedUsers:input_type -> caas.chat.v1.ListBlockedUsersRequest
+	2,   // 98: caas.chat.v1.ChatService.CreateConversation:output_type -> caas.chat.v1.CreateConversationResponse
+	4,   // 99: caas.chat.v1.ChatService.GetConversation:output_type -> caas.chat.v1.GetConversationResponse
+	6,   // 100: caas.chat.v1.ChatService.ListConversations:output_type -> caas.chat.v1.ListConversationsResponse
+	8,   // 101: caas.chat.v1.ChatService.UpdateConversation:output_type -> caas.chat.v1.UpdateConversationResponse
+	10,  // 102: caas.chat.v1.ChatService.ArchiveConversation:output_type -> caas.chat.v1.ArchiveConversationResponse
+	12,  // 103: caas.chat.v1.ChatService.UnarchiveConversation:output_type -> caas.chat.v1.UnarchiveConversationResponse
+	14,  // 104: caas.chat.v1.ChatService.DeleteConversation:output_type -> caas.chat.v1.DeleteConversationResponse
+	16,  // 105: caas.chat.v1.ChatService.AddMembers:output_type -> caas.chat.v1.AddMembersResponse
+	18,  // 106: caas.chat.v1.ChatService.RemoveMember:output_type -> caas.chat.v1.RemoveMemberResponse
+	20,  // 107: caas.chat.v1.ChatService.LeaveConversation:output_type -> caas.chat.v1.LeaveConversationResponse
+	22,  // 108: caas.chat.v1.ChatService.UpdateMemberRole:output_type -> caas.chat.v1.UpdateMemberRoleResponse
+	24,  // 109: caas.chat.v1.ChatService.ListMembers:output_type -> caas.chat.v1.ListMembersResponse
+	26,  // 110: caas.chat.v1.ChatService.JoinConversation:output_type -> caas.chat.v1.JoinConversationResponse
+	28,  // 111: caas.chat.v1.ChatService.CreateInvite:output_type -> caas.chat.v1.CreateInviteResponse
+	30,  // 112: caas.chat.v1.ChatService.AcceptInvite:output_type -> caas.chat.v1.AcceptInviteResponse
+	32,  // 113: caas.chat.v1.ChatService.RevokeInvite:output_type -> caas.chat.v1.RevokeInviteResponse
+	34,  // 114: caas.chat.v1.ChatService.SendMessage:output_type -> caas.chat.v1.SendMessageResponse
+	36,  // 115: caas.chat.v1.ChatService.EditMessage:output_type -> caas.chat.v1.EditMessageResponse
+	38,  // 116: caas.chat.v1.ChatService.DeleteMessage:output_type -> caas.chat.v1.DeleteMessageResponse
+	40,  // 117: caas.chat.v1.ChatService.ForwardMessage:output_type -> caas.chat.v1.ForwardMessageResponse
+	42,  // 118: caas.chat.v1.ChatService.AddReaction:output_type -> caas.chat.v1.AddReactionResponse
+	44,  // 119: caas.chat.v1.ChatService.RemoveReaction:output_type -> caas.chat.v1.RemoveReactionResponse
+	46,  // 120: caas.chat.v1.ChatService.PinMessage:output_type -> caas.chat.v1.PinMessageResponse
+	48,  // 121: caas.chat.v1.ChatService.UnpinMessage:output_type -> caas.chat.v1.UnpinMessageResponse
+	50,  // 122: caas.chat.v1.ChatService.ListPins:output_type -> caas.chat.v1.ListPinsResponse
+	52,  // 123: caas.chat.v1.ChatService.ListMessages:output_type -> caas.chat.v1.ListMessagesResponse
+	54,  // 124: caas.chat.v1.ChatService.GetMessage:output_type -> caas.chat.v1.GetMessageResponse
+	56,  // 125: caas.chat.v1.ChatService.ListThreadReplies:output_type -> caas.chat.v1.ListThreadRepliesResponse
+	58,  // 126: caas.chat.v1.ChatService.ListEditHistory:output_type -> caas.chat.v1.ListEditHistoryResponse
+	60,  // 127: caas.chat.v1.ChatService.Sync:output_type -> caas.chat.v1.SyncResponse
+	62,  // 128: caas.chat.v1.ChatService.GetChanges:output_type -> caas.chat.v1.GetChangesResponse
+	64,  // 129: caas.chat.v1.ChatService.MarkRead:output_type -> caas.chat.v1.MarkReadResponse
+	66,  // 130: caas.chat.v1.ChatService.MarkDelivered:output_type -> caas.chat.v1.MarkDeliveredResponse
+	68,  // 131: caas.chat.v1.ChatService.GetUnreadCounts:output_type -> caas.chat.v1.GetUnreadCountsResponse
+	70,  // 132: caas.chat.v1.ChatService.ListReadBy:output_type -> caas.chat.v1.ListReadByResponse
+	72,  // 133: caas.chat.v1.ChatService.MuteMember:output_type -> caas.chat.v1.MuteMemberResponse
+	74,  // 134: caas.chat.v1.ChatService.UnmuteMember:output_type -> caas.chat.v1.UnmuteMemberResponse
+	76,  // 135: caas.chat.v1.ChatService.BanMember:output_type -> caas.chat.v1.BanMemberResponse
+	78,  // 136: caas.chat.v1.ChatService.UnbanMember:output_type -> caas.chat.v1.UnbanMemberResponse
+	80,  // 137: caas.chat.v1.ChatService.FreezeConversation:output_type -> caas.chat.v1.FreezeConversationResponse
+	82,  // 138: caas.chat.v1.ChatService.UnfreezeConversation:output_type -> caas.chat.v1.UnfreezeConversationResponse
+	84,  // 139: caas.chat.v1.ChatService.BlockUser:output_type -> caas.chat.v1.BlockUserResponse
+	86,  // 140: caas.chat.v1.ChatService.UnblockUser:output_type -> caas.chat.v1.UnblockUserResponse
+	88,  // 141: caas.chat.v1.ChatService.ListBlockedUsers:output_type -> caas.chat.v1.ListBlockedUsersResponse
+	98,  // [98:142] is the sub-list for method output_type
+	54,  // [54:98] is the sub-list for method input_type
+	54,  // [54:54] is the sub-list for extension type_name
+	54,  // [54:54] is the sub-list for extension extendee
+	0,   // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_chat_service_proto_init() }

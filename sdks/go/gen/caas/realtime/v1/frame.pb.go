@@ -1188,8 +1188,12 @@ type Resume struct {
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Maximum events per conversation; 0 means 50. More make the conversation `limited`.
 	PerConversationLimit int32 `protobuf:"varint,2,opt,name=per_conversation_limit,json=perConversationLimit,proto3" json:"per_conversation_limit,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The newest seq the client holds per conversation (at most 500): the catch-up sends only
+	// events after each position, so nothing already held comes again; conversations not listed
+	// start from the cursor. Same meaning and limits as GetChangesRequest.positions.
+	Positions     []*v11.ConversationPosition `protobuf:"bytes,3,rep,name=positions,proto3" json:"positions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Resume) Reset() {
@@ -1234,6 +1238,13 @@ func (x *Resume) GetPerConversationLimit() int32 {
 		return x.PerConversationLimit
 	}
 	return 0
+}
+
+func (x *Resume) GetPositions() []*v11.ConversationPosition {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
 }
 
 type SubscribePresence struct {
@@ -2135,11 +2146,12 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04B\a\xbaH\x042\x02 \x00R\x03seq\"]\n" +
 	"\rMarkDelivered\x121\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12\x19\n" +
-	"\x03seq\x18\x02 \x01(\x04B\a\xbaH\x042\x02 \x00R\x03seq\"l\n" +
+	"\x03seq\x18\x02 \x01(\x04B\a\xbaH\x042\x02 \x00R\x03seq\"\xb9\x01\n" +
 	"\x06Resume\x12 \n" +
 	"\x06cursor\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06cursor\x12@\n" +
 	"\x16per_conversation_limit\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\x14perConversationLimit\"Z\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\x14perConversationLimit\x12K\n" +
+	"\tpositions\x18\x03 \x03(\v2\".caas.chat.v1.ConversationPositionB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03R\tpositions\"Z\n" +
 	"\x11SubscribePresence\x12E\n" +
 	"\buser_ids\x18\x01 \x03(\tB*\xbaH'\x92\x01$\x10\xc8\x01\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"\x1c\n" +
 	"\x04Ping\x12\x14\n" +
@@ -2275,9 +2287,10 @@ var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(*v1.SearchUsersResponse)(nil),         // 34: caas.search.v1.SearchUsersResponse
 	(*structpb.Struct)(nil),                // 35: google.protobuf.Struct
 	(*v11.Attachment)(nil),                 // 36: caas.chat.v1.Attachment
-	(*timestamppb.Timestamp)(nil),          // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 38: google.protobuf.Duration
-	(*validate.Violations)(nil),            // 39: buf.validate.Violations
+	(*v11.ConversationPosition)(nil),       // 37: caas.chat.v1.ConversationPosition
+	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 39: google.protobuf.Duration
+	(*validate.Violations)(nil),            // 40: buf.validate.Violations
 }
 var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	4,  // 0: caas.realtime.v1.ClientFrame.auth:type_name -> caas.realtime.v1.Auth
@@ -2313,22 +2326,23 @@ var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	22, // 30: caas.realtime.v1.ServerFrame.prekeys_low:type_name -> caas.realtime.v1.PreKeysLow
 	35, // 31: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
 	36, // 32: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
-	37, // 33: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
-	38, // 34: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
-	37, // 35: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
-	37, // 36: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 37: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
-	37, // 38: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
-	37, // 39: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
-	38, // 40: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
-	39, // 41: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
-	1,  // 42: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
-	38, // 43: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	37, // 33: caas.realtime.v1.Resume.positions:type_name -> caas.chat.v1.ConversationPosition
+	38, // 34: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
+	39, // 35: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
+	38, // 36: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
+	38, // 37: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 38: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
+	38, // 39: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
+	38, // 40: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
+	39, // 41: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
+	40, // 42: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
+	1,  // 43: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
+	39, // 44: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_caas_realtime_v1_frame_proto_init() }

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from caas.chat.v1 import conversation_pb2 as caas_dot_chat_dot_v1_dot_conversation__pb2
 from caas.chat.v1 import event_pb2 as caas_dot_chat_dot_v1_dot_event__pb2
 from caas.chat.v1 import read_state_pb2 as caas_dot_chat_dot_v1_dot_read__state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61\x61s/chat/v1/changes.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\"\xec\x01\n\x13\x43onversationChanges\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x30\n\x0c\x63onversation\x18\x02 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12#\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x13.caas.chat.v1.Event\x12\x0f\n\x07limited\x18\x04 \x01(\x08\x12+\n\nread_state\x18\x05 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\x12\'\n\x08receipts\x18\x06 \x03(\x0b\x32\x15.caas.chat.v1.ReceiptB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61\x61s/chat/v1/changes.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\"\xec\x01\n\x13\x43onversationChanges\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x30\n\x0c\x63onversation\x18\x02 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12#\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x13.caas.chat.v1.Event\x12\x0f\n\x07limited\x18\x04 \x01(\x08\x12+\n\nread_state\x18\x05 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\x12\'\n\x08receipts\x18\x06 \x03(\x0b\x32\x15.caas.chat.v1.Receipt\"O\n\x14\x43onversationPosition\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\x42:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +36,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.chat.v1.changes_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1'
-  _globals['_CONVERSATIONCHANGES']._serialized_start=135
-  _globals['_CONVERSATIONCHANGES']._serialized_end=371
+  _globals['_CONVERSATIONPOSITION'].fields_by_name['conversation_id']._loaded_options = None
+  _globals['_CONVERSATIONPOSITION'].fields_by_name['conversation_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_CONVERSATIONPOSITION'].fields_by_name['seq']._loaded_options = None
+  _globals['_CONVERSATIONPOSITION'].fields_by_name['seq']._serialized_options = b'\272H\0042\002 \000'
+  _globals['_CONVERSATIONCHANGES']._serialized_start=164
+  _globals['_CONVERSATIONCHANGES']._serialized_end=400
+  _globals['_CONVERSATIONPOSITION']._serialized_start=402
+  _globals['_CONVERSATIONPOSITION']._serialized_end=481
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from buf.validate import validate_pb2 as _validate_pb2
 from caas.chat.v1 import conversation_pb2 as _conversation_pb2
 from caas.chat.v1 import event_pb2 as _event_pb2
 from caas.chat.v1 import read_state_pb2 as _read_state_pb2
@@ -24,3 +25,11 @@ class ConversationChanges(_message.Message):
     read_state: _read_state_pb2.ReadState
     receipts: _containers.RepeatedCompositeFieldContainer[_read_state_pb2.Receipt]
     def __init__(self, conversation_id: _Optional[str] = ..., conversation: _Optional[_Union[_conversation_pb2.Conversation, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., limited: _Optional[bool] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., receipts: _Optional[_Iterable[_Union[_read_state_pb2.Receipt, _Mapping]]] = ...) -> None: ...
+
+class ConversationPosition(_message.Message):
+    __slots__ = ("conversation_id", "seq")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    seq: int
+    def __init__(self, conversation_id: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...

@@ -532,14 +532,16 @@ class SyncResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_event_pb2.Event, _Mapping]]] = ..., has_more: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., head_seq: _Optional[int] = ...) -> None: ...
 
 class GetChangesRequest(_message.Message):
-    __slots__ = ("cursor", "limit", "per_conversation_limit")
+    __slots__ = ("cursor", "limit", "per_conversation_limit", "positions")
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PER_CONVERSATION_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
     cursor: str
     limit: int
     per_conversation_limit: int
-    def __init__(self, cursor: _Optional[str] = ..., limit: _Optional[int] = ..., per_conversation_limit: _Optional[int] = ...) -> None: ...
+    positions: _containers.RepeatedCompositeFieldContainer[_changes_pb2.ConversationPosition]
+    def __init__(self, cursor: _Optional[str] = ..., limit: _Optional[int] = ..., per_conversation_limit: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[_changes_pb2.ConversationPosition, _Mapping]]] = ...) -> None: ...
 
 class GetChangesResponse(_message.Message):
     __slots__ = ("conversations", "next_cursor", "has_more")

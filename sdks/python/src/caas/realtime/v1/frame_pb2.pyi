@@ -187,12 +187,14 @@ class MarkDelivered(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class Resume(_message.Message):
-    __slots__ = ("cursor", "per_conversation_limit")
+    __slots__ = ("cursor", "per_conversation_limit", "positions")
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     PER_CONVERSATION_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
     cursor: str
     per_conversation_limit: int
-    def __init__(self, cursor: _Optional[str] = ..., per_conversation_limit: _Optional[int] = ...) -> None: ...
+    positions: _containers.RepeatedCompositeFieldContainer[_changes_pb2.ConversationPosition]
+    def __init__(self, cursor: _Optional[str] = ..., per_conversation_limit: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[_changes_pb2.ConversationPosition, _Mapping]]] = ...) -> None: ...
 
 class SubscribePresence(_message.Message):
     __slots__ = ("user_ids",)
