@@ -83,7 +83,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
   private attempt = 0;
   private retryAfterMs = 0;
   private refreshFirst = false;
-  private timers: ReturnType<typeof setTimeout>[] = [];
+  private readonly timers: ReturnType<typeof setTimeout>[] = [];
   private lastFrameAt = 0;
   private presenceUsers: string[] = [];
   private readonly cursors: CursorStore;
@@ -136,7 +136,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
   stop(): void {
     if (this.current === "closed") return;
     this.setState("closed");
-    this.clearTimers();
+    clearAll(this.timers);
     this.outbox.close();
     this.offNetwork();
     this.socket?.drop(1000, "stopped");
@@ -321,7 +321,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
   private onEnd(socket: FrameSocket, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
-    this.clearTimers();
+    clearAll(this.timers);
     if (this.current === "closed") return;
     const closeCode = code >= 4000 && code < 4100 ? code - 4000 : undefined;
     const tokenProblem = closeCode === CloseCode.AUTH_FAILED || closeCode === CloseCode.TOKEN_EXPIRED;
@@ -343,7 +343,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
   }
 
   private reconnectNow(): void {
-    this.clearTimers();
+    clearAll(this.timers);
     if (this.current === "waiting") void this.connect();
   }
 
@@ -352,9 +352,10 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     this.current = s;
     this.emit("state", s);
   }
+}
 
-  private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
-  }
+/** Clears every timer in the list and empties it. */
+function clearAll(timers: ReturnType<typeof setTimeout>[]): void {
+  for (const t of timers) clearTimeout(t);
+  timers.length = 0;
 }
