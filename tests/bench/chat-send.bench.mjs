@@ -132,7 +132,50 @@ async function measure(platform, chatUrls, { seconds, userCount, concurrency }) 
   const t = performance.now();
   const { users, readerToken } = await setup(platform, userCount);
   process.stderr.write(`set up ${users.length} users and conversations in ${((performance.now() - t) / 1000).toFixed(1)} s; loading for ${seconds} s\n`);
-  return withCpu(platform.pid, () => runLoad({ chatUrls, seconds, concurrency, sampleEvery: 10, users, readerToken }));
+  const before = await settledMongoCommands(platform);
+  const result = await withCpu(platform.pid, () => runLoad({ chatUrls, seconds, concurrency, sampleEvery: 10, users, readerToken }));
+  const after = await settledMongoCommands(platform);
+  return before === undefined ? result : { ...result, storeRoundTrips: roundTripsPerSend(before, after, result.acked) };
+}
+
+/** The cluster's MongoDB command counts once they stopped moving (the load's tail and the consumers settle); undefined in embedded mode. */
+async function settledMongoCommands(platform) {
+  if (!platform.mongoCommands) return undefined;
+  let last = JSON.stringify(platform.mongoCommands());
+  for (let i = 0; i < 20; i++) {
+    await sleep(500);
+    const now = JSON.stringify(platform.mongoCommands());
+    if (now === last) break;
+    last = now;
+  }
+  return JSON.parse(last);
+}
+
+/**
+ * MongoDB round trips per acked send during the load (and the reads back of the samples), in
+ * all: by instance kind (chat, socket, search, ...) and, for chat, by command. Everything the
+ * load caused is in it: the commit, the reads that authorize it, projections, the relay, the
+ * consumers of the event (projector, search, media), and the sampled history reads.
+ */
+function roundTripsPerSend(before, after, acked) {
+  const per = (n) => Number((n / Math.max(1, acked)).toFixed(2));
+  const byService = {};
+  const chatByCommand = {};
+  for (const [instance, counts] of Object.entries(after)) {
+    const service = instance.replace(/-\d+$/, "");
+    for (const [command, n] of Object.entries(counts)) {
+      const d = n - (before[instance]?.[command] ?? 0);
+      if (d === 0) continue;
+      byService[service] = (byService[service] ?? 0) + d;
+      if (service === "chat") chatByCommand[command] = (chatByCommand[command] ?? 0) + d;
+    }
+  }
+  const total = Object.values(byService).reduce((a, b) => a + b, 0);
+  return {
+    total: per(total),
+    byService: Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, per(v)])),
+    chatByCommand: Object.fromEntries(Object.entries(chatByCommand).map(([k, v]) => [k, per(v)])),
+  };
 }
 
 /** CPU seconds (user + system) process `pid` has used, from /proc; undefined where there is none. */
@@ -236,6 +279,7 @@ async function coordinate() {
       "ack p99 ms": result.ackMs.p99,
       "ack→visible p50 ms": result.ackToVisibleMs.p50,
       "ack→visible p99 ms": result.ackToVisibleMs.p99,
+      "store round trips/send": result.storeRoundTrips?.total ?? "",
       "rate limited": result.limited,
       failed: result.failed,
     })),
