@@ -155,7 +155,7 @@ export async function startClusterPlatform(run) {
           stdio: ["pipe", out, out],
         });
         children.push(child);
-        const deadline = Date.now() + 120_000;
+        const deadline = Date.now() + 300_000; // generous: a loaded 2-core machine starts ten processes slowly
         while (!logLines(logFile).some((l) => l.msg === "listening")) {
           if (child.exitCode !== null || Date.now() > deadline) {
             throw new Error(`${p.instanceId} did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);

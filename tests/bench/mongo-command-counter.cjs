@@ -4,7 +4,7 @@
 // object to $CAAS_BENCH_MONGO_COUNTS every 200 ms, so the benchmark can divide the round trips
 // of a load phase by its acked sends. The service code is not changed: the preload turns command
 // monitoring on at connect. The ESM import of `mongodb` shares this CommonJS module instance.
-const { writeFileSync } = require("node:fs");
+const { renameSync, writeFileSync } = require("node:fs");
 const { MongoClient } = require("mongodb");
 
 const file = process.env.CAAS_BENCH_MONGO_COUNTS;
@@ -25,6 +25,8 @@ if (file) {
   setInterval(() => {
     if (!changed) return;
     changed = false;
-    writeFileSync(file, JSON.stringify(counts));
+    // Written aside and renamed: a reader never sees a half-written file.
+    writeFileSync(`${file}.tmp`, JSON.stringify(counts));
+    renameSync(`${file}.tmp`, file);
   }, 200).unref();
 }
