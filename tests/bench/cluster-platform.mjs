@@ -5,7 +5,6 @@
 // tests/support/spawn-cluster.ts (same layout, ports, environment) in plain JavaScript, because
 // benchmarks run with node, not vitest. Topics, consumer groups and the MongoDB database get a
 // per-run prefix; the database is dropped on stop.
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
