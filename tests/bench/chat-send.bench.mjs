@@ -8,13 +8,21 @@
 // own with a reader, so the per-user send limit (default 10/s, burst 20) is not what is measured;
 // refusals (RESOURCE_EXHAUSTED) are counted and honoured (the sender waits the RetryInfo delay).
 //
-// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--cluster]
+// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--sync=full,normal] [--cluster]
+//
+// Baseline (same run, same load, same core): send-baseline-server.mjs, a bare Connect SendMessage
+// handler doing one SQLite insert per call; chat's figure is reported as a ratio of it.
+// --sync: the event log's SQLite `synchronous` (CAAS_EVENT_LOG_SYNC) for the embedded run and
+// the baseline's; one run of each per mode listed (default full).
 //
 // --cluster: after the embedded run (the baseline, measured in the same run), the same load
 // against the cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat
 // and socket twice, on the real engines; `source ~/.cache/caas-infra/env` first). Sends spread
 // over both chat instances; ack-to-visible reads through the other chat instance than the send.
-import { cpus } from "node:os";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -64,7 +72,7 @@ async function load(plan) {
           ackMs.push(t1 - t0);
           acked++;
           // Sample each worker's 1st, 11th, 21st... ack (a short run still gets samples).
-          if (n % plan.sampleEvery === 1) {
+          if (plan.sampleEvery > 0 && n % plan.sampleEvery === 1) {
             // Visible in history to another member: Sync from just before the acked seq.
             for (;;) {
               const page = await reader.sync({ conversationId: u.conversationId, afterSeq: ack.seq - 1n, limit: 1 }, headersOf(plan.readerToken));
@@ -124,7 +132,76 @@ async function measure(platform, chatUrls, { seconds, userCount, concurrency }) 
   const t = performance.now();
   const { users, readerToken } = await setup(platform, userCount);
   process.stderr.write(`set up ${users.length} users and conversations in ${((performance.now() - t) / 1000).toFixed(1)} s; loading for ${seconds} s\n`);
-  const plan = { chatUrls, seconds, concurrency, sampleEvery: 10, users, readerToken };
+  const before = await settledMongoCommands(platform);
+  const result = await withCpu(platform.pid, () => runLoad({ chatUrls, seconds, concurrency, sampleEvery: 10, users, readerToken }));
+  const after = await settledMongoCommands(platform);
+  return before === undefined ? result : { ...result, storeRoundTrips: roundTripsPerSend(before, after, result.acked) };
+}
+
+/** The cluster's MongoDB command counts once they stopped moving (the load's tail and the consumers settle); undefined in embedded mode. */
+async function settledMongoCommands(platform) {
+  if (!platform.mongoCommands) return undefined;
+  let last = JSON.stringify(platform.mongoCommands());
+  for (let i = 0; i < 20; i++) {
+    await sleep(500);
+    const now = JSON.stringify(platform.mongoCommands());
+    if (now === last) break;
+    last = now;
+  }
+  return JSON.parse(last);
+}
+
+/**
+ * MongoDB round trips per acked send during the load (and the reads back of the samples), in
+ * all: by instance kind (chat, socket, search, ...) and, for chat, by command. Everything the
+ * load caused is in it: the commit, the reads that authorize it, projections, the relay, the
+ * consumers of the event (projector, search, media), and the sampled history reads.
+ */
+function roundTripsPerSend(before, after, acked) {
+  const per = (n) => Number((n / Math.max(1, acked)).toFixed(2));
+  const byService = {};
+  const chatByCommand = {};
+  for (const [instance, counts] of Object.entries(after)) {
+    const service = instance.replace(/-\d+$/, "");
+    for (const [command, n] of Object.entries(counts)) {
+      const d = n - (before[instance]?.[command] ?? 0);
+      if (d === 0) continue;
+      byService[service] = (byService[service] ?? 0) + d;
+      if (service === "chat") chatByCommand[command] = (chatByCommand[command] ?? 0) + d;
+    }
+  }
+  const total = Object.values(byService).reduce((a, b) => a + b, 0);
+  return {
+    total: per(total),
+    byService: Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, per(v)])),
+    chatByCommand: Object.fromEntries(Object.entries(chatByCommand).map(([k, v]) => [k, per(v)])),
+  };
+}
+
+/** CPU seconds (user + system) process `pid` has used, from /proc; undefined where there is none. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `work` and adds the server's CPU time per acked send to its result: on a machine shared
+ * with other work the rates move with the load, the CPU cost per send much less.
+ */
+async function withCpu(pid, work) {
+  const before = pid === undefined ? undefined : cpuSeconds(pid);
+  const result = await work();
+  const after = pid === undefined ? undefined : cpuSeconds(pid);
+  const cpuMsPerSend = before === undefined || after === undefined || result.acked === 0 ? null : Number((((after - before) * 1000) / result.acked).toFixed(3));
+  return { ...result, cpuMsPerSend };
+}
+
+/** Runs the load process (pinned to core 1) with `plan`; returns its result. */
+async function runLoad(plan) {
   const child = pinned(1, [self, "--load"], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   child.stdin.end(JSON.stringify(plan));
   let out = "";
@@ -134,9 +211,35 @@ async function measure(platform, chatUrls, { seconds, userCount, concurrency }) 
   return JSON.parse(out.trim().split("\n").pop());
 }
 
+/**
+ * The same-run baseline: tests/bench/send-baseline-server.mjs (a bare Connect SendMessage handler
+ * on the one-port listener, one SQLite insert per call, the same `synchronous`) pinned to core 0,
+ * driven by the same load (no read-back samples: it keeps no history).
+ */
+async function measureBaseline({ seconds, userCount, concurrency }, sync) {
+  const dir = mkdtempSync(join(tmpdir(), "caas-bench-baseline-"));
+  const users = Array.from({ length: userCount }, (_, i) => ({ token: `token-${i}-${randomUUID()}`, userId: `u${i}`, conversationId: randomUUID() }));
+  const server = pinned(0, [join(repoRoot, "tests/bench/send-baseline-server.mjs"), dir, sync], { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    server.stdin.end(users.map((u) => `${u.token} ${u.userId}`).join("\n"));
+    const port = await new Promise((resolve, reject) => {
+      server.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+      server.once("exit", (code) => reject(new Error(`the baseline server exited with ${code}`)));
+    });
+    return await withCpu(server.pid, () => runLoad({ chatUrls: [`http://127.0.0.1:${port}`], seconds, concurrency, sampleEvery: 0, users, readerToken: "" }));
+  } finally {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function coordinate() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
   const withCluster = process.argv.includes("--cluster");
+  const syncModes = (process.argv.find((a) => a.startsWith("--sync="))?.slice("--sync=".length) ?? "full").split(",");
+  for (const m of syncModes) if (m !== "full" && m !== "normal") throw new Error(`--sync takes full and/or normal, not ${m}`);
   if (withCluster) clusterServerEnv(); // fail before the embedded run when the engines are not configured
   const seconds = Number(args[0] ?? 10);
   const userCount = Number(args[1] ?? 400);
@@ -144,11 +247,17 @@ async function coordinate() {
   const shape = { seconds, userCount, concurrency };
   process.stderr.write(haveTaskset ? "platform pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
   const results = [];
-  const platform = await startEmbeddedPlatform("bench-chat");
-  try {
-    results.push({ mode: "embedded", ...(await measure(platform, [platform.endpoints.chat], shape)) });
-  } finally {
-    await platform.stop();
+  for (const sync of syncModes) {
+    const baseline = { mode: `baseline (sync ${sync})`, ...(await measureBaseline(shape, sync)) };
+    const platform = await startEmbeddedPlatform("bench-chat", { env: { CAAS_EVENT_LOG_SYNC: sync } });
+    try {
+      const embedded = await measure(platform, [platform.endpoints.chat], shape);
+      // Two ratios: of the rates, and of CPU per send (the steadier one when the machine is shared).
+      const cpuRatio = embedded.cpuMsPerSend && baseline.cpuMsPerSend ? Number((baseline.cpuMsPerSend / embedded.cpuMsPerSend).toFixed(2)) : null;
+      results.push({ mode: `embedded (sync ${sync})`, ...embedded, ratio: Number((embedded.sendsPerSec / baseline.sendsPerSec).toFixed(2)), cpuRatio }, baseline);
+    } finally {
+      await platform.stop();
+    }
   }
   if (withCluster) {
     process.stderr.write("starting the cluster (10 processes on the real engines)\n");
@@ -163,10 +272,14 @@ async function coordinate() {
     results.map((result) => ({
       mode: result.mode,
       "acked sends/s": result.sendsPerSec,
+      "x baseline": result.ratio ?? "",
+      "server CPU ms/send": result.cpuMsPerSend ?? "",
+      "x baseline (CPU)": result.cpuRatio ?? "",
       "ack p50 ms": result.ackMs.p50,
       "ack p99 ms": result.ackMs.p99,
       "ack→visible p50 ms": result.ackToVisibleMs.p50,
       "ack→visible p99 ms": result.ackToVisibleMs.p99,
+      "store round trips/send": result.storeRoundTrips?.total ?? "",
       "rate limited": result.limited,
       failed: result.failed,
     })),
@@ -174,6 +287,8 @@ async function coordinate() {
   for (const result of results) {
     console.log(JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, pinned: haveTaskset, seconds, users: userCount, concurrency, ...result }));
   }
+  // A smoke run (CI) fails when any send failed: the scripts cannot rot silently.
+  if (results.some((r) => r.failed > 0 || r.acked === 0)) process.exitCode = 1;
 }
 
 if (process.argv[2] === "--load") {
@@ -184,5 +299,5 @@ if (process.argv[2] === "--load") {
   process.exit(0);
 } else {
   await coordinate();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }

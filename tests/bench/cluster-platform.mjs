@@ -17,8 +17,19 @@ import { startNodeFlags } from "./embedded-platform.mjs";
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
 const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
-// Same list as tests/setup/global-setup.ts: media needs S3 in cluster mode.
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"];
+const mongoCounter = fileURLToPath(new URL("./mongo-command-counter.cjs", import.meta.url));
+// Same list as tests/setup/global-setup.ts: media needs S3, search Elasticsearch in cluster mode.
+const SERVER_VARS = [
+  "CAAS_KAFKA_BROKERS",
+  "CAAS_SCHEMA_REGISTRY_URL",
+  "CAAS_MONGO_URL",
+  "CAAS_REDIS_URL",
+  "CAAS_ELASTICSEARCH_URL",
+  "CAAS_S3_ENDPOINT",
+  "CAAS_S3_ACCESS_KEY",
+  "CAAS_S3_SECRET_KEY",
+  "CAAS_S3_REGION",
+];
 
 /** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
 const LAYOUT = [
@@ -119,7 +130,8 @@ export async function startClusterPlatform(run) {
         const logFile = join(dir, `${p.instanceId}.log`);
         const out = openSync(logFile, "a");
         // The node flags of `npm start` (the Docker image sets the same in NODE_OPTIONS; ADR 0029).
-        const child = run([exitWithParent, process.execPath, ...startNodeFlags(), main], {
+        // Every process counts its MongoDB commands (mongo-command-counter.cjs) into <dir>/<instance>.mongo.json.
+        const child = run([exitWithParent, process.execPath, ...startNodeFlags(), "--require", mongoCounter, main], {
           cwd: repoRoot,
           env: {
             PATH: process.env.PATH ?? "",
@@ -129,6 +141,7 @@ export async function startClusterPlatform(run) {
             CAAS_HOST: "127.0.0.1",
             CAAS_LOG_LEVEL: "info",
             CAAS_INSTANCE_ID: p.instanceId,
+            CAAS_BENCH_MONGO_COUNTS: join(dir, `${p.instanceId}.mongo.json`),
             CAAS_DATA_DIR: join(dir, p.instanceId),
             CAAS_KAFKA_PREFIX: `${runPrefix}.`,
             CAAS_MONGO_DB: runPrefix,
@@ -141,7 +154,7 @@ export async function startClusterPlatform(run) {
           stdio: ["pipe", out, out],
         });
         children.push(child);
-        const deadline = Date.now() + 120_000;
+        const deadline = Date.now() + 300_000; // generous: a loaded 2-core machine starts ten processes slowly
         while (!logLines(logFile).some((l) => l.msg === "listening")) {
           if (child.exitCode !== null || Date.now() > deadline) {
             throw new Error(`${p.instanceId} did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
@@ -159,6 +172,14 @@ export async function startClusterPlatform(run) {
     endpoints: { auth: urlsOf("auth")[0], gateway: urlsOf("gateway")[0], chat: urlsOf("chat")[0] },
     chatUrls: urlsOf("chat"),
     adminCredential: adminToken,
+    /** MongoDB commands sent so far per instance, by command name (rewritten every 200 ms by each process). */
+    mongoCommands: () =>
+      Object.fromEntries(
+        planned.map((p) => {
+          const f = join(dir, `${p.instanceId}.mongo.json`);
+          return [p.instanceId, existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) : {}];
+        }),
+      ),
     stop,
   };
 }

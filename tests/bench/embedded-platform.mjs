@@ -36,7 +36,7 @@ export function quantiles(values) {
 /**
  * Starts `node services/platform/dist/main.js` in embedded mode pinned to core 0; resolves once it
  * logged "platform ready". Variables named CAAS_BENCH_ENV_<NAME> are passed to it as <NAME>
- * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS); CAAS_BENCH_NODE_ARGS adds node flags.
+ * (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS) after `opts.env`; CAAS_BENCH_NODE_ARGS adds node flags.
  */
 /** The node flags in package.json's `start` script (`node <flags> services/...`), so the bench runs what users run. */
 export function startNodeFlags() {
@@ -53,6 +53,7 @@ export async function startEmbeddedPlatform(name = "bench", opts = {}) {
   const logFile = join(dir, "platform.log");
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", CAAS_MODE: "embedded", CAAS_DATA_DIR: join(dir, "data"), CAAS_LOG_LEVEL: "info", CAAS_INSTANCE_ID: "bench" };
   for (const s of ["GATEWAY", "AUTH", "CHAT", "SOCKET", "MEDIA", "SEARCH", "COMPLIANCE", "CRYPTO"]) env[`CAAS_${s}_PORT`] = "0";
+  Object.assign(env, opts.env ?? {});
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("CAAS_BENCH_ENV_")) env[k.slice("CAAS_BENCH_ENV_".length)] = v;
   // The node flags `npm start` runs the platform with (ADR 0029), then CAAS_BENCH_NODE_ARGS: extra
   // flags for the platform (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").

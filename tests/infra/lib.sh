@@ -39,8 +39,12 @@ KAFKA_NODES="${CAAS_KAFKA_BROKERS_COUNT:-1}"
 [[ "$KAFKA_NODES" == 1 || "$KAFKA_NODES" == 3 ]] || { printf '[caas-infra] ERROR: CAAS_KAFKA_BROKERS_COUNT=%s: 1 or 3\n' "$KAFKA_NODES" >&2; exit 1; }
 SR_PORT=18081
 SR_MGMT_PORT=18082
-FERRET_PORT=27018
-FERRET_DEBUG_PORT=18088
+# FerretDB and its PostgreSQL: overridable like Kafka's, to run a second pair beside the shared one.
+FERRET_PORT="${CAAS_INFRA_FERRET_PORT:-27018}"
+FERRET_DEBUG_PORT="${CAAS_INFRA_FERRET_DEBUG_PORT:-18088}"
+PG_PORT="${CAAS_INFRA_PG_PORT:-15432}"
+PG_MAJOR="${CAAS_PG_MAJOR:-$PG_MAJOR}"
+PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
 REDIS_PORT=16379
 ES_HTTP_PORT=19200
 ES_TRANSPORT_PORT=19300
@@ -49,7 +53,8 @@ S3_ACCESS_KEY="${CAAS_S3_ACCESS_KEY:-caasaccess}"
 S3_SECRET_KEY="${CAAS_S3_SECRET_KEY:-caassecret12345}"
 ES_USER=caas-es
 
-ALL_SERVERS=(kafka schema-registry ferretdb redis elasticsearch versitygw grpcurl)
+# postgres before ferretdb: FerretDB stores its data in it (and `up ferretdb` starts it too).
+ALL_SERVERS=(kafka schema-registry postgres ferretdb redis elasticsearch versitygw grpcurl)
 
 log() { printf '[caas-infra] %s\n' "$*" >&2; }
 die() { printf '[caas-infra] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -62,6 +67,7 @@ canon() {
     kafka) echo kafka ;;
     schema-registry|schemaregistry|sr|apicurio) echo schema-registry ;;
     ferretdb|ferret|mongo|mongodb) echo ferretdb ;;
+    postgres|postgresql|pg) echo postgres ;;
     redis) echo redis ;;
     elasticsearch|es|elastic) echo elasticsearch ;;
     versitygw|s3|minio) echo versitygw ;;
@@ -114,6 +120,25 @@ spawn() {
 }
 
 rotate_log() { [[ -f "$1" ]] && mv -f "$1" "$1.1"; return 0; }
+
+# grant_traverse <user> <path>: lets a service user reach <path> when an ancestor (typically
+# /root, mode 700) blocks it, by granting only that user search (x) permission with a POSIX ACL.
+grant_traverse() {
+  local u="$1" d="$2"
+  local dirs=()
+  while [[ "$d" != / ]]; do dirs=("$d" "${dirs[@]}"); d="$(dirname "$d")"; done
+  for d in "${dirs[@]}"; do
+    [[ -d "$d" ]] || continue
+    if ! runuser -u "$u" -- test -x "$d" 2>/dev/null; then
+      if ! command -v setfacl >/dev/null; then
+        log "installing the 'acl' package (setfacl) so that $u can traverse $d"
+        apt_install acl
+      fi
+      log "granting $u search permission on $d (setfacl -m u:$u:x)"
+      setfacl -m "u:$u:x" "$d" || die "setfacl on $d failed; set CAAS_INFRA_HOME to a directory $u can reach"
+    fi
+  done
+}
 
 # apt_install <pkg>...: apt-get install, running `apt-get update` first if the lists are stale.
 apt_install() {

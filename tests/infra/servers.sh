@@ -165,10 +165,37 @@ schema_registry_env() { echo "export CAAS_SCHEMA_REGISTRY_URL=http://127.0.0.1:$
 schema_registry_timeout() { echo 120; }
 schema_registry_ports() { echo "$SR_PORT $SR_MGMT_PORT"; }
 
-# ============================== FerretDB (SQLite backend) ===================================
-# `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics at
-# start ("Invalid build/version/version.txt file content"): the module ships without the
-# generated version.txt. So: copy the module source, write version.txt, `go build` it.
+# ============================== PostgreSQL (Debian package, own instance) ==================
+# FerretDB's backend: a concurrent engine, so writers do not queue behind one SQLite lock. Our
+# own cluster in run/postgres on $PG_PORT (trust auth on 127.0.0.1 only, fresh data each start);
+# the package's system cluster is left alone. It runs as the package's `postgres` user when we
+# are root (postgres refuses to run as root).
+postgres_installed() { [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" ]]; }
+postgres_install() { apt_install "postgresql-$PG_MAJOR"; }
+# The command prefix that runs as the owner of the data (setpriv execs: the pid stays the server's).
+pg_owner() { [[ $EUID -ne 0 ]] || echo "setpriv --reuid=postgres --regid=postgres --init-groups --"; }
+postgres_launch() {
+  local r="$RUN/postgres"
+  rm -rf "$r/data"; mkdir -p "$r/data"
+  if [[ $EUID -eq 0 ]]; then
+    chown -R postgres: "$r"
+    grant_traverse postgres "$r"
+  fi
+  rotate_log "$r/postgres.log"
+  $(pg_owner) "$PG_BIN/initdb" -D "$r/data" -U caas --auth=trust -E UTF8 --locale=C >>"$r/postgres.log" 2>&1 \
+    || { tail -n 15 "$r/postgres.log" >&2; die "initdb failed (log: $r/postgres.log)"; }
+  # fsync stays on (the default): the benchmarks measure a durable store.
+  # shellcheck disable=SC2046 # pg_owner is a word list (or nothing)
+  spawn postgres "$r/postgres.log" $(pg_owner) "$PG_BIN/postgres" -D "$r/data" -p "$PG_PORT" -k "$r" \
+    -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB
+}
+postgres_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+postgres_logs() { echo "$RUN/postgres/postgres.log"; }
+postgres_env() { echo "export CAAS_INFRA_POSTGRES_URL=postgres://caas@127.0.0.1:$PG_PORT/postgres"; }
+postgres_timeout() { echo 60; }
+postgres_ports() { echo "$PG_PORT"; }
+
+# ============================== FerretDB (PostgreSQL backend) ===============================
 ferretdb_installed() { [[ -x "$BIN/ferretdb" && -f "$BIN/.ferretdb-$FERRETDB_VERSION" ]]; }
 ferretdb_install() {
   local logf="$ILOG/ferretdb.log" src moddir
@@ -191,10 +218,16 @@ ferretdb_install() {
   rm -f "$BIN"/.ferretdb-*; touch "$BIN/.ferretdb-$FERRETDB_VERSION"
 }
 ferretdb_launch() {
-  local r="$RUN/ferretdb"
-  rm -rf "$r/data"; mkdir -p "$r/data"
+  local r="$RUN/ferretdb" i
+  mkdir -p "$r"
   rotate_log "$r/ferretdb.log"
-  spawn ferretdb "$r/ferretdb.log" "$BIN/ferretdb" --handler=sqlite --sqlite-url="file:$r/data/" \
+  # Its PostgreSQL is launched just before (ALL_SERVERS order): wait for it, then give FerretDB
+  # a fresh database of its own.
+  for ((i = 0; i < 120; i++)); do postgres_ready && break; sleep 0.5; done
+  postgres_ready || { log "ferretdb: PostgreSQL on $PG_PORT is not ready"; return 1; }
+  "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U caas -d postgres -c "DROP DATABASE IF EXISTS ferretdb" -c "CREATE DATABASE ferretdb" >>"$r/ferretdb.log" 2>&1 \
+    || { log "ferretdb: creating its database failed (log: $r/ferretdb.log)"; return 1; }
+  spawn ferretdb "$r/ferretdb.log" "$BIN/ferretdb" --handler=postgresql --postgresql-url="postgres://caas@127.0.0.1:$PG_PORT/ferretdb" \
     --listen-addr=127.0.0.1:$FERRET_PORT --debug-addr=127.0.0.1:$FERRET_DEBUG_PORT \
     --state-dir="$r" --telemetry=disable --log-level=INFO --log-format=text
 }
@@ -272,25 +305,8 @@ PY
       || die "useradd $ES_USER failed (log: $logf)"
   fi
 }
-# caas-es must be able to reach $ES_DIR and $RUN/elasticsearch. When an ancestor (typically
-# /root, mode 700) blocks it, grant only that user search (x) permission with a POSIX ACL.
-es_grant_traverse() {
-  local p="$1" d
-  d="$p"
-  local dirs=()
-  while [[ "$d" != / ]]; do dirs=("$d" "${dirs[@]}"); d="$(dirname "$d")"; done
-  for d in "${dirs[@]}"; do
-    [[ -d "$d" ]] || continue
-    if ! runuser -u "$ES_USER" -- test -x "$d" 2>/dev/null; then
-      if ! command -v setfacl >/dev/null; then
-        log "installing the 'acl' package (setfacl) so that $ES_USER can traverse $d"
-        apt_install acl
-      fi
-      log "granting $ES_USER search permission on $d (setfacl -m u:$ES_USER:x)"
-      setfacl -m "u:$ES_USER:x" "$d" || die "setfacl on $d failed; set CAAS_INFRA_HOME to a directory $ES_USER can reach"
-    fi
-  done
-}
+# caas-es must be able to reach $ES_DIR and $RUN/elasticsearch.
+es_grant_traverse() { grant_traverse "$ES_USER" "$1"; }
 elasticsearch_launch() {
   local r="$RUN/elasticsearch" jh
   jh="$(java21_home)" || die "Elasticsearch needs Java 21+"

@@ -73,6 +73,7 @@ import type { UserStatePublisher } from "./user-state.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
 import type { UserDirectory } from "./ports/user-directory.js";
 import { ThreadOps } from "./ops/thread-ops.js";
+import type { ProjectedCommits } from "./projections/projected-commits.js";
 
 /** Every RPC of caas.chat.v1.ChatService: the compiler checks the class implements them all. */
 export type ChatServiceRpcs = ServiceImpl<typeof ChatService>;
@@ -95,6 +96,8 @@ export interface ChatServiceDeps {
   users?: UserDirectory;
   /** Attaches message attachments through the media service; none: sends with attachments are UNAVAILABLE. */
   media?: MediaAttacher;
+  /** Shared with this instance's projector: what the commit path applied, the projector skips (ADR 0105). */
+  projected?: ProjectedCommits;
 }
 
 /**
@@ -127,7 +130,11 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   constructor(deps: ChatServiceDeps) {
     const limits = { ...DEFAULT_LIMITS, ...deps.limits };
     // The commit path applies every projection itself (read-your-writes); the projector repairs and replays (ADR 0021).
-    const writer = new ProjectingLogWriter(deps.stores, { events: deps.stores.events, conversations: deps.stores.conversations, ...(deps.onCommit ? { onCommit: deps.onCommit } : {}) });
+    const writer = new ProjectingLogWriter(
+      deps.stores,
+      { events: deps.stores.events, conversations: deps.stores.conversations, ...(deps.onCommit ? { onCommit: deps.onCommit } : {}) },
+      deps.projected,
+    );
     const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor, deps.users);
     this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
     this.conversations = new ConversationOps(core);

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { createSqliteEventLogStore } from "@caas/shared/eventing/log-sqlite";
 import type { Clock } from "@caas/shared/clock";
-import type { Config } from "@caas/shared/config";
+import type { Config, EventLogSync } from "@caas/shared/config";
 import type { Logger } from "@caas/shared/logger";
 import type { MigrationResult } from "@caas/shared/migrations";
 import { openStoreSet, storeBackendForConfig, type StoreBackend } from "@caas/shared/store-set";
@@ -33,17 +33,17 @@ export type ChatBackend = StoreBackend;
  * (CAAS_MONGO_URL, CAAS_MONGO_DB) with `chat_`-prefixed collections. The choice is logged.
  */
 export async function openChatStoresForConfig(config: Config, logger: Logger, clock: Clock): Promise<ChatStores> {
-  return openChatStores(await storeBackendForConfig(config, logger, "chat", CHAT_DB_FILE), { logger, clock });
+  return openChatStores(await storeBackendForConfig(config, logger, "chat", CHAT_DB_FILE), { logger, clock, eventLogSync: config.eventLogSync });
 }
 
 /** Opens (and migrates) the chat stores on one backend. Tests call it directly. */
-export async function openChatStores(backend: ChatBackend, deps: { logger?: Logger; clock: Clock }): Promise<ChatStores> {
+export async function openChatStores(backend: ChatBackend, deps: { logger?: Logger; clock: Clock; eventLogSync?: EventLogSync }): Promise<ChatStores> {
   const onMigrated = (what: string) => (result: MigrationResult) => deps.logger?.info(result, `${what} schema migrated`);
   return openStoreSet(backend, {
     sqlite: async (path) => {
       const db = await openChatSqlite({ path, onMigrated: onMigrated("chat") });
       try {
-        const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log") });
+        const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log"), sync: deps.eventLogSync ?? "full" });
         const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
         return {
           stores: { events, projections, ...sqliteTableStores(db) },

@@ -24,6 +24,7 @@ import type { MediaAttacher } from "./ports/media-attacher.js";
 import { createGrpcUserDirectory } from "./adapters/user-directory-grpc.js";
 import type { UserDirectory } from "./ports/user-directory.js";
 import { startProjector, type RunningProjector } from "./projections/projector-runner.js";
+import { ProjectedCommits } from "./projections/projected-commits.js";
 import { startMediaDetach } from "./media-detach.js";
 import type { RunningChatConsumer } from "./chat-consumer.js";
 
@@ -53,7 +54,10 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     const internal = new ChatInternalServiceImpl({ stores, pageTokens });
     const media = openMediaAttacher(ctx);
     const users = openUserDirectory(ctx);
+    // What the commit path projected, the projector of this instance does not apply again.
+    const projected = new ProjectedCommits();
     const service = new ChatServiceImpl({
+      projected,
       stores,
       clock,
       pageTokens,
@@ -86,7 +90,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       start: async () => {
         relay.start();
         await policies.start();
-        projector = startProjector({ stores, bus, logger });
+        projector = startProjector({ stores, bus, logger, projected });
         detach = startMediaDetach({ bus, media, logger });
       },
       drain: async () => {

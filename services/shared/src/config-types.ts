@@ -90,12 +90,21 @@ export interface ComplianceConfig {
   auditCheckpointIntervalMs: number;
 }
 
+/**
+ * `full`: every group commit of the embedded event log is fsynced before its appends resolve (an
+ * ack survives a power loss); `normal`: WAL synchronous=NORMAL (an ack survives a process crash,
+ * the last commits before a power loss may be lost).
+ */
+export type EventLogSync = "full" | "normal";
+
 export interface Config {
   mode: RunMode;
   /** Interface services bind to: 127.0.0.1 in embedded mode unless overridden. */
   host: string;
   /** Root of embedded-mode data (one SQLite file per service, blobs). */
   dataDir: string;
+  /** The embedded event log's SQLite `synchronous` for its group commits (CAAS_EVENT_LOG_SYNC). */
+  eventLogSync: EventLogSync;
   logLevel: string;
   /** Names this process in logs and platform status (e.g. chat-1). */
   instanceId: string;

@@ -10,6 +10,7 @@ import {
   type ClusterEndpoints,
   type ComplianceConfig,
   type Config,
+  type EventLogSync,
   type Limits,
   type MediaConfig,
   type RunMode,
@@ -22,6 +23,7 @@ export {
   SERVICE_NAMES,
   type ClusterEndpoints,
   type Config,
+  type EventLogSync,
   type Limits,
   type ComplianceConfig,
   type MediaConfig,
@@ -88,6 +90,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   let mode: RunMode = "embedded";
   if (modeRaw === "embedded" || modeRaw === "cluster") mode = modeRaw;
   else problems.push(`CAAS_MODE=${JSON.stringify(modeRaw)} must be "embedded" or "cluster"`);
+
+  // How the embedded event log's group commits reach the disk (ADR 0106): full = fsync per commit.
+  const eventLogSyncRaw = get("CAAS_EVENT_LOG_SYNC") ?? "full";
+  let eventLogSync: EventLogSync = "full";
+  if (eventLogSyncRaw === "full" || eventLogSyncRaw === "normal") eventLogSync = eventLogSyncRaw;
+  else problems.push(`CAAS_EVENT_LOG_SYNC=${JSON.stringify(eventLogSyncRaw)} must be "full" or "normal"`);
 
   const logLevel = get("CAAS_LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -194,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     mode,
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
     dataDir: resolve(get("CAAS_DATA_DIR") ?? "./data"),
+    eventLogSync,
     logLevel,
     instanceId: get("CAAS_INSTANCE_ID") ?? `${hostname()}-${process.pid}`,
     ports,

@@ -9,6 +9,12 @@ describe("loadConfig", () => {
     expect(c.ports).toEqual(DEFAULT_PORTS);
     expect(c.limits.readMaxBytes).toBe(4 * 1024 * 1024);
     expect(c.peers.chat).toEqual([]);
+    expect(c.eventLogSync).toBe("full");
+  });
+
+  it("reads how the embedded event log syncs its commits, and refuses other values", () => {
+    expect(loadConfig({ CAAS_EVENT_LOG_SYNC: "normal" }).eventLogSync).toBe("normal");
+    expect(() => loadConfig({ CAAS_EVENT_LOG_SYNC: "off" })).toThrow(/CAAS_EVENT_LOG_SYNC="off" must be "full" or "normal"/);
   });
 
   it("binds all interfaces in cluster mode and reads peer lists", () => {

@@ -6,6 +6,7 @@ import { RUN_PREFIX, infraEnv } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectMongo, type MongoConnection } from "../src/adapters/mongo-client.js";
 import { FakeClock } from "../src/clock.js";
+import { scopeFromVerifiedClaims } from "../src/tenant-scope.js";
 import { createMongoEventLogStore } from "../src/eventlog/event-log-store-mongo.js";
 import { createSqliteEventLogStore } from "../src/eventlog/event-log-store-sqlite.js";
 import type { EventLogStore } from "../src/eventlog/event-log-store.js";
@@ -51,6 +52,35 @@ describe("sqlite event log store", () => {
       ]);
       expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
     } finally {
+      db.close();
+    }
+  });
+
+  it("fsyncs each group commit (synchronous=FULL) by default and leaves the connection's NORMAL to the other stores", async () => {
+    for (const sync of ["full", "normal"] as const) {
+      const statements: string[] = [];
+      const db = new Database(join(dir, `sync-${sync}.db`), { verbose: (sql) => statements.push(String(sql)) });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      const store = await createSqliteEventLogStore({ db, clock: new FakeClock(), ...(sync === "full" ? {} : { sync }) });
+      statements.length = 0;
+      const scope = scopeFromVerifiedClaims({ tenant: "t1" });
+      const append = (n: number) =>
+        store.append(scope, { conversationId: "c1", eventId: `e${n}`, actorId: "u1", clientMessageId: `m${n}`, payloadHash: "h", countable: true, encode: () => new Uint8Array([n]) });
+      // Two appends in one tick: one group commit.
+      await Promise.all([append(1), append(2)]);
+      const pragmas = statements.filter((s) => s.startsWith("PRAGMA"));
+      const inserts = statements.filter((s) => s.startsWith("INSERT"));
+      expect(inserts).toHaveLength(2);
+      if (sync === "full") {
+        expect(pragmas).toEqual(["PRAGMA synchronous = FULL", "PRAGMA synchronous = NORMAL"]);
+        expect(statements.indexOf(pragmas[0]!)).toBeLessThan(statements.indexOf(inserts[0]!));
+        expect(statements.lastIndexOf(pragmas[1]!)).toBeGreaterThan(statements.lastIndexOf(inserts[1]!));
+      } else {
+        expect(pragmas).toEqual([]);
+      }
+      expect(db.pragma("synchronous", { simple: true })).toBe(1);
+      await store.close();
       db.close();
     }
   });

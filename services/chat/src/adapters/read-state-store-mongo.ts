@@ -100,7 +100,12 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
     },
 
     async moveRead(scope, p) {
-      await (await moveRead(scope, p)).behind();
+      const moved = await moveRead(scope, p);
+      // The send path's move (ADR 0108): the positions behind are pruned on about one move in
+      // PRUNE_EVERY instead of each, sparing a round trip per send. Readers take the highest
+      // position, so the ones left behind change no answer; they stay few (PRUNE_EVERY in
+      // expectation per user and conversation) and the next prune or `advance` removes them.
+      if (Math.random() * PRUNE_EVERY < 1) await moved.behind();
     },
 
     async advanceDelivered(scope, p) {
@@ -145,6 +150,9 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
     async close() {},
   };
 }
+
+/** On average one send-path move in this many prunes the read positions behind it. */
+const PRUNE_EVERY = 8;
 
 /** Inserts a position document; one already there (the same seq, from a retry or another device) is kept as it is. */
 async function insertPosition<T extends { _id: string }>(collection: ChatMongoCollection<T>, doc: T): Promise<void> {

@@ -15,7 +15,7 @@ import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
-import { MAX_TEXT_CHARS, type MessageOps } from "./message-ops.js";
+import { MAX_TEXT_CHARS, tooManyChars, type MessageOps } from "./message-ops.js";
 import { writableMessage } from "./message-target.js";
 import { MessageViews } from "./message-views.js";
 import { recordMentions } from "./mention-ops.js";
@@ -37,7 +37,7 @@ export class EditOps {
   }
 
   async edit(caller: Caller, req: EditMessageRequest): Promise<EditMessageResponse> {
-    if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
+    if (tooManyChars(req.text, MAX_TEXT_CHARS)) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
     if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
     if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");

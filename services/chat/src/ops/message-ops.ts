@@ -1,10 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   GetMessageResponseSchema,
   ListMessagesResponseSchema,
   MessageOrder,
-  SendMessageResponseSchema,
   type GetMessageRequest,
   type GetMessageResponse,
   type ListMessagesRequest,
@@ -12,29 +10,20 @@ import {
   type SendMessageRequest,
   type SendMessageResponse,
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { MessageCreatedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
-import { abandonedAppend, type LogEvent } from "@caas/shared/eventing/log";
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
+import type { ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
+import { NotFoundError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Caller, ChatCore } from "../core.js";
-import { decodeEvent, payloadHash } from "../domain/events.js";
-import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
-import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
+import { decodeEvent } from "../domain/events.js";
+import { checkUuid, invalid, pageSize } from "../domain/input.js";
+import { seqOfMessageId } from "../domain/message-ids.js";
 import { messageOf } from "../domain/message-view.js";
-import { authorizeAction, restrictionOf, writeAttrs } from "./authorize.js";
 import { MessageViews, type LoggedMessage } from "./message-views.js";
-import { recordMentions } from "./mention-ops.js";
+import { SendPath } from "./send-message.js";
 import { unavailableMediaAttacher } from "../adapters/media-attacher-grpc.js";
-import type { AttachedMedia, MediaAttacher } from "../ports/media-attacher.js";
+import type { MediaAttacher } from "../ports/media-attacher.js";
 
-const CLIENT_MESSAGE_ID = /^[!-~]{1,64}$/;
-/** Characters (code points) of a message text. */
-export const MAX_TEXT_CHARS = 4000;
-/** Attachments of one message (AttachMedia takes at most this many). */
-export const MAX_ATTACHMENTS = 10;
-/** An attachment name: like an uploaded file name, no control characters and no path separators. */
-const ATTACHMENT_NAME = /^[^\x00-\x1f\x7f/\\]{1,255}$/u;
+export { MAX_TEXT_CHARS, MAX_ATTACHMENTS, tooManyChars } from "./send-message.js";
 
 /**
  * SendMessage, ListMessages, GetMessage. Messages are read from the log itself. Attachments name
@@ -43,129 +32,19 @@ const ATTACHMENT_NAME = /^[^\x00-\x1f\x7f/\\]{1,255}$/u;
  */
 export class MessageOps {
   private readonly views: MessageViews;
+  private readonly sendPath: SendPath;
 
   constructor(
     private readonly core: ChatCore,
-    private readonly media: MediaAttacher = unavailableMediaAttacher("this chat instance has no media service"),
+    media: MediaAttacher = unavailableMediaAttacher("this chat instance has no media service"),
   ) {
     this.views = new MessageViews(core);
+    this.sendPath = new SendPath(core, media, (caller, conversationId, messageId) => this.find(caller.scope, conversationId, messageId));
   }
 
-  /**
-   * Sends a message. `forwardedFrom` (ForwardMessage) marks a copy of another message; its
-   * idempotent retries are then recognised by the source, whatever its body became since.
-   * `signal` is the caller's cancellation (its deadline or its going away): a send whose caller
-   * is gone before the commit is abandoned (CANCELED or DEADLINE_EXCEEDED, nothing written); one
-   * that committed stays committed, and a retry with the same client_message_id returns its ack.
-   */
-  async send(caller: Caller, req: SendMessageRequest, extra: { forwardedFrom?: ForwardedFrom; signal?: AbortSignal } = {}): Promise<SendMessageResponse> {
-    const { signal } = extra;
-    const conversationId = checkUuid("conversation_id", req.conversationId);
-    if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
-    if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
-    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined) throw invalid("text", "a message needs text, attachments or custom data");
-    const attachments = checkAttachments(req.attachments);
-    if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
-    const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
-    if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");
-    checkCustom("custom", req.custom, this.core.limits.maxCustomBytes);
-    const replyTo = req.replyToMessageId === "" ? "" : checkUuid("reply_to_message_id", req.replyToMessageId);
-    const threadParent = req.threadParentId === "" ? "" : checkUuid("thread_parent_id", req.threadParentId);
-    // The request's payload (the sender is the caller, never a field), for idempotent retries.
-    const forwardedFrom = extra.forwardedFrom;
-    const hash = forwardedFrom
-      ? payloadHash({ forwardedFrom: { conversationId: forwardedFrom.conversationId, messageId: forwardedFrom.messageId } })
-      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent, ...(attachments.length > 0 ? { attachments } : {}) });
-
-    await this.core.throttle(caller, "send", this.core.limits.sendRate);
-    const { stores, writer } = this.core;
-    // The caller's mute is read with the membership (one round trip less, ADR 0026).
-    const [{ conversation, member }, mute] = await Promise.all([this.core.requireMember(caller, conversationId), restrictionOf(this.core, caller, conversationId, caller.userId, "mute")]);
-    // The ABAC engine on the store of record: channel roles, mute, DIRECT blocks, archived, frozen.
-    await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member, { mute: { record: mute } }));
-    if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");
-    if (threadParent !== "") {
-      const parent = await this.find(caller.scope, conversationId, threadParent);
-      if (!parent) throw new NotFoundError("thread_parent_id");
-      if (parent.message.threadParentId !== "") throw invalid("thread_parent_id", "a thread reply cannot have replies; use its root");
-    }
-    const members = mentions.length === 0 ? [] : await stores.members.getMany(caller.scope, conversationId, mentions);
-    const mentionable = new Set(members.filter((m) => m.active).map((m) => m.userId));
-    const attached = await this.attach(caller, conversationId, req.clientMessageId, attachments, forwardedFrom);
-
-    // The reads above may have waited long (an overloaded store): nobody is waiting for this send any more.
-    if (signal?.aborted) throw abandonedAppend(signal);
-    const committed = await writer.append(caller.scope, {
-      ...(signal ? { signal } : {}),
-      conversationId,
-      actorId: caller.userId,
-      clientMessageId: req.clientMessageId,
-      payloadHash: hash,
-      countable: true,
-      headHint: { seq: conversation.lastSeq, countableSeq: conversation.countableSeq },
-      // Sending reads everything up to one's own message; the read position and the mention
-      // records move alongside the projection (ADR 0026). A refused duplicate (below) moves nothing.
-      alongside: async ({ kind, log, event }) => {
-        const p = event.payload;
-        if (kind === "duplicate" && (log.payloadHash !== hash || p.case !== "messageCreated")) return;
-        await Promise.all([
-          stores.readStates.moveRead(caller.scope, { conversationId, userId: caller.userId, seq: log.seq, countableSeq: log.countableSeq, timeMs: log.createTimeMs }),
-          p.case === "messageCreated" && p.value.message ? recordMentions(this.core, caller.scope, p.value.message, log.createTimeMs) : undefined,
-        ]);
-      },
-      payload: (h) => ({
-        case: "messageCreated",
-        value: create(MessageCreatedSchema, {
-          message: create(MessageSchema, {
-            id: messageIdFor(h.seq, h.createTimeMs),
-            conversationId,
-            seq: BigInt(h.seq),
-            senderId: caller.userId,
-            clientMessageId: req.clientMessageId,
-            text: req.text,
-            mentionedUserIds: mentions.filter((m) => mentionable.has(m)),
-            ...(req.custom === undefined ? {} : { custom: req.custom }),
-            attachments: attachmentsOf(attachments, attached),
-            replyToMessageId: replyTo,
-            threadParentId: threadParent,
-            ...(forwardedFrom ? { forwardedFrom } : {}),
-            createTime: timestampFromMs(h.createTimeMs),
-          }),
-        }),
-      }),
-    });
-    const payload = committed.event.payload;
-    if (committed.kind === "duplicate" && (committed.log.payloadHash !== hash || payload.case !== "messageCreated")) {
-      throw new AlreadyExistsError("client_message_id was already used for another message in this conversation");
-    }
-    const { seq, createTimeMs } = committed.log;
-    return create(SendMessageResponseSchema, {
-      messageId: payload.case === "messageCreated" ? payload.value.message!.id : "",
-      seq: BigInt(seq),
-      createTime: timestampFromMs(createTimeMs),
-      duplicate: committed.kind === "duplicate",
-    });
-  }
-
-  /**
-   * Attaches the message's media to the conversation (before the commit: a failure commits
-   * nothing). A retry of a message already committed under this client_message_id skips the
-   * media service: the log returns the original ack (or ALREADY_EXISTS for another payload)
-   * whether or not media is reachable now. A forward attaches by its source conversation; media
-   * deleted since the source was sent cannot be forwarded.
-   */
-  private async attach(caller: Caller, conversationId: string, clientMessageId: string, wanted: RequestedAttachment[], forwardedFrom: ForwardedFrom | undefined): Promise<AttachedMedia[]> {
-    if (wanted.length === 0) return [];
-    const prior = await this.core.stores.events.findByClientMessageId(caller.scope, conversationId, caller.userId, clientMessageId);
-    if (prior) return committedMedia(prior, wanted);
-    const ids = wanted.map((a) => a.mediaId);
-    if (!forwardedFrom) return this.media.attach(caller.scope, conversationId, ids, { uploaderId: caller.userId });
-    try {
-      return await this.media.attach(caller.scope, conversationId, ids, { sourceConversationId: forwardedFrom.conversationId });
-    } catch (err) {
-      if (err instanceof NotFoundError) throw new FailedPreconditionError("an attachment of the message was deleted by its owner; the message cannot be forwarded");
-      throw err;
-    }
+  /** Sends a message: the write path reads top to bottom in send-message.ts (SendPath). */
+  send(caller: Caller, req: SendMessageRequest, extra: { forwardedFrom?: ForwardedFrom; signal?: AbortSignal } = {}): Promise<SendMessageResponse> {
+    return this.sendPath.send(caller, req, extra);
   }
 
   async get(caller: Caller, req: GetMessageRequest): Promise<GetMessageResponse> {
@@ -234,45 +113,6 @@ export class MessageOps {
     const message = messageOf(log, decodeEvent(log));
     return message && message.id.toLowerCase() === messageId.toLowerCase() ? { log, message } : undefined;
   }
-}
-
-/** An attachment as requested: the media id and the name to show ("" for the uploaded name). */
-interface RequestedAttachment {
-  mediaId: string;
-  name: string;
-}
-
-/** SendMessage's attachments: at most 10, unique media ids, names like file names; mime_type and size_bytes are ignored. */
-function checkAttachments(list: readonly Attachment[]): RequestedAttachment[] {
-  if (list.length > MAX_ATTACHMENTS) throw invalid("attachments", `at most ${MAX_ATTACHMENTS}`);
-  const out = list.map((a, i) => {
-    const mediaId = checkUuid(`attachments[${i}].media_id`, a.mediaId);
-    if (a.name !== "" && !ATTACHMENT_NAME.test(a.name)) throw invalid(`attachments[${i}].name`, "1-255 characters, no control characters, '/' or '\\'");
-    return { mediaId, name: a.name };
-  });
-  if (new Set(out.map((a) => a.mediaId)).size !== out.length) throw invalid("attachments", "media ids must be unique");
-  return out;
-}
-
-/**
- * For a retry of a committed send: the media fields as that commit holds them (blank for ids it
- * does not hold). The append that follows returns the commit itself (an event log adapter may
- * still build the payload before it finds the duplicate; that payload is never stored).
- */
-function committedMedia(prior: LogEvent, wanted: RequestedAttachment[]): AttachedMedia[] {
-  const held = new Map((messageOf(prior, decodeEvent(prior))?.attachments ?? []).map((a) => [a.mediaId, a]));
-  return wanted.map(({ mediaId }) => {
-    const a = held.get(mediaId);
-    return { id: mediaId, name: a?.name ?? "", mimeType: a?.mimeType ?? "", sizeBytes: a?.sizeBytes ?? 0n };
-  });
-}
-
-/** The committed attachments: each requested one with the media record's type, size and (by default) name. */
-function attachmentsOf(wanted: RequestedAttachment[], attached: AttachedMedia[]): Attachment[] {
-  return wanted.map((a, i) => {
-    const m = attached[i]!;
-    return create(AttachmentSchema, { mediaId: a.mediaId, mimeType: m.mimeType, sizeBytes: m.sizeBytes, name: a.name === "" ? m.name : a.name });
-  });
 }
 
 /** A uint64 seq from a request as a number, capped at `max`. */

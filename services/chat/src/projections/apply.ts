@@ -8,6 +8,7 @@ import { LogWriter, projectionOf } from "../log-writer.js";
 import { messageOf } from "../domain/message-view.js";
 import type { ConversationStore, EventSummary } from "../ports/conversation-store.js";
 import type { MessageMarkStore } from "../ports/message-mark-store.js";
+import type { ProjectedCommits } from "./projected-commits.js";
 
 /** The stores the chat projections live in. */
 export interface ProjectionTargets {
@@ -43,16 +44,22 @@ export function conversationChange(log: LogEvent, event: Event): EventSummary {
   return change;
 }
 
-/** The log writer of the commit path: after each commit it applies the event to every projection (read-your-writes). */
+/**
+ * The log writer of the commit path: after each commit it applies the event to every projection
+ * (read-your-writes) and records it in `projected`, so this instance's projector does not apply
+ * it again.
+ */
 export class ProjectingLogWriter extends LogWriter {
   constructor(
     private readonly targets: ProjectionTargets,
     deps: ConstructorParameters<typeof LogWriter>[0],
+    private readonly projected?: ProjectedCommits,
   ) {
     super(deps);
   }
 
   override async project(scope: TenantScope, log: LogEvent, event: Event): Promise<void> {
     await applyToProjections(this.targets, scope, log, event);
+    this.projected?.add(log);
   }
 }

@@ -4,6 +4,7 @@ import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
 import type { Logger } from "@caas/shared/logger";
 import { applyToProjections, type ProjectionTargets } from "./apply.js";
 import type { ConversationRef, ProjectionStateStore } from "./projection-state-store.js";
+import type { ProjectedCommits } from "./projected-commits.js";
 
 /**
  * The shape of the chat projections. Raise it when what the projections hold changes (a new
@@ -44,6 +45,8 @@ export class ChatProjector {
   constructor(
     private readonly stores: ProjectorStores,
     private readonly logger?: Logger,
+    /** Events this instance's commit path already applied: taken and skipped, not applied twice. */
+    private readonly projected?: ProjectedCommits,
   ) {
     this.consumer = new SequencedConsumer<EventRef>({
       positions: {
@@ -136,6 +139,8 @@ export class ChatProjector {
   }
 
   private async applyRef(ref: EventRef): Promise<void> {
+    // The normal case: the commit path of this instance applied it already (ADR 0105).
+    if (this.projected?.take(ref.tenantId, ref.conversationId, ref.seq)) return;
     const scope = scopeFromEvent({ tenantId: ref.tenantId });
     let log = ref.log;
     if (!log) {

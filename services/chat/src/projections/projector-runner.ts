@@ -2,6 +2,7 @@ import type { EventBus } from "@caas/shared/eventing/bus";
 import type { Logger } from "@caas/shared/logger";
 import { startChatConsumer } from "../chat-consumer.js";
 import { ChatProjector, type ProjectorStores } from "./chat-projector.js";
+import type { ProjectedCommits } from "./projected-commits.js";
 
 /** The consumer group of the chat projector: the instances of chat share the conversations between them. */
 export const PROJECTOR_GROUP = "chat.projections";
@@ -17,12 +18,12 @@ export interface RunningProjector {
  * Starts the chat projector of an instance (ADR 0021): first, in the background, a full rebuild
  * when the stored projection version is older than the code's; then it consumes
  * `caas.chat.events.v1` (from the oldest retained record for a new group; positions drop what
- * was applied). Errors are logged; a failing event is retried by the bus and blocks only its
+ * was applied; events this instance's commit path applied, `projected`, are skipped). Errors are logged; a failing event is retried by the bus and blocks only its
  * conversation.
  */
-export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; logger: Logger }): RunningProjector {
+export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; logger: Logger; projected?: ProjectedCommits }): RunningProjector {
   const { bus, logger } = opts;
-  const projector = new ChatProjector(opts.stores, logger);
+  const projector = new ChatProjector(opts.stores, logger, opts.projected);
   const rebuilt = projector.rebuildIfStale().catch((err: unknown) => logger.error({ err }, "chat projections: rebuild failed; it runs again at the next start"));
   const consumer = startChatConsumer({
     bus,

@@ -14,6 +14,7 @@ import { ChatInternalServiceImpl } from "../../src/chat-internal-service.js";
 import { openChatStores, type ChatBackend, type ChatStores } from "../../src/chat-stores.js";
 import type { ChatLimits } from "../../src/core.js";
 import type { MediaAttacher } from "../../src/ports/media-attacher.js";
+import type { ProjectedCommits } from "../../src/projections/projected-commits.js";
 
 /** A user principal as the identity interceptor builds it from a verified token. */
 export function userPrincipal(tenantId: string, userId: string): Principal {
@@ -56,7 +57,10 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-export async function openInstance(backend: ChatBackend, opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits>; media?: MediaAttacher }): Promise<Instance> {
+export async function openInstance(
+  backend: ChatBackend,
+  opts: { clock: FakeClock; secret: Buffer; limits?: Partial<ChatLimits>; media?: MediaAttacher; projected?: ProjectedCommits },
+): Promise<Instance> {
   const stores = await openChatStores(backend, { clock: opts.clock });
   const commits: LogEvent[] = [];
   const pageTokens = new PageTokenCodec(opts.secret);
@@ -68,6 +72,7 @@ export async function openInstance(backend: ChatBackend, opts: { clock: FakeCloc
     rateLimiter: createMemoryRateLimiter({ clock: opts.clock }),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.media ? { media: opts.media } : {}),
+    ...(opts.projected ? { projected: opts.projected } : {}),
     onCommit: (e) => commits.push(e),
   });
   return { impl, internal, stores, commits, close: () => stores.close() };

@@ -13,7 +13,7 @@ export interface SqliteEventLogStoreOptions {
    * closes it. Exactly one of `db` and `path`.
    */
   db?: Database.Database;
-  /** A database file this store opens (WAL, synchronous=NORMAL, busy_timeout) and closes. */
+  /** A database file this store opens (WAL, busy_timeout; see `sync`) and closes. */
   path?: string;
   clock: Clock;
   /**
@@ -24,6 +24,12 @@ export interface SqliteEventLogStoreOptions {
   migrate?: boolean;
   /** Told what the migration run did (for the startup log). */
   onMigrated?: (result: MigrationResult) => void;
+  /**
+   * `full` (default): each group commit runs under synchronous=FULL, so the WAL is fsynced before
+   * the appends of the batch resolve (an ack survives a power loss). `normal`: the connection's
+   * synchronous=NORMAL (an ack survives a process crash only). CAAS_EVENT_LOG_SYNC.
+   */
+  sync?: "full" | "normal";
 }
 
 /** The event log's schema steps; append only, never edit a released one. */
@@ -87,8 +93,10 @@ const COLUMNS = "tenant_id, conversation_id, seq, event_id, actor_id, client_mes
  * `encode` does not fail the others; the promises resolve after the commit. Every transaction is
  * synchronous: none spans an `await`. Under the write lock the head read and the insert cannot
  * race, so seqs are dense without retries, also across several connections to one file.
- * synchronous=NORMAL in WAL: a process crash loses nothing committed; a power loss may lose the
- * last commits. Single machine only (a SQLite file is not shared over the network).
+ * Durability (`sync`, ADR 0106): by default the batch commits under synchronous=FULL, one fsync
+ * of the WAL per group commit; the WAL is sequential, so that fsync also makes durable whatever
+ * the connection's other stores (synchronous=NORMAL) committed before it. Single machine only (a
+ * SQLite file is not shared over the network).
  */
 export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions): Promise<EventLogStore> {
   if ((opts.db === undefined) === (opts.path === undefined)) throw new TypeError("give exactly one of db and path");
@@ -159,6 +167,19 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
     };
   });
 
+  // The connection's own setting (NORMAL, openSqliteDatabase) is restored after each group
+  // commit: the other stores on this connection do not pay an fsync per write.
+  const syncFull = opts.sync === "normal" ? undefined : { on: db.prepare("PRAGMA synchronous = FULL"), off: db.prepare("PRAGMA synchronous = NORMAL") };
+  const commitBatch = db.transaction((batch: PendingAppend[], outcomes: ({ ok: true; result: AppendResult } | { ok: false; err: unknown })[]) => {
+    for (const p of batch) {
+      try {
+        outcomes.push({ ok: true, result: appendOne(p.tenantId, p.input) });
+      } catch (err) {
+        outcomes.push({ ok: false, err });
+      }
+    }
+  });
+
   let queue: PendingAppend[] = [];
   let closed = false;
 
@@ -173,15 +194,12 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
     if (batch.length === 0) return;
     const outcomes: ({ ok: true; result: AppendResult } | { ok: false; err: unknown })[] = [];
     try {
-      db.transaction(() => {
-        for (const p of batch) {
-          try {
-            outcomes.push({ ok: true, result: appendOne(p.tenantId, p.input) });
-          } catch (err) {
-            outcomes.push({ ok: false, err });
-          }
-        }
-      }).immediate();
+      syncFull?.on.run();
+      try {
+        commitBatch.immediate(batch, outcomes);
+      } finally {
+        syncFull?.off.run();
+      }
     } catch (err) {
       // The commit itself failed: nothing of the batch is durable.
       for (const p of batch) p.reject(err);
