@@ -46,6 +46,7 @@ class Log {
         text,
         mentionedUserIds: [],
         messageSeq: BigInt(messageSeq),
+        messageAttachmentCount: 0,
         senderId: "ann",
         messageCreateTime: timestampFromMs(T0 + messageSeq),
       },
