@@ -154,14 +154,17 @@ export type PartitionIndexStatus = Message<"caas.search.v1.PartitionIndexStatus"
   endOffset: bigint;
 
   /**
-   * end_offset - committed_offset: records published and not yet applied.
+   * Records published and not yet applied: end_offset - committed_offset on Kafka; the embedded
+   * log's offsets are shared by all its topics (they have gaps), so there it is a count.
    *
    * @generated from field: uint64 lag_events = 4;
    */
   lagEvents: bigint;
 
   /**
-   * How long ago the oldest record not yet applied was published; 0 when nothing is pending.
+   * How long ago the oldest record not yet applied was published; 0 when nothing is pending. On
+   * Kafka it is known to the instance consuming the partition (an upper bound: the publish time
+   * of the batch in flight or of the last applied record) and 0 from other instances.
    *
    * @generated from field: uint64 lag_ms = 5;
    */

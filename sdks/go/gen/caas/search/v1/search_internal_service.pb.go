@@ -263,9 +263,12 @@ type PartitionIndexStatus struct {
 	CommittedOffset uint64 `protobuf:"varint,2,opt,name=committed_offset,json=committedOffset,proto3" json:"committed_offset,omitempty"`
 	// The offset the next published record will get (the partition's end).
 	EndOffset uint64 `protobuf:"varint,3,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
-	// end_offset - committed_offset: records published and not yet applied.
+	// Records published and not yet applied: end_offset - committed_offset on Kafka; the embedded
+	// log's offsets are shared by all its topics (they have gaps), so there it is a count.
 	LagEvents uint64 `protobuf:"varint,4,opt,name=lag_events,json=lagEvents,proto3" json:"lag_events,omitempty"`
-	// How long ago the oldest record not yet applied was published; 0 when nothing is pending.
+	// How long ago the oldest record not yet applied was published; 0 when nothing is pending. On
+	// Kafka it is known to the instance consuming the partition (an upper bound: the publish time
+	// of the batch in flight or of the last applied record) and 0 from other instances.
 	LagMs         uint64 `protobuf:"varint,5,opt,name=lag_ms,json=lagMs,proto3" json:"lag_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
