@@ -5,7 +5,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
+import { MessageOrder, SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { BadRequestSchema, RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
@@ -132,6 +133,38 @@ function searchScenarios(target: () => { gateway: string; auth: string; socket: 
     expect(await found(t.token("alice"), "secret")).toEqual([]);
   });
 
+  it("filters by attachments and orders newest first or by relevance", async () => {
+    const alice = chat(t.token("alice"));
+    const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
+    const media = createClient(MediaService, transport(t.token("alice")));
+    const bytes = Buffer.from("a narwhal picture");
+    const { media: reserved, upload } = await media.createUpload({ name: "n.txt", mimeType: "text/plain", sizeBytes: BigInt(bytes.length) });
+    const form = new FormData();
+    for (const f of upload!.fields) form.append(f.name, f.value);
+    form.append(upload!.fileField, new Blob([bytes], { type: upload!.contentType }), "n.txt");
+    expect((await fetch(upload!.url, { method: upload!.method, body: form })).status).toBeLessThan(300);
+    await media.completeUpload({ mediaId: reserved!.id });
+    const withFile = await alice.sendMessage({ conversationId: id, clientMessageId: "a1", text: "narwhal photo", attachments: [{ mediaId: reserved!.id }] });
+    const repeated = await alice.sendMessage({ conversationId: id, clientMessageId: "a2", text: "narwhal narwhal narwhal" });
+    const latest = await alice.sendMessage({ conversationId: id, clientMessageId: "a3", text: "a narwhal with many other words around it in this message" });
+    const bob = search(t.token("bob"));
+    await eventually(async () =>
+      expect((await bob.searchMessages({ query: "narwhal", order: MessageOrder.NEWEST })).hits.map((h) => h.messageId)).toEqual([latest.messageId, repeated.messageId, withFile.messageId]),
+    );
+    expect((await bob.searchMessages({ query: "narwhal", hasAttachments: true })).hits.map((h) => h.messageId)).toEqual([withFile.messageId]);
+    expect((await bob.searchMessages({ query: "narwhal", hasAttachments: false })).hits.map((h) => h.messageId).sort()).toEqual([repeated.messageId, latest.messageId].sort());
+    // Relevance: the message that repeats the word comes first.
+    expect((await bob.searchMessages({ query: "narwhal", order: MessageOrder.RELEVANCE })).hits[0]!.messageId).toBe(repeated.messageId);
+    // An edit keeps the attachment flag; another tenant sees none of it.
+    await alice.editMessage({ conversationId: id, messageId: withFile.messageId, text: "narwhal picture" });
+    await eventually(async () => expect((await bob.searchMessages({ query: "picture", hasAttachments: true })).hits.map((h) => h.messageId)).toEqual([withFile.messageId]));
+    expect((await search(other.token("alice")).searchMessages({ query: "narwhal", hasAttachments: true })).hits).toEqual([]);
+    // A page token is bound to the order.
+    const first = await bob.searchMessages({ query: "narwhal", pageSize: 1 });
+    const err = await failure(bob.searchMessages({ query: "narwhal", pageSize: 1, pageToken: first.nextPageToken, order: MessageOrder.NEWEST }));
+    expect(err.code).toBe(Code.InvalidArgument);
+  });
+
   it("a member who left finds what was sent before leaving, nothing after", async () => {
     const alice = chat(t.token("alice"));
     const id = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["dave"] })).conversation!.id;
@@ -237,6 +270,16 @@ describe("SearchInternalService (embedded platform, a service token)", () => {
     await eventually(async () => {
       const [status] = (await internal.getIndexStatus({ tenantId: t.tenantId, conversationIds: [id] })).conversations;
       expect(status).toMatchObject({ conversationId: id, indexedSeq: 2n, headSeq: 2n, lagEvents: 0n });
+    });
+    // The consumer group's lag on the embedded log (one partition) and the index schema.
+    await eventually(async () => {
+      const status = await internal.getIndexStatus({ tenantId: t.tenantId });
+      expect(status.conversations).toEqual([]);
+      expect(status.partitions).toHaveLength(1);
+      expect(status.partitions[0]).toMatchObject({ partition: 0, lagEvents: 0n, lagMs: 0n });
+      expect(status.partitions[0]!.endOffset).toBe(status.partitions[0]!.committedOffset);
+      expect(status.schema).toMatchObject({ codeVersion: 2, storedVersion: 2, rebuilding: false });
+      expect(status.schema!.currentDocuments).toBe(status.schema!.documents);
     });
     const res = await internal.reindex({ tenantId: t.tenantId });
     expect(res).toMatchObject({ conversations: 1, events: 2n, indexed: 0n });

@@ -7,19 +7,21 @@ import { openRateLimiter } from "@caas/shared/rate-limiting/select";
 import { PageTokenCodec } from "@caas/shared/page-token";
 import type { ServiceContext } from "@caas/shared/service-runtime";
 import type { ServiceDefinition } from "@caas/shared/server/service-host";
-import type { Subscription } from "@caas/shared/eventing/bus";
+import type { BatchSubscription, Subscription } from "@caas/shared/eventing/bus";
 import { chatInternalOverMesh, createChatConversationAccess, syncFromChat } from "./chat-access.js";
 import { MessageIndexer } from "./message-indexer.js";
 import { registerSearchRoutes } from "./routes.js";
 import { SearchCache } from "./search-cache.js";
 import { SearchInternalServiceImpl } from "./search-internal-service.js";
 import { SearchServiceImpl } from "./search-service.js";
+import { SchemaRebuild } from "./schema-rebuild.js";
 import { openSearchStores } from "./search-stores.js";
 import { applyAuthEvent, applyUserStateEvent, UserSearch } from "./user-search.js";
 
 export { SearchInternalServiceImpl } from "./search-internal-service.js";
 export { SearchServiceImpl, searchCallerOf, type SearchCaller, type SearchDeps } from "./search-service.js";
 export { MessageIndexer, type MessageIndexerOptions } from "./message-indexer.js";
+export { SchemaRebuild } from "./schema-rebuild.js";
 export { SearchCache, ACCESS_ALLOWED_TTL_MS, ACCESS_DENIED_TTL_MS, RESULT_TTL_MS } from "./search-cache.js";
 export { openSearchStores, SEARCH_DB_FILE, type SearchStores } from "./search-stores.js";
 export { registerSearchRoutes } from "./routes.js";
@@ -61,7 +63,9 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
     clock,
     visibilityDelayMs: stores.visibilityDelayMs,
   });
-  const internal = new SearchInternalServiceImpl({ chat, indexer, clock });
+  const rebuild = new SchemaRebuild({ index: stores.index, chat, indexer, logger });
+  let messages: BatchSubscription | undefined;
+  const internal = new SearchInternalServiceImpl({ chat, indexer, clock, rebuild, partitions: async () => (messages ? messages.lag() : []) });
   const subscriptions: Promise<Subscription | undefined>[] = [];
   const subscribe = (what: string, open: () => Promise<Subscription>) =>
     subscriptions.push(
@@ -74,6 +78,7 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      await rebuild.stop();
       for (const s of await Promise.all(subscriptions)) await s?.close();
       indexer.stop();
     })());
@@ -82,7 +87,16 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
     services: [SearchService, SearchInternalService],
     register: (router) => registerSearchRoutes(router, service, internal),
     start: async () => {
-      subscribe("chat events", () => bus.subscribe(CHAT_EVENTS, { group: SEARCH_GROUPS.messages, from: "earliest" }, async (r) => void (await indexer.handle(r.value))));
+      // Batches: one index write per batch (not per record); committed only once it resolved.
+      subscribe("chat events", async () => {
+        messages = await bus.subscribeBatches(
+          CHAT_EVENTS,
+          { group: SEARCH_GROUPS.messages, from: "earliest", maxRecords: 1000 },
+          async (b) => void (await indexer.handleBatch(b.records.map((r) => r.value))),
+        );
+        return messages;
+      });
+      rebuild.start();
       subscribe("auth events", () => bus.subscribe(AUTH_EVENTS, { group: SEARCH_GROUPS.users, from: "earliest" }, (r) => applyAuthEvent(stores.directory, r.value)));
       subscribe("user state events", () => bus.subscribe(USER_STATE_EVENTS, { group: SEARCH_GROUPS.blocks, from: "earliest" }, (r) => applyUserStateEvent(stores.directory, r.value)));
       logger.info({ groups: SEARCH_GROUPS }, "search consumers started");

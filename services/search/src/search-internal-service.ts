@@ -3,6 +3,8 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   ConversationIndexStatusSchema,
   GetIndexStatusResponseSchema,
+  IndexSchemaStatusSchema,
+  PartitionIndexStatusSchema,
   ReindexResponseSchema,
   type GetIndexStatusRequest,
   type GetIndexStatusResponse,
@@ -13,6 +15,8 @@ import {
 import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { principalKey } from "@caas/shared/context";
 import type { Clock } from "@caas/shared/clock";
+import type { PartitionLag } from "@caas/shared/eventing/bus";
+import type { SchemaRebuild } from "./schema-rebuild.js";
 import type { ChatInternalCalls } from "./chat-access.js";
 import type { MessageIndexer } from "./message-indexer.js";
 
@@ -30,7 +34,16 @@ function serviceCallerOf(ctx: HandlerContext): string {
  * checked by the schema (UUIDs); a conversation chat does not know is NOT_FOUND from chat.
  */
 export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInternalService> {
-  constructor(private readonly deps: { chat: ChatInternalCalls; indexer: MessageIndexer; clock: Clock }) {}
+  constructor(
+    private readonly deps: {
+      chat: ChatInternalCalls;
+      indexer: MessageIndexer;
+      clock: Clock;
+      rebuild: SchemaRebuild;
+      /** The search consumer group's lag per partition of chat's topic (none before it subscribed). */
+      partitions: () => Promise<PartitionLag[]>;
+    },
+  ) {}
 
   async reindex(req: ReindexRequest, ctx: HandlerContext): Promise<ReindexResponse> {
     serviceCallerOf(ctx);
@@ -57,8 +70,9 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
 
   async getIndexStatus(req: GetIndexStatusRequest, ctx: HandlerContext): Promise<GetIndexStatusResponse> {
     serviceCallerOf(ctx);
-    const { chat, indexer, clock } = this.deps;
+    const { chat, indexer, clock, rebuild, partitions } = this.deps;
     const now = clock.nowMs();
+    const [lags, schema] = await Promise.all([partitions(), rebuild.report()]);
     const conversations = await Promise.all(
       req.conversationIds.map(async (conversationId) => {
         const [position, head] = await Promise.all([
@@ -77,6 +91,26 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
         });
       }),
     );
-    return create(GetIndexStatusResponseSchema, { conversations });
+    return create(GetIndexStatusResponseSchema, {
+      conversations,
+      partitions: lags.map((l) =>
+        create(PartitionIndexStatusSchema, {
+          partition: l.partition,
+          committedOffset: BigInt(l.committedOffset),
+          endOffset: BigInt(l.endOffset),
+          lagEvents: BigInt(l.lagEvents),
+          lagMs: BigInt(l.lagMs),
+        }),
+      ),
+      schema: create(IndexSchemaStatusSchema, {
+        codeVersion: schema.codeVersion,
+        storedVersion: schema.oldestVersion,
+        rebuilding: schema.rebuilding,
+        documents: BigInt(schema.documents),
+        currentDocuments: BigInt(schema.currentDocuments),
+        tenantsDone: schema.tenantsDone,
+        tenantsTotal: schema.tenantsTotal,
+      }),
+    });
   }
 }

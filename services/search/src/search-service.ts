@@ -5,6 +5,7 @@ import { BadRequestSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import {
   ConversationHitSchema,
   MessageHitSchema,
+  MessageOrder,
   SearchConversationsResponseSchema,
   SearchMessagesResponseSchema,
   SnippetSchema,
@@ -111,6 +112,8 @@ export class SearchServiceImpl implements ServiceImpl<typeof SearchService> {
       ...(req.senderIds.length > 0 ? { senderIds: req.senderIds } : {}),
       ...(sentAfterMs !== undefined ? { sentAfterMs } : {}),
       ...(sentBeforeMs !== undefined ? { sentBeforeMs } : {}),
+      ...(req.hasAttachments !== undefined ? { hasAttachments: req.hasAttachments } : {}),
+      order: req.order === MessageOrder.NEWEST ? ("newest" as const) : ("relevance" as const),
     };
     const page = await cache.page(caller.scope, caller.userId, request, conversationIds, () => index.search(caller.scope, request));
     return create(SearchMessagesResponseSchema, {

@@ -46,6 +46,7 @@ class Log {
         text,
         mentionedUserIds: [],
         messageSeq: BigInt(messageSeq),
+        messageAttachmentCount: 0,
         senderId: "ann",
         messageCreateTime: timestampFromMs(T0 + messageSeq),
       },
@@ -124,6 +125,48 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
     expect(await found("delta")).toEqual(["m1"]);
     // The missed records arriving late change nothing.
     expect(await deliver(ix, log.events[0]!)).toBe("duplicate");
+  });
+
+  const envelopeOf = (e: Event) => create(ChatEventEnvelopeSchema, { tenantId: scope.tenantId, conversationId: C, payload: { case: "event", value: e } });
+
+  it("applies a batch in log order with one index write: redeliveries dropped, a gap filled, positions moved after the write", async () => {
+    let writes = 0;
+    const real = index;
+    index = { ...real, index: async (sc, docs, o) => (writes++, real.index(sc, docs, o)) };
+    const ix = indexer();
+    const a = log.created("m1", "first words");
+    const edit = log.edited("m1", 1, "second words");
+    const b = log.created("m2", "other words");
+    log.created("m3", "missed words");
+    const e = log.created("m4", "last words");
+    const outcomes = await ix.handleBatch([a, edit, b, b, a, e].map(envelopeOf));
+    expect(outcomes).toEqual(["applied", "applied", "applied", "duplicate", "duplicate", "gap-filled"]);
+    expect(writes).toBe(1);
+    expect(fetches).toBe(1);
+    expect((await found("words")).sort()).toEqual(["m1", "m2", "m3", "m4"]);
+    expect(await found("first")).toEqual([]);
+    expect((await ix.position(scope.tenantId, C)).seq).toBe(5);
+    index = real;
+  });
+
+  it("moves no position when a batch's write fails: the redelivered batch applies it", async () => {
+    const real = index;
+    let fail = true;
+    index = {
+      ...real,
+      index: async (sc, docs, o) => {
+        if (fail) throw new Error("index unavailable");
+        return real.index(sc, docs, o);
+      },
+    };
+    const ix = indexer();
+    const batch = [log.created("m1", "durable words"), log.created("m2", "durable too")].map(envelopeOf);
+    await expect(ix.handleBatch(batch)).rejects.toThrow(/unavailable/);
+    expect((await ix.position(scope.tenantId, C)).seq).toBe(0);
+    fail = false;
+    expect(await ix.handleBatch(batch)).toEqual(["applied", "applied"]);
+    expect((await found("durable")).sort()).toEqual(["m1", "m2"]);
+    index = real;
   });
 
   it("an edit replaces the text; a delete leaves a tombstone no replayed create or edit revives", async () => {

@@ -5,13 +5,14 @@ import Database from "better-sqlite3";
 import { FakeClock } from "@caas/shared/clock";
 import { PageTokenCodec } from "@caas/shared/page-token";
 import { createSqliteEventLogStore } from "@caas/shared/eventing/log-sqlite";
-import { sqliteMigrationTarget, type MigrationResult } from "@caas/shared/migrations";
+import { runMigrations, sqliteMigrationTarget, type MigrationResult } from "@caas/shared/migrations";
 import { createElasticsearchSearchIndex, elasticsearchSearchIndexNames } from "../src/adapters/search-index-elasticsearch.js";
-import { SEARCH_INDEX_MIGRATION_TABLE, createSqliteSearchIndex } from "../src/adapters/search-index-sqlite.js";
+import { SEARCH_INDEX_MIGRATION_TABLE, SEARCH_INDEX_SQLITE_MIGRATIONS, createSqliteSearchIndex } from "../src/adapters/search-index-sqlite.js";
 import { RUN_PREFIX, freshTenantScope, infraEnv } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildSnippet, foldDiacritics, parseMarked } from "../src/adapters/search-index-support.js";
 import { searchIndexContract } from "./contract/search-index.contract.js";
+import { searchIndexOrderContract } from "./contract/search-index-order.contract.js";
 
 const pageTokens = new PageTokenCodec(Buffer.from("search-index-test-secret"));
 const dir = mkdtempSync(join(tmpdir(), "caas-search-"));
@@ -19,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Two connections to one file, like two processes (WAL allows it).
 const sqlitePath = join(dir, "search.db");
-searchIndexContract("sqlite fts5 (embedded)", async () => {
+const sqliteHarness = async () => {
   const open = () => createSqliteSearchIndex({ path: sqlitePath, clock: new FakeClock(), pageTokens });
   const a = await open();
   const b = await open();
@@ -31,7 +32,9 @@ searchIndexContract("sqlite fts5 (embedded)", async () => {
       await b.close();
     },
   };
-});
+};
+searchIndexContract("sqlite fts5 (embedded)", sqliteHarness);
+searchIndexOrderContract("sqlite fts5 (embedded)", sqliteHarness);
 
 describe("sqlite search index", () => {
   it("keeps its migrations in its own table, so it can share a file with other stores", async () => {
@@ -43,18 +46,22 @@ describe("sqlite search index", () => {
     await (await open()).close();
     await events.close();
     expect(runs).toEqual([
-      { from: 0, to: 1, applied: [1] },
-      { from: 1, to: 1, applied: [] },
+      { from: 0, to: 2, applied: [1, 2] },
+      { from: 2, to: 2, applied: [] },
     ]);
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare(`SELECT version, name FROM ${SEARCH_INDEX_MIGRATION_TABLE}`).all()).toEqual([{ version: 1, name: "search index" }]);
+      expect(db.prepare(`SELECT version, name FROM ${SEARCH_INDEX_MIGRATION_TABLE}`).all()).toEqual([
+        { version: 1, name: "search index" },
+        { version: 2, name: "attachments flag and document schema version" },
+      ]);
       expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
       const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'search_message'").get() as { sql: string };
       expect(table.sql).toMatch(/\)\s*STRICT$/);
       const indexes = db.prepare("SELECT name FROM pragma_index_list('search_message')").all() as { name: string }[];
       const columns = indexes.map(({ name }) => (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[]).map((c) => c.name));
       expect(columns.sort()).toEqual([
+        ["schema_version", "tenant_id"],
         ["tenant_id", "conversation_id"],
         ["tenant_id", "message_id"],
       ]);
@@ -76,6 +83,34 @@ describe("sqlite search index", () => {
     db.close();
     await expect(index.search(scope, { query: "hi", conversationIds: ["c1"], pageSize: 1 })).rejects.toThrow(/closed/);
     await expect(createSqliteSearchIndex({ clock, pageTokens })).rejects.toThrow(/exactly one/);
+  });
+
+  it("rebuilds documents of an older schema on upgrade writes only, tenant by tenant", async () => {
+    const db = new Database(":memory:");
+    await runMigrations(sqliteMigrationTarget(db, SEARCH_INDEX_MIGRATION_TABLE), SEARCH_INDEX_SQLITE_MIGRATIONS.slice(0, 1));
+    const [a, b] = [freshTenantScope(), freshTenantScope()];
+    const insert = db.prepare(
+      "INSERT INTO search_message (tenant_id, message_id, conversation_id, seq, version, sender_id, create_time_ms, redacted, indexed_time_ms) VALUES (?, 'm1', 'c1', 1, 1, 'u1', 5, 0, 0)",
+    );
+    for (const t of [a, b]) {
+      const { lastInsertRowid } = insert.run(t.tenantId);
+      db.prepare("INSERT INTO search_message_fts (rowid, text, acl) VALUES (?, 'shared words', '')").run(lastInsertRowid);
+    }
+    const index = await createSqliteSearchIndex({ db, clock: new FakeClock(), pageTokens });
+    expect(await index.schemaStatus()).toEqual({ documents: 2, currentDocuments: 0, oldestVersion: 1 });
+    expect(await index.tenantsBelowSchema(10)).toEqual([a.tenantId, b.tenantId].sort());
+    const state = { messageId: "m1", conversationId: "c1", seq: 1, version: 1, senderId: "u1", text: "shared words", createTimeMs: 5, hasAttachments: true };
+    expect(await index.index(a, [state])).toEqual({ indexed: 0, stale: 1 });
+    expect(await index.index(a, [state], { upgrade: true })).toEqual({ indexed: 1, stale: 0 });
+    expect(await index.index(a, [state], { upgrade: true })).toEqual({ indexed: 0, stale: 1 });
+    expect(await index.tenantsBelowSchema(10)).toEqual([b.tenantId]);
+    expect(await index.schemaStatus()).toEqual({ documents: 2, currentDocuments: 1, oldestVersion: 1 });
+    // The other tenant's document is untouched: no attachment flag there.
+    const withFiles = (scope: typeof a) => index.search(scope, { query: "shared", conversationIds: ["c1"], pageSize: 5, hasAttachments: true });
+    expect((await withFiles(a)).hits.map((h) => h.messageId)).toEqual(["m1"]);
+    expect((await withFiles(b)).hits).toEqual([]);
+    await index.close();
+    db.close();
   });
 
   it("refuses a migration table name that is not an identifier", () => {
@@ -127,7 +162,7 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
   });
 
   // Two clients on one index, like two search service instances.
-  searchIndexContract("elasticsearch (cluster)", async () => {
+  const esHarness = async () => {
     const open = () => createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
     const a = await open();
     const b = await open();
@@ -139,7 +174,9 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
         await b.close();
       },
     };
-  });
+  };
+  searchIndexContract("elasticsearch (cluster)", esHarness);
+  searchIndexOrderContract("elasticsearch (cluster)", esHarness);
 
   it("puts a composable template with explicit mappings; one shared index routed by tenant", async () => {
     const index = await createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
@@ -162,6 +199,39 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
       await index.index(scope, [{ messageId: "m1", conversationId: "c1", seq: 1, version: 3, senderId: "u1", text: "Routed", createTimeMs: 5 }]);
       const got = await es(`${names.index}/_doc/${scope.tenantId}:m1?routing=${scope.tenantId}`);
       expect(got).toMatchObject({ _version: 3, _routing: scope.tenantId, _source: { tenant_id: scope.tenantId, message_id: "m1", text: "Routed" } });
+    } finally {
+      await index.close();
+    }
+  });
+
+  it("rebuilds documents written before the schema version was stamped, on upgrade writes only", async () => {
+    const index = await createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });
+    try {
+      const [a, b] = [freshTenantScope(), freshTenantScope()];
+      // Documents as the first schema wrote them: no schema_version, no has_attachments.
+      for (const t of [a, b]) {
+        const source = { tenant_id: t.tenantId, message_id: "m1", conversation_id: "c1", sender_id: "u1", seq: 1, create_time: 5, redacted: false, text: "older words", text_folded: "older words" };
+        await es(`${names.index}/_doc/${t.tenantId}:m1?routing=${t.tenantId}&version=1&version_type=external&refresh=true`, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(source),
+        });
+      }
+      expect(await index.tenantsBelowSchema(1000)).toEqual(expect.arrayContaining([a.tenantId, b.tenantId]));
+      expect((await index.schemaStatus()).oldestVersion).toBe(1);
+      const state = { messageId: "m1", conversationId: "c1", seq: 1, version: 1, senderId: "u1", text: "older words", createTimeMs: 5, hasAttachments: true };
+      expect(await index.index(a, [state])).toEqual({ indexed: 0, stale: 1 });
+      expect(await index.index(a, [state], { upgrade: true })).toEqual({ indexed: 1, stale: 0 });
+      await index.refresh(a);
+      const below = await index.tenantsBelowSchema(1000);
+      expect(below).toContain(b.tenantId);
+      expect(below).not.toContain(a.tenantId);
+      const withFiles = (scope: typeof a) => index.search(scope, { query: "older", conversationIds: ["c1"], pageSize: 5, hasAttachments: true });
+      expect((await withFiles(a)).hits.map((h) => h.messageId)).toEqual(["m1"]);
+      expect((await withFiles(b)).hits).toEqual([]);
+      // Clean up so other tests of this run see only current documents.
+      await index.remove(b, ["m1"]);
+      await index.remove(a, ["m1"]);
     } finally {
       await index.close();
     }

@@ -35,6 +35,10 @@ function countingBus(inner: EventBus): EventBus & { groups: (topic: string) => s
       subs.push({ topic: topic.name, group: opts.group });
       return inner.subscribe(topic, opts, handler);
     },
+    subscribeBatches: (topic, opts, handler) => {
+      subs.push({ topic: topic.name, group: opts.group });
+      return inner.subscribeBatches(topic, opts, handler);
+    },
     close: () => inner.close(),
     groups: (topic) => subs.filter((s) => s.topic === topic).map((s) => s.group),
   };

@@ -70,6 +70,7 @@ export class EditOps {
           messageSeq: BigInt(log.seq),
           senderId: message.senderId,
           ...(message.createTime ? { messageCreateTime: message.createTime } : {}),
+          messageAttachmentCount: message.attachments.length,
         }),
       }),
     });

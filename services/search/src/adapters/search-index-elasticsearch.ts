@@ -1,7 +1,7 @@
 import { Client, errors } from "@elastic/elasticsearch";
 import { UnavailableError } from "@caas/shared/errors";
 import type { PageTokenCodec } from "@caas/shared/page-token";
-import type { SearchDocument, SearchHit, SearchIndex } from "../ports/search-index.js";
+import { SEARCH_INDEX_SCHEMA_VERSION, type SearchDocument, type SearchHit, type SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import { MARK_CLOSE, MARK_OPEN, buildSnippet, checkDocs, checkMessageIds, checkSearch, foldDiacritics, parseMarked, type SearchKey } from "./search-index-support.js";
 
@@ -39,6 +39,9 @@ const MAPPINGS = {
     seq: { type: "long" },
     create_time: { type: "date", format: "epoch_millis" },
     redacted: { type: "boolean" },
+    has_attachments: { type: "boolean" },
+    // The index schema version the document was written under (absent: version 1).
+    schema_version: { type: "integer" },
     // The standard analyzer lowercases without the analysis-common module (absent from some
     // distributions); diacritics are folded by the adapter into text_folded instead.
     text: { type: "text", analyzer: "standard" },
@@ -106,6 +109,8 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
         if (!(err instanceof errors.ResponseError && (err.body as { error?: { type?: string } } | undefined)?.error?.type === "resource_already_exists_exception")) throw err;
       }
     });
+    // Fields added since the index was created (adding fields to a mapping is allowed in place).
+    await call(() => client.indices.putMapping({ index, properties: { has_attachments: MAPPINGS.properties.has_attachments, schema_version: MAPPINGS.properties.schema_version } }));
   } catch (err) {
     await client.close();
     throw err;
@@ -134,18 +139,18 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
   };
 
   return {
-    async index(scope, input) {
+    async index(scope, input, options) {
       const tenantId = tenantOf(scope);
       const docs = checkDocs(input);
       open();
       if (docs.length === 0) return { indexed: 0, stale: 0 };
+      // An upgrade may rewrite an equal version (external_gte); the rebuild replays the log in
+      // order, so an equal version carries the same state, now under this schema.
+      const versionType = options?.upgrade === true ? ("external_gte" as const) : ("external" as const);
       const res = await call(() =>
         client.bulk({
           refresh,
-          operations: docs.flatMap((d) => [
-            { index: { _index: index, _id: docId(tenantId, d.messageId), routing: tenantId, version: d.version, version_type: "external" as const } },
-            toSource(tenantId, d),
-          ]),
+          operations: docs.flatMap((d) => [{ index: { _index: index, _id: docId(tenantId, d.messageId), routing: tenantId, version: d.version, version_type: versionType } }, toSource(tenantId, d)]),
         }),
       );
       let indexed = 0;
@@ -217,6 +222,11 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
       if (q.sentAfterMs !== undefined || q.sentBeforeMs !== undefined) {
         filter.push({ range: { create_time: { gte: q.sentAfterMs, lt: q.sentBeforeMs } } });
       }
+      // Documents of schema 1 have no flag: they count as without attachments.
+      if (q.hasAttachments === true) filter.push({ term: { has_attachments: true } });
+      if (q.hasAttachments === false) filter.push({ bool: { must_not: [{ term: { has_attachments: true } }] } });
+      const relevance = q.order === "relevance";
+      const byTime: Record<string, { order: "desc" }>[] = [{ create_time: { order: "desc" } }, { message_id: { order: "desc" } }];
       const res = await call(() =>
         client.search<Source>({
           index,
@@ -231,8 +241,9 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
               should: [{ match: { text: { query: text } } }],
             },
           },
-          sort: [{ _score: { order: "desc" } }, { create_time: { order: "desc" } }, { message_id: { order: "desc" } }],
-          ...(q.after ? { search_after: q.after } : {}),
+          sort: relevance ? [{ _score: { order: "desc" } }, ...byTime] : byTime,
+          track_scores: true,
+          ...(q.after ? { search_after: relevance ? q.after : q.after.slice(1) } : {}),
           highlight: {
             fields: { text_folded: { number_of_fragments: 0, pre_tags: [MARK_OPEN], post_tags: [MARK_CLOSE] } },
           },
@@ -250,19 +261,54 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
           seq: s.seq,
           senderId: s.sender_id,
           createTimeMs: s.create_time,
-          score: h.sort![0] as number,
+          score: relevance ? (h.sort![0] as number) : (h._score ?? 0),
           snippet: buildSnippet(s.text, ranges),
         };
       });
       const last = page[page.length - 1];
       const more = res.hits.hits.length > q.pageSize && last !== undefined;
-      return { hits, nextPageToken: more ? q.tokenFor(last.sort as SearchKey) : "" };
+      const key = (relevance ? last?.sort : [0, ...(last?.sort ?? [])]) as SearchKey;
+      return { hits, nextPageToken: more ? q.tokenFor(key) : "" };
     },
 
     async refresh(scope) {
       tenantOf(scope);
       open();
       await call(() => client.indices.refresh({ index }));
+    },
+
+    async schemaStatus() {
+      open();
+      await call(() => client.indices.refresh({ index }));
+      const res = await call(() =>
+        client.search({
+          index,
+          size: 0,
+          track_total_hits: true,
+          aggs: { current: { filter: { term: { schema_version: SEARCH_INDEX_SCHEMA_VERSION } } }, oldest: { min: { field: "schema_version", missing: 1 } } },
+        }),
+      );
+      const total = res.hits.total;
+      const documents = typeof total === "number" ? total : (total?.value ?? 0);
+      const aggs = res.aggregations as { current: { doc_count: number }; oldest: { value: number | null } } | undefined;
+      const oldest = documents === 0 ? SEARCH_INDEX_SCHEMA_VERSION : (aggs?.oldest.value ?? SEARCH_INDEX_SCHEMA_VERSION);
+      return { documents, currentDocuments: aggs?.current.doc_count ?? 0, oldestVersion: Math.min(oldest, SEARCH_INDEX_SCHEMA_VERSION) };
+    },
+
+    async tenantsBelowSchema(limit) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError("limit must be a positive integer");
+      open();
+      await call(() => client.indices.refresh({ index }));
+      const res = await call(() =>
+        client.search({
+          index,
+          size: 0,
+          query: { bool: { must_not: [{ range: { schema_version: { gte: SEARCH_INDEX_SCHEMA_VERSION } } }] } },
+          aggs: { tenants: { terms: { field: "tenant_id", size: limit, order: { _key: "asc" } } } },
+        }),
+      );
+      const aggs = res.aggregations as { tenants: { buckets: { key: string }[] } } | undefined;
+      return (aggs?.tenants.buckets ?? []).map((b) => b.key);
     },
 
     async close() {
@@ -282,6 +328,8 @@ function toSource(tenantId: string, d: SearchDocument) {
     seq: d.seq,
     create_time: d.createTimeMs,
     redacted: d.redacted === true,
+    has_attachments: d.hasAttachments === true,
+    schema_version: SEARCH_INDEX_SCHEMA_VERSION,
     text: d.text,
     text_folded: foldDiacritics(d.text),
   };

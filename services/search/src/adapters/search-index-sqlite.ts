@@ -4,7 +4,7 @@ import { openSqliteDatabase } from "@caas/shared/sqlite";
 import type { Clock } from "@caas/shared/clock";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import type { PageTokenCodec } from "@caas/shared/page-token";
-import type { SearchHit, SearchIndex } from "../ports/search-index.js";
+import { SEARCH_INDEX_SCHEMA_VERSION, type SearchHit, type SearchIndex, type SearchOrder } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
 import { buildSnippet, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";
 
@@ -60,6 +60,19 @@ export const SEARCH_INDEX_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "attachments flag and document schema version",
+    up(db) {
+      // Rows written before carry schema version 1 and no attachment flag: the service rebuilds
+      // them from chat's log (SEARCH_INDEX_SCHEMA_VERSION).
+      db.exec(`
+        ALTER TABLE search_message ADD COLUMN has_attachments INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE search_message ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX search_message_schema ON search_message (schema_version, tenant_id);
+      `);
+    },
+  },
 ];
 
 interface HitRow {
@@ -107,15 +120,22 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
     throw err;
   }
 
-  const current = db.prepare<[string, string], { doc_id: number; version: number }>("SELECT doc_id, version FROM search_message WHERE tenant_id = ? AND message_id = ?");
+  const current = db.prepare<[string, string], { doc_id: number; version: number; schema_version: number }>(
+    "SELECT doc_id, version, schema_version FROM search_message WHERE tenant_id = ? AND message_id = ?",
+  );
   const insertRow = db.prepare(
-    `INSERT INTO search_message (tenant_id, message_id, conversation_id, seq, version, sender_id, create_time_ms, redacted, indexed_time_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO search_message (tenant_id, message_id, conversation_id, seq, version, sender_id, create_time_ms, redacted, has_attachments, schema_version, indexed_time_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${SEARCH_INDEX_SCHEMA_VERSION}, ?)`,
   );
   const updateRow = db.prepare(
-    `UPDATE search_message SET conversation_id = ?, seq = ?, version = ?, sender_id = ?, create_time_ms = ?, redacted = ?, indexed_time_ms = ?
+    `UPDATE search_message SET conversation_id = ?, seq = ?, version = ?, sender_id = ?, create_time_ms = ?, redacted = ?, has_attachments = ?,
+       schema_version = ${SEARCH_INDEX_SCHEMA_VERSION}, indexed_time_ms = ?
      WHERE doc_id = ?`,
   );
+  const countBySchema = db.prepare<[], { documents: number; current: number; oldest: number | null }>(
+    `SELECT COUNT(*) AS documents, COALESCE(SUM(schema_version = ${SEARCH_INDEX_SCHEMA_VERSION}), 0) AS current, MIN(schema_version) AS oldest FROM search_message`,
+  );
+  const staleTenants = db.prepare<[number], { tenant_id: string }>(`SELECT DISTINCT tenant_id FROM search_message WHERE schema_version < ${SEARCH_INDEX_SCHEMA_VERSION} ORDER BY tenant_id LIMIT ?`);
   const insertText = db.prepare("INSERT INTO search_message_fts (rowid, text, acl) VALUES (?, ?, ?)");
   const deleteText = db.prepare("DELETE FROM search_message_fts WHERE rowid = ?");
   const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
@@ -125,7 +145,8 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
   // the caller's conversations' rows and run the whole MATCH once per row (measured: 0.4 s for
   // 500 rows in 50 conversations, against 1 ms this way).
-  const findHits = db.prepare<unknown[], HitRow>(`
+  const hitsQuery = (order: SearchOrder) =>
+    db.prepare<unknown[], HitRow>(`
     SELECT m.doc_id, m.message_id, m.conversation_id, m.seq, m.sender_id, m.create_time_ms,
            -bm25(search_message_fts, 1.0, 0.0) AS score
     FROM search_message_fts CROSS JOIN search_message m ON m.doc_id = search_message_fts.rowid
@@ -137,10 +158,17 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       AND m.seq <= COALESCE((SELECT b.value FROM json_each(:maxSeqs) b WHERE b.key = m.conversation_id), m.seq)
       AND (:sentAfter IS NULL OR m.create_time_ms >= :sentAfter)
       AND (:sentBefore IS NULL OR m.create_time_ms < :sentBefore)
-      AND (:afterScore IS NULL OR score < :afterScore OR (score = :afterScore AND
+      AND (:attachments IS NULL OR m.has_attachments = :attachments)
+      ${
+        order === "relevance"
+          ? `AND (:afterScore IS NULL OR score < :afterScore OR (score = :afterScore AND
             (m.create_time_ms < :afterTime OR (m.create_time_ms = :afterTime AND m.message_id < :afterId))))
-    ORDER BY score DESC, m.create_time_ms DESC, m.message_id DESC
+    ORDER BY score DESC, m.create_time_ms DESC, m.message_id DESC`
+          : `AND (:afterScore IS NULL OR m.create_time_ms < :afterTime OR (m.create_time_ms = :afterTime AND m.message_id < :afterId))
+    ORDER BY m.create_time_ms DESC, m.message_id DESC`
+      }
     LIMIT :limit`);
+  const findHits = { relevance: hitsQuery("relevance"), newest: hitsQuery("newest") };
   // Highlighting only the hits of the page (not every match before the LIMIT). The CAST is
   // needed: FTS5 ignores a `rowid = ?` next to MATCH when the parameter is bound as a REAL (as
   // better-sqlite3 binds JS numbers) and would return every matching row, of every tenant.
@@ -161,9 +189,10 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   };
 
   return {
-    async index(scope, input) {
+    async index(scope, input, options) {
       const tenantId = tenantOf(scope);
       const docs = checkDocs(input);
+      const upgrade = options?.upgrade === true;
       open();
       const now = clock.nowMs();
       return db
@@ -172,18 +201,21 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
           let stale = 0;
           for (const d of docs) {
             const prior = current.get(tenantId, d.messageId);
-            if (prior && prior.version >= d.version) {
+            // (version, schema) order: an upgrade rewrites an equal version stored under an older schema.
+            const replaces = !prior || prior.version < d.version || (upgrade && prior.version === d.version && prior.schema_version < SEARCH_INDEX_SCHEMA_VERSION);
+            if (!replaces) {
               stale++;
               continue;
             }
             const redacted = d.redacted ? 1 : 0;
+            const attachments = d.hasAttachments ? 1 : 0;
             let docId: number;
             if (prior) {
               docId = prior.doc_id;
-              updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now, docId);
+              updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, attachments, now, docId);
               deleteText.run(docId);
             } else {
-              docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, now).lastInsertRowid);
+              docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, attachments, now).lastInsertRowid);
             }
             if (!d.redacted) insertText.run(docId, d.text, aclToken(tenantId, d.conversationId));
             indexed++;
@@ -217,7 +249,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       // 561 ms against 95 ms for a word in every message), so the match is the words alone and
       // the join keeps the tenant's listed conversations, as it always does.
       const acl = q.conversationIds.length <= ACL_TOKEN_MAX ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
-      const rows = findHits.all({
+      const rows = findHits[q.order].all({
         match: `${acl}${text}`,
         tenant: q.tenantId,
         conversations: JSON.stringify(q.conversationIds),
@@ -225,6 +257,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
         maxSeqs: JSON.stringify(Object.fromEntries(q.maxSeqs)),
         sentAfter: q.sentAfterMs ?? null,
         sentBefore: q.sentBeforeMs ?? null,
+        attachments: q.hasAttachments === undefined ? null : q.hasAttachments ? 1 : 0,
         afterScore: q.after?.[0] ?? null,
         afterTime: q.after?.[1] ?? null,
         afterId: q.after?.[2] ?? null,
@@ -244,13 +277,25 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
         };
       });
       const last = page[page.length - 1];
-      const key: SearchKey | undefined = last && [last.score, last.create_time_ms, last.message_id];
+      const key: SearchKey | undefined = last && [q.order === "relevance" ? last.score : 0, last.create_time_ms, last.message_id];
       return { hits, nextPageToken: rows.length > q.pageSize && key ? q.tokenFor(key) : "" };
     },
 
     async refresh(scope) {
       tenantOf(scope);
       open();
+    },
+
+    async schemaStatus() {
+      open();
+      const r = countBySchema.get()!;
+      return { documents: r.documents, currentDocuments: r.current, oldestVersion: Math.min(r.oldest ?? SEARCH_INDEX_SCHEMA_VERSION, SEARCH_INDEX_SCHEMA_VERSION) };
+    },
+
+    async tenantsBelowSchema(limit) {
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError("limit must be a positive integer");
+      open();
+      return staleTenants.all(limit).map((r) => r.tenant_id);
     },
 
     async close() {

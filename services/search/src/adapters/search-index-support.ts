@@ -11,6 +11,7 @@ import {
   SEARCH_SNIPPET_LENGTH,
   type HighlightRange,
   type SearchDocument,
+  type SearchOrder,
   type SearchRequest,
   type Snippet,
 } from "../ports/search-index.js";
@@ -74,11 +75,12 @@ export function checkDocs(docs: readonly SearchDocument[]): SearchDocument[] {
       throw new RangeError(`createTimeMs must be a non-negative integer, got ${String(d.createTimeMs)}`);
     }
     if (d.redacted !== undefined && typeof d.redacted !== "boolean") throw new RangeError("redacted must be a boolean");
+    if (d.hasAttachments !== undefined && typeof d.hasAttachments !== "boolean") throw new RangeError("hasAttachments must be a boolean");
     const redacted = d.redacted === true;
     if (typeof d.text !== "string") throw new RangeError("text must be a string");
     const text = redacted ? "" : cleanText(d.text);
     if (text.length > SEARCH_MAX_TEXT_LENGTH) throw new RangeError(`text is longer than ${SEARCH_MAX_TEXT_LENGTH} characters`);
-    return { ...d, text, redacted };
+    return { ...d, text, redacted, hasAttachments: !redacted && d.hasAttachments === true };
   });
 }
 
@@ -90,7 +92,7 @@ export function checkMessageIds(ids: readonly string[]): string[] {
   return [...new Set(ids.map((id: string) => checkName("messageId", id, ID_MAX)))];
 }
 
-/** The position of a hit in the result order: [score, createTimeMs, messageId]. */
+/** The position of a hit in the result order: [score, createTimeMs, messageId] (score 0 in "newest" order). */
 export type SearchKey = [score: number, createTimeMs: number, messageId: string];
 
 /** A search request after validation, as the adapters run it. */
@@ -105,6 +107,8 @@ export interface CheckedSearch {
   maxSeqs: [string, number][];
   sentAfterMs: number | undefined;
   sentBeforeMs: number | undefined;
+  hasAttachments: boolean | undefined;
+  order: SearchOrder;
   pageSize: number;
   /** Where the page starts (exclusive); undefined for the first page. */
   after: SearchKey | undefined;
@@ -138,7 +142,10 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
     bad("conversation_ids", `every id must be 1-${ID_MAX} characters`);
   }
 
-  const { senderIds: senders, maxSeqs: bounds, sentAfterMs, sentBeforeMs, pageSize } = request;
+  const { senderIds: senders, maxSeqs: bounds, sentAfterMs, sentBeforeMs, pageSize, hasAttachments } = request;
+  const order = request.order ?? "relevance";
+  if (order !== "relevance" && order !== "newest") bad("order", 'must be "relevance" or "newest"');
+  if (hasAttachments !== undefined && typeof hasAttachments !== "boolean") bad("has_attachments", "must be a boolean");
   if (senders !== undefined) {
     if (!Array.isArray(senders) || senders.length === 0 || senders.length > SEARCH_MAX_SENDER_IDS) {
       bad("sender_ids", `must name 1-${SEARCH_MAX_SENDER_IDS} senders`);
@@ -173,7 +180,7 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
   const senderIds = senders === undefined ? undefined : [...new Set<string>(senders)].sort();
   const binding: PageTokenBinding = {
     tenantId,
-    query: JSON.stringify(["search-index/v1", words.join(" "), conversationIds, senderIds ?? null, sentAfterMs ?? null, sentBeforeMs ?? null, maxSeqs]),
+    query: JSON.stringify(["search-index/v2", words.join(" "), conversationIds, senderIds ?? null, sentAfterMs ?? null, sentBeforeMs ?? null, maxSeqs, hasAttachments ?? null, order]),
   };
   const after = pageTokens.decode<unknown>(binding, request.pageToken ?? "");
   if (after !== undefined && !isSearchKey(after)) {
@@ -187,6 +194,8 @@ export function checkSearch(scope: TenantScope, request: SearchRequest, pageToke
     maxSeqs,
     sentAfterMs,
     sentBeforeMs,
+    hasAttachments,
+    order,
     pageSize,
     after,
     tokenFor: (key) => pageTokens.encode(binding, key),

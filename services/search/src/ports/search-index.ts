@@ -14,6 +14,12 @@ export const SEARCH_MAX_PAGE_SIZE = 100;
 export const SEARCH_MAX_BATCH = 1000;
 /** Longest indexed text, in UTF-16 code units (the chat service caps messages well below). */
 export const SEARCH_MAX_TEXT_LENGTH = 65_536;
+/**
+ * The index schema version this build writes: what a document holds and how it is analyzed.
+ * Bump it when that changes; documents stored under an older version are rebuilt from chat's log
+ * (`index` with `upgrade`) while the index stays searchable. 1: text, sender, times; 2: has-attachments.
+ */
+export const SEARCH_INDEX_SCHEMA_VERSION = 2;
 /** Longest snippet text, in UTF-16 code units, not counting the "…" marks of a cut. */
 export const SEARCH_SNIPPET_LENGTH = 160;
 
@@ -41,6 +47,29 @@ export interface SearchDocument {
    * its version still blocks older states of the message (a late edit cannot resurrect it).
    */
   redacted?: boolean;
+  /** The message carries at least one attachment (false when absent). */
+  hasAttachments?: boolean;
+}
+
+/** Options of one `index` call. */
+export interface IndexOptions {
+  /**
+   * Rebuilding under a new schema: a document whose version EQUALS the stored one may replace it
+   * (it does when the stored one was written under an older schema version; equal versions carry
+   * the same state). Lower versions are still refused, so a rebuild never resurrects a deleted or
+   * older state.
+   */
+  upgrade?: boolean;
+}
+
+/** How far the stored documents are from this build's schema version (all tenants; operators). */
+export interface SchemaStatus {
+  /** Stored documents, tombstones included. */
+  documents: number;
+  /** Documents written under SEARCH_INDEX_SCHEMA_VERSION. */
+  currentDocuments: number;
+  /** The oldest schema version among stored documents; SEARCH_INDEX_SCHEMA_VERSION when none is older. */
+  oldestVersion: number;
 }
 
 /** What one `index` call did. */
@@ -76,11 +105,21 @@ export interface SearchRequest {
   sentAfterMs?: number;
   /** Only messages sent before this time (exclusive). */
   sentBeforeMs?: number;
+  /** Only messages with attachments (true) or without (false); any when absent. */
+  hasAttachments?: boolean;
+  /**
+   * "relevance" (default): by score descending, then createTimeMs, then messageId, both
+   * descending. "newest": by createTimeMs then messageId, both descending (scores still reported).
+   */
+  order?: SearchOrder;
   /** 1 to SEARCH_MAX_PAGE_SIZE. */
   pageSize: number;
   /** "" or absent for the first page; else the `nextPageToken` of the previous page. */
   pageToken?: string;
 }
+
+/** The orders `search` offers. */
+export type SearchOrder = "relevance" | "newest";
 
 /** A match inside a snippet: `text.slice(start, end)` is a matched word. UTF-16 offsets. */
 export interface HighlightRange {
@@ -105,7 +144,7 @@ export interface SearchHit {
   seq: number;
   senderId: string;
   createTimeMs: number;
-  /** Relevance, higher is better; only comparable within one result list. */
+  /** Relevance, higher is better; only comparable within one result list (0 when not computed). */
   score: number;
   snippet: Snippet;
 }
@@ -138,9 +177,11 @@ export interface SearchIndex {
    * Upserts documents by messageId, in array order, at most SEARCH_MAX_BATCH. Per message, a
    * document replaces the stored one only if its `version` is greater: an equal or lower version
    * is counted as `stale` and changes nothing, so replays and out-of-order delivery are harmless
-   * and the call is idempotent. On a failure some documents may have been applied; retry the call.
+   * and the call is idempotent (`options.upgrade` relaxes the rule for documents of an older
+   * schema). Each document is stamped with SEARCH_INDEX_SCHEMA_VERSION. On a failure some
+   * documents may have been applied; retry the call.
    */
-  index(scope: TenantScope, docs: readonly SearchDocument[]): Promise<IndexResult>;
+  index(scope: TenantScope, docs: readonly SearchDocument[], options?: IndexOptions): Promise<IndexResult>;
 
   /**
    * Deletes messages by id (erasure, retention, delete for everyone), whatever their version,
@@ -158,14 +199,23 @@ export interface SearchIndex {
   removeConversation(scope: TenantScope, conversationId: string): Promise<void>;
 
   /**
-   * One page of the messages matching `request`, ordered by relevance (descending), then by
-   * `createTimeMs` (newest first), then by messageId (descending), which makes the order total.
+   * One page of the messages matching `request`, in the request's `order` (both are total).
    * Pages are keyset-based: walking them returns every match exactly once while the index does
    * not change; under concurrent writes (which move relevance scores) a hit may repeat or be
    * skipped. The page token is bound to the tenant and to the query, conversations, sender and
-   * time range, senders and seq bounds (not to pageSize); any other use is an InvalidArgumentError on `page_token`.
+   * time range, senders and seq bounds, attachment filter and order (not to pageSize); any other
+   * use is an InvalidArgumentError on `page_token`.
    */
   search(scope: TenantScope, request: SearchRequest): Promise<SearchPage>;
+
+  /** Documents by schema version, over all tenants (GetIndexStatus; no tenant data leaves). */
+  schemaStatus(): Promise<SchemaStatus>;
+
+  /**
+   * Up to `limit` tenants holding documents written under an older schema version, for the
+   * rebuild (which replays those tenants' conversations with `upgrade`). Operators only.
+   */
+  tenantsBelowSchema(limit: number): Promise<string[]>;
 
   /** Makes every write completed before the call visible to later searches. */
   refresh(scope: TenantScope): Promise<void>;

@@ -1,9 +1,9 @@
 import { createMutableRegistry, fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { ProtobufSerializer, SchemaId, SchemaRegistryClient, SerdeType, type Client as SchemaRegistry } from "@confluentinc/schemaregistry";
-import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
+import { Kafka, logLevel, type Admin, type KafkaMessage, type Producer } from "kafkajs";
 import type { Logger } from "../logger.js";
-import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
+import type { BatchSubscribeOptions, BatchSubscription, BusBatch, BusRecord, EventBus, PartitionLag, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
 export interface KafkaEventBusOptions {
   brokers: string[];
@@ -171,12 +171,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
           if (!message.value) return;
           for (let attempt = 0; ; attempt++) {
             try {
-              const value = await decode(name, topic.schema, message.value);
-              const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(message.headers ?? {})) {
-                if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-              }
-              await handler({ key: message.key?.toString("utf8") ?? "", value, headers });
+              await handler(await recordOf(name, topic.schema, message));
               return;
             } catch (err) {
               if (stopping) throw err;
@@ -209,12 +204,124 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
       return subscription;
     },
 
+    async subscribeBatches<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: BatchSubscribeOptions, handler: (batch: BusBatch<Desc>) => Promise<void>): Promise<BatchSubscription> {
+      const name = prefix + topic.name;
+      const groupId = prefix + sub.group;
+      await ensureTopic(name);
+      const maxRecords = sub.maxRecords ?? 500;
+      const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 10_000, maxWaitTimeInMs: 1_000, allowAutoTopicCreation: false });
+      await consumer.connect();
+      await consumer.subscribe({ topic: name, fromBeginning: sub.from === "earliest" });
+      let stopping = false;
+      const wakers = new Set<() => void>();
+      const pauseFor = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(t);
+            wakers.delete(wake);
+            resolve();
+          };
+          const t = setTimeout(wake, ms);
+          wakers.add(wake);
+        });
+      // Publish time of the first record in flight, and of the last applied one, per partition (lag()).
+      const inFlightSince = new Map<number, number>();
+      const appliedUpTo = new Map<number, number>();
+      const joined = new Promise<void>((resolve, reject) => {
+        const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+          off();
+          clearTimeout(timer);
+          resolve();
+        });
+        const timer = setTimeout(() => reject(new Error(`consumer group ${groupId} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
+      });
+      await consumer.run({
+        autoCommit: true,
+        eachBatchAutoResolve: false,
+        eachBatch: async (run) => {
+          const { batch } = run;
+          const isRunning = () => run.isRunning();
+          const isStale = () => run.isStale();
+          const heartbeat = () => run.heartbeat();
+          const messages = batch.messages.filter((m) => m.value);
+          for (let i = 0; i < messages.length && isRunning() && !isStale(); i += maxRecords) {
+            const slice = messages.slice(i, i + maxRecords);
+            inFlightSince.set(batch.partition, Number(slice[0]!.timestamp));
+            for (let attempt = 0; ; attempt++) {
+              try {
+                const records = await Promise.all(slice.map((m) => recordOf(name, topic.schema, m)));
+                await handler({ partition: batch.partition, records });
+                break;
+              } catch (err) {
+                if (stopping) throw err;
+                const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
+                opts.logger.warn({ err, topic: name, group: groupId, partition: batch.partition, offset: slice[0]!.offset, attempt, delay }, "consumer failed; retrying the batch");
+                await pauseFor(delay);
+                if (stopping) throw err;
+                await heartbeat();
+              }
+            }
+            // Acknowledged only after the handler resolved for the whole slice.
+            const last = slice[slice.length - 1]!;
+            run.resolveOffset(last.offset);
+            appliedUpTo.set(batch.partition, Number(last.timestamp));
+            inFlightSince.delete(batch.partition);
+            await run.commitOffsetsIfNecessary();
+            await heartbeat();
+          }
+          // Records without a value (tombstones) are skipped but acknowledged too.
+          if (isRunning() && !isStale() && batch.messages.length > 0) run.resolveOffset(batch.lastOffset());
+        },
+      });
+      consumer.on(consumer.events.CRASH, (e) => opts.logger.error({ err: e.payload.error, group: groupId, restart: e.payload.restart }, "kafka consumer crashed"));
+      try {
+        await joined;
+      } catch (err) {
+        await consumer.disconnect().catch(() => {});
+        throw err;
+      }
+      const subscription: BatchSubscription = {
+        async close() {
+          stopping = true;
+          for (const wake of [...wakers]) wake();
+          subscriptions.delete(subscription);
+          await consumer.disconnect();
+        },
+        async lag(): Promise<PartitionLag[]> {
+          const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(name), admin.fetchOffsets({ groupId, topics: [name] })]);
+          const now = Date.now();
+          return ends
+            .map((e) => {
+              const c = Number(committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? -1);
+              const committedOffset = c >= 0 ? c : Number(e.low);
+              const endOffset = Number(e.high);
+              const lagEvents = Math.max(0, endOffset - committedOffset);
+              const since = inFlightSince.get(e.partition) ?? appliedUpTo.get(e.partition);
+              return { partition: e.partition, committedOffset, endOffset, lagEvents, lagMs: lagEvents > 0 && since !== undefined ? Math.max(0, now - since) : 0 };
+            })
+            .sort((a, b) => a.partition - b.partition);
+        },
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+
     async close() {
       await Promise.all([...subscriptions].map((s) => s.close()));
       await producer.disconnect();
       await admin.disconnect();
     },
   };
+
+  /** A Kafka message as a bus record (value decoded, headers as strings). */
+  async function recordOf<Desc extends DescMessage>(topicName: string, schema: Desc, message: KafkaMessage): Promise<BusRecord<Desc>> {
+    const value = await decode(topicName, schema, message.value!);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(message.headers ?? {})) {
+      if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+    }
+    return { key: message.key?.toString("utf8") ?? "", value, headers };
+  }
 
   /**
    * Reads the Confluent framing, checks in the registry that the writer's message type is the

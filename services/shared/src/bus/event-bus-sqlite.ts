@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { openSqliteDatabase } from "../sqlite.js";
 import { runMigrations, sqliteMigrationTarget, type Migration } from "../migrations.js";
-import type { BusRecord, EventBus, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
+import type { BatchSubscribeOptions, BatchSubscription, BusBatch, BusRecord, EventBus, PartitionLag, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
 export interface SqliteEventBusOptions {
   /** Database file (one per platform in embedded mode), or ":memory:" in tests. */
@@ -66,6 +66,7 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
   const setOffset = db.prepare("INSERT INTO bus_offsets (grp, topic, offset) VALUES (?, ?, ?) ON CONFLICT (grp, topic) DO UPDATE SET offset = excluded.offset");
   const maxOffset = db.prepare("SELECT COALESCE(MAX(offset), 0) AS o FROM bus_records WHERE topic = ?");
   const prune = db.prepare("DELETE FROM bus_records WHERE time_ms < ?");
+  const pending = db.prepare<[string, number], { n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(time_ms) AS oldest FROM bus_records WHERE topic = ? AND offset > ?");
   const batchSize = opts.batchSize ?? 256;
   const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
 
@@ -161,6 +162,78 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
           await loop;
           subscriptions.delete(subscription);
           active.delete(id);
+        },
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+
+    async subscribeBatches<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: BatchSubscribeOptions, handler: (batch: BusBatch<Desc>) => Promise<void>): Promise<BatchSubscription> {
+      const id = `${sub.group}\u0000${topic.name}`;
+      if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topic.name} in this process`);
+      active.add(id);
+      const committed = getOffset.get(sub.group, topic.name) as { offset: number } | undefined;
+      let position = committed?.offset ?? (sub.from === "earliest" ? 0 : (maxOffset.get(topic.name) as { o: number }).o);
+      setOffset.run(sub.group, topic.name, position);
+      const maxRecords = sub.maxRecords ?? 500;
+      let stopped = false;
+      let wake: (() => void) | undefined;
+      const waker = () => wake?.();
+      const set = wakers.get(topic.name) ?? new Set();
+      set.add(waker);
+      wakers.set(topic.name, set);
+      const sleep = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      const loop = (async () => {
+        while (!stopped) {
+          const rows = readAfter.all(topic.name, position, maxRecords) as Row[];
+          if (rows.length === 0) {
+            await sleep(1_000);
+            continue;
+          }
+          const batch: BusBatch<Desc> = {
+            partition: 0,
+            records: rows.map((row) => ({ key: row.key, value: fromBinary(topic.schema, row.value), headers: JSON.parse(row.headers) as Record<string, string> })),
+          };
+          let done = false;
+          for (let attempt = 0; !stopped; attempt++) {
+            try {
+              await handler(batch);
+              done = true;
+              break;
+            } catch (err) {
+              const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
+              opts.logger.warn({ err, topic: topic.name, group: sub.group, offset: rows[0]!.offset, records: rows.length, delay }, "consumer failed; retrying the batch");
+              await sleep(delay);
+            }
+          }
+          // Acknowledged only once the handler resolved for the whole batch.
+          if (!done || !db.open) break;
+          position = rows[rows.length - 1]!.offset;
+          setOffset.run(sub.group, topic.name, position);
+        }
+      })();
+      const subscription: BatchSubscription = {
+        async close() {
+          stopped = true;
+          wake?.();
+          set.delete(waker);
+          await loop;
+          subscriptions.delete(subscription);
+          active.delete(id);
+        },
+        // One partition. Offsets are shared by every topic of the log, so they have gaps: the
+        // lag in events is a count of the topic's records after the group's position.
+        async lag(): Promise<PartitionLag[]> {
+          const p = pending.get(topic.name, position)!;
+          const end = (maxOffset.get(topic.name) as { o: number }).o + 1;
+          return [{ partition: 0, committedOffset: position + 1, endOffset: Math.max(end, position + 1), lagEvents: p.n, lagMs: p.oldest === null ? 0 : Math.max(0, opts.clock.nowMs() - p.oldest) }];
         },
       };
       subscriptions.add(subscription);

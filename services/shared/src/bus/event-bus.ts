@@ -28,6 +28,40 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** Consecutive records of one partition, in publish order. */
+export interface BusBatch<Desc extends DescMessage = DescMessage> {
+  /** The partition (Kafka); 0 on a log with one. */
+  partition: number;
+  records: BusRecord<Desc>[];
+}
+
+/** Where a consumer group stands on one partition of a topic. */
+export interface PartitionLag {
+  partition: number;
+  /** The offset of the next record the group will apply (its committed position). */
+  committedOffset: number;
+  /** The offset the next published record will get. */
+  endOffset: number;
+  /** Records published and not yet applied by the group. */
+  lagEvents: number;
+  /**
+   * Age of the oldest record not yet applied, in ms; 0 when none is pending, or when this process
+   * does not consume the partition and cannot tell (the lag in events is exact either way).
+   */
+  lagMs: number;
+}
+
+/** A subscription that can say how far its group is behind. */
+export interface BatchSubscription extends Subscription {
+  /** The group's lag per partition of the topic, ordered by partition. */
+  lag(): Promise<PartitionLag[]>;
+}
+
+export interface BatchSubscribeOptions extends SubscribeOptions {
+  /** Most records in one batch (default 500). */
+  maxRecords?: number;
+}
+
 /**
  * The event bus between services (embedded: a durable log in SQLite; cluster: Kafka with Schema
  * Registry protobuf).
@@ -41,5 +75,12 @@ export interface EventBus {
   /** Resolves once every record is durably accepted (SQLite commit; Kafka acks=all). */
   publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]): Promise<void>;
   subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, opts: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription>;
+  /**
+   * Like `subscribe`, but hands over runs of consecutive records of one partition: the batch is
+   * acknowledged (its offsets committed) only after the handler resolved, and a handler that
+   * throws gets the same batch again (with backoff), so a consumer that makes the whole batch
+   * durable before resolving loses nothing and must tolerate a repeated batch.
+   */
+  subscribeBatches<Desc extends DescMessage>(topic: TopicSpec<Desc>, opts: BatchSubscribeOptions, handler: (batch: BusBatch<Desc>) => Promise<void>): Promise<BatchSubscription>;
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/search/v1/search_internal_service.proto.
  */
 export const file_caas_search_v1_search_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImMKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEi0KEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiWAoWR2V0SW5kZXhTdGF0dXNSZXNwb25zZRI+Cg1jb252ZXJzYXRpb25zGAEgAygLMicuY2Fhcy5zZWFyY2gudjEuQ29udmVyc2F0aW9uSW5kZXhTdGF0dXMijAEKF0NvbnZlcnNhdGlvbkluZGV4U3RhdHVzEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRITCgtpbmRleGVkX3NlcRgCIAEoBBIQCghoZWFkX3NlcRgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEh0KFXNpbmNlX2xhc3RfYXBwbGllZF9tcxgFIAEoBDLEAQoVU2VhcmNoSW50ZXJuYWxTZXJ2aWNlEkoKB1JlaW5kZXgSHi5jYWFzLnNlYXJjaC52MS5SZWluZGV4UmVxdWVzdBofLmNhYXMuc2VhcmNoLnYxLlJlaW5kZXhSZXNwb25zZRJfCg5HZXRJbmRleFN0YXR1cxIlLmNhYXMuc2VhcmNoLnYxLkdldEluZGV4U3RhdHVzUmVxdWVzdBomLmNhYXMuc2VhcmNoLnYxLkdldEluZGV4U3RhdHVzUmVzcG9uc2VCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvc2VhcmNoL3YxO3NlYXJjaHYxYgZwcm90bzM", [file_buf_validate_validate]);
+  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImEKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEisKEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCEbpIDpIBCxBkGAEiBXIDsAEBIsUBChZHZXRJbmRleFN0YXR1c1Jlc3BvbnNlEj4KDWNvbnZlcnNhdGlvbnMYASADKAsyJy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25JbmRleFN0YXR1cxI4CgpwYXJ0aXRpb25zGAIgAygLMiQuY2Fhcy5zZWFyY2gudjEuUGFydGl0aW9uSW5kZXhTdGF0dXMSMQoGc2NoZW1hGAMgASgLMiEuY2Fhcy5zZWFyY2gudjEuSW5kZXhTY2hlbWFTdGF0dXMiewoUUGFydGl0aW9uSW5kZXhTdGF0dXMSEQoJcGFydGl0aW9uGAEgASgNEhgKEGNvbW1pdHRlZF9vZmZzZXQYAiABKAQSEgoKZW5kX29mZnNldBgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEg4KBmxhZ19tcxgFIAEoBCKwAQoRSW5kZXhTY2hlbWFTdGF0dXMSFAoMY29kZV92ZXJzaW9uGAEgASgNEhYKDnN0b3JlZF92ZXJzaW9uGAIgASgNEhIKCnJlYnVpbGRpbmcYAyABKAgSEQoJZG9jdW1lbnRzGAQgASgEEhkKEWN1cnJlbnRfZG9jdW1lbnRzGAUgASgEEhQKDHRlbmFudHNfZG9uZRgGIAEoDRIVCg10ZW5hbnRzX3RvdGFsGAcgASgNIowBChdDb252ZXJzYXRpb25JbmRleFN0YXR1cxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLaW5kZXhlZF9zZXEYAiABKAQSEAoIaGVhZF9zZXEYAyABKAQSEgoKbGFnX2V2ZW50cxgEIAEoBBIdChVzaW5jZV9sYXN0X2FwcGxpZWRfbXMYBSABKAQyxAEKFVNlYXJjaEludGVybmFsU2VydmljZRJKCgdSZWluZGV4Eh4uY2Fhcy5zZWFyY2gudjEuUmVpbmRleFJlcXVlc3QaHy5jYWFzLnNlYXJjaC52MS5SZWluZGV4UmVzcG9uc2USXwoOR2V0SW5kZXhTdGF0dXMSJS5jYWFzLnNlYXJjaC52MS5HZXRJbmRleFN0YXR1c1JlcXVlc3QaJi5jYWFzLnNlYXJjaC52MS5HZXRJbmRleFN0YXR1c1Jlc3BvbnNlQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL3NlYXJjaC92MTtzZWFyY2h2MWIGcHJvdG8z", [file_buf_validate_validate]);
 
 /**
  * @generated from message caas.search.v1.ReindexRequest
@@ -80,6 +80,8 @@ export type GetIndexStatusRequest = Message<"caas.search.v1.GetIndexStatusReques
   tenantId: string;
 
   /**
+   * Conversations to report on; none for the partitions and schema only.
+   *
    * @generated from field: repeated string conversation_ids = 2;
    */
   conversationIds: string[];
@@ -102,6 +104,21 @@ export type GetIndexStatusResponse = Message<"caas.search.v1.GetIndexStatusRespo
    * @generated from field: repeated caas.search.v1.ConversationIndexStatus conversations = 1;
    */
   conversations: ConversationIndexStatus[];
+
+  /**
+   * One entry per partition of chat's event topic as the search consumer group stands on it
+   * (Kafka in cluster mode; the embedded log is one partition, 0), by partition number.
+   *
+   * @generated from field: repeated caas.search.v1.PartitionIndexStatus partitions = 2;
+   */
+  partitions: PartitionIndexStatus[];
+
+  /**
+   * The index schema version and the rebuild that brings stored documents up to it.
+   *
+   * @generated from field: caas.search.v1.IndexSchemaStatus schema = 3;
+   */
+  schema?: IndexSchemaStatus | undefined;
 };
 
 /**
@@ -110,6 +127,117 @@ export type GetIndexStatusResponse = Message<"caas.search.v1.GetIndexStatusRespo
  */
 export const GetIndexStatusResponseSchema: GenMessage<GetIndexStatusResponse> = /*@__PURE__*/
   messageDesc(file_caas_search_v1_search_internal_service, 3);
+
+/**
+ * The search consumer group's position on one partition of chat's event topic.
+ *
+ * @generated from message caas.search.v1.PartitionIndexStatus
+ */
+export type PartitionIndexStatus = Message<"caas.search.v1.PartitionIndexStatus"> & {
+  /**
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * The offset of the next record the group will apply (its committed position).
+   *
+   * @generated from field: uint64 committed_offset = 2;
+   */
+  committedOffset: bigint;
+
+  /**
+   * The offset the next published record will get (the partition's end).
+   *
+   * @generated from field: uint64 end_offset = 3;
+   */
+  endOffset: bigint;
+
+  /**
+   * Records published and not yet applied: end_offset - committed_offset on Kafka; the embedded
+   * log's offsets are shared by all its topics (they have gaps), so there it is a count.
+   *
+   * @generated from field: uint64 lag_events = 4;
+   */
+  lagEvents: bigint;
+
+  /**
+   * How long ago the oldest record not yet applied was published; 0 when nothing is pending. On
+   * Kafka it is known to the instance consuming the partition (an upper bound: the publish time
+   * of the batch in flight or of the last applied record) and 0 from other instances.
+   *
+   * @generated from field: uint64 lag_ms = 5;
+   */
+  lagMs: bigint;
+};
+
+/**
+ * Describes the message caas.search.v1.PartitionIndexStatus.
+ * Use `create(PartitionIndexStatusSchema)` to create a new message.
+ */
+export const PartitionIndexStatusSchema: GenMessage<PartitionIndexStatus> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 4);
+
+/**
+ * Documents record the index schema version they were written under. When this build's version
+ * is newer than some stored documents', the service rebuilds them from chat's log on start (every
+ * conversation of every tenant holding such documents), keeping the index searchable meanwhile.
+ *
+ * @generated from message caas.search.v1.IndexSchemaStatus
+ */
+export type IndexSchemaStatus = Message<"caas.search.v1.IndexSchemaStatus"> & {
+  /**
+   * The version this build writes.
+   *
+   * @generated from field: uint32 code_version = 1;
+   */
+  codeVersion: number;
+
+  /**
+   * The oldest version among stored documents (code_version when all are current or none exist).
+   *
+   * @generated from field: uint32 stored_version = 2;
+   */
+  storedVersion: number;
+
+  /**
+   * True while this instance rebuilds.
+   *
+   * @generated from field: bool rebuilding = 3;
+   */
+  rebuilding: boolean;
+
+  /**
+   * Stored documents, and those at code_version: their ratio is the rebuild's progress.
+   *
+   * @generated from field: uint64 documents = 4;
+   */
+  documents: bigint;
+
+  /**
+   * @generated from field: uint64 current_documents = 5;
+   */
+  currentDocuments: bigint;
+
+  /**
+   * Tenants this instance's rebuild has finished, of those it found with older documents.
+   *
+   * @generated from field: uint32 tenants_done = 6;
+   */
+  tenantsDone: number;
+
+  /**
+   * @generated from field: uint32 tenants_total = 7;
+   */
+  tenantsTotal: number;
+};
+
+/**
+ * Describes the message caas.search.v1.IndexSchemaStatus.
+ * Use `create(IndexSchemaStatusSchema)` to create a new message.
+ */
+export const IndexSchemaStatusSchema: GenMessage<IndexSchemaStatus> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 5);
 
 /**
  * The indexer's position in one conversation's log.
@@ -157,7 +285,7 @@ export type ConversationIndexStatus = Message<"caas.search.v1.ConversationIndexS
  * Use `create(ConversationIndexStatusSchema)` to create a new message.
  */
 export const ConversationIndexStatusSchema: GenMessage<ConversationIndexStatus> = /*@__PURE__*/
-  messageDesc(file_caas_search_v1_search_internal_service, 4);
+  messageDesc(file_caas_search_v1_search_internal_service, 6);
 
 /**
  * Operator and service calls of the search service. Every RPC requires a service token
@@ -180,8 +308,9 @@ export const SearchInternalService: GenService<{
     output: typeof ReindexResponseSchema;
   },
   /**
-   * How far this instance's indexer is behind chat's log for some conversations: the seq it has
-   * applied, the log head, and how long ago it applied its last event.
+   * How far the indexer is behind: per partition of the bus topic it consumes (events and age of
+   * the oldest record not yet applied), for some conversations (the seq this instance applied
+   * against chat's log head), and the index schema version with the progress of a rebuild.
    *
    * @generated from rpc caas.search.v1.SearchInternalService.GetIndexStatus
    */

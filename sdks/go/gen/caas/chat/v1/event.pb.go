@@ -546,8 +546,11 @@ type MessageEdited struct {
 	MessageSeq        uint64                 `protobuf:"varint,6,opt,name=message_seq,json=messageSeq,proto3" json:"message_seq,omitempty"`
 	SenderId          string                 `protobuf:"bytes,7,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
 	MessageCreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=message_create_time,json=messageCreateTime,proto3" json:"message_create_time,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// How many attachments the edited message has (an edit cannot change them), so the search
+	// index keeps its has-attachments flag; 0 in events written before this field existed.
+	MessageAttachmentCount uint32 `protobuf:"varint,9,opt,name=message_attachment_count,json=messageAttachmentCount,proto3" json:"message_attachment_count,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *MessageEdited) Reset() {
@@ -634,6 +637,13 @@ func (x *MessageEdited) GetMessageCreateTime() *timestamppb.Timestamp {
 		return x.MessageCreateTime
 	}
 	return nil
+}
+
+func (x *MessageEdited) GetMessageAttachmentCount() uint32 {
+	if x != nil {
+		return x.MessageAttachmentCount
+	}
+	return 0
 }
 
 // A message was deleted for everyone; its MessageCreated and MessageEdited events are redacted.
@@ -1666,7 +1676,7 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\x14conversation_deleted\x18$ \x01(\v2!.caas.chat.v1.ConversationDeletedH\x00R\x13conversationDeletedB\t\n" +
 	"\apayload\"A\n" +
 	"\x0eMessageCreated\x12/\n" +
-	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\xe4\x02\n" +
+	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\x9e\x03\n" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
@@ -1677,7 +1687,8 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\vmessage_seq\x18\x06 \x01(\x04R\n" +
 	"messageSeq\x12\x1b\n" +
 	"\tsender_id\x18\a \x01(\tR\bsenderId\x12J\n" +
-	"\x13message_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\"\xd6\x01\n" +
+	"\x13message_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\x128\n" +
+	"\x18message_attachment_count\x18\t \x01(\rR\x16messageAttachmentCount\"\xd6\x01\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +

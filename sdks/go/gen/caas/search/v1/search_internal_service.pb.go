@@ -139,9 +139,10 @@ func (x *ReindexResponse) GetIndexed() uint64 {
 }
 
 type GetIndexStatusRequest struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	TenantId        string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	ConversationIds []string               `protobuf:"bytes,2,rep,name=conversation_ids,json=conversationIds,proto3" json:"conversation_ids,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Conversations to report on; none for the partitions and schema only.
+	ConversationIds []string `protobuf:"bytes,2,rep,name=conversation_ids,json=conversationIds,proto3" json:"conversation_ids,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -194,6 +195,11 @@ type GetIndexStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One entry per requested conversation, in request order.
 	Conversations []*ConversationIndexStatus `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// One entry per partition of chat's event topic as the search consumer group stands on it
+	// (Kafka in cluster mode; the embedded log is one partition, 0), by partition number.
+	Partitions []*PartitionIndexStatus `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// The index schema version and the rebuild that brings stored documents up to it.
+	Schema        *IndexSchemaStatus `protobuf:"bytes,3,opt,name=schema,proto3" json:"schema,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -235,6 +241,204 @@ func (x *GetIndexStatusResponse) GetConversations() []*ConversationIndexStatus {
 	return nil
 }
 
+func (x *GetIndexStatusResponse) GetPartitions() []*PartitionIndexStatus {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *GetIndexStatusResponse) GetSchema() *IndexSchemaStatus {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+// The search consumer group's position on one partition of chat's event topic.
+type PartitionIndexStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The offset of the next record the group will apply (its committed position).
+	CommittedOffset uint64 `protobuf:"varint,2,opt,name=committed_offset,json=committedOffset,proto3" json:"committed_offset,omitempty"`
+	// The offset the next published record will get (the partition's end).
+	EndOffset uint64 `protobuf:"varint,3,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	// Records published and not yet applied: end_offset - committed_offset on Kafka; the embedded
+	// log's offsets are shared by all its topics (they have gaps), so there it is a count.
+	LagEvents uint64 `protobuf:"varint,4,opt,name=lag_events,json=lagEvents,proto3" json:"lag_events,omitempty"`
+	// How long ago the oldest record not yet applied was published; 0 when nothing is pending. On
+	// Kafka it is known to the instance consuming the partition (an upper bound: the publish time
+	// of the batch in flight or of the last applied record) and 0 from other instances.
+	LagMs         uint64 `protobuf:"varint,5,opt,name=lag_ms,json=lagMs,proto3" json:"lag_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionIndexStatus) Reset() {
+	*x = PartitionIndexStatus{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionIndexStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionIndexStatus) ProtoMessage() {}
+
+func (x *PartitionIndexStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionIndexStatus.ProtoReflect.Descriptor instead.
+func (*PartitionIndexStatus) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PartitionIndexStatus) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionIndexStatus) GetCommittedOffset() uint64 {
+	if x != nil {
+		return x.CommittedOffset
+	}
+	return 0
+}
+
+func (x *PartitionIndexStatus) GetEndOffset() uint64 {
+	if x != nil {
+		return x.EndOffset
+	}
+	return 0
+}
+
+func (x *PartitionIndexStatus) GetLagEvents() uint64 {
+	if x != nil {
+		return x.LagEvents
+	}
+	return 0
+}
+
+func (x *PartitionIndexStatus) GetLagMs() uint64 {
+	if x != nil {
+		return x.LagMs
+	}
+	return 0
+}
+
+// Documents record the index schema version they were written under. When this build's version
+// is newer than some stored documents', the service rebuilds them from chat's log on start (every
+// conversation of every tenant holding such documents), keeping the index searchable meanwhile.
+type IndexSchemaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version this build writes.
+	CodeVersion uint32 `protobuf:"varint,1,opt,name=code_version,json=codeVersion,proto3" json:"code_version,omitempty"`
+	// The oldest version among stored documents (code_version when all are current or none exist).
+	StoredVersion uint32 `protobuf:"varint,2,opt,name=stored_version,json=storedVersion,proto3" json:"stored_version,omitempty"`
+	// True while this instance rebuilds.
+	Rebuilding bool `protobuf:"varint,3,opt,name=rebuilding,proto3" json:"rebuilding,omitempty"`
+	// Stored documents, and those at code_version: their ratio is the rebuild's progress.
+	Documents        uint64 `protobuf:"varint,4,opt,name=documents,proto3" json:"documents,omitempty"`
+	CurrentDocuments uint64 `protobuf:"varint,5,opt,name=current_documents,json=currentDocuments,proto3" json:"current_documents,omitempty"`
+	// Tenants this instance's rebuild has finished, of those it found with older documents.
+	TenantsDone   uint32 `protobuf:"varint,6,opt,name=tenants_done,json=tenantsDone,proto3" json:"tenants_done,omitempty"`
+	TenantsTotal  uint32 `protobuf:"varint,7,opt,name=tenants_total,json=tenantsTotal,proto3" json:"tenants_total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexSchemaStatus) Reset() {
+	*x = IndexSchemaStatus{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexSchemaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexSchemaStatus) ProtoMessage() {}
+
+func (x *IndexSchemaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexSchemaStatus.ProtoReflect.Descriptor instead.
+func (*IndexSchemaStatus) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IndexSchemaStatus) GetCodeVersion() uint32 {
+	if x != nil {
+		return x.CodeVersion
+	}
+	return 0
+}
+
+func (x *IndexSchemaStatus) GetStoredVersion() uint32 {
+	if x != nil {
+		return x.StoredVersion
+	}
+	return 0
+}
+
+func (x *IndexSchemaStatus) GetRebuilding() bool {
+	if x != nil {
+		return x.Rebuilding
+	}
+	return false
+}
+
+func (x *IndexSchemaStatus) GetDocuments() uint64 {
+	if x != nil {
+		return x.Documents
+	}
+	return 0
+}
+
+func (x *IndexSchemaStatus) GetCurrentDocuments() uint64 {
+	if x != nil {
+		return x.CurrentDocuments
+	}
+	return 0
+}
+
+func (x *IndexSchemaStatus) GetTenantsDone() uint32 {
+	if x != nil {
+		return x.TenantsDone
+	}
+	return 0
+}
+
+func (x *IndexSchemaStatus) GetTenantsTotal() uint32 {
+	if x != nil {
+		return x.TenantsTotal
+	}
+	return 0
+}
+
 // The indexer's position in one conversation's log.
 type ConversationIndexStatus struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -254,7 +458,7 @@ type ConversationIndexStatus struct {
 
 func (x *ConversationIndexStatus) Reset() {
 	*x = ConversationIndexStatus{}
-	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[4]
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +470,7 @@ func (x *ConversationIndexStatus) String() string {
 func (*ConversationIndexStatus) ProtoMessage() {}
 
 func (x *ConversationIndexStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[4]
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +483,7 @@ func (x *ConversationIndexStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationIndexStatus.ProtoReflect.Descriptor instead.
 func (*ConversationIndexStatus) Descriptor() ([]byte, []int) {
-	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConversationIndexStatus) GetConversationId() string {
@@ -328,12 +532,34 @@ const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
 	"\x0fReindexResponse\x12$\n" +
 	"\rconversations\x18\x01 \x01(\rR\rconversations\x12\x16\n" +
 	"\x06events\x18\x02 \x01(\x04R\x06events\x12\x18\n" +
-	"\aindexed\x18\x03 \x01(\x04R\aindexed\"~\n" +
+	"\aindexed\x18\x03 \x01(\x04R\aindexed\"|\n" +
 	"\x15GetIndexStatusRequest\x12%\n" +
-	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12>\n" +
-	"\x10conversation_ids\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\x18\x01\"\x05r\x03\xb0\x01\x01R\x0fconversationIds\"g\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12<\n" +
+	"\x10conversation_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10d\x18\x01\"\x05r\x03\xb0\x01\x01R\x0fconversationIds\"\xe8\x01\n" +
 	"\x16GetIndexStatusResponse\x12M\n" +
-	"\rconversations\x18\x01 \x03(\v2'.caas.search.v1.ConversationIndexStatusR\rconversations\"\xd0\x01\n" +
+	"\rconversations\x18\x01 \x03(\v2'.caas.search.v1.ConversationIndexStatusR\rconversations\x12D\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2$.caas.search.v1.PartitionIndexStatusR\n" +
+	"partitions\x129\n" +
+	"\x06schema\x18\x03 \x01(\v2!.caas.search.v1.IndexSchemaStatusR\x06schema\"\xb4\x01\n" +
+	"\x14PartitionIndexStatus\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12)\n" +
+	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\x12\x1d\n" +
+	"\n" +
+	"end_offset\x18\x03 \x01(\x04R\tendOffset\x12\x1d\n" +
+	"\n" +
+	"lag_events\x18\x04 \x01(\x04R\tlagEvents\x12\x15\n" +
+	"\x06lag_ms\x18\x05 \x01(\x04R\x05lagMs\"\x90\x02\n" +
+	"\x11IndexSchemaStatus\x12!\n" +
+	"\fcode_version\x18\x01 \x01(\rR\vcodeVersion\x12%\n" +
+	"\x0estored_version\x18\x02 \x01(\rR\rstoredVersion\x12\x1e\n" +
+	"\n" +
+	"rebuilding\x18\x03 \x01(\bR\n" +
+	"rebuilding\x12\x1c\n" +
+	"\tdocuments\x18\x04 \x01(\x04R\tdocuments\x12+\n" +
+	"\x11current_documents\x18\x05 \x01(\x04R\x10currentDocuments\x12!\n" +
+	"\ftenants_done\x18\x06 \x01(\rR\vtenantsDone\x12#\n" +
+	"\rtenants_total\x18\a \x01(\rR\ftenantsTotal\"\xd0\x01\n" +
 	"\x17ConversationIndexStatus\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x1f\n" +
 	"\vindexed_seq\x18\x02 \x01(\x04R\n" +
@@ -358,25 +584,29 @@ func file_caas_search_v1_search_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_search_v1_search_internal_service_proto_rawDescData
 }
 
-var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_caas_search_v1_search_internal_service_proto_goTypes = []any{
 	(*ReindexRequest)(nil),          // 0: caas.search.v1.ReindexRequest
 	(*ReindexResponse)(nil),         // 1: caas.search.v1.ReindexResponse
 	(*GetIndexStatusRequest)(nil),   // 2: caas.search.v1.GetIndexStatusRequest
 	(*GetIndexStatusResponse)(nil),  // 3: caas.search.v1.GetIndexStatusResponse
-	(*ConversationIndexStatus)(nil), // 4: caas.search.v1.ConversationIndexStatus
+	(*PartitionIndexStatus)(nil),    // 4: caas.search.v1.PartitionIndexStatus
+	(*IndexSchemaStatus)(nil),       // 5: caas.search.v1.IndexSchemaStatus
+	(*ConversationIndexStatus)(nil), // 6: caas.search.v1.ConversationIndexStatus
 }
 var file_caas_search_v1_search_internal_service_proto_depIdxs = []int32{
-	4, // 0: caas.search.v1.GetIndexStatusResponse.conversations:type_name -> caas.search.v1.ConversationIndexStatus
-	0, // 1: caas.search.v1.SearchInternalService.Reindex:input_type -> caas.search.v1.ReindexRequest
-	2, // 2: caas.search.v1.SearchInternalService.GetIndexStatus:input_type -> caas.search.v1.GetIndexStatusRequest
-	1, // 3: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
-	3, // 4: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 0: caas.search.v1.GetIndexStatusResponse.conversations:type_name -> caas.search.v1.ConversationIndexStatus
+	4, // 1: caas.search.v1.GetIndexStatusResponse.partitions:type_name -> caas.search.v1.PartitionIndexStatus
+	5, // 2: caas.search.v1.GetIndexStatusResponse.schema:type_name -> caas.search.v1.IndexSchemaStatus
+	0, // 3: caas.search.v1.SearchInternalService.Reindex:input_type -> caas.search.v1.ReindexRequest
+	2, // 4: caas.search.v1.SearchInternalService.GetIndexStatus:input_type -> caas.search.v1.GetIndexStatusRequest
+	1, // 5: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
+	3, // 6: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_caas_search_v1_search_internal_service_proto_init() }
@@ -390,7 +620,7 @@ func file_caas_search_v1_search_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_search_v1_search_internal_service_proto_rawDesc), len(file_caas_search_v1_search_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How SearchMessages orders its hits.
+type MessageOrder int32
+
+const (
+	// Relevance.
+	MessageOrder_MESSAGE_ORDER_UNSPECIFIED MessageOrder = 0
+	// Most relevant first (term rarity and frequency), then newest first.
+	MessageOrder_MESSAGE_ORDER_RELEVANCE MessageOrder = 1
+	// Newest first (by send time, then message id), whatever the relevance.
+	MessageOrder_MESSAGE_ORDER_NEWEST MessageOrder = 2
+)
+
+// Enum value maps for MessageOrder.
+var (
+	MessageOrder_name = map[int32]string{
+		0: "MESSAGE_ORDER_UNSPECIFIED",
+		1: "MESSAGE_ORDER_RELEVANCE",
+		2: "MESSAGE_ORDER_NEWEST",
+	}
+	MessageOrder_value = map[string]int32{
+		"MESSAGE_ORDER_UNSPECIFIED": 0,
+		"MESSAGE_ORDER_RELEVANCE":   1,
+		"MESSAGE_ORDER_NEWEST":      2,
+	}
+)
+
+func (x MessageOrder) Enum() *MessageOrder {
+	p := new(MessageOrder)
+	*p = x
+	return p
+}
+
+func (x MessageOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_caas_search_v1_search_service_proto_enumTypes[0].Descriptor()
+}
+
+func (MessageOrder) Type() protoreflect.EnumType {
+	return &file_caas_search_v1_search_service_proto_enumTypes[0]
+}
+
+func (x MessageOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageOrder.Descriptor instead.
+func (MessageOrder) EnumDescriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_service_proto_rawDescGZIP(), []int{0}
+}
+
 type SearchMessagesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Words to find; every word must occur. Quotes and operators have no special meaning.
@@ -38,7 +91,11 @@ type SearchMessagesRequest struct {
 	// 1..100; 0 means 20.
 	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page of the same query; empty for the first page.
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only messages with attachments (true) or without any (false); any message when unset.
+	HasAttachments *bool `protobuf:"varint,8,opt,name=has_attachments,json=hasAttachments,proto3,oneof" json:"has_attachments,omitempty"`
+	// The order of the hits; unspecified means relevance. A page token is bound to the order.
+	Order         MessageOrder `protobuf:"varint,9,opt,name=order,proto3,enum=caas.search.v1.MessageOrder" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -120,6 +177,20 @@ func (x *SearchMessagesRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *SearchMessagesRequest) GetHasAttachments() bool {
+	if x != nil && x.HasAttachments != nil {
+		return *x.HasAttachments
+	}
+	return false
+}
+
+func (x *SearchMessagesRequest) GetOrder() MessageOrder {
+	if x != nil {
+		return x.Order
+	}
+	return MessageOrder_MESSAGE_ORDER_UNSPECIFIED
 }
 
 type SearchMessagesResponse struct {
@@ -725,7 +796,7 @@ var File_caas_search_v1_search_service_proto protoreflect.FileDescriptor
 
 const file_caas_search_v1_search_service_proto_rawDesc = "" +
 	"\n" +
-	"#caas/search/v1/search_service.proto\x12\x0ecaas.search.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x03\n" +
+	"#caas/search/v1/search_service.proto\x12\x0ecaas.search.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x04\n" +
 	"\x15SearchMessagesRequest\x12 \n" +
 	"\x05query\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x05query\x12<\n" +
@@ -738,7 +809,10 @@ const file_caas_search_v1_search_service_proto_rawDesc = "" +
 	"sentBefore\x12&\n" +
 	"\tpage_size\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\tpageToken\"p\n" +
+	"page_token\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\tpageToken\x12,\n" +
+	"\x0fhas_attachments\x18\b \x01(\bH\x00R\x0ehasAttachments\x88\x01\x01\x12<\n" +
+	"\x05order\x18\t \x01(\x0e2\x1c.caas.search.v1.MessageOrderB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05orderB\x12\n" +
+	"\x10_has_attachments\"p\n" +
 	"\x16SearchMessagesResponse\x12.\n" +
 	"\x04hits\x18\x01 \x03(\v2\x1a.caas.search.v1.MessageHitR\x04hits\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf3\x01\n" +
@@ -788,7 +862,11 @@ const file_caas_search_v1_search_service_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x03 \x01(\tR\tavatarUrl2\xb8\x02\n" +
+	"avatar_url\x18\x03 \x01(\tR\tavatarUrl*d\n" +
+	"\fMessageOrder\x12\x1d\n" +
+	"\x19MESSAGE_ORDER_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17MESSAGE_ORDER_RELEVANCE\x10\x01\x12\x18\n" +
+	"\x14MESSAGE_ORDER_NEWEST\x10\x022\xb8\x02\n" +
 	"\rSearchService\x12_\n" +
 	"\x0eSearchMessages\x12%.caas.search.v1.SearchMessagesRequest\x1a&.caas.search.v1.SearchMessagesResponse\x12n\n" +
 	"\x13SearchConversations\x12*.caas.search.v1.SearchConversationsRequest\x1a+.caas.search.v1.SearchConversationsResponse\x12V\n" +
@@ -806,42 +884,45 @@ func file_caas_search_v1_search_service_proto_rawDescGZIP() []byte {
 	return file_caas_search_v1_search_service_proto_rawDescData
 }
 
+var file_caas_search_v1_search_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_caas_search_v1_search_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_caas_search_v1_search_service_proto_goTypes = []any{
-	(*SearchMessagesRequest)(nil),       // 0: caas.search.v1.SearchMessagesRequest
-	(*SearchMessagesResponse)(nil),      // 1: caas.search.v1.SearchMessagesResponse
-	(*MessageHit)(nil),                  // 2: caas.search.v1.MessageHit
-	(*Snippet)(nil),                     // 3: caas.search.v1.Snippet
-	(*HighlightRange)(nil),              // 4: caas.search.v1.HighlightRange
-	(*SearchConversationsRequest)(nil),  // 5: caas.search.v1.SearchConversationsRequest
-	(*SearchConversationsResponse)(nil), // 6: caas.search.v1.SearchConversationsResponse
-	(*ConversationHit)(nil),             // 7: caas.search.v1.ConversationHit
-	(*SearchUsersRequest)(nil),          // 8: caas.search.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),         // 9: caas.search.v1.SearchUsersResponse
-	(*UserHit)(nil),                     // 10: caas.search.v1.UserHit
-	(*timestamppb.Timestamp)(nil),       // 11: google.protobuf.Timestamp
+	(MessageOrder)(0),                   // 0: caas.search.v1.MessageOrder
+	(*SearchMessagesRequest)(nil),       // 1: caas.search.v1.SearchMessagesRequest
+	(*SearchMessagesResponse)(nil),      // 2: caas.search.v1.SearchMessagesResponse
+	(*MessageHit)(nil),                  // 3: caas.search.v1.MessageHit
+	(*Snippet)(nil),                     // 4: caas.search.v1.Snippet
+	(*HighlightRange)(nil),              // 5: caas.search.v1.HighlightRange
+	(*SearchConversationsRequest)(nil),  // 6: caas.search.v1.SearchConversationsRequest
+	(*SearchConversationsResponse)(nil), // 7: caas.search.v1.SearchConversationsResponse
+	(*ConversationHit)(nil),             // 8: caas.search.v1.ConversationHit
+	(*SearchUsersRequest)(nil),          // 9: caas.search.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),         // 10: caas.search.v1.SearchUsersResponse
+	(*UserHit)(nil),                     // 11: caas.search.v1.UserHit
+	(*timestamppb.Timestamp)(nil),       // 12: google.protobuf.Timestamp
 }
 var file_caas_search_v1_search_service_proto_depIdxs = []int32{
-	11, // 0: caas.search.v1.SearchMessagesRequest.sent_after:type_name -> google.protobuf.Timestamp
-	11, // 1: caas.search.v1.SearchMessagesRequest.sent_before:type_name -> google.protobuf.Timestamp
-	2,  // 2: caas.search.v1.SearchMessagesResponse.hits:type_name -> caas.search.v1.MessageHit
-	11, // 3: caas.search.v1.MessageHit.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: caas.search.v1.MessageHit.snippet:type_name -> caas.search.v1.Snippet
-	4,  // 5: caas.search.v1.Snippet.highlights:type_name -> caas.search.v1.HighlightRange
-	7,  // 6: caas.search.v1.SearchConversationsResponse.conversations:type_name -> caas.search.v1.ConversationHit
-	4,  // 7: caas.search.v1.ConversationHit.highlights:type_name -> caas.search.v1.HighlightRange
-	10, // 8: caas.search.v1.SearchUsersResponse.users:type_name -> caas.search.v1.UserHit
-	0,  // 9: caas.search.v1.SearchService.SearchMessages:input_type -> caas.search.v1.SearchMessagesRequest
-	5,  // 10: caas.search.v1.SearchService.SearchConversations:input_type -> caas.search.v1.SearchConversationsRequest
-	8,  // 11: caas.search.v1.SearchService.SearchUsers:input_type -> caas.search.v1.SearchUsersRequest
-	1,  // 12: caas.search.v1.SearchService.SearchMessages:output_type -> caas.search.v1.SearchMessagesResponse
-	6,  // 13: caas.search.v1.SearchService.SearchConversations:output_type -> caas.search.v1.SearchConversationsResponse
-	9,  // 14: caas.search.v1.SearchService.SearchUsers:output_type -> caas.search.v1.SearchUsersResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 0: caas.search.v1.SearchMessagesRequest.sent_after:type_name -> google.protobuf.Timestamp
+	12, // 1: caas.search.v1.SearchMessagesRequest.sent_before:type_name -> google.protobuf.Timestamp
+	0,  // 2: caas.search.v1.SearchMessagesRequest.order:type_name -> caas.search.v1.MessageOrder
+	3,  // 3: caas.search.v1.SearchMessagesResponse.hits:type_name -> caas.search.v1.MessageHit
+	12, // 4: caas.search.v1.MessageHit.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 5: caas.search.v1.MessageHit.snippet:type_name -> caas.search.v1.Snippet
+	5,  // 6: caas.search.v1.Snippet.highlights:type_name -> caas.search.v1.HighlightRange
+	8,  // 7: caas.search.v1.SearchConversationsResponse.conversations:type_name -> caas.search.v1.ConversationHit
+	5,  // 8: caas.search.v1.ConversationHit.highlights:type_name -> caas.search.v1.HighlightRange
+	11, // 9: caas.search.v1.SearchUsersResponse.users:type_name -> caas.search.v1.UserHit
+	1,  // 10: caas.search.v1.SearchService.SearchMessages:input_type -> caas.search.v1.SearchMessagesRequest
+	6,  // 11: caas.search.v1.SearchService.SearchConversations:input_type -> caas.search.v1.SearchConversationsRequest
+	9,  // 12: caas.search.v1.SearchService.SearchUsers:input_type -> caas.search.v1.SearchUsersRequest
+	2,  // 13: caas.search.v1.SearchService.SearchMessages:output_type -> caas.search.v1.SearchMessagesResponse
+	7,  // 14: caas.search.v1.SearchService.SearchConversations:output_type -> caas.search.v1.SearchConversationsResponse
+	10, // 15: caas.search.v1.SearchService.SearchUsers:output_type -> caas.search.v1.SearchUsersResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_caas_search_v1_search_service_proto_init() }
@@ -849,18 +930,20 @@ func file_caas_search_v1_search_service_proto_init() {
 	if File_caas_search_v1_search_service_proto != nil {
 		return
 	}
+	file_caas_search_v1_search_service_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_search_v1_search_service_proto_rawDesc), len(file_caas_search_v1_search_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_caas_search_v1_search_service_proto_goTypes,
 		DependencyIndexes: file_caas_search_v1_search_service_proto_depIdxs,
+		EnumInfos:         file_caas_search_v1_search_service_proto_enumTypes,
 		MessageInfos:      file_caas_search_v1_search_service_proto_msgTypes,
 	}.Build()
 	File_caas_search_v1_search_service_proto = out.File

@@ -45,7 +45,7 @@ const (
 //     a minute, shared by these RPCs and the realtime search frames) is reached.
 type SearchServiceClient interface {
 	// Messages matching every word of the query (whole words, case and diacritics folded), most
-	// relevant first, then newest first.
+	// relevant first (then newest first), or newest first when the request's `order` says so.
 	SearchMessages(ctx context.Context, in *SearchMessagesRequest, opts ...grpc.CallOption) (*SearchMessagesResponse, error)
 	// The caller's conversations whose title has a word starting with each query word.
 	SearchConversations(ctx context.Context, in *SearchConversationsRequest, opts ...grpc.CallOption) (*SearchConversationsResponse, error)
@@ -113,7 +113,7 @@ func (c *searchServiceClient) SearchUsers(ctx context.Context, in *SearchUsersRe
 //     a minute, shared by these RPCs and the realtime search frames) is reached.
 type SearchServiceServer interface {
 	// Messages matching every word of the query (whole words, case and diacritics folded), most
-	// relevant first, then newest first.
+	// relevant first (then newest first), or newest first when the request's `order` says so.
 	SearchMessages(context.Context, *SearchMessagesRequest) (*SearchMessagesResponse, error)
 	// The caller's conversations whose title has a word starting with each query word.
 	SearchConversations(context.Context, *SearchConversationsRequest) (*SearchConversationsResponse, error)

@@ -34,10 +34,46 @@ class GetIndexStatusRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., conversation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetIndexStatusResponse(_message.Message):
-    __slots__ = ("conversations",)
+    __slots__ = ("conversations", "partitions", "schema")
     CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
     conversations: _containers.RepeatedCompositeFieldContainer[ConversationIndexStatus]
-    def __init__(self, conversations: _Optional[_Iterable[_Union[ConversationIndexStatus, _Mapping]]] = ...) -> None: ...
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionIndexStatus]
+    schema: IndexSchemaStatus
+    def __init__(self, conversations: _Optional[_Iterable[_Union[ConversationIndexStatus, _Mapping]]] = ..., partitions: _Optional[_Iterable[_Union[PartitionIndexStatus, _Mapping]]] = ..., schema: _Optional[_Union[IndexSchemaStatus, _Mapping]] = ...) -> None: ...
+
+class PartitionIndexStatus(_message.Message):
+    __slots__ = ("partition", "committed_offset", "end_offset", "lag_events", "lag_ms")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    END_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LAG_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    committed_offset: int
+    end_offset: int
+    lag_events: int
+    lag_ms: int
+    def __init__(self, partition: _Optional[int] = ..., committed_offset: _Optional[int] = ..., end_offset: _Optional[int] = ..., lag_events: _Optional[int] = ..., lag_ms: _Optional[int] = ...) -> None: ...
+
+class IndexSchemaStatus(_message.Message):
+    __slots__ = ("code_version", "stored_version", "rebuilding", "documents", "current_documents", "tenants_done", "tenants_total")
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REBUILDING_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    TENANTS_DONE_FIELD_NUMBER: _ClassVar[int]
+    TENANTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    code_version: int
+    stored_version: int
+    rebuilding: bool
+    documents: int
+    current_documents: int
+    tenants_done: int
+    tenants_total: int
+    def __init__(self, code_version: _Optional[int] = ..., stored_version: _Optional[int] = ..., rebuilding: _Optional[bool] = ..., documents: _Optional[int] = ..., current_documents: _Optional[int] = ..., tenants_done: _Optional[int] = ..., tenants_total: _Optional[int] = ...) -> None: ...
 
 class ConversationIndexStatus(_message.Message):
     __slots__ = ("conversation_id", "indexed_seq", "head_seq", "lag_events", "since_last_applied_ms")

@@ -64,8 +64,9 @@ class SearchInternalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetIndexStatus(self, request, context):
-        """How far this instance's indexer is behind chat's log for some conversations: the seq it has
-        applied, the log head, and how long ago it applied its last event.
+        """How far the indexer is behind: per partition of the bus topic it consumes (events and age of
+        the oldest record not yet applied), for some conversations (the seq this instance applied
+        against chat's log head), and the index schema version with the progress of a rebuild.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#caas/search/v1/search_service.proto\x12\x0e\x63\x61\x61s.search.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x02\n\x15SearchMessagesRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12+\n\x10\x63onversation_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\x12=\n\nsender_ids\x18\x03 \x03(\tB)\xbaH&\x92\x01#\x10\x14\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12.\n\nsent_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bsent_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\tpage_size\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\"[\n\x16SearchMessagesResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.caas.search.v1.MessageHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb4\x01\n\nMessageHit\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07snippet\x18\x06 \x01(\x0b\x32\x17.caas.search.v1.Snippet\"K\n\x07Snippet\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\nhighlights\x18\x02 \x03(\x0b\x32\x1e.caas.search.v1.HighlightRange\",\n\x0eHighlightRange\x12\r\n\x05start\x18\x01 \x01(\r\x12\x0b\n\x03\x65nd\x18\x02 \x01(\r\"s\n\x1aSearchConversationsRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\"n\n\x1bSearchConversationsResponse\x12\x36\n\rconversations\x18\x01 \x03(\x0b\x32\x1f.caas.search.v1.ConversationHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x0f\x43onversationHit\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x32\n\nhighlights\x18\x03 \x03(\x0b\x32\x1e.caas.search.v1.HighlightRange\"k\n\x12SearchUsersRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\"V\n\x13SearchUsersResponse\x12&\n\x05users\x18\x01 \x03(\x0b\x32\x17.caas.search.v1.UserHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x07UserHit\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\navatar_url\x18\x03 \x01(\t2\xb8\x02\n\rSearchService\x12_\n\x0eSearchMessages\x12%.caas.search.v1.SearchMessagesRequest\x1a&.caas.search.v1.SearchMessagesResponse\x12n\n\x13SearchConversations\x12*.caas.search.v1.SearchConversationsRequest\x1a+.caas.search.v1.SearchConversationsResponse\x12V\n\x0bSearchUsers\x12\".caas.search.v1.SearchUsersRequest\x1a#.caas.search.v1.SearchUsersResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#caas/search/v1/search_service.proto\x12\x0e\x63\x61\x61s.search.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x03\n\x15SearchMessagesRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12+\n\x10\x63onversation_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\x12=\n\nsender_ids\x18\x03 \x03(\tB)\xbaH&\x92\x01#\x10\x14\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12.\n\nsent_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bsent_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\tpage_size\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\x12\x1c\n\x0fhas_attachments\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x35\n\x05order\x18\t \x01(\x0e\x32\x1c.caas.search.v1.MessageOrderB\x08\xbaH\x05\x82\x01\x02\x10\x01\x42\x12\n\x10_has_attachments\"[\n\x16SearchMessagesResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.caas.search.v1.MessageHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb4\x01\n\nMessageHit\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07snippet\x18\x06 \x01(\x0b\x32\x17.caas.search.v1.Snippet\"K\n\x07Snippet\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x32\n\nhighlights\x18\x02 \x03(\x0b\x32\x1e.caas.search.v1.HighlightRange\",\n\x0eHighlightRange\x12\r\n\x05start\x18\x01 \x01(\r\x12\x0b\n\x03\x65nd\x18\x02 \x01(\r\"s\n\x1aSearchConversationsRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\"n\n\x1bSearchConversationsResponse\x12\x36\n\rconversations\x18\x01 \x03(\x0b\x32\x1f.caas.search.v1.ConversationHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x0f\x43onversationHit\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x32\n\nhighlights\x18\x03 \x03(\x0b\x32\x1e.caas.search.v1.HighlightRange\"k\n\x12SearchUsersRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\"V\n\x13SearchUsersResponse\x12&\n\x05users\x18\x01 \x03(\x0b\x32\x17.caas.search.v1.UserHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x07UserHit\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\navatar_url\x18\x03 \x01(\t*d\n\x0cMessageOrder\x12\x1d\n\x19MESSAGE_ORDER_UNSPECIFIED\x10\x00\x12\x1b\n\x17MESSAGE_ORDER_RELEVANCE\x10\x01\x12\x18\n\x14MESSAGE_ORDER_NEWEST\x10\x02\x32\xb8\x02\n\rSearchService\x12_\n\x0eSearchMessages\x12%.caas.search.v1.SearchMessagesRequest\x1a&.caas.search.v1.SearchMessagesResponse\x12n\n\x13SearchConversations\x12*.caas.search.v1.SearchConversationsRequest\x1a+.caas.search.v1.SearchConversationsResponse\x12V\n\x0bSearchUsers\x12\".caas.search.v1.SearchUsersRequest\x1a#.caas.search.v1.SearchUsersResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHMESSAGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_SEARCHMESSAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_SEARCHMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\020'
+  _globals['_SEARCHMESSAGESREQUEST'].fields_by_name['order']._loaded_options = None
+  _globals['_SEARCHMESSAGESREQUEST'].fields_by_name['order']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_SEARCHCONVERSATIONSREQUEST'].fields_by_name['query']._loaded_options = None
   _globals['_SEARCHCONVERSATIONSREQUEST'].fields_by_name['query']._serialized_options = b'\272H\007r\005\020\001\030\200\002'
   _globals['_SEARCHCONVERSATIONSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -56,28 +58,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\020'
+  _globals['_MESSAGEORDER']._serialized_start=1546
+  _globals['_MESSAGEORDER']._serialized_end=1646
   _globals['_SEARCHMESSAGESREQUEST']._serialized_start=118
-  _globals['_SEARCHMESSAGESREQUEST']._serialized_end=433
-  _globals['_SEARCHMESSAGESRESPONSE']._serialized_start=435
-  _globals['_SEARCHMESSAGESRESPONSE']._serialized_end=526
-  _globals['_MESSAGEHIT']._serialized_start=529
-  _globals['_MESSAGEHIT']._serialized_end=709
-  _globals['_SNIPPET']._serialized_start=711
-  _globals['_SNIPPET']._serialized_end=786
-  _globals['_HIGHLIGHTRANGE']._serialized_start=788
-  _globals['_HIGHLIGHTRANGE']._serialized_end=832
-  _globals['_SEARCHCONVERSATIONSREQUEST']._serialized_start=834
-  _globals['_SEARCHCONVERSATIONSREQUEST']._serialized_end=949
-  _globals['_SEARCHCONVERSATIONSRESPONSE']._serialized_start=951
-  _globals['_SEARCHCONVERSATIONSRESPONSE']._serialized_end=1061
-  _globals['_CONVERSATIONHIT']._serialized_start=1063
-  _globals['_CONVERSATIONHIT']._serialized_end=1172
-  _globals['_SEARCHUSERSREQUEST']._serialized_start=1174
-  _globals['_SEARCHUSERSREQUEST']._serialized_end=1281
-  _globals['_SEARCHUSERSRESPONSE']._serialized_start=1283
-  _globals['_SEARCHUSERSRESPONSE']._serialized_end=1369
-  _globals['_USERHIT']._serialized_start=1371
-  _globals['_USERHIT']._serialized_end=1439
-  _globals['_SEARCHSERVICE']._serialized_start=1442
-  _globals['_SEARCHSERVICE']._serialized_end=1754
+  _globals['_SEARCHMESSAGESREQUEST']._serialized_end=538
+  _globals['_SEARCHMESSAGESRESPONSE']._serialized_start=540
+  _globals['_SEARCHMESSAGESRESPONSE']._serialized_end=631
+  _globals['_MESSAGEHIT']._serialized_start=634
+  _globals['_MESSAGEHIT']._serialized_end=814
+  _globals['_SNIPPET']._serialized_start=816
+  _globals['_SNIPPET']._serialized_end=891
+  _globals['_HIGHLIGHTRANGE']._serialized_start=893
+  _globals['_HIGHLIGHTRANGE']._serialized_end=937
+  _globals['_SEARCHCONVERSATIONSREQUEST']._serialized_start=939
+  _globals['_SEARCHCONVERSATIONSREQUEST']._serialized_end=1054
+  _globals['_SEARCHCONVERSATIONSRESPONSE']._serialized_start=1056
+  _globals['_SEARCHCONVERSATIONSRESPONSE']._serialized_end=1166
+  _globals['_CONVERSATIONHIT']._serialized_start=1168
+  _globals['_CONVERSATIONHIT']._serialized_end=1277
+  _globals['_SEARCHUSERSREQUEST']._serialized_start=1279
+  _globals['_SEARCHUSERSREQUEST']._serialized_end=1386
+  _globals['_SEARCHUSERSRESPONSE']._serialized_start=1388
+  _globals['_SEARCHUSERSRESPONSE']._serialized_end=1474
+  _globals['_USERHIT']._serialized_start=1476
+  _globals['_USERHIT']._serialized_end=1544
+  _globals['_SEARCHSERVICE']._serialized_start=1649
+  _globals['_SEARCHSERVICE']._serialized_end=1961
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@ import datetime
 from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -10,8 +11,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MessageOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MESSAGE_ORDER_UNSPECIFIED: _ClassVar[MessageOrder]
+    MESSAGE_ORDER_RELEVANCE: _ClassVar[MessageOrder]
+    MESSAGE_ORDER_NEWEST: _ClassVar[MessageOrder]
+MESSAGE_ORDER_UNSPECIFIED: MessageOrder
+MESSAGE_ORDER_RELEVANCE: MessageOrder
+MESSAGE_ORDER_NEWEST: MessageOrder
+
 class SearchMessagesRequest(_message.Message):
-    __slots__ = ("query", "conversation_ids", "sender_ids", "sent_after", "sent_before", "page_size", "page_token")
+    __slots__ = ("query", "conversation_ids", "sender_ids", "sent_after", "sent_before", "page_size", "page_token", "has_attachments", "order")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
     SENDER_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +29,8 @@ class SearchMessagesRequest(_message.Message):
     SENT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HAS_ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
     query: str
     conversation_ids: _containers.RepeatedScalarFieldContainer[str]
     sender_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -26,7 +38,9 @@ class SearchMessagesRequest(_message.Message):
     sent_before: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, query: _Optional[str] = ..., conversation_ids: _Optional[_Iterable[str]] = ..., sender_ids: _Optional[_Iterable[str]] = ..., sent_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    has_attachments: bool
+    order: MessageOrder
+    def __init__(self, query: _Optional[str] = ..., conversation_ids: _Optional[_Iterable[str]] = ..., sender_ids: _Optional[_Iterable[str]] = ..., sent_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., has_attachments: _Optional[bool] = ..., order: _Optional[_Union[MessageOrder, str]] = ...) -> None: ...
 
 class SearchMessagesResponse(_message.Message):
     __slots__ = ("hits", "next_page_token")

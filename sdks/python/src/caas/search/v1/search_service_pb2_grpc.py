@@ -86,7 +86,7 @@ class SearchServiceServicer:
 
     def SearchMessages(self, request, context):
         """Messages matching every word of the query (whole words, case and diacritics folded), most
-        relevant first, then newest first.
+        relevant first (then newest first), or newest first when the request's `order` says so.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -48,8 +48,9 @@ type SearchInternalServiceClient interface {
 	// indexed are kept (the index refuses older versions), deleted messages stay tombstones.
 	// Returns when done, with what it did.
 	Reindex(context.Context, *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error)
-	// How far this instance's indexer is behind chat's log for some conversations: the seq it has
-	// applied, the log head, and how long ago it applied its last event.
+	// How far the indexer is behind: per partition of the bus topic it consumes (events and age of
+	// the oldest record not yet applied), for some conversations (the seq this instance applied
+	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
 }
 
@@ -103,8 +104,9 @@ type SearchInternalServiceHandler interface {
 	// indexed are kept (the index refuses older versions), deleted messages stay tombstones.
 	// Returns when done, with what it did.
 	Reindex(context.Context, *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error)
-	// How far this instance's indexer is behind chat's log for some conversations: the seq it has
-	// applied, the log head, and how long ago it applied its last event.
+	// How far the indexer is behind: per partition of the bus topic it consumes (events and age of
+	// the oldest record not yet applied), for some conversations (the seq this instance applied
+	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
 }
 

@@ -47,7 +47,7 @@ const (
 // SearchServiceClient is a client for the caas.search.v1.SearchService service.
 type SearchServiceClient interface {
 	// Messages matching every word of the query (whole words, case and diacritics folded), most
-	// relevant first, then newest first.
+	// relevant first (then newest first), or newest first when the request's `order` says so.
 	SearchMessages(context.Context, *connect.Request[v1.SearchMessagesRequest]) (*connect.Response[v1.SearchMessagesResponse], error)
 	// The caller's conversations whose title has a word starting with each query word.
 	SearchConversations(context.Context, *connect.Request[v1.SearchConversationsRequest]) (*connect.Response[v1.SearchConversationsResponse], error)
@@ -113,7 +113,7 @@ func (c *searchServiceClient) SearchUsers(ctx context.Context, req *connect.Requ
 // SearchServiceHandler is an implementation of the caas.search.v1.SearchService service.
 type SearchServiceHandler interface {
 	// Messages matching every word of the query (whole words, case and diacritics folded), most
-	// relevant first, then newest first.
+	// relevant first (then newest first), or newest first when the request's `order` says so.
 	SearchMessages(context.Context, *connect.Request[v1.SearchMessagesRequest]) (*connect.Response[v1.SearchMessagesResponse], error)
 	// The caller's conversations whose title has a word starting with each query word.
 	SearchConversations(context.Context, *connect.Request[v1.SearchConversationsRequest]) (*connect.Response[v1.SearchConversationsResponse], error)

@@ -2,8 +2,8 @@
 // @generated from file caas/search/v1/search_service.proto (package caas.search.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/search/v1/search_service.proto.
  */
 export const file_caas_search_v1_search_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNjYWFzL3NlYXJjaC92MS9zZWFyY2hfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiuwIKFVNlYXJjaE1lc3NhZ2VzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARiAAhIrChBjb252ZXJzYXRpb25faWRzGAIgAygJQhG6SA6SAQsQZBgBIgVyA7ABARI9CgpzZW5kZXJfaWRzGAMgAygJQim6SCaSASMQFBgBIh1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIuCgpzZW50X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzZW50X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAYgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgHIAEoCUIIukgFcgMYgBAiWwoWU2VhcmNoTWVzc2FnZXNSZXNwb25zZRIoCgRoaXRzGAEgAygLMhouY2Fhcy5zZWFyY2gudjEuTWVzc2FnZUhpdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkitAEKCk1lc3NhZ2VIaXQSEgoKbWVzc2FnZV9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSCwoDc2VxGAMgASgEEhEKCXNlbmRlcl9pZBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHc25pcHBldBgGIAEoCzIXLmNhYXMuc2VhcmNoLnYxLlNuaXBwZXQiSwoHU25pcHBldBIMCgR0ZXh0GAEgASgJEjIKCmhpZ2hsaWdodHMYAiADKAsyHi5jYWFzLnNlYXJjaC52MS5IaWdobGlnaHRSYW5nZSIsCg5IaWdobGlnaHRSYW5nZRINCgVzdGFydBgBIAEoDRILCgNlbmQYAiABKA0icwoaU2VhcmNoQ29udmVyc2F0aW9uc1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYgAISHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgBAibgobU2VhcmNoQ29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25IaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KD0NvbnZlcnNhdGlvbkhpdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSMgoKaGlnaGxpZ2h0cxgDIAMoCzIeLmNhYXMuc2VhcmNoLnYxLkhpZ2hsaWdodFJhbmdlImsKElNlYXJjaFVzZXJzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiAECJWChNTZWFyY2hVc2Vyc1Jlc3BvbnNlEiYKBXVzZXJzGAEgAygLMhcuY2Fhcy5zZWFyY2gudjEuVXNlckhpdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRAoHVXNlckhpdBIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgphdmF0YXJfdXJsGAMgASgJMrgCCg1TZWFyY2hTZXJ2aWNlEl8KDlNlYXJjaE1lc3NhZ2VzEiUuY2Fhcy5zZWFyY2gudjEuU2VhcmNoTWVzc2FnZXNSZXF1ZXN0GiYuY2Fhcy5zZWFyY2gudjEuU2VhcmNoTWVzc2FnZXNSZXNwb25zZRJuChNTZWFyY2hDb252ZXJzYXRpb25zEiouY2Fhcy5zZWFyY2gudjEuU2VhcmNoQ29udmVyc2F0aW9uc1JlcXVlc3QaKy5jYWFzLnNlYXJjaC52MS5TZWFyY2hDb252ZXJzYXRpb25zUmVzcG9uc2USVgoLU2VhcmNoVXNlcnMSIi5jYWFzLnNlYXJjaC52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaIy5jYWFzLnNlYXJjaC52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL3NlYXJjaC92MTtzZWFyY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CiNjYWFzL3NlYXJjaC92MS9zZWFyY2hfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEipAMKFVNlYXJjaE1lc3NhZ2VzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARiAAhIrChBjb252ZXJzYXRpb25faWRzGAIgAygJQhG6SA6SAQsQZBgBIgVyA7ABARI9CgpzZW5kZXJfaWRzGAMgAygJQim6SCaSASMQFBgBIh1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIuCgpzZW50X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzZW50X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAYgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgHIAEoCUIIukgFcgMYgBASHAoPaGFzX2F0dGFjaG1lbnRzGAggASgISACIAQESNQoFb3JkZXIYCSABKA4yHC5jYWFzLnNlYXJjaC52MS5NZXNzYWdlT3JkZXJCCLpIBYIBAhABQhIKEF9oYXNfYXR0YWNobWVudHMiWwoWU2VhcmNoTWVzc2FnZXNSZXNwb25zZRIoCgRoaXRzGAEgAygLMhouY2Fhcy5zZWFyY2gudjEuTWVzc2FnZUhpdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkitAEKCk1lc3NhZ2VIaXQSEgoKbWVzc2FnZV9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSCwoDc2VxGAMgASgEEhEKCXNlbmRlcl9pZBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHc25pcHBldBgGIAEoCzIXLmNhYXMuc2VhcmNoLnYxLlNuaXBwZXQiSwoHU25pcHBldBIMCgR0ZXh0GAEgASgJEjIKCmhpZ2hsaWdodHMYAiADKAsyHi5jYWFzLnNlYXJjaC52MS5IaWdobGlnaHRSYW5nZSIsCg5IaWdobGlnaHRSYW5nZRINCgVzdGFydBgBIAEoDRILCgNlbmQYAiABKA0icwoaU2VhcmNoQ29udmVyc2F0aW9uc1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYgAISHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgBAibgobU2VhcmNoQ29udmVyc2F0aW9uc1Jlc3BvbnNlEjYKDWNvbnZlcnNhdGlvbnMYASADKAsyHy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25IaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KD0NvbnZlcnNhdGlvbkhpdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSMgoKaGlnaGxpZ2h0cxgDIAMoCzIeLmNhYXMuc2VhcmNoLnYxLkhpZ2hsaWdodFJhbmdlImsKElNlYXJjaFVzZXJzUmVxdWVzdBIZCgVxdWVyeRgBIAEoCUIKukgHcgUQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiAECJWChNTZWFyY2hVc2Vyc1Jlc3BvbnNlEiYKBXVzZXJzGAEgAygLMhcuY2Fhcy5zZWFyY2gudjEuVXNlckhpdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRAoHVXNlckhpdBIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgphdmF0YXJfdXJsGAMgASgJKmQKDE1lc3NhZ2VPcmRlchIdChlNRVNTQUdFX09SREVSX1VOU1BFQ0lGSUVEEAASGwoXTUVTU0FHRV9PUkRFUl9SRUxFVkFOQ0UQARIYChRNRVNTQUdFX09SREVSX05FV0VTVBACMrgCCg1TZWFyY2hTZXJ2aWNlEl8KDlNlYXJjaE1lc3NhZ2VzEiUuY2Fhcy5zZWFyY2gudjEuU2VhcmNoTWVzc2FnZXNSZXF1ZXN0GiYuY2Fhcy5zZWFyY2gudjEuU2VhcmNoTWVzc2FnZXNSZXNwb25zZRJuChNTZWFyY2hDb252ZXJzYXRpb25zEiouY2Fhcy5zZWFyY2gudjEuU2VhcmNoQ29udmVyc2F0aW9uc1JlcXVlc3QaKy5jYWFzLnNlYXJjaC52MS5TZWFyY2hDb252ZXJzYXRpb25zUmVzcG9uc2USVgoLU2VhcmNoVXNlcnMSIi5jYWFzLnNlYXJjaC52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaIy5jYWFzLnNlYXJjaC52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL3NlYXJjaC92MTtzZWFyY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.search.v1.SearchMessagesRequest
@@ -67,6 +67,20 @@ export type SearchMessagesRequest = Message<"caas.search.v1.SearchMessagesReques
    * @generated from field: string page_token = 7;
    */
   pageToken: string;
+
+  /**
+   * Only messages with attachments (true) or without any (false); any message when unset.
+   *
+   * @generated from field: optional bool has_attachments = 8;
+   */
+  hasAttachments?: boolean | undefined;
+
+  /**
+   * The order of the hits; unspecified means relevance. A page token is bound to the order.
+   *
+   * @generated from field: caas.search.v1.MessageOrder order = 9;
+   */
+  order: MessageOrder;
 };
 
 /**
@@ -366,6 +380,40 @@ export const UserHitSchema: GenMessage<UserHit> = /*@__PURE__*/
   messageDesc(file_caas_search_v1_search_service, 10);
 
 /**
+ * How SearchMessages orders its hits.
+ *
+ * @generated from enum caas.search.v1.MessageOrder
+ */
+export enum MessageOrder {
+  /**
+   * Relevance.
+   *
+   * @generated from enum value: MESSAGE_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Most relevant first (term rarity and frequency), then newest first.
+   *
+   * @generated from enum value: MESSAGE_ORDER_RELEVANCE = 1;
+   */
+  RELEVANCE = 1,
+
+  /**
+   * Newest first (by send time, then message id), whatever the relevance.
+   *
+   * @generated from enum value: MESSAGE_ORDER_NEWEST = 2;
+   */
+  NEWEST = 2,
+}
+
+/**
+ * Describes the enum caas.search.v1.MessageOrder.
+ */
+export const MessageOrderSchema: GenEnum<MessageOrder> = /*@__PURE__*/
+  enumDesc(file_caas_search_v1_search_service, 0);
+
+/**
  * Full-text search over the caller's own data. Every RPC requires the user's access token; tenant
  * and caller come from it. Messages are searched only in conversations the caller can read, and
  * only in the part of each conversation's history the caller can read (chat decides: a former
@@ -387,7 +435,7 @@ export const UserHitSchema: GenMessage<UserHit> = /*@__PURE__*/
 export const SearchService: GenService<{
   /**
    * Messages matching every word of the query (whole words, case and diacritics folded), most
-   * relevant first, then newest first.
+   * relevant first (then newest first), or newest first when the request's `order` says so.
    *
    * @generated from rpc caas.search.v1.SearchService.SearchMessages
    */
