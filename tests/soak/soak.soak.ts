@@ -78,19 +78,33 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
     const membersOf = (c: SoakConversation) => (c.kind === "large" ? USERS : c.senders);
 
     const subscribers: Subscriber[] = SUBSCRIBERS.map(([u, via]) =>
-      via === "ws" ? new WsSubscriber(`${u}/ws`, token(u), () => target.gatewayUrl) : new GrpcSubscriber(`${u}/grpc`, token(u), () => target.gatewayUrl),
+      via === "ws"
+        ? new WsSubscriber(
+            `${u}/ws`,
+            () => token(u),
+            () => target.gatewayUrl,
+          )
+        : new GrpcSubscriber(
+            `${u}/grpc`,
+            () => token(u),
+            () => target.gatewayUrl,
+          ),
     );
     for (const s of subscribers) s.start();
     for (const s of subscribers) await s.waitLive(60_000);
 
-    // Access tokens are renewed as a client would, well inside their lifetime (long profile).
-    const renew = setInterval(() => {
-      for (const u of USERS)
-        t.issue(u, "d1").then(
-          (x) => tokens.set(u, x.accessToken),
-          () => undefined,
-        );
-    }, 300_000);
+    // Access tokens are renewed as a client would, well inside their lifetime (a slow or long run
+    // outlives the first ones); a renewal that fails while auth is down is tried again next time.
+    const renewTokens = () =>
+      Promise.all(
+        USERS.map((u) =>
+          t.issue(u, "d1").then(
+            (x) => void tokens.set(u, x.accessToken),
+            () => undefined,
+          ),
+        ),
+      );
+    const renew = setInterval(() => void renewTokens(), 120_000);
 
     // Memory of every process, sampled over the run.
     const rss = new Map<string, number[]>();
@@ -152,7 +166,6 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
     await load;
     await senders.drain();
     clearInterval(sample);
-    clearInterval(renew);
 
     // The logs as they ended, read by a member of each conversation.
     const logs = new Map<string, LoggedEvent[]>();
@@ -170,16 +183,22 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
     while (Date.now() < settleUntil && verdictNow().subscribers.some((v) => v.missing > 0)) await sleep(250);
     const live = verdictNow();
     for (const s of subscribers) await s.stop();
+    await renewTokens();
     for (const s of subscribers) s.start();
-    for (const s of subscribers) await s.waitLive(60_000);
+    const finalResume = await Promise.all(subscribers.map((s) => s.waitLive(60_000))).then(
+      () => "ok",
+      (err: unknown) => String(err),
+    );
     await sleep(2_000);
     for (const s of subscribers) await s.stop();
+    clearInterval(renew);
     const verdict = verdictNow();
 
     const report = {
       mode: profile.mode,
       profile: profile.name,
       logs: target.logs(),
+      finalResume,
       durationS: Math.round((Date.now() - started) / 1000),
       rate: profile.rate,
       conversations: conversations.length,
@@ -226,6 +245,7 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
 
     expect(faults.map((f) => f.kind).sort()).toEqual([...plan].sort());
     expect(faults.filter((f) => f.stuck)).toEqual([]);
+    expect(finalResume).toBe("ok");
     expect(verdict.acked).toBeGreaterThan(profile.rate * profile.durationS * 0.5);
     expect(verdict.lostAcks).toEqual([]);
     expect(verdict.duplicatedAcks).toEqual([]);

@@ -39,7 +39,8 @@ export abstract class Subscriber {
 
   constructor(
     readonly name: string,
-    protected readonly token: string,
+    /** The current access token (renewed by the caller as a client renews it). */
+    protected readonly token: () => string,
     protected readonly url: () => string,
   ) {}
 
@@ -127,7 +128,7 @@ export class WsSubscriber extends Subscriber {
     let ping: NodeJS.Timeout | undefined;
     try {
       return await new Promise<string>((resolve) => {
-        ws.on("open", () => send({ frame: { case: "auth", value: { accessToken: this.token } } }));
+        ws.on("open", () => send({ frame: { case: "auth", value: { accessToken: this.token() } } }));
         ws.on("message", (data: Buffer) => {
           const f = fromBinary(ServerFrameSchema, data);
           if (f.frame.case === "authOk") {
@@ -155,7 +156,7 @@ export class WsSubscriber extends Subscriber {
 /** A subscriber on the gRPC server stream RealtimeService.Subscribe, resuming through its request. */
 export class GrpcSubscriber extends Subscriber {
   protected async session(frame: (f: ServerFrame, connMax: Map<string, bigint>) => void, stop: Promise<void>): Promise<string> {
-    const client = createClient(RealtimeService, createGrpcTransport({ baseUrl: this.url(), interceptors: [bearer(this.token)] }));
+    const client = createClient(RealtimeService, createGrpcTransport({ baseUrl: this.url(), interceptors: [bearer(this.token())] }));
     const abort = new AbortController();
     void stop.then(() => abort.abort());
     const connMax = new Map<string, bigint>();

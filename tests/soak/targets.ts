@@ -108,6 +108,8 @@ export async function clusterTarget(): Promise<SoakTarget> {
   const spawned: SpawnedCluster = await spawnCluster({
     runPrefix,
     serverEnv,
+    // A loaded machine has been seen to take over a minute to connect a producer to the shared broker.
+    startTimeoutMs: 240_000,
     layout: CLUSTER_LAYOUT.map((p) => ({
       ...p,
       env: () => {

@@ -97,6 +97,8 @@ export async function spawnCluster(opts: {
    * the default one (the compose-topology test runs compose's own environments).
    */
   envFor?: (instance: PlannedInstance, all: PlannedInstance[]) => Record<string, string>;
+  /** How long a process may take to listen (default 90 s). */
+  startTimeoutMs?: number;
 }): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
   const planned = await Promise.all((opts.layout ?? (CLUSTER_LAYOUT as NonNullable<typeof opts.layout>)).map(async (p) => ({ ...p, port: await freePort() })));
@@ -143,7 +145,7 @@ export async function spawnCluster(opts: {
     });
     children.set(p.instanceId, child);
     // The log file is appended to across restarts: only a line of this start counts.
-    await waitForLog(logFile, (l) => l.msg === "listening" && Date.parse(String(l.time)) >= since, 90_000, child);
+    await waitForLog(logFile, (l) => l.msg === "listening" && Date.parse(String(l.time)) >= since, opts.startTimeoutMs ?? 90_000, child);
   };
   try {
     await Promise.all(planned.map(start));
