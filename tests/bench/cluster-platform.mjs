@@ -18,8 +18,8 @@ import { startNodeFlags } from "./embedded-platform.mjs";
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
 const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
-// Same list as tests/setup/global-setup.ts: media needs S3 in cluster mode.
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"];
+// Same list as tests/setup/global-setup.ts: media needs S3 and search Elasticsearch in cluster mode.
+const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_ELASTICSEARCH_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"];
 
 /** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
 const LAYOUT = [
@@ -133,6 +133,7 @@ export async function startClusterPlatform(run) {
             CAAS_DATA_DIR: join(dir, p.instanceId),
             CAAS_KAFKA_PREFIX: `${runPrefix}.`,
             CAAS_MONGO_DB: runPrefix,
+            CAAS_ELASTICSEARCH_INDEX_PREFIX: `${runPrefix.toLowerCase()}-`,
             CAAS_ADMIN_TOKEN: adminToken,
             CAAS_SERVICE_SECRET: createHash("sha256").update(`caas-bench-services:${runPrefix}`).digest("hex"),
             [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
@@ -142,7 +143,7 @@ export async function startClusterPlatform(run) {
           stdio: ["pipe", out, out],
         });
         children.push(child);
-        const deadline = Date.now() + 120_000;
+        const deadline = Date.now() + 240_000;
         while (!logLines(logFile).some((l) => l.msg === "listening")) {
           if (child.exitCode !== null || Date.now() > deadline) {
             throw new Error(`${p.instanceId} did not start:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
@@ -160,6 +161,8 @@ export async function startClusterPlatform(run) {
     endpoints: { auth: urlsOf("auth")[0], gateway: urlsOf("gateway")[0], chat: urlsOf("chat")[0] },
     chatUrls: urlsOf("chat"),
     adminCredential: adminToken,
+    /** The JSON log lines of one instance so far (e.g. "chat-1"). */
+    logOf: (instanceId) => logLines(join(dir, `${instanceId}.log`)),
     stop,
   };
 }
