@@ -5,7 +5,6 @@
 // tests/support/spawn-cluster.ts (same layout, ports, environment) in plain JavaScript, because
 // benchmarks run with node, not vitest. Topics, consumer groups and the MongoDB database get a
 // per-run prefix; the database is dropped on stop.
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -19,7 +18,17 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
 const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
 // Same list as tests/setup/global-setup.ts: media needs S3 and search Elasticsearch in cluster mode.
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL", "CAAS_ELASTICSEARCH_URL", "CAAS_S3_ENDPOINT", "CAAS_S3_ACCESS_KEY", "CAAS_S3_SECRET_KEY", "CAAS_S3_REGION"];
+const SERVER_VARS = [
+  "CAAS_KAFKA_BROKERS",
+  "CAAS_SCHEMA_REGISTRY_URL",
+  "CAAS_MONGO_URL",
+  "CAAS_REDIS_URL",
+  "CAAS_ELASTICSEARCH_URL",
+  "CAAS_S3_ENDPOINT",
+  "CAAS_S3_ACCESS_KEY",
+  "CAAS_S3_SECRET_KEY",
+  "CAAS_S3_REGION",
+];
 
 /** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
 const LAYOUT = [
