@@ -145,6 +145,7 @@ export async function startClusterPlatform(run) {
             CAAS_DATA_DIR: join(dir, p.instanceId),
             CAAS_KAFKA_PREFIX: `${runPrefix}.`,
             CAAS_MONGO_DB: runPrefix,
+            CAAS_ELASTICSEARCH_INDEX_PREFIX: `${runPrefix.toLowerCase()}-`,
             CAAS_ADMIN_TOKEN: adminToken,
             CAAS_SERVICE_SECRET: createHash("sha256").update(`caas-bench-services:${runPrefix}`).digest("hex"),
             [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
@@ -180,6 +181,8 @@ export async function startClusterPlatform(run) {
           return [p.instanceId, existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) : {}];
         }),
       ),
+    /** The JSON log lines of one instance so far (e.g. "chat-1"). */
+    logOf: (instanceId) => logLines(join(dir, `${instanceId}.log`)),
     stop,
   };
 }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exitWithParent, repoRoot, TEST_ALLOWED_ORIGIN, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
+import { exitWithParent, repoRoot, servicePid, TEST_ALLOWED_ORIGIN, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
 
 /** One process of the cluster. */
 export interface ClusterInstance {
@@ -26,6 +26,8 @@ export interface SpawnedCluster extends SpawnedPlatform {
   kill(instanceId: string): Promise<void>;
   /** Starts a killed instance again (same port, data directory, log file); resolves once it listens. */
   start(instanceId: string): Promise<void>;
+  /** The pid of a running instance's service process (for its memory, say). */
+  pidOf(instanceId: string): number | undefined;
 }
 
 /** One process of a cluster about to start, with the port it will listen on. */
@@ -95,6 +97,8 @@ export async function spawnCluster(opts: {
    * the default one (the compose-topology test runs compose's own environments).
    */
   envFor?: (instance: PlannedInstance, all: PlannedInstance[]) => Record<string, string>;
+  /** How long a process may take to listen (default 90 s). */
+  startTimeoutMs?: number;
 }): Promise<SpawnedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "caas-cluster-"));
   const planned = await Promise.all((opts.layout ?? (CLUSTER_LAYOUT as NonNullable<typeof opts.layout>)).map(async (p) => ({ ...p, port: await freePort() })));
@@ -141,7 +145,7 @@ export async function spawnCluster(opts: {
     });
     children.set(p.instanceId, child);
     // The log file is appended to across restarts: only a line of this start counts.
-    await waitForLog(logFile, (l) => l.msg === "listening" && Date.parse(String(l.time)) >= since, 90_000, child);
+    await waitForLog(logFile, (l) => l.msg === "listening" && Date.parse(String(l.time)) >= since, opts.startTimeoutMs ?? 90_000, child);
   };
   try {
     await Promise.all(planned.map(start));
@@ -163,6 +167,14 @@ export async function spawnCluster(opts: {
       // this way could not pass the signal on): the wrapper then exits too.
       process.kill(servicePid(child), "SIGKILL");
       await exited;
+    },
+    pidOf(instanceId: string) {
+      const child = children.get(instanceId);
+      try {
+        return child && child.exitCode === null && child.signalCode === null ? servicePid(child) : undefined;
+      } catch {
+        return undefined; // the wrapper is ending after its service was killed
+      }
     },
     async start(instanceId: string) {
       const p = planned.find((x) => x.instanceId === instanceId);
@@ -198,12 +210,4 @@ export async function spawnCluster(opts: {
       return codes.every((c) => c === 0) ? 0 : (codes.find((c) => c !== 0) ?? null);
     },
   };
-}
-
-/** The pid of the service process an exit-with-parent wrapper runs (its only child). */
-function servicePid(wrapper: ChildProcess): number {
-  const pid = wrapper.pid!;
-  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-  if (kids.length !== 1) throw new Error(`expected one service process under wrapper ${pid}, found [${kids.join(", ")}]`);
-  return Number(kids[0]);
 }

@@ -24,6 +24,22 @@ export interface SpawnedPlatform {
   stop(): Promise<number | null>;
 }
 
+/** An embedded platform this process started: it can also be killed without warning. */
+export interface SpawnedEmbedded extends SpawnedPlatform {
+  /** The pid of the platform process itself (not of its exit-with-parent wrapper). */
+  pid(): number;
+  /** SIGKILLs the platform process; resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+/** The pid of the service process an exit-with-parent wrapper runs (its only child). */
+export function servicePid(wrapper: ChildProcess): number {
+  const pid = wrapper.pid!;
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  if (kids.length !== 1) throw new Error(`expected one service process under wrapper ${pid}, found [${kids.join(", ")}]`);
+  return Number(kids[0]);
+}
+
 /**
  * The browser origin test platforms allow (CAAS_CORS_ORIGINS): cross-origin calls and /ws from
  * it are admitted, from any other origin refused.
@@ -67,9 +83,10 @@ export async function waitForLog(file: string, match: (line: Record<string, unkn
 
 /**
  * Starts the compiled embedded platform exactly as `npm start` does (node
- * services/platform/dist/main.js), on free ports with a fresh data directory.
+ * services/platform/dist/main.js), on free ports with a fresh data directory (`extraEnv` may name
+ * the ports and CAAS_DATA_DIR instead, e.g. to start a killed platform again on its data).
  */
-export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {}): Promise<SpawnedPlatform> {
+export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {}): Promise<SpawnedEmbedded> {
   const main = join(repoRoot, "services/platform/dist/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` (npm test does it in pretest)`);
   const dir = mkdtempSync(join(tmpdir(), "caas-test-"));
@@ -96,7 +113,13 @@ export async function spawnEmbeddedPlatform(extraEnv: Record<string, string> = {
       mode: "embedded",
       endpoints: ready.endpoints as Record<string, string>,
       logFiles: [logFile],
-      dataDir: join(dir, "data"),
+      dataDir: extraEnv.CAAS_DATA_DIR ?? join(dir, "data"),
+    },
+    pid: () => servicePid(child),
+    async kill() {
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(servicePid(child), "SIGKILL");
+      await exited;
     },
     stop: () =>
       new Promise((resolve) => {

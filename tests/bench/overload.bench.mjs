@@ -1,0 +1,186 @@
+// Benchmark: a 5x overload of cluster mode (chat x2) and how fast sends recover after it.
+//
+// The cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat and socket
+// twice, on the real engines; `source ~/.cache/caas-infra/env` first) gets sends through the
+// gateway as clients make them: each with a client_message_id and a client deadline, retried after
+// the server's RetryInfo delay when shed (RESOURCE_EXHAUSTED) and with backoff after a deadline or
+// other failure, until acknowledged or the client gives up (abandoned). Phases, open loop:
+//   1. calibrate: a closed loop of `concurrency` senders measures the sustainable rate S (acked/s);
+//   2. normal: 0.5 S for `normalS` seconds (the baseline);
+//   3. overload: 5 S for `overloadS` seconds;
+//   4. normal again: 0.5 S for `afterS` seconds.
+// Reported per second: sends started, acked, shed, abandoned, and the ack latency (first attempt to
+// ack, retries included) of the sends started in that second (p50/p99); and the recovery time:
+// from the end of the overload until the per-second p50 is back within 2x the baseline p50 and
+// stays there for 5 s.
+//
+// Usage: npm run build && source ~/.cache/caas-infra/env && node tests/bench/overload.bench.mjs [overloadS=30] [normalS=20] [afterS=60] [users=200]
+import { cpus } from "node:os";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
+import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
+import { startClusterPlatform } from "./cluster-platform.mjs";
+import { pinned, quantiles, sleep } from "./embedded-platform.mjs";
+
+const args = process.argv.slice(2);
+const overloadS = Number(args[0] ?? 30);
+const normalS = Number(args[1] ?? 20);
+const afterS = Number(args[2] ?? 60);
+const userCount = Number(args[3] ?? 200);
+const CALIBRATE_S = 15;
+const CONCURRENCY = 8;
+/** A client's deadline per attempt and how long it keeps retrying one send. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+const BUDGET_MS = 30_000;
+
+const bearer = (token) => ({ headers: { authorization: `Bearer ${token}` } });
+
+async function setup(platform) {
+  const auth = (credential) =>
+    createGrpcTransport({
+      baseUrl: platform.endpoints.auth,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${credential}`);
+          return next(req);
+        },
+      ],
+    });
+  const admin = createClient(TenantAdminService, auth(platform.adminCredential));
+  const { tenant } = await admin.createTenant({ name: `overload-${Date.now()}` });
+  const { secret } = await admin.createApiKey({ tenantId: tenant.id, name: "bench" });
+  const backend = createClient(UserAdminService, auth(secret));
+  const tokenOf = async (userId) => {
+    await backend.upsertUser({ userId, displayName: userId });
+    return (await backend.issueUserToken({ userId, deviceId: "bench" })).tokens.accessToken;
+  };
+  await tokenOf("reader");
+  const chat = createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.gateway }));
+  const users = [];
+  for (let i = 0; i < userCount; i += 20) {
+    users.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(20, userCount - i) }, async (_, j) => {
+          const token = await tokenOf(`u${i + j}`);
+          const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, memberIds: ["reader"], title: `overload ${i + j}` }, bearer(token));
+          return { token, conversationId: conversation.id };
+        }),
+      )),
+    );
+  }
+  return { users, chat };
+}
+
+/** One send as a client makes it; resolves with what happened. */
+async function clientSend(chat, user, clientMessageId, counters) {
+  const t0 = performance.now();
+  for (let attempt = 0; performance.now() - t0 < BUDGET_MS; attempt++) {
+    try {
+      await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { ...bearer(user.token), timeoutMs: ATTEMPT_TIMEOUT_MS });
+      return { ok: true, ms: performance.now() - t0 };
+    } catch (err) {
+      const e = ConnectError.from(err);
+      // Shed by chat's bound on sends in progress, or refused by a rate limit: both RESOURCE_EXHAUSTED.
+      const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /sends \(at most/.test(e.rawMessage) ? "shed" : "rateLimited";
+      counters[kind] = (counters[kind] ?? 0) + 1;
+      const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
+      await sleep((d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : Math.min(2000, 100 * 2 ** attempt)) * (0.5 + Math.random()));
+    }
+  }
+  return { ok: false, ms: performance.now() - t0 };
+}
+
+async function main() {
+  process.stderr.write("starting the cluster (10 processes on the real engines)\n");
+  const platform = await startClusterPlatform((a, o) => pinned(0, a, o));
+  try {
+    const { users, chat } = await setup(platform);
+    let n = 0;
+    const nextUser = () => users[n++ % users.length];
+    // 1. Calibrate: closed loop, no deadline pressure.
+    const calCounters = {};
+    let calAcked = 0;
+    const calEnd = performance.now() + CALIBRATE_S * 1000;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < calEnd) if ((await clientSend(chat, nextUser(), `cal-${n}`, calCounters)).ok) calAcked++;
+      }),
+    );
+    const sustainable = calAcked / CALIBRATE_S;
+    process.stderr.write(`sustainable: ${sustainable.toFixed(1)} acked sends/s (closed loop, ${CONCURRENCY} in flight)\n`);
+    // 2-4. Open loop phases.
+    const phases = [
+      ["normal", normalS, 0.5 * sustainable],
+      ["overload", overloadS, 5 * sustainable],
+      ["after", afterS, 0.5 * sustainable],
+    ];
+    const seconds = [];
+    const counters = {};
+    const pending = [];
+    const t0 = performance.now();
+    let at = t0;
+    for (const [phase, s, rate] of phases) {
+      const phaseEnd = at + s * 1000;
+      for (let i = 0; at + (i * 1000) / rate < phaseEnd; i++) {
+        const due = at + (i * 1000) / rate;
+        await sleep(Math.max(0, due - performance.now()));
+        const sec = Math.floor((performance.now() - t0) / 1000);
+        const row = (seconds[sec] ??= { sec, phase, started: 0, acked: 0, abandoned: 0, ms: [] });
+        row.started++;
+        pending.push(
+          clientSend(chat, nextUser(), `o-${sec}-${i}-${n}`, counters).then((r) => {
+            if (!r.ok) row.abandoned++;
+            else {
+              row.acked++;
+              row.ms.push(r.ms);
+            }
+          }),
+        );
+      }
+      at = phaseEnd;
+    }
+    await Promise.all(pending);
+    const rows = seconds.filter(Boolean).map((r) => ({ ...r, ...quantiles(r.ms), ms: undefined }));
+    const baseline = quantiles(rows.filter((r) => r.phase === "normal" && r.sec >= 3).flatMap((r) => seconds[r.sec].ms)).p50;
+    const overloadEnd = normalS + overloadS;
+    let recoveredAt;
+    for (const r of rows.filter((x) => x.sec >= overloadEnd)) {
+      const window = rows.filter((x) => x.sec >= r.sec && x.sec < r.sec + 5);
+      if (window.length === 5 && window.every((x) => x.p50 <= 2 * baseline)) {
+        recoveredAt = r.sec;
+        break;
+      }
+    }
+    console.table(rows.map((r) => ({ s: r.sec, phase: r.phase, started: r.started, acked: r.acked, abandoned: r.abandoned, "p50 ms": r.p50, "p99 ms": r.p99 })));
+    const summary = {
+      node: process.version,
+      cpus: cpus().length,
+      sustainablePerSec: Number(sustainable.toFixed(1)),
+      overloadPerSec: Number((5 * sustainable).toFixed(1)),
+      phasesS: { normal: normalS, overload: overloadS, after: afterS },
+      baselineP50Ms: baseline,
+      overloadP50Ms: quantiles(rows.filter((r) => r.phase === "overload").flatMap((r) => seconds[r.sec].ms)).p50,
+      recoverySAfterOverload: recoveredAt === undefined ? null : recoveredAt - overloadEnd,
+      sends: rows.reduce((a, r) => a + r.started, 0),
+      acked: rows.reduce((a, r) => a + r.acked, 0),
+      abandoned: rows.reduce((a, r) => a + r.abandoned, 0),
+      failedAttemptsByCode: counters,
+      // Chat's own record: sends it refused before any work (shed) and sends it abandoned because
+      // the caller's deadline passed or the caller left before the commit.
+      chatSendsByCode: ["chat-1", "chat-2"]
+        .flatMap((i) => platform.logOf(i))
+        .filter((l) => l.msg === "rpc" && l.rpc === "caas.chat.v1.ChatService/SendMessage")
+        .reduce((m, l) => ({ ...m, [l.code]: (m[l.code] ?? 0) + 1 }), {}),
+    };
+    console.log(JSON.stringify(summary));
+  } finally {
+    await platform.stop();
+  }
+}
+
+await main();
+process.exit(0);
