@@ -96,6 +96,13 @@ function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
       interceptors: [createOutboundScopeInterceptor()],
       defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
       pingIntervalMs: 30_000,
+      // connect-node destroys a session with "PING timed out" from its ping callback even after it
+      // has stopped listening for that session's errors (connectrpc/connect-es#1795, fix not yet
+      // released): the unhandled 'error' ends the process. It needs a ping slower than this
+      // timeout, which only a starved machine produces (seen at load average 50, never at 15 s
+      // pings on a quiet one); 60 s makes it far rarer while a peer that vanished is still found
+      // (calls have their own deadlines meanwhile).
+      pingTimeoutMs: 60_000,
     });
     transports.set(key, t);
   }
