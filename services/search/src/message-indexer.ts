@@ -123,7 +123,8 @@ export class MessageIndexer {
     switch (p.case) {
       case "messageCreated": {
         const m = p.value.message;
-        if (!m) return 0;
+        // End-to-end encrypted messages (ciphertext only) are never indexed: there are no words to find.
+        if (!m || m.encrypted) return 0;
         const text = event.redacted || m.deleted ? "" : m.text;
         const createTimeMs = m.createTime ? timestampMs(m.createTime) : at;
         return this.write(scope, conversationId, {
@@ -140,6 +141,7 @@ export class MessageIndexer {
       case "messageEdited":
       case "messageDeleted": {
         const v = p.value;
+        if (p.case === "messageEdited" && p.value.encrypted) return 0;
         const messageSeq = Number(v.messageSeq);
         if (messageSeq === 0 || v.senderId === "") {
           // Written before events carried the message's seq: only a delete can still be applied.

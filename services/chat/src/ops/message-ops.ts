@@ -19,6 +19,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError, PermissionD
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash } from "../domain/events.js";
+import { checkBody, checkEncrypted, encryptedDigest } from "../domain/encrypted.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageIdFor, seqOfMessageId } from "../domain/message-ids.js";
 import { messageOf } from "../domain/message-view.js";
@@ -63,7 +64,9 @@ export class MessageOps {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
     if (Array.from(req.text).length > MAX_TEXT_CHARS) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
-    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined) throw invalid("text", "a message needs text, attachments or custom data");
+    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined && req.encrypted === undefined)
+      throw invalid("text", "a message needs text, attachments, custom data or encrypted content");
+    if (req.encrypted !== undefined) checkEncrypted(req.encrypted);
     const attachments = checkAttachments(req.attachments);
     if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
@@ -75,7 +78,15 @@ export class MessageOps {
     const forwardedFrom = extra.forwardedFrom;
     const hash = forwardedFrom
       ? payloadHash({ forwardedFrom: { conversationId: forwardedFrom.conversationId, messageId: forwardedFrom.messageId } })
-      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent, ...(attachments.length > 0 ? { attachments } : {}) });
+      : payloadHash({
+          text: req.text,
+          mentions,
+          custom: req.custom ?? null,
+          replyTo,
+          threadParent,
+          ...(attachments.length > 0 ? { attachments } : {}),
+          ...(req.encrypted ? { encrypted: encryptedDigest(req.encrypted) } : {}),
+        });
 
     await this.core.throttle(caller, "send", this.core.limits.sendRate);
     const { stores, writer } = this.core;
@@ -83,6 +94,7 @@ export class MessageOps {
     const [{ conversation, member }, mute] = await Promise.all([this.core.requireMember(caller, conversationId), restrictionOf(this.core, caller, conversationId, caller.userId, "mute")]);
     // The ABAC engine on the store of record: channel roles, mute, DIRECT blocks, archived, frozen.
     await authorizeAction(this.core, caller, "message.send", await writeAttrs(this.core, caller, conversation, member, { mute: { record: mute } }));
+    checkBody(conversation.e2ee === true, { text: req.text, custom: req.custom, attachments: attachments.length, encrypted: req.encrypted });
     if (replyTo !== "" && !(await this.find(caller.scope, conversationId, replyTo))) throw new NotFoundError("reply_to_message_id");
     if (threadParent !== "") {
       const parent = await this.find(caller.scope, conversationId, threadParent);
@@ -125,6 +137,7 @@ export class MessageOps {
             text: req.text,
             mentionedUserIds: mentions.filter((m) => mentionable.has(m)),
             ...(req.custom === undefined ? {} : { custom: req.custom }),
+            ...(req.encrypted === undefined ? {} : { encrypted: req.encrypted }),
             attachments: attachmentsOf(attachments, attached),
             replyToMessageId: replyTo,
             threadParentId: threadParent,
