@@ -143,6 +143,12 @@ async function walkThrough(gateway: string, adminCredential: string) {
     expect(received).toEqual(texts);
     expect(bob1.preKeys.map.has(1)).toBe(false);
 
+    // Alice adds a device: bob, who shares the conversation with her, is told live to fetch her device list again.
+    const alice2Token = (await t.issue("alice", "d2")).accessToken;
+    await dir(alice2Token).publishDeviceKeys(new SignalDevice("alice", 2).publishRequest(1));
+    const changed = await bobLive.waitFor((f: ServerFrame) => f.frame.case === "keysChanged", 15_000, "keys_changed");
+    expect(changed.frame.value).toMatchObject({ userId: "alice", deviceId: 2, kind: DeviceChangeKind.ADDED, changeSeq: 2n });
+
     // Bob's second device: its own envelopes, from history.
     const bobChat = createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(bob2Token)] }));
     const history = await bobChat.listMessages({ conversationId: conv.id, pageSize: 10 });

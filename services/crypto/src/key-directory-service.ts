@@ -166,7 +166,7 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
     return d;
   }
 
-  /** Appends a signed change to the user's device-list history. */
+  /** Appends a signed change to the user's device-list history, then tells those who share a conversation with the user. */
   private async record(scope: TenantScope, d: DeviceRecord, kind: DeviceChangeKind, timeMs: number): Promise<void> {
     const deviceIds = (await this.deps.keys.listDevices(scope, d.userId)).map((x) => x.deviceId);
     const removed = kind === DeviceChangeKind.REMOVED;
@@ -181,7 +181,8 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
       timeMs,
       deviceIds,
     };
-    await this.deps.history.append(scope, d.userId, (seq, previous) => this.deps.signer.entry(facts, seq, previous));
+    const entry = await this.deps.history.append(scope, d.userId, (seq, previous) => this.deps.signer.entry(facts, seq, previous));
+    await this.deps.notifyChanged(scope, d.userId, d.deviceId, kind, entry.seq);
   }
 
   /**

@@ -32,12 +32,14 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
   let stores: CryptoStores;
   let clock: FakeClock;
   let notices: string[];
+  let changes: string[];
   let client: (userId: string) => ReturnType<typeof createClient<typeof KeyDirectoryService>>;
 
   beforeEach(async () => {
     stores = await openCryptoStores({ kind: "sqlite", path: join(dir, `${Math.random()}.db`) });
     clock = new FakeClock();
     notices = [];
+    changes = [];
     const impl = new KeyDirectoryServiceImpl({
       keys: stores.keys,
       history: stores.history,
@@ -45,6 +47,9 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
       clock,
       notifyLow: async (scope, userId, deviceId, remaining, threshold) => {
         notices.push(`${scope.tenantId}/${userId}/${deviceId}:${remaining}/${threshold}`);
+      },
+      notifyChanged: async (scope, userId, deviceId, kind, seq) => {
+        changes.push(`${scope.tenantId}/${userId}/${deviceId}:${kind}@${seq}`);
       },
       lowWaterMark: 3,
       signedPreKeyGraceMs: DEFAULT_SIGNED_PREKEY_GRACE_MS,
@@ -103,5 +108,8 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
     const rest = await client("alice").getDeviceListHistory({ userId: "bob", pageSize: 3, pageToken: first.nextPageToken });
     expect(rest.changes).toHaveLength(1);
     expect(rest.nextPageToken).toBe("");
+    // Each stored change was announced once, with its history seq; refused calls announce nothing.
+    await expect(client("bob").removeDevice({ deviceId: 2 })).rejects.toThrow();
+    expect(changes).toEqual(["t1/bob/1:1@1", "t1/bob/2:1@2", "t1/bob/3:1@3", "t1/bob/2:2@4"]);
   });
 });

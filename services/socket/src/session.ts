@@ -7,6 +7,7 @@ import {
   CloseCode,
   type BlockChanged,
   type ClientFrame,
+  type KeysChanged,
   type PreKeysLow,
   type Resume,
   type SendMessage,
@@ -478,6 +479,12 @@ export class Session implements Recipient {
   deliverPreKeysLow(notice: PreKeysLow): void {
     if (this.state !== "open") return;
     this.push(serverFrame(0n, { case: "prekeysLow", value: notice }));
+  }
+
+  /** A device list changed of a user who shares a conversation with this one, or of this user (from the user-state feed); not limited by a conversation filter. */
+  deliverKeysChanged(notice: KeysChanged): void {
+    if (this.state !== "open") return;
+    this.push(serverFrame(0n, { case: "keysChanged", value: notice }));
   }
 
   /** Another member's markers moved where receipts are shared (from the user-state feed). */
