@@ -47,7 +47,7 @@ export function verifyXEdDsa(publicKey: Uint8Array, message: Uint8Array, signatu
   const sig = Uint8Array.from(signature);
   sig[63] = sig[63]! & 0x7f;
   // libsignal refuses an s with any of its top three bits set (s must be below 2^253).
-  if ((sig[63]! & 0xe0) !== 0) return false;
+  if ((sig[63] & 0xe0) !== 0) return false;
   try {
     const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, edwards]), format: "der", type: "spki" });
     return verify(null, message, key, sig);

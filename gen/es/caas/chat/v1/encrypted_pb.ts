@@ -35,8 +35,9 @@ export type EncryptedContent = Message<"caas.chat.v1.EncryptedContent"> & {
     case: "deviceEnvelopes";
   } | {
     /**
-     * An MLS (RFC 9420) application message: a TLS-serialized MLSMessage carrying a
-     * PrivateMessage, for every member of the group at once. At most 64 KiB.
+     * An MLS (RFC 9420) message for the whole group, as a TLS-serialized MLSMessage: an
+     * application or handshake PrivateMessage, a PublicMessage commit, or a Welcome for new
+     * members. The conversation's seq orders commits for every member. At most 64 KiB.
      *
      * @generated from field: bytes mls_message = 2;
      */
