@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fromBinary, type JsonObject } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Fingerprint } from "@signalapp/libsignal-client";
@@ -10,6 +10,8 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { DeviceChangeKind, DeviceListChangeSchema } from "@caas/gen/caas/crypto/v1/device_keys_pb.js";
 import { KeyDirectoryService } from "@caas/gen/caas/crypto/v1/key_directory_service_pb.js";
+import { DeviceEnvelopeSchema, type DeviceEnvelope } from "@caas/gen/caas/chat/v1/encrypted_pb.js";
+import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import type { ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { SignalDevice, type Envelope } from "../support/signal-device.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
@@ -20,11 +22,17 @@ const cluster = inject("cluster");
 
 type Directory = Client<typeof KeyDirectoryService>;
 
-/** The per-device envelope a message's custom data holds for `device` ("bob.1"). */
-function envelopeOf(custom: JsonObject | undefined, device: string): Envelope {
-  const env = (custom?.e2ee as JsonObject | undefined)?.[device] as { type: number; body: string } | undefined;
-  if (!env) expect.fail(`no envelope for ${device}`);
-  return env;
+/** The envelope an encrypted message holds for `userId`'s device `deviceId`, in libsignal's terms. */
+function envelopeOf(message: Message | undefined, userId: string, deviceId: number): Envelope {
+  const s = message?.encrypted?.scheme;
+  const env = s?.case === "deviceEnvelopes" ? s.value.envelopes.find((e) => e.userId === userId && e.deviceId === deviceId) : undefined;
+  if (!env) expect.fail(`no envelope for ${userId}.${deviceId}`);
+  return { type: env.type, body: Buffer.from(env.ciphertext).toString("base64") };
+}
+
+/** libsignal's output as the typed envelope of the chat contract. */
+function deviceEnvelope(userId: string, deviceId: number, env: Envelope): DeviceEnvelope {
+  return create(DeviceEnvelopeSchema, { userId, deviceId, type: env.type, ciphertext: new Uint8Array(Buffer.from(env.body, "base64")) });
 }
 
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
@@ -62,10 +70,10 @@ async function verifiedHistory(dir: Directory, userId: string) {
 
 /**
  * Alice and bob's two devices publish real libsignal keys; alice claims bob's bundles through the
- * gateway, starts PQXDH sessions with libsignal and sends three encrypted messages through chat
- * (per-device envelopes in the message's `custom` data: chat does not yet know encrypted
- * conversations, so here it relays them as ordinary messages); bob's first device decrypts them
- * live over realtime, his second from history; a removed device gets no bundle afterwards.
+ * gateway, starts PQXDH sessions with libsignal and sends three encrypted messages through an
+ * end-to-end encrypted chat conversation (one typed envelope per device of bob); bob's first
+ * device decrypts them live over realtime, his second from history; a removed device gets no
+ * bundle afterwards.
  */
 async function walkThrough(gateway: string, adminCredential: string) {
   const t = await tenantWithUsers(gateway, adminCredential, ["alice", "bob", "carol"], "crypto-e2e");
@@ -107,12 +115,13 @@ async function walkThrough(gateway: string, adminCredential: string) {
     expect((await bobDir.getPreKeyCount({ deviceId: 1 })).oneTimePrekeyCount).toBe(9);
 
     const chat = createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(t.token("alice"))] }));
-    const conv = (await chat.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "secret" })).conversation!;
+    const conv = (await chat.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "secret", endToEndEncrypted: true })).conversation!;
+    expect(conv.endToEndEncrypted).toBe(true);
     const texts = ["first secret", "second secret", "third secret"];
     for (const [i, text] of texts.entries()) {
-      const envelopes: JsonObject = {};
-      for (const d of [1, 2]) envelopes[`bob.${d}`] = { ...(await alice1.encrypt("bob", d, text)) };
-      await chat.sendMessage({ conversationId: conv.id, clientMessageId: `e2ee-${i}`, custom: { e2ee: envelopes } });
+      const envelopes = [];
+      for (const d of [1, 2]) envelopes.push(deviceEnvelope("bob", d, await alice1.encrypt("bob", d, text)));
+      await chat.sendMessage({ conversationId: conv.id, clientMessageId: `e2ee-${i}`, encrypted: { scheme: { case: "deviceEnvelopes", value: { envelopes } } } });
     }
 
     // Bob's first device: live, decrypting in order; every message is a PreKey message on his one-time key 1.
@@ -125,7 +134,8 @@ async function walkThrough(gateway: string, adminCredential: string) {
       );
       const message = frame.frame.case === "event" && frame.frame.value.payload.case === "messageCreated" ? frame.frame.value.payload.value.message! : undefined;
       expect(message!.text).toBe("");
-      const env = envelopeOf(message!.custom, "bob.1");
+      expect(message!.custom).toBeUndefined();
+      const env = envelopeOf(message, "bob", 1);
       const { text, preKeyId } = await bob1.decrypt("alice", 1, env);
       expect(preKeyId).toBe(1);
       received.push(text);
@@ -133,16 +143,22 @@ async function walkThrough(gateway: string, adminCredential: string) {
     expect(received).toEqual(texts);
     expect(bob1.preKeys.map.has(1)).toBe(false);
 
+    // Alice adds a device: bob, who shares the conversation with her, is told live to fetch her device list again.
+    const alice2Token = (await t.issue("alice", "d2")).accessToken;
+    await dir(alice2Token).publishDeviceKeys(new SignalDevice("alice", 2).publishRequest(1));
+    const changed = await bobLive.waitFor((f: ServerFrame) => f.frame.case === "keysChanged", 15_000, "keys_changed");
+    expect(changed.frame.value).toMatchObject({ userId: "alice", deviceId: 2, kind: DeviceChangeKind.ADDED, changeSeq: 2n });
+
     // Bob's second device: its own envelopes, from history.
     const bobChat = createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(bob2Token)] }));
     const history = await bobChat.listMessages({ conversationId: conv.id, pageSize: 10 });
-    const mine = [...history.messages].sort((a, b) => Number(a.seq - b.seq)).filter((m) => m.custom);
+    const mine = [...history.messages].sort((a, b) => Number(a.seq - b.seq)).filter((m) => m.encrypted);
     expect(mine).toHaveLength(3);
     const second: string[] = [];
-    for (const m of mine) second.push((await bob2.decrypt("alice", 1, envelopeOf(m.custom, "bob.2"))).text);
+    for (const m of mine) second.push((await bob2.decrypt("alice", 1, envelopeOf(m, "bob", 2))).text);
     expect(second).toEqual(texts);
     // The first device's envelopes mean nothing to the second (another session).
-    await expect(bob2.decrypt("alice", 1, envelopeOf(mine[0]!.custom, "bob.1"))).rejects.toThrow();
+    await expect(bob2.decrypt("alice", 1, envelopeOf(mine[0], "bob", 1))).rejects.toThrow();
   } finally {
     bobLive.close();
   }

@@ -17,6 +17,8 @@ export interface ClusterInfo extends PlatformInfo {
   instances: ClusterInstance[];
   /** The platform-admin credential the cluster was started with. */
   adminToken: string;
+  /** The run's prefix: its MongoDB database name, Kafka topic and index prefixes. */
+  runPrefix: string;
 }
 
 /** A running cluster; only the process that spawned it can kill and restart its instances. */
@@ -194,6 +196,7 @@ export async function spawnCluster(opts: {
       dataDir: dir,
       instances: planned.map((p) => ({ service: p.service, instanceId: p.instanceId, url: `http://127.0.0.1:${p.port}` })),
       adminToken: clusterAdminToken(opts.runPrefix),
+      runPrefix: opts.runPrefix,
     },
     ...control,
     async stop() {

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { DeviceSchema, KyberPreKeySchema, PreKeyBundleSchema, SignedPreKeySchema, type Device, type PreKeyBundle } from "@caas/gen/caas/crypto/v1/device_keys_pb.js";
+import { DeviceSchema, KyberPreKeySchema, type DeviceChangeKind, PreKeyBundleSchema, SignedPreKeySchema, type Device, type PreKeyBundle } from "@caas/gen/caas/crypto/v1/device_keys_pb.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { principalKey } from "@caas/shared/context";
@@ -18,6 +18,9 @@ export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * 24 * 3600 * 1000;
 /** Tells a user's connections that one of its devices runs low on one-time prekeys (best effort). */
 export type SupplyLowNotifier = (scope: TenantScope, userId: string, deviceId: number, remaining: number, threshold: number) => Promise<void>;
 
+/** Tells the users who share a conversation with `userId` (and the user's own devices) that its device list changed (best effort). */
+export type DeviceListNotifier = (scope: TenantScope, userId: string, deviceId: number, kind: DeviceChangeKind, changeSeq: number) => Promise<void>;
+
 /** The ports and settings of the key directory. */
 export interface KeyDirectoryDeps {
   keys: KeyStore;
@@ -25,6 +28,7 @@ export interface KeyDirectoryDeps {
   signer: DirectorySigner;
   clock: Clock;
   notifyLow: SupplyLowNotifier;
+  notifyChanged: DeviceListNotifier;
   lowWaterMark: number;
   signedPreKeyGraceMs: number;
 }

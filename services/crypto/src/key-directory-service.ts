@@ -1,15 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { DeviceChangeKind, DirectorySigningKeySchema, SignedDeviceListChangeSchema } from "@caas/gen/caas/crypto/v1/device_keys_pb.js";
+import { ClaimedKeyPackageSchema, ClaimKeyPackagesResponseSchema } from "@caas/gen/caas/crypto/v1/key_directory_service_pb.js";
 import type * as pb from "@caas/gen/caas/crypto/v1/key_directory_service_pb.js";
 import { AlreadyExistsError, NotFoundError } from "@caas/shared/errors";
 import { newId } from "@caas/shared/ids";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChangeFacts } from "./domain/directory-signer.js";
-import { checkOneTimePreKeys, checkSignedPreKey, curveKey, invalid } from "./domain/key-checks.js";
+import { checkKeyPackages, checkOneTimePreKeys, checkSignedPreKey, curveKey, invalid } from "./domain/key-checks.js";
 import { safetyNumber } from "./domain/safety-number.js";
 import { bundleView, deviceView, keyCallerOf, type KeyDirectoryDeps } from "./key-directory-core.js";
-import { MAX_ONE_TIME_BATCH, type DeviceRecord, type OneTimeKey } from "./ports/key-store.js";
+import { keyPackagePool, MAX_ONE_TIME_BATCH, type DeviceRecord, type OneTimeKey } from "./ports/key-store.js";
 
 const DEFAULT_HISTORY_PAGE = 100;
 /** At most one "supply exhausted" notice per device per this long, per instance. */
@@ -83,21 +84,8 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
 
   async claimPreKeyBundles(req: pb.ClaimPreKeyBundlesRequest, ctx: HandlerContext): Promise<pb.ClaimPreKeyBundlesResponse> {
     const { scope } = keyCallerOf(ctx);
-    const all = await this.deps.keys.listDevices(scope, req.userId);
-    if (all.length === 0) throw new NotFoundError(`devices of user ${req.userId}`);
-    let targets = all;
-    if (req.deviceIds.length > 0) {
-      const byId = new Map(all.map((d) => [d.deviceId, d]));
-      targets = [...req.deviceIds]
-        .sort((a, b) => a - b)
-        .map((id) => {
-          const d = byId.get(id);
-          if (!d) throw new NotFoundError(`device ${id} of user ${req.userId}`);
-          return d;
-        });
-    }
     const bundles = [];
-    for (const d of targets) {
+    for (const d of await this.targets(scope, req.userId, req.deviceIds)) {
       const oneTime = await this.deps.keys.claimOneTimeKey(scope, d);
       bundles.push(bundleView(d, oneTime));
       await this.checkSupply(scope, d, oneTime);
@@ -108,7 +96,26 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
   async getPreKeyCount(req: pb.GetPreKeyCountRequest, ctx: HandlerContext): Promise<pb.GetPreKeyCountResponse> {
     const { scope, userId } = keyCallerOf(ctx);
     const device = await this.ownDevice(scope, userId, req.deviceId);
-    return { $typeName: "caas.crypto.v1.GetPreKeyCountResponse", oneTimePrekeyCount: await this.deps.keys.countOneTimeKeys(scope, device) };
+    const [oneTime, packages] = await Promise.all([this.deps.keys.countOneTimeKeys(scope, device), this.deps.keys.countOneTimeKeys(scope, keyPackagePool(device))]);
+    return { $typeName: "caas.crypto.v1.GetPreKeyCountResponse", oneTimePrekeyCount: oneTime, keyPackageCount: packages };
+  }
+
+  async uploadKeyPackages(req: pb.UploadKeyPackagesRequest, ctx: HandlerContext): Promise<pb.UploadKeyPackagesResponse> {
+    const { scope, userId } = keyCallerOf(ctx);
+    const packages = checkKeyPackages("key_packages", req.keyPackages, MAX_ONE_TIME_BATCH);
+    const pool = keyPackagePool(await this.ownDevice(scope, userId, req.deviceId));
+    await this.deps.keys.addOneTimeKeys(scope, pool, packages);
+    return { $typeName: "caas.crypto.v1.UploadKeyPackagesResponse", keyPackageCount: await this.deps.keys.countOneTimeKeys(scope, pool) };
+  }
+
+  async claimKeyPackages(req: pb.ClaimKeyPackagesRequest, ctx: HandlerContext): Promise<pb.ClaimKeyPackagesResponse> {
+    const { scope } = keyCallerOf(ctx);
+    const keyPackages = [];
+    for (const d of await this.targets(scope, req.userId, req.deviceIds)) {
+      const claimed = await this.deps.keys.claimOneTimeKey(scope, keyPackagePool(d));
+      if (claimed) keyPackages.push(create(ClaimedKeyPackageSchema, { userId: d.userId, deviceId: d.deviceId, keyPackage: { keyPackageId: claimed.keyId, keyPackage: claimed.publicKey } }));
+    }
+    return create(ClaimKeyPackagesResponseSchema, { keyPackages });
   }
 
   async listDevices(req: pb.ListDevicesRequest, ctx: HandlerContext): Promise<pb.ListDevicesResponse> {
@@ -166,7 +173,22 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
     return d;
   }
 
-  /** Appends a signed change to the user's device-list history. */
+  /** The devices a claim names (every device of the user when none), ascending; NOT_FOUND for a user without devices or an unknown device. */
+  private async targets(scope: TenantScope, userId: string, deviceIds: readonly number[]): Promise<DeviceRecord[]> {
+    const all = await this.deps.keys.listDevices(scope, userId);
+    if (all.length === 0) throw new NotFoundError(`devices of user ${userId}`);
+    if (deviceIds.length === 0) return all;
+    const byId = new Map(all.map((d) => [d.deviceId, d]));
+    return [...deviceIds]
+      .sort((a, b) => a - b)
+      .map((id) => {
+        const d = byId.get(id);
+        if (!d) throw new NotFoundError(`device ${id} of user ${userId}`);
+        return d;
+      });
+  }
+
+  /** Appends a signed change to the user's device-list history, then tells those who share a conversation with the user. */
   private async record(scope: TenantScope, d: DeviceRecord, kind: DeviceChangeKind, timeMs: number): Promise<void> {
     const deviceIds = (await this.deps.keys.listDevices(scope, d.userId)).map((x) => x.deviceId);
     const removed = kind === DeviceChangeKind.REMOVED;
@@ -181,7 +203,8 @@ export class KeyDirectoryServiceImpl implements ServiceImpl<typeof pb.KeyDirecto
       timeMs,
       deviceIds,
     };
-    await this.deps.history.append(scope, d.userId, (seq, previous) => this.deps.signer.entry(facts, seq, previous));
+    const entry = await this.deps.history.append(scope, d.userId, (seq, previous) => this.deps.signer.entry(facts, seq, previous));
+    await this.deps.notifyChanged(scope, d.userId, d.deviceId, kind, entry.seq);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { KeyDirectoryService } from "@caas/gen/caas/crypto/v1/key_directory_service_pb.js";
 import { createErrorInterceptor } from "@caas/shared/interceptors/errors";
@@ -32,12 +32,14 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
   let stores: CryptoStores;
   let clock: FakeClock;
   let notices: string[];
+  let changes: string[];
   let client: (userId: string) => ReturnType<typeof createClient<typeof KeyDirectoryService>>;
 
   beforeEach(async () => {
     stores = await openCryptoStores({ kind: "sqlite", path: join(dir, `${Math.random()}.db`) });
     clock = new FakeClock();
     notices = [];
+    changes = [];
     const impl = new KeyDirectoryServiceImpl({
       keys: stores.keys,
       history: stores.history,
@@ -45,6 +47,9 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
       clock,
       notifyLow: async (scope, userId, deviceId, remaining, threshold) => {
         notices.push(`${scope.tenantId}/${userId}/${deviceId}:${remaining}/${threshold}`);
+      },
+      notifyChanged: async (scope, userId, deviceId, kind, seq) => {
+        changes.push(`${scope.tenantId}/${userId}/${deviceId}:${kind}@${seq}`);
       },
       lowWaterMark: 3,
       signedPreKeyGraceMs: DEFAULT_SIGNED_PREKEY_GRACE_MS,
@@ -95,6 +100,36 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
     expect(later.previousSignedPrekey).toBeUndefined();
   });
 
+  it("uploads MLS KeyPackages and hands each out once per device, refusing bad batches and replays, storing nothing of them", async () => {
+    for (const id of [1, 2]) await client("bob").publishDeviceKeys(new SignalDevice("bob", id).publishRequest(1));
+    const pkg = (id: number) => ({ keyPackageId: id, keyPackage: new Uint8Array(200).fill(id) });
+    expect((await client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: [pkg(1), pkg(2)] })).keyPackageCount).toBe(2);
+    expect((await client("bob").uploadKeyPackages({ deviceId: 2, keyPackages: [pkg(9)] })).keyPackageCount).toBe(1);
+    const refused = async (p: Promise<unknown>) =>
+      (
+        await p.then(
+          () => expect.fail("accepted"),
+          (e: unknown) => ConnectError.from(e),
+        )
+      ).code;
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: [pkg(3), pkg(2)] }))).toBe(Code.AlreadyExists);
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: [pkg(4), pkg(4)] }))).toBe(Code.InvalidArgument);
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: [] }))).toBe(Code.InvalidArgument);
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: [{ keyPackageId: 5, keyPackage: new Uint8Array(16_385) }] }))).toBe(Code.InvalidArgument);
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 1, keyPackages: Array.from({ length: 101 }, (_, i) => pkg(10 + i)) }))).toBe(Code.InvalidArgument);
+    expect(await refused(client("bob").uploadKeyPackages({ deviceId: 3, keyPackages: [pkg(6)] }))).toBe(Code.NotFound);
+    expect(await client("bob").getPreKeyCount({ deviceId: 1 })).toMatchObject({ oneTimePrekeyCount: 1, keyPackageCount: 2 });
+
+    const claim = async () => (await client("alice").claimKeyPackages({ userId: "bob" })).keyPackages.map((k) => `${k.deviceId}:${k.keyPackage?.keyPackageId}:${k.keyPackage?.keyPackage[0]}`);
+    expect(await claim()).toEqual(["1:1:1", "2:9:9"]);
+    expect(await claim()).toEqual(["1:2:2"]);
+    expect(await claim()).toEqual([]);
+    // The one-time prekeys were not touched; a user without devices is NOT_FOUND.
+    expect(await client("bob").getPreKeyCount({ deviceId: 1 })).toMatchObject({ oneTimePrekeyCount: 1, keyPackageCount: 0 });
+    expect(await refused(client("alice").claimKeyPackages({ userId: "carol" }))).toBe(Code.NotFound);
+    expect(await refused(client("alice").claimKeyPackages({ userId: "bob", deviceIds: [5] }))).toBe(Code.NotFound);
+  });
+
   it("pages the device-list history with opaque tokens to its end", async () => {
     for (const id of [1, 2, 3]) await client("bob").publishDeviceKeys(new SignalDevice("bob", id).publishRequest(0));
     await client("bob").removeDevice({ deviceId: 2 });
@@ -103,5 +138,8 @@ describe("KeyDirectoryService (routes over SQLite stores, a recording notifier)"
     const rest = await client("alice").getDeviceListHistory({ userId: "bob", pageSize: 3, pageToken: first.nextPageToken });
     expect(rest.changes).toHaveLength(1);
     expect(rest.nextPageToken).toBe("");
+    // Each stored change was announced once, with its history seq; refused calls announce nothing.
+    await expect(client("bob").removeDevice({ deviceId: 2 })).rejects.toThrow();
+    expect(changes).toEqual(["t1/bob/1:1@1", "t1/bob/2:1@2", "t1/bob/3:1@3", "t1/bob/2:2@4"]);
   });
 });

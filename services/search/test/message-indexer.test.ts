@@ -2,6 +2,7 @@ import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import Database from "better-sqlite3";
 import { EventSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { EncryptedContentSchema } from "@caas/gen/caas/chat/v1/encrypted_pb.js";
 import { MessageSchema } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { ChatEventEnvelopeSchema } from "@caas/gen/caas/events/v1/chat_events_pb.js";
 import { createLogger } from "@caas/shared/logger";
@@ -186,6 +187,22 @@ describe("MessageIndexer (real SQLite index, a chat log held in memory)", () => 
     expect(await deliver(again, edit)).toBe("applied");
     expect(await found("original")).toEqual([]);
     expect(await found("edited")).toEqual([]);
+  });
+
+  it("never indexes an end-to-end encrypted message or edit, and goes on with the next events", async () => {
+    const ix = indexer();
+    const encrypted = { scheme: { case: "mlsMessage" as const, value: new Uint8Array([1, 2, 3]) } };
+    // Text beside ciphertext never comes from chat; here it shows the indexer skips the event itself.
+    const e = log.created("m1", "hiddenword");
+    if (e.payload.case === "messageCreated") e.payload.value.message!.encrypted = create(EncryptedContentSchema, encrypted);
+    const edit = log.edited("m1", 1, "hiddenedit");
+    if (edit.payload.case === "messageEdited") edit.payload.value.encrypted = create(EncryptedContentSchema, encrypted);
+    expect(await deliver(ix, e)).toBe("applied");
+    expect(await deliver(ix, edit)).toBe("applied");
+    expect(await deliver(ix, log.created("m3", "visibleword"))).toBe("applied");
+    expect(await found("hiddenword")).toEqual([]);
+    expect(await found("hiddenedit")).toEqual([]);
+    expect(await found("visibleword")).toEqual(["m3"]);
   });
 
   it("replays a whole conversation from the log into an index that lost it, and reports its position", async () => {

@@ -1,7 +1,7 @@
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import type { BlockChanged, PreKeysLow, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { BlockChanged, KeysChanged, PreKeysLow, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 
 /** A local session as the hub sees it: whose it is and how it takes a live event. */
 export interface Recipient {
@@ -20,6 +20,8 @@ export interface Recipient {
   deliverBlockChanged?(change: BlockChanged): void;
   /** One of the user's devices runs low on one-time prekeys in the key directory. */
   deliverPreKeysLow?(notice: PreKeysLow): void;
+  /** A user sharing a conversation with this one (or this user) changed their device list. */
+  deliverKeysChanged?(notice: KeysChanged): void;
 }
 
 /** What the hub keeps of a conversation to decide whether receipts are shared. */

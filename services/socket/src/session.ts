@@ -2,7 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { ClientFrameSchema, CloseCode, type BlockChanged, type ClientFrame, type PreKeysLow, type Presence, type Resume, type ServerFrame, type Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { ClientFrameSchema, CloseCode, type BlockChanged, type ClientFrame, type KeysChanged, type PreKeysLow, type Presence, type Resume, type ServerFrame, type Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { newId } from "@caas/shared/ids";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import { CatchUp } from "./catch-up.js";
@@ -253,6 +253,11 @@ export class Session implements Recipient {
   /** One of the user's devices runs low on one-time prekeys (from the user-state feed); not limited by a conversation filter. */
   deliverPreKeysLow(notice: PreKeysLow): void {
     this.pushFor(undefined, serverFrame(0n, { case: "prekeysLow", value: notice }));
+  }
+
+  /** A device list changed of a user who shares a conversation with this one, or of this user (from the user-state feed); not limited by a conversation filter. */
+  deliverKeysChanged(notice: KeysChanged): void {
+    this.pushFor(undefined, serverFrame(0n, { case: "keysChanged", value: notice }));
   }
 
   /** A followed user's presence (from the presence tracker). */

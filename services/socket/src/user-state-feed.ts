@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ReceiptSchema } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { BlockChangedSchema, PreKeysLowSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import { BlockChangedSchema, KeysChangedSchema, PreKeysLowSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { UserStateEventEnvelope } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
 import type { EventBus, Subscription } from "@caas/shared/eventing/bus";
@@ -18,7 +18,8 @@ const MAX_TRACKED_MARKERS = 100_000;
  * or unblock goes as `block_changed` to every local connection of its user, in record order
  * (a redelivered one repeats a state the client already applied). A key directory notice that a
  * device runs low on one-time prekeys goes as `prekeys_low` to every local connection of the
- * device's owner. Unknown cases are skipped.
+ * device's owner. A device-list change goes as `keys_changed` once to every local connection of
+ * the owner and of the members of the conversations the record names. Unknown cases are skipped.
  */
 export class UserStateRelay {
   private readonly seen = new Map<string, { read: bigint; delivered: bigint }>();
@@ -42,6 +43,14 @@ export class UserStateRelay {
       if (env.tenantId === "" || env.userId === "") return;
       const notice = create(PreKeysLowSchema, { deviceId: p.value.deviceId, remaining: p.value.remaining, threshold: p.value.threshold });
       for (const s of this.hub.sessionsOf(env.tenantId, env.userId)) s.deliverPreKeysLow?.(notice);
+      return;
+    }
+    if (p.case === "deviceListChanged") {
+      if (env.tenantId === "" || env.userId === "") return;
+      const notice = create(KeysChangedSchema, { userId: env.userId, deviceId: p.value.deviceId, kind: p.value.kind, changeSeq: p.value.changeSeq });
+      const recipients = new Set(this.hub.sessionsOf(env.tenantId, env.userId));
+      for (const c of p.value.conversationIds) for (const r of this.hub.localMembers(env.tenantId, c)) recipients.add(r);
+      for (const r of recipients) r.deliverKeysChanged?.(notice);
       return;
     }
     if (p.case !== "readMarkerMoved" && p.case !== "deliveryMarkerMoved") return;

@@ -3,6 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { DeviceChangeKind } from "@caas/gen/caas/crypto/v1/device_keys_pb.js";
 import { UserStateEventEnvelopeSchema } from "@caas/gen/caas/events/v1/user_state_events_pb.js";
 import { CloseCode, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createLogger } from "@caas/shared/logger";
@@ -160,6 +161,14 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
     // The key directory's notice that one of ann's devices runs low on one-time prekeys.
     const low = create(UserStateEventEnvelopeSchema, { eventId: newId(), tenantId: "t1", userId: "ann", payload: { case: "oneTimePrekeysLow", value: { deviceId: 3, remaining: 9, threshold: 10 } } });
     await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: low, headers: {} }]);
+    // Ann's device list changed: she shares DIRECT and GROUP with ben (one frame for him), nothing with cal.
+    const changed = create(UserStateEventEnvelopeSchema, {
+      eventId: newId(),
+      tenantId: "t1",
+      userId: "ann",
+      payload: { case: "deviceListChanged", value: { deviceId: 2, kind: DeviceChangeKind.ADDED, changeSeq: 4n, conversationIds: [DIRECT, GROUP] } },
+    });
+    await bus.publish(USER_STATE_EVENTS, [{ key: "t1/ann", value: changed, headers: {} }]);
     await publish(marker("t1", "ben", GROUP, 8n, 8n));
 
     await vi.waitFor(() => expect(of(ann1.sink.frames, "receipt").map((r) => `${r.userId}:${r.conversationId}:${r.lastReadSeq}`)).toEqual([`ben:${GROUP}:8`]), { timeout: 5_000 });
@@ -180,6 +189,10 @@ describe("live receipts from the user-state topic (SQLite bus, real sessions)", 
       expect(device.sink.frames.flatMap((f) => (f.frame.case === "prekeysLow" ? [`${f.frame.value.deviceId}:${f.frame.value.remaining}:${f.frame.value.threshold}`] : []))).toEqual(["3:9:10"]);
     }
     for (const other of [ben, cal, otherAnn, otherBen]) expect(other.sink.frames.filter((f) => f.frame.case === "prekeysLow")).toEqual([]);
+    const keysChanged = (frames: ServerFrame[]) =>
+      frames.flatMap((f) => (f.frame.case === "keysChanged" ? [`${f.frame.value.userId}:${f.frame.value.deviceId}:${f.frame.value.kind}:${f.frame.value.changeSeq}`] : []));
+    for (const device of [ann1, ann2, ben]) expect(keysChanged(device.sink.frames)).toEqual([`ann:2:${DeviceChangeKind.ADDED}:4`]);
+    for (const other of [cal, otherAnn, otherBen]) expect(keysChanged(other.sink.frames)).toEqual([]);
   });
 });
 

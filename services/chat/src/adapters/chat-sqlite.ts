@@ -132,6 +132,13 @@ export const CHAT_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: "end-to-end encrypted conversations",
+    up(db) {
+      db.exec("ALTER TABLE conversations ADD COLUMN e2ee INTEGER NOT NULL DEFAULT 0;");
+    },
+  },
 ];
 
 export interface OpenChatSqliteOptions {

@@ -13,6 +13,7 @@ export function checkConversation(c: NewConversation): void {
   if (c.directKey !== undefined && (typeof c.directKey !== "string" || c.directKey.length === 0 || c.directKey.length > 300 || c.directKey.startsWith("~"))) {
     throw new RangeError("directKey must be a string of 1-300 characters not starting with '~'");
   }
+  if (c.e2ee !== undefined && typeof c.e2ee !== "boolean") throw new RangeError("e2ee must be a boolean");
   if (c.custom !== undefined && (typeof c.custom !== "object" || c.custom === null || Array.isArray(c.custom))) throw new RangeError("custom must be a JSON object");
 }
 

@@ -33,6 +33,8 @@ interface ConversationDoc {
   settingsSeq: number;
   /** 0 while the conversation exists. */
   deletedSeq: number;
+  /** End-to-end encrypted; absent in documents written before the field existed (false). */
+  e2ee?: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
         lastMessage: null,
         settingsSeq: 0,
         deletedSeq: 0,
+        ...(input.e2ee === true ? { e2ee: true } : {}),
       };
       try {
         await conversations.insertOne(doc);
@@ -203,6 +206,7 @@ function toRecord(d: ConversationDoc): ConversationRecord {
     createdBy: d.createdBy,
     createTimeMs: d.createTimeMs,
     joinPolicy: d.joinPolicy as ConversationRecord["joinPolicy"],
+    ...(d.e2ee === true ? { e2ee: true } : {}),
     ...(d.directKey.startsWith("~") ? {} : { directKey: d.directKey }),
     updateTimeMs: d.updateTimeMs,
     archived: d.archived,

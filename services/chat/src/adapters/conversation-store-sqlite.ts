@@ -25,10 +25,11 @@ interface Row {
   last_message: string | null;
   settings_seq: number;
   deleted_seq: number;
+  e2ee: number;
 }
 
 const COLUMNS =
-  "id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, archived, frozen, join_policy, direct_key, last_seq, countable_seq, activity_ms, change_ms, last_message, settings_seq, deleted_seq";
+  "id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, archived, frozen, join_policy, direct_key, last_seq, countable_seq, activity_ms, change_ms, last_message, settings_seq, deleted_seq, e2ee";
 
 /**
  * The embedded ConversationStore: rows of `conversations` in chat's SQLite file (see
@@ -38,8 +39,8 @@ const COLUMNS =
 export function createSqliteConversationStore(opts: { db: Database.Database }): ConversationStore {
   const { db } = opts;
   const insert = db.prepare(
-    `INSERT INTO conversations (tenant_id, id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, join_policy, direct_key, activity_ms, change_ms)
-     VALUES (@tenantId, @id, @kind, @title, @avatarUrl, @custom, @createdBy, @createTimeMs, @createTimeMs, @joinPolicy, @directKey, @createTimeMs, @createTimeMs)
+    `INSERT INTO conversations (tenant_id, id, kind, title, avatar_url, custom, created_by, create_time_ms, update_time_ms, join_policy, direct_key, activity_ms, change_ms, e2ee)
+     VALUES (@tenantId, @id, @kind, @title, @avatarUrl, @custom, @createdBy, @createTimeMs, @createTimeMs, @joinPolicy, @directKey, @createTimeMs, @createTimeMs, @e2ee)
      ON CONFLICT DO NOTHING`,
   );
   const byId = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM conversations WHERE tenant_id = ? AND id = ?`);
@@ -102,6 +103,7 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
         createTimeMs: input.createTimeMs,
         joinPolicy: input.joinPolicy,
         directKey,
+        e2ee: input.e2ee === true ? 1 : 0,
       }).changes;
       if (changes === 1) return { created: true, conversation: toRecord(byId.get(tenantId, input.id)!) };
       const existing = input.directKey === undefined ? undefined : byDirectKey.get(tenantId, directKey);
@@ -219,6 +221,7 @@ function toRecord(r: Row): ConversationRecord {
     createdBy: r.created_by,
     createTimeMs: r.create_time_ms,
     joinPolicy: r.join_policy as ConversationRecord["joinPolicy"],
+    ...(r.e2ee === 1 ? { e2ee: true } : {}),
     ...(r.direct_key.startsWith("~") ? {} : { directKey: r.direct_key }),
     updateTimeMs: r.update_time_ms,
     archived: r.archived === 1,

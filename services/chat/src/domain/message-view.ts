@@ -8,5 +8,5 @@ export function messageOf(log: LogEvent, event: Event): Message | undefined {
   if (event.payload.case !== "messageCreated" || !event.payload.value.message) return undefined;
   const m = event.payload.value.message;
   if (!log.redacted) return m;
-  return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, attachments: [], deleted: true });
+  return create(MessageSchema, { ...m, text: "", mentionedUserIds: [], custom: undefined, encrypted: undefined, attachments: [], deleted: true });
 }

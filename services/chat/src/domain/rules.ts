@@ -41,16 +41,27 @@ export function maySend(kind: ConversationKind, actor: RoleKind): boolean {
   return allowed("message.send", { conversationKind: kind, role: actor });
 }
 
-/** The key that makes a DIRECT conversation unique per pair of users (order-free). */
-export function directKey(a: string, b: string): string {
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
+/** The suffix of an end-to-end encrypted DIRECT conversation's pair key ("|" never occurs in a user id). */
+const E2EE_DIRECT = "|e2ee";
+
+/**
+ * The key that makes a DIRECT conversation unique per pair of users (order-free) and kind: a pair
+ * has at most one plaintext and one end-to-end encrypted DIRECT conversation.
+ */
+export function directKey(a: string, b: string, e2ee = false): string {
+  return (a < b ? `${a}|${b}` : `${b}|${a}`) + (e2ee ? E2EE_DIRECT : "");
+}
+
+/** The two users of a DIRECT conversation's pair key. */
+export function directPair(key: string): [string, string] {
+  const [a = "", b = ""] = key.split("|");
+  return [a, b];
 }
 
 /** The other user of a DIRECT conversation's pair key, or undefined when `self` is not in it. */
 export function directPeer(key: string | undefined, self: string): string | undefined {
   if (!key) return undefined;
-  const i = key.indexOf("|");
-  const [a, b] = [key.slice(0, i), key.slice(i + 1)];
+  const [a, b] = directPair(key);
   return a === self ? b : b === self ? a : undefined;
 }
 

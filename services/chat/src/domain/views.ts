@@ -78,6 +78,7 @@ export function conversationView(c: ConversationRecord, memberCount: number, hea
     memberCount,
     joinPolicy: POLICY_TO_ENUM[c.joinPolicy],
     lastActivityTime: timestampFromMs(c.activityMs),
+    endToEndEncrypted: c.e2ee === true,
   });
 }
 

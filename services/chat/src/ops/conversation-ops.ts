@@ -9,7 +9,7 @@ import { PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
-import { directKey } from "../domain/rules.js";
+import { directKey, directPair } from "../domain/rules.js";
 import { conversationView, kindOf, memberView, policyOf, readStateView } from "../domain/views.js";
 import { mentionCount, mentionCounts } from "./mention-ops.js";
 import type { ActivityKey, ConversationRecord, JoinPolicyKind } from "../ports/conversation-store.js";
@@ -49,11 +49,12 @@ export class ConversationOps {
       createdBy: caller.userId,
       createTimeMs: now,
       joinPolicy,
-      ...(kind === "direct" ? { directKey: directKey(caller.userId, others[0]!) } : {}),
+      ...(req.endToEndEncrypted ? { e2ee: true } : {}),
+      ...(kind === "direct" ? { directKey: directKey(caller.userId, others[0]!, req.endToEndEncrypted) } : {}),
     });
     const members: { userId: string; role: RoleKind }[] =
       conversation.kind === "direct"
-        ? conversation.directKey!.split("|").map((userId) => ({ userId, role: "owner" as const }))
+        ? directPair(conversation.directKey!).map((userId) => ({ userId, role: "owner" as const }))
         : [{ userId: caller.userId, role: "owner" }, ...others.map((userId) => ({ userId, role: "member" as const }))];
     await this.complete(caller, conversation, members, created);
     const view = await this.view(caller, conversation.id);

@@ -13,6 +13,7 @@ import { MessageRevisionSchema, type MessageRevision } from "@caas/gen/caas/chat
 import { FailedPreconditionError, NotFoundError, PermissionDeniedError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
+import { checkBody, checkEncrypted, encryptedDigest } from "../domain/encrypted.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import { MAX_TEXT_CHARS, tooManyChars, type MessageOps } from "./message-ops.js";
@@ -42,17 +43,19 @@ export class EditOps {
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
     if (new Set(mentions).size !== mentions.length) throw invalid("mentioned_user_ids", "must be unique");
     checkCustom("custom", req.custom, this.core.limits.maxCustomBytes);
+    if (req.encrypted !== undefined) checkEncrypted(req.encrypted);
     const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false, action: "message.edit" });
     const { message, log } = t.found;
     if (message.senderId !== caller.userId) throw new PermissionDeniedError("only the sender edits a message");
-    if (req.text === "" && req.custom === undefined && message.attachments.length === 0) throw invalid("text", "a message needs text, attachments or custom data");
+    checkBody(t.conversation.e2ee === true, { text: req.text, custom: req.custom, attachments: 0, encrypted: req.encrypted });
+    if (req.text === "" && req.custom === undefined && req.encrypted === undefined && message.attachments.length === 0) throw invalid("text", "a message needs text, attachments or custom data");
     const { stores, writer } = this.core;
     const members = mentions.length === 0 ? [] : await stores.members.getMany(caller.scope, t.conversationId, mentions);
     const mentionable = new Set(members.filter((m) => m.active).map((m) => m.userId));
     const kept = mentions.filter((m) => mentionable.has(m));
     // The version this edit replaces: a retry of the same edit on the same version is one event.
     const previous = (await stores.marks.ofMessages(caller.scope, t.conversationId, [log.seq])).filter((m) => m.kind === "edit").reduce((a, m) => Math.max(a, m.seq), 0);
-    const hash = payloadHash({ id: message.id, text: req.text, mentions: kept, custom: req.custom ?? null, previous });
+    const hash = payloadHash({ id: message.id, text: req.text, mentions: kept, custom: req.custom ?? null, previous, ...(req.encrypted ? { encrypted: encryptedDigest(req.encrypted) } : {}) });
     const committed = await writer.append(caller.scope, {
       conversationId: t.conversationId,
       actorId: caller.userId,
@@ -66,6 +69,7 @@ export class EditOps {
           text: req.text,
           mentionedUserIds: kept,
           ...(req.custom === undefined ? {} : { custom: req.custom }),
+          ...(req.encrypted === undefined ? {} : { encrypted: req.encrypted }),
           editTime: timestampFromMs(h.createTimeMs),
           messageSeq: BigInt(log.seq),
           senderId: message.senderId,
@@ -106,6 +110,7 @@ export class EditOps {
         text: m.text,
         mentionedUserIds: m.mentionedUserIds,
         ...(m.custom ? { custom: m.custom } : {}),
+        ...(m.encrypted ? { encrypted: m.encrypted } : {}),
         ...(m.createTime ? { createTime: m.createTime } : {}),
       }),
     ];
@@ -122,6 +127,7 @@ export class EditOps {
           text: p.value.text,
           mentionedUserIds: p.value.mentionedUserIds,
           ...(p.value.custom ? { custom: p.value.custom } : {}),
+          ...(p.value.encrypted ? { encrypted: p.value.encrypted } : {}),
           createTime: timestampFromMs(log.createTimeMs),
         }),
       );

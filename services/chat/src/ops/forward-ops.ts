@@ -43,20 +43,24 @@ export class ForwardOps {
     const targetId = checkUuid("target_conversation_id", req.targetConversationId);
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
 
-    await this.core.requireReader(caller, conversationId);
+    const source = await this.core.requireReader(caller, conversationId);
+    // The server cannot read a ciphertext to copy it, nor put a copy of plaintext into an encrypted conversation: clients re-encrypt and send.
+    if (source.conversation.e2ee === true) throw new FailedPreconditionError("messages of an end-to-end encrypted conversation cannot be forwarded; the client sends a new ciphertext message");
+    const target = await this.core.stores.conversations.get(caller.scope, targetId);
+    if (target?.e2ee === true) throw new FailedPreconditionError("messages cannot be forwarded into an end-to-end encrypted conversation; the client sends a new ciphertext message");
     const found = await this.messages.find(caller.scope, conversationId, messageId);
     if (!found) throw new NotFoundError("message");
     if (found.message.deleted) throw new FailedPreconditionError("the message was deleted and cannot be forwarded");
-    const [source] = await this.views.materialize(caller.scope, caller.userId, conversationId, [found]);
+    const [copy] = await this.views.materialize(caller.scope, caller.userId, conversationId, [found]);
 
     const ack = await this.messages.send(
       caller,
       create(SendMessageRequestSchema, {
         conversationId: targetId,
         clientMessageId: req.clientMessageId,
-        text: source!.text,
-        attachments: source!.attachments,
-        ...(source!.custom === undefined ? {} : { custom: source!.custom }),
+        text: copy!.text,
+        attachments: copy!.attachments,
+        ...(copy!.custom === undefined ? {} : { custom: copy!.custom }),
       }),
       { forwardedFrom: create(ForwardedFromSchema, { conversationId, messageId: found.message.id, senderId: found.message.senderId }), ...(signal ? { signal } : {}) },
     );

@@ -64,6 +64,7 @@ export class MessageViews {
       text: p.value.text,
       mentionedUserIds: p.value.mentionedUserIds,
       custom: p.value.custom,
+      encrypted: p.value.encrypted,
       editTime: p.value.editTime ?? timestampFromMs(log.createTimeMs),
     };
   }

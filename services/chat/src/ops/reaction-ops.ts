@@ -11,6 +11,7 @@ import { ReactionAddedSchema, ReactionRemovedSchema } from "@caas/gen/caas/chat/
 import { FailedPreconditionError } from "@caas/shared/errors";
 import type { Caller, ChatCore } from "../core.js";
 import { payloadHash, systemKey } from "../domain/events.js";
+import { checkEncryptedReaction } from "../domain/encrypted.js";
 import { invalid } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import type { Committed } from "../log-writer.js";
@@ -35,6 +36,7 @@ export class ReactionOps {
   async add(caller: Caller, req: AddReactionRequest): Promise<AddReactionResponse> {
     const reaction = checkReaction(req.reaction);
     const t = await writableMessage(this.core, this.messages, caller, req, { allowDeleted: false, action: "message.react" });
+    if (t.conversation.e2ee === true) checkEncryptedReaction(reaction);
     const { marks } = this.core.stores;
     const messageSeq = t.found.log.seq;
     const current = await marks.get(caller.scope, t.conversationId, messageSeq, "reaction", reaction, caller.userId);

@@ -3,12 +3,14 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { SendMessageResponseSchema, type SendMessageRequest, type SendMessageResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { MessageCreatedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import type { EncryptedContent } from "@caas/gen/caas/chat/v1/encrypted_pb.js";
 import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { abandonedAppend, type LogEvent } from "@caas/shared/eventing/log";
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
 import type { Caller, ChatCore, MemberAccess } from "../core.js";
 import type { Committed } from "../log-writer.js";
 import { decodeEvent, payloadHash, type EventHeader } from "../domain/events.js";
+import { checkBody, checkEncrypted, encryptedDigest } from "../domain/encrypted.js";
 import { checkCustom, checkUserId, checkUuid, invalid } from "../domain/input.js";
 import { messageIdFor } from "../domain/message-ids.js";
 import { messageOf } from "../domain/message-view.js";
@@ -45,6 +47,8 @@ interface CheckedSend {
   replyTo: string;
   threadParent: string;
   forwardedFrom: ForwardedFrom | undefined;
+  /** The ciphertext of a message in an end-to-end encrypted conversation. */
+  encrypted: EncryptedContent | undefined;
   /** The payload's hash: a retry with the same client_message_id must carry the same payload. */
   hash: string;
 }
@@ -115,7 +119,9 @@ export class SendPath {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     if (!CLIENT_MESSAGE_ID.test(req.clientMessageId)) throw invalid("client_message_id", "1-64 printable ASCII characters");
     if (tooManyChars(req.text, MAX_TEXT_CHARS)) throw invalid("text", `at most ${MAX_TEXT_CHARS} characters`);
-    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined) throw invalid("text", "a message needs text, attachments or custom data");
+    if (req.text === "" && req.attachments.length === 0 && req.custom === undefined && req.encrypted === undefined)
+      throw invalid("text", "a message needs text, attachments, custom data or encrypted content");
+    if (req.encrypted !== undefined) checkEncrypted(req.encrypted);
     const attachments = checkAttachments(req.attachments);
     if (req.mentionedUserIds.length > 50) throw invalid("mentioned_user_ids", "at most 50");
     const mentions = req.mentionedUserIds.map((id, i) => checkUserId(`mentioned_user_ids[${i}]`, id));
@@ -125,8 +131,16 @@ export class SendPath {
     const threadParent = req.threadParentId === "" ? "" : checkUuid("thread_parent_id", req.threadParentId);
     const hash = forwardedFrom
       ? payloadHash({ forwardedFrom: { conversationId: forwardedFrom.conversationId, messageId: forwardedFrom.messageId } })
-      : payloadHash({ text: req.text, mentions, custom: req.custom ?? null, replyTo, threadParent, ...(attachments.length > 0 ? { attachments } : {}) });
-    return { conversationId, clientMessageId: req.clientMessageId, text: req.text, mentions, custom: req.custom, attachments, replyTo, threadParent, forwardedFrom, hash };
+      : payloadHash({
+          text: req.text,
+          mentions,
+          custom: req.custom ?? null,
+          replyTo,
+          threadParent,
+          ...(attachments.length > 0 ? { attachments } : {}),
+          ...(req.encrypted ? { encrypted: encryptedDigest(req.encrypted) } : {}),
+        });
+    return { conversationId, clientMessageId: req.clientMessageId, text: req.text, mentions, custom: req.custom, attachments, replyTo, threadParent, forwardedFrom, encrypted: req.encrypted, hash };
   }
 
   /** 2. The ABAC engine on the store of record (never a cache): channel roles, mute, DIRECT blocks, archived, frozen; then the targets and media. */
@@ -136,6 +150,8 @@ export class SendPath {
     // The caller's mute is read with the membership (one round trip less, ADR 0026).
     const [access, mute] = await Promise.all([core.requireMember(caller, conversationId), restrictionOf(core, caller, conversationId, caller.userId, "mute")]);
     await authorizeAction(core, caller, "message.send", await writeAttrs(core, caller, access.conversation, access.member, { mute: { record: mute } }));
+    // An end-to-end encrypted conversation takes ciphertext only; others never take ciphertext.
+    checkBody(access.conversation.e2ee === true, { text: input.text, custom: input.custom, attachments: input.attachments.length, encrypted: input.encrypted });
     if (input.replyTo !== "" && !(await this.find(caller, conversationId, input.replyTo))) throw new NotFoundError("reply_to_message_id");
     if (input.threadParent !== "") {
       const parent = await this.find(caller, conversationId, input.threadParent);
@@ -199,6 +215,7 @@ function buildMessageCreated(caller: Caller, input: CheckedSend, admitted: Admit
         text: input.text,
         mentionedUserIds: input.mentions.filter((m) => admitted.mentionable.has(m)),
         ...(input.custom === undefined ? {} : { custom: input.custom }),
+        ...(input.encrypted === undefined ? {} : { encrypted: input.encrypted }),
         attachments: attachmentsOf(input.attachments, admitted.attached),
         replyToMessageId: input.replyTo,
         threadParentId: input.threadParent,

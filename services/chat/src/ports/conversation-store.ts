@@ -32,6 +32,8 @@ export interface NewConversation {
   createdBy: string;
   createTimeMs: number;
   joinPolicy: JoinPolicyKind;
+  /** End-to-end encrypted (fixed at creation): messages are ciphertext only. Absent means false. */
+  e2ee?: boolean;
   /**
    * DIRECT conversations only: the deterministic key of the pair of users (`directKey`), unique
    * per tenant, so two concurrent creations of one pair end with one conversation.

@@ -77,6 +77,22 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       expect((await store.create(scope, group())).created).toBe(true);
     });
 
+    it("keeps the end-to-end encrypted flag, unset meaning plaintext, per tenant", async () => {
+      const secret = group({ e2ee: true });
+      const plain = group();
+      expect((await store.create(scope, secret)).conversation.e2ee).toBe(true);
+      await store.create(scope, plain);
+      expect((await inst.b.conversations.get(scope, secret.id))?.e2ee).toBe(true);
+      expect((await inst.b.conversations.get(scope, plain.id))?.e2ee).toBeUndefined();
+      expect(await store.get(freshTenantScope(), secret.id)).toBeUndefined();
+      // A pair's encrypted DIRECT conversation is another one than its plaintext one.
+      const x = await store.create(scope, direct("ann", "bob"));
+      const y = await store.create(scope, direct("ann", "bob", { e2ee: true, directKey: "ann|bob|e2ee" }));
+      expect([x.created, y.created, y.conversation.e2ee]).toEqual([true, true, true]);
+      expect(y.conversation.id).not.toBe(x.conversation.id);
+      await expect(store.create(scope, group({ e2ee: "yes" as unknown as boolean }))).rejects.toThrow(RangeError);
+    });
+
     it("refuses a second conversation with an existing id", async () => {
       const input = group();
       await store.create(scope, input);

@@ -1,6 +1,6 @@
 import { isTenantScope, type TenantScope } from "@caas/shared/tenant-scope";
 import type { HistoryEntry } from "../ports/device-history-store.js";
-import { MAX_ONE_TIME_BATCH, type DeviceRecord, type DeviceRef, type OneTimeKey, type SignedKey } from "../ports/key-store.js";
+import { MAX_ONE_TIME_BATCH, MAX_ONE_TIME_KEY_BYTES, type DeviceRecord, type DeviceRef, type OneTimeKey, type SignedKey } from "../ports/key-store.js";
 
 /*
  * Argument checks shared by the crypto store adapters, so every adapter refuses exactly the same
@@ -65,7 +65,7 @@ export function checkOneTimeKeys(keys: OneTimeKey[], min: number): OneTimeKey[] 
   if (!Array.isArray(keys) || keys.length < min || keys.length > MAX_ONE_TIME_BATCH) throw new RangeError(`a batch holds ${min}..${MAX_ONE_TIME_BATCH} one-time keys`);
   for (const k of keys) {
     checkKeyId(k.keyId);
-    checkBytes("oneTime.publicKey", k.publicKey, 33, 33);
+    checkBytes("oneTime.publicKey", k.publicKey, 1, MAX_ONE_TIME_KEY_BYTES);
   }
   if (new Set(keys.map((k) => k.keyId)).size !== keys.length) throw new RangeError("one-time key ids must be distinct");
   return keys;

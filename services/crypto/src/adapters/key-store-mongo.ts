@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { AlreadyExistsError, UnavailableError } from "@caas/shared/errors";
 import { isMongoDuplicateKeyError, isTransientMongoError } from "@caas/shared/mongo";
-import type { DeviceRecord, KeyStore, OneTimeKey, SignedKey } from "../ports/key-store.js";
+import { keyPackagePool, type DeviceRecord, type KeyStore, type OneTimeKey, type SignedKey } from "../ports/key-store.js";
 import { checkCount, checkDevice, checkDeviceId, checkId, checkOneTimeKeys, checkRef, checkSignedKey, tenantOf } from "./checks.js";
 import { bytesOf, cryptoCollections, MAJORITY, type CryptoMongoDb } from "./crypto-mongo.js";
 
@@ -175,7 +175,8 @@ export function createMongoKeyStore(opts: { db: CryptoMongoDb; collectionPrefix?
       checkDeviceId(deviceId);
       const doc = await devices.findOneAndDelete({ _id: deviceKey(tenantId, userId, deviceId) });
       if (!doc) return undefined;
-      await keys.deleteMany({ tenantId, userId, deviceId, generation: doc.generation });
+      // Both pools of this registration (one-time prekeys and KeyPackages); a newer registration's stay.
+      await keys.deleteMany({ tenantId, userId, deviceId, generation: { $in: [doc.generation, keyPackagePool(doc).generation] } });
       await claims.deleteMany({ tenantId, userId, deviceId });
       return toRecord(doc);
     },

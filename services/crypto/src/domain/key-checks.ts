@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "@caas/shared/errors";
-import type { OneTimeKey, SignedKey } from "../ports/key-store.js";
+import { MAX_ONE_TIME_KEY_BYTES, type OneTimeKey, type SignedKey } from "../ports/key-store.js";
 import { verifyXEdDsa } from "./xeddsa.js";
 
 /** A libsignal Curve25519 public key: type byte 0x05 then 32 bytes. */
@@ -52,5 +52,21 @@ export function checkOneTimePreKeys(field: string, keys: { keyId: number; public
     if (seen.has(k.keyId)) throw invalid(`${field}[${i}].key_id`, `repeats key id ${k.keyId}`);
     seen.add(k.keyId);
     return { keyId: k.keyId, publicKey: new Uint8Array(k.publicKey) };
+  });
+}
+
+/**
+ * A batch of MLS KeyPackages (1..max, distinct ids, 1..MAX_ONE_TIME_KEY_BYTES each), as the
+ * one-time keys of the registration's KeyPackage pool. Their content is the clients' business.
+ */
+export function checkKeyPackages(field: string, packages: { keyPackageId: number; keyPackage: Uint8Array }[], max: number): OneTimeKey[] {
+  if (packages.length === 0) throw invalid(field, "must hold at least one KeyPackage");
+  if (packages.length > max) throw invalid(field, `at most ${max} KeyPackages per call`);
+  const seen = new Set<number>();
+  return packages.map((p, i) => {
+    if (p.keyPackage.length < 1 || p.keyPackage.length > MAX_ONE_TIME_KEY_BYTES) throw invalid(`${field}[${i}].key_package`, `1-${MAX_ONE_TIME_KEY_BYTES} bytes`);
+    if (seen.has(p.keyPackageId)) throw invalid(`${field}[${i}].key_package_id`, `repeats id ${p.keyPackageId}`);
+    seen.add(p.keyPackageId);
+    return { keyId: p.keyPackageId, publicKey: new Uint8Array(p.keyPackage) };
   });
 }

@@ -7,10 +7,22 @@ export interface SignedKey {
   signature: Uint8Array;
 }
 
-/** A one-time prekey. */
+/** A one-time prekey (33 bytes), or an MLS KeyPackage (up to MAX_ONE_TIME_KEY_BYTES) in a registration's KeyPackage pool. */
 export interface OneTimeKey {
   keyId: number;
   publicKey: Uint8Array;
+}
+
+/** Largest one-time key a store keeps: an MLS KeyPackage. */
+export const MAX_ONE_TIME_KEY_BYTES = 16_384;
+
+/**
+ * The pool of MLS KeyPackages of a registration: handed out once each, exactly like its one-time
+ * prekeys, so the one-time key operations serve both (a generation of its own, never a real one:
+ * those are UUIDs). Removing the device drops every pool of it.
+ */
+export function keyPackagePool(ref: DeviceRef): DeviceRef {
+  return { userId: ref.userId, deviceId: ref.deviceId, generation: `${ref.generation}~mls` };
 }
 
 /** One registered device, as stored. */
@@ -64,7 +76,7 @@ export interface KeyStore {
    * undefined when that registration no longer exists.
    */
   replaceSignedPreKey(scope: TenantScope, ref: DeviceRef, keys: { signedPreKey: SignedKey; kyberPreKey?: SignedKey; nowMs: number; previousExpireTimeMs: number }): Promise<DeviceRecord | undefined>;
-  /** Removes a device and its one-time prekeys; returns the removed record, or undefined. */
+  /** Removes a device and its one-time prekeys and KeyPackages (every pool); returns the removed record, or undefined. */
   removeDevice(scope: TenantScope, userId: string, deviceId: number): Promise<DeviceRecord | undefined>;
   /**
    * Adds one-time prekeys (1..MAX_ONE_TIME_BATCH distinct ids) to a registration. AlreadyExistsError,

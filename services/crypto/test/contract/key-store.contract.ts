@@ -5,7 +5,7 @@ import { newId } from "@caas/shared/ids";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { freshTenantScope, type OpenTwoInstances, type TwoInstances } from "@caas/shared/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { DeviceRecord, KeyStore, OneTimeKey } from "../../src/ports/key-store.js";
+import { keyPackagePool, MAX_ONE_TIME_KEY_BYTES, type DeviceRecord, type KeyStore, type OneTimeKey } from "../../src/ports/key-store.js";
 import type { CryptoStoreSet } from "../support/backends.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -136,6 +136,39 @@ export function keyStoreContract(name: string, open: OpenTwoInstances<CryptoStor
       expect(await a.claimOneTimeKey(scope, d)).toBeUndefined();
       expect(await a.claimOneTimeKey(scope, fresh)).toEqual(keys[0]);
       expect(await a.countOneTimeKeys(scope, fresh)).toBe(1);
+    });
+
+    it("keeps a registration's KeyPackage pool apart from its one-time prekeys, claims each once across instances, and drops both with the device", async () => {
+      const d = device();
+      await a.createDevice(scope, d, oneTime(1, 2));
+      const pool = keyPackagePool(d);
+      const packages = Array.from({ length: 40 }, (_, i) => ({ keyId: i + 1, publicKey: new Uint8Array(randomBytes(i === 0 ? MAX_ONE_TIME_KEY_BYTES : 300)) }));
+      await b.addOneTimeKeys(scope, pool, packages);
+      await expect(a.addOneTimeKeys(scope, pool, [{ keyId: 40, publicKey: new Uint8Array(10) }])).rejects.toBeInstanceOf(AlreadyExistsError);
+      await expect(a.addOneTimeKeys(scope, pool, [{ keyId: 41, publicKey: new Uint8Array(MAX_ONE_TIME_KEY_BYTES + 1) }])).rejects.toBeInstanceOf(RangeError);
+      expect([await a.countOneTimeKeys(scope, d), await a.countOneTimeKeys(scope, pool)]).toEqual([2, 40]);
+      // Transient refusals (FerretDB's write lock under load) are retried, as in the test below.
+      const claim = async (store: KeyStore): Promise<OneTimeKey | undefined> => {
+        for (;;) {
+          try {
+            return await store.claimOneTimeKey(scope, pool);
+          } catch (err) {
+            if (!(err instanceof UnavailableError || isTransientMongoError(err))) throw err;
+          }
+        }
+      };
+      const claims = await Promise.all(Array.from({ length: 50 }, (_, i) => claim(i % 2 === 0 ? a : b)));
+      const got = claims.filter((k): k is OneTimeKey => k !== undefined);
+      expect(new Set(got.map((k) => k.keyId)).size).toBe(40);
+      expect(got).toHaveLength(40);
+      expect(got.find((k) => k.keyId === 1)?.publicKey).toEqual(packages[0]!.publicKey);
+      // The prekeys are untouched; the other tenant sees no pool.
+      expect(await a.countOneTimeKeys(scope, d)).toBe(2);
+      expect(await a.countOneTimeKeys(freshTenantScope(), pool)).toBe(0);
+      await b.addOneTimeKeys(scope, pool, [{ keyId: 100, publicKey: new Uint8Array(5) }]);
+      await a.removeDevice(scope, "bob", 1);
+      expect(await b.claimOneTimeKey(scope, pool)).toBeUndefined();
+      expect(await b.countOneTimeKeys(scope, pool)).toBe(0);
     });
 
     it("hands every key out at most once to concurrent claimers on two instances", async () => {

@@ -29,7 +29,8 @@ export function effectOf(conversationId: string, seq: number, event: Event): Eve
   switch (p.case) {
     case "messageCreated": {
       const m = p.value.message;
-      if (!m) return { kind: "none" };
+      // End-to-end encrypted messages (ciphertext only) are never indexed: there are no words to find.
+      if (!m || m.encrypted) return { kind: "none" };
       const gone = event.redacted || m.deleted;
       return {
         kind: "document",
@@ -48,6 +49,7 @@ export function effectOf(conversationId: string, seq: number, event: Event): Eve
     }
     case "messageEdited":
     case "messageDeleted": {
+      if (p.case === "messageEdited" && p.value.encrypted) return { kind: "none" };
       const v = p.value;
       const messageSeq = Number(v.messageSeq);
       if (messageSeq === 0 || v.senderId === "") return p.case === "messageDeleted" ? { kind: "remove", messageId: v.messageId } : { kind: "edit-without-seq" };

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ReadState } from "../../chat/v1/read_state_pb.js";
 import { file_caas_chat_v1_read_state } from "../../chat/v1/read_state_pb.js";
+import type { DeviceChangeKind } from "../../crypto/v1/device_keys_pb.js";
+import { file_caas_crypto_v1_device_keys } from "../../crypto/v1/device_keys_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,12 +16,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/events/v1/user_state_events.proto.
  */
 export const file_caas_events_v1_user_state_events: GenFile = /*@__PURE__*/
-  fileDesc("CiZjYWFzL2V2ZW50cy92MS91c2VyX3N0YXRlX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEi1wMKFlVzZXJTdGF0ZUV2ZW50RW52ZWxvcGUSEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAUgASgJEjwKEXJlYWRfbWFya2VyX21vdmVkGAogASgLMh8uY2Fhcy5ldmVudHMudjEuUmVhZE1hcmtlck1vdmVkSAASRAoVZGVsaXZlcnlfbWFya2VyX21vdmVkGAsgASgLMiMuY2Fhcy5ldmVudHMudjEuRGVsaXZlcnlNYXJrZXJNb3ZlZEgAEjMKDHVzZXJfYmxvY2tlZBgMIAEoCzIbLmNhYXMuZXZlbnRzLnYxLlVzZXJCbG9ja2VkSAASNwoOdXNlcl91bmJsb2NrZWQYDSABKAsyHS5jYWFzLmV2ZW50cy52MS5Vc2VyVW5ibG9ja2VkSAASQQoUb25lX3RpbWVfcHJla2V5c19sb3cYDiABKAsyIS5jYWFzLmV2ZW50cy52MS5PbmVUaW1lUHJlS2V5c0xvd0gAQgkKB3BheWxvYWQiPgoPUmVhZE1hcmtlck1vdmVkEisKCnJlYWRfc3RhdGUYASABKAsyFy5jYWFzLmNoYXQudjEuUmVhZFN0YXRlIkIKE0RlbGl2ZXJ5TWFya2VyTW92ZWQSKwoKcmVhZF9zdGF0ZRgBIAEoCzIXLmNhYXMuY2hhdC52MS5SZWFkU3RhdGUiJgoLVXNlckJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIigKDVVzZXJVbmJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIkwKEU9uZVRpbWVQcmVLZXlzTG93EhEKCWRldmljZV9pZBgBIAEoDRIRCglyZW1haW5pbmcYAiABKA0SEQoJdGhyZXNob2xkGAMgASgNQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2V2ZW50cy92MTtldmVudHN2MWIGcHJvdG8z", [file_caas_chat_v1_read_state, file_google_protobuf_timestamp]);
+  fileDesc("CiZjYWFzL2V2ZW50cy92MS91c2VyX3N0YXRlX2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEimQQKFlVzZXJTdGF0ZUV2ZW50RW52ZWxvcGUSEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAUgASgJEjwKEXJlYWRfbWFya2VyX21vdmVkGAogASgLMh8uY2Fhcy5ldmVudHMudjEuUmVhZE1hcmtlck1vdmVkSAASRAoVZGVsaXZlcnlfbWFya2VyX21vdmVkGAsgASgLMiMuY2Fhcy5ldmVudHMudjEuRGVsaXZlcnlNYXJrZXJNb3ZlZEgAEjMKDHVzZXJfYmxvY2tlZBgMIAEoCzIbLmNhYXMuZXZlbnRzLnYxLlVzZXJCbG9ja2VkSAASNwoOdXNlcl91bmJsb2NrZWQYDSABKAsyHS5jYWFzLmV2ZW50cy52MS5Vc2VyVW5ibG9ja2VkSAASQQoUb25lX3RpbWVfcHJla2V5c19sb3cYDiABKAsyIS5jYWFzLmV2ZW50cy52MS5PbmVUaW1lUHJlS2V5c0xvd0gAEkAKE2RldmljZV9saXN0X2NoYW5nZWQYIyABKAsyIS5jYWFzLmV2ZW50cy52MS5EZXZpY2VMaXN0Q2hhbmdlZEgAQgkKB3BheWxvYWQiPgoPUmVhZE1hcmtlck1vdmVkEisKCnJlYWRfc3RhdGUYASABKAsyFy5jYWFzLmNoYXQudjEuUmVhZFN0YXRlIkIKE0RlbGl2ZXJ5TWFya2VyTW92ZWQSKwoKcmVhZF9zdGF0ZRgBIAEoCzIXLmNhYXMuY2hhdC52MS5SZWFkU3RhdGUiJgoLVXNlckJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIigKDVVzZXJVbmJsb2NrZWQSFwoPYmxvY2tlZF91c2VyX2lkGAEgASgJIkwKEU9uZVRpbWVQcmVLZXlzTG93EhEKCWRldmljZV9pZBgBIAEoDRIRCglyZW1haW5pbmcYAiABKA0SEQoJdGhyZXNob2xkGAMgASgNIoQBChFEZXZpY2VMaXN0Q2hhbmdlZBIRCglkZXZpY2VfaWQYASABKA0SLgoEa2luZBgCIAEoDjIgLmNhYXMuY3J5cHRvLnYxLkRldmljZUNoYW5nZUtpbmQSEgoKY2hhbmdlX3NlcRgDIAEoBBIYChBjb252ZXJzYXRpb25faWRzGAQgAygJQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2V2ZW50cy92MTtldmVudHN2MWIGcHJvdG8z", [file_caas_chat_v1_read_state, file_caas_crypto_v1_device_keys, file_google_protobuf_timestamp]);
 
 /**
  * The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept outside the
  * conversation logs (chat's read and delivery markers and blocks; the crypto key directory's
- * low one-time prekey supply). Socket pushes it to the user's devices and, for markers where
+ * low one-time prekey supply and device-list changes). Socket pushes it to the user's devices and, for markers where
  * receipts are shared, to the other members.
  *
  * Key: `<tenant_id>/<user_id>` (UTF-8), so one user's changes stay in order. Value: this message,
@@ -95,6 +97,12 @@ export type UserStateEventEnvelope = Message<"caas.events.v1.UserStateEventEnvel
      */
     value: OneTimePreKeysLow;
     case: "oneTimePrekeysLow";
+  } | {
+    /**
+     * @generated from field: caas.events.v1.DeviceListChanged device_list_changed = 35;
+     */
+    value: DeviceListChanged;
+    case: "deviceListChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -216,4 +224,43 @@ export type OneTimePreKeysLow = Message<"caas.events.v1.OneTimePreKeysLow"> & {
  */
 export const OneTimePreKeysLowSchema: GenMessage<OneTimePreKeysLow> = /*@__PURE__*/
   messageDesc(file_caas_events_v1_user_state_events, 5);
+
+/**
+ * The user's device list changed in the key directory (published by the crypto service after
+ * the change is stored), with the conversations the user was a member of then: socket pushes
+ * ServerFrame.keys_changed to the users who share one of them. A user in many conversations gets
+ * one record per 1000 conversations for one change.
+ *
+ * @generated from message caas.events.v1.DeviceListChanged
+ */
+export type DeviceListChanged = Message<"caas.events.v1.DeviceListChanged"> & {
+  /**
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+
+  /**
+   * @generated from field: caas.crypto.v1.DeviceChangeKind kind = 2;
+   */
+  kind: DeviceChangeKind;
+
+  /**
+   * The change's seq in the user's device-list history.
+   *
+   * @generated from field: uint64 change_seq = 3;
+   */
+  changeSeq: bigint;
+
+  /**
+   * @generated from field: repeated string conversation_ids = 4;
+   */
+  conversationIds: string[];
+};
+
+/**
+ * Describes the message caas.events.v1.DeviceListChanged.
+ * Use `create(DeviceListChangedSchema)` to create a new message.
+ */
+export const DeviceListChangedSchema: GenMessage<DeviceListChanged> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_user_state_events, 6);
 

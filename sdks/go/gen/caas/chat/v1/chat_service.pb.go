@@ -89,9 +89,12 @@ type CreateConversationRequest struct {
 	// Encoded size capped by the server (8 KiB).
 	Custom *structpb.Struct `protobuf:"bytes,5,opt,name=custom,proto3" json:"custom,omitempty"`
 	// UNSPECIFIED means INVITE_ONLY for GROUP and CHANNEL, CLOSED for DIRECT.
-	JoinPolicy    JoinPolicy `protobuf:"varint,6,opt,name=join_policy,json=joinPolicy,proto3,enum=caas.chat.v1.JoinPolicy" json:"join_policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	JoinPolicy JoinPolicy `protobuf:"varint,6,opt,name=join_policy,json=joinPolicy,proto3,enum=caas.chat.v1.JoinPolicy" json:"join_policy,omitempty"`
+	// Makes the conversation end-to-end encrypted, for good: its messages are ciphertext only
+	// (SendMessageRequest.encrypted). A pair of users may have one DIRECT conversation of each kind.
+	EndToEndEncrypted bool `protobuf:"varint,45,opt,name=end_to_end_encrypted,json=endToEndEncrypted,proto3" json:"end_to_end_encrypted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CreateConversationRequest) Reset() {
@@ -164,6 +167,13 @@ func (x *CreateConversationRequest) GetJoinPolicy() JoinPolicy {
 		return x.JoinPolicy
 	}
 	return JoinPolicy_JOIN_POLICY_UNSPECIFIED
+}
+
+func (x *CreateConversationRequest) GetEndToEndEncrypted() bool {
+	if x != nil {
+		return x.EndToEndEncrypted
+	}
+	return false
 }
 
 type CreateConversationResponse struct {
@@ -1717,8 +1727,11 @@ type SendMessageRequest struct {
 	ReplyToMessageId string `protobuf:"bytes,7,opt,name=reply_to_message_id,json=replyToMessageId,proto3" json:"reply_to_message_id,omitempty"`
 	// Makes this a thread reply: the root message (itself not a reply) of this conversation.
 	ThreadParentId string `protobuf:"bytes,8,opt,name=thread_parent_id,json=threadParentId,proto3" json:"thread_parent_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The ciphertext body: required in an end-to-end encrypted conversation (where text, custom
+	// and attachments are refused), refused in the others. Part of the idempotent payload.
+	Encrypted     *EncryptedContent `protobuf:"bytes,45,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendMessageRequest) Reset() {
@@ -1807,6 +1820,13 @@ func (x *SendMessageRequest) GetThreadParentId() string {
 	return ""
 }
 
+func (x *SendMessageRequest) GetEncrypted() *EncryptedContent {
+	if x != nil {
+		return x.Encrypted
+	}
+	return nil
+}
+
 type SendMessageResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
@@ -1888,7 +1908,10 @@ type EditMessageRequest struct {
 	// Replaces the mentions.
 	MentionedUserIds []string `protobuf:"bytes,4,rep,name=mentioned_user_ids,json=mentionedUserIds,proto3" json:"mentioned_user_ids,omitempty"`
 	// Replaces the custom data.
-	Custom        *structpb.Struct `protobuf:"bytes,5,opt,name=custom,proto3" json:"custom,omitempty"`
+	Custom *structpb.Struct `protobuf:"bytes,5,opt,name=custom,proto3" json:"custom,omitempty"`
+	// Replaces the ciphertext body: required in an end-to-end encrypted conversation (where text
+	// and custom are refused), refused in the others.
+	Encrypted     *EncryptedContent `protobuf:"bytes,45,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1954,6 +1977,13 @@ func (x *EditMessageRequest) GetMentionedUserIds() []string {
 func (x *EditMessageRequest) GetCustom() *structpb.Struct {
 	if x != nil {
 		return x.Custom
+	}
+	return nil
+}
+
+func (x *EditMessageRequest) GetEncrypted() *EncryptedContent {
+	if x != nil {
+		return x.Encrypted
 	}
 	return nil
 }
@@ -4787,7 +4817,7 @@ var File_caas_chat_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcaas/chat/v1/chat_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18caas/chat/v1/block.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/invite.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x04\n" +
+	"\x1fcaas/chat/v1/chat_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18caas/chat/v1/block.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x1ccaas/chat/v1/encrypted.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/invite.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x04\n" +
 	"\x19CreateConversationRequest\x12>\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.caas.chat.v1.ConversationTypeB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04type\x12H\n" +
@@ -4798,7 +4828,8 @@ const file_caas_chat_v1_chat_service_proto_rawDesc = "" +
 	"avatar_url\x18\x04 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\tavatarUrl\x12/\n" +
 	"\x06custom\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06custom\x12C\n" +
 	"\vjoin_policy\x18\x06 \x01(\x0e2\x18.caas.chat.v1.JoinPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
-	"joinPolicy:\xd8\x01\xbaH\xd4\x01\x1a\xd1\x01\n" +
+	"joinPolicy\x12/\n" +
+	"\x14end_to_end_encrypted\x18- \x01(\bR\x11endToEndEncrypted:\xd8\x01\xbaH\xd4\x01\x1a\xd1\x01\n" +
 	"\"create_conversation.direct_members\x12Ga DIRECT conversation takes exactly one other member and no join_policy\x1abthis.type != 1 || (size(this.member_ids) == 1 && (this.join_policy == 0 || this.join_policy == 3))\"v\n" +
 	"\x1aCreateConversationResponse\x12>\n" +
 	"\fconversation\x18\x01 \x01(\v2\x1a.caas.chat.v1.ConversationR\fconversation\x12\x18\n" +
@@ -4891,7 +4922,7 @@ const file_caas_chat_v1_chat_service_proto_rawDesc = "" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12%\n" +
 	"\tinvite_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\binviteId\"D\n" +
 	"\x14RevokeInviteResponse\x12,\n" +
-	"\x06invite\x18\x01 \x01(\v2\x14.caas.chat.v1.InviteR\x06invite\"\xff\x04\n" +
+	"\x06invite\x18\x01 \x01(\v2\x14.caas.chat.v1.InviteR\x06invite\"\xe7\x05\n" +
 	"\x12SendMessageRequest\x121\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12@\n" +
 	"\x11client_message_id\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f2\r^[!-~]{1,64}$R\x0fclientMessageId\x12\x1c\n" +
@@ -4901,22 +4932,24 @@ const file_caas_chat_v1_chat_service_proto_rawDesc = "" +
 	"\vattachments\x18\x06 \x03(\v2\x18.caas.chat.v1.AttachmentB\b\xbaH\x05\x92\x01\x02\x10\n" +
 	"R\vattachments\x12:\n" +
 	"\x13reply_to_message_id\x18\a \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x10replyToMessageId\x125\n" +
-	"\x10thread_parent_id\x18\b \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0ethreadParentId:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n" +
-	"\x14send_message.content\x120a message needs text, attachments or custom data\x1aAthis.text != '' || size(this.attachments) > 0 || has(this.custom)\"\xa1\x01\n" +
+	"\x10thread_parent_id\x18\b \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0ethreadParentId\x12<\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted:\xbc\x01\xbaH\xb8\x01\x1a\xb5\x01\n" +
+	"\x14send_message.content\x12Ca message needs text, attachments, custom data or encrypted content\x1aXthis.text != '' || size(this.attachments) > 0 || has(this.custom) || has(this.encrypted)\"\xa1\x01\n" +
 	"\x13SendMessageResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1c\n" +
-	"\tduplicate\x18\x04 \x01(\bR\tduplicate\"\x98\x02\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\"\xd6\x02\n" +
 	"\x12EditMessageRequest\x121\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12'\n" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tmessageId\x12\x1c\n" +
 	"\x04text\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04text\x12W\n" +
 	"\x12mentioned_user_ids\x18\x04 \x03(\tB)\xbaH&\x92\x01#\x102\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x10mentionedUserIds\x12/\n" +
-	"\x06custom\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06custom\"F\n" +
+	"\x06custom\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06custom\x12<\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted\"F\n" +
 	"\x13EditMessageResponse\x12/\n" +
 	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"r\n" +
 	"\x14DeleteMessageRequest\x121\n" +
@@ -5280,15 +5313,16 @@ var file_caas_chat_v1_chat_service_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),           // 99: google.protobuf.Duration
 	(*Invite)(nil),                        // 100: caas.chat.v1.Invite
 	(*Attachment)(nil),                    // 101: caas.chat.v1.Attachment
-	(*timestamppb.Timestamp)(nil),         // 102: google.protobuf.Timestamp
-	(*Message)(nil),                       // 103: caas.chat.v1.Message
-	(*PinnedMessage)(nil),                 // 104: caas.chat.v1.PinnedMessage
-	(*MessageRevision)(nil),               // 105: caas.chat.v1.MessageRevision
-	(*Event)(nil),                         // 106: caas.chat.v1.Event
-	(*ConversationPosition)(nil),          // 107: caas.chat.v1.ConversationPosition
-	(*ConversationChanges)(nil),           // 108: caas.chat.v1.ConversationChanges
-	(*Receipt)(nil),                       // 109: caas.chat.v1.Receipt
-	(*BlockedUser)(nil),                   // 110: caas.chat.v1.BlockedUser
+	(*EncryptedContent)(nil),              // 102: caas.chat.v1.EncryptedContent
+	(*timestamppb.Timestamp)(nil),         // 103: google.protobuf.Timestamp
+	(*Message)(nil),                       // 104: caas.chat.v1.Message
+	(*PinnedMessage)(nil),                 // 105: caas.chat.v1.PinnedMessage
+	(*MessageRevision)(nil),               // 106: caas.chat.v1.MessageRevision
+	(*Event)(nil),                         // 107: caas.chat.v1.Event
+	(*ConversationPosition)(nil),          // 108: caas.chat.v1.ConversationPosition
+	(*ConversationChanges)(nil),           // 109: caas.chat.v1.ConversationChanges
+	(*Receipt)(nil),                       // 110: caas.chat.v1.Receipt
+	(*BlockedUser)(nil),                   // 111: caas.chat.v1.BlockedUser
 }
 var file_caas_chat_v1_chat_service_proto_depIdxs = []int32{
 	89,  // 0: caas.chat.v1.CreateConversationRequest.type:type_name -> caas.chat.v1.ConversationType
@@ -5320,124 +5354,126 @@ var file_caas_chat_v1_chat_service_proto_depIdxs = []int32{
 	100, // 26: caas.chat.v1.RevokeInviteResponse.invite:type_name -> caas.chat.v1.Invite
 	90,  // 27: caas.chat.v1.SendMessageRequest.custom:type_name -> google.protobuf.Struct
 	101, // 28: caas.chat.v1.SendMessageRequest.attachments:type_name -> caas.chat.v1.Attachment
-	102, // 29: caas.chat.v1.SendMessageResponse.create_time:type_name -> google.protobuf.Timestamp
-	90,  // 30: caas.chat.v1.EditMessageRequest.custom:type_name -> google.protobuf.Struct
-	103, // 31: caas.chat.v1.EditMessageResponse.message:type_name -> caas.chat.v1.Message
-	102, // 32: caas.chat.v1.ForwardMessageResponse.create_time:type_name -> google.protobuf.Timestamp
-	104, // 33: caas.chat.v1.ListPinsResponse.pins:type_name -> caas.chat.v1.PinnedMessage
-	0,   // 34: caas.chat.v1.ListMessagesRequest.order:type_name -> caas.chat.v1.MessageOrder
-	103, // 35: caas.chat.v1.ListMessagesResponse.messages:type_name -> caas.chat.v1.Message
-	103, // 36: caas.chat.v1.GetMessageResponse.message:type_name -> caas.chat.v1.Message
-	103, // 37: caas.chat.v1.ListThreadRepliesResponse.messages:type_name -> caas.chat.v1.Message
-	105, // 38: caas.chat.v1.ListEditHistoryResponse.revisions:type_name -> caas.chat.v1.MessageRevision
-	106, // 39: caas.chat.v1.SyncResponse.events:type_name -> caas.chat.v1.Event
-	107, // 40: caas.chat.v1.GetChangesRequest.positions:type_name -> caas.chat.v1.ConversationPosition
-	108, // 41: caas.chat.v1.GetChangesResponse.conversations:type_name -> caas.chat.v1.ConversationChanges
-	94,  // 42: caas.chat.v1.MarkReadResponse.read_state:type_name -> caas.chat.v1.ReadState
-	94,  // 43: caas.chat.v1.MarkDeliveredResponse.read_state:type_name -> caas.chat.v1.ReadState
-	94,  // 44: caas.chat.v1.GetUnreadCountsResponse.read_states:type_name -> caas.chat.v1.ReadState
-	109, // 45: caas.chat.v1.ListReadByResponse.receipts:type_name -> caas.chat.v1.Receipt
-	99,  // 46: caas.chat.v1.MuteMemberRequest.duration:type_name -> google.protobuf.Duration
-	93,  // 47: caas.chat.v1.MuteMemberResponse.member:type_name -> caas.chat.v1.Member
-	93,  // 48: caas.chat.v1.UnmuteMemberResponse.member:type_name -> caas.chat.v1.Member
-	99,  // 49: caas.chat.v1.BanMemberRequest.duration:type_name -> google.protobuf.Duration
-	93,  // 50: caas.chat.v1.BanMemberResponse.member:type_name -> caas.chat.v1.Member
-	92,  // 51: caas.chat.v1.FreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
-	92,  // 52: caas.chat.v1.UnfreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
-	110, // 53: caas.chat.v1.ListBlockedUsersResponse.blocked_users:type_name -> caas.chat.v1.BlockedUser
-	1,   // 54: caas.chat.v1.ChatService.CreateConversation:input_type -> caas.chat.v1.CreateConversationRequest
-	3,   // 55: caas.chat.v1.ChatService.GetConversation:input_type -> caas.chat.v1.GetConversationRequest
-	5,   // 56: caas.chat.v1.ChatService.ListConversations:input_type -> caas.chat.v1.ListConversationsRequest
-	7,   // 57: caas.chat.v1.ChatService.UpdateConversation:input_type -> caas.chat.v1.UpdateConversationRequest
-	9,   // 58: caas.chat.v1.ChatService.ArchiveConversation:input_type -> caas.chat.v1.ArchiveConversationRequest
-	11,  // 59: caas.chat.v1.ChatService.UnarchiveConversation:input_type -> caas.chat.v1.UnarchiveConversationRequest
-	13,  // 60: caas.chat.v1.ChatService.DeleteConversation:input_type -> caas.chat.v1.DeleteConversationRequest
-	15,  // 61: caas.chat.v1.ChatService.AddMembers:input_type -> caas.chat.v1.AddMembersRequest
-	17,  // 62: caas.chat.v1.ChatService.RemoveMember:input_type -> caas.chat.v1.RemoveMemberRequest
-	19,  // 63: caas.chat.v1.ChatService.LeaveConversation:input_type -> caas.chat.v1.LeaveConversationRequest
-	21,  // 64: caas.chat.v1.ChatService.UpdateMemberRole:input_type -> caas.chat.v1.UpdateMemberRoleRequest
-	23,  // 65: caas.chat.v1.ChatService.ListMembers:input_type -> caas.chat.v1.ListMembersRequest
-	25,  // 66: caas.chat.v1.ChatService.JoinConversation:input_type -> caas.chat.v1.JoinConversationRequest
-	27,  // 67: caas.chat.v1.ChatService.CreateInvite:input_type -> caas.chat.v1.CreateInviteRequest
-	29,  // 68: caas.chat.v1.ChatService.AcceptInvite:input_type -> caas.chat.v1.AcceptInviteRequest
-	31,  // 69: caas.chat.v1.ChatService.RevokeInvite:input_type -> caas.chat.v1.RevokeInviteRequest
-	33,  // 70: caas.chat.v1.ChatService.SendMessage:input_type -> caas.chat.v1.SendMessageRequest
-	35,  // 71: caas.chat.v1.ChatService.EditMessage:input_type -> caas.chat.v1.EditMessageRequest
-	37,  // 72: caas.chat.v1.ChatService.DeleteMessage:input_type -> caas.chat.v1.DeleteMessageRequest
-	39,  // 73: caas.chat.v1.ChatService.ForwardMessage:input_type -> caas.chat.v1.ForwardMessageRequest
-	41,  // 74: caas.chat.v1.ChatService.AddReaction:input_type -> caas.chat.v1.AddReactionRequest
-	43,  // 75: caas.chat.v1.ChatService.RemoveReaction:input_type -> caas.chat.v1.RemoveReactionRequest
-	45,  // 76: caas.chat.v1.ChatService.PinMessage:input_type -> caas.chat.v1.PinMessageRequest
-	47,  // 77: caas.chat.v1.ChatService.UnpinMessage:input_type -> caas.chat.v1.UnpinMessageRequest
-	49,  // 78: caas.chat.v1.ChatService.ListPins:input_type -> caas.chat.v1.ListPinsRequest
-	51,  // 79: caas.chat.v1.ChatService.ListMessages:input_type -> caas.chat.v1.ListMessagesRequest
-	53,  // 80: caas.chat.v1.ChatService.GetMessage:input_type -> caas.chat.v1.GetMessageRequest
-	55,  // 81: caas.chat.v1.ChatService.ListThreadReplies:input_type -> caas.chat.v1.ListThreadRepliesRequest
-	57,  // 82: caas.chat.v1.ChatService.ListEditHistory:input_type -> caas.chat.v1.ListEditHistoryRequest
-	59,  // 83: caas.chat.v1.ChatService.Sync:input_type -> caas.chat.v1.SyncRequest
-	61,  // 84: caas.chat.v1.ChatService.GetChanges:input_type -> caas.chat.v1.GetChangesRequest
-	63,  // 85: caas.chat.v1.ChatService.MarkRead:input_type -> caas.chat.v1.MarkReadRequest
-	65,  // 86: caas.chat.v1.ChatService.MarkDelivered:input_type -> caas.chat.v1.MarkDeliveredRequest
-	67,  // 87: caas.chat.v1.ChatService.GetUnreadCounts:input_type -> caas.chat.v1.GetUnreadCountsRequest
-	69,  // 88: caas.chat.v1.ChatService.ListReadBy:input_type -> caas.chat.v1.ListReadByRequest
-	71,  // 89: caas.chat.v1.ChatService.MuteMember:input_type -> caas.chat.v1.MuteMemberRequest
-	73,  // 90: caas.chat.v1.ChatService.UnmuteMember:input_type -> caas.chat.v1.UnmuteMemberRequest
-	75,  // 91: caas.chat.v1.ChatService.BanMember:input_type -> caas.chat.v1.BanMemberRequest
-	77,  // 92: caas.chat.v1.ChatService.UnbanMember:input_type -> caas.chat.v1.UnbanMemberRequest
-	79,  // 93: caas.chat.v1.ChatService.FreezeConversation:input_type -> caas.chat.v1.FreezeConversationRequest
-	81,  // 94: caas.chat.v1.ChatService.UnfreezeConversation:input_type -> caas.chat.v1.UnfreezeConversationRequest
-	83,  // 95: caas.chat.v1.ChatService.BlockUser:input_type -> caas.chat.v1.BlockUserRequest
-	85,  // 96: caas.chat.v1.ChatService.UnblockUser:input_type -> caas.chat.v1.UnblockUserRequest
-	87,  // 97: caas.chat.v1.ChatService.ListBlockedUsers:input_type -> caas.chat.v1.ListBlockedUsersRequest
-	2,   // 98: caas.chat.v1.ChatService.CreateConversation:output_type -> caas.chat.v1.CreateConversationResponse
-	4,   // 99: caas.chat.v1.ChatService.GetConversation:output_type -> caas.chat.v1.GetConversationResponse
-	6,   // 100: caas.chat.v1.ChatService.ListConversations:output_type -> caas.chat.v1.ListConversationsResponse
-	8,   // 101: caas.chat.v1.ChatService.UpdateConversation:output_type -> caas.chat.v1.UpdateConversationResponse
-	10,  // 102: caas.chat.v1.ChatService.ArchiveConversation:output_type -> caas.chat.v1.ArchiveConversationResponse
-	12,  // 103: caas.chat.v1.ChatService.UnarchiveConversation:output_type -> caas.chat.v1.UnarchiveConversationResponse
-	14,  // 104: caas.chat.v1.ChatService.DeleteConversation:output_type -> caas.chat.v1.DeleteConversationResponse
-	16,  // 105: caas.chat.v1.ChatService.AddMembers:output_type -> caas.chat.v1.AddMembersResponse
-	18,  // 106: caas.chat.v1.ChatService.RemoveMember:output_type -> caas.chat.v1.RemoveMemberResponse
-	20,  // 107: caas.chat.v1.ChatService.LeaveConversation:output_type -> caas.chat.v1.LeaveConversationResponse
-	22,  // 108: caas.chat.v1.ChatService.UpdateMemberRole:output_type -> caas.chat.v1.UpdateMemberRoleResponse
-	24,  // 109: caas.chat.v1.ChatService.ListMembers:output_type -> caas.chat.v1.ListMembersResponse
-	26,  // 110: caas.chat.v1.ChatService.JoinConversation:output_type -> caas.chat.v1.JoinConversationResponse
-	28,  // 111: caas.chat.v1.ChatService.CreateInvite:output_type -> caas.chat.v1.CreateInviteResponse
-	30,  // 112: caas.chat.v1.ChatService.AcceptInvite:output_type -> caas.chat.v1.AcceptInviteResponse
-	32,  // 113: caas.chat.v1.ChatService.RevokeInvite:output_type -> caas.chat.v1.RevokeInviteResponse
-	34,  // 114: caas.chat.v1.ChatService.SendMessage:output_type -> caas.chat.v1.SendMessageResponse
-	36,  // 115: caas.chat.v1.ChatService.EditMessage:output_type -> caas.chat.v1.EditMessageResponse
-	38,  // 116: caas.chat.v1.ChatService.DeleteMessage:output_type -> caas.chat.v1.DeleteMessageResponse
-	40,  // 117: caas.chat.v1.ChatService.ForwardMessage:output_type -> caas.chat.v1.ForwardMessageResponse
-	42,  // 118: caas.chat.v1.ChatService.AddReaction:output_type -> caas.chat.v1.AddReactionResponse
-	44,  // 119: caas.chat.v1.ChatService.RemoveReaction:output_type -> caas.chat.v1.RemoveReactionResponse
-	46,  // 120: caas.chat.v1.ChatService.PinMessage:output_type -> caas.chat.v1.PinMessageResponse
-	48,  // 121: caas.chat.v1.ChatService.UnpinMessage:output_type -> caas.chat.v1.UnpinMessageResponse
-	50,  // 122: caas.chat.v1.ChatService.ListPins:output_type -> caas.chat.v1.ListPinsResponse
-	52,  // 123: caas.chat.v1.ChatService.ListMessages:output_type -> caas.chat.v1.ListMessagesResponse
-	54,  // 124: caas.chat.v1.ChatService.GetMessage:output_type -> caas.chat.v1.GetMessageResponse
-	56,  // 125: caas.chat.v1.ChatService.ListThreadReplies:output_type -> caas.chat.v1.ListThreadRepliesResponse
-	58,  // 126: caas.chat.v1.ChatService.ListEditHistory:output_type -> caas.chat.v1.ListEditHistoryResponse
-	60,  // 127: caas.chat.v1.ChatService.Sync:output_type -> caas.chat.v1.SyncResponse
-	62,  // 128: caas.chat.v1.ChatService.GetChanges:output_type -> caas.chat.v1.GetChangesResponse
-	64,  // 129: caas.chat.v1.ChatService.MarkRead:output_type -> caas.chat.v1.MarkReadResponse
-	66,  // 130: caas.chat.v1.ChatService.MarkDelivered:output_type -> caas.chat.v1.MarkDeliveredResponse
-	68,  // 131: caas.chat.v1.ChatService.GetUnreadCounts:output_type -> caas.chat.v1.GetUnreadCountsResponse
-	70,  // 132: caas.chat.v1.ChatService.ListReadBy:output_type -> caas.chat.v1.ListReadByResponse
-	72,  // 133: caas.chat.v1.ChatService.MuteMember:output_type -> caas.chat.v1.MuteMemberResponse
-	74,  // 134: caas.chat.v1.ChatService.UnmuteMember:output_type -> caas.chat.v1.UnmuteMemberResponse
-	76,  // 135: caas.chat.v1.ChatService.BanMember:output_type -> caas.chat.v1.BanMemberResponse
-	78,  // 136: caas.chat.v1.ChatService.UnbanMember:output_type -> caas.chat.v1.UnbanMemberResponse
-	80,  // 137: caas.chat.v1.ChatService.FreezeConversation:output_type -> caas.chat.v1.FreezeConversationResponse
-	82,  // 138: caas.chat.v1.ChatService.UnfreezeConversation:output_type -> caas.chat.v1.UnfreezeConversationResponse
-	84,  // 139: caas.chat.v1.ChatService.BlockUser:output_type -> caas.chat.v1.BlockUserResponse
-	86,  // 140: caas.chat.v1.ChatService.UnblockUser:output_type -> caas.chat.v1.UnblockUserResponse
-	88,  // 141: caas.chat.v1.ChatService.ListBlockedUsers:output_type -> caas.chat.v1.ListBlockedUsersResponse
-	98,  // [98:142] is the sub-list for method output_type
-	54,  // [54:98] is the sub-list for method input_type
-	54,  // [54:54] is the sub-list for extension type_name
-	54,  // [54:54] is the sub-list for extension extendee
-	0,   // [0:54] is the sub-list for field type_name
+	102, // 29: caas.chat.v1.SendMessageRequest.encrypted:type_name -> caas.chat.v1.EncryptedContent
+	103, // 30: caas.chat.v1.SendMessageResponse.create_time:type_name -> google.protobuf.Timestamp
+	90,  // 31: caas.chat.v1.EditMessageRequest.custom:type_name -> google.protobuf.Struct
+	102, // 32: caas.chat.v1.EditMessageRequest.encrypted:type_name -> caas.chat.v1.EncryptedContent
+	104, // 33: caas.chat.v1.EditMessageResponse.message:type_name -> caas.chat.v1.Message
+	103, // 34: caas.chat.v1.ForwardMessageResponse.create_time:type_name -> google.protobuf.Timestamp
+	105, // 35: caas.chat.v1.ListPinsResponse.pins:type_name -> caas.chat.v1.PinnedMessage
+	0,   // 36: caas.chat.v1.ListMessagesRequest.order:type_name -> caas.chat.v1.MessageOrder
+	104, // 37: caas.chat.v1.ListMessagesResponse.messages:type_name -> caas.chat.v1.Message
+	104, // 38: caas.chat.v1.GetMessageResponse.message:type_name -> caas.chat.v1.Message
+	104, // 39: caas.chat.v1.ListThreadRepliesResponse.messages:type_name -> caas.chat.v1.Message
+	106, // 40: caas.chat.v1.ListEditHistoryResponse.revisions:type_name -> caas.chat.v1.MessageRevision
+	107, // 41: caas.chat.v1.SyncResponse.events:type_name -> caas.chat.v1.Event
+	108, // 42: caas.chat.v1.GetChangesRequest.positions:type_name -> caas.chat.v1.ConversationPosition
+	109, // 43: caas.chat.v1.GetChangesResponse.conversations:type_name -> caas.chat.v1.ConversationChanges
+	94,  // 44: caas.chat.v1.MarkReadResponse.read_state:type_name -> caas.chat.v1.ReadState
+	94,  // 45: caas.chat.v1.MarkDeliveredResponse.read_state:type_name -> caas.chat.v1.ReadState
+	94,  // 46: caas.chat.v1.GetUnreadCountsResponse.read_states:type_name -> caas.chat.v1.ReadState
+	110, // 47: caas.chat.v1.ListReadByResponse.receipts:type_name -> caas.chat.v1.Receipt
+	99,  // 48: caas.chat.v1.MuteMemberRequest.duration:type_name -> google.protobuf.Duration
+	93,  // 49: caas.chat.v1.MuteMemberResponse.member:type_name -> caas.chat.v1.Member
+	93,  // 50: caas.chat.v1.UnmuteMemberResponse.member:type_name -> caas.chat.v1.Member
+	99,  // 51: caas.chat.v1.BanMemberRequest.duration:type_name -> google.protobuf.Duration
+	93,  // 52: caas.chat.v1.BanMemberResponse.member:type_name -> caas.chat.v1.Member
+	92,  // 53: caas.chat.v1.FreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
+	92,  // 54: caas.chat.v1.UnfreezeConversationResponse.conversation:type_name -> caas.chat.v1.Conversation
+	111, // 55: caas.chat.v1.ListBlockedUsersResponse.blocked_users:type_name -> caas.chat.v1.BlockedUser
+	1,   // 56: caas.chat.v1.ChatService.CreateConversation:input_type -> caas.chat.v1.CreateConversationRequest
+	3,   // 57: caas.chat.v1.ChatService.GetConversation:input_type -> caas.chat.v1.GetConversationRequest
+	5,   // 58: caas.chat.v1.ChatService.ListConversations:input_type -> caas.chat.v1.ListConversationsRequest
+	7,   // 59: caas.chat.v1.ChatService.UpdateConversation:input_type -> caas.chat.v1.UpdateConversationRequest
+	9,   // 60: caas.chat.v1.ChatService.ArchiveConversation:input_type -> caas.chat.v1.ArchiveConversationRequest
+	11,  // 61: caas.chat.v1.ChatService.UnarchiveConversation:input_type -> caas.chat.v1.UnarchiveConversationRequest
+	13,  // 62: caas.chat.v1.ChatService.DeleteConversation:input_type -> caas.chat.v1.DeleteConversationRequest
+	15,  // 63: caas.chat.v1.ChatService.AddMembers:input_type -> caas.chat.v1.AddMembersRequest
+	17,  // 64: caas.chat.v1.ChatService.RemoveMember:input_type -> caas.chat.v1.RemoveMemberRequest
+	19,  // 65: caas.chat.v1.ChatService.LeaveConversation:input_type -> caas.chat.v1.LeaveConversationRequest
+	21,  // 66: caas.chat.v1.ChatService.UpdateMemberRole:input_type -> caas.chat.v1.UpdateMemberRoleRequest
+	23,  // 67: caas.chat.v1.ChatService.ListMembers:input_type -> caas.chat.v1.ListMembersRequest
+	25,  // 68: caas.chat.v1.ChatService.JoinConversation:input_type -> caas.chat.v1.JoinConversationRequest
+	27,  // 69: caas.chat.v1.ChatService.CreateInvite:input_type -> caas.chat.v1.CreateInviteRequest
+	29,  // 70: caas.chat.v1.ChatService.AcceptInvite:input_type -> caas.chat.v1.AcceptInviteRequest
+	31,  // 71: caas.chat.v1.ChatService.RevokeInvite:input_type -> caas.chat.v1.RevokeInviteRequest
+	33,  // 72: caas.chat.v1.ChatService.SendMessage:input_type -> caas.chat.v1.SendMessageRequest
+	35,  // 73: caas.chat.v1.ChatService.EditMessage:input_type -> caas.chat.v1.EditMessageRequest
+	37,  // 74: caas.chat.v1.ChatService.DeleteMessage:input_type -> caas.chat.v1.DeleteMessageRequest
+	39,  // 75: caas.chat.v1.ChatService.ForwardMessage:input_type -> caas.chat.v1.ForwardMessageRequest
+	41,  // 76: caas.chat.v1.ChatService.AddReaction:input_type -> caas.chat.v1.AddReactionRequest
+	43,  // 77: caas.chat.v1.ChatService.RemoveReaction:input_type -> caas.chat.v1.RemoveReactionRequest
+	45,  // 78: caas.chat.v1.ChatService.PinMessage:input_type -> caas.chat.v1.PinMessageRequest
+	47,  // 79: caas.chat.v1.ChatService.UnpinMessage:input_type -> caas.chat.v1.UnpinMessageRequest
+	49,  // 80: caas.chat.v1.ChatService.ListPins:input_type -> caas.chat.v1.ListPinsRequest
+	51,  // 81: caas.chat.v1.ChatService.ListMessages:input_type -> caas.chat.v1.ListMessagesRequest
+	53,  // 82: caas.chat.v1.ChatService.GetMessage:input_type -> caas.chat.v1.GetMessageRequest
+	55,  // 83: caas.chat.v1.ChatService.ListThreadReplies:input_type -> caas.chat.v1.ListThreadRepliesRequest
+	57,  // 84: caas.chat.v1.ChatService.ListEditHistory:input_type -> caas.chat.v1.ListEditHistoryRequest
+	59,  // 85: caas.chat.v1.ChatService.Sync:input_type -> caas.chat.v1.SyncRequest
+	61,  // 86: caas.chat.v1.ChatService.GetChanges:input_type -> caas.chat.v1.GetChangesRequest
+	63,  // 87: caas.chat.v1.ChatService.MarkRead:input_type -> caas.chat.v1.MarkReadRequest
+	65,  // 88: caas.chat.v1.ChatService.MarkDelivered:input_type -> caas.chat.v1.MarkDeliveredRequest
+	67,  // 89: caas.chat.v1.ChatService.GetUnreadCounts:input_type -> caas.chat.v1.GetUnreadCountsRequest
+	69,  // 90: caas.chat.v1.ChatService.ListReadBy:input_type -> caas.chat.v1.ListReadByRequest
+	71,  // 91: caas.chat.v1.ChatService.MuteMember:input_type -> caas.chat.v1.MuteMemberRequest
+	73,  // 92: caas.chat.v1.ChatService.UnmuteMember:input_type -> caas.chat.v1.UnmuteMemberRequest
+	75,  // 93: caas.chat.v1.ChatService.BanMember:input_type -> caas.chat.v1.BanMemberRequest
+	77,  // 94: caas.chat.v1.ChatService.UnbanMember:input_type -> caas.chat.v1.UnbanMemberRequest
+	79,  // 95: caas.chat.v1.ChatService.FreezeConversation:input_type -> caas.chat.v1.FreezeConversationRequest
+	81,  // 96: caas.chat.v1.ChatService.UnfreezeConversation:input_type -> caas.chat.v1.UnfreezeConversationRequest
+	83,  // 97: caas.chat.v1.ChatService.BlockUser:input_type -> caas.chat.v1.BlockUserRequest
+	85,  // 98: caas.chat.v1.ChatService.UnblockUser:input_type -> caas.chat.v1.UnblockUserRequest
+	87,  // 99: caas.chat.v1.ChatService.ListBlockedUsers:input_type -> caas.chat.v1.ListBlockedUsersRequest
+	2,   // 100: caas.chat.v1.ChatService.CreateConversation:output_type -> caas.chat.v1.CreateConversationResponse
+	4,   // 101: caas.chat.v1.ChatService.GetConversation:output_type -> caas.chat.v1.GetConversationResponse
+	6,   // 102: caas.chat.v1.ChatService.ListConversations:output_type -> caas.chat.v1.ListConversationsResponse
+	8,   // 103: caas.chat.v1.ChatService.UpdateConversation:output_type -> caas.chat.v1.UpdateConversationResponse
+	10,  // 104: caas.chat.v1.ChatService.ArchiveConversation:output_type -> caas.chat.v1.ArchiveConversationResponse
+	12,  // 105: caas.chat.v1.ChatService.UnarchiveConversation:output_type -> caas.chat.v1.UnarchiveConversationResponse
+	14,  // 106: caas.chat.v1.ChatService.DeleteConversation:output_type -> caas.chat.v1.DeleteConversationResponse
+	16,  // 107: caas.chat.v1.ChatService.AddMembers:output_type -> caas.chat.v1.AddMembersResponse
+	18,  // 108: caas.chat.v1.ChatService.RemoveMember:output_type -> caas.chat.v1.RemoveMemberResponse
+	20,  // 109: caas.chat.v1.ChatService.LeaveConversation:output_type -> caas.chat.v1.LeaveConversationResponse
+	22,  // 110: caas.chat.v1.ChatService.UpdateMemberRole:output_type -> caas.chat.v1.UpdateMemberRoleResponse
+	24,  // 111: caas.chat.v1.ChatService.ListMembers:output_type -> caas.chat.v1.ListMembersResponse
+	26,  // 112: caas.chat.v1.ChatService.JoinConversation:output_type -> caas.chat.v1.JoinConversationResponse
+	28,  // 113: caas.chat.v1.ChatService.CreateInvite:output_type -> caas.chat.v1.CreateInviteResponse
+	30,  // 114: caas.chat.v1.ChatService.AcceptInvite:output_type -> caas.chat.v1.AcceptInviteResponse
+	32,  // 115: caas.chat.v1.ChatService.RevokeInvite:output_type -> caas.chat.v1.RevokeInviteResponse
+	34,  // 116: caas.chat.v1.ChatService.SendMessage:output_type -> caas.chat.v1.SendMessageResponse
+	36,  // 117: caas.chat.v1.ChatService.EditMessage:output_type -> caas.chat.v1.EditMessageResponse
+	38,  // 118: caas.chat.v1.ChatService.DeleteMessage:output_type -> caas.chat.v1.DeleteMessageResponse
+	40,  // 119: caas.chat.v1.ChatService.ForwardMessage:output_type -> caas.chat.v1.ForwardMessageResponse
+	42,  // 120: caas.chat.v1.ChatService.AddReaction:output_type -> caas.chat.v1.AddReactionResponse
+	44,  // 121: caas.chat.v1.ChatService.RemoveReaction:output_type -> caas.chat.v1.RemoveReactionResponse
+	46,  // 122: caas.chat.v1.ChatService.PinMessage:output_type -> caas.chat.v1.PinMessageResponse
+	48,  // 123: caas.chat.v1.ChatService.UnpinMessage:output_type -> caas.chat.v1.UnpinMessageResponse
+	50,  // 124: caas.chat.v1.ChatService.ListPins:output_type -> caas.chat.v1.ListPinsResponse
+	52,  // 125: caas.chat.v1.ChatService.ListMessages:output_type -> caas.chat.v1.ListMessagesResponse
+	54,  // 126: caas.chat.v1.ChatService.GetMessage:output_type -> caas.chat.v1.GetMessageResponse
+	56,  // 127: caas.chat.v1.ChatService.ListThreadReplies:output_type -> caas.chat.v1.ListThreadRepliesResponse
+	58,  // 128: caas.chat.v1.ChatService.ListEditHistory:output_type -> caas.chat.v1.ListEditHistoryResponse
+	60,  // 129: caas.chat.v1.ChatService.Sync:output_type -> caas.chat.v1.SyncResponse
+	62,  // 130: caas.chat.v1.ChatService.GetChanges:output_type -> caas.chat.v1.GetChangesResponse
+	64,  // 131: caas.chat.v1.ChatService.MarkRead:output_type -> caas.chat.v1.MarkReadResponse
+	66,  // 132: caas.chat.v1.ChatService.MarkDelivered:output_type -> caas.chat.v1.MarkDeliveredResponse
+	68,  // 133: caas.chat.v1.ChatService.GetUnreadCounts:output_type -> caas.chat.v1.GetUnreadCountsResponse
+	70,  // 134: caas.chat.v1.ChatService.ListReadBy:output_type -> caas.chat.v1.ListReadByResponse
+	72,  // 135: caas.chat.v1.ChatService.MuteMember:output_type -> caas.chat.v1.MuteMemberResponse
+	74,  // 136: caas.chat.v1.ChatService.UnmuteMember:output_type -> caas.chat.v1.UnmuteMemberResponse
+	76,  // 137: caas.chat.v1.ChatService.BanMember:output_type -> caas.chat.v1.BanMemberResponse
+	78,  // 138: caas.chat.v1.ChatService.UnbanMember:output_type -> caas.chat.v1.UnbanMemberResponse
+	80,  // 139: caas.chat.v1.ChatService.FreezeConversation:output_type -> caas.chat.v1.FreezeConversationResponse
+	82,  // 140: caas.chat.v1.ChatService.UnfreezeConversation:output_type -> caas.chat.v1.UnfreezeConversationResponse
+	84,  // 141: caas.chat.v1.ChatService.BlockUser:output_type -> caas.chat.v1.BlockUserResponse
+	86,  // 142: caas.chat.v1.ChatService.UnblockUser:output_type -> caas.chat.v1.UnblockUserResponse
+	88,  // 143: caas.chat.v1.ChatService.ListBlockedUsers:output_type -> caas.chat.v1.ListBlockedUsersResponse
+	100, // [100:144] is the sub-list for method output_type
+	56,  // [56:100] is the sub-list for method input_type
+	56,  // [56:56] is the sub-list for extension type_name
+	56,  // [56:56] is the sub-list for extension extendee
+	0,   // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_chat_service_proto_init() }
@@ -5448,6 +5484,7 @@ func file_caas_chat_v1_chat_service_proto_init() {
 	file_caas_chat_v1_block_proto_init()
 	file_caas_chat_v1_changes_proto_init()
 	file_caas_chat_v1_conversation_proto_init()
+	file_caas_chat_v1_encrypted_proto_init()
 	file_caas_chat_v1_event_proto_init()
 	file_caas_chat_v1_invite_proto_init()
 	file_caas_chat_v1_member_proto_init()

@@ -170,8 +170,12 @@ type Conversation struct {
 	JoinPolicy JoinPolicy `protobuf:"varint,14,opt,name=join_policy,json=joinPolicy,proto3,enum=caas.chat.v1.JoinPolicy" json:"join_policy,omitempty"`
 	// Output only. Time of the newest message or membership change; ListConversations orders by it.
 	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_activity_time,json=lastActivityTime,proto3" json:"last_activity_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Fixed at creation. Messages are ciphertext only (Message.encrypted): the server refuses
+	// plaintext text, custom data, attachments and text reactions, never indexes the messages
+	// for search and pushes them to clients as they are.
+	EndToEndEncrypted bool `protobuf:"varint,45,opt,name=end_to_end_encrypted,json=endToEndEncrypted,proto3" json:"end_to_end_encrypted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Conversation) Reset() {
@@ -307,6 +311,13 @@ func (x *Conversation) GetLastActivityTime() *timestamppb.Timestamp {
 		return x.LastActivityTime
 	}
 	return nil
+}
+
+func (x *Conversation) GetEndToEndEncrypted() bool {
+	if x != nil {
+		return x.EndToEndEncrypted
+	}
+	return false
 }
 
 // A short preview of a message, for conversation lists.
@@ -471,7 +482,7 @@ var File_caas_chat_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_conversation_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcaas/chat/v1/conversation.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x05\n" +
+	"\x1fcaas/chat/v1/conversation.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x05\n" +
 	"\fConversation\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1e.caas.chat.v1.ConversationTypeR\x04type\x12\x1e\n" +
@@ -493,7 +504,8 @@ const file_caas_chat_v1_conversation_proto_rawDesc = "" +
 	"\fmember_count\x18\r \x01(\x05R\vmemberCount\x12C\n" +
 	"\vjoin_policy\x18\x0e \x01(\x0e2\x18.caas.chat.v1.JoinPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"joinPolicy\x12H\n" +
-	"\x12last_activity_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\"\x83\x02\n" +
+	"\x12last_activity_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x12/\n" +
+	"\x14end_to_end_encrypted\x18- \x01(\bR\x11endToEndEncrypted\"\x83\x02\n" +
 	"\x0eMessageSummary\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x10\n" +

@@ -549,8 +549,10 @@ type MessageEdited struct {
 	// How many attachments the edited message has (an edit cannot change them), so the search
 	// index keeps its has-attachments flag; 0 in events written before this field existed.
 	MessageAttachmentCount uint32 `protobuf:"varint,9,opt,name=message_attachment_count,json=messageAttachmentCount,proto3" json:"message_attachment_count,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The new ciphertext, in an end-to-end encrypted conversation (text and custom are then empty).
+	Encrypted     *EncryptedContent `protobuf:"bytes,45,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessageEdited) Reset() {
@@ -644,6 +646,13 @@ func (x *MessageEdited) GetMessageAttachmentCount() uint32 {
 		return x.MessageAttachmentCount
 	}
 	return 0
+}
+
+func (x *MessageEdited) GetEncrypted() *EncryptedContent {
+	if x != nil {
+		return x.Encrypted
+	}
+	return nil
 }
 
 // A message was deleted for everyone; its MessageCreated and MessageEdited events are redacted.
@@ -1641,7 +1650,7 @@ var File_caas_chat_v1_event_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x18caas/chat/v1/event.proto\x12\fcaas.chat.v1\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1acaas/chat/v1/message.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x0e\n" +
+	"\x18caas/chat/v1/event.proto\x12\fcaas.chat.v1\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x1ccaas/chat/v1/encrypted.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1acaas/chat/v1/message.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x0e\n" +
 	"\x05Event\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x19\n" +
@@ -1676,7 +1685,7 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\x14conversation_deleted\x18$ \x01(\v2!.caas.chat.v1.ConversationDeletedH\x00R\x13conversationDeletedB\t\n" +
 	"\apayload\"A\n" +
 	"\x0eMessageCreated\x12/\n" +
-	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\x9e\x03\n" +
+	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\"\xdc\x03\n" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
@@ -1688,7 +1697,8 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"messageSeq\x12\x1b\n" +
 	"\tsender_id\x18\a \x01(\tR\bsenderId\x12J\n" +
 	"\x13message_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\x128\n" +
-	"\x18message_attachment_count\x18\t \x01(\rR\x16messageAttachmentCount\"\xd6\x01\n" +
+	"\x18message_attachment_count\x18\t \x01(\rR\x16messageAttachmentCount\x12<\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted\"\xd6\x01\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
@@ -1790,10 +1800,11 @@ var file_caas_chat_v1_event_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
 	(*Message)(nil),                // 24: caas.chat.v1.Message
 	(*structpb.Struct)(nil),        // 25: google.protobuf.Struct
-	(*Member)(nil),                 // 26: caas.chat.v1.Member
-	(MemberRole)(0),                // 27: caas.chat.v1.MemberRole
-	(*Conversation)(nil),           // 28: caas.chat.v1.Conversation
-	(*fieldmaskpb.FieldMask)(nil),  // 29: google.protobuf.FieldMask
+	(*EncryptedContent)(nil),       // 26: caas.chat.v1.EncryptedContent
+	(*Member)(nil),                 // 27: caas.chat.v1.Member
+	(MemberRole)(0),                // 28: caas.chat.v1.MemberRole
+	(*Conversation)(nil),           // 29: caas.chat.v1.Conversation
+	(*fieldmaskpb.FieldMask)(nil),  // 30: google.protobuf.FieldMask
 }
 var file_caas_chat_v1_event_proto_depIdxs = []int32{
 	23, // 0: caas.chat.v1.Event.create_time:type_name -> google.protobuf.Timestamp
@@ -1823,20 +1834,21 @@ var file_caas_chat_v1_event_proto_depIdxs = []int32{
 	25, // 24: caas.chat.v1.MessageEdited.custom:type_name -> google.protobuf.Struct
 	23, // 25: caas.chat.v1.MessageEdited.edit_time:type_name -> google.protobuf.Timestamp
 	23, // 26: caas.chat.v1.MessageEdited.message_create_time:type_name -> google.protobuf.Timestamp
-	23, // 27: caas.chat.v1.MessageDeleted.message_create_time:type_name -> google.protobuf.Timestamp
-	26, // 28: caas.chat.v1.MemberJoined.member:type_name -> caas.chat.v1.Member
-	27, // 29: caas.chat.v1.MemberRoleChanged.role:type_name -> caas.chat.v1.MemberRole
-	23, // 30: caas.chat.v1.MemberMuted.expire_time:type_name -> google.protobuf.Timestamp
-	23, // 31: caas.chat.v1.MemberBanned.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 32: caas.chat.v1.ConversationCreated.conversation:type_name -> caas.chat.v1.Conversation
-	26, // 33: caas.chat.v1.ConversationCreated.members:type_name -> caas.chat.v1.Member
-	28, // 34: caas.chat.v1.ConversationUpdated.conversation:type_name -> caas.chat.v1.Conversation
-	29, // 35: caas.chat.v1.ConversationUpdated.update_mask:type_name -> google.protobuf.FieldMask
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	26, // 27: caas.chat.v1.MessageEdited.encrypted:type_name -> caas.chat.v1.EncryptedContent
+	23, // 28: caas.chat.v1.MessageDeleted.message_create_time:type_name -> google.protobuf.Timestamp
+	27, // 29: caas.chat.v1.MemberJoined.member:type_name -> caas.chat.v1.Member
+	28, // 30: caas.chat.v1.MemberRoleChanged.role:type_name -> caas.chat.v1.MemberRole
+	23, // 31: caas.chat.v1.MemberMuted.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 32: caas.chat.v1.MemberBanned.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 33: caas.chat.v1.ConversationCreated.conversation:type_name -> caas.chat.v1.Conversation
+	27, // 34: caas.chat.v1.ConversationCreated.members:type_name -> caas.chat.v1.Member
+	29, // 35: caas.chat.v1.ConversationUpdated.conversation:type_name -> caas.chat.v1.Conversation
+	30, // 36: caas.chat.v1.ConversationUpdated.update_mask:type_name -> google.protobuf.FieldMask
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_event_proto_init() }
@@ -1845,6 +1857,7 @@ func file_caas_chat_v1_event_proto_init() {
 		return
 	}
 	file_caas_chat_v1_conversation_proto_init()
+	file_caas_chat_v1_encrypted_proto_init()
 	file_caas_chat_v1_member_proto_init()
 	file_caas_chat_v1_message_proto_init()
 	file_caas_chat_v1_event_proto_msgTypes[0].OneofWrappers = []any{

@@ -61,7 +61,10 @@ type Message struct {
 	// Set on thread roots that have replies.
 	Thread *ThreadSummary `protobuf:"bytes,17,opt,name=thread,proto3" json:"thread,omitempty"`
 	// Currently pinned in the conversation.
-	Pinned        bool `protobuf:"varint,18,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	Pinned bool `protobuf:"varint,18,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	// The ciphertext body of a message in an end-to-end encrypted conversation (whose text and
+	// custom are then empty). Unset when deleted and in other conversations.
+	Encrypted     *EncryptedContent `protobuf:"bytes,45,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +223,13 @@ func (x *Message) GetPinned() bool {
 		return x.Pinned
 	}
 	return false
+}
+
+func (x *Message) GetEncrypted() *EncryptedContent {
+	if x != nil {
+		return x.Encrypted
+	}
+	return nil
 }
 
 // A file attached to a message, uploaded through the media service first.
@@ -561,7 +571,9 @@ type MessageRevision struct {
 	MentionedUserIds []string         `protobuf:"bytes,3,rep,name=mentioned_user_ids,json=mentionedUserIds,proto3" json:"mentioned_user_ids,omitempty"`
 	Custom           *structpb.Struct `protobuf:"bytes,4,opt,name=custom,proto3" json:"custom,omitempty"`
 	// When this version was written.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The ciphertext of this version, in an end-to-end encrypted conversation.
+	Encrypted     *EncryptedContent `protobuf:"bytes,45,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -631,11 +643,18 @@ func (x *MessageRevision) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MessageRevision) GetEncrypted() *EncryptedContent {
+	if x != nil {
+		return x.Encrypted
+	}
+	return nil
+}
+
 var File_caas_chat_v1_message_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_message_proto_rawDesc = "" +
 	"\n" +
-	"\x1acaas/chat/v1/message.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x06\n" +
+	"\x1acaas/chat/v1/message.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1ccaas/chat/v1/encrypted.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x06\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x10\n" +
@@ -656,7 +675,8 @@ const file_caas_chat_v1_message_proto_rawDesc = "" +
 	"\adeleted\x18\x0f \x01(\bR\adeleted\x129\n" +
 	"\treactions\x18\x10 \x03(\v2\x1b.caas.chat.v1.ReactionCountR\treactions\x123\n" +
 	"\x06thread\x18\x11 \x01(\v2\x1b.caas.chat.v1.ThreadSummaryR\x06thread\x12\x16\n" +
-	"\x06pinned\x18\x12 \x01(\bR\x06pinned\"\x95\x01\n" +
+	"\x06pinned\x18\x12 \x01(\bR\x06pinned\x12<\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted\"\x95\x01\n" +
 	"\n" +
 	"Attachment\x12#\n" +
 	"\bmedia_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\amediaId\x12%\n" +
@@ -682,14 +702,15 @@ const file_caas_chat_v1_message_proto_rawDesc = "" +
 	"\rPinnedMessage\x12/\n" +
 	"\amessage\x18\x01 \x01(\v2\x15.caas.chat.v1.MessageR\amessage\x12\x1b\n" +
 	"\tpinned_by\x18\x02 \x01(\tR\bpinnedBy\x125\n" +
-	"\bpin_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\apinTime\"\xd3\x01\n" +
+	"\bpin_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\apinTime\"\x91\x02\n" +
 	"\x0fMessageRevision\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12,\n" +
 	"\x12mentioned_user_ids\x18\x03 \x03(\tR\x10mentionedUserIds\x12/\n" +
 	"\x06custom\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06custom\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTimeB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"createTime\x12<\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencryptedB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_message_proto_rawDescOnce sync.Once
@@ -714,6 +735,7 @@ var file_caas_chat_v1_message_proto_goTypes = []any{
 	(*MessageRevision)(nil),       // 6: caas.chat.v1.MessageRevision
 	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
 	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*EncryptedContent)(nil),      // 9: caas.chat.v1.EncryptedContent
 }
 var file_caas_chat_v1_message_proto_depIdxs = []int32{
 	7,  // 0: caas.chat.v1.Message.custom:type_name -> google.protobuf.Struct
@@ -723,16 +745,18 @@ var file_caas_chat_v1_message_proto_depIdxs = []int32{
 	8,  // 4: caas.chat.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: caas.chat.v1.Message.reactions:type_name -> caas.chat.v1.ReactionCount
 	4,  // 6: caas.chat.v1.Message.thread:type_name -> caas.chat.v1.ThreadSummary
-	8,  // 7: caas.chat.v1.ThreadSummary.last_reply_time:type_name -> google.protobuf.Timestamp
-	0,  // 8: caas.chat.v1.PinnedMessage.message:type_name -> caas.chat.v1.Message
-	8,  // 9: caas.chat.v1.PinnedMessage.pin_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: caas.chat.v1.MessageRevision.custom:type_name -> google.protobuf.Struct
-	8,  // 11: caas.chat.v1.MessageRevision.create_time:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 7: caas.chat.v1.Message.encrypted:type_name -> caas.chat.v1.EncryptedContent
+	8,  // 8: caas.chat.v1.ThreadSummary.last_reply_time:type_name -> google.protobuf.Timestamp
+	0,  // 9: caas.chat.v1.PinnedMessage.message:type_name -> caas.chat.v1.Message
+	8,  // 10: caas.chat.v1.PinnedMessage.pin_time:type_name -> google.protobuf.Timestamp
+	7,  // 11: caas.chat.v1.MessageRevision.custom:type_name -> google.protobuf.Struct
+	8,  // 12: caas.chat.v1.MessageRevision.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 13: caas.chat.v1.MessageRevision.encrypted:type_name -> caas.chat.v1.EncryptedContent
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_message_proto_init() }
@@ -740,6 +764,7 @@ func file_caas_chat_v1_message_proto_init() {
 	if File_caas_chat_v1_message_proto != nil {
 		return
 	}
+	file_caas_chat_v1_encrypted_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

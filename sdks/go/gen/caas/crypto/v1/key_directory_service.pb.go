@@ -497,8 +497,10 @@ func (x *GetPreKeyCountRequest) GetDeviceId() uint32 {
 type GetPreKeyCountResponse struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	OneTimePrekeyCount uint32                 `protobuf:"varint,1,opt,name=one_time_prekey_count,json=oneTimePrekeyCount,proto3" json:"one_time_prekey_count,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// MLS KeyPackages of the device not yet handed out.
+	KeyPackageCount uint32 `protobuf:"varint,2,opt,name=key_package_count,json=keyPackageCount,proto3" json:"key_package_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetPreKeyCountResponse) Reset() {
@@ -534,6 +536,13 @@ func (*GetPreKeyCountResponse) Descriptor() ([]byte, []int) {
 func (x *GetPreKeyCountResponse) GetOneTimePrekeyCount() uint32 {
 	if x != nil {
 		return x.OneTimePrekeyCount
+	}
+	return 0
+}
+
+func (x *GetPreKeyCountResponse) GetKeyPackageCount() uint32 {
+	if x != nil {
+		return x.KeyPackageCount
 	}
 	return 0
 }
@@ -1008,6 +1017,317 @@ func (x *GetSafetyNumberResponse) GetSafetyNumber() string {
 	return ""
 }
 
+// An MLS KeyPackage as the device serialized it (an MLSMessage carrying a KeyPackage); the
+// directory stores and hands it out without reading it.
+type KeyPackage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the device; never reused by the same device registration.
+	KeyPackageId  uint32 `protobuf:"varint,1,opt,name=key_package_id,json=keyPackageId,proto3" json:"key_package_id,omitempty"`
+	KeyPackage    []byte `protobuf:"bytes,2,opt,name=key_package,json=keyPackage,proto3" json:"key_package,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyPackage) Reset() {
+	*x = KeyPackage{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyPackage) ProtoMessage() {}
+
+func (x *KeyPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyPackage.ProtoReflect.Descriptor instead.
+func (*KeyPackage) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KeyPackage) GetKeyPackageId() uint32 {
+	if x != nil {
+		return x.KeyPackageId
+	}
+	return 0
+}
+
+func (x *KeyPackage) GetKeyPackage() []byte {
+	if x != nil {
+		return x.KeyPackage
+	}
+	return nil
+}
+
+type UploadKeyPackagesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId      uint32                 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	KeyPackages   []*KeyPackage          `protobuf:"bytes,2,rep,name=key_packages,json=keyPackages,proto3" json:"key_packages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadKeyPackagesRequest) Reset() {
+	*x = UploadKeyPackagesRequest{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadKeyPackagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadKeyPackagesRequest) ProtoMessage() {}
+
+func (x *UploadKeyPackagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadKeyPackagesRequest.ProtoReflect.Descriptor instead.
+func (*UploadKeyPackagesRequest) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UploadKeyPackagesRequest) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *UploadKeyPackagesRequest) GetKeyPackages() []*KeyPackage {
+	if x != nil {
+		return x.KeyPackages
+	}
+	return nil
+}
+
+type UploadKeyPackagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The device's KeyPackages not yet handed out, after the upload.
+	KeyPackageCount uint32 `protobuf:"varint,1,opt,name=key_package_count,json=keyPackageCount,proto3" json:"key_package_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UploadKeyPackagesResponse) Reset() {
+	*x = UploadKeyPackagesResponse{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadKeyPackagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadKeyPackagesResponse) ProtoMessage() {}
+
+func (x *UploadKeyPackagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadKeyPackagesResponse.ProtoReflect.Descriptor instead.
+func (*UploadKeyPackagesResponse) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UploadKeyPackagesResponse) GetKeyPackageCount() uint32 {
+	if x != nil {
+		return x.KeyPackageCount
+	}
+	return 0
+}
+
+type ClaimKeyPackagesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The devices to claim for; empty claims for every device of the user.
+	DeviceIds     []uint32 `protobuf:"varint,2,rep,packed,name=device_ids,json=deviceIds,proto3" json:"device_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimKeyPackagesRequest) Reset() {
+	*x = ClaimKeyPackagesRequest{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimKeyPackagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimKeyPackagesRequest) ProtoMessage() {}
+
+func (x *ClaimKeyPackagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimKeyPackagesRequest.ProtoReflect.Descriptor instead.
+func (*ClaimKeyPackagesRequest) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ClaimKeyPackagesRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ClaimKeyPackagesRequest) GetDeviceIds() []uint32 {
+	if x != nil {
+		return x.DeviceIds
+	}
+	return nil
+}
+
+// One claimed KeyPackage and the device it belongs to.
+type ClaimedKeyPackage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DeviceId      uint32                 `protobuf:"varint,2,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	KeyPackage    *KeyPackage            `protobuf:"bytes,3,opt,name=key_package,json=keyPackage,proto3" json:"key_package,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimedKeyPackage) Reset() {
+	*x = ClaimedKeyPackage{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimedKeyPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimedKeyPackage) ProtoMessage() {}
+
+func (x *ClaimedKeyPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimedKeyPackage.ProtoReflect.Descriptor instead.
+func (*ClaimedKeyPackage) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ClaimedKeyPackage) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ClaimedKeyPackage) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *ClaimedKeyPackage) GetKeyPackage() *KeyPackage {
+	if x != nil {
+		return x.KeyPackage
+	}
+	return nil
+}
+
+type ClaimKeyPackagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ascending by device id; devices with no KeyPackage left are absent.
+	KeyPackages   []*ClaimedKeyPackage `protobuf:"bytes,1,rep,name=key_packages,json=keyPackages,proto3" json:"key_packages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimKeyPackagesResponse) Reset() {
+	*x = ClaimKeyPackagesResponse{}
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimKeyPackagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimKeyPackagesResponse) ProtoMessage() {}
+
+func (x *ClaimKeyPackagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_crypto_v1_key_directory_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimKeyPackagesResponse.ProtoReflect.Descriptor instead.
+func (*ClaimKeyPackagesResponse) Descriptor() ([]byte, []int) {
+	return file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ClaimKeyPackagesResponse) GetKeyPackages() []*ClaimedKeyPackage {
+	if x != nil {
+		return x.KeyPackages
+	}
+	return nil
+}
+
 var File_caas_crypto_v1_key_directory_service_proto protoreflect.FileDescriptor
 
 const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
@@ -1043,9 +1363,10 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\x1aClaimPreKeyBundlesResponse\x126\n" +
 	"\abundles\x18\x01 \x03(\v2\x1c.caas.crypto.v1.PreKeyBundleR\abundles\"?\n" +
 	"\x15GetPreKeyCountRequest\x12&\n" +
-	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\"K\n" +
+	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\"w\n" +
 	"\x16GetPreKeyCountResponse\x121\n" +
-	"\x15one_time_prekey_count\x18\x01 \x01(\rR\x12oneTimePrekeyCount\"9\n" +
+	"\x15one_time_prekey_count\x18\x01 \x01(\rR\x12oneTimePrekeyCount\x12*\n" +
+	"\x11key_package_count\x18\x02 \x01(\rR\x0fkeyPackageCount\"9\n" +
 	"\x12ListDevicesRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\"G\n" +
@@ -1073,7 +1394,31 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\fremoteUserId\x123\n" +
 	"\x10remote_device_id\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\x0eremoteDeviceId\">\n" +
 	"\x17GetSafetyNumberResponse\x12#\n" +
-	"\rsafety_number\x18\x01 \x01(\tR\fsafetyNumber2\xb3\b\n" +
+	"\rsafety_number\x18\x01 \x01(\tR\fsafetyNumber\"`\n" +
+	"\n" +
+	"KeyPackage\x12$\n" +
+	"\x0ekey_package_id\x18\x01 \x01(\rR\fkeyPackageId\x12,\n" +
+	"\vkey_package\x18\x02 \x01(\fB\v\xbaH\bz\x06\x10\x01\x18\x80\x80\x01R\n" +
+	"keyPackage\"\x8d\x01\n" +
+	"\x18UploadKeyPackagesRequest\x12&\n" +
+	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\x12I\n" +
+	"\fkey_packages\x18\x02 \x03(\v2\x1a.caas.crypto.v1.KeyPackageB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10dR\vkeyPackages\"G\n" +
+	"\x19UploadKeyPackagesResponse\x12*\n" +
+	"\x11key_package_count\x18\x01 \x01(\rR\x0fkeyPackageCount\"q\n" +
+	"\x17ClaimKeyPackagesRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\x121\n" +
+	"\n" +
+	"device_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\f\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01R\tdeviceIds\"\x86\x01\n" +
+	"\x11ClaimedKeyPackage\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tdevice_id\x18\x02 \x01(\rR\bdeviceId\x12;\n" +
+	"\vkey_package\x18\x03 \x01(\v2\x1a.caas.crypto.v1.KeyPackageR\n" +
+	"keyPackage\"`\n" +
+	"\x18ClaimKeyPackagesResponse\x12D\n" +
+	"\fkey_packages\x18\x01 \x03(\v2!.caas.crypto.v1.ClaimedKeyPackageR\vkeyPackages2\x84\n" +
+	"\n" +
 	"\x13KeyDirectoryService\x12h\n" +
 	"\x11PublishDeviceKeys\x12(.caas.crypto.v1.PublishDeviceKeysRequest\x1a).caas.crypto.v1.PublishDeviceKeysResponse\x12n\n" +
 	"\x13ReplaceSignedPreKey\x12*.caas.crypto.v1.ReplaceSignedPreKeyRequest\x1a+.caas.crypto.v1.ReplaceSignedPreKeyResponse\x12q\n" +
@@ -1084,7 +1429,9 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\fRemoveDevice\x12#.caas.crypto.v1.RemoveDeviceRequest\x1a$.caas.crypto.v1.RemoveDeviceResponse\x12q\n" +
 	"\x14GetDeviceListHistory\x12+.caas.crypto.v1.GetDeviceListHistoryRequest\x1a,.caas.crypto.v1.GetDeviceListHistoryResponse\x12w\n" +
 	"\x16GetDirectorySigningKey\x12-.caas.crypto.v1.GetDirectorySigningKeyRequest\x1a..caas.crypto.v1.GetDirectorySigningKeyResponse\x12b\n" +
-	"\x0fGetSafetyNumber\x12&.caas.crypto.v1.GetSafetyNumberRequest\x1a'.caas.crypto.v1.GetSafetyNumberResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1;cryptov1b\x06proto3"
+	"\x0fGetSafetyNumber\x12&.caas.crypto.v1.GetSafetyNumberRequest\x1a'.caas.crypto.v1.GetSafetyNumberResponse\x12h\n" +
+	"\x11UploadKeyPackages\x12(.caas.crypto.v1.UploadKeyPackagesRequest\x1a).caas.crypto.v1.UploadKeyPackagesResponse\x12e\n" +
+	"\x10ClaimKeyPackages\x12'.caas.crypto.v1.ClaimKeyPackagesRequest\x1a(.caas.crypto.v1.ClaimKeyPackagesResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1;cryptov1b\x06proto3"
 
 var (
 	file_caas_crypto_v1_key_directory_service_proto_rawDescOnce sync.Once
@@ -1098,7 +1445,7 @@ func file_caas_crypto_v1_key_directory_service_proto_rawDescGZIP() []byte {
 	return file_caas_crypto_v1_key_directory_service_proto_rawDescData
 }
 
-var file_caas_crypto_v1_key_directory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_caas_crypto_v1_key_directory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_caas_crypto_v1_key_directory_service_proto_goTypes = []any{
 	(*PublishDeviceKeysRequest)(nil),       // 0: caas.crypto.v1.PublishDeviceKeysRequest
 	(*PublishDeviceKeysResponse)(nil),      // 1: caas.crypto.v1.PublishDeviceKeysResponse
@@ -1120,52 +1467,65 @@ var file_caas_crypto_v1_key_directory_service_proto_goTypes = []any{
 	(*GetDirectorySigningKeyResponse)(nil), // 17: caas.crypto.v1.GetDirectorySigningKeyResponse
 	(*GetSafetyNumberRequest)(nil),         // 18: caas.crypto.v1.GetSafetyNumberRequest
 	(*GetSafetyNumberResponse)(nil),        // 19: caas.crypto.v1.GetSafetyNumberResponse
-	(*SignedPreKey)(nil),                   // 20: caas.crypto.v1.SignedPreKey
-	(*KyberPreKey)(nil),                    // 21: caas.crypto.v1.KyberPreKey
-	(*OneTimePreKey)(nil),                  // 22: caas.crypto.v1.OneTimePreKey
-	(*Device)(nil),                         // 23: caas.crypto.v1.Device
-	(*PreKeyBundle)(nil),                   // 24: caas.crypto.v1.PreKeyBundle
-	(*SignedDeviceListChange)(nil),         // 25: caas.crypto.v1.SignedDeviceListChange
-	(*DirectorySigningKey)(nil),            // 26: caas.crypto.v1.DirectorySigningKey
+	(*KeyPackage)(nil),                     // 20: caas.crypto.v1.KeyPackage
+	(*UploadKeyPackagesRequest)(nil),       // 21: caas.crypto.v1.UploadKeyPackagesRequest
+	(*UploadKeyPackagesResponse)(nil),      // 22: caas.crypto.v1.UploadKeyPackagesResponse
+	(*ClaimKeyPackagesRequest)(nil),        // 23: caas.crypto.v1.ClaimKeyPackagesRequest
+	(*ClaimedKeyPackage)(nil),              // 24: caas.crypto.v1.ClaimedKeyPackage
+	(*ClaimKeyPackagesResponse)(nil),       // 25: caas.crypto.v1.ClaimKeyPackagesResponse
+	(*SignedPreKey)(nil),                   // 26: caas.crypto.v1.SignedPreKey
+	(*KyberPreKey)(nil),                    // 27: caas.crypto.v1.KyberPreKey
+	(*OneTimePreKey)(nil),                  // 28: caas.crypto.v1.OneTimePreKey
+	(*Device)(nil),                         // 29: caas.crypto.v1.Device
+	(*PreKeyBundle)(nil),                   // 30: caas.crypto.v1.PreKeyBundle
+	(*SignedDeviceListChange)(nil),         // 31: caas.crypto.v1.SignedDeviceListChange
+	(*DirectorySigningKey)(nil),            // 32: caas.crypto.v1.DirectorySigningKey
 }
 var file_caas_crypto_v1_key_directory_service_proto_depIdxs = []int32{
-	20, // 0: caas.crypto.v1.PublishDeviceKeysRequest.signed_prekey:type_name -> caas.crypto.v1.SignedPreKey
-	21, // 1: caas.crypto.v1.PublishDeviceKeysRequest.kyber_prekey:type_name -> caas.crypto.v1.KyberPreKey
-	22, // 2: caas.crypto.v1.PublishDeviceKeysRequest.one_time_prekeys:type_name -> caas.crypto.v1.OneTimePreKey
-	23, // 3: caas.crypto.v1.PublishDeviceKeysResponse.device:type_name -> caas.crypto.v1.Device
-	20, // 4: caas.crypto.v1.ReplaceSignedPreKeyRequest.signed_prekey:type_name -> caas.crypto.v1.SignedPreKey
-	21, // 5: caas.crypto.v1.ReplaceSignedPreKeyRequest.kyber_prekey:type_name -> caas.crypto.v1.KyberPreKey
-	23, // 6: caas.crypto.v1.ReplaceSignedPreKeyResponse.device:type_name -> caas.crypto.v1.Device
-	22, // 7: caas.crypto.v1.UploadOneTimePreKeysRequest.one_time_prekeys:type_name -> caas.crypto.v1.OneTimePreKey
-	24, // 8: caas.crypto.v1.ClaimPreKeyBundlesResponse.bundles:type_name -> caas.crypto.v1.PreKeyBundle
-	23, // 9: caas.crypto.v1.ListDevicesResponse.devices:type_name -> caas.crypto.v1.Device
-	25, // 10: caas.crypto.v1.GetDeviceListHistoryResponse.changes:type_name -> caas.crypto.v1.SignedDeviceListChange
-	26, // 11: caas.crypto.v1.GetDirectorySigningKeyResponse.key:type_name -> caas.crypto.v1.DirectorySigningKey
-	0,  // 12: caas.crypto.v1.KeyDirectoryService.PublishDeviceKeys:input_type -> caas.crypto.v1.PublishDeviceKeysRequest
-	2,  // 13: caas.crypto.v1.KeyDirectoryService.ReplaceSignedPreKey:input_type -> caas.crypto.v1.ReplaceSignedPreKeyRequest
-	4,  // 14: caas.crypto.v1.KeyDirectoryService.UploadOneTimePreKeys:input_type -> caas.crypto.v1.UploadOneTimePreKeysRequest
-	6,  // 15: caas.crypto.v1.KeyDirectoryService.ClaimPreKeyBundles:input_type -> caas.crypto.v1.ClaimPreKeyBundlesRequest
-	8,  // 16: caas.crypto.v1.KeyDirectoryService.GetPreKeyCount:input_type -> caas.crypto.v1.GetPreKeyCountRequest
-	10, // 17: caas.crypto.v1.KeyDirectoryService.ListDevices:input_type -> caas.crypto.v1.ListDevicesRequest
-	12, // 18: caas.crypto.v1.KeyDirectoryService.RemoveDevice:input_type -> caas.crypto.v1.RemoveDeviceRequest
-	14, // 19: caas.crypto.v1.KeyDirectoryService.GetDeviceListHistory:input_type -> caas.crypto.v1.GetDeviceListHistoryRequest
-	16, // 20: caas.crypto.v1.KeyDirectoryService.GetDirectorySigningKey:input_type -> caas.crypto.v1.GetDirectorySigningKeyRequest
-	18, // 21: caas.crypto.v1.KeyDirectoryService.GetSafetyNumber:input_type -> caas.crypto.v1.GetSafetyNumberRequest
-	1,  // 22: caas.crypto.v1.KeyDirectoryService.PublishDeviceKeys:output_type -> caas.crypto.v1.PublishDeviceKeysResponse
-	3,  // 23: caas.crypto.v1.KeyDirectoryService.ReplaceSignedPreKey:output_type -> caas.crypto.v1.ReplaceSignedPreKeyResponse
-	5,  // 24: caas.crypto.v1.KeyDirectoryService.UploadOneTimePreKeys:output_type -> caas.crypto.v1.UploadOneTimePreKeysResponse
-	7,  // 25: caas.crypto.v1.KeyDirectoryService.ClaimPreKeyBundles:output_type -> caas.crypto.v1.ClaimPreKeyBundlesResponse
-	9,  // 26: caas.crypto.v1.KeyDirectoryService.GetPreKeyCount:output_type -> caas.crypto.v1.GetPreKeyCountResponse
-	11, // 27: caas.crypto.v1.KeyDirectoryService.ListDevices:output_type -> caas.crypto.v1.ListDevicesResponse
-	13, // 28: caas.crypto.v1.KeyDirectoryService.RemoveDevice:output_type -> caas.crypto.v1.RemoveDeviceResponse
-	15, // 29: caas.crypto.v1.KeyDirectoryService.GetDeviceListHistory:output_type -> caas.crypto.v1.GetDeviceListHistoryResponse
-	17, // 30: caas.crypto.v1.KeyDirectoryService.GetDirectorySigningKey:output_type -> caas.crypto.v1.GetDirectorySigningKeyResponse
-	19, // 31: caas.crypto.v1.KeyDirectoryService.GetSafetyNumber:output_type -> caas.crypto.v1.GetSafetyNumberResponse
-	22, // [22:32] is the sub-list for method output_type
-	12, // [12:22] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	26, // 0: caas.crypto.v1.PublishDeviceKeysRequest.signed_prekey:type_name -> caas.crypto.v1.SignedPreKey
+	27, // 1: caas.crypto.v1.PublishDeviceKeysRequest.kyber_prekey:type_name -> caas.crypto.v1.KyberPreKey
+	28, // 2: caas.crypto.v1.PublishDeviceKeysRequest.one_time_prekeys:type_name -> caas.crypto.v1.OneTimePreKey
+	29, // 3: caas.crypto.v1.PublishDeviceKeysResponse.device:type_name -> caas.crypto.v1.Device
+	26, // 4: caas.crypto.v1.ReplaceSignedPreKeyRequest.signed_prekey:type_name -> caas.crypto.v1.SignedPreKey
+	27, // 5: caas.crypto.v1.ReplaceSignedPreKeyRequest.kyber_prekey:type_name -> caas.crypto.v1.KyberPreKey
+	29, // 6: caas.crypto.v1.ReplaceSignedPreKeyResponse.device:type_name -> caas.crypto.v1.Device
+	28, // 7: caas.crypto.v1.UploadOneTimePreKeysRequest.one_time_prekeys:type_name -> caas.crypto.v1.OneTimePreKey
+	30, // 8: caas.crypto.v1.ClaimPreKeyBundlesResponse.bundles:type_name -> caas.crypto.v1.PreKeyBundle
+	29, // 9: caas.crypto.v1.ListDevicesResponse.devices:type_name -> caas.crypto.v1.Device
+	31, // 10: caas.crypto.v1.GetDeviceListHistoryResponse.changes:type_name -> caas.crypto.v1.SignedDeviceListChange
+	32, // 11: caas.crypto.v1.GetDirectorySigningKeyResponse.key:type_name -> caas.crypto.v1.DirectorySigningKey
+	20, // 12: caas.crypto.v1.UploadKeyPackagesRequest.key_packages:type_name -> caas.crypto.v1.KeyPackage
+	20, // 13: caas.crypto.v1.ClaimedKeyPackage.key_package:type_name -> caas.crypto.v1.KeyPackage
+	24, // 14: caas.crypto.v1.ClaimKeyPackagesResponse.key_packages:type_name -> caas.crypto.v1.ClaimedKeyPackage
+	0,  // 15: caas.crypto.v1.KeyDirectoryService.PublishDeviceKeys:input_type -> caas.crypto.v1.PublishDeviceKeysRequest
+	2,  // 16: caas.crypto.v1.KeyDirectoryService.ReplaceSignedPreKey:input_type -> caas.crypto.v1.ReplaceSignedPreKeyRequest
+	4,  // 17: caas.crypto.v1.KeyDirectoryService.UploadOneTimePreKeys:input_type -> caas.crypto.v1.UploadOneTimePreKeysRequest
+	6,  // 18: caas.crypto.v1.KeyDirectoryService.ClaimPreKeyBundles:input_type -> caas.crypto.v1.ClaimPreKeyBundlesRequest
+	8,  // 19: caas.crypto.v1.KeyDirectoryService.GetPreKeyCount:input_type -> caas.crypto.v1.GetPreKeyCountRequest
+	10, // 20: caas.crypto.v1.KeyDirectoryService.ListDevices:input_type -> caas.crypto.v1.ListDevicesRequest
+	12, // 21: caas.crypto.v1.KeyDirectoryService.RemoveDevice:input_type -> caas.crypto.v1.RemoveDeviceRequest
+	14, // 22: caas.crypto.v1.KeyDirectoryService.GetDeviceListHistory:input_type -> caas.crypto.v1.GetDeviceListHistoryRequest
+	16, // 23: caas.crypto.v1.KeyDirectoryService.GetDirectorySigningKey:input_type -> caas.crypto.v1.GetDirectorySigningKeyRequest
+	18, // 24: caas.crypto.v1.KeyDirectoryService.GetSafetyNumber:input_type -> caas.crypto.v1.GetSafetyNumberRequest
+	21, // 25: caas.crypto.v1.KeyDirectoryService.UploadKeyPackages:input_type -> caas.crypto.v1.UploadKeyPackagesRequest
+	23, // 26: caas.crypto.v1.KeyDirectoryService.ClaimKeyPackages:input_type -> caas.crypto.v1.ClaimKeyPackagesRequest
+	1,  // 27: caas.crypto.v1.KeyDirectoryService.PublishDeviceKeys:output_type -> caas.crypto.v1.PublishDeviceKeysResponse
+	3,  // 28: caas.crypto.v1.KeyDirectoryService.ReplaceSignedPreKey:output_type -> caas.crypto.v1.ReplaceSignedPreKeyResponse
+	5,  // 29: caas.crypto.v1.KeyDirectoryService.UploadOneTimePreKeys:output_type -> caas.crypto.v1.UploadOneTimePreKeysResponse
+	7,  // 30: caas.crypto.v1.KeyDirectoryService.ClaimPreKeyBundles:output_type -> caas.crypto.v1.ClaimPreKeyBundlesResponse
+	9,  // 31: caas.crypto.v1.KeyDirectoryService.GetPreKeyCount:output_type -> caas.crypto.v1.GetPreKeyCountResponse
+	11, // 32: caas.crypto.v1.KeyDirectoryService.ListDevices:output_type -> caas.crypto.v1.ListDevicesResponse
+	13, // 33: caas.crypto.v1.KeyDirectoryService.RemoveDevice:output_type -> caas.crypto.v1.RemoveDeviceResponse
+	15, // 34: caas.crypto.v1.KeyDirectoryService.GetDeviceListHistory:output_type -> caas.crypto.v1.GetDeviceListHistoryResponse
+	17, // 35: caas.crypto.v1.KeyDirectoryService.GetDirectorySigningKey:output_type -> caas.crypto.v1.GetDirectorySigningKeyResponse
+	19, // 36: caas.crypto.v1.KeyDirectoryService.GetSafetyNumber:output_type -> caas.crypto.v1.GetSafetyNumberResponse
+	22, // 37: caas.crypto.v1.KeyDirectoryService.UploadKeyPackages:output_type -> caas.crypto.v1.UploadKeyPackagesResponse
+	25, // 38: caas.crypto.v1.KeyDirectoryService.ClaimKeyPackages:output_type -> caas.crypto.v1.ClaimKeyPackagesResponse
+	27, // [27:39] is the sub-list for method output_type
+	15, // [15:27] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_caas_crypto_v1_key_directory_service_proto_init() }
@@ -1180,7 +1540,7 @@ func file_caas_crypto_v1_key_directory_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_crypto_v1_key_directory_service_proto_rawDesc), len(file_caas_crypto_v1_key_directory_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

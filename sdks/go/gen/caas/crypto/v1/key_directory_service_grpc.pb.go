@@ -29,6 +29,8 @@ const (
 	KeyDirectoryService_GetDeviceListHistory_FullMethodName   = "/caas.crypto.v1.KeyDirectoryService/GetDeviceListHistory"
 	KeyDirectoryService_GetDirectorySigningKey_FullMethodName = "/caas.crypto.v1.KeyDirectoryService/GetDirectorySigningKey"
 	KeyDirectoryService_GetSafetyNumber_FullMethodName        = "/caas.crypto.v1.KeyDirectoryService/GetSafetyNumber"
+	KeyDirectoryService_UploadKeyPackages_FullMethodName      = "/caas.crypto.v1.KeyDirectoryService/UploadKeyPackages"
+	KeyDirectoryService_ClaimKeyPackages_FullMethodName       = "/caas.crypto.v1.KeyDirectoryService/ClaimKeyPackages"
 )
 
 // KeyDirectoryServiceClient is the client API for KeyDirectoryService service.
@@ -85,6 +87,13 @@ type KeyDirectoryServiceClient interface {
 	// bytes give six 5-digit groups (each 5 bytes big-endian modulo 100000); the two 30-digit
 	// halves are joined lower first, so both parties see the same 60 digits.
 	GetSafetyNumber(ctx context.Context, in *GetSafetyNumberRequest, opts ...grpc.CallOption) (*GetSafetyNumberResponse, error)
+	// Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+	// out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+	UploadKeyPackages(ctx context.Context, in *UploadKeyPackagesRequest, opts ...grpc.CallOption) (*UploadKeyPackagesResponse, error)
+	// Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+	// group): each KeyPackage at most once across every crypto instance; a device with none left
+	// is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+	ClaimKeyPackages(ctx context.Context, in *ClaimKeyPackagesRequest, opts ...grpc.CallOption) (*ClaimKeyPackagesResponse, error)
 }
 
 type keyDirectoryServiceClient struct {
@@ -195,6 +204,26 @@ func (c *keyDirectoryServiceClient) GetSafetyNumber(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *keyDirectoryServiceClient) UploadKeyPackages(ctx context.Context, in *UploadKeyPackagesRequest, opts ...grpc.CallOption) (*UploadKeyPackagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UploadKeyPackagesResponse)
+	err := c.cc.Invoke(ctx, KeyDirectoryService_UploadKeyPackages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyDirectoryServiceClient) ClaimKeyPackages(ctx context.Context, in *ClaimKeyPackagesRequest, opts ...grpc.CallOption) (*ClaimKeyPackagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimKeyPackagesResponse)
+	err := c.cc.Invoke(ctx, KeyDirectoryService_ClaimKeyPackages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyDirectoryServiceServer is the server API for KeyDirectoryService service.
 // All implementations must embed UnimplementedKeyDirectoryServiceServer
 // for forward compatibility.
@@ -249,6 +278,13 @@ type KeyDirectoryServiceServer interface {
 	// bytes give six 5-digit groups (each 5 bytes big-endian modulo 100000); the two 30-digit
 	// halves are joined lower first, so both parties see the same 60 digits.
 	GetSafetyNumber(context.Context, *GetSafetyNumberRequest) (*GetSafetyNumberResponse, error)
+	// Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+	// out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+	UploadKeyPackages(context.Context, *UploadKeyPackagesRequest) (*UploadKeyPackagesResponse, error)
+	// Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+	// group): each KeyPackage at most once across every crypto instance; a device with none left
+	// is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+	ClaimKeyPackages(context.Context, *ClaimKeyPackagesRequest) (*ClaimKeyPackagesResponse, error)
 	mustEmbedUnimplementedKeyDirectoryServiceServer()
 }
 
@@ -288,6 +324,12 @@ func (UnimplementedKeyDirectoryServiceServer) GetDirectorySigningKey(context.Con
 }
 func (UnimplementedKeyDirectoryServiceServer) GetSafetyNumber(context.Context, *GetSafetyNumberRequest) (*GetSafetyNumberResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSafetyNumber not implemented")
+}
+func (UnimplementedKeyDirectoryServiceServer) UploadKeyPackages(context.Context, *UploadKeyPackagesRequest) (*UploadKeyPackagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadKeyPackages not implemented")
+}
+func (UnimplementedKeyDirectoryServiceServer) ClaimKeyPackages(context.Context, *ClaimKeyPackagesRequest) (*ClaimKeyPackagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimKeyPackages not implemented")
 }
 func (UnimplementedKeyDirectoryServiceServer) mustEmbedUnimplementedKeyDirectoryServiceServer() {}
 func (UnimplementedKeyDirectoryServiceServer) testEmbeddedByValue()                             {}
@@ -490,6 +532,42 @@ func _KeyDirectoryService_GetSafetyNumber_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyDirectoryService_UploadKeyPackages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadKeyPackagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyDirectoryServiceServer).UploadKeyPackages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyDirectoryService_UploadKeyPackages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyDirectoryServiceServer).UploadKeyPackages(ctx, req.(*UploadKeyPackagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyDirectoryService_ClaimKeyPackages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimKeyPackagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyDirectoryServiceServer).ClaimKeyPackages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyDirectoryService_ClaimKeyPackages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyDirectoryServiceServer).ClaimKeyPackages(ctx, req.(*ClaimKeyPackagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyDirectoryService_ServiceDesc is the grpc.ServiceDesc for KeyDirectoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -536,6 +614,14 @@ var KeyDirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSafetyNumber",
 			Handler:    _KeyDirectoryService_GetSafetyNumber_Handler,
+		},
+		{
+			MethodName: "UploadKeyPackages",
+			Handler:    _KeyDirectoryService_UploadKeyPackages_Handler,
+		},
+		{
+			MethodName: "ClaimKeyPackages",
+			Handler:    _KeyDirectoryService_ClaimKeyPackages_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

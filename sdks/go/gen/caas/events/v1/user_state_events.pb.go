@@ -8,6 +8,7 @@ package eventsv1
 
 import (
 	v1 "github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1"
+	v11 "github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -25,7 +26,7 @@ const (
 
 // The record of Kafka topic `caas.chat.userstate.v1`: per-user state kept outside the
 // conversation logs (chat's read and delivery markers and blocks; the crypto key directory's
-// low one-time prekey supply). Socket pushes it to the user's devices and, for markers where
+// low one-time prekey supply and device-list changes). Socket pushes it to the user's devices and, for markers where
 // receipts are shared, to the other members.
 //
 // Key: `<tenant_id>/<user_id>` (UTF-8), so one user's changes stay in order. Value: this message,
@@ -50,6 +51,7 @@ type UserStateEventEnvelope struct {
 	//	*UserStateEventEnvelope_UserBlocked
 	//	*UserStateEventEnvelope_UserUnblocked
 	//	*UserStateEventEnvelope_OneTimePrekeysLow
+	//	*UserStateEventEnvelope_DeviceListChanged
 	Payload       isUserStateEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -172,6 +174,15 @@ func (x *UserStateEventEnvelope) GetOneTimePrekeysLow() *OneTimePreKeysLow {
 	return nil
 }
 
+func (x *UserStateEventEnvelope) GetDeviceListChanged() *DeviceListChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*UserStateEventEnvelope_DeviceListChanged); ok {
+			return x.DeviceListChanged
+		}
+	}
+	return nil
+}
+
 type isUserStateEventEnvelope_Payload interface {
 	isUserStateEventEnvelope_Payload()
 }
@@ -196,6 +207,10 @@ type UserStateEventEnvelope_OneTimePrekeysLow struct {
 	OneTimePrekeysLow *OneTimePreKeysLow `protobuf:"bytes,14,opt,name=one_time_prekeys_low,json=oneTimePrekeysLow,proto3,oneof"`
 }
 
+type UserStateEventEnvelope_DeviceListChanged struct {
+	DeviceListChanged *DeviceListChanged `protobuf:"bytes,35,opt,name=device_list_changed,json=deviceListChanged,proto3,oneof"`
+}
+
 func (*UserStateEventEnvelope_ReadMarkerMoved) isUserStateEventEnvelope_Payload() {}
 
 func (*UserStateEventEnvelope_DeliveryMarkerMoved) isUserStateEventEnvelope_Payload() {}
@@ -205,6 +220,8 @@ func (*UserStateEventEnvelope_UserBlocked) isUserStateEventEnvelope_Payload() {}
 func (*UserStateEventEnvelope_UserUnblocked) isUserStateEventEnvelope_Payload() {}
 
 func (*UserStateEventEnvelope_OneTimePrekeysLow) isUserStateEventEnvelope_Payload() {}
+
+func (*UserStateEventEnvelope_DeviceListChanged) isUserStateEventEnvelope_Payload() {}
 
 // The user's read marker moved forward in a conversation.
 type ReadMarkerMoved struct {
@@ -451,11 +468,84 @@ func (x *OneTimePreKeysLow) GetThreshold() uint32 {
 	return 0
 }
 
+// The user's device list changed in the key directory (published by the crypto service after
+// the change is stored), with the conversations the user was a member of then: socket pushes
+// ServerFrame.keys_changed to the users who share one of them. A user in many conversations gets
+// one record per 1000 conversations for one change.
+type DeviceListChanged struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId uint32                 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Kind     v11.DeviceChangeKind   `protobuf:"varint,2,opt,name=kind,proto3,enum=caas.crypto.v1.DeviceChangeKind" json:"kind,omitempty"`
+	// The change's seq in the user's device-list history.
+	ChangeSeq       uint64   `protobuf:"varint,3,opt,name=change_seq,json=changeSeq,proto3" json:"change_seq,omitempty"`
+	ConversationIds []string `protobuf:"bytes,4,rep,name=conversation_ids,json=conversationIds,proto3" json:"conversation_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeviceListChanged) Reset() {
+	*x = DeviceListChanged{}
+	mi := &file_caas_events_v1_user_state_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceListChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceListChanged) ProtoMessage() {}
+
+func (x *DeviceListChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_user_state_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceListChanged.ProtoReflect.Descriptor instead.
+func (*DeviceListChanged) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_user_state_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeviceListChanged) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *DeviceListChanged) GetKind() v11.DeviceChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v11.DeviceChangeKind(0)
+}
+
+func (x *DeviceListChanged) GetChangeSeq() uint64 {
+	if x != nil {
+		return x.ChangeSeq
+	}
+	return 0
+}
+
+func (x *DeviceListChanged) GetConversationIds() []string {
+	if x != nil {
+		return x.ConversationIds
+	}
+	return nil
+}
+
 var File_caas_events_v1_user_state_events_proto protoreflect.FileDescriptor
 
 const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	"\n" +
-	"&caas/events/v1/user_state_events.proto\x12\x0ecaas.events.v1\x1a\x1dcaas/chat/v1/read_state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x04\n" +
+	"&caas/events/v1/user_state_events.proto\x12\x0ecaas.events.v1\x1a\x1dcaas/chat/v1/read_state.proto\x1a caas/crypto/v1/device_keys.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x05\n" +
 	"\x16UserStateEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x17\n" +
@@ -468,7 +558,8 @@ const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	"\x15delivery_marker_moved\x18\v \x01(\v2#.caas.events.v1.DeliveryMarkerMovedH\x00R\x13deliveryMarkerMoved\x12@\n" +
 	"\fuser_blocked\x18\f \x01(\v2\x1b.caas.events.v1.UserBlockedH\x00R\vuserBlocked\x12F\n" +
 	"\x0euser_unblocked\x18\r \x01(\v2\x1d.caas.events.v1.UserUnblockedH\x00R\ruserUnblocked\x12T\n" +
-	"\x14one_time_prekeys_low\x18\x0e \x01(\v2!.caas.events.v1.OneTimePreKeysLowH\x00R\x11oneTimePrekeysLowB\t\n" +
+	"\x14one_time_prekeys_low\x18\x0e \x01(\v2!.caas.events.v1.OneTimePreKeysLowH\x00R\x11oneTimePrekeysLow\x12S\n" +
+	"\x13device_list_changed\x18# \x01(\v2!.caas.events.v1.DeviceListChangedH\x00R\x11deviceListChangedB\t\n" +
 	"\apayload\"I\n" +
 	"\x0fReadMarkerMoved\x126\n" +
 	"\n" +
@@ -483,7 +574,13 @@ const file_caas_events_v1_user_state_events_proto_rawDesc = "" +
 	"\x11OneTimePreKeysLow\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\rR\tremaining\x12\x1c\n" +
-	"\tthreshold\x18\x03 \x01(\rR\tthresholdB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\"\xb0\x01\n" +
+	"\x11DeviceListChanged\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .caas.crypto.v1.DeviceChangeKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"change_seq\x18\x03 \x01(\x04R\tchangeSeq\x12)\n" +
+	"\x10conversation_ids\x18\x04 \x03(\tR\x0fconversationIdsB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_caas_events_v1_user_state_events_proto_rawDescOnce sync.Once
@@ -497,7 +594,7 @@ func file_caas_events_v1_user_state_events_proto_rawDescGZIP() []byte {
 	return file_caas_events_v1_user_state_events_proto_rawDescData
 }
 
-var file_caas_events_v1_user_state_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_caas_events_v1_user_state_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_caas_events_v1_user_state_events_proto_goTypes = []any{
 	(*UserStateEventEnvelope)(nil), // 0: caas.events.v1.UserStateEventEnvelope
 	(*ReadMarkerMoved)(nil),        // 1: caas.events.v1.ReadMarkerMoved
@@ -505,23 +602,27 @@ var file_caas_events_v1_user_state_events_proto_goTypes = []any{
 	(*UserBlocked)(nil),            // 3: caas.events.v1.UserBlocked
 	(*UserUnblocked)(nil),          // 4: caas.events.v1.UserUnblocked
 	(*OneTimePreKeysLow)(nil),      // 5: caas.events.v1.OneTimePreKeysLow
-	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
-	(*v1.ReadState)(nil),           // 7: caas.chat.v1.ReadState
+	(*DeviceListChanged)(nil),      // 6: caas.events.v1.DeviceListChanged
+	(*timestamppb.Timestamp)(nil),  // 7: google.protobuf.Timestamp
+	(*v1.ReadState)(nil),           // 8: caas.chat.v1.ReadState
+	(v11.DeviceChangeKind)(0),      // 9: caas.crypto.v1.DeviceChangeKind
 }
 var file_caas_events_v1_user_state_events_proto_depIdxs = []int32{
-	6, // 0: caas.events.v1.UserStateEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
-	1, // 1: caas.events.v1.UserStateEventEnvelope.read_marker_moved:type_name -> caas.events.v1.ReadMarkerMoved
-	2, // 2: caas.events.v1.UserStateEventEnvelope.delivery_marker_moved:type_name -> caas.events.v1.DeliveryMarkerMoved
-	3, // 3: caas.events.v1.UserStateEventEnvelope.user_blocked:type_name -> caas.events.v1.UserBlocked
-	4, // 4: caas.events.v1.UserStateEventEnvelope.user_unblocked:type_name -> caas.events.v1.UserUnblocked
-	5, // 5: caas.events.v1.UserStateEventEnvelope.one_time_prekeys_low:type_name -> caas.events.v1.OneTimePreKeysLow
-	7, // 6: caas.events.v1.ReadMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
-	7, // 7: caas.events.v1.DeliveryMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7,  // 0: caas.events.v1.UserStateEventEnvelope.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 1: caas.events.v1.UserStateEventEnvelope.read_marker_moved:type_name -> caas.events.v1.ReadMarkerMoved
+	2,  // 2: caas.events.v1.UserStateEventEnvelope.delivery_marker_moved:type_name -> caas.events.v1.DeliveryMarkerMoved
+	3,  // 3: caas.events.v1.UserStateEventEnvelope.user_blocked:type_name -> caas.events.v1.UserBlocked
+	4,  // 4: caas.events.v1.UserStateEventEnvelope.user_unblocked:type_name -> caas.events.v1.UserUnblocked
+	5,  // 5: caas.events.v1.UserStateEventEnvelope.one_time_prekeys_low:type_name -> caas.events.v1.OneTimePreKeysLow
+	6,  // 6: caas.events.v1.UserStateEventEnvelope.device_list_changed:type_name -> caas.events.v1.DeviceListChanged
+	8,  // 7: caas.events.v1.ReadMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
+	8,  // 8: caas.events.v1.DeliveryMarkerMoved.read_state:type_name -> caas.chat.v1.ReadState
+	9,  // 9: caas.events.v1.DeviceListChanged.kind:type_name -> caas.crypto.v1.DeviceChangeKind
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_caas_events_v1_user_state_events_proto_init() }
@@ -535,6 +636,7 @@ func file_caas_events_v1_user_state_events_proto_init() {
 		(*UserStateEventEnvelope_UserBlocked)(nil),
 		(*UserStateEventEnvelope_UserUnblocked)(nil),
 		(*UserStateEventEnvelope_OneTimePrekeysLow)(nil),
+		(*UserStateEventEnvelope_DeviceListChanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -542,7 +644,7 @@ func file_caas_events_v1_user_state_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_events_v1_user_state_events_proto_rawDesc), len(file_caas_events_v1_user_state_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

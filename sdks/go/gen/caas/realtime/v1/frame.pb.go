@@ -9,6 +9,7 @@ package realtimev1
 import (
 	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v11 "github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1"
+	v12 "github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1"
 	v1 "github.com/caas-dev/caas/sdks/go/gen/caas/search/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -480,6 +481,7 @@ type ServerFrame struct {
 	//	*ServerFrame_SearchConversations
 	//	*ServerFrame_SearchUsers
 	//	*ServerFrame_PrekeysLow
+	//	*ServerFrame_KeysChanged
 	Frame         isServerFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -700,6 +702,15 @@ func (x *ServerFrame) GetPrekeysLow() *PreKeysLow {
 	return nil
 }
 
+func (x *ServerFrame) GetKeysChanged() *KeysChanged {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_KeysChanged); ok {
+			return x.KeysChanged
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Frame interface {
 	isServerFrame_Frame()
 }
@@ -793,6 +804,13 @@ type ServerFrame_PrekeysLow struct {
 	PrekeysLow *PreKeysLow `protobuf:"bytes,31,opt,name=prekeys_low,json=prekeysLow,proto3,oneof"`
 }
 
+type ServerFrame_KeysChanged struct {
+	// A user who shares a conversation with this user (or this user, on another device) changed
+	// their device list in the key directory: fetch it (ListDevices, GetDeviceListHistory) before
+	// encrypting to them again.
+	KeysChanged *KeysChanged `protobuf:"bytes,35,opt,name=keys_changed,json=keysChanged,proto3,oneof"`
+}
+
 func (*ServerFrame_AuthOk) isServerFrame_Frame() {}
 
 func (*ServerFrame_SendAck) isServerFrame_Frame() {}
@@ -830,6 +848,8 @@ func (*ServerFrame_SearchConversations) isServerFrame_Frame() {}
 func (*ServerFrame_SearchUsers) isServerFrame_Frame() {}
 
 func (*ServerFrame_PrekeysLow) isServerFrame_Frame() {}
+
+func (*ServerFrame_KeysChanged) isServerFrame_Frame() {}
 
 // Authenticates the connection.
 type Auth struct {
@@ -1933,6 +1953,79 @@ func (x *PreKeysLow) GetThreshold() uint32 {
 	return 0
 }
 
+// A user's device list changed in the key directory: a device was added or removed, or its
+// signed prekey rotated. Pushed to every connection of the users who share a conversation with
+// that user, and to the user's own connections. Best effort: clients also read the device lists
+// when they start.
+type KeysChanged struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	UserId   string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DeviceId uint32                 `protobuf:"varint,2,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Kind     v12.DeviceChangeKind   `protobuf:"varint,3,opt,name=kind,proto3,enum=caas.crypto.v1.DeviceChangeKind" json:"kind,omitempty"`
+	// The change's seq in the user's device-list history (GetDeviceListHistory).
+	ChangeSeq     uint64 `protobuf:"varint,4,opt,name=change_seq,json=changeSeq,proto3" json:"change_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeysChanged) Reset() {
+	*x = KeysChanged{}
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeysChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeysChanged) ProtoMessage() {}
+
+func (x *KeysChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeysChanged.ProtoReflect.Descriptor instead.
+func (*KeysChanged) Descriptor() ([]byte, []int) {
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *KeysChanged) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *KeysChanged) GetDeviceId() uint32 {
+	if x != nil {
+		return x.DeviceId
+	}
+	return 0
+}
+
+func (x *KeysChanged) GetKind() v12.DeviceChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v12.DeviceChangeKind(0)
+}
+
+func (x *KeysChanged) GetChangeSeq() uint64 {
+	if x != nil {
+		return x.ChangeSeq
+	}
+	return 0
+}
+
 // A client frame failed. The connection stays open unless a Closing frame follows.
 type FrameError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1952,7 +2045,7 @@ type FrameError struct {
 
 func (x *FrameError) Reset() {
 	*x = FrameError{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2057,7 @@ func (x *FrameError) String() string {
 func (*FrameError) ProtoMessage() {}
 
 func (x *FrameError) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[21]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2070,7 @@ func (x *FrameError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameError.ProtoReflect.Descriptor instead.
 func (*FrameError) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{21}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FrameError) GetCode() int32 {
@@ -2023,7 +2116,7 @@ type Closing struct {
 
 func (x *Closing) Reset() {
 	*x = Closing{}
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2128,7 @@ func (x *Closing) String() string {
 func (*Closing) ProtoMessage() {}
 
 func (x *Closing) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_realtime_v1_frame_proto_msgTypes[22]
+	mi := &file_caas_realtime_v1_frame_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2141,7 @@ func (x *Closing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Closing.ProtoReflect.Descriptor instead.
 func (*Closing) Descriptor() ([]byte, []int) {
-	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{22}
+	return file_caas_realtime_v1_frame_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Closing) GetCode() CloseCode {
@@ -2076,7 +2169,7 @@ var File_caas_realtime_v1_frame_proto protoreflect.FileDescriptor
 
 const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccaas/realtime/v1/frame.proto\x12\x10caas.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a#caas/search/v1/search_service.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x06\n" +
+	"\x1ccaas/realtime/v1/frame.proto\x12\x10caas.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/chat/v1/changes.proto\x1a\x18caas/chat/v1/event.proto\x1a\x1acaas/chat/v1/message.proto\x1a\x1dcaas/chat/v1/read_state.proto\x1a caas/crypto/v1/device_keys.proto\x1a#caas/search/v1/search_service.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x06\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
 	"\x04auth\x18\n" +
@@ -2092,7 +2185,7 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x0fsearch_messages\x18\x13 \x01(\v2%.caas.search.v1.SearchMessagesRequestH\x00R\x0esearchMessages\x12_\n" +
 	"\x14search_conversations\x18\x14 \x01(\v2*.caas.search.v1.SearchConversationsRequestH\x00R\x13searchConversations\x12G\n" +
 	"\fsearch_users\x18\x15 \x01(\v2\".caas.search.v1.SearchUsersRequestH\x00R\vsearchUsersB\a\n" +
-	"\x05frame\"\xb3\t\n" +
+	"\x05frame\"\xf7\t\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\x04R\areplyTo\x123\n" +
 	"\aauth_ok\x18\n" +
@@ -2119,7 +2212,8 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\x14search_conversations\x18\x1a \x01(\v2+.caas.search.v1.SearchConversationsResponseH\x00R\x13searchConversations\x12H\n" +
 	"\fsearch_users\x18\x1b \x01(\v2#.caas.search.v1.SearchUsersResponseH\x00R\vsearchUsers\x12?\n" +
 	"\vprekeys_low\x18\x1f \x01(\v2\x1c.caas.realtime.v1.PreKeysLowH\x00R\n" +
-	"prekeysLowB\a\n" +
+	"prekeysLow\x12B\n" +
+	"\fkeys_changed\x18# \x01(\v2\x1d.caas.realtime.v1.KeysChangedH\x00R\vkeysChangedB\a\n" +
 	"\x05frame\"5\n" +
 	"\x04Auth\x12-\n" +
 	"\faccess_token\x18\x01 \x01(\tB\n" +
@@ -2200,7 +2294,13 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"PreKeysLow\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\rR\bdeviceId\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\rR\tremaining\x12\x1c\n" +
-	"\tthreshold\x18\x03 \x01(\rR\tthreshold\"\xb0\x01\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\"\x98\x01\n" +
+	"\vKeysChanged\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tdevice_id\x18\x02 \x01(\rR\bdeviceId\x124\n" +
+	"\x04kind\x18\x03 \x01(\x0e2 .caas.crypto.v1.DeviceChangeKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"change_seq\x18\x04 \x01(\x04R\tchangeSeq\"\xb0\x01\n" +
 	"\n" +
 	"FrameError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -2248,7 +2348,7 @@ func file_caas_realtime_v1_frame_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_realtime_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_caas_realtime_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(PresenceStatus)(0),                    // 0: caas.realtime.v1.PresenceStatus
 	(CloseCode)(0),                         // 1: caas.realtime.v1.CloseCode
@@ -2273,24 +2373,26 @@ var file_caas_realtime_v1_frame_proto_goTypes = []any{
 	(*Pong)(nil),                           // 20: caas.realtime.v1.Pong
 	(*BlockChanged)(nil),                   // 21: caas.realtime.v1.BlockChanged
 	(*PreKeysLow)(nil),                     // 22: caas.realtime.v1.PreKeysLow
-	(*FrameError)(nil),                     // 23: caas.realtime.v1.FrameError
-	(*Closing)(nil),                        // 24: caas.realtime.v1.Closing
-	(*v1.SearchMessagesRequest)(nil),       // 25: caas.search.v1.SearchMessagesRequest
-	(*v1.SearchConversationsRequest)(nil),  // 26: caas.search.v1.SearchConversationsRequest
-	(*v1.SearchUsersRequest)(nil),          // 27: caas.search.v1.SearchUsersRequest
-	(*v11.Event)(nil),                      // 28: caas.chat.v1.Event
-	(*v11.Receipt)(nil),                    // 29: caas.chat.v1.Receipt
-	(*v11.ReadState)(nil),                  // 30: caas.chat.v1.ReadState
-	(*v11.ConversationChanges)(nil),        // 31: caas.chat.v1.ConversationChanges
-	(*v1.SearchMessagesResponse)(nil),      // 32: caas.search.v1.SearchMessagesResponse
-	(*v1.SearchConversationsResponse)(nil), // 33: caas.search.v1.SearchConversationsResponse
-	(*v1.SearchUsersResponse)(nil),         // 34: caas.search.v1.SearchUsersResponse
-	(*structpb.Struct)(nil),                // 35: google.protobuf.Struct
-	(*v11.Attachment)(nil),                 // 36: caas.chat.v1.Attachment
-	(*v11.ConversationPosition)(nil),       // 37: caas.chat.v1.ConversationPosition
-	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 39: google.protobuf.Duration
-	(*validate.Violations)(nil),            // 40: buf.validate.Violations
+	(*KeysChanged)(nil),                    // 23: caas.realtime.v1.KeysChanged
+	(*FrameError)(nil),                     // 24: caas.realtime.v1.FrameError
+	(*Closing)(nil),                        // 25: caas.realtime.v1.Closing
+	(*v1.SearchMessagesRequest)(nil),       // 26: caas.search.v1.SearchMessagesRequest
+	(*v1.SearchConversationsRequest)(nil),  // 27: caas.search.v1.SearchConversationsRequest
+	(*v1.SearchUsersRequest)(nil),          // 28: caas.search.v1.SearchUsersRequest
+	(*v11.Event)(nil),                      // 29: caas.chat.v1.Event
+	(*v11.Receipt)(nil),                    // 30: caas.chat.v1.Receipt
+	(*v11.ReadState)(nil),                  // 31: caas.chat.v1.ReadState
+	(*v11.ConversationChanges)(nil),        // 32: caas.chat.v1.ConversationChanges
+	(*v1.SearchMessagesResponse)(nil),      // 33: caas.search.v1.SearchMessagesResponse
+	(*v1.SearchConversationsResponse)(nil), // 34: caas.search.v1.SearchConversationsResponse
+	(*v1.SearchUsersResponse)(nil),         // 35: caas.search.v1.SearchUsersResponse
+	(*structpb.Struct)(nil),                // 36: google.protobuf.Struct
+	(*v11.Attachment)(nil),                 // 37: caas.chat.v1.Attachment
+	(*v11.ConversationPosition)(nil),       // 38: caas.chat.v1.ConversationPosition
+	(*timestamppb.Timestamp)(nil),          // 39: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 40: google.protobuf.Duration
+	(v12.DeviceChangeKind)(0),              // 41: caas.crypto.v1.DeviceChangeKind
+	(*validate.Violations)(nil),            // 42: buf.validate.Violations
 }
 var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	4,  // 0: caas.realtime.v1.ClientFrame.auth:type_name -> caas.realtime.v1.Auth
@@ -2302,47 +2404,49 @@ var file_caas_realtime_v1_frame_proto_depIdxs = []int32{
 	10, // 6: caas.realtime.v1.ClientFrame.resume:type_name -> caas.realtime.v1.Resume
 	11, // 7: caas.realtime.v1.ClientFrame.subscribe_presence:type_name -> caas.realtime.v1.SubscribePresence
 	12, // 8: caas.realtime.v1.ClientFrame.ping:type_name -> caas.realtime.v1.Ping
-	25, // 9: caas.realtime.v1.ClientFrame.search_messages:type_name -> caas.search.v1.SearchMessagesRequest
-	26, // 10: caas.realtime.v1.ClientFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsRequest
-	27, // 11: caas.realtime.v1.ClientFrame.search_users:type_name -> caas.search.v1.SearchUsersRequest
+	26, // 9: caas.realtime.v1.ClientFrame.search_messages:type_name -> caas.search.v1.SearchMessagesRequest
+	27, // 10: caas.realtime.v1.ClientFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsRequest
+	28, // 11: caas.realtime.v1.ClientFrame.search_users:type_name -> caas.search.v1.SearchUsersRequest
 	13, // 12: caas.realtime.v1.ServerFrame.auth_ok:type_name -> caas.realtime.v1.AuthOk
 	14, // 13: caas.realtime.v1.ServerFrame.send_ack:type_name -> caas.realtime.v1.SendAck
 	15, // 14: caas.realtime.v1.ServerFrame.ack:type_name -> caas.realtime.v1.Ack
-	28, // 15: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
+	29, // 15: caas.realtime.v1.ServerFrame.event:type_name -> caas.chat.v1.Event
 	16, // 16: caas.realtime.v1.ServerFrame.typing:type_name -> caas.realtime.v1.Typing
 	17, // 17: caas.realtime.v1.ServerFrame.presence:type_name -> caas.realtime.v1.Presence
-	29, // 18: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
-	30, // 19: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
-	31, // 20: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
+	30, // 18: caas.realtime.v1.ServerFrame.receipt:type_name -> caas.chat.v1.Receipt
+	31, // 19: caas.realtime.v1.ServerFrame.read_state:type_name -> caas.chat.v1.ReadState
+	32, // 20: caas.realtime.v1.ServerFrame.changes:type_name -> caas.chat.v1.ConversationChanges
 	18, // 21: caas.realtime.v1.ServerFrame.resume_done:type_name -> caas.realtime.v1.ResumeDone
 	19, // 22: caas.realtime.v1.ServerFrame.checkpoint:type_name -> caas.realtime.v1.Checkpoint
 	20, // 23: caas.realtime.v1.ServerFrame.pong:type_name -> caas.realtime.v1.Pong
-	23, // 24: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
-	24, // 25: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
+	24, // 24: caas.realtime.v1.ServerFrame.error:type_name -> caas.realtime.v1.FrameError
+	25, // 25: caas.realtime.v1.ServerFrame.closing:type_name -> caas.realtime.v1.Closing
 	21, // 26: caas.realtime.v1.ServerFrame.block_changed:type_name -> caas.realtime.v1.BlockChanged
-	32, // 27: caas.realtime.v1.ServerFrame.search_messages:type_name -> caas.search.v1.SearchMessagesResponse
-	33, // 28: caas.realtime.v1.ServerFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsResponse
-	34, // 29: caas.realtime.v1.ServerFrame.search_users:type_name -> caas.search.v1.SearchUsersResponse
+	33, // 27: caas.realtime.v1.ServerFrame.search_messages:type_name -> caas.search.v1.SearchMessagesResponse
+	34, // 28: caas.realtime.v1.ServerFrame.search_conversations:type_name -> caas.search.v1.SearchConversationsResponse
+	35, // 29: caas.realtime.v1.ServerFrame.search_users:type_name -> caas.search.v1.SearchUsersResponse
 	22, // 30: caas.realtime.v1.ServerFrame.prekeys_low:type_name -> caas.realtime.v1.PreKeysLow
-	35, // 31: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
-	36, // 32: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
-	37, // 33: caas.realtime.v1.Resume.positions:type_name -> caas.chat.v1.ConversationPosition
-	38, // 34: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
-	39, // 35: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
-	38, // 36: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
-	38, // 37: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 38: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
-	38, // 39: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
-	38, // 40: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
-	39, // 41: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
-	40, // 42: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
-	1,  // 43: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
-	39, // 44: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	23, // 31: caas.realtime.v1.ServerFrame.keys_changed:type_name -> caas.realtime.v1.KeysChanged
+	36, // 32: caas.realtime.v1.SendMessage.custom:type_name -> google.protobuf.Struct
+	37, // 33: caas.realtime.v1.SendMessage.attachments:type_name -> caas.chat.v1.Attachment
+	38, // 34: caas.realtime.v1.Resume.positions:type_name -> caas.chat.v1.ConversationPosition
+	39, // 35: caas.realtime.v1.AuthOk.expire_time:type_name -> google.protobuf.Timestamp
+	40, // 36: caas.realtime.v1.AuthOk.heartbeat_interval:type_name -> google.protobuf.Duration
+	39, // 37: caas.realtime.v1.SendAck.create_time:type_name -> google.protobuf.Timestamp
+	39, // 38: caas.realtime.v1.Typing.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 39: caas.realtime.v1.Presence.status:type_name -> caas.realtime.v1.PresenceStatus
+	39, // 40: caas.realtime.v1.Presence.last_seen_time:type_name -> google.protobuf.Timestamp
+	39, // 41: caas.realtime.v1.BlockChanged.update_time:type_name -> google.protobuf.Timestamp
+	41, // 42: caas.realtime.v1.KeysChanged.kind:type_name -> caas.crypto.v1.DeviceChangeKind
+	40, // 43: caas.realtime.v1.FrameError.retry_after:type_name -> google.protobuf.Duration
+	42, // 44: caas.realtime.v1.FrameError.violations:type_name -> buf.validate.Violations
+	1,  // 45: caas.realtime.v1.Closing.code:type_name -> caas.realtime.v1.CloseCode
+	40, // 46: caas.realtime.v1.Closing.retry_after:type_name -> google.protobuf.Duration
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_caas_realtime_v1_frame_proto_init() }
@@ -2384,6 +2488,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 		(*ServerFrame_SearchConversations)(nil),
 		(*ServerFrame_SearchUsers)(nil),
 		(*ServerFrame_PrekeysLow)(nil),
+		(*ServerFrame_KeysChanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2391,7 +2496,7 @@ func file_caas_realtime_v1_frame_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_realtime_v1_frame_proto_rawDesc), len(file_caas_realtime_v1_frame_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

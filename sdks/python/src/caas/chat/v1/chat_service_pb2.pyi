@@ -4,6 +4,7 @@ from buf.validate import validate_pb2 as _validate_pb2
 from caas.chat.v1 import block_pb2 as _block_pb2
 from caas.chat.v1 import changes_pb2 as _changes_pb2
 from caas.chat.v1 import conversation_pb2 as _conversation_pb2
+from caas.chat.v1 import encrypted_pb2 as _encrypted_pb2
 from caas.chat.v1 import event_pb2 as _event_pb2
 from caas.chat.v1 import invite_pb2 as _invite_pb2
 from caas.chat.v1 import member_pb2 as _member_pb2
@@ -32,20 +33,22 @@ MESSAGE_ORDER_NEWEST_FIRST: MessageOrder
 MESSAGE_ORDER_OLDEST_FIRST: MessageOrder
 
 class CreateConversationRequest(_message.Message):
-    __slots__ = ("type", "member_ids", "title", "avatar_url", "custom", "join_policy")
+    __slots__ = ("type", "member_ids", "title", "avatar_url", "custom", "join_policy", "end_to_end_encrypted")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     AVATAR_URL_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
     JOIN_POLICY_FIELD_NUMBER: _ClassVar[int]
+    END_TO_END_ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     type: _conversation_pb2.ConversationType
     member_ids: _containers.RepeatedScalarFieldContainer[str]
     title: str
     avatar_url: str
     custom: _struct_pb2.Struct
     join_policy: _conversation_pb2.JoinPolicy
-    def __init__(self, type: _Optional[_Union[_conversation_pb2.ConversationType, str]] = ..., member_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., avatar_url: _Optional[str] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., join_policy: _Optional[_Union[_conversation_pb2.JoinPolicy, str]] = ...) -> None: ...
+    end_to_end_encrypted: bool
+    def __init__(self, type: _Optional[_Union[_conversation_pb2.ConversationType, str]] = ..., member_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., avatar_url: _Optional[str] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., join_policy: _Optional[_Union[_conversation_pb2.JoinPolicy, str]] = ..., end_to_end_encrypted: _Optional[bool] = ...) -> None: ...
 
 class CreateConversationResponse(_message.Message):
     __slots__ = ("conversation", "created")
@@ -272,7 +275,7 @@ class RevokeInviteResponse(_message.Message):
     def __init__(self, invite: _Optional[_Union[_invite_pb2.Invite, _Mapping]] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("conversation_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id")
+    __slots__ = ("conversation_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id", "encrypted")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +284,7 @@ class SendMessageRequest(_message.Message):
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     THREAD_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     client_message_id: str
     text: str
@@ -289,7 +293,8 @@ class SendMessageRequest(_message.Message):
     attachments: _containers.RepeatedCompositeFieldContainer[_message_pb2.Attachment]
     reply_to_message_id: str
     thread_parent_id: str
-    def __init__(self, conversation_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_message_pb2.Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ...) -> None: ...
+    encrypted: _encrypted_pb2.EncryptedContent
+    def __init__(self, conversation_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_message_pb2.Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...
 
 class SendMessageResponse(_message.Message):
     __slots__ = ("message_id", "seq", "create_time", "duplicate")
@@ -304,18 +309,20 @@ class SendMessageResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class EditMessageRequest(_message.Message):
-    __slots__ = ("conversation_id", "message_id", "text", "mentioned_user_ids", "custom")
+    __slots__ = ("conversation_id", "message_id", "text", "mentioned_user_ids", "custom", "encrypted")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message_id: str
     text: str
     mentioned_user_ids: _containers.RepeatedScalarFieldContainer[str]
     custom: _struct_pb2.Struct
-    def __init__(self, conversation_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    encrypted: _encrypted_pb2.EncryptedContent
+    def __init__(self, conversation_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...
 
 class EditMessageResponse(_message.Message):
     __slots__ = ("message",)

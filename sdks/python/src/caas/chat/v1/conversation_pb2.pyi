@@ -36,7 +36,7 @@ JOIN_POLICY_INVITE_ONLY: JoinPolicy
 JOIN_POLICY_CLOSED: JoinPolicy
 
 class Conversation(_message.Message):
-    __slots__ = ("id", "type", "title", "avatar_url", "custom", "created_by", "create_time", "update_time", "archived", "frozen", "last_seq", "last_message", "member_count", "join_policy", "last_activity_time")
+    __slots__ = ("id", "type", "title", "avatar_url", "custom", "created_by", "create_time", "update_time", "archived", "frozen", "last_seq", "last_message", "member_count", "join_policy", "last_activity_time", "end_to_end_encrypted")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Conversation(_message.Message):
     MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
     JOIN_POLICY_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVITY_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TO_END_ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: ConversationType
     title: str
@@ -67,7 +68,8 @@ class Conversation(_message.Message):
     member_count: int
     join_policy: JoinPolicy
     last_activity_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[ConversationType, str]] = ..., title: _Optional[str] = ..., avatar_url: _Optional[str] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ..., frozen: _Optional[bool] = ..., last_seq: _Optional[int] = ..., last_message: _Optional[_Union[MessageSummary, _Mapping]] = ..., member_count: _Optional[int] = ..., join_policy: _Optional[_Union[JoinPolicy, str]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    end_to_end_encrypted: bool
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[ConversationType, str]] = ..., title: _Optional[str] = ..., avatar_url: _Optional[str] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ..., frozen: _Optional[bool] = ..., last_seq: _Optional[int] = ..., last_message: _Optional[_Union[MessageSummary, _Mapping]] = ..., member_count: _Optional[int] = ..., join_policy: _Optional[_Union[JoinPolicy, str]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_to_end_encrypted: _Optional[bool] = ...) -> None: ...
 
 class MessageSummary(_message.Message):
     __slots__ = ("message_id", "seq", "sender_id", "text_preview", "attachment_count", "create_time", "deleted")

@@ -23,6 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 from caas.chat.v1 import conversation_pb2 as caas_dot_chat_dot_v1_dot_conversation__pb2
+from caas.chat.v1 import encrypted_pb2 as caas_dot_chat_dot_v1_dot_encrypted__pb2
 from caas.chat.v1 import member_pb2 as caas_dot_chat_dot_v1_dot_member__pb2
 from caas.chat.v1 import message_pb2 as caas_dot_chat_dot_v1_dot_message__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
@@ -30,7 +31,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61\x61s/chat/v1/event.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x19\x63\x61\x61s/chat/v1/member.proto\x1a\x1a\x63\x61\x61s/chat/v1/message.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x0b\n\x05\x45vent\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08redacted\x18\x06 \x01(\x08\x12\x37\n\x0fmessage_created\x18\n \x01(\x0b\x32\x1c.caas.chat.v1.MessageCreatedH\x00\x12\x35\n\x0emessage_edited\x18\x0b \x01(\x0b\x32\x1b.caas.chat.v1.MessageEditedH\x00\x12\x37\n\x0fmessage_deleted\x18\x0c \x01(\x0b\x32\x1c.caas.chat.v1.MessageDeletedH\x00\x12\x35\n\x0ereaction_added\x18\r \x01(\x0b\x32\x1b.caas.chat.v1.ReactionAddedH\x00\x12\x39\n\x10reaction_removed\x18\x0e \x01(\x0b\x32\x1d.caas.chat.v1.ReactionRemovedH\x00\x12\x35\n\x0emessage_pinned\x18\x0f \x01(\x0b\x32\x1b.caas.chat.v1.MessagePinnedH\x00\x12\x39\n\x10message_unpinned\x18\x10 \x01(\x0b\x32\x1d.caas.chat.v1.MessageUnpinnedH\x00\x12\x33\n\rmember_joined\x18\x14 \x01(\x0b\x32\x1a.caas.chat.v1.MemberJoinedH\x00\x12/\n\x0bmember_left\x18\x15 \x01(\x0b\x32\x18.caas.chat.v1.MemberLeftH\x00\x12\x35\n\x0emember_removed\x18\x16 \x01(\x0b\x32\x1b.caas.chat.v1.MemberRemovedH\x00\x12>\n\x13member_role_changed\x18\x17 \x01(\x0b\x32\x1f.caas.chat.v1.MemberRoleChangedH\x00\x12\x31\n\x0cmember_muted\x18\x18 \x01(\x0b\x32\x19.caas.chat.v1.MemberMutedH\x00\x12\x35\n\x0emember_unmuted\x18\x19 \x01(\x0b\x32\x1b.caas.chat.v1.MemberUnmutedH\x00\x12\x33\n\rmember_banned\x18\x1a \x01(\x0b\x32\x1a.caas.chat.v1.MemberBannedH\x00\x12\x37\n\x0fmember_unbanned\x18\x1b \x01(\x0b\x32\x1c.caas.chat.v1.MemberUnbannedH\x00\x12\x41\n\x14\x63onversation_created\x18\x1e \x01(\x0b\x32!.caas.chat.v1.ConversationCreatedH\x00\x12\x41\n\x14\x63onversation_updated\x18\x1f \x01(\x0b\x32!.caas.chat.v1.ConversationUpdatedH\x00\x12\x43\n\x15\x63onversation_archived\x18  \x01(\x0b\x32\".caas.chat.v1.ConversationArchivedH\x00\x12G\n\x17\x63onversation_unarchived\x18! \x01(\x0b\x32$.caas.chat.v1.ConversationUnarchivedH\x00\x12?\n\x13\x63onversation_frozen\x18\" \x01(\x0b\x32 .caas.chat.v1.ConversationFrozenH\x00\x12\x43\n\x15\x63onversation_unfrozen\x18# \x01(\x0b\x32\".caas.chat.v1.ConversationUnfrozenH\x00\x12\x41\n\x14\x63onversation_deleted\x18$ \x01(\x0b\x32!.caas.chat.v1.ConversationDeletedH\x00\x42\t\n\x07payload\"8\n\x0eMessageCreated\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.caas.chat.v1.Message\"\xa8\x02\n\rMessageEdited\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\t\x12\'\n\x06\x63ustom\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\tedit_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmessage_seq\x18\x06 \x01(\x04\x12\x11\n\tsender_id\x18\x07 \x01(\t\x12\x37\n\x13message_create_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18message_attachment_count\x18\t \x01(\r\"\x98\x01\n\x0eMessageDeleted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmedia_ids\x18\x02 \x03(\t\x12\x13\n\x0bmessage_seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12\x37\n\x13message_create_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\rReactionAdded\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08reaction\x18\x02 \x01(\t\"7\n\x0fReactionRemoved\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08reaction\x18\x02 \x01(\t\"#\n\rMessagePinned\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"%\n\x0fMessageUnpinned\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"G\n\x0cMemberJoined\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.caas.chat.v1.Member\x12\x11\n\tinvite_id\x18\x02 \x01(\t\"\x1d\n\nMemberLeft\x12\x0f\n\x07user_id\x18\x01 \x01(\t\" \n\rMemberRemoved\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"L\n\x11MemberRoleChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12&\n\x04role\x18\x02 \x01(\x0e\x32\x18.caas.chat.v1.MemberRole\"_\n\x0bMemberMuted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\" \n\rMemberUnmuted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"`\n\x0cMemberBanned\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"!\n\x0eMemberUnbanned\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"n\n\x13\x43onversationCreated\x12\x30\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12%\n\x07members\x18\x02 \x03(\x0b\x32\x14.caas.chat.v1.Member\"x\n\x13\x43onversationUpdated\x12\x30\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x16\n\x14\x43onversationArchived\"\x18\n\x16\x43onversationUnarchived\"$\n\x12\x43onversationFrozen\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x16\n\x14\x43onversationUnfrozen\"\x15\n\x13\x43onversationDeletedB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61\x61s/chat/v1/event.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x1c\x63\x61\x61s/chat/v1/encrypted.proto\x1a\x19\x63\x61\x61s/chat/v1/member.proto\x1a\x1a\x63\x61\x61s/chat/v1/message.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x0b\n\x05\x45vent\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08redacted\x18\x06 \x01(\x08\x12\x37\n\x0fmessage_created\x18\n \x01(\x0b\x32\x1c.caas.chat.v1.MessageCreatedH\x00\x12\x35\n\x0emessage_edited\x18\x0b \x01(\x0b\x32\x1b.caas.chat.v1.MessageEditedH\x00\x12\x37\n\x0fmessage_deleted\x18\x0c \x01(\x0b\x32\x1c.caas.chat.v1.MessageDeletedH\x00\x12\x35\n\x0ereaction_added\x18\r \x01(\x0b\x32\x1b.caas.chat.v1.ReactionAddedH\x00\x12\x39\n\x10reaction_removed\x18\x0e \x01(\x0b\x32\x1d.caas.chat.v1.ReactionRemovedH\x00\x12\x35\n\x0emessage_pinned\x18\x0f \x01(\x0b\x32\x1b.caas.chat.v1.MessagePinnedH\x00\x12\x39\n\x10message_unpinned\x18\x10 \x01(\x0b\x32\x1d.caas.chat.v1.MessageUnpinnedH\x00\x12\x33\n\rmember_joined\x18\x14 \x01(\x0b\x32\x1a.caas.chat.v1.MemberJoinedH\x00\x12/\n\x0bmember_left\x18\x15 \x01(\x0b\x32\x18.caas.chat.v1.MemberLeftH\x00\x12\x35\n\x0emember_removed\x18\x16 \x01(\x0b\x32\x1b.caas.chat.v1.MemberRemovedH\x00\x12>\n\x13member_role_changed\x18\x17 \x01(\x0b\x32\x1f.caas.chat.v1.MemberRoleChangedH\x00\x12\x31\n\x0cmember_muted\x18\x18 \x01(\x0b\x32\x19.caas.chat.v1.MemberMutedH\x00\x12\x35\n\x0emember_unmuted\x18\x19 \x01(\x0b\x32\x1b.caas.chat.v1.MemberUnmutedH\x00\x12\x33\n\rmember_banned\x18\x1a \x01(\x0b\x32\x1a.caas.chat.v1.MemberBannedH\x00\x12\x37\n\x0fmember_unbanned\x18\x1b \x01(\x0b\x32\x1c.caas.chat.v1.MemberUnbannedH\x00\x12\x41\n\x14\x63onversation_created\x18\x1e \x01(\x0b\x32!.caas.chat.v1.ConversationCreatedH\x00\x12\x41\n\x14\x63onversation_updated\x18\x1f \x01(\x0b\x32!.caas.chat.v1.ConversationUpdatedH\x00\x12\x43\n\x15\x63onversation_archived\x18  \x01(\x0b\x32\".caas.chat.v1.ConversationArchivedH\x00\x12G\n\x17\x63onversation_unarchived\x18! \x01(\x0b\x32$.caas.chat.v1.ConversationUnarchivedH\x00\x12?\n\x13\x63onversation_frozen\x18\" \x01(\x0b\x32 .caas.chat.v1.ConversationFrozenH\x00\x12\x43\n\x15\x63onversation_unfrozen\x18# \x01(\x0b\x32\".caas.chat.v1.ConversationUnfrozenH\x00\x12\x41\n\x14\x63onversation_deleted\x18$ \x01(\x0b\x32!.caas.chat.v1.ConversationDeletedH\x00\x42\t\n\x07payload\"8\n\x0eMessageCreated\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.caas.chat.v1.Message\"\xdb\x02\n\rMessageEdited\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\t\x12\'\n\x06\x63ustom\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\tedit_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmessage_seq\x18\x06 \x01(\x04\x12\x11\n\tsender_id\x18\x07 \x01(\t\x12\x37\n\x13message_create_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18message_attachment_count\x18\t \x01(\r\x12\x31\n\tencrypted\x18- \x01(\x0b\x32\x1e.caas.chat.v1.EncryptedContent\"\x98\x01\n\x0eMessageDeleted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tmedia_ids\x18\x02 \x03(\t\x12\x13\n\x0bmessage_seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12\x37\n\x13message_create_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\rReactionAdded\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08reaction\x18\x02 \x01(\t\"7\n\x0fReactionRemoved\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x10\n\x08reaction\x18\x02 \x01(\t\"#\n\rMessagePinned\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"%\n\x0fMessageUnpinned\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"G\n\x0cMemberJoined\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.caas.chat.v1.Member\x12\x11\n\tinvite_id\x18\x02 \x01(\t\"\x1d\n\nMemberLeft\x12\x0f\n\x07user_id\x18\x01 \x01(\t\" \n\rMemberRemoved\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"L\n\x11MemberRoleChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12&\n\x04role\x18\x02 \x01(\x0e\x32\x18.caas.chat.v1.MemberRole\"_\n\x0bMemberMuted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\" \n\rMemberUnmuted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"`\n\x0cMemberBanned\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"!\n\x0eMemberUnbanned\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"n\n\x13\x43onversationCreated\x12\x30\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12%\n\x07members\x18\x02 \x03(\x0b\x32\x14.caas.chat.v1.Member\"x\n\x13\x43onversationUpdated\x12\x30\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1a.caas.chat.v1.Conversation\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x16\n\x14\x43onversationArchived\"\x18\n\x16\x43onversationUnarchived\"$\n\x12\x43onversationFrozen\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x16\n\x14\x43onversationUnfrozen\"\x15\n\x13\x43onversationDeletedB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,50 +39,50 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.chat.v1.event_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1'
-  _globals['_EVENT']._serialized_start=228
-  _globals['_EVENT']._serialized_end=1698
-  _globals['_MESSAGECREATED']._serialized_start=1700
-  _globals['_MESSAGECREATED']._serialized_end=1756
-  _globals['_MESSAGEEDITED']._serialized_start=1759
-  _globals['_MESSAGEEDITED']._serialized_end=2055
-  _globals['_MESSAGEDELETED']._serialized_start=2058
-  _globals['_MESSAGEDELETED']._serialized_end=2210
-  _globals['_REACTIONADDED']._serialized_start=2212
-  _globals['_REACTIONADDED']._serialized_end=2265
-  _globals['_REACTIONREMOVED']._serialized_start=2267
-  _globals['_REACTIONREMOVED']._serialized_end=2322
-  _globals['_MESSAGEPINNED']._serialized_start=2324
-  _globals['_MESSAGEPINNED']._serialized_end=2359
-  _globals['_MESSAGEUNPINNED']._serialized_start=2361
-  _globals['_MESSAGEUNPINNED']._serialized_end=2398
-  _globals['_MEMBERJOINED']._serialized_start=2400
-  _globals['_MEMBERJOINED']._serialized_end=2471
-  _globals['_MEMBERLEFT']._serialized_start=2473
-  _globals['_MEMBERLEFT']._serialized_end=2502
-  _globals['_MEMBERREMOVED']._serialized_start=2504
-  _globals['_MEMBERREMOVED']._serialized_end=2536
-  _globals['_MEMBERROLECHANGED']._serialized_start=2538
-  _globals['_MEMBERROLECHANGED']._serialized_end=2614
-  _globals['_MEMBERMUTED']._serialized_start=2616
-  _globals['_MEMBERMUTED']._serialized_end=2711
-  _globals['_MEMBERUNMUTED']._serialized_start=2713
-  _globals['_MEMBERUNMUTED']._serialized_end=2745
-  _globals['_MEMBERBANNED']._serialized_start=2747
-  _globals['_MEMBERBANNED']._serialized_end=2843
-  _globals['_MEMBERUNBANNED']._serialized_start=2845
-  _globals['_MEMBERUNBANNED']._serialized_end=2878
-  _globals['_CONVERSATIONCREATED']._serialized_start=2880
-  _globals['_CONVERSATIONCREATED']._serialized_end=2990
-  _globals['_CONVERSATIONUPDATED']._serialized_start=2992
-  _globals['_CONVERSATIONUPDATED']._serialized_end=3112
-  _globals['_CONVERSATIONARCHIVED']._serialized_start=3114
-  _globals['_CONVERSATIONARCHIVED']._serialized_end=3136
-  _globals['_CONVERSATIONUNARCHIVED']._serialized_start=3138
-  _globals['_CONVERSATIONUNARCHIVED']._serialized_end=3162
-  _globals['_CONVERSATIONFROZEN']._serialized_start=3164
-  _globals['_CONVERSATIONFROZEN']._serialized_end=3200
-  _globals['_CONVERSATIONUNFROZEN']._serialized_start=3202
-  _globals['_CONVERSATIONUNFROZEN']._serialized_end=3224
-  _globals['_CONVERSATIONDELETED']._serialized_start=3226
-  _globals['_CONVERSATIONDELETED']._serialized_end=3247
+  _globals['_EVENT']._serialized_start=258
+  _globals['_EVENT']._serialized_end=1728
+  _globals['_MESSAGECREATED']._serialized_start=1730
+  _globals['_MESSAGECREATED']._serialized_end=1786
+  _globals['_MESSAGEEDITED']._serialized_start=1789
+  _globals['_MESSAGEEDITED']._serialized_end=2136
+  _globals['_MESSAGEDELETED']._serialized_start=2139
+  _globals['_MESSAGEDELETED']._serialized_end=2291
+  _globals['_REACTIONADDED']._serialized_start=2293
+  _globals['_REACTIONADDED']._serialized_end=2346
+  _globals['_REACTIONREMOVED']._serialized_start=2348
+  _globals['_REACTIONREMOVED']._serialized_end=2403
+  _globals['_MESSAGEPINNED']._serialized_start=2405
+  _globals['_MESSAGEPINNED']._serialized_end=2440
+  _globals['_MESSAGEUNPINNED']._serialized_start=2442
+  _globals['_MESSAGEUNPINNED']._serialized_end=2479
+  _globals['_MEMBERJOINED']._serialized_start=2481
+  _globals['_MEMBERJOINED']._serialized_end=2552
+  _globals['_MEMBERLEFT']._serialized_start=2554
+  _globals['_MEMBERLEFT']._serialized_end=2583
+  _globals['_MEMBERREMOVED']._serialized_start=2585
+  _globals['_MEMBERREMOVED']._serialized_end=2617
+  _globals['_MEMBERROLECHANGED']._serialized_start=2619
+  _globals['_MEMBERROLECHANGED']._serialized_end=2695
+  _globals['_MEMBERMUTED']._serialized_start=2697
+  _globals['_MEMBERMUTED']._serialized_end=2792
+  _globals['_MEMBERUNMUTED']._serialized_start=2794
+  _globals['_MEMBERUNMUTED']._serialized_end=2826
+  _globals['_MEMBERBANNED']._serialized_start=2828
+  _globals['_MEMBERBANNED']._serialized_end=2924
+  _globals['_MEMBERUNBANNED']._serialized_start=2926
+  _globals['_MEMBERUNBANNED']._serialized_end=2959
+  _globals['_CONVERSATIONCREATED']._serialized_start=2961
+  _globals['_CONVERSATIONCREATED']._serialized_end=3071
+  _globals['_CONVERSATIONUPDATED']._serialized_start=3073
+  _globals['_CONVERSATIONUPDATED']._serialized_end=3193
+  _globals['_CONVERSATIONARCHIVED']._serialized_start=3195
+  _globals['_CONVERSATIONARCHIVED']._serialized_end=3217
+  _globals['_CONVERSATIONUNARCHIVED']._serialized_start=3219
+  _globals['_CONVERSATIONUNARCHIVED']._serialized_end=3243
+  _globals['_CONVERSATIONFROZEN']._serialized_start=3245
+  _globals['_CONVERSATIONFROZEN']._serialized_end=3281
+  _globals['_CONVERSATIONUNFROZEN']._serialized_start=3283
+  _globals['_CONVERSATIONUNFROZEN']._serialized_end=3305
+  _globals['_CONVERSATIONDELETED']._serialized_start=3307
+  _globals['_CONVERSATIONDELETED']._serialized_end=3328
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from caas.chat.v1 import conversation_pb2 as _conversation_pb2
+from caas.chat.v1 import encrypted_pb2 as _encrypted_pb2
 from caas.chat.v1 import member_pb2 as _member_pb2
 from caas.chat.v1 import message_pb2 as _message_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
@@ -81,7 +82,7 @@ class MessageCreated(_message.Message):
     def __init__(self, message: _Optional[_Union[_message_pb2.Message, _Mapping]] = ...) -> None: ...
 
 class MessageEdited(_message.Message):
-    __slots__ = ("message_id", "text", "mentioned_user_ids", "custom", "edit_time", "message_seq", "sender_id", "message_create_time", "message_attachment_count")
+    __slots__ = ("message_id", "text", "mentioned_user_ids", "custom", "edit_time", "message_seq", "sender_id", "message_create_time", "message_attachment_count", "encrypted")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +92,7 @@ class MessageEdited(_message.Message):
     SENDER_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ATTACHMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     text: str
     mentioned_user_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -100,7 +102,8 @@ class MessageEdited(_message.Message):
     sender_id: str
     message_create_time: _timestamp_pb2.Timestamp
     message_attachment_count: int
-    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., edit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., message_create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_attachment_count: _Optional[int] = ...) -> None: ...
+    encrypted: _encrypted_pb2.EncryptedContent
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., edit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., message_create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_attachment_count: _Optional[int] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...
 
 class MessageDeleted(_message.Message):
     __slots__ = ("message_id", "media_ids", "message_seq", "sender_id", "message_create_time")

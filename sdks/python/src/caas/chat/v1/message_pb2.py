@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from caas.chat.v1 import encrypted_pb2 as caas_dot_chat_dot_v1_dot_encrypted__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61\x61s/chat/v1/message.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x04\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12\x19\n\x11\x63lient_message_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x07 \x03(\t\x12\'\n\x06\x63ustom\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\x0b\x61ttachments\x18\t \x03(\x0b\x32\x18.caas.chat.v1.Attachment\x12\x1b\n\x13reply_to_message_id\x18\n \x01(\t\x12\x18\n\x10thread_parent_id\x18\x0b \x01(\t\x12\x33\n\x0e\x66orwarded_from\x18\x0c \x01(\x0b\x32\x1b.caas.chat.v1.ForwardedFrom\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tedit_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65leted\x18\x0f \x01(\x08\x12.\n\treactions\x18\x10 \x03(\x0b\x32\x1b.caas.chat.v1.ReactionCount\x12+\n\x06thread\x18\x11 \x01(\x0b\x32\x1b.caas.chat.v1.ThreadSummary\x12\x0e\n\x06pinned\x18\x12 \x01(\x08\"q\n\nAttachment\x12\x1a\n\x08media_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\tmime_type\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xff\x01\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x16\n\x04name\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xff\x01\"O\n\rForwardedFrom\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x11\n\tsender_id\x18\x03 \x01(\t\"A\n\rReactionCount\x12\x10\n\x08reaction\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x0f\n\x07reacted\x18\x03 \x01(\x08\"\x8a\x01\n\rThreadSummary\x12\x13\n\x0breply_count\x18\x01 \x01(\x05\x12\x16\n\x0elast_reply_seq\x18\x02 \x01(\x04\x12\x33\n\x0flast_reply_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fparticipant_ids\x18\x04 \x03(\t\"x\n\rPinnedMessage\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.caas.chat.v1.Message\x12\x11\n\tpinned_by\x18\x02 \x01(\t\x12,\n\x08pin_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x0fMessageRevision\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\t\x12\'\n\x06\x63ustom\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61\x61s/chat/v1/message.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1c\x63\x61\x61s/chat/v1/encrypted.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x04\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tsender_id\x18\x04 \x01(\t\x12\x19\n\x11\x63lient_message_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x07 \x03(\t\x12\'\n\x06\x63ustom\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\x0b\x61ttachments\x18\t \x03(\x0b\x32\x18.caas.chat.v1.Attachment\x12\x1b\n\x13reply_to_message_id\x18\n \x01(\t\x12\x18\n\x10thread_parent_id\x18\x0b \x01(\t\x12\x33\n\x0e\x66orwarded_from\x18\x0c \x01(\x0b\x32\x1b.caas.chat.v1.ForwardedFrom\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tedit_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65leted\x18\x0f \x01(\x08\x12.\n\treactions\x18\x10 \x03(\x0b\x32\x1b.caas.chat.v1.ReactionCount\x12+\n\x06thread\x18\x11 \x01(\x0b\x32\x1b.caas.chat.v1.ThreadSummary\x12\x0e\n\x06pinned\x18\x12 \x01(\x08\x12\x31\n\tencrypted\x18- \x01(\x0b\x32\x1e.caas.chat.v1.EncryptedContent\"q\n\nAttachment\x12\x1a\n\x08media_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\tmime_type\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xff\x01\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x16\n\x04name\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xff\x01\"O\n\rForwardedFrom\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x11\n\tsender_id\x18\x03 \x01(\t\"A\n\rReactionCount\x12\x10\n\x08reaction\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x0f\n\x07reacted\x18\x03 \x01(\x08\"\x8a\x01\n\rThreadSummary\x12\x13\n\x0breply_count\x18\x01 \x01(\x05\x12\x16\n\x0elast_reply_seq\x18\x02 \x01(\x04\x12\x33\n\x0flast_reply_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fparticipant_ids\x18\x04 \x03(\t\"x\n\rPinnedMessage\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.caas.chat.v1.Message\x12\x11\n\tpinned_by\x18\x02 \x01(\t\x12,\n\x08pin_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd5\x01\n\x0fMessageRevision\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x03 \x03(\t\x12\'\n\x06\x63ustom\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\tencrypted\x18- \x01(\x0b\x32\x1e.caas.chat.v1.EncryptedContentB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,18 +42,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHMENT'].fields_by_name['mime_type']._serialized_options = b'\272H\005r\003\030\377\001'
   _globals['_ATTACHMENT'].fields_by_name['name']._loaded_options = None
   _globals['_ATTACHMENT'].fields_by_name['name']._serialized_options = b'\272H\005r\003\030\377\001'
-  _globals['_MESSAGE']._serialized_start=137
-  _globals['_MESSAGE']._serialized_end=702
-  _globals['_ATTACHMENT']._serialized_start=704
-  _globals['_ATTACHMENT']._serialized_end=817
-  _globals['_FORWARDEDFROM']._serialized_start=819
-  _globals['_FORWARDEDFROM']._serialized_end=898
-  _globals['_REACTIONCOUNT']._serialized_start=900
-  _globals['_REACTIONCOUNT']._serialized_end=965
-  _globals['_THREADSUMMARY']._serialized_start=968
-  _globals['_THREADSUMMARY']._serialized_end=1106
-  _globals['_PINNEDMESSAGE']._serialized_start=1108
-  _globals['_PINNEDMESSAGE']._serialized_end=1228
-  _globals['_MESSAGEREVISION']._serialized_start=1231
-  _globals['_MESSAGEREVISION']._serialized_end=1393
+  _globals['_MESSAGE']._serialized_start=167
+  _globals['_MESSAGE']._serialized_end=783
+  _globals['_ATTACHMENT']._serialized_start=785
+  _globals['_ATTACHMENT']._serialized_end=898
+  _globals['_FORWARDEDFROM']._serialized_start=900
+  _globals['_FORWARDEDFROM']._serialized_end=979
+  _globals['_REACTIONCOUNT']._serialized_start=981
+  _globals['_REACTIONCOUNT']._serialized_end=1046
+  _globals['_THREADSUMMARY']._serialized_start=1049
+  _globals['_THREADSUMMARY']._serialized_end=1187
+  _globals['_PINNEDMESSAGE']._serialized_start=1189
+  _globals['_PINNEDMESSAGE']._serialized_end=1309
+  _globals['_MESSAGEREVISION']._serialized_start=1312
+  _globals['_MESSAGEREVISION']._serialized_end=1525
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from buf.validate import validate_pb2 as _validate_pb2
+from caas.chat.v1 import encrypted_pb2 as _encrypted_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -12,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("id", "conversation_id", "seq", "sender_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id", "forwarded_from", "create_time", "edit_time", "deleted", "reactions", "thread", "pinned")
+    __slots__ = ("id", "conversation_id", "seq", "sender_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id", "forwarded_from", "create_time", "edit_time", "deleted", "reactions", "thread", "pinned", "encrypted")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +32,7 @@ class Message(_message.Message):
     REACTIONS_FIELD_NUMBER: _ClassVar[int]
     THREAD_FIELD_NUMBER: _ClassVar[int]
     PINNED_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     conversation_id: str
     seq: int
@@ -49,7 +51,8 @@ class Message(_message.Message):
     reactions: _containers.RepeatedCompositeFieldContainer[ReactionCount]
     thread: ThreadSummary
     pinned: bool
-    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ..., forwarded_from: _Optional[_Union[ForwardedFrom, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., edit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[ReactionCount, _Mapping]]] = ..., thread: _Optional[_Union[ThreadSummary, _Mapping]] = ..., pinned: _Optional[bool] = ...) -> None: ...
+    encrypted: _encrypted_pb2.EncryptedContent
+    def __init__(self, id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ..., forwarded_from: _Optional[_Union[ForwardedFrom, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., edit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deleted: _Optional[bool] = ..., reactions: _Optional[_Iterable[_Union[ReactionCount, _Mapping]]] = ..., thread: _Optional[_Union[ThreadSummary, _Mapping]] = ..., pinned: _Optional[bool] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...
 
 class Attachment(_message.Message):
     __slots__ = ("media_id", "mime_type", "size_bytes", "name")
@@ -106,15 +109,17 @@ class PinnedMessage(_message.Message):
     def __init__(self, message: _Optional[_Union[Message, _Mapping]] = ..., pinned_by: _Optional[str] = ..., pin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MessageRevision(_message.Message):
-    __slots__ = ("seq", "text", "mentioned_user_ids", "custom", "create_time")
+    __slots__ = ("seq", "text", "mentioned_user_ids", "custom", "create_time", "encrypted")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     text: str
     mentioned_user_ids: _containers.RepeatedScalarFieldContainer[str]
     custom: _struct_pb2.Struct
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, seq: _Optional[int] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    encrypted: _encrypted_pb2.EncryptedContent
+    def __init__(self, seq: _Optional[int] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...

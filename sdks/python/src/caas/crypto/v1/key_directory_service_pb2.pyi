@@ -81,10 +81,12 @@ class GetPreKeyCountRequest(_message.Message):
     def __init__(self, device_id: _Optional[int] = ...) -> None: ...
 
 class GetPreKeyCountResponse(_message.Message):
-    __slots__ = ("one_time_prekey_count",)
+    __slots__ = ("one_time_prekey_count", "key_package_count")
     ONE_TIME_PREKEY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    KEY_PACKAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     one_time_prekey_count: int
-    def __init__(self, one_time_prekey_count: _Optional[int] = ...) -> None: ...
+    key_package_count: int
+    def __init__(self, one_time_prekey_count: _Optional[int] = ..., key_package_count: _Optional[int] = ...) -> None: ...
 
 class ListDevicesRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -151,3 +153,49 @@ class GetSafetyNumberResponse(_message.Message):
     SAFETY_NUMBER_FIELD_NUMBER: _ClassVar[int]
     safety_number: str
     def __init__(self, safety_number: _Optional[str] = ...) -> None: ...
+
+class KeyPackage(_message.Message):
+    __slots__ = ("key_package_id", "key_package")
+    KEY_PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    key_package_id: int
+    key_package: bytes
+    def __init__(self, key_package_id: _Optional[int] = ..., key_package: _Optional[bytes] = ...) -> None: ...
+
+class UploadKeyPackagesRequest(_message.Message):
+    __slots__ = ("device_id", "key_packages")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    device_id: int
+    key_packages: _containers.RepeatedCompositeFieldContainer[KeyPackage]
+    def __init__(self, device_id: _Optional[int] = ..., key_packages: _Optional[_Iterable[_Union[KeyPackage, _Mapping]]] = ...) -> None: ...
+
+class UploadKeyPackagesResponse(_message.Message):
+    __slots__ = ("key_package_count",)
+    KEY_PACKAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    key_package_count: int
+    def __init__(self, key_package_count: _Optional[int] = ...) -> None: ...
+
+class ClaimKeyPackagesRequest(_message.Message):
+    __slots__ = ("user_id", "device_ids")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_IDS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, user_id: _Optional[str] = ..., device_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ClaimedKeyPackage(_message.Message):
+    __slots__ = ("user_id", "device_id", "key_package")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: int
+    key_package: KeyPackage
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[int] = ..., key_package: _Optional[_Union[KeyPackage, _Mapping]] = ...) -> None: ...
+
+class ClaimKeyPackagesResponse(_message.Message):
+    __slots__ = ("key_packages",)
+    KEY_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    key_packages: _containers.RepeatedCompositeFieldContainer[ClaimedKeyPackage]
+    def __init__(self, key_packages: _Optional[_Iterable[_Union[ClaimedKeyPackage, _Mapping]]] = ...) -> None: ...

@@ -96,6 +96,16 @@ class KeyDirectoryServiceStub:
                 request_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberRequest.SerializeToString,
                 response_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberResponse.FromString,
                 _registered_method=True)
+        self.UploadKeyPackages = channel.unary_unary(
+                '/caas.crypto.v1.KeyDirectoryService/UploadKeyPackages',
+                request_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesRequest.SerializeToString,
+                response_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesResponse.FromString,
+                _registered_method=True)
+        self.ClaimKeyPackages = channel.unary_unary(
+                '/caas.crypto.v1.KeyDirectoryService/ClaimKeyPackages',
+                request_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesRequest.SerializeToString,
+                response_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesResponse.FromString,
+                _registered_method=True)
 
 
 class KeyDirectoryServiceServicer:
@@ -200,6 +210,23 @@ class KeyDirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadKeyPackages(self, request, context):
+        """Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+        out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimKeyPackages(self, request, context):
+        """Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+        group): each KeyPackage at most once across every crypto instance; a device with none left
+        is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyDirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -252,6 +279,16 @@ def add_KeyDirectoryServiceServicer_to_server(servicer, server):
                     servicer.GetSafetyNumber,
                     request_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberRequest.FromString,
                     response_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberResponse.SerializeToString,
+            ),
+            'UploadKeyPackages': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadKeyPackages,
+                    request_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesRequest.FromString,
+                    response_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesResponse.SerializeToString,
+            ),
+            'ClaimKeyPackages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimKeyPackages,
+                    request_deserializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesRequest.FromString,
+                    response_serializer=caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +573,60 @@ class KeyDirectoryService:
             '/caas.crypto.v1.KeyDirectoryService/GetSafetyNumber',
             caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberRequest.SerializeToString,
             caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.GetSafetyNumberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadKeyPackages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.crypto.v1.KeyDirectoryService/UploadKeyPackages',
+            caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesRequest.SerializeToString,
+            caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.UploadKeyPackagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimKeyPackages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.crypto.v1.KeyDirectoryService/ClaimKeyPackages',
+            caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesRequest.SerializeToString,
+            caas_dot_crypto_dot_v1_dot_key__directory__service__pb2.ClaimKeyPackagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

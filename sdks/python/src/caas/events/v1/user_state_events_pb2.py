@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from caas.chat.v1 import read_state_pb2 as caas_dot_chat_dot_v1_dot_read__state__pb2
+from caas.crypto.v1 import device_keys_pb2 as caas_dot_crypto_dot_v1_dot_device__keys__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&caas/events/v1/user_state_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x03\n\x16UserStateEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12<\n\x11read_marker_moved\x18\n \x01(\x0b\x32\x1f.caas.events.v1.ReadMarkerMovedH\x00\x12\x44\n\x15\x64\x65livery_marker_moved\x18\x0b \x01(\x0b\x32#.caas.events.v1.DeliveryMarkerMovedH\x00\x12\x33\n\x0cuser_blocked\x18\x0c \x01(\x0b\x32\x1b.caas.events.v1.UserBlockedH\x00\x12\x37\n\x0euser_unblocked\x18\r \x01(\x0b\x32\x1d.caas.events.v1.UserUnblockedH\x00\x12\x41\n\x14one_time_prekeys_low\x18\x0e \x01(\x0b\x32!.caas.events.v1.OneTimePreKeysLowH\x00\x42\t\n\x07payload\">\n\x0fReadMarkerMoved\x12+\n\nread_state\x18\x01 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\"B\n\x13\x44\x65liveryMarkerMoved\x12+\n\nread_state\x18\x01 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\"&\n\x0bUserBlocked\x12\x17\n\x0f\x62locked_user_id\x18\x01 \x01(\t\"(\n\rUserUnblocked\x12\x17\n\x0f\x62locked_user_id\x18\x01 \x01(\t\"L\n\x11OneTimePreKeysLow\x12\x11\n\tdevice_id\x18\x01 \x01(\r\x12\x11\n\tremaining\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\rB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&caas/events/v1/user_state_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\x1a caas/crypto/v1/device_keys.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x04\n\x16UserStateEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12<\n\x11read_marker_moved\x18\n \x01(\x0b\x32\x1f.caas.events.v1.ReadMarkerMovedH\x00\x12\x44\n\x15\x64\x65livery_marker_moved\x18\x0b \x01(\x0b\x32#.caas.events.v1.DeliveryMarkerMovedH\x00\x12\x33\n\x0cuser_blocked\x18\x0c \x01(\x0b\x32\x1b.caas.events.v1.UserBlockedH\x00\x12\x37\n\x0euser_unblocked\x18\r \x01(\x0b\x32\x1d.caas.events.v1.UserUnblockedH\x00\x12\x41\n\x14one_time_prekeys_low\x18\x0e \x01(\x0b\x32!.caas.events.v1.OneTimePreKeysLowH\x00\x12@\n\x13\x64\x65vice_list_changed\x18# \x01(\x0b\x32!.caas.events.v1.DeviceListChangedH\x00\x42\t\n\x07payload\">\n\x0fReadMarkerMoved\x12+\n\nread_state\x18\x01 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\"B\n\x13\x44\x65liveryMarkerMoved\x12+\n\nread_state\x18\x01 \x01(\x0b\x32\x17.caas.chat.v1.ReadState\"&\n\x0bUserBlocked\x12\x17\n\x0f\x62locked_user_id\x18\x01 \x01(\t\"(\n\rUserUnblocked\x12\x17\n\x0f\x62locked_user_id\x18\x01 \x01(\t\"L\n\x11OneTimePreKeysLow\x12\x11\n\tdevice_id\x18\x01 \x01(\r\x12\x11\n\tremaining\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\r\"\x84\x01\n\x11\x44\x65viceListChanged\x12\x11\n\tdevice_id\x18\x01 \x01(\r\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .caas.crypto.v1.DeviceChangeKind\x12\x12\n\nchange_seq\x18\x03 \x01(\x04\x12\x18\n\x10\x63onversation_ids\x18\x04 \x03(\tB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +35,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.events.v1.user_state_e
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1'
-  _globals['_USERSTATEEVENTENVELOPE']._serialized_start=123
-  _globals['_USERSTATEEVENTENVELOPE']._serialized_end=594
-  _globals['_READMARKERMOVED']._serialized_start=596
-  _globals['_READMARKERMOVED']._serialized_end=658
-  _globals['_DELIVERYMARKERMOVED']._serialized_start=660
-  _globals['_DELIVERYMARKERMOVED']._serialized_end=726
-  _globals['_USERBLOCKED']._serialized_start=728
-  _globals['_USERBLOCKED']._serialized_end=766
-  _globals['_USERUNBLOCKED']._serialized_start=768
-  _globals['_USERUNBLOCKED']._serialized_end=808
-  _globals['_ONETIMEPREKEYSLOW']._serialized_start=810
-  _globals['_ONETIMEPREKEYSLOW']._serialized_end=886
+  _globals['_USERSTATEEVENTENVELOPE']._serialized_start=157
+  _globals['_USERSTATEEVENTENVELOPE']._serialized_end=694
+  _globals['_READMARKERMOVED']._serialized_start=696
+  _globals['_READMARKERMOVED']._serialized_end=758
+  _globals['_DELIVERYMARKERMOVED']._serialized_start=760
+  _globals['_DELIVERYMARKERMOVED']._serialized_end=826
+  _globals['_USERBLOCKED']._serialized_start=828
+  _globals['_USERBLOCKED']._serialized_end=866
+  _globals['_USERUNBLOCKED']._serialized_start=868
+  _globals['_USERUNBLOCKED']._serialized_end=908
+  _globals['_ONETIMEPREKEYSLOW']._serialized_start=910
+  _globals['_ONETIMEPREKEYSLOW']._serialized_end=986
+  _globals['_DEVICELISTCHANGED']._serialized_start=989
+  _globals['_DEVICELISTCHANGED']._serialized_end=1121
 # @@protoc_insertion_point(module_scope)

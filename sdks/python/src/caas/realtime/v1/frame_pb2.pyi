@@ -5,6 +5,7 @@ from caas.chat.v1 import changes_pb2 as _changes_pb2
 from caas.chat.v1 import event_pb2 as _event_pb2
 from caas.chat.v1 import message_pb2 as _message_pb2
 from caas.chat.v1 import read_state_pb2 as _read_state_pb2
+from caas.crypto.v1 import device_keys_pb2 as _device_keys_pb2
 from caas.search.v1 import search_service_pb2 as _search_service_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -87,7 +88,7 @@ class ClientFrame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., auth: _Optional[_Union[Auth, _Mapping]] = ..., reauth: _Optional[_Union[ReAuth, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., typing: _Optional[_Union[SetTyping, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_delivered: _Optional[_Union[MarkDelivered, _Mapping]] = ..., resume: _Optional[_Union[Resume, _Mapping]] = ..., subscribe_presence: _Optional[_Union[SubscribePresence, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesRequest, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsRequest, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersRequest, _Mapping]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed", "search_messages", "search_conversations", "search_users", "prekeys_low")
+    __slots__ = ("reply_to", "auth_ok", "send_ack", "ack", "event", "typing", "presence", "receipt", "read_state", "changes", "resume_done", "checkpoint", "pong", "error", "closing", "block_changed", "search_messages", "search_conversations", "search_users", "prekeys_low", "keys_changed")
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     AUTH_OK_FIELD_NUMBER: _ClassVar[int]
     SEND_ACK_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +109,7 @@ class ServerFrame(_message.Message):
     SEARCH_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
     SEARCH_USERS_FIELD_NUMBER: _ClassVar[int]
     PREKEYS_LOW_FIELD_NUMBER: _ClassVar[int]
+    KEYS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     reply_to: int
     auth_ok: AuthOk
     send_ack: SendAck
@@ -128,7 +130,8 @@ class ServerFrame(_message.Message):
     search_conversations: _search_service_pb2.SearchConversationsResponse
     search_users: _search_service_pb2.SearchUsersResponse
     prekeys_low: PreKeysLow
-    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesResponse, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsResponse, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersResponse, _Mapping]] = ..., prekeys_low: _Optional[_Union[PreKeysLow, _Mapping]] = ...) -> None: ...
+    keys_changed: KeysChanged
+    def __init__(self, reply_to: _Optional[int] = ..., auth_ok: _Optional[_Union[AuthOk, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., event: _Optional[_Union[_event_pb2.Event, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., presence: _Optional[_Union[Presence, _Mapping]] = ..., receipt: _Optional[_Union[_read_state_pb2.Receipt, _Mapping]] = ..., read_state: _Optional[_Union[_read_state_pb2.ReadState, _Mapping]] = ..., changes: _Optional[_Union[_changes_pb2.ConversationChanges, _Mapping]] = ..., resume_done: _Optional[_Union[ResumeDone, _Mapping]] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., closing: _Optional[_Union[Closing, _Mapping]] = ..., block_changed: _Optional[_Union[BlockChanged, _Mapping]] = ..., search_messages: _Optional[_Union[_search_service_pb2.SearchMessagesResponse, _Mapping]] = ..., search_conversations: _Optional[_Union[_search_service_pb2.SearchConversationsResponse, _Mapping]] = ..., search_users: _Optional[_Union[_search_service_pb2.SearchUsersResponse, _Mapping]] = ..., prekeys_low: _Optional[_Union[PreKeysLow, _Mapping]] = ..., keys_changed: _Optional[_Union[KeysChanged, _Mapping]] = ...) -> None: ...
 
 class Auth(_message.Message):
     __slots__ = ("access_token",)
@@ -299,6 +302,18 @@ class PreKeysLow(_message.Message):
     remaining: int
     threshold: int
     def __init__(self, device_id: _Optional[int] = ..., remaining: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class KeysChanged(_message.Message):
+    __slots__ = ("user_id", "device_id", "kind", "change_seq")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: int
+    kind: _device_keys_pb2.DeviceChangeKind
+    change_seq: int
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[int] = ..., kind: _Optional[_Union[_device_keys_pb2.DeviceChangeKind, str]] = ..., change_seq: _Optional[int] = ...) -> None: ...
 
 class FrameError(_message.Message):
     __slots__ = ("code", "message", "retry_after", "violations")

@@ -63,6 +63,12 @@ const (
 	// KeyDirectoryServiceGetSafetyNumberProcedure is the fully-qualified name of the
 	// KeyDirectoryService's GetSafetyNumber RPC.
 	KeyDirectoryServiceGetSafetyNumberProcedure = "/caas.crypto.v1.KeyDirectoryService/GetSafetyNumber"
+	// KeyDirectoryServiceUploadKeyPackagesProcedure is the fully-qualified name of the
+	// KeyDirectoryService's UploadKeyPackages RPC.
+	KeyDirectoryServiceUploadKeyPackagesProcedure = "/caas.crypto.v1.KeyDirectoryService/UploadKeyPackages"
+	// KeyDirectoryServiceClaimKeyPackagesProcedure is the fully-qualified name of the
+	// KeyDirectoryService's ClaimKeyPackages RPC.
+	KeyDirectoryServiceClaimKeyPackagesProcedure = "/caas.crypto.v1.KeyDirectoryService/ClaimKeyPackages"
 )
 
 // KeyDirectoryServiceClient is a client for the caas.crypto.v1.KeyDirectoryService service.
@@ -104,6 +110,13 @@ type KeyDirectoryServiceClient interface {
 	// bytes give six 5-digit groups (each 5 bytes big-endian modulo 100000); the two 30-digit
 	// halves are joined lower first, so both parties see the same 60 digits.
 	GetSafetyNumber(context.Context, *connect.Request[v1.GetSafetyNumberRequest]) (*connect.Response[v1.GetSafetyNumberResponse], error)
+	// Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+	// out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+	UploadKeyPackages(context.Context, *connect.Request[v1.UploadKeyPackagesRequest]) (*connect.Response[v1.UploadKeyPackagesResponse], error)
+	// Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+	// group): each KeyPackage at most once across every crypto instance; a device with none left
+	// is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+	ClaimKeyPackages(context.Context, *connect.Request[v1.ClaimKeyPackagesRequest]) (*connect.Response[v1.ClaimKeyPackagesResponse], error)
 }
 
 // NewKeyDirectoryServiceClient constructs a client for the caas.crypto.v1.KeyDirectoryService
@@ -177,6 +190,18 @@ func NewKeyDirectoryServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(keyDirectoryServiceMethods.ByName("GetSafetyNumber")),
 			connect.WithClientOptions(opts...),
 		),
+		uploadKeyPackages: connect.NewClient[v1.UploadKeyPackagesRequest, v1.UploadKeyPackagesResponse](
+			httpClient,
+			baseURL+KeyDirectoryServiceUploadKeyPackagesProcedure,
+			connect.WithSchema(keyDirectoryServiceMethods.ByName("UploadKeyPackages")),
+			connect.WithClientOptions(opts...),
+		),
+		claimKeyPackages: connect.NewClient[v1.ClaimKeyPackagesRequest, v1.ClaimKeyPackagesResponse](
+			httpClient,
+			baseURL+KeyDirectoryServiceClaimKeyPackagesProcedure,
+			connect.WithSchema(keyDirectoryServiceMethods.ByName("ClaimKeyPackages")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -192,6 +217,8 @@ type keyDirectoryServiceClient struct {
 	getDeviceListHistory   *connect.Client[v1.GetDeviceListHistoryRequest, v1.GetDeviceListHistoryResponse]
 	getDirectorySigningKey *connect.Client[v1.GetDirectorySigningKeyRequest, v1.GetDirectorySigningKeyResponse]
 	getSafetyNumber        *connect.Client[v1.GetSafetyNumberRequest, v1.GetSafetyNumberResponse]
+	uploadKeyPackages      *connect.Client[v1.UploadKeyPackagesRequest, v1.UploadKeyPackagesResponse]
+	claimKeyPackages       *connect.Client[v1.ClaimKeyPackagesRequest, v1.ClaimKeyPackagesResponse]
 }
 
 // PublishDeviceKeys calls caas.crypto.v1.KeyDirectoryService.PublishDeviceKeys.
@@ -244,6 +271,16 @@ func (c *keyDirectoryServiceClient) GetSafetyNumber(ctx context.Context, req *co
 	return c.getSafetyNumber.CallUnary(ctx, req)
 }
 
+// UploadKeyPackages calls caas.crypto.v1.KeyDirectoryService.UploadKeyPackages.
+func (c *keyDirectoryServiceClient) UploadKeyPackages(ctx context.Context, req *connect.Request[v1.UploadKeyPackagesRequest]) (*connect.Response[v1.UploadKeyPackagesResponse], error) {
+	return c.uploadKeyPackages.CallUnary(ctx, req)
+}
+
+// ClaimKeyPackages calls caas.crypto.v1.KeyDirectoryService.ClaimKeyPackages.
+func (c *keyDirectoryServiceClient) ClaimKeyPackages(ctx context.Context, req *connect.Request[v1.ClaimKeyPackagesRequest]) (*connect.Response[v1.ClaimKeyPackagesResponse], error) {
+	return c.claimKeyPackages.CallUnary(ctx, req)
+}
+
 // KeyDirectoryServiceHandler is an implementation of the caas.crypto.v1.KeyDirectoryService
 // service.
 type KeyDirectoryServiceHandler interface {
@@ -284,6 +321,13 @@ type KeyDirectoryServiceHandler interface {
 	// bytes give six 5-digit groups (each 5 bytes big-endian modulo 100000); the two 30-digit
 	// halves are joined lower first, so both parties see the same 60 digits.
 	GetSafetyNumber(context.Context, *connect.Request[v1.GetSafetyNumberRequest]) (*connect.Response[v1.GetSafetyNumberResponse], error)
+	// Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+	// out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+	UploadKeyPackages(context.Context, *connect.Request[v1.UploadKeyPackagesRequest]) (*connect.Response[v1.UploadKeyPackagesResponse], error)
+	// Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+	// group): each KeyPackage at most once across every crypto instance; a device with none left
+	// is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+	ClaimKeyPackages(context.Context, *connect.Request[v1.ClaimKeyPackagesRequest]) (*connect.Response[v1.ClaimKeyPackagesResponse], error)
 }
 
 // NewKeyDirectoryServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -353,6 +397,18 @@ func NewKeyDirectoryServiceHandler(svc KeyDirectoryServiceHandler, opts ...conne
 		connect.WithSchema(keyDirectoryServiceMethods.ByName("GetSafetyNumber")),
 		connect.WithHandlerOptions(opts...),
 	)
+	keyDirectoryServiceUploadKeyPackagesHandler := connect.NewUnaryHandler(
+		KeyDirectoryServiceUploadKeyPackagesProcedure,
+		svc.UploadKeyPackages,
+		connect.WithSchema(keyDirectoryServiceMethods.ByName("UploadKeyPackages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	keyDirectoryServiceClaimKeyPackagesHandler := connect.NewUnaryHandler(
+		KeyDirectoryServiceClaimKeyPackagesProcedure,
+		svc.ClaimKeyPackages,
+		connect.WithSchema(keyDirectoryServiceMethods.ByName("ClaimKeyPackages")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.crypto.v1.KeyDirectoryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case KeyDirectoryServicePublishDeviceKeysProcedure:
@@ -375,6 +431,10 @@ func NewKeyDirectoryServiceHandler(svc KeyDirectoryServiceHandler, opts ...conne
 			keyDirectoryServiceGetDirectorySigningKeyHandler.ServeHTTP(w, r)
 		case KeyDirectoryServiceGetSafetyNumberProcedure:
 			keyDirectoryServiceGetSafetyNumberHandler.ServeHTTP(w, r)
+		case KeyDirectoryServiceUploadKeyPackagesProcedure:
+			keyDirectoryServiceUploadKeyPackagesHandler.ServeHTTP(w, r)
+		case KeyDirectoryServiceClaimKeyPackagesProcedure:
+			keyDirectoryServiceClaimKeyPackagesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -422,4 +482,12 @@ func (UnimplementedKeyDirectoryServiceHandler) GetDirectorySigningKey(context.Co
 
 func (UnimplementedKeyDirectoryServiceHandler) GetSafetyNumber(context.Context, *connect.Request[v1.GetSafetyNumberRequest]) (*connect.Response[v1.GetSafetyNumberResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.crypto.v1.KeyDirectoryService.GetSafetyNumber is not implemented"))
+}
+
+func (UnimplementedKeyDirectoryServiceHandler) UploadKeyPackages(context.Context, *connect.Request[v1.UploadKeyPackagesRequest]) (*connect.Response[v1.UploadKeyPackagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.crypto.v1.KeyDirectoryService.UploadKeyPackages is not implemented"))
+}
+
+func (UnimplementedKeyDirectoryServiceHandler) ClaimKeyPackages(context.Context, *connect.Request[v1.ClaimKeyPackagesRequest]) (*connect.Response[v1.ClaimKeyPackagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.crypto.v1.KeyDirectoryService.ClaimKeyPackages is not implemented"))
 }

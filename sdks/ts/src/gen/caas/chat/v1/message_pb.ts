@@ -5,6 +5,8 @@
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { EncryptedContent } from "./encrypted_pb.js";
+import { file_caas_chat_v1_encrypted } from "./encrypted_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
@@ -13,7 +15,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/message.proto.
  */
 export const file_caas_chat_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChpjYWFzL2NoYXQvdjEvbWVzc2FnZS5wcm90bxIMY2Fhcy5jaGF0LnYxIrUECgdNZXNzYWdlEgoKAmlkGAEgASgJEhcKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCRILCgNzZXEYAyABKAQSEQoJc2VuZGVyX2lkGAQgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAUgASgJEgwKBHRleHQYBiABKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAcgAygJEicKBmN1c3RvbRgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLQoLYXR0YWNobWVudHMYCSADKAsyGC5jYWFzLmNoYXQudjEuQXR0YWNobWVudBIbChNyZXBseV90b19tZXNzYWdlX2lkGAogASgJEhgKEHRocmVhZF9wYXJlbnRfaWQYCyABKAkSMwoOZm9yd2FyZGVkX2Zyb20YDCABKAsyGy5jYWFzLmNoYXQudjEuRm9yd2FyZGVkRnJvbRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJZWRpdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkZWxldGVkGA8gASgIEi4KCXJlYWN0aW9ucxgQIAMoCzIbLmNhYXMuY2hhdC52MS5SZWFjdGlvbkNvdW50EisKBnRocmVhZBgRIAEoCzIbLmNhYXMuY2hhdC52MS5UaHJlYWRTdW1tYXJ5Eg4KBnBpbm5lZBgSIAEoCCJxCgpBdHRhY2htZW50EhoKCG1lZGlhX2lkGAEgASgJQgi6SAVyA7ABARIbCgltaW1lX3R5cGUYAiABKAlCCLpIBXIDGP8BEhIKCnNpemVfYnl0ZXMYAyABKAQSFgoEbmFtZRgEIAEoCUIIukgFcgMY/wEiTwoNRm9yd2FyZGVkRnJvbRIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIRCglzZW5kZXJfaWQYAyABKAkiQQoNUmVhY3Rpb25Db3VudBIQCghyZWFjdGlvbhgBIAEoCRINCgVjb3VudBgCIAEoBRIPCgdyZWFjdGVkGAMgASgIIooBCg1UaHJlYWRTdW1tYXJ5EhMKC3JlcGx5X2NvdW50GAEgASgFEhYKDmxhc3RfcmVwbHlfc2VxGAIgASgEEjMKD2xhc3RfcmVwbHlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcGFydGljaXBhbnRfaWRzGAQgAygJIngKDVBpbm5lZE1lc3NhZ2USJgoHbWVzc2FnZRgBIAEoCzIVLmNhYXMuY2hhdC52MS5NZXNzYWdlEhEKCXBpbm5lZF9ieRgCIAEoCRIsCghwaW5fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiogEKD01lc3NhZ2VSZXZpc2lvbhILCgNzZXEYASABKAQSDAoEdGV4dBgCIAEoCRIaChJtZW50aW9uZWRfdXNlcl9pZHMYAyADKAkSJwoGY3VzdG9tGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChpjYWFzL2NoYXQvdjEvbWVzc2FnZS5wcm90bxIMY2Fhcy5jaGF0LnYxIugECgdNZXNzYWdlEgoKAmlkGAEgASgJEhcKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCRILCgNzZXEYAyABKAQSEQoJc2VuZGVyX2lkGAQgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAUgASgJEgwKBHRleHQYBiABKAkSGgoSbWVudGlvbmVkX3VzZXJfaWRzGAcgAygJEicKBmN1c3RvbRgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLQoLYXR0YWNobWVudHMYCSADKAsyGC5jYWFzLmNoYXQudjEuQXR0YWNobWVudBIbChNyZXBseV90b19tZXNzYWdlX2lkGAogASgJEhgKEHRocmVhZF9wYXJlbnRfaWQYCyABKAkSMwoOZm9yd2FyZGVkX2Zyb20YDCABKAsyGy5jYWFzLmNoYXQudjEuRm9yd2FyZGVkRnJvbRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJZWRpdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkZWxldGVkGA8gASgIEi4KCXJlYWN0aW9ucxgQIAMoCzIbLmNhYXMuY2hhdC52MS5SZWFjdGlvbkNvdW50EisKBnRocmVhZBgRIAEoCzIbLmNhYXMuY2hhdC52MS5UaHJlYWRTdW1tYXJ5Eg4KBnBpbm5lZBgSIAEoCBIxCgllbmNyeXB0ZWQYLSABKAsyHi5jYWFzLmNoYXQudjEuRW5jcnlwdGVkQ29udGVudCJxCgpBdHRhY2htZW50EhoKCG1lZGlhX2lkGAEgASgJQgi6SAVyA7ABARIbCgltaW1lX3R5cGUYAiABKAlCCLpIBXIDGP8BEhIKCnNpemVfYnl0ZXMYAyABKAQSFgoEbmFtZRgEIAEoCUIIukgFcgMY/wEiTwoNRm9yd2FyZGVkRnJvbRIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIRCglzZW5kZXJfaWQYAyABKAkiQQoNUmVhY3Rpb25Db3VudBIQCghyZWFjdGlvbhgBIAEoCRINCgVjb3VudBgCIAEoBRIPCgdyZWFjdGVkGAMgASgIIooBCg1UaHJlYWRTdW1tYXJ5EhMKC3JlcGx5X2NvdW50GAEgASgFEhYKDmxhc3RfcmVwbHlfc2VxGAIgASgEEjMKD2xhc3RfcmVwbHlfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcGFydGljaXBhbnRfaWRzGAQgAygJIngKDVBpbm5lZE1lc3NhZ2USJgoHbWVzc2FnZRgBIAEoCzIVLmNhYXMuY2hhdC52MS5NZXNzYWdlEhEKCXBpbm5lZF9ieRgCIAEoCRIsCghwaW5fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi1QEKD01lc3NhZ2VSZXZpc2lvbhILCgNzZXEYASABKAQSDAoEdGV4dBgCIAEoCRIaChJtZW50aW9uZWRfdXNlcl9pZHMYAyADKAkSJwoGY3VzdG9tGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoJZW5jcnlwdGVkGC0gASgLMh4uY2Fhcy5jaGF0LnYxLkVuY3J5cHRlZENvbnRlbnRCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_buf_validate_validate, file_caas_chat_v1_encrypted, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A message, as materialised from the conversation log (its MessageCreated event plus later
@@ -142,6 +144,14 @@ export type Message = Message$1<"caas.chat.v1.Message"> & {
    * @generated from field: bool pinned = 18;
    */
   pinned: boolean;
+
+  /**
+   * The ciphertext body of a message in an end-to-end encrypted conversation (whose text and
+   * custom are then empty). Unset when deleted and in other conversations.
+   *
+   * @generated from field: caas.chat.v1.EncryptedContent encrypted = 45;
+   */
+  encrypted?: EncryptedContent | undefined;
 };
 
 /**
@@ -358,6 +368,13 @@ export type MessageRevision = Message$1<"caas.chat.v1.MessageRevision"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 5;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * The ciphertext of this version, in an end-to-end encrypted conversation.
+   *
+   * @generated from field: caas.chat.v1.EncryptedContent encrypted = 45;
+   */
+  encrypted?: EncryptedContent | undefined;
 };
 
 /**

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/crypto/v1/key_directory_service.proto.
  */
 export const file_caas_crypto_v1_key_directory_service: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWFzL2NyeXB0by92MS9rZXlfZGlyZWN0b3J5X3NlcnZpY2UucHJvdG8SDmNhYXMuY3J5cHRvLnYxIrcCChhQdWJsaXNoRGV2aWNlS2V5c1JlcXVlc3QSHAoJZGV2aWNlX2lkGAEgASgNQgm6SAYqBBh/KAESIwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNQgq6SAcqBRj8fygBEh0KDGlkZW50aXR5X2tleRgDIAEoDEIHukgEegJoIRI7Cg1zaWduZWRfcHJla2V5GAQgASgLMhwuY2Fhcy5jcnlwdG8udjEuU2lnbmVkUHJlS2V5Qga6SAPIAQESOQoMa3liZXJfcHJla2V5GAUgASgLMhsuY2Fhcy5jcnlwdG8udjEuS3liZXJQcmVLZXlCBrpIA8gBARJBChBvbmVfdGltZV9wcmVrZXlzGAYgAygLMh0uY2Fhcy5jcnlwdG8udjEuT25lVGltZVByZUtleUIIukgFkgECEGQiQwoZUHVibGlzaERldmljZUtleXNSZXNwb25zZRImCgZkZXZpY2UYASABKAsyFi5jYWFzLmNyeXB0by52MS5EZXZpY2UiqgEKGlJlcGxhY2VTaWduZWRQcmVLZXlSZXF1ZXN0EhwKCWRldmljZV9pZBgBIAEoDUIJukgGKgQYfygBEjsKDXNpZ25lZF9wcmVrZXkYAiABKAsyHC5jYWFzLmNyeXB0by52MS5TaWduZWRQcmVLZXlCBrpIA8gBARIxCgxreWJlcl9wcmVrZXkYAyABKAsyGy5jYWFzLmNyeXB0by52MS5LeWJlclByZUtleSJFChtSZXBsYWNlU2lnbmVkUHJlS2V5UmVzcG9uc2USJgoGZGV2aWNlGAEgASgLMhYuY2Fhcy5jcnlwdG8udjEuRGV2aWNlIoABChtVcGxvYWRPbmVUaW1lUHJlS2V5c1JlcXVlc3QSHAoJZGV2aWNlX2lkGAEgASgNQgm6SAYqBBh/KAESQwoQb25lX3RpbWVfcHJla2V5cxgCIAMoCzIdLmNhYXMuY3J5cHRvLnYxLk9uZVRpbWVQcmVLZXlCCrpIB5IBBAgBEGQiPQocVXBsb2FkT25lVGltZVByZUtleXNSZXNwb25zZRIdChVvbmVfdGltZV9wcmVrZXlfY291bnQYASABKA0iYAoZQ2xhaW1QcmVLZXlCdW5kbGVzUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGIABEiYKCmRldmljZV9pZHMYAiADKA1CErpID5IBDBB/GAEiBioEGH8oASJLChpDbGFpbVByZUtleUJ1bmRsZXNSZXNwb25zZRItCgdidW5kbGVzGAEgAygLMhwuY2Fhcy5jcnlwdG8udjEuUHJlS2V5QnVuZGxlIjUKFUdldFByZUtleUNvdW50UmVxdWVzdBIcCglkZXZpY2VfaWQYASABKA1CCbpIBioEGH8oASI3ChZHZXRQcmVLZXlDb3VudFJlc3BvbnNlEh0KFW9uZV90aW1lX3ByZWtleV9jb3VudBgBIAEoDSIxChJMaXN0RGV2aWNlc1JlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARiAASI+ChNMaXN0RGV2aWNlc1Jlc3BvbnNlEicKB2RldmljZXMYASADKAsyFi5jYWFzLmNyeXB0by52MS5EZXZpY2UiMwoTUmVtb3ZlRGV2aWNlUmVxdWVzdBIcCglkZXZpY2VfaWQYASABKA1CCbpIBioEGH8oASIWChRSZW1vdmVEZXZpY2VSZXNwb25zZSJ2ChtHZXREZXZpY2VMaXN0SGlzdG9yeVJlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARiAARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGOgHKAASGwoKcGFnZV90b2tlbhgDIAEoCUIHukgEcgIYQCJwChxHZXREZXZpY2VMaXN0SGlzdG9yeVJlc3BvbnNlEjcKB2NoYW5nZXMYASADKAsyJi5jYWFzLmNyeXB0by52MS5TaWduZWREZXZpY2VMaXN0Q2hhbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfCh1HZXREaXJlY3RvcnlTaWduaW5nS2V5UmVxdWVzdCJSCh5HZXREaXJlY3RvcnlTaWduaW5nS2V5UmVzcG9uc2USMAoDa2V5GAEgASgLMiMuY2Fhcy5jcnlwdG8udjEuRGlyZWN0b3J5U2lnbmluZ0tleSJ/ChZHZXRTYWZldHlOdW1iZXJSZXF1ZXN0EhwKCWRldmljZV9pZBgBIAEoDUIJukgGKgQYfygBEiIKDnJlbW90ZV91c2VyX2lkGAIgASgJQgq6SAdyBRABGIABEiMKEHJlbW90ZV9kZXZpY2VfaWQYAyABKA1CCbpIBioEGH8oASIwChdHZXRTYWZldHlOdW1iZXJSZXNwb25zZRIVCg1zYWZldHlfbnVtYmVyGAEgASgJMrMIChNLZXlEaXJlY3RvcnlTZXJ2aWNlEmgKEVB1Ymxpc2hEZXZpY2VLZXlzEiguY2Fhcy5jcnlwdG8udjEuUHVibGlzaERldmljZUtleXNSZXF1ZXN0GikuY2Fhcy5jcnlwdG8udjEuUHVibGlzaERldmljZUtleXNSZXNwb25zZRJuChNSZXBsYWNlU2lnbmVkUHJlS2V5EiouY2Fhcy5jcnlwdG8udjEuUmVwbGFjZVNpZ25lZFByZUtleVJlcXVlc3QaKy5jYWFzLmNyeXB0by52MS5SZXBsYWNlU2lnbmVkUHJlS2V5UmVzcG9uc2UScQoUVXBsb2FkT25lVGltZVByZUtleXMSKy5jYWFzLmNyeXB0by52MS5VcGxvYWRPbmVUaW1lUHJlS2V5c1JlcXVlc3QaLC5jYWFzLmNyeXB0by52MS5VcGxvYWRPbmVUaW1lUHJlS2V5c1Jlc3BvbnNlEmsKEkNsYWltUHJlS2V5QnVuZGxlcxIpLmNhYXMuY3J5cHRvLnYxLkNsYWltUHJlS2V5QnVuZGxlc1JlcXVlc3QaKi5jYWFzLmNyeXB0by52MS5DbGFpbVByZUtleUJ1bmRsZXNSZXNwb25zZRJfCg5HZXRQcmVLZXlDb3VudBIlLmNhYXMuY3J5cHRvLnYxLkdldFByZUtleUNvdW50UmVxdWVzdBomLmNhYXMuY3J5cHRvLnYxLkdldFByZUtleUNvdW50UmVzcG9uc2USVgoLTGlzdERldmljZXMSIi5jYWFzLmNyeXB0by52MS5MaXN0RGV2aWNlc1JlcXVlc3QaIy5jYWFzLmNyeXB0by52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlElkKDFJlbW92ZURldmljZRIjLmNhYXMuY3J5cHRvLnYxLlJlbW92ZURldmljZVJlcXVlc3QaJC5jYWFzLmNyeXB0by52MS5SZW1vdmVEZXZpY2VSZXNwb25zZRJxChRHZXREZXZpY2VMaXN0SGlzdG9yeRIrLmNhYXMuY3J5cHRvLnYxLkdldERldmljZUxpc3RIaXN0b3J5UmVxdWVzdBosLmNhYXMuY3J5cHRvLnYxLkdldERldmljZUxpc3RIaXN0b3J5UmVzcG9uc2USdwoWR2V0RGlyZWN0b3J5U2lnbmluZ0tleRItLmNhYXMuY3J5cHRvLnYxLkdldERpcmVjdG9yeVNpZ25pbmdLZXlSZXF1ZXN0Gi4uY2Fhcy5jcnlwdG8udjEuR2V0RGlyZWN0b3J5U2lnbmluZ0tleVJlc3BvbnNlEmIKD0dldFNhZmV0eU51bWJlchImLmNhYXMuY3J5cHRvLnYxLkdldFNhZmV0eU51bWJlclJlcXVlc3QaJy5jYWFzLmNyeXB0by52MS5HZXRTYWZldHlOdW1iZXJSZXNwb25zZUI+WjxnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jcnlwdG8vdjE7Y3J5cHRvdjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_crypto_v1_device_keys]);
+  fileDesc("CipjYWFzL2NyeXB0by92MS9rZXlfZGlyZWN0b3J5X3NlcnZpY2UucHJvdG8SDmNhYXMuY3J5cHRvLnYxIrcCChhQdWJsaXNoRGV2aWNlS2V5c1JlcXVlc3QSHAoJZGV2aWNlX2lkGAEgASgNQgm6SAYqBBh/KAESIwoPcmVnaXN0cmF0aW9uX2lkGAIgASgNQgq6SAcqBRj8fygBEh0KDGlkZW50aXR5X2tleRgDIAEoDEIHukgEegJoIRI7Cg1zaWduZWRfcHJla2V5GAQgASgLMhwuY2Fhcy5jcnlwdG8udjEuU2lnbmVkUHJlS2V5Qga6SAPIAQESOQoMa3liZXJfcHJla2V5GAUgASgLMhsuY2Fhcy5jcnlwdG8udjEuS3liZXJQcmVLZXlCBrpIA8gBARJBChBvbmVfdGltZV9wcmVrZXlzGAYgAygLMh0uY2Fhcy5jcnlwdG8udjEuT25lVGltZVByZUtleUIIukgFkgECEGQiQwoZUHVibGlzaERldmljZUtleXNSZXNwb25zZRImCgZkZXZpY2UYASABKAsyFi5jYWFzLmNyeXB0by52MS5EZXZpY2UiqgEKGlJlcGxhY2VTaWduZWRQcmVLZXlSZXF1ZXN0EhwKCWRldmljZV9pZBgBIAEoDUIJukgGKgQYfygBEjsKDXNpZ25lZF9wcmVrZXkYAiABKAsyHC5jYWFzLmNyeXB0by52MS5TaWduZWRQcmVLZXlCBrpIA8gBARIxCgxreWJlcl9wcmVrZXkYAyABKAsyGy5jYWFzLmNyeXB0by52MS5LeWJlclByZUtleSJFChtSZXBsYWNlU2lnbmVkUHJlS2V5UmVzcG9uc2USJgoGZGV2aWNlGAEgASgLMhYuY2Fhcy5jcnlwdG8udjEuRGV2aWNlIoABChtVcGxvYWRPbmVUaW1lUHJlS2V5c1JlcXVlc3QSHAoJZGV2aWNlX2lkGAEgASgNQgm6SAYqBBh/KAESQwoQb25lX3RpbWVfcHJla2V5cxgCIAMoCzIdLmNhYXMuY3J5cHRvLnYxLk9uZVRpbWVQcmVLZXlCCrpIB5IBBAgBEGQiPQocVXBsb2FkT25lVGltZVByZUtleXNSZXNwb25zZRIdChVvbmVfdGltZV9wcmVrZXlfY291bnQYASABKA0iYAoZQ2xhaW1QcmVLZXlCdW5kbGVzUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGIABEiYKCmRldmljZV9pZHMYAiADKA1CErpID5IBDBB/GAEiBioEGH8oASJLChpDbGFpbVByZUtleUJ1bmRsZXNSZXNwb25zZRItCgdidW5kbGVzGAEgAygLMhwuY2Fhcy5jcnlwdG8udjEuUHJlS2V5QnVuZGxlIjUKFUdldFByZUtleUNvdW50UmVxdWVzdBIcCglkZXZpY2VfaWQYASABKA1CCbpIBioEGH8oASJSChZHZXRQcmVLZXlDb3VudFJlc3BvbnNlEh0KFW9uZV90aW1lX3ByZWtleV9jb3VudBgBIAEoDRIZChFrZXlfcGFja2FnZV9jb3VudBgCIAEoDSIxChJMaXN0RGV2aWNlc1JlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARiAASI+ChNMaXN0RGV2aWNlc1Jlc3BvbnNlEicKB2RldmljZXMYASADKAsyFi5jYWFzLmNyeXB0by52MS5EZXZpY2UiMwoTUmVtb3ZlRGV2aWNlUmVxdWVzdBIcCglkZXZpY2VfaWQYASABKA1CCbpIBioEGH8oASIWChRSZW1vdmVEZXZpY2VSZXNwb25zZSJ2ChtHZXREZXZpY2VMaXN0SGlzdG9yeVJlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARiAARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGOgHKAASGwoKcGFnZV90b2tlbhgDIAEoCUIHukgEcgIYQCJwChxHZXREZXZpY2VMaXN0SGlzdG9yeVJlc3BvbnNlEjcKB2NoYW5nZXMYASADKAsyJi5jYWFzLmNyeXB0by52MS5TaWduZWREZXZpY2VMaXN0Q2hhbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfCh1HZXREaXJlY3RvcnlTaWduaW5nS2V5UmVxdWVzdCJSCh5HZXREaXJlY3RvcnlTaWduaW5nS2V5UmVzcG9uc2USMAoDa2V5GAEgASgLMiMuY2Fhcy5jcnlwdG8udjEuRGlyZWN0b3J5U2lnbmluZ0tleSJ/ChZHZXRTYWZldHlOdW1iZXJSZXF1ZXN0EhwKCWRldmljZV9pZBgBIAEoDUIJukgGKgQYfygBEiIKDnJlbW90ZV91c2VyX2lkGAIgASgJQgq6SAdyBRABGIABEiMKEHJlbW90ZV9kZXZpY2VfaWQYAyABKA1CCbpIBioEGH8oASIwChdHZXRTYWZldHlOdW1iZXJSZXNwb25zZRIVCg1zYWZldHlfbnVtYmVyGAEgASgJIkYKCktleVBhY2thZ2USFgoOa2V5X3BhY2thZ2VfaWQYASABKA0SIAoLa2V5X3BhY2thZ2UYAiABKAxCC7pICHoGEAEYgIABInYKGFVwbG9hZEtleVBhY2thZ2VzUmVxdWVzdBIcCglkZXZpY2VfaWQYASABKA1CCbpIBioEGH8oARI8CgxrZXlfcGFja2FnZXMYAiADKAsyGi5jYWFzLmNyeXB0by52MS5LZXlQYWNrYWdlQgq6SAeSAQQIARBkIjYKGVVwbG9hZEtleVBhY2thZ2VzUmVzcG9uc2USGQoRa2V5X3BhY2thZ2VfY291bnQYASABKA0iXgoXQ2xhaW1LZXlQYWNrYWdlc1JlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARiAARImCgpkZXZpY2VfaWRzGAIgAygNQhK6SA+SAQwQfxgBIgYqBBh/KAEiaAoRQ2xhaW1lZEtleVBhY2thZ2USDwoHdXNlcl9pZBgBIAEoCRIRCglkZXZpY2VfaWQYAiABKA0SLwoLa2V5X3BhY2thZ2UYAyABKAsyGi5jYWFzLmNyeXB0by52MS5LZXlQYWNrYWdlIlMKGENsYWltS2V5UGFja2FnZXNSZXNwb25zZRI3CgxrZXlfcGFja2FnZXMYASADKAsyIS5jYWFzLmNyeXB0by52MS5DbGFpbWVkS2V5UGFja2FnZTKECgoTS2V5RGlyZWN0b3J5U2VydmljZRJoChFQdWJsaXNoRGV2aWNlS2V5cxIoLmNhYXMuY3J5cHRvLnYxLlB1Ymxpc2hEZXZpY2VLZXlzUmVxdWVzdBopLmNhYXMuY3J5cHRvLnYxLlB1Ymxpc2hEZXZpY2VLZXlzUmVzcG9uc2USbgoTUmVwbGFjZVNpZ25lZFByZUtleRIqLmNhYXMuY3J5cHRvLnYxLlJlcGxhY2VTaWduZWRQcmVLZXlSZXF1ZXN0GisuY2Fhcy5jcnlwdG8udjEuUmVwbGFjZVNpZ25lZFByZUtleVJlc3BvbnNlEnEKFFVwbG9hZE9uZVRpbWVQcmVLZXlzEisuY2Fhcy5jcnlwdG8udjEuVXBsb2FkT25lVGltZVByZUtleXNSZXF1ZXN0GiwuY2Fhcy5jcnlwdG8udjEuVXBsb2FkT25lVGltZVByZUtleXNSZXNwb25zZRJrChJDbGFpbVByZUtleUJ1bmRsZXMSKS5jYWFzLmNyeXB0by52MS5DbGFpbVByZUtleUJ1bmRsZXNSZXF1ZXN0GiouY2Fhcy5jcnlwdG8udjEuQ2xhaW1QcmVLZXlCdW5kbGVzUmVzcG9uc2USXwoOR2V0UHJlS2V5Q291bnQSJS5jYWFzLmNyeXB0by52MS5HZXRQcmVLZXlDb3VudFJlcXVlc3QaJi5jYWFzLmNyeXB0by52MS5HZXRQcmVLZXlDb3VudFJlc3BvbnNlElYKC0xpc3REZXZpY2VzEiIuY2Fhcy5jcnlwdG8udjEuTGlzdERldmljZXNSZXF1ZXN0GiMuY2Fhcy5jcnlwdG8udjEuTGlzdERldmljZXNSZXNwb25zZRJZCgxSZW1vdmVEZXZpY2USIy5jYWFzLmNyeXB0by52MS5SZW1vdmVEZXZpY2VSZXF1ZXN0GiQuY2Fhcy5jcnlwdG8udjEuUmVtb3ZlRGV2aWNlUmVzcG9uc2UScQoUR2V0RGV2aWNlTGlzdEhpc3RvcnkSKy5jYWFzLmNyeXB0by52MS5HZXREZXZpY2VMaXN0SGlzdG9yeVJlcXVlc3QaLC5jYWFzLmNyeXB0by52MS5HZXREZXZpY2VMaXN0SGlzdG9yeVJlc3BvbnNlEncKFkdldERpcmVjdG9yeVNpZ25pbmdLZXkSLS5jYWFzLmNyeXB0by52MS5HZXREaXJlY3RvcnlTaWduaW5nS2V5UmVxdWVzdBouLmNhYXMuY3J5cHRvLnYxLkdldERpcmVjdG9yeVNpZ25pbmdLZXlSZXNwb25zZRJiCg9HZXRTYWZldHlOdW1iZXISJi5jYWFzLmNyeXB0by52MS5HZXRTYWZldHlOdW1iZXJSZXF1ZXN0GicuY2Fhcy5jcnlwdG8udjEuR2V0U2FmZXR5TnVtYmVyUmVzcG9uc2USaAoRVXBsb2FkS2V5UGFja2FnZXMSKC5jYWFzLmNyeXB0by52MS5VcGxvYWRLZXlQYWNrYWdlc1JlcXVlc3QaKS5jYWFzLmNyeXB0by52MS5VcGxvYWRLZXlQYWNrYWdlc1Jlc3BvbnNlEmUKEENsYWltS2V5UGFja2FnZXMSJy5jYWFzLmNyeXB0by52MS5DbGFpbUtleVBhY2thZ2VzUmVxdWVzdBooLmNhYXMuY3J5cHRvLnYxLkNsYWltS2V5UGFja2FnZXNSZXNwb25zZUI+WjxnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jcnlwdG8vdjE7Y3J5cHRvdjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_crypto_v1_device_keys]);
 
 /**
  * @generated from message caas.crypto.v1.PublishDeviceKeysRequest
@@ -229,6 +229,13 @@ export type GetPreKeyCountResponse = Message<"caas.crypto.v1.GetPreKeyCountRespo
    * @generated from field: uint32 one_time_prekey_count = 1;
    */
   oneTimePrekeyCount: number;
+
+  /**
+   * MLS KeyPackages of the device not yet handed out.
+   *
+   * @generated from field: uint32 key_package_count = 2;
+   */
+  keyPackageCount: number;
 };
 
 /**
@@ -438,6 +445,146 @@ export const GetSafetyNumberResponseSchema: GenMessage<GetSafetyNumberResponse> 
   messageDesc(file_caas_crypto_v1_key_directory_service, 19);
 
 /**
+ * An MLS KeyPackage as the device serialized it (an MLSMessage carrying a KeyPackage); the
+ * directory stores and hands it out without reading it.
+ *
+ * @generated from message caas.crypto.v1.KeyPackage
+ */
+export type KeyPackage = Message<"caas.crypto.v1.KeyPackage"> & {
+  /**
+   * Chosen by the device; never reused by the same device registration.
+   *
+   * @generated from field: uint32 key_package_id = 1;
+   */
+  keyPackageId: number;
+
+  /**
+   * @generated from field: bytes key_package = 2;
+   */
+  keyPackage: Uint8Array;
+};
+
+/**
+ * Describes the message caas.crypto.v1.KeyPackage.
+ * Use `create(KeyPackageSchema)` to create a new message.
+ */
+export const KeyPackageSchema: GenMessage<KeyPackage> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 20);
+
+/**
+ * @generated from message caas.crypto.v1.UploadKeyPackagesRequest
+ */
+export type UploadKeyPackagesRequest = Message<"caas.crypto.v1.UploadKeyPackagesRequest"> & {
+  /**
+   * @generated from field: uint32 device_id = 1;
+   */
+  deviceId: number;
+
+  /**
+   * @generated from field: repeated caas.crypto.v1.KeyPackage key_packages = 2;
+   */
+  keyPackages: KeyPackage[];
+};
+
+/**
+ * Describes the message caas.crypto.v1.UploadKeyPackagesRequest.
+ * Use `create(UploadKeyPackagesRequestSchema)` to create a new message.
+ */
+export const UploadKeyPackagesRequestSchema: GenMessage<UploadKeyPackagesRequest> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 21);
+
+/**
+ * @generated from message caas.crypto.v1.UploadKeyPackagesResponse
+ */
+export type UploadKeyPackagesResponse = Message<"caas.crypto.v1.UploadKeyPackagesResponse"> & {
+  /**
+   * The device's KeyPackages not yet handed out, after the upload.
+   *
+   * @generated from field: uint32 key_package_count = 1;
+   */
+  keyPackageCount: number;
+};
+
+/**
+ * Describes the message caas.crypto.v1.UploadKeyPackagesResponse.
+ * Use `create(UploadKeyPackagesResponseSchema)` to create a new message.
+ */
+export const UploadKeyPackagesResponseSchema: GenMessage<UploadKeyPackagesResponse> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 22);
+
+/**
+ * @generated from message caas.crypto.v1.ClaimKeyPackagesRequest
+ */
+export type ClaimKeyPackagesRequest = Message<"caas.crypto.v1.ClaimKeyPackagesRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The devices to claim for; empty claims for every device of the user.
+   *
+   * @generated from field: repeated uint32 device_ids = 2;
+   */
+  deviceIds: number[];
+};
+
+/**
+ * Describes the message caas.crypto.v1.ClaimKeyPackagesRequest.
+ * Use `create(ClaimKeyPackagesRequestSchema)` to create a new message.
+ */
+export const ClaimKeyPackagesRequestSchema: GenMessage<ClaimKeyPackagesRequest> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 23);
+
+/**
+ * One claimed KeyPackage and the device it belongs to.
+ *
+ * @generated from message caas.crypto.v1.ClaimedKeyPackage
+ */
+export type ClaimedKeyPackage = Message<"caas.crypto.v1.ClaimedKeyPackage"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: uint32 device_id = 2;
+   */
+  deviceId: number;
+
+  /**
+   * @generated from field: caas.crypto.v1.KeyPackage key_package = 3;
+   */
+  keyPackage?: KeyPackage | undefined;
+};
+
+/**
+ * Describes the message caas.crypto.v1.ClaimedKeyPackage.
+ * Use `create(ClaimedKeyPackageSchema)` to create a new message.
+ */
+export const ClaimedKeyPackageSchema: GenMessage<ClaimedKeyPackage> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 24);
+
+/**
+ * @generated from message caas.crypto.v1.ClaimKeyPackagesResponse
+ */
+export type ClaimKeyPackagesResponse = Message<"caas.crypto.v1.ClaimKeyPackagesResponse"> & {
+  /**
+   * Ascending by device id; devices with no KeyPackage left are absent.
+   *
+   * @generated from field: repeated caas.crypto.v1.ClaimedKeyPackage key_packages = 1;
+   */
+  keyPackages: ClaimedKeyPackage[];
+};
+
+/**
+ * Describes the message caas.crypto.v1.ClaimKeyPackagesResponse.
+ * Use `create(ClaimKeyPackagesResponseSchema)` to create a new message.
+ */
+export const ClaimKeyPackagesResponseSchema: GenMessage<ClaimKeyPackagesResponse> = /*@__PURE__*/
+  messageDesc(file_caas_crypto_v1_key_directory_service, 25);
+
+/**
  * The end-to-end encryption key directory: each user's devices publish their public keys here
  * and other users' clients fetch them to start Signal-protocol sessions (X3DH/PQXDH with
  * libsignal). The server only ever holds public keys. Every RPC requires a user access token;
@@ -570,6 +717,29 @@ export const KeyDirectoryService: GenService<{
     methodKind: "unary";
     input: typeof GetSafetyNumberRequestSchema;
     output: typeof GetSafetyNumberResponseSchema;
+  },
+  /**
+   * Adds MLS (RFC 9420) KeyPackages of one of the caller's published devices, each to be handed
+   * out once, like one-time prekeys: ALREADY_EXISTS, storing none, when an id was uploaded before.
+   *
+   * @generated from rpc caas.crypto.v1.KeyDirectoryService.UploadKeyPackages
+   */
+  uploadKeyPackages: {
+    methodKind: "unary";
+    input: typeof UploadKeyPackagesRequestSchema;
+    output: typeof UploadKeyPackagesResponseSchema;
+  },
+  /**
+   * Claims one KeyPackage per device of a user in the caller's tenant (to add them to an MLS
+   * group): each KeyPackage at most once across every crypto instance; a device with none left
+   * is absent from the response (MLS has no fallback here). NOT_FOUND when the user has no devices.
+   *
+   * @generated from rpc caas.crypto.v1.KeyDirectoryService.ClaimKeyPackages
+   */
+  claimKeyPackages: {
+    methodKind: "unary";
+    input: typeof ClaimKeyPackagesRequestSchema;
+    output: typeof ClaimKeyPackagesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_crypto_v1_key_directory_service, 0);
