@@ -61,3 +61,49 @@ describe("conversation members are users of the tenant", () => {
     expect(res.members.map((m) => m.userId)).toEqual(["bob"]);
   });
 });
+
+/*
+ * The tenant setting create_users_on_first_use: unknown member ids become users (empty profile,
+ * active) instead of NOT_FOUND; deactivated users are still refused; other tenants are untouched.
+ */
+describe("users created on first use", () => {
+  let t: Awaited<ReturnType<typeof tenantWithUsers>>;
+  let chat: ReturnType<typeof createClient<typeof ChatService>>;
+
+  beforeAll(async () => {
+    const admin = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
+    t = await tenantWithUsers(platform.endpoints.auth!, admin, ["ann", "cid"], "first-use");
+    await t.backend.deactivateUser({ userId: "cid" });
+    chat = createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.gateway!, interceptors: [bearer(t.token("ann"))] }));
+  });
+
+  it("is off by default: an unknown member is refused and no user is created", async () => {
+    expect((await failure(chat.createConversation({ type: ConversationType.GROUP, title: "off", memberIds: ["new-off"] }))).code).toBe(Code.NotFound);
+    expect((await failure(t.backend.getUser({ userId: "new-off" }))).code).toBe(Code.NotFound);
+  });
+
+  it("when on, creates unknown members on CreateConversation and AddMembers, still refusing deactivated users", async () => {
+    await t.admin.updateTenant({ tenant: { id: t.tenantId, settings: { createUsersOnFirstUse: true } }, updateMask: { paths: ["settings.create_users_on_first_use"] } });
+    const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, title: "on", memberIds: ["new-1", "new-2"] });
+    expect(conversation!.memberCount).toBe(3);
+    const created = await t.backend.getUser({ userId: "new-1" });
+    expect(created.user).toMatchObject({ id: "new-1", displayName: "new-1", roles: [] });
+    const added = await chat.addMembers({ conversationId: conversation!.id, userIds: ["new-3"] });
+    expect(added.members.map((m) => m.userId)).toEqual(["new-3"]);
+    const refused = await failure(chat.addMembers({ conversationId: conversation!.id, userIds: ["new-4", "cid"] }));
+    expect(refused.code).toBe(Code.NotFound);
+    expect(refused.rawMessage).toContain("cid");
+    expect(refused.rawMessage).not.toContain("new-4");
+    // The tenant's backend can still give a created user a profile; it is the same user.
+    await t.backend.upsertUser({ userId: "new-1", displayName: "New One" });
+    expect((await t.backend.getUser({ userId: "new-1" })).user?.displayName).toBe("New One");
+  });
+
+  it("creates users only in the caller's tenant", async () => {
+    const admin = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
+    const other = await tenantWithUsers(platform.endpoints.auth!, admin, ["zed"], "first-use-other");
+    await chat.createConversation({ type: ConversationType.DIRECT, memberIds: ["only-in-first"] });
+    expect((await failure(other.backend.getUser({ userId: "only-in-first" }))).code).toBe(Code.NotFound);
+    expect((await t.backend.getUser({ userId: "only-in-first" })).user?.id).toBe("only-in-first");
+  });
+});

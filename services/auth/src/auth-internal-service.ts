@@ -7,6 +7,7 @@ import {
   type GetTenantPolicyRequest,
   type IssueServiceTokenRequest,
   type ListRevocationsRequest,
+  type ResolveMembersRequest,
   type VerifyAdminCredentialRequest,
   type VerifyApiKeyRequest,
 } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
@@ -25,6 +26,7 @@ import type { ApiKeyRecord } from "./ports/api-key-store.js";
 import type { UserStore } from "./ports/user-store.js";
 import type { TenantStore } from "./ports/tenant-store.js";
 import { settingsFromJson } from "./domain/mapping.js";
+import { resolveMembers, type MemberResolutionDeps } from "./member-resolution.js";
 
 const BEARER = /^Bearer +(\S+)$/i;
 
@@ -56,6 +58,8 @@ export function createAuthInternalServiceImpl(deps: {
   tenants?: TenantStore;
   /** ListRevocations reads here. */
   revocations: RevocationStore;
+  /** ResolveMembers publishes the users it creates here. */
+  events: MemberResolutionDeps["events"];
   clock: Clock;
   logger: Logger;
 }): ServiceImpl<typeof AuthInternalService> {
@@ -95,6 +99,10 @@ export function createAuthInternalServiceImpl(deps: {
       const scope = scopeForAdmin(req.tenantId);
       const found = await Promise.all(req.userIds.map((id) => deps.users.get(scope, id)));
       return { users: found.filter((u) => u !== undefined).map(userToProto) };
+    },
+
+    async resolveMembers(req: ResolveMembersRequest, ctx: HandlerContext) {
+      return resolveMembers(deps, req, ctx);
     },
 
     async getTenantPolicy(req: GetTenantPolicyRequest) {

@@ -134,6 +134,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             users: stores.users,
             tenants: stores.tenants,
             revocations: stores.revocations,
+            events,
             clock,
             logger,
           }),

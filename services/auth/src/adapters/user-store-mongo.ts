@@ -61,6 +61,35 @@ export function createMongoUserStore(opts: MongoAdapterOptions): UserStore {
       return { user: toRecord(doc!), created: result.upsertedCount === 1 };
     },
 
+    async createIfAbsent(scope, profile, nowMs) {
+      const tenantId = tenantOf(scope);
+      checkUserProfile(profile);
+      checkTime("nowMs", nowMs);
+      const _id = docId(tenantId, profile.id);
+      const doc: UserDoc = {
+        _id,
+        tenantId,
+        id: profile.id,
+        displayName: profile.displayName,
+        avatarUrl: profile.avatarUrl,
+        custom: profile.custom,
+        roles: [...profile.roles],
+        status: "active",
+        createTimeMs: nowMs,
+        updateTimeMs: nowMs,
+      };
+      let created = true;
+      try {
+        await users.insertOne(doc);
+      } catch (err) {
+        // It exists (or a concurrent call inserted it first): left as it is.
+        if (!isMongoDuplicateKeyError(err)) throw err;
+        created = false;
+      }
+      const stored = await users.findOne({ _id });
+      return { user: toRecord(stored!), created };
+    },
+
     async get(scope, id) {
       const doc = await users.findOne({ _id: docId(tenantOf(scope), checkId("id", id)) });
       return doc ? toRecord(doc) : undefined;

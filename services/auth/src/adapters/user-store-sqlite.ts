@@ -38,11 +38,23 @@ export function createSqliteUserStore(opts: { db: Database.Database }): UserStor
     return { user: toRecord(byId.get(tenantId, p.id)!), created };
   });
 
+  const createIfAbsent = db.transaction((tenantId: string, p: UserProfile, nowMs: number) => {
+    const created = byId.get(tenantId, p.id) === undefined;
+    if (created) insert.run(tenantId, p.id, p.displayName, p.avatarUrl, p.custom, JSON.stringify(p.roles), nowMs, nowMs);
+    return { user: toRecord(byId.get(tenantId, p.id)!), created };
+  });
+
   return {
     async upsert(scope, profile, nowMs) {
       const tenantId = tenantOf(scope);
       checkUserProfile(profile);
       return upsert.immediate(tenantId, profile, checkTime("nowMs", nowMs));
+    },
+
+    async createIfAbsent(scope, profile, nowMs) {
+      const tenantId = tenantOf(scope);
+      checkUserProfile(profile);
+      return createIfAbsent.immediate(tenantId, profile, checkTime("nowMs", nowMs));
     },
 
     async get(scope, id) {

@@ -41,6 +41,12 @@ export interface UserStore {
    */
   upsert(scope: TenantScope, profile: UserProfile, nowMs: number): Promise<{ user: UserRecord; created: boolean }>;
 
+  /**
+   * Creates the user (ACTIVE) with `profile` unless one with that id exists, which is left exactly
+   * as it is (profile and status). Atomic per user. `created` says which happened.
+   */
+  createIfAbsent(scope: TenantScope, profile: UserProfile, nowMs: number): Promise<{ user: UserRecord; created: boolean }>;
+
   get(scope: TenantScope, id: string): Promise<UserRecord | undefined>;
 
   /** The tenant's users in ascending id order (byte order), at most `limit`. */

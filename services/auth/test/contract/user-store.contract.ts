@@ -65,6 +65,21 @@ export function userStoreContract(name: string, open: OpenInstances): void {
       expect(await s.a.users.list(scope, { limit: 10 })).toHaveLength(1);
     });
 
+    it("createIfAbsent creates a new id once and leaves an existing user (profile and status) as it is, per tenant", async () => {
+      const raced = await Promise.all([s.a.users.createIfAbsent(scope, profile("eve"), 1000), s.b.users.createIfAbsent(scope, profile("eve"), 1000)]);
+      expect(raced.filter((r) => r.created)).toHaveLength(1);
+      expect(raced[0].user).toMatchObject({ id: "eve", status: "active", createTimeMs: 1000, tenantId: scope.tenantId });
+      await s.a.users.upsert(scope, profile("fay", { displayName: "Fay", roles: ["admin"] }), 1000);
+      await s.a.users.setStatus(scope, "fay", "deactivated", 1500);
+      const kept = await s.b.users.createIfAbsent(scope, profile("fay"), 2000);
+      expect(kept.created).toBe(false);
+      expect(kept.user).toMatchObject({ displayName: "Fay", roles: ["admin"], status: "deactivated", updateTimeMs: 1500 });
+      const other = freshTenantScope();
+      expect((await s.a.users.createIfAbsent(other, profile("fay"), 3000)).created).toBe(true);
+      expect((await s.b.users.get(scope, "fay"))?.status).toBe("deactivated");
+      await expect(s.a.users.createIfAbsent(forged, profile("x"), 1000)).rejects.toThrow();
+    });
+
     it("lists in id order with a keyset and a status filter", async () => {
       for (const id of ["d", "a", "c", "e", "b"]) await s.a.users.upsert(scope, profile(id), 1000);
       await s.a.users.setStatus(scope, "c", "deactivated", 2000);

@@ -7,8 +7,9 @@ import type { TenantScope } from "@caas/shared/tenant-scope";
 export interface UserDirectory {
   /**
    * The ids among `userIds` (1..n, unique) that are not active users of the scope's tenant
-   * (unknown or deactivated), in request order; empty when all are. Read-only and uncached: a
-   * user created or reactivated a moment ago counts at once.
+   * (unknown or deactivated), in request order; empty when all are. Uncached: a user created or
+   * reactivated a moment ago counts at once. When the tenant's settings say users are created on
+   * first use, unknown ids are created by this call and are not missing.
    * Errors: UnavailableError when the directory cannot be reached (the caller then changes nothing).
    */
   missing(scope: TenantScope, userIds: readonly string[]): Promise<string[]>;

@@ -36,7 +36,12 @@ export class DualListener {
 
   constructor(private readonly opts: DualListenerOptions) {
     this.h1 = http.createServer({ keepAliveTimeout: 65_000 }, opts.handler as http.RequestListener);
-    this.h2 = http2.createServer({}, opts.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    const h2Handler = opts.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+    this.h2 = http2.createServer({}, (req, res) => {
+      // Registered after the compatibility layer's own listener, so it runs once the trailers are submitted.
+      req.stream.once("wantTrailers", () => stopUnreadRequest(req.stream));
+      h2Handler(req, res);
+    });
     this.h2.on("session", (s) => {
       this.sessions.add(s);
       if (!this.accepting) s.close();
@@ -118,6 +123,21 @@ export class DualListener {
     this.h1.close(() => {});
     await closed;
   }
+}
+
+/**
+ * Once a response is complete while the client is still sending its request (a message refused
+ * as too large, an RPC that failed before reading all its input), asks the client to stop with
+ * RST_STREAM NO_ERROR, as RFC 9113 section 8.1 allows. Node does this itself only when the handler
+ * never started reading the body; connect reads up to the limit first, so without this the stream
+ * stayed half-open: the rest of the body was never acknowledged with WINDOW_UPDATEs, the client
+ * waited on flow control for ever and kept the whole message buffered (a Node client over its
+ * 10 MB session memory then refuses every later stream of the connection with ENHANCE_YOUR_CALM).
+ * The RST_STREAM is sent after the trailers already submitted (Node flushes pending frames first).
+ */
+function stopUnreadRequest(stream: http2.ServerHttp2Stream): void {
+  if (stream.destroyed || stream.closed || stream.state.remoteClose) return;
+  stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 /** A Duplex over `socket` that first yields `first`, then whatever the socket reads. */

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/auth_internal_service.proto.
  */
 export const file_caas_auth_v1_auth_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIy3gQKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAkyuwUKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.auth.v1.GetTenantPolicyRequest
@@ -276,6 +276,54 @@ export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*
   messageDesc(file_caas_auth_v1_auth_internal_service, 11);
 
 /**
+ * @generated from message caas.auth.v1.ResolveMembersRequest
+ */
+export type ResolveMembersRequest = Message<"caas.auth.v1.ResolveMembersRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: repeated string user_ids = 2;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message caas.auth.v1.ResolveMembersRequest.
+ * Use `create(ResolveMembersRequestSchema)` to create a new message.
+ */
+export const ResolveMembersRequestSchema: GenMessage<ResolveMembersRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
+
+/**
+ * @generated from message caas.auth.v1.ResolveMembersResponse
+ */
+export type ResolveMembersResponse = Message<"caas.auth.v1.ResolveMembersResponse"> & {
+  /**
+   * The requested ids that are not active users of the tenant, in request order.
+   *
+   * @generated from field: repeated string missing_user_ids = 1;
+   */
+  missingUserIds: string[];
+
+  /**
+   * The requested ids created by this call (create_users_on_first_use), in request order.
+   *
+   * @generated from field: repeated string created_user_ids = 2;
+   */
+  createdUserIds: string[];
+};
+
+/**
+ * Describes the message caas.auth.v1.ResolveMembersResponse.
+ * Use `create(ResolveMembersResponseSchema)` to create a new message.
+ */
+export const ResolveMembersResponseSchema: GenMessage<ResolveMembersResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
+
+/**
  * Calls between CAAS services. Every RPC except IssueServiceToken requires a service token
  * (`sub=svc:<name>`, `aud=auth`); user tokens and API keys get PERMISSION_DENIED. Requests name
  * the tenant explicitly because the caller acts for the platform, not for a tenant user.
@@ -338,6 +386,20 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof BatchGetUsersRequestSchema;
     output: typeof BatchGetUsersResponseSchema;
+  },
+  /**
+   * Checks ids about to become conversation members: returns those that are not active users of
+   * the tenant (unknown or deactivated). When the tenant's settings say users are created on
+   * first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+   * users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+   * refused. NOT_FOUND for an unknown tenant.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.ResolveMembers
+   */
+  resolveMembers: {
+    methodKind: "unary";
+    input: typeof ResolveMembersRequestSchema;
+    output: typeof ResolveMembersResponseSchema;
   },
   /**
    * Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of

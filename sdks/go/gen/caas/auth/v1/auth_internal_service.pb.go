@@ -602,6 +602,112 @@ func (x *BatchGetUsersResponse) GetUsers() []*User {
 	return nil
 }
 
+type ResolveMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserIds       []string               `protobuf:"bytes,2,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveMembersRequest) Reset() {
+	*x = ResolveMembersRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveMembersRequest) ProtoMessage() {}
+
+func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveMembersRequest.ProtoReflect.Descriptor instead.
+func (*ResolveMembersRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ResolveMembersRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ResolveMembersRequest) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+type ResolveMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requested ids that are not active users of the tenant, in request order.
+	MissingUserIds []string `protobuf:"bytes,1,rep,name=missing_user_ids,json=missingUserIds,proto3" json:"missing_user_ids,omitempty"`
+	// The requested ids created by this call (create_users_on_first_use), in request order.
+	CreatedUserIds []string `protobuf:"bytes,2,rep,name=created_user_ids,json=createdUserIds,proto3" json:"created_user_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResolveMembersResponse) Reset() {
+	*x = ResolveMembersResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveMembersResponse) ProtoMessage() {}
+
+func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveMembersResponse.ProtoReflect.Descriptor instead.
+func (*ResolveMembersResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ResolveMembersResponse) GetMissingUserIds() []string {
+	if x != nil {
+		return x.MissingUserIds
+	}
+	return nil
+}
+
+func (x *ResolveMembersResponse) GetCreatedUserIds() []string {
+	if x != nil {
+		return x.CreatedUserIds
+	}
+	return nil
+}
+
 var File_caas_auth_v1_auth_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
@@ -641,13 +747,20 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12F\n" +
 	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"A\n" +
 	"\x15BatchGetUsersResponse\x12(\n" +
-	"\x05users\x18\x01 \x03(\v2\x12.caas.auth.v1.UserR\x05users2\xde\x04\n" +
+	"\x05users\x18\x01 \x03(\v2\x12.caas.auth.v1.UserR\x05users\"\x86\x01\n" +
+	"\x15ResolveMembersRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12F\n" +
+	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"l\n" +
+	"\x16ResolveMembersResponse\x12(\n" +
+	"\x10missing_user_ids\x18\x01 \x03(\tR\x0emissingUserIds\x12(\n" +
+	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xbb\x05\n" +
 	"\x13AuthInternalService\x12d\n" +
 	"\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a'.caas.auth.v1.IssueServiceTokenResponse\x12U\n" +
 	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n" +
 	"\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n" +
 	"\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n" +
-	"\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12^\n" +
+	"\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n" +
+	"\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n" +
 	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
 
 var (
@@ -662,7 +775,7 @@ func file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_auth_internal_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
 	(*GetTenantPolicyRequest)(nil),        // 0: caas.auth.v1.GetTenantPolicyRequest
 	(*GetTenantPolicyResponse)(nil),       // 1: caas.auth.v1.GetTenantPolicyResponse
@@ -676,32 +789,36 @@ var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
 	(*ListRevocationsResponse)(nil),       // 9: caas.auth.v1.ListRevocationsResponse
 	(*BatchGetUsersRequest)(nil),          // 10: caas.auth.v1.BatchGetUsersRequest
 	(*BatchGetUsersResponse)(nil),         // 11: caas.auth.v1.BatchGetUsersResponse
-	(*RoleGrant)(nil),                     // 12: caas.auth.v1.RoleGrant
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
-	(*ApiKey)(nil),                        // 14: caas.auth.v1.ApiKey
-	(*Revocation)(nil),                    // 15: caas.auth.v1.Revocation
-	(*User)(nil),                          // 16: caas.auth.v1.User
+	(*ResolveMembersRequest)(nil),         // 12: caas.auth.v1.ResolveMembersRequest
+	(*ResolveMembersResponse)(nil),        // 13: caas.auth.v1.ResolveMembersResponse
+	(*RoleGrant)(nil),                     // 14: caas.auth.v1.RoleGrant
+	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
+	(*ApiKey)(nil),                        // 16: caas.auth.v1.ApiKey
+	(*Revocation)(nil),                    // 17: caas.auth.v1.Revocation
+	(*User)(nil),                          // 18: caas.auth.v1.User
 }
 var file_caas_auth_v1_auth_internal_service_proto_depIdxs = []int32{
-	12, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
-	13, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	15, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
-	16, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
+	14, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
+	15, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	16, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	17, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
+	18, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
 	2,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
 	4,  // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
 	6,  // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
 	8,  // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
 	10, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
-	0,  // 10: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
-	3,  // 11: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
-	5,  // 12: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
-	7,  // 13: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
-	9,  // 14: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
-	11, // 15: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
-	1,  // 16: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
+	12, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
+	0,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
+	3,  // 12: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
+	5,  // 13: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
+	7,  // 14: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
+	9,  // 15: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
+	11, // 16: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
+	13, // 17: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
+	1,  // 18: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -722,7 +839,7 @@ func file_caas_auth_v1_auth_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_auth_internal_service_proto_rawDesc), len(file_caas_auth_v1_auth_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	AuthInternalService_VerifyAdminCredential_FullMethodName = "/caas.auth.v1.AuthInternalService/VerifyAdminCredential"
 	AuthInternalService_ListRevocations_FullMethodName       = "/caas.auth.v1.AuthInternalService/ListRevocations"
 	AuthInternalService_BatchGetUsers_FullMethodName         = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
+	AuthInternalService_ResolveMembers_FullMethodName        = "/caas.auth.v1.AuthInternalService/ResolveMembers"
 	AuthInternalService_GetTenantPolicy_FullMethodName       = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
 )
 
@@ -51,6 +52,12 @@ type AuthInternalServiceClient interface {
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// Returns the users with the given ids; unknown ids are omitted.
 	BatchGetUsers(ctx context.Context, in *BatchGetUsersRequest, opts ...grpc.CallOption) (*BatchGetUsersResponse, error)
+	// Checks ids about to become conversation members: returns those that are not active users of
+	// the tenant (unknown or deactivated). When the tenant's settings say users are created on
+	// first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+	// users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+	// refused. NOT_FOUND for an unknown tenant.
+	ResolveMembers(ctx context.Context, in *ResolveMembersRequest, opts ...grpc.CallOption) (*ResolveMembersResponse, error)
 	// Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
@@ -115,6 +122,16 @@ func (c *authInternalServiceClient) BatchGetUsers(ctx context.Context, in *Batch
 	return out, nil
 }
 
+func (c *authInternalServiceClient) ResolveMembers(ctx context.Context, in *ResolveMembersRequest, opts ...grpc.CallOption) (*ResolveMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveMembersResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_ResolveMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, in *GetTenantPolicyRequest, opts ...grpc.CallOption) (*GetTenantPolicyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTenantPolicyResponse)
@@ -149,6 +166,12 @@ type AuthInternalServiceServer interface {
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// Returns the users with the given ids; unknown ids are omitted.
 	BatchGetUsers(context.Context, *BatchGetUsersRequest) (*BatchGetUsersResponse, error)
+	// Checks ids about to become conversation members: returns those that are not active users of
+	// the tenant (unknown or deactivated). When the tenant's settings say users are created on
+	// first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+	// users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+	// refused. NOT_FOUND for an unknown tenant.
+	ResolveMembers(context.Context, *ResolveMembersRequest) (*ResolveMembersResponse, error)
 	// Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
@@ -177,6 +200,9 @@ func (UnimplementedAuthInternalServiceServer) ListRevocations(context.Context, *
 }
 func (UnimplementedAuthInternalServiceServer) BatchGetUsers(context.Context, *BatchGetUsersRequest) (*BatchGetUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetUsers not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) ResolveMembers(context.Context, *ResolveMembersRequest) (*ResolveMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveMembers not implemented")
 }
 func (UnimplementedAuthInternalServiceServer) GetTenantPolicy(context.Context, *GetTenantPolicyRequest) (*GetTenantPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTenantPolicy not implemented")
@@ -292,6 +318,24 @@ func _AuthInternalService_BatchGetUsers_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthInternalService_ResolveMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).ResolveMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_ResolveMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).ResolveMembers(ctx, req.(*ResolveMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthInternalService_GetTenantPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTenantPolicyRequest)
 	if err := dec(in); err != nil {
@@ -336,6 +380,10 @@ var AuthInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetUsers",
 			Handler:    _AuthInternalService_BatchGetUsers_Handler,
+		},
+		{
+			MethodName: "ResolveMembers",
+			Handler:    _AuthInternalService_ResolveMembers_Handler,
 		},
 		{
 			MethodName: "GetTenantPolicy",

@@ -185,9 +185,14 @@ type TenantSettings struct {
 	// Extra rights of tenant roles in every conversation of the tenant, on top of the platform's
 	// default policy (tenant admins and moderators moderate; see docs/decisions/0020). Grants only
 	// add rights. One entry per role.
-	RoleGrants    []*RoleGrant `protobuf:"bytes,7,rep,name=role_grants,json=roleGrants,proto3" json:"role_grants,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RoleGrants []*RoleGrant `protobuf:"bytes,7,rep,name=role_grants,json=roleGrants,proto3" json:"role_grants,omitempty"`
+	// Users are created on first use: an id named as a conversation member (CreateConversation,
+	// AddMembers) that no user of the tenant has is created as an active user (display name = id,
+	// no roles) instead of being refused with NOT_FOUND. For tenants whose backend does not call
+	// UpsertUser ahead of time. Deactivated users are still refused. Default off.
+	CreateUsersOnFirstUse bool `protobuf:"varint,8,opt,name=create_users_on_first_use,json=createUsersOnFirstUse,proto3" json:"create_users_on_first_use,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *TenantSettings) Reset() {
@@ -269,6 +274,13 @@ func (x *TenantSettings) GetRoleGrants() []*RoleGrant {
 	return nil
 }
 
+func (x *TenantSettings) GetCreateUsersOnFirstUse() bool {
+	if x != nil {
+		return x.CreateUsersOnFirstUse
+	}
+	return false
+}
+
 // The actions a tenant role is granted in every conversation of the tenant (ABAC policy).
 type RoleGrant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -338,7 +350,7 @@ const file_caas_auth_v1_tenant_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xe7\x03\n" +
+	"updateTime\"\xa1\x04\n" +
 	"\x0eTenantSettings\x122\n" +
 	"\x15password_auth_enabled\x18\x01 \x01(\bR\x13passwordAuthEnabled\x12!\n" +
 	"\fmfa_required\x18\x02 \x01(\bR\vmfaRequired\x12X\n" +
@@ -348,7 +360,8 @@ const file_caas_auth_v1_tenant_proto_rawDesc = "" +
 	"\x0fallowed_origins\x18\x05 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10 \x18\x01\"\br\x06\x18\x80\x02\x88\x01\x01R\x0eallowedOrigins\x12E\n" +
 	"\x18max_conversation_members\x18\x06 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\x16maxConversationMembers\x12B\n" +
 	"\vrole_grants\x18\a \x03(\v2\x17.caas.auth.v1.RoleGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\n" +
-	"roleGrants\"\x80\x01\n" +
+	"roleGrants\x128\n" +
+	"\x19create_users_on_first_use\x18\b \x01(\bR\x15createUsersOnFirstUse\"\x80\x01\n" +
 	"\tRoleGrant\x122\n" +
 	"\x04role\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[A-Za-z0-9_.:-]{1,64}$R\x04role\x12?\n" +
 	"\aactions\x18\x02 \x03(\tB%\xbaH\"\x92\x01\x1f\b\x01\x10 \x18\x01\"\x17r\x152\x13^[a-z]+(\\.[a-z]+)*$R\aactions*d\n" +

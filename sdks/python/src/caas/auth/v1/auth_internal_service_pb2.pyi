@@ -95,3 +95,19 @@ class BatchGetUsersResponse(_message.Message):
     USERS_FIELD_NUMBER: _ClassVar[int]
     users: _containers.RepeatedCompositeFieldContainer[_user_pb2.User]
     def __init__(self, users: _Optional[_Iterable[_Union[_user_pb2.User, _Mapping]]] = ...) -> None: ...
+
+class ResolveMembersRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_ids")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ResolveMembersResponse(_message.Message):
+    __slots__ = ("missing_user_ids", "created_user_ids")
+    MISSING_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    missing_user_ids: _containers.RepeatedScalarFieldContainer[str]
+    created_user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, missing_user_ids: _Optional[_Iterable[str]] = ..., created_user_ids: _Optional[_Iterable[str]] = ...) -> None: ...

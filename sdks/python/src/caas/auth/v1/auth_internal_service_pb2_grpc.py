@@ -62,6 +62,11 @@ class AuthInternalServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersResponse.FromString,
                 _registered_method=True)
+        self.ResolveMembers = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/ResolveMembers',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersResponse.FromString,
+                _registered_method=True)
         self.GetTenantPolicy = channel.unary_unary(
                 '/caas.auth.v1.AuthInternalService/GetTenantPolicy',
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.SerializeToString,
@@ -116,6 +121,17 @@ class AuthInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveMembers(self, request, context):
+        """Checks ids about to become conversation members: returns those that are not active users of
+        the tenant (unknown or deactivated). When the tenant's settings say users are created on
+        first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+        users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+        refused. NOT_FOUND for an unknown tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTenantPolicy(self, request, context):
         """Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
         record, for services that authorize through the policy engine. They cache the answer and
@@ -152,6 +168,11 @@ def add_AuthInternalServiceServicer_to_server(servicer, server):
                     servicer.BatchGetUsers,
                     request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersResponse.SerializeToString,
+            ),
+            'ResolveMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveMembers,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersResponse.SerializeToString,
             ),
             'GetTenantPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTenantPolicy,
@@ -297,6 +318,33 @@ class AuthInternalService:
             '/caas.auth.v1.AuthInternalService/BatchGetUsers',
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.BatchGetUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/ResolveMembers',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ResolveMembersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x61\x61s/auth/v1/tenant.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n\x06Tenant\x12\x14\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x04name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.caas.auth.v1.TenantStatus\x12.\n\x08settings\x18\x04 \x01(\x0b\x32\x1c.caas.auth.v1.TenantSettings\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xec\x02\n\x0eTenantSettings\x12\x1d\n\x15password_auth_enabled\x18\x01 \x01(\x08\x12\x14\n\x0cmfa_required\x18\x02 \x01(\x08\x12\x46\n\x11message_retention\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x06\x08\x80\x86\xb0\x96\x01\x32\x00\x12G\n\x13message_edit_window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x05\x08\x80\xe7\x84\x0f\x32\x00\x12-\n\x0f\x61llowed_origins\x18\x05 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10 \x18\x01\"\x08r\x06\x18\x80\x02\x88\x01\x01\x12-\n\x18max_conversation_members\x18\x06 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x00\x12\x36\n\x0brole_grants\x18\x07 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrantB\x08\xbaH\x05\x92\x01\x02\x10\x10\"q\n\tRoleGrant\x12,\n\x04role\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9_.:-]{1,64}$\x12\x36\n\x07\x61\x63tions\x18\x02 \x03(\tB%\xbaH\"\x92\x01\x1f\x08\x01\x10 \x18\x01\"\x17r\x15\x32\x13^[a-z]+(\\.[a-z]+)*$*d\n\x0cTenantStatus\x12\x1d\n\x19TENANT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14TENANT_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17TENANT_STATUS_SUSPENDED\x10\x02\x42:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x61\x61s/auth/v1/tenant.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n\x06Tenant\x12\x14\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x04name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.caas.auth.v1.TenantStatus\x12.\n\x08settings\x18\x04 \x01(\x0b\x32\x1c.caas.auth.v1.TenantSettings\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x03\n\x0eTenantSettings\x12\x1d\n\x15password_auth_enabled\x18\x01 \x01(\x08\x12\x14\n\x0cmfa_required\x18\x02 \x01(\x08\x12\x46\n\x11message_retention\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x06\x08\x80\x86\xb0\x96\x01\x32\x00\x12G\n\x13message_edit_window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x05\x08\x80\xe7\x84\x0f\x32\x00\x12-\n\x0f\x61llowed_origins\x18\x05 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10 \x18\x01\"\x08r\x06\x18\x80\x02\x88\x01\x01\x12-\n\x18max_conversation_members\x18\x06 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x00\x12\x36\n\x0brole_grants\x18\x07 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrantB\x08\xbaH\x05\x92\x01\x02\x10\x10\x12!\n\x19\x63reate_users_on_first_use\x18\x08 \x01(\x08\"q\n\tRoleGrant\x12,\n\x04role\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^[A-Za-z0-9_.:-]{1,64}$\x12\x36\n\x07\x61\x63tions\x18\x02 \x03(\tB%\xbaH\"\x92\x01\x1f\x08\x01\x10 \x18\x01\"\x17r\x15\x32\x13^[a-z]+(\\.[a-z]+)*$*d\n\x0cTenantStatus\x12\x1d\n\x19TENANT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14TENANT_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17TENANT_STATUS_SUSPENDED\x10\x02\x42:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,12 +53,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROLEGRANT'].fields_by_name['role']._serialized_options = b'\272H\033r\0312\027^[A-Za-z0-9_.:-]{1,64}$'
   _globals['_ROLEGRANT'].fields_by_name['actions']._loaded_options = None
   _globals['_ROLEGRANT'].fields_by_name['actions']._serialized_options = b'\272H\"\222\001\037\010\001\020 \030\001\"\027r\0252\023^[a-z]+(\\.[a-z]+)*$'
-  _globals['_TENANTSTATUS']._serialized_start=866
-  _globals['_TENANTSTATUS']._serialized_end=966
+  _globals['_TENANTSTATUS']._serialized_start=901
+  _globals['_TENANTSTATUS']._serialized_end=1001
   _globals['_TENANT']._serialized_start=138
   _globals['_TENANT']._serialized_end=382
   _globals['_TENANTSETTINGS']._serialized_start=385
-  _globals['_TENANTSETTINGS']._serialized_end=749
-  _globals['_ROLEGRANT']._serialized_start=751
-  _globals['_ROLEGRANT']._serialized_end=864
+  _globals['_TENANTSETTINGS']._serialized_end=784
+  _globals['_ROLEGRANT']._serialized_start=786
+  _globals['_ROLEGRANT']._serialized_end=899
 # @@protoc_insertion_point(module_scope)

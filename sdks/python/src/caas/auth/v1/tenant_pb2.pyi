@@ -38,7 +38,7 @@ class Tenant(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[_Union[TenantStatus, str]] = ..., settings: _Optional[_Union[TenantSettings, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TenantSettings(_message.Message):
-    __slots__ = ("password_auth_enabled", "mfa_required", "message_retention", "message_edit_window", "allowed_origins", "max_conversation_members", "role_grants")
+    __slots__ = ("password_auth_enabled", "mfa_required", "message_retention", "message_edit_window", "allowed_origins", "max_conversation_members", "role_grants", "create_users_on_first_use")
     PASSWORD_AUTH_ENABLED_FIELD_NUMBER: _ClassVar[int]
     MFA_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_RETENTION_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class TenantSettings(_message.Message):
     ALLOWED_ORIGINS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONVERSATION_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     ROLE_GRANTS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_USERS_ON_FIRST_USE_FIELD_NUMBER: _ClassVar[int]
     password_auth_enabled: bool
     mfa_required: bool
     message_retention: _duration_pb2.Duration
@@ -53,7 +54,8 @@ class TenantSettings(_message.Message):
     allowed_origins: _containers.RepeatedScalarFieldContainer[str]
     max_conversation_members: int
     role_grants: _containers.RepeatedCompositeFieldContainer[RoleGrant]
-    def __init__(self, password_auth_enabled: _Optional[bool] = ..., mfa_required: _Optional[bool] = ..., message_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., message_edit_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allowed_origins: _Optional[_Iterable[str]] = ..., max_conversation_members: _Optional[int] = ..., role_grants: _Optional[_Iterable[_Union[RoleGrant, _Mapping]]] = ...) -> None: ...
+    create_users_on_first_use: bool
+    def __init__(self, password_auth_enabled: _Optional[bool] = ..., mfa_required: _Optional[bool] = ..., message_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., message_edit_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allowed_origins: _Optional[_Iterable[str]] = ..., max_conversation_members: _Optional[int] = ..., role_grants: _Optional[_Iterable[_Union[RoleGrant, _Mapping]]] = ..., create_users_on_first_use: _Optional[bool] = ...) -> None: ...
 
 class RoleGrant(_message.Message):
     __slots__ = ("role", "actions")

@@ -48,6 +48,9 @@ const (
 	// AuthInternalServiceBatchGetUsersProcedure is the fully-qualified name of the
 	// AuthInternalService's BatchGetUsers RPC.
 	AuthInternalServiceBatchGetUsersProcedure = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
+	// AuthInternalServiceResolveMembersProcedure is the fully-qualified name of the
+	// AuthInternalService's ResolveMembers RPC.
+	AuthInternalServiceResolveMembersProcedure = "/caas.auth.v1.AuthInternalService/ResolveMembers"
 	// AuthInternalServiceGetTenantPolicyProcedure is the fully-qualified name of the
 	// AuthInternalService's GetTenantPolicy RPC.
 	AuthInternalServiceGetTenantPolicyProcedure = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
@@ -71,6 +74,12 @@ type AuthInternalServiceClient interface {
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
 	// Returns the users with the given ids; unknown ids are omitted.
 	BatchGetUsers(context.Context, *connect.Request[v1.BatchGetUsersRequest]) (*connect.Response[v1.BatchGetUsersResponse], error)
+	// Checks ids about to become conversation members: returns those that are not active users of
+	// the tenant (unknown or deactivated). When the tenant's settings say users are created on
+	// first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+	// users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+	// refused. NOT_FOUND for an unknown tenant.
+	ResolveMembers(context.Context, *connect.Request[v1.ResolveMembersRequest]) (*connect.Response[v1.ResolveMembersResponse], error)
 	// Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
@@ -118,6 +127,12 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(authInternalServiceMethods.ByName("BatchGetUsers")),
 			connect.WithClientOptions(opts...),
 		),
+		resolveMembers: connect.NewClient[v1.ResolveMembersRequest, v1.ResolveMembersResponse](
+			httpClient,
+			baseURL+AuthInternalServiceResolveMembersProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("ResolveMembers")),
+			connect.WithClientOptions(opts...),
+		),
 		getTenantPolicy: connect.NewClient[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse](
 			httpClient,
 			baseURL+AuthInternalServiceGetTenantPolicyProcedure,
@@ -134,6 +149,7 @@ type authInternalServiceClient struct {
 	verifyAdminCredential *connect.Client[v1.VerifyAdminCredentialRequest, v1.VerifyAdminCredentialResponse]
 	listRevocations       *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
 	batchGetUsers         *connect.Client[v1.BatchGetUsersRequest, v1.BatchGetUsersResponse]
+	resolveMembers        *connect.Client[v1.ResolveMembersRequest, v1.ResolveMembersResponse]
 	getTenantPolicy       *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
 }
 
@@ -162,6 +178,11 @@ func (c *authInternalServiceClient) BatchGetUsers(ctx context.Context, req *conn
 	return c.batchGetUsers.CallUnary(ctx, req)
 }
 
+// ResolveMembers calls caas.auth.v1.AuthInternalService.ResolveMembers.
+func (c *authInternalServiceClient) ResolveMembers(ctx context.Context, req *connect.Request[v1.ResolveMembersRequest]) (*connect.Response[v1.ResolveMembersResponse], error) {
+	return c.resolveMembers.CallUnary(ctx, req)
+}
+
 // GetTenantPolicy calls caas.auth.v1.AuthInternalService.GetTenantPolicy.
 func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, req *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error) {
 	return c.getTenantPolicy.CallUnary(ctx, req)
@@ -185,6 +206,12 @@ type AuthInternalServiceHandler interface {
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
 	// Returns the users with the given ids; unknown ids are omitted.
 	BatchGetUsers(context.Context, *connect.Request[v1.BatchGetUsersRequest]) (*connect.Response[v1.BatchGetUsersResponse], error)
+	// Checks ids about to become conversation members: returns those that are not active users of
+	// the tenant (unknown or deactivated). When the tenant's settings say users are created on
+	// first use (TenantSettings.create_users_on_first_use), unknown ids are first created as active
+	// users (display name = id, no roles; UserUpserted events, created=true); deactivated users stay
+	// refused. NOT_FOUND for an unknown tenant.
+	ResolveMembers(context.Context, *connect.Request[v1.ResolveMembersRequest]) (*connect.Response[v1.ResolveMembersResponse], error)
 	// Returns a tenant's ABAC role grants (TenantSettings.role_grants), read from the store of
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
@@ -228,6 +255,12 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithSchema(authInternalServiceMethods.ByName("BatchGetUsers")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceResolveMembersHandler := connect.NewUnaryHandler(
+		AuthInternalServiceResolveMembersProcedure,
+		svc.ResolveMembers,
+		connect.WithSchema(authInternalServiceMethods.ByName("ResolveMembers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authInternalServiceGetTenantPolicyHandler := connect.NewUnaryHandler(
 		AuthInternalServiceGetTenantPolicyProcedure,
 		svc.GetTenantPolicy,
@@ -246,6 +279,8 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceListRevocationsHandler.ServeHTTP(w, r)
 		case AuthInternalServiceBatchGetUsersProcedure:
 			authInternalServiceBatchGetUsersHandler.ServeHTTP(w, r)
+		case AuthInternalServiceResolveMembersProcedure:
+			authInternalServiceResolveMembersHandler.ServeHTTP(w, r)
 		case AuthInternalServiceGetTenantPolicyProcedure:
 			authInternalServiceGetTenantPolicyHandler.ServeHTTP(w, r)
 		default:
@@ -275,6 +310,10 @@ func (UnimplementedAuthInternalServiceHandler) ListRevocations(context.Context, 
 
 func (UnimplementedAuthInternalServiceHandler) BatchGetUsers(context.Context, *connect.Request[v1.BatchGetUsersRequest]) (*connect.Response[v1.BatchGetUsersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.BatchGetUsers is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) ResolveMembers(context.Context, *connect.Request[v1.ResolveMembersRequest]) (*connect.Response[v1.ResolveMembersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.ResolveMembers is not implemented"))
 }
 
 func (UnimplementedAuthInternalServiceHandler) GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error) {

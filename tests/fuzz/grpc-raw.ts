@@ -1,0 +1,98 @@
+import http2 from "node:http2";
+
+/** How one raw gRPC call ended. */
+export interface RawOutcome {
+  /** grpc-status, when the server sent one. */
+  status?: number;
+  message?: string;
+  /** HTTP status of the response headers. */
+  httpStatus?: number;
+  /** The stream was still open when the client gave up (a streaming RPC that keeps going). */
+  open: boolean;
+  /** RST_STREAM code when the stream was reset (0 = NO_ERROR). */
+  rstCode?: number;
+  /** A transport failure (session error, refused stream) instead of an answer. */
+  transportError?: string;
+}
+
+/** HTTP/2 sessions to each base URL, reopened when one closes. */
+export class SessionPool {
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+
+  get(baseUrl: string): http2.ClientHttp2Session {
+    const open = this.sessions.get(baseUrl);
+    if (open && !open.closed && !open.destroyed) return open;
+    const s = http2.connect(baseUrl, { maxSessionMemory: 64 });
+    s.on("error", () => {});
+    this.sessions.set(baseUrl, s);
+    return s;
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+}
+
+/** A gRPC length-prefixed frame; `compressed` sets the flag byte (without a grpc-encoding it is a protocol error). */
+export function grpcFrame(message: Uint8Array, compressed = false, declaredLength = message.length): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = compressed ? 1 : 0;
+  head.writeUInt32BE(declaredLength >>> 0, 1);
+  return Buffer.concat([head, message]);
+}
+
+/**
+ * One gRPC call with raw request bytes and headers. A call still open after `openMs` is
+ * cancelled and reported as open (server streams such as Subscribe never end by themselves).
+ */
+export function rawCall(session: http2.ClientHttp2Session, path: string, headers: Record<string, string>, body: Buffer, openMs: number): Promise<RawOutcome> {
+  return new Promise((resolve) => {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+    } catch (err) {
+      resolve({ open: false, transportError: (err as Error).message });
+      return;
+    }
+    const out: RawOutcome = { open: false };
+    const take = (h: http2.IncomingHttpHeaders) => {
+      const s = h["grpc-status"];
+      if (typeof s === "string" && out.status === undefined) {
+        out.status = Number(s);
+        const m = h["grpc-message"];
+        out.message = typeof m === "string" ? decodeURIComponent(m) : "";
+      }
+    };
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(hard);
+      out.rstCode = stream.rstCode;
+      resolve(out);
+    };
+    const timer = setTimeout(() => {
+      if (out.status === undefined) out.open = true;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, openMs);
+    // A stream that does not even close when cancelled (its session stalled) is reported as such.
+    const hard = setTimeout(() => {
+      if (out.status === undefined) out.transportError = "no answer and no close within the deadline";
+      stream.destroy();
+      finish();
+    }, openMs + 5_000);
+    stream.on("response", (h) => {
+      out.httpStatus = Number(h[":status"]);
+      take(h);
+    });
+    stream.on("trailers", (h: http2.IncomingHttpHeaders) => take(h));
+    stream.on("data", () => {});
+    stream.on("error", (err: Error) => {
+      if (out.status === undefined && !out.open) out.transportError = err.message;
+    });
+    stream.on("close", finish);
+    stream.end(body);
+  });
+}
