@@ -2,7 +2,18 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
-import { ClientFrameSchema, CloseCode, type BlockChanged, type ClientFrame, type KeysChanged, type PreKeysLow, type Presence, type Resume, type ServerFrame, type Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import {
+  ClientFrameSchema,
+  CloseCode,
+  type BlockChanged,
+  type ClientFrame,
+  type KeysChanged,
+  type PreKeysLow,
+  type Presence,
+  type Resume,
+  type ServerFrame,
+  type Typing,
+} from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { newId } from "@caas/shared/ids";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import { CatchUp } from "./catch-up.js";
