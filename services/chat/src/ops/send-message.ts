@@ -25,7 +25,6 @@ export const MAX_TEXT_CHARS = 4000;
 /** Attachments of one message (AttachMedia takes at most this many). */
 export const MAX_ATTACHMENTS = 10;
 /** An attachment name: like an uploaded file name, no control characters and no path separators. */
-// eslint-disable-next-line no-control-regex -- the control characters are what the pattern refuses
 const ATTACHMENT_NAME = /^[^\x00-\x1f\x7f/\\]{1,255}$/u;
 
 /** Whether `text` has more than `max` code points (counted only when its UTF-16 length could exceed it). */
