@@ -1,3 +1,4 @@
+import { createAuthUserDataRpcs } from "./user-data.js";
 import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
@@ -140,6 +141,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             revocations: stores.revocations,
             clock,
             logger,
+            userData: createAuthUserDataRpcs({ users: stores.users, sessions: stores.sessions, passwords: stores.passwords, totp: stores.totp, sessionManager, events, clock, logger }),
           }),
         );
       },
