@@ -65,6 +65,11 @@ export class PrivacyJobRunner {
   /** Stops the runs in flight after their current page (they stay RUNNING and resume at the next start) and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.idle();
+  }
+
+  /** Waits for the runs in flight. */
+  async idle(): Promise<void> {
     await Promise.allSettled([...this.running.values()]);
   }
 
