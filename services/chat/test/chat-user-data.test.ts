@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
@@ -148,5 +148,29 @@ describe("ChatInternalService user data: ExportUserData and EraseUserData (tier 
     expect((await failure(svc.eraseUserData({ tenantId: w.tenantId, userId: "alice", heldConversationIds: ["x"] }))).code).toBe(Code.InvalidArgument);
     const page = await svc.exportUserData({ tenantId: w.tenantId, userId: "alice", pageSize: 1 });
     expect((await failure(svc.exportUserData({ tenantId: w.tenantId, userId: "bob", pageToken: page.nextPageToken }))).code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("EraseUserData on SQLite: the erased text leaves chat's files", () => {
+  it("leaves no byte of the marker in the database file or its WAL after the last page", async () => {
+    const own = mkdtempSync(join(tmpdir(), "caas-chat-erase-disk-"));
+    const w = await sqliteWorld(own, undefined, randomUUID());
+    try {
+      const svc = internalClientAs((router) => registerChatRoutes(router, w.instance.impl, w.instance.internal), "svc:compliance");
+      const alice = w.as("alice");
+      const conv = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
+      for (let i = 0; i < 15; i++) await alice.sendMessage({ conversationId: conv, clientMessageId: `d${i}`, text: `${MARKER} ${i} ${"x".repeat(i * 20)}` });
+      await w.as("bob").sendMessage({ conversationId: conv, clientMessageId: "b", text: "bob's words stay" });
+      const onDisk = () => Buffer.concat(readdirSync(own).map((f) => readFileSync(join(own, f))));
+      expect(onDisk().includes(Buffer.from(MARKER))).toBe(true);
+      let pageToken = "";
+      do pageToken = (await svc.eraseUserData({ tenantId: w.tenantId, userId: "alice", pageSize: 7, pageToken })).nextPageToken;
+      while (pageToken !== "");
+      expect(onDisk().includes(Buffer.from(MARKER))).toBe(false);
+      expect(onDisk().includes(Buffer.from("bob's words stay"))).toBe(true);
+    } finally {
+      await w.close();
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

@@ -95,6 +95,8 @@ export class UserDataOps {
           conversations.filter((c) => !held.has(c)),
         ),
       );
+      // Then the redacted bodies leave the files too (SQLite: the WAL's older frames).
+      await this.core.stores.scrub();
     }
     out.nextPageToken = step ? this.core.pageTokens.encode(binding, step.next) : "";
     return out;
