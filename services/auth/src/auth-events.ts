@@ -31,6 +31,7 @@ const REASONS: Record<SessionRevokeReason, ProtoReason> = {
   "sign-out": ProtoReason.SIGN_OUT,
   "revoked-by-user": ProtoReason.REVOKED_BY_USER,
   "refresh-token-reused": ProtoReason.REFRESH_TOKEN_REUSED,
+  "user-erased": ProtoReason.USER_ERASED,
 };
 
 /**

@@ -62,10 +62,15 @@ export function createAuthInternalServiceImpl(deps: {
   events: MemberResolutionDeps["events"];
   clock: Clock;
   logger: Logger;
+  /** ExportUserData and EraseUserData (user-data.ts). */
+  userData: Pick<ServiceImpl<typeof AuthInternalService>, "exportUserData" | "eraseUserData">;
 }): ServiceImpl<typeof AuthInternalService> {
   // Each service's secret, derived once; compared in constant time.
   const secrets = deps.serviceSecret ? SERVICE_NAMES.map((name) => ({ name, secret: Buffer.from(serviceSecretFor(deps.serviceSecret!, name)) })) : [];
   return {
+    exportUserData: deps.userData.exportUserData,
+    eraseUserData: deps.userData.eraseUserData,
+
     async issueServiceToken(req: IssueServiceTokenRequest, ctx: HandlerContext) {
       if (secrets.length === 0) throw new FailedPreconditionError("service tokens are not configured (CAAS_SERVICE_SECRET)");
       const presented = BEARER.exec(ctx.requestHeader.get("authorization")?.trim() ?? "")?.[1];

@@ -1,3 +1,4 @@
+import { createAuthUserDataRpcs } from "./user-data.js";
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
@@ -137,6 +138,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             events,
             clock,
             logger,
+            userData: createAuthUserDataRpcs({ users: stores.users, sessions: stores.sessions, passwords: stores.passwords, totp: stores.totp, sessionManager, events, clock, logger }),
           }),
         }),
       httpRoutes: {

@@ -63,7 +63,7 @@ export function serviceCallerOf(ctx: HandlerContext): string {
  * a user's memberships and the raw log, for socket, search and projections. Requests name their
  * tenant; the caller is a verified service, and every read is scoped to that tenant.
  */
-export class ChatInternalServiceImpl implements ChatInternalRpcs {
+export class ChatInternalServiceImpl implements Omit<ChatInternalRpcs, "exportUserData" | "eraseUserData"> {
   constructor(private readonly deps: ChatInternalDeps) {}
 
   /**
@@ -280,6 +280,11 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * (serviceCallerOf) before any request field is trusted, and the tenant comes from the event
  * envelope or user token that caller is serving.
  */
+/** The admin scope of a request's tenant: INVALID_ARGUMENT unless it is a lowercase UUID. */
+export function internalTenantScope(tenantId: string): TenantScope {
+  return tenantScope(tenantId);
+}
+
 function tenantScope(tenantId: string): TenantScope {
   if (!TENANT_ID.test(tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
   return scopeForAdmin(tenantId);

@@ -52,6 +52,7 @@ import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { RateLimiter } from "@caas/shared/rate-limiting";
 import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
 import { ProjectingLogWriter } from "./projections/apply.js";
+import { UserDataOps } from "./ops/user-data-ops.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
@@ -124,6 +125,8 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   private readonly moderation: ModerationOps;
   private readonly blocks: BlockOps;
   private readonly receipts: ReceiptOps;
+  /** ChatInternalService's user-data RPCs (export and erasure for the compliance service), on this instance's core. */
+  readonly userData: UserDataOps;
   /** The bound on sends in progress (SendMessage and ForwardMessage): refused early past it. */
   private readonly admission: SendAdmission;
 
@@ -153,6 +156,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     this.moderation = new ModerationOps(core);
     this.blocks = new BlockOps(core, deps.publishUserState);
     this.receipts = new ReceiptOps(core, this.messages, deps.publishUserState);
+    this.userData = new UserDataOps(core);
   }
 
   async createConversation(req: CreateConversationRequest, ctx: HandlerContext) {

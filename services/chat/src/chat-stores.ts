@@ -46,7 +46,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
         const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log"), sync: deps.eventLogSync ?? "full" });
         const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
         return {
-          stores: { events, projections, ...sqliteTableStores(db) },
+          stores: { events, projections, ...sqliteTableStores(db), scrub: async () => void db.pragma("wal_checkpoint(TRUNCATE)") },
           release: async () => {
             db.close();
           },

@@ -86,6 +86,8 @@ export interface CoreStores {
   /** Mutes and bans (store of record for moderation; never cached). */
   moderation: ModerationStore;
   blocks: BlockStore;
+  /** After an erasure: make what it removed unrecoverable from the files (ChatStores.scrub). */
+  scrub(): Promise<void>;
 }
 
 /** A member's own view of a conversation they belong to. */

@@ -5,7 +5,9 @@ import type { Logger } from "@caas/shared/logger";
 import type { MigrationResult } from "@caas/shared/migrations";
 import { openComplianceSqlite } from "./adapters/audit-sqlite.js";
 import { createSqliteAuditStore } from "./adapters/audit-store-sqlite.js";
+import { createSqlitePrivacyJobStore } from "./adapters/privacy-job-store-sqlite.js";
 import type { AuditStore } from "./ports/audit-store.js";
+import type { PrivacyJobStore } from "./ports/privacy-job-store.js";
 
 /** Compliance's SQLite file under the data directory (embedded mode). */
 export const COMPLIANCE_DB_FILE = "compliance.db";
@@ -61,4 +63,43 @@ export async function openAuditStore(backend: AuditBackend, deps: { logger?: Log
       }
     }
   }
+}
+
+/** The privacy job store on the same backend as the audit store (its own connection; the schema is migrated by whichever opens first). */
+export async function openPrivacyJobStore(backend: AuditBackend, deps: { logger?: Logger } = {}): Promise<PrivacyJobStore> {
+  const onMigrated = (result: MigrationResult) => deps.logger?.info(result, "compliance schema migrated");
+  switch (backend.kind) {
+    case "sqlite": {
+      const db = await openComplianceSqlite({ path: backend.path, onMigrated });
+      return { ...createSqlitePrivacyJobStore({ db }), close: async () => void db.close() };
+    }
+    case "mongo": {
+      const [{ connectMongo }, { migrateComplianceMongo }, { createMongoPrivacyJobStore }] = await Promise.all([
+        import("@caas/shared/mongo"),
+        import("./adapters/audit-mongo.js"),
+        import("./adapters/privacy-job-store-mongo.js"),
+      ]);
+      const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
+      try {
+        const db = conn.database(backend.database);
+        const collectionPrefix = backend.collectionPrefix ?? "compliance_";
+        await migrateComplianceMongo({ db, collectionPrefix, onMigrated });
+        return { ...createMongoPrivacyJobStore({ db, collectionPrefix }), close: () => conn.close() };
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+  }
+}
+
+/** The backend of this run mode (see openAuditStoreForConfig). */
+export async function complianceBackendOf(config: Config): Promise<AuditBackend> {
+  if (config.mode === "embedded") {
+    await mkdir(config.dataDir, { recursive: true });
+    return { kind: "sqlite", path: join(config.dataDir, COMPLIANCE_DB_FILE) };
+  }
+  const url = config.cluster.mongoUrl;
+  if (!url) throw new Error("the compliance service needs CAAS_MONGO_URL in cluster mode");
+  return { kind: "mongo", url, database: config.cluster.mongoDb, appName: config.instanceId };
 }

@@ -1,5 +1,6 @@
 import { hkdfSync } from "node:crypto";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
+import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { PageTokenCodec } from "@caas/shared/page-token";
@@ -10,21 +11,28 @@ import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
-import { openAuditStoreForConfig } from "./audit-stores.js";
+import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore } from "./audit-stores.js";
+import { PrivacyJobRunner } from "./privacy-jobs.js";
+import { PrivacyServiceImpl } from "./privacy-service.js";
+import { createUserDataPartsOverMesh } from "./user-data-parts.js";
 import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
 export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
-export { openAuditStore, openAuditStoreForConfig, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
+export { PrivacyServiceImpl, privacyScopeOf, jobView } from "./privacy-service.js";
+export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
 export { canonicalEventBytes, chainHash, checkpointSignatureValid, GENESIS_HASH } from "./domain/audit-chain.js";
 export { verifyChain, type VerifyInput, type VerifyResult, type ChainAnchor } from "./domain/audit-verify.js";
 export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord } from "./ports/audit-store.js";
 
 /**
- * The compliance service: the tamper-evident audit log (AuditService). Records come from the bus
+ * The compliance service: the tamper-evident audit log (AuditService) and data-subject
+ * erasure jobs (PrivacyService, driving auth's and chat's EraseUserData; PrivacyJobRunner). Records come from the bus
  * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
  * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
  * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
@@ -40,6 +48,10 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const recorder = new AuditRecorder({ bus, appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
   const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
+  const jobs = await openPrivacyJobStore(await complianceBackendOf(config), { logger });
+  const parts = createUserDataPartsOverMesh({ peers, serviceSecret, clock });
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger });
+  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists: (tenantId, userId) => parts.userExists(tenantId, userId) });
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),
     credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),
@@ -51,11 +63,12 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const intervalMs = config.compliance.auditCheckpointIntervalMs;
   return {
     name: "compliance",
-    services: [AuditService],
-    register: (router) => registerComplianceRoutes(router, { audit }),
+    services: [AuditService, PrivacyService],
+    register: (router) => registerComplianceRoutes(router, { audit, privacy }),
     principalResolver,
     start: async () => {
       await recorder.start();
+      await runner.resumeAll();
       if (intervalMs > 0) {
         timer = setInterval(() => {
           ticking = ticking.then(() => appender.checkpointTouched()).catch((err: unknown) => logger.warn({ err }, "audit checkpoint failed; retried at the next tick"));
@@ -68,12 +81,14 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
       if (timer) clearInterval(timer);
       await recorder.stop();
       await ticking;
+      await runner.stop();
     },
     close: async () => {
       if (timer) clearInterval(timer);
       await recorder.stop();
       await ticking;
-      await store.close();
+      await runner.stop();
+      await Promise.all([store.close(), jobs.close()]);
     },
   };
 }

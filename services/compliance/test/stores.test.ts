@@ -7,26 +7,28 @@ import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPLIANCE_SQLITE_MIGRATION_TABLE, openComplianceSqlite } from "../src/adapters/audit-sqlite.js";
 import { auditStoreContract } from "./contract/audit-store.contract.js";
-import { mongoAuditBackend, sqliteAuditBackend } from "./support/backends.js";
+import { privacyJobStoreContract } from "./contract/privacy-job-store.contract.js";
+import { mongoAuditBackend, mongoJobBackend, sqliteAuditBackend, sqliteJobBackend } from "./support/backends.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-compliance-stores-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("audit store on SQLite (embedded)", () => {
   auditStoreContract("sqlite", sqliteAuditBackend(dir));
+  privacyJobStoreContract("sqlite", sqliteJobBackend(dir));
 
   it("creates STRICT, tenant-led tables through the migration runner, once", async () => {
     const path = join(dir, "schema.db");
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openComplianceSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     expect(runs).toEqual([
-      { from: 0, to: 1, applied: [1] },
-      { from: 1, to: 1, applied: [] },
+      { from: 0, to: 2, applied: [1, 2] },
+      { from: 2, to: 2, applied: [] },
     ]);
     const db = new Database(path);
     try {
       const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${COMPLIANCE_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["audit_checkpoints", "audit_events", "audit_keys"]);
+      expect(tables.map((t) => t.name).sort()).toEqual(["audit_checkpoints", "audit_events", "audit_keys", "privacy_jobs"]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       for (const t of ["audit_events", "audit_checkpoints"]) {
         for (const { name } of db.prepare("SELECT name FROM pragma_index_list(?)").all(t) as { name: string }[]) {
@@ -50,4 +52,5 @@ describe.skipIf(!mongoUrl)("audit store on the MongoDB protocol (cluster; Ferret
   });
 
   auditStoreContract("mongodb protocol", mongoAuditBackend(mongoUrl!, dbName));
+  privacyJobStoreContract("mongodb protocol", mongoJobBackend(mongoUrl!, dbName));
 });

@@ -18,6 +18,18 @@ export function createMongoPasswordStore(opts: MongoAdapterOptions): PasswordSto
   const passwords = opts.db.collection<PasswordDoc>(authCollections(opts.collectionPrefix).passwords, MAJORITY);
   const key = (tenantId: string, login: string) => `${tenantId}|${login}`;
   return {
+    async ofUser(scope, userId) {
+      const docs = await passwords
+        .find({ tenantId: tenantOf(scope), userId: checkId("userId", userId) })
+        .sort({ login: 1 })
+        .toArray();
+      return docs.map((d) => ({ tenantId: d.tenantId, login: d.login, userId: d.userId, hash: d.hash, createTimeMs: d.createTimeMs }));
+    },
+
+    async removeUser(scope, userId) {
+      return (await passwords.deleteMany({ tenantId: tenantOf(scope), userId: checkId("userId", userId) })).deletedCount;
+    },
+
     async hasLogin(scope, userId) {
       return (await passwords.findOne({ tenantId: tenantOf(scope), userId: checkId("userId", userId) })) !== null;
     },

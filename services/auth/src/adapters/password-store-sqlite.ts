@@ -21,7 +21,17 @@ export function createSqlitePasswordStore(opts: { db: Database.Database }): Pass
   const insert = db.prepare("INSERT INTO passwords (tenant_id, login, user_id, hash, create_time_ms) VALUES (?, ?, ?, ?, ?)");
   const byLogin = db.prepare<[string, string], Row>("SELECT tenant_id, login, user_id, hash, create_time_ms FROM passwords WHERE tenant_id = ? AND login = ?");
   const byUser = db.prepare<[string, string], { one: number }>("SELECT 1 AS one FROM passwords WHERE tenant_id = ? AND user_id = ? LIMIT 1");
+  const ofUser = db.prepare<[string, string], Row>("SELECT tenant_id, login, user_id, hash, create_time_ms FROM passwords WHERE tenant_id = ? AND user_id = ? ORDER BY login");
+  const removeUser = db.prepare<[string, string]>("DELETE FROM passwords WHERE tenant_id = ? AND user_id = ?");
   return {
+    async ofUser(scope, userId) {
+      return ofUser.all(tenantOf(scope), checkId("userId", userId)).map((r): PasswordRecord => ({ tenantId: r.tenant_id, login: r.login, userId: r.user_id, hash: r.hash, createTimeMs: r.create_time_ms }));
+    },
+
+    async removeUser(scope, userId) {
+      return removeUser.run(tenantOf(scope), checkId("userId", userId)).changes;
+    },
+
     async hasLogin(scope, userId) {
       return byUser.get(tenantOf(scope), checkId("userId", userId)) !== undefined;
     },

@@ -24,5 +24,11 @@ export interface PasswordStore {
   /** Whether the user has a password login (TOTP is for password accounts only). */
   hasLogin(scope: TenantScope, userId: string): Promise<boolean>;
 
+  /** The user's logins (without their hashes' use: export of the user's data). */
+  ofUser(scope: TenantScope, userId: string): Promise<PasswordRecord[]>;
+
+  /** Deletes every login of the user (erasure); returns how many there were. */
+  removeUser(scope: TenantScope, userId: string): Promise<number>;
+
   close(): Promise<void>;
 }

@@ -47,6 +47,21 @@ export function passwordStoreContract(name: string, open: OpenInstances): void {
       expect(await s.b.passwords.hasLogin(scope, "theirs")).toBe(false);
     });
 
+    it("lists and removes a user's logins, in its tenant only", async () => {
+      const other = freshTenantScope();
+      await s.a.passwords.create(scope, record(scope));
+      await s.a.passwords.create(scope, record(scope, { login: "username:alice" }));
+      await s.a.passwords.create(scope, record(scope, { login: "username:bob", userId: "u2" }));
+      await s.a.passwords.create(other, record(other));
+      expect((await s.b.passwords.ofUser(scope, "u1")).map((r) => r.login)).toEqual(["email:alice@example.com", "username:alice"]);
+      expect(await s.b.passwords.removeUser(scope, "u1")).toBe(2);
+      expect(await s.a.passwords.ofUser(scope, "u1")).toEqual([]);
+      expect(await s.a.passwords.getByLogin(scope, "email:alice@example.com")).toBeUndefined();
+      expect(await s.a.passwords.hasLogin(scope, "u2")).toBe(true);
+      expect(await s.a.passwords.getByLogin(other, "email:alice@example.com")).toEqual(record(other));
+      expect(await s.a.passwords.removeUser(scope, "u1")).toBe(0);
+    });
+
     it("refuses forged scopes and bad records", async () => {
       await expect(s.a.passwords.create(forged, record(scope))).rejects.toThrow(TypeError);
       await expect(s.a.passwords.getByLogin(forged, "x")).rejects.toThrow(TypeError);

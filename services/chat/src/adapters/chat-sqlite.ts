@@ -155,6 +155,8 @@ export interface OpenChatSqliteOptions {
 export async function openChatSqlite(opts: OpenChatSqliteOptions): Promise<Database.Database> {
   const db = openSqliteDatabase(opts.path);
   try {
+    // Freed space (a redacted body, an erased user's rows) is zeroed, not left in free pages.
+    db.pragma("secure_delete = ON");
     const result = await runMigrations(sqliteMigrationTarget(db, CHAT_SQLITE_MIGRATION_TABLE), CHAT_SQLITE_MIGRATIONS);
     opts.onMigrated?.(result);
     await migrateReceiptsSqlite(db);

@@ -29,7 +29,7 @@ export async function openMongoChatStores(
   await migrateChatMongo({ db, collectionPrefix, onMigrated: onMigrated("chat") });
   const events = await createMongoEventLogStore({ db, collectionPrefix, clock, onMigrated: onMigrated("event log") });
   const projections = await createMongoProjectionStateStore({ db, collectionPrefix, onMigrated: onMigrated("chat projections") });
-  return { events, projections, ...mongoTableStores(db, collectionPrefix) };
+  return { events, projections, ...mongoTableStores(db, collectionPrefix), scrub: async () => {} };
 }
 
 /** The table stores on one MongoDB database under `collectionPrefix`. */

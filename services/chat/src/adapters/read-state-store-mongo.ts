@@ -133,6 +133,19 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
       return mergeAll(reads, delivered, (d) => d.conversationId);
     },
 
+    async forget(scope, userId, conversationIds) {
+      const tenantId = tenantOf(scope);
+      checkId("userId", userId);
+      const ids = checkIds("conversationIds", conversationIds, 10_000);
+      if (ids.length === 0) return 0;
+      const [reads, delivered] = await Promise.all([
+        positions.find({ tenantId, userId, conversationId: { $in: ids } } as Filter<PositionDoc>, { projection: { conversationId: 1 } }).toArray(),
+        deliveries.find({ tenantId, userId, conversationId: { $in: ids } } as Filter<DeliveryDoc>, { projection: { conversationId: 1 } }).toArray(),
+      ]);
+      await Promise.all([positions.deleteMany({ tenantId, userId, conversationId: { $in: ids } }), deliveries.deleteMany({ tenantId, userId, conversationId: { $in: ids } })]);
+      return new Set([...reads, ...delivered].map((d) => d.conversationId)).size;
+    },
+
     async ofConversation(scope, conversationId, query) {
       const tenantId = tenantOf(scope);
       checkId("conversationId", conversationId);

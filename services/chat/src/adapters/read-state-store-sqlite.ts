@@ -38,6 +38,7 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
   );
   const one = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id = ?`);
   const many = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id IN (SELECT value FROM json_each(?))`);
+  const forget = db.prepare<[string, string, string]>(`DELETE FROM read_states WHERE tenant_id = ? AND user_id = ? AND conversation_id IN (SELECT value FROM json_each(?))`);
   const byConversation = db.prepare<{ tenantId: string; conversationId: string; afterUserId: string; changedAfterMs: number; limit: number }, Row>(
     `SELECT ${COLUMNS} FROM read_states
      WHERE tenant_id = @tenantId AND conversation_id = @conversationId AND user_id > @afterUserId AND update_time_ms > @changedAfterMs
@@ -77,6 +78,10 @@ export function createSqliteReadStateStore(opts: { db: Database.Database }): Rea
 
     async ofUser(scope, userId, conversationIds) {
       return many.all(tenantOf(scope), checkId("userId", userId), idList(checkIds("conversationIds", conversationIds, 10_000))).map(toRecord);
+    },
+
+    async forget(scope, userId, conversationIds) {
+      return forget.run(tenantOf(scope), checkId("userId", userId), idList(checkIds("conversationIds", conversationIds, 10_000))).changes;
     },
 
     async ofConversation(scope, conversationId, query) {

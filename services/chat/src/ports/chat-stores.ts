@@ -29,9 +29,15 @@ export interface ChatStores {
   /** User-to-user blocks. */
   blocks: BlockStore;
   state: ChatStateStore;
+  /**
+   * Makes bytes that erasure deleted or redacted unrecoverable from the files: on SQLite (opened
+   * with secure_delete, so freed space is zeroed) a WAL checkpoint that truncates the WAL, whose
+   * older frames still hold the pages as they were; nothing on MongoDB (the server's storage).
+   */
+  scrub(): Promise<void>;
   /** Closes the stores, then the connection they share. Idempotent. */
   close(): Promise<void>;
 }
 
 /** The chat stores built straight on an open, migrated database (all but the event log and the projection state, which migrate themselves). */
-export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close">;
+export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close" | "scrub">;

@@ -57,5 +57,7 @@ export interface ReadStateStore {
    */
   ofConversation(scope: TenantScope, conversationId: string, query: { afterUserId?: string; changedAfterMs?: number; limit: number }): Promise<ReadStateRecord[]>;
 
+  /** Drops the user's read and delivery positions in the given conversations (erasure); returns how many conversations had any. */
+  forget(scope: TenantScope, userId: string, conversationIds: string[]): Promise<number>;
   close(): Promise<void>;
 }

@@ -65,6 +65,23 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
       expect(await store.ofUser(scope, "ann", [])).toEqual([]);
     });
 
+    it("forgets a user's read and delivery positions in the named conversations only, and only in its tenant", async () => {
+      const other = newId();
+      const kept = newId();
+      const otherTenant = freshTenantScope();
+      await store.advance(scope, at(3));
+      await store.advanceDelivered(scope, { conversationId: other, userId: "ann", seq: 2, timeMs: T0 });
+      await store.advance(scope, { ...at(1), conversationId: kept });
+      await store.advance(scope, at(2, 2, "bob"));
+      await store.advance(otherTenant, at(4));
+      expect(await store.forget(scope, "ann", [conv, other])).toBe(2);
+      expect(await inst.b.readStates.ofUser(scope, "ann", [conv, other, kept])).toMatchObject([{ conversationId: kept, lastReadSeq: 1 }]);
+      expect(await store.get(scope, conv, "bob")).toMatchObject({ lastReadSeq: 2 });
+      expect(await store.get(otherTenant, conv, "ann")).toMatchObject({ lastReadSeq: 4 });
+      expect(await store.forget(scope, "ann", [conv, other])).toBe(0);
+      expect(await store.forget(scope, "ann", [])).toBe(0);
+    });
+
     it("keeps tenants apart", async () => {
       const other = freshTenantScope();
       await store.advance(scope, at(5));

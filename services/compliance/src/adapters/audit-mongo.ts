@@ -8,6 +8,7 @@ export function complianceCollections(prefix = "compliance_") {
     events: `${prefix}audit_events`,
     checkpoints: `${prefix}audit_checkpoints`,
     keys: `${prefix}audit_keys`,
+    privacyJobs: `${prefix}privacy_jobs`,
     migrations: `${prefix}migrations`,
   };
 }
@@ -34,6 +35,16 @@ export function complianceMongoMigrations(prefix = "compliance_"): Migration<Mon
         await events.createIndex({ tenantId: 1, action: 1, position: 1 }, { name: "tenant_action_position" });
         await events.createIndex({ tenantId: 1, targetId: 1, position: 1 }, { name: "tenant_target_position" });
         await db.collection(c.checkpoints).createIndex({ tenantId: 1, position: 1 }, { name: "tenant_position" });
+      },
+    },
+    {
+      version: 2,
+      name: "privacy job indexes",
+      async up(db) {
+        const jobs = db.collection(c.privacyJobs);
+        await jobs.createIndex({ tenantId: 1, openKey: 1 }, { name: "tenant_open", unique: true });
+        await jobs.createIndex({ tenantId: 1, kind: 1, userId: 1, createTimeMs: 1 }, { name: "tenant_user" });
+        await jobs.createIndex({ state: 1, createTimeMs: 1 }, { name: "unfinished" });
       },
     },
   ];

@@ -54,6 +54,32 @@ export const COMPLIANCE_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "privacy jobs",
+    up(db) {
+      // open_key is "<kind>|<user>" while a job is unfinished and "done|<id>" after: one unfinished job per user and kind.
+      db.exec(`
+        CREATE TABLE privacy_jobs (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          state TEXT NOT NULL,
+          steps TEXT NOT NULL,
+          error TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          update_time_ms INTEGER NOT NULL,
+          complete_time_ms INTEGER NOT NULL,
+          open_key TEXT NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        ) STRICT;
+        CREATE UNIQUE INDEX privacy_jobs_open ON privacy_jobs (tenant_id, open_key);
+        CREATE INDEX privacy_jobs_user ON privacy_jobs (tenant_id, kind, user_id, create_time_ms);
+        CREATE INDEX privacy_jobs_unfinished ON privacy_jobs (state, create_time_ms);
+      `);
+    },
+  },
 ];
 
 /** Opens (creating and migrating) compliance's SQLite file. */

@@ -6,7 +6,11 @@ import { complianceCollections, migrateComplianceMongo } from "../../src/adapter
 import { openComplianceSqlite } from "../../src/adapters/audit-sqlite.js";
 import { createMongoAuditStore } from "../../src/adapters/audit-store-mongo.js";
 import { createSqliteAuditStore } from "../../src/adapters/audit-store-sqlite.js";
+import { createMongoPrivacyJobStore } from "../../src/adapters/privacy-job-store-mongo.js";
+import { createSqlitePrivacyJobStore } from "../../src/adapters/privacy-job-store-sqlite.js";
 import type { AuditStore } from "../../src/ports/audit-store.js";
+import type { PrivacyJobStore } from "../../src/ports/privacy-job-store.js";
+import type { JobStoresUnderTest } from "../contract/privacy-job-store.contract.js";
 
 /** Direct edits of stored records behind compliance's back, as an attacker with database access would make them. */
 export interface Tamper {
@@ -133,4 +137,20 @@ export function mongoAuditBackend(url: string, dbName: string): () => Promise<Au
     };
     return { a: inst.a, b: inst.b, tamper, close: async () => (await conn.close(), await inst.close()) };
   };
+}
+
+/** Each call: a fresh SQLite file opened by two privacy job stores. */
+export function sqliteJobBackend(dir: string): () => Promise<JobStoresUnderTest> {
+  return twoSqliteInstances({ dir, name: "compliance-jobs", open: (path) => openComplianceSqlite({ path }), make: (db) => createSqlitePrivacyJobStore({ db }) });
+}
+
+/** Each call: a fresh collection prefix opened by two privacy job stores. */
+export function mongoJobBackend(url: string, dbName: string): () => Promise<JobStoresUnderTest> {
+  return twoMongoInstances<MongoDb, PrivacyJobStore>({
+    url,
+    dbName,
+    name: "compliance-jobs",
+    migrate: (db, collectionPrefix) => migrateComplianceMongo({ db, collectionPrefix }),
+    make: (db, collectionPrefix) => createMongoPrivacyJobStore({ db, collectionPrefix }),
+  });
 }

@@ -21,7 +21,97 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/auth_internal_service.proto.
  */
 export const file_caas_auth_v1_auth_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAkyuwUKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiZwoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiLAoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJImYKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiWAoVRXJhc2VVc2VyRGF0YVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKA0SFgoObG9naW5zX3JlbW92ZWQYAyABKA0iNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAky8gYKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2USWwoORXhwb3J0VXNlckRhdGESIy5jYWFzLmF1dGgudjEuRXhwb3J0VXNlckRhdGFSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USWAoNRXJhc2VVc2VyRGF0YRIiLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVxdWVzdBojLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message caas.auth.v1.ExportUserDataRequest
+ */
+export type ExportUserDataRequest = Message<"caas.auth.v1.ExportUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.ExportUserDataRequest.
+ * Use `create(ExportUserDataRequestSchema)` to create a new message.
+ */
+export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+
+/**
+ * @generated from message caas.auth.v1.ExportUserDataResponse
+ */
+export type ExportUserDataResponse = Message<"caas.auth.v1.ExportUserDataResponse"> & {
+  /**
+   * @generated from field: repeated string json_lines = 1;
+   */
+  jsonLines: string[];
+};
+
+/**
+ * Describes the message caas.auth.v1.ExportUserDataResponse.
+ * Use `create(ExportUserDataResponseSchema)` to create a new message.
+ */
+export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
+
+/**
+ * @generated from message caas.auth.v1.EraseUserDataRequest
+ */
+export type EraseUserDataRequest = Message<"caas.auth.v1.EraseUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.EraseUserDataRequest.
+ * Use `create(EraseUserDataRequestSchema)` to create a new message.
+ */
+export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
+
+/**
+ * @generated from message caas.auth.v1.EraseUserDataResponse
+ */
+export type EraseUserDataResponse = Message<"caas.auth.v1.EraseUserDataResponse"> & {
+  /**
+   * Whether the user's profile existed before this call.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: uint32 sessions_revoked = 2;
+   */
+  sessionsRevoked: number;
+
+  /**
+   * @generated from field: uint32 logins_removed = 3;
+   */
+  loginsRemoved: number;
+};
+
+/**
+ * Describes the message caas.auth.v1.EraseUserDataResponse.
+ * Use `create(EraseUserDataResponseSchema)` to create a new message.
+ */
+export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
 
 /**
  * @generated from message caas.auth.v1.GetTenantPolicyRequest
@@ -38,7 +128,7 @@ export type GetTenantPolicyRequest = Message<"caas.auth.v1.GetTenantPolicyReques
  * Use `create(GetTenantPolicyRequestSchema)` to create a new message.
  */
 export const GetTenantPolicyRequestSchema: GenMessage<GetTenantPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
 
 /**
  * @generated from message caas.auth.v1.GetTenantPolicyResponse
@@ -57,7 +147,7 @@ export type GetTenantPolicyResponse = Message<"caas.auth.v1.GetTenantPolicyRespo
  * Use `create(GetTenantPolicyResponseSchema)` to create a new message.
  */
 export const GetTenantPolicyResponseSchema: GenMessage<GetTenantPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenRequest
@@ -83,7 +173,7 @@ export type IssueServiceTokenRequest = Message<"caas.auth.v1.IssueServiceTokenRe
  * Use `create(IssueServiceTokenRequestSchema)` to create a new message.
  */
 export const IssueServiceTokenRequestSchema: GenMessage<IssueServiceTokenRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenResponse
@@ -107,7 +197,7 @@ export type IssueServiceTokenResponse = Message<"caas.auth.v1.IssueServiceTokenR
  * Use `create(IssueServiceTokenResponseSchema)` to create a new message.
  */
 export const IssueServiceTokenResponseSchema: GenMessage<IssueServiceTokenResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyRequest
@@ -126,7 +216,7 @@ export type VerifyApiKeyRequest = Message<"caas.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyResponse
@@ -145,7 +235,7 @@ export type VerifyApiKeyResponse = Message<"caas.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialRequest
@@ -164,7 +254,7 @@ export type VerifyAdminCredentialRequest = Message<"caas.auth.v1.VerifyAdminCred
  * Use `create(VerifyAdminCredentialRequestSchema)` to create a new message.
  */
 export const VerifyAdminCredentialRequestSchema: GenMessage<VerifyAdminCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialResponse
@@ -177,7 +267,7 @@ export type VerifyAdminCredentialResponse = Message<"caas.auth.v1.VerifyAdminCre
  * Use `create(VerifyAdminCredentialResponseSchema)` to create a new message.
  */
 export const VerifyAdminCredentialResponseSchema: GenMessage<VerifyAdminCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsRequest
@@ -203,7 +293,7 @@ export type ListRevocationsRequest = Message<"caas.auth.v1.ListRevocationsReques
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsResponse
@@ -234,7 +324,7 @@ export type ListRevocationsResponse = Message<"caas.auth.v1.ListRevocationsRespo
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersRequest
@@ -256,7 +346,7 @@ export type BatchGetUsersRequest = Message<"caas.auth.v1.BatchGetUsersRequest"> 
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 14);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersResponse
@@ -273,7 +363,7 @@ export type BatchGetUsersResponse = Message<"caas.auth.v1.BatchGetUsersResponse"
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 15);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersRequest
@@ -295,7 +385,7 @@ export type ResolveMembersRequest = Message<"caas.auth.v1.ResolveMembersRequest"
  * Use `create(ResolveMembersRequestSchema)` to create a new message.
  */
 export const ResolveMembersRequestSchema: GenMessage<ResolveMembersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 16);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersResponse
@@ -321,7 +411,7 @@ export type ResolveMembersResponse = Message<"caas.auth.v1.ResolveMembersRespons
  * Use `create(ResolveMembersResponseSchema)` to create a new message.
  */
 export const ResolveMembersResponseSchema: GenMessage<ResolveMembersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 17);
 
 /**
  * Calls between CAAS services. Every RPC except IssueServiceToken requires a service token
@@ -412,6 +502,30 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof GetTenantPolicyRequestSchema;
     output: typeof GetTenantPolicyResponseSchema;
+  },
+  /**
+   * Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+   * logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+   * For the compliance service's exports. NOT_FOUND for an unknown user.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.ExportUserData
+   */
+  exportUserData: {
+    methodKind: "unary";
+    input: typeof ExportUserDataRequestSchema;
+    output: typeof ExportUserDataResponseSchema;
+  },
+  /**
+   * Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+   * tokens are refused at once), password logins and TOTP removed, the profile deleted
+   * (UserDeleted published). Idempotent: found is false once nothing is left.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.EraseUserData
+   */
+  eraseUserData: {
+    methodKind: "unary";
+    input: typeof EraseUserDataRequestSchema;
+    output: typeof EraseUserDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_auth_v1_auth_internal_service, 0);

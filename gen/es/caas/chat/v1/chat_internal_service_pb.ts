@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/chat_internal_service.proto.
  */
 export const file_caas_chat_v1_chat_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBDL5BAoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member]);
+  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBCKkAQoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIkUKFkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USEgoKanNvbl9saW5lcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1gEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgFIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIqMBChVFcmFzZVVzZXJEYXRhUmVzcG9uc2USFwoPbWVzc2FnZXNfZXJhc2VkGAEgASgEEhkKEXJlYWN0aW9uc19yZW1vdmVkGAIgASgEEhsKE3JlYWRfc3RhdGVzX2Ryb3BwZWQYAyABKAQSIAoYc2tpcHBlZF9jb252ZXJzYXRpb25faWRzGAQgAygJEhcKD25leHRfcGFnZV90b2tlbhgFIAEoCTKwBgoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRJbCg5FeHBvcnRVc2VyRGF0YRIjLmNhYXMuY2hhdC52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJC5jYWFzLmNoYXQudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJYCg1FcmFzZVVzZXJEYXRhEiIuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiMuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member]);
 
 /**
  * @generated from message caas.chat.v1.CheckAccessRequest
@@ -453,6 +453,146 @@ export const ReadableConversationSchema: GenMessage<ReadableConversation> = /*@_
   messageDesc(file_caas_chat_v1_chat_internal_service, 13);
 
 /**
+ * @generated from message caas.chat.v1.ExportUserDataRequest
+ */
+export type ExportUserDataRequest = Message<"caas.chat.v1.ExportUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Events scanned per call (0: 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ExportUserDataRequest.
+ * Use `create(ExportUserDataRequestSchema)` to create a new message.
+ */
+export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 14);
+
+/**
+ * @generated from message caas.chat.v1.ExportUserDataResponse
+ */
+export type ExportUserDataResponse = Message<"caas.chat.v1.ExportUserDataResponse"> & {
+  /**
+   * One JSON object per entry; events in their protobuf JSON form.
+   *
+   * @generated from field: repeated string json_lines = 1;
+   */
+  jsonLines: string[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ExportUserDataResponse.
+ * Use `create(ExportUserDataResponseSchema)` to create a new message.
+ */
+export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 15);
+
+/**
+ * @generated from message caas.chat.v1.EraseUserDataRequest
+ */
+export type EraseUserDataRequest = Message<"caas.chat.v1.EraseUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Events scanned per call (0: 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+
+  /**
+   * Conversations under a legal hold: left as they are.
+   *
+   * @generated from field: repeated string held_conversation_ids = 5;
+   */
+  heldConversationIds: string[];
+};
+
+/**
+ * Describes the message caas.chat.v1.EraseUserDataRequest.
+ * Use `create(EraseUserDataRequestSchema)` to create a new message.
+ */
+export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 16);
+
+/**
+ * @generated from message caas.chat.v1.EraseUserDataResponse
+ */
+export type EraseUserDataResponse = Message<"caas.chat.v1.EraseUserDataResponse"> & {
+  /**
+   * Messages deleted, reactions removed and read positions dropped by this call.
+   *
+   * @generated from field: uint64 messages_erased = 1;
+   */
+  messagesErased: bigint;
+
+  /**
+   * @generated from field: uint64 reactions_removed = 2;
+   */
+  reactionsRemoved: bigint;
+
+  /**
+   * @generated from field: uint64 read_states_dropped = 3;
+   */
+  readStatesDropped: bigint;
+
+  /**
+   * Held conversations the user has content in that this call skipped.
+   *
+   * @generated from field: repeated string skipped_conversation_ids = 4;
+   */
+  skippedConversationIds: string[];
+
+  /**
+   * @generated from field: string next_page_token = 5;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.EraseUserDataResponse.
+ * Use `create(EraseUserDataResponseSchema)` to create a new message.
+ */
+export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 17);
+
+/**
  * Calls from other CAAS services (socket fan-out, search, compliance, projection rebuilds). Every
  * RPC requires a service token (`sub=svc:<name>`, `aud=chat`); user tokens get PERMISSION_DENIED.
  * Requests name the tenant explicitly: the caller acts for the platform, with the tenant taken
@@ -531,6 +671,33 @@ export const ChatInternalService: GenService<{
     methodKind: "unary";
     input: typeof ListReadableConversationsRequestSchema;
     output: typeof ListReadableConversationsResponseSchema;
+  },
+  /**
+   * Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+   * their memberships and read positions, then per conversation the messages they sent, their
+   * edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+   * user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+   *
+   * @generated from rpc caas.chat.v1.ChatInternalService.ExportUserData
+   */
+  exportUserData: {
+    methodKind: "unary";
+    input: typeof ExportUserDataRequestSchema;
+    output: typeof ExportUserDataResponseSchema;
+  },
+  /**
+   * Erases one user's content through the conversation log: every message they sent is deleted
+   * for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+   * dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+   * Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+   * and idempotent: erased messages are not touched again. For the compliance service's erasures.
+   *
+   * @generated from rpc caas.chat.v1.ChatInternalService.EraseUserData
+   */
+  eraseUserData: {
+    methodKind: "unary";
+    input: typeof EraseUserDataRequestSchema;
+    output: typeof EraseUserDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_chat_v1_chat_internal_service, 0);

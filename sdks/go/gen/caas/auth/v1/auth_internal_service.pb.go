@@ -23,6 +23,215 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ExportUserDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataRequest) Reset() {
+	*x = ExportUserDataRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataRequest) ProtoMessage() {}
+
+func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExportUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type ExportUserDataResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JsonLines     []string               `protobuf:"bytes,1,rep,name=json_lines,json=jsonLines,proto3" json:"json_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataResponse) Reset() {
+	*x = ExportUserDataResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataResponse) ProtoMessage() {}
+
+func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportUserDataResponse) GetJsonLines() []string {
+	if x != nil {
+		return x.JsonLines
+	}
+	return nil
+}
+
+type EraseUserDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataRequest) Reset() {
+	*x = EraseUserDataRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataRequest) ProtoMessage() {}
+
+func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EraseUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type EraseUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the user's profile existed before this call.
+	Found           bool   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	SessionsRevoked uint32 `protobuf:"varint,2,opt,name=sessions_revoked,json=sessionsRevoked,proto3" json:"sessions_revoked,omitempty"`
+	LoginsRemoved   uint32 `protobuf:"varint,3,opt,name=logins_removed,json=loginsRemoved,proto3" json:"logins_removed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *EraseUserDataResponse) Reset() {
+	*x = EraseUserDataResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataResponse) ProtoMessage() {}
+
+func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EraseUserDataResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *EraseUserDataResponse) GetSessionsRevoked() uint32 {
+	if x != nil {
+		return x.SessionsRevoked
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetLoginsRemoved() uint32 {
+	if x != nil {
+		return x.LoginsRemoved
+	}
+	return 0
+}
+
 type GetTenantPolicyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -32,7 +241,7 @@ type GetTenantPolicyRequest struct {
 
 func (x *GetTenantPolicyRequest) Reset() {
 	*x = GetTenantPolicyRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +253,7 @@ func (x *GetTenantPolicyRequest) String() string {
 func (*GetTenantPolicyRequest) ProtoMessage() {}
 
 func (x *GetTenantPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +266,7 @@ func (x *GetTenantPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{0}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetTenantPolicyRequest) GetTenantId() string {
@@ -77,7 +286,7 @@ type GetTenantPolicyResponse struct {
 
 func (x *GetTenantPolicyResponse) Reset() {
 	*x = GetTenantPolicyResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +298,7 @@ func (x *GetTenantPolicyResponse) String() string {
 func (*GetTenantPolicyResponse) ProtoMessage() {}
 
 func (x *GetTenantPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +311,7 @@ func (x *GetTenantPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetTenantPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{1}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetTenantPolicyResponse) GetRoleGrants() []*RoleGrant {
@@ -124,7 +333,7 @@ type IssueServiceTokenRequest struct {
 
 func (x *IssueServiceTokenRequest) Reset() {
 	*x = IssueServiceTokenRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +345,7 @@ func (x *IssueServiceTokenRequest) String() string {
 func (*IssueServiceTokenRequest) ProtoMessage() {}
 
 func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +358,7 @@ func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{2}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *IssueServiceTokenRequest) GetServiceName() string {
@@ -177,7 +386,7 @@ type IssueServiceTokenResponse struct {
 
 func (x *IssueServiceTokenResponse) Reset() {
 	*x = IssueServiceTokenResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +398,7 @@ func (x *IssueServiceTokenResponse) String() string {
 func (*IssueServiceTokenResponse) ProtoMessage() {}
 
 func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +411,7 @@ func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{3}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *IssueServiceTokenResponse) GetToken() string {
@@ -229,7 +438,7 @@ type VerifyApiKeyRequest struct {
 
 func (x *VerifyApiKeyRequest) Reset() {
 	*x = VerifyApiKeyRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +450,7 @@ func (x *VerifyApiKeyRequest) String() string {
 func (*VerifyApiKeyRequest) ProtoMessage() {}
 
 func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +463,7 @@ func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *VerifyApiKeyRequest) GetSecret() string {
@@ -274,7 +483,7 @@ type VerifyApiKeyResponse struct {
 
 func (x *VerifyApiKeyResponse) Reset() {
 	*x = VerifyApiKeyResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +495,7 @@ func (x *VerifyApiKeyResponse) String() string {
 func (*VerifyApiKeyResponse) ProtoMessage() {}
 
 func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +508,7 @@ func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{5}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *VerifyApiKeyResponse) GetApiKey() *ApiKey {
@@ -319,7 +528,7 @@ type VerifyAdminCredentialRequest struct {
 
 func (x *VerifyAdminCredentialRequest) Reset() {
 	*x = VerifyAdminCredentialRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +540,7 @@ func (x *VerifyAdminCredentialRequest) String() string {
 func (*VerifyAdminCredentialRequest) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +553,7 @@ func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *VerifyAdminCredentialRequest) GetSecret() string {
@@ -362,7 +571,7 @@ type VerifyAdminCredentialResponse struct {
 
 func (x *VerifyAdminCredentialResponse) Reset() {
 	*x = VerifyAdminCredentialResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +583,7 @@ func (x *VerifyAdminCredentialResponse) String() string {
 func (*VerifyAdminCredentialResponse) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +596,7 @@ func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
 }
 
 type ListRevocationsRequest struct {
@@ -402,7 +611,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +623,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +636,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRevocationsRequest) GetCursor() string {
@@ -457,7 +666,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +678,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +691,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -516,7 +725,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +737,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +750,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BatchGetUsersRequest) GetTenantId() string {
@@ -567,7 +776,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +788,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +801,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*User {
@@ -612,7 +821,7 @@ type ResolveMembersRequest struct {
 
 func (x *ResolveMembersRequest) Reset() {
 	*x = ResolveMembersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +833,7 @@ func (x *ResolveMembersRequest) String() string {
 func (*ResolveMembersRequest) ProtoMessage() {}
 
 func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +846,7 @@ func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersRequest.ProtoReflect.Descriptor instead.
 func (*ResolveMembersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResolveMembersRequest) GetTenantId() string {
@@ -666,7 +875,7 @@ type ResolveMembersResponse struct {
 
 func (x *ResolveMembersResponse) Reset() {
 	*x = ResolveMembersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +887,7 @@ func (x *ResolveMembersResponse) String() string {
 func (*ResolveMembersResponse) ProtoMessage() {}
 
 func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +900,7 @@ func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersResponse.ProtoReflect.Descriptor instead.
 func (*ResolveMembersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResolveMembersResponse) GetMissingUserIds() []string {
@@ -712,7 +921,20 @@ var File_caas_auth_v1_auth_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n" +
+	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n" +
+	"\x15ExportUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\"7\n" +
+	"\x16ExportUserDataResponse\x12\x1d\n" +
+	"\n" +
+	"json_lines\x18\x01 \x03(\tR\tjsonLines\"x\n" +
+	"\x14EraseUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\"\x7f\n" +
+	"\x15EraseUserDataResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12)\n" +
+	"\x10sessions_revoked\x18\x02 \x01(\rR\x0fsessionsRevoked\x12%\n" +
+	"\x0elogins_removed\x18\x03 \x01(\rR\rloginsRemoved\"?\n" +
 	"\x16GetTenantPolicyRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\"S\n" +
 	"\x17GetTenantPolicyResponse\x128\n" +
@@ -753,7 +975,7 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"l\n" +
 	"\x16ResolveMembersResponse\x12(\n" +
 	"\x10missing_user_ids\x18\x01 \x03(\tR\x0emissingUserIds\x12(\n" +
-	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xbb\x05\n" +
+	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xf2\x06\n" +
 	"\x13AuthInternalService\x12d\n" +
 	"\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a'.caas.auth.v1.IssueServiceTokenResponse\x12U\n" +
 	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n" +
@@ -761,7 +983,9 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n" +
 	"\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n" +
 	"\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n" +
-	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
+	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n" +
+	"\x0eExportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n" +
+	"\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
 
 var (
 	file_caas_auth_v1_auth_internal_service_proto_rawDescOnce sync.Once
@@ -775,50 +999,58 @@ func file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_auth_internal_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
-	(*GetTenantPolicyRequest)(nil),        // 0: caas.auth.v1.GetTenantPolicyRequest
-	(*GetTenantPolicyResponse)(nil),       // 1: caas.auth.v1.GetTenantPolicyResponse
-	(*IssueServiceTokenRequest)(nil),      // 2: caas.auth.v1.IssueServiceTokenRequest
-	(*IssueServiceTokenResponse)(nil),     // 3: caas.auth.v1.IssueServiceTokenResponse
-	(*VerifyApiKeyRequest)(nil),           // 4: caas.auth.v1.VerifyApiKeyRequest
-	(*VerifyApiKeyResponse)(nil),          // 5: caas.auth.v1.VerifyApiKeyResponse
-	(*VerifyAdminCredentialRequest)(nil),  // 6: caas.auth.v1.VerifyAdminCredentialRequest
-	(*VerifyAdminCredentialResponse)(nil), // 7: caas.auth.v1.VerifyAdminCredentialResponse
-	(*ListRevocationsRequest)(nil),        // 8: caas.auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),       // 9: caas.auth.v1.ListRevocationsResponse
-	(*BatchGetUsersRequest)(nil),          // 10: caas.auth.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),         // 11: caas.auth.v1.BatchGetUsersResponse
-	(*ResolveMembersRequest)(nil),         // 12: caas.auth.v1.ResolveMembersRequest
-	(*ResolveMembersResponse)(nil),        // 13: caas.auth.v1.ResolveMembersResponse
-	(*RoleGrant)(nil),                     // 14: caas.auth.v1.RoleGrant
-	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
-	(*ApiKey)(nil),                        // 16: caas.auth.v1.ApiKey
-	(*Revocation)(nil),                    // 17: caas.auth.v1.Revocation
-	(*User)(nil),                          // 18: caas.auth.v1.User
+	(*ExportUserDataRequest)(nil),         // 0: caas.auth.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),        // 1: caas.auth.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),          // 2: caas.auth.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),         // 3: caas.auth.v1.EraseUserDataResponse
+	(*GetTenantPolicyRequest)(nil),        // 4: caas.auth.v1.GetTenantPolicyRequest
+	(*GetTenantPolicyResponse)(nil),       // 5: caas.auth.v1.GetTenantPolicyResponse
+	(*IssueServiceTokenRequest)(nil),      // 6: caas.auth.v1.IssueServiceTokenRequest
+	(*IssueServiceTokenResponse)(nil),     // 7: caas.auth.v1.IssueServiceTokenResponse
+	(*VerifyApiKeyRequest)(nil),           // 8: caas.auth.v1.VerifyApiKeyRequest
+	(*VerifyApiKeyResponse)(nil),          // 9: caas.auth.v1.VerifyApiKeyResponse
+	(*VerifyAdminCredentialRequest)(nil),  // 10: caas.auth.v1.VerifyAdminCredentialRequest
+	(*VerifyAdminCredentialResponse)(nil), // 11: caas.auth.v1.VerifyAdminCredentialResponse
+	(*ListRevocationsRequest)(nil),        // 12: caas.auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),       // 13: caas.auth.v1.ListRevocationsResponse
+	(*BatchGetUsersRequest)(nil),          // 14: caas.auth.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),         // 15: caas.auth.v1.BatchGetUsersResponse
+	(*ResolveMembersRequest)(nil),         // 16: caas.auth.v1.ResolveMembersRequest
+	(*ResolveMembersResponse)(nil),        // 17: caas.auth.v1.ResolveMembersResponse
+	(*RoleGrant)(nil),                     // 18: caas.auth.v1.RoleGrant
+	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
+	(*ApiKey)(nil),                        // 20: caas.auth.v1.ApiKey
+	(*Revocation)(nil),                    // 21: caas.auth.v1.Revocation
+	(*User)(nil),                          // 22: caas.auth.v1.User
 }
 var file_caas_auth_v1_auth_internal_service_proto_depIdxs = []int32{
-	14, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
-	15, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	16, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	17, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
-	18, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
-	2,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
-	4,  // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
-	6,  // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
-	8,  // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
-	10, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
-	12, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
-	0,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
-	3,  // 12: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
-	5,  // 13: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
-	7,  // 14: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
-	9,  // 15: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
-	11, // 16: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
-	13, // 17: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
-	1,  // 18: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
+	18, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
+	19, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	20, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	21, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
+	22, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
+	6,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
+	8,  // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
+	10, // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
+	12, // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
+	14, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
+	16, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
+	4,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
+	0,  // 12: caas.auth.v1.AuthInternalService.ExportUserData:input_type -> caas.auth.v1.ExportUserDataRequest
+	2,  // 13: caas.auth.v1.AuthInternalService.EraseUserData:input_type -> caas.auth.v1.EraseUserDataRequest
+	7,  // 14: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
+	9,  // 15: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
+	11, // 16: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
+	13, // 17: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
+	15, // 18: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
+	17, // 19: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
+	5,  // 20: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
+	1,  // 21: caas.auth.v1.AuthInternalService.ExportUserData:output_type -> caas.auth.v1.ExportUserDataResponse
+	3,  // 22: caas.auth.v1.AuthInternalService.EraseUserData:output_type -> caas.auth.v1.EraseUserDataResponse
+	14, // [14:23] is the sub-list for method output_type
+	5,  // [5:14] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -839,7 +1071,7 @@ func file_caas_auth_v1_auth_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_auth_internal_service_proto_rawDesc), len(file_caas_auth_v1_auth_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

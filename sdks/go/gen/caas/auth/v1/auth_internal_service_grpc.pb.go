@@ -26,6 +26,8 @@ const (
 	AuthInternalService_BatchGetUsers_FullMethodName         = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
 	AuthInternalService_ResolveMembers_FullMethodName        = "/caas.auth.v1.AuthInternalService/ResolveMembers"
 	AuthInternalService_GetTenantPolicy_FullMethodName       = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
+	AuthInternalService_ExportUserData_FullMethodName        = "/caas.auth.v1.AuthInternalService/ExportUserData"
+	AuthInternalService_EraseUserData_FullMethodName         = "/caas.auth.v1.AuthInternalService/EraseUserData"
 )
 
 // AuthInternalServiceClient is the client API for AuthInternalService service.
@@ -62,6 +64,14 @@ type AuthInternalServiceClient interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(ctx context.Context, in *GetTenantPolicyRequest, opts ...grpc.CallOption) (*GetTenantPolicyResponse, error)
+	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+	// For the compliance service's exports. NOT_FOUND for an unknown user.
+	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
+	// Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+	// tokens are refused at once), password logins and TOTP removed, the profile deleted
+	// (UserDeleted published). Idempotent: found is false once nothing is left.
+	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
 type authInternalServiceClient struct {
@@ -142,6 +152,26 @@ func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *authInternalServiceClient) ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportUserDataResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_ExportUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseUserDataResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_EraseUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthInternalServiceServer is the server API for AuthInternalService service.
 // All implementations must embed UnimplementedAuthInternalServiceServer
 // for forward compatibility.
@@ -176,6 +206,14 @@ type AuthInternalServiceServer interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *GetTenantPolicyRequest) (*GetTenantPolicyResponse, error)
+	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+	// For the compliance service's exports. NOT_FOUND for an unknown user.
+	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
+	// Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+	// tokens are refused at once), password logins and TOTP removed, the profile deleted
+	// (UserDeleted published). Idempotent: found is false once nothing is left.
+	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedAuthInternalServiceServer()
 }
 
@@ -206,6 +244,12 @@ func (UnimplementedAuthInternalServiceServer) ResolveMembers(context.Context, *R
 }
 func (UnimplementedAuthInternalServiceServer) GetTenantPolicy(context.Context, *GetTenantPolicyRequest) (*GetTenantPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTenantPolicy not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
 }
 func (UnimplementedAuthInternalServiceServer) mustEmbedUnimplementedAuthInternalServiceServer() {}
 func (UnimplementedAuthInternalServiceServer) testEmbeddedByValue()                             {}
@@ -354,6 +398,42 @@ func _AuthInternalService_GetTenantPolicy_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthInternalService_ExportUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).ExportUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_ExportUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).ExportUserData(ctx, req.(*ExportUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).EraseUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_EraseUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).EraseUserData(ctx, req.(*EraseUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthInternalService_ServiceDesc is the grpc.ServiceDesc for AuthInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -388,6 +468,14 @@ var AuthInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTenantPolicy",
 			Handler:    _AuthInternalService_GetTenantPolicy_Handler,
+		},
+		{
+			MethodName: "ExportUserData",
+			Handler:    _AuthInternalService_ExportUserData_Handler,
+		},
+		{
+			MethodName: "EraseUserData",
+			Handler:    _AuthInternalService_EraseUserData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -901,6 +901,284 @@ func (x *ReadableConversation) GetLastVisibleSeq() uint64 {
 	return 0
 }
 
+type ExportUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Events scanned per call (0: 500).
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataRequest) Reset() {
+	*x = ExportUserDataRequest{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataRequest) ProtoMessage() {}
+
+func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExportUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ExportUserDataRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ExportUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One JSON object per entry; events in their protobuf JSON form.
+	JsonLines     []string `protobuf:"bytes,1,rep,name=json_lines,json=jsonLines,proto3" json:"json_lines,omitempty"`
+	NextPageToken string   `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataResponse) Reset() {
+	*x = ExportUserDataResponse{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataResponse) ProtoMessage() {}
+
+func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ExportUserDataResponse) GetJsonLines() []string {
+	if x != nil {
+		return x.JsonLines
+	}
+	return nil
+}
+
+func (x *ExportUserDataResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type EraseUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Events scanned per call (0: 500).
+	PageSize  int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Conversations under a legal hold: left as they are.
+	HeldConversationIds []string `protobuf:"bytes,5,rep,name=held_conversation_ids,json=heldConversationIds,proto3" json:"held_conversation_ids,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *EraseUserDataRequest) Reset() {
+	*x = EraseUserDataRequest{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataRequest) ProtoMessage() {}
+
+func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EraseUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *EraseUserDataRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetHeldConversationIds() []string {
+	if x != nil {
+		return x.HeldConversationIds
+	}
+	return nil
+}
+
+type EraseUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Messages deleted, reactions removed and read positions dropped by this call.
+	MessagesErased    uint64 `protobuf:"varint,1,opt,name=messages_erased,json=messagesErased,proto3" json:"messages_erased,omitempty"`
+	ReactionsRemoved  uint64 `protobuf:"varint,2,opt,name=reactions_removed,json=reactionsRemoved,proto3" json:"reactions_removed,omitempty"`
+	ReadStatesDropped uint64 `protobuf:"varint,3,opt,name=read_states_dropped,json=readStatesDropped,proto3" json:"read_states_dropped,omitempty"`
+	// Held conversations the user has content in that this call skipped.
+	SkippedConversationIds []string `protobuf:"bytes,4,rep,name=skipped_conversation_ids,json=skippedConversationIds,proto3" json:"skipped_conversation_ids,omitempty"`
+	NextPageToken          string   `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *EraseUserDataResponse) Reset() {
+	*x = EraseUserDataResponse{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataResponse) ProtoMessage() {}
+
+func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EraseUserDataResponse) GetMessagesErased() uint64 {
+	if x != nil {
+		return x.MessagesErased
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetReactionsRemoved() uint64 {
+	if x != nil {
+		return x.ReactionsRemoved
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetReadStatesDropped() uint64 {
+	if x != nil {
+		return x.ReadStatesDropped
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetSkippedConversationIds() []string {
+	if x != nil {
+		return x.SkippedConversationIds
+	}
+	return nil
+}
+
+func (x *EraseUserDataResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_caas_chat_v1_chat_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
@@ -972,14 +1250,41 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12*\n" +
 	"\x11first_visible_seq\x18\x03 \x01(\x04R\x0ffirstVisibleSeq\x12(\n" +
-	"\x10last_visible_seq\x18\x04 \x01(\x04R\x0elastVisibleSeq2\xf9\x04\n" +
+	"\x10last_visible_seq\x18\x04 \x01(\x04R\x0elastVisibleSeq\"\xcb\x01\n" +
+	"\x15ExportUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xd0\x0f(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"_\n" +
+	"\x16ExportUserDataResponse\x12\x1d\n" +
+	"\n" +
+	"json_lines\x18\x01 \x03(\tR\tjsonLines\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x02\n" +
+	"\x14EraseUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xd0\x0f(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12F\n" +
+	"\x15held_conversation_ids\x18\x05 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\x13heldConversationIds\"\xff\x01\n" +
+	"\x15EraseUserDataResponse\x12'\n" +
+	"\x0fmessages_erased\x18\x01 \x01(\x04R\x0emessagesErased\x12+\n" +
+	"\x11reactions_removed\x18\x02 \x01(\x04R\x10reactionsRemoved\x12.\n" +
+	"\x13read_states_dropped\x18\x03 \x01(\x04R\x11readStatesDropped\x128\n" +
+	"\x18skipped_conversation_ids\x18\x04 \x03(\tR\x16skippedConversationIds\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken2\xb0\x06\n" +
 	"\x13ChatInternalService\x12R\n" +
 	"\vCheckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n" +
 	"\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n" +
 	"\x0fListMemberships\x12$.caas.chat.v1.ListMembershipsRequest\x1a%.caas.chat.v1.ListMembershipsResponse\x12U\n" +
 	"\fSyncInternal\x12!.caas.chat.v1.SyncInternalRequest\x1a\".caas.chat.v1.SyncInternalResponse\x12d\n" +
 	"\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a'.caas.chat.v1.ScanConversationsResponse\x12|\n" +
-	"\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponse\x12[\n" +
+	"\x0eExportUserData\x12#.caas.chat.v1.ExportUserDataRequest\x1a$.caas.chat.v1.ExportUserDataResponse\x12X\n" +
+	"\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_chat_internal_service_proto_rawDescOnce sync.Once
@@ -993,7 +1298,7 @@ func file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_chat_v1_chat_internal_service_proto_rawDescData
 }
 
-var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
 	(*CheckAccessRequest)(nil),                // 0: caas.chat.v1.CheckAccessRequest
 	(*CheckAccessResponse)(nil),               // 1: caas.chat.v1.CheckAccessResponse
@@ -1009,17 +1314,21 @@ var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
 	(*ListReadableConversationsRequest)(nil),  // 11: caas.chat.v1.ListReadableConversationsRequest
 	(*ListReadableConversationsResponse)(nil), // 12: caas.chat.v1.ListReadableConversationsResponse
 	(*ReadableConversation)(nil),              // 13: caas.chat.v1.ReadableConversation
-	(*Member)(nil),                            // 14: caas.chat.v1.Member
-	(*Event)(nil),                             // 15: caas.chat.v1.Event
-	(*Conversation)(nil),                      // 16: caas.chat.v1.Conversation
+	(*ExportUserDataRequest)(nil),             // 14: caas.chat.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),            // 15: caas.chat.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),              // 16: caas.chat.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),             // 17: caas.chat.v1.EraseUserDataResponse
+	(*Member)(nil),                            // 18: caas.chat.v1.Member
+	(*Event)(nil),                             // 19: caas.chat.v1.Event
+	(*Conversation)(nil),                      // 20: caas.chat.v1.Conversation
 }
 var file_caas_chat_v1_chat_internal_service_proto_depIdxs = []int32{
 	2,  // 0: caas.chat.v1.CheckAccessResponse.accesses:type_name -> caas.chat.v1.ConversationAccess
-	14, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
-	14, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
-	14, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
-	15, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
-	16, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
+	18, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
+	18, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
+	18, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
+	19, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
+	20, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
 	13, // 6: caas.chat.v1.ListReadableConversationsResponse.conversations:type_name -> caas.chat.v1.ReadableConversation
 	0,  // 7: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
 	3,  // 8: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
@@ -1027,14 +1336,18 @@ var file_caas_chat_v1_chat_internal_service_proto_depIdxs = []int32{
 	7,  // 10: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
 	9,  // 11: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
 	11, // 12: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
-	1,  // 13: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
-	4,  // 14: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
-	6,  // 15: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
-	8,  // 16: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
-	10, // 17: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
-	12, // 18: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
+	14, // 13: caas.chat.v1.ChatInternalService.ExportUserData:input_type -> caas.chat.v1.ExportUserDataRequest
+	16, // 14: caas.chat.v1.ChatInternalService.EraseUserData:input_type -> caas.chat.v1.EraseUserDataRequest
+	1,  // 15: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
+	4,  // 16: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
+	6,  // 17: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
+	8,  // 18: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
+	10, // 19: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
+	12, // 20: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
+	15, // 21: caas.chat.v1.ChatInternalService.ExportUserData:output_type -> caas.chat.v1.ExportUserDataResponse
+	17, // 22: caas.chat.v1.ChatInternalService.EraseUserData:output_type -> caas.chat.v1.EraseUserDataResponse
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1054,7 +1367,7 @@ func file_caas_chat_v1_chat_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_chat_v1_chat_internal_service_proto_rawDesc), len(file_caas_chat_v1_chat_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	ChatInternalService_SyncInternal_FullMethodName              = "/caas.chat.v1.ChatInternalService/SyncInternal"
 	ChatInternalService_ScanConversations_FullMethodName         = "/caas.chat.v1.ChatInternalService/ScanConversations"
 	ChatInternalService_ListReadableConversations_FullMethodName = "/caas.chat.v1.ChatInternalService/ListReadableConversations"
+	ChatInternalService_ExportUserData_FullMethodName            = "/caas.chat.v1.ChatInternalService/ExportUserData"
+	ChatInternalService_EraseUserData_FullMethodName             = "/caas.chat.v1.ChatInternalService/EraseUserData"
 )
 
 // ChatInternalServiceClient is the client API for ChatInternalService service.
@@ -59,6 +61,17 @@ type ChatInternalServiceClient interface {
 	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
 	// OPEN conversations the user never joined are left out. Ordered by conversation id.
 	ListReadableConversations(ctx context.Context, in *ListReadableConversationsRequest, opts ...grpc.CallOption) (*ListReadableConversationsResponse, error)
+	// Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+	// their memberships and read positions, then per conversation the messages they sent, their
+	// edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+	// user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
+	// Erases one user's content through the conversation log: every message they sent is deleted
+	// for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+	// dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
+	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
 type chatInternalServiceClient struct {
@@ -129,6 +142,26 @@ func (c *chatInternalServiceClient) ListReadableConversations(ctx context.Contex
 	return out, nil
 }
 
+func (c *chatInternalServiceClient) ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportUserDataResponse)
+	err := c.cc.Invoke(ctx, ChatInternalService_ExportUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseUserDataResponse)
+	err := c.cc.Invoke(ctx, ChatInternalService_EraseUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatInternalServiceServer is the server API for ChatInternalService service.
 // All implementations must embed UnimplementedChatInternalServiceServer
 // for forward compatibility.
@@ -161,6 +194,17 @@ type ChatInternalServiceServer interface {
 	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
 	// OPEN conversations the user never joined are left out. Ordered by conversation id.
 	ListReadableConversations(context.Context, *ListReadableConversationsRequest) (*ListReadableConversationsResponse, error)
+	// Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+	// their memberships and read positions, then per conversation the messages they sent, their
+	// edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+	// user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
+	// Erases one user's content through the conversation log: every message they sent is deleted
+	// for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+	// dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
+	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedChatInternalServiceServer()
 }
 
@@ -188,6 +232,12 @@ func (UnimplementedChatInternalServiceServer) ScanConversations(context.Context,
 }
 func (UnimplementedChatInternalServiceServer) ListReadableConversations(context.Context, *ListReadableConversationsRequest) (*ListReadableConversationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReadableConversations not implemented")
+}
+func (UnimplementedChatInternalServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
+}
+func (UnimplementedChatInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
 }
 func (UnimplementedChatInternalServiceServer) mustEmbedUnimplementedChatInternalServiceServer() {}
 func (UnimplementedChatInternalServiceServer) testEmbeddedByValue()                             {}
@@ -318,6 +368,42 @@ func _ChatInternalService_ListReadableConversations_Handler(srv interface{}, ctx
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatInternalService_ExportUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatInternalServiceServer).ExportUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatInternalService_ExportUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatInternalServiceServer).ExportUserData(ctx, req.(*ExportUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatInternalServiceServer).EraseUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatInternalService_EraseUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatInternalServiceServer).EraseUserData(ctx, req.(*EraseUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatInternalService_ServiceDesc is the grpc.ServiceDesc for ChatInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -348,6 +434,14 @@ var ChatInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReadableConversations",
 			Handler:    _ChatInternalService_ListReadableConversations_Handler,
+		},
+		{
+			MethodName: "ExportUserData",
+			Handler:    _ChatInternalService_ExportUserData_Handler,
+		},
+		{
+			MethodName: "EraseUserData",
+			Handler:    _ChatInternalService_EraseUserData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -90,6 +90,8 @@ const (
 	SessionRevokeReason_SESSION_REVOKE_REASON_REVOKED_BY_USER SessionRevokeReason = 2
 	// A used refresh token was presented again (suspected theft).
 	SessionRevokeReason_SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED SessionRevokeReason = 3
+	// The user was erased (a GDPR erasure request).
+	SessionRevokeReason_SESSION_REVOKE_REASON_USER_ERASED SessionRevokeReason = 4
 )
 
 // Enum value maps for SessionRevokeReason.
@@ -99,12 +101,14 @@ var (
 		1: "SESSION_REVOKE_REASON_SIGN_OUT",
 		2: "SESSION_REVOKE_REASON_REVOKED_BY_USER",
 		3: "SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED",
+		4: "SESSION_REVOKE_REASON_USER_ERASED",
 	}
 	SessionRevokeReason_value = map[string]int32{
 		"SESSION_REVOKE_REASON_UNSPECIFIED":          0,
 		"SESSION_REVOKE_REASON_SIGN_OUT":             1,
 		"SESSION_REVOKE_REASON_REVOKED_BY_USER":      2,
 		"SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED": 3,
+		"SESSION_REVOKE_REASON_USER_ERASED":          4,
 	}
 )
 
@@ -1411,12 +1415,13 @@ const file_caas_events_v1_auth_events_proto_rawDesc = "" +
 	"\x1aAUTH_EVENT_ACTOR_KIND_USER\x10\x01\x12!\n" +
 	"\x1dAUTH_EVENT_ACTOR_KIND_API_KEY\x10\x02\x12!\n" +
 	"\x1dAUTH_EVENT_ACTOR_KIND_SERVICE\x10\x03\x12(\n" +
-	"$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\xbb\x01\n" +
+	"$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\xe2\x01\n" +
 	"\x13SessionRevokeReason\x12%\n" +
 	"!SESSION_REVOKE_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSESSION_REVOKE_REASON_SIGN_OUT\x10\x01\x12)\n" +
 	"%SESSION_REVOKE_REASON_REVOKED_BY_USER\x10\x02\x12.\n" +
-	"*SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED\x10\x03B>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
+	"*SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED\x10\x03\x12%\n" +
+	"!SESSION_REVOKE_REASON_USER_ERASED\x10\x04B>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_caas_events_v1_auth_events_proto_rawDescOnce sync.Once

@@ -14,6 +14,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExportUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ExportUserDataResponse(_message.Message):
+    __slots__ = ("json_lines",)
+    JSON_LINES_FIELD_NUMBER: _ClassVar[int]
+    json_lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, json_lines: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EraseUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class EraseUserDataResponse(_message.Message):
+    __slots__ = ("found", "sessions_revoked", "logins_removed")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    LOGINS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    sessions_revoked: int
+    logins_removed: int
+    def __init__(self, found: _Optional[bool] = ..., sessions_revoked: _Optional[int] = ..., logins_removed: _Optional[int] = ...) -> None: ...
+
 class GetTenantPolicyRequest(_message.Message):
     __slots__ = ("tenant_id",)
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

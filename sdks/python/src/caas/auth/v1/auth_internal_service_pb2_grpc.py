@@ -72,6 +72,16 @@ class AuthInternalServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.FromString,
                 _registered_method=True)
+        self.ExportUserData = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/ExportUserData',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataResponse.FromString,
+                _registered_method=True)
+        self.EraseUserData = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/EraseUserData',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class AuthInternalServiceServicer:
@@ -141,6 +151,24 @@ class AuthInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportUserData(self, request, context):
+        """Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+        logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+        For the compliance service's exports. NOT_FOUND for an unknown user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseUserData(self, request, context):
+        """Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+        tokens are refused at once), password logins and TOTP removed, the profile deleted
+        (UserDeleted published). Idempotent: found is false once nothing is left.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +206,16 @@ def add_AuthInternalServiceServicer_to_server(servicer, server):
                     servicer.GetTenantPolicy,
                     request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.SerializeToString,
+            ),
+            'ExportUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportUserData,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataResponse.SerializeToString,
+            ),
+            'EraseUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseUserData,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -372,6 +410,60 @@ class AuthInternalService:
             '/caas.auth.v1.AuthInternalService/GetTenantPolicy',
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/ExportUserData',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/EraseUserData',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

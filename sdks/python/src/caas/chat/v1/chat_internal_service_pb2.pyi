@@ -153,3 +153,51 @@ class ReadableConversation(_message.Message):
     first_visible_seq: int
     last_visible_seq: int
     def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., first_visible_seq: _Optional[int] = ..., last_visible_seq: _Optional[int] = ...) -> None: ...
+
+class ExportUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ExportUserDataResponse(_message.Message):
+    __slots__ = ("json_lines", "next_page_token")
+    JSON_LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    json_lines: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    def __init__(self, json_lines: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class EraseUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id", "page_size", "page_token", "held_conversation_ids")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HELD_CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    page_size: int
+    page_token: str
+    held_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., held_conversation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EraseUserDataResponse(_message.Message):
+    __slots__ = ("messages_erased", "reactions_removed", "read_states_dropped", "skipped_conversation_ids", "next_page_token")
+    MESSAGES_ERASED_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    READ_STATES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    messages_erased: int
+    reactions_removed: int
+    read_states_dropped: int
+    skipped_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    def __init__(self, messages_erased: _Optional[int] = ..., reactions_removed: _Optional[int] = ..., read_states_dropped: _Optional[int] = ..., skipped_conversation_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

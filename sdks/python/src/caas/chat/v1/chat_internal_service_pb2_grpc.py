@@ -69,6 +69,16 @@ class ChatInternalServiceStub:
                 request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.SerializeToString,
                 response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.FromString,
                 _registered_method=True)
+        self.ExportUserData = channel.unary_unary(
+                '/caas.chat.v1.ChatInternalService/ExportUserData',
+                request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataResponse.FromString,
+                _registered_method=True)
+        self.EraseUserData = channel.unary_unary(
+                '/caas.chat.v1.ChatInternalService/EraseUserData',
+                request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class ChatInternalServiceServicer:
@@ -131,6 +141,27 @@ class ChatInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportUserData(self, request, context):
+        """Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+        their memberships and read positions, then per conversation the messages they sent, their
+        edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+        user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseUserData(self, request, context):
+        """Erases one user's content through the conversation log: every message they sent is deleted
+        for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+        dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+        Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+        and idempotent: erased messages are not touched again. For the compliance service's erasures.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +194,16 @@ def add_ChatInternalServiceServicer_to_server(servicer, server):
                     servicer.ListReadableConversations,
                     request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.FromString,
                     response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.SerializeToString,
+            ),
+            'ExportUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportUserData,
+                    request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataRequest.FromString,
+                    response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataResponse.SerializeToString,
+            ),
+            'EraseUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseUserData,
+                    request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.FromString,
+                    response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -332,6 +373,60 @@ class ChatInternalService:
             '/caas.chat.v1.ChatInternalService/ListReadableConversations',
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsRequest.SerializeToString,
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ListReadableConversationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.chat.v1.ChatInternalService/ExportUserData',
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ExportUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.chat.v1.ChatInternalService/EraseUserData',
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,12 @@ const (
 	// AuthInternalServiceGetTenantPolicyProcedure is the fully-qualified name of the
 	// AuthInternalService's GetTenantPolicy RPC.
 	AuthInternalServiceGetTenantPolicyProcedure = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
+	// AuthInternalServiceExportUserDataProcedure is the fully-qualified name of the
+	// AuthInternalService's ExportUserData RPC.
+	AuthInternalServiceExportUserDataProcedure = "/caas.auth.v1.AuthInternalService/ExportUserData"
+	// AuthInternalServiceEraseUserDataProcedure is the fully-qualified name of the
+	// AuthInternalService's EraseUserData RPC.
+	AuthInternalServiceEraseUserDataProcedure = "/caas.auth.v1.AuthInternalService/EraseUserData"
 )
 
 // AuthInternalServiceClient is a client for the caas.auth.v1.AuthInternalService service.
@@ -84,6 +90,14 @@ type AuthInternalServiceClient interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error)
+	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+	// For the compliance service's exports. NOT_FOUND for an unknown user.
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+	// tokens are refused at once), password logins and TOTP removed, the profile deleted
+	// (UserDeleted published). Idempotent: found is false once nothing is left.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewAuthInternalServiceClient constructs a client for the caas.auth.v1.AuthInternalService
@@ -139,6 +153,18 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(authInternalServiceMethods.ByName("GetTenantPolicy")),
 			connect.WithClientOptions(opts...),
 		),
+		exportUserData: connect.NewClient[v1.ExportUserDataRequest, v1.ExportUserDataResponse](
+			httpClient,
+			baseURL+AuthInternalServiceExportUserDataProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("ExportUserData")),
+			connect.WithClientOptions(opts...),
+		),
+		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
+			httpClient,
+			baseURL+AuthInternalServiceEraseUserDataProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("EraseUserData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -151,6 +177,8 @@ type authInternalServiceClient struct {
 	batchGetUsers         *connect.Client[v1.BatchGetUsersRequest, v1.BatchGetUsersResponse]
 	resolveMembers        *connect.Client[v1.ResolveMembersRequest, v1.ResolveMembersResponse]
 	getTenantPolicy       *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
+	exportUserData        *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
+	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 }
 
 // IssueServiceToken calls caas.auth.v1.AuthInternalService.IssueServiceToken.
@@ -188,6 +216,16 @@ func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, req *co
 	return c.getTenantPolicy.CallUnary(ctx, req)
 }
 
+// ExportUserData calls caas.auth.v1.AuthInternalService.ExportUserData.
+func (c *authInternalServiceClient) ExportUserData(ctx context.Context, req *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return c.exportUserData.CallUnary(ctx, req)
+}
+
+// EraseUserData calls caas.auth.v1.AuthInternalService.EraseUserData.
+func (c *authInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return c.eraseUserData.CallUnary(ctx, req)
+}
+
 // AuthInternalServiceHandler is an implementation of the caas.auth.v1.AuthInternalService service.
 type AuthInternalServiceHandler interface {
 	// Issues a short-lived service token for calls a service starts on its own. The caller
@@ -216,6 +254,14 @@ type AuthInternalServiceHandler interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error)
+	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
+	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
+	// For the compliance service's exports. NOT_FOUND for an unknown user.
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Erases one user's account: every active session revoked (reason USER_ERASED, so their access
+	// tokens are refused at once), password logins and TOTP removed, the profile deleted
+	// (UserDeleted published). Idempotent: found is false once nothing is left.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -267,6 +313,18 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithSchema(authInternalServiceMethods.ByName("GetTenantPolicy")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceExportUserDataHandler := connect.NewUnaryHandler(
+		AuthInternalServiceExportUserDataProcedure,
+		svc.ExportUserData,
+		connect.WithSchema(authInternalServiceMethods.ByName("ExportUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
+		AuthInternalServiceEraseUserDataProcedure,
+		svc.EraseUserData,
+		connect.WithSchema(authInternalServiceMethods.ByName("EraseUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthInternalServiceIssueServiceTokenProcedure:
@@ -283,6 +341,10 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceResolveMembersHandler.ServeHTTP(w, r)
 		case AuthInternalServiceGetTenantPolicyProcedure:
 			authInternalServiceGetTenantPolicyHandler.ServeHTTP(w, r)
+		case AuthInternalServiceExportUserDataProcedure:
+			authInternalServiceExportUserDataHandler.ServeHTTP(w, r)
+		case AuthInternalServiceEraseUserDataProcedure:
+			authInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -318,4 +380,12 @@ func (UnimplementedAuthInternalServiceHandler) ResolveMembers(context.Context, *
 
 func (UnimplementedAuthInternalServiceHandler) GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.GetTenantPolicy is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.ExportUserData is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.EraseUserData is not implemented"))
 }

@@ -51,6 +51,12 @@ const (
 	// ChatInternalServiceListReadableConversationsProcedure is the fully-qualified name of the
 	// ChatInternalService's ListReadableConversations RPC.
 	ChatInternalServiceListReadableConversationsProcedure = "/caas.chat.v1.ChatInternalService/ListReadableConversations"
+	// ChatInternalServiceExportUserDataProcedure is the fully-qualified name of the
+	// ChatInternalService's ExportUserData RPC.
+	ChatInternalServiceExportUserDataProcedure = "/caas.chat.v1.ChatInternalService/ExportUserData"
+	// ChatInternalServiceEraseUserDataProcedure is the fully-qualified name of the
+	// ChatInternalService's EraseUserData RPC.
+	ChatInternalServiceEraseUserDataProcedure = "/caas.chat.v1.ChatInternalService/EraseUserData"
 )
 
 // ChatInternalServiceClient is a client for the caas.chat.v1.ChatInternalService service.
@@ -77,6 +83,17 @@ type ChatInternalServiceClient interface {
 	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
 	// OPEN conversations the user never joined are left out. Ordered by conversation id.
 	ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error)
+	// Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+	// their memberships and read positions, then per conversation the messages they sent, their
+	// edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+	// user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Erases one user's content through the conversation log: every message they sent is deleted
+	// for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+	// dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewChatInternalServiceClient constructs a client for the caas.chat.v1.ChatInternalService
@@ -126,6 +143,18 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("ListReadableConversations")),
 			connect.WithClientOptions(opts...),
 		),
+		exportUserData: connect.NewClient[v1.ExportUserDataRequest, v1.ExportUserDataResponse](
+			httpClient,
+			baseURL+ChatInternalServiceExportUserDataProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("ExportUserData")),
+			connect.WithClientOptions(opts...),
+		),
+		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
+			httpClient,
+			baseURL+ChatInternalServiceEraseUserDataProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("EraseUserData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -137,6 +166,8 @@ type chatInternalServiceClient struct {
 	syncInternal              *connect.Client[v1.SyncInternalRequest, v1.SyncInternalResponse]
 	scanConversations         *connect.Client[v1.ScanConversationsRequest, v1.ScanConversationsResponse]
 	listReadableConversations *connect.Client[v1.ListReadableConversationsRequest, v1.ListReadableConversationsResponse]
+	exportUserData            *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
+	eraseUserData             *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 }
 
 // CheckAccess calls caas.chat.v1.ChatInternalService.CheckAccess.
@@ -169,6 +200,16 @@ func (c *chatInternalServiceClient) ListReadableConversations(ctx context.Contex
 	return c.listReadableConversations.CallUnary(ctx, req)
 }
 
+// ExportUserData calls caas.chat.v1.ChatInternalService.ExportUserData.
+func (c *chatInternalServiceClient) ExportUserData(ctx context.Context, req *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return c.exportUserData.CallUnary(ctx, req)
+}
+
+// EraseUserData calls caas.chat.v1.ChatInternalService.EraseUserData.
+func (c *chatInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return c.eraseUserData.CallUnary(ctx, req)
+}
+
 // ChatInternalServiceHandler is an implementation of the caas.chat.v1.ChatInternalService service.
 type ChatInternalServiceHandler interface {
 	// Tells, for one user and up to 100 conversations, whether and which seq range the user may
@@ -193,6 +234,17 @@ type ChatInternalServiceHandler interface {
 	// user may read in each, by CheckAccess's rules (search scoping). Deleted conversations and
 	// OPEN conversations the user never joined are left out. Ordered by conversation id.
 	ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error)
+	// Everything chat holds about one user, as JSON lines (one object per line, field "kind"):
+	// their memberships and read positions, then per conversation the messages they sent, their
+	// edits and their reactions, in seq order. A page at a time: the page token (bound to tenant and
+	// user) resumes the scan; an empty next_page_token ends it. For the compliance service's exports.
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Erases one user's content through the conversation log: every message they sent is deleted
+	// for everyone (MessageDeleted appended; its body and its edits redacted in place, seqs stay
+	// dense), their reactions are removed (ReactionRemoved) and their read positions dropped.
+	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
+	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -238,6 +290,18 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("ListReadableConversations")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceExportUserDataHandler := connect.NewUnaryHandler(
+		ChatInternalServiceExportUserDataProcedure,
+		svc.ExportUserData,
+		connect.WithSchema(chatInternalServiceMethods.ByName("ExportUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
+		ChatInternalServiceEraseUserDataProcedure,
+		svc.EraseUserData,
+		connect.WithSchema(chatInternalServiceMethods.ByName("EraseUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatInternalServiceCheckAccessProcedure:
@@ -252,6 +316,10 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 			chatInternalServiceScanConversationsHandler.ServeHTTP(w, r)
 		case ChatInternalServiceListReadableConversationsProcedure:
 			chatInternalServiceListReadableConversationsHandler.ServeHTTP(w, r)
+		case ChatInternalServiceExportUserDataProcedure:
+			chatInternalServiceExportUserDataHandler.ServeHTTP(w, r)
+		case ChatInternalServiceEraseUserDataProcedure:
+			chatInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -283,4 +351,12 @@ func (UnimplementedChatInternalServiceHandler) ScanConversations(context.Context
 
 func (UnimplementedChatInternalServiceHandler) ListReadableConversations(context.Context, *connect.Request[v1.ListReadableConversationsRequest]) (*connect.Response[v1.ListReadableConversationsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ListReadableConversations is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ExportUserData is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.EraseUserData is not implemented"))
 }

@@ -1,0 +1,71 @@
+import type Database from "better-sqlite3";
+import type { PrivacyJobRecord, PrivacyJobStore } from "../ports/privacy-job-store.js";
+import { tenantOf } from "./audit-rows.js";
+import { checkJob, openKeyOf, stepsOf } from "./privacy-jobs-rows.js";
+
+interface Row {
+  tenant_id: string;
+  id: string;
+  kind: string;
+  user_id: string;
+  state: string;
+  steps: string;
+  error: string;
+  create_time_ms: number;
+  update_time_ms: number;
+  complete_time_ms: number;
+}
+
+const COLUMNS = "tenant_id, id, kind, user_id, state, steps, error, create_time_ms, update_time_ms, complete_time_ms";
+
+/** The embedded PrivacyJobStore: `privacy_jobs` in compliance's SQLite file; the unique open key keeps one unfinished job per user and kind. */
+export function createSqlitePrivacyJobStore(opts: { db: Database.Database }): PrivacyJobStore {
+  const { db } = opts;
+  const insert = db.prepare(`INSERT INTO privacy_jobs (${COLUMNS}, open_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, open_key) DO NOTHING`);
+  const byId = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE tenant_id = ? AND id = ?`);
+  const byOpenKey = db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE tenant_id = ? AND open_key = ?`);
+  const latest = db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE tenant_id = ? AND kind = ? AND user_id = ? ORDER BY create_time_ms DESC, id DESC LIMIT 1`);
+  const update = db.prepare(`UPDATE privacy_jobs SET state = ?, steps = ?, error = ?, update_time_ms = ?, complete_time_ms = ?, open_key = ? WHERE tenant_id = ? AND id = ?`);
+  const unfinished = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE state != 'succeeded' ORDER BY create_time_ms, tenant_id, id LIMIT ?`);
+  return {
+    async create(scope, job) {
+      const tenantId = tenantOf(scope);
+      checkJob(tenantId, job);
+      const r = insert.run(tenantId, job.id, job.kind, job.userId, job.state, JSON.stringify(job.steps), job.error, job.createTimeMs, job.updateTimeMs, job.completeTimeMs, openKeyOf(job));
+      if (r.changes === 1) return { job: structuredClone(job), created: true };
+      return { job: toRecord(byOpenKey.get(tenantId, openKeyOf(job))!), created: false };
+    },
+    async get(scope, id) {
+      const row = byId.get(tenantOf(scope), id);
+      return row && toRecord(row);
+    },
+    async latest(scope, kind, userId) {
+      const row = latest.get(tenantOf(scope), kind, userId);
+      return row && toRecord(row);
+    },
+    async save(scope, job) {
+      const tenantId = tenantOf(scope);
+      checkJob(tenantId, job);
+      update.run(job.state, JSON.stringify(job.steps), job.error, job.updateTimeMs, job.completeTimeMs, openKeyOf(job), tenantId, job.id);
+    },
+    async unfinished(limit) {
+      return unfinished.all(limit).map(toRecord);
+    },
+    async close() {},
+  };
+}
+
+function toRecord(r: Row): PrivacyJobRecord {
+  return {
+    tenantId: r.tenant_id,
+    id: r.id,
+    kind: r.kind as PrivacyJobRecord["kind"],
+    userId: r.user_id,
+    state: r.state as PrivacyJobRecord["state"],
+    steps: stepsOf(r.steps),
+    error: r.error,
+    createTimeMs: r.create_time_ms,
+    updateTimeMs: r.update_time_ms,
+    completeTimeMs: r.complete_time_ms,
+  };
+}

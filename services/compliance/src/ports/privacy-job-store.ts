@@ -1,0 +1,48 @@
+import type { TenantScope } from "@caas/shared/tenant-scope";
+
+/** The kinds of data-subject request a job carries out. */
+export type PrivacyJobKind = "erasure";
+
+export type PrivacyJobState = "running" | "succeeded" | "failed";
+
+/** One service's part of a job: how many items it handled and where to resume it. */
+export interface JobStep {
+  service: string;
+  items: number;
+  done: boolean;
+  /** The service's page token to resume from ("" at the start). */
+  cursor: string;
+}
+
+/** A persisted data-subject request. */
+export interface PrivacyJobRecord {
+  tenantId: string;
+  id: string;
+  kind: PrivacyJobKind;
+  userId: string;
+  state: PrivacyJobState;
+  steps: JobStep[];
+  error: string;
+  createTimeMs: number;
+  updateTimeMs: number;
+  /** 0 until the job succeeded. */
+  completeTimeMs: number;
+}
+
+/**
+ * Data-subject request jobs. At most one unfinished (running or failed) job per (tenant, kind,
+ * user): `create` returns that one instead of a second. Every method but `unfinished` is scoped
+ * to one tenant.
+ */
+export interface PrivacyJobStore {
+  /** Stores a new RUNNING job, or returns the user's unfinished job of that kind (`created` false). */
+  create(scope: TenantScope, job: PrivacyJobRecord): Promise<{ job: PrivacyJobRecord; created: boolean }>;
+  get(scope: TenantScope, id: string): Promise<PrivacyJobRecord | undefined>;
+  /** The user's most recent job of a kind. */
+  latest(scope: TenantScope, kind: PrivacyJobKind, userId: string): Promise<PrivacyJobRecord | undefined>;
+  /** Writes the job's state, steps, error and times (the id, kind and user never change). */
+  save(scope: TenantScope, job: PrivacyJobRecord): Promise<void>;
+  /** Jobs not yet succeeded, of every tenant, oldest first (resumed at start), at most `limit`. */
+  unfinished(limit: number): Promise<PrivacyJobRecord[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from "node:crypto";
+import type { Clock } from "@caas/shared/clock";
+import type { Logger } from "@caas/shared/logger";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import type { JobStep, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
+
+/** One page of a service's part: items handled and the cursor to go on from ("" when the part is done). */
+export interface PartPage {
+  items: number;
+  next: string;
+}
+
+/** A service's part of an erasure, called again with the returned cursor until it comes back "". */
+export type ErasurePart = (tenantId: string, userId: string, cursor: string) => Promise<PartPage>;
+
+/** The services an erasure runs through, in order: the account first (no new sessions, no new content), then the content. */
+export const ERASURE_SERVICES = ["auth", "chat"] as const;
+
+export interface PrivacyJobRunnerDeps {
+  store: PrivacyJobStore;
+  parts: Record<(typeof ERASURE_SERVICES)[number], ErasurePart>;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Runs data-subject jobs. Each service's part is paged; after every page the job's steps (items,
+ * cursor, done) are saved, so a job picked up again after a restart (`resumeAll`) or a retry goes
+ * on from the last saved page. Each part is idempotent, so a page redone after a crash (or by a
+ * second compliance instance running the same job) changes nothing twice. A failure marks the job
+ * FAILED with the error; it is retried when asked for again and at the next start.
+ */
+export class PrivacyJobRunner {
+  private readonly running = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: PrivacyJobRunnerDeps) {}
+
+  /** A new erasure job for the user (not stored). */
+  newErasure(tenantId: string, userId: string): PrivacyJobRecord {
+    const now = this.deps.clock.nowMs();
+    const steps: JobStep[] = ERASURE_SERVICES.map((service) => ({ service, items: 0, done: false, cursor: "" }));
+    return { tenantId, id: randomUUID(), kind: "erasure", userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
+  }
+
+  /** Starts the job in the background unless it already runs in this process or succeeded; the returned promise settles when this run ends. */
+  kick(job: PrivacyJobRecord): Promise<void> {
+    if (job.state === "succeeded" || this.stopped) return Promise.resolve();
+    const key = `${job.tenantId}|${job.id}`;
+    let run = this.running.get(key);
+    if (!run) {
+      run = this.run(job).finally(() => this.running.delete(key));
+      this.running.set(key, run);
+    }
+    return run;
+  }
+
+  /** Picks up every unfinished job (at start). */
+  async resumeAll(): Promise<void> {
+    const jobs = await this.deps.store.unfinished(1000);
+    if (jobs.length > 0) this.deps.logger.info({ jobs: jobs.length }, "resuming privacy jobs");
+    for (const job of jobs) void this.kick(job);
+  }
+
+  /** Stops the runs in flight after their current page (they stay RUNNING and resume at the next start) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
+  }
+
+  /** Waits for the runs in flight. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async run(stored: PrivacyJobRecord): Promise<void> {
+    const scope = scopeForAdmin(stored.tenantId);
+    const job: PrivacyJobRecord = { ...structuredClone(stored), state: "running", error: "" };
+    const save = async () => {
+      job.updateTimeMs = this.deps.clock.nowMs();
+      await this.deps.store.save(scope, job);
+    };
+    try {
+      if (stored.state === "failed") await save();
+      for (const step of job.steps) {
+        const part = this.deps.parts[step.service as keyof PrivacyJobRunnerDeps["parts"]];
+        if (!part) throw new Error(`no part for service ${step.service}`);
+        while (!step.done) {
+          if (this.stopped) return;
+          const page = await part(job.tenantId, job.userId, step.cursor);
+          step.items += page.items;
+          step.cursor = page.next;
+          step.done = page.next === "";
+          await save();
+        }
+      }
+      job.state = "succeeded";
+      job.completeTimeMs = this.deps.clock.nowMs();
+      await save();
+      this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
+    } catch (err) {
+      job.state = "failed";
+      job.error = err instanceof Error ? err.message : String(err);
+      this.deps.logger.warn({ err, tenantId: job.tenantId, jobId: job.id }, "privacy job failed; retried when requested again or at the next start");
+      await save().catch((e: unknown) => this.deps.logger.warn({ err: e, jobId: job.id }, "privacy job state not saved"));
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// Benchmark: GDPR erasure of one user with many messages on the compiled embedded platform.
+// Seeds a user who sent `messages` messages spread over `conversations` conversations (with a
+// second member), then times PrivacyService.RequestErasure until GetJob reports SUCCEEDED (auth:
+// sessions and profile; chat: every message deleted for everyone through the log, with its
+// redaction), and reports the job's per-service items and messages erased per second.
+// The seeding calls chat directly (not the gateway, whose edge limits would pace it) with the
+// per-user send limit raised (CAAS_RATE_LIMITS message.send).
+//
+// Usage: npm run build && node tests/bench/erasure.bench.mjs [messages=10000] [conversations=100]
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
+import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
+import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { PrivacyJobState, PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+
+const messages = Number(process.argv[2] ?? 10_000);
+const conversations = Number(process.argv[3] ?? 100);
+const bearer = (token) => (next) => (req) => {
+  req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+
+process.env.CAAS_BENCH_ENV_CAAS_RATE_LIMITS ??= "message.send=100000/s";
+const platform = await startEmbeddedPlatform("erasure-bench");
+try {
+  const { auth, chat, compliance } = platform.endpoints;
+  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: auth, interceptors: [bearer(platform.adminCredential)] }));
+  const { tenant } = await admin.createTenant({ name: "erasure-bench" });
+  const { secret } = await admin.createApiKey({ tenantId: tenant.id, name: "bench" });
+  const users = createClient(UserAdminService, createGrpcTransport({ baseUrl: auth, interceptors: [bearer(secret)] }));
+  for (const userId of ["alice", "bob"]) await users.upsertUser({ userId, displayName: userId });
+  // A fresh access token every 1000 sends: seeding on a loaded machine can outlast one.
+  let token = (await users.issueUserToken({ userId: "alice", deviceId: "bench" })).tokens.accessToken;
+  const alice = createClient(ChatService, createGrpcTransport({ baseUrl: chat, interceptors: [(next) => (req) => bearer(token)(next)(req)] }));
+
+  let t = performance.now();
+  const ids = [];
+  for (let c = 0; c < conversations; c++) ids.push((await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: `c${c}` })).conversation.id);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < messages; i = next++) {
+        if (i % 1000 === 999) token = (await users.issueUserToken({ userId: "alice", deviceId: "bench" })).tokens.accessToken;
+        await alice.sendMessage({ conversationId: ids[i % conversations], clientMessageId: `m${i}`, text: `message ${i} from the user to be erased` });
+      }
+    }),
+  );
+  const seedS = (performance.now() - t) / 1000;
+
+  const privacy = createClient(PrivacyService, createGrpcTransport({ baseUrl: compliance, interceptors: [bearer(secret)] }));
+  t = performance.now();
+  const { job } = await privacy.requestErasure({ userId: "alice" });
+  let done;
+  for (;;) {
+    done = (await privacy.getJob({ jobId: job.id })).job;
+    if (done.state !== PrivacyJobState.RUNNING) break;
+    await sleep(50);
+  }
+  const eraseS = (performance.now() - t) / 1000;
+  if (done.state !== PrivacyJobState.SUCCEEDED) throw new Error(`erasure failed: ${done.error}`);
+  const items = Object.fromEntries(done.services.map((s) => [s.service, Number(s.items)]));
+  console.log(JSON.stringify({ messages, conversations, seedSeconds: +seedS.toFixed(1), erasureSeconds: +eraseS.toFixed(2), messagesErasedPerSecond: Math.round(messages / eraseS), items }));
+} finally {
+  await platform.stop();
+}
