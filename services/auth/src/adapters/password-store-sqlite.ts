@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { PasswordStore } from "../ports/password-store.js";
+import type { PasswordRecord, PasswordStore } from "../ports/password-store.js";
 import { isSqliteUniqueViolation } from "./auth-sqlite.js";
 import { checkId, checkPasswordRecord, tenantOf } from "./checks.js";
 
@@ -25,7 +25,9 @@ export function createSqlitePasswordStore(opts: { db: Database.Database }): Pass
   const removeUser = db.prepare<[string, string]>("DELETE FROM passwords WHERE tenant_id = ? AND user_id = ?");
   return {
     async ofUser(scope, userId) {
-      return ofUser.all(tenantOf(scope), checkId("userId", userId)).map((r): PasswordRecord => ({ tenantId: r.tenant_id, login: r.login, userId: r.user_id, hash: r.hash, createTimeMs: r.create_time_ms }));
+      return ofUser
+        .all(tenantOf(scope), checkId("userId", userId))
+        .map((r): PasswordRecord => ({ tenantId: r.tenant_id, login: r.login, userId: r.user_id, hash: r.hash, createTimeMs: r.create_time_ms }));
     },
 
     async removeUser(scope, userId) {
