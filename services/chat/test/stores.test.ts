@@ -43,10 +43,10 @@ describe("chat stores on SQLite (embedded)", () => {
       await stores.close();
     }
     expect(runs).toEqual([
-      'chat schema migrated {"from":0,"to":3,"applied":[1,2,3]}',
+      'chat schema migrated {"from":0,"to":4,"applied":[1,2,3,4]}',
       'event log schema migrated {"from":0,"to":1,"applied":[1]}',
       'chat projections schema migrated {"from":0,"to":1,"applied":[1]}',
-      'chat schema migrated {"from":3,"to":3,"applied":[]}',
+      'chat schema migrated {"from":4,"to":4,"applied":[]}',
       'event log schema migrated {"from":1,"to":1,"applied":[]}',
       'chat projections schema migrated {"from":1,"to":1,"applied":[]}',
     ]);
@@ -78,7 +78,7 @@ describe("chat stores on SQLite (embedded)", () => {
         expect(new Set(leading(t))).toEqual(new Set(["tenant_id"]));
       expect(db.prepare(`SELECT version FROM ${PROJECTION_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }]);
       expect(db.prepare(`SELECT version FROM ${RECEIPTS_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }]);
-      expect(db.prepare(`SELECT version FROM ${CHAT_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(db.prepare(`SELECT version FROM ${CHAT_SQLITE_MIGRATION_TABLE}`).all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
     } finally {
       db.close();

@@ -136,6 +136,10 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
   }
 
   private range(req: { startPosition: bigint; endPosition: bigint }): { start: bigint; end: bigint | undefined } {
+    // Positions are dense from 1 and stored as 64-bit integers; past this no log can reach (and
+    // the stores could not bind the value), so the request is refused instead of failing inside.
+    if (req.startPosition > LAST) throw invalid("start_position", `at most ${LAST}`);
+    if (req.endPosition > LAST) throw invalid("end_position", `at most ${LAST}`);
     const start = req.startPosition === 0n ? 1n : req.startPosition;
     if (req.endPosition !== 0n && req.endPosition < start) throw invalid("end_position", "must not be before start_position");
     return { start, end: req.endPosition === 0n ? undefined : req.endPosition };
