@@ -13,6 +13,8 @@ import { discoverTargets, type RpcTarget } from "./rpc-targets.js";
 const CASES = Number(process.env.CAAS_FUZZ_CASES ?? 2_000);
 const SEED = Number(process.env.CAAS_FUZZ_SEED ?? 20261207);
 const CONCURRENCY = 32;
+/** How far above its starting RSS the platform may stay after the run (see the memory check). */
+const MEMORY_SLACK_MIB = 256;
 /** A call still open after this is a stream that keeps going (Subscribe): cancelled, not a failure. */
 const OPEN_MS = 400;
 /**
@@ -92,9 +94,12 @@ describe("protobuf fuzzer over every RPC of the embedded platform", () => {
       const res = await createClient(Health, createGrpcTransport({ baseUrl })).check({ service: "" });
       expect(res.status, `${name} health`).toBe(Serving.SERVING);
     }
-    // Memory: back within 128 MiB of the baseline once the run is over (garbage collected lazily).
+    // Memory: back within 256 MiB of the baseline once the run is over (garbage collected lazily).
+    // RSS never falls all the way back: V8 keeps the heap it grew and malloc keeps its arenas
+    // (measured here: 109 MiB above the start on Node 20, 164 MiB on Node 24). The bound catches
+    // what matters, growth without end (an early version of this fuzzer drove it to 5.3 GB).
     let after = rssMiB(pid);
-    for (let i = 0; i < 40 && after > baseline + 128; i++) {
+    for (let i = 0; i < 40 && after > baseline + MEMORY_SLACK_MIB; i++) {
       await new Promise((r) => setTimeout(r, 500));
       after = rssMiB(pid);
     }
@@ -111,6 +116,6 @@ describe("protobuf fuzzer over every RPC of the embedded platform", () => {
       }),
     );
     expect(failures.slice(0, 10).map((f) => ({ ...f, why: verdict(f.outcome) }))).toEqual([]);
-    expect(after).toBeLessThan(baseline + 128);
+    expect(after).toBeLessThan(baseline + MEMORY_SLACK_MIB);
   }, 300_000);
 });
