@@ -51,6 +51,9 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
   };
 }
 
+/** The largest refused HTTP/1.1 body read to its end (and discarded) rather than cut off by closing the connection. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Connect unary requests (not gRPC, gRPC-web or Connect streams): their errors have an HTTP status of their own. */
 const CONNECT_UNARY = /^application\/(json|proto)(;|$)/i;
 
@@ -67,8 +70,10 @@ function refuseOversizedConnectUnary(req: NodeRequest, res: NodeResponse, readMa
   if (!Number.isFinite(declared) || declared <= readMaxBytes) return false;
   const body = tooLargeBody(`the request body (${declared} bytes) is larger than the limit of ${readMaxBytes} bytes`);
   const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
-  // HTTP/1.1: the unread body would otherwise be taken for the next request.
-  if (req.httpVersionMajor === 1) headers.connection = "close";
+  // HTTP/1.1: once the answer is sent, Node reads and discards the body left unread, so the client
+  // can finish its upload and read the 413 (closing at once cut it off mid-write: it saw EPIPE, not
+  // this answer) and the connection stays usable. A body too large to be worth reading is cut off.
+  if (req.httpVersionMajor === 1 && declared > DRAIN_MAX_BYTES) headers.connection = "close";
   res.writeHead(413, headers);
   res.end(body);
   return true;
