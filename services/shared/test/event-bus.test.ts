@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { createSqliteEventBus } from "../src/bus/event-bus-sqlite.js";
-import { createKafkaEventBus } from "../src/bus/event-bus-kafka.js";
+import { createKafkaEventBus, type KafkaTraceEntry } from "../src/bus/event-bus-kafka.js";
+import type { EventBus } from "../src/bus/event-bus.js";
 import { CHAT_EVENTS } from "../src/bus/topics.js";
 import { systemClock } from "../src/clock.js";
 import { createLogger } from "../src/logger.js";
@@ -42,15 +43,52 @@ const brokers = infraEnv("CAAS_KAFKA_BROKERS");
 const registry = infraEnv("CAAS_SCHEMA_REGISTRY_URL");
 describe.skipIf(!brokers || !registry)("kafka", () => {
   const kafkaFixture = async () => {
-    const make = () =>
-      createKafkaEventBus({
+    // The last kafkajs log entries (requests, responses, joins) and the bus calls in flight,
+    // printed by the contract when a test fails: a stall then shows where it stood.
+    const history: string[] = [];
+    const remember = (line: string) => {
+      history.push(`${new Date().toISOString()} ${line}`);
+      if (history.length > 400) history.shift();
+    };
+    const trace = (e: KafkaTraceEntry) => remember(`kafkajs ${e.level} ${e.namespace}: ${e.message} ${JSON.stringify(e.extra).slice(0, 300)}`);
+    // Wraps a bus (and the subscriptions it returns) so each call's start and end is remembered.
+    const noted = <T extends object>(target: T, label: string): T =>
+      new Proxy(target, {
+        get(obj, key, receiver) {
+          const value = Reflect.get(obj, key, receiver) as unknown;
+          if (typeof value !== "function") return value;
+          return async (...args: unknown[]) => {
+            const what = `${label}.${String(key)}`;
+            remember(`bus ${what} started`);
+            try {
+              const out = await (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
+              remember(`bus ${what} returned`);
+              // Subscriptions are followed too (close, lag); plain results are returned as they are.
+              const isSubscription = out !== null && typeof out === "object" && typeof (out as { close?: unknown }).close === "function";
+              return isSubscription ? noted(out, what) : out;
+            } catch (err) {
+              remember(`bus ${what} threw ${String(err)}`);
+              throw err;
+            }
+          };
+        },
+      });
+    let opens = 0;
+    const make = async () => {
+      const label = `bus${++opens}`;
+      remember(`bus ${label} opening`);
+      const bus = await createKafkaEventBus({
         brokers: brokers!.split(","),
         schemaRegistryUrl: registry!,
         clientId: "contract",
         logger,
         prefix: `${RUN_PREFIX}.`,
         partitions: 3,
+        trace,
       });
+      remember(`bus ${label} open`);
+      return noted<EventBus>(bus, label);
+    };
     const bus = await make();
     const opened: { close(): Promise<void> }[] = [bus];
     return {
@@ -64,6 +102,7 @@ describe.skipIf(!brokers || !registry)("kafka", () => {
       dispose: async () => {
         for (const b of opened) await b.close();
       },
+      diagnostics: () => history.join("\n"),
     };
   };
   // Generous: under a loaded CI machine (two cores, the test cluster and other suites running)

@@ -1,8 +1,8 @@
-import { createMutableRegistry, fromBinary, type DescMessage } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { ProtobufSerializer, SchemaId, SchemaRegistryClient, SerdeType, type Client as SchemaRegistry } from "@confluentinc/schemaregistry";
+import type { DescMessage } from "@bufbuild/protobuf";
 import { Kafka, logLevel, type Admin, type KafkaMessage, type Producer } from "kafkajs";
 import type { Logger } from "../logger.js";
+import { applied as idleTimerFixed } from "./kafkajs-idle-timer.js";
+import { createRegistryCodec } from "./schema-registry-codec.js";
 import type { BatchSubscribeOptions, BatchSubscription, BusBatch, BusRecord, EventBus, PartitionLag, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
 export interface KafkaEventBusOptions {
@@ -17,7 +17,23 @@ export interface KafkaEventBusOptions {
   partitions?: number;
   /** Replication factor for topics this bus creates (default 1; 3 in docker-compose). */
   replicationFactor?: number;
+  /**
+   * Receives every kafkajs log entry down to DEBUG (requests, responses, joins), for tests that
+   * print the recent protocol history when something stalls. Warnings and errors still reach
+   * the logger.
+   */
+  trace?: (entry: KafkaTraceEntry) => void;
 }
+
+/** One kafkajs log entry, as `KafkaEventBusOptions.trace` receives it. */
+export interface KafkaTraceEntry {
+  level: "error" | "warn" | "info" | "debug";
+  namespace: string;
+  message: string;
+  extra: Record<string, unknown>;
+}
+
+const LEVEL_NAMES: Record<number, KafkaTraceEntry["level"]> = { [logLevel.ERROR]: "error", [logLevel.WARN]: "warn", [logLevel.INFO]: "info", [logLevel.DEBUG]: "debug" };
 
 /**
  * The cluster event bus: Kafka through kafkajs, values in Schema Registry protobuf framing
@@ -43,21 +59,20 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
   const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
-    logLevel: logLevel.WARN,
+    logLevel: opts.trace ? logLevel.DEBUG : logLevel.WARN,
     logCreator:
       () =>
-      ({ level, log }) => {
+      ({ namespace, level, log }) => {
         const { message, ...rest } = log;
+        opts.trace?.({ level: LEVEL_NAMES[level] ?? "debug", namespace, message, extra: rest });
         if (level <= logLevel.ERROR) opts.logger.error({ kafka: rest }, message);
         else if (level === logLevel.WARN) opts.logger.warn({ kafka: rest }, message);
       },
     retry: { retries: 8, initialRetryTime: 200 },
   });
-  const registry: SchemaRegistry = SchemaRegistryClient.newClient({ baseURLs: [opts.schemaRegistryUrl] });
-  const types = createMutableRegistry();
-  const serializer = new ProtobufSerializer(registry, SerdeType.VALUE, { autoRegisterSchemas: true, registry: types });
-  const writerTypes = new Map<string, string>();
+  const codec = createRegistryCodec(opts.schemaRegistryUrl);
 
+  if (!idleTimerFixed) opts.logger.warn("kafkajs changed shape: its idle 1 ms check loop is still running (see kafkajs-idle-timer.ts)");
   const admin: Admin = kafka.admin();
   await admin.connect();
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -111,11 +126,10 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
     async publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]) {
       const name = prefix + topic.name;
       await ensureTopic(name);
-      if (!types.getMessage(topic.schema.typeName)) types.add(topic.schema);
       const messages = await Promise.all(
         records.map(async (r) => ({
           key: r.key,
-          value: await serializer.serialize(name, r.value),
+          value: await codec.serialize(name, topic.schema, r.value),
           headers: r.headers,
         })),
       );
@@ -315,49 +329,11 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
 
   /** A Kafka message as a bus record (value decoded, headers as strings). */
   async function recordOf<Desc extends DescMessage>(topicName: string, schema: Desc, message: KafkaMessage): Promise<BusRecord<Desc>> {
-    const value = await decode(topicName, schema, message.value!);
+    const value = await codec.decode(topicName, schema, message.value!);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(message.headers ?? {})) {
       if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
     }
     return { key: message.key?.toString("utf8") ?? "", value, headers };
-  }
-
-  /**
-   * Reads the Confluent framing, checks in the registry that the writer's message type is the
-   * topic's envelope, and decodes with the compiled (reader) schema. The writer's file is read
-   * in its stored form (base64 FileDescriptorProto) and not resolved with its references: that
-   * is all the type check needs, and it avoids Apicurio's `format=serialized` conversion, which
-   * fails on descriptors registered in binary form (docs/decisions/0004-kafka-schema-registry.md).
-   */
-  async function decode<Desc extends DescMessage>(topicName: string, schema: Desc, payload: Buffer) {
-    const id = new SchemaId("PROTOBUF");
-    const bytesRead = id.fromBytes(payload);
-    if (id.id === undefined) throw new Error(`record on ${topicName} has no schema id`);
-    const typeName = await writerTypeName(`${topicName}-value`, id.id, id.messageIndexes ?? [0]);
-    if (typeName !== schema.typeName) {
-      throw new Error(`topic ${topicName} carries ${typeName}, expected ${schema.typeName}`);
-    }
-    return fromBinary(schema, payload.subarray(bytesRead), { readUnknownFields: true });
-  }
-
-  async function writerTypeName(subject: string, schemaId: number, indexes: number[]): Promise<string> {
-    const cacheKey = `${schemaId}:${indexes.join(".")}`;
-    let name = writerTypes.get(cacheKey);
-    if (name === undefined) {
-      const info = await registry.getBySubjectAndId(subject, schemaId);
-      const file = fromBinary(FileDescriptorProtoSchema, Buffer.from(info.schema, "base64"));
-      let messages = file.messageType;
-      const path: string[] = [];
-      for (const index of indexes) {
-        const m = messages[index];
-        if (!m) throw new Error(`schema ${schemaId} has no message at index path ${indexes.join(".")}`);
-        path.push(m.name);
-        messages = m.nestedType;
-      }
-      name = [file.package, ...path].filter(Boolean).join(".");
-      writerTypes.set(cacheKey, name);
-    }
-    return name;
   }
 }

@@ -11,6 +11,8 @@ export interface BusFixture {
   /** A second bus on the same backing log (another process, for Kafka another client). */
   reopen?(): Promise<EventBus>;
   dispose(): Promise<void>;
+  /** What the adapter did lately (protocol history), printed when a test fails. */
+  diagnostics?(): string;
 }
 
 const envelope = (conversationId: string, seq: number): ChatEventEnvelope =>
@@ -34,7 +36,8 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 export function eventBusContract(name: string, make: () => Promise<BusFixture>, opts: { timeoutMs: number }) {
   describe(`EventBus contract: ${name}`, () => {
     let fx: BusFixture | undefined;
-    afterEach(async () => {
+    afterEach(async (ctx) => {
+      if (ctx.task.result?.state === "fail" && fx?.diagnostics) console.error(`${ctx.task.name}: the bus's recent history\n${fx.diagnostics()}`);
       await fx?.dispose();
       fx = undefined;
     });
