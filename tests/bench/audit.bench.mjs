@@ -5,7 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, FakeClock, PageTokenCodec, principalKey, scopeForAdmin } from "@caas/shared";
+import { createLogger } from "@caas/shared/logger";
+import { FakeClock } from "@caas/shared/clock";
+import { PageTokenCodec } from "@caas/shared/page-token";
+import { principalKey } from "@caas/shared/context";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { AuditAppender, AuditKeyManager, AuditServiceImpl, openAuditStore } from "@caas/compliance";
 import { createContextValues } from "@connectrpc/connect";
 

@@ -5,7 +5,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@caas/gen/grpc/health/v1/health_pb.js";
-import { createHealthService, DualListener, HealthRegistry, ServingStatus } from "@caas/shared";
+import { createHealthService, HealthRegistry, ServingStatus } from "@caas/shared/server/health";
+import { DualListener } from "@caas/shared/server/listener";
 
 const health = new HealthRegistry([]);
 health.setAll(ServingStatus.SERVING);

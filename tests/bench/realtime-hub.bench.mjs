@@ -27,12 +27,15 @@ async function hubBench() {
   const { Hub } = await dist("services/socket/dist/hub.js");
   const { SessionRegistry } = await dist("services/socket/dist/sessions.js");
   const { createWebSocketEndpoint } = await dist("services/socket/dist/transports/websocket.js");
+  const { FlushScheduler } = await dist("services/socket/dist/flush-scheduler.js");
+  const { createOriginAllowlist } = await dist("services/shared/dist/server/origin.js");
   const verifier = {
     async verify(token) {
       const now = Math.floor(Date.now() / 1000);
       return {
         kid: "k",
         claims: { iss: "caas-auth", aud: "caas-api", sub: token, tenant: "t1", sid: `s-${token}`, device: "d", scopes: [], roles: [], jti: "j", iat: now, nbf: now, exp: now + 3600 },
+        acceptedUntilMs: (now + 3600) * 1000,
       };
     },
     verifyServiceToken: async () => ({ service: "bench" }),
@@ -40,15 +43,16 @@ async function hubBench() {
   const chat = {
     listConversations: async () => ({ conversations: [{ conversation: { id: "c1", type: ConversationType.GROUP, memberCount: connections, lastSeq: 0n }, membership: {} }], nextPageToken: "" }),
   };
-  const logger = createLogger({ service: "bench", instance: "bench", level: "silent" });
+  const logger = createLogger({ service: "bench", instance: "bench", level: process.env.BENCH_LOG ?? "silent" });
   const hub = new Hub();
   const limits = { authTimeoutMs: 10_000, heartbeatMs: 30_000, maxQueuedFrames: 1_024, maxFrameBytes: 65_536, retryAfterMs: 1_000 };
-  const registry = new SessionRegistry({ verifier, chat, hub, clock: systemClock, logger, limits });
+  const registry = new SessionRegistry({ verifier, chat, hub, flush: new FlushScheduler(), clock: systemClock, logger, limits });
   const endpoint = createWebSocketEndpoint({
     maxFrameBytes: 65_536,
     maxPayload: 1 << 20,
     maxBufferedBytes: 4 << 20,
     logger,
+    origins: createOriginAllowlist([]),
     newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
   });
   const server = http.createServer();
@@ -102,7 +106,8 @@ async function hubBench() {
   };
   console.log(JSON.stringify(result));
   child.kill();
-  process.exit(0);
+  // Every connection is a member: anything short of every event on every connection is a fault.
+  process.exit(got === expected ? 0 : 1);
 }
 
 await hubBench();
