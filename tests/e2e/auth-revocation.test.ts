@@ -110,6 +110,21 @@ describe("revocation reaches every verifier within 2 s (embedded platform, over 
     await acceptedEverywhere((await issue("alice", "new")).accessToken);
   });
 
+  it("deletes a user's sessions with the account: a user re-created under the same id inherits none of them", async () => {
+    const { backend, issue } = await newTenant();
+    const old = await issue("bob", "phone");
+    await backend.deleteUser({ userId: "bob" });
+    await backend.upsertUser({ userId: "bob", displayName: "another bob" });
+    const refreshed = await createClient(AuthService, transport(auth))
+      .refreshToken({ refreshToken: old.refreshToken })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(refreshed).toMatchObject({ code: Code.Unauthenticated });
+    await new Promise((r) => setTimeout(r, 1100)); // a new token in a later second than the deletion
+    const fresh = await issue("bob", "laptop");
+    const sessions = await createClient(AuthService, transport(auth, fresh.accessToken)).listSessions({});
+    expect(sessions.sessions.map((s) => s.deviceId)).toEqual(["laptop"]);
+  });
+
   it("refuses every token of a suspended tenant everywhere, and no other tenant's", async () => {
     const a = await newTenant();
     const b = await newTenant();

@@ -32,6 +32,7 @@ const REASONS: Record<SessionRevokeReason, ProtoReason> = {
   "revoked-by-user": ProtoReason.REVOKED_BY_USER,
   "refresh-token-reused": ProtoReason.REFRESH_TOKEN_REUSED,
   "user-erased": ProtoReason.USER_ERASED,
+  "user-deleted": ProtoReason.USER_DELETED,
 };
 
 /**

@@ -1,4 +1,4 @@
-import { createAuthUserDataRpcs } from "./user-data.js";
+import { createAuthUserDataRpcs, removeAccount } from "./user-data.js";
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
@@ -96,7 +96,17 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
       events,
     });
     const passwords = new PasswordAccounts({ passwords: stores.passwords, users: stores.users, tenants: stores.tenants, sessions: sessionManager, throttle, mfa, clock, logger, events });
-    const userAdmin = new UserAdminServiceImpl({ users: stores.users, sessions: sessionManager, events, throttle, pager, clock, logger });
+    const userDataDeps = { users: stores.users, sessions: stores.sessions, passwords: stores.passwords, totp: stores.totp, sessionManager, events, clock, logger };
+    const userAdmin = new UserAdminServiceImpl({
+      users: stores.users,
+      removeAccount: (scope, userId, actor) => removeAccount(userDataDeps, scope, userId, "user-deleted", actor),
+      sessions: sessionManager,
+      events,
+      throttle,
+      pager,
+      clock,
+      logger,
+    });
     const apiKeyCheckOptions = { apiKeys: stores.apiKeys, tenants: stores.tenants, pepper: keyring.apiKeyPepper, clock, logger };
     const adminCredentials = createAdminCredentialHandler({ hash: adminHash, pepper: keyring.adminPepper });
     const adminCheck = (secret: string) =>
@@ -138,7 +148,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             events,
             clock,
             logger,
-            userData: createAuthUserDataRpcs({ users: stores.users, sessions: stores.sessions, passwords: stores.passwords, totp: stores.totp, sessionManager, events, clock, logger }),
+            userData: createAuthUserDataRpcs(userDataDeps),
           }),
         }),
       httpRoutes: {

@@ -10,7 +10,7 @@ import {
   type UpsertUserRequest,
 } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "@caas/shared/errors";
-import { principalKey } from "@caas/shared/context";
+import { principalKey, type Principal } from "@caas/shared/context";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import type { TenantScope } from "@caas/shared/tenant-scope";
@@ -28,6 +28,8 @@ export const MAX_CUSTOM_BYTES = 8 * 1024;
 /** The ports and helpers UserAdminService is built from. */
 export interface UserAdminDeps {
   users: UserStore;
+  /** Deletes the account with its sessions, logins and TOTP (user-data.ts removeAccount); false: no such user. */
+  removeAccount(scope: TenantScope, userId: string, actor?: Principal): Promise<{ found: boolean }>;
   sessions: SessionManager;
   events: AuthEventPublisher;
   throttle: AuthThrottle;
@@ -95,9 +97,8 @@ export class UserAdminServiceImpl implements ServiceImpl<typeof UserAdminService
 
   async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {
     const { scope } = requireApiKey(ctx);
-    if (!(await this.deps.users.delete(scope, req.userId))) throw new NotFoundError("user");
-    this.deps.logger.info({ tenantId: scope.tenantId, userId: req.userId }, "user deleted");
-    await this.deps.events.userDeleted(scope.tenantId, req.userId, ctx.values.get(principalKey));
+    const { found } = await this.deps.removeAccount(scope, req.userId, ctx.values.get(principalKey));
+    if (!found) throw new NotFoundError("user");
     return {};
   }
 

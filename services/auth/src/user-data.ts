@@ -2,7 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { EraseUserDataRequest, EraseUserDataResponse, ExportUserDataRequest, ExportUserDataResponse } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { UserSchema } from "@caas/gen/caas/auth/v1/user_pb.js";
-import { principalKey } from "@caas/shared/context";
+import { principalKey, type Principal } from "@caas/shared/context";
 import { NotFoundError } from "@caas/shared/errors";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { Clock } from "@caas/shared/clock";
@@ -10,7 +10,7 @@ import type { Logger } from "@caas/shared/logger";
 import type { AuthEventPublisher } from "./auth-events.js";
 import { userToProto } from "./domain/mapping.js";
 import type { PasswordStore } from "./ports/password-store.js";
-import type { SessionRecord, SessionStore } from "./ports/session-store.js";
+import type { SessionRecord, SessionRevokeReason, SessionStore } from "./ports/session-store.js";
 import type { TotpStore } from "./ports/totp-store.js";
 import type { UserStore } from "./ports/user-store.js";
 import type { SessionManager } from "./sessions.js";
@@ -54,18 +54,33 @@ export function createAuthUserDataRpcs(deps: AuthUserDataDeps) {
     },
 
     async eraseUserData(req: EraseUserDataRequest, ctx: HandlerContext): Promise<Pick<EraseUserDataResponse, "found" | "sessionsRevoked" | "loginsRemoved">> {
-      const scope = scopeForAdmin(req.tenantId);
-      // Sessions first: a retry after a crash finds the rest still there and finishes it.
-      const sessions = await activeSessions(deps, scope, req.userId);
-      for (const s of sessions) await deps.sessionManager.revoke(scope, s.id, "user-erased");
-      const loginsRemoved = await deps.passwords.removeUser(scope, req.userId);
-      await deps.totp.remove(scope, req.userId);
-      const found = await deps.users.delete(scope, req.userId);
-      if (found) await deps.events.userDeleted(scope.tenantId, req.userId, ctx.values.get(principalKey));
-      deps.logger.info({ tenantId: scope.tenantId, userId: req.userId, sessions: sessions.length, found }, "user's account erased");
-      return { found, sessionsRevoked: sessions.length, loginsRemoved };
+      return removeAccount(deps, scopeForAdmin(req.tenantId), req.userId, "user-erased", ctx.values.get(principalKey));
     },
   };
+}
+
+/**
+ * Removes a user's account with everything that lets anyone act as it: sessions revoked (their
+ * refresh tokens stop working and SessionRevoked reaches every verifier), password logins and
+ * TOTP removed, the profile row deleted, UserDeleted published. Used by erasure and by
+ * UserAdminService.DeleteUser; without it an id reused later would inherit the old sessions and
+ * logins. Sessions go first, so a retry after a crash finds the rest still there and finishes it.
+ */
+export async function removeAccount(
+  deps: AuthUserDataDeps,
+  scope: TenantScope,
+  userId: string,
+  reason: SessionRevokeReason,
+  actor?: Principal,
+): Promise<{ found: boolean; sessionsRevoked: number; loginsRemoved: number }> {
+  const sessions = await activeSessions(deps, scope, userId);
+  for (const s of sessions) await deps.sessionManager.revoke(scope, s.id, reason);
+  const loginsRemoved = await deps.passwords.removeUser(scope, userId);
+  await deps.totp.remove(scope, userId);
+  const found = await deps.users.delete(scope, userId);
+  if (found) await deps.events.userDeleted(scope.tenantId, userId, actor);
+  deps.logger.info({ tenantId: scope.tenantId, userId, sessions: sessions.length, found, reason }, "user's account removed");
+  return { found, sessionsRevoked: sessions.length, loginsRemoved };
 }
 
 async function activeSessions(deps: AuthUserDataDeps, scope: TenantScope, userId: string): Promise<SessionRecord[]> {

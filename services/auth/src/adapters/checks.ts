@@ -92,7 +92,7 @@ export function checkSigningKeyRecord(r: SigningKeyRecord): void {
   checkTime("activateTimeMs", r.activateTimeMs);
 }
 
-const REVOKE_REASONS: readonly SessionRevokeReason[] = ["sign-out", "revoked-by-user", "refresh-token-reused", "user-erased"];
+const REVOKE_REASONS: readonly SessionRevokeReason[] = ["sign-out", "revoked-by-user", "refresh-token-reused", "user-erased", "user-deleted"];
 
 /** A new session record for the scope's tenant. */
 export function checkSessionRecord(tenantId: string, r: SessionRecord): void {

@@ -1,7 +1,7 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Why a session ended early (caas.events.v1.SessionRevokeReason). */
-export type SessionRevokeReason = "sign-out" | "revoked-by-user" | "refresh-token-reused" | "user-erased";
+export type SessionRevokeReason = "sign-out" | "revoked-by-user" | "refresh-token-reused" | "user-erased" | "user-deleted";
 
 /** A signed-in device of a user; it owns one refresh-token family. */
 export interface SessionRecord {

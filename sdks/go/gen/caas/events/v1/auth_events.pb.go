@@ -92,6 +92,8 @@ const (
 	SessionRevokeReason_SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED SessionRevokeReason = 3
 	// The user was erased (a GDPR erasure request).
 	SessionRevokeReason_SESSION_REVOKE_REASON_USER_ERASED SessionRevokeReason = 4
+	// The tenant's backend deleted the user's account (UserAdminService.DeleteUser).
+	SessionRevokeReason_SESSION_REVOKE_REASON_USER_DELETED SessionRevokeReason = 5
 )
 
 // Enum value maps for SessionRevokeReason.
@@ -102,6 +104,7 @@ var (
 		2: "SESSION_REVOKE_REASON_REVOKED_BY_USER",
 		3: "SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED",
 		4: "SESSION_REVOKE_REASON_USER_ERASED",
+		5: "SESSION_REVOKE_REASON_USER_DELETED",
 	}
 	SessionRevokeReason_value = map[string]int32{
 		"SESSION_REVOKE_REASON_UNSPECIFIED":          0,
@@ -109,6 +112,7 @@ var (
 		"SESSION_REVOKE_REASON_REVOKED_BY_USER":      2,
 		"SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED": 3,
 		"SESSION_REVOKE_REASON_USER_ERASED":          4,
+		"SESSION_REVOKE_REASON_USER_DELETED":         5,
 	}
 )
 
@@ -1415,13 +1419,14 @@ const file_caas_events_v1_auth_events_proto_rawDesc = "" +
 	"\x1aAUTH_EVENT_ACTOR_KIND_USER\x10\x01\x12!\n" +
 	"\x1dAUTH_EVENT_ACTOR_KIND_API_KEY\x10\x02\x12!\n" +
 	"\x1dAUTH_EVENT_ACTOR_KIND_SERVICE\x10\x03\x12(\n" +
-	"$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\xe2\x01\n" +
+	"$AUTH_EVENT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*\x8a\x02\n" +
 	"\x13SessionRevokeReason\x12%\n" +
 	"!SESSION_REVOKE_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSESSION_REVOKE_REASON_SIGN_OUT\x10\x01\x12)\n" +
 	"%SESSION_REVOKE_REASON_REVOKED_BY_USER\x10\x02\x12.\n" +
 	"*SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED\x10\x03\x12%\n" +
-	"!SESSION_REVOKE_REASON_USER_ERASED\x10\x04B>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
+	"!SESSION_REVOKE_REASON_USER_ERASED\x10\x04\x12&\n" +
+	"\"SESSION_REVOKE_REASON_USER_DELETED\x10\x05B>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_caas_events_v1_auth_events_proto_rawDescOnce sync.Once

@@ -26,6 +26,7 @@ class SessionRevokeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SESSION_REVOKE_REASON_REVOKED_BY_USER: _ClassVar[SessionRevokeReason]
     SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED: _ClassVar[SessionRevokeReason]
     SESSION_REVOKE_REASON_USER_ERASED: _ClassVar[SessionRevokeReason]
+    SESSION_REVOKE_REASON_USER_DELETED: _ClassVar[SessionRevokeReason]
 AUTH_EVENT_ACTOR_KIND_UNSPECIFIED: AuthEventActorKind
 AUTH_EVENT_ACTOR_KIND_USER: AuthEventActorKind
 AUTH_EVENT_ACTOR_KIND_API_KEY: AuthEventActorKind
@@ -36,6 +37,7 @@ SESSION_REVOKE_REASON_SIGN_OUT: SessionRevokeReason
 SESSION_REVOKE_REASON_REVOKED_BY_USER: SessionRevokeReason
 SESSION_REVOKE_REASON_REFRESH_TOKEN_REUSED: SessionRevokeReason
 SESSION_REVOKE_REASON_USER_ERASED: SessionRevokeReason
+SESSION_REVOKE_REASON_USER_DELETED: SessionRevokeReason
 
 class AuthEventEnvelope(_message.Message):
     __slots__ = ("event_id", "tenant_id", "create_time", "correlation_id", "actor", "session_revoked", "user_upserted", "user_deactivated", "user_reactivated", "user_deleted", "tenant_suspended", "tenant_resumed", "api_key_revoked", "signing_key_rotated", "tenant_settings_changed", "tenant_created", "api_key_created", "api_key_rotated", "totp_enabled", "totp_disabled", "sign_in_attempted")
