@@ -3,6 +3,7 @@ import { Kafka, logLevel, type Admin, type KafkaMessage, type Producer } from "k
 import type { Logger } from "../logger.js";
 import { applied as idleTimerFixed } from "./kafkajs-idle-timer.js";
 import { createRegistryCodec } from "./schema-registry-codec.js";
+import { openKafkaConsumer } from "./kafka-consumer.js";
 import type { BatchSubscribeOptions, BatchSubscription, BusBatch, BusRecord, EventBus, PartitionLag, SubscribeOptions, Subscription, TopicSpec } from "./event-bus.js";
 
 export interface KafkaEventBusOptions {
@@ -51,7 +52,6 @@ const LEVEL_NAMES: Record<number, KafkaTraceEntry["level"]> = { [logLevel.ERROR]
  * order). Consumer: classic consumer groups; the offset is committed after the handler resolved,
  * a throwing handler is retried on the same record with backoff — at least once.
  */
-const JOIN_TIMEOUT_MS = 45_000;
 const TOPIC_READY_TIMEOUT_MS = 60_000;
 
 export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<EventBus> {
@@ -139,79 +139,25 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
     async subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription> {
       const name = prefix + topic.name;
       await ensureTopic(name);
-      const consumer = kafka.consumer({
-        groupId: prefix + sub.group,
-        sessionTimeout: 10_000,
-        heartbeatInterval: 1_000,
-        rebalanceTimeout: 10_000,
-        // Fetches return as soon as a record arrives; this only bounds how long an idle fetch
-        // (and so disconnect) waits.
-        maxWaitTimeInMs: 1_000,
-        allowAutoTopicCreation: false,
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic: name, fromBeginning: sub.from === "earliest" });
-      let offJoin = () => {};
-      let joinTimer: NodeJS.Timeout | undefined;
-      const joined = new Promise<void>((resolve, reject) => {
-        offJoin = consumer.on(consumer.events.GROUP_JOIN, () => resolve());
-        // kafkajs retries a failed join on its own; this bounds the wait so a broker that never
-        // lets the group form is a clear error instead of a hang.
-        joinTimer = setTimeout(() => reject(new Error(`consumer group ${prefix + sub.group} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
-      }).finally(() => {
-        offJoin();
-        clearTimeout(joinTimer);
-      });
-      // A failed handler is retried here, on the same record, with backoff (heartbeating so the
-      // group keeps this member), rather than thrown to kafkajs: a throw makes kafkajs restart its
-      // fetchers for every partition, which on a loaded machine has been seen to stall delivery
-      // for minutes. Close ends the retries; the record was not committed and is redelivered.
-      let stopping = false;
-      const wakers = new Set<() => void>();
-      const pauseFor = (ms: number) =>
-        new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(t);
-            wakers.delete(wake);
-            resolve();
-          };
-          const t = setTimeout(wake, ms);
-          wakers.add(wake);
-        });
-      await consumer.run({
+      const member = await openKafkaConsumer(kafka, { topic: name, groupId: prefix + sub.group, from: sub.from, logger: opts.logger });
+      await member.consumer.run({
         autoCommit: true,
         eachMessage: async (payload) => {
           const { message, partition } = payload;
           if (!message.value) return;
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await handler(await recordOf(name, topic.schema, message));
-              return;
-            } catch (err) {
-              if (stopping) throw err;
-              const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
-              opts.logger.warn({ err, topic: name, group: prefix + sub.group, partition, offset: message.offset, attempt, delay }, "consumer failed; retrying");
-              await pauseFor(delay);
-              if (stopping) throw err;
-              // Throws when the group is rebalancing: kafkajs rejoins and the record comes again.
-              await payload.heartbeat();
-            }
-          }
+          await member.retry(
+            { partition, offset: message.offset },
+            "consumer failed; retrying",
+            async () => handler(await recordOf(name, topic.schema, message)),
+            () => payload.heartbeat(),
+          );
         },
       });
-      consumer.on(consumer.events.CRASH, (e) => opts.logger.error({ err: e.payload.error, group: prefix + sub.group, restart: e.payload.restart }, "kafka consumer crashed"));
-      try {
-        await joined;
-      } catch (err) {
-        await consumer.disconnect().catch(() => {});
-        throw err;
-      }
+      await member.joined();
       const subscription: Subscription = {
         async close() {
-          stopping = true;
-          for (const wake of [...wakers]) wake();
           subscriptions.delete(subscription);
-          await consumer.disconnect();
+          await member.close();
         },
       };
       subscriptions.add(subscription);
@@ -223,33 +169,11 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
       const groupId = prefix + sub.group;
       await ensureTopic(name);
       const maxRecords = sub.maxRecords ?? 500;
-      const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 10_000, maxWaitTimeInMs: 1_000, allowAutoTopicCreation: false });
-      await consumer.connect();
-      await consumer.subscribe({ topic: name, fromBeginning: sub.from === "earliest" });
-      let stopping = false;
-      const wakers = new Set<() => void>();
-      const pauseFor = (ms: number) =>
-        new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(t);
-            wakers.delete(wake);
-            resolve();
-          };
-          const t = setTimeout(wake, ms);
-          wakers.add(wake);
-        });
+      const member = await openKafkaConsumer(kafka, { topic: name, groupId, from: sub.from, logger: opts.logger });
       // Publish time of the first record in flight, and of the last applied one, per partition (lag()).
       const inFlightSince = new Map<number, number>();
       const appliedUpTo = new Map<number, number>();
-      const joined = new Promise<void>((resolve, reject) => {
-        const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-          off();
-          clearTimeout(timer);
-          resolve();
-        });
-        const timer = setTimeout(() => reject(new Error(`consumer group ${groupId} did not join ${name} within ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS);
-      });
-      await consumer.run({
+      await member.consumer.run({
         autoCommit: true,
         eachBatchAutoResolve: false,
         eachBatch: async (run) => {
@@ -261,20 +185,12 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
           for (let i = 0; i < messages.length && isRunning() && !isStale(); i += maxRecords) {
             const slice = messages.slice(i, i + maxRecords);
             inFlightSince.set(batch.partition, Number(slice[0]!.timestamp));
-            for (let attempt = 0; ; attempt++) {
-              try {
-                const records = await Promise.all(slice.map((m) => recordOf(name, topic.schema, m)));
-                await handler({ partition: batch.partition, records });
-                break;
-              } catch (err) {
-                if (stopping) throw err;
-                const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
-                opts.logger.warn({ err, topic: name, group: groupId, partition: batch.partition, offset: slice[0]!.offset, attempt, delay }, "consumer failed; retrying the batch");
-                await pauseFor(delay);
-                if (stopping) throw err;
-                await heartbeat();
-              }
-            }
+            await member.retry(
+              { partition: batch.partition, offset: slice[0]!.offset },
+              "consumer failed; retrying the batch",
+              async () => handler({ partition: batch.partition, records: await Promise.all(slice.map((m) => recordOf(name, topic.schema, m))) }),
+              heartbeat,
+            );
             // Acknowledged only after the handler resolved for the whole slice.
             const last = slice[slice.length - 1]!;
             run.resolveOffset(last.offset);
@@ -287,19 +203,11 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
           if (isRunning() && !isStale() && batch.messages.length > 0) run.resolveOffset(batch.lastOffset());
         },
       });
-      consumer.on(consumer.events.CRASH, (e) => opts.logger.error({ err: e.payload.error, group: groupId, restart: e.payload.restart }, "kafka consumer crashed"));
-      try {
-        await joined;
-      } catch (err) {
-        await consumer.disconnect().catch(() => {});
-        throw err;
-      }
+      await member.joined();
       const subscription: BatchSubscription = {
         async close() {
-          stopping = true;
-          for (const wake of [...wakers]) wake();
           subscriptions.delete(subscription);
-          await consumer.disconnect();
+          await member.close();
         },
         async lag(): Promise<PartitionLag[]> {
           const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(name), admin.fetchOffsets({ groupId, topics: [name] })]);
