@@ -78,6 +78,63 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
   const pruneTimer = setInterval(() => prune.run(opts.clock.nowMs() - retentionMs), 60_000);
   pruneTimer.unref();
 
+  /**
+   * One group's consumer of a topic in this process, as record and batch subscriptions both set
+   * it up: its start offset (committed, else the log's start or end), a sleep that a publish or
+   * close cuts short, handler retries with backoff until success or close, and the close.
+   */
+  const openMember = (topicName: string, sub: SubscribeOptions) => {
+    const id = `${sub.group}\u0000${topicName}`;
+    if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topicName} in this process`);
+    active.add(id);
+    const committed = getOffset.get(sub.group, topicName) as { offset: number } | undefined;
+    const start = committed?.offset ?? (sub.from === "earliest" ? 0 : (maxOffset.get(topicName) as { o: number }).o);
+    if (!committed) setOffset.run(sub.group, topicName, start);
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const waker = () => wake?.();
+    const set = wakers.get(topicName) ?? new Set();
+    set.add(waker);
+    wakers.set(topicName, set);
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    return {
+      start,
+      get stopped() {
+        return stopped;
+      },
+      sleep,
+      /** Runs `work` until it resolves (true) or the consumer closes (false); `beforeWait` runs before each backoff. */
+      async retry(work: () => Promise<void>, context: Record<string, unknown>, message: string, beforeWait?: () => void): Promise<boolean> {
+        for (let attempt = 0; !stopped; attempt++) {
+          try {
+            await work();
+            return true;
+          } catch (err) {
+            const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
+            opts.logger.warn({ err, topic: topicName, group: sub.group, ...context, delay }, message);
+            beforeWait?.();
+            await sleep(delay);
+          }
+        }
+        return false;
+      },
+      async close(loop: Promise<void>) {
+        stopped = true;
+        wake?.();
+        set.delete(waker);
+        await loop;
+        active.delete(id);
+      },
+    };
+  };
+
   return {
     async publish<Desc extends DescMessage>(topic: TopicSpec<Desc>, records: BusRecord<Desc>[]) {
       if (closed) throw new Error("event bus is closed");
@@ -91,28 +148,8 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
     },
 
     async subscribe<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: SubscribeOptions, handler: (record: BusRecord<Desc>) => Promise<void>): Promise<Subscription> {
-      const id = `${sub.group}\u0000${topic.name}`;
-      if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topic.name} in this process`);
-      active.add(id);
-      const committed = getOffset.get(sub.group, topic.name) as { offset: number } | undefined;
-      let position = committed?.offset ?? (sub.from === "earliest" ? 0 : (maxOffset.get(topic.name) as { o: number }).o);
-      if (!committed) setOffset.run(sub.group, topic.name, position);
-
-      let stopped = false;
-      let wake: (() => void) | undefined;
-      const waker = () => wake?.();
-      const set = wakers.get(topic.name) ?? new Set();
-      set.add(waker);
-      wakers.set(topic.name, set);
-      const sleep = (ms: number) =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, ms);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-
+      const member = openMember(topic.name, sub);
+      let position = member.start;
       // The offset is committed once per batch read (and before a retry's wait), not per record:
       // a crash redelivers at most the rest of one batch, which at-least-once allows.
       let committedPosition = position;
@@ -122,33 +159,18 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
         committedPosition = position;
       };
       const loop = (async () => {
-        while (!stopped) {
+        while (!member.stopped) {
           commit();
           const rows = readAfter.all(topic.name, position, batchSize) as Row[];
           if (rows.length === 0) {
-            await sleep(1_000);
+            await member.sleep(1_000);
             continue;
           }
           for (const row of rows) {
-            if (stopped) break;
-            const record: BusRecord<Desc> = {
-              key: row.key,
-              value: fromBinary(topic.schema, row.value),
-              headers: JSON.parse(row.headers) as Record<string, string>,
-            };
+            if (member.stopped) break;
+            const record: BusRecord<Desc> = { key: row.key, value: fromBinary(topic.schema, row.value), headers: JSON.parse(row.headers) as Record<string, string> };
             // At least once: the offset moves only after the handler succeeded.
-            for (let attempt = 0; !stopped; attempt++) {
-              try {
-                await handler(record);
-                break;
-              } catch (err) {
-                const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
-                opts.logger.warn({ err, topic: topic.name, group: sub.group, offset: row.offset, delay }, "consumer failed; retrying");
-                commit();
-                await sleep(delay);
-              }
-            }
-            if (stopped) break;
+            if (!(await member.retry(() => handler(record), { offset: row.offset }, "consumer failed; retrying", commit))) break;
             position = row.offset;
           }
         }
@@ -156,12 +178,8 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
       })();
       const subscription: Subscription = {
         async close() {
-          stopped = true;
-          wake?.();
-          set.delete(waker);
-          await loop;
+          await member.close(loop);
           subscriptions.delete(subscription);
-          active.delete(id);
         },
       };
       subscriptions.add(subscription);
@@ -169,50 +187,21 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
     },
 
     async subscribeBatches<Desc extends DescMessage>(topic: TopicSpec<Desc>, sub: BatchSubscribeOptions, handler: (batch: BusBatch<Desc>) => Promise<void>): Promise<BatchSubscription> {
-      const id = `${sub.group}\u0000${topic.name}`;
-      if (active.has(id)) throw new Error(`group ${sub.group} already consumes ${topic.name} in this process`);
-      active.add(id);
-      const committed = getOffset.get(sub.group, topic.name) as { offset: number } | undefined;
-      let position = committed?.offset ?? (sub.from === "earliest" ? 0 : (maxOffset.get(topic.name) as { o: number }).o);
-      setOffset.run(sub.group, topic.name, position);
+      const member = openMember(topic.name, sub);
+      let position = member.start;
       const maxRecords = sub.maxRecords ?? 500;
-      let stopped = false;
-      let wake: (() => void) | undefined;
-      const waker = () => wake?.();
-      const set = wakers.get(topic.name) ?? new Set();
-      set.add(waker);
-      wakers.set(topic.name, set);
-      const sleep = (ms: number) =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, ms);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
       const loop = (async () => {
-        while (!stopped) {
+        while (!member.stopped) {
           const rows = readAfter.all(topic.name, position, maxRecords) as Row[];
           if (rows.length === 0) {
-            await sleep(1_000);
+            await member.sleep(1_000);
             continue;
           }
           const batch: BusBatch<Desc> = {
             partition: 0,
             records: rows.map((row) => ({ key: row.key, value: fromBinary(topic.schema, row.value), headers: JSON.parse(row.headers) as Record<string, string> })),
           };
-          let done = false;
-          for (let attempt = 0; !stopped; attempt++) {
-            try {
-              await handler(batch);
-              done = true;
-              break;
-            } catch (err) {
-              const delay = Math.min(5_000, 50 * 2 ** Math.min(attempt, 7));
-              opts.logger.warn({ err, topic: topic.name, group: sub.group, offset: rows[0]!.offset, records: rows.length, delay }, "consumer failed; retrying the batch");
-              await sleep(delay);
-            }
-          }
+          const done = await member.retry(() => handler(batch), { offset: rows[0]!.offset, records: rows.length }, "consumer failed; retrying the batch");
           // Acknowledged only once the handler resolved for the whole batch.
           if (!done || !db.open) break;
           position = rows[rows.length - 1]!.offset;
@@ -221,12 +210,8 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
       })();
       const subscription: BatchSubscription = {
         async close() {
-          stopped = true;
-          wake?.();
-          set.delete(waker);
-          await loop;
+          await member.close(loop);
           subscriptions.delete(subscription);
-          active.delete(id);
         },
         // One partition. Offsets are shared by every topic of the log, so they have gaps: the
         // lag in events is a count of the topic's records after the group's position.
