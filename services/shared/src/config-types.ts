@@ -125,6 +125,12 @@ export interface Config {
    */
   serviceSecret?: string;
   /**
+   * The key-encryption key of the message data keys (CAAS_KEK, 32 bytes in base64) when set;
+   * otherwise embedded mode generates one into `<dataDir>/kek` and cluster mode derives it from
+   * the service secret (ADR 0120).
+   */
+  kek?: string;
+  /**
    * The platform-admin credential (CAAS_ADMIN_TOKEN, at least 32 characters) when the operator
    * supplies it; otherwise auth generates one at first start (ADR 0012).
    */

@@ -159,6 +159,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     problems.push("CAAS_ADMIN_TOKEN must not contain whitespace (it is sent as a Bearer credential)");
   }
   const serviceSecret = get("CAAS_SERVICE_SECRET");
+  const kek = get("CAAS_KEK");
+  if (kek !== undefined && (!/^[A-Za-z0-9+/]{43}=$/.test(kek) || Buffer.from(kek, "base64").length !== 32)) {
+    problems.push("CAAS_KEK must be 32 bytes in standard base64 (e.g. openssl rand -base64 32)");
+  }
   if (serviceSecret !== undefined && serviceSecret.length < 32) problems.push("CAAS_SERVICE_SECRET must be at least 32 characters");
   const rates = parseRateLimits(get("CAAS_RATE_LIMITS"));
   problems.push(...rates.problems);
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     compliance,
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
+    ...(kek !== undefined ? { kek } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
     corsOrigins,
     demo: flag("CAAS_DEMO"),
