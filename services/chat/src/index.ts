@@ -55,7 +55,8 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     // Message bodies are sealed at rest with per-tenant data keys (ADR 0120): the log and the
     // previews through these decorators; chat's own consumers open the sealed bus records.
     const keyring = new MessageKeyring({ store: stored.dataKeys, kms: await openKmsForConfig(config, logger), clock });
-    const stores: ChatStores = { ...stored, events: sealedEventLog(stored.events, keyring), conversations: sealedConversations(stored.conversations, keyring) };
+    const sealing = { sealWrites: config.atRestEncryption };
+    const stores: ChatStores = { ...stored, events: sealedEventLog(stored.events, keyring, sealing), conversations: sealedConversations(stored.conversations, keyring, sealing) };
     const bus = openingChatEvents(ctx.bus, keyring);
     const reencryption = new Reencryption({ events: stored.events, conversations: stored.conversations, keys: keyring, clock, logger });
     const messageKeys = new MessageKeysService({ keys: keyring, reencryption, scrub: () => stored.scrub(), logger });

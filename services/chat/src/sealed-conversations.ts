@@ -37,7 +37,8 @@ export async function openPreview(keys: MessageKeyring, tenantId: string, conver
  * at rest like the log entries (ADR 0120); every other field is metadata and stays as it was.
  * A preview whose key was destroyed reads as empty.
  */
-export function sealedConversations(inner: ConversationStore, keys: MessageKeyring): ConversationStore {
+export function sealedConversations(inner: ConversationStore, keys: MessageKeyring, opts: { sealWrites?: boolean } = {}): ConversationStore {
+  const sealWrites = opts.sealWrites ?? true;
   const openSummary = async (tenantId: string, conversationId: string, m: MessageSummaryRecord): Promise<MessageSummaryRecord> => ({
     ...m,
     textPreview: await openPreview(keys, tenantId, conversationId, m.textPreview),
@@ -57,6 +58,7 @@ export function sealedConversations(inner: ConversationStore, keys: MessageKeyri
     getMany: async (scope, ids) => openAll(scope, await inner.getMany(scope, ids)),
     async recordEvent(scope, id, event) {
       const m = event.lastMessage;
+      if (!sealWrites) return inner.recordEvent(scope, id, event);
       await inner.recordEvent(scope, id, m ? { ...event, lastMessage: { ...m, textPreview: await sealPreview(keys, scope.tenantId, id, m.textPreview) } } : event);
     },
     redactLastMessage: (scope, id, seq) => inner.redactLastMessage(scope, id, seq),

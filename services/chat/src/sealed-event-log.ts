@@ -9,13 +9,14 @@ import type { MessageKeyring } from "./message-keyring.js";
  * serialized Event encrypted with the tenant's current data key (AES-256-GCM, bound to tenant,
  * conversation and seq), and every read opens it, so the rest of chat sees the Event as before.
  * An entry whose key was destroyed (crypto-shredding) reads as its redacted form. Bodies written
- * before sealing existed are read as they are.
+ * before sealing existed (or with `sealWrites` off, CAAS_AT_REST_ENCRYPTION=off) are read as they are.
  *
  * The outbox side (`unpublished`) hands out the stored, sealed bodies unopened: the relay
  * publishes them as they are (`sealed_event`), and each consumer opens once per record. So do
  * `scanTenant` and `rewriteBody`, which serve the re-encryption job.
  */
-export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring): EventLogStore {
+export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts: { sealWrites?: boolean } = {}): EventLogStore {
+  const sealWrites = opts.sealWrites ?? true;
   const openOne = async (e: LogEvent): Promise<LogEvent> => {
     const body = await openBody(keys, e.tenantId, e.body, chatEventAad(e.tenantId, e.conversationId, e.seq));
     if (body === e.body) return e;
@@ -24,6 +25,10 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring): Even
   const openAll = (events: LogEvent[]): Promise<LogEvent[]> => Promise.all(events.map(openOne));
   return {
     async append(scope: TenantScope, input) {
+      if (!sealWrites) {
+        const result = await inner.append(scope, input);
+        return result.kind === "appended" ? result : { kind: result.kind, event: await openOne(result.event) };
+      }
       const key = await keys.current(scope.tenantId);
       let plain: Uint8Array | undefined;
       const result = await inner.append(scope, {
@@ -43,6 +48,7 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring): Even
       return e && openOne(e);
     },
     async redact(scope, conversationId, seq, body) {
+      if (!sealWrites) return inner.redact(scope, conversationId, seq, body);
       const key = await keys.current(scope.tenantId);
       await inner.redact(scope, conversationId, seq, seal(key, body, chatEventAad(scope.tenantId, conversationId, seq)));
     },

@@ -105,6 +105,11 @@ export interface Config {
   dataDir: string;
   /** The embedded event log's SQLite `synchronous` for its group commits (CAAS_EVENT_LOG_SYNC). */
   eventLogSync: EventLogSync;
+  /**
+   * Whether chat seals new message bodies at rest (CAAS_AT_REST_ENCRYPTION, default on; ADR 0120).
+   * Off stores new writes in the clear (e.g. to measure the cost); sealed ones still read.
+   */
+  atRestEncryption: boolean;
   logLevel: string;
   /** Names this process in logs and platform status (e.g. chat-1). */
   instanceId: string;

@@ -96,6 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   let eventLogSync: EventLogSync = "full";
   if (eventLogSyncRaw === "full" || eventLogSyncRaw === "normal") eventLogSync = eventLogSyncRaw;
   else problems.push(`CAAS_EVENT_LOG_SYNC=${JSON.stringify(eventLogSyncRaw)} must be "full" or "normal"`);
+  const atRestRaw = get("CAAS_AT_REST_ENCRYPTION") ?? "on";
+  if (atRestRaw !== "on" && atRestRaw !== "off") problems.push(`CAAS_AT_REST_ENCRYPTION=${JSON.stringify(atRestRaw)} must be "on" or "off"`);
 
   const logLevel = get("CAAS_LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -207,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
     dataDir: resolve(get("CAAS_DATA_DIR") ?? "./data"),
     eventLogSync,
+    atRestEncryption: atRestRaw !== "off",
     logLevel,
     instanceId: get("CAAS_INSTANCE_ID") ?? `${hostname()}-${process.pid}`,
     ports,
