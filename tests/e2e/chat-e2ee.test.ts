@@ -152,7 +152,7 @@ async function walkThrough(gateway: string, adminCredential: string, scan: Scan,
   const word = `zqxcontrol${randomBytes(6).toString("hex")}`;
   await alice.sendMessage({ conversationId: plain.id, clientMessageId: "x2", text: word });
   const search = createClient(SearchService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(t.token("bob"))] }));
-  await vi.waitFor(async () => expect((await search.searchMessages({ query: word })).hits).toHaveLength(1), { timeout: 15_000, interval: 500 });
+  await vi.waitFor(async () => expect((await search.searchMessages({ query: word })).hits).toHaveLength(1), { timeout: 30_000, interval: 500 });
   await vi.waitFor(async () => control(await scan(word)), { timeout: 10_000, interval: 500 });
 }
 
