@@ -75,6 +75,19 @@ async function scenario(opts: { gateway: string; auth: string; chat: string; adm
   const tokens = createPeerServiceTokenSource({ service: "compliance", root: opts.serviceRoot, peers, clock: systemClock });
   const keys = client(MessageKeysInternalService, opts.chat, await tokens.token("chat"));
   expect((await keys.getReencryptionProgress({ tenantId: t.tenantId })).state).toBe(ReencryptionState.IDLE);
+  // Service tokens only; a tenant's key id asked for under another tenant is not found; bad ids are refused.
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e).code,
+    );
+  const current = [...before][0]!;
+  expect(await codeOf(client(MessageKeysInternalService, opts.chat, t.token("alice")).getDataKey({ tenantId: t.tenantId, keyId: current }))).toBe(Code.PermissionDenied);
+  expect((await keys.getDataKey({ tenantId: t.tenantId, keyId: current })).key).toHaveLength(32);
+  const stranger = await tenantWithUsers(gateway, opts.adminCredential, ["mallory"], "at-rest-stranger");
+  expect(await codeOf(keys.getDataKey({ tenantId: stranger.tenantId, keyId: current }))).toBe(Code.NotFound);
+  expect(await codeOf(keys.getDataKey({ tenantId: "not-a-uuid", keyId: current }))).toBe(Code.InvalidArgument);
+  expect(await codeOf(keys.getDataKey({ tenantId: t.tenantId, keyId: "no spaces" }))).toBe(Code.InvalidArgument);
   const { keyId } = await keys.rotateDataKey({ tenantId: t.tenantId });
   expect(before.has(keyId)).toBe(false);
   await vi.waitFor(async () => expect((await keys.getReencryptionProgress({ tenantId: t.tenantId })).state).toBe(ReencryptionState.DONE), { timeout: 20_000, interval: 200 });
@@ -92,11 +105,7 @@ async function scenario(opts: { gateway: string; auth: string; chat: string; adm
   await carol.sendMessage({ conversationId: own.id, clientMessageId: "k", text: "kept" });
   expect((await keys.shredTenantKeys({ tenantId: t.tenantId })).destroyed).toBe(2);
   expect((await keys.shredTenantKeys({ tenantId: t.tenantId })).destroyed).toBe(0);
-  const err = await keys.getDataKey({ tenantId: t.tenantId, keyId }).then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  expect(err?.code).toBe(Code.NotFound);
+  expect(await codeOf(keys.getDataKey({ tenantId: t.tenantId, keyId }))).toBe(Code.NotFound);
   const reader = client(ChatService, opts.chat, t.token("bob"));
   const page = await reader.listMessages({ conversationId: conv.id });
   expect(page.messages.length).toBeGreaterThan(0);
