@@ -8,12 +8,16 @@
 // own with a reader, so the per-user send limit (default 10/s, burst 20) is not what is measured;
 // refusals (RESOURCE_EXHAUSTED) are counted and honoured (the sender waits the RetryInfo delay).
 //
-// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--sync=full,normal] [--cluster]
+// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--sync=full,normal] [--at-rest=on,off] [--cluster]
 //
 // Baseline (same run, same load, same core): send-baseline-server.mjs, a bare Connect SendMessage
 // handler doing one SQLite insert per call; chat's figure is reported as a ratio of it.
 // --sync: the event log's SQLite `synchronous` (CAAS_EVENT_LOG_SYNC) for the embedded run and
 // the baseline's; one run of each per mode listed (default full).
+//
+// --at-rest: encryption at rest of message bodies (CAAS_AT_REST_ENCRYPTION, ADR 0120) for the
+// embedded runs; one run per setting listed (default on), so `--at-rest=off,on` gives the cost of
+// sealing beside the same baseline.
 //
 // --cluster: after the embedded run (the baseline, measured in the same run), the same load
 // against the cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat
@@ -240,6 +244,8 @@ async function coordinate() {
   const withCluster = process.argv.includes("--cluster");
   const syncModes = (process.argv.find((a) => a.startsWith("--sync="))?.slice("--sync=".length) ?? "full").split(",");
   for (const m of syncModes) if (m !== "full" && m !== "normal") throw new Error(`--sync takes full and/or normal, not ${m}`);
+  const atRestModes = (process.argv.find((a) => a.startsWith("--at-rest="))?.slice("--at-rest=".length) ?? "on").split(",");
+  for (const m of atRestModes) if (m !== "on" && m !== "off") throw new Error(`--at-rest takes on and/or off, not ${m}`);
   if (withCluster) clusterServerEnv(); // fail before the embedded run when the engines are not configured
   const seconds = Number(args[0] ?? 10);
   const userCount = Number(args[1] ?? 400);
@@ -249,15 +255,19 @@ async function coordinate() {
   const results = [];
   for (const sync of syncModes) {
     const baseline = { mode: `baseline (sync ${sync})`, ...(await measureBaseline(shape, sync)) };
-    const platform = await startEmbeddedPlatform("bench-chat", { env: { CAAS_EVENT_LOG_SYNC: sync } });
-    try {
-      const embedded = await measure(platform, [platform.endpoints.chat], shape);
-      // Two ratios: of the rates, and of CPU per send (the steadier one when the machine is shared).
-      const cpuRatio = embedded.cpuMsPerSend && baseline.cpuMsPerSend ? Number((baseline.cpuMsPerSend / embedded.cpuMsPerSend).toFixed(2)) : null;
-      results.push({ mode: `embedded (sync ${sync})`, ...embedded, ratio: Number((embedded.sendsPerSec / baseline.sendsPerSec).toFixed(2)), cpuRatio }, baseline);
-    } finally {
-      await platform.stop();
+    for (const atRest of atRestModes) {
+      const platform = await startEmbeddedPlatform("bench-chat", { env: { CAAS_EVENT_LOG_SYNC: sync, CAAS_AT_REST_ENCRYPTION: atRest } });
+      try {
+        const embedded = await measure(platform, [platform.endpoints.chat], shape);
+        // Two ratios: of the rates, and of CPU per send (the steadier one when the machine is shared).
+        const cpuRatio = embedded.cpuMsPerSend && baseline.cpuMsPerSend ? Number((baseline.cpuMsPerSend / embedded.cpuMsPerSend).toFixed(2)) : null;
+        const mode = atRestModes.length > 1 ? `embedded (sync ${sync}, at rest ${atRest})` : `embedded (sync ${sync})`;
+        results.push({ mode, ...embedded, ratio: Number((embedded.sendsPerSec / baseline.sendsPerSec).toFixed(2)), cpuRatio });
+      } finally {
+        await platform.stop();
+      }
     }
+    results.push(baseline);
   }
   if (withCluster) {
     process.stderr.write("starting the cluster (10 processes on the real engines)\n");

@@ -8,6 +8,7 @@ import { describe, expect, inject, it, vi } from "vitest";
 import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
+import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { EncryptedContentSchema, type EncryptedContent } from "@caas/gen/caas/chat/v1/encrypted_pb.js";
 import { BadRequestSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
@@ -64,9 +65,10 @@ type Scan = (word: string) => Promise<string[]>;
 
 /**
  * Walks every refusal of an encrypted conversation with a plaintext marker, then checks with
- * `scan` that the marker is stored nowhere while a word sent in a plaintext conversation is found.
+ * `scan` that the marker is stored nowhere, and with `control` where a word sent in a plaintext
+ * conversation is (ordinary messages are encrypted at rest too: only the search index holds words).
  */
-async function walkThrough(gateway: string, adminCredential: string, scan: Scan) {
+async function walkThrough(gateway: string, adminCredential: string, scan: Scan, control: (hits: string[]) => void) {
   const marker = `zqxmarker${randomBytes(6).toString("hex")}`;
   const t = await tenantWithUsers(gateway, adminCredential, ["alice", "bob"], "chat-e2ee");
   const chat = (user: string) => createClient(ChatService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(t.token(user))] }));
@@ -145,11 +147,13 @@ async function walkThrough(gateway: string, adminCredential: string, scan: Scan)
   expect(searchable.messages.every((m) => m.text === "" && m.encrypted !== undefined)).toBe(true);
 
   // No refused plaintext reached a store, the bus file or a log under the data directory; the
-  // same scan finds a word sent in the plaintext conversation.
+  // same scan finds a word sent in the plaintext conversation where the mode's search index is.
   expect(await scan(marker)).toEqual([]);
-  const control = `zqxcontrol${randomBytes(6).toString("hex")}`;
-  await alice.sendMessage({ conversationId: plain.id, clientMessageId: "x2", text: control });
-  await vi.waitFor(async () => expect((await scan(control)).length).toBeGreaterThan(0), { timeout: 10_000, interval: 500 });
+  const word = `zqxcontrol${randomBytes(6).toString("hex")}`;
+  await alice.sendMessage({ conversationId: plain.id, clientMessageId: "x2", text: word });
+  const search = createClient(SearchService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(t.token("bob"))] }));
+  await vi.waitFor(async () => expect((await search.searchMessages({ query: word })).hits).toHaveLength(1), { timeout: 30_000, interval: 500 });
+  await vi.waitFor(async () => control(await scan(word)), { timeout: 10_000, interval: 500 });
 }
 
 /** Every document of the run's MongoDB database whose BSON holds `word`, as `collection/_id`. */
@@ -172,7 +176,16 @@ async function mongoDocumentsContaining(url: string, dbName: string, word: strin
 describe("end-to-end encrypted conversations (embedded platform, through the gateway)", () => {
   it("accept ciphertext only: plaintext sends, edits, text reactions and forwards are refused, and the plaintext reaches no store or bus", async () => {
     const adminCredential = readFileSync(join(platform.dataDir, "admin-credential"), "utf8").trim();
-    await walkThrough(platform.endpoints.gateway!, adminCredential, async (word) => filesContaining(platform.dataDir, word));
+    // Embedded: the word is in the search index's SQLite file (FTS5) and nowhere else.
+    await walkThrough(
+      platform.endpoints.gateway!,
+      adminCredential,
+      async (word) => filesContaining(platform.dataDir, word),
+      (hits) => {
+        expect(hits.length).toBeGreaterThan(0);
+        expect(hits.filter((h) => !h.startsWith("search.db"))).toEqual([]);
+      },
+    );
   }, 60_000);
 });
 
@@ -180,6 +193,12 @@ describe.skipIf(!cluster)("end-to-end encrypted conversations (cluster mode: Mon
   it("accept ciphertext only, and the refused plaintext is in no MongoDB document", async () => {
     const c = cluster!;
     const url = process.env.CAAS_MONGO_URL!;
-    await walkThrough(c.instances.find((i) => i.service === "gateway")!.url, c.adminToken, (word) => mongoDocumentsContaining(url, c.runPrefix, word));
+    // Cluster: the search index is Elasticsearch; no MongoDB document holds the word.
+    await walkThrough(
+      c.instances.find((i) => i.service === "gateway")!.url,
+      c.adminToken,
+      (word) => mongoDocumentsContaining(url, c.runPrefix, word),
+      (hits) => expect(hits).toEqual([]),
+    );
   }, 120_000);
 });

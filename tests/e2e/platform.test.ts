@@ -17,7 +17,7 @@ const SERVICES = ["gateway", "auth", "chat", "socket", "media", "search", "compl
 const OWNED: Record<string, string[]> = {
   gateway: ["caas.gateway.v1.PlatformService"],
   auth: ["caas.auth.v1.TenantAdminService", "caas.auth.v1.UserAdminService", "caas.auth.v1.AuthService", "caas.auth.v1.AuthInternalService"],
-  chat: ["caas.chat.v1.ChatService", "caas.chat.v1.ChatInternalService"],
+  chat: ["caas.chat.v1.ChatService", "caas.chat.v1.ChatInternalService", "caas.chat.v1.MessageKeysInternalService"],
   socket: ["caas.realtime.v1.RealtimeService"],
 };
 /** A GetPlatformStatusRequest of 5 MiB (an unknown field), over the default 4 MiB read limit. */

@@ -17,6 +17,7 @@ import { createSqliteReadStateStore } from "./adapters/read-state-store-sqlite.j
 import { createSqliteMentionStore } from "./adapters/mention-store-sqlite.js";
 import { createSqliteBlockStore } from "./adapters/block-store-sqlite.js";
 import { createSqliteModerationStore } from "./adapters/moderation-store-sqlite.js";
+import { createSqliteDataKeyStore } from "./adapters/data-key-store-sqlite.js";
 import { createSqliteProjectionStateStore } from "./projections/projection-state-store-sqlite.js";
 
 export type { ChatStores, ChatTableStores } from "./ports/chat-stores.js";
@@ -45,8 +46,9 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
       try {
         const events = await createSqliteEventLogStore({ db, clock: deps.clock, onMigrated: onMigrated("event log"), sync: deps.eventLogSync ?? "full" });
         const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
+        const dataKeys = await createSqliteDataKeyStore({ db });
         return {
-          stores: { events, projections, ...sqliteTableStores(db), scrub: async () => void db.pragma("wal_checkpoint(TRUNCATE)") },
+          stores: { events, projections, dataKeys, ...sqliteTableStores(db), scrub: async () => void db.pragma("wal_checkpoint(TRUNCATE)") },
           release: async () => {
             db.close();
           },

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
+import { MessageKeysInternalService } from "@caas/gen/caas/chat/v1/message_keys_internal_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { bucketOf } from "@caas/shared/rate-limiting/rules";
@@ -27,6 +28,13 @@ import { startProjector, type RunningProjector } from "./projections/projector-r
 import { ProjectedCommits } from "./projections/projected-commits.js";
 import { startMediaDetach } from "./media-detach.js";
 import type { RunningChatConsumer } from "./chat-consumer.js";
+import { openKmsForConfig } from "@caas/shared/sealing/kms-select";
+import { openingChatEvents } from "@caas/shared/sealing/opening-bus";
+import { MessageKeyring } from "./message-keyring.js";
+import { MessageKeysService } from "./message-keys-service.js";
+import { Reencryption } from "./reencryption.js";
+import { sealedConversations } from "./sealed-conversations.js";
+import { sealedEventLog } from "./sealed-event-log.js";
 
 /** Name of the page token secret in the ChatStateStore. */
 const PAGE_TOKEN_SECRET = "page-token-secret";
@@ -40,10 +48,18 @@ const PAGE_TOKEN_SECRET = "page-token-secret";
  * consumer of the chat events once their message is deleted for everyone (startMediaDetach).
  */
 export async function createChatService(ctx: ServiceContext): Promise<ServiceDefinition> {
-  const { config, logger, clock, bus } = ctx;
-  const stores: ChatStores = await openChatStoresForConfig(config, logger, clock);
+  const { config, logger, clock } = ctx;
+  const stored: ChatStores = await openChatStoresForConfig(config, logger, clock);
   let rate: ChatRateLimiter | undefined;
   try {
+    // Message bodies are sealed at rest with per-tenant data keys (ADR 0120): the log and the
+    // previews through these decorators; chat's own consumers open the sealed bus records.
+    const keyring = new MessageKeyring({ store: stored.dataKeys, kms: await openKmsForConfig(config, logger), clock });
+    const sealing = { sealWrites: config.atRestEncryption };
+    const stores: ChatStores = { ...stored, events: sealedEventLog(stored.events, keyring, sealing), conversations: sealedConversations(stored.conversations, keyring, sealing) };
+    const bus = openingChatEvents(ctx.bus, keyring);
+    const reencryption = new Reencryption({ events: stored.events, conversations: stored.conversations, keys: keyring, clock, logger });
+    const messageKeys = new MessageKeysService({ keys: keyring, reencryption, scrub: () => stored.scrub(), logger });
     const limiter = (rate = await openChatRateLimiter(config, logger, clock));
     const secret = await stores.state.putIfAbsent(PAGE_TOKEN_SECRET, randomBytes(32).toString("base64url"), clock.nowMs());
     const correlations = new CommitCorrelations();
@@ -85,8 +101,11 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     let detach: RunningChatConsumer | undefined;
     return {
       name: "chat",
-      services: [ChatService, ChatInternalService],
-      register: (router) => registerChatRoutes(router, service, internal),
+      services: [ChatService, ChatInternalService, MessageKeysInternalService],
+      register: (router) => {
+        registerChatRoutes(router, service, internal);
+        router.service(MessageKeysInternalService, messageKeys);
+      },
       start: async () => {
         relay.start();
         await policies.start();
@@ -105,7 +124,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
         })()),
     };
   } catch (err) {
-    await Promise.all([stores.close(), rate?.close()]);
+    await Promise.all([stored.close(), rate?.close()]);
     throw err;
   }
 }

@@ -5,6 +5,8 @@ import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
 import { CORRELATION_HEADER } from "@caas/shared/interceptors/correlation";
 import type { BusRecord } from "@caas/shared/eventing/bus";
 import type { LogEvent } from "@caas/shared/eventing/log";
+import { isSealed } from "@caas/shared/sealing/box";
+import { sealedEnvelopeValue } from "@caas/shared/sealing/chat-events";
 
 /** How many commits' correlation ids an instance keeps for its relay (the newest win). */
 const REMEMBERED = 10_000;
@@ -39,12 +41,14 @@ function keyOf(e: LogEvent): string {
 /**
  * The bus record of a committed event on `caas.chat.events.v1`: key = conversation id, the
  * envelope with tenant, conversation and correlation id, the correlation id also as a header.
+ * A body sealed at rest goes out as stored (`sealed_event`, ADR 0120): the relay never opens it.
  */
 export function chatEventRecord(correlations: CommitCorrelations): (event: LogEvent) => BusRecord<typeof CHAT_EVENTS.schema> {
   return (event) => {
     const correlationId = correlations.take(event);
     const headers: Record<string, string> = {};
     if (correlationId) headers[CORRELATION_HEADER] = correlationId;
+    if (isSealed(event.body)) return { key: event.conversationId, headers, value: sealedEnvelopeValue(event.tenantId, event, event.body, correlationId) };
     return {
       key: event.conversationId,
       headers,

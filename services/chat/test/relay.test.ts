@@ -1,3 +1,4 @@
+import { isSealed } from "@caas/shared/sealing/box";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,12 +61,15 @@ describe("chat composition root and outbox relay", () => {
         [conv, "corr-send-1", tenantId, conv, "corr-send-1"],
         [conv, "corr-send-2", tenantId, conv, "corr-send-2"],
       ]);
-      const events = records.map((r) => (r.value.payload.case === "event" ? r.value.payload.value : undefined));
-      expect(events.map((e) => [Number(e?.seq), e?.payload.case])).toEqual([
-        [1, "conversationCreated"],
-        [2, "messageCreated"],
-        [3, "messageCreated"],
+      // Entries travel sealed at rest (ADR 0120): the header in the clear, the Event encrypted.
+      const sealed = records.map((r) => (r.value.payload.case === "sealedEvent" ? r.value.payload.value : undefined));
+      expect(sealed.map((e) => [Number(e?.header?.seq), e?.header?.payload.case, e?.countable])).toEqual([
+        [1, undefined, false],
+        [2, undefined, true],
+        [3, undefined, true],
       ]);
+      for (const e of sealed) expect(isSealed(e!.sealed)).toBe(true);
+      expect(Buffer.from(sealed[1]!.sealed).includes(Buffer.from("one"))).toBe(false);
 
       // A call finishing after drain() commits; close() publishes it before releasing the stores.
       await definition.drain!();
@@ -75,7 +79,7 @@ describe("chat composition root and outbox relay", () => {
       const again = await collect(bus, "relay-test", late);
       await until(() => late.length >= 1, "the late record");
       await again.close();
-      expect(late.map((r) => [r.headers["x-correlation-id"], r.value.payload.case === "event" ? Number(r.value.payload.value.seq) : 0])).toEqual([["corr-late", 4]]);
+      expect(late.map((r) => [r.headers["x-correlation-id"], r.value.payload.case === "sealedEvent" ? Number(r.value.payload.value.header?.seq) : 0])).toEqual([["corr-late", 4]]);
     } finally {
       await definition.close!();
       await bus.close();

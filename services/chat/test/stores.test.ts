@@ -58,6 +58,7 @@ describe("chat stores on SQLite (embedded)", () => {
         "blocks",
         "chat_state",
         "conversations",
+        "data_keys",
         "event_log",
         "invite_uses",
         "invites",

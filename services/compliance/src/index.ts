@@ -1,3 +1,4 @@
+import { chatEventsOpenedOverMesh } from "@caas/shared/sealing/data-key-client";
 import { hkdfSync } from "node:crypto";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
@@ -40,12 +41,13 @@ export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord 
  * platform-admin credential (any tenant); auth checks API keys and the admin credential.
  */
 export async function createComplianceService(ctx: ServiceContext): Promise<ServiceDefinition> {
-  const { config, logger, clock, peers, bus, serviceSecret } = ctx;
+  const { config, logger, clock, peers, serviceSecret } = ctx;
   if (!serviceSecret) throw new Error("the compliance service needs CAAS_SERVICE_SECRET: its signing keys are sealed with a key derived from it and it checks API keys with a service token");
   const store = await openAuditStoreForConfig(config, logger);
   const keys = new AuditKeyManager({ store, kek: auditKeyKek(serviceSecret), clock, logger });
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery });
-  const recorder = new AuditRecorder({ bus, appender, nowMs: () => clock.nowMs(), logger });
+  // Chat events arrive sealed at rest (ADR 0120): opened once per record with keys asked of chat.
+  const recorder = new AuditRecorder({ bus: chatEventsOpenedOverMesh(ctx, "compliance"), appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
   const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
   const jobs = await openPrivacyJobStore(await complianceBackendOf(config), { logger });

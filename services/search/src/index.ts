@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { AUTH_EVENTS, CHAT_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import { chatEventsOpenedOverMesh } from "@caas/shared/sealing/data-key-client";
 import { createMemoryPositionStore } from "@caas/shared/eventing/sequenced-consumer";
 import { openRateLimiter } from "@caas/shared/rate-limiting/select";
 import { PageTokenCodec } from "@caas/shared/page-token";
@@ -89,7 +90,7 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
     start: async () => {
       // Batches: one index write per batch (not per record); committed only once it resolved.
       subscribe("chat events", async () => {
-        messages = await bus.subscribeBatches(
+        messages = await chatEventsOpenedOverMesh(ctx, "search").subscribeBatches(
           CHAT_EVENTS,
           { group: SEARCH_GROUPS.messages, from: "earliest", maxRecords: 1000 },
           async (b) => void (await indexer.handleBatch(b.records.map((r) => r.value))),

@@ -26,6 +26,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_DATA_DIR", config.dataDir],
     ["CAAS_ADMIN_TOKEN", secret(config.adminToken)],
     ["CAAS_SERVICE_SECRET", secret(config.serviceSecret)],
+    ["CAAS_KEK", secret(config.kek)],
     ...SERVICE_NAMES.map((s): [string, string] => [`CAAS_${s.toUpperCase()}_URL`, config.peers[s].length ? maskSecrets(config.peers[s].join(",")) : "(unset)"]),
     ["CAAS_MONGO_URL", show(c.mongoUrl)],
     ["CAAS_MONGO_DB", c.mongoDb],

@@ -105,6 +105,11 @@ export interface Config {
   dataDir: string;
   /** The embedded event log's SQLite `synchronous` for its group commits (CAAS_EVENT_LOG_SYNC). */
   eventLogSync: EventLogSync;
+  /**
+   * Whether chat seals new message bodies at rest (CAAS_AT_REST_ENCRYPTION, default on; ADR 0120).
+   * Off stores new writes in the clear (e.g. to measure the cost); sealed ones still read.
+   */
+  atRestEncryption: boolean;
   logLevel: string;
   /** Names this process in logs and platform status (e.g. chat-1). */
   instanceId: string;
@@ -124,6 +129,12 @@ export interface Config {
    * generates one otherwise (loadServiceSecretRoot).
    */
   serviceSecret?: string;
+  /**
+   * The key-encryption key of the message data keys (CAAS_KEK, 32 bytes in base64) when set;
+   * otherwise embedded mode generates one into `<dataDir>/kek` and cluster mode derives it from
+   * the service secret (ADR 0120).
+   */
+  kek?: string;
   /**
    * The platform-admin credential (CAAS_ADMIN_TOKEN, at least 32 characters) when the operator
    * supplies it; otherwise auth generates one at first start (ADR 0012).

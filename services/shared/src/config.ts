@@ -96,6 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   let eventLogSync: EventLogSync = "full";
   if (eventLogSyncRaw === "full" || eventLogSyncRaw === "normal") eventLogSync = eventLogSyncRaw;
   else problems.push(`CAAS_EVENT_LOG_SYNC=${JSON.stringify(eventLogSyncRaw)} must be "full" or "normal"`);
+  const atRestRaw = get("CAAS_AT_REST_ENCRYPTION") ?? "on";
+  if (atRestRaw !== "on" && atRestRaw !== "off") problems.push(`CAAS_AT_REST_ENCRYPTION=${JSON.stringify(atRestRaw)} must be "on" or "off"`);
 
   const logLevel = get("CAAS_LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -159,6 +161,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     problems.push("CAAS_ADMIN_TOKEN must not contain whitespace (it is sent as a Bearer credential)");
   }
   const serviceSecret = get("CAAS_SERVICE_SECRET");
+  const kek = get("CAAS_KEK");
+  if (kek !== undefined && (!/^[A-Za-z0-9+/]{43}=$/.test(kek) || Buffer.from(kek, "base64").length !== 32)) {
+    problems.push("CAAS_KEK must be 32 bytes in standard base64 (e.g. openssl rand -base64 32)");
+  }
   if (serviceSecret !== undefined && serviceSecret.length < 32) problems.push("CAAS_SERVICE_SECRET must be at least 32 characters");
   const rates = parseRateLimits(get("CAAS_RATE_LIMITS"));
   problems.push(...rates.problems);
@@ -203,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     host: get("CAAS_HOST") ?? (mode === "embedded" ? "127.0.0.1" : "0.0.0.0"),
     dataDir: resolve(get("CAAS_DATA_DIR") ?? "./data"),
     eventLogSync,
+    atRestEncryption: atRestRaw !== "off",
     logLevel,
     instanceId: get("CAAS_INSTANCE_ID") ?? `${hostname()}-${process.pid}`,
     ports,
@@ -214,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     compliance,
     rateLimits,
     ...(serviceSecret !== undefined ? { serviceSecret } : {}),
+    ...(kek !== undefined ? { kek } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
     corsOrigins,
     demo: flag("CAAS_DEMO"),

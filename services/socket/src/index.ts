@@ -3,6 +3,7 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { CHAT_EVENTS } from "@caas/shared/eventing/topics";
 import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
 import { createPeerClient } from "@caas/shared/clients";
+import { chatEventsOpenedOverMesh } from "@caas/shared/sealing/data-key-client";
 import type { ServiceContext } from "@caas/shared/service-runtime";
 import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import type { Subscription } from "@caas/shared/eventing/bus";
@@ -117,7 +118,8 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
     },
     onUpgrade: (req, socket, head) => ws.onUpgrade(req, socket, head),
     async start() {
-      feed = await ctx.bus.subscribe(CHAT_EVENTS, { group: `socket.${ctx.config.instanceId}`, from: "latest" }, async (record) => {
+      // Sealed chat events are opened once per record here, before the fan-out to every recipient (ADR 0120).
+      feed = await chatEventsOpenedOverMesh(ctx, "socket").subscribe(CHAT_EVENTS, { group: `socket.${ctx.config.instanceId}`, from: "latest" }, async (record) => {
         const env = record.value;
         if (env.payload.case === "event") order.push(env.tenantId, env.payload.value);
       });

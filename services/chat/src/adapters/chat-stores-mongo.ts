@@ -6,6 +6,7 @@ import { createMongoProjectionStateStore } from "../projections/projection-state
 import { createMongoBlockStore } from "./block-store-mongo.js";
 import { migrateChatMongo, type ChatMongoDb } from "./chat-mongo.js";
 import { createMongoChatStateStore } from "./chat-state-store-mongo.js";
+import { createMongoDataKeyStore } from "./data-key-store-mongo.js";
 import { createMongoConversationStore } from "./conversation-store-mongo.js";
 import { createMongoInviteStore } from "./invite-store-mongo.js";
 import { createMongoMemberStore } from "./member-store-mongo.js";
@@ -29,7 +30,8 @@ export async function openMongoChatStores(
   await migrateChatMongo({ db, collectionPrefix, onMigrated: onMigrated("chat") });
   const events = await createMongoEventLogStore({ db, collectionPrefix, clock, onMigrated: onMigrated("event log") });
   const projections = await createMongoProjectionStateStore({ db, collectionPrefix, onMigrated: onMigrated("chat projections") });
-  return { events, projections, ...mongoTableStores(db, collectionPrefix), scrub: async () => {} };
+  const dataKeys = await createMongoDataKeyStore({ db, collectionPrefix });
+  return { events, projections, dataKeys, ...mongoTableStores(db, collectionPrefix), scrub: async () => {} };
 }
 
 /** The table stores on one MongoDB database under `collectionPrefix`. */

@@ -131,6 +131,11 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       );
     },
 
+    async replacePreview(scope, id, seq, text) {
+      const _id = docId(tenantOf(scope), checkId("id", id));
+      await conversations.updateOne({ _id, lastMessageSeq: checkSeq("seq", seq), lastMessage: { $ne: null }, "lastMessage.deleted": { $ne: true } }, { $set: { "lastMessage.textPreview": text } });
+    },
+
     async resetLastMessage(scope, id) {
       const _id = docId(tenantOf(scope), checkId("id", id));
       const doc = await conversations.findOne({ _id });

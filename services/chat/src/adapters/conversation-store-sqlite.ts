@@ -71,6 +71,10 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
     `UPDATE conversations SET last_message = json_set(last_message, '$.textPreview', '', '$.attachmentCount', 0, '$.deleted', json('true'))
      WHERE tenant_id = @tenantId AND id = @id AND last_message_seq = @seq AND last_message IS NOT NULL`,
   );
+  const replacePreview = db.prepare(
+    `UPDATE conversations SET last_message = json_set(last_message, '$.textPreview', @text)
+     WHERE tenant_id = @tenantId AND id = @id AND last_message_seq = @seq AND last_message IS NOT NULL AND coalesce(json_extract(last_message, '$.deleted'), 0) = 0`,
+  );
   const resetLast = db.prepare("UPDATE conversations SET last_message_seq = 0, last_message = NULL, activity_ms = create_time_ms WHERE tenant_id = @tenantId AND id = @id");
   // The primary key (tenant_id, id) serves the scan in id order.
   const scanAfter = db.prepare<[string, string, number], Row>(`SELECT ${COLUMNS} FROM conversations WHERE tenant_id = ? AND id > ? AND deleted_seq = 0 ORDER BY id LIMIT ?`);
@@ -132,6 +136,10 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
       checkId("id", id);
       checkSeq("seq", seq);
       redactLast.run({ tenantId, id, seq });
+    },
+
+    async replacePreview(scope, id, seq, text) {
+      replacePreview.run({ tenantId: tenantOf(scope), id: checkId("id", id), seq: checkSeq("seq", seq), text });
     },
 
     async resetLastMessage(scope, id) {

@@ -9,6 +9,7 @@ import type { InviteStore } from "./invite-store.js";
 import type { MemberStore } from "./member-store.js";
 import type { MessageMarkStore } from "./message-mark-store.js";
 import type { ReadStateStore } from "./read-state-store.js";
+import type { DataKeyStore } from "./data-key-store.js";
 
 /** Every store of one chat instance, on one backend. */
 export interface ChatStores {
@@ -29,6 +30,8 @@ export interface ChatStores {
   /** User-to-user blocks. */
   blocks: BlockStore;
   state: ChatStateStore;
+  /** The tenants' data keys (wrapped) that encrypt message bodies at rest (ADR 0120). */
+  dataKeys: DataKeyStore;
   /**
    * Makes bytes that erasure deleted or redacted unrecoverable from the files: on SQLite (opened
    * with secure_delete, so freed space is zeroed) a WAL checkpoint that truncates the WAL, whose
@@ -39,5 +42,5 @@ export interface ChatStores {
   close(): Promise<void>;
 }
 
-/** The chat stores built straight on an open, migrated database (all but the event log and the projection state, which migrate themselves). */
-export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "close" | "scrub">;
+/** The chat stores built straight on an open, migrated database (all but the event log, the projection state and the data keys, which migrate themselves). */
+export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "dataKeys" | "close" | "scrub">;

@@ -167,6 +167,13 @@ export interface ConversationStore {
   redactLastMessage(scope: TenantScope, id: string, seq: number): Promise<void>;
 
   /**
+   * Re-encryption: replaces the stored preview text of `lastMessage` when it is still the message
+   * at `seq` and not deleted; otherwise nothing changes (a newer message or a deletion wins).
+   * Unknown ids are ignored.
+   */
+  replacePreview(scope: TenantScope, id: string, seq: number, textPreview: string): Promise<void>;
+
+  /**
    * Projection rebuild (ADR 0021): forgets the last message and moves `activityMs` back to the
    * creation time, so replaying the log sets both again from scratch. The counters (lastSeq,
    * countableSeq, changeMs) are kept: they are maxima a replay reaches anyway. Unknown ids are ignored.

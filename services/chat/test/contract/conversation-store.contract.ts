@@ -137,6 +137,25 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       await expect(store.redactLastMessage(scope, c.id, -1)).rejects.toThrow(RangeError);
     });
 
+    it("replaces the preview text of the last message only while it is that message and not deleted, per tenant", async () => {
+      const { conversation: c } = await store.create(scope, group());
+      const summary = (seq: number) => ({ messageId: newId(), seq, senderId: "bob", textPreview: `sealed-old${seq}`, attachmentCount: 1, createTimeMs: T0 + seq });
+      await store.replacePreview(scope, c.id, 1, "nothing yet");
+      expect((await store.get(scope, c.id))?.lastMessage).toBeUndefined();
+      await store.recordEvent(scope, c.id, { seq: 3, countableSeq: 1, timeMs: T0 + 3, activity: true, lastMessage: summary(3) });
+      await store.replacePreview(scope, c.id, 2, "another message");
+      await store.replacePreview(freshTenantScope(), c.id, 3, "another tenant");
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 3, textPreview: "sealed-old3", attachmentCount: 1 });
+      await inst.b.conversations.replacePreview(scope, c.id, 3, "sealed-new3");
+      const got = (await store.get(scope, c.id))!.lastMessage!;
+      expect(got).toEqual({ ...summary(3), messageId: got.messageId, textPreview: "sealed-new3" });
+      // A deletion in between wins: the tombstone stays empty.
+      await store.redactLastMessage(scope, c.id, 3);
+      await store.replacePreview(scope, c.id, 3, "sealed-newer3");
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ textPreview: "", deleted: true });
+      await expect(store.replacePreview(scope, c.id, -1, "x")).rejects.toThrow(RangeError);
+    });
+
     it("lists by activity, newest first, with a keyset, a kind filter and only the given ids", async () => {
       const made = [];
       for (let i = 0; i < 5; i++) {

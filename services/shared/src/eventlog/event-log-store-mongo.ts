@@ -266,6 +266,26 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       if (res.matchedCount === 0) throw new NotFoundError("event");
     },
 
+    async scanTenant(scope, after, limit) {
+      open();
+      const tenantId = tenantOf(scope);
+      // Document ids sort as (tenant, conversation, zero-padded seq): an id range is the tenant's log in order.
+      const from = after ? docId(tenantId, checkName("conversationId", after.conversationId, 128), checkSeq(after.seq)) : `${tenantId}|`;
+      const docs = await events
+        .find({ _id: { $gt: from, $lt: `${tenantId}|\uffff` } })
+        .sort({ _id: 1 })
+        .limit(checkLimit(limit))
+        .toArray();
+      return docs.map(toEvent);
+    },
+
+    async rewriteBody(scope, conversationId, seq, body, expectRedacted) {
+      open();
+      const tenantId = tenantOf(scope);
+      const res = await events.updateOne({ _id: docId(tenantId, checkName("conversationId", conversationId, 128), checkSeq(seq)), redacted: expectRedacted }, { $set: { body } });
+      return res.modifiedCount === 1 || res.matchedCount === 1;
+    },
+
     async unpublished(limit, committedBeforeMs) {
       open();
       const docs = await events

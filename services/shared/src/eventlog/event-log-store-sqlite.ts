@@ -120,6 +120,10 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
   const insert = db.prepare(`INSERT INTO event_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`);
   const readPage = db.prepare<[string, string, number, number], Row>(`SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`);
   const redactOne = db.prepare("UPDATE event_log SET body = ?, redacted = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ?");
+  const scanPage = db.prepare<[string, string, string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM event_log WHERE tenant_id = ? AND (conversation_id > ? OR (conversation_id = ? AND seq > ?)) ORDER BY conversation_id, seq LIMIT ?`,
+  );
+  const rewriteOne = db.prepare("UPDATE event_log SET body = ? WHERE tenant_id = ? AND conversation_id = ? AND seq = ? AND redacted = ?");
   const outbox = db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM event_log WHERE published = 0 AND create_time_ms <= ? ORDER BY tenant_id, conversation_id, seq LIMIT ?`);
   const markOne = db.prepare("UPDATE event_log SET published = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ? AND published = 0");
 
@@ -249,6 +253,17 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
       open();
       const changed = redactOne.run(body, tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(seq)).changes;
       if (changed === 0) throw new NotFoundError("event");
+    },
+
+    async scanTenant(scope, after, limit) {
+      open();
+      const c = after ? checkName("conversationId", after.conversationId, 128) : "";
+      return scanPage.all(tenantOf(scope), c, c, after ? checkSeq(after.seq) : 0, checkLimit(limit)).map(toEvent);
+    },
+
+    async rewriteBody(scope, conversationId, seq, body, expectRedacted) {
+      open();
+      return rewriteOne.run(body, tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(seq), expectRedacted ? 1 : 0).changes === 1;
     },
 
     async unpublished(limit, committedBeforeMs) {

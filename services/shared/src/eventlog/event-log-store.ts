@@ -120,6 +120,20 @@ export interface EventLogStore {
   redact(scope: TenantScope, conversationId: string, seq: number, body: Uint8Array): Promise<void>;
 
   /**
+   * A tenant's whole log, ordered by (conversation id, seq), at most `limit` (1..1000) entries
+   * after `after` (from the start when omitted); bodies as stored. For jobs that rewrite every
+   * entry (re-encryption under a new key).
+   */
+  scanTenant(scope: TenantScope, after: { conversationId: string; seq: number } | undefined, limit: number): Promise<LogEvent[]>;
+
+  /**
+   * Replaces an entry's body with an equivalent one (the same Event sealed under another key),
+   * keeping every other field, unless its redacted flag is no longer `expectRedacted` (a
+   * redaction since the entry was read wins). False when nothing was replaced.
+   */
+  rewriteBody(scope: TenantScope, conversationId: string, seq: number, body: Uint8Array, expectRedacted: boolean): Promise<boolean>;
+
+  /**
    * Outbox, for the relay only (a platform process, hence across tenants): up to `limit`
    * unpublished events committed at or before `committedBeforeMs`, ordered by (tenant,
    * conversation, seq) so each conversation's events go out in seq order.

@@ -265,6 +265,38 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       await expect(store.redact(scope, newId(), 1, text.encode("x"))).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it("scans a tenant's whole log in (conversation, seq) order by pages, never another tenant's", async () => {
+      const [c1, c2] = [newId(), newId()].sort() as [string, string];
+      const other = freshTenantScope();
+      await appendN(store, scope, c2, 2);
+      await appendN(store, other, c1, 2);
+      await appendN(store, scope, c1, 3);
+      const key = (e: LogEvent) => `${e.conversationId === c1 ? "c1" : "c2"}/${e.seq}`;
+      const first = await store.scanTenant(scope, undefined, 4);
+      expect(first.map(key)).toEqual(["c1/1", "c1/2", "c1/3", "c2/1"]);
+      const last = first[3]!;
+      expect((await store.scanTenant(scope, { conversationId: last.conversationId, seq: last.seq }, 4)).map(key)).toEqual(["c2/2"]);
+      expect((await store.scanTenant(scope, { conversationId: c1, seq: 1 }, 2)).map(key)).toEqual(["c1/2", "c1/3"]);
+      expect((await store.scanTenant(other, undefined, 10)).every((e) => e.tenantId === other.tenantId)).toBe(true);
+      expect(await store.scanTenant(freshTenantScope(), undefined, 10)).toEqual([]);
+    });
+
+    it("rewrites a body in place unless a redaction came first; nothing else changes", async () => {
+      const events = await appendN(store, scope, conv, 2);
+      expect(await store.rewriteBody(scope, conv, 1, text.encode("resealed"), false)).toBe(true);
+      const [one, two] = await store.read(scope, conv, 0, 10);
+      expect(one).toEqual({ ...events[0], body: text.encode("resealed") });
+      expect(two).toEqual(events[1]);
+      // Read unredacted, redacted since: the rewrite must not bring the old body back.
+      await store.redact(scope, conv, 2, text.encode("[redacted]"));
+      expect(await store.rewriteBody(scope, conv, 2, text.encode("old body"), false)).toBe(false);
+      expect(untext.decode((await store.read(scope, conv, 1, 1))[0]!.body)).toBe("[redacted]");
+      expect(await store.rewriteBody(scope, conv, 2, text.encode("[redacted again]"), true)).toBe(true);
+      expect((await store.read(scope, conv, 1, 1))[0]).toMatchObject({ redacted: true, body: text.encode("[redacted again]") });
+      expect(await store.rewriteBody(freshTenantScope(), conv, 1, text.encode("x"), false)).toBe(false);
+      expect(await store.rewriteBody(scope, conv, 9, text.encode("x"), false)).toBe(false);
+    });
+
     it("serves the outbox: unpublished events in (tenant, conversation, seq) order, by commit time and limit", async () => {
       await drainOutbox(store);
       const [t1, t2] = [freshTenantScope(), freshTenantScope()].sort((x, y) => (x.tenantId < y.tenantId ? -1 : 1)) as [TenantScope, TenantScope];

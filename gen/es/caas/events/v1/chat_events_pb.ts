@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/events/v1/chat_events.proto.
  */
 export const file_caas_events_v1_chat_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBjYWFzL2V2ZW50cy92MS9jaGF0X2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEiiAEKEUNoYXRFdmVudEVudmVsb3BlEhEKCXRlbmFudF9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSFgoOY29ycmVsYXRpb25faWQYAyABKAkSJAoFZXZlbnQYCiABKAsyEy5jYWFzLmNoYXQudjEuRXZlbnRIAEIJCgdwYXlsb2FkQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2V2ZW50cy92MTtldmVudHN2MWIGcHJvdG8z", [file_caas_chat_v1_event]);
+  fileDesc("CiBjYWFzL2V2ZW50cy92MS9jaGF0X2V2ZW50cy5wcm90bxIOY2Fhcy5ldmVudHMudjEiwQEKEUNoYXRFdmVudEVudmVsb3BlEhEKCXRlbmFudF9pZBgBIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAiABKAkSFgoOY29ycmVsYXRpb25faWQYAyABKAkSJAoFZXZlbnQYCiABKAsyEy5jYWFzLmNoYXQudjEuRXZlbnRIABI3CgxzZWFsZWRfZXZlbnQYLiABKAsyHy5jYWFzLmV2ZW50cy52MS5TZWFsZWRDaGF0RXZlbnRIAEIJCgdwYXlsb2FkIlkKD1NlYWxlZENoYXRFdmVudBIjCgZoZWFkZXIYASABKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSDgoGc2VhbGVkGAIgASgMEhEKCWNvdW50YWJsZRgDIAEoCEI+WjxnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9ldmVudHMvdjE7ZXZlbnRzdjFiBnByb3RvMw", [file_caas_chat_v1_event]);
 
 /**
  * The record of Kafka topic `caas.chat.events.v1`.
@@ -62,6 +62,16 @@ export type ChatEventEnvelope = Message<"caas.events.v1.ChatEventEnvelope"> & {
      */
     value: Event;
     case: "event";
+  } | {
+    /**
+     * A committed entry whose Event is encrypted at rest (ADR 0120): what chat stores, as stored.
+     * Consumers open it with the tenant's data key (MessageKeysInternalService.GetDataKey) once
+     * per record and then treat it as `event`.
+     *
+     * @generated from field: caas.events.v1.SealedChatEvent sealed_event = 46;
+     */
+    value: SealedChatEvent;
+    case: "sealedEvent";
   } | { case: undefined; value?: undefined };
 };
 
@@ -71,4 +81,43 @@ export type ChatEventEnvelope = Message<"caas.events.v1.ChatEventEnvelope"> & {
  */
 export const ChatEventEnvelopeSchema: GenMessage<ChatEventEnvelope> = /*@__PURE__*/
   messageDesc(file_caas_events_v1_chat_events, 0);
+
+/**
+ * A conversation log entry sealed with its tenant's data key.
+ *
+ * @generated from message caas.events.v1.SealedChatEvent
+ */
+export type SealedChatEvent = Message<"caas.events.v1.SealedChatEvent"> & {
+  /**
+   * The entry's header as the log indexes it: conversation id, seq, event id, actor, create time
+   * and the redacted flag; never a payload. Enough to advance a consumer's position without a key.
+   *
+   * @generated from field: caas.chat.v1.Event header = 1;
+   */
+  header?: Event | undefined;
+
+  /**
+   * The serialized caas.chat.v1.Event, sealed: 0xCA, version 1, key id length, key id, 12-byte
+   * nonce, AES-256-GCM ciphertext and 16-byte tag; additional data
+   * `chat-event|<tenant>|<conversation>|<seq>`.
+   *
+   * @generated from field: bytes sealed = 2;
+   */
+  sealed: Uint8Array;
+
+  /**
+   * The entry is a new message (it counts towards unread): a consumer that can no longer open it
+   * (its tenant's keys were destroyed) shows a redacted message in its place.
+   *
+   * @generated from field: bool countable = 3;
+   */
+  countable: boolean;
+};
+
+/**
+ * Describes the message caas.events.v1.SealedChatEvent.
+ * Use `create(SealedChatEventSchema)` to create a new message.
+ */
+export const SealedChatEventSchema: GenMessage<SealedChatEvent> = /*@__PURE__*/
+  messageDesc(file_caas_events_v1_chat_events, 1);
 

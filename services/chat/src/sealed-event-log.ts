@@ -1,0 +1,62 @@
+import { chatEventAad, eventBytes, openBody, unreadableEvent } from "@caas/shared/sealing/chat-events";
+import { seal } from "@caas/shared/sealing/box";
+import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
+import type { TenantScope } from "@caas/shared/tenant-scope";
+import type { MessageKeyring } from "./message-keyring.js";
+
+/**
+ * The conversation log with every entry's body sealed at rest (ADR 0120): the store holds the
+ * serialized Event encrypted with the tenant's current data key (AES-256-GCM, bound to tenant,
+ * conversation and seq), and every read opens it, so the rest of chat sees the Event as before.
+ * An entry whose key was destroyed (crypto-shredding) reads as its redacted form. Bodies written
+ * before sealing existed (or with `sealWrites` off, CAAS_AT_REST_ENCRYPTION=off) are read as they are.
+ *
+ * The outbox side (`unpublished`) hands out the stored, sealed bodies unopened: the relay
+ * publishes them as they are (`sealed_event`), and each consumer opens once per record. So do
+ * `scanTenant` and `rewriteBody`, which serve the re-encryption job.
+ */
+export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts: { sealWrites?: boolean } = {}): EventLogStore {
+  const sealWrites = opts.sealWrites ?? true;
+  const openOne = async (e: LogEvent): Promise<LogEvent> => {
+    const body = await openBody(keys, e.tenantId, e.body, chatEventAad(e.tenantId, e.conversationId, e.seq));
+    if (body === e.body) return e;
+    return body ? { ...e, body } : { ...e, redacted: true, body: eventBytes(unreadableEvent(e)) };
+  };
+  const openAll = (events: LogEvent[]): Promise<LogEvent[]> => Promise.all(events.map(openOne));
+  return {
+    async append(scope: TenantScope, input) {
+      if (!sealWrites) {
+        const result = await inner.append(scope, input);
+        return result.kind === "appended" ? result : { kind: result.kind, event: await openOne(result.event) };
+      }
+      const key = await keys.current(scope.tenantId);
+      let plain: Uint8Array | undefined;
+      const result = await inner.append(scope, {
+        ...input,
+        encode: (assigned) => {
+          plain = input.encode(assigned);
+          return seal(key, plain, chatEventAad(scope.tenantId, input.conversationId, assigned.seq));
+        },
+      });
+      if (result.kind === "appended" && plain) return { kind: "appended", event: { ...result.event, body: plain } };
+      return { kind: result.kind, event: await openOne(result.event) };
+    },
+    read: async (scope, conversationId, afterSeq, limit) => openAll(await inner.read(scope, conversationId, afterSeq, limit)),
+    head: (scope, conversationId) => inner.head(scope, conversationId),
+    async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
+      const e = await inner.findByClientMessageId(scope, conversationId, actorId, clientMessageId);
+      return e && openOne(e);
+    },
+    async redact(scope, conversationId, seq, body) {
+      if (!sealWrites) return inner.redact(scope, conversationId, seq, body);
+      const key = await keys.current(scope.tenantId);
+      await inner.redact(scope, conversationId, seq, seal(key, body, chatEventAad(scope.tenantId, conversationId, seq)));
+    },
+    // The stored bodies as they are: for the re-encryption job, which opens and seals them itself.
+    scanTenant: (scope, after, limit) => inner.scanTenant(scope, after, limit),
+    rewriteBody: (scope, conversationId, seq, body, expectRedacted) => inner.rewriteBody(scope, conversationId, seq, body, expectRedacted),
+    unpublished: (limit, committedBeforeMs) => inner.unpublished(limit, committedBeforeMs),
+    markPublished: (keys_) => inner.markPublished(keys_),
+    close: () => inner.close(),
+  };
+}
