@@ -44,6 +44,7 @@ type ChatEventEnvelope struct {
 	// Types that are valid to be assigned to Payload:
 	//
 	//	*ChatEventEnvelope_Event
+	//	*ChatEventEnvelope_SealedEvent
 	Payload       isChatEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -116,6 +117,15 @@ func (x *ChatEventEnvelope) GetEvent() *v1.Event {
 	return nil
 }
 
+func (x *ChatEventEnvelope) GetSealedEvent() *SealedChatEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*ChatEventEnvelope_SealedEvent); ok {
+			return x.SealedEvent
+		}
+	}
+	return nil
+}
+
 type isChatEventEnvelope_Payload interface {
 	isChatEventEnvelope_Payload()
 }
@@ -125,20 +135,102 @@ type ChatEventEnvelope_Event struct {
 	Event *v1.Event `protobuf:"bytes,10,opt,name=event,proto3,oneof"`
 }
 
+type ChatEventEnvelope_SealedEvent struct {
+	// A committed entry whose Event is encrypted at rest (ADR 0120): what chat stores, as stored.
+	// Consumers open it with the tenant's data key (MessageKeysInternalService.GetDataKey) once
+	// per record and then treat it as `event`.
+	SealedEvent *SealedChatEvent `protobuf:"bytes,46,opt,name=sealed_event,json=sealedEvent,proto3,oneof"`
+}
+
 func (*ChatEventEnvelope_Event) isChatEventEnvelope_Payload() {}
+
+func (*ChatEventEnvelope_SealedEvent) isChatEventEnvelope_Payload() {}
+
+// A conversation log entry sealed with its tenant's data key.
+type SealedChatEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's header as the log indexes it: conversation id, seq, event id, actor, create time
+	// and the redacted flag; never a payload. Enough to advance a consumer's position without a key.
+	Header *v1.Event `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// The serialized caas.chat.v1.Event, sealed: 0xCA, version 1, key id length, key id, 12-byte
+	// nonce, AES-256-GCM ciphertext and 16-byte tag; additional data
+	// `chat-event|<tenant>|<conversation>|<seq>`.
+	Sealed []byte `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// The entry is a new message (it counts towards unread): a consumer that can no longer open it
+	// (its tenant's keys were destroyed) shows a redacted message in its place.
+	Countable     bool `protobuf:"varint,3,opt,name=countable,proto3" json:"countable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedChatEvent) Reset() {
+	*x = SealedChatEvent{}
+	mi := &file_caas_events_v1_chat_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedChatEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedChatEvent) ProtoMessage() {}
+
+func (x *SealedChatEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_events_v1_chat_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedChatEvent.ProtoReflect.Descriptor instead.
+func (*SealedChatEvent) Descriptor() ([]byte, []int) {
+	return file_caas_events_v1_chat_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SealedChatEvent) GetHeader() *v1.Event {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SealedChatEvent) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *SealedChatEvent) GetCountable() bool {
+	if x != nil {
+		return x.Countable
+	}
+	return false
+}
 
 var File_caas_events_v1_chat_events_proto protoreflect.FileDescriptor
 
 const file_caas_events_v1_chat_events_proto_rawDesc = "" +
 	"\n" +
-	" caas/events/v1/chat_events.proto\x12\x0ecaas.events.v1\x1a\x18caas/chat/v1/event.proto\"\xb8\x01\n" +
+	" caas/events/v1/chat_events.proto\x12\x0ecaas.events.v1\x1a\x18caas/chat/v1/event.proto\"\xfe\x01\n" +
 	"\x11ChatEventEnvelope\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12'\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12%\n" +
 	"\x0ecorrelation_id\x18\x03 \x01(\tR\rcorrelationId\x12+\n" +
 	"\x05event\x18\n" +
-	" \x01(\v2\x13.caas.chat.v1.EventH\x00R\x05eventB\t\n" +
-	"\apayloadB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
+	" \x01(\v2\x13.caas.chat.v1.EventH\x00R\x05event\x12D\n" +
+	"\fsealed_event\x18. \x01(\v2\x1f.caas.events.v1.SealedChatEventH\x00R\vsealedEventB\t\n" +
+	"\apayload\"t\n" +
+	"\x0fSealedChatEvent\x12+\n" +
+	"\x06header\x18\x01 \x01(\v2\x13.caas.chat.v1.EventR\x06header\x12\x16\n" +
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\x12\x1c\n" +
+	"\tcountable\x18\x03 \x01(\bR\tcountableB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_caas_events_v1_chat_events_proto_rawDescOnce sync.Once
@@ -152,18 +244,21 @@ func file_caas_events_v1_chat_events_proto_rawDescGZIP() []byte {
 	return file_caas_events_v1_chat_events_proto_rawDescData
 }
 
-var file_caas_events_v1_chat_events_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_caas_events_v1_chat_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_caas_events_v1_chat_events_proto_goTypes = []any{
 	(*ChatEventEnvelope)(nil), // 0: caas.events.v1.ChatEventEnvelope
-	(*v1.Event)(nil),          // 1: caas.chat.v1.Event
+	(*SealedChatEvent)(nil),   // 1: caas.events.v1.SealedChatEvent
+	(*v1.Event)(nil),          // 2: caas.chat.v1.Event
 }
 var file_caas_events_v1_chat_events_proto_depIdxs = []int32{
-	1, // 0: caas.events.v1.ChatEventEnvelope.event:type_name -> caas.chat.v1.Event
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: caas.events.v1.ChatEventEnvelope.event:type_name -> caas.chat.v1.Event
+	1, // 1: caas.events.v1.ChatEventEnvelope.sealed_event:type_name -> caas.events.v1.SealedChatEvent
+	2, // 2: caas.events.v1.SealedChatEvent.header:type_name -> caas.chat.v1.Event
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_caas_events_v1_chat_events_proto_init() }
@@ -173,6 +268,7 @@ func file_caas_events_v1_chat_events_proto_init() {
 	}
 	file_caas_events_v1_chat_events_proto_msgTypes[0].OneofWrappers = []any{
 		(*ChatEventEnvelope_Event)(nil),
+		(*ChatEventEnvelope_SealedEvent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -180,7 +276,7 @@ func file_caas_events_v1_chat_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_events_v1_chat_events_proto_rawDesc), len(file_caas_events_v1_chat_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from caas.chat.v1 import event_pb2 as caas_dot_chat_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n caas/events/v1/chat_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x18\x63\x61\x61s/chat/v1/event.proto\"\x88\x01\n\x11\x43hatEventEnvelope\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\x12$\n\x05\x65vent\x18\n \x01(\x0b\x32\x13.caas.chat.v1.EventH\x00\x42\t\n\x07payloadB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n caas/events/v1/chat_events.proto\x12\x0e\x63\x61\x61s.events.v1\x1a\x18\x63\x61\x61s/chat/v1/event.proto\"\xc1\x01\n\x11\x43hatEventEnvelope\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\x12$\n\x05\x65vent\x18\n \x01(\x0b\x32\x13.caas.chat.v1.EventH\x00\x12\x37\n\x0csealed_event\x18. \x01(\x0b\x32\x1f.caas.events.v1.SealedChatEventH\x00\x42\t\n\x07payload\"Y\n\x0fSealedChatEvent\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.caas.chat.v1.Event\x12\x0e\n\x06sealed\x18\x02 \x01(\x0c\x12\x11\n\tcountable\x18\x03 \x01(\x08\x42>Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z<github.com/caas-dev/caas/sdks/go/gen/caas/events/v1;eventsv1'
   _globals['_CHATEVENTENVELOPE']._serialized_start=79
-  _globals['_CHATEVENTENVELOPE']._serialized_end=215
+  _globals['_CHATEVENTENVELOPE']._serialized_end=272
+  _globals['_SEALEDCHATEVENT']._serialized_start=274
+  _globals['_SEALEDCHATEVENT']._serialized_end=363
 # @@protoc_insertion_point(module_scope)
