@@ -156,6 +156,8 @@ export function auditOfChatEvent(env: ChatEventEnvelope, nowMs: number): Mapped 
     case "conversationDeleted":
       return rec("chat.conversation.delete", { type: "conversation", id: conversationId });
     case "messageDeleted":
+      // Deletes by retention are recorded once per run (compliance.retention.run), not per message.
+      if (p.value.expired) return undefined;
       return rec("chat.message.delete", { type: "message", id: p.value.messageId }, p.value.mediaIds.length ? { media_ids: p.value.mediaIds.join(",") } : undefined);
     default:
       return undefined;

@@ -1,6 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { RetentionService } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
 import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { PageTokenCodec } from "@caas/shared/page-token";
@@ -11,7 +12,11 @@ import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
-import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore } from "./audit-stores.js";
+import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore } from "./audit-stores.js";
+import { LegalHolds } from "./legal-holds.js";
+import { createRetentionPartsOverMesh } from "./retention-parts.js";
+import { RetentionServiceImpl } from "./retention-service.js";
+import { RetentionSweeper } from "./retention-sweeper.js";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
@@ -21,7 +26,10 @@ export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type Checkpo
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
 export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
-export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { RetentionSweeper, type RetentionTally } from "./retention-sweeper.js";
+export { LegalHolds } from "./legal-holds.js";
+export type { RetentionStore, RetentionPolicyRecord, LegalHoldRecord } from "./ports/retention-store.js";
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
 export { PrivacyServiceImpl, privacyScopeOf, jobView } from "./privacy-service.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
@@ -48,10 +56,20 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const recorder = new AuditRecorder({ bus, appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
   const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
-  const jobs = await openPrivacyJobStore(await complianceBackendOf(config), { logger });
+  const backend = await complianceBackendOf(config);
+  const jobs = await openPrivacyJobStore(backend, { logger });
+  const retentionStore = await openRetentionStore(backend, { logger });
   const parts = createUserDataPartsOverMesh({ peers, serviceSecret, clock });
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger });
-  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists: (tenantId, userId) => parts.userExists(tenantId, userId) });
+  const retentionParts = createRetentionPartsOverMesh({ peers, serviceSecret, clock });
+  const sweeper = new RetentionSweeper({ store: retentionStore, parts: retentionParts, appender, clock, logger });
+  const conversationExists = (tenantId: string, conversationId: string) => retentionParts.conversationExists(tenantId, conversationId);
+  const userExists = (tenantId: string, userId: string) => parts.userExists(tenantId, userId);
+  const holds = new LegalHolds({ store: retentionStore, appender, clock, userExists, conversationExists });
+  const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists });
+  const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger, holds: holdLookup });
+  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists, holds: holdLookup });
+
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),
     credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),
@@ -63,12 +81,13 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const intervalMs = config.compliance.auditCheckpointIntervalMs;
   return {
     name: "compliance",
-    services: [AuditService, PrivacyService],
-    register: (router) => registerComplianceRoutes(router, { audit, privacy }),
+    services: [AuditService, PrivacyService, RetentionService],
+    register: (router) => registerComplianceRoutes(router, { audit, privacy, retention }),
     principalResolver,
     start: async () => {
       await recorder.start();
       await runner.resumeAll();
+      sweeper.start(config.compliance.retentionSweepIntervalMs);
       if (intervalMs > 0) {
         timer = setInterval(() => {
           ticking = ticking.then(() => appender.checkpointTouched()).catch((err: unknown) => logger.warn({ err }, "audit checkpoint failed; retried at the next tick"));
@@ -79,16 +98,18 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
     },
     drain: async () => {
       if (timer) clearInterval(timer);
+      await sweeper.stop();
       await recorder.stop();
       await ticking;
       await runner.stop();
     },
     close: async () => {
       if (timer) clearInterval(timer);
+      await sweeper.stop();
       await recorder.stop();
       await ticking;
       await runner.stop();
-      await Promise.all([store.close(), jobs.close()]);
+      await Promise.all([store.close(), jobs.close(), retentionStore.close()]);
     },
   };
 }

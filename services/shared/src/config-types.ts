@@ -88,6 +88,8 @@ export interface ComplianceConfig {
   auditCheckpointEvery: number;
   /** And at most this long after a tenant's last record (CAAS_AUDIT_CHECKPOINT_INTERVAL_MS, default 10 s; 0: count only). */
   auditCheckpointIntervalMs: number;
+  /** The retention sweeper runs over every tenant with a policy this often (CAAS_RETENTION_SWEEP_INTERVAL_MS, default 1 h; 0: only on RunRetention). */
+  retentionSweepIntervalMs: number;
 }
 
 /**
