@@ -10,7 +10,7 @@ import { ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
-import type { AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { AuditActorKind, type AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { PrivacyJobState, PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { LegalHoldKind, RetentionService } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
@@ -144,6 +144,10 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
   expect((await retention.listLegalHolds({})).holds.map((h) => h.id)).toEqual([carolHold.id]);
   expect((await retention.listLegalHolds({ includeReleased: true })).holds.map((h) => h.id)).toEqual([c3Hold.id, carolHold.id]);
 
+  // A moderator's delete of someone else's message (alice owns c1).
+  const fresh = (await bob.listMessages({ conversationId: c1 })).messages.find((m) => m.text === "bob fresh")!;
+  await alice.deleteMessage({ conversationId: c1, messageId: fresh.id });
+
   // Erasure: refused while the user is held; a held conversation is skipped and reported.
   const privacy = createClient(PrivacyService, transport(apiKey));
   expect(await codeOf(privacy.requestErasure({ userId: "carol" }))).toBe(Code.FailedPrecondition);
@@ -158,8 +162,9 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
   expect(done.job!.services.find((s) => s.service === "chat")!.skipped.map((s) => [s.type, s.id, s.reason])).toEqual([["conversation", c2, "legal_hold"]]);
   expect(await texts(c2)).toEqual(expect.arrayContaining([["alice", "alice fresh"]]));
 
-  // Audited: runs (not the single deletes) and hold changes.
+  // Audited: runs (not the single deletes), hold changes, the erasure's request and completion, verification runs.
   const audit = createClient(AuditService, transport(apiKey));
+  expect((await audit.verifyAuditLog({})).ok).toBe(true);
   const records = await until(
     () => audit.listAuditEvents({ pageSize: 500 }),
     (r) => r.events.filter((e) => e.action === "compliance.legal_hold.place").length === 3,
@@ -174,6 +179,21 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
   expect(details(records.events.find((e) => e.action === "compliance.legal_hold.place" && e.target?.id === "carol")!)).toEqual({ hold_id: carolHold.id, kind: "user" });
   expect(records.events.some((e) => e.details.some((d) => d.value.includes("case 7")))).toBe(false);
   expect(records.events.some((e) => e.action === "chat.message.delete" && e.actor?.id === "bob")).toBe(false);
+  const moderated = await until(
+    () => audit.listAuditEvents({ action: "chat.message.delete", targetId: fresh.id }),
+    (r) => r.events.length === 1,
+    "the moderator delete record",
+  );
+  expect(details(moderated.events[0]!)).toMatchObject({ sender_id: "bob", by_moderator: "true" });
+  const erasure = records.events.filter((e) => e.action.startsWith("compliance.erasure.")).map((e) => [e.action, e.target?.id, details(e).job_id]);
+  expect(erasure).toEqual([
+    ["compliance.erasure.request", "alice", job!.id],
+    ["compliance.erasure.complete", "alice", job!.id],
+  ]);
+  expect(details(records.events.find((e) => e.action === "compliance.erasure.complete")!)).toMatchObject({ skipped: "1" });
+  const platformAudit = createClient(AuditService, transport(adminCredential));
+  const verifications = await platformAudit.listAuditEvents({ tenantId: "_platform", action: "compliance.audit.verify", targetId: acme.tenantId });
+  expect(verifications.events.map((e) => [details(e).ok, e.actor?.kind])).toEqual([["true", AuditActorKind.API_KEY]]);
 
   // Bad input and other tenants.
   expect(await violations(retention.setRetentionPolicy({ policy: { messageMaxAge: { seconds: -5n, nanos: 0 } } }))).toMatchObject({ code: Code.InvalidArgument, fields: ["policy.message_max_age"] });
@@ -203,11 +223,11 @@ describe("retention policies and legal holds through the gateway (embedded platf
   it("expires exactly the old, unheld messages and media, audits runs and holds, and refuses what it must", async () => {
     const adminCredential = readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim();
     await retentionEndToEnd(embedded.endpoints.gateway!, adminCredential);
-  });
+  }, 120_000);
 });
 
 describe.skipIf(!cluster)("retention policies and legal holds through the gateway (cluster: Kafka, MongoDB protocol)", () => {
   it("expires exactly the old, unheld messages and media, audits runs and holds, and refuses what it must", async () => {
     await retentionEndToEnd(cluster!.endpoints.gateway!, cluster!.adminToken);
-  });
+  }, 120_000);
 });

@@ -158,7 +158,15 @@ export function auditOfChatEvent(env: ChatEventEnvelope, nowMs: number): Mapped 
     case "messageDeleted":
       // Deletes by retention are recorded once per run (compliance.retention.run), not per message.
       if (p.value.expired) return undefined;
-      return rec("chat.message.delete", { type: "message", id: p.value.messageId }, p.value.mediaIds.length ? { media_ids: p.value.mediaIds.join(",") } : undefined);
+      return rec(
+        "chat.message.delete",
+        { type: "message", id: p.value.messageId },
+        {
+          ...(p.value.mediaIds.length ? { media_ids: p.value.mediaIds.join(",") } : {}),
+          // Someone else's message: a moderator (or tenant-granted) delete.
+          ...(p.value.senderId && p.value.senderId !== e.actorId ? { sender_id: p.value.senderId, by_moderator: "true" } : {}),
+        },
+      );
     default:
       return undefined;
   }

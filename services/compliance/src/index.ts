@@ -16,7 +16,9 @@ import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore, open
 import { LegalHolds } from "./legal-holds.js";
 import { createRetentionPartsOverMesh } from "./retention-parts.js";
 import { RetentionServiceImpl } from "./retention-service.js";
-import { RetentionSweeper } from "./retention-sweeper.js";
+import { ownAuditOf, RetentionSweeper } from "./retention-sweeper.js";
+import { PLATFORM_TENANT } from "./audit-recorder.js";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
@@ -55,7 +57,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery });
   const recorder = new AuditRecorder({ bus, appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
-  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
+  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret), recordVerification: (record) => ownAuditOf(appender, clock)(scopeForAdmin(PLATFORM_TENANT), record) });
   const backend = await complianceBackendOf(config);
   const jobs = await openPrivacyJobStore(backend, { logger });
   const retentionStore = await openRetentionStore(backend, { logger });
@@ -67,8 +69,9 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const holds = new LegalHolds({ store: retentionStore, appender, clock, userExists, conversationExists });
   const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists });
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger, holds: holdLookup });
-  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists, holds: holdLookup });
+  const selfAudit = ownAuditOf(appender, clock);
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger, holds: holdLookup, audit: selfAudit });
+  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists, holds: holdLookup, audit: selfAudit });
 
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),

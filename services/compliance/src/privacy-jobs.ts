@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
-import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import { AuditActorKind } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import type { AuditDraft } from "./audit-appender.js";
 import type { HoldSet } from "./domain/retention-policy.js";
 import type { JobStep, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
 
@@ -14,6 +16,12 @@ export interface PartPage {
 
 /** A service's part of an erasure, called again with the returned cursor until it comes back ""; `held` names conversations under a legal hold. */
 export type ErasurePart = (tenantId: string, userId: string, cursor: string, held: string[]) => Promise<PartPage>;
+
+/** Appends one of compliance's own actions to the tenant's audit chain (exactly once per source event id). */
+export type SelfAudit = (
+  scope: TenantScope,
+  record: { sourceEventId: string; action: string; actor: AuditDraft["actor"]; target: AuditDraft["target"]; correlationId: string; details?: Record<string, string> },
+) => Promise<void>;
 
 /** The active legal holds of a tenant, as erasure needs them. */
 export type HoldLookup = (tenantId: string) => Promise<HoldSet>;
@@ -28,6 +36,8 @@ export interface PrivacyJobRunnerDeps {
   logger: Logger;
   /** Legal holds (none when absent). */
   holds?: HoldLookup;
+  /** Records completions in the tenant's audit chain (none when absent). */
+  audit?: SelfAudit;
 }
 
 /** Refused while held: the job fails with this, and a request after the release runs it again. */
@@ -118,6 +128,14 @@ export class PrivacyJobRunner {
       job.state = "succeeded";
       job.completeTimeMs = this.deps.clock.nowMs();
       await save();
+      await this.deps.audit?.(scope, {
+        sourceEventId: `erasure:${job.id}:complete`,
+        action: "compliance.erasure.complete",
+        actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
+        target: { type: "user", id: job.userId },
+        correlationId: "",
+        details: { job_id: job.id, ...Object.fromEntries(job.steps.map((s) => [`${s.service}_items`, String(s.items)])), ...(skippedCount(job) ? { skipped: String(skippedCount(job)) } : {}) },
+      });
       this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
     } catch (err) {
       job.state = "failed";
@@ -126,4 +144,9 @@ export class PrivacyJobRunner {
       await save().catch((e: unknown) => this.deps.logger.warn({ err: e, jobId: job.id }, "privacy job state not saved"));
     }
   }
+}
+
+/** Held conversations the job passed over, over all its steps. */
+function skippedCount(job: PrivacyJobRecord): number {
+  return job.steps.reduce((n, s) => n + (s.skipped?.length ?? 0), 0);
 }

@@ -16,11 +16,12 @@ import {
   type RequestErasureRequest,
   type RequestErasureResponse,
 } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
-import { principalKey } from "@caas/shared/context";
+import { correlationIdKey, principalKey } from "@caas/shared/context";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { scopeForAdmin, scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
-import type { HoldLookup, PrivacyJobRunner } from "./privacy-jobs.js";
+import type { HoldLookup, PrivacyJobRunner, SelfAudit } from "./privacy-jobs.js";
+import { principalActor } from "./retention-admin.js";
 
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -32,6 +33,8 @@ export interface PrivacyServiceDeps {
   userExists(tenantId: string, userId: string): Promise<boolean>;
   /** The tenant's active legal holds (none when absent). */
   holds?: HoldLookup;
+  /** Records compliance's own actions in the tenant's audit chain (none when absent). */
+  audit?: SelfAudit;
 }
 
 /**
@@ -54,7 +57,14 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     if (latest && latest.state !== "succeeded") job = latest;
     else if (!exists && latest) return create(RequestErasureResponseSchema, { job: jobView(latest) });
     else if (!exists) throw new NotFoundError("user");
-    else job = (await store.create(scope, runner.newErasure(scope.tenantId, req.userId))).job;
+    else {
+      const made = await store.create(scope, runner.newErasure(scope.tenantId, req.userId));
+      job = made.job;
+      if (made.created) {
+        const draft = { action: "compliance.erasure.request", actor: principalActor(ctx), target: { type: "user", id: req.userId }, details: { job_id: job.id } };
+        await this.deps.audit?.(scope, { ...draft, sourceEventId: `erasure:${job.id}:request`, correlationId: ctx.values.get(correlationIdKey) });
+      }
+    }
     void runner.kick(job);
     return create(RequestErasureResponseSchema, { job: jobView(job) });
   }

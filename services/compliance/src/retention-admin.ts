@@ -43,6 +43,23 @@ export function retentionCallerOf(ctx: HandlerContext, tenantId: string): { scop
   }
 }
 
+/** The audit actor of a verified caller (the service itself for its own work). */
+export function principalActor(ctx: HandlerContext): RunActor {
+  const p = ctx.values.get(principalKey);
+  switch (p.kind) {
+    case "api-key":
+      return { kind: AuditActorKind.API_KEY, id: p.apiKeyId };
+    case "user":
+      return { kind: AuditActorKind.USER, id: p.userId };
+    case "platform-admin":
+      return { kind: AuditActorKind.PLATFORM_ADMIN, id: "" };
+    case "service":
+      return { kind: AuditActorKind.SERVICE, id: p.service };
+    default:
+      return { kind: AuditActorKind.UNSPECIFIED, id: "" };
+  }
+}
+
 /** A conversation id from a request: "" (none) or a lowercase UUID. */
 export function optionalConversationId(field: string, id: string): string {
   if (id !== "" && !UUID.test(id)) throw invalidField(field, "must be a lowercase UUID");

@@ -6,6 +6,7 @@ import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditAppender, AuditDraft } from "./audit-appender.js";
 import { cutsAt, effectiveAges, holdSetOf, type HoldSet } from "./domain/retention-policy.js";
 import type { RetentionPolicyRecord, RetentionStore } from "./ports/retention-store.js";
+import type { SelfAudit } from "./privacy-jobs.js";
 import { MEDIA_BATCH, type RetentionParts } from "./retention-parts.js";
 
 /** What a run removed (or, dry, would remove). */
@@ -25,6 +26,13 @@ const TENANT_PAGE = 100;
 
 /** The source of compliance's own audit records (retention runs, legal holds). */
 export const COMPLIANCE_SOURCE = "caas.compliance";
+
+/** Compliance's own audit records (erasure requests and completions, verification runs), appended at the clock's time with outcome SUCCESS. */
+export function ownAuditOf(appender: AuditAppender, clock: Clock): SelfAudit {
+  return async (scope, record) => {
+    await appender.append(scope, { ...record, source: COMPLIANCE_SOURCE, eventTimeMs: clock.nowMs(), outcome: AuditOutcome.SUCCESS });
+  };
+}
 
 /**
  * Applies retention policies: per conversation the narrower of the tenant's and the
