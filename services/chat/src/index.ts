@@ -18,6 +18,7 @@ import { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.j
 import { ChatInternalServiceImpl } from "./chat-internal-service.js";
 import { chatEventRecord, CommitCorrelations } from "./relay.js";
 import { registerChatRoutes } from "./routes.js";
+import { withBusScrub } from "./bus-scrub.js";
 import { openTenantPolicies } from "./tenant-policy.js";
 import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
@@ -41,7 +42,8 @@ const PAGE_TOKEN_SECRET = "page-token-secret";
  */
 export async function createChatService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const { config, logger, clock, bus } = ctx;
-  const stores: ChatStores = await openChatStoresForConfig(config, logger, clock);
+  // Erasure and retention scrub the embedded bus file's copies of redacted bodies too.
+  const stores: ChatStores = withBusScrub(await openChatStoresForConfig(config, logger, clock), bus);
   let rate: ChatRateLimiter | undefined;
   try {
     const limiter = (rate = await openChatRateLimiter(config, logger, clock));

@@ -32,6 +32,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_KAFKA_BROKERS", c.kafkaBrokers.length ? c.kafkaBrokers.join(",") : "(unset)"],
     ["CAAS_KAFKA_PREFIX", c.kafkaPrefix],
     ["CAAS_KAFKA_REPLICATION_FACTOR", String(c.kafkaReplicationFactor)],
+    ["CAAS_CHAT_TOPIC_RETENTION_MS", String(c.chatTopicRetentionMs)],
     ["CAAS_SCHEMA_REGISTRY_URL", show(c.schemaRegistryUrl)],
     ["CAAS_REDIS_URL", show(c.redisUrl)],
     ["CAAS_REDIS_GATEWAY_URL", show(c.redisGatewayUrl)],

@@ -137,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     kafkaBrokers,
     kafkaPrefix: get("CAAS_KAFKA_PREFIX") ?? "",
     kafkaReplicationFactor: int("CAAS_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
+    chatTopicRetentionMs: int("CAAS_CHAT_TOPIC_RETENTION_MS", 7 * 86_400_000, 60_000, 365 * 86_400_000),
     schemaRegistryUrl: httpUrl("CAAS_SCHEMA_REGISTRY_URL"),
     redisUrl: redisUrl("CAAS_REDIS_URL"),
     redisGatewayUrl: redisUrl("CAAS_REDIS_GATEWAY_URL"),
