@@ -78,6 +78,9 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
   const create = async (title: string, members: string[]) => (await alice.createConversation({ type: ConversationType.GROUP, memberIds: members, title })).conversation!.id;
   const [c1, c2, c3] = [await create("one", ["bob", "carol"]), await create("two", ["bob"]), await create("three", ["bob"])];
   const mediaId = await upload(aliceMedia, `attached ${marker}`);
+  // The uploader's own delete is audited from the media topic.
+  const deletedMedia = await upload(aliceMedia, "deleted by its uploader");
+  await aliceMedia.deleteMedia({ mediaId: deletedMedia });
   await alice.sendMessage({ conversationId: c1, clientMessageId: "old-a1", text: `alice old ${marker}`, attachments: [{ mediaId }] });
   await bob.sendMessage({ conversationId: c1, clientMessageId: "old-b1", text: `bob old ${marker}` });
   await carol.sendMessage({ conversationId: c1, clientMessageId: "old-c1", text: `carol old ${marker}` });
@@ -191,6 +194,12 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
     ["compliance.erasure.complete", "alice", job!.id],
   ]);
   expect(details(records.events.find((e) => e.action === "compliance.erasure.complete")!)).toMatchObject({ skipped: "1" });
+  const mediaDelete = await until(
+    () => audit.listAuditEvents({ action: "media.delete" }),
+    (r) => r.events.length === 1,
+    "the media delete record",
+  );
+  expect(mediaDelete.events.map((e) => [e.target?.id, e.actor?.id, details(e).owner_id])).toEqual([[deletedMedia, "alice", "alice"]]);
   const platformAudit = createClient(AuditService, transport(adminCredential));
   const verifications = await platformAudit.listAuditEvents({ tenantId: "_platform", action: "compliance.audit.verify", targetId: acme.tenantId });
   expect(verifications.events.map((e) => [details(e).ok, e.actor?.kind])).toEqual([["true", AuditActorKind.API_KEY]]);

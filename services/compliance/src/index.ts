@@ -26,7 +26,7 @@ import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
-export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
+export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfMediaEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
 export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
 export { RetentionSweeper, type RetentionTally } from "./retention-sweeper.js";
