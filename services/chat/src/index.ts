@@ -19,6 +19,7 @@ import { openChatRateLimiter, type ChatRateLimiter } from "./chat-rate-limiter.j
 import { ChatInternalServiceImpl } from "./chat-internal-service.js";
 import { chatEventRecord, CommitCorrelations } from "./relay.js";
 import { registerChatRoutes } from "./routes.js";
+import { withBusScrub } from "./bus-scrub.js";
 import { openTenantPolicies } from "./tenant-policy.js";
 import { createGrpcMediaAttacher, unavailableMediaAttacher } from "./adapters/media-attacher-grpc.js";
 import type { MediaAttacher } from "./ports/media-attacher.js";
@@ -49,7 +50,8 @@ const PAGE_TOKEN_SECRET = "page-token-secret";
  */
 export async function createChatService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const { config, logger, clock } = ctx;
-  const stored: ChatStores = await openChatStoresForConfig(config, logger, clock);
+  // Erasure and retention scrub the embedded bus file's copies of redacted bodies too.
+  const stored: ChatStores = withBusScrub(await openChatStoresForConfig(config, logger, clock), ctx.bus);
   let rate: ChatRateLimiter | undefined;
   try {
     // Message bodies are sealed at rest with per-tenant data keys (ADR 0120): the log and the

@@ -27,6 +27,7 @@ export function chatInternalRoutes(internal: Omit<ChatInternalRpcs, UserDataRpcN
     ...boundRoutes(ChatInternalService, internal),
     exportUserData: userData.exportUserData.bind(userData),
     eraseUserData: userData.eraseUserData.bind(userData),
+    applyRetention: userData.applyRetention.bind(userData),
   };
 }
 

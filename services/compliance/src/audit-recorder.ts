@@ -1,6 +1,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { AUTH_EVENTS, CHAT_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import { AUTH_EVENTS, CHAT_EVENTS, MEDIA_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
+import type { MediaEventEnvelope } from "@caas/gen/caas/events/v1/media_events_pb.js";
 import { scopeFromEvent } from "@caas/shared/tenant-scope";
 import type { BusRecord, EventBus, Subscription } from "@caas/shared/eventing/bus";
 import type { Logger } from "@caas/shared/logger";
@@ -156,10 +157,40 @@ export function auditOfChatEvent(env: ChatEventEnvelope, nowMs: number): Mapped 
     case "conversationDeleted":
       return rec("chat.conversation.delete", { type: "conversation", id: conversationId });
     case "messageDeleted":
-      return rec("chat.message.delete", { type: "message", id: p.value.messageId }, p.value.mediaIds.length ? { media_ids: p.value.mediaIds.join(",") } : undefined);
+      // Deletes by retention are recorded once per run (compliance.retention.run), not per message.
+      if (p.value.expired) return undefined;
+      return rec(
+        "chat.message.delete",
+        { type: "message", id: p.value.messageId },
+        {
+          ...(p.value.mediaIds.length ? { media_ids: p.value.mediaIds.join(",") } : {}),
+          // Someone else's message: a moderator (or tenant-granted) delete.
+          ...(p.value.senderId && p.value.senderId !== e.actorId ? { sender_id: p.value.senderId, by_moderator: "true" } : {}),
+        },
+      );
     default:
       return undefined;
   }
+}
+
+/** The audit record of a media event: deletions by the uploader. */
+export function auditOfMediaEvent(env: MediaEventEnvelope, nowMs: number): Mapped {
+  if (env.payload.case !== "mediaDeleted") return undefined;
+  const d = env.payload.value;
+  return {
+    tenantId: env.tenantId,
+    draft: {
+      sourceEventId: `media:${env.eventId}`,
+      source: MEDIA_EVENTS.name,
+      eventTimeMs: msOf(env.createTime, nowMs),
+      actor: user(env.actorUserId),
+      action: "media.delete",
+      target: { type: "media", id: d.mediaId },
+      outcome: AuditOutcome.SUCCESS,
+      correlationId: env.correlationId,
+      details: { owner_id: d.ownerId },
+    },
+  };
 }
 
 /** The audit record of a per-user state event: blocks and unblocks. */
@@ -182,8 +213,8 @@ export function auditOfUserStateEvent(env: UserStateEventEnvelope, nowMs: number
 }
 
 /**
- * Records security actions from the bus: a consumer group per topic on the auth, chat and
- * user-state topics. Delivery is at least once; the appender's unique source key makes each event one
+ * Records security actions from the bus: a consumer group per topic on the auth, chat,
+ * user-state and media topics. Delivery is at least once; the appender's unique source key makes each event one
  * record however often it arrives. The correlation id is the envelope's, or the record's
  * `x-correlation-id` header.
  */
@@ -197,6 +228,7 @@ export class AuditRecorder {
     this.subs.push(await this.opts.bus.subscribe(AUTH_EVENTS, opts(AUTH_EVENTS), (r) => this.record(r, auditOfAuthEvent(r.value, this.opts.nowMs()))));
     this.subs.push(await this.opts.bus.subscribe(CHAT_EVENTS, opts(CHAT_EVENTS), (r) => this.record(r, auditOfChatEvent(r.value, this.opts.nowMs()))));
     this.subs.push(await this.opts.bus.subscribe(USER_STATE_EVENTS, opts(USER_STATE_EVENTS), (r) => this.record(r, auditOfUserStateEvent(r.value, this.opts.nowMs()))));
+    this.subs.push(await this.opts.bus.subscribe(MEDIA_EVENTS, opts(MEDIA_EVENTS), (r) => this.record(r, auditOfMediaEvent(r.value, this.opts.nowMs()))));
   }
 
   async stop(): Promise<void> {

@@ -9,10 +9,14 @@ import {
   type ListAuditEventsRequest,
   type VerifyAuditLogRequest,
 } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
-import type { AuditCheckpoint, AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { AuditBreakReason, type AuditCheckpoint, type AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { PageTokenCodec } from "@caas/shared/page-token";
-import { principalKey } from "@caas/shared/context";
+import { correlationIdKey, principalKey } from "@caas/shared/context";
+import { randomUUID } from "node:crypto";
+import { PLATFORM_TENANT } from "./audit-recorder.js";
+import type { SelfAudit } from "./privacy-jobs.js";
+import { principalActor } from "./retention-admin.js";
 import { scopeForAdmin, scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditKeyManager } from "./audit-keys.js";
 import { exportCheckpointLine, exportHeaderLine, exportRecordLine } from "./audit-export.js";
@@ -25,6 +29,8 @@ export interface AuditServiceDeps {
   store: AuditStore;
   keys: Pick<AuditKeyManager, "publicKeys">;
   pageTokens: PageTokenCodec;
+  /** Records a verification run (in the platform chain, never in the chain verified); none when absent. */
+  recordVerification?: (record: Parameters<SelfAudit>[1]) => Promise<void>;
 }
 
 /** The tenant role that may read the audit log with a user access token. */
@@ -106,6 +112,22 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
     const keys = new Map((await this.deps.keys.publicKeys()).map((k) => [k.keyId, k.publicKey]));
     const checkpoints = await this.deps.store.checkpoints(scope, anchor.position, end ?? LAST);
     const result = await verifyChain({ anchor, rows: this.rows(scope, anchor.position + 1n, end ?? LAST), checkpoints, keys, ...(end ? { endPosition: end } : {}) });
+    // Appending to the verified chain itself would write after a tampered end (and could fill a
+    // deleted last position): runs are recorded in the platform chain, naming the tenant.
+    if (scope.tenantId !== PLATFORM_TENANT) {
+      await this.deps.recordVerification?.({
+        sourceEventId: `verify:${randomUUID()}`,
+        action: "compliance.audit.verify",
+        actor: principalActor(ctx),
+        target: { type: "tenant", id: scope.tenantId },
+        correlationId: ctx.values.get(correlationIdKey),
+        details: {
+          ok: String(result.ok),
+          records_checked: String(result.recordsChecked),
+          ...(result.ok ? {} : { broken_position: String(result.brokenPosition), reason: AuditBreakReason[result.reason] ?? String(result.reason) }),
+        },
+      });
+    }
     return result;
   }
 

@@ -6,8 +6,10 @@ import type { MigrationResult } from "@caas/shared/migrations";
 import { openComplianceSqlite } from "./adapters/audit-sqlite.js";
 import { createSqliteAuditStore } from "./adapters/audit-store-sqlite.js";
 import { createSqlitePrivacyJobStore } from "./adapters/privacy-job-store-sqlite.js";
+import { createSqliteRetentionStore } from "./adapters/retention-store-sqlite.js";
 import type { AuditStore } from "./ports/audit-store.js";
 import type { PrivacyJobStore } from "./ports/privacy-job-store.js";
+import type { RetentionStore } from "./ports/retention-store.js";
 
 /** Compliance's SQLite file under the data directory (embedded mode). */
 export const COMPLIANCE_DB_FILE = "compliance.db";
@@ -85,6 +87,33 @@ export async function openPrivacyJobStore(backend: AuditBackend, deps: { logger?
         const collectionPrefix = backend.collectionPrefix ?? "compliance_";
         await migrateComplianceMongo({ db, collectionPrefix, onMigrated });
         return { ...createMongoPrivacyJobStore({ db, collectionPrefix }), close: () => conn.close() };
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+  }
+}
+
+/** The retention policy and legal hold store on the same backend as the audit store (its own connection). */
+export async function openRetentionStore(backend: AuditBackend, deps: { logger?: Logger } = {}): Promise<RetentionStore> {
+  const onMigrated = (result: MigrationResult) => deps.logger?.info(result, "compliance schema migrated");
+  switch (backend.kind) {
+    case "sqlite": {
+      const db = await openComplianceSqlite({ path: backend.path, onMigrated });
+      return { ...createSqliteRetentionStore({ db }), close: async () => void db.close() };
+    }
+    case "mongo": {
+      const [{ connectMongo }, { migrateComplianceMongo }, { createMongoRetentionStore }] = await Promise.all([
+        import("@caas/shared/mongo"),
+        import("./adapters/audit-mongo.js"),
+        import("./adapters/retention-store-mongo.js"),
+      ]);
+      const conn = await connectMongo(backend.url, backend.database, { appName: backend.appName });
+      try {
+        const db = conn.database(backend.database);
+        await migrateComplianceMongo({ db, collectionPrefix: backend.collectionPrefix ?? "compliance_", onMigrated });
+        return { ...createMongoRetentionStore({ db, collectionPrefix: backend.collectionPrefix ?? "compliance_" }), close: () => conn.close() };
       } catch (err) {
         await conn.close();
         throw err;

@@ -2,6 +2,7 @@ import { chatEventsOpenedOverMesh } from "@caas/shared/sealing/data-key-client";
 import { hkdfSync } from "node:crypto";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { RetentionService } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
 import { createMeshJwtVerifier } from "@caas/shared/identity/mesh-resolver";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { PageTokenCodec } from "@caas/shared/page-token";
@@ -12,7 +13,13 @@ import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
-import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore } from "./audit-stores.js";
+import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore } from "./audit-stores.js";
+import { LegalHolds } from "./legal-holds.js";
+import { createRetentionPartsOverMesh } from "./retention-parts.js";
+import { RetentionServiceImpl } from "./retention-service.js";
+import { ownAuditOf, RetentionSweeper } from "./retention-sweeper.js";
+import { PLATFORM_TENANT } from "./audit-recorder.js";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
@@ -20,9 +27,12 @@ import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
-export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
+export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfMediaEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
-export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
+export { RetentionSweeper, type RetentionTally } from "./retention-sweeper.js";
+export { LegalHolds } from "./legal-holds.js";
+export type { RetentionStore, RetentionPolicyRecord, LegalHoldRecord } from "./ports/retention-store.js";
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
 export { PrivacyServiceImpl, privacyScopeOf, jobView } from "./privacy-service.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
@@ -49,11 +59,22 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   // Chat events arrive sealed at rest (ADR 0120): opened once per record with keys asked of chat.
   const recorder = new AuditRecorder({ bus: chatEventsOpenedOverMesh(ctx, "compliance"), appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
-  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
-  const jobs = await openPrivacyJobStore(await complianceBackendOf(config), { logger });
+  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret), recordVerification: (record) => ownAuditOf(appender, clock)(scopeForAdmin(PLATFORM_TENANT), record) });
+  const backend = await complianceBackendOf(config);
+  const jobs = await openPrivacyJobStore(backend, { logger });
+  const retentionStore = await openRetentionStore(backend, { logger });
   const parts = createUserDataPartsOverMesh({ peers, serviceSecret, clock });
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger });
-  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists: (tenantId, userId) => parts.userExists(tenantId, userId) });
+  const retentionParts = createRetentionPartsOverMesh({ peers, serviceSecret, clock });
+  const sweeper = new RetentionSweeper({ store: retentionStore, parts: retentionParts, appender, clock, logger });
+  const conversationExists = (tenantId: string, conversationId: string) => retentionParts.conversationExists(tenantId, conversationId);
+  const userExists = (tenantId: string, userId: string) => parts.userExists(tenantId, userId);
+  const holds = new LegalHolds({ store: retentionStore, appender, clock, userExists, conversationExists });
+  const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists });
+  const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
+  const selfAudit = ownAuditOf(appender, clock);
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger, holds: holdLookup, audit: selfAudit });
+  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists, holds: holdLookup, audit: selfAudit });
+
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),
     credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),
@@ -65,12 +86,13 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const intervalMs = config.compliance.auditCheckpointIntervalMs;
   return {
     name: "compliance",
-    services: [AuditService, PrivacyService],
-    register: (router) => registerComplianceRoutes(router, { audit, privacy }),
+    services: [AuditService, PrivacyService, RetentionService],
+    register: (router) => registerComplianceRoutes(router, { audit, privacy, retention }),
     principalResolver,
     start: async () => {
       await recorder.start();
       await runner.resumeAll();
+      sweeper.start(config.compliance.retentionSweepIntervalMs);
       if (intervalMs > 0) {
         timer = setInterval(() => {
           ticking = ticking.then(() => appender.checkpointTouched()).catch((err: unknown) => logger.warn({ err }, "audit checkpoint failed; retried at the next tick"));
@@ -81,16 +103,18 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
     },
     drain: async () => {
       if (timer) clearInterval(timer);
+      await sweeper.stop();
       await recorder.stop();
       await ticking;
       await runner.stop();
     },
     close: async () => {
       if (timer) clearInterval(timer);
+      await sweeper.stop();
       await recorder.stop();
       await ticking;
       await runner.stop();
-      await Promise.all([store.close(), jobs.close()]);
+      await Promise.all([store.close(), jobs.close(), retentionStore.close()]);
     },
   };
 }

@@ -1,17 +1,30 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
-import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
+import { AuditActorKind } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import type { AuditDraft } from "./audit-appender.js";
+import type { HoldSet } from "./domain/retention-policy.js";
 import type { JobStep, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
 
-/** One page of a service's part: items handled and the cursor to go on from ("" when the part is done). */
+/** One page of a service's part: items handled, held conversations passed over, and the cursor to go on from ("" when the part is done). */
 export interface PartPage {
   items: number;
   next: string;
+  skipped?: string[];
 }
 
-/** A service's part of an erasure, called again with the returned cursor until it comes back "". */
-export type ErasurePart = (tenantId: string, userId: string, cursor: string) => Promise<PartPage>;
+/** A service's part of an erasure, called again with the returned cursor until it comes back ""; `held` names conversations under a legal hold. */
+export type ErasurePart = (tenantId: string, userId: string, cursor: string, held: string[]) => Promise<PartPage>;
+
+/** Appends one of compliance's own actions to the tenant's audit chain (exactly once per source event id). */
+export type SelfAudit = (
+  scope: TenantScope,
+  record: { sourceEventId: string; action: string; actor: AuditDraft["actor"]; target: AuditDraft["target"]; correlationId: string; details?: Record<string, string> },
+) => Promise<void>;
+
+/** The active legal holds of a tenant, as erasure needs them. */
+export type HoldLookup = (tenantId: string) => Promise<HoldSet>;
 
 /** The services an erasure runs through, in order: the account first (no new sessions, no new content), then the content. */
 export const ERASURE_SERVICES = ["auth", "chat"] as const;
@@ -21,7 +34,14 @@ export interface PrivacyJobRunnerDeps {
   parts: Record<(typeof ERASURE_SERVICES)[number], ErasurePart>;
   clock: Clock;
   logger: Logger;
+  /** Legal holds (none when absent). */
+  holds?: HoldLookup;
+  /** Records completions in the tenant's audit chain (none when absent). */
+  audit?: SelfAudit;
 }
+
+/** Refused while held: the job fails with this, and a request after the release runs it again. */
+export const HELD_ERROR = "the user is under a legal hold";
 
 /**
  * Runs data-subject jobs. Each service's part is paged; after every page the job's steps (items,
@@ -73,6 +93,14 @@ export class PrivacyJobRunner {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  /** The conversations held in the job's tenant; throws HELD_ERROR when the user or the tenant is held. */
+  private async heldConversations(job: PrivacyJobRecord): Promise<string[]> {
+    if (!this.deps.holds) return [];
+    const holds = await this.deps.holds(job.tenantId);
+    if (holds.tenant || holds.users.has(job.userId)) throw new Error(`${HELD_ERROR} (${holds.tenant ? "the whole tenant" : "the user"} is held)`);
+    return [...holds.conversations].sort();
+  }
+
   private async run(stored: PrivacyJobRecord): Promise<void> {
     const scope = scopeForAdmin(stored.tenantId);
     const job: PrivacyJobRecord = { ...structuredClone(stored), state: "running", error: "" };
@@ -87,16 +115,27 @@ export class PrivacyJobRunner {
         if (!part) throw new Error(`no part for service ${step.service}`);
         while (!step.done) {
           if (this.stopped) return;
-          const page = await part(job.tenantId, job.userId, step.cursor);
+          // Holds are read when a step starts; its page tokens are bound to the held conversations then.
+          if (step.cursor === "") step.held = await this.heldConversations(job);
+          const page = await part(job.tenantId, job.userId, step.cursor, step.held ?? []);
           step.items += page.items;
           step.cursor = page.next;
           step.done = page.next === "";
+          if (page.skipped?.length) step.skipped = [...new Set([...(step.skipped ?? []), ...page.skipped])].sort();
           await save();
         }
       }
       job.state = "succeeded";
       job.completeTimeMs = this.deps.clock.nowMs();
       await save();
+      await this.deps.audit?.(scope, {
+        sourceEventId: `erasure:${job.id}:complete`,
+        action: "compliance.erasure.complete",
+        actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
+        target: { type: "user", id: job.userId },
+        correlationId: "",
+        details: { job_id: job.id, ...Object.fromEntries(job.steps.map((s) => [`${s.service}_items`, String(s.items)])), ...(skippedCount(job) ? { skipped: String(skippedCount(job)) } : {}) },
+      });
       this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
     } catch (err) {
       job.state = "failed";
@@ -105,4 +144,9 @@ export class PrivacyJobRunner {
       await save().catch((e: unknown) => this.deps.logger.warn({ err: e, jobId: job.id }, "privacy job state not saved"));
     }
   }
+}
+
+/** Held conversations the job passed over, over all its steps. */
+function skippedCount(job: PrivacyJobRecord): number {
+  return job.steps.reduce((n, s) => n + (s.skipped?.length ?? 0), 0);
 }

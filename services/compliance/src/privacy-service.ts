@@ -8,6 +8,7 @@ import {
   RequestErasureResponseSchema,
   PrivacyJobState,
   ServiceProgressSchema,
+  SkippedDataSchema,
   type GetJobRequest,
   type GetJobResponse,
   type PrivacyJob,
@@ -15,11 +16,12 @@ import {
   type RequestErasureRequest,
   type RequestErasureResponse,
 } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
-import { principalKey } from "@caas/shared/context";
-import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { correlationIdKey, principalKey } from "@caas/shared/context";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { scopeForAdmin, scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
-import type { PrivacyJobRunner } from "./privacy-jobs.js";
+import type { HoldLookup, PrivacyJobRunner, SelfAudit } from "./privacy-jobs.js";
+import { principalActor } from "./retention-admin.js";
 
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -29,6 +31,10 @@ export interface PrivacyServiceDeps {
   runner: PrivacyJobRunner;
   /** Whether the tenant has the user (auth). */
   userExists(tenantId: string, userId: string): Promise<boolean>;
+  /** The tenant's active legal holds (none when absent). */
+  holds?: HoldLookup;
+  /** Records compliance's own actions in the tenant's audit chain (none when absent). */
+  audit?: SelfAudit;
 }
 
 /**
@@ -45,13 +51,27 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     const { store, runner } = this.deps;
     const latest = await store.latest(scope, "erasure", req.userId);
     const exists = await this.deps.userExists(scope.tenantId, req.userId);
+    // A held user's erasure is refused outright (an unfinished job stays as it is until the release).
+    if (exists && (await this.held(scope.tenantId, req.userId))) throw new FailedPreconditionError("the user is under a legal hold: erasure waits until the hold is released");
     let job: PrivacyJobRecord;
     if (latest && latest.state !== "succeeded") job = latest;
     else if (!exists && latest) return create(RequestErasureResponseSchema, { job: jobView(latest) });
     else if (!exists) throw new NotFoundError("user");
-    else job = (await store.create(scope, runner.newErasure(scope.tenantId, req.userId))).job;
+    else {
+      const made = await store.create(scope, runner.newErasure(scope.tenantId, req.userId));
+      job = made.job;
+      if (made.created) {
+        const draft = { action: "compliance.erasure.request", actor: principalActor(ctx), target: { type: "user", id: req.userId }, details: { job_id: job.id } };
+        await this.deps.audit?.(scope, { ...draft, sourceEventId: `erasure:${job.id}:request`, correlationId: ctx.values.get(correlationIdKey) });
+      }
+    }
     void runner.kick(job);
     return create(RequestErasureResponseSchema, { job: jobView(job) });
+  }
+
+  private async held(tenantId: string, userId: string): Promise<boolean> {
+    const holds = await this.deps.holds?.(tenantId);
+    return holds !== undefined && (holds.tenant || holds.users.has(userId));
   }
 
   async getJob(req: GetJobRequest, ctx: HandlerContext): Promise<GetJobResponse> {
@@ -90,7 +110,14 @@ export function jobView(job: PrivacyJobRecord): PrivacyJob {
     userId: job.userId,
     state: job.state === "succeeded" ? PrivacyJobState.SUCCEEDED : job.state === "failed" ? PrivacyJobState.FAILED : PrivacyJobState.RUNNING,
     percent: job.state === "succeeded" ? 100 : Math.floor((done * 100) / Math.max(job.steps.length, 1)),
-    services: job.steps.map((s) => create(ServiceProgressSchema, { service: s.service, items: BigInt(s.items), done: s.done })),
+    services: job.steps.map((s) =>
+      create(ServiceProgressSchema, {
+        service: s.service,
+        items: BigInt(s.items),
+        done: s.done,
+        skipped: (s.skipped ?? []).map((id) => create(SkippedDataSchema, { type: "conversation", id, reason: "legal_hold" })),
+      }),
+    ),
     error: job.error,
     createTime: timestampFromMs(job.createTimeMs),
     updateTime: timestampFromMs(job.updateTimeMs),

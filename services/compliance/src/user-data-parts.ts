@@ -31,9 +31,9 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
         const r = await auth.eraseUserData({ tenantId, userId }, { headers: await headers("auth") });
         return { items: r.sessionsRevoked + r.loginsRemoved + (r.found ? 1 : 0), next: "" };
       },
-      async chat(tenantId, userId, cursor) {
-        const r = await chat.eraseUserData({ tenantId, userId, pageToken: cursor, pageSize: CHAT_PAGE }, { headers: await headers("chat") });
-        return { items: Number(r.messagesErased + r.reactionsRemoved + r.readStatesDropped), next: r.nextPageToken };
+      async chat(tenantId, userId, cursor, held) {
+        const r = await chat.eraseUserData({ tenantId, userId, pageToken: cursor, pageSize: CHAT_PAGE, heldConversationIds: held }, { headers: await headers("chat") });
+        return { items: Number(r.messagesErased + r.reactionsRemoved + r.readStatesDropped), next: r.nextPageToken, skipped: r.skippedConversationIds };
       },
     },
   };

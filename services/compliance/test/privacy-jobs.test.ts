@@ -7,7 +7,7 @@ import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { openPrivacyJobStore } from "../src/audit-stores.js";
-import { PrivacyJobRunner, type ErasurePart } from "../src/privacy-jobs.js";
+import { HELD_ERROR, PrivacyJobRunner, type ErasurePart } from "../src/privacy-jobs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-privacy-jobs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,6 +87,33 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     await runner.kick(failed);
     expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "", steps: [{ done: true }, { items: 6, done: true }] });
     expect(chat.cursors).toEqual(["", "1", "1", "2"]);
+    await store.close();
+  });
+
+  it("fixes the held conversations when a step starts, records what the part skipped, and fails while the user is held", async () => {
+    const store = await openPrivacyJobStore({ kind: "sqlite", path: join(dir, "holds.db") });
+    const scope = freshTenantScope();
+    const holds = { tenant: false, users: new Set<string>(), conversations: new Set(["c2", "c1"]) };
+    const seen: string[][] = [];
+    const chat: ErasurePart = async (_tenant, _user, cursor, held) => {
+      seen.push(held);
+      // A hold placed mid-step does not change the step's held list (its page tokens are bound to it).
+      holds.conversations.add("c3");
+      return cursor === "" ? { items: 2, next: "p1", skipped: ["c2"] } : { items: 1, next: "", skipped: ["c1"] };
+    };
+    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat }, clock: systemClock, logger, holds: async () => holds });
+    const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
+    await runner.kick(job);
+    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", steps: [{ done: true }, { items: 3, done: true, held: ["c1", "c2"], skipped: ["c1", "c2"] }] });
+    expect(seen).toEqual([
+      ["c1", "c2"],
+      ["c1", "c2"],
+    ]);
+
+    holds.users.add("bob");
+    const held = (await store.create(scope, runner.newErasure(scope.tenantId, "bob"))).job;
+    await runner.kick(held);
+    expect(await store.get(scope, held.id)).toMatchObject({ state: "failed", error: `${HELD_ERROR} (the user is held)`, steps: [{ done: false, items: 0 }, { done: false }] });
     await store.close();
   });
 });

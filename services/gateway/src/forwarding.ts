@@ -6,6 +6,7 @@ import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.j
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { AuditService } from "@caas/gen/caas/compliance/v1/audit_service_pb.js";
 import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { RetentionService } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
 import { KeyDirectoryService } from "@caas/gen/caas/crypto/v1/key_directory_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
@@ -26,6 +27,7 @@ export const PUBLIC_SERVICES: { service: DescService; owner: ServiceName }[] = [
   { service: KeyDirectoryService, owner: "crypto" },
   { service: AuditService, owner: "compliance" },
   { service: PrivacyService, owner: "compliance" },
+  { service: RetentionService, owner: "compliance" },
   { service: RealtimeService, owner: "socket" },
   { service: SearchService, owner: "search" },
 ];

@@ -5,6 +5,7 @@ import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { checkAccessOverMesh, createChatConversationAccess } from "./adapters/conversation-access-grpc.js";
 import { openMediaBlobsForConfig } from "./media-blobs.js";
 import type { MediaDeps } from "./media-core.js";
+import { mediaDeletedPublisher } from "./media-events.js";
 import { createMediaImpls } from "./media-impls.js";
 import { openMediaStoreForConfig } from "./media-stores.js";
 import { DEFAULT_SWEEP_GRACE_MS, MediaSweeper } from "./media-sweeper.js";
@@ -28,6 +29,7 @@ export async function createMediaService(ctx: ServiceContext): Promise<ServiceDe
     clock,
     access: createChatConversationAccess(checkAccessOverMesh({ peers, serviceSecret, clock })),
     maxUploadBytes: config.media.maxUploadBytes,
+    publishDeleted: mediaDeletedPublisher(ctx.bus, clock),
   };
   const impls = createMediaImpls(deps);
   const sweeper = new MediaSweeper({ deps, logger });

@@ -20,6 +20,8 @@ export interface MediaDeps {
   uploadExpirySeconds?: number;
   /** Lifetime of download URLs. Default 300 s. */
   downloadExpirySeconds?: number;
+  /** Publishes a deletion for the audit log (`caas.media.events.v1`); none in unit tests that do not need it. */
+  publishDeleted?: (scope: TenantScope, deleted: { mediaId: string; ownerId: string; actorUserId: string; correlationId: string }) => Promise<void>;
 }
 
 /** Lifetime of upload forms unless MediaDeps says otherwise. */

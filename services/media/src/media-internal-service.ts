@@ -3,21 +3,25 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   AttachMediaResponseSchema,
   DetachMediaResponseSchema,
+  ExpireMediaResponseSchema,
   type AttachMediaRequest,
   type AttachMediaResponse,
   type DetachMediaRequest,
   type DetachMediaResponse,
+  type ExpireMediaRequest,
+  type ExpireMediaResponse,
   type MediaInternalService,
 } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { principalKey } from "@caas/shared/context";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
-import { MEDIA_RESOURCE, mediaNotFound, type MediaDeps } from "./media-core.js";
+import { MEDIA_RESOURCE, mediaNotFound, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import { mediaView } from "./domain/views.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const MAX_ATTACH = 10;
+const MAX_EXPIRE = 500;
 
 function invalid(field: string, description: string): InvalidArgumentError {
   return new InvalidArgumentError(`${field}: ${description}`, [{ field, description }]);
@@ -89,5 +93,33 @@ export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInterna
     const ids = checkTarget(req);
     await this.deps.store.unlink(scopeForAdmin(req.tenantId), req.conversationId, ids);
     return create(DetachMediaResponseSchema, {});
+  }
+
+  /**
+   * Deletes media whose retention expired, as DeleteMedia does for the uploader: the record is
+   * marked deleted, then its bytes go (a repeat deletes nothing and counts nothing).
+   */
+  async expireMedia(req: ExpireMediaRequest, ctx: HandlerContext): Promise<ExpireMediaResponse> {
+    requireService(ctx);
+    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+    const ids = req.mediaIds;
+    if (ids.length === 0 || ids.length > MAX_EXPIRE) throw invalid("media_ids", `between 1 and ${MAX_EXPIRE}`);
+    ids.forEach((id, i) => {
+      if (!UUID.test(id)) throw invalid(`media_ids[${i}]`, "must be a lowercase UUID");
+    });
+    if (new Set(ids).size !== ids.length) throw invalid("media_ids", "must be unique");
+    const scope = scopeForAdmin(req.tenantId);
+    const { store, blobs, clock } = this.deps;
+    const live = (await store.getMany(scope, ids)).filter((r) => r.deleteTimeMs === 0);
+    if (req.dryRun) return create(ExpireMediaResponseSchema, { deleted: live.length });
+    let deleted = 0;
+    for (const record of live) {
+      if (await store.markDeleted(scope, record.id, clock.nowMs())) deleted++;
+      // Read back: a completion may have made it READY (with its blob key) just before the delete.
+      const tombstone = await store.get(scope, record.id);
+      if (tombstone?.blobKey) await blobs.delete(scope, tombstone.blobKey);
+      await blobs.delete(scope, uploadBlobKeyOf(record.id));
+    }
+    return create(ExpireMediaResponseSchema, { deleted });
   }
 }

@@ -23,7 +23,7 @@ import {
 import { checkBlobContentType } from "./ports/blob-store.js";
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
 import { newId } from "@caas/shared/ids";
-import { principalKey } from "@caas/shared/context";
+import { correlationIdKey, principalKey } from "@caas/shared/context";
 import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import { completeUpload, DEFAULT_UPLOAD_EXPIRY_SECONDS, mediaNotFound, readableMedia, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import type { MediaRecord } from "./ports/media-store.js";
@@ -139,6 +139,8 @@ export class MediaServiceImpl implements ServiceImpl<typeof MediaService> {
     const tombstone = await this.deps.store.get(scope, id);
     if (tombstone?.blobKey) await this.deps.blobs.delete(scope, tombstone.blobKey);
     await this.deps.blobs.delete(scope, uploadBlobKeyOf(id));
+    // Before the answer: a failed publish fails the call, and the owner's retry publishes again (same event id).
+    await this.deps.publishDeleted?.(scope, { mediaId: id, ownerId: tombstone?.ownerId ?? userId, actorUserId: userId, correlationId: ctx.values.get(correlationIdKey) });
     return create(DeleteMediaResponseSchema, {});
   }
 

@@ -56,7 +56,15 @@ class Log {
   deleted(id: string, messageSeq: number): Event {
     const e = this.add({
       case: "messageDeleted",
-      value: { $typeName: "caas.chat.v1.MessageDeleted", messageId: id, mediaIds: [], messageSeq: BigInt(messageSeq), senderId: "ann", messageCreateTime: timestampFromMs(T0 + messageSeq) },
+      value: {
+        $typeName: "caas.chat.v1.MessageDeleted",
+        messageId: id,
+        mediaIds: [],
+        messageSeq: BigInt(messageSeq),
+        senderId: "ann",
+        messageCreateTime: timestampFromMs(T0 + messageSeq),
+        expired: false,
+      },
     });
     // Chat redacts the message's earlier bodies in its store.
     for (const old of this.events)

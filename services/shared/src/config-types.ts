@@ -27,6 +27,13 @@ export interface ClusterEndpoints {
   kafkaPrefix: string;
   /** Replication factor of topics the platform creates (3 in docker-compose). */
   kafkaReplicationFactor: number;
+  /**
+   * retention.ms of the chat topics (conversation events and per-user state) when the platform
+   * creates them (CAAS_CHAT_TOPIC_RETENTION_MS, default 7 days): how long message bodies that were
+   * deleted, erased or expired in the store stay readable in Kafka. The embedded bus keeps records
+   * as long.
+   */
+  chatTopicRetentionMs: number;
   schemaRegistryUrl?: string;
   redisUrl?: string;
   /** Redis split by purpose (CAAS_REDIS_<PURPOSE>_URL); each falls back to redisUrl when unset. */
@@ -88,6 +95,8 @@ export interface ComplianceConfig {
   auditCheckpointEvery: number;
   /** And at most this long after a tenant's last record (CAAS_AUDIT_CHECKPOINT_INTERVAL_MS, default 10 s; 0: count only). */
   auditCheckpointIntervalMs: number;
+  /** The retention sweeper runs over every tenant with a policy this often (CAAS_RETENTION_SWEEP_INTERVAL_MS, default 1 h; 0: only on RunRetention). */
+  retentionSweepIntervalMs: number;
 }
 
 /**

@@ -139,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     kafkaBrokers,
     kafkaPrefix: get("CAAS_KAFKA_PREFIX") ?? "",
     kafkaReplicationFactor: int("CAAS_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
+    chatTopicRetentionMs: int("CAAS_CHAT_TOPIC_RETENTION_MS", 7 * 86_400_000, 60_000, 365 * 86_400_000),
     schemaRegistryUrl: httpUrl("CAAS_SCHEMA_REGISTRY_URL"),
     redisUrl: redisUrl("CAAS_REDIS_URL"),
     redisGatewayUrl: redisUrl("CAAS_REDIS_GATEWAY_URL"),
@@ -202,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   const compliance: ComplianceConfig = {
     auditCheckpointEvery: int("CAAS_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
     auditCheckpointIntervalMs: int("CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", 10_000, 0, 86_400_000),
+    retentionSweepIntervalMs: int("CAAS_RETENTION_SWEEP_INTERVAL_MS", 3_600_000, 0, 7 * 86_400_000),
   };
 
   const config: Config = {

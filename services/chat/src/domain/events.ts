@@ -27,9 +27,11 @@ export function buildEvent(h: EventHeader, payload: Event["payload"]): Event {
   });
 }
 
-/** The Event stored in a log entry's body. */
+/** The Event stored in a log entry's body, marked `redacted` when the entry's body was redacted in place. */
 export function decodeEvent(e: LogEvent): Event {
-  return fromBinary(EventSchema, e.body);
+  const event = fromBinary(EventSchema, e.body);
+  if (e.redacted) event.redacted = true;
+  return event;
 }
 
 export function encodeEvent(e: Event): Uint8Array {

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { MessageCreatedSchema, MessageEditedSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { MessageCreatedSchema, MessageDeletedSchema, MessageEditedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { LogEvent } from "@caas/shared/eventing/log";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { ChatCore } from "../core.js";
-import { decodeEvent, encodeEvent } from "../domain/events.js";
+import { decodeEvent, encodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { messageOf } from "../domain/message-view.js";
 
 /**
@@ -38,4 +38,34 @@ export async function redactEdits(core: ChatCore, scope: TenantScope, conversati
     event.payload = { case: "messageEdited", value: create(MessageEditedSchema, kept) };
     await core.stores.events.redact(scope, conversationId, log.seq, encodeEvent(event));
   }
+}
+
+/**
+ * Deletes a message for everyone on the platform's behalf (erasure, retention), as DeleteMessage
+ * does it: MessageDeleted with the sender as the actor and the same idempotency key (so a
+ * concurrent DeleteMessage and this never both append), then the body and its edits redacted.
+ */
+export async function deleteForEveryone(core: ChatCore, scope: TenantScope, log: LogEvent, event: Event, opts: { expired?: boolean } = {}): Promise<void> {
+  const message = messageOf(log, event);
+  if (!message) return;
+  await core.writer.append(scope, {
+    conversationId: log.conversationId,
+    actorId: message.senderId,
+    clientMessageId: systemKey("message deleted", message.id),
+    payloadHash: payloadHash({ deleted: message.id }),
+    countable: false,
+    payload: () => ({
+      case: "messageDeleted",
+      value: create(MessageDeletedSchema, {
+        messageId: message.id,
+        mediaIds: message.attachments.map((a) => a.mediaId),
+        messageSeq: BigInt(log.seq),
+        senderId: message.senderId,
+        ...(message.createTime ? { messageCreateTime: message.createTime } : {}),
+        expired: opts.expired ?? false,
+      }),
+    }),
+  });
+  await redactMessage(core, scope, log);
+  await redactEdits(core, scope, log.conversationId, log.seq);
 }

@@ -3,12 +3,14 @@ import type { HandlerContext } from "@connectrpc/connect";
 import {
   EraseUserDataResponseSchema,
   ExportUserDataResponseSchema,
+  type ApplyRetentionRequest,
+  type ApplyRetentionResponse,
   type EraseUserDataRequest,
   type EraseUserDataResponse,
   type ExportUserDataRequest,
   type ExportUserDataResponse,
 } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
-import { EventSchema, MessageDeletedSchema, ReactionRemovedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
+import { EventSchema, ReactionRemovedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { LogEvent } from "@caas/shared/eventing/log";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { internalTenantScope, serviceCallerOf } from "../chat-internal-service.js";
@@ -17,14 +19,14 @@ import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import { seqOfMessageId } from "../domain/message-ids.js";
-import { messageOf } from "../domain/message-view.js";
-import { redactEdits, redactMessage } from "./redaction.js";
+import { deleteForEveryone } from "./redaction.js";
+import { RetentionOps } from "./retention-ops.js";
 
 /** Where a user-data scan stands: the index into the user's conversations (sorted by id) and the last seq read there. */
 type Cursor = [conversationIndex: number, afterSeq: number];
 
-/** The two user-data RPCs of ChatInternalService. */
-export type UserDataRpcNames = "exportUserData" | "eraseUserData";
+/** The ChatInternalService RPCs that walk conversation logs for the compliance service (user data, retention). */
+export type UserDataRpcNames = "exportUserData" | "eraseUserData" | "applyRetention";
 
 /** Events scanned per call unless the caller asks for another page size. */
 const DEFAULT_SCAN = 500;
@@ -45,7 +47,16 @@ interface Step {
  * page per call, so memory stays bounded for users with any number of messages.
  */
 export class UserDataOps {
-  constructor(private readonly core: ChatCore) {}
+  private readonly retention: RetentionOps;
+
+  constructor(private readonly core: ChatCore) {
+    this.retention = new RetentionOps(core);
+  }
+
+  /** Retention cuts for the compliance service's sweeps (RetentionOps). */
+  applyRetention(req: ApplyRetentionRequest, ctx: HandlerContext): Promise<ApplyRetentionResponse> {
+    return this.retention.applyRetention(req, ctx);
+  }
 
   async exportUserData(req: ExportUserDataRequest, ctx: HandlerContext): Promise<ExportUserDataResponse> {
     serviceCallerOf(ctx);
@@ -80,7 +91,7 @@ export class UserDataOps {
     for (const log of step?.logs ?? []) {
       const event = decodeEvent(log);
       if (event.payload.case === "messageCreated" && !log.redacted && event.payload.value.message?.senderId === userId) {
-        await this.deleteMessage(scope, log, event, userId);
+        await deleteForEveryone(this.core, scope, log, event);
         out.messagesErased++;
       } else if (event.payload.case === "reactionAdded" && log.actorId === userId && (await this.removeReaction(scope, log, event))) {
         out.reactionsRemoved++;
@@ -136,31 +147,6 @@ export class UserDataOps {
       afterSeq = 0;
     }
     return undefined;
-  }
-
-  /** Delete for everyone, as DeleteMessage does it with the sender as the actor (the same idempotency key, so the two never both append). */
-  private async deleteMessage(scope: TenantScope, log: LogEvent, event: Event, userId: string): Promise<void> {
-    const message = messageOf(log, event);
-    if (!message) return;
-    await this.core.writer.append(scope, {
-      conversationId: log.conversationId,
-      actorId: userId,
-      clientMessageId: systemKey("message deleted", message.id),
-      payloadHash: payloadHash({ deleted: message.id }),
-      countable: false,
-      payload: () => ({
-        case: "messageDeleted",
-        value: create(MessageDeletedSchema, {
-          messageId: message.id,
-          mediaIds: message.attachments.map((a) => a.mediaId),
-          messageSeq: BigInt(log.seq),
-          senderId: message.senderId,
-          ...(message.createTime ? { messageCreateTime: message.createTime } : {}),
-        }),
-      }),
-    });
-    await redactMessage(this.core, scope, log);
-    await redactEdits(this.core, scope, log.conversationId, log.seq);
   }
 
   /** Removes the reaction this ReactionAdded set, if it is still present; true when it was. */

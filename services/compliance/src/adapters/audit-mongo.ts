@@ -9,6 +9,8 @@ export function complianceCollections(prefix = "compliance_") {
     checkpoints: `${prefix}audit_checkpoints`,
     keys: `${prefix}audit_keys`,
     privacyJobs: `${prefix}privacy_jobs`,
+    retentionPolicies: `${prefix}retention_policies`,
+    legalHolds: `${prefix}legal_holds`,
     migrations: `${prefix}migrations`,
   };
 }
@@ -45,6 +47,16 @@ export function complianceMongoMigrations(prefix = "compliance_"): Migration<Mon
         await jobs.createIndex({ tenantId: 1, openKey: 1 }, { name: "tenant_open", unique: true });
         await jobs.createIndex({ tenantId: 1, kind: 1, userId: 1, createTimeMs: 1 }, { name: "tenant_user" });
         await jobs.createIndex({ state: 1, createTimeMs: 1 }, { name: "unfinished" });
+      },
+    },
+    {
+      version: 3,
+      name: "retention policy and legal hold indexes",
+      async up(db) {
+        await db.collection(c.retentionPolicies).createIndex({ tenantId: 1, conversationId: 1 }, { name: "tenant_conversation" });
+        const holds = db.collection(c.legalHolds);
+        await holds.createIndex({ tenantId: 1, activeKey: 1 }, { name: "tenant_active", unique: true });
+        await holds.createIndex({ tenantId: 1, createTimeMs: 1 }, { name: "tenant_time" });
       },
     },
   ];

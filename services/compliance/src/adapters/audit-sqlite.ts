@@ -80,6 +80,36 @@ export const COMPLIANCE_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: "retention policies and legal holds",
+    up(db) {
+      // conversation_id "" is the tenant's own policy; active_key is "<kind>|<target>" while a hold is active and "released|<id>" after.
+      db.exec(`
+        CREATE TABLE retention_policies (
+          tenant_id TEXT NOT NULL,
+          conversation_id TEXT NOT NULL,
+          message_max_age_ms INTEGER NOT NULL,
+          media_max_age_ms INTEGER NOT NULL,
+          update_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, conversation_id)
+        ) STRICT;
+        CREATE TABLE legal_holds (
+          tenant_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          target_id TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          release_time_ms INTEGER NOT NULL,
+          active_key TEXT NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        ) STRICT;
+        CREATE UNIQUE INDEX legal_holds_active ON legal_holds (tenant_id, active_key);
+        CREATE INDEX legal_holds_time ON legal_holds (tenant_id, create_time_ms);
+      `);
+    },
+  },
 ];
 
 /** Opens (creating and migrating) compliance's SQLite file. */

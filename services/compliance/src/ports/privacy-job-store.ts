@@ -12,6 +12,10 @@ export interface JobStep {
   done: boolean;
   /** The service's page token to resume from ("" at the start). */
   cursor: string;
+  /** Conversations under a legal hold when the step started (fixed for the step: its page tokens are bound to them). */
+  held?: string[];
+  /** Held conversations the service passed over. */
+  skipped?: string[];
 }
 
 /** A persisted data-subject request. */

@@ -11,6 +11,10 @@ import { createSqlitePrivacyJobStore } from "../../src/adapters/privacy-job-stor
 import type { AuditStore } from "../../src/ports/audit-store.js";
 import type { PrivacyJobStore } from "../../src/ports/privacy-job-store.js";
 import type { JobStoresUnderTest } from "../contract/privacy-job-store.contract.js";
+import { createMongoRetentionStore } from "../../src/adapters/retention-store-mongo.js";
+import { createSqliteRetentionStore } from "../../src/adapters/retention-store-sqlite.js";
+import type { RetentionStore } from "../../src/ports/retention-store.js";
+import type { RetentionStoresUnderTest } from "../contract/retention-store.contract.js";
 
 /** Direct edits of stored records behind compliance's back, as an attacker with database access would make them. */
 export interface Tamper {
@@ -152,5 +156,21 @@ export function mongoJobBackend(url: string, dbName: string): () => Promise<JobS
     name: "compliance-jobs",
     migrate: (db, collectionPrefix) => migrateComplianceMongo({ db, collectionPrefix }),
     make: (db, collectionPrefix) => createMongoPrivacyJobStore({ db, collectionPrefix }),
+  });
+}
+
+/** Each call: a fresh SQLite file opened by two retention stores. */
+export function sqliteRetentionBackend(dir: string): () => Promise<RetentionStoresUnderTest> {
+  return twoSqliteInstances({ dir, name: "compliance-retention", open: (path) => openComplianceSqlite({ path }), make: (db) => createSqliteRetentionStore({ db }) });
+}
+
+/** Each call: a fresh collection prefix opened by two retention stores. */
+export function mongoRetentionBackend(url: string, dbName: string): () => Promise<RetentionStoresUnderTest> {
+  return twoMongoInstances<MongoDb, RetentionStore>({
+    url,
+    dbName,
+    name: "compliance-retention",
+    migrate: (db, collectionPrefix) => migrateComplianceMongo({ db, collectionPrefix }),
+    make: (db, collectionPrefix) => createMongoRetentionStore({ db, collectionPrefix }),
   });
 }

@@ -29,6 +29,9 @@ export interface SqliteSearchIndexOptions {
   onMigrated?: (result: MigrationResult) => void;
 }
 
+/** How long after a deletion the WAL is truncated (deletions in one burst share one checkpoint). */
+const SCRUB_DELAY_MS = 500;
+
 /** The table `SEARCH_INDEX_SQLITE_MIGRATIONS` are recorded in. */
 export const SEARCH_INDEX_MIGRATION_TABLE = "search_index_migrations";
 
@@ -120,6 +123,22 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
     throw err;
   }
 
+  // Deleted text must leave the file (erasure, deletes): freed pages are zeroed, FTS5 removes a
+  // deleted row's terms from its index segments instead of appending a delete marker beside
+  // them (without it the terms stay in the file until a merge), and the WAL, whose older frames
+  // hold pages as they were, is truncated shortly after deletions.
+  db.pragma("secure_delete = ON");
+  db.prepare("INSERT INTO search_message_fts(search_message_fts, rank) VALUES ('secure-delete', 1)").run();
+  let scrubTimer: NodeJS.Timeout | undefined;
+  const scrubSoon = () => {
+    if (scrubTimer) return;
+    scrubTimer = setTimeout(() => {
+      scrubTimer = undefined;
+      if (!closed) db.pragma("wal_checkpoint(TRUNCATE)");
+    }, SCRUB_DELAY_MS);
+    scrubTimer.unref();
+  };
+
   const current = db.prepare<[string, string], { doc_id: number; version: number; schema_version: number }>(
     "SELECT doc_id, version, schema_version FROM search_message WHERE tenant_id = ? AND message_id = ?",
   );
@@ -181,6 +200,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       deleteText.run(id);
       deleteRow.run(id);
     }
+    if (docIds.length > 0) scrubSoon();
   };
 
   let closed = false;
@@ -214,6 +234,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
               docId = prior.doc_id;
               updateRow.run(d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, attachments, now, docId);
               deleteText.run(docId);
+              scrubSoon();
             } else {
               docId = Number(insertRow.run(tenantId, d.messageId, d.conversationId, d.seq, d.version, d.senderId, d.createTimeMs, redacted, attachments, now).lastInsertRowid);
             }
@@ -301,6 +322,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
     async close() {
       if (closed) return;
       closed = true;
+      if (scrubTimer) clearTimeout(scrubTimer);
       if (owned) db.close();
     },
   };

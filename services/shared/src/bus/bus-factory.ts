@@ -6,6 +6,13 @@ import { ensurePrivateDirSync } from "../data-dir.js";
 import type { Logger } from "../logger.js";
 import type { EventBus } from "./event-bus.js";
 import { createSqliteEventBus } from "./event-bus-sqlite.js";
+import { CHAT_EVENTS, USER_STATE_EVENTS } from "./topics.js";
+
+/** Settings of the chat topics when the platform creates them: their retention bounds how long erased or expired bodies stay in Kafka. */
+export function chatTopicConfigs(retentionMs: number): Record<string, Record<string, string>> {
+  const retention = { "retention.ms": String(retentionMs) };
+  return { [CHAT_EVENTS.name]: retention, [USER_STATE_EVENTS.name]: retention };
+}
 
 /**
  * The one place that picks the event bus adapter from the run mode: embedded = the SQLite log in
@@ -18,7 +25,7 @@ export async function createEventBusForConfig(config: Config, logger: Logger, cl
       ensurePrivateDirSync(config.dataDir);
       const path = join(config.dataDir, "bus.db");
       logger.info({ adapter: "sqlite", path }, "event bus");
-      return createSqliteEventBus({ path, clock, logger });
+      return createSqliteEventBus({ path, clock, logger, retentionMs: config.cluster.chatTopicRetentionMs });
     }
     case "cluster": {
       logger.info({ adapter: "kafka", brokers: config.cluster.kafkaBrokers, registry: maskSecrets(config.cluster.schemaRegistryUrl ?? "") }, "event bus");
@@ -31,6 +38,7 @@ export async function createEventBusForConfig(config: Config, logger: Logger, cl
         logger,
         prefix: config.cluster.kafkaPrefix,
         replicationFactor: config.cluster.kafkaReplicationFactor,
+        topicConfigs: chatTopicConfigs(config.cluster.chatTopicRetentionMs),
       });
     }
   }

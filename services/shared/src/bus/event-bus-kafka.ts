@@ -24,6 +24,8 @@ export interface KafkaEventBusOptions {
    * the logger.
    */
   trace?: (entry: KafkaTraceEntry) => void;
+  /** Topic-level settings (e.g. retention.ms) of topics this bus creates, by topic name without the prefix. */
+  topicConfigs?: Record<string, Record<string, string>>;
 }
 
 /** One kafkajs log entry, as `KafkaEventBusOptions.trace` receives it. */
@@ -78,6 +80,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
 
+  const configEntriesOf = (name: string) => Object.entries(opts.topicConfigs?.[name.slice(prefix.length)] ?? {}).map(([key, value]) => ({ name: key, value }));
   const ensured = new Map<string, Promise<void>>();
   /**
    * Creates a topic if it is missing and waits until every partition has a leader. Several
@@ -94,7 +97,7 @@ export async function createKafkaEventBus(opts: KafkaEventBusOptions): Promise<E
       try {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: [{ topic: name, numPartitions: opts.partitions ?? 6, replicationFactor: opts.replicationFactor ?? 1 }],
+          topics: [{ topic: name, numPartitions: opts.partitions ?? 6, replicationFactor: opts.replicationFactor ?? 1, configEntries: configEntriesOf(name) }],
         });
       } catch (err) {
         lastError = err; // another process may be creating it right now: check the metadata below

@@ -59,6 +59,8 @@ interface Row {
 export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise<EventBus> {
   const db = openSqliteDatabase(opts.path);
   await runMigrations(sqliteMigrationTarget(db), MIGRATIONS);
+  // Rewritten (redacted) and pruned records leave no copy in free space (see rewriteRecords).
+  db.pragma("secure_delete = ON");
 
   const insert = db.prepare("INSERT INTO bus_records (topic, key, value, headers, time_ms) VALUES (?, ?, ?, ?, ?)");
   const readAfter = db.prepare("SELECT offset, key, value, headers FROM bus_records WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?");
@@ -66,6 +68,10 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
   const setOffset = db.prepare("INSERT INTO bus_offsets (grp, topic, offset) VALUES (?, ?, ?) ON CONFLICT (grp, topic) DO UPDATE SET offset = excluded.offset");
   const maxOffset = db.prepare("SELECT COALESCE(MAX(offset), 0) AS o FROM bus_records WHERE topic = ?");
   const prune = db.prepare("DELETE FROM bus_records WHERE time_ms < ?");
+  const scanTopic = db.prepare<[string, number, number], { offset: number; key: string; value: Buffer }>(
+    "SELECT offset, key, value FROM bus_records WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?",
+  );
+  const setValue = db.prepare("UPDATE bus_records SET value = ? WHERE offset = ?");
   const pending = db.prepare<[string, number], { n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(time_ms) AS oldest FROM bus_records WHERE topic = ? AND offset > ?");
   const batchSize = opts.batchSize ?? 256;
   const retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
@@ -223,6 +229,25 @@ export async function createSqliteEventBus(opts: SqliteEventBusOptions): Promise
       };
       subscriptions.add(subscription);
       return subscription;
+    },
+
+    // A page at a time, each update its own statement: no transaction spans the caller's awaits.
+    async rewriteRecords(topic, rewrite) {
+      let changed = 0;
+      for (let after = 0; ;) {
+        const rows = scanTopic.all(topic.name, after, batchSize);
+        for (const row of rows) {
+          const next = await rewrite(fromBinary(topic.schema, row.value), row.key);
+          if (next === undefined || closed) continue;
+          setValue.run(Buffer.from(toBinary(topic.schema, next)), row.offset);
+          changed++;
+        }
+        if (rows.length < batchSize) break;
+        after = rows[rows.length - 1]!.offset;
+      }
+      // The WAL's older frames still hold the pages as they were.
+      if (changed > 0 && !closed) db.pragma("wal_checkpoint(TRUNCATE)");
+      return changed;
     },
 
     async close() {

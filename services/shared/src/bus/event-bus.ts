@@ -82,5 +82,12 @@ export interface EventBus {
    * durable before resolving loses nothing and must tolerate a repeated batch.
    */
   subscribeBatches<Desc extends DescMessage>(topic: TopicSpec<Desc>, opts: BatchSubscribeOptions, handler: (batch: BusBatch<Desc>) => Promise<void>): Promise<BatchSubscription>;
+  /**
+   * Rewrites a topic's stored records in place, for erasure and retention: `rewrite` gets each
+   * record (oldest first) and returns its new value, or undefined to keep it; the bytes replaced
+   * are then scrubbed from the files. Only where records are stored locally (the embedded bus);
+   * absent on Kafka, whose copies expire with the topic's retention. Returns the records changed.
+   */
+  rewriteRecords?<Desc extends DescMessage>(topic: TopicSpec<Desc>, rewrite: (value: MessageShape<Desc>, key: string) => Promise<MessageShape<Desc> | undefined>): Promise<number>;
   close(): Promise<void>;
 }

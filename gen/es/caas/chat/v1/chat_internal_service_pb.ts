@@ -11,13 +11,15 @@ import type { Event } from "./event_pb.js";
 import { file_caas_chat_v1_event } from "./event_pb.js";
 import type { Member } from "./member_pb.js";
 import { file_caas_chat_v1_member } from "./member_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file caas/chat/v1/chat_internal_service.proto.
  */
 export const file_caas_chat_v1_chat_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBCKkAQoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIkUKFkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USEgoKanNvbl9saW5lcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1gEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgFIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIqMBChVFcmFzZVVzZXJEYXRhUmVzcG9uc2USFwoPbWVzc2FnZXNfZXJhc2VkGAEgASgEEhkKEXJlYWN0aW9uc19yZW1vdmVkGAIgASgEEhsKE3JlYWRfc3RhdGVzX2Ryb3BwZWQYAyABKAQSIAoYc2tpcHBlZF9jb252ZXJzYXRpb25faWRzGAQgAygJEhcKD25leHRfcGFnZV90b2tlbhgFIAEoCTKwBgoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRJbCg5FeHBvcnRVc2VyRGF0YRIjLmNhYXMuY2hhdC52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJC5jYWFzLmNoYXQudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJYCg1FcmFzZVVzZXJEYXRhEiIuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiMuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member]);
+  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBCKkAQoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIkUKFkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USEgoKanNvbl9saW5lcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1gEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgFIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIqMBChVFcmFzZVVzZXJEYXRhUmVzcG9uc2USFwoPbWVzc2FnZXNfZXJhc2VkGAEgASgEEhkKEXJlYWN0aW9uc19yZW1vdmVkGAIgASgEEhsKE3JlYWRfc3RhdGVzX2Ryb3BwZWQYAyABKAQSIAoYc2tpcHBlZF9jb252ZXJzYXRpb25faWRzGAQgAygJEhcKD25leHRfcGFnZV90b2tlbhgFIAEoCSLOAgoVQXBwbHlSZXRlbnRpb25SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESIQoPY29udmVyc2F0aW9uX2lkGAIgASgJQgi6SAVyA7ABARIyCg5tZXNzYWdlX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbWVkaWFfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJBCg1oZWxkX3VzZXJfaWRzGAUgAygJQiq6SCeSASQQ6AcYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSDwoHZHJ5X3J1bhgGIAEoCBIdCglwYWdlX3NpemUYByABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgIIAEoCUIIukgFcgMYgAgidQoWQXBwbHlSZXRlbnRpb25SZXNwb25zZRIYChBtZXNzYWdlc19leHBpcmVkGAEgASgEEhUKDW1lc3NhZ2VzX2hlbGQYAiABKAQSEQoJbWVkaWFfaWRzGAMgAygJEhcKD25leHRfcGFnZV90b2tlbhgEIAEoCTKNBwoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRJbCg5FeHBvcnRVc2VyRGF0YRIjLmNhYXMuY2hhdC52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJC5jYWFzLmNoYXQudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJYCg1FcmFzZVVzZXJEYXRhEiIuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiMuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXNwb25zZRJbCg5BcHBseVJldGVudGlvbhIjLmNhYXMuY2hhdC52MS5BcHBseVJldGVudGlvblJlcXVlc3QaJC5jYWFzLmNoYXQudjEuQXBwbHlSZXRlbnRpb25SZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.chat.v1.CheckAccessRequest
@@ -593,6 +595,105 @@ export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*
   messageDesc(file_caas_chat_v1_chat_internal_service, 17);
 
 /**
+ * @generated from message caas.chat.v1.ApplyRetentionRequest
+ */
+export type ApplyRetentionRequest = Message<"caas.chat.v1.ApplyRetentionRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string conversation_id = 2;
+   */
+  conversationId: string;
+
+  /**
+   * Messages sent before this are deleted; unset: none.
+   *
+   * @generated from field: google.protobuf.Timestamp message_before = 3;
+   */
+  messageBefore?: Timestamp | undefined;
+
+  /**
+   * Media attached to messages sent before this are returned for deletion; unset: only those of
+   * deleted messages.
+   *
+   * @generated from field: google.protobuf.Timestamp media_before = 4;
+   */
+  mediaBefore?: Timestamp | undefined;
+
+  /**
+   * Senders under a legal hold: their messages and media are kept.
+   *
+   * @generated from field: repeated string held_user_ids = 5;
+   */
+  heldUserIds: string[];
+
+  /**
+   * @generated from field: bool dry_run = 6;
+   */
+  dryRun: boolean;
+
+  /**
+   * Events scanned per call (0: 500).
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ApplyRetentionRequest.
+ * Use `create(ApplyRetentionRequestSchema)` to create a new message.
+ */
+export const ApplyRetentionRequestSchema: GenMessage<ApplyRetentionRequest> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 18);
+
+/**
+ * @generated from message caas.chat.v1.ApplyRetentionResponse
+ */
+export type ApplyRetentionResponse = Message<"caas.chat.v1.ApplyRetentionResponse"> & {
+  /**
+   * Messages deleted by this call (with dry_run: that would be).
+   *
+   * @generated from field: uint64 messages_expired = 1;
+   */
+  messagesExpired: bigint;
+
+  /**
+   * Expired messages kept because their sender is held.
+   *
+   * @generated from field: uint64 messages_held = 2;
+   */
+  messagesHeld: bigint;
+
+  /**
+   * Media to delete: attachments of the messages deleted and of messages sent before media_before.
+   *
+   * @generated from field: repeated string media_ids = 3;
+   */
+  mediaIds: string[];
+
+  /**
+   * @generated from field: string next_page_token = 4;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.chat.v1.ApplyRetentionResponse.
+ * Use `create(ApplyRetentionResponseSchema)` to create a new message.
+ */
+export const ApplyRetentionResponseSchema: GenMessage<ApplyRetentionResponse> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 19);
+
+/**
  * Calls from other CAAS services (socket fan-out, search, compliance, projection rebuilds). Every
  * RPC requires a service token (`sub=svc:<name>`, `aud=chat`); user tokens get PERMISSION_DENIED.
  * Requests name the tenant explicitly: the caller acts for the platform, with the tenant taken
@@ -698,6 +799,22 @@ export const ChatInternalService: GenService<{
     methodKind: "unary";
     input: typeof EraseUserDataRequestSchema;
     output: typeof EraseUserDataResponseSchema;
+  },
+  /**
+   * Applies a retention cut to one conversation: every message sent before message_before (not
+   * yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+   * DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+   * redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+   * messages sent before media_before, for the caller to delete through media. With dry_run
+   * nothing changes and the counts say what would go. A page at a time (page token bound to the
+   * tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+   *
+   * @generated from rpc caas.chat.v1.ChatInternalService.ApplyRetention
+   */
+  applyRetention: {
+    methodKind: "unary";
+    input: typeof ApplyRetentionRequestSchema;
+    output: typeof ApplyRetentionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_chat_v1_chat_internal_service, 0);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/privacy_service.proto.
  */
 export const file_caas_compliance_v1_privacy_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgqUAoOUHJpdmFjeUpvYktpbmQSIAocUFJJVkFDWV9KT0JfS0lORF9VTlNQRUNJRklFRBAAEhwKGFBSSVZBQ1lfSk9CX0tJTkRfRVJBU1VSRRABKpIBCg9Qcml2YWN5Sm9iU3RhdGUSIQodUFJJVkFDWV9KT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIdChlQUklWQUNZX0pPQl9TVEFURV9SVU5OSU5HEAESHwobUFJJVkFDWV9KT0JfU1RBVEVfU1VDQ0VFREVEEAISHAoYUFJJVkFDWV9KT0JfU1RBVEVfRkFJTEVEEAMyygEKDlByaXZhY3lTZXJ2aWNlEmcKDlJlcXVlc3RFcmFzdXJlEikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFcmFzdXJlUmVxdWVzdBoqLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlc3BvbnNlEk8KBkdldEpvYhIhLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXF1ZXN0GiIuY2Fhcy5jb21wbGlhbmNlLnYxLkdldEpvYlJlc3BvbnNlQkZaRGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2NvbXBsaWFuY2UvdjE7Y29tcGxpYW5jZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSpQCg5Qcml2YWN5Sm9iS2luZBIgChxQUklWQUNZX0pPQl9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYUFJJVkFDWV9KT0JfS0lORF9FUkFTVVJFEAEqkgEKD1ByaXZhY3lKb2JTdGF0ZRIhCh1QUklWQUNZX0pPQl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGVBSSVZBQ1lfSk9CX1NUQVRFX1JVTk5JTkcQARIfChtQUklWQUNZX0pPQl9TVEFURV9TVUNDRUVERUQQAhIcChhQUklWQUNZX0pPQl9TVEFURV9GQUlMRUQQAzLKAQoOUHJpdmFjeVNlcnZpY2USZwoOUmVxdWVzdEVyYXN1cmUSKS5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFcmFzdXJlUmVzcG9uc2USTwoGR2V0Sm9iEiEuY2Fhcy5jb21wbGlhbmNlLnYxLkdldEpvYlJlcXVlc3QaIi5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVzcG9uc2VCRlpEZ2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY29tcGxpYW5jZS92MTtjb21wbGlhbmNldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.compliance.v1.RequestErasureRequest
@@ -196,6 +196,13 @@ export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
    * @generated from field: bool done = 3;
    */
   done: boolean;
+
+  /**
+   * What this service's part left as it was, and why (a conversation under a legal hold).
+   *
+   * @generated from field: repeated caas.compliance.v1.SkippedData skipped = 4;
+   */
+  skipped: SkippedData[];
 };
 
 /**
@@ -204,6 +211,39 @@ export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
  */
 export const ServiceProgressSchema: GenMessage<ServiceProgress> = /*@__PURE__*/
   messageDesc(file_caas_compliance_v1_privacy_service, 5);
+
+/**
+ * Data a job passed over.
+ *
+ * @generated from message caas.compliance.v1.SkippedData
+ */
+export type SkippedData = Message<"caas.compliance.v1.SkippedData"> & {
+  /**
+   * "conversation".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * "legal_hold".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message caas.compliance.v1.SkippedData.
+ * Use `create(SkippedDataSchema)` to create a new message.
+ */
+export const SkippedDataSchema: GenMessage<SkippedData> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 6);
 
 /**
  * @generated from enum caas.compliance.v1.PrivacyJobKind
@@ -272,7 +312,9 @@ export const PrivacyService: GenService<{
    * deleted) and their content (every message they sent deleted for everyone through the
    * conversation log, their reactions and read positions removed). Idempotent: while a job for
    * the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-   * the tenant does not have (also another tenant's user, without saying so).
+   * the tenant does not have (also another tenant's user, without saying so);
+   * FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+   * under a legal hold are passed over and listed in the job's `skipped`.
    *
    * @generated from rpc caas.compliance.v1.PrivacyService.RequestErasure
    */

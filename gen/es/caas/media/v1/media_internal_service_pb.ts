@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/media/v1/media_internal_service.proto.
  */
 export const file_caas_media_v1_media_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlMsIBChRNZWRpYUludGVybmFsU2VydmljZRJUCgtBdHRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlc3BvbnNlElQKC0RldGFjaE1lZGlhEiEuY2Fhcy5tZWRpYS52MS5EZXRhY2hNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkRldGFjaE1lZGlhUmVzcG9uc2VCPFo6Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvbWVkaWEvdjE7bWVkaWF2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_media_v1_media]);
+  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlImsKEkV4cGlyZU1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEicKCW1lZGlhX2lkcxgCIAMoCUIUukgRkgEOCAEQ9AMYASIFcgOwAQESDwoHZHJ5X3J1bhgDIAEoCCImChNFeHBpcmVNZWRpYVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0ymAIKFE1lZGlhSW50ZXJuYWxTZXJ2aWNlElQKC0F0dGFjaE1lZGlhEiEuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkF0dGFjaE1lZGlhUmVzcG9uc2USVAoLRGV0YWNoTWVkaWESIS5jYWFzLm1lZGlhLnYxLkRldGFjaE1lZGlhUmVxdWVzdBoiLmNhYXMubWVkaWEudjEuRGV0YWNoTWVkaWFSZXNwb25zZRJUCgtFeHBpcmVNZWRpYRIhLmNhYXMubWVkaWEudjEuRXhwaXJlTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5FeHBpcmVNZWRpYVJlc3BvbnNlQjxaOmdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL21lZGlhL3YxO21lZGlhdjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_media_v1_media]);
 
 /**
  * @generated from message caas.media.v1.AttachMediaRequest
@@ -126,6 +126,52 @@ export const DetachMediaResponseSchema: GenMessage<DetachMediaResponse> = /*@__P
   messageDesc(file_caas_media_v1_media_internal_service, 3);
 
 /**
+ * @generated from message caas.media.v1.ExpireMediaRequest
+ */
+export type ExpireMediaRequest = Message<"caas.media.v1.ExpireMediaRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: repeated string media_ids = 2;
+   */
+  mediaIds: string[];
+
+  /**
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message caas.media.v1.ExpireMediaRequest.
+ * Use `create(ExpireMediaRequestSchema)` to create a new message.
+ */
+export const ExpireMediaRequestSchema: GenMessage<ExpireMediaRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 4);
+
+/**
+ * @generated from message caas.media.v1.ExpireMediaResponse
+ */
+export type ExpireMediaResponse = Message<"caas.media.v1.ExpireMediaResponse"> & {
+  /**
+   * Media deleted by this call (with dry_run: live media that would be).
+   *
+   * @generated from field: uint32 deleted = 1;
+   */
+  deleted: number;
+};
+
+/**
+ * Describes the message caas.media.v1.ExpireMediaResponse.
+ * Use `create(ExpireMediaResponseSchema)` to create a new message.
+ */
+export const ExpireMediaResponseSchema: GenMessage<ExpireMediaResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 5);
+
+/**
  * Calls from other CAAS services. Every RPC requires a service token (`sub=svc:<name>`,
  * `aud=media`); user tokens get PERMISSION_DENIED. Requests name the tenant explicitly.
  *
@@ -159,6 +205,19 @@ export const MediaInternalService: GenService<{
     methodKind: "unary";
     input: typeof DetachMediaRequestSchema;
     output: typeof DetachMediaResponseSchema;
+  },
+  /**
+   * Deletes media whose retention expired (the compliance service's sweeps): each record is
+   * marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+   * Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+   * and the count says how many would go. Idempotent.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.ExpireMedia
+   */
+  expireMedia: {
+    methodKind: "unary";
+    input: typeof ExpireMediaRequestSchema;
+    output: typeof ExpireMediaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_media_v1_media_internal_service, 0);

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1179,11 +1180,187 @@ func (x *EraseUserDataResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ApplyRetentionRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TenantId       string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ConversationId string                 `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Messages sent before this are deleted; unset: none.
+	MessageBefore *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=message_before,json=messageBefore,proto3" json:"message_before,omitempty"`
+	// Media attached to messages sent before this are returned for deletion; unset: only those of
+	// deleted messages.
+	MediaBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=media_before,json=mediaBefore,proto3" json:"media_before,omitempty"`
+	// Senders under a legal hold: their messages and media are kept.
+	HeldUserIds []string `protobuf:"bytes,5,rep,name=held_user_ids,json=heldUserIds,proto3" json:"held_user_ids,omitempty"`
+	DryRun      bool     `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Events scanned per call (0: 500).
+	PageSize      int32  `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyRetentionRequest) Reset() {
+	*x = ApplyRetentionRequest{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyRetentionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyRetentionRequest) ProtoMessage() {}
+
+func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyRetentionRequest.ProtoReflect.Descriptor instead.
+func (*ApplyRetentionRequest) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ApplyRetentionRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ApplyRetentionRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ApplyRetentionRequest) GetMessageBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MessageBefore
+	}
+	return nil
+}
+
+func (x *ApplyRetentionRequest) GetMediaBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MediaBefore
+	}
+	return nil
+}
+
+func (x *ApplyRetentionRequest) GetHeldUserIds() []string {
+	if x != nil {
+		return x.HeldUserIds
+	}
+	return nil
+}
+
+func (x *ApplyRetentionRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ApplyRetentionRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ApplyRetentionRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ApplyRetentionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Messages deleted by this call (with dry_run: that would be).
+	MessagesExpired uint64 `protobuf:"varint,1,opt,name=messages_expired,json=messagesExpired,proto3" json:"messages_expired,omitempty"`
+	// Expired messages kept because their sender is held.
+	MessagesHeld uint64 `protobuf:"varint,2,opt,name=messages_held,json=messagesHeld,proto3" json:"messages_held,omitempty"`
+	// Media to delete: attachments of the messages deleted and of messages sent before media_before.
+	MediaIds      []string `protobuf:"bytes,3,rep,name=media_ids,json=mediaIds,proto3" json:"media_ids,omitempty"`
+	NextPageToken string   `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyRetentionResponse) Reset() {
+	*x = ApplyRetentionResponse{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyRetentionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyRetentionResponse) ProtoMessage() {}
+
+func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyRetentionResponse.ProtoReflect.Descriptor instead.
+func (*ApplyRetentionResponse) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ApplyRetentionResponse) GetMessagesExpired() uint64 {
+	if x != nil {
+		return x.MessagesExpired
+	}
+	return 0
+}
+
+func (x *ApplyRetentionResponse) GetMessagesHeld() uint64 {
+	if x != nil {
+		return x.MessagesHeld
+	}
+	return 0
+}
+
+func (x *ApplyRetentionResponse) GetMediaIds() []string {
+	if x != nil {
+		return x.MediaIds
+	}
+	return nil
+}
+
+func (x *ApplyRetentionResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_caas_chat_v1_chat_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/chat/v1/chat_internal_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/member.proto\"\xb6\x01\n" +
+	"(caas/chat/v1/chat_internal_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x01\n" +
 	"\x12CheckAccessRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12>\n" +
@@ -1275,7 +1452,23 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\x11reactions_removed\x18\x02 \x01(\x04R\x10reactionsRemoved\x12.\n" +
 	"\x13read_states_dropped\x18\x03 \x01(\x04R\x11readStatesDropped\x128\n" +
 	"\x18skipped_conversation_ids\x18\x04 \x03(\tR\x16skippedConversationIds\x12&\n" +
-	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken2\xb0\x06\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\"\xae\x03\n" +
+	"\x15ApplyRetentionRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12A\n" +
+	"\x0emessage_before\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rmessageBefore\x12=\n" +
+	"\fmedia_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vmediaBefore\x12N\n" +
+	"\rheld_user_ids\x18\x05 \x03(\tB*\xbaH'\x92\x01$\x10\xe8\a\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\vheldUserIds\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\x12'\n" +
+	"\tpage_size\x18\a \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xd0\x0f(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\xad\x01\n" +
+	"\x16ApplyRetentionResponse\x12)\n" +
+	"\x10messages_expired\x18\x01 \x01(\x04R\x0fmessagesExpired\x12#\n" +
+	"\rmessages_held\x18\x02 \x01(\x04R\fmessagesHeld\x12\x1b\n" +
+	"\tmedia_ids\x18\x03 \x03(\tR\bmediaIds\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\x8d\a\n" +
 	"\x13ChatInternalService\x12R\n" +
 	"\vCheckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n" +
 	"\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n" +
@@ -1284,7 +1477,8 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a'.caas.chat.v1.ScanConversationsResponse\x12|\n" +
 	"\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponse\x12[\n" +
 	"\x0eExportUserData\x12#.caas.chat.v1.ExportUserDataRequest\x1a$.caas.chat.v1.ExportUserDataResponse\x12X\n" +
-	"\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponse\x12[\n" +
+	"\x0eApplyRetention\x12#.caas.chat.v1.ApplyRetentionRequest\x1a$.caas.chat.v1.ApplyRetentionResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_chat_internal_service_proto_rawDescOnce sync.Once
@@ -1298,7 +1492,7 @@ func file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_chat_v1_chat_internal_service_proto_rawDescData
 }
 
-var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
 	(*CheckAccessRequest)(nil),                // 0: caas.chat.v1.CheckAccessRequest
 	(*CheckAccessResponse)(nil),               // 1: caas.chat.v1.CheckAccessResponse
@@ -1318,39 +1512,46 @@ var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
 	(*ExportUserDataResponse)(nil),            // 15: caas.chat.v1.ExportUserDataResponse
 	(*EraseUserDataRequest)(nil),              // 16: caas.chat.v1.EraseUserDataRequest
 	(*EraseUserDataResponse)(nil),             // 17: caas.chat.v1.EraseUserDataResponse
-	(*Member)(nil),                            // 18: caas.chat.v1.Member
-	(*Event)(nil),                             // 19: caas.chat.v1.Event
-	(*Conversation)(nil),                      // 20: caas.chat.v1.Conversation
+	(*ApplyRetentionRequest)(nil),             // 18: caas.chat.v1.ApplyRetentionRequest
+	(*ApplyRetentionResponse)(nil),            // 19: caas.chat.v1.ApplyRetentionResponse
+	(*Member)(nil),                            // 20: caas.chat.v1.Member
+	(*Event)(nil),                             // 21: caas.chat.v1.Event
+	(*Conversation)(nil),                      // 22: caas.chat.v1.Conversation
+	(*timestamppb.Timestamp)(nil),             // 23: google.protobuf.Timestamp
 }
 var file_caas_chat_v1_chat_internal_service_proto_depIdxs = []int32{
 	2,  // 0: caas.chat.v1.CheckAccessResponse.accesses:type_name -> caas.chat.v1.ConversationAccess
-	18, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
-	18, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
-	18, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
-	19, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
-	20, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
+	20, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
+	20, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
+	20, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
+	21, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
+	22, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
 	13, // 6: caas.chat.v1.ListReadableConversationsResponse.conversations:type_name -> caas.chat.v1.ReadableConversation
-	0,  // 7: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
-	3,  // 8: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
-	5,  // 9: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
-	7,  // 10: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
-	9,  // 11: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
-	11, // 12: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
-	14, // 13: caas.chat.v1.ChatInternalService.ExportUserData:input_type -> caas.chat.v1.ExportUserDataRequest
-	16, // 14: caas.chat.v1.ChatInternalService.EraseUserData:input_type -> caas.chat.v1.EraseUserDataRequest
-	1,  // 15: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
-	4,  // 16: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
-	6,  // 17: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
-	8,  // 18: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
-	10, // 19: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
-	12, // 20: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
-	15, // 21: caas.chat.v1.ChatInternalService.ExportUserData:output_type -> caas.chat.v1.ExportUserDataResponse
-	17, // 22: caas.chat.v1.ChatInternalService.EraseUserData:output_type -> caas.chat.v1.EraseUserDataResponse
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	23, // 7: caas.chat.v1.ApplyRetentionRequest.message_before:type_name -> google.protobuf.Timestamp
+	23, // 8: caas.chat.v1.ApplyRetentionRequest.media_before:type_name -> google.protobuf.Timestamp
+	0,  // 9: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
+	3,  // 10: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
+	5,  // 11: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
+	7,  // 12: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
+	9,  // 13: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
+	11, // 14: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
+	14, // 15: caas.chat.v1.ChatInternalService.ExportUserData:input_type -> caas.chat.v1.ExportUserDataRequest
+	16, // 16: caas.chat.v1.ChatInternalService.EraseUserData:input_type -> caas.chat.v1.EraseUserDataRequest
+	18, // 17: caas.chat.v1.ChatInternalService.ApplyRetention:input_type -> caas.chat.v1.ApplyRetentionRequest
+	1,  // 18: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
+	4,  // 19: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
+	6,  // 20: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
+	8,  // 21: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
+	10, // 22: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
+	12, // 23: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
+	15, // 24: caas.chat.v1.ChatInternalService.ExportUserData:output_type -> caas.chat.v1.ExportUserDataResponse
+	17, // 25: caas.chat.v1.ChatInternalService.EraseUserData:output_type -> caas.chat.v1.EraseUserDataResponse
+	19, // 26: caas.chat.v1.ChatInternalService.ApplyRetention:output_type -> caas.chat.v1.ApplyRetentionResponse
+	18, // [18:27] is the sub-list for method output_type
+	9,  // [9:18] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_caas_chat_v1_chat_internal_service_proto_init() }
@@ -1367,7 +1568,7 @@ func file_caas_chat_v1_chat_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_chat_v1_chat_internal_service_proto_rawDesc), len(file_caas_chat_v1_chat_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

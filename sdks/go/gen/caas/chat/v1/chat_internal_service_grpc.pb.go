@@ -27,6 +27,7 @@ const (
 	ChatInternalService_ListReadableConversations_FullMethodName = "/caas.chat.v1.ChatInternalService/ListReadableConversations"
 	ChatInternalService_ExportUserData_FullMethodName            = "/caas.chat.v1.ChatInternalService/ExportUserData"
 	ChatInternalService_EraseUserData_FullMethodName             = "/caas.chat.v1.ChatInternalService/EraseUserData"
+	ChatInternalService_ApplyRetention_FullMethodName            = "/caas.chat.v1.ChatInternalService/ApplyRetention"
 )
 
 // ChatInternalServiceClient is the client API for ChatInternalService service.
@@ -72,6 +73,14 @@ type ChatInternalServiceClient interface {
 	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
 	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
+	// Applies a retention cut to one conversation: every message sent before message_before (not
+	// yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+	// DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+	// redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+	// messages sent before media_before, for the caller to delete through media. With dry_run
+	// nothing changes and the counts say what would go. A page at a time (page token bound to the
+	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+	ApplyRetention(ctx context.Context, in *ApplyRetentionRequest, opts ...grpc.CallOption) (*ApplyRetentionResponse, error)
 }
 
 type chatInternalServiceClient struct {
@@ -162,6 +171,16 @@ func (c *chatInternalServiceClient) EraseUserData(ctx context.Context, in *Erase
 	return out, nil
 }
 
+func (c *chatInternalServiceClient) ApplyRetention(ctx context.Context, in *ApplyRetentionRequest, opts ...grpc.CallOption) (*ApplyRetentionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyRetentionResponse)
+	err := c.cc.Invoke(ctx, ChatInternalService_ApplyRetention_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatInternalServiceServer is the server API for ChatInternalService service.
 // All implementations must embed UnimplementedChatInternalServiceServer
 // for forward compatibility.
@@ -205,6 +224,14 @@ type ChatInternalServiceServer interface {
 	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
 	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
+	// Applies a retention cut to one conversation: every message sent before message_before (not
+	// yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+	// DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+	// redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+	// messages sent before media_before, for the caller to delete through media. With dry_run
+	// nothing changes and the counts say what would go. A page at a time (page token bound to the
+	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+	ApplyRetention(context.Context, *ApplyRetentionRequest) (*ApplyRetentionResponse, error)
 	mustEmbedUnimplementedChatInternalServiceServer()
 }
 
@@ -238,6 +265,9 @@ func (UnimplementedChatInternalServiceServer) ExportUserData(context.Context, *E
 }
 func (UnimplementedChatInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
+}
+func (UnimplementedChatInternalServiceServer) ApplyRetention(context.Context, *ApplyRetentionRequest) (*ApplyRetentionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyRetention not implemented")
 }
 func (UnimplementedChatInternalServiceServer) mustEmbedUnimplementedChatInternalServiceServer() {}
 func (UnimplementedChatInternalServiceServer) testEmbeddedByValue()                             {}
@@ -404,6 +434,24 @@ func _ChatInternalService_EraseUserData_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatInternalService_ApplyRetention_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyRetentionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatInternalServiceServer).ApplyRetention(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatInternalService_ApplyRetention_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatInternalServiceServer).ApplyRetention(ctx, req.(*ApplyRetentionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatInternalService_ServiceDesc is the grpc.ServiceDesc for ChatInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -442,6 +490,10 @@ var ChatInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUserData",
 			Handler:    _ChatInternalService_EraseUserData_Handler,
+		},
+		{
+			MethodName: "ApplyRetention",
+			Handler:    _ChatInternalService_ApplyRetention_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -667,8 +667,10 @@ type MessageDeleted struct {
 	MessageSeq        uint64                 `protobuf:"varint,3,opt,name=message_seq,json=messageSeq,proto3" json:"message_seq,omitempty"`
 	SenderId          string                 `protobuf:"bytes,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
 	MessageCreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=message_create_time,json=messageCreateTime,proto3" json:"message_create_time,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Deleted by the tenant's retention policy (the actor is the system), not by a person.
+	Expired       bool `protobuf:"varint,40,opt,name=expired,proto3" json:"expired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessageDeleted) Reset() {
@@ -734,6 +736,13 @@ func (x *MessageDeleted) GetMessageCreateTime() *timestamppb.Timestamp {
 		return x.MessageCreateTime
 	}
 	return nil
+}
+
+func (x *MessageDeleted) GetExpired() bool {
+	if x != nil {
+		return x.Expired
+	}
+	return false
 }
 
 // The actor added a reaction to a message.
@@ -1698,7 +1707,7 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\tsender_id\x18\a \x01(\tR\bsenderId\x12J\n" +
 	"\x13message_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\x128\n" +
 	"\x18message_attachment_count\x18\t \x01(\rR\x16messageAttachmentCount\x12<\n" +
-	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted\"\xd6\x01\n" +
+	"\tencrypted\x18- \x01(\v2\x1e.caas.chat.v1.EncryptedContentR\tencrypted\"\xf0\x01\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
@@ -1706,7 +1715,8 @@ const file_caas_chat_v1_event_proto_rawDesc = "" +
 	"\vmessage_seq\x18\x03 \x01(\x04R\n" +
 	"messageSeq\x12\x1b\n" +
 	"\tsender_id\x18\x04 \x01(\tR\bsenderId\x12J\n" +
-	"\x13message_create_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\"J\n" +
+	"\x13message_create_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11messageCreateTime\x12\x18\n" +
+	"\aexpired\x18( \x01(\bR\aexpired\"J\n" +
 	"\rReactionAdded\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +

@@ -449,8 +449,10 @@ type ServiceProgress struct {
 	// "auth", "chat".
 	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	// Items handled so far (sessions, logins and the profile; messages, reactions and read positions).
-	Items         uint64 `protobuf:"varint,2,opt,name=items,proto3" json:"items,omitempty"`
-	Done          bool   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	Items uint64 `protobuf:"varint,2,opt,name=items,proto3" json:"items,omitempty"`
+	Done  bool   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	// What this service's part left as it was, and why (a conversation under a legal hold).
+	Skipped       []*SkippedData `protobuf:"bytes,4,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -506,6 +508,76 @@ func (x *ServiceProgress) GetDone() bool {
 	return false
 }
 
+func (x *ServiceProgress) GetSkipped() []*SkippedData {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+// Data a job passed over.
+type SkippedData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "conversation".
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Id   string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// "legal_hold".
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkippedData) Reset() {
+	*x = SkippedData{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkippedData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkippedData) ProtoMessage() {}
+
+func (x *SkippedData) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkippedData.ProtoReflect.Descriptor instead.
+func (*SkippedData) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SkippedData) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SkippedData) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SkippedData) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_caas_compliance_v1_privacy_service_proto protoreflect.FileDescriptor
 
 const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
@@ -536,11 +608,16 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
-	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"U\n" +
+	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"\x90\x01\n" +
 	"\x0fServiceProgress\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x14\n" +
 	"\x05items\x18\x02 \x01(\x04R\x05items\x12\x12\n" +
-	"\x04done\x18\x03 \x01(\bR\x04done*P\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\x129\n" +
+	"\askipped\x18\x04 \x03(\v2\x1f.caas.compliance.v1.SkippedDataR\askipped\"I\n" +
+	"\vSkippedData\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*P\n" +
 	"\x0ePrivacyJobKind\x12 \n" +
 	"\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PRIVACY_JOB_KIND_ERASURE\x10\x01*\x92\x01\n" +
@@ -566,7 +643,7 @@ func file_caas_compliance_v1_privacy_service_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_compliance_v1_privacy_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_caas_compliance_v1_privacy_service_proto_goTypes = []any{
 	(PrivacyJobKind)(0),            // 0: caas.compliance.v1.PrivacyJobKind
 	(PrivacyJobState)(0),           // 1: caas.compliance.v1.PrivacyJobState
@@ -576,7 +653,8 @@ var file_caas_compliance_v1_privacy_service_proto_goTypes = []any{
 	(*GetJobResponse)(nil),         // 5: caas.compliance.v1.GetJobResponse
 	(*PrivacyJob)(nil),             // 6: caas.compliance.v1.PrivacyJob
 	(*ServiceProgress)(nil),        // 7: caas.compliance.v1.ServiceProgress
-	(*timestamppb.Timestamp)(nil),  // 8: google.protobuf.Timestamp
+	(*SkippedData)(nil),            // 8: caas.compliance.v1.SkippedData
+	(*timestamppb.Timestamp)(nil),  // 9: google.protobuf.Timestamp
 }
 var file_caas_compliance_v1_privacy_service_proto_depIdxs = []int32{
 	6,  // 0: caas.compliance.v1.RequestErasureResponse.job:type_name -> caas.compliance.v1.PrivacyJob
@@ -584,18 +662,19 @@ var file_caas_compliance_v1_privacy_service_proto_depIdxs = []int32{
 	0,  // 2: caas.compliance.v1.PrivacyJob.kind:type_name -> caas.compliance.v1.PrivacyJobKind
 	1,  // 3: caas.compliance.v1.PrivacyJob.state:type_name -> caas.compliance.v1.PrivacyJobState
 	7,  // 4: caas.compliance.v1.PrivacyJob.services:type_name -> caas.compliance.v1.ServiceProgress
-	8,  // 5: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 6: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
-	4,  // 9: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
-	3,  // 10: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
-	5,  // 11: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 5: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
+	8,  // 8: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
+	2,  // 9: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
+	4,  // 10: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
+	3,  // 11: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
+	5,  // 12: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_privacy_service_proto_init() }
@@ -609,7 +688,7 @@ func file_caas_compliance_v1_privacy_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_compliance_v1_privacy_service_proto_rawDesc), len(file_caas_compliance_v1_privacy_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

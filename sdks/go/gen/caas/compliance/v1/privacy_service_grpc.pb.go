@@ -37,7 +37,9 @@ type PrivacyServiceClient interface {
 	// deleted) and their content (every message they sent deleted for everyone through the
 	// conversation log, their reactions and read positions removed). Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-	// the tenant does not have (also another tenant's user, without saying so).
+	// the tenant does not have (also another tenant's user, without saying so);
+	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(ctx context.Context, in *RequestErasureRequest, opts ...grpc.CallOption) (*RequestErasureResponse, error)
 	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -85,7 +87,9 @@ type PrivacyServiceServer interface {
 	// deleted) and their content (every message they sent deleted for everyone through the
 	// conversation log, their reactions and read positions removed). Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-	// the tenant does not have (also another tenant's user, without saying so).
+	// the tenant does not have (also another tenant's user, without saying so);
+	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *RequestErasureRequest) (*RequestErasureResponse, error)
 	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

@@ -274,6 +274,111 @@ func (*DetachMediaResponse) Descriptor() ([]byte, []int) {
 	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{3}
 }
 
+type ExpireMediaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	MediaIds      []string               `protobuf:"bytes,2,rep,name=media_ids,json=mediaIds,proto3" json:"media_ids,omitempty"`
+	DryRun        bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireMediaRequest) Reset() {
+	*x = ExpireMediaRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireMediaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireMediaRequest) ProtoMessage() {}
+
+func (x *ExpireMediaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireMediaRequest.ProtoReflect.Descriptor instead.
+func (*ExpireMediaRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExpireMediaRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExpireMediaRequest) GetMediaIds() []string {
+	if x != nil {
+		return x.MediaIds
+	}
+	return nil
+}
+
+func (x *ExpireMediaRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ExpireMediaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Media deleted by this call (with dry_run: live media that would be).
+	Deleted       uint32 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireMediaResponse) Reset() {
+	*x = ExpireMediaResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireMediaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireMediaResponse) ProtoMessage() {}
+
+func (x *ExpireMediaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireMediaResponse.ProtoReflect.Descriptor instead.
+func (*ExpireMediaResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExpireMediaResponse) GetDeleted() uint32 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
 var File_caas_media_v1_media_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
@@ -295,10 +400,17 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\x0fconversation_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x120\n" +
 	"\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10\n" +
 	"\x18\x01\"\x05r\x03\xb0\x01\x01R\bmediaIds\"\x15\n" +
-	"\x13DetachMediaResponse2\xc2\x01\n" +
+	"\x13DetachMediaResponse\"\x87\x01\n" +
+	"\x12ExpireMediaRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x121\n" +
+	"\tmedia_ids\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01R\bmediaIds\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"/\n" +
+	"\x13ExpireMediaResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\rR\adeleted2\x98\x02\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
-	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
+	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n" +
+	"\vExpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
 
 var (
 	file_caas_media_v1_media_internal_service_proto_rawDescOnce sync.Once
@@ -312,22 +424,26 @@ func file_caas_media_v1_media_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_media_v1_media_internal_service_proto_rawDescData
 }
 
-var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*AttachMediaRequest)(nil),  // 0: caas.media.v1.AttachMediaRequest
 	(*AttachMediaResponse)(nil), // 1: caas.media.v1.AttachMediaResponse
 	(*DetachMediaRequest)(nil),  // 2: caas.media.v1.DetachMediaRequest
 	(*DetachMediaResponse)(nil), // 3: caas.media.v1.DetachMediaResponse
-	(*Media)(nil),               // 4: caas.media.v1.Media
+	(*ExpireMediaRequest)(nil),  // 4: caas.media.v1.ExpireMediaRequest
+	(*ExpireMediaResponse)(nil), // 5: caas.media.v1.ExpireMediaResponse
+	(*Media)(nil),               // 6: caas.media.v1.Media
 }
 var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
-	4, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
+	6, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
 	0, // 1: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
 	2, // 2: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
-	1, // 3: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
-	3, // 4: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
+	4, // 3: caas.media.v1.MediaInternalService.ExpireMedia:input_type -> caas.media.v1.ExpireMediaRequest
+	1, // 4: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
+	3, // 5: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
+	5, // 6: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
+	4, // [4:7] is the sub-list for method output_type
+	1, // [1:4] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -349,7 +465,7 @@ func file_caas_media_v1_media_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_media_v1_media_internal_service_proto_rawDesc), len(file_caas_media_v1_media_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	MediaInternalService_AttachMedia_FullMethodName = "/caas.media.v1.MediaInternalService/AttachMedia"
 	MediaInternalService_DetachMedia_FullMethodName = "/caas.media.v1.MediaInternalService/DetachMedia"
+	MediaInternalService_ExpireMedia_FullMethodName = "/caas.media.v1.MediaInternalService/ExpireMedia"
 )
 
 // MediaInternalServiceClient is the client API for MediaInternalService service.
@@ -42,6 +43,11 @@ type MediaInternalServiceClient interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(ctx context.Context, in *DetachMediaRequest, opts ...grpc.CallOption) (*DetachMediaResponse, error)
+	// Deletes media whose retention expired (the compliance service's sweeps): each record is
+	// marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+	// and the count says how many would go. Idempotent.
+	ExpireMedia(ctx context.Context, in *ExpireMediaRequest, opts ...grpc.CallOption) (*ExpireMediaResponse, error)
 }
 
 type mediaInternalServiceClient struct {
@@ -72,6 +78,16 @@ func (c *mediaInternalServiceClient) DetachMedia(ctx context.Context, in *Detach
 	return out, nil
 }
 
+func (c *mediaInternalServiceClient) ExpireMedia(ctx context.Context, in *ExpireMediaRequest, opts ...grpc.CallOption) (*ExpireMediaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExpireMediaResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_ExpireMedia_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MediaInternalServiceServer is the server API for MediaInternalService service.
 // All implementations must embed UnimplementedMediaInternalServiceServer
 // for forward compatibility.
@@ -91,6 +107,11 @@ type MediaInternalServiceServer interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(context.Context, *DetachMediaRequest) (*DetachMediaResponse, error)
+	// Deletes media whose retention expired (the compliance service's sweeps): each record is
+	// marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+	// and the count says how many would go. Idempotent.
+	ExpireMedia(context.Context, *ExpireMediaRequest) (*ExpireMediaResponse, error)
 	mustEmbedUnimplementedMediaInternalServiceServer()
 }
 
@@ -106,6 +127,9 @@ func (UnimplementedMediaInternalServiceServer) AttachMedia(context.Context, *Att
 }
 func (UnimplementedMediaInternalServiceServer) DetachMedia(context.Context, *DetachMediaRequest) (*DetachMediaResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DetachMedia not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) ExpireMedia(context.Context, *ExpireMediaRequest) (*ExpireMediaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExpireMedia not implemented")
 }
 func (UnimplementedMediaInternalServiceServer) mustEmbedUnimplementedMediaInternalServiceServer() {}
 func (UnimplementedMediaInternalServiceServer) testEmbeddedByValue()                              {}
@@ -164,6 +188,24 @@ func _MediaInternalService_DetachMedia_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaInternalService_ExpireMedia_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExpireMediaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).ExpireMedia(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_ExpireMedia_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).ExpireMedia(ctx, req.(*ExpireMediaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MediaInternalService_ServiceDesc is the grpc.ServiceDesc for MediaInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -178,6 +220,10 @@ var MediaInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DetachMedia",
 			Handler:    _MediaInternalService_DetachMedia_Handler,
+		},
+		{
+			MethodName: "ExpireMedia",
+			Handler:    _MediaInternalService_ExpireMedia_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

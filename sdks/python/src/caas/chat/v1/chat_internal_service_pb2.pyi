@@ -1,7 +1,10 @@
+import datetime
+
 from buf.validate import validate_pb2 as _validate_pb2
 from caas.chat.v1 import conversation_pb2 as _conversation_pb2
 from caas.chat.v1 import event_pb2 as _event_pb2
 from caas.chat.v1 import member_pb2 as _member_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -201,3 +204,35 @@ class EraseUserDataResponse(_message.Message):
     skipped_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
     next_page_token: str
     def __init__(self, messages_erased: _Optional[int] = ..., reactions_removed: _Optional[int] = ..., read_states_dropped: _Optional[int] = ..., skipped_conversation_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ApplyRetentionRequest(_message.Message):
+    __slots__ = ("tenant_id", "conversation_id", "message_before", "media_before", "held_user_ids", "dry_run", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    HELD_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    conversation_id: str
+    message_before: _timestamp_pb2.Timestamp
+    media_before: _timestamp_pb2.Timestamp
+    held_user_ids: _containers.RepeatedScalarFieldContainer[str]
+    dry_run: bool
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., message_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_user_ids: _Optional[_Iterable[str]] = ..., dry_run: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ApplyRetentionResponse(_message.Message):
+    __slots__ = ("messages_expired", "messages_held", "media_ids", "next_page_token")
+    MESSAGES_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_HELD_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    messages_expired: int
+    messages_held: int
+    media_ids: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    def __init__(self, messages_expired: _Optional[int] = ..., messages_held: _Optional[int] = ..., media_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

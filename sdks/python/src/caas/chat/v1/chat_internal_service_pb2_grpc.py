@@ -79,6 +79,11 @@ class ChatInternalServiceStub:
                 request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.SerializeToString,
                 response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.FromString,
                 _registered_method=True)
+        self.ApplyRetention = channel.unary_unary(
+                '/caas.chat.v1.ChatInternalService/ApplyRetention',
+                request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.SerializeToString,
+                response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.FromString,
+                _registered_method=True)
 
 
 class ChatInternalServiceServicer:
@@ -162,6 +167,19 @@ class ChatInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyRetention(self, request, context):
+        """Applies a retention cut to one conversation: every message sent before message_before (not
+        yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+        DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+        redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+        messages sent before media_before, for the caller to delete through media. With dry_run
+        nothing changes and the counts say what would go. A page at a time (page token bound to the
+        tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +222,11 @@ def add_ChatInternalServiceServicer_to_server(servicer, server):
                     servicer.EraseUserData,
                     request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.FromString,
                     response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.SerializeToString,
+            ),
+            'ApplyRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyRetention,
+                    request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.FromString,
+                    response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -427,6 +450,33 @@ class ChatInternalService:
             '/caas.chat.v1.ChatInternalService/EraseUserData',
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataRequest.SerializeToString,
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.chat.v1.ChatInternalService/ApplyRetention',
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.SerializeToString,
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -106,18 +106,20 @@ class MessageEdited(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., edit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., message_create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_attachment_count: _Optional[int] = ..., encrypted: _Optional[_Union[_encrypted_pb2.EncryptedContent, _Mapping]] = ...) -> None: ...
 
 class MessageDeleted(_message.Message):
-    __slots__ = ("message_id", "media_ids", "message_seq", "sender_id", "message_create_time")
+    __slots__ = ("message_id", "media_ids", "message_seq", "sender_id", "message_create_time", "expired")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_SEQ_FIELD_NUMBER: _ClassVar[int]
     SENDER_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     media_ids: _containers.RepeatedScalarFieldContainer[str]
     message_seq: int
     sender_id: str
     message_create_time: _timestamp_pb2.Timestamp
-    def __init__(self, message_id: _Optional[str] = ..., media_ids: _Optional[_Iterable[str]] = ..., message_seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., message_create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    expired: bool
+    def __init__(self, message_id: _Optional[str] = ..., media_ids: _Optional[_Iterable[str]] = ..., message_seq: _Optional[int] = ..., sender_id: _Optional[str] = ..., message_create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expired: _Optional[bool] = ...) -> None: ...
 
 class ReactionAdded(_message.Message):
     __slots__ = ("message_id", "reaction")

@@ -84,11 +84,23 @@ class PrivacyJob(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., kind: _Optional[_Union[PrivacyJobKind, str]] = ..., user_id: _Optional[str] = ..., state: _Optional[_Union[PrivacyJobState, str]] = ..., percent: _Optional[int] = ..., services: _Optional[_Iterable[_Union[ServiceProgress, _Mapping]]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ServiceProgress(_message.Message):
-    __slots__ = ("service", "items", "done")
+    __slots__ = ("service", "items", "done", "skipped")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     service: str
     items: int
     done: bool
-    def __init__(self, service: _Optional[str] = ..., items: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+    skipped: _containers.RepeatedCompositeFieldContainer[SkippedData]
+    def __init__(self, service: _Optional[str] = ..., items: _Optional[int] = ..., done: _Optional[bool] = ..., skipped: _Optional[_Iterable[_Union[SkippedData, _Mapping]]] = ...) -> None: ...
+
+class SkippedData(_message.Message):
+    __slots__ = ("type", "id", "reason")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    id: str
+    reason: str
+    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

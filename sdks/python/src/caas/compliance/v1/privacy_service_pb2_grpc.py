@@ -64,7 +64,9 @@ class PrivacyServiceServicer:
         deleted) and their content (every message they sent deleted for everyone through the
         conversation log, their reactions and read positions removed). Idempotent: while a job for
         the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-        the tenant does not have (also another tenant's user, without saying so).
+        the tenant does not have (also another tenant's user, without saying so);
+        FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+        under a legal hold are passed over and listed in the job's `skipped`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

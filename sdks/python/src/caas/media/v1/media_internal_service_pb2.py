@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from caas.media.v1 import media_pb2 as caas_dot_media_dot_v1_dot_media__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19\x63\x61\x61s/media/v1/media.proto\"\xf5\x01\n\x12\x41ttachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x37\n\x0buploader_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$H\x00\x12*\n\x16source_conversation_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x42\x12\n\tauthority\x12\x05\xbaH\x02\x08\x01\":\n\x13\x41ttachMediaResponse\x12#\n\x05media\x18\x01 \x03(\x0b\x32\x14.caas.media.v1.Media\"|\n\x12\x44\x65tachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\"\x15\n\x13\x44\x65tachMediaResponse2\xc2\x01\n\x14MediaInternalService\x12T\n\x0b\x41ttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n\x0b\x44\x65tachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19\x63\x61\x61s/media/v1/media.proto\"\xf5\x01\n\x12\x41ttachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x37\n\x0buploader_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$H\x00\x12*\n\x16source_conversation_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x42\x12\n\tauthority\x12\x05\xbaH\x02\x08\x01\":\n\x13\x41ttachMediaResponse\x12#\n\x05media\x18\x01 \x03(\x0b\x32\x14.caas.media.v1.Media\"|\n\x12\x44\x65tachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\"\x15\n\x13\x44\x65tachMediaResponse\"k\n\x12\x45xpireMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\'\n\tmedia_ids\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x08\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"&\n\x13\x45xpireMediaResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r2\x98\x02\n\x14MediaInternalService\x12T\n\x0b\x41ttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n\x0b\x44\x65tachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n\x0b\x45xpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,6 +52,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DETACHMEDIAREQUEST'].fields_by_name['conversation_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_DETACHMEDIAREQUEST'].fields_by_name['media_ids']._loaded_options = None
   _globals['_DETACHMEDIAREQUEST'].fields_by_name['media_ids']._serialized_options = b'\272H\020\222\001\r\010\001\020\n\030\001\"\005r\003\260\001\001'
+  _globals['_EXPIREMEDIAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_EXPIREMEDIAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_EXPIREMEDIAREQUEST'].fields_by_name['media_ids']._loaded_options = None
+  _globals['_EXPIREMEDIAREQUEST'].fields_by_name['media_ids']._serialized_options = b'\272H\021\222\001\016\010\001\020\364\003\030\001\"\005r\003\260\001\001'
   _globals['_ATTACHMEDIAREQUEST']._serialized_start=118
   _globals['_ATTACHMEDIAREQUEST']._serialized_end=363
   _globals['_ATTACHMEDIARESPONSE']._serialized_start=365
@@ -60,6 +64,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DETACHMEDIAREQUEST']._serialized_end=549
   _globals['_DETACHMEDIARESPONSE']._serialized_start=551
   _globals['_DETACHMEDIARESPONSE']._serialized_end=572
-  _globals['_MEDIAINTERNALSERVICE']._serialized_start=575
-  _globals['_MEDIAINTERNALSERVICE']._serialized_end=769
+  _globals['_EXPIREMEDIAREQUEST']._serialized_start=574
+  _globals['_EXPIREMEDIAREQUEST']._serialized_end=681
+  _globals['_EXPIREMEDIARESPONSE']._serialized_start=683
+  _globals['_EXPIREMEDIARESPONSE']._serialized_end=721
+  _globals['_MEDIAINTERNALSERVICE']._serialized_start=724
+  _globals['_MEDIAINTERNALSERVICE']._serialized_end=1004
 # @@protoc_insertion_point(module_scope)

@@ -41,3 +41,19 @@ class DetachMediaRequest(_message.Message):
 class DetachMediaResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ExpireMediaRequest(_message.Message):
+    __slots__ = ("tenant_id", "media_ids", "dry_run")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_IDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    media_ids: _containers.RepeatedScalarFieldContainer[str]
+    dry_run: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., media_ids: _Optional[_Iterable[str]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ExpireMediaResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    def __init__(self, deleted: _Optional[int] = ...) -> None: ...

@@ -46,6 +46,11 @@ class MediaInternalServiceStub:
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaRequest.SerializeToString,
                 response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaResponse.FromString,
                 _registered_method=True)
+        self.ExpireMedia = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/ExpireMedia',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.FromString,
+                _registered_method=True)
 
 
 class MediaInternalServiceServicer:
@@ -75,6 +80,16 @@ class MediaInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExpireMedia(self, request, context):
+        """Deletes media whose retention expired (the compliance service's sweeps): each record is
+        marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+        Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+        and the count says how many would go. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -87,6 +102,11 @@ def add_MediaInternalServiceServicer_to_server(servicer, server):
                     servicer.DetachMedia,
                     request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaRequest.FromString,
                     response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaResponse.SerializeToString,
+            ),
+            'ExpireMedia': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireMedia,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -145,6 +165,33 @@ class MediaInternalService:
             '/caas.media.v1.MediaInternalService/DetachMedia',
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaRequest.SerializeToString,
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.DetachMediaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireMedia(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/ExpireMedia',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.FromString,
             options,
             channel_credentials,
             insecure,

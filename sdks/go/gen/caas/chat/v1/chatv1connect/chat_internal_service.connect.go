@@ -57,6 +57,9 @@ const (
 	// ChatInternalServiceEraseUserDataProcedure is the fully-qualified name of the
 	// ChatInternalService's EraseUserData RPC.
 	ChatInternalServiceEraseUserDataProcedure = "/caas.chat.v1.ChatInternalService/EraseUserData"
+	// ChatInternalServiceApplyRetentionProcedure is the fully-qualified name of the
+	// ChatInternalService's ApplyRetention RPC.
+	ChatInternalServiceApplyRetentionProcedure = "/caas.chat.v1.ChatInternalService/ApplyRetention"
 )
 
 // ChatInternalServiceClient is a client for the caas.chat.v1.ChatInternalService service.
@@ -94,6 +97,14 @@ type ChatInternalServiceClient interface {
 	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
 	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Applies a retention cut to one conversation: every message sent before message_before (not
+	// yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+	// DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+	// redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+	// messages sent before media_before, for the caller to delete through media. With dry_run
+	// nothing changes and the counts say what would go. A page at a time (page token bound to the
+	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+	ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error)
 }
 
 // NewChatInternalServiceClient constructs a client for the caas.chat.v1.ChatInternalService
@@ -155,6 +166,12 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("EraseUserData")),
 			connect.WithClientOptions(opts...),
 		),
+		applyRetention: connect.NewClient[v1.ApplyRetentionRequest, v1.ApplyRetentionResponse](
+			httpClient,
+			baseURL+ChatInternalServiceApplyRetentionProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("ApplyRetention")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -168,6 +185,7 @@ type chatInternalServiceClient struct {
 	listReadableConversations *connect.Client[v1.ListReadableConversationsRequest, v1.ListReadableConversationsResponse]
 	exportUserData            *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
 	eraseUserData             *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
+	applyRetention            *connect.Client[v1.ApplyRetentionRequest, v1.ApplyRetentionResponse]
 }
 
 // CheckAccess calls caas.chat.v1.ChatInternalService.CheckAccess.
@@ -210,6 +228,11 @@ func (c *chatInternalServiceClient) EraseUserData(ctx context.Context, req *conn
 	return c.eraseUserData.CallUnary(ctx, req)
 }
 
+// ApplyRetention calls caas.chat.v1.ChatInternalService.ApplyRetention.
+func (c *chatInternalServiceClient) ApplyRetention(ctx context.Context, req *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error) {
+	return c.applyRetention.CallUnary(ctx, req)
+}
+
 // ChatInternalServiceHandler is an implementation of the caas.chat.v1.ChatInternalService service.
 type ChatInternalServiceHandler interface {
 	// Tells, for one user and up to 100 conversations, whether and which seq range the user may
@@ -245,6 +268,14 @@ type ChatInternalServiceHandler interface {
 	// Conversations named in held_conversation_ids are skipped and listed. Resumable by page token
 	// and idempotent: erased messages are not touched again. For the compliance service's erasures.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Applies a retention cut to one conversation: every message sent before message_before (not
+	// yet deleted, its sender not in held_user_ids) is deleted for everyone exactly as
+	// DeleteMessage does it (MessageDeleted marked expired, the sender as actor; body and edits
+	// redacted in place, seqs stay dense). Returns the media ids of the messages it deleted and of
+	// messages sent before media_before, for the caller to delete through media. With dry_run
+	// nothing changes and the counts say what would go. A page at a time (page token bound to the
+	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
+	ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error)
 }
 
 // NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -302,6 +333,12 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("EraseUserData")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceApplyRetentionHandler := connect.NewUnaryHandler(
+		ChatInternalServiceApplyRetentionProcedure,
+		svc.ApplyRetention,
+		connect.WithSchema(chatInternalServiceMethods.ByName("ApplyRetention")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatInternalServiceCheckAccessProcedure:
@@ -320,6 +357,8 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 			chatInternalServiceExportUserDataHandler.ServeHTTP(w, r)
 		case ChatInternalServiceEraseUserDataProcedure:
 			chatInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
+		case ChatInternalServiceApplyRetentionProcedure:
+			chatInternalServiceApplyRetentionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -359,4 +398,8 @@ func (UnimplementedChatInternalServiceHandler) ExportUserData(context.Context, *
 
 func (UnimplementedChatInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.EraseUserData is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ApplyRetention is not implemented"))
 }

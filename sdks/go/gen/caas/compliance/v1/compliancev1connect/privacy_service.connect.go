@@ -46,7 +46,9 @@ type PrivacyServiceClient interface {
 	// deleted) and their content (every message they sent deleted for everyone through the
 	// conversation log, their reactions and read positions removed). Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-	// the tenant does not have (also another tenant's user, without saying so).
+	// the tenant does not have (also another tenant's user, without saying so);
+	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)
 	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
@@ -100,7 +102,9 @@ type PrivacyServiceHandler interface {
 	// deleted) and their content (every message they sent deleted for everyone through the
 	// conversation log, their reactions and read positions removed). Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
-	// the tenant does not have (also another tenant's user, without saying so).
+	// the tenant does not have (also another tenant's user, without saying so);
+	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
+	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)
 	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)

@@ -39,6 +39,9 @@ const (
 	// MediaInternalServiceDetachMediaProcedure is the fully-qualified name of the
 	// MediaInternalService's DetachMedia RPC.
 	MediaInternalServiceDetachMediaProcedure = "/caas.media.v1.MediaInternalService/DetachMedia"
+	// MediaInternalServiceExpireMediaProcedure is the fully-qualified name of the
+	// MediaInternalService's ExpireMedia RPC.
+	MediaInternalServiceExpireMediaProcedure = "/caas.media.v1.MediaInternalService/ExpireMedia"
 )
 
 // MediaInternalServiceClient is a client for the caas.media.v1.MediaInternalService service.
@@ -55,6 +58,11 @@ type MediaInternalServiceClient interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error)
+	// Deletes media whose retention expired (the compliance service's sweeps): each record is
+	// marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+	// and the count says how many would go. Idempotent.
+	ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error)
 }
 
 // NewMediaInternalServiceClient constructs a client for the caas.media.v1.MediaInternalService
@@ -80,6 +88,12 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("DetachMedia")),
 			connect.WithClientOptions(opts...),
 		),
+		expireMedia: connect.NewClient[v1.ExpireMediaRequest, v1.ExpireMediaResponse](
+			httpClient,
+			baseURL+MediaInternalServiceExpireMediaProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("ExpireMedia")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -87,6 +101,7 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 type mediaInternalServiceClient struct {
 	attachMedia *connect.Client[v1.AttachMediaRequest, v1.AttachMediaResponse]
 	detachMedia *connect.Client[v1.DetachMediaRequest, v1.DetachMediaResponse]
+	expireMedia *connect.Client[v1.ExpireMediaRequest, v1.ExpireMediaResponse]
 }
 
 // AttachMedia calls caas.media.v1.MediaInternalService.AttachMedia.
@@ -97,6 +112,11 @@ func (c *mediaInternalServiceClient) AttachMedia(ctx context.Context, req *conne
 // DetachMedia calls caas.media.v1.MediaInternalService.DetachMedia.
 func (c *mediaInternalServiceClient) DetachMedia(ctx context.Context, req *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error) {
 	return c.detachMedia.CallUnary(ctx, req)
+}
+
+// ExpireMedia calls caas.media.v1.MediaInternalService.ExpireMedia.
+func (c *mediaInternalServiceClient) ExpireMedia(ctx context.Context, req *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error) {
+	return c.expireMedia.CallUnary(ctx, req)
 }
 
 // MediaInternalServiceHandler is an implementation of the caas.media.v1.MediaInternalService
@@ -114,6 +134,11 @@ type MediaInternalServiceHandler interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error)
+	// Deletes media whose retention expired (the compliance service's sweeps): each record is
+	// marked deleted and its bytes removed, as MediaService.DeleteMedia does for the uploader.
+	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
+	// and the count says how many would go. Idempotent.
+	ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error)
 }
 
 // NewMediaInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -135,12 +160,20 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("DetachMedia")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceExpireMediaHandler := connect.NewUnaryHandler(
+		MediaInternalServiceExpireMediaProcedure,
+		svc.ExpireMedia,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("ExpireMedia")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.media.v1.MediaInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaInternalServiceAttachMediaProcedure:
 			mediaInternalServiceAttachMediaHandler.ServeHTTP(w, r)
 		case MediaInternalServiceDetachMediaProcedure:
 			mediaInternalServiceDetachMediaHandler.ServeHTTP(w, r)
+		case MediaInternalServiceExpireMediaProcedure:
+			mediaInternalServiceExpireMediaHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -156,4 +189,8 @@ func (UnimplementedMediaInternalServiceHandler) AttachMedia(context.Context, *co
 
 func (UnimplementedMediaInternalServiceHandler) DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.DetachMedia is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.ExpireMedia is not implemented"))
 }
