@@ -11,6 +11,8 @@ import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
+import { createAuditExportPart } from "./audit-user-export.js";
+import { ExportSteps } from "./export-job.js";
 import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore } from "./audit-stores.js";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
@@ -23,7 +25,9 @@ export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfUserStateEven
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
 export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
-export { PrivacyServiceImpl, privacyScopeOf, jobView } from "./privacy-service.js";
+export { PrivacyServiceImpl, privacyScopeOf, exportCallerOf, jobView, EXPORT_REUSE_MS, EXPORT_DOWNLOAD_SECONDS } from "./privacy-service.js";
+export { ExportSteps, EXPORT_SERVICES, ARCHIVE_STEP, PART_FLUSH_BYTES, type ExportPart, type ExportPage, type ExportArchiveSink } from "./export-job.js";
+export { createAuditExportPart } from "./audit-user-export.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
 export { canonicalEventBytes, chainHash, checkpointSignatureValid, GENESIS_HASH } from "./domain/audit-chain.js";
@@ -32,7 +36,8 @@ export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord 
 
 /**
  * The compliance service: the tamper-evident audit log (AuditService) and data-subject
- * erasure jobs (PrivacyService, driving auth's and chat's EraseUserData; PrivacyJobRunner). Records come from the bus
+ * erasure and export jobs (PrivacyService, driving auth's and chat's EraseUserData and auth's,
+ * chat's and media's ExportUserData, the archive built in media's blob store; PrivacyJobRunner). Records come from the bus
  * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
  * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
  * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
@@ -50,8 +55,15 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret) });
   const jobs = await openPrivacyJobStore(await complianceBackendOf(config), { logger });
   const parts = createUserDataPartsOverMesh({ peers, serviceSecret, clock });
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger });
-  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists: (tenantId, userId) => parts.userExists(tenantId, userId) });
+  const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, exports, clock, logger });
+  const privacy = new PrivacyServiceImpl({
+    store: jobs,
+    runner,
+    userExists: (tenantId, userId) => parts.userExists(tenantId, userId),
+    presignExport: (...args) => parts.presignExport(...args),
+    nowMs: () => clock.nowMs(),
+  });
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),
     credentials: createCredentialsOverMesh({ peers, serviceSecret, clock }),

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
-import type { JobStep, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
+import { ARCHIVE_STEP, EXPORT_SERVICES, type ExportSteps } from "./export-job.js";
+import type { JobStep, PrivacyJobKind, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
 
 /** One page of a service's part: items handled and the cursor to go on from ("" when the part is done). */
 export interface PartPage {
@@ -19,6 +20,8 @@ export const ERASURE_SERVICES = ["auth", "chat"] as const;
 export interface PrivacyJobRunnerDeps {
   store: PrivacyJobStore;
   parts: Record<(typeof ERASURE_SERVICES)[number], ErasurePart>;
+  /** Runs export jobs' steps (without it, export jobs fail). */
+  exports?: ExportSteps;
   clock: Clock;
   logger: Logger;
 }
@@ -38,9 +41,18 @@ export class PrivacyJobRunner {
 
   /** A new erasure job for the user (not stored). */
   newErasure(tenantId: string, userId: string): PrivacyJobRecord {
+    return this.newJob(tenantId, userId, "erasure", ERASURE_SERVICES);
+  }
+
+  /** A new export job for the user (not stored): each service's part, then packing the archive. */
+  newExport(tenantId: string, userId: string): PrivacyJobRecord {
+    return this.newJob(tenantId, userId, "export", [...EXPORT_SERVICES, ARCHIVE_STEP]);
+  }
+
+  private newJob(tenantId: string, userId: string, kind: PrivacyJobKind, services: readonly string[]): PrivacyJobRecord {
     const now = this.deps.clock.nowMs();
-    const steps: JobStep[] = ERASURE_SERVICES.map((service) => ({ service, items: 0, done: false, cursor: "" }));
-    return { tenantId, id: randomUUID(), kind: "erasure", userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
+    const steps: JobStep[] = services.map((service) => ({ service, items: 0, done: false, cursor: "" }));
+    return { tenantId, id: randomUUID(), kind, userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
   }
 
   /** Starts the job in the background unless it already runs in this process or succeeded; the returned promise settles when this run ends. */
@@ -83,6 +95,12 @@ export class PrivacyJobRunner {
     try {
       if (stored.state === "failed") await save();
       for (const step of job.steps) {
+        if (job.kind === "export") {
+          if (!this.deps.exports) throw new Error("exports are not configured");
+          await this.deps.exports.run(job, step, save, () => this.stopped);
+          if (!step.done) return;
+          continue;
+        }
         const part = this.deps.parts[step.service as keyof PrivacyJobRunnerDeps["parts"]];
         if (!part) throw new Error(`no part for service ${step.service}`);
         while (!step.done) {

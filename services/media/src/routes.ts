@@ -6,5 +6,13 @@ import type { MediaImpls } from "./media-impls.js";
 /** Registers MediaService and MediaInternalService on a router. */
 export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): void {
   router.service(MediaService, impls.media);
-  router.service(MediaInternalService, impls.internal);
+  const { internal, exports } = impls;
+  router.service(MediaInternalService, {
+    attachMedia: internal.attachMedia.bind(internal),
+    detachMedia: internal.detachMedia.bind(internal),
+    exportUserData: exports.exportUserData.bind(exports),
+    putExportPart: exports.putExportPart.bind(exports),
+    sealExport: exports.sealExport.bind(exports),
+    presignExportDownload: exports.presignExportDownload.bind(exports),
+  });
 }

@@ -15,5 +15,5 @@ export function checkJob(tenantId: string, job: PrivacyJobRecord): void {
 /** Steps as stored (JSON text in SQLite, an array in MongoDB). */
 export function stepsOf(value: unknown): JobStep[] {
   const steps = (typeof value === "string" ? JSON.parse(value) : value) as JobStep[];
-  return steps.map((s) => ({ service: s.service, items: s.items, done: s.done, cursor: s.cursor }));
+  return steps.map((s) => ({ service: s.service, items: s.items, done: s.done, cursor: s.cursor, ...(s.paths ? { paths: s.paths } : {}), ...(s.archive ? { archive: s.archive } : {}) }));
 }

@@ -7,13 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Media } from "./media_pb.js";
 import { file_caas_media_v1_media } from "./media_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file caas/media/v1/media_internal_service.proto.
  */
 export const file_caas_media_v1_media_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlMsIBChRNZWRpYUludGVybmFsU2VydmljZRJUCgtBdHRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlc3BvbnNlElQKC0RldGFjaE1lZGlhEiEuY2Fhcy5tZWRpYS52MS5EZXRhY2hNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkRldGFjaE1lZGlhUmVzcG9uc2VCPFo6Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvbWVkaWEvdjE7bWVkaWF2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_media_v1_media]);
+  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlIsEBChVFeHBvcnRVc2VyRGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIxCgd1c2VyX2lkGAIgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIbCglleHBvcnRfaWQYAyABKAlCCLpIBXIDsAEBEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiACCJZChZFeHBvcnRVc2VyRGF0YVJlc3BvbnNlEhIKCmpzb25fbGluZXMYASADKAkSEgoKZmlsZV9wYXRocxgCIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkivAEKFFB1dEV4cG9ydFBhcnRSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESGwoJZXhwb3J0X2lkGAIgASgJQgi6SAVyA7ABARJNCgRwYXRoGAMgASgJQj+6SDxyOjI4XlthLXpdW2EtejAtOV8tXXswLDMxfS9bQS1aYS16MC05XVtBLVphLXowLTkuXy1dezAsMTI3fSQSGwoHY29udGVudBgEIAEoDEIKukgHegUYgIDAASIlChVQdXRFeHBvcnRQYXJ0UmVzcG9uc2USDAoEc2l6ZRgBIAEoBCLIAQoRU2VhbEV4cG9ydFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIbCglleHBvcnRfaWQYAiABKAlCCLpIBXIDsAEBEloKBXBhdGhzGAMgAygJQku6SEiSAUUQoJwBGAEiPXI7MjleW2Etel1bYS16MC05Xy1dezAsMzF9L1tBLVphLXowLTldW0EtWmEtejAtOS5fLy1dezAsMTI3fSQSHQoKYWJvdXRfanNvbhgEIAEoCUIJukgGcgQYgIAEIlMKElNlYWxFeHBvcnRSZXNwb25zZRIUCgxhcmNoaXZlX3NpemUYASABKAQSFgoOYXJjaGl2ZV9zaGEyNTYYAiABKAkSDwoHZW50cmllcxgDIAEoDSKfAQocUHJlc2lnbkV4cG9ydERvd25sb2FkUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhsKCWV4cG9ydF9pZBgCIAEoCUIIukgFcgOwAQESJwoSZXhwaXJlc19pbl9zZWNvbmRzGAMgASgNQgu6SAgqBhiA9SQoARIcCghmaWxlbmFtZRgEIAEoCUIKukgHcgUQARj/ASJzCh1QcmVzaWduRXhwb3J0RG93bmxvYWRSZXNwb25zZRILCgN1cmwYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGFyY2hpdmVfc2l6ZRgDIAEoBDLEBAoUTWVkaWFJbnRlcm5hbFNlcnZpY2USVAoLQXR0YWNoTWVkaWESIS5jYWFzLm1lZGlhLnYxLkF0dGFjaE1lZGlhUmVxdWVzdBoiLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXNwb25zZRJUCgtEZXRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuRGV0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5EZXRhY2hNZWRpYVJlc3BvbnNlEl0KDkV4cG9ydFVzZXJEYXRhEiQuY2Fhcy5tZWRpYS52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJS5jYWFzLm1lZGlhLnYxLkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USWgoNUHV0RXhwb3J0UGFydBIjLmNhYXMubWVkaWEudjEuUHV0RXhwb3J0UGFydFJlcXVlc3QaJC5jYWFzLm1lZGlhLnYxLlB1dEV4cG9ydFBhcnRSZXNwb25zZRJRCgpTZWFsRXhwb3J0EiAuY2Fhcy5tZWRpYS52MS5TZWFsRXhwb3J0UmVxdWVzdBohLmNhYXMubWVkaWEudjEuU2VhbEV4cG9ydFJlc3BvbnNlEnIKFVByZXNpZ25FeHBvcnREb3dubG9hZBIrLmNhYXMubWVkaWEudjEuUHJlc2lnbkV4cG9ydERvd25sb2FkUmVxdWVzdBosLmNhYXMubWVkaWEudjEuUHJlc2lnbkV4cG9ydERvd25sb2FkUmVzcG9uc2VCPFo6Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvbWVkaWEvdjE7bWVkaWF2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_media_v1_media, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.media.v1.AttachMediaRequest
@@ -126,6 +128,261 @@ export const DetachMediaResponseSchema: GenMessage<DetachMediaResponse> = /*@__P
   messageDesc(file_caas_media_v1_media_internal_service, 3);
 
 /**
+ * @generated from message caas.media.v1.ExportUserDataRequest
+ */
+export type ExportUserDataRequest = Message<"caas.media.v1.ExportUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Where the copied files go: `exports/<export_id>/media/<media_id>`.
+   *
+   * @generated from field: string export_id = 3;
+   */
+  exportId: string;
+
+  /**
+   * Records per call (0: 100).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message caas.media.v1.ExportUserDataRequest.
+ * Use `create(ExportUserDataRequestSchema)` to create a new message.
+ */
+export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 4);
+
+/**
+ * @generated from message caas.media.v1.ExportUserDataResponse
+ */
+export type ExportUserDataResponse = Message<"caas.media.v1.ExportUserDataResponse"> & {
+  /**
+   * One JSON object per record (field "kind" = "media"; "archivePath" names the copied bytes, empty when none were copied).
+   *
+   * @generated from field: repeated string json_lines = 1;
+   */
+  jsonLines: string[];
+
+  /**
+   * The archive paths of the files copied by this call, in order.
+   *
+   * @generated from field: repeated string file_paths = 2;
+   */
+  filePaths: string[];
+
+  /**
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.media.v1.ExportUserDataResponse.
+ * Use `create(ExportUserDataResponseSchema)` to create a new message.
+ */
+export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 5);
+
+/**
+ * @generated from message caas.media.v1.PutExportPartRequest
+ */
+export type PutExportPartRequest = Message<"caas.media.v1.PutExportPartRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * A relative path inside the archive, e.g. "chat/part-000001.jsonl".
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * @generated from field: bytes content = 4;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message caas.media.v1.PutExportPartRequest.
+ * Use `create(PutExportPartRequestSchema)` to create a new message.
+ */
+export const PutExportPartRequestSchema: GenMessage<PutExportPartRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 6);
+
+/**
+ * @generated from message caas.media.v1.PutExportPartResponse
+ */
+export type PutExportPartResponse = Message<"caas.media.v1.PutExportPartResponse"> & {
+  /**
+   * @generated from field: uint64 size = 1;
+   */
+  size: bigint;
+};
+
+/**
+ * Describes the message caas.media.v1.PutExportPartResponse.
+ * Use `create(PutExportPartResponseSchema)` to create a new message.
+ */
+export const PutExportPartResponseSchema: GenMessage<PutExportPartResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 7);
+
+/**
+ * @generated from message caas.media.v1.SealExportRequest
+ */
+export type SealExportRequest = Message<"caas.media.v1.SealExportRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * The archive's entries in order (parts put with PutExportPart and files copied by ExportUserData).
+   *
+   * @generated from field: repeated string paths = 3;
+   */
+  paths: string[];
+
+  /**
+   * A JSON object written into the manifest as "export" (who, what, when).
+   *
+   * @generated from field: string about_json = 4;
+   */
+  aboutJson: string;
+};
+
+/**
+ * Describes the message caas.media.v1.SealExportRequest.
+ * Use `create(SealExportRequestSchema)` to create a new message.
+ */
+export const SealExportRequestSchema: GenMessage<SealExportRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 8);
+
+/**
+ * @generated from message caas.media.v1.SealExportResponse
+ */
+export type SealExportResponse = Message<"caas.media.v1.SealExportResponse"> & {
+  /**
+   * Bytes of the tar archive.
+   *
+   * @generated from field: uint64 archive_size = 1;
+   */
+  archiveSize: bigint;
+
+  /**
+   * Hex SHA-256 of the whole archive.
+   *
+   * @generated from field: string archive_sha256 = 2;
+   */
+  archiveSha256: string;
+
+  /**
+   * Entries packed, manifest.json included.
+   *
+   * @generated from field: uint32 entries = 3;
+   */
+  entries: number;
+};
+
+/**
+ * Describes the message caas.media.v1.SealExportResponse.
+ * Use `create(SealExportResponseSchema)` to create a new message.
+ */
+export const SealExportResponseSchema: GenMessage<SealExportResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 9);
+
+/**
+ * @generated from message caas.media.v1.PresignExportDownloadRequest
+ */
+export type PresignExportDownloadRequest = Message<"caas.media.v1.PresignExportDownloadRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * Seconds the URL stays valid (1..604800).
+   *
+   * @generated from field: uint32 expires_in_seconds = 3;
+   */
+  expiresInSeconds: number;
+
+  /**
+   * The download's file name (Content-Disposition).
+   *
+   * @generated from field: string filename = 4;
+   */
+  filename: string;
+};
+
+/**
+ * Describes the message caas.media.v1.PresignExportDownloadRequest.
+ * Use `create(PresignExportDownloadRequestSchema)` to create a new message.
+ */
+export const PresignExportDownloadRequestSchema: GenMessage<PresignExportDownloadRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 10);
+
+/**
+ * @generated from message caas.media.v1.PresignExportDownloadResponse
+ */
+export type PresignExportDownloadResponse = Message<"caas.media.v1.PresignExportDownloadResponse"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint64 archive_size = 3;
+   */
+  archiveSize: bigint;
+};
+
+/**
+ * Describes the message caas.media.v1.PresignExportDownloadResponse.
+ * Use `create(PresignExportDownloadResponseSchema)` to create a new message.
+ */
+export const PresignExportDownloadResponseSchema: GenMessage<PresignExportDownloadResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 11);
+
+/**
  * Calls from other CAAS services. Every RPC requires a service token (`sub=svc:<name>`,
  * `aud=media`); user tokens get PERMISSION_DENIED. Requests name the tenant explicitly.
  *
@@ -159,6 +416,54 @@ export const MediaInternalService: GenService<{
     methodKind: "unary";
     input: typeof DetachMediaRequestSchema;
     output: typeof DetachMediaResponseSchema;
+  },
+  /**
+   * One page of the media a user uploaded, for the compliance service's exports: each live READY
+   * file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+   * its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+   * listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+   * (the same bytes under the same path).
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.ExportUserData
+   */
+  exportUserData: {
+    methodKind: "unary";
+    input: typeof ExportUserDataRequestSchema;
+    output: typeof ExportUserDataResponseSchema;
+  },
+  /**
+   * Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.PutExportPart
+   */
+  putExportPart: {
+    methodKind: "unary";
+    input: typeof PutExportPartRequestSchema;
+    output: typeof PutExportPartResponseSchema;
+  },
+  /**
+   * Packs the named parts of an export, in order, into one tar archive
+   * (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+   * SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+   * exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+   * is missing and there is no archive yet.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.SealExport
+   */
+  sealExport: {
+    methodKind: "unary";
+    input: typeof SealExportRequestSchema;
+    output: typeof SealExportResponseSchema;
+  },
+  /**
+   * A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.PresignExportDownload
+   */
+  presignExportDownload: {
+    methodKind: "unary";
+    input: typeof PresignExportDownloadRequestSchema;
+    output: typeof PresignExportDownloadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_media_v1_media_internal_service, 0);

@@ -39,6 +39,18 @@ const (
 	// MediaInternalServiceDetachMediaProcedure is the fully-qualified name of the
 	// MediaInternalService's DetachMedia RPC.
 	MediaInternalServiceDetachMediaProcedure = "/caas.media.v1.MediaInternalService/DetachMedia"
+	// MediaInternalServiceExportUserDataProcedure is the fully-qualified name of the
+	// MediaInternalService's ExportUserData RPC.
+	MediaInternalServiceExportUserDataProcedure = "/caas.media.v1.MediaInternalService/ExportUserData"
+	// MediaInternalServicePutExportPartProcedure is the fully-qualified name of the
+	// MediaInternalService's PutExportPart RPC.
+	MediaInternalServicePutExportPartProcedure = "/caas.media.v1.MediaInternalService/PutExportPart"
+	// MediaInternalServiceSealExportProcedure is the fully-qualified name of the MediaInternalService's
+	// SealExport RPC.
+	MediaInternalServiceSealExportProcedure = "/caas.media.v1.MediaInternalService/SealExport"
+	// MediaInternalServicePresignExportDownloadProcedure is the fully-qualified name of the
+	// MediaInternalService's PresignExportDownload RPC.
+	MediaInternalServicePresignExportDownloadProcedure = "/caas.media.v1.MediaInternalService/PresignExportDownload"
 )
 
 // MediaInternalServiceClient is a client for the caas.media.v1.MediaInternalService service.
@@ -55,6 +67,22 @@ type MediaInternalServiceClient interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
 }
 
 // NewMediaInternalServiceClient constructs a client for the caas.media.v1.MediaInternalService
@@ -80,13 +108,41 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("DetachMedia")),
 			connect.WithClientOptions(opts...),
 		),
+		exportUserData: connect.NewClient[v1.ExportUserDataRequest, v1.ExportUserDataResponse](
+			httpClient,
+			baseURL+MediaInternalServiceExportUserDataProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("ExportUserData")),
+			connect.WithClientOptions(opts...),
+		),
+		putExportPart: connect.NewClient[v1.PutExportPartRequest, v1.PutExportPartResponse](
+			httpClient,
+			baseURL+MediaInternalServicePutExportPartProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("PutExportPart")),
+			connect.WithClientOptions(opts...),
+		),
+		sealExport: connect.NewClient[v1.SealExportRequest, v1.SealExportResponse](
+			httpClient,
+			baseURL+MediaInternalServiceSealExportProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("SealExport")),
+			connect.WithClientOptions(opts...),
+		),
+		presignExportDownload: connect.NewClient[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse](
+			httpClient,
+			baseURL+MediaInternalServicePresignExportDownloadProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // mediaInternalServiceClient implements MediaInternalServiceClient.
 type mediaInternalServiceClient struct {
-	attachMedia *connect.Client[v1.AttachMediaRequest, v1.AttachMediaResponse]
-	detachMedia *connect.Client[v1.DetachMediaRequest, v1.DetachMediaResponse]
+	attachMedia           *connect.Client[v1.AttachMediaRequest, v1.AttachMediaResponse]
+	detachMedia           *connect.Client[v1.DetachMediaRequest, v1.DetachMediaResponse]
+	exportUserData        *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
+	putExportPart         *connect.Client[v1.PutExportPartRequest, v1.PutExportPartResponse]
+	sealExport            *connect.Client[v1.SealExportRequest, v1.SealExportResponse]
+	presignExportDownload *connect.Client[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse]
 }
 
 // AttachMedia calls caas.media.v1.MediaInternalService.AttachMedia.
@@ -97,6 +153,26 @@ func (c *mediaInternalServiceClient) AttachMedia(ctx context.Context, req *conne
 // DetachMedia calls caas.media.v1.MediaInternalService.DetachMedia.
 func (c *mediaInternalServiceClient) DetachMedia(ctx context.Context, req *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error) {
 	return c.detachMedia.CallUnary(ctx, req)
+}
+
+// ExportUserData calls caas.media.v1.MediaInternalService.ExportUserData.
+func (c *mediaInternalServiceClient) ExportUserData(ctx context.Context, req *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return c.exportUserData.CallUnary(ctx, req)
+}
+
+// PutExportPart calls caas.media.v1.MediaInternalService.PutExportPart.
+func (c *mediaInternalServiceClient) PutExportPart(ctx context.Context, req *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error) {
+	return c.putExportPart.CallUnary(ctx, req)
+}
+
+// SealExport calls caas.media.v1.MediaInternalService.SealExport.
+func (c *mediaInternalServiceClient) SealExport(ctx context.Context, req *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error) {
+	return c.sealExport.CallUnary(ctx, req)
+}
+
+// PresignExportDownload calls caas.media.v1.MediaInternalService.PresignExportDownload.
+func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, req *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
+	return c.presignExportDownload.CallUnary(ctx, req)
 }
 
 // MediaInternalServiceHandler is an implementation of the caas.media.v1.MediaInternalService
@@ -114,6 +190,22 @@ type MediaInternalServiceHandler interface {
 	// uploader still can, and so can members of other conversations the media is attached to.
 	// Unknown, deleted or unattached media are skipped. Idempotent.
 	DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
 }
 
 // NewMediaInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -135,12 +227,44 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("DetachMedia")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceExportUserDataHandler := connect.NewUnaryHandler(
+		MediaInternalServiceExportUserDataProcedure,
+		svc.ExportUserData,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("ExportUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServicePutExportPartHandler := connect.NewUnaryHandler(
+		MediaInternalServicePutExportPartProcedure,
+		svc.PutExportPart,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("PutExportPart")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServiceSealExportHandler := connect.NewUnaryHandler(
+		MediaInternalServiceSealExportProcedure,
+		svc.SealExport,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("SealExport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServicePresignExportDownloadHandler := connect.NewUnaryHandler(
+		MediaInternalServicePresignExportDownloadProcedure,
+		svc.PresignExportDownload,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.media.v1.MediaInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaInternalServiceAttachMediaProcedure:
 			mediaInternalServiceAttachMediaHandler.ServeHTTP(w, r)
 		case MediaInternalServiceDetachMediaProcedure:
 			mediaInternalServiceDetachMediaHandler.ServeHTTP(w, r)
+		case MediaInternalServiceExportUserDataProcedure:
+			mediaInternalServiceExportUserDataHandler.ServeHTTP(w, r)
+		case MediaInternalServicePutExportPartProcedure:
+			mediaInternalServicePutExportPartHandler.ServeHTTP(w, r)
+		case MediaInternalServiceSealExportProcedure:
+			mediaInternalServiceSealExportHandler.ServeHTTP(w, r)
+		case MediaInternalServicePresignExportDownloadProcedure:
+			mediaInternalServicePresignExportDownloadHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -156,4 +280,20 @@ func (UnimplementedMediaInternalServiceHandler) AttachMedia(context.Context, *co
 
 func (UnimplementedMediaInternalServiceHandler) DetachMedia(context.Context, *connect.Request[v1.DetachMediaRequest]) (*connect.Response[v1.DetachMediaResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.DetachMedia is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.ExportUserData is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PutExportPart is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.SealExport is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PresignExportDownload is not implemented"))
 }
