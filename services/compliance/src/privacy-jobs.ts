@@ -14,8 +14,12 @@ export interface PartPage {
 /** A service's part of an erasure, called again with the returned cursor until it comes back "". */
 export type ErasurePart = (tenantId: string, userId: string, cursor: string) => Promise<PartPage>;
 
-/** The services an erasure runs through, in order: the account first (no new sessions, no new content), then the content. */
-export const ERASURE_SERVICES = ["auth", "chat"] as const;
+/**
+ * The services an erasure runs through, in order: the account first (no new sessions, no new
+ * content), then the content (chat's messages), the files, and last the search documents (chat's
+ * deletes also reach search through the bus; this removes what is indexed now, at once).
+ */
+export const ERASURE_SERVICES = ["auth", "chat", "media", "search"] as const;
 
 export interface PrivacyJobRunnerDeps {
   store: PrivacyJobStore;

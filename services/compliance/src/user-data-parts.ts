@@ -1,6 +1,7 @@
 import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import type { Clock } from "@caas/shared/clock";
 import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
@@ -17,7 +18,7 @@ const MEDIA_PAGE = 100;
 export interface UserDataParts {
   /** Whether the tenant has the user (auth's BatchGetUsers). */
   userExists(tenantId: string, userId: string): Promise<boolean>;
-  erasure: { auth: ErasurePart; chat: ErasurePart };
+  erasure: { auth: ErasurePart; chat: ErasurePart; media: ErasurePart; search: ErasurePart };
   exports: { auth: ExportPart; chat: ExportPart; media: ExportPart };
   /** The export archive in media's blob store. */
   archive: ExportArchiveSink;
@@ -25,7 +26,7 @@ export interface UserDataParts {
   presignExport(tenantId: string, exportId: string, expiresInSeconds: number, filename: string): Promise<{ url: string; expireTimeMs: number }>;
 }
 
-/** The user-data parts over the mesh (AuthInternalService, ChatInternalService and MediaInternalService with compliance's service token for each). */
+/** The user-data parts over the mesh (auth's, chat's, media's and search's internal services, with compliance's service token for each). */
 export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): UserDataParts {
   const tokens = createPeerServiceTokenSource({ service: "compliance", root: opts.serviceSecret, peers: opts.peers, clock: opts.clock });
   const headers = async (audience: string) => ({ authorization: `Bearer ${await tokens.token(audience)}` });
@@ -33,6 +34,7 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
   const chat = createPeerClient(ChatInternalService, "chat", opts.peers, { defaultTimeoutMs: 60_000 });
   // Sealing streams every entry of the archive through media: allow it time.
   const media = createPeerClient(MediaInternalService, "media", opts.peers, { defaultTimeoutMs: 600_000 });
+  const search = createPeerClient(SearchInternalService, "search", opts.peers, { defaultTimeoutMs: 60_000 });
   return {
     async userExists(tenantId, userId) {
       const { users } = await auth.batchGetUsers({ tenantId, userIds: [userId] }, { headers: await headers("auth") });
@@ -46,6 +48,15 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
       async chat(tenantId, userId, cursor) {
         const r = await chat.eraseUserData({ tenantId, userId, pageToken: cursor, pageSize: CHAT_PAGE }, { headers: await headers("chat") });
         return { items: Number(r.messagesErased + r.reactionsRemoved + r.readStatesDropped), next: r.nextPageToken };
+      },
+      // Media and search remove what they erase, so every call starts from the top again: the cursor only says "more".
+      async media(tenantId, userId) {
+        const r = await media.eraseUserData({ tenantId, userId }, { headers: await headers("media") });
+        return { items: Number(r.mediaErased), next: r.more ? "more" : "" };
+      },
+      async search(tenantId, userId) {
+        const r = await search.eraseUserData({ tenantId, userId }, { headers: await headers("search") });
+        return { items: Number(r.documentsRemoved), next: r.more ? "more" : "" };
       },
     },
     exports: {

@@ -26,6 +26,8 @@ function pagedPart(pages: number, perPage: number, lineBytes: number, opts: { fi
   return { part, cursors };
 }
 
+const noErasure = { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }), media: async () => ({ items: 0, next: "" }), search: async () => ({ items: 0, next: "" }) };
+
 /** The archive as a map of stored parts; records the biggest part and every seal. */
 function memorySink() {
   const parts = new Map<string, Buffer>();
@@ -57,7 +59,7 @@ describe("export job steps", () => {
     const first = await openPrivacyJobStore({ kind: "sqlite", path });
     const runner = (ref.runner = new PrivacyJobRunner({
       store: first,
-      parts: { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }) },
+      parts: noErasure,
       exports: steps(),
       clock: systemClock,
       logger,
@@ -73,7 +75,7 @@ describe("export job steps", () => {
     const second = await openPrivacyJobStore({ kind: "sqlite", path });
     const restarted = new PrivacyJobRunner({
       store: second,
-      parts: { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }) },
+      parts: noErasure,
       exports: steps(),
       clock: systemClock,
       logger,
@@ -128,7 +130,7 @@ describe("export job steps", () => {
     const { sink, seals } = memorySink();
     const none: ExportPart = async () => ({ lines: [], files: [], next: "" });
     const exports = new ExportSteps({ parts: { auth: none, chat: none, media: flaky, compliance: none }, sink, nowMs: () => Date.now() });
-    const runner = new PrivacyJobRunner({ store, parts: { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }) }, exports, clock: systemClock, logger });
+    const runner = new PrivacyJobRunner({ store, parts: noErasure, exports, clock: systemClock, logger });
     const job = (await store.create(scope, runner.newExport(scope.tenantId, "alice"))).job;
     await runner.kick(job);
     expect(await store.get(scope, job.id)).toMatchObject({ state: "failed", error: "media unavailable" });

@@ -8,6 +8,8 @@ export interface MediaImpls {
   media: MediaServiceImpl;
   internal: MediaInternalServiceImpl;
   exports: MediaExportOps;
+  /** The ports they run on (MediaInternalService.EraseUserData uses them directly). */
+  deps: MediaDeps;
 }
 
 /**
@@ -17,5 +19,5 @@ export interface MediaImpls {
  * `createChatConversationAccess` over their own CheckAccess).
  */
 export function createMediaImpls(deps: MediaDeps): MediaImpls {
-  return { media: new MediaServiceImpl(deps), internal: new MediaInternalServiceImpl(deps), exports: new MediaExportOps(deps) };
+  return { media: new MediaServiceImpl(deps), internal: new MediaInternalServiceImpl(deps), exports: new MediaExportOps(deps), deps };
 }

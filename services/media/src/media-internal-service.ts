@@ -15,8 +15,8 @@ import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { MEDIA_RESOURCE, mediaNotFound, type MediaDeps } from "./media-core.js";
 import { mediaView } from "./domain/views.js";
 
-/** MediaInternalService's export RPCs, served by MediaExportOps (media-exports.ts). */
-export type ExportRpcNames = "exportUserData" | "putExportPart" | "sealExport" | "presignExportDownload";
+/** MediaInternalService's user-data RPCs, served by MediaExportOps (media-exports.ts) and eraseMediaOfUser (media-erasure.ts). */
+export type ExportRpcNames = "exportUserData" | "putExportPart" | "sealExport" | "presignExportDownload" | "eraseUserData";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;

@@ -1,6 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
+import { eraseMediaOfUser } from "./media-erasure.js";
 import type { MediaImpls } from "./media-impls.js";
 
 /** Registers MediaService and MediaInternalService on a router. */
@@ -14,5 +15,6 @@ export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): v
     putExportPart: exports.putExportPart.bind(exports),
     sealExport: exports.sealExport.bind(exports),
     presignExportDownload: exports.presignExportDownload.bind(exports),
+    eraseUserData: (req, ctx) => eraseMediaOfUser(impls.deps, req, ctx),
   });
 }

@@ -141,6 +141,33 @@ function exportSuite(name: string, options: () => MediaWorldOptions): void {
       expect((await failure(svc.putExportPart({ tenantId: w.tenantId, exportId, path: "media/files/x", content: new Uint8Array(1) }))).code).toBe(Code.InvalidArgument);
       expect((await failure(w.internal(`${w.tenantId}/alice`).presignExportDownload({ tenantId: w.tenantId, exportId, expiresInSeconds: 60, filename: "x.tar" }))).code).toBe(Code.PermissionDenied);
     });
+
+    it("erases a user's media: bytes at both keys, then the records and their links, in pages, idempotently", async () => {
+      const svc = w.internal("svc:compliance");
+      const scope = scopeForAdmin(w.tenantId);
+      const mine = [await uploaded(w, "alice", randomBytes(100)), await uploaded(w, "alice", randomBytes(200))];
+      const bobs = await uploaded(w, "bob", randomBytes(300));
+      const keys = (await Promise.all(mine.map((id) => w.store.get(scope, id)))).flatMap((r) => [r!.blobKey, `media/${r!.id}`]);
+      // READY bytes live at the ready key (completion already cleared the upload key).
+      for (const k of keys.filter((_, i) => i % 2 === 0)) await w.blobs.stat(scope, k);
+      const calls: [bigint, boolean][] = [];
+      for (let more = true; more;) {
+        const r = await svc.eraseUserData({ tenantId: w.tenantId, userId: "alice", pageSize: 1 });
+        calls.push([r.mediaErased, r.more]);
+        more = r.more;
+      }
+      expect(calls).toEqual([
+        [1n, true],
+        [1n, true],
+        [0n, false],
+      ]);
+      for (const k of keys) await expect(w.blobs.stat(scope, k)).rejects.toBeInstanceOf(NotFoundError);
+      expect(await w.store.ofOwner(scope, "alice", { limit: 10 })).toEqual([]);
+      expect((await failure(w.media("alice").getMedia({ mediaId: mine[0]! }))).code).toBe(Code.NotFound);
+      expect((await w.media("bob").getMedia({ mediaId: bobs })).media!.id).toBe(bobs);
+      expect((await svc.eraseUserData({ tenantId: w.tenantId, userId: "alice" })).mediaErased).toBe(0n);
+      expect((await failure(w.internal(`${w.tenantId}/alice`).eraseUserData({ tenantId: w.tenantId, userId: "alice" }))).code).toBe(Code.PermissionDenied);
+    });
   });
 }
 

@@ -137,6 +137,14 @@ export function createMongoMediaStore(opts: { db: MediaMongoDb; collectionPrefix
       return docs.map(toRecord);
     },
 
+    async remove(scope, id) {
+      const tenantId = tenantOf(scope);
+      checkId("id", id);
+      // Links first: a crash in between leaves the record, and the next call removes it.
+      await links.deleteMany({ tenantId, mediaId: id });
+      return (await media.deleteOne({ _id: key(tenantId, id) })).deletedCount === 1;
+    },
+
     async uploadsToSweep(query) {
       const createdBefore = checkCount("createdBefore", query.createdBefore);
       const docs = await media

@@ -91,6 +91,9 @@ export interface MediaStore {
    */
   ofOwner(scope: TenantScope, ownerId: string, query: { after?: string; limit: number }): Promise<MediaRecord[]>;
 
+  /** Removes the record (whatever its state, tombstones too) and its links for good (data-subject erasure). Idempotent; false when there was none. */
+  remove(scope: TenantScope, id: string): Promise<boolean>;
+
   /*
    * The sweeper's methods. Every record starts with its upload key "open" (a form may write it);
    * once its form has expired the sweeper deletes what the key holds and closes it here.

@@ -80,6 +80,24 @@ export function mediaStoreContract(name: string, open: OpenTwoInstances<MediaSto
       expect(await store.ofOwner(scope, "nobody", { limit: 10 })).toEqual([]);
     });
 
+    it("removes a record and its links for good, idempotently, and never another tenant's", async () => {
+      const r = pending();
+      const kept = pending();
+      const other = freshTenantScope();
+      await store.create(scope, r);
+      await store.create(scope, kept);
+      await store.create(other, pending({ id: r.id }));
+      const conversation = newId();
+      await store.link(scope, conversation, [r.id, kept.id], T0);
+      await store.markDeleted(scope, r.id, T0 + 1);
+      expect(await inst.b.remove(scope, r.id)).toBe(true);
+      expect(await store.remove(scope, r.id)).toBe(false);
+      expect(await store.get(scope, r.id)).toBeUndefined();
+      expect(await store.linkedTo(scope, conversation, [r.id, kept.id])).toEqual(new Set([kept.id]));
+      expect(await store.ofOwner(scope, "alice", { limit: 10 })).toEqual([kept]);
+      expect(await store.get(other, r.id)).toBeDefined();
+    });
+
     it("makes a pending record ready once: the first size and time stay", async () => {
       const r = pending();
       await store.create(scope, r);

@@ -791,6 +791,121 @@ func (x *PresignExportDownloadResponse) GetArchiveSize() uint64 {
 	return 0
 }
 
+type EraseUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Records per call (0: 100).
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataRequest) Reset() {
+	*x = EraseUserDataRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataRequest) ProtoMessage() {}
+
+func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EraseUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records (with their bytes) removed by this call.
+	MediaErased uint64 `protobuf:"varint,1,opt,name=media_erased,json=mediaErased,proto3" json:"media_erased,omitempty"`
+	// Whether records may remain: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataResponse) Reset() {
+	*x = EraseUserDataResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataResponse) ProtoMessage() {}
+
+func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EraseUserDataResponse) GetMediaErased() uint64 {
+	if x != nil {
+		return x.MediaErased
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_caas_media_v1_media_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
@@ -855,7 +970,14 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12!\n" +
-	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize2\xc4\x04\n" +
+	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\xa0\x01\n" +
+	"\x14EraseUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12&\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\"N\n" +
+	"\x15EraseUserDataResponse\x12!\n" +
+	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\xa0\x05\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
 	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12]\n" +
@@ -863,7 +985,8 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\rPutExportPart\x12#.caas.media.v1.PutExportPartRequest\x1a$.caas.media.v1.PutExportPartResponse\x12Q\n" +
 	"\n" +
 	"SealExport\x12 .caas.media.v1.SealExportRequest\x1a!.caas.media.v1.SealExportResponse\x12r\n" +
-	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
+	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12Z\n" +
+	"\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
 
 var (
 	file_caas_media_v1_media_internal_service_proto_rawDescOnce sync.Once
@@ -877,7 +1000,7 @@ func file_caas_media_v1_media_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_media_v1_media_internal_service_proto_rawDescData
 }
 
-var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*AttachMediaRequest)(nil),            // 0: caas.media.v1.AttachMediaRequest
 	(*AttachMediaResponse)(nil),           // 1: caas.media.v1.AttachMediaResponse
@@ -891,26 +1014,30 @@ var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*SealExportResponse)(nil),            // 9: caas.media.v1.SealExportResponse
 	(*PresignExportDownloadRequest)(nil),  // 10: caas.media.v1.PresignExportDownloadRequest
 	(*PresignExportDownloadResponse)(nil), // 11: caas.media.v1.PresignExportDownloadResponse
-	(*Media)(nil),                         // 12: caas.media.v1.Media
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
+	(*EraseUserDataRequest)(nil),          // 12: caas.media.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),         // 13: caas.media.v1.EraseUserDataResponse
+	(*Media)(nil),                         // 14: caas.media.v1.Media
+	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
 }
 var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
-	12, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
-	13, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	14, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
+	15, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
 	2,  // 3: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
 	4,  // 4: caas.media.v1.MediaInternalService.ExportUserData:input_type -> caas.media.v1.ExportUserDataRequest
 	6,  // 5: caas.media.v1.MediaInternalService.PutExportPart:input_type -> caas.media.v1.PutExportPartRequest
 	8,  // 6: caas.media.v1.MediaInternalService.SealExport:input_type -> caas.media.v1.SealExportRequest
 	10, // 7: caas.media.v1.MediaInternalService.PresignExportDownload:input_type -> caas.media.v1.PresignExportDownloadRequest
-	1,  // 8: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
-	3,  // 9: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
-	5,  // 10: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
-	7,  // 11: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
-	9,  // 12: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
-	11, // 13: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
+	12, // 8: caas.media.v1.MediaInternalService.EraseUserData:input_type -> caas.media.v1.EraseUserDataRequest
+	1,  // 9: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
+	3,  // 10: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
+	5,  // 11: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
+	7,  // 12: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
+	9,  // 13: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
+	11, // 14: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
+	13, // 15: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
+	9,  // [9:16] is the sub-list for method output_type
+	2,  // [2:9] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -932,7 +1059,7 @@ func file_caas_media_v1_media_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_media_v1_media_internal_service_proto_rawDesc), len(file_caas_media_v1_media_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	MediaInternalService_PutExportPart_FullMethodName         = "/caas.media.v1.MediaInternalService/PutExportPart"
 	MediaInternalService_SealExport_FullMethodName            = "/caas.media.v1.MediaInternalService/SealExport"
 	MediaInternalService_PresignExportDownload_FullMethodName = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	MediaInternalService_EraseUserData_FullMethodName         = "/caas.media.v1.MediaInternalService/EraseUserData"
 )
 
 // MediaInternalServiceClient is the client API for MediaInternalService service.
@@ -62,6 +63,11 @@ type MediaInternalServiceClient interface {
 	SealExport(ctx context.Context, in *SealExportRequest, opts ...grpc.CallOption) (*SealExportResponse, error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(ctx context.Context, in *PresignExportDownloadRequest, opts ...grpc.CallOption) (*PresignExportDownloadResponse, error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
 type mediaInternalServiceClient struct {
@@ -132,6 +138,16 @@ func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, 
 	return out, nil
 }
 
+func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseUserDataResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_EraseUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MediaInternalServiceServer is the server API for MediaInternalService service.
 // All implementations must embed UnimplementedMediaInternalServiceServer
 // for forward compatibility.
@@ -167,6 +183,11 @@ type MediaInternalServiceServer interface {
 	SealExport(context.Context, *SealExportRequest) (*SealExportResponse, error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedMediaInternalServiceServer()
 }
 
@@ -194,6 +215,9 @@ func (UnimplementedMediaInternalServiceServer) SealExport(context.Context, *Seal
 }
 func (UnimplementedMediaInternalServiceServer) PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PresignExportDownload not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
 }
 func (UnimplementedMediaInternalServiceServer) mustEmbedUnimplementedMediaInternalServiceServer() {}
 func (UnimplementedMediaInternalServiceServer) testEmbeddedByValue()                              {}
@@ -324,6 +348,24 @@ func _MediaInternalService_PresignExportDownload_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).EraseUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_EraseUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).EraseUserData(ctx, req.(*EraseUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MediaInternalService_ServiceDesc is the grpc.ServiceDesc for MediaInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -354,6 +396,10 @@ var MediaInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PresignExportDownload",
 			Handler:    _MediaInternalService_PresignExportDownload_Handler,
+		},
+		{
+			MethodName: "EraseUserData",
+			Handler:    _MediaInternalService_EraseUserData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -72,7 +72,8 @@ class PrivacyServiceServicer:
     def RequestErasure(self, request, context):
         """Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
         deleted) and their content (every message they sent deleted for everyone through the
-        conversation log, their reactions and read positions removed). Idempotent: while a job for
+        conversation log, their reactions and read positions removed), the files they uploaded
+        (bytes and records) and their search documents. Idempotent: while a job for
         the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
         the tenant does not have (also another tenant's user, without saying so).
         """

@@ -130,3 +130,21 @@ class PresignExportDownloadResponse(_message.Message):
     expire_time: _timestamp_pb2.Timestamp
     archive_size: int
     def __init__(self, url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_size: _Optional[int] = ...) -> None: ...
+
+class EraseUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EraseUserDataResponse(_message.Message):
+    __slots__ = ("media_erased", "more")
+    MEDIA_ERASED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    media_erased: int
+    more: bool
+    def __init__(self, media_erased: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...

@@ -66,6 +66,11 @@ class MediaInternalServiceStub:
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
                 response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
                 _registered_method=True)
+        self.EraseUserData = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/EraseUserData',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class MediaInternalServiceServicer:
@@ -131,6 +136,16 @@ class MediaInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseUserData(self, request, context):
+        """Erases the media a user uploaded (the compliance service's erasure): per call up to
+        page_size of their records lose their bytes (upload and ready keys) and are then removed for
+        good with their conversation links (no tombstone is kept). Call again while `more`.
+        Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +178,11 @@ def add_MediaInternalServiceServicer_to_server(servicer, server):
                     servicer.PresignExportDownload,
                     request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.FromString,
                     response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.SerializeToString,
+            ),
+            'EraseUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseUserData,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -329,6 +349,33 @@ class MediaInternalService:
             '/caas.media.v1.MediaInternalService/PresignExportDownload',
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/EraseUserData',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

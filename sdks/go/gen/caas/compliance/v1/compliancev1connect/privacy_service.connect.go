@@ -50,7 +50,8 @@ const (
 type PrivacyServiceClient interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so).
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)
@@ -142,7 +143,8 @@ func (c *privacyServiceClient) GetJob(ctx context.Context, req *connect.Request[
 type PrivacyServiceHandler interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so).
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)

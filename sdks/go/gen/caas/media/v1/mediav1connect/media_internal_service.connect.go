@@ -51,6 +51,9 @@ const (
 	// MediaInternalServicePresignExportDownloadProcedure is the fully-qualified name of the
 	// MediaInternalService's PresignExportDownload RPC.
 	MediaInternalServicePresignExportDownloadProcedure = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	// MediaInternalServiceEraseUserDataProcedure is the fully-qualified name of the
+	// MediaInternalService's EraseUserData RPC.
+	MediaInternalServiceEraseUserDataProcedure = "/caas.media.v1.MediaInternalService/EraseUserData"
 )
 
 // MediaInternalServiceClient is a client for the caas.media.v1.MediaInternalService service.
@@ -83,6 +86,11 @@ type MediaInternalServiceClient interface {
 	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewMediaInternalServiceClient constructs a client for the caas.media.v1.MediaInternalService
@@ -132,6 +140,12 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
 			connect.WithClientOptions(opts...),
 		),
+		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
+			httpClient,
+			baseURL+MediaInternalServiceEraseUserDataProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -143,6 +157,7 @@ type mediaInternalServiceClient struct {
 	putExportPart         *connect.Client[v1.PutExportPartRequest, v1.PutExportPartResponse]
 	sealExport            *connect.Client[v1.SealExportRequest, v1.SealExportResponse]
 	presignExportDownload *connect.Client[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse]
+	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 }
 
 // AttachMedia calls caas.media.v1.MediaInternalService.AttachMedia.
@@ -173,6 +188,11 @@ func (c *mediaInternalServiceClient) SealExport(ctx context.Context, req *connec
 // PresignExportDownload calls caas.media.v1.MediaInternalService.PresignExportDownload.
 func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, req *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
 	return c.presignExportDownload.CallUnary(ctx, req)
+}
+
+// EraseUserData calls caas.media.v1.MediaInternalService.EraseUserData.
+func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return c.eraseUserData.CallUnary(ctx, req)
 }
 
 // MediaInternalServiceHandler is an implementation of the caas.media.v1.MediaInternalService
@@ -206,6 +226,11 @@ type MediaInternalServiceHandler interface {
 	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewMediaInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -251,6 +276,12 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
+		MediaInternalServiceEraseUserDataProcedure,
+		svc.EraseUserData,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.media.v1.MediaInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaInternalServiceAttachMediaProcedure:
@@ -265,6 +296,8 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 			mediaInternalServiceSealExportHandler.ServeHTTP(w, r)
 		case MediaInternalServicePresignExportDownloadProcedure:
 			mediaInternalServicePresignExportDownloadHandler.ServeHTTP(w, r)
+		case MediaInternalServiceEraseUserDataProcedure:
+			mediaInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -296,4 +329,8 @@ func (UnimplementedMediaInternalServiceHandler) SealExport(context.Context, *con
 
 func (UnimplementedMediaInternalServiceHandler) PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PresignExportDownload is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.EraseUserData is not implemented"))
 }
