@@ -10,6 +10,8 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { EventSchema } from "@caas/gen/caas/chat/v1/event_pb.js";
 import { PrivacyJobState, PrivacyService, type PrivacyJob } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
+import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { bearer, codeOf, tenantWithUsers } from "../support/tenants.js";
 
 const embedded = inject("embedded");
@@ -22,6 +24,17 @@ async function finished(privacy: ReturnType<typeof createClient<typeof PrivacySe
     const { job } = await privacy.getJob({ jobId });
     if (job!.state !== PrivacyJobState.RUNNING) return job!;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still running: ${JSON.stringify(job, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Retries `probe` until it returns a value (search indexes from the bus, asynchronously). */
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, delay));
   }
 }
@@ -45,6 +58,20 @@ async function erasureEndToEnd(gateway: string, adminCredential: string): Promis
     await alice.addReaction({ conversationId: id, messageId: reply.messageId, reaction: "👍" });
   }
 
+  // A file alice uploaded, and her messages found by search before the erasure.
+  const files = createClient(MediaService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(acme.token("alice"))] }));
+  const bytes = Buffer.from(`file of ${marker}`);
+  const { media: pending, upload } = await files.createUpload({ name: "a.txt", mimeType: "text/plain", sizeBytes: BigInt(bytes.length) });
+  const form = new FormData();
+  for (const f of upload!.fields) form.append(f.name, f.value);
+  form.append(upload!.fileField, new Blob([bytes]), "a.txt");
+  expect((await fetch(upload!.url, { method: "POST", body: form })).status).toBeLessThan(300);
+  await files.completeUpload({ mediaId: pending!.id });
+  const { url: fileUrl } = await files.getDownloadUrl({ mediaId: pending!.id });
+  expect((await fetch(fileUrl)).status).toBe(200);
+  const search = createClient(SearchService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(acme.token("bob"))] }));
+  await eventually(async () => ((await search.searchMessages({ query: marker, pageSize: 20 })).hits.length === 9 ? true : undefined));
+
   const { job } = await privacy.requestErasure({ userId: "alice" });
   expect(job).toMatchObject({ tenantId: acme.tenantId, userId: "alice" });
   const done = await finished(privacy, job!.id);
@@ -52,9 +79,16 @@ async function erasureEndToEnd(gateway: string, adminCredential: string): Promis
   expect(done.services.map((s) => [s.service, s.done])).toEqual([
     ["auth", true],
     ["chat", true],
+    ["media", true],
+    ["search", true],
   ]);
-  // Auth: the profile and the session; chat: 9 messages, 3 reactions, 3 read positions.
-  expect(done.services.map((s) => Number(s.items))).toEqual([2, 15]);
+  // Auth: the profile and the session; chat: 9 messages, 3 reactions, 3 read positions; media: the
+  // file. Search: its 9 documents, less those its consumer already dropped on chat's deletes.
+  expect(done.services.slice(0, 3).map((s) => Number(s.items))).toEqual([2, 15, 1]);
+  expect(Number(done.services[3]!.items)).toBeLessThanOrEqual(9);
+  // The file's bytes are gone; search finds none of alice's words.
+  expect((await fetch(fileUrl)).status).toBe(404);
+  expect((await search.searchMessages({ query: marker, pageSize: 20 })).hits).toEqual([]);
 
   // Content: alice's messages are deleted for everyone, bob's stay; no event carries the marker.
   for (const id of conversations) {
@@ -90,14 +124,14 @@ async function erasureEndToEnd(gateway: string, adminCredential: string): Promis
 }
 
 describe("GDPR erasure through the gateway (embedded platform)", () => {
-  it("erases a user's account and content through auth and chat, idempotently, and refuses what it must", async () => {
+  it("erases a user's account, content, files and search documents through auth, chat, media and search, idempotently, and refuses what it must", async () => {
     const adminCredential = readFileSync(join(embedded.dataDir, "admin-credential"), "utf8").trim();
     await erasureEndToEnd(embedded.endpoints.gateway!, adminCredential);
   });
 });
 
 describe.skipIf(!cluster)("GDPR erasure through the gateway (cluster: Kafka, MongoDB protocol)", () => {
-  it("erases a user's account and content through auth and chat, idempotently, and refuses what it must", async () => {
+  it("erases a user's account, content, files and search documents through auth, chat, media and search, idempotently, and refuses what it must", async () => {
     await erasureEndToEnd(cluster!.endpoints.gateway!, cluster!.adminToken);
   });
 });

@@ -48,6 +48,12 @@ export type CaseKind = "generated" | "wrong-wire-type" | "invalid-utf8" | "huge-
 export class MessageFuzzer {
   /** Values still to write in the current case: bounds huge lists inside deep nesting. */
   private budget = 0;
+  /**
+   * Bytes of long strings and byte values still to write in the current case. Half again the platform's
+   * default 4 MiB read limit still tests oversized requests; without it a huge list of 100 kB byte
+   * values made a 98 MB case whose generation blocked the fuzzer's process for 40 s.
+   */
+  private bigBytes = 0;
   constructor(private readonly rng: Rng) {}
 
   /** One case for `desc`: its bytes and the kinds of hostile input in it. */
@@ -60,6 +66,7 @@ export class MessageFuzzer {
     if (roll < 0.09) return { bytes: groupBomb(r.pick([100, 5_000, 200_000])), kinds: new Set(["group-bomb"]) };
     const w = new BinaryWriter();
     this.budget = 100_000;
+    this.bigBytes = 6 * 1024 * 1024;
     this.message(desc, w, 0, kinds, r.chance(0.1) ? 64 : 4);
     let bytes: Uint8Array = w.finish();
     if (kinds.size === 0) kinds.add("generated");
@@ -146,11 +153,11 @@ export class MessageFuzzer {
         if (!plain && r.chance(0.08)) {
           kinds.add("invalid-utf8");
           w.bytes(new Uint8Array([0x61, ...r.pick(BAD_UTF8), 0x62]));
-        } else w.string(plain ? `k${r.int(1e9)}` : r.chance(0.05) ? "x".repeat(r.pick([129, 1024, 70_000])) : r.pick(STRINGS));
+        } else w.string(plain ? `k${r.int(1e9)}` : r.chance(0.05) ? "x".repeat(this.big(r.pick([129, 1024, 70_000]))) : r.pick(STRINGS));
         return;
       }
       case ScalarType.BYTES:
-        w.tag(no, WireType.LengthDelimited).bytes(r.bytes(r.chance(0.05) ? 100_000 : r.int(64)));
+        w.tag(no, WireType.LengthDelimited).bytes(r.bytes(r.chance(0.05) ? this.big(100_000) : r.int(64)));
         return;
       case ScalarType.BOOL:
         w.tag(no, WireType.Varint).uint64(r.pick(["0", "1", "2", "18446744073709551615"]));
@@ -186,6 +193,13 @@ export class MessageFuzzer {
     }
   }
 
+  /** `size` while the case's big-value byte budget lasts, then 64. */
+  private big(size: number): number {
+    if (size > this.bigBytes) return 64;
+    this.bigBytes -= size;
+    return size;
+  }
+
   /** The field's number with a wire type other than its own (and a payload of that wire type). */
   private wrongWireType(field: DescField, w: BinaryWriter): void {
     const r = this.rng;
@@ -209,6 +223,17 @@ function groupBomb(depth: number): Uint8Array {
   return out;
 }
 
+/** The arrays joined (without spreading them into a JS array: cases run to megabytes). */
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Flips, truncates, extends or splices the encoded bytes. */
 function mutate(r: Rng, bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes);
@@ -219,10 +244,10 @@ function mutate(r: Rng, bytes: Uint8Array): Uint8Array {
     case 1:
       return copy.subarray(0, r.int(copy.length + 1));
     case 2:
-      return new Uint8Array([...copy, ...r.bytes(1 + r.int(16))]);
+      return concat(copy, r.bytes(1 + r.int(16)));
     default: {
       const at = r.int(copy.length + 1);
-      return new Uint8Array([...copy.subarray(0, at), ...r.bytes(1 + r.int(8)), ...copy.subarray(at)]);
+      return concat(copy.subarray(0, at), r.bytes(1 + r.int(8)), copy.subarray(at));
     }
   }
 }

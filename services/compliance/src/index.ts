@@ -20,6 +20,8 @@ import { RetentionServiceImpl } from "./retention-service.js";
 import { ownAuditOf, RetentionSweeper } from "./retention-sweeper.js";
 import { PLATFORM_TENANT } from "./audit-recorder.js";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
+import { createAuditExportPart } from "./audit-user-export.js";
+import { ExportSteps } from "./export-job.js";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
@@ -34,7 +36,9 @@ export { RetentionSweeper, type RetentionTally } from "./retention-sweeper.js";
 export { LegalHolds } from "./legal-holds.js";
 export type { RetentionStore, RetentionPolicyRecord, LegalHoldRecord } from "./ports/retention-store.js";
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
-export { PrivacyServiceImpl, privacyScopeOf, jobView } from "./privacy-service.js";
+export { PrivacyServiceImpl, privacyScopeOf, exportCallerOf, jobView, EXPORT_REUSE_MS, EXPORT_DOWNLOAD_SECONDS } from "./privacy-service.js";
+export { ExportSteps, EXPORT_SERVICES, ARCHIVE_STEP, PART_FLUSH_BYTES, type ExportPart, type ExportPage, type ExportArchiveSink } from "./export-job.js";
+export { createAuditExportPart } from "./audit-user-export.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
 export { canonicalEventBytes, chainHash, checkpointSignatureValid, GENESIS_HASH } from "./domain/audit-chain.js";
@@ -43,7 +47,8 @@ export type { AuditStore, AuditFilter, ChainHead, InsertOutcome, AuditKeyRecord 
 
 /**
  * The compliance service: the tamper-evident audit log (AuditService) and data-subject
- * erasure jobs (PrivacyService, driving auth's and chat's EraseUserData; PrivacyJobRunner). Records come from the bus
+ * erasure and export jobs (PrivacyService, driving auth's and chat's EraseUserData and auth's,
+ * chat's and media's ExportUserData, the archive built in media's blob store; PrivacyJobRunner). Records come from the bus
  * only (auth, chat and user-state topics, consumer groups `compliance-audit.<topic>`) and are appended to
  * per-tenant hash chains in the audit store (SQLite / MongoDB); the head of a tenant is signed
  * (Ed25519) every CAAS_AUDIT_CHECKPOINT_EVERY records and CAAS_AUDIT_CHECKPOINT_INTERVAL_MS after
@@ -72,8 +77,17 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists });
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
   const selfAudit = ownAuditOf(appender, clock);
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, clock, logger, holds: holdLookup, audit: selfAudit });
-  const privacy = new PrivacyServiceImpl({ store: jobs, runner, userExists, holds: holdLookup, audit: selfAudit });
+  const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, exports, clock, logger, holds: holdLookup, audit: selfAudit });
+  const privacy = new PrivacyServiceImpl({
+    store: jobs,
+    runner,
+    userExists,
+    holds: holdLookup,
+    audit: selfAudit,
+    presignExport: (...args) => parts.presignExport(...args),
+    nowMs: () => clock.nowMs(),
+  });
 
   const principalResolver = createPrincipalResolver({
     verifier: createMeshJwtVerifier({ peers, clock }),

@@ -5,7 +5,8 @@ import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { AuditActorKind } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import type { AuditDraft } from "./audit-appender.js";
 import type { HoldSet } from "./domain/retention-policy.js";
-import type { JobStep, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
+import { ARCHIVE_STEP, EXPORT_SERVICES, type ExportSteps } from "./export-job.js";
+import type { JobStep, PrivacyJobKind, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
 
 /** One page of a service's part: items handled, held conversations passed over, and the cursor to go on from ("" when the part is done). */
 export interface PartPage {
@@ -26,12 +27,18 @@ export type SelfAudit = (
 /** The active legal holds of a tenant, as erasure needs them. */
 export type HoldLookup = (tenantId: string) => Promise<HoldSet>;
 
-/** The services an erasure runs through, in order: the account first (no new sessions, no new content), then the content. */
-export const ERASURE_SERVICES = ["auth", "chat"] as const;
+/**
+ * The services an erasure runs through, in order: the account first (no new sessions, no new
+ * content), then the content (chat's messages), the files, and last the search documents (chat's
+ * deletes also reach search through the bus; this removes what is indexed now, at once).
+ */
+export const ERASURE_SERVICES = ["auth", "chat", "media", "search"] as const;
 
 export interface PrivacyJobRunnerDeps {
   store: PrivacyJobStore;
   parts: Record<(typeof ERASURE_SERVICES)[number], ErasurePart>;
+  /** Runs export jobs' steps (without it, export jobs fail). */
+  exports?: ExportSteps;
   clock: Clock;
   logger: Logger;
   /** Legal holds (none when absent). */
@@ -58,9 +65,18 @@ export class PrivacyJobRunner {
 
   /** A new erasure job for the user (not stored). */
   newErasure(tenantId: string, userId: string): PrivacyJobRecord {
+    return this.newJob(tenantId, userId, "erasure", ERASURE_SERVICES);
+  }
+
+  /** A new export job for the user (not stored): each service's part, then packing the archive. */
+  newExport(tenantId: string, userId: string): PrivacyJobRecord {
+    return this.newJob(tenantId, userId, "export", [...EXPORT_SERVICES, ARCHIVE_STEP]);
+  }
+
+  private newJob(tenantId: string, userId: string, kind: PrivacyJobKind, services: readonly string[]): PrivacyJobRecord {
     const now = this.deps.clock.nowMs();
-    const steps: JobStep[] = ERASURE_SERVICES.map((service) => ({ service, items: 0, done: false, cursor: "" }));
-    return { tenantId, id: randomUUID(), kind: "erasure", userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
+    const steps: JobStep[] = services.map((service) => ({ service, items: 0, done: false, cursor: "" }));
+    return { tenantId, id: randomUUID(), kind, userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
   }
 
   /** Starts the job in the background unless it already runs in this process or succeeded; the returned promise settles when this run ends. */
@@ -111,6 +127,12 @@ export class PrivacyJobRunner {
     try {
       if (stored.state === "failed") await save();
       for (const step of job.steps) {
+        if (job.kind === "export") {
+          if (!this.deps.exports) throw new Error("exports are not configured");
+          await this.deps.exports.run(job, step, save, () => this.stopped);
+          if (!step.done) return;
+          continue;
+        }
         const part = this.deps.parts[step.service as keyof PrivacyJobRunnerDeps["parts"]];
         if (!part) throw new Error(`no part for service ${step.service}`);
         while (!step.done) {
@@ -129,8 +151,8 @@ export class PrivacyJobRunner {
       job.completeTimeMs = this.deps.clock.nowMs();
       await save();
       await this.deps.audit?.(scope, {
-        sourceEventId: `erasure:${job.id}:complete`,
-        action: "compliance.erasure.complete",
+        sourceEventId: `${job.kind}:${job.id}:complete`,
+        action: `compliance.${job.kind}.complete`,
         actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
         target: { type: "user", id: job.userId },
         correlationId: "",

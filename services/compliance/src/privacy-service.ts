@@ -3,18 +3,24 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   PrivacyJobKind,
+  GetExportDownloadResponseSchema,
   GetJobResponseSchema,
+  RequestExportResponseSchema,
   PrivacyJobSchema,
   RequestErasureResponseSchema,
   PrivacyJobState,
   ServiceProgressSchema,
   SkippedDataSchema,
+  type GetExportDownloadRequest,
+  type GetExportDownloadResponse,
   type GetJobRequest,
   type GetJobResponse,
   type PrivacyJob,
   type PrivacyService,
   type RequestErasureRequest,
   type RequestErasureResponse,
+  type RequestExportRequest,
+  type RequestExportResponse,
 } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { correlationIdKey, principalKey } from "@caas/shared/context";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
@@ -26,6 +32,12 @@ import { principalActor } from "./retention-admin.js";
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** A succeeded export is returned again (not redone) for this long. */
+export const EXPORT_REUSE_MS = 24 * 3600_000;
+
+/** Lifetime of an export's download URL. */
+export const EXPORT_DOWNLOAD_SECONDS = 3600;
+
 export interface PrivacyServiceDeps {
   store: PrivacyJobStore;
   runner: PrivacyJobRunner;
@@ -35,12 +47,16 @@ export interface PrivacyServiceDeps {
   holds?: HoldLookup;
   /** Records compliance's own actions in the tenant's audit chain (none when absent). */
   audit?: SelfAudit;
+  /** A time-limited download URL of a sealed export (media). */
+  presignExport(tenantId: string, exportId: string, expiresInSeconds: number, filename: string): Promise<{ url: string; expireTimeMs: number }>;
+  nowMs(): number;
 }
 
 /**
- * caas.compliance.v1.PrivacyService: erasure requests become persisted jobs run by the
- * PrivacyJobRunner. One unfinished job per user (the store's open key) makes a repeated request
- * return the same job; a succeeded one is returned while the user stays gone.
+ * caas.compliance.v1.PrivacyService: erasure and export requests become persisted jobs run by the
+ * PrivacyJobRunner. One unfinished job per user and kind (the store's open key) makes a repeated
+ * request return the same job; a succeeded erasure is returned while the user stays gone, a
+ * succeeded export for EXPORT_REUSE_MS.
  */
 export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
   constructor(private readonly deps: PrivacyServiceDeps) {}
@@ -74,12 +90,48 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     return holds !== undefined && (holds.tenant || holds.users.has(userId));
   }
 
+  async requestExport(req: RequestExportRequest, ctx: HandlerContext): Promise<RequestExportResponse> {
+    const { scope, userId } = exportCallerOf(ctx, req.tenantId, req.userId);
+    if (!USER_ID.test(userId)) throw invalid("user_id", "must match ^[A-Za-z0-9_.@:-]{1,128}$");
+    const { store, runner } = this.deps;
+    const latest = await store.latest(scope, "export", userId);
+    const fresh = latest && (latest.state !== "succeeded" || this.deps.nowMs() - latest.completeTimeMs < EXPORT_REUSE_MS);
+    let job: PrivacyJobRecord;
+    if (latest && fresh) job = latest;
+    else if (!(await this.deps.userExists(scope.tenantId, userId))) throw new NotFoundError("user");
+    else {
+      const made = await store.create(scope, runner.newExport(scope.tenantId, userId));
+      job = made.job;
+      if (made.created) {
+        const draft = { action: "compliance.export.request", actor: principalActor(ctx), target: { type: "user", id: userId }, details: { job_id: job.id } };
+        await this.deps.audit?.(scope, { ...draft, sourceEventId: `export:${job.id}:request`, correlationId: ctx.values.get(correlationIdKey) });
+      }
+    }
+    void runner.kick(job);
+    return create(RequestExportResponseSchema, { job: jobView(job) });
+  }
+
+  async getExportDownload(req: GetExportDownloadRequest, ctx: HandlerContext): Promise<GetExportDownloadResponse> {
+    const job = await this.visibleJob(ctx, req.tenantId, req.jobId);
+    if (job.kind !== "export") throw new NotFoundError("export job");
+    const archive = job.steps.find((s) => s.archive)?.archive;
+    if (job.state !== "succeeded" || !archive) throw new FailedPreconditionError("the export has not finished yet: poll GetJob until it SUCCEEDED");
+    const signed = await this.deps.presignExport(job.tenantId, job.id, EXPORT_DOWNLOAD_SECONDS, `caas-export-${job.id}.tar`);
+    return create(GetExportDownloadResponseSchema, { url: signed.url, expireTime: timestampFromMs(signed.expireTimeMs), size: BigInt(archive.size), sha256: archive.sha256 });
+  }
+
   async getJob(req: GetJobRequest, ctx: HandlerContext): Promise<GetJobResponse> {
-    const scope = privacyScopeOf(ctx, req.tenantId);
-    if (!UUID.test(req.jobId)) throw invalid("job_id", "must be a lowercase UUID");
-    const job = await this.deps.store.get(scope, req.jobId);
-    if (!job) throw new NotFoundError("job");
-    return create(GetJobResponseSchema, { job: jobView(job) });
+    return create(GetJobResponseSchema, { job: jobView(await this.visibleJob(ctx, req.tenantId, req.jobId)) });
+  }
+
+  /** A job the caller may see: any of its tenant's, or for a user their own exports only (everything else NOT_FOUND). */
+  private async visibleJob(ctx: HandlerContext, tenantId: string, jobId: string): Promise<PrivacyJobRecord> {
+    const p = ctx.values.get(principalKey);
+    const scope = p.kind === "user" ? exportCallerOf(ctx, tenantId, "").scope : privacyScopeOf(ctx, tenantId);
+    if (!UUID.test(jobId)) throw invalid("job_id", "must be a lowercase UUID");
+    const job = await this.deps.store.get(scope, jobId);
+    if (!job || (p.kind === "user" && (job.kind !== "export" || job.userId !== p.userId))) throw new NotFoundError("job");
+    return job;
   }
 }
 
@@ -100,13 +152,22 @@ export function privacyScopeOf(ctx: HandlerContext, tenantId: string): TenantSco
   }
 }
 
+/** Who an export is for: a user exports themself only (their own id or none); API keys and the platform admin as for every privacy request. */
+export function exportCallerOf(ctx: HandlerContext, tenantId: string, userId: string): { scope: TenantScope; userId: string } {
+  const p = ctx.values.get(principalKey);
+  if (p.kind !== "user") return { scope: privacyScopeOf(ctx, tenantId), userId };
+  if (tenantId && tenantId !== p.tenantId) throw new PermissionDeniedError("a user acts in their own tenant only");
+  if (userId && userId !== p.userId) throw new PermissionDeniedError("a user may export only their own data");
+  return { scope: scopeFromVerifiedClaims({ tenant: p.tenantId }), userId: p.userId };
+}
+
 /** The API view of a stored job. */
 export function jobView(job: PrivacyJobRecord): PrivacyJob {
   const done = job.steps.filter((s) => s.done).length;
   return create(PrivacyJobSchema, {
     id: job.id,
     tenantId: job.tenantId,
-    kind: PrivacyJobKind.ERASURE,
+    kind: job.kind === "export" ? PrivacyJobKind.EXPORT : PrivacyJobKind.ERASURE,
     userId: job.userId,
     state: job.state === "succeeded" ? PrivacyJobState.SUCCEEDED : job.state === "failed" ? PrivacyJobState.FAILED : PrivacyJobState.RUNNING,
     percent: job.state === "succeeded" ? 100 : Math.floor((done * 100) / Math.max(job.steps.length, 1)),

@@ -38,8 +38,11 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     const auth = pagedPart(3, 3);
     const ref: { runner?: PrivacyJobRunner } = {};
     const chat = pagedPart(10, 2, { onPage: (page) => void (page === 2 && ref.runner?.stop()) });
+    const media = pagedPart(2, 1);
+    const search = pagedPart(0, 500);
+    const parts = { auth: auth.part, chat: chat.part, media: media.part, search: search.part };
     const first = await openPrivacyJobStore({ kind: "sqlite", path });
-    const runner = (ref.runner = new PrivacyJobRunner({ store: first, parts: { auth: auth.part, chat: chat.part }, clock: systemClock, logger }));
+    const runner = (ref.runner = new PrivacyJobRunner({ store: first, parts, clock: systemClock, logger }));
     const job = (await first.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
     await runner.kick(job);
     // Stopped after the page at cursor "2" was saved: auth done, chat at cursor "3".
@@ -49,13 +52,15 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
       steps: [
         { service: "auth", items: 3, done: true },
         { service: "chat", items: 6, done: false, cursor: "3" },
+        { service: "media", items: 0, done: false },
+        { service: "search", items: 0, done: false },
       ],
     });
     await first.close();
 
     // A new process on the same file picks it up at start.
     const second = await openPrivacyJobStore({ kind: "sqlite", path });
-    const restarted = new PrivacyJobRunner({ store: second, parts: { auth: auth.part, chat: chat.part }, clock: systemClock, logger });
+    const restarted = new PrivacyJobRunner({ store: second, parts, clock: systemClock, logger });
     await restarted.resumeAll();
     await restarted.idle();
     const done = (await second.get(scopeForAdmin(scope.tenantId), job.id))!;
@@ -64,11 +69,14 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
       steps: [
         { items: 3, done: true },
         { items: 10, done: true, cursor: "" },
+        { items: 2, done: true, cursor: "" },
+        { items: 0, done: true, cursor: "" },
       ],
     });
     expect(done.completeTimeMs).toBeGreaterThan(0);
     expect(auth.cursors).toEqual([""]);
     expect(chat.cursors).toEqual(["", "1", "2", "3", "4"]);
+    expect([media.cursors, search.cursors]).toEqual([["", "1"], [""]]);
     expect(await second.unfinished(10)).toEqual([]);
     await second.close();
   });
@@ -77,15 +85,16 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     const store = await openPrivacyJobStore({ kind: "sqlite", path: join(dir, "fail.db") });
     const scope = freshTenantScope();
     const chat = pagedPart(6, 2, { failAt: 1 });
-    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat: chat.part }, clock: systemClock, logger });
+    const none = pagedPart(0, 1).part;
+    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat: chat.part, media: none, search: none }, clock: systemClock, logger });
     const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
     await runner.kick(job);
     const failed = (await store.get(scope, job.id))!;
-    expect(failed).toMatchObject({ state: "failed", error: "chat unavailable", steps: [{ done: true }, { items: 2, cursor: "1", done: false }] });
+    expect(failed).toMatchObject({ state: "failed", error: "chat unavailable", steps: [{ done: true }, { items: 2, cursor: "1", done: false }, { done: false }, { done: false }] });
     // A repeated request finds the unfinished job.
     expect((await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job.id).toBe(job.id);
     await runner.kick(failed);
-    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "", steps: [{ done: true }, { items: 6, done: true }] });
+    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "", steps: [{ done: true }, { items: 6, done: true }, { done: true }, { done: true }] });
     expect(chat.cursors).toEqual(["", "1", "1", "2"]);
     await store.close();
   });

@@ -1,4 +1,5 @@
 import type { MediaDeps } from "./media-core.js";
+import { MediaExportOps } from "./media-exports.js";
 import { MediaInternalServiceImpl } from "./media-internal-service.js";
 import { MediaServiceImpl } from "./media-service.js";
 
@@ -6,6 +7,9 @@ import { MediaServiceImpl } from "./media-service.js";
 export interface MediaImpls {
   media: MediaServiceImpl;
   internal: MediaInternalServiceImpl;
+  exports: MediaExportOps;
+  /** The ports they run on (MediaInternalService.EraseUserData uses them directly). */
+  deps: MediaDeps;
 }
 
 /**
@@ -15,5 +19,5 @@ export interface MediaImpls {
  * `createChatConversationAccess` over their own CheckAccess).
  */
 export function createMediaImpls(deps: MediaDeps): MediaImpls {
-  return { media: new MediaServiceImpl(deps), internal: new MediaInternalServiceImpl(deps) };
+  return { media: new MediaServiceImpl(deps), internal: new MediaInternalServiceImpl(deps), exports: new MediaExportOps(deps), deps };
 }

@@ -18,6 +18,9 @@ import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { MEDIA_RESOURCE, mediaNotFound, uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
 import { mediaView } from "./domain/views.js";
 
+/** MediaInternalService's user-data RPCs, served by MediaExportOps (media-exports.ts) and eraseMediaOfUser (media-erasure.ts). */
+export type ExportRpcNames = "exportUserData" | "putExportPart" | "sealExport" | "presignExportDownload" | "eraseUserData";
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 const MAX_ATTACH = 10;
@@ -28,7 +31,7 @@ function invalid(field: string, description: string): InvalidArgumentError {
 }
 
 /** Only service principals call MediaInternalService (the host's guard says so too; in-process callers skip it). */
-function requireService(ctx: HandlerContext): string {
+export function requireService(ctx: HandlerContext): string {
   const p = ctx.values.get(principalKey);
   if (p.kind === "anonymous") throw new UnauthenticatedError("a service token is required");
   if (p.kind !== "service") throw new PermissionDeniedError("MediaInternalService serves other CAAS services only");
@@ -57,7 +60,7 @@ function checkTarget(req: { tenantId: string; conversationId: string; mediaIds: 
  * service); the authority is the uploader (a send) or a conversation the media is already
  * attached to (a forward).
  */
-export class MediaInternalServiceImpl implements ServiceImpl<typeof MediaInternalService> {
+export class MediaInternalServiceImpl implements Omit<ServiceImpl<typeof MediaInternalService>, ExportRpcNames> {
   constructor(private readonly deps: MediaDeps) {}
 
   async attachMedia(req: AttachMediaRequest, ctx: HandlerContext): Promise<AttachMediaResponse> {

@@ -24,8 +24,8 @@ describe("media store on SQLite (embedded)", () => {
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openMediaSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     expect(runs).toEqual([
-      { from: 0, to: 2, applied: [1, 2] },
-      { from: 2, to: 2, applied: [] },
+      { from: 0, to: 3, applied: [1, 2, 3] },
+      { from: 3, to: 3, applied: [] },
     ]);
     const db = new Database(path);
     try {
@@ -89,8 +89,8 @@ describe.skipIf(!mongoUrl)("media store on the MongoDB protocol (cluster; Ferret
       const runs: unknown[] = [];
       for (let i = 0; i < 2; i++) await migrateMediaMongo({ db, collectionPrefix: "fresh_", onMigrated: (r) => runs.push(r) });
       expect(runs).toEqual([
-        { from: 0, to: 2, applied: [1, 2] },
-        { from: 2, to: 2, applied: [] },
+        { from: 0, to: 3, applied: [1, 2, 3] },
+        { from: 3, to: 3, applied: [] },
       ]);
       const indexes = await db.collection(mediaCollections("fresh_").links).indexes();
       expect(indexes.map((i) => i.name).sort()).toEqual(["_id_", "tenant_conversation_media", "tenant_media_conversation"]);

@@ -66,7 +66,7 @@ export async function createSearchService(ctx: ServiceContext): Promise<ServiceD
   });
   const rebuild = new SchemaRebuild({ index: stores.index, chat, indexer, logger });
   let messages: BatchSubscription | undefined;
-  const internal = new SearchInternalServiceImpl({ chat, indexer, clock, rebuild, partitions: async () => (messages ? messages.lag() : []) });
+  const internal = new SearchInternalServiceImpl({ chat, indexer, clock, rebuild, partitions: async () => (messages ? messages.lag() : []), index: stores.index, directory: stores.directory });
   const subscriptions: Promise<Subscription | undefined>[] = [];
   const subscribe = (what: string, open: () => Promise<Subscription>) =>
     subscriptions.push(

@@ -6,19 +6,32 @@ import {
   IndexSchemaStatusSchema,
   PartitionIndexStatusSchema,
   ReindexResponseSchema,
+  EraseUserDataResponseSchema,
+  type EraseUserDataRequest,
+  type EraseUserDataResponse,
   type GetIndexStatusRequest,
   type GetIndexStatusResponse,
   type ReindexRequest,
   type ReindexResponse,
   type SearchInternalService,
 } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
-import { PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
+import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { principalKey } from "@caas/shared/context";
 import type { Clock } from "@caas/shared/clock";
 import type { PartitionLag } from "@caas/shared/eventing/bus";
 import type { SchemaRebuild } from "./schema-rebuild.js";
 import type { ChatInternalCalls } from "./chat-access.js";
 import type { MessageIndexer } from "./message-indexer.js";
+import { SEARCH_MAX_BATCH, type SearchIndex } from "./ports/search-index.js";
+import type { UserDirectory } from "./ports/user-directory.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+
+function invalid(field: string, description: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${field}: ${description}`, [{ field, description }]);
+}
 
 /** Only service principals call SearchInternalService (the host's guard says so too). */
 function serviceCallerOf(ctx: HandlerContext): string {
@@ -30,7 +43,8 @@ function serviceCallerOf(ctx: HandlerContext): string {
 
 /**
  * caas.search.v1.SearchInternalService: rebuilding the index of a conversation or a tenant from
- * chat's log, and the indexer's position against the log head. Tenant and conversation ids are
+ * chat's log, the indexer's position against the log head, and erasing a user (their message
+ * documents and directory entry) for the compliance service. Tenant and conversation ids are
  * checked by the schema (UUIDs); a conversation chat does not know is NOT_FOUND from chat.
  */
 export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInternalService> {
@@ -42,8 +56,23 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
       rebuild: SchemaRebuild;
       /** The search consumer group's lag per partition of chat's topic (none before it subscribed). */
       partitions: () => Promise<PartitionLag[]>;
+      /** Where a user's documents and directory entry are erased. */
+      index: Pick<SearchIndex, "removeSender">;
+      directory: Pick<UserDirectory, "remove">;
     },
   ) {}
+
+  async eraseUserData(req: EraseUserDataRequest, ctx: HandlerContext): Promise<EraseUserDataResponse> {
+    serviceCallerOf(ctx);
+    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+    if (!USER_ID.test(req.userId)) throw invalid("user_id", "must be a user id");
+    const scope = scopeForAdmin(req.tenantId);
+    const limit = req.pageSize === 0 ? 500 : Math.min(req.pageSize, SEARCH_MAX_BATCH);
+    // The directory entry first (one row; removing it again is harmless), then a batch of documents.
+    await this.deps.directory.remove(scope, req.userId);
+    const removed = await this.deps.index.removeSender(scope, req.userId, limit);
+    return create(EraseUserDataResponseSchema, { documentsRemoved: BigInt(removed), more: removed === limit });
+  }
 
   async reindex(req: ReindexRequest, ctx: HandlerContext): Promise<ReindexResponse> {
     serviceCallerOf(ctx);

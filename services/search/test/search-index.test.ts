@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { buildSnippet, foldDiacritics, parseMarked } from "../src/adapters/search-index-support.js";
 import { searchIndexContract } from "./contract/search-index.contract.js";
 import { searchIndexOrderContract } from "./contract/search-index-order.contract.js";
+import { searchIndexErasureContract } from "./contract/search-index-erasure.contract.js";
 
 const pageTokens = new PageTokenCodec(Buffer.from("search-index-test-secret"));
 const dir = mkdtempSync(join(tmpdir(), "caas-search-"));
@@ -35,6 +36,7 @@ const sqliteHarness = async () => {
 };
 searchIndexContract("sqlite fts5 (embedded)", sqliteHarness);
 searchIndexOrderContract("sqlite fts5 (embedded)", sqliteHarness);
+searchIndexErasureContract("sqlite fts5 (embedded)", sqliteHarness);
 
 describe("sqlite search index", () => {
   it("keeps its migrations in its own table, so it can share a file with other stores", async () => {
@@ -46,14 +48,15 @@ describe("sqlite search index", () => {
     await (await open()).close();
     await events.close();
     expect(runs).toEqual([
-      { from: 0, to: 2, applied: [1, 2] },
-      { from: 2, to: 2, applied: [] },
+      { from: 0, to: 3, applied: [1, 2, 3] },
+      { from: 3, to: 3, applied: [] },
     ]);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare(`SELECT version, name FROM ${SEARCH_INDEX_MIGRATION_TABLE}`).all()).toEqual([
         { version: 1, name: "search index" },
         { version: 2, name: "attachments flag and document schema version" },
+        { version: 3, name: "documents by sender (data-subject erasure)" },
       ]);
       expect(db.prepare("SELECT version FROM schema_migrations").all()).toEqual([{ version: 1 }]);
       const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'search_message'").get() as { sql: string };
@@ -64,6 +67,7 @@ describe("sqlite search index", () => {
         ["schema_version", "tenant_id"],
         ["tenant_id", "conversation_id"],
         ["tenant_id", "message_id"],
+        ["tenant_id", "sender_id"],
       ]);
     } finally {
       db.close();
@@ -177,6 +181,7 @@ describe.skipIf(!esUrl)("elasticsearch search index", () => {
   };
   searchIndexContract("elasticsearch (cluster)", esHarness);
   searchIndexOrderContract("elasticsearch (cluster)", esHarness);
+  searchIndexErasureContract("elasticsearch (cluster)", esHarness);
 
   it("puts a composable template with explicit mappings; one shared index routed by tenant", async () => {
     const index = await createElasticsearchSearchIndex({ node: esUrl!, indexPrefix, pageTokens, replicas: 0 });

@@ -22,5 +22,7 @@ export function stepsOf(value: unknown): JobStep[] {
     cursor: s.cursor,
     ...(s.held?.length ? { held: [...s.held] } : {}),
     ...(s.skipped?.length ? { skipped: [...s.skipped] } : {}),
+    ...(s.paths ? { paths: s.paths } : {}),
+    ...(s.archive ? { archive: s.archive } : {}),
   }));
 }

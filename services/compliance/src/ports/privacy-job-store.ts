@@ -1,7 +1,7 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** The kinds of data-subject request a job carries out. */
-export type PrivacyJobKind = "erasure";
+export type PrivacyJobKind = "erasure" | "export";
 
 export type PrivacyJobState = "running" | "succeeded" | "failed";
 
@@ -16,6 +16,10 @@ export interface JobStep {
   held?: string[];
   /** Held conversations the service passed over. */
   skipped?: string[];
+  /** Export jobs: the archive entries this step wrote so far, in order. */
+  paths?: string[];
+  /** Export jobs, the packing step once done: the archive's size and hex SHA-256. */
+  archive?: { size: number; sha256: string };
 }
 
 /** A persisted data-subject request. */

@@ -58,6 +58,13 @@ export function mediaMongoMigrations(prefix = "media_"): Migration<MongoDb>[] {
         await media.createIndex({ uploadOpen: 1, createTimeMs: 1, tenantId: 1, id: 1 }, { name: "open_uploads" });
       },
     },
+    {
+      version: 3,
+      name: "records by owner (data-subject exports and erasures)",
+      async up(db) {
+        await db.collection(c.media).createIndex({ tenantId: 1, ownerId: 1, id: 1 }, { name: "tenant_owner_id" });
+      },
+    },
   ];
 }
 

@@ -52,6 +52,13 @@ export const MEDIA_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: "records by owner (data-subject exports and erasures)",
+    up(db) {
+      db.exec("CREATE INDEX media_owner ON media (tenant_id, owner_id, id)");
+    },
+  },
 ];
 
 /** Opens (creating and migrating) media's SQLite file. */

@@ -128,6 +128,23 @@ export function createMongoMediaStore(opts: { db: MediaMongoDb; collectionPrefix
       return docs.map((d) => d.conversationId);
     },
 
+    async ofOwner(scope, ownerId, query) {
+      const tenantId = tenantOf(scope);
+      checkId("ownerId", ownerId);
+      const limit = checkLimit(query.limit);
+      const filter = query.after === undefined ? { tenantId, ownerId } : { tenantId, ownerId, id: { $gt: checkId("after", query.after) } };
+      const docs = await media.find(filter).sort({ tenantId: 1, ownerId: 1, id: 1 }).limit(limit).toArray();
+      return docs.map(toRecord);
+    },
+
+    async remove(scope, id) {
+      const tenantId = tenantOf(scope);
+      checkId("id", id);
+      // Links first: a crash in between leaves the record, and the next call removes it.
+      await links.deleteMany({ tenantId, mediaId: id });
+      return (await media.deleteOne({ _id: key(tenantId, id) })).deletedCount === 1;
+    },
+
     async uploadsToSweep(query) {
       const createdBefore = checkCount("createdBefore", query.createdBefore);
       const docs = await media

@@ -43,6 +43,13 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
   const conversations = db.prepare<[string, string, string, number], { conversation_id: string }>(
     "SELECT conversation_id FROM media_links WHERE tenant_id = ? AND media_id = ? AND conversation_id > ? ORDER BY conversation_id LIMIT ?",
   );
+  const removeRow = db.prepare("DELETE FROM media WHERE tenant_id = ? AND id = ?");
+  const removeLinks = db.prepare("DELETE FROM media_links WHERE tenant_id = ? AND media_id = ?");
+  const removeForGood = db.transaction((tenantId: string, id: string) => {
+    removeLinks.run(tenantId, id);
+    return removeRow.run(tenantId, id).changes === 1;
+  });
+  const byOwner = db.prepare<[string, string, string, number], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? AND owner_id = ? AND id > ? ORDER BY id LIMIT ?`);
 
   return {
     async create(scope, record) {
@@ -101,6 +108,15 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
       const tenantId = tenantOf(scope);
       const after = query.after === undefined ? "" : checkId("after", query.after);
       return conversations.all(tenantId, checkId("mediaId", mediaId), after, checkLimit(query.limit)).map((r) => r.conversation_id);
+    },
+
+    async ofOwner(scope, ownerId, query) {
+      const after = query.after === undefined ? "" : checkId("after", query.after);
+      return byOwner.all(tenantOf(scope), checkId("ownerId", ownerId), after, checkLimit(query.limit)).map(toRecord);
+    },
+
+    async remove(scope, id) {
+      return removeForGood(tenantOf(scope), checkId("id", id));
     },
 
     async uploadsToSweep(query) {

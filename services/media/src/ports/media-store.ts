@@ -85,6 +85,15 @@ export interface MediaStore {
    */
   linkedConversations(scope: TenantScope, mediaId: string, query: { after?: string; limit: number }): Promise<string[]>;
 
+  /**
+   * The records `ownerId` uploaded (pending, ready and tombstones), ordered by id, after `after`
+   * (exclusive) when given, at most `limit` (1..MAX_LINKS_PAGE). For data-subject exports.
+   */
+  ofOwner(scope: TenantScope, ownerId: string, query: { after?: string; limit: number }): Promise<MediaRecord[]>;
+
+  /** Removes the record (whatever its state, tombstones too) and its links for good (data-subject erasure). Idempotent; false when there was none. */
+  remove(scope: TenantScope, id: string): Promise<boolean>;
+
   /*
    * The sweeper's methods. Every record starts with its upload key "open" (a form may write it);
    * once its form has expired the sweeper deletes what the key holds and closes it here.

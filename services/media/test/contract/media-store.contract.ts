@@ -65,6 +65,39 @@ export function mediaStoreContract(name: string, open: OpenTwoInstances<MediaSto
       expect(await store.get(scope, r.id)).toEqual(r);
     });
 
+    it("lists a user's records by id in pages, tombstones included, and no other owner's or tenant's", async () => {
+      const mine = [pending(), pending(), pending()].sort((a, b) => a.id.localeCompare(b.id));
+      for (const r of mine) await store.create(scope, r);
+      await store.markDeleted(scope, mine[1]!.id, T0 + 1);
+      await store.create(scope, pending({ ownerId: "bob" }));
+      const other = freshTenantScope();
+      await store.create(other, pending());
+      const first = await inst.b.ofOwner(scope, "alice", { limit: 2 });
+      expect(first.map((r) => r.id)).toEqual([mine[0]!.id, mine[1]!.id]);
+      expect(first[1]!.deleteTimeMs).toBe(T0 + 1);
+      expect((await inst.b.ofOwner(scope, "alice", { after: first[1]!.id, limit: 2 })).map((r) => r.id)).toEqual([mine[2]!.id]);
+      expect((await store.ofOwner(other, "alice", { limit: 10 })).length).toBe(1);
+      expect(await store.ofOwner(scope, "nobody", { limit: 10 })).toEqual([]);
+    });
+
+    it("removes a record and its links for good, idempotently, and never another tenant's", async () => {
+      const r = pending();
+      const kept = pending();
+      const other = freshTenantScope();
+      await store.create(scope, r);
+      await store.create(scope, kept);
+      await store.create(other, pending({ id: r.id }));
+      const conversation = newId();
+      await store.link(scope, conversation, [r.id, kept.id], T0);
+      await store.markDeleted(scope, r.id, T0 + 1);
+      expect(await inst.b.remove(scope, r.id)).toBe(true);
+      expect(await store.remove(scope, r.id)).toBe(false);
+      expect(await store.get(scope, r.id)).toBeUndefined();
+      expect(await store.linkedTo(scope, conversation, [r.id, kept.id])).toEqual(new Set([kept.id]));
+      expect(await store.ofOwner(scope, "alice", { limit: 10 })).toEqual([kept]);
+      expect(await store.get(other, r.id)).toBeDefined();
+    });
+
     it("makes a pending record ready once: the first size and time stay", async () => {
       const r = pending();
       await store.create(scope, r);

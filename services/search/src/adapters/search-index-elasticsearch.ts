@@ -3,7 +3,7 @@ import { UnavailableError } from "@caas/shared/errors";
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import { SEARCH_INDEX_SCHEMA_VERSION, type SearchDocument, type SearchHit, type SearchIndex } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
-import { MARK_CLOSE, MARK_OPEN, buildSnippet, checkDocs, checkMessageIds, checkSearch, foldDiacritics, parseMarked, type SearchKey } from "./search-index-support.js";
+import { MARK_CLOSE, MARK_OPEN, buildSnippet, checkBatchLimit, checkDocs, checkMessageIds, checkSearch, foldDiacritics, parseMarked, type SearchKey } from "./search-index-support.js";
 
 export interface ElasticsearchSearchIndexOptions {
   /** e.g. http://127.0.0.1:9200 (security is the deployment's concern: put credentials in the URL or a proxy). */
@@ -199,6 +199,28 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
         if (hits.length < BATCH) return;
         after = hits[hits.length - 1]!.sort as string[];
       }
+    },
+
+    async removeSender(scope, senderId, limit) {
+      const tenantId = tenantOf(scope);
+      checkName("senderId", senderId, 128);
+      const n = checkBatchLimit(limit);
+      open();
+      // Deleted documents leave a search only once refreshed: each call sees the previous one's deletes.
+      await call(() => client.indices.refresh({ index }));
+      const res = await call(() =>
+        client.search<never>({
+          index,
+          routing: tenantId,
+          size: n,
+          _source: false,
+          track_total_hits: false,
+          query: { bool: { filter: [{ term: { tenant_id: tenantId } }, { term: { sender_id: senderId } }] } },
+        }),
+      );
+      const ids = res.hits.hits.map((h) => h._id!.slice(tenantId.length + 1));
+      await deleteIds(tenantId, ids);
+      return ids.length;
     },
 
     async search(scope, request) {

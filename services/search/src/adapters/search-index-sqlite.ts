@@ -6,7 +6,7 @@ import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationRes
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import { SEARCH_INDEX_SCHEMA_VERSION, type SearchHit, type SearchIndex, type SearchOrder } from "../ports/search-index.js";
 import { checkName, tenantOf } from "./checks.js";
-import { buildSnippet, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";
+import { buildSnippet, checkBatchLimit, checkDocs, checkMessageIds, checkSearch, parseMarked, type SearchKey } from "./search-index-support.js";
 
 export interface SqliteSearchIndexOptions {
   /**
@@ -74,6 +74,13 @@ export const SEARCH_INDEX_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
         ALTER TABLE search_message ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1;
         CREATE INDEX search_message_schema ON search_message (schema_version, tenant_id);
       `);
+    },
+  },
+  {
+    version: 3,
+    name: "documents by sender (data-subject erasure)",
+    up(db) {
+      db.exec("CREATE INDEX search_message_sender ON search_message (tenant_id, sender_id)");
     },
   },
 ];
@@ -159,6 +166,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   const deleteText = db.prepare("DELETE FROM search_message_fts WHERE rowid = ?");
   const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
   const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
+  const bySender = db.prepare<[string, string, number], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? LIMIT ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
@@ -259,6 +267,20 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       checkName("conversationId", conversationId, 128);
       open();
       db.transaction(() => dropDocs(byConversation.all(tenantId, conversationId).map((r) => r.doc_id))).immediate();
+    },
+
+    async removeSender(scope, senderId, limit) {
+      const tenantId = tenantOf(scope);
+      checkName("senderId", senderId, 128);
+      const n = checkBatchLimit(limit);
+      open();
+      return db
+        .transaction(() => {
+          const ids = bySender.all(tenantId, senderId, n).map((r) => r.doc_id);
+          dropDocs(ids);
+          return ids.length;
+        })
+        .immediate();
     },
 
     async search(scope, request) {

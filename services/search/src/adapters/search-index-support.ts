@@ -92,6 +92,12 @@ export function checkMessageIds(ids: readonly string[]): string[] {
   return [...new Set(ids.map((id: string) => checkName("messageId", id, ID_MAX)))];
 }
 
+/** A batch size of `removeSender`: 1..SEARCH_MAX_BATCH. */
+export function checkBatchLimit(limit: unknown): number {
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > SEARCH_MAX_BATCH) throw new RangeError(`limit must be 1..${SEARCH_MAX_BATCH}`);
+  return limit;
+}
+
 /** The position of a hit in the result order: [score, createTimeMs, messageId] (score 0 in "newest" order). */
 export type SearchKey = [score: number, createTimeMs: number, messageId: string];
 

@@ -199,6 +199,14 @@ export interface SearchIndex {
   removeConversation(scope: TenantScope, conversationId: string): Promise<void>;
 
   /**
+   * Deletes up to `limit` (1..SEARCH_MAX_BATCH) documents of messages `senderId` sent, tombstones
+   * included (data-subject erasure), and returns how many it deleted: call again until fewer than
+   * `limit`. Idempotent. Documents indexed concurrently may survive a call: erase the sender's
+   * messages at the source first (their deletes then remove any late copy).
+   */
+  removeSender(scope: TenantScope, senderId: string, limit: number): Promise<number>;
+
+  /**
    * One page of the messages matching `request`, in the request's `order` (both are total).
    * Pages are keyset-based: walking them returns every match exactly once while the index does
    * not change; under concurrent writes (which move relevance scores) a hit may repeat or be

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/privacy_service.proto.
  */
 export const file_caas_compliance_v1_privacy_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSpQCg5Qcml2YWN5Sm9iS2luZBIgChxQUklWQUNZX0pPQl9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYUFJJVkFDWV9KT0JfS0lORF9FUkFTVVJFEAEqkgEKD1ByaXZhY3lKb2JTdGF0ZRIhCh1QUklWQUNZX0pPQl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGVBSSVZBQ1lfSk9CX1NUQVRFX1JVTk5JTkcQARIfChtQUklWQUNZX0pPQl9TVEFURV9TVUNDRUVERUQQAhIcChhQUklWQUNZX0pPQl9TVEFURV9GQUlMRUQQAzLKAQoOUHJpdmFjeVNlcnZpY2USZwoOUmVxdWVzdEVyYXN1cmUSKS5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXF1ZXN0GiouY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFcmFzdXJlUmVzcG9uc2USTwoGR2V0Sm9iEiEuY2Fhcy5jb21wbGlhbmNlLnYxLkdldEpvYlJlcXVlc3QaIi5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVzcG9uc2VCRlpEZ2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY29tcGxpYW5jZS92MTtjb21wbGlhbmNldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJsChRSZXF1ZXN0RXhwb3J0UmVxdWVzdBI0Cgd1c2VyX2lkGAEgASgJQiO6SCDYAQFyGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkQKFVJlcXVlc3RFeHBvcnRSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJUChhHZXRFeHBvcnREb3dubG9hZFJlcXVlc3QSGAoGam9iX2lkGAEgASgJQgi6SAVyA7ABARIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIncKGUdldEV4cG9ydERvd25sb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSptCg5Qcml2YWN5Sm9iS2luZBIgChxQUklWQUNZX0pPQl9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYUFJJVkFDWV9KT0JfS0lORF9FUkFTVVJFEAESGwoXUFJJVkFDWV9KT0JfS0lORF9FWFBPUlQQAiqSAQoPUHJpdmFjeUpvYlN0YXRlEiEKHVBSSVZBQ1lfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZUFJJVkFDWV9KT0JfU1RBVEVfUlVOTklORxABEh8KG1BSSVZBQ1lfSk9CX1NUQVRFX1NVQ0NFRURFRBACEhwKGFBSSVZBQ1lfSk9CX1NUQVRFX0ZBSUxFRBADMqIDCg5Qcml2YWN5U2VydmljZRJnCg5SZXF1ZXN0RXJhc3VyZRIpLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlcXVlc3QaKi5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXNwb25zZRJkCg1SZXF1ZXN0RXhwb3J0EiguY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXF1ZXN0GikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXNwb25zZRJwChFHZXRFeHBvcnREb3dubG9hZBIsLmNhYXMuY29tcGxpYW5jZS52MS5HZXRFeHBvcnREb3dubG9hZFJlcXVlc3QaLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0RXhwb3J0RG93bmxvYWRSZXNwb25zZRJPCgZHZXRKb2ISIS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVxdWVzdBoiLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXNwb25zZUJGWkRnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jb21wbGlhbmNlL3YxO2NvbXBsaWFuY2V2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.compliance.v1.RequestErasureRequest
@@ -57,6 +57,111 @@ export const RequestErasureResponseSchema: GenMessage<RequestErasureResponse> = 
   messageDesc(file_caas_compliance_v1_privacy_service, 1);
 
 /**
+ * @generated from message caas.compliance.v1.RequestExportRequest
+ */
+export type RequestExportRequest = Message<"caas.compliance.v1.RequestExportRequest"> & {
+  /**
+   * The user to export; empty for a user exporting themself.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The tenant, for the platform admin only.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message caas.compliance.v1.RequestExportRequest.
+ * Use `create(RequestExportRequestSchema)` to create a new message.
+ */
+export const RequestExportRequestSchema: GenMessage<RequestExportRequest> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 2);
+
+/**
+ * @generated from message caas.compliance.v1.RequestExportResponse
+ */
+export type RequestExportResponse = Message<"caas.compliance.v1.RequestExportResponse"> & {
+  /**
+   * @generated from field: caas.compliance.v1.PrivacyJob job = 1;
+   */
+  job?: PrivacyJob | undefined;
+};
+
+/**
+ * Describes the message caas.compliance.v1.RequestExportResponse.
+ * Use `create(RequestExportResponseSchema)` to create a new message.
+ */
+export const RequestExportResponseSchema: GenMessage<RequestExportResponse> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 3);
+
+/**
+ * @generated from message caas.compliance.v1.GetExportDownloadRequest
+ */
+export type GetExportDownloadRequest = Message<"caas.compliance.v1.GetExportDownloadRequest"> & {
+  /**
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * The tenant, for the platform admin only.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message caas.compliance.v1.GetExportDownloadRequest.
+ * Use `create(GetExportDownloadRequestSchema)` to create a new message.
+ */
+export const GetExportDownloadRequestSchema: GenMessage<GetExportDownloadRequest> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 4);
+
+/**
+ * @generated from message caas.compliance.v1.GetExportDownloadResponse
+ */
+export type GetExportDownloadResponse = Message<"caas.compliance.v1.GetExportDownloadResponse"> & {
+  /**
+   * A GET of this URL downloads the tar archive until expire_time (one hour).
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Bytes of the archive.
+   *
+   * @generated from field: uint64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * Hex SHA-256 of the whole archive.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message caas.compliance.v1.GetExportDownloadResponse.
+ * Use `create(GetExportDownloadResponseSchema)` to create a new message.
+ */
+export const GetExportDownloadResponseSchema: GenMessage<GetExportDownloadResponse> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 5);
+
+/**
  * @generated from message caas.compliance.v1.GetJobRequest
  */
 export type GetJobRequest = Message<"caas.compliance.v1.GetJobRequest"> & {
@@ -78,7 +183,7 @@ export type GetJobRequest = Message<"caas.compliance.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 2);
+  messageDesc(file_caas_compliance_v1_privacy_service, 6);
 
 /**
  * @generated from message caas.compliance.v1.GetJobResponse
@@ -95,7 +200,7 @@ export type GetJobResponse = Message<"caas.compliance.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 3);
+  messageDesc(file_caas_compliance_v1_privacy_service, 7);
 
 /**
  * A data-subject request and how far it got.
@@ -170,7 +275,7 @@ export type PrivacyJob = Message<"caas.compliance.v1.PrivacyJob"> & {
  * Use `create(PrivacyJobSchema)` to create a new message.
  */
 export const PrivacyJobSchema: GenMessage<PrivacyJob> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 4);
+  messageDesc(file_caas_compliance_v1_privacy_service, 8);
 
 /**
  * A service's part of a job.
@@ -179,7 +284,7 @@ export const PrivacyJobSchema: GenMessage<PrivacyJob> = /*@__PURE__*/
  */
 export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
   /**
-   * "auth", "chat".
+   * "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export).
    *
    * @generated from field: string service = 1;
    */
@@ -210,7 +315,7 @@ export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
  * Use `create(ServiceProgressSchema)` to create a new message.
  */
 export const ServiceProgressSchema: GenMessage<ServiceProgress> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 5);
+  messageDesc(file_caas_compliance_v1_privacy_service, 9);
 
 /**
  * Data a job passed over.
@@ -243,7 +348,7 @@ export type SkippedData = Message<"caas.compliance.v1.SkippedData"> & {
  * Use `create(SkippedDataSchema)` to create a new message.
  */
 export const SkippedDataSchema: GenMessage<SkippedData> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 6);
+  messageDesc(file_caas_compliance_v1_privacy_service, 10);
 
 /**
  * @generated from enum caas.compliance.v1.PrivacyJobKind
@@ -258,6 +363,11 @@ export enum PrivacyJobKind {
    * @generated from enum value: PRIVACY_JOB_KIND_ERASURE = 1;
    */
   ERASURE = 1,
+
+  /**
+   * @generated from enum value: PRIVACY_JOB_KIND_EXPORT = 2;
+   */
+  EXPORT = 2,
 }
 
 /**
@@ -298,11 +408,11 @@ export const PrivacyJobStateSchema: GenEnum<PrivacyJobState> = /*@__PURE__*/
   enumDesc(file_caas_compliance_v1_privacy_service, 1);
 
 /**
- * Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+ * Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
  * through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
  * report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
- * (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
- * UNAUTHENTICATED.
+ * (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+ * calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
  *
  * @generated from service caas.compliance.v1.PrivacyService
  */
@@ -310,7 +420,8 @@ export const PrivacyService: GenService<{
   /**
    * Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
    * deleted) and their content (every message they sent deleted for everyone through the
-   * conversation log, their reactions and read positions removed). Idempotent: while a job for
+   * conversation log, their reactions and read positions removed), the files they uploaded
+   * (bytes and records) and their search documents. Idempotent: while a job for
    * the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
    * the tenant does not have (also another tenant's user, without saying so);
    * FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
@@ -324,7 +435,37 @@ export const PrivacyService: GenService<{
     output: typeof RequestErasureResponseSchema;
   },
   /**
-   * A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+   * Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+   * logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+   * with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+   * (media); audit records naming them as actor or target (compliance). The job writes one tar
+   * archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+   * blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+   * the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+   * job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+   * tenant does not have (also another tenant's user, without saying so).
+   *
+   * @generated from rpc caas.compliance.v1.PrivacyService.RequestExport
+   */
+  requestExport: {
+    methodKind: "unary";
+    input: typeof RequestExportRequestSchema;
+    output: typeof RequestExportResponseSchema;
+  },
+  /**
+   * A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+   * job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+   * user's.
+   *
+   * @generated from rpc caas.compliance.v1.PrivacyService.GetExportDownload
+   */
+  getExportDownload: {
+    methodKind: "unary";
+    input: typeof GetExportDownloadRequestSchema;
+    output: typeof GetExportDownloadResponseSchema;
+  },
+  /**
+   * A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
    *
    * @generated from rpc caas.compliance.v1.PrivacyService.GetJob
    */

@@ -7,13 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Media } from "./media_pb.js";
 import { file_caas_media_v1_media } from "./media_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file caas/media/v1/media_internal_service.proto.
  */
 export const file_caas_media_v1_media_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlImsKEkV4cGlyZU1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEicKCW1lZGlhX2lkcxgCIAMoCUIUukgRkgEOCAEQ9AMYASIFcgOwAQESDwoHZHJ5X3J1bhgDIAEoCCImChNFeHBpcmVNZWRpYVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0ymAIKFE1lZGlhSW50ZXJuYWxTZXJ2aWNlElQKC0F0dGFjaE1lZGlhEiEuY2Fhcy5tZWRpYS52MS5BdHRhY2hNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkF0dGFjaE1lZGlhUmVzcG9uc2USVAoLRGV0YWNoTWVkaWESIS5jYWFzLm1lZGlhLnYxLkRldGFjaE1lZGlhUmVxdWVzdBoiLmNhYXMubWVkaWEudjEuRGV0YWNoTWVkaWFSZXNwb25zZRJUCgtFeHBpcmVNZWRpYRIhLmNhYXMubWVkaWEudjEuRXhwaXJlTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5FeHBpcmVNZWRpYVJlc3BvbnNlQjxaOmdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL21lZGlhL3YxO21lZGlhdjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_media_v1_media]);
+  fileDesc("CipjYWFzL21lZGlhL3YxL21lZGlhX2ludGVybmFsX3NlcnZpY2UucHJvdG8SDWNhYXMubWVkaWEudjEi9QEKEkF0dGFjaE1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESJgoJbWVkaWFfaWRzGAMgAygJQhO6SBCSAQ0IARAKGAEiBXIDsAEBEjcKC3VwbG9hZGVyX2lkGAQgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JEgAEioKFnNvdXJjZV9jb252ZXJzYXRpb25faWQYBSABKAlCCLpIBXIDsAEBSABCEgoJYXV0aG9yaXR5EgW6SAIIASI6ChNBdHRhY2hNZWRpYVJlc3BvbnNlEiMKBW1lZGlhGAEgAygLMhQuY2Fhcy5tZWRpYS52MS5NZWRpYSJ8ChJEZXRhY2hNZWRpYVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEiYKCW1lZGlhX2lkcxgDIAMoCUITukgQkgENCAEQChgBIgVyA7ABASIVChNEZXRhY2hNZWRpYVJlc3BvbnNlImsKEkV4cGlyZU1lZGlhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEicKCW1lZGlhX2lkcxgCIAMoCUIUukgRkgEOCAEQ9AMYASIFcgOwAQESDwoHZHJ5X3J1bhgDIAEoCCImChNFeHBpcmVNZWRpYVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0iwQEKFUV4cG9ydFVzZXJEYXRhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEhsKCWV4cG9ydF9pZBgDIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAQgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAIIlkKFkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USEgoKanNvbl9saW5lcxgBIAMoCRISCgpmaWxlX3BhdGhzGAIgAygJEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSK8AQoUUHV0RXhwb3J0UGFydFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIbCglleHBvcnRfaWQYAiABKAlCCLpIBXIDsAEBEk0KBHBhdGgYAyABKAlCP7pIPHI6MjheW2Etel1bYS16MC05Xy1dezAsMzF9L1tBLVphLXowLTldW0EtWmEtejAtOS5fLV17MCwxMjd9JBIbCgdjb250ZW50GAQgASgMQgq6SAd6BRiAgMABIiUKFVB1dEV4cG9ydFBhcnRSZXNwb25zZRIMCgRzaXplGAEgASgEIsgBChFTZWFsRXhwb3J0UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhsKCWV4cG9ydF9pZBgCIAEoCUIIukgFcgOwAQESWgoFcGF0aHMYAyADKAlCS7pISJIBRRCgnAEYASI9cjsyOV5bYS16XVthLXowLTlfLV17MCwzMX0vW0EtWmEtejAtOV1bQS1aYS16MC05Ll8vLV17MCwxMjd9JBIdCgphYm91dF9qc29uGAQgASgJQgm6SAZyBBiAgAQiUwoSU2VhbEV4cG9ydFJlc3BvbnNlEhQKDGFyY2hpdmVfc2l6ZRgBIAEoBBIWCg5hcmNoaXZlX3NoYTI1NhgCIAEoCRIPCgdlbnRyaWVzGAMgASgNIp8BChxQcmVzaWduRXhwb3J0RG93bmxvYWRSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESGwoJZXhwb3J0X2lkGAIgASgJQgi6SAVyA7ABARInChJleHBpcmVzX2luX3NlY29uZHMYAyABKA1CC7pICCoGGID1JCgBEhwKCGZpbGVuYW1lGAQgASgJQgq6SAdyBRABGP8BInMKHVByZXNpZ25FeHBvcnREb3dubG9hZFJlc3BvbnNlEgsKA3VybBgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMYXJjaGl2ZV9zaXplGAMgASgEIoQBChRFcmFzZVVzZXJEYXRhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAIjsKFUVyYXNlVXNlckRhdGFSZXNwb25zZRIUCgxtZWRpYV9lcmFzZWQYASABKAQSDAoEbW9yZRgCIAEoCDL2BQoUTWVkaWFJbnRlcm5hbFNlcnZpY2USVAoLQXR0YWNoTWVkaWESIS5jYWFzLm1lZGlhLnYxLkF0dGFjaE1lZGlhUmVxdWVzdBoiLmNhYXMubWVkaWEudjEuQXR0YWNoTWVkaWFSZXNwb25zZRJUCgtEZXRhY2hNZWRpYRIhLmNhYXMubWVkaWEudjEuRGV0YWNoTWVkaWFSZXF1ZXN0GiIuY2Fhcy5tZWRpYS52MS5EZXRhY2hNZWRpYVJlc3BvbnNlElQKC0V4cGlyZU1lZGlhEiEuY2Fhcy5tZWRpYS52MS5FeHBpcmVNZWRpYVJlcXVlc3QaIi5jYWFzLm1lZGlhLnYxLkV4cGlyZU1lZGlhUmVzcG9uc2USXQoORXhwb3J0VXNlckRhdGESJC5jYWFzLm1lZGlhLnYxLkV4cG9ydFVzZXJEYXRhUmVxdWVzdBolLmNhYXMubWVkaWEudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJaCg1QdXRFeHBvcnRQYXJ0EiMuY2Fhcy5tZWRpYS52MS5QdXRFeHBvcnRQYXJ0UmVxdWVzdBokLmNhYXMubWVkaWEudjEuUHV0RXhwb3J0UGFydFJlc3BvbnNlElEKClNlYWxFeHBvcnQSIC5jYWFzLm1lZGlhLnYxLlNlYWxFeHBvcnRSZXF1ZXN0GiEuY2Fhcy5tZWRpYS52MS5TZWFsRXhwb3J0UmVzcG9uc2UScgoVUHJlc2lnbkV4cG9ydERvd25sb2FkEisuY2Fhcy5tZWRpYS52MS5QcmVzaWduRXhwb3J0RG93bmxvYWRSZXF1ZXN0GiwuY2Fhcy5tZWRpYS52MS5QcmVzaWduRXhwb3J0RG93bmxvYWRSZXNwb25zZRJaCg1FcmFzZVVzZXJEYXRhEiMuY2Fhcy5tZWRpYS52MS5FcmFzZVVzZXJEYXRhUmVxdWVzdBokLmNhYXMubWVkaWEudjEuRXJhc2VVc2VyRGF0YVJlc3BvbnNlQjxaOmdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL21lZGlhL3YxO21lZGlhdjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_media_v1_media, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.media.v1.AttachMediaRequest
@@ -172,6 +174,316 @@ export const ExpireMediaResponseSchema: GenMessage<ExpireMediaResponse> = /*@__P
   messageDesc(file_caas_media_v1_media_internal_service, 5);
 
 /**
+ * @generated from message caas.media.v1.ExportUserDataRequest
+ */
+export type ExportUserDataRequest = Message<"caas.media.v1.ExportUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Where the copied files go: `exports/<export_id>/media/<media_id>`.
+   *
+   * @generated from field: string export_id = 3;
+   */
+  exportId: string;
+
+  /**
+   * Records per call (0: 100).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message caas.media.v1.ExportUserDataRequest.
+ * Use `create(ExportUserDataRequestSchema)` to create a new message.
+ */
+export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 6);
+
+/**
+ * @generated from message caas.media.v1.ExportUserDataResponse
+ */
+export type ExportUserDataResponse = Message<"caas.media.v1.ExportUserDataResponse"> & {
+  /**
+   * One JSON object per record (field "kind" = "media"; "archivePath" names the copied bytes, empty when none were copied).
+   *
+   * @generated from field: repeated string json_lines = 1;
+   */
+  jsonLines: string[];
+
+  /**
+   * The archive paths of the files copied by this call, in order.
+   *
+   * @generated from field: repeated string file_paths = 2;
+   */
+  filePaths: string[];
+
+  /**
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message caas.media.v1.ExportUserDataResponse.
+ * Use `create(ExportUserDataResponseSchema)` to create a new message.
+ */
+export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 7);
+
+/**
+ * @generated from message caas.media.v1.PutExportPartRequest
+ */
+export type PutExportPartRequest = Message<"caas.media.v1.PutExportPartRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * A relative path inside the archive, e.g. "chat/part-000001.jsonl".
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * @generated from field: bytes content = 4;
+   */
+  content: Uint8Array;
+};
+
+/**
+ * Describes the message caas.media.v1.PutExportPartRequest.
+ * Use `create(PutExportPartRequestSchema)` to create a new message.
+ */
+export const PutExportPartRequestSchema: GenMessage<PutExportPartRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 8);
+
+/**
+ * @generated from message caas.media.v1.PutExportPartResponse
+ */
+export type PutExportPartResponse = Message<"caas.media.v1.PutExportPartResponse"> & {
+  /**
+   * @generated from field: uint64 size = 1;
+   */
+  size: bigint;
+};
+
+/**
+ * Describes the message caas.media.v1.PutExportPartResponse.
+ * Use `create(PutExportPartResponseSchema)` to create a new message.
+ */
+export const PutExportPartResponseSchema: GenMessage<PutExportPartResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 9);
+
+/**
+ * @generated from message caas.media.v1.SealExportRequest
+ */
+export type SealExportRequest = Message<"caas.media.v1.SealExportRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * The archive's entries in order (parts put with PutExportPart and files copied by ExportUserData).
+   *
+   * @generated from field: repeated string paths = 3;
+   */
+  paths: string[];
+
+  /**
+   * A JSON object written into the manifest as "export" (who, what, when).
+   *
+   * @generated from field: string about_json = 4;
+   */
+  aboutJson: string;
+};
+
+/**
+ * Describes the message caas.media.v1.SealExportRequest.
+ * Use `create(SealExportRequestSchema)` to create a new message.
+ */
+export const SealExportRequestSchema: GenMessage<SealExportRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 10);
+
+/**
+ * @generated from message caas.media.v1.SealExportResponse
+ */
+export type SealExportResponse = Message<"caas.media.v1.SealExportResponse"> & {
+  /**
+   * Bytes of the tar archive.
+   *
+   * @generated from field: uint64 archive_size = 1;
+   */
+  archiveSize: bigint;
+
+  /**
+   * Hex SHA-256 of the whole archive.
+   *
+   * @generated from field: string archive_sha256 = 2;
+   */
+  archiveSha256: string;
+
+  /**
+   * Entries packed, manifest.json included.
+   *
+   * @generated from field: uint32 entries = 3;
+   */
+  entries: number;
+};
+
+/**
+ * Describes the message caas.media.v1.SealExportResponse.
+ * Use `create(SealExportResponseSchema)` to create a new message.
+ */
+export const SealExportResponseSchema: GenMessage<SealExportResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 11);
+
+/**
+ * @generated from message caas.media.v1.PresignExportDownloadRequest
+ */
+export type PresignExportDownloadRequest = Message<"caas.media.v1.PresignExportDownloadRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string export_id = 2;
+   */
+  exportId: string;
+
+  /**
+   * Seconds the URL stays valid (1..604800).
+   *
+   * @generated from field: uint32 expires_in_seconds = 3;
+   */
+  expiresInSeconds: number;
+
+  /**
+   * The download's file name (Content-Disposition).
+   *
+   * @generated from field: string filename = 4;
+   */
+  filename: string;
+};
+
+/**
+ * Describes the message caas.media.v1.PresignExportDownloadRequest.
+ * Use `create(PresignExportDownloadRequestSchema)` to create a new message.
+ */
+export const PresignExportDownloadRequestSchema: GenMessage<PresignExportDownloadRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 12);
+
+/**
+ * @generated from message caas.media.v1.PresignExportDownloadResponse
+ */
+export type PresignExportDownloadResponse = Message<"caas.media.v1.PresignExportDownloadResponse"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint64 archive_size = 3;
+   */
+  archiveSize: bigint;
+};
+
+/**
+ * Describes the message caas.media.v1.PresignExportDownloadResponse.
+ * Use `create(PresignExportDownloadResponseSchema)` to create a new message.
+ */
+export const PresignExportDownloadResponseSchema: GenMessage<PresignExportDownloadResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 13);
+
+/**
+ * @generated from message caas.media.v1.EraseUserDataRequest
+ */
+export type EraseUserDataRequest = Message<"caas.media.v1.EraseUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Records per call (0: 100).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message caas.media.v1.EraseUserDataRequest.
+ * Use `create(EraseUserDataRequestSchema)` to create a new message.
+ */
+export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 14);
+
+/**
+ * @generated from message caas.media.v1.EraseUserDataResponse
+ */
+export type EraseUserDataResponse = Message<"caas.media.v1.EraseUserDataResponse"> & {
+  /**
+   * Records (with their bytes) removed by this call.
+   *
+   * @generated from field: uint64 media_erased = 1;
+   */
+  mediaErased: bigint;
+
+  /**
+   * Whether records may remain: call again.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message caas.media.v1.EraseUserDataResponse.
+ * Use `create(EraseUserDataResponseSchema)` to create a new message.
+ */
+export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_media_v1_media_internal_service, 15);
+
+/**
  * Calls from other CAAS services. Every RPC requires a service token (`sub=svc:<name>`,
  * `aud=media`); user tokens get PERMISSION_DENIED. Requests name the tenant explicitly.
  *
@@ -218,6 +530,67 @@ export const MediaInternalService: GenService<{
     methodKind: "unary";
     input: typeof ExpireMediaRequestSchema;
     output: typeof ExpireMediaResponseSchema;
+  },
+  /**
+   * One page of the media a user uploaded, for the compliance service's exports: each live READY
+   * file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+   * its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+   * listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+   * (the same bytes under the same path).
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.ExportUserData
+   */
+  exportUserData: {
+    methodKind: "unary";
+    input: typeof ExportUserDataRequestSchema;
+    output: typeof ExportUserDataResponseSchema;
+  },
+  /**
+   * Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.PutExportPart
+   */
+  putExportPart: {
+    methodKind: "unary";
+    input: typeof PutExportPartRequestSchema;
+    output: typeof PutExportPartResponseSchema;
+  },
+  /**
+   * Packs the named parts of an export, in order, into one tar archive
+   * (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+   * SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+   * exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+   * is missing and there is no archive yet.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.SealExport
+   */
+  sealExport: {
+    methodKind: "unary";
+    input: typeof SealExportRequestSchema;
+    output: typeof SealExportResponseSchema;
+  },
+  /**
+   * A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.PresignExportDownload
+   */
+  presignExportDownload: {
+    methodKind: "unary";
+    input: typeof PresignExportDownloadRequestSchema;
+    output: typeof PresignExportDownloadResponseSchema;
+  },
+  /**
+   * Erases the media a user uploaded (the compliance service's erasure): per call up to
+   * page_size of their records lose their bytes (upload and ready keys) and are then removed for
+   * good with their conversation links (no tombstone is kept). Call again while `more`.
+   * Idempotent.
+   *
+   * @generated from rpc caas.media.v1.MediaInternalService.EraseUserData
+   */
+  eraseUserData: {
+    methodKind: "unary";
+    input: typeof EraseUserDataRequestSchema;
+    output: typeof EraseUserDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_media_v1_media_internal_service, 0);

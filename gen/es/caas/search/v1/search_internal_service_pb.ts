@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/search/v1/search_internal_service.proto.
  */
 export const file_caas_search_v1_search_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImEKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEisKEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCEbpIDpIBCxBkGAEiBXIDsAEBIsUBChZHZXRJbmRleFN0YXR1c1Jlc3BvbnNlEj4KDWNvbnZlcnNhdGlvbnMYASADKAsyJy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25JbmRleFN0YXR1cxI4CgpwYXJ0aXRpb25zGAIgAygLMiQuY2Fhcy5zZWFyY2gudjEuUGFydGl0aW9uSW5kZXhTdGF0dXMSMQoGc2NoZW1hGAMgASgLMiEuY2Fhcy5zZWFyY2gudjEuSW5kZXhTY2hlbWFTdGF0dXMiewoUUGFydGl0aW9uSW5kZXhTdGF0dXMSEQoJcGFydGl0aW9uGAEgASgNEhgKEGNvbW1pdHRlZF9vZmZzZXQYAiABKAQSEgoKZW5kX29mZnNldBgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEg4KBmxhZ19tcxgFIAEoBCKwAQoRSW5kZXhTY2hlbWFTdGF0dXMSFAoMY29kZV92ZXJzaW9uGAEgASgNEhYKDnN0b3JlZF92ZXJzaW9uGAIgASgNEhIKCnJlYnVpbGRpbmcYAyABKAgSEQoJZG9jdW1lbnRzGAQgASgEEhkKEWN1cnJlbnRfZG9jdW1lbnRzGAUgASgEEhQKDHRlbmFudHNfZG9uZRgGIAEoDRIVCg10ZW5hbnRzX3RvdGFsGAcgASgNIowBChdDb252ZXJzYXRpb25JbmRleFN0YXR1cxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLaW5kZXhlZF9zZXEYAiABKAQSEAoIaGVhZF9zZXEYAyABKAQSEgoKbGFnX2V2ZW50cxgEIAEoBBIdChVzaW5jZV9sYXN0X2FwcGxpZWRfbXMYBSABKAQyxAEKFVNlYXJjaEludGVybmFsU2VydmljZRJKCgdSZWluZGV4Eh4uY2Fhcy5zZWFyY2gudjEuUmVpbmRleFJlcXVlc3QaHy5jYWFzLnNlYXJjaC52MS5SZWluZGV4UmVzcG9uc2USXwoOR2V0SW5kZXhTdGF0dXMSJS5jYWFzLnNlYXJjaC52MS5HZXRJbmRleFN0YXR1c1JlcXVlc3QaJi5jYWFzLnNlYXJjaC52MS5HZXRJbmRleFN0YXR1c1Jlc3BvbnNlQj5aPGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL3NlYXJjaC92MTtzZWFyY2h2MWIGcHJvdG8z", [file_buf_validate_validate]);
+  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImEKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEisKEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCEbpIDpIBCxBkGAEiBXIDsAEBIsUBChZHZXRJbmRleFN0YXR1c1Jlc3BvbnNlEj4KDWNvbnZlcnNhdGlvbnMYASADKAsyJy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25JbmRleFN0YXR1cxI4CgpwYXJ0aXRpb25zGAIgAygLMiQuY2Fhcy5zZWFyY2gudjEuUGFydGl0aW9uSW5kZXhTdGF0dXMSMQoGc2NoZW1hGAMgASgLMiEuY2Fhcy5zZWFyY2gudjEuSW5kZXhTY2hlbWFTdGF0dXMiewoUUGFydGl0aW9uSW5kZXhTdGF0dXMSEQoJcGFydGl0aW9uGAEgASgNEhgKEGNvbW1pdHRlZF9vZmZzZXQYAiABKAQSEgoKZW5kX29mZnNldBgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEg4KBmxhZ19tcxgFIAEoBCKwAQoRSW5kZXhTY2hlbWFTdGF0dXMSFAoMY29kZV92ZXJzaW9uGAEgASgNEhYKDnN0b3JlZF92ZXJzaW9uGAIgASgNEhIKCnJlYnVpbGRpbmcYAyABKAgSEQoJZG9jdW1lbnRzGAQgASgEEhkKEWN1cnJlbnRfZG9jdW1lbnRzGAUgASgEEhQKDHRlbmFudHNfZG9uZRgGIAEoDRIVCg10ZW5hbnRzX3RvdGFsGAcgASgNIowBChdDb252ZXJzYXRpb25JbmRleFN0YXR1cxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLaW5kZXhlZF9zZXEYAiABKAQSEAoIaGVhZF9zZXEYAyABKAQSEgoKbGFnX2V2ZW50cxgEIAEoBBIdChVzaW5jZV9sYXN0X2FwcGxpZWRfbXMYBSABKAQihQEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjoBygAIkAKFUVyYXNlVXNlckRhdGFSZXNwb25zZRIZChFkb2N1bWVudHNfcmVtb3ZlZBgBIAEoBBIMCgRtb3JlGAIgASgIMqICChVTZWFyY2hJbnRlcm5hbFNlcnZpY2USSgoHUmVpbmRleBIeLmNhYXMuc2VhcmNoLnYxLlJlaW5kZXhSZXF1ZXN0Gh8uY2Fhcy5zZWFyY2gudjEuUmVpbmRleFJlc3BvbnNlEl8KDkdldEluZGV4U3RhdHVzEiUuY2Fhcy5zZWFyY2gudjEuR2V0SW5kZXhTdGF0dXNSZXF1ZXN0GiYuY2Fhcy5zZWFyY2gudjEuR2V0SW5kZXhTdGF0dXNSZXNwb25zZRJcCg1FcmFzZVVzZXJEYXRhEiQuY2Fhcy5zZWFyY2gudjEuRXJhc2VVc2VyRGF0YVJlcXVlc3QaJS5jYWFzLnNlYXJjaC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2VCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvc2VhcmNoL3YxO3NlYXJjaHYxYgZwcm90bzM", [file_buf_validate_validate]);
 
 /**
  * @generated from message caas.search.v1.ReindexRequest
@@ -288,6 +288,61 @@ export const ConversationIndexStatusSchema: GenMessage<ConversationIndexStatus> 
   messageDesc(file_caas_search_v1_search_internal_service, 6);
 
 /**
+ * @generated from message caas.search.v1.EraseUserDataRequest
+ */
+export type EraseUserDataRequest = Message<"caas.search.v1.EraseUserDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Documents deleted per call (0: 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message caas.search.v1.EraseUserDataRequest.
+ * Use `create(EraseUserDataRequestSchema)` to create a new message.
+ */
+export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 7);
+
+/**
+ * @generated from message caas.search.v1.EraseUserDataResponse
+ */
+export type EraseUserDataResponse = Message<"caas.search.v1.EraseUserDataResponse"> & {
+  /**
+   * Message documents deleted by this call.
+   *
+   * @generated from field: uint64 documents_removed = 1;
+   */
+  documentsRemoved: bigint;
+
+  /**
+   * Whether documents may remain: call again.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message caas.search.v1.EraseUserDataResponse.
+ * Use `create(EraseUserDataResponseSchema)` to create a new message.
+ */
+export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 8);
+
+/**
  * Operator and service calls of the search service. Every RPC requires a service token
  * (`sub=svc:<name>`, `aud=search`); user tokens get PERMISSION_DENIED. Requests name the tenant.
  *
@@ -318,6 +373,18 @@ export const SearchInternalService: GenService<{
     methodKind: "unary";
     input: typeof GetIndexStatusRequestSchema;
     output: typeof GetIndexStatusResponseSchema;
+  },
+  /**
+   * Erases one user from search (the compliance service's erasure): up to page_size of the
+   * documents of messages they sent are deleted per call (tombstones included), and their user
+   * directory entry with the first call. Call again while `more`. Idempotent.
+   *
+   * @generated from rpc caas.search.v1.SearchInternalService.EraseUserData
+   */
+  eraseUserData: {
+    methodKind: "unary";
+    input: typeof EraseUserDataRequestSchema;
+    output: typeof EraseUserDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_search_v1_search_internal_service, 0);

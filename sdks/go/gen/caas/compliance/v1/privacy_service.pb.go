@@ -28,6 +28,7 @@ type PrivacyJobKind int32
 const (
 	PrivacyJobKind_PRIVACY_JOB_KIND_UNSPECIFIED PrivacyJobKind = 0
 	PrivacyJobKind_PRIVACY_JOB_KIND_ERASURE     PrivacyJobKind = 1
+	PrivacyJobKind_PRIVACY_JOB_KIND_EXPORT      PrivacyJobKind = 2
 )
 
 // Enum value maps for PrivacyJobKind.
@@ -35,10 +36,12 @@ var (
 	PrivacyJobKind_name = map[int32]string{
 		0: "PRIVACY_JOB_KIND_UNSPECIFIED",
 		1: "PRIVACY_JOB_KIND_ERASURE",
+		2: "PRIVACY_JOB_KIND_EXPORT",
 	}
 	PrivacyJobKind_value = map[string]int32{
 		"PRIVACY_JOB_KIND_UNSPECIFIED": 0,
 		"PRIVACY_JOB_KIND_ERASURE":     1,
+		"PRIVACY_JOB_KIND_EXPORT":      2,
 	}
 )
 
@@ -218,6 +221,228 @@ func (x *RequestErasureResponse) GetJob() *PrivacyJob {
 	return nil
 }
 
+type RequestExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user to export; empty for a user exporting themself.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The tenant, for the platform admin only.
+	TenantId      string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestExportRequest) Reset() {
+	*x = RequestExportRequest{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestExportRequest) ProtoMessage() {}
+
+func (x *RequestExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestExportRequest.ProtoReflect.Descriptor instead.
+func (*RequestExportRequest) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RequestExportRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RequestExportRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type RequestExportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *PrivacyJob            `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestExportResponse) Reset() {
+	*x = RequestExportResponse{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestExportResponse) ProtoMessage() {}
+
+func (x *RequestExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestExportResponse.ProtoReflect.Descriptor instead.
+func (*RequestExportResponse) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RequestExportResponse) GetJob() *PrivacyJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type GetExportDownloadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The tenant, for the platform admin only.
+	TenantId      string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetExportDownloadRequest) Reset() {
+	*x = GetExportDownloadRequest{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetExportDownloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetExportDownloadRequest) ProtoMessage() {}
+
+func (x *GetExportDownloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetExportDownloadRequest.ProtoReflect.Descriptor instead.
+func (*GetExportDownloadRequest) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetExportDownloadRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *GetExportDownloadRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+type GetExportDownloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A GET of this URL downloads the tar archive until expire_time (one hour).
+	Url        string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Bytes of the archive.
+	Size uint64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// Hex SHA-256 of the whole archive.
+	Sha256        string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetExportDownloadResponse) Reset() {
+	*x = GetExportDownloadResponse{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetExportDownloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetExportDownloadResponse) ProtoMessage() {}
+
+func (x *GetExportDownloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetExportDownloadResponse.ProtoReflect.Descriptor instead.
+func (*GetExportDownloadResponse) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetExportDownloadResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *GetExportDownloadResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *GetExportDownloadResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetExportDownloadResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 type GetJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -229,7 +454,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +466,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +479,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{2}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -280,7 +505,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +517,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +530,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{3}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetJobResponse) GetJob() *PrivacyJob {
@@ -338,7 +563,7 @@ type PrivacyJob struct {
 
 func (x *PrivacyJob) Reset() {
 	*x = PrivacyJob{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +575,7 @@ func (x *PrivacyJob) String() string {
 func (*PrivacyJob) ProtoMessage() {}
 
 func (x *PrivacyJob) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +588,7 @@ func (x *PrivacyJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyJob.ProtoReflect.Descriptor instead.
 func (*PrivacyJob) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PrivacyJob) GetId() string {
@@ -446,7 +671,7 @@ func (x *PrivacyJob) GetCompleteTime() *timestamppb.Timestamp {
 // A service's part of a job.
 type ServiceProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "auth", "chat".
+	// "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export).
 	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	// Items handled so far (sessions, logins and the profile; messages, reactions and read positions).
 	Items uint64 `protobuf:"varint,2,opt,name=items,proto3" json:"items,omitempty"`
@@ -459,7 +684,7 @@ type ServiceProgress struct {
 
 func (x *ServiceProgress) Reset() {
 	*x = ServiceProgress{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +696,7 @@ func (x *ServiceProgress) String() string {
 func (*ServiceProgress) ProtoMessage() {}
 
 func (x *ServiceProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +709,7 @@ func (x *ServiceProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceProgress.ProtoReflect.Descriptor instead.
 func (*ServiceProgress) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{5}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServiceProgress) GetService() string {
@@ -529,7 +754,7 @@ type SkippedData struct {
 
 func (x *SkippedData) Reset() {
 	*x = SkippedData{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +766,7 @@ func (x *SkippedData) String() string {
 func (*SkippedData) ProtoMessage() {}
 
 func (x *SkippedData) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +779,7 @@ func (x *SkippedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkippedData.ProtoReflect.Descriptor instead.
 func (*SkippedData) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SkippedData) GetType() string {
@@ -587,7 +812,21 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12(\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"J\n" +
 	"\x16RequestErasureResponse\x120\n" +
-	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"Z\n" +
+	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"~\n" +
+	"\x14RequestExportRequest\x12<\n" +
+	"\auser_id\x18\x01 \x01(\tB#\xbaH \xd8\x01\x01r\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12(\n" +
+	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"I\n" +
+	"\x15RequestExportResponse\x120\n" +
+	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"e\n" +
+	"\x18GetExportDownloadRequest\x12\x1f\n" +
+	"\x06job_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x05jobId\x12(\n" +
+	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"\x96\x01\n" +
+	"\x19GetExportDownloadResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\"Z\n" +
 	"\rGetJobRequest\x12\x1f\n" +
 	"\x06job_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x05jobId\x12(\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"B\n" +
@@ -617,17 +856,20 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\vSkippedData\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*P\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*m\n" +
 	"\x0ePrivacyJobKind\x12 \n" +
 	"\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
-	"\x18PRIVACY_JOB_KIND_ERASURE\x10\x01*\x92\x01\n" +
+	"\x18PRIVACY_JOB_KIND_ERASURE\x10\x01\x12\x1b\n" +
+	"\x17PRIVACY_JOB_KIND_EXPORT\x10\x02*\x92\x01\n" +
 	"\x0fPrivacyJobState\x12!\n" +
 	"\x1dPRIVACY_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PRIVACY_JOB_STATE_RUNNING\x10\x01\x12\x1f\n" +
 	"\x1bPRIVACY_JOB_STATE_SUCCEEDED\x10\x02\x12\x1c\n" +
-	"\x18PRIVACY_JOB_STATE_FAILED\x10\x032\xca\x01\n" +
+	"\x18PRIVACY_JOB_STATE_FAILED\x10\x032\xa2\x03\n" +
 	"\x0ePrivacyService\x12g\n" +
-	"\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12O\n" +
+	"\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12d\n" +
+	"\rRequestExport\x12(.caas.compliance.v1.RequestExportRequest\x1a).caas.compliance.v1.RequestExportResponse\x12p\n" +
+	"\x11GetExportDownload\x12,.caas.compliance.v1.GetExportDownloadRequest\x1a-.caas.compliance.v1.GetExportDownloadResponse\x12O\n" +
 	"\x06GetJob\x12!.caas.compliance.v1.GetJobRequest\x1a\".caas.compliance.v1.GetJobResponseBFZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3"
 
 var (
@@ -643,38 +885,48 @@ func file_caas_compliance_v1_privacy_service_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_compliance_v1_privacy_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_caas_compliance_v1_privacy_service_proto_goTypes = []any{
-	(PrivacyJobKind)(0),            // 0: caas.compliance.v1.PrivacyJobKind
-	(PrivacyJobState)(0),           // 1: caas.compliance.v1.PrivacyJobState
-	(*RequestErasureRequest)(nil),  // 2: caas.compliance.v1.RequestErasureRequest
-	(*RequestErasureResponse)(nil), // 3: caas.compliance.v1.RequestErasureResponse
-	(*GetJobRequest)(nil),          // 4: caas.compliance.v1.GetJobRequest
-	(*GetJobResponse)(nil),         // 5: caas.compliance.v1.GetJobResponse
-	(*PrivacyJob)(nil),             // 6: caas.compliance.v1.PrivacyJob
-	(*ServiceProgress)(nil),        // 7: caas.compliance.v1.ServiceProgress
-	(*SkippedData)(nil),            // 8: caas.compliance.v1.SkippedData
-	(*timestamppb.Timestamp)(nil),  // 9: google.protobuf.Timestamp
+	(PrivacyJobKind)(0),               // 0: caas.compliance.v1.PrivacyJobKind
+	(PrivacyJobState)(0),              // 1: caas.compliance.v1.PrivacyJobState
+	(*RequestErasureRequest)(nil),     // 2: caas.compliance.v1.RequestErasureRequest
+	(*RequestErasureResponse)(nil),    // 3: caas.compliance.v1.RequestErasureResponse
+	(*RequestExportRequest)(nil),      // 4: caas.compliance.v1.RequestExportRequest
+	(*RequestExportResponse)(nil),     // 5: caas.compliance.v1.RequestExportResponse
+	(*GetExportDownloadRequest)(nil),  // 6: caas.compliance.v1.GetExportDownloadRequest
+	(*GetExportDownloadResponse)(nil), // 7: caas.compliance.v1.GetExportDownloadResponse
+	(*GetJobRequest)(nil),             // 8: caas.compliance.v1.GetJobRequest
+	(*GetJobResponse)(nil),            // 9: caas.compliance.v1.GetJobResponse
+	(*PrivacyJob)(nil),                // 10: caas.compliance.v1.PrivacyJob
+	(*ServiceProgress)(nil),           // 11: caas.compliance.v1.ServiceProgress
+	(*SkippedData)(nil),               // 12: caas.compliance.v1.SkippedData
+	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
 }
 var file_caas_compliance_v1_privacy_service_proto_depIdxs = []int32{
-	6,  // 0: caas.compliance.v1.RequestErasureResponse.job:type_name -> caas.compliance.v1.PrivacyJob
-	6,  // 1: caas.compliance.v1.GetJobResponse.job:type_name -> caas.compliance.v1.PrivacyJob
-	0,  // 2: caas.compliance.v1.PrivacyJob.kind:type_name -> caas.compliance.v1.PrivacyJobKind
-	1,  // 3: caas.compliance.v1.PrivacyJob.state:type_name -> caas.compliance.v1.PrivacyJobState
-	7,  // 4: caas.compliance.v1.PrivacyJob.services:type_name -> caas.compliance.v1.ServiceProgress
-	9,  // 5: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 7: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
-	2,  // 9: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
-	4,  // 10: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
-	3,  // 11: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
-	5,  // 12: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	10, // 0: caas.compliance.v1.RequestErasureResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	10, // 1: caas.compliance.v1.RequestExportResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	13, // 2: caas.compliance.v1.GetExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	10, // 3: caas.compliance.v1.GetJobResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	0,  // 4: caas.compliance.v1.PrivacyJob.kind:type_name -> caas.compliance.v1.PrivacyJobKind
+	1,  // 5: caas.compliance.v1.PrivacyJob.state:type_name -> caas.compliance.v1.PrivacyJobState
+	11, // 6: caas.compliance.v1.PrivacyJob.services:type_name -> caas.compliance.v1.ServiceProgress
+	13, // 7: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
+	13, // 8: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
+	13, // 9: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
+	12, // 10: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
+	2,  // 11: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
+	4,  // 12: caas.compliance.v1.PrivacyService.RequestExport:input_type -> caas.compliance.v1.RequestExportRequest
+	6,  // 13: caas.compliance.v1.PrivacyService.GetExportDownload:input_type -> caas.compliance.v1.GetExportDownloadRequest
+	8,  // 14: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
+	3,  // 15: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
+	5,  // 16: caas.compliance.v1.PrivacyService.RequestExport:output_type -> caas.compliance.v1.RequestExportResponse
+	7,  // 17: caas.compliance.v1.PrivacyService.GetExportDownload:output_type -> caas.compliance.v1.GetExportDownloadResponse
+	9,  // 18: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_privacy_service_proto_init() }
@@ -688,7 +940,7 @@ func file_caas_compliance_v1_privacy_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_compliance_v1_privacy_service_proto_rawDesc), len(file_caas_compliance_v1_privacy_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

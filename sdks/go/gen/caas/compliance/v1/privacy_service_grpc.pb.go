@@ -19,29 +19,46 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PrivacyService_RequestErasure_FullMethodName = "/caas.compliance.v1.PrivacyService/RequestErasure"
-	PrivacyService_GetJob_FullMethodName         = "/caas.compliance.v1.PrivacyService/GetJob"
+	PrivacyService_RequestErasure_FullMethodName    = "/caas.compliance.v1.PrivacyService/RequestErasure"
+	PrivacyService_RequestExport_FullMethodName     = "/caas.compliance.v1.PrivacyService/RequestExport"
+	PrivacyService_GetExportDownload_FullMethodName = "/caas.compliance.v1.PrivacyService/GetExportDownload"
+	PrivacyService_GetJob_FullMethodName            = "/caas.compliance.v1.PrivacyService/GetJob"
 )
 
 // PrivacyServiceClient is the client API for PrivacyService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+// Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
 // through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
 // report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
-// (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
-// UNAUTHENTICATED.
+// (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+// calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
 type PrivacyServiceClient interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so);
 	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
 	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(ctx context.Context, in *RequestErasureRequest, opts ...grpc.CallOption) (*RequestErasureResponse, error)
-	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+	// Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+	// logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+	// with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+	// (media); audit records naming them as actor or target (compliance). The job writes one tar
+	// archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+	// tenant does not have (also another tenant's user, without saying so).
+	RequestExport(ctx context.Context, in *RequestExportRequest, opts ...grpc.CallOption) (*RequestExportResponse, error)
+	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+	// user's.
+	GetExportDownload(ctx context.Context, in *GetExportDownloadRequest, opts ...grpc.CallOption) (*GetExportDownloadResponse, error)
+	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
 }
 
@@ -63,6 +80,26 @@ func (c *privacyServiceClient) RequestErasure(ctx context.Context, in *RequestEr
 	return out, nil
 }
 
+func (c *privacyServiceClient) RequestExport(ctx context.Context, in *RequestExportRequest, opts ...grpc.CallOption) (*RequestExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestExportResponse)
+	err := c.cc.Invoke(ctx, PrivacyService_RequestExport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *privacyServiceClient) GetExportDownload(ctx context.Context, in *GetExportDownloadRequest, opts ...grpc.CallOption) (*GetExportDownloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetExportDownloadResponse)
+	err := c.cc.Invoke(ctx, PrivacyService_GetExportDownload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *privacyServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetJobResponse)
@@ -77,21 +114,36 @@ func (c *privacyServiceClient) GetJob(ctx context.Context, in *GetJobRequest, op
 // All implementations must embed UnimplementedPrivacyServiceServer
 // for forward compatibility.
 //
-// Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+// Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
 // through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
 // report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
-// (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
-// UNAUTHENTICATED.
+// (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+// calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
 type PrivacyServiceServer interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so);
 	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
 	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *RequestErasureRequest) (*RequestErasureResponse, error)
-	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+	// Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+	// logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+	// with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+	// (media); audit records naming them as actor or target (compliance). The job writes one tar
+	// archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+	// tenant does not have (also another tenant's user, without saying so).
+	RequestExport(context.Context, *RequestExportRequest) (*RequestExportResponse, error)
+	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+	// user's.
+	GetExportDownload(context.Context, *GetExportDownloadRequest) (*GetExportDownloadResponse, error)
+	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
 	mustEmbedUnimplementedPrivacyServiceServer()
 }
@@ -105,6 +157,12 @@ type UnimplementedPrivacyServiceServer struct{}
 
 func (UnimplementedPrivacyServiceServer) RequestErasure(context.Context, *RequestErasureRequest) (*RequestErasureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestErasure not implemented")
+}
+func (UnimplementedPrivacyServiceServer) RequestExport(context.Context, *RequestExportRequest) (*RequestExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestExport not implemented")
+}
+func (UnimplementedPrivacyServiceServer) GetExportDownload(context.Context, *GetExportDownloadRequest) (*GetExportDownloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetExportDownload not implemented")
 }
 func (UnimplementedPrivacyServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
@@ -148,6 +206,42 @@ func _PrivacyService_RequestErasure_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrivacyService_RequestExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrivacyServiceServer).RequestExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrivacyService_RequestExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrivacyServiceServer).RequestExport(ctx, req.(*RequestExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PrivacyService_GetExportDownload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetExportDownloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrivacyServiceServer).GetExportDownload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrivacyService_GetExportDownload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrivacyServiceServer).GetExportDownload(ctx, req.(*GetExportDownloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PrivacyService_GetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetJobRequest)
 	if err := dec(in); err != nil {
@@ -176,6 +270,14 @@ var PrivacyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RequestErasure",
 			Handler:    _PrivacyService_RequestErasure_Handler,
+		},
+		{
+			MethodName: "RequestExport",
+			Handler:    _PrivacyService_RequestExport_Handler,
+		},
+		{
+			MethodName: "GetExportDownload",
+			Handler:    _PrivacyService_GetExportDownload_Handler,
 		},
 		{
 			MethodName: "GetJob",

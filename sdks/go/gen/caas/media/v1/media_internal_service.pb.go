@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -379,11 +380,642 @@ func (x *ExpireMediaResponse) GetDeleted() uint32 {
 	return 0
 }
 
+type ExportUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Where the copied files go: `exports/<export_id>/media/<media_id>`.
+	ExportId string `protobuf:"bytes,3,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
+	// Records per call (0: 100).
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataRequest) Reset() {
+	*x = ExportUserDataRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataRequest) ProtoMessage() {}
+
+func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
+func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ExportUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetExportId() string {
+	if x != nil {
+		return x.ExportId
+	}
+	return ""
+}
+
+func (x *ExportUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ExportUserDataRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ExportUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One JSON object per record (field "kind" = "media"; "archivePath" names the copied bytes, empty when none were copied).
+	JsonLines []string `protobuf:"bytes,1,rep,name=json_lines,json=jsonLines,proto3" json:"json_lines,omitempty"`
+	// The archive paths of the files copied by this call, in order.
+	FilePaths     []string `protobuf:"bytes,2,rep,name=file_paths,json=filePaths,proto3" json:"file_paths,omitempty"`
+	NextPageToken string   `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportUserDataResponse) Reset() {
+	*x = ExportUserDataResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportUserDataResponse) ProtoMessage() {}
+
+func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
+func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExportUserDataResponse) GetJsonLines() []string {
+	if x != nil {
+		return x.JsonLines
+	}
+	return nil
+}
+
+func (x *ExportUserDataResponse) GetFilePaths() []string {
+	if x != nil {
+		return x.FilePaths
+	}
+	return nil
+}
+
+func (x *ExportUserDataResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type PutExportPartRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ExportId string                 `protobuf:"bytes,2,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
+	// A relative path inside the archive, e.g. "chat/part-000001.jsonl".
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Content       []byte `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutExportPartRequest) Reset() {
+	*x = PutExportPartRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutExportPartRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutExportPartRequest) ProtoMessage() {}
+
+func (x *PutExportPartRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutExportPartRequest.ProtoReflect.Descriptor instead.
+func (*PutExportPartRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PutExportPartRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *PutExportPartRequest) GetExportId() string {
+	if x != nil {
+		return x.ExportId
+	}
+	return ""
+}
+
+func (x *PutExportPartRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PutExportPartRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type PutExportPartResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutExportPartResponse) Reset() {
+	*x = PutExportPartResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutExportPartResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutExportPartResponse) ProtoMessage() {}
+
+func (x *PutExportPartResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutExportPartResponse.ProtoReflect.Descriptor instead.
+func (*PutExportPartResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PutExportPartResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type SealExportRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ExportId string                 `protobuf:"bytes,2,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
+	// The archive's entries in order (parts put with PutExportPart and files copied by ExportUserData).
+	Paths []string `protobuf:"bytes,3,rep,name=paths,proto3" json:"paths,omitempty"`
+	// A JSON object written into the manifest as "export" (who, what, when).
+	AboutJson     string `protobuf:"bytes,4,opt,name=about_json,json=aboutJson,proto3" json:"about_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealExportRequest) Reset() {
+	*x = SealExportRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealExportRequest) ProtoMessage() {}
+
+func (x *SealExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealExportRequest.ProtoReflect.Descriptor instead.
+func (*SealExportRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SealExportRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *SealExportRequest) GetExportId() string {
+	if x != nil {
+		return x.ExportId
+	}
+	return ""
+}
+
+func (x *SealExportRequest) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *SealExportRequest) GetAboutJson() string {
+	if x != nil {
+		return x.AboutJson
+	}
+	return ""
+}
+
+type SealExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes of the tar archive.
+	ArchiveSize uint64 `protobuf:"varint,1,opt,name=archive_size,json=archiveSize,proto3" json:"archive_size,omitempty"`
+	// Hex SHA-256 of the whole archive.
+	ArchiveSha256 string `protobuf:"bytes,2,opt,name=archive_sha256,json=archiveSha256,proto3" json:"archive_sha256,omitempty"`
+	// Entries packed, manifest.json included.
+	Entries       uint32 `protobuf:"varint,3,opt,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealExportResponse) Reset() {
+	*x = SealExportResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealExportResponse) ProtoMessage() {}
+
+func (x *SealExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealExportResponse.ProtoReflect.Descriptor instead.
+func (*SealExportResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SealExportResponse) GetArchiveSize() uint64 {
+	if x != nil {
+		return x.ArchiveSize
+	}
+	return 0
+}
+
+func (x *SealExportResponse) GetArchiveSha256() string {
+	if x != nil {
+		return x.ArchiveSha256
+	}
+	return ""
+}
+
+func (x *SealExportResponse) GetEntries() uint32 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+type PresignExportDownloadRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ExportId string                 `protobuf:"bytes,2,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
+	// Seconds the URL stays valid (1..604800).
+	ExpiresInSeconds uint32 `protobuf:"varint,3,opt,name=expires_in_seconds,json=expiresInSeconds,proto3" json:"expires_in_seconds,omitempty"`
+	// The download's file name (Content-Disposition).
+	Filename      string `protobuf:"bytes,4,opt,name=filename,proto3" json:"filename,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignExportDownloadRequest) Reset() {
+	*x = PresignExportDownloadRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignExportDownloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignExportDownloadRequest) ProtoMessage() {}
+
+func (x *PresignExportDownloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignExportDownloadRequest.ProtoReflect.Descriptor instead.
+func (*PresignExportDownloadRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PresignExportDownloadRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *PresignExportDownloadRequest) GetExportId() string {
+	if x != nil {
+		return x.ExportId
+	}
+	return ""
+}
+
+func (x *PresignExportDownloadRequest) GetExpiresInSeconds() uint32 {
+	if x != nil {
+		return x.ExpiresInSeconds
+	}
+	return 0
+}
+
+func (x *PresignExportDownloadRequest) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+type PresignExportDownloadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ArchiveSize   uint64                 `protobuf:"varint,3,opt,name=archive_size,json=archiveSize,proto3" json:"archive_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignExportDownloadResponse) Reset() {
+	*x = PresignExportDownloadResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignExportDownloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignExportDownloadResponse) ProtoMessage() {}
+
+func (x *PresignExportDownloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignExportDownloadResponse.ProtoReflect.Descriptor instead.
+func (*PresignExportDownloadResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PresignExportDownloadResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PresignExportDownloadResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *PresignExportDownloadResponse) GetArchiveSize() uint64 {
+	if x != nil {
+		return x.ArchiveSize
+	}
+	return 0
+}
+
+type EraseUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Records per call (0: 100).
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataRequest) Reset() {
+	*x = EraseUserDataRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataRequest) ProtoMessage() {}
+
+func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EraseUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records (with their bytes) removed by this call.
+	MediaErased uint64 `protobuf:"varint,1,opt,name=media_erased,json=mediaErased,proto3" json:"media_erased,omitempty"`
+	// Whether records may remain: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataResponse) Reset() {
+	*x = EraseUserDataResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataResponse) ProtoMessage() {}
+
+func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EraseUserDataResponse) GetMediaErased() uint64 {
+	if x != nil {
+		return x.MediaErased
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_caas_media_v1_media_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19caas/media/v1/media.proto\"\xbb\x02\n" +
+	"*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19caas/media/v1/media.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x02\n" +
 	"\x12AttachMediaRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x121\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x120\n" +
@@ -406,11 +1038,67 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\tmedia_ids\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01R\bmediaIds\x12\x17\n" +
 	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"/\n" +
 	"\x13ExpireMediaResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\rR\adeleted2\x98\x02\n" +
+	"\adeleted\x18\x01 \x01(\rR\adeleted\"\xf2\x01\n" +
+	"\x15ExportUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12%\n" +
+	"\texport_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bexportId\x12'\n" +
+	"\tpage_size\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"~\n" +
+	"\x16ExportUserDataResponse\x12\x1d\n" +
+	"\n" +
+	"json_lines\x18\x01 \x03(\tR\tjsonLines\x12\x1d\n" +
+	"\n" +
+	"file_paths\x18\x02 \x03(\tR\tfilePaths\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\xdf\x01\n" +
+	"\x14PutExportPartRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12%\n" +
+	"\texport_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bexportId\x12S\n" +
+	"\x04path\x18\x03 \x01(\tB?\xbaH<r:28^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$R\x04path\x12$\n" +
+	"\acontent\x18\x04 \x01(\fB\n" +
+	"\xbaH\az\x05\x18\x80\x80\xc0\x01R\acontent\"+\n" +
+	"\x15PutExportPartResponse\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\"\xee\x01\n" +
+	"\x11SealExportRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12%\n" +
+	"\texport_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bexportId\x12a\n" +
+	"\x05paths\x18\x03 \x03(\tBK\xbaHH\x92\x01E\x10\xa0\x9c\x01\x18\x01\"=r;29^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$R\x05paths\x12(\n" +
+	"\n" +
+	"about_json\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80\x04R\taboutJson\"x\n" +
+	"\x12SealExportResponse\x12!\n" +
+	"\farchive_size\x18\x01 \x01(\x04R\varchiveSize\x12%\n" +
+	"\x0earchive_sha256\x18\x02 \x01(\tR\rarchiveSha256\x12\x18\n" +
+	"\aentries\x18\x03 \x01(\rR\aentries\"\xcf\x01\n" +
+	"\x1cPresignExportDownloadRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12%\n" +
+	"\texport_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bexportId\x129\n" +
+	"\x12expires_in_seconds\x18\x03 \x01(\rB\v\xbaH\b*\x06\x18\x80\xf5$(\x01R\x10expiresInSeconds\x12&\n" +
+	"\bfilename\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\bfilename\"\x91\x01\n" +
+	"\x1dPresignExportDownloadResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12!\n" +
+	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\xa0\x01\n" +
+	"\x14EraseUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12&\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\"N\n" +
+	"\x15EraseUserDataResponse\x12!\n" +
+	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\xf6\x05\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
 	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n" +
-	"\vExpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
+	"\vExpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponse\x12]\n" +
+	"\x0eExportUserData\x12$.caas.media.v1.ExportUserDataRequest\x1a%.caas.media.v1.ExportUserDataResponse\x12Z\n" +
+	"\rPutExportPart\x12#.caas.media.v1.PutExportPartRequest\x1a$.caas.media.v1.PutExportPartResponse\x12Q\n" +
+	"\n" +
+	"SealExport\x12 .caas.media.v1.SealExportRequest\x1a!.caas.media.v1.SealExportResponse\x12r\n" +
+	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12Z\n" +
+	"\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
 
 var (
 	file_caas_media_v1_media_internal_service_proto_rawDescOnce sync.Once
@@ -424,29 +1112,51 @@ func file_caas_media_v1_media_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_media_v1_media_internal_service_proto_rawDescData
 }
 
-var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
-	(*AttachMediaRequest)(nil),  // 0: caas.media.v1.AttachMediaRequest
-	(*AttachMediaResponse)(nil), // 1: caas.media.v1.AttachMediaResponse
-	(*DetachMediaRequest)(nil),  // 2: caas.media.v1.DetachMediaRequest
-	(*DetachMediaResponse)(nil), // 3: caas.media.v1.DetachMediaResponse
-	(*ExpireMediaRequest)(nil),  // 4: caas.media.v1.ExpireMediaRequest
-	(*ExpireMediaResponse)(nil), // 5: caas.media.v1.ExpireMediaResponse
-	(*Media)(nil),               // 6: caas.media.v1.Media
+	(*AttachMediaRequest)(nil),            // 0: caas.media.v1.AttachMediaRequest
+	(*AttachMediaResponse)(nil),           // 1: caas.media.v1.AttachMediaResponse
+	(*DetachMediaRequest)(nil),            // 2: caas.media.v1.DetachMediaRequest
+	(*DetachMediaResponse)(nil),           // 3: caas.media.v1.DetachMediaResponse
+	(*ExpireMediaRequest)(nil),            // 4: caas.media.v1.ExpireMediaRequest
+	(*ExpireMediaResponse)(nil),           // 5: caas.media.v1.ExpireMediaResponse
+	(*ExportUserDataRequest)(nil),         // 6: caas.media.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),        // 7: caas.media.v1.ExportUserDataResponse
+	(*PutExportPartRequest)(nil),          // 8: caas.media.v1.PutExportPartRequest
+	(*PutExportPartResponse)(nil),         // 9: caas.media.v1.PutExportPartResponse
+	(*SealExportRequest)(nil),             // 10: caas.media.v1.SealExportRequest
+	(*SealExportResponse)(nil),            // 11: caas.media.v1.SealExportResponse
+	(*PresignExportDownloadRequest)(nil),  // 12: caas.media.v1.PresignExportDownloadRequest
+	(*PresignExportDownloadResponse)(nil), // 13: caas.media.v1.PresignExportDownloadResponse
+	(*EraseUserDataRequest)(nil),          // 14: caas.media.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),         // 15: caas.media.v1.EraseUserDataResponse
+	(*Media)(nil),                         // 16: caas.media.v1.Media
+	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
 }
 var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
-	6, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
-	0, // 1: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
-	2, // 2: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
-	4, // 3: caas.media.v1.MediaInternalService.ExpireMedia:input_type -> caas.media.v1.ExpireMediaRequest
-	1, // 4: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
-	3, // 5: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
-	5, // 6: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	16, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
+	17, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
+	2,  // 3: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
+	4,  // 4: caas.media.v1.MediaInternalService.ExpireMedia:input_type -> caas.media.v1.ExpireMediaRequest
+	6,  // 5: caas.media.v1.MediaInternalService.ExportUserData:input_type -> caas.media.v1.ExportUserDataRequest
+	8,  // 6: caas.media.v1.MediaInternalService.PutExportPart:input_type -> caas.media.v1.PutExportPartRequest
+	10, // 7: caas.media.v1.MediaInternalService.SealExport:input_type -> caas.media.v1.SealExportRequest
+	12, // 8: caas.media.v1.MediaInternalService.PresignExportDownload:input_type -> caas.media.v1.PresignExportDownloadRequest
+	14, // 9: caas.media.v1.MediaInternalService.EraseUserData:input_type -> caas.media.v1.EraseUserDataRequest
+	1,  // 10: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
+	3,  // 11: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
+	5,  // 12: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
+	7,  // 13: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
+	9,  // 14: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
+	11, // 15: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
+	13, // 16: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
+	15, // 17: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
+	10, // [10:18] is the sub-list for method output_type
+	2,  // [2:10] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_caas_media_v1_media_internal_service_proto_init() }
@@ -465,7 +1175,7 @@ func file_caas_media_v1_media_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_media_v1_media_internal_service_proto_rawDesc), len(file_caas_media_v1_media_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MediaInternalService_AttachMedia_FullMethodName = "/caas.media.v1.MediaInternalService/AttachMedia"
-	MediaInternalService_DetachMedia_FullMethodName = "/caas.media.v1.MediaInternalService/DetachMedia"
-	MediaInternalService_ExpireMedia_FullMethodName = "/caas.media.v1.MediaInternalService/ExpireMedia"
+	MediaInternalService_AttachMedia_FullMethodName           = "/caas.media.v1.MediaInternalService/AttachMedia"
+	MediaInternalService_DetachMedia_FullMethodName           = "/caas.media.v1.MediaInternalService/DetachMedia"
+	MediaInternalService_ExpireMedia_FullMethodName           = "/caas.media.v1.MediaInternalService/ExpireMedia"
+	MediaInternalService_ExportUserData_FullMethodName        = "/caas.media.v1.MediaInternalService/ExportUserData"
+	MediaInternalService_PutExportPart_FullMethodName         = "/caas.media.v1.MediaInternalService/PutExportPart"
+	MediaInternalService_SealExport_FullMethodName            = "/caas.media.v1.MediaInternalService/SealExport"
+	MediaInternalService_PresignExportDownload_FullMethodName = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	MediaInternalService_EraseUserData_FullMethodName         = "/caas.media.v1.MediaInternalService/EraseUserData"
 )
 
 // MediaInternalServiceClient is the client API for MediaInternalService service.
@@ -48,6 +53,27 @@ type MediaInternalServiceClient interface {
 	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
 	// and the count says how many would go. Idempotent.
 	ExpireMedia(ctx context.Context, in *ExpireMediaRequest, opts ...grpc.CallOption) (*ExpireMediaResponse, error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(ctx context.Context, in *PutExportPartRequest, opts ...grpc.CallOption) (*PutExportPartResponse, error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(ctx context.Context, in *SealExportRequest, opts ...grpc.CallOption) (*SealExportResponse, error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(ctx context.Context, in *PresignExportDownloadRequest, opts ...grpc.CallOption) (*PresignExportDownloadResponse, error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
 type mediaInternalServiceClient struct {
@@ -88,6 +114,56 @@ func (c *mediaInternalServiceClient) ExpireMedia(ctx context.Context, in *Expire
 	return out, nil
 }
 
+func (c *mediaInternalServiceClient) ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportUserDataResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_ExportUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaInternalServiceClient) PutExportPart(ctx context.Context, in *PutExportPartRequest, opts ...grpc.CallOption) (*PutExportPartResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutExportPartResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_PutExportPart_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaInternalServiceClient) SealExport(ctx context.Context, in *SealExportRequest, opts ...grpc.CallOption) (*SealExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SealExportResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_SealExport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, in *PresignExportDownloadRequest, opts ...grpc.CallOption) (*PresignExportDownloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PresignExportDownloadResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_PresignExportDownload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseUserDataResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_EraseUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MediaInternalServiceServer is the server API for MediaInternalService service.
 // All implementations must embed UnimplementedMediaInternalServiceServer
 // for forward compatibility.
@@ -112,6 +188,27 @@ type MediaInternalServiceServer interface {
 	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
 	// and the count says how many would go. Idempotent.
 	ExpireMedia(context.Context, *ExpireMediaRequest) (*ExpireMediaResponse, error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(context.Context, *PutExportPartRequest) (*PutExportPartResponse, error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(context.Context, *SealExportRequest) (*SealExportResponse, error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedMediaInternalServiceServer()
 }
 
@@ -130,6 +227,21 @@ func (UnimplementedMediaInternalServiceServer) DetachMedia(context.Context, *Det
 }
 func (UnimplementedMediaInternalServiceServer) ExpireMedia(context.Context, *ExpireMediaRequest) (*ExpireMediaResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExpireMedia not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) PutExportPart(context.Context, *PutExportPartRequest) (*PutExportPartResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutExportPart not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) SealExport(context.Context, *SealExportRequest) (*SealExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SealExport not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PresignExportDownload not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
 }
 func (UnimplementedMediaInternalServiceServer) mustEmbedUnimplementedMediaInternalServiceServer() {}
 func (UnimplementedMediaInternalServiceServer) testEmbeddedByValue()                              {}
@@ -206,6 +318,96 @@ func _MediaInternalService_ExpireMedia_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaInternalService_ExportUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).ExportUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_ExportUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).ExportUserData(ctx, req.(*ExportUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaInternalService_PutExportPart_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutExportPartRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).PutExportPart(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_PutExportPart_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).PutExportPart(ctx, req.(*PutExportPartRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaInternalService_SealExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SealExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).SealExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_SealExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).SealExport(ctx, req.(*SealExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaInternalService_PresignExportDownload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PresignExportDownloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).PresignExportDownload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_PresignExportDownload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).PresignExportDownload(ctx, req.(*PresignExportDownloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).EraseUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_EraseUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).EraseUserData(ctx, req.(*EraseUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MediaInternalService_ServiceDesc is the grpc.ServiceDesc for MediaInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -224,6 +426,26 @@ var MediaInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExpireMedia",
 			Handler:    _MediaInternalService_ExpireMedia_Handler,
+		},
+		{
+			MethodName: "ExportUserData",
+			Handler:    _MediaInternalService_ExportUserData_Handler,
+		},
+		{
+			MethodName: "PutExportPart",
+			Handler:    _MediaInternalService_PutExportPart_Handler,
+		},
+		{
+			MethodName: "SealExport",
+			Handler:    _MediaInternalService_SealExport_Handler,
+		},
+		{
+			MethodName: "PresignExportDownload",
+			Handler:    _MediaInternalService_PresignExportDownload_Handler,
+		},
+		{
+			MethodName: "EraseUserData",
+			Handler:    _MediaInternalService_EraseUserData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -521,6 +521,121 @@ func (x *ConversationIndexStatus) GetSinceLastAppliedMs() uint64 {
 	return 0
 }
 
+type EraseUserDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Documents deleted per call (0: 500).
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataRequest) Reset() {
+	*x = EraseUserDataRequest{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataRequest) ProtoMessage() {}
+
+func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *EraseUserDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *EraseUserDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseUserDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Message documents deleted by this call.
+	DocumentsRemoved uint64 `protobuf:"varint,1,opt,name=documents_removed,json=documentsRemoved,proto3" json:"documents_removed,omitempty"`
+	// Whether documents may remain: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserDataResponse) Reset() {
+	*x = EraseUserDataResponse{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserDataResponse) ProtoMessage() {}
+
+func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *EraseUserDataResponse) GetDocumentsRemoved() uint64 {
+	if x != nil {
+		return x.DocumentsRemoved
+	}
+	return 0
+}
+
+func (x *EraseUserDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_caas_search_v1_search_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
@@ -567,10 +682,19 @@ const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
 	"\n" +
 	"lag_events\x18\x04 \x01(\x04R\tlagEvents\x121\n" +
-	"\x15since_last_applied_ms\x18\x05 \x01(\x04R\x12sinceLastAppliedMs2\xc4\x01\n" +
+	"\x15since_last_applied_ms\x18\x05 \x01(\x04R\x12sinceLastAppliedMs\"\xa1\x01\n" +
+	"\x14EraseUserDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
+	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"X\n" +
+	"\x15EraseUserDataResponse\x12+\n" +
+	"\x11documents_removed\x18\x01 \x01(\x04R\x10documentsRemoved\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\xa2\x02\n" +
 	"\x15SearchInternalService\x12J\n" +
 	"\aReindex\x12\x1e.caas.search.v1.ReindexRequest\x1a\x1f.caas.search.v1.ReindexResponse\x12_\n" +
-	"\x0eGetIndexStatus\x12%.caas.search.v1.GetIndexStatusRequest\x1a&.caas.search.v1.GetIndexStatusResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3"
+	"\x0eGetIndexStatus\x12%.caas.search.v1.GetIndexStatusRequest\x1a&.caas.search.v1.GetIndexStatusResponse\x12\\\n" +
+	"\rEraseUserData\x12$.caas.search.v1.EraseUserDataRequest\x1a%.caas.search.v1.EraseUserDataResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3"
 
 var (
 	file_caas_search_v1_search_internal_service_proto_rawDescOnce sync.Once
@@ -584,7 +708,7 @@ func file_caas_search_v1_search_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_search_v1_search_internal_service_proto_rawDescData
 }
 
-var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_caas_search_v1_search_internal_service_proto_goTypes = []any{
 	(*ReindexRequest)(nil),          // 0: caas.search.v1.ReindexRequest
 	(*ReindexResponse)(nil),         // 1: caas.search.v1.ReindexResponse
@@ -593,6 +717,8 @@ var file_caas_search_v1_search_internal_service_proto_goTypes = []any{
 	(*PartitionIndexStatus)(nil),    // 4: caas.search.v1.PartitionIndexStatus
 	(*IndexSchemaStatus)(nil),       // 5: caas.search.v1.IndexSchemaStatus
 	(*ConversationIndexStatus)(nil), // 6: caas.search.v1.ConversationIndexStatus
+	(*EraseUserDataRequest)(nil),    // 7: caas.search.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),   // 8: caas.search.v1.EraseUserDataResponse
 }
 var file_caas_search_v1_search_internal_service_proto_depIdxs = []int32{
 	6, // 0: caas.search.v1.GetIndexStatusResponse.conversations:type_name -> caas.search.v1.ConversationIndexStatus
@@ -600,10 +726,12 @@ var file_caas_search_v1_search_internal_service_proto_depIdxs = []int32{
 	5, // 2: caas.search.v1.GetIndexStatusResponse.schema:type_name -> caas.search.v1.IndexSchemaStatus
 	0, // 3: caas.search.v1.SearchInternalService.Reindex:input_type -> caas.search.v1.ReindexRequest
 	2, // 4: caas.search.v1.SearchInternalService.GetIndexStatus:input_type -> caas.search.v1.GetIndexStatusRequest
-	1, // 5: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
-	3, // 6: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	7, // 5: caas.search.v1.SearchInternalService.EraseUserData:input_type -> caas.search.v1.EraseUserDataRequest
+	1, // 6: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
+	3, // 7: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
+	8, // 8: caas.search.v1.SearchInternalService.EraseUserData:output_type -> caas.search.v1.EraseUserDataResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -620,7 +748,7 @@ func file_caas_search_v1_search_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_search_v1_search_internal_service_proto_rawDesc), len(file_caas_search_v1_search_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SearchInternalService_Reindex_FullMethodName        = "/caas.search.v1.SearchInternalService/Reindex"
 	SearchInternalService_GetIndexStatus_FullMethodName = "/caas.search.v1.SearchInternalService/GetIndexStatus"
+	SearchInternalService_EraseUserData_FullMethodName  = "/caas.search.v1.SearchInternalService/EraseUserData"
 )
 
 // SearchInternalServiceClient is the client API for SearchInternalService service.
@@ -39,6 +40,10 @@ type SearchInternalServiceClient interface {
 	// the oldest record not yet applied), for some conversations (the seq this instance applied
 	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(ctx context.Context, in *GetIndexStatusRequest, opts ...grpc.CallOption) (*GetIndexStatusResponse, error)
+	// Erases one user from search (the compliance service's erasure): up to page_size of the
+	// documents of messages they sent are deleted per call (tombstones included), and their user
+	// directory entry with the first call. Call again while `more`. Idempotent.
+	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
 type searchInternalServiceClient struct {
@@ -69,6 +74,16 @@ func (c *searchInternalServiceClient) GetIndexStatus(ctx context.Context, in *Ge
 	return out, nil
 }
 
+func (c *searchInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseUserDataResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_EraseUserData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchInternalServiceServer is the server API for SearchInternalService service.
 // All implementations must embed UnimplementedSearchInternalServiceServer
 // for forward compatibility.
@@ -85,6 +100,10 @@ type SearchInternalServiceServer interface {
 	// the oldest record not yet applied), for some conversations (the seq this instance applied
 	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(context.Context, *GetIndexStatusRequest) (*GetIndexStatusResponse, error)
+	// Erases one user from search (the compliance service's erasure): up to page_size of the
+	// documents of messages they sent are deleted per call (tombstones included), and their user
+	// directory entry with the first call. Call again while `more`. Idempotent.
+	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedSearchInternalServiceServer()
 }
 
@@ -100,6 +119,9 @@ func (UnimplementedSearchInternalServiceServer) Reindex(context.Context, *Reinde
 }
 func (UnimplementedSearchInternalServiceServer) GetIndexStatus(context.Context, *GetIndexStatusRequest) (*GetIndexStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIndexStatus not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
 }
 func (UnimplementedSearchInternalServiceServer) mustEmbedUnimplementedSearchInternalServiceServer() {}
 func (UnimplementedSearchInternalServiceServer) testEmbeddedByValue()                               {}
@@ -158,6 +180,24 @@ func _SearchInternalService_GetIndexStatus_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseUserDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).EraseUserData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_EraseUserData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).EraseUserData(ctx, req.(*EraseUserDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchInternalService_ServiceDesc is the grpc.ServiceDesc for SearchInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -172,6 +212,10 @@ var SearchInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetIndexStatus",
 			Handler:    _SearchInternalService_GetIndexStatus_Handler,
+		},
+		{
+			MethodName: "EraseUserData",
+			Handler:    _SearchInternalService_EraseUserData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -15,6 +15,7 @@ class PrivacyJobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PRIVACY_JOB_KIND_UNSPECIFIED: _ClassVar[PrivacyJobKind]
     PRIVACY_JOB_KIND_ERASURE: _ClassVar[PrivacyJobKind]
+    PRIVACY_JOB_KIND_EXPORT: _ClassVar[PrivacyJobKind]
 
 class PrivacyJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,6 +25,7 @@ class PrivacyJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRIVACY_JOB_STATE_FAILED: _ClassVar[PrivacyJobState]
 PRIVACY_JOB_KIND_UNSPECIFIED: PrivacyJobKind
 PRIVACY_JOB_KIND_ERASURE: PrivacyJobKind
+PRIVACY_JOB_KIND_EXPORT: PrivacyJobKind
 PRIVACY_JOB_STATE_UNSPECIFIED: PrivacyJobState
 PRIVACY_JOB_STATE_RUNNING: PrivacyJobState
 PRIVACY_JOB_STATE_SUCCEEDED: PrivacyJobState
@@ -42,6 +44,40 @@ class RequestErasureResponse(_message.Message):
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: PrivacyJob
     def __init__(self, job: _Optional[_Union[PrivacyJob, _Mapping]] = ...) -> None: ...
+
+class RequestExportRequest(_message.Message):
+    __slots__ = ("user_id", "tenant_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    tenant_id: str
+    def __init__(self, user_id: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class RequestExportResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: PrivacyJob
+    def __init__(self, job: _Optional[_Union[PrivacyJob, _Mapping]] = ...) -> None: ...
+
+class GetExportDownloadRequest(_message.Message):
+    __slots__ = ("job_id", "tenant_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    tenant_id: str
+    def __init__(self, job_id: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+
+class GetExportDownloadResponse(_message.Message):
+    __slots__ = ("url", "expire_time", "size", "sha256")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    expire_time: _timestamp_pb2.Timestamp
+    size: int
+    sha256: str
+    def __init__(self, url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id", "tenant_id")

@@ -26,11 +26,11 @@ if _version_not_supported:
 
 
 class PrivacyServiceStub:
-    """Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+    """Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
     through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
     report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
-    (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
-    UNAUTHENTICATED.
+    (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+    calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
     """
 
     def __init__(self, channel):
@@ -44,6 +44,16 @@ class PrivacyServiceStub:
                 request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureRequest.SerializeToString,
                 response_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureResponse.FromString,
                 _registered_method=True)
+        self.RequestExport = channel.unary_unary(
+                '/caas.compliance.v1.PrivacyService/RequestExport',
+                request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportRequest.SerializeToString,
+                response_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportResponse.FromString,
+                _registered_method=True)
+        self.GetExportDownload = channel.unary_unary(
+                '/caas.compliance.v1.PrivacyService/GetExportDownload',
+                request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadRequest.SerializeToString,
+                response_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadResponse.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/caas.compliance.v1.PrivacyService/GetJob',
                 request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobRequest.SerializeToString,
@@ -52,17 +62,18 @@ class PrivacyServiceStub:
 
 
 class PrivacyServiceServicer:
-    """Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+    """Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
     through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
     report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
-    (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
-    UNAUTHENTICATED.
+    (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+    calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
     """
 
     def RequestErasure(self, request, context):
         """Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
         deleted) and their content (every message they sent deleted for everyone through the
-        conversation log, their reactions and read positions removed). Idempotent: while a job for
+        conversation log, their reactions and read positions removed), the files they uploaded
+        (bytes and records) and their search documents. Idempotent: while a job for
         the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
         the tenant does not have (also another tenant's user, without saying so);
         FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
@@ -72,8 +83,32 @@ class PrivacyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestExport(self, request, context):
+        """Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+        logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+        with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+        (media); audit records naming them as actor or target (compliance). The job writes one tar
+        archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+        blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+        the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+        job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+        tenant does not have (also another tenant's user, without saying so).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExportDownload(self, request, context):
+        """A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+        job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+        user's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJob(self, request, context):
-        """A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+        """A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,6 +121,16 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.RequestErasure,
                     request_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureRequest.FromString,
                     response_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureResponse.SerializeToString,
+            ),
+            'RequestExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExport,
+                    request_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportRequest.FromString,
+                    response_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportResponse.SerializeToString,
+            ),
+            'GetExportDownload': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExportDownload,
+                    request_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadRequest.FromString,
+                    response_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
@@ -101,11 +146,11 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PrivacyService:
-    """Data-subject requests (GDPR Art. 17). A request starts a job that the compliance service drives
+    """Data-subject requests (GDPR Art. 15, 17 and 20). A request starts a job that the compliance service drives
     through each service's internal user-data RPCs; jobs are persisted, resume after a restart and
     report progress per service. Callers: a tenant's API key (its own tenant) or the platform admin
-    (naming the tenant in `tenant_id`); users get PERMISSION_DENIED, anonymous callers
-    UNAUTHENTICATED.
+    (naming the tenant in `tenant_id`); a user may request and read their own export only (other
+    calls PERMISSION_DENIED); anonymous callers UNAUTHENTICATED.
     """
 
     @staticmethod
@@ -125,6 +170,60 @@ class PrivacyService:
             '/caas.compliance.v1.PrivacyService/RequestErasure',
             caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureRequest.SerializeToString,
             caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestErasureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.compliance.v1.PrivacyService/RequestExport',
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportRequest.SerializeToString,
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExportDownload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.compliance.v1.PrivacyService/GetExportDownload',
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadRequest.SerializeToString,
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetExportDownloadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from caas.media.v1 import media_pb2 as caas_dot_media_dot_v1_dot_media__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19\x63\x61\x61s/media/v1/media.proto\"\xf5\x01\n\x12\x41ttachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x37\n\x0buploader_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$H\x00\x12*\n\x16source_conversation_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x42\x12\n\tauthority\x12\x05\xbaH\x02\x08\x01\":\n\x13\x41ttachMediaResponse\x12#\n\x05media\x18\x01 \x03(\x0b\x32\x14.caas.media.v1.Media\"|\n\x12\x44\x65tachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\"\x15\n\x13\x44\x65tachMediaResponse\"k\n\x12\x45xpireMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\'\n\tmedia_ids\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x08\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"&\n\x13\x45xpireMediaResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r2\x98\x02\n\x14MediaInternalService\x12T\n\x0b\x41ttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n\x0b\x44\x65tachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n\x0b\x45xpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/media/v1/media_internal_service.proto\x12\rcaas.media.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19\x63\x61\x61s/media/v1/media.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x12\x41ttachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x37\n\x0buploader_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$H\x00\x12*\n\x16source_conversation_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01H\x00\x42\x12\n\tauthority\x12\x05\xbaH\x02\x08\x01\":\n\x13\x41ttachMediaResponse\x12#\n\x05media\x18\x01 \x03(\x0b\x32\x14.caas.media.v1.Media\"|\n\x12\x44\x65tachMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12&\n\tmedia_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\n\x18\x01\"\x05r\x03\xb0\x01\x01\"\x15\n\x13\x44\x65tachMediaResponse\"k\n\x12\x45xpireMediaRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\'\n\tmedia_ids\x18\x02 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x08\x01\x10\xf4\x03\x18\x01\"\x05r\x03\xb0\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"&\n\x13\x45xpireMediaResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\"\xc1\x01\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1b\n\texport_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"Y\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\x12\x12\n\nfile_paths\x18\x02 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"\xbc\x01\n\x14PutExportPartRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\texport_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12M\n\x04path\x18\x03 \x01(\tB?\xbaH<r:28^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\x12\x1b\n\x07\x63ontent\x18\x04 \x01(\x0c\x42\n\xbaH\x07z\x05\x18\x80\x80\xc0\x01\"%\n\x15PutExportPartResponse\x12\x0c\n\x04size\x18\x01 \x01(\x04\"\xc8\x01\n\x11SealExportRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\texport_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12Z\n\x05paths\x18\x03 \x03(\tBK\xbaHH\x92\x01\x45\x10\xa0\x9c\x01\x18\x01\"=r;29^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$\x12\x1d\n\nabout_json\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80\x04\"S\n\x12SealExportResponse\x12\x14\n\x0c\x61rchive_size\x18\x01 \x01(\x04\x12\x16\n\x0e\x61rchive_sha256\x18\x02 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\r\"\x9f\x01\n\x1cPresignExportDownloadRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\texport_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\'\n\x12\x65xpires_in_seconds\x18\x03 \x01(\rB\x0b\xbaH\x08*\x06\x18\x80\xf5$(\x01\x12\x1c\n\x08\x66ilename\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xff\x01\"s\n\x1dPresignExportDownloadResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61rchive_size\x18\x03 \x01(\x04\"\x84\x01\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1c\n\tpage_size\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\";\n\x15\x45raseUserDataResponse\x12\x14\n\x0cmedia_erased\x18\x01 \x01(\x04\x12\x0c\n\x04more\x18\x02 \x01(\x08\x32\xf6\x05\n\x14MediaInternalService\x12T\n\x0b\x41ttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n\x0b\x44\x65tachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n\x0b\x45xpireMedia\x12!.caas.media.v1.ExpireMediaRequest\x1a\".caas.media.v1.ExpireMediaResponse\x12]\n\x0e\x45xportUserData\x12$.caas.media.v1.ExportUserDataRequest\x1a%.caas.media.v1.ExportUserDataResponse\x12Z\n\rPutExportPart\x12#.caas.media.v1.PutExportPartRequest\x1a$.caas.media.v1.PutExportPartResponse\x12Q\n\nSealExport\x12 .caas.media.v1.SealExportRequest\x1a!.caas.media.v1.SealExportResponse\x12r\n\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12Z\n\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,18 +57,78 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPIREMEDIAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_EXPIREMEDIAREQUEST'].fields_by_name['media_ids']._loaded_options = None
   _globals['_EXPIREMEDIAREQUEST'].fields_by_name['media_ids']._serialized_options = b'\272H\021\222\001\016\010\001\020\364\003\030\001\"\005r\003\260\001\001'
-  _globals['_ATTACHMEDIAREQUEST']._serialized_start=118
-  _globals['_ATTACHMEDIAREQUEST']._serialized_end=363
-  _globals['_ATTACHMEDIARESPONSE']._serialized_start=365
-  _globals['_ATTACHMEDIARESPONSE']._serialized_end=423
-  _globals['_DETACHMEDIAREQUEST']._serialized_start=425
-  _globals['_DETACHMEDIAREQUEST']._serialized_end=549
-  _globals['_DETACHMEDIARESPONSE']._serialized_start=551
-  _globals['_DETACHMEDIARESPONSE']._serialized_end=572
-  _globals['_EXPIREMEDIAREQUEST']._serialized_start=574
-  _globals['_EXPIREMEDIAREQUEST']._serialized_end=681
-  _globals['_EXPIREMEDIARESPONSE']._serialized_start=683
-  _globals['_EXPIREMEDIARESPONSE']._serialized_end=721
-  _globals['_MEDIAINTERNALSERVICE']._serialized_start=724
-  _globals['_MEDIAINTERNALSERVICE']._serialized_end=1004
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['export_id']._loaded_options = None
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['export_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['export_id']._loaded_options = None
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['export_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['path']._loaded_options = None
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['path']._serialized_options = b'\272H<r:28^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['content']._loaded_options = None
+  _globals['_PUTEXPORTPARTREQUEST'].fields_by_name['content']._serialized_options = b'\272H\007z\005\030\200\200\300\001'
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['export_id']._loaded_options = None
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['export_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['paths']._loaded_options = None
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['paths']._serialized_options = b'\272HH\222\001E\020\240\234\001\030\001\"=r;29^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$'
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['about_json']._loaded_options = None
+  _globals['_SEALEXPORTREQUEST'].fields_by_name['about_json']._serialized_options = b'\272H\006r\004\030\200\200\004'
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['export_id']._loaded_options = None
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['export_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['expires_in_seconds']._loaded_options = None
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['expires_in_seconds']._serialized_options = b'\272H\010*\006\030\200\365$(\001'
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['filename']._loaded_options = None
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST'].fields_by_name['filename']._serialized_options = b'\272H\007r\005\020\001\030\377\001'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
+  _globals['_ATTACHMEDIAREQUEST']._serialized_start=151
+  _globals['_ATTACHMEDIAREQUEST']._serialized_end=396
+  _globals['_ATTACHMEDIARESPONSE']._serialized_start=398
+  _globals['_ATTACHMEDIARESPONSE']._serialized_end=456
+  _globals['_DETACHMEDIAREQUEST']._serialized_start=458
+  _globals['_DETACHMEDIAREQUEST']._serialized_end=582
+  _globals['_DETACHMEDIARESPONSE']._serialized_start=584
+  _globals['_DETACHMEDIARESPONSE']._serialized_end=605
+  _globals['_EXPIREMEDIAREQUEST']._serialized_start=607
+  _globals['_EXPIREMEDIAREQUEST']._serialized_end=714
+  _globals['_EXPIREMEDIARESPONSE']._serialized_start=716
+  _globals['_EXPIREMEDIARESPONSE']._serialized_end=754
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=757
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=950
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=952
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=1041
+  _globals['_PUTEXPORTPARTREQUEST']._serialized_start=1044
+  _globals['_PUTEXPORTPARTREQUEST']._serialized_end=1232
+  _globals['_PUTEXPORTPARTRESPONSE']._serialized_start=1234
+  _globals['_PUTEXPORTPARTRESPONSE']._serialized_end=1271
+  _globals['_SEALEXPORTREQUEST']._serialized_start=1274
+  _globals['_SEALEXPORTREQUEST']._serialized_end=1474
+  _globals['_SEALEXPORTRESPONSE']._serialized_start=1476
+  _globals['_SEALEXPORTRESPONSE']._serialized_end=1559
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST']._serialized_start=1562
+  _globals['_PRESIGNEXPORTDOWNLOADREQUEST']._serialized_end=1721
+  _globals['_PRESIGNEXPORTDOWNLOADRESPONSE']._serialized_start=1723
+  _globals['_PRESIGNEXPORTDOWNLOADRESPONSE']._serialized_end=1838
+  _globals['_ERASEUSERDATAREQUEST']._serialized_start=1841
+  _globals['_ERASEUSERDATAREQUEST']._serialized_end=1973
+  _globals['_ERASEUSERDATARESPONSE']._serialized_start=1975
+  _globals['_ERASEUSERDATARESPONSE']._serialized_end=2034
+  _globals['_MEDIAINTERNALSERVICE']._serialized_start=2037
+  _globals['_MEDIAINTERNALSERVICE']._serialized_end=2795
 # @@protoc_insertion_point(module_scope)

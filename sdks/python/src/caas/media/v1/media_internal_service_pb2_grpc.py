@@ -51,6 +51,31 @@ class MediaInternalServiceStub:
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.SerializeToString,
                 response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.FromString,
                 _registered_method=True)
+        self.ExportUserData = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/ExportUserData',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataResponse.FromString,
+                _registered_method=True)
+        self.PutExportPart = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/PutExportPart',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartResponse.FromString,
+                _registered_method=True)
+        self.SealExport = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/SealExport',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportResponse.FromString,
+                _registered_method=True)
+        self.PresignExportDownload = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/PresignExportDownload',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
+                _registered_method=True)
+        self.EraseUserData = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/EraseUserData',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class MediaInternalServiceServicer:
@@ -90,6 +115,52 @@ class MediaInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportUserData(self, request, context):
+        """One page of the media a user uploaded, for the compliance service's exports: each live READY
+        file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+        its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+        listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+        (the same bytes under the same path).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutExportPart(self, request, context):
+        """Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SealExport(self, request, context):
+        """Packs the named parts of an export, in order, into one tar archive
+        (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+        SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+        exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+        is missing and there is no archive yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PresignExportDownload(self, request, context):
+        """A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseUserData(self, request, context):
+        """Erases the media a user uploaded (the compliance service's erasure): per call up to
+        page_size of their records lose their bytes (upload and ready keys) and are then removed for
+        good with their conversation links (no tombstone is kept). Call again while `more`.
+        Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +178,31 @@ def add_MediaInternalServiceServicer_to_server(servicer, server):
                     servicer.ExpireMedia,
                     request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.FromString,
                     response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.SerializeToString,
+            ),
+            'ExportUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportUserData,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataResponse.SerializeToString,
+            ),
+            'PutExportPart': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutExportPart,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartResponse.SerializeToString,
+            ),
+            'SealExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.SealExport,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportResponse.SerializeToString,
+            ),
+            'PresignExportDownload': grpc.unary_unary_rpc_method_handler(
+                    servicer.PresignExportDownload,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.SerializeToString,
+            ),
+            'EraseUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseUserData,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +288,141 @@ class MediaInternalService:
             '/caas.media.v1.MediaInternalService/ExpireMedia',
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaRequest.SerializeToString,
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExpireMediaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/ExportUserData',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.ExportUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutExportPart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/PutExportPart',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.PutExportPartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SealExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/SealExport',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.SealExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PresignExportDownload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/PresignExportDownload',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/EraseUserData',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

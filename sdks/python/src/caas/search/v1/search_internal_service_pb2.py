@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,caas/search/v1/search_internal_service.proto\x12\x0e\x63\x61\x61s.search.v1\x1a\x1b\x62uf/validate/validate.proto\"S\n\x0eReindexRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12$\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"I\n\x0fReindexResponse\x12\x15\n\rconversations\x18\x01 \x01(\r\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x04\x12\x0f\n\x07indexed\x18\x03 \x01(\x04\"a\n\x15GetIndexStatusRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12+\n\x10\x63onversation_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\"\xc5\x01\n\x16GetIndexStatusResponse\x12>\n\rconversations\x18\x01 \x03(\x0b\x32\'.caas.search.v1.ConversationIndexStatus\x12\x38\n\npartitions\x18\x02 \x03(\x0b\x32$.caas.search.v1.PartitionIndexStatus\x12\x31\n\x06schema\x18\x03 \x01(\x0b\x32!.caas.search.v1.IndexSchemaStatus\"{\n\x14PartitionIndexStatus\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\x18\n\x10\x63ommitted_offset\x18\x02 \x01(\x04\x12\x12\n\nend_offset\x18\x03 \x01(\x04\x12\x12\n\nlag_events\x18\x04 \x01(\x04\x12\x0e\n\x06lag_ms\x18\x05 \x01(\x04\"\xb0\x01\n\x11IndexSchemaStatus\x12\x14\n\x0c\x63ode_version\x18\x01 \x01(\r\x12\x16\n\x0estored_version\x18\x02 \x01(\r\x12\x12\n\nrebuilding\x18\x03 \x01(\x08\x12\x11\n\tdocuments\x18\x04 \x01(\x04\x12\x19\n\x11\x63urrent_documents\x18\x05 \x01(\x04\x12\x14\n\x0ctenants_done\x18\x06 \x01(\r\x12\x15\n\rtenants_total\x18\x07 \x01(\r\"\x8c\x01\n\x17\x43onversationIndexStatus\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x13\n\x0bindexed_seq\x18\x02 \x01(\x04\x12\x10\n\x08head_seq\x18\x03 \x01(\x04\x12\x12\n\nlag_events\x18\x04 \x01(\x04\x12\x1d\n\x15since_last_applied_ms\x18\x05 \x01(\x04\x32\xc4\x01\n\x15SearchInternalService\x12J\n\x07Reindex\x12\x1e.caas.search.v1.ReindexRequest\x1a\x1f.caas.search.v1.ReindexResponse\x12_\n\x0eGetIndexStatus\x12%.caas.search.v1.GetIndexStatusRequest\x1a&.caas.search.v1.GetIndexStatusResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,caas/search/v1/search_internal_service.proto\x12\x0e\x63\x61\x61s.search.v1\x1a\x1b\x62uf/validate/validate.proto\"S\n\x0eReindexRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12$\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"I\n\x0fReindexResponse\x12\x15\n\rconversations\x18\x01 \x01(\r\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x04\x12\x0f\n\x07indexed\x18\x03 \x01(\x04\"a\n\x15GetIndexStatusRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12+\n\x10\x63onversation_ids\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\"\xc5\x01\n\x16GetIndexStatusResponse\x12>\n\rconversations\x18\x01 \x03(\x0b\x32\'.caas.search.v1.ConversationIndexStatus\x12\x38\n\npartitions\x18\x02 \x03(\x0b\x32$.caas.search.v1.PartitionIndexStatus\x12\x31\n\x06schema\x18\x03 \x01(\x0b\x32!.caas.search.v1.IndexSchemaStatus\"{\n\x14PartitionIndexStatus\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\x18\n\x10\x63ommitted_offset\x18\x02 \x01(\x04\x12\x12\n\nend_offset\x18\x03 \x01(\x04\x12\x12\n\nlag_events\x18\x04 \x01(\x04\x12\x0e\n\x06lag_ms\x18\x05 \x01(\x04\"\xb0\x01\n\x11IndexSchemaStatus\x12\x14\n\x0c\x63ode_version\x18\x01 \x01(\r\x12\x16\n\x0estored_version\x18\x02 \x01(\r\x12\x12\n\nrebuilding\x18\x03 \x01(\x08\x12\x11\n\tdocuments\x18\x04 \x01(\x04\x12\x19\n\x11\x63urrent_documents\x18\x05 \x01(\x04\x12\x14\n\x0ctenants_done\x18\x06 \x01(\r\x12\x15\n\rtenants_total\x18\x07 \x01(\r\"\x8c\x01\n\x17\x43onversationIndexStatus\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x13\n\x0bindexed_seq\x18\x02 \x01(\x04\x12\x10\n\x08head_seq\x18\x03 \x01(\x04\x12\x12\n\nlag_events\x18\x04 \x01(\x04\x12\x1d\n\x15since_last_applied_ms\x18\x05 \x01(\x04\"\x85\x01\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"@\n\x15\x45raseUserDataResponse\x12\x19\n\x11\x64ocuments_removed\x18\x01 \x01(\x04\x12\x0c\n\x04more\x18\x02 \x01(\x08\x32\xa2\x02\n\x15SearchInternalService\x12J\n\x07Reindex\x12\x1e.caas.search.v1.ReindexRequest\x1a\x1f.caas.search.v1.ReindexResponse\x12_\n\x0eGetIndexStatus\x12%.caas.search.v1.GetIndexStatusRequest\x1a&.caas.search.v1.GetIndexStatusResponse\x12\\\n\rEraseUserData\x12$.caas.search.v1.EraseUserDataRequest\x1a%.caas.search.v1.EraseUserDataResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINDEXSTATUSREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_GETINDEXSTATUSREQUEST'].fields_by_name['conversation_ids']._loaded_options = None
   _globals['_GETINDEXSTATUSREQUEST'].fields_by_name['conversation_ids']._serialized_options = b'\272H\016\222\001\013\020d\030\001\"\005r\003\260\001\001'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_ERASEUSERDATAREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
   _globals['_REINDEXREQUEST']._serialized_start=93
   _globals['_REINDEXREQUEST']._serialized_end=176
   _globals['_REINDEXRESPONSE']._serialized_start=178
@@ -55,6 +61,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INDEXSCHEMASTATUS']._serialized_end=854
   _globals['_CONVERSATIONINDEXSTATUS']._serialized_start=857
   _globals['_CONVERSATIONINDEXSTATUS']._serialized_end=997
-  _globals['_SEARCHINTERNALSERVICE']._serialized_start=1000
-  _globals['_SEARCHINTERNALSERVICE']._serialized_end=1196
+  _globals['_ERASEUSERDATAREQUEST']._serialized_start=1000
+  _globals['_ERASEUSERDATAREQUEST']._serialized_end=1133
+  _globals['_ERASEUSERDATARESPONSE']._serialized_start=1135
+  _globals['_ERASEUSERDATARESPONSE']._serialized_end=1199
+  _globals['_SEARCHINTERNALSERVICE']._serialized_start=1202
+  _globals['_SEARCHINTERNALSERVICE']._serialized_end=1492
 # @@protoc_insertion_point(module_scope)

@@ -88,3 +88,21 @@ class ConversationIndexStatus(_message.Message):
     lag_events: int
     since_last_applied_ms: int
     def __init__(self, conversation_id: _Optional[str] = ..., indexed_seq: _Optional[int] = ..., head_seq: _Optional[int] = ..., lag_events: _Optional[int] = ..., since_last_applied_ms: _Optional[int] = ...) -> None: ...
+
+class EraseUserDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "user_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    user_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EraseUserDataResponse(_message.Message):
+    __slots__ = ("documents_removed", "more")
+    DOCUMENTS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    documents_removed: int
+    more: bool
+    def __init__(self, documents_removed: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...

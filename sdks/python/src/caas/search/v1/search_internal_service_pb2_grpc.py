@@ -46,6 +46,11 @@ class SearchInternalServiceStub:
                 request_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusRequest.SerializeToString,
                 response_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusResponse.FromString,
                 _registered_method=True)
+        self.EraseUserData = channel.unary_unary(
+                '/caas.search.v1.SearchInternalService/EraseUserData',
+                request_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+                response_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.FromString,
+                _registered_method=True)
 
 
 class SearchInternalServiceServicer:
@@ -72,6 +77,15 @@ class SearchInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseUserData(self, request, context):
+        """Erases one user from search (the compliance service's erasure): up to page_size of the
+        documents of messages they sent are deleted per call (tombstones included), and their user
+        directory entry with the first call. Call again while `more`. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +98,11 @@ def add_SearchInternalServiceServicer_to_server(servicer, server):
                     servicer.GetIndexStatus,
                     request_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusRequest.FromString,
                     response_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusResponse.SerializeToString,
+            ),
+            'EraseUserData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseUserData,
+                    request_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.FromString,
+                    response_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -142,6 +161,33 @@ class SearchInternalService:
             '/caas.search.v1.SearchInternalService/GetIndexStatus',
             caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusRequest.SerializeToString,
             caas_dot_search_dot_v1_dot_search__internal__service__pb2.GetIndexStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseUserData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.search.v1.SearchInternalService/EraseUserData',
+            caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.SerializeToString,
+            caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

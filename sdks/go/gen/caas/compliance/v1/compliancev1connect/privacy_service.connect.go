@@ -36,6 +36,12 @@ const (
 	// PrivacyServiceRequestErasureProcedure is the fully-qualified name of the PrivacyService's
 	// RequestErasure RPC.
 	PrivacyServiceRequestErasureProcedure = "/caas.compliance.v1.PrivacyService/RequestErasure"
+	// PrivacyServiceRequestExportProcedure is the fully-qualified name of the PrivacyService's
+	// RequestExport RPC.
+	PrivacyServiceRequestExportProcedure = "/caas.compliance.v1.PrivacyService/RequestExport"
+	// PrivacyServiceGetExportDownloadProcedure is the fully-qualified name of the PrivacyService's
+	// GetExportDownload RPC.
+	PrivacyServiceGetExportDownloadProcedure = "/caas.compliance.v1.PrivacyService/GetExportDownload"
 	// PrivacyServiceGetJobProcedure is the fully-qualified name of the PrivacyService's GetJob RPC.
 	PrivacyServiceGetJobProcedure = "/caas.compliance.v1.PrivacyService/GetJob"
 )
@@ -44,13 +50,28 @@ const (
 type PrivacyServiceClient interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so);
 	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
 	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)
-	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+	// Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+	// logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+	// with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+	// (media); audit records naming them as actor or target (compliance). The job writes one tar
+	// archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+	// tenant does not have (also another tenant's user, without saying so).
+	RequestExport(context.Context, *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error)
+	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+	// user's.
+	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
+	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
 }
 
@@ -71,6 +92,18 @@ func NewPrivacyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(privacyServiceMethods.ByName("RequestErasure")),
 			connect.WithClientOptions(opts...),
 		),
+		requestExport: connect.NewClient[v1.RequestExportRequest, v1.RequestExportResponse](
+			httpClient,
+			baseURL+PrivacyServiceRequestExportProcedure,
+			connect.WithSchema(privacyServiceMethods.ByName("RequestExport")),
+			connect.WithClientOptions(opts...),
+		),
+		getExportDownload: connect.NewClient[v1.GetExportDownloadRequest, v1.GetExportDownloadResponse](
+			httpClient,
+			baseURL+PrivacyServiceGetExportDownloadProcedure,
+			connect.WithSchema(privacyServiceMethods.ByName("GetExportDownload")),
+			connect.WithClientOptions(opts...),
+		),
 		getJob: connect.NewClient[v1.GetJobRequest, v1.GetJobResponse](
 			httpClient,
 			baseURL+PrivacyServiceGetJobProcedure,
@@ -82,13 +115,25 @@ func NewPrivacyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // privacyServiceClient implements PrivacyServiceClient.
 type privacyServiceClient struct {
-	requestErasure *connect.Client[v1.RequestErasureRequest, v1.RequestErasureResponse]
-	getJob         *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
+	requestErasure    *connect.Client[v1.RequestErasureRequest, v1.RequestErasureResponse]
+	requestExport     *connect.Client[v1.RequestExportRequest, v1.RequestExportResponse]
+	getExportDownload *connect.Client[v1.GetExportDownloadRequest, v1.GetExportDownloadResponse]
+	getJob            *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
 }
 
 // RequestErasure calls caas.compliance.v1.PrivacyService.RequestErasure.
 func (c *privacyServiceClient) RequestErasure(ctx context.Context, req *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error) {
 	return c.requestErasure.CallUnary(ctx, req)
+}
+
+// RequestExport calls caas.compliance.v1.PrivacyService.RequestExport.
+func (c *privacyServiceClient) RequestExport(ctx context.Context, req *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error) {
+	return c.requestExport.CallUnary(ctx, req)
+}
+
+// GetExportDownload calls caas.compliance.v1.PrivacyService.GetExportDownload.
+func (c *privacyServiceClient) GetExportDownload(ctx context.Context, req *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error) {
+	return c.getExportDownload.CallUnary(ctx, req)
 }
 
 // GetJob calls caas.compliance.v1.PrivacyService.GetJob.
@@ -100,13 +145,28 @@ func (c *privacyServiceClient) GetJob(ctx context.Context, req *connect.Request[
 type PrivacyServiceHandler interface {
 	// Starts the erasure of a user: their account (sessions revoked, logins, TOTP and profile
 	// deleted) and their content (every message they sent deleted for everyone through the
-	// conversation log, their reactions and read positions removed). Idempotent: while a job for
+	// conversation log, their reactions and read positions removed), the files they uploaded
+	// (bytes and records) and their search documents. Idempotent: while a job for
 	// the user runs, or once one has erased them, the same job is returned. NOT_FOUND for a user
 	// the tenant does not have (also another tenant's user, without saying so);
 	// FAILED_PRECONDITION while the user or the whole tenant is under a legal hold. Conversations
 	// under a legal hold are passed over and listed in the job's `skipped`.
 	RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error)
-	// A job of the caller's tenant. NOT_FOUND for an unknown id or another tenant's job.
+	// Starts an export of everything CAAS holds about a user (GDPR Art. 15/20): profile, password
+	// logins, TOTP state and sessions (auth); memberships, read positions, the messages they sent
+	// with their edits, and their reactions (chat); the files they uploaded, metadata and bytes
+	// (media); audit records naming them as actor or target (compliance). The job writes one tar
+	// archive (JSON lines per part, the files, and a manifest.json with SHA-256 checksums) into the
+	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
+	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
+	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
+	// tenant does not have (also another tenant's user, without saying so).
+	RequestExport(context.Context, *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error)
+	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
+	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
+	// user's.
+	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
+	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
 }
 
@@ -123,6 +183,18 @@ func NewPrivacyServiceHandler(svc PrivacyServiceHandler, opts ...connect.Handler
 		connect.WithSchema(privacyServiceMethods.ByName("RequestErasure")),
 		connect.WithHandlerOptions(opts...),
 	)
+	privacyServiceRequestExportHandler := connect.NewUnaryHandler(
+		PrivacyServiceRequestExportProcedure,
+		svc.RequestExport,
+		connect.WithSchema(privacyServiceMethods.ByName("RequestExport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	privacyServiceGetExportDownloadHandler := connect.NewUnaryHandler(
+		PrivacyServiceGetExportDownloadProcedure,
+		svc.GetExportDownload,
+		connect.WithSchema(privacyServiceMethods.ByName("GetExportDownload")),
+		connect.WithHandlerOptions(opts...),
+	)
 	privacyServiceGetJobHandler := connect.NewUnaryHandler(
 		PrivacyServiceGetJobProcedure,
 		svc.GetJob,
@@ -133,6 +205,10 @@ func NewPrivacyServiceHandler(svc PrivacyServiceHandler, opts ...connect.Handler
 		switch r.URL.Path {
 		case PrivacyServiceRequestErasureProcedure:
 			privacyServiceRequestErasureHandler.ServeHTTP(w, r)
+		case PrivacyServiceRequestExportProcedure:
+			privacyServiceRequestExportHandler.ServeHTTP(w, r)
+		case PrivacyServiceGetExportDownloadProcedure:
+			privacyServiceGetExportDownloadHandler.ServeHTTP(w, r)
 		case PrivacyServiceGetJobProcedure:
 			privacyServiceGetJobHandler.ServeHTTP(w, r)
 		default:
@@ -146,6 +222,14 @@ type UnimplementedPrivacyServiceHandler struct{}
 
 func (UnimplementedPrivacyServiceHandler) RequestErasure(context.Context, *connect.Request[v1.RequestErasureRequest]) (*connect.Response[v1.RequestErasureResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.compliance.v1.PrivacyService.RequestErasure is not implemented"))
+}
+
+func (UnimplementedPrivacyServiceHandler) RequestExport(context.Context, *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.compliance.v1.PrivacyService.RequestExport is not implemented"))
+}
+
+func (UnimplementedPrivacyServiceHandler) GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.compliance.v1.PrivacyService.GetExportDownload is not implemented"))
 }
 
 func (UnimplementedPrivacyServiceHandler) GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error) {

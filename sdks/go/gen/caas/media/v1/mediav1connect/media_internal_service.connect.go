@@ -42,6 +42,21 @@ const (
 	// MediaInternalServiceExpireMediaProcedure is the fully-qualified name of the
 	// MediaInternalService's ExpireMedia RPC.
 	MediaInternalServiceExpireMediaProcedure = "/caas.media.v1.MediaInternalService/ExpireMedia"
+	// MediaInternalServiceExportUserDataProcedure is the fully-qualified name of the
+	// MediaInternalService's ExportUserData RPC.
+	MediaInternalServiceExportUserDataProcedure = "/caas.media.v1.MediaInternalService/ExportUserData"
+	// MediaInternalServicePutExportPartProcedure is the fully-qualified name of the
+	// MediaInternalService's PutExportPart RPC.
+	MediaInternalServicePutExportPartProcedure = "/caas.media.v1.MediaInternalService/PutExportPart"
+	// MediaInternalServiceSealExportProcedure is the fully-qualified name of the MediaInternalService's
+	// SealExport RPC.
+	MediaInternalServiceSealExportProcedure = "/caas.media.v1.MediaInternalService/SealExport"
+	// MediaInternalServicePresignExportDownloadProcedure is the fully-qualified name of the
+	// MediaInternalService's PresignExportDownload RPC.
+	MediaInternalServicePresignExportDownloadProcedure = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	// MediaInternalServiceEraseUserDataProcedure is the fully-qualified name of the
+	// MediaInternalService's EraseUserData RPC.
+	MediaInternalServiceEraseUserDataProcedure = "/caas.media.v1.MediaInternalService/EraseUserData"
 )
 
 // MediaInternalServiceClient is a client for the caas.media.v1.MediaInternalService service.
@@ -63,6 +78,27 @@ type MediaInternalServiceClient interface {
 	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
 	// and the count says how many would go. Idempotent.
 	ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewMediaInternalServiceClient constructs a client for the caas.media.v1.MediaInternalService
@@ -94,14 +130,49 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("ExpireMedia")),
 			connect.WithClientOptions(opts...),
 		),
+		exportUserData: connect.NewClient[v1.ExportUserDataRequest, v1.ExportUserDataResponse](
+			httpClient,
+			baseURL+MediaInternalServiceExportUserDataProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("ExportUserData")),
+			connect.WithClientOptions(opts...),
+		),
+		putExportPart: connect.NewClient[v1.PutExportPartRequest, v1.PutExportPartResponse](
+			httpClient,
+			baseURL+MediaInternalServicePutExportPartProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("PutExportPart")),
+			connect.WithClientOptions(opts...),
+		),
+		sealExport: connect.NewClient[v1.SealExportRequest, v1.SealExportResponse](
+			httpClient,
+			baseURL+MediaInternalServiceSealExportProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("SealExport")),
+			connect.WithClientOptions(opts...),
+		),
+		presignExportDownload: connect.NewClient[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse](
+			httpClient,
+			baseURL+MediaInternalServicePresignExportDownloadProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
+			connect.WithClientOptions(opts...),
+		),
+		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
+			httpClient,
+			baseURL+MediaInternalServiceEraseUserDataProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // mediaInternalServiceClient implements MediaInternalServiceClient.
 type mediaInternalServiceClient struct {
-	attachMedia *connect.Client[v1.AttachMediaRequest, v1.AttachMediaResponse]
-	detachMedia *connect.Client[v1.DetachMediaRequest, v1.DetachMediaResponse]
-	expireMedia *connect.Client[v1.ExpireMediaRequest, v1.ExpireMediaResponse]
+	attachMedia           *connect.Client[v1.AttachMediaRequest, v1.AttachMediaResponse]
+	detachMedia           *connect.Client[v1.DetachMediaRequest, v1.DetachMediaResponse]
+	expireMedia           *connect.Client[v1.ExpireMediaRequest, v1.ExpireMediaResponse]
+	exportUserData        *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
+	putExportPart         *connect.Client[v1.PutExportPartRequest, v1.PutExportPartResponse]
+	sealExport            *connect.Client[v1.SealExportRequest, v1.SealExportResponse]
+	presignExportDownload *connect.Client[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse]
+	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 }
 
 // AttachMedia calls caas.media.v1.MediaInternalService.AttachMedia.
@@ -117,6 +188,31 @@ func (c *mediaInternalServiceClient) DetachMedia(ctx context.Context, req *conne
 // ExpireMedia calls caas.media.v1.MediaInternalService.ExpireMedia.
 func (c *mediaInternalServiceClient) ExpireMedia(ctx context.Context, req *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error) {
 	return c.expireMedia.CallUnary(ctx, req)
+}
+
+// ExportUserData calls caas.media.v1.MediaInternalService.ExportUserData.
+func (c *mediaInternalServiceClient) ExportUserData(ctx context.Context, req *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return c.exportUserData.CallUnary(ctx, req)
+}
+
+// PutExportPart calls caas.media.v1.MediaInternalService.PutExportPart.
+func (c *mediaInternalServiceClient) PutExportPart(ctx context.Context, req *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error) {
+	return c.putExportPart.CallUnary(ctx, req)
+}
+
+// SealExport calls caas.media.v1.MediaInternalService.SealExport.
+func (c *mediaInternalServiceClient) SealExport(ctx context.Context, req *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error) {
+	return c.sealExport.CallUnary(ctx, req)
+}
+
+// PresignExportDownload calls caas.media.v1.MediaInternalService.PresignExportDownload.
+func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, req *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
+	return c.presignExportDownload.CallUnary(ctx, req)
+}
+
+// EraseUserData calls caas.media.v1.MediaInternalService.EraseUserData.
+func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return c.eraseUserData.CallUnary(ctx, req)
 }
 
 // MediaInternalServiceHandler is an implementation of the caas.media.v1.MediaInternalService
@@ -139,6 +235,27 @@ type MediaInternalServiceHandler interface {
 	// Unknown and already deleted media are skipped and not counted; with dry_run nothing changes
 	// and the count says how many would go. Idempotent.
 	ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error)
+	// One page of the media a user uploaded, for the compliance service's exports: each live READY
+	// file's bytes are copied (inside the blob store) to `exports/<export_id>/media/<media_id>` and
+	// its metadata returned as a JSON line naming that archive path. Pending and deleted records are
+	// listed without bytes. Ordered by media id; resumable by page token; a page redone copies again
+	// (the same bytes under the same path).
+	ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error)
+	// Stores one part of an export (`exports/<export_id>/<path>`), replacing what is there.
+	PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error)
+	// Packs the named parts of an export, in order, into one tar archive
+	// (`exports/<export_id>/archive.tar`) ending with `manifest.json` (every entry's path, size and
+	// SHA-256, computed from the bytes packed), then deletes the parts. Idempotent: once the archive
+	// exists the call only deletes leftover parts and describes the archive. NOT_FOUND when a part
+	// is missing and there is no archive yet.
+	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
+	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
+	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Erases the media a user uploaded (the compliance service's erasure): per call up to
+	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
+	// good with their conversation links (no tombstone is kept). Call again while `more`.
+	// Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewMediaInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -166,6 +283,36 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("ExpireMedia")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceExportUserDataHandler := connect.NewUnaryHandler(
+		MediaInternalServiceExportUserDataProcedure,
+		svc.ExportUserData,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("ExportUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServicePutExportPartHandler := connect.NewUnaryHandler(
+		MediaInternalServicePutExportPartProcedure,
+		svc.PutExportPart,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("PutExportPart")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServiceSealExportHandler := connect.NewUnaryHandler(
+		MediaInternalServiceSealExportProcedure,
+		svc.SealExport,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("SealExport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServicePresignExportDownloadHandler := connect.NewUnaryHandler(
+		MediaInternalServicePresignExportDownloadProcedure,
+		svc.PresignExportDownload,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
+		MediaInternalServiceEraseUserDataProcedure,
+		svc.EraseUserData,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.media.v1.MediaInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaInternalServiceAttachMediaProcedure:
@@ -174,6 +321,16 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 			mediaInternalServiceDetachMediaHandler.ServeHTTP(w, r)
 		case MediaInternalServiceExpireMediaProcedure:
 			mediaInternalServiceExpireMediaHandler.ServeHTTP(w, r)
+		case MediaInternalServiceExportUserDataProcedure:
+			mediaInternalServiceExportUserDataHandler.ServeHTTP(w, r)
+		case MediaInternalServicePutExportPartProcedure:
+			mediaInternalServicePutExportPartHandler.ServeHTTP(w, r)
+		case MediaInternalServiceSealExportProcedure:
+			mediaInternalServiceSealExportHandler.ServeHTTP(w, r)
+		case MediaInternalServicePresignExportDownloadProcedure:
+			mediaInternalServicePresignExportDownloadHandler.ServeHTTP(w, r)
+		case MediaInternalServiceEraseUserDataProcedure:
+			mediaInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -193,4 +350,24 @@ func (UnimplementedMediaInternalServiceHandler) DetachMedia(context.Context, *co
 
 func (UnimplementedMediaInternalServiceHandler) ExpireMedia(context.Context, *connect.Request[v1.ExpireMediaRequest]) (*connect.Response[v1.ExpireMediaResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.ExpireMedia is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.ExportUserData is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) PutExportPart(context.Context, *connect.Request[v1.PutExportPartRequest]) (*connect.Response[v1.PutExportPartResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PutExportPart is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.SealExport is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PresignExportDownload is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.EraseUserData is not implemented"))
 }

@@ -39,6 +39,9 @@ const (
 	// SearchInternalServiceGetIndexStatusProcedure is the fully-qualified name of the
 	// SearchInternalService's GetIndexStatus RPC.
 	SearchInternalServiceGetIndexStatusProcedure = "/caas.search.v1.SearchInternalService/GetIndexStatus"
+	// SearchInternalServiceEraseUserDataProcedure is the fully-qualified name of the
+	// SearchInternalService's EraseUserData RPC.
+	SearchInternalServiceEraseUserDataProcedure = "/caas.search.v1.SearchInternalService/EraseUserData"
 )
 
 // SearchInternalServiceClient is a client for the caas.search.v1.SearchInternalService service.
@@ -52,6 +55,10 @@ type SearchInternalServiceClient interface {
 	// the oldest record not yet applied), for some conversations (the seq this instance applied
 	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// Erases one user from search (the compliance service's erasure): up to page_size of the
+	// documents of messages they sent are deleted per call (tombstones included), and their user
+	// directory entry with the first call. Call again while `more`. Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewSearchInternalServiceClient constructs a client for the caas.search.v1.SearchInternalService
@@ -77,6 +84,12 @@ func NewSearchInternalServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithSchema(searchInternalServiceMethods.ByName("GetIndexStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
+			httpClient,
+			baseURL+SearchInternalServiceEraseUserDataProcedure,
+			connect.WithSchema(searchInternalServiceMethods.ByName("EraseUserData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -84,6 +97,7 @@ func NewSearchInternalServiceClient(httpClient connect.HTTPClient, baseURL strin
 type searchInternalServiceClient struct {
 	reindex        *connect.Client[v1.ReindexRequest, v1.ReindexResponse]
 	getIndexStatus *connect.Client[v1.GetIndexStatusRequest, v1.GetIndexStatusResponse]
+	eraseUserData  *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 }
 
 // Reindex calls caas.search.v1.SearchInternalService.Reindex.
@@ -94,6 +108,11 @@ func (c *searchInternalServiceClient) Reindex(ctx context.Context, req *connect.
 // GetIndexStatus calls caas.search.v1.SearchInternalService.GetIndexStatus.
 func (c *searchInternalServiceClient) GetIndexStatus(ctx context.Context, req *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return c.getIndexStatus.CallUnary(ctx, req)
+}
+
+// EraseUserData calls caas.search.v1.SearchInternalService.EraseUserData.
+func (c *searchInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return c.eraseUserData.CallUnary(ctx, req)
 }
 
 // SearchInternalServiceHandler is an implementation of the caas.search.v1.SearchInternalService
@@ -108,6 +127,10 @@ type SearchInternalServiceHandler interface {
 	// the oldest record not yet applied), for some conversations (the seq this instance applied
 	// against chat's log head), and the index schema version with the progress of a rebuild.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// Erases one user from search (the compliance service's erasure): up to page_size of the
+	// documents of messages they sent are deleted per call (tombstones included), and their user
+	// directory entry with the first call. Call again while `more`. Idempotent.
+	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
 // NewSearchInternalServiceHandler builds an HTTP handler from the service implementation. It
@@ -129,12 +152,20 @@ func NewSearchInternalServiceHandler(svc SearchInternalServiceHandler, opts ...c
 		connect.WithSchema(searchInternalServiceMethods.ByName("GetIndexStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	searchInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
+		SearchInternalServiceEraseUserDataProcedure,
+		svc.EraseUserData,
+		connect.WithSchema(searchInternalServiceMethods.ByName("EraseUserData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.search.v1.SearchInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SearchInternalServiceReindexProcedure:
 			searchInternalServiceReindexHandler.ServeHTTP(w, r)
 		case SearchInternalServiceGetIndexStatusProcedure:
 			searchInternalServiceGetIndexStatusHandler.ServeHTTP(w, r)
+		case SearchInternalServiceEraseUserDataProcedure:
+			searchInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -150,4 +181,8 @@ func (UnimplementedSearchInternalServiceHandler) Reindex(context.Context, *conne
 
 func (UnimplementedSearchInternalServiceHandler) GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.search.v1.SearchInternalService.GetIndexStatus is not implemented"))
+}
+
+func (UnimplementedSearchInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.search.v1.SearchInternalService.EraseUserData is not implemented"))
 }
