@@ -110,10 +110,14 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
       holds.conversations.add("c3");
       return cursor === "" ? { items: 2, next: "p1", skipped: ["c2"] } : { items: 1, next: "", skipped: ["c1"] };
     };
-    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat }, clock: systemClock, logger, holds: async () => holds });
+    const none = pagedPart(0, 1).part;
+    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat, media: none, search: none }, clock: systemClock, logger, holds: async () => holds });
     const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
     await runner.kick(job);
-    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", steps: [{ done: true }, { items: 3, done: true, held: ["c1", "c2"], skipped: ["c1", "c2"] }] });
+    expect(await store.get(scope, job.id)).toMatchObject({
+      state: "succeeded",
+      steps: [{ done: true }, { items: 3, done: true, held: ["c1", "c2"], skipped: ["c1", "c2"] }, { done: true }, { done: true }],
+    });
     expect(seen).toEqual([
       ["c1", "c2"],
       ["c1", "c2"],

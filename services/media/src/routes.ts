@@ -11,6 +11,7 @@ export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): v
   router.service(MediaInternalService, {
     attachMedia: internal.attachMedia.bind(internal),
     detachMedia: internal.detachMedia.bind(internal),
+    expireMedia: internal.expireMedia.bind(internal),
     exportUserData: exports.exportUserData.bind(exports),
     putExportPart: exports.putExportPart.bind(exports),
     sealExport: exports.sealExport.bind(exports),
