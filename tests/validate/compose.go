@@ -101,16 +101,18 @@ var backingAddressVars = []string{
 }
 
 // knownSettings are the CAAS_* names services/shared/src/config.ts reads, taken from its source
-// (every "CAAS_..." string literal) plus the per-service CAAS_<SERVICE>_PORT/_URL it builds: a
+// and that of config-connections.ts, which it calls (every "CAAS_..." string literal) plus the per-service CAAS_<SERVICE>_PORT/_URL it builds: a
 // service refuses to start on an unknown CAAS_* variable, so a typo here is fatal there.
 var knownSettings = func() map[string]bool {
 	m := map[string]bool{}
-	src, err := os.ReadFile(filepath.Join("..", "..", "services", "shared", "src", "config.ts"))
-	if err != nil {
-		panic(fmt.Sprintf("reading config.ts for the known settings: %v", err))
-	}
-	for _, match := range regexp.MustCompile(`"(CAAS_[A-Z0-9_]+)"`).FindAllSubmatch(src, -1) {
-		m[string(match[1])] = true
+	for _, file := range []string{"config.ts", "config-connections.ts"} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "services", "shared", "src", file))
+		if err != nil {
+			panic(fmt.Sprintf("reading %s for the known settings: %v", file, err))
+		}
+		for _, match := range regexp.MustCompile(`"(CAAS_[A-Z0-9_]+)"`).FindAllSubmatch(src, -1) {
+			m[string(match[1])] = true
+		}
 	}
 	for kind := range caasPorts {
 		m["CAAS_"+strings.ToUpper(kind)+"_PORT"] = true

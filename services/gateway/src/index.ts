@@ -42,7 +42,7 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
   });
   const limits = new EdgeRateLimits(rate.limiter, ctx.config.rateLimits);
   const origins = createOriginPolicy(ctx.config.corsOrigins);
-  const ws = createWsRelay({ peers: ctx.peers, origins, logger: ctx.logger });
+  const ws = createWsRelay({ peers: ctx.peers, origins, logger: ctx.logger, maxBufferedBytes: ctx.config.connections.wsMaxBufferedBytes });
   const demo = ctx.config.demo && ctx.config.mode === "embedded" ? createDemoRoutes({ dataDir: ctx.config.dataDir, peers: ctx.peers, logger: ctx.logger }) : undefined;
   return {
     name: "gateway",

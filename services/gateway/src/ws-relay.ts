@@ -17,6 +17,12 @@ export interface WsRelayOptions {
   /** Browsers whose Origin is not on the allowlist are refused with 403; clients without Origin pass. */
   origins: OriginPolicy;
   logger: Logger;
+  /**
+   * Bytes from the socket instance the relay may hold for a client that does not read them; past
+   * it the pair is cut (the client as a slow consumer). Without it the relay pauses the instance's
+   * side instead, and a paused socket never sees the instance close it.
+   */
+  maxBufferedBytes?: number;
 }
 
 /** The gateway's /ws: the listener hands it HTTP/1.1 upgrades. */
@@ -79,7 +85,8 @@ export function createWsRelay(opts: WsRelayOptions): WsRelay {
       client.on("error", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
       client.on("close", () => upstream.destroy());
-      upstream.pipe(client);
+      if (opts.maxBufferedBytes === undefined) upstream.pipe(client);
+      else forwardBounded(upstream, client, opts.maxBufferedBytes, () => opts.logger.info({ bytes: client.writableLength }, "/ws relay: client not reading, cut off as a slow consumer"));
       client.pipe(upstream);
     });
   }
@@ -113,6 +120,25 @@ export function createWsRelay(opts: WsRelayOptions): WsRelay {
       open.clear();
     },
   };
+}
+
+/**
+ * Copies `from` to `to` without ever pausing `from`: the socket instance applies its own
+ * slow-consumer bound to what it sends, and its close must reach the relay, which a paused socket
+ * never reads. What `to` (a client not reading) holds unsent is bounded here: past `max` bytes
+ * both ends are destroyed.
+ */
+function forwardBounded(from: Duplex, to: Duplex, max: number, onCut: () => void): void {
+  from.on("data", (chunk: Buffer) => {
+    if (to.destroyed) return;
+    to.write(chunk);
+    if (to.writableLength > max) {
+      onCut();
+      to.destroy();
+      from.destroy();
+    }
+  });
+  from.on("end", () => to.end());
 }
 
 /** The upgrade request as it arrived (request line and headers, original case), with X-Forwarded-For added. */

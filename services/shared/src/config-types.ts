@@ -72,6 +72,27 @@ export interface Limits {
   chatMaxPendingSends: number;
 }
 
+/**
+ * How every listener bounds slow and abusive clients (docs/operations/connection-limits.md): the
+ * same on every service, both modes, HTTP/1.1 and HTTP/2.
+ */
+export interface ConnectionLimits {
+  /** A request's headers (HTTP/2: each header block; the first within this of connecting) must arrive within this (CAAS_HTTP_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs: number;
+  /** A whole request, body included, must arrive within this; client- and bidi-streaming RPCs are exempt (CAAS_HTTP_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** Largest request header section (HTTP/1.1 maxHeaderSize, HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE) (CAAS_HTTP_MAX_HEADER_BYTES). */
+  maxHeaderBytes: number;
+  /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS) (CAAS_HTTP2_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** Open TCP connections from one client address; 0 means no bound (CAAS_MAX_CONNECTIONS_PER_ADDRESS). */
+  maxConnectionsPerAddress: number;
+  /** Addresses and CIDR ranges the per-address bound does not apply to: proxies and peers (CAAS_CONNECTION_LIMIT_EXEMPT). */
+  exemptAddresses: string[];
+  /** Bytes a WebSocket may hold unsent (a client not reading) before it is closed as a slow consumer (CAAS_WS_MAX_BUFFERED_BYTES). */
+  wsMaxBufferedBytes: number;
+}
+
 /** The media service's settings (README "Configuration"). */
 export interface MediaConfig {
   /** The largest upload CreateUpload accepts, in bytes (CAAS_MEDIA_MAX_BYTES). */
@@ -126,6 +147,8 @@ export interface Config {
   /** Peer base URLs per service. Empty in embedded mode until listeners bind. */
   peers: Record<ServiceName, string[]>;
   limits: Limits;
+  /** Bounds on slow and abusive clients, on every listener. */
+  connections: ConnectionLimits;
   /** How long shutdown waits for in-flight calls and streams before closing them. */
   shutdownGraceMs: number;
   cluster: ClusterEndpoints;

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { kafkaBrokersProblem, maskSecrets, mongoUrlProblem, s3EndpointProblem, urlProblem } from "./config-addresses.js";
+import { parseConnectionLimits } from "./config-connections.js";
 import { clusterNeedProblems } from "./config-needs.js";
 import { DEFAULT_TENANT_RATE_FACTOR, parseRateLimits, type RateLimitConfig } from "./rate-limits.js";
 import {
@@ -18,6 +19,7 @@ import {
 } from "./config-types.js";
 
 export {
+  type ConnectionLimits,
   DEFAULT_PORTS,
   MIN_ADMIN_TOKEN_LENGTH,
   SERVICE_NAMES,
@@ -217,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     ports,
     peers,
     limits,
+    connections: parseConnectionLimits(get, int, problems),
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     cluster,
     media,

@@ -49,9 +49,6 @@ const PRESENCE_TTL_HEARTBEATS = 2.5;
  */
 const WS_OVERSIZE_READ_FACTOR = 4;
 
-/** A socket instance's bytes a WebSocket may hold unsent before it counts as a slow consumer. */
-const MAX_WS_BUFFERED_BYTES = 4 * 1024 * 1024;
-
 /**
  * The socket service: client sessions on WebSocket (/ws on the service's port), gRPC bidi
  * Connect and gRPC-web Subscribe + Send, all running one session core. Sends go to chat's
@@ -102,7 +99,7 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
   const ws = createWebSocketEndpoint({
     maxFrameBytes: limits.maxFrameBytes,
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
-    maxBufferedBytes: MAX_WS_BUFFERED_BYTES,
+    maxBufferedBytes: ctx.config.connections.wsMaxBufferedBytes,
     newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
     origins: createOriginAllowlist(ctx.config.corsOrigins),
     logger: ctx.logger,

@@ -2,6 +2,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
+import type { ConnectionLimits } from "../config-types.js";
+import { AddressLimit, clientAddress, refusalBytes } from "./address-limit.js";
+import { H2HeaderWatch } from "./h2-header-watch.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -12,6 +15,12 @@ export interface DualListenerOptions {
   handler: Handler;
   /** Gets HTTP/1.1 upgrade requests (WebSocket at /ws); without it upgrades are refused. */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Bounds on slow and abusive clients (config.connections); without them Node's defaults apply and nothing is counted per address. */
+  limits?: Omit<ConnectionLimits, "wsMaxBufferedBytes">;
+  /** Request paths whose body may stay open for as long as the call lives (client- and bidi-streaming RPCs): exempt from the request timeout. */
+  streamingPaths?: ReadonlySet<string>;
+  /** Told why a connection or stream was cut (slow headers, slow body, over the per-address bound). */
+  onRefused?: (what: string, address: string) => void;
 }
 
 /**
@@ -33,13 +42,30 @@ export class DualListener {
   private readonly h2Sockets = new Set<net.Socket>();
   private accepting = true;
   private boundPort = 0;
+  private readonly perAddress?: AddressLimit;
 
   constructor(private readonly opts: DualListenerOptions) {
-    this.h1 = http.createServer({ keepAliveTimeout: 65_000 }, opts.handler as http.RequestListener);
+    const limits = opts.limits;
+    this.perAddress = limits ? new AddressLimit(limits.maxConnectionsPerAddress, limits.exemptAddresses) : undefined;
+    this.h1 = http.createServer(
+      {
+        keepAliveTimeout: 65_000,
+        ...(limits && {
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          maxHeaderSize: limits.maxHeaderBytes,
+          // Node checks the two timeouts on this interval (30 s by default), so a bound of a few seconds needs a finer one.
+          connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+        }),
+      },
+      opts.handler as http.RequestListener,
+    );
     const h2Handler = opts.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
-    this.h2 = http2.createServer({}, (req, res) => {
+    const h2Options: http2.ServerOptions = limits ? { settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes } } : {};
+    this.h2 = http2.createServer(h2Options, (req, res) => {
       // Registered after the compatibility layer's own listener, so it runs once the trailers are submitted.
       req.stream.once("wantTrailers", () => stopUnreadRequest(req.stream));
+      if (limits && !opts.streamingPaths?.has((req.url ?? "").split("?")[0] ?? "")) this.boundRequestBody(req.stream, limits.requestTimeoutMs);
       h2Handler(req, res);
     });
     this.h2.on("session", (s) => {
@@ -61,16 +87,38 @@ export class DualListener {
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    const address = clientAddress(socket);
+    const admitted = this.perAddress?.admit(address) ?? true;
+    if (admitted && this.perAddress) socket.once("close", () => this.perAddress?.release(address));
+    const limits = this.opts.limits;
+    // Until the first bytes say which protocol it speaks, a connection is under the header timeout (a refused one under a short one).
+    const firstBytesMs = admitted ? limits?.headersTimeoutMs : Math.min(1_000, limits?.headersTimeoutMs ?? 1_000);
+    const firstBytesTimer = firstBytesMs === undefined ? undefined : setTimeout(() => socket.destroy(), firstBytesMs).unref();
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (buffered.length < 3) return;
+      clearTimeout(firstBytesTimer);
       socket.off("data", onData);
       socket.pause();
-      if (buffered.subarray(0, 3).toString("latin1") === "PRI") {
+      const isH2 = buffered.subarray(0, 3).toString("latin1") === "PRI";
+      if (!admitted) {
+        this.opts.onRefused?.(`over ${this.perAddress?.max} connections from one address`, address);
+        socket.end(refusalBytes(isH2, this.perAddress?.max ?? 0));
+        setTimeout(() => socket.destroy(), 1_000).unref();
+        return;
+      }
+      if (isH2) {
         this.h2Sockets.add(socket);
         socket.on("close", () => this.h2Sockets.delete(socket));
-        this.h2.emit("connection", relay(socket, buffered));
+        const watch = limits
+          ? new H2HeaderWatch(limits.headersTimeoutMs, (what) => {
+              this.opts.onRefused?.(what, address);
+              socket.destroy();
+            })
+          : undefined;
+        if (watch) socket.once("close", () => watch.stop());
+        this.h2.emit("connection", relay(socket, buffered, watch));
       } else {
         socket.unshift(buffered);
         this.h1.emit("connection", socket);
@@ -99,6 +147,27 @@ export class DualListener {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Connections counted against the per-address bound for `address` (tests and diagnostics). */
+  connectionsFrom(address: string): number {
+    return this.perAddress?.count(address) ?? 0;
+  }
+
+  /**
+   * The request side of an HTTP/2 stream must end within `ms` (slowloris sending a body a byte at
+   * a time): else the stream alone is reset with CANCEL. Node's http2 has no request timeout, and
+   * its idle timeout never fires on a trickle.
+   */
+  private boundRequestBody(stream: http2.ServerHttp2Stream, ms: number): void {
+    if (stream.state.remoteClose) return;
+    const timer = setTimeout(() => {
+      if (stream.destroyed || stream.closed || stream.state.remoteClose) return;
+      const session = stream.session?.socket;
+      this.opts.onRefused?.(`request body not complete within ${ms} ms`, session?.remoteAddress ?? "");
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, ms).unref();
+    stream.once("close", () => clearTimeout(timer));
   }
 
   /**
@@ -140,8 +209,8 @@ function stopUnreadRequest(stream: http2.ServerHttp2Stream): void {
   stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
-/** A Duplex over `socket` that first yields `first`, then whatever the socket reads. */
-function relay(socket: net.Socket, first: Buffer): Duplex {
+/** A Duplex over `socket` that first yields `first`, then whatever the socket reads; `watch` sees every byte. */
+function relay(socket: net.Socket, first: Buffer, watch?: H2HeaderWatch): Duplex {
   const duplex = new Duplex({
     read() {
       socket.resume();
@@ -157,8 +226,10 @@ function relay(socket: net.Socket, first: Buffer): Duplex {
       cb(err);
     },
   });
+  watch?.feed(first);
   duplex.push(first);
   socket.on("data", (chunk: Buffer) => {
+    watch?.feed(chunk);
     if (!duplex.push(chunk)) socket.pause();
   });
   socket.on("end", () => duplex.push(null));

@@ -97,6 +97,13 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** The HTTP paths of client- and bidi-streaming methods: their request body lives as long as the call. */
+function streamingRequestPaths(services: DescService[]): Set<string> {
+  const paths = new Set<string>();
+  for (const s of services) for (const m of s.methods) if (m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming") paths.add(`/${s.typeName}/${m.name}`);
+  return paths;
+}
+
 /**
  * Serves one service definition on one port: Connect, gRPC and gRPC-web over HTTP/2 and
  * HTTP/1.1, grpc.health.v1, reflection v1 and v1alpha, plain GET /health, with the standard
@@ -173,6 +180,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     port: opts.port ?? config.ports[definition.name as keyof Config["ports"]] ?? 0,
     handler: filter ? (req, res) => filter(req, res) || handler(req, res) : handler,
     onUpgrade: definition.onUpgrade,
+    limits: config.connections,
+    streamingPaths: streamingRequestPaths([...definition.services, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection]),
+    onRefused: (what, address) => logger.info({ address, what }, "connection limit: client cut off"),
   });
   const port = await listener.listen();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
