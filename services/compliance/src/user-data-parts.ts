@@ -49,11 +49,11 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
         const r = await chat.eraseUserData({ tenantId, userId, pageToken: cursor, pageSize: CHAT_PAGE, heldConversationIds: held }, { headers: await headers("chat") });
         return { items: Number(r.messagesErased + r.reactionsRemoved + r.readStatesDropped), next: r.nextPageToken, skipped: r.skippedConversationIds };
       },
-      // Media and search remove what they erase, so every call starts from the top again: the cursor only says "more".
-      async media(tenantId, userId) {
-        const r = await media.eraseUserData({ tenantId, userId }, { headers: await headers("media") });
-        return { items: Number(r.mediaErased), next: r.more ? "more" : "" };
+      async media(tenantId, userId, cursor, held) {
+        const r = await media.eraseUserData({ tenantId, userId, pageToken: cursor === "more" ? "" : cursor, heldConversationIds: held }, { headers: await headers("media") });
+        return { items: Number(r.mediaErased), next: r.more ? r.nextPageToken : "", skipped: r.skippedConversationIds };
       },
+      // Search removes what it erases, so every call starts from the top again: the cursor only says "more".
       async search(tenantId, userId) {
         const r = await search.eraseUserData({ tenantId, userId }, { headers: await headers("search") });
         return { items: Number(r.documentsRemoved), next: r.more ? "more" : "" };

@@ -168,6 +168,33 @@ function exportSuite(name: string, options: () => MediaWorldOptions): void {
       expect((await svc.eraseUserData({ tenantId: w.tenantId, userId: "alice" })).mediaErased).toBe(0n);
       expect((await failure(w.internal(`${w.tenantId}/alice`).eraseUserData({ tenantId: w.tenantId, userId: "alice" }))).code).toBe(Code.PermissionDenied);
     });
+
+    it("leaves media attached to a conversation under a legal hold, reports the conversation, and pages past it", async () => {
+      const svc = w.internal("svc:compliance");
+      const scope = scopeForAdmin(w.tenantId);
+      const [heldConv, otherConv] = [randomUUID(), randomUUID()];
+      const kept = await uploaded(w, "alice", randomBytes(100));
+      const linked = await uploaded(w, "alice", randomBytes(100));
+      const loose = await uploaded(w, "alice", randomBytes(100));
+      await w.store.link(scope, heldConv, [kept], 1);
+      await w.store.link(scope, otherConv, [kept, linked], 1);
+      let pageToken = "";
+      let erased = 0n;
+      const skipped = new Set<string>();
+      for (let more = true; more;) {
+        const r = await svc.eraseUserData({ tenantId: w.tenantId, userId: "alice", pageSize: 1, pageToken, heldConversationIds: [heldConv] });
+        erased += r.mediaErased;
+        for (const c of r.skippedConversationIds) skipped.add(c);
+        ({ more, nextPageToken: pageToken } = r);
+      }
+      expect([erased, [...skipped]]).toEqual([2n, [heldConv]]);
+      expect((await w.store.ofOwner(scope, "alice", { limit: 10 })).map((r) => r.id)).toEqual([kept]);
+      expect(await w.store.get(scope, linked)).toBeUndefined();
+      expect(await w.store.get(scope, loose)).toBeUndefined();
+      const keptRecord = (await w.store.get(scope, kept))!;
+      await w.blobs.stat(scope, keptRecord.blobKey);
+      expect((await failure(svc.eraseUserData({ tenantId: w.tenantId, userId: "alice", pageToken: "not-a-token" }))).code).toBe(Code.InvalidArgument);
+    });
   });
 }
 

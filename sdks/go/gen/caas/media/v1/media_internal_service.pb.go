@@ -901,7 +901,11 @@ type EraseUserDataRequest struct {
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Records per call (0: 100).
-	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Conversations under a legal hold: media attached to any of them is left as it is.
+	HeldConversationIds []string `protobuf:"bytes,4,rep,name=held_conversation_ids,json=heldConversationIds,proto3" json:"held_conversation_ids,omitempty"`
+	// Where the previous call stopped (its next_page_token); "" for the first call.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,14 +961,31 @@ func (x *EraseUserDataRequest) GetPageSize() int32 {
 	return 0
 }
 
+func (x *EraseUserDataRequest) GetHeldConversationIds() []string {
+	if x != nil {
+		return x.HeldConversationIds
+	}
+	return nil
+}
+
+func (x *EraseUserDataRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type EraseUserDataResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Records (with their bytes) removed by this call.
 	MediaErased uint64 `protobuf:"varint,1,opt,name=media_erased,json=mediaErased,proto3" json:"media_erased,omitempty"`
-	// Whether records may remain: call again.
-	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Whether records may remain: call again with next_page_token.
+	More bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	// Held conversations whose media this call left in place.
+	SkippedConversationIds []string `protobuf:"bytes,3,rep,name=skipped_conversation_ids,json=skippedConversationIds,proto3" json:"skipped_conversation_ids,omitempty"`
+	NextPageToken          string   `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *EraseUserDataResponse) Reset() {
@@ -1009,6 +1030,20 @@ func (x *EraseUserDataResponse) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *EraseUserDataResponse) GetSkippedConversationIds() []string {
+	if x != nil {
+		return x.SkippedConversationIds
+	}
+	return nil
+}
+
+func (x *EraseUserDataResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_caas_media_v1_media_internal_service_proto protoreflect.FileDescriptor
@@ -1081,14 +1116,19 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12!\n" +
-	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\xa0\x01\n" +
+	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\x91\x02\n" +
 	"\x14EraseUserDataRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12&\n" +
-	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\"N\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12F\n" +
+	"\x15held_conversation_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\x13heldConversationIds\x12'\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"\xb0\x01\n" +
 	"\x15EraseUserDataResponse\x12!\n" +
 	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
-	"\x04more\x18\x02 \x01(\bR\x04more2\xf6\x05\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x128\n" +
+	"\x18skipped_conversation_ids\x18\x03 \x03(\tR\x16skippedConversationIds\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\xf6\x05\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
 	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n" +

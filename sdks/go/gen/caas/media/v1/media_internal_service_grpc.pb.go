@@ -71,8 +71,9 @@ type MediaInternalServiceClient interface {
 	PresignExportDownload(ctx context.Context, in *PresignExportDownloadRequest, opts ...grpc.CallOption) (*PresignExportDownloadResponse, error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
-	// good with their conversation links (no tombstone is kept). Call again while `more`.
-	// Idempotent.
+	// good with their conversation links (no tombstone is kept). Media attached to a conversation
+	// named in held_conversation_ids is skipped and the conversation listed. Call again with
+	// next_page_token while `more`. Idempotent.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
 }
 
@@ -206,8 +207,9 @@ type MediaInternalServiceServer interface {
 	PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
-	// good with their conversation links (no tombstone is kept). Call again while `more`.
-	// Idempotent.
+	// good with their conversation links (no tombstone is kept). Media attached to a conversation
+	// named in held_conversation_ids is skipped and the conversation listed. Call again with
+	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
 	mustEmbedUnimplementedMediaInternalServiceServer()
 }

@@ -148,19 +148,27 @@ class PresignExportDownloadResponse(_message.Message):
     def __init__(self, url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_size: _Optional[int] = ...) -> None: ...
 
 class EraseUserDataRequest(_message.Message):
-    __slots__ = ("tenant_id", "user_id", "page_size")
+    __slots__ = ("tenant_id", "user_id", "page_size", "held_conversation_ids", "page_token")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HELD_CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     user_id: str
     page_size: int
-    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+    held_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., held_conversation_ids: _Optional[_Iterable[str]] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class EraseUserDataResponse(_message.Message):
-    __slots__ = ("media_erased", "more")
+    __slots__ = ("media_erased", "more", "skipped_conversation_ids", "next_page_token")
     MEDIA_ERASED_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     media_erased: int
     more: bool
-    def __init__(self, media_erased: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+    skipped_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    def __init__(self, media_erased: _Optional[int] = ..., more: _Optional[bool] = ..., skipped_conversation_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -154,8 +154,9 @@ class MediaInternalServiceServicer:
     def EraseUserData(self, request, context):
         """Erases the media a user uploaded (the compliance service's erasure): per call up to
         page_size of their records lose their bytes (upload and ready keys) and are then removed for
-        good with their conversation links (no tombstone is kept). Call again while `more`.
-        Idempotent.
+        good with their conversation links (no tombstone is kept). Media attached to a conversation
+        named in held_conversation_ids is skipped and the conversation listed. Call again with
+        next_page_token while `more`. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

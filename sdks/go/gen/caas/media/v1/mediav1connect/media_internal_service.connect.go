@@ -96,8 +96,9 @@ type MediaInternalServiceClient interface {
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
-	// good with their conversation links (no tombstone is kept). Call again while `more`.
-	// Idempotent.
+	// good with their conversation links (no tombstone is kept). Media attached to a conversation
+	// named in held_conversation_ids is skipped and the conversation listed. Call again with
+	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
@@ -253,8 +254,9 @@ type MediaInternalServiceHandler interface {
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
-	// good with their conversation links (no tombstone is kept). Call again while `more`.
-	// Idempotent.
+	// good with their conversation links (no tombstone is kept). Media attached to a conversation
+	// named in held_conversation_ids is skipped and the conversation listed. Call again with
+	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
 }
 
