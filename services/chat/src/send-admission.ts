@@ -1,36 +1,127 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
 
+export interface SendAdmissionOptions {
+  /** Sends admitted at once whatever the estimate says (CAAS_CHAT_MAX_PENDING_SENDS). */
+  max: number;
+  /** The shortest retry delay a refusal names. */
+  retryAfterMs: number;
+  /** A monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
+}
+
+/** How far back completions count towards the throughput estimate. */
+const WINDOW_MS = 10_000;
+/** One slot of the window. */
+const BUCKET_MS = 1_000;
+/** Completions in the window below which there is no estimate (and only `max` applies). */
+const MIN_SAMPLES = 8;
+/** Sends always admitted, so an estimate from a slow spell can be corrected by new measurements. */
+const PROBE = 2;
+/** The share of the caller's remaining deadline an admitted send may expect to spend here. */
+const DEADLINE_SHARE = 0.8;
+/** The longest retry delay a refusal names (the wait for the sends in progress to drain). */
+const MAX_RETRY_MS = 10_000;
+
+interface Bucket {
+  start: number;
+  completions: number;
+  busyMs: number;
+}
+
 /**
- * The bound on sends one chat instance works on at once. Past it a send is refused at once with
- * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) instead of joining a queue whose wait its
- * caller may not survive: under overload a queue without a bound only fills with work whose
- * callers' deadlines pass while it waits, and the retries of those callers add to it.
+ * Which sends one chat instance takes on. A send is admitted when this instance can be expected
+ * to finish it within its caller's remaining deadline: the sends in progress plus this one,
+ * divided by the instance's measured throughput (sends finished per second of time spent with
+ * sends in progress, over the last 10 s), must fit in 80 % of what is left of the deadline. It is
+ * also bounded by `max` sends in progress. A send that does not fit is refused at once with
+ * RESOURCE_EXHAUSTED and a retry delay (RetryInfo: the time the work in progress needs to drain)
+ * rather than queued: a queue longer than its callers' deadlines only fills with work they have
+ * given up on, which the database commits anyway, and their retries add to it.
  */
 export class SendAdmission {
   private pending = 0;
+  private lastChange: number;
+  private readonly buckets: Bucket[] = [];
+  private readonly now: () => number;
 
-  constructor(
-    /** Sends admitted at once (CAAS_CHAT_MAX_PENDING_SENDS). */
-    private readonly max: number,
-    /** The retry delay a refusal names. */
-    private readonly retryAfterMs: number,
-  ) {}
+  constructor(private readonly opts: SendAdmissionOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.lastChange = this.now();
+  }
 
-  /** Runs `send` when there is room; otherwise throws RESOURCE_EXHAUSTED with the retry delay. */
-  async run<T>(send: () => Promise<T>): Promise<T> {
-    if (this.pending >= this.max) {
-      throw new ResourceExhaustedError(`this chat instance is working on ${this.max} sends (at most ${this.max}); retry after the delay`, this.retryAfterMs);
+  /**
+   * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
+   * undefined: none) and there is room; otherwise throws RESOURCE_EXHAUSTED with a retry delay.
+   */
+  async run<T>(remainingMs: number | undefined, send: () => Promise<T>): Promise<T> {
+    this.account();
+    if (this.pending >= this.opts.max) {
+      throw new ResourceExhaustedError(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`, this.retryAfterMs());
+    }
+    const perSec = this.throughput();
+    if (perSec !== undefined && remainingMs !== undefined && this.pending >= PROBE) {
+      const expectedMs = ((this.pending + 1) / perSec) * 1000;
+      if (expectedMs > remainingMs * DEADLINE_SHARE) {
+        throw new ResourceExhaustedError(
+          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would take about ${Math.round(expectedMs)} ms, past the caller's deadline (${Math.round(remainingMs)} ms left); retry after the delay`,
+          this.retryAfterMs(),
+        );
+      }
     }
     this.pending++;
     try {
       return await send();
     } finally {
+      this.account();
       this.pending--;
+      this.bucket().completions++;
     }
   }
 
   /** Sends in progress (for tests and metrics). */
   get inProgress(): number {
     return this.pending;
+  }
+
+  /** Sends finished per second of busy time over the window; undefined while there are too few. */
+  throughput(): number | undefined {
+    this.account();
+    const since = this.now() - WINDOW_MS;
+    let completions = 0;
+    let busyMs = 0;
+    for (const b of this.buckets) {
+      if (b.start + BUCKET_MS <= since) continue;
+      completions += b.completions;
+      busyMs += b.busyMs;
+    }
+    if (completions < MIN_SAMPLES || busyMs <= 0) return undefined;
+    return completions / (busyMs / 1000);
+  }
+
+  /** The delay to name in a refusal: how long the sends in progress take to finish, within bounds. */
+  private retryAfterMs(): number {
+    const perSec = this.throughput();
+    const drainMs = perSec === undefined ? 0 : (this.pending / perSec) * 1000;
+    return Math.round(Math.min(MAX_RETRY_MS, Math.max(this.opts.retryAfterMs, drainMs)));
+  }
+
+  /** Adds the time since the last change to the busy time when sends were in progress. */
+  private account(): void {
+    const now = this.now();
+    if (this.pending > 0) this.bucket().busyMs += now - this.lastChange;
+    this.lastChange = now;
+  }
+
+  /** The bucket of the current second (older ones beyond the window are dropped). */
+  private bucket(): Bucket {
+    const now = this.now();
+    const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+    let last = this.buckets[this.buckets.length - 1];
+    if (!last || last.start !== start) {
+      last = { start, completions: 0, busyMs: 0 };
+      this.buckets.push(last);
+      while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
+    }
+    return last;
   }
 }
