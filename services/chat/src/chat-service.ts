@@ -139,7 +139,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
       deps.projected,
     );
     const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor, deps.users);
-    this.admission = new SendAdmission({ max: limits.maxPendingSends, retryAfterMs: limits.overloadRetryMs });
+    this.admission = new SendAdmission({ max: limits.maxPendingSends, retryAfterMs: limits.overloadRetryMs, targetMs: limits.sendTargetMs });
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);

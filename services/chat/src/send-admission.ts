@@ -5,6 +5,12 @@ export interface SendAdmissionOptions {
   max: number;
   /** The shortest retry delay a refusal names. */
   retryAfterMs: number;
+  /**
+   * The longest a send should expect to spend on this instance (CAAS_CHAT_SEND_TARGET_MS): past
+   * it, even with deadline to spare, it is refused, so work admitted under overload is still
+   * acknowledged promptly and the instance is quick again as soon as the overload ends.
+   */
+  targetMs: number;
   /** A monotonic clock in ms (default `performance.now`). */
   now?: () => number;
 }
@@ -19,24 +25,33 @@ const MIN_SAMPLES = 8;
 const PROBE = 2;
 /** The share of the caller's remaining deadline an admitted send may expect to spend here. */
 const DEADLINE_SHARE = 0.8;
-/** The longest retry delay a refusal names (the wait for the sends in progress to drain). */
-const MAX_RETRY_MS = 10_000;
+/** The longest retry delay a refusal names. */
+const MAX_RETRY_MS = 30_000;
 
 interface Bucket {
   start: number;
   completions: number;
   busyMs: number;
+  /** Sends admitted and refused in this slot (the demand). */
+  admitted: number;
+  refused: number;
 }
 
 /**
  * Which sends one chat instance takes on. A send is admitted when this instance can be expected
- * to finish it within its caller's remaining deadline: the sends in progress plus this one,
- * divided by the instance's measured throughput (sends finished per second of time spent with
- * sends in progress, over the last 10 s), must fit in 80 % of what is left of the deadline. It is
- * also bounded by `max` sends in progress. A send that does not fit is refused at once with
- * RESOURCE_EXHAUSTED and a retry delay (RetryInfo: the time the work in progress needs to drain)
- * rather than queued: a queue longer than its callers' deadlines only fills with work they have
- * given up on, which the database commits anyway, and their retries add to it.
+ * to finish it soon: the sends in progress plus this one, divided by the instance's measured
+ * throughput (sends finished per second of time spent with sends in progress, over the last
+ * 10 s), must fit in `targetMs` and in 80 % of what is left of the caller's deadline. It is also
+ * bounded by `max` sends in progress. A send that does not fit is refused at once with
+ * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) rather than queued: a queue longer than its
+ * callers' deadlines only fills with work they have given up on, which the database commits
+ * anyway, and their retries add to it.
+ *
+ * The retry delay is the time the work in progress needs to drain, times the demand's excess over
+ * what was admitted (sends asked for per send admitted, over the window), between the configured
+ * delay and 30 s. Under a lasting overload clients that honour it come back spread over a longer
+ * time, or give up, instead of every refused client returning within a second: the retries of
+ * an overload would otherwise keep the instance saturated long after the overload itself ended.
  */
 export class SendAdmission {
   private pending = 0;
@@ -56,18 +71,19 @@ export class SendAdmission {
   async run<T>(remainingMs: number | undefined, send: () => Promise<T>): Promise<T> {
     this.account();
     if (this.pending >= this.opts.max) {
-      throw new ResourceExhaustedError(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`, this.retryAfterMs());
+      throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
     const perSec = this.throughput();
-    if (perSec !== undefined && remainingMs !== undefined && this.pending >= PROBE) {
+    if (perSec !== undefined && this.pending >= PROBE) {
       const expectedMs = ((this.pending + 1) / perSec) * 1000;
-      if (expectedMs > remainingMs * DEADLINE_SHARE) {
-        throw new ResourceExhaustedError(
-          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would take about ${Math.round(expectedMs)} ms, past the caller's deadline (${Math.round(remainingMs)} ms left); retry after the delay`,
-          this.retryAfterMs(),
+      const budgetMs = Math.min(this.opts.targetMs, remainingMs === undefined ? Infinity : remainingMs * DEADLINE_SHARE);
+      if (expectedMs > budgetMs) {
+        throw this.refuse(
+          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would take about ${Math.round(expectedMs)} ms (${remainingMs === undefined ? "no deadline" : `${Math.round(remainingMs)} ms left of the caller's deadline`}, target ${this.opts.targetMs} ms); retry after the delay`,
         );
       }
     }
+    this.bucket().admitted++;
     this.pending++;
     try {
       return await send();
@@ -98,11 +114,27 @@ export class SendAdmission {
     return completions / (busyMs / 1000);
   }
 
-  /** The delay to name in a refusal: how long the sends in progress take to finish, within bounds. */
-  private retryAfterMs(): number {
+  /** Counts a refusal and builds its error, with the retry delay. */
+  private refuse(message: string): ResourceExhaustedError {
+    const err = new ResourceExhaustedError(message, this.retryAfterMs());
+    this.bucket().refused++;
+    return err;
+  }
+
+  /** The delay to name in a refusal: the drain time of the work in progress, stretched by the demand's excess. */
+  retryAfterMs(): number {
     const perSec = this.throughput();
     const drainMs = perSec === undefined ? 0 : (this.pending / perSec) * 1000;
-    return Math.round(Math.min(MAX_RETRY_MS, Math.max(this.opts.retryAfterMs, drainMs)));
+    const since = this.now() - WINDOW_MS;
+    let admitted = 0;
+    let asked = 0;
+    for (const b of this.buckets) {
+      if (b.start + BUCKET_MS <= since) continue;
+      admitted += b.admitted;
+      asked += b.admitted + b.refused;
+    }
+    const excess = Math.max(1, asked / Math.max(1, admitted));
+    return Math.round(Math.min(MAX_RETRY_MS, Math.max(this.opts.retryAfterMs, drainMs) * excess));
   }
 
   /** Adds the time since the last change to the busy time when sends were in progress. */
@@ -118,7 +150,7 @@ export class SendAdmission {
     const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.start !== start) {
-      last = { start, completions: 0, busyMs: 0 };
+      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0 };
       this.buckets.push(last);
       while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
     }

@@ -3,9 +3,9 @@ import { ResourceExhaustedError } from "@caas/shared/errors";
 import { SendAdmission } from "../src/send-admission.js";
 
 /** A send the test finishes by hand, on a clock the test moves. */
-function world(max = 64, retryAfterMs = 500) {
+function world(max = 64, retryAfterMs = 500, targetMs = 60_000) {
   let now = 1_000_000;
-  const admission = new SendAdmission({ max, retryAfterMs, now: () => now });
+  const admission = new SendAdmission({ max, retryAfterMs, targetMs, now: () => now });
   const start = (remainingMs: number | undefined) => {
     let finish!: () => void;
     const done = admission.run(remainingMs, () => new Promise<void>((r) => (finish = r)));
@@ -63,7 +63,7 @@ describe("SendAdmission", () => {
     const held = [w.start(10_000), w.start(10_000), w.start(10_000), w.start(10_000)];
     const refused = await w.refusal(1_000);
     expect(refused).toBeInstanceOf(ResourceExhaustedError);
-    // The four in progress drain in 0.8 s.
+    // The four in progress drain in 0.8 s (all sends asked for so far were admitted).
     expect(refused!.retryAfterMs).toBe(800);
     expect(w.admission.inProgress).toBe(4);
     // A caller with time enough, or one without a deadline, is admitted.
@@ -72,6 +72,37 @@ describe("SendAdmission", () => {
     expect(w.admission.inProgress).toBe(6);
     for (const s of [...held, patient, timeless]) s.finish();
     await Promise.all([...held, patient, timeless].map((s) => s.done));
+  });
+
+  it("refuses a send expected past its target even when the caller's deadline is far", async () => {
+    const w = world(64, 200, 1_000);
+    await w.measure(20, 5);
+    const held = [w.start(30_000), w.start(30_000), w.start(30_000), w.start(30_000)];
+    // A fifth expects about 1 s: within the target.
+    const fifth = w.start(30_000);
+    expect(w.admission.inProgress).toBe(5);
+    // A sixth expects 1.2 s: past it, whatever the deadline (or with none).
+    expect(await w.refusal(30_000)).toBeInstanceOf(ResourceExhaustedError);
+    expect(await w.refusal(undefined)).toBeInstanceOf(ResourceExhaustedError);
+    for (const s of [...held, fifth]) s.finish();
+    await Promise.all([...held, fifth].map((s) => s.done));
+  });
+
+  it("stretches the retry delay by the demand's excess over what it admitted, up to 30 s", async () => {
+    const w = world(4, 1_000);
+    const held = [w.start(10_000), w.start(10_000), w.start(10_000), w.start(10_000)];
+    // No throughput measured yet: the configured delay, times the sends asked for before this
+    // one (4 admitted + n refused) per send admitted.
+    expect((await w.refusal(10_000))!.retryAfterMs).toBe(1_000);
+    for (let i = 0; i < 30; i++) await w.refusal(10_000);
+    expect((await w.refusal(10_000))!.retryAfterMs).toBe(Math.round((1_000 * 35) / 4));
+    for (let i = 0; i < 200; i++) await w.refusal(10_000);
+    expect((await w.refusal(10_000))!.retryAfterMs).toBe(30_000);
+    // Once the refusals leave the window, the delay is the configured one again.
+    for (const s of held) s.finish();
+    await Promise.all(held.map((s) => s.done));
+    w.advance(11_000);
+    expect(w.admission.retryAfterMs()).toBe(1_000);
   });
 
   it("always admits its first sends, so a slow spell's estimate is measured again", async () => {
