@@ -73,7 +73,7 @@ export const DEFAULT_LIMITS: ChatLimits = {
   sendTenantFactor: DEFAULT_TENANT_RATE_FACTOR,
   maxPendingSends: 64,
   overloadRetryMs: 1_000,
-  sendTargetMs: 1_000,
+  sendTargetMs: 2_000,
 };
 
 /** The stores one chat instance works on. */

@@ -6,9 +6,10 @@ export interface SendAdmissionOptions {
   /** The shortest retry delay a refusal names. */
   retryAfterMs: number;
   /**
-   * The longest a send should expect to spend on this instance (CAAS_CHAT_SEND_TARGET_MS): past
-   * it, even with deadline to spare, it is refused, so work admitted under overload is still
-   * acknowledged promptly and the instance is quick again as soon as the overload ends.
+   * The longest a send should expect to wait behind the sends in progress on this instance
+   * (CAAS_CHAT_SEND_TARGET_MS): past it, even with deadline to spare, it is refused, so work
+   * admitted under overload is still acknowledged promptly and the instance is quick again as
+   * soon as the overload ends.
    */
   targetMs: number;
   /** A monotonic clock in ms (default `performance.now`). */
@@ -26,7 +27,7 @@ const PROBE = 2;
 /** The share of the caller's remaining deadline an admitted send may expect to spend here. */
 const DEADLINE_SHARE = 0.8;
 /** The longest retry delay a refusal names. */
-const MAX_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 10_000;
 
 interface Bucket {
   start: number;
@@ -39,9 +40,10 @@ interface Bucket {
 
 /**
  * Which sends one chat instance takes on. A send is admitted when this instance can be expected
- * to finish it soon: the sends in progress plus this one, divided by the instance's measured
- * throughput (sends finished per second of time spent with sends in progress, over the last
- * 10 s), must fit in `targetMs` and in 80 % of what is left of the caller's deadline. It is also
+ * to take it on soon and finish it in time: the sends in progress divided by the instance's
+ * measured throughput (sends finished per second of time spent with sends in progress, over the
+ * last 10 s) is the wait ahead of it, which must fit in `targetMs`; with this send counted too,
+ * it must fit in 80 % of what is left of the caller's deadline. It is also
  * bounded by `max` sends in progress. A send that does not fit is refused at once with
  * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) rather than queued: a queue longer than its
  * callers' deadlines only fills with work they have given up on, which the database commits
@@ -49,7 +51,7 @@ interface Bucket {
  *
  * The retry delay is the time the work in progress needs to drain, times the demand's excess over
  * what was admitted (sends asked for per send admitted, over the window), between the configured
- * delay and 30 s. Under a lasting overload clients that honour it come back spread over a longer
+ * delay and 10 s. Under a lasting overload clients that honour it come back spread over a longer
  * time, or give up, instead of every refused client returning within a second: the retries of
  * an overload would otherwise keep the instance saturated long after the overload itself ended.
  */
@@ -75,11 +77,12 @@ export class SendAdmission {
     }
     const perSec = this.throughput();
     if (perSec !== undefined && this.pending >= PROBE) {
-      const expectedMs = ((this.pending + 1) / perSec) * 1000;
-      const budgetMs = Math.min(this.opts.targetMs, remainingMs === undefined ? Infinity : remainingMs * DEADLINE_SHARE);
-      if (expectedMs > budgetMs) {
+      // The wait behind the sends in progress, and the time to finish this one too.
+      const waitMs = (this.pending / perSec) * 1000;
+      const doneMs = ((this.pending + 1) / perSec) * 1000;
+      if (waitMs > this.opts.targetMs || (remainingMs !== undefined && doneMs > remainingMs * DEADLINE_SHARE)) {
         throw this.refuse(
-          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would take about ${Math.round(expectedMs)} ms (${remainingMs === undefined ? "no deadline" : `${Math.round(remainingMs)} ms left of the caller's deadline`}, target ${this.opts.targetMs} ms); retry after the delay`,
+          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would wait about ${Math.round(waitMs)} ms (target ${this.opts.targetMs} ms${remainingMs === undefined ? "" : `, ${Math.round(remainingMs)} ms left of the caller's deadline`}); retry after the delay`,
         );
       }
     }

@@ -78,17 +78,19 @@ describe("SendAdmission", () => {
     const w = world(64, 200, 1_000);
     await w.measure(20, 5);
     const held = [w.start(30_000), w.start(30_000), w.start(30_000), w.start(30_000)];
-    // A fifth expects about 1 s: within the target.
+    // A fifth waits about 0.8 s behind the four: within the target.
     const fifth = w.start(30_000);
     expect(w.admission.inProgress).toBe(5);
-    // A sixth expects 1.2 s: past it, whatever the deadline (or with none).
+    // A sixth would wait 1 s, a seventh... : past it, whatever the deadline (or with none).
+    const sixth = w.start(30_000);
+    expect(w.admission.inProgress).toBe(6);
     expect(await w.refusal(30_000)).toBeInstanceOf(ResourceExhaustedError);
     expect(await w.refusal(undefined)).toBeInstanceOf(ResourceExhaustedError);
-    for (const s of [...held, fifth]) s.finish();
-    await Promise.all([...held, fifth].map((s) => s.done));
+    for (const s of [...held, fifth, sixth]) s.finish();
+    await Promise.all([...held, fifth, sixth].map((s) => s.done));
   });
 
-  it("stretches the retry delay by the demand's excess over what it admitted, up to 30 s", async () => {
+  it("stretches the retry delay by the demand's excess over what it admitted, up to 10 s", async () => {
     const w = world(4, 1_000);
     const held = [w.start(10_000), w.start(10_000), w.start(10_000), w.start(10_000)];
     // No throughput measured yet: the configured delay, times the sends asked for before this
@@ -97,7 +99,7 @@ describe("SendAdmission", () => {
     for (let i = 0; i < 30; i++) await w.refusal(10_000);
     expect((await w.refusal(10_000))!.retryAfterMs).toBe(Math.round((1_000 * 35) / 4));
     for (let i = 0; i < 200; i++) await w.refusal(10_000);
-    expect((await w.refusal(10_000))!.retryAfterMs).toBe(30_000);
+    expect((await w.refusal(10_000))!.retryAfterMs).toBe(10_000);
     // Once the refusals leave the window, the delay is the configured one again.
     for (const s of held) s.finish();
     await Promise.all(held.map((s) => s.done));
