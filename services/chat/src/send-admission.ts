@@ -6,7 +6,7 @@ export interface SendAdmissionOptions {
   /** The shortest retry delay a refusal names. */
   retryAfterMs: number;
   /**
-   * The longest a send should expect to wait behind the sends in progress on this instance
+   * The longest a send should expect to wait on this instance beyond what one send takes alone
    * (CAAS_CHAT_SEND_TARGET_MS): past it, even with deadline to spare, it is refused, so work
    * admitted under overload is still acknowledged promptly and the instance is quick again as
    * soon as the overload ends.
@@ -36,14 +36,17 @@ interface Bucket {
   /** Sends admitted and refused in this slot (the demand). */
   admitted: number;
   refused: number;
+  /** The shortest time a send finished in, in this slot. */
+  fastestMs: number;
 }
 
 /**
  * Which sends one chat instance takes on. A send is admitted when this instance can be expected
- * to take it on soon and finish it in time: the sends in progress divided by the instance's
+ * to finish it soon and in time: the sends in progress plus this one, divided by the instance's
  * measured throughput (sends finished per second of time spent with sends in progress, over the
- * last 10 s) is the wait ahead of it, which must fit in `targetMs`; with this send counted too,
- * it must fit in 80 % of what is left of the caller's deadline. It is also
+ * last 10 s), is when it would be done. That must fit in 80 % of what is left of the caller's
+ * deadline, and its waiting part (beyond the fastest send of the window, what a send takes
+ * alone) must fit in `targetMs`: a slow store makes every send slow, only queueing is refused. It is also
  * bounded by `max` sends in progress. A send that does not fit is refused at once with
  * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) rather than queued: a queue longer than its
  * callers' deadlines only fills with work they have given up on, which the database commits
@@ -77,9 +80,10 @@ export class SendAdmission {
     }
     const perSec = this.throughput();
     if (perSec !== undefined && this.pending >= PROBE) {
-      // The wait behind the sends in progress, and the time to finish this one too.
-      const waitMs = (this.pending / perSec) * 1000;
+      // The time to finish this send too, and how much of it is waiting: beyond what one send
+      // takes alone (the fastest of the window), which a slow store costs every send anyway.
       const doneMs = ((this.pending + 1) / perSec) * 1000;
+      const waitMs = Math.max(0, doneMs - this.fastestMs());
       if (waitMs > this.opts.targetMs || (remainingMs !== undefined && doneMs > remainingMs * DEADLINE_SHARE)) {
         throw this.refuse(
           `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would wait about ${Math.round(waitMs)} ms (target ${this.opts.targetMs} ms${remainingMs === undefined ? "" : `, ${Math.round(remainingMs)} ms left of the caller's deadline`}); retry after the delay`,
@@ -88,12 +92,15 @@ export class SendAdmission {
     }
     this.bucket().admitted++;
     this.pending++;
+    const started = this.now();
     try {
       return await send();
     } finally {
       this.account();
       this.pending--;
-      this.bucket().completions++;
+      const b = this.bucket();
+      b.completions++;
+      b.fastestMs = Math.min(b.fastestMs, this.now() - started);
     }
   }
 
@@ -115,6 +122,14 @@ export class SendAdmission {
     }
     if (completions < MIN_SAMPLES || busyMs <= 0) return undefined;
     return completions / (busyMs / 1000);
+  }
+
+  /** The shortest time a send took over the window (0 without one). */
+  private fastestMs(): number {
+    const since = this.now() - WINDOW_MS;
+    let fastest = Infinity;
+    for (const b of this.buckets) if (b.start + BUCKET_MS > since) fastest = Math.min(fastest, b.fastestMs);
+    return fastest === Infinity ? 0 : fastest;
   }
 
   /** Counts a refusal and builds its error, with the retry delay. */
@@ -153,7 +168,7 @@ export class SendAdmission {
     const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.start !== start) {
-      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0 };
+      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, fastestMs: Infinity };
       this.buckets.push(last);
       while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
     }

@@ -90,6 +90,23 @@ describe("SendAdmission", () => {
     await Promise.all([...held, fifth, sixth].map((s) => s.done));
   });
 
+  it("does not count a slow store's own time as waiting: sends that each take 2.5 s alone are still admitted side by side", async () => {
+    const w = world(64, 200, 2_000);
+    // Ten at a time, each batch done after 2.5 s: 4 sends/s, the fastest 2.5 s.
+    for (let round = 0; round < 2; round++) {
+      const batch = Array.from({ length: 10 }, () => w.start(undefined));
+      w.advance(2_500);
+      for (const s of batch) s.finish();
+      await Promise.all(batch.map((s) => s.done));
+    }
+    const ten = Array.from({ length: 10 }, () => w.start(10_000));
+    // An eleventh is done in about 2.75 s, 0.25 s of it waiting: admitted.
+    const eleventh = w.start(10_000);
+    expect(w.admission.inProgress).toBe(11);
+    for (const s of [...ten, eleventh]) s.finish();
+    await Promise.all([...ten, eleventh].map((s) => s.done));
+  });
+
   it("stretches the retry delay by the demand's excess over what it admitted, up to 10 s", async () => {
     const w = world(4, 1_000);
     const held = [w.start(10_000), w.start(10_000), w.start(10_000), w.start(10_000)];
