@@ -2,9 +2,9 @@
 //
 // The cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat and socket
 // twice, on the real engines; `source ~/.cache/caas-infra/env` first) gets sends through the
-// gateway as clients make them: each with a client_message_id and a client deadline, retried after
-// the server's RetryInfo delay when shed (RESOURCE_EXHAUSTED) and with backoff after a deadline or
-// other failure, until acknowledged or the client gives up (abandoned). Phases, open loop:
+// gateway as clients make them: each with a client_message_id and a client deadline, retried as
+// @caas/client retries (jittered exponential backoff from 250 ms to 8 s, never sooner than the
+// server's RetryInfo delay), until acknowledged or the client gives up (abandoned). Phases, open loop:
 //   1. calibrate: a closed loop of `concurrency` senders measures the sustainable rate S (acked/s);
 //   2. normal: 0.5 S for `normalS` seconds (the baseline);
 //   3. overload: 5 S for `overloadS` seconds;
@@ -12,10 +12,12 @@
 // Reported per second: sends started, acked, shed, abandoned, and the ack latency (first attempt to
 // ack, retries included) of the sends started in that second (p50/p99); and the recovery time:
 // from the end of the overload until the per-second p50 is back within 2x the baseline p50 and
-// stays there for 5 s.
+// stays there for 5 s. At the end every conversation is read back (Sync): messages committed whose
+// client never got an ack are work the platform did for nobody.
 //
 // Usage: npm run build && source ~/.cache/caas-infra/env && node tests/bench/overload.bench.mjs [overloadS=30] [normalS=20] [afterS=60] [users=200]
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
+import { backoffDelay } from "@caas/client";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
@@ -36,6 +38,8 @@ const CONCURRENCY = 8;
 /** A client's deadline per attempt and how long it keeps retrying one send. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
 const BUDGET_MS = 30_000;
+/** Retry delays: from 250 ms doubling to at most 8 s, jittered (the SDK's backoffDelay). */
+const RETRY_BACKOFF = { initialMs: 250, maxMs: 8_000 };
 
 const bearer = (token) => ({ headers: { authorization: `Bearer ${token}` } });
 
@@ -75,20 +79,29 @@ async function setup(platform) {
   return { users, chat };
 }
 
+/** Up to three messages of each failure code the clients saw (other than sheds). */
+const samples = {};
+/** The client_message_ids acknowledged to their client. */
+const acked = new Set();
+
 /** One send as a client makes it; resolves with what happened. */
 async function clientSend(chat, user, clientMessageId, counters) {
   const t0 = performance.now();
   for (let attempt = 0; performance.now() - t0 < BUDGET_MS; attempt++) {
     try {
       await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { ...bearer(user.token), timeoutMs: ATTEMPT_TIMEOUT_MS });
+      acked.add(clientMessageId);
       return { ok: true, ms: performance.now() - t0 };
     } catch (err) {
       const e = ConnectError.from(err);
-      // Shed by chat's bound on sends in progress, or refused by a rate limit: both RESOURCE_EXHAUSTED.
-      const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /sends \(at most/.test(e.rawMessage) ? "shed" : "rateLimited";
+      // Shed by chat's admission (ADR 0036, 0130), or refused by a rate limit: both RESOURCE_EXHAUSTED.
+      const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /this chat instance is working on/.test(e.rawMessage) ? "shed" : "rateLimited";
       counters[kind] = (counters[kind] ?? 0) + 1;
+      if (kind !== "shed" && (samples[kind] ??= new Set()).size < 3) samples[kind].add(e.rawMessage.slice(0, 200));
+      // As @caas/client retries: jittered exponential backoff, never sooner than the server's RetryInfo delay.
       const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
-      await sleep((d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : Math.min(2000, 100 * 2 ** attempt)) * (0.5 + Math.random()));
+      const retryAfterMs = d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0;
+      await sleep(Math.min(backoffDelay(attempt, RETRY_BACKOFF, retryAfterMs), Math.max(0, BUDGET_MS - (performance.now() - t0))));
     }
   }
   return { ok: false, ms: performance.now() - t0 };
@@ -96,6 +109,7 @@ async function clientSend(chat, user, clientMessageId, counters) {
 
 async function main() {
   process.stderr.write("starting the cluster (10 processes on the real engines)\n");
+  const loadAtStart = Number(loadavg()[0].toFixed(1));
   const platform = await startClusterPlatform((a, o) => pinned(0, a, o));
   try {
     const { users, chat } = await setup(platform);
@@ -119,11 +133,13 @@ async function main() {
       ["after", afterS, 0.5 * sustainable],
     ];
     const seconds = [];
+    const phaseStarts = [];
     const counters = {};
     const pending = [];
     const t0 = performance.now();
     let at = t0;
     for (const [phase, s, rate] of phases) {
+      phaseStarts.push([phase, Date.now()]);
       const phaseEnd = at + s * 1000;
       for (let i = 0; at + (i * 1000) / rate < phaseEnd; i++) {
         const due = at + (i * 1000) / rate;
@@ -144,9 +160,20 @@ async function main() {
       at = phaseEnd;
     }
     await Promise.all(pending);
+    // The store of record: messages committed whose client never got an ack (work done for nobody).
+    const committed = new Set();
+    for (const u of users) {
+      for (let after = 0n; ;) {
+        const r = await chat.sync({ conversationId: u.conversationId, afterSeq: after, limit: 500 }, bearer(u.token));
+        for (const e of r.events) if (e.payload.case === "messageCreated") committed.add(e.payload.value.message.clientMessageId);
+        if (!r.hasMore || r.events.length === 0) break;
+        after = r.events[r.events.length - 1].seq;
+      }
+    }
     const rows = seconds.filter(Boolean).map((r) => ({ ...r, ...quantiles(r.ms), ms: undefined }));
     const baseline = quantiles(rows.filter((r) => r.phase === "normal" && r.sec >= 3).flatMap((r) => seconds[r.sec].ms)).p50;
-    const overloadEnd = normalS + overloadS;
+    // The first second of the last phase (the open loop may run behind its schedule on a starved machine).
+    const overloadEnd = rows.find((r) => r.phase === "after")?.sec ?? normalS + overloadS;
     let recoveredAt;
     for (const r of rows.filter((x) => x.sec >= overloadEnd)) {
       const window = rows.filter((x) => x.sec >= r.sec && x.sec < r.sec + 5);
@@ -159,6 +186,7 @@ async function main() {
     const summary = {
       node: process.version,
       cpus: cpus().length,
+      loadAverage1m: { atStart: loadAtStart, atEnd: Number(loadavg()[0].toFixed(1)) },
       sustainablePerSec: Number(sustainable.toFixed(1)),
       overloadPerSec: Number((5 * sustainable).toFixed(1)),
       phasesS: { normal: normalS, overload: overloadS, after: afterS },
@@ -169,12 +197,46 @@ async function main() {
       acked: rows.reduce((a, r) => a + r.acked, 0),
       abandoned: rows.reduce((a, r) => a + r.abandoned, 0),
       failedAttemptsByCode: counters,
+      failureSamples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, [...v]])),
+      // Each hop's own view of SendMessage per phase (its log lines: code counts, handler time).
+      hops: Object.fromEntries(
+        [
+          ["gateway", ["gateway-1"]],
+          ["chat", ["chat-1", "chat-2"]],
+        ].map(([hop, ids]) => {
+          const lines = ids.flatMap((i) => platform.logOf(i)).filter((l) => (l.msg === "rpc" || l.msg === "rpc failed") && l.rpc === "caas.chat.v1.ChatService/SendMessage");
+          const phaseOf = (l) => {
+            const t = Date.parse(String(l.time));
+            let p = "calibrate";
+            for (const [name, start] of phaseStarts) if (t >= start) p = name;
+            return p;
+          };
+          const by = {};
+          for (const l of lines) {
+            const b = (by[phaseOf(l)] ??= { codes: {}, okMs: [] });
+            b.codes[l.code] = (b.codes[l.code] ?? 0) + 1;
+            if (l.code === "OK") b.okMs.push(l.ms);
+          }
+          return [hop, Object.fromEntries(Object.entries(by).map(([p, b]) => [p, { codes: b.codes, okMs: quantiles(b.okMs) }]))];
+        }),
+      ),
+      committedMessages: committed.size,
+      committedNeverAcked: [...committed].filter((id) => !acked.has(id)).length,
       // Chat's own record: sends it refused before any work (shed) and sends it abandoned because
       // the caller's deadline passed or the caller left before the commit.
       chatSendsByCode: ["chat-1", "chat-2"]
         .flatMap((i) => platform.logOf(i))
-        .filter((l) => l.msg === "rpc" && l.rpc === "caas.chat.v1.ChatService/SendMessage")
+        .filter((l) => (l.msg === "rpc" || l.msg === "rpc failed") && l.rpc === "caas.chat.v1.ChatService/SendMessage")
         .reduce((m, l) => ({ ...m, [l.code]: (m[l.code] ?? 0) + 1 }), {}),
+      // What failed inside the platform (internal errors), by instance and message.
+      internalErrors: ["gateway-1", "chat-1", "chat-2"]
+        .flatMap((i) =>
+          platform
+            .logOf(i)
+            .filter((l) => l.msg === "rpc failed")
+            .map((l) => `${i}: ${String(l.err?.message ?? l.err?.msg ?? "").slice(0, 160)}`),
+        )
+        .reduce((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {}),
     };
     console.log(JSON.stringify(summary));
   } finally {

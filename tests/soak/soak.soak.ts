@@ -11,7 +11,7 @@ import { checkLedger, quantile, type LoggedEvent } from "./ledger.js";
 import { rssMiB, Senders, type SoakConversation } from "./load.js";
 import { soakProfile } from "./profile.js";
 import { GrpcSubscriber, WsSubscriber, type Subscriber } from "./subscribers.js";
-import { clusterTarget, embeddedTarget, type SoakTarget } from "./targets.js";
+import { CLUSTER_FAULTS, clusterTarget, embeddedTarget, shortClusterFaults, type SoakTarget } from "./targets.js";
 
 const profile = soakProfile(process.env);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +44,7 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
   let passed = false;
 
   beforeAll(async () => {
-    target = profile.mode === "cluster" ? await clusterTarget() : await embeddedTarget();
+    target = profile.mode === "cluster" ? await clusterTarget(profile.name === "short" ? shortClusterFaults() : CLUSTER_FAULTS) : await embeddedTarget();
   }, 300_000);
 
   afterAll(async () => {

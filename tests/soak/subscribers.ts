@@ -9,6 +9,8 @@ import type { Deliveries } from "./ledger.js";
 
 /** The per-conversation catch-up size asked for on resume (the protocol's maximum). */
 const RESUME_LIMIT = 200;
+/** The most positions a Resume may carry (ADR 0090). */
+const MAX_POSITIONS = 500;
 /** A client ping this often keeps a WebSocket inside the server's two silent heartbeat intervals. */
 const PING_MS = 10_000;
 
@@ -22,8 +24,11 @@ export interface Outage {
 /**
  * A realtime client that follows the protocol: it keeps every event its connections carry
  * (catch-up and pushed), keeps the newest ResumeDone or Checkpoint cursor, and after every
- * disconnect connects again and resumes with that cursor. Deliveries are recorded per
- * conversation, repeats included, for the ledger.
+ * disconnect connects again and resumes with that cursor and its positions (ADR 0090): per
+ * conversation, the newest seq it holds with every seq before it (from 1; a seq it lacks stops
+ * the position there, so a resume never skips it). Positions only trim what the cursor's catch-up
+ * would repeat, so an event a cursor wrongly covers is still missing after the resume. Deliveries
+ * are recorded per conversation, repeats included, for the ledger.
  */
 export abstract class Subscriber {
   readonly deliveries = new Map<string, Deliveries>();
@@ -36,6 +41,8 @@ export abstract class Subscriber {
   private running = true;
   private loop?: Promise<void>;
   private readonly seen = new Map<string, Set<bigint>>();
+  /** Per conversation, the newest seq held with every seq before it (Map order: most recently advanced last). */
+  private readonly held = new Map<string, bigint>();
 
   constructor(
     readonly name: string,
@@ -94,6 +101,20 @@ export abstract class Subscriber {
     if (seq > max) connMax.set(conversationId, seq);
     seen.add(seq);
     d.seqs.push(seq);
+    let pos = this.held.get(conversationId) ?? 0n;
+    if (seen.has(pos + 1n)) {
+      while (seen.has(pos + 1n)) pos++;
+      this.held.delete(conversationId);
+      this.held.set(conversationId, pos);
+    }
+  }
+
+  /** The Resume's positions: the most recently advanced conversations first, at most the protocol's 500. */
+  protected positions(): { conversationId: string; seq: bigint }[] {
+    return [...this.held]
+      .reverse()
+      .slice(0, MAX_POSITIONS)
+      .map(([conversationId, seq]) => ({ conversationId, seq }));
   }
 
   private onFrame(f: ServerFrame, connMax: Map<string, bigint>): void {
@@ -132,7 +153,7 @@ export class WsSubscriber extends Subscriber {
         ws.on("message", (data: Buffer) => {
           const f = fromBinary(ServerFrameSchema, data);
           if (f.frame.case === "authOk") {
-            send({ frame: { case: "resume", value: { cursor: this.cursor, perConversationLimit: RESUME_LIMIT } } });
+            send({ frame: { case: "resume", value: { cursor: this.cursor, perConversationLimit: RESUME_LIMIT, positions: this.positions() } } });
             ping = setInterval(() => send({ frame: { case: "ping", value: { nonce: 1n } } }), PING_MS);
           } else if (f.frame.case === "error") {
             ws.close();
@@ -161,7 +182,7 @@ export class GrpcSubscriber extends Subscriber {
     void stop.then(() => abort.abort());
     const connMax = new Map<string, bigint>();
     try {
-      for await (const r of client.subscribe({ resume: { cursor: this.cursor, perConversationLimit: RESUME_LIMIT } }, { signal: abort.signal, timeoutMs: 0 })) {
+      for await (const r of client.subscribe({ resume: { cursor: this.cursor, perConversationLimit: RESUME_LIMIT, positions: this.positions() } }, { signal: abort.signal, timeoutMs: 0 })) {
         if (r.frame) frame(r.frame, connMax);
       }
       return "stream ended";

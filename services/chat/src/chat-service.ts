@@ -139,7 +139,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
       deps.projected,
     );
     const core = new ChatCore(deps.stores, deps.clock, deps.pageTokens, limits, deps.rateLimiter, writer, deps.policyFor, deps.users);
-    this.admission = new SendAdmission(limits.maxPendingSends, limits.overloadRetryMs);
+    this.admission = new SendAdmission({ max: limits.maxPendingSends, retryAfterMs: limits.overloadRetryMs, targetMs: limits.sendTargetMs });
     this.conversations = new ConversationOps(core);
     this.settings = new SettingsOps(core, this.conversations);
     this.members = new MemberOps(core, this.conversations);
@@ -223,10 +223,10 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     return this.members.list(callerOf(ctx), req);
   }
 
-  /** Past the instance's bound: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send. */
+  /** Past the instance's bound, or not expected to finish within the caller's deadline: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send. */
   async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
     const caller = callerOf(ctx);
-    return this.admission.run(() => this.messages.send(caller, req, { signal: ctx.signal }));
+    return this.admission.run(ctx.timeoutMs(), () => this.messages.send(caller, req, { signal: ctx.signal }));
   }
 
   async editMessage(req: EditMessageRequest, ctx: HandlerContext) {
@@ -295,7 +295,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   async forwardMessage(req: ForwardMessageRequest, ctx: HandlerContext) {
     const caller = callerOf(ctx);
-    return this.admission.run(() => this.forwards.forward(caller, req, ctx.signal));
+    return this.admission.run(ctx.timeoutMs(), () => this.forwards.forward(caller, req, ctx.signal));
   }
 
   async getUnreadCounts(req: GetUnreadCountsRequest, ctx: HandlerContext) {

@@ -58,8 +58,10 @@ export interface ChatLimits {
   sendTenantFactor: number;
   /** Sends one instance works on at once (CAAS_CHAT_MAX_PENDING_SENDS); more are refused with a retry delay. */
   maxPendingSends: number;
-  /** The retry delay of a send refused because the instance is at `maxPendingSends`. */
+  /** The shortest retry delay of a send refused by the admission (SendAdmission). */
   overloadRetryMs: number;
+  /** The longest a send should expect to spend on an instance before it is refused (CAAS_CHAT_SEND_TARGET_MS). */
+  sendTargetMs: number;
 }
 
 export const DEFAULT_LIMITS: ChatLimits = {
@@ -71,6 +73,7 @@ export const DEFAULT_LIMITS: ChatLimits = {
   sendTenantFactor: DEFAULT_TENANT_RATE_FACTOR,
   maxPendingSends: 64,
   overloadRetryMs: 1_000,
+  sendTargetMs: 2_000,
 };
 
 /** The stores one chat instance works on. */

@@ -89,6 +89,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
         sendRate: bucketOf(config.rateLimits.perUser["message.send"]),
         sendTenantFactor: config.rateLimits.tenantFactor,
         maxPendingSends: config.limits.chatMaxPendingSends,
+        sendTargetMs: config.limits.chatSendTargetMs,
       },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);

@@ -1,36 +1,177 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
 
+export interface SendAdmissionOptions {
+  /** Sends admitted at once whatever the estimate says (CAAS_CHAT_MAX_PENDING_SENDS). */
+  max: number;
+  /** The shortest retry delay a refusal names. */
+  retryAfterMs: number;
+  /**
+   * The longest a send should expect to wait on this instance beyond what one send takes alone
+   * (CAAS_CHAT_SEND_TARGET_MS): past it, even with deadline to spare, it is refused, so work
+   * admitted under overload is still acknowledged promptly and the instance is quick again as
+   * soon as the overload ends.
+   */
+  targetMs: number;
+  /** A monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
+}
+
+/** How far back completions count towards the throughput estimate. */
+const WINDOW_MS = 10_000;
+/** One slot of the window. */
+const BUCKET_MS = 1_000;
+/** Completions in the window below which there is no estimate (and only `max` applies). */
+const MIN_SAMPLES = 8;
+/** Sends always admitted, so an estimate from a slow spell can be corrected by new measurements. */
+const PROBE = 2;
+/** The share of the caller's remaining deadline an admitted send may expect to spend here. */
+const DEADLINE_SHARE = 0.8;
+/** The longest retry delay a refusal names. */
+const MAX_RETRY_MS = 10_000;
+
+interface Bucket {
+  start: number;
+  completions: number;
+  busyMs: number;
+  /** Sends admitted and refused in this slot (the demand). */
+  admitted: number;
+  refused: number;
+  /** The shortest time a send finished in, in this slot. */
+  fastestMs: number;
+}
+
 /**
- * The bound on sends one chat instance works on at once. Past it a send is refused at once with
- * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) instead of joining a queue whose wait its
- * caller may not survive: under overload a queue without a bound only fills with work whose
- * callers' deadlines pass while it waits, and the retries of those callers add to it.
+ * Which sends one chat instance takes on. A send is admitted when this instance can be expected
+ * to finish it soon and in time: the sends in progress plus this one, divided by the instance's
+ * measured throughput (sends finished per second of time spent with sends in progress, over the
+ * last 10 s), is when it would be done. That must fit in 80 % of what is left of the caller's
+ * deadline, and its waiting part (beyond the fastest send of the window, what a send takes
+ * alone) must fit in `targetMs`: a slow store makes every send slow, only queueing is refused. It is also
+ * bounded by `max` sends in progress. A send that does not fit is refused at once with
+ * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) rather than queued: a queue longer than its
+ * callers' deadlines only fills with work they have given up on, which the database commits
+ * anyway, and their retries add to it.
+ *
+ * The retry delay is the time the work in progress needs to drain, times the demand's excess over
+ * what was admitted (sends asked for per send admitted, over the window), between the configured
+ * delay and 10 s. Under a lasting overload clients that honour it come back spread over a longer
+ * time, or give up, instead of every refused client returning within a second: the retries of
+ * an overload would otherwise keep the instance saturated long after the overload itself ended.
  */
 export class SendAdmission {
   private pending = 0;
+  private lastChange: number;
+  private readonly buckets: Bucket[] = [];
+  private readonly now: () => number;
 
-  constructor(
-    /** Sends admitted at once (CAAS_CHAT_MAX_PENDING_SENDS). */
-    private readonly max: number,
-    /** The retry delay a refusal names. */
-    private readonly retryAfterMs: number,
-  ) {}
+  constructor(private readonly opts: SendAdmissionOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.lastChange = this.now();
+  }
 
-  /** Runs `send` when there is room; otherwise throws RESOURCE_EXHAUSTED with the retry delay. */
-  async run<T>(send: () => Promise<T>): Promise<T> {
-    if (this.pending >= this.max) {
-      throw new ResourceExhaustedError(`this chat instance is working on ${this.max} sends (at most ${this.max}); retry after the delay`, this.retryAfterMs);
+  /**
+   * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
+   * undefined: none) and there is room; otherwise throws RESOURCE_EXHAUSTED with a retry delay.
+   */
+  async run<T>(remainingMs: number | undefined, send: () => Promise<T>): Promise<T> {
+    this.account();
+    if (this.pending >= this.opts.max) {
+      throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
+    const perSec = this.throughput();
+    if (perSec !== undefined && this.pending >= PROBE) {
+      // The time to finish this send too, and how much of it is waiting: beyond what one send
+      // takes alone (the fastest of the window), which a slow store costs every send anyway.
+      const doneMs = ((this.pending + 1) / perSec) * 1000;
+      const waitMs = Math.max(0, doneMs - this.fastestMs());
+      if (waitMs > this.opts.targetMs || (remainingMs !== undefined && doneMs > remainingMs * DEADLINE_SHARE)) {
+        throw this.refuse(
+          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would wait about ${Math.round(waitMs)} ms (target ${this.opts.targetMs} ms${remainingMs === undefined ? "" : `, ${Math.round(remainingMs)} ms left of the caller's deadline`}); retry after the delay`,
+        );
+      }
+    }
+    this.bucket().admitted++;
     this.pending++;
+    const started = this.now();
     try {
       return await send();
     } finally {
+      this.account();
       this.pending--;
+      const b = this.bucket();
+      b.completions++;
+      b.fastestMs = Math.min(b.fastestMs, this.now() - started);
     }
   }
 
   /** Sends in progress (for tests and metrics). */
   get inProgress(): number {
     return this.pending;
+  }
+
+  /** Sends finished per second of busy time over the window; undefined while there are too few. */
+  throughput(): number | undefined {
+    this.account();
+    const since = this.now() - WINDOW_MS;
+    let completions = 0;
+    let busyMs = 0;
+    for (const b of this.buckets) {
+      if (b.start + BUCKET_MS <= since) continue;
+      completions += b.completions;
+      busyMs += b.busyMs;
+    }
+    if (completions < MIN_SAMPLES || busyMs <= 0) return undefined;
+    return completions / (busyMs / 1000);
+  }
+
+  /** The shortest time a send took over the window (0 without one). */
+  private fastestMs(): number {
+    const since = this.now() - WINDOW_MS;
+    let fastest = Infinity;
+    for (const b of this.buckets) if (b.start + BUCKET_MS > since) fastest = Math.min(fastest, b.fastestMs);
+    return fastest === Infinity ? 0 : fastest;
+  }
+
+  /** Counts a refusal and builds its error, with the retry delay. */
+  private refuse(message: string): ResourceExhaustedError {
+    const err = new ResourceExhaustedError(message, this.retryAfterMs());
+    this.bucket().refused++;
+    return err;
+  }
+
+  /** The delay to name in a refusal: the drain time of the work in progress, stretched by the demand's excess. */
+  retryAfterMs(): number {
+    const perSec = this.throughput();
+    const drainMs = perSec === undefined ? 0 : (this.pending / perSec) * 1000;
+    const since = this.now() - WINDOW_MS;
+    let admitted = 0;
+    let asked = 0;
+    for (const b of this.buckets) {
+      if (b.start + BUCKET_MS <= since) continue;
+      admitted += b.admitted;
+      asked += b.admitted + b.refused;
+    }
+    const excess = Math.max(1, asked / Math.max(1, admitted));
+    return Math.round(Math.min(MAX_RETRY_MS, Math.max(this.opts.retryAfterMs, drainMs) * excess));
+  }
+
+  /** Adds the time since the last change to the busy time when sends were in progress. */
+  private account(): void {
+    const now = this.now();
+    if (this.pending > 0) this.bucket().busyMs += now - this.lastChange;
+    this.lastChange = now;
+  }
+
+  /** The bucket of the current second (older ones beyond the window are dropped). */
+  private bucket(): Bucket {
+    const now = this.now();
+    const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+    let last = this.buckets[this.buckets.length - 1];
+    if (!last || last.start !== start) {
+      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, fastestMs: Infinity };
+      this.buckets.push(last);
+      while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
+    }
+    return last;
   }
 }

@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { ClientHttp2Stream, Http2Session } from "node:http2";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config, ServiceName } from "./config.js";
 import { currentScope } from "./context.js";
@@ -87,6 +88,30 @@ export function createOutboundScopeInterceptor(): Interceptor {
 
 const transports = new Map<string, Transport>();
 
+/**
+ * connect-node's HTTP/2 session manager with an 'error' listener of ours on every session it
+ * hands out, kept for the session's life. connect-node destroys a session with "PING timed out"
+ * from its ping callback (a ping answered after `pingTimeoutMs`) even after it has removed its
+ * own listeners from that session (it left the session's state: connectrpc/connect-es#1795, fix
+ * not released for 2.1.x), and an 'error' event nobody listens to ends the process: the gateway
+ * crashed that way on a starved machine. With this listener the destroyed session only fails its
+ * streams (their calls see the error) and the next call opens a new session, whatever the ping
+ * timing; errors reach connect-node's listeners as before while they are attached.
+ */
+export class GuardedSessionManager extends Http2SessionManager {
+  private readonly guarded = new WeakSet<Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session && !this.guarded.has(session)) {
+      this.guarded.add(session);
+      session.on("error", () => undefined);
+    }
+    return stream;
+  }
+}
+
 function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
   const key = `${baseUrl}|${defaultTimeoutMs}`;
   let t = transports.get(key);
@@ -95,14 +120,9 @@ function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
       baseUrl,
       interceptors: [createOutboundScopeInterceptor()],
       defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
-      pingIntervalMs: 30_000,
-      // connect-node destroys a session with "PING timed out" from its ping callback even after it
-      // has stopped listening for that session's errors (connectrpc/connect-es#1795, fix not yet
-      // released): the unhandled 'error' ends the process. It needs a ping slower than this
-      // timeout, which only a starved machine produces (seen at load average 50, never at 15 s
-      // pings on a quiet one); 60 s makes it far rarer while a peer that vanished is still found
-      // (calls have their own deadlines meanwhile).
-      pingTimeoutMs: 60_000,
+      // A vanished peer is found within ping interval + timeout (45 s) on a stream that carries
+      // nothing; calls have their own deadlines meanwhile.
+      sessionManager: new GuardedSessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 15_000 }),
     });
     transports.set(key, t);
   }

@@ -70,6 +70,8 @@ export interface Limits {
   realtimeCheckpointsPerSec: number;
   /** Sends one chat instance works on at once; more are refused RESOURCE_EXHAUSTED with a retry delay. */
   chatMaxPendingSends: number;
+  /** The longest a send should expect to spend on a chat instance; past it the send is refused with a retry delay. */
+  chatSendTargetMs: number;
 }
 
 /**

@@ -185,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
     chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 64, 1, 100_000),
+    chatSendTargetMs: int("CAAS_CHAT_SEND_TARGET_MS", 2_000, 10, 600_000),
   };
 
   const mediaPublicUrl = httpUrl("CAAS_MEDIA_PUBLIC_URL");

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { RUN_PREFIX, infraEnv } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { connectMongo, type MongoConnection } from "../src/adapters/mongo-client.js";
+import { Code } from "@connectrpc/connect";
+import { connectMongo, type MongoConnection, type MongoDb } from "../src/adapters/mongo-client.js";
 import { FakeClock } from "../src/clock.js";
 import { scopeFromVerifiedClaims } from "../src/tenant-scope.js";
 import { createMongoEventLogStore } from "../src/eventlog/event-log-store-mongo.js";
@@ -114,6 +115,53 @@ describe.skipIf(!mongoUrl)("mongo event log store", () => {
     } catch (err) {
       await conn.close();
       throw err;
+    }
+  });
+
+  it("abandons an append whose caller leaves while the head is read, before its insert: nothing is written", async () => {
+    const conn: MongoConnection = await connectMongo(mongoUrl!, dbName);
+    try {
+      // The caller goes away during the reads that find the head (an overloaded server answers
+      // them slowly), after the append's turn in its lane has come.
+      const leaving = new AbortController();
+      let armed = false;
+      const db: MongoDb = {
+        collection: (name, o) =>
+          new Proxy(conn.db.collection(name, o), {
+            get(target, prop) {
+              const v: unknown = Reflect.get(target, prop);
+              if (typeof v !== "function") return v;
+              return (...args: unknown[]) => {
+                if (armed && (prop === "find" || prop === "findOne")) leaving.abort();
+                return (v as (...a: unknown[]) => unknown).apply(target, args);
+              };
+            },
+          }),
+      };
+      const store = await createMongoEventLogStore({ db, collectionPrefix: "abandon_", clock: new FakeClock() });
+      const scope = scopeFromVerifiedClaims({ tenant: `t-abandon-${Date.now()}` });
+      const conversationId = `c-${Date.now()}`;
+      const append = (clientMessageId: string, signal?: AbortSignal) =>
+        store.append(scope, {
+          conversationId,
+          eventId: `e-${clientMessageId}`,
+          actorId: "u1",
+          clientMessageId,
+          payloadHash: "h",
+          countable: true,
+          ...(signal ? { signal } : {}),
+          encode: () => new TextEncoder().encode(clientMessageId),
+        });
+      armed = true;
+      await expect(append("m-1", leaving.signal)).rejects.toMatchObject({ code: Code.Canceled });
+      armed = false;
+      expect(await store.read(scope, conversationId, 0, 10)).toEqual([]);
+      // The retry commits it once.
+      expect((await append("m-1")).kind).toBe("appended");
+      expect((await store.read(scope, conversationId, 0, 10)).map((e) => [e.seq, e.clientMessageId])).toEqual([[1, "m-1"]]);
+      await store.close();
+    } finally {
+      await conn.close();
     }
   });
 

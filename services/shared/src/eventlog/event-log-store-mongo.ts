@@ -202,6 +202,9 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
         createTimeMs,
         redacted: false,
       };
+      // The head reads above (and a contended seq's retries) may have waited long on an
+      // overloaded server: the last moment to give up a send nobody waits for.
+      if (input.signal?.aborted) throw abandonedAppend(input.signal);
       try {
         await events.insertOne({ _id: docId(tenantId, conversationId, seq), ...event, published: false });
         remember(key, { seq, countableSeq });

@@ -48,8 +48,9 @@ export interface AppendInput {
   encode(assigned: { seq: number; countableSeq: number; createTimeMs: number }): Uint8Array;
   /**
    * The caller's cancellation: an append whose signal has aborted when its turn comes (behind
-   * the appends queued before it) is not committed and rejects with `abandonedAppend`. Once the
-   * insert has started it completes whatever the signal does.
+   * the appends queued before it), or by the time its insert is about to be sent (after the
+   * head reads), is not committed and rejects with `abandonedAppend`. Once the insert has
+   * started it completes whatever the signal does.
    */
   signal?: AbortSignal;
 }
