@@ -54,8 +54,8 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
         return { items: Number(r.mediaErased), next: r.more ? r.nextPageToken : "", skipped: r.skippedConversationIds };
       },
       // Search removes what it erases, so every call starts from the top again: the cursor only says "more".
-      async search(tenantId, userId) {
-        const r = await search.eraseUserData({ tenantId, userId }, { headers: await headers("search") });
+      async search(tenantId, userId, _cursor, held) {
+        const r = await search.eraseUserData({ tenantId, userId, heldConversationIds: held }, { headers: await headers("search") });
         return { items: Number(r.documentsRemoved), next: r.more ? "more" : "" };
       },
     },

@@ -70,7 +70,7 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
     const limit = req.pageSize === 0 ? 500 : Math.min(req.pageSize, SEARCH_MAX_BATCH);
     // The directory entry first (one row; removing it again is harmless), then a batch of documents.
     await this.deps.directory.remove(scope, req.userId);
-    const removed = await this.deps.index.removeSender(scope, req.userId, limit);
+    const removed = await this.deps.index.removeSender(scope, req.userId, limit, req.heldConversationIds);
     return create(EraseUserDataResponseSchema, { documentsRemoved: BigInt(removed), more: removed === limit });
   }
 

@@ -201,10 +201,11 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
       }
     },
 
-    async removeSender(scope, senderId, limit) {
+    async removeSender(scope, senderId, limit, keep = []) {
       const tenantId = tenantOf(scope);
       checkName("senderId", senderId, 128);
       const n = checkBatchLimit(limit);
+      for (const id of keep) checkName("keep", id, 128);
       open();
       // Deleted documents leave a search only once refreshed: each call sees the previous one's deletes.
       await call(() => client.indices.refresh({ index }));
@@ -215,7 +216,12 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
           size: n,
           _source: false,
           track_total_hits: false,
-          query: { bool: { filter: [{ term: { tenant_id: tenantId } }, { term: { sender_id: senderId } }] } },
+          query: {
+            bool: {
+              filter: [{ term: { tenant_id: tenantId } }, { term: { sender_id: senderId } }],
+              ...(keep.length > 0 ? { must_not: [{ terms: { conversation_id: [...keep] } }] } : {}),
+            },
+          },
         }),
       );
       const ids = res.hits.hits.map((h) => h._id!.slice(tenantId.length + 1));

@@ -269,14 +269,24 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       db.transaction(() => dropDocs(byConversation.all(tenantId, conversationId).map((r) => r.doc_id))).immediate();
     },
 
-    async removeSender(scope, senderId, limit) {
+    async removeSender(scope, senderId, limit, keep = []) {
       const tenantId = tenantOf(scope);
       checkName("senderId", senderId, 128);
       const n = checkBatchLimit(limit);
+      for (const id of keep) checkName("keep", id, 128);
       open();
+      // Kept conversations (legal holds) are excluded in the query, so a batch never fills up with them.
+      const rows = (): { doc_id: number }[] =>
+        keep.length === 0
+          ? bySender.all(tenantId, senderId, n)
+          : db
+              .prepare<(string | number)[], { doc_id: number }>(
+                `SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? AND conversation_id NOT IN (${keep.map(() => "?").join(",")}) LIMIT ?`,
+              )
+              .all(tenantId, senderId, ...keep, n);
       return db
         .transaction(() => {
-          const ids = bySender.all(tenantId, senderId, n).map((r) => r.doc_id);
+          const ids = rows().map((r) => r.doc_id);
           dropDocs(ids);
           return ids.length;
         })

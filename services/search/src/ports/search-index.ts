@@ -202,9 +202,10 @@ export interface SearchIndex {
    * Deletes up to `limit` (1..SEARCH_MAX_BATCH) documents of messages `senderId` sent, tombstones
    * included (data-subject erasure), and returns how many it deleted: call again until fewer than
    * `limit`. Idempotent. Documents indexed concurrently may survive a call: erase the sender's
-   * messages at the source first (their deletes then remove any late copy).
+   * messages at the source first (their deletes then remove any late copy). Documents in the
+   * conversations of `keep` (under a legal hold) are left in place.
    */
-  removeSender(scope: TenantScope, senderId: string, limit: number): Promise<number>;
+  removeSender(scope: TenantScope, senderId: string, limit: number, keep?: readonly string[]): Promise<number>;
 
   /**
    * One page of the messages matching `request`, in the request's `order` (both are total).

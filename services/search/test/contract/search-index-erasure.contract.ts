@@ -43,5 +43,20 @@ export function searchIndexErasureContract(name: string, factory: () => Promise<
       expect((await s.search(other, { query: "report", conversationIds: ["c1"], pageSize: 20 })).hits.map((x) => x.messageId)).toEqual(["m-c1-1"]);
       await expect(s.removeSender(scope, "ann", 0)).rejects.toThrow(RangeError);
     });
+
+    it("leaves the documents of kept conversations (legal holds), however many there are", async () => {
+      const scope = freshTenantScope();
+      const held = [1, 2, 3, 4].map((seq) => doc("held", seq, "ann", `memo number ${seq}`));
+      await s.index(scope, [...held, doc("c1", 1, "ann", "memo free"), doc("c2", 1, "ann", "memo loose"), doc("held", 9, "bob", "memo of bob")]);
+      await s.refresh(scope);
+      // Batches of two never fill up with the four kept documents: both free ones go.
+      const batches: number[] = [];
+      for (let n = 2; n === 2;) batches.push((n = await s.removeSender(scope, "ann", 2, ["held"])));
+      expect(batches).toEqual([2, 0]);
+      await s.refresh(scope);
+      expect((await s.search(scope, { query: "memo", conversationIds: ["held", "c1", "c2"], pageSize: 20 })).hits.map((x) => x.messageId).sort()).toEqual(
+        ["m-held-1", "m-held-2", "m-held-3", "m-held-4", "m-held-9"].sort(),
+      );
+    });
   });
 }

@@ -526,9 +526,11 @@ type EraseUserDataRequest struct {
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Documents deleted per call (0: 500).
-	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Conversations under a legal hold: their documents are left as they are.
+	HeldConversationIds []string `protobuf:"bytes,4,rep,name=held_conversation_ids,json=heldConversationIds,proto3" json:"held_conversation_ids,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *EraseUserDataRequest) Reset() {
@@ -580,6 +582,13 @@ func (x *EraseUserDataRequest) GetPageSize() int32 {
 		return x.PageSize
 	}
 	return 0
+}
+
+func (x *EraseUserDataRequest) GetHeldConversationIds() []string {
+	if x != nil {
+		return x.HeldConversationIds
+	}
+	return nil
 }
 
 type EraseUserDataResponse struct {
@@ -682,12 +691,13 @@ const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
 	"\n" +
 	"lag_events\x18\x04 \x01(\x04R\tlagEvents\x121\n" +
-	"\x15since_last_applied_ms\x18\x05 \x01(\x04R\x12sinceLastAppliedMs\"\xa1\x01\n" +
+	"\x15since_last_applied_ms\x18\x05 \x01(\x04R\x12sinceLastAppliedMs\"\xe9\x01\n" +
 	"\x14EraseUserDataRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"X\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12F\n" +
+	"\x15held_conversation_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\x13heldConversationIds\"X\n" +
 	"\x15EraseUserDataResponse\x12+\n" +
 	"\x11documents_removed\x18\x01 \x01(\x04R\x10documentsRemoved\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more2\xa2\x02\n" +

@@ -90,14 +90,16 @@ class ConversationIndexStatus(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., indexed_seq: _Optional[int] = ..., head_seq: _Optional[int] = ..., lag_events: _Optional[int] = ..., since_last_applied_ms: _Optional[int] = ...) -> None: ...
 
 class EraseUserDataRequest(_message.Message):
-    __slots__ = ("tenant_id", "user_id", "page_size")
+    __slots__ = ("tenant_id", "user_id", "page_size", "held_conversation_ids")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HELD_CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     user_id: str
     page_size: int
-    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+    held_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., held_conversation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EraseUserDataResponse(_message.Message):
     __slots__ = ("documents_removed", "more")
