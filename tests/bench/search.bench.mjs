@@ -20,7 +20,7 @@
 //          [queries=500] [--rate=1000] [--seconds=20] [--es] [--es-only]
 // --es needs CAAS_ELASTICSEARCH_URL (source ~/.cache/caas-infra/env); its index is deleted after.
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -91,7 +91,14 @@ function record(n, seqs, sentMs) {
   return { key: conversationId(c), value, headers: { "x-sent-ms": String(sentMs) } };
 }
 
-async function run(name, backend, dir) {
+/** The 1-minute load average, recorded beside every wall-time figure (the machine is shared). */
+const load = () => Number(loadavg()[0].toFixed(1));
+const cpuNow = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+
+async function run(name, backend, dir, serverCpu = async () => 0) {
   // Time spent inside the adapter's index writes, to tell the adapter from the rest of the path.
   let writeMs = 0;
   const index = {
@@ -113,19 +120,24 @@ async function run(name, backend, dir) {
 
   seed = 42;
   const seqs = new Array(CONVERSATIONS).fill(0);
+  const loadAtStart = load();
   const p0 = performance.now();
+  const publishCpu0 = cpuNow();
   for (let n = 0; n < MESSAGES; n += 1000) {
     const chunk = [];
     for (let i = n; i < Math.min(MESSAGES, n + 1000); i++) chunk.push(record(i, seqs, 0));
     await bus.publish(CHAT_EVENTS, chunk);
   }
   const publishSeconds = (performance.now() - p0) / 1000;
+  const publishCpuSeconds = cpuNow() - publishCpu0;
+  const loadAfterPublish = load();
 
   let applied = 0;
   let lagging = false;
   const lags = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const server0 = await serverCpu();
   const sub = await bus.subscribeBatches(CHAT_EVENTS, { group: "search.messages", from: "earliest", maxRecords: 1000 }, async (batch) => {
     await indexer.handleBatch(batch.records.map((r) => r.value));
     applied += batch.records.length;
@@ -140,6 +152,9 @@ async function run(name, backend, dir) {
   // CPU time of this process while indexing: on a shared machine, wall time includes waiting for a core.
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  // The index server's CPU in that time (Elasticsearch; 0 for SQLite, which runs in this process).
+  const serverCpuSeconds = (await serverCpu()) - server0;
+  const loadAfterIndexing = load();
 
   // Steady load: RATE sends/s in 10 ms ticks, each its own publish (as chat's relay does).
   lagging = true;
@@ -156,6 +171,7 @@ async function run(name, backend, dir) {
   }
   const deadline = Date.now() + 120_000;
   while (applied < MESSAGES + steady && Date.now() < deadline) await sleep(5);
+  const loadAfterSteady = load();
   const [lag] = await sub.lag();
   await sub.close();
   await bus.close();
@@ -167,15 +183,19 @@ async function run(name, backend, dir) {
   const ids = readable.map((c) => c.conversationId);
   const timed = async () => {
     const ms = [];
+    // This process's CPU per query: the whole cost on SQLite, the client's part on Elasticsearch.
+    const cpuMs = [];
     let hits = 0;
     for (const query of queries) {
       const request = { query, conversationIds: ids, maxSeqs: {}, pageSize: 20, pageToken: "", order: "relevance" };
+      const c = cpuNow();
       const s = performance.now();
       const page = await cache.page(scope, "bench-user", request, ids, () => index.search(scope, request));
       ms.push(performance.now() - s);
+      cpuMs.push((cpuNow() - c) * 1000);
       hits += page.hits.length;
     }
-    return { ...quantiles(ms), hitsPerQuery: Number((hits / queries.length).toFixed(1)) };
+    return { ...quantiles(ms), processCpuMs: quantiles(cpuMs), hitsPerQuery: Number((hits / queries.length).toFixed(1)), load: load() };
   };
   const cold = await timed();
   const cached = await timed();
@@ -184,12 +204,16 @@ async function run(name, backend, dir) {
       adapter: name,
       messages: MESSAGES,
       conversations: CONVERSATIONS,
+      date: new Date().toISOString(),
+      load: { start: loadAtStart, afterPublish: loadAfterPublish, afterIndexing: loadAfterIndexing, afterSteady: loadAfterSteady },
       publishSeconds: Number(publishSeconds.toFixed(1)),
+      publishCpuSeconds: Number(publishCpuSeconds.toFixed(1)),
       indexSeconds: Number(indexSeconds.toFixed(1)),
       messagesPerSec: Math.round(MESSAGES / indexSeconds),
       adapterWriteSeconds: Number(writeSeconds.toFixed(1)),
       indexCpuSeconds: Number(cpuSeconds.toFixed(1)),
       messagesPerCpuSec: Math.round(MESSAGES / cpuSeconds),
+      ...(serverCpuSeconds > 0 ? { serverCpuSeconds: Number(serverCpuSeconds.toFixed(1)), messagesPerCpuSecWithServer: Math.round(MESSAGES / (cpuSeconds + serverCpuSeconds)) } : {}),
       steady: { rate: RATE, seconds: SECONDS, indexed: applied - MESSAGES, of: steady, lagMs: quantiles(lags), partitionLagAfter: lag },
       searchColdMs: cold,
       searchCachedMs: cached,
@@ -213,7 +237,12 @@ try {
     const indexPrefix = `caas-bench-${Date.now().toString(36)}-`;
     const es = await createElasticsearchSearchIndex({ node, indexPrefix, pageTokens, replicas: 0 });
     try {
-      await run("elasticsearch", es, dir);
+      // The node's process CPU (all of it: on the shared test server other runs add to it).
+      const serverCpu = async () => {
+        const stats = await (await fetch(`${node}/_nodes/_local/stats/process`)).json();
+        return Object.values(stats.nodes)[0].process.cpu.total_in_millis / 1000;
+      };
+      await run("elasticsearch", es, dir, serverCpu);
     } finally {
       await es.close();
       const names = elasticsearchSearchIndexNames(indexPrefix);

@@ -90,8 +90,19 @@ function aclToken(tenantId: string, conversationId: string): string {
   return `a${createHash("sha256").update(`${tenantId}\u0000${conversationId}`).digest("hex").slice(0, 32)}`;
 }
 
-/** Most conversations whose ACL tokens are put into the full-text match (see search). */
+/** Up to this many conversations, their ACL tokens always go into the full-text match (see search). */
 const ACL_TOKEN_MAX = 16;
+
+/**
+ * The relative cost per row of the two plans of a search over many conversations (see search):
+ * with their ACL tokens in the match, FTS5 walks the rows of the caller's conversations and bm25
+ * adds a little per token per row; without, it walks every row with the words, of the whole file,
+ * and the join drops the other conversations' rows. Measured at 963,000 messages in 10,000
+ * conversations, 200 of them searched (19,400 rows): the tokens' plan took 83 ms of CPU for the
+ * commonest word (in 753,000 rows), the words alone 227-357 ms.
+ */
+const COST_PER_TOKEN_ROW = 1 / 50;
+const COST_PER_WORD_ROW = 0.4;
 
 /** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
 const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -141,6 +152,24 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
   const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
+  // Both bounded: the highest doc id (rows ever written, an upper bound of the rows) is one index
+  // step, and the count stops at `cap` rows.
+  const lastDocId = db.prepare<[], { n: number | null }>("SELECT MAX(doc_id) AS n FROM search_message");
+  const countRows = db.prepare<[string, string, number], { n: number }>(
+    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_message WHERE tenant_id = ? AND conversation_id IN (SELECT value FROM json_each(?)) LIMIT ?)",
+  );
+  /**
+   * Whether the ACL tokens of these conversations go into the match: always for a few; for
+   * more, when walking their rows (each costing more with every token) is cheaper than walking
+   * every row of the file that has the words.
+   */
+  const matchAcl = (tenantId: string, conversationIds: readonly string[]): boolean => {
+    if (conversationIds.length <= ACL_TOKEN_MAX) return true;
+    const all = lastDocId.get()?.n ?? 0;
+    const perRow = 1 + conversationIds.length * COST_PER_TOKEN_ROW;
+    const cap = Math.ceil((all * COST_PER_WORD_ROW) / perRow);
+    return countRows.get(tenantId, JSON.stringify(conversationIds), cap)!.n < cap;
+  };
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
   // the caller's conversations' rows and run the whole MATCH once per row (measured: 0.4 s for
@@ -244,11 +273,12 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = `text : (${q.words.map(literal).join(" AND ")})`;
-      // Few conversations: their tokens narrow the match inside FTS5. Many: an OR of that many
-      // doclists costs more than it saves (measured at 200 conversations and 20,000 messages:
-      // 561 ms against 95 ms for a word in every message), so the match is the words alone and
-      // the join keeps the tenant's listed conversations, as it always does.
-      const acl = q.conversationIds.length <= ACL_TOKEN_MAX ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
+      // Few conversations, or many holding a small share of the file: their tokens narrow the
+      // match inside FTS5. Many holding much of the file: an OR of that many doclists costs more
+      // than it saves (measured at 200 conversations holding all of 20,000 messages: 561 ms
+      // against 95 ms for a word in every message), so the match is the words alone. Either
+      // way the join keeps the tenant's listed conversations.
+      const acl = matchAcl(q.tenantId, q.conversationIds) ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
       const rows = findHits[q.order].all({
         match: `${acl}${text}`,
         tenant: q.tenantId,
