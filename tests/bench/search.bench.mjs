@@ -17,7 +17,7 @@
 //    cache) and cached (the same queries again), p50/p99 in ms.
 //
 // Usage: npm run build && node tests/bench/search.bench.mjs [messages=100000] [conversations=10000]
-//          [queries=500] [--rate=1000] [--seconds=20] [--es] [--es-only]
+//          [queries=500] [--rate=1000] [--seconds=20] [--es] [--es-only] [--keep]
 // --es needs CAAS_ELASTICSEARCH_URL (source ~/.cache/caas-infra/env); its index is deleted after.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -57,9 +57,16 @@ const USER_CONVERSATIONS = Math.min(200, CONVERSATIONS);
 const T0 = Date.UTC(2026, 0, 1);
 const TENANT = "0190f0c0-0000-7000-8000-000000000001";
 
-// A deterministic generator, so both adapters index the same text.
+// A deterministic generator (mulberry32), so both adapters index the same text. Integer
+// arithmetic only: an LCG in doubles (seed * 1103515245) loses its low bits past 2^53 and falls
+// into a short cycle, which made earlier corpora repeat about 700 distinct messages.
 let seed = 42;
-const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+const rand = () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+};
 const VOCAB = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${"aeiou"[i % 5]}${"lmnrst"[i % 6]}`);
 // Zipf (s = 1): word i with weight 1/(i+1), sampled through the cumulative weights.
 const cumulative = [];
@@ -251,5 +258,7 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  // --keep leaves the bus and the SQLite index for a look at query plans afterwards.
+  if (process.argv.includes("--keep")) console.error(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

@@ -94,15 +94,21 @@ function aclToken(tenantId: string, conversationId: string): string {
 const ACL_TOKEN_MAX = 16;
 
 /**
- * The relative cost per row of the two plans of a search over many conversations (see search):
- * with their ACL tokens in the match, FTS5 walks the rows of the caller's conversations and bm25
- * adds a little per token per row; without, it walks every row with the words, of the whole file,
- * and the join drops the other conversations' rows. Measured at 963,000 messages in 10,000
- * conversations, 200 of them searched (19,400 rows): the tokens' plan took 83 ms of CPU for the
- * commonest word (in 753,000 rows), the words alone 227-357 ms.
+ * The cost model of a search over many conversations (see search). With their ACL tokens in the
+ * match, FTS5 walks the rows of the caller's conversations, bm25 adding a little per token per
+ * row; with the words alone, it walks the rows of the whole file that have the words and the join
+ * drops the other conversations' rows. Measured at 963,000 messages in 10,000 conversations, 200
+ * of them searched (19,400 rows), in CPU time: the tokens' plan costs 6 ms with no hit (parsing
+ * and opening 200 terms), 15-30 ms for words in 1,400-80,000 rows and 95 ms for the commonest word
+ * (753,000 rows); the words alone cost 0.1 ms, 5-87 ms and 210 ms. They cross at words in about
+ * 6,000 rows, 0.3 times the conversations' rows at 200 tokens (PROBE_SHARE x (1 + 200 x
+ * COST_PER_TOKEN_ROW)). The tokens' plan stops paying once the conversations hold more than a
+ * few percent of the file (at 200 conversations holding all 20,000 messages it took 561 ms
+ * against 95 ms): WORD_PLAN_SHARE x the file at 1 + tokens x COST_PER_TOKEN_ROW per row.
  */
 const COST_PER_TOKEN_ROW = 1 / 50;
-const COST_PER_WORD_ROW = 0.4;
+const WORD_PLAN_SHARE = 0.4;
+const PROBE_SHARE = 0.06;
 
 /** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
 const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -152,23 +158,27 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
   const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
-  // Both bounded: the highest doc id (rows ever written, an upper bound of the rows) is one index
-  // step, and the count stops at `cap` rows.
+  // All three bounded: the highest doc id (rows ever written, an upper bound of the rows) is one
+  // index step, and the counts stop at their limit.
   const lastDocId = db.prepare<[], { n: number | null }>("SELECT MAX(doc_id) AS n FROM search_message");
   const countRows = db.prepare<[string, string, number], { n: number }>(
     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_message WHERE tenant_id = ? AND conversation_id IN (SELECT value FROM json_each(?)) LIMIT ?)",
   );
+  const countMatches = db.prepare<[string, number], { n: number }>("SELECT COUNT(*) AS n FROM (SELECT rowid FROM search_message_fts WHERE search_message_fts MATCH ? LIMIT ?)");
   /**
    * Whether the ACL tokens of these conversations go into the match: always for a few; for
    * more, when walking their rows (each costing more with every token) is cheaper than walking
-   * every row of the file that has the words.
+   * the rows of the file that have the words (`text`, the words' match). Counting those is
+   * cheap next to either plan (FTS5 reads rowids only), and stops where the tokens win.
    */
-  const matchAcl = (tenantId: string, conversationIds: readonly string[]): boolean => {
+  const matchAcl = (tenantId: string, conversationIds: readonly string[], text: string): boolean => {
     if (conversationIds.length <= ACL_TOKEN_MAX) return true;
-    const all = lastDocId.get()?.n ?? 0;
     const perRow = 1 + conversationIds.length * COST_PER_TOKEN_ROW;
-    const cap = Math.ceil((all * COST_PER_WORD_ROW) / perRow);
-    return countRows.get(tenantId, JSON.stringify(conversationIds), cap)!.n < cap;
+    const cap = Math.ceil(((lastDocId.get()?.n ?? 0) * WORD_PLAN_SHARE) / perRow);
+    const rows = countRows.get(tenantId, JSON.stringify(conversationIds), cap)!.n;
+    if (rows >= cap) return false;
+    const limit = Math.max(1, Math.ceil(rows * perRow * PROBE_SHARE));
+    return countMatches.get(text, limit)!.n >= limit;
   };
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
@@ -273,12 +283,12 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = `text : (${q.words.map(literal).join(" AND ")})`;
-      // Few conversations, or many holding a small share of the file: their tokens narrow the
-      // match inside FTS5. Many holding much of the file: an OR of that many doclists costs more
-      // than it saves (measured at 200 conversations holding all of 20,000 messages: 561 ms
-      // against 95 ms for a word in every message), so the match is the words alone. Either
-      // way the join keeps the tenant's listed conversations.
-      const acl = matchAcl(q.tenantId, q.conversationIds) ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
+      // Few conversations, or many with fewer rows than the words have: their tokens narrow the
+      // match inside FTS5. Otherwise an OR of that many doclists costs more than it saves
+      // (measured at 200 conversations holding all of 20,000 messages: 561 ms against 95 ms for
+      // a word in every message), so the match is the words alone. Either way the join keeps
+      // the tenant's listed conversations.
+      const acl = matchAcl(q.tenantId, q.conversationIds, text) ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
       const rows = findHits[q.order].all({
         match: `${acl}${text}`,
         tenant: q.tenantId,
