@@ -105,7 +105,7 @@ const cpuNow = () => {
   return (c.user + c.system) / 1e6;
 };
 
-async function run(name, backend, dir, serverCpu = async () => 0) {
+async function run(name, backend, dir, serverCpu = async () => 0, serverSearch = async () => undefined) {
   // Time spent inside the adapter's index writes, to tell the adapter from the rest of the path.
   let writeMs = 0;
   const index = {
@@ -204,7 +204,17 @@ async function run(name, backend, dir, serverCpu = async () => 0) {
     }
     return { ...quantiles(ms), processCpuMs: quantiles(cpuMs), hitsPerQuery: Number((hits / queries.length).toFixed(1)), load: load() };
   };
+  const node0 = { cpu: await serverCpu(), search: await serverSearch() };
   const cold = await timed();
+  // Elasticsearch's side of the cold searches: the index's query and fetch time per search, and
+  // the node's CPU per search (an upper bound: other runs share the node).
+  const node1 = { cpu: await serverCpu(), search: await serverSearch() };
+  if (node0.search && node1.search) {
+    cold.node = {
+      msPerSearch: Number(((node1.search.ms - node0.search.ms) / (node1.search.queries - node0.search.queries)).toFixed(2)),
+      cpuMsPerSearch: Number((((node1.cpu - node0.cpu) * 1000) / QUERIES).toFixed(2)),
+    };
+  }
   const cached = await timed();
   console.log(
     JSON.stringify({
@@ -249,7 +259,12 @@ try {
         const stats = await (await fetch(`${node}/_nodes/_local/stats/process`)).json();
         return Object.values(stats.nodes)[0].process.cpu.total_in_millis / 1000;
       };
-      await run("elasticsearch", es, dir, serverCpu);
+      const serverSearch = async () => {
+        const stats = await (await fetch(`${node}/${elasticsearchSearchIndexNames(indexPrefix).index}/_stats/search`)).json();
+        const s = stats._all.primaries.search;
+        return { queries: s.query_total, ms: s.query_time_in_millis + s.fetch_time_in_millis };
+      };
+      await run("elasticsearch", es, dir, serverCpu, serverSearch);
     } finally {
       await es.close();
       const names = elasticsearchSearchIndexNames(indexPrefix);
