@@ -17,10 +17,10 @@
 //    cache) and cached (the same queries again), p50/p99 in ms.
 //
 // Usage: npm run build && node tests/bench/search.bench.mjs [messages=100000] [conversations=10000]
-//          [queries=500] [--rate=1000] [--seconds=20] [--es] [--es-only]
+//          [queries=500] [--rate=1000] [--seconds=20] [--es] [--es-only] [--keep]
 // --es needs CAAS_ELASTICSEARCH_URL (source ~/.cache/caas-infra/env); its index is deleted after.
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -57,9 +57,16 @@ const USER_CONVERSATIONS = Math.min(200, CONVERSATIONS);
 const T0 = Date.UTC(2026, 0, 1);
 const TENANT = "0190f0c0-0000-7000-8000-000000000001";
 
-// A deterministic generator, so both adapters index the same text.
+// A deterministic generator (mulberry32), so both adapters index the same text. Integer
+// arithmetic only: an LCG in doubles (seed * 1103515245) loses its low bits past 2^53 and falls
+// into a short cycle, which made earlier corpora repeat about 700 distinct messages.
 let seed = 42;
-const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+const rand = () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+};
 const VOCAB = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}${"aeiou"[i % 5]}${"lmnrst"[i % 6]}`);
 // Zipf (s = 1): word i with weight 1/(i+1), sampled through the cumulative weights.
 const cumulative = [];
@@ -91,7 +98,14 @@ function record(n, seqs, sentMs) {
   return { key: conversationId(c), value, headers: { "x-sent-ms": String(sentMs) } };
 }
 
-async function run(name, backend, dir) {
+/** The 1-minute load average, recorded beside every wall-time figure (the machine is shared). */
+const load = () => Number(loadavg()[0].toFixed(1));
+const cpuNow = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+
+async function run(name, backend, dir, serverCpu = async () => 0, serverSearch = async () => undefined) {
   // Time spent inside the adapter's index writes, to tell the adapter from the rest of the path.
   let writeMs = 0;
   const index = {
@@ -113,19 +127,24 @@ async function run(name, backend, dir) {
 
   seed = 42;
   const seqs = new Array(CONVERSATIONS).fill(0);
+  const loadAtStart = load();
   const p0 = performance.now();
+  const publishCpu0 = cpuNow();
   for (let n = 0; n < MESSAGES; n += 1000) {
     const chunk = [];
     for (let i = n; i < Math.min(MESSAGES, n + 1000); i++) chunk.push(record(i, seqs, 0));
     await bus.publish(CHAT_EVENTS, chunk);
   }
   const publishSeconds = (performance.now() - p0) / 1000;
+  const publishCpuSeconds = cpuNow() - publishCpu0;
+  const loadAfterPublish = load();
 
   let applied = 0;
   let lagging = false;
   const lags = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const server0 = await serverCpu();
   const sub = await bus.subscribeBatches(CHAT_EVENTS, { group: "search.messages", from: "earliest", maxRecords: 1000 }, async (batch) => {
     await indexer.handleBatch(batch.records.map((r) => r.value));
     applied += batch.records.length;
@@ -140,6 +159,9 @@ async function run(name, backend, dir) {
   // CPU time of this process while indexing: on a shared machine, wall time includes waiting for a core.
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  // The index server's CPU in that time (Elasticsearch; 0 for SQLite, which runs in this process).
+  const serverCpuSeconds = (await serverCpu()) - server0;
+  const loadAfterIndexing = load();
 
   // Steady load: RATE sends/s in 10 ms ticks, each its own publish (as chat's relay does).
   lagging = true;
@@ -156,6 +178,7 @@ async function run(name, backend, dir) {
   }
   const deadline = Date.now() + 120_000;
   while (applied < MESSAGES + steady && Date.now() < deadline) await sleep(5);
+  const loadAfterSteady = load();
   const [lag] = await sub.lag();
   await sub.close();
   await bus.close();
@@ -167,29 +190,47 @@ async function run(name, backend, dir) {
   const ids = readable.map((c) => c.conversationId);
   const timed = async () => {
     const ms = [];
+    // This process's CPU per query: the whole cost on SQLite, the client's part on Elasticsearch.
+    const cpuMs = [];
     let hits = 0;
     for (const query of queries) {
       const request = { query, conversationIds: ids, maxSeqs: {}, pageSize: 20, pageToken: "", order: "relevance" };
+      const c = cpuNow();
       const s = performance.now();
       const page = await cache.page(scope, "bench-user", request, ids, () => index.search(scope, request));
       ms.push(performance.now() - s);
+      cpuMs.push((cpuNow() - c) * 1000);
       hits += page.hits.length;
     }
-    return { ...quantiles(ms), hitsPerQuery: Number((hits / queries.length).toFixed(1)) };
+    return { ...quantiles(ms), processCpuMs: quantiles(cpuMs), hitsPerQuery: Number((hits / queries.length).toFixed(1)), load: load() };
   };
+  const node0 = { cpu: await serverCpu(), search: await serverSearch() };
   const cold = await timed();
+  // Elasticsearch's side of the cold searches: the index's query and fetch time per search, and
+  // the node's CPU per search (an upper bound: other runs share the node).
+  const node1 = { cpu: await serverCpu(), search: await serverSearch() };
+  if (node0.search && node1.search) {
+    cold.node = {
+      msPerSearch: Number(((node1.search.ms - node0.search.ms) / (node1.search.queries - node0.search.queries)).toFixed(2)),
+      cpuMsPerSearch: Number((((node1.cpu - node0.cpu) * 1000) / QUERIES).toFixed(2)),
+    };
+  }
   const cached = await timed();
   console.log(
     JSON.stringify({
       adapter: name,
       messages: MESSAGES,
       conversations: CONVERSATIONS,
+      date: new Date().toISOString(),
+      load: { start: loadAtStart, afterPublish: loadAfterPublish, afterIndexing: loadAfterIndexing, afterSteady: loadAfterSteady },
       publishSeconds: Number(publishSeconds.toFixed(1)),
+      publishCpuSeconds: Number(publishCpuSeconds.toFixed(1)),
       indexSeconds: Number(indexSeconds.toFixed(1)),
       messagesPerSec: Math.round(MESSAGES / indexSeconds),
       adapterWriteSeconds: Number(writeSeconds.toFixed(1)),
       indexCpuSeconds: Number(cpuSeconds.toFixed(1)),
       messagesPerCpuSec: Math.round(MESSAGES / cpuSeconds),
+      ...(serverCpuSeconds > 0 ? { serverCpuSeconds: Number(serverCpuSeconds.toFixed(1)), messagesPerCpuSecWithServer: Math.round(MESSAGES / (cpuSeconds + serverCpuSeconds)) } : {}),
       steady: { rate: RATE, seconds: SECONDS, indexed: applied - MESSAGES, of: steady, lagMs: quantiles(lags), partitionLagAfter: lag },
       searchColdMs: cold,
       searchCachedMs: cached,
@@ -213,7 +254,17 @@ try {
     const indexPrefix = `caas-bench-${Date.now().toString(36)}-`;
     const es = await createElasticsearchSearchIndex({ node, indexPrefix, pageTokens, replicas: 0 });
     try {
-      await run("elasticsearch", es, dir);
+      // The node's process CPU (all of it: on the shared test server other runs add to it).
+      const serverCpu = async () => {
+        const stats = await (await fetch(`${node}/_nodes/_local/stats/process`)).json();
+        return Object.values(stats.nodes)[0].process.cpu.total_in_millis / 1000;
+      };
+      const serverSearch = async () => {
+        const stats = await (await fetch(`${node}/${elasticsearchSearchIndexNames(indexPrefix).index}/_stats/search`)).json();
+        const s = stats._all.primaries.search;
+        return { queries: s.query_total, ms: s.query_time_in_millis + s.fetch_time_in_millis };
+      };
+      await run("elasticsearch", es, dir, serverCpu, serverSearch);
     } finally {
       await es.close();
       const names = elasticsearchSearchIndexNames(indexPrefix);
@@ -222,5 +273,7 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  // --keep leaves the bus and the SQLite index for a look at query plans afterwards.
+  if (process.argv.includes("--keep")) console.error(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

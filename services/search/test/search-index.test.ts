@@ -117,6 +117,41 @@ describe("sqlite search index", () => {
     db.close();
   });
 
+  it("finds the same hits over many conversations whether they hold most of the file or a small share of it", async () => {
+    // Over 16 conversations the adapter picks its plan by their share of the file: the words
+    // alone while they hold most of it, their ACL tokens in the match once they hold little.
+    const db = new Database(":memory:");
+    const index = await createSqliteSearchIndex({ db, clock: new FakeClock(), pageTokens });
+    const [a, b] = [freshTenantScope(), freshTenantScope()];
+    const ids = Array.from({ length: 24 }, (_, i) => `c${i}`);
+    const doc = (conversationId: string, n: number, text: string) => ({ messageId: `${conversationId}-m${n}`, conversationId, seq: n, version: n, senderId: "u1", text, createTimeMs: n });
+    for (const scope of [a, b]) {
+      // The same conversation ids and words in both tenants; every conversation has a message
+      // with the word and one without.
+      await index.index(
+        scope,
+        ids.flatMap((c, i) => [doc(c, 1, `needle ${"hay ".repeat(i)}`), doc(c, 2, "only hay")]),
+      );
+    }
+    const searched = ids.slice(0, 20);
+    const expected = searched.map((c) => `${c}-m1`).sort();
+    const find = async () => (await index.search(a, { query: "needle", conversationIds: searched, pageSize: 50 })).hits.map((h) => h.messageId);
+    const mostOfFile = await find();
+    expect([...mostOfFile].sort()).toEqual(expected);
+    // Many more rows with the word, in other conversations of both tenants.
+    for (const scope of [a, b]) {
+      await index.index(
+        scope,
+        Array.from({ length: 400 }, (_, i) => doc(`other${i}`, 1, "needle elsewhere")),
+      );
+    }
+    const smallShare = await find();
+    expect(smallShare).toEqual(mostOfFile);
+    expect((await index.search(b, { query: "needle", conversationIds: searched, pageSize: 50 })).hits.map((h) => h.messageId).sort()).toEqual(expected);
+    await index.close();
+    db.close();
+  });
+
   it("refuses a migration table name that is not an identifier", () => {
     expect(() => sqliteMigrationTarget(new Database(":memory:"), "x; DROP TABLE y")).toThrow(RangeError);
   });

@@ -100,8 +100,25 @@ function aclToken(tenantId: string, conversationId: string): string {
   return `a${createHash("sha256").update(`${tenantId}\u0000${conversationId}`).digest("hex").slice(0, 32)}`;
 }
 
-/** Most conversations whose ACL tokens are put into the full-text match (see search). */
+/** Up to this many conversations, their ACL tokens always go into the full-text match (see search). */
 const ACL_TOKEN_MAX = 16;
+
+/**
+ * The cost model of a search over many conversations (see search). With their ACL tokens in the
+ * match, FTS5 walks the rows of the caller's conversations, bm25 adding a little per token per
+ * row; with the words alone, it walks the rows of the whole file that have the words and the join
+ * drops the other conversations' rows. Measured at 963,000 messages in 10,000 conversations, 200
+ * of them searched (19,400 rows), in CPU time: the tokens' plan costs 6 ms with no hit (parsing
+ * and opening 200 terms), 15-30 ms for words in 1,400-80,000 rows and 95 ms for the commonest word
+ * (753,000 rows); the words alone cost 0.1 ms, 5-87 ms and 210 ms. They cross at words in about
+ * 6,000 rows, 0.3 times the conversations' rows at 200 tokens (PROBE_SHARE x (1 + 200 x
+ * COST_PER_TOKEN_ROW)). The tokens' plan stops paying once the conversations hold more than a
+ * few percent of the file (at 200 conversations holding all 20,000 messages it took 561 ms
+ * against 95 ms): WORD_PLAN_SHARE x the file at 1 + tokens x COST_PER_TOKEN_ROW per row.
+ */
+const COST_PER_TOKEN_ROW = 1 / 50;
+const WORD_PLAN_SHARE = 0.4;
+const PROBE_SHARE = 0.06;
 
 /** An FTS5 string literal: the engine tokenizes it, so user text is never query syntax. */
 const literal = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -168,6 +185,28 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
   const bySender = db.prepare<[string, string, number], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? LIMIT ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
+  // All three bounded: the highest doc id (rows ever written, an upper bound of the rows) is one
+  // index step, and the counts stop at their limit.
+  const lastDocId = db.prepare<[], { n: number | null }>("SELECT MAX(doc_id) AS n FROM search_message");
+  const countRows = db.prepare<[string, string, number], { n: number }>(
+    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_message WHERE tenant_id = ? AND conversation_id IN (SELECT value FROM json_each(?)) LIMIT ?)",
+  );
+  const countMatches = db.prepare<[string, number], { n: number }>("SELECT COUNT(*) AS n FROM (SELECT rowid FROM search_message_fts WHERE search_message_fts MATCH ? LIMIT ?)");
+  /**
+   * Whether the ACL tokens of these conversations go into the match: always for a few; for
+   * more, when walking their rows (each costing more with every token) is cheaper than walking
+   * the rows of the file that have the words (`text`, the words' match). Counting those is
+   * cheap next to either plan (FTS5 reads rowids only), and stops where the tokens win.
+   */
+  const matchAcl = (tenantId: string, conversationIds: readonly string[], text: string): boolean => {
+    if (conversationIds.length <= ACL_TOKEN_MAX) return true;
+    const perRow = 1 + conversationIds.length * COST_PER_TOKEN_ROW;
+    const cap = Math.ceil(((lastDocId.get()?.n ?? 0) * WORD_PLAN_SHARE) / perRow);
+    const rows = countRows.get(tenantId, JSON.stringify(conversationIds), cap)!.n;
+    if (rows >= cap) return false;
+    const limit = Math.max(1, Math.ceil(rows * perRow * PROBE_SHARE));
+    return countMatches.get(text, limit)!.n >= limit;
+  };
   // The alias `score` in WHERE is an SQLite extension; bm25 gives the acl column no weight.
   // CROSS JOIN keeps the full-text match as the outer loop: left to itself the planner may walk
   // the caller's conversations' rows and run the whole MATCH once per row (measured: 0.4 s for
@@ -297,11 +336,12 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       const q = checkSearch(scope, request, pageTokens);
       open();
       const text = `text : (${q.words.map(literal).join(" AND ")})`;
-      // Few conversations: their tokens narrow the match inside FTS5. Many: an OR of that many
-      // doclists costs more than it saves (measured at 200 conversations and 20,000 messages:
-      // 561 ms against 95 ms for a word in every message), so the match is the words alone and
-      // the join keeps the tenant's listed conversations, as it always does.
-      const acl = q.conversationIds.length <= ACL_TOKEN_MAX ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
+      // Few conversations, or many with fewer rows than the words have: their tokens narrow the
+      // match inside FTS5. Otherwise an OR of that many doclists costs more than it saves
+      // (measured at 200 conversations holding all of 20,000 messages: 561 ms against 95 ms for
+      // a word in every message), so the match is the words alone. Either way the join keeps
+      // the tenant's listed conversations.
+      const acl = matchAcl(q.tenantId, q.conversationIds, text) ? `acl : (${q.conversationIds.map((c) => literal(aclToken(q.tenantId, c))).join(" OR ")}) AND ` : "";
       const rows = findHits[q.order].all({
         match: `${acl}${text}`,
         tenant: q.tenantId,
