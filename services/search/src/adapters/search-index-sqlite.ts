@@ -315,14 +315,8 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       for (const id of keep) checkName("keep", id, 128);
       open();
       // Kept conversations (legal holds) are excluded in the query, so a batch never fills up with them.
-      const rows = (): { doc_id: number }[] =>
-        keep.length === 0
-          ? bySender.all(tenantId, senderId, n)
-          : db
-              .prepare<(string | number)[], { doc_id: number }>(
-                `SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? AND conversation_id NOT IN (${keep.map(() => "?").join(",")}) LIMIT ?`,
-              )
-              .all(tenantId, senderId, ...keep, n);
+      const notKept = `SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? AND conversation_id NOT IN (${keep.map(() => "?").join(",")}) LIMIT ?`;
+      const rows = () => (keep.length === 0 ? bySender.all(tenantId, senderId, n) : db.prepare<(string | number)[], { doc_id: number }>(notKept).all(tenantId, senderId, ...keep, n));
       return db
         .transaction(() => {
           const ids = rows().map((r) => r.doc_id);
