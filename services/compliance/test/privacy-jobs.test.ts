@@ -126,7 +126,11 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     holds.users.add("bob");
     const held = (await store.create(scope, runner.newErasure(scope.tenantId, "bob"))).job;
     await runner.kick(held);
-    expect(await store.get(scope, held.id)).toMatchObject({ state: "failed", error: `${HELD_ERROR} (the user is held)`, steps: [{ done: false, items: 0 }, { done: false }, { done: false }, { done: false }] });
+    expect(await store.get(scope, held.id)).toMatchObject({
+      state: "failed",
+      error: `${HELD_ERROR} (the user is held)`,
+      steps: [{ done: false, items: 0 }, { done: false }, { done: false }, { done: false }],
+    });
     await store.close();
   });
 });
