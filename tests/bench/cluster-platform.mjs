@@ -13,37 +13,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
 import { startNodeFlags } from "./embedded-platform.mjs";
+import { CLUSTER_LAYOUT, SERVER_VARS } from "../support/real-servers.mjs";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 // Ends the service processes when the benchmark dies, however it dies.
 const exitWithParent = fileURLToPath(new URL("../support/exit-with-parent.mjs", import.meta.url));
 const mongoCounter = fileURLToPath(new URL("./mongo-command-counter.cjs", import.meta.url));
-// Same list as tests/setup/global-setup.ts: media needs S3, search Elasticsearch in cluster mode.
-const SERVER_VARS = [
-  "CAAS_KAFKA_BROKERS",
-  "CAAS_SCHEMA_REGISTRY_URL",
-  "CAAS_MONGO_URL",
-  "CAAS_REDIS_URL",
-  "CAAS_ELASTICSEARCH_URL",
-  "CAAS_S3_ENDPOINT",
-  "CAAS_S3_ACCESS_KEY",
-  "CAAS_S3_SECRET_KEY",
-  "CAAS_S3_REGION",
-];
-
-/** Same processes as tests/support/spawn-cluster.ts CLUSTER_LAYOUT. */
-const LAYOUT = [
-  ["auth", "auth-1"],
-  ["chat", "chat-1"],
-  ["chat", "chat-2"],
-  ["socket", "socket-1"],
-  ["socket", "socket-2"],
-  ["media", "media-1"],
-  ["search", "search-1"],
-  ["compliance", "compliance-1"],
-  ["crypto", "crypto-1"],
-  ["gateway", "gateway-1"],
-];
+const LAYOUT = CLUSTER_LAYOUT.map((p) => [p.service, p.instanceId]);
 
 /** The engine addresses from the environment, or an error naming what is missing. */
 export function clusterServerEnv() {

@@ -7,6 +7,7 @@ import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { Message } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { connectMongo } from "@caas/shared/mongo";
+import { serverEnvFrom } from "../support/real-servers.mjs";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 
@@ -35,8 +36,6 @@ async function historyAll(client: Client<typeof ChatService>, conversationId: st
   }
 }
 
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL"] as const;
-
 /**
  * Concurrent senders through two chat instances, one chat process SIGKILLed mid-burst.
  * Senders retry a failed send with the same client_message_id through the gateway, which stops
@@ -53,8 +52,7 @@ describe.skipIf(!cluster)("chat failover in cluster mode: one of two chat proces
   let spawned: SpawnedCluster;
 
   beforeAll(async () => {
-    const serverEnv: Record<string, string> = {};
-    for (const v of SERVER_VARS) if (process.env[v]) serverEnv[v] = process.env[v]!;
+    const serverEnv = serverEnvFrom();
     spawned = await spawnCluster({
       runPrefix,
       serverEnv,

@@ -4,13 +4,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { connectMongo } from "@caas/shared/mongo";
+import { serverEnvFrom } from "../support/real-servers.mjs";
 import { spawnCluster, type SpawnedCluster } from "../support/spawn-cluster.js";
 import { bearer, tenantWithUsers } from "../support/tenants.js";
 import { wsConnection, type RealtimeConnection } from "./realtime-clients.js";
 
 const cluster = inject("cluster");
-const SERVER_VARS = ["CAAS_KAFKA_BROKERS", "CAAS_SCHEMA_REGISTRY_URL", "CAAS_MONGO_URL", "CAAS_REDIS_URL"] as const;
-
 /**
  * A subscriber that follows the protocol: it keeps every event its connections carry (catch-up
  * and pushed), stores the newest ResumeDone or Checkpoint cursor and resumes with it.
@@ -74,8 +73,7 @@ describe.skipIf(!cluster)("realtime in cluster mode: a socket process killed and
   let starts = 0;
 
   beforeAll(async () => {
-    const serverEnv: Record<string, string> = {};
-    for (const v of SERVER_VARS) if (process.env[v]) serverEnv[v] = process.env[v]!;
+    const serverEnv = serverEnvFrom();
     spawned = await spawnCluster({
       runPrefix,
       serverEnv,

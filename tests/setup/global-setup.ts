@@ -1,6 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { spawnCluster, type ClusterInfo } from "../support/spawn-cluster.js";
 import { spawnEmbeddedPlatform, type PlatformInfo } from "../support/spawn-platform.js";
+import { serverEnvFrom } from "../support/real-servers.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -10,26 +11,13 @@ declare module "vitest" {
   }
 }
 
-const SERVER_VARS = [
-  "CAAS_KAFKA_BROKERS",
-  "CAAS_SCHEMA_REGISTRY_URL",
-  "CAAS_MONGO_URL",
-  "CAAS_REDIS_URL",
-  "CAAS_ELASTICSEARCH_URL",
-  "CAAS_S3_ENDPOINT",
-  "CAAS_S3_ACCESS_KEY",
-  "CAAS_S3_SECRET_KEY",
-  "CAAS_S3_REGION",
-] as const;
-
 /**
  * One embedded platform per test run (DESIGN "Tests on 2 cores") and, when the real servers are
  * configured, one cluster (each service instance its own process; chat and socket twice). Both
  * are real processes on free ports; tests make a fresh tenant each.
  */
 export default async function setup(project: TestProject) {
-  const serverEnv: Record<string, string> = {};
-  for (const v of SERVER_VARS) if (process.env[v]) serverEnv[v] = process.env[v]!;
+  const serverEnv = serverEnvFrom();
   const haveServers = serverEnv.CAAS_KAFKA_BROKERS !== undefined && serverEnv.CAAS_SCHEMA_REGISTRY_URL !== undefined;
   if (!haveServers && process.env.CAAS_REQUIRE_INFRA === "1") {
     throw new Error("CAAS_REQUIRE_INFRA=1 but CAAS_KAFKA_BROKERS/CAAS_SCHEMA_REGISTRY_URL are not set: run tests/infra/up and source its env file");

@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connectMongo } from "@caas/shared/mongo";
 import { spawnCluster, CLUSTER_LAYOUT, type SpawnedCluster } from "../support/spawn-cluster.js";
+import { serverEnvFrom } from "../support/real-servers.mjs";
 import { spawnEmbeddedPlatform, type SpawnedEmbedded } from "../support/spawn-platform.js";
 import { startPrivateKafka } from "./private-kafka.js";
 
@@ -79,18 +80,6 @@ export async function embeddedTarget(): Promise<SoakTarget> {
   };
 }
 
-const SERVER_VARS = [
-  "CAAS_KAFKA_BROKERS",
-  "CAAS_SCHEMA_REGISTRY_URL",
-  "CAAS_MONGO_URL",
-  "CAAS_REDIS_URL",
-  "CAAS_ELASTICSEARCH_URL",
-  "CAAS_S3_ENDPOINT",
-  "CAAS_S3_ACCESS_KEY",
-  "CAAS_S3_SECRET_KEY",
-  "CAAS_S3_REGION",
-];
-
 /** The processes a cluster fault may kill: every instance of the request and realtime paths, and the Kafka broker. */
 export const CLUSTER_FAULTS = ["chat-1", "chat-2", "socket-1", "socket-2", "gateway-1", "auth-1", "kafka"];
 
@@ -107,8 +96,7 @@ export function shortClusterFaults(random: () => number = Math.random): string[]
  * bus consumer joins a new group and starts from the newest record: the harder case for realtime).
  */
 export async function clusterTarget(faultKinds: string[] = CLUSTER_FAULTS): Promise<SoakTarget> {
-  const serverEnv: Record<string, string> = {};
-  for (const v of SERVER_VARS) if (process.env[v]) serverEnv[v] = process.env[v]!;
+  const serverEnv = serverEnvFrom();
   if (!serverEnv.CAAS_KAFKA_BROKERS || !serverEnv.CAAS_MONGO_URL) throw new Error("the cluster soak needs the real servers: source ~/.cache/caas-infra/env (tests/infra/up)");
   const kafka = await startPrivateKafka();
   serverEnv.CAAS_KAFKA_BROKERS = kafka.brokers;

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CLUSTER_LAYOUT } from "./real-servers.mjs";
 import { exitWithParent, repoRoot, servicePid, TEST_ALLOWED_ORIGIN, waitForLog, type PlatformInfo, type SpawnedPlatform } from "./spawn-platform.js";
 
 /** One process of the cluster. */
@@ -40,18 +41,7 @@ export interface PlannedInstance {
 }
 
 /** The processes of a cluster: every service once, chat and socket twice (DESIGN). */
-export const CLUSTER_LAYOUT: { service: string; instanceId: string }[] = [
-  { service: "auth", instanceId: "auth-1" },
-  { service: "chat", instanceId: "chat-1" },
-  { service: "chat", instanceId: "chat-2" },
-  { service: "socket", instanceId: "socket-1" },
-  { service: "socket", instanceId: "socket-2" },
-  { service: "media", instanceId: "media-1" },
-  { service: "search", instanceId: "search-1" },
-  { service: "compliance", instanceId: "compliance-1" },
-  { service: "crypto", instanceId: "crypto-1" },
-  { service: "gateway", instanceId: "gateway-1" },
-];
+export { CLUSTER_LAYOUT };
 
 /** The platform-admin credential of a test cluster (CAAS_ADMIN_TOKEN, at least 32 characters). */
 export function clusterAdminToken(runPrefix: string): string {
