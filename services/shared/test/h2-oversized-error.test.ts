@@ -84,6 +84,16 @@ describe("gRPC error metadata larger than an HTTP/2 header block may be", () => 
     expect(found.details).toHaveLength(1);
   });
 
+  it("keeps details within the bound whole, next to a cut message", () => {
+    const h = new Headers();
+    const service = "v".repeat(MAX_STATUS_DETAILS_BYTES / 2);
+    setTrailerStatus(h, new ConnectError("m".repeat(5_000), Code.InvalidArgument, undefined, [{ desc: HealthCheckRequestSchema, value: { service } }]));
+    boundGrpcStatus(h);
+    const found = findTrailerError(h)!;
+    expect(found.rawMessage).toMatch(/^m+… \(5000 characters in all\)$/);
+    expect(found.findDetails(HealthCheckRequestSchema).map((d) => d.service)).toEqual([service]);
+  });
+
   it("leaves out details too large to send, keeping the code and the message", () => {
     const h = new Headers();
     setTrailerStatus(h, new ConnectError("bad request", Code.InvalidArgument, undefined, [{ desc: HealthCheckRequestSchema, value: { service: "d".repeat(MAX_STATUS_DETAILS_BYTES) } }]));
