@@ -11,8 +11,16 @@ export interface RawOutcome {
   open: boolean;
   /** RST_STREAM code when the stream was reset (0 = NO_ERROR). */
   rstCode?: number;
+  /** Request bytes the client had not yet handed to HTTP/2 when it gave up on an open call (flow control never let them out). */
+  unsentBytes?: number;
   /** A transport failure (session error, refused stream) instead of an answer. */
   transportError?: string;
+  /**
+   * Set when the stream neither answered nor closed within 5 s of being cancelled: the client's
+   * own view of it (its nghttp2 state and the request bytes it never sent), to tell a client that
+   * lost its RST_STREAM from a server that went quiet.
+   */
+  stalled?: { streamId?: number; nghttp2State?: number; unsentBytes: number };
 }
 
 /** HTTP/2 sessions to each base URL, reopened when one closes. */
@@ -32,6 +40,31 @@ export class SessionPool {
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
   }
+}
+
+/** A new HTTP/2 session to `baseUrl`, outside any pool (an independent connection to replay a case on). */
+export function freshSession(baseUrl: string): http2.ClientHttp2Session {
+  const s = http2.connect(baseUrl, { maxSessionMemory: 64 });
+  s.on("error", () => {});
+  return s;
+}
+
+/** Whether `session` answers a PING within `ms`: the connection itself still moves frames both ways. */
+export function answersPing(session: http2.ClientHttp2Session, ms = 5_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const sent =
+      !session.closed &&
+      !session.destroyed &&
+      session.ping((err) => {
+        clearTimeout(timer);
+        resolve(!err);
+      });
+    if (!sent) {
+      clearTimeout(timer);
+      resolve(false);
+    }
+  });
 }
 
 /** A gRPC length-prefixed frame; `compressed` sets the flag byte (without a grpc-encoding it is a protocol error). */
@@ -74,12 +107,16 @@ export function rawCall(session: http2.ClientHttp2Session, path: string, headers
       resolve(out);
     };
     const timer = setTimeout(() => {
-      if (out.status === undefined) out.open = true;
+      if (out.status === undefined) {
+        out.open = true;
+        out.unsentBytes = stream.writableLength;
+      }
       stream.close(http2.constants.NGHTTP2_CANCEL);
     }, openMs);
     // A stream that does not even close when cancelled (its session stalled) is reported as such.
     const hard = setTimeout(() => {
       if (out.status === undefined) out.transportError = "no answer and no close within the deadline";
+      out.stalled = { streamId: stream.id, nghttp2State: stream.destroyed ? undefined : stream.state.state, unsentBytes: stream.writableLength };
       stream.destroy();
       finish();
     }, openMs + 5_000);

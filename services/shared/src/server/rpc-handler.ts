@@ -4,6 +4,7 @@ import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, un
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Logger } from "../logger.js";
+import { boundErrorMetadata } from "./error-metadata-bound.js";
 import { withGrpcWebText } from "./grpc-web-text.js";
 import { withJsonEnumCheck } from "./json-enum-check.js";
 
@@ -19,7 +20,8 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
 
 /**
  * The Node request handler of a service's RPCs: connect-node's `connectNodeAdapter`, plus
- * `application/grpc-web-text` on every method (withGrpcWebText, ADR 0056), and a response the
+ * `application/grpc-web-text` on every method (withGrpcWebText, ADR 0056), gRPC error metadata
+ * bounded so it always fits in one header block (boundErrorMetadata, ADR 0139), and a response the
  * client has already gone from logged at debug through the service's logger rather than printed
  * with console.error.
  */
@@ -40,7 +42,7 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
     const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
     handler(uReq)
       .then((uRes) => (uRes.status === 429 && isConnectUnary(req) ? sizeRefusalAs413(uRes) : uRes))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => universalResponseToNodeResponse(boundErrorMetadata(uRes), res))
       .catch((reason: unknown) => {
         // Writing to a client that has gone (connect-node reports it as Aborted) is no failure.
         const gone = ConnectError.from(reason).code === Code.Aborted || uReq.signal.aborted;
