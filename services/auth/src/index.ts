@@ -1,4 +1,5 @@
 import { createAuthUserDataRpcs, removeAccount } from "./user-data.js";
+import { createTenantDeletionRpc } from "./tenant-deletion.js";
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
@@ -148,7 +149,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             events,
             clock,
             logger,
-            userData: createAuthUserDataRpcs(userDataDeps),
+            userData: { ...createAuthUserDataRpcs(userDataDeps), deleteTenantData: createTenantDeletionRpc({ ...userDataDeps, tenants: stores.tenants, apiKeys: stores.apiKeys }) },
           }),
         }),
       httpRoutes: {

@@ -192,6 +192,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
   private async setStatus(scope: TenantScope, status: TenantState): Promise<TenantRecord> {
     const current = await this.tenant(scope);
     if (current.status === status) return current;
+    if (current.status === "deleted") throw new FailedPreconditionError("the tenant is deleted: it cannot be suspended or resumed");
     const updated = await this.deps.tenants.update(scope, { status }, this.deps.clock.nowMs());
     if (!updated) throw new NotFoundError("tenant");
     return updated;
