@@ -113,7 +113,7 @@ async function scenario(opts: { gateway: string; auth: string; chat: string; adm
   expect((await reader.getConversation({ conversationId: conv.id })).conversation?.lastMessage?.textPreview ?? "").toBe("");
   // Another tenant is untouched; the shredded tenant writes on under a new key.
   expect((await carol.listMessages({ conversationId: own.id })).messages.map((m) => m.text)).toContain("kept");
-  // (Through the instance that shredded: another chat instance may seal with its cached, destroyed key for up to a minute.)
+  // (Through the instance that shredded: another chat instance refuses a write it sealed with its cached, destroyed key, FAILED_PRECONDITION, once.)
   await client(ChatService, opts.chat, t.token("alice")).sendMessage({ conversationId: conv.id, clientMessageId: "m2", text: "after shredding" });
   expect((await reader.listMessages({ conversationId: conv.id })).messages.map((m) => m.text)).toContain("after shredding");
 }
