@@ -9,6 +9,7 @@ import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { PrivacyJobKind, PrivacyJobState, PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { LegalHoldKind } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
+import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { RetentionService } from "@caas/gen/caas/compliance/v1/retention_service_pb.js";
 import { SearchInternalService } from "@caas/gen/caas/search/v1/search_internal_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
@@ -32,7 +33,8 @@ function filesContaining(dir: string, word: string): string[] {
 /**
  * A tenant with a message holding a marker word (indexed by search) is deleted by the platform
  * admin: refused while a legal hold stands, then its API key and tokens are refused at once, the
- * job shreds chat's keys, purges search, media and the accounts, and another tenant is untouched.
+ * job shreds chat's keys, purges search, media (the file's bytes) and the accounts, and another
+ * tenant is untouched.
  * `filesHolding` (embedded) lists files of the data directory that still hold a word.
  */
 async function scenario(opts: { gateway: string; auth: string; search: string; adminCredential: string; serviceRoot: string; filesHolding?: (word: string) => string[] }) {
@@ -46,6 +48,17 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   const alice = client(ChatService, gateway, t.token("alice"));
   const conv = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "doomed" })).conversation!;
   await alice.sendMessage({ conversationId: conv.id, clientMessageId: "m1", text: `the word ${marker}` });
+  // A file of the tenant holding the marker too (its bytes must leave the blob store).
+  const files = client(MediaService, gateway, t.token("alice"));
+  const bytes = Buffer.from(`file of ${marker}`);
+  const { media: pending, upload } = await files.createUpload({ name: "a.txt", mimeType: "text/plain", sizeBytes: BigInt(bytes.length) });
+  const form = new FormData();
+  for (const f of upload!.fields) form.append(f.name, f.value);
+  form.append(upload!.fileField, new Blob([bytes]), "a.txt");
+  expect((await fetch(upload!.url, { method: "POST", body: form })).status).toBeLessThan(300);
+  await files.completeUpload({ mediaId: pending!.id });
+  const { url: fileUrl } = await files.getDownloadUrl({ mediaId: pending!.id });
+  expect((await fetch(fileUrl)).status).toBe(200);
   const carol = client(ChatService, gateway, o.token("carol"));
   const own = (await carol.createConversation({ type: ConversationType.GROUP, memberIds: [], title: "kept" })).conversation!;
   await carol.sendMessage({ conversationId: own.id, clientMessageId: "k1", text: `the word ${kept}` });
@@ -87,6 +100,8 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   const items = Object.fromEntries(done.services.map((s) => [s.service, s.items]));
   expect(items.chat).toBe(1n); // the tenant's one data key
   expect(items.search).toBeGreaterThanOrEqual(1n);
+  expect(items.media).toBe(1n);
+  expect((await fetch(fileUrl)).status).toBe(404);
   expect(items.auth).toBeGreaterThanOrEqual(4n); // two users, their two sessions
   // Idempotent: asking again returns the same (finished) job.
   expect((await admin.requestTenantDeletion({ tenantId: t.tenantId })).job!.id).toBe(job.id);
