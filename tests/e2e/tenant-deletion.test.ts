@@ -71,13 +71,18 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   // Refused while anything of the tenant is held; only the platform admin may ask; unknown tenants are not found.
   const hold = (await retention.placeLegalHold({ tenantId: t.tenantId, kind: LegalHoldKind.CONVERSATION, targetId: conv.id })).hold!;
   expect(await codeOf(admin.requestTenantDeletion({ tenantId: t.tenantId }))).toBe(Code.FailedPrecondition);
+  expect(await codeOf(t.admin.deleteTenant({ tenantId: t.tenantId }))).toBe(Code.FailedPrecondition);
   await retention.releaseLegalHold({ tenantId: t.tenantId, holdId: hold.id });
   const [apiKey] = [t.backend];
   expect(await codeOf(client(PrivacyService, gateway, t.token("alice")).requestTenantDeletion({ tenantId: t.tenantId }))).toBe(Code.PermissionDenied);
   expect(await codeOf(admin.requestTenantDeletion({ tenantId: "0190a1b2-0000-7000-8000-000000000000" }))).toBe(Code.NotFound);
+  expect(await codeOf(t.admin.deleteTenant({ tenantId: "0190a1b2-0000-7000-8000-000000000000" }))).toBe(Code.NotFound);
   expect(await codeOf(admin.requestTenantDeletion({ tenantId: "nope" }))).toBe(Code.InvalidArgument);
 
-  const job = (await admin.requestTenantDeletion({ tenantId: t.tenantId, reason: "contract ended" })).job!;
+  // The platform admin deletes through the tenant admin API; auth hands it to compliance.
+  const deleted = await t.admin.deleteTenant({ tenantId: t.tenantId, reason: "contract ended" });
+  expect(deleted.tenant!.status).toBe(TenantStatus.DELETED);
+  const job = (await admin.getJob({ tenantId: t.tenantId, jobId: deleted.jobId })).job!;
   expect(job).toMatchObject({ kind: PrivacyJobKind.TENANT_DELETION, tenantId: t.tenantId, userId: "" });
   // Suspended at once: the API key and sign-ins are refused as soon as the request returned.
   expect(await codeOf(apiKey.upsertUser({ userId: "dave", displayName: "dave" }))).toBe(Code.PermissionDenied);

@@ -11,6 +11,7 @@ import {
   type RevokeApiKeyRequest,
   type RotateApiKeyRequest,
   type SuspendTenantRequest,
+  type DeleteTenantRequest,
   type UpdateTenantRequest,
 } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { TenantSettingsSchema, type TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
@@ -45,6 +46,8 @@ export interface TenantAdminDeps {
   events: AuthEventPublisher;
   clock: Clock;
   logger: Logger;
+  /** Asks compliance to delete the tenant with the caller's `authorization` header; the job id (tenant-deletion.ts). Absent: DeleteTenant is FAILED_PRECONDITION. */
+  requestDeletion?: (tenantId: string, reason: string, authorization: string) => Promise<string>;
 }
 
 /**
@@ -130,6 +133,14 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     this.deps.logger.info({ tenantId: tenant.id }, "tenant resumed");
     await this.deps.events.tenantResumed(tenant.id, ctx.values.get(principalKey));
     return { tenant: tenantToProto(tenant) };
+  }
+
+  async deleteTenant(req: DeleteTenantRequest, ctx: HandlerContext) {
+    requireAdmin(ctx);
+    if (!this.deps.requestDeletion) throw new FailedPreconditionError("tenant deletion needs the compliance service");
+    const jobId = await this.deps.requestDeletion(req.tenantId, req.reason, ctx.requestHeader.get("authorization") ?? "");
+    this.deps.logger.warn({ tenantId: req.tenantId, jobId, reason: req.reason }, "tenant deletion requested");
+    return { tenant: tenantToProto(await this.tenant(scopeForAdmin(req.tenantId))), jobId };
   }
 
   async createApiKey(req: CreateApiKeyRequest, ctx: HandlerContext) {

@@ -1,4 +1,6 @@
 import type { DeleteTenantDataRequest, DeleteTenantDataResponse } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
+import { PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
+import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import { NotFoundError } from "@caas/shared/errors";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import type { AuthEventPublisher } from "./auth-events.js";
@@ -45,4 +47,15 @@ export function createTenantDeletionRpc(deps: AuthUserDataDeps & { tenants: Tena
       if (keys.length < KEY_PAGE) return out;
     }
   };
+}
+
+/**
+ * TenantAdminService.DeleteTenant's part: the deletion is compliance's job (it checks legal holds
+ * and drives every service), so auth asks PrivacyService.RequestTenantDeletion, forwarding the
+ * platform admin's own credential (compliance verifies it with auth, as for any admin call), and
+ * returns the job's id. Compliance's errors (FAILED_PRECONDITION under a hold, NOT_FOUND) pass through.
+ */
+export function createDeletionRequestOverMesh(peers: PeerDirectory): (tenantId: string, reason: string, authorization: string) => Promise<string> {
+  const privacy = createPeerClient(PrivacyService, "compliance", peers, { defaultTimeoutMs: 30_000 });
+  return async (tenantId, reason, authorization) => (await privacy.requestTenantDeletion({ tenantId, reason }, { headers: { authorization } })).job!.id;
 }
