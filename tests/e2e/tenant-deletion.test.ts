@@ -114,6 +114,7 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   expect((await tenantAdmin.getTenant({ tenantId: t.tenantId })).tenant!.status).toBe(TenantStatus.DELETED);
   expect(await codeOf(tenantAdmin.resumeTenant({ tenantId: t.tenantId }))).toBe(Code.FailedPrecondition);
   expect(await codeOf(tenantAdmin.suspendTenant({ tenantId: t.tenantId }))).toBe(Code.FailedPrecondition);
+  expect(await codeOf(tenantAdmin.createApiKey({ tenantId: t.tenantId, name: "again" }))).toBe(Code.FailedPrecondition);
   // The key itself is revoked now, not only its tenant refused.
   expect(await codeOf(apiKey.upsertUser({ userId: "dave", displayName: "dave" }))).toBe(Code.Unauthenticated);
   expect((await tenantAdmin.listApiKeys({ tenantId: t.tenantId })).apiKeys).toEqual([]);

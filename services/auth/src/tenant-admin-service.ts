@@ -146,7 +146,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
   async createApiKey(req: CreateApiKeyRequest, ctx: HandlerContext) {
     requireAdmin(ctx);
     const scope = scopeForAdmin(req.tenantId);
-    await this.tenant(scope);
+    if ((await this.tenant(scope)).status === "deleted") throw new FailedPreconditionError("the tenant is deleted");
     if ((await this.deps.apiKeys.countActive(scope, this.deps.clock.nowMs())) >= MAX_ACTIVE_API_KEYS) {
       throw new QuotaExceededError(`a tenant may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`);
     }

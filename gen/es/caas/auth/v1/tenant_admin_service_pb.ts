@@ -601,7 +601,8 @@ export const TenantAdminService: GenService<{
   },
   /**
    * Creates an API key and returns its secret, the only time the secret is shown.
-   * NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+   * NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+   * FAILED_PRECONDITION for a deleted tenant.
    *
    * @generated from rpc caas.auth.v1.TenantAdminService.CreateApiKey
    */

@@ -62,7 +62,8 @@ type TenantAdminServiceClient interface {
 	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
 	DeleteTenant(ctx context.Context, in *DeleteTenantRequest, opts ...grpc.CallOption) (*DeleteTenantResponse, error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
@@ -223,7 +224,8 @@ type TenantAdminServiceServer interface {
 	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
 	DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)

@@ -158,7 +158,8 @@ class TenantAdminServiceServicer:
 
     def CreateApiKey(self, request, context):
         """Creates an API key and returns its secret, the only time the secret is shown.
-        NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+        NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+        FAILED_PRECONDITION for a deleted tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

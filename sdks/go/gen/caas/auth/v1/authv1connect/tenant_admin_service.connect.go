@@ -92,7 +92,8 @@ type TenantAdminServiceClient interface {
 	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
 	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
@@ -279,7 +280,8 @@ type TenantAdminServiceHandler interface {
 	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
 	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
