@@ -43,7 +43,7 @@ function filesContaining(dir: string, word: string): string[] {
  * consumer got the plaintext (search finds it; reads show it), that the words are stored nowhere
  * but the search index, then rotates the tenant's key (re-encryption to the end) and shreds it.
  */
-async function scenario(opts: { gateway: string; auth: string; chat: string; adminCredential: string; serviceRoot: string; storage: Storage }) {
+async function scenario(opts: { gateway: string; auth: string; chat: string; chat2?: string; adminCredential: string; serviceRoot: string; storage: Storage }) {
   const { gateway, storage } = opts;
   const words = ["text", "custom", "edit"].map((w) => `zqx${w}${randomBytes(5).toString("hex")}`) as [string, string, string];
   const t = await tenantWithUsers(gateway, opts.adminCredential, ["alice", "bob"], "at-rest");
@@ -103,6 +103,9 @@ async function scenario(opts: { gateway: string; auth: string; chat: string; adm
   const carol = client(ChatService, gateway, other.token("carol"));
   const own = (await carol.createConversation({ type: ConversationType.GROUP, memberIds: [], title: "kept" })).conversation!;
   await carol.sendMessage({ conversationId: own.id, clientMessageId: "k", text: "kept" });
+  // A second chat instance (cluster) holds the tenant's key in its cache from a write of its own.
+  const second = opts.chat2 ? client(ChatService, opts.chat2, t.token("alice")) : undefined;
+  await second?.sendMessage({ conversationId: conv.id, clientMessageId: "m-second", text: "through the second instance" });
   expect((await keys.shredTenantKeys({ tenantId: t.tenantId })).destroyed).toBe(2);
   expect((await keys.shredTenantKeys({ tenantId: t.tenantId })).destroyed).toBe(0);
   expect(await codeOf(keys.getDataKey({ tenantId: t.tenantId, keyId }))).toBe(Code.NotFound);
@@ -113,7 +116,12 @@ async function scenario(opts: { gateway: string; auth: string; chat: string; adm
   expect((await reader.getConversation({ conversationId: conv.id })).conversation?.lastMessage?.textPreview ?? "").toBe("");
   // Another tenant is untouched; the shredded tenant writes on under a new key.
   expect((await carol.listMessages({ conversationId: own.id })).messages.map((m) => m.text)).toContain("kept");
-  // (Through the instance that shredded: another chat instance may seal with its cached, destroyed key for up to a minute.)
+  // The second instance refuses the write it sealed under its cached, destroyed key (not acknowledged), then writes under a new key.
+  if (second) {
+    expect(await codeOf(second.sendMessage({ conversationId: conv.id, clientMessageId: "m-stale", text: "under a destroyed key" }))).toBe(Code.FailedPrecondition);
+    await second.sendMessage({ conversationId: conv.id, clientMessageId: "m-fresh", text: "after shredding, second instance" });
+    expect((await reader.listMessages({ conversationId: conv.id })).messages.map((m) => m.text)).toContain("after shredding, second instance");
+  }
   await client(ChatService, opts.chat, t.token("alice")).sendMessage({ conversationId: conv.id, clientMessageId: "m2", text: "after shredding" });
   expect((await reader.listMessages({ conversationId: conv.id })).messages.map((m) => m.text)).toContain("after shredding");
 }
@@ -158,6 +166,7 @@ describe.skipIf(!cluster)("encryption at rest of ordinary messages (cluster mode
         gateway: c.instances.find((i) => i.service === "gateway")!.url,
         auth: c.instances.find((i) => i.service === "auth")!.url,
         chat: c.instances.find((i) => i.service === "chat")!.url,
+        chat2: c.instances.filter((i) => i.service === "chat")[1]!.url,
         adminCredential: c.adminToken,
         serviceRoot: createHash("sha256").update(`caas-test-services:${c.runPrefix}`).digest("hex"),
         storage: {

@@ -63,13 +63,14 @@ export function createAuthInternalServiceImpl(deps: {
   clock: Clock;
   logger: Logger;
   /** ExportUserData and EraseUserData (user-data.ts). */
-  userData: Pick<ServiceImpl<typeof AuthInternalService>, "exportUserData" | "eraseUserData">;
+  userData: Pick<ServiceImpl<typeof AuthInternalService>, "exportUserData" | "eraseUserData" | "deleteTenantData">;
 }): ServiceImpl<typeof AuthInternalService> {
   // Each service's secret, derived once; compared in constant time.
   const secrets = deps.serviceSecret ? SERVICE_NAMES.map((name) => ({ name, secret: Buffer.from(serviceSecretFor(deps.serviceSecret!, name)) })) : [];
   return {
     exportUserData: deps.userData.exportUserData,
     eraseUserData: deps.userData.eraseUserData,
+    deleteTenantData: deps.userData.deleteTenantData,
 
     async issueServiceToken(req: IssueServiceTokenRequest, ctx: HandlerContext) {
       if (secrets.length === 0) throw new FailedPreconditionError("service tokens are not configured (CAAS_SERVICE_SECRET)");

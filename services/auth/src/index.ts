@@ -1,4 +1,5 @@
 import { createAuthUserDataRpcs, removeAccount } from "./user-data.js";
+import { createDeletionRequestOverMesh, createTenantDeletionRpc } from "./tenant-deletion.js";
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, createJwtVerifier, JWKS_PATH } from "@caas/shared/identity/jwt-verifier";
 import { createPrincipalResolver } from "@caas/shared/identity/principal-resolver";
 import { loadRevocations, RevocationSet, startRevocationFeed } from "@caas/shared/identity/revocations";
@@ -69,7 +70,16 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
     await loadRevocations({ set: revocations, page: (cursor) => listRevocationsPage(stores.revocations, clock, cursor), logger });
     // Revocations made by other auth instances reach the deny-set through the bus.
     if (!ctx.revocations) feed = await startRevocationFeed({ bus, set: revocations, group: `revocations.auth.${config.instanceId}`, logger });
-    const tenantAdmin = new TenantAdminServiceImpl({ tenants: stores.tenants, apiKeys: stores.apiKeys, pager, apiKeyPepper: keyring.apiKeyPepper, events, clock, logger });
+    const tenantAdmin = new TenantAdminServiceImpl({
+      tenants: stores.tenants,
+      apiKeys: stores.apiKeys,
+      pager,
+      apiKeyPepper: keyring.apiKeyPepper,
+      events,
+      clock,
+      logger,
+      requestDeletion: createDeletionRequestOverMesh(ctx.peers),
+    });
     const sessionManager = new SessionManager({
       sessions: stores.sessions,
       users: stores.users,
@@ -148,7 +158,7 @@ export async function createAuthService(ctx: ServiceContext, options: AuthServic
             events,
             clock,
             logger,
-            userData: createAuthUserDataRpcs(userDataDeps),
+            userData: { ...createAuthUserDataRpcs(userDataDeps), deleteTenantData: createTenantDeletionRpc({ ...userDataDeps, tenants: stores.tenants, apiKeys: stores.apiKeys }) },
           }),
         }),
       httpRoutes: {

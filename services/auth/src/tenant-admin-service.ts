@@ -11,6 +11,7 @@ import {
   type RevokeApiKeyRequest,
   type RotateApiKeyRequest,
   type SuspendTenantRequest,
+  type DeleteTenantRequest,
   type UpdateTenantRequest,
 } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { TenantSettingsSchema, type TenantSettings } from "@caas/gen/caas/auth/v1/tenant_pb.js";
@@ -45,6 +46,8 @@ export interface TenantAdminDeps {
   events: AuthEventPublisher;
   clock: Clock;
   logger: Logger;
+  /** Asks compliance to delete the tenant with the caller's `authorization` header; the job id (tenant-deletion.ts). Absent: DeleteTenant is FAILED_PRECONDITION. */
+  requestDeletion?: (tenantId: string, reason: string, authorization: string) => Promise<string>;
 }
 
 /**
@@ -132,10 +135,18 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
     return { tenant: tenantToProto(tenant) };
   }
 
+  async deleteTenant(req: DeleteTenantRequest, ctx: HandlerContext) {
+    requireAdmin(ctx);
+    if (!this.deps.requestDeletion) throw new FailedPreconditionError("tenant deletion needs the compliance service");
+    const jobId = await this.deps.requestDeletion(req.tenantId, req.reason, ctx.requestHeader.get("authorization") ?? "");
+    this.deps.logger.warn({ tenantId: req.tenantId, jobId, reason: req.reason }, "tenant deletion requested");
+    return { tenant: tenantToProto(await this.tenant(scopeForAdmin(req.tenantId))), jobId };
+  }
+
   async createApiKey(req: CreateApiKeyRequest, ctx: HandlerContext) {
     requireAdmin(ctx);
     const scope = scopeForAdmin(req.tenantId);
-    await this.tenant(scope);
+    if ((await this.tenant(scope)).status === "deleted") throw new FailedPreconditionError("the tenant is deleted");
     if ((await this.deps.apiKeys.countActive(scope, this.deps.clock.nowMs())) >= MAX_ACTIVE_API_KEYS) {
       throw new QuotaExceededError(`a tenant may hold at most ${MAX_ACTIVE_API_KEYS} active API keys; revoke one first`);
     }
@@ -192,6 +203,7 @@ export class TenantAdminServiceImpl implements ServiceImpl<typeof TenantAdminSer
   private async setStatus(scope: TenantScope, status: TenantState): Promise<TenantRecord> {
     const current = await this.tenant(scope);
     if (current.status === status) return current;
+    if (current.status === "deleted") throw new FailedPreconditionError("the tenant is deleted: it cannot be suspended or resumed");
     const updated = await this.deps.tenants.update(scope, { status }, this.deps.clock.nowMs());
     if (!updated) throw new NotFoundError("tenant");
     return updated;

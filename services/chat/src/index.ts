@@ -60,7 +60,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     const sealing = { sealWrites: config.atRestEncryption };
     const stores: ChatStores = { ...stored, events: sealedEventLog(stored.events, keyring, sealing), conversations: sealedConversations(stored.conversations, keyring, sealing) };
     const bus = openingChatEvents(ctx.bus, keyring);
-    const reencryption = new Reencryption({ events: stored.events, conversations: stored.conversations, keys: keyring, clock, logger });
+    const reencryption = new Reencryption({ events: stored.events, conversations: stored.conversations, keys: keyring, store: stored.dataKeys, clock, logger });
     const messageKeys = new MessageKeysService({ keys: keyring, reencryption, scrub: () => stored.scrub(), logger });
     const limiter = (rate = await openChatRateLimiter(config, logger, clock));
     const secret = await stores.state.putIfAbsent(PAGE_TOKEN_SECRET, randomBytes(32).toString("base64url"), clock.nowMs());
@@ -114,9 +114,11 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
         await policies.start();
         projector = startProjector({ stores, bus, logger, projected });
         detach = startMediaDetach({ bus, media, logger });
+        // Runs cut short by a restart go on in the background from their last saved page.
+        void reencryption.resumeAll().catch((err: unknown) => logger.warn({ err }, "re-encryption runs not resumed; RotateDataKey starts them again"));
       },
       drain: async () => {
-        await Promise.all([relay.stop(), projector?.stop(), detach?.stop(), policies.stop()]);
+        await Promise.all([relay.stop(), projector?.stop(), detach?.stop(), policies.stop(), reencryption.stop()]);
       },
       close: () =>
         (closing ??= (async () => {

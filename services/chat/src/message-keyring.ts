@@ -19,16 +19,26 @@ interface Cached<T> {
   untilMs: number;
 }
 
+/** A read of one key's existence in the store, and the one queued behind it (see `confirm`). */
+interface Check {
+  running: Promise<boolean>;
+  queued?: Promise<boolean>;
+}
+
+const ignore = () => undefined;
+
 /**
  * The tenants' data keys as chat uses them (ADR 0120): a tenant's first key is made on its first
  * sealed write, rotation adds the next generation, shredding destroys them all. Keys are kept
  * unwrapped in memory for {@link KEY_CACHE_TTL_MS}, so a send costs no store read or unwrap once
  * its tenant's key is cached; another instance's rotation or shredding reaches this one within
- * that time (this instance's own at once).
+ * that time (this instance's own at once). Writers close that window with `confirm`: a write
+ * sealed under a key that another instance destroyed meanwhile is found before it is acknowledged.
  */
 export class MessageKeyring implements DataKeySource {
   private readonly keys = new Map<string, Cached<DataKey | undefined>>();
   private readonly currents = new Map<string, Cached<DataKey>>();
+  private readonly checks = new Map<string, Check>();
 
   constructor(private readonly deps: { store: DataKeyStore; kms: Kms; clock: Clock }) {}
 
@@ -60,9 +70,41 @@ export class MessageKeyring implements DataKeySource {
   /** Crypto-shredding: destroys every key of the tenant and forgets them here; how many were destroyed. */
   async shred(tenantId: string): Promise<number> {
     const destroyed = await this.deps.store.destroyAll(tenantId);
+    this.forget(tenantId);
+    return destroyed;
+  }
+
+  /**
+   * Whether the key still exists in the store of record, read after this call began: a writer
+   * calls it once its write under the key committed, and acknowledges the write only on true.
+   * False means another instance shredded the tenant in the meantime: the write may be sealed
+   * under a destroyed key, and every key of the tenant cached here is dropped. Reads are shared:
+   * callers arriving while a read is in flight (which may have started before their commit) wait
+   * for the next one, which serves them all, so concurrent writes of a tenant cost one read per
+   * round trip rather than one each.
+   */
+  async confirm(tenantId: string, keyId: string): Promise<boolean> {
+    const name = `${tenantId}|${keyId}`;
+    const slot = this.checks.get(name);
+    const exists = await (slot ? (slot.queued ??= slot.running.then(ignore, ignore).then(() => this.startCheck(name, tenantId, keyId))) : this.startCheck(name, tenantId, keyId));
+    if (!exists) this.forget(tenantId);
+    return exists;
+  }
+
+  private startCheck(name: string, tenantId: string, keyId: string): Promise<boolean> {
+    const running = this.deps.store.get(tenantId, keyId).then((k) => k !== undefined);
+    const slot: Check = { running };
+    this.checks.set(name, slot);
+    void running.then(ignore, ignore).then(() => {
+      if (this.checks.get(name) === slot && !slot.queued) this.checks.delete(name);
+    });
+    return running;
+  }
+
+  /** Drops every key of the tenant cached here (the next use reads the store). */
+  private forget(tenantId: string): void {
     this.currents.delete(tenantId);
     for (const name of [...this.keys.keys()]) if (name.startsWith(`${tenantId}|`)) this.keys.delete(name);
-    return destroyed;
   }
 
   /** Stores a new key of `generation`; when another instance stored that generation first, its key. */

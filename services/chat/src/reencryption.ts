@@ -9,21 +9,16 @@ import { seal, sealedKeyId, type DataKey } from "@caas/shared/sealing/box";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import type { MessageKeyring } from "./message-keyring.js";
 import type { ConversationStore } from "./ports/conversation-store.js";
+import type { DataKeyStore, StoredReencryption } from "./ports/data-key-store.js";
 import { openPreview, previewKeyId, sealPreview } from "./sealed-conversations.js";
 
-/** Entries read per page of a run. */
+/** Entries read per page of a run (progress is saved after each). */
 const PAGE = 500;
 
-interface Run {
-  state: ReencryptionState;
-  keyId: string;
-  scanned: number;
-  resealed: number;
-  unreadable: number;
-  startMs: number;
-  endMs: number;
-  error: string;
-}
+/** Where a run stands: in the log after an entry, or among the previews after a conversation. */
+type Position = { phase: "log"; conversationId: string; seq: number } | { phase: "previews"; afterId: string };
+
+const STATES = { running: ReencryptionState.RUNNING, done: ReencryptionState.DONE, failed: ReencryptionState.FAILED } as const;
 
 /**
  * Re-encrypts a tenant's stored messages under its current data key after a rotation, in the
@@ -31,44 +26,57 @@ interface Run {
  * with another key (or stored before sealing existed) is opened and sealed again, then every
  * conversation's last-message preview. A redaction racing the run wins (the rewrite is
  * conditional on the redacted flag). Entries whose key was destroyed stay as they are (counted as
- * unreadable). Progress is kept in memory on the instance that runs it; a run cut short (restart)
- * is started again by RotateDataKey, and re-sealing is idempotent.
+ * unreadable). Progress (counts and position) is saved in the data-key store after every page,
+ * so any instance reports it and a run cut short by a restart goes on from its last saved page
+ * when chat starts again (`resumeAll`); re-sealing an entry twice changes nothing.
  */
 export class Reencryption {
-  private readonly runs = new Map<string, Run>();
+  private readonly active = new Map<string, Promise<void>>();
+  private stopped = false;
 
-  constructor(private readonly deps: { events: EventLogStore; conversations: ConversationStore; keys: MessageKeyring; clock: Clock; logger: Logger }) {}
+  constructor(private readonly deps: { events: EventLogStore; conversations: ConversationStore; keys: MessageKeyring; store: DataKeyStore; clock: Clock; logger: Logger }) {}
 
   /** Whether a run of the tenant is in progress here. */
   running(tenantId: string): boolean {
-    return this.runs.get(tenantId)?.state === ReencryptionState.RUNNING;
+    return this.active.has(tenantId);
   }
 
   /** Starts a run under `key` (the tenant's new current key); resolves when it ended (callers need not wait). */
-  start(tenantId: string, key: DataKey): Promise<void> {
-    const run: Run = { state: ReencryptionState.RUNNING, keyId: key.id, scanned: 0, resealed: 0, unreadable: 0, startMs: this.deps.clock.nowMs(), endMs: 0, error: "" };
-    this.runs.set(tenantId, run);
-    return this.run(tenantId, key, run).then(
-      () => {
-        run.state = ReencryptionState.DONE;
-        run.endMs = this.deps.clock.nowMs();
-        this.deps.logger.info({ tenantId, keyId: key.id, scanned: run.scanned, resealed: run.resealed, unreadable: run.unreadable }, "tenant messages re-encrypted under the new data key");
-      },
-      (err: unknown) => {
-        run.state = ReencryptionState.FAILED;
-        run.endMs = this.deps.clock.nowMs();
-        run.error = err instanceof Error ? err.message : String(err);
-        this.deps.logger.warn({ err, tenantId, keyId: key.id }, "re-encryption failed; RotateDataKey starts it again");
-      },
-    );
+  async start(tenantId: string, key: DataKey): Promise<void> {
+    const run: StoredReencryption = { tenantId, keyId: key.id, state: "running", scanned: 0, resealed: 0, unreadable: 0, cursor: "", startMs: this.deps.clock.nowMs(), endMs: 0, error: "" };
+    await this.deps.store.saveRun(run);
+    return this.launch(run, key);
   }
 
-  /** The latest run of the tenant on this instance. */
-  progress(tenantId: string): GetReencryptionProgressResponse {
-    const r = this.runs.get(tenantId);
+  /** Goes on with every run left RUNNING (a restart cut it short), from its last saved page; resolves once they ended. */
+  async resumeAll(): Promise<void> {
+    const runs = await this.deps.store.runningRuns(1000);
+    const resumed: Promise<void>[] = [];
+    for (const run of runs) {
+      if (this.active.has(run.tenantId)) continue;
+      const key = await this.deps.keys.key(run.tenantId, run.keyId);
+      if (!key) {
+        await this.finish(run, new Error("the run's data key was destroyed (the tenant was shredded)"));
+        continue;
+      }
+      this.deps.logger.info({ tenantId: run.tenantId, keyId: run.keyId, scanned: run.scanned }, "resuming a re-encryption cut short");
+      resumed.push(this.launch(run, key));
+    }
+    await Promise.all(resumed);
+  }
+
+  /** Stops the runs after their current page (they stay RUNNING and resume at the next start) and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** The tenant's latest run, as saved (on any instance). */
+  async progress(tenantId: string): Promise<GetReencryptionProgressResponse> {
+    const r = await this.deps.store.run(tenantId);
     if (!r) return create(GetReencryptionProgressResponseSchema, { state: ReencryptionState.IDLE });
     return create(GetReencryptionProgressResponseSchema, {
-      state: r.state,
+      state: STATES[r.state],
       keyId: r.keyId,
       scanned: BigInt(r.scanned),
       resealed: BigInt(r.resealed),
@@ -79,36 +87,60 @@ export class Reencryption {
     });
   }
 
-  private async run(tenantId: string, key: DataKey, run: Run): Promise<void> {
-    const { events, keys } = this.deps;
+  private launch(run: StoredReencryption, key: DataKey): Promise<void> {
+    const done = this.run(run, key).then(
+      (finished) => (finished ? this.finish(run) : undefined),
+      (err: unknown) => this.finish(run, err),
+    );
+    const tracked = done.finally(() => this.active.delete(run.tenantId));
+    this.active.set(run.tenantId, tracked);
+    return tracked;
+  }
+
+  private async finish(run: StoredReencryption, err?: unknown): Promise<void> {
+    const { logger, clock, store } = this.deps;
+    run.state = err === undefined ? "done" : "failed";
+    run.endMs = clock.nowMs();
+    run.error = err === undefined ? "" : err instanceof Error ? err.message : "re-encryption failed";
+    if (err === undefined)
+      logger.info({ tenantId: run.tenantId, keyId: run.keyId, scanned: run.scanned, resealed: run.resealed, unreadable: run.unreadable }, "tenant messages re-encrypted under the new data key");
+    else logger.warn({ err, tenantId: run.tenantId, keyId: run.keyId }, "re-encryption failed; RotateDataKey starts it again");
+    await store.saveRun(run).catch((e: unknown) => logger.warn({ err: e, tenantId: run.tenantId }, "re-encryption state not saved"));
+  }
+
+  /** Runs from the saved position; true once everything was handled, false when stopped first. */
+  private async run(run: StoredReencryption, key: DataKey): Promise<boolean> {
+    const { events, keys, store } = this.deps;
+    const tenantId = run.tenantId;
     const scope = scopeForAdmin(tenantId);
-    let after: { conversationId: string; seq: number } | undefined;
-    for (;;) {
-      const page = await events.scanTenant(scope, after, PAGE);
+    let at: Position | undefined = run.cursor === "" ? undefined : (JSON.parse(run.cursor) as Position);
+    while (at?.phase !== "previews") {
+      if (this.stopped) return false;
+      const page = await events.scanTenant(scope, at, PAGE);
       for (const e of page) {
         run.scanned++;
         if (sealedKeyId(e.body) === key.id) continue;
         const aad = chatEventAad(tenantId, e.conversationId, e.seq);
         const plain = await openBody(keys, tenantId, e.body, aad);
-        if (!plain) {
-          run.unreadable++;
-          continue;
-        }
-        if (await events.rewriteBody(scope, e.conversationId, e.seq, seal(key, plain, aad), e.redacted)) run.resealed++;
+        if (!plain) run.unreadable++;
+        else if (await events.rewriteBody(scope, e.conversationId, e.seq, seal(key, plain, aad), e.redacted)) run.resealed++;
       }
-      if (page.length < PAGE) break;
-      const last = page[page.length - 1]!;
-      after = { conversationId: last.conversationId, seq: last.seq };
+      const last = page[page.length - 1];
+      at = page.length < PAGE || !last ? { phase: "previews", afterId: "" } : { phase: "log", conversationId: last.conversationId, seq: last.seq };
+      run.cursor = JSON.stringify(at);
+      await store.saveRun(run);
     }
-    await this.resealPreviews(tenantId, key, run);
+    return this.resealPreviews(run, key, at.afterId);
   }
 
   /** Seals every conversation's stored preview under `key` again (through the projection's own update, which keeps the newest). */
-  private async resealPreviews(tenantId: string, key: DataKey, run: Run): Promise<void> {
-    const { conversations, keys } = this.deps;
+  private async resealPreviews(run: StoredReencryption, key: DataKey, from: string): Promise<boolean> {
+    const { conversations, keys, store } = this.deps;
+    const tenantId = run.tenantId;
     const scope = scopeForAdmin(tenantId);
-    let afterId: string | undefined;
+    let afterId = from;
     for (;;) {
+      if (this.stopped) return false;
       const page = await conversations.scan(scope, { limit: PAGE, ...(afterId ? { afterId } : {}) });
       for (const c of page) {
         const m = c.lastMessage;
@@ -117,8 +149,10 @@ export class Reencryption {
         await conversations.replacePreview(scope, c.id, m.seq, await sealPreview(keys, tenantId, c.id, text));
         run.resealed++;
       }
-      if (page.length < PAGE) return;
+      if (page.length < PAGE) return true;
       afterId = page[page.length - 1]!.id;
+      run.cursor = JSON.stringify({ phase: "previews", afterId } satisfies Position);
+      await store.saveRun(run);
     }
   }
 }

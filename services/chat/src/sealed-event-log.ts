@@ -1,5 +1,6 @@
 import { chatEventAad, eventBytes, openBody, unreadableEvent } from "@caas/shared/sealing/chat-events";
 import { seal } from "@caas/shared/sealing/box";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import type { EventLogStore, LogEvent } from "@caas/shared/eventing/log";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { MessageKeyring } from "./message-keyring.js";
@@ -8,7 +9,9 @@ import type { MessageKeyring } from "./message-keyring.js";
  * The conversation log with every entry's body sealed at rest (ADR 0120): the store holds the
  * serialized Event encrypted with the tenant's current data key (AES-256-GCM, bound to tenant,
  * conversation and seq), and every read opens it, so the rest of chat sees the Event as before.
- * An entry whose key was destroyed (crypto-shredding) reads as its redacted form. Bodies written
+ * An entry whose key was destroyed (crypto-shredding) reads as its redacted form. Every sealed
+ * write is confirmed against the store of record after its commit (`MessageKeyring.confirm`), so
+ * no instance acknowledges a write under a key another instance destroyed (FAILED_PRECONDITION instead). Bodies written
  * before sealing existed (or with `sealWrites` off, CAAS_AT_REST_ENCRYPTION=off) are read as they are.
  *
  * The outbox side (`unpublished`) hands out the stored, sealed bodies unopened: the relay
@@ -23,6 +26,10 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
     return body ? { ...e, body } : { ...e, redacted: true, body: eventBytes(unreadableEvent(e)) };
   };
   const openAll = (events: LogEvent[]): Promise<LogEvent[]> => Promise.all(events.map(openOne));
+  // A write sealed under a cached key that another instance destroyed is not acknowledged (the entry reads as redacted).
+  const confirmKey = async (tenantId: string, keyId: string) => {
+    if (!(await keys.confirm(tenantId, keyId))) throw new FailedPreconditionError("the tenant's data keys were destroyed while this write was committed: it is not kept (it reads as deleted)");
+  };
   return {
     async append(scope: TenantScope, input) {
       if (!sealWrites) {
@@ -38,7 +45,10 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
           return seal(key, plain, chatEventAad(scope.tenantId, input.conversationId, assigned.seq));
         },
       });
-      if (result.kind === "appended" && plain) return { kind: "appended", event: { ...result.event, body: plain } };
+      if (result.kind === "appended" && plain) {
+        await confirmKey(scope.tenantId, key.id);
+        return { kind: "appended", event: { ...result.event, body: plain } };
+      }
       return { kind: result.kind, event: await openOne(result.event) };
     },
     read: async (scope, conversationId, afterSeq, limit) => openAll(await inner.read(scope, conversationId, afterSeq, limit)),
@@ -51,6 +61,7 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       if (!sealWrites) return inner.redact(scope, conversationId, seq, body);
       const key = await keys.current(scope.tenantId);
       await inner.redact(scope, conversationId, seq, seal(key, body, chatEventAad(scope.tenantId, conversationId, seq)));
+      await confirmKey(scope.tenantId, key.id);
     },
     // The stored bodies as they are: for the re-encryption job, which opens and seals them itself.
     scanTenant: (scope, after, limit) => inner.scanTenant(scope, after, limit),

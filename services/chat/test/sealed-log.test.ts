@@ -83,13 +83,13 @@ describe("the sealed conversation log (chat's stores on SQLite)", () => {
 
       // Rotation: the run re-seals the plaintext entry too, and the preview.
       const rotated = await keys.rotate(scope.tenantId);
-      const run = new Reencryption({ events: stores.events, conversations: stores.conversations, keys, clock, logger });
+      const run = new Reencryption({ events: stores.events, conversations: stores.conversations, keys, store: stores.dataKeys, clock, logger });
       await run.start(scope.tenantId, rotated);
-      expect(run.progress(scope.tenantId)).toMatchObject({ state: ReencryptionState.DONE, keyId: rotated.id, scanned: 3n, resealed: 4n, unreadable: 0n });
+      expect(await run.progress(scope.tenantId)).toMatchObject({ state: ReencryptionState.DONE, keyId: rotated.id, scanned: 3n, resealed: 4n, unreadable: 0n });
       expect((await stores.events.read(scope, conversationId, 0, 10)).map((e) => sealedKeyId(e.body))).toEqual([rotated.id, rotated.id, rotated.id]);
       expect(texts(await sealed.read(scope, conversationId, 0, 10))).toEqual(["written before", "sealed one", "sealed two"]);
       expect((await convs.get(scope, conversationId))!.lastMessage!.textPreview).toBe("sealed two");
-      expect(run.progress(other.tenantId).state).toBe(ReencryptionState.IDLE);
+      expect((await run.progress(other.tenantId)).state).toBe(ReencryptionState.IDLE);
 
       // Shredding: the entries read as redacted messages; the preview reads empty; the other tenant is untouched.
       expect(await keys.shred(scope.tenantId)).toBe(2);
@@ -99,6 +99,52 @@ describe("the sealed conversation log (chat's stores on SQLite)", () => {
       expect(gone.map((e) => Number(fromBinary(EventSchema, e.body).seq))).toEqual([1, 2, 3]);
       expect((await convs.get(scope, conversationId))!.lastMessage!.textPreview).toBe("");
       expect(texts(await sealed.read(other, conversationId, 0, 10))).toEqual(["other tenant"]);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it("resumes a re-encryption cut short from its saved position after a restart, and reports it from the store", async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    const path = join(dir, "chat-resume.db");
+    const kms = createLocalKms(new Uint8Array(32).fill(3));
+    const scope = freshTenantScope();
+    let rotatedId: string;
+    let firstId: string;
+    {
+      const stores = await openChatStores({ kind: "sqlite", path }, { clock });
+      const keys = new MessageKeyring({ store: stores.dataKeys, kms, clock });
+      const sealed = sealedEventLog(stores.events, keys);
+      for (const text of ["one", "two", "three", "four"]) await send(sealed, scope, text);
+      firstId = (await keys.current(scope.tenantId)).id;
+      rotatedId = (await keys.rotate(scope.tenantId)).id;
+      // The process died after the run saved its position behind entry 2 (as it does after every page).
+      await stores.dataKeys.saveRun({
+        tenantId: scope.tenantId,
+        keyId: rotatedId,
+        state: "running",
+        scanned: 2,
+        resealed: 0,
+        unreadable: 0,
+        cursor: JSON.stringify({ phase: "log", conversationId, seq: 2 }),
+        startMs: clock.nowMs(),
+        endMs: 0,
+        error: "",
+      });
+      await stores.close();
+    }
+    const stores = await openChatStores({ kind: "sqlite", path }, { clock });
+    try {
+      const keys = new MessageKeyring({ store: stores.dataKeys, kms, clock });
+      const run = new Reencryption({ events: stores.events, conversations: stores.conversations, keys, store: stores.dataKeys, clock, logger });
+      expect(await run.progress(scope.tenantId)).toMatchObject({ state: ReencryptionState.RUNNING, keyId: rotatedId, scanned: 2n });
+      await run.resumeAll();
+      // Entries after the saved position were re-sealed; the ones before it were not visited again.
+      expect((await stores.events.read(scope, conversationId, 0, 10)).map((e) => sealedKeyId(e.body))).toEqual([firstId, firstId, rotatedId, rotatedId]);
+      expect(await run.progress(scope.tenantId)).toMatchObject({ state: ReencryptionState.DONE, keyId: rotatedId, scanned: 4n, resealed: 2n, unreadable: 0n });
+      expect(texts(await sealedEventLog(stores.events, keys).read(scope, conversationId, 0, 10))).toEqual(["one", "two", "three", "four"]);
+      // Nothing is left to resume.
+      expect(await stores.dataKeys.runningRuns(10)).toEqual([]);
     } finally {
       await stores.close();
     }

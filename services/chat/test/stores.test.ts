@@ -69,6 +69,7 @@ describe("chat stores on SQLite (embedded)", () => {
         "projection_positions",
         "projection_state",
         "read_states",
+        "reencryption_runs",
       ]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
       const leading = (table: string) =>

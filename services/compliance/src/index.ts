@@ -25,6 +25,7 @@ import { ExportSteps } from "./export-job.js";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
+import { createTenantDeletionPartsOverMesh, requestTenantDeletion } from "./tenant-deletion.js";
 import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
@@ -78,7 +79,8 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
   const selfAudit = ownAuditOf(appender, clock);
   const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, exports, clock, logger, holds: holdLookup, audit: selfAudit });
+  const tenantDeletion = createTenantDeletionPartsOverMesh({ peers, serviceSecret, clock });
+  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, tenantParts: tenantDeletion.parts, exports, clock, logger, holds: holdLookup, audit: selfAudit });
   const privacy = new PrivacyServiceImpl({
     store: jobs,
     runner,
@@ -86,6 +88,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
     holds: holdLookup,
     audit: selfAudit,
     presignExport: (...args) => parts.presignExport(...args),
+    requestTenantDeletion: (req, ctx) => requestTenantDeletion({ store: jobs, runner, holds: holdLookup, audit: selfAudit, markDeleted: (id) => tenantDeletion.markDeleted(id) }, req, ctx),
     nowMs: () => clock.nowMs(),
   });
 

@@ -3,6 +3,8 @@ import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { AuditActorKind } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { FailedPreconditionError } from "@caas/shared/errors";
+import { PLATFORM_TENANT } from "./audit-recorder.js";
 import type { AuditDraft } from "./audit-appender.js";
 import type { HoldSet } from "./domain/retention-policy.js";
 import { ARCHIVE_STEP, EXPORT_SERVICES, type ExportSteps } from "./export-job.js";
@@ -34,9 +36,31 @@ export type HoldLookup = (tenantId: string) => Promise<HoldSet>;
  */
 export const ERASURE_SERVICES = ["auth", "chat", "media", "search"] as const;
 
+/**
+ * The steps of a tenant deletion, in order: chat's data keys first (every stored message and bus
+ * record of the tenant becomes unreadable at once, and no consumer can open one again), then the
+ * words search holds (search stops indexing the tenant before it purges), the files, and last the
+ * accounts (users, sessions, API keys). The tenant itself is marked DELETED in auth before the
+ * job starts, so nothing of it is written meanwhile.
+ */
+export const TENANT_DELETION_SERVICES = ["chat", "search", "media", "auth"] as const;
+
+/** Each service's part of a tenant deletion (the user and held arguments are unused). */
+export type TenantDeletionParts = Record<(typeof TENANT_DELETION_SERVICES)[number], ErasurePart>;
+
+/** Throws FAILED_PRECONDITION when anything of the tenant is under a legal hold. */
+export function refuseHeld(holds: HoldSet): void {
+  if (holds.tenant || holds.users.size > 0 || holds.conversations.size > 0) {
+    const what = holds.tenant ? "the whole tenant" : `${holds.users.size} user(s) and ${holds.conversations.size} conversation(s)`;
+    throw new FailedPreconditionError(`the tenant is under a legal hold (${what}): it cannot be deleted until every hold is released`);
+  }
+}
+
 export interface PrivacyJobRunnerDeps {
   store: PrivacyJobStore;
   parts: Record<(typeof ERASURE_SERVICES)[number], ErasurePart>;
+  /** Runs tenant deletions' steps (without them, tenant deletion jobs fail). */
+  tenantParts?: TenantDeletionParts;
   /** Runs export jobs' steps (without it, export jobs fail). */
   exports?: ExportSteps;
   clock: Clock;
@@ -71,6 +95,11 @@ export class PrivacyJobRunner {
   /** A new export job for the user (not stored): each service's part, then packing the archive. */
   newExport(tenantId: string, userId: string): PrivacyJobRecord {
     return this.newJob(tenantId, userId, "export", [...EXPORT_SERVICES, ARCHIVE_STEP]);
+  }
+
+  /** A new tenant deletion job (not stored; no user). */
+  newTenantDeletion(tenantId: string): PrivacyJobRecord {
+    return this.newJob(tenantId, "", "tenant_deletion", TENANT_DELETION_SERVICES);
   }
 
   private newJob(tenantId: string, userId: string, kind: PrivacyJobKind, services: readonly string[]): PrivacyJobRecord {
@@ -113,6 +142,8 @@ export class PrivacyJobRunner {
   private async heldConversations(job: PrivacyJobRecord): Promise<string[]> {
     if (!this.deps.holds) return [];
     const holds = await this.deps.holds(job.tenantId);
+    // A hold placed after a tenant deletion was requested stops it before its next step.
+    if (job.kind === "tenant_deletion") return (refuseHeld(holds), []);
     if (holds.tenant || holds.users.has(job.userId)) throw new Error(`${HELD_ERROR} (${holds.tenant ? "the whole tenant" : "the user"} is held)`);
     return [...holds.conversations].sort();
   }
@@ -133,7 +164,8 @@ export class PrivacyJobRunner {
           if (!step.done) return;
           continue;
         }
-        const part = this.deps.parts[step.service as keyof PrivacyJobRunnerDeps["parts"]];
+        const parts: Record<string, ErasurePart> | undefined = job.kind === "tenant_deletion" ? this.deps.tenantParts : this.deps.parts;
+        const part = parts?.[step.service];
         if (!part) throw new Error(`no part for service ${step.service}`);
         while (!step.done) {
           if (this.stopped) return;
@@ -150,11 +182,13 @@ export class PrivacyJobRunner {
       job.state = "succeeded";
       job.completeTimeMs = this.deps.clock.nowMs();
       await save();
-      await this.deps.audit?.(scope, {
+      // A deleted tenant's completion goes to the platform's chain, beside its request.
+      const tenantJob = job.kind === "tenant_deletion";
+      await this.deps.audit?.(tenantJob ? scopeForAdmin(PLATFORM_TENANT) : scope, {
         sourceEventId: `${job.kind}:${job.id}:complete`,
         action: `compliance.${job.kind}.complete`,
         actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
-        target: { type: "user", id: job.userId },
+        target: tenantJob ? { type: "tenant", id: job.tenantId } : { type: "user", id: job.userId },
         correlationId: "",
         details: { job_id: job.id, ...Object.fromEntries(job.steps.map((s) => [`${s.service}_items`, String(s.items)])), ...(skippedCount(job) ? { skipped: String(skippedCount(job)) } : {}) },
       });

@@ -21,6 +21,8 @@ import {
   type RequestErasureResponse,
   type RequestExportRequest,
   type RequestExportResponse,
+  type RequestTenantDeletionRequest,
+  type RequestTenantDeletionResponse,
 } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { correlationIdKey, principalKey } from "@caas/shared/context";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caas/shared/errors";
@@ -50,6 +52,8 @@ export interface PrivacyServiceDeps {
   /** A time-limited download URL of a sealed export (media). */
   presignExport(tenantId: string, exportId: string, expiresInSeconds: number, filename: string): Promise<{ url: string; expireTimeMs: number }>;
   nowMs(): number;
+  /** RequestTenantDeletion (tenant-deletion.ts). */
+  requestTenantDeletion(req: RequestTenantDeletionRequest, ctx: HandlerContext): Promise<RequestTenantDeletionResponse>;
 }
 
 /**
@@ -120,6 +124,10 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     return create(GetExportDownloadResponseSchema, { url: signed.url, expireTime: timestampFromMs(signed.expireTimeMs), size: BigInt(archive.size), sha256: archive.sha256 });
   }
 
+  async requestTenantDeletion(req: RequestTenantDeletionRequest, ctx: HandlerContext): Promise<RequestTenantDeletionResponse> {
+    return this.deps.requestTenantDeletion(req, ctx);
+  }
+
   async getJob(req: GetJobRequest, ctx: HandlerContext): Promise<GetJobResponse> {
     return create(GetJobResponseSchema, { job: jobView(await this.visibleJob(ctx, req.tenantId, req.jobId)) });
   }
@@ -167,7 +175,7 @@ export function jobView(job: PrivacyJobRecord): PrivacyJob {
   return create(PrivacyJobSchema, {
     id: job.id,
     tenantId: job.tenantId,
-    kind: job.kind === "export" ? PrivacyJobKind.EXPORT : PrivacyJobKind.ERASURE,
+    kind: job.kind === "export" ? PrivacyJobKind.EXPORT : job.kind === "tenant_deletion" ? PrivacyJobKind.TENANT_DELETION : PrivacyJobKind.ERASURE,
     userId: job.userId,
     state: job.state === "succeeded" ? PrivacyJobState.SUCCEEDED : job.state === "failed" ? PrivacyJobState.FAILED : PrivacyJobState.RUNNING,
     percent: job.state === "succeeded" ? 100 : Math.floor((done * 100) / Math.max(job.steps.length, 1)),

@@ -1,6 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { EraseUserDataResponseSchema, type EraseUserDataRequest, type EraseUserDataResponse } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
+import {
+  EraseTenantDataResponseSchema,
+  EraseUserDataResponseSchema,
+  type EraseTenantDataRequest,
+  type EraseTenantDataResponse,
+  type EraseUserDataRequest,
+  type EraseUserDataResponse,
+} from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { InvalidArgumentError } from "@caas/shared/errors";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import { uploadBlobKeyOf, type MediaDeps } from "./media-core.js";
@@ -47,6 +54,26 @@ export async function eraseMediaOfUser(deps: MediaDeps, req: EraseUserDataReques
   const more = records.length === limit;
   // Ordered by id: what was removed lies before the cursor, what was kept is passed over.
   return create(EraseUserDataResponseSchema, { mediaErased: BigInt(erased), more, skippedConversationIds: [...skipped].sort(), nextPageToken: more ? records[records.length - 1]!.id : "" });
+}
+
+/**
+ * MediaInternalService.EraseTenantData, for the compliance service's tenant deletion: a page of
+ * the tenant's records, whoever uploaded them, loses its bytes and is removed with its links.
+ * Removed records leave the listing, so each call takes the next ones; bytes go before the row,
+ * so a crash in between leaves a row the next call finishes.
+ */
+export async function eraseMediaOfTenant(deps: MediaDeps, req: EraseTenantDataRequest, ctx: HandlerContext): Promise<EraseTenantDataResponse> {
+  requireService(ctx);
+  if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+  const scope = scopeForAdmin(req.tenantId);
+  const limit = req.pageSize === 0 ? MAX_LINKS_PAGE : Math.min(req.pageSize, MAX_LINKS_PAGE);
+  const records = await deps.store.ofTenant(scope, limit);
+  for (const r of records) {
+    await deps.blobs.delete(scope, uploadBlobKeyOf(r.id));
+    if (r.blobKey !== "" && r.blobKey !== uploadBlobKeyOf(r.id)) await deps.blobs.delete(scope, r.blobKey);
+    await deps.store.remove(scope, r.id);
+  }
+  return create(EraseTenantDataResponseSchema, { mediaErased: BigInt(records.length), more: records.length === limit });
 }
 
 async function linkedConversationsOf(deps: MediaDeps, scope: TenantScope, mediaId: string): Promise<string[]> {

@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
-import { eraseMediaOfUser } from "./media-erasure.js";
+import { eraseMediaOfTenant, eraseMediaOfUser } from "./media-erasure.js";
 import type { MediaImpls } from "./media-impls.js";
 
 /** Registers MediaService and MediaInternalService on a router. */
@@ -17,5 +17,6 @@ export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): v
     sealExport: exports.sealExport.bind(exports),
     presignExportDownload: exports.presignExportDownload.bind(exports),
     eraseUserData: (req, ctx) => eraseMediaOfUser(impls.deps, req, ctx),
+    eraseTenantData: (req, ctx) => eraseMediaOfTenant(impls.deps, req, ctx),
   });
 }

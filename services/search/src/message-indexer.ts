@@ -63,6 +63,10 @@ export class MessageIndexer {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Last apply time per tenant/conversation, for GetIndexStatus (bounded: oldest dropped). */
   private readonly appliedAt = new Map<string, number>();
+  /** Tenants being deleted: nothing of theirs is indexed any more in this process. */
+  private readonly erasedTenants = new Set<string>();
+  /** Index writes in progress, so a tenant's erasure can wait for the ones that started before it. */
+  private readonly writing = new Set<Promise<number>>();
 
   constructor(private readonly opts: MessageIndexerOptions) {}
 
@@ -159,7 +163,26 @@ export class MessageIndexer {
    * index operation of that tenant (removals) and at the end; caches are invalidated after the
    * writes. The number of message states written.
    */
-  private async apply(entries: readonly Entry[], upgrade: boolean): Promise<number> {
+  /**
+   * Stops indexing the tenant in this process (tenant deletion) and waits for the index writes
+   * that started before: after it resolves, no document of the tenant is written here, so a purge
+   * of its documents that follows is final. Records of the tenant still on the bus (opened with
+   * a data key cached before the shredding) are passed over.
+   */
+  async forgetTenant(tenantId: string): Promise<void> {
+    this.erasedTenants.add(tenantId);
+    await Promise.allSettled([...this.writing]);
+  }
+
+  private apply(entries: readonly Entry[], upgrade: boolean): Promise<number> {
+    const kept = this.erasedTenants.size === 0 ? entries : entries.filter((e) => !this.erasedTenants.has(e.tenantId));
+    const write = this.applyNow(kept, upgrade);
+    this.writing.add(write);
+    void write.finally(() => this.writing.delete(write)).catch(() => undefined);
+    return write;
+  }
+
+  private async applyNow(entries: readonly Entry[], upgrade: boolean): Promise<number> {
     const { index, cache } = this.opts;
     const pending = new Map<string, SearchDocument[]>();
     const touched = new Map<string, Set<string>>();

@@ -7,6 +7,9 @@ import {
   PartitionIndexStatusSchema,
   ReindexResponseSchema,
   EraseUserDataResponseSchema,
+  EraseTenantDataResponseSchema,
+  type EraseTenantDataRequest,
+  type EraseTenantDataResponse,
   type EraseUserDataRequest,
   type EraseUserDataResponse,
   type GetIndexStatusRequest,
@@ -44,7 +47,7 @@ function serviceCallerOf(ctx: HandlerContext): string {
 /**
  * caas.search.v1.SearchInternalService: rebuilding the index of a conversation or a tenant from
  * chat's log, the indexer's position against the log head, and erasing a user (their message
- * documents and directory entry) for the compliance service. Tenant and conversation ids are
+ * documents and directory entry) or a whole tenant's documents for the compliance service. Tenant and conversation ids are
  * checked by the schema (UUIDs); a conversation chat does not know is NOT_FOUND from chat.
  */
 export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInternalService> {
@@ -57,7 +60,7 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
       /** The search consumer group's lag per partition of chat's topic (none before it subscribed). */
       partitions: () => Promise<PartitionLag[]>;
       /** Where a user's documents and directory entry are erased. */
-      index: Pick<SearchIndex, "removeSender">;
+      index: Pick<SearchIndex, "removeSender" | "removeTenant">;
       directory: Pick<UserDirectory, "remove">;
     },
   ) {}
@@ -72,6 +75,16 @@ export class SearchInternalServiceImpl implements ServiceImpl<typeof SearchInter
     await this.deps.directory.remove(scope, req.userId);
     const removed = await this.deps.index.removeSender(scope, req.userId, limit, req.heldConversationIds);
     return create(EraseUserDataResponseSchema, { documentsRemoved: BigInt(removed), more: removed === limit });
+  }
+
+  async eraseTenantData(req: EraseTenantDataRequest, ctx: HandlerContext): Promise<EraseTenantDataResponse> {
+    serviceCallerOf(ctx);
+    if (!UUID.test(req.tenantId)) throw invalid("tenant_id", "must be a lowercase UUID");
+    const limit = req.pageSize === 0 ? 500 : Math.min(req.pageSize, SEARCH_MAX_BATCH);
+    // Nothing of the tenant is indexed here from now on, and writes already under way land first.
+    await this.deps.indexer.forgetTenant(req.tenantId);
+    const removed = await this.deps.index.removeTenant(scopeForAdmin(req.tenantId), limit);
+    return create(EraseTenantDataResponseSchema, { documentsRemoved: BigInt(removed), more: removed === limit });
   }
 
   async reindex(req: ReindexRequest, ctx: HandlerContext): Promise<ReindexResponse> {

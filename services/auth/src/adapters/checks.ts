@@ -43,7 +43,7 @@ export function checkTenantChanges(c: TenantChanges): void {
 
 /** A tenant state. */
 export function checkTenantState(s: TenantState): TenantState {
-  if (s !== "active" && s !== "suspended") throw new RangeError(`unknown tenant status ${String(s)}`);
+  if (s !== "active" && s !== "suspended" && s !== "deleted") throw new RangeError(`unknown tenant status ${String(s)}`);
   return s;
 }
 

@@ -37,13 +37,14 @@ export function tenantToProto(r: TenantRecord): Tenant {
 
 /** A stored tenant state as the proto enum. */
 export function tenantStatusToProto(s: TenantState): TenantStatus {
-  return s === "active" ? TenantStatus.ACTIVE : TenantStatus.SUSPENDED;
+  return s === "active" ? TenantStatus.ACTIVE : s === "deleted" ? TenantStatus.DELETED : TenantStatus.SUSPENDED;
 }
 
 /** The store's filter for a List request's status; undefined lists all. */
 export function tenantStatusFilter(s: TenantStatus): TenantState | undefined {
   if (s === TenantStatus.ACTIVE) return "active";
   if (s === TenantStatus.SUSPENDED) return "suspended";
+  if (s === TenantStatus.DELETED) return "deleted";
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** Lifecycle state of a tenant (caas.auth.v1.TenantStatus). */
-export type TenantState = "active" | "suspended";
+export type TenantState = "active" | "suspended" | "deleted";
 
 /** A tenant as stored. */
 export interface TenantRecord {

@@ -73,7 +73,7 @@ export function tenantStoreContract(name: string, open: OpenInstances): void {
       await expect(s.a.tenants.get(forged)).rejects.toThrow(TypeError);
       await expect(s.a.tenants.update(forged, { name: "x" }, 1)).rejects.toThrow(TypeError);
       await expect(s.a.tenants.create(tenant({ name: "" }))).rejects.toThrow(RangeError);
-      await expect(s.a.tenants.create(tenant({ status: "deleted" as never }))).rejects.toThrow(RangeError);
+      await expect(s.a.tenants.create(tenant({ status: "archived" as never }))).rejects.toThrow(RangeError);
       await expect(s.a.tenants.list({ limit: 0 })).rejects.toThrow(RangeError);
       expect(await s.a.tenants.list({ limit: 10 })).toEqual([]);
     });

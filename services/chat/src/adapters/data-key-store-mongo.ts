@@ -2,7 +2,7 @@ import type { Binary } from "mongodb";
 import { bytesFromBson, isMongoDuplicateKeyError, type MongoDb } from "@caas/shared/mongo";
 import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
 import { runMigrations, type Migration } from "@caas/shared/migrations";
-import type { DataKeyStore, StoredDataKey } from "../ports/data-key-store.js";
+import type { DataKeyStore, StoredDataKey, StoredReencryption } from "../ports/data-key-store.js";
 import { MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId } from "./checks.js";
 
@@ -17,13 +17,23 @@ interface KeyDoc {
   createTimeMs: number;
 }
 
-function migrations(collection: string): Migration<MongoDb>[] {
+/** A tenant's latest re-encryption run (`_id` the tenant). */
+type RunDoc = Omit<StoredReencryption, "tenantId"> & { _id: string };
+
+function migrations(collection: string, runs: string): Migration<MongoDb>[] {
   return [
     {
       version: 1,
       name: "per-tenant data keys",
       async up(db) {
         await db.collection(collection).createIndex({ tenantId: 1, generation: 1 }, { unique: true, name: "tenant_generation" });
+      },
+    },
+    {
+      version: 2,
+      name: "re-encryption runs",
+      async up(db) {
+        await db.collection(runs).createIndex({ state: 1, startMs: 1 }, { name: "state_start" });
       },
     },
   ];
@@ -38,8 +48,15 @@ function migrations(collection: string): Migration<MongoDb>[] {
 export async function createMongoDataKeyStore(opts: ChatMongoOptions): Promise<DataKeyStore> {
   const prefix = opts.collectionPrefix ?? "chat_";
   const name = `${prefix}data_keys`;
-  await runMigrations(mongoMigrationTarget(opts.db, `${prefix}data_key_migrations`), migrations(name));
+  const runsName = `${prefix}reencryption_runs`;
+  await runMigrations(mongoMigrationTarget(opts.db, `${prefix}data_key_migrations`), migrations(name, runsName));
   const keys = opts.db.collection<KeyDoc>(name, MAJORITY);
+  const runs = opts.db.collection<RunDoc>(runsName, MAJORITY);
+  const runOf = (d: RunDoc | null | undefined): StoredReencryption | undefined => {
+    if (!d) return undefined;
+    const { _id, keyId, state, scanned, resealed, unreadable, cursor, startMs, endMs, error } = d;
+    return { tenantId: _id, keyId, state, scanned, resealed, unreadable, cursor, startMs, endMs, error };
+  };
   return {
     async current(tenantId) {
       const [doc] = await keys
@@ -76,6 +93,17 @@ export async function createMongoDataKeyStore(opts: ChatMongoOptions): Promise<D
       for (const d of all) await keys.updateOne({ _id: d._id }, { $set: { wrapped: Buffer.alloc(bytesFromBson(d.wrapped).length) } });
       await keys.deleteMany({ tenantId: t });
       return all.length;
+    },
+    async saveRun(r) {
+      const { tenantId, ...rest } = r;
+      checkId("keyId", r.keyId);
+      await runs.updateOne({ _id: checkId("tenantId", tenantId) }, { $set: rest }, { upsert: true });
+    },
+    async run(tenantId) {
+      return runOf(await runs.findOne({ _id: checkId("tenantId", tenantId) }));
+    },
+    async runningRuns(limit) {
+      return (await runs.find({ state: "running" }).sort({ startMs: 1 }).limit(limit).toArray()).map((d) => runOf(d)!);
     },
     async close() {},
   };

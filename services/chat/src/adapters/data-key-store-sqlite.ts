@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { runMigrations, sqliteMigrationTarget, type Migration } from "@caas/shared/migrations";
-import type { DataKeyStore, StoredDataKey } from "../ports/data-key-store.js";
+import type { DataKeyStore, StoredDataKey, StoredReencryption } from "../ports/data-key-store.js";
 import { checkId } from "./checks.js";
 
 /** Bookkeeping table of the data-key schema in chat's SQLite file (a migration list of its own). */
@@ -25,7 +25,47 @@ const MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: "re-encryption runs",
+    up(db) {
+      db.exec(`
+        CREATE TABLE reencryption_runs (
+          tenant_id TEXT PRIMARY KEY,
+          key_id TEXT NOT NULL,
+          state TEXT NOT NULL,
+          scanned INTEGER NOT NULL,
+          resealed INTEGER NOT NULL,
+          unreadable INTEGER NOT NULL,
+          cursor TEXT NOT NULL,
+          start_ms INTEGER NOT NULL,
+          end_ms INTEGER NOT NULL,
+          error TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX reencryption_runs_state ON reencryption_runs (state);
+      `);
+    },
+  },
 ];
+
+interface RunRow {
+  tenant_id: string;
+  key_id: string;
+  state: StoredReencryption["state"];
+  scanned: number;
+  resealed: number;
+  unreadable: number;
+  cursor: string;
+  start_ms: number;
+  end_ms: number;
+  error: string;
+}
+
+function runOf(r: RunRow | undefined): StoredReencryption | undefined {
+  if (!r) return undefined;
+  const { tenant_id, key_id, state, scanned, resealed, unreadable, cursor, start_ms, end_ms, error } = r;
+  return { tenantId: tenant_id, keyId: key_id, state, scanned, resealed, unreadable, cursor, startMs: start_ms, endMs: end_ms, error };
+}
 
 interface Row {
   tenant_id: string;
@@ -49,6 +89,13 @@ export async function createSqliteDataKeyStore(opts: { db: Database.Database }):
   const insert = db.prepare("INSERT INTO data_keys (tenant_id, key_id, generation, wrapped, kek_id, create_time_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   const overwrite = db.prepare("UPDATE data_keys SET wrapped = zeroblob(length(wrapped)) WHERE tenant_id = ?");
   const remove = db.prepare("DELETE FROM data_keys WHERE tenant_id = ?");
+  const saveRun = db.prepare(
+    `INSERT INTO reencryption_runs (tenant_id, key_id, state, scanned, resealed, unreadable, cursor, start_ms, end_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (tenant_id) DO UPDATE SET key_id = excluded.key_id, state = excluded.state, scanned = excluded.scanned, resealed = excluded.resealed,
+       unreadable = excluded.unreadable, cursor = excluded.cursor, start_ms = excluded.start_ms, end_ms = excluded.end_ms, error = excluded.error`,
+  );
+  const getRun = db.prepare<[string], RunRow>("SELECT * FROM reencryption_runs WHERE tenant_id = ?");
+  const running = db.prepare<[number], RunRow>("SELECT * FROM reencryption_runs WHERE state = 'running' ORDER BY start_ms LIMIT ?");
   const destroy = db.transaction((tenantId: string) => {
     overwrite.run(tenantId);
     return remove.run(tenantId).changes;
@@ -65,6 +112,15 @@ export async function createSqliteDataKeyStore(opts: { db: Database.Database }):
     },
     async destroyAll(tenantId) {
       return destroy.immediate(checkId("tenantId", tenantId));
+    },
+    async saveRun(r) {
+      saveRun.run(checkId("tenantId", r.tenantId), checkId("keyId", r.keyId), r.state, r.scanned, r.resealed, r.unreadable, r.cursor, r.startMs, r.endMs, r.error);
+    },
+    async run(tenantId) {
+      return runOf(getRun.get(checkId("tenantId", tenantId)));
+    },
+    async runningRuns(limit) {
+      return running.all(limit).map((r) => runOf(r)!);
     },
     async close() {},
   };

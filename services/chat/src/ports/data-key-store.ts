@@ -12,6 +12,24 @@ export interface StoredDataKey {
   createTimeMs: number;
 }
 
+/** A tenant's latest re-encryption run (after a rotation) as stored, so it survives a restart. */
+export interface StoredReencryption {
+  tenantId: string;
+  /** The key the run re-seals under. */
+  keyId: string;
+  state: "running" | "done" | "failed";
+  scanned: number;
+  resealed: number;
+  unreadable: number;
+  /** Where the run goes on from: its own opaque position (JSON text; "" at the start). */
+  cursor: string;
+  startMs: number;
+  /** 0 while running. */
+  endMs: number;
+  /** Why it failed ("" otherwise). */
+  error: string;
+}
+
 /**
  * The per-tenant data keys of encryption at rest (ADR 0120). Keys are only ever added or
  * destroyed, never changed. Every method is scoped by the tenant id it names; one tenant never
@@ -33,5 +51,11 @@ export interface DataKeyStore {
    * first key; nothing written before can be read with it.
    */
   destroyAll(tenantId: string): Promise<number>;
+  /** Stores the tenant's latest re-encryption run, replacing the one stored before (one per tenant). */
+  saveRun(run: StoredReencryption): Promise<void>;
+  /** The tenant's latest re-encryption run; undefined when it never had one. */
+  run(tenantId: string): Promise<StoredReencryption | undefined>;
+  /** Up to `limit` runs still RUNNING, of every tenant (resumed when chat starts). */
+  runningRuns(limit: number): Promise<StoredReencryption[]>;
   close(): Promise<void>;
 }

@@ -98,5 +98,24 @@ export function dataKeyStoreContract(name: string, open: () => Promise<TwoDataKe
       // A later write gets a new first key; nothing old opens with it.
       expect([firsts[0].id, second.id]).not.toContain((await ra.current(tenant)).id);
     });
+
+    it("keeps one re-encryption run per tenant, replaced on save, and lists the running ones of every tenant", async () => {
+      const other = freshTenantScope().tenantId;
+      const run = { tenantId: tenant, keyId: "k2", state: "running" as const, scanned: 0, resealed: 0, unreadable: 0, cursor: "", startMs: T0, endMs: 0, error: "" };
+      expect(await inst.a.run(tenant)).toBeUndefined();
+      await inst.a.saveRun(run);
+      await inst.b.saveRun({ ...run, scanned: 500, resealed: 499, cursor: '{"phase":"log","seq":500}' });
+      await inst.a.saveRun({ ...run, tenantId: other, keyId: "k9", startMs: T0 + 1 });
+      expect(await inst.a.run(tenant)).toEqual({ ...run, scanned: 500, resealed: 499, cursor: '{"phase":"log","seq":500}' });
+      const running = (await inst.b.runningRuns(1000)).filter((r) => r.tenantId === tenant || r.tenantId === other);
+      expect(running.map((r) => [r.tenantId, r.keyId])).toEqual([
+        [tenant, "k2"],
+        [other, "k9"],
+      ]);
+      await inst.b.saveRun({ ...run, state: "done", scanned: 900, endMs: T0 + 5 });
+      expect((await inst.a.runningRuns(1000)).map((r) => r.tenantId)).not.toContain(tenant);
+      expect(await inst.a.run(tenant)).toMatchObject({ state: "done", scanned: 900, endMs: T0 + 5 });
+      expect((await inst.a.run(other))?.keyId).toBe("k9");
+    });
   });
 }

@@ -8,7 +8,8 @@ export function openKeyOf(job: Pick<PrivacyJobRecord, "id" | "kind" | "userId" |
 /** Refuses records no adapter stores (a programming error, not bad input). */
 export function checkJob(tenantId: string, job: PrivacyJobRecord): void {
   if (job.tenantId !== tenantId) throw new RangeError("the job belongs to another tenant than the scope");
-  if (job.id.length === 0 || job.userId.length === 0) throw new RangeError("a job needs an id and a user id");
+  // A tenant deletion concerns no one user.
+  if (job.id.length === 0 || (job.userId.length === 0) !== (job.kind === "tenant_deletion")) throw new RangeError("a job needs an id, and a user id unless it deletes the tenant");
   if (!["running", "succeeded", "failed"].includes(job.state)) throw new RangeError(`unknown job state ${job.state}`);
 }
 

@@ -1,7 +1,7 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 
 /** The kinds of data-subject request a job carries out. */
-export type PrivacyJobKind = "erasure" | "export";
+export type PrivacyJobKind = "erasure" | "export" | "tenant_deletion";
 
 export type PrivacyJobState = "running" | "succeeded" | "failed";
 

@@ -128,6 +128,14 @@ export function createMongoMediaStore(opts: { db: MediaMongoDb; collectionPrefix
       return docs.map((d) => d.conversationId);
     },
 
+    async ofTenant(scope, limit) {
+      const docs = await media
+        .find({ tenantId: tenantOf(scope) })
+        .limit(checkLimit(limit))
+        .toArray();
+      return docs.map(toRecord);
+    },
+
     async ofOwner(scope, ownerId, query) {
       const tenantId = tenantOf(scope);
       checkId("ownerId", ownerId);

@@ -49,6 +49,7 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
     removeLinks.run(tenantId, id);
     return removeRow.run(tenantId, id).changes === 1;
   });
+  const byTenant = db.prepare<[string, number], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? LIMIT ?`);
   const byOwner = db.prepare<[string, string, string, number], Row>(`SELECT ${COLUMNS} FROM media WHERE tenant_id = ? AND owner_id = ? AND id > ? ORDER BY id LIMIT ?`);
 
   return {
@@ -113,6 +114,10 @@ export function createSqliteMediaStore(opts: { db: Database.Database }): MediaSt
     async ofOwner(scope, ownerId, query) {
       const after = query.after === undefined ? "" : checkId("after", query.after);
       return byOwner.all(tenantOf(scope), checkId("ownerId", ownerId), after, checkLimit(query.limit)).map(toRecord);
+    },
+
+    async ofTenant(scope, limit) {
+      return byTenant.all(tenantOf(scope), checkLimit(limit)).map(toRecord);
     },
 
     async remove(scope, id) {

@@ -91,6 +91,9 @@ export interface MediaStore {
    */
   ofOwner(scope: TenantScope, ownerId: string, query: { after?: string; limit: number }): Promise<MediaRecord[]>;
 
+  /** Up to `limit` (1..MAX_LINKS_PAGE) records of the scope's tenant, any owner and state, in no set order (tenant deletion, which removes each). */
+  ofTenant(scope: TenantScope, limit: number): Promise<MediaRecord[]>;
+
   /** Removes the record (whatever its state, tombstones too) and its links for good (data-subject erasure). Idempotent; false when there was none. */
   remove(scope: TenantScope, id: string): Promise<boolean>;
 

@@ -80,6 +80,18 @@ export function mediaStoreContract(name: string, open: OpenTwoInstances<MediaSto
       expect(await store.ofOwner(scope, "nobody", { limit: 10 })).toEqual([]);
     });
 
+    it("lists a tenant's records of every owner and state, at most the limit, and no other tenant's", async () => {
+      const mine = [pending(), pending({ ownerId: "bob" }), pending({ ownerId: "cyd" })];
+      for (const r of mine) await store.create(scope, r);
+      await store.markDeleted(scope, mine[2]!.id, T0 + 1);
+      const other = freshTenantScope();
+      await store.create(other, pending());
+      expect((await inst.b.ofTenant(scope, 2)).length).toBe(2);
+      expect((await store.ofTenant(scope, 10)).map((r) => r.id).sort()).toEqual(mine.map((r) => r.id).sort());
+      expect((await store.ofTenant(other, 10)).map((r) => r.ownerId)).toEqual(["alice"]);
+      expect(await store.ofTenant(freshTenantScope(), 10)).toEqual([]);
+    });
+
     it("removes a record and its links for good, idempotently, and never another tenant's", async () => {
       const r = pending();
       const kept = pending();

@@ -229,6 +229,19 @@ export async function createElasticsearchSearchIndex(opts: ElasticsearchSearchIn
       return ids.length;
     },
 
+    async removeTenant(scope, limit) {
+      const tenantId = tenantOf(scope);
+      const n = checkBatchLimit(limit);
+      open();
+      await call(() => client.indices.refresh({ index }));
+      const res = await call(() =>
+        client.search<never>({ index, routing: tenantId, size: n, _source: false, track_total_hits: false, query: { bool: { filter: [{ term: { tenant_id: tenantId } }] } } }),
+      );
+      const ids = res.hits.hits.map((h) => h._id!.slice(tenantId.length + 1));
+      await deleteIds(tenantId, ids);
+      return ids.length;
+    },
+
     async search(scope, request) {
       const q = checkSearch(scope, request, pageTokens);
       open();

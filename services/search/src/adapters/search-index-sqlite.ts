@@ -184,6 +184,7 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
   const byIds = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND message_id IN (SELECT value FROM json_each(?))");
   const byConversation = db.prepare<[string, string], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND conversation_id = ?");
   const bySender = db.prepare<[string, string, number], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? LIMIT ?");
+  const byTenant = db.prepare<[string, number], { doc_id: number }>("SELECT doc_id FROM search_message WHERE tenant_id = ? LIMIT ?");
   const deleteRow = db.prepare("DELETE FROM search_message WHERE doc_id = ?");
   // All three bounded: the highest doc id (rows ever written, an upper bound of the rows) is one
   // index step, and the counts stop at their limit.
@@ -242,12 +243,13 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
     "SELECT highlight(search_message_fts, 0, char(2), char(3)) AS marked FROM search_message_fts WHERE search_message_fts MATCH ? AND rowid = CAST(? AS INTEGER)",
   );
 
-  const dropDocs = (docIds: number[]) => {
+  const dropDocs = (docIds: number[]): number => {
     for (const id of docIds) {
       deleteText.run(id);
       deleteRow.run(id);
     }
     if (docIds.length > 0) scrubSoon();
+    return docIds.length;
   };
 
   let closed = false;
@@ -317,13 +319,14 @@ export async function createSqliteSearchIndex(opts: SqliteSearchIndexOptions): P
       // Kept conversations (legal holds) are excluded in the query, so a batch never fills up with them.
       const notKept = `SELECT doc_id FROM search_message WHERE tenant_id = ? AND sender_id = ? AND conversation_id NOT IN (${keep.map(() => "?").join(",")}) LIMIT ?`;
       const rows = () => (keep.length === 0 ? bySender.all(tenantId, senderId, n) : db.prepare<(string | number)[], { doc_id: number }>(notKept).all(tenantId, senderId, ...keep, n));
-      return db
-        .transaction(() => {
-          const ids = rows().map((r) => r.doc_id);
-          dropDocs(ids);
-          return ids.length;
-        })
-        .immediate();
+      return db.transaction(() => dropDocs(rows().map((r) => r.doc_id))).immediate();
+    },
+
+    async removeTenant(scope, limit) {
+      const tenantId = tenantOf(scope);
+      const n = checkBatchLimit(limit);
+      open();
+      return db.transaction(() => dropDocs(byTenant.all(tenantId, n).map((r) => r.doc_id))).immediate();
     },
 
     async search(scope, request) {

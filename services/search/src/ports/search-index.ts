@@ -217,6 +217,13 @@ export interface SearchIndex {
    */
   search(scope: TenantScope, request: SearchRequest): Promise<SearchPage>;
 
+  /**
+   * Deletes up to `limit` (1..SEARCH_MAX_BATCH) documents of the scope's tenant, tombstones
+   * included (tenant deletion), and returns how many it deleted: call again until fewer than
+   * `limit`. Idempotent. Stop indexing the tenant first: documents indexed concurrently may survive.
+   */
+  removeTenant(scope: TenantScope, limit: number): Promise<number>;
+
   /** Documents by schema version, over all tenants (GetIndexStatus; no tenant data leaves). */
   schemaStatus(): Promise<SchemaStatus>;
 

@@ -9,7 +9,7 @@ function doc(conversationId: string, seq: number, senderId: string, text: string
   return { messageId: `m-${conversationId}-${seq}`, conversationId, seq, version: seq, senderId, text, createTimeMs: T0 + seq * 1000 };
 }
 
-/** `SearchIndex.removeSender` (data-subject erasure), run against every adapter. */
+/** `SearchIndex.removeSender` (data-subject erasure) and `removeTenant` (tenant deletion), run against every adapter. */
 export function searchIndexErasureContract(name: string, factory: () => Promise<SearchIndexHarness>): void {
   describe(`SearchIndex erasure contract: ${name}`, () => {
     let h: SearchIndexHarness | undefined;
@@ -42,6 +42,24 @@ export function searchIndexErasureContract(name: string, factory: () => Promise<
       expect((await s.search(scope, { query: "report", conversationIds: ["c1", "c2"], pageSize: 20 })).hits.map((x) => x.messageId).sort()).toEqual(["m-c1-2", "m-c1-4"]);
       expect((await s.search(other, { query: "report", conversationIds: ["c1"], pageSize: 20 })).hits.map((x) => x.messageId)).toEqual(["m-c1-1"]);
       await expect(s.removeSender(scope, "ann", 0)).rejects.toThrow(RangeError);
+    });
+
+    it("removes a whole tenant's documents in batches, tombstones included, and no other tenant's", async () => {
+      const scope = freshTenantScope();
+      const other = freshTenantScope();
+      await s.index(scope, [doc("c1", 1, "ann", "ledger one"), doc("c1", 2, "bob", "ledger two"), doc("c2", 1, "cyd", "ledger three")]);
+      await s.index(scope, [{ ...doc("c2", 2, "ann", ""), redacted: true }]);
+      await s.index(other, [doc("c1", 1, "ann", "ledger of the other tenant")]);
+      await s.refresh(scope);
+      await s.refresh(other);
+      const batches: number[] = [];
+      for (let n = 3; n === 3;) batches.push((n = await h!.b.removeTenant(scope, 3)));
+      expect(batches).toEqual([3, 1]);
+      expect(await s.removeTenant(scope, 10)).toBe(0);
+      await s.refresh(scope);
+      expect((await s.search(scope, { query: "ledger", conversationIds: ["c1", "c2"], pageSize: 20 })).hits).toEqual([]);
+      expect((await s.search(other, { query: "ledger", conversationIds: ["c1"], pageSize: 20 })).hits.map((x) => x.messageId)).toEqual(["m-c1-1"]);
+      await expect(s.removeTenant(scope, 0)).rejects.toThrow(RangeError);
     });
 
     it("leaves the documents of kept conversations (legal holds), however many there are", async () => {

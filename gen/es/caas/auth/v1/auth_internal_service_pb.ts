@@ -21,7 +21,65 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/auth_internal_service.proto.
  */
 export const file_caas_auth_v1_auth_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiZwoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiLAoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJImYKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiWAoVRXJhc2VVc2VyRGF0YVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKA0SFgoObG9naW5zX3JlbW92ZWQYAyABKA0iNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAky8gYKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2USWwoORXhwb3J0VXNlckRhdGESIy5jYWFzLmF1dGgudjEuRXhwb3J0VXNlckRhdGFSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USWAoNRXJhc2VVc2VyRGF0YRIiLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVxdWVzdBojLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiVQoXRGVsZXRlVGVuYW50RGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGPQDKAAicwoYRGVsZXRlVGVuYW50RGF0YVJlc3BvbnNlEhUKDXVzZXJzX3JlbW92ZWQYASABKA0SGAoQc2Vzc2lvbnNfcmV2b2tlZBgCIAEoDRIYChBhcGlfa2V5c19yZXZva2VkGAMgASgNEgwKBG1vcmUYBCABKAgiZwoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiLAoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJImYKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiWAoVRXJhc2VVc2VyRGF0YVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKA0SFgoObG9naW5zX3JlbW92ZWQYAyABKA0iNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAky1QcKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2USWwoORXhwb3J0VXNlckRhdGESIy5jYWFzLmF1dGgudjEuRXhwb3J0VXNlckRhdGFSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USWAoNRXJhc2VVc2VyRGF0YRIiLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVxdWVzdBojLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2USYQoQRGVsZXRlVGVuYW50RGF0YRIlLmNhYXMuYXV0aC52MS5EZWxldGVUZW5hbnREYXRhUmVxdWVzdBomLmNhYXMuYXV0aC52MS5EZWxldGVUZW5hbnREYXRhUmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message caas.auth.v1.DeleteTenantDataRequest
+ */
+export type DeleteTenantDataRequest = Message<"caas.auth.v1.DeleteTenantDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Users removed per call (0: none, only mark the tenant DELETED).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message caas.auth.v1.DeleteTenantDataRequest.
+ * Use `create(DeleteTenantDataRequestSchema)` to create a new message.
+ */
+export const DeleteTenantDataRequestSchema: GenMessage<DeleteTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+
+/**
+ * @generated from message caas.auth.v1.DeleteTenantDataResponse
+ */
+export type DeleteTenantDataResponse = Message<"caas.auth.v1.DeleteTenantDataResponse"> & {
+  /**
+   * @generated from field: uint32 users_removed = 1;
+   */
+  usersRemoved: number;
+
+  /**
+   * @generated from field: uint32 sessions_revoked = 2;
+   */
+  sessionsRevoked: number;
+
+  /**
+   * @generated from field: uint32 api_keys_revoked = 3;
+   */
+  apiKeysRevoked: number;
+
+  /**
+   * Whether users or keys may remain: call again.
+   *
+   * @generated from field: bool more = 4;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message caas.auth.v1.DeleteTenantDataResponse.
+ * Use `create(DeleteTenantDataResponseSchema)` to create a new message.
+ */
+export const DeleteTenantDataResponseSchema: GenMessage<DeleteTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
 
 /**
  * @generated from message caas.auth.v1.ExportUserDataRequest
@@ -43,7 +101,7 @@ export type ExportUserDataRequest = Message<"caas.auth.v1.ExportUserDataRequest"
  * Use `create(ExportUserDataRequestSchema)` to create a new message.
  */
 export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 0);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
 
 /**
  * @generated from message caas.auth.v1.ExportUserDataResponse
@@ -60,7 +118,7 @@ export type ExportUserDataResponse = Message<"caas.auth.v1.ExportUserDataRespons
  * Use `create(ExportUserDataResponseSchema)` to create a new message.
  */
 export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 1);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
 
 /**
  * @generated from message caas.auth.v1.EraseUserDataRequest
@@ -82,7 +140,7 @@ export type EraseUserDataRequest = Message<"caas.auth.v1.EraseUserDataRequest"> 
  * Use `create(EraseUserDataRequestSchema)` to create a new message.
  */
 export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 2);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
 
 /**
  * @generated from message caas.auth.v1.EraseUserDataResponse
@@ -111,7 +169,7 @@ export type EraseUserDataResponse = Message<"caas.auth.v1.EraseUserDataResponse"
  * Use `create(EraseUserDataResponseSchema)` to create a new message.
  */
 export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 3);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
 
 /**
  * @generated from message caas.auth.v1.GetTenantPolicyRequest
@@ -128,7 +186,7 @@ export type GetTenantPolicyRequest = Message<"caas.auth.v1.GetTenantPolicyReques
  * Use `create(GetTenantPolicyRequestSchema)` to create a new message.
  */
 export const GetTenantPolicyRequestSchema: GenMessage<GetTenantPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 4);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
 
 /**
  * @generated from message caas.auth.v1.GetTenantPolicyResponse
@@ -147,7 +205,7 @@ export type GetTenantPolicyResponse = Message<"caas.auth.v1.GetTenantPolicyRespo
  * Use `create(GetTenantPolicyResponseSchema)` to create a new message.
  */
 export const GetTenantPolicyResponseSchema: GenMessage<GetTenantPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 5);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenRequest
@@ -173,7 +231,7 @@ export type IssueServiceTokenRequest = Message<"caas.auth.v1.IssueServiceTokenRe
  * Use `create(IssueServiceTokenRequestSchema)` to create a new message.
  */
 export const IssueServiceTokenRequestSchema: GenMessage<IssueServiceTokenRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 6);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenResponse
@@ -197,7 +255,7 @@ export type IssueServiceTokenResponse = Message<"caas.auth.v1.IssueServiceTokenR
  * Use `create(IssueServiceTokenResponseSchema)` to create a new message.
  */
 export const IssueServiceTokenResponseSchema: GenMessage<IssueServiceTokenResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 7);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyRequest
@@ -216,7 +274,7 @@ export type VerifyApiKeyRequest = Message<"caas.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyResponse
@@ -235,7 +293,7 @@ export type VerifyApiKeyResponse = Message<"caas.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialRequest
@@ -254,7 +312,7 @@ export type VerifyAdminCredentialRequest = Message<"caas.auth.v1.VerifyAdminCred
  * Use `create(VerifyAdminCredentialRequestSchema)` to create a new message.
  */
 export const VerifyAdminCredentialRequestSchema: GenMessage<VerifyAdminCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialResponse
@@ -267,7 +325,7 @@ export type VerifyAdminCredentialResponse = Message<"caas.auth.v1.VerifyAdminCre
  * Use `create(VerifyAdminCredentialResponseSchema)` to create a new message.
  */
 export const VerifyAdminCredentialResponseSchema: GenMessage<VerifyAdminCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsRequest
@@ -293,7 +351,7 @@ export type ListRevocationsRequest = Message<"caas.auth.v1.ListRevocationsReques
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 14);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsResponse
@@ -324,7 +382,7 @@ export type ListRevocationsResponse = Message<"caas.auth.v1.ListRevocationsRespo
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 15);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersRequest
@@ -346,7 +404,7 @@ export type BatchGetUsersRequest = Message<"caas.auth.v1.BatchGetUsersRequest"> 
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 14);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 16);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersResponse
@@ -363,7 +421,7 @@ export type BatchGetUsersResponse = Message<"caas.auth.v1.BatchGetUsersResponse"
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 15);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 17);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersRequest
@@ -385,7 +443,7 @@ export type ResolveMembersRequest = Message<"caas.auth.v1.ResolveMembersRequest"
  * Use `create(ResolveMembersRequestSchema)` to create a new message.
  */
 export const ResolveMembersRequestSchema: GenMessage<ResolveMembersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 16);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 18);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersResponse
@@ -411,7 +469,7 @@ export type ResolveMembersResponse = Message<"caas.auth.v1.ResolveMembersRespons
  * Use `create(ResolveMembersResponseSchema)` to create a new message.
  */
 export const ResolveMembersResponseSchema: GenMessage<ResolveMembersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 17);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 19);
 
 /**
  * Calls between CAAS services. Every RPC except IssueServiceToken requires a service token
@@ -526,6 +584,20 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof EraseUserDataRequestSchema;
     output: typeof EraseUserDataResponseSchema;
+  },
+  /**
+   * Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+   * it is not yet (every credential of it refused from then on; TenantSuspended published, so
+   * its access tokens are refused within seconds); then removes up to page_size of its users as
+   * EraseUserData does, and once no user is left revokes its API keys. page_size 0
+   * only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.DeleteTenantData
+   */
+  deleteTenantData: {
+    methodKind: "unary";
+    input: typeof DeleteTenantDataRequestSchema;
+    output: typeof DeleteTenantDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_auth_v1_auth_internal_service, 0);

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/auth/v1/tenant_admin_service.proto.
  */
 export const file_caas_auth_v1_tenant_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CidjYWFzL2F1dGgvdjEvdGVuYW50X2FkbWluX3NlcnZpY2UucHJvdG8SDGNhYXMuYXV0aC52MSJfChNDcmVhdGVUZW5hbnRSZXF1ZXN0EhgKBG5hbWUYASABKAlCCrpIB3IFEAEYgAESLgoIc2V0dGluZ3MYAiABKAsyHC5jYWFzLmF1dGgudjEuVGVuYW50U2V0dGluZ3MiPAoUQ3JlYXRlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCIvChBHZXRUZW5hbnRSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQEiOQoRR2V0VGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCKHAQoSTGlzdFRlbmFudHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUYyAEoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBI0CgZzdGF0dXMYAyABKA4yGi5jYWFzLmF1dGgudjEuVGVuYW50U3RhdHVzQgi6SAWCAQIQASJVChNMaXN0VGVuYW50c1Jlc3BvbnNlEiUKB3RlbmFudHMYASADKAsyFC5jYWFzLmF1dGgudjEuVGVuYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKeAgoTVXBkYXRlVGVuYW50UmVxdWVzdBIsCgZ0ZW5hbnQYASABKAsyFC5jYWFzLmF1dGgudjEuVGVuYW50Qga6SAPIAQESSgoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQhm6SBbIAQHiARASBG5hbWUSCHNldHRpbmdzOowBukiIARqFAQoSdXBkYXRlX3RlbmFudC5uYW1lEjBuYW1lIG11c3Qgbm90IGJlIGVtcHR5IHdoZW4gaXQgaXMgaW4gdXBkYXRlX21hc2saPSEoJ25hbWUnIGluIHRoaXMudXBkYXRlX21hc2sucGF0aHMpIHx8IHRoaXMudGVuYW50Lm5hbWUgIT0gJyciPAoUVXBkYXRlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCJNChRTdXNwZW5kVGVuYW50UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiPQoVU3VzcGVuZFRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULmNhYXMuYXV0aC52MS5UZW5hbnQiMgoTUmVzdW1lVGVuYW50UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIjwKFFJlc3VtZVRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULmNhYXMuYXV0aC52MS5UZW5hbnQiTAoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBG5hbWUYAiABKAlCCrpIB3IFEAEYgAEiTQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULmNhYXMuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIocBChJMaXN0QXBpS2V5c1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIlYKE0xpc3RBcGlLZXlzUmVzcG9uc2USJgoIYXBpX2tleXMYASADKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChNSZXZva2VBcGlLZXlSZXF1ZXN0EhwKCmFwaV9rZXlfaWQYASABKAlCCLpIBXIDsAEBIj0KFFJldm9rZUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5InQKE1JvdGF0ZUFwaUtleVJlcXVlc3QSHAoKYXBpX2tleV9pZBgBIAEoCUIIukgFcgOwAQESPwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg66SAuqAQgiBAiA9SQyACJ9ChRSb3RhdGVBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuY2Fhcy5hdXRoLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkSLgoQcHJldmlvdXNfYXBpX2tleRgDIAEoCzIULmNhYXMuYXV0aC52MS5BcGlLZXky7gYKElRlbmFudEFkbWluU2VydmljZRJVCgxDcmVhdGVUZW5hbnQSIS5jYWFzLmF1dGgudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5DcmVhdGVUZW5hbnRSZXNwb25zZRJMCglHZXRUZW5hbnQSHi5jYWFzLmF1dGgudjEuR2V0VGVuYW50UmVxdWVzdBofLmNhYXMuYXV0aC52MS5HZXRUZW5hbnRSZXNwb25zZRJSCgtMaXN0VGVuYW50cxIgLmNhYXMuYXV0aC52MS5MaXN0VGVuYW50c1JlcXVlc3QaIS5jYWFzLmF1dGgudjEuTGlzdFRlbmFudHNSZXNwb25zZRJVCgxVcGRhdGVUZW5hbnQSIS5jYWFzLmF1dGgudjEuVXBkYXRlVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5VcGRhdGVUZW5hbnRSZXNwb25zZRJYCg1TdXNwZW5kVGVuYW50EiIuY2Fhcy5hdXRoLnYxLlN1c3BlbmRUZW5hbnRSZXF1ZXN0GiMuY2Fhcy5hdXRoLnYxLlN1c3BlbmRUZW5hbnRSZXNwb25zZRJVCgxSZXN1bWVUZW5hbnQSIS5jYWFzLmF1dGgudjEuUmVzdW1lVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5SZXN1bWVUZW5hbnRSZXNwb25zZRJVCgxDcmVhdGVBcGlLZXkSIS5jYWFzLmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJSCgtMaXN0QXBpS2V5cxIgLmNhYXMuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIS5jYWFzLmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJVCgxSZXZva2VBcGlLZXkSIS5jYWFzLmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJVCgxSb3RhdGVBcGlLZXkSIS5jYWFzLmF1dGgudjEuUm90YXRlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5Sb3RhdGVBcGlLZXlSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9hdXRoL3YxO2F1dGh2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_tenant, file_google_protobuf_duration, file_google_protobuf_field_mask]);
+  fileDesc("CidjYWFzL2F1dGgvdjEvdGVuYW50X2FkbWluX3NlcnZpY2UucHJvdG8SDGNhYXMuYXV0aC52MSJfChNDcmVhdGVUZW5hbnRSZXF1ZXN0EhgKBG5hbWUYASABKAlCCrpIB3IFEAEYgAESLgoIc2V0dGluZ3MYAiABKAsyHC5jYWFzLmF1dGgudjEuVGVuYW50U2V0dGluZ3MiPAoUQ3JlYXRlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCIvChBHZXRUZW5hbnRSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQEiOQoRR2V0VGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCKHAQoSTGlzdFRlbmFudHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUYyAEoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBI0CgZzdGF0dXMYAyABKA4yGi5jYWFzLmF1dGgudjEuVGVuYW50U3RhdHVzQgi6SAWCAQIQASJVChNMaXN0VGVuYW50c1Jlc3BvbnNlEiUKB3RlbmFudHMYASADKAsyFC5jYWFzLmF1dGgudjEuVGVuYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKeAgoTVXBkYXRlVGVuYW50UmVxdWVzdBIsCgZ0ZW5hbnQYASABKAsyFC5jYWFzLmF1dGgudjEuVGVuYW50Qga6SAPIAQESSgoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQhm6SBbIAQHiARASBG5hbWUSCHNldHRpbmdzOowBukiIARqFAQoSdXBkYXRlX3RlbmFudC5uYW1lEjBuYW1lIG11c3Qgbm90IGJlIGVtcHR5IHdoZW4gaXQgaXMgaW4gdXBkYXRlX21hc2saPSEoJ25hbWUnIGluIHRoaXMudXBkYXRlX21hc2sucGF0aHMpIHx8IHRoaXMudGVuYW50Lm5hbWUgIT0gJyciPAoUVXBkYXRlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudCJNChRTdXNwZW5kVGVuYW50UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiPQoVU3VzcGVuZFRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULmNhYXMuYXV0aC52MS5UZW5hbnQiMgoTUmVzdW1lVGVuYW50UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIjwKFFJlc3VtZVRlbmFudFJlc3BvbnNlEiQKBnRlbmFudBgBIAEoCzIULmNhYXMuYXV0aC52MS5UZW5hbnQiTAoTRGVsZXRlVGVuYW50UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiTAoURGVsZXRlVGVuYW50UmVzcG9uc2USJAoGdGVuYW50GAEgASgLMhQuY2Fhcy5hdXRoLnYxLlRlbmFudBIOCgZqb2JfaWQYAiABKAkiTAoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBG5hbWUYAiABKAlCCrpIB3IFEAEYgAEiTQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULmNhYXMuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIocBChJMaXN0QXBpS2V5c1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIlYKE0xpc3RBcGlLZXlzUmVzcG9uc2USJgoIYXBpX2tleXMYASADKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChNSZXZva2VBcGlLZXlSZXF1ZXN0EhwKCmFwaV9rZXlfaWQYASABKAlCCLpIBXIDsAEBIj0KFFJldm9rZUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5InQKE1JvdGF0ZUFwaUtleVJlcXVlc3QSHAoKYXBpX2tleV9pZBgBIAEoCUIIukgFcgOwAQESPwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg66SAuqAQgiBAiA9SQyACJ9ChRSb3RhdGVBcGlLZXlSZXNwb25zZRIlCgdhcGlfa2V5GAEgASgLMhQuY2Fhcy5hdXRoLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkSLgoQcHJldmlvdXNfYXBpX2tleRgDIAEoCzIULmNhYXMuYXV0aC52MS5BcGlLZXkyxQcKElRlbmFudEFkbWluU2VydmljZRJVCgxDcmVhdGVUZW5hbnQSIS5jYWFzLmF1dGgudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5DcmVhdGVUZW5hbnRSZXNwb25zZRJMCglHZXRUZW5hbnQSHi5jYWFzLmF1dGgudjEuR2V0VGVuYW50UmVxdWVzdBofLmNhYXMuYXV0aC52MS5HZXRUZW5hbnRSZXNwb25zZRJSCgtMaXN0VGVuYW50cxIgLmNhYXMuYXV0aC52MS5MaXN0VGVuYW50c1JlcXVlc3QaIS5jYWFzLmF1dGgudjEuTGlzdFRlbmFudHNSZXNwb25zZRJVCgxVcGRhdGVUZW5hbnQSIS5jYWFzLmF1dGgudjEuVXBkYXRlVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5VcGRhdGVUZW5hbnRSZXNwb25zZRJYCg1TdXNwZW5kVGVuYW50EiIuY2Fhcy5hdXRoLnYxLlN1c3BlbmRUZW5hbnRSZXF1ZXN0GiMuY2Fhcy5hdXRoLnYxLlN1c3BlbmRUZW5hbnRSZXNwb25zZRJVCgxSZXN1bWVUZW5hbnQSIS5jYWFzLmF1dGgudjEuUmVzdW1lVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5SZXN1bWVUZW5hbnRSZXNwb25zZRJVCgxEZWxldGVUZW5hbnQSIS5jYWFzLmF1dGgudjEuRGVsZXRlVGVuYW50UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5EZWxldGVUZW5hbnRSZXNwb25zZRJVCgxDcmVhdGVBcGlLZXkSIS5jYWFzLmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJSCgtMaXN0QXBpS2V5cxIgLmNhYXMuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIS5jYWFzLmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJVCgxSZXZva2VBcGlLZXkSIS5jYWFzLmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJVCgxSb3RhdGVBcGlLZXkSIS5jYWFzLmF1dGgudjEuUm90YXRlQXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5Sb3RhdGVBcGlLZXlSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9hdXRoL3YxO2F1dGh2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_tenant, file_google_protobuf_duration, file_google_protobuf_field_mask]);
 
 /**
  * @generated from message caas.auth.v1.CreateTenantRequest
@@ -268,6 +268,56 @@ export const ResumeTenantResponseSchema: GenMessage<ResumeTenantResponse> = /*@_
   messageDesc(file_caas_auth_v1_tenant_admin_service, 11);
 
 /**
+ * @generated from message caas.auth.v1.DeleteTenantRequest
+ */
+export type DeleteTenantRequest = Message<"caas.auth.v1.DeleteTenantRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Operator note kept in the audit log.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.DeleteTenantRequest.
+ * Use `create(DeleteTenantRequestSchema)` to create a new message.
+ */
+export const DeleteTenantRequestSchema: GenMessage<DeleteTenantRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 12);
+
+/**
+ * @generated from message caas.auth.v1.DeleteTenantResponse
+ */
+export type DeleteTenantResponse = Message<"caas.auth.v1.DeleteTenantResponse"> & {
+  /**
+   * The tenant, status DELETED.
+   *
+   * @generated from field: caas.auth.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+
+  /**
+   * The deletion job (caas.compliance.v1.PrivacyService.GetJob with this tenant_id).
+   *
+   * @generated from field: string job_id = 2;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.DeleteTenantResponse.
+ * Use `create(DeleteTenantResponseSchema)` to create a new message.
+ */
+export const DeleteTenantResponseSchema: GenMessage<DeleteTenantResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 13);
+
+/**
  * @generated from message caas.auth.v1.CreateApiKeyRequest
  */
 export type CreateApiKeyRequest = Message<"caas.auth.v1.CreateApiKeyRequest"> & {
@@ -287,7 +337,7 @@ export type CreateApiKeyRequest = Message<"caas.auth.v1.CreateApiKeyRequest"> & 
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 12);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 14);
 
 /**
  * @generated from message caas.auth.v1.CreateApiKeyResponse
@@ -311,7 +361,7 @@ export type CreateApiKeyResponse = Message<"caas.auth.v1.CreateApiKeyResponse"> 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 13);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 15);
 
 /**
  * @generated from message caas.auth.v1.ListApiKeysRequest
@@ -347,7 +397,7 @@ export type ListApiKeysRequest = Message<"caas.auth.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 14);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 16);
 
 /**
  * @generated from message caas.auth.v1.ListApiKeysResponse
@@ -371,7 +421,7 @@ export type ListApiKeysResponse = Message<"caas.auth.v1.ListApiKeysResponse"> & 
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 15);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 17);
 
 /**
  * @generated from message caas.auth.v1.RevokeApiKeyRequest
@@ -388,7 +438,7 @@ export type RevokeApiKeyRequest = Message<"caas.auth.v1.RevokeApiKeyRequest"> & 
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 16);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 18);
 
 /**
  * @generated from message caas.auth.v1.RevokeApiKeyResponse
@@ -405,7 +455,7 @@ export type RevokeApiKeyResponse = Message<"caas.auth.v1.RevokeApiKeyResponse"> 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 17);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 19);
 
 /**
  * @generated from message caas.auth.v1.RotateApiKeyRequest
@@ -429,7 +479,7 @@ export type RotateApiKeyRequest = Message<"caas.auth.v1.RotateApiKeyRequest"> & 
  * Use `create(RotateApiKeyRequestSchema)` to create a new message.
  */
 export const RotateApiKeyRequestSchema: GenMessage<RotateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 18);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 20);
 
 /**
  * @generated from message caas.auth.v1.RotateApiKeyResponse
@@ -462,7 +512,7 @@ export type RotateApiKeyResponse = Message<"caas.auth.v1.RotateApiKeyResponse"> 
  * Use `create(RotateApiKeyResponseSchema)` to create a new message.
  */
 export const RotateApiKeyResponseSchema: GenMessage<RotateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_tenant_admin_service, 19);
+  messageDesc(file_caas_auth_v1_tenant_admin_service, 21);
 
 /**
  * Platform administration of tenants and their API keys. Every RPC requires the platform-admin
@@ -535,8 +585,24 @@ export const TenantAdminService: GenService<{
     output: typeof ResumeTenantResponseSchema;
   },
   /**
+   * Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+   * RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+   * this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+   * data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+   * job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+   * hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+   *
+   * @generated from rpc caas.auth.v1.TenantAdminService.DeleteTenant
+   */
+  deleteTenant: {
+    methodKind: "unary";
+    input: typeof DeleteTenantRequestSchema;
+    output: typeof DeleteTenantResponseSchema;
+  },
+  /**
    * Creates an API key and returns its secret, the only time the secret is shown.
-   * NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+   * NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+   * FAILED_PRECONDITION for a deleted tenant.
    *
    * @generated from rpc caas.auth.v1.TenantAdminService.CreateApiKey
    */

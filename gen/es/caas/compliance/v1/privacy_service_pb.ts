@@ -13,7 +13,48 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/privacy_service.proto.
  */
 export const file_caas_compliance_v1_privacy_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJsChRSZXF1ZXN0RXhwb3J0UmVxdWVzdBI0Cgd1c2VyX2lkGAEgASgJQiO6SCDYAQFyGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkQKFVJlcXVlc3RFeHBvcnRSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJUChhHZXRFeHBvcnREb3dubG9hZFJlcXVlc3QSGAoGam9iX2lkGAEgASgJQgi6SAVyA7ABARIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIncKGUdldEV4cG9ydERvd25sb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSptCg5Qcml2YWN5Sm9iS2luZBIgChxQUklWQUNZX0pPQl9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYUFJJVkFDWV9KT0JfS0lORF9FUkFTVVJFEAESGwoXUFJJVkFDWV9KT0JfS0lORF9FWFBPUlQQAiqSAQoPUHJpdmFjeUpvYlN0YXRlEiEKHVBSSVZBQ1lfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZUFJJVkFDWV9KT0JfU1RBVEVfUlVOTklORxABEh8KG1BSSVZBQ1lfSk9CX1NUQVRFX1NVQ0NFRURFRBACEhwKGFBSSVZBQ1lfSk9CX1NUQVRFX0ZBSUxFRBADMqIDCg5Qcml2YWN5U2VydmljZRJnCg5SZXF1ZXN0RXJhc3VyZRIpLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlcXVlc3QaKi5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXNwb25zZRJkCg1SZXF1ZXN0RXhwb3J0EiguY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXF1ZXN0GikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXNwb25zZRJwChFHZXRFeHBvcnREb3dubG9hZBIsLmNhYXMuY29tcGxpYW5jZS52MS5HZXRFeHBvcnREb3dubG9hZFJlcXVlc3QaLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0RXhwb3J0RG93bmxvYWRSZXNwb25zZRJPCgZHZXRKb2ISIS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVxdWVzdBoiLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXNwb25zZUJGWkRnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jb21wbGlhbmNlL3YxO2NvbXBsaWFuY2V2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiVQocUmVxdWVzdFRlbmFudERlbGV0aW9uUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiTAodUmVxdWVzdFRlbmFudERlbGV0aW9uUmVzcG9uc2USKwoDam9iGAEgASgLMh4uY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2IiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJsChRSZXF1ZXN0RXhwb3J0UmVxdWVzdBI0Cgd1c2VyX2lkGAEgASgJQiO6SCDYAQFyGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkQKFVJlcXVlc3RFeHBvcnRSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJUChhHZXRFeHBvcnREb3dubG9hZFJlcXVlc3QSGAoGam9iX2lkGAEgASgJQgi6SAVyA7ABARIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIncKGUdldEV4cG9ydERvd25sb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSqTAQoOUHJpdmFjeUpvYktpbmQSIAocUFJJVkFDWV9KT0JfS0lORF9VTlNQRUNJRklFRBAAEhwKGFBSSVZBQ1lfSk9CX0tJTkRfRVJBU1VSRRABEhsKF1BSSVZBQ1lfSk9CX0tJTkRfRVhQT1JUEAISJAogUFJJVkFDWV9KT0JfS0lORF9URU5BTlRfREVMRVRJT04QAyqSAQoPUHJpdmFjeUpvYlN0YXRlEiEKHVBSSVZBQ1lfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZUFJJVkFDWV9KT0JfU1RBVEVfUlVOTklORxABEh8KG1BSSVZBQ1lfSk9CX1NUQVRFX1NVQ0NFRURFRBACEhwKGFBSSVZBQ1lfSk9CX1NUQVRFX0ZBSUxFRBADMqAECg5Qcml2YWN5U2VydmljZRJnCg5SZXF1ZXN0RXJhc3VyZRIpLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlcXVlc3QaKi5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXNwb25zZRJkCg1SZXF1ZXN0RXhwb3J0EiguY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXF1ZXN0GikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXNwb25zZRJwChFHZXRFeHBvcnREb3dubG9hZBIsLmNhYXMuY29tcGxpYW5jZS52MS5HZXRFeHBvcnREb3dubG9hZFJlcXVlc3QaLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0RXhwb3J0RG93bmxvYWRSZXNwb25zZRJPCgZHZXRKb2ISIS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVxdWVzdBoiLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXNwb25zZRJ8ChVSZXF1ZXN0VGVuYW50RGVsZXRpb24SMC5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdFRlbmFudERlbGV0aW9uUmVxdWVzdBoxLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0VGVuYW50RGVsZXRpb25SZXNwb25zZUJGWkRnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jb21wbGlhbmNlL3YxO2NvbXBsaWFuY2V2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message caas.compliance.v1.RequestTenantDeletionRequest
+ */
+export type RequestTenantDeletionRequest = Message<"caas.compliance.v1.RequestTenantDeletionRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Operator note kept in the audit log.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message caas.compliance.v1.RequestTenantDeletionRequest.
+ * Use `create(RequestTenantDeletionRequestSchema)` to create a new message.
+ */
+export const RequestTenantDeletionRequestSchema: GenMessage<RequestTenantDeletionRequest> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 0);
+
+/**
+ * @generated from message caas.compliance.v1.RequestTenantDeletionResponse
+ */
+export type RequestTenantDeletionResponse = Message<"caas.compliance.v1.RequestTenantDeletionResponse"> & {
+  /**
+   * @generated from field: caas.compliance.v1.PrivacyJob job = 1;
+   */
+  job?: PrivacyJob | undefined;
+};
+
+/**
+ * Describes the message caas.compliance.v1.RequestTenantDeletionResponse.
+ * Use `create(RequestTenantDeletionResponseSchema)` to create a new message.
+ */
+export const RequestTenantDeletionResponseSchema: GenMessage<RequestTenantDeletionResponse> = /*@__PURE__*/
+  messageDesc(file_caas_compliance_v1_privacy_service, 1);
 
 /**
  * @generated from message caas.compliance.v1.RequestErasureRequest
@@ -37,7 +78,7 @@ export type RequestErasureRequest = Message<"caas.compliance.v1.RequestErasureRe
  * Use `create(RequestErasureRequestSchema)` to create a new message.
  */
 export const RequestErasureRequestSchema: GenMessage<RequestErasureRequest> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 0);
+  messageDesc(file_caas_compliance_v1_privacy_service, 2);
 
 /**
  * @generated from message caas.compliance.v1.RequestErasureResponse
@@ -54,7 +95,7 @@ export type RequestErasureResponse = Message<"caas.compliance.v1.RequestErasureR
  * Use `create(RequestErasureResponseSchema)` to create a new message.
  */
 export const RequestErasureResponseSchema: GenMessage<RequestErasureResponse> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 1);
+  messageDesc(file_caas_compliance_v1_privacy_service, 3);
 
 /**
  * @generated from message caas.compliance.v1.RequestExportRequest
@@ -80,7 +121,7 @@ export type RequestExportRequest = Message<"caas.compliance.v1.RequestExportRequ
  * Use `create(RequestExportRequestSchema)` to create a new message.
  */
 export const RequestExportRequestSchema: GenMessage<RequestExportRequest> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 2);
+  messageDesc(file_caas_compliance_v1_privacy_service, 4);
 
 /**
  * @generated from message caas.compliance.v1.RequestExportResponse
@@ -97,7 +138,7 @@ export type RequestExportResponse = Message<"caas.compliance.v1.RequestExportRes
  * Use `create(RequestExportResponseSchema)` to create a new message.
  */
 export const RequestExportResponseSchema: GenMessage<RequestExportResponse> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 3);
+  messageDesc(file_caas_compliance_v1_privacy_service, 5);
 
 /**
  * @generated from message caas.compliance.v1.GetExportDownloadRequest
@@ -121,7 +162,7 @@ export type GetExportDownloadRequest = Message<"caas.compliance.v1.GetExportDown
  * Use `create(GetExportDownloadRequestSchema)` to create a new message.
  */
 export const GetExportDownloadRequestSchema: GenMessage<GetExportDownloadRequest> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 4);
+  messageDesc(file_caas_compliance_v1_privacy_service, 6);
 
 /**
  * @generated from message caas.compliance.v1.GetExportDownloadResponse
@@ -159,7 +200,7 @@ export type GetExportDownloadResponse = Message<"caas.compliance.v1.GetExportDow
  * Use `create(GetExportDownloadResponseSchema)` to create a new message.
  */
 export const GetExportDownloadResponseSchema: GenMessage<GetExportDownloadResponse> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 5);
+  messageDesc(file_caas_compliance_v1_privacy_service, 7);
 
 /**
  * @generated from message caas.compliance.v1.GetJobRequest
@@ -183,7 +224,7 @@ export type GetJobRequest = Message<"caas.compliance.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 6);
+  messageDesc(file_caas_compliance_v1_privacy_service, 8);
 
 /**
  * @generated from message caas.compliance.v1.GetJobResponse
@@ -200,7 +241,7 @@ export type GetJobResponse = Message<"caas.compliance.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 7);
+  messageDesc(file_caas_compliance_v1_privacy_service, 9);
 
 /**
  * A data-subject request and how far it got.
@@ -275,7 +316,7 @@ export type PrivacyJob = Message<"caas.compliance.v1.PrivacyJob"> & {
  * Use `create(PrivacyJobSchema)` to create a new message.
  */
 export const PrivacyJobSchema: GenMessage<PrivacyJob> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 8);
+  messageDesc(file_caas_compliance_v1_privacy_service, 10);
 
 /**
  * A service's part of a job.
@@ -315,7 +356,7 @@ export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
  * Use `create(ServiceProgressSchema)` to create a new message.
  */
 export const ServiceProgressSchema: GenMessage<ServiceProgress> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 9);
+  messageDesc(file_caas_compliance_v1_privacy_service, 11);
 
 /**
  * Data a job passed over.
@@ -348,7 +389,7 @@ export type SkippedData = Message<"caas.compliance.v1.SkippedData"> & {
  * Use `create(SkippedDataSchema)` to create a new message.
  */
 export const SkippedDataSchema: GenMessage<SkippedData> = /*@__PURE__*/
-  messageDesc(file_caas_compliance_v1_privacy_service, 10);
+  messageDesc(file_caas_compliance_v1_privacy_service, 12);
 
 /**
  * @generated from enum caas.compliance.v1.PrivacyJobKind
@@ -368,6 +409,13 @@ export enum PrivacyJobKind {
    * @generated from enum value: PRIVACY_JOB_KIND_EXPORT = 2;
    */
   EXPORT = 2,
+
+  /**
+   * Deletion of a whole tenant (RequestTenantDeletion); user_id is empty.
+   *
+   * @generated from enum value: PRIVACY_JOB_KIND_TENANT_DELETION = 3;
+   */
+  TENANT_DELETION = 3,
 }
 
 /**
@@ -473,6 +521,24 @@ export const PrivacyService: GenService<{
     methodKind: "unary";
     input: typeof GetJobRequestSchema;
     output: typeof GetJobResponseSchema;
+  },
+  /**
+   * Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+   * answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+   * from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+   * (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+   * its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+   * progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+   * tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+   * legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+   * tenant. Irreversible.
+   *
+   * @generated from rpc caas.compliance.v1.PrivacyService.RequestTenantDeletion
+   */
+  requestTenantDeletion: {
+    methodKind: "unary";
+    input: typeof RequestTenantDeletionRequestSchema;
+    output: typeof RequestTenantDeletionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_compliance_v1_privacy_service, 0);

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/search/v1/search_internal_service.proto.
  */
 export const file_caas_search_v1_search_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImEKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEisKEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCEbpIDpIBCxBkGAEiBXIDsAEBIsUBChZHZXRJbmRleFN0YXR1c1Jlc3BvbnNlEj4KDWNvbnZlcnNhdGlvbnMYASADKAsyJy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25JbmRleFN0YXR1cxI4CgpwYXJ0aXRpb25zGAIgAygLMiQuY2Fhcy5zZWFyY2gudjEuUGFydGl0aW9uSW5kZXhTdGF0dXMSMQoGc2NoZW1hGAMgASgLMiEuY2Fhcy5zZWFyY2gudjEuSW5kZXhTY2hlbWFTdGF0dXMiewoUUGFydGl0aW9uSW5kZXhTdGF0dXMSEQoJcGFydGl0aW9uGAEgASgNEhgKEGNvbW1pdHRlZF9vZmZzZXQYAiABKAQSEgoKZW5kX29mZnNldBgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEg4KBmxhZ19tcxgFIAEoBCKwAQoRSW5kZXhTY2hlbWFTdGF0dXMSFAoMY29kZV92ZXJzaW9uGAEgASgNEhYKDnN0b3JlZF92ZXJzaW9uGAIgASgNEhIKCnJlYnVpbGRpbmcYAyABKAgSEQoJZG9jdW1lbnRzGAQgASgEEhkKEWN1cnJlbnRfZG9jdW1lbnRzGAUgASgEEhQKDHRlbmFudHNfZG9uZRgGIAEoDRIVCg10ZW5hbnRzX3RvdGFsGAcgASgNIowBChdDb252ZXJzYXRpb25JbmRleFN0YXR1cxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLaW5kZXhlZF9zZXEYAiABKAQSEAoIaGVhZF9zZXEYAyABKAQSEgoKbGFnX2V2ZW50cxgEIAEoBBIdChVzaW5jZV9sYXN0X2FwcGxpZWRfbXMYBSABKAQiuAEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjoBygAEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgEIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIkAKFUVyYXNlVXNlckRhdGFSZXNwb25zZRIZChFkb2N1bWVudHNfcmVtb3ZlZBgBIAEoBBIMCgRtb3JlGAIgASgIMqICChVTZWFyY2hJbnRlcm5hbFNlcnZpY2USSgoHUmVpbmRleBIeLmNhYXMuc2VhcmNoLnYxLlJlaW5kZXhSZXF1ZXN0Gh8uY2Fhcy5zZWFyY2gudjEuUmVpbmRleFJlc3BvbnNlEl8KDkdldEluZGV4U3RhdHVzEiUuY2Fhcy5zZWFyY2gudjEuR2V0SW5kZXhTdGF0dXNSZXF1ZXN0GiYuY2Fhcy5zZWFyY2gudjEuR2V0SW5kZXhTdGF0dXNSZXNwb25zZRJcCg1FcmFzZVVzZXJEYXRhEiQuY2Fhcy5zZWFyY2gudjEuRXJhc2VVc2VyRGF0YVJlcXVlc3QaJS5jYWFzLnNlYXJjaC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2VCPlo8Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvc2VhcmNoL3YxO3NlYXJjaHYxYgZwcm90bzM", [file_buf_validate_validate]);
+  fileDesc("CixjYWFzL3NlYXJjaC92MS9zZWFyY2hfaW50ZXJuYWxfc2VydmljZS5wcm90bxIOY2Fhcy5zZWFyY2gudjEiUwoOUmVpbmRleFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIkCg9jb252ZXJzYXRpb25faWQYAiABKAlCC7pICNgBAXIDsAEBIkkKD1JlaW5kZXhSZXNwb25zZRIVCg1jb252ZXJzYXRpb25zGAEgASgNEg4KBmV2ZW50cxgCIAEoBBIPCgdpbmRleGVkGAMgASgEImEKFUdldEluZGV4U3RhdHVzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEisKEGNvbnZlcnNhdGlvbl9pZHMYAiADKAlCEbpIDpIBCxBkGAEiBXIDsAEBIsUBChZHZXRJbmRleFN0YXR1c1Jlc3BvbnNlEj4KDWNvbnZlcnNhdGlvbnMYASADKAsyJy5jYWFzLnNlYXJjaC52MS5Db252ZXJzYXRpb25JbmRleFN0YXR1cxI4CgpwYXJ0aXRpb25zGAIgAygLMiQuY2Fhcy5zZWFyY2gudjEuUGFydGl0aW9uSW5kZXhTdGF0dXMSMQoGc2NoZW1hGAMgASgLMiEuY2Fhcy5zZWFyY2gudjEuSW5kZXhTY2hlbWFTdGF0dXMiewoUUGFydGl0aW9uSW5kZXhTdGF0dXMSEQoJcGFydGl0aW9uGAEgASgNEhgKEGNvbW1pdHRlZF9vZmZzZXQYAiABKAQSEgoKZW5kX29mZnNldBgDIAEoBBISCgpsYWdfZXZlbnRzGAQgASgEEg4KBmxhZ19tcxgFIAEoBCKwAQoRSW5kZXhTY2hlbWFTdGF0dXMSFAoMY29kZV92ZXJzaW9uGAEgASgNEhYKDnN0b3JlZF92ZXJzaW9uGAIgASgNEhIKCnJlYnVpbGRpbmcYAyABKAgSEQoJZG9jdW1lbnRzGAQgASgEEhkKEWN1cnJlbnRfZG9jdW1lbnRzGAUgASgEEhQKDHRlbmFudHNfZG9uZRgGIAEoDRIVCg10ZW5hbnRzX3RvdGFsGAcgASgNIowBChdDb252ZXJzYXRpb25JbmRleFN0YXR1cxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEwoLaW5kZXhlZF9zZXEYAiABKAQSEAoIaGVhZF9zZXEYAyABKAQSEgoKbGFnX2V2ZW50cxgEIAEoBBIdChVzaW5jZV9sYXN0X2FwcGxpZWRfbXMYBSABKAQiuAEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjoBygAEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgEIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIkAKFUVyYXNlVXNlckRhdGFSZXNwb25zZRIZChFkb2N1bWVudHNfcmVtb3ZlZBgBIAEoBBIMCgRtb3JlGAIgASgIIlQKFkVyYXNlVGVuYW50RGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGOgHKAAiQgoXRXJhc2VUZW5hbnREYXRhUmVzcG9uc2USGQoRZG9jdW1lbnRzX3JlbW92ZWQYASABKAQSDAoEbW9yZRgCIAEoCDKGAwoVU2VhcmNoSW50ZXJuYWxTZXJ2aWNlEkoKB1JlaW5kZXgSHi5jYWFzLnNlYXJjaC52MS5SZWluZGV4UmVxdWVzdBofLmNhYXMuc2VhcmNoLnYxLlJlaW5kZXhSZXNwb25zZRJfCg5HZXRJbmRleFN0YXR1cxIlLmNhYXMuc2VhcmNoLnYxLkdldEluZGV4U3RhdHVzUmVxdWVzdBomLmNhYXMuc2VhcmNoLnYxLkdldEluZGV4U3RhdHVzUmVzcG9uc2USXAoNRXJhc2VVc2VyRGF0YRIkLmNhYXMuc2VhcmNoLnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiUuY2Fhcy5zZWFyY2gudjEuRXJhc2VVc2VyRGF0YVJlc3BvbnNlEmIKD0VyYXNlVGVuYW50RGF0YRImLmNhYXMuc2VhcmNoLnYxLkVyYXNlVGVuYW50RGF0YVJlcXVlc3QaJy5jYWFzLnNlYXJjaC52MS5FcmFzZVRlbmFudERhdGFSZXNwb25zZUI+WjxnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9zZWFyY2gvdjE7c2VhcmNodjFiBnByb3RvMw", [file_buf_validate_validate]);
 
 /**
  * @generated from message caas.search.v1.ReindexRequest
@@ -350,6 +350,56 @@ export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*
   messageDesc(file_caas_search_v1_search_internal_service, 8);
 
 /**
+ * @generated from message caas.search.v1.EraseTenantDataRequest
+ */
+export type EraseTenantDataRequest = Message<"caas.search.v1.EraseTenantDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Documents deleted per call (0: 500).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message caas.search.v1.EraseTenantDataRequest.
+ * Use `create(EraseTenantDataRequestSchema)` to create a new message.
+ */
+export const EraseTenantDataRequestSchema: GenMessage<EraseTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 9);
+
+/**
+ * @generated from message caas.search.v1.EraseTenantDataResponse
+ */
+export type EraseTenantDataResponse = Message<"caas.search.v1.EraseTenantDataResponse"> & {
+  /**
+   * Message documents deleted by this call.
+   *
+   * @generated from field: uint64 documents_removed = 1;
+   */
+  documentsRemoved: bigint;
+
+  /**
+   * Whether documents may remain: call again.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message caas.search.v1.EraseTenantDataResponse.
+ * Use `create(EraseTenantDataResponseSchema)` to create a new message.
+ */
+export const EraseTenantDataResponseSchema: GenMessage<EraseTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_search_v1_search_internal_service, 10);
+
+/**
  * Operator and service calls of the search service. Every RPC requires a service token
  * (`sub=svc:<name>`, `aud=search`); user tokens get PERMISSION_DENIED. Requests name the tenant.
  *
@@ -392,6 +442,19 @@ export const SearchInternalService: GenService<{
     methodKind: "unary";
     input: typeof EraseUserDataRequestSchema;
     output: typeof EraseUserDataResponseSchema;
+  },
+  /**
+   * Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+   * deletes up to page_size of the tenant's message documents, tombstones included, and from the
+   * first call on indexes nothing more of the tenant in this process (its data keys cached here
+   * are dropped). Call again while `more`. Idempotent.
+   *
+   * @generated from rpc caas.search.v1.SearchInternalService.EraseTenantData
+   */
+  eraseTenantData: {
+    methodKind: "unary";
+    input: typeof EraseTenantDataRequestSchema;
+    output: typeof EraseTenantDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_search_v1_search_internal_service, 0);

@@ -23,6 +23,128 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type DeleteTenantDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Users removed per call (0: none, only mark the tenant DELETED).
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantDataRequest) Reset() {
+	*x = DeleteTenantDataRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantDataRequest) ProtoMessage() {}
+
+func (x *DeleteTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DeleteTenantDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DeleteTenantDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type DeleteTenantDataResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	UsersRemoved    uint32                 `protobuf:"varint,1,opt,name=users_removed,json=usersRemoved,proto3" json:"users_removed,omitempty"`
+	SessionsRevoked uint32                 `protobuf:"varint,2,opt,name=sessions_revoked,json=sessionsRevoked,proto3" json:"sessions_revoked,omitempty"`
+	ApiKeysRevoked  uint32                 `protobuf:"varint,3,opt,name=api_keys_revoked,json=apiKeysRevoked,proto3" json:"api_keys_revoked,omitempty"`
+	// Whether users or keys may remain: call again.
+	More          bool `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantDataResponse) Reset() {
+	*x = DeleteTenantDataResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantDataResponse) ProtoMessage() {}
+
+func (x *DeleteTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DeleteTenantDataResponse) GetUsersRemoved() uint32 {
+	if x != nil {
+		return x.UsersRemoved
+	}
+	return 0
+}
+
+func (x *DeleteTenantDataResponse) GetSessionsRevoked() uint32 {
+	if x != nil {
+		return x.SessionsRevoked
+	}
+	return 0
+}
+
+func (x *DeleteTenantDataResponse) GetApiKeysRevoked() uint32 {
+	if x != nil {
+		return x.ApiKeysRevoked
+	}
+	return 0
+}
+
+func (x *DeleteTenantDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type ExportUserDataRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -33,7 +155,7 @@ type ExportUserDataRequest struct {
 
 func (x *ExportUserDataRequest) Reset() {
 	*x = ExportUserDataRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +167,7 @@ func (x *ExportUserDataRequest) String() string {
 func (*ExportUserDataRequest) ProtoMessage() {}
 
 func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[0]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +180,7 @@ func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{0}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ExportUserDataRequest) GetTenantId() string {
@@ -84,7 +206,7 @@ type ExportUserDataResponse struct {
 
 func (x *ExportUserDataResponse) Reset() {
 	*x = ExportUserDataResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +218,7 @@ func (x *ExportUserDataResponse) String() string {
 func (*ExportUserDataResponse) ProtoMessage() {}
 
 func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[1]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +231,7 @@ func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{1}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ExportUserDataResponse) GetJsonLines() []string {
@@ -129,7 +251,7 @@ type EraseUserDataRequest struct {
 
 func (x *EraseUserDataRequest) Reset() {
 	*x = EraseUserDataRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +263,7 @@ func (x *EraseUserDataRequest) String() string {
 func (*EraseUserDataRequest) ProtoMessage() {}
 
 func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[2]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +276,7 @@ func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{2}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EraseUserDataRequest) GetTenantId() string {
@@ -183,7 +305,7 @@ type EraseUserDataResponse struct {
 
 func (x *EraseUserDataResponse) Reset() {
 	*x = EraseUserDataResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +317,7 @@ func (x *EraseUserDataResponse) String() string {
 func (*EraseUserDataResponse) ProtoMessage() {}
 
 func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[3]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +330,7 @@ func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{3}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EraseUserDataResponse) GetFound() bool {
@@ -241,7 +363,7 @@ type GetTenantPolicyRequest struct {
 
 func (x *GetTenantPolicyRequest) Reset() {
 	*x = GetTenantPolicyRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +375,7 @@ func (x *GetTenantPolicyRequest) String() string {
 func (*GetTenantPolicyRequest) ProtoMessage() {}
 
 func (x *GetTenantPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[4]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +388,7 @@ func (x *GetTenantPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetTenantPolicyRequest) GetTenantId() string {
@@ -286,7 +408,7 @@ type GetTenantPolicyResponse struct {
 
 func (x *GetTenantPolicyResponse) Reset() {
 	*x = GetTenantPolicyResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +420,7 @@ func (x *GetTenantPolicyResponse) String() string {
 func (*GetTenantPolicyResponse) ProtoMessage() {}
 
 func (x *GetTenantPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[5]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +433,7 @@ func (x *GetTenantPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetTenantPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{5}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetTenantPolicyResponse) GetRoleGrants() []*RoleGrant {
@@ -333,7 +455,7 @@ type IssueServiceTokenRequest struct {
 
 func (x *IssueServiceTokenRequest) Reset() {
 	*x = IssueServiceTokenRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +467,7 @@ func (x *IssueServiceTokenRequest) String() string {
 func (*IssueServiceTokenRequest) ProtoMessage() {}
 
 func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[6]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +480,7 @@ func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IssueServiceTokenRequest) GetServiceName() string {
@@ -386,7 +508,7 @@ type IssueServiceTokenResponse struct {
 
 func (x *IssueServiceTokenResponse) Reset() {
 	*x = IssueServiceTokenResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +520,7 @@ func (x *IssueServiceTokenResponse) String() string {
 func (*IssueServiceTokenResponse) ProtoMessage() {}
 
 func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[7]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +533,7 @@ func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{7}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IssueServiceTokenResponse) GetToken() string {
@@ -438,7 +560,7 @@ type VerifyApiKeyRequest struct {
 
 func (x *VerifyApiKeyRequest) Reset() {
 	*x = VerifyApiKeyRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +572,7 @@ func (x *VerifyApiKeyRequest) String() string {
 func (*VerifyApiKeyRequest) ProtoMessage() {}
 
 func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +585,7 @@ func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *VerifyApiKeyRequest) GetSecret() string {
@@ -483,7 +605,7 @@ type VerifyApiKeyResponse struct {
 
 func (x *VerifyApiKeyResponse) Reset() {
 	*x = VerifyApiKeyResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +617,7 @@ func (x *VerifyApiKeyResponse) String() string {
 func (*VerifyApiKeyResponse) ProtoMessage() {}
 
 func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +630,7 @@ func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VerifyApiKeyResponse) GetApiKey() *ApiKey {
@@ -528,7 +650,7 @@ type VerifyAdminCredentialRequest struct {
 
 func (x *VerifyAdminCredentialRequest) Reset() {
 	*x = VerifyAdminCredentialRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +662,7 @@ func (x *VerifyAdminCredentialRequest) String() string {
 func (*VerifyAdminCredentialRequest) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +675,7 @@ func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *VerifyAdminCredentialRequest) GetSecret() string {
@@ -571,7 +693,7 @@ type VerifyAdminCredentialResponse struct {
 
 func (x *VerifyAdminCredentialResponse) Reset() {
 	*x = VerifyAdminCredentialResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +705,7 @@ func (x *VerifyAdminCredentialResponse) String() string {
 func (*VerifyAdminCredentialResponse) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +718,7 @@ func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
 }
 
 type ListRevocationsRequest struct {
@@ -611,7 +733,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +745,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +758,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRevocationsRequest) GetCursor() string {
@@ -666,7 +788,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +800,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +813,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -725,7 +847,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +859,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +872,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{14}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BatchGetUsersRequest) GetTenantId() string {
@@ -776,7 +898,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +910,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +923,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{15}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*User {
@@ -821,7 +943,7 @@ type ResolveMembersRequest struct {
 
 func (x *ResolveMembersRequest) Reset() {
 	*x = ResolveMembersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +955,7 @@ func (x *ResolveMembersRequest) String() string {
 func (*ResolveMembersRequest) ProtoMessage() {}
 
 func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +968,7 @@ func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersRequest.ProtoReflect.Descriptor instead.
 func (*ResolveMembersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{16}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResolveMembersRequest) GetTenantId() string {
@@ -875,7 +997,7 @@ type ResolveMembersResponse struct {
 
 func (x *ResolveMembersResponse) Reset() {
 	*x = ResolveMembersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1009,7 @@ func (x *ResolveMembersResponse) String() string {
 func (*ResolveMembersResponse) ProtoMessage() {}
 
 func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1022,7 @@ func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersResponse.ProtoReflect.Descriptor instead.
 func (*ResolveMembersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{17}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResolveMembersResponse) GetMissingUserIds() []string {
@@ -921,7 +1043,16 @@ var File_caas_auth_v1_auth_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n" +
+	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"\x17DeleteTenantDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\"\xa8\x01\n" +
+	"\x18DeleteTenantDataResponse\x12#\n" +
+	"\rusers_removed\x18\x01 \x01(\rR\fusersRemoved\x12)\n" +
+	"\x10sessions_revoked\x18\x02 \x01(\rR\x0fsessionsRevoked\x12(\n" +
+	"\x10api_keys_revoked\x18\x03 \x01(\rR\x0eapiKeysRevoked\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\"y\n" +
 	"\x15ExportUserDataRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\"7\n" +
@@ -975,7 +1106,7 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"l\n" +
 	"\x16ResolveMembersResponse\x12(\n" +
 	"\x10missing_user_ids\x18\x01 \x03(\tR\x0emissingUserIds\x12(\n" +
-	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xf2\x06\n" +
+	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xd5\a\n" +
 	"\x13AuthInternalService\x12d\n" +
 	"\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a'.caas.auth.v1.IssueServiceTokenResponse\x12U\n" +
 	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n" +
@@ -985,7 +1116,8 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n" +
 	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n" +
 	"\x0eExportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n" +
-	"\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
+	"\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponse\x12a\n" +
+	"\x10DeleteTenantData\x12%.caas.auth.v1.DeleteTenantDataRequest\x1a&.caas.auth.v1.DeleteTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
 
 var (
 	file_caas_auth_v1_auth_internal_service_proto_rawDescOnce sync.Once
@@ -999,58 +1131,62 @@ func file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_auth_internal_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
-	(*ExportUserDataRequest)(nil),         // 0: caas.auth.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),        // 1: caas.auth.v1.ExportUserDataResponse
-	(*EraseUserDataRequest)(nil),          // 2: caas.auth.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),         // 3: caas.auth.v1.EraseUserDataResponse
-	(*GetTenantPolicyRequest)(nil),        // 4: caas.auth.v1.GetTenantPolicyRequest
-	(*GetTenantPolicyResponse)(nil),       // 5: caas.auth.v1.GetTenantPolicyResponse
-	(*IssueServiceTokenRequest)(nil),      // 6: caas.auth.v1.IssueServiceTokenRequest
-	(*IssueServiceTokenResponse)(nil),     // 7: caas.auth.v1.IssueServiceTokenResponse
-	(*VerifyApiKeyRequest)(nil),           // 8: caas.auth.v1.VerifyApiKeyRequest
-	(*VerifyApiKeyResponse)(nil),          // 9: caas.auth.v1.VerifyApiKeyResponse
-	(*VerifyAdminCredentialRequest)(nil),  // 10: caas.auth.v1.VerifyAdminCredentialRequest
-	(*VerifyAdminCredentialResponse)(nil), // 11: caas.auth.v1.VerifyAdminCredentialResponse
-	(*ListRevocationsRequest)(nil),        // 12: caas.auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),       // 13: caas.auth.v1.ListRevocationsResponse
-	(*BatchGetUsersRequest)(nil),          // 14: caas.auth.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),         // 15: caas.auth.v1.BatchGetUsersResponse
-	(*ResolveMembersRequest)(nil),         // 16: caas.auth.v1.ResolveMembersRequest
-	(*ResolveMembersResponse)(nil),        // 17: caas.auth.v1.ResolveMembersResponse
-	(*RoleGrant)(nil),                     // 18: caas.auth.v1.RoleGrant
-	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
-	(*ApiKey)(nil),                        // 20: caas.auth.v1.ApiKey
-	(*Revocation)(nil),                    // 21: caas.auth.v1.Revocation
-	(*User)(nil),                          // 22: caas.auth.v1.User
+	(*DeleteTenantDataRequest)(nil),       // 0: caas.auth.v1.DeleteTenantDataRequest
+	(*DeleteTenantDataResponse)(nil),      // 1: caas.auth.v1.DeleteTenantDataResponse
+	(*ExportUserDataRequest)(nil),         // 2: caas.auth.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),        // 3: caas.auth.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),          // 4: caas.auth.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),         // 5: caas.auth.v1.EraseUserDataResponse
+	(*GetTenantPolicyRequest)(nil),        // 6: caas.auth.v1.GetTenantPolicyRequest
+	(*GetTenantPolicyResponse)(nil),       // 7: caas.auth.v1.GetTenantPolicyResponse
+	(*IssueServiceTokenRequest)(nil),      // 8: caas.auth.v1.IssueServiceTokenRequest
+	(*IssueServiceTokenResponse)(nil),     // 9: caas.auth.v1.IssueServiceTokenResponse
+	(*VerifyApiKeyRequest)(nil),           // 10: caas.auth.v1.VerifyApiKeyRequest
+	(*VerifyApiKeyResponse)(nil),          // 11: caas.auth.v1.VerifyApiKeyResponse
+	(*VerifyAdminCredentialRequest)(nil),  // 12: caas.auth.v1.VerifyAdminCredentialRequest
+	(*VerifyAdminCredentialResponse)(nil), // 13: caas.auth.v1.VerifyAdminCredentialResponse
+	(*ListRevocationsRequest)(nil),        // 14: caas.auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),       // 15: caas.auth.v1.ListRevocationsResponse
+	(*BatchGetUsersRequest)(nil),          // 16: caas.auth.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),         // 17: caas.auth.v1.BatchGetUsersResponse
+	(*ResolveMembersRequest)(nil),         // 18: caas.auth.v1.ResolveMembersRequest
+	(*ResolveMembersResponse)(nil),        // 19: caas.auth.v1.ResolveMembersResponse
+	(*RoleGrant)(nil),                     // 20: caas.auth.v1.RoleGrant
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
+	(*ApiKey)(nil),                        // 22: caas.auth.v1.ApiKey
+	(*Revocation)(nil),                    // 23: caas.auth.v1.Revocation
+	(*User)(nil),                          // 24: caas.auth.v1.User
 }
 var file_caas_auth_v1_auth_internal_service_proto_depIdxs = []int32{
-	18, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
-	19, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	20, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	21, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
-	22, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
-	6,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
-	8,  // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
-	10, // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
-	12, // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
-	14, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
-	16, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
-	4,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
-	0,  // 12: caas.auth.v1.AuthInternalService.ExportUserData:input_type -> caas.auth.v1.ExportUserDataRequest
-	2,  // 13: caas.auth.v1.AuthInternalService.EraseUserData:input_type -> caas.auth.v1.EraseUserDataRequest
-	7,  // 14: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
-	9,  // 15: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
-	11, // 16: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
-	13, // 17: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
-	15, // 18: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
-	17, // 19: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
-	5,  // 20: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
-	1,  // 21: caas.auth.v1.AuthInternalService.ExportUserData:output_type -> caas.auth.v1.ExportUserDataResponse
-	3,  // 22: caas.auth.v1.AuthInternalService.EraseUserData:output_type -> caas.auth.v1.EraseUserDataResponse
-	14, // [14:23] is the sub-list for method output_type
-	5,  // [5:14] is the sub-list for method input_type
+	20, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
+	21, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	23, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
+	24, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
+	8,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
+	10, // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
+	12, // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
+	14, // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
+	16, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
+	18, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
+	6,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
+	2,  // 12: caas.auth.v1.AuthInternalService.ExportUserData:input_type -> caas.auth.v1.ExportUserDataRequest
+	4,  // 13: caas.auth.v1.AuthInternalService.EraseUserData:input_type -> caas.auth.v1.EraseUserDataRequest
+	0,  // 14: caas.auth.v1.AuthInternalService.DeleteTenantData:input_type -> caas.auth.v1.DeleteTenantDataRequest
+	9,  // 15: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
+	11, // 16: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
+	13, // 17: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
+	15, // 18: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
+	17, // 19: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
+	19, // 20: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
+	7,  // 21: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
+	3,  // 22: caas.auth.v1.AuthInternalService.ExportUserData:output_type -> caas.auth.v1.ExportUserDataResponse
+	5,  // 23: caas.auth.v1.AuthInternalService.EraseUserData:output_type -> caas.auth.v1.EraseUserDataResponse
+	1,  // 24: caas.auth.v1.AuthInternalService.DeleteTenantData:output_type -> caas.auth.v1.DeleteTenantDataResponse
+	15, // [15:25] is the sub-list for method output_type
+	5,  // [5:15] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1071,7 +1207,7 @@ func file_caas_auth_v1_auth_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_auth_internal_service_proto_rawDesc), len(file_caas_auth_v1_auth_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

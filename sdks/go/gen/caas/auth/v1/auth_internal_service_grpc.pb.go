@@ -28,6 +28,7 @@ const (
 	AuthInternalService_GetTenantPolicy_FullMethodName       = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
 	AuthInternalService_ExportUserData_FullMethodName        = "/caas.auth.v1.AuthInternalService/ExportUserData"
 	AuthInternalService_EraseUserData_FullMethodName         = "/caas.auth.v1.AuthInternalService/EraseUserData"
+	AuthInternalService_DeleteTenantData_FullMethodName      = "/caas.auth.v1.AuthInternalService/DeleteTenantData"
 )
 
 // AuthInternalServiceClient is the client API for AuthInternalService service.
@@ -72,6 +73,12 @@ type AuthInternalServiceClient interface {
 	// tokens are refused at once), password logins and TOTP removed, the profile deleted
 	// (UserDeleted published). Idempotent: found is false once nothing is left.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+	// it is not yet (every credential of it refused from then on; TenantSuspended published, so
+	// its access tokens are refused within seconds); then removes up to page_size of its users as
+	// EraseUserData does, and once no user is left revokes its API keys. page_size 0
+	// only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+	DeleteTenantData(ctx context.Context, in *DeleteTenantDataRequest, opts ...grpc.CallOption) (*DeleteTenantDataResponse, error)
 }
 
 type authInternalServiceClient struct {
@@ -172,6 +179,16 @@ func (c *authInternalServiceClient) EraseUserData(ctx context.Context, in *Erase
 	return out, nil
 }
 
+func (c *authInternalServiceClient) DeleteTenantData(ctx context.Context, in *DeleteTenantDataRequest, opts ...grpc.CallOption) (*DeleteTenantDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTenantDataResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_DeleteTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthInternalServiceServer is the server API for AuthInternalService service.
 // All implementations must embed UnimplementedAuthInternalServiceServer
 // for forward compatibility.
@@ -214,6 +231,12 @@ type AuthInternalServiceServer interface {
 	// tokens are refused at once), password logins and TOTP removed, the profile deleted
 	// (UserDeleted published). Idempotent: found is false once nothing is left.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+	// it is not yet (every credential of it refused from then on; TenantSuspended published, so
+	// its access tokens are refused within seconds); then removes up to page_size of its users as
+	// EraseUserData does, and once no user is left revokes its API keys. page_size 0
+	// only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+	DeleteTenantData(context.Context, *DeleteTenantDataRequest) (*DeleteTenantDataResponse, error)
 	mustEmbedUnimplementedAuthInternalServiceServer()
 }
 
@@ -250,6 +273,9 @@ func (UnimplementedAuthInternalServiceServer) ExportUserData(context.Context, *E
 }
 func (UnimplementedAuthInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) DeleteTenantData(context.Context, *DeleteTenantDataRequest) (*DeleteTenantDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTenantData not implemented")
 }
 func (UnimplementedAuthInternalServiceServer) mustEmbedUnimplementedAuthInternalServiceServer() {}
 func (UnimplementedAuthInternalServiceServer) testEmbeddedByValue()                             {}
@@ -434,6 +460,24 @@ func _AuthInternalService_EraseUserData_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthInternalService_DeleteTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).DeleteTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_DeleteTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).DeleteTenantData(ctx, req.(*DeleteTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthInternalService_ServiceDesc is the grpc.ServiceDesc for AuthInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -476,6 +520,10 @@ var AuthInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUserData",
 			Handler:    _AuthInternalService_EraseUserData_Handler,
+		},
+		{
+			MethodName: "DeleteTenantData",
+			Handler:    _AuthInternalService_DeleteTenantData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -34,6 +34,9 @@ const (
 	// Every credential of the tenant (API keys, user tokens, sessions) is refused until resumed.
 	// Data is kept.
 	TenantStatus_TENANT_STATUS_SUSPENDED TenantStatus = 2
+	// Deleted (or being deleted) by the platform admin: every credential is refused for good, its
+	// data is being removed, and it cannot be resumed.
+	TenantStatus_TENANT_STATUS_DELETED TenantStatus = 3
 )
 
 // Enum value maps for TenantStatus.
@@ -42,11 +45,13 @@ var (
 		0: "TENANT_STATUS_UNSPECIFIED",
 		1: "TENANT_STATUS_ACTIVE",
 		2: "TENANT_STATUS_SUSPENDED",
+		3: "TENANT_STATUS_DELETED",
 	}
 	TenantStatus_value = map[string]int32{
 		"TENANT_STATUS_UNSPECIFIED": 0,
 		"TENANT_STATUS_ACTIVE":      1,
 		"TENANT_STATUS_SUSPENDED":   2,
+		"TENANT_STATUS_DELETED":     3,
 	}
 )
 
@@ -364,11 +369,12 @@ const file_caas_auth_v1_tenant_proto_rawDesc = "" +
 	"\x19create_users_on_first_use\x18\b \x01(\bR\x15createUsersOnFirstUse\"\x80\x01\n" +
 	"\tRoleGrant\x122\n" +
 	"\x04role\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[A-Za-z0-9_.:-]{1,64}$R\x04role\x12?\n" +
-	"\aactions\x18\x02 \x03(\tB%\xbaH\"\x92\x01\x1f\b\x01\x10 \x18\x01\"\x17r\x152\x13^[a-z]+(\\.[a-z]+)*$R\aactions*d\n" +
+	"\aactions\x18\x02 \x03(\tB%\xbaH\"\x92\x01\x1f\b\x01\x10 \x18\x01\"\x17r\x152\x13^[a-z]+(\\.[a-z]+)*$R\aactions*\x7f\n" +
 	"\fTenantStatus\x12\x1d\n" +
 	"\x19TENANT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14TENANT_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
-	"\x17TENANT_STATUS_SUSPENDED\x10\x02B:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
+	"\x17TENANT_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
+	"\x15TENANT_STATUS_DELETED\x10\x03B:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
 
 var (
 	file_caas_auth_v1_tenant_proto_rawDescOnce sync.Once

@@ -607,6 +607,113 @@ func (x *ResumeTenantResponse) GetTenant() *Tenant {
 	return nil
 }
 
+type DeleteTenantRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Operator note kept in the audit log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantRequest) Reset() {
+	*x = DeleteTenantRequest{}
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantRequest) ProtoMessage() {}
+
+func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DeleteTenantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type DeleteTenantResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant, status DELETED.
+	Tenant *Tenant `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The deletion job (caas.compliance.v1.PrivacyService.GetJob with this tenant_id).
+	JobId         string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTenantResponse) Reset() {
+	*x = DeleteTenantResponse{}
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTenantResponse) ProtoMessage() {}
+
+func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteTenantResponse) GetTenant() *Tenant {
+	if x != nil {
+		return x.Tenant
+	}
+	return nil
+}
+
+func (x *DeleteTenantResponse) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
 type CreateApiKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -617,7 +724,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +736,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +749,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateApiKeyRequest) GetTenantId() string {
@@ -670,7 +777,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +789,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +802,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -726,7 +833,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +845,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +858,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListApiKeysRequest) GetTenantId() string {
@@ -793,7 +900,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +912,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +925,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -844,7 +951,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +963,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +976,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RevokeApiKeyRequest) GetApiKeyId() string {
@@ -888,7 +995,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1007,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1020,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -934,7 +1041,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[18]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1053,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[18]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1066,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RotateApiKeyRequest) GetApiKeyId() string {
@@ -990,7 +1097,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[19]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1109,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[19]
+	mi := &file_caas_auth_v1_tenant_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1122,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -1078,7 +1185,13 @@ const file_caas_auth_v1_tenant_admin_service_proto_rawDesc = "" +
 	"\x13ResumeTenantRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\"D\n" +
 	"\x14ResumeTenantResponse\x12,\n" +
-	"\x06tenant\x18\x01 \x01(\v2\x14.caas.auth.v1.TenantR\x06tenant\"\\\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x14.caas.auth.v1.TenantR\x06tenant\"^\n" +
+	"\x13DeleteTenantRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06reason\"[\n" +
+	"\x14DeleteTenantResponse\x12,\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x14.caas.auth.v1.TenantR\x06tenant\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\"\\\n" +
 	"\x13CreateApiKeyRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12\x1e\n" +
 	"\x04name\x18\x02 \x01(\tB\n" +
@@ -1108,7 +1221,7 @@ const file_caas_auth_v1_tenant_admin_service_proto_rawDesc = "" +
 	"\x14RotateApiKeyResponse\x12-\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x14.caas.auth.v1.ApiKeyR\x06apiKey\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12>\n" +
-	"\x10previous_api_key\x18\x03 \x01(\v2\x14.caas.auth.v1.ApiKeyR\x0epreviousApiKey2\xee\x06\n" +
+	"\x10previous_api_key\x18\x03 \x01(\v2\x14.caas.auth.v1.ApiKeyR\x0epreviousApiKey2\xc5\a\n" +
 	"\x12TenantAdminService\x12U\n" +
 	"\fCreateTenant\x12!.caas.auth.v1.CreateTenantRequest\x1a\".caas.auth.v1.CreateTenantResponse\x12L\n" +
 	"\tGetTenant\x12\x1e.caas.auth.v1.GetTenantRequest\x1a\x1f.caas.auth.v1.GetTenantResponse\x12R\n" +
@@ -1116,6 +1229,7 @@ const file_caas_auth_v1_tenant_admin_service_proto_rawDesc = "" +
 	"\fUpdateTenant\x12!.caas.auth.v1.UpdateTenantRequest\x1a\".caas.auth.v1.UpdateTenantResponse\x12X\n" +
 	"\rSuspendTenant\x12\".caas.auth.v1.SuspendTenantRequest\x1a#.caas.auth.v1.SuspendTenantResponse\x12U\n" +
 	"\fResumeTenant\x12!.caas.auth.v1.ResumeTenantRequest\x1a\".caas.auth.v1.ResumeTenantResponse\x12U\n" +
+	"\fDeleteTenant\x12!.caas.auth.v1.DeleteTenantRequest\x1a\".caas.auth.v1.DeleteTenantResponse\x12U\n" +
 	"\fCreateApiKey\x12!.caas.auth.v1.CreateApiKeyRequest\x1a\".caas.auth.v1.CreateApiKeyResponse\x12R\n" +
 	"\vListApiKeys\x12 .caas.auth.v1.ListApiKeysRequest\x1a!.caas.auth.v1.ListApiKeysResponse\x12U\n" +
 	"\fRevokeApiKey\x12!.caas.auth.v1.RevokeApiKeyRequest\x1a\".caas.auth.v1.RevokeApiKeyResponse\x12U\n" +
@@ -1133,7 +1247,7 @@ func file_caas_auth_v1_tenant_admin_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_tenant_admin_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_tenant_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_caas_auth_v1_tenant_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_caas_auth_v1_tenant_admin_service_proto_goTypes = []any{
 	(*CreateTenantRequest)(nil),   // 0: caas.auth.v1.CreateTenantRequest
 	(*CreateTenantResponse)(nil),  // 1: caas.auth.v1.CreateTenantResponse
@@ -1147,63 +1261,68 @@ var file_caas_auth_v1_tenant_admin_service_proto_goTypes = []any{
 	(*SuspendTenantResponse)(nil), // 9: caas.auth.v1.SuspendTenantResponse
 	(*ResumeTenantRequest)(nil),   // 10: caas.auth.v1.ResumeTenantRequest
 	(*ResumeTenantResponse)(nil),  // 11: caas.auth.v1.ResumeTenantResponse
-	(*CreateApiKeyRequest)(nil),   // 12: caas.auth.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),  // 13: caas.auth.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),    // 14: caas.auth.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),   // 15: caas.auth.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),   // 16: caas.auth.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),  // 17: caas.auth.v1.RevokeApiKeyResponse
-	(*RotateApiKeyRequest)(nil),   // 18: caas.auth.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),  // 19: caas.auth.v1.RotateApiKeyResponse
-	(*TenantSettings)(nil),        // 20: caas.auth.v1.TenantSettings
-	(*Tenant)(nil),                // 21: caas.auth.v1.Tenant
-	(TenantStatus)(0),             // 22: caas.auth.v1.TenantStatus
-	(*fieldmaskpb.FieldMask)(nil), // 23: google.protobuf.FieldMask
-	(*ApiKey)(nil),                // 24: caas.auth.v1.ApiKey
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*DeleteTenantRequest)(nil),   // 12: caas.auth.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),  // 13: caas.auth.v1.DeleteTenantResponse
+	(*CreateApiKeyRequest)(nil),   // 14: caas.auth.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),  // 15: caas.auth.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),    // 16: caas.auth.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),   // 17: caas.auth.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),   // 18: caas.auth.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),  // 19: caas.auth.v1.RevokeApiKeyResponse
+	(*RotateApiKeyRequest)(nil),   // 20: caas.auth.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),  // 21: caas.auth.v1.RotateApiKeyResponse
+	(*TenantSettings)(nil),        // 22: caas.auth.v1.TenantSettings
+	(*Tenant)(nil),                // 23: caas.auth.v1.Tenant
+	(TenantStatus)(0),             // 24: caas.auth.v1.TenantStatus
+	(*fieldmaskpb.FieldMask)(nil), // 25: google.protobuf.FieldMask
+	(*ApiKey)(nil),                // 26: caas.auth.v1.ApiKey
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
 }
 var file_caas_auth_v1_tenant_admin_service_proto_depIdxs = []int32{
-	20, // 0: caas.auth.v1.CreateTenantRequest.settings:type_name -> caas.auth.v1.TenantSettings
-	21, // 1: caas.auth.v1.CreateTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
-	21, // 2: caas.auth.v1.GetTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
-	22, // 3: caas.auth.v1.ListTenantsRequest.status:type_name -> caas.auth.v1.TenantStatus
-	21, // 4: caas.auth.v1.ListTenantsResponse.tenants:type_name -> caas.auth.v1.Tenant
-	21, // 5: caas.auth.v1.UpdateTenantRequest.tenant:type_name -> caas.auth.v1.Tenant
-	23, // 6: caas.auth.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 7: caas.auth.v1.UpdateTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
-	21, // 8: caas.auth.v1.SuspendTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
-	21, // 9: caas.auth.v1.ResumeTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
-	24, // 10: caas.auth.v1.CreateApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	24, // 11: caas.auth.v1.ListApiKeysResponse.api_keys:type_name -> caas.auth.v1.ApiKey
-	24, // 12: caas.auth.v1.RevokeApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	25, // 13: caas.auth.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	24, // 14: caas.auth.v1.RotateApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	24, // 15: caas.auth.v1.RotateApiKeyResponse.previous_api_key:type_name -> caas.auth.v1.ApiKey
-	0,  // 16: caas.auth.v1.TenantAdminService.CreateTenant:input_type -> caas.auth.v1.CreateTenantRequest
-	2,  // 17: caas.auth.v1.TenantAdminService.GetTenant:input_type -> caas.auth.v1.GetTenantRequest
-	4,  // 18: caas.auth.v1.TenantAdminService.ListTenants:input_type -> caas.auth.v1.ListTenantsRequest
-	6,  // 19: caas.auth.v1.TenantAdminService.UpdateTenant:input_type -> caas.auth.v1.UpdateTenantRequest
-	8,  // 20: caas.auth.v1.TenantAdminService.SuspendTenant:input_type -> caas.auth.v1.SuspendTenantRequest
-	10, // 21: caas.auth.v1.TenantAdminService.ResumeTenant:input_type -> caas.auth.v1.ResumeTenantRequest
-	12, // 22: caas.auth.v1.TenantAdminService.CreateApiKey:input_type -> caas.auth.v1.CreateApiKeyRequest
-	14, // 23: caas.auth.v1.TenantAdminService.ListApiKeys:input_type -> caas.auth.v1.ListApiKeysRequest
-	16, // 24: caas.auth.v1.TenantAdminService.RevokeApiKey:input_type -> caas.auth.v1.RevokeApiKeyRequest
-	18, // 25: caas.auth.v1.TenantAdminService.RotateApiKey:input_type -> caas.auth.v1.RotateApiKeyRequest
-	1,  // 26: caas.auth.v1.TenantAdminService.CreateTenant:output_type -> caas.auth.v1.CreateTenantResponse
-	3,  // 27: caas.auth.v1.TenantAdminService.GetTenant:output_type -> caas.auth.v1.GetTenantResponse
-	5,  // 28: caas.auth.v1.TenantAdminService.ListTenants:output_type -> caas.auth.v1.ListTenantsResponse
-	7,  // 29: caas.auth.v1.TenantAdminService.UpdateTenant:output_type -> caas.auth.v1.UpdateTenantResponse
-	9,  // 30: caas.auth.v1.TenantAdminService.SuspendTenant:output_type -> caas.auth.v1.SuspendTenantResponse
-	11, // 31: caas.auth.v1.TenantAdminService.ResumeTenant:output_type -> caas.auth.v1.ResumeTenantResponse
-	13, // 32: caas.auth.v1.TenantAdminService.CreateApiKey:output_type -> caas.auth.v1.CreateApiKeyResponse
-	15, // 33: caas.auth.v1.TenantAdminService.ListApiKeys:output_type -> caas.auth.v1.ListApiKeysResponse
-	17, // 34: caas.auth.v1.TenantAdminService.RevokeApiKey:output_type -> caas.auth.v1.RevokeApiKeyResponse
-	19, // 35: caas.auth.v1.TenantAdminService.RotateApiKey:output_type -> caas.auth.v1.RotateApiKeyResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	22, // 0: caas.auth.v1.CreateTenantRequest.settings:type_name -> caas.auth.v1.TenantSettings
+	23, // 1: caas.auth.v1.CreateTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	23, // 2: caas.auth.v1.GetTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	24, // 3: caas.auth.v1.ListTenantsRequest.status:type_name -> caas.auth.v1.TenantStatus
+	23, // 4: caas.auth.v1.ListTenantsResponse.tenants:type_name -> caas.auth.v1.Tenant
+	23, // 5: caas.auth.v1.UpdateTenantRequest.tenant:type_name -> caas.auth.v1.Tenant
+	25, // 6: caas.auth.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 7: caas.auth.v1.UpdateTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	23, // 8: caas.auth.v1.SuspendTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	23, // 9: caas.auth.v1.ResumeTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	23, // 10: caas.auth.v1.DeleteTenantResponse.tenant:type_name -> caas.auth.v1.Tenant
+	26, // 11: caas.auth.v1.CreateApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	26, // 12: caas.auth.v1.ListApiKeysResponse.api_keys:type_name -> caas.auth.v1.ApiKey
+	26, // 13: caas.auth.v1.RevokeApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	27, // 14: caas.auth.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	26, // 15: caas.auth.v1.RotateApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	26, // 16: caas.auth.v1.RotateApiKeyResponse.previous_api_key:type_name -> caas.auth.v1.ApiKey
+	0,  // 17: caas.auth.v1.TenantAdminService.CreateTenant:input_type -> caas.auth.v1.CreateTenantRequest
+	2,  // 18: caas.auth.v1.TenantAdminService.GetTenant:input_type -> caas.auth.v1.GetTenantRequest
+	4,  // 19: caas.auth.v1.TenantAdminService.ListTenants:input_type -> caas.auth.v1.ListTenantsRequest
+	6,  // 20: caas.auth.v1.TenantAdminService.UpdateTenant:input_type -> caas.auth.v1.UpdateTenantRequest
+	8,  // 21: caas.auth.v1.TenantAdminService.SuspendTenant:input_type -> caas.auth.v1.SuspendTenantRequest
+	10, // 22: caas.auth.v1.TenantAdminService.ResumeTenant:input_type -> caas.auth.v1.ResumeTenantRequest
+	12, // 23: caas.auth.v1.TenantAdminService.DeleteTenant:input_type -> caas.auth.v1.DeleteTenantRequest
+	14, // 24: caas.auth.v1.TenantAdminService.CreateApiKey:input_type -> caas.auth.v1.CreateApiKeyRequest
+	16, // 25: caas.auth.v1.TenantAdminService.ListApiKeys:input_type -> caas.auth.v1.ListApiKeysRequest
+	18, // 26: caas.auth.v1.TenantAdminService.RevokeApiKey:input_type -> caas.auth.v1.RevokeApiKeyRequest
+	20, // 27: caas.auth.v1.TenantAdminService.RotateApiKey:input_type -> caas.auth.v1.RotateApiKeyRequest
+	1,  // 28: caas.auth.v1.TenantAdminService.CreateTenant:output_type -> caas.auth.v1.CreateTenantResponse
+	3,  // 29: caas.auth.v1.TenantAdminService.GetTenant:output_type -> caas.auth.v1.GetTenantResponse
+	5,  // 30: caas.auth.v1.TenantAdminService.ListTenants:output_type -> caas.auth.v1.ListTenantsResponse
+	7,  // 31: caas.auth.v1.TenantAdminService.UpdateTenant:output_type -> caas.auth.v1.UpdateTenantResponse
+	9,  // 32: caas.auth.v1.TenantAdminService.SuspendTenant:output_type -> caas.auth.v1.SuspendTenantResponse
+	11, // 33: caas.auth.v1.TenantAdminService.ResumeTenant:output_type -> caas.auth.v1.ResumeTenantResponse
+	13, // 34: caas.auth.v1.TenantAdminService.DeleteTenant:output_type -> caas.auth.v1.DeleteTenantResponse
+	15, // 35: caas.auth.v1.TenantAdminService.CreateApiKey:output_type -> caas.auth.v1.CreateApiKeyResponse
+	17, // 36: caas.auth.v1.TenantAdminService.ListApiKeys:output_type -> caas.auth.v1.ListApiKeysResponse
+	19, // 37: caas.auth.v1.TenantAdminService.RevokeApiKey:output_type -> caas.auth.v1.RevokeApiKeyResponse
+	21, // 38: caas.auth.v1.TenantAdminService.RotateApiKey:output_type -> caas.auth.v1.RotateApiKeyResponse
+	28, // [28:39] is the sub-list for method output_type
+	17, // [17:28] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_caas_auth_v1_tenant_admin_service_proto_init() }
@@ -1219,7 +1338,7 @@ func file_caas_auth_v1_tenant_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_tenant_admin_service_proto_rawDesc), len(file_caas_auth_v1_tenant_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

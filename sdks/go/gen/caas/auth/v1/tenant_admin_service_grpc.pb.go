@@ -25,6 +25,7 @@ const (
 	TenantAdminService_UpdateTenant_FullMethodName  = "/caas.auth.v1.TenantAdminService/UpdateTenant"
 	TenantAdminService_SuspendTenant_FullMethodName = "/caas.auth.v1.TenantAdminService/SuspendTenant"
 	TenantAdminService_ResumeTenant_FullMethodName  = "/caas.auth.v1.TenantAdminService/ResumeTenant"
+	TenantAdminService_DeleteTenant_FullMethodName  = "/caas.auth.v1.TenantAdminService/DeleteTenant"
 	TenantAdminService_CreateApiKey_FullMethodName  = "/caas.auth.v1.TenantAdminService/CreateApiKey"
 	TenantAdminService_ListApiKeys_FullMethodName   = "/caas.auth.v1.TenantAdminService/ListApiKeys"
 	TenantAdminService_RevokeApiKey_FullMethodName  = "/caas.auth.v1.TenantAdminService/RevokeApiKey"
@@ -53,8 +54,16 @@ type TenantAdminServiceClient interface {
 	// Makes a suspended tenant ACTIVE again. Tokens revoked by the suspension stay revoked.
 	// Idempotent. NOT_FOUND if the tenant does not exist.
 	ResumeTenant(ctx context.Context, in *ResumeTenantRequest, opts ...grpc.CallOption) (*ResumeTenantResponse, error)
+	// Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+	// RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+	// this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+	// data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+	// job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+	DeleteTenant(ctx context.Context, in *DeleteTenantRequest, opts ...grpc.CallOption) (*DeleteTenantResponse, error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
@@ -135,6 +144,16 @@ func (c *tenantAdminServiceClient) ResumeTenant(ctx context.Context, in *ResumeT
 	return out, nil
 }
 
+func (c *tenantAdminServiceClient) DeleteTenant(ctx context.Context, in *DeleteTenantRequest, opts ...grpc.CallOption) (*DeleteTenantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTenantResponse)
+	err := c.cc.Invoke(ctx, TenantAdminService_DeleteTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *tenantAdminServiceClient) CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateApiKeyResponse)
@@ -197,8 +216,16 @@ type TenantAdminServiceServer interface {
 	// Makes a suspended tenant ACTIVE again. Tokens revoked by the suspension stay revoked.
 	// Idempotent. NOT_FOUND if the tenant does not exist.
 	ResumeTenant(context.Context, *ResumeTenantRequest) (*ResumeTenantResponse, error)
+	// Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+	// RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+	// this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+	// data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+	// job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+	DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
@@ -236,6 +263,9 @@ func (UnimplementedTenantAdminServiceServer) SuspendTenant(context.Context, *Sus
 }
 func (UnimplementedTenantAdminServiceServer) ResumeTenant(context.Context, *ResumeTenantRequest) (*ResumeTenantResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeTenant not implemented")
+}
+func (UnimplementedTenantAdminServiceServer) DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTenant not implemented")
 }
 func (UnimplementedTenantAdminServiceServer) CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateApiKey not implemented")
@@ -378,6 +408,24 @@ func _TenantAdminService_ResumeTenant_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TenantAdminService_DeleteTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTenantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantAdminServiceServer).DeleteTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TenantAdminService_DeleteTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantAdminServiceServer).DeleteTenant(ctx, req.(*DeleteTenantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TenantAdminService_CreateApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateApiKeyRequest)
 	if err := dec(in); err != nil {
@@ -480,6 +528,10 @@ var TenantAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeTenant",
 			Handler:    _TenantAdminService_ResumeTenant_Handler,
+		},
+		{
+			MethodName: "DeleteTenant",
+			Handler:    _TenantAdminService_DeleteTenant_Handler,
 		},
 		{
 			MethodName: "CreateApiKey",

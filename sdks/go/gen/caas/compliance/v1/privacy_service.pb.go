@@ -29,6 +29,8 @@ const (
 	PrivacyJobKind_PRIVACY_JOB_KIND_UNSPECIFIED PrivacyJobKind = 0
 	PrivacyJobKind_PRIVACY_JOB_KIND_ERASURE     PrivacyJobKind = 1
 	PrivacyJobKind_PRIVACY_JOB_KIND_EXPORT      PrivacyJobKind = 2
+	// Deletion of a whole tenant (RequestTenantDeletion); user_id is empty.
+	PrivacyJobKind_PRIVACY_JOB_KIND_TENANT_DELETION PrivacyJobKind = 3
 )
 
 // Enum value maps for PrivacyJobKind.
@@ -37,11 +39,13 @@ var (
 		0: "PRIVACY_JOB_KIND_UNSPECIFIED",
 		1: "PRIVACY_JOB_KIND_ERASURE",
 		2: "PRIVACY_JOB_KIND_EXPORT",
+		3: "PRIVACY_JOB_KIND_TENANT_DELETION",
 	}
 	PrivacyJobKind_value = map[string]int32{
-		"PRIVACY_JOB_KIND_UNSPECIFIED": 0,
-		"PRIVACY_JOB_KIND_ERASURE":     1,
-		"PRIVACY_JOB_KIND_EXPORT":      2,
+		"PRIVACY_JOB_KIND_UNSPECIFIED":     0,
+		"PRIVACY_JOB_KIND_ERASURE":         1,
+		"PRIVACY_JOB_KIND_EXPORT":          2,
+		"PRIVACY_JOB_KIND_TENANT_DELETION": 3,
 	}
 )
 
@@ -124,6 +128,103 @@ func (PrivacyJobState) EnumDescriptor() ([]byte, []int) {
 	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{1}
 }
 
+type RequestTenantDeletionRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Operator note kept in the audit log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTenantDeletionRequest) Reset() {
+	*x = RequestTenantDeletionRequest{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTenantDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTenantDeletionRequest) ProtoMessage() {}
+
+func (x *RequestTenantDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTenantDeletionRequest.ProtoReflect.Descriptor instead.
+func (*RequestTenantDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RequestTenantDeletionRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *RequestTenantDeletionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RequestTenantDeletionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *PrivacyJob            `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTenantDeletionResponse) Reset() {
+	*x = RequestTenantDeletionResponse{}
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTenantDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTenantDeletionResponse) ProtoMessage() {}
+
+func (x *RequestTenantDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTenantDeletionResponse.ProtoReflect.Descriptor instead.
+func (*RequestTenantDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RequestTenantDeletionResponse) GetJob() *PrivacyJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 type RequestErasureRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -135,7 +236,7 @@ type RequestErasureRequest struct {
 
 func (x *RequestErasureRequest) Reset() {
 	*x = RequestErasureRequest{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[0]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +248,7 @@ func (x *RequestErasureRequest) String() string {
 func (*RequestErasureRequest) ProtoMessage() {}
 
 func (x *RequestErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[0]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +261,7 @@ func (x *RequestErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestErasureRequest.ProtoReflect.Descriptor instead.
 func (*RequestErasureRequest) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{0}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RequestErasureRequest) GetUserId() string {
@@ -186,7 +287,7 @@ type RequestErasureResponse struct {
 
 func (x *RequestErasureResponse) Reset() {
 	*x = RequestErasureResponse{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[1]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -198,7 +299,7 @@ func (x *RequestErasureResponse) String() string {
 func (*RequestErasureResponse) ProtoMessage() {}
 
 func (x *RequestErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[1]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -211,7 +312,7 @@ func (x *RequestErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestErasureResponse.ProtoReflect.Descriptor instead.
 func (*RequestErasureResponse) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{1}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RequestErasureResponse) GetJob() *PrivacyJob {
@@ -233,7 +334,7 @@ type RequestExportRequest struct {
 
 func (x *RequestExportRequest) Reset() {
 	*x = RequestExportRequest{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +346,7 @@ func (x *RequestExportRequest) String() string {
 func (*RequestExportRequest) ProtoMessage() {}
 
 func (x *RequestExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[2]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +359,7 @@ func (x *RequestExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExportRequest.ProtoReflect.Descriptor instead.
 func (*RequestExportRequest) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{2}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RequestExportRequest) GetUserId() string {
@@ -284,7 +385,7 @@ type RequestExportResponse struct {
 
 func (x *RequestExportResponse) Reset() {
 	*x = RequestExportResponse{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +397,7 @@ func (x *RequestExportResponse) String() string {
 func (*RequestExportResponse) ProtoMessage() {}
 
 func (x *RequestExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[3]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +410,7 @@ func (x *RequestExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExportResponse.ProtoReflect.Descriptor instead.
 func (*RequestExportResponse) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{3}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RequestExportResponse) GetJob() *PrivacyJob {
@@ -330,7 +431,7 @@ type GetExportDownloadRequest struct {
 
 func (x *GetExportDownloadRequest) Reset() {
 	*x = GetExportDownloadRequest{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +443,7 @@ func (x *GetExportDownloadRequest) String() string {
 func (*GetExportDownloadRequest) ProtoMessage() {}
 
 func (x *GetExportDownloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[4]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +456,7 @@ func (x *GetExportDownloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExportDownloadRequest.ProtoReflect.Descriptor instead.
 func (*GetExportDownloadRequest) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetExportDownloadRequest) GetJobId() string {
@@ -387,7 +488,7 @@ type GetExportDownloadResponse struct {
 
 func (x *GetExportDownloadResponse) Reset() {
 	*x = GetExportDownloadResponse{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +500,7 @@ func (x *GetExportDownloadResponse) String() string {
 func (*GetExportDownloadResponse) ProtoMessage() {}
 
 func (x *GetExportDownloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[5]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +513,7 @@ func (x *GetExportDownloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExportDownloadResponse.ProtoReflect.Descriptor instead.
 func (*GetExportDownloadResponse) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{5}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetExportDownloadResponse) GetUrl() string {
@@ -454,7 +555,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +567,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[6]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +580,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -505,7 +606,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +618,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[7]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +631,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{7}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetJobResponse) GetJob() *PrivacyJob {
@@ -563,7 +664,7 @@ type PrivacyJob struct {
 
 func (x *PrivacyJob) Reset() {
 	*x = PrivacyJob{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +676,7 @@ func (x *PrivacyJob) String() string {
 func (*PrivacyJob) ProtoMessage() {}
 
 func (x *PrivacyJob) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[8]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +689,7 @@ func (x *PrivacyJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivacyJob.ProtoReflect.Descriptor instead.
 func (*PrivacyJob) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PrivacyJob) GetId() string {
@@ -684,7 +785,7 @@ type ServiceProgress struct {
 
 func (x *ServiceProgress) Reset() {
 	*x = ServiceProgress{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +797,7 @@ func (x *ServiceProgress) String() string {
 func (*ServiceProgress) ProtoMessage() {}
 
 func (x *ServiceProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[9]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +810,7 @@ func (x *ServiceProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceProgress.ProtoReflect.Descriptor instead.
 func (*ServiceProgress) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServiceProgress) GetService() string {
@@ -754,7 +855,7 @@ type SkippedData struct {
 
 func (x *SkippedData) Reset() {
 	*x = SkippedData{}
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +867,7 @@ func (x *SkippedData) String() string {
 func (*SkippedData) ProtoMessage() {}
 
 func (x *SkippedData) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[10]
+	mi := &file_caas_compliance_v1_privacy_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +880,7 @@ func (x *SkippedData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkippedData.ProtoReflect.Descriptor instead.
 func (*SkippedData) Descriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{10}
+	return file_caas_compliance_v1_privacy_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SkippedData) GetType() string {
@@ -807,7 +908,12 @@ var File_caas_compliance_v1_privacy_service_proto protoreflect.FileDescriptor
 
 const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/compliance/v1/privacy_service.proto\x12\x12caas.compliance.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"|\n" +
+	"(caas/compliance/v1/privacy_service.proto\x12\x12caas.compliance.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n" +
+	"\x1cRequestTenantDeletionRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06reason\"Q\n" +
+	"\x1dRequestTenantDeletionResponse\x120\n" +
+	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"|\n" +
 	"\x15RequestErasureRequest\x129\n" +
 	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12(\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"J\n" +
@@ -856,21 +962,23 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\vSkippedData\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*m\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*\x93\x01\n" +
 	"\x0ePrivacyJobKind\x12 \n" +
 	"\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PRIVACY_JOB_KIND_ERASURE\x10\x01\x12\x1b\n" +
-	"\x17PRIVACY_JOB_KIND_EXPORT\x10\x02*\x92\x01\n" +
+	"\x17PRIVACY_JOB_KIND_EXPORT\x10\x02\x12$\n" +
+	" PRIVACY_JOB_KIND_TENANT_DELETION\x10\x03*\x92\x01\n" +
 	"\x0fPrivacyJobState\x12!\n" +
 	"\x1dPRIVACY_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PRIVACY_JOB_STATE_RUNNING\x10\x01\x12\x1f\n" +
 	"\x1bPRIVACY_JOB_STATE_SUCCEEDED\x10\x02\x12\x1c\n" +
-	"\x18PRIVACY_JOB_STATE_FAILED\x10\x032\xa2\x03\n" +
+	"\x18PRIVACY_JOB_STATE_FAILED\x10\x032\xa0\x04\n" +
 	"\x0ePrivacyService\x12g\n" +
 	"\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12d\n" +
 	"\rRequestExport\x12(.caas.compliance.v1.RequestExportRequest\x1a).caas.compliance.v1.RequestExportResponse\x12p\n" +
 	"\x11GetExportDownload\x12,.caas.compliance.v1.GetExportDownloadRequest\x1a-.caas.compliance.v1.GetExportDownloadResponse\x12O\n" +
-	"\x06GetJob\x12!.caas.compliance.v1.GetJobRequest\x1a\".caas.compliance.v1.GetJobResponseBFZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3"
+	"\x06GetJob\x12!.caas.compliance.v1.GetJobRequest\x1a\".caas.compliance.v1.GetJobResponse\x12|\n" +
+	"\x15RequestTenantDeletion\x120.caas.compliance.v1.RequestTenantDeletionRequest\x1a1.caas.compliance.v1.RequestTenantDeletionResponseBFZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3"
 
 var (
 	file_caas_compliance_v1_privacy_service_proto_rawDescOnce sync.Once
@@ -885,48 +993,53 @@ func file_caas_compliance_v1_privacy_service_proto_rawDescGZIP() []byte {
 }
 
 var file_caas_compliance_v1_privacy_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_caas_compliance_v1_privacy_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_caas_compliance_v1_privacy_service_proto_goTypes = []any{
-	(PrivacyJobKind)(0),               // 0: caas.compliance.v1.PrivacyJobKind
-	(PrivacyJobState)(0),              // 1: caas.compliance.v1.PrivacyJobState
-	(*RequestErasureRequest)(nil),     // 2: caas.compliance.v1.RequestErasureRequest
-	(*RequestErasureResponse)(nil),    // 3: caas.compliance.v1.RequestErasureResponse
-	(*RequestExportRequest)(nil),      // 4: caas.compliance.v1.RequestExportRequest
-	(*RequestExportResponse)(nil),     // 5: caas.compliance.v1.RequestExportResponse
-	(*GetExportDownloadRequest)(nil),  // 6: caas.compliance.v1.GetExportDownloadRequest
-	(*GetExportDownloadResponse)(nil), // 7: caas.compliance.v1.GetExportDownloadResponse
-	(*GetJobRequest)(nil),             // 8: caas.compliance.v1.GetJobRequest
-	(*GetJobResponse)(nil),            // 9: caas.compliance.v1.GetJobResponse
-	(*PrivacyJob)(nil),                // 10: caas.compliance.v1.PrivacyJob
-	(*ServiceProgress)(nil),           // 11: caas.compliance.v1.ServiceProgress
-	(*SkippedData)(nil),               // 12: caas.compliance.v1.SkippedData
-	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
+	(PrivacyJobKind)(0),                   // 0: caas.compliance.v1.PrivacyJobKind
+	(PrivacyJobState)(0),                  // 1: caas.compliance.v1.PrivacyJobState
+	(*RequestTenantDeletionRequest)(nil),  // 2: caas.compliance.v1.RequestTenantDeletionRequest
+	(*RequestTenantDeletionResponse)(nil), // 3: caas.compliance.v1.RequestTenantDeletionResponse
+	(*RequestErasureRequest)(nil),         // 4: caas.compliance.v1.RequestErasureRequest
+	(*RequestErasureResponse)(nil),        // 5: caas.compliance.v1.RequestErasureResponse
+	(*RequestExportRequest)(nil),          // 6: caas.compliance.v1.RequestExportRequest
+	(*RequestExportResponse)(nil),         // 7: caas.compliance.v1.RequestExportResponse
+	(*GetExportDownloadRequest)(nil),      // 8: caas.compliance.v1.GetExportDownloadRequest
+	(*GetExportDownloadResponse)(nil),     // 9: caas.compliance.v1.GetExportDownloadResponse
+	(*GetJobRequest)(nil),                 // 10: caas.compliance.v1.GetJobRequest
+	(*GetJobResponse)(nil),                // 11: caas.compliance.v1.GetJobResponse
+	(*PrivacyJob)(nil),                    // 12: caas.compliance.v1.PrivacyJob
+	(*ServiceProgress)(nil),               // 13: caas.compliance.v1.ServiceProgress
+	(*SkippedData)(nil),                   // 14: caas.compliance.v1.SkippedData
+	(*timestamppb.Timestamp)(nil),         // 15: google.protobuf.Timestamp
 }
 var file_caas_compliance_v1_privacy_service_proto_depIdxs = []int32{
-	10, // 0: caas.compliance.v1.RequestErasureResponse.job:type_name -> caas.compliance.v1.PrivacyJob
-	10, // 1: caas.compliance.v1.RequestExportResponse.job:type_name -> caas.compliance.v1.PrivacyJob
-	13, // 2: caas.compliance.v1.GetExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
-	10, // 3: caas.compliance.v1.GetJobResponse.job:type_name -> caas.compliance.v1.PrivacyJob
-	0,  // 4: caas.compliance.v1.PrivacyJob.kind:type_name -> caas.compliance.v1.PrivacyJobKind
-	1,  // 5: caas.compliance.v1.PrivacyJob.state:type_name -> caas.compliance.v1.PrivacyJobState
-	11, // 6: caas.compliance.v1.PrivacyJob.services:type_name -> caas.compliance.v1.ServiceProgress
-	13, // 7: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
-	13, // 8: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
-	13, // 9: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
-	12, // 10: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
-	2,  // 11: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
-	4,  // 12: caas.compliance.v1.PrivacyService.RequestExport:input_type -> caas.compliance.v1.RequestExportRequest
-	6,  // 13: caas.compliance.v1.PrivacyService.GetExportDownload:input_type -> caas.compliance.v1.GetExportDownloadRequest
-	8,  // 14: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
-	3,  // 15: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
-	5,  // 16: caas.compliance.v1.PrivacyService.RequestExport:output_type -> caas.compliance.v1.RequestExportResponse
-	7,  // 17: caas.compliance.v1.PrivacyService.GetExportDownload:output_type -> caas.compliance.v1.GetExportDownloadResponse
-	9,  // 18: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	12, // 0: caas.compliance.v1.RequestTenantDeletionResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	12, // 1: caas.compliance.v1.RequestErasureResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	12, // 2: caas.compliance.v1.RequestExportResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	15, // 3: caas.compliance.v1.GetExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	12, // 4: caas.compliance.v1.GetJobResponse.job:type_name -> caas.compliance.v1.PrivacyJob
+	0,  // 5: caas.compliance.v1.PrivacyJob.kind:type_name -> caas.compliance.v1.PrivacyJobKind
+	1,  // 6: caas.compliance.v1.PrivacyJob.state:type_name -> caas.compliance.v1.PrivacyJobState
+	13, // 7: caas.compliance.v1.PrivacyJob.services:type_name -> caas.compliance.v1.ServiceProgress
+	15, // 8: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
+	15, // 9: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
+	15, // 10: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
+	14, // 11: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
+	4,  // 12: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
+	6,  // 13: caas.compliance.v1.PrivacyService.RequestExport:input_type -> caas.compliance.v1.RequestExportRequest
+	8,  // 14: caas.compliance.v1.PrivacyService.GetExportDownload:input_type -> caas.compliance.v1.GetExportDownloadRequest
+	10, // 15: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
+	2,  // 16: caas.compliance.v1.PrivacyService.RequestTenantDeletion:input_type -> caas.compliance.v1.RequestTenantDeletionRequest
+	5,  // 17: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
+	7,  // 18: caas.compliance.v1.PrivacyService.RequestExport:output_type -> caas.compliance.v1.RequestExportResponse
+	9,  // 19: caas.compliance.v1.PrivacyService.GetExportDownload:output_type -> caas.compliance.v1.GetExportDownloadResponse
+	11, // 20: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
+	3,  // 21: caas.compliance.v1.PrivacyService.RequestTenantDeletion:output_type -> caas.compliance.v1.RequestTenantDeletionResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_privacy_service_proto_init() }
@@ -940,7 +1053,7 @@ func file_caas_compliance_v1_privacy_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_compliance_v1_privacy_service_proto_rawDesc), len(file_caas_compliance_v1_privacy_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PrivacyService_RequestErasure_FullMethodName    = "/caas.compliance.v1.PrivacyService/RequestErasure"
-	PrivacyService_RequestExport_FullMethodName     = "/caas.compliance.v1.PrivacyService/RequestExport"
-	PrivacyService_GetExportDownload_FullMethodName = "/caas.compliance.v1.PrivacyService/GetExportDownload"
-	PrivacyService_GetJob_FullMethodName            = "/caas.compliance.v1.PrivacyService/GetJob"
+	PrivacyService_RequestErasure_FullMethodName        = "/caas.compliance.v1.PrivacyService/RequestErasure"
+	PrivacyService_RequestExport_FullMethodName         = "/caas.compliance.v1.PrivacyService/RequestExport"
+	PrivacyService_GetExportDownload_FullMethodName     = "/caas.compliance.v1.PrivacyService/GetExportDownload"
+	PrivacyService_GetJob_FullMethodName                = "/caas.compliance.v1.PrivacyService/GetJob"
+	PrivacyService_RequestTenantDeletion_FullMethodName = "/caas.compliance.v1.PrivacyService/RequestTenantDeletion"
 )
 
 // PrivacyServiceClient is the client API for PrivacyService service.
@@ -60,6 +61,16 @@ type PrivacyServiceClient interface {
 	GetExportDownload(ctx context.Context, in *GetExportDownloadRequest, opts ...grpc.CallOption) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
+	// Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+	// answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+	// from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+	// (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+	// its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+	// progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+	// tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+	// legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+	// tenant. Irreversible.
+	RequestTenantDeletion(ctx context.Context, in *RequestTenantDeletionRequest, opts ...grpc.CallOption) (*RequestTenantDeletionResponse, error)
 }
 
 type privacyServiceClient struct {
@@ -110,6 +121,16 @@ func (c *privacyServiceClient) GetJob(ctx context.Context, in *GetJobRequest, op
 	return out, nil
 }
 
+func (c *privacyServiceClient) RequestTenantDeletion(ctx context.Context, in *RequestTenantDeletionRequest, opts ...grpc.CallOption) (*RequestTenantDeletionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestTenantDeletionResponse)
+	err := c.cc.Invoke(ctx, PrivacyService_RequestTenantDeletion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PrivacyServiceServer is the server API for PrivacyService service.
 // All implementations must embed UnimplementedPrivacyServiceServer
 // for forward compatibility.
@@ -145,6 +166,16 @@ type PrivacyServiceServer interface {
 	GetExportDownload(context.Context, *GetExportDownloadRequest) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
+	// Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+	// answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+	// from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+	// (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+	// its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+	// progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+	// tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+	// legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+	// tenant. Irreversible.
+	RequestTenantDeletion(context.Context, *RequestTenantDeletionRequest) (*RequestTenantDeletionResponse, error)
 	mustEmbedUnimplementedPrivacyServiceServer()
 }
 
@@ -166,6 +197,9 @@ func (UnimplementedPrivacyServiceServer) GetExportDownload(context.Context, *Get
 }
 func (UnimplementedPrivacyServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
+}
+func (UnimplementedPrivacyServiceServer) RequestTenantDeletion(context.Context, *RequestTenantDeletionRequest) (*RequestTenantDeletionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestTenantDeletion not implemented")
 }
 func (UnimplementedPrivacyServiceServer) mustEmbedUnimplementedPrivacyServiceServer() {}
 func (UnimplementedPrivacyServiceServer) testEmbeddedByValue()                        {}
@@ -260,6 +294,24 @@ func _PrivacyService_GetJob_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrivacyService_RequestTenantDeletion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestTenantDeletionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrivacyServiceServer).RequestTenantDeletion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrivacyService_RequestTenantDeletion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrivacyServiceServer).RequestTenantDeletion(ctx, req.(*RequestTenantDeletionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PrivacyService_ServiceDesc is the grpc.ServiceDesc for PrivacyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +334,10 @@ var PrivacyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJob",
 			Handler:    _PrivacyService_GetJob_Handler,
+		},
+		{
+			MethodName: "RequestTenantDeletion",
+			Handler:    _PrivacyService_RequestTenantDeletion_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1046,6 +1046,113 @@ func (x *EraseUserDataResponse) GetNextPageToken() string {
 	return ""
 }
 
+type EraseTenantDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Records per call (0: 100).
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataRequest) Reset() {
+	*x = EraseTenantDataRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataRequest) ProtoMessage() {}
+
+func (x *EraseTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EraseTenantDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseTenantDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records (with their bytes) removed by this call.
+	MediaErased uint64 `protobuf:"varint,1,opt,name=media_erased,json=mediaErased,proto3" json:"media_erased,omitempty"`
+	// Whether records may remain: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataResponse) Reset() {
+	*x = EraseTenantDataResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataResponse) ProtoMessage() {}
+
+func (x *EraseTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EraseTenantDataResponse) GetMediaErased() uint64 {
+	if x != nil {
+		return x.MediaErased
+	}
+	return 0
+}
+
+func (x *EraseTenantDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_caas_media_v1_media_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
@@ -1128,7 +1235,13 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more\x128\n" +
 	"\x18skipped_conversation_ids\x18\x03 \x03(\tR\x16skippedConversationIds\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\xf6\x05\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"g\n" +
+	"\x16EraseTenantDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\"P\n" +
+	"\x17EraseTenantDataResponse\x12!\n" +
+	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\xd8\x06\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
 	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n" +
@@ -1138,7 +1251,8 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\n" +
 	"SealExport\x12 .caas.media.v1.SealExportRequest\x1a!.caas.media.v1.SealExportResponse\x12r\n" +
 	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12Z\n" +
-	"\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
+	"\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponse\x12`\n" +
+	"\x0fEraseTenantData\x12%.caas.media.v1.EraseTenantDataRequest\x1a&.caas.media.v1.EraseTenantDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
 
 var (
 	file_caas_media_v1_media_internal_service_proto_rawDescOnce sync.Once
@@ -1152,7 +1266,7 @@ func file_caas_media_v1_media_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_media_v1_media_internal_service_proto_rawDescData
 }
 
-var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*AttachMediaRequest)(nil),            // 0: caas.media.v1.AttachMediaRequest
 	(*AttachMediaResponse)(nil),           // 1: caas.media.v1.AttachMediaResponse
@@ -1170,12 +1284,14 @@ var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*PresignExportDownloadResponse)(nil), // 13: caas.media.v1.PresignExportDownloadResponse
 	(*EraseUserDataRequest)(nil),          // 14: caas.media.v1.EraseUserDataRequest
 	(*EraseUserDataResponse)(nil),         // 15: caas.media.v1.EraseUserDataResponse
-	(*Media)(nil),                         // 16: caas.media.v1.Media
-	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
+	(*EraseTenantDataRequest)(nil),        // 16: caas.media.v1.EraseTenantDataRequest
+	(*EraseTenantDataResponse)(nil),       // 17: caas.media.v1.EraseTenantDataResponse
+	(*Media)(nil),                         // 18: caas.media.v1.Media
+	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
 }
 var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
-	16, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
-	17, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	18, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
+	19, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
 	2,  // 3: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
 	4,  // 4: caas.media.v1.MediaInternalService.ExpireMedia:input_type -> caas.media.v1.ExpireMediaRequest
@@ -1184,16 +1300,18 @@ var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
 	10, // 7: caas.media.v1.MediaInternalService.SealExport:input_type -> caas.media.v1.SealExportRequest
 	12, // 8: caas.media.v1.MediaInternalService.PresignExportDownload:input_type -> caas.media.v1.PresignExportDownloadRequest
 	14, // 9: caas.media.v1.MediaInternalService.EraseUserData:input_type -> caas.media.v1.EraseUserDataRequest
-	1,  // 10: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
-	3,  // 11: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
-	5,  // 12: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
-	7,  // 13: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
-	9,  // 14: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
-	11, // 15: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
-	13, // 16: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
-	15, // 17: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
-	10, // [10:18] is the sub-list for method output_type
-	2,  // [2:10] is the sub-list for method input_type
+	16, // 10: caas.media.v1.MediaInternalService.EraseTenantData:input_type -> caas.media.v1.EraseTenantDataRequest
+	1,  // 11: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
+	3,  // 12: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
+	5,  // 13: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
+	7,  // 14: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
+	9,  // 15: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
+	11, // 16: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
+	13, // 17: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
+	15, // 18: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
+	17, // 19: caas.media.v1.MediaInternalService.EraseTenantData:output_type -> caas.media.v1.EraseTenantDataResponse
+	11, // [11:20] is the sub-list for method output_type
+	2,  // [2:11] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -1215,7 +1333,7 @@ func file_caas_media_v1_media_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_media_v1_media_internal_service_proto_rawDesc), len(file_caas_media_v1_media_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

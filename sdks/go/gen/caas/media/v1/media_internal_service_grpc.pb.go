@@ -27,6 +27,7 @@ const (
 	MediaInternalService_SealExport_FullMethodName            = "/caas.media.v1.MediaInternalService/SealExport"
 	MediaInternalService_PresignExportDownload_FullMethodName = "/caas.media.v1.MediaInternalService/PresignExportDownload"
 	MediaInternalService_EraseUserData_FullMethodName         = "/caas.media.v1.MediaInternalService/EraseUserData"
+	MediaInternalService_EraseTenantData_FullMethodName       = "/caas.media.v1.MediaInternalService/EraseTenantData"
 )
 
 // MediaInternalServiceClient is the client API for MediaInternalService service.
@@ -75,6 +76,10 @@ type MediaInternalServiceClient interface {
 	// named in held_conversation_ids is skipped and the conversation listed. Call again with
 	// next_page_token while `more`. Idempotent.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job): per call up to page_size of the tenant's
+	// records, whoever uploaded them, lose their bytes (upload and ready keys) and are then removed
+	// with their links. Call again while `more`. Idempotent.
+	EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error)
 }
 
 type mediaInternalServiceClient struct {
@@ -165,6 +170,16 @@ func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, in *Eras
 	return out, nil
 }
 
+func (c *mediaInternalServiceClient) EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseTenantDataResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_EraseTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MediaInternalServiceServer is the server API for MediaInternalService service.
 // All implementations must embed UnimplementedMediaInternalServiceServer
 // for forward compatibility.
@@ -211,6 +226,10 @@ type MediaInternalServiceServer interface {
 	// named in held_conversation_ids is skipped and the conversation listed. Call again with
 	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job): per call up to page_size of the tenant's
+	// records, whoever uploaded them, lose their bytes (upload and ready keys) and are then removed
+	// with their links. Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error)
 	mustEmbedUnimplementedMediaInternalServiceServer()
 }
 
@@ -244,6 +263,9 @@ func (UnimplementedMediaInternalServiceServer) PresignExportDownload(context.Con
 }
 func (UnimplementedMediaInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseTenantData not implemented")
 }
 func (UnimplementedMediaInternalServiceServer) mustEmbedUnimplementedMediaInternalServiceServer() {}
 func (UnimplementedMediaInternalServiceServer) testEmbeddedByValue()                              {}
@@ -410,6 +432,24 @@ func _MediaInternalService_EraseUserData_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaInternalService_EraseTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).EraseTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_EraseTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).EraseTenantData(ctx, req.(*EraseTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MediaInternalService_ServiceDesc is the grpc.ServiceDesc for MediaInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -448,6 +488,10 @@ var MediaInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUserData",
 			Handler:    _MediaInternalService_EraseUserData_Handler,
+		},
+		{
+			MethodName: "EraseTenantData",
+			Handler:    _MediaInternalService_EraseTenantData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

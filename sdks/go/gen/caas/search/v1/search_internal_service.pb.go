@@ -645,6 +645,113 @@ func (x *EraseUserDataResponse) GetMore() bool {
 	return false
 }
 
+type EraseTenantDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Documents deleted per call (0: 500).
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataRequest) Reset() {
+	*x = EraseTenantDataRequest{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataRequest) ProtoMessage() {}
+
+func (x *EraseTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EraseTenantDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseTenantDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Message documents deleted by this call.
+	DocumentsRemoved uint64 `protobuf:"varint,1,opt,name=documents_removed,json=documentsRemoved,proto3" json:"documents_removed,omitempty"`
+	// Whether documents may remain: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataResponse) Reset() {
+	*x = EraseTenantDataResponse{}
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataResponse) ProtoMessage() {}
+
+func (x *EraseTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_search_v1_search_internal_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_search_v1_search_internal_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EraseTenantDataResponse) GetDocumentsRemoved() uint64 {
+	if x != nil {
+		return x.DocumentsRemoved
+	}
+	return 0
+}
+
+func (x *EraseTenantDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_caas_search_v1_search_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
@@ -700,11 +807,19 @@ const file_caas_search_v1_search_internal_service_proto_rawDesc = "" +
 	"\x15held_conversation_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\x13heldConversationIds\"X\n" +
 	"\x15EraseUserDataResponse\x12+\n" +
 	"\x11documents_removed\x18\x01 \x01(\x04R\x10documentsRemoved\x12\x12\n" +
-	"\x04more\x18\x02 \x01(\bR\x04more2\xa2\x02\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"h\n" +
+	"\x16EraseTenantDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"Z\n" +
+	"\x17EraseTenantDataResponse\x12+\n" +
+	"\x11documents_removed\x18\x01 \x01(\x04R\x10documentsRemoved\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\x86\x03\n" +
 	"\x15SearchInternalService\x12J\n" +
 	"\aReindex\x12\x1e.caas.search.v1.ReindexRequest\x1a\x1f.caas.search.v1.ReindexResponse\x12_\n" +
 	"\x0eGetIndexStatus\x12%.caas.search.v1.GetIndexStatusRequest\x1a&.caas.search.v1.GetIndexStatusResponse\x12\\\n" +
-	"\rEraseUserData\x12$.caas.search.v1.EraseUserDataRequest\x1a%.caas.search.v1.EraseUserDataResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3"
+	"\rEraseUserData\x12$.caas.search.v1.EraseUserDataRequest\x1a%.caas.search.v1.EraseUserDataResponse\x12b\n" +
+	"\x0fEraseTenantData\x12&.caas.search.v1.EraseTenantDataRequest\x1a'.caas.search.v1.EraseTenantDataResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/search/v1;searchv1b\x06proto3"
 
 var (
 	file_caas_search_v1_search_internal_service_proto_rawDescOnce sync.Once
@@ -718,7 +833,7 @@ func file_caas_search_v1_search_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_search_v1_search_internal_service_proto_rawDescData
 }
 
-var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_caas_search_v1_search_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_caas_search_v1_search_internal_service_proto_goTypes = []any{
 	(*ReindexRequest)(nil),          // 0: caas.search.v1.ReindexRequest
 	(*ReindexResponse)(nil),         // 1: caas.search.v1.ReindexResponse
@@ -729,22 +844,26 @@ var file_caas_search_v1_search_internal_service_proto_goTypes = []any{
 	(*ConversationIndexStatus)(nil), // 6: caas.search.v1.ConversationIndexStatus
 	(*EraseUserDataRequest)(nil),    // 7: caas.search.v1.EraseUserDataRequest
 	(*EraseUserDataResponse)(nil),   // 8: caas.search.v1.EraseUserDataResponse
+	(*EraseTenantDataRequest)(nil),  // 9: caas.search.v1.EraseTenantDataRequest
+	(*EraseTenantDataResponse)(nil), // 10: caas.search.v1.EraseTenantDataResponse
 }
 var file_caas_search_v1_search_internal_service_proto_depIdxs = []int32{
-	6, // 0: caas.search.v1.GetIndexStatusResponse.conversations:type_name -> caas.search.v1.ConversationIndexStatus
-	4, // 1: caas.search.v1.GetIndexStatusResponse.partitions:type_name -> caas.search.v1.PartitionIndexStatus
-	5, // 2: caas.search.v1.GetIndexStatusResponse.schema:type_name -> caas.search.v1.IndexSchemaStatus
-	0, // 3: caas.search.v1.SearchInternalService.Reindex:input_type -> caas.search.v1.ReindexRequest
-	2, // 4: caas.search.v1.SearchInternalService.GetIndexStatus:input_type -> caas.search.v1.GetIndexStatusRequest
-	7, // 5: caas.search.v1.SearchInternalService.EraseUserData:input_type -> caas.search.v1.EraseUserDataRequest
-	1, // 6: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
-	3, // 7: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
-	8, // 8: caas.search.v1.SearchInternalService.EraseUserData:output_type -> caas.search.v1.EraseUserDataResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6,  // 0: caas.search.v1.GetIndexStatusResponse.conversations:type_name -> caas.search.v1.ConversationIndexStatus
+	4,  // 1: caas.search.v1.GetIndexStatusResponse.partitions:type_name -> caas.search.v1.PartitionIndexStatus
+	5,  // 2: caas.search.v1.GetIndexStatusResponse.schema:type_name -> caas.search.v1.IndexSchemaStatus
+	0,  // 3: caas.search.v1.SearchInternalService.Reindex:input_type -> caas.search.v1.ReindexRequest
+	2,  // 4: caas.search.v1.SearchInternalService.GetIndexStatus:input_type -> caas.search.v1.GetIndexStatusRequest
+	7,  // 5: caas.search.v1.SearchInternalService.EraseUserData:input_type -> caas.search.v1.EraseUserDataRequest
+	9,  // 6: caas.search.v1.SearchInternalService.EraseTenantData:input_type -> caas.search.v1.EraseTenantDataRequest
+	1,  // 7: caas.search.v1.SearchInternalService.Reindex:output_type -> caas.search.v1.ReindexResponse
+	3,  // 8: caas.search.v1.SearchInternalService.GetIndexStatus:output_type -> caas.search.v1.GetIndexStatusResponse
+	8,  // 9: caas.search.v1.SearchInternalService.EraseUserData:output_type -> caas.search.v1.EraseUserDataResponse
+	10, // 10: caas.search.v1.SearchInternalService.EraseTenantData:output_type -> caas.search.v1.EraseTenantDataResponse
+	7,  // [7:11] is the sub-list for method output_type
+	3,  // [3:7] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_caas_search_v1_search_internal_service_proto_init() }
@@ -758,7 +877,7 @@ func file_caas_search_v1_search_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_search_v1_search_internal_service_proto_rawDesc), len(file_caas_search_v1_search_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

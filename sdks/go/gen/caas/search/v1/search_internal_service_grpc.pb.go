@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SearchInternalService_Reindex_FullMethodName        = "/caas.search.v1.SearchInternalService/Reindex"
-	SearchInternalService_GetIndexStatus_FullMethodName = "/caas.search.v1.SearchInternalService/GetIndexStatus"
-	SearchInternalService_EraseUserData_FullMethodName  = "/caas.search.v1.SearchInternalService/EraseUserData"
+	SearchInternalService_Reindex_FullMethodName         = "/caas.search.v1.SearchInternalService/Reindex"
+	SearchInternalService_GetIndexStatus_FullMethodName  = "/caas.search.v1.SearchInternalService/GetIndexStatus"
+	SearchInternalService_EraseUserData_FullMethodName   = "/caas.search.v1.SearchInternalService/EraseUserData"
+	SearchInternalService_EraseTenantData_FullMethodName = "/caas.search.v1.SearchInternalService/EraseTenantData"
 )
 
 // SearchInternalServiceClient is the client API for SearchInternalService service.
@@ -44,6 +45,11 @@ type SearchInternalServiceClient interface {
 	// documents of messages they sent are deleted per call (tombstones included), and their user
 	// directory entry with the first call. Call again while `more`. Idempotent.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+	// deletes up to page_size of the tenant's message documents, tombstones included, and from the
+	// first call on indexes nothing more of the tenant in this process (its data keys cached here
+	// are dropped). Call again while `more`. Idempotent.
+	EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error)
 }
 
 type searchInternalServiceClient struct {
@@ -84,6 +90,16 @@ func (c *searchInternalServiceClient) EraseUserData(ctx context.Context, in *Era
 	return out, nil
 }
 
+func (c *searchInternalServiceClient) EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseTenantDataResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_EraseTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchInternalServiceServer is the server API for SearchInternalService service.
 // All implementations must embed UnimplementedSearchInternalServiceServer
 // for forward compatibility.
@@ -104,6 +120,11 @@ type SearchInternalServiceServer interface {
 	// documents of messages they sent are deleted per call (tombstones included), and their user
 	// directory entry with the first call. Call again while `more`. Idempotent.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
+	// Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+	// deletes up to page_size of the tenant's message documents, tombstones included, and from the
+	// first call on indexes nothing more of the tenant in this process (its data keys cached here
+	// are dropped). Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error)
 	mustEmbedUnimplementedSearchInternalServiceServer()
 }
 
@@ -122,6 +143,9 @@ func (UnimplementedSearchInternalServiceServer) GetIndexStatus(context.Context, 
 }
 func (UnimplementedSearchInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseTenantData not implemented")
 }
 func (UnimplementedSearchInternalServiceServer) mustEmbedUnimplementedSearchInternalServiceServer() {}
 func (UnimplementedSearchInternalServiceServer) testEmbeddedByValue()                               {}
@@ -198,6 +222,24 @@ func _SearchInternalService_EraseUserData_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchInternalService_EraseTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).EraseTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_EraseTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).EraseTenantData(ctx, req.(*EraseTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchInternalService_ServiceDesc is the grpc.ServiceDesc for SearchInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -216,6 +258,10 @@ var SearchInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUserData",
 			Handler:    _SearchInternalService_EraseUserData_Handler,
+		},
+		{
+			MethodName: "EraseTenantData",
+			Handler:    _SearchInternalService_EraseTenantData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -30,7 +30,7 @@ from caas.auth.v1 import user_pb2 as caas_dot_auth_dot_v1_dot_user__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/auth/v1/auth_internal_service.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/auth/v1/api_key.proto\x1a\x1d\x63\x61\x61s/auth/v1/revocation.proto\x1a\x19\x63\x61\x61s/auth/v1/tenant.proto\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\",\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\"f\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"X\n\x15\x45raseUserDataResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x16\n\x0elogins_removed\x18\x03 \x01(\r\"5\n\x16GetTenantPolicyRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"G\n\x17GetTenantPolicyResponse\x12,\n\x0brole_grants\x18\x01 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrant\"\x80\x01\n\x18IssueServiceTokenRequest\x12\x33\n\x0cservice_name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12/\n\x08\x61udience\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\"[\n\x19IssueServiceTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x13VerifyApiKeyRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"=\n\x14VerifyApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.caas.auth.v1.ApiKey\":\n\x1cVerifyAdminCredentialRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"\x1f\n\x1dVerifyAdminCredentialResponse\"M\n\x16ListRevocationsRequest\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"o\n\x17ListRevocationsResponse\x12-\n\x0brevocations\x18\x01 \x03(\x0b\x32\x18.caas.auth.v1.Revocation\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x10\n\x08has_more\x18\x03 \x01(\x08\"r\n\x14\x42\x61tchGetUsersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\":\n\x15\x42\x61tchGetUsersResponse\x12!\n\x05users\x18\x01 \x03(\x0b\x32\x12.caas.auth.v1.User\"s\n\x15ResolveMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"L\n\x16ResolveMembersResponse\x12\x18\n\x10missing_user_ids\x18\x01 \x03(\t\x12\x18\n\x10\x63reated_user_ids\x18\x02 \x03(\t2\xf2\x06\n\x13\x41uthInternalService\x12\x64\n\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a\'.caas.auth.v1.IssueServiceTokenResponse\x12U\n\x0cVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n\x0e\x45xportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/auth/v1/auth_internal_service.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/auth/v1/api_key.proto\x1a\x1d\x63\x61\x61s/auth/v1/revocation.proto\x1a\x19\x63\x61\x61s/auth/v1/tenant.proto\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x17\x44\x65leteTenantDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\"s\n\x18\x44\x65leteTenantDataResponse\x12\x15\n\rusers_removed\x18\x01 \x01(\r\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x18\n\x10\x61pi_keys_revoked\x18\x03 \x01(\r\x12\x0c\n\x04more\x18\x04 \x01(\x08\"g\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\",\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\"f\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"X\n\x15\x45raseUserDataResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x16\n\x0elogins_removed\x18\x03 \x01(\r\"5\n\x16GetTenantPolicyRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"G\n\x17GetTenantPolicyResponse\x12,\n\x0brole_grants\x18\x01 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrant\"\x80\x01\n\x18IssueServiceTokenRequest\x12\x33\n\x0cservice_name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12/\n\x08\x61udience\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\"[\n\x19IssueServiceTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x13VerifyApiKeyRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"=\n\x14VerifyApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.caas.auth.v1.ApiKey\":\n\x1cVerifyAdminCredentialRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"\x1f\n\x1dVerifyAdminCredentialResponse\"M\n\x16ListRevocationsRequest\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"o\n\x17ListRevocationsResponse\x12-\n\x0brevocations\x18\x01 \x03(\x0b\x32\x18.caas.auth.v1.Revocation\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x10\n\x08has_more\x18\x03 \x01(\x08\"r\n\x14\x42\x61tchGetUsersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\":\n\x15\x42\x61tchGetUsersResponse\x12!\n\x05users\x18\x01 \x03(\x0b\x32\x12.caas.auth.v1.User\"s\n\x15ResolveMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"L\n\x16ResolveMembersResponse\x12\x18\n\x10missing_user_ids\x18\x01 \x03(\t\x12\x18\n\x10\x63reated_user_ids\x18\x02 \x03(\t2\xd5\x07\n\x13\x41uthInternalService\x12\x64\n\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a\'.caas.auth.v1.IssueServiceTokenResponse\x12U\n\x0cVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n\x0e\x45xportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponse\x12\x61\n\x10\x44\x65leteTenantData\x12%.caas.auth.v1.DeleteTenantDataRequest\x1a&.caas.auth.v1.DeleteTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.auth.v1.auth_internal_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1'
+  _globals['_DELETETENANTDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_DELETETENANTDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_DELETETENANTDATAREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_DELETETENANTDATAREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\364\003(\000'
   _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
   _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_EXPORTUSERDATAREQUEST'].fields_by_name['user_id']._loaded_options = None
@@ -68,42 +72,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['user_ids']._loaded_options = None
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['user_ids']._serialized_options = b'\272H(\222\001%\010\001\020d\030\001\"\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=231
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=334
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=336
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=380
-  _globals['_ERASEUSERDATAREQUEST']._serialized_start=382
-  _globals['_ERASEUSERDATAREQUEST']._serialized_end=484
-  _globals['_ERASEUSERDATARESPONSE']._serialized_start=486
-  _globals['_ERASEUSERDATARESPONSE']._serialized_end=574
-  _globals['_GETTENANTPOLICYREQUEST']._serialized_start=576
-  _globals['_GETTENANTPOLICYREQUEST']._serialized_end=629
-  _globals['_GETTENANTPOLICYRESPONSE']._serialized_start=631
-  _globals['_GETTENANTPOLICYRESPONSE']._serialized_end=702
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=705
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=833
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=835
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=926
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=928
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=977
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=979
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1040
-  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_start=1042
-  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_end=1100
-  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_start=1102
-  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_end=1133
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1135
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1212
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1214
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1325
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1327
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1441
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1443
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1501
-  _globals['_RESOLVEMEMBERSREQUEST']._serialized_start=1503
-  _globals['_RESOLVEMEMBERSREQUEST']._serialized_end=1618
-  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_start=1620
-  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_end=1696
-  _globals['_AUTHINTERNALSERVICE']._serialized_start=1699
-  _globals['_AUTHINTERNALSERVICE']._serialized_end=2581
+  _globals['_DELETETENANTDATAREQUEST']._serialized_start=231
+  _globals['_DELETETENANTDATAREQUEST']._serialized_end=316
+  _globals['_DELETETENANTDATARESPONSE']._serialized_start=318
+  _globals['_DELETETENANTDATARESPONSE']._serialized_end=433
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=435
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=538
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=540
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=584
+  _globals['_ERASEUSERDATAREQUEST']._serialized_start=586
+  _globals['_ERASEUSERDATAREQUEST']._serialized_end=688
+  _globals['_ERASEUSERDATARESPONSE']._serialized_start=690
+  _globals['_ERASEUSERDATARESPONSE']._serialized_end=778
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_start=780
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_end=833
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_start=835
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_end=906
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=909
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=1037
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=1039
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=1130
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=1132
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=1181
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=1183
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1244
+  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_start=1246
+  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_end=1304
+  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_start=1306
+  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_end=1337
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1339
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1416
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1418
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1529
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1531
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1645
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1647
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1705
+  _globals['_RESOLVEMEMBERSREQUEST']._serialized_start=1707
+  _globals['_RESOLVEMEMBERSREQUEST']._serialized_end=1822
+  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_start=1824
+  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_end=1900
+  _globals['_AUTHINTERNALSERVICE']._serialized_start=1903
+  _globals['_AUTHINTERNALSERVICE']._serialized_end=2884
 # @@protoc_insertion_point(module_scope)

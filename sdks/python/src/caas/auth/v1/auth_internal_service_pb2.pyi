@@ -14,6 +14,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DeleteTenantDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class DeleteTenantDataResponse(_message.Message):
+    __slots__ = ("users_removed", "sessions_revoked", "api_keys_revoked", "more")
+    USERS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    API_KEYS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    users_removed: int
+    sessions_revoked: int
+    api_keys_revoked: int
+    more: bool
+    def __init__(self, users_removed: _Optional[int] = ..., sessions_revoked: _Optional[int] = ..., api_keys_revoked: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
 class ExportUserDataRequest(_message.Message):
     __slots__ = ("tenant_id", "user_id")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -82,6 +82,11 @@ class AuthInternalServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.FromString,
                 _registered_method=True)
+        self.DeleteTenantData = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/DeleteTenantData',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataResponse.FromString,
+                _registered_method=True)
 
 
 class AuthInternalServiceServicer:
@@ -169,6 +174,17 @@ class AuthInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteTenantData(self, request, context):
+        """Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+        it is not yet (every credential of it refused from then on; TenantSuspended published, so
+        its access tokens are refused within seconds); then removes up to page_size of its users as
+        EraseUserData does, and once no user is left revokes its API keys. page_size 0
+        only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +232,11 @@ def add_AuthInternalServiceServicer_to_server(servicer, server):
                     servicer.EraseUserData,
                     request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.SerializeToString,
+            ),
+            'DeleteTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenantData,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -464,6 +485,33 @@ class AuthInternalService:
             '/caas.auth.v1.AuthInternalService/EraseUserData',
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.EraseUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/DeleteTenantData',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.DeleteTenantDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

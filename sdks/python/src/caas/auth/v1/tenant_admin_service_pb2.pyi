@@ -97,6 +97,22 @@ class ResumeTenantResponse(_message.Message):
     tenant: _tenant_pb2.Tenant
     def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...) -> None: ...
 
+class DeleteTenantRequest(_message.Message):
+    __slots__ = ("tenant_id", "reason")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    reason: str
+    def __init__(self, tenant_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DeleteTenantResponse(_message.Message):
+    __slots__ = ("tenant", "job_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: _tenant_pb2.Tenant
+    job_id: str
+    def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
 class CreateApiKeyRequest(_message.Message):
     __slots__ = ("tenant_id", "name")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

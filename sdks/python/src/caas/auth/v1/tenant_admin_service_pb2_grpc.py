@@ -67,6 +67,11 @@ class TenantAdminServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantResponse.FromString,
                 _registered_method=True)
+        self.DeleteTenant = channel.unary_unary(
+                '/caas.auth.v1.TenantAdminService/DeleteTenant',
+                request_serializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantResponse.FromString,
+                _registered_method=True)
         self.CreateApiKey = channel.unary_unary(
                 '/caas.auth.v1.TenantAdminService/CreateApiKey',
                 request_serializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.CreateApiKeyRequest.SerializeToString,
@@ -139,9 +144,22 @@ class TenantAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteTenant(self, request, context):
+        """Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+        RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+        this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+        data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+        job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+        hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateApiKey(self, request, context):
         """Creates an API key and returns its secret, the only time the secret is shown.
-        NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+        NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+        FAILED_PRECONDITION for a deleted tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +221,11 @@ def add_TenantAdminServiceServicer_to_server(servicer, server):
                     servicer.ResumeTenant,
                     request_deserializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantResponse.SerializeToString,
+            ),
+            'DeleteTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenant,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantResponse.SerializeToString,
             ),
             'CreateApiKey': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateApiKey,
@@ -390,6 +413,33 @@ class TenantAdminService:
             '/caas.auth.v1.TenantAdminService/ResumeTenant',
             caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.ResumeTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.TenantAdminService/DeleteTenant',
+            caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_tenant__admin__service__pb2.DeleteTenantResponse.FromString,
             options,
             channel_credentials,
             insecure,

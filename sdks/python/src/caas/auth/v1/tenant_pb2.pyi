@@ -17,9 +17,11 @@ class TenantStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TENANT_STATUS_UNSPECIFIED: _ClassVar[TenantStatus]
     TENANT_STATUS_ACTIVE: _ClassVar[TenantStatus]
     TENANT_STATUS_SUSPENDED: _ClassVar[TenantStatus]
+    TENANT_STATUS_DELETED: _ClassVar[TenantStatus]
 TENANT_STATUS_UNSPECIFIED: TenantStatus
 TENANT_STATUS_ACTIVE: TenantStatus
 TENANT_STATUS_SUSPENDED: TenantStatus
+TENANT_STATUS_DELETED: TenantStatus
 
 class Tenant(_message.Message):
     __slots__ = ("id", "name", "status", "settings", "create_time", "update_time")

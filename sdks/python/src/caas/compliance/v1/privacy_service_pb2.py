@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/compliance/v1/privacy_service.proto\x12\x12\x63\x61\x61s.compliance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x15RequestErasureRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"E\n\x16RequestErasureResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"l\n\x14RequestExportRequest\x12\x34\n\x07user_id\x18\x01 \x01(\tB#\xbaH r\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\xd8\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"D\n\x15RequestExportResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"T\n\x18GetExportDownloadRequest\x12\x18\n\x06job_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"w\n\x19GetExportDownloadResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\"I\n\rGetJobRequest\x12\x18\n\x06job_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"=\n\x0eGetJobResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"\x8e\x03\n\nPrivacyJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x30\n\x04kind\x18\x03 \x01(\x0e\x32\".caas.compliance.v1.PrivacyJobKind\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32#.caas.compliance.v1.PrivacyJobState\x12\x0f\n\x07percent\x18\x06 \x01(\r\x12\x35\n\x08services\x18\x07 \x03(\x0b\x32#.caas.compliance.v1.ServiceProgress\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0fServiceProgress\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x01(\x04\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x30\n\x07skipped\x18\x04 \x03(\x0b\x32\x1f.caas.compliance.v1.SkippedData\"7\n\x0bSkippedData\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*m\n\x0ePrivacyJobKind\x12 \n\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18PRIVACY_JOB_KIND_ERASURE\x10\x01\x12\x1b\n\x17PRIVACY_JOB_KIND_EXPORT\x10\x02*\x92\x01\n\x0fPrivacyJobState\x12!\n\x1dPRIVACY_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19PRIVACY_JOB_STATE_RUNNING\x10\x01\x12\x1f\n\x1bPRIVACY_JOB_STATE_SUCCEEDED\x10\x02\x12\x1c\n\x18PRIVACY_JOB_STATE_FAILED\x10\x03\x32\xa2\x03\n\x0ePrivacyService\x12g\n\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12\x64\n\rRequestExport\x12(.caas.compliance.v1.RequestExportRequest\x1a).caas.compliance.v1.RequestExportResponse\x12p\n\x11GetExportDownload\x12,.caas.compliance.v1.GetExportDownloadRequest\x1a-.caas.compliance.v1.GetExportDownloadResponse\x12O\n\x06GetJob\x12!.caas.compliance.v1.GetJobRequest\x1a\".caas.compliance.v1.GetJobResponseBFZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/compliance/v1/privacy_service.proto\x12\x12\x63\x61\x61s.compliance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x1cRequestTenantDeletionRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x18\n\x06reason\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\"L\n\x1dRequestTenantDeletionResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"j\n\x15RequestErasureRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"E\n\x16RequestErasureResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"l\n\x14RequestExportRequest\x12\x34\n\x07user_id\x18\x01 \x01(\tB#\xbaH r\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\xd8\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"D\n\x15RequestExportResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"T\n\x18GetExportDownloadRequest\x12\x18\n\x06job_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"w\n\x19GetExportDownloadResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\"I\n\rGetJobRequest\x12\x18\n\x06job_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\ttenant_id\x18\x02 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"=\n\x0eGetJobResponse\x12+\n\x03job\x18\x01 \x01(\x0b\x32\x1e.caas.compliance.v1.PrivacyJob\"\x8e\x03\n\nPrivacyJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x30\n\x04kind\x18\x03 \x01(\x0e\x32\".caas.compliance.v1.PrivacyJobKind\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32#.caas.compliance.v1.PrivacyJobState\x12\x0f\n\x07percent\x18\x06 \x01(\r\x12\x35\n\x08services\x18\x07 \x03(\x0b\x32#.caas.compliance.v1.ServiceProgress\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0fServiceProgress\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x01(\x04\x12\x0c\n\x04\x64one\x18\x03 \x01(\x08\x12\x30\n\x07skipped\x18\x04 \x03(\x0b\x32\x1f.caas.compliance.v1.SkippedData\"7\n\x0bSkippedData\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*\x93\x01\n\x0ePrivacyJobKind\x12 \n\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18PRIVACY_JOB_KIND_ERASURE\x10\x01\x12\x1b\n\x17PRIVACY_JOB_KIND_EXPORT\x10\x02\x12$\n PRIVACY_JOB_KIND_TENANT_DELETION\x10\x03*\x92\x01\n\x0fPrivacyJobState\x12!\n\x1dPRIVACY_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19PRIVACY_JOB_STATE_RUNNING\x10\x01\x12\x1f\n\x1bPRIVACY_JOB_STATE_SUCCEEDED\x10\x02\x12\x1c\n\x18PRIVACY_JOB_STATE_FAILED\x10\x03\x32\xa0\x04\n\x0ePrivacyService\x12g\n\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12\x64\n\rRequestExport\x12(.caas.compliance.v1.RequestExportRequest\x1a).caas.compliance.v1.RequestExportResponse\x12p\n\x11GetExportDownload\x12,.caas.compliance.v1.GetExportDownloadRequest\x1a-.caas.compliance.v1.GetExportDownloadResponse\x12O\n\x06GetJob\x12!.caas.compliance.v1.GetJobRequest\x1a\".caas.compliance.v1.GetJobResponse\x12|\n\x15RequestTenantDeletion\x12\x30.caas.compliance.v1.RequestTenantDeletionRequest\x1a\x31.caas.compliance.v1.RequestTenantDeletionResponseBFZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.compliance.v1.privacy_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1'
+  _globals['_REQUESTTENANTDELETIONREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_REQUESTTENANTDELETIONREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_REQUESTTENANTDELETIONREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_REQUESTTENANTDELETIONREQUEST'].fields_by_name['reason']._serialized_options = b'\272H\005r\003\030\200\004'
   _globals['_REQUESTERASUREREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_REQUESTERASUREREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_REQUESTERASUREREQUEST'].fields_by_name['tenant_id']._loaded_options = None
@@ -50,32 +54,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJOBREQUEST'].fields_by_name['job_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_GETJOBREQUEST'].fields_by_name['tenant_id']._loaded_options = None
   _globals['_GETJOBREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
-  _globals['_PRIVACYJOBKIND']._serialized_start=1403
-  _globals['_PRIVACYJOBKIND']._serialized_end=1512
-  _globals['_PRIVACYJOBSTATE']._serialized_start=1515
-  _globals['_PRIVACYJOBSTATE']._serialized_end=1661
-  _globals['_REQUESTERASUREREQUEST']._serialized_start=126
-  _globals['_REQUESTERASUREREQUEST']._serialized_end=232
-  _globals['_REQUESTERASURERESPONSE']._serialized_start=234
-  _globals['_REQUESTERASURERESPONSE']._serialized_end=303
-  _globals['_REQUESTEXPORTREQUEST']._serialized_start=305
-  _globals['_REQUESTEXPORTREQUEST']._serialized_end=413
-  _globals['_REQUESTEXPORTRESPONSE']._serialized_start=415
-  _globals['_REQUESTEXPORTRESPONSE']._serialized_end=483
-  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_start=485
-  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_end=569
-  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_start=571
-  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_end=690
-  _globals['_GETJOBREQUEST']._serialized_start=692
-  _globals['_GETJOBREQUEST']._serialized_end=765
-  _globals['_GETJOBRESPONSE']._serialized_start=767
-  _globals['_GETJOBRESPONSE']._serialized_end=828
-  _globals['_PRIVACYJOB']._serialized_start=831
-  _globals['_PRIVACYJOB']._serialized_end=1229
-  _globals['_SERVICEPROGRESS']._serialized_start=1231
-  _globals['_SERVICEPROGRESS']._serialized_end=1344
-  _globals['_SKIPPEDDATA']._serialized_start=1346
-  _globals['_SKIPPEDDATA']._serialized_end=1401
-  _globals['_PRIVACYSERVICE']._serialized_start=1664
-  _globals['_PRIVACYSERVICE']._serialized_end=2082
+  _globals['_PRIVACYJOBKIND']._serialized_start=1569
+  _globals['_PRIVACYJOBKIND']._serialized_end=1716
+  _globals['_PRIVACYJOBSTATE']._serialized_start=1719
+  _globals['_PRIVACYJOBSTATE']._serialized_end=1865
+  _globals['_REQUESTTENANTDELETIONREQUEST']._serialized_start=126
+  _globals['_REQUESTTENANTDELETIONREQUEST']._serialized_end=211
+  _globals['_REQUESTTENANTDELETIONRESPONSE']._serialized_start=213
+  _globals['_REQUESTTENANTDELETIONRESPONSE']._serialized_end=289
+  _globals['_REQUESTERASUREREQUEST']._serialized_start=291
+  _globals['_REQUESTERASUREREQUEST']._serialized_end=397
+  _globals['_REQUESTERASURERESPONSE']._serialized_start=399
+  _globals['_REQUESTERASURERESPONSE']._serialized_end=468
+  _globals['_REQUESTEXPORTREQUEST']._serialized_start=470
+  _globals['_REQUESTEXPORTREQUEST']._serialized_end=578
+  _globals['_REQUESTEXPORTRESPONSE']._serialized_start=580
+  _globals['_REQUESTEXPORTRESPONSE']._serialized_end=648
+  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_start=650
+  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_end=734
+  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_start=736
+  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_end=855
+  _globals['_GETJOBREQUEST']._serialized_start=857
+  _globals['_GETJOBREQUEST']._serialized_end=930
+  _globals['_GETJOBRESPONSE']._serialized_start=932
+  _globals['_GETJOBRESPONSE']._serialized_end=993
+  _globals['_PRIVACYJOB']._serialized_start=996
+  _globals['_PRIVACYJOB']._serialized_end=1394
+  _globals['_SERVICEPROGRESS']._serialized_start=1396
+  _globals['_SERVICEPROGRESS']._serialized_end=1509
+  _globals['_SKIPPEDDATA']._serialized_start=1511
+  _globals['_SKIPPEDDATA']._serialized_end=1566
+  _globals['_PRIVACYSERVICE']._serialized_start=1868
+  _globals['_PRIVACYSERVICE']._serialized_end=2412
 # @@protoc_insertion_point(module_scope)

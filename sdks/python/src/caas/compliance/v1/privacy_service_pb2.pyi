@@ -16,6 +16,7 @@ class PrivacyJobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRIVACY_JOB_KIND_UNSPECIFIED: _ClassVar[PrivacyJobKind]
     PRIVACY_JOB_KIND_ERASURE: _ClassVar[PrivacyJobKind]
     PRIVACY_JOB_KIND_EXPORT: _ClassVar[PrivacyJobKind]
+    PRIVACY_JOB_KIND_TENANT_DELETION: _ClassVar[PrivacyJobKind]
 
 class PrivacyJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -26,10 +27,25 @@ class PrivacyJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 PRIVACY_JOB_KIND_UNSPECIFIED: PrivacyJobKind
 PRIVACY_JOB_KIND_ERASURE: PrivacyJobKind
 PRIVACY_JOB_KIND_EXPORT: PrivacyJobKind
+PRIVACY_JOB_KIND_TENANT_DELETION: PrivacyJobKind
 PRIVACY_JOB_STATE_UNSPECIFIED: PrivacyJobState
 PRIVACY_JOB_STATE_RUNNING: PrivacyJobState
 PRIVACY_JOB_STATE_SUCCEEDED: PrivacyJobState
 PRIVACY_JOB_STATE_FAILED: PrivacyJobState
+
+class RequestTenantDeletionRequest(_message.Message):
+    __slots__ = ("tenant_id", "reason")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    reason: str
+    def __init__(self, tenant_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RequestTenantDeletionResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: PrivacyJob
+    def __init__(self, job: _Optional[_Union[PrivacyJob, _Mapping]] = ...) -> None: ...
 
 class RequestErasureRequest(_message.Message):
     __slots__ = ("user_id", "tenant_id")

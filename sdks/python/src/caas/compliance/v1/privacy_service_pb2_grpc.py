@@ -59,6 +59,11 @@ class PrivacyServiceStub:
                 request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobResponse.FromString,
                 _registered_method=True)
+        self.RequestTenantDeletion = channel.unary_unary(
+                '/caas.compliance.v1.PrivacyService/RequestTenantDeletion',
+                request_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionRequest.SerializeToString,
+                response_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionResponse.FromString,
+                _registered_method=True)
 
 
 class PrivacyServiceServicer:
@@ -114,6 +119,21 @@ class PrivacyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestTenantDeletion(self, request, context):
+        """Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+        answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+        from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+        (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+        its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+        progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+        tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+        legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+        tenant. Irreversible.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PrivacyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +156,11 @@ def add_PrivacyServiceServicer_to_server(servicer, server):
                     servicer.GetJob,
                     request_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobRequest.FromString,
                     response_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobResponse.SerializeToString,
+            ),
+            'RequestTenantDeletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestTenantDeletion,
+                    request_deserializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionRequest.FromString,
+                    response_serializer=caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -251,6 +276,33 @@ class PrivacyService:
             '/caas.compliance.v1.PrivacyService/GetJob',
             caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobRequest.SerializeToString,
             caas_dot_compliance_dot_v1_dot_privacy__service__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestTenantDeletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.compliance.v1.PrivacyService/RequestTenantDeletion',
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionRequest.SerializeToString,
+            caas_dot_compliance_dot_v1_dot_privacy__service__pb2.RequestTenantDeletionResponse.FromString,
             options,
             channel_credentials,
             insecure,

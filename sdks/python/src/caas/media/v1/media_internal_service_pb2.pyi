@@ -172,3 +172,19 @@ class EraseUserDataResponse(_message.Message):
     skipped_conversation_ids: _containers.RepeatedScalarFieldContainer[str]
     next_page_token: str
     def __init__(self, media_erased: _Optional[int] = ..., more: _Optional[bool] = ..., skipped_conversation_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class EraseTenantDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EraseTenantDataResponse(_message.Message):
+    __slots__ = ("media_erased", "more")
+    MEDIA_ERASED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    media_erased: int
+    more: bool
+    def __init__(self, media_erased: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...

@@ -76,6 +76,11 @@ class MediaInternalServiceStub:
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
                 response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
                 _registered_method=True)
+        self.EraseTenantData = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/EraseTenantData',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataResponse.FromString,
+                _registered_method=True)
 
 
 class MediaInternalServiceServicer:
@@ -162,6 +167,15 @@ class MediaInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseTenantData(self, request, context):
+        """Tenant deletion (the compliance service's job): per call up to page_size of the tenant's
+        records, whoever uploaded them, lose their bytes (upload and ready keys) and are then removed
+        with their links. Call again while `more`. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MediaInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +218,11 @@ def add_MediaInternalServiceServicer_to_server(servicer, server):
                     servicer.EraseUserData,
                     request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.FromString,
                     response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.SerializeToString,
+            ),
+            'EraseTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseTenantData,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -424,6 +443,33 @@ class MediaInternalService:
             '/caas.media.v1.MediaInternalService/EraseUserData',
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/EraseTenantData',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseTenantDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

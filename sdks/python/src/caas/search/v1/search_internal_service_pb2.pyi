@@ -108,3 +108,19 @@ class EraseUserDataResponse(_message.Message):
     documents_removed: int
     more: bool
     def __init__(self, documents_removed: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class EraseTenantDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EraseTenantDataResponse(_message.Message):
+    __slots__ = ("documents_removed", "more")
+    DOCUMENTS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    documents_removed: int
+    more: bool
+    def __init__(self, documents_removed: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...

@@ -51,6 +51,11 @@ class SearchInternalServiceStub:
                 request_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.SerializeToString,
                 response_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.FromString,
                 _registered_method=True)
+        self.EraseTenantData = channel.unary_unary(
+                '/caas.search.v1.SearchInternalService/EraseTenantData',
+                request_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+                response_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataResponse.FromString,
+                _registered_method=True)
 
 
 class SearchInternalServiceServicer:
@@ -86,6 +91,16 @@ class SearchInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseTenantData(self, request, context):
+        """Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+        deletes up to page_size of the tenant's message documents, tombstones included, and from the
+        first call on indexes nothing more of the tenant in this process (its data keys cached here
+        are dropped). Call again while `more`. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +118,11 @@ def add_SearchInternalServiceServicer_to_server(servicer, server):
                     servicer.EraseUserData,
                     request_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.FromString,
                     response_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.SerializeToString,
+            ),
+            'EraseTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseTenantData,
+                    request_deserializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataRequest.FromString,
+                    response_serializer=caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -188,6 +208,33 @@ class SearchInternalService:
             '/caas.search.v1.SearchInternalService/EraseUserData',
             caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataRequest.SerializeToString,
             caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseUserDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.search.v1.SearchInternalService/EraseTenantData',
+            caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+            caas_dot_search_dot_v1_dot_search__internal__service__pb2.EraseTenantDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

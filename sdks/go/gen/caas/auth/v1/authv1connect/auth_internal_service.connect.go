@@ -60,6 +60,9 @@ const (
 	// AuthInternalServiceEraseUserDataProcedure is the fully-qualified name of the
 	// AuthInternalService's EraseUserData RPC.
 	AuthInternalServiceEraseUserDataProcedure = "/caas.auth.v1.AuthInternalService/EraseUserData"
+	// AuthInternalServiceDeleteTenantDataProcedure is the fully-qualified name of the
+	// AuthInternalService's DeleteTenantData RPC.
+	AuthInternalServiceDeleteTenantDataProcedure = "/caas.auth.v1.AuthInternalService/DeleteTenantData"
 )
 
 // AuthInternalServiceClient is a client for the caas.auth.v1.AuthInternalService service.
@@ -98,6 +101,12 @@ type AuthInternalServiceClient interface {
 	// tokens are refused at once), password logins and TOTP removed, the profile deleted
 	// (UserDeleted published). Idempotent: found is false once nothing is left.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+	// it is not yet (every credential of it refused from then on; TenantSuspended published, so
+	// its access tokens are refused within seconds); then removes up to page_size of its users as
+	// EraseUserData does, and once no user is left revokes its API keys. page_size 0
+	// only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+	DeleteTenantData(context.Context, *connect.Request[v1.DeleteTenantDataRequest]) (*connect.Response[v1.DeleteTenantDataResponse], error)
 }
 
 // NewAuthInternalServiceClient constructs a client for the caas.auth.v1.AuthInternalService
@@ -165,6 +174,12 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(authInternalServiceMethods.ByName("EraseUserData")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteTenantData: connect.NewClient[v1.DeleteTenantDataRequest, v1.DeleteTenantDataResponse](
+			httpClient,
+			baseURL+AuthInternalServiceDeleteTenantDataProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("DeleteTenantData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -179,6 +194,7 @@ type authInternalServiceClient struct {
 	getTenantPolicy       *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
 	exportUserData        *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
 	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
+	deleteTenantData      *connect.Client[v1.DeleteTenantDataRequest, v1.DeleteTenantDataResponse]
 }
 
 // IssueServiceToken calls caas.auth.v1.AuthInternalService.IssueServiceToken.
@@ -226,6 +242,11 @@ func (c *authInternalServiceClient) EraseUserData(ctx context.Context, req *conn
 	return c.eraseUserData.CallUnary(ctx, req)
 }
 
+// DeleteTenantData calls caas.auth.v1.AuthInternalService.DeleteTenantData.
+func (c *authInternalServiceClient) DeleteTenantData(ctx context.Context, req *connect.Request[v1.DeleteTenantDataRequest]) (*connect.Response[v1.DeleteTenantDataResponse], error) {
+	return c.deleteTenantData.CallUnary(ctx, req)
+}
+
 // AuthInternalServiceHandler is an implementation of the caas.auth.v1.AuthInternalService service.
 type AuthInternalServiceHandler interface {
 	// Issues a short-lived service token for calls a service starts on its own. The caller
@@ -262,6 +283,12 @@ type AuthInternalServiceHandler interface {
 	// tokens are refused at once), password logins and TOTP removed, the profile deleted
 	// (UserDeleted published). Idempotent: found is false once nothing is left.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job). Every call first marks the tenant DELETED if
+	// it is not yet (every credential of it refused from then on; TenantSuspended published, so
+	// its access tokens are refused within seconds); then removes up to page_size of its users as
+	// EraseUserData does, and once no user is left revokes its API keys. page_size 0
+	// only marks the tenant. Idempotent. NOT_FOUND for an unknown tenant.
+	DeleteTenantData(context.Context, *connect.Request[v1.DeleteTenantDataRequest]) (*connect.Response[v1.DeleteTenantDataResponse], error)
 }
 
 // NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -325,6 +352,12 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithSchema(authInternalServiceMethods.ByName("EraseUserData")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceDeleteTenantDataHandler := connect.NewUnaryHandler(
+		AuthInternalServiceDeleteTenantDataProcedure,
+		svc.DeleteTenantData,
+		connect.WithSchema(authInternalServiceMethods.ByName("DeleteTenantData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthInternalServiceIssueServiceTokenProcedure:
@@ -345,6 +378,8 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceExportUserDataHandler.ServeHTTP(w, r)
 		case AuthInternalServiceEraseUserDataProcedure:
 			authInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
+		case AuthInternalServiceDeleteTenantDataProcedure:
+			authInternalServiceDeleteTenantDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -388,4 +423,8 @@ func (UnimplementedAuthInternalServiceHandler) ExportUserData(context.Context, *
 
 func (UnimplementedAuthInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.EraseUserData is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) DeleteTenantData(context.Context, *connect.Request[v1.DeleteTenantDataRequest]) (*connect.Response[v1.DeleteTenantDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.DeleteTenantData is not implemented"))
 }

@@ -51,6 +51,9 @@ const (
 	// TenantAdminServiceResumeTenantProcedure is the fully-qualified name of the TenantAdminService's
 	// ResumeTenant RPC.
 	TenantAdminServiceResumeTenantProcedure = "/caas.auth.v1.TenantAdminService/ResumeTenant"
+	// TenantAdminServiceDeleteTenantProcedure is the fully-qualified name of the TenantAdminService's
+	// DeleteTenant RPC.
+	TenantAdminServiceDeleteTenantProcedure = "/caas.auth.v1.TenantAdminService/DeleteTenant"
 	// TenantAdminServiceCreateApiKeyProcedure is the fully-qualified name of the TenantAdminService's
 	// CreateApiKey RPC.
 	TenantAdminServiceCreateApiKeyProcedure = "/caas.auth.v1.TenantAdminService/CreateApiKey"
@@ -81,8 +84,16 @@ type TenantAdminServiceClient interface {
 	// Makes a suspended tenant ACTIVE again. Tokens revoked by the suspension stay revoked.
 	// Idempotent. NOT_FOUND if the tenant does not exist.
 	ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error)
+	// Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+	// RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+	// this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+	// data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+	// job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
@@ -142,6 +153,12 @@ func NewTenantAdminServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(tenantAdminServiceMethods.ByName("ResumeTenant")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteTenant: connect.NewClient[v1.DeleteTenantRequest, v1.DeleteTenantResponse](
+			httpClient,
+			baseURL+TenantAdminServiceDeleteTenantProcedure,
+			connect.WithSchema(tenantAdminServiceMethods.ByName("DeleteTenant")),
+			connect.WithClientOptions(opts...),
+		),
 		createApiKey: connect.NewClient[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse](
 			httpClient,
 			baseURL+TenantAdminServiceCreateApiKeyProcedure,
@@ -177,6 +194,7 @@ type tenantAdminServiceClient struct {
 	updateTenant  *connect.Client[v1.UpdateTenantRequest, v1.UpdateTenantResponse]
 	suspendTenant *connect.Client[v1.SuspendTenantRequest, v1.SuspendTenantResponse]
 	resumeTenant  *connect.Client[v1.ResumeTenantRequest, v1.ResumeTenantResponse]
+	deleteTenant  *connect.Client[v1.DeleteTenantRequest, v1.DeleteTenantResponse]
 	createApiKey  *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
 	listApiKeys   *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
 	revokeApiKey  *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
@@ -211,6 +229,11 @@ func (c *tenantAdminServiceClient) SuspendTenant(ctx context.Context, req *conne
 // ResumeTenant calls caas.auth.v1.TenantAdminService.ResumeTenant.
 func (c *tenantAdminServiceClient) ResumeTenant(ctx context.Context, req *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error) {
 	return c.resumeTenant.CallUnary(ctx, req)
+}
+
+// DeleteTenant calls caas.auth.v1.TenantAdminService.DeleteTenant.
+func (c *tenantAdminServiceClient) DeleteTenant(ctx context.Context, req *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error) {
+	return c.deleteTenant.CallUnary(ctx, req)
 }
 
 // CreateApiKey calls caas.auth.v1.TenantAdminService.CreateApiKey.
@@ -249,8 +272,16 @@ type TenantAdminServiceHandler interface {
 	// Makes a suspended tenant ACTIVE again. Tokens revoked by the suspension stay revoked.
 	// Idempotent. NOT_FOUND if the tenant does not exist.
 	ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error)
+	// Deletes a tenant for good: auth asks the compliance service (caas.compliance.v1.PrivacyService
+	// RequestTenantDeletion, with the caller's credential), which marks the tenant DELETED before
+	// this returns (every credential of it refused, no resume) and runs the deletion job: chat's
+	// data keys of the tenant destroyed, its search documents, media and accounts removed. Poll the
+	// job with PrivacyService.GetJob. Idempotent (the same job). FAILED_PRECONDITION while any legal
+	// hold of the tenant is active; NOT_FOUND if the tenant does not exist. Irreversible.
+	DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error)
 	// Creates an API key and returns its secret, the only time the secret is shown.
-	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant.
+	// NOT_FOUND if the tenant does not exist; RESOURCE_EXHAUSTED past 50 active keys per tenant;
+	// FAILED_PRECONDITION for a deleted tenant.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// Lists a tenant's API keys, newest first.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
@@ -306,6 +337,12 @@ func NewTenantAdminServiceHandler(svc TenantAdminServiceHandler, opts ...connect
 		connect.WithSchema(tenantAdminServiceMethods.ByName("ResumeTenant")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tenantAdminServiceDeleteTenantHandler := connect.NewUnaryHandler(
+		TenantAdminServiceDeleteTenantProcedure,
+		svc.DeleteTenant,
+		connect.WithSchema(tenantAdminServiceMethods.ByName("DeleteTenant")),
+		connect.WithHandlerOptions(opts...),
+	)
 	tenantAdminServiceCreateApiKeyHandler := connect.NewUnaryHandler(
 		TenantAdminServiceCreateApiKeyProcedure,
 		svc.CreateApiKey,
@@ -344,6 +381,8 @@ func NewTenantAdminServiceHandler(svc TenantAdminServiceHandler, opts ...connect
 			tenantAdminServiceSuspendTenantHandler.ServeHTTP(w, r)
 		case TenantAdminServiceResumeTenantProcedure:
 			tenantAdminServiceResumeTenantHandler.ServeHTTP(w, r)
+		case TenantAdminServiceDeleteTenantProcedure:
+			tenantAdminServiceDeleteTenantHandler.ServeHTTP(w, r)
 		case TenantAdminServiceCreateApiKeyProcedure:
 			tenantAdminServiceCreateApiKeyHandler.ServeHTTP(w, r)
 		case TenantAdminServiceListApiKeysProcedure:
@@ -383,6 +422,10 @@ func (UnimplementedTenantAdminServiceHandler) SuspendTenant(context.Context, *co
 
 func (UnimplementedTenantAdminServiceHandler) ResumeTenant(context.Context, *connect.Request[v1.ResumeTenantRequest]) (*connect.Response[v1.ResumeTenantResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.TenantAdminService.ResumeTenant is not implemented"))
+}
+
+func (UnimplementedTenantAdminServiceHandler) DeleteTenant(context.Context, *connect.Request[v1.DeleteTenantRequest]) (*connect.Response[v1.DeleteTenantResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.TenantAdminService.DeleteTenant is not implemented"))
 }
 
 func (UnimplementedTenantAdminServiceHandler) CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {

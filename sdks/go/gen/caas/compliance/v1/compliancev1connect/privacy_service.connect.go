@@ -44,6 +44,9 @@ const (
 	PrivacyServiceGetExportDownloadProcedure = "/caas.compliance.v1.PrivacyService/GetExportDownload"
 	// PrivacyServiceGetJobProcedure is the fully-qualified name of the PrivacyService's GetJob RPC.
 	PrivacyServiceGetJobProcedure = "/caas.compliance.v1.PrivacyService/GetJob"
+	// PrivacyServiceRequestTenantDeletionProcedure is the fully-qualified name of the PrivacyService's
+	// RequestTenantDeletion RPC.
+	PrivacyServiceRequestTenantDeletionProcedure = "/caas.compliance.v1.PrivacyService/RequestTenantDeletion"
 )
 
 // PrivacyServiceClient is a client for the caas.compliance.v1.PrivacyService service.
@@ -73,6 +76,16 @@ type PrivacyServiceClient interface {
 	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
+	// Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+	// answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+	// from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+	// (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+	// its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+	// progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+	// tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+	// legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+	// tenant. Irreversible.
+	RequestTenantDeletion(context.Context, *connect.Request[v1.RequestTenantDeletionRequest]) (*connect.Response[v1.RequestTenantDeletionResponse], error)
 }
 
 // NewPrivacyServiceClient constructs a client for the caas.compliance.v1.PrivacyService service. By
@@ -110,15 +123,22 @@ func NewPrivacyServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(privacyServiceMethods.ByName("GetJob")),
 			connect.WithClientOptions(opts...),
 		),
+		requestTenantDeletion: connect.NewClient[v1.RequestTenantDeletionRequest, v1.RequestTenantDeletionResponse](
+			httpClient,
+			baseURL+PrivacyServiceRequestTenantDeletionProcedure,
+			connect.WithSchema(privacyServiceMethods.ByName("RequestTenantDeletion")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // privacyServiceClient implements PrivacyServiceClient.
 type privacyServiceClient struct {
-	requestErasure    *connect.Client[v1.RequestErasureRequest, v1.RequestErasureResponse]
-	requestExport     *connect.Client[v1.RequestExportRequest, v1.RequestExportResponse]
-	getExportDownload *connect.Client[v1.GetExportDownloadRequest, v1.GetExportDownloadResponse]
-	getJob            *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
+	requestErasure        *connect.Client[v1.RequestErasureRequest, v1.RequestErasureResponse]
+	requestExport         *connect.Client[v1.RequestExportRequest, v1.RequestExportResponse]
+	getExportDownload     *connect.Client[v1.GetExportDownloadRequest, v1.GetExportDownloadResponse]
+	getJob                *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
+	requestTenantDeletion *connect.Client[v1.RequestTenantDeletionRequest, v1.RequestTenantDeletionResponse]
 }
 
 // RequestErasure calls caas.compliance.v1.PrivacyService.RequestErasure.
@@ -139,6 +159,11 @@ func (c *privacyServiceClient) GetExportDownload(ctx context.Context, req *conne
 // GetJob calls caas.compliance.v1.PrivacyService.GetJob.
 func (c *privacyServiceClient) GetJob(ctx context.Context, req *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error) {
 	return c.getJob.CallUnary(ctx, req)
+}
+
+// RequestTenantDeletion calls caas.compliance.v1.PrivacyService.RequestTenantDeletion.
+func (c *privacyServiceClient) RequestTenantDeletion(ctx context.Context, req *connect.Request[v1.RequestTenantDeletionRequest]) (*connect.Response[v1.RequestTenantDeletionResponse], error) {
+	return c.requestTenantDeletion.CallUnary(ctx, req)
 }
 
 // PrivacyServiceHandler is an implementation of the caas.compliance.v1.PrivacyService service.
@@ -168,6 +193,16 @@ type PrivacyServiceHandler interface {
 	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
+	// Deletes a tenant (the platform admin only; anything else PERMISSION_DENIED). Before it
+	// answers, the tenant is marked DELETED in auth: its API keys, sessions and tokens are refused
+	// from then on and it cannot be resumed. The job then destroys chat's data keys of the tenant
+	// (its stored messages become unreadable: crypto-shredding), deletes its search documents and
+	// its media (bytes and records), and removes its users, sessions and API keys; GetJob reports
+	// progress per service. Persisted, resumed after a restart; idempotent: while a deletion of the
+	// tenant runs, or once one succeeded, the same job is returned. FAILED_PRECONDITION while any
+	// legal hold of the tenant is active (tenant, user or conversation); NOT_FOUND for an unknown
+	// tenant. Irreversible.
+	RequestTenantDeletion(context.Context, *connect.Request[v1.RequestTenantDeletionRequest]) (*connect.Response[v1.RequestTenantDeletionResponse], error)
 }
 
 // NewPrivacyServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -201,6 +236,12 @@ func NewPrivacyServiceHandler(svc PrivacyServiceHandler, opts ...connect.Handler
 		connect.WithSchema(privacyServiceMethods.ByName("GetJob")),
 		connect.WithHandlerOptions(opts...),
 	)
+	privacyServiceRequestTenantDeletionHandler := connect.NewUnaryHandler(
+		PrivacyServiceRequestTenantDeletionProcedure,
+		svc.RequestTenantDeletion,
+		connect.WithSchema(privacyServiceMethods.ByName("RequestTenantDeletion")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.compliance.v1.PrivacyService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PrivacyServiceRequestErasureProcedure:
@@ -211,6 +252,8 @@ func NewPrivacyServiceHandler(svc PrivacyServiceHandler, opts ...connect.Handler
 			privacyServiceGetExportDownloadHandler.ServeHTTP(w, r)
 		case PrivacyServiceGetJobProcedure:
 			privacyServiceGetJobHandler.ServeHTTP(w, r)
+		case PrivacyServiceRequestTenantDeletionProcedure:
+			privacyServiceRequestTenantDeletionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -234,4 +277,8 @@ func (UnimplementedPrivacyServiceHandler) GetExportDownload(context.Context, *co
 
 func (UnimplementedPrivacyServiceHandler) GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.compliance.v1.PrivacyService.GetJob is not implemented"))
+}
+
+func (UnimplementedPrivacyServiceHandler) RequestTenantDeletion(context.Context, *connect.Request[v1.RequestTenantDeletionRequest]) (*connect.Response[v1.RequestTenantDeletionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.compliance.v1.PrivacyService.RequestTenantDeletion is not implemented"))
 }

@@ -57,6 +57,9 @@ const (
 	// MediaInternalServiceEraseUserDataProcedure is the fully-qualified name of the
 	// MediaInternalService's EraseUserData RPC.
 	MediaInternalServiceEraseUserDataProcedure = "/caas.media.v1.MediaInternalService/EraseUserData"
+	// MediaInternalServiceEraseTenantDataProcedure is the fully-qualified name of the
+	// MediaInternalService's EraseTenantData RPC.
+	MediaInternalServiceEraseTenantDataProcedure = "/caas.media.v1.MediaInternalService/EraseTenantData"
 )
 
 // MediaInternalServiceClient is a client for the caas.media.v1.MediaInternalService service.
@@ -100,6 +103,10 @@ type MediaInternalServiceClient interface {
 	// named in held_conversation_ids is skipped and the conversation listed. Call again with
 	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job): per call up to page_size of the tenant's
+	// records, whoever uploaded them, lose their bytes (upload and ready keys) and are then removed
+	// with their links. Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewMediaInternalServiceClient constructs a client for the caas.media.v1.MediaInternalService
@@ -161,6 +168,12 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
 			connect.WithClientOptions(opts...),
 		),
+		eraseTenantData: connect.NewClient[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse](
+			httpClient,
+			baseURL+MediaInternalServiceEraseTenantDataProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("EraseTenantData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -174,6 +187,7 @@ type mediaInternalServiceClient struct {
 	sealExport            *connect.Client[v1.SealExportRequest, v1.SealExportResponse]
 	presignExportDownload *connect.Client[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse]
 	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
+	eraseTenantData       *connect.Client[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse]
 }
 
 // AttachMedia calls caas.media.v1.MediaInternalService.AttachMedia.
@@ -214,6 +228,11 @@ func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, 
 // EraseUserData calls caas.media.v1.MediaInternalService.EraseUserData.
 func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return c.eraseUserData.CallUnary(ctx, req)
+}
+
+// EraseTenantData calls caas.media.v1.MediaInternalService.EraseTenantData.
+func (c *mediaInternalServiceClient) EraseTenantData(ctx context.Context, req *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return c.eraseTenantData.CallUnary(ctx, req)
 }
 
 // MediaInternalServiceHandler is an implementation of the caas.media.v1.MediaInternalService
@@ -258,6 +277,10 @@ type MediaInternalServiceHandler interface {
 	// named in held_conversation_ids is skipped and the conversation listed. Call again with
 	// next_page_token while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job): per call up to page_size of the tenant's
+	// records, whoever uploaded them, lose their bytes (upload and ready keys) and are then removed
+	// with their links. Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewMediaInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -315,6 +338,12 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("EraseUserData")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceEraseTenantDataHandler := connect.NewUnaryHandler(
+		MediaInternalServiceEraseTenantDataProcedure,
+		svc.EraseTenantData,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("EraseTenantData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.media.v1.MediaInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaInternalServiceAttachMediaProcedure:
@@ -333,6 +362,8 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 			mediaInternalServicePresignExportDownloadHandler.ServeHTTP(w, r)
 		case MediaInternalServiceEraseUserDataProcedure:
 			mediaInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
+		case MediaInternalServiceEraseTenantDataProcedure:
+			mediaInternalServiceEraseTenantDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -372,4 +403,8 @@ func (UnimplementedMediaInternalServiceHandler) PresignExportDownload(context.Co
 
 func (UnimplementedMediaInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.EraseUserData is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.EraseTenantData is not implemented"))
 }

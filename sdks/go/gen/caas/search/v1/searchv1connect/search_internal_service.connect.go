@@ -42,6 +42,9 @@ const (
 	// SearchInternalServiceEraseUserDataProcedure is the fully-qualified name of the
 	// SearchInternalService's EraseUserData RPC.
 	SearchInternalServiceEraseUserDataProcedure = "/caas.search.v1.SearchInternalService/EraseUserData"
+	// SearchInternalServiceEraseTenantDataProcedure is the fully-qualified name of the
+	// SearchInternalService's EraseTenantData RPC.
+	SearchInternalServiceEraseTenantDataProcedure = "/caas.search.v1.SearchInternalService/EraseTenantData"
 )
 
 // SearchInternalServiceClient is a client for the caas.search.v1.SearchInternalService service.
@@ -59,6 +62,11 @@ type SearchInternalServiceClient interface {
 	// documents of messages they sent are deleted per call (tombstones included), and their user
 	// directory entry with the first call. Call again while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+	// deletes up to page_size of the tenant's message documents, tombstones included, and from the
+	// first call on indexes nothing more of the tenant in this process (its data keys cached here
+	// are dropped). Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewSearchInternalServiceClient constructs a client for the caas.search.v1.SearchInternalService
@@ -90,14 +98,21 @@ func NewSearchInternalServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithSchema(searchInternalServiceMethods.ByName("EraseUserData")),
 			connect.WithClientOptions(opts...),
 		),
+		eraseTenantData: connect.NewClient[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse](
+			httpClient,
+			baseURL+SearchInternalServiceEraseTenantDataProcedure,
+			connect.WithSchema(searchInternalServiceMethods.ByName("EraseTenantData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // searchInternalServiceClient implements SearchInternalServiceClient.
 type searchInternalServiceClient struct {
-	reindex        *connect.Client[v1.ReindexRequest, v1.ReindexResponse]
-	getIndexStatus *connect.Client[v1.GetIndexStatusRequest, v1.GetIndexStatusResponse]
-	eraseUserData  *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
+	reindex         *connect.Client[v1.ReindexRequest, v1.ReindexResponse]
+	getIndexStatus  *connect.Client[v1.GetIndexStatusRequest, v1.GetIndexStatusResponse]
+	eraseUserData   *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
+	eraseTenantData *connect.Client[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse]
 }
 
 // Reindex calls caas.search.v1.SearchInternalService.Reindex.
@@ -113,6 +128,11 @@ func (c *searchInternalServiceClient) GetIndexStatus(ctx context.Context, req *c
 // EraseUserData calls caas.search.v1.SearchInternalService.EraseUserData.
 func (c *searchInternalServiceClient) EraseUserData(ctx context.Context, req *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return c.eraseUserData.CallUnary(ctx, req)
+}
+
+// EraseTenantData calls caas.search.v1.SearchInternalService.EraseTenantData.
+func (c *searchInternalServiceClient) EraseTenantData(ctx context.Context, req *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return c.eraseTenantData.CallUnary(ctx, req)
 }
 
 // SearchInternalServiceHandler is an implementation of the caas.search.v1.SearchInternalService
@@ -131,6 +151,11 @@ type SearchInternalServiceHandler interface {
 	// documents of messages they sent are deleted per call (tombstones included), and their user
 	// directory entry with the first call. Call again while `more`. Idempotent.
 	EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error)
+	// Tenant deletion (the compliance service's job, after chat destroyed the tenant's data keys):
+	// deletes up to page_size of the tenant's message documents, tombstones included, and from the
+	// first call on indexes nothing more of the tenant in this process (its data keys cached here
+	// are dropped). Call again while `more`. Idempotent.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewSearchInternalServiceHandler builds an HTTP handler from the service implementation. It
@@ -158,6 +183,12 @@ func NewSearchInternalServiceHandler(svc SearchInternalServiceHandler, opts ...c
 		connect.WithSchema(searchInternalServiceMethods.ByName("EraseUserData")),
 		connect.WithHandlerOptions(opts...),
 	)
+	searchInternalServiceEraseTenantDataHandler := connect.NewUnaryHandler(
+		SearchInternalServiceEraseTenantDataProcedure,
+		svc.EraseTenantData,
+		connect.WithSchema(searchInternalServiceMethods.ByName("EraseTenantData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.search.v1.SearchInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SearchInternalServiceReindexProcedure:
@@ -166,6 +197,8 @@ func NewSearchInternalServiceHandler(svc SearchInternalServiceHandler, opts ...c
 			searchInternalServiceGetIndexStatusHandler.ServeHTTP(w, r)
 		case SearchInternalServiceEraseUserDataProcedure:
 			searchInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
+		case SearchInternalServiceEraseTenantDataProcedure:
+			searchInternalServiceEraseTenantDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -185,4 +218,8 @@ func (UnimplementedSearchInternalServiceHandler) GetIndexStatus(context.Context,
 
 func (UnimplementedSearchInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.search.v1.SearchInternalService.EraseUserData is not implemented"))
+}
+
+func (UnimplementedSearchInternalServiceHandler) EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.search.v1.SearchInternalService.EraseTenantData is not implemented"))
 }
