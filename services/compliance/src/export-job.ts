@@ -27,6 +27,9 @@ export const ARCHIVE_STEP = "archive";
 /** A part is written once its buffered lines reach this many bytes (or the service is done). */
 export const PART_FLUSH_BYTES = 1024 * 1024;
 
+/** How long an export archive is kept after its job succeeded when neither the tenant nor the operator says otherwise (7 days). */
+export const DEFAULT_EXPORT_TTL_MS = 7 * 86_400_000;
+
 /** Archive entries at most (media's SealExport limit). */
 const MAX_ENTRIES = 20_000;
 

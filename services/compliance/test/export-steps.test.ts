@@ -26,7 +26,13 @@ function pagedPart(pages: number, perPage: number, lineBytes: number, opts: { fi
   return { part, cursors };
 }
 
-const noErasure = { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }), media: async () => ({ items: 0, next: "" }), search: async () => ({ items: 0, next: "" }) };
+const noErasure = {
+  auth: async () => ({ items: 0, next: "" }),
+  chat: async () => ({ items: 0, next: "" }),
+  media: async () => ({ items: 0, next: "" }),
+  search: async () => ({ items: 0, next: "" }),
+  exports: async () => ({ items: 0, next: "" }),
+};
 
 /** The archive as a map of stored parts; records the biggest part and every seal. */
 function memorySink() {
