@@ -39,7 +39,18 @@ export type { RetentionStore, RetentionPolicyRecord, LegalHoldRecord } from "./p
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
 export { PrivacyServiceImpl, privacyScopeOf, exportCallerOf, jobView, EXPORT_REUSE_MS, EXPORT_DOWNLOAD_SECONDS } from "./privacy-service.js";
 export { ExportArchives, type ExportDeleter } from "./export-archives.js";
-export { ExportSteps, EXPORT_SERVICES, ARCHIVE_STEP, PART_FLUSH_BYTES, DEFAULT_EXPORT_TTL_MS, type ExportPart, type ExportPage, type ExportArchiveSink } from "./export-job.js";
+export {
+  ExportSteps,
+  EXPORT_SERVICES,
+  ARCHIVE_STEP,
+  PART_FLUSH_BYTES,
+  DEFAULT_EXPORT_TTL_MS,
+  EXPORT_MAX_ENTRIES,
+  EXPORT_TOO_LARGE,
+  type ExportPart,
+  type ExportPage,
+  type ExportArchiveSink,
+} from "./export-job.js";
 export { createAuditExportPart } from "./audit-user-export.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
@@ -79,7 +90,15 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const conversationExists = (tenantId: string, conversationId: string) => retentionParts.conversationExists(tenantId, conversationId);
   const userExists = (tenantId: string, userId: string) => parts.userExists(tenantId, userId);
   const holds = new LegalHolds({ store: retentionStore, appender, clock, userExists, conversationExists });
-  const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists, defaultExportMaxAgeMs: config.compliance.exportArchiveTtlMs });
+  const retention = new RetentionServiceImpl({
+    store: retentionStore,
+    sweeper,
+    holds,
+    clock,
+    conversationExists,
+    defaultExportMaxAgeMs: config.compliance.exportArchiveTtlMs,
+    tenantMessageRetention: (tenantId) => retentionParts.tenantMessageRetention(tenantId),
+  });
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
   const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
   const runner = new PrivacyJobRunner({

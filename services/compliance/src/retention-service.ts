@@ -18,7 +18,7 @@ import {
 import type { Clock } from "@caas/shared/clock";
 import { NotFoundError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
-import { effectiveAges } from "./domain/retention-policy.js";
+import { effectiveAges, withTenantSetting } from "./domain/retention-policy.js";
 import type { LegalHolds } from "./legal-holds.js";
 import type { RetentionPolicyRecord, RetentionStore } from "./ports/retention-store.js";
 import { invalidField, optionalConversationId, retentionCallerOf } from "./retention-admin.js";
@@ -35,6 +35,8 @@ export interface RetentionServiceDeps {
   clock: Clock;
   /** How long export archives are kept when the tenant's policy does not say (CAAS_EXPORT_ARCHIVE_TTL_MS). */
   defaultExportMaxAgeMs: number;
+  /** The tenant's TenantSettings.message_retention in ms, 0 when unset (auth). */
+  tenantMessageRetention(tenantId: string): Promise<number>;
   /** Whether the tenant has the conversation (chat). */
   conversationExists(tenantId: string, conversationId: string): Promise<boolean>;
 }
@@ -63,8 +65,10 @@ export class RetentionServiceImpl implements ServiceImpl<typeof RetentionService
     const { scope } = retentionCallerOf(ctx, req.tenantId);
     const conversationId = optionalConversationId("conversation_id", req.conversationId);
     await this.requireConversation(scope, conversationId);
-    const tenant = await this.deps.store.getPolicy(scope, "");
-    const own = conversationId ? await this.deps.store.getPolicy(scope, conversationId) : tenant;
+    const tenantOwn = await this.deps.store.getPolicy(scope, "");
+    // The effective ages count auth's TenantSettings.message_retention in, as the sweep does.
+    const tenant = withTenantSetting(scope.tenantId, tenantOwn, await this.deps.tenantMessageRetention(scope.tenantId));
+    const own = conversationId ? await this.deps.store.getPolicy(scope, conversationId) : tenantOwn;
     const effective = conversationId ? effectiveAges(tenant, own) : effectiveAges(tenant, undefined);
     // Export archives follow the tenant's age, else the platform default.
     const exportMaxAgeMs = conversationId ? 0 : tenant?.exportMaxAgeMs || this.deps.defaultExportMaxAgeMs;

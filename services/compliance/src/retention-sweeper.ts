@@ -4,7 +4,7 @@ import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditAppender, AuditDraft } from "./audit-appender.js";
-import { cutsAt, effectiveAges, holdSetOf, type HoldSet } from "./domain/retention-policy.js";
+import { cutsAt, effectiveAges, holdSetOf, withTenantSetting, type HoldSet } from "./domain/retention-policy.js";
 import type { RetentionPolicyRecord, RetentionStore } from "./ports/retention-store.js";
 import type { SelfAudit } from "./privacy-jobs.js";
 import { MEDIA_BATCH, type RetentionParts } from "./retention-parts.js";
@@ -72,14 +72,25 @@ export class RetentionSweeper {
     await this.deps.exports?.expireDue().catch((err: unknown) => this.deps.logger.warn({ err }, "export archive expiry failed; retried at the next sweep"));
   }
 
+  /** The tenants with a RetentionService policy, then those whose auth settings set a message retention (each once). */
   private async sweepPolicies(): Promise<void> {
+    const done = new Set<string>();
+    const runOnce = async (tenantId: string) => {
+      if (done.has(tenantId)) return;
+      done.add(tenantId);
+      await this.run(tenantId, { actor: SWEEPER }).catch((err: unknown) => this.deps.logger.warn({ err, tenantId }, "retention run failed; retried at the next sweep"));
+    };
     for (let after = ""; ;) {
       const tenants = await this.deps.store.tenantsWithPolicies({ after, limit: TENANT_PAGE });
-      for (const tenantId of tenants) {
-        await this.run(tenantId, { actor: SWEEPER }).catch((err: unknown) => this.deps.logger.warn({ err, tenantId }, "retention run failed; retried at the next sweep"));
-      }
-      if (tenants.length < TENANT_PAGE) return;
+      for (const tenantId of tenants) await runOnce(tenantId);
+      if (tenants.length < TENANT_PAGE) break;
       after = tenants[tenants.length - 1]!;
+    }
+    for (let after = ""; ;) {
+      const page = await this.deps.parts.tenantsWithMessageRetention(after);
+      for (const tenantId of page.ids) await runOnce(tenantId);
+      if (page.next === "") return;
+      after = page.next;
     }
   }
 
@@ -91,7 +102,12 @@ export class RetentionSweeper {
     const holds = holdSetOf(await this.deps.store.holds(scope, { includeReleased: false }));
     const tally: RetentionTally = { messages: 0, media: 0, conversations: 0, heldConversations: 0, heldMessages: 0, exports: 0 };
     const nowMs = this.deps.clock.nowMs();
-    const tenantPolicy = policies.find((p) => p.conversationId === "");
+    // auth's TenantSettings.message_retention is a tenant-level message age too: the narrower wins.
+    const tenantPolicy = withTenantSetting(
+      tenantId,
+      policies.find((p) => p.conversationId === ""),
+      await this.deps.parts.tenantMessageRetention(tenantId),
+    );
     const own = new Map(policies.filter((p) => p.conversationId !== "").map((p) => [p.conversationId, p]));
     for await (const conversationId of this.targets(tenantId, tenantPolicy, own, opts.conversationId)) {
       tally.conversations++;

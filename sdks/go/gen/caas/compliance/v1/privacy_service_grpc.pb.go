@@ -55,8 +55,9 @@ type PrivacyServiceClient interface {
 	// tenant does not have (also another tenant's user, without saying so).
 	RequestExport(ctx context.Context, in *RequestExportRequest, opts ...grpc.CallOption) (*RequestExportResponse, error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(ctx context.Context, in *GetExportDownloadRequest, opts ...grpc.CallOption) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -140,8 +141,9 @@ type PrivacyServiceServer interface {
 	// tenant does not have (also another tenant's user, without saying so).
 	RequestExport(context.Context, *RequestExportRequest) (*RequestExportResponse, error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(context.Context, *GetExportDownloadRequest) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

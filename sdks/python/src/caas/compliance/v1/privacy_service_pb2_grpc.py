@@ -100,8 +100,9 @@ class PrivacyServiceServicer:
 
     def GetExportDownload(self, request, context):
         """A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-        job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-        user's.
+        job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+        or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+        or (for a user) another user's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

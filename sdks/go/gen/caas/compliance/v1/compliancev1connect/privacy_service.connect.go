@@ -68,8 +68,9 @@ type PrivacyServiceClient interface {
 	// tenant does not have (also another tenant's user, without saying so).
 	RequestExport(context.Context, *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
@@ -163,8 +164,9 @@ type PrivacyServiceHandler interface {
 	// tenant does not have (also another tenant's user, without saying so).
 	RequestExport(context.Context, *connect.Request[v1.RequestExportRequest]) (*connect.Response[v1.RequestExportResponse], error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(context.Context, *connect.Request[v1.GetExportDownloadRequest]) (*connect.Response[v1.GetExportDownloadResponse], error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
