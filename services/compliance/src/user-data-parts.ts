@@ -80,6 +80,10 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
       async putPart(tenantId, exportId, path, content) {
         await media.putExportPart({ tenantId, exportId, path, content }, { headers: await headers("media") });
       },
+      async discard(tenantId, exportId, paths) {
+        // DeleteExport takes at most 20,000 paths a call.
+        for (let i = 0; i === 0 || i < paths.length; i += 10_000) await media.deleteExport({ tenantId, exportId, paths: paths.slice(i, i + 10_000) }, { headers: await headers("media") });
+      },
       async seal(tenantId, exportId, paths, aboutJson) {
         const r = await media.sealExport({ tenantId, exportId, paths, aboutJson }, { headers: await headers("media") });
         return { size: Number(r.archiveSize), sha256: r.archiveSha256, entries: r.entries };

@@ -470,7 +470,9 @@ export const PrivacyService: GenService<{
    * blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
    * the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
    * job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
-   * tenant does not have (also another tenant's user, without saying so).
+   * tenant does not have (also another tenant's user, without saying so). An export has at most
+   * 20,000 archive entries (each uploaded file is one, records take one per ~1 MiB): a larger one
+   * fails (FAILED, error saying so) and what it gathered is deleted.
    *
    * @generated from rpc caas.compliance.v1.PrivacyService.RequestExport
    */
