@@ -47,8 +47,6 @@ export {
   DEFAULT_EXPORT_TTL_MS,
   EXPORT_MAX_ENTRIES,
   EXPORT_TOO_LARGE,
-  EXPORT_MAX_ENTRIES,
-  EXPORT_TOO_LARGE,
   type ExportPart,
   type ExportPage,
   type ExportArchiveSink,
