@@ -81,11 +81,14 @@ async function erasureEndToEnd(gateway: string, adminCredential: string): Promis
     ["chat", true],
     ["media", true],
     ["search", true],
+    ["exports", true],
   ]);
   // Auth: the profile and the session; chat: 9 messages, 3 reactions, 3 read positions; media: the
   // file. Search: its 9 documents, less those its consumer already dropped on chat's deletes.
+  // Exports: alice never asked for one.
   expect(done.services.slice(0, 3).map((s) => Number(s.items))).toEqual([2, 15, 1]);
   expect(Number(done.services[3]!.items)).toBeLessThanOrEqual(9);
+  expect(done.services[4]!.items).toBe(0n);
   // The file's bytes are gone; search finds none of alice's words.
   expect((await fetch(fileUrl)).status).toBe(404);
   expect((await search.searchMessages({ query: marker, pageSize: 20 })).hits).toEqual([]);

@@ -33,7 +33,7 @@ function filesContaining(dir: string, word: string): string[] {
 /**
  * A tenant with a message holding a marker word (indexed by search) is deleted by the platform
  * admin: refused while a legal hold stands, then its API key and tokens are refused at once, the
- * job shreds chat's keys, purges search, media (the file's bytes) and the accounts, and another
+ * job shreds chat's keys, purges search, media (the file's bytes), the export archives and the accounts, and another
  * tenant is untouched.
  * `filesHolding` (embedded) lists files of the data directory that still hold a word.
  */
@@ -67,6 +67,9 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   await vi.waitFor(async () => expect((await found(o.token("carol"), kept)).hits).toHaveLength(1), { timeout: 20_000, interval: 300 });
 
   const admin = client(PrivacyService, gateway, opts.adminCredential);
+  // Alice's GDPR export: its archive holds the marker in plain text until the deletion removes it.
+  const exported = (await client(PrivacyService, gateway, t.token("alice")).requestExport({})).job!;
+  await vi.waitFor(async () => expect((await admin.getJob({ tenantId: t.tenantId, jobId: exported.id })).job!.state).toBe(PrivacyJobState.SUCCEEDED), { timeout: 30_000, interval: 300 });
   const retention = client(RetentionService, gateway, opts.adminCredential);
   // Refused while anything of the tenant is held; only the platform admin may ask; unknown tenants are not found.
   const hold = (await retention.placeLegalHold({ tenantId: t.tenantId, kind: LegalHoldKind.CONVERSATION, targetId: conv.id })).hold!;
@@ -100,12 +103,15 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
     ["chat", true],
     ["search", true],
     ["media", true],
+    ["exports", true],
     ["auth", true],
   ]);
   const items = Object.fromEntries(done.services.map((s) => [s.service, s.items]));
   expect(items.chat).toBe(1n); // the tenant's one data key
   expect(items.search).toBeGreaterThanOrEqual(1n);
   expect(items.media).toBe(1n);
+  expect(items.exports).toBe(1n); // alice's archive
+  expect((await admin.getJob({ tenantId: t.tenantId, jobId: exported.id })).job!.state).toBe(PrivacyJobState.EXPIRED);
   expect((await fetch(fileUrl)).status).toBe(404);
   expect(items.auth).toBeGreaterThanOrEqual(4n); // two users, their two sessions
   // Idempotent: asking again returns the same (finished) job.

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   AuthInternalService,
@@ -7,6 +7,7 @@ import {
   type GetTenantPolicyRequest,
   type IssueServiceTokenRequest,
   type ListRevocationsRequest,
+  type ListTenantRetentionRequest,
   type ResolveMembersRequest,
   type VerifyAdminCredentialRequest,
   type VerifyApiKeyRequest,
@@ -27,6 +28,11 @@ import type { UserStore } from "./ports/user-store.js";
 import type { TenantStore } from "./ports/tenant-store.js";
 import { settingsFromJson } from "./domain/mapping.js";
 import { resolveMembers, type MemberResolutionDeps } from "./member-resolution.js";
+
+/** A Duration in ms (0 when unset). */
+function retentionMs(d: Duration | undefined): number {
+  return d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : 0;
+}
 
 const BEARER = /^Bearer +(\S+)$/i;
 
@@ -114,7 +120,19 @@ export function createAuthInternalServiceImpl(deps: {
     async getTenantPolicy(req: GetTenantPolicyRequest) {
       const tenant = await deps.tenants?.get(scopeForAdmin(req.tenantId));
       if (!tenant) throw new NotFoundError("tenant");
-      return { roleGrants: settingsFromJson(tenant.settings).roleGrants };
+      const settings = settingsFromJson(tenant.settings);
+      return { roleGrants: settings.roleGrants, ...(retentionMs(settings.messageRetention) > 0 ? { messageRetention: settings.messageRetention } : {}) };
+    },
+
+    async listTenantRetention(req: ListTenantRetentionRequest) {
+      if (!deps.tenants) throw new FailedPreconditionError("this auth instance has no tenant store");
+      const limit = req.limit === 0 ? 100 : req.limit;
+      const page = await deps.tenants.list({ ...(req.afterTenantId ? { afterId: req.afterTenantId } : {}), limit });
+      const tenants = page.flatMap((t) => {
+        const { messageRetention } = settingsFromJson(t.settings);
+        return retentionMs(messageRetention) > 0 ? [{ tenantId: t.id, messageRetention }] : [];
+      });
+      return { tenants, nextAfterTenantId: page.length === limit ? page[page.length - 1]!.id : "" };
     },
   };
 }

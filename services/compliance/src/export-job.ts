@@ -16,6 +16,8 @@ export interface ExportArchiveSink {
   putPart(tenantId: string, exportId: string, path: string, content: Uint8Array): Promise<void>;
   /** Packs the entries, in order, into the archive with its manifest and removes the parts; idempotent. */
   seal(tenantId: string, exportId: string, paths: string[], aboutJson: string): Promise<{ size: number; sha256: string; entries: number }>;
+  /** Deletes the named entries of an export that will not be sealed; idempotent. */
+  discard(tenantId: string, exportId: string, paths: string[]): Promise<void>;
 }
 
 /** The services an export gathers from, in order, then "archive" (packing). */
@@ -27,8 +29,20 @@ export const ARCHIVE_STEP = "archive";
 /** A part is written once its buffered lines reach this many bytes (or the service is done). */
 export const PART_FLUSH_BYTES = 1024 * 1024;
 
-/** Archive entries at most (media's SealExport limit). */
-const MAX_ENTRIES = 20_000;
+/** How long an export archive is kept after its job succeeded when neither the tenant nor the operator says otherwise (7 days). */
+export const DEFAULT_EXPORT_TTL_MS = 7 * 86_400_000;
+
+/**
+ * Archive entries at most, manifest.json not counted (media's SealExport limit, and the job record
+ * keeps every path). Each uploaded file is one entry; messages and other records fill a part of
+ * about PART_FLUSH_BYTES each, so in practice only the number of files reaches it.
+ */
+export const EXPORT_MAX_ENTRIES = 20_000;
+
+/** Why an export over EXPORT_MAX_ENTRIES fails (the job's error). */
+export const EXPORT_TOO_LARGE =
+  `the export needs more than ${EXPORT_MAX_ENTRIES} archive entries (each uploaded file is one; messages and other records take one per ~1 MiB): ` +
+  "exports this large are not supported, and what was gathered was deleted";
 
 export interface ExportStepsDeps {
   parts: Record<(typeof EXPORT_SERVICES)[number], ExportPart>;
@@ -64,6 +78,7 @@ export class ExportSteps {
       files.push(...page.files);
       bytes += page.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
       cursor = page.next;
+      if (entriesOf(job) + files.length + (lines.length > 0 ? 1 : 0) > EXPORT_MAX_ENTRIES) return this.tooLarge(job, [...job.steps.flatMap((s) => s.paths ?? []), ...files]);
       if (cursor !== "" && bytes < PART_FLUSH_BYTES) continue;
       if (lines.length > 0) {
         const path = `${step.service}/part-${String(paths.filter((p) => p.startsWith(`${step.service}/part-`)).length + 1).padStart(6, "0")}.jsonl`;
@@ -71,7 +86,6 @@ export class ExportSteps {
         paths.push(path);
       }
       paths.push(...files);
-      if (paths.length > MAX_ENTRIES) throw new Error(`the export would have more than ${MAX_ENTRIES} entries`);
       step.items += lines.length;
       step.cursor = cursor;
       step.done = cursor === "";
@@ -80,6 +94,13 @@ export class ExportSteps {
       files = [];
       bytes = 0;
     }
+  }
+
+  /** Deletes everything the export gathered (parts saved and files copied, also those not yet saved), resets its steps so a retry starts over, and fails the job. */
+  private async tooLarge(job: PrivacyJobRecord, gathered: string[]): Promise<never> {
+    await this.deps.sink.discard(job.tenantId, job.id, [...new Set(gathered)]);
+    for (const s of job.steps) Object.assign(s, { items: 0, done: false, cursor: "", paths: [] });
+    throw new Error(EXPORT_TOO_LARGE);
   }
 
   private async seal(job: PrivacyJobRecord, step: JobStep, save: () => Promise<void>): Promise<void> {
@@ -98,4 +119,9 @@ export class ExportSteps {
     step.done = true;
     await save();
   }
+}
+
+/** Archive entries the job's steps recorded so far. */
+function entriesOf(job: PrivacyJobRecord): number {
+  return job.steps.reduce((n, s) => n + (s.paths?.length ?? 0), 0);
 }

@@ -22,6 +22,7 @@ import { PLATFORM_TENANT } from "./audit-recorder.js";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import { createAuditExportPart } from "./audit-user-export.js";
 import { ExportSteps } from "./export-job.js";
+import { ExportArchives } from "./export-archives.js";
 import { PrivacyJobRunner } from "./privacy-jobs.js";
 import { PrivacyServiceImpl } from "./privacy-service.js";
 import { createUserDataPartsOverMesh } from "./user-data-parts.js";
@@ -38,7 +39,19 @@ export { LegalHolds } from "./legal-holds.js";
 export type { RetentionStore, RetentionPolicyRecord, LegalHoldRecord } from "./ports/retention-store.js";
 export { PrivacyJobRunner, ERASURE_SERVICES, type ErasurePart, type PartPage } from "./privacy-jobs.js";
 export { PrivacyServiceImpl, privacyScopeOf, exportCallerOf, jobView, EXPORT_REUSE_MS, EXPORT_DOWNLOAD_SECONDS } from "./privacy-service.js";
-export { ExportSteps, EXPORT_SERVICES, ARCHIVE_STEP, PART_FLUSH_BYTES, type ExportPart, type ExportPage, type ExportArchiveSink } from "./export-job.js";
+export { ExportArchives, type ExportDeleter } from "./export-archives.js";
+export {
+  ExportSteps,
+  EXPORT_SERVICES,
+  ARCHIVE_STEP,
+  PART_FLUSH_BYTES,
+  DEFAULT_EXPORT_TTL_MS,
+  EXPORT_MAX_ENTRIES,
+  EXPORT_TOO_LARGE,
+  type ExportPart,
+  type ExportPage,
+  type ExportArchiveSink,
+} from "./export-job.js";
 export { createAuditExportPart } from "./audit-user-export.js";
 export type { PrivacyJobStore, PrivacyJobRecord, JobStep } from "./ports/privacy-job-store.js";
 export { EXPORT_FORMAT } from "./audit-export.js";
@@ -71,16 +84,36 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   const retentionStore = await openRetentionStore(backend, { logger });
   const parts = createUserDataPartsOverMesh({ peers, serviceSecret, clock });
   const retentionParts = createRetentionPartsOverMesh({ peers, serviceSecret, clock });
-  const sweeper = new RetentionSweeper({ store: retentionStore, parts: retentionParts, appender, clock, logger });
+  const selfAudit = ownAuditOf(appender, clock);
+  const exportTtlOf = async (tenantId: string) => (await retentionStore.getPolicy(scopeForAdmin(tenantId), ""))?.exportMaxAgeMs || config.compliance.exportArchiveTtlMs;
+  const archives = new ExportArchives({ store: jobs, remove: (...args) => parts.deleteExport(...args), ttlOf: exportTtlOf, clock, logger, audit: selfAudit });
+  const sweeper = new RetentionSweeper({ store: retentionStore, parts: retentionParts, appender, clock, logger, exports: archives });
   const conversationExists = (tenantId: string, conversationId: string) => retentionParts.conversationExists(tenantId, conversationId);
   const userExists = (tenantId: string, userId: string) => parts.userExists(tenantId, userId);
   const holds = new LegalHolds({ store: retentionStore, appender, clock, userExists, conversationExists });
-  const retention = new RetentionServiceImpl({ store: retentionStore, sweeper, holds, clock, conversationExists });
+  const retention = new RetentionServiceImpl({
+    store: retentionStore,
+    sweeper,
+    holds,
+    clock,
+    conversationExists,
+    defaultExportMaxAgeMs: config.compliance.exportArchiveTtlMs,
+    tenantMessageRetention: (tenantId) => retentionParts.tenantMessageRetention(tenantId),
+  });
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
-  const selfAudit = ownAuditOf(appender, clock);
   const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
   const tenantDeletion = createTenantDeletionPartsOverMesh({ peers, serviceSecret, clock });
-  const runner = new PrivacyJobRunner({ store: jobs, parts: parts.erasure, tenantParts: tenantDeletion.parts, exports, clock, logger, holds: holdLookup, audit: selfAudit });
+  const runner = new PrivacyJobRunner({
+    store: jobs,
+    parts: { ...parts.erasure, exports: archives.erasurePart },
+    tenantParts: { ...tenantDeletion.parts, exports: archives.tenantPart },
+    exports,
+    clock,
+    logger,
+    holds: holdLookup,
+    audit: selfAudit,
+    exportExpiry: (tenantId, completeTimeMs) => archives.expireTimeFor(tenantId, completeTimeMs),
+  });
   const privacy = new PrivacyServiceImpl({
     store: jobs,
     runner,

@@ -7,7 +7,7 @@ import { FailedPreconditionError } from "@caas/shared/errors";
 import { PLATFORM_TENANT } from "./audit-recorder.js";
 import type { AuditDraft } from "./audit-appender.js";
 import type { HoldSet } from "./domain/retention-policy.js";
-import { ARCHIVE_STEP, EXPORT_SERVICES, type ExportSteps } from "./export-job.js";
+import { ARCHIVE_STEP, DEFAULT_EXPORT_TTL_MS, EXPORT_SERVICES, type ExportSteps } from "./export-job.js";
 import type { JobStep, PrivacyJobKind, PrivacyJobRecord, PrivacyJobStore } from "./ports/privacy-job-store.js";
 
 /** One page of a service's part: items handled, held conversations passed over, and the cursor to go on from ("" when the part is done). */
@@ -31,19 +31,21 @@ export type HoldLookup = (tenantId: string) => Promise<HoldSet>;
 
 /**
  * The services an erasure runs through, in order: the account first (no new sessions, no new
- * content), then the content (chat's messages), the files, and last the search documents (chat's
- * deletes also reach search through the bus; this removes what is indexed now, at once).
+ * content), then the content (chat's messages), the files, the search documents (chat's
+ * deletes also reach search through the bus; this removes what is indexed now, at once), and last
+ * the user's earlier export archives (compliance's own jobs, their objects in media's blob store).
  */
-export const ERASURE_SERVICES = ["auth", "chat", "media", "search"] as const;
+export const ERASURE_SERVICES = ["auth", "chat", "media", "search", "exports"] as const;
 
 /**
  * The steps of a tenant deletion, in order: chat's data keys first (every stored message and bus
  * record of the tenant becomes unreadable at once, and no consumer can open one again), then the
- * words search holds (search stops indexing the tenant before it purges), the files, and last the
+ * words search holds (search stops indexing the tenant before it purges), the files, the GDPR
+ * export archives of its users (compliance's own jobs, their objects in media's blob store), and last the
  * accounts (users, sessions, API keys). The tenant itself is marked DELETED in auth before the
  * job starts, so nothing of it is written meanwhile.
  */
-export const TENANT_DELETION_SERVICES = ["chat", "search", "media", "auth"] as const;
+export const TENANT_DELETION_SERVICES = ["chat", "search", "media", "exports", "auth"] as const;
 
 /** Each service's part of a tenant deletion (the user and held arguments are unused). */
 export type TenantDeletionParts = Record<(typeof TENANT_DELETION_SERVICES)[number], ErasurePart>;
@@ -69,6 +71,8 @@ export interface PrivacyJobRunnerDeps {
   holds?: HoldLookup;
   /** Records completions in the tenant's audit chain (none when absent). */
   audit?: SelfAudit;
+  /** When a succeeded export's archive is deleted (without it, DEFAULT_EXPORT_TTL_MS after completion). */
+  exportExpiry?: (tenantId: string, completeTimeMs: number) => Promise<number>;
 }
 
 /** Refused while held: the job fails with this, and a request after the release runs it again. */
@@ -105,12 +109,12 @@ export class PrivacyJobRunner {
   private newJob(tenantId: string, userId: string, kind: PrivacyJobKind, services: readonly string[]): PrivacyJobRecord {
     const now = this.deps.clock.nowMs();
     const steps: JobStep[] = services.map((service) => ({ service, items: 0, done: false, cursor: "" }));
-    return { tenantId, id: randomUUID(), kind, userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0 };
+    return { tenantId, id: randomUUID(), kind, userId, state: "running", steps, error: "", createTimeMs: now, updateTimeMs: now, completeTimeMs: 0, expireTimeMs: 0, deleteReason: "" };
   }
 
   /** Starts the job in the background unless it already runs in this process or succeeded; the returned promise settles when this run ends. */
   kick(job: PrivacyJobRecord): Promise<void> {
-    if (job.state === "succeeded" || this.stopped) return Promise.resolve();
+    if (job.state === "succeeded" || job.state === "expired" || this.stopped) return Promise.resolve();
     const key = `${job.tenantId}|${job.id}`;
     let run = this.running.get(key);
     if (!run) {
@@ -181,6 +185,7 @@ export class PrivacyJobRunner {
       }
       job.state = "succeeded";
       job.completeTimeMs = this.deps.clock.nowMs();
+      if (job.kind === "export") job.expireTimeMs = this.deps.exportExpiry ? await this.deps.exportExpiry(job.tenantId, job.completeTimeMs) : job.completeTimeMs + DEFAULT_EXPORT_TTL_MS;
       await save();
       // A deleted tenant's completion goes to the platform's chain, beside its request.
       const tenantJob = job.kind === "tenant_deletion";

@@ -99,7 +99,9 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     if (!USER_ID.test(userId)) throw invalid("user_id", "must match ^[A-Za-z0-9_.@:-]{1,128}$");
     const { store, runner } = this.deps;
     const latest = await store.latest(scope, "export", userId);
-    const fresh = latest && (latest.state !== "succeeded" || this.deps.nowMs() - latest.completeTimeMs < EXPORT_REUSE_MS);
+    const now = this.deps.nowMs();
+    // An unfinished job goes on; a succeeded one is reused for a day while its archive is still there.
+    const fresh = latest && (latest.state === "running" || latest.state === "failed" || (latest.state === "succeeded" && now - latest.completeTimeMs < EXPORT_REUSE_MS && !archiveDue(latest, now)));
     let job: PrivacyJobRecord;
     if (latest && fresh) job = latest;
     else if (!(await this.deps.userExists(scope.tenantId, userId))) throw new NotFoundError("user");
@@ -119,8 +121,15 @@ export class PrivacyServiceImpl implements ServiceImpl<typeof PrivacyService> {
     const job = await this.visibleJob(ctx, req.tenantId, req.jobId);
     if (job.kind !== "export") throw new NotFoundError("export job");
     const archive = job.steps.find((s) => s.archive)?.archive;
+    const now = this.deps.nowMs();
+    if (job.state === "expired" || (job.state === "succeeded" && archiveDue(job, now))) {
+      const why = job.deleteReason === "erasure" ? "the user was erased" : "its retention (archive_expire_time) ran out";
+      throw new FailedPreconditionError(`the export archive was deleted because ${why}: request a new export`);
+    }
     if (job.state !== "succeeded" || !archive) throw new FailedPreconditionError("the export has not finished yet: poll GetJob until it SUCCEEDED");
-    const signed = await this.deps.presignExport(job.tenantId, job.id, EXPORT_DOWNLOAD_SECONDS, `caas-export-${job.id}.tar`);
+    // The URL does not outlive the archive.
+    const seconds = job.expireTimeMs > 0 ? Math.max(1, Math.min(EXPORT_DOWNLOAD_SECONDS, Math.floor((job.expireTimeMs - now) / 1000))) : EXPORT_DOWNLOAD_SECONDS;
+    const signed = await this.deps.presignExport(job.tenantId, job.id, seconds, `caas-export-${job.id}.tar`);
     return create(GetExportDownloadResponseSchema, { url: signed.url, expireTime: timestampFromMs(signed.expireTimeMs), size: BigInt(archive.size), sha256: archive.sha256 });
   }
 
@@ -177,8 +186,8 @@ export function jobView(job: PrivacyJobRecord): PrivacyJob {
     tenantId: job.tenantId,
     kind: job.kind === "export" ? PrivacyJobKind.EXPORT : job.kind === "tenant_deletion" ? PrivacyJobKind.TENANT_DELETION : PrivacyJobKind.ERASURE,
     userId: job.userId,
-    state: job.state === "succeeded" ? PrivacyJobState.SUCCEEDED : job.state === "failed" ? PrivacyJobState.FAILED : PrivacyJobState.RUNNING,
-    percent: job.state === "succeeded" ? 100 : Math.floor((done * 100) / Math.max(job.steps.length, 1)),
+    state: STATES[job.state],
+    percent: job.state === "succeeded" || job.state === "expired" ? 100 : Math.floor((done * 100) / Math.max(job.steps.length, 1)),
     services: job.steps.map((s) =>
       create(ServiceProgressSchema, {
         service: s.service,
@@ -191,7 +200,16 @@ export function jobView(job: PrivacyJobRecord): PrivacyJob {
     createTime: timestampFromMs(job.createTimeMs),
     updateTime: timestampFromMs(job.updateTimeMs),
     ...(job.completeTimeMs > 0 ? { completeTime: timestampFromMs(job.completeTimeMs) } : {}),
+    ...(job.expireTimeMs > 0 ? { archiveExpireTime: timestampFromMs(job.expireTimeMs) } : {}),
+    archiveDeleteReason: job.deleteReason,
   });
+}
+
+const STATES = { running: PrivacyJobState.RUNNING, succeeded: PrivacyJobState.SUCCEEDED, failed: PrivacyJobState.FAILED, expired: PrivacyJobState.EXPIRED } as const;
+
+/** Whether a succeeded export's archive is past its expiry (the sweep deletes it at its next run; it is not handed out meanwhile). */
+function archiveDue(job: PrivacyJobRecord, nowMs: number): boolean {
+  return job.kind === "export" && job.expireTimeMs > 0 && job.expireTimeMs <= nowMs;
 }
 
 function invalid(field: string, description: string): InvalidArgumentError {

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
 import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
@@ -27,8 +28,12 @@ export interface CutPage {
   next: string;
 }
 
-/** The chat and media RPCs retention drives (over the mesh in production). */
+/** The auth, chat and media RPCs retention drives (over the mesh in production). */
 export interface RetentionParts {
+  /** The tenant's TenantSettings.message_retention in ms (auth's GetTenantPolicy); 0 when unset or the tenant is unknown. */
+  tenantMessageRetention(tenantId: string): Promise<number>;
+  /** A page of the tenants whose settings set a message retention (auth's ListTenantRetention); next "" at the end. */
+  tenantsWithMessageRetention(after: string): Promise<{ ids: string[]; next: string }>;
   /** A page of the tenant's conversation ids (ScanConversations); next "" at the end. */
   conversations(tenantId: string, pageToken: string): Promise<{ ids: string[]; next: string }>;
   /** Whether the tenant has the conversation (and it is not deleted). */
@@ -39,14 +44,28 @@ export interface RetentionParts {
   expireMedia(tenantId: string, mediaIds: string[], dryRun: boolean): Promise<number>;
 }
 
-/** The retention parts over the mesh, with compliance's service tokens for chat and media. */
+/** The retention parts over the mesh, with compliance's service tokens for auth, chat and media. */
 export function createRetentionPartsOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): RetentionParts {
   const tokens = createPeerServiceTokenSource({ service: "compliance", root: opts.serviceSecret, peers: opts.peers, clock: opts.clock });
   const headers = async (audience: string) => ({ authorization: `Bearer ${await tokens.token(audience)}` });
   const chat = createPeerClient(ChatInternalService, "chat", opts.peers, { defaultTimeoutMs: 60_000 });
   const media = createPeerClient(MediaInternalService, "media", opts.peers, { defaultTimeoutMs: 30_000 });
+  const auth = createPeerClient(AuthInternalService, "auth", opts.peers, { defaultTimeoutMs: 10_000 });
   const notFound = (err: unknown) => ConnectError.from(err).code === Code.NotFound;
+  const ms = (d: { seconds: bigint; nanos: number } | undefined) => (d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : 0);
   return {
+    async tenantMessageRetention(tenantId) {
+      try {
+        return ms((await auth.getTenantPolicy({ tenantId }, { headers: await headers("auth") })).messageRetention);
+      } catch (err) {
+        if (notFound(err)) return 0;
+        throw err;
+      }
+    },
+    async tenantsWithMessageRetention(after) {
+      const r = await auth.listTenantRetention({ afterTenantId: after, limit: 500 }, { headers: await headers("auth") });
+      return { ids: r.tenants.map((t) => t.tenantId), next: r.nextAfterTenantId };
+    },
     async conversations(tenantId, pageToken) {
       const r = await chat.scanConversations({ tenantId, pageToken, pageSize: 500 }, { headers: await headers("chat") });
       return { ids: r.conversations.map((c) => c.id), next: r.nextPageToken };

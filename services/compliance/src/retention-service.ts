@@ -18,7 +18,7 @@ import {
 import type { Clock } from "@caas/shared/clock";
 import { NotFoundError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
-import { effectiveAges } from "./domain/retention-policy.js";
+import { effectiveAges, withTenantSetting } from "./domain/retention-policy.js";
 import type { LegalHolds } from "./legal-holds.js";
 import type { RetentionPolicyRecord, RetentionStore } from "./ports/retention-store.js";
 import { invalidField, optionalConversationId, retentionCallerOf } from "./retention-admin.js";
@@ -33,6 +33,10 @@ export interface RetentionServiceDeps {
   sweeper: RetentionSweeper;
   holds: LegalHolds;
   clock: Clock;
+  /** How long export archives are kept when the tenant's policy does not say (CAAS_EXPORT_ARCHIVE_TTL_MS). */
+  defaultExportMaxAgeMs: number;
+  /** The tenant's TenantSettings.message_retention in ms, 0 when unset (auth). */
+  tenantMessageRetention(tenantId: string): Promise<number>;
   /** Whether the tenant has the conversation (chat). */
   conversationExists(tenantId: string, conversationId: string): Promise<boolean>;
 }
@@ -47,9 +51,12 @@ export class RetentionServiceImpl implements ServiceImpl<typeof RetentionService
     const conversationId = optionalConversationId("policy.conversation_id", req.policy.conversationId);
     const messageMaxAgeMs = ageOf("policy.message_max_age", req.policy.messageMaxAge);
     const mediaMaxAgeMs = ageOf("policy.media_max_age", req.policy.mediaMaxAge);
-    if (messageMaxAgeMs === 0 && mediaMaxAgeMs === 0) throw invalidField("policy", "set message_max_age or media_max_age (DeleteRetentionPolicy removes a policy)");
+    const exportMaxAgeMs = ageOf("policy.export_max_age", req.policy.exportMaxAge);
+    if (conversationId && exportMaxAgeMs > 0) throw invalidField("policy.export_max_age", "only the tenant's policy sets it (export archives belong to a user, not a conversation)");
+    if (messageMaxAgeMs === 0 && mediaMaxAgeMs === 0 && exportMaxAgeMs === 0)
+      throw invalidField("policy", "set message_max_age, media_max_age or export_max_age (DeleteRetentionPolicy removes a policy)");
     await this.requireConversation(scope, conversationId);
-    const record: RetentionPolicyRecord = { tenantId: scope.tenantId, conversationId, messageMaxAgeMs, mediaMaxAgeMs, updateTimeMs: this.deps.clock.nowMs() };
+    const record: RetentionPolicyRecord = { tenantId: scope.tenantId, conversationId, messageMaxAgeMs, mediaMaxAgeMs, exportMaxAgeMs, updateTimeMs: this.deps.clock.nowMs() };
     await this.deps.store.putPolicy(scope, record);
     return { policy: policyView(record, conversationId) };
   }
@@ -58,10 +65,14 @@ export class RetentionServiceImpl implements ServiceImpl<typeof RetentionService
     const { scope } = retentionCallerOf(ctx, req.tenantId);
     const conversationId = optionalConversationId("conversation_id", req.conversationId);
     await this.requireConversation(scope, conversationId);
-    const tenant = await this.deps.store.getPolicy(scope, "");
-    const own = conversationId ? await this.deps.store.getPolicy(scope, conversationId) : tenant;
+    const tenantOwn = await this.deps.store.getPolicy(scope, "");
+    // The effective ages count auth's TenantSettings.message_retention in, as the sweep does.
+    const tenant = withTenantSetting(scope.tenantId, tenantOwn, await this.deps.tenantMessageRetention(scope.tenantId));
+    const own = conversationId ? await this.deps.store.getPolicy(scope, conversationId) : tenantOwn;
     const effective = conversationId ? effectiveAges(tenant, own) : effectiveAges(tenant, undefined);
-    return { policy: policyView(own, conversationId), effective: policyView({ ...effective, updateTimeMs: 0 }, conversationId) };
+    // Export archives follow the tenant's age, else the platform default.
+    const exportMaxAgeMs = conversationId ? 0 : tenant?.exportMaxAgeMs || this.deps.defaultExportMaxAgeMs;
+    return { policy: policyView(own, conversationId), effective: policyView({ ...effective, exportMaxAgeMs, updateTimeMs: 0 }, conversationId) };
   }
 
   async deleteRetentionPolicy(req: DeleteRetentionPolicyRequest, ctx: HandlerContext) {
@@ -113,11 +124,12 @@ function ageOf(field: string, d: Duration | undefined): number {
   return ms;
 }
 
-function policyView(p: Pick<RetentionPolicyRecord, "messageMaxAgeMs" | "mediaMaxAgeMs" | "updateTimeMs"> | undefined, conversationId: string): RetentionPolicy {
+function policyView(p: Pick<RetentionPolicyRecord, "messageMaxAgeMs" | "mediaMaxAgeMs" | "exportMaxAgeMs" | "updateTimeMs"> | undefined, conversationId: string): RetentionPolicy {
   return create(RetentionPolicySchema, {
     conversationId,
     ...(p?.messageMaxAgeMs ? { messageMaxAge: durationFromMs(p.messageMaxAgeMs) } : {}),
     ...(p?.mediaMaxAgeMs ? { mediaMaxAge: durationFromMs(p.mediaMaxAgeMs) } : {}),
+    ...(p?.exportMaxAgeMs ? { exportMaxAge: durationFromMs(p.exportMaxAgeMs) } : {}),
     ...(p?.updateTimeMs ? { updateTime: timestampFromMs(p.updateTimeMs) } : {}),
   });
 }
@@ -129,5 +141,6 @@ function countsView(t: RetentionTally) {
     conversations: BigInt(t.conversations),
     heldConversations: BigInt(t.heldConversations),
     heldMessages: BigInt(t.heldMessages),
+    exports: BigInt(t.exports),
   });
 }

@@ -4,10 +4,11 @@ import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditAppender, AuditDraft } from "./audit-appender.js";
-import { cutsAt, effectiveAges, holdSetOf, type HoldSet } from "./domain/retention-policy.js";
+import { cutsAt, effectiveAges, holdSetOf, withTenantSetting, type HoldSet } from "./domain/retention-policy.js";
 import type { RetentionPolicyRecord, RetentionStore } from "./ports/retention-store.js";
 import type { SelfAudit } from "./privacy-jobs.js";
 import { MEDIA_BATCH, type RetentionParts } from "./retention-parts.js";
+import type { ExportArchives } from "./export-archives.js";
 
 /** What a run removed (or, dry, would remove). */
 export interface RetentionTally {
@@ -16,6 +17,8 @@ export interface RetentionTally {
   conversations: number;
   heldConversations: number;
   heldMessages: number;
+  /** Export archives deleted because their retention ran out (dry: due). */
+  exports: number;
 }
 
 /** Who asked for a run: the periodic sweeper (the compliance service) or an API caller. */
@@ -46,7 +49,7 @@ export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: { store: RetentionStore; parts: RetentionParts; appender: AuditAppender; clock: Clock; logger: Logger }) {}
+  constructor(private readonly deps: { store: RetentionStore; parts: RetentionParts; appender: AuditAppender; clock: Clock; logger: Logger; exports?: ExportArchives }) {}
 
   /** Runs `sweepAll` every `intervalMs` (0: never). */
   start(intervalMs: number): void {
@@ -63,15 +66,31 @@ export class RetentionSweeper {
     await this.sweeping;
   }
 
-  /** One run over every tenant with a policy; a tenant that fails is logged and the others go on. */
+  /** One run over every tenant with a policy, then every tenant's due export archives; a tenant that fails is logged and the others go on. */
   async sweepAll(): Promise<void> {
+    await this.sweepPolicies();
+    await this.deps.exports?.expireDue().catch((err: unknown) => this.deps.logger.warn({ err }, "export archive expiry failed; retried at the next sweep"));
+  }
+
+  /** The tenants with a RetentionService policy, then those whose auth settings set a message retention (each once). */
+  private async sweepPolicies(): Promise<void> {
+    const done = new Set<string>();
+    const runOnce = async (tenantId: string) => {
+      if (done.has(tenantId)) return;
+      done.add(tenantId);
+      await this.run(tenantId, { actor: SWEEPER }).catch((err: unknown) => this.deps.logger.warn({ err, tenantId }, "retention run failed; retried at the next sweep"));
+    };
     for (let after = ""; ;) {
       const tenants = await this.deps.store.tenantsWithPolicies({ after, limit: TENANT_PAGE });
-      for (const tenantId of tenants) {
-        await this.run(tenantId, { actor: SWEEPER }).catch((err: unknown) => this.deps.logger.warn({ err, tenantId }, "retention run failed; retried at the next sweep"));
-      }
-      if (tenants.length < TENANT_PAGE) return;
+      for (const tenantId of tenants) await runOnce(tenantId);
+      if (tenants.length < TENANT_PAGE) break;
       after = tenants[tenants.length - 1]!;
+    }
+    for (let after = ""; ;) {
+      const page = await this.deps.parts.tenantsWithMessageRetention(after);
+      for (const tenantId of page.ids) await runOnce(tenantId);
+      if (page.next === "") return;
+      after = page.next;
     }
   }
 
@@ -81,9 +100,14 @@ export class RetentionSweeper {
     const dryRun = opts.dryRun ?? false;
     const policies = await this.deps.store.policies(scope);
     const holds = holdSetOf(await this.deps.store.holds(scope, { includeReleased: false }));
-    const tally: RetentionTally = { messages: 0, media: 0, conversations: 0, heldConversations: 0, heldMessages: 0 };
+    const tally: RetentionTally = { messages: 0, media: 0, conversations: 0, heldConversations: 0, heldMessages: 0, exports: 0 };
     const nowMs = this.deps.clock.nowMs();
-    const tenantPolicy = policies.find((p) => p.conversationId === "");
+    // auth's TenantSettings.message_retention is a tenant-level message age too: the narrower wins.
+    const tenantPolicy = withTenantSetting(
+      tenantId,
+      policies.find((p) => p.conversationId === ""),
+      await this.deps.parts.tenantMessageRetention(tenantId),
+    );
     const own = new Map(policies.filter((p) => p.conversationId !== "").map((p) => [p.conversationId, p]));
     for await (const conversationId of this.targets(tenantId, tenantPolicy, own, opts.conversationId)) {
       tally.conversations++;
@@ -93,6 +117,8 @@ export class RetentionSweeper {
       }
       await this.cut(tenantId, conversationId, { ...cutsAt(effectiveAges(tenantPolicy, own.get(conversationId)), nowMs), dryRun }, holds, tally);
     }
+    // Export archives belong to the tenant, not to a conversation: a run for one conversation leaves them.
+    if (!opts.conversationId && this.deps.exports) tally.exports = await this.deps.exports.expireDue({ tenantId, dryRun });
     if (!dryRun) await this.audit(scope, opts, tally, nowMs);
     return tally;
   }
@@ -138,6 +164,7 @@ export class RetentionSweeper {
       conversations: String(tally.conversations),
       held_conversations: String(tally.heldConversations),
       held_messages: String(tally.heldMessages),
+      exports: String(tally.exports),
     };
     await this.deps.appender.append(scope, {
       sourceEventId: `retention:${randomUUID()}`,

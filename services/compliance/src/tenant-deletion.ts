@@ -23,8 +23,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Search documents, media records and users removed per call. */
 const PAGE = { search: 1000, media: 100, auth: 200 } as const;
 
-/** The services' tenant-deletion RPCs over the mesh, with compliance's service token for each; `markDeleted` is auth's first call (DeleteTenantData with page_size 0). */
-export function createTenantDeletionPartsOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): { parts: TenantDeletionParts; markDeleted(tenantId: string): Promise<void> } {
+/** The other services' tenant-deletion RPCs over the mesh (the export archives are compliance's own step), with compliance's service token for each; `markDeleted` is auth's first call (DeleteTenantData with page_size 0). */
+export function createTenantDeletionPartsOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): {
+  parts: Omit<TenantDeletionParts, "exports">;
+  markDeleted(tenantId: string): Promise<void>;
+} {
   const tokens = createPeerServiceTokenSource({ service: "compliance", root: opts.serviceSecret, peers: opts.peers, clock: opts.clock });
   const headers = async (audience: string) => ({ authorization: `Bearer ${await tokens.token(audience)}` });
   const auth = createPeerClient(AuthInternalService, "auth", opts.peers, { defaultTimeoutMs: 60_000 });

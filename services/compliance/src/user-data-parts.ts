@@ -7,6 +7,7 @@ import type { Clock } from "@caas/shared/clock";
 import { createPeerServiceTokenSource } from "@caas/shared/identity/service-tokens";
 import type { ExportArchiveSink, ExportPart } from "./export-job.js";
 import type { ErasurePart } from "./privacy-jobs.js";
+import type { ExportDeleter } from "./export-archives.js";
 
 /** Events chat scans per erasure or export page. */
 const CHAT_PAGE = 500;
@@ -24,6 +25,8 @@ export interface UserDataParts {
   archive: ExportArchiveSink;
   /** A time-limited download URL of a sealed export (media's PresignExportDownload). */
   presignExport(tenantId: string, exportId: string, expiresInSeconds: number, filename: string): Promise<{ url: string; expireTimeMs: number }>;
+  /** Deletes an export's archive and the named entries outside it (media's DeleteExport). */
+  deleteExport: ExportDeleter;
 }
 
 /** The user-data parts over the mesh (auth's, chat's, media's and search's internal services, with compliance's service token for each). */
@@ -77,10 +80,17 @@ export function createUserDataPartsOverMesh(opts: { peers: PeerDirectory; servic
       async putPart(tenantId, exportId, path, content) {
         await media.putExportPart({ tenantId, exportId, path, content }, { headers: await headers("media") });
       },
+      async discard(tenantId, exportId, paths) {
+        // DeleteExport takes at most 20,000 paths a call.
+        for (let i = 0; i === 0 || i < paths.length; i += 10_000) await media.deleteExport({ tenantId, exportId, paths: paths.slice(i, i + 10_000) }, { headers: await headers("media") });
+      },
       async seal(tenantId, exportId, paths, aboutJson) {
         const r = await media.sealExport({ tenantId, exportId, paths, aboutJson }, { headers: await headers("media") });
         return { size: Number(r.archiveSize), sha256: r.archiveSha256, entries: r.entries };
       },
+    },
+    async deleteExport(tenantId, exportId, paths) {
+      await media.deleteExport({ tenantId, exportId, paths }, { headers: await headers("media") });
     },
     async presignExport(tenantId, exportId, expiresInSeconds, filename) {
       const r = await media.presignExportDownload({ tenantId, exportId, expiresInSeconds, filename }, { headers: await headers("media") });

@@ -6,7 +6,7 @@ import { createLogger } from "@caas/shared/logger";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { openPrivacyJobStore } from "../src/audit-stores.js";
-import { ExportSteps, PART_FLUSH_BYTES, type ExportArchiveSink, type ExportPart } from "../src/export-job.js";
+import { EXPORT_MAX_ENTRIES, EXPORT_TOO_LARGE, ExportSteps, PART_FLUSH_BYTES, type ExportArchiveSink, type ExportPart } from "../src/export-job.js";
 import { PrivacyJobRunner } from "../src/privacy-jobs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-export-steps-"));
@@ -26,13 +26,24 @@ function pagedPart(pages: number, perPage: number, lineBytes: number, opts: { fi
   return { part, cursors };
 }
 
-const noErasure = { auth: async () => ({ items: 0, next: "" }), chat: async () => ({ items: 0, next: "" }), media: async () => ({ items: 0, next: "" }), search: async () => ({ items: 0, next: "" }) };
+const noErasure = {
+  auth: async () => ({ items: 0, next: "" }),
+  chat: async () => ({ items: 0, next: "" }),
+  media: async () => ({ items: 0, next: "" }),
+  search: async () => ({ items: 0, next: "" }),
+  exports: async () => ({ items: 0, next: "" }),
+};
 
 /** The archive as a map of stored parts; records the biggest part and every seal. */
 function memorySink() {
   const parts = new Map<string, Buffer>();
   const seals: string[][] = [];
+  const discarded: string[][] = [];
   const sink: ExportArchiveSink = {
+    async discard(_t, _e, paths) {
+      discarded.push(paths);
+      for (const p of paths) parts.delete(p);
+    },
     async putPart(_t, _e, path, content) {
       parts.set(path, Buffer.from(content));
     },
@@ -41,7 +52,7 @@ function memorySink() {
       return { size: 1, sha256: "ab", entries: paths.length + 1 };
     },
   };
-  return { sink, parts, seals };
+  return { sink, parts, seals, discarded };
 }
 
 describe("export job steps", () => {
@@ -138,6 +149,37 @@ describe("export job steps", () => {
     expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "" });
     // Services with nothing to say write no part.
     expect(seals).toEqual([["media/part-000001.jsonl"]]);
+    await store.close();
+  });
+
+  it("fails an export over EXPORT_MAX_ENTRIES with a clear error, deletes what it gathered and starts over when retried", async () => {
+    const store = await openPrivacyJobStore({ kind: "sqlite", path: join(dir, "too-large.db") });
+    const scope = freshTenantScope();
+    const { sink, seals, discarded, parts } = memorySink();
+    const one: ExportPart = async () => ({ lines: ['{"kind":"profile"}'], files: [], next: "" });
+    // 100 files a page: the page that brings the entries (one auth part, the files, the media part) past the limit fails the job.
+    let pages = 0;
+    const media: ExportPart = async (_t, _u, _e, cursor) => {
+      const page = cursor === "" ? 0 : Number(cursor);
+      pages++;
+      return { lines: ['{"kind":"media"}'], files: Array.from({ length: 100 }, (_, i) => `media/files/m${page * 100 + i}`), next: String(page + 1) };
+    };
+    const exports = new ExportSteps({ parts: { auth: one, chat: one, media, compliance: one }, sink, nowMs: () => Date.now() });
+    const runner = new PrivacyJobRunner({ store, parts: noErasure, exports, clock: systemClock, logger });
+    const job = (await store.create(scope, runner.newExport(scope.tenantId, "alice"))).job;
+    await runner.kick(job);
+    const failed = (await store.get(scope, job.id))!;
+    expect(failed).toMatchObject({ state: "failed", error: EXPORT_TOO_LARGE });
+    expect(failed.error).toContain(String(EXPORT_MAX_ENTRIES));
+    expect(pages).toBe(Math.ceil((EXPORT_MAX_ENTRIES - 2) / 100));
+    // Everything gathered went (the two saved parts, and every file copied, also of the page that went over); nothing was sealed.
+    expect(discarded).toHaveLength(1);
+    expect(discarded[0]!.length).toBe(2 + pages * 100);
+    expect(new Set(discarded[0]).size).toBe(discarded[0]!.length);
+    expect([...parts.keys()]).toEqual([]);
+    expect(seals).toEqual([]);
+    // The steps start over, so a retry does not reference deleted entries.
+    expect(failed.steps.every((s) => s.items === 0 && !s.done && s.cursor === "" && (s.paths ?? []).length === 0)).toBe(true);
     await store.close();
   });
 });

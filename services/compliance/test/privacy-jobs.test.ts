@@ -40,7 +40,8 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     const chat = pagedPart(10, 2, { onPage: (page) => void (page === 2 && ref.runner?.stop()) });
     const media = pagedPart(2, 1);
     const search = pagedPart(0, 500);
-    const parts = { auth: auth.part, chat: chat.part, media: media.part, search: search.part };
+    const exportsPart = pagedPart(1, 1);
+    const parts = { auth: auth.part, chat: chat.part, media: media.part, search: search.part, exports: exportsPart.part };
     const first = await openPrivacyJobStore({ kind: "sqlite", path });
     const runner = (ref.runner = new PrivacyJobRunner({ store: first, parts, clock: systemClock, logger }));
     const job = (await first.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
@@ -54,6 +55,7 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
         { service: "chat", items: 6, done: false, cursor: "3" },
         { service: "media", items: 0, done: false },
         { service: "search", items: 0, done: false },
+        { service: "exports", items: 0, done: false },
       ],
     });
     await first.close();
@@ -71,6 +73,7 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
         { items: 10, done: true, cursor: "" },
         { items: 2, done: true, cursor: "" },
         { items: 0, done: true, cursor: "" },
+        { items: 1, done: true, cursor: "" },
       ],
     });
     expect(done.completeTimeMs).toBeGreaterThan(0);
@@ -86,15 +89,15 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     const scope = freshTenantScope();
     const chat = pagedPart(6, 2, { failAt: 1 });
     const none = pagedPart(0, 1).part;
-    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat: chat.part, media: none, search: none }, clock: systemClock, logger });
+    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat: chat.part, media: none, search: none, exports: none }, clock: systemClock, logger });
     const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
     await runner.kick(job);
     const failed = (await store.get(scope, job.id))!;
-    expect(failed).toMatchObject({ state: "failed", error: "chat unavailable", steps: [{ done: true }, { items: 2, cursor: "1", done: false }, { done: false }, { done: false }] });
+    expect(failed).toMatchObject({ state: "failed", error: "chat unavailable", steps: [{ done: true }, { items: 2, cursor: "1", done: false }, { done: false }, { done: false }, { done: false }] });
     // A repeated request finds the unfinished job.
     expect((await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job.id).toBe(job.id);
     await runner.kick(failed);
-    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "", steps: [{ done: true }, { items: 6, done: true }, { done: true }, { done: true }] });
+    expect(await store.get(scope, job.id)).toMatchObject({ state: "succeeded", error: "", steps: [{ done: true }, { items: 6, done: true }, { done: true }, { done: true }, { done: true }] });
     expect(chat.cursors).toEqual(["", "1", "1", "2"]);
     await store.close();
   });
@@ -111,12 +114,12 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
       return cursor === "" ? { items: 2, next: "p1", skipped: ["c2"] } : { items: 1, next: "", skipped: ["c1"] };
     };
     const none = pagedPart(0, 1).part;
-    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat, media: none, search: none }, clock: systemClock, logger, holds: async () => holds });
+    const runner = new PrivacyJobRunner({ store, parts: { auth: pagedPart(1, 1).part, chat, media: none, search: none, exports: none }, clock: systemClock, logger, holds: async () => holds });
     const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
     await runner.kick(job);
     expect(await store.get(scope, job.id)).toMatchObject({
       state: "succeeded",
-      steps: [{ done: true }, { items: 3, done: true, held: ["c1", "c2"], skipped: ["c1", "c2"] }, { done: true }, { done: true }],
+      steps: [{ done: true }, { items: 3, done: true, held: ["c1", "c2"], skipped: ["c1", "c2"] }, { done: true }, { done: true }, { done: true }],
     });
     expect(seen).toEqual([
       ["c1", "c2"],
@@ -129,7 +132,7 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     expect(await store.get(scope, held.id)).toMatchObject({
       state: "failed",
       error: `${HELD_ERROR} (the user is held)`,
-      steps: [{ done: false, items: 0 }, { done: false }, { done: false }, { done: false }],
+      steps: [{ done: false, items: 0 }, { done: false }, { done: false }, { done: false }, { done: false }],
     });
     await store.close();
   });

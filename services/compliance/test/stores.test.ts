@@ -24,8 +24,8 @@ describe("audit store on SQLite (embedded)", () => {
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openComplianceSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     expect(runs).toEqual([
-      { from: 0, to: 3, applied: [1, 2, 3] },
-      { from: 3, to: 3, applied: [] },
+      { from: 0, to: 4, applied: [1, 2, 3, 4] },
+      { from: 4, to: 4, applied: [] },
     ]);
     const db = new Database(path);
     try {

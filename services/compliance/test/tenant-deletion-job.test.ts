@@ -31,7 +31,7 @@ function draining(total: number, per: number, onCall?: (left: number) => void) {
 }
 
 describe("tenant deletion jobs (PrivacyJobRunner, SQLite job store)", () => {
-  it("runs chat, search, media and auth in order with no user, resumes after a restart, and audits the completion in the platform chain", async () => {
+  it("runs chat, search, media, exports and auth in order with no user, resumes after a restart, and audits the completion in the platform chain", async () => {
     const path = join(dir, "resume.db");
     const scope = freshTenantScope();
     const ref: { runner?: PrivacyJobRunner } = {};
@@ -39,8 +39,9 @@ describe("tenant deletion jobs (PrivacyJobRunner, SQLite job store)", () => {
     const search = draining(5, 2, (left) => void (left === 3 && ref.runner?.stop()));
     const media = draining(1, 100);
     const auth = draining(3, 200);
-    const tenantParts = { chat: chat.part, search: search.part, media: media.part, auth: auth.part };
-    const erasure = { auth: none, chat: none, media: none, search: none };
+    const exportsPart = draining(2, 1);
+    const tenantParts = { chat: chat.part, search: search.part, media: media.part, exports: exportsPart.part, auth: auth.part };
+    const erasure = { auth: none, chat: none, media: none, search: none, exports: none };
     const audits: { tenantId: string; action: string; target: unknown }[] = [];
     const audit: SelfAudit = async (s, r) => void audits.push({ tenantId: s.tenantId, action: r.action, target: r.target });
     const first = await openPrivacyJobStore({ kind: "sqlite", path });
@@ -52,6 +53,7 @@ describe("tenant deletion jobs (PrivacyJobRunner, SQLite job store)", () => {
       ["chat", 2, true],
       ["search", 4, false],
       ["media", 0, false],
+      ["exports", 0, false],
       ["auth", 0, false],
     ]);
     // Asking for the tenant's deletion again finds this job (one unfinished deletion per tenant).
@@ -68,6 +70,7 @@ describe("tenant deletion jobs (PrivacyJobRunner, SQLite job store)", () => {
       ["chat", 2, true],
       ["search", 5, true],
       ["media", 1, true],
+      ["exports", 2, true],
       ["auth", 3, true],
     ]);
     // Chat's shredding ran once; search went on where it stopped; nobody was asked about a user.
@@ -83,8 +86,8 @@ describe("tenant deletion jobs (PrivacyJobRunner, SQLite job store)", () => {
     let holds = noHolds();
     const chat = draining(1, 1, () => void (holds = { ...noHolds(), conversations: new Set(["c1"]) }));
     const later = draining(1, 10);
-    const tenantParts = { chat: chat.part, search: later.part, media: none, auth: none };
-    const runner = new PrivacyJobRunner({ store, parts: { auth: none, chat: none, media: none, search: none }, tenantParts, clock: systemClock, logger, holds: async () => holds });
+    const tenantParts = { chat: chat.part, search: later.part, media: none, exports: none, auth: none };
+    const runner = new PrivacyJobRunner({ store, parts: { auth: none, chat: none, media: none, search: none, exports: none }, tenantParts, clock: systemClock, logger, holds: async () => holds });
     const job = (await store.create(scope, runner.newTenantDeletion(scope.tenantId))).job;
     await runner.kick(job);
     const failed = (await store.get(scope, job.id))!;

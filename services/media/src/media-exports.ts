@@ -6,10 +6,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import tar from "tar-stream";
 import {
+  DeleteExportResponseSchema,
   ExportUserDataResponseSchema,
   PresignExportDownloadResponseSchema,
   PutExportPartResponseSchema,
   SealExportResponseSchema,
+  type DeleteExportRequest,
+  type DeleteExportResponse,
   type ExportUserDataRequest,
   type ExportUserDataResponse,
   type PresignExportDownloadRequest,
@@ -95,11 +98,7 @@ export class MediaExportOps {
   async sealExport(req: SealExportRequest, ctx: HandlerContext): Promise<SealExportResponse> {
     requireService(ctx);
     const { scope, exportId } = checked(req);
-    if (req.paths.length > MAX_ENTRIES) throw invalid("paths", `at most ${MAX_ENTRIES}`);
-    req.paths.forEach((p, i) => {
-      if (!ENTRY_PATH.test(p) || p.split("/").some((s) => s === "." || s === "..")) throw invalid(`paths[${i}]`, "must be an archive path");
-    });
-    if (new Set(req.paths).size !== req.paths.length) throw invalid("paths", "must be unique");
+    checkedPaths(req.paths);
     let about: unknown;
     try {
       about = JSON.parse(req.aboutJson || "{}");
@@ -123,6 +122,21 @@ export class MediaExportOps {
     const info = await this.deps.blobs.stat(scope, key).catch((err: unknown) => Promise.reject(err instanceof NotFoundError ? new NotFoundError("export archive") : err));
     const signed = await this.deps.blobs.presignDownload(scope, key, { expiresInSeconds: req.expiresInSeconds, filename: req.filename });
     return create(PresignExportDownloadResponseSchema, { url: signed.url, expireTime: timestampFromDate(signed.expiresAt), archiveSize: BigInt(info.size) });
+  }
+
+  /** Deletes an export's archive and the named entries outside it (an export that never sealed); missing objects are skipped. */
+  async deleteExport(req: DeleteExportRequest, ctx: HandlerContext): Promise<DeleteExportResponse> {
+    requireService(ctx);
+    const { scope, exportId } = checked(req);
+    const paths = checkedPaths(req.paths);
+    for (const p of paths) await this.deps.blobs.delete(scope, exportEntryKey(exportId, p));
+    const key = exportArchiveKey(exportId);
+    const found = await this.deps.blobs.stat(scope, key).then(
+      () => true,
+      (err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)),
+    );
+    await this.deps.blobs.delete(scope, key);
+    return create(DeleteExportResponseSchema, { archiveDeleted: found });
   }
 
   /** Copies a live READY file's bytes into the export (inside the blob store); its archive path, or "" when there are none to copy. */
@@ -198,6 +212,16 @@ async function writeEntry(pack: tar.Pack, name: string, size: number, body: Read
   }
   await done;
   return hash.digest("hex");
+}
+
+/** Entry paths as SealExport and DeleteExport take them: at most MAX_ENTRIES, unique, no "." or ".." segments. */
+function checkedPaths(paths: string[]): string[] {
+  if (paths.length > MAX_ENTRIES) throw invalid("paths", `at most ${MAX_ENTRIES}`);
+  paths.forEach((p, i) => {
+    if (!ENTRY_PATH.test(p) || p.split("/").some((s) => s === "." || s === "..")) throw invalid(`paths[${i}]`, "must be an archive path");
+  });
+  if (new Set(paths).size !== paths.length) throw invalid("paths", "must be unique");
+  return paths;
 }
 
 function metadataOf(r: MediaRecord) {

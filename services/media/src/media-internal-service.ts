@@ -19,7 +19,7 @@ import { MEDIA_RESOURCE, mediaNotFound, uploadBlobKeyOf, type MediaDeps } from "
 import { mediaView } from "./domain/views.js";
 
 /** MediaInternalService's user-data RPCs, served by MediaExportOps (media-exports.ts) and eraseMediaOfUser (media-erasure.ts). */
-export type ExportRpcNames = "exportUserData" | "putExportPart" | "sealExport" | "presignExportDownload" | "eraseUserData" | "eraseTenantData";
+export type ExportRpcNames = "exportUserData" | "putExportPart" | "sealExport" | "presignExportDownload" | "deleteExport" | "eraseUserData" | "eraseTenantData";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;

@@ -16,6 +16,7 @@ export function registerMediaRoutes(router: ConnectRouter, impls: MediaImpls): v
     putExportPart: exports.putExportPart.bind(exports),
     sealExport: exports.sealExport.bind(exports),
     presignExportDownload: exports.presignExportDownload.bind(exports),
+    deleteExport: exports.deleteExport.bind(exports),
     eraseUserData: (req, ctx) => eraseMediaOfUser(impls.deps, req, ctx),
     eraseTenantData: (req, ctx) => eraseMediaOfTenant(impls.deps, req, ctx),
   });

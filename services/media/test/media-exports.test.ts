@@ -142,6 +142,35 @@ function exportSuite(name: string, options: () => MediaWorldOptions): void {
       expect((await failure(w.internal(`${w.tenantId}/alice`).presignExportDownload({ tenantId: w.tenantId, exportId, expiresInSeconds: 60, filename: "x.tar" }))).code).toBe(Code.PermissionDenied);
     });
 
+    it("deletes an export: the archive and the entries of one never sealed, idempotently, only in the caller's tenant", async () => {
+      const svc = w.internal("svc:compliance");
+      const scope = scopeForAdmin(w.tenantId);
+      const [sealedId, openId] = [randomUUID(), randomUUID()];
+      await svc.putExportPart({ tenantId: w.tenantId, exportId: sealedId, path: "auth/part-000001.jsonl", content: Buffer.from("{}\n") });
+      await svc.sealExport({ tenantId: w.tenantId, exportId: sealedId, paths: ["auth/part-000001.jsonl"], aboutJson: "{}" });
+      const url = (await svc.presignExportDownload({ tenantId: w.tenantId, exportId: sealedId, expiresInSeconds: 60, filename: "x.tar" })).url;
+      // Another tenant naming the same export id deletes nothing.
+      expect((await svc.deleteExport({ tenantId: randomUUID(), exportId: sealedId })).archiveDeleted).toBe(false);
+      expect((await fetch(url)).status).toBe(200);
+      expect((await svc.deleteExport({ tenantId: w.tenantId, exportId: sealedId })).archiveDeleted).toBe(true);
+      expect((await fetch(url)).status).toBe(404);
+      expect((await failure(svc.presignExportDownload({ tenantId: w.tenantId, exportId: sealedId, expiresInSeconds: 60, filename: "x.tar" }))).code).toBe(Code.NotFound);
+      expect((await svc.deleteExport({ tenantId: w.tenantId, exportId: sealedId })).archiveDeleted).toBe(false);
+
+      // An export that never sealed: its parts and copied files go by name.
+      const fileId = await uploaded(w, "alice", randomBytes(100));
+      const { filePaths } = await svc.exportUserData({ tenantId: w.tenantId, userId: "alice", exportId: openId });
+      await svc.putExportPart({ tenantId: w.tenantId, exportId: openId, path: "chat/part-000001.jsonl", content: Buffer.from("{}\n") });
+      const paths = ["chat/part-000001.jsonl", ...filePaths];
+      expect(filePaths).toEqual([`media/files/${fileId}`]);
+      expect((await svc.deleteExport({ tenantId: w.tenantId, exportId: openId, paths })).archiveDeleted).toBe(false);
+      for (const p of paths) await expect(w.blobs.stat(scope, exportEntryKey(openId, p))).rejects.toBeInstanceOf(NotFoundError);
+      // The user's own file is untouched; bad paths and user callers are refused.
+      expect((await w.media("alice").getMedia({ mediaId: fileId })).media!.id).toBe(fileId);
+      expect((await failure(svc.deleteExport({ tenantId: w.tenantId, exportId: openId, paths: ["../x"] }))).code).toBe(Code.InvalidArgument);
+      expect((await failure(w.internal(`${w.tenantId}/alice`).deleteExport({ tenantId: w.tenantId, exportId: openId }))).code).toBe(Code.PermissionDenied);
+    });
+
     it("erases a user's media: bytes at both keys, then the records and their links, in pages, idempotently", async () => {
       const svc = w.internal("svc:compliance");
       const scope = scopeForAdmin(w.tenantId);

@@ -53,6 +53,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_AUDIT_CHECKPOINT_EVERY", String(config.compliance.auditCheckpointEvery)],
     ["CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", String(config.compliance.auditCheckpointIntervalMs)],
     ["CAAS_RETENTION_SWEEP_INTERVAL_MS", String(config.compliance.retentionSweepIntervalMs)],
+    ["CAAS_EXPORT_ARCHIVE_TTL_MS", String(config.compliance.exportArchiveTtlMs)],
     ["CAAS_SHUTDOWN_GRACE_MS", String(config.shutdownGraceMs)],
     ["CAAS_READ_MAX_BYTES", String(config.limits.readMaxBytes)],
     ["CAAS_WRITE_MAX_BYTES", String(config.limits.writeMaxBytes)],

@@ -120,6 +120,8 @@ export interface ComplianceConfig {
   auditCheckpointIntervalMs: number;
   /** The retention sweeper runs over every tenant with a policy this often (CAAS_RETENTION_SWEEP_INTERVAL_MS, default 1 h; 0: only on RunRetention). */
   retentionSweepIntervalMs: number;
+  /** Export archives are deleted this long after their job succeeded unless the tenant's retention policy sets export_max_age (CAAS_EXPORT_ARCHIVE_TTL_MS, default 7 days). */
+  exportArchiveTtlMs: number;
 }
 
 /**

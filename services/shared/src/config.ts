@@ -207,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     auditCheckpointEvery: int("CAAS_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
     auditCheckpointIntervalMs: int("CAAS_AUDIT_CHECKPOINT_INTERVAL_MS", 10_000, 0, 86_400_000),
     retentionSweepIntervalMs: int("CAAS_RETENTION_SWEEP_INTERVAL_MS", 3_600_000, 0, 7 * 86_400_000),
+    exportArchiveTtlMs: int("CAAS_EXPORT_ARCHIVE_TTL_MS", 7 * 86_400_000, 1000, 315_360_000_000),
   };
 
   const config: Config = {

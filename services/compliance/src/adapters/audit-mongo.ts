@@ -59,6 +59,13 @@ export function complianceMongoMigrations(prefix = "compliance_"): Migration<Mon
         await holds.createIndex({ tenantId: 1, createTimeMs: 1 }, { name: "tenant_time" });
       },
     },
+    {
+      version: 4,
+      name: "export archive expiry index",
+      async up(db) {
+        await db.collection(c.privacyJobs).createIndex({ state: 1, expireTimeMs: 1 }, { name: "expiry" });
+      },
+    },
   ];
 }
 

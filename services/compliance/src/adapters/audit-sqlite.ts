@@ -110,6 +110,19 @@ export const COMPLIANCE_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: "export archive expiry",
+    up(db) {
+      // expire_time_ms: when a succeeded export's archive is deleted (0: not yet set); export_max_age_ms: a tenant's own archive lifetime (0: the platform default).
+      db.exec(`
+        ALTER TABLE privacy_jobs ADD COLUMN expire_time_ms INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE privacy_jobs ADD COLUMN delete_reason TEXT NOT NULL DEFAULT '';
+        CREATE INDEX privacy_jobs_expiry ON privacy_jobs (state, expire_time_ms);
+        ALTER TABLE retention_policies ADD COLUMN export_max_age_ms INTEGER NOT NULL DEFAULT 0;
+      `);
+    },
+  },
 ];
 
 /** Opens (creating and migrating) compliance's SQLite file. */

@@ -41,13 +41,35 @@ export function createMongoPrivacyJobStore(opts: { db: MongoDb; collectionPrefix
     async save(scope, job) {
       const tenantId = tenantOf(scope);
       checkJob(tenantId, job);
-      const { state, steps, error, updateTimeMs, completeTimeMs } = job;
-      await jobs.updateOne({ _id: `${tenantId}|${job.id}` }, { $set: { state, steps, error, updateTimeMs, completeTimeMs, openKey: openKeyOf(job) } });
+      const { state, steps, error, updateTimeMs, completeTimeMs, expireTimeMs, deleteReason } = job;
+      await jobs.updateOne({ _id: `${tenantId}|${job.id}` }, { $set: { state, steps, error, updateTimeMs, completeTimeMs, expireTimeMs, deleteReason, openKey: openKeyOf(job) } });
+    },
+    async ofUser(scope, kind, userId, limit) {
+      return (
+        await jobs
+          .find({ tenantId: tenantOf(scope), kind, userId })
+          .sort({ createTimeMs: 1, id: 1 })
+          .limit(limit)
+          .toArray()
+      ).map(toRecord);
+    },
+    async openOfKind(scope, kind, limit) {
+      return (
+        await jobs
+          .find({ tenantId: tenantOf(scope), kind, state: { $ne: "expired" } })
+          .sort({ createTimeMs: 1, id: 1 })
+          .limit(limit)
+          .toArray()
+      ).map(toRecord);
+    },
+    async dueToExpire({ nowMs, limit, tenantId }) {
+      const filter = { state: "succeeded" as const, expireTimeMs: { $gt: 0, $lte: nowMs }, ...(tenantId === undefined ? {} : { tenantId }) };
+      return (await jobs.find(filter).sort({ expireTimeMs: 1, tenantId: 1, id: 1 }).limit(limit).toArray()).map(toRecord);
     },
     async unfinished(limit) {
       return (
         await jobs
-          .find({ state: { $ne: "succeeded" } })
+          .find({ state: { $in: ["running", "failed"] } })
           .sort({ createTimeMs: 1, tenantId: 1, id: 1 })
           .limit(limit)
           .toArray()
@@ -69,5 +91,8 @@ function toRecord(d: JobDoc): PrivacyJobRecord {
     createTimeMs: d.createTimeMs,
     updateTimeMs: d.updateTimeMs,
     completeTimeMs: d.completeTimeMs,
+    // Jobs stored before archives expired have neither field.
+    expireTimeMs: d.expireTimeMs ?? 0,
+    deleteReason: d.deleteReason ?? "",
   };
 }

@@ -18,7 +18,8 @@ export function checkHold(tenantId: string, hold: LegalHoldRecord): void {
 /** Refuses policies no adapter stores (a programming error, not bad input). */
 export function checkPolicy(tenantId: string, policy: RetentionPolicyRecord): void {
   if (policy.tenantId !== tenantId) throw new RangeError("the policy belongs to another tenant than the scope");
-  for (const age of [policy.messageMaxAgeMs, policy.mediaMaxAgeMs]) {
+  if (policy.conversationId !== "" && policy.exportMaxAgeMs !== 0) throw new RangeError("only a tenant policy sets an export archive age");
+  for (const age of [policy.messageMaxAgeMs, policy.mediaMaxAgeMs, policy.exportMaxAgeMs]) {
     if (!Number.isSafeInteger(age) || age < 0) throw new RangeError("a maximum age is a whole number of milliseconds, 0 for none");
   }
 }

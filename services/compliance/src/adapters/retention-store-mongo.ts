@@ -89,7 +89,9 @@ export function createMongoRetentionStore(opts: { db: MongoDb; collectionPrefix?
 }
 
 function policyOf(d: RetentionPolicyRecord): RetentionPolicyRecord {
-  return { tenantId: d.tenantId, conversationId: d.conversationId, messageMaxAgeMs: d.messageMaxAgeMs, mediaMaxAgeMs: d.mediaMaxAgeMs, updateTimeMs: d.updateTimeMs };
+  // Policies stored before export archives expired have no exportMaxAgeMs.
+  const { tenantId, conversationId, messageMaxAgeMs, mediaMaxAgeMs, updateTimeMs } = d;
+  return { tenantId, conversationId, messageMaxAgeMs, mediaMaxAgeMs, exportMaxAgeMs: d.exportMaxAgeMs ?? 0, updateTimeMs };
 }
 
 function holdOf(d: LegalHoldRecord): LegalHoldRecord {

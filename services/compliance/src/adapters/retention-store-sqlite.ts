@@ -8,6 +8,7 @@ interface PolicyRow {
   conversation_id: string;
   message_max_age_ms: number;
   media_max_age_ms: number;
+  export_max_age_ms: number;
   update_time_ms: number;
 }
 
@@ -27,8 +28,9 @@ const HOLD_COLUMNS = "tenant_id, id, kind, target_id, reason, create_time_ms, re
 export function createSqliteRetentionStore(opts: { db: Database.Database }): RetentionStore {
   const { db } = opts;
   const putPolicy = db.prepare(
-    `INSERT INTO retention_policies (tenant_id, conversation_id, message_max_age_ms, media_max_age_ms, update_time_ms) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET message_max_age_ms = excluded.message_max_age_ms, media_max_age_ms = excluded.media_max_age_ms, update_time_ms = excluded.update_time_ms`,
+    `INSERT INTO retention_policies (tenant_id, conversation_id, message_max_age_ms, media_max_age_ms, export_max_age_ms, update_time_ms) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET message_max_age_ms = excluded.message_max_age_ms, media_max_age_ms = excluded.media_max_age_ms,
+       export_max_age_ms = excluded.export_max_age_ms, update_time_ms = excluded.update_time_ms`,
   );
   const getPolicy = db.prepare<[string, string], PolicyRow>(`SELECT * FROM retention_policies WHERE tenant_id = ? AND conversation_id = ?`);
   const deletePolicy = db.prepare(`DELETE FROM retention_policies WHERE tenant_id = ? AND conversation_id = ?`);
@@ -44,7 +46,7 @@ export function createSqliteRetentionStore(opts: { db: Database.Database }): Ret
     async putPolicy(scope, policy) {
       const tenantId = tenantOf(scope);
       checkPolicy(tenantId, policy);
-      putPolicy.run(tenantId, policy.conversationId, policy.messageMaxAgeMs, policy.mediaMaxAgeMs, policy.updateTimeMs);
+      putPolicy.run(tenantId, policy.conversationId, policy.messageMaxAgeMs, policy.mediaMaxAgeMs, policy.exportMaxAgeMs, policy.updateTimeMs);
     },
     async getPolicy(scope, conversationId) {
       const row = getPolicy.get(tenantOf(scope), conversationId);
@@ -81,7 +83,14 @@ export function createSqliteRetentionStore(opts: { db: Database.Database }): Ret
 }
 
 function policyOf(r: PolicyRow): RetentionPolicyRecord {
-  return { tenantId: r.tenant_id, conversationId: r.conversation_id, messageMaxAgeMs: r.message_max_age_ms, mediaMaxAgeMs: r.media_max_age_ms, updateTimeMs: r.update_time_ms };
+  return {
+    tenantId: r.tenant_id,
+    conversationId: r.conversation_id,
+    messageMaxAgeMs: r.message_max_age_ms,
+    mediaMaxAgeMs: r.media_max_age_ms,
+    exportMaxAgeMs: r.export_max_age_ms,
+    updateTimeMs: r.update_time_ms,
+  };
 }
 
 function holdOf(r: HoldRow): LegalHoldRecord {

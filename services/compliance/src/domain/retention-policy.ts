@@ -21,6 +21,16 @@ export function effectiveAges(tenant: RetentionPolicyRecord | undefined, convers
   };
 }
 
+/**
+ * The tenant-level policy with auth's TenantSettings.message_retention folded in: the narrower
+ * message age of the two (the setting alone makes a tenant policy of its own).
+ */
+export function withTenantSetting(tenantId: string, policy: RetentionPolicyRecord | undefined, settingMessageAgeMs: number): RetentionPolicyRecord | undefined {
+  if (settingMessageAgeMs <= 0) return policy;
+  const base = policy ?? { tenantId, conversationId: "", messageMaxAgeMs: 0, mediaMaxAgeMs: 0, exportMaxAgeMs: 0, updateTimeMs: 0 };
+  return { ...base, messageMaxAgeMs: narrower(base.messageMaxAgeMs, settingMessageAgeMs) };
+}
+
 /** The cuts at `nowMs`: messages (media) created before these go; 0 where no age applies. */
 export function cutsAt(ages: Ages, nowMs: number): { messageBeforeMs: number; mediaBeforeMs: number } {
   return {

@@ -3,7 +3,11 @@ import type { TenantScope } from "@caas/shared/tenant-scope";
 /** The kinds of data-subject request a job carries out. */
 export type PrivacyJobKind = "erasure" | "export" | "tenant_deletion";
 
-export type PrivacyJobState = "running" | "succeeded" | "failed";
+/** "expired": an export whose archive was deleted (its retention ran out, or the user was erased). */
+export type PrivacyJobState = "running" | "succeeded" | "failed" | "expired";
+
+/** Why an export's archive was deleted. */
+export type ArchiveDeleteReason = "retention" | "erasure";
 
 /** One service's part of a job: how many items it handled and where to resume it. */
 export interface JobStep {
@@ -35,6 +39,10 @@ export interface PrivacyJobRecord {
   updateTimeMs: number;
   /** 0 until the job succeeded. */
   completeTimeMs: number;
+  /** Exports: when the archive is (or, once expired, was) deleted; 0 until the job succeeded. */
+  expireTimeMs: number;
+  /** Exports, once expired: why the archive was deleted ("" before). */
+  deleteReason: ArchiveDeleteReason | "";
 }
 
 /**
@@ -48,9 +56,15 @@ export interface PrivacyJobStore {
   get(scope: TenantScope, id: string): Promise<PrivacyJobRecord | undefined>;
   /** The user's most recent job of a kind. */
   latest(scope: TenantScope, kind: PrivacyJobKind, userId: string): Promise<PrivacyJobRecord | undefined>;
-  /** Writes the job's state, steps, error and times (the id, kind and user never change). */
+  /** The user's jobs of a kind, oldest first, at most `limit`. */
+  ofUser(scope: TenantScope, kind: PrivacyJobKind, userId: string, limit: number): Promise<PrivacyJobRecord[]>;
+  /** The tenant's jobs of a kind not yet expired (any user), oldest first, at most `limit`. */
+  openOfKind(scope: TenantScope, kind: PrivacyJobKind, limit: number): Promise<PrivacyJobRecord[]>;
+  /** Writes the job's state, steps, error, times and delete reason (the id, kind and user never change). */
   save(scope: TenantScope, job: PrivacyJobRecord): Promise<void>;
-  /** Jobs not yet succeeded, of every tenant, oldest first (resumed at start), at most `limit`. */
+  /** Jobs running or failed, of every tenant, oldest first (resumed at start), at most `limit`. */
   unfinished(limit: number): Promise<PrivacyJobRecord[]>;
+  /** Succeeded jobs whose archive is due (0 < expireTimeMs <= nowMs), soonest first, of one tenant or (no tenantId) every tenant; at most `limit`. */
+  dueToExpire(query: { nowMs: number; limit: number; tenantId?: string }): Promise<PrivacyJobRecord[]>;
   close(): Promise<void>;
 }

@@ -1,11 +1,13 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 
-/** A tenant's (conversationId "") or one conversation's maximum ages; 0 sets no limit for that kind. */
+/** A tenant's (conversationId "") or one conversation's maximum ages; 0 sets no limit for that kind (for exports: the platform default). */
 export interface RetentionPolicyRecord {
   tenantId: string;
   conversationId: string;
   messageMaxAgeMs: number;
   mediaMaxAgeMs: number;
+  /** Tenant policies only: how long an export archive is kept after its job succeeded. */
+  exportMaxAgeMs: number;
   updateTimeMs: number;
 }
 

@@ -26,6 +26,8 @@ function job(scope: TenantScope, o: Partial<PrivacyJobRecord> = {}): PrivacyJobR
     createTimeMs: 1000,
     updateTimeMs: 1000,
     completeTimeMs: 0,
+    expireTimeMs: 0,
+    deleteReason: "",
     ...o,
   };
 }
@@ -89,6 +91,47 @@ export function privacyJobStoreContract(name: string, open: () => Promise<JobSto
       expect(ids.indexOf(j.id)).toBeGreaterThanOrEqual(0);
       expect(ids.indexOf(j.id)).toBeLessThan(ids.indexOf(k.id));
       expect(ids).not.toContain(done.id);
+    });
+
+    it("lists a user's jobs of a kind oldest first, and the succeeded ones due to expire, per tenant or all, soonest first", async () => {
+      const other = freshTenantScope();
+      const exp = (s: TenantScope, o: Partial<PrivacyJobRecord>) => job(s, { kind: "export", ...o });
+      const old = exp(scope, { createTimeMs: 10 });
+      const newer = exp(scope, { createTimeMs: 20 });
+      const later = exp(scope, { createTimeMs: 30, userId: "bob" });
+      const theirs = exp(other, { createTimeMs: 15 });
+      for (const [s, x] of [
+        [scope, old],
+        [scope, later],
+        [other, theirs],
+      ] as const)
+        await inst.a.create(s, x);
+      await inst.a.save(scope, { ...old, state: "succeeded", completeTimeMs: 100, expireTimeMs: 500 });
+      await inst.a.create(scope, newer);
+      await inst.a.save(scope, { ...newer, state: "succeeded", completeTimeMs: 200, expireTimeMs: 300 });
+      await inst.a.save(scope, { ...later, state: "succeeded", completeTimeMs: 200, expireTimeMs: 900 });
+      await inst.a.save(other, { ...theirs, state: "succeeded", completeTimeMs: 100, expireTimeMs: 400 });
+      await inst.a.create(scope, job(scope, { userId: "alice" }));
+      expect((await inst.b.ofUser(scope, "export", "alice", 10)).map((x) => x.id)).toEqual([old.id, newer.id]);
+      expect((await inst.b.ofUser(scope, "export", "alice", 1)).map((x) => x.id)).toEqual([old.id]);
+      expect(await inst.b.ofUser(other, "export", "bob", 10)).toEqual([]);
+
+      const dueAll = (await inst.b.dueToExpire({ nowMs: 500, limit: 1000 })).filter((x) => [scope.tenantId, other.tenantId].includes(x.tenantId));
+      expect(dueAll.map((x) => x.id)).toEqual([newer.id, theirs.id, old.id]);
+      expect((await inst.b.dueToExpire({ nowMs: 500, limit: 10, tenantId: scope.tenantId })).map((x) => x.id)).toEqual([newer.id, old.id]);
+      expect((await inst.b.dueToExpire({ nowMs: 500, limit: 10, tenantId: other.tenantId })).map((x) => x.id)).toEqual([theirs.id]);
+      expect(await inst.b.dueToExpire({ nowMs: 299, limit: 10, tenantId: scope.tenantId })).toEqual([]);
+
+      // Expired jobs are neither due again nor unfinished, and a new export of the user can start.
+      await inst.a.save(scope, { ...newer, state: "expired", completeTimeMs: 200, expireTimeMs: 300, deleteReason: "retention" });
+      expect(await inst.b.get(scope, newer.id)).toMatchObject({ state: "expired", expireTimeMs: 300, deleteReason: "retention" });
+      expect((await inst.b.dueToExpire({ nowMs: 500, limit: 10, tenantId: scope.tenantId })).map((x) => x.id)).toEqual([old.id]);
+      expect((await inst.b.unfinished(1000)).map((x) => x.id)).not.toContain(newer.id);
+      // A tenant's exports not yet expired, of every user (what a tenant deletion removes); never another tenant's.
+      expect((await inst.b.openOfKind(scope, "export", 10)).map((x) => x.id)).toEqual([old.id, later.id]);
+      expect((await inst.b.openOfKind(scope, "export", 1)).map((x) => x.id)).toEqual([old.id]);
+      expect((await inst.b.openOfKind(other, "export", 10)).map((x) => x.id)).toEqual([theirs.id]);
+      await expect(inst.a.save(scope, { ...old, deleteReason: "lost" as never })).rejects.toThrow(RangeError);
     });
 
     it("keeps tenants apart", async () => {

@@ -16,6 +16,7 @@ const policy = (scope: TenantScope, o: Partial<RetentionPolicyRecord> = {}): Ret
   conversationId: "",
   messageMaxAgeMs: 86_400_000,
   mediaMaxAgeMs: 0,
+  exportMaxAgeMs: 0,
   updateTimeMs: 1000,
   ...o,
 });

@@ -13,15 +13,15 @@ import type { RoleGrant } from "./tenant_pb.js";
 import { file_caas_auth_v1_tenant } from "./tenant_pb.js";
 import type { User } from "./user_pb.js";
 import { file_caas_auth_v1_user } from "./user_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file caas/auth/v1/auth_internal_service.proto.
  */
 export const file_caas_auth_v1_auth_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiVQoXRGVsZXRlVGVuYW50RGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGPQDKAAicwoYRGVsZXRlVGVuYW50RGF0YVJlc3BvbnNlEhUKDXVzZXJzX3JlbW92ZWQYASABKA0SGAoQc2Vzc2lvbnNfcmV2b2tlZBgCIAEoDRIYChBhcGlfa2V5c19yZXZva2VkGAMgASgNEgwKBG1vcmUYBCABKAgiZwoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiLAoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJImYKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiWAoVRXJhc2VVc2VyRGF0YVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKA0SFgoObG9naW5zX3JlbW92ZWQYAyABKA0iNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIkcKF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudCKAAQoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EjMKDHNlcnZpY2VfbmFtZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQSLwoIYXVkaWVuY2UYAiABKAlCHbpIGnIYMhZeW2Etel1bYS16MC05LV17MCw2Mn0kIlsKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKE1ZlcmlmeUFwaUtleVJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIj0KFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5jYWFzLmF1dGgudjEuQXBpS2V5IjoKHFZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QSGgoGc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIh8KHVZlcmlmeUFkbWluQ3JlZGVudGlhbFJlc3BvbnNlIk0KFkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QSGAoGY3Vyc29yGAEgASgJQgi6SAVyAxiACBIZCgVsaW1pdBgCIAEoBUIKukgHGgUY6AcoACJvChdMaXN0UmV2b2NhdGlvbnNSZXNwb25zZRItCgtyZXZvY2F0aW9ucxgBIAMoCzIYLmNhYXMuYXV0aC52MS5SZXZvY2F0aW9uEhMKC25leHRfY3Vyc29yGAIgASgJEhAKCGhhc19tb3JlGAMgASgIInIKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiOgoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiEKBXVzZXJzGAEgAygLMhIuY2Fhcy5hdXRoLnYxLlVzZXIicwoVUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESPQoIdXNlcl9pZHMYAiADKAlCK7pIKJIBJQgBEGQYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiTAoWUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRIYChBtaXNzaW5nX3VzZXJfaWRzGAEgAygJEhgKEGNyZWF0ZWRfdXNlcl9pZHMYAiADKAky1QcKE0F1dGhJbnRlcm5hbFNlcnZpY2USZAoRSXNzdWVTZXJ2aWNlVG9rZW4SJi5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GicuY2Fhcy5hdXRoLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2USVQoMVmVyaWZ5QXBpS2V5EiEuY2Fhcy5hdXRoLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIi5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVzcG9uc2UScAoVVmVyaWZ5QWRtaW5DcmVkZW50aWFsEiouY2Fhcy5hdXRoLnYxLlZlcmlmeUFkbWluQ3JlZGVudGlhbFJlcXVlc3QaKy5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2USXgoPTGlzdFJldm9jYXRpb25zEiQuY2Fhcy5hdXRoLnYxLkxpc3RSZXZvY2F0aW9uc1JlcXVlc3QaJS5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVzcG9uc2USWAoNQmF0Y2hHZXRVc2VycxIiLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBojLmNhYXMuYXV0aC52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWwoOUmVzb2x2ZU1lbWJlcnMSIy5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLlJlc29sdmVNZW1iZXJzUmVzcG9uc2USXgoPR2V0VGVuYW50UG9saWN5EiQuY2Fhcy5hdXRoLnYxLkdldFRlbmFudFBvbGljeVJlcXVlc3QaJS5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVzcG9uc2USWwoORXhwb3J0VXNlckRhdGESIy5jYWFzLmF1dGgudjEuRXhwb3J0VXNlckRhdGFSZXF1ZXN0GiQuY2Fhcy5hdXRoLnYxLkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USWAoNRXJhc2VVc2VyRGF0YRIiLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVxdWVzdBojLmNhYXMuYXV0aC52MS5FcmFzZVVzZXJEYXRhUmVzcG9uc2USYQoQRGVsZXRlVGVuYW50RGF0YRIlLmNhYXMuYXV0aC52MS5EZWxldGVUZW5hbnREYXRhUmVxdWVzdBomLmNhYXMuYXV0aC52MS5EZWxldGVUZW5hbnREYXRhUmVzcG9uc2VCOlo4Z2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvYXV0aC92MTthdXRodjFiBnByb3RvMw", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2F1dGgvdjEvYXV0aF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmF1dGgudjEiVQoXRGVsZXRlVGVuYW50RGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGPQDKAAicwoYRGVsZXRlVGVuYW50RGF0YVJlc3BvbnNlEhUKDXVzZXJzX3JlbW92ZWQYASABKA0SGAoQc2Vzc2lvbnNfcmV2b2tlZBgCIAEoDRIYChBhcGlfa2V5c19yZXZva2VkGAMgASgNEgwKBG1vcmUYBCABKAgiZwoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiLAoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJImYKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQiWAoVRXJhc2VVc2VyRGF0YVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEhgKEHNlc3Npb25zX3Jldm9rZWQYAiABKA0SFgoObG9naW5zX3JlbW92ZWQYAyABKA0iNQoWR2V0VGVuYW50UG9saWN5UmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBIn0KF0dldFRlbmFudFBvbGljeVJlc3BvbnNlEiwKC3JvbGVfZ3JhbnRzGAEgAygLMhcuY2Fhcy5hdXRoLnYxLlJvbGVHcmFudBI0ChFtZXNzYWdlX3JldGVudGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJdChpMaXN0VGVuYW50UmV0ZW50aW9uUmVxdWVzdBIkCg9hZnRlcl90ZW5hbnRfaWQYASABKAlCC7pICNgBAXIDsAEBEhkKBWxpbWl0GAIgASgFQgq6SAcaBRjoBygAIloKD1RlbmFudFJldGVudGlvbhIRCgl0ZW5hbnRfaWQYASABKAkSNAoRbWVzc2FnZV9yZXRlbnRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iawobTGlzdFRlbmFudFJldGVudGlvblJlc3BvbnNlEi4KB3RlbmFudHMYASADKAsyHS5jYWFzLmF1dGgudjEuVGVuYW50UmV0ZW50aW9uEhwKFG5leHRfYWZ0ZXJfdGVuYW50X2lkGAIgASgJIoABChhJc3N1ZVNlcnZpY2VUb2tlblJlcXVlc3QSMwoMc2VydmljZV9uYW1lGAEgASgJQh26SBpyGDIWXlthLXpdW2EtejAtOS1dezAsNjJ9JBIvCghhdWRpZW5jZRgCIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDYyfSQiWwoZSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMQoTVmVyaWZ5QXBpS2V5UmVxdWVzdBIaCgZzZWNyZXQYASABKAlCCrpIB3IFEAEYgAIiPQoUVmVyaWZ5QXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULmNhYXMuYXV0aC52MS5BcGlLZXkiOgocVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVxdWVzdBIaCgZzZWNyZXQYASABKAlCCrpIB3IFEAEYgAIiHwodVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVzcG9uc2UiTQoWTGlzdFJldm9jYXRpb25zUmVxdWVzdBIYCgZjdXJzb3IYASABKAlCCLpIBXIDGIAIEhkKBWxpbWl0GAIgASgFQgq6SAcaBRjoBygAIm8KF0xpc3RSZXZvY2F0aW9uc1Jlc3BvbnNlEi0KC3Jldm9jYXRpb25zGAEgAygLMhguY2Fhcy5hdXRoLnYxLlJldm9jYXRpb24SEwoLbmV4dF9jdXJzb3IYAiABKAkSEAoIaGFzX21vcmUYAyABKAgicgoUQmF0Y2hHZXRVc2Vyc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARI9Cgh1c2VyX2lkcxgCIAMoCUIrukgokgElCAEQZBgBIh1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JCI6ChVCYXRjaEdldFVzZXJzUmVzcG9uc2USIQoFdXNlcnMYASADKAsyEi5jYWFzLmF1dGgudjEuVXNlciJzChVSZXNvbHZlTWVtYmVyc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARI9Cgh1c2VyX2lkcxgCIAMoCUIrukgokgElCAEQZBgBIh1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JCJMChZSZXNvbHZlTWVtYmVyc1Jlc3BvbnNlEhgKEG1pc3NpbmdfdXNlcl9pZHMYASADKAkSGAoQY3JlYXRlZF91c2VyX2lkcxgCIAMoCTLBCAoTQXV0aEludGVybmFsU2VydmljZRJkChFJc3N1ZVNlcnZpY2VUb2tlbhImLmNhYXMuYXV0aC52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlcXVlc3QaJy5jYWFzLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRJVCgxWZXJpZnlBcGlLZXkSIS5jYWFzLmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVxdWVzdBoiLmNhYXMuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXNwb25zZRJwChVWZXJpZnlBZG1pbkNyZWRlbnRpYWwSKi5jYWFzLmF1dGgudjEuVmVyaWZ5QWRtaW5DcmVkZW50aWFsUmVxdWVzdBorLmNhYXMuYXV0aC52MS5WZXJpZnlBZG1pbkNyZWRlbnRpYWxSZXNwb25zZRJeCg9MaXN0UmV2b2NhdGlvbnMSJC5jYWFzLmF1dGgudjEuTGlzdFJldm9jYXRpb25zUmVxdWVzdBolLmNhYXMuYXV0aC52MS5MaXN0UmV2b2NhdGlvbnNSZXNwb25zZRJYCg1CYXRjaEdldFVzZXJzEiIuY2Fhcy5hdXRoLnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0GiMuY2Fhcy5hdXRoLnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZRJbCg5SZXNvbHZlTWVtYmVycxIjLmNhYXMuYXV0aC52MS5SZXNvbHZlTWVtYmVyc1JlcXVlc3QaJC5jYWFzLmF1dGgudjEuUmVzb2x2ZU1lbWJlcnNSZXNwb25zZRJeCg9HZXRUZW5hbnRQb2xpY3kSJC5jYWFzLmF1dGgudjEuR2V0VGVuYW50UG9saWN5UmVxdWVzdBolLmNhYXMuYXV0aC52MS5HZXRUZW5hbnRQb2xpY3lSZXNwb25zZRJqChNMaXN0VGVuYW50UmV0ZW50aW9uEiguY2Fhcy5hdXRoLnYxLkxpc3RUZW5hbnRSZXRlbnRpb25SZXF1ZXN0GikuY2Fhcy5hdXRoLnYxLkxpc3RUZW5hbnRSZXRlbnRpb25SZXNwb25zZRJbCg5FeHBvcnRVc2VyRGF0YRIjLmNhYXMuYXV0aC52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJC5jYWFzLmF1dGgudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJYCg1FcmFzZVVzZXJEYXRhEiIuY2Fhcy5hdXRoLnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiMuY2Fhcy5hdXRoLnYxLkVyYXNlVXNlckRhdGFSZXNwb25zZRJhChBEZWxldGVUZW5hbnREYXRhEiUuY2Fhcy5hdXRoLnYxLkRlbGV0ZVRlbmFudERhdGFSZXF1ZXN0GiYuY2Fhcy5hdXRoLnYxLkRlbGV0ZVRlbmFudERhdGFSZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9hdXRoL3YxO2F1dGh2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_auth_v1_api_key, file_caas_auth_v1_revocation, file_caas_auth_v1_tenant, file_caas_auth_v1_user, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.auth.v1.DeleteTenantDataRequest
@@ -198,6 +198,13 @@ export type GetTenantPolicyResponse = Message<"caas.auth.v1.GetTenantPolicyRespo
    * @generated from field: repeated caas.auth.v1.RoleGrant role_grants = 1;
    */
   roleGrants: RoleGrant[];
+
+  /**
+   * TenantSettings.message_retention; unset when zero (history kept).
+   *
+   * @generated from field: google.protobuf.Duration message_retention = 2;
+   */
+  messageRetention?: Duration | undefined;
 };
 
 /**
@@ -206,6 +213,80 @@ export type GetTenantPolicyResponse = Message<"caas.auth.v1.GetTenantPolicyRespo
  */
 export const GetTenantPolicyResponseSchema: GenMessage<GetTenantPolicyResponse> = /*@__PURE__*/
   messageDesc(file_caas_auth_v1_auth_internal_service, 7);
+
+/**
+ * @generated from message caas.auth.v1.ListTenantRetentionRequest
+ */
+export type ListTenantRetentionRequest = Message<"caas.auth.v1.ListTenantRetentionRequest"> & {
+  /**
+   * @generated from field: string after_tenant_id = 1;
+   */
+  afterTenantId: string;
+
+  /**
+   * Tenants looked at per call (0: 100).
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message caas.auth.v1.ListTenantRetentionRequest.
+ * Use `create(ListTenantRetentionRequestSchema)` to create a new message.
+ */
+export const ListTenantRetentionRequestSchema: GenMessage<ListTenantRetentionRequest> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
+
+/**
+ * A tenant's message retention setting.
+ *
+ * @generated from message caas.auth.v1.TenantRetention
+ */
+export type TenantRetention = Message<"caas.auth.v1.TenantRetention"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: google.protobuf.Duration message_retention = 2;
+   */
+  messageRetention?: Duration | undefined;
+};
+
+/**
+ * Describes the message caas.auth.v1.TenantRetention.
+ * Use `create(TenantRetentionSchema)` to create a new message.
+ */
+export const TenantRetentionSchema: GenMessage<TenantRetention> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
+
+/**
+ * @generated from message caas.auth.v1.ListTenantRetentionResponse
+ */
+export type ListTenantRetentionResponse = Message<"caas.auth.v1.ListTenantRetentionResponse"> & {
+  /**
+   * Those of the tenants looked at whose message_retention is set.
+   *
+   * @generated from field: repeated caas.auth.v1.TenantRetention tenants = 1;
+   */
+  tenants: TenantRetention[];
+
+  /**
+   * Where the next call starts; "" when every tenant was looked at.
+   *
+   * @generated from field: string next_after_tenant_id = 2;
+   */
+  nextAfterTenantId: string;
+};
+
+/**
+ * Describes the message caas.auth.v1.ListTenantRetentionResponse.
+ * Use `create(ListTenantRetentionResponseSchema)` to create a new message.
+ */
+export const ListTenantRetentionResponseSchema: GenMessage<ListTenantRetentionResponse> = /*@__PURE__*/
+  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenRequest
@@ -231,7 +312,7 @@ export type IssueServiceTokenRequest = Message<"caas.auth.v1.IssueServiceTokenRe
  * Use `create(IssueServiceTokenRequestSchema)` to create a new message.
  */
 export const IssueServiceTokenRequestSchema: GenMessage<IssueServiceTokenRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 8);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
 
 /**
  * @generated from message caas.auth.v1.IssueServiceTokenResponse
@@ -255,7 +336,7 @@ export type IssueServiceTokenResponse = Message<"caas.auth.v1.IssueServiceTokenR
  * Use `create(IssueServiceTokenResponseSchema)` to create a new message.
  */
 export const IssueServiceTokenResponseSchema: GenMessage<IssueServiceTokenResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 9);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyRequest
@@ -274,7 +355,7 @@ export type VerifyApiKeyRequest = Message<"caas.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 10);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
 
 /**
  * @generated from message caas.auth.v1.VerifyApiKeyResponse
@@ -293,7 +374,7 @@ export type VerifyApiKeyResponse = Message<"caas.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 11);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 14);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialRequest
@@ -312,7 +393,7 @@ export type VerifyAdminCredentialRequest = Message<"caas.auth.v1.VerifyAdminCred
  * Use `create(VerifyAdminCredentialRequestSchema)` to create a new message.
  */
 export const VerifyAdminCredentialRequestSchema: GenMessage<VerifyAdminCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 12);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 15);
 
 /**
  * @generated from message caas.auth.v1.VerifyAdminCredentialResponse
@@ -325,7 +406,7 @@ export type VerifyAdminCredentialResponse = Message<"caas.auth.v1.VerifyAdminCre
  * Use `create(VerifyAdminCredentialResponseSchema)` to create a new message.
  */
 export const VerifyAdminCredentialResponseSchema: GenMessage<VerifyAdminCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 13);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 16);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsRequest
@@ -351,7 +432,7 @@ export type ListRevocationsRequest = Message<"caas.auth.v1.ListRevocationsReques
  * Use `create(ListRevocationsRequestSchema)` to create a new message.
  */
 export const ListRevocationsRequestSchema: GenMessage<ListRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 14);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 17);
 
 /**
  * @generated from message caas.auth.v1.ListRevocationsResponse
@@ -382,7 +463,7 @@ export type ListRevocationsResponse = Message<"caas.auth.v1.ListRevocationsRespo
  * Use `create(ListRevocationsResponseSchema)` to create a new message.
  */
 export const ListRevocationsResponseSchema: GenMessage<ListRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 15);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 18);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersRequest
@@ -404,7 +485,7 @@ export type BatchGetUsersRequest = Message<"caas.auth.v1.BatchGetUsersRequest"> 
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 16);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 19);
 
 /**
  * @generated from message caas.auth.v1.BatchGetUsersResponse
@@ -421,7 +502,7 @@ export type BatchGetUsersResponse = Message<"caas.auth.v1.BatchGetUsersResponse"
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 17);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 20);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersRequest
@@ -443,7 +524,7 @@ export type ResolveMembersRequest = Message<"caas.auth.v1.ResolveMembersRequest"
  * Use `create(ResolveMembersRequestSchema)` to create a new message.
  */
 export const ResolveMembersRequestSchema: GenMessage<ResolveMembersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 18);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 21);
 
 /**
  * @generated from message caas.auth.v1.ResolveMembersResponse
@@ -469,7 +550,7 @@ export type ResolveMembersResponse = Message<"caas.auth.v1.ResolveMembersRespons
  * Use `create(ResolveMembersResponseSchema)` to create a new message.
  */
 export const ResolveMembersResponseSchema: GenMessage<ResolveMembersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_auth_v1_auth_internal_service, 19);
+  messageDesc(file_caas_auth_v1_auth_internal_service, 22);
 
 /**
  * Calls between CAAS services. Every RPC except IssueServiceToken requires a service token
@@ -560,6 +641,18 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof GetTenantPolicyRequestSchema;
     output: typeof GetTenantPolicyResponseSchema;
+  },
+  /**
+   * The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+   * in id order, for the compliance service's retention sweep: one page of at most `limit`
+   * tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+   *
+   * @generated from rpc caas.auth.v1.AuthInternalService.ListTenantRetention
+   */
+  listTenantRetention: {
+    methodKind: "unary";
+    input: typeof ListTenantRetentionRequestSchema;
+    output: typeof ListTenantRetentionResponseSchema;
   },
   /**
    * Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password

@@ -90,7 +90,12 @@ export type TenantSettings = Message<"caas.auth.v1.TenantSettings"> & {
   mfaRequired: boolean;
 
   /**
-   * Messages older than this are redacted by retention. Zero keeps history forever.
+   * Messages older than this are deleted for everyone by the compliance service's retention sweep
+   * (every CAAS_RETENTION_SWEEP_INTERVAL_MS, or RetentionService.RunRetention), through the same
+   * path and with the same legal holds as RetentionService policies. It is the tenant-wide message
+   * age next to RetentionService's tenant and conversation policies: where several apply the
+   * narrower (shorter) wins. Zero keeps history forever (unless a RetentionService policy says
+   * otherwise).
    *
    * @generated from field: google.protobuf.Duration message_retention = 3;
    */

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/privacy_service.proto.
  */
 export const file_caas_compliance_v1_privacy_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiVQocUmVxdWVzdFRlbmFudERlbGV0aW9uUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiTAodUmVxdWVzdFRlbmFudERlbGV0aW9uUmVzcG9uc2USKwoDam9iGAEgASgLMh4uY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2IiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJsChRSZXF1ZXN0RXhwb3J0UmVxdWVzdBI0Cgd1c2VyX2lkGAEgASgJQiO6SCDYAQFyGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkQKFVJlcXVlc3RFeHBvcnRSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJUChhHZXRFeHBvcnREb3dubG9hZFJlcXVlc3QSGAoGam9iX2lkGAEgASgJQgi6SAVyA7ABARIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIncKGUdldEV4cG9ydERvd25sb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiKOAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKD1NlcnZpY2VQcm9ncmVzcxIPCgdzZXJ2aWNlGAEgASgJEg0KBWl0ZW1zGAIgASgEEgwKBGRvbmUYAyABKAgSMAoHc2tpcHBlZBgEIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5Ta2lwcGVkRGF0YSI3CgtTa2lwcGVkRGF0YRIMCgR0eXBlGAEgASgJEgoKAmlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSqTAQoOUHJpdmFjeUpvYktpbmQSIAocUFJJVkFDWV9KT0JfS0lORF9VTlNQRUNJRklFRBAAEhwKGFBSSVZBQ1lfSk9CX0tJTkRfRVJBU1VSRRABEhsKF1BSSVZBQ1lfSk9CX0tJTkRfRVhQT1JUEAISJAogUFJJVkFDWV9KT0JfS0lORF9URU5BTlRfREVMRVRJT04QAyqSAQoPUHJpdmFjeUpvYlN0YXRlEiEKHVBSSVZBQ1lfSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZUFJJVkFDWV9KT0JfU1RBVEVfUlVOTklORxABEh8KG1BSSVZBQ1lfSk9CX1NUQVRFX1NVQ0NFRURFRBACEhwKGFBSSVZBQ1lfSk9CX1NUQVRFX0ZBSUxFRBADMqAECg5Qcml2YWN5U2VydmljZRJnCg5SZXF1ZXN0RXJhc3VyZRIpLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlcXVlc3QaKi5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEVyYXN1cmVSZXNwb25zZRJkCg1SZXF1ZXN0RXhwb3J0EiguY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXF1ZXN0GikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFeHBvcnRSZXNwb25zZRJwChFHZXRFeHBvcnREb3dubG9hZBIsLmNhYXMuY29tcGxpYW5jZS52MS5HZXRFeHBvcnREb3dubG9hZFJlcXVlc3QaLS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0RXhwb3J0RG93bmxvYWRSZXNwb25zZRJPCgZHZXRKb2ISIS5jYWFzLmNvbXBsaWFuY2UudjEuR2V0Sm9iUmVxdWVzdBoiLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXNwb25zZRJ8ChVSZXF1ZXN0VGVuYW50RGVsZXRpb24SMC5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdFRlbmFudERlbGV0aW9uUmVxdWVzdBoxLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0VGVuYW50RGVsZXRpb25SZXNwb25zZUJGWkRnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jb21wbGlhbmNlL3YxO2NvbXBsaWFuY2V2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2NvbXBsaWFuY2UvdjEvcHJpdmFjeV9zZXJ2aWNlLnByb3RvEhJjYWFzLmNvbXBsaWFuY2UudjEiVQocUmVxdWVzdFRlbmFudERlbGV0aW9uUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQiTAodUmVxdWVzdFRlbmFudERlbGV0aW9uUmVzcG9uc2USKwoDam9iGAEgASgLMh4uY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2IiagoVUmVxdWVzdEVyYXN1cmVSZXF1ZXN0EjEKB3VzZXJfaWQYASABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEh4KCXRlbmFudF9pZBgCIAEoCUILukgI2AEBcgOwAQEiRQoWUmVxdWVzdEVyYXN1cmVSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJsChRSZXF1ZXN0RXhwb3J0UmVxdWVzdBI0Cgd1c2VyX2lkGAEgASgJQiO6SCDYAQFyGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkQKFVJlcXVlc3RFeHBvcnRSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiJUChhHZXRFeHBvcnREb3dubG9hZFJlcXVlc3QSGAoGam9iX2lkGAEgASgJQgi6SAVyA7ABARIeCgl0ZW5hbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIncKGUdldEV4cG9ydERvd25sb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoCSJJCg1HZXRKb2JSZXF1ZXN0EhgKBmpvYl9pZBgBIAEoCUIIukgFcgOwAQESHgoJdGVuYW50X2lkGAIgASgJQgu6SAjYAQFyA7ABASI9Cg5HZXRKb2JSZXNwb25zZRIrCgNqb2IYASABKAsyHi5jYWFzLmNvbXBsaWFuY2UudjEuUHJpdmFjeUpvYiLmAwoKUHJpdmFjeUpvYhIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSMAoEa2luZBgDIAEoDjIiLmNhYXMuY29tcGxpYW5jZS52MS5Qcml2YWN5Sm9iS2luZBIPCgd1c2VyX2lkGAQgASgJEjIKBXN0YXRlGAUgASgOMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlByaXZhY3lKb2JTdGF0ZRIPCgdwZXJjZW50GAYgASgNEjUKCHNlcnZpY2VzGAcgAygLMiMuY2Fhcy5jb21wbGlhbmNlLnYxLlNlcnZpY2VQcm9ncmVzcxINCgVlcnJvchgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2FyY2hpdmVfZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh0KFWFyY2hpdmVfZGVsZXRlX3JlYXNvbhgNIAEoCSJxCg9TZXJ2aWNlUHJvZ3Jlc3MSDwoHc2VydmljZRgBIAEoCRINCgVpdGVtcxgCIAEoBBIMCgRkb25lGAMgASgIEjAKB3NraXBwZWQYBCADKAsyHy5jYWFzLmNvbXBsaWFuY2UudjEuU2tpcHBlZERhdGEiNwoLU2tpcHBlZERhdGESDAoEdHlwZRgBIAEoCRIKCgJpZBgCIAEoCRIOCgZyZWFzb24YAyABKAkqkwEKDlByaXZhY3lKb2JLaW5kEiAKHFBSSVZBQ1lfSk9CX0tJTkRfVU5TUEVDSUZJRUQQABIcChhQUklWQUNZX0pPQl9LSU5EX0VSQVNVUkUQARIbChdQUklWQUNZX0pPQl9LSU5EX0VYUE9SVBACEiQKIFBSSVZBQ1lfSk9CX0tJTkRfVEVOQU5UX0RFTEVUSU9OEAMqsQEKD1ByaXZhY3lKb2JTdGF0ZRIhCh1QUklWQUNZX0pPQl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGVBSSVZBQ1lfSk9CX1NUQVRFX1JVTk5JTkcQARIfChtQUklWQUNZX0pPQl9TVEFURV9TVUNDRUVERUQQAhIcChhQUklWQUNZX0pPQl9TVEFURV9GQUlMRUQQAxIdChlQUklWQUNZX0pPQl9TVEFURV9FWFBJUkVEEAQyoAQKDlByaXZhY3lTZXJ2aWNlEmcKDlJlcXVlc3RFcmFzdXJlEikuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RFcmFzdXJlUmVxdWVzdBoqLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0RXJhc3VyZVJlc3BvbnNlEmQKDVJlcXVlc3RFeHBvcnQSKC5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEV4cG9ydFJlcXVlc3QaKS5jYWFzLmNvbXBsaWFuY2UudjEuUmVxdWVzdEV4cG9ydFJlc3BvbnNlEnAKEUdldEV4cG9ydERvd25sb2FkEiwuY2Fhcy5jb21wbGlhbmNlLnYxLkdldEV4cG9ydERvd25sb2FkUmVxdWVzdBotLmNhYXMuY29tcGxpYW5jZS52MS5HZXRFeHBvcnREb3dubG9hZFJlc3BvbnNlEk8KBkdldEpvYhIhLmNhYXMuY29tcGxpYW5jZS52MS5HZXRKb2JSZXF1ZXN0GiIuY2Fhcy5jb21wbGlhbmNlLnYxLkdldEpvYlJlc3BvbnNlEnwKFVJlcXVlc3RUZW5hbnREZWxldGlvbhIwLmNhYXMuY29tcGxpYW5jZS52MS5SZXF1ZXN0VGVuYW50RGVsZXRpb25SZXF1ZXN0GjEuY2Fhcy5jb21wbGlhbmNlLnYxLlJlcXVlc3RUZW5hbnREZWxldGlvblJlc3BvbnNlQkZaRGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2NvbXBsaWFuY2UvdjE7Y29tcGxpYW5jZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message caas.compliance.v1.RequestTenantDeletionRequest
@@ -309,6 +309,23 @@ export type PrivacyJob = Message<"caas.compliance.v1.PrivacyJob"> & {
    * @generated from field: google.protobuf.Timestamp complete_time = 11;
    */
   completeTime?: Timestamp | undefined;
+
+  /**
+   * Exports: when the archive is deleted (set once the job succeeded: the completion time plus
+   * the tenant's export_max_age retention, by default CAAS_EXPORT_ARCHIVE_TTL_MS, 7 days), or, once
+   * EXPIRED, when it was.
+   *
+   * @generated from field: google.protobuf.Timestamp archive_expire_time = 12;
+   */
+  archiveExpireTime?: Timestamp | undefined;
+
+  /**
+   * Exports, once EXPIRED: why the archive was deleted, "retention" (archive_expire_time passed) or
+   * "erasure" (the user was erased; every earlier export of theirs is deleted with them).
+   *
+   * @generated from field: string archive_delete_reason = 13;
+   */
+  archiveDeleteReason: string;
 };
 
 /**
@@ -325,14 +342,16 @@ export const PrivacyJobSchema: GenMessage<PrivacyJob> = /*@__PURE__*/
  */
 export type ServiceProgress = Message<"caas.compliance.v1.ServiceProgress"> & {
   /**
-   * "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export).
+   * "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export);
+   * "exports" (an erasure deleting the user's earlier export archives).
    *
    * @generated from field: string service = 1;
    */
   service: string;
 
   /**
-   * Items handled so far (sessions, logins and the profile; messages, reactions and read positions).
+   * Items handled so far (sessions, logins and the profile; messages, reactions and read
+   * positions; export archives deleted).
    *
    * @generated from field: uint64 items = 2;
    */
@@ -447,6 +466,14 @@ export enum PrivacyJobState {
    * @generated from enum value: PRIVACY_JOB_STATE_FAILED = 3;
    */
   FAILED = 3,
+
+  /**
+   * An export whose archive was deleted (see archive_delete_reason); GetExportDownload answers
+   * FAILED_PRECONDITION.
+   *
+   * @generated from enum value: PRIVACY_JOB_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
 }
 
 /**
@@ -491,7 +518,9 @@ export const PrivacyService: GenService<{
    * blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
    * the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
    * job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
-   * tenant does not have (also another tenant's user, without saying so).
+   * tenant does not have (also another tenant's user, without saying so). An export has at most
+   * 20,000 archive entries (each uploaded file is one, records take one per ~1 MiB): a larger one
+   * fails (FAILED, error saying so) and what it gathered is deleted.
    *
    * @generated from rpc caas.compliance.v1.PrivacyService.RequestExport
    */
@@ -502,8 +531,9 @@ export const PrivacyService: GenService<{
   },
   /**
    * A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-   * job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-   * user's.
+   * job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+   * or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+   * or (for a user) another user's.
    *
    * @generated from rpc caas.compliance.v1.PrivacyService.GetExportDownload
    */

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -401,9 +402,11 @@ func (x *GetTenantPolicyRequest) GetTenantId() string {
 type GetTenantPolicyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty when the tenant only uses the default policy.
-	RoleGrants    []*RoleGrant `protobuf:"bytes,1,rep,name=role_grants,json=roleGrants,proto3" json:"role_grants,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RoleGrants []*RoleGrant `protobuf:"bytes,1,rep,name=role_grants,json=roleGrants,proto3" json:"role_grants,omitempty"`
+	// TenantSettings.message_retention; unset when zero (history kept).
+	MessageRetention *durationpb.Duration `protobuf:"bytes,2,opt,name=message_retention,json=messageRetention,proto3" json:"message_retention,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetTenantPolicyResponse) Reset() {
@@ -443,6 +446,173 @@ func (x *GetTenantPolicyResponse) GetRoleGrants() []*RoleGrant {
 	return nil
 }
 
+func (x *GetTenantPolicyResponse) GetMessageRetention() *durationpb.Duration {
+	if x != nil {
+		return x.MessageRetention
+	}
+	return nil
+}
+
+type ListTenantRetentionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AfterTenantId string                 `protobuf:"bytes,1,opt,name=after_tenant_id,json=afterTenantId,proto3" json:"after_tenant_id,omitempty"`
+	// Tenants looked at per call (0: 100).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantRetentionRequest) Reset() {
+	*x = ListTenantRetentionRequest{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantRetentionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantRetentionRequest) ProtoMessage() {}
+
+func (x *ListTenantRetentionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantRetentionRequest.ProtoReflect.Descriptor instead.
+func (*ListTenantRetentionRequest) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListTenantRetentionRequest) GetAfterTenantId() string {
+	if x != nil {
+		return x.AfterTenantId
+	}
+	return ""
+}
+
+func (x *ListTenantRetentionRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// A tenant's message retention setting.
+type TenantRetention struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	TenantId         string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	MessageRetention *durationpb.Duration   `protobuf:"bytes,2,opt,name=message_retention,json=messageRetention,proto3" json:"message_retention,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TenantRetention) Reset() {
+	*x = TenantRetention{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantRetention) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantRetention) ProtoMessage() {}
+
+func (x *TenantRetention) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantRetention.ProtoReflect.Descriptor instead.
+func (*TenantRetention) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TenantRetention) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantRetention) GetMessageRetention() *durationpb.Duration {
+	if x != nil {
+		return x.MessageRetention
+	}
+	return nil
+}
+
+type ListTenantRetentionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Those of the tenants looked at whose message_retention is set.
+	Tenants []*TenantRetention `protobuf:"bytes,1,rep,name=tenants,proto3" json:"tenants,omitempty"`
+	// Where the next call starts; "" when every tenant was looked at.
+	NextAfterTenantId string `protobuf:"bytes,2,opt,name=next_after_tenant_id,json=nextAfterTenantId,proto3" json:"next_after_tenant_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListTenantRetentionResponse) Reset() {
+	*x = ListTenantRetentionResponse{}
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantRetentionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantRetentionResponse) ProtoMessage() {}
+
+func (x *ListTenantRetentionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantRetentionResponse.ProtoReflect.Descriptor instead.
+func (*ListTenantRetentionResponse) Descriptor() ([]byte, []int) {
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListTenantRetentionResponse) GetTenants() []*TenantRetention {
+	if x != nil {
+		return x.Tenants
+	}
+	return nil
+}
+
+func (x *ListTenantRetentionResponse) GetNextAfterTenantId() string {
+	if x != nil {
+		return x.NextAfterTenantId
+	}
+	return ""
+}
+
 type IssueServiceTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling service, e.g. "chat". Becomes `sub=svc:<service_name>`.
@@ -455,7 +625,7 @@ type IssueServiceTokenRequest struct {
 
 func (x *IssueServiceTokenRequest) Reset() {
 	*x = IssueServiceTokenRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +637,7 @@ func (x *IssueServiceTokenRequest) String() string {
 func (*IssueServiceTokenRequest) ProtoMessage() {}
 
 func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[8]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +650,7 @@ func (x *IssueServiceTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IssueServiceTokenRequest) GetServiceName() string {
@@ -508,7 +678,7 @@ type IssueServiceTokenResponse struct {
 
 func (x *IssueServiceTokenResponse) Reset() {
 	*x = IssueServiceTokenResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +690,7 @@ func (x *IssueServiceTokenResponse) String() string {
 func (*IssueServiceTokenResponse) ProtoMessage() {}
 
 func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[9]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +703,7 @@ func (x *IssueServiceTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueServiceTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueServiceTokenResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *IssueServiceTokenResponse) GetToken() string {
@@ -560,7 +730,7 @@ type VerifyApiKeyRequest struct {
 
 func (x *VerifyApiKeyRequest) Reset() {
 	*x = VerifyApiKeyRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +742,7 @@ func (x *VerifyApiKeyRequest) String() string {
 func (*VerifyApiKeyRequest) ProtoMessage() {}
 
 func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[10]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +755,7 @@ func (x *VerifyApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{10}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VerifyApiKeyRequest) GetSecret() string {
@@ -605,7 +775,7 @@ type VerifyApiKeyResponse struct {
 
 func (x *VerifyApiKeyResponse) Reset() {
 	*x = VerifyApiKeyResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +787,7 @@ func (x *VerifyApiKeyResponse) String() string {
 func (*VerifyApiKeyResponse) ProtoMessage() {}
 
 func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[11]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +800,7 @@ func (x *VerifyApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{11}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VerifyApiKeyResponse) GetApiKey() *ApiKey {
@@ -650,7 +820,7 @@ type VerifyAdminCredentialRequest struct {
 
 func (x *VerifyAdminCredentialRequest) Reset() {
 	*x = VerifyAdminCredentialRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +832,7 @@ func (x *VerifyAdminCredentialRequest) String() string {
 func (*VerifyAdminCredentialRequest) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[12]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +845,7 @@ func (x *VerifyAdminCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{12}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyAdminCredentialRequest) GetSecret() string {
@@ -693,7 +863,7 @@ type VerifyAdminCredentialResponse struct {
 
 func (x *VerifyAdminCredentialResponse) Reset() {
 	*x = VerifyAdminCredentialResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +875,7 @@ func (x *VerifyAdminCredentialResponse) String() string {
 func (*VerifyAdminCredentialResponse) ProtoMessage() {}
 
 func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[13]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +888,7 @@ func (x *VerifyAdminCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAdminCredentialResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAdminCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{13}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{16}
 }
 
 type ListRevocationsRequest struct {
@@ -733,7 +903,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +915,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[14]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +928,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{14}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRevocationsRequest) GetCursor() string {
@@ -788,7 +958,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +970,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[15]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +983,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{15}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -847,7 +1017,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1029,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[16]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1042,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{16}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchGetUsersRequest) GetTenantId() string {
@@ -898,7 +1068,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1080,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[17]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1093,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{17}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*User {
@@ -943,7 +1113,7 @@ type ResolveMembersRequest struct {
 
 func (x *ResolveMembersRequest) Reset() {
 	*x = ResolveMembersRequest{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1125,7 @@ func (x *ResolveMembersRequest) String() string {
 func (*ResolveMembersRequest) ProtoMessage() {}
 
 func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[18]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1138,7 @@ func (x *ResolveMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersRequest.ProtoReflect.Descriptor instead.
 func (*ResolveMembersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{18}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResolveMembersRequest) GetTenantId() string {
@@ -997,7 +1167,7 @@ type ResolveMembersResponse struct {
 
 func (x *ResolveMembersResponse) Reset() {
 	*x = ResolveMembersResponse{}
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1179,7 @@ func (x *ResolveMembersResponse) String() string {
 func (*ResolveMembersResponse) ProtoMessage() {}
 
 func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[19]
+	mi := &file_caas_auth_v1_auth_internal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1192,7 @@ func (x *ResolveMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveMembersResponse.ProtoReflect.Descriptor instead.
 func (*ResolveMembersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{19}
+	return file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolveMembersResponse) GetMissingUserIds() []string {
@@ -1043,7 +1213,7 @@ var File_caas_auth_v1_auth_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"(caas/auth/v1/auth_internal_service.proto\x12\fcaas.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1acaas/auth/v1/api_key.proto\x1a\x1dcaas/auth/v1/revocation.proto\x1a\x19caas/auth/v1/tenant.proto\x1a\x17caas/auth/v1/user.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
 	"\x17DeleteTenantDataRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -1067,10 +1237,21 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\x10sessions_revoked\x18\x02 \x01(\rR\x0fsessionsRevoked\x12%\n" +
 	"\x0elogins_removed\x18\x03 \x01(\rR\rloginsRemoved\"?\n" +
 	"\x16GetTenantPolicyRequest\x12%\n" +
-	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\"S\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\"\x9b\x01\n" +
 	"\x17GetTenantPolicyResponse\x128\n" +
 	"\vrole_grants\x18\x01 \x03(\v2\x17.caas.auth.v1.RoleGrantR\n" +
-	"roleGrants\"\x97\x01\n" +
+	"roleGrants\x12F\n" +
+	"\x11message_retention\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x10messageRetention\"s\n" +
+	"\x1aListTenantRetentionRequest\x123\n" +
+	"\x0fafter_tenant_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\rafterTenantId\x12 \n" +
+	"\x05limit\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x05limit\"v\n" +
+	"\x0fTenantRetention\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12F\n" +
+	"\x11message_retention\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x10messageRetention\"\x87\x01\n" +
+	"\x1bListTenantRetentionResponse\x127\n" +
+	"\atenants\x18\x01 \x03(\v2\x1d.caas.auth.v1.TenantRetentionR\atenants\x12/\n" +
+	"\x14next_after_tenant_id\x18\x02 \x01(\tR\x11nextAfterTenantId\"\x97\x01\n" +
 	"\x18IssueServiceTokenRequest\x12@\n" +
 	"\fservice_name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\vserviceName\x129\n" +
 	"\baudience\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\baudience\"n\n" +
@@ -1106,7 +1287,7 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\buser_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\b\x01\x10d\x18\x01\"\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\auserIds\"l\n" +
 	"\x16ResolveMembersResponse\x12(\n" +
 	"\x10missing_user_ids\x18\x01 \x03(\tR\x0emissingUserIds\x12(\n" +
-	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xd5\a\n" +
+	"\x10created_user_ids\x18\x02 \x03(\tR\x0ecreatedUserIds2\xc1\b\n" +
 	"\x13AuthInternalService\x12d\n" +
 	"\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a'.caas.auth.v1.IssueServiceTokenResponse\x12U\n" +
 	"\fVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n" +
@@ -1114,7 +1295,8 @@ const file_caas_auth_v1_auth_internal_service_proto_rawDesc = "" +
 	"\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n" +
 	"\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n" +
 	"\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n" +
-	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n" +
+	"\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12j\n" +
+	"\x13ListTenantRetention\x12(.caas.auth.v1.ListTenantRetentionRequest\x1a).caas.auth.v1.ListTenantRetentionResponse\x12[\n" +
 	"\x0eExportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n" +
 	"\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponse\x12a\n" +
 	"\x10DeleteTenantData\x12%.caas.auth.v1.DeleteTenantDataRequest\x1a&.caas.auth.v1.DeleteTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3"
@@ -1131,7 +1313,7 @@ func file_caas_auth_v1_auth_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_auth_v1_auth_internal_service_proto_rawDescData
 }
 
-var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_caas_auth_v1_auth_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
 	(*DeleteTenantDataRequest)(nil),       // 0: caas.auth.v1.DeleteTenantDataRequest
 	(*DeleteTenantDataResponse)(nil),      // 1: caas.auth.v1.DeleteTenantDataResponse
@@ -1141,55 +1323,64 @@ var file_caas_auth_v1_auth_internal_service_proto_goTypes = []any{
 	(*EraseUserDataResponse)(nil),         // 5: caas.auth.v1.EraseUserDataResponse
 	(*GetTenantPolicyRequest)(nil),        // 6: caas.auth.v1.GetTenantPolicyRequest
 	(*GetTenantPolicyResponse)(nil),       // 7: caas.auth.v1.GetTenantPolicyResponse
-	(*IssueServiceTokenRequest)(nil),      // 8: caas.auth.v1.IssueServiceTokenRequest
-	(*IssueServiceTokenResponse)(nil),     // 9: caas.auth.v1.IssueServiceTokenResponse
-	(*VerifyApiKeyRequest)(nil),           // 10: caas.auth.v1.VerifyApiKeyRequest
-	(*VerifyApiKeyResponse)(nil),          // 11: caas.auth.v1.VerifyApiKeyResponse
-	(*VerifyAdminCredentialRequest)(nil),  // 12: caas.auth.v1.VerifyAdminCredentialRequest
-	(*VerifyAdminCredentialResponse)(nil), // 13: caas.auth.v1.VerifyAdminCredentialResponse
-	(*ListRevocationsRequest)(nil),        // 14: caas.auth.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),       // 15: caas.auth.v1.ListRevocationsResponse
-	(*BatchGetUsersRequest)(nil),          // 16: caas.auth.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),         // 17: caas.auth.v1.BatchGetUsersResponse
-	(*ResolveMembersRequest)(nil),         // 18: caas.auth.v1.ResolveMembersRequest
-	(*ResolveMembersResponse)(nil),        // 19: caas.auth.v1.ResolveMembersResponse
-	(*RoleGrant)(nil),                     // 20: caas.auth.v1.RoleGrant
-	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
-	(*ApiKey)(nil),                        // 22: caas.auth.v1.ApiKey
-	(*Revocation)(nil),                    // 23: caas.auth.v1.Revocation
-	(*User)(nil),                          // 24: caas.auth.v1.User
+	(*ListTenantRetentionRequest)(nil),    // 8: caas.auth.v1.ListTenantRetentionRequest
+	(*TenantRetention)(nil),               // 9: caas.auth.v1.TenantRetention
+	(*ListTenantRetentionResponse)(nil),   // 10: caas.auth.v1.ListTenantRetentionResponse
+	(*IssueServiceTokenRequest)(nil),      // 11: caas.auth.v1.IssueServiceTokenRequest
+	(*IssueServiceTokenResponse)(nil),     // 12: caas.auth.v1.IssueServiceTokenResponse
+	(*VerifyApiKeyRequest)(nil),           // 13: caas.auth.v1.VerifyApiKeyRequest
+	(*VerifyApiKeyResponse)(nil),          // 14: caas.auth.v1.VerifyApiKeyResponse
+	(*VerifyAdminCredentialRequest)(nil),  // 15: caas.auth.v1.VerifyAdminCredentialRequest
+	(*VerifyAdminCredentialResponse)(nil), // 16: caas.auth.v1.VerifyAdminCredentialResponse
+	(*ListRevocationsRequest)(nil),        // 17: caas.auth.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),       // 18: caas.auth.v1.ListRevocationsResponse
+	(*BatchGetUsersRequest)(nil),          // 19: caas.auth.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),         // 20: caas.auth.v1.BatchGetUsersResponse
+	(*ResolveMembersRequest)(nil),         // 21: caas.auth.v1.ResolveMembersRequest
+	(*ResolveMembersResponse)(nil),        // 22: caas.auth.v1.ResolveMembersResponse
+	(*RoleGrant)(nil),                     // 23: caas.auth.v1.RoleGrant
+	(*durationpb.Duration)(nil),           // 24: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
+	(*ApiKey)(nil),                        // 26: caas.auth.v1.ApiKey
+	(*Revocation)(nil),                    // 27: caas.auth.v1.Revocation
+	(*User)(nil),                          // 28: caas.auth.v1.User
 }
 var file_caas_auth_v1_auth_internal_service_proto_depIdxs = []int32{
-	20, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
-	21, // 1: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 2: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
-	23, // 3: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
-	24, // 4: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
-	8,  // 5: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
-	10, // 6: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
-	12, // 7: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
-	14, // 8: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
-	16, // 9: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
-	18, // 10: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
-	6,  // 11: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
-	2,  // 12: caas.auth.v1.AuthInternalService.ExportUserData:input_type -> caas.auth.v1.ExportUserDataRequest
-	4,  // 13: caas.auth.v1.AuthInternalService.EraseUserData:input_type -> caas.auth.v1.EraseUserDataRequest
-	0,  // 14: caas.auth.v1.AuthInternalService.DeleteTenantData:input_type -> caas.auth.v1.DeleteTenantDataRequest
-	9,  // 15: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
-	11, // 16: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
-	13, // 17: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
-	15, // 18: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
-	17, // 19: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
-	19, // 20: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
-	7,  // 21: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
-	3,  // 22: caas.auth.v1.AuthInternalService.ExportUserData:output_type -> caas.auth.v1.ExportUserDataResponse
-	5,  // 23: caas.auth.v1.AuthInternalService.EraseUserData:output_type -> caas.auth.v1.EraseUserDataResponse
-	1,  // 24: caas.auth.v1.AuthInternalService.DeleteTenantData:output_type -> caas.auth.v1.DeleteTenantDataResponse
-	15, // [15:25] is the sub-list for method output_type
-	5,  // [5:15] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	23, // 0: caas.auth.v1.GetTenantPolicyResponse.role_grants:type_name -> caas.auth.v1.RoleGrant
+	24, // 1: caas.auth.v1.GetTenantPolicyResponse.message_retention:type_name -> google.protobuf.Duration
+	24, // 2: caas.auth.v1.TenantRetention.message_retention:type_name -> google.protobuf.Duration
+	9,  // 3: caas.auth.v1.ListTenantRetentionResponse.tenants:type_name -> caas.auth.v1.TenantRetention
+	25, // 4: caas.auth.v1.IssueServiceTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 5: caas.auth.v1.VerifyApiKeyResponse.api_key:type_name -> caas.auth.v1.ApiKey
+	27, // 6: caas.auth.v1.ListRevocationsResponse.revocations:type_name -> caas.auth.v1.Revocation
+	28, // 7: caas.auth.v1.BatchGetUsersResponse.users:type_name -> caas.auth.v1.User
+	11, // 8: caas.auth.v1.AuthInternalService.IssueServiceToken:input_type -> caas.auth.v1.IssueServiceTokenRequest
+	13, // 9: caas.auth.v1.AuthInternalService.VerifyApiKey:input_type -> caas.auth.v1.VerifyApiKeyRequest
+	15, // 10: caas.auth.v1.AuthInternalService.VerifyAdminCredential:input_type -> caas.auth.v1.VerifyAdminCredentialRequest
+	17, // 11: caas.auth.v1.AuthInternalService.ListRevocations:input_type -> caas.auth.v1.ListRevocationsRequest
+	19, // 12: caas.auth.v1.AuthInternalService.BatchGetUsers:input_type -> caas.auth.v1.BatchGetUsersRequest
+	21, // 13: caas.auth.v1.AuthInternalService.ResolveMembers:input_type -> caas.auth.v1.ResolveMembersRequest
+	6,  // 14: caas.auth.v1.AuthInternalService.GetTenantPolicy:input_type -> caas.auth.v1.GetTenantPolicyRequest
+	8,  // 15: caas.auth.v1.AuthInternalService.ListTenantRetention:input_type -> caas.auth.v1.ListTenantRetentionRequest
+	2,  // 16: caas.auth.v1.AuthInternalService.ExportUserData:input_type -> caas.auth.v1.ExportUserDataRequest
+	4,  // 17: caas.auth.v1.AuthInternalService.EraseUserData:input_type -> caas.auth.v1.EraseUserDataRequest
+	0,  // 18: caas.auth.v1.AuthInternalService.DeleteTenantData:input_type -> caas.auth.v1.DeleteTenantDataRequest
+	12, // 19: caas.auth.v1.AuthInternalService.IssueServiceToken:output_type -> caas.auth.v1.IssueServiceTokenResponse
+	14, // 20: caas.auth.v1.AuthInternalService.VerifyApiKey:output_type -> caas.auth.v1.VerifyApiKeyResponse
+	16, // 21: caas.auth.v1.AuthInternalService.VerifyAdminCredential:output_type -> caas.auth.v1.VerifyAdminCredentialResponse
+	18, // 22: caas.auth.v1.AuthInternalService.ListRevocations:output_type -> caas.auth.v1.ListRevocationsResponse
+	20, // 23: caas.auth.v1.AuthInternalService.BatchGetUsers:output_type -> caas.auth.v1.BatchGetUsersResponse
+	22, // 24: caas.auth.v1.AuthInternalService.ResolveMembers:output_type -> caas.auth.v1.ResolveMembersResponse
+	7,  // 25: caas.auth.v1.AuthInternalService.GetTenantPolicy:output_type -> caas.auth.v1.GetTenantPolicyResponse
+	10, // 26: caas.auth.v1.AuthInternalService.ListTenantRetention:output_type -> caas.auth.v1.ListTenantRetentionResponse
+	3,  // 27: caas.auth.v1.AuthInternalService.ExportUserData:output_type -> caas.auth.v1.ExportUserDataResponse
+	5,  // 28: caas.auth.v1.AuthInternalService.EraseUserData:output_type -> caas.auth.v1.EraseUserDataResponse
+	1,  // 29: caas.auth.v1.AuthInternalService.DeleteTenantData:output_type -> caas.auth.v1.DeleteTenantDataResponse
+	19, // [19:30] is the sub-list for method output_type
+	8,  // [8:19] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_caas_auth_v1_auth_internal_service_proto_init() }
@@ -1207,7 +1398,7 @@ func file_caas_auth_v1_auth_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_auth_v1_auth_internal_service_proto_rawDesc), len(file_caas_auth_v1_auth_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	AuthInternalService_BatchGetUsers_FullMethodName         = "/caas.auth.v1.AuthInternalService/BatchGetUsers"
 	AuthInternalService_ResolveMembers_FullMethodName        = "/caas.auth.v1.AuthInternalService/ResolveMembers"
 	AuthInternalService_GetTenantPolicy_FullMethodName       = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
+	AuthInternalService_ListTenantRetention_FullMethodName   = "/caas.auth.v1.AuthInternalService/ListTenantRetention"
 	AuthInternalService_ExportUserData_FullMethodName        = "/caas.auth.v1.AuthInternalService/ExportUserData"
 	AuthInternalService_EraseUserData_FullMethodName         = "/caas.auth.v1.AuthInternalService/EraseUserData"
 	AuthInternalService_DeleteTenantData_FullMethodName      = "/caas.auth.v1.AuthInternalService/DeleteTenantData"
@@ -65,6 +66,10 @@ type AuthInternalServiceClient interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(ctx context.Context, in *GetTenantPolicyRequest, opts ...grpc.CallOption) (*GetTenantPolicyResponse, error)
+	// The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+	// in id order, for the compliance service's retention sweep: one page of at most `limit`
+	// tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+	ListTenantRetention(ctx context.Context, in *ListTenantRetentionRequest, opts ...grpc.CallOption) (*ListTenantRetentionResponse, error)
 	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
 	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
 	// For the compliance service's exports. NOT_FOUND for an unknown user.
@@ -159,6 +164,16 @@ func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *authInternalServiceClient) ListTenantRetention(ctx context.Context, in *ListTenantRetentionRequest, opts ...grpc.CallOption) (*ListTenantRetentionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTenantRetentionResponse)
+	err := c.cc.Invoke(ctx, AuthInternalService_ListTenantRetention_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authInternalServiceClient) ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExportUserDataResponse)
@@ -223,6 +238,10 @@ type AuthInternalServiceServer interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *GetTenantPolicyRequest) (*GetTenantPolicyResponse, error)
+	// The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+	// in id order, for the compliance service's retention sweep: one page of at most `limit`
+	// tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+	ListTenantRetention(context.Context, *ListTenantRetentionRequest) (*ListTenantRetentionResponse, error)
 	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
 	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
 	// For the compliance service's exports. NOT_FOUND for an unknown user.
@@ -267,6 +286,9 @@ func (UnimplementedAuthInternalServiceServer) ResolveMembers(context.Context, *R
 }
 func (UnimplementedAuthInternalServiceServer) GetTenantPolicy(context.Context, *GetTenantPolicyRequest) (*GetTenantPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTenantPolicy not implemented")
+}
+func (UnimplementedAuthInternalServiceServer) ListTenantRetention(context.Context, *ListTenantRetentionRequest) (*ListTenantRetentionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTenantRetention not implemented")
 }
 func (UnimplementedAuthInternalServiceServer) ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportUserData not implemented")
@@ -424,6 +446,24 @@ func _AuthInternalService_GetTenantPolicy_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthInternalService_ListTenantRetention_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTenantRetentionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthInternalServiceServer).ListTenantRetention(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthInternalService_ListTenantRetention_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthInternalServiceServer).ListTenantRetention(ctx, req.(*ListTenantRetentionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthInternalService_ExportUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ExportUserDataRequest)
 	if err := dec(in); err != nil {
@@ -512,6 +552,10 @@ var AuthInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTenantPolicy",
 			Handler:    _AuthInternalService_GetTenantPolicy_Handler,
+		},
+		{
+			MethodName: "ListTenantRetention",
+			Handler:    _AuthInternalService_ListTenantRetention_Handler,
 		},
 		{
 			MethodName: "ExportUserData",

@@ -179,7 +179,12 @@ type TenantSettings struct {
 	PasswordAuthEnabled bool `protobuf:"varint,1,opt,name=password_auth_enabled,json=passwordAuthEnabled,proto3" json:"password_auth_enabled,omitempty"`
 	// Password accounts must complete TOTP enrollment; SignIn answers mfa_required for them.
 	MfaRequired bool `protobuf:"varint,2,opt,name=mfa_required,json=mfaRequired,proto3" json:"mfa_required,omitempty"`
-	// Messages older than this are redacted by retention. Zero keeps history forever.
+	// Messages older than this are deleted for everyone by the compliance service's retention sweep
+	// (every CAAS_RETENTION_SWEEP_INTERVAL_MS, or RetentionService.RunRetention), through the same
+	// path and with the same legal holds as RetentionService policies. It is the tenant-wide message
+	// age next to RetentionService's tenant and conversation policies: where several apply the
+	// narrower (shorter) wins. Zero keeps history forever (unless a RetentionService policy says
+	// otherwise).
 	MessageRetention *durationpb.Duration `protobuf:"bytes,3,opt,name=message_retention,json=messageRetention,proto3" json:"message_retention,omitempty"`
 	// How long after sending a sender may edit a message. Zero means no limit.
 	MessageEditWindow *durationpb.Duration `protobuf:"bytes,4,opt,name=message_edit_window,json=messageEditWindow,proto3" json:"message_edit_window,omitempty"`

@@ -83,6 +83,9 @@ const (
 	PrivacyJobState_PRIVACY_JOB_STATE_RUNNING     PrivacyJobState = 1
 	PrivacyJobState_PRIVACY_JOB_STATE_SUCCEEDED   PrivacyJobState = 2
 	PrivacyJobState_PRIVACY_JOB_STATE_FAILED      PrivacyJobState = 3
+	// An export whose archive was deleted (see archive_delete_reason); GetExportDownload answers
+	// FAILED_PRECONDITION.
+	PrivacyJobState_PRIVACY_JOB_STATE_EXPIRED PrivacyJobState = 4
 )
 
 // Enum value maps for PrivacyJobState.
@@ -92,12 +95,14 @@ var (
 		1: "PRIVACY_JOB_STATE_RUNNING",
 		2: "PRIVACY_JOB_STATE_SUCCEEDED",
 		3: "PRIVACY_JOB_STATE_FAILED",
+		4: "PRIVACY_JOB_STATE_EXPIRED",
 	}
 	PrivacyJobState_value = map[string]int32{
 		"PRIVACY_JOB_STATE_UNSPECIFIED": 0,
 		"PRIVACY_JOB_STATE_RUNNING":     1,
 		"PRIVACY_JOB_STATE_SUCCEEDED":   2,
 		"PRIVACY_JOB_STATE_FAILED":      3,
+		"PRIVACY_JOB_STATE_EXPIRED":     4,
 	}
 )
 
@@ -654,12 +659,19 @@ type PrivacyJob struct {
 	// One entry per service, in the order the job runs them.
 	Services []*ServiceProgress `protobuf:"bytes,7,rep,name=services,proto3" json:"services,omitempty"`
 	// Why the job failed (FAILED only; it is retried after a restart).
-	Error         string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	CompleteTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error        string                 `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	CompleteTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	// Exports: when the archive is deleted (set once the job succeeded: the completion time plus
+	// the tenant's export_max_age retention, by default CAAS_EXPORT_ARCHIVE_TTL_MS, 7 days), or, once
+	// EXPIRED, when it was.
+	ArchiveExpireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=archive_expire_time,json=archiveExpireTime,proto3" json:"archive_expire_time,omitempty"`
+	// Exports, once EXPIRED: why the archive was deleted, "retention" (archive_expire_time passed) or
+	// "erasure" (the user was erased; every earlier export of theirs is deleted with them).
+	ArchiveDeleteReason string `protobuf:"bytes,13,opt,name=archive_delete_reason,json=archiveDeleteReason,proto3" json:"archive_delete_reason,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *PrivacyJob) Reset() {
@@ -769,12 +781,28 @@ func (x *PrivacyJob) GetCompleteTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PrivacyJob) GetArchiveExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ArchiveExpireTime
+	}
+	return nil
+}
+
+func (x *PrivacyJob) GetArchiveDeleteReason() string {
+	if x != nil {
+		return x.ArchiveDeleteReason
+	}
+	return ""
+}
+
 // A service's part of a job.
 type ServiceProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export).
+	// "auth", "chat", "media", "compliance" (audit records), "archive" (packing an export);
+	// "exports" (an erasure deleting the user's earlier export archives).
 	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
-	// Items handled so far (sessions, logins and the profile; messages, reactions and read positions).
+	// Items handled so far (sessions, logins and the profile; messages, reactions and read
+	// positions; export archives deleted).
 	Items uint64 `protobuf:"varint,2,opt,name=items,proto3" json:"items,omitempty"`
 	Done  bool   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
 	// What this service's part left as it was, and why (a conversation under a legal hold).
@@ -937,7 +965,7 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x05jobId\x12(\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"B\n" +
 	"\x0eGetJobResponse\x120\n" +
-	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"\xf1\x03\n" +
+	"\x03job\x18\x01 \x01(\v2\x1e.caas.compliance.v1.PrivacyJobR\x03job\"\xf1\x04\n" +
 	"\n" +
 	"PrivacyJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -953,7 +981,9 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12?\n" +
-	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"\x90\x01\n" +
+	"\rcomplete_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12J\n" +
+	"\x13archive_expire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x11archiveExpireTime\x122\n" +
+	"\x15archive_delete_reason\x18\r \x01(\tR\x13archiveDeleteReason\"\x90\x01\n" +
 	"\x0fServiceProgress\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x14\n" +
 	"\x05items\x18\x02 \x01(\x04R\x05items\x12\x12\n" +
@@ -967,12 +997,13 @@ const file_caas_compliance_v1_privacy_service_proto_rawDesc = "" +
 	"\x1cPRIVACY_JOB_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PRIVACY_JOB_KIND_ERASURE\x10\x01\x12\x1b\n" +
 	"\x17PRIVACY_JOB_KIND_EXPORT\x10\x02\x12$\n" +
-	" PRIVACY_JOB_KIND_TENANT_DELETION\x10\x03*\x92\x01\n" +
+	" PRIVACY_JOB_KIND_TENANT_DELETION\x10\x03*\xb1\x01\n" +
 	"\x0fPrivacyJobState\x12!\n" +
 	"\x1dPRIVACY_JOB_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PRIVACY_JOB_STATE_RUNNING\x10\x01\x12\x1f\n" +
 	"\x1bPRIVACY_JOB_STATE_SUCCEEDED\x10\x02\x12\x1c\n" +
-	"\x18PRIVACY_JOB_STATE_FAILED\x10\x032\xa0\x04\n" +
+	"\x18PRIVACY_JOB_STATE_FAILED\x10\x03\x12\x1d\n" +
+	"\x19PRIVACY_JOB_STATE_EXPIRED\x10\x042\xa0\x04\n" +
 	"\x0ePrivacyService\x12g\n" +
 	"\x0eRequestErasure\x12).caas.compliance.v1.RequestErasureRequest\x1a*.caas.compliance.v1.RequestErasureResponse\x12d\n" +
 	"\rRequestExport\x12(.caas.compliance.v1.RequestExportRequest\x1a).caas.compliance.v1.RequestExportResponse\x12p\n" +
@@ -1024,22 +1055,23 @@ var file_caas_compliance_v1_privacy_service_proto_depIdxs = []int32{
 	15, // 8: caas.compliance.v1.PrivacyJob.create_time:type_name -> google.protobuf.Timestamp
 	15, // 9: caas.compliance.v1.PrivacyJob.update_time:type_name -> google.protobuf.Timestamp
 	15, // 10: caas.compliance.v1.PrivacyJob.complete_time:type_name -> google.protobuf.Timestamp
-	14, // 11: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
-	4,  // 12: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
-	6,  // 13: caas.compliance.v1.PrivacyService.RequestExport:input_type -> caas.compliance.v1.RequestExportRequest
-	8,  // 14: caas.compliance.v1.PrivacyService.GetExportDownload:input_type -> caas.compliance.v1.GetExportDownloadRequest
-	10, // 15: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
-	2,  // 16: caas.compliance.v1.PrivacyService.RequestTenantDeletion:input_type -> caas.compliance.v1.RequestTenantDeletionRequest
-	5,  // 17: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
-	7,  // 18: caas.compliance.v1.PrivacyService.RequestExport:output_type -> caas.compliance.v1.RequestExportResponse
-	9,  // 19: caas.compliance.v1.PrivacyService.GetExportDownload:output_type -> caas.compliance.v1.GetExportDownloadResponse
-	11, // 20: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
-	3,  // 21: caas.compliance.v1.PrivacyService.RequestTenantDeletion:output_type -> caas.compliance.v1.RequestTenantDeletionResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	15, // 11: caas.compliance.v1.PrivacyJob.archive_expire_time:type_name -> google.protobuf.Timestamp
+	14, // 12: caas.compliance.v1.ServiceProgress.skipped:type_name -> caas.compliance.v1.SkippedData
+	4,  // 13: caas.compliance.v1.PrivacyService.RequestErasure:input_type -> caas.compliance.v1.RequestErasureRequest
+	6,  // 14: caas.compliance.v1.PrivacyService.RequestExport:input_type -> caas.compliance.v1.RequestExportRequest
+	8,  // 15: caas.compliance.v1.PrivacyService.GetExportDownload:input_type -> caas.compliance.v1.GetExportDownloadRequest
+	10, // 16: caas.compliance.v1.PrivacyService.GetJob:input_type -> caas.compliance.v1.GetJobRequest
+	2,  // 17: caas.compliance.v1.PrivacyService.RequestTenantDeletion:input_type -> caas.compliance.v1.RequestTenantDeletionRequest
+	5,  // 18: caas.compliance.v1.PrivacyService.RequestErasure:output_type -> caas.compliance.v1.RequestErasureResponse
+	7,  // 19: caas.compliance.v1.PrivacyService.RequestExport:output_type -> caas.compliance.v1.RequestExportResponse
+	9,  // 20: caas.compliance.v1.PrivacyService.GetExportDownload:output_type -> caas.compliance.v1.GetExportDownloadResponse
+	11, // 21: caas.compliance.v1.PrivacyService.GetJob:output_type -> caas.compliance.v1.GetJobResponse
+	3,  // 22: caas.compliance.v1.PrivacyService.RequestTenantDeletion:output_type -> caas.compliance.v1.RequestTenantDeletionResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_privacy_service_proto_init() }

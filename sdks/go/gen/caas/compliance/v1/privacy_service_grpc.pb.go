@@ -53,11 +53,14 @@ type PrivacyServiceClient interface {
 	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
 	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
 	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
-	// tenant does not have (also another tenant's user, without saying so).
+	// tenant does not have (also another tenant's user, without saying so). An export has at most
+	// 20,000 archive entries (each uploaded file is one, records take one per ~1 MiB): a larger one
+	// fails (FAILED, error saying so) and what it gathered is deleted.
 	RequestExport(ctx context.Context, in *RequestExportRequest, opts ...grpc.CallOption) (*RequestExportResponse, error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(ctx context.Context, in *GetExportDownloadRequest, opts ...grpc.CallOption) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -158,11 +161,14 @@ type PrivacyServiceServer interface {
 	// blob store; GetExportDownload gives a time-limited URL for it. Callers: the tenant's API key,
 	// the platform admin, or the user themself (user_id empty or their own id). Idempotent: while a
 	// job runs, or for a day after one succeeded, the same job is returned. NOT_FOUND for a user the
-	// tenant does not have (also another tenant's user, without saying so).
+	// tenant does not have (also another tenant's user, without saying so). An export has at most
+	// 20,000 archive entries (each uploaded file is one, records take one per ~1 MiB): a larger one
+	// fails (FAILED, error saying so) and what it gathered is deleted.
 	RequestExport(context.Context, *RequestExportRequest) (*RequestExportResponse, error)
 	// A time-limited download URL of a succeeded export job's archive. FAILED_PRECONDITION while the
-	// job has not succeeded; NOT_FOUND for an unknown job, another tenant's, or (for a user) another
-	// user's.
+	// job has not succeeded, and once it is EXPIRED (the archive was deleted: its retention ran out
+	// or the user was erased; request a new export); NOT_FOUND for an unknown job, another tenant's,
+	// or (for a user) another user's.
 	GetExportDownload(context.Context, *GetExportDownloadRequest) (*GetExportDownloadResponse, error)
 	// A job of the caller's tenant (a user sees only their own export jobs). NOT_FOUND for an unknown id or another tenant's job.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

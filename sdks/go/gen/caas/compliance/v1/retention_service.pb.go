@@ -89,8 +89,12 @@ type RetentionPolicy struct {
 	MessageMaxAge *durationpb.Duration `protobuf:"bytes,2,opt,name=message_max_age,json=messageMaxAge,proto3" json:"message_max_age,omitempty"`
 	// Media attached to messages older than this are deleted (the media of an expired message go
 	// with it).
-	MediaMaxAge   *durationpb.Duration   `protobuf:"bytes,3,opt,name=media_max_age,json=mediaMaxAge,proto3" json:"media_max_age,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	MediaMaxAge *durationpb.Duration   `protobuf:"bytes,3,opt,name=media_max_age,json=mediaMaxAge,proto3" json:"media_max_age,omitempty"`
+	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Tenant policy only: export archives (PrivacyService.RequestExport) are deleted this long after
+	// their job succeeded (unset: CAAS_EXPORT_ARCHIVE_TTL_MS, 7 days by default). Fixed for an
+	// archive when its job succeeds; a conversation policy with it is INVALID_ARGUMENT.
+	ExportMaxAge  *durationpb.Duration `protobuf:"bytes,5,opt,name=export_max_age,json=exportMaxAge,proto3" json:"export_max_age,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -149,6 +153,13 @@ func (x *RetentionPolicy) GetMediaMaxAge() *durationpb.Duration {
 func (x *RetentionPolicy) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *RetentionPolicy) GetExportMaxAge() *durationpb.Duration {
+	if x != nil {
+		return x.ExportMaxAge
 	}
 	return nil
 }
@@ -507,7 +518,9 @@ type RetentionCounts struct {
 	Conversations     uint64 `protobuf:"varint,3,opt,name=conversations,proto3" json:"conversations,omitempty"`
 	HeldConversations uint64 `protobuf:"varint,4,opt,name=held_conversations,json=heldConversations,proto3" json:"held_conversations,omitempty"`
 	// Expired messages kept because their sender is under a legal hold.
-	HeldMessages  uint64 `protobuf:"varint,5,opt,name=held_messages,json=heldMessages,proto3" json:"held_messages,omitempty"`
+	HeldMessages uint64 `protobuf:"varint,5,opt,name=held_messages,json=heldMessages,proto3" json:"held_messages,omitempty"`
+	// Export archives deleted because their retention ran out (a preview counts those due).
+	Exports       uint64 `protobuf:"varint,6,opt,name=exports,proto3" json:"exports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -573,6 +586,13 @@ func (x *RetentionCounts) GetHeldConversations() uint64 {
 func (x *RetentionCounts) GetHeldMessages() uint64 {
 	if x != nil {
 		return x.HeldMessages
+	}
+	return 0
+}
+
+func (x *RetentionCounts) GetExports() uint64 {
+	if x != nil {
+		return x.Exports
 	}
 	return 0
 }
@@ -1106,13 +1126,14 @@ var File_caas_compliance_v1_retention_service_proto protoreflect.FileDescriptor
 
 const file_caas_compliance_v1_retention_service_proto_rawDesc = "" +
 	"\n" +
-	"*caas/compliance/v1/retention_service.proto\x12\x12caas.compliance.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x02\n" +
+	"*caas/compliance/v1/retention_service.proto\x12\x12caas.compliance.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x02\n" +
 	"\x0fRetentionPolicy\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12U\n" +
 	"\x0fmessage_max_age\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x12\xbaH\x0f\xaa\x01\f\"\x06\b\x80\x86\xb0\x96\x012\x02\b\x01R\rmessageMaxAge\x12Q\n" +
 	"\rmedia_max_age\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x12\xbaH\x0f\xaa\x01\f\"\x06\b\x80\x86\xb0\x96\x012\x02\b\x01R\vmediaMaxAge\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x8a\x01\n" +
+	"updateTime\x12S\n" +
+	"\x0eexport_max_age\x18\x05 \x01(\v2\x19.google.protobuf.DurationB\x12\xbaH\x0f\xaa\x01\f\"\x06\b\x80\x86\xb0\x96\x012\x02\b\x01R\fexportMaxAge\"\x8a\x01\n" +
 	"\x19SetRetentionPolicyRequest\x12C\n" +
 	"\x06policy\x18\x01 \x01(\v2#.caas.compliance.v1.RetentionPolicyB\x06\xbaH\x03\xc8\x01\x01R\x06policy\x12(\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"Y\n" +
@@ -1130,13 +1151,14 @@ const file_caas_compliance_v1_retention_service_proto_rawDesc = "" +
 	"\x1dDeleteRetentionPolicyResponse\"y\n" +
 	"\x17PreviewRetentionRequest\x124\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0econversationId\x12(\n" +
-	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"\xbd\x01\n" +
+	"\ttenant_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\btenantId\"\xd7\x01\n" +
 	"\x0fRetentionCounts\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x04R\bmessages\x12\x14\n" +
 	"\x05media\x18\x02 \x01(\x04R\x05media\x12$\n" +
 	"\rconversations\x18\x03 \x01(\x04R\rconversations\x12-\n" +
 	"\x12held_conversations\x18\x04 \x01(\x04R\x11heldConversations\x12#\n" +
-	"\rheld_messages\x18\x05 \x01(\x04R\fheldMessages\"W\n" +
+	"\rheld_messages\x18\x05 \x01(\x04R\fheldMessages\x12\x18\n" +
+	"\aexports\x18\x06 \x01(\x04R\aexports\"W\n" +
 	"\x18PreviewRetentionResponse\x12;\n" +
 	"\x06counts\x18\x01 \x01(\v2#.caas.compliance.v1.RetentionCountsR\x06counts\"?\n" +
 	"\x13RunRetentionRequest\x12(\n" +
@@ -1226,40 +1248,41 @@ var file_caas_compliance_v1_retention_service_proto_depIdxs = []int32{
 	20, // 0: caas.compliance.v1.RetentionPolicy.message_max_age:type_name -> google.protobuf.Duration
 	20, // 1: caas.compliance.v1.RetentionPolicy.media_max_age:type_name -> google.protobuf.Duration
 	21, // 2: caas.compliance.v1.RetentionPolicy.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 3: caas.compliance.v1.SetRetentionPolicyRequest.policy:type_name -> caas.compliance.v1.RetentionPolicy
-	1,  // 4: caas.compliance.v1.SetRetentionPolicyResponse.policy:type_name -> caas.compliance.v1.RetentionPolicy
-	1,  // 5: caas.compliance.v1.GetRetentionPolicyResponse.policy:type_name -> caas.compliance.v1.RetentionPolicy
-	1,  // 6: caas.compliance.v1.GetRetentionPolicyResponse.effective:type_name -> caas.compliance.v1.RetentionPolicy
-	9,  // 7: caas.compliance.v1.PreviewRetentionResponse.counts:type_name -> caas.compliance.v1.RetentionCounts
-	9,  // 8: caas.compliance.v1.RunRetentionResponse.counts:type_name -> caas.compliance.v1.RetentionCounts
-	0,  // 9: caas.compliance.v1.LegalHold.kind:type_name -> caas.compliance.v1.LegalHoldKind
-	21, // 10: caas.compliance.v1.LegalHold.create_time:type_name -> google.protobuf.Timestamp
-	21, // 11: caas.compliance.v1.LegalHold.release_time:type_name -> google.protobuf.Timestamp
-	0,  // 12: caas.compliance.v1.PlaceLegalHoldRequest.kind:type_name -> caas.compliance.v1.LegalHoldKind
-	13, // 13: caas.compliance.v1.PlaceLegalHoldResponse.hold:type_name -> caas.compliance.v1.LegalHold
-	13, // 14: caas.compliance.v1.ReleaseLegalHoldResponse.hold:type_name -> caas.compliance.v1.LegalHold
-	13, // 15: caas.compliance.v1.ListLegalHoldsResponse.holds:type_name -> caas.compliance.v1.LegalHold
-	2,  // 16: caas.compliance.v1.RetentionService.SetRetentionPolicy:input_type -> caas.compliance.v1.SetRetentionPolicyRequest
-	4,  // 17: caas.compliance.v1.RetentionService.GetRetentionPolicy:input_type -> caas.compliance.v1.GetRetentionPolicyRequest
-	6,  // 18: caas.compliance.v1.RetentionService.DeleteRetentionPolicy:input_type -> caas.compliance.v1.DeleteRetentionPolicyRequest
-	8,  // 19: caas.compliance.v1.RetentionService.PreviewRetention:input_type -> caas.compliance.v1.PreviewRetentionRequest
-	11, // 20: caas.compliance.v1.RetentionService.RunRetention:input_type -> caas.compliance.v1.RunRetentionRequest
-	14, // 21: caas.compliance.v1.RetentionService.PlaceLegalHold:input_type -> caas.compliance.v1.PlaceLegalHoldRequest
-	16, // 22: caas.compliance.v1.RetentionService.ReleaseLegalHold:input_type -> caas.compliance.v1.ReleaseLegalHoldRequest
-	18, // 23: caas.compliance.v1.RetentionService.ListLegalHolds:input_type -> caas.compliance.v1.ListLegalHoldsRequest
-	3,  // 24: caas.compliance.v1.RetentionService.SetRetentionPolicy:output_type -> caas.compliance.v1.SetRetentionPolicyResponse
-	5,  // 25: caas.compliance.v1.RetentionService.GetRetentionPolicy:output_type -> caas.compliance.v1.GetRetentionPolicyResponse
-	7,  // 26: caas.compliance.v1.RetentionService.DeleteRetentionPolicy:output_type -> caas.compliance.v1.DeleteRetentionPolicyResponse
-	10, // 27: caas.compliance.v1.RetentionService.PreviewRetention:output_type -> caas.compliance.v1.PreviewRetentionResponse
-	12, // 28: caas.compliance.v1.RetentionService.RunRetention:output_type -> caas.compliance.v1.RunRetentionResponse
-	15, // 29: caas.compliance.v1.RetentionService.PlaceLegalHold:output_type -> caas.compliance.v1.PlaceLegalHoldResponse
-	17, // 30: caas.compliance.v1.RetentionService.ReleaseLegalHold:output_type -> caas.compliance.v1.ReleaseLegalHoldResponse
-	19, // 31: caas.compliance.v1.RetentionService.ListLegalHolds:output_type -> caas.compliance.v1.ListLegalHoldsResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	20, // 3: caas.compliance.v1.RetentionPolicy.export_max_age:type_name -> google.protobuf.Duration
+	1,  // 4: caas.compliance.v1.SetRetentionPolicyRequest.policy:type_name -> caas.compliance.v1.RetentionPolicy
+	1,  // 5: caas.compliance.v1.SetRetentionPolicyResponse.policy:type_name -> caas.compliance.v1.RetentionPolicy
+	1,  // 6: caas.compliance.v1.GetRetentionPolicyResponse.policy:type_name -> caas.compliance.v1.RetentionPolicy
+	1,  // 7: caas.compliance.v1.GetRetentionPolicyResponse.effective:type_name -> caas.compliance.v1.RetentionPolicy
+	9,  // 8: caas.compliance.v1.PreviewRetentionResponse.counts:type_name -> caas.compliance.v1.RetentionCounts
+	9,  // 9: caas.compliance.v1.RunRetentionResponse.counts:type_name -> caas.compliance.v1.RetentionCounts
+	0,  // 10: caas.compliance.v1.LegalHold.kind:type_name -> caas.compliance.v1.LegalHoldKind
+	21, // 11: caas.compliance.v1.LegalHold.create_time:type_name -> google.protobuf.Timestamp
+	21, // 12: caas.compliance.v1.LegalHold.release_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: caas.compliance.v1.PlaceLegalHoldRequest.kind:type_name -> caas.compliance.v1.LegalHoldKind
+	13, // 14: caas.compliance.v1.PlaceLegalHoldResponse.hold:type_name -> caas.compliance.v1.LegalHold
+	13, // 15: caas.compliance.v1.ReleaseLegalHoldResponse.hold:type_name -> caas.compliance.v1.LegalHold
+	13, // 16: caas.compliance.v1.ListLegalHoldsResponse.holds:type_name -> caas.compliance.v1.LegalHold
+	2,  // 17: caas.compliance.v1.RetentionService.SetRetentionPolicy:input_type -> caas.compliance.v1.SetRetentionPolicyRequest
+	4,  // 18: caas.compliance.v1.RetentionService.GetRetentionPolicy:input_type -> caas.compliance.v1.GetRetentionPolicyRequest
+	6,  // 19: caas.compliance.v1.RetentionService.DeleteRetentionPolicy:input_type -> caas.compliance.v1.DeleteRetentionPolicyRequest
+	8,  // 20: caas.compliance.v1.RetentionService.PreviewRetention:input_type -> caas.compliance.v1.PreviewRetentionRequest
+	11, // 21: caas.compliance.v1.RetentionService.RunRetention:input_type -> caas.compliance.v1.RunRetentionRequest
+	14, // 22: caas.compliance.v1.RetentionService.PlaceLegalHold:input_type -> caas.compliance.v1.PlaceLegalHoldRequest
+	16, // 23: caas.compliance.v1.RetentionService.ReleaseLegalHold:input_type -> caas.compliance.v1.ReleaseLegalHoldRequest
+	18, // 24: caas.compliance.v1.RetentionService.ListLegalHolds:input_type -> caas.compliance.v1.ListLegalHoldsRequest
+	3,  // 25: caas.compliance.v1.RetentionService.SetRetentionPolicy:output_type -> caas.compliance.v1.SetRetentionPolicyResponse
+	5,  // 26: caas.compliance.v1.RetentionService.GetRetentionPolicy:output_type -> caas.compliance.v1.GetRetentionPolicyResponse
+	7,  // 27: caas.compliance.v1.RetentionService.DeleteRetentionPolicy:output_type -> caas.compliance.v1.DeleteRetentionPolicyResponse
+	10, // 28: caas.compliance.v1.RetentionService.PreviewRetention:output_type -> caas.compliance.v1.PreviewRetentionResponse
+	12, // 29: caas.compliance.v1.RetentionService.RunRetention:output_type -> caas.compliance.v1.RunRetentionResponse
+	15, // 30: caas.compliance.v1.RetentionService.PlaceLegalHold:output_type -> caas.compliance.v1.PlaceLegalHoldResponse
+	17, // 31: caas.compliance.v1.RetentionService.ReleaseLegalHold:output_type -> caas.compliance.v1.ReleaseLegalHoldResponse
+	19, // 32: caas.compliance.v1.RetentionService.ListLegalHolds:output_type -> caas.compliance.v1.ListLegalHoldsResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_retention_service_proto_init() }

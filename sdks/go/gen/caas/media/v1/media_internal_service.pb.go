@@ -896,6 +896,112 @@ func (x *PresignExportDownloadResponse) GetArchiveSize() uint64 {
 	return 0
 }
 
+type DeleteExportRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	ExportId string                 `protobuf:"bytes,2,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
+	// Entries of the export outside the archive (as SealExport names them).
+	Paths         []string `protobuf:"bytes,3,rep,name=paths,proto3" json:"paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteExportRequest) Reset() {
+	*x = DeleteExportRequest{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteExportRequest) ProtoMessage() {}
+
+func (x *DeleteExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteExportRequest.ProtoReflect.Descriptor instead.
+func (*DeleteExportRequest) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteExportRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DeleteExportRequest) GetExportId() string {
+	if x != nil {
+		return x.ExportId
+	}
+	return ""
+}
+
+func (x *DeleteExportRequest) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+type DeleteExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether there was an archive to delete.
+	ArchiveDeleted bool `protobuf:"varint,1,opt,name=archive_deleted,json=archiveDeleted,proto3" json:"archive_deleted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteExportResponse) Reset() {
+	*x = DeleteExportResponse{}
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteExportResponse) ProtoMessage() {}
+
+func (x *DeleteExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteExportResponse.ProtoReflect.Descriptor instead.
+func (*DeleteExportResponse) Descriptor() ([]byte, []int) {
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteExportResponse) GetArchiveDeleted() bool {
+	if x != nil {
+		return x.ArchiveDeleted
+	}
+	return false
+}
+
 type EraseUserDataRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -912,7 +1018,7 @@ type EraseUserDataRequest struct {
 
 func (x *EraseUserDataRequest) Reset() {
 	*x = EraseUserDataRequest{}
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1030,7 @@ func (x *EraseUserDataRequest) String() string {
 func (*EraseUserDataRequest) ProtoMessage() {}
 
 func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[14]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1043,7 @@ func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{14}
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EraseUserDataRequest) GetTenantId() string {
@@ -990,7 +1096,7 @@ type EraseUserDataResponse struct {
 
 func (x *EraseUserDataResponse) Reset() {
 	*x = EraseUserDataResponse{}
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1108,7 @@ func (x *EraseUserDataResponse) String() string {
 func (*EraseUserDataResponse) ProtoMessage() {}
 
 func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[15]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1121,7 @@ func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{15}
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EraseUserDataResponse) GetMediaErased() uint64 {
@@ -1057,7 +1163,7 @@ type EraseTenantDataRequest struct {
 
 func (x *EraseTenantDataRequest) Reset() {
 	*x = EraseTenantDataRequest{}
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1175,7 @@ func (x *EraseTenantDataRequest) String() string {
 func (*EraseTenantDataRequest) ProtoMessage() {}
 
 func (x *EraseTenantDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[16]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1188,7 @@ func (x *EraseTenantDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseTenantDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseTenantDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{16}
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EraseTenantDataRequest) GetTenantId() string {
@@ -1111,7 +1217,7 @@ type EraseTenantDataResponse struct {
 
 func (x *EraseTenantDataResponse) Reset() {
 	*x = EraseTenantDataResponse{}
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1229,7 @@ func (x *EraseTenantDataResponse) String() string {
 func (*EraseTenantDataResponse) ProtoMessage() {}
 
 func (x *EraseTenantDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[17]
+	mi := &file_caas_media_v1_media_internal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1242,7 @@ func (x *EraseTenantDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseTenantDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseTenantDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{17}
+	return file_caas_media_v1_media_internal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EraseTenantDataResponse) GetMediaErased() uint64 {
@@ -1223,7 +1329,13 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12!\n" +
-	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\x91\x02\n" +
+	"\farchive_size\x18\x03 \x01(\x04R\varchiveSize\"\xc6\x01\n" +
+	"\x13DeleteExportRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12%\n" +
+	"\texport_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bexportId\x12a\n" +
+	"\x05paths\x18\x03 \x03(\tBK\xbaHH\x92\x01E\x10\xa0\x9c\x01\x18\x01\"=r;29^[a-z][a-z0-9_-]{0,31}/[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$R\x05paths\"?\n" +
+	"\x14DeleteExportResponse\x12'\n" +
+	"\x0farchive_deleted\x18\x01 \x01(\bR\x0earchiveDeleted\"\x91\x02\n" +
 	"\x14EraseUserDataRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12&\n" +
@@ -1241,7 +1353,7 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\"P\n" +
 	"\x17EraseTenantDataResponse\x12!\n" +
 	"\fmedia_erased\x18\x01 \x01(\x04R\vmediaErased\x12\x12\n" +
-	"\x04more\x18\x02 \x01(\bR\x04more2\xd8\x06\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more2\xb1\a\n" +
 	"\x14MediaInternalService\x12T\n" +
 	"\vAttachMedia\x12!.caas.media.v1.AttachMediaRequest\x1a\".caas.media.v1.AttachMediaResponse\x12T\n" +
 	"\vDetachMedia\x12!.caas.media.v1.DetachMediaRequest\x1a\".caas.media.v1.DetachMediaResponse\x12T\n" +
@@ -1250,7 +1362,8 @@ const file_caas_media_v1_media_internal_service_proto_rawDesc = "" +
 	"\rPutExportPart\x12#.caas.media.v1.PutExportPartRequest\x1a$.caas.media.v1.PutExportPartResponse\x12Q\n" +
 	"\n" +
 	"SealExport\x12 .caas.media.v1.SealExportRequest\x1a!.caas.media.v1.SealExportResponse\x12r\n" +
-	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12Z\n" +
+	"\x15PresignExportDownload\x12+.caas.media.v1.PresignExportDownloadRequest\x1a,.caas.media.v1.PresignExportDownloadResponse\x12W\n" +
+	"\fDeleteExport\x12\".caas.media.v1.DeleteExportRequest\x1a#.caas.media.v1.DeleteExportResponse\x12Z\n" +
 	"\rEraseUserData\x12#.caas.media.v1.EraseUserDataRequest\x1a$.caas.media.v1.EraseUserDataResponse\x12`\n" +
 	"\x0fEraseTenantData\x12%.caas.media.v1.EraseTenantDataRequest\x1a&.caas.media.v1.EraseTenantDataResponseB<Z:github.com/caas-dev/caas/sdks/go/gen/caas/media/v1;mediav1b\x06proto3"
 
@@ -1266,7 +1379,7 @@ func file_caas_media_v1_media_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_media_v1_media_internal_service_proto_rawDescData
 }
 
-var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_caas_media_v1_media_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*AttachMediaRequest)(nil),            // 0: caas.media.v1.AttachMediaRequest
 	(*AttachMediaResponse)(nil),           // 1: caas.media.v1.AttachMediaResponse
@@ -1282,16 +1395,18 @@ var file_caas_media_v1_media_internal_service_proto_goTypes = []any{
 	(*SealExportResponse)(nil),            // 11: caas.media.v1.SealExportResponse
 	(*PresignExportDownloadRequest)(nil),  // 12: caas.media.v1.PresignExportDownloadRequest
 	(*PresignExportDownloadResponse)(nil), // 13: caas.media.v1.PresignExportDownloadResponse
-	(*EraseUserDataRequest)(nil),          // 14: caas.media.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),         // 15: caas.media.v1.EraseUserDataResponse
-	(*EraseTenantDataRequest)(nil),        // 16: caas.media.v1.EraseTenantDataRequest
-	(*EraseTenantDataResponse)(nil),       // 17: caas.media.v1.EraseTenantDataResponse
-	(*Media)(nil),                         // 18: caas.media.v1.Media
-	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
+	(*DeleteExportRequest)(nil),           // 14: caas.media.v1.DeleteExportRequest
+	(*DeleteExportResponse)(nil),          // 15: caas.media.v1.DeleteExportResponse
+	(*EraseUserDataRequest)(nil),          // 16: caas.media.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),         // 17: caas.media.v1.EraseUserDataResponse
+	(*EraseTenantDataRequest)(nil),        // 18: caas.media.v1.EraseTenantDataRequest
+	(*EraseTenantDataResponse)(nil),       // 19: caas.media.v1.EraseTenantDataResponse
+	(*Media)(nil),                         // 20: caas.media.v1.Media
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
 }
 var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
-	18, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
-	19, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
+	20, // 0: caas.media.v1.AttachMediaResponse.media:type_name -> caas.media.v1.Media
+	21, // 1: caas.media.v1.PresignExportDownloadResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: caas.media.v1.MediaInternalService.AttachMedia:input_type -> caas.media.v1.AttachMediaRequest
 	2,  // 3: caas.media.v1.MediaInternalService.DetachMedia:input_type -> caas.media.v1.DetachMediaRequest
 	4,  // 4: caas.media.v1.MediaInternalService.ExpireMedia:input_type -> caas.media.v1.ExpireMediaRequest
@@ -1299,19 +1414,21 @@ var file_caas_media_v1_media_internal_service_proto_depIdxs = []int32{
 	8,  // 6: caas.media.v1.MediaInternalService.PutExportPart:input_type -> caas.media.v1.PutExportPartRequest
 	10, // 7: caas.media.v1.MediaInternalService.SealExport:input_type -> caas.media.v1.SealExportRequest
 	12, // 8: caas.media.v1.MediaInternalService.PresignExportDownload:input_type -> caas.media.v1.PresignExportDownloadRequest
-	14, // 9: caas.media.v1.MediaInternalService.EraseUserData:input_type -> caas.media.v1.EraseUserDataRequest
-	16, // 10: caas.media.v1.MediaInternalService.EraseTenantData:input_type -> caas.media.v1.EraseTenantDataRequest
-	1,  // 11: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
-	3,  // 12: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
-	5,  // 13: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
-	7,  // 14: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
-	9,  // 15: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
-	11, // 16: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
-	13, // 17: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
-	15, // 18: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
-	17, // 19: caas.media.v1.MediaInternalService.EraseTenantData:output_type -> caas.media.v1.EraseTenantDataResponse
-	11, // [11:20] is the sub-list for method output_type
-	2,  // [2:11] is the sub-list for method input_type
+	14, // 9: caas.media.v1.MediaInternalService.DeleteExport:input_type -> caas.media.v1.DeleteExportRequest
+	16, // 10: caas.media.v1.MediaInternalService.EraseUserData:input_type -> caas.media.v1.EraseUserDataRequest
+	18, // 11: caas.media.v1.MediaInternalService.EraseTenantData:input_type -> caas.media.v1.EraseTenantDataRequest
+	1,  // 12: caas.media.v1.MediaInternalService.AttachMedia:output_type -> caas.media.v1.AttachMediaResponse
+	3,  // 13: caas.media.v1.MediaInternalService.DetachMedia:output_type -> caas.media.v1.DetachMediaResponse
+	5,  // 14: caas.media.v1.MediaInternalService.ExpireMedia:output_type -> caas.media.v1.ExpireMediaResponse
+	7,  // 15: caas.media.v1.MediaInternalService.ExportUserData:output_type -> caas.media.v1.ExportUserDataResponse
+	9,  // 16: caas.media.v1.MediaInternalService.PutExportPart:output_type -> caas.media.v1.PutExportPartResponse
+	11, // 17: caas.media.v1.MediaInternalService.SealExport:output_type -> caas.media.v1.SealExportResponse
+	13, // 18: caas.media.v1.MediaInternalService.PresignExportDownload:output_type -> caas.media.v1.PresignExportDownloadResponse
+	15, // 19: caas.media.v1.MediaInternalService.DeleteExport:output_type -> caas.media.v1.DeleteExportResponse
+	17, // 20: caas.media.v1.MediaInternalService.EraseUserData:output_type -> caas.media.v1.EraseUserDataResponse
+	19, // 21: caas.media.v1.MediaInternalService.EraseTenantData:output_type -> caas.media.v1.EraseTenantDataResponse
+	12, // [12:22] is the sub-list for method output_type
+	2,  // [2:12] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -1333,7 +1450,7 @@ func file_caas_media_v1_media_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_media_v1_media_internal_service_proto_rawDesc), len(file_caas_media_v1_media_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	MediaInternalService_PutExportPart_FullMethodName         = "/caas.media.v1.MediaInternalService/PutExportPart"
 	MediaInternalService_SealExport_FullMethodName            = "/caas.media.v1.MediaInternalService/SealExport"
 	MediaInternalService_PresignExportDownload_FullMethodName = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	MediaInternalService_DeleteExport_FullMethodName          = "/caas.media.v1.MediaInternalService/DeleteExport"
 	MediaInternalService_EraseUserData_FullMethodName         = "/caas.media.v1.MediaInternalService/EraseUserData"
 	MediaInternalService_EraseTenantData_FullMethodName       = "/caas.media.v1.MediaInternalService/EraseTenantData"
 )
@@ -70,6 +71,10 @@ type MediaInternalServiceClient interface {
 	SealExport(ctx context.Context, in *SealExportRequest, opts ...grpc.CallOption) (*SealExportResponse, error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(ctx context.Context, in *PresignExportDownloadRequest, opts ...grpc.CallOption) (*PresignExportDownloadResponse, error)
+	// Deletes an export: its archive and the named entries (parts and copied files not yet packed,
+	// for an export that never sealed). For the compliance service's archive expiry and erasure.
+	// Idempotent: missing objects are skipped.
+	DeleteExport(ctx context.Context, in *DeleteExportRequest, opts ...grpc.CallOption) (*DeleteExportResponse, error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
 	// good with their conversation links (no tombstone is kept). Media attached to a conversation
@@ -160,6 +165,16 @@ func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, 
 	return out, nil
 }
 
+func (c *mediaInternalServiceClient) DeleteExport(ctx context.Context, in *DeleteExportRequest, opts ...grpc.CallOption) (*DeleteExportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteExportResponse)
+	err := c.cc.Invoke(ctx, MediaInternalService_DeleteExport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *mediaInternalServiceClient) EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EraseUserDataResponse)
@@ -220,6 +235,10 @@ type MediaInternalServiceServer interface {
 	SealExport(context.Context, *SealExportRequest) (*SealExportResponse, error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error)
+	// Deletes an export: its archive and the named entries (parts and copied files not yet packed,
+	// for an export that never sealed). For the compliance service's archive expiry and erasure.
+	// Idempotent: missing objects are skipped.
+	DeleteExport(context.Context, *DeleteExportRequest) (*DeleteExportResponse, error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
 	// good with their conversation links (no tombstone is kept). Media attached to a conversation
@@ -260,6 +279,9 @@ func (UnimplementedMediaInternalServiceServer) SealExport(context.Context, *Seal
 }
 func (UnimplementedMediaInternalServiceServer) PresignExportDownload(context.Context, *PresignExportDownloadRequest) (*PresignExportDownloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PresignExportDownload not implemented")
+}
+func (UnimplementedMediaInternalServiceServer) DeleteExport(context.Context, *DeleteExportRequest) (*DeleteExportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteExport not implemented")
 }
 func (UnimplementedMediaInternalServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
@@ -414,6 +436,24 @@ func _MediaInternalService_PresignExportDownload_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaInternalService_DeleteExport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaInternalServiceServer).DeleteExport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaInternalService_DeleteExport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaInternalServiceServer).DeleteExport(ctx, req.(*DeleteExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MediaInternalService_EraseUserData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(EraseUserDataRequest)
 	if err := dec(in); err != nil {
@@ -484,6 +524,10 @@ var MediaInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PresignExportDownload",
 			Handler:    _MediaInternalService_PresignExportDownload_Handler,
+		},
+		{
+			MethodName: "DeleteExport",
+			Handler:    _MediaInternalService_DeleteExport_Handler,
 		},
 		{
 			MethodName: "EraseUserData",

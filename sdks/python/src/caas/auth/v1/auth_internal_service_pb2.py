@@ -27,10 +27,11 @@ from caas.auth.v1 import api_key_pb2 as caas_dot_auth_dot_v1_dot_api__key__pb2
 from caas.auth.v1 import revocation_pb2 as caas_dot_auth_dot_v1_dot_revocation__pb2
 from caas.auth.v1 import tenant_pb2 as caas_dot_auth_dot_v1_dot_tenant__pb2
 from caas.auth.v1 import user_pb2 as caas_dot_auth_dot_v1_dot_user__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/auth/v1/auth_internal_service.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/auth/v1/api_key.proto\x1a\x1d\x63\x61\x61s/auth/v1/revocation.proto\x1a\x19\x63\x61\x61s/auth/v1/tenant.proto\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x17\x44\x65leteTenantDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\"s\n\x18\x44\x65leteTenantDataResponse\x12\x15\n\rusers_removed\x18\x01 \x01(\r\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x18\n\x10\x61pi_keys_revoked\x18\x03 \x01(\r\x12\x0c\n\x04more\x18\x04 \x01(\x08\"g\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\",\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\"f\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"X\n\x15\x45raseUserDataResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x16\n\x0elogins_removed\x18\x03 \x01(\r\"5\n\x16GetTenantPolicyRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"G\n\x17GetTenantPolicyResponse\x12,\n\x0brole_grants\x18\x01 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrant\"\x80\x01\n\x18IssueServiceTokenRequest\x12\x33\n\x0cservice_name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12/\n\x08\x61udience\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\"[\n\x19IssueServiceTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x13VerifyApiKeyRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"=\n\x14VerifyApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.caas.auth.v1.ApiKey\":\n\x1cVerifyAdminCredentialRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"\x1f\n\x1dVerifyAdminCredentialResponse\"M\n\x16ListRevocationsRequest\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"o\n\x17ListRevocationsResponse\x12-\n\x0brevocations\x18\x01 \x03(\x0b\x32\x18.caas.auth.v1.Revocation\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x10\n\x08has_more\x18\x03 \x01(\x08\"r\n\x14\x42\x61tchGetUsersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\":\n\x15\x42\x61tchGetUsersResponse\x12!\n\x05users\x18\x01 \x03(\x0b\x32\x12.caas.auth.v1.User\"s\n\x15ResolveMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"L\n\x16ResolveMembersResponse\x12\x18\n\x10missing_user_ids\x18\x01 \x03(\t\x12\x18\n\x10\x63reated_user_ids\x18\x02 \x03(\t2\xd5\x07\n\x13\x41uthInternalService\x12\x64\n\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a\'.caas.auth.v1.IssueServiceTokenResponse\x12U\n\x0cVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12[\n\x0e\x45xportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponse\x12\x61\n\x10\x44\x65leteTenantData\x12%.caas.auth.v1.DeleteTenantDataRequest\x1a&.caas.auth.v1.DeleteTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/auth/v1/auth_internal_service.proto\x12\x0c\x63\x61\x61s.auth.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/auth/v1/api_key.proto\x1a\x1d\x63\x61\x61s/auth/v1/revocation.proto\x1a\x19\x63\x61\x61s/auth/v1/tenant.proto\x1a\x17\x63\x61\x61s/auth/v1/user.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x17\x44\x65leteTenantDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\"s\n\x18\x44\x65leteTenantDataResponse\x12\x15\n\rusers_removed\x18\x01 \x01(\r\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x18\n\x10\x61pi_keys_revoked\x18\x03 \x01(\r\x12\x0c\n\x04more\x18\x04 \x01(\x08\"g\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\",\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\"f\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"X\n\x15\x45raseUserDataResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\r\x12\x16\n\x0elogins_removed\x18\x03 \x01(\r\"5\n\x16GetTenantPolicyRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"}\n\x17GetTenantPolicyResponse\x12,\n\x0brole_grants\x18\x01 \x03(\x0b\x32\x17.caas.auth.v1.RoleGrant\x12\x34\n\x11message_retention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"]\n\x1aListTenantRetentionRequest\x12$\n\x0f\x61\x66ter_tenant_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"Z\n\x0fTenantRetention\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x34\n\x11message_retention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"k\n\x1bListTenantRetentionResponse\x12.\n\x07tenants\x18\x01 \x03(\x0b\x32\x1d.caas.auth.v1.TenantRetention\x12\x1c\n\x14next_after_tenant_id\x18\x02 \x01(\t\"\x80\x01\n\x18IssueServiceTokenRequest\x12\x33\n\x0cservice_name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\x12/\n\x08\x61udience\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9-]{0,62}$\"[\n\x19IssueServiceTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x13VerifyApiKeyRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"=\n\x14VerifyApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.caas.auth.v1.ApiKey\":\n\x1cVerifyAdminCredentialRequest\x12\x1a\n\x06secret\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\"\x1f\n\x1dVerifyAdminCredentialResponse\"M\n\x16ListRevocationsRequest\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"o\n\x17ListRevocationsResponse\x12-\n\x0brevocations\x18\x01 \x03(\x0b\x32\x18.caas.auth.v1.Revocation\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\x10\n\x08has_more\x18\x03 \x01(\x08\"r\n\x14\x42\x61tchGetUsersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\":\n\x15\x42\x61tchGetUsersResponse\x12!\n\x05users\x18\x01 \x03(\x0b\x32\x12.caas.auth.v1.User\"s\n\x15ResolveMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12=\n\x08user_ids\x18\x02 \x03(\tB+\xbaH(\x92\x01%\x08\x01\x10\x64\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"L\n\x16ResolveMembersResponse\x12\x18\n\x10missing_user_ids\x18\x01 \x03(\t\x12\x18\n\x10\x63reated_user_ids\x18\x02 \x03(\t2\xc1\x08\n\x13\x41uthInternalService\x12\x64\n\x11IssueServiceToken\x12&.caas.auth.v1.IssueServiceTokenRequest\x1a\'.caas.auth.v1.IssueServiceTokenResponse\x12U\n\x0cVerifyApiKey\x12!.caas.auth.v1.VerifyApiKeyRequest\x1a\".caas.auth.v1.VerifyApiKeyResponse\x12p\n\x15VerifyAdminCredential\x12*.caas.auth.v1.VerifyAdminCredentialRequest\x1a+.caas.auth.v1.VerifyAdminCredentialResponse\x12^\n\x0fListRevocations\x12$.caas.auth.v1.ListRevocationsRequest\x1a%.caas.auth.v1.ListRevocationsResponse\x12X\n\rBatchGetUsers\x12\".caas.auth.v1.BatchGetUsersRequest\x1a#.caas.auth.v1.BatchGetUsersResponse\x12[\n\x0eResolveMembers\x12#.caas.auth.v1.ResolveMembersRequest\x1a$.caas.auth.v1.ResolveMembersResponse\x12^\n\x0fGetTenantPolicy\x12$.caas.auth.v1.GetTenantPolicyRequest\x1a%.caas.auth.v1.GetTenantPolicyResponse\x12j\n\x13ListTenantRetention\x12(.caas.auth.v1.ListTenantRetentionRequest\x1a).caas.auth.v1.ListTenantRetentionResponse\x12[\n\x0e\x45xportUserData\x12#.caas.auth.v1.ExportUserDataRequest\x1a$.caas.auth.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.auth.v1.EraseUserDataRequest\x1a#.caas.auth.v1.EraseUserDataResponse\x12\x61\n\x10\x44\x65leteTenantData\x12%.caas.auth.v1.DeleteTenantDataRequest\x1a&.caas.auth.v1.DeleteTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,6 +53,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ERASEUSERDATAREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_GETTENANTPOLICYREQUEST'].fields_by_name['tenant_id']._loaded_options = None
   _globals['_GETTENANTPOLICYREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_LISTTENANTRETENTIONREQUEST'].fields_by_name['after_tenant_id']._loaded_options = None
+  _globals['_LISTTENANTRETENTIONREQUEST'].fields_by_name['after_tenant_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
+  _globals['_LISTTENANTRETENTIONREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTTENANTRETENTIONREQUEST'].fields_by_name['limit']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
   _globals['_ISSUESERVICETOKENREQUEST'].fields_by_name['service_name']._loaded_options = None
   _globals['_ISSUESERVICETOKENREQUEST'].fields_by_name['service_name']._serialized_options = b'\272H\032r\0302\026^[a-z][a-z0-9-]{0,62}$'
   _globals['_ISSUESERVICETOKENREQUEST'].fields_by_name['audience']._loaded_options = None
@@ -72,46 +77,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['user_ids']._loaded_options = None
   _globals['_RESOLVEMEMBERSREQUEST'].fields_by_name['user_ids']._serialized_options = b'\272H(\222\001%\010\001\020d\030\001\"\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
-  _globals['_DELETETENANTDATAREQUEST']._serialized_start=231
-  _globals['_DELETETENANTDATAREQUEST']._serialized_end=316
-  _globals['_DELETETENANTDATARESPONSE']._serialized_start=318
-  _globals['_DELETETENANTDATARESPONSE']._serialized_end=433
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=435
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=538
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=540
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=584
-  _globals['_ERASEUSERDATAREQUEST']._serialized_start=586
-  _globals['_ERASEUSERDATAREQUEST']._serialized_end=688
-  _globals['_ERASEUSERDATARESPONSE']._serialized_start=690
-  _globals['_ERASEUSERDATARESPONSE']._serialized_end=778
-  _globals['_GETTENANTPOLICYREQUEST']._serialized_start=780
-  _globals['_GETTENANTPOLICYREQUEST']._serialized_end=833
-  _globals['_GETTENANTPOLICYRESPONSE']._serialized_start=835
-  _globals['_GETTENANTPOLICYRESPONSE']._serialized_end=906
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=909
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=1037
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=1039
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=1130
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=1132
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=1181
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=1183
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1244
-  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_start=1246
-  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_end=1304
-  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_start=1306
-  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_end=1337
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1339
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1416
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1418
-  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1529
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1531
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1645
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1647
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1705
-  _globals['_RESOLVEMEMBERSREQUEST']._serialized_start=1707
-  _globals['_RESOLVEMEMBERSREQUEST']._serialized_end=1822
-  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_start=1824
-  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_end=1900
-  _globals['_AUTHINTERNALSERVICE']._serialized_start=1903
-  _globals['_AUTHINTERNALSERVICE']._serialized_end=2884
+  _globals['_DELETETENANTDATAREQUEST']._serialized_start=263
+  _globals['_DELETETENANTDATAREQUEST']._serialized_end=348
+  _globals['_DELETETENANTDATARESPONSE']._serialized_start=350
+  _globals['_DELETETENANTDATARESPONSE']._serialized_end=465
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=467
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=570
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=572
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=616
+  _globals['_ERASEUSERDATAREQUEST']._serialized_start=618
+  _globals['_ERASEUSERDATAREQUEST']._serialized_end=720
+  _globals['_ERASEUSERDATARESPONSE']._serialized_start=722
+  _globals['_ERASEUSERDATARESPONSE']._serialized_end=810
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_start=812
+  _globals['_GETTENANTPOLICYREQUEST']._serialized_end=865
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_start=867
+  _globals['_GETTENANTPOLICYRESPONSE']._serialized_end=992
+  _globals['_LISTTENANTRETENTIONREQUEST']._serialized_start=994
+  _globals['_LISTTENANTRETENTIONREQUEST']._serialized_end=1087
+  _globals['_TENANTRETENTION']._serialized_start=1089
+  _globals['_TENANTRETENTION']._serialized_end=1179
+  _globals['_LISTTENANTRETENTIONRESPONSE']._serialized_start=1181
+  _globals['_LISTTENANTRETENTIONRESPONSE']._serialized_end=1288
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=1291
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=1419
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=1421
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=1512
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=1514
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=1563
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=1565
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1626
+  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_start=1628
+  _globals['_VERIFYADMINCREDENTIALREQUEST']._serialized_end=1686
+  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_start=1688
+  _globals['_VERIFYADMINCREDENTIALRESPONSE']._serialized_end=1719
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1721
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1798
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_start=1800
+  _globals['_LISTREVOCATIONSRESPONSE']._serialized_end=1911
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1913
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=2027
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=2029
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=2087
+  _globals['_RESOLVEMEMBERSREQUEST']._serialized_start=2089
+  _globals['_RESOLVEMEMBERSREQUEST']._serialized_end=2204
+  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_start=2206
+  _globals['_RESOLVEMEMBERSRESPONSE']._serialized_end=2282
+  _globals['_AUTHINTERNALSERVICE']._serialized_start=2285
+  _globals['_AUTHINTERNALSERVICE']._serialized_end=3374
 # @@protoc_insertion_point(module_scope)

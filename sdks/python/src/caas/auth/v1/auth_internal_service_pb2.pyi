@@ -5,6 +5,7 @@ from caas.auth.v1 import api_key_pb2 as _api_key_pb2
 from caas.auth.v1 import revocation_pb2 as _revocation_pb2
 from caas.auth.v1 import tenant_pb2 as _tenant_pb2
 from caas.auth.v1 import user_pb2 as _user_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -73,10 +74,36 @@ class GetTenantPolicyRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
 
 class GetTenantPolicyResponse(_message.Message):
-    __slots__ = ("role_grants",)
+    __slots__ = ("role_grants", "message_retention")
     ROLE_GRANTS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_RETENTION_FIELD_NUMBER: _ClassVar[int]
     role_grants: _containers.RepeatedCompositeFieldContainer[_tenant_pb2.RoleGrant]
-    def __init__(self, role_grants: _Optional[_Iterable[_Union[_tenant_pb2.RoleGrant, _Mapping]]] = ...) -> None: ...
+    message_retention: _duration_pb2.Duration
+    def __init__(self, role_grants: _Optional[_Iterable[_Union[_tenant_pb2.RoleGrant, _Mapping]]] = ..., message_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ListTenantRetentionRequest(_message.Message):
+    __slots__ = ("after_tenant_id", "limit")
+    AFTER_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after_tenant_id: str
+    limit: int
+    def __init__(self, after_tenant_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class TenantRetention(_message.Message):
+    __slots__ = ("tenant_id", "message_retention")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    message_retention: _duration_pb2.Duration
+    def __init__(self, tenant_id: _Optional[str] = ..., message_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ListTenantRetentionResponse(_message.Message):
+    __slots__ = ("tenants", "next_after_tenant_id")
+    TENANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenants: _containers.RepeatedCompositeFieldContainer[TenantRetention]
+    next_after_tenant_id: str
+    def __init__(self, tenants: _Optional[_Iterable[_Union[TenantRetention, _Mapping]]] = ..., next_after_tenant_id: _Optional[str] = ...) -> None: ...
 
 class IssueServiceTokenRequest(_message.Message):
     __slots__ = ("service_name", "audience")

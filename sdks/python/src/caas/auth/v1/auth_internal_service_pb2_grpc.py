@@ -72,6 +72,11 @@ class AuthInternalServiceStub:
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.SerializeToString,
                 response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.FromString,
                 _registered_method=True)
+        self.ListTenantRetention = channel.unary_unary(
+                '/caas.auth.v1.AuthInternalService/ListTenantRetention',
+                request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionRequest.SerializeToString,
+                response_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionResponse.FromString,
+                _registered_method=True)
         self.ExportUserData = channel.unary_unary(
                 '/caas.auth.v1.AuthInternalService/ExportUserData',
                 request_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ExportUserDataRequest.SerializeToString,
@@ -156,6 +161,15 @@ class AuthInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTenantRetention(self, request, context):
+        """The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+        in id order, for the compliance service's retention sweep: one page of at most `limit`
+        tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportUserData(self, request, context):
         """Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
         logins (without their hashes), the TOTP state (without its secret) and the active sessions.
@@ -222,6 +236,11 @@ def add_AuthInternalServiceServicer_to_server(servicer, server):
                     servicer.GetTenantPolicy,
                     request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.FromString,
                     response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.SerializeToString,
+            ),
+            'ListTenantRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTenantRetention,
+                    request_deserializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionRequest.FromString,
+                    response_serializer=caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionResponse.SerializeToString,
             ),
             'ExportUserData': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportUserData,
@@ -431,6 +450,33 @@ class AuthInternalService:
             '/caas.auth.v1.AuthInternalService/GetTenantPolicy',
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyRequest.SerializeToString,
             caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.GetTenantPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTenantRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.auth.v1.AuthInternalService/ListTenantRetention',
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionRequest.SerializeToString,
+            caas_dot_auth_dot_v1_dot_auth__internal__service__pb2.ListTenantRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

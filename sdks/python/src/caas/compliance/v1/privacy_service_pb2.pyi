@@ -24,6 +24,7 @@ class PrivacyJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRIVACY_JOB_STATE_RUNNING: _ClassVar[PrivacyJobState]
     PRIVACY_JOB_STATE_SUCCEEDED: _ClassVar[PrivacyJobState]
     PRIVACY_JOB_STATE_FAILED: _ClassVar[PrivacyJobState]
+    PRIVACY_JOB_STATE_EXPIRED: _ClassVar[PrivacyJobState]
 PRIVACY_JOB_KIND_UNSPECIFIED: PrivacyJobKind
 PRIVACY_JOB_KIND_ERASURE: PrivacyJobKind
 PRIVACY_JOB_KIND_EXPORT: PrivacyJobKind
@@ -32,6 +33,7 @@ PRIVACY_JOB_STATE_UNSPECIFIED: PrivacyJobState
 PRIVACY_JOB_STATE_RUNNING: PrivacyJobState
 PRIVACY_JOB_STATE_SUCCEEDED: PrivacyJobState
 PRIVACY_JOB_STATE_FAILED: PrivacyJobState
+PRIVACY_JOB_STATE_EXPIRED: PrivacyJobState
 
 class RequestTenantDeletionRequest(_message.Message):
     __slots__ = ("tenant_id", "reason")
@@ -110,7 +112,7 @@ class GetJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[PrivacyJob, _Mapping]] = ...) -> None: ...
 
 class PrivacyJob(_message.Message):
-    __slots__ = ("id", "tenant_id", "kind", "user_id", "state", "percent", "services", "error", "create_time", "update_time", "complete_time")
+    __slots__ = ("id", "tenant_id", "kind", "user_id", "state", "percent", "services", "error", "create_time", "update_time", "complete_time", "archive_expire_time", "archive_delete_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +124,8 @@ class PrivacyJob(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVE_DELETE_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     kind: PrivacyJobKind
@@ -133,7 +137,9 @@ class PrivacyJob(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     complete_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., kind: _Optional[_Union[PrivacyJobKind, str]] = ..., user_id: _Optional[str] = ..., state: _Optional[_Union[PrivacyJobState, str]] = ..., percent: _Optional[int] = ..., services: _Optional[_Iterable[_Union[ServiceProgress, _Mapping]]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    archive_expire_time: _timestamp_pb2.Timestamp
+    archive_delete_reason: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., kind: _Optional[_Union[PrivacyJobKind, str]] = ..., user_id: _Optional[str] = ..., state: _Optional[_Union[PrivacyJobState, str]] = ..., percent: _Optional[int] = ..., services: _Optional[_Iterable[_Union[ServiceProgress, _Mapping]]] = ..., error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_delete_reason: _Optional[str] = ...) -> None: ...
 
 class ServiceProgress(_message.Message):
     __slots__ = ("service", "items", "done", "skipped")

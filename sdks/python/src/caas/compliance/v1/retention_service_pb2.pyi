@@ -24,16 +24,18 @@ LEGAL_HOLD_KIND_CONVERSATION: LegalHoldKind
 LEGAL_HOLD_KIND_TENANT: LegalHoldKind
 
 class RetentionPolicy(_message.Message):
-    __slots__ = ("conversation_id", "message_max_age", "media_max_age", "update_time")
+    __slots__ = ("conversation_id", "message_max_age", "media_max_age", "update_time", "export_max_age")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     MEDIA_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_MAX_AGE_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message_max_age: _duration_pb2.Duration
     media_max_age: _duration_pb2.Duration
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, conversation_id: _Optional[str] = ..., message_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., media_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    export_max_age: _duration_pb2.Duration
+    def __init__(self, conversation_id: _Optional[str] = ..., message_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., media_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., export_max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class SetRetentionPolicyRequest(_message.Message):
     __slots__ = ("policy", "tenant_id")
@@ -86,18 +88,20 @@ class PreviewRetentionRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
 
 class RetentionCounts(_message.Message):
-    __slots__ = ("messages", "media", "conversations", "held_conversations", "held_messages")
+    __slots__ = ("messages", "media", "conversations", "held_conversations", "held_messages", "exports")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
     HELD_CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
     HELD_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_FIELD_NUMBER: _ClassVar[int]
     messages: int
     media: int
     conversations: int
     held_conversations: int
     held_messages: int
-    def __init__(self, messages: _Optional[int] = ..., media: _Optional[int] = ..., conversations: _Optional[int] = ..., held_conversations: _Optional[int] = ..., held_messages: _Optional[int] = ...) -> None: ...
+    exports: int
+    def __init__(self, messages: _Optional[int] = ..., media: _Optional[int] = ..., conversations: _Optional[int] = ..., held_conversations: _Optional[int] = ..., held_messages: _Optional[int] = ..., exports: _Optional[int] = ...) -> None: ...
 
 class PreviewRetentionResponse(_message.Message):
     __slots__ = ("counts",)

@@ -147,6 +147,22 @@ class PresignExportDownloadResponse(_message.Message):
     archive_size: int
     def __init__(self, url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archive_size: _Optional[int] = ...) -> None: ...
 
+class DeleteExportRequest(_message.Message):
+    __slots__ = ("tenant_id", "export_id", "paths")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    export_id: str
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., export_id: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteExportResponse(_message.Message):
+    __slots__ = ("archive_deleted",)
+    ARCHIVE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    archive_deleted: bool
+    def __init__(self, archive_deleted: _Optional[bool] = ...) -> None: ...
+
 class EraseUserDataRequest(_message.Message):
     __slots__ = ("tenant_id", "user_id", "page_size", "held_conversation_ids", "page_token")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -71,6 +71,11 @@ class MediaInternalServiceStub:
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
                 response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
                 _registered_method=True)
+        self.DeleteExport = channel.unary_unary(
+                '/caas.media.v1.MediaInternalService/DeleteExport',
+                request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportRequest.SerializeToString,
+                response_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportResponse.FromString,
+                _registered_method=True)
         self.EraseUserData = channel.unary_unary(
                 '/caas.media.v1.MediaInternalService/EraseUserData',
                 request_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.EraseUserDataRequest.SerializeToString,
@@ -156,6 +161,15 @@ class MediaInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteExport(self, request, context):
+        """Deletes an export: its archive and the named entries (parts and copied files not yet packed,
+        for an export that never sealed). For the compliance service's archive expiry and erasure.
+        Idempotent: missing objects are skipped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EraseUserData(self, request, context):
         """Erases the media a user uploaded (the compliance service's erasure): per call up to
         page_size of their records lose their bytes (upload and ready keys) and are then removed for
@@ -213,6 +227,11 @@ def add_MediaInternalServiceServicer_to_server(servicer, server):
                     servicer.PresignExportDownload,
                     request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.FromString,
                     response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.SerializeToString,
+            ),
+            'DeleteExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteExport,
+                    request_deserializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportRequest.FromString,
+                    response_serializer=caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportResponse.SerializeToString,
             ),
             'EraseUserData': grpc.unary_unary_rpc_method_handler(
                     servicer.EraseUserData,
@@ -416,6 +435,33 @@ class MediaInternalService:
             '/caas.media.v1.MediaInternalService/PresignExportDownload',
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadRequest.SerializeToString,
             caas_dot_media_dot_v1_dot_media__internal__service__pb2.PresignExportDownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.media.v1.MediaInternalService/DeleteExport',
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportRequest.SerializeToString,
+            caas_dot_media_dot_v1_dot_media__internal__service__pb2.DeleteExportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,9 @@ const (
 	// AuthInternalServiceGetTenantPolicyProcedure is the fully-qualified name of the
 	// AuthInternalService's GetTenantPolicy RPC.
 	AuthInternalServiceGetTenantPolicyProcedure = "/caas.auth.v1.AuthInternalService/GetTenantPolicy"
+	// AuthInternalServiceListTenantRetentionProcedure is the fully-qualified name of the
+	// AuthInternalService's ListTenantRetention RPC.
+	AuthInternalServiceListTenantRetentionProcedure = "/caas.auth.v1.AuthInternalService/ListTenantRetention"
 	// AuthInternalServiceExportUserDataProcedure is the fully-qualified name of the
 	// AuthInternalService's ExportUserData RPC.
 	AuthInternalServiceExportUserDataProcedure = "/caas.auth.v1.AuthInternalService/ExportUserData"
@@ -93,6 +96,10 @@ type AuthInternalServiceClient interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error)
+	// The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+	// in id order, for the compliance service's retention sweep: one page of at most `limit`
+	// tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+	ListTenantRetention(context.Context, *connect.Request[v1.ListTenantRetentionRequest]) (*connect.Response[v1.ListTenantRetentionResponse], error)
 	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
 	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
 	// For the compliance service's exports. NOT_FOUND for an unknown user.
@@ -162,6 +169,12 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(authInternalServiceMethods.ByName("GetTenantPolicy")),
 			connect.WithClientOptions(opts...),
 		),
+		listTenantRetention: connect.NewClient[v1.ListTenantRetentionRequest, v1.ListTenantRetentionResponse](
+			httpClient,
+			baseURL+AuthInternalServiceListTenantRetentionProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("ListTenantRetention")),
+			connect.WithClientOptions(opts...),
+		),
 		exportUserData: connect.NewClient[v1.ExportUserDataRequest, v1.ExportUserDataResponse](
 			httpClient,
 			baseURL+AuthInternalServiceExportUserDataProcedure,
@@ -192,6 +205,7 @@ type authInternalServiceClient struct {
 	batchGetUsers         *connect.Client[v1.BatchGetUsersRequest, v1.BatchGetUsersResponse]
 	resolveMembers        *connect.Client[v1.ResolveMembersRequest, v1.ResolveMembersResponse]
 	getTenantPolicy       *connect.Client[v1.GetTenantPolicyRequest, v1.GetTenantPolicyResponse]
+	listTenantRetention   *connect.Client[v1.ListTenantRetentionRequest, v1.ListTenantRetentionResponse]
 	exportUserData        *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
 	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 	deleteTenantData      *connect.Client[v1.DeleteTenantDataRequest, v1.DeleteTenantDataResponse]
@@ -230,6 +244,11 @@ func (c *authInternalServiceClient) ResolveMembers(ctx context.Context, req *con
 // GetTenantPolicy calls caas.auth.v1.AuthInternalService.GetTenantPolicy.
 func (c *authInternalServiceClient) GetTenantPolicy(ctx context.Context, req *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error) {
 	return c.getTenantPolicy.CallUnary(ctx, req)
+}
+
+// ListTenantRetention calls caas.auth.v1.AuthInternalService.ListTenantRetention.
+func (c *authInternalServiceClient) ListTenantRetention(ctx context.Context, req *connect.Request[v1.ListTenantRetentionRequest]) (*connect.Response[v1.ListTenantRetentionResponse], error) {
+	return c.listTenantRetention.CallUnary(ctx, req)
 }
 
 // ExportUserData calls caas.auth.v1.AuthInternalService.ExportUserData.
@@ -275,6 +294,10 @@ type AuthInternalServiceHandler interface {
 	// record, for services that authorize through the policy engine. They cache the answer and
 	// drop it on the auth event TenantSettingsChanged. NOT_FOUND for an unknown tenant.
 	GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error)
+	// The tenants whose settings set a message retention (TenantSettings.message_retention > 0),
+	// in id order, for the compliance service's retention sweep: one page of at most `limit`
+	// tenants looked at, after `after_tenant_id`; next_after_tenant_id is "" after the last page.
+	ListTenantRetention(context.Context, *connect.Request[v1.ListTenantRetentionRequest]) (*connect.Response[v1.ListTenantRetentionResponse], error)
 	// Everything auth holds about one user, as JSON lines (field "kind"): the profile, the password
 	// logins (without their hashes), the TOTP state (without its secret) and the active sessions.
 	// For the compliance service's exports. NOT_FOUND for an unknown user.
@@ -340,6 +363,12 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithSchema(authInternalServiceMethods.ByName("GetTenantPolicy")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceListTenantRetentionHandler := connect.NewUnaryHandler(
+		AuthInternalServiceListTenantRetentionProcedure,
+		svc.ListTenantRetention,
+		connect.WithSchema(authInternalServiceMethods.ByName("ListTenantRetention")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authInternalServiceExportUserDataHandler := connect.NewUnaryHandler(
 		AuthInternalServiceExportUserDataProcedure,
 		svc.ExportUserData,
@@ -374,6 +403,8 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceResolveMembersHandler.ServeHTTP(w, r)
 		case AuthInternalServiceGetTenantPolicyProcedure:
 			authInternalServiceGetTenantPolicyHandler.ServeHTTP(w, r)
+		case AuthInternalServiceListTenantRetentionProcedure:
+			authInternalServiceListTenantRetentionHandler.ServeHTTP(w, r)
 		case AuthInternalServiceExportUserDataProcedure:
 			authInternalServiceExportUserDataHandler.ServeHTTP(w, r)
 		case AuthInternalServiceEraseUserDataProcedure:
@@ -415,6 +446,10 @@ func (UnimplementedAuthInternalServiceHandler) ResolveMembers(context.Context, *
 
 func (UnimplementedAuthInternalServiceHandler) GetTenantPolicy(context.Context, *connect.Request[v1.GetTenantPolicyRequest]) (*connect.Response[v1.GetTenantPolicyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.GetTenantPolicy is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) ListTenantRetention(context.Context, *connect.Request[v1.ListTenantRetentionRequest]) (*connect.Response[v1.ListTenantRetentionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.auth.v1.AuthInternalService.ListTenantRetention is not implemented"))
 }
 
 func (UnimplementedAuthInternalServiceHandler) ExportUserData(context.Context, *connect.Request[v1.ExportUserDataRequest]) (*connect.Response[v1.ExportUserDataResponse], error) {

@@ -54,6 +54,9 @@ const (
 	// MediaInternalServicePresignExportDownloadProcedure is the fully-qualified name of the
 	// MediaInternalService's PresignExportDownload RPC.
 	MediaInternalServicePresignExportDownloadProcedure = "/caas.media.v1.MediaInternalService/PresignExportDownload"
+	// MediaInternalServiceDeleteExportProcedure is the fully-qualified name of the
+	// MediaInternalService's DeleteExport RPC.
+	MediaInternalServiceDeleteExportProcedure = "/caas.media.v1.MediaInternalService/DeleteExport"
 	// MediaInternalServiceEraseUserDataProcedure is the fully-qualified name of the
 	// MediaInternalService's EraseUserData RPC.
 	MediaInternalServiceEraseUserDataProcedure = "/caas.media.v1.MediaInternalService/EraseUserData"
@@ -97,6 +100,10 @@ type MediaInternalServiceClient interface {
 	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Deletes an export: its archive and the named entries (parts and copied files not yet packed,
+	// for an export that never sealed). For the compliance service's archive expiry and erasure.
+	// Idempotent: missing objects are skipped.
+	DeleteExport(context.Context, *connect.Request[v1.DeleteExportRequest]) (*connect.Response[v1.DeleteExportResponse], error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
 	// good with their conversation links (no tombstone is kept). Media attached to a conversation
@@ -162,6 +169,12 @@ func NewMediaInternalServiceClient(httpClient connect.HTTPClient, baseURL string
 			connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteExport: connect.NewClient[v1.DeleteExportRequest, v1.DeleteExportResponse](
+			httpClient,
+			baseURL+MediaInternalServiceDeleteExportProcedure,
+			connect.WithSchema(mediaInternalServiceMethods.ByName("DeleteExport")),
+			connect.WithClientOptions(opts...),
+		),
 		eraseUserData: connect.NewClient[v1.EraseUserDataRequest, v1.EraseUserDataResponse](
 			httpClient,
 			baseURL+MediaInternalServiceEraseUserDataProcedure,
@@ -186,6 +199,7 @@ type mediaInternalServiceClient struct {
 	putExportPart         *connect.Client[v1.PutExportPartRequest, v1.PutExportPartResponse]
 	sealExport            *connect.Client[v1.SealExportRequest, v1.SealExportResponse]
 	presignExportDownload *connect.Client[v1.PresignExportDownloadRequest, v1.PresignExportDownloadResponse]
+	deleteExport          *connect.Client[v1.DeleteExportRequest, v1.DeleteExportResponse]
 	eraseUserData         *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 	eraseTenantData       *connect.Client[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse]
 }
@@ -223,6 +237,11 @@ func (c *mediaInternalServiceClient) SealExport(ctx context.Context, req *connec
 // PresignExportDownload calls caas.media.v1.MediaInternalService.PresignExportDownload.
 func (c *mediaInternalServiceClient) PresignExportDownload(ctx context.Context, req *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
 	return c.presignExportDownload.CallUnary(ctx, req)
+}
+
+// DeleteExport calls caas.media.v1.MediaInternalService.DeleteExport.
+func (c *mediaInternalServiceClient) DeleteExport(ctx context.Context, req *connect.Request[v1.DeleteExportRequest]) (*connect.Response[v1.DeleteExportResponse], error) {
+	return c.deleteExport.CallUnary(ctx, req)
 }
 
 // EraseUserData calls caas.media.v1.MediaInternalService.EraseUserData.
@@ -271,6 +290,10 @@ type MediaInternalServiceHandler interface {
 	SealExport(context.Context, *connect.Request[v1.SealExportRequest]) (*connect.Response[v1.SealExportResponse], error)
 	// A time-limited download URL of a sealed export archive. NOT_FOUND when there is none.
 	PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error)
+	// Deletes an export: its archive and the named entries (parts and copied files not yet packed,
+	// for an export that never sealed). For the compliance service's archive expiry and erasure.
+	// Idempotent: missing objects are skipped.
+	DeleteExport(context.Context, *connect.Request[v1.DeleteExportRequest]) (*connect.Response[v1.DeleteExportResponse], error)
 	// Erases the media a user uploaded (the compliance service's erasure): per call up to
 	// page_size of their records lose their bytes (upload and ready keys) and are then removed for
 	// good with their conversation links (no tombstone is kept). Media attached to a conversation
@@ -332,6 +355,12 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 		connect.WithSchema(mediaInternalServiceMethods.ByName("PresignExportDownload")),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaInternalServiceDeleteExportHandler := connect.NewUnaryHandler(
+		MediaInternalServiceDeleteExportProcedure,
+		svc.DeleteExport,
+		connect.WithSchema(mediaInternalServiceMethods.ByName("DeleteExport")),
+		connect.WithHandlerOptions(opts...),
+	)
 	mediaInternalServiceEraseUserDataHandler := connect.NewUnaryHandler(
 		MediaInternalServiceEraseUserDataProcedure,
 		svc.EraseUserData,
@@ -360,6 +389,8 @@ func NewMediaInternalServiceHandler(svc MediaInternalServiceHandler, opts ...con
 			mediaInternalServiceSealExportHandler.ServeHTTP(w, r)
 		case MediaInternalServicePresignExportDownloadProcedure:
 			mediaInternalServicePresignExportDownloadHandler.ServeHTTP(w, r)
+		case MediaInternalServiceDeleteExportProcedure:
+			mediaInternalServiceDeleteExportHandler.ServeHTTP(w, r)
 		case MediaInternalServiceEraseUserDataProcedure:
 			mediaInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		case MediaInternalServiceEraseTenantDataProcedure:
@@ -399,6 +430,10 @@ func (UnimplementedMediaInternalServiceHandler) SealExport(context.Context, *con
 
 func (UnimplementedMediaInternalServiceHandler) PresignExportDownload(context.Context, *connect.Request[v1.PresignExportDownloadRequest]) (*connect.Response[v1.PresignExportDownloadResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.PresignExportDownload is not implemented"))
+}
+
+func (UnimplementedMediaInternalServiceHandler) DeleteExport(context.Context, *connect.Request[v1.DeleteExportRequest]) (*connect.Response[v1.DeleteExportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.media.v1.MediaInternalService.DeleteExport is not implemented"))
 }
 
 func (UnimplementedMediaInternalServiceHandler) EraseUserData(context.Context, *connect.Request[v1.EraseUserDataRequest]) (*connect.Response[v1.EraseUserDataResponse], error) {
