@@ -45,6 +45,8 @@ export interface PrivacyJobRunnerDeps {
   holds?: HoldLookup;
   /** Records completions in the tenant's audit chain (none when absent). */
   audit?: SelfAudit;
+  /** Unlinks an erased user from their audit pseudonym (AuditPseudonyms.forget); none when absent. */
+  forgetAuditSubject?: (scope: TenantScope, userId: string) => Promise<unknown>;
 }
 
 /** Refused while held: the job fails with this, and a request after the release runs it again. */
@@ -147,17 +149,24 @@ export class PrivacyJobRunner {
           await save();
         }
       }
-      job.state = "succeeded";
-      job.completeTimeMs = this.deps.clock.nowMs();
-      await save();
-      await this.deps.audit?.(scope, {
+      const completed = {
         sourceEventId: `${job.kind}:${job.id}:complete`,
         action: `compliance.${job.kind}.complete`,
         actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
         target: { type: "user", id: job.userId },
         correlationId: "",
         details: { job_id: job.id, ...Object.fromEntries(job.steps.map((s) => [`${s.service}_items`, String(s.items)])), ...(skippedCount(job) ? { skipped: String(skippedCount(job)) } : {}) },
-      });
+      };
+      if (job.kind === "erasure") {
+        // The completion is recorded under the user's pseudonym while it is still linked, then the
+        // link is destroyed; both are idempotent, so a crash before the save below redoes them harmlessly.
+        await this.deps.audit?.(scope, completed);
+        await this.deps.forgetAuditSubject?.(scope, job.userId);
+      }
+      job.state = "succeeded";
+      job.completeTimeMs = this.deps.clock.nowMs();
+      await save();
+      if (job.kind !== "erasure") await this.deps.audit?.(scope, completed);
       this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
     } catch (err) {
       job.state = "failed";

@@ -1,0 +1,35 @@
+import type { TenantScope } from "@caas/shared/tenant-scope";
+
+/** A user's link to their audit pseudonym: the key the pseudonym was derived with, kept apart from the chain. */
+export interface AuditSubjectRecord {
+  userId: string;
+  /** "psn_" + 32 hex characters: what the chained records carry in place of the user id. */
+  pseudonym: string;
+  /** The user's own 32-byte HMAC key; destroyed (with the row) when the user is erased. */
+  key: Uint8Array;
+  createTimeMs: number;
+}
+
+/**
+ * The links between users and their audit pseudonyms, and the markers of erased users. Stored
+ * beside the audit chain but never part of it: deleting a link changes no chained byte. One link
+ * per (tenant, user) and per (tenant, pseudonym). An erasure marker is a keyed hash of the user
+ * id (never the id itself) with the erasure time, so records about the user that arrive late from
+ * the bus are not linked again.
+ */
+export interface AuditSubjectStore {
+  /** The user's link; `candidate` is stored when there is none (under a race exactly one candidate wins and is returned to both). */
+  linkSubject(scope: TenantScope, candidate: AuditSubjectRecord): Promise<AuditSubjectRecord>;
+  /** The user's link, if any. */
+  subjectOf(scope: TenantScope, userId: string): Promise<AuditSubjectRecord | undefined>;
+  /** The users of those pseudonyms still linked (pseudonym to user id). */
+  usersOf(scope: TenantScope, pseudonyms: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Destroys the user's link (row and key) and records the erasure marker at `eraseTimeMs` (a later
+   * erasure of the same id moves it on); then makes the deletion durable on disk (SQLite: freed space
+   * is zeroed and the WAL truncated). True when a link was deleted.
+   */
+  forgetSubject(scope: TenantScope, userId: string, marker: string, eraseTimeMs: number): Promise<boolean>;
+  /** When the user with this marker was erased, if they were. */
+  erasedAt(scope: TenantScope, marker: string): Promise<number | undefined>;
+}
