@@ -11,9 +11,9 @@ export const PSEUDONYM_PREFIX = "psn_";
 /** Detail keys whose values are user ids (pseudonymised like the actor and a "user" target). */
 export const USER_ID_DETAILS: readonly string[] = ["owner_id", "sender_id", "user_id"];
 
-/** The key of erasure markers, derived from the service-secret root (HKDF-SHA256). */
-export function auditMarkerKey(serviceSecret: string): Buffer {
-  return Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "audit-erased-subject-marker", 32));
+/** The key of subject hashes (what links and erasure markers are stored under), derived from the service-secret root (HKDF-SHA256). */
+export function auditSubjectKey(serviceSecret: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "audit-subject-key", 32));
 }
 
 /** The pseudonym a user key gives: HMAC-SHA256(key, tenant NUL user), 128 bits in hex. */
@@ -29,7 +29,7 @@ export function pseudonymOf(key: Uint8Array, tenantId: string, userId: string): 
  * after its event happened (a late bus delivery) gets a one-off random pseudonym and no link.
  */
 export class AuditPseudonyms {
-  constructor(private readonly opts: { store: AuditSubjectStore; markerKey: Uint8Array; nowMs: () => number }) {}
+  constructor(private readonly opts: { store: AuditSubjectStore; subjectKey: Uint8Array; nowMs: () => number }) {}
 
   /** The draft with every user id replaced by its pseudonym, and the subject form to record. */
   async pseudonymise(scope: TenantScope, draft: AuditDraft): Promise<AuditDraft & { subjectForm: AuditSubjectForm }> {
@@ -53,7 +53,7 @@ export class AuditPseudonyms {
   /** The ids a filter on `userId` matches: the id itself (records made before pseudonyms) and its pseudonym while linked. */
   async idsOf(scope: TenantScope, userId: string): Promise<string[]> {
     if (userId.startsWith(PSEUDONYM_PREFIX)) return [userId];
-    const link = await this.opts.store.subjectOf(scope, userId);
+    const link = await this.linkOf(scope, userId);
     return link ? [userId, link.pseudonym] : [userId];
   }
 
@@ -86,21 +86,28 @@ export class AuditPseudonyms {
 
   /** Unlinks an erased user from their records: the link and its key are destroyed and a marker keeps late records unlinked. */
   async forget(scope: TenantScope, userId: string): Promise<boolean> {
-    return this.opts.store.forgetSubject(scope, userId, this.marker(scope, userId), this.opts.nowMs());
+    return this.opts.store.forgetSubject(scope, this.subject(scope, userId), this.opts.nowMs());
+  }
+
+  /** The user's link, while it exists. */
+  linkOf(scope: TenantScope, userId: string) {
+    return this.opts.store.subjectOf(scope, this.subject(scope, userId));
   }
 
   private async pseudonymFor(scope: TenantScope, userId: string, eventTimeMs: number): Promise<string> {
-    const link = await this.opts.store.subjectOf(scope, userId);
+    const subject = this.subject(scope, userId);
+    const link = await this.opts.store.subjectOf(scope, subject);
     if (link) return link.pseudonym;
-    const erased = await this.opts.store.erasedAt(scope, this.marker(scope, userId));
+    const erased = await this.opts.store.erasedAt(scope, subject);
     // An event from before the user's erasure, delivered late: it must not link them again.
     if (erased !== undefined && eventTimeMs <= erased) return PSEUDONYM_PREFIX + randomBytes(16).toString("hex");
     const key = randomBytes(32);
-    const made = await this.opts.store.linkSubject(scope, { userId, pseudonym: pseudonymOf(key, scope.tenantId, userId), key, createTimeMs: this.opts.nowMs() });
+    const made = await this.opts.store.linkSubject(scope, subject, { userId, pseudonym: pseudonymOf(key, scope.tenantId, userId), key, createTimeMs: this.opts.nowMs() });
     return made.pseudonym;
   }
 
-  private marker(scope: TenantScope, userId: string): string {
-    return createHmac("sha256", this.opts.markerKey).update(`${scope.tenantId}\u0000${userId}`).digest("hex");
+  /** HMAC-SHA256 of tenant NUL user under the subject key: what a link and a marker are stored under. */
+  private subject(scope: TenantScope, userId: string): string {
+    return createHmac("sha256", this.opts.subjectKey).update(`${scope.tenantId}\u0000${userId}`).digest("hex");
   }
 }

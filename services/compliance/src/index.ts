@@ -11,7 +11,7 @@ import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { createCredentialsOverMesh } from "./mesh-credentials.js";
 import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
-import { auditMarkerKey, AuditPseudonyms } from "./audit-pseudonyms.js";
+import { auditSubjectKey, AuditPseudonyms } from "./audit-pseudonyms.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
 import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore } from "./audit-stores.js";
@@ -30,7 +30,7 @@ import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
-export { AuditPseudonyms, auditMarkerKey, pseudonymOf, PSEUDONYM_PREFIX, USER_ID_DETAILS } from "./audit-pseudonyms.js";
+export { AuditPseudonyms, auditSubjectKey, pseudonymOf, PSEUDONYM_PREFIX, USER_ID_DETAILS } from "./audit-pseudonyms.js";
 export type { AuditSubjectStore, AuditSubjectRecord } from "./ports/audit-subjects.js";
 export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfMediaEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
@@ -63,7 +63,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   if (!serviceSecret) throw new Error("the compliance service needs CAAS_SERVICE_SECRET: its signing keys are sealed with a key derived from it and it checks API keys with a service token");
   const store = await openAuditStoreForConfig(config, logger);
   const keys = new AuditKeyManager({ store, kek: auditKeyKek(serviceSecret), clock, logger });
-  const pseudonyms = new AuditPseudonyms({ store, markerKey: auditMarkerKey(serviceSecret), nowMs: () => clock.nowMs() });
+  const pseudonyms = new AuditPseudonyms({ store, subjectKey: auditSubjectKey(serviceSecret), nowMs: () => clock.nowMs() });
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery, pseudonyms });
   // Chat events arrive sealed at rest (ADR 0120): opened once per record with keys asked of chat.
   const recorder = new AuditRecorder({ bus: chatEventsOpenedOverMesh(ctx, "compliance"), appender, nowMs: () => clock.nowMs(), logger });

@@ -4,12 +4,12 @@ import { MAJORITY, complianceCollections, type ComplianceMongoDb } from "./audit
 import { tenantOf } from "./audit-rows.js";
 
 interface SubjectDoc extends AuditSubjectRecord {
-  /** `<tenant>|<user>`: one link per user. */
+  /** `<tenant>|<subject>`: one link per user; the user id is in no index. */
   _id: string;
   tenantId: string;
 }
 interface MarkerDoc {
-  /** `<tenant>|<marker>`. */
+  /** `<tenant>|<subject>`. */
   _id: string;
   tenantId: string;
   eraseTimeMs: number;
@@ -25,26 +25,26 @@ export function createMongoAuditSubjects(opts: { db: ComplianceMongoDb; collecti
   const subjects = opts.db.collection<SubjectDoc>(c.subjects, MAJORITY);
   const markers = opts.db.collection<MarkerDoc>(c.erasedSubjects, MAJORITY);
   const toRecord = (d: SubjectDoc): AuditSubjectRecord => ({ userId: d.userId, pseudonym: d.pseudonym, key: bytesFromBson(d.key), createTimeMs: d.createTimeMs });
-  const byUser = async (tenantId: string, userId: string) => {
-    const doc = await subjects.findOne({ _id: `${tenantId}|${userId}` });
+  const bySubject = async (tenantId: string, subject: string) => {
+    const doc = await subjects.findOne({ _id: `${tenantId}|${subject}` });
     return doc ? toRecord(doc) : undefined;
   };
 
   return {
-    async linkSubject(scope, candidate) {
+    async linkSubject(scope, subject, candidate) {
       const tenantId = tenantOf(scope);
       try {
-        await subjects.insertOne({ _id: `${tenantId}|${candidate.userId}`, tenantId, ...candidate });
+        await subjects.insertOne({ _id: `${tenantId}|${subject}`, tenantId, ...candidate });
       } catch (err) {
         if (!isMongoDuplicateKeyError(err)) throw err;
       }
-      const stored = await byUser(tenantId, candidate.userId);
+      const stored = await bySubject(tenantId, subject);
       if (!stored) throw new Error("the audit pseudonym link was deleted while it was made; retry");
       return stored;
     },
 
-    async subjectOf(scope, userId) {
-      return byUser(tenantOf(scope), userId);
+    async subjectOf(scope, subject) {
+      return bySubject(tenantOf(scope), subject);
     },
 
     async usersOf(scope, pseudonyms) {
@@ -52,15 +52,15 @@ export function createMongoAuditSubjects(opts: { db: ComplianceMongoDb; collecti
       return new Map(docs.map((d) => [d.pseudonym, d.userId]));
     },
 
-    async forgetSubject(scope, userId, marker, eraseTimeMs) {
+    async forgetSubject(scope, subject, eraseTimeMs) {
       const tenantId = tenantOf(scope);
-      const r = await subjects.deleteOne({ _id: `${tenantId}|${userId}` });
-      await markers.updateOne({ _id: `${tenantId}|${marker}` }, { $max: { eraseTimeMs }, $setOnInsert: { tenantId } }, { upsert: true });
+      const r = await subjects.deleteOne({ _id: `${tenantId}|${subject}` });
+      await markers.updateOne({ _id: `${tenantId}|${subject}` }, { $max: { eraseTimeMs }, $setOnInsert: { tenantId } }, { upsert: true });
       return r.deletedCount > 0;
     },
 
-    async erasedAt(scope, marker) {
-      const doc = await markers.findOne({ _id: `${tenantOf(scope)}|${marker}` });
+    async erasedAt(scope, subject) {
+      const doc = await markers.findOne({ _id: `${tenantOf(scope)}|${subject}` });
       return doc?.eraseTimeMs;
     },
   };

@@ -12,24 +12,26 @@ export interface AuditSubjectRecord {
 
 /**
  * The links between users and their audit pseudonyms, and the markers of erased users. Stored
- * beside the audit chain but never part of it: deleting a link changes no chained byte. One link
- * per (tenant, user) and per (tenant, pseudonym). An erasure marker is a keyed hash of the user
- * id (never the id itself) with the erasure time, so records about the user that arrive late from
+ * beside the audit chain but never part of it: deleting a link changes no chained byte. Both are
+ * keyed by the user's `subject`, a keyed hash of the user id (AuditPseudonyms), never by the id
+ * itself: the id sits in the link row only, in no index (an index B-tree's interior pages can keep
+ * copies of a deleted key). One link per (tenant, subject) and per (tenant, pseudonym). An erasure
+ * marker keeps the subject and the erasure time, so records about the user that arrive late from
  * the bus are not linked again.
  */
 export interface AuditSubjectStore {
-  /** The user's link; `candidate` is stored when there is none (under a race exactly one candidate wins and is returned to both). */
-  linkSubject(scope: TenantScope, candidate: AuditSubjectRecord): Promise<AuditSubjectRecord>;
-  /** The user's link, if any. */
-  subjectOf(scope: TenantScope, userId: string): Promise<AuditSubjectRecord | undefined>;
+  /** The subject's link; `candidate` is stored when there is none (under a race exactly one candidate wins and is returned to both). */
+  linkSubject(scope: TenantScope, subject: string, candidate: AuditSubjectRecord): Promise<AuditSubjectRecord>;
+  /** The subject's link, if any. */
+  subjectOf(scope: TenantScope, subject: string): Promise<AuditSubjectRecord | undefined>;
   /** The users of those pseudonyms still linked (pseudonym to user id). */
   usersOf(scope: TenantScope, pseudonyms: readonly string[]): Promise<Map<string, string>>;
   /**
-   * Destroys the user's link (row and key) and records the erasure marker at `eraseTimeMs` (a later
-   * erasure of the same id moves it on); then makes the deletion durable on disk (SQLite: freed space
-   * is zeroed and the WAL truncated). True when a link was deleted.
+   * Destroys the subject's link (row and key) and records the erasure marker at `eraseTimeMs` (a later
+   * erasure moves it on); then makes the deletion durable on disk (SQLite: freed space is zeroed and
+   * the WAL truncated). True when a link was deleted.
    */
-  forgetSubject(scope: TenantScope, userId: string, marker: string, eraseTimeMs: number): Promise<boolean>;
-  /** When the user with this marker was erased, if they were. */
-  erasedAt(scope: TenantScope, marker: string): Promise<number | undefined>;
+  forgetSubject(scope: TenantScope, subject: string, eraseTimeMs: number): Promise<boolean>;
+  /** When the subject was erased, if it was. */
+  erasedAt(scope: TenantScope, subject: string): Promise<number | undefined>;
 }

@@ -34,7 +34,7 @@ export function draft(id: string, over: Partial<AuditDraft> = {}): AuditDraft {
 export function auditWorld(store: AuditStore, opts: { checkpointEvery?: number; clock?: FakeClock; pseudonymise?: boolean } = {}) {
   const clock = opts.clock ?? new FakeClock(T0);
   const keys = new AuditKeyManager({ store, kek: Buffer.alloc(32, 7), clock, logger });
-  const pseudonyms = opts.pseudonymise ? new AuditPseudonyms({ store, markerKey: Buffer.alloc(32, 5), nowMs: () => clock.nowMs() }) : undefined;
+  const pseudonyms = opts.pseudonymise ? new AuditPseudonyms({ store, subjectKey: Buffer.alloc(32, 5), nowMs: () => clock.nowMs() }) : undefined;
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: opts.checkpointEvery ?? 5, ...(pseudonyms ? { pseudonyms } : {}) });
   const service = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(Buffer.alloc(32, 9)), ...(pseudonyms ? { pseudonyms } : {}) });
   return { clock, keys, appender, service, pseudonyms };
