@@ -3,7 +3,9 @@
 // insert; a checkpoint every 100), then verifies the whole chain with VerifyAuditLog's code path.
 // With `pseudonymise`, user ids (the actor and the user_id detail, 1,000 distinct users) are
 // written as keyed pseudonyms: one link lookup per record (a link insert per new user).
-// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000] [pseudonymise]
+// With `mongo` as the third argument the store is MongoDB (CAAS_MONGO_URL; FerretDB here) in a
+// database of its own that is dropped afterwards.
+// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000] [pseudonymise|plain] [sqlite|mongo]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,10 +22,15 @@ const pseudonymise = process.argv[3] === "pseudonymise";
 const dir = mkdtempSync(join(tmpdir(), "caas-audit-bench-"));
 const logger = createLogger({ service: "audit-bench", instance: "bench", level: "silent" });
 const clock = new FakeClock(Date.UTC(2026, 0, 1));
-const store = await openAuditStore({ kind: "sqlite", path: join(dir, "compliance.db") });
+const backend = process.argv[4] ?? "sqlite";
+const mongoDb = `audit_bench_${process.pid}`;
+const store =
+  backend === "mongo"
+    ? await openAuditStore({ kind: "mongo", url: process.env.CAAS_MONGO_URL ?? "mongodb://127.0.0.1:27018/", database: mongoDb, appName: "audit-bench" })
+    : await openAuditStore({ kind: "sqlite", path: join(dir, "compliance.db") });
 try {
   const keys = new AuditKeyManager({ store, kek: Buffer.alloc(32, 1), clock, logger });
-  const pseudonyms = pseudonymise ? new AuditPseudonyms({ store, markerKey: Buffer.alloc(32, 3), nowMs: () => clock.nowMs() }) : undefined;
+  const pseudonyms = pseudonymise ? new AuditPseudonyms({ store, subjectKey: Buffer.alloc(32, 3), nowMs: () => clock.nowMs() }) : undefined;
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: 100, ...(pseudonyms ? { pseudonyms } : {}) });
   const scope = scopeForAdmin("bench");
   let t = process.hrtime.bigint();
@@ -49,9 +56,15 @@ try {
   const verifyS = Number(process.hrtime.bigint() - t) / 1e9;
   if (!verdict.ok || verdict.recordsChecked !== BigInt(records)) throw new Error(`verification failed: ${verdict.description}`);
   console.log(
-    JSON.stringify({ records, pseudonymise, appendPerSecond: Math.round(records / appendS), verifyPerSecond: Math.round(records / verifyS), checkpoints: String(verdict.checkpointsChecked) }),
+    JSON.stringify({ records, backend, pseudonymise, appendPerSecond: Math.round(records / appendS), verifyPerSecond: Math.round(records / verifyS), checkpoints: String(verdict.checkpointsChecked) }),
   );
 } finally {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
+  if (backend === "mongo") {
+    const { connectMongo } = await import("@caas/shared/mongo");
+    const conn = await connectMongo(process.env.CAAS_MONGO_URL ?? "mongodb://127.0.0.1:27018/", mongoDb);
+    await conn.client.db(mongoDb).dropDatabase();
+    await conn.close();
+  }
 }
