@@ -35,7 +35,8 @@ export class AuditPseudonyms {
   async pseudonymise(scope: TenantScope, draft: AuditDraft): Promise<AuditDraft & { subjectForm: AuditSubjectForm }> {
     const ids = new Map<string, string>();
     const of = async (userId: string): Promise<string> => {
-      if (!userId || userId.startsWith(PSEUDONYM_PREFIX)) return userId;
+      // Every id, even one that looks like a pseudonym: user ids are chosen by tenants.
+      if (!userId) return userId;
       let p = ids.get(userId);
       if (p === undefined) ids.set(userId, (p = await this.pseudonymFor(scope, userId, draft.eventTimeMs)));
       return p;
@@ -52,7 +53,6 @@ export class AuditPseudonyms {
 
   /** The ids a filter on `userId` matches: the id itself (records made before pseudonyms) and its pseudonym while linked. */
   async idsOf(scope: TenantScope, userId: string): Promise<string[]> {
-    if (userId.startsWith(PSEUDONYM_PREFIX)) return [userId];
     const link = await this.linkOf(scope, userId);
     return link ? [userId, link.pseudonym] : [userId];
   }

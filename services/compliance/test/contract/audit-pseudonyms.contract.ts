@@ -128,6 +128,18 @@ export function auditPseudonymContract(name: string, open: () => Promise<AuditBa
       expect(await storedText(scope, [])).not.toContain(alice);
     });
 
+    it("pseudonymises a user id that looks like a pseudonym like any other", async () => {
+      const scope = freshTenantScope();
+      const lookalike = `${PSEUDONYM_PREFIX}${"ab".repeat(16)}`;
+      const world = auditWorld(inst.a, { pseudonymise: true });
+      const { event } = await world.appender.append(scope, draft("l1", { actor: { kind: AuditActorKind.USER, id: lookalike } }));
+      expect(event.actor?.id).not.toBe(lookalike);
+      const page = { pageSize: 0, pageToken: "", action: "", targetId: "", tenantId: "" };
+      expect((await world.service.listAuditEvents({ ...page, actorId: lookalike } as never, apiKeyOf(scope))).events.map((e) => e.actor?.id)).toEqual([lookalike]);
+      await world.pseudonyms!.forget(scope, lookalike);
+      expect(await storedText(scope, [])).not.toContain(lookalike);
+    });
+
     it("two instances linking one user at once agree on one pseudonym", async () => {
       const scope = freshTenantScope();
       const alice = uid("alice");
