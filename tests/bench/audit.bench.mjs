@@ -1,7 +1,11 @@
 // Audit log append and verify throughput on the embedded store (SQLite), through the compiled
 // compliance package: appends N records to one tenant through the appender (read head, chain,
 // insert; a checkpoint every 100), then verifies the whole chain with VerifyAuditLog's code path.
-// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000]
+// With `pseudonymise`, user ids (the actor and the user_id detail, 1,000 distinct users) are
+// written as keyed pseudonyms: one link lookup per record (a link insert per new user).
+// With `mongo` as the third argument the store is MongoDB (CAAS_MONGO_URL; FerretDB here) in a
+// database of its own that is dropped afterwards.
+// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000] [pseudonymise|plain] [sqlite|mongo]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,17 +14,24 @@ import { FakeClock } from "@caas/shared/clock";
 import { PageTokenCodec } from "@caas/shared/page-token";
 import { principalKey } from "@caas/shared/context";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
-import { AuditAppender, AuditKeyManager, AuditServiceImpl, openAuditStore } from "@caas/compliance";
+import { AuditAppender, AuditKeyManager, AuditPseudonyms, AuditServiceImpl, openAuditStore } from "@caas/compliance";
 import { createContextValues } from "@connectrpc/connect";
 
 const records = Number(process.argv[2] ?? 100_000);
+const pseudonymise = process.argv[3] === "pseudonymise";
 const dir = mkdtempSync(join(tmpdir(), "caas-audit-bench-"));
 const logger = createLogger({ service: "audit-bench", instance: "bench", level: "silent" });
 const clock = new FakeClock(Date.UTC(2026, 0, 1));
-const store = await openAuditStore({ kind: "sqlite", path: join(dir, "compliance.db") });
+const backend = process.argv[4] ?? "sqlite";
+const mongoDb = `audit_bench_${process.pid}`;
+const store =
+  backend === "mongo"
+    ? await openAuditStore({ kind: "mongo", url: process.env.CAAS_MONGO_URL ?? "mongodb://127.0.0.1:27018/", database: mongoDb, appName: "audit-bench" })
+    : await openAuditStore({ kind: "sqlite", path: join(dir, "compliance.db") });
 try {
   const keys = new AuditKeyManager({ store, kek: Buffer.alloc(32, 1), clock, logger });
-  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: 100 });
+  const pseudonyms = pseudonymise ? new AuditPseudonyms({ store, subjectKey: Buffer.alloc(32, 3), nowMs: () => clock.nowMs() }) : undefined;
+  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: 100, ...(pseudonyms ? { pseudonyms } : {}) });
   const scope = scopeForAdmin("bench");
   let t = process.hrtime.bigint();
   for (let i = 0; i < records; i++) {
@@ -44,8 +55,16 @@ try {
   const verdict = await service.verifyAuditLog({ startPosition: 0n, endPosition: 0n }, ctx);
   const verifyS = Number(process.hrtime.bigint() - t) / 1e9;
   if (!verdict.ok || verdict.recordsChecked !== BigInt(records)) throw new Error(`verification failed: ${verdict.description}`);
-  console.log(JSON.stringify({ records, appendPerSecond: Math.round(records / appendS), verifyPerSecond: Math.round(records / verifyS), checkpoints: String(verdict.checkpointsChecked) }));
+  console.log(
+    JSON.stringify({ records, backend, pseudonymise, appendPerSecond: Math.round(records / appendS), verifyPerSecond: Math.round(records / verifyS), checkpoints: String(verdict.checkpointsChecked) }),
+  );
 } finally {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
+  if (backend === "mongo") {
+    const { connectMongo } = await import("@caas/shared/mongo");
+    const conn = await connectMongo(process.env.CAAS_MONGO_URL ?? "mongodb://127.0.0.1:27018/", mongoDb);
+    await conn.client.db(mongoDb).dropDatabase();
+    await conn.close();
+  }
 }

@@ -192,9 +192,12 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
   );
   expect(details(moderated.events[0]!)).toMatchObject({ sender_id: "bob", by_moderator: "true" });
   const erasure = records.events.filter((e) => e.action.startsWith("compliance.erasure.")).map((e) => [e.action, e.target?.id, details(e).job_id]);
+  // Once erased, the records name alice by her pseudonym only (ADR 0143): the same one in both.
+  const pseudonym = erasure[0]![1]!;
+  expect(pseudonym).toMatch(/^psn_[0-9a-f]{32}$/);
   expect(erasure).toEqual([
-    ["compliance.erasure.request", "alice", job!.id],
-    ["compliance.erasure.complete", "alice", job!.id],
+    ["compliance.erasure.request", pseudonym, job!.id],
+    ["compliance.erasure.complete", pseudonym, job!.id],
   ]);
   expect(details(records.events.find((e) => e.action === "compliance.erasure.complete")!)).toMatchObject({ skipped: "1" });
   const mediaDelete = await until(
@@ -202,7 +205,10 @@ async function retentionEndToEnd(gateway: string, adminCredential: string): Prom
     (r) => r.events.length === 1,
     "the media delete record",
   );
-  expect(mediaDelete.events.map((e) => [e.target?.id, e.actor?.id, details(e).owner_id])).toEqual([[deletedMedia, "alice", "alice"]]);
+  // Alice's own delete, named by a pseudonym (hers, or a one-off one if the record arrived after her erasure).
+  const deleter = mediaDelete.events[0]!.actor!.id;
+  expect(deleter).toMatch(/^psn_[0-9a-f]{32}$/);
+  expect(mediaDelete.events.map((e) => [e.target?.id, e.actor?.id, details(e).owner_id])).toEqual([[deletedMedia, deleter, deleter]]);
   const platformAudit = createClient(AuditService, transport(adminCredential));
   const verifications = await platformAudit.listAuditEvents({ tenantId: "_platform", action: "compliance.audit.verify", targetId: acme.tenantId });
   expect(verifications.events.map((e) => [details(e).ok, e.actor?.kind])).toEqual([["true", AuditActorKind.API_KEY]]);

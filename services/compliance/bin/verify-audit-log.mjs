@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 
 const ACTOR_KINDS = { AUDIT_ACTOR_KIND_UNSPECIFIED: 0, AUDIT_ACTOR_KIND_USER: 1, AUDIT_ACTOR_KIND_API_KEY: 2, AUDIT_ACTOR_KIND_SERVICE: 3, AUDIT_ACTOR_KIND_PLATFORM_ADMIN: 4 };
 const OUTCOMES = { AUDIT_OUTCOME_UNSPECIFIED: 0, AUDIT_OUTCOME_SUCCESS: 1, AUDIT_OUTCOME_FAILURE: 2 };
+const SUBJECT_FORMS = { AUDIT_SUBJECT_FORM_UNSPECIFIED: 0, AUDIT_SUBJECT_FORM_PSEUDONYM: 1 };
 const LOOKAHEAD = 64;
 
 // Protobuf binary encoding, proto3 implicit presence: defaults are omitted, set messages are written.
@@ -60,6 +61,7 @@ function eventBytes(e, position) {
     str(10, e.correlationId),
     ...details.map((d) => lenField(11, Buffer.concat([str(1, d.key), str(2, d.value)]))),
     msg(12, e.recordTime, timestamp),
+    num(13, enumOf(SUBJECT_FORMS, e.subjectForm)),
   ]);
 }
 

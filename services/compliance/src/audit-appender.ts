@@ -4,7 +4,7 @@ import { UnavailableError } from "@caas/shared/errors";
 import type { Clock } from "@caas/shared/clock";
 import type { Logger } from "@caas/shared/logger";
 import type { TenantScope } from "@caas/shared/tenant-scope";
-import { AuditCheckpointSchema, AuditEventSchema, type AuditActorKind, type AuditEvent, type AuditOutcome } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import { AuditCheckpointSchema, AuditEventSchema, type AuditActorKind, type AuditEvent, type AuditOutcome, type AuditSubjectForm } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { chainHash } from "./domain/audit-chain.js";
 import type { AuditStore } from "./ports/audit-store.js";
 
@@ -26,6 +26,11 @@ export interface CheckpointSigner {
   sign(checkpoint: ReturnType<typeof create<typeof AuditCheckpointSchema>>): Promise<ReturnType<typeof create<typeof AuditCheckpointSchema>>>;
 }
 
+/** Replaces the user ids of a draft with pseudonyms (AuditPseudonyms). */
+export interface DraftPseudonymiser {
+  pseudonymise(scope: TenantScope, draft: AuditDraft): Promise<AuditDraft & { subjectForm: AuditSubjectForm }>;
+}
+
 /** How the appender checkpoints. */
 export interface AuditAppenderOptions {
   store: AuditStore;
@@ -34,6 +39,8 @@ export interface AuditAppenderOptions {
   logger?: Logger;
   /** A checkpoint is signed at every multiple of this many records. Default 100. */
   checkpointEvery?: number;
+  /** Writes user ids as pseudonyms; without it records keep raw user ids. */
+  pseudonyms?: DraftPseudonymiser;
 }
 
 const MAX_ATTEMPTS = 1000;
@@ -55,10 +62,12 @@ export class AuditAppender {
   }
 
   /** Appends the record of one source event (or returns the one already made from it). */
-  async append(scope: TenantScope, draft: AuditDraft): Promise<{ event: AuditEvent; duplicate: boolean }> {
+  async append(scope: TenantScope, given: AuditDraft): Promise<{ event: AuditEvent; duplicate: boolean }> {
     const { store } = this.opts;
-    const existing = await store.findBySource(scope, draft.sourceEventId);
+    const existing = await store.findBySource(scope, given.sourceEventId);
     if (existing) return { event: existing, duplicate: true };
+    // Once per append, before the retries: a retry must write the same record.
+    const draft: AuditDraft & { subjectForm?: AuditSubjectForm } = this.opts.pseudonyms ? await this.opts.pseudonyms.pseudonymise(scope, given) : given;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const head = await store.head(scope);
       const event = create(AuditEventSchema, {
@@ -76,6 +85,7 @@ export class AuditAppender {
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([key, value]) => ({ key, value })),
         recordTime: timestampFromMs(this.opts.clock.nowMs()),
+        ...(draft.subjectForm !== undefined ? { subjectForm: draft.subjectForm } : {}),
       });
       event.hash = chainHash(head.hash, event);
       const outcome = await store.insert(scope, event);

@@ -19,6 +19,7 @@ import type { SelfAudit } from "./privacy-jobs.js";
 import { principalActor } from "./retention-admin.js";
 import { scopeForAdmin, scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditKeyManager } from "./audit-keys.js";
+import type { AuditPseudonyms } from "./audit-pseudonyms.js";
 import { exportCheckpointLine, exportHeaderLine, exportRecordLine } from "./audit-export.js";
 import { GENESIS_HASH } from "./domain/audit-chain.js";
 import { verifyChain, type ChainAnchor } from "./domain/audit-verify.js";
@@ -29,6 +30,8 @@ export interface AuditServiceDeps {
   store: AuditStore;
   keys: Pick<AuditKeyManager, "publicKeys">;
   pageTokens: PageTokenCodec;
+  /** Resolves pseudonyms to user ids while linked (records keep raw ids without it). */
+  pseudonyms?: AuditPseudonyms;
   /** Records a verification run (in the platform chain, never in the chain verified); none when absent. */
   recordVerification?: (record: Parameters<SelfAudit>[1]) => Promise<void>;
 }
@@ -99,9 +102,20 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
     const size = req.pageSize === 0 ? 50 : Math.min(req.pageSize, MAX_AUDIT_PAGE);
     const binding = { tenantId: scope.tenantId, query: JSON.stringify(["list-audit-events", filter]) };
     const after = this.deps.pageTokens.decode<string>(binding, req.pageToken);
-    const rows = await this.deps.store.list(scope, filter, after ? BigInt(after) : 0n, size + 1);
-    const events = rows.slice(0, size);
-    const nextPageToken = rows.length > size ? this.deps.pageTokens.encode(binding, String(events.at(-1)!.position)) : "";
+    // A user id matches the records made before pseudonyms (raw id) and its pseudonym while linked.
+    const pseudonyms = this.deps.pseudonyms;
+    const stored = pseudonyms
+      ? {
+          ...filter,
+          ...(req.actorId ? { actorId: await pseudonyms.idsOf(scope, req.actorId) } : {}),
+          ...(req.targetId ? { targetId: await pseudonyms.idsOf(scope, req.targetId) } : {}),
+        }
+      : filter;
+    const rows = await this.deps.store.list(scope, stored, after ? BigInt(after) : 0n, size + 1);
+    const page = rows.slice(0, size);
+    const nextPageToken = rows.length > size ? this.deps.pageTokens.encode(binding, String(page.at(-1)!.position)) : "";
+    // Shown with the user ids while linked; erased users stay pseudonyms. `hash` covers the stored form (ExportAuditLog).
+    const events = pseudonyms ? await pseudonyms.resolve(scope, page) : page;
     return { events, nextPageToken };
   }
 
@@ -140,13 +154,22 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
     const chunk = (text: string) => create(ExportAuditLogResponseSchema, { chunk: new TextEncoder().encode(text) });
     yield chunk(exportHeaderLine({ tenantId: scope.tenantId, startPosition: start, endPosition: last, anchorPosition: anchor.position, anchorHash: anchor.hash }));
     let lines: string[] = [];
+    let batch: AuditEvent[] = [];
+    // Records are exported as chained (the offline verifier re-hashes them), with the linked users of their pseudonyms beside them.
+    const flush = async () => {
+      const users = this.deps.pseudonyms ? await this.deps.pseudonyms.usersIn(scope, batch) : new Map<string, string>();
+      lines.push(...batch.map((e) => exportRecordLine(e, users)));
+      batch = [];
+    };
     for await (const event of this.rows(scope, anchor.position + 1n, last)) {
-      lines.push(exportRecordLine(event));
-      if (lines.length >= 200) {
+      batch.push(event);
+      if (batch.length >= 200) {
+        await flush();
         yield chunk(lines.join(""));
         lines = [];
       }
     }
+    await flush();
     // Without an end, checkpoints past the stored head are exported too: they show records deleted from the end.
     for (const cp of await this.deps.store.checkpoints(scope, anchor.position, end ?? LAST)) lines.push(exportCheckpointLine(cp));
     if (lines.length > 0) yield chunk(lines.join(""));

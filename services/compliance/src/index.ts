@@ -11,6 +11,7 @@ import type { ServiceDefinition } from "@caas/shared/server/service-host";
 import { createCredentialsOverMesh } from "./mesh-credentials.js";
 import { AuditAppender } from "./audit-appender.js";
 import { auditKeyKek, AuditKeyManager } from "./audit-keys.js";
+import { auditSubjectKey, AuditPseudonyms } from "./audit-pseudonyms.js";
 import { AuditRecorder } from "./audit-recorder.js";
 import { AuditServiceImpl } from "./audit-service.js";
 import { complianceBackendOf, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore } from "./audit-stores.js";
@@ -31,6 +32,8 @@ import { registerComplianceRoutes } from "./routes.js";
 
 export { AuditAppender, type AuditDraft, type AuditAppenderOptions, type CheckpointSigner } from "./audit-appender.js";
 export { AuditKeyManager, auditKeyKek } from "./audit-keys.js";
+export { AuditPseudonyms, auditSubjectKey, pseudonymOf, PSEUDONYM_PREFIX, USER_ID_DETAILS } from "./audit-pseudonyms.js";
+export type { AuditSubjectStore, AuditSubjectRecord } from "./ports/audit-subjects.js";
 export { AuditRecorder, auditOfAuthEvent, auditOfChatEvent, auditOfMediaEvent, auditOfUserStateEvent, PLATFORM_TENANT, AUDIT_CONSUMER_GROUP } from "./audit-recorder.js";
 export { AuditServiceImpl, auditScopeOf, AUDIT_READER_ROLE, type AuditServiceDeps } from "./audit-service.js";
 export { openAuditStore, openAuditStoreForConfig, openPrivacyJobStore, openRetentionStore, COMPLIANCE_DB_FILE, type AuditBackend } from "./audit-stores.js";
@@ -74,11 +77,18 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
   if (!serviceSecret) throw new Error("the compliance service needs CAAS_SERVICE_SECRET: its signing keys are sealed with a key derived from it and it checks API keys with a service token");
   const store = await openAuditStoreForConfig(config, logger);
   const keys = new AuditKeyManager({ store, kek: auditKeyKek(serviceSecret), clock, logger });
-  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery });
+  const pseudonyms = new AuditPseudonyms({ store, subjectKey: auditSubjectKey(serviceSecret), nowMs: () => clock.nowMs() });
+  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: config.compliance.auditCheckpointEvery, pseudonyms });
   // Chat events arrive sealed at rest (ADR 0120): opened once per record with keys asked of chat.
   const recorder = new AuditRecorder({ bus: chatEventsOpenedOverMesh(ctx, "compliance"), appender, nowMs: () => clock.nowMs(), logger });
   const pageSecret = Buffer.from(hkdfSync("sha256", Buffer.from(serviceSecret, "utf8"), "caas-compliance-v1", "page-token-secret", 32));
-  const audit = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(pageSecret), recordVerification: (record) => ownAuditOf(appender, clock)(scopeForAdmin(PLATFORM_TENANT), record) });
+  const audit = new AuditServiceImpl({
+    store,
+    keys,
+    pseudonyms,
+    pageTokens: new PageTokenCodec(pageSecret),
+    recordVerification: (record) => ownAuditOf(appender, clock)(scopeForAdmin(PLATFORM_TENANT), record),
+  });
   const backend = await complianceBackendOf(config);
   const jobs = await openPrivacyJobStore(backend, { logger });
   const retentionStore = await openRetentionStore(backend, { logger });
@@ -101,7 +111,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
     tenantMessageRetention: (tenantId) => retentionParts.tenantMessageRetention(tenantId),
   });
   const holdLookup = (tenantId: string) => holds.activeFor(tenantId);
-  const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store) }, sink: parts.archive, nowMs: () => clock.nowMs() });
+  const exports = new ExportSteps({ parts: { ...parts.exports, compliance: createAuditExportPart(store, pseudonyms) }, sink: parts.archive, nowMs: () => clock.nowMs() });
   const tenantDeletion = createTenantDeletionPartsOverMesh({ peers, serviceSecret, clock });
   const runner = new PrivacyJobRunner({
     store: jobs,
@@ -113,6 +123,7 @@ export async function createComplianceService(ctx: ServiceContext): Promise<Serv
     holds: holdLookup,
     audit: selfAudit,
     exportExpiry: (tenantId, completeTimeMs) => archives.expireTimeFor(tenantId, completeTimeMs),
+    forgetAuditSubject: (scope, userId) => pseudonyms.forget(scope, userId),
   });
   const privacy = new PrivacyServiceImpl({
     store: jobs,

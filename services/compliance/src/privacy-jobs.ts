@@ -73,6 +73,8 @@ export interface PrivacyJobRunnerDeps {
   audit?: SelfAudit;
   /** When a succeeded export's archive is deleted (without it, DEFAULT_EXPORT_TTL_MS after completion). */
   exportExpiry?: (tenantId: string, completeTimeMs: number) => Promise<number>;
+  /** Unlinks an erased user from their audit pseudonym (AuditPseudonyms.forget); none when absent. */
+  forgetAuditSubject?: (scope: TenantScope, userId: string) => Promise<unknown>;
 }
 
 /** Refused while held: the job fails with this, and a request after the release runs it again. */
@@ -183,20 +185,27 @@ export class PrivacyJobRunner {
           await save();
         }
       }
-      job.state = "succeeded";
-      job.completeTimeMs = this.deps.clock.nowMs();
-      if (job.kind === "export") job.expireTimeMs = this.deps.exportExpiry ? await this.deps.exportExpiry(job.tenantId, job.completeTimeMs) : job.completeTimeMs + DEFAULT_EXPORT_TTL_MS;
-      await save();
       // A deleted tenant's completion goes to the platform's chain, beside its request.
       const tenantJob = job.kind === "tenant_deletion";
-      await this.deps.audit?.(tenantJob ? scopeForAdmin(PLATFORM_TENANT) : scope, {
+      const completed = {
         sourceEventId: `${job.kind}:${job.id}:complete`,
         action: `compliance.${job.kind}.complete`,
         actor: { kind: AuditActorKind.SERVICE, id: "compliance" },
         target: tenantJob ? { type: "tenant", id: job.tenantId } : { type: "user", id: job.userId },
         correlationId: "",
         details: { job_id: job.id, ...Object.fromEntries(job.steps.map((s) => [`${s.service}_items`, String(s.items)])), ...(skippedCount(job) ? { skipped: String(skippedCount(job)) } : {}) },
-      });
+      };
+      if (job.kind === "erasure") {
+        // The completion is recorded under the user's pseudonym while it is still linked, then the
+        // link is destroyed; both are idempotent, so a crash before the save below redoes them harmlessly.
+        await this.deps.audit?.(scope, completed);
+        await this.deps.forgetAuditSubject?.(scope, job.userId);
+      }
+      job.state = "succeeded";
+      job.completeTimeMs = this.deps.clock.nowMs();
+      if (job.kind === "export") job.expireTimeMs = this.deps.exportExpiry ? await this.deps.exportExpiry(job.tenantId, job.completeTimeMs) : job.completeTimeMs + DEFAULT_EXPORT_TTL_MS;
+      await save();
+      if (job.kind !== "erasure") await this.deps.audit?.(tenantJob ? scopeForAdmin(PLATFORM_TENANT) : scope, completed);
       this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
     } catch (err) {
       job.state = "failed";

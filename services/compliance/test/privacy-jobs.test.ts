@@ -137,3 +137,33 @@ describe("PrivacyJobRunner (SQLite job store)", () => {
     await store.close();
   });
 });
+
+describe("PrivacyJobRunner and the audit link of an erased user", () => {
+  it("records the completion under the still-linked user, then forgets the link, before the job is saved SUCCEEDED; a failed forget fails the job", async () => {
+    const store = await openPrivacyJobStore({ kind: "sqlite", path: join(dir, "forget.db") });
+    const scope = freshTenantScope();
+    const empty = pagedPart(0, 1).part;
+    const parts = { auth: empty, chat: empty, media: empty, search: empty };
+    const order: string[] = [];
+    let failForget = true;
+    const runner = new PrivacyJobRunner({
+      store,
+      parts,
+      clock: systemClock,
+      logger,
+      audit: async (_scope, record) => void order.push(`audit ${record.action} ${record.target.id}`),
+      forgetAuditSubject: async (s, userId) => {
+        order.push(`forget ${userId} ${(await store.get(s, job.id))!.state}`);
+        if (failForget) throw new Error("compliance store unavailable");
+      },
+    });
+    const job = (await store.create(scope, runner.newErasure(scope.tenantId, "alice"))).job;
+    await runner.kick(job);
+    expect((await store.get(scope, job.id))!.state).toBe("failed");
+    failForget = false;
+    await runner.kick((await store.get(scope, job.id))!);
+    expect((await store.get(scope, job.id))!.state).toBe("succeeded");
+    expect(order).toEqual(["audit compliance.erasure.complete alice", "forget alice running", "audit compliance.erasure.complete alice", "forget alice running"]);
+    await store.close();
+  });
+});

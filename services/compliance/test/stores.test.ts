@@ -7,6 +7,7 @@ import { infraEnv, RUN_PREFIX } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPLIANCE_SQLITE_MIGRATION_TABLE, openComplianceSqlite } from "../src/adapters/audit-sqlite.js";
 import { auditStoreContract } from "./contract/audit-store.contract.js";
+import { auditPseudonymContract } from "./contract/audit-pseudonyms.contract.js";
 import { privacyJobStoreContract } from "./contract/privacy-job-store.contract.js";
 import { retentionStoreContract } from "./contract/retention-store.contract.js";
 import { mongoAuditBackend, mongoJobBackend, mongoRetentionBackend, sqliteAuditBackend, sqliteJobBackend, sqliteRetentionBackend } from "./support/backends.js";
@@ -16,6 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("audit store on SQLite (embedded)", () => {
   auditStoreContract("sqlite", sqliteAuditBackend(dir));
+  auditPseudonymContract("sqlite", sqliteAuditBackend(dir));
   privacyJobStoreContract("sqlite", sqliteJobBackend(dir));
   retentionStoreContract("sqlite", sqliteRetentionBackend(dir));
 
@@ -24,15 +26,24 @@ describe("audit store on SQLite (embedded)", () => {
     const runs: unknown[] = [];
     for (let i = 0; i < 2; i++) (await openComplianceSqlite({ path, onMigrated: (r) => runs.push(r) })).close();
     expect(runs).toEqual([
-      { from: 0, to: 4, applied: [1, 2, 3, 4] },
-      { from: 4, to: 4, applied: [] },
+      { from: 0, to: 5, applied: [1, 2, 3, 4, 5] },
+      { from: 5, to: 5, applied: [] },
     ]);
     const db = new Database(path);
     try {
       const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != '${COMPLIANCE_SQLITE_MIGRATION_TABLE}'`).all() as { name: string; sql: string }[];
-      expect(tables.map((t) => t.name).sort()).toEqual(["audit_checkpoints", "audit_events", "audit_keys", "legal_holds", "privacy_jobs", "retention_policies"]);
+      expect(tables.map((t) => t.name).sort()).toEqual([
+        "audit_checkpoints",
+        "audit_erased_subjects",
+        "audit_events",
+        "audit_keys",
+        "audit_subjects",
+        "legal_holds",
+        "privacy_jobs",
+        "retention_policies",
+      ]);
       for (const t of tables) expect(t.sql).toMatch(/\)\s*STRICT$/);
-      for (const t of ["audit_events", "audit_checkpoints", "legal_holds"]) {
+      for (const t of ["audit_events", "audit_checkpoints", "legal_holds", "audit_subjects", "audit_erased_subjects"]) {
         for (const { name } of db.prepare("SELECT name FROM pragma_index_list(?)").all(t) as { name: string }[]) {
           expect((db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[])[0]!.name).toBe("tenant_id");
         }
@@ -54,6 +65,7 @@ describe.skipIf(!mongoUrl)("audit store on the MongoDB protocol (cluster; Ferret
   });
 
   auditStoreContract("mongodb protocol", mongoAuditBackend(mongoUrl!, dbName));
+  auditPseudonymContract("mongodb protocol", mongoAuditBackend(mongoUrl!, dbName));
   privacyJobStoreContract("mongodb protocol", mongoJobBackend(mongoUrl!, dbName));
   retentionStoreContract("mongodb protocol", mongoRetentionBackend(mongoUrl!, dbName));
 });

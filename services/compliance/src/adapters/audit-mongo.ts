@@ -1,6 +1,12 @@
 import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
 import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
-import type { MongoDb } from "@caas/shared/mongo";
+import type { MongoCollection, MongoCollectionOptions, MongoDb } from "@caas/shared/mongo";
+import type { Collection, Document } from "mongodb";
+
+/** The database handle of the audit store: the shared narrow one plus `deleteOne` (a pseudonym link is deleted on erasure). The driver's `Db` satisfies it. */
+export interface ComplianceMongoDb extends MongoDb {
+  collection<T extends Document = Document>(name: string, options?: MongoCollectionOptions): MongoCollection<T> & Pick<Collection<T>, "deleteOne">;
+}
 
 /** Collection names, all starting with a prefix ("compliance_" in production; tests add their own). */
 export function complianceCollections(prefix = "compliance_") {
@@ -8,6 +14,8 @@ export function complianceCollections(prefix = "compliance_") {
     events: `${prefix}audit_events`,
     checkpoints: `${prefix}audit_checkpoints`,
     keys: `${prefix}audit_keys`,
+    subjects: `${prefix}audit_subjects`,
+    erasedSubjects: `${prefix}audit_erased_subjects`,
     privacyJobs: `${prefix}privacy_jobs`,
     retentionPolicies: `${prefix}retention_policies`,
     legalHolds: `${prefix}legal_holds`,
@@ -64,6 +72,14 @@ export function complianceMongoMigrations(prefix = "compliance_"): Migration<Mon
       name: "export archive expiry index",
       async up(db) {
         await db.collection(c.privacyJobs).createIndex({ state: 1, expireTimeMs: 1 }, { name: "expiry" });
+      },
+    },
+    {
+      version: 5,
+      name: "audit pseudonym link indexes",
+      async up(db) {
+        // _id is `<tenant>|<user>` (one link per user); a pseudonym resolves through this unique index.
+        await db.collection(c.subjects).createIndex({ tenantId: 1, pseudonym: 1 }, { name: "tenant_pseudonym", unique: true });
       },
     },
   ];

@@ -28,6 +28,8 @@ export interface AuditRow {
   /** JSON array of [key, value] pairs. */
   details: string;
   recordTimeMs: number;
+  /** AuditSubjectForm (0 in records made before pseudonyms). */
+  subjectForm: number;
   hash: Uint8Array;
 }
 
@@ -71,6 +73,7 @@ export function rowOf(tenantId: string, e: AuditEvent): AuditRow {
     correlationId: e.correlationId,
     details: JSON.stringify(e.details.map((d) => [d.key, d.value])),
     recordTimeMs: e.recordTime ? Number(timestampMs(e.recordTime)) : 0,
+    subjectForm: e.subjectForm,
     hash: e.hash,
   };
 }
@@ -96,6 +99,7 @@ export function eventOf(r: AuditRow): AuditEvent {
     correlationId: r.correlationId,
     details: details.map(([key, value]) => ({ key: String(key), value: String(value) })),
     recordTime: timestampFromMs(r.recordTimeMs),
+    subjectForm: r.subjectForm ?? 0,
     hash: new Uint8Array(r.hash),
   });
 }

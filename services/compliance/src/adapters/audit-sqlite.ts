@@ -123,12 +123,43 @@ export const COMPLIANCE_SQLITE_MIGRATIONS: Migration<Database.Database>[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: "audit pseudonyms",
+    up(db) {
+      // subject_form is part of a record's canonical bytes (0 for the records made before).
+      // audit_subjects holds the only link from a pseudonym to a user: erasure deletes the row. It is
+      // keyed by a keyed hash of the user id; the id itself is in no index, whose interior pages
+      // could keep a copy of a deleted key.
+      db.exec(`
+        ALTER TABLE audit_events ADD COLUMN subject_form INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE audit_subjects (
+          tenant_id TEXT NOT NULL,
+          subject TEXT NOT NULL,
+          user_id TEXT NOT NULL,
+          pseudonym TEXT NOT NULL,
+          key BLOB NOT NULL,
+          create_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, subject)
+        ) STRICT;
+        CREATE UNIQUE INDEX audit_subjects_pseudonym ON audit_subjects (tenant_id, pseudonym);
+        CREATE TABLE audit_erased_subjects (
+          tenant_id TEXT NOT NULL,
+          subject TEXT NOT NULL,
+          erase_time_ms INTEGER NOT NULL,
+          PRIMARY KEY (tenant_id, subject)
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** Opens (creating and migrating) compliance's SQLite file. */
 export async function openComplianceSqlite(opts: { path: string; onMigrated?: (result: MigrationResult) => void }): Promise<Database.Database> {
   const db = openSqliteDatabase(opts.path);
   try {
+    // Freed cells and pages are zeroed: a deleted pseudonym link leaves no user id in free space.
+    db.pragma("secure_delete = ON");
     const result = await runMigrations(sqliteMigrationTarget(db, COMPLIANCE_SQLITE_MIGRATION_TABLE), COMPLIANCE_SQLITE_MIGRATIONS);
     opts.onMigrated?.(result);
     return db;

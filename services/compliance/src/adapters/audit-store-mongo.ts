@@ -1,7 +1,8 @@
-import { bytesFromBson, isMongoDuplicateKeyError, type MongoDb } from "@caas/shared/mongo";
+import { bytesFromBson, isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import { GENESIS_HASH } from "../domain/audit-chain.js";
 import type { AuditFilter, AuditKeyRecord, AuditStore } from "../ports/audit-store.js";
-import { MAJORITY, complianceCollections } from "./audit-mongo.js";
+import { MAJORITY, complianceCollections, type ComplianceMongoDb } from "./audit-mongo.js";
+import { createMongoAuditSubjects } from "./audit-subjects-mongo.js";
 import { checkLimit, checkpointOf, checkpointRowOf, eventOf, positionNumber, rowOf, tenantOf, type AuditRow, type CheckpointRow } from "./audit-rows.js";
 
 interface EventDoc extends AuditRow {
@@ -19,7 +20,7 @@ interface KeyDoc extends AuditKeyRecord {
  * The cluster-mode AuditStore: one document per record, checkpoint and key. Every write is a
  * single insert, so any number of compliance instances may append to one tenant.
  */
-export function createMongoAuditStore(opts: { db: MongoDb; collectionPrefix?: string }): AuditStore {
+export function createMongoAuditStore(opts: { db: ComplianceMongoDb; collectionPrefix?: string }): AuditStore {
   const c = complianceCollections(opts.collectionPrefix);
   const events = opts.db.collection<EventDoc>(c.events, MAJORITY);
   const checkpoints = opts.db.collection<CheckpointDoc>(c.checkpoints, MAJORITY);
@@ -115,14 +116,17 @@ export function createMongoAuditStore(opts: { db: MongoDb; collectionPrefix?: st
       return docs.map((d) => ({ keyId: d.keyId, publicKey: bytesFromBson(d.publicKey), sealedPrivateKey: bytesFromBson(d.sealedPrivateKey), createTimeMs: d.createTimeMs }));
     },
 
+    ...createMongoAuditSubjects({ db: opts.db, collectionPrefix: opts.collectionPrefix }),
+
     async close() {},
   };
 }
 
 function addFilter(query: Record<string, unknown>, filter: AuditFilter): void {
-  if (filter.actorId) query.actorId = filter.actorId;
+  const anyOf = (ids: string | readonly string[]) => (typeof ids === "string" ? ids : { $in: [...ids] });
+  if (filter.actorId?.length) query.actorId = anyOf(filter.actorId);
   if (filter.action) query.action = filter.action;
-  if (filter.targetId) query.targetId = filter.targetId;
+  if (filter.targetId?.length) query.targetId = anyOf(filter.targetId);
   const time: Record<string, number> = {};
   if (filter.startTimeMs !== undefined) time.$gte = filter.startTimeMs;
   if (filter.endTimeMs !== undefined) time.$lt = filter.endTimeMs;

@@ -2,12 +2,13 @@ import type Database from "better-sqlite3";
 import type { AuditCheckpoint } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { GENESIS_HASH } from "../domain/audit-chain.js";
 import type { AuditFilter, AuditKeyRecord, AuditStore } from "../ports/audit-store.js";
+import { createSqliteAuditSubjects } from "./audit-subjects-sqlite.js";
 import { checkLimit, checkpointOf, checkpointRowOf, eventOf, positionNumber, rowOf, tenantOf, type AuditRow, type CheckpointRow } from "./audit-rows.js";
 
 const COLUMNS = `tenant_id AS tenantId, position, source_event_id AS sourceEventId, source, event_time_ms AS eventTimeMs,
   actor_kind AS actorKind, actor_id AS actorId, action, target_type AS targetType, target_id AS targetId,
   target_conversation_id AS targetConversationId, outcome, correlation_id AS correlationId, details,
-  record_time_ms AS recordTimeMs, hash`;
+  record_time_ms AS recordTimeMs, subject_form AS subjectForm, hash`;
 const CHECKPOINT_COLUMNS = "tenant_id AS tenantId, position, head_hash AS headHash, create_time_ms AS createTimeMs, key_id AS keyId, signature";
 
 /**
@@ -17,9 +18,9 @@ const CHECKPOINT_COLUMNS = "tenant_id AS tenantId, position, head_hash AS headHa
 export function createSqliteAuditStore(opts: { db: Database.Database }): AuditStore {
   const { db } = opts;
   const insertRow = db.prepare(`INSERT INTO audit_events (tenant_id, position, source_event_id, source, event_time_ms, actor_kind, actor_id,
-    action, target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, hash)
+    action, target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, subject_form, hash)
     VALUES (@tenantId, @position, @sourceEventId, @source, @eventTimeMs, @actorKind, @actorId, @action, @targetType, @targetId,
-    @targetConversationId, @outcome, @correlationId, @details, @recordTimeMs, @hash)`);
+    @targetConversationId, @outcome, @correlationId, @details, @recordTimeMs, @subjectForm, @hash)`);
   const headRow = db.prepare("SELECT position, hash FROM audit_events WHERE tenant_id = ? ORDER BY position DESC LIMIT 1");
   const bySource = db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND source_event_id = ?`);
   const rangeRows = db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND position >= ? AND position <= ? ORDER BY position LIMIT ?`);
@@ -100,6 +101,8 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
       }));
     },
 
+    ...createSqliteAuditSubjects({ db }),
+
     async close() {},
   };
 }
@@ -109,9 +112,14 @@ function addFilter(where: string[], params: Record<string, unknown>, filter: Aud
     where.push(clause);
     params[name] = value;
   };
-  if (filter.actorId) add("actor_id = @actorId", "actorId", filter.actorId);
+  const anyOf = (column: string, name: string, ids: string | readonly string[]): void => {
+    const list = typeof ids === "string" ? [ids] : ids;
+    where.push(`${column} IN (${list.map((_, i) => `@${name}${i}`).join(", ")})`);
+    list.forEach((id, i) => (params[`${name}${i}`] = id));
+  };
+  if (filter.actorId?.length) anyOf("actor_id", "actorId", filter.actorId);
   if (filter.action) add("action = @action", "action", filter.action);
-  if (filter.targetId) add("target_id = @targetId", "targetId", filter.targetId);
+  if (filter.targetId?.length) anyOf("target_id", "targetId", filter.targetId);
   if (filter.startTimeMs !== undefined) add("event_time_ms >= @startTimeMs", "startTimeMs", filter.startTimeMs);
   if (filter.endTimeMs !== undefined) add("event_time_ms < @endTimeMs", "endTimeMs", filter.endTimeMs);
 }

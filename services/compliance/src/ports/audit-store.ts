@@ -1,5 +1,6 @@
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import type { AuditCheckpoint, AuditEvent } from "@caas/gen/caas/compliance/v1/audit_pb.js";
+import type { AuditSubjectStore } from "./audit-subjects.js";
 
 /** The last record of a tenant's chain (position 0 and the genesis hash when it has none). */
 export interface ChainHead {
@@ -17,9 +18,11 @@ export type InsertOutcome =
 
 /** ListAuditEvents filters; unset ones match everything. */
 export interface AuditFilter {
-  actorId?: string;
+  /** One id, or any of several (a user id and its pseudonym). */
+  actorId?: string | readonly string[];
   action?: string;
-  targetId?: string;
+  /** One id, or any of several. */
+  targetId?: string | readonly string[];
   /** event_time at or after, in ms. */
   startTimeMs?: number;
   /** event_time before, in ms. */
@@ -42,9 +45,10 @@ export const MAX_AUDIT_PAGE = 1000;
  * Records are written once and never updated. Positions are dense per tenant and claimed by a
  * unique (tenant, position) key, so any number of compliance instances may append: only one
  * insert wins a position. A unique (tenant, source event) key makes appends exactly once per
- * source event. Times are whole milliseconds.
+ * source event. Times are whole milliseconds. The pseudonym links of users (AuditSubjectStore)
+ * live in the same database, outside the chain.
  */
-export interface AuditStore {
+export interface AuditStore extends AuditSubjectStore {
   /** The tenant's last record (position 0 and 32 zero bytes when there is none). */
   head(scope: TenantScope): Promise<ChainHead>;
   /** Inserts a record whose position, hash and source event id are set; never overwrites. */

@@ -7,6 +7,7 @@ import { principalKey, type Principal } from "@caas/shared/context";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { AuditAppender, type AuditDraft } from "../../src/audit-appender.js";
 import { AuditKeyManager } from "../../src/audit-keys.js";
+import { AuditPseudonyms } from "../../src/audit-pseudonyms.js";
 import { AuditServiceImpl } from "../../src/audit-service.js";
 import type { AuditStore } from "../../src/ports/audit-store.js";
 
@@ -30,12 +31,13 @@ export function draft(id: string, over: Partial<AuditDraft> = {}): AuditDraft {
 }
 
 /** An appender, key manager and AuditService over one store, on a fake clock. */
-export function auditWorld(store: AuditStore, opts: { checkpointEvery?: number; clock?: FakeClock } = {}) {
+export function auditWorld(store: AuditStore, opts: { checkpointEvery?: number; clock?: FakeClock; pseudonymise?: boolean } = {}) {
   const clock = opts.clock ?? new FakeClock(T0);
   const keys = new AuditKeyManager({ store, kek: Buffer.alloc(32, 7), clock, logger });
-  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: opts.checkpointEvery ?? 5 });
-  const service = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(Buffer.alloc(32, 9)) });
-  return { clock, keys, appender, service };
+  const pseudonyms = opts.pseudonymise ? new AuditPseudonyms({ store, subjectKey: Buffer.alloc(32, 5), nowMs: () => clock.nowMs() }) : undefined;
+  const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: opts.checkpointEvery ?? 5, ...(pseudonyms ? { pseudonyms } : {}) });
+  const service = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(Buffer.alloc(32, 9)), ...(pseudonyms ? { pseudonyms } : {}) });
+  return { clock, keys, appender, service, pseudonyms };
 }
 
 /** A handler context whose caller is `principal` (what the principal interceptor would set). */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import { bytesFromBson, connectMongo, type MongoDb } from "@caas/shared/mongo";
 import { twoMongoInstances, twoSqliteInstances } from "@caas/shared/testing";
-import { complianceCollections, migrateComplianceMongo } from "../../src/adapters/audit-mongo.js";
+import { complianceCollections, migrateComplianceMongo, type ComplianceMongoDb } from "../../src/adapters/audit-mongo.js";
 import { openComplianceSqlite } from "../../src/adapters/audit-sqlite.js";
 import { createMongoAuditStore } from "../../src/adapters/audit-store-mongo.js";
 import { createSqliteAuditStore } from "../../src/adapters/audit-store-sqlite.js";
@@ -73,7 +73,7 @@ export function sqliteAuditBackend(dir: string): () => Promise<AuditBackendUnder
           raw
             .prepare(
               `INSERT INTO audit_events SELECT tenant_id, ?, 'forged-' || source_event_id, source, event_time_ms, actor_kind, actor_id, action,
-            target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, ? FROM audit_events WHERE tenant_id = ? AND position = ?`,
+            target_type, target_id, target_conversation_id, outcome, correlation_id, details, record_time_ms, ?, subject_form FROM audit_events WHERE tenant_id = ? AND position = ?`,
             )
             .run(p, forgedHash(), t, p - 1);
         })();
@@ -95,7 +95,7 @@ export function sqliteAuditBackend(dir: string): () => Promise<AuditBackendUnder
 export function mongoAuditBackend(url: string, dbName: string): () => Promise<AuditBackendUnderTest> {
   return async () => {
     let prefix = "";
-    const inst = await twoMongoInstances<MongoDb, AuditStore>({
+    const inst = await twoMongoInstances<ComplianceMongoDb, AuditStore>({
       url,
       dbName,
       name: "compliance",
