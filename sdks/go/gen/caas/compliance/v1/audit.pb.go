@@ -22,6 +22,55 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How an audit record names users.
+type AuditSubjectForm int32
+
+const (
+	// Raw user ids (records appended before pseudonyms were introduced).
+	AuditSubjectForm_AUDIT_SUBJECT_FORM_UNSPECIFIED AuditSubjectForm = 0
+	// Keyed pseudonyms: HMAC-SHA256 under a key of the user's own, destroyed by erasure.
+	AuditSubjectForm_AUDIT_SUBJECT_FORM_PSEUDONYM AuditSubjectForm = 1
+)
+
+// Enum value maps for AuditSubjectForm.
+var (
+	AuditSubjectForm_name = map[int32]string{
+		0: "AUDIT_SUBJECT_FORM_UNSPECIFIED",
+		1: "AUDIT_SUBJECT_FORM_PSEUDONYM",
+	}
+	AuditSubjectForm_value = map[string]int32{
+		"AUDIT_SUBJECT_FORM_UNSPECIFIED": 0,
+		"AUDIT_SUBJECT_FORM_PSEUDONYM":   1,
+	}
+)
+
+func (x AuditSubjectForm) Enum() *AuditSubjectForm {
+	p := new(AuditSubjectForm)
+	*p = x
+	return p
+}
+
+func (x AuditSubjectForm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditSubjectForm) Descriptor() protoreflect.EnumDescriptor {
+	return file_caas_compliance_v1_audit_proto_enumTypes[0].Descriptor()
+}
+
+func (AuditSubjectForm) Type() protoreflect.EnumType {
+	return &file_caas_compliance_v1_audit_proto_enumTypes[0]
+}
+
+func (x AuditSubjectForm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditSubjectForm.Descriptor instead.
+func (AuditSubjectForm) EnumDescriptor() ([]byte, []int) {
+	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{0}
+}
+
 // The kinds of actors.
 type AuditActorKind int32
 
@@ -62,11 +111,11 @@ func (x AuditActorKind) String() string {
 }
 
 func (AuditActorKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_caas_compliance_v1_audit_proto_enumTypes[0].Descriptor()
+	return file_caas_compliance_v1_audit_proto_enumTypes[1].Descriptor()
 }
 
 func (AuditActorKind) Type() protoreflect.EnumType {
-	return &file_caas_compliance_v1_audit_proto_enumTypes[0]
+	return &file_caas_compliance_v1_audit_proto_enumTypes[1]
 }
 
 func (x AuditActorKind) Number() protoreflect.EnumNumber {
@@ -75,7 +124,7 @@ func (x AuditActorKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditActorKind.Descriptor instead.
 func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{0}
+	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{1}
 }
 
 // Whether the action took effect.
@@ -112,11 +161,11 @@ func (x AuditOutcome) String() string {
 }
 
 func (AuditOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_caas_compliance_v1_audit_proto_enumTypes[1].Descriptor()
+	return file_caas_compliance_v1_audit_proto_enumTypes[2].Descriptor()
 }
 
 func (AuditOutcome) Type() protoreflect.EnumType {
-	return &file_caas_compliance_v1_audit_proto_enumTypes[1]
+	return &file_caas_compliance_v1_audit_proto_enumTypes[2]
 }
 
 func (x AuditOutcome) Number() protoreflect.EnumNumber {
@@ -125,7 +174,7 @@ func (x AuditOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditOutcome.Descriptor instead.
 func (AuditOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{1}
+	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{2}
 }
 
 // What VerifyAuditLog found broken first.
@@ -180,11 +229,11 @@ func (x AuditBreakReason) String() string {
 }
 
 func (AuditBreakReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_caas_compliance_v1_audit_proto_enumTypes[2].Descriptor()
+	return file_caas_compliance_v1_audit_proto_enumTypes[3].Descriptor()
 }
 
 func (AuditBreakReason) Type() protoreflect.EnumType {
-	return &file_caas_compliance_v1_audit_proto_enumTypes[2]
+	return &file_caas_compliance_v1_audit_proto_enumTypes[3]
 }
 
 func (x AuditBreakReason) Number() protoreflect.EnumNumber {
@@ -193,7 +242,7 @@ func (x AuditBreakReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditBreakReason.Descriptor instead.
 func (AuditBreakReason) EnumDescriptor() ([]byte, []int) {
-	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{2}
+	return file_caas_compliance_v1_audit_proto_rawDescGZIP(), []int{3}
 }
 
 // One security-relevant action, recorded from the event bus. The records of a tenant form a hash
@@ -223,6 +272,11 @@ type AuditEvent struct {
 	Details []*AuditDetail `protobuf:"bytes,11,rep,name=details,proto3" json:"details,omitempty"`
 	// When compliance appended the record.
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// How the record names users. PSEUDONYM: every user id (a USER actor's id, a "user" target's
+	// id, and the details user_id, sender_id and owner_id) is the user's audit pseudonym
+	// ("psn_" + 32 hex characters), which compliance resolves while the user is not erased.
+	// UNSPECIFIED: records made before pseudonyms, which keep the raw user ids.
+	SubjectForm AuditSubjectForm `protobuf:"varint,13,opt,name=subject_form,json=subjectForm,proto3,enum=caas.compliance.v1.AuditSubjectForm" json:"subject_form,omitempty"`
 	// SHA-256(previous hash || canonical bytes); 32 bytes.
 	Hash          []byte `protobuf:"bytes,15,opt,name=hash,proto3" json:"hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -341,6 +395,13 @@ func (x *AuditEvent) GetRecordTime() *timestamppb.Timestamp {
 		return x.RecordTime
 	}
 	return nil
+}
+
+func (x *AuditEvent) GetSubjectForm() AuditSubjectForm {
+	if x != nil {
+		return x.SubjectForm
+	}
+	return AuditSubjectForm_AUDIT_SUBJECT_FORM_UNSPECIFIED
 }
 
 func (x *AuditEvent) GetHash() []byte {
@@ -684,7 +745,7 @@ var File_caas_compliance_v1_audit_proto protoreflect.FileDescriptor
 
 const file_caas_compliance_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1ecaas/compliance/v1/audit.proto\x12\x12caas.compliance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x04\n" +
+	"\x1ecaas/compliance/v1/audit.proto\x12\x12caas.compliance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x04\n" +
 	"\n" +
 	"AuditEvent\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1a\n" +
@@ -701,7 +762,8 @@ const file_caas_compliance_v1_audit_proto_rawDesc = "" +
 	" \x01(\tR\rcorrelationId\x129\n" +
 	"\adetails\x18\v \x03(\v2\x1f.caas.compliance.v1.AuditDetailR\adetails\x12;\n" +
 	"\vrecord_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\x12\x12\n" +
+	"recordTime\x12G\n" +
+	"\fsubject_form\x18\r \x01(\x0e2$.caas.compliance.v1.AuditSubjectFormR\vsubjectForm\x12\x12\n" +
 	"\x04hash\x18\x0f \x01(\fR\x04hash\"T\n" +
 	"\n" +
 	"AuditActor\x126\n" +
@@ -728,7 +790,10 @@ const file_caas_compliance_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"public_key\x18\x03 \x01(\fR\tpublicKey\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime*\xae\x01\n" +
+	"createTime*X\n" +
+	"\x10AuditSubjectForm\x12\"\n" +
+	"\x1eAUDIT_SUBJECT_FORM_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cAUDIT_SUBJECT_FORM_PSEUDONYM\x10\x01*\xae\x01\n" +
 	"\x0eAuditActorKind\x12 \n" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1c\n" +
@@ -760,35 +825,37 @@ func file_caas_compliance_v1_audit_proto_rawDescGZIP() []byte {
 	return file_caas_compliance_v1_audit_proto_rawDescData
 }
 
-var file_caas_compliance_v1_audit_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_caas_compliance_v1_audit_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_caas_compliance_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_caas_compliance_v1_audit_proto_goTypes = []any{
-	(AuditActorKind)(0),           // 0: caas.compliance.v1.AuditActorKind
-	(AuditOutcome)(0),             // 1: caas.compliance.v1.AuditOutcome
-	(AuditBreakReason)(0),         // 2: caas.compliance.v1.AuditBreakReason
-	(*AuditEvent)(nil),            // 3: caas.compliance.v1.AuditEvent
-	(*AuditActor)(nil),            // 4: caas.compliance.v1.AuditActor
-	(*AuditTarget)(nil),           // 5: caas.compliance.v1.AuditTarget
-	(*AuditDetail)(nil),           // 6: caas.compliance.v1.AuditDetail
-	(*AuditCheckpoint)(nil),       // 7: caas.compliance.v1.AuditCheckpoint
-	(*AuditPublicKey)(nil),        // 8: caas.compliance.v1.AuditPublicKey
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(AuditSubjectForm)(0),         // 0: caas.compliance.v1.AuditSubjectForm
+	(AuditActorKind)(0),           // 1: caas.compliance.v1.AuditActorKind
+	(AuditOutcome)(0),             // 2: caas.compliance.v1.AuditOutcome
+	(AuditBreakReason)(0),         // 3: caas.compliance.v1.AuditBreakReason
+	(*AuditEvent)(nil),            // 4: caas.compliance.v1.AuditEvent
+	(*AuditActor)(nil),            // 5: caas.compliance.v1.AuditActor
+	(*AuditTarget)(nil),           // 6: caas.compliance.v1.AuditTarget
+	(*AuditDetail)(nil),           // 7: caas.compliance.v1.AuditDetail
+	(*AuditCheckpoint)(nil),       // 8: caas.compliance.v1.AuditCheckpoint
+	(*AuditPublicKey)(nil),        // 9: caas.compliance.v1.AuditPublicKey
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_caas_compliance_v1_audit_proto_depIdxs = []int32{
-	9, // 0: caas.compliance.v1.AuditEvent.event_time:type_name -> google.protobuf.Timestamp
-	4, // 1: caas.compliance.v1.AuditEvent.actor:type_name -> caas.compliance.v1.AuditActor
-	5, // 2: caas.compliance.v1.AuditEvent.target:type_name -> caas.compliance.v1.AuditTarget
-	1, // 3: caas.compliance.v1.AuditEvent.outcome:type_name -> caas.compliance.v1.AuditOutcome
-	6, // 4: caas.compliance.v1.AuditEvent.details:type_name -> caas.compliance.v1.AuditDetail
-	9, // 5: caas.compliance.v1.AuditEvent.record_time:type_name -> google.protobuf.Timestamp
-	0, // 6: caas.compliance.v1.AuditActor.kind:type_name -> caas.compliance.v1.AuditActorKind
-	9, // 7: caas.compliance.v1.AuditCheckpoint.create_time:type_name -> google.protobuf.Timestamp
-	9, // 8: caas.compliance.v1.AuditPublicKey.create_time:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	10, // 0: caas.compliance.v1.AuditEvent.event_time:type_name -> google.protobuf.Timestamp
+	5,  // 1: caas.compliance.v1.AuditEvent.actor:type_name -> caas.compliance.v1.AuditActor
+	6,  // 2: caas.compliance.v1.AuditEvent.target:type_name -> caas.compliance.v1.AuditTarget
+	2,  // 3: caas.compliance.v1.AuditEvent.outcome:type_name -> caas.compliance.v1.AuditOutcome
+	7,  // 4: caas.compliance.v1.AuditEvent.details:type_name -> caas.compliance.v1.AuditDetail
+	10, // 5: caas.compliance.v1.AuditEvent.record_time:type_name -> google.protobuf.Timestamp
+	0,  // 6: caas.compliance.v1.AuditEvent.subject_form:type_name -> caas.compliance.v1.AuditSubjectForm
+	1,  // 7: caas.compliance.v1.AuditActor.kind:type_name -> caas.compliance.v1.AuditActorKind
+	10, // 8: caas.compliance.v1.AuditCheckpoint.create_time:type_name -> google.protobuf.Timestamp
+	10, // 9: caas.compliance.v1.AuditPublicKey.create_time:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_caas_compliance_v1_audit_proto_init() }
@@ -801,7 +868,7 @@ func file_caas_compliance_v1_audit_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_compliance_v1_audit_proto_rawDesc), len(file_caas_compliance_v1_audit_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -35,13 +35,17 @@ const (
 // `tenant_id` ("_platform" holds platform-wide actions such as signing key rotation); other users
 // get PERMISSION_DENIED and anonymous callers UNAUTHENTICATED.
 type AuditServiceClient interface {
-	// Lists a tenant's records oldest first, filtered by actor, action, target and time.
+	// Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+	// store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+	// place while the user is linked (not erased), so `hash` covers the stored form, which
+	// ExportAuditLog returns.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 	// Recomputes the chain over a range of positions from the nearest signed checkpoint before it,
 	// checks every checkpoint's signature, and reports the first broken position and why.
 	VerifyAuditLog(ctx context.Context, in *VerifyAuditLogRequest, opts ...grpc.CallOption) (*VerifyAuditLogResponse, error)
 	// Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-	// before the range on, and the checkpoints), in chunks. The offline verifier
+	// before the range on, exactly as chained, each with a `subjects` object mapping its linked
+	// pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
 	// (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
 	ExportAuditLog(ctx context.Context, in *ExportAuditLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportAuditLogResponse], error)
 	// The public keys that sign checkpoints (all of them, oldest first).
@@ -115,13 +119,17 @@ func (c *auditServiceClient) GetAuditPublicKeys(ctx context.Context, in *GetAudi
 // `tenant_id` ("_platform" holds platform-wide actions such as signing key rotation); other users
 // get PERMISSION_DENIED and anonymous callers UNAUTHENTICATED.
 type AuditServiceServer interface {
-	// Lists a tenant's records oldest first, filtered by actor, action, target and time.
+	// Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+	// store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+	// place while the user is linked (not erased), so `hash` covers the stored form, which
+	// ExportAuditLog returns.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	// Recomputes the chain over a range of positions from the nearest signed checkpoint before it,
 	// checks every checkpoint's signature, and reports the first broken position and why.
 	VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error)
 	// Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-	// before the range on, and the checkpoints), in chunks. The offline verifier
+	// before the range on, exactly as chained, each with a `subjects` object mapping its linked
+	// pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
 	// (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
 	ExportAuditLog(*ExportAuditLogRequest, grpc.ServerStreamingServer[ExportAuditLogResponse]) error
 	// The public keys that sign checkpoints (all of them, oldest first).

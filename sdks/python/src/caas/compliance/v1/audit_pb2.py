@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x61\x61s/compliance/v1/audit.proto\x12\x12\x63\x61\x61s.compliance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n\nAuditEvent\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x17\n\x0fsource_event_id\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x1e.caas.compliance.v1.AuditActor\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12/\n\x06target\x18\x08 \x01(\x0b\x32\x1f.caas.compliance.v1.AuditTarget\x12\x31\n\x07outcome\x18\t \x01(\x0e\x32 .caas.compliance.v1.AuditOutcome\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x30\n\x07\x64\x65tails\x18\x0b \x03(\x0b\x32\x1f.caas.compliance.v1.AuditDetail\x12/\n\x0brecord_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04hash\x18\x0f \x01(\x0c\"J\n\nAuditActor\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".caas.compliance.v1.AuditActorKind\x12\n\n\x02id\x18\x02 \x01(\t\"@\n\x0b\x41uditTarget\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\")\n\x0b\x41uditDetail\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x9d\x01\n\x0f\x41uditCheckpoint\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x0f \x01(\x0c\"x\n\x0e\x41uditPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xae\x01\n\x0e\x41uditActorKind\x12 \n\x1c\x41UDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UDIT_ACTOR_KIND_USER\x10\x01\x12\x1c\n\x18\x41UDIT_ACTOR_KIND_API_KEY\x10\x02\x12\x1c\n\x18\x41UDIT_ACTOR_KIND_SERVICE\x10\x03\x12#\n\x1f\x41UDIT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*c\n\x0c\x41uditOutcome\x12\x1d\n\x19\x41UDIT_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UDIT_OUTCOME_SUCCESS\x10\x01\x12\x19\n\x15\x41UDIT_OUTCOME_FAILURE\x10\x02*\x8b\x02\n\x10\x41uditBreakReason\x12\"\n\x1e\x41UDIT_BREAK_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41UDIT_BREAK_REASON_CHANGED\x10\x01\x12\x1e\n\x1a\x41UDIT_BREAK_REASON_MISSING\x10\x02\x12 \n\x1c\x41UDIT_BREAK_REASON_REORDERED\x10\x03\x12\x1f\n\x1b\x41UDIT_BREAK_REASON_INSERTED\x10\x04\x12$\n AUDIT_BREAK_REASON_BAD_SIGNATURE\x10\x05\x12*\n&AUDIT_BREAK_REASON_CHECKPOINT_MISMATCH\x10\x06\x42\x46ZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x61\x61s/compliance/v1/audit.proto\x12\x12\x63\x61\x61s.compliance.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x03\n\nAuditEvent\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x17\n\x0fsource_event_id\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x1e.caas.compliance.v1.AuditActor\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12/\n\x06target\x18\x08 \x01(\x0b\x32\x1f.caas.compliance.v1.AuditTarget\x12\x31\n\x07outcome\x18\t \x01(\x0e\x32 .caas.compliance.v1.AuditOutcome\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x30\n\x07\x64\x65tails\x18\x0b \x03(\x0b\x32\x1f.caas.compliance.v1.AuditDetail\x12/\n\x0brecord_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0csubject_form\x18\r \x01(\x0e\x32$.caas.compliance.v1.AuditSubjectForm\x12\x0c\n\x04hash\x18\x0f \x01(\x0c\"J\n\nAuditActor\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".caas.compliance.v1.AuditActorKind\x12\n\n\x02id\x18\x02 \x01(\t\"@\n\x0b\x41uditTarget\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\")\n\x0b\x41uditDetail\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x9d\x01\n\x0f\x41uditCheckpoint\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x11\n\thead_hash\x18\x03 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x0f \x01(\x0c\"x\n\x0e\x41uditPublicKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*X\n\x10\x41uditSubjectForm\x12\"\n\x1e\x41UDIT_SUBJECT_FORM_UNSPECIFIED\x10\x00\x12 \n\x1c\x41UDIT_SUBJECT_FORM_PSEUDONYM\x10\x01*\xae\x01\n\x0e\x41uditActorKind\x12 \n\x1c\x41UDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UDIT_ACTOR_KIND_USER\x10\x01\x12\x1c\n\x18\x41UDIT_ACTOR_KIND_API_KEY\x10\x02\x12\x1c\n\x18\x41UDIT_ACTOR_KIND_SERVICE\x10\x03\x12#\n\x1f\x41UDIT_ACTOR_KIND_PLATFORM_ADMIN\x10\x04*c\n\x0c\x41uditOutcome\x12\x1d\n\x19\x41UDIT_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41UDIT_OUTCOME_SUCCESS\x10\x01\x12\x19\n\x15\x41UDIT_OUTCOME_FAILURE\x10\x02*\x8b\x02\n\x10\x41uditBreakReason\x12\"\n\x1e\x41UDIT_BREAK_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41UDIT_BREAK_REASON_CHANGED\x10\x01\x12\x1e\n\x1a\x41UDIT_BREAK_REASON_MISSING\x10\x02\x12 \n\x1c\x41UDIT_BREAK_REASON_REORDERED\x10\x03\x12\x1f\n\x1b\x41UDIT_BREAK_REASON_INSERTED\x10\x04\x12$\n AUDIT_BREAK_REASON_BAD_SIGNATURE\x10\x05\x12*\n&AUDIT_BREAK_REASON_CHECKPOINT_MISMATCH\x10\x06\x42\x46ZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,22 +33,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.compliance.v1.audit_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZDgithub.com/caas-dev/caas/sdks/go/gen/caas/compliance/v1;compliancev1'
-  _globals['_AUDITACTORKIND']._serialized_start=996
-  _globals['_AUDITACTORKIND']._serialized_end=1170
-  _globals['_AUDITOUTCOME']._serialized_start=1172
-  _globals['_AUDITOUTCOME']._serialized_end=1271
-  _globals['_AUDITBREAKREASON']._serialized_start=1274
-  _globals['_AUDITBREAKREASON']._serialized_end=1541
+  _globals['_AUDITSUBJECTFORM']._serialized_start=1055
+  _globals['_AUDITSUBJECTFORM']._serialized_end=1143
+  _globals['_AUDITACTORKIND']._serialized_start=1146
+  _globals['_AUDITACTORKIND']._serialized_end=1320
+  _globals['_AUDITOUTCOME']._serialized_start=1322
+  _globals['_AUDITOUTCOME']._serialized_end=1421
+  _globals['_AUDITBREAKREASON']._serialized_start=1424
+  _globals['_AUDITBREAKREASON']._serialized_end=1691
   _globals['_AUDITEVENT']._serialized_start=88
-  _globals['_AUDITEVENT']._serialized_end=526
-  _globals['_AUDITACTOR']._serialized_start=528
-  _globals['_AUDITACTOR']._serialized_end=602
-  _globals['_AUDITTARGET']._serialized_start=604
-  _globals['_AUDITTARGET']._serialized_end=668
-  _globals['_AUDITDETAIL']._serialized_start=670
-  _globals['_AUDITDETAIL']._serialized_end=711
-  _globals['_AUDITCHECKPOINT']._serialized_start=714
-  _globals['_AUDITCHECKPOINT']._serialized_end=871
-  _globals['_AUDITPUBLICKEY']._serialized_start=873
-  _globals['_AUDITPUBLICKEY']._serialized_end=993
+  _globals['_AUDITEVENT']._serialized_end=586
+  _globals['_AUDITACTOR']._serialized_start=588
+  _globals['_AUDITACTOR']._serialized_end=662
+  _globals['_AUDITTARGET']._serialized_start=664
+  _globals['_AUDITTARGET']._serialized_end=728
+  _globals['_AUDITDETAIL']._serialized_start=730
+  _globals['_AUDITDETAIL']._serialized_end=771
+  _globals['_AUDITCHECKPOINT']._serialized_start=774
+  _globals['_AUDITCHECKPOINT']._serialized_end=931
+  _globals['_AUDITPUBLICKEY']._serialized_start=933
+  _globals['_AUDITPUBLICKEY']._serialized_end=1053
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,11 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AuditSubjectForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUDIT_SUBJECT_FORM_UNSPECIFIED: _ClassVar[AuditSubjectForm]
+    AUDIT_SUBJECT_FORM_PSEUDONYM: _ClassVar[AuditSubjectForm]
+
 class AuditActorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AUDIT_ACTOR_KIND_UNSPECIFIED: _ClassVar[AuditActorKind]
@@ -33,6 +38,8 @@ class AuditBreakReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_BREAK_REASON_INSERTED: _ClassVar[AuditBreakReason]
     AUDIT_BREAK_REASON_BAD_SIGNATURE: _ClassVar[AuditBreakReason]
     AUDIT_BREAK_REASON_CHECKPOINT_MISMATCH: _ClassVar[AuditBreakReason]
+AUDIT_SUBJECT_FORM_UNSPECIFIED: AuditSubjectForm
+AUDIT_SUBJECT_FORM_PSEUDONYM: AuditSubjectForm
 AUDIT_ACTOR_KIND_UNSPECIFIED: AuditActorKind
 AUDIT_ACTOR_KIND_USER: AuditActorKind
 AUDIT_ACTOR_KIND_API_KEY: AuditActorKind
@@ -50,7 +57,7 @@ AUDIT_BREAK_REASON_BAD_SIGNATURE: AuditBreakReason
 AUDIT_BREAK_REASON_CHECKPOINT_MISMATCH: AuditBreakReason
 
 class AuditEvent(_message.Message):
-    __slots__ = ("tenant_id", "position", "source_event_id", "source", "event_time", "actor", "action", "target", "outcome", "correlation_id", "details", "record_time", "hash")
+    __slots__ = ("tenant_id", "position", "source_event_id", "source", "event_time", "actor", "action", "target", "outcome", "correlation_id", "details", "record_time", "subject_form", "hash")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +70,7 @@ class AuditEvent(_message.Message):
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FORM_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     position: int
@@ -76,8 +84,9 @@ class AuditEvent(_message.Message):
     correlation_id: str
     details: _containers.RepeatedCompositeFieldContainer[AuditDetail]
     record_time: _timestamp_pb2.Timestamp
+    subject_form: AuditSubjectForm
     hash: bytes
-    def __init__(self, tenant_id: _Optional[str] = ..., position: _Optional[int] = ..., source_event_id: _Optional[str] = ..., source: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[AuditActor, _Mapping]] = ..., action: _Optional[str] = ..., target: _Optional[_Union[AuditTarget, _Mapping]] = ..., outcome: _Optional[_Union[AuditOutcome, str]] = ..., correlation_id: _Optional[str] = ..., details: _Optional[_Iterable[_Union[AuditDetail, _Mapping]]] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hash: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, tenant_id: _Optional[str] = ..., position: _Optional[int] = ..., source_event_id: _Optional[str] = ..., source: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[AuditActor, _Mapping]] = ..., action: _Optional[str] = ..., target: _Optional[_Union[AuditTarget, _Mapping]] = ..., outcome: _Optional[_Union[AuditOutcome, str]] = ..., correlation_id: _Optional[str] = ..., details: _Optional[_Iterable[_Union[AuditDetail, _Mapping]]] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject_form: _Optional[_Union[AuditSubjectForm, str]] = ..., hash: _Optional[bytes] = ...) -> None: ...
 
 class AuditActor(_message.Message):
     __slots__ = ("kind", "id")

@@ -70,7 +70,10 @@ class AuditServiceServicer:
     """
 
     def ListAuditEvents(self, request, context):
-        """Lists a tenant's records oldest first, filtered by actor, action, target and time.
+        """Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+        store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+        place while the user is linked (not erased), so `hash` covers the stored form, which
+        ExportAuditLog returns.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,7 +89,8 @@ class AuditServiceServicer:
 
     def ExportAuditLog(self, request, context):
         """Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-        before the range on, and the checkpoints), in chunks. The offline verifier
+        before the range on, exactly as chained, each with a `subjects` object mapping its linked
+        pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
         (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -49,13 +49,17 @@ const (
 
 // AuditServiceClient is a client for the caas.compliance.v1.AuditService service.
 type AuditServiceClient interface {
-	// Lists a tenant's records oldest first, filtered by actor, action, target and time.
+	// Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+	// store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+	// place while the user is linked (not erased), so `hash` covers the stored form, which
+	// ExportAuditLog returns.
 	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
 	// Recomputes the chain over a range of positions from the nearest signed checkpoint before it,
 	// checks every checkpoint's signature, and reports the first broken position and why.
 	VerifyAuditLog(context.Context, *connect.Request[v1.VerifyAuditLogRequest]) (*connect.Response[v1.VerifyAuditLogResponse], error)
 	// Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-	// before the range on, and the checkpoints), in chunks. The offline verifier
+	// before the range on, exactly as chained, each with a `subjects` object mapping its linked
+	// pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
 	// (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
 	ExportAuditLog(context.Context, *connect.Request[v1.ExportAuditLogRequest]) (*connect.ServerStreamForClient[v1.ExportAuditLogResponse], error)
 	// The public keys that sign checkpoints (all of them, oldest first).
@@ -130,13 +134,17 @@ func (c *auditServiceClient) GetAuditPublicKeys(ctx context.Context, req *connec
 
 // AuditServiceHandler is an implementation of the caas.compliance.v1.AuditService service.
 type AuditServiceHandler interface {
-	// Lists a tenant's records oldest first, filtered by actor, action, target and time.
+	// Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+	// store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+	// place while the user is linked (not erased), so `hash` covers the stored form, which
+	// ExportAuditLog returns.
 	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
 	// Recomputes the chain over a range of positions from the nearest signed checkpoint before it,
 	// checks every checkpoint's signature, and reports the first broken position and why.
 	VerifyAuditLog(context.Context, *connect.Request[v1.VerifyAuditLogRequest]) (*connect.Response[v1.VerifyAuditLogResponse], error)
 	// Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-	// before the range on, and the checkpoints), in chunks. The offline verifier
+	// before the range on, exactly as chained, each with a `subjects` object mapping its linked
+	// pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
 	// (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
 	ExportAuditLog(context.Context, *connect.Request[v1.ExportAuditLogRequest], *connect.ServerStream[v1.ExportAuditLogResponse]) error
 	// The public keys that sign checkpoints (all of them, oldest first).

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/compliance/v1/audit.proto.
  */
 export const file_caas_compliance_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYWFzL2NvbXBsaWFuY2UvdjEvYXVkaXQucHJvdG8SEmNhYXMuY29tcGxpYW5jZS52MSK2AwoKQXVkaXRFdmVudBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIcG9zaXRpb24YAiABKAQSFwoPc291cmNlX2V2ZW50X2lkGAMgASgJEg4KBnNvdXJjZRgEIAEoCRIuCgpldmVudF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVhY3RvchgGIAEoCzIeLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdEFjdG9yEg4KBmFjdGlvbhgHIAEoCRIvCgZ0YXJnZXQYCCABKAsyHy5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRUYXJnZXQSMQoHb3V0Y29tZRgJIAEoDjIgLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdE91dGNvbWUSFgoOY29ycmVsYXRpb25faWQYCiABKAkSMAoHZGV0YWlscxgLIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdERldGFpbBIvCgtyZWNvcmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEaGFzaBgPIAEoDCJKCgpBdWRpdEFjdG9yEjAKBGtpbmQYASABKA4yIi5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRBY3RvcktpbmQSCgoCaWQYAiABKAkiQAoLQXVkaXRUYXJnZXQSDAoEdHlwZRgBIAEoCRIKCgJpZBgCIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAyABKAkiKQoLQXVkaXREZXRhaWwSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIp0BCg9BdWRpdENoZWNrcG9pbnQSEQoJdGVuYW50X2lkGAEgASgJEhAKCHBvc2l0aW9uGAIgASgEEhEKCWhlYWRfaGFzaBgDIAEoDBIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAUgASgJEhEKCXNpZ25hdHVyZRgPIAEoDCJ4Cg5BdWRpdFB1YmxpY0tleRIOCgZrZXlfaWQYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAwSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKq4BCg5BdWRpdEFjdG9yS2luZBIgChxBVURJVF9BQ1RPUl9LSU5EX1VOU1BFQ0lGSUVEEAASGQoVQVVESVRfQUNUT1JfS0lORF9VU0VSEAESHAoYQVVESVRfQUNUT1JfS0lORF9BUElfS0VZEAISHAoYQVVESVRfQUNUT1JfS0lORF9TRVJWSUNFEAMSIwofQVVESVRfQUNUT1JfS0lORF9QTEFURk9STV9BRE1JThAEKmMKDEF1ZGl0T3V0Y29tZRIdChlBVURJVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGQoVQVVESVRfT1VUQ09NRV9TVUNDRVNTEAESGQoVQVVESVRfT1VUQ09NRV9GQUlMVVJFEAIqiwIKEEF1ZGl0QnJlYWtSZWFzb24SIgoeQVVESVRfQlJFQUtfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaQVVESVRfQlJFQUtfUkVBU09OX0NIQU5HRUQQARIeChpBVURJVF9CUkVBS19SRUFTT05fTUlTU0lORxACEiAKHEFVRElUX0JSRUFLX1JFQVNPTl9SRU9SREVSRUQQAxIfChtBVURJVF9CUkVBS19SRUFTT05fSU5TRVJURUQQBBIkCiBBVURJVF9CUkVBS19SRUFTT05fQkFEX1NJR05BVFVSRRAFEioKJkFVRElUX0JSRUFLX1JFQVNPTl9DSEVDS1BPSU5UX01JU01BVENIEAZCRlpEZ2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY29tcGxpYW5jZS92MTtjb21wbGlhbmNldjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5jYWFzL2NvbXBsaWFuY2UvdjEvYXVkaXQucHJvdG8SEmNhYXMuY29tcGxpYW5jZS52MSLyAwoKQXVkaXRFdmVudBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIcG9zaXRpb24YAiABKAQSFwoPc291cmNlX2V2ZW50X2lkGAMgASgJEg4KBnNvdXJjZRgEIAEoCRIuCgpldmVudF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVhY3RvchgGIAEoCzIeLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdEFjdG9yEg4KBmFjdGlvbhgHIAEoCRIvCgZ0YXJnZXQYCCABKAsyHy5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRUYXJnZXQSMQoHb3V0Y29tZRgJIAEoDjIgLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdE91dGNvbWUSFgoOY29ycmVsYXRpb25faWQYCiABKAkSMAoHZGV0YWlscxgLIAMoCzIfLmNhYXMuY29tcGxpYW5jZS52MS5BdWRpdERldGFpbBIvCgtyZWNvcmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoMc3ViamVjdF9mb3JtGA0gASgOMiQuY2Fhcy5jb21wbGlhbmNlLnYxLkF1ZGl0U3ViamVjdEZvcm0SDAoEaGFzaBgPIAEoDCJKCgpBdWRpdEFjdG9yEjAKBGtpbmQYASABKA4yIi5jYWFzLmNvbXBsaWFuY2UudjEuQXVkaXRBY3RvcktpbmQSCgoCaWQYAiABKAkiQAoLQXVkaXRUYXJnZXQSDAoEdHlwZRgBIAEoCRIKCgJpZBgCIAEoCRIXCg9jb252ZXJzYXRpb25faWQYAyABKAkiKQoLQXVkaXREZXRhaWwSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIp0BCg9BdWRpdENoZWNrcG9pbnQSEQoJdGVuYW50X2lkGAEgASgJEhAKCHBvc2l0aW9uGAIgASgEEhEKCWhlYWRfaGFzaBgDIAEoDBIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAUgASgJEhEKCXNpZ25hdHVyZRgPIAEoDCJ4Cg5BdWRpdFB1YmxpY0tleRIOCgZrZXlfaWQYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAwSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlgKEEF1ZGl0U3ViamVjdEZvcm0SIgoeQVVESVRfU1VCSkVDVF9GT1JNX1VOU1BFQ0lGSUVEEAASIAocQVVESVRfU1VCSkVDVF9GT1JNX1BTRVVET05ZTRABKq4BCg5BdWRpdEFjdG9yS2luZBIgChxBVURJVF9BQ1RPUl9LSU5EX1VOU1BFQ0lGSUVEEAASGQoVQVVESVRfQUNUT1JfS0lORF9VU0VSEAESHAoYQVVESVRfQUNUT1JfS0lORF9BUElfS0VZEAISHAoYQVVESVRfQUNUT1JfS0lORF9TRVJWSUNFEAMSIwofQVVESVRfQUNUT1JfS0lORF9QTEFURk9STV9BRE1JThAEKmMKDEF1ZGl0T3V0Y29tZRIdChlBVURJVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGQoVQVVESVRfT1VUQ09NRV9TVUNDRVNTEAESGQoVQVVESVRfT1VUQ09NRV9GQUlMVVJFEAIqiwIKEEF1ZGl0QnJlYWtSZWFzb24SIgoeQVVESVRfQlJFQUtfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaQVVESVRfQlJFQUtfUkVBU09OX0NIQU5HRUQQARIeChpBVURJVF9CUkVBS19SRUFTT05fTUlTU0lORxACEiAKHEFVRElUX0JSRUFLX1JFQVNPTl9SRU9SREVSRUQQAxIfChtBVURJVF9CUkVBS19SRUFTT05fSU5TRVJURUQQBBIkCiBBVURJVF9CUkVBS19SRUFTT05fQkFEX1NJR05BVFVSRRAFEioKJkFVRElUX0JSRUFLX1JFQVNPTl9DSEVDS1BPSU5UX01JU01BVENIEAZCRlpEZ2l0aHViLmNvbS9jYWFzLWRldi9jYWFzL3Nka3MvZ28vZ2VuL2NhYXMvY29tcGxpYW5jZS92MTtjb21wbGlhbmNldjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One security-relevant action, recorded from the event bus. The records of a tenant form a hash
@@ -99,6 +99,16 @@ export type AuditEvent = Message<"caas.compliance.v1.AuditEvent"> & {
    * @generated from field: google.protobuf.Timestamp record_time = 12;
    */
   recordTime?: Timestamp | undefined;
+
+  /**
+   * How the record names users. PSEUDONYM: every user id (a USER actor's id, a "user" target's
+   * id, and the details user_id, sender_id and owner_id) is the user's audit pseudonym
+   * ("psn_" + 32 hex characters), which compliance resolves while the user is not erased.
+   * UNSPECIFIED: records made before pseudonyms, which keep the raw user ids.
+   *
+   * @generated from field: caas.compliance.v1.AuditSubjectForm subject_form = 13;
+   */
+  subjectForm: AuditSubjectForm;
 
   /**
    * SHA-256(previous hash || canonical bytes); 32 bytes.
@@ -288,6 +298,33 @@ export const AuditPublicKeySchema: GenMessage<AuditPublicKey> = /*@__PURE__*/
   messageDesc(file_caas_compliance_v1_audit, 5);
 
 /**
+ * How an audit record names users.
+ *
+ * @generated from enum caas.compliance.v1.AuditSubjectForm
+ */
+export enum AuditSubjectForm {
+  /**
+   * Raw user ids (records appended before pseudonyms were introduced).
+   *
+   * @generated from enum value: AUDIT_SUBJECT_FORM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Keyed pseudonyms: HMAC-SHA256 under a key of the user's own, destroyed by erasure.
+   *
+   * @generated from enum value: AUDIT_SUBJECT_FORM_PSEUDONYM = 1;
+   */
+  PSEUDONYM = 1,
+}
+
+/**
+ * Describes the enum caas.compliance.v1.AuditSubjectForm.
+ */
+export const AuditSubjectFormSchema: GenEnum<AuditSubjectForm> = /*@__PURE__*/
+  enumDesc(file_caas_compliance_v1_audit, 0);
+
+/**
  * The kinds of actors.
  *
  * @generated from enum caas.compliance.v1.AuditActorKind
@@ -323,7 +360,7 @@ export enum AuditActorKind {
  * Describes the enum caas.compliance.v1.AuditActorKind.
  */
 export const AuditActorKindSchema: GenEnum<AuditActorKind> = /*@__PURE__*/
-  enumDesc(file_caas_compliance_v1_audit, 0);
+  enumDesc(file_caas_compliance_v1_audit, 1);
 
 /**
  * Whether the action took effect.
@@ -351,7 +388,7 @@ export enum AuditOutcome {
  * Describes the enum caas.compliance.v1.AuditOutcome.
  */
 export const AuditOutcomeSchema: GenEnum<AuditOutcome> = /*@__PURE__*/
-  enumDesc(file_caas_compliance_v1_audit, 1);
+  enumDesc(file_caas_compliance_v1_audit, 2);
 
 /**
  * What VerifyAuditLog found broken first.
@@ -411,5 +448,5 @@ export enum AuditBreakReason {
  * Describes the enum caas.compliance.v1.AuditBreakReason.
  */
 export const AuditBreakReasonSchema: GenEnum<AuditBreakReason> = /*@__PURE__*/
-  enumDesc(file_caas_compliance_v1_audit, 2);
+  enumDesc(file_caas_compliance_v1_audit, 3);
 

@@ -38,7 +38,8 @@ export type ListAuditEventsRequest = Message<"caas.compliance.v1.ListAuditEvents
   pageToken: string;
 
   /**
-   * The actor id (user id, API key id or service name).
+   * The actor id (user id, API key id or service name). A user id matches the user's pseudonym
+   * while linked; after erasure only the pseudonym matches.
    *
    * @generated from field: string actor_id = 3;
    */
@@ -52,7 +53,7 @@ export type ListAuditEventsRequest = Message<"caas.compliance.v1.ListAuditEvents
   action: string;
 
   /**
-   * The target id.
+   * The target id (a user id matches as actor_id does).
    *
    * @generated from field: string target_id = 5;
    */
@@ -295,7 +296,10 @@ export const GetAuditPublicKeysResponseSchema: GenMessage<GetAuditPublicKeysResp
  */
 export const AuditService: GenService<{
   /**
-   * Lists a tenant's records oldest first, filtered by actor, action, target and time.
+   * Lists a tenant's records oldest first, filtered by actor, action, target and time. Records
+   * store users by pseudonym (AuditEvent.subject_form); listed records show the user id in its
+   * place while the user is linked (not erased), so `hash` covers the stored form, which
+   * ExportAuditLog returns.
    *
    * @generated from rpc caas.compliance.v1.AuditService.ListAuditEvents
    */
@@ -317,7 +321,8 @@ export const AuditService: GenService<{
   },
   /**
    * Streams a range as JSON lines (a header, the records from the nearest signed checkpoint
-   * before the range on, and the checkpoints), in chunks. The offline verifier
+   * before the range on, exactly as chained, each with a `subjects` object mapping its linked
+   * pseudonyms to user ids; and the checkpoints), in chunks. The offline verifier
    * (services/compliance/bin/verify-audit-log.mjs) checks the result with the public keys.
    *
    * @generated from rpc caas.compliance.v1.AuditService.ExportAuditLog
