@@ -1,4 +1,5 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
+import { RetryBudget } from "./retry-budget.js";
 
 export interface SendAdmissionOptions {
   /** Sends admitted at once whatever the estimate says (CAAS_CHAT_MAX_PENDING_SENDS). */
@@ -16,6 +17,15 @@ export interface SendAdmissionOptions {
   now?: () => number;
 }
 
+/** Whether the caller says this send is a retry of an attempt made before (its retry marker). */
+export interface SendAttempt {
+  retry: boolean;
+  /** The send's idempotency key (tenant, sender, client_message_id), when it has one. */
+  key?: string;
+  /** The caller's signal: a send that commits after it fired is remembered under `key`. */
+  signal?: AbortSignal;
+}
+
 /** How far back completions count towards the throughput estimate. */
 const WINDOW_MS = 10_000;
 /** One slot of the window. */
@@ -28,6 +38,11 @@ const PROBE = 2;
 const DEADLINE_SHARE = 0.8;
 /** The longest retry delay a refusal names. */
 const MAX_RETRY_MS = 10_000;
+/** Retries admitted per first attempt admitted over the window, and whatever the first attempts (RetryBudget). */
+const RETRY_RATIO = 0.2;
+const RETRY_FLOOR = 10;
+/** Idempotency keys of sends committed after their caller had gone, remembered (oldest dropped first). */
+const MAX_ORPHANS = 10_000;
 
 interface Bucket {
   start: number;
@@ -55,28 +70,45 @@ interface Bucket {
  * The retry delay is the time the work in progress needs to drain, times the demand's excess over
  * what was admitted (sends asked for per send admitted, over the window), between the configured
  * delay and 10 s. Under a lasting overload clients that honour it come back spread over a longer
- * time, or give up, instead of every refused client returning within a second: the retries of
- * an overload would otherwise keep the instance saturated long after the overload itself ended.
+ * time, or give up, instead of every refused client returning within a second.
+ *
+ * A send its caller marks as a retry is admitted on the same terms but only within a retry budget
+ * (RetryBudget: a fifth of the first attempts admitted over the window, plus ten), or when the
+ * instance is idle: the retries of an overload would otherwise keep the instance at capacity long
+ * after the overload itself ended, and the new sends behind them would wait. The retry of a send
+ * this instance committed after its caller had gone is always let through: it costs a lookup,
+ * and returns the ack its client is still waiting for.
  */
 export class SendAdmission {
   private pending = 0;
   private lastChange: number;
   private readonly buckets: Bucket[] = [];
   private readonly now: () => number;
+  private readonly retries: RetryBudget;
+  /** Keys of sends committed after their caller had gone (insertion order: oldest first). */
+  private readonly orphans = new Set<string>();
 
   constructor(private readonly opts: SendAdmissionOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.lastChange = this.now();
+    this.retries = new RetryBudget({ ratio: RETRY_RATIO, floor: RETRY_FLOOR, windowMs: WINDOW_MS, now: this.now });
   }
 
   /**
    * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
-   * undefined: none) and there is room; otherwise throws RESOURCE_EXHAUSTED with a retry delay.
+   * undefined: none) and there is room (for a retry: and the retry budget has room, or the
+   * instance is idle); otherwise throws RESOURCE_EXHAUSTED with a retry delay.
    */
-  async run<T>(remainingMs: number | undefined, send: () => Promise<T>): Promise<T> {
+  async run<T>(remainingMs: number | undefined, send: () => Promise<T>, attempt: SendAttempt = { retry: false }): Promise<T> {
     this.account();
     if (this.pending >= this.opts.max) {
       throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
+    }
+    if (attempt.retry && this.pending > 0 && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
+      const { first, retries } = this.retries.totals();
+      throw this.refuse(
+        `this chat instance is working on ${this.pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
+      );
     }
     const perSec = this.throughput();
     if (perSec !== undefined && this.pending >= PROBE) {
@@ -91,10 +123,13 @@ export class SendAdmission {
       }
     }
     this.bucket().admitted++;
+    this.retries.admitted(attempt.retry);
     this.pending++;
     const started = this.now();
     try {
-      return await send();
+      const result = await send();
+      if (attempt.signal?.aborted && attempt.key !== undefined) this.remember(attempt.key);
+      return result;
     } finally {
       this.account();
       this.pending--;
@@ -130,6 +165,12 @@ export class SendAdmission {
     let fastest = Infinity;
     for (const b of this.buckets) if (b.start + BUCKET_MS > since) fastest = Math.min(fastest, b.fastestMs);
     return fastest === Infinity ? 0 : fastest;
+  }
+
+  /** Remembers a send committed after its caller had gone, so that its retry gets the ack whatever the budget. */
+  private remember(key: string): void {
+    this.orphans.add(key);
+    if (this.orphans.size > MAX_ORPHANS) this.orphans.delete(this.orphans.values().next().value as string);
   }
 
   /** Counts a refusal and builds its error, with the retry delay. */

@@ -1,0 +1,87 @@
+/** The request header a retrying client sets: how many attempts of this call came before (gRPC's retry design, A6). */
+export const PREVIOUS_ATTEMPTS_HEADER = "grpc-previous-rpc-attempts";
+
+/** Attempts before this one as the caller's header names them (0: a first attempt, or a client that does not say). */
+export function previousAttempts(headers: Headers): number {
+  const v = headers.get(PREVIOUS_ATTEMPTS_HEADER);
+  return v !== null && /^\d{1,4}$/.test(v) ? Number(v) : 0;
+}
+
+/**
+ * What the admission needs to know of a send: whether it is a retry, its idempotency key (a send
+ * without a client_message_id has none) and the caller's signal.
+ */
+export function sendAttempt(caller: { scope: { tenantId: string }; userId: string }, clientMessageId: string, ctx: { requestHeader: Headers; signal: AbortSignal }) {
+  return {
+    retry: previousAttempts(ctx.requestHeader) > 0,
+    key: clientMessageId === "" ? undefined : JSON.stringify([caller.scope.tenantId, caller.userId, clientMessageId]),
+    signal: ctx.signal,
+  };
+}
+
+export interface RetryBudgetOptions {
+  /** Retries admitted per first attempt admitted, over the window (Finagle's `percentCanRetry`). */
+  ratio: number;
+  /** Retries admitted over the window whatever the first attempts (Finagle's `minRetriesPerSec`, times the window). */
+  floor: number;
+  /** How far back admissions count, ms. */
+  windowMs: number;
+  /** A monotonic clock in ms. */
+  now: () => number;
+}
+
+const SLOTS = 10;
+
+/**
+ * How many retries an instance takes on: at most `ratio` of the first attempts it admitted over
+ * the window, plus `floor`, like Finagle's and Envoy's retry budgets, but kept by the server from
+ * the caller's retry marker rather than by each client. A client that retries after a refusal
+ * asks for work of the past; after an overload those retries outnumber new sends many times over
+ * and, admitted on the same terms, would keep the instance at capacity until their clients give
+ * up. Within the budget a retry is admitted on the same terms as a first attempt; past it, it is
+ * refused before any work, so new sends find the instance with room as soon as the offered load
+ * is back within its capacity.
+ */
+export class RetryBudget {
+  private readonly slots: { start: number; first: number; retries: number }[] = [];
+
+  constructor(private readonly opts: RetryBudgetOptions) {}
+
+  /** Whether a retry fits the budget now. */
+  allows(): boolean {
+    const { first, retries } = this.totals();
+    return retries < this.opts.floor + this.opts.ratio * first;
+  }
+
+  /** Counts an admitted send. */
+  admitted(retry: boolean): void {
+    const s = this.slot();
+    if (retry) s.retries++;
+    else s.first++;
+  }
+
+  /** First attempts and retries admitted over the window. */
+  totals(): { first: number; retries: number } {
+    const since = this.opts.now() - this.opts.windowMs;
+    let first = 0;
+    let retries = 0;
+    for (const s of this.slots) {
+      if (s.start + this.opts.windowMs / SLOTS <= since) continue;
+      first += s.first;
+      retries += s.retries;
+    }
+    return { first, retries };
+  }
+
+  private slot(): { start: number; first: number; retries: number } {
+    const width = this.opts.windowMs / SLOTS;
+    const start = Math.floor(this.opts.now() / width) * width;
+    let last = this.slots[this.slots.length - 1];
+    if (!last || last.start !== start) {
+      last = { start, first: 0, retries: 0 };
+      this.slots.push(last);
+      while (this.slots.length > SLOTS + 1) this.slots.shift();
+    }
+    return last;
+  }
+}
