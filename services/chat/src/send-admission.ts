@@ -40,7 +40,9 @@ const DEADLINE_SHARE = 0.8;
 const MAX_RETRY_MS = 10_000;
 /** Retries admitted per first attempt admitted over the window, and whatever the first attempts (RetryBudget). */
 const RETRY_RATIO = 0.2;
-const RETRY_FLOOR = 10;
+const RETRY_FLOOR = 2;
+/** The longest delay a retry refused by the budget names: past its clients' patience, a crowd of the overload's retries gives up. */
+const MAX_RETRY_OF_RETRY_MS = 30_000;
 /** Idempotency keys of sends committed after their caller had gone, remembered (oldest dropped first). */
 const MAX_ORPHANS = 10_000;
 
@@ -73,9 +75,13 @@ interface Bucket {
  * time, or give up, instead of every refused client returning within a second.
  *
  * A send its caller marks as a retry is admitted on the same terms but only within a retry budget
- * (RetryBudget: a fifth of the first attempts admitted over the window, plus ten), or when the
- * instance is idle: the retries of an overload would otherwise keep the instance at capacity long
- * after the overload itself ended, and the new sends behind them would wait. The retry of a send
+ * (RetryBudget: a fifth of the first attempts admitted over the window, plus two): the retries of
+ * an overload would otherwise keep the instance at capacity long after the overload itself ended,
+ * and the new sends behind them would wait. Not even an idle instance takes on a retry past the
+ * budget: under a crowd of retries every idle moment would be filled with one, the instance would
+ * be as busy as before, and each new send would wait behind a retry. A retry refused by
+ * the budget names the usual delay or the configured one times the retry demand's excess over
+ * the budget (retries asked for per retry admitted), whichever is longer, up to 30 s. The retry of a send
  * this instance committed after its caller had gone is always let through: it costs a lookup,
  * and returns the ack its client is still waiting for.
  */
@@ -96,18 +102,21 @@ export class SendAdmission {
 
   /**
    * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
-   * undefined: none) and there is room (for a retry: and the retry budget has room, or the
-   * instance is idle); otherwise throws RESOURCE_EXHAUSTED with a retry delay.
+   * undefined: none) and there is room (for a retry: and the retry budget has room); otherwise
+   * throws RESOURCE_EXHAUSTED with a retry delay.
    */
   async run<T>(remainingMs: number | undefined, send: () => Promise<T>, attempt: SendAttempt = { retry: false }): Promise<T> {
     this.account();
     if (this.pending >= this.opts.max) {
       throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
-    if (attempt.retry && this.pending > 0 && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
+    if (attempt.retry && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
       const { first, retries } = this.retries.totals();
+      const delayMs = Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(), this.opts.retryAfterMs * this.retries.excess())));
+      this.retries.refused();
       throw this.refuse(
         `this chat instance is working on ${this.pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
+        delayMs,
       );
     }
     const perSec = this.throughput();
@@ -174,8 +183,8 @@ export class SendAdmission {
   }
 
   /** Counts a refusal and builds its error, with the retry delay. */
-  private refuse(message: string): ResourceExhaustedError {
-    const err = new ResourceExhaustedError(message, this.retryAfterMs());
+  private refuse(message: string, retryAfterMs = this.retryAfterMs()): ResourceExhaustedError {
+    const err = new ResourceExhaustedError(message, retryAfterMs);
     this.bucket().refused++;
     return err;
   }

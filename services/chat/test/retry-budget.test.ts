@@ -47,32 +47,47 @@ describe("the retry budget of the send admission", () => {
     expect(sendAttempt({ scope: { tenantId: "t" }, userId: "u" }, "", ctx).key).toBeUndefined();
   });
 
-  it("takes on retries up to a fifth of the first attempts plus ten over the window, and first attempts whatever the retries", async () => {
+  it("takes on retries up to a fifth of the first attempts plus two over the window, and first attempts whatever the retries", async () => {
     const w = world();
     expect(await w.admitted(1, FIRST)).toBe(1);
-    // 10 + 0.2 x 1: the eleventh retry is the last one in.
-    expect(await w.admitted(20, RETRY)).toBe(11);
+    // 2 + 0.2 x 1: the third retry is the last one in.
+    expect(await w.admitted(20, RETRY)).toBe(3);
     const refused = await w.start(RETRY);
     expect(refused).toBeInstanceOf(ResourceExhaustedError);
     expect((refused as ResourceExhaustedError).message).toMatch(/retry budget/);
     expect((refused as ResourceExhaustedError).retryAfterMs).toBeGreaterThanOrEqual(500);
     // New sends are not held back by the retries refused.
     expect(await w.admitted(9, FIRST)).toBe(9);
-    // 10 + 0.2 x 10 = 12: room for one more retry.
+    // 2 + 0.2 x 10 = 4: room for one more retry.
     expect(await w.admitted(5, RETRY)).toBe(1);
-    // Once the window has passed, retries are taken on again.
+    // Once the window has passed, retries are taken on again (the floor: no first attempts in it).
     w.advance(11_000);
-    expect(await w.admitted(5, RETRY)).toBe(5);
+    expect(await w.admitted(5, RETRY)).toBe(2);
     await w.finishAll();
   });
 
-  it("takes on a retry past the budget when the instance is idle, one at a time", async () => {
+  it("stretches a refused retry's delay by the retry demand's excess over the budget, up to 30 s", async () => {
     const w = world();
-    // No first attempts: the floor of ten.
-    expect(await w.admitted(11, RETRY)).toBe(10);
+    expect(await w.admitted(1, FIRST)).toBe(1);
+    expect(await w.admitted(3, RETRY)).toBe(3);
+    for (let i = 0; i < 7; i++) await w.start(RETRY);
+    // 3 retries admitted, 7 refused: the configured 500 ms times 10 / 3.
+    expect(((await w.start(RETRY)) as ResourceExhaustedError).retryAfterMs).toBe(Math.round((500 * 10) / 3));
+    for (let i = 0; i < 300; i++) await w.start(RETRY);
+    expect(((await w.start(RETRY)) as ResourceExhaustedError).retryAfterMs).toBe(30_000);
+    // New sends are still taken on.
+    expect(await w.admitted(1, FIRST)).toBe(1);
+    await w.finishAll();
+  });
+
+  it("refuses retries past the budget on an idle instance too (a crowd of retries would fill every idle moment)", async () => {
+    const w = world();
+    // No first attempts: the floor of two.
+    expect(await w.admitted(5, RETRY)).toBe(2);
     await w.finishAll();
     expect(w.admission.inProgress).toBe(0);
-    expect(await w.admitted(3, RETRY)).toBe(1);
+    expect(await w.start(RETRY)).toBeInstanceOf(ResourceExhaustedError);
+    expect(await w.admitted(1, FIRST)).toBe(1);
     await w.finishAll();
   });
 
@@ -81,7 +96,7 @@ describe("the retry budget of the send admission", () => {
     expect(await w.admitted(1, FIRST)).toBe(1);
     const gone = new AbortController();
     const orphan = w.start({ retry: false, key: "k", signal: gone.signal });
-    expect(await w.admitted(11, RETRY)).toBe(11);
+    expect(await w.admitted(11, RETRY)).toBe(3);
     expect(await w.start({ retry: true, key: "k" })).toBeInstanceOf(ResourceExhaustedError);
     // The caller leaves, then the send commits.
     gone.abort();
