@@ -85,14 +85,17 @@ const samples = {};
 /** The client_message_ids acknowledged to their client. */
 const acked = new Set();
 /** Per second of the open loop (from `clock.t0`): attempts made, how many were retries, how many were shed. */
-const clock = { t0: undefined };
+const clock = { t0: undefined, inflight: 0 };
 const attemptsBySec = [];
 function countAttempt(attempt, outcome) {
   if (clock.t0 === undefined) return;
-  const row = (attemptsBySec[Math.floor((performance.now() - clock.t0) / 1000)] ??= { first: 0, retries: 0, shed: 0 });
+  const row = (attemptsBySec[Math.floor((performance.now() - clock.t0) / 1000)] ??= { first: 0, retries: 0, shed: 0, timedOut: 0, maxInflight: 0 });
   if (outcome === "shed") row.shed++;
+  else if (outcome === "timedOut") row.timedOut++;
   else if (attempt === 0) row.first++;
   else row.retries++;
+  // Attempts in flight on the client's one HTTP/2 session (the gateway allows 1000 streams at once).
+  row.maxInflight = Math.max(row.maxInflight, clock.inflight);
 }
 
 /** One send as a client makes it; resolves with what happened. */
@@ -100,10 +103,11 @@ async function clientSend(chat, user, clientMessageId, counters) {
   const t0 = performance.now();
   for (let attempt = 0; performance.now() - t0 < BUDGET_MS; attempt++) {
     countAttempt(attempt);
+    clock.inflight++;
     try {
       // A retry says so, as gRPC's retrying clients do (A6): chat takes retries on within a budget (ADR 0155).
       const headers = { authorization: `Bearer ${user.token}`, ...(attempt > 0 ? { "grpc-previous-rpc-attempts": String(attempt) } : {}) };
-      await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { headers, timeoutMs: ATTEMPT_TIMEOUT_MS });
+      await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { headers, timeoutMs: ATTEMPT_TIMEOUT_MS }).finally(() => clock.inflight--);
       acked.add(clientMessageId);
       return { ok: true, ms: performance.now() - t0 };
     } catch (err) {
@@ -112,6 +116,7 @@ async function clientSend(chat, user, clientMessageId, counters) {
       const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /this chat instance is working on/.test(e.rawMessage) ? "shed" : "rateLimited";
       counters[kind] = (counters[kind] ?? 0) + 1;
       if (kind === "shed") countAttempt(attempt, "shed");
+      if (kind === "DeadlineExceeded") countAttempt(attempt, "timedOut");
       if (kind !== "shed" && (samples[kind] ??= new Set()).size < 3) samples[kind].add(e.rawMessage.slice(0, 200));
       // As @caas/client retries: jittered exponential backoff, never sooner than the server's RetryInfo delay.
       const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
@@ -228,6 +233,8 @@ async function main() {
         "1st tries": attemptsBySec[r.sec]?.first ?? 0,
         retries: attemptsBySec[r.sec]?.retries ?? 0,
         shed: attemptsBySec[r.sec]?.shed ?? 0,
+        "timed out": attemptsBySec[r.sec]?.timedOut ?? 0,
+        "in flight": attemptsBySec[r.sec]?.maxInflight ?? 0,
         "chat ok": chatBySec[r.sec]?.ok ?? 0,
         "chat ms p50": quantiles(chatBySec[r.sec]?.okMs ?? []).p50,
         "gw ms p50": quantiles(gatewayBySec[r.sec]?.okMs ?? []).p50,
