@@ -115,6 +115,8 @@ async function clientSend(chat, user, clientMessageId, counters) {
       // Shed by chat's admission (ADR 0036, 0130), or refused by a rate limit: both RESOURCE_EXHAUSTED.
       const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /this chat instance is working on/.test(e.rawMessage) ? "shed" : "rateLimited";
       counters[kind] = (counters[kind] ?? 0) + 1;
+      // Of the sheds, the retries refused for want of retry budget (ADR 0155).
+      if (kind === "shed" && /retry budget/.test(e.rawMessage)) counters.shedRetryBudget = (counters.shedRetryBudget ?? 0) + 1;
       if (kind === "shed") countAttempt(attempt, "shed");
       if (kind === "DeadlineExceeded") countAttempt(attempt, "timedOut");
       if (kind !== "shed" && (samples[kind] ??= new Set()).size < 3) samples[kind].add(e.rawMessage.slice(0, 200));

@@ -53,6 +53,8 @@ interface Bucket {
   /** Sends admitted and refused in this slot (the demand). */
   admitted: number;
   refused: number;
+  /** Sends refused for want of capacity (the bound or the estimate, not the retry budget). */
+  short: number;
   /** The shortest time a send finished in, in this slot. */
   fastestMs: number;
 }
@@ -74,12 +76,14 @@ interface Bucket {
  * delay and 10 s. Under a lasting overload clients that honour it come back spread over a longer
  * time, or give up, instead of every refused client returning within a second.
  *
- * A send its caller marks as a retry is admitted on the same terms but only within a retry budget
- * (RetryBudget: a fifth of the first attempts admitted over the window, plus two): the retries of
- * an overload would otherwise keep the instance at capacity long after the overload itself ended,
- * and the new sends behind them would wait. Not even an idle instance takes on a retry past the
- * budget: under a crowd of retries every idle moment would be filled with one, the instance would
- * be as busy as before, and each new send would wait behind a retry. A retry refused by
+ * A send its caller marks as a retry is admitted on the same terms, and while the instance has
+ * refused sends for want of capacity over the window (it is, or just was, overloaded) only within a
+ * retry budget (RetryBudget: a fifth of the first attempts admitted over the window, plus two): the
+ * retries of an overload would otherwise keep the instance at capacity long after the overload
+ * itself ended, and the new sends behind them would wait. Not even an idle instance takes on a
+ * retry past the budget then: under a crowd of retries every idle moment would be filled with one.
+ * An instance that refused nothing takes retries on freely (e.g. the sends of an instance that
+ * was restarted, retried on this one). A retry refused by
  * the budget names the usual delay or the configured one times the retry demand's excess over
  * the budget (retries asked for per retry admitted), whichever is longer, up to 30 s. The retry of a send
  * this instance committed after its caller had gone is always let through: it costs a lookup,
@@ -102,21 +106,22 @@ export class SendAdmission {
 
   /**
    * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
-   * undefined: none) and there is room (for a retry: and the retry budget has room); otherwise
-   * throws RESOURCE_EXHAUSTED with a retry delay.
+   * undefined: none) and there is room (for a retry while short of capacity: and the retry budget
+   * has room); otherwise throws RESOURCE_EXHAUSTED with a retry delay.
    */
   async run<T>(remainingMs: number | undefined, send: () => Promise<T>, attempt: SendAttempt = { retry: false }): Promise<T> {
     this.account();
     if (this.pending >= this.opts.max) {
       throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
-    if (attempt.retry && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
+    if (attempt.retry && this.shortOfCapacity() && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
       const { first, retries } = this.retries.totals();
       const delayMs = Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(), this.opts.retryAfterMs * this.retries.excess())));
       this.retries.refused();
       throw this.refuse(
         `this chat instance is working on ${this.pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
         delayMs,
+        false,
       );
     }
     const perSec = this.throughput();
@@ -168,6 +173,12 @@ export class SendAdmission {
     return completions / (busyMs / 1000);
   }
 
+  /** Whether this instance refused a send for want of capacity (its bound or its estimate) over the window. */
+  private shortOfCapacity(): boolean {
+    const since = this.now() - WINDOW_MS;
+    return this.buckets.some((b) => b.start + BUCKET_MS > since && b.short > 0);
+  }
+
   /** The shortest time a send took over the window (0 without one). */
   private fastestMs(): number {
     const since = this.now() - WINDOW_MS;
@@ -183,9 +194,10 @@ export class SendAdmission {
   }
 
   /** Counts a refusal and builds its error, with the retry delay. */
-  private refuse(message: string, retryAfterMs = this.retryAfterMs()): ResourceExhaustedError {
+  private refuse(message: string, retryAfterMs = this.retryAfterMs(), forCapacity = true): ResourceExhaustedError {
     const err = new ResourceExhaustedError(message, retryAfterMs);
     this.bucket().refused++;
+    if (forCapacity) this.bucket().short++;
     return err;
   }
 
@@ -218,7 +230,7 @@ export class SendAdmission {
     const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.start !== start) {
-      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, fastestMs: Infinity };
+      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, short: 0, fastestMs: Infinity };
       this.buckets.push(last);
       while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
     }

@@ -3,10 +3,10 @@ import { ResourceExhaustedError } from "@caas/shared/errors";
 import { previousAttempts, sendAttempt } from "../src/retry-budget.js";
 import { SendAdmission, type SendAttempt } from "../src/send-admission.js";
 
-/** Sends the test finishes by hand, on a clock the test moves; no throughput is measured, so only the bound and the retry budget decide. */
+/** Sends the test finishes by hand, on a clock the test moves; no throughput is measured, so only the bound of 30 and the retry budget decide. */
 function world() {
   let now = 1_000_000;
-  const admission = new SendAdmission({ max: 1_000, retryAfterMs: 500, targetMs: 60_000, now: () => now });
+  const admission = new SendAdmission({ max: 30, retryAfterMs: 500, targetMs: 60_000, now: () => now });
   const held: (() => void)[] = [];
   const start = (attempt: SendAttempt) => {
     // Refused attempts never start their send (and have nothing to finish).
@@ -47,43 +47,56 @@ describe("the retry budget of the send admission", () => {
     expect(sendAttempt({ scope: { tenantId: "t" }, userId: "u" }, "", ctx).key).toBeUndefined();
   });
 
-  it("takes on retries up to a fifth of the first attempts plus two over the window, and first attempts whatever the retries", async () => {
+  /** Fills the instance to its bound and has one more send refused (short of capacity), then finishes them: 30 first attempts admitted. */
+  const overload = async (w: ReturnType<typeof world>) => {
+    expect(await w.admitted(31, FIRST)).toBe(30);
+    await w.finishAll();
+  };
+
+  it("takes retries on freely while it has refused nothing for want of capacity (e.g. the sends of a restarted instance)", async () => {
     const w = world();
     expect(await w.admitted(1, FIRST)).toBe(1);
-    // 2 + 0.2 x 1: the third retry is the last one in.
-    expect(await w.admitted(20, RETRY)).toBe(3);
+    expect(await w.admitted(20, RETRY)).toBe(20);
+    await w.finishAll();
+  });
+
+  it("short of capacity, takes on retries up to a fifth of the first attempts plus two over the window, and first attempts whatever the retries", async () => {
+    const w = world();
+    await overload(w);
+    // 2 + 0.2 x 30 = 8.
+    expect(await w.admitted(20, RETRY)).toBe(8);
     const refused = await w.start(RETRY);
     expect(refused).toBeInstanceOf(ResourceExhaustedError);
     expect((refused as ResourceExhaustedError).message).toMatch(/retry budget/);
     expect((refused as ResourceExhaustedError).retryAfterMs).toBeGreaterThanOrEqual(500);
     // New sends are not held back by the retries refused.
-    expect(await w.admitted(9, FIRST)).toBe(9);
-    // 2 + 0.2 x 10 = 4: room for one more retry.
+    expect(await w.admitted(5, FIRST)).toBe(5);
+    // 2 + 0.2 x 35 = 9: room for one more retry.
     expect(await w.admitted(5, RETRY)).toBe(1);
-    // Once the window has passed, retries are taken on again (the floor: no first attempts in it).
+    // Once the refusal for want of capacity has left the window, retries are taken on freely again.
     w.advance(11_000);
-    expect(await w.admitted(5, RETRY)).toBe(2);
+    expect(await w.admitted(5, RETRY)).toBe(5);
     await w.finishAll();
   });
 
   it("stretches a refused retry's delay by the retry demand's excess over the budget, up to 30 s", async () => {
     const w = world();
-    expect(await w.admitted(1, FIRST)).toBe(1);
-    expect(await w.admitted(3, RETRY)).toBe(3);
-    for (let i = 0; i < 7; i++) await w.start(RETRY);
-    // 3 retries admitted, 7 refused: the configured 500 ms times 10 / 3.
-    expect(((await w.start(RETRY)) as ResourceExhaustedError).retryAfterMs).toBe(Math.round((500 * 10) / 3));
-    for (let i = 0; i < 300; i++) await w.start(RETRY);
+    await overload(w);
+    expect(await w.admitted(8, RETRY)).toBe(8);
+    for (let i = 0; i < 16; i++) await w.start(RETRY);
+    // 8 retries admitted, 16 refused: the configured 500 ms times 24 / 8 (the usual delay is shorter: 500 ms x 55 asked / 38 admitted).
+    expect(((await w.start(RETRY)) as ResourceExhaustedError).retryAfterMs).toBe(1_500);
+    for (let i = 0; i < 600; i++) await w.start(RETRY);
     expect(((await w.start(RETRY)) as ResourceExhaustedError).retryAfterMs).toBe(30_000);
     // New sends are still taken on.
     expect(await w.admitted(1, FIRST)).toBe(1);
     await w.finishAll();
   });
 
-  it("refuses retries past the budget on an idle instance too (a crowd of retries would fill every idle moment)", async () => {
+  it("short of capacity, refuses retries past the budget on an idle instance too (a crowd of retries would fill every idle moment)", async () => {
     const w = world();
-    // No first attempts: the floor of two.
-    expect(await w.admitted(5, RETRY)).toBe(2);
+    await overload(w);
+    expect(await w.admitted(20, RETRY)).toBe(8);
     await w.finishAll();
     expect(w.admission.inProgress).toBe(0);
     expect(await w.start(RETRY)).toBeInstanceOf(ResourceExhaustedError);
@@ -93,10 +106,11 @@ describe("the retry budget of the send admission", () => {
 
   it("lets the retry of a send committed after its caller had gone through, so its client gets the ack", async () => {
     const w = world();
-    expect(await w.admitted(1, FIRST)).toBe(1);
+    await overload(w);
     const gone = new AbortController();
     const orphan = w.start({ retry: false, key: "k", signal: gone.signal });
-    expect(await w.admitted(11, RETRY)).toBe(3);
+    // 2 + 0.2 x 31.
+    expect(await w.admitted(11, RETRY)).toBe(9);
     expect(await w.start({ retry: true, key: "k" })).toBeInstanceOf(ResourceExhaustedError);
     // The caller leaves, then the send commits.
     gone.abort();
