@@ -4,7 +4,8 @@
 // twice, on the real engines; `source ~/.cache/caas-infra/env` first) gets sends through the
 // gateway as clients make them: each with a client_message_id and a client deadline, retried as
 // @caas/client retries (jittered exponential backoff from 250 ms to 8 s, never sooner than the
-// server's RetryInfo delay), until acknowledged or the client gives up (abandoned). Phases, open loop:
+// server's RetryInfo delay; each retry marked with `grpc-previous-rpc-attempts`), until
+// acknowledged or the client gives up (abandoned). Phases, open loop:
 //   1. calibrate: a closed loop of `concurrency` senders measures the sustainable rate S (acked/s);
 //   2. normal: 0.5 S for `normalS` seconds (the baseline);
 //   3. overload: 5 S for `overloadS` seconds;
@@ -83,13 +84,30 @@ async function setup(platform) {
 const samples = {};
 /** The client_message_ids acknowledged to their client. */
 const acked = new Set();
+/** Per second of the open loop (from `clock.t0`): attempts made, how many were retries, how many were shed. */
+const clock = { t0: undefined, inflight: 0 };
+const attemptsBySec = [];
+function countAttempt(attempt, outcome) {
+  if (clock.t0 === undefined) return;
+  const row = (attemptsBySec[Math.floor((performance.now() - clock.t0) / 1000)] ??= { first: 0, retries: 0, shed: 0, timedOut: 0, maxInflight: 0 });
+  if (outcome === "shed") row.shed++;
+  else if (outcome === "timedOut") row.timedOut++;
+  else if (attempt === 0) row.first++;
+  else row.retries++;
+  // Attempts in flight on the client's one HTTP/2 session (the gateway allows 1000 streams at once).
+  row.maxInflight = Math.max(row.maxInflight, clock.inflight);
+}
 
 /** One send as a client makes it; resolves with what happened. */
 async function clientSend(chat, user, clientMessageId, counters) {
   const t0 = performance.now();
   for (let attempt = 0; performance.now() - t0 < BUDGET_MS; attempt++) {
+    countAttempt(attempt);
+    clock.inflight++;
     try {
-      await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { ...bearer(user.token), timeoutMs: ATTEMPT_TIMEOUT_MS });
+      // A retry says so, as gRPC's retrying clients do (A6): chat takes retries on within a budget (ADR 0155).
+      const headers = { authorization: `Bearer ${user.token}`, ...(attempt > 0 ? { "grpc-previous-rpc-attempts": String(attempt) } : {}) };
+      await chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { headers, timeoutMs: ATTEMPT_TIMEOUT_MS }).finally(() => clock.inflight--);
       acked.add(clientMessageId);
       return { ok: true, ms: performance.now() - t0 };
     } catch (err) {
@@ -97,6 +115,10 @@ async function clientSend(chat, user, clientMessageId, counters) {
       // Shed by chat's admission (ADR 0036, 0130), or refused by a rate limit: both RESOURCE_EXHAUSTED.
       const kind = e.code !== Code.ResourceExhausted ? Code[e.code] : /this chat instance is working on/.test(e.rawMessage) ? "shed" : "rateLimited";
       counters[kind] = (counters[kind] ?? 0) + 1;
+      // Of the sheds, the retries refused for want of retry budget (ADR 0155).
+      if (kind === "shed" && /retry budget/.test(e.rawMessage)) counters.shedRetryBudget = (counters.shedRetryBudget ?? 0) + 1;
+      if (kind === "shed") countAttempt(attempt, "shed");
+      if (kind === "DeadlineExceeded") countAttempt(attempt, "timedOut");
       if (kind !== "shed" && (samples[kind] ??= new Set()).size < 3) samples[kind].add(e.rawMessage.slice(0, 200));
       // As @caas/client retries: jittered exponential backoff, never sooner than the server's RetryInfo delay.
       const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
@@ -137,6 +159,8 @@ async function main() {
     const counters = {};
     const pending = [];
     const t0 = performance.now();
+    const t0Epoch = Date.now();
+    clock.t0 = t0;
     let at = t0;
     for (const [phase, s, rate] of phases) {
       phaseStarts.push([phase, Date.now()]);
@@ -182,7 +206,42 @@ async function main() {
         break;
       }
     }
-    console.table(rows.map((r) => ({ s: r.sec, phase: r.phase, started: r.started, acked: r.acked, abandoned: r.abandoned, "p50 ms": r.p50, "p99 ms": r.p99 })));
+    // Each hop's own view per second: chat's sends finished OK and refused, and the handler time of OK sends in chat and in the gateway.
+    const hopBySec = (ids) => {
+      const by = [];
+      for (const l of ids.flatMap((i) => platform.logOf(i))) {
+        if ((l.msg !== "rpc" && l.msg !== "rpc failed") || l.rpc !== "caas.chat.v1.ChatService/SendMessage") continue;
+        const sec = Math.floor((Date.parse(String(l.time)) - t0Epoch) / 1000);
+        if (sec < 0) continue;
+        const b = (by[sec] ??= { ok: 0, refused: 0, okMs: [] });
+        if (l.code === "OK") {
+          b.ok++;
+          b.okMs.push(l.ms);
+        } else if (l.code === "RESOURCE_EXHAUSTED") b.refused++;
+      }
+      return by;
+    };
+    const chatBySec = hopBySec(["chat-1", "chat-2"]);
+    const gatewayBySec = hopBySec(["gateway-1"]);
+    console.table(
+      rows.map((r) => ({
+        s: r.sec,
+        phase: r.phase,
+        started: r.started,
+        acked: r.acked,
+        abandoned: r.abandoned,
+        "p50 ms": r.p50,
+        "p99 ms": r.p99,
+        "1st tries": attemptsBySec[r.sec]?.first ?? 0,
+        retries: attemptsBySec[r.sec]?.retries ?? 0,
+        shed: attemptsBySec[r.sec]?.shed ?? 0,
+        "timed out": attemptsBySec[r.sec]?.timedOut ?? 0,
+        "in flight": attemptsBySec[r.sec]?.maxInflight ?? 0,
+        "chat ok": chatBySec[r.sec]?.ok ?? 0,
+        "chat ms p50": quantiles(chatBySec[r.sec]?.okMs ?? []).p50,
+        "gw ms p50": quantiles(gatewayBySec[r.sec]?.okMs ?? []).p50,
+      })),
+    );
     const summary = {
       node: process.version,
       cpus: cpus().length,

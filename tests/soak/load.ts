@@ -61,7 +61,8 @@ export class Senders {
       try {
         const ack = await this.client(record.senderId).sendMessage(
           { conversationId: record.conversationId, clientMessageId: record.clientMessageId, text: `${kind} ${record.clientMessageId}` },
-          { timeoutMs: this.opts.attemptTimeoutMs },
+          // A retry says so, as gRPC's retrying clients do: chat takes retries on within a budget.
+          { timeoutMs: this.opts.attemptTimeoutMs, headers: attempt > 0 ? { "grpc-previous-rpc-attempts": String(attempt) } : undefined },
         );
         if (!record.ack) record.ack = { messageId: ack.messageId, seq: ack.seq, at: Date.now() };
         else if (record.ack.messageId !== ack.messageId || record.ack.seq !== ack.seq) record.conflictingAcks++;

@@ -54,6 +54,7 @@ import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
 import { ProjectingLogWriter } from "./projections/apply.js";
 import { UserDataOps } from "./ops/user-data-ops.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
+import { sendAttempt } from "./retry-budget.js";
 import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";
@@ -226,7 +227,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   /** Past the instance's bound, or not expected to finish within the caller's deadline: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send. */
   async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
     const caller = callerOf(ctx);
-    return this.admission.run(ctx.timeoutMs(), () => this.messages.send(caller, req, { signal: ctx.signal }));
+    return this.admission.run(ctx.timeoutMs(), () => this.messages.send(caller, req, { signal: ctx.signal }), sendAttempt(caller, req.clientMessageId, ctx));
   }
 
   async editMessage(req: EditMessageRequest, ctx: HandlerContext) {
@@ -295,7 +296,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
 
   async forwardMessage(req: ForwardMessageRequest, ctx: HandlerContext) {
     const caller = callerOf(ctx);
-    return this.admission.run(ctx.timeoutMs(), () => this.forwards.forward(caller, req, ctx.signal));
+    return this.admission.run(ctx.timeoutMs(), () => this.forwards.forward(caller, req, ctx.signal), sendAttempt(caller, req.clientMessageId, ctx));
   }
 
   async getUnreadCounts(req: GetUnreadCountsRequest, ctx: HandlerContext) {

@@ -1,4 +1,5 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
+import { RetryBudget } from "./retry-budget.js";
 
 export interface SendAdmissionOptions {
   /** Sends admitted at once whatever the estimate says (CAAS_CHAT_MAX_PENDING_SENDS). */
@@ -16,6 +17,15 @@ export interface SendAdmissionOptions {
   now?: () => number;
 }
 
+/** Whether the caller says this send is a retry of an attempt made before (its retry marker). */
+export interface SendAttempt {
+  retry: boolean;
+  /** The send's idempotency key (tenant, sender, client_message_id), when it has one. */
+  key?: string;
+  /** The caller's signal: a send that commits after it fired is remembered under `key`. */
+  signal?: AbortSignal;
+}
+
 /** How far back completions count towards the throughput estimate. */
 const WINDOW_MS = 10_000;
 /** One slot of the window. */
@@ -28,6 +38,13 @@ const PROBE = 2;
 const DEADLINE_SHARE = 0.8;
 /** The longest retry delay a refusal names. */
 const MAX_RETRY_MS = 10_000;
+/** Retries admitted per first attempt admitted over the window, and whatever the first attempts (RetryBudget). */
+const RETRY_RATIO = 0.2;
+const RETRY_FLOOR = 2;
+/** The longest delay a retry refused by the budget names: past its clients' patience, a crowd of the overload's retries gives up. */
+const MAX_RETRY_OF_RETRY_MS = 30_000;
+/** Idempotency keys of sends committed after their caller had gone, remembered (oldest dropped first). */
+const MAX_ORPHANS = 10_000;
 
 interface Bucket {
   start: number;
@@ -36,6 +53,8 @@ interface Bucket {
   /** Sends admitted and refused in this slot (the demand). */
   admitted: number;
   refused: number;
+  /** Sends refused for want of capacity (the bound or the estimate, not the retry budget). */
+  short: number;
   /** The shortest time a send finished in, in this slot. */
   fastestMs: number;
 }
@@ -55,28 +74,55 @@ interface Bucket {
  * The retry delay is the time the work in progress needs to drain, times the demand's excess over
  * what was admitted (sends asked for per send admitted, over the window), between the configured
  * delay and 10 s. Under a lasting overload clients that honour it come back spread over a longer
- * time, or give up, instead of every refused client returning within a second: the retries of
- * an overload would otherwise keep the instance saturated long after the overload itself ended.
+ * time, or give up, instead of every refused client returning within a second.
+ *
+ * A send its caller marks as a retry is admitted on the same terms, and while the instance has
+ * refused sends for want of capacity over the window (it is, or just was, overloaded) only within a
+ * retry budget (RetryBudget: a fifth of the first attempts admitted over the window, plus two): the
+ * retries of an overload would otherwise keep the instance at capacity long after the overload
+ * itself ended, and the new sends behind them would wait. Not even an idle instance takes on a
+ * retry past the budget then: under a crowd of retries every idle moment would be filled with one.
+ * An instance that refused nothing takes retries on freely (e.g. the sends of an instance that
+ * was restarted, retried on this one). A retry refused by
+ * the budget names the usual delay or the configured one times the retry demand's excess over
+ * the budget (retries asked for per retry admitted), whichever is longer, up to 30 s. The retry of a send
+ * this instance committed after its caller had gone is always let through: it costs a lookup,
+ * and returns the ack its client is still waiting for.
  */
 export class SendAdmission {
   private pending = 0;
   private lastChange: number;
   private readonly buckets: Bucket[] = [];
   private readonly now: () => number;
+  private readonly retries: RetryBudget;
+  /** Keys of sends committed after their caller had gone (insertion order: oldest first). */
+  private readonly orphans = new Set<string>();
 
   constructor(private readonly opts: SendAdmissionOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.lastChange = this.now();
+    this.retries = new RetryBudget({ ratio: RETRY_RATIO, floor: RETRY_FLOOR, windowMs: WINDOW_MS, now: this.now });
   }
 
   /**
    * Runs `send` when it is expected to finish within `remainingMs` (the caller's deadline;
-   * undefined: none) and there is room; otherwise throws RESOURCE_EXHAUSTED with a retry delay.
+   * undefined: none) and there is room (for a retry while short of capacity: and the retry budget
+   * has room); otherwise throws RESOURCE_EXHAUSTED with a retry delay.
    */
-  async run<T>(remainingMs: number | undefined, send: () => Promise<T>): Promise<T> {
+  async run<T>(remainingMs: number | undefined, send: () => Promise<T>, attempt: SendAttempt = { retry: false }): Promise<T> {
     this.account();
     if (this.pending >= this.opts.max) {
       throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
+    }
+    if (attempt.retry && this.shortOfCapacity() && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
+      const { first, retries } = this.retries.totals();
+      const delayMs = Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(), this.opts.retryAfterMs * this.retries.excess())));
+      this.retries.refused();
+      throw this.refuse(
+        `this chat instance is working on ${this.pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
+        delayMs,
+        false,
+      );
     }
     const perSec = this.throughput();
     if (perSec !== undefined && this.pending >= PROBE) {
@@ -91,10 +137,13 @@ export class SendAdmission {
       }
     }
     this.bucket().admitted++;
+    this.retries.admitted(attempt.retry);
     this.pending++;
     const started = this.now();
     try {
-      return await send();
+      const result = await send();
+      if (attempt.signal?.aborted && attempt.key !== undefined) this.remember(attempt.key);
+      return result;
     } finally {
       this.account();
       this.pending--;
@@ -124,6 +173,12 @@ export class SendAdmission {
     return completions / (busyMs / 1000);
   }
 
+  /** Whether this instance refused a send for want of capacity (its bound or its estimate) over the window. */
+  private shortOfCapacity(): boolean {
+    const since = this.now() - WINDOW_MS;
+    return this.buckets.some((b) => b.start + BUCKET_MS > since && b.short > 0);
+  }
+
   /** The shortest time a send took over the window (0 without one). */
   private fastestMs(): number {
     const since = this.now() - WINDOW_MS;
@@ -132,10 +187,17 @@ export class SendAdmission {
     return fastest === Infinity ? 0 : fastest;
   }
 
+  /** Remembers a send committed after its caller had gone, so that its retry gets the ack whatever the budget. */
+  private remember(key: string): void {
+    this.orphans.add(key);
+    if (this.orphans.size > MAX_ORPHANS) this.orphans.delete(this.orphans.values().next().value as string);
+  }
+
   /** Counts a refusal and builds its error, with the retry delay. */
-  private refuse(message: string): ResourceExhaustedError {
-    const err = new ResourceExhaustedError(message, this.retryAfterMs());
+  private refuse(message: string, retryAfterMs = this.retryAfterMs(), forCapacity = true): ResourceExhaustedError {
+    const err = new ResourceExhaustedError(message, retryAfterMs);
     this.bucket().refused++;
+    if (forCapacity) this.bucket().short++;
     return err;
   }
 
@@ -168,7 +230,7 @@ export class SendAdmission {
     const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.start !== start) {
-      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, fastestMs: Infinity };
+      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, short: 0, fastestMs: Infinity };
       this.buckets.push(last);
       while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
     }

@@ -33,7 +33,23 @@ export const PUBLIC_SERVICES: { service: DescService; owner: ServiceName }[] = [
 ];
 
 type AnyMethod = (input: unknown, ctx: HandlerContext) => unknown;
-type ClientMethod = (input: unknown, opts: { signal: AbortSignal }) => unknown;
+type ClientMethod = (input: unknown, opts: { signal: AbortSignal; headers?: Headers }) => unknown;
+
+/**
+ * Request headers of the caller's that travel to the owner as they are: the retry marker a
+ * retrying gRPC client sets (A6), by which chat's send admission takes retries on within a budget.
+ */
+const PASSED_ON = ["grpc-previous-rpc-attempts"];
+
+/** The caller's headers to pass on to the owner, if any. */
+function passedOn(ctx: HandlerContext): Headers | undefined {
+  let out: Headers | undefined;
+  for (const name of PASSED_ON) {
+    const v = ctx.requestHeader.get(name);
+    if (v !== null) (out ??= new Headers()).set(name, v);
+  }
+  return out;
+}
 
 /**
  * Runs before a call is forwarded (the edge rate limits); throwing refuses the call. `input` is
@@ -45,7 +61,7 @@ export type ForwardGuard = (method: DescMethod, input: unknown, ctx: HandlerCont
  * An implementation of `service` built from its descriptor alone: every method calls the same
  * method on the owner through a generated client, for all four method kinds. The caller's
  * Authorization header, correlation id and remaining deadline travel with the call (the request
- * scope, docs/decisions/0002); the owner verifies the credential itself, so the gateway never
+ * scope, docs/decisions/0002), and its retry marker; the owner verifies the credential itself, so the gateway never
  * re-implements a public service and never vouches for a caller.
  */
 export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory, guard?: ForwardGuard): ServiceImpl<T> {
@@ -58,7 +74,7 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
     const call = (method.methodKind === "unary" ? unary : streams)[method.localName]!;
     // Unary and client streaming return a promise, server and bidi streaming an async iterable:
     // either way the owner's answer (or error) is the gateway's answer.
-    const forward: AnyMethod = (input, ctx) => call(input, { signal: ctx.signal });
+    const forward: AnyMethod = (input, ctx) => call(input, { signal: ctx.signal, headers: passedOn(ctx) });
     const check = guard ?? (async () => {});
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
       const unaryInput = method.methodKind === "unary";

@@ -13,6 +13,7 @@ import { createForwarder } from "../src/forwarding.js";
 interface Seen {
   timeoutMs: number | undefined;
   aborted: boolean;
+  previousAttempts: string | null;
 }
 
 /**
@@ -40,7 +41,7 @@ describe("gateway forwarding: deadline and cancellation reach the owner", () => 
         routes: (router) =>
           router.service(ChatService, {
             sendMessage: async (_req: unknown, ctx: HandlerContext) => {
-              const call: Seen = { timeoutMs: ctx.timeoutMs(), aborted: false };
+              const call: Seen = { timeoutMs: ctx.timeoutMs(), aborted: false, previousAttempts: ctx.requestHeader.get("grpc-previous-rpc-attempts") };
               seen.push(call);
               await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
               call.aborted = true;
@@ -96,5 +97,23 @@ describe("gateway forwarding: deadline and cancellation reach the owner", () => 
     abort.abort();
     expect((await pending)?.code).toBe(Code.Canceled);
     await vi.waitFor(() => expect(seen[before]!.aborted).toBe(true), { timeout: 3_000 });
+  });
+
+  it("passes a retrying client's retry marker on, and none when the client sent none", async () => {
+    const before = seen.length;
+    const retry = client()
+      .sendMessage(request, { timeoutMs: 300, headers: { "grpc-previous-rpc-attempts": "2" } })
+      .catch(() => undefined);
+    const first = client()
+      .sendMessage(request, { timeoutMs: 300 })
+      .catch(() => undefined);
+    await Promise.all([retry, first]);
+    await vi.waitFor(() => expect(seen.length).toBe(before + 2), { timeout: 3_000 });
+    expect(
+      seen
+        .slice(before)
+        .map((c) => c.previousAttempts)
+        .sort(),
+    ).toEqual(["2", null].sort());
   });
 });
