@@ -7,6 +7,7 @@ import type { Config, ServiceName } from "./config.js";
 import { currentScope } from "./context.js";
 import { newId } from "./ids.js";
 import { CORRELATION_HEADER } from "./interceptors/correlation.js";
+import { createStreamLanes, DEFAULT_STREAMS_PER_LANE } from "./stream-lanes.js";
 
 /**
  * The mesh address book: base URLs per service. In cluster mode it comes from configuration; in
@@ -65,6 +66,8 @@ export interface PeerClientOptions {
   defaultTimeoutMs?: number;
   /** Pin the call to one URL instead of round-robin over the service's instances. */
   url?: string;
+  /** Open streams per HTTP/2 connection to one instance before another connection is opened (default 100; stream-lanes.ts). */
+  streamsPerConnection?: number;
 }
 
 /**
@@ -87,6 +90,7 @@ export function createOutboundScopeInterceptor(): Interceptor {
 }
 
 const transports = new Map<string, Transport>();
+const streamTransports = new Map<string, Transport>();
 
 /**
  * connect-node's HTTP/2 session manager with an 'error' listener of ours on every session it
@@ -112,19 +116,35 @@ export class GuardedSessionManager extends Http2SessionManager {
   }
 }
 
+/** A transport over one HTTP/2 connection of its own to `baseUrl`. */
+function newPeerTransport(baseUrl: string, defaultTimeoutMs: number): Transport {
+  return createGrpcTransport({
+    baseUrl,
+    interceptors: [createOutboundScopeInterceptor()],
+    defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
+    // A vanished peer is found within ping interval + timeout (45 s) on a stream that carries
+    // nothing; calls have their own deadlines meanwhile.
+    sessionManager: new GuardedSessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 15_000 }),
+  });
+}
+
 function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
   const key = `${baseUrl}|${defaultTimeoutMs}`;
   let t = transports.get(key);
   if (!t) {
-    t = createGrpcTransport({
-      baseUrl,
-      interceptors: [createOutboundScopeInterceptor()],
-      defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
-      // A vanished peer is found within ping interval + timeout (45 s) on a stream that carries
-      // nothing; calls have their own deadlines meanwhile.
-      sessionManager: new GuardedSessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 15_000 }),
-    });
+    t = newPeerTransport(baseUrl, defaultTimeoutMs);
     transports.set(key, t);
+  }
+  return t;
+}
+
+/** Streams to `baseUrl`: spread over as many connections as their number needs (stream-lanes.ts). */
+function streamTransportFor(baseUrl: string, defaultTimeoutMs: number, streamsPerLane: number): Transport {
+  const key = `${baseUrl}|${defaultTimeoutMs}|${streamsPerLane}`;
+  let t = streamTransports.get(key);
+  if (!t) {
+    t = createStreamLanes(() => newPeerTransport(baseUrl, defaultTimeoutMs), streamsPerLane);
+    streamTransports.set(key, t);
   }
   return t;
 }
@@ -176,7 +196,7 @@ export function createPeerClient<T extends DescService>(service: T, peer: Servic
     },
     stream: (...args) => {
       const url = pick();
-      return transportFor(url, timeout)
+      return streamTransportFor(url, timeout, opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_LANE)
         .stream(...args)
         .catch((err: unknown) => noteFailure(url, args[1], err));
     },
