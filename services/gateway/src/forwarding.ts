@@ -13,6 +13,7 @@ import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import type { ServiceName } from "@caas/shared/config";
+import type { OutstandingBound } from "./outstanding-bound.js";
 
 /**
  * The public services the gateway exposes, and which service owns each. Internal services
@@ -62,9 +63,10 @@ export type ForwardGuard = (method: DescMethod, input: unknown, ctx: HandlerCont
  * method on the owner through a generated client, for all four method kinds. The caller's
  * Authorization header, correlation id and remaining deadline travel with the call (the request
  * scope, docs/decisions/0002), and its retry marker; the owner verifies the credential itself, so the gateway never
- * re-implements a public service and never vouches for a caller.
+ * re-implements a public service and never vouches for a caller. Unary and client-streaming calls
+ * count against `bound` (outstanding-bound.ts) while they are with the owner.
  */
-export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory, guard?: ForwardGuard): ServiceImpl<T> {
+export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory, guard?: ForwardGuard, bound?: OutstandingBound): ServiceImpl<T> {
   // Unary calls get a deadline when the caller set none; streams (realtime sessions) live as long
   // as the caller keeps them open.
   const unary = createPeerClient(service, owner, peers, { defaultTimeoutMs: 30_000 }) as unknown as Record<string, ClientMethod>;
@@ -80,11 +82,14 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
       const unaryInput = method.methodKind === "unary";
       impl[method.localName] = async (input, ctx) => {
         await check(method, unaryInput ? input : undefined, ctx);
-        try {
-          return await forward(input, ctx);
-        } catch (err) {
-          throw ownerError(err);
-        }
+        const call = async () => {
+          try {
+            return await forward(input, ctx);
+          } catch (err) {
+            throw ownerError(err);
+          }
+        };
+        return bound ? bound.run(owner, call) : call();
       };
     } else {
       impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {

@@ -12,6 +12,7 @@ import { PUBLIC_SERVICES } from "./forwarding.js";
 import { PlatformServiceImpl } from "./platform-service.js";
 import { ProbeCollector } from "./probe-collector.js";
 import { registerRoutes } from "./routes.js";
+import { OutstandingBound } from "./outstanding-bound.js";
 import { createWsRelay } from "./ws-relay.js";
 import { createDemoRoutes } from "./demo/demo-routes.js";
 
@@ -53,6 +54,7 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
         platform,
         peers: ctx.peers,
         guard: (method, input, hctx) => limits.check(hctx.values.get(principalKey), actionOf(method, input)),
+        bound: new OutstandingBound(ctx.config.connections.gatewayMaxOutstanding),
       }),
     principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" })),
     ...(demo ? { httpRoutes: demo.httpRoutes, httpPrefixRoutes: demo.httpPrefixRoutes } : {}),

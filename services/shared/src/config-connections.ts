@@ -23,6 +23,8 @@ export function parseConnectionLimits(get: (name: string) => string | undefined,
     maxConnectionsPerAddress: int("CAAS_MAX_CONNECTIONS_PER_ADDRESS", 1024, 0, 1_000_000),
     exemptAddresses: parseExemptAddresses(get("CAAS_CONNECTION_LIMIT_EXEMPT"), problems),
     wsMaxBufferedBytes: int("CAAS_WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    // Half the default stream limit of one owner connection: refused at the gateway, not held unsent in front of the owner.
+    gatewayMaxOutstanding: int("CAAS_GATEWAY_MAX_OUTSTANDING", 512, 1, 1_000_000),
   };
 }
 

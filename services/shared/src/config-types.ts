@@ -93,6 +93,8 @@ export interface ConnectionLimits {
   exemptAddresses: string[];
   /** Bytes a WebSocket may hold unsent (a client not reading) before it is closed as a slow consumer (CAAS_WS_MAX_BUFFERED_BYTES). */
   wsMaxBufferedBytes: number;
+  /** Unary and client-streaming calls the gateway has outstanding to one owner service before it refuses more with RESOURCE_EXHAUSTED (CAAS_GATEWAY_MAX_OUTSTANDING). */
+  gatewayMaxOutstanding: number;
 }
 
 /** The media service's settings (README "Configuration"). */
