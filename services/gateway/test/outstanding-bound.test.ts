@@ -91,7 +91,10 @@ describe("gateway: a bound on the calls outstanding to an owner service", () => 
   });
 
   it("counts a call that failed at the owner down too", async () => {
-    const failing = client.sendMessage({ conversationId: "c", clientMessageId: "x", text: "hi" }, { timeoutMs: 300 }).catch((e: unknown) => ConnectError.from(e));
+    const failing = client.sendMessage({ conversationId: "c", clientMessageId: "x", text: "hi" }, { timeoutMs: 300 }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
     expect((await failing)?.code).toBe(Code.DeadlineExceeded);
     await vi.waitFor(() => expect(bound.count("chat")).toBe(0), { timeout: 3_000 });
     for (const release of waiting.splice(0)) release();
