@@ -127,6 +127,8 @@ export async function startClusterPlatform(run) {
             [`CAAS_${p.service.toUpperCase()}_PORT`]: String(p.port),
             ...peerEnv,
             ...serverEnv,
+            // A run may set the gateway's outstanding bound (ADR 0159), e.g. very high to measure without it.
+            ...(process.env.CAAS_GATEWAY_MAX_OUTSTANDING ? { CAAS_GATEWAY_MAX_OUTSTANDING: process.env.CAAS_GATEWAY_MAX_OUTSTANDING } : {}),
           },
           stdio: ["pipe", out, out],
         });
