@@ -259,6 +259,11 @@ async function badInput(gateway: string, adminCredential: string) {
   // A user with no devices; a rotation without a device; a rotation signed by another key; no token.
   expect((await failure(bobDir.claimPreKeyBundles({ userId: "carol" }))).code).toBe(Code.NotFound);
   expect((await failure(bobDir.claimPreKeyBundles({ userId: "nobody" }))).code).toBe(Code.NotFound);
+  // A user id no user can have (a "|", found by the RPC fuzzer as INTERNAL) is a bad argument on every read by user.
+  expect((await failure(bobDir.claimPreKeyBundles({ userId: "bo|b" }))).code).toBe(Code.InvalidArgument);
+  expect((await failure(bobDir.claimKeyPackages({ userId: "bo|b" }))).code).toBe(Code.InvalidArgument);
+  expect((await failure(bobDir.listDevices({ userId: "bo|b" }))).code).toBe(Code.InvalidArgument);
+  expect((await failure(bobDir.getDeviceListHistory({ userId: "bo|b" }))).code).toBe(Code.InvalidArgument);
   expect((await failure(dir(t.token("carol")).replaceSignedPreKey({ deviceId: 1, signedPrekey: bob.signedPreKey(5) }))).code).toBe(Code.NotFound);
   expect((await failure(bobDir.replaceSignedPreKey({ deviceId: 1, signedPrekey: mallory.signedPreKey(5) }))).code).toBe(Code.InvalidArgument);
   expect((await failure(bobDir.getDeviceListHistory({ userId: "bob", pageToken: "x" }))).code).toBe(Code.InvalidArgument);

@@ -23,6 +23,14 @@ export interface RawOutcome {
   stalled?: { streamId?: number; nghttp2State?: number; unsentBytes: number };
 }
 
+/**
+ * The fuzzer's HTTP/2 session memory (MB): above what its 32 concurrent cases of up to 6 MiB each
+ * can hold unsent (192 MiB). With less, the client's own nghttp2 resets later streams with
+ * ENHANCE_YOUR_CALM once big cases wait on flow control: a failure of the client, not the server
+ * (the same run passes with no failure with this bound).
+ */
+const CLIENT_SESSION_MEMORY_MB = 256;
+
 /** HTTP/2 sessions to each base URL, reopened when one closes. */
 export class SessionPool {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
@@ -30,7 +38,7 @@ export class SessionPool {
   get(baseUrl: string): http2.ClientHttp2Session {
     const open = this.sessions.get(baseUrl);
     if (open && !open.closed && !open.destroyed) return open;
-    const s = http2.connect(baseUrl, { maxSessionMemory: 64 });
+    const s = http2.connect(baseUrl, { maxSessionMemory: CLIENT_SESSION_MEMORY_MB });
     s.on("error", () => {});
     this.sessions.set(baseUrl, s);
     return s;
@@ -44,7 +52,7 @@ export class SessionPool {
 
 /** A new HTTP/2 session to `baseUrl`, outside any pool (an independent connection to replay a case on). */
 export function freshSession(baseUrl: string): http2.ClientHttp2Session {
-  const s = http2.connect(baseUrl, { maxSessionMemory: 64 });
+  const s = http2.connect(baseUrl, { maxSessionMemory: CLIENT_SESSION_MEMORY_MB });
   s.on("error", () => {});
   return s;
 }

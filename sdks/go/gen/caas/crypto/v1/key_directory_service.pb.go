@@ -353,8 +353,9 @@ func (x *UploadOneTimePreKeysResponse) GetOneTimePrekeyCount() uint32 {
 }
 
 type ClaimPreKeyBundlesRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A user id as auth defines it (1-128 of A-Z a-z 0-9 _ . @ : -).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The devices to claim for; empty claims for every device of the user.
 	DeviceIds     []uint32 `protobuf:"varint,2,rep,packed,name=device_ids,json=deviceIds,proto3" json:"device_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -548,8 +549,9 @@ func (x *GetPreKeyCountResponse) GetKeyPackageCount() uint32 {
 }
 
 type ListDevicesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A user id as auth defines it (1-128 of A-Z a-z 0-9 _ . @ : -).
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -717,8 +719,9 @@ func (*RemoveDeviceResponse) Descriptor() ([]byte, []int) {
 }
 
 type GetDeviceListHistoryRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A user id as auth defines it (1-128 of A-Z a-z 0-9 _ . @ : -).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// 1..1000; 0 means 100.
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -914,7 +917,8 @@ func (x *GetDirectorySigningKeyResponse) GetKey() *DirectorySigningKey {
 type GetSafetyNumberRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's device whose identity key is the local half.
-	DeviceId       uint32 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	DeviceId uint32 `protobuf:"varint,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// A user id as auth defines it (1-128 of A-Z a-z 0-9 _ . @ : -).
 	RemoteUserId   string `protobuf:"bytes,2,opt,name=remote_user_id,json=remoteUserId,proto3" json:"remote_user_id,omitempty"`
 	RemoteDeviceId uint32 `protobuf:"varint,3,opt,name=remote_device_id,json=remoteDeviceId,proto3" json:"remote_device_id,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -1170,8 +1174,9 @@ func (x *UploadKeyPackagesResponse) GetKeyPackageCount() uint32 {
 }
 
 type ClaimKeyPackagesRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A user id as auth defines it (1-128 of A-Z a-z 0-9 _ . @ : -).
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// The devices to claim for; empty claims for every device of the user.
 	DeviceIds     []uint32 `protobuf:"varint,2,rep,packed,name=device_ids,json=deviceIds,proto3" json:"device_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1354,10 +1359,9 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\x10one_time_prekeys\x18\x02 \x03(\v2\x1d.caas.crypto.v1.OneTimePreKeyB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x0eoneTimePrekeys\"Q\n" +
 	"\x1cUploadOneTimePreKeysResponse\x121\n" +
-	"\x15one_time_prekey_count\x18\x01 \x01(\rR\x12oneTimePrekeyCount\"s\n" +
-	"\x19ClaimPreKeyBundlesRequest\x12#\n" +
-	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\x121\n" +
+	"\x15one_time_prekey_count\x18\x01 \x01(\rR\x12oneTimePrekeyCount\"\x89\x01\n" +
+	"\x19ClaimPreKeyBundlesRequest\x129\n" +
+	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x121\n" +
 	"\n" +
 	"device_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\f\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01R\tdeviceIds\"T\n" +
 	"\x1aClaimPreKeyBundlesResponse\x126\n" +
@@ -1366,18 +1370,16 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\"w\n" +
 	"\x16GetPreKeyCountResponse\x121\n" +
 	"\x15one_time_prekey_count\x18\x01 \x01(\rR\x12oneTimePrekeyCount\x12*\n" +
-	"\x11key_package_count\x18\x02 \x01(\rR\x0fkeyPackageCount\"9\n" +
-	"\x12ListDevicesRequest\x12#\n" +
-	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\"G\n" +
+	"\x11key_package_count\x18\x02 \x01(\rR\x0fkeyPackageCount\"O\n" +
+	"\x12ListDevicesRequest\x129\n" +
+	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\"G\n" +
 	"\x13ListDevicesResponse\x120\n" +
 	"\adevices\x18\x01 \x03(\v2\x16.caas.crypto.v1.DeviceR\adevices\"=\n" +
 	"\x13RemoveDeviceRequest\x12&\n" +
 	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\"\x16\n" +
-	"\x14RemoveDeviceResponse\"\x93\x01\n" +
-	"\x1bGetDeviceListHistoryRequest\x12#\n" +
-	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\x12'\n" +
+	"\x14RemoveDeviceResponse\"\xa9\x01\n" +
+	"\x1bGetDeviceListHistoryRequest\x129\n" +
+	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12&\n" +
 	"\n" +
@@ -1387,11 +1389,10 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1f\n" +
 	"\x1dGetDirectorySigningKeyRequest\"W\n" +
 	"\x1eGetDirectorySigningKeyResponse\x125\n" +
-	"\x03key\x18\x01 \x01(\v2#.caas.crypto.v1.DirectorySigningKeyR\x03key\"\xa7\x01\n" +
+	"\x03key\x18\x01 \x01(\v2#.caas.crypto.v1.DirectorySigningKeyR\x03key\"\xbd\x01\n" +
 	"\x16GetSafetyNumberRequest\x12&\n" +
-	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\x120\n" +
-	"\x0eremote_user_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\fremoteUserId\x123\n" +
+	"\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\bdeviceId\x12F\n" +
+	"\x0eremote_user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\fremoteUserId\x123\n" +
 	"\x10remote_device_id\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01R\x0eremoteDeviceId\">\n" +
 	"\x17GetSafetyNumberResponse\x12#\n" +
 	"\rsafety_number\x18\x01 \x01(\tR\fsafetyNumber\"`\n" +
@@ -1405,10 +1406,9 @@ const file_caas_crypto_v1_key_directory_service_proto_rawDesc = "" +
 	"\fkey_packages\x18\x02 \x03(\v2\x1a.caas.crypto.v1.KeyPackageB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\vkeyPackages\"G\n" +
 	"\x19UploadKeyPackagesResponse\x12*\n" +
-	"\x11key_package_count\x18\x01 \x01(\rR\x0fkeyPackageCount\"q\n" +
-	"\x17ClaimKeyPackagesRequest\x12#\n" +
-	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\x121\n" +
+	"\x11key_package_count\x18\x01 \x01(\rR\x0fkeyPackageCount\"\x87\x01\n" +
+	"\x17ClaimKeyPackagesRequest\x129\n" +
+	"\auser_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x121\n" +
 	"\n" +
 	"device_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\f\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01R\tdeviceIds\"\x86\x01\n" +
 	"\x11ClaimedKeyPackage\x12\x17\n" +

@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from caas.crypto.v1 import device_keys_pb2 as caas_dot_crypto_dot_v1_dot_device__keys__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/crypto/v1/key_directory_service.proto\x12\x0e\x63\x61\x61s.crypto.v1\x1a\x1b\x62uf/validate/validate.proto\x1a caas/crypto/v1/device_keys.proto\"\xb7\x02\n\x18PublishDeviceKeysRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12#\n\x0fregistration_id\x18\x02 \x01(\rB\n\xbaH\x07*\x05\x18\xfc\x7f(\x01\x12\x1d\n\x0cidentity_key\x18\x03 \x01(\x0c\x42\x07\xbaH\x04z\x02h!\x12;\n\rsigned_prekey\x18\x04 \x01(\x0b\x32\x1c.caas.crypto.v1.SignedPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x39\n\x0ckyber_prekey\x18\x05 \x01(\x0b\x32\x1b.caas.crypto.v1.KyberPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x41\n\x10one_time_prekeys\x18\x06 \x03(\x0b\x32\x1d.caas.crypto.v1.OneTimePreKeyB\x08\xbaH\x05\x92\x01\x02\x10\x64\"C\n\x19PublishDeviceKeysResponse\x12&\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x16.caas.crypto.v1.Device\"\xaa\x01\n\x1aReplaceSignedPreKeyRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12;\n\rsigned_prekey\x18\x02 \x01(\x0b\x32\x1c.caas.crypto.v1.SignedPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x31\n\x0ckyber_prekey\x18\x03 \x01(\x0b\x32\x1b.caas.crypto.v1.KyberPreKey\"E\n\x1bReplaceSignedPreKeyResponse\x12&\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x16.caas.crypto.v1.Device\"\x80\x01\n\x1bUploadOneTimePreKeysRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12\x43\n\x10one_time_prekeys\x18\x02 \x03(\x0b\x32\x1d.caas.crypto.v1.OneTimePreKeyB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x64\"=\n\x1cUploadOneTimePreKeysResponse\x12\x1d\n\x15one_time_prekey_count\x18\x01 \x01(\r\"`\n\x19\x43laimPreKeyBundlesRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12&\n\ndevice_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\x0c\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01\"K\n\x1a\x43laimPreKeyBundlesResponse\x12-\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x1c.caas.crypto.v1.PreKeyBundle\"5\n\x15GetPreKeyCountRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"R\n\x16GetPreKeyCountResponse\x12\x1d\n\x15one_time_prekey_count\x18\x01 \x01(\r\x12\x19\n\x11key_package_count\x18\x02 \x01(\r\"1\n\x12ListDevicesRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\">\n\x13ListDevicesResponse\x12\'\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x16.caas.crypto.v1.Device\"3\n\x13RemoveDeviceRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"\x16\n\x14RemoveDeviceResponse\"v\n\x1bGetDeviceListHistoryRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"p\n\x1cGetDeviceListHistoryResponse\x12\x37\n\x07\x63hanges\x18\x01 \x03(\x0b\x32&.caas.crypto.v1.SignedDeviceListChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x1dGetDirectorySigningKeyRequest\"R\n\x1eGetDirectorySigningKeyResponse\x12\x30\n\x03key\x18\x01 \x01(\x0b\x32#.caas.crypto.v1.DirectorySigningKey\"\x7f\n\x16GetSafetyNumberRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12\"\n\x0eremote_user_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12#\n\x10remote_device_id\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"0\n\x17GetSafetyNumberResponse\x12\x15\n\rsafety_number\x18\x01 \x01(\t\"F\n\nKeyPackage\x12\x16\n\x0ekey_package_id\x18\x01 \x01(\r\x12 \n\x0bkey_package\x18\x02 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x01\x18\x80\x80\x01\"v\n\x18UploadKeyPackagesRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12<\n\x0ckey_packages\x18\x02 \x03(\x0b\x32\x1a.caas.crypto.v1.KeyPackageB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x64\"6\n\x19UploadKeyPackagesResponse\x12\x19\n\x11key_package_count\x18\x01 \x01(\r\"^\n\x17\x43laimKeyPackagesRequest\x12\x1b\n\x07user_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12&\n\ndevice_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\x0c\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01\"h\n\x11\x43laimedKeyPackage\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\r\x12/\n\x0bkey_package\x18\x03 \x01(\x0b\x32\x1a.caas.crypto.v1.KeyPackage\"S\n\x18\x43laimKeyPackagesResponse\x12\x37\n\x0ckey_packages\x18\x01 \x03(\x0b\x32!.caas.crypto.v1.ClaimedKeyPackage2\x84\n\n\x13KeyDirectoryService\x12h\n\x11PublishDeviceKeys\x12(.caas.crypto.v1.PublishDeviceKeysRequest\x1a).caas.crypto.v1.PublishDeviceKeysResponse\x12n\n\x13ReplaceSignedPreKey\x12*.caas.crypto.v1.ReplaceSignedPreKeyRequest\x1a+.caas.crypto.v1.ReplaceSignedPreKeyResponse\x12q\n\x14UploadOneTimePreKeys\x12+.caas.crypto.v1.UploadOneTimePreKeysRequest\x1a,.caas.crypto.v1.UploadOneTimePreKeysResponse\x12k\n\x12\x43laimPreKeyBundles\x12).caas.crypto.v1.ClaimPreKeyBundlesRequest\x1a*.caas.crypto.v1.ClaimPreKeyBundlesResponse\x12_\n\x0eGetPreKeyCount\x12%.caas.crypto.v1.GetPreKeyCountRequest\x1a&.caas.crypto.v1.GetPreKeyCountResponse\x12V\n\x0bListDevices\x12\".caas.crypto.v1.ListDevicesRequest\x1a#.caas.crypto.v1.ListDevicesResponse\x12Y\n\x0cRemoveDevice\x12#.caas.crypto.v1.RemoveDeviceRequest\x1a$.caas.crypto.v1.RemoveDeviceResponse\x12q\n\x14GetDeviceListHistory\x12+.caas.crypto.v1.GetDeviceListHistoryRequest\x1a,.caas.crypto.v1.GetDeviceListHistoryResponse\x12w\n\x16GetDirectorySigningKey\x12-.caas.crypto.v1.GetDirectorySigningKeyRequest\x1a..caas.crypto.v1.GetDirectorySigningKeyResponse\x12\x62\n\x0fGetSafetyNumber\x12&.caas.crypto.v1.GetSafetyNumberRequest\x1a\'.caas.crypto.v1.GetSafetyNumberResponse\x12h\n\x11UploadKeyPackages\x12(.caas.crypto.v1.UploadKeyPackagesRequest\x1a).caas.crypto.v1.UploadKeyPackagesResponse\x12\x65\n\x10\x43laimKeyPackages\x12\'.caas.crypto.v1.ClaimKeyPackagesRequest\x1a(.caas.crypto.v1.ClaimKeyPackagesResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1;cryptov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*caas/crypto/v1/key_directory_service.proto\x12\x0e\x63\x61\x61s.crypto.v1\x1a\x1b\x62uf/validate/validate.proto\x1a caas/crypto/v1/device_keys.proto\"\xb7\x02\n\x18PublishDeviceKeysRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12#\n\x0fregistration_id\x18\x02 \x01(\rB\n\xbaH\x07*\x05\x18\xfc\x7f(\x01\x12\x1d\n\x0cidentity_key\x18\x03 \x01(\x0c\x42\x07\xbaH\x04z\x02h!\x12;\n\rsigned_prekey\x18\x04 \x01(\x0b\x32\x1c.caas.crypto.v1.SignedPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x39\n\x0ckyber_prekey\x18\x05 \x01(\x0b\x32\x1b.caas.crypto.v1.KyberPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x41\n\x10one_time_prekeys\x18\x06 \x03(\x0b\x32\x1d.caas.crypto.v1.OneTimePreKeyB\x08\xbaH\x05\x92\x01\x02\x10\x64\"C\n\x19PublishDeviceKeysResponse\x12&\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x16.caas.crypto.v1.Device\"\xaa\x01\n\x1aReplaceSignedPreKeyRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12;\n\rsigned_prekey\x18\x02 \x01(\x0b\x32\x1c.caas.crypto.v1.SignedPreKeyB\x06\xbaH\x03\xc8\x01\x01\x12\x31\n\x0ckyber_prekey\x18\x03 \x01(\x0b\x32\x1b.caas.crypto.v1.KyberPreKey\"E\n\x1bReplaceSignedPreKeyResponse\x12&\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x16.caas.crypto.v1.Device\"\x80\x01\n\x1bUploadOneTimePreKeysRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12\x43\n\x10one_time_prekeys\x18\x02 \x03(\x0b\x32\x1d.caas.crypto.v1.OneTimePreKeyB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x64\"=\n\x1cUploadOneTimePreKeysResponse\x12\x1d\n\x15one_time_prekey_count\x18\x01 \x01(\r\"v\n\x19\x43laimPreKeyBundlesRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12&\n\ndevice_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\x0c\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01\"K\n\x1a\x43laimPreKeyBundlesResponse\x12-\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x1c.caas.crypto.v1.PreKeyBundle\"5\n\x15GetPreKeyCountRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"R\n\x16GetPreKeyCountResponse\x12\x1d\n\x15one_time_prekey_count\x18\x01 \x01(\r\x12\x19\n\x11key_package_count\x18\x02 \x01(\r\"G\n\x12ListDevicesRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\">\n\x13ListDevicesResponse\x12\'\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x16.caas.crypto.v1.Device\"3\n\x13RemoveDeviceRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"\x16\n\x14RemoveDeviceResponse\"\x8c\x01\n\x1bGetDeviceListHistoryRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"p\n\x1cGetDeviceListHistoryResponse\x12\x37\n\x07\x63hanges\x18\x01 \x03(\x0b\x32&.caas.crypto.v1.SignedDeviceListChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x1dGetDirectorySigningKeyRequest\"R\n\x1eGetDirectorySigningKeyResponse\x12\x30\n\x03key\x18\x01 \x01(\x0b\x32#.caas.crypto.v1.DirectorySigningKey\"\x95\x01\n\x16GetSafetyNumberRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12\x38\n\x0eremote_user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12#\n\x10remote_device_id\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\"0\n\x17GetSafetyNumberResponse\x12\x15\n\rsafety_number\x18\x01 \x01(\t\"F\n\nKeyPackage\x12\x16\n\x0ekey_package_id\x18\x01 \x01(\r\x12 \n\x0bkey_package\x18\x02 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x01\x18\x80\x80\x01\"v\n\x18UploadKeyPackagesRequest\x12\x1c\n\tdevice_id\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\x7f(\x01\x12<\n\x0ckey_packages\x18\x02 \x03(\x0b\x32\x1a.caas.crypto.v1.KeyPackageB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x64\"6\n\x19UploadKeyPackagesResponse\x12\x19\n\x11key_package_count\x18\x01 \x01(\r\"t\n\x17\x43laimKeyPackagesRequest\x12\x31\n\x07user_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12&\n\ndevice_ids\x18\x02 \x03(\rB\x12\xbaH\x0f\x92\x01\x0c\x10\x7f\x18\x01\"\x06*\x04\x18\x7f(\x01\"h\n\x11\x43laimedKeyPackage\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\r\x12/\n\x0bkey_package\x18\x03 \x01(\x0b\x32\x1a.caas.crypto.v1.KeyPackage\"S\n\x18\x43laimKeyPackagesResponse\x12\x37\n\x0ckey_packages\x18\x01 \x03(\x0b\x32!.caas.crypto.v1.ClaimedKeyPackage2\x84\n\n\x13KeyDirectoryService\x12h\n\x11PublishDeviceKeys\x12(.caas.crypto.v1.PublishDeviceKeysRequest\x1a).caas.crypto.v1.PublishDeviceKeysResponse\x12n\n\x13ReplaceSignedPreKey\x12*.caas.crypto.v1.ReplaceSignedPreKeyRequest\x1a+.caas.crypto.v1.ReplaceSignedPreKeyResponse\x12q\n\x14UploadOneTimePreKeys\x12+.caas.crypto.v1.UploadOneTimePreKeysRequest\x1a,.caas.crypto.v1.UploadOneTimePreKeysResponse\x12k\n\x12\x43laimPreKeyBundles\x12).caas.crypto.v1.ClaimPreKeyBundlesRequest\x1a*.caas.crypto.v1.ClaimPreKeyBundlesResponse\x12_\n\x0eGetPreKeyCount\x12%.caas.crypto.v1.GetPreKeyCountRequest\x1a&.caas.crypto.v1.GetPreKeyCountResponse\x12V\n\x0bListDevices\x12\".caas.crypto.v1.ListDevicesRequest\x1a#.caas.crypto.v1.ListDevicesResponse\x12Y\n\x0cRemoveDevice\x12#.caas.crypto.v1.RemoveDeviceRequest\x1a$.caas.crypto.v1.RemoveDeviceResponse\x12q\n\x14GetDeviceListHistory\x12+.caas.crypto.v1.GetDeviceListHistoryRequest\x1a,.caas.crypto.v1.GetDeviceListHistoryResponse\x12w\n\x16GetDirectorySigningKey\x12-.caas.crypto.v1.GetDirectorySigningKeyRequest\x1a..caas.crypto.v1.GetDirectorySigningKeyResponse\x12\x62\n\x0fGetSafetyNumber\x12&.caas.crypto.v1.GetSafetyNumberRequest\x1a\'.caas.crypto.v1.GetSafetyNumberResponse\x12h\n\x11UploadKeyPackages\x12(.caas.crypto.v1.UploadKeyPackagesRequest\x1a).caas.crypto.v1.UploadKeyPackagesResponse\x12\x65\n\x10\x43laimKeyPackages\x12\'.caas.crypto.v1.ClaimKeyPackagesRequest\x1a(.caas.crypto.v1.ClaimKeyPackagesResponseB>Z<github.com/caas-dev/caas/sdks/go/gen/caas/crypto/v1;cryptov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,17 +55,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADONETIMEPREKEYSREQUEST'].fields_by_name['one_time_prekeys']._loaded_options = None
   _globals['_UPLOADONETIMEPREKEYSREQUEST'].fields_by_name['one_time_prekeys']._serialized_options = b'\272H\007\222\001\004\010\001\020d'
   _globals['_CLAIMPREKEYBUNDLESREQUEST'].fields_by_name['user_id']._loaded_options = None
-  _globals['_CLAIMPREKEYBUNDLESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_CLAIMPREKEYBUNDLESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_CLAIMPREKEYBUNDLESREQUEST'].fields_by_name['device_ids']._loaded_options = None
   _globals['_CLAIMPREKEYBUNDLESREQUEST'].fields_by_name['device_ids']._serialized_options = b'\272H\017\222\001\014\020\177\030\001\"\006*\004\030\177(\001'
   _globals['_GETPREKEYCOUNTREQUEST'].fields_by_name['device_id']._loaded_options = None
   _globals['_GETPREKEYCOUNTREQUEST'].fields_by_name['device_id']._serialized_options = b'\272H\006*\004\030\177(\001'
   _globals['_LISTDEVICESREQUEST'].fields_by_name['user_id']._loaded_options = None
-  _globals['_LISTDEVICESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_LISTDEVICESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_REMOVEDEVICEREQUEST'].fields_by_name['device_id']._loaded_options = None
   _globals['_REMOVEDEVICEREQUEST'].fields_by_name['device_id']._serialized_options = b'\272H\006*\004\030\177(\001'
   _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['user_id']._loaded_options = None
-  _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
   _globals['_GETDEVICELISTHISTORYREQUEST'].fields_by_name['page_token']._loaded_options = None
@@ -73,7 +73,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['device_id']._loaded_options = None
   _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['device_id']._serialized_options = b'\272H\006*\004\030\177(\001'
   _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['remote_user_id']._loaded_options = None
-  _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['remote_user_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['remote_user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['remote_device_id']._loaded_options = None
   _globals['_GETSAFETYNUMBERREQUEST'].fields_by_name['remote_device_id']._serialized_options = b'\272H\006*\004\030\177(\001'
   _globals['_KEYPACKAGE'].fields_by_name['key_package']._loaded_options = None
@@ -83,7 +83,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADKEYPACKAGESREQUEST'].fields_by_name['key_packages']._loaded_options = None
   _globals['_UPLOADKEYPACKAGESREQUEST'].fields_by_name['key_packages']._serialized_options = b'\272H\007\222\001\004\010\001\020d'
   _globals['_CLAIMKEYPACKAGESREQUEST'].fields_by_name['user_id']._loaded_options = None
-  _globals['_CLAIMKEYPACKAGESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_CLAIMKEYPACKAGESREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
   _globals['_CLAIMKEYPACKAGESREQUEST'].fields_by_name['device_ids']._loaded_options = None
   _globals['_CLAIMKEYPACKAGESREQUEST'].fields_by_name['device_ids']._serialized_options = b'\272H\017\222\001\014\020\177\030\001\"\006*\004\030\177(\001'
   _globals['_PUBLISHDEVICEKEYSREQUEST']._serialized_start=126
@@ -99,45 +99,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADONETIMEPREKEYSRESPONSE']._serialized_start=883
   _globals['_UPLOADONETIMEPREKEYSRESPONSE']._serialized_end=944
   _globals['_CLAIMPREKEYBUNDLESREQUEST']._serialized_start=946
-  _globals['_CLAIMPREKEYBUNDLESREQUEST']._serialized_end=1042
-  _globals['_CLAIMPREKEYBUNDLESRESPONSE']._serialized_start=1044
-  _globals['_CLAIMPREKEYBUNDLESRESPONSE']._serialized_end=1119
-  _globals['_GETPREKEYCOUNTREQUEST']._serialized_start=1121
-  _globals['_GETPREKEYCOUNTREQUEST']._serialized_end=1174
-  _globals['_GETPREKEYCOUNTRESPONSE']._serialized_start=1176
-  _globals['_GETPREKEYCOUNTRESPONSE']._serialized_end=1258
-  _globals['_LISTDEVICESREQUEST']._serialized_start=1260
-  _globals['_LISTDEVICESREQUEST']._serialized_end=1309
-  _globals['_LISTDEVICESRESPONSE']._serialized_start=1311
-  _globals['_LISTDEVICESRESPONSE']._serialized_end=1373
-  _globals['_REMOVEDEVICEREQUEST']._serialized_start=1375
-  _globals['_REMOVEDEVICEREQUEST']._serialized_end=1426
-  _globals['_REMOVEDEVICERESPONSE']._serialized_start=1428
-  _globals['_REMOVEDEVICERESPONSE']._serialized_end=1450
-  _globals['_GETDEVICELISTHISTORYREQUEST']._serialized_start=1452
-  _globals['_GETDEVICELISTHISTORYREQUEST']._serialized_end=1570
-  _globals['_GETDEVICELISTHISTORYRESPONSE']._serialized_start=1572
-  _globals['_GETDEVICELISTHISTORYRESPONSE']._serialized_end=1684
-  _globals['_GETDIRECTORYSIGNINGKEYREQUEST']._serialized_start=1686
-  _globals['_GETDIRECTORYSIGNINGKEYREQUEST']._serialized_end=1717
-  _globals['_GETDIRECTORYSIGNINGKEYRESPONSE']._serialized_start=1719
-  _globals['_GETDIRECTORYSIGNINGKEYRESPONSE']._serialized_end=1801
-  _globals['_GETSAFETYNUMBERREQUEST']._serialized_start=1803
-  _globals['_GETSAFETYNUMBERREQUEST']._serialized_end=1930
-  _globals['_GETSAFETYNUMBERRESPONSE']._serialized_start=1932
-  _globals['_GETSAFETYNUMBERRESPONSE']._serialized_end=1980
-  _globals['_KEYPACKAGE']._serialized_start=1982
-  _globals['_KEYPACKAGE']._serialized_end=2052
-  _globals['_UPLOADKEYPACKAGESREQUEST']._serialized_start=2054
-  _globals['_UPLOADKEYPACKAGESREQUEST']._serialized_end=2172
-  _globals['_UPLOADKEYPACKAGESRESPONSE']._serialized_start=2174
-  _globals['_UPLOADKEYPACKAGESRESPONSE']._serialized_end=2228
-  _globals['_CLAIMKEYPACKAGESREQUEST']._serialized_start=2230
-  _globals['_CLAIMKEYPACKAGESREQUEST']._serialized_end=2324
-  _globals['_CLAIMEDKEYPACKAGE']._serialized_start=2326
-  _globals['_CLAIMEDKEYPACKAGE']._serialized_end=2430
-  _globals['_CLAIMKEYPACKAGESRESPONSE']._serialized_start=2432
-  _globals['_CLAIMKEYPACKAGESRESPONSE']._serialized_end=2515
-  _globals['_KEYDIRECTORYSERVICE']._serialized_start=2518
-  _globals['_KEYDIRECTORYSERVICE']._serialized_end=3802
+  _globals['_CLAIMPREKEYBUNDLESREQUEST']._serialized_end=1064
+  _globals['_CLAIMPREKEYBUNDLESRESPONSE']._serialized_start=1066
+  _globals['_CLAIMPREKEYBUNDLESRESPONSE']._serialized_end=1141
+  _globals['_GETPREKEYCOUNTREQUEST']._serialized_start=1143
+  _globals['_GETPREKEYCOUNTREQUEST']._serialized_end=1196
+  _globals['_GETPREKEYCOUNTRESPONSE']._serialized_start=1198
+  _globals['_GETPREKEYCOUNTRESPONSE']._serialized_end=1280
+  _globals['_LISTDEVICESREQUEST']._serialized_start=1282
+  _globals['_LISTDEVICESREQUEST']._serialized_end=1353
+  _globals['_LISTDEVICESRESPONSE']._serialized_start=1355
+  _globals['_LISTDEVICESRESPONSE']._serialized_end=1417
+  _globals['_REMOVEDEVICEREQUEST']._serialized_start=1419
+  _globals['_REMOVEDEVICEREQUEST']._serialized_end=1470
+  _globals['_REMOVEDEVICERESPONSE']._serialized_start=1472
+  _globals['_REMOVEDEVICERESPONSE']._serialized_end=1494
+  _globals['_GETDEVICELISTHISTORYREQUEST']._serialized_start=1497
+  _globals['_GETDEVICELISTHISTORYREQUEST']._serialized_end=1637
+  _globals['_GETDEVICELISTHISTORYRESPONSE']._serialized_start=1639
+  _globals['_GETDEVICELISTHISTORYRESPONSE']._serialized_end=1751
+  _globals['_GETDIRECTORYSIGNINGKEYREQUEST']._serialized_start=1753
+  _globals['_GETDIRECTORYSIGNINGKEYREQUEST']._serialized_end=1784
+  _globals['_GETDIRECTORYSIGNINGKEYRESPONSE']._serialized_start=1786
+  _globals['_GETDIRECTORYSIGNINGKEYRESPONSE']._serialized_end=1868
+  _globals['_GETSAFETYNUMBERREQUEST']._serialized_start=1871
+  _globals['_GETSAFETYNUMBERREQUEST']._serialized_end=2020
+  _globals['_GETSAFETYNUMBERRESPONSE']._serialized_start=2022
+  _globals['_GETSAFETYNUMBERRESPONSE']._serialized_end=2070
+  _globals['_KEYPACKAGE']._serialized_start=2072
+  _globals['_KEYPACKAGE']._serialized_end=2142
+  _globals['_UPLOADKEYPACKAGESREQUEST']._serialized_start=2144
+  _globals['_UPLOADKEYPACKAGESREQUEST']._serialized_end=2262
+  _globals['_UPLOADKEYPACKAGESRESPONSE']._serialized_start=2264
+  _globals['_UPLOADKEYPACKAGESRESPONSE']._serialized_end=2318
+  _globals['_CLAIMKEYPACKAGESREQUEST']._serialized_start=2320
+  _globals['_CLAIMKEYPACKAGESREQUEST']._serialized_end=2436
+  _globals['_CLAIMEDKEYPACKAGE']._serialized_start=2438
+  _globals['_CLAIMEDKEYPACKAGE']._serialized_end=2542
+  _globals['_CLAIMKEYPACKAGESRESPONSE']._serialized_start=2544
+  _globals['_CLAIMKEYPACKAGESRESPONSE']._serialized_end=2627
+  _globals['_KEYDIRECTORYSERVICE']._serialized_start=2630
+  _globals['_KEYDIRECTORYSERVICE']._serialized_end=3914
 # @@protoc_insertion_point(module_scope)
