@@ -5,6 +5,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, inject, it, vi } from "vitest";
 import { TenantStatus } from "@caas/gen/caas/auth/v1/tenant_pb.js";
+import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { PrivacyJobKind, PrivacyJobState, PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
@@ -37,16 +38,18 @@ function filesContaining(dir: string, word: string): string[] {
  * tenant is untouched.
  * `filesHolding` (embedded) lists files of the data directory that still hold a word.
  */
-async function scenario(opts: { gateway: string; auth: string; search: string; adminCredential: string; serviceRoot: string; filesHolding?: (word: string) => string[] }) {
+async function scenario(opts: { gateway: string; auth: string; chat: string; search: string; adminCredential: string; serviceRoot: string; filesHolding?: (word: string) => string[] }) {
   const { gateway } = opts;
   const client = <S extends Parameters<typeof createClient>[0]>(service: S, url: string, credential: string) =>
     createClient(service, createGrpcTransport({ baseUrl: url, interceptors: [bearer(credential)] }));
   const marker = `zqxgone${randomBytes(5).toString("hex")}`;
   const kept = `zqxkept${randomBytes(5).toString("hex")}`;
+  // In a conversation title: stored in chat's rows as it is (not sealed like message bodies).
+  const titled = `zqxtitle${randomBytes(5).toString("hex")}`;
   const t = await tenantWithUsers(gateway, opts.adminCredential, ["alice", "bob"], "doomed");
   const o = await tenantWithUsers(gateway, opts.adminCredential, ["carol"], "bystander");
   const alice = client(ChatService, gateway, t.token("alice"));
-  const conv = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: "doomed" })).conversation!;
+  const conv = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: `doomed ${titled}` })).conversation!;
   await alice.sendMessage({ conversationId: conv.id, clientMessageId: "m1", text: `the word ${marker}` });
   // A file of the tenant holding the marker too (its bytes must leave the blob store).
   const files = client(MediaService, gateway, t.token("alice"));
@@ -107,7 +110,7 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
     ["auth", true],
   ]);
   const items = Object.fromEntries(done.services.map((s) => [s.service, s.items]));
-  expect(items.chat).toBe(1n); // the tenant's one data key
+  expect(items.chat).toBeGreaterThan(1n); // the tenant's one data key, then its rows: conversation, members, log, ...
   expect(items.search).toBeGreaterThanOrEqual(1n);
   expect(items.media).toBe(1n);
   expect(items.exports).toBe(1n); // alice's archive
@@ -133,6 +136,10 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   const tokens = createPeerServiceTokenSource({ service: "compliance", root: opts.serviceRoot, peers, clock: systemClock });
   const searchInternal = client(SearchInternalService, opts.search, await tokens.token("search"));
   expect((await searchInternal.eraseTenantData({ tenantId: t.tenantId })).documentsRemoved).toBe(0n);
+  // Nor in chat's store: no membership of either user is left (their rows are gone, not only unreadable).
+  const chatInternal = client(ChatInternalService, opts.chat, await tokens.token("chat"));
+  for (const userId of ["alice", "bob"]) expect((await chatInternal.listMemberships({ tenantId: t.tenantId, userId })).memberships).toEqual([]);
+  expect((await chatInternal.eraseTenantData({ tenantId: t.tenantId })).rowsRemoved).toBe(0n);
   // The other tenant is untouched: its messages, its search documents, its API key.
   expect((await carol.listMessages({ conversationId: own.id })).messages.map((m) => m.text)).toContain(`the word ${kept}`);
   expect((await found(o.token("carol"), kept)).hits).toHaveLength(1);
@@ -141,6 +148,7 @@ async function scenario(opts: { gateway: string; auth: string; search: string; a
   if (opts.filesHolding) {
     const holding = opts.filesHolding;
     await vi.waitFor(() => expect(holding(marker)).toEqual([]), { timeout: 10_000, interval: 500 });
+    expect(holding(titled)).toEqual([]);
     expect(holding(kept).length).toBeGreaterThan(0);
   }
 }
@@ -151,6 +159,7 @@ describe("tenant deletion (embedded platform)", () => {
     await scenario({
       gateway: platform.endpoints.gateway!,
       auth: platform.endpoints.auth!,
+      chat: platform.endpoints.chat!,
       search: platform.endpoints.search!,
       adminCredential: readFileSync(join(dir, "admin-credential"), "utf8").trim(),
       serviceRoot: readFileSync(join(dir, SERVICE_SECRET_FILE), "utf8").trim(),
@@ -165,6 +174,7 @@ describe.skipIf(!cluster)("tenant deletion (cluster mode)", () => {
     await scenario({
       gateway: c.instances.find((i) => i.service === "gateway")!.url,
       auth: c.instances.find((i) => i.service === "auth")!.url,
+      chat: c.instances.find((i) => i.service === "chat")!.url,
       search: c.instances.find((i) => i.service === "search")!.url,
       adminCredential: c.adminToken,
       serviceRoot: createHash("sha256").update(`caas-test-services:${c.runPrefix}`).digest("hex"),

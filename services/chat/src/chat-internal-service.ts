@@ -63,7 +63,7 @@ export function serviceCallerOf(ctx: HandlerContext): string {
  * a user's memberships and the raw log, for socket, search and projections. Requests name their
  * tenant; the caller is a verified service, and every read is scoped to that tenant.
  */
-export class ChatInternalServiceImpl implements Omit<ChatInternalRpcs, "exportUserData" | "eraseUserData" | "applyRetention"> {
+export class ChatInternalServiceImpl implements Omit<ChatInternalRpcs, "exportUserData" | "eraseUserData" | "applyRetention" | "eraseTenantData"> {
   constructor(private readonly deps: ChatInternalDeps) {}
 
   /**

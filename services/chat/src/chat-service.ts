@@ -54,6 +54,7 @@ import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
 import { ProjectingLogWriter } from "./projections/apply.js";
 import { UserDataOps } from "./ops/user-data-ops.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
+import type { TenantRowEraser } from "./ports/chat-stores.js";
 import { RecentAcks } from "./recent-acks.js";
 import { sendAttempt } from "./retry-budget.js";
 import { SendAdmission } from "./send-admission.js";
@@ -82,7 +83,8 @@ import type { ProjectedCommits } from "./projections/projected-commits.js";
 export type ChatServiceRpcs = ServiceImpl<typeof ChatService>;
 
 export interface ChatServiceDeps {
-  stores: CoreStores;
+  /** The stores; with `tenantRows` (every ChatStores has it) EraseTenantData works, else it is FAILED_PRECONDITION. */
+  stores: CoreStores & { tenantRows?: TenantRowEraser };
   clock: Clock;
   /** Signs page tokens and changes cursors; shared by every instance (ChatStateStore). */
   pageTokens: PageTokenCodec;
@@ -160,7 +162,7 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     this.moderation = new ModerationOps(core);
     this.blocks = new BlockOps(core, deps.publishUserState);
     this.receipts = new ReceiptOps(core, this.messages, deps.publishUserState);
-    this.userData = new UserDataOps(core);
+    this.userData = new UserDataOps(core, deps.stores.tenantRows);
   }
 
   async createConversation(req: CreateConversationRequest, ctx: HandlerContext) {

@@ -19,6 +19,7 @@ import { createSqliteBlockStore } from "./adapters/block-store-sqlite.js";
 import { createSqliteModerationStore } from "./adapters/moderation-store-sqlite.js";
 import { createSqliteDataKeyStore } from "./adapters/data-key-store-sqlite.js";
 import { createSqliteProjectionStateStore } from "./projections/projection-state-store-sqlite.js";
+import { createSqliteTenantRowEraser } from "./adapters/tenant-rows-sqlite.js";
 
 export type { ChatStores, ChatTableStores } from "./ports/chat-stores.js";
 
@@ -48,7 +49,7 @@ export async function openChatStores(backend: ChatBackend, deps: { logger?: Logg
         const projections = await createSqliteProjectionStateStore({ db, onMigrated: onMigrated("chat projections") });
         const dataKeys = await createSqliteDataKeyStore({ db });
         return {
-          stores: { events, projections, dataKeys, ...sqliteTableStores(db), scrub: async () => void db.pragma("wal_checkpoint(TRUNCATE)") },
+          stores: { events, projections, dataKeys, ...sqliteTableStores(db), tenantRows: createSqliteTenantRowEraser(db), scrub: async () => void db.pragma("wal_checkpoint(TRUNCATE)") },
           release: async () => {
             db.close();
           },

@@ -28,6 +28,7 @@ export function chatInternalRoutes(internal: Omit<ChatInternalRpcs, UserDataRpcN
     exportUserData: userData.exportUserData.bind(userData),
     eraseUserData: userData.eraseUserData.bind(userData),
     applyRetention: userData.applyRetention.bind(userData),
+    eraseTenantData: userData.eraseTenantData.bind(userData),
   };
 }
 

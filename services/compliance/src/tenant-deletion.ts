@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { AuthInternalService } from "@caas/gen/caas/auth/v1/auth_internal_service_pb.js";
+import { ChatInternalService } from "@caas/gen/caas/chat/v1/chat_internal_service_pb.js";
 import { MessageKeysInternalService } from "@caas/gen/caas/chat/v1/message_keys_internal_service_pb.js";
 import { RequestTenantDeletionResponseSchema, type RequestTenantDeletionRequest, type RequestTenantDeletionResponse } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
 import { MediaInternalService } from "@caas/gen/caas/media/v1/media_internal_service_pb.js";
@@ -20,8 +21,8 @@ import { principalActor } from "./retention-admin.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Search documents, media records and users removed per call. */
-const PAGE = { search: 1000, media: 100, auth: 200 } as const;
+/** Chat rows (per table), search documents, media records and users removed per call. */
+const PAGE = { chat: 1000, search: 1000, media: 100, auth: 200 } as const;
 
 /** The other services' tenant-deletion RPCs over the mesh (the export archives are compliance's own step), with compliance's service token for each; `markDeleted` is auth's first call (DeleteTenantData with page_size 0). */
 export function createTenantDeletionPartsOverMesh(opts: { peers: PeerDirectory; serviceSecret: string; clock: Clock }): {
@@ -32,6 +33,7 @@ export function createTenantDeletionPartsOverMesh(opts: { peers: PeerDirectory; 
   const headers = async (audience: string) => ({ authorization: `Bearer ${await tokens.token(audience)}` });
   const auth = createPeerClient(AuthInternalService, "auth", opts.peers, { defaultTimeoutMs: 60_000 });
   const keys = createPeerClient(MessageKeysInternalService, "chat", opts.peers, { defaultTimeoutMs: 60_000 });
+  const chat = createPeerClient(ChatInternalService, "chat", opts.peers, { defaultTimeoutMs: 60_000 });
   const search = createPeerClient(SearchInternalService, "search", opts.peers, { defaultTimeoutMs: 60_000 });
   const media = createPeerClient(MediaInternalService, "media", opts.peers, { defaultTimeoutMs: 120_000 });
   // Each service removes what it handled, so every call starts from the top: the cursor only says "more".
@@ -40,9 +42,12 @@ export function createTenantDeletionPartsOverMesh(opts: { peers: PeerDirectory; 
       await auth.deleteTenantData({ tenantId, pageSize: 0 }, { headers: await headers("auth") });
     },
     parts: {
-      async chat(tenantId) {
-        const r = await keys.shredTenantKeys({ tenantId }, { headers: await headers("chat") });
-        return { items: r.destroyed, next: "" };
+      // The data keys first, so that nothing stored is readable whatever happens next; then the
+      // tenant's rows (conversations, members, the log, ...), a page per call.
+      async chat(tenantId, _userId, cursor) {
+        const destroyed = cursor === "" ? (await keys.shredTenantKeys({ tenantId }, { headers: await headers("chat") })).destroyed : 0;
+        const r = await chat.eraseTenantData({ tenantId, pageSize: PAGE.chat }, { headers: await headers("chat") });
+        return { items: destroyed + Number(r.rowsRemoved), next: r.more ? "rows" : "" };
       },
       async search(tenantId) {
         const r = await search.eraseTenantData({ tenantId, pageSize: PAGE.search }, { headers: await headers("search") });

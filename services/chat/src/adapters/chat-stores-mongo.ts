@@ -14,6 +14,7 @@ import { createMongoMentionStore } from "./mention-store-mongo.js";
 import { createMongoMessageMarkStore } from "./message-mark-store-mongo.js";
 import { createMongoModerationStore } from "./moderation-store-mongo.js";
 import { createMongoReadStateStore } from "./read-state-store-mongo.js";
+import { createMongoTenantRowEraser } from "./tenant-rows-mongo.js";
 
 /*
  * The chat stores on MongoDB, in a module of their own: the store opener imports it only in
@@ -31,7 +32,7 @@ export async function openMongoChatStores(
   const events = await createMongoEventLogStore({ db, collectionPrefix, clock, onMigrated: onMigrated("event log") });
   const projections = await createMongoProjectionStateStore({ db, collectionPrefix, onMigrated: onMigrated("chat projections") });
   const dataKeys = await createMongoDataKeyStore({ db, collectionPrefix });
-  return { events, projections, dataKeys, ...mongoTableStores(db, collectionPrefix), scrub: async () => {} };
+  return { events, projections, dataKeys, ...mongoTableStores(db, collectionPrefix), tenantRows: createMongoTenantRowEraser(db, collectionPrefix), scrub: async () => {} };
 }
 
 /** The table stores on one MongoDB database under `collectionPrefix`. */

@@ -1,7 +1,10 @@
 import { create, toJson } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import {
+  EraseTenantDataResponseSchema,
   EraseUserDataResponseSchema,
+  type EraseTenantDataRequest,
+  type EraseTenantDataResponse,
   ExportUserDataResponseSchema,
   type ApplyRetentionRequest,
   type ApplyRetentionResponse,
@@ -13,7 +16,9 @@ import {
 import { EventSchema, ReactionRemovedSchema, type Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { LogEvent } from "@caas/shared/eventing/log";
 import type { TenantScope } from "@caas/shared/tenant-scope";
+import { FailedPreconditionError } from "@caas/shared/errors";
 import { internalTenantScope, serviceCallerOf } from "../chat-internal-service.js";
+import type { TenantRowEraser } from "../ports/chat-stores.js";
 import type { ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, pageSize } from "../domain/input.js";
@@ -26,7 +31,10 @@ import { RetentionOps } from "./retention-ops.js";
 type Cursor = [conversationIndex: number, afterSeq: number];
 
 /** The ChatInternalService RPCs that walk conversation logs for the compliance service (user data, retention). */
-export type UserDataRpcNames = "exportUserData" | "eraseUserData" | "applyRetention";
+/** Rows per table a tenant-data erasure call deletes when the request names no page size. */
+const TENANT_PAGE = 1000;
+
+export type UserDataRpcNames = "exportUserData" | "eraseUserData" | "applyRetention" | "eraseTenantData";
 
 /** Events scanned per call unless the caller asks for another page size. */
 const DEFAULT_SCAN = 500;
@@ -49,8 +57,21 @@ interface Step {
 export class UserDataOps {
   private readonly retention: RetentionOps;
 
-  constructor(private readonly core: ChatCore) {
+  constructor(
+    private readonly core: ChatCore,
+    private readonly tenantRows?: TenantRowEraser,
+  ) {
     this.retention = new RetentionOps(core);
+  }
+
+  /** A deleted tenant's rows, a page per table per call (tenant deletion, after ShredTenantKeys); the files are scrubbed once none are left. */
+  async eraseTenantData(req: EraseTenantDataRequest, ctx: HandlerContext): Promise<EraseTenantDataResponse> {
+    serviceCallerOf(ctx);
+    const { tenantId } = internalTenantScope(req.tenantId);
+    if (!this.tenantRows) throw new FailedPreconditionError("this chat instance cannot erase tenant data");
+    const { removed, more } = await this.tenantRows.eraseTenantRows(tenantId, req.pageSize === 0 ? TENANT_PAGE : req.pageSize);
+    if (!more) await this.core.stores.scrub();
+    return create(EraseTenantDataResponseSchema, { rowsRemoved: BigInt(removed), more });
   }
 
   /** Retention cuts for the compliance service's sweeps (RetentionOps). */

@@ -38,9 +38,17 @@ export interface ChatStores {
    * older frames still hold the pages as they were; nothing on MongoDB (the server's storage).
    */
   scrub(): Promise<void>;
+  /** Deletes a deleted tenant's rows (documents), a page at a time: tenant deletion, after its keys are shredded. */
+  tenantRows: TenantRowEraser;
   /** Closes the stores, then the connection they share. Idempotent. */
   close(): Promise<void>;
 }
 
+/** Removes a tenant's rows from every chat table or collection that holds them, but its data keys (whose record says they were shredded). */
+export interface TenantRowEraser {
+  /** Deletes at most `limit` of the tenant's rows per table (collection); `more` when a table may hold some still. Idempotent. */
+  eraseTenantRows(tenantId: string, limit: number): Promise<{ removed: number; more: boolean }>;
+}
+
 /** The chat stores built straight on an open, migrated database (all but the event log, the projection state and the data keys, which migrate themselves). */
-export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "dataKeys" | "close" | "scrub">;
+export type ChatTableStores = Omit<ChatStores, "events" | "projections" | "dataKeys" | "close" | "scrub" | "tenantRows">;

@@ -19,7 +19,57 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file caas/chat/v1/chat_internal_service.proto.
  */
 export const file_caas_chat_v1_chat_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEikwEKEkNoZWNrQWNjZXNzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEjEKB3VzZXJfaWQYAiABKAlCILpIHXIbMhleW0EtWmEtejAtOV8uQDotXXsxLDEyOH0kEi0KEGNvbnZlcnNhdGlvbl9pZHMYAyADKAlCE7pIEJIBDQgBEGQYASIFcgOwAQEiSQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIyCghhY2Nlc3NlcxgBIAMoCzIgLmNhYXMuY2hhdC52MS5Db252ZXJzYXRpb25BY2Nlc3MiiAEKEkNvbnZlcnNhdGlvbkFjY2VzcxIXCg9jb252ZXJzYXRpb25faWQYASABKAkSJAoGbWVtYmVyGAIgASgLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIpwBCh1HZXRDb252ZXJzYXRpb25NZW1iZXJzUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIInMKHkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRIlCgdtZW1iZXJzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEQoJYXNfb2Zfc2VxGAMgASgEIqUBChZMaXN0TWVtYmVyc2hpcHNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIl0KF0xpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlEikKC21lbWJlcnNoaXBzGAEgAygLMhQuY2Fhcy5jaGF0LnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigwEKE1N5bmNJbnRlcm5hbFJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEhEKCWFmdGVyX3NlcRgDIAEoBBIZCgVsaW1pdBgEIAEoBUIKukgHGgUY0A8oACJ8ChRTeW5jSW50ZXJuYWxSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy5jYWFzLmNoYXQudjEuRXZlbnQSEAoIaGFzX21vcmUYAiABKAgSGwoTZmlyc3RfYXZhaWxhYmxlX3NlcRgDIAEoBBIQCghoZWFkX3NlcRgEIAEoBCJ0ChhTY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiZwoZU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRIxCg1jb252ZXJzYXRpb25zGAEgAygLMhouY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirwEKIExpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIncKIUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRI5Cg1jb252ZXJzYXRpb25zGAEgAygLMiIuY2Fhcy5jaGF0LnYxLlJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJzChRSZWFkYWJsZUNvbnZlcnNhdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSGQoRZmlyc3RfdmlzaWJsZV9zZXEYAyABKAQSGAoQbGFzdF92aXNpYmxlX3NlcRgEIAEoBCKkAQoVRXhwb3J0VXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIIkUKFkV4cG9ydFVzZXJEYXRhUmVzcG9uc2USEgoKanNvbl9saW5lcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1gEKFEVyYXNlVXNlckRhdGFSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSHQoJcGFnZV9zaXplGAMgASgFQgq6SAcaBRjQDygAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAIEjEKFWhlbGRfY29udmVyc2F0aW9uX2lkcxgFIAMoCUISukgPkgEMEOgHGAEiBXIDsAEBIqMBChVFcmFzZVVzZXJEYXRhUmVzcG9uc2USFwoPbWVzc2FnZXNfZXJhc2VkGAEgASgEEhkKEXJlYWN0aW9uc19yZW1vdmVkGAIgASgEEhsKE3JlYWRfc3RhdGVzX2Ryb3BwZWQYAyABKAQSIAoYc2tpcHBlZF9jb252ZXJzYXRpb25faWRzGAQgAygJEhcKD25leHRfcGFnZV90b2tlbhgFIAEoCSLOAgoVQXBwbHlSZXRlbnRpb25SZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESIQoPY29udmVyc2F0aW9uX2lkGAIgASgJQgi6SAVyA7ABARIyCg5tZXNzYWdlX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbWVkaWFfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJBCg1oZWxkX3VzZXJfaWRzGAUgAygJQiq6SCeSASQQ6AcYASIdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSDwoHZHJ5X3J1bhgGIAEoCBIdCglwYWdlX3NpemUYByABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgIIAEoCUIIukgFcgMYgAgidQoWQXBwbHlSZXRlbnRpb25SZXNwb25zZRIYChBtZXNzYWdlc19leHBpcmVkGAEgASgEEhUKDW1lc3NhZ2VzX2hlbGQYAiABKAQSEQoJbWVkaWFfaWRzGAMgAygJEhcKD25leHRfcGFnZV90b2tlbhgEIAEoCTKNBwoTQ2hhdEludGVybmFsU2VydmljZRJSCgtDaGVja0FjY2VzcxIgLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1JlcXVlc3QaIS5jYWFzLmNoYXQudjEuQ2hlY2tBY2Nlc3NSZXNwb25zZRJzChZHZXRDb252ZXJzYXRpb25NZW1iZXJzEisuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0GiwuY2Fhcy5jaGF0LnYxLkdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXNwb25zZRJeCg9MaXN0TWVtYmVyc2hpcHMSJC5jYWFzLmNoYXQudjEuTGlzdE1lbWJlcnNoaXBzUmVxdWVzdBolLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXNwb25zZRJVCgxTeW5jSW50ZXJuYWwSIS5jYWFzLmNoYXQudjEuU3luY0ludGVybmFsUmVxdWVzdBoiLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXNwb25zZRJkChFTY2FuQ29udmVyc2F0aW9ucxImLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1JlcXVlc3QaJy5jYWFzLmNoYXQudjEuU2NhbkNvbnZlcnNhdGlvbnNSZXNwb25zZRJ8ChlMaXN0UmVhZGFibGVDb252ZXJzYXRpb25zEi4uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXF1ZXN0Gi8uY2Fhcy5jaGF0LnYxLkxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnNSZXNwb25zZRJbCg5FeHBvcnRVc2VyRGF0YRIjLmNhYXMuY2hhdC52MS5FeHBvcnRVc2VyRGF0YVJlcXVlc3QaJC5jYWFzLmNoYXQudjEuRXhwb3J0VXNlckRhdGFSZXNwb25zZRJYCg1FcmFzZVVzZXJEYXRhEiIuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXF1ZXN0GiMuY2Fhcy5jaGF0LnYxLkVyYXNlVXNlckRhdGFSZXNwb25zZRJbCg5BcHBseVJldGVudGlvbhIjLmNhYXMuY2hhdC52MS5BcHBseVJldGVudGlvblJlcXVlc3QaJC5jYWFzLmNoYXQudjEuQXBwbHlSZXRlbnRpb25SZXNwb25zZUI6WjhnaXRodWIuY29tL2NhYXMtZGV2L2NhYXMvc2Rrcy9nby9nZW4vY2Fhcy9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member, file_google_protobuf_timestamp]);
+  fileDesc("CihjYWFzL2NoYXQvdjEvY2hhdF9pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEgxjYWFzLmNoYXQudjEiVAoWRXJhc2VUZW5hbnREYXRhUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUYkE4oACI9ChdFcmFzZVRlbmFudERhdGFSZXNwb25zZRIUCgxyb3dzX3JlbW92ZWQYASABKAMSDAoEbW9yZRgCIAEoCCKTAQoSQ2hlY2tBY2Nlc3NSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESMQoHdXNlcl9pZBgCIAEoCUIgukgdchsyGV5bQS1aYS16MC05Xy5AOi1dezEsMTI4fSQSLQoQY29udmVyc2F0aW9uX2lkcxgDIAMoCUITukgQkgENCAEQZBgBIgVyA7ABASJJChNDaGVja0FjY2Vzc1Jlc3BvbnNlEjIKCGFjY2Vzc2VzGAEgAygLMiAuY2Fhcy5jaGF0LnYxLkNvbnZlcnNhdGlvbkFjY2VzcyKIAQoSQ29udmVyc2F0aW9uQWNjZXNzEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIkCgZtZW1iZXIYAiABKAsyFC5jYWFzLmNoYXQudjEuTWVtYmVyEhkKEWZpcnN0X3Zpc2libGVfc2VxGAMgASgEEhgKEGxhc3RfdmlzaWJsZV9zZXEYBCABKAQinAEKHUdldENvbnZlcnNhdGlvbk1lbWJlcnNSZXF1ZXN0EhsKCXRlbmFudF9pZBgBIAEoCUIIukgFcgOwAQESIQoPY29udmVyc2F0aW9uX2lkGAIgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGIgnKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAgicwoeR2V0Q29udmVyc2F0aW9uTWVtYmVyc1Jlc3BvbnNlEiUKB21lbWJlcnMYASADKAsyFC5jYWFzLmNoYXQudjEuTWVtYmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIRCglhc19vZl9zZXEYAyABKAQipQEKFkxpc3RNZW1iZXJzaGlwc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIxCgd1c2VyX2lkGAIgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGIgnKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAgiXQoXTGlzdE1lbWJlcnNoaXBzUmVzcG9uc2USKQoLbWVtYmVyc2hpcHMYASADKAsyFC5jYWFzLmNoYXQudjEuTWVtYmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKDAQoTU3luY0ludGVybmFsUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEiEKD2NvbnZlcnNhdGlvbl9pZBgCIAEoCUIIukgFcgOwAQESEQoJYWZ0ZXJfc2VxGAMgASgEEhkKBWxpbWl0GAQgASgFQgq6SAcaBRjQDygAInwKFFN5bmNJbnRlcm5hbFJlc3BvbnNlEiMKBmV2ZW50cxgBIAMoCzITLmNhYXMuY2hhdC52MS5FdmVudBIQCghoYXNfbW9yZRgCIAEoCBIbChNmaXJzdF9hdmFpbGFibGVfc2VxGAMgASgEEhAKCGhlYWRfc2VxGAQgASgEInQKGFNjYW5Db252ZXJzYXRpb25zUmVxdWVzdBIbCgl0ZW5hbnRfaWQYASABKAlCCLpIBXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUY0A8oABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACCJnChlTY2FuQ29udmVyc2F0aW9uc1Jlc3BvbnNlEjEKDWNvbnZlcnNhdGlvbnMYASADKAsyGi5jYWFzLmNoYXQudjEuQ29udmVyc2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKvAQogTGlzdFJlYWRhYmxlQ29udmVyc2F0aW9uc1JlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIxCgd1c2VyX2lkGAIgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGIgnKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAgidwohTGlzdFJlYWRhYmxlQ29udmVyc2F0aW9uc1Jlc3BvbnNlEjkKDWNvbnZlcnNhdGlvbnMYASADKAsyIi5jYWFzLmNoYXQudjEuUmVhZGFibGVDb252ZXJzYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFFJlYWRhYmxlQ29udmVyc2F0aW9uEhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIZChFmaXJzdF92aXNpYmxlX3NlcRgDIAEoBBIYChBsYXN0X3Zpc2libGVfc2VxGAQgASgEIqQBChVFeHBvcnRVc2VyRGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIxCgd1c2VyX2lkGAIgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAgiRQoWRXhwb3J0VXNlckRhdGFSZXNwb25zZRISCgpqc29uX2xpbmVzGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLWAQoURXJhc2VVc2VyRGF0YVJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIxCgd1c2VyX2lkGAIgASgJQiC6SB1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGNAPKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAgSMQoVaGVsZF9jb252ZXJzYXRpb25faWRzGAUgAygJQhK6SA+SAQwQ6AcYASIFcgOwAQEiowEKFUVyYXNlVXNlckRhdGFSZXNwb25zZRIXCg9tZXNzYWdlc19lcmFzZWQYASABKAQSGQoRcmVhY3Rpb25zX3JlbW92ZWQYAiABKAQSGwoTcmVhZF9zdGF0ZXNfZHJvcHBlZBgDIAEoBBIgChhza2lwcGVkX2NvbnZlcnNhdGlvbl9pZHMYBCADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAUgASgJIs4CChVBcHBseVJldGVudGlvblJlcXVlc3QSGwoJdGVuYW50X2lkGAEgASgJQgi6SAVyA7ABARIhCg9jb252ZXJzYXRpb25faWQYAiABKAlCCLpIBXIDsAEBEjIKDm1lc3NhZ2VfYmVmb3JlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxtZWRpYV9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEkEKDWhlbGRfdXNlcl9pZHMYBSADKAlCKrpIJ5IBJBDoBxgBIh1yGzIZXltBLVphLXowLTlfLkA6LV17MSwxMjh9JBIPCgdkcnlfcnVuGAYgASgIEh0KCXBhZ2Vfc2l6ZRgHIAEoBUIKukgHGgUY0A8oABIcCgpwYWdlX3Rva2VuGAggASgJQgi6SAVyAxiACCJ1ChZBcHBseVJldGVudGlvblJlc3BvbnNlEhgKEG1lc3NhZ2VzX2V4cGlyZWQYASABKAQSFQoNbWVzc2FnZXNfaGVsZBgCIAEoBBIRCgltZWRpYV9pZHMYAyADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJMu0HChNDaGF0SW50ZXJuYWxTZXJ2aWNlElIKC0NoZWNrQWNjZXNzEiAuY2Fhcy5jaGF0LnYxLkNoZWNrQWNjZXNzUmVxdWVzdBohLmNhYXMuY2hhdC52MS5DaGVja0FjY2Vzc1Jlc3BvbnNlEnMKFkdldENvbnZlcnNhdGlvbk1lbWJlcnMSKy5jYWFzLmNoYXQudjEuR2V0Q29udmVyc2F0aW9uTWVtYmVyc1JlcXVlc3QaLC5jYWFzLmNoYXQudjEuR2V0Q29udmVyc2F0aW9uTWVtYmVyc1Jlc3BvbnNlEl4KD0xpc3RNZW1iZXJzaGlwcxIkLmNhYXMuY2hhdC52MS5MaXN0TWVtYmVyc2hpcHNSZXF1ZXN0GiUuY2Fhcy5jaGF0LnYxLkxpc3RNZW1iZXJzaGlwc1Jlc3BvbnNlElUKDFN5bmNJbnRlcm5hbBIhLmNhYXMuY2hhdC52MS5TeW5jSW50ZXJuYWxSZXF1ZXN0GiIuY2Fhcy5jaGF0LnYxLlN5bmNJbnRlcm5hbFJlc3BvbnNlEmQKEVNjYW5Db252ZXJzYXRpb25zEiYuY2Fhcy5jaGF0LnYxLlNjYW5Db252ZXJzYXRpb25zUmVxdWVzdBonLmNhYXMuY2hhdC52MS5TY2FuQ29udmVyc2F0aW9uc1Jlc3BvbnNlEnwKGUxpc3RSZWFkYWJsZUNvbnZlcnNhdGlvbnMSLi5jYWFzLmNoYXQudjEuTGlzdFJlYWRhYmxlQ29udmVyc2F0aW9uc1JlcXVlc3QaLy5jYWFzLmNoYXQudjEuTGlzdFJlYWRhYmxlQ29udmVyc2F0aW9uc1Jlc3BvbnNlElsKDkV4cG9ydFVzZXJEYXRhEiMuY2Fhcy5jaGF0LnYxLkV4cG9ydFVzZXJEYXRhUmVxdWVzdBokLmNhYXMuY2hhdC52MS5FeHBvcnRVc2VyRGF0YVJlc3BvbnNlElgKDUVyYXNlVXNlckRhdGESIi5jYWFzLmNoYXQudjEuRXJhc2VVc2VyRGF0YVJlcXVlc3QaIy5jYWFzLmNoYXQudjEuRXJhc2VVc2VyRGF0YVJlc3BvbnNlElsKDkFwcGx5UmV0ZW50aW9uEiMuY2Fhcy5jaGF0LnYxLkFwcGx5UmV0ZW50aW9uUmVxdWVzdBokLmNhYXMuY2hhdC52MS5BcHBseVJldGVudGlvblJlc3BvbnNlEl4KD0VyYXNlVGVuYW50RGF0YRIkLmNhYXMuY2hhdC52MS5FcmFzZVRlbmFudERhdGFSZXF1ZXN0GiUuY2Fhcy5jaGF0LnYxLkVyYXNlVGVuYW50RGF0YVJlc3BvbnNlQjpaOGdpdGh1Yi5jb20vY2Fhcy1kZXYvY2Fhcy9zZGtzL2dvL2dlbi9jYWFzL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_buf_validate_validate, file_caas_chat_v1_conversation, file_caas_chat_v1_event, file_caas_chat_v1_member, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message caas.chat.v1.EraseTenantDataRequest
+ */
+export type EraseTenantDataRequest = Message<"caas.chat.v1.EraseTenantDataRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Rows (documents) deleted per call at most (0: 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message caas.chat.v1.EraseTenantDataRequest.
+ * Use `create(EraseTenantDataRequestSchema)` to create a new message.
+ */
+export const EraseTenantDataRequestSchema: GenMessage<EraseTenantDataRequest> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 0);
+
+/**
+ * @generated from message caas.chat.v1.EraseTenantDataResponse
+ */
+export type EraseTenantDataResponse = Message<"caas.chat.v1.EraseTenantDataResponse"> & {
+  /**
+   * Rows (documents) deleted by this call.
+   *
+   * @generated from field: int64 rows_removed = 1;
+   */
+  rowsRemoved: bigint;
+
+  /**
+   * Some rows of the tenant are left: call again.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message caas.chat.v1.EraseTenantDataResponse.
+ * Use `create(EraseTenantDataResponseSchema)` to create a new message.
+ */
+export const EraseTenantDataResponseSchema: GenMessage<EraseTenantDataResponse> = /*@__PURE__*/
+  messageDesc(file_caas_chat_v1_chat_internal_service, 1);
 
 /**
  * @generated from message caas.chat.v1.CheckAccessRequest
@@ -46,7 +96,7 @@ export type CheckAccessRequest = Message<"caas.chat.v1.CheckAccessRequest"> & {
  * Use `create(CheckAccessRequestSchema)` to create a new message.
  */
 export const CheckAccessRequestSchema: GenMessage<CheckAccessRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 0);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 2);
 
 /**
  * @generated from message caas.chat.v1.CheckAccessResponse
@@ -65,7 +115,7 @@ export type CheckAccessResponse = Message<"caas.chat.v1.CheckAccessResponse"> & 
  * Use `create(CheckAccessResponseSchema)` to create a new message.
  */
 export const CheckAccessResponseSchema: GenMessage<CheckAccessResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 1);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 3);
 
 /**
  * What one user may read in one conversation.
@@ -106,7 +156,7 @@ export type ConversationAccess = Message<"caas.chat.v1.ConversationAccess"> & {
  * Use `create(ConversationAccessSchema)` to create a new message.
  */
 export const ConversationAccessSchema: GenMessage<ConversationAccess> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 2);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 4);
 
 /**
  * @generated from message caas.chat.v1.GetConversationMembersRequest
@@ -142,7 +192,7 @@ export type GetConversationMembersRequest = Message<"caas.chat.v1.GetConversatio
  * Use `create(GetConversationMembersRequestSchema)` to create a new message.
  */
 export const GetConversationMembersRequestSchema: GenMessage<GetConversationMembersRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 3);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 5);
 
 /**
  * @generated from message caas.chat.v1.GetConversationMembersResponse
@@ -173,7 +223,7 @@ export type GetConversationMembersResponse = Message<"caas.chat.v1.GetConversati
  * Use `create(GetConversationMembersResponseSchema)` to create a new message.
  */
 export const GetConversationMembersResponseSchema: GenMessage<GetConversationMembersResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 4);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 6);
 
 /**
  * @generated from message caas.chat.v1.ListMembershipsRequest
@@ -207,7 +257,7 @@ export type ListMembershipsRequest = Message<"caas.chat.v1.ListMembershipsReques
  * Use `create(ListMembershipsRequestSchema)` to create a new message.
  */
 export const ListMembershipsRequestSchema: GenMessage<ListMembershipsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 5);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 7);
 
 /**
  * @generated from message caas.chat.v1.ListMembershipsResponse
@@ -231,7 +281,7 @@ export type ListMembershipsResponse = Message<"caas.chat.v1.ListMembershipsRespo
  * Use `create(ListMembershipsResponseSchema)` to create a new message.
  */
 export const ListMembershipsResponseSchema: GenMessage<ListMembershipsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 6);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 8);
 
 /**
  * @generated from message caas.chat.v1.SyncInternalRequest
@@ -267,7 +317,7 @@ export type SyncInternalRequest = Message<"caas.chat.v1.SyncInternalRequest"> & 
  * Use `create(SyncInternalRequestSchema)` to create a new message.
  */
 export const SyncInternalRequestSchema: GenMessage<SyncInternalRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 7);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 9);
 
 /**
  * @generated from message caas.chat.v1.SyncInternalResponse
@@ -301,7 +351,7 @@ export type SyncInternalResponse = Message<"caas.chat.v1.SyncInternalResponse"> 
  * Use `create(SyncInternalResponseSchema)` to create a new message.
  */
 export const SyncInternalResponseSchema: GenMessage<SyncInternalResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 8);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 10);
 
 /**
  * @generated from message caas.chat.v1.ScanConversationsRequest
@@ -330,7 +380,7 @@ export type ScanConversationsRequest = Message<"caas.chat.v1.ScanConversationsRe
  * Use `create(ScanConversationsRequestSchema)` to create a new message.
  */
 export const ScanConversationsRequestSchema: GenMessage<ScanConversationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 9);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 11);
 
 /**
  * @generated from message caas.chat.v1.ScanConversationsResponse
@@ -354,7 +404,7 @@ export type ScanConversationsResponse = Message<"caas.chat.v1.ScanConversationsR
  * Use `create(ScanConversationsResponseSchema)` to create a new message.
  */
 export const ScanConversationsResponseSchema: GenMessage<ScanConversationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 10);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 12);
 
 /**
  * @generated from message caas.chat.v1.ListReadableConversationsRequest
@@ -388,7 +438,7 @@ export type ListReadableConversationsRequest = Message<"caas.chat.v1.ListReadabl
  * Use `create(ListReadableConversationsRequestSchema)` to create a new message.
  */
 export const ListReadableConversationsRequestSchema: GenMessage<ListReadableConversationsRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 11);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 13);
 
 /**
  * @generated from message caas.chat.v1.ListReadableConversationsResponse
@@ -412,7 +462,7 @@ export type ListReadableConversationsResponse = Message<"caas.chat.v1.ListReadab
  * Use `create(ListReadableConversationsResponseSchema)` to create a new message.
  */
 export const ListReadableConversationsResponseSchema: GenMessage<ListReadableConversationsResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 12);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 14);
 
 /**
  * A conversation one user may read, and which part of it.
@@ -452,7 +502,7 @@ export type ReadableConversation = Message<"caas.chat.v1.ReadableConversation"> 
  * Use `create(ReadableConversationSchema)` to create a new message.
  */
 export const ReadableConversationSchema: GenMessage<ReadableConversation> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 13);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 15);
 
 /**
  * @generated from message caas.chat.v1.ExportUserDataRequest
@@ -486,7 +536,7 @@ export type ExportUserDataRequest = Message<"caas.chat.v1.ExportUserDataRequest"
  * Use `create(ExportUserDataRequestSchema)` to create a new message.
  */
 export const ExportUserDataRequestSchema: GenMessage<ExportUserDataRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 14);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 16);
 
 /**
  * @generated from message caas.chat.v1.ExportUserDataResponse
@@ -510,7 +560,7 @@ export type ExportUserDataResponse = Message<"caas.chat.v1.ExportUserDataRespons
  * Use `create(ExportUserDataResponseSchema)` to create a new message.
  */
 export const ExportUserDataResponseSchema: GenMessage<ExportUserDataResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 15);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 17);
 
 /**
  * @generated from message caas.chat.v1.EraseUserDataRequest
@@ -551,7 +601,7 @@ export type EraseUserDataRequest = Message<"caas.chat.v1.EraseUserDataRequest"> 
  * Use `create(EraseUserDataRequestSchema)` to create a new message.
  */
 export const EraseUserDataRequestSchema: GenMessage<EraseUserDataRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 16);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 18);
 
 /**
  * @generated from message caas.chat.v1.EraseUserDataResponse
@@ -592,7 +642,7 @@ export type EraseUserDataResponse = Message<"caas.chat.v1.EraseUserDataResponse"
  * Use `create(EraseUserDataResponseSchema)` to create a new message.
  */
 export const EraseUserDataResponseSchema: GenMessage<EraseUserDataResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 17);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 19);
 
 /**
  * @generated from message caas.chat.v1.ApplyRetentionRequest
@@ -653,7 +703,7 @@ export type ApplyRetentionRequest = Message<"caas.chat.v1.ApplyRetentionRequest"
  * Use `create(ApplyRetentionRequestSchema)` to create a new message.
  */
 export const ApplyRetentionRequestSchema: GenMessage<ApplyRetentionRequest> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 18);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 20);
 
 /**
  * @generated from message caas.chat.v1.ApplyRetentionResponse
@@ -691,7 +741,7 @@ export type ApplyRetentionResponse = Message<"caas.chat.v1.ApplyRetentionRespons
  * Use `create(ApplyRetentionResponseSchema)` to create a new message.
  */
 export const ApplyRetentionResponseSchema: GenMessage<ApplyRetentionResponse> = /*@__PURE__*/
-  messageDesc(file_caas_chat_v1_chat_internal_service, 19);
+  messageDesc(file_caas_chat_v1_chat_internal_service, 21);
 
 /**
  * Calls from other CAAS services (socket fan-out, search, compliance, projection rebuilds). Every
@@ -815,6 +865,20 @@ export const ChatInternalService: GenService<{
     methodKind: "unary";
     input: typeof ApplyRetentionRequestSchema;
     output: typeof ApplyRetentionResponseSchema;
+  },
+  /**
+   * Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+   * members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+   * and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+   * destroys them, and their record says so). Idempotent; call again while `more`. For the
+   * compliance service's tenant deletion, after the shredding.
+   *
+   * @generated from rpc caas.chat.v1.ChatInternalService.EraseTenantData
+   */
+  eraseTenantData: {
+    methodKind: "unary";
+    input: typeof EraseTenantDataRequestSchema;
+    output: typeof EraseTenantDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_caas_chat_v1_chat_internal_service, 0);

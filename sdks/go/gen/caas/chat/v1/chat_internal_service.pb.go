@@ -23,6 +23,113 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type EraseTenantDataRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Rows (documents) deleted per call at most (0: 1000).
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataRequest) Reset() {
+	*x = EraseTenantDataRequest{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataRequest) ProtoMessage() {}
+
+func (x *EraseTenantDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataRequest.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataRequest) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EraseTenantDataRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EraseTenantDataRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type EraseTenantDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows (documents) deleted by this call.
+	RowsRemoved int64 `protobuf:"varint,1,opt,name=rows_removed,json=rowsRemoved,proto3" json:"rows_removed,omitempty"`
+	// Some rows of the tenant are left: call again.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTenantDataResponse) Reset() {
+	*x = EraseTenantDataResponse{}
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTenantDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTenantDataResponse) ProtoMessage() {}
+
+func (x *EraseTenantDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTenantDataResponse.ProtoReflect.Descriptor instead.
+func (*EraseTenantDataResponse) Descriptor() ([]byte, []int) {
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EraseTenantDataResponse) GetRowsRemoved() int64 {
+	if x != nil {
+		return x.RowsRemoved
+	}
+	return 0
+}
+
+func (x *EraseTenantDataResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type CheckAccessRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	TenantId        string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -34,7 +141,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[0]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +153,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[0]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +166,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{0}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CheckAccessRequest) GetTenantId() string {
@@ -93,7 +200,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[1]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +212,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[1]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +225,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{1}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CheckAccessResponse) GetAccesses() []*ConversationAccess {
@@ -145,7 +252,7 @@ type ConversationAccess struct {
 
 func (x *ConversationAccess) Reset() {
 	*x = ConversationAccess{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[2]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +264,7 @@ func (x *ConversationAccess) String() string {
 func (*ConversationAccess) ProtoMessage() {}
 
 func (x *ConversationAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[2]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +277,7 @@ func (x *ConversationAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationAccess.ProtoReflect.Descriptor instead.
 func (*ConversationAccess) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{2}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConversationAccess) GetConversationId() string {
@@ -215,7 +322,7 @@ type GetConversationMembersRequest struct {
 
 func (x *GetConversationMembersRequest) Reset() {
 	*x = GetConversationMembersRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[3]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +334,7 @@ func (x *GetConversationMembersRequest) String() string {
 func (*GetConversationMembersRequest) ProtoMessage() {}
 
 func (x *GetConversationMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[3]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +347,7 @@ func (x *GetConversationMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationMembersRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationMembersRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{3}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetConversationMembersRequest) GetTenantId() string {
@@ -284,7 +391,7 @@ type GetConversationMembersResponse struct {
 
 func (x *GetConversationMembersResponse) Reset() {
 	*x = GetConversationMembersResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[4]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +403,7 @@ func (x *GetConversationMembersResponse) String() string {
 func (*GetConversationMembersResponse) ProtoMessage() {}
 
 func (x *GetConversationMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[4]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +416,7 @@ func (x *GetConversationMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationMembersResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationMembersResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{4}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetConversationMembersResponse) GetMembers() []*Member {
@@ -346,7 +453,7 @@ type ListMembershipsRequest struct {
 
 func (x *ListMembershipsRequest) Reset() {
 	*x = ListMembershipsRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[5]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +465,7 @@ func (x *ListMembershipsRequest) String() string {
 func (*ListMembershipsRequest) ProtoMessage() {}
 
 func (x *ListMembershipsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[5]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +478,7 @@ func (x *ListMembershipsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembershipsRequest.ProtoReflect.Descriptor instead.
 func (*ListMembershipsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{5}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMembershipsRequest) GetTenantId() string {
@@ -413,7 +520,7 @@ type ListMembershipsResponse struct {
 
 func (x *ListMembershipsResponse) Reset() {
 	*x = ListMembershipsResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[6]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +532,7 @@ func (x *ListMembershipsResponse) String() string {
 func (*ListMembershipsResponse) ProtoMessage() {}
 
 func (x *ListMembershipsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[6]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +545,7 @@ func (x *ListMembershipsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembershipsResponse.ProtoReflect.Descriptor instead.
 func (*ListMembershipsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{6}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMembershipsResponse) GetMemberships() []*Member {
@@ -469,7 +576,7 @@ type SyncInternalRequest struct {
 
 func (x *SyncInternalRequest) Reset() {
 	*x = SyncInternalRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[7]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +588,7 @@ func (x *SyncInternalRequest) String() string {
 func (*SyncInternalRequest) ProtoMessage() {}
 
 func (x *SyncInternalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[7]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +601,7 @@ func (x *SyncInternalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncInternalRequest.ProtoReflect.Descriptor instead.
 func (*SyncInternalRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{7}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SyncInternalRequest) GetTenantId() string {
@@ -538,7 +645,7 @@ type SyncInternalResponse struct {
 
 func (x *SyncInternalResponse) Reset() {
 	*x = SyncInternalResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[8]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +657,7 @@ func (x *SyncInternalResponse) String() string {
 func (*SyncInternalResponse) ProtoMessage() {}
 
 func (x *SyncInternalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[8]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +670,7 @@ func (x *SyncInternalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncInternalResponse.ProtoReflect.Descriptor instead.
 func (*SyncInternalResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{8}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SyncInternalResponse) GetEvents() []*Event {
@@ -606,7 +713,7 @@ type ScanConversationsRequest struct {
 
 func (x *ScanConversationsRequest) Reset() {
 	*x = ScanConversationsRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[9]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +725,7 @@ func (x *ScanConversationsRequest) String() string {
 func (*ScanConversationsRequest) ProtoMessage() {}
 
 func (x *ScanConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[9]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +738,7 @@ func (x *ScanConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanConversationsRequest.ProtoReflect.Descriptor instead.
 func (*ScanConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{9}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ScanConversationsRequest) GetTenantId() string {
@@ -666,7 +773,7 @@ type ScanConversationsResponse struct {
 
 func (x *ScanConversationsResponse) Reset() {
 	*x = ScanConversationsResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[10]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +785,7 @@ func (x *ScanConversationsResponse) String() string {
 func (*ScanConversationsResponse) ProtoMessage() {}
 
 func (x *ScanConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[10]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +798,7 @@ func (x *ScanConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanConversationsResponse.ProtoReflect.Descriptor instead.
 func (*ScanConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{10}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ScanConversationsResponse) GetConversations() []*Conversation {
@@ -721,7 +828,7 @@ type ListReadableConversationsRequest struct {
 
 func (x *ListReadableConversationsRequest) Reset() {
 	*x = ListReadableConversationsRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +840,7 @@ func (x *ListReadableConversationsRequest) String() string {
 func (*ListReadableConversationsRequest) ProtoMessage() {}
 
 func (x *ListReadableConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[11]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +853,7 @@ func (x *ListReadableConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReadableConversationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReadableConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{11}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListReadableConversationsRequest) GetTenantId() string {
@@ -788,7 +895,7 @@ type ListReadableConversationsResponse struct {
 
 func (x *ListReadableConversationsResponse) Reset() {
 	*x = ListReadableConversationsResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +907,7 @@ func (x *ListReadableConversationsResponse) String() string {
 func (*ListReadableConversationsResponse) ProtoMessage() {}
 
 func (x *ListReadableConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[12]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +920,7 @@ func (x *ListReadableConversationsResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListReadableConversationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReadableConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{12}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListReadableConversationsResponse) GetConversations() []*ReadableConversation {
@@ -846,7 +953,7 @@ type ReadableConversation struct {
 
 func (x *ReadableConversation) Reset() {
 	*x = ReadableConversation{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +965,7 @@ func (x *ReadableConversation) String() string {
 func (*ReadableConversation) ProtoMessage() {}
 
 func (x *ReadableConversation) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[13]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +978,7 @@ func (x *ReadableConversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadableConversation.ProtoReflect.Descriptor instead.
 func (*ReadableConversation) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{13}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReadableConversation) GetConversationId() string {
@@ -915,7 +1022,7 @@ type ExportUserDataRequest struct {
 
 func (x *ExportUserDataRequest) Reset() {
 	*x = ExportUserDataRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1034,7 @@ func (x *ExportUserDataRequest) String() string {
 func (*ExportUserDataRequest) ProtoMessage() {}
 
 func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[14]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1047,7 @@ func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{14}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExportUserDataRequest) GetTenantId() string {
@@ -982,7 +1089,7 @@ type ExportUserDataResponse struct {
 
 func (x *ExportUserDataResponse) Reset() {
 	*x = ExportUserDataResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1101,7 @@ func (x *ExportUserDataResponse) String() string {
 func (*ExportUserDataResponse) ProtoMessage() {}
 
 func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[15]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1114,7 @@ func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{15}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExportUserDataResponse) GetJsonLines() []string {
@@ -1039,7 +1146,7 @@ type EraseUserDataRequest struct {
 
 func (x *EraseUserDataRequest) Reset() {
 	*x = EraseUserDataRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1158,7 @@ func (x *EraseUserDataRequest) String() string {
 func (*EraseUserDataRequest) ProtoMessage() {}
 
 func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[16]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1171,7 @@ func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{16}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EraseUserDataRequest) GetTenantId() string {
@@ -1117,7 +1224,7 @@ type EraseUserDataResponse struct {
 
 func (x *EraseUserDataResponse) Reset() {
 	*x = EraseUserDataResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1236,7 @@ func (x *EraseUserDataResponse) String() string {
 func (*EraseUserDataResponse) ProtoMessage() {}
 
 func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[17]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1249,7 @@ func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{17}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EraseUserDataResponse) GetMessagesErased() uint64 {
@@ -1201,7 +1308,7 @@ type ApplyRetentionRequest struct {
 
 func (x *ApplyRetentionRequest) Reset() {
 	*x = ApplyRetentionRequest{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1320,7 @@ func (x *ApplyRetentionRequest) String() string {
 func (*ApplyRetentionRequest) ProtoMessage() {}
 
 func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[18]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1333,7 @@ func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionRequest) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{18}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApplyRetentionRequest) GetTenantId() string {
@@ -1300,7 +1407,7 @@ type ApplyRetentionResponse struct {
 
 func (x *ApplyRetentionResponse) Reset() {
 	*x = ApplyRetentionResponse{}
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1419,7 @@ func (x *ApplyRetentionResponse) String() string {
 func (*ApplyRetentionResponse) ProtoMessage() {}
 
 func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[19]
+	mi := &file_caas_chat_v1_chat_internal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1432,7 @@ func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionResponse) Descriptor() ([]byte, []int) {
-	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{19}
+	return file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ApplyRetentionResponse) GetMessagesExpired() uint64 {
@@ -1360,7 +1467,14 @@ var File_caas_chat_v1_chat_internal_service_proto protoreflect.FileDescriptor
 
 const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"(caas/chat/v1/chat_internal_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x01\n" +
+	"(caas/chat/v1/chat_internal_service.proto\x12\fcaas.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fcaas/chat/v1/conversation.proto\x1a\x18caas/chat/v1/event.proto\x1a\x19caas/chat/v1/member.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"h\n" +
+	"\x16EraseTenantDataRequest\x12%\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\bpageSize\"P\n" +
+	"\x17EraseTenantDataResponse\x12!\n" +
+	"\frows_removed\x18\x01 \x01(\x03R\vrowsRemoved\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"\xb6\x01\n" +
 	"\x12CheckAccessRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x129\n" +
 	"\auser_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b2\x19^[A-Za-z0-9_.@:-]{1,128}$R\x06userId\x12>\n" +
@@ -1468,7 +1582,7 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\x10messages_expired\x18\x01 \x01(\x04R\x0fmessagesExpired\x12#\n" +
 	"\rmessages_held\x18\x02 \x01(\x04R\fmessagesHeld\x12\x1b\n" +
 	"\tmedia_ids\x18\x03 \x03(\tR\bmediaIds\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\x8d\a\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken2\xed\a\n" +
 	"\x13ChatInternalService\x12R\n" +
 	"\vCheckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n" +
 	"\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n" +
@@ -1478,7 +1592,8 @@ const file_caas_chat_v1_chat_internal_service_proto_rawDesc = "" +
 	"\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponse\x12[\n" +
 	"\x0eExportUserData\x12#.caas.chat.v1.ExportUserDataRequest\x1a$.caas.chat.v1.ExportUserDataResponse\x12X\n" +
 	"\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponse\x12[\n" +
-	"\x0eApplyRetention\x12#.caas.chat.v1.ApplyRetentionRequest\x1a$.caas.chat.v1.ApplyRetentionResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
+	"\x0eApplyRetention\x12#.caas.chat.v1.ApplyRetentionRequest\x1a$.caas.chat.v1.ApplyRetentionResponse\x12^\n" +
+	"\x0fEraseTenantData\x12$.caas.chat.v1.EraseTenantDataRequest\x1a%.caas.chat.v1.EraseTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_caas_chat_v1_chat_internal_service_proto_rawDescOnce sync.Once
@@ -1492,63 +1607,67 @@ func file_caas_chat_v1_chat_internal_service_proto_rawDescGZIP() []byte {
 	return file_caas_chat_v1_chat_internal_service_proto_rawDescData
 }
 
-var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_caas_chat_v1_chat_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_caas_chat_v1_chat_internal_service_proto_goTypes = []any{
-	(*CheckAccessRequest)(nil),                // 0: caas.chat.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),               // 1: caas.chat.v1.CheckAccessResponse
-	(*ConversationAccess)(nil),                // 2: caas.chat.v1.ConversationAccess
-	(*GetConversationMembersRequest)(nil),     // 3: caas.chat.v1.GetConversationMembersRequest
-	(*GetConversationMembersResponse)(nil),    // 4: caas.chat.v1.GetConversationMembersResponse
-	(*ListMembershipsRequest)(nil),            // 5: caas.chat.v1.ListMembershipsRequest
-	(*ListMembershipsResponse)(nil),           // 6: caas.chat.v1.ListMembershipsResponse
-	(*SyncInternalRequest)(nil),               // 7: caas.chat.v1.SyncInternalRequest
-	(*SyncInternalResponse)(nil),              // 8: caas.chat.v1.SyncInternalResponse
-	(*ScanConversationsRequest)(nil),          // 9: caas.chat.v1.ScanConversationsRequest
-	(*ScanConversationsResponse)(nil),         // 10: caas.chat.v1.ScanConversationsResponse
-	(*ListReadableConversationsRequest)(nil),  // 11: caas.chat.v1.ListReadableConversationsRequest
-	(*ListReadableConversationsResponse)(nil), // 12: caas.chat.v1.ListReadableConversationsResponse
-	(*ReadableConversation)(nil),              // 13: caas.chat.v1.ReadableConversation
-	(*ExportUserDataRequest)(nil),             // 14: caas.chat.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),            // 15: caas.chat.v1.ExportUserDataResponse
-	(*EraseUserDataRequest)(nil),              // 16: caas.chat.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),             // 17: caas.chat.v1.EraseUserDataResponse
-	(*ApplyRetentionRequest)(nil),             // 18: caas.chat.v1.ApplyRetentionRequest
-	(*ApplyRetentionResponse)(nil),            // 19: caas.chat.v1.ApplyRetentionResponse
-	(*Member)(nil),                            // 20: caas.chat.v1.Member
-	(*Event)(nil),                             // 21: caas.chat.v1.Event
-	(*Conversation)(nil),                      // 22: caas.chat.v1.Conversation
-	(*timestamppb.Timestamp)(nil),             // 23: google.protobuf.Timestamp
+	(*EraseTenantDataRequest)(nil),            // 0: caas.chat.v1.EraseTenantDataRequest
+	(*EraseTenantDataResponse)(nil),           // 1: caas.chat.v1.EraseTenantDataResponse
+	(*CheckAccessRequest)(nil),                // 2: caas.chat.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),               // 3: caas.chat.v1.CheckAccessResponse
+	(*ConversationAccess)(nil),                // 4: caas.chat.v1.ConversationAccess
+	(*GetConversationMembersRequest)(nil),     // 5: caas.chat.v1.GetConversationMembersRequest
+	(*GetConversationMembersResponse)(nil),    // 6: caas.chat.v1.GetConversationMembersResponse
+	(*ListMembershipsRequest)(nil),            // 7: caas.chat.v1.ListMembershipsRequest
+	(*ListMembershipsResponse)(nil),           // 8: caas.chat.v1.ListMembershipsResponse
+	(*SyncInternalRequest)(nil),               // 9: caas.chat.v1.SyncInternalRequest
+	(*SyncInternalResponse)(nil),              // 10: caas.chat.v1.SyncInternalResponse
+	(*ScanConversationsRequest)(nil),          // 11: caas.chat.v1.ScanConversationsRequest
+	(*ScanConversationsResponse)(nil),         // 12: caas.chat.v1.ScanConversationsResponse
+	(*ListReadableConversationsRequest)(nil),  // 13: caas.chat.v1.ListReadableConversationsRequest
+	(*ListReadableConversationsResponse)(nil), // 14: caas.chat.v1.ListReadableConversationsResponse
+	(*ReadableConversation)(nil),              // 15: caas.chat.v1.ReadableConversation
+	(*ExportUserDataRequest)(nil),             // 16: caas.chat.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),            // 17: caas.chat.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),              // 18: caas.chat.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),             // 19: caas.chat.v1.EraseUserDataResponse
+	(*ApplyRetentionRequest)(nil),             // 20: caas.chat.v1.ApplyRetentionRequest
+	(*ApplyRetentionResponse)(nil),            // 21: caas.chat.v1.ApplyRetentionResponse
+	(*Member)(nil),                            // 22: caas.chat.v1.Member
+	(*Event)(nil),                             // 23: caas.chat.v1.Event
+	(*Conversation)(nil),                      // 24: caas.chat.v1.Conversation
+	(*timestamppb.Timestamp)(nil),             // 25: google.protobuf.Timestamp
 }
 var file_caas_chat_v1_chat_internal_service_proto_depIdxs = []int32{
-	2,  // 0: caas.chat.v1.CheckAccessResponse.accesses:type_name -> caas.chat.v1.ConversationAccess
-	20, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
-	20, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
-	20, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
-	21, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
-	22, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
-	13, // 6: caas.chat.v1.ListReadableConversationsResponse.conversations:type_name -> caas.chat.v1.ReadableConversation
-	23, // 7: caas.chat.v1.ApplyRetentionRequest.message_before:type_name -> google.protobuf.Timestamp
-	23, // 8: caas.chat.v1.ApplyRetentionRequest.media_before:type_name -> google.protobuf.Timestamp
-	0,  // 9: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
-	3,  // 10: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
-	5,  // 11: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
-	7,  // 12: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
-	9,  // 13: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
-	11, // 14: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
-	14, // 15: caas.chat.v1.ChatInternalService.ExportUserData:input_type -> caas.chat.v1.ExportUserDataRequest
-	16, // 16: caas.chat.v1.ChatInternalService.EraseUserData:input_type -> caas.chat.v1.EraseUserDataRequest
-	18, // 17: caas.chat.v1.ChatInternalService.ApplyRetention:input_type -> caas.chat.v1.ApplyRetentionRequest
-	1,  // 18: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
-	4,  // 19: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
-	6,  // 20: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
-	8,  // 21: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
-	10, // 22: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
-	12, // 23: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
-	15, // 24: caas.chat.v1.ChatInternalService.ExportUserData:output_type -> caas.chat.v1.ExportUserDataResponse
-	17, // 25: caas.chat.v1.ChatInternalService.EraseUserData:output_type -> caas.chat.v1.EraseUserDataResponse
-	19, // 26: caas.chat.v1.ChatInternalService.ApplyRetention:output_type -> caas.chat.v1.ApplyRetentionResponse
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
+	4,  // 0: caas.chat.v1.CheckAccessResponse.accesses:type_name -> caas.chat.v1.ConversationAccess
+	22, // 1: caas.chat.v1.ConversationAccess.member:type_name -> caas.chat.v1.Member
+	22, // 2: caas.chat.v1.GetConversationMembersResponse.members:type_name -> caas.chat.v1.Member
+	22, // 3: caas.chat.v1.ListMembershipsResponse.memberships:type_name -> caas.chat.v1.Member
+	23, // 4: caas.chat.v1.SyncInternalResponse.events:type_name -> caas.chat.v1.Event
+	24, // 5: caas.chat.v1.ScanConversationsResponse.conversations:type_name -> caas.chat.v1.Conversation
+	15, // 6: caas.chat.v1.ListReadableConversationsResponse.conversations:type_name -> caas.chat.v1.ReadableConversation
+	25, // 7: caas.chat.v1.ApplyRetentionRequest.message_before:type_name -> google.protobuf.Timestamp
+	25, // 8: caas.chat.v1.ApplyRetentionRequest.media_before:type_name -> google.protobuf.Timestamp
+	2,  // 9: caas.chat.v1.ChatInternalService.CheckAccess:input_type -> caas.chat.v1.CheckAccessRequest
+	5,  // 10: caas.chat.v1.ChatInternalService.GetConversationMembers:input_type -> caas.chat.v1.GetConversationMembersRequest
+	7,  // 11: caas.chat.v1.ChatInternalService.ListMemberships:input_type -> caas.chat.v1.ListMembershipsRequest
+	9,  // 12: caas.chat.v1.ChatInternalService.SyncInternal:input_type -> caas.chat.v1.SyncInternalRequest
+	11, // 13: caas.chat.v1.ChatInternalService.ScanConversations:input_type -> caas.chat.v1.ScanConversationsRequest
+	13, // 14: caas.chat.v1.ChatInternalService.ListReadableConversations:input_type -> caas.chat.v1.ListReadableConversationsRequest
+	16, // 15: caas.chat.v1.ChatInternalService.ExportUserData:input_type -> caas.chat.v1.ExportUserDataRequest
+	18, // 16: caas.chat.v1.ChatInternalService.EraseUserData:input_type -> caas.chat.v1.EraseUserDataRequest
+	20, // 17: caas.chat.v1.ChatInternalService.ApplyRetention:input_type -> caas.chat.v1.ApplyRetentionRequest
+	0,  // 18: caas.chat.v1.ChatInternalService.EraseTenantData:input_type -> caas.chat.v1.EraseTenantDataRequest
+	3,  // 19: caas.chat.v1.ChatInternalService.CheckAccess:output_type -> caas.chat.v1.CheckAccessResponse
+	6,  // 20: caas.chat.v1.ChatInternalService.GetConversationMembers:output_type -> caas.chat.v1.GetConversationMembersResponse
+	8,  // 21: caas.chat.v1.ChatInternalService.ListMemberships:output_type -> caas.chat.v1.ListMembershipsResponse
+	10, // 22: caas.chat.v1.ChatInternalService.SyncInternal:output_type -> caas.chat.v1.SyncInternalResponse
+	12, // 23: caas.chat.v1.ChatInternalService.ScanConversations:output_type -> caas.chat.v1.ScanConversationsResponse
+	14, // 24: caas.chat.v1.ChatInternalService.ListReadableConversations:output_type -> caas.chat.v1.ListReadableConversationsResponse
+	17, // 25: caas.chat.v1.ChatInternalService.ExportUserData:output_type -> caas.chat.v1.ExportUserDataResponse
+	19, // 26: caas.chat.v1.ChatInternalService.EraseUserData:output_type -> caas.chat.v1.EraseUserDataResponse
+	21, // 27: caas.chat.v1.ChatInternalService.ApplyRetention:output_type -> caas.chat.v1.ApplyRetentionResponse
+	1,  // 28: caas.chat.v1.ChatInternalService.EraseTenantData:output_type -> caas.chat.v1.EraseTenantDataResponse
+	19, // [19:29] is the sub-list for method output_type
+	9,  // [9:19] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -1568,7 +1687,7 @@ func file_caas_chat_v1_chat_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caas_chat_v1_chat_internal_service_proto_rawDesc), len(file_caas_chat_v1_chat_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

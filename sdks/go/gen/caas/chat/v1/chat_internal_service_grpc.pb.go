@@ -28,6 +28,7 @@ const (
 	ChatInternalService_ExportUserData_FullMethodName            = "/caas.chat.v1.ChatInternalService/ExportUserData"
 	ChatInternalService_EraseUserData_FullMethodName             = "/caas.chat.v1.ChatInternalService/EraseUserData"
 	ChatInternalService_ApplyRetention_FullMethodName            = "/caas.chat.v1.ChatInternalService/ApplyRetention"
+	ChatInternalService_EraseTenantData_FullMethodName           = "/caas.chat.v1.ChatInternalService/EraseTenantData"
 )
 
 // ChatInternalServiceClient is the client API for ChatInternalService service.
@@ -81,6 +82,12 @@ type ChatInternalServiceClient interface {
 	// nothing changes and the counts say what would go. A page at a time (page token bound to the
 	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
 	ApplyRetention(ctx context.Context, in *ApplyRetentionRequest, opts ...grpc.CallOption) (*ApplyRetentionResponse, error)
+	// Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+	// members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+	// and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+	// destroys them, and their record says so). Idempotent; call again while `more`. For the
+	// compliance service's tenant deletion, after the shredding.
+	EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error)
 }
 
 type chatInternalServiceClient struct {
@@ -181,6 +188,16 @@ func (c *chatInternalServiceClient) ApplyRetention(ctx context.Context, in *Appl
 	return out, nil
 }
 
+func (c *chatInternalServiceClient) EraseTenantData(ctx context.Context, in *EraseTenantDataRequest, opts ...grpc.CallOption) (*EraseTenantDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseTenantDataResponse)
+	err := c.cc.Invoke(ctx, ChatInternalService_EraseTenantData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatInternalServiceServer is the server API for ChatInternalService service.
 // All implementations must embed UnimplementedChatInternalServiceServer
 // for forward compatibility.
@@ -232,6 +249,12 @@ type ChatInternalServiceServer interface {
 	// nothing changes and the counts say what would go. A page at a time (page token bound to the
 	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
 	ApplyRetention(context.Context, *ApplyRetentionRequest) (*ApplyRetentionResponse, error)
+	// Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+	// members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+	// and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+	// destroys them, and their record says so). Idempotent; call again while `more`. For the
+	// compliance service's tenant deletion, after the shredding.
+	EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error)
 	mustEmbedUnimplementedChatInternalServiceServer()
 }
 
@@ -268,6 +291,9 @@ func (UnimplementedChatInternalServiceServer) EraseUserData(context.Context, *Er
 }
 func (UnimplementedChatInternalServiceServer) ApplyRetention(context.Context, *ApplyRetentionRequest) (*ApplyRetentionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyRetention not implemented")
+}
+func (UnimplementedChatInternalServiceServer) EraseTenantData(context.Context, *EraseTenantDataRequest) (*EraseTenantDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseTenantData not implemented")
 }
 func (UnimplementedChatInternalServiceServer) mustEmbedUnimplementedChatInternalServiceServer() {}
 func (UnimplementedChatInternalServiceServer) testEmbeddedByValue()                             {}
@@ -452,6 +478,24 @@ func _ChatInternalService_ApplyRetention_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatInternalService_EraseTenantData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseTenantDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatInternalServiceServer).EraseTenantData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatInternalService_EraseTenantData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatInternalServiceServer).EraseTenantData(ctx, req.(*EraseTenantDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatInternalService_ServiceDesc is the grpc.ServiceDesc for ChatInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -494,6 +538,10 @@ var ChatInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ApplyRetention",
 			Handler:    _ChatInternalService_ApplyRetention_Handler,
+		},
+		{
+			MethodName: "EraseTenantData",
+			Handler:    _ChatInternalService_EraseTenantData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

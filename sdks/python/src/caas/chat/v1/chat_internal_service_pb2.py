@@ -29,7 +29,7 @@ from caas.chat.v1 import member_pb2 as caas_dot_chat_dot_v1_dot_member__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/chat/v1/chat_internal_service.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x19\x63\x61\x61s/chat/v1/member.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x01\n\x12\x43heckAccessRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12-\n\x10\x63onversation_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\"I\n\x13\x43heckAccessResponse\x12\x32\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32 .caas.chat.v1.ConversationAccess\"\x88\x01\n\x12\x43onversationAccess\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12$\n\x06member\x18\x02 \x01(\x0b\x32\x14.caas.chat.v1.Member\x12\x19\n\x11\x66irst_visible_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_visible_seq\x18\x04 \x01(\x04\"\x9c\x01\n\x1dGetConversationMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"s\n\x1eGetConversationMembersResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.caas.chat.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x11\n\tas_of_seq\x18\x03 \x01(\x04\"\xa5\x01\n\x16ListMembershipsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"]\n\x17ListMembershipsResponse\x12)\n\x0bmemberships\x18\x01 \x03(\x0b\x32\x14.caas.chat.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x01\n\x13SyncInternalRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x11\n\tafter_seq\x18\x03 \x01(\x04\x12\x19\n\x05limit\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\"|\n\x14SyncInternalResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.caas.chat.v1.Event\x12\x10\n\x08has_more\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x04\x12\x10\n\x08head_seq\x18\x04 \x01(\x04\"t\n\x18ScanConversationsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"g\n\x19ScanConversationsResponse\x12\x31\n\rconversations\x18\x01 \x03(\x0b\x32\x1a.caas.chat.v1.Conversation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaf\x01\n ListReadableConversationsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"w\n!ListReadableConversationsResponse\x12\x39\n\rconversations\x18\x01 \x03(\x0b\x32\".caas.chat.v1.ReadableConversation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x14ReadableConversation\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x19\n\x11\x66irst_visible_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_visible_seq\x18\x04 \x01(\x04\"\xa4\x01\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"E\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd6\x01\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x31\n\x15held_conversation_ids\x18\x05 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\xe8\x07\x18\x01\"\x05r\x03\xb0\x01\x01\"\xa3\x01\n\x15\x45raseUserDataResponse\x12\x17\n\x0fmessages_erased\x18\x01 \x01(\x04\x12\x19\n\x11reactions_removed\x18\x02 \x01(\x04\x12\x1b\n\x13read_states_dropped\x18\x03 \x01(\x04\x12 \n\x18skipped_conversation_ids\x18\x04 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\"\xce\x02\n\x15\x41pplyRetentionRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x32\n\x0emessage_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cmedia_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\rheld_user_ids\x18\x05 \x03(\tB*\xbaH\'\x92\x01$\x10\xe8\x07\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x1d\n\tpage_size\x18\x07 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x08 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"u\n\x16\x41pplyRetentionResponse\x12\x18\n\x10messages_expired\x18\x01 \x01(\x04\x12\x15\n\rmessages_held\x18\x02 \x01(\x04\x12\x11\n\tmedia_ids\x18\x03 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t2\x8d\x07\n\x13\x43hatInternalService\x12R\n\x0b\x43heckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n\x0fListMemberships\x12$.caas.chat.v1.ListMembershipsRequest\x1a%.caas.chat.v1.ListMembershipsResponse\x12U\n\x0cSyncInternal\x12!.caas.chat.v1.SyncInternalRequest\x1a\".caas.chat.v1.SyncInternalResponse\x12\x64\n\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a\'.caas.chat.v1.ScanConversationsResponse\x12|\n\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponse\x12[\n\x0e\x45xportUserData\x12#.caas.chat.v1.ExportUserDataRequest\x1a$.caas.chat.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponse\x12[\n\x0e\x41pplyRetention\x12#.caas.chat.v1.ApplyRetentionRequest\x1a$.caas.chat.v1.ApplyRetentionResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(caas/chat/v1/chat_internal_service.proto\x12\x0c\x63\x61\x61s.chat.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1f\x63\x61\x61s/chat/v1/conversation.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x19\x63\x61\x61s/chat/v1/member.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"T\n\x16\x45raseTenantDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\"=\n\x17\x45raseTenantDataResponse\x12\x14\n\x0crows_removed\x18\x01 \x01(\x03\x12\x0c\n\x04more\x18\x02 \x01(\x08\"\x93\x01\n\x12\x43heckAccessRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12-\n\x10\x63onversation_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x01\x10\x64\x18\x01\"\x05r\x03\xb0\x01\x01\"I\n\x13\x43heckAccessResponse\x12\x32\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32 .caas.chat.v1.ConversationAccess\"\x88\x01\n\x12\x43onversationAccess\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12$\n\x06member\x18\x02 \x01(\x0b\x32\x14.caas.chat.v1.Member\x12\x19\n\x11\x66irst_visible_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_visible_seq\x18\x04 \x01(\x04\"\x9c\x01\n\x1dGetConversationMembersRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"s\n\x1eGetConversationMembersResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.caas.chat.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x11\n\tas_of_seq\x18\x03 \x01(\x04\"\xa5\x01\n\x16ListMembershipsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"]\n\x17ListMembershipsResponse\x12)\n\x0bmemberships\x18\x01 \x03(\x0b\x32\x14.caas.chat.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x01\n\x13SyncInternalRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x11\n\tafter_seq\x18\x03 \x01(\x04\x12\x19\n\x05limit\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\"|\n\x14SyncInternalResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.caas.chat.v1.Event\x12\x10\n\x08has_more\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x04\x12\x10\n\x08head_seq\x18\x04 \x01(\x04\"t\n\x18ScanConversationsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"g\n\x19ScanConversationsResponse\x12\x31\n\rconversations\x18\x01 \x03(\x0b\x32\x1a.caas.chat.v1.Conversation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaf\x01\n ListReadableConversationsRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x88\'(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"w\n!ListReadableConversationsResponse\x12\x39\n\rconversations\x18\x01 \x03(\x0b\x32\".caas.chat.v1.ReadableConversation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x14ReadableConversation\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x19\n\x11\x66irst_visible_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_visible_seq\x18\x04 \x01(\x04\"\xa4\x01\n\x15\x45xportUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"E\n\x16\x45xportUserDataResponse\x12\x12\n\njson_lines\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd6\x01\n\x14\x45raseUserDataRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x31\n\x07user_id\x18\x02 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x1d\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x31\n\x15held_conversation_ids\x18\x05 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\xe8\x07\x18\x01\"\x05r\x03\xb0\x01\x01\"\xa3\x01\n\x15\x45raseUserDataResponse\x12\x17\n\x0fmessages_erased\x18\x01 \x01(\x04\x12\x19\n\x11reactions_removed\x18\x02 \x01(\x04\x12\x1b\n\x13read_states_dropped\x18\x03 \x01(\x04\x12 \n\x18skipped_conversation_ids\x18\x04 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\"\xce\x02\n\x15\x41pplyRetentionRequest\x12\x1b\n\ttenant_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0f\x63onversation_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x32\n\x0emessage_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cmedia_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\rheld_user_ids\x18\x05 \x03(\tB*\xbaH\'\x92\x01$\x10\xe8\x07\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x1d\n\tpage_size\x18\x07 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xd0\x0f(\x00\x12\x1c\n\npage_token\x18\x08 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"u\n\x16\x41pplyRetentionResponse\x12\x18\n\x10messages_expired\x18\x01 \x01(\x04\x12\x15\n\rmessages_held\x18\x02 \x01(\x04\x12\x11\n\tmedia_ids\x18\x03 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t2\xed\x07\n\x13\x43hatInternalService\x12R\n\x0b\x43heckAccess\x12 .caas.chat.v1.CheckAccessRequest\x1a!.caas.chat.v1.CheckAccessResponse\x12s\n\x16GetConversationMembers\x12+.caas.chat.v1.GetConversationMembersRequest\x1a,.caas.chat.v1.GetConversationMembersResponse\x12^\n\x0fListMemberships\x12$.caas.chat.v1.ListMembershipsRequest\x1a%.caas.chat.v1.ListMembershipsResponse\x12U\n\x0cSyncInternal\x12!.caas.chat.v1.SyncInternalRequest\x1a\".caas.chat.v1.SyncInternalResponse\x12\x64\n\x11ScanConversations\x12&.caas.chat.v1.ScanConversationsRequest\x1a\'.caas.chat.v1.ScanConversationsResponse\x12|\n\x19ListReadableConversations\x12..caas.chat.v1.ListReadableConversationsRequest\x1a/.caas.chat.v1.ListReadableConversationsResponse\x12[\n\x0e\x45xportUserData\x12#.caas.chat.v1.ExportUserDataRequest\x1a$.caas.chat.v1.ExportUserDataResponse\x12X\n\rEraseUserData\x12\".caas.chat.v1.EraseUserDataRequest\x1a#.caas.chat.v1.EraseUserDataResponse\x12[\n\x0e\x41pplyRetention\x12#.caas.chat.v1.ApplyRetentionRequest\x1a$.caas.chat.v1.ApplyRetentionResponse\x12^\n\x0f\x45raseTenantData\x12$.caas.chat.v1.EraseTenantDataRequest\x1a%.caas.chat.v1.EraseTenantDataResponseB:Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'caas.chat.v1.chat_internal_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/caas-dev/caas/sdks/go/gen/caas/chat/v1;chatv1'
+  _globals['_ERASETENANTDATAREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_ERASETENANTDATAREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_ERASETENANTDATAREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_ERASETENANTDATAREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\220N(\000'
   _globals['_CHECKACCESSREQUEST'].fields_by_name['tenant_id']._loaded_options = None
   _globals['_CHECKACCESSREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_CHECKACCESSREQUEST'].fields_by_name['user_id']._loaded_options = None
@@ -107,46 +111,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYRETENTIONREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\320\017(\000'
   _globals['_APPLYRETENTIONREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_APPLYRETENTIONREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
-  _globals['_CHECKACCESSREQUEST']._serialized_start=207
-  _globals['_CHECKACCESSREQUEST']._serialized_end=354
-  _globals['_CHECKACCESSRESPONSE']._serialized_start=356
-  _globals['_CHECKACCESSRESPONSE']._serialized_end=429
-  _globals['_CONVERSATIONACCESS']._serialized_start=432
-  _globals['_CONVERSATIONACCESS']._serialized_end=568
-  _globals['_GETCONVERSATIONMEMBERSREQUEST']._serialized_start=571
-  _globals['_GETCONVERSATIONMEMBERSREQUEST']._serialized_end=727
-  _globals['_GETCONVERSATIONMEMBERSRESPONSE']._serialized_start=729
-  _globals['_GETCONVERSATIONMEMBERSRESPONSE']._serialized_end=844
-  _globals['_LISTMEMBERSHIPSREQUEST']._serialized_start=847
-  _globals['_LISTMEMBERSHIPSREQUEST']._serialized_end=1012
-  _globals['_LISTMEMBERSHIPSRESPONSE']._serialized_start=1014
-  _globals['_LISTMEMBERSHIPSRESPONSE']._serialized_end=1107
-  _globals['_SYNCINTERNALREQUEST']._serialized_start=1110
-  _globals['_SYNCINTERNALREQUEST']._serialized_end=1241
-  _globals['_SYNCINTERNALRESPONSE']._serialized_start=1243
-  _globals['_SYNCINTERNALRESPONSE']._serialized_end=1367
-  _globals['_SCANCONVERSATIONSREQUEST']._serialized_start=1369
-  _globals['_SCANCONVERSATIONSREQUEST']._serialized_end=1485
-  _globals['_SCANCONVERSATIONSRESPONSE']._serialized_start=1487
-  _globals['_SCANCONVERSATIONSRESPONSE']._serialized_end=1590
-  _globals['_LISTREADABLECONVERSATIONSREQUEST']._serialized_start=1593
-  _globals['_LISTREADABLECONVERSATIONSREQUEST']._serialized_end=1768
-  _globals['_LISTREADABLECONVERSATIONSRESPONSE']._serialized_start=1770
-  _globals['_LISTREADABLECONVERSATIONSRESPONSE']._serialized_end=1889
-  _globals['_READABLECONVERSATION']._serialized_start=1891
-  _globals['_READABLECONVERSATION']._serialized_end=2006
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=2009
-  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=2173
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=2175
-  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=2244
-  _globals['_ERASEUSERDATAREQUEST']._serialized_start=2247
-  _globals['_ERASEUSERDATAREQUEST']._serialized_end=2461
-  _globals['_ERASEUSERDATARESPONSE']._serialized_start=2464
-  _globals['_ERASEUSERDATARESPONSE']._serialized_end=2627
-  _globals['_APPLYRETENTIONREQUEST']._serialized_start=2630
-  _globals['_APPLYRETENTIONREQUEST']._serialized_end=2964
-  _globals['_APPLYRETENTIONRESPONSE']._serialized_start=2966
-  _globals['_APPLYRETENTIONRESPONSE']._serialized_end=3083
-  _globals['_CHATINTERNALSERVICE']._serialized_start=3086
-  _globals['_CHATINTERNALSERVICE']._serialized_end=3995
+  _globals['_ERASETENANTDATAREQUEST']._serialized_start=206
+  _globals['_ERASETENANTDATAREQUEST']._serialized_end=290
+  _globals['_ERASETENANTDATARESPONSE']._serialized_start=292
+  _globals['_ERASETENANTDATARESPONSE']._serialized_end=353
+  _globals['_CHECKACCESSREQUEST']._serialized_start=356
+  _globals['_CHECKACCESSREQUEST']._serialized_end=503
+  _globals['_CHECKACCESSRESPONSE']._serialized_start=505
+  _globals['_CHECKACCESSRESPONSE']._serialized_end=578
+  _globals['_CONVERSATIONACCESS']._serialized_start=581
+  _globals['_CONVERSATIONACCESS']._serialized_end=717
+  _globals['_GETCONVERSATIONMEMBERSREQUEST']._serialized_start=720
+  _globals['_GETCONVERSATIONMEMBERSREQUEST']._serialized_end=876
+  _globals['_GETCONVERSATIONMEMBERSRESPONSE']._serialized_start=878
+  _globals['_GETCONVERSATIONMEMBERSRESPONSE']._serialized_end=993
+  _globals['_LISTMEMBERSHIPSREQUEST']._serialized_start=996
+  _globals['_LISTMEMBERSHIPSREQUEST']._serialized_end=1161
+  _globals['_LISTMEMBERSHIPSRESPONSE']._serialized_start=1163
+  _globals['_LISTMEMBERSHIPSRESPONSE']._serialized_end=1256
+  _globals['_SYNCINTERNALREQUEST']._serialized_start=1259
+  _globals['_SYNCINTERNALREQUEST']._serialized_end=1390
+  _globals['_SYNCINTERNALRESPONSE']._serialized_start=1392
+  _globals['_SYNCINTERNALRESPONSE']._serialized_end=1516
+  _globals['_SCANCONVERSATIONSREQUEST']._serialized_start=1518
+  _globals['_SCANCONVERSATIONSREQUEST']._serialized_end=1634
+  _globals['_SCANCONVERSATIONSRESPONSE']._serialized_start=1636
+  _globals['_SCANCONVERSATIONSRESPONSE']._serialized_end=1739
+  _globals['_LISTREADABLECONVERSATIONSREQUEST']._serialized_start=1742
+  _globals['_LISTREADABLECONVERSATIONSREQUEST']._serialized_end=1917
+  _globals['_LISTREADABLECONVERSATIONSRESPONSE']._serialized_start=1919
+  _globals['_LISTREADABLECONVERSATIONSRESPONSE']._serialized_end=2038
+  _globals['_READABLECONVERSATION']._serialized_start=2040
+  _globals['_READABLECONVERSATION']._serialized_end=2155
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_start=2158
+  _globals['_EXPORTUSERDATAREQUEST']._serialized_end=2322
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_start=2324
+  _globals['_EXPORTUSERDATARESPONSE']._serialized_end=2393
+  _globals['_ERASEUSERDATAREQUEST']._serialized_start=2396
+  _globals['_ERASEUSERDATAREQUEST']._serialized_end=2610
+  _globals['_ERASEUSERDATARESPONSE']._serialized_start=2613
+  _globals['_ERASEUSERDATARESPONSE']._serialized_end=2776
+  _globals['_APPLYRETENTIONREQUEST']._serialized_start=2779
+  _globals['_APPLYRETENTIONREQUEST']._serialized_end=3113
+  _globals['_APPLYRETENTIONRESPONSE']._serialized_start=3115
+  _globals['_APPLYRETENTIONRESPONSE']._serialized_end=3232
+  _globals['_CHATINTERNALSERVICE']._serialized_start=3235
+  _globals['_CHATINTERNALSERVICE']._serialized_end=4240
 # @@protoc_insertion_point(module_scope)

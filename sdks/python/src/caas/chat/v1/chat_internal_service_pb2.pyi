@@ -13,6 +13,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class EraseTenantDataRequest(_message.Message):
+    __slots__ = ("tenant_id", "page_size")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    page_size: int
+    def __init__(self, tenant_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EraseTenantDataResponse(_message.Message):
+    __slots__ = ("rows_removed", "more")
+    ROWS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    rows_removed: int
+    more: bool
+    def __init__(self, rows_removed: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
 class CheckAccessRequest(_message.Message):
     __slots__ = ("tenant_id", "user_id", "conversation_ids")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

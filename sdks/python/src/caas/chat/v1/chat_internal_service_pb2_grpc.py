@@ -84,6 +84,11 @@ class ChatInternalServiceStub:
                 request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.SerializeToString,
                 response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.FromString,
                 _registered_method=True)
+        self.EraseTenantData = channel.unary_unary(
+                '/caas.chat.v1.ChatInternalService/EraseTenantData',
+                request_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+                response_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataResponse.FromString,
+                _registered_method=True)
 
 
 class ChatInternalServiceServicer:
@@ -180,6 +185,17 @@ class ChatInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseTenantData(self, request, context):
+        """Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+        members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+        and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+        destroys them, and their record says so). Idempotent; call again while `more`. For the
+        compliance service's tenant deletion, after the shredding.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +243,11 @@ def add_ChatInternalServiceServicer_to_server(servicer, server):
                     servicer.ApplyRetention,
                     request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.FromString,
                     response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.SerializeToString,
+            ),
+            'EraseTenantData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseTenantData,
+                    request_deserializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataRequest.FromString,
+                    response_serializer=caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -477,6 +498,33 @@ class ChatInternalService:
             '/caas.chat.v1.ChatInternalService/ApplyRetention',
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionRequest.SerializeToString,
             caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.ApplyRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseTenantData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/caas.chat.v1.ChatInternalService/EraseTenantData',
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataRequest.SerializeToString,
+            caas_dot_chat_dot_v1_dot_chat__internal__service__pb2.EraseTenantDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,9 @@ const (
 	// ChatInternalServiceApplyRetentionProcedure is the fully-qualified name of the
 	// ChatInternalService's ApplyRetention RPC.
 	ChatInternalServiceApplyRetentionProcedure = "/caas.chat.v1.ChatInternalService/ApplyRetention"
+	// ChatInternalServiceEraseTenantDataProcedure is the fully-qualified name of the
+	// ChatInternalService's EraseTenantData RPC.
+	ChatInternalServiceEraseTenantDataProcedure = "/caas.chat.v1.ChatInternalService/EraseTenantData"
 )
 
 // ChatInternalServiceClient is a client for the caas.chat.v1.ChatInternalService service.
@@ -105,6 +108,12 @@ type ChatInternalServiceClient interface {
 	// nothing changes and the counts say what would go. A page at a time (page token bound to the
 	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
 	ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error)
+	// Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+	// members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+	// and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+	// destroys them, and their record says so). Idempotent; call again while `more`. For the
+	// compliance service's tenant deletion, after the shredding.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewChatInternalServiceClient constructs a client for the caas.chat.v1.ChatInternalService
@@ -172,6 +181,12 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("ApplyRetention")),
 			connect.WithClientOptions(opts...),
 		),
+		eraseTenantData: connect.NewClient[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse](
+			httpClient,
+			baseURL+ChatInternalServiceEraseTenantDataProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("EraseTenantData")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -186,6 +201,7 @@ type chatInternalServiceClient struct {
 	exportUserData            *connect.Client[v1.ExportUserDataRequest, v1.ExportUserDataResponse]
 	eraseUserData             *connect.Client[v1.EraseUserDataRequest, v1.EraseUserDataResponse]
 	applyRetention            *connect.Client[v1.ApplyRetentionRequest, v1.ApplyRetentionResponse]
+	eraseTenantData           *connect.Client[v1.EraseTenantDataRequest, v1.EraseTenantDataResponse]
 }
 
 // CheckAccess calls caas.chat.v1.ChatInternalService.CheckAccess.
@@ -233,6 +249,11 @@ func (c *chatInternalServiceClient) ApplyRetention(ctx context.Context, req *con
 	return c.applyRetention.CallUnary(ctx, req)
 }
 
+// EraseTenantData calls caas.chat.v1.ChatInternalService.EraseTenantData.
+func (c *chatInternalServiceClient) EraseTenantData(ctx context.Context, req *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return c.eraseTenantData.CallUnary(ctx, req)
+}
+
 // ChatInternalServiceHandler is an implementation of the caas.chat.v1.ChatInternalService service.
 type ChatInternalServiceHandler interface {
 	// Tells, for one user and up to 100 conversations, whether and which seq range the user may
@@ -276,6 +297,12 @@ type ChatInternalServiceHandler interface {
 	// nothing changes and the counts say what would go. A page at a time (page token bound to the
 	// tenant, conversation and cut); idempotent. For the compliance service's retention sweeps.
 	ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error)
+	// Deletes a deleted tenant's rows from chat's store, up to page_size per call: conversations,
+	// members, read positions, invites, marks, mentions, moderation, blocks, the conversation log
+	// and the projections' state. Its data keys stay (MessageKeysInternalService.ShredTenantKeys
+	// destroys them, and their record says so). Idempotent; call again while `more`. For the
+	// compliance service's tenant deletion, after the shredding.
+	EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error)
 }
 
 // NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -339,6 +366,12 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("ApplyRetention")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceEraseTenantDataHandler := connect.NewUnaryHandler(
+		ChatInternalServiceEraseTenantDataProcedure,
+		svc.EraseTenantData,
+		connect.WithSchema(chatInternalServiceMethods.ByName("EraseTenantData")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/caas.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatInternalServiceCheckAccessProcedure:
@@ -359,6 +392,8 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 			chatInternalServiceEraseUserDataHandler.ServeHTTP(w, r)
 		case ChatInternalServiceApplyRetentionProcedure:
 			chatInternalServiceApplyRetentionHandler.ServeHTTP(w, r)
+		case ChatInternalServiceEraseTenantDataProcedure:
+			chatInternalServiceEraseTenantDataHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -402,4 +437,8 @@ func (UnimplementedChatInternalServiceHandler) EraseUserData(context.Context, *c
 
 func (UnimplementedChatInternalServiceHandler) ApplyRetention(context.Context, *connect.Request[v1.ApplyRetentionRequest]) (*connect.Response[v1.ApplyRetentionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.ApplyRetention is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) EraseTenantData(context.Context, *connect.Request[v1.EraseTenantDataRequest]) (*connect.Response[v1.EraseTenantDataResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("caas.chat.v1.ChatInternalService.EraseTenantData is not implemented"))
 }
