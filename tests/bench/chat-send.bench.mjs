@@ -8,7 +8,7 @@
 // own with a reader, so the per-user send limit (default 10/s, burst 20) is not what is measured;
 // refusals (RESOURCE_EXHAUSTED) are counted and honoured (the sender waits the RetryInfo delay).
 //
-// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--sync=full,normal] [--at-rest=on,off] [--cluster]
+// Usage: npm run build && node tests/bench/chat-send.bench.mjs [seconds=10] [users=400] [concurrency=64] [--sync=full,normal] [--at-rest=on,off] [--cluster | --cluster-only]
 //
 // Baseline (same run, same load, same core): send-baseline-server.mjs, a bare Connect SendMessage
 // handler doing one SQLite insert per call; chat's figure is reported as a ratio of it.
@@ -23,6 +23,9 @@
 // against the cluster (tests/bench/cluster-platform.mjs: one process per service instance, chat
 // and socket twice, on the real engines; `source ~/.cache/caas-infra/env` first). Sends spread
 // over both chat instances; ack-to-visible reads through the other chat instance than the send.
+// It also prints the MongoDB commands per acked send by service, command and collection, with the
+// store time they took (tests/bench/mongo-command-counter.cjs). --cluster-only: that run alone
+// (no baseline, no embedded run), for comparing cluster runs with each other.
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -159,26 +162,42 @@ async function settledMongoCommands(platform) {
  * MongoDB round trips per acked send during the load (and the reads back of the samples), in
  * all: by instance kind (chat, socket, search, ...) and, for chat, by command. Everything the
  * load caused is in it: the commit, the reads that authorize it, projections, the relay, the
- * consumers of the event (projector, search, media), and the sampled history reads.
+ * consumers of the event (projector, search, media), and the sampled history reads. `byTarget`
+ * has, per service, command and collection, the round trips per send, the store time per send
+ * (the driver's command durations, summed: time spent waiting, not all of it on the ack path)
+ * and the mean time of one command.
  */
 function roundTripsPerSend(before, after, acked) {
   const per = (n) => Number((n / Math.max(1, acked)).toFixed(2));
   const byService = {};
   const chatByCommand = {};
-  for (const [instance, counts] of Object.entries(after)) {
+  const targets = {};
+  for (const [instance, now] of Object.entries(after)) {
     const service = instance.replace(/-\d+$/, "");
-    for (const [command, n] of Object.entries(counts)) {
-      const d = n - (before[instance]?.[command] ?? 0);
+    for (const [command, n] of Object.entries(now.counts ?? {})) {
+      const d = n - (before[instance]?.counts?.[command] ?? 0);
       if (d === 0) continue;
       byService[service] = (byService[service] ?? 0) + d;
       if (service === "chat") chatByCommand[command] = (chatByCommand[command] ?? 0) + d;
     }
+    for (const [target, t] of Object.entries(now.targets ?? {})) {
+      const was = before[instance]?.targets?.[target] ?? { n: 0, ms: 0, failed: 0 };
+      if (t.n === was.n) continue;
+      const sum = (targets[`${service} ${target}`] ??= { n: 0, ms: 0, failed: 0 });
+      sum.n += t.n - was.n;
+      sum.ms += t.ms - was.ms;
+      sum.failed += t.failed - was.failed;
+    }
   }
   const total = Object.values(byService).reduce((a, b) => a + b, 0);
+  const byTarget = Object.entries(targets)
+    .sort(([, a], [, b]) => b.ms - a.ms)
+    .map(([target, t]) => ({ target, perSend: per(t.n), msPerSend: per(t.ms), msEach: Number((t.ms / t.n).toFixed(2)), failed: t.failed }));
   return {
     total: per(total),
     byService: Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, per(v)])),
     chatByCommand: Object.fromEntries(Object.entries(chatByCommand).map(([k, v]) => [k, per(v)])),
+    byTarget,
   };
 }
 
@@ -241,7 +260,8 @@ async function measureBaseline({ seconds, userCount, concurrency }, sync) {
 
 async function coordinate() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-  const withCluster = process.argv.includes("--cluster");
+  const clusterOnly = process.argv.includes("--cluster-only");
+  const withCluster = clusterOnly || process.argv.includes("--cluster");
   const syncModes = (process.argv.find((a) => a.startsWith("--sync="))?.slice("--sync=".length) ?? "full").split(",");
   for (const m of syncModes) if (m !== "full" && m !== "normal") throw new Error(`--sync takes full and/or normal, not ${m}`);
   const atRestModes = (process.argv.find((a) => a.startsWith("--at-rest="))?.slice("--at-rest=".length) ?? "on").split(",");
@@ -253,7 +273,7 @@ async function coordinate() {
   const shape = { seconds, userCount, concurrency };
   process.stderr.write(haveTaskset ? "platform pinned to core 0, load pinned to core 1\n" : "taskset unavailable (or one core): processes not pinned\n");
   const results = [];
-  for (const sync of syncModes) {
+  for (const sync of clusterOnly ? [] : syncModes) {
     const baseline = { mode: `baseline (sync ${sync})`, ...(await measureBaseline(shape, sync)) };
     for (const atRest of atRestModes) {
       const platform = await startEmbeddedPlatform("bench-chat", { env: { CAAS_EVENT_LOG_SYNC: sync, CAAS_AT_REST_ENCRYPTION: atRest } });
@@ -294,6 +314,12 @@ async function coordinate() {
       failed: result.failed,
     })),
   );
+  for (const result of results.filter((r) => r.storeRoundTrips)) {
+    process.stdout.write(`MongoDB commands of the ${result.mode} run, per acked send (service, command, collection; by store time):\n`);
+    console.table(
+      result.storeRoundTrips.byTarget.map((t) => ({ "service command collection": t.target, "round trips/send": t.perSend, "ms/send": t.msPerSend, "ms each": t.msEach, failed: t.failed })),
+    );
+  }
   for (const result of results) {
     console.log(JSON.stringify({ node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, pinned: haveTaskset, seconds, users: userCount, concurrency, ...result }));
   }

@@ -22,13 +22,13 @@ export function startChatConsumer(opts: {
   logger: Logger;
   /** What is lost without the subscription, for the error line. */
   unsubscribed: string;
-  handle(envelope: ChatEventEnvelope): Promise<void>;
+  handle(envelope: ChatEventEnvelope, headers: Record<string, string>): Promise<void>;
 }): RunningChatConsumer {
   const { bus, group, logger } = opts;
   let stopped = false;
   const subscribed: Promise<Subscription | undefined> = bus
     .subscribe(CHAT_EVENTS, { group, from: "earliest" }, async (record) => {
-      if (!stopped) await opts.handle(record.value);
+      if (!stopped) await opts.handle(record.value, record.headers);
     })
     .catch((err: unknown) => {
       logger.error({ err, group }, `could not subscribe to the chat events: ${opts.unsubscribed}`);

@@ -29,6 +29,7 @@ import { principalKey } from "@caas/shared/context";
 import { scopeForAdmin, type TenantScope } from "@caas/shared/tenant-scope";
 import type { EventLogStore } from "@caas/shared/eventing/log";
 import type { PageTokenCodec } from "@caas/shared/page-token";
+import { projectedHead } from "./core.js";
 import { decodeEvent } from "./domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "./domain/input.js";
 import { conversationView, memberView } from "./domain/views.js";
@@ -112,7 +113,7 @@ export class ChatInternalServiceImpl implements Omit<ChatInternalRpcs, "exportUs
     const after = this.deps.pageTokens.decode<[number, number, string]>(binding, req.pageToken);
     const conversation = await conversations.get(scope, conversationId);
     if (!conversation || conversation.deletedSeq > 0) throw new NotFoundError("conversation");
-    const asOf = after ? after[0] : (await events.head(scope, conversationId)).seq;
+    const asOf = after ? after[0] : (await events.head(scope, conversationId, projectedHead(conversation))).seq;
     // A full page may be followed by an empty last one (no look-ahead row: pages reach the store's maximum).
     const rows = await members.list(scope, conversationId, { ...(after ? { after: { joinedSeq: after[1], userId: after[2] } } : {}), limit });
     const more = rows.length === limit;
@@ -244,8 +245,9 @@ export class ChatInternalServiceImpl implements Omit<ChatInternalRpcs, "exportUs
     if (req.limit < 0 || req.limit > 2000) throw invalid("limit", "must be between 0 and 2000");
     const limit = Math.min(req.limit === 0 ? 500 : req.limit, STORE_PAGE_MAX);
     const { events, conversations } = this.deps.stores;
-    if (!(await conversations.get(scope, conversationId))) throw new NotFoundError("conversation");
-    const [head, [first]] = await Promise.all([events.head(scope, conversationId), events.read(scope, conversationId, 0, 1)]);
+    const conversation = await conversations.get(scope, conversationId);
+    if (!conversation) throw new NotFoundError("conversation");
+    const [head, [first]] = await Promise.all([events.head(scope, conversationId, projectedHead(conversation)), events.read(scope, conversationId, 0, 1)]);
     const firstAvailable = first?.seq ?? 0;
     const after = Math.max(req.afterSeq > BigInt(head.seq) ? head.seq : Number(req.afterSeq), firstAvailable - 1, 0);
     const count = Math.min(limit, head.seq - after);

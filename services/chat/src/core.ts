@@ -3,7 +3,7 @@ import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@caa
 import { principalKey } from "@caas/shared/context";
 import { scopeFromVerifiedClaims, type TenantScope } from "@caas/shared/tenant-scope";
 import type { Clock } from "@caas/shared/clock";
-import type { EventLogStore } from "@caas/shared/eventing/log";
+import type { EventLogStore, LogHead } from "@caas/shared/eventing/log";
 import type { PageTokenCodec } from "@caas/shared/page-token";
 import type { RateLimiter } from "@caas/shared/rate-limiting";
 import { type TenantPolicyLookup, defaultPolicyLookup } from "@caas/shared/identity/policy";
@@ -91,6 +91,14 @@ export interface CoreStores {
   blocks: BlockStore;
   /** After an erasure: make what it removed unrecoverable from the files (ChatStores.scrub). */
   scrub(): Promise<void>;
+}
+
+/**
+ * The conversation projection's head: where the event log may start looking for the real one
+ * (AppendInput.headHint, EventLogStore.head); the log checks it.
+ */
+export function projectedHead(conversation: ConversationRecord): LogHead {
+  return { seq: conversation.lastSeq, countableSeq: conversation.countableSeq };
 }
 
 /** A member's own view of a conversation they belong to. */

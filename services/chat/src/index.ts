@@ -65,15 +65,15 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
     const limiter = (rate = await openChatRateLimiter(config, logger, clock));
     const secret = await stores.state.putIfAbsent(PAGE_TOKEN_SECRET, randomBytes(32).toString("base64url"), clock.nowMs());
     const correlations = new CommitCorrelations();
-    const relay = new OutboxRelay({ store: stores.events, bus, topic: CHAT_EVENTS, toRecord: chatEventRecord(correlations), clock, logger });
+    // What the commit path projected, no projector applies again (the relay marks it on the bus).
+    const projected = new ProjectedCommits();
+    const relay = new OutboxRelay({ store: stores.events, bus, topic: CHAT_EVENTS, toRecord: chatEventRecord(correlations, projected), clock, logger });
     const pageTokens = new PageTokenCodec(Buffer.from(secret, "base64url"));
     // The tenants' ABAC role grants from auth, cached until TenantSettingsChanged (ADR 0020).
     const policies = openTenantPolicies(ctx);
     const internal = new ChatInternalServiceImpl({ stores, pageTokens });
     const media = openMediaAttacher(ctx);
     const users = openUserDirectory(ctx);
-    // What the commit path projected, the projector of this instance does not apply again.
-    const projected = new ProjectedCommits();
     const service = new ChatServiceImpl({
       projected,
       stores,

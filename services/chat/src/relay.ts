@@ -7,6 +7,13 @@ import type { BusRecord } from "@caas/shared/eventing/bus";
 import type { LogEvent } from "@caas/shared/eventing/log";
 import { isSealed } from "@caas/shared/sealing/box";
 import { sealedEnvelopeValue } from "@caas/shared/sealing/chat-events";
+import type { ProjectedCommits } from "./projections/projected-commits.js";
+
+/**
+ * Header of a chat event whose committing instance had applied it to every projection before
+ * publishing it: the projector of whichever instance consumes it need not apply it again.
+ */
+export const PROJECTED_HEADER = "x-caas-projected";
 
 /** How many commits' correlation ids an instance keeps for its relay (the newest win). */
 const REMEMBERED = 10_000;
@@ -42,12 +49,16 @@ function keyOf(e: LogEvent): string {
  * The bus record of a committed event on `caas.chat.events.v1`: key = conversation id, the
  * envelope with tenant, conversation and correlation id, the correlation id also as a header.
  * A body sealed at rest goes out as stored (`sealed_event`, ADR 0120): the relay never opens it.
+ * An event this instance's commit path projected (`projected`) carries PROJECTED_HEADER and is
+ * taken out of the set: the consumer that gets it, on this instance or another, skips it by the
+ * header (ADR 0166).
  */
-export function chatEventRecord(correlations: CommitCorrelations): (event: LogEvent) => BusRecord<typeof CHAT_EVENTS.schema> {
+export function chatEventRecord(correlations: CommitCorrelations, projected?: ProjectedCommits): (event: LogEvent) => BusRecord<typeof CHAT_EVENTS.schema> {
   return (event) => {
     const correlationId = correlations.take(event);
     const headers: Record<string, string> = {};
     if (correlationId) headers[CORRELATION_HEADER] = correlationId;
+    if (projected?.take(event.tenantId, event.conversationId, event.seq)) headers[PROJECTED_HEADER] = "1";
     if (isSealed(event.body)) return { key: event.conversationId, headers, value: sealedEnvelopeValue(event.tenantId, event, event.body, correlationId) };
     return {
       key: event.conversationId,

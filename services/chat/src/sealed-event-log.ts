@@ -52,7 +52,7 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       return { kind: result.kind, event: await openOne(result.event) };
     },
     read: async (scope, conversationId, afterSeq, limit) => openAll(await inner.read(scope, conversationId, afterSeq, limit)),
-    head: (scope, conversationId) => inner.head(scope, conversationId),
+    head: (scope, conversationId, hint) => inner.head(scope, conversationId, hint),
     async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
       const e = await inner.findByClientMessageId(scope, conversationId, actorId, clientMessageId);
       return e && openOne(e);

@@ -9,6 +9,7 @@ import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChatProjector } from "../src/projections/chat-projector.js";
 import { ProjectedCommits } from "../src/projections/projected-commits.js";
+import { chatEventRecord, CommitCorrelations, PROJECTED_HEADER } from "../src/relay.js";
 import { asPrincipal, openInstance, userPrincipal } from "./support/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-chat-projected-"));
@@ -38,6 +39,31 @@ describe("projections applied once", () => {
       await inst.stores.projections.reset(scope, conv);
       for (let seq = 1; seq <= top; seq++) await projector.handle({ tenantId: scope.tenantId, conversationId: conv, seq });
       expect((await inst.stores.conversations.get(scope, conv))?.lastMessage?.textPreview).toBe("hello");
+    } finally {
+      await inst.close();
+    }
+  });
+
+  it("the relay marks what the commit path projected, and another instance's projector skips it by that mark", async () => {
+    const projected = new ProjectedCommits();
+    const inst = await openInstance({ kind: "sqlite", path: join(dir, "marked.db") }, { clock: new FakeClock(), secret: randomBytes(32), projected });
+    try {
+      const scope = freshTenantScope();
+      const alice = asPrincipal(inst.impl, userPrincipal(scope.tenantId, "alice"));
+      const conv = (await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"] })).conversation!.id;
+      await alice.sendMessage({ conversationId: conv, clientMessageId: randomUUID(), text: "hello" });
+      const logs = await inst.stores.events.read(scope, conv, 0, 100);
+      const toRecord = chatEventRecord(new CommitCorrelations(), projected);
+      expect(logs.map((log) => toRecord(log).headers[PROJECTED_HEADER])).toEqual(logs.map(() => "1"));
+      expect(projected.size).toBe(0);
+      // Published again (a sweeper, another relay): no mark, so a consumer applies it as before.
+      expect(toRecord(logs[0]!).headers[PROJECTED_HEADER]).toBeUndefined();
+
+      await inst.stores.conversations.resetLastMessage(scope, conv);
+      const other = new ChatProjector(inst.stores);
+      for (const log of logs) expect(await other.handle({ tenantId: scope.tenantId, conversationId: conv, seq: log.seq, projected: true })).toBe("applied");
+      expect(await inst.stores.projections.position(scope, conv)).toBe(logs.length);
+      expect((await inst.stores.conversations.get(scope, conv))?.lastMessage).toBeUndefined();
     } finally {
       await inst.close();
     }

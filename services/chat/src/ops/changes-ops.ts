@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { GetChangesResponseSchema, type GetChangesRequest, type GetChangesResponse } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationChangesSchema, type ConversationChanges } from "@caas/gen/caas/chat/v1/changes_pb.js";
 import { FailedPreconditionError, InvalidArgumentError } from "@caas/shared/errors";
-import type { Caller, ChatCore } from "../core.js";
+import { projectedHead, type Caller, type ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { invalid } from "../domain/input.js";
 import { conversationView, readStateView } from "../domain/views.js";
@@ -94,7 +94,7 @@ export class ChangesOps {
     position: number | undefined,
   ): Promise<ConversationChanges> {
     const { events, readStates } = this.core.stores;
-    const head = await events.head(caller.scope, c.id);
+    const head = await events.head(caller.scope, c.id, projectedHead(c));
     // After a deletion every member is a former one, up to the deletion (its last event).
     const member = c.deletedSeq > 0 ? { ...m, active: false, leftSeq: m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq) } : m;
     const top = member.active ? head.seq : Math.min(member.leftSeq, head.seq);

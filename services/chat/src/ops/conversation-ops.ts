@@ -6,7 +6,7 @@ import type { CreateConversationRequest, CreateConversationResponse, GetConversa
 import { CreateConversationResponseSchema, GetConversationResponseSchema, ListConversationsResponseSchema } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { newId } from "@caas/shared/ids";
 import { PermissionDeniedError } from "@caas/shared/errors";
-import type { Caller, ChatCore } from "../core.js";
+import { projectedHead, type Caller, type ChatCore } from "../core.js";
 import { systemKey } from "../domain/events.js";
 import { checkCustom, checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { directKey, directPair } from "../domain/rules.js";
@@ -121,7 +121,7 @@ export class ConversationOps {
   async view(caller: Caller, conversationId: string): Promise<ConversationView> {
     const { stores } = this.core;
     const access = await this.core.requireReader(caller, conversationId);
-    const [head, count] = await Promise.all([stores.events.head(caller.scope, conversationId), stores.members.count(caller.scope, conversationId)]);
+    const [head, count] = await Promise.all([stores.events.head(caller.scope, conversationId, projectedHead(access.conversation)), stores.members.count(caller.scope, conversationId)]);
     const conversation = conversationView(access.conversation, count, head);
     if (access.kind !== "member") return create(ConversationViewSchema, { conversation });
     const rs = await stores.readStates.get(caller.scope, conversationId, caller.userId);

@@ -13,7 +13,7 @@ import {
 import type { ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { NotFoundError } from "@caas/shared/errors";
 import type { TenantScope } from "@caas/shared/tenant-scope";
-import type { Caller, ChatCore } from "../core.js";
+import { projectedHead, type Caller, type ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { seqOfMessageId } from "../domain/message-ids.js";
@@ -62,9 +62,9 @@ export class MessageOps {
     const limit = pageSize(req.pageSize, 50, 200);
     if (req.beforeSeq !== 0n && req.afterSeq >= req.beforeSeq) throw invalid("after_seq", "must be lower than before_seq");
     if (req.order !== MessageOrder.UNSPECIFIED && req.order !== MessageOrder.NEWEST_FIRST && req.order !== MessageOrder.OLDEST_FIRST) throw invalid("order", "unknown order");
-    await this.core.requireReader(caller, conversationId);
+    const access = await this.core.requireReader(caller, conversationId);
     const { events } = this.core.stores;
-    const head = (await events.head(caller.scope, conversationId)).seq;
+    const head = (await events.head(caller.scope, conversationId, projectedHead(access.conversation))).seq;
     const newestFirst = req.order !== MessageOrder.OLDEST_FIRST;
     const binding = {
       tenantId: caller.scope.tenantId,

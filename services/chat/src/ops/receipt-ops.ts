@@ -14,7 +14,7 @@ import {
 import { ReceiptSchema, type ReadState, type Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { currentScope } from "@caas/shared/context";
 import { FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
-import type { Caller, ChatCore, MemberAccess } from "../core.js";
+import { projectedHead, type Caller, type ChatCore, type MemberAccess } from "../core.js";
 import { checkUuid, invalid, pageSize } from "../domain/input.js";
 import { sharesReceipts } from "../domain/receipt-rules.js";
 import { readStateView } from "../domain/views.js";
@@ -118,7 +118,7 @@ export class ReceiptOps {
     if (req.seq <= 0n) throw invalid("seq", "must be positive");
     const access: MemberAccess = await this.core.requireMember(caller, conversationId);
     const { stores, clock } = this.core;
-    const head = await stores.events.head(caller.scope, conversationId);
+    const head = await stores.events.head(caller.scope, conversationId, projectedHead(access.conversation));
     const seq = req.seq > BigInt(head.seq) ? head.seq : Number(req.seq);
     let state = await stores.readStates.get(caller.scope, conversationId, caller.userId);
     const current = marker === "read" ? (state?.lastReadSeq ?? 0) : (state?.lastDeliveredSeq ?? 0);

@@ -7,7 +7,7 @@ import type { EncryptedContent } from "@caas/gen/caas/chat/v1/encrypted_pb.js";
 import { AttachmentSchema, MessageSchema, type Attachment, type ForwardedFrom } from "@caas/gen/caas/chat/v1/message_pb.js";
 import { abandonedAppend, type LogEvent } from "@caas/shared/eventing/log";
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "@caas/shared/errors";
-import type { Caller, ChatCore, MemberAccess } from "../core.js";
+import { projectedHead, type Caller, type ChatCore, type MemberAccess } from "../core.js";
 import type { Committed } from "../log-writer.js";
 import { decodeEvent, payloadHash, type EventHeader } from "../domain/events.js";
 import { checkBody, checkEncrypted, encryptedDigest } from "../domain/encrypted.js";
@@ -106,7 +106,7 @@ export class SendPath {
       clientMessageId: input.clientMessageId,
       payloadHash: input.hash,
       countable: true,
-      headHint: { seq: conversation.lastSeq, countableSeq: conversation.countableSeq },
+      headHint: projectedHead(conversation),
       payload: (header) => buildMessageCreated(caller, input, admitted, header),
       alongside: (c) => this.followUp(caller, input, c),
     });

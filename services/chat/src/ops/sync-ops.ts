@@ -9,7 +9,7 @@ import {
 } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import type { ReadState } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import { NotFoundError } from "@caas/shared/errors";
-import type { Caller, ChatCore } from "../core.js";
+import { projectedHead, type Caller, type ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUuid, invalid } from "../domain/input.js";
 import { readStateView, unreadCount } from "../domain/views.js";
@@ -32,7 +32,7 @@ export class SyncOps {
     const limit = req.limit === 0 ? 100 : req.limit;
     const access = await this.core.requireReader(caller, conversationId, true);
     const { events } = this.core.stores;
-    const [head, [first]] = await Promise.all([events.head(caller.scope, conversationId), events.read(caller.scope, conversationId, 0, 1)]);
+    const [head, [first]] = await Promise.all([events.head(caller.scope, conversationId, projectedHead(access.conversation)), events.read(caller.scope, conversationId, 0, 1)]);
     const visibleHead = access.kind === "former" ? Math.min(access.member.leftSeq, head.seq) : head.seq;
     const firstAvailable = first?.seq ?? 0;
     const after = Math.max(req.afterSeq > BigInt(visibleHead) ? visibleHead : Number(req.afterSeq), firstAvailable - 1, 0);

@@ -26,6 +26,8 @@ export interface EventRef {
   seq: number;
   /** The stored event, when the caller has it; otherwise it is read from the log. */
   log?: LogEvent;
+  /** The committing instance applied it to every projection before publishing it (PROJECTED_HEADER). */
+  projected?: boolean;
 }
 
 /** Events read per page when replaying. */
@@ -139,8 +141,8 @@ export class ChatProjector {
   }
 
   private async applyRef(ref: EventRef): Promise<void> {
-    // The normal case: the commit path of this instance applied it already (ADR 0105).
-    if (this.projected?.take(ref.tenantId, ref.conversationId, ref.seq)) return;
+    // The normal case: the commit path of this or another instance applied it already (ADR 0105, 0166).
+    if (ref.projected || this.projected?.take(ref.tenantId, ref.conversationId, ref.seq)) return;
     const scope = scopeFromEvent({ tenantId: ref.tenantId });
     let log = ref.log;
     if (!log) {

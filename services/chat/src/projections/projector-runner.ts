@@ -1,6 +1,7 @@
 import type { EventBus } from "@caas/shared/eventing/bus";
 import type { Logger } from "@caas/shared/logger";
 import { startChatConsumer } from "../chat-consumer.js";
+import { PROJECTED_HEADER } from "../relay.js";
 import { ChatProjector, type ProjectorStores } from "./chat-projector.js";
 import type { ProjectedCommits } from "./projected-commits.js";
 
@@ -30,10 +31,10 @@ export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; l
     group: PROJECTOR_GROUP,
     logger,
     unsubscribed: "chat projections are applied by the commit path only",
-    async handle({ tenantId, conversationId, payload }) {
+    async handle({ tenantId, conversationId, payload }, headers) {
       // Envelope cases this version does not know are skipped (DESIGN "Cross-cutting rules").
       if (payload.case !== "event") return;
-      await projector.handle({ tenantId, conversationId, seq: Number(payload.value.seq) });
+      await projector.handle({ tenantId, conversationId, seq: Number(payload.value.seq), ...(headers[PROJECTED_HEADER] === "1" ? { projected: true } : {}) });
     },
   });
   let stopping: Promise<void> | undefined;

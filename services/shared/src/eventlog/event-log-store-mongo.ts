@@ -78,16 +78,19 @@ const HINT_STEPS = 4;
  *
  * The head: each instance remembers the last head it saw per conversation, only as a hint. An
  * append tries hint+1 straight away (one round trip for a conversation written by one
- * instance). Without one (the first append of this instance to the conversation), the caller's
- * `headHint` (the conversation projection's head) is checked by a point read, which spares the
- * sorted query FerretDB answers by scanning the collection. On a duplicate key (11000) the error is not trusted to name the index (FerretDB
+ * instance). When the caller's `headHint` (the conversation projection's head, which every
+ * instance's commits move) is ahead of that, or there is none (the first append of this instance
+ * to the conversation), the caller's hint is checked by a point read instead, which spares an
+ * insert that would conflict and the sorted query (which FerretDB answers by fetching and sorting
+ * the conversation's whole log). On a duplicate key (11000) the error is not trusted to name the index (FerretDB
  * does not): the event at the tried seq is read by `_id`; if it carries our (actor,
  * clientMessageId) the append is a `duplicate`; if another event took the seq, the head is
  * walked forward by `_id` (seqs are dense, so the first missing seq ends the log); if the seq is
  * free the conflict was the (actor, clientMessageId) index and that event is returned. Writers
  * that keep colliding back off with jitter; after `maxAttempts` the append fails UNAVAILABLE (the
- * caller retries with the same clientMessageId). `_id` point reads are also what FerretDB can
- * answer from an index: it pushes down `_id` equality only and scans for any other filter.
+ * caller retries with the same clientMessageId). Reads are `_id` point reads wherever the dense
+ * seqs allow (a one-event `read` too): FerretDB pushes equality filters down to PostgreSQL but
+ * sorts, limits and applies ranges itself, over every event of the conversation.
  * Within one instance, appends to one conversation take turns, so only separate instances ever
  * race for a seq.
  */
@@ -182,7 +185,12 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     const key = `${tenantId}|${conversationId}`;
     const clientMessageId = input.clientMessageId ?? `~${input.eventId}`;
     // No lookup before the insert: a retried send is rare, and the unique index catches it.
-    let head = hints.get(key) ?? (await hintedHead(tenantId, conversationId, input.headHint)) ?? (await currentHead(tenantId, conversationId));
+    // The caller's hint (the projection, moved by every instance's commits) ahead of our own means
+    // another instance appended since: one point read at it is cheaper than an insert that
+    // conflicts and the reads that then find the head.
+    const own = hints.get(key);
+    const ahead = input.headHint !== undefined && (own === undefined || input.headHint.seq > own.seq);
+    let head = (ahead ? await hintedHead(tenantId, conversationId, input.headHint) : undefined) ?? own ?? (await currentHead(tenantId, conversationId));
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const seq = head.seq + 1;
       const countableSeq = head.countableSeq + (input.countable ? 1 : 0);
@@ -243,17 +251,33 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
 
     async read(scope, conversationId, afterSeq, limit) {
       open();
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      checkSeq(afterSeq);
+      // One event (a message by seq, the next one a consumer needs): seqs are dense, so it is the
+      // event at afterSeq+1 or none, one `_id` read. The sorted range below makes FerretDB fetch
+      // and sort every event of the conversation, however few it returns.
+      if (checkLimit(limit) === 1) {
+        const next = await eventAt(tenantId, conversationId, afterSeq + 1);
+        return next ? [toEvent(next)] : [];
+      }
       const docs = await events
-        .find({ tenantId: tenantOf(scope), conversationId: checkName("conversationId", conversationId, 128), seq: { $gt: checkSeq(afterSeq) } })
+        .find({ tenantId, conversationId, seq: { $gt: afterSeq } })
         .sort({ seq: 1 })
-        .limit(checkLimit(limit))
+        .limit(limit)
         .toArray();
       return docs.map(toEvent);
     },
 
-    async head(scope, conversationId) {
+    async head(scope, conversationId, hint) {
       open();
-      return currentHead(tenantOf(scope), checkName("conversationId", conversationId, 128));
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      // Like an append's: a caller's hint ahead of our own is checked by one point read (it then
+      // becomes our own), and the head is walked forward from there by `_id`.
+      const own = hints.get(`${tenantId}|${conversationId}`);
+      if (hint !== undefined && (own === undefined || hint.seq > own.seq)) await hintedHead(tenantId, conversationId, hint);
+      return currentHead(tenantId, conversationId);
     },
 
     async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
@@ -303,7 +327,9 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       open();
       const ids = keys.map((k) => docId(k.tenantId, k.conversationId, k.seq));
       for (let i = 0; i < ids.length; i += 500) {
-        await events.updateMany({ _id: { $in: ids.slice(i, i + 500) } }, { $set: { published: true } });
+        // `published: false` is what FerretDB can filter on in PostgreSQL (an equality; it does
+        // not push `$in` down): it reads the outbox's few unpublished events, not the whole log.
+        await events.updateMany({ published: false, _id: { $in: ids.slice(i, i + 500) } }, { $set: { published: true } });
       }
     },
 

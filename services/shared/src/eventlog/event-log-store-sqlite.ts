@@ -237,6 +237,7 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
       return readPage.all(tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(afterSeq), checkLimit(limit)).map(toEvent);
     },
 
+    // The hint is not needed: one indexed query answers.
     async head(scope, conversationId): Promise<LogHead> {
       open();
       const row = headOf.get(tenantOf(scope), checkName("conversationId", conversationId, 128));

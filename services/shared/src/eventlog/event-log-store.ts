@@ -107,8 +107,12 @@ export interface EventLogStore {
   /** Events with seq > afterSeq in ascending seq order, at most `limit` (1..1000). */
   read(scope: TenantScope, conversationId: string, afterSeq: number, limit: number): Promise<LogEvent[]>;
 
-  /** The newest seq and countable count of a conversation; {0, 0} for an empty one. */
-  head(scope: TenantScope, conversationId: string): Promise<LogHead>;
+  /**
+   * The newest seq and countable count of a conversation; {0, 0} for an empty one. `hint`: a head
+   * the caller saw committed (the conversation projection's), where a store that keeps no head of
+   * its own may start looking; never trusted (see AppendInput.headHint).
+   */
+  head(scope: TenantScope, conversationId: string, hint?: LogHead): Promise<LogHead>;
 
   /** The event committed for (actor, clientMessageId), if any. */
   findByClientMessageId(scope: TenantScope, conversationId: string, actorId: string, clientMessageId: string): Promise<LogEvent | undefined>;

@@ -358,6 +358,20 @@ export function eventLogStoreContract(name: string, open: OpenEventLogStore): vo
       const r = await fresh.append(scope, { ...input(conv), headHint: { seq: 0, countableSeq: 0 } });
       expect([r.event.seq, r.event.countableSeq]).toEqual([11, 10]);
       expect((await store.read(scope, conv, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      // The writer's own head (5) is stale: a hint ahead of it, right or not, and one behind it.
+      const own = async (headHint: { seq: number; countableSeq: number }) => {
+        const a = await writer.append(scope, { ...input(conv), headHint });
+        return [a.event.seq, a.event.countableSeq];
+      };
+      expect(await own({ seq: 11, countableSeq: 10 })).toEqual([12, 11]);
+      expect(await own({ seq: 3, countableSeq: 3 })).toEqual([13, 12]);
+      expect(await own({ seq: 13, countableSeq: 99 })).toEqual([14, 13]);
+      // head() takes the same kind of hint: behind, at the head with a wrong counter, ahead, or none.
+      for (const hint of [{ seq: 2, countableSeq: 2 }, { seq: 14, countableSeq: 99 }, { seq: 50, countableSeq: 1 }, undefined]) {
+        expect(await (await another()).head(scope, conv, hint)).toEqual({ seq: 14, countableSeq: 13 });
+        expect(await fresh.head(scope, conv, hint)).toEqual({ seq: 14, countableSeq: 13 });
+      }
+      expect(await fresh.head(freshTenantScope(), conv, { seq: 3, countableSeq: 3 })).toEqual({ seq: 0, countableSeq: 0 });
     });
 
     it("refuses calls after close UNAVAILABLE (the caller retries on another instance)", async () => {
