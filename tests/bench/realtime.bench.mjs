@@ -347,11 +347,14 @@ async function coordinate() {
           rssAfterMiB: Math.round(after / 1024),
           kibPerConnection: perConnection(after, before),
           liveHeapKibPerConnection: perConnection(heapAfter.kib, heapBefore.kib),
-          // The young generation's size when RSS was read (its semi-spaces grow under the burst of connections).
+          // The young generation's size before and when RSS was read: its semi-spaces grow under the
+          // burst of connections up to a ceiling per process (--max-semi-space-size), which RSS counts.
+          newSpaceBeforeMiB: Number((heapBefore.newSpaceKiB / 1024).toFixed(1)),
           newSpaceMiB: Number((heapAfter.newSpaceKiB / 1024).toFixed(1)),
+          kibPerConnectionWithoutYoungGrowth: Number((perConnection(after, before) - (heapAfter.newSpaceKiB - heapBefore.newSpaceKiB) / opened.open).toFixed(2)),
         });
         process.stderr.write(
-          `${server.name}: ${perConnection(after, before)} KiB RSS per idle connection, ${perConnection(heapAfter.kib, heapBefore.kib)} KiB of live JS heap, young generation ${(heapAfter.newSpaceKiB / 1024).toFixed(1)} MiB\n`,
+          `${server.name}: ${perConnection(after, before)} KiB RSS per idle connection, ${perConnection(heapAfter.kib, heapBefore.kib)} KiB of live JS heap, young generation ${(heapBefore.newSpaceKiB / 1024).toFixed(1)} -> ${(heapAfter.newSpaceKiB / 1024).toFixed(1)} MiB\n`,
         );
       }
     } finally {

@@ -38,15 +38,21 @@ export function wsBinaryMessage(payload: Uint8Array): Buffer {
  * after dispatch.
  */
 const pushedMessages = new WeakMap<object, Buffer>();
+/** The last pushed frame framed: a flush writes one event's frame to many connections in a row, so most lookups are this pointer compare. */
+let lastPushed: ServerFrame | undefined;
+let lastBytes: Buffer | undefined;
 
 /** A ServerFrame as one WebSocket message's bytes; a pushed event's message is built once per event. */
 export function wsFrameMessage(f: ServerFrame): Buffer {
+  if (f === lastPushed) return lastBytes!;
   if (f.replyTo !== 0n || f.frame.case !== "event") return wsBinaryMessage(toBinary(ServerFrameSchema, f));
   let bytes = pushedMessages.get(f.frame.value);
   if (!bytes) {
     bytes = wsBinaryMessage(toBinary(ServerFrameSchema, f));
     pushedMessages.set(f.frame.value, bytes);
   }
+  lastPushed = f;
+  lastBytes = bytes;
   return bytes;
 }
 
