@@ -1,9 +1,13 @@
 // Preloaded into a benchmarked server (with --expose-gc): SIGUSR2 runs a full garbage collection
 // and appends the process's memory use after it, as one JSON line, to $CAAS_BENCH_MEMORY_FILE, so
-// a memory reading can separate what the server holds from garbage it has not collected yet.
+// a memory reading can separate what the server holds from garbage it has not collected yet. The
+// line also has the size of each V8 heap space just before that collection (`spacesKiB`): the
+// young generation's semi-spaces grow under a burst of allocation and count in RSS.
 const { appendFileSync } = require("node:fs");
+const v8 = require("node:v8");
 process.on("SIGUSR2", () => {
+  const spacesKiB = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_size / 1024)]));
   global.gc?.();
   const file = process.env.CAAS_BENCH_MEMORY_FILE;
-  if (file) appendFileSync(file, `${JSON.stringify(process.memoryUsage())}\n`);
+  if (file) appendFileSync(file, `${JSON.stringify({ ...process.memoryUsage(), spacesKiB })}\n`);
 });

@@ -54,14 +54,17 @@ const MEMORY_FILE = process.env.CAAS_BENCH_MEMORY_FILE ?? join(mkdtempSync(join(
 process.env.CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // bare servers inherit the environment
 process.env.CAAS_BENCH_ENV_CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // the platform gets CAAS_BENCH_ENV_*
 
-/** The JS heap `pid` holds after a full garbage collection, in KiB (SIGUSR2, see GC_ON_SIGNAL). */
-async function liveHeapKiB(pid) {
+/**
+ * The JS heap `pid` holds after a full garbage collection, in KiB (SIGUSR2, see GC_ON_SIGNAL), and
+ * the young generation's size just before it (KiB).
+ */
+async function liveHeap(pid) {
   const lines = () => (existsSync(MEMORY_FILE) ? readFileSync(MEMORY_FILE, "utf8").trim().split("\n").filter(Boolean) : []);
   const n = lines().length;
   process.kill(pid, "SIGUSR2");
   for (let i = 0; i < 100 && lines().length === n; i++) await sleep(50);
   const m = JSON.parse(lines().at(-1));
-  return (m.heapUsed + m.external) / 1024;
+  return { kib: (m.heapUsed + m.external) / 1024, newSpaceKiB: m.spacesKiB?.new_space ?? NaN };
 }
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
@@ -324,7 +327,7 @@ async function coordinate() {
         await sleep(2000);
         const before = rssKiB(s.pid);
         // Centrifugo is a Go process: RSS only, no JS heap.
-        const heapBefore = server.kind === "centrifugo" ? NaN : await liveHeapKiB(s.pid);
+        const heapBefore = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
         load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);
         const opened = (await replies.next()).value;
         await sleep(3000);
@@ -332,7 +335,7 @@ async function coordinate() {
         // RSS as the operator sees it right after the connections arrived (authentication garbage
         // and heap growth included), and the live JS heap after a full GC in the server: what the
         // connections' objects really hold (socket buffers and other native memory not included).
-        const heapAfter = server.kind === "centrifugo" ? NaN : await liveHeapKiB(s.pid);
+        const heapAfter = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
         load.stdin.write("done\n");
         await replies.next();
         const perConnection = (a, b) => Number(((a - b) / opened.open).toFixed(2));
@@ -343,9 +346,16 @@ async function coordinate() {
           rssBeforeMiB: Math.round(before / 1024),
           rssAfterMiB: Math.round(after / 1024),
           kibPerConnection: perConnection(after, before),
-          liveHeapKibPerConnection: perConnection(heapAfter, heapBefore),
+          liveHeapKibPerConnection: perConnection(heapAfter.kib, heapBefore.kib),
+          // The young generation's size before and when RSS was read: its semi-spaces grow under the
+          // burst of connections up to a ceiling per process (--max-semi-space-size), which RSS counts.
+          newSpaceBeforeMiB: Number((heapBefore.newSpaceKiB / 1024).toFixed(1)),
+          newSpaceMiB: Number((heapAfter.newSpaceKiB / 1024).toFixed(1)),
+          kibPerConnectionWithoutYoungGrowth: Number((perConnection(after, before) - (heapAfter.newSpaceKiB - heapBefore.newSpaceKiB) / opened.open).toFixed(2)),
         });
-        process.stderr.write(`${server.name}: ${perConnection(after, before)} KiB RSS per idle connection, ${perConnection(heapAfter, heapBefore)} KiB of live JS heap\n`);
+        process.stderr.write(
+          `${server.name}: ${perConnection(after, before)} KiB RSS per idle connection, ${perConnection(heapAfter.kib, heapBefore.kib)} KiB of live JS heap, young generation ${(heapBefore.newSpaceKiB / 1024).toFixed(1)} -> ${(heapAfter.newSpaceKiB / 1024).toFixed(1)} MiB\n`,
+        );
       }
     } finally {
       await s.stop();

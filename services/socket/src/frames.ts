@@ -86,11 +86,17 @@ export function shortReason(reason: string): string {
  * never mutated after they are queued.
  */
 const eventFrames = new WeakMap<Event, ServerFrame>();
+/** The last event asked for: the hub hands one event to every recipient in a row, so most lookups are this pointer compare. */
+let lastEvent: Event | undefined;
+let lastFrame: ServerFrame | undefined;
 export function eventFrame(event: Event): ServerFrame {
+  if (event === lastEvent) return lastFrame!;
   let frame = eventFrames.get(event);
   if (!frame) {
     frame = serverFrame(0n, { case: "event", value: event });
     eventFrames.set(event, frame);
   }
+  lastEvent = event;
+  lastFrame = frame;
   return frame;
 }

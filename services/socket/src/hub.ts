@@ -45,8 +45,8 @@ interface LocalUser {
   userId: string;
   sessions: Set<Recipient>;
   conversations: Set<string>;
-  /** Settles when the membership list is loaded. */
-  ready: Promise<void>;
+  /** Settles when the membership list is loaded; dropped once it is (memory per idle connection). */
+  ready?: Promise<void>;
   /** Conversations left while the list was loading (the list may predate the leave). */
   leftWhileLoading?: Set<string>;
 }
@@ -127,7 +127,6 @@ export class Hub {
         userId: session.userId,
         sessions: new Set(),
         conversations: new Set(),
-        ready: Promise.resolve(),
         leftWhileLoading: new Set(),
       };
       created.ready = load().then((list) => {
@@ -139,13 +138,14 @@ export class Hub {
           this.addMembership(created, id, typeof item === "string" ? undefined : item.lastSeq);
         }
         created.leftWhileLoading = undefined;
+        created.ready = undefined;
       });
       this.users.set(k, created);
       user = created;
     }
     user.sessions.add(session);
     try {
-      await user.ready;
+      if (user.ready) await user.ready;
     } catch (err) {
       this.leave(session);
       if (this.users.get(k) === user) this.dropUser(user);

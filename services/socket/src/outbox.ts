@@ -18,11 +18,14 @@ export class Outbox implements Flushable {
 
   /**
    * Queues `frame` for the next flush. False when the queue plus what the transport holds passed
-   * the bound: then everything queued is dropped (the session closes as a slow consumer).
+   * the bound: then everything queued is dropped (the session closes as a slow consumer). The
+   * transport is asked at the first frame of each batch: until the batch is flushed nothing is
+   * written to it, so what it holds does not grow meanwhile (a fan-out adds to many sessions in a
+   * row, and this is per delivery).
    */
   add(frame: ServerFrame): boolean {
     this.pending.push(frame);
-    if (this.pending.length > this.maxQueued || this.sink.congested()) {
+    if (this.pending.length > this.maxQueued || (!this.scheduled && this.sink.congested())) {
       this.pending = [];
       return false;
     }

@@ -1,6 +1,7 @@
 import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import type { Clock } from "@caas/shared/clock";
 import type { SessionLimits, SessionOptions } from "./session-types.js";
+import type { SessionWheels } from "./session-wheels.js";
 
 /** A session as its timers see it. */
 export interface TimedSession {
@@ -9,25 +10,32 @@ export interface TimedSession {
   checkpoint(): Promise<void>;
   /** Every heartbeat interval of an open session that is still heard from (presence touch, server Pong). */
   beat(): void;
+  /** The session's timers (the instance's heartbeat wheel calls back through them). */
+  readonly timers: SessionTimers;
 }
 
 /**
  * A session's clocks: the auth timeout, then (once open) the token expiry, the heartbeat interval
- * (two silent intervals close a client-heartbeat transport) and the checkpoint interval.
+ * (two silent intervals close a client-heartbeat transport) and the checkpoint interval. The two
+ * intervals run on the instance's wheels rather than a timer per session.
  */
 export class SessionTimers {
-  private readonly all: NodeJS.Timeout[] = [];
+  private auth?: NodeJS.Timeout;
   private expiry?: NodeJS.Timeout;
   private lastSeenMs: number;
+  /** The session's group in each wheel while it is on them (-1: not on it). */
+  private heartbeatGroup = -1;
+  private checkpointGroup = -1;
 
   constructor(
     private readonly session: TimedSession,
     private readonly limits: SessionLimits,
     private readonly clock: Clock,
     private readonly opts: SessionOptions,
+    private readonly wheels: SessionWheels,
   ) {
     this.lastSeenMs = clock.nowMs();
-    this.all.push(setTimeout(() => session.close(CloseCode.AUTH_TIMEOUT, "no auth frame arrived in time"), limits.authTimeoutMs));
+    this.auth = setTimeout(() => session.close(CloseCode.AUTH_TIMEOUT, "no auth frame arrived in time"), limits.authTimeoutMs);
   }
 
   /** A frame arrived from the client. */
@@ -37,24 +45,11 @@ export class SessionTimers {
 
   /** The session opened with a token accepted until `acceptedUntilMs`: the auth timeout stops, the others start. */
   opened(acceptedUntilMs: number): void {
-    clearTimeout(this.all.shift());
+    clearTimeout(this.auth);
+    this.auth = undefined;
     this.armExpiry(acceptedUntilMs);
-    this.all.push(setInterval(() => this.heartbeat(), this.limits.heartbeatMs));
-    const checkpointMs = this.limits.checkpointMs;
-    if (checkpointMs !== undefined) {
-      // Started at a random point of the first interval, so that connections opened together
-      // (a deploy, a reconnect storm) do not all ask chat in the same instant.
-      const first = setTimeout(
-        () => {
-          if (!this.session.isOpen) return;
-          void this.session.checkpoint();
-          this.all.push(setInterval(() => void this.session.checkpoint(), checkpointMs).unref());
-        },
-        Math.floor(Math.random() * checkpointMs),
-      );
-      this.all.push(first);
-    }
-    for (const t of this.all) t.unref();
+    this.heartbeatGroup = this.wheels.heartbeats.add(this.session);
+    if (this.wheels.checkpoints) this.checkpointGroup = this.wheels.checkpoints.add(this.session);
   }
 
   /** (Re)starts the TOKEN_EXPIRED timer for a token accepted until `acceptedUntilMs`. */
@@ -66,11 +61,15 @@ export class SessionTimers {
 
   /** The session ended. */
   stop(): void {
-    for (const t of this.all) clearTimeout(t);
+    clearTimeout(this.auth);
     clearTimeout(this.expiry);
+    this.wheels.heartbeats.remove(this.session, this.heartbeatGroup);
+    this.wheels.checkpoints?.remove(this.session, this.checkpointGroup);
+    this.heartbeatGroup = this.checkpointGroup = -1;
   }
 
-  private heartbeat(): void {
+  /** A heartbeat interval passed (the instance's heartbeat wheel). */
+  heartbeat(): void {
     if (this.opts.clientHeartbeats && this.clock.nowMs() - this.lastSeenMs > 2 * this.limits.heartbeatMs) {
       this.session.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame from the client for two heartbeat intervals");
     } else {

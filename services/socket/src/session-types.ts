@@ -8,6 +8,7 @@ import type { ConnectionPlaces } from "./connection-places.js";
 import type { FlushScheduler } from "./flush-scheduler.js";
 import type { Hub } from "./hub.js";
 import type { PresenceTracker } from "./presence.js";
+import type { SessionWheels } from "./session-wheels.js";
 import type { SearchClient } from "./search-calls.js";
 import type { TypingRelay } from "./typing.js";
 
@@ -57,6 +58,8 @@ export interface SessionDeps {
   hub: Hub;
   /** The socket instance's one flush per tick of every session with frames waiting. */
   flush: FlushScheduler;
+  /** The instance's heartbeat and checkpoint intervals, one timer each for every session. */
+  wheels: SessionWheels;
   /** Typing indicators; without it SetTyping answers UNIMPLEMENTED. */
   typing?: TypingRelay;
   /** The search service; without it search frames answer UNAVAILABLE. */

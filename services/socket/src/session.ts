@@ -48,10 +48,12 @@ export class Session implements Recipient {
   private identity?: SessionIdentity;
   private readonly outbox: Outbox;
   private readonly catchUp: CatchUp;
-  private early: ClientFrame[] = [];
+  /** Frames pipelined behind Auth, held until AuthOk (made only when one arrives). */
+  private early?: ClientFrame[];
   /** Subscribe's conversation_ids, when restricted to them. */
   filter?: ReadonlySet<string>;
-  private readonly timers: SessionTimers;
+  /** The auth timeout, token expiry, heartbeat and checkpoint clocks. */
+  readonly timers: SessionTimers;
   private reauthing = false;
   private typingAttached = false;
   private presenceOnline = false;
@@ -65,7 +67,7 @@ export class Session implements Recipient {
     readonly deps: SessionDeps,
     private readonly opts: SessionOptions,
   ) {
-    this.timers = new SessionTimers(this, deps.limits, deps.clock, opts);
+    this.timers = new SessionTimers(this, deps.limits, deps.clock, opts, deps.wheels);
     this.outbox = new Outbox(sink, deps.flush, deps.limits.maxQueuedFrames);
     this.catchUp = new CatchUp(this, deps);
   }
@@ -119,8 +121,8 @@ export class Session implements Recipient {
       return;
     }
     if (this.state === "authenticating") {
-      if (frame.frame.case === "auth" || this.early.length >= MAX_EARLY_FRAMES) this.protocolError(frame.id, "frames sent while authenticating exceed the limit or repeat auth");
-      else this.early.push(frame);
+      if (frame.frame.case === "auth" || (this.early?.length ?? 0) >= MAX_EARLY_FRAMES) this.protocolError(frame.id, "frames sent while authenticating exceed the limit or repeat auth");
+      else (this.early ??= []).push(frame);
       return;
     }
     dispatchFrame(this, frame);
@@ -170,8 +172,8 @@ export class Session implements Recipient {
     this.push(authOkFrame(replyTo, checked.identity, this.id, this.deps.limits));
     this.timers.opened(checked.identity.acceptedUntilMs);
     const early = this.early;
-    this.early = [];
-    for (const f of early) dispatchFrame(this, f);
+    this.early = undefined;
+    for (const f of early ?? []) dispatchFrame(this, f);
     return true;
   }
 

@@ -6,17 +6,18 @@ import { ConnectionPlaces } from "./connection-places.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import type { FollowingDeps } from "./presence-following.js";
 import { Session } from "./session.js";
+import { SessionWheels } from "./session-wheels.js";
 import type { FrameSink, SessionDeps, SessionOptions } from "./session-types.js";
 
 /** What the registry is built from: the session deps it does not make itself; `flush` is the instance's scheduler (a new one when absent). */
-export type RegistryDeps = Omit<SessionDeps, "onEnd" | "places" | "checkpointPlace" | "flush"> & { flush?: FlushScheduler };
+export type RegistryDeps = Omit<SessionDeps, "onEnd" | "places" | "checkpointPlace" | "flush" | "wheels"> & { flush?: FlushScheduler };
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private draining = false;
-  /** The sessions' deps shared by all of them. */
-  private readonly shared: Omit<SessionDeps, "onEnd">;
+  /** The sessions' deps: one object shared by all of them (not a copy per connection: memory per idle connection). */
+  private readonly shared: SessionDeps;
 
   /** The instance's checkpoint budget (limits.checkpointsPerSec), when bounded. */
   private readonly checkpointPlace: (() => Promise<boolean>) | undefined;
@@ -33,7 +34,9 @@ export class SessionRegistry {
       ...deps,
       flush: deps.flush ?? new FlushScheduler(),
       places: new ConnectionPlaces(deps.presence, deps.logger),
+      wheels: new SessionWheels(deps.limits.heartbeatMs, deps.limits.checkpointMs),
       ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}),
+      onEnd: (s) => this.sessions.delete(s.id),
     };
   }
 
@@ -44,7 +47,7 @@ export class SessionRegistry {
 
   /** A new session on `sink`; while draining it is closed at once with SERVER_SHUTDOWN. */
   open(sink: FrameSink, opts: SessionOptions): Session {
-    const session = new Session(sink, { ...this.shared, onEnd: (s) => this.sessions.delete(s.id) }, opts);
+    const session = new Session(sink, this.shared, opts);
     this.sessions.set(session.id, session);
     if (this.draining) session.close(CloseCode.SERVER_SHUTDOWN, "the server is shutting down", this.deps.limits.retryAfterMs);
     return session;

@@ -130,6 +130,25 @@ describe("session core", () => {
     expect(fine.frames().some((f) => f.frame.case === "event")).toBe(true);
   });
 
+  it("asks the transport at the first frame of each batch: a transport congested by a flushed batch closes at the next frame", async () => {
+    const { hub, registry } = setup();
+    const sink = recordingSink();
+    let held = 0;
+    sink.congested = () => held > 2;
+    const write = sink.write.bind(sink);
+    sink.write = (frames) => {
+      held += frames.length; // the client reads nothing: everything written stays buffered
+      write(frames);
+    };
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 0n);
+    for (const seq of [1n, 2n, 3n]) hub.dispatch("t1", message("c1", seq));
+    await tick();
+    expect(sink.ended).toBeUndefined(); // AuthOk and three events were written: the transport now holds four frames
+    hub.dispatch("t1", message("c1", 4n));
+    expect(sink.ended).toBe(CloseCode.SLOW_CONSUMER);
+  });
+
   it("refuses a bad token with a FrameError and AUTH_FAILED", async () => {
     const { registry } = setup();
     const sink = recordingSink();

@@ -6,6 +6,9 @@ import type { ConnectionLimits } from "../config-types.js";
 import { AddressLimit, clientAddress, refusalBytes } from "./address-limit.js";
 import { H2HeaderWatch } from "./h2-header-watch.js";
 
+/** A connection's bytes before any arrived (shared: nothing writes to it). */
+const EMPTY = Buffer.alloc(0);
+
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 export interface DualListenerOptions {
@@ -93,15 +96,20 @@ export class DualListener {
     const limits = this.opts.limits;
     // Until the first bytes say which protocol it speaks, a connection is under the header timeout (a refused one under a short one).
     const firstBytesMs = admitted ? limits?.headersTimeoutMs : Math.min(1_000, limits?.headersTimeoutMs ?? 1_000);
-    const firstBytesTimer = firstBytesMs === undefined ? undefined : setTimeout(() => socket.destroy(), firstBytesMs).unref();
-    let buffered: Buffer = Buffer.alloc(0);
+    let firstBytesTimer = firstBytesMs === undefined ? undefined : setTimeout(() => socket.destroy(), firstBytesMs).unref();
+    let buffered: Buffer = EMPTY;
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (buffered.length < 3) return;
       clearTimeout(firstBytesTimer);
       socket.off("data", onData);
+      // The listeners above live as long as the connection and share this function's closure
+      // context: let go of the first chunk and the timer so the connection does not keep them.
+      const first = buffered;
+      buffered = EMPTY;
+      firstBytesTimer = undefined;
       socket.pause();
-      const isH2 = buffered.subarray(0, 3).toString("latin1") === "PRI";
+      const isH2 = first.subarray(0, 3).toString("latin1") === "PRI";
       if (!admitted) {
         this.opts.onRefused?.(`over ${this.perAddress?.max} connections from one address`, address);
         socket.end(refusalBytes(isH2, this.perAddress?.max ?? 0));
@@ -118,9 +126,9 @@ export class DualListener {
             })
           : undefined;
         if (watch) socket.once("close", () => watch.stop());
-        this.h2.emit("connection", relay(socket, buffered, watch));
+        this.h2.emit("connection", relay(socket, first, watch));
       } else {
-        socket.unshift(buffered);
+        socket.unshift(first);
         this.h1.emit("connection", socket);
         socket.resume();
       }

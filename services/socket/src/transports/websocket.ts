@@ -38,16 +38,53 @@ export function wsBinaryMessage(payload: Uint8Array): Buffer {
  * after dispatch.
  */
 const pushedMessages = new WeakMap<object, Buffer>();
+/** The last pushed frame framed: a flush writes one event's frame to many connections in a row, so most lookups are this pointer compare. */
+let lastPushed: ServerFrame | undefined;
+let lastBytes: Buffer | undefined;
 
 /** A ServerFrame as one WebSocket message's bytes; a pushed event's message is built once per event. */
 export function wsFrameMessage(f: ServerFrame): Buffer {
+  if (f === lastPushed) return lastBytes!;
   if (f.replyTo !== 0n || f.frame.case !== "event") return wsBinaryMessage(toBinary(ServerFrameSchema, f));
   let bytes = pushedMessages.get(f.frame.value);
   if (!bytes) {
     bytes = wsBinaryMessage(toBinary(ServerFrameSchema, f));
     pushedMessages.set(f.frame.value, bytes);
   }
+  lastPushed = f;
+  lastBytes = bytes;
   return bytes;
+}
+
+/**
+ * A flush's frames as one socket write of whole WebSocket messages, built here rather than by
+ * ws.send (which writes header and payload separately per message): with perMessageDeflate off
+ * ws's sender never queues, so writes on the socket keep their order with the control frames ws
+ * writes itself (pong, close), and ws.bufferedAmount (the slow-consumer bound) still counts these
+ * bytes. A class rather than closures per connection: memory per idle connection.
+ */
+class WebSocketSink implements FrameSink {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  write(frames: ServerFrame[]): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (frames.length === 1) this.socket.write(wsFrameMessage(frames[0]!));
+    else this.socket.write(Buffer.concat(frames.map(wsFrameMessage)));
+  }
+
+  congested(): boolean {
+    return this.ws.bufferedAmount > this.maxBufferedBytes;
+  }
+
+  end(code: CloseCode, reason: string): void {
+    const ws = this.ws;
+    if (ws.readyState === ws.OPEN) ws.close(wsCloseStatus(code), shortReason(reason));
+    setTimeout(() => ws.terminate(), 5_000).unref();
+  }
 }
 
 /** The WebSocket path on the socket service's port. */
@@ -82,24 +119,11 @@ export interface WebSocketEndpoint {
 export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, clientTracking: true });
 
+  // One listener for every connection (it needs nothing of the connection).
+  const onError = (err: Error) => opts.logger.debug({ err: err.message }, "websocket error");
+
   function attach(ws: WebSocket, socket: Duplex): void {
-    const sink: FrameSink = {
-      // A flush's frames as one socket write of whole WebSocket messages, built here rather than
-      // by ws.send (which writes header and payload separately per message): with
-      // perMessageDeflate off ws's sender never queues, so writes on the socket keep their order
-      // with the control frames ws writes itself (pong, close), and ws.bufferedAmount (the
-      // slow-consumer bound) still counts these bytes.
-      write(frames: ServerFrame[]) {
-        if (ws.readyState !== ws.OPEN) return;
-        if (frames.length === 1) socket.write(wsFrameMessage(frames[0]!));
-        else socket.write(Buffer.concat(frames.map(wsFrameMessage)));
-      },
-      congested: () => ws.bufferedAmount > opts.maxBufferedBytes,
-      end(code: CloseCode, reason: string) {
-        if (ws.readyState === ws.OPEN) ws.close(wsCloseStatus(code), shortReason(reason));
-        setTimeout(() => ws.terminate(), 5_000).unref();
-      },
-    };
+    const sink = new WebSocketSink(ws, socket, opts.maxBufferedBytes);
     const session = opts.newSession(sink);
     ws.on("message", (data, isBinary) => {
       if (!isBinary) {
@@ -111,7 +135,7 @@ export function createWebSocketEndpoint(opts: WebSocketEndpointOptions): WebSock
       else session.receiveBytes(bytes);
     });
     ws.on("close", () => session.detach());
-    ws.on("error", (err) => opts.logger.debug({ err: err.message }, "websocket error"));
+    ws.on("error", onError);
   }
 
   return {
