@@ -198,7 +198,9 @@ describe(`kill -9 soak, ${profile.mode} mode, ${profile.name} profile`, () => {
     // INTERNAL under load while the socket service logged success.
     const faultWindows = faults.map((f) => [started + f.at - 1_000, started + f.at + (Number.isFinite(f.recoveryMs) ? f.recoveryMs : RECOVERY_LIMIT_MS) + 5_000] as const);
     const serverErrors = subscribers.flatMap((s) =>
-      s.outages.filter((o) => /\[(internal|unknown)\]|^error frame (2|13):/i.test(o.reason) && !faultWindows.some(([from, to]) => o.endedAt >= from && o.endedAt <= to)).map((o) => `${s.name}: ${o.reason}`),
+      s.outages
+        .filter((o) => /\[(internal|unknown)\]|^error frame (2|13):/i.test(o.reason) && !faultWindows.some(([from, to]) => o.endedAt >= from && o.endedAt <= to))
+        .map((o) => `${s.name}: ${o.reason}`),
     );
 
     const report = {
