@@ -45,6 +45,28 @@ async function freePort() {
   throw new Error("no free port in 21000-26999");
 }
 
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, in clock ticks of 1/100 s), 0 once it is gone. */
+function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The CPU seconds of a spawned wrapper (exit-with-parent.mjs) and of the service process it runs. */
+function serviceCpuSeconds(wrapperPid) {
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${wrapperPid}/task/${wrapperPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // gone
+  }
+  return cpuSecondsOf(wrapperPid) + children.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+}
+
 function logLines(file) {
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8")
@@ -76,6 +98,7 @@ export async function startClusterPlatform(run) {
     peerEnv[key] = peerEnv[key] ? `${peerEnv[key]},${url}` : url;
   }
   const children = [];
+  const pids = new Map();
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -135,6 +158,7 @@ export async function startClusterPlatform(run) {
           stdio: ["pipe", out, out],
         });
         children.push(child);
+        pids.set(p.instanceId, child.pid);
         const deadline = Date.now() + 300_000; // generous: a loaded 2-core machine starts ten processes slowly
         while (!logLines(logFile).some((l) => l.msg === "listening")) {
           if (child.exitCode !== null || Date.now() > deadline) {
@@ -161,6 +185,8 @@ export async function startClusterPlatform(run) {
           return [p.instanceId, existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) : {}];
         }),
       ),
+    /** CPU seconds (user + system) each instance's process has used so far, by instance id. */
+    cpuSeconds: () => Object.fromEntries([...pids].map(([id, pid]) => [id, serviceCpuSeconds(pid)])),
     /** The JSON log lines of one instance so far (e.g. "chat-1"). */
     logOf: (instanceId) => logLines(join(dir, `${instanceId}.log`)),
     stop,

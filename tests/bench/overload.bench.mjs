@@ -17,6 +17,7 @@
 // client never got an ack are work the platform did for nobody.
 //
 // Usage: npm run build && source ~/.cache/caas-infra/env && node tests/bench/overload.bench.mjs [overloadS=30] [normalS=20] [afterS=60] [users=200]
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { backoffDelay } from "@caas/client";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -159,6 +160,7 @@ async function main() {
     ];
     const seconds = [];
     const phaseStarts = [];
+    const cpuMarks = [];
     const counters = {};
     const pending = [];
     const t0 = performance.now();
@@ -167,6 +169,7 @@ async function main() {
     let at = t0;
     for (const [phase, s, rate] of phases) {
       phaseStarts.push([phase, Date.now()]);
+      cpuMarks.push([phase, Date.now(), cpuNow(platform)]);
       const phaseEnd = at + s * 1000;
       for (let i = 0; at + (i * 1000) / rate < phaseEnd; i++) {
         const due = at + (i * 1000) / rate;
@@ -187,6 +190,7 @@ async function main() {
       at = phaseEnd;
     }
     await Promise.all(pending);
+    cpuMarks.push(["end", Date.now(), cpuNow(platform)]);
     // The store of record: messages committed whose client never got an ack (work done for nobody).
     const committed = new Set();
     for (const u of users) {
@@ -282,6 +286,8 @@ async function main() {
           return [hop, Object.fromEntries(Object.entries(by).map(([p, b]) => [p, { codes: b.codes, okMs: quantiles(b.okMs) }]))];
         }),
       ),
+      // Who used the CPU in each phase: % of one core per service instance, the load generator, and each core's busy %.
+      cpuPercentByPhase: cpuByPhase(cpuMarks),
       committedMessages: committed.size,
       committedNeverAcked: [...committed].filter((id) => !acked.has(id)).length,
       // Chat's own record: sends it refused before any work (shed) and sends it abandoned because
@@ -304,6 +310,62 @@ async function main() {
   } finally {
     await platform.stop();
   }
+}
+
+/** CPU seconds so far: each service instance, this load generator, and each core's busy time (/proc/stat). */
+function cpuNow(platform) {
+  const { user, system } = process.cpuUsage();
+  const cores = {};
+  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [usr, nice, sys, idle, iowait, irq, softirq, steal] = m[2].trim().split(/\s+/).map(Number);
+    cores[`core ${m[1]}`] = (usr + nice + sys + irq + softirq + steal) / 100;
+    void idle;
+    void iowait;
+  }
+  return { ...platform.cpuSeconds(), "load generator": (user + system) / 1e6, ...engineCpuSeconds(), ...cores };
+}
+
+/** CPU seconds of the engines on this machine (every process of each), by engine. */
+function engineCpuSeconds() {
+  const engines = {
+    ferretdb: /bin\/ferretdb/,
+    postgres: /postgres/,
+    kafka: /kafka\.Kafka/,
+    elasticsearch: /elasticsearch/,
+    "schema registry": /apicurio|quarkus/,
+    redis: /redis-server/,
+    s3: /versitygw/,
+  };
+  const out = Object.fromEntries(Object.keys(engines).map((k) => [k, 0]));
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    let stat;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const engine = Object.keys(engines).find((k) => engines[k].test(cmd));
+    if (!engine) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out[engine] += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return out;
+}
+
+/** Per phase, each CPU counter's use as a percentage of one core over the phase's wall time. */
+function cpuByPhase(marks) {
+  const out = {};
+  for (let i = 0; i + 1 < marks.length; i++) {
+    const [phase, t, from] = marks[i];
+    const [, t2, to] = marks[i + 1];
+    const wall = (t2 - t) / 1000;
+    out[phase] = Object.fromEntries(Object.keys(to).map((k) => [k, Math.round((100 * ((to[k] ?? 0) - (from[k] ?? 0))) / wall)]));
+  }
+  return out;
 }
 
 await main();

@@ -9,6 +9,7 @@
 #   <s>_env         `export VAR=value` lines for the env file
 #   <s>_timeout     readiness timeout in seconds
 #   <s>_ports       ports it listens on (checked for conflicts before start)
+#   <s>_running     (optional) idempotent setup run when `up` finds the server already running
 
 # ============================== Kafka (KRaft: one node, or three with CAAS_KAFKA_BROKERS_COUNT=3)
 KAFKA_DIR="$H/kafka-$KAFKA_VERSION"
@@ -227,10 +228,20 @@ ferretdb_launch() {
   postgres_ready || { log "ferretdb: PostgreSQL on $PG_PORT is not ready"; return 1; }
   "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U caas -d postgres -c "DROP DATABASE IF EXISTS ferretdb" -c "CREATE DATABASE ferretdb" >>"$r/ferretdb.log" 2>&1 \
     || { log "ferretdb: creating its database failed (log: $r/ferretdb.log)"; return 1; }
+  ferretdb_gin_indexes "$r" || return 1
   spawn ferretdb "$r/ferretdb.log" "$BIN/ferretdb" --handler=postgresql --postgresql-url="postgres://caas@127.0.0.1:$PG_PORT/ferretdb" \
     --listen-addr=127.0.0.1:$FERRET_PORT --debug-addr=127.0.0.1:$FERRET_DEBUG_PORT \
     --state-dir="$r" --telemetry=disable --log-level=INFO --log-format=text
 }
+# The companion GIN indexes that let PostgreSQL use an index for FerretDB's equality filters
+# (ADR 0165): event triggers in FerretDB's database, from the file operators apply too.
+FERRETDB_GIN_SQL="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/operations/ferretdb-gin-indexes.sql"
+ferretdb_gin_indexes() {
+  "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U caas -d ferretdb -f "$FERRETDB_GIN_SQL" >>"$1/ferretdb.log" 2>&1 \
+    || { log "ferretdb: installing the companion GIN index triggers failed (log: $1/ferretdb.log)"; return 1; }
+}
+# A FerretDB found running (started before the triggers existed) gets them too; idempotent.
+ferretdb_running() { ferretdb_gin_indexes "$RUN/ferretdb"; }
 ferretdb_ready() { port_open "$FERRET_PORT" && curl -fs -o /dev/null --max-time 3 "http://127.0.0.1:$FERRET_DEBUG_PORT/debug/readyz"; }
 ferretdb_logs() { echo "$RUN/ferretdb/ferretdb.log"; }
 ferretdb_env() { echo "export CAAS_MONGO_URL=mongodb://127.0.0.1:$FERRET_PORT/"; }

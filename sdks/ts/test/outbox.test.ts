@@ -8,22 +8,23 @@ const item = (n: number): QueuedSend => ({ clientMessageId: `c${n}`, conversatio
 const ack = (seq: number): SendAck => create(SendAckSchema, { messageId: `id${seq}`, seq: BigInt(seq) });
 
 /** An outbox over a scripted transmit: each call answers with the next scripted result. */
-function harness(script: ((i: QueuedSend) => Promise<SendAck>)[]) {
+function harness(script: ((i: QueuedSend) => Promise<SendAck>)[], store = memoryOutboxStore()) {
   let connected = false;
   const sent: string[] = [];
+  const previousAttempts: number[] = [];
   const events: string[] = [];
-  const store = memoryOutboxStore();
   const outbox = new Outbox(
     store,
-    (i) => {
+    (i, previous) => {
       sent.push(i.clientMessageId);
+      previousAttempts.push(previous);
       const next = script.shift();
       return next ? next(i) : Promise.resolve(ack(sent.length));
     },
     { sent: (i) => events.push(`sent ${i.clientMessageId}`), failed: (i, e) => events.push(`failed ${i.clientMessageId} ${e.codeName}`) },
     () => connected,
   );
-  return { outbox, sent, events, store, connect: () => ((connected = true), outbox.flush()), disconnect: () => (connected = false) };
+  return { outbox, sent, previousAttempts, events, store, connect: () => ((connected = true), outbox.flush()), disconnect: () => (connected = false) };
 }
 
 describe("Outbox", () => {
@@ -51,7 +52,21 @@ describe("Outbox", () => {
     h.connect();
     await done;
     expect(h.sent).toEqual(["c1", "c1"]);
+    // The resend tells the server it is a retry (chat serves first attempts first when short of capacity).
+    expect(h.previousAttempts).toEqual([0, 1]);
     expect(h.events).toEqual(["sent c1"]);
+  });
+
+  it("marks the first send of a queue loaded from its store as a retry: it may have been sent before the reload", async () => {
+    const store = memoryOutboxStore();
+    store.save([item(1)]);
+    const h = harness([], store);
+    h.connect();
+    await new Promise((r) => setTimeout(r, 0));
+    const fresh = h.outbox.enqueue(item(2));
+    await fresh;
+    expect(h.sent).toEqual(["c1", "c2"]);
+    expect(h.previousAttempts).toEqual([1, 0]);
   });
 
   it("waits the server's retry delay, and drops a send refused for good", async () => {

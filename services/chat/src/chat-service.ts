@@ -54,6 +54,7 @@ import type { TenantPolicyLookup } from "@caas/shared/identity/policy";
 import { ProjectingLogWriter } from "./projections/apply.js";
 import { UserDataOps } from "./ops/user-data-ops.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
+import { RecentAcks } from "./recent-acks.js";
 import { sendAttempt } from "./retry-budget.js";
 import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
@@ -130,6 +131,8 @@ export class ChatServiceImpl implements ChatServiceRpcs {
   readonly userData: UserDataOps;
   /** The bound on sends in progress (SendMessage and ForwardMessage): refused early past it. */
   private readonly admission: SendAdmission;
+  /** The acks of the sends committed here last, for their clients' retries (recent-acks.ts). */
+  private readonly recentAcks = new RecentAcks();
 
   constructor(deps: ChatServiceDeps) {
     const limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -224,10 +227,18 @@ export class ChatServiceImpl implements ChatServiceRpcs {
     return this.members.list(callerOf(ctx), req);
   }
 
-  /** Past the instance's bound, or not expected to finish within the caller's deadline: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send. */
+  /**
+   * Past the instance's bound, or not expected to finish within the caller's deadline: RESOURCE_EXHAUSTED with a retry delay; a caller gone before the commit abandons the send.
+   * The same request again, once committed here, gets its ack from memory (RecentAcks).
+   */
   async sendMessage(req: SendMessageRequest, ctx: HandlerContext) {
     const caller = callerOf(ctx);
-    return this.admission.run(ctx.timeoutMs(), () => this.messages.send(caller, req, { signal: ctx.signal }), sendAttempt(caller, req.clientMessageId, ctx));
+    const attempt = sendAttempt(caller, req.clientMessageId, ctx);
+    const known = attempt.key === undefined ? undefined : this.recentAcks.get(attempt.key, req);
+    if (known) return known;
+    const ack = await this.admission.run(ctx.timeoutMs(), () => this.messages.send(caller, req, { signal: ctx.signal }), attempt);
+    if (attempt.key !== undefined) this.recentAcks.remember(attempt.key, req, ack);
+    return ack;
   }
 
   async editMessage(req: EditMessageRequest, ctx: HandlerContext) {

@@ -43,8 +43,8 @@ const RETRY_RATIO = 0.2;
 const RETRY_FLOOR = 2;
 /** The longest delay a retry refused by the budget names: past its clients' patience, a crowd of the overload's retries gives up. */
 const MAX_RETRY_OF_RETRY_MS = 30_000;
-/** Idempotency keys of sends committed after their caller had gone, remembered (oldest dropped first). */
-const MAX_ORPHANS = 10_000;
+/** Idempotency keys of the sends this instance committed last, remembered (oldest dropped first). */
+const MAX_COMMITTED_KEYS = 10_000;
 
 interface Bucket {
   start: number;
@@ -95,8 +95,12 @@ export class SendAdmission {
   private readonly buckets: Bucket[] = [];
   private readonly now: () => number;
   private readonly retries: RetryBudget;
-  /** Keys of sends committed after their caller had gone (insertion order: oldest first). */
-  private readonly orphans = new Set<string>();
+  /**
+   * Keys of the sends this instance committed last (insertion order: oldest first). A retry of one
+   * asks for an ack its client never got (its caller had gone, or the answer came too late for its
+   * deadline), which costs a read, not a commit: the retry budget lets it through.
+   */
+  private readonly committed = new Set<string>();
 
   constructor(private readonly opts: SendAdmissionOptions) {
     this.now = opts.now ?? (() => performance.now());
@@ -114,7 +118,7 @@ export class SendAdmission {
     if (this.pending >= this.opts.max) {
       throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
-    if (attempt.retry && this.shortOfCapacity() && !this.retries.allows() && !(attempt.key !== undefined && this.orphans.has(attempt.key))) {
+    if (attempt.retry && this.shortOfCapacity() && !this.retries.allows() && !(attempt.key !== undefined && this.committed.has(attempt.key))) {
       const { first, retries } = this.retries.totals();
       const delayMs = Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(), this.opts.retryAfterMs * this.retries.excess())));
       this.retries.refused();
@@ -142,7 +146,7 @@ export class SendAdmission {
     const started = this.now();
     try {
       const result = await send();
-      if (attempt.signal?.aborted && attempt.key !== undefined) this.remember(attempt.key);
+      if (attempt.key !== undefined) this.remember(attempt.key);
       return result;
     } finally {
       this.account();
@@ -187,10 +191,11 @@ export class SendAdmission {
     return fastest === Infinity ? 0 : fastest;
   }
 
-  /** Remembers a send committed after its caller had gone, so that its retry gets the ack whatever the budget. */
+  /** Remembers a committed send, so that its retry gets the ack whatever the budget. */
   private remember(key: string): void {
-    this.orphans.add(key);
-    if (this.orphans.size > MAX_ORPHANS) this.orphans.delete(this.orphans.values().next().value as string);
+    this.committed.delete(key);
+    this.committed.add(key);
+    if (this.committed.size > MAX_COMMITTED_KEYS) this.committed.delete(this.committed.values().next().value as string);
   }
 
   /** Counts a refusal and builds its error, with the retry delay. */

@@ -121,4 +121,17 @@ describe("the retry budget of the send admission", () => {
     expect(await w.admitted(1, { retry: true, key: "k" })).toBe(1);
     await w.finishAll();
   });
+
+  it("lets the retry of any send it committed through: its answer may have reached the client too late, which is as lost", async () => {
+    const w = world();
+    await overload(w);
+    const answered = w.start({ retry: false, key: "late" });
+    expect(await w.admitted(11, RETRY)).toBe(9);
+    await w.finishAll();
+    expect(await answered).toBe("done");
+    expect(await w.admitted(1, FIRST)).toBe(1);
+    expect(await w.start({ retry: true, key: "never-committed" })).toBeInstanceOf(ResourceExhaustedError);
+    expect(await w.admitted(1, { retry: true, key: "late" })).toBe(1);
+    await w.finishAll();
+  });
 });

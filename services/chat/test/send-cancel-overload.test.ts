@@ -18,10 +18,10 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
   let w: World;
   let conv: string;
 
-  /** Calls SendMessage as bob with a handler context whose request signal is `signal`. */
-  const sendAsBob = (clientMessageId: string, signal?: AbortSignal) =>
+  /** Calls SendMessage as bob with a handler context whose request signal is `signal` (the text is the client_message_id unless given). */
+  const sendAsBob = (clientMessageId: string, signal?: AbortSignal, text = clientMessageId) =>
     w.instance.impl.sendMessage(
-      create(SendMessageRequestSchema, { conversationId: conv, clientMessageId, text: clientMessageId }),
+      create(SendMessageRequestSchema, { conversationId: conv, clientMessageId, text }),
       createHandlerContext({
         service: ChatService,
         method: ChatService.method.sendMessage,
@@ -111,6 +111,29 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
       // Nothing of the refused send was written; once there is room it goes through.
       expect(await logged()).toEqual([1n, 2n, 3n]);
       expect(await sendAsBob("c-3")).toMatchObject({ seq: 4n, duplicate: false });
+    });
+
+    it("answers the same request again, once committed, from memory, even while full; another payload under its id takes the full path", async () => {
+      const done = await sendAsBob("c-done");
+      expect(done).toMatchObject({ seq: 2n, duplicate: false });
+      const events = w.instance.stores.events;
+      const append = events.append.bind(events);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      events.append = async (scope, input) => {
+        await held;
+        return append(scope, input);
+      };
+      const inProgress = [sendAsBob("c-1"), sendAsBob("c-2")];
+      // Full: a new send is refused, but the committed one's ack comes back (its client never got it).
+      expect(await sendAsBob("c-new").catch((err: unknown) => toConnectError(err).code)).toBe(Code.ResourceExhausted);
+      expect(await sendAsBob("c-done")).toEqual({ ...done, duplicate: true });
+      expect(await sendAsBob("c-done", undefined, "another text").catch((err: unknown) => toConnectError(err).code)).toBe(Code.ResourceExhausted);
+      release();
+      await Promise.all(inProgress);
+      events.append = append;
+      expect(await sendAsBob("c-done", undefined, "another text").catch((err: unknown) => toConnectError(err).code)).toBe(Code.AlreadyExists);
+      expect(await logged()).toEqual([1n, 2n, 3n, 4n]);
     });
   });
 });

@@ -16,7 +16,7 @@ export interface ExportArchiveSink {
   putPart(tenantId: string, exportId: string, path: string, content: Uint8Array): Promise<void>;
   /** Packs the entries, in order, into the archive with its manifest and removes the parts; idempotent. */
   seal(tenantId: string, exportId: string, paths: string[], aboutJson: string): Promise<{ size: number; sha256: string; entries: number }>;
-  /** Deletes the named entries of an export that will not be sealed; idempotent. */
+  /** Deletes the named entries of an export and its archive, if sealed; idempotent. */
   discard(tenantId: string, exportId: string, paths: string[]): Promise<void>;
 }
 
@@ -94,6 +94,11 @@ export class ExportSteps {
       files = [];
       bytes = 0;
     }
+  }
+
+  /** Deletes every entry the job's steps name and its archive, if sealed (media's DeleteExport removes both); idempotent. */
+  async discardAll(job: PrivacyJobRecord): Promise<void> {
+    await this.deps.sink.discard(job.tenantId, job.id, [...new Set(job.steps.flatMap((s) => s.paths ?? []))]);
   }
 
   /** Deletes everything the export gathered (parts saved and files copied, also those not yet saved), resets its steps so a retry starts over, and fails the job. */

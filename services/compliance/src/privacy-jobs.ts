@@ -144,6 +144,17 @@ export class PrivacyJobRunner {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  /**
+   * An export whose job was deleted while it ran (the user erased, the tenant deleted) removes
+   * what it wrote after the deletion read its paths: its parts, copied files and a sealed archive.
+   */
+  private async discard(job: PrivacyJobRecord): Promise<void> {
+    if (job.kind === "export" && this.deps.exports) {
+      await this.deps.exports.discardAll(job).catch((err: unknown) => this.deps.logger.warn({ err, tenantId: job.tenantId, jobId: job.id }, "a deleted export's late entries were not removed"));
+    }
+    this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind }, "privacy job deleted while it ran; stopped");
+  }
+
   /** The conversations held in the job's tenant; throws HELD_ERROR when the user or the tenant is held. */
   private async heldConversations(job: PrivacyJobRecord): Promise<string[]> {
     if (!this.deps.holds) return [];
@@ -159,7 +170,7 @@ export class PrivacyJobRunner {
     const job: PrivacyJobRecord = { ...structuredClone(stored), state: "running", error: "" };
     const save = async () => {
       job.updateTimeMs = this.deps.clock.nowMs();
-      await this.deps.store.save(scope, job);
+      if (!(await this.deps.store.save(scope, job))) throw new JobDeletedError(job.id);
     };
     try {
       if (stored.state === "failed") await save();
@@ -208,11 +219,22 @@ export class PrivacyJobRunner {
       if (job.kind !== "erasure") await this.deps.audit?.(tenantJob ? scopeForAdmin(PLATFORM_TENANT) : scope, completed);
       this.deps.logger.info({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, steps: job.steps.map((s) => [s.service, s.items]) }, "privacy job succeeded");
     } catch (err) {
+      if (err instanceof JobDeletedError) return this.discard(job);
       job.state = "failed";
       job.error = err instanceof Error ? err.message : String(err);
       this.deps.logger.warn({ err, tenantId: job.tenantId, jobId: job.id }, "privacy job failed; retried when requested again or at the next start");
       await save().catch((e: unknown) => this.deps.logger.warn({ err: e, jobId: job.id }, "privacy job state not saved"));
     }
+  }
+}
+
+/**
+ * The stored job was deleted (EXPIRED) while this run went on: an erasure or tenant deletion took
+ * the user's exports away. Nothing more is saved for it.
+ */
+export class JobDeletedError extends Error {
+  constructor(jobId: string) {
+    super(`privacy job ${jobId} was deleted while it ran`);
   }
 }
 

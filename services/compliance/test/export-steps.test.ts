@@ -6,7 +6,8 @@ import { createLogger } from "@caas/shared/logger";
 import { freshTenantScope } from "@caas/shared/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { openPrivacyJobStore } from "../src/audit-stores.js";
-import { EXPORT_MAX_ENTRIES, EXPORT_TOO_LARGE, ExportSteps, PART_FLUSH_BYTES, type ExportArchiveSink, type ExportPart } from "../src/export-job.js";
+import { DEFAULT_EXPORT_TTL_MS, EXPORT_MAX_ENTRIES, EXPORT_TOO_LARGE, ExportSteps, PART_FLUSH_BYTES, type ExportArchiveSink, type ExportPart } from "../src/export-job.js";
+import { ExportArchives } from "../src/export-archives.js";
 import { PrivacyJobRunner } from "../src/privacy-jobs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-export-steps-"));
@@ -128,6 +129,48 @@ describe("export job steps", () => {
       ],
     ]);
     await second.close();
+  });
+
+  it("stops an export whose archive an erasure deleted while it ran, and removes the parts it wrote after; the job stays deleted", async () => {
+    const store = await openPrivacyJobStore({ kind: "sqlite", path: join(dir, "erased-while-running.db") });
+    const scope = freshTenantScope();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    // Pages of ~1.1 MB: each is written as its own part; the second waits until the erasure ran.
+    const chat: ExportPart = async (_t, _u, _e, cursor) => {
+      const page = cursor === "" ? 0 : Number(cursor);
+      if (page === 1) {
+        reached();
+        await gate;
+      }
+      return { lines: Array.from({ length: 1100 }, (_, i) => JSON.stringify({ page, i, pad: "x".repeat(1000) })), files: [], next: page + 1 >= 3 ? "" : String(page + 1) };
+    };
+    const one = pagedPart(1, 1, 100);
+    const { sink, parts, seals } = memorySink();
+    const runner = new PrivacyJobRunner({
+      store,
+      parts: noErasure,
+      exports: new ExportSteps({ parts: { auth: one.part, chat, media: one.part, compliance: one.part }, sink, nowMs: () => Date.now() }),
+      clock: systemClock,
+      logger,
+    });
+    const archives = new ExportArchives({ store, remove: (t, e, paths) => sink.discard(t, e, paths), ttlOf: async () => DEFAULT_EXPORT_TTL_MS, clock: systemClock, logger });
+    const job = (await store.create(scope, runner.newExport(scope.tenantId, "alice"))).job;
+    const run = runner.kick(job);
+    await atGate;
+    expect([...parts.keys()]).toEqual(["auth/part-000001.jsonl", "chat/part-000001.jsonl"]);
+    // The user's erasure deletes their exports: what the job had saved, then the job is EXPIRED.
+    expect(await archives.erasurePart(scope.tenantId, "alice", "", [])).toEqual({ items: 1, next: "" });
+    expect(parts.size).toBe(0);
+    release();
+    await run;
+    // The export wrote its next part, could not save over the deleted job, and removed what it wrote.
+    expect(parts.size).toBe(0);
+    expect(seals).toEqual([]);
+    expect(await store.get(scope, job.id)).toMatchObject({ state: "expired", deleteReason: "erasure" });
+    await store.close();
   });
 
   it("fails the job with the error of a failing part and finishes it when kicked again", async () => {

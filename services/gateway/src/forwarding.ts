@@ -42,6 +42,11 @@ type ClientMethod = (input: unknown, opts: { signal: AbortSignal; headers?: Head
  */
 const PASSED_ON = ["grpc-previous-rpc-attempts"];
 
+/** Whether the caller marked the call as a retry of an earlier attempt. */
+function isRetry(ctx: HandlerContext): boolean {
+  return Number(ctx.requestHeader.get("grpc-previous-rpc-attempts") ?? 0) > 0;
+}
+
 /** The caller's headers to pass on to the owner, if any. */
 function passedOn(ctx: HandlerContext): Headers | undefined {
   let out: Headers | undefined;
@@ -89,7 +94,7 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
             throw ownerError(err);
           }
         };
-        return bound ? bound.run(owner, call) : call();
+        return bound ? bound.run(owner, call, isRetry(ctx)) : call();
       };
     } else {
       impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {

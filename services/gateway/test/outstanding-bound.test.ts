@@ -90,6 +90,23 @@ describe("gateway: a bound on the calls outstanding to an owner service", () => 
     expect(bound.count("chat")).toBe(0);
   });
 
+  it("lets retries hold at most half of the bound, so that a first attempt still reaches the owner", async () => {
+    const retry = (id: string) => client.sendMessage({ conversationId: "c", clientMessageId: id, text: "hi" }, { timeoutMs: 10_000, headers: { "grpc-previous-rpc-attempts": "1" } });
+    const held = retry("r1");
+    await vi.waitFor(() => expect(waiting).toHaveLength(1), { timeout: 5_000 });
+    const refused = await retry("r2").then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(refused?.code).toBe(Code.ResourceExhausted);
+    expect(refused?.rawMessage).toMatch(/1 retried calls outstanding to chat/);
+    const first = send("f");
+    await vi.waitFor(() => expect(waiting).toHaveLength(2), { timeout: 5_000 });
+    for (const release of waiting.splice(0)) release();
+    await Promise.all([held, first]);
+    expect(bound.count("chat")).toBe(0);
+  });
+
   it("counts a call that failed at the owner down too", async () => {
     const failing = client.sendMessage({ conversationId: "c", clientMessageId: "x", text: "hi" }, { timeoutMs: 300 }).then(
       () => undefined,

@@ -53,6 +53,32 @@ describe("service host", () => {
     expect((await fetch(`${running.url}/health`)).status).toBe(200);
   });
 
+  it("holds more than ten calls in progress without a listener-leak warning (each links to the shutdown signal)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const { running } = await start();
+      const client = createClient(Health, createGrpcTransport({ baseUrl: running.url }));
+      // One controller per call: the test's own signals must not be what warns.
+      const stops = Array.from({ length: 15 }, () => new AbortController());
+      const watches = stops.map(async (stop) => {
+        try {
+          for await (const _ of client.watch({ service: "" }, { signal: stop.signal })) void _;
+        } catch {
+          // cancelled below
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      for (const stop of stops) stop.abort();
+      await Promise.all(watches);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+  });
+
   it("lists every served service in health List", async () => {
     const { running } = await start();
     const res = await createClient(Health, createGrpcTransport({ baseUrl: running.url })).list({});

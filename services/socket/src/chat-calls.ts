@@ -43,7 +43,10 @@ export async function sendThroughChat(chat: ChatClient, accessToken: string, rep
     replyToMessageId: send.replyToMessageId,
     threadParentId: send.threadParentId,
   });
-  const ack = await chat.sendMessage(req, { ...asUser(accessToken), ...(signal ? { signal } : {}) });
+  // A client's retry says so to chat as an RPC retry would (chat's retry budget, ADR 0155).
+  const auth = asUser(accessToken);
+  const headers = send.previousAttempts > 0 ? { ...auth.headers, "grpc-previous-rpc-attempts": String(send.previousAttempts) } : auth.headers;
+  const ack = await chat.sendMessage(req, { headers, ...(signal ? { signal } : {}) });
   return serverFrame(replyTo, {
     case: "sendAck",
     value: { messageId: ack.messageId, seq: ack.seq, createTime: ack.createTime, duplicate: ack.duplicate },

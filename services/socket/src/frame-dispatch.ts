@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Code } from "@connectrpc/connect";
 import type { ClientFrame, ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { markThroughChat, sendThroughChat } from "./chat-calls.js";
@@ -15,7 +16,11 @@ export class SendsInFlight {
 
   /** The signal aborted when the connection ends: uncommitted sends are abandoned. */
   get signal(): AbortSignal {
-    this.gone ??= new AbortController();
+    if (!this.gone) {
+      this.gone = new AbortController();
+      // Each send in flight to chat listens until it ends; more than 10 at once is not a leak.
+      setMaxListeners(0, this.gone.signal);
+    }
     return this.gone.signal;
   }
 

@@ -241,4 +241,22 @@ describe("session core", () => {
     session.detach();
     expect(signals[0]!.aborted).toBe(true);
   });
+
+  it("tells chat which sends are a client's retries, as an RPC retry's grpc-previous-rpc-attempts does", async () => {
+    const seen: (string | undefined)[] = [];
+    const { registry } = setup({
+      sendMessage: ((_req: unknown, opts: { headers: Record<string, string> }) => {
+        seen.push(opts.headers["grpc-previous-rpc-attempts"]);
+        return Promise.resolve({ messageId: "m", seq: 1n, duplicate: false });
+      }) as unknown as ChatClient["sendMessage"],
+    });
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    expect(await session.authenticate("good", 1n)).toBe(true);
+    session.receive(create(ClientFrameSchema, { id: 2n, frame: { case: "send", value: { conversationId: "c1", clientMessageId: "m1", text: "hi" } } }));
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    session.receive(create(ClientFrameSchema, { id: 3n, frame: { case: "send", value: { conversationId: "c1", clientMessageId: "m1", text: "hi", previousAttempts: 2 } } }));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    expect(seen).toEqual([undefined, "2"]);
+  });
 });

@@ -36,6 +36,8 @@ export interface OutboxListener {
 
 interface Entry {
   item: QueuedSend;
+  /** Times it was handed to `transmit` before (a queue loaded from the store may have been sent already). */
+  attempts: number;
   inflight: boolean;
   notBefore: number;
   waiters: { resolve(ack: SendAck): void; reject(err: CaasError): void }[];
@@ -54,12 +56,13 @@ export class Outbox {
 
   constructor(
     private readonly store: OutboxStore,
-    private readonly transmit: (item: QueuedSend) => Promise<SendAck>,
+    /** Sends one item; `previousAttempts` (0 on the first) tells the server a retry from a first attempt. */
+    private readonly transmit: (item: QueuedSend, previousAttempts: number) => Promise<SendAck>,
     private readonly listener: OutboxListener,
     private readonly connected: () => boolean,
     private readonly maxInflight = 16,
   ) {
-    this.entries = store.load().map((item) => ({ item, inflight: false, notBefore: 0, waiters: [] }));
+    this.entries = store.load().map((item) => ({ item, attempts: 1, inflight: false, notBefore: 0, waiters: [] }));
   }
 
   /** The sends not yet acknowledged, oldest first (for optimistic display). */
@@ -69,7 +72,7 @@ export class Outbox {
 
   /** Queues a send; resolves with its ack, rejects only when the server refuses it for good. */
   enqueue(item: QueuedSend): Promise<SendAck> {
-    const entry: Entry = { item, inflight: false, notBefore: 0, waiters: [] };
+    const entry: Entry = { item, attempts: 0, inflight: false, notBefore: 0, waiters: [] };
     const done = new Promise<SendAck>((resolve, reject) => entry.waiters.push({ resolve, reject }));
     this.entries.push(entry);
     this.persist();
@@ -94,7 +97,7 @@ export class Outbox {
       }
       entry.inflight = true;
       inflight++;
-      this.transmit(entry.item).then(
+      this.transmit(entry.item, entry.attempts++).then(
         (ack) => this.settle(entry, ack),
         (err: unknown) => this.retryOrFail(entry, CaasError.from(err)),
       );

@@ -102,7 +102,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     );
     this.outbox = new Outbox(
       opts.outboxStore ?? memoryOutboxStore(),
-      (item) => this.transmit(item),
+      (item, previousAttempts) => this.transmit(item, previousAttempts),
       { sent: (item, ack) => this.emit("sent", { item, ack }), failed: (item, error) => this.emit("sendFailed", { item, error }) },
       () => this.current === "open",
     );
@@ -191,7 +191,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
     return this.sequencer.lastSeq(conversationId);
   }
 
-  private async transmit(item: QueuedSend): Promise<SendAck> {
+  private async transmit(item: QueuedSend, previousAttempts: number): Promise<SendAck> {
     if (!this.socket || this.current !== "open") throw new CaasError("not connected", 14);
     const reply = await this.socket.call({
       case: "send",
@@ -202,6 +202,7 @@ export class RealtimeSession extends Emitter<RealtimeEvents> {
         mentionedUserIds: item.mentionedUserIds ?? [],
         replyToMessageId: item.replyToMessageId ?? "",
         threadParentId: item.threadParentId ?? "",
+        previousAttempts,
       },
     });
     if (reply.frame.case !== "sendAck") throw new CaasError(`unexpected reply ${reply.frame.case ?? "none"} to a send`, 13);

@@ -42,7 +42,11 @@ export function createMongoPrivacyJobStore(opts: { db: MongoDb; collectionPrefix
       const tenantId = tenantOf(scope);
       checkJob(tenantId, job);
       const { state, steps, error, updateTimeMs, completeTimeMs, expireTimeMs, deleteReason } = job;
-      await jobs.updateOne({ _id: `${tenantId}|${job.id}` }, { $set: { state, steps, error, updateTimeMs, completeTimeMs, expireTimeMs, deleteReason, openKey: openKeyOf(job) } });
+      const r = await jobs.updateOne(
+        { _id: `${tenantId}|${job.id}`, state: { $ne: "expired" } },
+        { $set: { state, steps, error, updateTimeMs, completeTimeMs, expireTimeMs, deleteReason, openKey: openKeyOf(job) } },
+      );
+      return r.matchedCount > 0;
     },
     async ofUser(scope, kind, userId, limit) {
       return (

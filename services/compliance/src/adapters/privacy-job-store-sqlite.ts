@@ -30,7 +30,7 @@ export function createSqlitePrivacyJobStore(opts: { db: Database.Database }): Pr
   const ofUser = db.prepare<[string, string, string, number], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE tenant_id = ? AND kind = ? AND user_id = ? ORDER BY create_time_ms, id LIMIT ?`);
   const openOfKind = db.prepare<[string, string, number], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE tenant_id = ? AND kind = ? AND state != 'expired' ORDER BY create_time_ms, id LIMIT ?`);
   const update = db.prepare(
-    `UPDATE privacy_jobs SET state = ?, steps = ?, error = ?, update_time_ms = ?, complete_time_ms = ?, expire_time_ms = ?, delete_reason = ?, open_key = ? WHERE tenant_id = ? AND id = ?`,
+    `UPDATE privacy_jobs SET state = ?, steps = ?, error = ?, update_time_ms = ?, complete_time_ms = ?, expire_time_ms = ?, delete_reason = ?, open_key = ? WHERE tenant_id = ? AND id = ? AND state != 'expired'`,
   );
   const unfinished = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM privacy_jobs WHERE state IN ('running', 'failed') ORDER BY create_time_ms, tenant_id, id LIMIT ?`);
   const due = db.prepare<[number, number], Row>(
@@ -72,7 +72,7 @@ export function createSqlitePrivacyJobStore(opts: { db: Database.Database }): Pr
     async save(scope, job) {
       const tenantId = tenantOf(scope);
       checkJob(tenantId, job);
-      update.run(job.state, JSON.stringify(job.steps), job.error, job.updateTimeMs, job.completeTimeMs, job.expireTimeMs, job.deleteReason, openKeyOf(job), tenantId, job.id);
+      return update.run(job.state, JSON.stringify(job.steps), job.error, job.updateTimeMs, job.completeTimeMs, job.expireTimeMs, job.deleteReason, openKeyOf(job), tenantId, job.id).changes > 0;
     },
     async ofUser(scope, kind, userId, limit) {
       return ofUser.all(tenantOf(scope), kind, userId, limit).map(toRecord);

@@ -60,8 +60,12 @@ export interface PrivacyJobStore {
   ofUser(scope: TenantScope, kind: PrivacyJobKind, userId: string, limit: number): Promise<PrivacyJobRecord[]>;
   /** The tenant's jobs of a kind not yet expired (any user), oldest first, at most `limit`. */
   openOfKind(scope: TenantScope, kind: PrivacyJobKind, limit: number): Promise<PrivacyJobRecord[]>;
-  /** Writes the job's state, steps, error, times and delete reason (the id, kind and user never change). */
-  save(scope: TenantScope, job: PrivacyJobRecord): Promise<void>;
+  /**
+   * Writes the job's state, steps, error, times and delete reason (the id, kind and user never
+   * change). An EXPIRED job is final (its archive is gone): saving one changes nothing and returns
+   * false, so an export still running when its archive was deleted cannot bring it back.
+   */
+  save(scope: TenantScope, job: PrivacyJobRecord): Promise<boolean>;
   /** Jobs running or failed, of every tenant, oldest first (resumed at start), at most `limit`. */
   unfinished(limit: number): Promise<PrivacyJobRecord[]>;
   /** Succeeded jobs whose archive is due (0 < expireTimeMs <= nowMs), soonest first, of one tenant or (no tenantId) every tenant; at most `limit`. */

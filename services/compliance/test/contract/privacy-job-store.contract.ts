@@ -69,6 +69,16 @@ export function privacyJobStoreContract(name: string, open: () => Promise<JobSto
       expect(await inst.a.create(scope, job(scope, { userId: "bob" }))).toMatchObject({ created: true });
     });
 
+    it("never saves over an expired job: its archive is gone and it stays expired", async () => {
+      const j = job(scope, { userId: "erin", createTimeMs: 50 });
+      await inst.a.create(scope, j);
+      expect(await inst.a.save(scope, { ...j, state: "running", updateTimeMs: 60 })).toBe(true);
+      expect(await inst.b.save(scope, { ...j, state: "expired", deleteReason: "erasure", updateTimeMs: 70 })).toBe(true);
+      const late = { ...j, state: "running" as const, steps: [{ service: "chat", items: 500, done: false, cursor: "p2" }], updateTimeMs: 80 };
+      expect(await inst.a.save(scope, late)).toBe(false);
+      expect(await inst.a.get(scope, j.id)).toMatchObject({ state: "expired", deleteReason: "erasure", updateTimeMs: 70 });
+    });
+
     it("saves progress and lists unfinished jobs of every tenant, oldest first", async () => {
       const other = freshTenantScope();
       const j = job(scope, { createTimeMs: 10 });

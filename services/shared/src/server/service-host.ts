@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Duplex } from "node:stream";
@@ -116,6 +117,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const files: DescFile[] = [...definition.services.map((s) => s.file), Health.file, reflectionV1.ServerReflection.file, reflectionV1alpha.ServerReflection.file];
   const reflection = new ReflectionIndex(files, [...serviceNames, Health.typeName, reflectionV1.ServerReflection.typeName, reflectionV1alpha.ServerReflection.typeName]);
   const shutdown = new AbortController();
+  // Every call in progress links its signal to this one (connect's handler context) until it
+  // ends: past 10 concurrent calls Node would warn of a listener leak that is not one.
+  setMaxListeners(0, shutdown.signal);
   const inflight = new InflightTracker();
 
   const interceptors: Interceptor[] = [

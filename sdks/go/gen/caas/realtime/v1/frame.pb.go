@@ -953,6 +953,10 @@ type SendMessage struct {
 	Attachments      []*v11.Attachment      `protobuf:"bytes,6,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	ReplyToMessageId string                 `protobuf:"bytes,7,opt,name=reply_to_message_id,json=replyToMessageId,proto3" json:"reply_to_message_id,omitempty"`
 	ThreadParentId   string                 `protobuf:"bytes,8,opt,name=thread_parent_id,json=threadParentId,proto3" json:"thread_parent_id,omitempty"`
+	// How many times this client sent the same client_message_id before (0 on the first attempt),
+	// as gRPC's `grpc-previous-rpc-attempts` header says for an RPC: while an instance is short of
+	// capacity, chat admits retries within a budget so that first attempts are served first.
+	PreviousAttempts uint32 `protobuf:"varint,9,opt,name=previous_attempts,json=previousAttempts,proto3" json:"previous_attempts,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -1041,6 +1045,13 @@ func (x *SendMessage) GetThreadParentId() string {
 		return x.ThreadParentId
 	}
 	return ""
+}
+
+func (x *SendMessage) GetPreviousAttempts() uint32 {
+	if x != nil {
+		return x.PreviousAttempts
+	}
+	return 0
 }
 
 // Typing indicator. Send started = true every few seconds while typing (each lasts until
@@ -2220,7 +2231,7 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80@R\vaccessToken\"7\n" +
 	"\x06ReAuth\x12-\n" +
 	"\faccess_token\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80@R\vaccessToken\"\xf8\x04\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80@R\vaccessToken\"\xaf\x05\n" +
 	"\vSendMessage\x121\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12@\n" +
 	"\x11client_message_id\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f2\r^[!-~]{1,64}$R\x0fclientMessageId\x12\x1c\n" +
@@ -2230,7 +2241,8 @@ const file_caas_realtime_v1_frame_proto_rawDesc = "" +
 	"\vattachments\x18\x06 \x03(\v2\x18.caas.chat.v1.AttachmentB\b\xbaH\x05\x92\x01\x02\x10\n" +
 	"R\vattachments\x12:\n" +
 	"\x13reply_to_message_id\x18\a \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x10replyToMessageId\x125\n" +
-	"\x10thread_parent_id\x18\b \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0ethreadParentId:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n" +
+	"\x10thread_parent_id\x18\b \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0ethreadParentId\x125\n" +
+	"\x11previous_attempts\x18\t \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aR\x10previousAttempts:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n" +
 	"\x14send_message.content\x120a message needs text, attachments or custom data\x1aAthis.text != '' || size(this.attachments) > 0 || has(this.custom)\"X\n" +
 	"\tSetTyping\x121\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0econversationId\x12\x18\n" +

@@ -34,7 +34,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61\x61s/realtime/v1/frame.proto\x12\x10\x63\x61\x61s.realtime.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/chat/v1/changes.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x1a\x63\x61\x61s/chat/v1/message.proto\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\x1a caas/crypto/v1/device_keys.proto\x1a#caas/search/v1/search_service.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x05\n\x0b\x43lientFrame\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x04\x61uth\x18\n \x01(\x0b\x32\x16.caas.realtime.v1.AuthH\x00\x12*\n\x06reauth\x18\x0b \x01(\x0b\x32\x18.caas.realtime.v1.ReAuthH\x00\x12-\n\x04send\x18\x0c \x01(\x0b\x32\x1d.caas.realtime.v1.SendMessageH\x00\x12-\n\x06typing\x18\r \x01(\x0b\x32\x1b.caas.realtime.v1.SetTypingH\x00\x12/\n\tmark_read\x18\x0e \x01(\x0b\x32\x1a.caas.realtime.v1.MarkReadH\x00\x12\x39\n\x0emark_delivered\x18\x0f \x01(\x0b\x32\x1f.caas.realtime.v1.MarkDeliveredH\x00\x12*\n\x06resume\x18\x10 \x01(\x0b\x32\x18.caas.realtime.v1.ResumeH\x00\x12\x41\n\x12subscribe_presence\x18\x11 \x01(\x0b\x32#.caas.realtime.v1.SubscribePresenceH\x00\x12&\n\x04ping\x18\x12 \x01(\x0b\x32\x16.caas.realtime.v1.PingH\x00\x12@\n\x0fsearch_messages\x18\x13 \x01(\x0b\x32%.caas.search.v1.SearchMessagesRequestH\x00\x12J\n\x14search_conversations\x18\x14 \x01(\x0b\x32*.caas.search.v1.SearchConversationsRequestH\x00\x12:\n\x0csearch_users\x18\x15 \x01(\x0b\x32\".caas.search.v1.SearchUsersRequestH\x00\x42\x07\n\x05\x66rame\"\x9b\x08\n\x0bServerFrame\x12\x10\n\x08reply_to\x18\x01 \x01(\x04\x12+\n\x07\x61uth_ok\x18\n \x01(\x0b\x32\x18.caas.realtime.v1.AuthOkH\x00\x12-\n\x08send_ack\x18\x0b \x01(\x0b\x32\x19.caas.realtime.v1.SendAckH\x00\x12$\n\x03\x61\x63k\x18\x0c \x01(\x0b\x32\x15.caas.realtime.v1.AckH\x00\x12$\n\x05\x65vent\x18\r \x01(\x0b\x32\x13.caas.chat.v1.EventH\x00\x12*\n\x06typing\x18\x0e \x01(\x0b\x32\x18.caas.realtime.v1.TypingH\x00\x12.\n\x08presence\x18\x0f \x01(\x0b\x32\x1a.caas.realtime.v1.PresenceH\x00\x12(\n\x07receipt\x18\x10 \x01(\x0b\x32\x15.caas.chat.v1.ReceiptH\x00\x12-\n\nread_state\x18\x11 \x01(\x0b\x32\x17.caas.chat.v1.ReadStateH\x00\x12\x34\n\x07\x63hanges\x18\x12 \x01(\x0b\x32!.caas.chat.v1.ConversationChangesH\x00\x12\x33\n\x0bresume_done\x18\x13 \x01(\x0b\x32\x1c.caas.realtime.v1.ResumeDoneH\x00\x12\x32\n\ncheckpoint\x18\x14 \x01(\x0b\x32\x1c.caas.realtime.v1.CheckpointH\x00\x12&\n\x04pong\x18\x15 \x01(\x0b\x32\x16.caas.realtime.v1.PongH\x00\x12-\n\x05\x65rror\x18\x16 \x01(\x0b\x32\x1c.caas.realtime.v1.FrameErrorH\x00\x12,\n\x07\x63losing\x18\x17 \x01(\x0b\x32\x19.caas.realtime.v1.ClosingH\x00\x12\x37\n\rblock_changed\x18\x18 \x01(\x0b\x32\x1e.caas.realtime.v1.BlockChangedH\x00\x12\x41\n\x0fsearch_messages\x18\x19 \x01(\x0b\x32&.caas.search.v1.SearchMessagesResponseH\x00\x12K\n\x14search_conversations\x18\x1a \x01(\x0b\x32+.caas.search.v1.SearchConversationsResponseH\x00\x12;\n\x0csearch_users\x18\x1b \x01(\x0b\x32#.caas.search.v1.SearchUsersResponseH\x00\x12\x33\n\x0bprekeys_low\x18\x1f \x01(\x0b\x32\x1c.caas.realtime.v1.PreKeysLowH\x00\x12\x35\n\x0ckeys_changed\x18# \x01(\x0b\x32\x1d.caas.realtime.v1.KeysChangedH\x00\x42\x07\n\x05\x66rame\"(\n\x04\x41uth\x12 \n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"*\n\x06ReAuth\x12 \n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"\x88\x04\n\x0bSendMessage\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12/\n\x11\x63lient_message_id\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x32\r^[!-~]{1,64}$\x12\x16\n\x04text\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12\x45\n\x12mentioned_user_ids\x18\x04 \x03(\tB)\xbaH&\x92\x01#\x10\x32\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\'\n\x06\x63ustom\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x37\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32\x18.caas.chat.v1.AttachmentB\x08\xbaH\x05\x92\x01\x02\x10\n\x12(\n\x13reply_to_message_id\x18\x07 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12%\n\x10thread_parent_id\x18\x08 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n\x14send_message.content\x12\x30\x61 message needs text, attachments or custom data\x1a\x41this.text != \'\' || size(this.attachments) > 0 || has(this.custom)\"?\n\tSetTyping\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x0f\n\x07started\x18\x02 \x01(\x08\"C\n\x08MarkRead\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"H\n\rMarkDelivered\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"\x90\x01\n\x06Resume\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\x12*\n\x16per_conversation_limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12@\n\tpositions\x18\x03 \x03(\x0b\x32\".caas.chat.v1.ConversationPositionB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\"Q\n\x11SubscribePresence\x12<\n\x08user_ids\x18\x01 \x03(\tB*\xbaH\'\x92\x01$\x10\xc8\x01\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\xc5\x01\n\x06\x41uthOk\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x12heartbeat_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fmax_frame_bytes\x18\x06 \x01(\x05\"n\n\x07SendAck\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tduplicate\x18\x04 \x01(\x08\"\x05\n\x03\x41\x63k\"t\n\x06Typing\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07started\x18\x03 \x01(\x08\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x08Presence\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .caas.realtime.v1.PresenceStatus\x12\x32\n\x0elast_seen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\nResumeDone\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x1c\n\nCheckpoint\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"a\n\x0c\x42lockChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\nPreKeysLow\x12\x11\n\tdevice_id\x18\x01 \x01(\r\x12\x11\n\tremaining\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\r\"u\n\x0bKeysChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\r\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .caas.crypto.v1.DeviceChangeKind\x12\x12\n\nchange_seq\x18\x04 \x01(\x04\"\x89\x01\n\nFrameError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\nviolations\x18\x04 \x01(\x0b\x32\x18.buf.validate.Violations\"t\n\x07\x43losing\x12)\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1b.caas.realtime.v1.CloseCode\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration*j\n\x0ePresenceStatus\x12\x1f\n\x1bPRESENCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_STATUS_ONLINE\x10\x01\x12\x1b\n\x17PRESENCE_STATUS_OFFLINE\x10\x02*\x96\x03\n\tCloseCode\x12\x1a\n\x16\x43LOSE_CODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LOSE_CODE_AUTH_FAILED\x10\x01\x12\x1b\n\x17\x43LOSE_CODE_AUTH_TIMEOUT\x10\x02\x12\x1c\n\x18\x43LOSE_CODE_TOKEN_EXPIRED\x10\x03\x12\x16\n\x12\x43LOSE_CODE_REVOKED\x10\x04\x12\x1c\n\x18\x43LOSE_CODE_SLOW_CONSUMER\x10\x05\x12\x1e\n\x1a\x43LOSE_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1b\n\x17\x43LOSE_CODE_RATE_LIMITED\x10\x07\x12#\n\x1f\x43LOSE_CODE_TOO_MANY_CONNECTIONS\x10\x08\x12\x1e\n\x1a\x43LOSE_CODE_SERVER_SHUTDOWN\x10\t\x12\x1d\n\x19\x43LOSE_CODE_PROTOCOL_ERROR\x10\n\x12 \n\x1c\x43LOSE_CODE_HEARTBEAT_TIMEOUT\x10\x0b\x12\x1d\n\x19\x43LOSE_CODE_INTERNAL_ERROR\x10\x0c\x42\x42Z@github.com/caas-dev/caas/sdks/go/gen/caas/realtime/v1;realtimev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61\x61s/realtime/v1/frame.proto\x12\x10\x63\x61\x61s.realtime.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x63\x61\x61s/chat/v1/changes.proto\x1a\x18\x63\x61\x61s/chat/v1/event.proto\x1a\x1a\x63\x61\x61s/chat/v1/message.proto\x1a\x1d\x63\x61\x61s/chat/v1/read_state.proto\x1a caas/crypto/v1/device_keys.proto\x1a#caas/search/v1/search_service.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x05\n\x0b\x43lientFrame\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x04\x61uth\x18\n \x01(\x0b\x32\x16.caas.realtime.v1.AuthH\x00\x12*\n\x06reauth\x18\x0b \x01(\x0b\x32\x18.caas.realtime.v1.ReAuthH\x00\x12-\n\x04send\x18\x0c \x01(\x0b\x32\x1d.caas.realtime.v1.SendMessageH\x00\x12-\n\x06typing\x18\r \x01(\x0b\x32\x1b.caas.realtime.v1.SetTypingH\x00\x12/\n\tmark_read\x18\x0e \x01(\x0b\x32\x1a.caas.realtime.v1.MarkReadH\x00\x12\x39\n\x0emark_delivered\x18\x0f \x01(\x0b\x32\x1f.caas.realtime.v1.MarkDeliveredH\x00\x12*\n\x06resume\x18\x10 \x01(\x0b\x32\x18.caas.realtime.v1.ResumeH\x00\x12\x41\n\x12subscribe_presence\x18\x11 \x01(\x0b\x32#.caas.realtime.v1.SubscribePresenceH\x00\x12&\n\x04ping\x18\x12 \x01(\x0b\x32\x16.caas.realtime.v1.PingH\x00\x12@\n\x0fsearch_messages\x18\x13 \x01(\x0b\x32%.caas.search.v1.SearchMessagesRequestH\x00\x12J\n\x14search_conversations\x18\x14 \x01(\x0b\x32*.caas.search.v1.SearchConversationsRequestH\x00\x12:\n\x0csearch_users\x18\x15 \x01(\x0b\x32\".caas.search.v1.SearchUsersRequestH\x00\x42\x07\n\x05\x66rame\"\x9b\x08\n\x0bServerFrame\x12\x10\n\x08reply_to\x18\x01 \x01(\x04\x12+\n\x07\x61uth_ok\x18\n \x01(\x0b\x32\x18.caas.realtime.v1.AuthOkH\x00\x12-\n\x08send_ack\x18\x0b \x01(\x0b\x32\x19.caas.realtime.v1.SendAckH\x00\x12$\n\x03\x61\x63k\x18\x0c \x01(\x0b\x32\x15.caas.realtime.v1.AckH\x00\x12$\n\x05\x65vent\x18\r \x01(\x0b\x32\x13.caas.chat.v1.EventH\x00\x12*\n\x06typing\x18\x0e \x01(\x0b\x32\x18.caas.realtime.v1.TypingH\x00\x12.\n\x08presence\x18\x0f \x01(\x0b\x32\x1a.caas.realtime.v1.PresenceH\x00\x12(\n\x07receipt\x18\x10 \x01(\x0b\x32\x15.caas.chat.v1.ReceiptH\x00\x12-\n\nread_state\x18\x11 \x01(\x0b\x32\x17.caas.chat.v1.ReadStateH\x00\x12\x34\n\x07\x63hanges\x18\x12 \x01(\x0b\x32!.caas.chat.v1.ConversationChangesH\x00\x12\x33\n\x0bresume_done\x18\x13 \x01(\x0b\x32\x1c.caas.realtime.v1.ResumeDoneH\x00\x12\x32\n\ncheckpoint\x18\x14 \x01(\x0b\x32\x1c.caas.realtime.v1.CheckpointH\x00\x12&\n\x04pong\x18\x15 \x01(\x0b\x32\x16.caas.realtime.v1.PongH\x00\x12-\n\x05\x65rror\x18\x16 \x01(\x0b\x32\x1c.caas.realtime.v1.FrameErrorH\x00\x12,\n\x07\x63losing\x18\x17 \x01(\x0b\x32\x19.caas.realtime.v1.ClosingH\x00\x12\x37\n\rblock_changed\x18\x18 \x01(\x0b\x32\x1e.caas.realtime.v1.BlockChangedH\x00\x12\x41\n\x0fsearch_messages\x18\x19 \x01(\x0b\x32&.caas.search.v1.SearchMessagesResponseH\x00\x12K\n\x14search_conversations\x18\x1a \x01(\x0b\x32+.caas.search.v1.SearchConversationsResponseH\x00\x12;\n\x0csearch_users\x18\x1b \x01(\x0b\x32#.caas.search.v1.SearchUsersResponseH\x00\x12\x33\n\x0bprekeys_low\x18\x1f \x01(\x0b\x32\x1c.caas.realtime.v1.PreKeysLowH\x00\x12\x35\n\x0ckeys_changed\x18# \x01(\x0b\x32\x1d.caas.realtime.v1.KeysChangedH\x00\x42\x07\n\x05\x66rame\"(\n\x04\x41uth\x12 \n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"*\n\x06ReAuth\x12 \n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"\xad\x04\n\x0bSendMessage\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12/\n\x11\x63lient_message_id\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x32\r^[!-~]{1,64}$\x12\x16\n\x04text\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12\x45\n\x12mentioned_user_ids\x18\x04 \x03(\tB)\xbaH&\x92\x01#\x10\x32\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\x12\'\n\x06\x63ustom\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x37\n\x0b\x61ttachments\x18\x06 \x03(\x0b\x32\x18.caas.chat.v1.AttachmentB\x08\xbaH\x05\x92\x01\x02\x10\n\x12(\n\x13reply_to_message_id\x18\x07 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12%\n\x10thread_parent_id\x18\x08 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12#\n\x11previous_attempts\x18\t \x01(\rB\x08\xbaH\x05*\x03\x18\xe8\x07:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n\x14send_message.content\x12\x30\x61 message needs text, attachments or custom data\x1a\x41this.text != \'\' || size(this.attachments) > 0 || has(this.custom)\"?\n\tSetTyping\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x0f\n\x07started\x18\x02 \x01(\x08\"C\n\x08MarkRead\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"H\n\rMarkDelivered\x12!\n\x0f\x63onversation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"\x90\x01\n\x06Resume\x12\x18\n\x06\x63ursor\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x10\x12*\n\x16per_conversation_limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12@\n\tpositions\x18\x03 \x03(\x0b\x32\".caas.chat.v1.ConversationPositionB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\"Q\n\x11SubscribePresence\x12<\n\x08user_ids\x18\x01 \x03(\tB*\xbaH\'\x92\x01$\x10\xc8\x01\x18\x01\"\x1dr\x1b\x32\x19^[A-Za-z0-9_.@:-]{1,128}$\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\xc5\x01\n\x06\x41uthOk\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x15\n\rconnection_id\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x12heartbeat_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fmax_frame_bytes\x18\x06 \x01(\x05\"n\n\x07SendAck\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tduplicate\x18\x04 \x01(\x08\"\x05\n\x03\x41\x63k\"t\n\x06Typing\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07started\x18\x03 \x01(\x08\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x08Presence\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .caas.realtime.v1.PresenceStatus\x12\x32\n\x0elast_seen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\nResumeDone\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x1c\n\nCheckpoint\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"a\n\x0c\x42lockChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\nPreKeysLow\x12\x11\n\tdevice_id\x18\x01 \x01(\r\x12\x11\n\tremaining\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\r\"u\n\x0bKeysChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\r\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .caas.crypto.v1.DeviceChangeKind\x12\x12\n\nchange_seq\x18\x04 \x01(\x04\"\x89\x01\n\nFrameError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\nviolations\x18\x04 \x01(\x0b\x32\x18.buf.validate.Violations\"t\n\x07\x43losing\x12)\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1b.caas.realtime.v1.CloseCode\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration*j\n\x0ePresenceStatus\x12\x1f\n\x1bPRESENCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_STATUS_ONLINE\x10\x01\x12\x1b\n\x17PRESENCE_STATUS_OFFLINE\x10\x02*\x96\x03\n\tCloseCode\x12\x1a\n\x16\x43LOSE_CODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43LOSE_CODE_AUTH_FAILED\x10\x01\x12\x1b\n\x17\x43LOSE_CODE_AUTH_TIMEOUT\x10\x02\x12\x1c\n\x18\x43LOSE_CODE_TOKEN_EXPIRED\x10\x03\x12\x16\n\x12\x43LOSE_CODE_REVOKED\x10\x04\x12\x1c\n\x18\x43LOSE_CODE_SLOW_CONSUMER\x10\x05\x12\x1e\n\x1a\x43LOSE_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1b\n\x17\x43LOSE_CODE_RATE_LIMITED\x10\x07\x12#\n\x1f\x43LOSE_CODE_TOO_MANY_CONNECTIONS\x10\x08\x12\x1e\n\x1a\x43LOSE_CODE_SERVER_SHUTDOWN\x10\t\x12\x1d\n\x19\x43LOSE_CODE_PROTOCOL_ERROR\x10\n\x12 \n\x1c\x43LOSE_CODE_HEARTBEAT_TIMEOUT\x10\x0b\x12\x1d\n\x19\x43LOSE_CODE_INTERNAL_ERROR\x10\x0c\x42\x42Z@github.com/caas-dev/caas/sdks/go/gen/caas/realtime/v1;realtimev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,6 +60,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENDMESSAGE'].fields_by_name['reply_to_message_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
   _globals['_SENDMESSAGE'].fields_by_name['thread_parent_id']._loaded_options = None
   _globals['_SENDMESSAGE'].fields_by_name['thread_parent_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
+  _globals['_SENDMESSAGE'].fields_by_name['previous_attempts']._loaded_options = None
+  _globals['_SENDMESSAGE'].fields_by_name['previous_attempts']._serialized_options = b'\272H\005*\003\030\350\007'
   _globals['_SENDMESSAGE']._loaded_options = None
   _globals['_SENDMESSAGE']._serialized_options = b'\272H\216\001\032\213\001\n\024send_message.content\0220a message needs text, attachments or custom data\032Athis.text != \'\' || size(this.attachments) > 0 || has(this.custom)'
   _globals['_SETTYPING'].fields_by_name['conversation_id']._loaded_options = None
@@ -80,10 +82,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESUME'].fields_by_name['positions']._serialized_options = b'\272H\006\222\001\003\020\364\003'
   _globals['_SUBSCRIBEPRESENCE'].fields_by_name['user_ids']._loaded_options = None
   _globals['_SUBSCRIBEPRESENCE'].fields_by_name['user_ids']._serialized_options = b'\272H\'\222\001$\020\310\001\030\001\"\035r\0332\031^[A-Za-z0-9_.@:-]{1,128}$'
-  _globals['_PRESENCESTATUS']._serialized_start=4357
-  _globals['_PRESENCESTATUS']._serialized_end=4463
-  _globals['_CLOSECODE']._serialized_start=4466
-  _globals['_CLOSECODE']._serialized_end=4872
+  _globals['_PRESENCESTATUS']._serialized_start=4394
+  _globals['_PRESENCESTATUS']._serialized_end=4500
+  _globals['_CLOSECODE']._serialized_start=4503
+  _globals['_CLOSECODE']._serialized_end=4909
   _globals['_CLIENTFRAME']._serialized_start=359
   _globals['_CLIENTFRAME']._serialized_end=1032
   _globals['_SERVERFRAME']._serialized_start=1035
@@ -93,43 +95,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REAUTH']._serialized_start=2130
   _globals['_REAUTH']._serialized_end=2172
   _globals['_SENDMESSAGE']._serialized_start=2175
-  _globals['_SENDMESSAGE']._serialized_end=2695
-  _globals['_SETTYPING']._serialized_start=2697
-  _globals['_SETTYPING']._serialized_end=2760
-  _globals['_MARKREAD']._serialized_start=2762
-  _globals['_MARKREAD']._serialized_end=2829
-  _globals['_MARKDELIVERED']._serialized_start=2831
-  _globals['_MARKDELIVERED']._serialized_end=2903
-  _globals['_RESUME']._serialized_start=2906
-  _globals['_RESUME']._serialized_end=3050
-  _globals['_SUBSCRIBEPRESENCE']._serialized_start=3052
-  _globals['_SUBSCRIBEPRESENCE']._serialized_end=3133
-  _globals['_PING']._serialized_start=3135
-  _globals['_PING']._serialized_end=3156
-  _globals['_AUTHOK']._serialized_start=3159
-  _globals['_AUTHOK']._serialized_end=3356
-  _globals['_SENDACK']._serialized_start=3358
-  _globals['_SENDACK']._serialized_end=3468
-  _globals['_ACK']._serialized_start=3470
-  _globals['_ACK']._serialized_end=3475
-  _globals['_TYPING']._serialized_start=3477
-  _globals['_TYPING']._serialized_end=3593
-  _globals['_PRESENCE']._serialized_start=3596
-  _globals['_PRESENCE']._serialized_end=3725
-  _globals['_RESUMEDONE']._serialized_start=3727
-  _globals['_RESUMEDONE']._serialized_end=3755
-  _globals['_CHECKPOINT']._serialized_start=3757
-  _globals['_CHECKPOINT']._serialized_end=3785
-  _globals['_PONG']._serialized_start=3787
-  _globals['_PONG']._serialized_end=3808
-  _globals['_BLOCKCHANGED']._serialized_start=3810
-  _globals['_BLOCKCHANGED']._serialized_end=3907
-  _globals['_PREKEYSLOW']._serialized_start=3909
-  _globals['_PREKEYSLOW']._serialized_end=3978
-  _globals['_KEYSCHANGED']._serialized_start=3980
-  _globals['_KEYSCHANGED']._serialized_end=4097
-  _globals['_FRAMEERROR']._serialized_start=4100
-  _globals['_FRAMEERROR']._serialized_end=4237
-  _globals['_CLOSING']._serialized_start=4239
-  _globals['_CLOSING']._serialized_end=4355
+  _globals['_SENDMESSAGE']._serialized_end=2732
+  _globals['_SETTYPING']._serialized_start=2734
+  _globals['_SETTYPING']._serialized_end=2797
+  _globals['_MARKREAD']._serialized_start=2799
+  _globals['_MARKREAD']._serialized_end=2866
+  _globals['_MARKDELIVERED']._serialized_start=2868
+  _globals['_MARKDELIVERED']._serialized_end=2940
+  _globals['_RESUME']._serialized_start=2943
+  _globals['_RESUME']._serialized_end=3087
+  _globals['_SUBSCRIBEPRESENCE']._serialized_start=3089
+  _globals['_SUBSCRIBEPRESENCE']._serialized_end=3170
+  _globals['_PING']._serialized_start=3172
+  _globals['_PING']._serialized_end=3193
+  _globals['_AUTHOK']._serialized_start=3196
+  _globals['_AUTHOK']._serialized_end=3393
+  _globals['_SENDACK']._serialized_start=3395
+  _globals['_SENDACK']._serialized_end=3505
+  _globals['_ACK']._serialized_start=3507
+  _globals['_ACK']._serialized_end=3512
+  _globals['_TYPING']._serialized_start=3514
+  _globals['_TYPING']._serialized_end=3630
+  _globals['_PRESENCE']._serialized_start=3633
+  _globals['_PRESENCE']._serialized_end=3762
+  _globals['_RESUMEDONE']._serialized_start=3764
+  _globals['_RESUMEDONE']._serialized_end=3792
+  _globals['_CHECKPOINT']._serialized_start=3794
+  _globals['_CHECKPOINT']._serialized_end=3822
+  _globals['_PONG']._serialized_start=3824
+  _globals['_PONG']._serialized_end=3845
+  _globals['_BLOCKCHANGED']._serialized_start=3847
+  _globals['_BLOCKCHANGED']._serialized_end=3944
+  _globals['_PREKEYSLOW']._serialized_start=3946
+  _globals['_PREKEYSLOW']._serialized_end=4015
+  _globals['_KEYSCHANGED']._serialized_start=4017
+  _globals['_KEYSCHANGED']._serialized_end=4134
+  _globals['_FRAMEERROR']._serialized_start=4137
+  _globals['_FRAMEERROR']._serialized_end=4274
+  _globals['_CLOSING']._serialized_start=4276
+  _globals['_CLOSING']._serialized_end=4392
 # @@protoc_insertion_point(module_scope)

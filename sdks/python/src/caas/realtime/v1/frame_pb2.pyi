@@ -146,7 +146,7 @@ class ReAuth(_message.Message):
     def __init__(self, access_token: _Optional[str] = ...) -> None: ...
 
 class SendMessage(_message.Message):
-    __slots__ = ("conversation_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id")
+    __slots__ = ("conversation_id", "client_message_id", "text", "mentioned_user_ids", "custom", "attachments", "reply_to_message_id", "thread_parent_id", "previous_attempts")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +155,7 @@ class SendMessage(_message.Message):
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     THREAD_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     client_message_id: str
     text: str
@@ -163,7 +164,8 @@ class SendMessage(_message.Message):
     attachments: _containers.RepeatedCompositeFieldContainer[_message_pb2.Attachment]
     reply_to_message_id: str
     thread_parent_id: str
-    def __init__(self, conversation_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_message_pb2.Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ...) -> None: ...
+    previous_attempts: int
+    def __init__(self, conversation_id: _Optional[str] = ..., client_message_id: _Optional[str] = ..., text: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[str]] = ..., custom: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attachments: _Optional[_Iterable[_Union[_message_pb2.Attachment, _Mapping]]] = ..., reply_to_message_id: _Optional[str] = ..., thread_parent_id: _Optional[str] = ..., previous_attempts: _Optional[int] = ...) -> None: ...
 
 class SetTyping(_message.Message):
     __slots__ = ("conversation_id", "started")
