@@ -5,7 +5,11 @@
 // written as keyed pseudonyms: one link lookup per record (a link insert per new user).
 // With `mongo` as the third argument the store is MongoDB (CAAS_MONGO_URL; FerretDB here) in a
 // database of its own that is dropped afterwards.
-// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000] [pseudonymise|plain] [sqlite|mongo]
+// With a batch size as the fourth argument, records are appended in runs of that many through
+// appendBatch (as the recorder appends a bus batch); 1 (the default) appends them one by one.
+// `appendPerSecondByTenth` is the append rate over each tenth of the run: flat when the cost of an
+// append does not grow with the chain.
+// Usage: npm run build && node tests/bench/audit.bench.mjs [records=100000] [pseudonymise|plain] [sqlite|mongo] [batch=1]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +27,8 @@ const dir = mkdtempSync(join(tmpdir(), "caas-audit-bench-"));
 const logger = createLogger({ service: "audit-bench", instance: "bench", level: "silent" });
 const clock = new FakeClock(Date.UTC(2026, 0, 1));
 const backend = process.argv[4] ?? "sqlite";
+const batch = Number(process.argv[5] ?? 1);
+if (!Number.isInteger(batch) || batch < 1) throw new Error("batch must be a positive integer");
 const mongoDb = `audit_bench_${process.pid}`;
 const store =
   backend === "mongo"
@@ -33,10 +39,9 @@ try {
   const pseudonyms = pseudonymise ? new AuditPseudonyms({ store, subjectKey: Buffer.alloc(32, 3), nowMs: () => clock.nowMs() }) : undefined;
   const appender = new AuditAppender({ store, clock, signer: keys, logger, checkpointEvery: 100, ...(pseudonyms ? { pseudonyms } : {}) });
   const scope = scopeForAdmin("bench");
-  let t = process.hrtime.bigint();
-  for (let i = 0; i < records; i++) {
+  const draft = (i) => {
     clock.advance(1);
-    await appender.append(scope, {
+    return {
       sourceEventId: `e${i}`,
       source: "caas.auth.events.v1",
       eventTimeMs: clock.nowMs(),
@@ -46,7 +51,26 @@ try {
       outcome: 1,
       correlationId: `c${i}`,
       details: { reason: "SIGN_OUT", user_id: `user-${i % 1000}` },
-    });
+    };
+  };
+  const tenth = Math.max(1, Math.floor(records / 10));
+  const byTenth = [];
+  let t = process.hrtime.bigint();
+  let tenthStart = t;
+  for (let i = 0; i < records;) {
+    const n = Math.min(batch, records - i, tenth - (i % tenth));
+    if (batch === 1) await appender.append(scope, draft(i));
+    else
+      await appender.appendBatch(
+        scope,
+        Array.from({ length: n }, (_, k) => draft(i + k)),
+      );
+    i += n;
+    if (i % tenth === 0 || i === records) {
+      const now = process.hrtime.bigint();
+      byTenth.push(Math.round((((i - 1) % tenth) + 1) / (Number(now - tenthStart) / 1e9)));
+      tenthStart = now;
+    }
   }
   const appendS = Number(process.hrtime.bigint() - t) / 1e9;
   const service = new AuditServiceImpl({ store, keys, pageTokens: new PageTokenCodec(Buffer.alloc(32, 2)) });
@@ -56,7 +80,16 @@ try {
   const verifyS = Number(process.hrtime.bigint() - t) / 1e9;
   if (!verdict.ok || verdict.recordsChecked !== BigInt(records)) throw new Error(`verification failed: ${verdict.description}`);
   console.log(
-    JSON.stringify({ records, backend, pseudonymise, appendPerSecond: Math.round(records / appendS), verifyPerSecond: Math.round(records / verifyS), checkpoints: String(verdict.checkpointsChecked) }),
+    JSON.stringify({
+      records,
+      backend,
+      pseudonymise,
+      batch,
+      appendPerSecond: Math.round(records / appendS),
+      verifyPerSecond: Math.round(records / verifyS),
+      checkpoints: String(verdict.checkpointsChecked),
+      appendPerSecondByTenth: byTenth,
+    }),
   );
 } finally {
   await store.close();

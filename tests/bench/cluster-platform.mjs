@@ -152,6 +152,8 @@ export async function startClusterPlatform(run) {
             ...serverEnv,
             // A run may set the gateway's outstanding bound (ADR 0159), e.g. very high to measure without it.
             ...(process.env.CAAS_GATEWAY_MAX_OUTSTANDING ? { CAAS_GATEWAY_MAX_OUTSTANDING: process.env.CAAS_GATEWAY_MAX_OUTSTANDING } : {}),
+            // CAAS_BENCH_ENV_<NAME> reaches every service as <NAME>, as on the embedded platform (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS).
+            ...Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith("CAAS_BENCH_ENV_") ? [[k.slice("CAAS_BENCH_ENV_".length), v]] : []))),
           },
           stdio: ["pipe", out, out],
         });
@@ -172,7 +174,7 @@ export async function startClusterPlatform(run) {
   }
   const urlsOf = (service) => planned.filter((p) => p.service === service).map((p) => `http://127.0.0.1:${p.port}`);
   return {
-    endpoints: { auth: urlsOf("auth")[0], gateway: urlsOf("gateway")[0], chat: urlsOf("chat")[0] },
+    endpoints: { auth: urlsOf("auth")[0], gateway: urlsOf("gateway")[0], chat: urlsOf("chat")[0], compliance: urlsOf("compliance")[0] },
     chatUrls: urlsOf("chat"),
     adminCredential: adminToken,
     /** MongoDB commands sent so far per instance, by command name (rewritten every 200 ms by each process). */

@@ -1,4 +1,4 @@
-// Benchmark: GDPR erasure of one user with many messages on the compiled embedded platform.
+// Benchmark: GDPR erasure of one user with many messages on the compiled platform (embedded; cluster with --cluster).
 // Seeds a user who sent `messages` messages spread over `conversations` conversations (with a
 // second member), then times PrivacyService.RequestErasure until GetJob reports SUCCEEDED (auth:
 // sessions and profile; chat: every message deleted for everyone through the log, with its
@@ -6,7 +6,12 @@
 // The seeding calls chat directly (not the gateway, whose edge limits would pace it) with the
 // per-user send limit raised (CAAS_RATE_LIMITS message.send).
 //
-// Usage: npm run build && node tests/bench/erasure.bench.mjs [messages=10000] [conversations=100]
+// With --cluster the platform is the cluster (tests/bench/cluster-platform.mjs: ten processes on the
+// real engines, needs `source ~/.cache/caas-infra/env`) and the messages are sent through both
+// chat instances in parallel; the erasure then runs on the compliance instance, over the mesh, as
+// in production.
+//
+// Usage: npm run build && node tests/bench/erasure.bench.mjs [messages=10000] [conversations=100] [--cluster]
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
@@ -14,19 +19,23 @@ import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.j
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import { PrivacyJobState, PrivacyService } from "@caas/gen/caas/compliance/v1/privacy_service_pb.js";
-import { sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+import { pinned, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+import { startClusterPlatform } from "./cluster-platform.mjs";
 
-const messages = Number(process.argv[2] ?? 10_000);
-const conversations = Number(process.argv[3] ?? 100);
+const args = process.argv.slice(2);
+const cluster = args.includes("--cluster");
+const [messages = 10_000, conversations = 100] = args.filter((a) => !a.startsWith("--")).map(Number);
 const bearer = (token) => (next) => (req) => {
   req.header.set("authorization", `Bearer ${token}`);
   return next(req);
 };
 
 process.env.CAAS_BENCH_ENV_CAAS_RATE_LIMITS ??= "message.send=100000/s";
-const platform = await startEmbeddedPlatform("erasure-bench");
+// Cluster: the service processes on core 0, as the other cluster benchmarks run them.
+const platform = cluster ? await startClusterPlatform((a, o) => pinned(0, a, o)) : await startEmbeddedPlatform("erasure-bench");
 try {
-  const { auth, chat, compliance } = platform.endpoints;
+  const { auth, compliance } = platform.endpoints;
+  const chatUrls = platform.chatUrls ?? [platform.endpoints.chat];
   const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: auth, interceptors: [bearer(platform.adminCredential)] }));
   const { tenant } = await admin.createTenant({ name: "erasure-bench" });
   const { secret } = await admin.createApiKey({ tenantId: tenant.id, name: "bench" });
@@ -34,17 +43,19 @@ try {
   for (const userId of ["alice", "bob"]) await users.upsertUser({ userId, displayName: userId });
   // A fresh access token every 1000 sends: seeding on a loaded machine can outlast one.
   let token = (await users.issueUserToken({ userId: "alice", deviceId: "bench" })).tokens.accessToken;
-  const alice = createClient(ChatService, createGrpcTransport({ baseUrl: chat, interceptors: [(next) => (req) => bearer(token)(next)(req)] }));
+  const chats = chatUrls.map((baseUrl) => createClient(ChatService, createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => bearer(token)(next)(req)] })));
+  const alice = chats[0];
 
   let t = performance.now();
   const ids = [];
   for (let c = 0; c < conversations; c++) ids.push((await alice.createConversation({ type: ConversationType.GROUP, memberIds: ["bob"], title: `c${c}` })).conversation.id);
   let next = 0;
   await Promise.all(
-    Array.from({ length: 16 }, async () => {
+    Array.from({ length: 16 }, async (_, w) => {
+      const sender = chats[w % chats.length];
       for (let i = next++; i < messages; i = next++) {
         if (i % 1000 === 999) token = (await users.issueUserToken({ userId: "alice", deviceId: "bench" })).tokens.accessToken;
-        await alice.sendMessage({ conversationId: ids[i % conversations], clientMessageId: `m${i}`, text: `message ${i} from the user to be erased` });
+        await sender.sendMessage({ conversationId: ids[i % conversations], clientMessageId: `m${i}`, text: `message ${i} from the user to be erased` });
       }
     }),
   );
@@ -62,7 +73,17 @@ try {
   const eraseS = (performance.now() - t) / 1000;
   if (done.state !== PrivacyJobState.SUCCEEDED) throw new Error(`erasure failed: ${done.error}`);
   const items = Object.fromEntries(done.services.map((s) => [s.service, Number(s.items)]));
-  console.log(JSON.stringify({ messages, conversations, seedSeconds: +seedS.toFixed(1), erasureSeconds: +eraseS.toFixed(2), messagesErasedPerSecond: Math.round(messages / eraseS), items }));
+  console.log(
+    JSON.stringify({
+      mode: cluster ? "cluster" : "embedded",
+      messages,
+      conversations,
+      seedSeconds: +seedS.toFixed(1),
+      erasureSeconds: +eraseS.toFixed(2),
+      messagesErasedPerSecond: Math.round(messages / eraseS),
+      items,
+    }),
+  );
 } finally {
   await platform.stop();
 }

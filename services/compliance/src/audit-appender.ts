@@ -6,7 +6,7 @@ import type { Logger } from "@caas/shared/logger";
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { AuditCheckpointSchema, AuditEventSchema, type AuditActorKind, type AuditEvent, type AuditOutcome, type AuditSubjectForm } from "@caas/gen/caas/compliance/v1/audit_pb.js";
 import { chainHash } from "./domain/audit-chain.js";
-import type { AuditStore } from "./ports/audit-store.js";
+import type { AuditStore, ChainHead } from "./ports/audit-store.js";
 
 /** A record before it has a place in the chain. */
 export interface AuditDraft {
@@ -21,6 +21,9 @@ export interface AuditDraft {
   details?: Record<string, string>;
 }
 
+/** A draft as it is written: user ids already pseudonymised when the appender pseudonymises. */
+type PreparedDraft = AuditDraft & { subjectForm?: AuditSubjectForm };
+
 /** Signs checkpoints (AuditKeyManager). */
 export interface CheckpointSigner {
   sign(checkpoint: ReturnType<typeof create<typeof AuditCheckpointSchema>>): Promise<ReturnType<typeof create<typeof AuditCheckpointSchema>>>;
@@ -28,7 +31,8 @@ export interface CheckpointSigner {
 
 /** Replaces the user ids of a draft with pseudonyms (AuditPseudonyms). */
 export interface DraftPseudonymiser {
-  pseudonymise(scope: TenantScope, draft: AuditDraft): Promise<AuditDraft & { subjectForm: AuditSubjectForm }>;
+  /** `linked` carries the user id to pseudonym links met so far in one batch (see AuditPseudonyms). */
+  pseudonymise(scope: TenantScope, draft: AuditDraft, linked?: Map<string, string>): Promise<AuditDraft & { subjectForm: AuditSubjectForm }>;
 }
 
 /** How the appender checkpoints. */
@@ -63,16 +67,67 @@ export class AuditAppender {
 
   /** Appends the record of one source event (or returns the one already made from it). */
   async append(scope: TenantScope, given: AuditDraft): Promise<{ event: AuditEvent; duplicate: boolean }> {
-    const { store } = this.opts;
-    const existing = await store.findBySource(scope, given.sourceEventId);
+    const existing = await this.opts.store.findBySource(scope, given.sourceEventId);
     if (existing) return { event: existing, duplicate: true };
-    // Once per append, before the retries: a retry must write the same record.
-    const draft: AuditDraft & { subjectForm?: AuditSubjectForm } = this.opts.pseudonyms ? await this.opts.pseudonyms.pseudonymise(scope, given) : given;
+    return this.appendPrepared(scope, await this.prepare(scope, given));
+  }
+
+  /**
+   * Appends the records of several source events of one tenant, in order, as `append` would one by
+   * one: the run is chained after the head in memory and written by one `insertRun`. Where the run
+   * stops (another writer took a position, or a source event is recorded already) that record goes
+   * through `append`'s path and the rest is chained again after the new head, so the chain stays
+   * dense and each source event is one record. A source event given twice is appended once.
+   */
+  async appendBatch(scope: TenantScope, given: readonly AuditDraft[]): Promise<{ event: AuditEvent; duplicate: boolean }[]> {
+    // Index of each source event's record in `results`.
+    const indexOf = new Map<string, number>();
+    const drafts: PreparedDraft[] = [];
+    const linked = new Map<string, string>();
+    for (const d of given) {
+      if (indexOf.has(d.sourceEventId)) continue;
+      indexOf.set(d.sourceEventId, drafts.length);
+      drafts.push(await this.prepare(scope, d, linked));
+    }
+    const results: { event: AuditEvent; duplicate: boolean }[] = [];
+    while (results.length < drafts.length) {
+      const head = await this.opts.store.head(scope);
+      const run = this.chain(scope, head, drafts.slice(results.length));
+      const inserted = await this.opts.store.insertRun(scope, run);
+      for (const event of run.slice(0, inserted)) results.push(await this.appended(scope, event));
+      // The refused record: a redelivery is answered from the store, a lost position retried.
+      if (results.length < drafts.length) results.push(await this.appendPrepared(scope, drafts[results.length]!));
+    }
+    return given.map((d) => results[indexOf.get(d.sourceEventId)!]!);
+  }
+
+  private async prepare(scope: TenantScope, given: AuditDraft, linked?: Map<string, string>): Promise<PreparedDraft> {
+    // Once per record, before any retry: a retry must write the same record.
+    return this.opts.pseudonyms ? await this.opts.pseudonyms.pseudonymise(scope, given, linked) : given;
+  }
+
+  private async appendPrepared(scope: TenantScope, draft: PreparedDraft): Promise<{ event: AuditEvent; duplicate: boolean }> {
+    const { store } = this.opts;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const head = await store.head(scope);
+      const [event] = this.chain(scope, head, [draft]);
+      const outcome = await store.insert(scope, event!);
+      if (outcome.kind === "duplicate") return { event: outcome.existing, duplicate: true };
+      if (outcome.kind === "inserted") return this.appended(scope, event!);
+      // Lost the position to another writer: a short random pause spreads writers that would
+      // otherwise keep colliding on the same head.
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+    }
+    throw new UnavailableError("the audit chain is too contended to append; retry");
+  }
+
+  /** The records of `drafts` chained one after another from `head`. */
+  private chain(scope: TenantScope, head: ChainHead, drafts: readonly PreparedDraft[]): AuditEvent[] {
+    let prev = head;
+    return drafts.map((draft) => {
       const event = create(AuditEventSchema, {
         tenantId: scope.tenantId,
-        position: head.position + 1n,
+        position: prev.position + 1n,
         sourceEventId: draft.sourceEventId,
         source: draft.source,
         eventTime: timestampFromMs(Math.trunc(draft.eventTimeMs)),
@@ -87,19 +142,17 @@ export class AuditAppender {
         recordTime: timestampFromMs(this.opts.clock.nowMs()),
         ...(draft.subjectForm !== undefined ? { subjectForm: draft.subjectForm } : {}),
       });
-      event.hash = chainHash(head.hash, event);
-      const outcome = await store.insert(scope, event);
-      if (outcome.kind === "duplicate") return { event: outcome.existing, duplicate: true };
-      if (outcome.kind === "inserted") {
-        this.touched.set(scope.tenantId, scope);
-        if (event.position % this.every === 0n) await this.checkpointAt(scope, event.position, event.hash);
-        return { event, duplicate: false };
-      }
-      // Lost the position to another writer: a short random pause spreads writers that would
-      // otherwise keep colliding on the same head.
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
-    }
-    throw new UnavailableError("the audit chain is too contended to append; retry");
+      event.hash = chainHash(prev.hash, event);
+      prev = event;
+      return event;
+    });
+  }
+
+  /** After a record is stored: its tenant is due a timer checkpoint, and every `checkpointEvery`th position is signed now. */
+  private async appended(scope: TenantScope, event: AuditEvent): Promise<{ event: AuditEvent; duplicate: boolean }> {
+    this.touched.set(scope.tenantId, scope);
+    if (event.position % this.every === 0n) await this.checkpointAt(scope, event.position, event.hash);
+    return { event, duplicate: false };
   }
 
   /** Signs the current head of every tenant appended to since the last call (the T-seconds checkpoint). */

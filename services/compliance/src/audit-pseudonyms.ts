@@ -31,14 +31,23 @@ export function pseudonymOf(key: Uint8Array, tenantId: string, userId: string): 
 export class AuditPseudonyms {
   constructor(private readonly opts: { store: AuditSubjectStore; subjectKey: Uint8Array; nowMs: () => number }) {}
 
-  /** The draft with every user id replaced by its pseudonym, and the subject form to record. */
-  async pseudonymise(scope: TenantScope, draft: AuditDraft): Promise<AuditDraft & { subjectForm: AuditSubjectForm }> {
+  /**
+   * The draft with every user id replaced by its pseudonym, and the subject form to record.
+   * `linked` (user id to pseudonym) carries the links found across the drafts of one batch of the
+   * tenant; a one-off pseudonym (a user erased after the event) is never put in it.
+   */
+  async pseudonymise(scope: TenantScope, draft: AuditDraft, linked = new Map<string, string>()): Promise<AuditDraft & { subjectForm: AuditSubjectForm }> {
     const ids = new Map<string, string>();
     const of = async (userId: string): Promise<string> => {
       // Every id, even one that looks like a pseudonym: user ids are chosen by tenants.
       if (!userId) return userId;
-      let p = ids.get(userId);
-      if (p === undefined) ids.set(userId, (p = await this.pseudonymFor(scope, userId, draft.eventTimeMs)));
+      let p = ids.get(userId) ?? linked.get(userId);
+      if (p === undefined) {
+        const found = await this.pseudonymFor(scope, userId, draft.eventTimeMs);
+        if (found.linked) linked.set(userId, found.pseudonym);
+        p = found.pseudonym;
+      }
+      ids.set(userId, p);
       return p;
     };
     const actor = draft.actor.kind === AuditActorKind.USER ? { ...draft.actor, id: await of(draft.actor.id) } : draft.actor;
@@ -94,16 +103,16 @@ export class AuditPseudonyms {
     return this.opts.store.subjectOf(scope, this.subject(scope, userId));
   }
 
-  private async pseudonymFor(scope: TenantScope, userId: string, eventTimeMs: number): Promise<string> {
+  private async pseudonymFor(scope: TenantScope, userId: string, eventTimeMs: number): Promise<{ pseudonym: string; linked: boolean }> {
     const subject = this.subject(scope, userId);
     const link = await this.opts.store.subjectOf(scope, subject);
-    if (link) return link.pseudonym;
+    if (link) return { pseudonym: link.pseudonym, linked: true };
     const erased = await this.opts.store.erasedAt(scope, subject);
     // An event from before the user's erasure, delivered late: it must not link them again.
-    if (erased !== undefined && eventTimeMs <= erased) return PSEUDONYM_PREFIX + randomBytes(16).toString("hex");
+    if (erased !== undefined && eventTimeMs <= erased) return { pseudonym: PSEUDONYM_PREFIX + randomBytes(16).toString("hex"), linked: false };
     const key = randomBytes(32);
     const made = await this.opts.store.linkSubject(scope, subject, { userId, pseudonym: pseudonymOf(key, scope.tenantId, userId), key, createTimeMs: this.opts.nowMs() });
-    return made.pseudonym;
+    return { pseudonym: made.pseudonym, linked: true };
   }
 
   /** HMAC-SHA256 of tenant NUL user under the subject key: what a link and a marker are stored under. */

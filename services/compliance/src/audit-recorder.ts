@@ -2,7 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { AUTH_EVENTS, CHAT_EVENTS, MEDIA_EVENTS, USER_STATE_EVENTS } from "@caas/shared/eventing/topics";
 import type { MediaEventEnvelope } from "@caas/gen/caas/events/v1/media_events_pb.js";
-import { scopeFromEvent } from "@caas/shared/tenant-scope";
+import { scopeFromEvent, type TenantScope } from "@caas/shared/tenant-scope";
 import type { BusRecord, EventBus, Subscription } from "@caas/shared/eventing/bus";
 import type { Logger } from "@caas/shared/logger";
 import { AuditActorKind, AuditOutcome } from "@caas/gen/caas/compliance/v1/audit_pb.js";
@@ -214,9 +214,10 @@ export function auditOfUserStateEvent(env: UserStateEventEnvelope, nowMs: number
 
 /**
  * Records security actions from the bus: a consumer group per topic on the auth, chat,
- * user-state and media topics. Delivery is at least once; the appender's unique source key makes each event one
- * record however often it arrives. The correlation id is the envelope's, or the record's
- * `x-correlation-id` header.
+ * user-state and media topics. Delivery is at least once: the records of a bus batch are appended
+ * per tenant with one `appendBatch` (its records in delivery order), and the appender's unique
+ * source key makes each event one record however often it arrives. The correlation id is the
+ * envelope's, or the record's `x-correlation-id` header.
  */
 export class AuditRecorder {
   private subs: Subscription[] = [];
@@ -225,10 +226,11 @@ export class AuditRecorder {
 
   async start(): Promise<void> {
     const opts = (topic: { name: string }) => ({ group: `${AUDIT_CONSUMER_GROUP}.${topic.name}`, from: "earliest" as const });
-    this.subs.push(await this.opts.bus.subscribe(AUTH_EVENTS, opts(AUTH_EVENTS), (r) => this.record(r, auditOfAuthEvent(r.value, this.opts.nowMs()))));
-    this.subs.push(await this.opts.bus.subscribe(CHAT_EVENTS, opts(CHAT_EVENTS), (r) => this.record(r, auditOfChatEvent(r.value, this.opts.nowMs()))));
-    this.subs.push(await this.opts.bus.subscribe(USER_STATE_EVENTS, opts(USER_STATE_EVENTS), (r) => this.record(r, auditOfUserStateEvent(r.value, this.opts.nowMs()))));
-    this.subs.push(await this.opts.bus.subscribe(MEDIA_EVENTS, opts(MEDIA_EVENTS), (r) => this.record(r, auditOfMediaEvent(r.value, this.opts.nowMs()))));
+    const { bus } = this.opts;
+    this.subs.push(await bus.subscribeBatches(AUTH_EVENTS, opts(AUTH_EVENTS), (b) => this.record(b.records.map((r) => [r, auditOfAuthEvent(r.value, this.opts.nowMs())]))));
+    this.subs.push(await bus.subscribeBatches(CHAT_EVENTS, opts(CHAT_EVENTS), (b) => this.record(b.records.map((r) => [r, auditOfChatEvent(r.value, this.opts.nowMs())]))));
+    this.subs.push(await bus.subscribeBatches(USER_STATE_EVENTS, opts(USER_STATE_EVENTS), (b) => this.record(b.records.map((r) => [r, auditOfUserStateEvent(r.value, this.opts.nowMs())]))));
+    this.subs.push(await bus.subscribeBatches(MEDIA_EVENTS, opts(MEDIA_EVENTS), (b) => this.record(b.records.map((r) => [r, auditOfMediaEvent(r.value, this.opts.nowMs())]))));
   }
 
   async stop(): Promise<void> {
@@ -237,16 +239,23 @@ export class AuditRecorder {
     await Promise.all(subs.map((s) => s.close()));
   }
 
-  private async record(record: BusRecord, mapped: Mapped): Promise<void> {
-    if (!mapped || !mapped.tenantId) return;
-    const draft = { ...mapped.draft, correlationId: mapped.draft.correlationId || record.headers["x-correlation-id"] || "" };
-    let scope;
-    try {
-      scope = scopeFromEvent({ tenantId: mapped.tenantId });
-    } catch {
-      this.opts.logger.warn({ tenantId: mapped.tenantId, source: draft.source }, "audit: event with a malformed tenant id skipped");
-      return;
+  private async record(batch: [BusRecord, Mapped][]): Promise<void> {
+    const byTenant = new Map<string, { scope: TenantScope; drafts: AuditDraft[] }>();
+    for (const [record, mapped] of batch) {
+      if (!mapped || !mapped.tenantId) continue;
+      const draft = { ...mapped.draft, correlationId: mapped.draft.correlationId || record.headers["x-correlation-id"] || "" };
+      let group = byTenant.get(mapped.tenantId);
+      if (!group) {
+        try {
+          group = { scope: scopeFromEvent({ tenantId: mapped.tenantId }), drafts: [] };
+        } catch {
+          this.opts.logger.warn({ tenantId: mapped.tenantId, source: draft.source }, "audit: event with a malformed tenant id skipped");
+          continue;
+        }
+        byTenant.set(mapped.tenantId, group);
+      }
+      group.drafts.push(draft);
     }
-    await this.opts.appender.append(scope, draft);
+    for (const { scope, drafts } of byTenant.values()) await this.opts.appender.appendBatch(scope, drafts);
   }
 }

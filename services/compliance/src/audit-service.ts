@@ -111,9 +111,9 @@ export class AuditServiceImpl implements ServiceImpl<typeof AuditService> {
           ...(req.targetId ? { targetId: await pseudonyms.idsOf(scope, req.targetId) } : {}),
         }
       : filter;
-    const rows = await this.deps.store.list(scope, stored, after ? BigInt(after) : 0n, size + 1);
-    const page = rows.slice(0, size);
-    const nextPageToken = rows.length > size ? this.deps.pageTokens.encode(binding, String(page.at(-1)!.position)) : "";
+    const { events: page, resumeAfter } = await this.deps.store.list(scope, stored, after ? BigInt(after) : 0n, size);
+    // A page may be short (the store bounds a filtered scan per call); the token says where to go on.
+    const nextPageToken = resumeAfter !== undefined ? this.deps.pageTokens.encode(binding, String(resumeAfter)) : "";
     // Shown with the user ids while linked; erased users stay pseudonyms. `hash` covers the stored form (ExportAuditLog).
     const events = pseudonyms ? await pseudonyms.resolve(scope, page) : page;
     return { events, nextPageToken };

@@ -20,12 +20,11 @@ export function createAuditExportPart(store: AuditStore, pseudonyms?: AuditPseud
     const byActor = pass === "a";
     // The user's raw id (records made before pseudonyms) and their pseudonym; shown with the user id.
     const ids = pseudonyms ? await pseudonyms.idsOf(scope, userId) : [userId];
-    const stored = await store.list(scope, byActor ? { actorId: ids } : { targetId: ids }, after, PAGE);
+    const { events: stored, resumeAfter } = await store.list(scope, byActor ? { actorId: ids } : { targetId: ids }, after, PAGE);
     const events = pseudonyms ? await pseudonyms.resolve(scope, stored) : stored;
     const mine = events.filter((e) => (byActor ? e.actor?.kind === AuditActorKind.USER : !(e.actor?.kind === AuditActorKind.USER && e.actor.id === userId)));
     const lines = mine.map((e) => JSON.stringify({ kind: "audit", event: toJson(AuditEventSchema, e) }));
-    const last = events[events.length - 1];
-    const next = events.length === PAGE && last ? `${pass}:${last.position}` : byActor ? "t:0" : "";
+    const next = resumeAfter !== undefined ? `${pass}:${resumeAfter}` : byActor ? "t:0" : "";
     return { lines, files: [], next };
   };
 }

@@ -2,10 +2,14 @@ import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
 import { runMigrations, type Migration, type MigrationResult } from "@caas/shared/migrations";
 import type { MongoCollection, MongoCollectionOptions, MongoDb } from "@caas/shared/mongo";
 import type { Collection, Document } from "mongodb";
+import { CHECKPOINT_BLOCK, RECORD_BLOCK, blockOf, type HeadDoc } from "./audit-heads-mongo.js";
 
-/** The database handle of the audit store: the shared narrow one plus `deleteOne` (a pseudonym link is deleted on erasure). The driver's `Db` satisfies it. */
+/**
+ * The database handle of the audit store: the shared narrow one plus `deleteOne` (a pseudonym link
+ * is deleted on erasure) and `insertMany` (a run of records in one command). The driver's `Db` satisfies it.
+ */
 export interface ComplianceMongoDb extends MongoDb {
-  collection<T extends Document = Document>(name: string, options?: MongoCollectionOptions): MongoCollection<T> & Pick<Collection<T>, "deleteOne">;
+  collection<T extends Document = Document>(name: string, options?: MongoCollectionOptions): MongoCollection<T> & Pick<Collection<T>, "deleteOne" | "insertMany">;
 }
 
 /** Collection names, all starting with a prefix ("compliance_" in production; tests add their own). */
@@ -16,6 +20,7 @@ export function complianceCollections(prefix = "compliance_") {
     keys: `${prefix}audit_keys`,
     subjects: `${prefix}audit_subjects`,
     erasedSubjects: `${prefix}audit_erased_subjects`,
+    heads: `${prefix}audit_heads`,
     privacyJobs: `${prefix}privacy_jobs`,
     retentionPolicies: `${prefix}retention_policies`,
     legalHolds: `${prefix}legal_holds`,
@@ -80,6 +85,27 @@ export function complianceMongoMigrations(prefix = "compliance_"): Migration<Mon
       async up(db) {
         // _id is `<tenant>|<user>` (one link per user); a pseudonym resolves through this unique index.
         await db.collection(c.subjects).createIndex({ tenantId: 1, pseudonym: 1 }, { name: "tenant_pseudonym", unique: true });
+      },
+    },
+    {
+      version: 6,
+      name: "audit record and checkpoint blocks",
+      async up(db) {
+        // Reads go by (tenantId, block), an equality FerretDB pushes down (see audit-heads-mongo.ts);
+        // documents written before carry no block and get one here, once.
+        const events = db.collection(c.events);
+        await events.createIndex({ tenantId: 1, block: 1 }, { name: "tenant_block" });
+        for await (const d of events.find({ block: { $exists: false } }, { projection: { position: 1 } })) {
+          await events.updateOne({ _id: d._id }, { $set: { block: blockOf(d.position as number, RECORD_BLOCK) } });
+        }
+        const checkpoints = db.collection(c.checkpoints);
+        await checkpoints.createIndex({ tenantId: 1, block: 1 }, { name: "tenant_block" });
+        const heads = db.collection<HeadDoc>(c.heads);
+        for await (const d of checkpoints.find({ block: { $exists: false } }, { projection: { tenantId: 1, position: 1 } })) {
+          const [tenantId, position] = [d.tenantId as string, d.position as number];
+          await heads.updateOne({ _id: tenantId }, { $max: { checkpointPosition: position }, $set: { tenantId } }, { upsert: true });
+          await checkpoints.updateOne({ _id: d._id }, { $set: { block: blockOf(position, CHECKPOINT_BLOCK) } });
+        }
       },
     },
   ];

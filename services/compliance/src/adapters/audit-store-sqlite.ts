@@ -29,6 +29,21 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
   const cpRange = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND position >= ? AND position <= ? ORDER BY position`);
   const cpBefore = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND position <= ? ORDER BY position DESC LIMIT 1`);
   const insertKey = db.prepare("INSERT OR IGNORE INTO audit_keys (key_id, public_key, sealed_private_key, create_time_ms) VALUES (?, ?, ?, ?)");
+  // One transaction; a refused row ends the run (SQLite undoes that statement only) and the prefix commits.
+  const insertRows = db.transaction((rows: AuditRow[]): number => {
+    let inserted = 0;
+    for (const row of rows) {
+      try {
+        insertRow.run({ ...row, hash: Buffer.from(row.hash) });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") break;
+        throw err;
+      }
+      inserted++;
+    }
+    return inserted;
+  });
   const listKeys = db.prepare(
     "SELECT key_id AS keyId, public_key AS publicKey, sealed_private_key AS sealedPrivateKey, create_time_ms AS createTimeMs FROM audit_keys ORDER BY create_time_ms, key_id",
   );
@@ -55,6 +70,11 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
       }
     },
 
+    async insertRun(scope, events) {
+      const tenantId = tenantOf(scope);
+      return insertRows(events.map((e) => rowOf(tenantId, e)));
+    },
+
     async findBySource(scope, sourceEventId) {
       const row = bySource.get(tenantOf(scope), sourceEventId) as AuditRow | undefined;
       return row ? eventOf(row) : undefined;
@@ -62,10 +82,11 @@ export function createSqliteAuditStore(opts: { db: Database.Database }): AuditSt
 
     async list(scope, filter, afterPosition, limit) {
       const where = ["tenant_id = @tenantId", "position > @after"];
-      const params: Record<string, unknown> = { tenantId: tenantOf(scope), after: positionNumber(afterPosition), limit: checkLimit(limit) };
+      const params: Record<string, unknown> = { tenantId: tenantOf(scope), after: positionNumber(afterPosition), limit: checkLimit(limit) + 1 };
       addFilter(where, params, filter);
       const rows = db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE ${where.join(" AND ")} ORDER BY position LIMIT @limit`).all(params) as AuditRow[];
-      return rows.map(eventOf);
+      const page = rows.slice(0, limit).map(eventOf);
+      return rows.length > limit ? { events: page, resumeAfter: page.at(-1)!.position } : { events: page };
     },
 
     async range(scope, fromPosition, toPosition, limit) {

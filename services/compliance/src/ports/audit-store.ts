@@ -37,6 +37,14 @@ export interface AuditKeyRecord {
   createTimeMs: number;
 }
 
+/** One page of `list`. */
+export interface AuditPage {
+  /** Matching records, ascending: at most the limit, and fewer (even none) when the store bounds the work of one call. */
+  events: AuditEvent[];
+  /** Set when records after the page may match: the next page lists after this position. */
+  resumeAfter?: bigint;
+}
+
 /** Most records one `list` or `range` call returns. */
 export const MAX_AUDIT_PAGE = 1000;
 
@@ -53,10 +61,20 @@ export interface AuditStore extends AuditSubjectStore {
   head(scope: TenantScope): Promise<ChainHead>;
   /** Inserts a record whose position, hash and source event id are set; never overwrites. */
   insert(scope: TenantScope, event: AuditEvent): Promise<InsertOutcome>;
+  /**
+   * Inserts records set as for `insert`, at consecutive positions, in order, and stops at the first
+   * one refused because its position is taken or its source event is recorded: returns how many
+   * were inserted (that prefix). Any other failure throws, possibly after a prefix was inserted.
+   */
+  insertRun(scope: TenantScope, events: readonly AuditEvent[]): Promise<number>;
   /** The record made from a source event, if any. */
   findBySource(scope: TenantScope, sourceEventId: string): Promise<AuditEvent | undefined>;
-  /** Records matching the filter with position > afterPosition, ascending, at most `limit` (1..MAX_AUDIT_PAGE). */
-  list(scope: TenantScope, filter: AuditFilter, afterPosition: bigint, limit: number): Promise<AuditEvent[]>;
+  /**
+   * Records matching the filter with position > afterPosition, ascending, at most `limit`
+   * (1..MAX_AUDIT_PAGE); a page may be short (a store may bound the records it examines per call),
+   * so only a missing `resumeAfter` means the end.
+   */
+  list(scope: TenantScope, filter: AuditFilter, afterPosition: bigint, limit: number): Promise<AuditPage>;
   /** Records with fromPosition <= position <= toPosition as stored, ascending, at most `limit` (1..MAX_AUDIT_PAGE). */
   range(scope: TenantScope, fromPosition: bigint, toPosition: bigint, limit: number): Promise<AuditEvent[]>;
   /** Stores a signed checkpoint; a second one at the same position is ignored (false). */

@@ -128,6 +128,28 @@ export function auditPseudonymContract(name: string, open: () => Promise<AuditBa
       expect(await storedText(scope, [])).not.toContain(alice);
     });
 
+    it("a batch names a linked user by one pseudonym; late records of an erased user get one-off pseudonyms each", async () => {
+      const scope = freshTenantScope();
+      const [alice, bob] = [uid("alice"), uid("bob")];
+      const world = auditWorld(inst.a, { pseudonymise: true });
+      const by = (id: string, user: string, t: number) => draft(id, { eventTimeMs: t, actor: { kind: AuditActorKind.USER, id: user } });
+      await world.appender.append(scope, by("y0", bob, world.clock.nowMs()));
+      world.clock.advance(5000);
+      await world.pseudonyms!.forget(scope, bob);
+      const made = await world.appender.appendBatch(scope, [
+        by("y1", alice, world.clock.nowMs()),
+        by("y2", bob, world.clock.nowMs() - 1000),
+        by("y3", alice, world.clock.nowMs()),
+        by("y4", bob, world.clock.nowMs() - 1000),
+      ]);
+      const [a1, b1, a2, b2] = made.map((r) => r.event.actor!.id);
+      expect(a1).toBe((await world.pseudonyms!.linkOf(scope, alice))!.pseudonym);
+      expect(a2).toBe(a1);
+      expect([b1!.startsWith(PSEUDONYM_PREFIX), b2!.startsWith(PSEUDONYM_PREFIX), b1 === b2]).toEqual([true, true, false]);
+      expect(await world.pseudonyms!.linkOf(scope, bob)).toBeUndefined();
+      expect(await storedText(scope, [])).not.toContain(bob);
+    });
+
     it("pseudonymises a user id that looks like a pseudonym like any other", async () => {
       const scope = freshTenantScope();
       const lookalike = `${PSEUDONYM_PREFIX}${"ab".repeat(16)}`;

@@ -67,8 +67,8 @@ export function auditStoreContract(name: string, open: () => Promise<AuditBacken
       const theirs = await appender.append(other, draft("same-id", { actor: { kind: 1, id: "mallory" } }));
       expect(theirs.duplicate).toBe(false);
       expect(theirs.event.position).toBe(1n);
-      expect((await inst.b.list(other, {}, 0n, 10)).map((e) => e.actor?.id)).toEqual(["mallory"]);
-      expect(await inst.b.list(other, { actorId: "alice" }, 0n, 10)).toEqual([]);
+      expect((await inst.b.list(other, {}, 0n, 10)).events.map((e) => e.actor?.id)).toEqual(["mallory"]);
+      expect(await inst.b.list(other, { actorId: "alice" }, 0n, 10)).toEqual({ events: [] });
       expect((await inst.b.checkpoints(other, 0n, 10n)).map((c) => c.tenantId)).toEqual([other.tenantId]);
       await expect(inst.a.insert(other, { ...theirs.event, tenantId: scope.tenantId, position: 9n })).rejects.toThrow(RangeError);
     });
@@ -79,14 +79,16 @@ export function auditStoreContract(name: string, open: () => Promise<AuditBacken
       await appender.append(scope, draft("l1", { eventTimeMs: 1000 }));
       await appender.append(scope, draft("l2", { eventTimeMs: 2000, actor: { kind: 1, id: "bob" }, action: "chat.member.ban", target: { type: "user", id: "carol", conversationId: "c1" } }));
       await appender.append(scope, draft("l3", { eventTimeMs: 3000 }));
-      const ids = async (f: Parameters<typeof inst.a.list>[1], after = 0n) => (await inst.b.list(scope, f, after, 10)).map((e) => e.sourceEventId);
+      const ids = async (f: Parameters<typeof inst.a.list>[1], after = 0n) => (await inst.b.list(scope, f, after, 10)).events.map((e) => e.sourceEventId);
       expect(await ids({})).toEqual(["l1", "l2", "l3"]);
       expect(await ids({}, 1n)).toEqual(["l2", "l3"]);
       expect(await ids({ actorId: "bob" })).toEqual(["l2"]);
       expect(await ids({ action: "auth.session.revoke" })).toEqual(["l1", "l3"]);
       expect(await ids({ targetId: "carol" })).toEqual(["l2"]);
       expect(await ids({ startTimeMs: 2000, endTimeMs: 3000 })).toEqual(["l2"]);
-      expect((await inst.b.list(scope, {}, 0n, 2)).length).toBe(2);
+      const two = await inst.b.list(scope, {}, 0n, 2);
+      expect({ positions: two.events.map((e) => e.position), resumeAfter: two.resumeAfter }).toEqual({ positions: [1n, 2n], resumeAfter: 2n });
+      expect((await inst.b.list(scope, {}, 2n, 2)).resumeAfter).toBeUndefined();
       await expect(inst.b.list(scope, {}, 0n, 0)).rejects.toThrow(RangeError);
     });
 

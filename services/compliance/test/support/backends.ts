@@ -5,6 +5,7 @@ import { twoMongoInstances, twoSqliteInstances } from "@caas/shared/testing";
 import { complianceCollections, migrateComplianceMongo, type ComplianceMongoDb } from "../../src/adapters/audit-mongo.js";
 import { openComplianceSqlite } from "../../src/adapters/audit-sqlite.js";
 import { createMongoAuditStore } from "../../src/adapters/audit-store-mongo.js";
+import { RECORD_BLOCK, blockOf } from "../../src/adapters/audit-heads-mongo.js";
 import { createSqliteAuditStore } from "../../src/adapters/audit-store-sqlite.js";
 import { createMongoPrivacyJobStore } from "../../src/adapters/privacy-job-store-mongo.js";
 import { createSqlitePrivacyJobStore } from "../../src/adapters/privacy-job-store-sqlite.js";
@@ -105,10 +106,10 @@ export function mongoAuditBackend(url: string, dbName: string): () => Promise<Au
     const conn = await connectMongo(url, dbName, { appName: "compliance-tamper" });
     const events = conn.client.db(dbName).collection<Record<string, unknown>>(complianceCollections(prefix).events);
     const checkpoints = conn.client.db(dbName).collection<Record<string, unknown>>(complianceCollections(prefix).checkpoints);
-    // Rewrites a tenant's documents as a whole: `_id` carries the position, so moving a record is a delete and an insert.
+    // Rewrites a tenant's documents as a whole: `_id` and `block` follow the position, so moving a record is a delete and an insert.
     const rewrite = async (t: string, change: (docs: Record<string, unknown>[]) => Record<string, unknown>[]) => {
       const docs = await events.find({ tenantId: t }).sort({ position: 1 }).toArray();
-      const next = change(docs.map((d) => ({ ...d }))).map((d) => ({ ...d, _id: `${t}|${d.position as number}` }));
+      const next = change(docs.map((d) => ({ ...d }))).map((d) => ({ ...d, _id: `${t}|${d.position as number}`, block: blockOf(d.position as number, RECORD_BLOCK) }));
       await events.deleteMany({ tenantId: t });
       if (next.length > 0) await events.insertMany(next as never[]);
     };
