@@ -87,16 +87,25 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
     });
     afterEach(() => w.close());
 
-    it("refuses sends past the instance's bound RESOURCE_EXHAUSTED with a retry delay, then admits again", async () => {
-      // Hold the log so two sends stay in progress.
+    /** Holds every append to the log until `release()`, which also puts the log's own append back. */
+    const holdLog = () => {
       const events = w.instance.stores.events;
       const append = events.append.bind(events);
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
+      let open!: () => void;
+      const held = new Promise<void>((r) => (open = r));
       events.append = async (scope, input) => {
         await held;
         return append(scope, input);
       };
+      return () => {
+        open();
+        events.append = append;
+      };
+    };
+
+    it("refuses sends past the instance's bound RESOURCE_EXHAUSTED with a retry delay, then admits again", async () => {
+      // Hold the log so two sends stay in progress.
+      const release = holdLog();
       const inProgress = [sendAsBob("c-1"), sendAsBob("c-2")];
       const refused = await sendAsBob("c-3").then(
         () => undefined,
@@ -107,7 +116,6 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
       expect(retryInfo?.retryDelay).toMatchObject({ seconds: 0n, nanos: 750_000_000 });
       release();
       expect((await Promise.all(inProgress)).map((a) => a.seq)).toEqual([2n, 3n]);
-      events.append = append;
       // Nothing of the refused send was written; once there is room it goes through.
       expect(await logged()).toEqual([1n, 2n, 3n]);
       expect(await sendAsBob("c-3")).toMatchObject({ seq: 4n, duplicate: false });
@@ -116,14 +124,7 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
     it("answers the same request again, once committed, from memory, even while full; another payload under its id takes the full path", async () => {
       const done = await sendAsBob("c-done");
       expect(done).toMatchObject({ seq: 2n, duplicate: false });
-      const events = w.instance.stores.events;
-      const append = events.append.bind(events);
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      events.append = async (scope, input) => {
-        await held;
-        return append(scope, input);
-      };
+      const release = holdLog();
       const inProgress = [sendAsBob("c-1"), sendAsBob("c-2")];
       // Full: a new send is refused, but the committed one's ack comes back (its client never got it).
       expect(await sendAsBob("c-new").catch((err: unknown) => toConnectError(err).code)).toBe(Code.ResourceExhausted);
@@ -131,7 +132,6 @@ describe("SendMessage under cancellation and overload (tier 1: the class)", () =
       expect(await sendAsBob("c-done", undefined, "another text").catch((err: unknown) => toConnectError(err).code)).toBe(Code.ResourceExhausted);
       release();
       await Promise.all(inProgress);
-      events.append = append;
       expect(await sendAsBob("c-done", undefined, "another text").catch((err: unknown) => toConnectError(err).code)).toBe(Code.AlreadyExists);
       expect(await logged()).toEqual([1n, 2n, 3n, 4n]);
     });
