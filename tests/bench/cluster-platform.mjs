@@ -152,6 +152,7 @@ export async function startClusterPlatform(run) {
             ...serverEnv,
             // A run may set the gateway's outstanding bound (ADR 0159), e.g. very high to measure without it.
             ...(process.env.CAAS_GATEWAY_MAX_OUTSTANDING ? { CAAS_GATEWAY_MAX_OUTSTANDING: process.env.CAAS_GATEWAY_MAX_OUTSTANDING } : {}),
+            ...(process.env.CAAS_GATEWAY_TARGET_WAIT_MS ? { CAAS_GATEWAY_TARGET_WAIT_MS: process.env.CAAS_GATEWAY_TARGET_WAIT_MS } : {}),
             // CAAS_BENCH_ENV_<NAME> reaches every service as <NAME>, as on the embedded platform (e.g. CAAS_BENCH_ENV_CAAS_RATE_LIMITS).
             ...Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith("CAAS_BENCH_ENV_") ? [[k.slice("CAAS_BENCH_ENV_".length), v]] : []))),
           },

@@ -72,7 +72,7 @@ async function setup(platform) {
       ...(await Promise.all(
         Array.from({ length: Math.min(20, userCount - i) }, async (_, j) => {
           const token = await tokenOf(`u${i + j}`);
-          const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, memberIds: ["reader"], title: `overload ${i + j}` }, bearer(token));
+          const { conversation } = await withRetries(() => chat.createConversation({ type: ConversationType.GROUP, memberIds: ["reader"], title: `overload ${i + j}` }, bearer(token)));
           // Each user its own connection, as each device has: one shared connection would hold the
           // calls over the gateway's 1000-stream limit unsent in the bench itself.
           return { token, conversationId: conversation.id, chat: createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.gateway })) };
@@ -81,6 +81,20 @@ async function setup(platform) {
     );
   }
   return { users, chat };
+}
+
+/** Runs a set-up call again while the platform refuses it with RESOURCE_EXHAUSTED, after the delay it names (a cold cluster is slow). */
+async function withRetries(call) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code !== Code.ResourceExhausted || attempt >= 20) throw e;
+      const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
+      await sleep(d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 1000);
+    }
+  }
 }
 
 /** Up to three messages of each failure code the clients saw (other than sheds). */
@@ -101,16 +115,29 @@ function countAttempt(attempt, outcome) {
   row.maxInflight = Math.max(row.maxInflight, clock.inflight);
 }
 
+/**
+ * Each attempt of the open loop by its correlation id (sent as `x-correlation-id`, which every hop's
+ * log lines carry): when the client started and ended it (epoch ms), to find where its time went.
+ */
+const attemptTimes = new Map();
+const epochNow = () => performance.timeOrigin + performance.now();
+
 /** One send as a client makes it; resolves with what happened. */
 async function clientSend(user, clientMessageId, counters) {
   const t0 = performance.now();
   for (let attempt = 0; performance.now() - t0 < BUDGET_MS; attempt++) {
     countAttempt(attempt);
     clock.inflight++;
+    const correlationId = `${clientMessageId}.${attempt}`;
+    const times = { start: epochNow(), end: 0 };
+    if (clock.t0 !== undefined) attemptTimes.set(correlationId, times);
     try {
       // A retry says so, as gRPC's retrying clients do (A6): chat takes retries on within a budget (ADR 0155).
-      const headers = { authorization: `Bearer ${user.token}`, ...(attempt > 0 ? { "grpc-previous-rpc-attempts": String(attempt) } : {}) };
-      await user.chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { headers, timeoutMs: ATTEMPT_TIMEOUT_MS }).finally(() => clock.inflight--);
+      const headers = { authorization: `Bearer ${user.token}`, "x-correlation-id": correlationId, ...(attempt > 0 ? { "grpc-previous-rpc-attempts": String(attempt) } : {}) };
+      await user.chat.sendMessage({ conversationId: user.conversationId, clientMessageId, text: "overload" }, { headers, timeoutMs: ATTEMPT_TIMEOUT_MS }).finally(() => {
+        clock.inflight--;
+        times.end = epochNow();
+      });
       acked.add(clientMessageId);
       return { ok: true, ms: performance.now() - t0 };
     } catch (err) {
@@ -286,6 +313,8 @@ async function main() {
           return [hop, Object.fromEntries(Object.entries(by).map(([p, b]) => [p, { codes: b.codes, okMs: quantiles(b.okMs) }]))];
         }),
       ),
+      // Where the time of each attempt went, per phase (attempts joined by correlation id).
+      attemptLegsMs: attemptLegs(platform, phaseStarts),
       // Who used the CPU in each phase: % of one core per service instance, the load generator, and each core's busy %.
       cpuPercentByPhase: cpuByPhase(cpuMarks),
       committedMessages: committed.size,
@@ -310,6 +339,47 @@ async function main() {
   } finally {
     await platform.stop();
   }
+}
+
+/**
+ * Per phase (by when the client started the attempt): for attempts both the gateway and chat
+ * logged and the gateway answered OK, p50/p99 of each leg: client start to the gateway's handler start ("to gateway"), the
+ * gateway's start to chat's ("gateway to chat"), chat's handler time, chat's end to the gateway's
+ * ("chat to gateway") and the gateway's end to the client's ("to client"); and how many attempts
+ * the gateway logged (by code) or never logged (ended by the client, logged at debug only).
+ */
+function attemptLegs(platform, phaseStarts) {
+  const byId = (ids) => {
+    const m = new Map();
+    for (const l of ids.flatMap((i) => platform.logOf(i))) {
+      if ((l.msg !== "rpc" && l.msg !== "rpc failed") || l.rpc !== "caas.chat.v1.ChatService/SendMessage" || !l.correlationId) continue;
+      const end = typeof l.time === "number" ? l.time : Date.parse(String(l.time));
+      m.set(l.correlationId, { start: end - l.ms, end, code: l.code });
+    }
+    return m;
+  };
+  const gateway = byId(["gateway-1"]);
+  const chat = byId(["chat-1", "chat-2"]);
+  const phaseOf = (t) => {
+    let p = "calibrate";
+    for (const [name, start] of phaseStarts) if (t >= start) p = name;
+    return p;
+  };
+  const out = {};
+  for (const [id, c] of attemptTimes) {
+    const b = (out[phaseOf(c.start)] ??= { gatewayCodes: {}, legs: { "to gateway": [], "gateway to chat": [], chat: [], "chat to gateway": [], "to client": [] } });
+    const g = gateway.get(id);
+    b.gatewayCodes[g ? g.code : "not logged"] = (b.gatewayCodes[g?.code ?? "not logged"] ?? 0) + 1;
+    const h = chat.get(id);
+    if (!g || !h || !c.end || g.code !== "OK") continue;
+    b.legs["to gateway"].push(g.start - c.start);
+    b.legs["gateway to chat"].push(h.start - g.start);
+    b.legs.chat.push(h.end - h.start);
+    b.legs["chat to gateway"].push(g.end - h.end);
+    b.legs["to client"].push(c.end - g.end);
+  }
+  for (const b of Object.values(out)) b.legs = Object.fromEntries(Object.entries(b.legs).map(([k, v]) => [k, quantiles(v)]));
+  return out;
 }
 
 /** CPU seconds so far: each service instance, this load generator, and each core's busy time (/proc/stat). */

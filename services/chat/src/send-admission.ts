@@ -1,4 +1,5 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
+import { CompletionRate } from "@caas/shared/completion-rate";
 import { RetryBudget } from "./retry-budget.js";
 
 export interface SendAdmissionOptions {
@@ -26,12 +27,10 @@ export interface SendAttempt {
   signal?: AbortSignal;
 }
 
-/** How far back completions count towards the throughput estimate. */
+/** How far back the demand (sends admitted and refused) counts. */
 const WINDOW_MS = 10_000;
 /** One slot of the window. */
 const BUCKET_MS = 1_000;
-/** Completions in the window below which there is no estimate (and only `max` applies). */
-const MIN_SAMPLES = 8;
 /** Sends always admitted, so an estimate from a slow spell can be corrected by new measurements. */
 const PROBE = 2;
 /** The share of the caller's remaining deadline an admitted send may expect to spend here. */
@@ -48,15 +47,11 @@ const MAX_COMMITTED_KEYS = 10_000;
 
 interface Bucket {
   start: number;
-  completions: number;
-  busyMs: number;
   /** Sends admitted and refused in this slot (the demand). */
   admitted: number;
   refused: number;
   /** Sends refused for want of capacity (the bound or the estimate, not the retry budget). */
   short: number;
-  /** The shortest time a send finished in, in this slot. */
-  fastestMs: number;
 }
 
 /**
@@ -65,7 +60,7 @@ interface Bucket {
  * measured throughput (sends finished per second of time spent with sends in progress, over the
  * last 10 s), is when it would be done. That must fit in 80 % of what is left of the caller's
  * deadline, and its waiting part (beyond the fastest send of the window, what a send takes
- * alone) must fit in `targetMs`: a slow store makes every send slow, only queueing is refused. It is also
+ * alone) must fit in `targetMs` (CompletionRate): a slow store makes every send slow, only queueing is refused. It is also
  * bounded by `max` sends in progress. A send that does not fit is refused at once with
  * RESOURCE_EXHAUSTED and a retry delay (RetryInfo) rather than queued: a queue longer than its
  * callers' deadlines only fills with work they have given up on, which the database commits
@@ -90,8 +85,7 @@ interface Bucket {
  * and returns the ack its client is still waiting for.
  */
 export class SendAdmission {
-  private pending = 0;
-  private lastChange: number;
+  private readonly rate: CompletionRate;
   private readonly buckets: Bucket[] = [];
   private readonly now: () => number;
   private readonly retries: RetryBudget;
@@ -104,7 +98,7 @@ export class SendAdmission {
 
   constructor(private readonly opts: SendAdmissionOptions) {
     this.now = opts.now ?? (() => performance.now());
-    this.lastChange = this.now();
+    this.rate = new CompletionRate(this.now);
     this.retries = new RetryBudget({ ratio: RETRY_RATIO, floor: RETRY_FLOOR, windowMs: WINDOW_MS, now: this.now });
   }
 
@@ -114,81 +108,57 @@ export class SendAdmission {
    * has room); otherwise throws RESOURCE_EXHAUSTED with a retry delay.
    */
   async run<T>(remainingMs: number | undefined, send: () => Promise<T>, attempt: SendAttempt = { retry: false }): Promise<T> {
-    this.account();
-    if (this.pending >= this.opts.max) {
-      throw this.refuse(`this chat instance is working on ${this.pending} sends (at most ${this.opts.max}); retry after the delay`);
+    const pending = this.rate.inProgress;
+    if (pending >= this.opts.max) {
+      throw this.refuse(`this chat instance is working on ${pending} sends (at most ${this.opts.max}); retry after the delay`);
     }
     if (attempt.retry && this.shortOfCapacity() && !this.retries.allows() && !(attempt.key !== undefined && this.committed.has(attempt.key))) {
       const { first, retries } = this.retries.totals();
       const delayMs = Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(), this.opts.retryAfterMs * this.retries.excess())));
       this.retries.refused();
       throw this.refuse(
-        `this chat instance is working on ${this.pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
+        `this chat instance is working on ${pending} sends and took on ${retries} retries for ${first} first attempts in the last ${WINDOW_MS / 1000} s (its retry budget); retry after the delay`,
         delayMs,
         false,
       );
     }
-    const perSec = this.throughput();
-    if (perSec !== undefined && this.pending >= PROBE) {
+    const expected = pending >= PROBE ? this.rate.expected() : undefined;
+    if (expected) {
       // The time to finish this send too, and how much of it is waiting: beyond what one send
       // takes alone (the fastest of the window), which a slow store costs every send anyway.
-      const doneMs = ((this.pending + 1) / perSec) * 1000;
-      const waitMs = Math.max(0, doneMs - this.fastestMs());
+      const { doneMs, waitMs } = expected;
       if (waitMs > this.opts.targetMs || (remainingMs !== undefined && doneMs > remainingMs * DEADLINE_SHARE)) {
         throw this.refuse(
-          `this chat instance is working on ${this.pending} sends at about ${perSec.toFixed(1)}/s: this one would wait about ${Math.round(waitMs)} ms (target ${this.opts.targetMs} ms${remainingMs === undefined ? "" : `, ${Math.round(remainingMs)} ms left of the caller's deadline`}); retry after the delay`,
+          `this chat instance is working on ${pending} sends at about ${(this.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(waitMs)} ms (target ${this.opts.targetMs} ms${remainingMs === undefined ? "" : `, ${Math.round(remainingMs)} ms left of the caller's deadline`}); retry after the delay`,
         );
       }
     }
     this.bucket().admitted++;
     this.retries.admitted(attempt.retry);
-    this.pending++;
-    const started = this.now();
+    const started = this.rate.started();
     try {
       const result = await send();
       if (attempt.key !== undefined) this.remember(attempt.key);
       return result;
     } finally {
-      this.account();
-      this.pending--;
-      const b = this.bucket();
-      b.completions++;
-      b.fastestMs = Math.min(b.fastestMs, this.now() - started);
+      this.rate.finished(started);
     }
   }
 
   /** Sends in progress (for tests and metrics). */
   get inProgress(): number {
-    return this.pending;
+    return this.rate.inProgress;
   }
 
   /** Sends finished per second of busy time over the window; undefined while there are too few. */
   throughput(): number | undefined {
-    this.account();
-    const since = this.now() - WINDOW_MS;
-    let completions = 0;
-    let busyMs = 0;
-    for (const b of this.buckets) {
-      if (b.start + BUCKET_MS <= since) continue;
-      completions += b.completions;
-      busyMs += b.busyMs;
-    }
-    if (completions < MIN_SAMPLES || busyMs <= 0) return undefined;
-    return completions / (busyMs / 1000);
+    return this.rate.perSecond();
   }
 
   /** Whether this instance refused a send for want of capacity (its bound or its estimate) over the window. */
   private shortOfCapacity(): boolean {
     const since = this.now() - WINDOW_MS;
     return this.buckets.some((b) => b.start + BUCKET_MS > since && b.short > 0);
-  }
-
-  /** The shortest time a send took over the window (0 without one). */
-  private fastestMs(): number {
-    const since = this.now() - WINDOW_MS;
-    let fastest = Infinity;
-    for (const b of this.buckets) if (b.start + BUCKET_MS > since) fastest = Math.min(fastest, b.fastestMs);
-    return fastest === Infinity ? 0 : fastest;
   }
 
   /** Remembers a committed send, so that its retry gets the ack whatever the budget. */
@@ -208,8 +178,7 @@ export class SendAdmission {
 
   /** The delay to name in a refusal: the drain time of the work in progress, stretched by the demand's excess. */
   retryAfterMs(): number {
-    const perSec = this.throughput();
-    const drainMs = perSec === undefined ? 0 : (this.pending / perSec) * 1000;
+    const drainMs = this.rate.drainMs();
     const since = this.now() - WINDOW_MS;
     let admitted = 0;
     let asked = 0;
@@ -222,20 +191,13 @@ export class SendAdmission {
     return Math.round(Math.min(MAX_RETRY_MS, Math.max(this.opts.retryAfterMs, drainMs) * excess));
   }
 
-  /** Adds the time since the last change to the busy time when sends were in progress. */
-  private account(): void {
-    const now = this.now();
-    if (this.pending > 0) this.bucket().busyMs += now - this.lastChange;
-    this.lastChange = now;
-  }
-
   /** The bucket of the current second (older ones beyond the window are dropped). */
   private bucket(): Bucket {
     const now = this.now();
     const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let last = this.buckets[this.buckets.length - 1];
     if (!last || last.start !== start) {
-      last = { start, completions: 0, busyMs: 0, admitted: 0, refused: 0, short: 0, fastestMs: Infinity };
+      last = { start, admitted: 0, refused: 0, short: 0 };
       this.buckets.push(last);
       while (this.buckets.length > WINDOW_MS / BUCKET_MS + 1) this.buckets.shift();
     }

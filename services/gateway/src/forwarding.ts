@@ -94,7 +94,7 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
             throw ownerError(err);
           }
         };
-        return bound ? bound.run(owner, call, isRetry(ctx)) : call();
+        return bound ? bound.run(owner, call, { retry: isRetry(ctx), remainingMs: ctx.timeoutMs() }) : call();
       };
     } else {
       impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {

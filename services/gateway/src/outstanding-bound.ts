@@ -1,59 +1,140 @@
+import { CompletionRate } from "@caas/shared/completion-rate";
 import { ResourceExhaustedError } from "@caas/shared/errors";
 
-/** How long a caller refused by the bound is told to wait before retrying (RetryInfo). */
+/** The shortest retry delay a refusal names (RetryInfo). */
 export const OUTSTANDING_RETRY_AFTER_MS = 1_000;
+/** The longest retry delay a refusal names. */
+const MAX_RETRY_AFTER_MS = 10_000;
+/** Calls always let through to an owner whatever the estimate, so that an estimate from a slow spell is corrected by new measurements. */
+const PROBE = 4;
+/** The share of the caller's remaining deadline a forwarded call may expect to spend with the owner. */
+const DEADLINE_SHARE = 0.8;
+/** The share of the target wait up to which retries are let through: only while the owner keeps up. */
+const RETRY_WAIT_SHARE = 0.1;
+
+export interface OutstandingBoundOptions {
+  /** Calls outstanding to one owner service at most, whatever the estimate (CAAS_GATEWAY_MAX_OUTSTANDING). */
+  max: number;
+  /**
+   * The longest a forwarded call should expect to wait behind the calls outstanding to its owner,
+   * beyond what one call takes alone (CAAS_GATEWAY_TARGET_WAIT_MS). Default: no bound by time.
+   */
+  targetMs?: number;
+  /** A monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
+}
+
+/** What the bound needs to know of a call: whether its caller marked it as a retry, and the caller's remaining deadline. */
+export interface ForwardedCall {
+  retry: boolean;
+  remainingMs?: number | undefined;
+}
+
+/** One owner service's calls: the rate at which the gateway sees them finish, and the retries among those outstanding. */
+interface Owner {
+  rate: CompletionRate;
+  retries: number;
+}
 
 /**
- * A bound on the calls the gateway has outstanding to each owner service (Envoy's circuit-breaker
- * `max_requests`): past it a unary or client-streaming call is refused at once with
- * RESOURCE_EXHAUSTED and a retry delay instead of being forwarded.
+ * A bound on the calls the gateway has outstanding to each owner service, by the time a new call
+ * would wait (Little's law) and by count: past it a unary or client-streaming call is refused at
+ * once with RESOURCE_EXHAUSTED and a retry delay instead of being forwarded.
  *
- * Without it, an overload piles calls up where no admission control can see them: the gateway's
- * HTTP/2 connection to an owner instance carries at most the owner's
- * SETTINGS_MAX_CONCURRENT_STREAMS (1000) at once, and a Node client holds every further call
- * unsent while its deadline runs (docs/operations/connection-limits.md). Those calls reach chat
- * late or never, and after the overload the backlog takes seconds to drain before new sends are
- * fast again. Streams (realtime sessions) are not counted: they are long-lived by design and have
- * their own connections (stream lanes).
+ * The gateway measures, per owner, how fast its outstanding calls finish (CompletionRate: calls
+ * finished per second of time with calls outstanding, over the last 10 s, and the fastest call). A
+ * call that would wait longer than `targetMs` behind the calls outstanding (beyond the fastest
+ * call), or would not be done within 80 % of its caller's remaining deadline, is refused; so is
+ * any call past `max` outstanding. A bound by count alone is a different wait at every rate: 512
+ * calls outstanding were 17 s of work for a chat cluster committing 30 sends a second, and after an
+ * overload new sends queued behind that backlog (between the gateway and chat, where no deadline
+ * check sees them) until it drained, about 30 s. Envoy's circuit breaker `max_requests` is the
+ * count; its adaptive concurrency filter, which bounds by measured latency, is the time.
+ *
+ * Calls marked as retries (`grpc-previous-rpc-attempts`) are let through only while the owner keeps
+ * up: while a new call would wait at most a tenth of the target (and they hold at most half of what
+ * the bound allows). First attempts fill the queue up to the target; retries only the owner's spare
+ * capacity. After an overload the clients' retries of it arrive for as long as their retry budgets
+ * last, many times the new sends: let through on the same terms they keep the queue at the target,
+ * and every new send waits that long (2-3 s for 15 s in a measured run) until their clients give
+ * up. Streams (realtime sessions) are not counted: they are long-lived by design and have their own
+ * connections (stream lanes).
  */
 export class OutstandingBound {
-  private readonly outstanding = new Map<string, number>();
-  private readonly retries = new Map<string, number>();
-  /** The calls marked as retries (`grpc-previous-rpc-attempts`) that may be outstanding to one owner. */
-  readonly maxRetries: number;
+  private readonly owners = new Map<string, Owner>();
+  private readonly now: () => number;
+  private readonly targetMs: number | undefined;
+  readonly max: number;
 
-  constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError("the outstanding bound must be a positive integer");
-    this.maxRetries = Math.max(1, Math.floor(max / 2));
+  constructor(opts: OutstandingBoundOptions | number) {
+    const o = typeof opts === "number" ? { max: opts } : opts;
+    if (!Number.isInteger(o.max) || o.max < 1) throw new RangeError("the outstanding bound must be a positive integer");
+    this.max = o.max;
+    this.targetMs = o.targetMs;
+    this.now = o.now ?? (() => performance.now());
   }
 
-  /**
-   * Runs `call` as one outstanding call to `owner`, or refuses it when `max` are outstanding. A
-   * retry is also refused while retries hold half of the bound: after an overload the clients'
-   * retries would otherwise fill it, and new sends, which chat serves first (its retry budget),
-   * would be refused here before chat could.
-   */
-  async run<T>(owner: string, call: () => Promise<T>, retry = false): Promise<T> {
-    const n = this.outstanding.get(owner) ?? 0;
+  /** Runs `call` as one outstanding call to `owner`, or refuses it (see the class). */
+  async run<T>(owner: string, call: () => Promise<T>, attempt: ForwardedCall = { retry: false }): Promise<T> {
+    const o = this.owner(owner);
+    const n = o.rate.inProgress;
     if (n >= this.max) {
-      throw new ResourceExhaustedError(`the gateway has ${n} calls outstanding to ${owner} (CAAS_GATEWAY_MAX_OUTSTANDING): retry later`, OUTSTANDING_RETRY_AFTER_MS);
+      throw new ResourceExhaustedError(`the gateway has ${n} calls outstanding to ${owner} (CAAS_GATEWAY_MAX_OUTSTANDING): retry later`, this.retryAfterMs(o));
     }
-    const r = this.retries.get(owner) ?? 0;
-    if (retry && r >= this.maxRetries) {
-      throw new ResourceExhaustedError(`the gateway has ${r} retried calls outstanding to ${owner} (half of CAAS_GATEWAY_MAX_OUTSTANDING): retry later`, OUTSTANDING_RETRY_AFTER_MS);
+    const expected = this.targetMs !== undefined && n >= PROBE ? o.rate.expected() : undefined;
+    if (expected && (expected.waitMs > this.targetMs! || (attempt.remainingMs !== undefined && expected.doneMs > attempt.remainingMs * DEADLINE_SHARE))) {
+      throw new ResourceExhaustedError(
+        `the gateway has ${n} calls outstanding to ${owner}, finishing about ${(o.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(expected.waitMs)} ms (target ${this.targetMs} ms, CAAS_GATEWAY_TARGET_WAIT_MS${attempt.remainingMs === undefined ? "" : `; ${Math.round(attempt.remainingMs)} ms left of the caller's deadline`}): retry later`,
+        this.retryAfterMs(o),
+      );
     }
-    this.outstanding.set(owner, n + 1);
-    if (retry) this.retries.set(owner, r + 1);
+    if (attempt.retry && this.targetMs !== undefined && expected && expected.waitMs > this.targetMs * RETRY_WAIT_SHARE) {
+      throw new ResourceExhaustedError(
+        `the gateway has ${n} calls outstanding to ${owner}: a retry would wait about ${Math.round(expected.waitMs)} ms, and retries are let through only while the owner keeps up (at most ${Math.round(this.targetMs * RETRY_WAIT_SHARE)} ms): retry later`,
+        this.retryAfterMs(o),
+      );
+    }
+    const maxRetries = this.maxRetries(o);
+    if (attempt.retry && o.retries >= maxRetries) {
+      throw new ResourceExhaustedError(`the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`, this.retryAfterMs(o));
+    }
+    const started = o.rate.started();
+    if (attempt.retry) o.retries++;
     try {
       return await call();
     } finally {
-      this.outstanding.set(owner, (this.outstanding.get(owner) ?? 1) - 1);
-      if (retry) this.retries.set(owner, (this.retries.get(owner) ?? 1) - 1);
+      o.rate.finished(started);
+      if (attempt.retry) o.retries--;
     }
   }
 
   /** Calls outstanding to `owner` now. */
   count(owner: string): number {
-    return this.outstanding.get(owner) ?? 0;
+    return this.owners.get(owner)?.rate.inProgress ?? 0;
+  }
+
+  /**
+   * Retried calls that may be outstanding to the owner: half of the calls the bound lets through
+   * now (those that fit the target wait at the measured rate, at most `max`), at least one.
+   */
+  private maxRetries(o: Owner): number {
+    let allowed = this.max;
+    const perSec = o.rate.perSecond();
+    if (this.targetMs !== undefined && perSec !== undefined) allowed = Math.min(allowed, Math.max(PROBE, Math.floor((perSec * (this.targetMs + o.rate.fastestMs())) / 1000)));
+    return Math.max(1, Math.floor(allowed / 2));
+  }
+
+  /** The delay a refusal names: the time the calls outstanding need to drain, within 1-10 s. */
+  private retryAfterMs(o: Owner): number {
+    return Math.round(Math.min(MAX_RETRY_AFTER_MS, Math.max(OUTSTANDING_RETRY_AFTER_MS, o.rate.drainMs())));
+  }
+
+  private owner(name: string): Owner {
+    let o = this.owners.get(name);
+    if (!o) {
+      o = { rate: new CompletionRate(this.now), retries: 0 };
+      this.owners.set(name, o);
+    }
+    return o;
   }
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { PeerDirectory } from "@caas/shared/clients";
+import { ResourceExhaustedError } from "@caas/shared/errors";
 import { createErrorInterceptor } from "@caas/shared/interceptors/errors";
 import { createForwarder } from "../src/forwarding.js";
 import { OutstandingBound, OUTSTANDING_RETRY_AFTER_MS } from "../src/outstanding-bound.js";
@@ -120,5 +121,105 @@ describe("gateway: a bound on the calls outstanding to an owner service", () => 
   it("refuses a bound that is not a positive integer", () => {
     expect(() => new OutstandingBound(0)).toThrow(RangeError);
     expect(() => new OutstandingBound(1.5)).toThrow(RangeError);
+  });
+});
+
+/**
+ * The bound by time: calls outstanding to an owner, divided by the rate the gateway sees them
+ * finish, is how long a new call would wait (Little's law). On a clock the test moves, with
+ * calls the test finishes by hand.
+ */
+describe("gateway: the outstanding bound by the wait a call would have", () => {
+  function world(targetMs = 1_000, max = 512) {
+    let now = 1_000_000;
+    const bound = new OutstandingBound({ max, targetMs, now: () => now });
+    const start = (attempt: { retry: boolean; remainingMs?: number } = { retry: false }) => {
+      let finish!: () => void;
+      const done = bound.run("chat", () => new Promise<void>((r) => (finish = r)), attempt);
+      return { done, finish: () => finish() };
+    };
+    const refusal = (attempt?: { retry: boolean; remainingMs?: number }) =>
+      start(attempt).done.then(
+        () => undefined,
+        (e: unknown) => e as ResourceExhaustedError,
+      );
+    /** The owner finishing `perSec` calls a second, one after another, for `n` calls. */
+    const measure = async (n: number, perSec: number) => {
+      for (let i = 0; i < n; i++) {
+        const c = start();
+        now += 1000 / perSec;
+        c.finish();
+        await c.done;
+      }
+    };
+    return { bound, start, refusal, measure };
+  }
+
+  it("refuses the call that would wait past the target at the measured rate, long before the count bound, naming the drain time", async () => {
+    const w = world(1_000);
+    await w.measure(20, 10); // 10 calls a second, 100 ms each alone
+    // A second of waiting is let through: ten calls outstanding, the eleventh waits 1000 ms beyond the 100 ms it takes alone.
+    const held = Array.from({ length: 10 }, () => w.start());
+    held.push(w.start());
+    expect(w.bound.count("chat")).toBe(11);
+    // The twelfth would wait 1100 ms.
+    const refused = await w.refusal();
+    expect(refused).toBeInstanceOf(ResourceExhaustedError);
+    expect(refused?.message).toMatch(/11 calls outstanding to chat, finishing about 10\.0\/s: this one would wait about 1100 ms \(target 1000 ms/);
+    expect(refused?.retryAfterMs).toBe(1_100);
+    // A fixed count of 512 would have let it through to wait behind the others.
+    expect(w.bound.count("chat")).toBe(11);
+    for (const h of held) h.finish();
+    await Promise.all(held.map((h) => h.done));
+    // With the work drained, a call is let through again.
+    const next = w.start();
+    expect(w.bound.count("chat")).toBe(1);
+    next.finish();
+    await next.done;
+  });
+
+  it("refuses a call that would not be done within 80 % of its caller's remaining deadline", async () => {
+    const w = world(60_000);
+    await w.measure(20, 10);
+    const held = Array.from({ length: 5 }, () => w.start());
+    // Six calls at 10/s: done in 600 ms; 700 ms left leaves 560 ms.
+    expect((await w.refusal({ retry: false, remainingMs: 700 }))?.message).toMatch(/700 ms left of the caller's deadline/);
+    const fits = w.start({ retry: false, remainingMs: 5_000 });
+    expect(w.bound.count("chat")).toBe(6);
+    for (const h of [...held, fits]) h.finish();
+    await Promise.all([...held, fits].map((h) => h.done));
+  });
+
+  it("lets retries through only while the owner keeps up, and first attempts up to the target", async () => {
+    const w = world(1_000);
+    await w.measure(20, 10); // 10 calls a second, 100 ms alone: retries while a call would wait at most 100 ms
+    // Four calls always go through; past them, a retry would wait 400 ms.
+    const retries = Array.from({ length: 4 }, () => w.start({ retry: true }));
+    expect((await w.refusal({ retry: true }))?.message).toMatch(/a retry would wait about 400 ms, and retries are let through only while the owner keeps up \(at most 100 ms\)/);
+    // A first attempt still goes through, up to the target wait.
+    const first = Array.from({ length: 7 }, () => w.start());
+    expect(w.bound.count("chat")).toBe(11);
+    for (const h of [...retries, ...first]) h.finish();
+    await Promise.all([...retries, ...first].map((h) => h.done));
+  });
+
+  it("lets retries hold at most half of what the bound allows", async () => {
+    const w = world(60_000, 6);
+    const held = Array.from({ length: 3 }, () => w.start({ retry: true }));
+    expect((await w.refusal({ retry: true }))?.message).toMatch(/3 retried calls outstanding to chat/);
+    const first = w.start();
+    expect(w.bound.count("chat")).toBe(4);
+    for (const h of [...held, first]) h.finish();
+    await Promise.all([...held, first].map((h) => h.done));
+  });
+
+  it("stretches the refusal's delay to the drain time of the work outstanding, at most 10 s", async () => {
+    const w = world(60_000, 30);
+    await w.measure(20, 2);
+    const held = Array.from({ length: 30 }, () => w.start());
+    // 30 calls at 2 a second: 15 s to drain, named as 10 s.
+    expect((await w.refusal())?.retryAfterMs).toBe(10_000);
+    for (const h of held) h.finish();
+    await Promise.all(held.map((h) => h.done));
   });
 });

@@ -25,6 +25,8 @@ export function parseConnectionLimits(get: (name: string) => string | undefined,
     wsMaxBufferedBytes: int("CAAS_WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
     // Half the default stream limit of one owner connection: refused at the gateway, not held unsent in front of the owner.
     gatewayMaxOutstanding: int("CAAS_GATEWAY_MAX_OUTSTANDING", 512, 1, 1_000_000),
+    // The wait a forwarded call may expect behind those outstanding to its owner (Little's law on the measured rate).
+    gatewayTargetWaitMs: int("CAAS_GATEWAY_TARGET_WAIT_MS", 2_000, 10, 600_000),
   };
 }
 

@@ -95,6 +95,8 @@ export interface ConnectionLimits {
   wsMaxBufferedBytes: number;
   /** Unary and client-streaming calls the gateway has outstanding to one owner service before it refuses more with RESOURCE_EXHAUSTED (CAAS_GATEWAY_MAX_OUTSTANDING). */
   gatewayMaxOutstanding: number;
+  /** The longest a forwarded unary call should expect to wait behind the calls outstanding to its owner, beyond what one call takes alone, before the gateway refuses it (CAAS_GATEWAY_TARGET_WAIT_MS). */
+  gatewayTargetWaitMs: number;
 }
 
 /** The media service's settings (README "Configuration"). */

@@ -12,7 +12,7 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe("connection limit settings", () => {
-  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway", () => {
+  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway and a 2 s wait behind them", () => {
     expect(loadConfig({}).connections).toEqual({
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 300_000,
@@ -22,6 +22,7 @@ describe("connection limit settings", () => {
       exemptAddresses: ["127.0.0.1/8", "::1"],
       wsMaxBufferedBytes: 4 * 1024 * 1024,
       gatewayMaxOutstanding: 512,
+      gatewayTargetWaitMs: 2_000,
     });
     expect(loadConfig({ CAAS_CONNECTION_LIMIT_EXEMPT: "none" }).connections.exemptAddresses).toEqual([]);
   });
