@@ -193,6 +193,9 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
   const drained = conns.reduce((n, c) => n + c.events, 0);
   const cpu = cpuMs(plan.serverPid) - cpu0;
   const serverCpuUsPerDelivery = drained > 0 ? Number(((cpu * 1000) / drained).toFixed(2)) : NaN;
+  // All of the server's CPU per message sent: the send path (chat's commit, the calls between
+  // services) with its fan-out, the figure that matters in small conversations.
+  const serverCpuMsPerSend = sent > 0 ? Number((cpu / sent).toFixed(3)) : NaN;
   const latencies = withLatency ? conns.flatMap((c) => c.latencies ?? []) : [];
   const closed = conns.filter((c) => c.closed).length;
   return {
@@ -203,6 +206,7 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
     expectedPerSec: Math.round((sent * plan.roomSize) / elapsed),
     closed,
     serverCpuUsPerDelivery,
+    serverCpuMsPerSend,
     latency: quantiles(latencies),
   };
 }

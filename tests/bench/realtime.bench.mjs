@@ -26,7 +26,8 @@
 // keep up; latency is read from a timestamp carried in the message text.
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
-//        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset; CAAS_BENCH_SERVERS=ours,direct,
+//        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset; CAAS_BENCH_LATENCY_RATE=<msgs/s> to
+//        measure latency at that rate rather than half the ramp's; CAAS_BENCH_SERVERS=ours,direct,
 //        coalesced,centrifugo to choose servers; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
@@ -289,7 +290,8 @@ async function coordinate() {
         const best = ramp.steps.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
         // Half of the highest sustained message rate in this shape.
         const maxMsgs = best.deliveredPerSec / size;
-        const half = Math.max(1, Math.round(maxMsgs / 2));
+        // CAAS_BENCH_LATENCY_RATE fixes the rate instead, so runs on a busy machine compare at the same load.
+        const half = Number(process.env.CAAS_BENCH_LATENCY_RATE) || Math.max(1, Math.round(maxMsgs / 2));
         // The ramp ends overloaded: wait until the server has worked off its backlog, or the first
         // samples at half rate measure the ramp's queue (p99 swung between 23 and 197 ms before).
         const settledMs = await settle(s.pid);
@@ -304,11 +306,15 @@ async function coordinate() {
           deliveredPerSec: st.deliveredPerSec,
           p50Ms: st.latency.p50,
           p99Ms: st.latency.p99,
+          cpuMsPerSend: st.serverCpuMsPerSend,
+          cpuUsPerDelivery: st.serverCpuUsPerDelivery,
           samples: st.latency.n,
           closed: st.closed,
           refused: measured.refused,
         });
-        process.stderr.write(`${server.name} / latency at ${half} msgs/s (after ${settledMs} ms settling): p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms\n`);
+        process.stderr.write(
+          `${server.name} / latency at ${half} msgs/s (after ${settledMs} ms settling): p50 ${st.latency.p50} ms, p99 ${st.latency.p99} ms, server CPU ${st.serverCpuMsPerSend} ms per send\n`,
+        );
       }
       if (only.has("memory")) {
         if (only.has("fanout") || only.has("latency")) {

@@ -46,8 +46,9 @@ export interface EmbeddedOptions {
 
 /**
  * Starts every service in this process (embedded mode). Each service keeps its own port, logger
- * and store; peers call each other through generated clients over loopback exactly as in cluster
- * mode. The directory is filled in as each listener binds, so ports may be 0.
+ * and store; peers call each other through generated clients as in cluster mode, handed to the
+ * peer's handlers in memory (CAAS_MESH_TRANSPORT=in-process, the default) or over loopback HTTP/2
+ * (`http2`). The directory is filled in as each listener binds, so ports may be 0.
  */
 export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<EmbeddedPlatform> {
   const { config } = opts;
@@ -79,6 +80,8 @@ export async function startEmbeddedPlatform(opts: EmbeddedOptions): Promise<Embe
       const principalResolver = createMeshPrincipalResolver({ peers, clock, revocations, serviceAudience: name, verifier });
       const service = await startServiceHost({ definition, config, logger, bus, clock, principalResolver });
       peers.set(name, [service.url]);
+      // Peers in this process are called in memory through the service's own handlers (ADR 0185).
+      if (config.meshTransport === "in-process") peers.setInProcess(service.url, service.inProcess);
       running.push(service);
     }
   } catch (err) {

@@ -8,6 +8,8 @@ import { currentScope } from "./context.js";
 import { newId } from "./ids.js";
 import { CORRELATION_HEADER } from "./interceptors/correlation.js";
 import { createStreamLanes, DEFAULT_STREAMS_PER_LANE } from "./stream-lanes.js";
+import type { UniversalClientFn } from "@connectrpc/connect/protocol";
+import { createInProcessTransport, InProcessRefusal } from "./in-process.js";
 
 /**
  * The mesh address book: base URLs per service. In cluster mode it comes from configuration; in
@@ -21,6 +23,8 @@ export class PeerDirectory {
   private readonly urls = new Map<ServiceName, string[]>();
   /** URL -> time (ms) until which it is skipped. */
   private readonly unavailableUntil = new Map<string, number>();
+  /** URL -> the instance's in-process client, for instances running in this process (embedded mode). */
+  private readonly local = new Map<string, UniversalClientFn>();
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -54,6 +58,19 @@ export class PeerDirectory {
   /** Records that a call to `url` failed with UNAVAILABLE: skip it for the cooldown. */
   markUnavailable(url: string): void {
     this.unavailableUntil.set(url, this.clock.nowMs() + this.unavailableCooldownMs);
+  }
+
+  /**
+   * Calls to `url` go to `client` in this process instead of over loopback HTTP/2: the instance
+   * runs here (embedded mode, CAAS_MESH_TRANSPORT=in-process). Only the composition root sets it.
+   */
+  setInProcess(url: string, client: UniversalClientFn): void {
+    this.local.set(url, client);
+  }
+
+  /** The in-process client of the instance at `url`, when it runs in this process. */
+  inProcess(url: string): UniversalClientFn | undefined {
+    return this.local.get(url);
   }
 
   entries(): [ServiceName, string[]][] {
@@ -91,6 +108,19 @@ export function createOutboundScopeInterceptor(): Interceptor {
 
 const transports = new Map<string, Transport>();
 const streamTransports = new Map<string, Transport>();
+const inProcessTransports = new WeakMap<UniversalClientFn, Map<number, Transport>>();
+
+/** The transport of calls to an instance in this process: its handlers, in memory (in-process.ts). */
+function inProcessTransportFor(client: UniversalClientFn, baseUrl: string, defaultTimeoutMs: number): Transport {
+  let byTimeout = inProcessTransports.get(client);
+  if (!byTimeout) inProcessTransports.set(client, (byTimeout = new Map<number, Transport>()));
+  let t = byTimeout.get(defaultTimeoutMs);
+  if (!t) {
+    t = createInProcessTransport(client, baseUrl, [createOutboundScopeInterceptor()], defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined);
+    byTimeout.set(defaultTimeoutMs, t);
+  }
+  return t;
+}
 
 /**
  * connect-node's HTTP/2 session manager with an 'error' listener of ours on every session it
@@ -175,11 +205,20 @@ export function createPeerClient<T extends DescService>(service: T, peer: Servic
     if (e.code === Code.Unavailable) directory.markUnavailable(url);
     throw e;
   };
+  // An instance in this process is called in memory (the directory says which); others over HTTP/2.
+  const unaryTo = (url: string): Transport => {
+    const local = directory.inProcess(url);
+    return local ? inProcessTransportFor(local, url, timeout) : transportFor(url, timeout);
+  };
+  const streamTo = (url: string): Transport => {
+    const local = directory.inProcess(url);
+    return local ? inProcessTransportFor(local, url, timeout) : streamTransportFor(url, timeout, opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_LANE);
+  };
   const transport: Transport = {
     unary: async (...args) => {
       const url = pick();
       try {
-        return await transportFor(url, timeout).unary(...args);
+        return await unaryTo(url).unary(...args);
       } catch (err) {
         // A refused connection never delivered the request, so it is safe to send it once more
         // to another instance (when there is one); anything else goes back to the caller.
@@ -187,7 +226,7 @@ export function createPeerClient<T extends DescService>(service: T, peer: Servic
           directory.markUnavailable(url);
           const other = pick();
           if (other !== url)
-            return transportFor(other, timeout)
+            return unaryTo(other)
               .unary(...args)
               .catch((e: unknown) => noteFailure(other, args[1], e));
         }
@@ -196,7 +235,7 @@ export function createPeerClient<T extends DescService>(service: T, peer: Servic
     },
     stream: (...args) => {
       const url = pick();
-      return streamTransportFor(url, timeout, opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_LANE)
+      return streamTo(url)
         .stream(...args)
         .catch((err: unknown) => noteFailure(url, args[1], err));
     },
@@ -215,8 +254,8 @@ function connectionReset(e: ConnectError): boolean {
   return false;
 }
 
-/** Whether a call failed because the instance refused the connection (nothing was sent). */
+/** Whether a call failed because the instance refused the connection, or an in-process call while it shuts down (nothing was sent). */
 function connectionRefused(err: unknown): boolean {
   const e = ConnectError.from(err);
-  return e.code === Code.Unavailable && (e.cause as { code?: unknown } | undefined)?.code === "ECONNREFUSED";
+  return e.code === Code.Unavailable && (e.cause instanceof InProcessRefusal || (e.cause as { code?: unknown } | undefined)?.code === "ECONNREFUSED");
 }

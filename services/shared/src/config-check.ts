@@ -55,6 +55,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_RETENTION_SWEEP_INTERVAL_MS", String(config.compliance.retentionSweepIntervalMs)],
     ["CAAS_EXPORT_ARCHIVE_TTL_MS", String(config.compliance.exportArchiveTtlMs)],
     ["CAAS_SHUTDOWN_GRACE_MS", String(config.shutdownGraceMs)],
+    ["CAAS_MESH_TRANSPORT", config.meshTransport],
     ["CAAS_READ_MAX_BYTES", String(config.limits.readMaxBytes)],
     ["CAAS_WRITE_MAX_BYTES", String(config.limits.writeMaxBytes)],
     ["CAAS_WS_MAX_PAYLOAD", String(config.limits.wsMaxPayload)],

@@ -159,6 +159,12 @@ export interface Config {
   connections: ConnectionLimits;
   /** How long shutdown waits for in-flight calls and streams before closing them. */
   shutdownGraceMs: number;
+  /**
+   * How the services of one process call each other (CAAS_MESH_TRANSPORT): `in-process` hands a
+   * call to the peer's handlers in memory (embedded mode's default; in-process.ts), `http2` goes
+   * through the peer's listener over loopback, as between processes (cluster mode: always).
+   */
+  meshTransport: MeshTransport;
   cluster: ClusterEndpoints;
   media: MediaConfig;
   compliance: ComplianceConfig;
@@ -197,6 +203,9 @@ export interface Config {
    */
   checkOnly: boolean;
 }
+
+/** How the services of one process call each other (Config.meshTransport). */
+export type MeshTransport = "in-process" | "http2";
 
 /** CAAS_ADMIN_TOKEN must be at least this long (the auth service hashes it; nothing is stored). */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;

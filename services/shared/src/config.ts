@@ -14,6 +14,7 @@ import {
   type EventLogSync,
   type Limits,
   type MediaConfig,
+  type MeshTransport,
   type RunMode,
   type ServiceName,
 } from "./config-types.js";
@@ -29,6 +30,7 @@ export {
   type Limits,
   type ComplianceConfig,
   type MediaConfig,
+  type MeshTransport,
   type RunMode,
   type ServiceName,
 } from "./config-types.js";
@@ -98,6 +100,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
   let eventLogSync: EventLogSync = "full";
   if (eventLogSyncRaw === "full" || eventLogSyncRaw === "normal") eventLogSync = eventLogSyncRaw;
   else problems.push(`CAAS_EVENT_LOG_SYNC=${JSON.stringify(eventLogSyncRaw)} must be "full" or "normal"`);
+  const meshTransportRaw = get("CAAS_MESH_TRANSPORT") ?? (mode === "embedded" ? "in-process" : "http2");
+  let meshTransport: MeshTransport = "http2";
+  if (meshTransportRaw === "in-process" || meshTransportRaw === "http2") meshTransport = meshTransportRaw;
+  else problems.push(`CAAS_MESH_TRANSPORT=${JSON.stringify(meshTransportRaw)} must be "in-process" or "http2"`);
+  // Cluster services run in processes of their own: there is no peer in this process to call.
+  if (mode === "cluster" && meshTransport === "in-process") problems.push("CAAS_MESH_TRANSPORT=in-process is for embedded mode only (cluster services run in processes of their own)");
   const atRestRaw = get("CAAS_AT_REST_ENCRYPTION") ?? "on";
   if (atRestRaw !== "on" && atRestRaw !== "off") problems.push(`CAAS_AT_REST_ENCRYPTION=${JSON.stringify(atRestRaw)} must be "on" or "off"`);
 
@@ -223,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     limits,
     connections: parseConnectionLimits(get, int, problems),
     shutdownGraceMs: int("CAAS_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    meshTransport,
     cluster,
     media,
     compliance,

@@ -26,13 +26,25 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
  * with console.error.
  */
 export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
+  return createRpcHandlers(opts).node;
+}
+
+/** A service's RPC handlers: the Node request handler of its listener, and the same handlers by request path (for in-process calls). */
+export interface RpcHandlers {
+  node: (req: NodeRequest, res: NodeResponse) => void;
+  /** Request path (`/pkg.Service/Method`) -> the handler the listener runs for it, with the same interceptors and limits. */
+  paths: ReadonlyMap<string, UniversalHandler>;
+}
+
+/** As createRpcHandler, also giving the handlers themselves, so in-process callers run exactly what the listener runs. */
+export function createRpcHandlers(opts: RpcHandlerOptions): RpcHandlers {
   const { routes, fallback, logger, ...routerOptions } = opts;
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...routerOptions });
   routes(router);
   const paths = new Map<string, UniversalHandler>();
   const maxBytes = opts.readMaxBytes ?? 4 * 1024 * 1024;
   for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(withJsonEnumCheck(h, maxBytes)));
-  return (req, res) => {
+  const node = (req: NodeRequest, res: NodeResponse): void => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {
       fallback(req, res);
@@ -51,6 +63,7 @@ export function createRpcHandler(opts: RpcHandlerOptions): (req: NodeRequest, re
         else logger.error(fields, "response failed");
       });
   };
+  return { node, paths };
 }
 
 /** The largest refused HTTP/1.1 body read to its end (and discarded) rather than cut off by closing the connection. */

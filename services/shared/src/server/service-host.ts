@@ -22,7 +22,9 @@ import { createHealthService, HealthRegistry, ServingStatus } from "./health.js"
 import { InflightTracker } from "./inflight.js";
 import { DualListener } from "./listener.js";
 import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
-import { createRpcHandler } from "./rpc-handler.js";
+import { createRpcHandlers } from "./rpc-handler.js";
+import { createInProcessClient } from "../in-process.js";
+import type { UniversalClientFn } from "@connectrpc/connect/protocol";
 
 type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -95,6 +97,12 @@ export interface RunningService {
   /** Base URL peers use (http://host:port). */
   url: string;
   health: HealthRegistry;
+  /**
+   * Calls this instance's RPCs in this process, through the same handlers and interceptors as its
+   * listener; refuses (UNAVAILABLE) from the moment the listener begins to close. The embedded
+   * platform gives it to the peer directory (PeerDirectory.setInProcess).
+   */
+  inProcess: UniversalClientFn;
   close(): Promise<void>;
 }
 
@@ -154,7 +162,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     ...definition.httpRoutes,
   };
 
-  const handler = createRpcHandler({
+  const { node: handler, paths } = createRpcHandlers({
     routes,
     logger,
     interceptors,
@@ -197,11 +205,13 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   logger.info({ port, url, services: serviceNames }, "listening");
 
   let closing: Promise<void> | undefined;
+  let accepting = true;
   return {
     name: definition.name,
     port,
     url,
     health,
+    inProcess: createInProcessClient({ service: definition.name, paths, accepting: () => accepting }),
     close() {
       closing ??= (async () => {
         // 1. Tell load balancers and watchers; Watch streams end after saying NOT_SERVING.
@@ -211,6 +221,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
         await definition.drain?.();
         // 3. Refuse new connections, GOAWAY the rest, let in-flight calls finish in the grace period.
         const graceEnd = Date.now() + config.shutdownGraceMs;
+        accepting = false;
         const closingListener = listener.close(config.shutdownGraceMs);
         await inflight.idle(config.shutdownGraceMs);
         // 4. Abort what is still running, then wait for the connections to go.
