@@ -67,7 +67,7 @@ try {
   const { job } = await privacy.requestErasure({ userId: "alice" });
   let done;
   for (;;) {
-    done = (await privacy.getJob({ jobId: job.id })).job;
+    done = (await retried(() => privacy.getJob({ jobId: job.id }))).job;
     if (done.state !== PrivacyJobState.RUNNING) break;
     await sleep(50);
   }
@@ -93,15 +93,16 @@ try {
 }
 
 /**
- * A send retried (same client_message_id, so at most once) while chat sheds it under the seeding's
- * load (RESOURCE_EXHAUSTED / UNAVAILABLE, chat's admission): after a pause, as a client would.
+ * A call retried after a pause, as a client would, when a loaded machine sheds it or lets it time
+ * out (RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED): the seeding's sends (same
+ * client_message_id, so each is committed once) and the job polls.
  */
 async function retried(send) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
     } catch (err) {
-      if (!(err instanceof ConnectError) || ![Code.ResourceExhausted, Code.Unavailable].includes(err.code) || attempt >= 50) throw err;
+      if (!(err instanceof ConnectError) || ![Code.ResourceExhausted, Code.Unavailable, Code.DeadlineExceeded].includes(err.code) || attempt >= 50) throw err;
       await sleep(200 + Math.random() * 800);
     }
   }

@@ -23,6 +23,8 @@ export interface MongoEventLogStoreOptions {
 
 /** Conversations whose last known head an instance remembers (a hint, see below). */
 const HEAD_HINTS = 10_000;
+/** Redactions of one `redactBatch` in flight at once. */
+const REDACT_LANES = 8;
 /** Point reads walking forward from a hint before a sorted query is cheaper. */
 const HINT_STEPS = 4;
 
@@ -331,12 +333,19 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       checkName("conversationId", conversationId, 128);
       checkRedactBatch(entries);
       if (entries.length === 0) return;
-      // One command; each update is an `_id` equality, which FerretDB pushes down to PostgreSQL.
-      const res = await events.bulkWrite(
-        entries.map((e) => ({ updateOne: { filter: { _id: docId(tenantId, conversationId, e.seq), tenantId, conversationId, seq: e.seq }, update: { $set: { body: e.body, redacted: true } } } })),
-        { ordered: false },
-      );
-      if (res.matchedCount < entries.length) throw new NotFoundError("event");
+      // Single updates, REDACT_LANES in flight: FerretDB v1.24 (PostgreSQL) never answered an
+      // `update` command of 100 statements (a bulkWrite) within minutes here.
+      let next = 0;
+      let missing = 0;
+      const lane = async () => {
+        for (let i = next++; i < entries.length; i = next++) {
+          const { seq, body } = entries[i]!;
+          const res = await events.updateOne({ _id: docId(tenantId, conversationId, seq), tenantId, conversationId, seq }, { $set: { body, redacted: true } });
+          if (res.matchedCount === 0) missing++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(REDACT_LANES, entries.length) }, lane));
+      if (missing > 0) throw new NotFoundError("event");
     },
 
     async scanTenant(scope, after, limit) {
