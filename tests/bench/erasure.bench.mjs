@@ -12,7 +12,7 @@
 // in production.
 //
 // Usage: npm run build && node tests/bench/erasure.bench.mjs [messages=10000] [conversations=100] [--cluster]
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
 import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
@@ -55,24 +55,27 @@ try {
       const sender = chats[w % chats.length];
       for (let i = next++; i < messages; i = next++) {
         if (i % 1000 === 999) token = (await users.issueUserToken({ userId: "alice", deviceId: "bench" })).tokens.accessToken;
-        await sender.sendMessage({ conversationId: ids[i % conversations], clientMessageId: `m${i}`, text: `message ${i} from the user to be erased` });
+        await retried(() => sender.sendMessage({ conversationId: ids[i % conversations], clientMessageId: `m${i}`, text: `message ${i} from the user to be erased` }));
       }
     }),
   );
   const seedS = (performance.now() - t) / 1000;
 
   const privacy = createClient(PrivacyService, createGrpcTransport({ baseUrl: compliance, interceptors: [bearer(secret)] }));
+  const before = await settledMongoCommands(platform);
   t = performance.now();
   const { job } = await privacy.requestErasure({ userId: "alice" });
   let done;
   for (;;) {
-    done = (await privacy.getJob({ jobId: job.id })).job;
+    done = (await retried(() => privacy.getJob({ jobId: job.id }))).job;
     if (done.state !== PrivacyJobState.RUNNING) break;
     await sleep(50);
   }
   const eraseS = (performance.now() - t) / 1000;
   if (done.state !== PrivacyJobState.SUCCEEDED) throw new Error(`erasure failed: ${done.error}`);
   const items = Object.fromEntries(done.services.map((s) => [s.service, Number(s.items)]));
+  // Cluster: the MongoDB round trips of the erasure (and of what its events caused downstream), per erased message.
+  const after = before && (await settledMongoCommands(platform));
   console.log(
     JSON.stringify({
       mode: cluster ? "cluster" : "embedded",
@@ -82,8 +85,68 @@ try {
       erasureSeconds: +eraseS.toFixed(2),
       messagesErasedPerSecond: Math.round(messages / eraseS),
       items,
+      ...(after ? { storeRoundTripsPerMessage: roundTripsPer(before, after, messages) } : {}),
     }),
   );
 } finally {
   await platform.stop();
+}
+
+/**
+ * A call retried after a pause, as a client would, when a loaded machine sheds it or lets it time
+ * out (RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED): the seeding's sends (same
+ * client_message_id, so each is committed once) and the job polls.
+ */
+async function retried(send) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!(err instanceof ConnectError) || ![Code.ResourceExhausted, Code.Unavailable, Code.DeadlineExceeded].includes(err.code) || attempt >= 50) throw err;
+      await sleep(200 + Math.random() * 800);
+    }
+  }
+}
+
+/** The cluster's MongoDB command counts once they stopped moving (relay and consumers settled); undefined in embedded mode. */
+async function settledMongoCommands(platform) {
+  if (!platform.mongoCommands) return undefined;
+  let last = JSON.stringify(platform.mongoCommands());
+  for (let i = 0; i < 20; i++) {
+    await sleep(500);
+    const now = JSON.stringify(platform.mongoCommands());
+    if (now === last) break;
+    last = now;
+  }
+  return JSON.parse(last);
+}
+
+/**
+ * MongoDB round trips between two snapshots per erased message: in all, by service, and chat's
+ * by command and collection with the store time per message (the driver's command durations).
+ */
+function roundTripsPer(before, after, n) {
+  const per = (v) => Number((v / Math.max(1, n)).toFixed(2));
+  const byService = {};
+  const chat = {};
+  for (const [instance, now] of Object.entries(after)) {
+    const service = instance.replace(/-\d+$/, "");
+    for (const [target, t] of Object.entries(now.targets ?? {})) {
+      const was = before[instance]?.targets?.[target] ?? { n: 0, ms: 0 };
+      if (t.n === was.n) continue;
+      byService[service] = (byService[service] ?? 0) + t.n - was.n;
+      if (service !== "chat") continue;
+      const sum = (chat[target] ??= { n: 0, ms: 0 });
+      sum.n += t.n - was.n;
+      sum.ms += t.ms - was.ms;
+    }
+  }
+  const total = Object.values(byService).reduce((a, b) => a + b, 0);
+  return {
+    total: per(total),
+    byService: Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, per(v)])),
+    chatByTarget: Object.entries(chat)
+      .sort(([, a], [, b]) => b.ms - a.ms)
+      .map(([target, t]) => ({ target, perMessage: per(t.n), msPerMessage: per(t.ms) })),
+  };
 }

@@ -83,6 +83,49 @@ export class LogWriter {
     return committed;
   }
 
+  /**
+   * Several events of ONE conversation committed in one batch (EventLogStore.appendBatch; each
+   * idempotent per its key as `append`'s), for the platform's bulk paths (erasure, retention). The
+   * projection keeps maxima, so it is moved once per kind of change: to the newest event, and to
+   * the newest with activity or a last message when those are others. The relay is told of every
+   * new commit. Results in request order.
+   */
+  async appendBatch(scope: TenantScope, reqs: Omit<AppendRequest, "headHint" | "signal" | "alongside">[]): Promise<Committed[]> {
+    if (reqs.length === 0) return [];
+    const built = new Map<number, Event>();
+    const results = await this.deps.events.appendBatch(
+      scope,
+      reqs.map((req, i) => {
+        const eventId = newId();
+        return {
+          conversationId: req.conversationId,
+          eventId,
+          actorId: req.actorId,
+          ...(req.clientMessageId === undefined ? {} : { clientMessageId: req.clientMessageId }),
+          payloadHash: req.payloadHash,
+          countable: req.countable,
+          encode: ({ seq, createTimeMs }: { seq: number; createTimeMs: number }) => {
+            const header = { conversationId: req.conversationId, seq, eventId, actorId: req.actorId, createTimeMs };
+            const event = buildEvent(header, req.payload(header));
+            built.set(i, event);
+            return encodeEvent(event);
+          },
+        };
+      }),
+    );
+    const committed: Committed[] = results.map((r, i) => ({ kind: r.kind, log: r.event, event: r.kind === "appended" && built.has(i) ? built.get(i)! : decodeEvent(r.event) }));
+    const summaries = committed.map((c) => ({ c, summary: projectionOf(c.log, c.event) }));
+    const newest = (pick: (s: EventSummary) => boolean) =>
+      summaries.filter((s) => pick(s.summary)).reduce<(typeof summaries)[number] | undefined>((a, b) => (a && a.c.log.seq > b.c.log.seq ? a : b), undefined);
+    const moves = new Set([newest(() => true), newest((s) => s.activity), newest((s) => s.lastMessage !== undefined)].filter((s) => s !== undefined));
+    const projected = await Promise.allSettled([...moves].map((s) => this.deps.conversations.recordEvent(scope, s.c.log.conversationId, s.summary)));
+    // Committed whatever happened after: the relay first.
+    for (const c of committed) if (c.kind === "appended") this.deps.onCommit?.(c.log);
+    const failed = projected.find((p) => p.status === "rejected");
+    if (failed) throw failed.reason;
+    return committed;
+  }
+
   /** Moves the conversation projection to a committed event. */
   async project(scope: TenantScope, log: LogEvent, event: Event): Promise<void> {
     await this.deps.conversations.recordEvent(scope, log.conversationId, projectionOf(log, event));

@@ -61,7 +61,7 @@ export function sealedConversations(inner: ConversationStore, keys: MessageKeyri
       if (!sealWrites) return inner.recordEvent(scope, id, event);
       await inner.recordEvent(scope, id, m ? { ...event, lastMessage: { ...m, textPreview: await sealPreview(keys, scope.tenantId, id, m.textPreview) } } : event);
     },
-    redactLastMessage: (scope, id, seq) => inner.redactLastMessage(scope, id, seq),
+    redactLastMessage: (scope, id, seqs) => inner.redactLastMessage(scope, id, seqs),
     replacePreview: (scope, id, seq, text) => inner.replacePreview(scope, id, seq, text),
     resetLastMessage: (scope, id) => inner.resetLastMessage(scope, id),
     applySettings: (scope, id, change) => inner.applySettings(scope, id, change),

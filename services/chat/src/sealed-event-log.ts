@@ -51,6 +51,30 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       }
       return { kind: result.kind, event: await openOne(result.event) };
     },
+    async appendBatch(scope: TenantScope, inputs) {
+      if (!sealWrites) {
+        const results = await inner.appendBatch(scope, inputs);
+        return Promise.all(results.map(async (r) => (r.kind === "appended" ? r : { kind: r.kind, event: await openOne(r.event) })));
+      }
+      const key = await keys.current(scope.tenantId);
+      const plain = new Map<number, Uint8Array>();
+      const results = await inner.appendBatch(
+        scope,
+        inputs.map((input, i) => ({
+          ...input,
+          encode: (assigned: { seq: number; countableSeq: number; createTimeMs: number }) => {
+            const bytes = input.encode(assigned);
+            plain.set(i, bytes);
+            return seal(key, bytes, chatEventAad(scope.tenantId, input.conversationId, assigned.seq));
+          },
+        })),
+      );
+      // One confirmation for the whole batch: every entry was sealed under the same key.
+      if (results.some((r) => r.kind === "appended")) await confirmKey(scope.tenantId, key.id);
+      return Promise.all(
+        results.map(async (r, i) => (r.kind === "appended" && plain.has(i) ? { kind: r.kind, event: { ...r.event, body: plain.get(i)! } } : { kind: r.kind, event: await openOne(r.event) })),
+      );
+    },
     read: async (scope, conversationId, afterSeq, limit) => openAll(await inner.read(scope, conversationId, afterSeq, limit)),
     head: (scope, conversationId, hint) => inner.head(scope, conversationId, hint),
     async findByClientMessageId(scope, conversationId, actorId, clientMessageId) {
@@ -61,6 +85,16 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       if (!sealWrites) return inner.redact(scope, conversationId, seq, body);
       const key = await keys.current(scope.tenantId);
       await inner.redact(scope, conversationId, seq, seal(key, body, chatEventAad(scope.tenantId, conversationId, seq)));
+      await confirmKey(scope.tenantId, key.id);
+    },
+    async redactBatch(scope, conversationId, entries) {
+      if (!sealWrites) return inner.redactBatch(scope, conversationId, entries);
+      const key = await keys.current(scope.tenantId);
+      await inner.redactBatch(
+        scope,
+        conversationId,
+        entries.map((e) => ({ seq: e.seq, body: seal(key, e.body, chatEventAad(scope.tenantId, conversationId, e.seq)) })),
+      );
       await confirmKey(scope.tenantId, key.id);
     },
     // The stored bodies as they are: for the re-encryption job, which opens and seals them itself.

@@ -12,7 +12,8 @@ import { createMongoEventLogStore } from "../src/eventlog/event-log-store-mongo.
 import { createSqliteEventLogStore } from "../src/eventlog/event-log-store-sqlite.js";
 import type { EventLogStore } from "../src/eventlog/event-log-store.js";
 import type { MigrationResult } from "../src/migrations.js";
-import { eventLogStoreContract } from "./contract/event-log-store.contract.js";
+import { eventLogBatchContract } from "./contract/event-log-batch.contract.js";
+import { eventLogStoreContract, type OpenEventLogStore } from "./contract/event-log-store.contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "caas-eventlog-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +31,9 @@ function closing(store: EventLogStore, release: () => Promise<void> | void): Eve
 
 // Every instance is its own connection to one file, like two processes (WAL allows it).
 const sqlitePath = join(dir, "chat.db");
-eventLogStoreContract("sqlite (embedded)", (opts) => createSqliteEventLogStore({ path: sqlitePath, ...opts }));
+const openSqlite: OpenEventLogStore = (opts) => createSqliteEventLogStore({ path: sqlitePath, ...opts });
+eventLogStoreContract("sqlite (embedded)", openSqlite);
+eventLogBatchContract("sqlite (embedded)", openSqlite);
 
 describe("sqlite event log store", () => {
   it("creates STRICT tables and tenant-led indexes through the migration runner", async () => {
@@ -108,7 +111,7 @@ describe.skipIf(!mongoUrl)("mongo event log store", () => {
   });
 
   // Every instance gets its own MongoClient, like two chat processes.
-  eventLogStoreContract("mongodb protocol (cluster; FerretDB here)", async (opts) => {
+  const openMongo: OpenEventLogStore = async (opts) => {
     const conn = await connectMongo(mongoUrl!, dbName, { appName: "eventlog-contract" });
     try {
       return closing(await createMongoEventLogStore({ db: conn.db, ...opts }), () => conn.close());
@@ -116,7 +119,9 @@ describe.skipIf(!mongoUrl)("mongo event log store", () => {
       await conn.close();
       throw err;
     }
-  });
+  };
+  eventLogStoreContract("mongodb protocol (cluster; FerretDB here)", openMongo);
+  eventLogBatchContract("mongodb protocol (cluster; FerretDB here)", openMongo);
 
   it("abandons an append whose caller leaves while the head is read, before its insert: nothing is written", async () => {
     const conn: MongoConnection = await connectMongo(mongoUrl!, dbName);

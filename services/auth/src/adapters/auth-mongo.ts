@@ -6,7 +6,7 @@ import type { MongoDb } from "@caas/shared/mongo";
 /** The collection operations the auth Mongo adapters use, and nothing else. */
 export type AuthMongoCollection<T extends Document = Document> = Pick<
   Collection<T>,
-  "insertOne" | "findOne" | "find" | "updateOne" | "updateMany" | "findOneAndUpdate" | "deleteOne" | "deleteMany" | "createIndex" | "indexes"
+  "insertOne" | "insertMany" | "findOne" | "find" | "updateOne" | "updateMany" | "findOneAndUpdate" | "deleteOne" | "deleteMany" | "createIndex" | "indexes"
 >;
 
 /**

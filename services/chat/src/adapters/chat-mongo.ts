@@ -8,7 +8,7 @@ import { migrateModerationMongo } from "./moderation-schema.js";
 /** The collection operations the chat Mongo adapters use, and nothing else. */
 export type ChatMongoCollection<T extends Document = Document> = Pick<
   Collection<T>,
-  "insertOne" | "findOne" | "find" | "aggregate" | "updateOne" | "updateMany" | "deleteMany" | "countDocuments" | "createIndex" | "indexes"
+  "insertOne" | "insertMany" | "findOne" | "find" | "aggregate" | "updateOne" | "updateMany" | "deleteMany" | "countDocuments" | "createIndex" | "indexes"
 >;
 
 /**

@@ -26,6 +26,12 @@ export function checkIds(what: string, values: unknown, max: number): string[] {
 }
 
 /** A seq or counter: a non-negative safe integer. */
+/** At most `max` seqs (the bulk paths' pages of messages). */
+export function checkSeqs(what: string, values: unknown, max: number): number[] {
+  if (!Array.isArray(values) || values.length > max) throw new RangeError(`${what} must be an array of at most ${max} seqs`);
+  return values.map((v) => checkSeq(what, v));
+}
+
 export function checkSeq(what: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer`);
   return value;

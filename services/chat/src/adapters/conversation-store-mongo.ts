@@ -4,7 +4,7 @@ import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { ActivityQuery, ChangeQuery, ConversationRecord, ConversationStore, EventSummary, MessageSummaryRecord, NewConversation, ScanQuery, SettingsChange } from "../ports/conversation-store.js";
 import { chatCollections, MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkActivityQuery, checkChangeQuery, checkConversation, checkEventSummary, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
-import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, checkSeqs, tenantOf } from "./checks.js";
 
 interface ConversationDoc {
   /** `<tenant>|<id>`: tenant ids and conversation ids contain no "|". */
@@ -122,11 +122,11 @@ export function createMongoConversationStore(opts: ChatMongoOptions): Conversati
       await conversations.updateOne({ _id }, { $max });
     },
 
-    async redactLastMessage(scope, id, seq) {
+    async redactLastMessage(scope, id, seqs) {
       const _id = docId(tenantOf(scope), checkId("id", id));
-      checkSeq("seq", seq);
+      if (checkSeqs("seqs", seqs, 1000).length === 0) return;
       await conversations.updateOne(
-        { _id, lastMessageSeq: seq, lastMessage: { $ne: null } },
+        { _id, lastMessageSeq: seqs.length === 1 ? seqs[0]! : { $in: seqs }, lastMessage: { $ne: null } },
         { $set: { "lastMessage.textPreview": "", "lastMessage.attachmentCount": 0, "lastMessage.deleted": true } },
       );
     },

@@ -3,7 +3,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { ActivityQuery, ChangeQuery, ConversationRecord, ConversationStore, EventSummary, MessageSummaryRecord, NewConversation, ScanQuery, SettingsChange } from "../ports/conversation-store.js";
 import { idList, jsonOrNull } from "./chat-sqlite.js";
 import { checkConversation, checkEventSummary, checkActivityQuery, checkChangeQuery, checkScanQuery, checkSettingsChange } from "./conversation-checks.js";
-import { checkId, checkIds, checkSeq, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, checkSeqs, tenantOf } from "./checks.js";
 
 interface Row {
   id: string;
@@ -131,11 +131,11 @@ export function createSqliteConversationStore(opts: { db: Database.Database }): 
       record({ tenantId, id, seq: event.seq, countableSeq: event.countableSeq, timeMs: event.timeMs, activity: event.activity ? 1 : 0 }, event.lastMessage ? JSON.stringify(event.lastMessage) : null);
     },
 
-    async redactLastMessage(scope, id, seq) {
+    async redactLastMessage(scope, id, seqs) {
       const tenantId = tenantOf(scope);
       checkId("id", id);
-      checkSeq("seq", seq);
-      redactLast.run({ tenantId, id, seq });
+      // At most one of them is the last message: the others change nothing.
+      for (const seq of checkSeqs("seqs", seqs, 1000)) redactLast.run({ tenantId, id, seq });
     },
 
     async replacePreview(scope, id, seq, text) {

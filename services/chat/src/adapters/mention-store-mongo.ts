@@ -2,7 +2,7 @@ import type { Filter } from "mongodb";
 import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
 import type { MentionStore } from "../ports/mention-store.js";
 import { MAJORITY, type ChatMongoOptions } from "./chat-mongo.js";
-import { checkId, checkIds, checkSeq, checkTime, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, checkSeqs, checkTime, tenantOf } from "./checks.js";
 import { receiptCollections } from "./receipts-schema.js";
 
 interface MentionDoc {
@@ -60,8 +60,11 @@ export function createMongoMentionStore(opts: ChatMongoOptions): MentionStore {
       return out;
     },
 
-    async forget(scope, conversationId, seq) {
-      await mentions.deleteMany({ tenantId: tenantOf(scope), conversationId: checkId("conversationId", conversationId), seq: checkSeq("seq", seq) });
+    async forget(scope, conversationId, seqs) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      if (checkSeqs("seqs", seqs, 1000).length === 0) return;
+      await mentions.deleteMany({ tenantId, conversationId, seq: seqs.length === 1 ? seqs[0]! : { $in: seqs } });
     },
 
     async prune(scope, userId, conversationId, uptoSeq) {

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { MentionStore } from "../ports/mention-store.js";
-import { checkId, checkIds, checkSeq, checkTime, tenantOf } from "./checks.js";
+import { checkId, checkIds, checkSeq, checkSeqs, checkTime, tenantOf } from "./checks.js";
 
 /**
  * The embedded MentionStore: rows of `mentions` keyed by (tenant_id, user_id, conversation_id,
@@ -19,6 +19,9 @@ export function createSqliteMentionStore(opts: { db: Database.Database }): Menti
      GROUP BY m.conversation_id`,
   );
   const forget = db.prepare("DELETE FROM mentions WHERE tenant_id = ? AND conversation_id = ? AND seq = ?");
+  const forgetAll = db.transaction((tenantId: string, conversationId: string, seqs: number[]) => {
+    for (const seq of seqs) forget.run(tenantId, conversationId, seq);
+  });
   const prune = db.prepare("DELETE FROM mentions WHERE tenant_id = ? AND user_id = ? AND conversation_id = ? AND seq <= ?");
 
   return {
@@ -40,8 +43,8 @@ export function createSqliteMentionStore(opts: { db: Database.Database }): Menti
       return new Map(counts.all(JSON.stringify(list), tenantId, userId).map((r) => [r.conversation_id, r.n]));
     },
 
-    async forget(scope, conversationId, seq) {
-      forget.run(tenantOf(scope), checkId("conversationId", conversationId), checkSeq("seq", seq));
+    async forget(scope, conversationId, seqs) {
+      forgetAll(tenantOf(scope), checkId("conversationId", conversationId), checkSeqs("seqs", seqs, 1000));
     },
 
     async prune(scope, userId, conversationId, uptoSeq) {

@@ -8,7 +8,7 @@ import type { ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
 import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
 import { messageOf } from "../domain/message-view.js";
-import { deleteForEveryone } from "./redaction.js";
+import { deleteManyForEveryone, type LoggedMessage } from "./redaction.js";
 
 /** Events scanned per call unless the caller asks for another page size. */
 const DEFAULT_SCAN = 500;
@@ -42,6 +42,7 @@ export class RetentionOps {
     const out = create(ApplyRetentionResponseSchema, {});
     const logs = mediaBefore > 0 ? await this.core.stores.events.read(scope, conversationId, afterSeq, limit) : [];
     let reachedCut = false;
+    const expiring: LoggedMessage[] = [];
     for (const log of logs) {
       if (log.createTimeMs >= mediaBefore) {
         reachedCut = true;
@@ -57,11 +58,13 @@ export class RetentionOps {
         continue;
       }
       if (expired) {
-        if (!req.dryRun) await deleteForEveryone(this.core, scope, log, event, { expired: true });
+        expiring.push({ log, event });
         out.messagesExpired++;
       }
       out.mediaIds.push(...message.attachments.map((a) => a.mediaId));
     }
+    // The page's expired messages deleted together: one batch append, a few writes.
+    if (!req.dryRun && expiring.length > 0) await deleteManyForEveryone(this.core, scope, conversationId, expiring, { expired: true });
     const more = !reachedCut && logs.length === limit;
     out.nextPageToken = more ? this.core.pageTokens.encode(binding, logs[logs.length - 1]!.seq) : "";
     if (!more && out.messagesExpired > 0n && !req.dryRun) await this.core.stores.scrub();

@@ -24,7 +24,7 @@ import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
 import { checkUserId, checkUuid, pageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import { seqOfMessageId } from "../domain/message-ids.js";
-import { deleteForEveryone } from "./redaction.js";
+import { deleteManyForEveryone, type LoggedMessage } from "./redaction.js";
 import { RetentionOps } from "./retention-ops.js";
 
 /** Where a user-data scan stands: the index into the user's conversations (sorted by id) and the last seq read there. */
@@ -109,15 +109,18 @@ export class UserDataOps {
     const conversations = await this.conversationsOf(scope, userId);
     const out = create(EraseUserDataResponseSchema, {});
     const step = await this.scan(scope, conversations, cursor, limit, held, out.skippedConversationIds);
+    // A page is of one conversation: its messages are deleted together (a batch append, a few writes).
+    const messages: LoggedMessage[] = [];
     for (const log of step?.logs ?? []) {
       const event = decodeEvent(log);
       if (event.payload.case === "messageCreated" && !log.redacted && event.payload.value.message?.senderId === userId) {
-        await deleteForEveryone(this.core, scope, log, event);
-        out.messagesErased++;
+        messages.push({ log, event });
       } else if (event.payload.case === "reactionAdded" && log.actorId === userId && (await this.removeReaction(scope, log, event))) {
         out.reactionsRemoved++;
       }
     }
+    if (step && messages.length > 0) await deleteManyForEveryone(this.core, scope, step.conversationId, messages);
+    out.messagesErased += BigInt(messages.length);
     if (!step) {
       // The last call: read positions go once every message is erased (they only point at seqs).
       out.readStatesDropped = BigInt(

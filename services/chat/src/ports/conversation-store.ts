@@ -161,10 +161,11 @@ export interface ConversationStore {
   recordEvent(scope: TenantScope, id: string, event: EventSummary): Promise<void>;
 
   /**
-   * Delete for everyone: when `lastMessage` is the message at `seq`, its preview is emptied and
-   * it is flagged deleted; otherwise nothing changes. Idempotent. Unknown ids are ignored.
+   * Delete for everyone: when `lastMessage` is the message at one of `seqs` (at most 1000: a
+   * page of deleted messages), its preview is emptied and it is flagged deleted; otherwise
+   * nothing changes. Idempotent. Unknown ids are ignored.
    */
-  redactLastMessage(scope: TenantScope, id: string, seq: number): Promise<void>;
+  redactLastMessage(scope: TenantScope, id: string, seqs: number[]): Promise<void>;
 
   /**
    * Re-encryption: replaces the stored preview text of `lastMessage` when it is still the message

@@ -25,8 +25,8 @@ export interface MentionStore {
    */
   count(scope: TenantScope, userId: string, positions: { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
 
-  /** Deletes every user's records of one message (it was deleted for everyone: it mentions nobody). Idempotent. */
-  forget(scope: TenantScope, conversationId: string, seq: number): Promise<void>;
+  /** Deletes every user's records of these messages (at most 1000 seqs; they were deleted for everyone: they mention nobody). Idempotent. */
+  forget(scope: TenantScope, conversationId: string, seqs: number[]): Promise<void>;
 
   /** Deletes the user's records with seq <= `uptoSeq` in one conversation (they are read). Idempotent. */
   prune(scope: TenantScope, userId: string, conversationId: string, uptoSeq: number): Promise<void>;

@@ -28,7 +28,7 @@ export async function applyToProjections(targets: ProjectionTargets, scope: Tena
   if (mark) await targets.marks.apply(scope, mark);
   if (event.payload.case === "messageDeleted") {
     const seq = seqOfMessageId(event.payload.value.messageId);
-    if (seq !== undefined) await targets.conversations.redactLastMessage(scope, log.conversationId, seq);
+    if (seq !== undefined) await targets.conversations.redactLastMessage(scope, log.conversationId, [seq]);
   }
 }
 

@@ -116,16 +116,16 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
     it("redacts the last message's preview only when it is the message at that seq, idempotently and per tenant", async () => {
       const { conversation: c } = await store.create(scope, group());
       const summary = (seq: number) => ({ messageId: newId(), seq, senderId: "bob", textPreview: `secret${seq}`, attachmentCount: 2, createTimeMs: T0 + seq });
-      await store.redactLastMessage(scope, c.id, 1);
+      await store.redactLastMessage(scope, c.id, [1]);
       expect((await store.get(scope, c.id))?.lastMessage).toBeUndefined();
       await store.recordEvent(scope, c.id, { seq: 3, countableSeq: 1, timeMs: T0 + 3, activity: true, lastMessage: summary(3) });
       // Another seq, another tenant, an unknown id: nothing changes.
-      await store.redactLastMessage(scope, c.id, 2);
-      await store.redactLastMessage(freshTenantScope(), c.id, 3);
-      await store.redactLastMessage(scope, newId(), 3);
+      await store.redactLastMessage(scope, c.id, [2]);
+      await store.redactLastMessage(freshTenantScope(), c.id, [3]);
+      await store.redactLastMessage(scope, newId(), [3]);
       expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 3, textPreview: "secret3", attachmentCount: 2 });
-      await store.redactLastMessage(scope, c.id, 3);
-      await inst.b.conversations.redactLastMessage(scope, c.id, 3);
+      await store.redactLastMessage(scope, c.id, [3]);
+      await inst.b.conversations.redactLastMessage(scope, c.id, [3]);
       const got = (await inst.b.conversations.get(scope, c.id))!;
       expect(got.lastMessage).toEqual({ ...summary(3), messageId: got.lastMessage!.messageId, textPreview: "", attachmentCount: 0, deleted: true });
       // A replayed event at the same seq does not bring the text back; a newer message replaces the tombstone.
@@ -134,7 +134,14 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       await store.recordEvent(scope, c.id, { seq: 4, countableSeq: 2, timeMs: T0 + 4, activity: true, lastMessage: summary(4) });
       expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 4, textPreview: "secret4" });
       expect((await store.get(scope, c.id))?.lastMessage?.deleted).toBeUndefined();
-      await expect(store.redactLastMessage(scope, c.id, -1)).rejects.toThrow(RangeError);
+      await expect(store.redactLastMessage(scope, c.id, [-1])).rejects.toThrow(RangeError);
+      // A page of seqs: the one that is the last message is redacted, the others change nothing.
+      await store.recordEvent(scope, c.id, { seq: 7, countableSeq: 3, timeMs: T0 + 7, activity: true, lastMessage: summary(7) });
+      await store.redactLastMessage(scope, c.id, [5, 6, 8]);
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 7, textPreview: "secret7" });
+      await store.redactLastMessage(scope, c.id, []);
+      await store.redactLastMessage(scope, c.id, [5, 7, 8]);
+      expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ seq: 7, textPreview: "", attachmentCount: 0, deleted: true });
     });
 
     it("replaces the preview text of the last message only while it is that message and not deleted, per tenant", async () => {
@@ -150,7 +157,7 @@ export function conversationStoreContract(name: string, open: OpenInstances): vo
       const got = (await store.get(scope, c.id))!.lastMessage!;
       expect(got).toEqual({ ...summary(3), messageId: got.messageId, textPreview: "sealed-new3" });
       // A deletion in between wins: the tombstone stays empty.
-      await store.redactLastMessage(scope, c.id, 3);
+      await store.redactLastMessage(scope, c.id, [3]);
       await store.replacePreview(scope, c.id, 3, "sealed-newer3");
       expect((await store.get(scope, c.id))?.lastMessage).toMatchObject({ textPreview: "", deleted: true });
       await expect(store.replacePreview(scope, c.id, -1, "x")).rejects.toThrow(RangeError);

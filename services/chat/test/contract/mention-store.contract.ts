@@ -59,13 +59,27 @@ export function mentionStoreContract(name: string, open: OpenInstances): void {
       expect(await store.count(scope, "bob", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map([[conv, 3]]));
     });
 
-    it("forgets every user's records of one message", async () => {
+    it("forgets every user's records of the given messages", async () => {
       await store.record(scope, { conversationId: conv, seq: 2, userIds: ["ann", "bob"], timeMs: T0 });
       await store.record(scope, { conversationId: conv, seq: 3, userIds: ["ann"], timeMs: T0 });
-      await inst.b.mentions.forget(scope, conv, 2);
-      await store.forget(freshTenantScope(), conv, 3);
+      await inst.b.mentions.forget(scope, conv, [2]);
+      await store.forget(freshTenantScope(), conv, [3]);
       expect(await store.count(scope, "ann", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map([[conv, 1]]));
       expect(await store.count(scope, "bob", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map());
+      // Several at once (a page of an erasure); seqs without records are fine.
+      for (const seq of [4, 5, 6]) await store.record(scope, { conversationId: conv, seq, userIds: ["bob"], timeMs: T0 });
+      await store.forget(scope, conv, [3, 4, 6, 99]);
+      await store.forget(scope, conv, []);
+      expect(await store.count(scope, "ann", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map());
+      expect(await store.count(scope, "bob", [{ conversationId: conv, afterSeq: 0 }])).toEqual(new Map([[conv, 1]]));
+      await expect(store.forget(scope, conv, [-1])).rejects.toThrow(RangeError);
+      await expect(
+        store.forget(
+          scope,
+          conv,
+          Array.from({ length: 1001 }, (_, i) => i),
+        ),
+      ).rejects.toThrow(RangeError);
     });
 
     it("keeps tenants apart", async () => {

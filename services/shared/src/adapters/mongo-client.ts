@@ -22,7 +22,7 @@ import { UnavailableError } from "../errors.js";
  */
 
 /** The collection operations the Mongo adapters use, and nothing else. */
-export type MongoCollection<T extends Document = Document> = Pick<Collection<T>, "insertOne" | "findOne" | "find" | "updateOne" | "updateMany" | "createIndex" | "indexes">;
+export type MongoCollection<T extends Document = Document> = Pick<Collection<T>, "insertOne" | "insertMany" | "findOne" | "find" | "updateOne" | "updateMany" | "createIndex" | "indexes">;
 
 /** Defaults for every operation on a collection handle. */
 export type MongoCollectionOptions = Pick<CollectionOptions, "readConcern" | "writeConcern">;

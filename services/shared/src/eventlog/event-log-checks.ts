@@ -1,5 +1,5 @@
 import { checkName } from "../adapters/checks.js";
-import type { AppendInput } from "./event-log-store.js";
+import { MAX_APPEND_BATCH, type AppendInput } from "./event-log-store.js";
 
 /** The argument checks of `append`, shared by every adapter (a bad argument is a programming error: RangeError). */
 export function checkAppend(input: AppendInput): void {
@@ -25,4 +25,22 @@ export function checkSeq(seq: number): number {
 export function checkLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`limit must be an integer in 1..1000, got ${String(limit)}`);
   return limit;
+}
+
+/** The argument checks of `appendBatch`: every input as `append`'s, all of one conversation, at most MAX_APPEND_BATCH; the conversation id. */
+export function checkAppendBatch(inputs: AppendInput[]): string | undefined {
+  if (!Array.isArray(inputs) || inputs.length > MAX_APPEND_BATCH) throw new RangeError(`inputs: at most ${MAX_APPEND_BATCH}`);
+  inputs.forEach(checkAppend);
+  const conversationId = inputs[0]?.conversationId;
+  if (inputs.some((i) => i.conversationId !== conversationId)) throw new RangeError("inputs: every input of a batch must be of one conversation");
+  return conversationId;
+}
+
+/** The argument checks of `redactBatch`: at most MAX_APPEND_BATCH entries, valid seqs and bodies. */
+export function checkRedactBatch(entries: { seq: number; body: Uint8Array }[]): void {
+  if (!Array.isArray(entries) || entries.length > MAX_APPEND_BATCH) throw new RangeError(`entries: at most ${MAX_APPEND_BATCH}`);
+  for (const e of entries) {
+    checkSeq(e.seq);
+    if (!(e.body instanceof Uint8Array)) throw new RangeError("entries: body must be a Uint8Array");
+  }
 }

@@ -1,11 +1,12 @@
-import type { Binary } from "mongodb";
 import { checkName, tenantOf } from "../adapters/checks.js";
-import { bytesFromBson, isMongoDuplicateKeyError, type MongoDb } from "../adapters/mongo-client.js";
+import { isMongoDuplicateKeyError, type MongoDb } from "../adapters/mongo-client.js";
 import { mongoMigrationTarget } from "../adapters/mongo-migrations.js";
 import type { Clock } from "../clock.js";
 import { NotFoundError, UnavailableError } from "../errors.js";
-import { runMigrations, type Migration, type MigrationResult } from "../migrations.js";
-import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
+import { runMigrations, type MigrationResult } from "../migrations.js";
+import { docId, eventLogMongoMigrations, insertedBeforeConflict, sleep, toEvent, type EventDoc } from "./event-log-mongo-docs.js";
+import { checkAppend, checkAppendBatch, checkLimit, checkRedactBatch, checkSeq } from "./event-log-checks.js";
+export { eventLogMongoMigrations } from "./event-log-mongo-docs.js";
 import { abandonedAppend, type AppendInput, type AppendResult, type EventKey, type EventLogStore, type LogEvent, type LogHead } from "./event-log-store.js";
 
 export interface MongoEventLogStoreOptions {
@@ -20,49 +21,10 @@ export interface MongoEventLogStoreOptions {
   maxAttempts?: number;
 }
 
-interface EventDoc {
-  /** `<tenant>|<conversation>|<seq, 12 digits>`: unique per (tenant, conversation, seq) by itself. */
-  _id: string;
-  tenantId: string;
-  conversationId: string;
-  seq: number;
-  eventId: string;
-  actorId: string;
-  clientMessageId: string;
-  payloadHash: string;
-  countable: boolean;
-  countableSeq: number;
-  /** Written as a Uint8Array (stored as BSON binary), read back as a `Binary`. */
-  body: Uint8Array | Binary;
-  createTimeMs: number;
-  redacted: boolean;
-  published: boolean;
-}
-
-/** The event log's schema steps for a given collection; append only, each one idempotent. */
-export function eventLogMongoMigrations(collection: string): Migration<MongoDb>[] {
-  return [
-    {
-      version: 1,
-      name: "event log indexes",
-      async up(db) {
-        const events = db.collection<EventDoc>(collection);
-        // Also guaranteed by `_id`; this one serves head and range reads.
-        await events.createIndex({ tenantId: 1, conversationId: 1, seq: 1 }, { unique: true, name: "tenant_conversation_seq" });
-        // Events without a clientMessageId store "~" + eventId, so every document has a distinct
-        // value and no partial index is needed (FerretDB has no partial or sparse indexes).
-        await events.createIndex({ tenantId: 1, conversationId: 1, actorId: 1, clientMessageId: 1 }, { unique: true, name: "tenant_conversation_actor_client_message_id" });
-        // The outbox, across tenants (the relay is a platform process), hence led by `published`.
-        // On MongoDB `partialFilterExpression: { published: false }` would keep it as small as the
-        // backlog; FerretDB cannot, so it indexes every event.
-        await events.createIndex({ published: 1, tenantId: 1, conversationId: 1, seq: 1 }, { name: "outbox" });
-      },
-    },
-  ];
-}
-
 /** Conversations whose last known head an instance remembers (a hint, see below). */
 const HEAD_HINTS = 10_000;
+/** Redactions of one `redactBatch` in flight at once. */
+const REDACT_LANES = 8;
 /** Point reads walking forward from a hint before a sorted query is cheaper. */
 const HINT_STEPS = 4;
 
@@ -180,6 +142,69 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     return doc ? toEvent(doc) : undefined;
   }
 
+  /** Where an append starts: our own hint, the caller's when it is ahead (checked), or the log's head. */
+  async function startHead(tenantId: string, conversationId: string, headHint: LogHead | undefined): Promise<LogHead> {
+    const own = hints.get(`${tenantId}|${conversationId}`);
+    const ahead = headHint !== undefined && (own === undefined || headHint.seq > own.seq);
+    return (ahead ? await hintedHead(tenantId, conversationId, headHint) : undefined) ?? own ?? (await currentHead(tenantId, conversationId));
+  }
+
+  /**
+   * A batch as one ordered `insertMany` at the next seqs (one round trip when nothing is in the
+   * way). It stops at the first document that conflicts: those before it are committed, and that
+   * one goes through `appendInLane`, which tells a taken seq (another instance appended: the head
+   * moved) from a taken (actor, clientMessageId) (a retry of an append committed before: the
+   * original is returned as `duplicate`, never a second event); the rest then start over from
+   * the new head. A retry of a batch that crashed half-way so pays the conflicts of its
+   * committed part once each, and appends nothing twice.
+   */
+  async function appendBatchInLane(tenantId: string, inputs: AppendInput[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = [];
+    while (results.length < inputs.length) {
+      const rest = inputs.slice(results.length);
+      const conversationId = rest[0]!.conversationId;
+      const head = await startHead(tenantId, conversationId, rest[0]!.headHint);
+      let countableSeq = head.countableSeq;
+      const built = rest.map((input, i) => {
+        const seq = head.seq + 1 + i;
+        countableSeq += input.countable ? 1 : 0;
+        const createTimeMs = clock.nowMs();
+        const body = input.encode({ seq, countableSeq, createTimeMs });
+        const clientMessageId = input.clientMessageId ?? `~${input.eventId}`;
+        const event: LogEvent = {
+          tenantId,
+          conversationId,
+          seq,
+          eventId: input.eventId,
+          actorId: input.actorId,
+          clientMessageId,
+          payloadHash: input.payloadHash,
+          countable: input.countable,
+          countableSeq,
+          body,
+          createTimeMs,
+          redacted: false,
+        };
+        return event;
+      });
+      const aborted = rest.find((input) => input.signal?.aborted);
+      if (aborted) throw abandonedAppend(aborted.signal!);
+      let inserted = built.length;
+      try {
+        await events.insertMany(
+          built.map((event) => ({ _id: docId(tenantId, conversationId, event.seq), ...event, published: false })),
+          { ordered: true },
+        );
+      } catch (err) {
+        inserted = insertedBeforeConflict(err);
+      }
+      for (const event of built.slice(0, inserted)) results.push({ kind: "appended", event });
+      if (inserted > 0) remember(`${tenantId}|${conversationId}`, { seq: built[inserted - 1]!.seq, countableSeq: built[inserted - 1]!.countableSeq });
+      if (inserted < built.length) results.push(await appendInLane(tenantId, rest[inserted]!));
+    }
+    return results;
+  }
+
   async function appendInLane(tenantId: string, input: AppendInput): Promise<AppendResult> {
     const { conversationId, actorId } = input;
     const key = `${tenantId}|${conversationId}`;
@@ -188,9 +213,7 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
     // The caller's hint (the projection, moved by every instance's commits) ahead of our own means
     // another instance appended since: one point read at it is cheaper than an insert that
     // conflicts and the reads that then find the head.
-    const own = hints.get(key);
-    const ahead = input.headHint !== undefined && (own === undefined || input.headHint.seq > own.seq);
-    let head = (ahead ? await hintedHead(tenantId, conversationId, input.headHint) : undefined) ?? own ?? (await currentHead(tenantId, conversationId));
+    let head = await startHead(tenantId, conversationId, input.headHint);
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const seq = head.seq + 1;
       const countableSeq = head.countableSeq + (input.countable ? 1 : 0);
@@ -249,6 +272,17 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       });
     },
 
+    async appendBatch(scope, inputs): Promise<AppendResult[]> {
+      open();
+      const tenantId = tenantOf(scope);
+      const conversationId = checkAppendBatch(inputs);
+      if (conversationId === undefined) return [];
+      return inLane(`${tenantId}|${conversationId}`, () => {
+        open();
+        return appendBatchInLane(tenantId, inputs);
+      });
+    },
+
     async read(scope, conversationId, afterSeq, limit) {
       open();
       const tenantId = tenantOf(scope);
@@ -291,6 +325,27 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       checkName("conversationId", conversationId, 128);
       const res = await events.updateOne({ _id: docId(tenantId, conversationId, checkSeq(seq)), tenantId, conversationId, seq }, { $set: { body, redacted: true } });
       if (res.matchedCount === 0) throw new NotFoundError("event");
+    },
+
+    async redactBatch(scope, conversationId, entries) {
+      open();
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      checkRedactBatch(entries);
+      if (entries.length === 0) return;
+      // Single updates, REDACT_LANES in flight: FerretDB v1.24 (PostgreSQL) never answered an
+      // `update` command of 100 statements (a bulkWrite) within minutes here.
+      let next = 0;
+      let missing = 0;
+      const lane = async () => {
+        for (let i = next++; i < entries.length; i = next++) {
+          const { seq, body } = entries[i]!;
+          const res = await events.updateOne({ _id: docId(tenantId, conversationId, seq), tenantId, conversationId, seq }, { $set: { body, redacted: true } });
+          if (res.matchedCount === 0) missing++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(REDACT_LANES, entries.length) }, lane));
+      if (missing > 0) throw new NotFoundError("event");
     },
 
     async scanTenant(scope, after, limit) {
@@ -338,30 +393,4 @@ export async function createMongoEventLogStore(opts: MongoEventLogStoreOptions):
       hints.clear();
     },
   };
-}
-
-/** Tenant ids contain no "|" and seq is the last, all-digit part, so the id is unambiguous. */
-function docId(tenantId: string, conversationId: string, seq: number): string {
-  return `${tenantId}|${conversationId}|${String(seq).padStart(12, "0")}`;
-}
-
-function toEvent(d: EventDoc): LogEvent {
-  return {
-    tenantId: d.tenantId,
-    conversationId: d.conversationId,
-    seq: d.seq,
-    eventId: d.eventId,
-    actorId: d.actorId,
-    clientMessageId: d.clientMessageId,
-    payloadHash: d.payloadHash,
-    countable: d.countable,
-    countableSeq: d.countableSeq,
-    body: bytesFromBson(d.body),
-    createTimeMs: d.createTimeMs,
-    redacted: d.redacted,
-  };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

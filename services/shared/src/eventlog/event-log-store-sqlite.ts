@@ -4,7 +4,7 @@ import { checkName, tenantOf } from "../adapters/checks.js";
 import type { Clock } from "../clock.js";
 import { NotFoundError, UnavailableError } from "../errors.js";
 import { runMigrations, sqliteMigrationTarget, type Migration, type MigrationResult } from "../migrations.js";
-import { checkAppend, checkLimit, checkSeq } from "./event-log-checks.js";
+import { checkAppend, checkAppendBatch, checkLimit, checkRedactBatch, checkSeq } from "./event-log-checks.js";
 import { abandonedAppend, type AppendInput, type AppendResult, type EventKey, type EventLogStore, type LogEvent, type LogHead } from "./event-log-store.js";
 
 export interface SqliteEventLogStoreOptions {
@@ -221,15 +221,31 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
     if (closed) throw new UnavailableError("the event log store is closed; retry");
   }
 
+  const redactMany = db.transaction((tenantId: string, conversationId: string, entries: { seq: number; body: Uint8Array }[]) =>
+    entries.reduce((missing, e) => missing + (redactOne.run(e.body, tenantId, conversationId, e.seq).changes === 0 ? 1 : 0), 0),
+  );
+
+  function enqueue(tenantId: string, input: AppendInput): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ tenantId, input, resolve, reject });
+    });
+  }
+
   return {
-    append(scope, input) {
-      return new Promise<AppendResult>((resolve, reject) => {
-        open();
-        const tenantId = tenantOf(scope);
-        checkAppend(input);
-        if (queue.length === 0) setImmediate(flush);
-        queue.push({ tenantId, input, resolve, reject });
-      });
+    async append(scope, input) {
+      open();
+      const tenantId = tenantOf(scope);
+      checkAppend(input);
+      return enqueue(tenantId, input);
+    },
+
+    // Queued in one tick, the inputs go out in one group commit, in order (each in its savepoint).
+    async appendBatch(scope, inputs) {
+      open();
+      const tenantId = tenantOf(scope);
+      checkAppendBatch(inputs);
+      return Promise.all(inputs.map((input) => enqueue(tenantId, input)));
     },
 
     async read(scope, conversationId, afterSeq, limit) {
@@ -254,6 +270,14 @@ export async function createSqliteEventLogStore(opts: SqliteEventLogStoreOptions
       open();
       const changed = redactOne.run(body, tenantOf(scope), checkName("conversationId", conversationId, 128), checkSeq(seq)).changes;
       if (changed === 0) throw new NotFoundError("event");
+    },
+
+    async redactBatch(scope, conversationId, entries) {
+      open();
+      const tenantId = tenantOf(scope);
+      checkName("conversationId", conversationId, 128);
+      checkRedactBatch(entries);
+      if (redactMany(tenantId, conversationId, entries) > 0) throw new NotFoundError("event");
     },
 
     async scanTenant(scope, after, limit) {

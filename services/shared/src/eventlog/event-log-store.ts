@@ -72,6 +72,9 @@ export type AppendResult =
   /** An event with the same (actor, clientMessageId) was committed before: it is returned as is. */
   | { kind: "duplicate"; event: LogEvent };
 
+/** The most inputs one `appendBatch` (or entries one `redactBatch`) takes. */
+export const MAX_APPEND_BATCH = 1000;
+
 /** Where a conversation's log stands. */
 export interface LogHead {
   seq: number;
@@ -104,6 +107,15 @@ export interface EventLogStore {
    */
   append(scope: TenantScope, input: AppendInput): Promise<AppendResult>;
 
+  /**
+   * Commits several events of ONE conversation, in order, as `append` would one after the other
+   * (each idempotent per (actor, clientMessageId); results in input order), in fewer round trips:
+   * the platform's bulk paths (erasure, retention) delete a page of messages at once. At most
+   * `MAX_APPEND_BATCH` inputs. When it rejects, part of the batch may be committed: a retry with
+   * the same idempotency keys commits the rest and returns the committed ones as `duplicate`.
+   */
+  appendBatch(scope: TenantScope, inputs: AppendInput[]): Promise<AppendResult[]>;
+
   /** Events with seq > afterSeq in ascending seq order, at most `limit` (1..1000). */
   read(scope: TenantScope, conversationId: string, afterSeq: number, limit: number): Promise<LogEvent[]>;
 
@@ -123,6 +135,12 @@ export interface EventLogStore {
    * NOT_FOUND (NotFoundError) when the event does not exist in this tenant.
    */
   redact(scope: TenantScope, conversationId: string, seq: number, body: Uint8Array): Promise<void>;
+
+  /**
+   * `redact` for several events of one conversation (at most `MAX_APPEND_BATCH`) in one write.
+   * NOT_FOUND when any of them does not exist in this tenant (the others are redacted).
+   */
+  redactBatch(scope: TenantScope, conversationId: string, entries: { seq: number; body: Uint8Array }[]): Promise<void>;
 
   /**
    * A tenant's whole log, ordered by (conversation id, seq), at most `limit` (1..1000) entries

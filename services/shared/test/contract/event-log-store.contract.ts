@@ -25,7 +25,7 @@ const text = new TextEncoder();
 const untext = new TextDecoder();
 
 /** An append whose body records the seq and counters it was given, so tests can check them. */
-function input(conversationId: string, o: Partial<Omit<AppendInput, "encode">> & { tag?: string } = {}): AppendInput {
+export function input(conversationId: string, o: Partial<Omit<AppendInput, "encode">> & { tag?: string } = {}): AppendInput {
   const eventId = o.eventId ?? newId();
   return {
     conversationId,
@@ -39,7 +39,7 @@ function input(conversationId: string, o: Partial<Omit<AppendInput, "encode">> &
   };
 }
 
-function bodyOf(e: LogEvent): { eventId: string; seq: number; countableSeq: number; createTimeMs: number; tag: string } {
+export function bodyOf(e: LogEvent): { eventId: string; seq: number; countableSeq: number; createTimeMs: number; tag: string } {
   return JSON.parse(untext.decode(e.body)) as ReturnType<typeof bodyOf>;
 }
 
