@@ -87,6 +87,11 @@ export interface ConnectionLimits {
   maxHeaderBytes: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS) (CAAS_HTTP2_MAX_CONCURRENT_STREAMS). */
   maxConcurrentStreams: number;
+  /**
+   * Connections the kernel holds handshaken for a listener until the process accepts them (the
+   * listen backlog; Linux caps it at net.core.somaxconn) (CAAS_LISTEN_BACKLOG).
+   */
+  listenBacklog: number;
   /** Open TCP connections from one client address; 0 means no bound (CAAS_MAX_CONNECTIONS_PER_ADDRESS). */
   maxConnectionsPerAddress: number;
   /** Addresses and CIDR ranges the per-address bound does not apply to: proxies and peers (CAAS_CONNECTION_LIMIT_EXEMPT). */
