@@ -64,6 +64,10 @@ export interface Limits {
   realtimeMaxConnectionsPerUser: number;
   /** Realtime: send frames a connection may have outstanding (not yet acknowledged). */
   realtimeMaxInflightSends: number;
+  /** Realtime: authentications (token, conversation list, place) one socket instance runs at once (ADR 0191). */
+  realtimeMaxConcurrentAuth: number;
+  /** Realtime: connections that may wait for an authentication place; past it they are refused with a retry delay. */
+  realtimeAuthQueue: number;
   /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
   realtimeCheckpointMs: number;
   /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */
