@@ -67,7 +67,7 @@ export async function tenantUsers(platform, count, prefix) {
   const issue = async (userId) => {
     for (;;) {
       try {
-        return (await backend.issueUserToken({ userId, deviceId: "bench" })).tokens.accessToken;
+        return (await backend.issueUserToken({ userId, deviceId: "bench" })).tokens;
       } catch (err) {
         const e = ConnectError.from(err);
         if (e.code !== Code.ResourceExhausted) throw e;
@@ -85,7 +85,8 @@ export async function tenantUsers(platform, count, prefix) {
           const userId = `${prefix}${i + j}`;
           await backend.upsertUser({ userId, displayName: userId });
           // Tokens live 5 minutes: they are issued right before the connections open (freshTokens).
-          return { userId, issue: () => issue(userId) };
+          // issueTokens: the refresh token too, for clients that refresh like @caas/client (the storm bench).
+          return { userId, issue: async () => (await issue(userId)).accessToken, issueTokens: () => issue(userId) };
         }),
       )),
     );

@@ -10,13 +10,18 @@
 //   {op:"check", acked, waitMs}   waits until every client holds every seq of `acked` of its
 //                                 conversation; answers what is missing.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import WebSocket from "ws";
+import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { ClientFrameSchema, ServerFrameSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { quantiles, sleep } from "./embedded-platform.mjs";
 
 const local = process.argv[process.argv.indexOf("--local") + 1];
 const clients = [];
 let url = "";
+/** AuthService, for clients whose access token expired (set by "connect"). */
+let auth;
 /** While true, a dropped connection reconnects (after the server's retry_after, if it sent one). */
 let reconnecting = true;
 let cutAt = 0;
@@ -62,6 +67,7 @@ function onFrame(c, f) {
     const key = `${f.replyTo === 1n ? "auth" : f.replyTo === 2n ? "resume" : "other"} ${v.value.code}`;
     c.errors.set(key, (c.errors.get(key) ?? 0) + 1);
     if (v.value.retryAfter) c.retryAfterMs = ms(v.value.retryAfter);
+    if (f.replyTo === 1n && v.value.code === 16) c.refreshFirst = true;
     if (f.replyTo === 2n) {
       // An expired cursor: resume again from the position alone.
       c.cursor = "";
@@ -69,6 +75,7 @@ function onFrame(c, f) {
     }
   } else if (v.case === "closing") {
     c.closings.set(v.value.code, (c.closings.get(v.value.code) ?? 0) + 1);
+    if (v.value.code === 3) c.refreshFirst = true; // TOKEN_EXPIRED
     if (v.value.retryAfter) c.retryAfterMs = ms(v.value.retryAfter);
   }
 }
@@ -86,8 +93,25 @@ function open(c) {
     c.retries++;
     const delay = c.retryAfterMs || 500 + Math.random() * 1000;
     c.retryAfterMs = 0;
-    setTimeout(() => open(c), delay);
+    setTimeout(() => (c.refreshFirst ? refresh(c) : open(c)), delay);
   });
+}
+
+/** A new access token from the refresh token (AuthService.RefreshToken), then a new connection. */
+async function refresh(c) {
+  c.refreshFirst = false;
+  try {
+    const { tokens } = await auth.refreshToken({ refreshToken: c.m.refresh });
+    c.m.token = tokens.accessToken;
+    c.m.refresh = tokens.refreshToken;
+    c.refreshes++;
+  } catch (err) {
+    c.lastError = `refresh: ${err.message}`;
+    c.refreshFirst = true;
+    setTimeout(() => refresh(c), 1000 + Math.random() * 1000);
+    return;
+  }
+  open(c);
 }
 
 function newClient(m) {
@@ -102,6 +126,8 @@ function newClient(m) {
     caughtAt: 0,
     needLeft: 0,
     retries: 0,
+    refreshes: 0,
+    refreshFirst: false,
     deliveries: 0,
     duplicates: 0,
     errors: new Map(),
@@ -118,6 +144,7 @@ const merge = (maps) => {
 
 async function connect(cmd) {
   url = cmd.url;
+  auth = createClient(AuthService, createGrpcTransport({ baseUrl: cmd.authUrl }));
   for (let i = 0; i < cmd.members.length; i += 100) {
     const batch = cmd.members.slice(i, i + 100).map(newClient);
     clients.push(...batch);
@@ -138,6 +165,7 @@ async function cut(cmd) {
     c.resumedAt = 0;
     c.caughtAt = 0;
     c.retries = 0;
+    c.refreshes = 0;
     c.errors.clear();
     c.closings.clear();
     c.needLeft = [...(need.get(c.m.room) ?? [])].filter((s) => !c.seen.has(s)).length;
@@ -163,6 +191,7 @@ async function cut(cmd) {
     resumedMs: quantiles(resumed.map((c) => since(c.resumedAt))),
     caughtMs: quantiles(clients.filter((c) => c.caughtAt).map((c) => since(c.caughtAt))),
     retries: clients.reduce((n, c) => n + c.retries, 0),
+    refreshes: clients.reduce((n, c) => n + c.refreshes, 0),
     errors: merge(clients.map((c) => c.errors)),
     closings: merge(clients.map((c) => c.closings)),
     lastErrors: [...new Set(clients.map((c) => c.lastError).filter(Boolean))].slice(0, 5),

@@ -24,7 +24,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
 import { cpuMs, haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
-import { GC_ON_SIGNAL, freshTokens, liveHeap, ourRooms, rssKiB } from "./realtime-setup.mjs";
+import { GC_ON_SIGNAL, liveHeap, ourRooms, rssKiB } from "./realtime-setup.mjs";
 
 const LOAD_SCRIPT = fileURLToPath(new URL("./realtime-storm-load.mjs", import.meta.url));
 const clientCount = Number(process.argv[2] ?? 10_000);
@@ -126,13 +126,23 @@ async function main() {
   const loads = Array.from({ length: processes }, (_, k) => loadProcess(k));
   try {
     const members = await ourRooms(s, Math.ceil(clientCount / ROOM_SIZE), ROOM_SIZE, `s${Date.now() % 100000}-`);
-    await freshTokens(members.slice(0, clientCount));
+    // Access and refresh tokens: a client whose access token expires during the storm refreshes it
+    // (AuthService.RefreshToken) and reconnects, as @caas/client does.
+    for (let i = 0; i < members.length; i += 50) {
+      await Promise.all(
+        members.slice(i, i + 50).map(async (m) => {
+          const t = await m.issueTokens();
+          m.token = t.accessToken;
+          m.refresh = t.refreshToken;
+        }),
+      );
+    }
     // The publisher sends as each conversation's first member, with a token of its own.
     const rooms = [...new Map(members.map((m) => [m.room, { ...m }])).values()];
     const url = s.endpoints.socket.replace(/^http/, "ws");
-    const slices = loads.map((_, k) => members.filter((_, i) => i % processes === k).map(({ token, room }) => ({ token, room })));
+    const slices = loads.map((_, k) => members.filter((_, i) => i % processes === k).map(({ token, refresh, room }) => ({ token, refresh, room })));
     let t = performance.now();
-    const opened = await Promise.all(loads.map((l, k) => l.ask({ op: "connect", url, members: slices[k] })));
+    const opened = await Promise.all(loads.map((l, k) => l.ask({ op: "connect", url, authUrl: s.endpoints.auth, members: slices[k] })));
     const connectS = (performance.now() - t) / 1000;
     process.stderr.write(`${clientCount} clients connected and resumed in ${connectS.toFixed(1)} s: ${JSON.stringify(opened)}\n`);
     const pub = publisher(s, rooms);
@@ -181,6 +191,7 @@ async function main() {
       resumedP99Ms: worst("resumedMs", "p99"),
       caughtUpP99Ms: worst("caughtMs", "p99"),
       retries: sum(storms, "retries"),
+      tokenRefreshes: sum(storms, "refreshes"),
       listenQueueOverflows: overflows,
       errors: merge(storms, "errors"),
       closings: merge(storms, "closings"),
