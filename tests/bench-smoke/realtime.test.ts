@@ -9,19 +9,19 @@ interface BenchResult {
   memory: { server: string; connections: number; closedEarly: number }[];
 }
 
-const SERVERS = ["caas socket", "bare ws, one write", "bare ws, coalesced", "Centrifugo"];
+const SERVERS = ["caas socket", "caas gRPC Subscribe", "bare ws, one write", "bare ws, coalesced", "Centrifugo"];
 
 /**
- * The realtime benchmark's smoke (CAAS_BENCH_SMOKE=1: tiny shapes, one-second steps) against all
- * four servers, so the script and its real peer cannot rot between benchmark runs. It checks that
+ * The realtime benchmark's smoke (CAAS_BENCH_SMOKE=1: tiny shapes, one-second steps) against ours on both transports and the
+ * three other servers, so the script and its real peer cannot rot between benchmark runs. It checks that
  * every part ran and delivered, not how fast: figures belong in BENCHMARKS.md. Centrifugo comes
  * from tests/ci/centrifugo.sh (.ci/run installs it; locally run that script once).
  */
 describe("tests/bench/realtime.bench.mjs (smoke)", () => {
-  it("runs fan-out, latency and memory on ours, both bare ws servers and Centrifugo", async () => {
+  it("runs fan-out, latency and memory on ours over /ws and over gRPC Subscribe, both bare ws servers and Centrifugo", async () => {
     const child = spawn(process.execPath, [join(repoRoot, "tests/bench/realtime.bench.mjs"), "1", "30"], {
       cwd: repoRoot,
-      env: { ...process.env, CAAS_BENCH_SMOKE: "1", CAAS_BENCH_SERVERS: "ours,direct,coalesced,centrifugo" },
+      env: { ...process.env, CAAS_BENCH_SMOKE: "1", CAAS_BENCH_SERVERS: "ours,grpc,direct,coalesced,centrifugo" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -9,6 +9,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import WebSocket, { WebSocketServer } from "ws";
 import { ClientFrameSchema, ServerFrameSchema } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { centrifugoJoin, centrifugoLines } from "./centrifugo.mjs";
+import { eventText, grpcConnection } from "./realtime-grpc-client.mjs";
 import { cpuMs, quantiles, sleep } from "./embedded-platform.mjs";
 
 // The first byte of a ServerFrame pushed with reply_to 0 whose case is `event` (field 13,
@@ -80,11 +81,13 @@ function bareServer(mode) {
 /** Opens connections to the server under test; returns them with their counters. */
 async function openConnections(plan) {
   const conns = [];
-  const batch = 100;
+  // Idle connections only authenticate: open them in bigger batches (tokens live 5 minutes).
+  const batch = plan.idle ? 500 : 100;
   for (let i = 0; i < plan.members.length; i += batch) {
     conns.push(
       ...(await Promise.all(
         plan.members.slice(i, i + batch).map(async (m) => {
+          if (plan.kind === "grpc") return grpcConnection(plan.url, { member: m, events: 0, closed: undefined, acks: 0, refused: 0, nextId: 2n, latencies: undefined }, onGrpcEvent);
           const ws = new WebSocket(plan.kind === "ours" ? `${plan.url}/ws` : plan.url, { perMessageDeflate: false });
           const c = { ws, member: m, events: 0, closed: undefined, acks: 0, refused: 0, nextId: 2n, latencies: undefined };
           await once(ws, "open");
@@ -125,6 +128,15 @@ async function openConnections(plan) {
   return conns;
 }
 
+/** Counts a gRPC client's pushed event like a WebSocket event frame (`this` is the connection). */
+function onGrpcEvent(e) {
+  this.events++;
+  if (this.latencies) {
+    const stamp = stampOf(Buffer.from(eventText(e)));
+    if (stamp !== undefined && stamp.sender !== this.index) this.latencies.push(performance.now() - stamp.t);
+  }
+}
+
 /** A Centrifugo connection (connected and subscribed), counting publications pushed and publish replies. */
 async function centrifugoConnection(ws, c) {
   await centrifugoJoin(ws, c.member);
@@ -148,7 +160,9 @@ async function centrifugoConnection(ws, c) {
 }
 
 function sendFrom(plan, c, seq, text) {
-  if (plan.kind === "ours") {
+  if (plan.kind === "grpc") {
+    c.ws.send({ id: c.nextId++, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } });
+  } else if (plan.kind === "ours") {
     const id = c.nextId++;
     c.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { id, frame: { case: "send", value: { conversationId: c.member.room, clientMessageId: `b${seq}`, text } } })));
   } else if (plan.kind === "centrifugo") {

@@ -27,61 +27,19 @@
 //
 // Usage: npm run build && node tests/bench/realtime.bench.mjs [step-seconds=4] [idle-connections=10000]
 //        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset; CAAS_BENCH_LATENCY_RATE=<msgs/s> to
-//        measure latency at that rate rather than half the ramp's; CAAS_BENCH_SERVERS=ours,direct,
-//        coalesced,centrifugo to choose servers; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
+//        measure latency at that rate rather than half the ramp's; CAAS_BENCH_SERVERS=ours,grpc,direct,
+//        coalesced,centrifugo to choose servers, grpc being the platform again with gRPC Subscribe
+//        clients through the gateway, left out unless named; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
-import { UserAdminService } from "@caas/gen/caas/auth/v1/user_admin_service_pb.js";
-import { ChatService } from "@caas/gen/caas/chat/v1/chat_service_pb.js";
-import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
-import { RetryInfoSchema } from "@caas/gen/google/rpc/error_details_pb.js";
 import { centrifugoBinary, centrifugoToken, startCentrifugo } from "./centrifugo.mjs";
-import { cpuMs, haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+import { haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
+import { GC_ON_SIGNAL, freshTokens, liveHeap, manyUsers, ourRooms, rssKiB, settle } from "./realtime-setup.mjs";
 
 /** The load process and the bare ws servers (realtime-load.mjs). */
 const LOAD_SCRIPT = fileURLToPath(new URL("./realtime-load.mjs", import.meta.url));
-/** Node flags for every server under test: SIGUSR2 then runs a full GC (gc-on-signal.cjs). */
-const GC_ON_SIGNAL = ["--expose-gc", "--require", join(repoRoot, "tests/bench/gc-on-signal.cjs")];
-
-/** Where servers write their memory use after a full GC (gc-on-signal.cjs). */
-const MEMORY_FILE = process.env.CAAS_BENCH_MEMORY_FILE ?? join(mkdtempSync(join(tmpdir(), "caas-bench-mem-")), "memory.jsonl");
-process.env.CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // bare servers inherit the environment
-process.env.CAAS_BENCH_ENV_CAAS_BENCH_MEMORY_FILE = MEMORY_FILE; // the platform gets CAAS_BENCH_ENV_*
-
-/**
- * The JS heap `pid` holds after a full garbage collection, in KiB (SIGUSR2, see GC_ON_SIGNAL), and
- * the young generation's size just before it (KiB).
- */
-async function liveHeap(pid) {
-  const lines = () => (existsSync(MEMORY_FILE) ? readFileSync(MEMORY_FILE, "utf8").trim().split("\n").filter(Boolean) : []);
-  const n = lines().length;
-  process.kill(pid, "SIGUSR2");
-  for (let i = 0; i < 100 && lines().length === n; i++) await sleep(50);
-  const m = JSON.parse(lines().at(-1));
-  return { kib: (m.heapUsed + m.external) / 1024, newSpaceKiB: m.spacesKiB?.new_space ?? NaN };
-}
-
-const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-/**
- * Waits until `pid` used under 10 % of a core over 500 ms (at most 30 s); returns how long it
- * waited. Used after an overloaded ramp, before a measurement at a fixed rate.
- */
-async function settle(pid) {
-  const t0 = Date.now();
-  while (Date.now() - t0 < 30_000) {
-    const c0 = cpuMs(pid);
-    await sleep(500);
-    if (cpuMs(pid) - c0 < 50) break;
-  }
-  return Date.now() - t0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The coordinator.
@@ -104,97 +62,6 @@ async function startBare(mode) {
     },
   };
 }
-
-// Auth issues at most 600 tokens per tenant per minute: users are spread over tenants of at
-// most this many (a room never spans tenants), and a refusal waits out its RetryInfo delay.
-const USERS_PER_TENANT = 500;
-
-/** A tenant on the platform with `count` users and their access tokens (issued now: they live 5 minutes). */
-async function tenantUsers(platform, count, prefix) {
-  process.stderr.write(`  setting up ${count} users (${prefix})\n`);
-  const bearer = (t) => (next) => (req) => {
-    req.header.set("authorization", `Bearer ${t}`);
-    return next(req);
-  };
-  const admin = createClient(TenantAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth, interceptors: [bearer(platform.adminCredential)] }));
-  const { tenant } = await admin.createTenant({ name: `bench-rt-${prefix}-${Date.now()}` });
-  if (process.env.CAAS_BENCH_DEBUG) process.stderr.write(`  tenant ${tenant.id}\n`);
-  const { secret } = await admin.createApiKey({ tenantId: tenant.id, name: "bench" });
-  const backend = createClient(UserAdminService, createGrpcTransport({ baseUrl: platform.endpoints.auth, interceptors: [bearer(secret)] }));
-  const issue = async (userId) => {
-    for (;;) {
-      try {
-        return (await backend.issueUserToken({ userId, deviceId: "bench" })).tokens.accessToken;
-      } catch (err) {
-        const e = ConnectError.from(err);
-        if (e.code !== Code.ResourceExhausted) throw e;
-        if (process.env.CAAS_BENCH_DEBUG) process.stderr.write(`  ${e.message}\n`);
-        const d = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
-        await sleep(d ? Number(d.seconds) * 1000 + d.nanos / 1e6 + 50 : 1000);
-      }
-    }
-  };
-  const users = [];
-  for (let i = 0; i < count; i += 50) {
-    users.push(
-      ...(await Promise.all(
-        Array.from({ length: Math.min(50, count - i) }, async (_, j) => {
-          const userId = `${prefix}${i + j}`;
-          await backend.upsertUser({ userId, displayName: userId });
-          // Tokens live 5 minutes: they are issued right before the connections open (freshTokens).
-          return { userId, issue: () => issue(userId) };
-        }),
-      )),
-    );
-  }
-  return users;
-}
-
-/** Issues every member a new access token (just before its connections open: tokens live 5 minutes). */
-async function freshTokens(members) {
-  for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map(async (m) => (m.token = await m.issue())));
-  return members;
-}
-
-/** `count` users over as many tenants as needed. */
-async function manyUsers(platform, count, prefix) {
-  const users = [];
-  for (let i = 0; i < count; i += USERS_PER_TENANT) users.push(...(await tenantUsers(platform, Math.min(USERS_PER_TENANT, count - i), `${prefix}t${i}-`)));
-  return users;
-}
-
-/** `rooms` conversations of `size` members each on the platform; every member with a token. */
-async function ourRooms(platform, rooms, size, prefix) {
-  const roomsPerTenant = Math.max(1, Math.floor(USERS_PER_TENANT / size));
-  const members = [];
-  for (let t = 0; t < rooms; t += roomsPerTenant) {
-    const n = Math.min(roomsPerTenant, rooms - t);
-    const users = await tenantUsers(platform, n * size, `${prefix}t${t}-`);
-    members.push(...(await roomsOf(platform, users, n, size)));
-  }
-  return members;
-}
-
-async function roomsOf(platform, users, rooms, size) {
-  const chat = createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.chat }));
-  const members = [];
-  for (let r = 0; r < rooms; r += 10) {
-    await Promise.all(
-      Array.from({ length: Math.min(10, rooms - r) }, async (_, k) => {
-        const room = users.slice((r + k) * size, (r + k + 1) * size);
-        const owner = room[0];
-        const auth = { headers: { authorization: `Bearer ${await owner.issue()}` } };
-        const { conversation } = await chat.createConversation({ type: ConversationType.GROUP, title: `bench ${r + k}`, memberIds: room.slice(1, 100).map((u) => u.userId) }, auth);
-        for (let i = 100; i < room.length; i += 100) {
-          await chat.addMembers({ conversationId: conversation.id, userIds: room.slice(i, i + 100).map((u) => u.userId) }, auth);
-        }
-        for (const u of room) members.push({ ...u, room: conversation.id });
-      }),
-    );
-  }
-  return members;
-}
-
 const bareRooms = (rooms, size) => Array.from({ length: rooms * size }, (_, i) => ({ room: `room-${Math.floor(i / size)}` }));
 
 async function coordinate() {
@@ -223,6 +90,9 @@ async function coordinate() {
   const textBytes = 100;
   const servers = [
     { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
+    // The same platform, clients on gRPC: a Subscribe server stream each (its own HTTP/2 connection)
+    // through the gateway, sending with the unary Send beside it (realtime-grpc-client.mjs).
+    { name: "caas gRPC Subscribe via the gateway (embedded platform)", kind: "grpc", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
     { name: "bare ws, one write per message", kind: "direct", start: () => startBare("direct") },
     { name: "bare ws, coalesced per tick", kind: "coalesced", start: () => startBare("coalesced") },
     { name: "Centrifugo v6.9.1 (memory engine, history + recovery)", kind: "centrifugo", start: () => startCentrifugo() },
@@ -243,11 +113,13 @@ async function coordinate() {
   if (!onlyServers.includes("centrifugo")) process.stderr.write("Centrifugo not installed (tests/ci/centrifugo.sh): the real peer is left out of this run\n");
   for (const server of servers.filter((sv) => onlyServers.includes(sv.kind))) {
     let s = await server.start();
-    let url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
+    const isOurs = server.kind === "ours" || server.kind === "grpc";
+    const urlOf = () => (server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : server.kind === "grpc" ? s.endpoints.gateway : s.url);
+    let url = urlOf();
     try {
-      const membersOf = async (rooms, size, prefix) => (server.kind === "ours" ? ourRooms(s, rooms, size, `${prefix}${runId}-`) : bareRooms(rooms, size));
+      const membersOf = async (rooms, size, prefix) => (isOurs ? ourRooms(s, rooms, size, `${prefix}${runId}-`) : bareRooms(rooms, size));
       const withTokens = async (members) => {
-        if (server.kind === "ours") return freshTokens(members);
+        if (isOurs) return freshTokens(members);
         if (server.kind === "centrifugo") for (const [i, m] of members.entries()) m.token = await centrifugoToken(`u${i}`);
         return members;
       };
@@ -321,15 +193,14 @@ async function coordinate() {
           // A fresh server: what the load phases left on the heap must not blur the measurement.
           await s.stop();
           s = await server.start();
-          url = server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : s.url;
+          url = urlOf();
         }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
-        const members =
-          server.kind === "ours"
-            ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })))
-            : server.kind === "centrifugo"
-              ? await withTokens(Array.from({ length: idleCount }, () => ({ room: "" })))
-              : Array.from({ length: idleCount }, () => ({ room: "idle" }));
+        const members = isOurs
+          ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })))
+          : server.kind === "centrifugo"
+            ? await withTokens(Array.from({ length: idleCount }, () => ({ room: "" })))
+            : Array.from({ length: idleCount }, () => ({ room: "idle" }));
         await sleep(2000);
         const before = rssKiB(s.pid);
         // Centrifugo is a Go process: RSS only, no JS heap.
@@ -370,8 +241,8 @@ async function coordinate() {
   load.stdin.end();
   // Ratios of ours to each baseline.
   const ratio = (rows, key, shape) => {
-    const ours = rows.find((r) => r.server.startsWith("caas") && r.shape === shape)?.[key];
-    return Object.fromEntries(rows.filter((r) => !r.server.startsWith("caas") && r.shape === shape).map((r) => [r.server, Number((ours / r[key]).toFixed(2))]));
+    const ours = rows.find((r) => r.server.startsWith("caas socket") && r.shape === shape)?.[key];
+    return Object.fromEntries(rows.filter((r) => !r.server.startsWith("caas socket") && r.shape === shape).map((r) => [r.server, Number((ours / r[key]).toFixed(2))]));
   };
   results.ratios = Object.fromEntries(shapes.filter(() => only.has("fanout")).map((sh) => [sh.label, ratio(results.fanout, "deliveriesPerSec", sh.label)]));
   console.table(results.fanout.map(({ steps, ...r }) => r));

@@ -61,6 +61,8 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_WS_MAX_PAYLOAD", String(config.limits.wsMaxPayload)],
     ["CAAS_REALTIME_MAX_CONNECTIONS_PER_USER", String(config.limits.realtimeMaxConnectionsPerUser)],
     ["CAAS_REALTIME_MAX_INFLIGHT_SENDS", String(config.limits.realtimeMaxInflightSends)],
+    ["CAAS_REALTIME_MAX_CONCURRENT_AUTH", String(config.limits.realtimeMaxConcurrentAuth)],
+    ["CAAS_REALTIME_AUTH_QUEUE", String(config.limits.realtimeAuthQueue)],
     ["CAAS_REALTIME_CHECKPOINT_MS", String(config.limits.realtimeCheckpointMs)],
     ["CAAS_REALTIME_CHECKPOINT_RATE", String(config.limits.realtimeCheckpointsPerSec)],
     ["CAAS_RATE_LIMITS", JSON.stringify(config.rateLimits.perUser)],

@@ -20,6 +20,9 @@ export function parseConnectionLimits(get: (name: string) => string | undefined,
     // Above about 128 KiB nghttp2's CONTINUATION-flood guard ends the whole HTTP/2 connection first.
     maxHeaderBytes: int("CAAS_HTTP_MAX_HEADER_BYTES", 32 * 1024, 1024, 128 * 1024),
     maxConcurrentStreams: int("CAAS_HTTP2_MAX_CONCURRENT_STREAMS", 1000, 1, 1_000_000),
+    // Node's default (511) overflows when thousands of clients reconnect at once while the event
+    // loop is busy: the kernel drops their SYNs and they retry after 1, 3, 7 s (ADR 0190).
+    listenBacklog: int("CAAS_LISTEN_BACKLOG", 4096, 1, 65_535),
     maxConnectionsPerAddress: int("CAAS_MAX_CONNECTIONS_PER_ADDRESS", 1024, 0, 1_000_000),
     exemptAddresses: parseExemptAddresses(get("CAAS_CONNECTION_LIMIT_EXEMPT"), problems),
     wsMaxBufferedBytes: int("CAAS_WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, 16 * 1024, 256 * 1024 * 1024),

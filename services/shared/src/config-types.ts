@@ -64,6 +64,10 @@ export interface Limits {
   realtimeMaxConnectionsPerUser: number;
   /** Realtime: send frames a connection may have outstanding (not yet acknowledged). */
   realtimeMaxInflightSends: number;
+  /** Realtime: authentications (token, conversation list, place) one socket instance runs at once (ADR 0191). */
+  realtimeMaxConcurrentAuth: number;
+  /** Realtime: connections that may wait for an authentication place; past it they are refused with a retry delay. */
+  realtimeAuthQueue: number;
   /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
   realtimeCheckpointMs: number;
   /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */
@@ -87,6 +91,11 @@ export interface ConnectionLimits {
   maxHeaderBytes: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS) (CAAS_HTTP2_MAX_CONCURRENT_STREAMS). */
   maxConcurrentStreams: number;
+  /**
+   * Connections the kernel holds handshaken for a listener until the process accepts them (the
+   * listen backlog; Linux caps it at net.core.somaxconn) (CAAS_LISTEN_BACKLOG).
+   */
+  listenBacklog: number;
   /** Open TCP connections from one client address; 0 means no bound (CAAS_MAX_CONNECTIONS_PER_ADDRESS). */
   maxConnectionsPerAddress: number;
   /** Addresses and CIDR ranges the per-address bound does not apply to: proxies and peers (CAAS_CONNECTION_LIMIT_EXEMPT). */

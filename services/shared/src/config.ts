@@ -190,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     wsMaxPayload: int("CAAS_WS_MAX_PAYLOAD", 64 * 1024, 1024, 16 * 1024 * 1024),
     realtimeMaxConnectionsPerUser: int("CAAS_REALTIME_MAX_CONNECTIONS_PER_USER", 16, 1, 10_000),
     realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
+    realtimeMaxConcurrentAuth: int("CAAS_REALTIME_MAX_CONCURRENT_AUTH", 64, 1, 100_000),
+    realtimeAuthQueue: int("CAAS_REALTIME_AUTH_QUEUE", 2_000, 0, 1_000_000),
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
     chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 64, 1, 100_000),

@@ -12,12 +12,13 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe("connection limit settings", () => {
-  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway and a 2 s wait behind them", () => {
+  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, a listen backlog of 4096, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway and a 2 s wait behind them", () => {
     expect(loadConfig({}).connections).toEqual({
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 300_000,
       maxHeaderBytes: 32 * 1024,
       maxConcurrentStreams: 1000,
+      listenBacklog: 4096,
       maxConnectionsPerAddress: 1024,
       exemptAddresses: ["127.0.0.1/8", "::1"],
       wsMaxBufferedBytes: 4 * 1024 * 1024,

@@ -68,6 +68,8 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
     ...DEFAULT_SESSION_LIMITS,
     maxFrameBytes: ctx.config.limits.wsMaxPayload,
     maxInflightSends: ctx.config.limits.realtimeMaxInflightSends,
+    maxConcurrentAuth: ctx.config.limits.realtimeMaxConcurrentAuth,
+    authQueue: ctx.config.limits.realtimeAuthQueue,
     maxConnectionsPerUser: ctx.config.limits.realtimeMaxConnectionsPerUser,
     checkpointMs: ctx.config.limits.realtimeCheckpointMs > 0 ? ctx.config.limits.realtimeCheckpointMs : undefined,
     checkpointsPerSec: ctx.config.limits.realtimeCheckpointsPerSec,

@@ -43,6 +43,17 @@ export class SessionTimers {
     this.lastSeenMs = this.clock.nowMs();
   }
 
+  /**
+   * The Auth frame arrived: the auth timeout, which is for clients that never send one, stops.
+   * Authentication may then wait for a place (AuthGate) and for chat, whose calls have deadlines
+   * of their own; closing it as AUTH_TIMEOUT meanwhile threw away work an overloaded instance had
+   * queued and sent the client back into the herd (ADR 0191).
+   */
+  authArrived(): void {
+    clearTimeout(this.auth);
+    this.auth = undefined;
+  }
+
   /** The session opened with a token accepted until `acceptedUntilMs`: the auth timeout stops, the others start. */
   opened(acceptedUntilMs: number): void {
     clearTimeout(this.auth);

@@ -3,6 +3,7 @@ import type { Clock } from "@caas/shared/clock";
 import type { JwtVerifier } from "@caas/shared/identity/jwt-verifier";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
 import type { Logger } from "@caas/shared/logger";
+import type { AuthGate } from "./auth-gate.js";
 import type { ChatClient } from "./chat-calls.js";
 import type { ConnectionPlaces } from "./connection-places.js";
 import type { FlushScheduler } from "./flush-scheduler.js";
@@ -38,6 +39,10 @@ export interface SessionLimits {
   maxInflightSends?: number;
   /** Open connections of one user (Presence port, else this instance); the next closes with TOO_MANY_CONNECTIONS. Unset: no bound. */
   maxConnectionsPerUser?: number;
+  /** Authentications this instance runs at once (ADR 0191); unset: no bound. */
+  maxConcurrentAuth?: number;
+  /** Connections that may wait for an authentication place; past it they are refused with a retry delay. */
+  authQueue?: number;
   /** At most one Checkpoint per this interval, after live activity. Unset: no checkpoints. */
   checkpointMs?: number;
   /**
@@ -71,6 +76,8 @@ export interface SessionDeps {
   clock: Clock;
   logger: Logger;
   limits: SessionLimits;
+  /** The instance's bound on authentications at once (ADR 0191); absent: none. */
+  authGate?: AuthGate;
   /** A place for one checkpoint in the instance's budget (`limits.checkpointsPerSec`); absent: always. */
   checkpointPlace?(): Promise<boolean>;
   /** Called once when the session ends, however it ends. */

@@ -1,4 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
@@ -136,6 +137,25 @@ export class Session implements Recipient {
   async authenticate(accessToken: string, replyTo: bigint): Promise<boolean> {
     if (this.state !== "new") return false;
     this.state = "authenticating";
+    this.timers.authArrived();
+    const gate = this.deps.authGate;
+    if (!gate) return this.authenticateNow(accessToken, replyTo);
+    if (!(await gate.enter())) {
+      const retryAfterMs = gate.retryAfterMs();
+      const message = "the server is authenticating too many connections; reconnect after retry_after";
+      this.reply(replyTo, serverFrame(replyTo, { case: "error", value: { code: Code.Unavailable, message, retryAfter: durationFromMs(retryAfterMs) } }));
+      this.close(CloseCode.INTERNAL_ERROR, message, retryAfterMs);
+      return false;
+    }
+    try {
+      // Closed while it waited (auth timeout, the client left): nothing to do.
+      return this.state === "authenticating" ? await this.authenticateNow(accessToken, replyTo) : false;
+    } finally {
+      gate.leave();
+    }
+  }
+
+  private async authenticateNow(accessToken: string, replyTo: bigint): Promise<boolean> {
     const { verifier, revocations, hub, chat } = this.deps;
     const checked = await checkToken(verifier, revocations, accessToken, replyTo);
     if (!checked.ok) {

@@ -2,6 +2,7 @@ import { CloseCode } from "@caas/gen/caas/realtime/v1/frame_pb.js";
 import { createMemoryRateLimiter } from "@caas/shared/rate-limiting/memory";
 import { scopeForAdmin } from "@caas/shared/tenant-scope";
 import type { RevocationChecker } from "@caas/shared/identity/revocations";
+import { AuthGate } from "./auth-gate.js";
 import { ConnectionPlaces } from "./connection-places.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import type { FollowingDeps } from "./presence-following.js";
@@ -10,7 +11,7 @@ import { SessionWheels } from "./session-wheels.js";
 import type { FrameSink, SessionDeps, SessionOptions } from "./session-types.js";
 
 /** What the registry is built from: the session deps it does not make itself; `flush` is the instance's scheduler (a new one when absent). */
-export type RegistryDeps = Omit<SessionDeps, "onEnd" | "places" | "checkpointPlace" | "flush" | "wheels"> & { flush?: FlushScheduler };
+export type RegistryDeps = Omit<SessionDeps, "onEnd" | "places" | "checkpointPlace" | "authGate" | "flush" | "wheels"> & { flush?: FlushScheduler };
 
 /** The instance's open sessions: creation, lookup by connection id, and the shutdown drain. */
 export class SessionRegistry {
@@ -36,6 +37,7 @@ export class SessionRegistry {
       places: new ConnectionPlaces(deps.presence, deps.logger),
       wheels: new SessionWheels(deps.limits.heartbeatMs, deps.limits.checkpointMs),
       ...(this.checkpointPlace ? { checkpointPlace: this.checkpointPlace } : {}),
+      ...(deps.limits.maxConcurrentAuth !== undefined && { authGate: new AuthGate(deps.limits.maxConcurrentAuth, deps.limits.authQueue ?? 0) }),
       onEnd: (s) => this.sessions.delete(s.id),
     };
   }

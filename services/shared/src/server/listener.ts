@@ -139,7 +139,8 @@ export class DualListener {
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.tcp.once("error", reject);
-      this.tcp.listen(this.opts.port, this.opts.host, () => {
+      const backlog = this.opts.limits?.listenBacklog;
+      this.tcp.listen({ port: this.opts.port, host: this.opts.host, ...(backlog !== undefined && { backlog }) }, () => {
         this.tcp.off("error", reject);
         resolve();
       });
