@@ -140,6 +140,12 @@ describe("ChatInternalService user data: ExportUserData and EraseUserData (tier 
     expect(bytesContain((await bob.sync({ conversationId: group })).events, MARKER)).toBe(true);
   });
 
+  it("takes the largest page size the proto allows (2000; at most 1000 events are read per call)", async () => {
+    const page = await svc.exportUserData({ tenantId: w.tenantId, userId: "alice", pageSize: 2000 });
+    expect(page.jsonLines.length).toBeGreaterThan(0);
+    expect((await svc.eraseUserData({ tenantId: w.tenantId, userId: "nobody", pageSize: 2000 })).messagesErased).toBe(0n);
+  });
+
   it("refuses users and anonymous callers, bad ids and page tokens of another user", async () => {
     expect((await failure(internalAs(`${w.tenantId}/alice`).eraseUserData({ tenantId: w.tenantId, userId: "alice" }))).code).toBe(Code.PermissionDenied);
     expect((await failure(internalAs(undefined).exportUserData({ tenantId: w.tenantId, userId: "alice" }))).code).toBe(Code.Unauthenticated);

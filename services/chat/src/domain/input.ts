@@ -23,6 +23,17 @@ export function pageSize(requested: number, fallback: number, max: number): numb
   return requested === 0 ? fallback : requested;
 }
 
+/** Events the log returns per read (its adapters' limit). */
+const MAX_LOG_READ = 1000;
+
+/**
+ * The events a log scan reads per call (user data, retention): page_size as the protos allow it
+ * (up to 2000), at most what one read of the log returns.
+ */
+export function scanPageSize(requested: number, fallback: number): number {
+  return Math.min(pageSize(requested, fallback, 2000), MAX_LOG_READ);
+}
+
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
 /** A user id as the protos define it. */

@@ -6,7 +6,7 @@ import { NotFoundError } from "@caas/shared/errors";
 import { internalTenantScope, serviceCallerOf } from "../chat-internal-service.js";
 import type { ChatCore } from "../core.js";
 import { decodeEvent } from "../domain/events.js";
-import { checkUserId, checkUuid, invalid, pageSize } from "../domain/input.js";
+import { checkUserId, checkUuid, invalid, scanPageSize } from "../domain/input.js";
 import { messageOf } from "../domain/message-view.js";
 import { deleteManyForEveryone, type LoggedMessage } from "./redaction.js";
 
@@ -31,7 +31,7 @@ export class RetentionOps {
     const conversationId = checkUuid("conversation_id", req.conversationId);
     const held = new Set(req.heldUserIds.map((id, i) => checkUserId(`held_user_ids[${i}]`, id)));
     if (held.size !== req.heldUserIds.length) throw invalid("held_user_ids", "must be unique");
-    const limit = pageSize(req.pageSize, DEFAULT_SCAN, 2000);
+    const limit = scanPageSize(req.pageSize, DEFAULT_SCAN);
     const messageBefore = req.messageBefore ? Number(timestampMs(req.messageBefore)) : 0;
     // The media of an expired message go with it; media_before reaches further back only when it is later.
     const mediaBefore = Math.max(messageBefore, req.mediaBefore ? Number(timestampMs(req.mediaBefore)) : 0);

@@ -21,7 +21,7 @@ import { internalTenantScope, serviceCallerOf } from "../chat-internal-service.j
 import type { TenantRowEraser } from "../ports/chat-stores.js";
 import type { ChatCore } from "../core.js";
 import { decodeEvent, payloadHash, systemKey } from "../domain/events.js";
-import { checkUserId, checkUuid, pageSize } from "../domain/input.js";
+import { checkUserId, checkUuid, scanPageSize } from "../domain/input.js";
 import { markOf } from "../domain/marks.js";
 import { seqOfMessageId } from "../domain/message-ids.js";
 import { deleteManyForEveryone, type LoggedMessage } from "./redaction.js";
@@ -138,7 +138,7 @@ export class UserDataOps {
   }
 
   private checked(req: { tenantId: string; userId: string; pageSize: number }): { scope: TenantScope; userId: string; limit: number } {
-    return { scope: internalTenantScope(req.tenantId), userId: checkUserId("user_id", req.userId), limit: pageSize(req.pageSize, DEFAULT_SCAN, 2000) };
+    return { scope: internalTenantScope(req.tenantId), userId: checkUserId("user_id", req.userId), limit: scanPageSize(req.pageSize, DEFAULT_SCAN) };
   }
 
   /** Every conversation the user is or was a member of, by id. */
