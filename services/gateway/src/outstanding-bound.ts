@@ -9,8 +9,13 @@ const MAX_RETRY_AFTER_MS = 10_000;
 const PROBE = 4;
 /** The share of the caller's remaining deadline a forwarded call may expect to spend with the owner. */
 const DEADLINE_SHARE = 0.8;
-/** The share of the target wait up to which retries are let through: only while the owner keeps up. */
-const RETRY_WAIT_SHARE = 0.1;
+/** The share of the target wait up to which retries are let through: only while the owner keeps up (40 ms of the default 2 s). */
+const RETRY_WAIT_SHARE = 0.02;
+/** The longest delay a refused retry names: past its client's patience, a crowd of an overload's retries gives up. */
+const MAX_RETRY_OF_RETRY_MS = 30_000;
+/** How far back the retries let through and refused count, and one slot of it. */
+const RETRY_WINDOW_MS = 10_000;
+const RETRY_SLOT_MS = 1_000;
 
 export interface OutstandingBoundOptions {
   /** Calls outstanding to one owner service at most, whatever the estimate (CAAS_GATEWAY_MAX_OUTSTANDING). */
@@ -30,10 +35,12 @@ export interface ForwardedCall {
   remainingMs?: number | undefined;
 }
 
-/** One owner service's calls: the rate at which the gateway sees them finish, and the retries among those outstanding. */
+/** One owner service's calls: the rate at which the gateway sees them finish, the retries among those outstanding, and the retry demand. */
 interface Owner {
   rate: CompletionRate;
   retries: number;
+  /** Retries let through and refused, per second slot over the last 10 s. */
+  retryDemand: { start: number; admitted: number; refused: number }[];
 }
 
 /**
@@ -52,12 +59,15 @@ interface Owner {
  * count; its adaptive concurrency filter, which bounds by measured latency, is the time.
  *
  * Calls marked as retries (`grpc-previous-rpc-attempts`) are let through only while the owner keeps
- * up: while a new call would wait at most a tenth of the target (and they hold at most half of what
+ * up: while a new call would wait at most a fiftieth of the target (and they hold at most half of what
  * the bound allows). First attempts fill the queue up to the target; retries only the owner's spare
  * capacity. After an overload the clients' retries of it arrive for as long as their retry budgets
  * last, many times the new sends: let through on the same terms they keep the queue at the target,
  * and every new send waits that long (2-3 s for 15 s in a measured run) until their clients give
- * up. Streams (realtime sessions) are not counted: they are long-lived by design and have their own
+ * up. A refused retry names the usual delay stretched by the retry demand's excess (retries asked
+ * for per retry let through over the last 10 s), up to 30 s, as chat's retry budget does (ADR
+ * 0155): the crowd comes back spread out, or its clients give up, instead of costing the gateway a
+ * refusal each second on the CPU new sends need. Streams (realtime sessions) are not counted: they are long-lived by design and have their own
  * connections (stream lanes).
  */
 export class OutstandingBound {
@@ -89,15 +99,16 @@ export class OutstandingBound {
       );
     }
     if (attempt.retry && this.targetMs !== undefined && expected && expected.waitMs > this.targetMs * RETRY_WAIT_SHARE) {
-      throw new ResourceExhaustedError(
+      throw this.refuseRetry(
+        o,
         `the gateway has ${n} calls outstanding to ${owner}: a retry would wait about ${Math.round(expected.waitMs)} ms, and retries are let through only while the owner keeps up (at most ${Math.round(this.targetMs * RETRY_WAIT_SHARE)} ms): retry later`,
-        this.retryAfterMs(o),
       );
     }
     const maxRetries = this.maxRetries(o);
     if (attempt.retry && o.retries >= maxRetries) {
-      throw new ResourceExhaustedError(`the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`, this.retryAfterMs(o));
+      throw this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`);
     }
+    if (attempt.retry) this.demandSlot(o).admitted++;
     const started = o.rate.started();
     if (attempt.retry) o.retries++;
     try {
@@ -124,6 +135,33 @@ export class OutstandingBound {
     return Math.max(1, Math.floor(allowed / 2));
   }
 
+  /** Counts a refused retry and builds its error, with the usual delay stretched by the retry demand's excess over what was let through, up to 30 s. */
+  private refuseRetry(o: Owner, message: string): ResourceExhaustedError {
+    this.demandSlot(o).refused++;
+    const since = this.now() - RETRY_WINDOW_MS;
+    let admitted = 0;
+    let asked = 0;
+    for (const s of o.retryDemand) {
+      if (s.start + RETRY_SLOT_MS <= since) continue;
+      admitted += s.admitted;
+      asked += s.admitted + s.refused;
+    }
+    const excess = asked / Math.max(1, admitted);
+    return new ResourceExhaustedError(message, Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(o), OUTSTANDING_RETRY_AFTER_MS * excess))));
+  }
+
+  /** The retry-demand slot of the current second (older ones beyond the window are dropped). */
+  private demandSlot(o: Owner): { start: number; admitted: number; refused: number } {
+    const start = Math.floor(this.now() / RETRY_SLOT_MS) * RETRY_SLOT_MS;
+    let last = o.retryDemand[o.retryDemand.length - 1];
+    if (!last || last.start !== start) {
+      last = { start, admitted: 0, refused: 0 };
+      o.retryDemand.push(last);
+      while (o.retryDemand.length > RETRY_WINDOW_MS / RETRY_SLOT_MS + 1) o.retryDemand.shift();
+    }
+    return last;
+  }
+
   /** The delay a refusal names: the time the calls outstanding need to drain, within 1-10 s. */
   private retryAfterMs(o: Owner): number {
     return Math.round(Math.min(MAX_RETRY_AFTER_MS, Math.max(OUTSTANDING_RETRY_AFTER_MS, o.rate.drainMs())));
@@ -132,7 +170,7 @@ export class OutstandingBound {
   private owner(name: string): Owner {
     let o = this.owners.get(name);
     if (!o) {
-      o = { rate: new CompletionRate(this.now), retries: 0 };
+      o = { rate: new CompletionRate(this.now), retries: 0, retryDemand: [] };
       this.owners.set(name, o);
     }
     return o;

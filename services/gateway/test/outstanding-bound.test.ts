@@ -192,10 +192,10 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
 
   it("lets retries through only while the owner keeps up, and first attempts up to the target", async () => {
     const w = world(1_000);
-    await w.measure(20, 10); // 10 calls a second, 100 ms alone: retries while a call would wait at most 100 ms
+    await w.measure(20, 10); // 10 calls a second, 100 ms alone: retries while a call would wait at most 20 ms
     // Four calls always go through; past them, a retry would wait 400 ms.
     const retries = Array.from({ length: 4 }, () => w.start({ retry: true }));
-    expect((await w.refusal({ retry: true }))?.message).toMatch(/a retry would wait about 400 ms, and retries are let through only while the owner keeps up \(at most 100 ms\)/);
+    expect((await w.refusal({ retry: true }))?.message).toMatch(/a retry would wait about 400 ms, and retries are let through only while the owner keeps up \(at most 20 ms\)/);
     // A first attempt still goes through, up to the target wait.
     const first = Array.from({ length: 7 }, () => w.start());
     expect(w.bound.count("chat")).toBe(11);
@@ -209,6 +209,24 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
     expect((await w.refusal({ retry: true }))?.message).toMatch(/3 retried calls outstanding to chat/);
     const first = w.start();
     expect(w.bound.count("chat")).toBe(4);
+    for (const h of [...held, first]) h.finish();
+    await Promise.all([...held, first].map((h) => h.done));
+  });
+
+  it("stretches a refused retry's delay by the retry demand's excess over what was let through, up to 30 s", async () => {
+    const w = world(1_000);
+    await w.measure(20, 10);
+    const held = Array.from({ length: 4 }, () => w.start({ retry: true })); // let through: four retries
+    const delays: number[] = [];
+    for (let i = 0; i < 200; i++) delays.push((await w.refusal({ retry: true }))!.retryAfterMs);
+    // The first refusal: 5 asked for 4 let through, 1 s stretched by 1.25.
+    expect(delays[0]).toBe(1_250);
+    // Then growing with the crowd: 44 asked for 4 let through is 11 s; 200 refused, the 30 s cap.
+    expect(delays[39]).toBe(11_000);
+    expect(delays[199]).toBe(30_000);
+    // A first attempt still goes through.
+    const first = w.start();
+    expect(w.bound.count("chat")).toBe(5);
     for (const h of [...held, first]) h.finish();
     await Promise.all([...held, first].map((h) => h.done));
   });
