@@ -144,7 +144,13 @@ async function clientSend(user, clientMessageId, counters) {
       const e = ConnectError.from(err);
       // Shed by chat's admission (ADR 0036, 0130), or refused by a rate limit: both RESOURCE_EXHAUSTED.
       const kind =
-        e.code !== Code.ResourceExhausted ? Code[e.code] : /this chat instance is working on/.test(e.rawMessage) ? "shed" : /calls outstanding to/.test(e.rawMessage) ? "shedAtGateway" : "rateLimited";
+        e.code !== Code.ResourceExhausted
+          ? Code[e.code]
+          : /this chat instance is working on/.test(e.rawMessage)
+            ? "shed"
+            : /calls outstanding to|retries through to/.test(e.rawMessage)
+              ? "shedAtGateway"
+              : "rateLimited";
       counters[kind] = (counters[kind] ?? 0) + 1;
       // Of the sheds, the retries refused for want of retry budget (ADR 0155).
       if (kind === "shed" && /retry budget/.test(e.rawMessage)) counters.shedRetryBudget = (counters.shedRetryBudget ?? 0) + 1;

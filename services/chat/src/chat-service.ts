@@ -56,7 +56,7 @@ import { UserDataOps } from "./ops/user-data-ops.js";
 import { callerOf, ChatCore, DEFAULT_LIMITS, type ChatLimits, type CoreStores } from "./core.js";
 import type { TenantRowEraser } from "./ports/chat-stores.js";
 import { RecentAcks } from "./recent-acks.js";
-import { sendAttempt } from "./retry-budget.js";
+import { sendAttempt } from "./send-attempt.js";
 import { SendAdmission } from "./send-admission.js";
 import { ChangesOps } from "./ops/changes-ops.js";
 import { ConversationOps } from "./ops/conversation-ops.js";

@@ -1,6 +1,6 @@
 import { ResourceExhaustedError } from "@caas/shared/errors";
 import { CompletionRate } from "@caas/shared/completion-rate";
-import { RetryBudget } from "./retry-budget.js";
+import { RetryBudget } from "@caas/shared/retry-budget";
 
 export interface SendAdmissionOptions {
   /** Sends admitted at once whatever the estimate says (CAAS_CHAT_MAX_PENDING_SENDS). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ResourceExhaustedError } from "@caas/shared/errors";
-import { previousAttempts, sendAttempt } from "../src/retry-budget.js";
+import { previousAttempts, sendAttempt } from "../src/send-attempt.js";
 import { SendAdmission, type SendAttempt } from "../src/send-admission.js";
 
 /** Sends the test finishes by hand, on a clock the test moves; no throughput is measured, so only the bound of 30 and the retry budget decide. */

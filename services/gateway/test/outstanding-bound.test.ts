@@ -152,7 +152,7 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
         await c.done;
       }
     };
-    return { bound, start, refusal, measure };
+    return { bound, start, refusal, measure, advance: (ms: number) => (now += ms) };
   }
 
   it("refuses the call that would wait past the target at the measured rate, long before the count bound, naming the drain time", async () => {
@@ -229,6 +229,69 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
     expect(w.bound.count("chat")).toBe(5);
     for (const h of [...held, first]) h.finish();
     await Promise.all([...held, first].map((h) => h.done));
+  });
+
+  /** Retries one after another, each finished at once (the owner keeps up): how many were let through before the first refusal. */
+  const retriesLetThrough = async (w: ReturnType<typeof world>, tries: number) => {
+    for (let i = 0; i < tries; i++) {
+      const before = w.bound.count("chat");
+      const c = w.start({ retry: true });
+      const outcome = c.done.then(
+        () => undefined,
+        (e: unknown) => e as ResourceExhaustedError,
+      );
+      w.advance(10);
+      // A refused call never started (there is nothing to finish).
+      if (w.bound.count("chat") > before) c.finish();
+      const refused = await outcome;
+      if (refused) return { letThrough: i, refused };
+    }
+    return { letThrough: tries, refused: undefined };
+  };
+
+  /** Twenty calls measured, then eleven outstanding and the twelfth refused (past the 1 s target), then all finished: 31 first attempts let through, one refusal. */
+  const overloadOnce = async (w: ReturnType<typeof world>) => {
+    await w.measure(20, 10);
+    const held = Array.from({ length: 11 }, () => w.start());
+    expect(await w.refusal()).toBeInstanceOf(ResourceExhaustedError);
+    for (const h of held) h.finish();
+    await Promise.all(held.map((h) => h.done));
+  };
+
+  it("while the owner is or just was overloaded, lets retries through only within a tenth of the first attempts plus two, even while it keeps up", async () => {
+    const w = world(1_000);
+    await overloadOnce(w);
+    // 31 first attempts over the window: 2 + 3.1 retries; the owner is idle, so only the budget refuses.
+    const { letThrough, refused } = await retriesLetThrough(w, 20);
+    expect(letThrough).toBe(6);
+    expect(refused?.message).toMatch(/let 6 retries through to chat for 31 first attempts in the last 10 s, and refuses calls to it \(its retry budget while overloaded\)/);
+    // A first attempt is not held to the budget.
+    const first = w.start();
+    expect(w.bound.count("chat")).toBe(1);
+    first.finish();
+    await first.done;
+  });
+
+  it("lets retries through freely to an owner it has refused nothing for 10 s (e.g. the calls of a restarted instance)", async () => {
+    expect((await retriesLetThrough(world(1_000), 20)).letThrough).toBe(20);
+    const w = world(1_000);
+    await overloadOnce(w);
+    expect((await retriesLetThrough(w, 20)).letThrough).toBeLessThan(20);
+    // Refused retries keep the budget in force; ten seconds without any refusal lift it.
+    w.advance(10_001);
+    expect((await retriesLetThrough(w, 20)).letThrough).toBe(20);
+  });
+
+  it("stretches the delay of a retry refused by the budget by the retry demand's excess, up to 30 s", async () => {
+    const w = world(1_000);
+    await overloadOnce(w);
+    await retriesLetThrough(w, 6);
+    const delays: number[] = [];
+    for (let i = 0; i < 200; i++) delays.push((await w.refusal({ retry: true }))!.retryAfterMs);
+    // 7 asked for 6 let through, then growing with the crowd: 60 asked for 6 is 10 s; 206 for 6, the 30 s cap.
+    expect(delays[0]).toBe(1_167);
+    expect(delays[53]).toBe(10_000);
+    expect(delays[199]).toBe(30_000);
   });
 
   it("stretches the refusal's delay to the drain time of the work outstanding, at most 10 s", async () => {

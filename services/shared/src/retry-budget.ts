@@ -1,24 +1,3 @@
-/** The request header a retrying client sets: how many attempts of this call came before (gRPC's retry design, A6). */
-export const PREVIOUS_ATTEMPTS_HEADER = "grpc-previous-rpc-attempts";
-
-/** Attempts before this one as the caller's header names them (0: a first attempt, or a client that does not say). */
-export function previousAttempts(headers: Headers): number {
-  const v = headers.get(PREVIOUS_ATTEMPTS_HEADER);
-  return v !== null && /^\d{1,4}$/.test(v) ? Number(v) : 0;
-}
-
-/**
- * What the admission needs to know of a send: whether it is a retry, its idempotency key (a send
- * without a client_message_id has none) and the caller's signal.
- */
-export function sendAttempt(caller: { scope: { tenantId: string }; userId: string }, clientMessageId: string, ctx: { requestHeader: Headers; signal: AbortSignal }) {
-  return {
-    retry: previousAttempts(ctx.requestHeader) > 0,
-    key: clientMessageId === "" ? undefined : JSON.stringify([caller.scope.tenantId, caller.userId, clientMessageId]),
-    signal: ctx.signal,
-  };
-}
-
 export interface RetryBudgetOptions {
   /** Retries admitted per first attempt admitted, over the window (Finagle's `percentCanRetry`). */
   ratio: number;
@@ -43,7 +22,8 @@ interface Slot {
 /**
  * How many retries an instance takes on: at most `ratio` of the first attempts it admitted over
  * the window, plus `floor`, like Finagle's and Envoy's retry budgets, but kept by the server from
- * the caller's retry marker rather than by each client. A client that retries after a refusal
+ * the caller's retry marker rather than by each client (chat's send admission, the gateway's bound
+ * on the calls it has outstanding to an owner). A client that retries after a refusal
  * asks for work of the past; after an overload those retries outnumber new sends many times over
  * and, admitted on the same terms, would keep the instance at capacity until their clients give
  * up. Within the budget a retry is admitted on the same terms as a first attempt; past it, it is
