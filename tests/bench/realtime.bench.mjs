@@ -29,7 +29,8 @@
 //        (CAAS_BENCH_ONLY=fanout,latency,memory to run a subset; CAAS_BENCH_LATENCY_RATE=<msgs/s> to
 //        measure latency at that rate rather than half the ramp's; CAAS_BENCH_SERVERS=ours,grpc,direct,
 //        coalesced,centrifugo to choose servers, grpc being the platform again with gRPC Subscribe
-//        clients through the gateway, left out unless named; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
+//        clients through the gateway, left out unless named; CAAS_BENCH_GRPC_TARGET=socket points those clients
+//        at the socket service's own port instead, without the gateway's hop; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
 import { cpus } from "node:os";
@@ -92,7 +93,11 @@ async function coordinate() {
     { name: "caas socket (embedded platform)", kind: "ours", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
     // The same platform, clients on gRPC: a Subscribe server stream each (its own HTTP/2 connection)
     // through the gateway, sending with the unary Send beside it (realtime-grpc-client.mjs).
-    { name: "caas gRPC Subscribe via the gateway (embedded platform)", kind: "grpc", start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }) },
+    {
+      name: process.env.CAAS_BENCH_GRPC_TARGET === "socket" ? "caas gRPC Subscribe on the socket service's port (embedded platform)" : "caas gRPC Subscribe via the gateway (embedded platform)",
+      kind: "grpc",
+      start: () => startEmbeddedPlatform("bench-rt", { nodeArgs: GC_ON_SIGNAL }),
+    },
     { name: "bare ws, one write per message", kind: "direct", start: () => startBare("direct") },
     { name: "bare ws, coalesced per tick", kind: "coalesced", start: () => startBare("coalesced") },
     { name: "Centrifugo v6.9.1 (memory engine, history + recovery)", kind: "centrifugo", start: () => startCentrifugo() },
@@ -114,7 +119,8 @@ async function coordinate() {
   for (const server of servers.filter((sv) => onlyServers.includes(sv.kind))) {
     let s = await server.start();
     const isOurs = server.kind === "ours" || server.kind === "grpc";
-    const urlOf = () => (server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : server.kind === "grpc" ? s.endpoints.gateway : s.url);
+    const grpcUrl = () => (process.env.CAAS_BENCH_GRPC_TARGET === "socket" ? s.endpoints.socket : s.endpoints.gateway);
+    const urlOf = () => (server.kind === "ours" ? s.endpoints.socket.replace(/^http/, "ws") : server.kind === "grpc" ? grpcUrl() : s.url);
     let url = urlOf();
     try {
       const membersOf = async (rooms, size, prefix) => (isOurs ? ourRooms(s, rooms, size, `${prefix}${runId}-`) : bareRooms(rooms, size));

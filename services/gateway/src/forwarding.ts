@@ -1,4 +1,4 @@
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { AuthService } from "@caas/gen/caas/auth/v1/auth_service_pb.js";
 import { TenantAdminService } from "@caas/gen/caas/auth/v1/tenant_admin_service_pb.js";
@@ -14,6 +14,7 @@ import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
 import type { ServiceName } from "@caas/shared/config";
 import type { OutstandingBound } from "./outstanding-bound.js";
+import { binaryCall, opaqueStreamResponses, relayedResponse } from "./stream-relay.js";
 
 /**
  * The public services the gateway exposes, and which service owns each. Internal services
@@ -69,13 +70,15 @@ export type ForwardGuard = (method: DescMethod, input: unknown, ctx: HandlerCont
  * Authorization header, correlation id and remaining deadline travel with the call (the request
  * scope, docs/decisions/0002), and its retry marker; the owner verifies the credential itself, so the gateway never
  * re-implements a public service and never vouches for a caller. Unary and client-streaming calls
- * count against `bound` (outstanding-bound.ts) while they are with the owner.
+ * count against `bound` (outstanding-bound.ts) while they are with the owner. The messages of
+ * server and bidi streams (the realtime streams, thousands a second) are relayed as the owner's
+ * bytes, not decoded and re-encoded (stream-relay.ts).
  */
 export function createForwarder<T extends DescService>(service: T, owner: ServiceName, peers: PeerDirectory, guard?: ForwardGuard, bound?: OutstandingBound): ServiceImpl<T> {
   // Unary calls get a deadline when the caller set none; streams (realtime sessions) live as long
   // as the caller keeps them open.
   const unary = createPeerClient(service, owner, peers, { defaultTimeoutMs: 30_000 }) as unknown as Record<string, ClientMethod>;
-  const streams = createPeerClient(service, owner, peers, { defaultTimeoutMs: 0 }) as unknown as Record<string, ClientMethod>;
+  const streams = createPeerClient(opaqueStreamResponses(service), owner, peers, { defaultTimeoutMs: 0 }) as unknown as Record<string, ClientMethod>;
   const impl: Record<string, AnyMethod> = {};
   for (const method of service.methods) {
     const call = (method.methodKind === "unary" ? unary : streams)[method.localName]!;
@@ -97,10 +100,13 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
         return bound ? bound.run(owner, call, { retry: isRetry(ctx), remainingMs: ctx.timeoutMs() }) : call();
       };
     } else {
+      const output = method.output;
       impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
         await check(method, undefined, ctx);
+        const binary = binaryCall(ctx.requestHeader.get("content-type"));
         try {
-          yield* forward(input, ctx) as AsyncIterable<unknown>;
+          // Leaving the loop (the caller went away) returns the owner's stream, which cancels it.
+          for await (const m of forward(input, ctx) as AsyncIterable<Message>) yield relayedResponse(output, m, binary);
         } catch (err) {
           throw ownerError(err);
         }

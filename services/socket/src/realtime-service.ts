@@ -10,6 +10,7 @@ import type { Session } from "./session.js";
 import { followPresence, pushPresence } from "./presence-following.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
+import { binaryCall, frameResponse } from "./transports/stream-frames.js";
 import type { Typist, TypingRelay } from "./typing.js";
 import { searchThroughSearch, type SearchClient } from "./search-calls.js";
 
@@ -73,8 +74,9 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       if (ctx.signal.aborted) session.detach();
       else session.protocolError(0n, `a ClientFrame was refused and the request stream ended: ${ConnectError.from(err).rawMessage}`);
     });
+    const binary = binaryCall(ctx.requestHeader.get("content-type"));
     try {
-      for await (const frame of sink.frames(ctx.signal)) yield create(ConnectResponseSchema, { frame });
+      for await (const frame of sink.frames(ctx.signal)) yield frameResponse(ConnectResponseSchema, frame, binary);
     } finally {
       session.detach();
     }
@@ -89,7 +91,8 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     try {
       const opened = await session.authenticate(token, 0n);
       if (opened && req.resume) void session.resume(0n, req.resume);
-      for await (const frame of sink.frames(ctx.signal)) yield create(SubscribeResponseSchema, { frame });
+      const binary = binaryCall(ctx.requestHeader.get("content-type"));
+      for await (const frame of sink.frames(ctx.signal)) yield frameResponse(SubscribeResponseSchema, frame, binary);
     } finally {
       session.detach();
     }

@@ -1,0 +1,50 @@
+import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { ServerFrameSchema, type ServerFrame } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+
+/** A response message of the realtime streams: `ServerFrame frame = 1` and nothing else (SubscribeResponse, ConnectResponse). */
+type FrameResponseSchema = DescMessage & { typeName: "caas.realtime.v1.SubscribeResponse" | "caas.realtime.v1.ConnectResponse" };
+
+/**
+ * Field 1 (`frame`) of a pushed event's response, length prefix and encoded ServerFrame, by the
+ * event it carries. The hub hands one Event object to every recipient session and the frame
+ * (reply_to 0) is the same for all of them, so a fan-out to N streams encodes once, not N times
+ * (the WebSocket path does the same, websocket.ts). Events are never mutated after dispatch.
+ */
+const pushedFields = new WeakMap<object, Uint8Array>();
+/** The last pushed frame encoded: a flush writes one event's frame to many streams in a row, so most lookups are this pointer compare. */
+let lastPushed: ServerFrame | undefined;
+let lastField: Uint8Array | undefined;
+
+/** `frame` as the bytes of a length-delimited field's value (varint length, then the encoded frame); a pushed event's are built once per event. */
+export function frameField(frame: ServerFrame): Uint8Array {
+  if (frame === lastPushed) return lastField!;
+  if (frame.replyTo !== 0n || frame.frame.case !== "event") return new BinaryWriter().bytes(toBinary(ServerFrameSchema, frame)).finish();
+  let field = pushedFields.get(frame.frame.value);
+  if (!field) {
+    field = new BinaryWriter().bytes(toBinary(ServerFrameSchema, frame)).finish();
+    pushedFields.set(frame.frame.value, field);
+  }
+  lastPushed = frame;
+  lastField = field;
+  return field;
+}
+
+/**
+ * A stream response carrying `frame`. For a binary protocol (gRPC, gRPC-web, Connect with
+ * protobuf) the frame goes as the already-encoded field 1, an unknown field of the otherwise
+ * empty message: protobuf-es writes unknown fields back verbatim, so the serialized response is
+ * byte for byte what encoding `{ frame }` gives, without encoding a shared event once per
+ * recipient. A JSON client's response carries the frame itself (JSON cannot hold unknown fields).
+ */
+export function frameResponse<S extends FrameResponseSchema>(schema: S, frame: ServerFrame, binary: boolean): MessageShape<S> {
+  if (!binary) return create(schema, { frame } as never);
+  const out = create(schema);
+  out.$unknown = [{ no: 1, wireType: WireType.LengthDelimited, data: frameField(frame) }];
+  return out;
+}
+
+/** Whether the call's messages travel in the protobuf binary format (every protocol but the JSON ones). */
+export function binaryCall(contentType: string | null): boolean {
+  return !/json/i.test(contentType ?? "");
+}
