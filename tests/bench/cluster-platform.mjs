@@ -130,7 +130,10 @@ export async function startClusterPlatform(run) {
         const out = openSync(logFile, "a");
         // The node flags of `npm start` (the Docker image sets the same in NODE_OPTIONS; ADR 0029).
         // Every process counts its MongoDB commands (mongo-command-counter.cjs) into <dir>/<instance>.mongo.json.
-        const child = run([exitWithParent, process.execPath, ...startNodeFlags(), "--require", mongoCounter, main], {
+        // CAAS_BENCH_CPU_PROF=gateway-1,chat-1 profiles those instances (.cpuprofile files in CAAS_BENCH_CPU_PROF_DIR, default /tmp/caas-prof, written when they stop).
+        const profiled = (process.env.CAAS_BENCH_CPU_PROF ?? "").split(",").includes(p.instanceId);
+        const profFlags = profiled ? ["--cpu-prof", `--cpu-prof-dir=${process.env.CAAS_BENCH_CPU_PROF_DIR ?? "/tmp/caas-prof"}`, `--cpu-prof-name=${p.instanceId}-${Date.now()}.cpuprofile`] : [];
+        const child = run([exitWithParent, process.execPath, ...startNodeFlags(), ...profFlags, "--require", mongoCounter, main], {
           cwd: repoRoot,
           env: {
             PATH: process.env.PATH ?? "",

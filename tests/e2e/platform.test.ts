@@ -108,20 +108,19 @@ describe("embedded platform end to end", () => {
     const client = createClient(PlatformService, allTransports(gateway)["connect over HTTP/1.1"]!);
     await client.getPlatformStatus({}, { headers: { "x-correlation-id": id }, onHeader: (h) => (echoed = h.get("x-correlation-id")) });
     expect(echoed).toBe(id);
-    // Lines are written asynchronously: poll briefly.
+    // Lines are written asynchronously: poll briefly, until every service has logged and the
+    // gateway's line of the public call is there too (the gateway logs its calls to the others
+    // before its own call ends, so "every service" alone can come first).
     let services = new Set<unknown>();
-    for (let i = 0; i < 40 && services.size < SERVICES.length; i++) {
-      services = new Set(
-        platform.logFiles
-          .flatMap(readLogLines)
-          .filter((l) => l.correlationId === id)
-          .map((l) => l.service),
-      );
-      if (services.size < SERVICES.length) await new Promise((r) => setTimeout(r, 50));
+    let gatewayLine: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && (services.size < SERVICES.length || !gatewayLine); i++) {
+      const lines = platform.logFiles.flatMap(readLogLines).filter((l) => l.correlationId === id);
+      services = new Set(lines.map((l) => l.service));
+      gatewayLine = lines.find((l) => l.service === "gateway" && l.rpc === "caas.gateway.v1.PlatformService/GetPlatformStatus");
+      if (services.size < SERVICES.length || !gatewayLine) await new Promise((r) => setTimeout(r, 50));
     }
     // The gateway logged the public call; every service it asked logged the health call.
     expect([...services].sort()).toEqual([...SERVICES].sort());
-    const gatewayLine = platform.logFiles.flatMap(readLogLines).find((l) => l.correlationId === id && l.service === "gateway" && l.rpc === "caas.gateway.v1.PlatformService/GetPlatformStatus");
     expect(gatewayLine).toMatchObject({ code: "OK", protocol: "connect" });
   });
 
