@@ -169,7 +169,8 @@ async function clientSend(user, clientMessageId, counters) {
 async function main() {
   process.stderr.write("starting the cluster (10 processes on the real engines)\n");
   const loadAtStart = Number(loadavg()[0].toFixed(1));
-  const platform = await startClusterPlatform((a, o) => pinned(0, a, o));
+  // CAAS_BENCH_SERVER_CORES (taskset list, default 0): the cores the ten service processes share.
+  const platform = await startClusterPlatform((a, o) => pinned(process.env.CAAS_BENCH_SERVER_CORES ?? 0, a, o));
   try {
     const { users, chat } = await setup(platform);
     let n = 0;
