@@ -39,6 +39,13 @@ export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
   retryAfterMs: 1_000,
 };
 
+/**
+ * At most this many users without a connection keep their membership index on an instance (a
+ * few hundred bytes each with a handful of conversations): enough for a reconnect storm of a
+ * full instance, bounded against a churn of distinct users.
+ */
+const MAX_LINGERING_USERS = 50_000;
+
 /** A connection stays online this many heartbeat intervals after its last one (the server touches every interval). */
 const PRESENCE_TTL_HEARTBEATS = 2.5;
 
@@ -78,7 +85,7 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
   const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
   // Seqs the live path skips are read from chat and handed out late, so connections stay complete.
   const filler = new HoleFiller(chat, ctx.logger);
-  const hub = new Hub(filler.onHole);
+  const hub = new Hub(filler.onHole, { ms: ctx.config.limits.realtimeMembershipLingerMs, maxUsers: MAX_LINGERING_USERS, clock: ctx.clock });
   filler.attach(hub);
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const search = createPeerClient(SearchService, "search", ctx.peers, { defaultTimeoutMs: 10_000 });
