@@ -5,7 +5,9 @@
 //       members, every member on its own WebSocket connection at /ws;
 //   (b) send-to-receive latency p50/p99 in small conversations (200 conversations of 3 members)
 //       at half of the highest load the server sustained in that shape;
-//   (c) memory per idle connection at 10 000 authenticated connections;
+//   (c) memory per idle connection at 10 000 authenticated connections (opened in slices of 1,000,
+//       each with tokens issued just before it; RSS read 3 s after the last and again after
+//       CAAS_BENCH_IDLE_SETTLE_S=30 s idle, then the live heap after a full GC);
 //   (d) the same shapes on a bare `ws` broadcast server that writes each message with one
 //       ws.send per connection ("bare ws, direct"), and one that queues each connection's
 //       messages and writes them corked once per tick ("bare ws, coalesced", what the socket
@@ -62,6 +64,8 @@ async function startBare(mode) {
     },
   };
 }
+/** Idle connections of ours open in slices of this many, each with tokens issued just before. */
+const IDLE_SLICE = 1000;
 const bareRooms = (rooms, size) => Array.from({ length: rooms * size }, (_, i) => ({ room: `room-${Math.floor(i / size)}` }));
 
 async function coordinate() {
@@ -196,8 +200,10 @@ async function coordinate() {
           url = urlOf();
         }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
+        // Ours: users first, then tokens issued per slice just before the slice connects (tokens live
+        // 5 minutes; issuing all of them first let the first ones expire during a long set-up).
         const members = isOurs
-          ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })))
+          ? (await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }))
           : server.kind === "centrifugo"
             ? await withTokens(Array.from({ length: idleCount }, () => ({ room: "" })))
             : Array.from({ length: idleCount }, () => ({ room: "idle" }));
@@ -205,14 +211,25 @@ async function coordinate() {
         const before = rssKiB(s.pid);
         // Centrifugo is a Go process: RSS only, no JS heap.
         const heapBefore = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
-        load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);
-        const opened = (await replies.next()).value;
+        const openedAt = performance.now();
+        let opened;
+        for (let i = 0; i < members.length; i += IDLE_SLICE) {
+          const slice = members.slice(i, i + IDLE_SLICE);
+          opened = await ask({ kind: server.kind, url, members: isOurs ? await freshTokens(slice) : slice, idle: true, keep: true });
+        }
+        const openSeconds = (performance.now() - openedAt) / 1000;
         await sleep(3000);
         const after = rssKiB(s.pid);
         // RSS as the operator sees it right after the connections arrived (authentication garbage
-        // and heap growth included), and the live JS heap after a full GC in the server: what the
-        // connections' objects really hold (socket buffers and other native memory not included).
+        // and heap growth included), and (below) the live JS heap after a full GC in the server: what
+        // the connections' objects really hold (socket buffers and other native memory not included).
+        // RSS once the connections have been idle a while (CAAS_BENCH_IDLE_SETTLE_S, default 30 s),
+        // before the bench forces a GC: what an idle instance keeps on its own.
+        await sleep(Number(process.env.CAAS_BENCH_IDLE_SETTLE_S ?? 30) * 1000);
+        const settled = rssKiB(s.pid);
         const heapAfter = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
+        // The last idle plan adds nothing: it answers how many are still open, then holds them until "done".
+        const stillOpen = await ask({ kind: server.kind, url, members: [], idle: true });
         load.stdin.write("done\n");
         await replies.next();
         const perConnection = (a, b) => Number(((a - b) / opened.open).toFixed(2));
@@ -222,7 +239,10 @@ async function coordinate() {
           closedEarly: opened.closed,
           rssBeforeMiB: Math.round(before / 1024),
           rssAfterMiB: Math.round(after / 1024),
+          openSeconds: Number(openSeconds.toFixed(1)),
+          openAfterSettling: stillOpen.open - stillOpen.closed,
           kibPerConnection: perConnection(after, before),
+          kibPerConnectionSettled: perConnection(settled, before),
           liveHeapKibPerConnection: perConnection(heapAfter.kib, heapBefore.kib),
           // The young generation's size before and when RSS was read: its semi-spaces grow under the
           // burst of connections up to a ceiling per process (--max-semi-space-size), which RSS counts.
