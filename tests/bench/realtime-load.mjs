@@ -227,6 +227,9 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
 
 /** Idle connections opened by earlier `keep` plans, held until the idle measurement ends. */
 let idleConns = [];
+let idlePings;
+/** A client heartbeat (fire-and-forget: id 0). */
+const PING = toBinary(ClientFrameSchema, create(ClientFrameSchema, { id: 0n, frame: { case: "ping", value: { nonce: 0n } } }));
 
 async function runPlan(plan) {
   const conns = await openConnections(plan);
@@ -236,6 +239,8 @@ async function runPlan(plan) {
     // Idle connections arrive in slices (`keep`: answer and wait for the next plan), each slice
     // with tokens issued just before it opens; the last plan measures all of them.
     idleConns.push(...conns);
+    // Idle clients still heartbeat, as real ones do (the server closes one silent for two intervals).
+    if (plan.kind === "ours") idlePings ??= setInterval(() => idleConns.forEach((c) => c.ws.readyState === WebSocket.OPEN && c.ws.send(PING)), 20_000);
     const opened = { open: idleConns.length, closed: idleConns.filter((c) => c.closed).length };
     if (plan.keep) return opened;
     process.stdout.write(`${JSON.stringify(opened)}\n`);
@@ -243,6 +248,8 @@ async function runPlan(plan) {
     await stdinLines.next();
     for (const c of idleConns) c.ws.terminate();
     idleConns = [];
+    clearInterval(idlePings);
+    idlePings = undefined;
     return { idle: true };
   }
   // Senders: the first `sendersPerRoom` members of every room.

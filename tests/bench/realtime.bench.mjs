@@ -34,7 +34,9 @@
 //        clients through the gateway, left out unless named; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
+import { readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { centrifugoBinary, centrifugoToken, startCentrifugo } from "./centrifugo.mjs";
 import { haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
@@ -64,6 +66,29 @@ async function startBare(mode) {
     },
   };
 }
+/**
+ * With CAAS_BENCH_HEAP_SNAPSHOTS=<dir> (and the platform started with
+ * CAAS_BENCH_NODE_ARGS="--heapsnapshot-signal=SIGUSR1 --diagnostic-dir=<dir>"), writes a heap
+ * snapshot of `pid` and waits until it is complete (tests/bench/heap-diff.mjs compares two). Taken
+ * only after the memory readings it would disturb.
+ */
+async function heapSnapshot(pid, label) {
+  const dir = process.env.CAAS_BENCH_HEAP_SNAPSHOTS;
+  if (!dir) return;
+  const count = () => readdirSync(dir).filter((f) => f.endsWith(".heapsnapshot")).length;
+  const n = count();
+  process.kill(pid, "SIGUSR1");
+  while (count() === n) await sleep(500);
+  // Written once complete: wait until its size stops changing.
+  const newest = () =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".heapsnapshot"))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  for (let size = -1; size !== statSync(newest()).size; await sleep(2000)) size = statSync(newest()).size;
+  process.stderr.write(`heap snapshot (${label}): ${newest()}\n`);
+}
+
 /** Idle connections of ours open in slices of this many, each with tokens issued just before. */
 const IDLE_SLICE = 1000;
 const bareRooms = (rooms, size) => Array.from({ length: rooms * size }, (_, i) => ({ room: `room-${Math.floor(i / size)}` }));
@@ -211,6 +236,7 @@ async function coordinate() {
         const before = rssKiB(s.pid);
         // Centrifugo is a Go process: RSS only, no JS heap.
         const heapBefore = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
+        if (isOurs) await heapSnapshot(s.pid, "before");
         const openedAt = performance.now();
         let opened;
         for (let i = 0; i < members.length; i += IDLE_SLICE) {
@@ -228,6 +254,7 @@ async function coordinate() {
         await sleep(Number(process.env.CAAS_BENCH_IDLE_SETTLE_S ?? 30) * 1000);
         const settled = rssKiB(s.pid);
         const heapAfter = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
+        if (isOurs) await heapSnapshot(s.pid, "after");
         // The last idle plan adds nothing: it answers how many are still open, then holds them until "done".
         const stillOpen = await ask({ kind: server.kind, url, members: [], idle: true });
         load.stdin.write("done\n");
