@@ -71,6 +71,9 @@ export class CatchUp {
       if (held.length > this.deps.limits.maxQueuedFrames) this.host.close(CloseCode.SLOW_CONSUMER, "too many events arrived during resume", this.deps.limits.retryAfterMs);
       return;
     }
+    // The last catch-up on this connection already carried it: an event committed before the
+    // catch-up read the log can reach the live path after ResumeDone (bus latency under load).
+    if (event.seq <= (this.anchor.caughtUp.get(event.conversationId) ?? 0n)) return;
     this.active = true;
     if (this.earlyCount < MAX_EARLY_EVENTS) {
       this.early ??= new Map();

@@ -205,6 +205,21 @@ describe("session core", () => {
     expect(seqsOf(sink).slice(3)).toEqual(["event:8", "changes:5", "changes:6", "changes:7"]);
   });
 
+  it("does not push live an event the last catch-up on the connection carried (it reached the live path after ResumeDone)", async () => {
+    const { hub, registry } = setup({
+      getChanges: (async () => ({ conversations: [{ conversationId: "c1", events: [5n, 6n].map((seq) => message("c1", seq)) }], nextCursor: "next", hasMore: false })) as never,
+    });
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 0n);
+    await session.resume(9n, { cursor: "old", perConversationLimit: 0 } as never);
+    for (const seq of [6n, 7n]) hub.dispatch("t1", message("c1", seq));
+    hub.dispatch("t1", message("c2", 1n));
+    await tick();
+    const pushed = sink.frames().flatMap((f) => (f.frame.case === "event" ? [`${f.frame.value.conversationId}:${f.frame.value.seq}`] : []));
+    expect(pushed).toEqual(["c1:7"]);
+  });
+
   it("drains every session with SERVER_SHUTDOWN and refuses new ones", async () => {
     const { registry } = setup();
     const sinks = [recordingSink(), recordingSink()];
