@@ -225,15 +225,31 @@ async function step(plan, conns, senders, rate, seconds, withLatency) {
   };
 }
 
+/** Idle connections opened by earlier `keep` plans, held until the idle measurement ends. */
+let idleConns = [];
+let idlePings;
+/** A client heartbeat (fire-and-forget: id 0). */
+const PING = toBinary(ClientFrameSchema, create(ClientFrameSchema, { id: 0n, frame: { case: "ping", value: { nonce: 0n } } }));
+
 async function runPlan(plan) {
   const conns = await openConnections(plan);
   conns.forEach((c, i) => (c.index = i));
   if (process.env.CAAS_BENCH_DEBUG) process.stderr.write(`  load: ${conns.length} connections open\n`);
   if (plan.idle) {
-    process.stdout.write(`${JSON.stringify({ open: conns.length, closed: conns.filter((c) => c.closed).length })}\n`);
+    // Idle connections arrive in slices (`keep`: answer and wait for the next plan), each slice
+    // with tokens issued just before it opens; the last plan measures all of them.
+    idleConns.push(...conns);
+    // Idle clients still heartbeat, as real ones do (the server closes one silent for two intervals).
+    if (plan.kind === "ours") idlePings ??= setInterval(() => idleConns.forEach((c) => c.ws.readyState === WebSocket.OPEN && c.ws.send(PING)), 20_000);
+    const opened = { open: idleConns.length, closed: idleConns.filter((c) => c.closed).length };
+    if (plan.keep) return opened;
+    process.stdout.write(`${JSON.stringify(opened)}\n`);
     // Stay connected until the coordinator has measured the server ("done"), then close.
     await stdinLines.next();
-    for (const c of conns) c.ws.terminate();
+    for (const c of idleConns) c.ws.terminate();
+    idleConns = [];
+    clearInterval(idlePings);
+    idlePings = undefined;
     return { idle: true };
   }
   // Senders: the first `sendersPerRoom` members of every room.

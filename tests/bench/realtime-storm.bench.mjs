@@ -16,6 +16,9 @@
 // out of ephemeral ports and no process out of file descriptors (`ulimit -n` in the shell applies
 // to every process; `ulimit -Hn` is its ceiling).
 //
+// CAAS_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the platform over the storm (from the cut
+// until all resumed) into <dir> (tests/bench/profile-summary.mjs summarises it).
+//
 // Usage: npm run build && node tests/bench/realtime-storm.bench.mjs [clients=10000] [processes=2] [msgs-per-sec=10]
 //        (the smoke: node tests/bench/realtime-storm.bench.mjs 40 2 5)
 import { readFileSync } from "node:fs";
@@ -27,6 +30,7 @@ import { cpuMs, haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } fr
 import { GC_ON_SIGNAL, liveHeap, ourRooms, rssKiB } from "./realtime-setup.mjs";
 
 const LOAD_SCRIPT = fileURLToPath(new URL("./realtime-storm-load.mjs", import.meta.url));
+const PROFILE_ON_SIGNAL = fileURLToPath(new URL("./cpu-prof-on-signal.cjs", import.meta.url));
 const clientCount = Number(process.argv[2] ?? 10_000);
 const processes = Number(process.argv[3] ?? 2);
 const rate = Number(process.argv[4] ?? 10);
@@ -122,7 +126,10 @@ function publisher(platform, rooms) {
 
 async function main() {
   process.stderr.write(haveTaskset ? "platform pinned to core 0, clients pinned to core 1\n" : "taskset unavailable: processes not pinned\n");
-  const s = await startEmbeddedPlatform("bench-storm", { nodeArgs: GC_ON_SIGNAL });
+  // CAAS_BENCH_PROFILE_DIR: a CPU profile of the platform over the storm alone (cpu-prof-on-signal.cjs).
+  const profileDir = process.env.CAAS_BENCH_PROFILE_DIR;
+  if (profileDir) process.env.CAAS_BENCH_ENV_CAAS_BENCH_PROFILE_DIR = profileDir;
+  const s = await startEmbeddedPlatform("bench-storm", { nodeArgs: [...GC_ON_SIGNAL, ...(profileDir ? ["--require", PROFILE_ON_SIGNAL] : [])] });
   const loads = Array.from({ length: processes }, (_, k) => loadProcess(k));
   try {
     const members = await ourRooms(s, Math.ceil(clientCount / ROOM_SIZE), ROOM_SIZE, `s${Date.now() % 100000}-`);
@@ -161,10 +168,12 @@ async function main() {
     })();
     const uptimeAtCut = (await import("node:os")).loadavg().map((x) => x.toFixed(2));
     const overflows0 = listenOverflows();
+    if (profileDir) process.kill(s.pid, "SIGTTIN");
     t = performance.now();
     const storms = await Promise.all(loads.map((l) => l.ask({ op: "cut", need: pub.snapshot(), timeoutMs: 300_000 })));
     const stormS = (performance.now() - t) / 1000;
     const cpuCoreShare = (cpuMs(s.pid) - cpu0) / (stormS * 1000);
+    if (profileDir) process.kill(s.pid, "SIGTTIN");
     const overflows = listenOverflows() - overflows0;
     sampling = false;
     await sampler;

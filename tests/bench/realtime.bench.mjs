@@ -5,7 +5,10 @@
 //       members, every member on its own WebSocket connection at /ws;
 //   (b) send-to-receive latency p50/p99 in small conversations (200 conversations of 3 members)
 //       at half of the highest load the server sustained in that shape;
-//   (c) memory per idle connection at 10 000 authenticated connections;
+//   (c) memory per idle connection at 10 000 authenticated connections (tokens issued all at once
+//       just before the readings, connections opened in slices of 1,000, idle clients heartbeating;
+//       RSS read 3 s after the last and again after
+//       CAAS_BENCH_IDLE_SETTLE_S=30 s idle, then the live heap after a full GC);
 //   (d) the same shapes on a bare `ws` broadcast server that writes each message with one
 //       ws.send per connection ("bare ws, direct"), and one that queues each connection's
 //       messages and writes them corked once per tick ("bare ws, coalesced", what the socket
@@ -33,7 +36,9 @@
 //        at the socket service's own port instead, without the gateway's hop; CAAS_BENCH_SMOKE=1 for tiny shapes, the CI smoke)
 //        The load process and the bare servers are tests/bench/realtime-load.mjs; the socket
 //        service's fan-out alone is tests/bench/realtime-hub.bench.mjs.
+import { readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { centrifugoBinary, centrifugoToken, startCentrifugo } from "./centrifugo.mjs";
 import { haveTaskset, pinned, repoRoot, sleep, startEmbeddedPlatform } from "./embedded-platform.mjs";
@@ -63,6 +68,43 @@ async function startBare(mode) {
     },
   };
 }
+/**
+ * With CAAS_BENCH_HEAP_SNAPSHOTS=<dir> (and the platform started with
+ * CAAS_BENCH_NODE_ARGS="--heapsnapshot-signal=SIGUSR1 --diagnostic-dir=<dir>"), writes a heap
+ * snapshot of `pid` and waits until it is complete (tests/bench/heap-diff.mjs compares two). Taken
+ * only after the memory readings it would disturb.
+ */
+async function heapSnapshot(pid, label) {
+  const dir = process.env.CAAS_BENCH_HEAP_SNAPSHOTS;
+  if (!dir) return;
+  const count = () => readdirSync(dir).filter((f) => f.endsWith(".heapsnapshot")).length;
+  const n = count();
+  process.kill(pid, "SIGUSR1");
+  while (count() === n) await sleep(500);
+  // Written once complete: wait until its size stops changing.
+  const newest = () =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".heapsnapshot"))
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  for (let size = -1; size !== statSync(newest()).size; await sleep(2000)) size = statSync(newest()).size;
+  process.stderr.write(`heap snapshot (${label}): ${newest()}\n`);
+}
+
+/** Issues every member an access token, `concurrency` at a time. */
+async function issueConcurrently(members, concurrency) {
+  let next = 0;
+  const worker = async () => {
+    while (next < members.length) {
+      const m = members[next++];
+      m.token = await m.issue();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Idle connections of ours open in slices of this many, each with tokens issued just before. */
+const IDLE_SLICE = 1000;
 const bareRooms = (rooms, size) => Array.from({ length: rooms * size }, (_, i) => ({ room: `room-${Math.floor(i / size)}` }));
 
 async function coordinate() {
@@ -202,8 +244,18 @@ async function coordinate() {
           url = urlOf();
         }
         process.stderr.write(`${server.name}: opening ${idleCount} idle connections\n`);
+        // Ours: users first, then every token issued at once just before the readings start (tokens
+        // live 5 minutes; issuing them during the user set-up let the first expire at high load).
+        // Not per slice of connections: the token issuing's own garbage would count as the connections'.
+        let tokensSeconds = 0;
         const members = isOurs
-          ? await freshTokens((await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" })))
+          ? await (async () => {
+              const users = (await manyUsers(s, idleCount, `i${runId++}-`)).map((u) => ({ ...u, room: "" }));
+              const t0 = performance.now();
+              await issueConcurrently(users, 100);
+              tokensSeconds = (performance.now() - t0) / 1000;
+              return users;
+            })()
           : server.kind === "centrifugo"
             ? await withTokens(Array.from({ length: idleCount }, () => ({ room: "" })))
             : Array.from({ length: idleCount }, () => ({ room: "idle" }));
@@ -211,14 +263,27 @@ async function coordinate() {
         const before = rssKiB(s.pid);
         // Centrifugo is a Go process: RSS only, no JS heap.
         const heapBefore = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
-        load.stdin.write(`${JSON.stringify({ kind: server.kind, url, members, idle: true })}\n`);
-        const opened = (await replies.next()).value;
+        if (isOurs) await heapSnapshot(s.pid, "before");
+        const openedAt = performance.now();
+        let opened;
+        for (let i = 0; i < members.length; i += IDLE_SLICE) {
+          const slice = members.slice(i, i + IDLE_SLICE);
+          opened = await ask({ kind: server.kind, url, members: slice, idle: true, keep: true });
+        }
+        const openSeconds = (performance.now() - openedAt) / 1000;
         await sleep(3000);
         const after = rssKiB(s.pid);
         // RSS as the operator sees it right after the connections arrived (authentication garbage
-        // and heap growth included), and the live JS heap after a full GC in the server: what the
-        // connections' objects really hold (socket buffers and other native memory not included).
+        // and heap growth included), and (below) the live JS heap after a full GC in the server: what
+        // the connections' objects really hold (socket buffers and other native memory not included).
+        // RSS once the connections have been idle a while (CAAS_BENCH_IDLE_SETTLE_S, default 30 s),
+        // before the bench forces a GC: what an idle instance keeps on its own.
+        await sleep(Number(process.env.CAAS_BENCH_IDLE_SETTLE_S ?? 30) * 1000);
+        const settled = rssKiB(s.pid);
         const heapAfter = server.kind === "centrifugo" ? { kib: NaN, newSpaceKiB: NaN } : await liveHeap(s.pid);
+        if (isOurs) await heapSnapshot(s.pid, "after");
+        // The last idle plan adds nothing: it answers how many are still open, then holds them until "done".
+        const stillOpen = await ask({ kind: server.kind, url, members: [], idle: true });
         load.stdin.write("done\n");
         await replies.next();
         const perConnection = (a, b) => Number(((a - b) / opened.open).toFixed(2));
@@ -228,7 +293,11 @@ async function coordinate() {
           closedEarly: opened.closed,
           rssBeforeMiB: Math.round(before / 1024),
           rssAfterMiB: Math.round(after / 1024),
+          tokensSeconds: Number(tokensSeconds.toFixed(1)),
+          openSeconds: Number(openSeconds.toFixed(1)),
+          openAfterSettling: stillOpen.open - stillOpen.closed,
           kibPerConnection: perConnection(after, before),
+          kibPerConnectionSettled: perConnection(settled, before),
           liveHeapKibPerConnection: perConnection(heapAfter.kib, heapBefore.kib),
           // The young generation's size before and when RSS was read: its semi-spaces grow under the
           // burst of connections up to a ceiling per process (--max-semi-space-size), which RSS counts.

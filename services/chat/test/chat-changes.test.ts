@@ -75,6 +75,34 @@ describe("ChatService GetChanges (tier 1: the class)", () => {
     expect(limitedOf(beyond, a)).toBe(true);
   });
 
+  it("reads from the log only what the client's position leaves out: the same events and limited as the whole window, trimmed", async () => {
+    const a = await group();
+    await send(a, 8); // seqs 2..9 after the creation
+    const at = (seq: number) => [{ conversationId: a, seq: BigInt(seq) }];
+    const reads: Array<{ afterSeq: number; limit: number }> = [];
+    const events = w.instance.stores.events;
+    const read = events.read.bind(events);
+    events.read = (scope, conversationId, afterSeq, limit) => {
+      reads.push({ afterSeq, limit });
+      return read(scope, conversationId, afterSeq, limit);
+    };
+    const whole = await bob.getChanges({ perConversationLimit: 4 });
+    const wholeSeqs = seqs(whole)[a]!;
+    for (let position = 0; position <= 10; position++) {
+      reads.length = 0;
+      const trimmed = (await bob.getChanges({ perConversationLimit: 4, positions: at(position) })).conversations.find((c) => c.conversationId === a)!;
+      // What the whole window held past the position (a position past the head counts as none).
+      const past = position > 9 ? 0 : position;
+      const window = [4, 5, 6, 7, 8, 9].filter((seq) => seq > past);
+      expect(trimmed.events.map((e) => Number(e.seq))).toEqual(window.slice(-4));
+      expect(trimmed.limited).toBe(window.length > 4);
+      if (past === 0) expect(trimmed.events.map((e) => Number(e.seq))).toEqual(wholeSeqs);
+      // Holding the head: nothing read; otherwise nothing at or below the position.
+      if (past === 9) expect(reads).toEqual([]);
+      else expect(reads.every((r) => r.afterSeq >= past)).toBe(true);
+    }
+  });
+
   it("includes new conversations and membership changes, and a removal ends the caller's events", async () => {
     const kept = await group();
     w.clock.advance(60_000);

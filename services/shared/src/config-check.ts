@@ -63,6 +63,7 @@ export function describeConfig(config: Config, service?: ServiceName): string[] 
     ["CAAS_REALTIME_MAX_INFLIGHT_SENDS", String(config.limits.realtimeMaxInflightSends)],
     ["CAAS_REALTIME_MAX_CONCURRENT_AUTH", String(config.limits.realtimeMaxConcurrentAuth)],
     ["CAAS_REALTIME_AUTH_QUEUE", String(config.limits.realtimeAuthQueue)],
+    ["CAAS_REALTIME_MEMBERSHIP_LINGER_MS", String(config.limits.realtimeMembershipLingerMs)],
     ["CAAS_REALTIME_CHECKPOINT_MS", String(config.limits.realtimeCheckpointMs)],
     ["CAAS_REALTIME_CHECKPOINT_RATE", String(config.limits.realtimeCheckpointsPerSec)],
     ["CAAS_RATE_LIMITS", JSON.stringify(config.rateLimits.perUser)],

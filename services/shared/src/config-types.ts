@@ -68,6 +68,8 @@ export interface Limits {
   realtimeMaxConcurrentAuth: number;
   /** Realtime: connections that may wait for an authentication place; past it they are refused with a retry delay. */
   realtimeAuthQueue: number;
+  /** How long a socket instance keeps the membership index of a user whose last connection left (ms; 0: not at all). */
+  realtimeMembershipLingerMs: number;
   /** Realtime: at most one Checkpoint per this interval on an active connection; 0 sends none. */
   realtimeCheckpointMs: number;
   /** Checkpoints one socket instance starts per second (each a GetChanges call to chat). */

@@ -192,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, service?: Servi
     realtimeMaxInflightSends: int("CAAS_REALTIME_MAX_INFLIGHT_SENDS", 32, 1, 10_000),
     realtimeMaxConcurrentAuth: int("CAAS_REALTIME_MAX_CONCURRENT_AUTH", 64, 1, 100_000),
     realtimeAuthQueue: int("CAAS_REALTIME_AUTH_QUEUE", 2_000, 0, 1_000_000),
+    realtimeMembershipLingerMs: int("CAAS_REALTIME_MEMBERSHIP_LINGER_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointMs: int("CAAS_REALTIME_CHECKPOINT_MS", 30_000, 0, 3_600_000),
     realtimeCheckpointsPerSec: int("CAAS_REALTIME_CHECKPOINT_RATE", 50, 1, 100_000),
     chatMaxPendingSends: int("CAAS_CHAT_MAX_PENDING_SENDS", 64, 1, 100_000),

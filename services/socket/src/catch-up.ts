@@ -10,6 +10,9 @@ import type { SessionDeps } from "./session-types.js";
 /** The (shared, never written) catch-up of a connection that did not resume. */
 const NO_CATCH_UP: ReadonlyMap<string, bigint> = new Map();
 
+/** At most this many live events pushed before the first Resume are remembered (see `early`). */
+const MAX_EARLY_EVENTS = 64;
+
 /** A session as its catch-up sees it. */
 export interface CatchUpHost {
   /** The identity while the session is open, else undefined. */
@@ -40,6 +43,15 @@ export class CatchUp {
   /** Live events were pushed since the last checkpoint. */
   private active = false;
   private checkpointing = false;
+  /**
+   * Live events pushed on this connection before its first Resume began (conversation -> seqs; at
+   * most MAX_EARLY_EVENTS, made only when one is pushed): the client sends Resume right after
+   * AuthOk, and what the live path pushed in between would come again in the catch-up. The
+   * catch-up leaves them out: they went out earlier on this same ordered connection.
+   */
+  private early?: Map<string, Set<bigint>>;
+  /** Events remembered in `early`; MAX_EARLY_EVENTS once a Resume began (nothing more is remembered). */
+  private earlyCount = 0;
 
   constructor(
     private readonly host: CatchUpHost,
@@ -59,7 +71,17 @@ export class CatchUp {
       if (held.length > this.deps.limits.maxQueuedFrames) this.host.close(CloseCode.SLOW_CONSUMER, "too many events arrived during resume", this.deps.limits.retryAfterMs);
       return;
     }
+    // The last catch-up on this connection already carried it: an event committed before the
+    // catch-up read the log can reach the live path after ResumeDone (bus latency under load).
+    if (event.seq <= (this.anchor.caughtUp.get(event.conversationId) ?? 0n)) return;
     this.active = true;
+    if (this.earlyCount < MAX_EARLY_EVENTS) {
+      this.early ??= new Map();
+      let seqs = this.early.get(event.conversationId);
+      if (!seqs) this.early.set(event.conversationId, (seqs = new Set()));
+      seqs.add(event.seq);
+      this.earlyCount++;
+    }
     this.host.push(eventFrame(event));
   }
 
@@ -78,6 +100,9 @@ export class CatchUp {
       return;
     }
     this.held = [];
+    const early = this.early;
+    this.early = undefined;
+    this.earlyCount = MAX_EARLY_EVENTS;
     // Holes the live path leaves from here on may hold events this catch-up does not read.
     const epoch = this.deps.hub.epoch;
     const covered = new Map<string, bigint>();
@@ -93,6 +118,8 @@ export class CatchUp {
           for (const changes of page.conversations) {
             if (filter && !filter.has(changes.conversationId)) continue;
             for (const e of changes.events) if (e.seq > (covered.get(e.conversationId) ?? 0n)) covered.set(e.conversationId, e.seq);
+            const pushed = early?.get(changes.conversationId);
+            if (pushed) changes.events = changes.events.filter((e) => !pushed.has(e.seq));
             this.host.push(serverFrame(0n, { case: "changes", value: changes }));
           }
         },
@@ -121,6 +148,9 @@ export class CatchUp {
    */
   async checkpoint(): Promise<void> {
     const who = this.host.who;
+    // A client that did not resume within a checkpoint interval is not about to: forget what it was pushed early.
+    this.early = undefined;
+    this.earlyCount = MAX_EARLY_EVENTS;
     if (!who || !this.active || this.held || this.checkpointing || this.resumeFailed) return;
     this.checkpointing = true;
     if (this.deps.checkpointPlace && !(await this.deps.checkpointPlace())) {

@@ -2,6 +2,8 @@ import { ConversationType } from "@caas/gen/caas/chat/v1/conversation_pb.js";
 import type { Event } from "@caas/gen/caas/chat/v1/event_pb.js";
 import type { ReadState, Receipt } from "@caas/gen/caas/chat/v1/read_state_pb.js";
 import type { BlockChanged, KeysChanged, PreKeysLow, Typing } from "@caas/gen/caas/realtime/v1/frame_pb.js";
+import type { Clock } from "@caas/shared/clock";
+import { Lingering } from "./lingering.js";
 
 /** A local session as the hub sees it: whose it is and how it takes a live event. */
 export interface Recipient {
@@ -95,6 +97,17 @@ export interface LiveCoverage {
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
 /**
+ * How long the index keeps a user whose last session left (their memberships kept current from
+ * the events meanwhile, as while connected), so that a reconnect within that time needs no
+ * membership list from chat; and how many such users at most (the oldest go first).
+ */
+export interface MembershipLinger {
+  ms: number;
+  maxUsers: number;
+  clock: Clock;
+}
+
+/**
  * The instance's fan-out index: which local users belong to which conversation. Membership is
  * loaded once per user when their first session authenticates and is then kept current from
  * the conversation events themselves, applied in the order the bus delivers them (per
@@ -102,8 +115,19 @@ const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
  * leaving, removed or banned member gets that event and nothing after it. Single process.
  */
 export class Hub {
-  /** `onHole`: the live path skipped seqs of a conversation with local members (e.g. a HoleFiller). */
-  constructor(private readonly onHole?: HoleListener) {}
+  /** Users without a session, kept for a reconnect (see MembershipLinger). */
+  private readonly lingering?: Lingering<LocalUser>;
+
+  /**
+   * `onHole`: the live path skipped seqs of a conversation with local members (e.g. a HoleFiller).
+   * `linger`: keep a user's index entry for a while after their last session left (none: dropped at once).
+   */
+  constructor(
+    private readonly onHole?: HoleListener,
+    linger?: MembershipLinger,
+  ) {
+    if (linger && linger.ms > 0 && linger.maxUsers > 0) this.lingering = new Lingering(linger.ms, linger.maxUsers, linger.clock, (user) => this.dropIfIdle(user));
+  }
 
   private readonly users = new Map<string, LocalUser>();
   private readonly conversations = new Map<string, LocalConversation>();
@@ -121,6 +145,11 @@ export class Hub {
   async join(session: Recipient, load: () => Promise<Array<string | ConversationFact>>): Promise<void> {
     const k = key(session.tenantId, session.userId);
     let user = this.users.get(k);
+    // A user without sessions lingers: within its time the index is current (events kept it so), after it, load again.
+    if (user && user.sessions.size === 0 && !this.lingering?.take(user)) {
+      this.dropIfIdle(user);
+      user = this.users.get(k);
+    }
     if (!user) {
       const created: LocalUser = {
         tenantId: session.tenantId,
@@ -153,11 +182,12 @@ export class Hub {
     }
   }
 
-  /** Unregisters a session; the user's index entry goes with their last session. */
+  /** Unregisters a session; the user's index entry goes with their last session (or lingers, see MembershipLinger). */
   leave(session: Recipient): void {
     const user = this.users.get(key(session.tenantId, session.userId));
-    if (!user || !user.sessions.delete(session)) return;
-    if (user.sessions.size === 0) this.dropUser(user);
+    if (!user || !user.sessions.delete(session) || user.sessions.size > 0) return;
+    if (this.lingering) this.lingering.add(user);
+    else this.dropUser(user);
   }
 
   /** Applies one committed conversation event of `tenantId`: membership first, then delivery. */
@@ -269,9 +299,9 @@ export class Hub {
     return this.holes;
   }
 
-  /** Local sessions and users (for status and tests). */
-  stats(): { users: number; conversations: number } {
-    return { users: this.users.size, conversations: this.conversations.size };
+  /** Local users (with those lingering without a session) and their conversations (for status and tests). */
+  stats(): { users: number; lingering: number; conversations: number } {
+    return { users: this.users.size, lingering: this.lingering?.size ?? 0, conversations: this.conversations.size };
   }
 
   /** `head`: the log head the membership list reported, when it came from one. */
@@ -331,8 +361,14 @@ export class Hub {
   }
 
   private dropUser(user: LocalUser): void {
+    this.lingering?.forget(user);
     for (const id of [...user.conversations]) this.removeMembership(user, id);
     this.users.delete(key(user.tenantId, user.userId));
+  }
+
+  /** A lingering user's time ran out: dropped unless a session came back (or another entry replaced it). */
+  private dropIfIdle(user: LocalUser): void {
+    if (user.sessions.size === 0 && this.users.get(key(user.tenantId, user.userId)) === user) this.dropUser(user);
   }
 }
 

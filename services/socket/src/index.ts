@@ -17,7 +17,7 @@ import { createRevocationWatch } from "./revocation-watch.js";
 import { TypingRelay } from "./typing.js";
 import { UserStateRelay, startUserStateFeed } from "./user-state-feed.js";
 import { SeqOrder } from "./seq-order.js";
-import type { SessionLimits } from "./session-types.js";
+import type { SessionLimits, SessionOptions } from "./session-types.js";
 import { SessionRegistry } from "./sessions.js";
 import { createWebSocketEndpoint } from "./transports/websocket.js";
 import { createOriginAllowlist } from "@caas/shared/server/origin";
@@ -38,6 +38,16 @@ export const DEFAULT_SESSION_LIMITS: Omit<SessionLimits, "maxFrameBytes"> = {
   maxQueuedFrames: 1_024,
   retryAfterMs: 1_000,
 };
+
+/**
+ * At most this many users without a connection keep their membership index on an instance (a
+ * few hundred bytes each with a handful of conversations): enough for a reconnect storm of a
+ * full instance, bounded against a churn of distinct users.
+ */
+const MAX_LINGERING_USERS = 50_000;
+
+/** Every /ws session's options: one object shared by all of them (memory per idle connection). */
+const WS_SESSION: SessionOptions = { clientHeartbeats: true, serverPongs: false };
 
 /** A connection stays online this many heartbeat intervals after its last one (the server touches every interval). */
 const PRESENCE_TTL_HEARTBEATS = 2.5;
@@ -78,7 +88,7 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
   const chat = createPeerClient(ChatService, "chat", ctx.peers, { defaultTimeoutMs: 10_000 });
   // Seqs the live path skips are read from chat and handed out late, so connections stay complete.
   const filler = new HoleFiller(chat, ctx.logger);
-  const hub = new Hub(filler.onHole);
+  const hub = new Hub(filler.onHole, { ms: ctx.config.limits.realtimeMembershipLingerMs, maxUsers: MAX_LINGERING_USERS, clock: ctx.clock });
   filler.attach(hub);
   const order = new SeqOrder((tenantId, event) => hub.dispatch(tenantId, event), { holdMs: 250, maxTracked: 100_000 });
   const search = createPeerClient(SearchService, "search", ctx.peers, { defaultTimeoutMs: 10_000 });
@@ -102,7 +112,7 @@ export async function createSocketService(ctx: ServiceContext, overrides: Partia
     maxFrameBytes: limits.maxFrameBytes,
     maxPayload: Math.min(limits.maxFrameBytes * WS_OVERSIZE_READ_FACTOR, limits.maxFrameBytes + 1024 * 1024),
     maxBufferedBytes: ctx.config.connections.wsMaxBufferedBytes,
-    newSession: (sink) => registry.open(sink, { clientHeartbeats: true, serverPongs: false }),
+    newSession: (sink) => registry.open(sink, WS_SESSION),
     origins: createOriginAllowlist(ctx.config.corsOrigins),
     logger: ctx.logger,
   });

@@ -6,7 +6,7 @@ import { ClientFrameSchema, type ClientFrame } from "@caas/gen/caas/realtime/v1/
 import { principalKey } from "@caas/shared/context";
 import { isMemberOf, markThroughChat, peerError, sendThroughChat, type ChatClient } from "./chat-calls.js";
 import { frameErrorAsConnectError, serverFrame } from "./frames.js";
-import type { Session } from "./session.js";
+import type { Session, SessionOptions } from "./session.js";
 import { followPresence, pushPresence } from "./presence-following.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
@@ -15,6 +15,10 @@ import type { Typist, TypingRelay } from "./typing.js";
 import { searchThroughSearch, type SearchClient } from "./search-calls.js";
 
 const BEARER = /^Bearer +(\S+)$/i;
+
+/** Session options of the bidi Connect stream and of Subscribe, shared by every session of each (memory per connection). */
+const BIDI_SESSION: SessionOptions = { clientHeartbeats: true, serverPongs: false };
+const SUBSCRIBE_SESSION: SessionOptions = { clientHeartbeats: false, serverPongs: true };
 
 /** The caller's access token, already verified by the principal interceptor; undefined when absent. */
 function bearerToken(ctx: HandlerContext): string | undefined {
@@ -55,7 +59,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
 
   async *connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext) {
     const sink = new StreamSink(this.maxBacklog);
-    const session = this.registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    const session = this.registry.open(sink, BIDI_SESSION);
     const token = bearerToken(ctx);
     if (token) void session.authenticate(token, 0n);
     const pump = (async () => {
@@ -86,7 +90,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     const token = bearerToken(ctx);
     if (!token) throw new ConnectError("Subscribe needs an Authorization: Bearer <access token> header", Code.Unauthenticated);
     const sink = new StreamSink(this.maxBacklog);
-    const session = this.registry.open(sink, { clientHeartbeats: false, serverPongs: true });
+    const session = this.registry.open(sink, SUBSCRIBE_SESSION);
     session.restrictTo(req.conversationIds);
     try {
       const opened = await session.authenticate(token, 0n);

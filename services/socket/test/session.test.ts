@@ -183,6 +183,43 @@ describe("session core", () => {
     expect(kinds).toEqual(["changes", "resumeDone", "event:6"]);
   });
 
+  it("leaves out of the catch-up the live events pushed on the connection before its first resume, and only those", async () => {
+    const { hub, registry } = setup({
+      getChanges: (async () => ({ conversations: [{ conversationId: "c1", events: [5n, 6n, 7n].map((seq) => message("c1", seq)) }], nextCursor: "next", hasMore: false })) as never,
+    });
+    const seqsOf = (sink: ReturnType<typeof recordingSink>) =>
+      sink.frames().flatMap((f) => (f.frame.case === "event" ? [`event:${f.frame.value.seq}`] : f.frame.case === "changes" ? f.frame.value.events.map((e) => `changes:${e.seq}`) : []));
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 0n);
+    // Between AuthOk and the client's Resume: 5 and 6 go out live.
+    hub.dispatch("t1", message("c1", 5n));
+    hub.dispatch("t1", message("c1", 6n));
+    await session.resume(9n, { cursor: "old", perConversationLimit: 0 } as never);
+    await tick();
+    expect(seqsOf(sink)).toEqual(["event:5", "event:6", "changes:7"]);
+    // A second resume on the same connection repeats everything its catch-up reads (the client asked again).
+    hub.dispatch("t1", message("c1", 8n));
+    await session.resume(10n, { cursor: "next", perConversationLimit: 0 } as never);
+    await tick();
+    expect(seqsOf(sink).slice(3)).toEqual(["event:8", "changes:5", "changes:6", "changes:7"]);
+  });
+
+  it("does not push live an event the last catch-up on the connection carried (it reached the live path after ResumeDone)", async () => {
+    const { hub, registry } = setup({
+      getChanges: (async () => ({ conversations: [{ conversationId: "c1", events: [5n, 6n].map((seq) => message("c1", seq)) }], nextCursor: "next", hasMore: false })) as never,
+    });
+    const sink = recordingSink();
+    const session = registry.open(sink, { clientHeartbeats: true, serverPongs: false });
+    await session.authenticate("good", 0n);
+    await session.resume(9n, { cursor: "old", perConversationLimit: 0 } as never);
+    for (const seq of [6n, 7n]) hub.dispatch("t1", message("c1", seq));
+    hub.dispatch("t1", message("c2", 1n));
+    await tick();
+    const pushed = sink.frames().flatMap((f) => (f.frame.case === "event" ? [`${f.frame.value.conversationId}:${f.frame.value.seq}`] : []));
+    expect(pushed).toEqual(["c1:7"]);
+  });
+
   it("drains every session with SERVER_SHUTDOWN and refuses new ones", async () => {
     const { registry } = setup();
     const sinks = [recordingSink(), recordingSink()];

@@ -98,10 +98,13 @@ export class ChangesOps {
     // After a deletion every member is a former one, up to the deletion (its last event).
     const member = c.deletedSeq > 0 ? { ...m, active: false, leftSeq: m.active ? c.deletedSeq : Math.min(m.leftSeq, c.deletedSeq) } : m;
     const top = member.active ? head.seq : Math.min(member.leftSeq, head.seq);
-    const low = Math.max(0, top - perConversation - 1);
-    const window = top > low ? await events.read(caller.scope, c.id, low, top - low) : [];
     // The client's position trims what it already holds; one past what the caller may read is ignored.
     const held = position !== undefined && position <= top ? position : 0;
+    // The newest perConversation + 1 events (one more tells `limited`), and of those only what the
+    // client does not hold: a reconnecting client usually holds the head, and then nothing is
+    // read (or opened) at all. Events at or below `held` would be left out below anyway.
+    const low = Math.max(0, top - perConversation - 1, held);
+    const window = top > low ? await events.read(caller.scope, c.id, low, top - low) : [];
     let start = window.findIndex((e) => e.seq > held && (from === undefined || e.createTimeMs > from));
     if (start < 0) start = window.length;
     const fresh = window.slice(start);

@@ -88,11 +88,15 @@ export class DualListener {
 
   private route(socket: net.Socket): void {
     this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySelf);
     const address = clientAddress(socket);
     const admitted = this.perAddress?.admit(address) ?? true;
-    if (admitted && this.perAddress) socket.once("close", () => this.perAddress?.release(address));
+    const release = admitted ? this.perAddress : undefined;
+    // One close listener for both (a listener, its closure and once()'s wrapper live as long as the connection).
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      release?.release(address);
+    });
     const limits = this.opts.limits;
     // Until the first bytes say which protocol it speaks, a connection is under the header timeout (a refused one under a short one).
     const firstBytesMs = admitted ? limits?.headersTimeoutMs : Math.min(1_000, limits?.headersTimeoutMs ?? 1_000);
@@ -258,4 +262,9 @@ function relay(socket: net.Socket, first: Buffer, watch?: H2HeaderWatch): Duplex
     },
   });
   return duplex;
+}
+
+/** An error on a connection destroys it (`this` is the socket: one function for every connection). */
+function destroySelf(this: net.Socket): void {
+  this.destroy();
 }
