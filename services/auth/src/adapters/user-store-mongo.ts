@@ -1,4 +1,4 @@
-import { isMongoDuplicateKeyError } from "@caas/shared/mongo";
+import { isMongoDuplicateKeyError, upsertRetryingOnce } from "@caas/shared/mongo";
 import type { UserListQuery, UserRecord, UserState, UserStore } from "../ports/user-store.js";
 import { authCollections, MAJORITY, type MongoAdapterOptions } from "./auth-mongo.js";
 import { checkId, checkLimit, checkTime, checkUserProfile, checkUserState, tenantOf } from "./checks.js";
@@ -49,14 +49,8 @@ export function createMongoUserStore(opts: MongoAdapterOptions): UserStore {
           },
           { upsert: true },
         );
-      let result;
-      try {
-        result = await write();
-      } catch (err) {
-        // Two upserts of one new id raced and the other inserted first: this one now updates.
-        if (!isMongoDuplicateKeyError(err)) throw err;
-        result = await write();
-      }
+      // Two upserts of one new id may race; the one the other beat updates on its second try.
+      const result = await upsertRetryingOnce(write);
       const doc = await users.findOne({ _id });
       return { user: toRecord(doc!), created: result.upsertedCount === 1 };
     },

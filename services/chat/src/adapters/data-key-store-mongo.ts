@@ -1,5 +1,5 @@
 import type { Binary } from "mongodb";
-import { bytesFromBson, isMongoDuplicateKeyError, type MongoDb } from "@caas/shared/mongo";
+import { bytesFromBson, isMongoDuplicateKeyError, upsertRetryingOnce, type MongoDb } from "@caas/shared/mongo";
 import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
 import { runMigrations, type Migration } from "@caas/shared/migrations";
 import type { DataKeyStore, StoredDataKey, StoredReencryption } from "../ports/data-key-store.js";
@@ -97,7 +97,7 @@ export async function createMongoDataKeyStore(opts: ChatMongoOptions): Promise<D
     async saveRun(r) {
       const { tenantId, ...rest } = r;
       checkId("keyId", r.keyId);
-      await runs.updateOne({ _id: checkId("tenantId", tenantId) }, { $set: rest }, { upsert: true });
+      await upsertRetryingOnce(() => runs.updateOne({ _id: checkId("tenantId", tenantId) }, { $set: rest }, { upsert: true }));
     },
     async run(tenantId) {
       return runOf(await runs.findOne({ _id: checkId("tenantId", tenantId) }));

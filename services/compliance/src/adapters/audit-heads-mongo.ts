@@ -1,4 +1,4 @@
-import { bytesFromBson, type MongoCollection } from "@caas/shared/mongo";
+import { bytesFromBson, upsertRetryingOnce, type MongoCollection } from "@caas/shared/mongo";
 import type { AuditRow, CheckpointRow } from "./audit-rows.js";
 
 /*
@@ -97,7 +97,7 @@ export class MongoChainHeads {
 
   /** Raises the tenant's checkpoint head to `position` (before that checkpoint is inserted, so no stored checkpoint is ever above it). */
   async raiseCheckpointHead(tenantId: string, position: number): Promise<void> {
-    await this.heads.updateOne({ _id: tenantId }, { $max: { checkpointPosition: position }, $set: { tenantId } }, { upsert: true });
+    await upsertRetryingOnce(() => this.heads.updateOne({ _id: tenantId }, { $max: { checkpointPosition: position }, $set: { tenantId } }, { upsert: true }));
   }
 
   private async hashAt(tenantId: string, position: number): Promise<Uint8Array | undefined> {

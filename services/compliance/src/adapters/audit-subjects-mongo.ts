@@ -1,4 +1,4 @@
-import { bytesFromBson, isMongoDuplicateKeyError } from "@caas/shared/mongo";
+import { bytesFromBson, isMongoDuplicateKeyError, upsertRetryingOnce } from "@caas/shared/mongo";
 import type { AuditSubjectRecord, AuditSubjectStore } from "../ports/audit-subjects.js";
 import { MAJORITY, complianceCollections, type ComplianceMongoDb } from "./audit-mongo.js";
 import { tenantOf } from "./audit-rows.js";
@@ -55,7 +55,7 @@ export function createMongoAuditSubjects(opts: { db: ComplianceMongoDb; collecti
     async forgetSubject(scope, subject, eraseTimeMs) {
       const tenantId = tenantOf(scope);
       const r = await subjects.deleteOne({ _id: `${tenantId}|${subject}` });
-      await markers.updateOne({ _id: `${tenantId}|${subject}` }, { $max: { eraseTimeMs }, $setOnInsert: { tenantId } }, { upsert: true });
+      await upsertRetryingOnce(() => markers.updateOne({ _id: `${tenantId}|${subject}` }, { $max: { eraseTimeMs }, $setOnInsert: { tenantId } }, { upsert: true }));
       return r.deletedCount > 0;
     },
 

@@ -1,5 +1,5 @@
 import type { Collection, Document } from "mongodb";
-import { isMongoDuplicateKeyError, type MongoCollection, type MongoDb } from "@caas/shared/mongo";
+import { isMongoDuplicateKeyError, upsertRetryingOnce, type MongoCollection, type MongoDb } from "@caas/shared/mongo";
 import { MAX_TENANT_ROWS, type LegalHoldRecord, type RetentionPolicyRecord, type RetentionStore } from "../ports/retention-store.js";
 import { MAJORITY, complianceCollections } from "./audit-mongo.js";
 import { tenantOf } from "./audit-rows.js";
@@ -26,7 +26,7 @@ export function createMongoRetentionStore(opts: { db: MongoDb; collectionPrefix?
     async putPolicy(scope, policy) {
       const tenantId = tenantOf(scope);
       checkPolicy(tenantId, policy);
-      await policies.updateOne({ _id: `${tenantId}|${policy.conversationId}` }, { $set: policyOf(policy) }, { upsert: true });
+      await upsertRetryingOnce(() => policies.updateOne({ _id: `${tenantId}|${policy.conversationId}` }, { $set: policyOf(policy) }, { upsert: true }));
     },
     async getPolicy(scope, conversationId) {
       const doc = await policies.findOne({ _id: `${tenantOf(scope)}|${conversationId}` });

@@ -112,6 +112,19 @@ export function auditStoreContract(name: string, open: () => Promise<AuditBacken
       expect(await inst.a.listKeys()).toHaveLength(1);
     });
 
+    it("two instances storing a new tenant's first checkpoints at once store every one (no lost upsert race)", async () => {
+      const source = freshTenantScope();
+      const { appender } = auditWorld(inst.a, { checkpointEvery: 1 });
+      for (let i = 1; i <= 12; i++) await appender.append(source, draft(`k${i}`));
+      const signed = await inst.a.checkpoints(source, 0n, 100n);
+      expect(signed).toHaveLength(12);
+      const scope = freshTenantScope();
+      const stored = await Promise.all(signed.map((c, i) => (i % 2 === 0 ? inst.a : inst.b).insertCheckpoint(scope, { ...c, tenantId: scope.tenantId })));
+      expect(stored).toEqual(signed.map(() => true));
+      expect((await inst.b.checkpoints(scope, 0n, 100n)).map((c) => Number(c.position))).toEqual(signed.map((c) => Number(c.position)));
+      expect((await inst.a.checkpointAtOrBefore(scope, 100n))?.position).toBe(12n);
+    });
+
     it("two instances appending to one tenant concurrently build one dense chain with no fork", async () => {
       const scope = freshTenantScope();
       const a = auditWorld(inst.a, { checkpointEvery: 10 });

@@ -1,7 +1,7 @@
 import type { Collection, Document } from "mongodb";
 import { mongoMigrationTarget } from "@caas/shared/mongo/migrations";
 import { runMigrations, type MigrationResult } from "@caas/shared/migrations";
-import type { MongoCollection, MongoDb } from "@caas/shared/mongo";
+import { upsertRetryingOnce, type MongoCollection, type MongoDb } from "@caas/shared/mongo";
 import type { UserDirectory } from "../ports/user-directory.js";
 import { tenantOf } from "./checks.js";
 import { nameKeys } from "./user-directory-sqlite.js";
@@ -64,10 +64,12 @@ export function createMongoUserDirectory(opts: { db: DirectoryMongoDb; prefix?: 
     async put(scope, u) {
       const tenantId = tenantOf(scope);
       const { nameFolded, nameWords } = nameKeys(u.displayName);
-      await users.updateOne(
-        { _id: userKey(tenantId, u.userId) },
-        { $set: { tenantId, userId: u.userId, displayName: u.displayName, avatarUrl: u.avatarUrl, nameFolded, nameWords: nameWords.split(" ").filter(Boolean) }, $setOnInsert: { active: true } },
-        { upsert: true, ...MAJORITY },
+      await upsertRetryingOnce(() =>
+        users.updateOne(
+          { _id: userKey(tenantId, u.userId) },
+          { $set: { tenantId, userId: u.userId, displayName: u.displayName, avatarUrl: u.avatarUrl, nameFolded, nameWords: nameWords.split(" ").filter(Boolean) }, $setOnInsert: { active: true } },
+          { upsert: true, ...MAJORITY },
+        ),
       );
     },
     async setActive(scope, userId, active) {
@@ -81,7 +83,7 @@ export function createMongoUserDirectory(opts: { db: DirectoryMongoDb; prefix?: 
     async setBlock(scope, blockerId, blockedId, blocked) {
       const tenantId = tenantOf(scope);
       const _id = `${tenantId}:${blockedId}:${blockerId}`;
-      if (blocked) await blocks.updateOne({ _id }, { $set: { tenantId, blockedId, blockerId } }, { upsert: true, ...MAJORITY });
+      if (blocked) await upsertRetryingOnce(() => blocks.updateOne({ _id }, { $set: { tenantId, blockedId, blockerId } }, { upsert: true, ...MAJORITY }));
       else await blocks.deleteOne({ _id }, MAJORITY);
     },
     async search(scope, q) {

@@ -204,7 +204,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return isObject(value) && typeof (value as { then?: unknown }).then === "function";
 }
 
-export { isMongoDuplicateKeyError } from "./mongo-errors.js";
+export { isMongoDuplicateKeyError, upsertRetryingOnce } from "./mongo-errors.js";
 
 /**
  * The bytes of a BSON binary field as read back by the driver (a `Binary`, or a Buffer when
