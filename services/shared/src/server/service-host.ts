@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { Duplex } from "node:stream";
@@ -23,6 +22,7 @@ import { InflightTracker } from "./inflight.js";
 import { DualListener } from "./listener.js";
 import { createReflectionV1, createReflectionV1alpha, ReflectionIndex } from "./reflection.js";
 import { createRpcHandlers } from "./rpc-handler.js";
+import { ShutdownSignal } from "./shutdown-signal.js";
 import { createInProcessClient } from "../in-process.js";
 import type { UniversalClientFn } from "@connectrpc/connect/protocol";
 
@@ -124,15 +124,14 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
   const health = new HealthRegistry(serviceNames);
   const files: DescFile[] = [...definition.services.map((s) => s.file), Health.file, reflectionV1.ServerReflection.file, reflectionV1alpha.ServerReflection.file];
   const reflection = new ReflectionIndex(files, [...serviceNames, Health.typeName, reflectionV1.ServerReflection.typeName, reflectionV1alpha.ServerReflection.typeName]);
-  const shutdown = new AbortController();
   // Every call in progress links its signal to this one (connect's handler context) until it
-  // ends: past 10 concurrent calls Node would warn of a listener leak that is not one.
-  setMaxListeners(0, shutdown.signal);
+  // ends: kept in a Set, so that a call costs the same with 50,000 streams open as with none.
+  const shutdown = new ShutdownSignal();
   const inflight = new InflightTracker();
 
   const interceptors: Interceptor[] = [
     createCorrelationInterceptor({ logger }),
-    createLoggingInterceptor({ logger, shutdownSignal: shutdown.signal }),
+    createLoggingInterceptor({ logger, shutdownSignal: shutdown.asAbortSignal() }),
     createErrorInterceptor(),
     createPrincipalInterceptor({ resolver: definition.principalResolver ?? opts.principalResolver ?? anonymousResolver }),
     createInternalServiceInterceptor(),
@@ -168,7 +167,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Runnin
     interceptors,
     readMaxBytes: config.limits.readMaxBytes,
     writeMaxBytes: config.limits.writeMaxBytes,
-    shutdownSignal: shutdown.signal,
+    shutdownSignal: shutdown.asAbortSignal(),
     fallback(req, res) {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       let route = req.method === "GET" || req.method === "HEAD" ? httpRoutes[path] : undefined;
