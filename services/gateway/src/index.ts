@@ -54,7 +54,11 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
         platform,
         peers: ctx.peers,
         guard: (method, input, hctx) => limits.check(hctx.values.get(principalKey), actionOf(method, input)),
-        bound: new OutstandingBound({ max: ctx.config.connections.gatewayMaxOutstanding, targetMs: ctx.config.connections.gatewayTargetWaitMs }),
+        bound: new OutstandingBound({
+          max: ctx.config.connections.gatewayMaxOutstanding,
+          targetMs: ctx.config.connections.gatewayTargetWaitMs,
+          overloadedTargetMs: ctx.config.connections.gatewayOverloadedWaitMs,
+        }),
       }),
     principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" })),
     ...(demo ? { httpRoutes: demo.httpRoutes, httpPrefixRoutes: demo.httpPrefixRoutes } : {}),

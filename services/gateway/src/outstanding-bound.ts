@@ -32,6 +32,11 @@ export interface OutstandingBoundOptions {
    * beyond what one call takes alone (CAAS_GATEWAY_TARGET_WAIT_MS). Default: no bound by time.
    */
   targetMs?: number;
+  /**
+   * The target wait while the owner is or just was overloaded (the gateway refused a call to it in
+   * the last 10 s), when shorter than `targetMs` (CAAS_GATEWAY_OVERLOADED_WAIT_MS). Default: `targetMs`.
+   */
+  overloadedTargetMs?: number;
   /** A monotonic clock in ms (default `performance.now`). */
   now?: () => number;
 }
@@ -84,6 +89,13 @@ interface Owner {
  * time (130-550 ms against 31 ms, for 20 s in a measured run). An owner that was not refusing
  * anything takes retries freely (e.g. the calls of a restarted instance, retried).
  *
+ * While the owner is or just was overloaded, first attempts too are held to a shorter wait
+ * (`overloadedTargetMs`, 500 ms by default against 2 s): the long target absorbs a burst, but under
+ * a sustained overload it only keeps a standing queue of that many seconds in front of the owner,
+ * which adds latency without adding throughput (CoDel's good and bad queue), and after the overload
+ * every new call waited behind it until it drained (1-2 s a call for the first 5 s after a measured
+ * 5x overload). The short queue still keeps the owner busy while it lasts.
+ *
  * Streams (realtime sessions) are not counted: they are long-lived by design and have their own
  * connections (stream lanes).
  */
@@ -91,6 +103,7 @@ export class OutstandingBound {
   private readonly owners = new Map<string, Owner>();
   private readonly now: () => number;
   private readonly targetMs: number | undefined;
+  private readonly overloadedTargetMs: number | undefined;
   readonly max: number;
 
   constructor(opts: OutstandingBoundOptions | number) {
@@ -98,6 +111,7 @@ export class OutstandingBound {
     if (!Number.isInteger(o.max) || o.max < 1) throw new RangeError("the outstanding bound must be a positive integer");
     this.max = o.max;
     this.targetMs = o.targetMs;
+    this.overloadedTargetMs = o.targetMs === undefined || o.overloadedTargetMs === undefined ? o.targetMs : Math.min(o.targetMs, o.overloadedTargetMs);
     this.now = o.now ?? (() => performance.now());
   }
 
@@ -108,11 +122,14 @@ export class OutstandingBound {
     if (n >= this.max) {
       throw this.refuse(o, `the gateway has ${n} calls outstanding to ${owner} (CAAS_GATEWAY_MAX_OUTSTANDING): retry later`);
     }
-    const expected = this.targetMs !== undefined && n >= PROBE ? o.rate.expected() : undefined;
-    if (expected && (expected.waitMs > this.targetMs! || (attempt.remainingMs !== undefined && expected.doneMs > attempt.remainingMs * DEADLINE_SHARE))) {
+    const overloaded = this.overloaded(o);
+    const targetMs = overloaded ? this.overloadedTargetMs : this.targetMs;
+    const expected = targetMs !== undefined && n >= PROBE ? o.rate.expected() : undefined;
+    if (expected && (expected.waitMs > targetMs! || (attempt.remainingMs !== undefined && expected.doneMs > attempt.remainingMs * DEADLINE_SHARE))) {
+      const target = overloaded && targetMs !== this.targetMs ? `target ${targetMs} ms while it is overloaded, CAAS_GATEWAY_OVERLOADED_WAIT_MS` : `target ${targetMs} ms, CAAS_GATEWAY_TARGET_WAIT_MS`;
       throw this.refuse(
         o,
-        `the gateway has ${n} calls outstanding to ${owner}, finishing about ${(o.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(expected.waitMs)} ms (target ${this.targetMs} ms, CAAS_GATEWAY_TARGET_WAIT_MS${attempt.remainingMs === undefined ? "" : `; ${Math.round(attempt.remainingMs)} ms left of the caller's deadline`}): retry later`,
+        `the gateway has ${n} calls outstanding to ${owner}, finishing about ${(o.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(expected.waitMs)} ms (${target}${attempt.remainingMs === undefined ? "" : `; ${Math.round(attempt.remainingMs)} ms left of the caller's deadline`}): retry later`,
       );
     }
     if (attempt.retry && this.targetMs !== undefined && expected && expected.waitMs > this.targetMs * RETRY_WAIT_SHARE) {
@@ -125,7 +142,7 @@ export class OutstandingBound {
     if (attempt.retry && o.retries >= maxRetries) {
       throw this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`);
     }
-    if (attempt.retry && this.now() - o.refusedAt < RETRY_WINDOW_MS && !o.budget.allows()) {
+    if (attempt.retry && overloaded && !o.budget.allows()) {
       const { first, retries } = o.budget.totals();
       throw this.refuseRetry(
         o,
@@ -157,6 +174,11 @@ export class OutstandingBound {
     const perSec = o.rate.perSecond();
     if (this.targetMs !== undefined && perSec !== undefined) allowed = Math.min(allowed, Math.max(PROBE, Math.floor((perSec * (this.targetMs + o.rate.fastestMs())) / 1000)));
     return Math.max(1, Math.floor(allowed / 2));
+  }
+
+  /** Whether the gateway refused a call to the owner in the last 10 s. */
+  private overloaded(o: Owner): boolean {
+    return this.now() - o.refusedAt < RETRY_WINDOW_MS;
   }
 
   /** Counts a refusal (the owner is overloaded for the next 10 s) and builds its error, naming the drain time. */

@@ -130,9 +130,9 @@ describe("gateway: a bound on the calls outstanding to an owner service", () => 
  * calls the test finishes by hand.
  */
 describe("gateway: the outstanding bound by the wait a call would have", () => {
-  function world(targetMs = 1_000, max = 512) {
+  function world(targetMs = 1_000, max = 512, overloadedTargetMs?: number) {
     let now = 1_000_000;
-    const bound = new OutstandingBound({ max, targetMs, now: () => now });
+    const bound = new OutstandingBound({ max, targetMs, overloadedTargetMs, now: () => now });
     const start = (attempt: { retry: boolean; remainingMs?: number } = { retry: false }) => {
       let finish!: () => void;
       const done = bound.run("chat", () => new Promise<void>((r) => (finish = r)), attempt);
@@ -302,5 +302,35 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
     expect((await w.refusal())?.retryAfterMs).toBe(10_000);
     for (const h of held) h.finish();
     await Promise.all(held.map((h) => h.done));
+  });
+
+  it("holds first attempts to the shorter wait while the owner is or just was overloaded, and to the long target again 10 s after the last refusal", async () => {
+    const w = world(1_000, 512, 300);
+    const fill = async (expectedLetThrough: number) => {
+      await w.measure(20, 10); // 10 calls a second, 100 ms alone: n outstanding make the next wait n x 100 ms
+      const held: ReturnType<typeof w.start>[] = [];
+      let refused: ResourceExhaustedError | undefined;
+      while (!refused) {
+        const before = w.bound.count("chat");
+        const c = w.start();
+        if (w.bound.count("chat") > before) held.push(c);
+        else
+          refused = await c.done.then(
+            () => undefined,
+            (e: unknown) => e as ResourceExhaustedError,
+          );
+      }
+      expect(held).toHaveLength(expectedLetThrough);
+      for (const h of held) h.finish();
+      await Promise.all(held.map((h) => h.done));
+      return refused;
+    };
+    // Never refused: a burst queues up to the 1 s target (ten calls waiting behind, the eleventh let through).
+    expect((await fill(11))?.message).toMatch(/would wait about 1100 ms \(target 1000 ms, CAAS_GATEWAY_TARGET_WAIT_MS\)/);
+    // Just refused: only 300 ms of queue (the four probes, then a wait of about 400 ms is refused).
+    expect((await fill(4))?.message).toMatch(/would wait about \d+ ms \(target 300 ms while it is overloaded, CAAS_GATEWAY_OVERLOADED_WAIT_MS\)/);
+    // Each refusal keeps it in force; ten seconds without one lift it.
+    w.advance(10_001);
+    expect((await fill(11))?.message).toMatch(/target 1000 ms, CAAS_GATEWAY_TARGET_WAIT_MS/);
   });
 });

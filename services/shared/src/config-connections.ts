@@ -30,6 +30,8 @@ export function parseConnectionLimits(get: (name: string) => string | undefined,
     gatewayMaxOutstanding: int("CAAS_GATEWAY_MAX_OUTSTANDING", 512, 1, 1_000_000),
     // The wait a forwarded call may expect behind those outstanding to its owner (Little's law on the measured rate).
     gatewayTargetWaitMs: int("CAAS_GATEWAY_TARGET_WAIT_MS", 2_000, 10, 600_000),
+    // The same while the owner is or just was overloaded: a standing queue adds latency, not throughput.
+    gatewayOverloadedWaitMs: int("CAAS_GATEWAY_OVERLOADED_WAIT_MS", 500, 10, 600_000),
   };
 }
 

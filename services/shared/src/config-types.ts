@@ -108,6 +108,8 @@ export interface ConnectionLimits {
   gatewayMaxOutstanding: number;
   /** The longest a forwarded unary call should expect to wait behind the calls outstanding to its owner, beyond what one call takes alone, before the gateway refuses it (CAAS_GATEWAY_TARGET_WAIT_MS). */
   gatewayTargetWaitMs: number;
+  /** The same while the gateway is refusing calls to the owner or did in the last 10 s, when shorter (CAAS_GATEWAY_OVERLOADED_WAIT_MS). */
+  gatewayOverloadedWaitMs: number;
 }
 
 /** The media service's settings (README "Configuration"). */
