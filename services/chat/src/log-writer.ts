@@ -50,7 +50,7 @@ export class LogWriter {
     private readonly deps: {
       events: EventLogStore;
       conversations: ConversationStore;
-      /** Called after each new commit (not for duplicates), in the request's async context. */
+      /** Called after each new commit (not for duplicates), in the request's async context, with the event as stored (a sealed body stays sealed). */
       onCommit?: (event: LogEvent) => void;
     },
   ) {}
@@ -77,7 +77,7 @@ export class LogWriter {
     const committed: Committed = { kind: result.kind, log: result.event, event };
     const [projected, followed] = await Promise.allSettled([this.project(scope, result.event, event), req.alongside?.(committed)]);
     // The event is committed whatever happened after: hand it to the relay first.
-    if (result.kind === "appended") this.deps.onCommit?.(result.event);
+    if (result.kind === "appended") this.deps.onCommit?.(result.stored ?? result.event);
     if (projected.status === "rejected") throw projected.reason;
     if (followed.status === "rejected") throw followed.reason;
     return committed;
@@ -120,7 +120,7 @@ export class LogWriter {
     const moves = new Set([newest(() => true), newest((s) => s.activity), newest((s) => s.lastMessage !== undefined)].filter((s) => s !== undefined));
     const projected = await Promise.allSettled([...moves].map((s) => this.deps.conversations.recordEvent(scope, s.c.log.conversationId, s.summary)));
     // Committed whatever happened after: the relay first.
-    for (const c of committed) if (c.kind === "appended") this.deps.onCommit?.(c.log);
+    results.forEach((r) => r.kind === "appended" && this.deps.onCommit?.(r.stored ?? r.event));
     const failed = projected.find((p) => p.status === "rejected");
     if (failed) throw failed.reason;
     return committed;
