@@ -162,6 +162,8 @@ function patternSuite(name: string, make: () => Promise<Pair>, timeoutMs: number
           await until(() => seen.includes(1), timeoutMs, "seq 1 published by the sweeper");
           expect(reads).toBeGreaterThan(0);
           await relay.stop();
+          // Both are marked published (the handed-over one by the relay's deferred mark).
+          expect((await a.unpublished(100, Date.now() + 1000)).filter((e) => e.conversationId === conv)).toEqual([]);
           await sub.close();
         } finally {
           await pair.dispose();

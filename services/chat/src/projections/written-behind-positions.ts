@@ -3,8 +3,12 @@ import { scopeFromEvent } from "@caas/shared/tenant-scope";
 import type { Logger } from "@caas/shared/logger";
 import type { ProjectionStateStore } from "./projection-state-store.js";
 
-/** How long a moved position may wait before it is written (default). */
-export const POSITION_WRITE_DELAY_MS = 250;
+/**
+ * How long a moved position may wait before it is written (default): a restarted or rebalanced
+ * consumer applies at most about this much of a conversation's events again. Most conversations
+ * get less than an event a second, so a shorter delay writes after nearly every event.
+ */
+export const POSITION_WRITE_DELAY_MS = 5000;
 /** Conversations whose position an instance keeps in memory; the least recently used go first. */
 const REMEMBERED = 20_000;
 

@@ -2,7 +2,7 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import type { Clock } from "../clock.js";
 import type { BusRecord, EventBus, TopicSpec } from "../bus/event-bus.js";
 import type { Logger } from "../logger.js";
-import type { EventLogStore, LogEvent } from "./event-log-store.js";
+import type { EventKey, EventLogStore, LogEvent } from "./event-log-store.js";
 
 export interface OutboxRelayOptions<Desc extends DescMessage> {
   store: EventLogStore;
@@ -21,6 +21,12 @@ export interface OutboxRelayOptions<Desc extends DescMessage> {
    * right away; the sweeper takes older ones (a crashed or slow instance). Default 2000 ms.
    */
   sweepGraceMs?: number;
+  /**
+   * How long the marks of handed-over events published may wait, so that the events of several
+   * rounds are marked in one write (default 200 ms; keep it well under the grace, or the
+   * sweepers publish them again).
+   */
+  markDelayMs?: number;
 }
 
 /**
@@ -55,6 +61,10 @@ export class OutboxRelay<Desc extends DescMessage> {
   private published = 0;
   /** Events committed here and handed over, not yet in a round. */
   private handed: LogEvent[] = [];
+  /** Handed-over events published and not marked yet (marked together, see markDelayMs). */
+  private unmarked: EventKey[] = [];
+  private markTimer: NodeJS.Timeout | undefined;
+  private marking: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: OutboxRelayOptions<Desc>) {}
 
@@ -80,17 +90,19 @@ export class OutboxRelay<Desc extends DescMessage> {
     return this.published;
   }
 
-  /** Stops the sweeper and waits for the round in progress. */
+  /** Stops the sweeper, waits for the round in progress and marks what it published. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await this.markNow();
   }
 
   /** Runs rounds until nothing is pending (used by tests and at shutdown). */
   async flush(): Promise<void> {
     await this.running;
     await this.round("all");
+    await this.markNow();
   }
 
   private kick(kind: RoundKind): void {
@@ -122,25 +134,50 @@ export class OutboxRelay<Desc extends DescMessage> {
     // store, where the sweeper finds them after the grace.
     while (this.handed.length > 0) {
       const events = this.handed.splice(0, batch).sort(inLogOrder);
-      await this.publish(events);
+      await this.publish(events, true);
     }
     if (kind === "handed") return;
+    // What was published but not marked yet would be read (and published) again.
+    await this.markNow();
     const grace = kind === "all" ? 0 : (this.opts.sweepGraceMs ?? 2000);
     for (;;) {
       const events = await this.opts.store.unpublished(batch, this.opts.clock.nowMs() - grace);
       if (events.length === 0) return;
-      await this.publish(events);
+      await this.publish(events, false);
       if (events.length < batch) return;
     }
   }
 
-  private async publish(events: LogEvent[]): Promise<void> {
+  /** Publishes, then marks: at once (what a store read found must be marked before the next read), or `later` with others. */
+  private async publish(events: LogEvent[], later: boolean): Promise<void> {
     await this.opts.bus.publish(
       this.opts.topic,
       events.map((e) => this.opts.toRecord(e)),
     );
-    await this.opts.store.markPublished(events.map((e) => ({ tenantId: e.tenantId, conversationId: e.conversationId, seq: e.seq })));
     this.published += events.length;
+    const keys = events.map((e) => ({ tenantId: e.tenantId, conversationId: e.conversationId, seq: e.seq }));
+    if (!later) return this.opts.store.markPublished(keys);
+    this.unmarked.push(...keys);
+    if (this.markTimer) return;
+    this.markTimer = setTimeout(() => void this.markNow(), this.opts.markDelayMs ?? 200);
+    this.markTimer.unref();
+  }
+
+  /** Marks the handed-over events published so far. A failed mark is left to the sweeper (it publishes them again after the grace). */
+  private markNow(): Promise<void> {
+    if (this.markTimer) clearTimeout(this.markTimer);
+    this.markTimer = undefined;
+    const keys = this.unmarked;
+    this.unmarked = [];
+    this.marking = this.marking.then(async () => {
+      if (keys.length === 0) return;
+      try {
+        await this.opts.store.markPublished(keys);
+      } catch (err) {
+        this.opts.logger.warn({ err, events: keys.length }, "marking published events failed; the sweeper publishes them again");
+      }
+    });
+    return this.marking;
   }
 }
 
