@@ -44,6 +44,44 @@ export function frameResponse<S extends FrameResponseSchema>(schema: S, frame: S
   return out;
 }
 
+/** Pushed events' responses as whole envelopes (tag of field 1, then frameField), by the event they carry; see pushedFields. */
+const pushedEnvelopes = new WeakMap<object, Buffer>();
+let lastEnveloped: ServerFrame | undefined;
+let lastEnvelope: Buffer | undefined;
+
+/**
+ * The response carrying `frame` (SubscribeResponse and ConnectResponse alike: field 1 and nothing
+ * else) as one enveloped stream message of the binary protocols, ready to write to the response
+ * body (RawStreamBody); a pushed event's is built once per event and shared by every stream.
+ */
+export function frameEnvelope(frame: ServerFrame): Buffer {
+  if (frame === lastEnveloped) return lastEnvelope!;
+  const pushed = frame.replyTo === 0n && frame.frame.case === "event" ? frame.frame.value : undefined;
+  let out = pushed && pushedEnvelopes.get(pushed);
+  if (!out) {
+    const field = frameField(frame);
+    out = Buffer.allocUnsafe(6 + field.byteLength);
+    out[0] = 0;
+    out.writeUInt32BE(1 + field.byteLength, 1);
+    out[5] = FRAME_TAG;
+    out.set(field, 6);
+    if (pushed) pushedEnvelopes.set(pushed, out);
+  }
+  if (pushed) {
+    lastEnveloped = frame;
+    lastEnvelope = out;
+  }
+  return out;
+}
+
+/** Batches of frames as response body bytes: one chunk per batch (one write), a batch's envelopes back to back. */
+export async function* frameChunks(batches: AsyncIterable<ServerFrame[]>): AsyncGenerator<Uint8Array> {
+  for await (const batch of batches) yield batch.length === 1 ? frameEnvelope(batch[0]!) : Buffer.concat(batch.map(frameEnvelope));
+}
+
+/** The tag of field 1 (`frame`), length-delimited. */
+const FRAME_TAG = (1 << 3) | WireType.LengthDelimited;
+
 /** Whether the call's messages travel in the protobuf binary format (every protocol but the JSON ones). */
 export function binaryCall(contentType: string | null): boolean {
   return !/json/i.test(contentType ?? "");
