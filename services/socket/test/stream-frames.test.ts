@@ -5,7 +5,7 @@ import { ConnectResponseSchema, SubscribeResponseSchema } from "@caas/gen/caas/r
 import { serverFrame } from "../src/frames.js";
 import { envelope } from "@caas/shared/server/raw-stream-body";
 import { StreamSink } from "../src/transports/stream-sink.js";
-import { binaryCall, frameChunks, frameEnvelope, frameField, frameResponse } from "../src/transports/stream-frames.js";
+import { batchChunk, binaryCall, frameChunks, frameEnvelope, frameField, frameResponse } from "../src/transports/stream-frames.js";
 
 describe("stream responses of pushed frames (gRPC Subscribe and Connect streams)", () => {
   const event = create(EventSchema, { conversationId: "c1", seq: 7n, eventId: "e7", actorId: "ann", payload: { case: "messageCreated", value: { message: { text: "héllo" } } } });
@@ -81,5 +81,15 @@ describe("stream responses of pushed frames (gRPC Subscribe and Connect streams)
     abort.abort();
     expect((await pending).done).toBe(true);
     expect(await sink.first(abort.signal)).toBeUndefined();
+  });
+
+  it("joins a batch of the same pushed events once for every stream, never a batch holding a reply", () => {
+    const events = [1n, 2n].map((seq) => create(EventSchema, { conversationId: "c9", seq, eventId: `e${seq}` }));
+    const forStream = () => events.map((e) => serverFrame(0n, { case: "event", value: e }));
+    const joined = batchChunk(forStream());
+    expect(batchChunk(forStream())).toBe(joined);
+    expect(new Uint8Array(joined)).toEqual(new Uint8Array(Buffer.concat(forStream().map(frameEnvelope))));
+    const withReply = [...forStream(), serverFrame(4n, { case: "ack", value: {} })];
+    expect(batchChunk(withReply)).not.toBe(batchChunk([...forStream(), serverFrame(4n, { case: "ack", value: {} })]));
   });
 });
