@@ -62,4 +62,35 @@ describe("realtime streams through the gateway", () => {
     }
     for (const r of receivers) r.close();
   });
+
+  it("delivers a burst of events, several per write, to grpc-js and gRPC-web clients on the socket's port and through the gateway, each once and in order", async () => {
+    const senders = ["ann", "cid", "dan", "eve"];
+    const t = await tenantWithUsers(platform.endpoints.auth!, adminCredential, ["ben", ...senders]);
+    const gateway = platform.endpoints.gateway!;
+    const chatOf = (user: string) => createClient(ChatService, createGrpcTransport({ baseUrl: platform.endpoints.chat!, interceptors: [bearer(t.token(user))] }));
+    const { conversation } = await chatOf("ann").createConversation({ type: ConversationType.GROUP, memberIds: ["ben", ...senders.slice(1)] });
+    const receivers = [
+      grpcConnection(platform.endpoints.socket!, t.token("ben"), "socket-port grpc-js Connect"),
+      grpcWebConnection(platform.endpoints.socket!, t.token("ben"), "socket-port grpc-web"),
+      grpcConnection(gateway, t.token("ben"), "gateway grpc-js Connect"),
+      grpcWebConnection(gateway, t.token("ben"), "gateway grpc-web"),
+    ];
+    for (const r of receivers) await r.waitFor((f) => f.frame.case === "authOk", 10_000, `AuthOk on ${r.label}`);
+    // 15 sends from each of four members at once (under each user's send rate and chat's bound
+    // on concurrent sends): the events fan out together, several in one flush per stream.
+    const acks = (
+      await Promise.all(
+        senders.map((u) => Promise.all(Array.from({ length: 15 }, (_, i) => chatOf(u).sendMessage({ conversationId: conversation!.id, clientMessageId: `burst-${u}-${i}`, text: `burst ${i}` })))),
+      )
+    ).flat();
+    const last = acks.reduce((m, a) => (a.seq > m ? a.seq : m), 0n);
+    for (const r of receivers) {
+      await r.waitFor((f) => f.frame.case === "event" && f.frame.value.conversationId === conversation!.id && f.frame.value.seq === last, 10_000, `the last event on ${r.label}`);
+      const seqs = r.frames.flatMap((f) =>
+        f.frame.case === "event" && f.frame.value.conversationId === conversation!.id && f.frame.value.payload.case === "messageCreated" ? [f.frame.value.seq] : [],
+      );
+      expect(seqs, r.label).toEqual(acks.map((a) => a.seq).sort((a, b) => (a < b ? -1 : 1)));
+      r.close();
+    }
+  });
 });

@@ -12,6 +12,8 @@ import { MediaService } from "@caas/gen/caas/media/v1/media_service_pb.js";
 import { RealtimeService } from "@caas/gen/caas/realtime/v1/realtime_service_pb.js";
 import { SearchService } from "@caas/gen/caas/search/v1/search_service_pb.js";
 import { createPeerClient, type PeerDirectory } from "@caas/shared/clients";
+import { rawStreamBodyKey } from "@caas/shared/server/raw-stream-body";
+import { relayStreamBody } from "@caas/shared/stream-body-relay";
 import type { ServiceName } from "@caas/shared/config";
 import type { OutstandingBound } from "./outstanding-bound.js";
 import { binaryCall, opaqueStreamResponses, relayedResponse } from "./stream-relay.js";
@@ -104,9 +106,14 @@ export function createForwarder<T extends DescService>(service: T, owner: Servic
       impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
         await check(method, undefined, ctx);
         const binary = binaryCall(ctx.requestHeader.get("content-type"));
+        // A binary caller's response body takes the owner's messages after the first as the bytes
+        // received (stream-body-relay.ts): the loop below then sees the first message, and the
+        // owner's end once the caller's body has had the rest.
+        const raw = binary ? ctx.values.get(rawStreamBodyKey) : undefined;
         try {
           // Leaving the loop (the caller went away) returns the owner's stream, which cancels it.
-          for await (const m of forward(input, ctx) as AsyncIterable<Message>) yield relayedResponse(output, m, binary);
+          const messages = (raw ? relayStreamBody(raw, () => forward(input, ctx)) : forward(input, ctx)) as AsyncIterable<Message>;
+          for await (const m of messages) yield relayedResponse(output, m, binary);
         } catch (err) {
           throw ownerError(err);
         }

@@ -1,15 +1,17 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import type { ClientHttp2Stream, Http2Session } from "node:http2";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport, createNodeHttpClient, Http2SessionManager } from "@connectrpc/connect-node";
+import { createTransport as createGrpcProtocolTransport } from "@connectrpc/connect/protocol-grpc";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config, ServiceName } from "./config.js";
 import { currentScope } from "./context.js";
 import { newId } from "./ids.js";
 import { CORRELATION_HEADER } from "./interceptors/correlation.js";
 import { createStreamLanes, DEFAULT_STREAMS_PER_LANE } from "./stream-lanes.js";
-import type { UniversalClientFn } from "@connectrpc/connect/protocol";
+import { validateReadWriteMaxBytes, type UniversalClientFn } from "@connectrpc/connect/protocol";
 import { createInProcessTransport, InProcessRefusal } from "./in-process.js";
+import { withStreamBodyRelay } from "./stream-body-relay.js";
 
 /**
  * The mesh address book: base URLs per service. In cluster mode it comes from configuration; in
@@ -116,7 +118,8 @@ function inProcessTransportFor(client: UniversalClientFn, baseUrl: string, defau
   if (!byTimeout) inProcessTransports.set(client, (byTimeout = new Map<number, Transport>()));
   let t = byTimeout.get(defaultTimeoutMs);
   if (!t) {
-    t = createInProcessTransport(client, baseUrl, [createOutboundScopeInterceptor()], defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined);
+    // Streams called from a relay scope hand the peer's body on as bytes (stream-body-relay.ts).
+    t = createInProcessTransport(withStreamBodyRelay(client), baseUrl, [createOutboundScopeInterceptor()], defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined);
     byTimeout.set(defaultTimeoutMs, t);
   }
   return t;
@@ -168,12 +171,32 @@ function transportFor(baseUrl: string, defaultTimeoutMs: number): Transport {
   return t;
 }
 
+/**
+ * A transport of streams over one HTTP/2 connection of its own to `baseUrl`, as newPeerTransport's
+ * but asking for uncompressed responses and with the relay of stream-body-relay.ts: a stream
+ * called from a relay scope hands the peer's messages on as the bytes received, which a
+ * compressed message could not be (the caller's protocol may not have negotiated the codec).
+ */
+function newPeerStreamTransport(baseUrl: string, defaultTimeoutMs: number): Transport {
+  const sessionManager = new GuardedSessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 15_000 });
+  return createGrpcProtocolTransport({
+    baseUrl,
+    httpClient: withStreamBodyRelay(createNodeHttpClient({ httpVersion: "2", sessionProvider: () => sessionManager })),
+    useBinaryFormat: true,
+    interceptors: [createOutboundScopeInterceptor()],
+    defaultTimeoutMs: defaultTimeoutMs > 0 ? defaultTimeoutMs : undefined,
+    acceptCompression: [],
+    sendCompression: null,
+    ...validateReadWriteMaxBytes(undefined, undefined, undefined),
+  });
+}
+
 /** Streams to `baseUrl`: spread over as many connections as their number needs (stream-lanes.ts). */
 function streamTransportFor(baseUrl: string, defaultTimeoutMs: number, streamsPerLane: number): Transport {
   const key = `${baseUrl}|${defaultTimeoutMs}|${streamsPerLane}`;
   let t = streamTransports.get(key);
   if (!t) {
-    t = createStreamLanes(() => newPeerTransport(baseUrl, defaultTimeoutMs), streamsPerLane);
+    t = createStreamLanes(() => newPeerStreamTransport(baseUrl, defaultTimeoutMs), streamsPerLane);
     streamTransports.set(key, t);
   }
   return t;

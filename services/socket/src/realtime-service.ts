@@ -10,7 +10,8 @@ import type { Session, SessionOptions } from "./session.js";
 import { followPresence, pushPresence } from "./presence-following.js";
 import type { SessionRegistry } from "./sessions.js";
 import { StreamSink } from "./transports/stream-sink.js";
-import { binaryCall, frameResponse } from "./transports/stream-frames.js";
+import { binaryCall, frameChunks, frameResponse } from "./transports/stream-frames.js";
+import { rawStreamBodyKey } from "@caas/shared/server/raw-stream-body";
 import type { Typist, TypingRelay } from "./typing.js";
 import { searchThroughSearch, type SearchClient } from "./search-calls.js";
 
@@ -33,6 +34,27 @@ function userOf(ctx: HandlerContext): Typist {
   const principal = ctx.values.get(principalKey);
   if (principal.kind !== "user") throw new ConnectError("realtime calls are for end users", Code.PermissionDenied);
   return { tenantId: principal.tenantId, userId: principal.userId };
+}
+
+/**
+ * The stream's responses: the sink's frames in order until it ends. On a binary call (gRPC,
+ * gRPC-web, Connect with protobuf) the first goes through connect (which then sends the
+ * response headers) and every later one is written to the response body as an already-enveloped
+ * message (RawStreamBody), each batch waiting at the reader's turn in one chunk, so one write per
+ * stream per flush, with a pushed event's bytes built once for every stream. The sink's backlog
+ * bounds what waits for a slow reader, as before (congested()).
+ */
+async function* deliver<S extends typeof SubscribeResponseSchema | typeof ConnectResponseSchema>(sink: StreamSink, schema: S, ctx: HandlerContext) {
+  const binary = binaryCall(ctx.requestHeader.get("content-type"));
+  const raw = binary ? ctx.values.get(rawStreamBodyKey) : undefined;
+  if (!raw) {
+    for await (const frame of sink.frames(ctx.signal)) yield frameResponse(schema, frame, binary);
+    return;
+  }
+  const first = await sink.first(ctx.signal);
+  if (!first) return;
+  raw.attach(frameChunks(sink.batches(ctx.signal)));
+  yield frameResponse(schema, first, true);
 }
 
 /**
@@ -78,9 +100,8 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
       if (ctx.signal.aborted) session.detach();
       else session.protocolError(0n, `a ClientFrame was refused and the request stream ended: ${ConnectError.from(err).rawMessage}`);
     });
-    const binary = binaryCall(ctx.requestHeader.get("content-type"));
     try {
-      for await (const frame of sink.frames(ctx.signal)) yield frameResponse(ConnectResponseSchema, frame, binary);
+      yield* deliver(sink, ConnectResponseSchema, ctx);
     } finally {
       session.detach();
     }
@@ -95,8 +116,7 @@ export class RealtimeServiceImpl implements ServiceImpl<typeof RealtimeService> 
     try {
       const opened = await session.authenticate(token, 0n);
       if (opened && req.resume) void session.resume(0n, req.resume);
-      const binary = binaryCall(ctx.requestHeader.get("content-type"));
-      for await (const frame of sink.frames(ctx.signal)) yield frameResponse(SubscribeResponseSchema, frame, binary);
+      yield* deliver(sink, SubscribeResponseSchema, ctx);
     } finally {
       session.detach();
     }

@@ -32,12 +32,27 @@ export function boundErrorMetadata(res: UniversalServerResponse): UniversalServe
   const source = res.body;
   return {
     ...res,
-    body: (async function* () {
-      yield* source;
-      // connect sets the status once the body is done, before its headers (trailers-only) or trailers are written.
-      boundGrpcStatus(res.header);
-      boundGrpcStatus(res.trailer);
-    })(),
+    // An iterator passing the body's chunks on, rather than an async generator delegating to it:
+    // a stream's every chunk goes through here (twice through the gateway), and a generator
+    // step is several promises more.
+    body: {
+      [Symbol.asyncIterator]() {
+        const it = source[Symbol.asyncIterator]();
+        return {
+          next: () =>
+            it.next().then((r) => {
+              // connect sets the status once the body is done, before its headers (trailers-only) or trailers are written.
+              if (r.done) {
+                boundGrpcStatus(res.header);
+                boundGrpcStatus(res.trailer);
+              }
+              return r;
+            }),
+          return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: undefined })),
+          throw: (e?: unknown) => (it.throw ? it.throw(e) : Promise.reject(e)),
+        };
+      },
+    },
     // The same Headers objects the handler fills in: read by the writer only after the body ends.
     header: res.header,
     trailer: res.trailer,

@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { boundErrorMetadata } from "./error-metadata-bound.js";
 import { withGrpcWebText } from "./grpc-web-text.js";
 import { withJsonEnumCheck } from "./json-enum-check.js";
+import { withRawStreamBody } from "./raw-stream-body.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -43,7 +44,7 @@ export function createRpcHandlers(opts: RpcHandlerOptions): RpcHandlers {
   routes(router);
   const paths = new Map<string, UniversalHandler>();
   const maxBytes = opts.readMaxBytes ?? 4 * 1024 * 1024;
-  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(withJsonEnumCheck(h, maxBytes)));
+  for (const h of router.handlers) paths.set(h.requestPath, withGrpcWebText(withJsonEnumCheck(withRawStreamBody(h), maxBytes)));
   const node = (req: NodeRequest, res: NodeResponse): void => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {

@@ -44,6 +44,64 @@ export function frameResponse<S extends FrameResponseSchema>(schema: S, frame: S
   return out;
 }
 
+/** Pushed events' responses as whole envelopes (tag of field 1, then frameField), by the event they carry; see pushedFields. */
+const pushedEnvelopes = new WeakMap<object, Buffer>();
+let lastEnveloped: ServerFrame | undefined;
+let lastEnvelope: Buffer | undefined;
+
+/**
+ * The response carrying `frame` (SubscribeResponse and ConnectResponse alike: field 1 and nothing
+ * else) as one enveloped stream message of the binary protocols, ready to write to the response
+ * body (RawStreamBody); a pushed event's is built once per event and shared by every stream.
+ */
+export function frameEnvelope(frame: ServerFrame): Buffer {
+  if (frame === lastEnveloped) return lastEnvelope!;
+  const pushed = frame.replyTo === 0n && frame.frame.case === "event" ? frame.frame.value : undefined;
+  let out = pushed && pushedEnvelopes.get(pushed);
+  if (!out) {
+    const field = frameField(frame);
+    out = Buffer.allocUnsafe(6 + field.byteLength);
+    out[0] = 0;
+    out.writeUInt32BE(1 + field.byteLength, 1);
+    out[5] = FRAME_TAG;
+    out.set(field, 6);
+    if (pushed) pushedEnvelopes.set(pushed, out);
+  }
+  if (pushed) {
+    lastEnveloped = frame;
+    lastEnvelope = out;
+  }
+  return out;
+}
+
+/** Batches of frames as response body bytes: one chunk per batch (one write), a batch's envelopes back to back. */
+export async function* frameChunks(batches: AsyncIterable<ServerFrame[]>): AsyncGenerator<Uint8Array> {
+  for await (const batch of batches) yield batchChunk(batch);
+}
+
+/** The envelopes of the last batch of several frames joined, and the chunk joining them. */
+let lastJoined: Buffer[] = [];
+let lastChunk: Buffer | undefined;
+
+/**
+ * A batch's envelopes in one buffer. A fan-out's flush hands the same pushed events to many
+ * streams in a row, and their envelopes are shared (frameEnvelope), so a batch made of the same
+ * envelopes as the last one takes the same chunk, joined once rather than once per stream (in
+ * a profile of a 1 x 1000 fan-out the joining was the largest single cost of ours). Replies are
+ * enveloped afresh every time, so they never match.
+ */
+export function batchChunk(batch: ServerFrame[]): Buffer {
+  if (batch.length === 1) return frameEnvelope(batch[0]!);
+  const envelopes = batch.map(frameEnvelope);
+  if (lastChunk && envelopes.length === lastJoined.length && envelopes.every((e, i) => e === lastJoined[i])) return lastChunk;
+  lastJoined = envelopes;
+  lastChunk = Buffer.concat(envelopes);
+  return lastChunk;
+}
+
+/** The tag of field 1 (`frame`), length-delimited. */
+const FRAME_TAG = (1 << 3) | WireType.LengthDelimited;
+
 /** Whether the call's messages travel in the protobuf binary format (every protocol but the JSON ones). */
 export function binaryCall(contentType: string | null): boolean {
   return !/json/i.test(contentType ?? "");

@@ -29,6 +29,21 @@ export class StreamSink implements FrameSink {
 
   /** The frames in order, until end() (after the frames written before it). */
   async *frames(signal: AbortSignal): AsyncGenerator<ServerFrame> {
+    for await (const batch of this.batches(signal)) yield* batch;
+  }
+
+  /** The first frame waiting, once there is one; undefined once ended (or `signal` aborted) with none waiting. */
+  async first(signal: AbortSignal): Promise<ServerFrame | undefined> {
+    for await (const batch of this.batches(signal)) {
+      const [head, ...rest] = batch;
+      this.queue = rest.length > 0 ? [...rest, ...this.queue] : this.queue;
+      return head;
+    }
+    return undefined;
+  }
+
+  /** The frames in order as the batches waiting when the reader comes (a reader slower than the writer takes many at once), until end(). */
+  async *batches(signal: AbortSignal): AsyncGenerator<ServerFrame[]> {
     const onAbort = () => this.end(0, "cancelled");
     signal.addEventListener("abort", onAbort);
     try {
@@ -36,7 +51,7 @@ export class StreamSink implements FrameSink {
         if (this.queue.length > 0) {
           const batch = this.queue;
           this.queue = [];
-          yield* batch;
+          yield batch;
           continue;
         }
         if (this.ended || signal.aborted) return;
