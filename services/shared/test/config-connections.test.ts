@@ -12,7 +12,7 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe("connection limit settings", () => {
-  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, a listen backlog of 4096, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway and a 2 s wait behind them", () => {
+  it("defaults: 10 s headers, 300 s request, 32 KiB headers, 1000 streams, a listen backlog of 4096, 1024 connections per address, loopback exempt, 4 MiB WebSocket buffer, 512 calls outstanding per owner at the gateway and a 2 s wait behind them (500 ms while it is refusing calls)", () => {
     expect(loadConfig({}).connections).toEqual({
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 300_000,
@@ -24,6 +24,7 @@ describe("connection limit settings", () => {
       wsMaxBufferedBytes: 4 * 1024 * 1024,
       gatewayMaxOutstanding: 512,
       gatewayTargetWaitMs: 2_000,
+      gatewayOverloadedWaitMs: 500,
     });
     expect(loadConfig({ CAAS_CONNECTION_LIMIT_EXEMPT: "none" }).connections.exemptAddresses).toEqual([]);
   });
@@ -38,6 +39,7 @@ describe("connection limit settings", () => {
       "CAAS_HTTP_REQUEST_TIMEOUT_MS=1000 must not be below CAAS_HTTP_HEADERS_TIMEOUT_MS=5000",
     ]);
     expect(problemsOf({ CAAS_HTTP_MAX_HEADER_BYTES: "262144" })).toEqual(["CAAS_HTTP_MAX_HEADER_BYTES=262144 is outside 1024..131072"]);
+    expect(problemsOf({ CAAS_GATEWAY_OVERLOADED_WAIT_MS: "5" })).toEqual(["CAAS_GATEWAY_OVERLOADED_WAIT_MS=5 is outside 10..600000"]);
   });
 });
 
