@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { wrapHandler } from "./handler-wrap.js";
 
 /** gRPC-web's text mode: the binary gRPC-web body, base64-encoded (Google's grpc-web client's default). */
 const TEXT_CONTENT_TYPE = /^application\/grpc-web-text(\+proto)?$/i;
@@ -28,14 +29,7 @@ export function withGrpcWebText(handler: UniversalHandler): UniversalHandler {
     out.delete("content-length");
     return { ...res, header: out, body: res.body ? base64Encode(res.body) : undefined };
   };
-  return Object.assign(wrapped, {
-    protocolNames: handler.protocolNames,
-    service: handler.service,
-    method: handler.method,
-    requestPath: handler.requestPath,
-    allowedMethods: handler.allowedMethods,
-    supportedContentType: handler.supportedContentType,
-  });
+  return wrapHandler(handler, wrapped);
 }
 
 function isByteStream(body: unknown): body is AsyncIterable<Uint8Array> {

@@ -2,6 +2,7 @@ import { create, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type ContextValues } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { FieldPathElementSchema, ViolationsSchema } from "@caas/gen/buf/validate/validate_pb.js";
+import { wrapHandler } from "./handler-wrap.js";
 
 /** Connect unary JSON requests, the only ones whose whole body is one JSON document. */
 const CONNECT_JSON = /^application\/json(;|$)/i;
@@ -46,14 +47,7 @@ export function withJsonEnumCheck(handler: UniversalHandler, maxBytes: number): 
     contextValues.set(unknownEnumNamesKey, unknown);
     return handler({ ...req, body: once(bytes), contextValues });
   };
-  return Object.assign(wrapped, {
-    protocolNames: handler.protocolNames,
-    service: handler.service,
-    method: handler.method,
-    requestPath: handler.requestPath,
-    allowedMethods: handler.allowedMethods,
-    supportedContentType: handler.supportedContentType,
-  });
+  return wrapHandler(handler, wrapped);
 }
 
 /** The request's unknown enum names, as INVALID_ARGUMENT with one field violation each (at most `max`); undefined when there are none. */

@@ -1,5 +1,6 @@
 import { createContextKey, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { wrapHandler } from "./handler-wrap.js";
 
 /**
  * Lets a server- or bidi-streaming handler write its messages after the first as bytes that are
@@ -60,14 +61,7 @@ export function withRawStreamBody(handler: UniversalHandler): UniversalHandler {
     if (!source || !res.body) return res;
     return { ...res, body: splice(res.body, source) };
   };
-  return Object.assign(wrapped, {
-    protocolNames: handler.protocolNames,
-    service: handler.service,
-    method: handler.method,
-    requestPath: handler.requestPath,
-    allowedMethods: handler.allowedMethods,
-    supportedContentType: handler.supportedContentType,
-  });
+  return wrapHandler(handler, wrapped);
 }
 
 /**
