@@ -93,8 +93,7 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);
-        // Published from memory by this instance (ADR 0215): the sweeper covers a crash before it.
-        relay.notify(event);
+        relay.notify();
       },
       // Marker moves are committed before this runs and are in GetChanges: a failed live push is logged, not an error.
       publishUserState: (record) =>
