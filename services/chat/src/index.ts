@@ -93,7 +93,8 @@ export async function createChatService(ctx: ServiceContext): Promise<ServiceDef
       },
       onCommit: (event) => {
         correlations.remember(event, currentScope()?.correlationId);
-        relay.notify();
+        // Published from memory by this instance (ADR 0215): the sweeper covers a crash before it.
+        relay.notify(event);
       },
       // Marker moves are committed before this runs and are in GetChanges: a failed live push is logged, not an error.
       publishUserState: (record) =>

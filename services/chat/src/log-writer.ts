@@ -4,6 +4,7 @@ import type { EventLogStore, LogEvent, LogHead } from "@caas/shared/eventing/log
 import type { TenantScope } from "@caas/shared/tenant-scope";
 import { buildEvent, decodeEvent, encodeEvent, summaryOf, type EventHeader } from "./domain/events.js";
 import type { ConversationStore, EventSummary } from "./ports/conversation-store.js";
+import { CommitHandover, type HandoverSlot } from "./commit-handover.js";
 
 /** One event to commit. */
 export interface AppendRequest {
@@ -46,16 +47,35 @@ export interface Committed {
  * of the commit either way.
  */
 export class LogWriter {
+  /** `append`'s commits reach onCommit in seq order per conversation (their projections may finish in any order). */
+  private readonly handover: CommitHandover | undefined;
+
   constructor(
     private readonly deps: {
       events: EventLogStore;
       conversations: ConversationStore;
-      /** Called after each new commit (not for duplicates), in the request's async context. */
+      /**
+       * Called after each new commit (not for duplicates) once its projection ran, in the
+       * request's async context, with the event as stored (a sealed body stays sealed); an
+       * instance's commits of one conversation in seq order.
+       */
       onCommit?: (event: LogEvent) => void;
     },
-  ) {}
+  ) {
+    this.handover = deps.onCommit ? new CommitHandover(deps.onCommit) : undefined;
+  }
 
   async append(scope: TenantScope, req: AppendRequest): Promise<Committed> {
+    const held: { slot?: HandoverSlot } = {};
+    try {
+      return await this.appendHandingOver(scope, req, held);
+    } finally {
+      // A slot not handed over is settled whatever happened (an append that committed nothing; settling twice is a no-op).
+      held.slot?.dropped();
+    }
+  }
+
+  private async appendHandingOver(scope: TenantScope, req: AppendRequest, held: { slot?: HandoverSlot }): Promise<Committed> {
     const eventId = newId();
     let built: Event | undefined;
     const result = await this.deps.events.append(scope, {
@@ -68,6 +88,8 @@ export class LogWriter {
       ...(req.headHint === undefined ? {} : { headHint: req.headHint }),
       ...(req.signal === undefined ? {} : { signal: req.signal }),
       encode: ({ seq, createTimeMs }) => {
+        // The seq is assigned: this append takes its place in the conversation's handover order.
+        if (!held.slot && this.handover) held.slot = this.handover.open(scope.tenantId, req.conversationId);
         const header = { conversationId: req.conversationId, seq, eventId, actorId: req.actorId, createTimeMs };
         built = buildEvent(header, req.payload(header));
         return encodeEvent(built);
@@ -77,7 +99,10 @@ export class LogWriter {
     const committed: Committed = { kind: result.kind, log: result.event, event };
     const [projected, followed] = await Promise.allSettled([this.project(scope, result.event, event), req.alongside?.(committed)]);
     // The event is committed whatever happened after: hand it to the relay first.
-    if (result.kind === "appended") this.deps.onCommit?.(result.event);
+    if (result.kind === "appended") {
+      if (held.slot) held.slot.committed(result.stored ?? result.event);
+      else this.deps.onCommit?.(result.stored ?? result.event);
+    }
     if (projected.status === "rejected") throw projected.reason;
     if (followed.status === "rejected") throw followed.reason;
     return committed;
@@ -120,7 +145,7 @@ export class LogWriter {
     const moves = new Set([newest(() => true), newest((s) => s.activity), newest((s) => s.lastMessage !== undefined)].filter((s) => s !== undefined));
     const projected = await Promise.allSettled([...moves].map((s) => this.deps.conversations.recordEvent(scope, s.c.log.conversationId, s.summary)));
     // Committed whatever happened after: the relay first.
-    for (const c of committed) if (c.kind === "appended") this.deps.onCommit?.(c.log);
+    results.forEach((r) => r.kind === "appended" && this.deps.onCommit?.(r.stored ?? r.event));
     const failed = projected.find((p) => p.status === "rejected");
     if (failed) throw failed.reason;
     return committed;

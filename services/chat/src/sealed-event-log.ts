@@ -47,7 +47,7 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       });
       if (result.kind === "appended" && plain) {
         await confirmKey(scope.tenantId, key.id);
-        return { kind: "appended", event: { ...result.event, body: plain } };
+        return { kind: "appended", event: { ...result.event, body: plain }, stored: result.event };
       }
       return { kind: result.kind, event: await openOne(result.event) };
     },
@@ -72,7 +72,9 @@ export function sealedEventLog(inner: EventLogStore, keys: MessageKeyring, opts:
       // One confirmation for the whole batch: every entry was sealed under the same key.
       if (results.some((r) => r.kind === "appended")) await confirmKey(scope.tenantId, key.id);
       return Promise.all(
-        results.map(async (r, i) => (r.kind === "appended" && plain.has(i) ? { kind: r.kind, event: { ...r.event, body: plain.get(i)! } } : { kind: r.kind, event: await openOne(r.event) })),
+        results.map(async (r, i) =>
+          r.kind === "appended" && plain.has(i) ? { kind: r.kind, event: { ...r.event, body: plain.get(i)! }, stored: r.event } : { kind: r.kind, event: await openOne(r.event) },
+        ),
       );
     },
     read: async (scope, conversationId, afterSeq, limit) => openAll(await inner.read(scope, conversationId, afterSeq, limit)),

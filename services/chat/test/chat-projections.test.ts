@@ -130,6 +130,41 @@ function projectionSuite(name: string, backend: () => ChatBackend): void {
       expect(await inst.stores.projections.position(scope, conv)).toBe(top);
     });
 
+    it("a projector writing its positions behind stores them at flush, reads the stored one before a gap, and never moves it back", async () => {
+      const expected = await snapshot();
+      const top = await head();
+      expect(top).toBeGreaterThanOrEqual(12);
+      await wipe();
+      const ref = (seq: number) => ({ tenantId: scope.tenantId, conversationId: conv, seq });
+      const stored = () => inst.stores.projections.position(scope, conv);
+      // The gap fills of `a` (pages; a single event is read by `read(seq - 1, 1)`) show where each fill started.
+      const fills: number[] = [];
+      const events = inst.stores.events;
+      const watched = { ...inst.stores, events: { ...events, read: (s: TenantScope, c: string, after: number, limit: number) => (limit > 1 && fills.push(after), events.read(s, c, after, limit)) } };
+      const a = new ChatProjector(watched, undefined, undefined, { writeBehindMs: 60_000 });
+      const b = new ChatProjector(inst.stores, undefined, undefined, { writeBehindMs: 60_000 });
+      for (let seq = 1; seq <= 3; seq++) expect(await a.handle(ref(seq))).toBe("applied");
+      expect(await stored()).toBe(0);
+      await a.flush();
+      expect(await stored()).toBe(3);
+      // Another instance had the conversation for a while and wrote its position.
+      for (let seq = 4; seq <= 9; seq++) expect(await b.handle(ref(seq))).toBe("applied");
+      await b.flush();
+      expect(await stored()).toBe(9);
+      // Back on `a` (3 in its memory): the gap is filled from the stored 9, not replayed from 3.
+      expect(await a.handle(ref(11))).toBe("gap-filled");
+      expect(fills).toEqual([9]);
+      expect(await a.handle(ref(5))).toBe("duplicate");
+      expect(await b.handle(ref(10))).toBe("applied");
+      await a.flush();
+      await b.flush();
+      expect(await stored()).toBe(11);
+      for (let seq = 12; seq <= top; seq++) expect(await a.handle(ref(seq))).toBe("applied");
+      await a.flush();
+      expect(await stored()).toBe(top);
+      expect(await snapshot()).toEqual(expected);
+    });
+
     it("a wipe and a full replay rebuild the same projections, and repair a corrupted one", async () => {
       const expected = await snapshot();
       const rootSeq = seqOfMessageId(expected.messages.find((m) => m.text === "root")!.id)!;

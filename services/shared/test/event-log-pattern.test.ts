@@ -90,7 +90,8 @@ function patternSuite(name: string, make: () => Promise<Pair>, timeoutMs: number
           const writes: Promise<unknown>[] = [];
           for (let i = 0; i < 60; i++) {
             const store = i % 2 === 0 ? a : b;
-            writes.push(append(store, scope, conv, i).then(() => (store === a ? relayA.notify() : undefined)));
+            // A hands each commit to its relay, which publishes it without reading the store.
+            writes.push(append(store, scope, conv, i).then((r) => (store === a ? relayA.notify(r.event) : undefined)));
             if (i === 30) {
               // The consumer goes away mid-burst and comes back: nothing lost, nothing applied twice.
               await Promise.all(writes);
@@ -112,6 +113,58 @@ function patternSuite(name: string, make: () => Promise<Pair>, timeoutMs: number
           expect(left).toEqual([]);
           await sub.close();
           await relayA.stop();
+        } finally {
+          await pair.dispose();
+        }
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "publishes a handed-over commit without reading the store; one whose publish failed is published by the sweeper",
+      async () => {
+        const pair = await make();
+        const scope = freshTenantScope();
+        const conv = newId();
+        try {
+          const [a] = pair.stores;
+          let reads = 0;
+          let failNext = true;
+          const store: EventLogStore = { ...a, unpublished: (...args) => (reads++, a.unpublished(...args)) };
+          const bus = new Proxy(pair.bus, {
+            get(t, k) {
+              if (k !== "publish") {
+                const v: unknown = Reflect.get(t, k);
+                return typeof v === "function" ? (v.bind(t) as unknown) : v;
+              }
+              return async (...args: Parameters<EventBus["publish"]>) => {
+                if (failNext) {
+                  failNext = false;
+                  throw new Error("the bus is down for one publish");
+                }
+                return t.publish(...args);
+              };
+            },
+          });
+          const relay = new OutboxRelay({ store, bus, topic: pair.topic, toRecord, clock: systemClock, logger, sweepIntervalMs: 100, sweepGraceMs: 300 });
+          const seen: number[] = [];
+          const sub = await pair.bus.subscribe(pair.topic, { group: `handed-${conv}`, from: "earliest" }, async (r) => {
+            if (r.value.conversationId === conv && r.value.payload.case === "event") seen.push(Number(r.value.payload.value.seq));
+          });
+          relay.notify((await append(a, scope, conv, 0)).event);
+          await until(() => !failNext, timeoutMs, "the failed publish");
+          relay.notify((await append(a, scope, conv, 1)).event);
+          await until(() => seen.includes(2), timeoutMs, "seq 2 published");
+          expect(reads).toBe(0);
+          expect(seen).toEqual([2]);
+          // The sweeper finds seq 1 unpublished in the store once the grace is over.
+          relay.start();
+          await until(() => seen.includes(1), timeoutMs, "seq 1 published by the sweeper");
+          expect(reads).toBeGreaterThan(0);
+          await relay.stop();
+          // Both are marked published (the handed-over one by the relay's deferred mark).
+          expect((await a.unpublished(100, Date.now() + 1000)).filter((e) => e.conversationId === conv)).toEqual([]);
+          await sub.close();
         } finally {
           await pair.dispose();
         }

@@ -5,6 +5,7 @@ import type { MarkerMove, ReadStateRecord, ReadStateStore } from "../ports/read-
 import { chatCollections, MAJORITY, type ChatMongoCollection, type ChatMongoOptions } from "./chat-mongo.js";
 import { checkId, checkIds, checkLimit, checkSeq, checkTime, tenantOf } from "./checks.js";
 import { receiptCollections } from "./receipts-schema.js";
+import { tickInserts } from "./tick-inserts-mongo.js";
 
 interface PositionDoc {
   /** `<tenant>|<user>|<conversation>|<seq, 15 digits>`: one document per position reached. */
@@ -39,13 +40,16 @@ interface DeliveryDoc {
  * shared in conversations of at most 100 members).
  *
  * A move is two round trips: the insert, then the state read while the positions behind the new
- * one are deleted (`moveRead`, on the send path, reads nothing back). Nothing is read first: a position at or behind the
+ * one are deleted (`moveRead`, on the send path, reads nothing back). The read positions inserted
+ * in one event-loop tick share one unordered insertMany (`tickInserts`). Nothing is read first: a position at or behind the
  * current one inserts a document that is not the highest, so the state does not change, and the
  * next move forward deletes it.
  */
 export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStore {
   const positions = opts.db.collection<PositionDoc>(chatCollections(opts.collectionPrefix).readStates, MAJORITY);
   const deliveries = opts.db.collection<DeliveryDoc>(receiptCollections(opts.collectionPrefix).deliveryStates, MAJORITY);
+  // The read positions of the sends (and marks) answered in one tick go in one insertMany (ADR 0215).
+  const insertRead = tickInserts(positions);
   const docId = (tenantId: string, userId: string, conversationId: string, seq: number) => `${tenantId}|${userId}|${conversationId}|${String(seq).padStart(15, "0")}`;
 
   async function currentRead(tenantId: string, userId: string, conversationId: string): Promise<PositionDoc | null> {
@@ -69,7 +73,7 @@ export function createMongoReadStateStore(opts: ChatMongoOptions): ReadStateStor
     checkMove(p);
     checkSeq("countableSeq", p.countableSeq);
     const { conversationId, userId } = p;
-    await insertPosition(positions, {
+    await insertRead({
       _id: docId(tenantId, userId, conversationId, p.seq),
       tenantId,
       conversationId,

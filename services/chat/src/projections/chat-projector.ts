@@ -5,6 +5,7 @@ import type { Logger } from "@caas/shared/logger";
 import { applyToProjections, type ProjectionTargets } from "./apply.js";
 import type { ConversationRef, ProjectionStateStore } from "./projection-state-store.js";
 import type { ProjectedCommits } from "./projected-commits.js";
+import { WrittenBehindPositions } from "./written-behind-positions.js";
 
 /**
  * The shape of the chat projections. Raise it when what the projections hold changes (a new
@@ -42,6 +43,7 @@ const REPLAY_PAGE = 500;
  */
 export class ChatProjector {
   private readonly consumer: SequencedConsumer<EventRef>;
+  private readonly behind: WrittenBehindPositions | undefined;
   private stopping = false;
 
   constructor(
@@ -49,9 +51,12 @@ export class ChatProjector {
     private readonly logger?: Logger,
     /** Events this instance's commit path already applied: taken and skipped, not applied twice. */
     private readonly projected?: ProjectedCommits,
+    /** `writeBehindMs`: the consumer's positions kept in memory and written at most this often per conversation (ADR 0215); `flush()` writes them. */
+    opts: { writeBehindMs?: number } = {},
   ) {
+    this.behind = opts.writeBehindMs === undefined ? undefined : new WrittenBehindPositions(stores.projections, { delayMs: opts.writeBehindMs, ...(logger ? { logger } : {}) });
     this.consumer = new SequencedConsumer<EventRef>({
-      positions: {
+      positions: this.behind ?? {
         get: (t, c) => stores.projections.position(scopeFromEvent({ tenantId: t }), c),
         set: (t, c, seq) => stores.projections.advance(scopeFromEvent({ tenantId: t }), c, seq),
       },
@@ -90,6 +95,7 @@ export class ChatProjector {
    */
   async rebuild(scope: TenantScope, conversationId: string): Promise<number> {
     const { marks, conversations, projections } = this.stores;
+    this.behind?.forget(scope.tenantId, conversationId);
     await projections.reset(scope, conversationId);
     await marks.clear(scope, conversationId);
     await conversations.resetLastMessage(scope, conversationId);
@@ -133,6 +139,11 @@ export class ChatProjector {
     await this.stores.projections.setVersion(version);
     this.logger?.info({ conversations, version }, "chat projections rebuilt");
     return conversations;
+  }
+
+  /** Writes the positions the consumer moved and has not written yet (with `writeBehindMs`; at stop). */
+  async flush(): Promise<void> {
+    await this.behind?.flush();
   }
 
   /** Makes a running `rebuildAll` stop after the conversation in hand (shutdown). */

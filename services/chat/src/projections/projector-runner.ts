@@ -4,6 +4,7 @@ import { startChatConsumer } from "../chat-consumer.js";
 import { PROJECTED_HEADER } from "../relay.js";
 import { ChatProjector, type ProjectorStores } from "./chat-projector.js";
 import type { ProjectedCommits } from "./projected-commits.js";
+import { POSITION_WRITE_DELAY_MS } from "./written-behind-positions.js";
 
 /** The consumer group of the chat projector: the instances of chat share the conversations between them. */
 export const PROJECTOR_GROUP = "chat.projections";
@@ -24,7 +25,8 @@ export interface RunningProjector {
  */
 export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; logger: Logger; projected?: ProjectedCommits }): RunningProjector {
   const { bus, logger } = opts;
-  const projector = new ChatProjector(opts.stores, logger, opts.projected);
+  // The consumer's positions are written behind (ADR 0215): applying is idempotent, so a stored position that lags costs a few events applied again.
+  const projector = new ChatProjector(opts.stores, logger, opts.projected, { writeBehindMs: POSITION_WRITE_DELAY_MS });
   const rebuilt = projector.rebuildIfStale().catch((err: unknown) => logger.error({ err }, "chat projections: rebuild failed; it runs again at the next start"));
   const consumer = startChatConsumer({
     bus,
@@ -45,6 +47,7 @@ export function startProjector(opts: { stores: ProjectorStores; bus: EventBus; l
         projector.stop();
         await consumer.stop();
         await rebuilt;
+        await projector.flush();
       })()),
   };
 }

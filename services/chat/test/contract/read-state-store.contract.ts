@@ -44,6 +44,17 @@ export function readStateStoreContract(name: string, open: OpenInstances): void 
       await expect(store.moveRead(scope, { ...at(1), seq: -1 })).rejects.toThrow(RangeError);
     });
 
+    it("takes the moves of one tick together: each lands, a repeated one too, and a refused one fails alone", async () => {
+      await store.moveRead(scope, at(5, 5, "bea"));
+      const users = ["ann", "bea", "cid", "dan"];
+      const moves = [...users.map((u, i) => store.moveRead(scope, at(5 + i, 5, u))), store.moveRead(scope, at(5, 5, "bea")), store.moveRead(scope, { ...at(1, 1, "eve"), timeMs: -1 })];
+      const settled = await Promise.allSettled(moves);
+      expect(settled.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected"]);
+      const states = await Promise.all(users.map((u) => inst.b.readStates.get(scope, conv, u)));
+      expect(states.map((r) => r?.lastReadSeq)).toEqual([5, 6, 7, 8]);
+      expect(await store.get(scope, conv, "eve")).toBeUndefined();
+    });
+
     it("ends at the highest seq under concurrent moves from two instances", async () => {
       const seqs = [5, 2, 9, 7, 1, 8, 3];
       await Promise.all(seqs.map((s, i) => (i % 2 === 0 ? store : inst.b.readStates).advance(scope, at(s))));

@@ -67,8 +67,12 @@ export function abandonedAppend(signal: AbortSignal): ConnectError {
 }
 
 export type AppendResult =
-  /** This call committed the event. */
-  | { kind: "appended"; event: LogEvent }
+  /**
+   * This call committed the event. `stored`: the event as the store holds it, when a decorator
+   * gives the caller another form (a body sealed at rest, opened for the caller): what an outbox
+   * relay handed the commit publishes.
+   */
+  | { kind: "appended"; event: LogEvent; stored?: LogEvent }
   /** An event with the same (actor, clientMessageId) was committed before: it is returned as is. */
   | { kind: "duplicate"; event: LogEvent };
 

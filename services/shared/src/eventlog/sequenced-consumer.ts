@@ -11,6 +11,11 @@ export interface PositionStore {
   get(tenantId: string, conversationId: string): Promise<number>;
   /** Records the last applied seq; it only moves forward. */
   set(tenantId: string, conversationId: string, seq: number): Promise<void>;
+  /**
+   * The position read again from where it is stored, for a store that serves `get` from memory:
+   * asked before a gap is filled, so a position another consumer moved meanwhile is not replayed.
+   */
+  refresh?(tenantId: string, conversationId: string): Promise<number>;
 }
 
 export interface SequencedConsumerOptions<E extends Sequenced> {
@@ -37,7 +42,9 @@ export class SequencedConsumer<E extends Sequenced> {
 
   async handle(event: E): Promise<ConsumeOutcome> {
     const { positions } = this.opts;
-    const last = await positions.get(event.tenantId, event.conversationId);
+    let last = await positions.get(event.tenantId, event.conversationId);
+    // A gap by a position kept in memory: the stored one may have moved (another consumer had the conversation).
+    if (event.seq > last + 1 && positions.refresh) last = await positions.refresh(event.tenantId, event.conversationId);
     if (event.seq <= last) return "duplicate";
     if (event.seq === last + 1) {
       await this.opts.apply(event);
