@@ -56,6 +56,13 @@ export async function createMongoProjectionStateStore(opts: ChatMongoOptions & {
         if (!isMongoDuplicateKeyError(err)) throw err;
       }
     },
+    async moveExisting(scope, conversationId, seq) {
+      const _id = key(tenantOf(scope), checkId("conversationId", conversationId));
+      checkSeq("seq", seq);
+      // No upsert: a missing row stays missing. Not moved: it is gone, or already at seq or past it (a second read, rare).
+      if ((await positions.updateOne({ _id, seq: { $lt: seq } }, { $set: { seq } })).matchedCount > 0) return true;
+      return (await positions.findOne({ _id }, { projection: { _id: 1 } })) !== null;
+    },
     async reset(scope, conversationId) {
       await positions.deleteMany({ _id: key(tenantOf(scope), checkId("conversationId", conversationId)) });
     },

@@ -39,6 +39,7 @@ export async function createSqliteProjectionStateStore(opts: { db: Database.Data
     `INSERT INTO projection_positions (tenant_id, conversation_id, seq) VALUES (?, ?, ?)
      ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > projection_positions.seq`,
   );
+  const moveExisting = db.prepare<[number, string, string, number]>("UPDATE projection_positions SET seq = ? WHERE tenant_id = ? AND conversation_id = ? AND seq < ?");
   const reset = db.prepare<[string, string]>("DELETE FROM projection_positions WHERE tenant_id = ? AND conversation_id = ?");
   const version = db.prepare<[], { value: number }>("SELECT value FROM projection_state WHERE name = 'version'");
   const setVersion = db.prepare<[number]>("INSERT INTO projection_state (name, value) VALUES ('version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value");
@@ -51,6 +52,13 @@ export async function createSqliteProjectionStateStore(opts: { db: Database.Data
     },
     async advance(scope, conversationId, seq) {
       advance.run(tenantOf(scope), checkId("conversationId", conversationId), checkSeq("seq", seq));
+    },
+    async moveExisting(scope, conversationId, seq) {
+      const tenantId = tenantOf(scope);
+      checkId("conversationId", conversationId);
+      checkSeq("seq", seq);
+      if (moveExisting.run(seq, tenantId, conversationId, seq).changes > 0) return true;
+      return get.get(tenantId, conversationId) !== undefined;
     },
     async reset(scope, conversationId) {
       reset.run(tenantOf(scope), checkId("conversationId", conversationId));

@@ -18,6 +18,14 @@ export interface ProjectionStateStore {
   /** Records the last applied seq; a lower or equal seq changes nothing. */
   advance(scope: TenantScope, conversationId: string, seq: number): Promise<void>;
 
+  /**
+   * Moves a stored position forward (a lower or equal seq changes nothing) and never creates one:
+   * false when the conversation has no stored position (none was written yet, a rebuild reset it,
+   * or its tenant's rows were erased). What a write made later than the event uses (ADR 0215), so
+   * that it cannot bring back a row the tenant's erasure removed in between.
+   */
+  moveExisting(scope: TenantScope, conversationId: string, seq: number): Promise<boolean>;
+
   /** Moves a conversation's position back to 0 (a rebuild replays its whole log). Idempotent. */
   reset(scope: TenantScope, conversationId: string): Promise<void>;
 

@@ -25,10 +25,19 @@ const REMEMBERED = 20_000;
  * again; and before filling a gap (`refresh`) it reads the store, so it does not replay what the
  * other instance applied meanwhile. The stored position still only moves forward (the store's
  * `advance`), so two instances writing behind cannot move it back.
+ *
+ * A write made later never creates a row: a conversation's first position is written at once (the
+ * row exists from then on), and the writes behind only move an existing row (`moveExisting`). A
+ * tenant's erasure (ADR 0180) removes the rows while positions may wait in
+ * memory; a write behind that recreated one would leave the deleted tenant's data in the store.
+ * A row found gone is forgotten in memory too (erased, or reset by a rebuild): the conversation's
+ * next event reads the store again.
  */
 export class WrittenBehindPositions implements PositionStore {
   private readonly known = new Map<string, number>();
   private readonly dirty = new Map<string, { tenantId: string; conversationId: string }>();
+  /** Conversations whose position row is known to exist (read above 0, or written by this instance). */
+  private readonly stored = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
 
@@ -50,6 +59,7 @@ export class WrittenBehindPositions implements PositionStore {
     const key = keyOf(tenantId, conversationId);
     const seq = Math.max(stored, this.dirty.has(key) ? (this.known.get(key) ?? 0) : 0);
     this.remember(key, seq);
+    if (stored > 0) this.stored.add(key);
     return seq;
   }
 
@@ -57,6 +67,18 @@ export class WrittenBehindPositions implements PositionStore {
     const key = keyOf(tenantId, conversationId);
     if (seq <= (this.known.get(key) ?? 0)) return;
     this.remember(key, seq);
+    if (!this.stored.has(key)) {
+      // The first position of the conversation: written now, so that no later write has to create the row.
+      try {
+        await this.store.advance(scopeFromEvent({ tenantId }), conversationId, seq);
+      } catch (err) {
+        // Not written: the bus delivers the event again, and it must not find the seq already in memory.
+        this.known.delete(key);
+        throw err;
+      }
+      this.stored.add(key);
+      return;
+    }
     this.dirty.set(key, { tenantId, conversationId });
     this.schedule();
   }
@@ -66,6 +88,7 @@ export class WrittenBehindPositions implements PositionStore {
     const key = keyOf(tenantId, conversationId);
     this.known.delete(key);
     this.dirty.delete(key);
+    this.stored.delete(key);
   }
 
   /** Writes every moved position now (on stop, and on the timer). A failed write stays to write at the next flush. */
@@ -78,7 +101,10 @@ export class WrittenBehindPositions implements PositionStore {
       const results = await Promise.allSettled(
         due.map(async ([key, c]) => {
           const seq = this.known.get(key);
-          if (seq !== undefined) await this.store.advance(scopeFromEvent({ tenantId: c.tenantId }), c.conversationId, seq);
+          if (seq === undefined) return;
+          if (await this.store.moveExisting(scopeFromEvent({ tenantId: c.tenantId }), c.conversationId, seq)) return;
+          // The row is gone (the tenant's rows erased, or a rebuild reset it): not written again; the next event reads the store.
+          if (!this.dirty.has(key)) this.forget(c.tenantId, c.conversationId);
         }),
       );
       results.forEach((r, i) => {
@@ -108,6 +134,7 @@ export class WrittenBehindPositions implements PositionStore {
     for (const old of this.known.keys()) {
       if (this.dirty.has(old)) continue;
       this.known.delete(old);
+      this.stored.delete(old);
       return;
     }
   }
