@@ -52,7 +52,7 @@ interface Owner {
   rate: CompletionRate;
   retries: number;
   budget: RetryBudget;
-  /** When the gateway last refused a call to this owner (any refusal); -Infinity: never. */
+  /** When the gateway last refused a call to this owner for its load (not a retry refused by the retry rules alone); -Infinity: never. */
   refusedAt: number;
 }
 
@@ -82,8 +82,9 @@ interface Owner {
  * 0155): the crowd comes back spread out, or its clients give up, instead of costing the gateway a
  * refusal each second on the CPU new sends need.
  *
- * While the owner is or just was overloaded (the gateway refused a call to it in the last 10 s),
- * retries are also held to a budget: a tenth of the first attempts let through over the last 10 s,
+ * While the owner is or just was overloaded (the gateway refused a call to it for its load in the
+ * last 10 s; a retry refused by the budget or the retries' share does not count), retries are also
+ * held to a budget: a tenth of the first attempts let through over the last 10 s,
  * plus two (RetryBudget). Let into spare capacity alone, the overload's retries kept the owner at
  * capacity until their clients' budgets ran out, and every new send waited several times its usual
  * time (130-550 ms against 31 ms, for 20 s in a measured run). An owner that was not refusing
@@ -136,17 +137,19 @@ export class OutstandingBound {
       throw this.refuseRetry(
         o,
         `the gateway has ${n} calls outstanding to ${owner}: a retry would wait about ${Math.round(expected.waitMs)} ms, and retries are let through only while the owner keeps up (at most ${Math.round(this.targetMs * RETRY_WAIT_SHARE)} ms): retry later`,
+        { owner: "busy" },
       );
     }
     const maxRetries = this.maxRetries(o);
     if (attempt.retry && o.retries >= maxRetries) {
-      throw this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`);
+      throw this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`, { owner: "not-asked" });
     }
     if (attempt.retry && overloaded && !o.budget.allows()) {
       const { first, retries } = o.budget.totals();
       throw this.refuseRetry(
         o,
         `the gateway let ${retries} retries through to ${owner} for ${first} first attempts in the last ${RETRY_WINDOW_MS / 1000} s, and refuses calls to it (its retry budget while overloaded): retry later`,
+        { owner: "not-asked" },
       );
     }
     o.budget.admitted(attempt.retry);
@@ -176,7 +179,7 @@ export class OutstandingBound {
     return Math.max(1, Math.floor(allowed / 2));
   }
 
-  /** Whether the gateway refused a call to the owner in the last 10 s. */
+  /** Whether the gateway refused a call to the owner for its load in the last 10 s (see `refuseRetry`). */
   private overloaded(o: Owner): boolean {
     return this.now() - o.refusedAt < RETRY_WINDOW_MS;
   }
@@ -187,10 +190,18 @@ export class OutstandingBound {
     return new ResourceExhaustedError(message, this.retryAfterMs(o));
   }
 
-  /** Counts a refused retry and builds its error, with the usual delay stretched by the retry demand's excess over what was let through, up to 30 s. */
-  private refuseRetry(o: Owner, message: string): ResourceExhaustedError {
+  /**
+   * Counts a refused retry and builds its error, with the usual delay stretched by the retry
+   * demand's excess over what was let through, up to 30 s. Only a retry refused for the owner's
+   * load (`busy`: it would wait) keeps the owner overloaded; one refused by the retry rules alone
+   * (`not-asked`: the budget, the retries' share) does not. Otherwise, once the new calls stopped,
+   * an idle owner's retries refused by the budget kept the budget in force and were refused until
+   * their clients gave up (a cluster soak under machine load: 512 of 1,200 sends abandoned,
+   * refusals for a minute while chat took one send per 10 s).
+   */
+  private refuseRetry(o: Owner, message: string, why: { owner: "busy" | "not-asked" }): ResourceExhaustedError {
     o.budget.refused();
-    o.refusedAt = this.now();
+    if (why.owner === "busy") o.refusedAt = this.now();
     return new ResourceExhaustedError(message, Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(o), OUTSTANDING_RETRY_AFTER_MS * o.budget.excess()))));
   }
 

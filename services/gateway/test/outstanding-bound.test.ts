@@ -277,8 +277,21 @@ describe("gateway: the outstanding bound by the wait a call would have", () => {
     const w = world(1_000);
     await overloadOnce(w);
     expect((await retriesLetThrough(w, 20)).letThrough).toBeLessThan(20);
-    // Refused retries keep the budget in force; ten seconds without any refusal lift it.
+    // Ten seconds without a refusal for the owner's load lift the budget.
     w.advance(10_001);
+    expect((await retriesLetThrough(w, 20)).letThrough).toBe(20);
+  });
+
+  it("lifts the budget 10 s after the last refusal for the owner's load, however many retries the budget refused since", async () => {
+    const w = world(1_000);
+    await overloadOnce(w);
+    // The new calls stopped; only retries come, to an idle owner, and the budget refuses most of them.
+    for (let i = 0; i < 3; i++) {
+      expect((await retriesLetThrough(w, 20)).letThrough).toBeLessThan(20);
+      w.advance(3_000);
+    }
+    // 10 s after the overload's last refusal: the budget's own refusals did not keep it in force.
+    w.advance(1_001);
     expect((await retriesLetThrough(w, 20)).letThrough).toBe(20);
   });
 
