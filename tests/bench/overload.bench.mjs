@@ -247,14 +247,21 @@ async function main() {
         break;
       }
     }
+    // The gateway reports the calls it refused before its RPC stack as one line per second with their count (ADR 0211).
+    const earlyRefused = (l) => (l.msg === "calls refused before the RPC stack (outstanding bound)" ? (l.rpcs?.["caas.chat.v1.ChatService/SendMessage"] ?? 0) : 0);
     // Each hop's own view per second: chat's sends finished OK and refused, and the handler time of OK sends in chat and in the gateway.
     const hopBySec = (ids) => {
       const by = [];
       for (const l of ids.flatMap((i) => platform.logOf(i))) {
-        if ((l.msg !== "rpc" && l.msg !== "rpc failed") || l.rpc !== "caas.chat.v1.ChatService/SendMessage") continue;
+        const early = earlyRefused(l);
+        if (!early && ((l.msg !== "rpc" && l.msg !== "rpc failed") || l.rpc !== "caas.chat.v1.ChatService/SendMessage")) continue;
         const sec = Math.floor((Date.parse(String(l.time)) - t0Epoch) / 1000);
         if (sec < 0) continue;
         const b = (by[sec] ??= { ok: 0, refused: 0, okMs: [] });
+        if (early) {
+          b.refused += early;
+          continue;
+        }
         if (l.code === "OK") {
           b.ok++;
           b.okMs.push(l.ms);
@@ -304,7 +311,7 @@ async function main() {
           ["gateway", ["gateway-1"]],
           ["chat", ["chat-1", "chat-2"]],
         ].map(([hop, ids]) => {
-          const lines = ids.flatMap((i) => platform.logOf(i)).filter((l) => (l.msg === "rpc" || l.msg === "rpc failed") && l.rpc === "caas.chat.v1.ChatService/SendMessage");
+          const lines = ids.flatMap((i) => platform.logOf(i)).filter((l) => earlyRefused(l) || ((l.msg === "rpc" || l.msg === "rpc failed") && l.rpc === "caas.chat.v1.ChatService/SendMessage"));
           const phaseOf = (l) => {
             const t = Date.parse(String(l.time));
             let p = "calibrate";
@@ -314,7 +321,7 @@ async function main() {
           const by = {};
           for (const l of lines) {
             const b = (by[phaseOf(l)] ??= { codes: {}, okMs: [] });
-            b.codes[l.code] = (b.codes[l.code] ?? 0) + 1;
+            b.codes[l.code] = (b.codes[l.code] ?? 0) + (earlyRefused(l) || 1);
             if (l.code === "OK") b.okMs.push(l.ms);
           }
           return [hop, Object.fromEntries(Object.entries(by).map(([p, b]) => [p, { codes: b.codes, okMs: quantiles(b.okMs) }]))];

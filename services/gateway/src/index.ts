@@ -15,6 +15,7 @@ import { registerRoutes } from "./routes.js";
 import { OutstandingBound } from "./outstanding-bound.js";
 import { createWsRelay } from "./ws-relay.js";
 import { createDemoRoutes } from "./demo/demo-routes.js";
+import { createEarlyRefusal } from "./early-refusal.js";
 
 /**
  * The gateway: the public edge. It serves the platform status and the event-bus probe, and
@@ -25,7 +26,8 @@ import { createDemoRoutes } from "./demo/demo-routes.js";
  * are the exception, counted once by chat whatever path they take (ADR 0023). Browsers on the
  * origins of CAAS_CORS_ORIGINS may call it cross-origin, and /ws is relayed to a socket instance
  * under the same Origin allowlist (ADR 0055). With CAAS_DEMO=1 (embedded mode) it also serves the
- * web chat demo at /demo.
+ * web chat demo at /demo. A call its outstanding bound refuses is refused as soon as its headers
+ * are read, before the RPC stack (early-refusal.ts, ADR 0211).
  */
 export async function createGatewayService(ctx: ServiceContext): Promise<ServiceDefinition> {
   const probes = new ProbeCollector(ctx.bus, ctx.config.instanceId, ctx.clock);
@@ -44,6 +46,13 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
   const limits = new EdgeRateLimits(rate.limiter, ctx.config.rateLimits);
   const origins = createOriginPolicy(ctx.config.corsOrigins);
   const ws = createWsRelay({ peers: ctx.peers, origins, logger: ctx.logger, maxBufferedBytes: ctx.config.connections.wsMaxBufferedBytes });
+  const bound = new OutstandingBound({
+    max: ctx.config.connections.gatewayMaxOutstanding,
+    targetMs: ctx.config.connections.gatewayTargetWaitMs,
+    overloadedTargetMs: ctx.config.connections.gatewayOverloadedWaitMs,
+  });
+  // After the CORS filter, so a browser can read the refusal (ADR 0211).
+  const refuseEarly = createEarlyRefusal({ bound, services: PUBLIC_SERVICES, logger: ctx.logger });
   const demo = ctx.config.demo && ctx.config.mode === "embedded" ? createDemoRoutes({ dataDir: ctx.config.dataDir, peers: ctx.peers, logger: ctx.logger }) : undefined;
   return {
     name: "gateway",
@@ -54,15 +63,11 @@ export async function createGatewayService(ctx: ServiceContext): Promise<Service
         platform,
         peers: ctx.peers,
         guard: (method, input, hctx) => limits.check(hctx.values.get(principalKey), actionOf(method, input)),
-        bound: new OutstandingBound({
-          max: ctx.config.connections.gatewayMaxOutstanding,
-          targetMs: ctx.config.connections.gatewayTargetWaitMs,
-          overloadedTargetMs: ctx.config.connections.gatewayOverloadedWaitMs,
-        }),
+        bound,
       }),
     principalResolver: createEdgePrincipalResolver(createMeshPrincipalResolver({ peers: ctx.peers, clock: ctx.clock, revocations: ctx.revocations, serviceAudience: "gateway" })),
     ...(demo ? { httpRoutes: demo.httpRoutes, httpPrefixRoutes: demo.httpPrefixRoutes } : {}),
-    httpFilter: origins.filter,
+    httpFilter: (req, res) => origins.filter(req, res) || refuseEarly(req, res),
     onUpgrade: ws.onUpgrade,
     start: () => probes.start(),
     drain: async () => {

@@ -47,6 +47,12 @@ export interface ForwardedCall {
   remainingMs?: number | undefined;
 }
 
+/** Why a call is refused and when its caller may retry (RESOURCE_EXHAUSTED with a RetryInfo of that delay). */
+export interface Refusal {
+  message: string;
+  retryAfterMs: number;
+}
+
 /** One owner service's calls: the rate at which the gateway sees them finish, the retries among those outstanding, the retry budget and the last refusal. */
 interface Owner {
   rate: CompletionRate;
@@ -119,39 +125,8 @@ export class OutstandingBound {
   /** Runs `call` as one outstanding call to `owner`, or refuses it (see the class). */
   async run<T>(owner: string, call: () => Promise<T>, attempt: ForwardedCall = { retry: false }): Promise<T> {
     const o = this.owner(owner);
-    const n = o.rate.inProgress;
-    if (n >= this.max) {
-      throw this.refuse(o, `the gateway has ${n} calls outstanding to ${owner} (CAAS_GATEWAY_MAX_OUTSTANDING): retry later`);
-    }
-    const overloaded = this.overloaded(o);
-    const targetMs = overloaded ? this.overloadedTargetMs : this.targetMs;
-    const expected = targetMs !== undefined && n >= PROBE ? o.rate.expected() : undefined;
-    if (expected && (expected.waitMs > targetMs! || (attempt.remainingMs !== undefined && expected.doneMs > attempt.remainingMs * DEADLINE_SHARE))) {
-      const target = overloaded && targetMs !== this.targetMs ? `target ${targetMs} ms while it is overloaded, CAAS_GATEWAY_OVERLOADED_WAIT_MS` : `target ${targetMs} ms, CAAS_GATEWAY_TARGET_WAIT_MS`;
-      throw this.refuse(
-        o,
-        `the gateway has ${n} calls outstanding to ${owner}, finishing about ${(o.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(expected.waitMs)} ms (${target}${attempt.remainingMs === undefined ? "" : `; ${Math.round(attempt.remainingMs)} ms left of the caller's deadline`}): retry later`,
-      );
-    }
-    if (attempt.retry && this.targetMs !== undefined && expected && expected.waitMs > this.targetMs * RETRY_WAIT_SHARE) {
-      throw this.refuseRetry(
-        o,
-        `the gateway has ${n} calls outstanding to ${owner}: a retry would wait about ${Math.round(expected.waitMs)} ms, and retries are let through only while the owner keeps up (at most ${Math.round(this.targetMs * RETRY_WAIT_SHARE)} ms): retry later`,
-        { owner: "busy" },
-      );
-    }
-    const maxRetries = this.maxRetries(o);
-    if (attempt.retry && o.retries >= maxRetries) {
-      throw this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`, { owner: "not-asked" });
-    }
-    if (attempt.retry && overloaded && !o.budget.allows()) {
-      const { first, retries } = o.budget.totals();
-      throw this.refuseRetry(
-        o,
-        `the gateway let ${retries} retries through to ${owner} for ${first} first attempts in the last ${RETRY_WINDOW_MS / 1000} s, and refuses calls to it (its retry budget while overloaded): retry later`,
-        { owner: "not-asked" },
-      );
-    }
+    const refused = this.check(o, owner, attempt);
+    if (refused) throw new ResourceExhaustedError(refused.message, refused.retryAfterMs);
     o.budget.admitted(attempt.retry);
     const started = o.rate.started();
     if (attempt.retry) o.retries++;
@@ -161,6 +136,54 @@ export class OutstandingBound {
       o.rate.finished(started);
       if (attempt.retry) o.retries--;
     }
+  }
+
+  /**
+   * The refusal `run` would answer a call to `owner` with now, counted as a refusal (the owner is
+   * overloaded for the next 10 s, a refused retry counts against the budget); undefined when the
+   * call would be let through, and then nothing is counted: the call is checked again by `run`.
+   * The gateway asks this as soon as a request's headers are read, before the RPC stack (ADR 0211).
+   */
+  refusal(owner: string, attempt: ForwardedCall = { retry: false }): Refusal | undefined {
+    return this.check(this.owner(owner), owner, attempt);
+  }
+
+  /** The admission rules of the class, in order: the first that refuses names the refusal. */
+  private check(o: Owner, owner: string, attempt: ForwardedCall): Refusal | undefined {
+    const n = o.rate.inProgress;
+    if (n >= this.max) {
+      return this.refuse(o, `the gateway has ${n} calls outstanding to ${owner} (CAAS_GATEWAY_MAX_OUTSTANDING): retry later`);
+    }
+    const overloaded = this.overloaded(o);
+    const targetMs = overloaded ? this.overloadedTargetMs : this.targetMs;
+    const expected = targetMs !== undefined && n >= PROBE ? o.rate.expected() : undefined;
+    if (expected && (expected.waitMs > targetMs! || (attempt.remainingMs !== undefined && expected.doneMs > attempt.remainingMs * DEADLINE_SHARE))) {
+      const target = overloaded && targetMs !== this.targetMs ? `target ${targetMs} ms while it is overloaded, CAAS_GATEWAY_OVERLOADED_WAIT_MS` : `target ${targetMs} ms, CAAS_GATEWAY_TARGET_WAIT_MS`;
+      return this.refuse(
+        o,
+        `the gateway has ${n} calls outstanding to ${owner}, finishing about ${(o.rate.perSecond() ?? 0).toFixed(1)}/s: this one would wait about ${Math.round(expected.waitMs)} ms (${target}${attempt.remainingMs === undefined ? "" : `; ${Math.round(attempt.remainingMs)} ms left of the caller's deadline`}): retry later`,
+      );
+    }
+    if (attempt.retry && this.targetMs !== undefined && expected && expected.waitMs > this.targetMs * RETRY_WAIT_SHARE) {
+      return this.refuseRetry(
+        o,
+        `the gateway has ${n} calls outstanding to ${owner}: a retry would wait about ${Math.round(expected.waitMs)} ms, and retries are let through only while the owner keeps up (at most ${Math.round(this.targetMs * RETRY_WAIT_SHARE)} ms): retry later`,
+        { owner: "busy" },
+      );
+    }
+    const maxRetries = this.maxRetries(o);
+    if (attempt.retry && o.retries >= maxRetries) {
+      return this.refuseRetry(o, `the gateway has ${o.retries} retried calls outstanding to ${owner} (half of what it lets through now): retry later`, { owner: "not-asked" });
+    }
+    if (attempt.retry && overloaded && !o.budget.allows()) {
+      const { first, retries } = o.budget.totals();
+      return this.refuseRetry(
+        o,
+        `the gateway let ${retries} retries through to ${owner} for ${first} first attempts in the last ${RETRY_WINDOW_MS / 1000} s, and refuses calls to it (its retry budget while overloaded): retry later`,
+        { owner: "not-asked" },
+      );
+    }
+    return undefined;
   }
 
   /** Calls outstanding to `owner` now. */
@@ -184,25 +207,25 @@ export class OutstandingBound {
     return this.now() - o.refusedAt < RETRY_WINDOW_MS;
   }
 
-  /** Counts a refusal (the owner is overloaded for the next 10 s) and builds its error, naming the drain time. */
-  private refuse(o: Owner, message: string): ResourceExhaustedError {
+  /** Counts a refusal (the owner is overloaded for the next 10 s), naming the drain time. */
+  private refuse(o: Owner, message: string): Refusal {
     o.refusedAt = this.now();
-    return new ResourceExhaustedError(message, this.retryAfterMs(o));
+    return { message, retryAfterMs: this.retryAfterMs(o) };
   }
 
   /**
-   * Counts a refused retry and builds its error, with the usual delay stretched by the retry
-   * demand's excess over what was let through, up to 30 s. Only a retry refused for the owner's
-   * load (`busy`: it would wait) keeps the owner overloaded; one refused by the retry rules alone
-   * (`not-asked`: the budget, the retries' share) does not. Otherwise, once the new calls stopped,
-   * an idle owner's retries refused by the budget kept the budget in force and were refused until
-   * their clients gave up (a cluster soak under machine load: 512 of 1,200 sends abandoned,
-   * refusals for a minute while chat took one send per 10 s).
+   * Counts a refused retry, with the usual delay stretched by the retry demand's excess over what
+   * was let through, up to 30 s. Only a retry refused for the owner's load (`busy`: it would wait)
+   * keeps the owner overloaded; one refused by the retry rules alone (`not-asked`: the budget, the
+   * retries' share) does not. Otherwise, once the new calls stopped, an idle owner's retries
+   * refused by the budget kept the budget in force and were refused until their clients gave up
+   * (a cluster soak under machine load: 512 of 1,200 sends abandoned, refusals for a minute while
+   * chat took one send per 10 s).
    */
-  private refuseRetry(o: Owner, message: string, why: { owner: "busy" | "not-asked" }): ResourceExhaustedError {
+  private refuseRetry(o: Owner, message: string, why: { owner: "busy" | "not-asked" }): Refusal {
     o.budget.refused();
     if (why.owner === "busy") o.refusedAt = this.now();
-    return new ResourceExhaustedError(message, Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(o), OUTSTANDING_RETRY_AFTER_MS * o.budget.excess()))));
+    return { message, retryAfterMs: Math.round(Math.min(MAX_RETRY_OF_RETRY_MS, Math.max(this.retryAfterMs(o), OUTSTANDING_RETRY_AFTER_MS * o.budget.excess()))) };
   }
 
   /** The delay a refusal names: the time the calls outstanding need to drain, within 1-10 s. */
