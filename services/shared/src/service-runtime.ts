@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { setFlagsFromString } from "node:v8";
 import { createMeshPrincipalResolver } from "./auth/mesh-resolver.js";
 import { loadRevocationsFromAuth, RevocationSet, startRevocationFeed } from "./auth/revocations.js";
 import { loadServiceSecretRoot } from "./auth/service-tokens.js";
@@ -56,6 +57,19 @@ export function notBuiltYet<T extends DescService>(service: T, issue: string): S
           };
   }
   return impl as ServiceImpl<T>;
+}
+
+/**
+ * Makes every full garbage collection of this process compact the whole old space, so the pages
+ * that a burst left half empty are given back to the system (ADR 0212). A burst of realtime
+ * authentications promotes garbage onto the same pages as the connections' long-lived objects;
+ * V8's own heuristics compact only a few MiB per collection and keep the rest resident (idle
+ * connections: about 21 KiB of RSS each without it, 8 with it, 6.7 of them live heap). The cost
+ * is a full GC that copies everything live. The flag is set here rather than on the command line
+ * because NODE_OPTIONS does not accept it, and V8 reads it at every full collection.
+ */
+export function compactOldSpaceOnFullGc(): void {
+  setFlagsFromString("--compact-on-every-full-gc");
 }
 
 /**
