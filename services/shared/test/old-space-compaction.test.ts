@@ -1,7 +1,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
-import { compactOldSpaceOnFullGc } from "../src/service-runtime.js";
+import { compactOldSpaceOnFullGc, OldSpaceCollector } from "../src/service-runtime.js";
 
 // A full GC on demand in this test process (its own fork), without --expose-gc on the command line.
 setFlagsFromString("--expose-gc");
@@ -40,4 +40,44 @@ describe("compactOldSpaceOnFullGc", () => {
     expect(after.kept).toBe(200_000);
     expect(after.resident).toBeLessThan(after.used * 1.15);
   }, 30_000);
+});
+
+describe("OldSpaceCollector", () => {
+  const MiB = 1024 * 1024;
+  /** A collector over a scripted old space; `at(mib)` sets its size and checks, returning whether it collected. */
+  function scripted(startMiB: number) {
+    let used = startMiB * MiB;
+    let collections = 0;
+    const collector = new OldSpaceCollector({ oldSpaceUsed: () => used, collect: () => collections++ });
+    return {
+      at: (mib: number) => {
+        used = mib * MiB;
+        return collector.check();
+      },
+      collections: () => collections,
+    };
+  }
+
+  it("collects once a burst that doubled the old space is over, not while it grows, and not again until it shows", () => {
+    const old = scripted(40);
+    // The burst: the old space grows by far more than 8 MiB between checks.
+    expect([100, 200, 300, 400].map(old.at)).toEqual([false, false, false, false]);
+    // Over: under 8 MiB more since the last check.
+    expect(old.at(403)).toBe(true);
+    // The collection has not shown yet (still growing slowly): no second one.
+    expect([405, 407].map(old.at)).toEqual([false, false]);
+    // It did: the floor is what it left, and the idle instance stays there.
+    expect([130, 131, 132].map(old.at)).toEqual([false, false, false]);
+    expect(old.collections()).toBe(1);
+  });
+
+  it("leaves growth of under 64 MiB, or under the size after the last collection, to V8", () => {
+    const small = scripted(20);
+    expect([40, 70, 75, 80].map(small.at)).toEqual([false, false, false, false]);
+    const big = scripted(300);
+    // 150 MiB more is over 64 MiB but not double the 300 it started from.
+    expect([350, 400, 450, 452, 454].map(big.at)).toEqual([false, false, false, false, false]);
+    // V8 collected (smaller than the last check): its result is the new floor.
+    expect([200, 260, 330, 400, 403].map(big.at)).toEqual([false, false, false, false, true]);
+  });
 });
