@@ -2,8 +2,14 @@ import { ensureDemo } from "@caas/gateway/demo";
 import { createLogger } from "@caas/shared/logger";
 import { ensurePrivateDirSync } from "@caas/shared/data-dir";
 import { startConfig } from "@caas/shared/config-check";
+import { compactOldSpaceOnFullGc, startOldSpaceCollector } from "@caas/shared/service-runtime";
 import { startEmbeddedPlatform } from "./platform.js";
 
+// The socket service's idle connections would otherwise keep the old-space pages their
+// authentication burst fragmented, and the burst's garbage until V8's next full GC; in one
+// process that is every service's heap (ADR 0212).
+compactOldSpaceOnFullGc();
+startOldSpaceCollector();
 // Validated before anything opens; `--check-config` prints the settings and exits here.
 const checked = startConfig("platform");
 // `npm start -- --demo` is the same as CAAS_DEMO=1.
